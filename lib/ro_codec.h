@@ -1,0 +1,41 @@
+/* ro_codec: the only door between rollout's structs and the protobuf wire
+ * form (proto/rollout.proto); the only file that includes rollout.pb-c.h
+ * for the report path. Decoding refuses what protobuf-c 1.4.1 would let
+ * through: unknown fields, strings with NUL bytes, bad UTF-8 or over-long
+ * text, and frames beyond RO_FRAME_MAX. */
+#ifndef RO_CODEC_H
+#define RO_CODEC_H
+
+#include "ro_report.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RO_FRAME_MAX 4096   /* the largest report or hub message on the wire */
+#define RO_STATUS_FRAME_MAX (64u << 20) /* the largest status reply */
+
+/* Encode r into buf (capacity cap). Returns the length, or -1 if it does not fit. */
+int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap);
+
+/* Decode one report frame into *out. Returns RO_REASON_NONE, or
+ * RO_REASON_MALFORMED / RO_REASON_VERSION with a reason in err. Fields are
+ * not range-checked here: ro_report_check does that. */
+ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, char *err,
+                             size_t errlen);
+
+/* What the hub says back on the ingest socket. */
+typedef enum { RO_HUBMSG_ACK = 1, RO_HUBMSG_REFUSAL = 2 } ro_hubmsg_kind_t;
+
+typedef struct {
+    ro_hubmsg_kind_t kind;          /* ack or refusal */
+    char unit[RO_UNIT_MAX + 1];     /* the unit it is about */
+    uint64_t seq;                   /* ack: stored up to seq; refusal: the seq refused */
+    ro_reason_t reason;             /* refusal only */
+    char text[RO_TEXT_MAX + 1];     /* refusal only: why, for the agent's log */
+} ro_hubmsg_t;
+
+int ro_hubmsg_encode(const ro_hubmsg_t *m, uint8_t *buf, size_t cap);
+/* Returns 0, or -1 with a reason in err. */
+int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err, size_t errlen);
+
+#endif

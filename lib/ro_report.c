@@ -1,0 +1,120 @@
+/* ro_report: field checks shared by the agent's recording and the hub's ingest. */
+#include "ro_report.h"
+#include "ro_time.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *ro_kind_name(ro_kind_t kind)
+{
+    switch (kind) {
+    case RO_KIND_TRAINING: return "training";
+    case RO_KIND_STAFF: return "staff";
+    case RO_KIND_ITEMS: return "items";
+    case RO_KIND_CASES: return "cases";
+    case RO_KIND_HEARTBEAT: return "heartbeat";
+    default: return "?";
+    }
+}
+
+const char *ro_reason_name(ro_reason_t reason)
+{
+    static const char *names[RO_REASON_COUNT] = {
+        "none", "malformed", "version", "unknown-unit",
+        "invalid", "conflict", "forbidden",
+    };
+    return (unsigned)reason < RO_REASON_COUNT ? names[reason] : "?";
+}
+
+int ro_unit_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n < 10 || n > 13 || id[6] != '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (i != 6 && (id[i] < '0' || id[i] > '9'))
+            return 0;
+    return 1;
+}
+
+#define FAIL(...)                                   \
+    do {                                            \
+        if (err)                                    \
+            snprintf(err, errlen, __VA_ARGS__);     \
+        return RO_REASON_INVALID;                   \
+    } while (0)
+
+ro_reason_t ro_report_check(const ro_report_t *r, int64_t now, char *err, size_t errlen)
+{
+    if (!ro_unit_id_valid(r->unit))
+        FAIL("unit id '%.40s' is not DIVISION-NNN", r->unit);
+    if (r->kind == RO_KIND_HEARTBEAT) {
+        if (r->seq != 0)
+            FAIL("a heartbeat carries seq 0, not %llu", (unsigned long long)r->seq);
+        return RO_REASON_NONE;
+    }
+    if (r->kind < RO_KIND_TRAINING || r->kind > RO_KIND_CASES)
+        FAIL("report has no body");
+    if (r->seq == 0)
+        FAIL("seq must be 1 or more");
+    if (r->recorded_at < ro_date_days(RO_DATE_MIN) * 86400 || r->recorded_at > now + RO_FUTURE_SKEW)
+        FAIL("recorded-at time %lld is before 2017 or in the future", (long long)r->recorded_at);
+
+    uint32_t latest = ro_date_of(now + RO_FUTURE_SKEW);
+    if (r->kind == RO_KIND_CASES) {
+        if (!ro_month_valid(r->date) || r->date < RO_DATE_MIN / 100 || r->date > latest / 100)
+            FAIL("month %u is not a month between 2017-01 and now", r->date);
+    } else if (!ro_date_valid(r->date) || r->date < RO_DATE_MIN || r->date > latest) {
+        FAIL("date %u is not a date between 2017-01-01 and now", r->date);
+    }
+    if (r->total > RO_COUNT_MAX)
+        FAIL("count %u is beyond %u", r->total, RO_COUNT_MAX);
+    switch (r->kind) {
+    case RO_KIND_TRAINING:
+        if (r->total == 0)
+            FAIL("a training session has at least one participant");
+        if (r->part == 0 || r->part > RO_HOURS_TENTHS_MAX)
+            FAIL("training hours must be above 0 and at most %u", RO_HOURS_TENTHS_MAX / 10);
+        break;
+    default:
+        if (r->part > r->total)
+            FAIL("%s: part %u is above total %u", ro_kind_name(r->kind), r->part, r->total);
+    }
+    return RO_REASON_NONE;
+}
+
+int ro_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        size_t n;
+        unsigned min;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1, min = 0x80, c &= 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, min = 0x800, c &= 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, min = 0x10000, c &= 0x07;
+        } else {
+            return 0;
+        }
+        if (i + n >= len) /* truncated sequence */
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+            c = (c << 6) | (p[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}

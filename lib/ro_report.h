@@ -1,0 +1,71 @@
+/* ro_report: a unit's report as rollout's own C struct, the shape both agent
+ * and hub work with. The wire form lives in ro_codec; the checks that make a
+ * report acceptable live here, so agent (before recording) and hub (before
+ * storing) refuse exactly the same things. */
+#ifndef RO_REPORT_H
+#define RO_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RO_PROTOCOL_VERSION 1
+#define RO_UNIT_MAX 32      /* bytes of a unit id, without the NUL */
+#define RO_TEXT_MAX 200     /* bytes of a course name or agent version */
+#define RO_COUNT_MAX 10000000u  /* no count in the domain comes near this */
+#define RO_HOURS_TENTHS_MAX 2400u /* one session: at most 240 hours */
+#define RO_FUTURE_SKEW 86400  /* seconds a report may lie ahead of the hub's clock */
+
+typedef enum {
+    RO_KIND_NONE = 0,
+    RO_KIND_TRAINING = 1,
+    RO_KIND_STAFF = 2,
+    RO_KIND_ITEMS = 3,
+    RO_KIND_CASES = 4,
+    RO_KIND_HEARTBEAT = 5,
+} ro_kind_t;
+
+/* Why a report is refused; the values are the wire's Reason enum. */
+typedef enum {
+    RO_REASON_NONE = 0,
+    RO_REASON_MALFORMED = 1,
+    RO_REASON_VERSION = 2,
+    RO_REASON_UNKNOWN_UNIT = 3,
+    RO_REASON_INVALID = 4,
+    RO_REASON_CONFLICT = 5,
+    RO_REASON_FORBIDDEN = 6,
+    RO_REASON_COUNT = 7,
+} ro_reason_t;
+
+typedef struct {
+    uint32_t version;               /* protocol version */
+    char unit[RO_UNIT_MAX + 1];     /* unit id, DIVISION-NNN */
+    uint64_t seq;                   /* per-unit sequence, from 1; 0 for heartbeats */
+    int64_t recorded_at;            /* Unix seconds */
+    ro_kind_t kind;                 /* which of the bodies below is set */
+    uint32_t date;                  /* YYYYMMDD; YYYYMM for cases; 0 for heartbeats */
+    uint32_t total;                 /* training: participants; else the total */
+    uint32_t part;                  /* training: hours in tenths; staff: proficient;
+                                       items and cases: no-visit */
+    uint64_t depth;                 /* heartbeat: agent's outbox depth */
+    char text[RO_TEXT_MAX + 1];     /* training: course; heartbeat: agent version */
+} ro_report_t;
+
+/* The name of a kind ("training", "staff", ...), or "?" */
+const char *ro_kind_name(ro_kind_t kind);
+/* The name of a refusal reason ("unknown-unit", ...), or "?" */
+const char *ro_reason_name(ro_reason_t reason);
+
+/* True when id looks like a unit id: the six-digit division code, '-', and
+ * three to six digits (three in Hainan's registry; more for larger ones). */
+int ro_unit_id_valid(const char *id);
+
+/* Check a decoded report's fields: unit id format, seq (0 only for
+ * heartbeats), a real date not before RO_DATE_MIN nor after now + skew,
+ * counts in range and parts not above totals. Returns RO_REASON_NONE or
+ * RO_REASON_INVALID with a one-line reason in err (if err is not NULL). */
+ro_reason_t ro_report_check(const ro_report_t *r, int64_t now, char *err, size_t errlen);
+
+/* True when s (len bytes) is valid UTF-8 with no NUL byte. */
+int ro_utf8_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,41 @@
+/* ro_sock: the ZeroMQ socket options every rollout socket needs (size
+ * limits, heartbeats, jittered reconnect) and CURVE key files. It does not
+ * create contexts or run loops. */
+#ifndef RO_SOCK_H
+#define RO_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RO_KEY_Z85_LEN 40
+
+/* Limits and liveness for any socket: ZMQ_MAXMSGSIZE = maxmsg, linger 0,
+ * ZMTP heartbeats every 5 s with a 15 s timeout. Returns 0 or -1. */
+int ro_sock_harden(void *sock, int64_t maxmsg);
+
+/* For connecting sockets: reconnect after 200-700 ms (random per process, so
+ * a province of agents does not reconnect in one instant), backing off to
+ * 30 s. Returns 0 or -1. */
+int ro_sock_backoff(void *sock);
+
+/* Read a Z85 key (40 characters, optional trailing newline) from path.
+ * If secret is true the file must not be readable by group or others.
+ * Returns 0, or -1 with a reason in err. */
+int ro_key_read(const char *path, int secret, char out[RO_KEY_Z85_LEN + 1], char *err, size_t errlen);
+
+/* Write a Z85 key to path with the given mode, refusing to overwrite. */
+int ro_key_write(const char *path, const char *z85, unsigned mode, char *err, size_t errlen);
+
+/* Make sock a CURVE server with the secret key in secret_path.
+ * Returns 0, or -1 with a reason in err. */
+int ro_sock_curve_server(void *sock, const char *secret_path, char *err, size_t errlen);
+
+/* Make sock a CURVE client of the server whose public key is in
+ * server_pub_path, with its own keypair from public_path and secret_path. */
+int ro_sock_curve_client(void *sock, const char *server_pub_path, const char *public_path,
+                         const char *secret_path, char *err, size_t errlen);
+
+/* True when a bind endpoint is a loopback or ipc/inproc address. */
+int ro_endpoint_is_local(const char *endpoint);
+
+#endif
