@@ -1,0 +1,127 @@
+/* agent_outbox: the unit's reports waiting for the hub, in one small SQLite
+ * file (the only agent file that includes sqlite3.h). It numbers, encodes and
+ * keeps reports durably until acknowledged or refused; sending, deciding
+ * what to resend and validating command-line input are left to others. */
+#ifndef AGENT_OUTBOX_H
+#define AGENT_OUTBOX_H
+
+#include "ro_codec.h"
+#include "ro_report.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGENT_OUTBOX_SCHEMA 1       /* PRAGMA user_version this code writes */
+#define AGENT_OUTBOX_BUSY_MS 5000   /* wait this long for another process' transaction */
+
+/* Return codes of the verbs below; agent_outbox_strerror() names them. */
+typedef enum {
+    AGENT_OUTBOX_OK = 0,
+    AGENT_OUTBOX_ERROR = -1,        /* SQLite or I/O failure; err says what */
+    AGENT_OUTBOX_FULL = -2,         /* outbox_max events already waiting; nothing added */
+    AGENT_OUTBOX_INVALID = -3,      /* the report fails ro_report_check or does not encode */
+} agent_outbox_rc_t;
+
+/* How agent_outbox_open treats a missing file. */
+typedef enum {
+    AGENT_OUTBOX_EXISTING = 0,      /* a missing file is an error */
+    AGENT_OUTBOX_CREATE = 1,        /* a missing file is created (its folder must exist) */
+} agent_outbox_mode_t;
+
+/* One event as stored: the exact encoded Report bytes, resent byte for byte. */
+typedef struct {
+    uint64_t seq;                   /* the unit's sequence number, from 1 */
+    size_t len;                     /* bytes used in body */
+    uint8_t body[RO_FRAME_MAX];     /* protobuf Report, as ro_report_encode wrote it */
+} agent_event_t;
+
+/* One event the hub refused, kept aside and never resent. */
+typedef struct {
+    uint64_t seq;                   /* the refused event's seq */
+    ro_reason_t reason;             /* the hub's reason code */
+    int64_t at;                     /* when the refusal arrived, Unix seconds */
+    char text[RO_TEXT_MAX + 1];     /* the hub's explanation */
+} agent_refusal_t;
+
+/* A consistent snapshot of the counters (read in one transaction). */
+typedef struct {
+    int64_t depth;                  /* events waiting for an ack */
+    uint64_t next_seq;              /* the seq the next append gets */
+    uint64_t last_ack;              /* highest seq the hub acknowledged */
+    int64_t refused;                /* events the hub refused, kept aside */
+} agent_outbox_stats_t;
+
+typedef struct agent_outbox agent_outbox_t;
+
+/* Open the outbox at path for unit (a valid unit id). The file is checked
+ * before anything is written to it: a file that is not a SQLite database, is
+ * damaged (PRAGMA quick_check), was made by a newer agent, or was created for
+ * another unit is refused and left untouched. A missing file is created when
+ * mode is AGENT_OUTBOX_CREATE: built under a temporary name and linked into
+ * place, so no other process ever sees a half-made outbox. Returns NULL with
+ * a one-line reason (naming the file and what to do) in err. */
+agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outbox_mode_t mode,
+                                  char *err, size_t errlen);
+
+/* Close the outbox (NULL is fine) and null the caller's pointer. */
+void agent_outbox_destroy(agent_outbox_t **self_p);
+
+/* The most events the outbox may hold; appends beyond it fail with
+ * AGENT_OUTBOX_FULL. 0 (the default) means no bound. */
+void agent_outbox_set_max(agent_outbox_t *self, int64_t max);
+
+/* Append one report in one transaction: fill r's version, unit (the
+ * outbox's), seq (the next one) and recorded_at (= now), check it with
+ * ro_report_check(r, now), encode it and store it. On success returns the
+ * seq (>= 1) and r holds what was stored; otherwise returns an
+ * agent_outbox_rc_t (< 0), nothing is stored, and err says why. */
+int64_t agent_outbox_append(agent_outbox_t *self, ro_report_t *r, int64_t now, char *err,
+                            size_t errlen);
+
+/* Append n reports in one transaction, all or none, as agent_outbox_append
+ * does each. On success returns 0 and sets *first_seq (if not NULL) to the
+ * seq of rs[0]; the others follow without gaps. On failure nothing is stored,
+ * *bad (if not NULL) is the index of the report that failed (n when the
+ * failure was not one report's), and err says why. */
+int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, int64_t now,
+                              uint64_t *first_seq, size_t *bad, char *err, size_t errlen);
+
+/* Read up to max events with seq > after, in seq order, into out. Returns
+ * how many were read (0 when none), or -1. */
+int agent_outbox_read(agent_outbox_t *self, uint64_t after, agent_event_t *out, size_t max);
+
+/* The hub has every seq <= upto: forget those events and remember upto as
+ * the last ack (it never moves back), in one transaction. Returns 0 or -1. */
+int agent_outbox_ack(agent_outbox_t *self, uint64_t upto);
+
+/* Move event seq from the outbox to the refused table with the hub's reason
+ * and text, at time `at`, in one transaction. Returns 0 when moved, 1 when
+ * seq is not in the outbox (nothing changes), -1 on failure. */
+int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, const char *text,
+                        int64_t at);
+
+/* Fill *st in one read transaction. Returns 0 or -1. */
+int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *st);
+
+/* Events waiting (count of the outbox table), or -1. */
+int64_t agent_outbox_depth(agent_outbox_t *self);
+
+/* The most recent refusals, newest first, up to max. Returns how many, or -1. */
+int agent_outbox_refused_last(agent_outbox_t *self, agent_refusal_t *out, size_t max);
+
+/* 1 when another connection (another process) committed to the file since
+ * the last call (or since open), 0 when not, -1 on failure. Cheap: it reads
+ * PRAGMA data_version, no table. */
+int agent_outbox_changed(agent_outbox_t *self);
+
+/* The unit the outbox is bound to, and its path (borrowed). */
+const char *agent_outbox_unit(const agent_outbox_t *self);
+const char *agent_outbox_path(const agent_outbox_t *self);
+
+/* The last SQLite error on this outbox, for logs (borrowed). */
+const char *agent_outbox_errmsg(const agent_outbox_t *self);
+
+/* A name for an agent_outbox_rc_t: "ok", "error", "outbox full", "invalid report". */
+const char *agent_outbox_strerror(int rc);
+
+#endif

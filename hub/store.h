@@ -1,0 +1,106 @@
+/* hub_store: the hub's SQLite file (hub.db): raw reports (the audit trail),
+ * refusals, and per-unit aggregates kept in step with them inside the same
+ * transaction. The only hub module that speaks SQL. It decides nothing about
+ * ordering, dedup or acks (hub_ingest does) and nothing about targets. */
+#ifndef HUB_STORE_H
+#define HUB_STORE_H
+
+#include "ro_registry.h"
+#include "ro_report.h"
+#include "state.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Return codes: 0 is success; every failure is one of these. */
+#define HUB_STORE_EFAIL -1    /* SQL or I/O error; the message says which */
+#define HUB_STORE_EFULL -2    /* disk full or max_store_bytes reached (SQLITE_FULL) */
+#define HUB_STORE_EDUP -3     /* (unit, seq) already has a stored report */
+
+/* The schema this build writes; older files are migrated forward on open. */
+#define HUB_STORE_SCHEMA 1
+
+typedef struct hub_store hub_store_t;
+
+/* One field where a unit's stored aggregate and the recount disagree. */
+typedef struct {
+    char unit[RO_UNIT_MAX + 1];   /* unit id */
+    char field[24];               /* column name, e.g. "participants" */
+    int64_t stored;               /* value in the units row */
+    int64_t recount;              /* value recomputed from the raw reports */
+} hub_store_diff_t;
+
+/* Name of a return code ("disk full", ...). */
+const char *hub_store_strerror(int code);
+
+/* Open (creating if missing) the store at path, or ":memory:". synchronous
+ * is SQLite's level: 1 NORMAL, 2 FULL, 3 EXTRA. max_bytes > 0 caps the
+ * database file (writes beyond it fail with HUB_STORE_EFULL); 0 = no cap.
+ * A file that is not a database, is truncated or damaged, or carries a
+ * newer schema is refused with one line in err that says what to do; such a
+ * file is never modified, emptied or recreated. Open does no full scan.
+ * Returns NULL on failure. */
+hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes, char *err,
+                            size_t errlen);
+
+/* Close the store (a transaction still open is rolled back). Accepts NULL
+ * and nulls the caller's pointer. */
+void hub_store_destroy(hub_store_t **self_p);
+
+/* Make sure every unit of reg has a row (new units get a fresh uid; units
+ * no longer in reg keep theirs) and fill states[i] for reg's unit i. Must
+ * not be called inside a transaction. Later calls taking a unit index refer
+ * to the registry of the latest successful call. Returns 0 or a code. */
+int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_state_t *states,
+                          char *err, size_t errlen);
+
+/* One write transaction (BEGIN IMMEDIATE .. COMMIT). After any failure the
+ * caller must call hub_store_rollback, which is safe when SQLite already
+ * rolled back on its own and when no transaction is open. */
+int hub_store_begin(hub_store_t *self, char *err, size_t errlen);
+int hub_store_commit(hub_store_t *self, char *err, size_t errlen);
+void hub_store_rollback(hub_store_t *self);
+
+/* Store report r of unit index (r->unit must be that unit) with the hash of
+ * its wire body. Returns 0, HUB_STORE_EDUP if (unit, seq) is already
+ * stored (nothing changes, the transaction stays usable), or a code. */
+int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
+                         int64_t received_at, char *err, size_t errlen);
+
+/* Record a refused report of a known unit (unit is its id). */
+int hub_store_put_refusal(hub_store_t *self, const char *unit, uint64_t seq, ro_reason_t reason,
+                          const char *text, uint64_t hash, int64_t at, char *err, size_t errlen);
+
+/* Write the aggregates of unit index. */
+int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *st, char *err,
+                        size_t errlen);
+
+/* What the store holds for (unit, seq): returns 1 with *hash for a stored
+ * report, 2 with *hash (and the reason, and the text into text/textlen if
+ * not NULL) for a stored refusal, 0 if neither, or a negative code. */
+int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash,
+                   ro_reason_t *reason, char *text, size_t textlen);
+
+/* Recompute every unit's aggregates from the raw reports and compare them
+ * with the units rows (reports, training sums, latest snapshots, and
+ * last_seq not below the highest stored seq). Writes up to cap differences
+ * into diffs (may be NULL), the number of units and reports looked at into
+ * *units and *reports (may be NULL). Returns the number of differences
+ * (>= 0) or a negative code. Scans every report: not for the hot path. */
+long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
+                       uint64_t *reports, char *err, size_t errlen);
+
+/* The state of every unit of reg as of date as_of (YYYYMMDD): training sums
+ * over sessions dated <= as_of, the latest snapshot dated <= as_of (cases:
+ * month <= as_of's month; equal dates: the later seq wins), reports = reports
+ * so dated; last_seq and last_heard are today's. out has one slot per unit.
+ * Scans every report. Returns 0 or a code. */
+int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                           hub_unit_state_t *out, char *err, size_t errlen);
+
+/* Fold one stored report into a unit's aggregates (the rule the recount
+ * mirrors): sums for training, a snapshot dated on or after the held one
+ * replaces it. Does not touch last_seq or last_heard. */
+void hub_state_apply(hub_unit_state_t *st, const ro_report_t *r);
+
+#endif

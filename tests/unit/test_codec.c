@@ -1,0 +1,312 @@
+/* test_codec: the wire form of reports and hub messages, and what the
+ * decoder refuses (truncation, junk, oversize, unknown fields, NUL bytes,
+ * bad UTF-8, wrong version). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ro_codec.h"
+#include "ro_pb.h"
+#include "ro_time.h"
+
+static ro_report_t s_training(void)
+{
+    ro_report_t r = {.version = RO_PROTOCOL_VERSION, .seq = 7, .recorded_at = 1514764800,
+                     .kind = RO_KIND_TRAINING, .date = 20180101, .total = 40, .part = 65};
+    strcpy(r.unit, "469005-012");
+    strcpy(r.text, "全程网办 online approval");
+    return r;
+}
+
+static void s_assert_same(const ro_report_t *a, const ro_report_t *b)
+{
+    assert_int_equal(a->version, b->version);
+    assert_string_equal(a->unit, b->unit);
+    assert_int_equal(a->seq, b->seq);
+    assert_int_equal(a->recorded_at, b->recorded_at);
+    assert_int_equal(a->kind, b->kind);
+    assert_int_equal(a->date, b->date);
+    assert_int_equal(a->total, b->total);
+    assert_int_equal(a->part, b->part);
+    assert_int_equal(a->depth, b->depth);
+    assert_string_equal(a->text, b->text);
+}
+
+static void test_round_trip_every_kind(void **state)
+{
+    (void)state;
+    ro_kind_t kinds[] = {RO_KIND_TRAINING, RO_KIND_STAFF, RO_KIND_ITEMS, RO_KIND_CASES,
+                         RO_KIND_HEARTBEAT};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        ro_report_t in = s_training(), out;
+        in.kind = kinds[i];
+        if (in.kind == RO_KIND_CASES)
+            in.date = 201803;
+        if (in.kind == RO_KIND_HEARTBEAT) {
+            in.seq = 0, in.date = 0, in.total = 0, in.part = 0, in.depth = 12345;
+            strcpy(in.text, "0.1.0");
+        } else if (in.kind != RO_KIND_TRAINING) {
+            in.text[0] = '\0';
+        }
+        uint8_t buf[RO_FRAME_MAX];
+        int n = ro_report_encode(&in, buf, sizeof buf);
+        assert_true(n > 0);
+        char err[256];
+        assert_int_equal(ro_report_decode(buf, (size_t)n, &out, err, sizeof err), RO_REASON_NONE);
+        s_assert_same(&in, &out);
+    }
+}
+
+static void test_truncated_frames_refused(void **state)
+{
+    (void)state;
+    ro_report_t in = s_training(), out;
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(&in, buf, sizeof buf);
+    assert_true(n > 10);
+    for (int len = 0; len < n; len++) {
+        /* every strict prefix is either undecodable or decodes to something
+         * else; it must never come back as the original report */
+        ro_reason_t rc = ro_report_decode(buf, (size_t)len, &out, NULL, 0);
+        if (rc == RO_REASON_NONE)
+            assert_false(out.seq == in.seq && out.kind == in.kind && out.total == in.total &&
+                         out.part == in.part && strcmp(out.text, in.text) == 0);
+    }
+    assert_int_equal(ro_report_decode(buf, 3, &out, NULL, 0), RO_REASON_MALFORMED);
+}
+
+static void test_junk_and_oversize_refused(void **state)
+{
+    (void)state;
+    ro_report_t out;
+    uint8_t junk[64];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(0xff - i);
+    char err[256] = "";
+    assert_int_equal(ro_report_decode(junk, sizeof junk, &out, err, sizeof err), RO_REASON_MALFORMED);
+    assert_true(strlen(err) > 0);
+
+    uint8_t *big = calloc(1, RO_FRAME_MAX + 1);
+    assert_non_null(big);
+    assert_int_equal(ro_report_decode(big, RO_FRAME_MAX + 1, &out, err, sizeof err),
+                     RO_REASON_MALFORMED);
+    assert_non_null(strstr(err, "limit"));
+    free(big);
+}
+
+static void test_unknown_field_refused(void **state)
+{
+    (void)state;
+    ro_report_t in = s_training(), out;
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(&in, buf, sizeof buf);
+    /* field 99, varint 1: tag = 99 << 3 = 792 = 0x98 0x06 */
+    buf[n++] = 0x98, buf[n++] = 0x06, buf[n++] = 0x01;
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_MALFORMED);
+}
+
+static void test_unknown_field_in_body_refused(void **state)
+{
+    (void)state;
+    /* a staff body carrying an extra field 9 */
+    Rollout__Staff st = ROLLOUT__STAFF__INIT;
+    st.date = 20180101, st.total = 5, st.proficient = 3;
+    uint8_t body[64];
+    size_t bl = rollout__staff__pack(&st, body);
+    body[bl++] = 0x48, body[bl++] = 0x01; /* field 9 varint 1 */
+    Rollout__Report r = ROLLOUT__REPORT__INIT;
+    r.version = 1, r.unit = "460000-001", r.seq = 1, r.recorded_at = 1514764800;
+    uint8_t buf[256];
+    size_t n = rollout__report__pack(&r, buf);
+    buf[n++] = (11 << 3) | 2; /* field 11 (staff), length-delimited */
+    buf[n++] = (uint8_t)bl;
+    memcpy(buf + n, body, bl);
+    n += bl;
+    ro_report_t out;
+    assert_int_equal(ro_report_decode(buf, n, &out, NULL, 0), RO_REASON_MALFORMED);
+}
+
+static void test_embedded_nul_refused(void **state)
+{
+    (void)state;
+    /* a unit string "460000-001\0x" of 12 bytes: protobuf-c would keep "460000-001" */
+    uint8_t buf[64];
+    size_t n = 0;
+    buf[n++] = 0x08, buf[n++] = 0x01;           /* version 1 */
+    buf[n++] = 0x12, buf[n++] = 12;             /* unit, 12 bytes */
+    memcpy(buf + n, "460000-001\0x", 12);
+    n += 12;
+    buf[n++] = 0x18, buf[n++] = 0x01;           /* seq 1 */
+    buf[n++] = 0x5a, buf[n++] = 0x02;           /* staff {date: 0}? empty-ish body */
+    buf[n++] = 0x10, buf[n++] = 0x01;           /* staff.total = 1 */
+    ro_report_t out;
+    assert_int_equal(ro_report_decode(buf, n, &out, NULL, 0), RO_REASON_MALFORMED);
+    /* the same frame with a clean 10-byte unit decodes */
+    uint8_t ok[64];
+    size_t m = 0;
+    ok[m++] = 0x08, ok[m++] = 0x01, ok[m++] = 0x12, ok[m++] = 10;
+    memcpy(ok + m, "460000-001", 10);
+    m += 10;
+    ok[m++] = 0x18, ok[m++] = 0x01, ok[m++] = 0x5a, ok[m++] = 0x02, ok[m++] = 0x10, ok[m++] = 0x01;
+    assert_int_equal(ro_report_decode(ok, m, &out, NULL, 0), RO_REASON_NONE);
+    assert_string_equal(out.unit, "460000-001");
+}
+
+static void test_bad_utf8_refused(void **state)
+{
+    (void)state;
+    ro_report_t in = s_training(), out;
+    strcpy(in.text, "ok \xC3\x28 bad");
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(&in, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_MALFORMED);
+    assert_true(ro_utf8_valid("海南", strlen("海南")));
+    assert_false(ro_utf8_valid("\xE6\xB5", 2));         /* truncated sequence */
+    assert_false(ro_utf8_valid("\xC0\xAF", 2));         /* overlong */
+    assert_false(ro_utf8_valid("\xED\xA0\x80", 3));     /* surrogate */
+}
+
+static void test_long_text_refused(void **state)
+{
+    (void)state;
+    Rollout__Training t = ROLLOUT__TRAINING__INIT;
+    char course[RO_TEXT_MAX + 2];
+    memset(course, 'a', sizeof course - 1);
+    course[sizeof course - 1] = '\0';
+    t.date = 20180101, t.participants = 1, t.hours_tenths = 10, t.course = course;
+    Rollout__Report r = ROLLOUT__REPORT__INIT;
+    r.version = 1, r.unit = "460000-001", r.seq = 1, r.recorded_at = 1514764800;
+    r.body_case = ROLLOUT__REPORT__BODY_TRAINING, r.training = &t;
+    uint8_t buf[RO_FRAME_MAX];
+    size_t n = rollout__report__pack(&r, buf);
+    ro_report_t out;
+    assert_int_equal(ro_report_decode(buf, n, &out, NULL, 0), RO_REASON_MALFORMED);
+}
+
+static void test_wrong_version_refused(void **state)
+{
+    (void)state;
+    ro_report_t in = s_training(), out;
+    in.version = 2;
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(&in, buf, sizeof buf);
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_VERSION);
+}
+
+static void test_no_body_refused(void **state)
+{
+    (void)state;
+    Rollout__Report r = ROLLOUT__REPORT__INIT;
+    r.version = 1, r.unit = "460000-001", r.seq = 1;
+    uint8_t buf[64];
+    size_t n = rollout__report__pack(&r, buf);
+    ro_report_t out;
+    assert_int_equal(ro_report_decode(buf, n, &out, NULL, 0), RO_REASON_MALFORMED);
+}
+
+static void test_hubmsg_round_trip(void **state)
+{
+    (void)state;
+    ro_hubmsg_t ack, out;
+    memset(&ack, 0, sizeof ack);
+    ack.kind = RO_HUBMSG_ACK, ack.seq = 1234567890123ull;
+    strcpy(ack.unit, "460100-003");
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_hubmsg_encode(&ack, buf, sizeof buf);
+    assert_int_equal(ro_hubmsg_decode(buf, (size_t)n, &out, NULL, 0), 0);
+    assert_memory_equal(&ack, &out, sizeof ack);
+
+    ro_hubmsg_t ref;
+    memset(&ref, 0, sizeof ref);
+    ref.kind = RO_HUBMSG_REFUSAL, ref.seq = 9, ref.reason = RO_REASON_INVALID;
+    strcpy(ref.unit, "460100-003");
+    strcpy(ref.text, "items: part 9 is above total 3");
+    n = ro_hubmsg_encode(&ref, buf, sizeof buf);
+    assert_int_equal(ro_hubmsg_decode(buf, (size_t)n, &out, NULL, 0), 0);
+    assert_memory_equal(&ref, &out, sizeof ref);
+
+    assert_int_equal(ro_hubmsg_decode((const uint8_t *)"\xff\xff\xff", 3, &out, NULL, 0), -1);
+}
+
+/* ---- field checks --------------------------------------------------------- */
+
+static const int64_t NOW = 1546300800; /* 2019-01-01 */
+
+static void test_check_accepts_valid(void **state)
+{
+    (void)state;
+    ro_report_t r = s_training();
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_NONE);
+}
+
+static void test_check_refuses_out_of_range(void **state)
+{
+    (void)state;
+    char err[256];
+    ro_report_t r;
+
+    r = s_training(), r.kind = RO_KIND_STAFF, r.total = 3, r.part = 4;
+    assert_int_equal(ro_report_check(&r, NOW, err, sizeof err), RO_REASON_INVALID);
+    assert_non_null(strstr(err, "above total"));
+
+    r = s_training(), r.date = 20180230; /* no such day */
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.date = 20161231; /* before the rollout */
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.date = 20190105; /* in the future */
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.recorded_at = NOW + 2 * 86400;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.seq = 0;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.total = 0;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.part = 0;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.total = RO_COUNT_MAX + 1;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), strcpy(r.unit, "46000-0012");
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.kind = RO_KIND_CASES, r.date = 201813;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+    r = s_training(), r.kind = RO_KIND_CASES, r.date = 201812, r.total = 10, r.part = 10;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_NONE);
+    r = s_training(), r.kind = RO_KIND_NONE;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+}
+
+static void test_check_heartbeat(void **state)
+{
+    (void)state;
+    ro_report_t r = s_training();
+    r.kind = RO_KIND_HEARTBEAT, r.seq = 0, r.date = 0;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_NONE);
+    r.seq = 3;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_every_kind),
+        cmocka_unit_test(test_truncated_frames_refused),
+        cmocka_unit_test(test_junk_and_oversize_refused),
+        cmocka_unit_test(test_unknown_field_refused),
+        cmocka_unit_test(test_unknown_field_in_body_refused),
+        cmocka_unit_test(test_embedded_nul_refused),
+        cmocka_unit_test(test_bad_utf8_refused),
+        cmocka_unit_test(test_long_text_refused),
+        cmocka_unit_test(test_wrong_version_refused),
+        cmocka_unit_test(test_no_body_refused),
+        cmocka_unit_test(test_hubmsg_round_trip),
+        cmocka_unit_test(test_check_accepts_valid),
+        cmocka_unit_test(test_check_refuses_out_of_range),
+        cmocka_unit_test(test_check_heartbeat),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
