@@ -11,44 +11,44 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_OUTBOX_SCHEMA 1       /* PRAGMA user_version this code writes */
-#define AGENT_OUTBOX_BUSY_MS 5000   /* wait this long for another process' transaction */
+#define AGENT_OUTBOX_SCHEMA 1     /* PRAGMA user_version this code writes */
+#define AGENT_OUTBOX_BUSY_MS 5000 /* wait this long for another process' transaction */
 
 /* Return codes of the verbs below; agent_outbox_strerror() names them. */
 typedef enum {
     AGENT_OUTBOX_OK = 0,
-    AGENT_OUTBOX_ERROR = -1,        /* SQLite or I/O failure; err says what */
-    AGENT_OUTBOX_FULL = -2,         /* outbox_max events already waiting; nothing added */
-    AGENT_OUTBOX_INVALID = -3,      /* the report fails ro_report_check or does not encode */
+    AGENT_OUTBOX_ERROR = -1,   /* SQLite or I/O failure; err says what */
+    AGENT_OUTBOX_FULL = -2,    /* outbox_max events already waiting; nothing added */
+    AGENT_OUTBOX_INVALID = -3, /* the report fails ro_report_check or does not encode */
 } agent_outbox_rc_t;
 
 /* How agent_outbox_open treats a missing file. */
 typedef enum {
-    AGENT_OUTBOX_EXISTING = 0,      /* a missing file is an error */
-    AGENT_OUTBOX_CREATE = 1,        /* a missing file is created (its folder must exist) */
+    AGENT_OUTBOX_EXISTING = 0, /* a missing file is an error */
+    AGENT_OUTBOX_CREATE = 1,   /* a missing file is created (its folder must exist) */
 } agent_outbox_mode_t;
 
 /* One event as stored: the exact encoded Report bytes, resent byte for byte. */
 typedef struct {
-    uint64_t seq;                   /* the unit's sequence number, from 1 */
-    size_t len;                     /* bytes used in body */
-    uint8_t body[RO_FRAME_MAX];     /* protobuf Report, as ro_report_encode wrote it */
+    uint64_t seq;               /* the unit's sequence number, from 1 */
+    size_t len;                 /* bytes used in body */
+    uint8_t body[RO_FRAME_MAX]; /* protobuf Report, as ro_report_encode wrote it */
 } agent_event_t;
 
 /* One event the hub refused, kept aside and never resent. */
 typedef struct {
-    uint64_t seq;                   /* the refused event's seq */
-    ro_reason_t reason;             /* the hub's reason code */
-    int64_t at;                     /* when the refusal arrived, Unix seconds */
-    char text[RO_TEXT_MAX + 1];     /* the hub's explanation */
+    uint64_t seq;               /* the refused event's seq */
+    ro_reason_t reason;         /* the hub's reason code */
+    int64_t at;                 /* when the refusal arrived, Unix seconds */
+    char text[RO_TEXT_MAX + 1]; /* the hub's explanation */
 } agent_refusal_t;
 
 /* A consistent snapshot of the counters (read in one transaction). */
 typedef struct {
-    int64_t depth;                  /* events waiting for an ack */
-    uint64_t next_seq;              /* the seq the next append gets */
-    uint64_t last_ack;              /* highest seq the hub acknowledged */
-    int64_t refused;                /* events the hub refused, kept aside */
+    int64_t depth;     /* events waiting for an ack */
+    uint64_t next_seq; /* the seq the next append gets */
+    uint64_t last_ack; /* highest seq the hub acknowledged */
+    int64_t refused;   /* events the hub refused, kept aside */
 } agent_outbox_stats_t;
 
 typedef struct agent_outbox agent_outbox_t;

@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 /* Return codes: 0 is success; every failure is one of these. */
-#define HUB_STORE_EFAIL -1    /* SQL or I/O error; the message says which */
-#define HUB_STORE_EFULL -2    /* disk full or max_store_bytes reached (SQLITE_FULL) */
-#define HUB_STORE_EDUP -3     /* (unit, seq) already has a stored report */
+#define HUB_STORE_EFAIL -1 /* SQL or I/O error; the message says which */
+#define HUB_STORE_EFULL -2 /* disk full or max_store_bytes reached (SQLITE_FULL) */
+#define HUB_STORE_EDUP -3  /* (unit, seq) already has a stored report */
 
 /* The schema this build writes; older files are migrated forward on open. */
 #define HUB_STORE_SCHEMA 1
@@ -24,10 +24,10 @@ typedef struct hub_store hub_store_t;
 
 /* One field where a unit's stored aggregate and the recount disagree. */
 typedef struct {
-    char unit[RO_UNIT_MAX + 1];   /* unit id */
-    char field[24];               /* column name, e.g. "participants" */
-    int64_t stored;               /* value in the units row */
-    int64_t recount;              /* value recomputed from the raw reports */
+    char unit[RO_UNIT_MAX + 1]; /* unit id */
+    char field[24];             /* column name, e.g. "participants" */
+    int64_t stored;             /* value in the units row */
+    int64_t recount;            /* value recomputed from the raw reports */
 } hub_store_diff_t;
 
 /* Name of a return code ("disk full", ...). */
@@ -46,6 +46,10 @@ hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes
 /* Close the store (a transaction still open is rolled back). Accepts NULL
  * and nulls the caller's pointer. */
 void hub_store_destroy(hub_store_t **self_p);
+
+/* Cap the database at max_bytes (0 = no cap beyond SQLite's own). A cap
+ * below the current size holds it where it is. Returns 0 or a code. */
+int hub_store_set_max_bytes(hub_store_t *self, int64_t max_bytes, char *err, size_t errlen);
 
 /* Make sure every unit of reg has a row (new units get a fresh uid; units
  * no longer in reg keep theirs) and fill states[i] for reg's unit i. Must

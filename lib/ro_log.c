@@ -66,6 +66,9 @@ bool ro_log_allow(ro_ratelimit_t *rl)
     rl->last_ms = now;
     if (rl->tokens >= 1.0) {
         rl->tokens -= 1.0;
+        if (rl->suppressed)
+            ro_log(LOG_NOTICE, "%llu similar lines suppressed", (unsigned long long)rl->suppressed);
+        rl->suppressed = 0;
         return true;
     }
     rl->suppressed++;

@@ -17,8 +17,9 @@ void ro_log_init(const char *tag, int max_level);
 void ro_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A token bucket for noisy, peer-driven messages: at most `burst` lines,
- * refilled at `per_sec` a second. Returns true when a line may be logged and
- * counts what was suppressed in *suppressed (reset when a line is allowed). */
+ * refilled at `per_sec` a second. Returns true when a line may be logged;
+ * then, if lines were dropped since the last one allowed, it first logs how
+ * many. Dropped lines are counted in rl->suppressed until then. */
 typedef struct {
     double tokens;       /* lines that may still be logged now */
     double burst;        /* bucket size */

@@ -35,7 +35,7 @@ say "recorded $total events over ${#units[@]} agents"
 
 wait_until 30 province_reports_is "$total" || fail "hub has $(province reports) of $total reports"
 for u in "${units[@]}"; do
-  wait_until 10 test "$(sqlite3 "$T/agents/$u/outbox.db" 'select count(*) from outbox')" == 0 \
+  wait_until 10 outbox_count "$u" outbox 0 \
     || fail "$u outbox not emptied after acks"
 done
 expect_eq "$(db 'select count(*) from reports')" "$total" "stored rows"

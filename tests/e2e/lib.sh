@@ -136,3 +136,6 @@ unit_field() { ctl status --unit "$1" --json | jq -r ".scopes[0].$2"; }
 db() { sqlite3 -batch -noheader "$T/hub/hub.db" "$1"; }
 
 province_reports_is() { [ "$(province reports 2>/dev/null)" == "$1" ]; }
+
+# outbox_count UNIT TABLE N: true when the agent's outbox TABLE (outbox|refused) holds N rows.
+outbox_count() { [ "$(sqlite3 "$T/agents/$1/outbox.db" "select count(*) from $2")" == "$3" ]; }

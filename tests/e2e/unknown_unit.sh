@@ -14,7 +14,7 @@ agent_config $u
 agent $u record staff --date 2018-01-05 --total 10 --proficient 5 || fail "record"
 agent $u record items --date 2018-01-05 --total 10 --no-visit 5 || fail "record"
 agent_start $u
-wait_until 15 test "$(sqlite3 "$T/agents/$u/outbox.db" 'select count(*) from refused')" == 2 \
+wait_until 15 outbox_count $u refused 2 \
   || fail "agent did not set the refused reports aside"
 expect_eq "$(sqlite3 "$T/agents/$u/outbox.db" 'select count(*) from outbox')" 0 "outbox after refusals"
 grep -q "unknown-unit" "$T/agents/$u/agent.log" || fail "agent did not log the refusal"

@@ -1,0 +1,870 @@
+/* rollout-agent: the unit's command line. It parses and validates what staff
+ * record (one parser for the command line and for --file lines), shows status
+ * and starts the service; storing is agent_outbox's job, delivery
+ * agent_sender's, and the rules a report must meet are ro_report_check's. */
+#include "outbox.h"
+#include "ro_config.h"
+#include "ro_log.h"
+#include "ro_report.h"
+#include "ro_time.h"
+#include "sender.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+#define DEFAULT_CONFIG "/etc/rollout/agent.ini"
+#define PROBE_MS 2000
+#define FILE_WORDS_MAX 32
+#define STATUS_REFUSALS 5
+
+static const char *s_prog = "rollout-agent";
+
+/* ---- help -------------------------------------------------------------- */
+
+static void s_help(FILE *out)
+{
+    fprintf(out,
+            "rollout-agent %s: records a unit's rollout progress and delivers it to the hub.\n"
+            "\n"
+            "Usage:\n"
+            "  rollout-agent [--config FILE] record KIND OPTION...\n"
+            "  rollout-agent [--config FILE] record --file FILE\n"
+            "  rollout-agent [--config FILE] run\n"
+            "  rollout-agent [--config FILE] status [--json] [--no-hub]\n"
+            "  rollout-agent help [record]\n"
+            "  rollout-agent --version\n"
+            "\n"
+            "Commands:\n"
+            "  record   append one event (or a file of events) to the unit's outbox. It is on\n"
+            "           disk when the command returns, and `run` delivers it.\n"
+            "  run      the service: send waiting events to the hub, resend until the hub\n"
+            "           acknowledges them, send heartbeats. Logs to stderr. SIGTERM or SIGINT\n"
+            "           stop it cleanly; nothing recorded is lost by stopping.\n"
+            "  status   events waiting in the outbox, the next seq, the last seq the hub\n"
+            "           acknowledged, events the hub refused, and whether the hub answers a\n"
+            "           heartbeat within 2 s. --json prints one JSON object; --no-hub skips\n"
+            "           the hub.\n"
+            "\n"
+            "Record kinds (details: rollout-agent record --help):\n"
+            "  training --date YYYY-MM-DD --participants N --hours H [--course TEXT]\n"
+            "  staff    --date YYYY-MM-DD --total N --proficient N\n"
+            "  items    --date YYYY-MM-DD --total N --no-visit N\n"
+            "  cases    --month YYYY-MM --total N --no-visit N\n"
+            "\n"
+            "Options:\n"
+            "  --config FILE  the agent's configuration (default %s); it names the\n"
+            "                 unit, the outbox file and the hub. Put it before the command.\n"
+            "  --help         this text\n"
+            "  --version      the agent and protocol versions\n"
+            "\n"
+            "Examples:\n"
+            "  rollout-agent --config agent.ini record staff --date 2018-01-05 --total 40 "
+            "--proficient 31\n"
+            "  rollout-agent --config agent.ini record training --date 2018-03-02 --participants "
+            "25 \\\n"
+            "      --hours 1.5 --course \"Platform basics\"\n"
+            "  rollout-agent --config agent.ini record --file 2018-01.txt\n"
+            "  rollout-agent --config agent.ini status\n"
+            "\n"
+            "Exit status:\n"
+            "  0  success\n"
+            "  1  failure: the outbox cannot be opened or is full, the service cannot start,\n"
+            "     status finds the hub silent or refusing\n"
+            "  2  bad usage, bad input or a bad config file, with a one-line reason on stderr\n",
+            RO_VERSION, DEFAULT_CONFIG);
+}
+
+static void s_record_help(FILE *out)
+{
+    fprintf(
+        out,
+        "Usage:\n"
+        "  rollout-agent [--config FILE] record KIND OPTION...\n"
+        "  rollout-agent [--config FILE] record --file FILE\n"
+        "\n"
+        "Appends one event to the outbox with the unit's next sequence number. The\n"
+        "unit comes from the config file. Options take their value as the next word\n"
+        "or after '=' (--total=40).\n"
+        "\n"
+        "  training  a training session held by the unit\n"
+        "      --date YYYY-MM-DD     the day of the session\n"
+        "      --participants N      people trained (at least 1)\n"
+        "      --hours H             length of the session: above 0, at most 240, with\n"
+        "                            at most one decimal (1.5 is fine, 1.25 is not)\n"
+        "      --course TEXT         optional name of the course, at most 200 bytes\n"
+        "  staff     a snapshot of the unit's approval staff\n"
+        "      --date YYYY-MM-DD     the day of the snapshot\n"
+        "      --total N             approval staff at the unit\n"
+        "      --proficient N        of whom can approve on the platform (<= total)\n"
+        "  items     a snapshot of the government service items the unit handles\n"
+        "      --date YYYY-MM-DD     the day of the snapshot\n"
+        "      --total N             items the unit handles\n"
+        "      --no-visit N          of which approvable with no visit (<= total)\n"
+        "  cases     the case volume of one month\n"
+        "      --month YYYY-MM       the month\n"
+        "      --total N             cases handled in the month\n"
+        "      --no-visit N          of which handled with no visit (<= total)\n"
+        "\n"
+        "Counts are whole numbers from 0 to %u. Dates run from 2017-01-01 to today.\n"
+        "\n"
+        "record --file FILE records many events at once (FILE '-' is standard input).\n"
+        "Each line holds the words that would follow `record` for one event; blank\n"
+        "lines and lines starting with # are skipped; a value with spaces goes in\n"
+        "double quotes (\\\" and \\\\ inside them). Every line is checked first: if\n"
+        "any is bad, nothing is recorded and the reason is given as FILE:LINE: reason.\n"
+        "Otherwise all events are recorded in one transaction. Example file:\n"
+        "\n"
+        "  # unit 460000-001, January 2018\n"
+        "  staff --date 2018-01-05 --total 40 --proficient 31\n"
+        "  items --date 2018-01-05 --total 120 --no-visit 96\n"
+        "  training --date 2018-01-12 --participants 25 --hours 2.5 --course \"Platform basics\"\n"
+        "  cases --month 2018-01 --total 830 --no-visit 512\n"
+        "\n"
+        "Exit status: 0 recorded; 2 bad input (nothing recorded); 1 the outbox cannot\n"
+        "be opened, or is full (outbox_max events wait for the hub).\n",
+        RO_COUNT_MAX);
+}
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int s_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int s_fail(int code, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s: %s\n", s_prog, line);
+    return code;
+}
+
+/* A whole number 0..RO_COUNT_MAX, digits only. */
+static int s_count(const char *opt, const char *v, uint32_t *out, char *why, size_t len)
+{
+    if (v[0] == '-' && v[1] >= '0' && v[1] <= '9') {
+        snprintf(why, len, "%s %s is negative", opt, v);
+        return -1;
+    }
+    if (!v[0] || strspn(v, "0123456789") != strlen(v)) {
+        snprintf(why, len, "%s '%s' is not a whole number", opt, v);
+        return -1;
+    }
+    uint64_t n = 0;
+    for (const char *p = v; *p; p++) {
+        n = n * 10 + (uint64_t)(*p - '0');
+        if (n > RO_COUNT_MAX) {
+            snprintf(why, len, "%s %s is above %u", opt, v, RO_COUNT_MAX);
+            return -1;
+        }
+    }
+    *out = (uint32_t)n;
+    return 0;
+}
+
+/* Hours with at most one decimal, as tenths. */
+static int s_hours(const char *opt, const char *v, uint32_t *out, char *why, size_t len)
+{
+    if (v[0] == '-' && ((v[1] >= '0' && v[1] <= '9') || v[1] == '.')) {
+        snprintf(why, len, "%s %s is negative", opt, v);
+        return -1;
+    }
+    size_t whole = strspn(v, "0123456789");
+    const char *rest = v + whole;
+    size_t frac = 0;
+    if (*rest == '.') {
+        frac = strspn(rest + 1, "0123456789");
+        if (rest[1 + frac] != '\0' || (frac == 0 && whole == 0))
+            goto bad;
+        if (frac > 1) {
+            snprintf(why, len, "%s %s has more than one decimal (hours are kept in tenths)", opt,
+                     v);
+            return -1;
+        }
+    } else if (*rest != '\0' || whole == 0) {
+        goto bad;
+    }
+    uint64_t tenths = 0;
+    for (size_t i = 0; i < whole; i++) {
+        tenths = tenths * 10 + (uint64_t)(v[i] - '0');
+        if (tenths > RO_HOURS_TENTHS_MAX)
+            break;
+    }
+    tenths *= 10;
+    if (frac)
+        tenths += (uint64_t)(rest[1] - '0');
+    if (tenths > RO_HOURS_TENTHS_MAX) {
+        snprintf(why, len, "%s %s is above %u (hours of one session)", opt, v,
+                 RO_HOURS_TENTHS_MAX / 10);
+        return -1;
+    }
+    if (tenths == 0) {
+        snprintf(why, len, "%s must be above 0", opt);
+        return -1;
+    }
+    *out = (uint32_t)tenths;
+    return 0;
+bad:
+    snprintf(why, len, "%s '%s' is not a number of hours like 2 or 1.5", opt, v);
+    return -1;
+}
+
+/* ---- the record parser, shared by the command line and --file ---------- */
+
+typedef enum { F_DATE, F_MONTH, F_TOTAL, F_PART, F_HOURS, F_TEXT } field_t;
+
+typedef struct {
+    const char *name; /* option without the dashes */
+    field_t field;    /* where its value goes */
+    int required;     /* 1 unless optional */
+} opt_spec_t;
+
+typedef struct {
+    ro_kind_t kind;
+    const char *name;
+    opt_spec_t opts[4];
+} kind_spec_t;
+
+static const kind_spec_t s_kinds[] = {
+    {RO_KIND_TRAINING,
+     "training",
+     {{"date", F_DATE, 1},
+      {"participants", F_TOTAL, 1},
+      {"hours", F_HOURS, 1},
+      {"course", F_TEXT, 0}}},
+    {RO_KIND_STAFF,
+     "staff",
+     {{"date", F_DATE, 1}, {"total", F_TOTAL, 1}, {"proficient", F_PART, 1}, {NULL, F_DATE, 0}}},
+    {RO_KIND_ITEMS,
+     "items",
+     {{"date", F_DATE, 1}, {"total", F_TOTAL, 1}, {"no-visit", F_PART, 1}, {NULL, F_DATE, 0}}},
+    {RO_KIND_CASES,
+     "cases",
+     {{"month", F_MONTH, 1}, {"total", F_TOTAL, 1}, {"no-visit", F_PART, 1}, {NULL, F_DATE, 0}}},
+};
+#define KIND_COUNT (sizeof s_kinds / sizeof s_kinds[0])
+
+static void s_opt_list(const kind_spec_t *k, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 4 && k->opts[i].name; i++) {
+        int n = snprintf(buf + used, len - used, "%s--%s", i ? ", " : "", k->opts[i].name);
+        if (n < 0 || (size_t)n >= len - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* Parse the words after `record` (words[0] is the kind) into *r, checked
+ * with ro_report_check as of now. Returns 0, or -1 with a one-line reason
+ * ("record staff: ...") in why. */
+static int s_parse_record(int n, char **words, const char *unit, int64_t now, ro_report_t *r,
+                          char *why, size_t len)
+{
+    memset(r, 0, sizeof *r);
+    if (n < 1) {
+        snprintf(why, len,
+                 "record: which kind? training, staff, items or cases "
+                 "(see rollout-agent record --help)");
+        return -1;
+    }
+    const kind_spec_t *k = NULL;
+    for (size_t i = 0; i < KIND_COUNT; i++)
+        if (!strcmp(words[0], s_kinds[i].name))
+            k = &s_kinds[i];
+    if (!k) {
+        snprintf(why, len,
+                 "record: unknown kind '%s': training, staff, items or cases "
+                 "(see rollout-agent record --help)",
+                 words[0]);
+        return -1;
+    }
+    char head[32], msg[400], list[96];
+    snprintf(head, sizeof head, "record %s", k->name);
+    s_opt_list(k, list, sizeof list);
+    const char *seen[4] = {NULL, NULL, NULL, NULL};
+    uint32_t date = 0, total = 0, part = 0;
+
+    for (int i = 1; i < n; i++) {
+        const char *w = words[i];
+        if (strncmp(w, "--", 2) != 0 || !w[2]) {
+            snprintf(why, len, "%s: unexpected word '%s' (%s takes %s)", head, w, k->name, list);
+            return -1;
+        }
+        char name[40];
+        const char *eq = strchr(w + 2, '=');
+        size_t nlen = eq ? (size_t)(eq - (w + 2)) : strlen(w + 2);
+        snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1),
+                 w + 2);
+        int o = -1;
+        for (int j = 0; j < 4 && k->opts[j].name; j++)
+            if (strlen(k->opts[j].name) == nlen && !strncmp(k->opts[j].name, w + 2, nlen))
+                o = j;
+        if (o < 0) {
+            if (!strcmp(name, "config"))
+                snprintf(why, len,
+                         "%s: --config goes before the command: rollout-agent "
+                         "--config FILE record ...",
+                         head);
+            else
+                snprintf(why, len, "%s: unknown option --%s (%s takes %s)", head, name, k->name,
+                         list);
+            return -1;
+        }
+        const opt_spec_t *spec = &k->opts[o];
+        const char *v;
+        if (eq) {
+            v = eq + 1;
+        } else if (i + 1 < n) {
+            v = words[++i];
+        } else {
+            snprintf(why, len, "%s: --%s needs a value", head, spec->name);
+            return -1;
+        }
+        if (seen[o]) {
+            snprintf(why, len, "%s: --%s is given twice", head, spec->name);
+            return -1;
+        }
+        seen[o] = v;
+        char opt[40];
+        snprintf(opt, sizeof opt, "--%s", spec->name);
+        int bad = 0;
+        switch (spec->field) {
+        case F_DATE:
+            if (ro_date_parse(v, &date)) {
+                snprintf(msg, sizeof msg, "%s '%s' is not a date (YYYY-MM-DD)", opt, v);
+                bad = 1;
+            }
+            break;
+        case F_MONTH:
+            if (ro_month_parse(v, &date)) {
+                snprintf(msg, sizeof msg, "%s '%s' is not a month (YYYY-MM)", opt, v);
+                bad = 1;
+            }
+            break;
+        case F_TOTAL: bad = s_count(opt, v, &total, msg, sizeof msg) != 0; break;
+        case F_PART: bad = s_count(opt, v, &part, msg, sizeof msg) != 0; break;
+        case F_HOURS: bad = s_hours(opt, v, &part, msg, sizeof msg) != 0; break;
+        case F_TEXT:
+            if (strlen(v) > RO_TEXT_MAX) {
+                snprintf(msg, sizeof msg, "%s is %zu bytes long, above %d", opt, strlen(v),
+                         RO_TEXT_MAX);
+                bad = 1;
+            } else if (!ro_utf8_valid(v, strlen(v))) {
+                snprintf(msg, sizeof msg, "%s is not valid UTF-8", opt);
+                bad = 1;
+            } else {
+                snprintf(r->text, sizeof r->text, "%s", v);
+            }
+            break;
+        }
+        if (bad) {
+            snprintf(why, len, "%s: %s", head, msg);
+            return -1;
+        }
+    }
+    for (int j = 0; j < 4 && k->opts[j].name; j++) {
+        if (k->opts[j].required && !seen[j]) {
+            snprintf(why, len, "%s: --%s is missing (%s takes %s)", head, k->opts[j].name, k->name,
+                     list);
+            return -1;
+        }
+    }
+    /* the friendlier words for the common mistakes; ro_report_check decides */
+    uint32_t latest = ro_date_of(now + RO_FUTURE_SKEW);
+    if (k->kind == RO_KIND_CASES) {
+        if (date < RO_DATE_MIN / 100 || date > latest / 100) {
+            snprintf(why, len, "%s: --month %s is %s", head, seen[0],
+                     date < RO_DATE_MIN / 100 ? "before the rollout began (2017-01)"
+                                              : "in the future");
+            return -1;
+        }
+    } else if (date < RO_DATE_MIN || date > latest) {
+        snprintf(why, len, "%s: --date %s is %s", head, seen[0],
+                 date < RO_DATE_MIN ? "before the rollout began (2017-01-01)" : "in the future");
+        return -1;
+    }
+    if (k->kind != RO_KIND_TRAINING && part > total) {
+        snprintf(why, len, "%s: --%s %u is above --total %u", head, k->opts[2].name, part, total);
+        return -1;
+    }
+    if (k->kind == RO_KIND_TRAINING && total == 0) {
+        snprintf(why, len, "%s: --participants must be at least 1", head);
+        return -1;
+    }
+    r->version = RO_PROTOCOL_VERSION;
+    snprintf(r->unit, sizeof r->unit, "%s", unit);
+    r->seq = 1; /* the outbox assigns the real one */
+    r->recorded_at = now;
+    r->kind = k->kind;
+    r->date = date;
+    r->total = total;
+    r->part = part;
+    if (ro_report_check(r, now, msg, sizeof msg) != RO_REASON_NONE) {
+        snprintf(why, len, "%s: %s", head, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Split a --file line into words, in place: blanks separate words, double
+ * quotes group (with \" and \\ inside). Returns the word count, or -1. */
+static int s_split(char *line, char **words, int max, char *why, size_t len)
+{
+    int n = 0;
+    char *src = line, *dst = line;
+    for (;;) {
+        while (*src == ' ' || *src == '\t')
+            src++;
+        if (!*src)
+            break;
+        if (n == max) {
+            snprintf(why, len, "more than %d words", max);
+            return -1;
+        }
+        words[n++] = dst;
+        int quoted = 0;
+        while (*src && (quoted || (*src != ' ' && *src != '\t'))) {
+            if (*src == '"') {
+                quoted = !quoted;
+                src++;
+            } else if (quoted && *src == '\\' && (src[1] == '"' || src[1] == '\\')) {
+                *dst++ = src[1];
+                src += 2;
+            } else {
+                *dst++ = *src++;
+            }
+        }
+        if (quoted) {
+            snprintf(why, len, "a double quote is not closed");
+            return -1;
+        }
+        /* dst never passes src, so ending the word may overwrite a blank */
+        int at_end = !*src;
+        *dst++ = '\0';
+        if (at_end)
+            break;
+        src++;
+    }
+    return n;
+}
+
+/* ---- configuration and outbox ------------------------------------------ */
+
+static int s_load_config(const char *path, ro_agent_config_t *cfg)
+{
+    char err[600];
+    if (ro_agent_config_load(path, cfg, err, sizeof err))
+        return s_fail(EXIT_USAGE, "%s", err);
+    return 0;
+}
+
+static int s_outbox_full(const char *err, const ro_agent_config_t *cfg)
+{
+    (void)cfg;
+    return s_fail(1, "%s; is `rollout-agent run` running and the hub reachable?", err);
+}
+
+/* ---- record ------------------------------------------------------------ */
+
+static int s_record_file(const ro_agent_config_t *cfg, const char *file)
+{
+    FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+    if (!f)
+        return s_fail(EXIT_USAGE, "record: cannot read %s: %s", file, strerror(errno));
+    int64_t now = ro_time_now();
+    ro_report_t *rs = NULL;
+    int *lines = NULL;
+    size_t count = 0, cap = 0;
+    char *line = NULL;
+    size_t linecap = 0;
+    ssize_t got;
+    int lineno = 0, rc = 0;
+    char why[600];
+    while ((got = getline(&line, &linecap, f)) >= 0) {
+        lineno++;
+        if ((size_t)got != strlen(line)) {
+            rc = s_fail(EXIT_USAGE, "%s:%d: the line holds a NUL byte", file, lineno);
+            goto done;
+        }
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        const char *p = line + strspn(line, " \t");
+        if (!*p || *p == '#')
+            continue;
+        char *words[FILE_WORDS_MAX];
+        int n = s_split(line, words, FILE_WORDS_MAX, why, sizeof why);
+        if (n < 0) {
+            rc = s_fail(EXIT_USAGE, "%s:%d: %s", file, lineno, why);
+            goto done;
+        }
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            ro_report_t *nrs = realloc(rs, ncap * sizeof *rs);
+            int *nl = nrs ? realloc(lines, ncap * sizeof *lines) : NULL;
+            if (nrs)
+                rs = nrs;
+            if (!nrs || !nl) {
+                rc = s_fail(1, "record: out of memory at %s:%d", file, lineno);
+                goto done;
+            }
+            lines = nl;
+            cap = ncap;
+        }
+        if (s_parse_record(n, words, cfg->unit, now, &rs[count], why, sizeof why)) {
+            rc = s_fail(EXIT_USAGE, "%s:%d: %s", file, lineno, why);
+            goto done;
+        }
+        lines[count++] = lineno;
+    }
+    if (ferror(f)) {
+        rc = s_fail(EXIT_USAGE, "record: cannot read %s: %s", file, strerror(errno));
+        goto done;
+    }
+    if (count == 0) {
+        fprintf(stderr, "%s: record: %s holds no events; nothing recorded\n", s_prog, file);
+        goto done;
+    }
+    char err[600];
+    agent_outbox_t *ob =
+        agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_CREATE, err, sizeof err);
+    if (!ob) {
+        rc = s_fail(1, "%s", err);
+        goto done;
+    }
+    agent_outbox_set_max(ob, cfg->outbox_max);
+    uint64_t first = 0;
+    size_t bad = count;
+    int arc = agent_outbox_append_batch(ob, rs, count, now, &first, &bad, err, sizeof err);
+    agent_outbox_destroy(&ob);
+    if (arc == AGENT_OUTBOX_FULL)
+        rc = s_outbox_full(err, cfg);
+    else if (arc == AGENT_OUTBOX_INVALID && bad < count)
+        rc = s_fail(EXIT_USAGE, "%s:%d: record %s: %s", file, lines[bad],
+                    ro_kind_name(rs[bad].kind), err);
+    else if (arc != AGENT_OUTBOX_OK)
+        rc = s_fail(1, "record: %s; nothing recorded", err);
+    else
+        printf("recorded %zu events from %s as seq %" PRIu64 "..%" PRIu64 "\n", count, file, first,
+               first + count - 1);
+done:
+    free(line);
+    free(rs);
+    free(lines);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static int s_cmd_record(const ro_agent_config_t *cfg, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            s_record_help(stdout);
+            return 0;
+        }
+    }
+    if (argc >= 1 && (!strcmp(argv[0], "--file") || !strncmp(argv[0], "--file=", 7))) {
+        const char *file = argv[0][6] == '=' ? argv[0] + 7 : (argc >= 2 ? argv[1] : NULL);
+        int used = argv[0][6] == '=' ? 1 : 2;
+        if (!file || !file[0])
+            return s_fail(EXIT_USAGE, "record: --file needs a file name");
+        if (argc > used)
+            return s_fail(EXIT_USAGE, "record: --file takes no other words (unexpected '%s')",
+                          argv[used]);
+        return s_record_file(cfg, file);
+    }
+    int64_t now = ro_time_now();
+    ro_report_t r;
+    char why[600];
+    if (s_parse_record(argc, argv, cfg->unit, now, &r, why, sizeof why))
+        return s_fail(EXIT_USAGE, "%s", why);
+    char err[600];
+    agent_outbox_t *ob =
+        agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_CREATE, err, sizeof err);
+    if (!ob)
+        return s_fail(1, "%s", err);
+    agent_outbox_set_max(ob, cfg->outbox_max);
+    int64_t seq = agent_outbox_append(ob, &r, now, err, sizeof err);
+    agent_outbox_destroy(&ob);
+    if (seq == AGENT_OUTBOX_FULL)
+        return s_outbox_full(err, cfg);
+    if (seq == AGENT_OUTBOX_INVALID)
+        return s_fail(EXIT_USAGE, "record %s: %s", ro_kind_name(r.kind), err);
+    if (seq < 0)
+        return s_fail(1, "record: %s; nothing recorded", err);
+    char day[16];
+    ro_date_format(r.date, day);
+    printf("recorded %s %s as seq %" PRId64 "\n", ro_kind_name(r.kind), day, seq);
+    return 0;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static void s_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static int s_cmd_status(const ro_agent_config_t *cfg, int argc, char **argv)
+{
+    int json = 0, probe = 1;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--no-hub"))
+            probe = 0;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("Usage: rollout-agent [--config FILE] status [--json] [--no-hub]\n"
+                   "Shows events waiting, next seq, last ack, refused events, and whether the\n"
+                   "hub answers a heartbeat within 2 s (skipped with --no-hub). Exits 1 when\n"
+                   "the outbox cannot be read or the hub is silent or refuses the unit.\n");
+            return 0;
+        } else
+            return s_fail(EXIT_USAGE,
+                          "status: unknown option '%s' (status takes --json, "
+                          "--no-hub)",
+                          argv[i]);
+    }
+    agent_outbox_stats_t st = {0, 1, 0, 0};
+    agent_refusal_t recent[STATUS_REFUSALS];
+    int nrecent = 0, exists = 1;
+    char err[600];
+    struct stat sb;
+    if (stat(cfg->outbox, &sb) != 0 && errno == ENOENT) {
+        exists = 0;
+    } else {
+        agent_outbox_t *ob =
+            agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_EXISTING, err, sizeof err);
+        if (!ob)
+            return s_fail(1, "%s", err);
+        if (agent_outbox_stats(ob, &st) != 0) {
+            s_fail(1, "status: cannot read outbox %s: %s", cfg->outbox, agent_outbox_errmsg(ob));
+            agent_outbox_destroy(&ob);
+            return 1;
+        }
+        nrecent = agent_outbox_refused_last(ob, recent, STATUS_REFUSALS);
+        if (nrecent < 0)
+            nrecent = 0;
+        agent_outbox_destroy(&ob);
+    }
+    agent_probe_t pr;
+    memset(&pr, 0, sizeof pr);
+    int answered = 0;
+    char perr[600] = "";
+    if (probe)
+        answered =
+            agent_sender_probe(cfg, (uint64_t)st.depth, PROBE_MS, &pr, perr, sizeof perr) == 0;
+    int replaced = answered && !pr.refused && pr.upto >= st.next_seq;
+
+    if (json) {
+        printf("{\"unit\":");
+        s_json_string(stdout, cfg->unit);
+        printf(",\"outbox\":");
+        s_json_string(stdout, cfg->outbox);
+        printf(",\"outbox_exists\":%s,\"depth\":%" PRId64 ",\"next_seq\":%" PRIu64
+               ",\"last_ack\":%" PRIu64 ",\"refused\":%" PRId64 ",\"recent_refusals\":[",
+               exists ? "true" : "false", st.depth, st.next_seq, st.last_ack, st.refused);
+        for (int i = 0; i < nrecent; i++) {
+            printf("%s{\"seq\":%" PRIu64 ",\"reason\":\"%s\",\"at\":%" PRId64 ",\"text\":",
+                   i ? "," : "", recent[i].seq, ro_reason_name(recent[i].reason), recent[i].at);
+            s_json_string(stdout, recent[i].text);
+            printf("}");
+        }
+        printf("],\"hub\":{\"endpoint\":");
+        s_json_string(stdout, cfg->hub);
+        printf(",\"curve\":%s,\"probed\":%s,\"answered\":%s", cfg->sec.curve ? "true" : "false",
+               probe ? "true" : "false", answered ? "true" : "false");
+        if (answered && pr.refused) {
+            printf(",\"refused\":true,\"reason\":\"%s\",\"text\":", ro_reason_name(pr.reason));
+            s_json_string(stdout, pr.text);
+        } else if (answered) {
+            printf(",\"refused\":false,\"stored_upto\":%" PRIu64 ",\"outbox_replaced\":%s", pr.upto,
+                   replaced ? "true" : "false");
+        }
+        if (answered)
+            printf(",\"rtt_ms\":%" PRId64, pr.rtt_ms);
+        else if (probe) {
+            printf(",\"error\":");
+            s_json_string(stdout, perr);
+        }
+        printf("}}\n");
+    } else {
+        printf("unit        %s\n", cfg->unit);
+        printf("outbox      %s%s\n", cfg->outbox, exists ? "" : " (none yet: nothing recorded)");
+        printf("waiting     %" PRId64 " events\n", st.depth);
+        printf("next seq    %" PRIu64 "\n", st.next_seq);
+        printf("last ack    %" PRIu64 "\n", st.last_ack);
+        printf("refused     %" PRId64 "\n", st.refused);
+        for (int i = 0; i < nrecent; i++)
+            printf("            seq %" PRIu64 " %s: %s\n", recent[i].seq,
+                   ro_reason_name(recent[i].reason), recent[i].text);
+        if (!probe)
+            printf("hub         %s (not asked)\n", cfg->hub);
+        else if (!answered)
+            printf("hub         %s: NOT ANSWERING: %s\n", cfg->hub, perr);
+        else if (pr.refused)
+            printf("hub         %s: answers, but REFUSES this unit (%s): %s\n", cfg->hub,
+                   ro_reason_name(pr.reason), pr.text);
+        else
+            printf("hub         %s: answers in %" PRId64 " ms; has stored up to seq %" PRIu64 "\n",
+                   cfg->hub, pr.rtt_ms, pr.upto);
+        if (replaced)
+            printf("WARNING     the hub has stored more than this outbox ever recorded (next seq "
+                   "%" PRIu64 "): the outbox was replaced; new events will be refused as "
+                   "conflicts\n",
+                   st.next_seq);
+    }
+    return probe && (!answered || pr.refused) ? 1 : 0;
+}
+
+/* ---- run --------------------------------------------------------------- */
+
+static int s_stop_pipe[2] = {-1, -1};
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    char c = 1;
+    if (write(s_stop_pipe[1], &c, 1) < 0) {
+        /* the pipe is full: a stop is already pending */
+    }
+    errno = saved;
+}
+
+static int s_cmd_run(const ro_agent_config_t *cfg, int argc, char **argv)
+{
+    if (argc > 0) {
+        if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+            printf("Usage: rollout-agent [--config FILE] run\n"
+                   "Runs the service in the foreground, logging to stderr, until SIGTERM or\n"
+                   "SIGINT. Exits 0 when stopped, 1 when it cannot start.\n");
+            return 0;
+        }
+        return s_fail(EXIT_USAGE, "run: unexpected argument '%s' (run takes none)", argv[0]);
+    }
+    ro_log_init("rollout-agent", cfg->log_level);
+    char err[600];
+    agent_outbox_t *ob =
+        agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_CREATE, err, sizeof err);
+    if (!ob) {
+        ro_log(LOG_ERR, "%s", err);
+        return 1;
+    }
+    agent_outbox_set_max(ob, cfg->outbox_max);
+    if (pipe2(s_stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        ro_log(LOG_ERR, "cannot make a pipe: %s", strerror(errno));
+        agent_outbox_destroy(&ob);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    agent_sender_t *sender = agent_sender_new(cfg, ob, err, sizeof err);
+    if (!sender) {
+        ro_log(LOG_ERR, "%s", err);
+        agent_outbox_destroy(&ob);
+        return 1;
+    }
+    int rc = agent_sender_run(sender, s_stop_pipe[0]);
+    agent_sender_destroy(&sender);
+    agent_outbox_destroy(&ob);
+    return rc == 0 ? 0 : 1;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    const char *config = DEFAULT_CONFIG;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            s_help(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+            printf("rollout-agent %s (protocol %d)\n", RO_VERSION, RO_PROTOCOL_VERSION);
+            return 0;
+        }
+        if (!strcmp(a, "--config") || !strcmp(a, "-c")) {
+            if (i + 1 >= argc)
+                return s_fail(EXIT_USAGE, "--config needs a file name");
+            config = argv[++i];
+        } else if (!strncmp(a, "--config=", 9)) {
+            config = a + 9;
+        } else {
+            return s_fail(EXIT_USAGE, "unknown option '%s' (try rollout-agent --help)", a);
+        }
+    }
+    if (i >= argc)
+        return s_fail(EXIT_USAGE, "which command? record, run or status (try rollout-agent "
+                                  "--help)");
+    const char *cmd = argv[i++];
+    int rest = argc - i;
+    char **args = argv + i;
+    if (!strcmp(cmd, "help")) {
+        if (rest > 0 && !strcmp(args[0], "record"))
+            s_record_help(stdout);
+        else
+            s_help(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version")) {
+        printf("rollout-agent %s (protocol %d)\n", RO_VERSION, RO_PROTOCOL_VERSION);
+        return 0;
+    }
+    int (*fn)(const ro_agent_config_t *, int, char **) = NULL;
+    if (!strcmp(cmd, "record"))
+        fn = s_cmd_record;
+    else if (!strcmp(cmd, "run"))
+        fn = s_cmd_run;
+    else if (!strcmp(cmd, "status"))
+        fn = s_cmd_status;
+    else
+        return s_fail(EXIT_USAGE,
+                      "unknown command '%s': record, run or status (try "
+                      "rollout-agent --help)",
+                      cmd);
+    /* help needs no config file */
+    for (int j = 0; j < rest; j++) {
+        if (!strcmp(args[j], "--help") || !strcmp(args[j], "-h")) {
+            if (fn == s_cmd_record)
+                s_record_help(stdout);
+            else
+                fn(NULL, 1, &args[j]);
+            return 0;
+        }
+    }
+    ro_agent_config_t cfg;
+    int rc = s_load_config(config, &cfg);
+    if (rc)
+        return rc;
+    return fn(&cfg, rest, args);
+}

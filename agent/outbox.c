@@ -1,0 +1,745 @@
+/* agent_outbox: the outbox file, its schema and its transactions. Every
+ * change is one BEGIN IMMEDIATE transaction with synchronous=FULL, so what a
+ * command reports as recorded survives a crash; a damaged file is refused,
+ * never repaired or recreated here (that is the operator's decision). */
+#include "outbox.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum {
+    S_BEGIN,
+    S_BEGIN_READ,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_META,
+    S_COUNT,
+    S_INSERT,
+    S_SET_NEXT,
+    S_AFTER,
+    S_DELETE_UPTO,
+    S_SET_ACK,
+    S_MOVE_REFUSED,
+    S_DELETE_ONE,
+    S_REFUSED_COUNT,
+    S_REFUSED_LAST,
+    S_DATA_VERSION,
+    S_STMT_COUNT
+};
+
+static const char *s_sql[S_STMT_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_BEGIN_READ] = "BEGIN",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_META] = "SELECT unit, next_seq, last_ack FROM meta WHERE id = 1",
+    [S_COUNT] = "SELECT count(*) FROM outbox",
+    [S_INSERT] = "INSERT INTO outbox(seq, body) VALUES (?1, ?2)",
+    [S_SET_NEXT] = "UPDATE meta SET next_seq = ?1 WHERE id = 1",
+    [S_AFTER] = "SELECT seq, body FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [S_DELETE_UPTO] = "DELETE FROM outbox WHERE seq <= ?1",
+    [S_SET_ACK] = "UPDATE meta SET last_ack = max(last_ack, ?1) WHERE id = 1",
+    [S_MOVE_REFUSED] = "INSERT OR REPLACE INTO refused(seq, body, reason, text, at) "
+                       "SELECT seq, body, ?2, ?3, ?4 FROM outbox WHERE seq = ?1",
+    [S_DELETE_ONE] = "DELETE FROM outbox WHERE seq = ?1",
+    [S_REFUSED_COUNT] = "SELECT count(*) FROM refused",
+    [S_REFUSED_LAST] = "SELECT seq, reason, text, at FROM refused ORDER BY seq DESC LIMIT ?1",
+    [S_DATA_VERSION] = "PRAGMA data_version",
+};
+
+/* The schema of version 1. The meta table has exactly one row. */
+static const char s_schema[] = "CREATE TABLE meta ("
+                               "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+                               "  unit TEXT NOT NULL," /* the unit this file belongs to, for ever */
+                               "  next_seq INTEGER NOT NULL," /* seq of the next append */
+                               "  last_ack INTEGER NOT NULL," /* highest seq the hub acknowledged */
+                               "  created_at INTEGER NOT NULL);"
+                               "CREATE TABLE outbox ("
+                               "  seq INTEGER PRIMARY KEY,"
+                               "  body BLOB NOT NULL);" /* encoded Report, resent byte for byte */
+                               "CREATE TABLE refused ("
+                               "  seq INTEGER PRIMARY KEY,"
+                               "  body BLOB NOT NULL,"
+                               "  reason INTEGER NOT NULL,"
+                               "  text TEXT NOT NULL,"
+                               "  at INTEGER NOT NULL);";
+
+struct agent_outbox {
+    sqlite3 *db;                    /* the connection */
+    sqlite3_stmt *st[S_STMT_COUNT]; /* prepared once, reset after each use */
+    char *path;                     /* the file, for messages */
+    char unit[RO_UNIT_MAX + 1];     /* unit the file is bound to */
+    int64_t max;                    /* outbox_max; 0 = no bound */
+    int64_t data_version;           /* last PRAGMA data_version seen */
+};
+
+static void s_reset(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static void s_damaged(char *err, size_t errlen, const char *path, const char *why)
+{
+    snprintf(err, errlen,
+             "outbox %s is damaged (%s); it may hold unsent reports: keep a copy, and ask the "
+             "operator before moving it aside (nothing was changed)",
+             path, why);
+}
+
+static int s_is_damage(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+/* Run a statement that returns no rows we need; SQLITE_ROW is drained. */
+static int s_run(sqlite3_stmt *st)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    s_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void s_sqlfail(agent_outbox_t *self, char *err, size_t errlen, const char *what)
+{
+    if (err)
+        snprintf(err, errlen, "outbox %s: %s: %s", self->path, what, sqlite3_errmsg(self->db));
+}
+
+/* ---- creation ---------------------------------------------------------- */
+
+/* Build a fresh outbox at tmp: WAL mode, schema, the meta row. */
+static int s_build(const char *tmp, const char *unit, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_busy_timeout(db, AGENT_OUTBOX_BUSY_MS);
+    rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; BEGIN;", NULL,
+                      NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    rc = sqlite3_exec(db, s_schema, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    rc = sqlite3_prepare_v2(db,
+                            "INSERT INTO meta(id, unit, next_seq, last_ack, created_at) "
+                            "VALUES (1, ?1, 1, 0, strftime('%s', 'now'))",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, unit, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    sqlite3_finalize(st);
+    st = NULL;
+    /* the constant is ours, not input: PRAGMA takes no bound parameter */
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d; COMMIT;", AGENT_OUTBOX_SCHEMA);
+    rc = sqlite3_exec(db, pragma, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    /* closing the only connection checkpoints and removes the WAL, so the
+     * single file linked into place holds everything */
+    if (sqlite3_close(db) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot create outbox %s: close failed", tmp);
+        return -1;
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot create outbox %s: %s", tmp,
+             db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return -1;
+}
+
+static void s_unlink_db(const char *base)
+{
+    char side[PATH_MAX + 8];
+    unlink(base);
+    snprintf(side, sizeof side, "%s-wal", base);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", base);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-journal", base);
+    unlink(side);
+}
+
+/* Create the outbox at path, atomically: build it under a temporary name,
+ * then link it into place. If another process created it meanwhile, its file
+ * wins and ours is discarded. */
+static int s_create(const char *path, const char *unit, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            snprintf(err, errlen,
+                     "cannot create outbox %s: folder %s does not exist (create it, writable by "
+                     "the agent's user)",
+                     path, dir);
+        else
+            snprintf(err, errlen, "cannot create outbox %s: folder %s: %s", path, dir,
+                     strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "cannot create outbox %s: %s is not a folder", path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "cannot create outbox %s: folder %s: %s", path, dir, strerror(errno));
+        return -1;
+    }
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.new-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "cannot create outbox %s: path too long", path);
+        return -1;
+    }
+    s_unlink_db(tmp);
+    if (s_build(tmp, unit, err, errlen)) {
+        s_unlink_db(tmp);
+        return -1;
+    }
+    int rc = link(tmp, path);
+    if (rc != 0 && errno != EEXIST) {
+        /* a file system without hard links: rename, still never over a file */
+        rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+    }
+    int saved = errno;
+    s_unlink_db(tmp);
+    if (rc != 0 && saved != EEXIST) {
+        snprintf(err, errlen, "cannot create outbox %s: %s", path, strerror(saved));
+        return -1;
+    }
+    /* the new name must survive a crash as surely as the first record */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+/* Look at the file with plain reads before SQLite does anything to it. */
+static int s_precheck(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open outbox %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "cannot open outbox %s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    unsigned char head[100];
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    if (n == 0) {
+        s_damaged(err, errlen, path, "the file is empty, 0 bytes");
+        return -1;
+    }
+    if (n < (ssize_t)sizeof head || memcmp(head, "SQLite format 3", 16) != 0) {
+        s_damaged(err, errlen, path, "file is not a database");
+        return -1;
+    }
+    return 0;
+}
+
+/* PRAGMA quick_check, telling damage apart from other trouble (busy, I/O). */
+static int s_quick_check(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *row = (const char *)sqlite3_column_text(st, 0);
+        if (row && !strcmp(row, "ok")) {
+            sqlite3_finalize(st);
+            return 0;
+        }
+        char why[200];
+        snprintf(why, sizeof why, "quick_check: %s", row ? row : "no answer");
+        sqlite3_finalize(st);
+        s_damaged(err, errlen, path, why);
+        return -1;
+    }
+    if (s_is_damage(rc) || s_is_damage(sqlite3_errcode(db)))
+        s_damaged(err, errlen, path, sqlite3_errmsg(db));
+    else
+        snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return -1;
+}
+
+static int s_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outbox_mode_t mode,
+                                  char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof dummy;
+    assert(path && unit);
+    if (!ro_unit_id_valid(unit)) {
+        snprintf(err, errlen, "outbox %s: '%s' is not a unit id", path, unit);
+        return NULL;
+    }
+    struct stat fst;
+    if (stat(path, &fst) != 0) {
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "cannot open outbox %s: %s", path, strerror(errno));
+            return NULL;
+        }
+        if (mode != AGENT_OUTBOX_CREATE) {
+            snprintf(err, errlen, "no outbox at %s yet (nothing was ever recorded here)", path);
+            return NULL;
+        }
+        if (s_create(path, unit, err, errlen))
+            return NULL;
+    }
+    if (s_precheck(path, err, errlen))
+        return NULL;
+
+    agent_outbox_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->path = strdup(path))) {
+        free(self);
+        snprintf(err, errlen, "outbox %s: out of memory", path);
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open outbox %s: %s", path,
+                 self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    /* until the file is known good, closing must not write to it */
+    sqlite3_db_config(self->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+    sqlite3_busy_timeout(self->db, AGENT_OUTBOX_BUSY_MS);
+    sqlite3_extended_result_codes(self->db, 1);
+
+    if (s_quick_check(self->db, path, err, errlen))
+        goto fail;
+    int64_t version = 0;
+    if (s_pragma_int(self->db, "PRAGMA user_version", &version)) {
+        snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
+        goto fail;
+    }
+    if (version == 0) {
+        snprintf(err, errlen,
+                 "%s is a SQLite database but not a rollout outbox (user_version 0); point "
+                 "[agent] outbox at another file",
+                 path);
+        goto fail;
+    }
+    if (version > AGENT_OUTBOX_SCHEMA) {
+        snprintf(err, errlen,
+                 "outbox %s was written by a newer rollout-agent (schema %lld, this one knows "
+                 "%d): run the newer agent",
+                 path, (long long)version, AGENT_OUTBOX_SCHEMA);
+        goto fail;
+    }
+    /* (forward migrations from older schemas go here when there are any) */
+
+    int64_t wal = 0;
+    if (sqlite3_exec(self->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2) {
+        snprintf(err, errlen, "cannot set up outbox %s: %s", path, sqlite3_errmsg(self->db));
+        goto fail;
+    }
+    for (int i = 0; i < S_STMT_COUNT; i++) {
+        rc = sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->st[i],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            if (s_is_damage(rc))
+                s_damaged(err, errlen, path, sqlite3_errmsg(self->db));
+            else
+                snprintf(err, errlen, "outbox %s does not have the expected tables (%s)", path,
+                         sqlite3_errmsg(self->db));
+            goto fail;
+        }
+    }
+    sqlite3_stmt *meta = self->st[S_META];
+    rc = sqlite3_step(meta);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE)
+            s_damaged(err, errlen, path, "its meta row is missing");
+        else
+            snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
+        s_reset(meta);
+        goto fail;
+    }
+    const char *bound = (const char *)sqlite3_column_text(meta, 0);
+    snprintf(self->unit, sizeof self->unit, "%s", bound ? bound : "");
+    s_reset(meta);
+    if (strcmp(self->unit, unit) != 0) {
+        snprintf(err, errlen,
+                 "outbox %s belongs to unit %s, not %s: each unit keeps its own outbox; check "
+                 "[agent] unit and [agent] outbox in the config",
+                 path, self->unit, unit);
+        goto fail;
+    }
+    if (agent_outbox_changed(self) < 0) {
+        snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
+        goto fail;
+    }
+    sqlite3_db_config(self->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL);
+    return self;
+fail:
+    agent_outbox_destroy(&self);
+    return NULL;
+}
+
+void agent_outbox_destroy(agent_outbox_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    agent_outbox_t *self = *self_p;
+    for (int i = 0; i < S_STMT_COUNT; i++)
+        sqlite3_finalize(self->st[i]);
+    sqlite3_close(self->db);
+    free(self->path);
+    free(self);
+    *self_p = NULL;
+}
+
+void agent_outbox_set_max(agent_outbox_t *self, int64_t max)
+{
+    self->max = max > 0 ? max : 0;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+static int s_begin(agent_outbox_t *self, char *err, size_t errlen)
+{
+    if (s_run(self->st[S_BEGIN])) {
+        s_sqlfail(self, err, errlen, "cannot begin a transaction");
+        return -1;
+    }
+    return 0;
+}
+
+static int s_commit(agent_outbox_t *self, char *err, size_t errlen)
+{
+    if (s_run(self->st[S_COMMIT])) {
+        s_sqlfail(self, err, errlen, "commit failed");
+        if (!sqlite3_get_autocommit(self->db))
+            s_run(self->st[S_ROLLBACK]);
+        return -1;
+    }
+    return 0;
+}
+
+static void s_rollback(agent_outbox_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db))
+        s_run(self->st[S_ROLLBACK]);
+}
+
+static int s_count(agent_outbox_t *self, int which, int64_t *out)
+{
+    sqlite3_stmt *st = self->st[which];
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    s_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int s_read_meta(agent_outbox_t *self, uint64_t *next_seq, uint64_t *last_ack)
+{
+    sqlite3_stmt *st = self->st[S_META];
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *next_seq = (uint64_t)sqlite3_column_int64(st, 1);
+        *last_ack = (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    s_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, int64_t now,
+                              uint64_t *first_seq, size_t *bad, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof dummy;
+    size_t bad_local;
+    if (!bad)
+        bad = &bad_local;
+    *bad = n;
+    if (s_begin(self, err, errlen))
+        return AGENT_OUTBOX_ERROR;
+    int rc = AGENT_OUTBOX_ERROR;
+    uint64_t next, last_ack;
+    if (s_read_meta(self, &next, &last_ack)) {
+        s_sqlfail(self, err, errlen, "cannot read the meta row");
+        goto fail;
+    }
+    if (self->max > 0) {
+        int64_t depth;
+        if (s_count(self, S_COUNT, &depth)) {
+            s_sqlfail(self, err, errlen, "cannot count events");
+            goto fail;
+        }
+        if (depth + (int64_t)n > self->max) {
+            if (n == 1)
+                snprintf(err, errlen, "outbox full: %lld events waiting for the hub (outbox_max)",
+                         (long long)depth);
+            else
+                snprintf(err, errlen,
+                         "outbox full: %lld events waiting for the hub, and %zu more would pass "
+                         "outbox_max = %lld",
+                         (long long)depth, n, (long long)self->max);
+            rc = AGENT_OUTBOX_FULL;
+            goto fail;
+        }
+    }
+    sqlite3_stmt *ins = self->st[S_INSERT];
+    for (size_t i = 0; i < n; i++) {
+        ro_report_t *r = &rs[i];
+        r->version = RO_PROTOCOL_VERSION;
+        snprintf(r->unit, sizeof r->unit, "%s", self->unit);
+        r->seq = next + i;
+        r->recorded_at = now;
+        if (r->kind == RO_KIND_HEARTBEAT) {
+            snprintf(err, errlen, "a heartbeat is never stored in the outbox");
+            rc = AGENT_OUTBOX_INVALID;
+            *bad = i;
+            goto fail;
+        }
+        if (ro_report_check(r, now, err, errlen) != RO_REASON_NONE ||
+            !ro_utf8_valid(r->text, strlen(r->text))) {
+            if (ro_report_check(r, now, NULL, 0) == RO_REASON_NONE)
+                snprintf(err, errlen, "text is not valid UTF-8");
+            rc = AGENT_OUTBOX_INVALID;
+            *bad = i;
+            goto fail;
+        }
+        uint8_t body[RO_FRAME_MAX];
+        int len = ro_report_encode(r, body, sizeof body);
+        if (len < 0) {
+            snprintf(err, errlen, "report does not encode in %d bytes", RO_FRAME_MAX);
+            rc = AGENT_OUTBOX_INVALID;
+            *bad = i;
+            goto fail;
+        }
+        sqlite3_bind_int64(ins, 1, (sqlite3_int64)r->seq);
+        sqlite3_bind_blob(ins, 2, body, len, SQLITE_TRANSIENT);
+        if (s_run(ins)) {
+            s_sqlfail(self, err, errlen, "cannot store the event");
+            goto fail;
+        }
+    }
+    sqlite3_stmt *set = self->st[S_SET_NEXT];
+    sqlite3_bind_int64(set, 1, (sqlite3_int64)(next + n));
+    if (s_run(set)) {
+        s_sqlfail(self, err, errlen, "cannot advance the sequence");
+        goto fail;
+    }
+    if (s_commit(self, err, errlen))
+        return AGENT_OUTBOX_ERROR;
+    if (first_seq)
+        *first_seq = next;
+    return AGENT_OUTBOX_OK;
+fail:
+    s_rollback(self);
+    return rc;
+}
+
+int64_t agent_outbox_append(agent_outbox_t *self, ro_report_t *r, int64_t now, char *err,
+                            size_t errlen)
+{
+    uint64_t seq = 0;
+    int rc = agent_outbox_append_batch(self, r, 1, now, &seq, NULL, err, errlen);
+    return rc == AGENT_OUTBOX_OK ? (int64_t)seq : rc;
+}
+
+int agent_outbox_read(agent_outbox_t *self, uint64_t after, agent_event_t *out, size_t max)
+{
+    if (max == 0)
+        return 0;
+    if (max > INT_MAX)
+        max = INT_MAX;
+    sqlite3_stmt *st = self->st[S_AFTER];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(st, 1);
+        const void *body = sqlite3_column_blob(st, 1);
+        if (len < 0 || len > RO_FRAME_MAX || (len > 0 && !body)) {
+            rc = SQLITE_CORRUPT; /* no append of ours writes such a row */
+            break;
+        }
+        out[n].seq = (uint64_t)sqlite3_column_int64(st, 0);
+        out[n].len = (size_t)len;
+        if (len)
+            memcpy(out[n].body, body, (size_t)len);
+        n++;
+    }
+    s_reset(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+int agent_outbox_ack(agent_outbox_t *self, uint64_t upto)
+{
+    if (upto > (uint64_t)INT64_MAX)
+        return -1;
+    if (s_begin(self, NULL, 0))
+        return -1;
+    sqlite3_stmt *del = self->st[S_DELETE_UPTO], *set = self->st[S_SET_ACK];
+    sqlite3_bind_int64(del, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(set, 1, (sqlite3_int64)upto);
+    if (s_run(del) || s_run(set)) {
+        s_rollback(self);
+        return -1;
+    }
+    return s_commit(self, NULL, 0);
+}
+
+int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, const char *text,
+                        int64_t at)
+{
+    if (seq == 0 || seq > (uint64_t)INT64_MAX)
+        return 1;
+    if (s_begin(self, NULL, 0))
+        return -1;
+    sqlite3_stmt *mv = self->st[S_MOVE_REFUSED], *del = self->st[S_DELETE_ONE];
+    sqlite3_bind_int64(mv, 1, (sqlite3_int64)seq);
+    sqlite3_bind_int(mv, 2, (int)reason);
+    sqlite3_bind_text(mv, 3, text ? text : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(mv, 4, at);
+    if (s_run(mv)) {
+        s_rollback(self);
+        return -1;
+    }
+    if (sqlite3_changes(self->db) == 0) {
+        s_rollback(self);
+        return 1;
+    }
+    sqlite3_bind_int64(del, 1, (sqlite3_int64)seq);
+    if (s_run(del)) {
+        s_rollback(self);
+        return -1;
+    }
+    return s_commit(self, NULL, 0);
+}
+
+/* ---- adjectives -------------------------------------------------------- */
+
+int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s_run(self->st[S_BEGIN_READ]))
+        return -1;
+    int rc = s_read_meta(self, &out->next_seq, &out->last_ack) ||
+             s_count(self, S_COUNT, &out->depth) || s_count(self, S_REFUSED_COUNT, &out->refused);
+    if (s_run(self->st[S_COMMIT])) {
+        s_rollback(self);
+        return -1;
+    }
+    return rc ? -1 : 0;
+}
+
+int64_t agent_outbox_depth(agent_outbox_t *self)
+{
+    int64_t depth;
+    return s_count(self, S_COUNT, &depth) ? -1 : depth;
+}
+
+int agent_outbox_refused_last(agent_outbox_t *self, agent_refusal_t *out, size_t max)
+{
+    if (max == 0)
+        return 0;
+    if (max > INT_MAX)
+        max = INT_MAX;
+    sqlite3_stmt *st = self->st[S_REFUSED_LAST];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 2);
+        out[n].seq = (uint64_t)sqlite3_column_int64(st, 0);
+        out[n].reason = (ro_reason_t)sqlite3_column_int(st, 1);
+        snprintf(out[n].text, sizeof out[n].text, "%s", text ? text : "");
+        out[n].at = sqlite3_column_int64(st, 3);
+        n++;
+    }
+    s_reset(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+int agent_outbox_changed(agent_outbox_t *self)
+{
+    int64_t v;
+    if (s_count(self, S_DATA_VERSION, &v))
+        return -1;
+    int changed = v != self->data_version;
+    self->data_version = v;
+    return changed;
+}
+
+const char *agent_outbox_unit(const agent_outbox_t *self)
+{
+    return self->unit;
+}
+
+const char *agent_outbox_path(const agent_outbox_t *self)
+{
+    return self->path;
+}
+
+const char *agent_outbox_errmsg(const agent_outbox_t *self)
+{
+    return sqlite3_errmsg(self->db);
+}
+
+const char *agent_outbox_strerror(int rc)
+{
+    switch (rc) {
+    case AGENT_OUTBOX_OK: return "ok";
+    case AGENT_OUTBOX_FULL: return "outbox full";
+    case AGENT_OUTBOX_INVALID: return "invalid report";
+    default: return "error";
+    }
+}

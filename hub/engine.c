@@ -1,0 +1,556 @@
+/* hub_engine: allocation of goals once at creation; then every evaluation
+ * is a pass that adds up raw counts and one evaluation per indicator.
+ * The rules are in engine.h; this file owns no state beyond the goals, and
+ * leaves dates, storage and wire forms to its callers. */
+#include "engine.h"
+
+#include "ro_time.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hub_engine {
+    const ro_registry_t *registry;  /* borrowed */
+    const hub_targets_t *targets;   /* borrowed */
+    size_t units;                   /* registry units */
+    size_t nind;                    /* indicators */
+    uint8_t *division;              /* per unit: its ro_division_index */
+    double *goal;                   /* nind x units: unit goal of each indicator */
+    double province_goal[HUB_INDICATORS_MAX];                  /* sum of unit goals */
+    double level_goal[RO_LEVEL_COUNT][HUB_INDICATORS_MAX];     /* by level */
+    double division_goal[RO_DIVISION_COUNT][HUB_INDICATORS_MAX]; /* by division index */
+};
+
+#define EPS 1e-12
+
+/* x is below t beyond floating-point noise. */
+static bool s_below(double x, double t)
+{
+    return x < t - EPS * fmax(1.0, fabs(t));
+}
+
+static hub_grade_t s_band(double x, double excellent, double good, double fair)
+{
+    if (!s_below(x, excellent))
+        return HUB_GRADE_EXCELLENT;
+    if (!s_below(x, good))
+        return HUB_GRADE_GOOD;
+    if (!s_below(x, fair))
+        return HUB_GRADE_FAIR;
+    return HUB_GRADE_POOR;
+}
+
+const char *hub_engine_division_name(uint32_t code)
+{
+    return code == RO_PROVINCE_CODE ? "省直属单位" : ro_division_name(code);
+}
+
+static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
+{
+    const ro_registry_t *reg = self->registry;
+    int used[RO_GOAL_COLUMNS] = {0};
+    for (size_t i = 0; i < self->nind; i++) {
+        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
+        double *goal = self->goal + i * self->units;
+        int col = ro_registry_goal_column(reg, ind->id);
+        if (col >= 0)
+            used[col] = 1;
+        if (ind->kind == HUB_KIND_RATIO) {
+            for (size_t u = 0; u < self->units; u++) {
+                if (col >= 0 && ro_registry_at(reg, u)->goal[col] >= 0) {
+                    snprintf(err, errlen,
+                             "registry: goal.%s of unit %s: per-unit goals apply only to sum "
+                             "indicators",
+                             ind->id, ro_registry_at(reg, u)->id);
+                    return -1;
+                }
+                goal[u] = ind->goal;
+            }
+            continue;
+        }
+        double fixed = 0, wsum = 0;
+        for (size_t u = 0; u < self->units; u++) {
+            const ro_unit_t *unit = ro_registry_at(reg, u);
+            if (col >= 0 && unit->goal[col] >= 0)
+                fixed += unit->goal[col];
+            else
+                wsum += ind->weight[unit->level];
+        }
+        double left = fmax(0.0, ind->goal - fixed);
+        for (size_t u = 0; u < self->units; u++) {
+            const ro_unit_t *unit = ro_registry_at(reg, u);
+            if (col >= 0 && unit->goal[col] >= 0)
+                goal[u] = unit->goal[col];
+            else
+                goal[u] = wsum > 0 ? left * ind->weight[unit->level] / wsum : 0;
+        }
+    }
+    for (int c = 0; c < RO_GOAL_COLUMNS; c++) {
+        if (used[c])
+            continue;
+        for (size_t u = 0; u < self->units; u++) {
+            if (ro_registry_at(reg, u)->goal[c] >= 0) {
+                snprintf(err, errlen,
+                         "registry: goal column %d (set for unit %s) names no indicator of the "
+                         "targets",
+                         c + 1, ro_registry_at(reg, u)->id);
+                return -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < self->nind; i++) {
+        const double *goal = self->goal + i * self->units;
+        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
+        if (ind->kind == HUB_KIND_RATIO) {
+            self->province_goal[i] = ind->goal;
+            for (int l = 0; l < RO_LEVEL_COUNT; l++)
+                self->level_goal[l][i] = ind->goal;
+            for (int d = 0; d < RO_DIVISION_COUNT; d++)
+                self->division_goal[d][i] = ind->goal;
+            continue;
+        }
+        for (size_t u = 0; u < self->units; u++) {
+            self->province_goal[i] += goal[u];
+            self->level_goal[ro_registry_at(reg, u)->level][i] += goal[u];
+            self->division_goal[self->division[u]][i] += goal[u];
+        }
+    }
+    return 0;
+}
+
+hub_engine_t *hub_engine_new(const ro_registry_t *registry, const hub_targets_t *targets,
+                             char *err, size_t errlen)
+{
+    hub_engine_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->registry = registry;
+    self->targets = targets;
+    self->units = ro_registry_count(registry);
+    self->nind = hub_targets_count(targets);
+    size_t n = self->units ? self->units : 1;
+    self->division = malloc(n);
+    self->goal = malloc(n * self->nind * sizeof *self->goal);
+    if (!self->division || !self->goal) {
+        snprintf(err, errlen, "out of memory for %zu units", self->units);
+        hub_engine_destroy(&self);
+        return NULL;
+    }
+    for (size_t u = 0; u < self->units; u++) {
+        int d = ro_division_index(ro_registry_at(registry, u)->division);
+        /* the registry only admits known divisions */
+        self->division[u] = (uint8_t)(d < 0 ? 0 : d);
+    }
+    if (s_allocate(self, err, errlen))
+        hub_engine_destroy(&self);
+    return self;
+}
+
+void hub_engine_destroy(hub_engine_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->division);
+    free((*self_p)->goal);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+double hub_engine_unit_goal(const hub_engine_t *self, size_t unit, size_t indicator)
+{
+    if (unit >= self->units || indicator >= self->nind)
+        return NAN;
+    return self->goal[indicator * self->units + unit];
+}
+
+/* The numbers an indicator reads: a sum has part only (total is unused);
+ * a ratio part / total. */
+static void s_counts_scope(const hub_indicator_t *ind, const hub_scope_t *s, uint64_t *part,
+                           uint64_t *total)
+{
+    switch (ind->source) {
+    case HUB_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
+    case HUB_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
+    case HUB_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
+    case HUB_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
+    case HUB_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
+    }
+}
+
+static void s_counts_state(const hub_indicator_t *ind, const hub_unit_state_t *s, uint64_t *part,
+                           uint64_t *total)
+{
+    switch (ind->source) {
+    case HUB_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
+    case HUB_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
+    case HUB_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
+    case HUB_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
+    case HUB_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
+    }
+}
+
+static void s_eval(const hub_indicator_t *ind, uint64_t part, uint64_t total, double goal,
+                   uint32_t as_of, hub_indicator_result_t *r)
+{
+    bool ratio = ind->kind == HUB_KIND_RATIO;
+    r->goal = goal;
+    r->no_data = ratio && total == 0;
+    if (r->no_data) {
+        r->value = NAN;
+        r->share = NAN;
+        r->grade = HUB_GRADE_POOR;
+    } else if (ratio) {
+        r->value = (double)part / (double)total;
+        r->share = r->value / goal;
+        r->grade = s_band(r->value, ind->excellent, ind->good, ind->fair);
+    } else {
+        r->value = ind->source == HUB_SOURCE_HOURS ? (double)part / 10.0 : (double)part;
+        r->share = goal > 0 ? r->value / goal : 1.0;
+        r->grade = s_band(r->share, ind->excellent / ind->goal, ind->good / ind->goal,
+                          ind->fair / ind->goal);
+    }
+    double v = r->no_data ? 0.0 : r->value;
+    double scale = ratio ? 1.0 : goal; /* a sum's milestone is a share of the scope's goal */
+    size_t n = ind->milestone_count;
+    const hub_milestone_t *ms = ind->milestones;
+    size_t next = n;
+    while (next > 0 && ms[next - 1].date > as_of)
+        next--;
+    /* now ms[0..next) are due, ms[next..n) are not */
+    r->due_date = next > 0 ? ms[next - 1].date : 0;
+    r->due_goal = next > 0 ? ms[next - 1].share * scale : 0;
+    if (n == 0) {
+        r->milestone = HUB_MILESTONE_NONE;
+        r->next_date = 0;
+        r->next_goal = goal;
+    } else {
+        r->next_date = next < n ? ms[next].date : 0;
+        r->next_goal = (next < n ? ms[next].share : ms[n - 1].share) * scale;
+        if (next > 0 && s_below(v, r->due_goal))
+            r->milestone = HUB_MILESTONE_MISSED;
+        else if (next < n && s_below(v, r->next_goal))
+            r->milestone = HUB_MILESTONE_AT_RISK;
+        else
+            r->milestone = HUB_MILESTONE_MET;
+    }
+    r->gap = s_below(v, r->next_goal) ? r->next_goal - v : 0.0;
+}
+
+/* Evaluate every indicator of a scope whose raw sums are filled in. */
+static void s_finish(const hub_engine_t *self, hub_scope_t *s, const double *goals,
+                     uint32_t as_of)
+{
+    s->indicator_count = self->nind;
+    s->grade = HUB_GRADE_EXCELLENT;
+    s->why = 0;
+    for (size_t i = 0; i < self->nind; i++) {
+        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
+        hub_indicator_result_t *r = &s->indicators[i];
+        uint64_t part = 0, total = 0;
+        r->index = i;
+        memcpy(r->id, ind->id, sizeof r->id);
+        s_counts_scope(ind, s, &part, &total);
+        s_eval(ind, part, total, goals[i], as_of, r);
+        if (r->grade > s->grade)
+            s->grade = r->grade;
+        if (r->no_data || r->grade >= HUB_GRADE_FAIR || r->milestone == HUB_MILESTONE_AT_RISK ||
+            r->milestone == HUB_MILESTONE_MISSED)
+            s->why |= 1u << i;
+    }
+}
+
+static void s_add(hub_scope_t *s, const hub_unit_state_t *st)
+{
+    s->units++;
+    s->units_reporting += st->reports > 0;
+    s->participants += st->participants;
+    s->hours_tenths += st->hours_tenths;
+    s->sessions += st->sessions;
+    s->staff_total += st->staff_total;
+    s->staff_proficient += st->staff_proficient;
+    s->items_total += st->items_total;
+    s->items_no_visit += st->items_no_visit;
+    s->cases_total += st->cases_total;
+    s->cases_no_visit += st->cases_no_visit;
+    s->reports += st->reports;
+    if (st->last_heard > s->last_heard)
+        s->last_heard = st->last_heard;
+}
+
+static void s_head(hub_scope_t *s, hub_scope_kind_t kind, const char *id, const char *name,
+                   int level, uint32_t division)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    snprintf(s->id, sizeof s->id, "%s", id);
+    snprintf(s->name, sizeof s->name, "%s", name ? name : "");
+    s->level = level;
+    s->division = division;
+}
+
+static void s_head_division(hub_scope_t *s, uint32_t code)
+{
+    char id[16];
+    snprintf(id, sizeof id, "%06u", (unsigned)code);
+    s_head(s, HUB_SCOPE_DIVISION, id, hub_engine_division_name(code), -1, code);
+}
+
+static void s_head_level(hub_scope_t *s, ro_level_t level)
+{
+    s_head(s, HUB_SCOPE_LEVEL, ro_level_name(level), ro_level_label(level), (int)level, 0);
+}
+
+static void s_head_province(hub_scope_t *s)
+{
+    s_head(s, HUB_SCOPE_PROVINCE, "460000", ro_division_name(RO_PROVINCE_CODE), -1, 0);
+}
+
+int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, size_t index,
+                    uint32_t as_of, hub_scope_t *out)
+{
+    if (index >= self->units)
+        return -1;
+    const ro_unit_t *u = ro_registry_at(self->registry, index);
+    const hub_unit_state_t *st = &states[index];
+    s_head(out, HUB_SCOPE_UNIT, u->id, u->name, (int)u->level, u->division);
+    s_add(out, st);
+    out->last_seq = st->last_seq;
+    out->last_heard = st->last_heard;
+    double goals[HUB_INDICATORS_MAX];
+    for (size_t i = 0; i < self->nind; i++)
+        goals[i] = self->goal[i * self->units + index];
+    s_finish(self, out, goals, as_of);
+    return 0;
+}
+
+int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states,
+                        uint32_t code, uint32_t as_of, hub_scope_t *out)
+{
+    int d = ro_division_index(code);
+    if (d < 0)
+        return -1;
+    s_head_division(out, code);
+    for (size_t u = 0; u < self->units; u++)
+        if (self->division[u] == d)
+            s_add(out, &states[u]);
+    s_finish(self, out, self->division_goal[d], as_of);
+    return 0;
+}
+
+int hub_engine_level(const hub_engine_t *self, const hub_unit_state_t *states, ro_level_t level,
+                     uint32_t as_of, hub_scope_t *out)
+{
+    if ((unsigned)level >= RO_LEVEL_COUNT)
+        return -1;
+    s_head_level(out, level);
+    for (size_t u = 0; u < self->units; u++)
+        if (ro_registry_at(self->registry, u)->level == level)
+            s_add(out, &states[u]);
+    s_finish(self, out, self->level_goal[level], as_of);
+    return 0;
+}
+
+int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states,
+                        uint32_t as_of, hub_scope_t *out)
+{
+    s_head_province(out);
+    for (size_t u = 0; u < self->units; u++)
+        s_add(out, &states[u]);
+    s_finish(self, out, self->province_goal, as_of);
+    return 0;
+}
+
+int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
+                      hub_rollup_t *out)
+{
+    out->as_of = as_of;
+    s_head_province(&out->province);
+    for (int l = 0; l < RO_LEVEL_COUNT; l++)
+        s_head_level(&out->levels[l], (ro_level_t)l);
+    for (int d = 0; d < RO_DIVISION_COUNT; d++)
+        s_head_division(&out->divisions[d], ro_division_code((size_t)d));
+    for (size_t u = 0; u < self->units; u++) {
+        const hub_unit_state_t *st = &states[u];
+        s_add(&out->province, st);
+        s_add(&out->levels[ro_registry_at(self->registry, u)->level], st);
+        s_add(&out->divisions[self->division[u]], st);
+    }
+    s_finish(self, &out->province, self->province_goal, as_of);
+    for (int l = 0; l < RO_LEVEL_COUNT; l++)
+        s_finish(self, &out->levels[l], self->level_goal[l], as_of);
+    for (int d = 0; d < RO_DIVISION_COUNT; d++)
+        s_finish(self, &out->divisions[d], self->division_goal[d], as_of);
+    return 0;
+}
+
+static int s_laggard_cmp(const void *a, const void *b)
+{
+    const hub_laggard_t *x = a, *y = b;
+    if (x->gap != y->gap)
+        return x->gap > y->gap ? -1 : 1;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states,
+                        uint32_t as_of, size_t indicator, size_t limit, hub_laggard_t **out,
+                        size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    if (indicator >= self->nind)
+        return -1;
+    const hub_indicator_t *ind = hub_targets_at(self->targets, indicator);
+    const double *goal = self->goal + indicator * self->units;
+    hub_laggard_t *list = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t u = 0; u < self->units; u++) {
+        uint64_t part = 0, total = 0;
+        hub_indicator_result_t r;
+        s_counts_state(ind, &states[u], &part, &total);
+        s_eval(ind, part, total, goal[u], as_of, &r);
+        if (r.gap <= 0)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            hub_laggard_t *grown = realloc(list, ncap * sizeof *grown);
+            if (!grown) {
+                free(list);
+                return -1;
+            }
+            list = grown;
+            cap = ncap;
+        }
+        list[n++] = (hub_laggard_t){.unit = u,
+                                    .division = ro_registry_at(self->registry, u)->division,
+                                    .value = r.value,
+                                    .next_goal = r.next_goal,
+                                    .next_date = r.next_date,
+                                    .gap = r.gap,
+                                    .milestone = r.milestone};
+    }
+    if (n == 0) {
+        free(list);
+        return 0;
+    }
+    qsort(list, n, sizeof *list, s_laggard_cmp);
+    if (limit && n > limit)
+        n = limit; /* the tail stays allocated; not worth a realloc */
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+static int s_silent_cmp(const void *a, const void *b)
+{
+    const hub_silent_t *x = a, *y = b;
+    if (x->last_heard != y->last_heard)
+        return x->last_heard < y->last_heard ? -1 : 1;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+int hub_engine_silent(const hub_engine_t *self, const hub_unit_state_t *states, int64_t now,
+                      int64_t silent_after, size_t limit, hub_silent_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    hub_silent_t *list = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t u = 0; u < self->units; u++) {
+        int64_t heard = states[u].last_heard;
+        if (heard > 0 && heard >= now - silent_after)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            hub_silent_t *grown = realloc(list, ncap * sizeof *grown);
+            if (!grown) {
+                free(list);
+                return -1;
+            }
+            list = grown;
+            cap = ncap;
+        }
+        list[n++] = (hub_silent_t){.unit = u,
+                                   .division = ro_registry_at(self->registry, u)->division,
+                                   .last_heard = heard > 0 ? heard : 0};
+    }
+    if (n == 0) {
+        free(list);
+        return 0;
+    }
+    qsort(list, n, sizeof *list, s_silent_cmp);
+    if (limit && n > limit)
+        n = limit;
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+static const char *s_noun(hub_source_t source)
+{
+    switch (source) {
+    case HUB_SOURCE_STAFF: return "approval staff";
+    case HUB_SOURCE_ITEMS: return "service items";
+    case HUB_SOURCE_CASES: return "case volume";
+    default: return "training";
+    }
+}
+
+char *hub_engine_reason(const hub_targets_t *targets, const hub_scope_t *scope, size_t i,
+                        char *buf, size_t len)
+{
+    if (len)
+        buf[0] = '\0';
+    if (i >= scope->indicator_count || !(scope->why & (1u << i)) || !len)
+        return buf;
+    const hub_indicator_result_t *r = &scope->indicators[i];
+    const hub_indicator_t *ind = hub_targets_at(targets, r->index);
+    if (!ind)
+        return buf;
+    char a[32], b[32];
+    size_t o = 0;
+#define PUT(...)                                                       \
+    do {                                                               \
+        if (o < len) {                                                 \
+            int w_ = snprintf(buf + o, len - o, __VA_ARGS__);          \
+            o += w_ > 0 ? (size_t)w_ : 0;                              \
+        }                                                              \
+    } while (0)
+    PUT("%s %s: ", ind->label_en, ind->label_zh);
+    if (r->no_data) {
+        PUT("no data (no %s reported)", s_noun(ind->source));
+    } else {
+        PUT("%s", hub_indicator_format(ind, r->value, a, sizeof a));
+        if (r->grade >= HUB_GRADE_FAIR) {
+            double good = ind->kind == HUB_KIND_RATIO ? ind->good : ind->good / ind->goal * r->goal;
+            PUT(", grade %s (良 from %s)", hub_grade_label(r->grade),
+                hub_indicator_format(ind, good, b, sizeof b));
+        }
+    }
+    char date[16];
+    if (r->milestone == HUB_MILESTONE_MISSED) {
+        ro_date_format(r->due_date, date);
+        PUT("; missed %s due %s", hub_indicator_format(ind, r->due_goal, a, sizeof a), date);
+    } else if (r->milestone == HUB_MILESTONE_AT_RISK) {
+        ro_date_format(r->next_date, date);
+        PUT("; at risk: %s due %s, %s short", hub_indicator_format(ind, r->next_goal, a, sizeof a),
+            date, hub_indicator_format(ind, r->gap, b, sizeof b));
+    }
+#undef PUT
+    return buf;
+}
+
+const char *hub_scope_kind_name(hub_scope_kind_t kind)
+{
+    static const char *names[] = {"unit", "division", "level", "province"};
+    return (unsigned)kind < 4 ? names[kind] : "?";
+}
+
+const char *hub_milestone_status_name(hub_milestone_status_t status)
+{
+    static const char *names[] = {"none", "met", "at-risk", "missed"};
+    return (unsigned)status < 4 ? names[status] : "?";
+}

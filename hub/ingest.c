@@ -1,0 +1,624 @@
+/* hub_ingest: batch in, one transaction, acks out after COMMIT. A batch
+ * whose commit fails is kept whole (it is bounded by batch_max) and replayed
+ * from its raw bytes on retry, so the in-memory states never run ahead of
+ * the store. Transport security and unit-key binding are left to the caller's
+ * socket setup (and a later ZAP check). */
+#include "ingest.h"
+#include "ro_log.h"
+#include "ro_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+typedef struct {
+    size_t rid_off; /* routing id in the arena */
+    size_t rid_len;
+    size_t body_off; /* first frame after the routing id */
+    size_t body_len;
+    int frames; /* frames after the routing id */
+} s_msg_t;
+
+typedef struct {
+    hub_ingest_reply_t r; /* what goes out */
+    long unit;            /* acks: registry index whose last_seq is sent; else -1 */
+} s_reply_t;
+
+typedef struct {
+    uint32_t msg;  /* message whose routing id this is */
+    uint32_t next; /* next pair of the same unit, or UINT32_MAX */
+} s_pair_t;
+
+struct hub_ingest {
+    hub_store_t *store;       /* borrowed */
+    const ro_registry_t *reg; /* borrowed */
+    hub_unit_state_t *states; /* borrowed, one per registry unit */
+    size_t nunits;            /* registry count */
+    size_t batch_max;         /* messages per batch */
+
+    s_msg_t *msgs; /* the batch in hand */
+    size_t nmsgs;
+    uint8_t *arena; /* routing ids and bodies of the batch */
+    size_t used, cap;
+    int done;        /* replies are out: the next add starts afresh */
+    int held;        /* the batch failed to commit; retry it */
+    int need_reload; /* states must be reloaded before the next try */
+
+    s_reply_t *refusals; /* replies of the last flush: refusals... */
+    size_t nrefusals;
+    s_reply_t *acks; /* ...then acks */
+    size_t nacks;
+
+    uint32_t gen;         /* batch generation, stamps the per-unit marks */
+    uint32_t *touch_gen;  /* per unit: gen of its pair list */
+    uint32_t *touch_head; /* per unit: first pair (peers to ack) */
+    s_pair_t *pairs;      /* (peer, unit) pairs of this batch */
+    size_t npairs;
+    uint32_t *dirty_gen; /* per unit: gen when its row must be written */
+    uint32_t *dirty;     /* units to write this batch */
+    size_t ndirty;
+
+    hub_ingest_counters_t c;  /* committed counters */
+    hub_store_state_t state;  /* ok, full or error */
+    char last_error[256];     /* why the last commit failed */
+    int64_t next_retry_ms;    /* monotonic time of the next retry */
+    uint64_t retries;         /* retries of the held batch */
+    uint64_t unroutable;      /* replies to peers already gone */
+    ro_ratelimit_t rl_refuse; /* refusal and conflict log lines */
+    ro_ratelimit_t rl_store;  /* store failure log lines */
+};
+
+#define NO_PAIR UINT32_MAX
+#define RETRY_MS 1000
+
+hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
+                             int batch_max)
+{
+    if (!store || !reg || !states || batch_max < 1)
+        return NULL;
+    hub_ingest_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->reg = reg;
+    self->states = states;
+    self->nunits = ro_registry_count(reg);
+    self->batch_max = (size_t)batch_max;
+    size_t nu = self->nunits ? self->nunits : 1;
+    self->msgs = calloc(self->batch_max, sizeof *self->msgs);
+    self->refusals = calloc(self->batch_max, sizeof *self->refusals);
+    self->acks = calloc(self->batch_max, sizeof *self->acks);
+    self->pairs = calloc(self->batch_max, sizeof *self->pairs);
+    self->touch_gen = calloc(nu, sizeof *self->touch_gen);
+    self->touch_head = calloc(nu, sizeof *self->touch_head);
+    self->dirty_gen = calloc(nu, sizeof *self->dirty_gen);
+    self->dirty = calloc(nu, sizeof *self->dirty);
+    if (!self->msgs || !self->refusals || !self->acks || !self->pairs || !self->touch_gen ||
+        !self->touch_head || !self->dirty_gen || !self->dirty) {
+        hub_ingest_destroy(&self);
+        return NULL;
+    }
+    ro_ratelimit_init(&self->rl_refuse, 10, 1);
+    ro_ratelimit_init(&self->rl_store, 1, 1.0 / 30);
+    return self;
+}
+
+void hub_ingest_destroy(hub_ingest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hub_ingest_t *self = *self_p;
+    free(self->msgs);
+    free(self->arena);
+    free(self->refusals);
+    free(self->acks);
+    free(self->pairs);
+    free(self->touch_gen);
+    free(self->touch_head);
+    free(self->dirty_gen);
+    free(self->dirty);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_reset_batch(hub_ingest_t *self)
+{
+    self->nmsgs = 0;
+    self->used = 0;
+    self->nrefusals = 0;
+    self->nacks = 0;
+    self->done = 0;
+}
+
+static int s_reserve(hub_ingest_t *self, size_t more)
+{
+    if (self->used + more <= self->cap)
+        return 0;
+    size_t cap = self->cap ? self->cap : 64 * 1024;
+    while (cap < self->used + more)
+        cap *= 2;
+    uint8_t *a = realloc(self->arena, cap);
+    if (!a)
+        return -1;
+    self->arena = a;
+    self->cap = cap;
+    return 0;
+}
+
+int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const void *body,
+                   size_t body_len, int frames)
+{
+    if (self->held)
+        return -1;
+    if (self->done)
+        s_reset_batch(self);
+    if (self->nmsgs >= self->batch_max)
+        return -1;
+    if (rid_len > HUB_RID_MAX)
+        rid_len = HUB_RID_MAX;
+    /* one byte past the limit is enough for the decoder to refuse it */
+    if (body_len > RO_FRAME_MAX + 1)
+        body_len = RO_FRAME_MAX + 1;
+    if (s_reserve(self, rid_len + body_len))
+        return -1;
+    s_msg_t *m = &self->msgs[self->nmsgs++];
+    m->rid_off = self->used;
+    m->rid_len = rid_len;
+    if (rid_len)
+        memcpy(self->arena + self->used, rid, rid_len);
+    self->used += rid_len;
+    m->body_off = self->used;
+    m->body_len = body_len;
+    if (body_len)
+        memcpy(self->arena + self->used, body, body_len);
+    self->used += body_len;
+    m->frames = frames;
+    return 0;
+}
+
+/* 64-bit FNV-1a of a wire body: agents resend byte-identical bodies. */
+static uint64_t s_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void s_refuse(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const char *unit,
+                     uint64_t seq, ro_reason_t reason, const char *text)
+{
+    s_reply_t *out = &self->refusals[self->nrefusals++];
+    const s_msg_t *m = &self->msgs[mi];
+    memset(out, 0, sizeof *out);
+    out->unit = -1;
+    out->r.rid = self->arena + m->rid_off;
+    out->r.rid_len = m->rid_len;
+    out->r.msg.kind = RO_HUBMSG_REFUSAL;
+    snprintf(out->r.msg.unit, sizeof out->r.msg.unit, "%s", unit);
+    out->r.msg.seq = seq;
+    out->r.msg.reason = reason;
+    snprintf(out->r.msg.text, sizeof out->r.msg.text, "%s", text);
+    if (seq == 0 && reason == RO_REASON_UNKNOWN_UNIT)
+        d->heartbeats_refused++; /* not a report: kept out of the report refusals */
+    else if ((unsigned)reason < RO_REASON_COUNT)
+        d->refused[reason]++;
+    if (ro_log_allow(&self->rl_refuse))
+        ro_log(LOG_WARNING, "refused %s seq %llu: %s: %s", unit[0] ? unit : "(undecodable)",
+               (unsigned long long)seq, ro_reason_name(reason), text);
+}
+
+static void s_ack(hub_ingest_t *self, size_t mi, size_t unit)
+{
+    s_reply_t *out = &self->acks[self->nacks++];
+    const s_msg_t *m = &self->msgs[mi];
+    memset(out, 0, sizeof *out);
+    out->unit = (long)unit;
+    out->r.rid = self->arena + m->rid_off;
+    out->r.rid_len = m->rid_len;
+    out->r.msg.kind = RO_HUBMSG_ACK;
+    snprintf(out->r.msg.unit, sizeof out->r.msg.unit, "%s", ro_registry_at(self->reg, unit)->id);
+}
+
+/* Remember that the peer of message mi should hear this unit's ack once. */
+static void s_touch(hub_ingest_t *self, size_t mi, size_t unit)
+{
+    const s_msg_t *m = &self->msgs[mi];
+    if (self->touch_gen[unit] != self->gen) {
+        self->touch_gen[unit] = self->gen;
+        self->touch_head[unit] = NO_PAIR;
+    }
+    for (uint32_t p = self->touch_head[unit]; p != NO_PAIR; p = self->pairs[p].next) {
+        const s_msg_t *o = &self->msgs[self->pairs[p].msg];
+        if (o->rid_len == m->rid_len &&
+            memcmp(self->arena + o->rid_off, self->arena + m->rid_off, m->rid_len) == 0)
+            return;
+    }
+    s_pair_t *pair = &self->pairs[self->npairs];
+    pair->msg = (uint32_t)mi;
+    pair->next = self->touch_head[unit];
+    self->touch_head[unit] = (uint32_t)self->npairs++;
+    s_ack(self, mi, unit);
+}
+
+static void s_dirty(hub_ingest_t *self, size_t unit)
+{
+    if (self->dirty_gen[unit] != self->gen) {
+        self->dirty_gen[unit] = self->gen;
+        self->dirty[self->ndirty++] = (uint32_t)unit;
+    }
+}
+
+/* A report at or below last_seq: the same body again, or another one. */
+static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size_t unit,
+                   const ro_report_t *r, uint64_t hash, char *err, size_t errlen)
+{
+    uint64_t stored = 0;
+    ro_reason_t reason = RO_REASON_NONE;
+    char text[RO_TEXT_MAX + 1] = "";
+    int found = hub_store_find(self->store, unit, r->seq, &stored, &reason, text, sizeof text);
+    if (found < 0) {
+        snprintf(err, errlen, "cannot look up %s seq %llu", r->unit, (unsigned long long)r->seq);
+        return found;
+    }
+    if (found && stored != hash) {
+        char why[RO_TEXT_MAX + 1];
+        snprintf(why, sizeof why, "seq %llu is already %s with a different body",
+                 (unsigned long long)r->seq, found == 1 ? "stored" : "refused");
+        d->conflicts++;
+        s_refuse(self, d, mi, r->unit, r->seq, RO_REASON_CONFLICT, why);
+        s_touch(self, mi, unit);
+        return 0;
+    }
+    if (!found && ro_log_allow(&self->rl_refuse))
+        ro_log(LOG_WARNING,
+               "%s seq %llu is at or below last seq %llu but not in the store;"
+               " taken as a duplicate",
+               r->unit, (unsigned long long)r->seq,
+               (unsigned long long)self->states[unit].last_seq);
+    d->duplicates++;
+    if (found == 2) {
+        /* the agent may have missed the refusal: say it again (not counted twice) */
+        s_reply_t *out = &self->refusals[self->nrefusals++];
+        const s_msg_t *m = &self->msgs[mi];
+        memset(out, 0, sizeof *out);
+        out->unit = -1;
+        out->r.rid = self->arena + m->rid_off;
+        out->r.rid_len = m->rid_len;
+        out->r.msg.kind = RO_HUBMSG_REFUSAL;
+        snprintf(out->r.msg.unit, sizeof out->r.msg.unit, "%s", r->unit);
+        out->r.msg.seq = r->seq;
+        out->r.msg.reason = reason;
+        snprintf(out->r.msg.text, sizeof out->r.msg.text, "%s", text);
+    }
+    /* a resend means the peer missed an ack: answer each one */
+    s_ack(self, mi, unit);
+    return 0;
+}
+
+/* Apply message mi to the open transaction. Returns 0 or a store code. */
+static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, int64_t now,
+                       char *err, size_t errlen)
+{
+    const s_msg_t *m = &self->msgs[mi];
+    const uint8_t *body = self->arena + m->body_off;
+    char why[256];
+    if (m->frames != 1) {
+        snprintf(why, sizeof why, "a report is one frame, this message had %d", m->frames);
+        s_refuse(self, d, mi, "", 0, RO_REASON_MALFORMED, why);
+        return 0;
+    }
+    ro_report_t r;
+    ro_reason_t reason = ro_report_decode(body, m->body_len, &r, why, sizeof why);
+    if (reason != RO_REASON_NONE) {
+        s_refuse(self, d, mi, "", 0, reason, why);
+        return 0;
+    }
+    long found = ro_registry_find(self->reg, r.unit);
+    if (found < 0) {
+        /* heartbeats hear it too (seq 0), so an idle agent learns its unit is unknown */
+        snprintf(why, sizeof why, "unit %s is not in the hub's registry", r.unit);
+        s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_UNKNOWN_UNIT, why);
+        return 0;
+    }
+    size_t unit = (size_t)found;
+    hub_unit_state_t *st = &self->states[unit];
+    st->last_heard = now;
+    s_dirty(self, unit);
+
+    ro_reason_t bad = ro_report_check(&r, now, why, sizeof why);
+    if (r.kind == RO_KIND_HEARTBEAT && bad == RO_REASON_NONE) {
+        d->heartbeats++;
+        s_touch(self, mi, unit);
+        return 0;
+    }
+    if (r.seq == 0) {
+        s_refuse(self, d, mi, r.unit, 0, RO_REASON_INVALID, why);
+        return 0;
+    }
+    uint64_t hash = s_hash(body, m->body_len);
+    if (r.seq <= st->last_seq)
+        return s_older(self, d, mi, unit, &r, hash, err, errlen);
+    if (r.seq > st->last_seq + 1) {
+        d->gaps++;
+        s_touch(self, mi, unit); /* the ack tells the agent where to resume */
+        return 0;
+    }
+    if (bad != RO_REASON_NONE) {
+        int rc =
+            hub_store_put_refusal(self->store, r.unit, r.seq, bad, why, hash, now, err, errlen);
+        if (rc)
+            return rc;
+        st->last_seq = r.seq;
+        s_refuse(self, d, mi, r.unit, r.seq, bad, why);
+        s_touch(self, mi, unit);
+        return 0;
+    }
+    int rc = hub_store_put_report(self->store, unit, &r, hash, now, err, errlen);
+    if (rc == HUB_STORE_EDUP) {
+        /* the store is ahead of the state: trust the store and judge it a resend */
+        ro_log(LOG_ERR, "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`",
+               r.unit, (unsigned long long)r.seq, (unsigned long long)st->last_seq);
+        st->last_seq = r.seq;
+        return s_older(self, d, mi, unit, &r, hash, err, errlen);
+    }
+    if (rc)
+        return rc;
+    hub_state_apply(st, &r);
+    st->last_seq = r.seq;
+    d->reports_stored++;
+    s_touch(self, mi, unit);
+    return 0;
+}
+
+static void s_fail(hub_ingest_t *self, int rc, const char *why)
+{
+    hub_store_rollback(self->store);
+    self->nrefusals = self->nacks = 0;
+    self->held = 1;
+    self->next_retry_ms = ro_time_mono_ms() + RETRY_MS;
+    self->c.commit_failures++;
+    char err[256];
+    if (hub_store_load_states(self->store, self->reg, self->states, err, sizeof err) == 0)
+        self->need_reload = 0;
+    else
+        self->need_reload = 1;
+    hub_store_state_t state = rc == HUB_STORE_EFULL ? HUB_STORE_STATE_FULL : HUB_STORE_STATE_ERROR;
+    snprintf(self->last_error, sizeof self->last_error, "%s", why);
+    if (state != self->state || ro_log_allow(&self->rl_store))
+        ro_log(LOG_ERR, "store %s: %s; holding %zu messages unacknowledged, retrying every second",
+               state == HUB_STORE_STATE_FULL ? "full" : "failing", why, self->nmsgs);
+    self->state = state;
+}
+
+int hub_ingest_flush(hub_ingest_t *self, int64_t now)
+{
+    char err[256] = "";
+    if (self->done || self->nmsgs == 0) {
+        self->done = 1;
+        self->nrefusals = self->nacks = 0;
+        return 0;
+    }
+    self->nrefusals = self->nacks = 0;
+    self->npairs = self->ndirty = 0;
+    if (++self->gen == 0) {
+        /* after 2^32 batches the stamps could collide: clear them */
+        memset(self->touch_gen, 0, self->nunits * sizeof *self->touch_gen);
+        memset(self->dirty_gen, 0, self->nunits * sizeof *self->dirty_gen);
+        self->gen = 1;
+    }
+    if (self->need_reload) {
+        int rc = hub_store_load_states(self->store, self->reg, self->states, err, sizeof err);
+        if (rc) {
+            s_fail(self, rc, err);
+            return rc;
+        }
+        self->need_reload = 0;
+    }
+    hub_ingest_counters_t d;
+    memset(&d, 0, sizeof d);
+    int rc = hub_store_begin(self->store, err, sizeof err);
+    for (size_t i = 0; rc == 0 && i < self->nmsgs; i++)
+        rc = s_apply_one(self, &d, i, now, err, sizeof err);
+    for (size_t i = 0; rc == 0 && i < self->ndirty; i++)
+        rc = hub_store_put_state(self->store, self->dirty[i], &self->states[self->dirty[i]], err,
+                                 sizeof err);
+    if (rc == 0)
+        rc = hub_store_commit(self->store, err, sizeof err);
+    if (rc) {
+        s_fail(self, rc, err);
+        return rc;
+    }
+    for (size_t i = 0; i < self->nacks; i++)
+        self->acks[i].r.msg.seq = self->states[self->acks[i].unit].last_seq;
+
+    self->c.reports_stored += d.reports_stored;
+    self->c.duplicates += d.duplicates;
+    self->c.conflicts += d.conflicts;
+    self->c.gaps += d.gaps;
+    self->c.heartbeats += d.heartbeats;
+    self->c.heartbeats_refused += d.heartbeats_refused;
+    for (int i = 0; i < RO_REASON_COUNT; i++)
+        self->c.refused[i] += d.refused[i];
+    self->c.batches++;
+    self->c.last_batch_size = self->nmsgs;
+    if (self->held)
+        ro_log(LOG_NOTICE,
+               "store writable again: committed the held batch of %zu messages after "
+               "%llu retries",
+               self->nmsgs, (unsigned long long)self->retries);
+    self->held = 0;
+    self->retries = 0;
+    self->state = HUB_STORE_STATE_OK;
+    self->last_error[0] = '\0';
+    self->done = 1;
+    return 0;
+}
+
+size_t hub_ingest_pending(const hub_ingest_t *self)
+{
+    return self->done ? 0 : self->nmsgs;
+}
+
+int hub_ingest_held(const hub_ingest_t *self)
+{
+    return self->held;
+}
+
+size_t hub_ingest_reply_count(const hub_ingest_t *self)
+{
+    return self->nrefusals + self->nacks;
+}
+
+const hub_ingest_reply_t *hub_ingest_reply_at(const hub_ingest_t *self, size_t i)
+{
+    if (i < self->nrefusals)
+        return &self->refusals[i].r;
+    i -= self->nrefusals;
+    return i < self->nacks ? &self->acks[i].r : NULL;
+}
+
+const hub_ingest_counters_t *hub_ingest_counters(const hub_ingest_t *self)
+{
+    return &self->c;
+}
+
+hub_store_state_t hub_ingest_store_state(const hub_ingest_t *self)
+{
+    return self->state;
+}
+
+const char *hub_ingest_store_state_name(hub_store_state_t state)
+{
+    switch (state) {
+    case HUB_STORE_STATE_OK: return "ok";
+    case HUB_STORE_STATE_FULL: return "full";
+    default: return "error";
+    }
+}
+
+const char *hub_ingest_last_error(const hub_ingest_t *self)
+{
+    return self->last_error;
+}
+
+size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t cap)
+{
+    static const char *refused_names[RO_REASON_COUNT] = {
+        "refused_none",    "refused_malformed", "refused_version",   "refused_unknown-unit",
+        "refused_invalid", "refused_conflict",  "refused_forbidden",
+    };
+    const hub_ingest_counters_t *c = &self->c;
+    hub_metric_t all[HUB_INGEST_METRICS_MAX];
+    size_t n = 0;
+#define PUT(nm, v) all[n++] = (hub_metric_t){(nm), (double)(v)}
+    PUT("reports_stored", c->reports_stored);
+    PUT("duplicates", c->duplicates);
+    PUT("conflicts", c->conflicts);
+    PUT("gaps", c->gaps);
+    PUT("heartbeats", c->heartbeats);
+    PUT("heartbeats_refused", c->heartbeats_refused);
+    for (int i = 1; i < RO_REASON_COUNT; i++)
+        PUT(refused_names[i], c->refused[i]);
+    PUT("batches", c->batches);
+    PUT("last_batch_size", c->last_batch_size);
+    PUT("commit_failures", c->commit_failures);
+    PUT("held_messages", self->held ? self->nmsgs : 0);
+    PUT("store_full", self->state == HUB_STORE_STATE_FULL);
+    PUT("store_error", self->state == HUB_STORE_STATE_ERROR);
+    PUT("replies_unroutable", self->unroutable);
+#undef PUT
+    if (n > cap)
+        n = cap;
+    memcpy(out, all, n * sizeof *out);
+    return n;
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+static void s_send_replies(hub_ingest_t *self, void *sock)
+{
+    uint8_t buf[RO_FRAME_MAX];
+    size_t n = hub_ingest_reply_count(self);
+    for (size_t i = 0; i < n; i++) {
+        const hub_ingest_reply_t *rp = hub_ingest_reply_at(self, i);
+        int len = ro_hubmsg_encode(&rp->msg, buf, sizeof buf);
+        if (len < 0)
+            continue;
+        /* a peer gone (EHOSTUNREACH) or stalled (EAGAIN) resends: never block for it */
+        if (zmq_send(sock, rp->rid, rp->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(sock, buf, (size_t)len, ZMQ_DONTWAIT) < 0)
+            self->unroutable++;
+    }
+}
+
+int hub_ingest_drain(hub_ingest_t *self, void *sock, int64_t now)
+{
+    if (self->held)
+        return 0;
+    zmq_msg_t rid, body, part;
+    for (size_t n = 0; n < self->batch_max; n++) {
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&rid);
+            if (e != EAGAIN && e != EINTR)
+                ro_log(LOG_ERR, "ingest receive: %s", zmq_strerror(e));
+            break;
+        }
+        int frames = 0;
+        zmq_msg_init(&body);
+        int more = zmq_msg_more(&rid);
+        while (more) {
+            /* the rest of a multipart message is already here; drain it all */
+            zmq_msg_t *dst = frames == 0 ? &body : &part;
+            if (frames > 0)
+                zmq_msg_init(&part);
+            if (zmq_msg_recv(dst, sock, ZMQ_DONTWAIT) < 0) {
+                if (frames > 0)
+                    zmq_msg_close(&part);
+                break;
+            }
+            more = zmq_msg_more(dst);
+            if (frames > 0)
+                zmq_msg_close(&part);
+            frames++;
+        }
+        hub_ingest_add(self, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_data(&body),
+                       zmq_msg_size(&body), frames);
+        zmq_msg_close(&body);
+        zmq_msg_close(&rid);
+    }
+    if (hub_ingest_pending(self) == 0)
+        return 0;
+    int rc = hub_ingest_flush(self, now);
+    if (rc == 0)
+        s_send_replies(self, sock);
+    return rc;
+}
+
+int hub_ingest_retry(hub_ingest_t *self, void *sock, int64_t now, int64_t mono_ms, int force)
+{
+    if (!self->held)
+        return 0;
+    if (!force && mono_ms < self->next_retry_ms)
+        return -1;
+    self->retries++;
+    if (hub_ingest_flush(self, now) == 0) {
+        if (sock)
+            s_send_replies(self, sock);
+        return 0;
+    }
+    self->next_retry_ms = mono_ms + RETRY_MS;
+    return -1;
+}
+
+long hub_ingest_retry_in(const hub_ingest_t *self, int64_t mono_ms)
+{
+    if (!self->held)
+        return -1;
+    int64_t left = self->next_retry_ms - mono_ms;
+    return left > 0 ? (long)left : 0;
+}

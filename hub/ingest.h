@@ -1,0 +1,113 @@
+/* hub_ingest: the agents' reports in, acks and refusals out. Drains the
+ * ingest ROUTER into a bounded batch, applies the per-unit ordering rule
+ * (next seq stored, older seq checked for duplicate or conflict, gaps
+ * ignored), stores the batch in one transaction and acknowledges only after
+ * COMMIT. The batching logic is usable without sockets (add / flush / replies),
+ * which is how the tests drive it. SQL is hub_store's; targets are the engine's. */
+#ifndef HUB_INGEST_H
+#define HUB_INGEST_H
+
+#include "ro_codec.h"
+#include "ro_registry.h"
+#include "state.h"
+#include "store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HUB_RID_MAX 255 /* bytes of a ZeroMQ routing id */
+
+typedef struct hub_ingest hub_ingest_t;
+
+/* Why ingest may be paused; shown in status replies as "ok", "full", "error". */
+typedef enum {
+    HUB_STORE_STATE_OK = 0,
+    HUB_STORE_STATE_FULL = 1,
+    HUB_STORE_STATE_ERROR = 2,
+} hub_store_state_t;
+
+/* Counters since start; refused[] is indexed by ro_reason_t. */
+typedef struct {
+    uint64_t reports_stored;           /* new reports committed */
+    uint64_t duplicates;               /* resent reports already stored (same body) */
+    uint64_t conflicts;                /* same unit and seq, another body */
+    uint64_t gaps;                     /* reports ahead of the next seq, ignored */
+    uint64_t heartbeats;               /* heartbeats heard */
+    uint64_t heartbeats_refused;       /* heartbeats of units not in the registry */
+    uint64_t refused[RO_REASON_COUNT]; /* reports refused, by reason (heartbeats aside) */
+    uint64_t batches;                  /* transactions committed */
+    uint64_t last_batch_size;          /* messages in the latest committed batch */
+    uint64_t commit_failures;          /* batches that could not be committed */
+} hub_ingest_counters_t;
+
+/* One metric for the status API: a static name and a value. */
+typedef struct {
+    const char *name; /* e.g. "reports_stored", "refused_unknown-unit" */
+    double value;
+} hub_metric_t;
+
+#define HUB_INGEST_METRICS_MAX (16 + RO_REASON_COUNT)
+
+/* One answer to send after a commit: to the peer with routing id rid. */
+typedef struct {
+    const uint8_t *rid; /* borrowed from the batch; valid until the next add */
+    size_t rid_len;     /* bytes of rid */
+    ro_hubmsg_t msg;    /* the ack or refusal */
+} hub_ingest_reply_t;
+
+/* A new ingest over store and reg; states (one per registry unit, already
+ * loaded with hub_store_load_states) is borrowed and updated in place.
+ * batch_max bounds the messages held in memory. Returns NULL on failure. */
+hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
+                             int batch_max);
+void hub_ingest_destroy(hub_ingest_t **self_p);
+
+/* Add one received message to the batch in hand: the routing id and the
+ * first frame after it; frames is how many frames followed the routing id
+ * (anything but 1 is refused as malformed). Bytes are copied. Returns 0, or
+ * -1 when the batch is full or a failed batch is being held for retry. */
+int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const void *body,
+                   size_t body_len, int frames);
+
+/* Apply the batch in hand in one transaction and commit it, with now as the
+ * hub's clock. Returns 0 with the replies ready (hub_ingest_reply_*), or a
+ * HUB_STORE_E* code: then the transaction was rolled back, the states were
+ * reloaded from the store, no reply is ready, and the batch is held: call
+ * flush again later (hub_ingest_held is true until it succeeds). */
+int hub_ingest_flush(hub_ingest_t *self, int64_t now);
+
+/* Messages in hand (pending or held). */
+size_t hub_ingest_pending(const hub_ingest_t *self);
+/* True while a batch whose commit failed waits for a retry. */
+int hub_ingest_held(const hub_ingest_t *self);
+
+/* The replies of the latest successful flush: refusals first, then acks. */
+size_t hub_ingest_reply_count(const hub_ingest_t *self);
+const hub_ingest_reply_t *hub_ingest_reply_at(const hub_ingest_t *self, size_t i);
+
+/* Counters, store state and its latest failure reason (borrowed). */
+const hub_ingest_counters_t *hub_ingest_counters(const hub_ingest_t *self);
+hub_store_state_t hub_ingest_store_state(const hub_ingest_t *self);
+const char *hub_ingest_store_state_name(hub_store_state_t state);
+const char *hub_ingest_last_error(const hub_ingest_t *self);
+
+/* The counters as name/value pairs, at most cap (HUB_INGEST_METRICS_MAX
+ * fits all). Returns how many were written. */
+size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t cap);
+
+/* ---- on a ZeroMQ ROUTER (ZMQ_ROUTER_MANDATORY set by the caller) ---- */
+
+/* Read up to batch_max waiting messages without blocking, flush them and
+ * send the replies. Does nothing while a batch is held. Returns 0, or the
+ * flush's code (the batch is then held). */
+int hub_ingest_drain(hub_ingest_t *self, void *sock, int64_t now);
+
+/* Retry a held batch if one is due (about once a second, by mono_ms, a
+ * monotonic clock in milliseconds) and send its replies when it commits;
+ * force retries now regardless. Returns 0 if nothing is held afterwards. */
+int hub_ingest_retry(hub_ingest_t *self, void *sock, int64_t now, int64_t mono_ms, int force);
+
+/* Milliseconds until the next retry is due, or -1 when nothing is held. */
+long hub_ingest_retry_in(const hub_ingest_t *self, int64_t mono_ms);
+
+#endif

@@ -1,0 +1,88 @@
+/* hub_report: the year-end tables as Markdown, CSV or one self-contained HTML
+ * page: the performance target table (绩效目标表) with province, levels,
+ * divisions and laggards, and the score sheet. Pure rendering into a FILE
+ * (a file, or open_memstream for a buffer); querying the hub is the caller's. */
+#ifndef HUB_REPORT_H
+#define HUB_REPORT_H
+
+#include "engine.h"
+#include "scoresheet.h"
+#include "targets.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Output is deterministic (no clock: a timestamp appears only if passed in
+ * as the note). Text from configuration or the registry is escaped for the
+ * format: HTML entities; Markdown backslash escapes, and entities for a '<'
+ * or '&' that could start a tag or an entity; CSV quoted per RFC 4180 when
+ * a field holds a comma, quote or line break (rows end in a bare newline),
+ * and a field that starts with = + - @ or a tab is prefixed with ' so that
+ * a spreadsheet does not run it as a formula. The HTML fetches nothing: CSS
+ * is inline and the charts are inline SVG. */
+
+typedef enum {
+    HUB_REPORT_MD = 0,
+    HUB_REPORT_CSV = 1,
+    HUB_REPORT_HTML = 2,
+} hub_report_format_t;
+
+/* "md", "csv", "html": 0 and *out, or -1. */
+int hub_report_format_parse(const char *name, hub_report_format_t *out);
+const char *hub_report_format_name(hub_report_format_t fmt);
+
+/* One point of the province's no-visit share over time. */
+typedef struct {
+    uint32_t date;                     /* YYYYMMDD */
+    double share;                      /* ratio 0..1; NaN = no data that day (skipped) */
+} hub_report_point_t;
+
+/* What the target table shows. Scopes are borrowed; arrays may be empty. */
+typedef struct {
+    const hub_targets_t *targets;      /* indicator definitions (required) */
+    uint32_t as_of;                    /* YYYYMMDD the scopes were evaluated for */
+    const char *title;                 /* project name; NULL = the document's */
+    const char *note;                  /* a line under the title, e.g. when made; NULL = none */
+    const hub_scope_t *province;       /* the province (required) */
+    const hub_scope_t *levels;         /* level scopes, shown in this order */
+    size_t level_count;                /* 0 = no level table */
+    const hub_scope_t *divisions;      /* division scopes; those with no units are left out */
+    size_t division_count;             /* 0 = no division table nor bar charts */
+    const hub_scope_t *laggards;       /* unit scopes, most behind first */
+    size_t laggard_count;              /* 0 = "none" */
+    size_t laggard_indicator;          /* the indicator the laggards are behind on */
+    const hub_report_point_t *series;  /* HTML chart: the headline share over time, by date */
+    size_t series_count;               /* 0 = milestones only */
+    size_t series_indicator;           /* whose milestones the chart marks */
+} hub_report_t;
+
+/* Zero *r, then set targets, as_of and both indicators to the headline. */
+void hub_report_init(hub_report_t *r, const hub_targets_t *targets, uint32_t as_of);
+
+/* Point r at a rollup's province, levels and divisions. */
+void hub_report_use_rollup(hub_report_t *r, const hub_rollup_t *rollup);
+
+/* Write the target table report. Returns 0, or -1 if r lacks targets or
+ * province, an indicator index is out of range, or writing failed. */
+int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r);
+
+/* What the score sheet shows. */
+typedef struct {
+    const hub_scoresheet_t *sheet;     /* the tree (required) */
+    const hub_scores_t *scores;        /* funds by year, evaluation date (required) */
+    const hub_score_result_t *result;  /* computed scores (required) */
+    const char *title;                 /* project name; NULL = the document's */
+    const char *note;                  /* a line under the title; NULL = none */
+} hub_report_sheet_t;
+
+/* Write the score sheet laid out as the document's, plus the funds behind
+ * the computed items. Returns 0, or -1 on missing input or write failure. */
+int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_sheet_t *r);
+
+/* The same into a malloc'ed, NUL-terminated string (the caller frees);
+ * NULL on failure. */
+char *hub_report_targets_string(hub_report_format_t fmt, const hub_report_t *r);
+char *hub_report_scoresheet_string(hub_report_format_t fmt, const hub_report_sheet_t *r);
+
+#endif

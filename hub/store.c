@@ -1,0 +1,801 @@
+/* hub_store: hub.db in SQLite: schema and forward migrations, prepared
+ * statements for the ingest transaction, the as-of and recount queries.
+ * Damaged files are refused, never repaired: what to do with them is the
+ * operator's call. Ordering and dedup policy live in hub_ingest. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Statements prepared once at open; the order matches s_sql below. */
+enum {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_UNIT_INSERT,
+    Q_UNIT_SELECT,
+    Q_UNIT_UPDATE,
+    Q_REPORT_INSERT,
+    Q_REPORT_FIND,
+    Q_REFUSAL_INSERT,
+    Q_REFUSAL_FIND,
+    Q_RECOUNT,
+    Q_COUNT
+};
+
+#define UNIT_COLUMNS                                                                               \
+    "last_seq, last_heard, reports, participants, hours_tenths, sessions, "                        \
+    "staff_date, staff_total, staff_proficient, items_date, items_total, "                         \
+    "items_no_visit, cases_month, cases_total, cases_no_visit"
+
+/* The raw reports folded the way hub_state_apply folds them, for dates up
+ * to ?1 (cases: months up to ?2), next to the stored units row. Training
+ * sums; per kind the snapshot with the latest date, then the latest seq. */
+#define RECOUNT_SQL                                                                                \
+    "WITH t AS (SELECT uid, COUNT(*) AS n, MAX(seq) AS maxseq,"                                    \
+    "  SUM(CASE WHEN kind = 1 THEN total ELSE 0 END) AS participants,"                             \
+    "  SUM(CASE WHEN kind = 1 THEN part ELSE 0 END) AS hours,"                                     \
+    "  SUM(kind = 1) AS sessions"                                                                  \
+    "  FROM reports WHERE (kind = 4 AND date <= ?2) OR (kind <> 4 AND date <= ?1)"                 \
+    "  GROUP BY uid),"                                                                             \
+    " s AS (SELECT uid,"                                                                           \
+    "  MAX(CASE WHEN kind = 2 THEN date END) AS sd,"                                               \
+    "  MAX(CASE WHEN kind = 2 THEN total END) AS st,"                                              \
+    "  MAX(CASE WHEN kind = 2 THEN part END) AS sp,"                                               \
+    "  MAX(CASE WHEN kind = 3 THEN date END) AS idt,"                                              \
+    "  MAX(CASE WHEN kind = 3 THEN total END) AS it,"                                              \
+    "  MAX(CASE WHEN kind = 3 THEN part END) AS ip,"                                               \
+    "  MAX(CASE WHEN kind = 4 THEN date END) AS cd,"                                               \
+    "  MAX(CASE WHEN kind = 4 THEN total END) AS ct,"                                              \
+    "  MAX(CASE WHEN kind = 4 THEN part END) AS cp"                                                \
+    "  FROM (SELECT uid, kind, date, total, part, ROW_NUMBER() OVER"                               \
+    "        (PARTITION BY uid, kind ORDER BY date DESC, seq DESC) AS rn"                          \
+    "        FROM reports WHERE (kind IN (2, 3) AND date <= ?1) OR (kind = 4 AND date <= ?2))"     \
+    "  WHERE rn = 1 GROUP BY uid)"                                                                 \
+    " SELECT u.id, u.last_seq, u.last_heard, u.reports, u.participants, u.hours_tenths,"           \
+    "  u.sessions, u.staff_date, u.staff_total, u.staff_proficient, u.items_date,"                 \
+    "  u.items_total, u.items_no_visit, u.cases_month, u.cases_total, u.cases_no_visit,"           \
+    "  IFNULL(t.maxseq, 0), IFNULL(t.n, 0), IFNULL(t.participants, 0),"                            \
+    "  IFNULL(t.hours, 0), IFNULL(t.sessions, 0),"                                                 \
+    "  IFNULL(s.sd, 0), IFNULL(s.st, 0), IFNULL(s.sp, 0),"                                         \
+    "  IFNULL(s.idt, 0), IFNULL(s.it, 0), IFNULL(s.ip, 0),"                                        \
+    "  IFNULL(s.cd, 0), IFNULL(s.ct, 0), IFNULL(s.cp, 0)"                                          \
+    " FROM units u LEFT JOIN t ON t.uid = u.uid LEFT JOIN s ON s.uid = u.uid"                      \
+    " ORDER BY u.id"
+
+static const char *s_sql[Q_COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_UNIT_INSERT] = "INSERT OR IGNORE INTO units(id) VALUES (?1)",
+    [Q_UNIT_SELECT] = "SELECT uid, " UNIT_COLUMNS " FROM units WHERE id = ?1",
+    [Q_UNIT_UPDATE] = "UPDATE units SET last_seq = ?2, last_heard = ?3, reports = ?4,"
+                      " participants = ?5, hours_tenths = ?6, sessions = ?7,"
+                      " staff_date = ?8, staff_total = ?9, staff_proficient = ?10,"
+                      " items_date = ?11, items_total = ?12, items_no_visit = ?13,"
+                      " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16"
+                      " WHERE uid = ?1",
+    [Q_REPORT_INSERT] = "INSERT INTO reports(uid, seq, kind, date, total, part, text,"
+                        " recorded_at, received_at, hash)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [Q_REPORT_FIND] = "SELECT hash FROM reports WHERE uid = ?1 AND seq = ?2",
+    [Q_REFUSAL_INSERT] = "INSERT INTO refusals(unit, seq, reason, text, hash, at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_REFUSAL_FIND] = "SELECT hash, reason, text FROM refusals WHERE unit = ?1 AND seq = ?2"
+                       " ORDER BY rowid DESC LIMIT 1",
+    [Q_RECOUNT] = RECOUNT_SQL,
+};
+
+/* Schema steps: s_migrations[v] takes a store from user_version v to v + 1. */
+static const char *s_migrations[HUB_STORE_SCHEMA] = {
+    /* 0 -> 1 */
+    "CREATE TABLE units ("
+    " uid INTEGER PRIMARY KEY,"
+    " id TEXT UNIQUE NOT NULL,"
+    " last_seq INTEGER NOT NULL DEFAULT 0,"
+    " last_heard INTEGER NOT NULL DEFAULT 0,"
+    " reports INTEGER NOT NULL DEFAULT 0,"
+    " participants INTEGER NOT NULL DEFAULT 0,"
+    " hours_tenths INTEGER NOT NULL DEFAULT 0,"
+    " sessions INTEGER NOT NULL DEFAULT 0,"
+    " staff_date INTEGER NOT NULL DEFAULT 0,"
+    " staff_total INTEGER NOT NULL DEFAULT 0,"
+    " staff_proficient INTEGER NOT NULL DEFAULT 0,"
+    " items_date INTEGER NOT NULL DEFAULT 0,"
+    " items_total INTEGER NOT NULL DEFAULT 0,"
+    " items_no_visit INTEGER NOT NULL DEFAULT 0,"
+    " cases_month INTEGER NOT NULL DEFAULT 0,"
+    " cases_total INTEGER NOT NULL DEFAULT 0,"
+    " cases_no_visit INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE reports ("
+    " uid INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " kind INTEGER NOT NULL,"
+    " date INTEGER NOT NULL,"
+    " total INTEGER NOT NULL,"
+    " part INTEGER NOT NULL,"
+    " text TEXT NOT NULL,"
+    " recorded_at INTEGER NOT NULL,"
+    " received_at INTEGER NOT NULL,"
+    " hash INTEGER NOT NULL,"
+    " PRIMARY KEY (uid, seq)) WITHOUT ROWID;"
+    "CREATE TABLE refusals ("
+    " unit TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " reason INTEGER NOT NULL,"
+    " text TEXT NOT NULL,"
+    " hash INTEGER NOT NULL,"
+    " at INTEGER NOT NULL);"
+    "CREATE INDEX refusals_by_unit ON refusals (unit, seq);",
+};
+
+struct hub_store {
+    sqlite3 *db;                  /* the connection; one writer */
+    sqlite3_stmt *q[Q_COUNT];     /* prepared statements */
+    char path[512];               /* for messages */
+    int64_t *uids;                /* uid of registry unit i */
+    char (*ids)[RO_UNIT_MAX + 1]; /* id of registry unit i */
+    size_t nunits;                /* units in uids and ids */
+};
+
+const char *hub_store_strerror(int code)
+{
+    switch (code) {
+    case 0: return "ok";
+    case HUB_STORE_EFULL: return "store full";
+    case HUB_STORE_EDUP: return "already stored";
+    default: return "store error";
+    }
+}
+
+/* Map SQLite's result to ours and put "what: sqlite's message" in err. */
+static int s_fail(hub_store_t *self, int rc, const char *what, char *err, size_t errlen)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(self->db));
+    return (rc & 0xff) == SQLITE_FULL ? HUB_STORE_EFULL : HUB_STORE_EFAIL;
+}
+
+static int s_is_damage(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
+}
+
+static void s_damaged(const char *path, const char *why, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "%s is damaged: %s; restore it from a backup or move it aside to start empty"
+             " (rollout never deletes it)",
+             path, why);
+}
+
+static uint32_t s_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Look at the file's header before SQLite touches it: SQLite would happily
+ * read a truncated file until a query reaches a missing page. Returns 0 when
+ * the file is absent, empty, or plausibly whole. */
+static int s_check_file(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* absent (created by SQLite) or unreadable (SQLite says why) */
+    struct stat st;
+    unsigned char h[100];
+    ssize_t n = 0;
+    if (fstat(fd, &st) != 0 || st.st_size == 0) {
+        close(fd);
+        return 0;
+    }
+    n = pread(fd, h, sizeof h, 0);
+    close(fd);
+    if (n < (ssize_t)sizeof h || memcmp(h, "SQLite format 3", 16) != 0) {
+        s_damaged(path, "file is not a database", err, errlen);
+        return -1;
+    }
+    uint32_t page = (uint32_t)h[16] << 8 | h[17];
+    if (page == 1)
+        page = 65536;
+    uint32_t pages = s_be32(h + 28);
+    /* the in-header size counts only when it was written with the counter */
+    int size_valid = pages != 0 && s_be32(h + 24) == s_be32(h + 92);
+    /* pages still in a WAL may legitimately lie beyond the main file */
+    char wal[600];
+    struct stat ws;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    int wal_busy = stat(wal, &ws) == 0 && ws.st_size > 0;
+    if (page >= 512 && size_valid && !wal_busy && (uint64_t)st.st_size < (uint64_t)pages * page) {
+        char why[160];
+        snprintf(why, sizeof why, "file is truncated (%lld bytes, its header says %llu)",
+                 (long long)st.st_size, (unsigned long long)pages * page);
+        s_damaged(path, why, err, errlen);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_exec(hub_store_t *self, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(self->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return (rc & 0xff) == SQLITE_FULL ? HUB_STORE_EFULL : HUB_STORE_EFAIL;
+    }
+    return 0;
+}
+
+/* One integer from a single-row query; returns the SQLite code. */
+static int s_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Read the schema version and check the tables are ours, without writing. */
+static int s_inspect(hub_store_t *self, int64_t *version, char *err, size_t errlen)
+{
+    int64_t tables = 0, ours = 0;
+    int rc = s_int(self->db, "PRAGMA user_version", version);
+    if (rc == SQLITE_OK)
+        rc = s_int(self->db, "SELECT count(*) FROM sqlite_schema", &tables);
+    if (rc == SQLITE_OK)
+        rc = s_int(self->db,
+                   "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+                   " AND name IN ('units', 'reports', 'refusals')",
+                   &ours);
+    if (rc != SQLITE_OK) {
+        if (s_is_damage(rc) || s_is_damage(sqlite3_errcode(self->db)))
+            s_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
+        else
+            snprintf(err, errlen, "%s: cannot read: %s", self->path, sqlite3_errmsg(self->db));
+        return -1;
+    }
+    if (*version > HUB_STORE_SCHEMA) {
+        snprintf(err, errlen,
+                 "%s has schema version %lld, newer than this rollout-hub knows (%d): run the "
+                 "rollout-hub that wrote it, or restore a backup; the file was left untouched",
+                 self->path, (long long)*version, HUB_STORE_SCHEMA);
+        return -1;
+    }
+    if (*version == 0 && tables > 0) {
+        snprintf(err, errlen,
+                 "%s is a SQLite database but not a rollout hub store; point data_dir elsewhere"
+                 " (the file was left untouched)",
+                 self->path);
+        return -1;
+    }
+    if (*version >= 1 && ours != 3) {
+        s_damaged(self->path, "tables of the hub store are missing", err, errlen);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
+{
+    for (int64_t v = from; v < HUB_STORE_SCHEMA; v++) {
+        char why[256], pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %lld", (long long)v + 1);
+        if (s_exec(self, "BEGIN IMMEDIATE", why, sizeof why) ||
+            s_exec(self, s_migrations[v], why, sizeof why) ||
+            s_exec(self, pragma, why, sizeof why) || s_exec(self, "COMMIT", why, sizeof why)) {
+            hub_store_rollback(self);
+            snprintf(err, errlen, "%s: cannot migrate schema %lld to %lld: %s", self->path,
+                     (long long)v, (long long)v + 1, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes, char *err,
+                            size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    if (synchronous < 1 || synchronous > 3) {
+        snprintf(err, errlen, "synchronous must be 1 (normal), 2 (full) or 3 (extra)");
+        return NULL;
+    }
+    int memory = strcmp(path, ":memory:") == 0;
+    if (!memory && s_check_file(path, err, errlen))
+        return NULL;
+
+    hub_store_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(self->path, sizeof self->path, "%s", path);
+    int rc = sqlite3_open_v2(
+        path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open: %s", path,
+                 self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
+        hub_store_destroy(&self);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(self->db, 1);
+    sqlite3_busy_timeout(self->db, 5000);
+
+    int64_t version = 0;
+    if (s_inspect(self, &version, err, errlen)) {
+        hub_store_destroy(&self);
+        return NULL;
+    }
+
+    char why[256], sql[96];
+    int64_t mode_ok = 0;
+    if (!memory) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(self->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                const unsigned char *m = sqlite3_column_text(st, 0);
+                mode_ok = m && strcmp((const char *)m, "wal") == 0;
+            }
+            sqlite3_finalize(st);
+        }
+        if (!mode_ok) {
+            snprintf(err, errlen, "%s: cannot switch to WAL mode: %s", path,
+                     sqlite3_errmsg(self->db));
+            hub_store_destroy(&self);
+            return NULL;
+        }
+    }
+    snprintf(sql, sizeof sql, "PRAGMA synchronous = %d", synchronous);
+    if (s_exec(self, sql, why, sizeof why)) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        hub_store_destroy(&self);
+        return NULL;
+    }
+    if (s_migrate(self, version, err, errlen)) {
+        hub_store_destroy(&self);
+        return NULL;
+    }
+    if (max_bytes > 0 && hub_store_set_max_bytes(self, max_bytes, err, errlen)) {
+        hub_store_destroy(&self);
+        return NULL;
+    }
+    for (int i = 0; i < Q_COUNT; i++) {
+        rc = sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->q[i],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            if (s_is_damage(rc))
+                s_damaged(path, sqlite3_errmsg(self->db), err, errlen);
+            else
+                snprintf(err, errlen, "%s: cannot prepare statement %d: %s", path, i,
+                         sqlite3_errmsg(self->db));
+            hub_store_destroy(&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+int hub_store_set_max_bytes(hub_store_t *self, int64_t max_bytes, char *err, size_t errlen)
+{
+    int64_t page = 4096, pages = 0xfffffffe; /* SQLite's own ceiling */
+    s_int(self->db, "PRAGMA page_size", &page);
+    if (max_bytes > 0)
+        pages = max_bytes / (page > 0 ? page : 4096);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)(pages > 0 ? pages : 1));
+    int64_t got;
+    if (s_int(self->db, sql, &got) != SQLITE_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: cannot cap the size: %s", self->path,
+                     sqlite3_errmsg(self->db));
+        return HUB_STORE_EFAIL;
+    }
+    return 0;
+}
+
+void hub_store_destroy(hub_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hub_store_t *self = *self_p;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(self->q[i]);
+    if (self->db) {
+        if (!sqlite3_get_autocommit(self->db))
+            sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(self->db);
+    }
+    free(self->uids);
+    free(self->ids);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Run a statement that returns no rows, then reset it. */
+static int s_step_done(hub_store_t *self, sqlite3_stmt *st, const char *what, char *err,
+                       size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    int out = 0;
+    if (rc != SQLITE_DONE)
+        out = s_fail(self, rc, what, err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
+static void s_row_to_state(sqlite3_stmt *st, int col, hub_unit_state_t *s)
+{
+    s->last_seq = (uint64_t)sqlite3_column_int64(st, col + 0);
+    s->last_heard = sqlite3_column_int64(st, col + 1);
+    s->reports = (uint64_t)sqlite3_column_int64(st, col + 2);
+    s->participants = (uint64_t)sqlite3_column_int64(st, col + 3);
+    s->hours_tenths = (uint64_t)sqlite3_column_int64(st, col + 4);
+    s->sessions = (uint64_t)sqlite3_column_int64(st, col + 5);
+    s->staff_date = (uint32_t)sqlite3_column_int64(st, col + 6);
+    s->staff_total = (uint32_t)sqlite3_column_int64(st, col + 7);
+    s->staff_proficient = (uint32_t)sqlite3_column_int64(st, col + 8);
+    s->items_date = (uint32_t)sqlite3_column_int64(st, col + 9);
+    s->items_total = (uint32_t)sqlite3_column_int64(st, col + 10);
+    s->items_no_visit = (uint32_t)sqlite3_column_int64(st, col + 11);
+    s->cases_month = (uint32_t)sqlite3_column_int64(st, col + 12);
+    s->cases_total = (uint32_t)sqlite3_column_int64(st, col + 13);
+    s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, col + 14);
+}
+
+int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_state_t *states,
+                          char *err, size_t errlen)
+{
+    size_t n = ro_registry_count(reg);
+    int64_t *uids = calloc(n ? n : 1, sizeof *uids);
+    char(*ids)[RO_UNIT_MAX + 1] = calloc(n ? n : 1, sizeof *ids);
+    if (!uids || !ids) {
+        free(uids);
+        free(ids);
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return HUB_STORE_EFAIL;
+    }
+    int rc = hub_store_begin(self, err, errlen);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *id = ro_registry_at(reg, i)->id;
+        snprintf(ids[i], sizeof ids[i], "%s", id);
+        sqlite3_bind_text(self->q[Q_UNIT_INSERT], 1, id, -1, SQLITE_STATIC);
+        rc = s_step_done(self, self->q[Q_UNIT_INSERT], "cannot add a unit", err, errlen);
+        if (rc)
+            break;
+        sqlite3_stmt *st = self->q[Q_UNIT_SELECT];
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            uids[i] = sqlite3_column_int64(st, 0);
+            s_row_to_state(st, 1, &states[i]);
+        } else {
+            rc = s_fail(self, src, "cannot read a unit", err, errlen);
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (rc == 0)
+        rc = hub_store_commit(self, err, errlen);
+    if (rc) {
+        hub_store_rollback(self);
+        free(uids);
+        free(ids);
+        return rc;
+    }
+    free(self->uids);
+    free(self->ids);
+    self->uids = uids;
+    self->ids = ids;
+    self->nunits = n;
+    return 0;
+}
+
+int hub_store_begin(hub_store_t *self, char *err, size_t errlen)
+{
+    return s_step_done(self, self->q[Q_BEGIN], "cannot begin a transaction", err, errlen);
+}
+
+int hub_store_commit(hub_store_t *self, char *err, size_t errlen)
+{
+    return s_step_done(self, self->q[Q_COMMIT], "cannot commit", err, errlen);
+}
+
+void hub_store_rollback(hub_store_t *self)
+{
+    /* SQLite may already have rolled back on its own (e.g. after SQLITE_FULL) */
+    for (int i = 0; i < Q_COUNT; i++)
+        if (i != Q_ROLLBACK)
+            sqlite3_reset(self->q[i]);
+    if (!sqlite3_get_autocommit(self->db)) {
+        sqlite3_step(self->q[Q_ROLLBACK]);
+        sqlite3_reset(self->q[Q_ROLLBACK]);
+    }
+}
+
+int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
+                         int64_t received_at, char *err, size_t errlen)
+{
+    if (index >= self->nunits) {
+        if (err && errlen)
+            snprintf(err, errlen, "unit index %zu is not loaded", index);
+        return HUB_STORE_EFAIL;
+    }
+    sqlite3_stmt *st = self->q[Q_REPORT_INSERT];
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
+    sqlite3_bind_int(st, 3, (int)r->kind);
+    sqlite3_bind_int64(st, 4, r->date);
+    sqlite3_bind_int64(st, 5, r->total);
+    sqlite3_bind_int64(st, 6, r->part);
+    sqlite3_bind_text(st, 7, r->text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, r->recorded_at);
+    sqlite3_bind_int64(st, 9, received_at);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)hash);
+    int rc = sqlite3_step(st);
+    int out = 0;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        out = HUB_STORE_EDUP;
+        if (err && errlen)
+            snprintf(err, errlen, "%s seq %llu is already stored", r->unit,
+                     (unsigned long long)r->seq);
+    } else if (rc != SQLITE_DONE) {
+        out = s_fail(self, rc, "cannot store a report", err, errlen);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
+int hub_store_put_refusal(hub_store_t *self, const char *unit, uint64_t seq, ro_reason_t reason,
+                          const char *text, uint64_t hash, int64_t at, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_REFUSAL_INSERT];
+    sqlite3_bind_text(st, 1, unit, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+    sqlite3_bind_int(st, 3, (int)reason);
+    sqlite3_bind_text(st, 4, text ? text : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)hash);
+    sqlite3_bind_int64(st, 6, at);
+    return s_step_done(self, st, "cannot store a refusal", err, errlen);
+}
+
+int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *s, char *err,
+                        size_t errlen)
+{
+    if (index >= self->nunits) {
+        if (err && errlen)
+            snprintf(err, errlen, "unit index %zu is not loaded", index);
+        return HUB_STORE_EFAIL;
+    }
+    sqlite3_stmt *st = self->q[Q_UNIT_UPDATE];
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)s->last_seq);
+    sqlite3_bind_int64(st, 3, s->last_heard);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)s->reports);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)s->participants);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)s->hours_tenths);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)s->sessions);
+    sqlite3_bind_int64(st, 8, s->staff_date);
+    sqlite3_bind_int64(st, 9, s->staff_total);
+    sqlite3_bind_int64(st, 10, s->staff_proficient);
+    sqlite3_bind_int64(st, 11, s->items_date);
+    sqlite3_bind_int64(st, 12, s->items_total);
+    sqlite3_bind_int64(st, 13, s->items_no_visit);
+    sqlite3_bind_int64(st, 14, s->cases_month);
+    sqlite3_bind_int64(st, 15, s->cases_total);
+    sqlite3_bind_int64(st, 16, s->cases_no_visit);
+    return s_step_done(self, st, "cannot update a unit", err, errlen);
+}
+
+int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash,
+                   ro_reason_t *reason, char *text, size_t textlen)
+{
+    if (index >= self->nunits)
+        return HUB_STORE_EFAIL;
+    sqlite3_stmt *st = self->q[Q_REPORT_FIND];
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+    int rc = sqlite3_step(st);
+    int out = 0;
+    if (rc == SQLITE_ROW) {
+        *hash = (uint64_t)sqlite3_column_int64(st, 0);
+        out = 1;
+    } else if (rc != SQLITE_DONE) {
+        out = s_fail(self, rc, "cannot look up a report", NULL, 0);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out != 0)
+        return out;
+
+    st = self->q[Q_REFUSAL_FIND];
+    sqlite3_bind_text(st, 1, self->ids[index], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *hash = (uint64_t)sqlite3_column_int64(st, 0);
+        if (reason)
+            *reason = (ro_reason_t)sqlite3_column_int(st, 1);
+        if (text && textlen) {
+            const unsigned char *t = sqlite3_column_text(st, 2);
+            snprintf(text, textlen, "%s", t ? (const char *)t : "");
+        }
+        out = 2;
+    } else if (rc != SQLITE_DONE) {
+        out = s_fail(self, rc, "cannot look up a refusal", NULL, 0);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
+/* Columns of the recount statement: 0 id, 1..15 the stored units row in
+ * UNIT_COLUMNS order, 16.. the recount (see s_recount_fields). */
+static const struct {
+    const char *name; /* units column */
+    int stored;       /* its column in the recount row */
+    int recount;      /* the recomputed value's column */
+} s_recount_fields[] = {
+    {"reports", 3, 17},          {"participants", 4, 18}, {"hours_tenths", 5, 19},
+    {"sessions", 6, 20},         {"staff_date", 7, 21},   {"staff_total", 8, 22},
+    {"staff_proficient", 9, 23}, {"items_date", 10, 24},  {"items_total", 11, 25},
+    {"items_no_visit", 12, 26},  {"cases_month", 13, 27}, {"cases_total", 14, 28},
+    {"cases_no_visit", 15, 29},
+};
+#define RECOUNT_MAXSEQ 16
+
+/* Fill a state from the recomputed columns of a recount row. */
+static void s_recount_to_state(sqlite3_stmt *st, hub_unit_state_t *s)
+{
+    s->reports = (uint64_t)sqlite3_column_int64(st, 17);
+    s->participants = (uint64_t)sqlite3_column_int64(st, 18);
+    s->hours_tenths = (uint64_t)sqlite3_column_int64(st, 19);
+    s->sessions = (uint64_t)sqlite3_column_int64(st, 20);
+    s->staff_date = (uint32_t)sqlite3_column_int64(st, 21);
+    s->staff_total = (uint32_t)sqlite3_column_int64(st, 22);
+    s->staff_proficient = (uint32_t)sqlite3_column_int64(st, 23);
+    s->items_date = (uint32_t)sqlite3_column_int64(st, 24);
+    s->items_total = (uint32_t)sqlite3_column_int64(st, 25);
+    s->items_no_visit = (uint32_t)sqlite3_column_int64(st, 26);
+    s->cases_month = (uint32_t)sqlite3_column_int64(st, 27);
+    s->cases_total = (uint32_t)sqlite3_column_int64(st, 28);
+    s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, 29);
+}
+
+long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
+                       uint64_t *reports, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_RECOUNT];
+    sqlite3_bind_int64(st, 1, 99991231);
+    sqlite3_bind_int64(st, 2, 999912);
+    long ndiff = 0;
+    uint64_t nunits = 0, nreports = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        nunits++;
+        nreports += (uint64_t)sqlite3_column_int64(st, 17);
+        size_t nf = sizeof s_recount_fields / sizeof s_recount_fields[0];
+        for (size_t f = 0; f <= nf; f++) {
+            const char *name;
+            int64_t stored, recount;
+            if (f == nf) {
+                /* last_seq covers refusals too, so it may exceed the highest report */
+                name = "last_seq";
+                stored = sqlite3_column_int64(st, 1);
+                recount = sqlite3_column_int64(st, RECOUNT_MAXSEQ);
+                if (stored >= recount)
+                    continue;
+            } else {
+                name = s_recount_fields[f].name;
+                stored = sqlite3_column_int64(st, s_recount_fields[f].stored);
+                recount = sqlite3_column_int64(st, s_recount_fields[f].recount);
+                if (stored == recount)
+                    continue;
+            }
+            if (diffs && (size_t)ndiff < cap) {
+                hub_store_diff_t *d = &diffs[ndiff];
+                snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
+                snprintf(d->field, sizeof d->field, "%s", name);
+                d->stored = stored;
+                d->recount = recount;
+            }
+            ndiff++;
+        }
+    }
+    long out = ndiff;
+    if (rc != SQLITE_DONE)
+        out = s_fail(self, rc, "cannot recount", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out >= 0) {
+        if (units)
+            *units = nunits;
+        if (reports)
+            *reports = nreports;
+    }
+    return out;
+}
+
+int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                           hub_unit_state_t *out, char *err, size_t errlen)
+{
+    size_t n = ro_registry_count(reg);
+    memset(out, 0, n * sizeof *out);
+    sqlite3_stmt *st = self->q[Q_RECOUNT];
+    sqlite3_bind_int64(st, 1, as_of);
+    sqlite3_bind_int64(st, 2, as_of / 100);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        long i = id ? ro_registry_find(reg, (const char *)id) : -1;
+        if (i < 0)
+            continue; /* a unit no longer in the registry */
+        s_recount_to_state(st, &out[i]);
+        out[i].last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+        out[i].last_heard = sqlite3_column_int64(st, 2);
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE)
+        ret = s_fail(self, rc, "cannot compute the state as of a date", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+void hub_state_apply(hub_unit_state_t *s, const ro_report_t *r)
+{
+    switch (r->kind) {
+    case RO_KIND_TRAINING:
+        s->participants += r->total;
+        s->hours_tenths += r->part;
+        s->sessions++;
+        break;
+    case RO_KIND_STAFF:
+        if (r->date >= s->staff_date) {
+            s->staff_date = r->date;
+            s->staff_total = r->total;
+            s->staff_proficient = r->part;
+        }
+        break;
+    case RO_KIND_ITEMS:
+        if (r->date >= s->items_date) {
+            s->items_date = r->date;
+            s->items_total = r->total;
+            s->items_no_visit = r->part;
+        }
+        break;
+    case RO_KIND_CASES:
+        if (r->date >= s->cases_month) {
+            s->cases_month = r->date;
+            s->cases_total = r->total;
+            s->cases_no_visit = r->part;
+        }
+        break;
+    default: return; /* heartbeats and empty reports change no aggregate */
+    }
+    s->reports++;
+}

@@ -1,0 +1,364 @@
+/* test_report: the target table and the score sheet rendered as md, csv and
+ * html from a fixed small state, compared byte for byte with golden files
+ * in tests/golden/; plus escaping, self-containment and determinism. */
+
+/* To regenerate the golden files after an intended change of the output:
+ *   RO_UPDATE_GOLDEN=1 meson test -C <build> report
+ * (or run build/tests/unit/test_report with RO_SOURCE_ROOT=<source> and
+ * RO_UPDATE_GOLDEN=1), then review `git diff tests/golden`. On a mismatch
+ * the actual output is left in /tmp/rollout-test-XXXXXX/ for diffing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "report.h"
+#include "scoresheet.h"
+#include "targets.h"
+#include "test_util.h"
+
+#include <math.h>
+
+/* Eight units; some names carry characters every format must escape. */
+static const char s_units[] = "id,level,division,name\n"
+                              "460000-001,provincial,460000,省发展改革委\n"
+                              "460000-002,provincial,460000,省教育厅 | 审批处\n"
+                              "460100-001,municipal,460100,海口市政务服务中心\n"
+                              "460100-002,township,460100,演丰镇\n"
+                              "460200-001,municipal,460200,三亚市<b>行政</b>审批 & \"服务\"局\n"
+                              "460200-002,township,460200,=HYPERLINK 天涯镇\n"
+                              "469001-001,municipal,469001,五指山市政务中心\n"
+                              "469001-002,township,469001,水满乡\n";
+
+typedef struct {
+    hub_targets_t *targets;
+    ro_registry_t *reg;
+    hub_engine_t *engine;
+    hub_unit_state_t st[8];
+    hub_rollup_t rollup;
+    hub_scope_t laggards[8];
+    size_t laggard_count;
+    hub_report_point_t series[6];
+    hub_report_t report;
+    hub_scoresheet_t *sheet;
+    hub_scores_t scores;
+    hub_score_result_t result;
+    hub_report_sheet_t sheet_report;
+} fx_t;
+
+static const char *s_root(void)
+{
+    const char *root = getenv("RO_SOURCE_ROOT");
+    assert_non_null(root);
+    return root;
+}
+
+static int s_setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    char err[512] = "", path[512];
+    snprintf(path, sizeof path, "%s/config/targets.ini", s_root());
+    fx->targets = hub_targets_load(path, err, sizeof err);
+    if (!fx->targets)
+        fail_msg("%s", err);
+    fx->reg = ro_registry_load(tu_write("units.csv", s_units), err, sizeof err);
+    if (!fx->reg)
+        fail_msg("%s", err);
+    fx->engine = hub_engine_new(fx->reg, fx->targets, err, sizeof err);
+    assert_non_null(fx->engine);
+    /* participants, tenths of hours, staff total/proficient, items total/no-visit, cases */
+    static const uint32_t d[8][8] = {
+        {400, 700, 40, 40, 120, 100, 900, 800},  {150, 300, 30, 25, 80, 50, 300, 200},
+        {380, 650, 60, 57, 200, 170, 2000, 1700}, {20, 40, 8, 6, 30, 12, 100, 40},
+        {300, 500, 50, 46, 150, 100, 1500, 1250}, {0, 0, 0, 0, 0, 0, 0, 0},
+        {200, 350, 20, 16, 60, 30, 400, 220},    {90, 160, 6, 6, 20, 19, 50, 48}};
+    for (int u = 0; u < 8; u++) {
+        hub_unit_state_t *s = &fx->st[u];
+        s->participants = d[u][0];
+        s->hours_tenths = d[u][1];
+        s->sessions = d[u][0] ? 2 : 0;
+        s->staff_total = d[u][2];
+        s->staff_proficient = d[u][3];
+        s->items_total = d[u][4];
+        s->items_no_visit = d[u][5];
+        s->cases_total = d[u][6];
+        s->cases_no_visit = d[u][7];
+        s->reports = d[u][0] ? 5 : 0;
+        s->last_seq = s->reports;
+        s->last_heard = d[u][0] ? 1530403200 : 0;
+    }
+    const uint32_t as_of = 20180701;
+    hub_engine_rollup(fx->engine, fx->st, as_of, &fx->rollup);
+    hub_laggard_t *lag = NULL;
+    size_t head = hub_targets_headline(fx->targets);
+    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, as_of, head, 8, &lag,
+                                         &fx->laggard_count), 0);
+    for (size_t k = 0; k < fx->laggard_count; k++)
+        hub_engine_unit(fx->engine, fx->st, lag[k].unit, as_of, &fx->laggards[k]);
+    free(lag);
+    static const hub_report_point_t series[] = {
+        {20171001, 0.12}, {20171231, 0.31}, {20180331, 0.52}, {20180515, NAN},
+        {20180630, 0.64}, {20180701, 0.6585365853658537}};
+    memcpy(fx->series, series, sizeof series);
+    hub_report_init(&fx->report, fx->targets, as_of);
+    hub_report_use_rollup(&fx->report, &fx->rollup);
+    fx->report.laggards = fx->laggards;
+    fx->report.laggard_count = fx->laggard_count;
+    fx->report.series = fx->series;
+    fx->report.series_count = 6;
+    fx->report.note = "测试数据 test data";
+
+    snprintf(path, sizeof path, "%s/config/scoresheet.ini", s_root());
+    fx->sheet = hub_scoresheet_load(path, err, sizeof err);
+    if (!fx->sheet)
+        fail_msg("%s", err);
+    snprintf(path, sizeof path, "%s/config/scores-2019.ini", s_root());
+    if (hub_scores_load(path, fx->sheet, &fx->scores, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(hub_scoresheet_compute(fx->sheet, &fx->scores, NAN, &fx->result, err,
+                                            sizeof err), 0);
+    fx->sheet_report = (hub_report_sheet_t){.sheet = fx->sheet, .scores = &fx->scores,
+                                            .result = &fx->result};
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fx_t *fx = *state;
+    hub_scoresheet_destroy(&fx->sheet);
+    hub_engine_destroy(&fx->engine);
+    ro_registry_destroy(&fx->reg);
+    hub_targets_destroy(&fx->targets);
+    free(fx);
+    return 0;
+}
+
+static char *s_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Compare text with tests/golden/name, or rewrite it when RO_UPDATE_GOLDEN is set. */
+static void s_golden(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/golden/%s", s_root(), name);
+    const char *update = getenv("RO_UPDATE_GOLDEN");
+    if (update && strcmp(update, "0")) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        print_message("# rewrote %s\n", path);
+        return;
+    }
+    char *want = s_read(path);
+    if (!want)
+        fail_msg("%s is missing: run with RO_UPDATE_GOLDEN=1 to create it", path);
+    if (strcmp(want, text)) {
+        size_t line = 1, i = 0;
+        while (want[i] && want[i] == text[i]) {
+            line += want[i] == '\n';
+            i++;
+        }
+        const char *actual = tu_write(name, text);
+        free(want);
+        fail_msg("%s differs from the golden file from line %zu; actual output in %s", name,
+                 line, actual);
+    }
+    free(want);
+}
+
+static char *s_targets(fx_t *fx, hub_report_format_t fmt)
+{
+    char *text = hub_report_targets_string(fmt, &fx->report);
+    assert_non_null(text);
+    return text;
+}
+
+static char *s_sheet(fx_t *fx, hub_report_format_t fmt)
+{
+    char *text = hub_report_scoresheet_string(fmt, &fx->sheet_report);
+    assert_non_null(text);
+    return text;
+}
+
+static void test_targets_md(void **state)
+{
+    char *t = s_targets(*state, HUB_REPORT_MD);
+    s_golden("targets.md", t);
+    free(t);
+}
+
+static void test_targets_csv(void **state)
+{
+    char *t = s_targets(*state, HUB_REPORT_CSV);
+    s_golden("targets.csv", t);
+    free(t);
+}
+
+static void test_targets_html(void **state)
+{
+    char *t = s_targets(*state, HUB_REPORT_HTML);
+    s_golden("targets.html", t);
+    free(t);
+}
+
+static void test_scoresheet_md(void **state)
+{
+    char *t = s_sheet(*state, HUB_REPORT_MD);
+    s_golden("scoresheet.md", t);
+    free(t);
+}
+
+static void test_scoresheet_csv(void **state)
+{
+    char *t = s_sheet(*state, HUB_REPORT_CSV);
+    s_golden("scoresheet.csv", t);
+    free(t);
+}
+
+static void test_scoresheet_html(void **state)
+{
+    char *t = s_sheet(*state, HUB_REPORT_HTML);
+    s_golden("scoresheet.html", t);
+    free(t);
+}
+
+static void test_escaping(void **state)
+{
+    fx_t *fx = *state;
+    char *html = s_targets(fx, HUB_REPORT_HTML);
+    char *csv = s_targets(fx, HUB_REPORT_CSV);
+    char *md = s_targets(fx, HUB_REPORT_MD);
+    /* the laggards list names the Sanya unit with <, >, & and quotes */
+    assert_non_null(strstr(html, "三亚市&lt;b&gt;行政&lt;/b&gt;审批 &amp; &quot;服务&quot;局"));
+    assert_null(strstr(html, "<b>行政"));
+    assert_non_null(strstr(csv, "\"三亚市<b>行政</b>审批 & \"\"服务\"\"局\""));
+    assert_non_null(strstr(md, "三亚市&lt;b&gt;行政&lt;/b&gt;审批 & \"服务\"局"));
+    /* md keeps a '<' that opens no tag readable */
+    assert_non_null(strstr(md, "| <1600 |"));
+    /* a name that a spreadsheet would run as a formula is defused */
+    assert_non_null(strstr(csv, "\"'=HYPERLINK 天涯镇\""));
+    free(html);
+    free(csv);
+    free(md);
+    /* labels from the file are escaped too: a registry name with a pipe in md */
+    hub_scope_t lag;
+    hub_engine_unit(fx->engine, fx->st, 1, 20180701, &lag);
+    hub_report_t r = fx->report;
+    r.laggards = &lag;
+    r.laggard_count = 1;
+    md = hub_report_targets_string(HUB_REPORT_MD, &r);
+    assert_non_null(strstr(md, "| 省教育厅 \\| 审批处 |"));
+    free(md);
+}
+
+static void test_html_is_self_contained(void **state)
+{
+    fx_t *fx = *state;
+    char *pages[2] = {s_targets(fx, HUB_REPORT_HTML), s_sheet(fx, HUB_REPORT_HTML)};
+    for (int k = 0; k < 2; k++) {
+        const char *h = pages[k];
+        assert_true(!strncmp(h, "<!DOCTYPE html>", 15));
+        assert_non_null(strstr(h, "<style>"));
+        assert_non_null(strstr(h, "</html>\n"));
+        assert_null(strstr(h, "http:"));
+        assert_null(strstr(h, "https:"));
+        assert_null(strstr(h, "<link"));
+        assert_null(strstr(h, "<script"));
+        assert_null(strstr(h, "<img"));
+        assert_null(strstr(h, "url("));
+    }
+    /* the charts: one bar chart per indicator, the series with three milestones */
+    size_t svgs = 0;
+    for (const char *p = pages[0]; (p = strstr(p, "<svg ")); p++)
+        svgs++;
+    assert_int_equal(svgs, hub_targets_count(fx->targets) + 1);
+    size_t markers = 0;
+    for (const char *p = pages[0]; (p = strstr(p, "<polygon ")); p++)
+        markers++;
+    assert_int_equal(markers, 3);
+    assert_non_null(strstr(pages[0], "<polyline "));
+    free(pages[0]);
+    free(pages[1]);
+}
+
+static void test_deterministic_and_same_as_file(void **state)
+{
+    fx_t *fx = *state;
+    for (int fmt = HUB_REPORT_MD; fmt <= HUB_REPORT_HTML; fmt++) {
+        char *a = s_targets(fx, (hub_report_format_t)fmt);
+        char *b = s_targets(fx, (hub_report_format_t)fmt);
+        assert_string_equal(a, b);
+        char path[512];
+        snprintf(path, sizeof path, "%s/out.%s", tu_dir(), hub_report_format_name((hub_report_format_t)fmt));
+        FILE *f = fopen(path, "wb");
+        assert_int_equal(hub_report_targets(f, (hub_report_format_t)fmt, &fx->report), 0);
+        fclose(f);
+        char *c = s_read(path);
+        assert_string_equal(a, c);
+        free(a);
+        free(b);
+        free(c);
+    }
+}
+
+static void test_refuses_incomplete_input(void **state)
+{
+    fx_t *fx = *state;
+    hub_report_t r = fx->report;
+    r.province = NULL;
+    assert_null(hub_report_targets_string(HUB_REPORT_MD, &r));
+    r = fx->report;
+    r.laggard_indicator = 99;
+    assert_null(hub_report_targets_string(HUB_REPORT_MD, &r));
+    assert_int_equal(hub_report_targets(stdout, (hub_report_format_t)7, &fx->report), -1);
+    hub_report_sheet_t s = fx->sheet_report;
+    s.result = NULL;
+    assert_null(hub_report_scoresheet_string(HUB_REPORT_CSV, &s));
+    hub_report_format_t fmt;
+    assert_int_equal(hub_report_format_parse("html", &fmt), 0);
+    assert_int_equal(fmt, HUB_REPORT_HTML);
+    assert_int_equal(hub_report_format_parse("pdf", &fmt), -1);
+    /* no laggards, no levels, no divisions, no series: still a report */
+    r = fx->report;
+    r.laggard_count = 0;
+    r.level_count = 0;
+    r.division_count = 0;
+    r.series_count = 0;
+    char *text = hub_report_targets_string(HUB_REPORT_HTML, &r);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "无 none"));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_targets_md, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_targets_csv, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_targets_html, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_scoresheet_md, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_scoresheet_csv, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_scoresheet_html, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_escaping, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_html_is_self_contained, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_deterministic_and_same_as_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_incomplete_input, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
