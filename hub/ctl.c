@@ -1,13 +1,17 @@
 /* rolloutctl: the operator's client. Asks the hub's status socket one
  * question and prints the answer as a table or as one JSON document. It
- * never opens hub.db: everything it knows comes over the socket. The feed
- * (watch), reports and CURVE client keys are later additions. */
+ * never opens hub.db: everything it knows comes over the socket. The
+ * report command is ctl_report.c; the feed (watch) and CURVE client keys
+ * are later additions. */
+#include "ctl.h"
+#include "ctl_keys.h"
 #include "ro_codec.h"
 #include "ro_config.h"
 #include "ro_pb.h"
 #include "ro_registry.h"
 #include "ro_sock.h"
 #include "ro_time.h"
+#include "targets.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,19 +27,42 @@
 
 static void s_help(void)
 {
-    printf("usage: rolloutctl [--hub ENDPOINT|HOST[:PORT]] [--timeout SEC] COMMAND [OPTIONS]\n"
+    printf("usage: rolloutctl [--config FILE] [--hub ENDPOINT|HOST[:PORT]] [--timeout SEC] COMMAND\n"
+           "                  [OPTIONS]\n"
            "\n"
            "Ask a running rollout-hub over its status socket (never its database).\n"
            "\n"
            "commands:\n"
-           "  status [--unit ID | --division CODE | --level L] [--as-of YYYY-MM-DD] [--json]\n"
-           "                      the province's totals, or one unit's (division and level\n"
-           "                      scopes need a hub with the attainment engine)\n"
+           "  status [WHAT] [--as-of YYYY-MM-DD] [--json]\n"
+           "                      the province against its targets, or WHAT:\n"
+           "      --unit ID             one unit\n"
+           "      --division CODE       a division (460000: the provincial units)\n"
+           "      --level L             provincial, municipal or township\n"
+           "      --divisions           every division, one line each\n"
+           "      --laggards [--indicator ID] [--limit N]\n"
+           "                            units behind the next milestone (default: of the\n"
+           "                            no-visit items share), biggest gap first (limit 20)\n"
+           "      --silent [--limit N]  units not heard within the hub's silent_after\n"
+           "      --history ID [--indicator ID] [--limit N]\n"
+           "                            one unit's reports of an indicator over time\n"
+           "      --series [--indicator ID]\n"
+           "                            the province's value at each month end\n"
+           "  report [--as-of DATE] [--format md|csv|html] [--out FILE] [--score-sheet] ...\n"
+           "                      the year-end performance target table or score sheet\n"
+           "                      (rolloutctl report --help)\n"
+           "  watch [--once]      a live view that follows the hub's feed (rolloutctl watch\n"
+           "                      --help)\n"
            "  metrics [--json]    the hub's counters: reports stored, duplicates, refusals...\n"
            "  verify [--json]     recount every unit's aggregates from the raw reports and\n"
            "                      compare them with the stored ones\n"
+           "  keys ...            make CURVE keys and keep the hub's allow-list, offline\n"
+           "                      (rolloutctl keys --help)\n"
            "\n"
            "options:\n"
+           "  --config FILE  ctl.ini: [ctl] hub, [security] curve, hub_public_key, public_key,\n"
+           "                 secret_key (an operator key on the hub's allow-list); default\n"
+           "                 $ROLLOUT_CTL_CONFIG, else /etc/rollout/ctl.ini if it exists;\n"
+           "                 without one rolloutctl speaks plain TCP\n"
            "  --hub H        the hub's status socket: a ZeroMQ endpoint (tcp://host:port), a\n"
            "                 HOST (port %d) or HOST:PORT; default tcp://%s:%d\n"
            "  --timeout SEC  how long to wait for an answer (default 5)\n"
@@ -46,6 +73,8 @@ static void s_help(void)
            "  rolloutctl status\n"
            "  rolloutctl --hub hub.example.org status --unit 460100-001\n"
            "  rolloutctl --hub tcp://127.0.0.1:7452 status --json | jq .scopes[0].reports\n"
+           "  rolloutctl status --laggards --as-of 2018-06-30 --limit 10\n"
+           "  rolloutctl report --as-of 2018-12-31 --format html --out report.html\n"
            "  rolloutctl metrics\n"
            "  rolloutctl verify\n"
            "\n"
@@ -54,7 +83,7 @@ static void s_help(void)
            DEFAULT_PORT, DEFAULT_HOST, DEFAULT_PORT);
 }
 
-static int s_usage_error(const char *fmt, ...)
+int ctl_usage_error(const char *fmt, ...)
 {
     va_list ap;
     fputs("rolloutctl: ", stderr);
@@ -85,11 +114,18 @@ static int s_endpoint(const char *hub, char *out, size_t cap)
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-/* Send one request and wait for the reply. Returns the unpacked reply (free
- * with rollout__status_reply__free_unpacked), or NULL with a line printed. */
-static Rollout__StatusReply *s_ask(const char *endpoint, double timeout_s,
-                                   const Rollout__StatusRequest *req)
+Rollout__StatusRequest ctl_request(Rollout__Query query)
 {
+    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
+    req.version = RO_PROTOCOL_VERSION;
+    req.query = query;
+    return req;
+}
+
+Rollout__StatusReply *ctl_ask(const ctl_hub_t *hub, const Rollout__StatusRequest *req)
+{
+    const char *endpoint = hub->endpoint;
+    double timeout_s = hub->timeout;
     Rollout__StatusReply *reply = NULL;
     uint8_t body[4096];
     size_t len = rollout__status_request__get_packed_size(req);
@@ -111,6 +147,11 @@ static Rollout__StatusReply *s_ask(const char *endpoint, double timeout_s,
     int64_t maxmsg = RO_STATUS_FRAME_MAX;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    char why[512];
+    if (ctl_keys_client(sock, &hub->sec, why, sizeof why) != 0) {
+        fprintf(stderr, "rolloutctl: %s\n", why);
+        goto done;
+    }
     if (zmq_connect(sock, endpoint) != 0) {
         fprintf(stderr, "rolloutctl: cannot connect to %s: %s\n", endpoint,
                 zmq_strerror(zmq_errno()));
@@ -130,8 +171,10 @@ static Rollout__StatusReply *s_ask(const char *endpoint, double timeout_s,
         if (rc <= 0) {
             fprintf(stderr,
                     "rolloutctl: no answer from the hub at %s within %g s; is rollout-hub "
-                    "running?\n",
-                    endpoint, timeout_s);
+                    "running?%s\n",
+                    endpoint, timeout_s,
+                    hub->sec.curve ? " (or is this operator key not on its allow-list?)"
+                                   : " (plain TCP: no ctl.ini; a CURVE hub needs --config)");
             goto done;
         }
         zmq_msg_t msg;
@@ -215,6 +258,53 @@ static void s_json_head(const Rollout__StatusReply *r)
     s_json_str(r->store_state);
 }
 
+/* A number, or null when the indicator has no data. */
+static void s_json_value(double v, int no_data)
+{
+    if (no_data)
+        fputs("null", stdout);
+    else
+        s_json_num(v);
+}
+
+static void s_json_indicator(const Rollout__Indicator *in)
+{
+    fputs("{\"id\":", stdout);
+    s_json_str(in->id);
+    fputs(",\"label_zh\":", stdout);
+    s_json_str(in->label_zh);
+    fputs(",\"label_en\":", stdout);
+    s_json_str(in->label_en);
+    fputs(",\"measure\":", stdout);
+    s_json_str(in->measure);
+    fputs(",\"value\":", stdout);
+    s_json_value(in->value, in->no_data);
+    fputs(",\"goal\":", stdout);
+    s_json_num(in->goal);
+    fputs(",\"share\":", stdout);
+    s_json_value(in->share, in->no_data);
+    printf(",\"no_data\":%s,\"grade\":", in->no_data ? "true" : "false");
+    s_json_str(in->grade);
+    fputs(",\"milestone\":", stdout);
+    s_json_str(in->milestone);
+    fputs(",\"next_date\":", stdout);
+    s_json_date(in->next_date);
+    fputs(",\"next_goal\":", stdout);
+    s_json_num(in->next_goal);
+    fputs(",\"gap\":", stdout);
+    s_json_num(in->gap);
+    fputs(",\"due_date\":", stdout);
+    s_json_date(in->due_date);
+    fputs(",\"due_goal\":", stdout);
+    s_json_num(in->due_goal);
+    fputs(",\"why\":", stdout);
+    if (in->why[0])
+        s_json_str(in->why);
+    else
+        fputs("null", stdout);
+    putchar('}');
+}
+
 static void s_json_scope(const Rollout__Scope *s)
 {
     fputs("{\"kind\":", stdout);
@@ -241,28 +331,27 @@ static void s_json_scope(const Rollout__Scope *s)
     s_json_str(s->grade);
     fputs(",\"indicators\":[", stdout);
     for (size_t i = 0; i < s->n_indicators; i++) {
-        const Rollout__Indicator *in = s->indicators[i];
-        fputs(i ? ",{\"id\":" : "{\"id\":", stdout);
-        s_json_str(in->id);
-        fputs(",\"value\":", stdout);
-        s_json_num(in->value);
-        fputs(",\"goal\":", stdout);
-        s_json_num(in->goal);
-        fputs(",\"share\":", stdout);
-        s_json_num(in->share);
-        fputs(",\"grade\":", stdout);
-        s_json_str(in->grade);
-        fputs(",\"milestone\":", stdout);
-        s_json_str(in->milestone);
-        fputs(",\"next_date\":", stdout);
-        s_json_date(in->next_date);
-        fputs(",\"next_goal\":", stdout);
-        s_json_num(in->next_goal);
-        fputs(",\"gap\":", stdout);
-        s_json_num(in->gap);
-        putchar('}');
+        if (i)
+            putchar(',');
+        s_json_indicator(s->indicators[i]);
     }
     fputs("]}", stdout);
+}
+
+static void s_json_points(const Rollout__StatusReply *r)
+{
+    fputs(",\"history\":[", stdout);
+    for (size_t i = 0; i < r->n_history; i++) {
+        const Rollout__HistoryPoint *p = r->history[i];
+        fputs(i ? ",{\"date\":" : "{\"date\":", stdout);
+        s_json_date(p->date);
+        fputs(",\"value\":", stdout);
+        s_json_value(p->value, p->no_data);
+        printf(",\"no_data\":%s,\"seq\":%llu,\"total\":%llu,\"part\":%llu}",
+               p->no_data ? "true" : "false", (unsigned long long)p->seq,
+               (unsigned long long)p->total, (unsigned long long)p->part);
+    }
+    putchar(']');
 }
 
 /* ---- tables ---------------------------------------------------------------- */
@@ -300,6 +389,60 @@ static void s_when(int64_t t, int64_t now)
         printf("%s (%lld days ago)\n", buf, (long long)(ago / 86400));
 }
 
+/* Format a value the way the hub's targets would ("55.0%", "1540", "270.0");
+ * no data in ASCII, so that byte-padded columns line up. */
+static const char *s_fmt(const char *measure, double v, int no_data, char *buf, size_t len)
+{
+    if (no_data) {
+        snprintf(buf, len, "no data");
+        return buf;
+    }
+    hub_indicator_t ind;
+    memset(&ind, 0, sizeof ind);
+    ind.measure = !strcmp(measure, "percent") ? HUB_MEASURE_PERCENT
+                  : !strcmp(measure, "hours") ? HUB_MEASURE_HOURS
+                                              : HUB_MEASURE_PEOPLE;
+    return hub_indicator_format(&ind, v, buf, len);
+}
+
+static const char *s_date_or(uint32_t d, const char *none, char *buf)
+{
+    if (!d)
+        return none;
+    ro_date_format(d, buf);
+    return buf;
+}
+
+/* The indicators of a scope: value, goal, share, grade, milestone, next
+ * target and gap; then why each one that falls short does. */
+static void s_table_indicators(const Rollout__Scope *s)
+{
+    if (!s->n_indicators)
+        return;
+    printf("  %-24s %9s %9s %7s %-5s %-9s %-10s %9s %9s\n", "indicator", "value", "goal", "share",
+           "grade", "milestone", "next", "target", "gap");
+    for (size_t i = 0; i < s->n_indicators; i++) {
+        const Rollout__Indicator *in = s->indicators[i];
+        char v[32], g[32], ng[32], gap[32], d[16], share[16] = "-";
+        if (!in->no_data)
+            snprintf(share, sizeof share, "%.1f%%", 100.0 * in->share);
+        /* the grade is one CJK character (3 bytes, 2 columns): pad by hand */
+        printf("  %-24s %9s %9s %7s %s    %-9s %-10s %9s %9s\n", in->id,
+               s_fmt(in->measure, in->value, in->no_data, v, sizeof v),
+               s_fmt(in->measure, in->goal, 0, g, sizeof g), share, in->grade, in->milestone,
+               s_date_or(in->next_date, "-", d), s_fmt(in->measure, in->next_goal, 0, ng, sizeof ng),
+               s_fmt(in->measure, in->gap, 0, gap, sizeof gap));
+    }
+    int why = 0;
+    for (size_t i = 0; i < s->n_indicators; i++) {
+        if (!s->indicators[i]->why[0])
+            continue;
+        if (!why++)
+            printf("  why:\n");
+        printf("    - %s\n", s->indicators[i]->why);
+    }
+}
+
 static void s_table_scope(const Rollout__Scope *s, const Rollout__StatusReply *r)
 {
     char date[16];
@@ -328,32 +471,163 @@ static void s_table_scope(const Rollout__Scope *s, const Rollout__StatusReply *r
     s_when(s->last_heard, ro_time_now());
     if (s->grade[0])
         printf("  %-18s %s\n", "grade", s->grade);
-    for (size_t i = 0; i < s->n_indicators; i++) {
-        const Rollout__Indicator *in = s->indicators[i];
-        char next[16] = "-";
-        if (in->next_date)
-            ro_date_format(in->next_date, next);
-        printf("  %-18s value %.4g  goal %.4g  share %.1f%%  %s  %s  next %s %.4g  gap %.4g\n",
-               in->id, in->value, in->goal, 100.0 * in->share, in->grade, in->milestone, next,
-               in->next_goal, in->gap);
+    s_table_indicators(s);
+}
+
+/* Divisions: one line each, every indicator's value and grade. */
+static void s_table_divisions(const Rollout__StatusReply *r)
+{
+    char date[16];
+    ro_date_format(r->as_of, date);
+    printf("divisions as of %s", date);
+    const Rollout__Scope *first = r->n_scopes ? r->scopes[0] : NULL;
+    for (size_t i = 0; first && i < first->n_indicators; i++)
+        printf("%s [%zu] %s", i ? "," : ";", i + 1, first->indicators[i]->id);
+    printf("\n%-7s %5s %5s", "code", "units", "rep");
+    for (size_t i = 0; first && i < first->n_indicators; i++) {
+        char h[24];
+        snprintf(h, sizeof h, "[%zu]", i + 1);
+        printf(" %11s   ", h);
+    }
+    printf(" %-7s %s\n", "overall", "name");
+    for (size_t k = 0; k < r->n_scopes; k++) {
+        const Rollout__Scope *s = r->scopes[k];
+        printf("%-7s %5u %5u", s->id, s->units, s->units_reporting);
+        for (size_t i = 0; i < s->n_indicators; i++) {
+            const Rollout__Indicator *in = s->indicators[i];
+            char v[32];
+            printf(" %11s %s", s_fmt(in->measure, in->value, in->no_data, v, sizeof v), in->grade);
+        }
+        printf(" %s      %s\n", s->grade, s->name);
+    }
+}
+
+/* The indicator of a unit scope that a laggard list is about. */
+static const Rollout__Indicator *s_find_indicator(const Rollout__Scope *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_indicators; i++)
+        if (!strcmp(s->indicators[i]->id, id))
+            return s->indicators[i];
+    return NULL;
+}
+
+static void s_table_laggards(const Rollout__StatusReply *r)
+{
+    char date[16];
+    ro_date_format(r->as_of, date);
+    const Rollout__Indicator *head = r->n_scopes ? s_find_indicator(r->scopes[0], r->indicator) : NULL;
+    printf("laggards on %s%s%s as of %s: %u unit%s behind", r->indicator, head ? " " : "",
+           head ? head->label_zh : "", date, r->total, r->total == 1 ? "" : "s");
+    if (r->n_scopes < r->total)
+        printf(", %zu shown", r->n_scopes);
+    printf("\n");
+    if (!r->n_scopes)
+        return;
+    printf("%4s  %-12s %8s %8s %-10s %8s  %-9s %-8s %s\n", "#", "unit", "value", "target", "due",
+           "gap", "status", "division", "name");
+    for (size_t k = 0; k < r->n_scopes; k++) {
+        const Rollout__Scope *s = r->scopes[k];
+        const Rollout__Indicator *in = s_find_indicator(s, r->indicator);
+        if (!in)
+            continue;
+        char v[32], t[32], g[32], d[16];
+        printf("%4zu  %-12s %8s %8s %-10s %8s  %-9s %-8s %s\n", k + 1, s->id,
+               s_fmt(in->measure, in->value, in->no_data, v, sizeof v),
+               s_fmt(in->measure, in->next_goal, 0, t, sizeof t), s_date_or(in->next_date, "-", d),
+               s_fmt(in->measure, in->gap, 0, g, sizeof g), in->milestone, s->division, s->name);
+    }
+}
+
+static void s_table_silent(const Rollout__StatusReply *r)
+{
+    double after = 0;
+    for (size_t i = 0; i < r->n_metrics; i++)
+        if (!strcmp(r->metrics[i]->name, "silent_after"))
+            after = r->metrics[i]->value;
+    printf("silent units (nothing heard for %.0f s or more): %u", after, r->total);
+    if (r->n_scopes < r->total)
+        printf(", %zu shown", r->n_scopes);
+    printf("\n");
+    if (!r->n_scopes)
+        return;
+    printf("%-12s %-8s %-40s %s\n", "unit", "division", "last heard", "name");
+    int64_t now = ro_time_now();
+    for (size_t k = 0; k < r->n_scopes; k++) {
+        const Rollout__Scope *s = r->scopes[k];
+        printf("%-12s %-8s ", s->id, s->division);
+        char when[64] = "never";
+        if (s->last_heard > 0) {
+            time_t tt = (time_t)s->last_heard;
+            struct tm tm;
+            gmtime_r(&tt, &tm);
+            char buf[32];
+            strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+            snprintf(when, sizeof when, "%s (%lld h ago)", buf,
+                     (long long)((now - s->last_heard) / 3600));
+        }
+        printf("%-40s %s\n", when, s->name);
+    }
+}
+
+/* HISTORY (one unit) or SERIES (the province): date, value, and the counts. */
+static void s_table_points(const Rollout__StatusReply *r, int history)
+{
+    char date[16];
+    ro_date_format(r->as_of, date);
+    const Rollout__Scope *s = r->n_scopes ? r->scopes[0] : NULL;
+    const Rollout__Indicator *in = s ? s_find_indicator(s, r->indicator) : NULL;
+    const char *measure = in ? in->measure : "people";
+    int ratio = !strcmp(measure, "percent");
+    if (history && s)
+        printf("history of %s for %s %s, as of %s: %zu report%s\n", r->indicator, s->id, s->name,
+               date, r->n_history, r->n_history == 1 ? "" : "s");
+    else
+        printf("the province's %s as of each month end, to %s\n", r->indicator, date);
+    if (history)
+        printf("%-10s %6s %9s  %s\n", "date", "seq", "value", ratio ? "part / total" : "this report");
+    else
+        printf("%-10s %9s  %s\n", "date", "value", ratio ? "part / total" : "");
+    for (size_t i = 0; i < r->n_history; i++) {
+        const Rollout__HistoryPoint *p = r->history[i];
+        char d[16], v[32];
+        ro_date_format(p->date, d);
+        s_fmt(measure, p->value, p->no_data, v, sizeof v);
+        if (history)
+            printf("%-10s %6llu %9s  ", d, (unsigned long long)p->seq, v);
+        else
+            printf("%-10s %9s  ", d, v);
+        if (ratio)
+            printf("%llu / %llu\n", (unsigned long long)p->part, (unsigned long long)p->total);
+        else if (history)
+            printf("+%llu people, +%llu.%llu h\n", (unsigned long long)p->total,
+                   (unsigned long long)(p->part / 10), (unsigned long long)(p->part % 10));
+        else
+            putchar('\n');
     }
 }
 
 /* ---- commands -------------------------------------------------------------- */
 
 typedef struct {
-    const char *hub;      /* --hub as given */
-    double timeout;       /* --timeout seconds */
-    const char *command;  /* status | metrics | verify */
-    const char *unit;     /* --unit */
-    const char *division; /* --division */
-    const char *level;    /* --level */
-    uint32_t as_of;       /* --as-of, 0 = today */
-    int json;             /* --json */
+    const char *hub;       /* --hub as given */
+    double timeout;        /* --timeout seconds */
+    const char *command;   /* status | metrics | verify | report */
+    int command_at;        /* argv index of the command */
+    const char *unit;      /* --unit */
+    const char *division;  /* --division */
+    const char *level;     /* --level */
+    int divisions;         /* --divisions */
+    int laggards;          /* --laggards */
+    int silent;            /* --silent */
+    const char *history;   /* --history UNIT */
+    int series;            /* --series */
+    const char *indicator; /* --indicator */
+    long limit;            /* --limit, -1 = not given */
+    uint32_t as_of;        /* --as-of, 0 = today */
+    int json;              /* --json */
 } s_args_t;
 
-/* Exit status for a reply that is not ok, after printing the hub's reason. */
-static int s_reply_failed(const Rollout__StatusReply *r)
+int ctl_reply_failed(const Rollout__StatusReply *r)
 {
     if (r->status == 0)
         return 0;
@@ -361,58 +635,105 @@ static int s_reply_failed(const Rollout__StatusReply *r)
     return r->status == 2 ? 2 : 1;
 }
 
-static int s_run(const s_args_t *a, const char *endpoint)
+/* The request a status command asks. */
+static Rollout__StatusRequest s_status_request(const s_args_t *a)
 {
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = RO_PROTOCOL_VERSION;
-    req.as_of = a->as_of;
-    if (!strcmp(a->command, "status")) {
-        if (a->unit) {
-            req.query = ROLLOUT__QUERY__QUERY_UNIT;
-            req.key = (char *)a->unit;
-        } else if (a->division) {
-            req.query = ROLLOUT__QUERY__QUERY_DIVISION;
-            req.key = (char *)a->division;
-        } else if (a->level) {
-            req.query = ROLLOUT__QUERY__QUERY_LEVEL;
-            req.key = (char *)a->level;
-        } else {
-            req.query = ROLLOUT__QUERY__QUERY_PROVINCE;
-        }
-    } else if (!strcmp(a->command, "metrics")) {
-        req.query = ROLLOUT__QUERY__QUERY_METRICS;
-    } else {
-        req.query = ROLLOUT__QUERY__QUERY_VERIFY;
+    Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
+    if (a->unit) {
+        req.query = ROLLOUT__QUERY__QUERY_UNIT;
+        req.key = (char *)a->unit;
+    } else if (a->division) {
+        req.query = ROLLOUT__QUERY__QUERY_DIVISION;
+        req.key = (char *)a->division;
+    } else if (a->level) {
+        req.query = ROLLOUT__QUERY__QUERY_LEVEL;
+        req.key = (char *)a->level;
+    } else if (a->divisions) {
+        req.query = ROLLOUT__QUERY__QUERY_DIVISIONS;
+    } else if (a->laggards) {
+        req.query = ROLLOUT__QUERY__QUERY_LAGGARDS;
+        req.limit = a->limit < 0 ? 20 : (uint32_t)a->limit;
+    } else if (a->silent) {
+        req.query = ROLLOUT__QUERY__QUERY_SILENT;
+        req.limit = a->limit < 0 ? 50 : (uint32_t)a->limit;
+    } else if (a->history) {
+        req.query = ROLLOUT__QUERY__QUERY_HISTORY;
+        req.key = (char *)a->history;
+        req.limit = a->limit < 0 ? 0 : (uint32_t)a->limit;
+    } else if (a->series) {
+        req.query = ROLLOUT__QUERY__QUERY_SERIES;
+        req.limit = a->limit < 0 ? 0 : (uint32_t)a->limit;
     }
-    Rollout__StatusReply *r = s_ask(endpoint, a->timeout, &req);
+    if (a->indicator)
+        req.indicator = (char *)a->indicator;
+    req.as_of = a->as_of;
+    return req;
+}
+
+static void s_print_status(const s_args_t *a, const Rollout__StatusReply *r)
+{
+    int points = a->history || a->series;
+    if (a->json) {
+        s_json_head(r);
+        if (r->indicator[0]) {
+            fputs(",\"indicator\":", stdout);
+            s_json_str(r->indicator);
+        }
+        if (a->laggards || a->silent)
+            printf(",\"total\":%u", r->total);
+        if (a->silent)
+            for (size_t i = 0; i < r->n_metrics; i++)
+                if (!strcmp(r->metrics[i]->name, "silent_after"))
+                    printf(",\"silent_after\":%.0f", r->metrics[i]->value);
+        fputs(",\"scopes\":[", stdout);
+        for (size_t i = 0; i < r->n_scopes; i++) {
+            if (i)
+                putchar(',');
+            s_json_scope(r->scopes[i]);
+        }
+        putchar(']');
+        if (points)
+            s_json_points(r);
+        fputs("}\n", stdout);
+        return;
+    }
+    if (a->divisions) {
+        s_table_divisions(r);
+    } else if (a->laggards) {
+        s_table_laggards(r);
+    } else if (a->silent) {
+        s_table_silent(r);
+    } else if (points) {
+        s_table_points(r, a->history != NULL);
+    } else {
+        for (size_t i = 0; i < r->n_scopes; i++) {
+            if (i)
+                putchar('\n');
+            s_table_scope(r->scopes[i], r);
+        }
+    }
+    if (strcmp(r->store_state, "ok") != 0)
+        printf("\nstore %s: ingest is paused until the hub can write again\n", r->store_state);
+}
+
+static int s_run(const s_args_t *a, const ctl_hub_t *hub)
+{
+    Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_VERIFY);
+    if (!strcmp(a->command, "status"))
+        req = s_status_request(a);
+    else if (!strcmp(a->command, "metrics"))
+        req.query = ROLLOUT__QUERY__QUERY_METRICS;
+    Rollout__StatusReply *r = ctl_ask(hub, &req);
     if (!r)
         return 1;
-    int code = s_reply_failed(r);
+    int code = ctl_reply_failed(r);
     if (code) {
         rollout__status_reply__free_unpacked(r, NULL);
         return code;
     }
 
     if (!strcmp(a->command, "status")) {
-        if (a->json) {
-            s_json_head(r);
-            fputs(",\"scopes\":[", stdout);
-            for (size_t i = 0; i < r->n_scopes; i++) {
-                if (i)
-                    putchar(',');
-                s_json_scope(r->scopes[i]);
-            }
-            fputs("]}\n", stdout);
-        } else {
-            for (size_t i = 0; i < r->n_scopes; i++) {
-                if (i)
-                    putchar('\n');
-                s_table_scope(r->scopes[i], r);
-            }
-            if (strcmp(r->store_state, "ok") != 0)
-                printf("\nstore %s: ingest is paused until the hub can write again\n",
-                       r->store_state);
-        }
+        s_print_status(a, r);
     } else if (!strcmp(a->command, "metrics")) {
         if (a->json) {
             s_json_head(r);
@@ -470,8 +791,7 @@ static int s_run(const s_args_t *a, const char *endpoint)
     return code;
 }
 
-/* The value of an option given as "--opt VALUE" or "--opt=VALUE". */
-static const char *s_value(int argc, char **argv, int *i, const char *name)
+const char *ctl_opt_value(int argc, char **argv, int *i, const char *name)
 {
     size_t n = strlen(name);
     if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=')
@@ -481,68 +801,112 @@ static const char *s_value(int argc, char **argv, int *i, const char *name)
     return NULL;
 }
 
-static int s_is(const char *arg, const char *name)
+int ctl_opt_is(const char *arg, const char *name)
 {
     size_t n = strlen(name);
     return !strncmp(arg, name, n) && (arg[n] == '\0' || arg[n] == '=');
 }
 
+/* --unit ID, --history ID: a unit id, or a usage error. */
+static int s_unit_arg(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    const char *v = ctl_opt_value(argc, argv, i, name);
+    if (!v)
+        return ctl_usage_error("%s needs a unit id", name);
+    if (!ro_unit_id_valid(v))
+        return ctl_usage_error("%s '%s' is not a unit id DIVISION-NNN", name, v);
+    *out = v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    s_args_t a = {.hub = DEFAULT_HOST, .timeout = 5};
-    int help = 0;
-    for (int i = 1; i < argc; i++) {
+    s_args_t a = {.hub = DEFAULT_HOST, .timeout = 5, .limit = -1};
+    int help = 0, hub_given = 0;
+    const char *config = NULL; /* ctl.ini: keys (ctl_keys_config) */
+    for (int i = 1; i < argc && !(a.command && (!strcmp(a.command, "report") ||
+                                                 !strcmp(a.command, "watch")));
+         i++) {
         const char *arg = argv[i], *v;
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             help = 1;
         } else if (!strcmp(arg, "--version")) {
             printf("rolloutctl %s\n", RO_VERSION);
             return 0;
-        } else if (s_is(arg, "--hub")) {
-            if (!(v = s_value(argc, argv, &i, "--hub")) || !v[0])
-                return s_usage_error("--hub needs an endpoint or a host");
+        } else if (ctl_opt_is(arg, "--hub")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--hub")) || !v[0])
+                return ctl_usage_error("--hub needs an endpoint or a host");
             a.hub = v;
-        } else if (s_is(arg, "--timeout")) {
+            hub_given = 1;
+        } else if (ctl_opt_is(arg, "--config")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--config")) || !v[0])
+                return ctl_usage_error("--config needs a ctl.ini file");
+            config = v;
+        } else if (ctl_opt_is(arg, "--timeout")) {
             char *end;
-            if (!(v = s_value(argc, argv, &i, "--timeout")))
-                return s_usage_error("--timeout needs a number of seconds");
+            if (!(v = ctl_opt_value(argc, argv, &i, "--timeout")))
+                return ctl_usage_error("--timeout needs a number of seconds");
             a.timeout = strtod(v, &end);
             if (end == v || *end || !(a.timeout > 0) || a.timeout > 3600)
-                return s_usage_error("--timeout '%s' is not a number of seconds from 0 to 3600", v);
-        } else if (s_is(arg, "--unit")) {
-            if (!(v = s_value(argc, argv, &i, "--unit")))
-                return s_usage_error("--unit needs a unit id");
-            if (!ro_unit_id_valid(v))
-                return s_usage_error("--unit '%s' is not a unit id DIVISION-NNN", v);
-            a.unit = v;
-        } else if (s_is(arg, "--division")) {
-            if (!(v = s_value(argc, argv, &i, "--division")))
-                return s_usage_error("--division needs a division code");
+                return ctl_usage_error("--timeout '%s' is not a number of seconds from 0 to 3600",
+                                       v);
+        } else if (ctl_opt_is(arg, "--unit")) {
+            if (s_unit_arg(argc, argv, &i, "--unit", &a.unit))
+                return 2;
+        } else if (ctl_opt_is(arg, "--history")) {
+            if (s_unit_arg(argc, argv, &i, "--history", &a.history))
+                return 2;
+        } else if (ctl_opt_is(arg, "--division")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--division")))
+                return ctl_usage_error("--division needs a division code");
             char *end;
             unsigned long code = strtoul(v, &end, 10);
-            if (end == v || *end || ro_division_index((uint32_t)code) < 0)
-                return s_usage_error("--division '%s' is not one of Hainan's division codes", v);
+            if (end == v || *end || code > UINT32_MAX || ro_division_index((uint32_t)code) < 0)
+                return ctl_usage_error("--division '%s' is not one of Hainan's division codes", v);
             a.division = v;
-        } else if (s_is(arg, "--level")) {
+        } else if (ctl_opt_is(arg, "--level")) {
             ro_level_t lv;
-            if (!(v = s_value(argc, argv, &i, "--level")))
-                return s_usage_error("--level needs provincial, municipal or township");
+            if (!(v = ctl_opt_value(argc, argv, &i, "--level")))
+                return ctl_usage_error("--level needs provincial, municipal or township");
             if (ro_level_parse(v, &lv))
-                return s_usage_error("--level '%s' is not provincial, municipal or township", v);
+                return ctl_usage_error("--level '%s' is not provincial, municipal or township", v);
             a.level = v;
-        } else if (s_is(arg, "--as-of")) {
-            if (!(v = s_value(argc, argv, &i, "--as-of")) || ro_date_parse(v, &a.as_of))
-                return s_usage_error("--as-of needs a date YYYY-MM-DD");
+        } else if (ctl_opt_is(arg, "--indicator")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--indicator")) || !hub_ini_id_valid(v))
+                return ctl_usage_error("--indicator needs an indicator id such as items_no_visit");
+            a.indicator = v;
+        } else if (ctl_opt_is(arg, "--limit")) {
+            char *end;
+            if (!(v = ctl_opt_value(argc, argv, &i, "--limit")))
+                return ctl_usage_error("--limit needs a number");
+            a.limit = strtol(v, &end, 10);
+            if (end == v || *end || a.limit < 0 || a.limit > 1000000)
+                return ctl_usage_error("--limit '%s' is not a number from 0 (all) to 1000000", v);
+        } else if (ctl_opt_is(arg, "--as-of")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--as-of")) || ro_date_parse(v, &a.as_of))
+                return ctl_usage_error("--as-of needs a date YYYY-MM-DD");
+        } else if (!strcmp(arg, "--divisions")) {
+            a.divisions = 1;
+        } else if (!strcmp(arg, "--laggards")) {
+            a.laggards = 1;
+        } else if (!strcmp(arg, "--silent")) {
+            a.silent = 1;
+        } else if (!strcmp(arg, "--series")) {
+            a.series = 1;
         } else if (!strcmp(arg, "--json")) {
             a.json = 1;
         } else if (arg[0] == '-') {
-            return s_usage_error("unknown option '%s'", arg);
+            return ctl_usage_error("unknown option '%s'", arg);
         } else if (!a.command) {
-            if (strcmp(arg, "status") && strcmp(arg, "metrics") && strcmp(arg, "verify"))
-                return s_usage_error("unknown command '%s'", arg);
+            if (!strcmp(arg, "keys"))
+                return ctl_keys_main(argc - i, argv + i);
+            if (strcmp(arg, "status") && strcmp(arg, "metrics") && strcmp(arg, "verify") &&
+                strcmp(arg, "report") && strcmp(arg, "watch"))
+                return ctl_usage_error("unknown command '%s'", arg);
             a.command = arg;
+            a.command_at = i;
         } else {
-            return s_usage_error("unexpected argument '%s'", arg);
+            return ctl_usage_error("unexpected argument '%s'", arg);
         }
     }
     if (help) {
@@ -550,14 +914,35 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!a.command)
-        return s_usage_error("which command: status, metrics or verify?");
+        return ctl_usage_error("which command: status, metrics, verify or report?");
     int is_status = !strcmp(a.command, "status");
-    if (!is_status && (a.unit || a.division || a.level || a.as_of))
-        return s_usage_error("--unit, --division, --level and --as-of go with status");
-    if ((a.unit != NULL) + (a.division != NULL) + (a.level != NULL) > 1)
-        return s_usage_error("give one of --unit, --division and --level");
-    char endpoint[RO_ENDPOINT_MAX];
-    if (s_endpoint(a.hub, endpoint, sizeof endpoint))
-        return s_usage_error("--hub '%s' is not an endpoint or a host", a.hub);
-    return s_run(&a, endpoint);
+    int what = (a.unit != NULL) + (a.division != NULL) + (a.level != NULL) + a.divisions +
+               a.laggards + a.silent + (a.history != NULL) + a.series;
+    if (!is_status && (what || a.as_of || a.indicator || a.limit >= 0))
+        return ctl_usage_error("%s takes none of status's options (--unit ... --as-of)",
+                               a.command);
+    if (what > 1)
+        return ctl_usage_error("give one of --unit, --division, --level, --divisions, --laggards, "
+                               "--silent, --history and --series");
+    if (a.indicator && !(a.laggards || a.history || a.series))
+        return ctl_usage_error("--indicator goes with --laggards, --history or --series");
+    if (a.limit >= 0 && !(a.laggards || a.silent || a.history || a.series))
+        return ctl_usage_error("--limit goes with --laggards, --silent, --history or --series");
+    ctl_hub_t hub = {.timeout = a.timeout};
+    ro_ctl_config_t cc;
+    char cerr[1024];
+    if (ctl_keys_config(config, &cc, cerr, sizeof cerr) < 0) {
+        fprintf(stderr, "rolloutctl: %s\n", cerr);
+        return 2;
+    }
+    hub.sec = cc.sec;
+    if (!hub_given && cc.hub[0])
+        a.hub = cc.hub;
+    if (s_endpoint(a.hub, hub.endpoint, sizeof hub.endpoint))
+        return ctl_usage_error("--hub '%s' is not an endpoint or a host", a.hub);
+    if (!strcmp(a.command, "report"))
+        return ctl_report_main(&hub, argc - a.command_at - 1, argv + a.command_at + 1);
+    if (!strcmp(a.command, "watch"))
+        return ctl_watch_main(&hub, argc - a.command_at - 1, argv + a.command_at + 1);
+    return s_run(&a, &hub);
 }

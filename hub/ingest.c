@@ -1,9 +1,11 @@
 /* hub_ingest: batch in, one transaction, acks out after COMMIT. A batch
  * whose commit fails is kept whole (it is bounded by batch_max) and replayed
  * from its raw bytes on retry, so the in-memory states never run ahead of
- * the store. Transport security and unit-key binding are left to the caller's
- * socket setup (and a later ZAP check). */
+ * the store. Transport security is the caller's socket setup; with an auth
+ * set, every message must come from a connection whose User-Id is its unit
+ * and whose key is still listed (hub_auth), or it is refused as forbidden. */
 #include "ingest.h"
+#include "auth.h"
 #include "ro_log.h"
 #include "ro_time.h"
 
@@ -19,6 +21,9 @@ typedef struct {
     size_t body_off; /* first frame after the routing id */
     size_t body_len;
     int frames; /* frames after the routing id */
+    size_t user_off; /* the connection's User-Id in the arena (NUL-terminated) */
+    size_t key_off;  /* its key (HUB_AUTH_KEY_PROPERTY), NUL-terminated */
+    int has_peer;    /* the two above are set */
 } s_msg_t;
 
 typedef struct {
@@ -33,6 +38,7 @@ typedef struct {
 
 struct hub_ingest {
     hub_store_t *store;       /* borrowed */
+    const hub_auth_t *auth;   /* borrowed; NULL: no per-message key check (plain TCP) */
     const ro_registry_t *reg; /* borrowed */
     hub_unit_state_t *states; /* borrowed, one per registry unit */
     size_t nunits;            /* registry count */
@@ -147,8 +153,52 @@ static int s_reserve(hub_ingest_t *self, size_t more)
     return 0;
 }
 
+void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth)
+{
+    self->auth = auth;
+}
+
+int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_unit_state_t *states)
+{
+    if (!reg || !states || self->held || hub_ingest_pending(self) > 0)
+        return -1;
+    size_t n = ro_registry_count(reg), nu = n ? n : 1;
+    uint32_t *touch_gen = calloc(nu, sizeof *touch_gen);
+    uint32_t *touch_head = calloc(nu, sizeof *touch_head);
+    uint32_t *dirty_gen = calloc(nu, sizeof *dirty_gen);
+    uint32_t *dirty = calloc(nu, sizeof *dirty);
+    if (!touch_gen || !touch_head || !dirty_gen || !dirty) {
+        free(touch_gen);
+        free(touch_head);
+        free(dirty_gen);
+        free(dirty);
+        return -1;
+    }
+    free(self->touch_gen);
+    free(self->touch_head);
+    free(self->dirty_gen);
+    free(self->dirty);
+    self->touch_gen = touch_gen;
+    self->touch_head = touch_head;
+    self->dirty_gen = dirty_gen;
+    self->dirty = dirty;
+    self->reg = reg;
+    self->states = states;
+    self->nunits = n;
+    self->gen = 0;    /* the fresh stamps are 0: the next batch's 1 differs */
+    self->ndirty = 0; /* the last batch's indices were the old registry's */
+    self->npairs = 0;
+    return 0;
+}
+
 int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const void *body,
                    size_t body_len, int frames)
+{
+    return hub_ingest_add_peer(self, rid, rid_len, body, body_len, frames, NULL, NULL);
+}
+
+int hub_ingest_add_peer(hub_ingest_t *self, const void *rid, size_t rid_len, const void *body,
+                        size_t body_len, int frames, const char *user_id, const char *key)
 {
     if (self->held)
         return -1;
@@ -161,7 +211,12 @@ int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const vo
     /* one byte past the limit is enough for the decoder to refuse it */
     if (body_len > RO_FRAME_MAX + 1)
         body_len = RO_FRAME_MAX + 1;
-    if (s_reserve(self, rid_len + body_len))
+    size_t user_len = 0, key_len = 0;
+    if (user_id && key) {
+        user_len = strnlen(user_id, HUB_AUTH_USER_ID_MAX);
+        key_len = strnlen(key, RO_KEY_Z85_LEN);
+    }
+    if (s_reserve(self, rid_len + body_len + user_len + key_len + 2))
         return -1;
     s_msg_t *m = &self->msgs[self->nmsgs++];
     m->rid_off = self->used;
@@ -175,6 +230,15 @@ int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const vo
         memcpy(self->arena + self->used, body, body_len);
     self->used += body_len;
     m->frames = frames;
+    m->has_peer = user_id && key;
+    m->user_off = self->used;
+    memcpy(self->arena + self->used, user_id ? user_id : "", user_len);
+    self->arena[self->used + user_len] = '\0';
+    self->used += user_len + 1;
+    m->key_off = self->used;
+    memcpy(self->arena + self->used, key ? key : "", key_len);
+    self->arena[self->used + key_len] = '\0';
+    self->used += key_len + 1;
     return 0;
 }
 
@@ -298,6 +362,30 @@ static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size
     return 0;
 }
 
+/* True (with why) unless message m came over a connection whose User-Id is
+ * unit and whose key the allow-list still binds to it. Checked per message,
+ * because ZAP only runs at handshake: a key revoked by a reload must stop
+ * working on connections it already has. */
+static int s_forbidden(const hub_ingest_t *self, const s_msg_t *m, const char *unit, char *why,
+                       size_t whylen)
+{
+    const char *user = (const char *)self->arena + m->user_off;
+    const char *key = (const char *)self->arena + m->key_off;
+    if (!m->has_peer || !user[0]) {
+        snprintf(why, whylen, "connection without an authenticated unit");
+        return 1;
+    }
+    if (strcmp(user, unit) != 0) {
+        snprintf(why, whylen, "this connection's key speaks for %.48s, not %s", user, unit);
+        return 1;
+    }
+    if (!hub_auth_admits(self->auth, HUB_AUTH_UNIT, user, key)) {
+        snprintf(why, whylen, "the key of %s is no longer on the hub's allow-list", unit);
+        return 1;
+    }
+    return 0;
+}
+
 /* Apply message mi to the open transaction. Returns 0 or a store code. */
 static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, int64_t now,
                        char *err, size_t errlen)
@@ -314,6 +402,11 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
     ro_reason_t reason = ro_report_decode(body, m->body_len, &r, why, sizeof why);
     if (reason != RO_REASON_NONE) {
         s_refuse(self, d, mi, "", 0, reason, why);
+        return 0;
+    }
+    if (self->auth && s_forbidden(self, m, r.unit, why, sizeof why)) {
+        /* before anything is touched, heartbeats included: not even last_heard moves */
+        s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_FORBIDDEN, why);
         return 0;
     }
     long found = ro_registry_find(self->reg, r.unit);
@@ -419,6 +512,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     }
     hub_ingest_counters_t d;
     memset(&d, 0, sizeof d);
+    int64_t began_us = ro_time_mono_us();
     int rc = hub_store_begin(self->store, err, sizeof err);
     for (size_t i = 0; rc == 0 && i < self->nmsgs; i++)
         rc = s_apply_one(self, &d, i, now, err, sizeof err);
@@ -444,6 +538,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         self->c.refused[i] += d.refused[i];
     self->c.batches++;
     self->c.last_batch_size = self->nmsgs;
+    self->c.last_commit_us = (uint64_t)(ro_time_mono_us() - began_us);
     if (self->held)
         ro_log(LOG_NOTICE,
                "store writable again: committed the held batch of %zu messages after "
@@ -470,6 +565,12 @@ int hub_ingest_held(const hub_ingest_t *self)
 size_t hub_ingest_reply_count(const hub_ingest_t *self)
 {
     return self->nrefusals + self->nacks;
+}
+
+const uint32_t *hub_ingest_changed(const hub_ingest_t *self, size_t *count)
+{
+    *count = self->done && !self->held ? self->ndirty : 0;
+    return self->dirty;
 }
 
 const hub_ingest_reply_t *hub_ingest_reply_at(const hub_ingest_t *self, size_t i)
@@ -529,6 +630,14 @@ size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t ca
     PUT("store_full", self->state == HUB_STORE_STATE_FULL);
     PUT("store_error", self->state == HUB_STORE_STATE_ERROR);
     PUT("replies_unroutable", self->unroutable);
+    if (self->auth) {
+        PUT("auth_keys_listed", hub_auth_count(self->auth));
+        PUT("auth_admitted", hub_auth_admitted(self->auth));
+        PUT("auth_refused_no-list", hub_auth_denied(self->auth, HUB_AUTH_DENY_NO_LIST));
+        PUT("auth_refused_unknown-key", hub_auth_denied(self->auth, HUB_AUTH_DENY_UNKNOWN));
+        PUT("auth_refused_wrong-socket", hub_auth_denied(self->auth, HUB_AUTH_DENY_WRONG_SOCKET));
+        PUT("auth_refused_bad-request", hub_auth_denied(self->auth, HUB_AUTH_DENY_BAD_REQUEST));
+    }
 #undef PUT
     if (n > cap)
         n = cap;
@@ -586,8 +695,11 @@ int hub_ingest_drain(hub_ingest_t *self, void *sock, int64_t now)
                 zmq_msg_close(&part);
             frames++;
         }
-        hub_ingest_add(self, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_data(&body),
-                       zmq_msg_size(&body), frames);
+        /* ZAP's verdict rides on every frame of the connection */
+        zmq_msg_t *peer = frames > 0 ? &body : &rid;
+        hub_ingest_add_peer(self, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_data(&body),
+                            zmq_msg_size(&body), frames, zmq_msg_gets(peer, "User-Id"),
+                            zmq_msg_gets(peer, HUB_AUTH_KEY_PROPERTY));
         zmq_msg_close(&body);
         zmq_msg_close(&rid);
     }

@@ -18,6 +18,7 @@
 #define HUB_RID_MAX 255 /* bytes of a ZeroMQ routing id */
 
 typedef struct hub_ingest hub_ingest_t;
+typedef struct hub_auth hub_auth_t;
 
 /* Why ingest may be paused; shown in status replies as "ok", "full", "error". */
 typedef enum {
@@ -37,6 +38,7 @@ typedef struct {
     uint64_t refused[RO_REASON_COUNT]; /* reports refused, by reason (heartbeats aside) */
     uint64_t batches;                  /* transactions committed */
     uint64_t last_batch_size;          /* messages in the latest committed batch */
+    uint64_t last_commit_us;           /* its transaction, BEGIN to COMMIT, in microseconds */
     uint64_t commit_failures;          /* batches that could not be committed */
 } hub_ingest_counters_t;
 
@@ -46,7 +48,7 @@ typedef struct {
     double value;
 } hub_metric_t;
 
-#define HUB_INGEST_METRICS_MAX (16 + RO_REASON_COUNT)
+#define HUB_INGEST_METRICS_MAX (22 + RO_REASON_COUNT)
 
 /* One answer to send after a commit: to the peer with routing id rid. */
 typedef struct {
@@ -69,6 +71,25 @@ void hub_ingest_destroy(hub_ingest_t **self_p);
 int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const void *body,
                    size_t body_len, int frames);
 
+/* Check every message's sender against auth (borrowed; NULL = no check, for
+ * plain TCP): a message is stored only if it was added with a user_id equal
+ * to its report's unit and a key auth still lists for that unit; otherwise
+ * it is refused as forbidden, heartbeats included, and nothing is written. */
+void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth);
+
+/* Switch to another registry (SIGHUP reload): reg and states (one per unit
+ * of reg, loaded with hub_store_load_states, which must have been called
+ * for reg last) are borrowed like hub_ingest_new's. Only between batches:
+ * refused (-1) while a batch is held or pending, or when out of memory; the
+ * old registry is then still in use. Counters carry on. Returns 0 or -1. */
+int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_unit_state_t *states);
+
+/* hub_ingest_add with the connection's ZAP verdict: user_id (its User-Id)
+ * and key (its HUB_AUTH_KEY_PROPERTY); either NULL means unauthenticated.
+ * Both are copied (user_id up to HUB_AUTH_USER_ID_MAX bytes). */
+int hub_ingest_add_peer(hub_ingest_t *self, const void *rid, size_t rid_len, const void *body,
+                        size_t body_len, int frames, const char *user_id, const char *key);
+
 /* Apply the batch in hand in one transaction and commit it, with now as the
  * hub's clock. Returns 0 with the replies ready (hub_ingest_reply_*), or a
  * HUB_STORE_E* code: then the transaction was rolled back, the states were
@@ -84,6 +105,11 @@ int hub_ingest_held(const hub_ingest_t *self);
 /* The replies of the latest successful flush: refusals first, then acks. */
 size_t hub_ingest_reply_count(const hub_ingest_t *self);
 const hub_ingest_reply_t *hub_ingest_reply_at(const hub_ingest_t *self, size_t i);
+
+/* The registry indices of the units the latest committed batch touched
+ * (stored, refused or heard from), *count of them; valid until the next
+ * add or flush. The feed publishes their new state. */
+const uint32_t *hub_ingest_changed(const hub_ingest_t *self, size_t *count);
 
 /* Counters, store state and its latest failure reason (borrowed). */
 const hub_ingest_counters_t *hub_ingest_counters(const hub_ingest_t *self);

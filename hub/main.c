@@ -3,7 +3,12 @@
  * poll loop until SIGTERM/SIGINT. What happens to a message is ingest's and
  * status's business; attainment, the feed's content and the CURVE allow-list
  * come from their own modules. */
+#include "auth.h"
+#include "dashboard.h"
+#include "engine.h"
+#include "feed.h"
 #include "ingest.h"
+#include "metrics.h"
 #include "ro_codec.h"
 #include "ro_config.h"
 #include "ro_log.h"
@@ -12,6 +17,7 @@
 #include "ro_time.h"
 #include "status.h"
 #include "store.h"
+#include "targets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,13 +33,25 @@
 
 #define STATUS_PER_WAKE 64   /* status requests answered before ingest gets its turn */
 #define STATS_EVERY_MS 60000 /* how often a busy hub logs what it stored */
+#define CLOSE_LINGER_MS 2000 /* at a stop, how long queued acks may take to leave */
+#define ACK_GRACE_MS 300     /* at a stop, time the agents get to read the last acks */
+#define ZAP_PER_WAKE 256     /* handshakes answered per wake (893 agents reconnect at once) */
+#define ZAP_SELFTEST_MS 5000 /* the ZAP self-test must pass within this at start */
+#define HANDSHAKE_MS 10000   /* a connection that has not finished its handshake is dropped */
 
 static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_reload;
 
 static void s_on_signal(int sig)
 {
     (void)sig;
     s_stop = 1;
+}
+
+static void s_on_hup(int sig)
+{
+    (void)sig;
+    s_reload = 1;
 }
 
 static void s_usage(FILE *out)
@@ -46,7 +64,7 @@ static void s_usage(FILE *out)
                  "the foreground and logs to stderr; SIGTERM or SIGINT stop it cleanly.\n"
                  "\n"
                  "  -c, --config FILE  hub.ini (see config/hub.ini for every key)\n"
-                 "      --check        check the config, registry and keys, then exit\n"
+                 "      --check        check the config, registry, targets and keys, then exit\n"
                  "  -h, --help         this help\n"
                  "  -V, --version      print the version\n"
                  "\n"
@@ -91,16 +109,25 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
         snprintf(err, errlen, "%s socket: %s", what, zmq_strerror(zmq_errno()));
         return NULL;
     }
-    int one = 1;
+    int one = 1, handshake = HANDSHAKE_MS;
     if (ro_sock_harden(sock, maxmsg) ||
-        (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0)) {
+        zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
+        (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) ||
+        (type == ZMQ_PUB && hub_feed_configure(sock, cfg->feed_hwm) != 0)) {
         snprintf(err, errlen, "%s socket options: %s", what, zmq_strerror(zmq_errno()));
         zmq_close(sock);
         return NULL;
     }
     if (cfg->sec.curve) {
         char why[256];
-        if (ro_sock_curve_server(sock, cfg->sec.secret_key, why, sizeof why)) {
+        /* the ZAP domain tells the handler which socket asks: unit keys only on ingest */
+        if (zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, what, strlen(what)) != 0)
+            snprintf(why, sizeof why, "ZAP domain: %s", zmq_strerror(zmq_errno()));
+        else if (ro_sock_curve_server(sock, cfg->sec.secret_key, why, sizeof why))
+            ;
+        else
+            why[0] = '\0';
+        if (why[0]) {
             snprintf(err, errlen, "%s socket: %s", what, why);
             zmq_close(sock);
             return NULL;
@@ -121,10 +148,17 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
 typedef struct {
     ro_hub_config_t cfg;      /* hub.ini */
     ro_registry_t *reg;       /* units.csv */
+    hub_targets_t *targets;   /* targets.ini */
+    hub_engine_t *engine;     /* attainment over reg and targets */
+    char *targets_text;       /* targets.ini as read, for rolloutctl report */
     hub_store_t *store;       /* hub.db */
     hub_unit_state_t *states; /* one per registry unit */
     hub_ingest_t *ingest;     /* reports in, acks out */
+    hub_auth_t *auth;         /* ZAP handler and allow-list; NULL with curve off */
     hub_status_t *status;     /* queries */
+    hub_feed_t *feed;         /* publishes on sock[2] after each commit */
+    hub_metrics_t *metrics;   /* histograms, connections, subscribers */
+    hub_dashboard_t *dashboard; /* HTTP metrics and page; NULL when metrics_http is "" */
     void *ctx;                /* ZeroMQ context */
     void *sock[3];            /* ingest, status, feed */
     int lock_fd;              /* flock on <data_dir>/hub.lock */
@@ -133,20 +167,147 @@ typedef struct {
 
 static void s_hub_close(hub_t *h)
 {
+    hub_dashboard_destroy(&h->dashboard);
+    hub_metrics_destroy(&h->metrics); /* its monitor sockets, before zmq_ctx_term */
+    hub_feed_destroy(&h->feed);
+    /* acks of the last committed batch may still sit in ZeroMQ's queue:
+     * let them go out (a peer that is gone drops them), so a clean stop
+     * leaves no agent resending what the hub stored */
+    int linger = CLOSE_LINGER_MS;
+    if (h->sock[0])
+        zmq_setsockopt(h->sock[0], ZMQ_LINGER, &linger, sizeof linger);
     for (int i = 0; i < 3; i++)
         if (h->sock[i])
             zmq_close(h->sock[i]);
+    hub_auth_destroy(&h->auth);
     if (h->ctx)
         zmq_ctx_term(h->ctx);
     hub_status_destroy(&h->status);
     hub_ingest_destroy(&h->ingest);
     hub_store_destroy(&h->store);
     free(h->states);
+    hub_engine_destroy(&h->engine);
+    hub_targets_destroy(&h->targets);
+    free(h->targets_text);
     ro_registry_destroy(&h->reg);
     if (h->endpoints_path[0])
         unlink(h->endpoints_path);
     if (h->lock_fd >= 0)
         close(h->lock_fd);
+}
+
+/* Load targets.ini and the engine over the registry; read the file's text
+ * too, which the status API hands to rolloutctl report. */
+static int s_load_targets(hub_t *h, char *err, size_t errlen)
+{
+    const char *path = h->cfg.targets;
+    h->targets = hub_targets_load(path, err, errlen);
+    if (!h->targets)
+        return -1;
+    char why[512];
+    h->engine = hub_engine_new(h->reg, h->targets, why, sizeof why);
+    if (!h->engine) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    FILE *f = fopen(path, "rb");
+    long size = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size >= 0 && size < (1L << 20) && fseek(f, 0, SEEK_SET) == 0 &&
+        (h->targets_text = calloc(1, (size_t)size + 1)) &&
+        fread(h->targets_text, 1, (size_t)size, f) != (size_t)size) {
+        free(h->targets_text);
+        h->targets_text = NULL;
+    }
+    if (f)
+        fclose(f);
+    if (!h->targets_text) {
+        snprintf(err, errlen, "%s: cannot read it again: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGHUP: reread the registry and the targets hub.ini names and switch to
+ * them only when both load, an engine builds over them and the store has a
+ * row for every unit; otherwise keep what runs and log why. The units'
+ * states are indexed by the registry, so they are reloaded from the store
+ * for the new one (the store is always in step after a commit). A unit
+ * dropped from the registry keeps its rows; its reports are then refused as
+ * unknown. hub.ini itself is read at start only. Returns 0 when done or
+ * failed for good, 1 when it must wait (a batch is held for the store). */
+static int s_reload_registry(hub_t *h)
+{
+    if (hub_ingest_held(h->ingest)) {
+        ro_log(LOG_WARNING, "SIGHUP: the store is not writable; registry and targets reload "
+                            "waits until the held batch is stored");
+        return 1;
+    }
+    char err[2048];
+    hub_t next; /* only reg, targets, engine and targets_text are used */
+    memset(&next, 0, sizeof next);
+    next.cfg = h->cfg;
+    hub_unit_state_t *states = NULL;
+    next.reg = ro_registry_load(h->cfg.registry, err, sizeof err);
+    if (!next.reg || s_load_targets(&next, err, sizeof err))
+        goto fail;
+    size_t n = ro_registry_count(next.reg);
+    states = calloc(n ? n : 1, sizeof *states);
+    if (!states) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    /* from here the store's unit indices are the new registry's... */
+    if (hub_store_load_states(h->store, next.reg, states, err, sizeof err))
+        goto fail;
+    if (hub_ingest_set_registry(h->ingest, next.reg, states)) {
+        /* ...so put them back (the live states equal the store's) */
+        char again[256];
+        if (hub_store_load_states(h->store, h->reg, h->states, again, sizeof again))
+            ro_log(LOG_ERR, "SIGHUP: cannot go back to the old registry in the store: %s", again);
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    hub_status_set_registry(h->status, next.reg, states);
+    if (hub_status_set_engine(h->status, next.engine, next.targets, next.targets_text))
+        hub_status_set_engine(h->status, next.engine, next.targets, NULL); /* cannot fail */
+
+    size_t added = 0, dropped = 0, old_n = ro_registry_count(h->reg);
+    for (size_t i = 0; i < n; i++)
+        added += ro_registry_find(h->reg, ro_registry_at(next.reg, i)->id) < 0;
+    for (size_t i = 0; i < old_n; i++)
+        dropped += ro_registry_find(next.reg, ro_registry_at(h->reg, i)->id) < 0;
+    ro_log(LOG_NOTICE,
+           "SIGHUP: reloaded %zu units from %s (%zu new, %zu dropped) and %zu indicators "
+           "from %s",
+           n, h->cfg.registry, added, dropped, hub_targets_count(next.targets), h->cfg.targets);
+    if (hub_feed_set_registry(h->feed, next.reg)) { /* compares with the old one */
+        ro_log(LOG_ERR, "SIGHUP: out of memory for the feed's topics; stopping");
+        s_stop = 1;
+    }
+    free(h->states);
+    ro_registry_destroy(&h->reg);
+    hub_engine_destroy(&h->engine);
+    hub_targets_destroy(&h->targets);
+    free(h->targets_text);
+    h->states = states;
+    h->reg = next.reg;
+    h->engine = next.engine;
+    h->targets = next.targets;
+    h->targets_text = next.targets_text;
+    hub_metrics_set_states(h->metrics, h->states, n);
+    if (h->dashboard)
+        hub_dashboard_set_targets(h->dashboard, h->targets);
+    return 0;
+fail:
+    ro_log(LOG_ERR, "SIGHUP: %s; keeping the registry and targets in use", err);
+    free(states);
+    hub_engine_destroy(&next.engine);
+    hub_targets_destroy(&next.targets);
+    free(next.targets_text);
+    ro_registry_destroy(&next.reg);
+    return 0;
 }
 
 /* Make the data folder and take its lock: one hub per store. */
@@ -183,6 +344,17 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
+    if (cfg->sec.curve) {
+        /* ZAP first: a CURVE server bound before it admits every key */
+        h->auth = hub_auth_new(h->ctx, cfg->allow_list, err, errlen);
+        if (!h->auth || hub_auth_selftest(h->auth, h->ctx, ZAP_SELFTEST_MS, err, errlen)) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, "; refusing to start");
+            return -1;
+        }
+        hub_ingest_set_auth(h->ingest, h->auth);
+        ro_log(LOG_INFO, "ZAP handler answering at %s (self-test passed)", HUB_AUTH_ZAP_ENDPOINT);
+    }
     h->sock[0] = s_bind(h->ctx, ZMQ_ROUTER, "ingest", cfg->ingest, RO_FRAME_MAX, cfg, bound[0],
                         sizeof bound[0], err, errlen);
     if (h->sock[0])
@@ -217,38 +389,122 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
     return 0;
 }
 
+/* The operator's view: the feed, metrics and (if metrics_http) the HTTP port. */
+static int s_open_view(hub_t *h, char *err, size_t errlen)
+{
+    h->feed = hub_feed_new(h->sock[2], h->status, h->reg, 0);
+    h->metrics = h->feed ? hub_metrics_new(h->ingest, h->feed, h->states, ro_registry_count(h->reg),
+                                           h->cfg.silent_after, h->ctx, h->sock[0], h->sock[2])
+                         : NULL;
+    if (!h->metrics) {
+        snprintf(err, errlen, "cannot start the feed and its metrics");
+        return -1;
+    }
+    hub_status_set_metrics(h->status, hub_metrics_list, h->metrics);
+    if (!h->cfg.metrics_http[0])
+        return 0;
+    h->dashboard = hub_dashboard_new(h->cfg.metrics_http, h->status, h->feed, h->metrics,
+                                     h->targets, h->cfg.data_dir, err, errlen);
+    if (!h->dashboard)
+        return -1;
+    const char *at = hub_dashboard_address(h->dashboard);
+    char tcp[RO_ENDPOINT_MAX + 8];
+    snprintf(tcp, sizeof tcp, "tcp://%s", h->cfg.metrics_http);
+    int local = ro_endpoint_is_local(tcp);
+    ro_log(local ? LOG_INFO : LOG_WARNING, "HTTP on %s: dashboard http://%s/, metrics http://%s/metrics%s",
+           at, at, at, local ? "" : " (beyond loopback, and there is no login)");
+    return 0;
+}
+
+/* A batch was committed: time it and publish what it changed. */
+static void s_committed(hub_t *h, int64_t now, int64_t woke_us)
+{
+    const hub_ingest_counters_t *c = hub_ingest_counters(h->ingest);
+    size_t n = 0;
+    const uint32_t *units = hub_ingest_changed(h->ingest, &n);
+    hub_metrics_batch(h->metrics, c->last_batch_size, (double)c->last_commit_us / 1e6,
+                      (double)(ro_time_mono_us() - woke_us) / 1e6);
+    hub_feed_commit(h->feed, units, n, now);
+}
+
+/* An agent's socket drops acks it has not read yet when the connection
+ * closes, and then resends what they covered. At a clean stop, give the
+ * agents a moment to read the last acks before closing: status is still
+ * answered, no new report is taken. */
+static void s_ack_grace(hub_t *h)
+{
+    if (hub_ingest_counters(h->ingest)->batches == 0)
+        return;
+    int64_t until = ro_time_mono_ms() + ACK_GRACE_MS;
+    for (int64_t left; (left = until - ro_time_mono_ms()) > 0;) {
+        zmq_pollitem_t item = {h->sock[1], 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, (long)left) > 0)
+            hub_status_serve(h->status, h->sock[1], ro_time_now());
+    }
+}
+
 static void s_run(hub_t *h)
 {
     hub_ingest_counters_t seen = *hub_ingest_counters(h->ingest);
     int64_t next_stats = ro_time_mono_ms() + STATS_EVERY_MS;
+    int reload_registry = 0; /* 1: SIGHUP asked for it; 2: waiting for the store */
     while (!s_stop) {
+        if (s_reload) {
+            s_reload = 0;
+            reload_registry = 1;
+            if (h->auth)
+                hub_auth_reload(h->auth);
+            else
+                ro_log(LOG_NOTICE, "SIGHUP: curve is off, there is no allow-list to reload");
+        }
+        if (reload_registry == 2 && !hub_ingest_held(h->ingest))
+            reload_registry = 1; /* the held batch is stored: go ahead */
+        if (reload_registry == 1)
+            reload_registry = s_reload_registry(h) ? 2 : 0;
         int64_t mono = ro_time_mono_ms();
         long timeout = 1000;
         long retry = hub_ingest_retry_in(h->ingest, mono);
         if (retry >= 0 && retry < timeout)
             timeout = retry;
-        zmq_pollitem_t items[2] = {
+        long beat = hub_feed_tick(h->feed, ro_time_now(), mono); /* heartbeat when due */
+        if (beat < timeout)
+            timeout = beat;
+        zmq_pollitem_t items[3] = {
             {h->sock[1], 0, ZMQ_POLLIN, 0},
             {h->sock[0], 0, ZMQ_POLLIN, 0},
+            {h->auth ? hub_auth_socket(h->auth) : NULL, 0, ZMQ_POLLIN, 0},
         };
         /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
-        int nitems = hub_ingest_held(h->ingest) ? 1 : 2;
-        int rc = zmq_poll(items, nitems, timeout);
+        int held = hub_ingest_held(h->ingest);
+        if (held)
+            items[1].events = 0;
+        int rc = zmq_poll(items, h->auth ? 3 : 2, timeout);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             ro_log(LOG_ERR, "poll: %s", zmq_strerror(zmq_errno()));
             break;
         }
-        int64_t now = ro_time_now();
+        int64_t now = ro_time_now(), woke_us = ro_time_mono_us();
+        uint64_t batches = hub_ingest_counters(h->ingest)->batches;
+        /* handshakes wait for this loop: answer them first */
+        if (h->auth && (items[2].revents & ZMQ_POLLIN))
+            for (int k = 0; k < ZAP_PER_WAKE; k++)
+                if (hub_auth_serve(h->auth) <= 0)
+                    break;
         if (items[0].revents & ZMQ_POLLIN)
             for (int k = 0; k < STATUS_PER_WAKE; k++)
                 if (hub_status_serve(h->status, h->sock[1], now) <= 0)
                     break;
-        if (nitems == 2 && (items[1].revents & ZMQ_POLLIN))
+        if (!held && (items[1].revents & ZMQ_POLLIN))
             hub_ingest_drain(h->ingest, h->sock[0], now);
         mono = ro_time_mono_ms();
         hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);
+        if (hub_ingest_counters(h->ingest)->batches != batches)
+            s_committed(h, now, woke_us);
+        hub_metrics_poll(h->metrics);
+        if (h->dashboard)
+            hub_dashboard_tick(h->dashboard, now, mono);
 
         if (mono >= next_stats) {
             const hub_ingest_counters_t *c = hub_ingest_counters(h->ingest);
@@ -330,11 +586,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (s_load_targets(&h, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        s_hub_close(&h);
+        return 2;
+    }
     if (check) {
-        printf("%s: ok: %zu units from %s, store %s/hub.db, curve %s\n", config,
-               ro_registry_count(h.reg), h.cfg.registry, h.cfg.data_dir,
-               h.cfg.sec.curve ? "on" : "off");
-        ro_registry_destroy(&h.reg);
+        printf("%s: ok: %zu units from %s, %zu indicators from %s, store %s/hub.db, curve %s\n",
+               config, ro_registry_count(h.reg), h.cfg.registry, hub_targets_count(h.targets),
+               h.cfg.targets, h.cfg.data_dir, h.cfg.sec.curve ? "on" : "off");
+        s_hub_close(&h);
         return 0;
     }
 
@@ -359,6 +620,10 @@ int main(int argc, char **argv)
     }
     h.ingest = hub_ingest_new(h.store, h.reg, h.states, h.cfg.batch_max);
     h.status = h.ingest ? hub_status_new(h.reg, h.states, h.store, h.ingest) : NULL;
+    if (h.status && hub_status_set_engine(h.status, h.engine, h.targets, h.targets_text))
+        hub_status_destroy(&h.status);
+    if (h.status)
+        hub_status_set_silent_after(h.status, h.cfg.silent_after);
     if (!h.status) {
         ro_log(LOG_ERR, "out of memory");
         goto done;
@@ -370,9 +635,11 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = s_on_hup; /* reload the allow-list */
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (s_open_sockets(&h, err, sizeof err)) {
+    if (s_open_sockets(&h, err, sizeof err) || s_open_view(&h, err, sizeof err)) {
         ro_log(LOG_ERR, "%s", err);
         goto done;
     }
@@ -384,6 +651,7 @@ int main(int argc, char **argv)
     ro_log(LOG_INFO, "rollout-hub %s up: %zu units (%llu reporting, %llu reports) in %s",
            RO_VERSION, n, (unsigned long long)reporting, (unsigned long long)reports, dbpath);
     s_run(&h);
+    s_ack_grace(&h);
     ro_log(LOG_INFO, "stopped");
     code = 0;
 done:

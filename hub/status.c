@@ -1,6 +1,7 @@
 /* hub_status: strict decode, a dispatch table by query, protobuf replies
- * built on the stack of each request. Scopes carry raw sums here; the
- * engine work adds indicators and the division/level/laggard queries. */
+ * built per request from the engine's scopes. Past dates read the store's
+ * as-of scan (cached until the next stored report); series and history
+ * read the store's own one-pass queries. */
 #include "status.h"
 #include "ro_codec.h"
 #include "ro_log.h"
@@ -8,39 +9,47 @@
 #include "ro_time.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#define SERIES_MONTHS_MAX 1200 /* monthly points of a series: a century */
+
 struct hub_status {
     const ro_registry_t *reg;       /* borrowed */
     const hub_unit_state_t *states; /* borrowed, live */
-    hub_store_t *store;             /* borrowed: as-of and verify */
+    hub_store_t *store;             /* borrowed: as-of, history, series and verify */
     const hub_ingest_t *ingest;     /* borrowed, may be NULL */
+    const hub_engine_t *engine;     /* borrowed, may be NULL: raw sums only */
+    const hub_targets_t *targets;   /* borrowed, with the engine */
+    char *targets_text;             /* owned: what TARGETS answers, may be NULL */
+    int64_t silent_after;           /* seconds */
     uint64_t feed_seq;              /* reported on every reply */
+    uint64_t feed_epoch;            /* reported with it */
+    hub_status_metrics_fn metrics_fn; /* more METRICS, may be NULL */
+    void *metrics_arg;              /* its argument */
     ro_ratelimit_t rl;              /* bad-request log lines */
+    hub_unit_state_t *past;         /* owned: states as of past_as_of */
+    uint32_t past_as_of;            /* 0 = past holds nothing */
+    uint64_t past_key;              /* reports stored when past was computed */
 };
-
-/* A scope and the strings it points to. */
-typedef struct {
-    Rollout__Scope pb;
-    char id[48];
-    char name[RO_NAME_MAX + 1];
-    char division[16];
-} s_scope_t;
 
 /* A reply under construction. */
 typedef struct {
     Rollout__StatusReply pb;
-    s_scope_t *scopes; /* grows; pointers are taken at pack time */
+    hub_scope_t *scopes; /* grows; turned into protobuf at pack time */
     size_t nscopes, scap;
     Rollout__Metric *metrics;
     size_t nmetrics, mcap;
+    Rollout__HistoryPoint *points;
+    size_t npoints;
+    char indicator[HUB_ID_MAX];     /* reply's indicator */
     char error[2048];               /* reply error text */
     uint32_t today;                 /* the hub's date */
+    int64_t now;                    /* the hub's clock */
     const hub_unit_state_t *states; /* the states this reply reads */
-    hub_unit_state_t *as_of_states; /* owned when as_of is in the past */
 } s_reply_t;
 
 typedef int (*s_handler_fn)(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep);
@@ -57,6 +66,7 @@ hub_status_t *hub_status_new(const ro_registry_t *reg, const hub_unit_state_t *s
     self->states = states;
     self->store = store;
     self->ingest = ingest;
+    self->silent_after = HUB_STATUS_SILENT_AFTER;
     ro_ratelimit_init(&self->rl, 5, 0.2);
     return self;
 }
@@ -65,8 +75,50 @@ void hub_status_destroy(hub_status_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    free((*self_p)->targets_text);
+    free((*self_p)->past);
     free(*self_p);
     *self_p = NULL;
+}
+
+int hub_status_set_engine(hub_status_t *self, const hub_engine_t *engine,
+                          const hub_targets_t *targets, const char *targets_text)
+{
+    char *text = NULL;
+    if (targets_text && !(text = strdup(targets_text)))
+        return -1;
+    free(self->targets_text);
+    self->targets_text = text;
+    self->engine = engine;
+    self->targets = engine ? targets : NULL;
+    return 0;
+}
+
+void hub_status_set_silent_after(hub_status_t *self, int64_t seconds)
+{
+    self->silent_after = seconds;
+}
+
+void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
+                             const hub_unit_state_t *states)
+{
+    self->reg = reg;
+    self->states = states;
+    free(self->past); /* indexed by the old registry */
+    self->past = NULL;
+    self->past_as_of = 0;
+    self->past_key = 0;
+}
+
+void hub_status_set_feed_epoch(hub_status_t *self, uint64_t feed_epoch)
+{
+    self->feed_epoch = feed_epoch;
+}
+
+void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *arg)
+{
+    self->metrics_fn = fn;
+    self->metrics_arg = arg;
 }
 
 void hub_status_set_feed_seq(hub_status_t *self, uint64_t feed_seq)
@@ -76,21 +128,18 @@ void hub_status_set_feed_seq(hub_status_t *self, uint64_t feed_seq)
 
 /* ---- reply building ---------------------------------------------------- */
 
-static s_scope_t *s_scope_add(s_reply_t *rep, const char *kind)
+static hub_scope_t *s_scope_add(s_reply_t *rep)
 {
     if (rep->nscopes == rep->scap) {
         size_t cap = rep->scap ? rep->scap * 2 : 4;
-        s_scope_t *s = realloc(rep->scopes, cap * sizeof *s);
+        hub_scope_t *s = realloc(rep->scopes, cap * sizeof *s);
         if (!s)
             return NULL;
         rep->scopes = s;
         rep->scap = cap;
     }
-    s_scope_t *sc = &rep->scopes[rep->nscopes++];
+    hub_scope_t *sc = &rep->scopes[rep->nscopes++];
     memset(sc, 0, sizeof *sc);
-    Rollout__Scope init = ROLLOUT__SCOPE__INIT;
-    sc->pb = init;
-    sc->pb.kind = (char *)kind;
     return sc;
 }
 
@@ -111,24 +160,48 @@ static int s_metric_add(s_reply_t *rep, const char *name, double value)
     return 0;
 }
 
-/* Add a unit's raw state to a scope's sums. */
-static void s_scope_sum(Rollout__Scope *pb, const hub_unit_state_t *st)
+/* Room for n history points (the reply owns them). */
+static Rollout__HistoryPoint *s_points(s_reply_t *rep, size_t n)
 {
-    pb->units++;
+    rep->points = calloc(n ? n : 1, sizeof *rep->points);
+    if (!rep->points)
+        return NULL;
+    Rollout__HistoryPoint init = ROLLOUT__HISTORY_POINT__INIT;
+    for (size_t i = 0; i < n; i++)
+        rep->points[i] = init;
+    rep->npoints = n;
+    return rep->points;
+}
+
+/* Add a unit's raw state to a scope's sums (no engine). */
+static void s_raw_add(hub_scope_t *s, const hub_unit_state_t *st)
+{
+    s->units++;
     if (st->reports > 0)
-        pb->units_reporting++;
-    pb->reports += st->reports;
-    pb->participants += st->participants;
-    pb->hours_tenths += st->hours_tenths;
-    pb->sessions += st->sessions;
-    pb->staff_total += st->staff_total;
-    pb->staff_proficient += st->staff_proficient;
-    pb->items_total += st->items_total;
-    pb->items_no_visit += st->items_no_visit;
-    pb->cases_total += st->cases_total;
-    pb->cases_no_visit += st->cases_no_visit;
-    if (st->last_heard > pb->last_heard)
-        pb->last_heard = st->last_heard;
+        s->units_reporting++;
+    s->reports += st->reports;
+    s->participants += st->participants;
+    s->hours_tenths += st->hours_tenths;
+    s->sessions += st->sessions;
+    s->staff_total += st->staff_total;
+    s->staff_proficient += st->staff_proficient;
+    s->items_total += st->items_total;
+    s->items_no_visit += st->items_no_visit;
+    s->cases_total += st->cases_total;
+    s->cases_no_visit += st->cases_no_visit;
+    if (st->last_heard > s->last_heard)
+        s->last_heard = st->last_heard;
+}
+
+/* Sum of the units' stored reports: grows with every stored report, so it
+ * tells whether a cached as-of scan still holds. */
+static uint64_t s_change_key(const hub_status_t *self)
+{
+    uint64_t key = 0;
+    size_t n = ro_registry_count(self->reg);
+    for (size_t i = 0; i < n; i++)
+        key += self->states[i].reports;
+    return key;
 }
 
 /* The states the reply reads: live, or recomputed as of a past date. */
@@ -140,46 +213,102 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
         rep->states = self->states;
         return rep->states;
     }
+    uint64_t key = s_change_key(self);
+    if (self->past && self->past_as_of == rep->pb.as_of && self->past_key == key) {
+        rep->states = self->past;
+        return rep->states;
+    }
     size_t n = ro_registry_count(self->reg);
-    rep->as_of_states = calloc(n ? n : 1, sizeof *rep->as_of_states);
+    if (!self->past)
+        self->past = calloc(n ? n : 1, sizeof *self->past);
+    self->past_as_of = 0;
     char err[256];
-    if (!rep->as_of_states || !self->store ||
-        hub_store_states_as_of(self->store, self->reg, rep->pb.as_of, rep->as_of_states, err,
+    if (!self->past || !self->store ||
+        hub_store_states_as_of(self->store, self->reg, rep->pb.as_of, self->past, err,
                                sizeof err)) {
         snprintf(rep->error, sizeof rep->error, "cannot compute the state as of %u: %s",
-                 rep->pb.as_of, rep->as_of_states && self->store ? err : "no store");
+                 rep->pb.as_of, !self->past ? "out of memory" : self->store ? err : "no store");
         return NULL;
     }
-    rep->states = rep->as_of_states;
+    self->past_as_of = rep->pb.as_of;
+    self->past_key = key;
+    rep->states = self->past;
     return rep->states;
+}
+
+/* The engine, or status 1 with a reason when the hub has no targets. */
+static int s_need_engine(const hub_status_t *self, s_reply_t *rep)
+{
+    if (self->engine)
+        return 0;
+    snprintf(rep->error, sizeof rep->error, "this hub has no targets loaded");
+    return 1;
+}
+
+/* The indicator a request names (default: the headline one): 0 and *out,
+ * or status 2 with a reason. */
+static int s_indicator(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep,
+                       size_t *out)
+{
+    if (!req->indicator || !req->indicator[0]) {
+        *out = hub_targets_headline(self->targets);
+    } else {
+        int i = hub_targets_find(self->targets, req->indicator);
+        if (i < 0) {
+            size_t o = (size_t)snprintf(rep->error, sizeof rep->error,
+                                        "unknown indicator '%.40s'; the hub's are:",
+                                        req->indicator);
+            for (size_t k = 0; k < hub_targets_count(self->targets) && o < sizeof rep->error; k++)
+                o += (size_t)snprintf(rep->error + o, sizeof rep->error - o, " %s",
+                                      hub_targets_at(self->targets, k)->id);
+            return 2;
+        }
+        *out = (size_t)i;
+    }
+    snprintf(rep->indicator, sizeof rep->indicator, "%s", hub_targets_at(self->targets, *out)->id);
+    return 0;
+}
+
+/* Add unit index evaluated (or its raw sums without an engine). */
+static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t *states,
+                      size_t index)
+{
+    hub_scope_t *sc = s_scope_add(rep);
+    if (!sc)
+        return -1;
+    if (self->engine)
+        return hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
+    const ro_unit_t *u = ro_registry_at(self->reg, index);
+    sc->kind = HUB_SCOPE_UNIT;
+    snprintf(sc->id, sizeof sc->id, "%s", u->id);
+    snprintf(sc->name, sizeof sc->name, "%s", u->name);
+    sc->level = (int)u->level;
+    sc->division = u->division;
+    s_raw_add(sc, &states[index]);
+    sc->last_seq = states[index].last_seq;
+    return 0;
 }
 
 /* ---- queries ----------------------------------------------------------- */
 
-static int s_query_unit(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static long s_find_unit(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
 {
     long i = req->key && req->key[0] ? ro_registry_find(self->reg, req->key) : -1;
-    if (i < 0) {
+    if (i < 0)
         snprintf(rep->error, sizeof rep->error, "unknown unit '%.40s': not in the hub's registry",
                  req->key ? req->key : "");
+    return i;
+}
+
+static int s_query_unit(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+{
+    long i = s_find_unit(self, req, rep);
+    if (i < 0)
         return 2;
-    }
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
-    const ro_unit_t *u = ro_registry_at(self->reg, (size_t)i);
-    const hub_unit_state_t *st = &states[i];
-    s_scope_t *sc = s_scope_add(rep, "unit");
-    if (!sc)
-        return -1;
-    snprintf(sc->id, sizeof sc->id, "%s", u->id);
-    snprintf(sc->name, sizeof sc->name, "%s", u->name);
-    snprintf(sc->division, sizeof sc->division, "%u", u->division);
-    sc->pb.level = (char *)ro_level_name(u->level);
-    s_scope_sum(&sc->pb, st);
-    sc->pb.last_seq = st->last_seq;
-    sc->pb.last_heard = st->last_heard;
-    return 0;
+    return s_add_unit(self, rep, states, (size_t)i);
 }
 
 static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
@@ -188,15 +317,297 @@ static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *re
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
-    s_scope_t *sc = s_scope_add(rep, "province");
+    hub_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
+    if (self->engine)
+        return hub_engine_province(self->engine, states, rep->pb.as_of, sc) ? 1 : 0;
+    sc->kind = HUB_SCOPE_PROVINCE;
     snprintf(sc->id, sizeof sc->id, "%u", RO_PROVINCE_CODE);
     snprintf(sc->name, sizeof sc->name, "%s", ro_division_name(RO_PROVINCE_CODE));
-    snprintf(sc->division, sizeof sc->division, "%u", RO_PROVINCE_CODE);
+    sc->level = -1;
     size_t n = ro_registry_count(self->reg);
     for (size_t i = 0; i < n; i++)
-        s_scope_sum(&sc->pb, &states[i]);
+        s_raw_add(sc, &states[i]);
+    return 0;
+}
+
+static int s_query_division(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+{
+    int rc = s_need_engine(self, rep);
+    if (rc)
+        return rc;
+    const char *key = req->key ? req->key : "";
+    char *end = NULL;
+    unsigned long code = strtoul(key, &end, 10);
+    if (!key[0] || *end || code > UINT32_MAX || ro_division_index((uint32_t)code) < 0) {
+        snprintf(rep->error, sizeof rep->error,
+                 "unknown division '%.40s': give a code such as 460100 (460000: the "
+                 "provincial units)",
+                 key);
+        return 2;
+    }
+    const hub_unit_state_t *states = s_states(self, rep);
+    if (!states)
+        return 1;
+    hub_scope_t *sc = s_scope_add(rep);
+    if (!sc)
+        return -1;
+    return hub_engine_division(self->engine, states, (uint32_t)code, rep->pb.as_of, sc) ? 1 : 0;
+}
+
+static int s_query_level(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+{
+    int rc = s_need_engine(self, rep);
+    if (rc)
+        return rc;
+    ro_level_t level = RO_LEVEL_PROVINCIAL;
+    int all = !req->key || !req->key[0];
+    if (!all && ro_level_parse(req->key, &level)) {
+        snprintf(rep->error, sizeof rep->error,
+                 "unknown level '%.40s': provincial, municipal or township", req->key);
+        return 2;
+    }
+    const hub_unit_state_t *states = s_states(self, rep);
+    if (!states)
+        return 1;
+    for (int l = 0; l < RO_LEVEL_COUNT; l++) {
+        if (!all && l != (int)level)
+            continue;
+        hub_scope_t *sc = s_scope_add(rep);
+        if (!sc)
+            return -1;
+        if (hub_engine_level(self->engine, states, (ro_level_t)l, rep->pb.as_of, sc))
+            return 1;
+    }
+    return 0;
+}
+
+static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *req,
+                             s_reply_t *rep)
+{
+    (void)req;
+    int rc = s_need_engine(self, rep);
+    if (rc)
+        return rc;
+    const hub_unit_state_t *states = s_states(self, rep);
+    if (!states)
+        return 1;
+    hub_rollup_t *r = malloc(sizeof *r);
+    if (!r)
+        return -1;
+    rc = hub_engine_rollup(self->engine, states, rep->pb.as_of, r) ? 1 : 0;
+    for (int d = 0; rc == 0 && d < RO_DIVISION_COUNT; d++) {
+        hub_scope_t *sc = s_scope_add(rep);
+        if (!sc)
+            rc = -1;
+        else
+            *sc = r->divisions[d];
+    }
+    free(r);
+    return rc;
+}
+
+/* How many of total a reply carries. */
+static size_t s_limit(const Rollout__StatusRequest *req, size_t total)
+{
+    size_t cap = req->limit && req->limit < HUB_STATUS_SCOPES_MAX ? req->limit
+                                                                  : HUB_STATUS_SCOPES_MAX;
+    return total < cap ? total : cap;
+}
+
+static int s_query_laggards(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+{
+    int rc = s_need_engine(self, rep);
+    size_t ind = 0;
+    if (rc || (rc = s_indicator(self, req, rep, &ind)))
+        return rc;
+    const hub_unit_state_t *states = s_states(self, rep);
+    if (!states)
+        return 1;
+    hub_laggard_t *l = NULL;
+    size_t n = 0;
+    if (hub_engine_laggards(self->engine, states, rep->pb.as_of, ind, 0, &l, &n))
+        return -1;
+    rep->pb.total = (uint32_t)n;
+    size_t shown = s_limit(req, n);
+    for (size_t k = 0; rc == 0 && k < shown; k++)
+        rc = s_add_unit(self, rep, states, l[k].unit);
+    free(l);
+    return rc;
+}
+
+static int s_query_silent(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+{
+    int rc = s_need_engine(self, rep);
+    if (rc)
+        return rc;
+    if (rep->pb.as_of != rep->today) {
+        snprintf(rep->error, sizeof rep->error,
+                 "silent units are known only as of today (heartbeats are not stored)");
+        return 2;
+    }
+    hub_silent_t *s = NULL;
+    size_t n = 0;
+    if (hub_engine_silent(self->engine, self->states, rep->now, self->silent_after, 0, &s, &n))
+        return -1;
+    rep->pb.total = (uint32_t)n;
+    size_t shown = s_limit(req, n);
+    for (size_t k = 0; rc == 0 && k < shown; k++)
+        rc = s_add_unit(self, rep, self->states, s[k].unit);
+    free(s);
+    if (rc == 0 && s_metric_add(rep, "silent_after", (double)self->silent_after))
+        rc = -1;
+    return rc;
+}
+
+/* The report kind an indicator reads. */
+static ro_kind_t s_kind_of(const hub_indicator_t *ind)
+{
+    switch (ind->source) {
+    case HUB_SOURCE_STAFF: return RO_KIND_STAFF;
+    case HUB_SOURCE_ITEMS: return RO_KIND_ITEMS;
+    case HUB_SOURCE_CASES: return RO_KIND_CASES;
+    default: return RO_KIND_TRAINING;
+    }
+}
+
+/* An indicator's value from a report's (or a sum of reports') total and
+ * part: a ratio part / total (no data when total is 0), participants the
+ * total, hours the part in tenths. */
+static void s_point_value(const hub_indicator_t *ind, uint64_t total, uint64_t part,
+                          Rollout__HistoryPoint *p)
+{
+    p->total = total;
+    p->part = part;
+    if (ind->kind == HUB_KIND_RATIO) {
+        p->no_data = total == 0;
+        p->value = total ? (double)part / (double)total : 0.0;
+    } else {
+        p->value = ind->source == HUB_SOURCE_HOURS ? (double)part / 10.0 : (double)total;
+    }
+}
+
+static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+{
+    int rc = s_need_engine(self, rep);
+    size_t ind = 0;
+    if (rc || (rc = s_indicator(self, req, rep, &ind)))
+        return rc;
+    long i = s_find_unit(self, req, rep);
+    if (i < 0)
+        return 2;
+    const hub_unit_state_t *states = s_states(self, rep);
+    if (!states)
+        return 1;
+    if ((rc = s_add_unit(self, rep, states, (size_t)i)))
+        return rc;
+    const hub_indicator_t *in = hub_targets_at(self->targets, ind);
+    hub_store_point_t *pts = NULL;
+    size_t n = 0;
+    char err[256];
+    if (!self->store || hub_store_history(self->store, (size_t)i, s_kind_of(in), rep->pb.as_of,
+                                          &pts, &n, err, sizeof err)) {
+        snprintf(rep->error, sizeof rep->error, "cannot read the history: %s",
+                 self->store ? err : "no store");
+        return 1;
+    }
+    size_t first = req->limit && n > req->limit ? n - req->limit : 0;
+    Rollout__HistoryPoint *out = s_points(rep, n - first);
+    if (!out) {
+        free(pts);
+        return -1;
+    }
+    uint64_t total = 0, part = 0;
+    for (size_t k = 0; k < n; k++) {
+        /* a sum's value is the running sum; a snapshot's is its own */
+        total = in->kind == HUB_KIND_SUM ? total + pts[k].total : pts[k].total;
+        part = in->kind == HUB_KIND_SUM ? part + pts[k].part : pts[k].part;
+        if (k < first)
+            continue;
+        Rollout__HistoryPoint *p = &out[k - first];
+        p->date = pts[k].date;
+        p->seq = pts[k].seq;
+        s_point_value(in, total, part, p);
+        if (in->kind == HUB_KIND_SUM) {
+            p->total = pts[k].total; /* the session's own numbers */
+            p->part = pts[k].part;
+        }
+    }
+    free(pts);
+    return 0;
+}
+
+static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+{
+    int rc = s_need_engine(self, rep);
+    size_t ind = 0;
+    if (rc || (rc = s_indicator(self, req, rep, &ind)))
+        return rc;
+    if (!self->store) {
+        snprintf(rep->error, sizeof rep->error, "no store to read a series from");
+        return 1;
+    }
+    /* the province as of the last point, for context (and the indicator's measure) */
+    if ((rc = s_query_province(self, req, rep)))
+        return rc;
+    const hub_indicator_t *in = hub_targets_at(self->targets, ind);
+    /* month ends from the rollout's first month (at most a century back), then as_of */
+    uint32_t as_of = rep->pb.as_of, last = as_of / 100;
+    uint32_t first = RO_DATE_MIN / 100;
+    uint32_t months = (last / 100 - first / 100) * 12 + last % 100 - first % 100;
+    if (as_of < RO_DATE_MIN)
+        months = 0;
+    if (months > SERIES_MONTHS_MAX)
+        months = SERIES_MONTHS_MAX;
+    uint32_t *dates = malloc((months + 1) * sizeof *dates);
+    uint64_t *total = malloc((months + 1) * sizeof *total);
+    uint64_t *part = malloc((months + 1) * sizeof *part);
+    if (!dates || !total || !part) {
+        free(dates);
+        free(total);
+        free(part);
+        return -1;
+    }
+    size_t n = 0;
+    for (uint32_t k = months; k > 0; k--) {
+        uint32_t idx = (last / 100) * 12 + last % 100 - 1 - k; /* months since year 0 */
+        dates[n++] = ro_month_end((idx / 12) * 100 + idx % 12 + 1);
+    }
+    dates[n++] = as_of;
+    char err[256];
+    if (hub_store_series(self->store, s_kind_of(in), dates, n, total, part, err, sizeof err)) {
+        snprintf(rep->error, sizeof rep->error, "cannot compute the series: %s", err);
+        rc = 1;
+    }
+    size_t from = 0; /* leave out the months before any data */
+    while (rc == 0 && from + 1 < n &&
+           (in->kind == HUB_KIND_RATIO ? total[from] == 0
+                                       : (in->source == HUB_SOURCE_HOURS ? part : total)[from] == 0))
+        from++;
+    if (rc == 0 && req->limit && n - from > req->limit)
+        from = n - req->limit;
+    Rollout__HistoryPoint *out = rc == 0 ? s_points(rep, n - from) : NULL;
+    if (rc == 0 && !out)
+        rc = -1;
+    for (size_t k = from; rc == 0 && k < n; k++) {
+        out[k - from].date = dates[k];
+        s_point_value(in, total[k], part[k], &out[k - from]);
+    }
+    free(dates);
+    free(total);
+    free(part);
+    return rc;
+}
+
+static int s_query_targets(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+{
+    (void)req;
+    if (!self->targets_text) {
+        snprintf(rep->error, sizeof rep->error, "this hub has no targets file loaded");
+        return 1;
+    }
+    rep->pb.targets_ini = self->targets_text;
     return 0;
 }
 
@@ -219,6 +630,11 @@ static int s_query_metrics(hub_status_t *self, const Rollout__StatusRequest *req
     if (s_metric_add(rep, "units", (double)n) ||
         s_metric_add(rep, "units_reporting", (double)reporting))
         return -1;
+    hub_metric_t more[128];
+    size_t k = self->metrics_fn ? self->metrics_fn(self->metrics_arg, more, 128) : 0;
+    for (size_t i = 0; i < k; i++)
+        if (s_metric_add(rep, more[i].name, more[i].value))
+            return -1;
     return 0;
 }
 
@@ -261,22 +677,23 @@ static int s_query_verify(hub_status_t *self, const Rollout__StatusRequest *req,
     return 0;
 }
 
-/* One row per query; the engine work fills in the rest. */
 static const struct {
     Rollout__Query query;
     const char *name;
-    s_handler_fn fn; /* NULL: not implemented yet */
+    s_handler_fn fn;
 } s_queries[] = {
     {ROLLOUT__QUERY__QUERY_UNIT, "unit", s_query_unit},
     {ROLLOUT__QUERY__QUERY_PROVINCE, "province", s_query_province},
-    {ROLLOUT__QUERY__QUERY_DIVISION, "division", NULL},
-    {ROLLOUT__QUERY__QUERY_LEVEL, "level", NULL},
-    {ROLLOUT__QUERY__QUERY_LAGGARDS, "laggards", NULL},
-    {ROLLOUT__QUERY__QUERY_SILENT, "silent", NULL},
-    {ROLLOUT__QUERY__QUERY_HISTORY, "history", NULL},
-    {ROLLOUT__QUERY__QUERY_DIVISIONS, "divisions", NULL},
+    {ROLLOUT__QUERY__QUERY_DIVISION, "division", s_query_division},
+    {ROLLOUT__QUERY__QUERY_LEVEL, "level", s_query_level},
+    {ROLLOUT__QUERY__QUERY_LAGGARDS, "laggards", s_query_laggards},
+    {ROLLOUT__QUERY__QUERY_SILENT, "silent", s_query_silent},
+    {ROLLOUT__QUERY__QUERY_HISTORY, "history", s_query_history},
+    {ROLLOUT__QUERY__QUERY_DIVISIONS, "divisions", s_query_divisions},
     {ROLLOUT__QUERY__QUERY_METRICS, "metrics", s_query_metrics},
     {ROLLOUT__QUERY__QUERY_VERIFY, "verify", s_query_verify},
+    {ROLLOUT__QUERY__QUERY_SERIES, "series", s_query_series},
+    {ROLLOUT__QUERY__QUERY_TARGETS, "targets", s_query_targets},
 };
 
 static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_reply_t *rep)
@@ -307,18 +724,158 @@ static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_repl
         for (size_t i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++) {
             if (s_queries[i].query != req->query)
                 continue;
-            if (s_queries[i].fn) {
-                rep->error[0] = '\0';
-                status = s_queries[i].fn(self, req, rep);
-            } else {
-                snprintf(rep->error, sizeof rep->error, "query '%s' is not implemented yet",
-                         s_queries[i].name);
-            }
+            rep->error[0] = '\0';
+            status = s_queries[i].fn(self, req, rep);
             break;
         }
     }
     rollout__status_request__free_unpacked(req, NULL);
     return status;
+}
+
+/* What packing a reply's scopes needs besides the scopes: the protobuf
+ * structs, pointer arrays and strings they point into. */
+typedef struct {
+    Rollout__Scope *scopes;
+    Rollout__Scope **sp;
+    Rollout__Indicator *inds;
+    Rollout__Indicator **ip;
+    char (*division)[16];
+    char **why;          /* nscopes x HUB_INDICATORS_MAX, NULL where no reason */
+    Rollout__HistoryPoint **hp;
+    Rollout__Metric **mp;
+} s_pack_t;
+
+static void s_pack_free(s_pack_t *pk, size_t nscopes)
+{
+    if (pk->why)
+        for (size_t i = 0; i < nscopes * HUB_INDICATORS_MAX; i++)
+            free(pk->why[i]);
+    free(pk->scopes);
+    free(pk->sp);
+    free(pk->inds);
+    free(pk->ip);
+    free(pk->division);
+    free(pk->why);
+    free(pk->hp);
+    free(pk->mp);
+}
+
+/* Fill the protobuf form of scope k of rep. Returns 0, or -1 out of memory. */
+static int s_pack_scope(const hub_status_t *self, s_pack_t *pk, const hub_scope_t *s, size_t k)
+{
+    Rollout__Scope init = ROLLOUT__SCOPE__INIT;
+    Rollout__Scope *pb = &pk->scopes[k];
+    *pb = init;
+    pb->kind = (char *)hub_scope_kind_name(s->kind);
+    pb->id = (char *)s->id;
+    pb->name = (char *)s->name;
+    pb->level = s->level >= 0 ? (char *)ro_level_name((ro_level_t)s->level) : "";
+    uint32_t division = s->kind == HUB_SCOPE_PROVINCE ? RO_PROVINCE_CODE : s->division;
+    if (division)
+        snprintf(pk->division[k], sizeof pk->division[k], "%06u", (unsigned)division);
+    else
+        pk->division[k][0] = '\0';
+    pb->division = pk->division[k];
+    pb->units = s->units;
+    pb->units_reporting = s->units_reporting;
+    pb->participants = s->participants;
+    pb->hours_tenths = s->hours_tenths;
+    pb->sessions = s->sessions;
+    pb->staff_total = s->staff_total;
+    pb->staff_proficient = s->staff_proficient;
+    pb->items_total = s->items_total;
+    pb->items_no_visit = s->items_no_visit;
+    pb->cases_total = s->cases_total;
+    pb->cases_no_visit = s->cases_no_visit;
+    pb->last_seq = s->last_seq;
+    pb->last_heard = s->last_heard;
+    pb->reports = s->reports;
+    pb->grade = s->indicator_count ? (char *)hub_grade_label(s->grade) : "";
+    pb->why = s->why;
+    size_t base = k * HUB_INDICATORS_MAX;
+    for (size_t i = 0; i < s->indicator_count && self->targets; i++) {
+        const hub_indicator_result_t *r = &s->indicators[i];
+        const hub_indicator_t *ind = hub_targets_at(self->targets, r->index);
+        Rollout__Indicator iinit = ROLLOUT__INDICATOR__INIT;
+        Rollout__Indicator *pi = &pk->inds[base + i];
+        *pi = iinit;
+        pi->id = (char *)r->id;
+        /* NaN (no data) travels as 0 with the flag: not every client reads NaN */
+        pi->no_data = r->no_data;
+        pi->value = isnan(r->value) ? 0.0 : r->value;
+        pi->goal = r->goal;
+        pi->share = isnan(r->share) ? 0.0 : r->share;
+        pi->grade = (char *)hub_grade_label(r->grade);
+        pi->milestone = (char *)hub_milestone_status_name(r->milestone);
+        pi->next_date = r->next_date;
+        pi->next_goal = r->next_goal;
+        pi->gap = r->gap;
+        pi->due_date = r->due_date;
+        pi->due_goal = r->due_goal;
+        if (ind) {
+            pi->label_zh = (char *)ind->label_zh;
+            pi->label_en = (char *)ind->label_en;
+            pi->measure = (char *)hub_measure_name(ind->measure);
+        }
+        if (s->why & (1u << i)) {
+            pk->why[base + i] = malloc(512);
+            if (!pk->why[base + i])
+                return -1;
+            hub_engine_reason(self->targets, s, i, pk->why[base + i], 512);
+            pi->why = pk->why[base + i];
+        }
+        pk->ip[base + i] = pi;
+    }
+    pb->indicators = &pk->ip[base];
+    pb->n_indicators = self->targets ? s->indicator_count : 0;
+    pk->sp[k] = pb;
+    return 0;
+}
+
+/* Pack rep into a malloc'ed buffer: 0, or -1 out of memory. */
+static int s_pack(const hub_status_t *self, s_reply_t *rep, uint8_t **out, size_t *out_len)
+{
+    size_t ns = rep->nscopes ? rep->nscopes : 1;
+    s_pack_t pk = {
+        .scopes = calloc(ns, sizeof *pk.scopes),
+        .sp = calloc(ns, sizeof *pk.sp),
+        .inds = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.inds),
+        .ip = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.ip),
+        .division = calloc(ns, sizeof *pk.division),
+        .why = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.why),
+        .hp = calloc(rep->npoints ? rep->npoints : 1, sizeof *pk.hp),
+        .mp = calloc(rep->nmetrics ? rep->nmetrics : 1, sizeof *pk.mp),
+    };
+    int rc = -1;
+    *out = NULL;
+    *out_len = 0;
+    if (pk.scopes && pk.sp && pk.inds && pk.ip && pk.division && pk.why && pk.hp && pk.mp) {
+        rc = 0;
+        for (size_t k = 0; rc == 0 && k < rep->nscopes; k++)
+            rc = s_pack_scope(self, &pk, &rep->scopes[k], k);
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < rep->nmetrics; i++)
+            pk.mp[i] = &rep->metrics[i];
+        for (size_t i = 0; i < rep->npoints; i++)
+            pk.hp[i] = &rep->points[i];
+        rep->pb.scopes = pk.sp;
+        rep->pb.n_scopes = rep->nscopes;
+        rep->pb.metrics = pk.mp;
+        rep->pb.n_metrics = rep->nmetrics;
+        rep->pb.history = pk.hp;
+        rep->pb.n_history = rep->npoints;
+        rep->pb.indicator = rep->indicator;
+        size_t need = rollout__status_reply__get_packed_size(&rep->pb);
+        *out = malloc(need ? need : 1);
+        if (*out)
+            *out_len = rollout__status_reply__pack(&rep->pb, *out);
+        else
+            rc = -1;
+    }
+    s_pack_free(&pk, rep->nscopes);
+    return rc;
 }
 
 /* Answer a request, or (when refusal is not NULL) refuse it with that reason. */
@@ -329,10 +886,12 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
     memset(&rep, 0, sizeof rep);
     Rollout__StatusReply init = ROLLOUT__STATUS_REPLY__INIT;
     rep.pb = init;
+    rep.now = now;
     rep.today = ro_date_of(now);
     rep.pb.version = RO_PROTOCOL_VERSION;
     rep.pb.as_of = rep.today;
     rep.pb.feed_seq = self->feed_seq;
+    rep.pb.feed_epoch = self->feed_epoch;
     rep.pb.store_state = (char *)hub_ingest_store_state_name(
         self->ingest ? hub_ingest_store_state(self->ingest) : HUB_STORE_STATE_OK);
 
@@ -342,47 +901,27 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
         snprintf(rep.error, sizeof rep.error, "%s", refusal);
     else
         status = s_dispatch(self, req, len, &rep);
-    if (status < 0) {
-        rc = -1;
-        status = 1;
-        rep.nscopes = rep.nmetrics = 0;
-        snprintf(rep.error, sizeof rep.error, "out of memory");
-    }
-    if (status == 2 && ro_log_allow(&self->rl))
-        ro_log(LOG_INFO, "status: bad request: %s", rep.error);
-    rep.pb.status = status;
-    rep.pb.error = rep.error;
-
-    Rollout__Scope **sp = calloc(rep.nscopes ? rep.nscopes : 1, sizeof *sp);
-    Rollout__Metric **mp = calloc(rep.nmetrics ? rep.nmetrics : 1, sizeof *mp);
-    *out = NULL;
-    *out_len = 0;
-    if (sp && mp) {
-        for (size_t i = 0; i < rep.nscopes; i++) {
-            s_scope_t *sc = &rep.scopes[i];
-            sc->pb.id = sc->id;
-            sc->pb.name = sc->name;
-            sc->pb.division = sc->division;
-            sp[i] = &sc->pb;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (status < 0) {
+            rc = -1;
+            status = 1;
+            rep.nscopes = rep.nmetrics = rep.npoints = 0;
+            rep.pb.targets_ini = NULL;
+            snprintf(rep.error, sizeof rep.error, "out of memory");
         }
-        for (size_t i = 0; i < rep.nmetrics; i++)
-            mp[i] = &rep.metrics[i];
-        rep.pb.scopes = sp;
-        rep.pb.n_scopes = rep.nscopes;
-        rep.pb.metrics = mp;
-        rep.pb.n_metrics = rep.nmetrics;
-        size_t need = rollout__status_reply__get_packed_size(&rep.pb);
-        *out = malloc(need ? need : 1);
-        if (*out)
-            *out_len = rollout__status_reply__pack(&rep.pb, *out);
+        if (status == 2 && attempt == 0 && ro_log_allow(&self->rl))
+            ro_log(LOG_INFO, "status: bad request: %s", rep.error);
+        rep.pb.status = status;
+        rep.pb.error = rep.error;
+        if (s_pack(self, &rep, out, out_len) == 0)
+            break;
+        status = -1; /* a reply too big for memory: say so in a small one */
     }
     if (!*out)
         rc = -1;
-    free(sp);
-    free(mp);
     free(rep.scopes);
     free(rep.metrics);
-    free(rep.as_of_states);
+    free(rep.points);
     return rc;
 }
 

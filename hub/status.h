@@ -2,19 +2,24 @@
  * a StatusRequest strictly, dispatches it by query through a table, and
  * answers with a StatusReply (store state, feed sequence and as-of date on
  * every reply). It reads states and counters; it never writes the store.
- * Attainment (indicators, grades) is the engine's and slots into the table. */
+ * Attainment (indicators, grades, laggards) is the engine's; this module
+ * maps its results to the wire. */
 #ifndef HUB_STATUS_H
 #define HUB_STATUS_H
 
+#include "engine.h"
 #include "ingest.h"
 #include "ro_registry.h"
 #include "state.h"
 #include "store.h"
+#include "targets.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define HUB_STATUS_FRAME_MAX 4096 /* the largest request accepted */
+#define HUB_STATUS_FRAME_MAX 4096     /* the largest request accepted */
+#define HUB_STATUS_SCOPES_MAX 10000   /* scopes in one reply; LAGGARDS/SILENT say the total */
+#define HUB_STATUS_SILENT_AFTER 259200 /* default seconds before a unit is silent */
 
 typedef struct hub_status hub_status_t;
 
@@ -25,17 +30,64 @@ hub_status_t *hub_status_new(const ro_registry_t *reg, const hub_unit_state_t *s
                              hub_store_t *store, const hub_ingest_t *ingest);
 void hub_status_destroy(hub_status_t **self_p);
 
+/* Evaluate with engine and targets (both borrowed, must outlive self; the
+ * engine built on the same registry). targets_text, copied, is what TARGETS
+ * answers: the text of the file the targets came from (NULL: TARGETS says
+ * it has none). Without an engine, UNIT and PROVINCE carry raw sums only
+ * and the attainment queries answer status 1. Returns 0, or -1 out of memory. */
+int hub_status_set_engine(hub_status_t *self, const hub_engine_t *engine,
+                          const hub_targets_t *targets, const char *targets_text);
+
+/* Seconds without a report or heartbeat after which SILENT lists a unit
+ * (hub.ini silent_after; HUB_STATUS_SILENT_AFTER until set). */
+void hub_status_set_silent_after(hub_status_t *self, int64_t seconds);
+
+/* Answer for another registry and its live states (SIGHUP reload; both
+ * borrowed as in hub_status_new). Drops the as-of cache. Set the engine
+ * built on reg right after, with hub_status_set_engine. */
+void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
+                             const hub_unit_state_t *states);
+
 /* The feed sequence replies report (0 until the feed publishes). */
 void hub_status_set_feed_seq(hub_status_t *self, uint64_t feed_seq);
+/* The feed's epoch (hub incarnation) replies report with it (hub_feed). */
+void hub_status_set_feed_epoch(hub_status_t *self, uint64_t feed_epoch);
+
+/* More metrics for METRICS (hub_metrics): fn writes up to cap pairs whose
+ * names outlive the reply, and returns how many. NULL: none. */
+typedef size_t (*hub_status_metrics_fn)(void *arg, hub_metric_t *out, size_t cap);
+void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *arg);
 
 /* Answer one request body (len bytes) as of the hub's clock now. Always
  * produces a reply: status 0 ok, 2 bad request (error says why), 1 hub
- * trouble. *out is malloc'd and the caller's to free. Queries answered:
- * UNIT (key = unit id), PROVINCE, METRICS, VERIFY (metrics "differences",
- * "units_checked", "reports_checked"; when differences > 0, error carries a
- * readable summary and status stays 0); others say "not implemented yet".
- * A request's as_of (YYYYMMDD, 0 = today) before today is answered from the
- * raw reports (a scan of the store). Returns 0, or -1 if out of memory. */
+ * trouble. *out is malloc'd and the caller's to free. Queries:
+ *   UNIT       key = unit id: one unit scope
+ *   PROVINCE   the province scope
+ *   DIVISION   key = division code (460000: the provincial units)
+ *   LEVEL      key = provincial | municipal | township; "" = all three
+ *   DIVISIONS  the 19 division scopes (460000 first), from one pass
+ *   LAGGARDS   unit scopes whose gap on indicator (default the headline
+ *              one) is above 0, biggest first; total = how many in all,
+ *              limit (0 = up to HUB_STATUS_SCOPES_MAX) how many are sent
+ *   SILENT     unit scopes not heard within silent_after of now, never-heard
+ *              first; total and limit as for LAGGARDS; as_of must be today
+ *              (heartbeats are not stored, so the past is not known)
+ *   HISTORY    key = unit id, indicator (default headline): the unit scope
+ *              and one history point per report of the indicator's kind
+ *              (see HistoryPoint); limit keeps the latest points
+ *   SERIES     indicator (default headline): the province scope, and its
+ *              value at each month end from the first with data and at
+ *              as_of; limit keeps the latest points. One pass over the
+ *              reports, however many months.
+ *   TARGETS    targets_ini: the text of the hub's targets file
+ *   METRICS    ingest counters; VERIFY (metrics "differences",
+ *              "units_checked", "reports_checked"; when differences > 0,
+ *              error carries a readable summary and status stays 0).
+ * Scopes carry indicators, grade and why when an engine is set. A
+ * request's as_of (YYYYMMDD, 0 = today) before today is answered from the
+ * raw reports (a scan of the store, kept until the next stored report, so
+ * the queries of one report cost one scan). Returns 0, or -1 if out of
+ * memory. */
 int hub_status_answer(hub_status_t *self, const uint8_t *req, size_t len, int64_t now,
                       uint8_t **out, size_t *out_len);
 

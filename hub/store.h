@@ -102,6 +102,31 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
                            hub_unit_state_t *out, char *err, size_t errlen);
 
+/* One stored report of a unit, as history sees it. */
+typedef struct {
+    uint64_t seq;   /* the unit's seq */
+    uint32_t date;  /* YYYYMMDD; YYYYMM for cases */
+    uint32_t total; /* training: participants; else the total */
+    uint32_t part;  /* training: hours in tenths; else proficient or no-visit */
+} hub_store_point_t;
+
+/* The reports of kind (training, staff, items or cases) of unit index dated
+ * <= as_of (cases: month <= as_of's month), by date then seq. *out is
+ * malloc'ed and the caller's to free (NULL when *count is 0). Reads the
+ * unit's reports only. Returns 0 or a code. */
+int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t as_of,
+                      hub_store_point_t **out, size_t *count, char *err, size_t errlen);
+
+/* The registry's units' reports of kind folded as of each of n dates
+ * (YYYYMMDD, ascending): training sums total and part over reports dated
+ * <= dates[j]; staff and items add up each unit's latest snapshot dated
+ * <= dates[j] (cases: month <= its month; equal dates: the later seq), as
+ * hub_store_states_as_of does. Writes total[j] and part[j]. One pass over
+ * the reports of that kind ordered by unit, date, seq, however many dates:
+ * the cost of one as-of scan, not n. Returns 0 or a code. */
+int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
+                     uint64_t *total, uint64_t *part, char *err, size_t errlen);
+
 /* Fold one stored report into a unit's aggregates (the rule the recount
  * mirrors): sums for training, a snapshot dated on or after the held one
  * replaces it. Does not touch last_seq or last_heard. */

@@ -468,8 +468,9 @@ char *hub_indicator_format(const hub_indicator_t *ind, double value, char *buf, 
         snprintf(buf, len, "%.1f%%", value * 100 + 0.0); /* + 0.0: no "-0.0" */
     else if (ind->measure == HUB_MEASURE_HOURS)
         snprintf(buf, len, "%.1f", value + 0.0);
-    else if (value == floor(value))
-        snprintf(buf, len, "%.0f", value + 0.0);
+    else if (fabs(value - round(value)) < 1e-6)
+        /* sums of per-unit goal shares land a hair off the whole number */
+        snprintf(buf, len, "%.0f", round(value) + 0.0);
     else
         snprintf(buf, len, "%.2f", value);
     return buf;

@@ -40,6 +40,7 @@ static const key_t_ s_hub_keys[] = {
     HUB("sockets", "feed", K_STR, feed, 0, 0),
     HUB("sockets", "status", K_STR, status, 0, 0),
     HUB("sockets", "metrics_http", K_STR, metrics_http, 0, 0),
+    HUB("sockets", "feed_hwm", K_INT, feed_hwm, 1, 1000000),
     HUB("security", "curve", K_BOOL, sec.curve, 0, 1),
     HUB("security", "secret_key", K_PATH, sec.secret_key, 0, 0),
     HUB("security", "public_key", K_PATH, sec.public_key, 0, 0),
@@ -64,6 +65,18 @@ static const key_t_ s_agent_keys[] = {
     {NULL, NULL, K_STR, 0, 0, 0, 0},
 };
 
+#define CTL(sec, name, kind, field, lo, hi) \
+    {sec, name, kind, offsetof(ro_ctl_config_t, field), sizeof(((ro_ctl_config_t *)0)->field), lo, hi}
+
+static const key_t_ s_ctl_keys[] = {
+    CTL("ctl", "hub", K_STR, hub, 0, 0),
+    CTL("security", "curve", K_BOOL, sec.curve, 0, 1),
+    CTL("security", "hub_public_key", K_PATH, sec.hub_public, 0, 0),
+    CTL("security", "secret_key", K_PATH, sec.secret_key, 0, 0),
+    CTL("security", "public_key", K_PATH, sec.public_key, 0, 0),
+    {NULL, NULL, K_STR, 0, 0, 0, 0},
+};
+
 void ro_hub_config_defaults(ro_hub_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -78,6 +91,7 @@ void ro_hub_config_defaults(ro_hub_config_t *cfg)
     strcpy(cfg->sec.public_key, "/etc/rollout/keys/hub.pub");
     cfg->synchronous = 2;
     cfg->batch_max = 4096;
+    cfg->feed_hwm = 4000;
     cfg->silent_after = 3 * 86400;
     cfg->log_level = LOG_INFO;
     cfg->sec.curve = 1;
@@ -97,6 +111,15 @@ void ro_agent_config_defaults(ro_agent_config_t *cfg)
     cfg->poll_ms = 1000;
     cfg->outbox_max = 1000000;
     cfg->log_level = LOG_INFO;
+    cfg->sec.curve = 1;
+}
+
+void ro_ctl_config_defaults(ro_ctl_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->sec.hub_public, "/etc/rollout/keys/hub.pub");
+    strcpy(cfg->sec.secret_key, "/etc/rollout/keys/operator.key");
+    strcpy(cfg->sec.public_key, "/etc/rollout/keys/operator.pub");
     cfg->sec.curve = 1;
 }
 
@@ -256,4 +279,10 @@ int ro_agent_config_load(const char *path, ro_agent_config_t *cfg, char *err, si
         return -1;
     }
     return 0;
+}
+
+int ro_ctl_config_load(const char *path, ro_ctl_config_t *cfg, char *err, size_t errlen)
+{
+    ro_ctl_config_defaults(cfg);
+    return s_load(path, s_ctl_keys, cfg, err, errlen);
 }

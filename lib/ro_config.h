@@ -1,4 +1,4 @@
-/* ro_config: hub.ini and agent.ini, parsed by inih into plain structs.
+/* ro_config: hub.ini, agent.ini and rolloutctl's ctl.ini, parsed by inih into plain structs.
  * Every key has a default; an unknown section or key, a bad value or a
  * missing required key refuses the file with "file:line: reason".
  * Relative paths in a file are taken relative to the file's folder. */
@@ -27,6 +27,7 @@ typedef struct {
     char feed[RO_ENDPOINT_MAX];         /* PUB bind, aggregate updates */
     char status[RO_ENDPOINT_MAX];       /* ROUTER bind, queries */
     char metrics_http[RO_ENDPOINT_MAX]; /* HOST:PORT for Prometheus text, "" = off */
+    int feed_hwm;                       /* feed messages queued per subscriber before drops */
     char allow_list[RO_PATH_MAX];       /* CURVE: unit and operator keys */
     int synchronous;                    /* SQLite synchronous: 1 normal, 2 full (default), 3 extra */
     int batch_max;                      /* reports drained per transaction */
@@ -49,12 +50,23 @@ typedef struct {
     ro_security_t sec;                  /* keys and mode */
 } ro_agent_config_t;
 
+/* rolloutctl's ctl.ini: where the hub's status socket is and the
+ * operator's CURVE keys ([ctl] hub; [security] curve, hub_public_key,
+ * secret_key, public_key). */
+typedef struct {
+    char hub[RO_ENDPOINT_MAX];          /* status endpoint or HOST[:PORT]; "" = rolloutctl's default */
+    ro_security_t sec;                  /* keys and mode; curve on unless the file says off */
+} ro_ctl_config_t;
+
 /* Fill *cfg with defaults, then read path over them. Returns 0, or -1 with
  * "path:line: reason" in err. */
 int ro_hub_config_load(const char *path, ro_hub_config_t *cfg, char *err, size_t errlen);
 int ro_agent_config_load(const char *path, ro_agent_config_t *cfg, char *err, size_t errlen);
+/* Defaults: curve on, keys /etc/rollout/keys/{hub.pub,operator.key,operator.pub}. */
+int ro_ctl_config_load(const char *path, ro_ctl_config_t *cfg, char *err, size_t errlen);
 
 void ro_hub_config_defaults(ro_hub_config_t *cfg);
 void ro_agent_config_defaults(ro_agent_config_t *cfg);
+void ro_ctl_config_defaults(ro_ctl_config_t *cfg);
 
 #endif

@@ -194,7 +194,7 @@ ro_registry_t *ro_registry_load(const char *path, char *err, size_t errlen)
             line[--len] = '\0';
         if (len == 0 || line[0] == '#')
             continue;
-        char *fields[4 + RO_GOAL_COLUMNS];
+        char *fields[4 + RO_GOAL_COLUMNS] = {0};
         int n = s_split(line, fields, 4 + RO_GOAL_COLUMNS);
         if (!header) {
             if (n < 4 || n > 4 + RO_GOAL_COLUMNS || strcmp(fields[0], "id") || strcmp(fields[1], "level") ||

@@ -17,6 +17,13 @@ int64_t ro_time_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t ro_time_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static bool s_leap(uint32_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

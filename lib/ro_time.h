@@ -12,6 +12,7 @@
 
 int64_t ro_time_now(void);      /* Unix seconds, wall clock */
 int64_t ro_time_mono_ms(void);  /* monotonic milliseconds */
+int64_t ro_time_mono_us(void);  /* monotonic microseconds */
 
 /* True when d is a real calendar date YYYYMMDD (leap years included). */
 bool ro_date_valid(uint32_t d);

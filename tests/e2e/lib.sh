@@ -1,6 +1,10 @@
 # lib.sh: shared by the end-to-end and fault tests. Each test gets its own
 # temporary folder and its own ports (the hub binds tcp://127.0.0.1:* and
 # writes the ports it got to <data_dir>/endpoints), so tests run in parallel.
+# CURVE is on, as in production: the harness makes the hub's key pair, an
+# operator key for rolloutctl (ctl.ini, through ROLLOUT_CTL_CONFIG) and each
+# unit's key pair on first use, keeps the allow-list and has the hub reload it
+# (SIGHUP) before an agent or probe needs it. PLAIN=1 runs it all over plain TCP.
 # Sourced, not run. Needs RO_BUILD (the meson build root) in the environment.
 set -euo pipefail
 
@@ -10,9 +14,15 @@ HUB_BIN=$RO_BUILD/hub/rollout-hub
 CTL_BIN=$RO_BUILD/hub/rolloutctl
 AGENT_BIN=$RO_BUILD/agent/rollout-agent
 PROBE_BIN=$RO_BUILD/tests/tools/ro-probe
+PROBE_EXE=$PROBE_BIN # the binary; under CURVE, PROBE_BIN names the probe function below
 T=$(mktemp -d /tmp/rollout-e2e.XXXXXX)
+PLAIN=${PLAIN:-0}
+KEYS=$T/keys          # hub/ (hub pair), operator/ (rolloutctl's pair), units/UNIT/, allow.list
+ALLOW=$KEYS/allow.list
+PROBE_UNIT=${PROBE_UNIT:-460000-999} # the key junk probes speak with (not in the registry)
 HUB_PID=
 declare -A AGENT_PIDS=()
+BG_PIDS=() # other background helpers a test starts; killed at exit
 E2E_NAME=$(basename "$0" .sh)
 
 say() { echo "# $E2E_NAME: $*"; }
@@ -24,7 +34,7 @@ fail() {
 
 cleanup() {
   local rc=$?
-  for pid in "${AGENT_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${AGENT_PIDS[@]}" "${BG_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   [ -n "$HUB_PID" ] && kill -9 "$HUB_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   if [ $rc -eq 0 ]; then rm -rf "$T"; else echo "# kept $T for inspection" >&2; fi
@@ -61,15 +71,90 @@ ingest = ${INGEST_EP:-tcp://127.0.0.1:*}
 feed = ${FEED_EP:-tcp://127.0.0.1:*}
 status = ${STATUS_EP:-tcp://127.0.0.1:*}
 [security]
-curve = off
+$(hub_security_ini)
 INI
 }
+
+# ---- CURVE keys (nothing happens here with PLAIN=1) ----
+
+# hub_security_ini / agent_security_ini UNIT: the [security] lines of hub.ini / agent.ini.
+hub_security_ini() {
+  if [ "$PLAIN" = 1 ]; then echo "curve = off"; return; fi
+  printf 'curve = on\nsecret_key = %s\npublic_key = %s\nallow_list = %s\n' \
+    "$KEYS/hub/hub.key" "$KEYS/hub/hub.pub" "$ALLOW"
+}
+agent_security_ini() {
+  if [ "$PLAIN" = 1 ]; then echo "curve = off"; return; fi
+  unit_keys "$1"
+  printf 'curve = on\nhub_public_key = %s\nsecret_key = %s\npublic_key = %s\n' \
+    "$KEYS/hub/hub.pub" "$KEYS/units/$1/agent.key" "$KEYS/units/$1/agent.pub"
+}
+
+# unit_keys UNIT: make UNIT's key pair and list it, once; the hub learns of it at
+# its next start or keys_sync.
+unit_keys() {
+  [ "$PLAIN" = 1 ] || [ -f "$KEYS/units/$1/agent.key" ] && return 0
+  "$CTL_BIN" keys unit "$1" "$KEYS/units/$1" --allow-list "$ALLOW" >/dev/null || return 1
+  touch "$KEYS/.dirty"
+}
+
+# keys_sync: if the allow-list changed since the running hub read it, reload it now.
+keys_sync() {
+  [ "$PLAIN" != 1 ] && [ -e "$KEYS/.dirty" ] || return 0
+  [ -n "$HUB_PID" ] && kill -0 "$HUB_PID" 2>/dev/null || return 0
+  rm -f "$KEYS/.dirty"
+  hub_reload_keys
+}
+
+# hub_reload_keys: SIGHUP the hub and wait until its log says it read the allow-list.
+ALLOW_LOG='allow-list (loaded from|unusable)|lists no keys'
+allow_loads() { grep -cE "$ALLOW_LOG" "$T/hub.log" 2>/dev/null || true; }
+allow_loads_above() { [ "$(allow_loads)" -gt "$1" ]; }
+hub_reload_keys() {
+  local n; n=$(allow_loads)
+  kill -HUP "$HUB_PID"
+  wait_until 10 allow_loads_above "$n" || fail "the hub did not reload its allow-list"
+}
+
+# probe ENDPOINT [--wait MS] [--append HEX] COMMAND...: ro-probe with a unit's CURVE key:
+# the unit a report or heartbeat names (made and listed on first use), else
+# PROBE_UNIT's. With PLAIN=1, or --curve given, it is ro-probe as is. Under CURVE,
+# $PROBE_BIN is this function, so `"$PROBE_BIN" "$INGEST" report ...` works either way.
+probe() {
+  local ep=$1; shift
+  if [ "$PLAIN" = 1 ] || [ "${1:-}" = --curve ]; then "$PROBE_EXE" "$ep" "$@"; return; fi
+  local opts=() u=$PROBE_UNIT
+  while [ $# -gt 1 ] && { [ "$1" = --wait ] || [ "$1" = --append ]; }; do opts+=("$1" "$2"); shift 2; done
+  case "${1:-}" in report | heartbeat) [ $# -gt 1 ] && u=$2 ;; esac
+  unit_keys "$u" 2>/dev/null || { u=$PROBE_UNIT; unit_keys "$u"; }
+  keys_sync
+  probe_as "$u" "$ep" "${opts[@]}" "$@"
+}
+# probe_as UNIT ENDPOINT ARGS...: ro-probe speaking with UNIT's key pair (made if need be).
+probe_as() {
+  local u=$1 ep=$2; shift 2
+  unit_keys "$u"; keys_sync
+  "$PROBE_EXE" "$ep" --curve "$KEYS/hub/hub.pub" "$KEYS/units/$u/agent.pub" "$KEYS/units/$u/agent.key" "$@"
+}
+
+# The hub's and rolloutctl's keys, once per test; ctl.ini for every rolloutctl call.
+mkdir -p "$KEYS"
+if [ "$PLAIN" = 1 ]; then
+  printf '[security]\ncurve = off\n' > "$KEYS/ctl.ini"
+else
+  "$CTL_BIN" keys hub "$KEYS/hub" >/dev/null
+  "$CTL_BIN" keys operator e2e "$KEYS/operator" --allow-list "$ALLOW" >/dev/null
+  printf '[security]\ncurve = on\nhub_public_key = %s\nsecret_key = %s\npublic_key = %s\n' \
+    "$KEYS/hub/hub.pub" "$KEYS/operator/operator.key" "$KEYS/operator/operator.pub" > "$KEYS/ctl.ini"
+  PROBE_BIN=probe
+fi
+export ROLLOUT_CTL_CONFIG=$KEYS/ctl.ini
 
 endpoint() { awk -v k="$1" '$1 == k { print $2 }' "$T/hub/endpoints" 2>/dev/null; }
 
 # hub_start: start the hub and wait until its endpoints file names its ports.
 hub_start() {
-  rm -f "$T/hub/endpoints"
+  rm -f "$T/hub/endpoints" "$KEYS/.dirty"
   "$HUB_BIN" --config "$T/hub.ini" >>"$T/hub.log" 2>&1 &
   HUB_PID=$!
   wait_until 10 test -s "$T/hub/endpoints" || fail "hub did not start"
@@ -105,13 +190,14 @@ heartbeat = ${HEARTBEAT_S:-5}
 poll_ms = ${POLL_MS:-100}
 outbox_max = ${OUTBOX_MAX:-1000000}
 [security]
-curve = off
+$(agent_security_ini "$u")
 INI
 }
 
-agent() { local u=$1; shift; "$AGENT_BIN" --config "$T/agents/$u/agent.ini" "$@"; }
+agent() { local u=$1; shift; keys_sync; "$AGENT_BIN" --config "$T/agents/$u/agent.ini" "$@"; }
 
 agent_start() {
+  keys_sync
   "$AGENT_BIN" --config "$T/agents/$1/agent.ini" run >>"$T/agents/$1/agent.log" 2>&1 &
   AGENT_PIDS[$1]=$!
 }

@@ -1,6 +1,6 @@
 /* test_engine: targets.ini parsing (and its refusals with line numbers),
  * the attainment engine's rules (bands, milestones, no data, ratios of sums,
- * allocation, laggards, silent units, speed) and the score sheet, which must
+ * allocation, laggards, silent units, a 100,000-unit registry) and the score sheet, which must
  * reproduce the document's 92.50 / 优 from the document's figures. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,6 @@
 #include "test_util.h"
 
 #include <math.h>
-#include <time.h>
 
 #define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-9)
 
@@ -787,14 +786,10 @@ static void test_silent_units(void **state)
     assert_null(s);
 }
 
-/* ---- speed ------------------------------------------------------------------------- */
+/* ---- a large registry ------------------------------------------------------------ */
 
-static double s_ms(struct timespec a, struct timespec b)
-{
-    return (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-}
-
-static void test_100k_units_fast(void **state)
+/* Correctness on 100,000 units; how fast is bench/'s business, never a test's. */
+static void test_100k_units(void **state)
 {
     (void)state;
     const size_t n = 100000;
@@ -829,24 +824,16 @@ static void test_100k_units_fast(void **state)
     hub_rollup_t *r = malloc(sizeof *r);
     hub_laggard_t *l = NULL;
     size_t nl = 0;
-    struct timespec t0, t1, t2;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(hub_engine_rollup(e, st, 20181231, r), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_int_equal(hub_engine_laggards(e, st, 20181231, hub_targets_headline(t), 0, &l, &nl), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t2);
     assert_int_equal(r->province.units, n);
     assert_true(nl > n / 2);
     for (size_t i = 1; i < nl; i++)
         assert_true(l[i - 1].gap >= l[i].gap);
-    double limit = 100;
-    const char *factor = getenv("RO_TIMING_FACTOR"); /* slow builds (valgrind) may widen it */
-    if (factor)
-        limit *= atof(factor);
-    print_message("# 100000 units: rollup %.2f ms, laggards (%zu, sorted) %.2f ms\n", s_ms(t0, t1),
-                  nl, s_ms(t1, t2));
-    assert_true(s_ms(t0, t1) < limit);
-    assert_true(s_ms(t1, t2) < limit);
+    uint64_t reporting = 0;
+    for (size_t i = 0; i < n; i++)
+        reporting += st[i].reports > 0;
+    assert_int_equal(r->province.units_reporting, reporting);
     free(l);
     free(r);
     free(st);
@@ -1077,7 +1064,7 @@ int main(void)
         cmocka_unit_test(test_allocation_by_weight_and_override),
         cmocka_unit_test_setup_teardown(test_laggards_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_silent_units, s_setup, s_teardown),
-        cmocka_unit_test(test_100k_units_fast),
+        cmocka_unit_test(test_100k_units),
         cmocka_unit_test(test_scoresheet_reproduces_document),
         cmocka_unit_test(test_scoresheet_grades),
         cmocka_unit_test(test_scoresheet_files),

@@ -1,0 +1,159 @@
+/* mkstore: builds a large hub.db fast, for the hub's start-time and memory
+ * figures: the schema and the units rows come from hub_store itself, the
+ * raw reports are bulk-inserted in primary-key order with SQLite's journal
+ * and syncs OFF (setup only: nothing is acknowledged to anyone), and the
+ * per-unit aggregates are folded with the hub's own hub_state_apply and
+ * written back through hub_store, so `rolloutctl verify` agrees with them. */
+#include "bench_util.h"
+#include "ro_codec.h"
+#include "ro_registry.h"
+#include "ro_time.h"
+#include "store.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROWS_PER_TX 1000000
+
+/* The hub's hash of a wire body (hub/ingest.c): FNV-1a, 64 bits. */
+static uint64_t s_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static int s_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "mkstore: %s: %s\n", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: mkstore REGISTRY HUB_DB REPORTS\n"
+                        "  writes a new hub store with REPORTS reports spread evenly over the\n"
+                        "  registry's units (the file must not exist)\n");
+        return 2;
+    }
+    const char *registry = argv[1], *path = argv[2];
+    long long total = atoll(argv[3]);
+    char err[512];
+    FILE *exists = fopen(path, "r");
+    if (exists) {
+        fclose(exists);
+        fprintf(stderr, "mkstore: %s exists; it writes new stores only\n", path);
+        return 1;
+    }
+    ro_registry_t *reg = ro_registry_load(registry, err, sizeof err);
+    if (!reg) {
+        fprintf(stderr, "mkstore: %s\n", err);
+        return 1;
+    }
+    size_t n = ro_registry_count(reg);
+    hub_unit_state_t *states = calloc(n, sizeof *states), *scratch = calloc(n, sizeof *scratch);
+    int64_t *uids = calloc(n, sizeof *uids);
+    if (!states || !scratch || !uids)
+        return 1;
+
+    /* 1. schema and units rows, the hub's way */
+    hub_store_t *store = hub_store_open(path, 2, 0, err, sizeof err);
+    if (!store || hub_store_load_states(store, reg, scratch, err, sizeof err)) {
+        fprintf(stderr, "mkstore: %s\n", err);
+        return 1;
+    }
+    hub_store_destroy(&store);
+
+    /* 2. the raw reports, in (uid, seq) order, in big unsynced transactions */
+    sqlite3 *db;
+    sqlite3_stmt *units, *ins;
+    if (sqlite3_open(path, &db) != SQLITE_OK || s_exec(db, "PRAGMA journal_mode = OFF") ||
+        s_exec(db, "PRAGMA synchronous = OFF") || s_exec(db, "PRAGMA cache_size = -262144") ||
+        sqlite3_prepare_v2(db, "SELECT uid, id FROM units", -1, &units, NULL) ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO reports(uid, seq, kind, date, total, part, text,"
+                           " recorded_at, received_at, hash)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           -1, &ins, NULL)) {
+        fprintf(stderr, "mkstore: %s\n", sqlite3_errmsg(db));
+        return 1;
+    }
+    while (sqlite3_step(units) == SQLITE_ROW) {
+        long i = ro_registry_find(reg, (const char *)sqlite3_column_text(units, 1));
+        if (i >= 0)
+            uids[i] = sqlite3_column_int64(units, 0);
+    }
+    sqlite3_finalize(units);
+    int64_t now = ro_time_now(), t0 = bench_now_ns();
+    long long rows = 0;
+    if (s_exec(db, "BEGIN"))
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *unit = ro_registry_at(reg, i)->id;
+        long long mine = total / (long long)n + ((long long)i < total % (long long)n ? 1 : 0);
+        for (long long s = 1; s <= mine; s++) {
+            ro_report_t r;
+            uint8_t body[RO_FRAME_MAX];
+            bench_event_make(unit, (uint64_t)s, &r);
+            int len = ro_report_encode(&r, body, sizeof body);
+            if (len < 0)
+                return 1;
+            sqlite3_bind_int64(ins, 1, uids[i]);
+            sqlite3_bind_int64(ins, 2, s);
+            sqlite3_bind_int(ins, 3, (int)r.kind);
+            sqlite3_bind_int64(ins, 4, r.date);
+            sqlite3_bind_int64(ins, 5, r.total);
+            sqlite3_bind_int64(ins, 6, r.part);
+            sqlite3_bind_text(ins, 7, r.text, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 8, r.recorded_at);
+            sqlite3_bind_int64(ins, 9, now);
+            sqlite3_bind_int64(ins, 10, (sqlite3_int64)s_hash(body, (size_t)len));
+            if (sqlite3_step(ins) != SQLITE_DONE) {
+                fprintf(stderr, "mkstore: insert: %s\n", sqlite3_errmsg(db));
+                return 1;
+            }
+            sqlite3_reset(ins);
+            hub_state_apply(&states[i], &r);
+            states[i].last_seq = (uint64_t)s;
+            states[i].last_heard = now;
+            if (++rows % ROWS_PER_TX == 0 && (s_exec(db, "COMMIT") || s_exec(db, "BEGIN")))
+                return 1;
+        }
+    }
+    if (s_exec(db, "COMMIT"))
+        return 1;
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    double secs = (double)(bench_now_ns() - t0) / 1e9;
+
+    /* 3. the aggregates, through the hub's own store code (back in WAL, FULL) */
+    store = hub_store_open(path, 2, 0, err, sizeof err);
+    int rc = !store || hub_store_load_states(store, reg, scratch, err, sizeof err) ||
+             hub_store_begin(store, err, sizeof err);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = hub_store_put_state(store, i, &states[i], err, sizeof err);
+    if (!rc)
+        rc = hub_store_commit(store, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "mkstore: %s\n", err);
+        return 1;
+    }
+    hub_store_destroy(&store);
+    printf("units=%zu reports=%lld insert_seconds=%.1f rows_per_s=%.0f\n", n, rows, secs,
+           secs > 0 ? (double)rows / secs : 0);
+    free(states);
+    free(scratch);
+    free(uids);
+    ro_registry_destroy(&reg);
+    return 0;
+}

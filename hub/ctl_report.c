@@ -1,0 +1,483 @@
+/* rolloutctl report: asks the hub for the province, levels, divisions,
+ * laggards and the headline series as of one date, turns the replies back
+ * into the engine's scopes and renders them with hub_report; --score-sheet
+ * renders the score sheet instead. The targets (labels, bands, milestones)
+ * are the hub's own, sent over the status socket, unless --targets names a
+ * file. Like the rest of rolloutctl it never opens hub.db. */
+#include "ctl.h"
+#include "engine.h"
+#include "report.h"
+#include "ro_time.h"
+#include "scoresheet.h"
+#include "targets.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_SHEET "/etc/rollout/scoresheet.ini"
+#define DEFAULT_SCORES "/etc/rollout/scores-2019.ini"
+#define DEFAULT_LAGGARDS 30
+
+static void s_help(void)
+{
+    printf("usage: rolloutctl [--hub H] [--timeout SEC] report [OPTIONS]\n"
+           "\n"
+           "The year-end tables from a running hub: the performance target table\n"
+           "(绩效目标表: the province against each indicator, by level, by division, the\n"
+           "laggards, and in html the charts) or, with --score-sheet, the score sheet\n"
+           "(绩效评价指标评分). Everything comes over the hub's status socket.\n"
+           "\n"
+           "  --as-of YYYY-MM-DD  evaluate as of this date (default: today; the score sheet:\n"
+           "                      the scores file's evaluation date)\n"
+           "  --format F          md (default), csv or html (one self-contained page with\n"
+           "                      inline SVG charts; it fetches nothing)\n"
+           "  --out FILE          write there instead of to standard output\n"
+           "  --laggards N        laggards listed (default %d; 0 = all)\n"
+           "  --targets FILE      label the table from FILE instead of the hub's own\n"
+           "                      targets (its indicators must be the hub's)\n"
+           "  --score-sheet       print the score sheet instead of the target table\n"
+           "  --sheet FILE        the score sheet's tree (default %s)\n"
+           "  --scores FILE       the evaluator's scores and the funds (default\n"
+           "                      %s)\n"
+           "  -h, --help          this help\n"
+           "\n"
+           "exit status: 0 ok; 1 no answer or hub trouble; 2 bad usage, a bad file or a\n"
+           "request the hub refused.\n",
+           DEFAULT_LAGGARDS, DEFAULT_SHEET, DEFAULT_SCORES);
+}
+
+typedef struct {
+    uint32_t as_of;         /* 0 = today */
+    hub_report_format_t fmt; /* md, csv, html */
+    const char *out;        /* NULL = stdout */
+    long laggards;          /* how many to list; 0 = all */
+    const char *targets;    /* local targets file, NULL = the hub's */
+    int score_sheet;        /* print the score sheet */
+    const char *sheet;      /* score sheet tree */
+    const char *scores;     /* evaluator's scores */
+} s_opts_t;
+
+/* Everything the target table needs, owned. */
+typedef struct {
+    hub_targets_t *targets;
+    Rollout__StatusReply *replies[5]; /* province, levels, divisions, laggards, series */
+    hub_scope_t province;
+    hub_scope_t *levels, *divisions, *laggards;
+    size_t nlevels, ndivisions, nlaggards;
+    hub_report_point_t *series;
+    size_t nseries;
+} s_data_t;
+
+static void s_data_free(s_data_t *d)
+{
+    for (size_t i = 0; i < sizeof d->replies / sizeof d->replies[0]; i++)
+        if (d->replies[i])
+            rollout__status_reply__free_unpacked(d->replies[i], NULL);
+    free(d->levels);
+    free(d->divisions);
+    free(d->laggards);
+    free(d->series);
+    hub_targets_destroy(&d->targets);
+}
+
+/* Ask and check: the reply, or NULL with *code set (1 or 2) and a line printed. */
+static Rollout__StatusReply *s_ask(const ctl_hub_t *hub, const Rollout__StatusRequest *req,
+                                   int *code)
+{
+    Rollout__StatusReply *r = ctl_ask(hub, req);
+    if (!r) {
+        *code = 1;
+        return NULL;
+    }
+    if ((*code = ctl_reply_failed(r))) {
+        rollout__status_reply__free_unpacked(r, NULL);
+        return NULL;
+    }
+    return r;
+}
+
+/* The hub's targets: its file's text over the socket, loaded through a
+ * temporary file (the loader reads files, and names lines in its errors). */
+static hub_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
+{
+    Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_TARGETS);
+    Rollout__StatusReply *r = s_ask(hub, &req, code);
+    if (!r)
+        return NULL;
+    const char *dir = getenv("TMPDIR");
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/rolloutctl-targets-XXXXXX", dir && dir[0] ? dir : "/tmp");
+    int fd = mkstemp(path);
+    hub_targets_t *t = NULL;
+    size_t len = strlen(r->targets_ini);
+    if (fd < 0 || write(fd, r->targets_ini, len) != (ssize_t)len) {
+        fprintf(stderr, "rolloutctl: cannot keep the hub's targets in %s: %s\n", path,
+                strerror(errno));
+        *code = 1;
+    } else if (!(t = hub_targets_load(path, err, sizeof err))) {
+        fprintf(stderr, "rolloutctl: the hub's targets do not load here: %s\n", err);
+        *code = 1;
+    }
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    rollout__status_reply__free_unpacked(r, NULL);
+    return t;
+}
+
+static int s_grade_parse(const char *label, hub_grade_t *out)
+{
+    for (int g = HUB_GRADE_EXCELLENT; g <= HUB_GRADE_POOR; g++) {
+        if (!strcmp(label, hub_grade_label((hub_grade_t)g))) {
+            *out = (hub_grade_t)g;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int s_milestone_parse(const char *name, hub_milestone_status_t *out)
+{
+    for (int m = HUB_MILESTONE_NONE; m <= HUB_MILESTONE_MISSED; m++) {
+        if (!strcmp(name, hub_milestone_status_name((hub_milestone_status_t)m))) {
+            *out = (hub_milestone_status_t)m;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Turn a wire scope back into the engine's form. Its indicators must be
+ * the targets', in the targets' order. Returns 0, or -1 with a reason. */
+static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub_scope_t *out,
+                           char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    static const char *kinds[] = {"unit", "division", "level", "province"};
+    int kind = -1;
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(pb->kind, kinds[k]))
+            kind = k;
+    ro_level_t level;
+    if (kind < 0 || s_grade_parse(pb->grade, &out->grade)) {
+        snprintf(err, errlen, "the hub sent a %s scope '%s' with grade '%s'", pb->kind, pb->id,
+                 pb->grade);
+        return -1;
+    }
+    out->kind = (hub_scope_kind_t)kind;
+    snprintf(out->id, sizeof out->id, "%s", pb->id);
+    snprintf(out->name, sizeof out->name, "%s", pb->name);
+    out->level = ro_level_parse(pb->level, &level) ? -1 : (int)level;
+    out->division = kind == HUB_SCOPE_PROVINCE ? 0 : (uint32_t)strtoul(pb->division, NULL, 10);
+    out->units = pb->units;
+    out->units_reporting = pb->units_reporting;
+    out->participants = pb->participants;
+    out->hours_tenths = pb->hours_tenths;
+    out->sessions = pb->sessions;
+    out->staff_total = pb->staff_total;
+    out->staff_proficient = pb->staff_proficient;
+    out->items_total = pb->items_total;
+    out->items_no_visit = pb->items_no_visit;
+    out->cases_total = pb->cases_total;
+    out->cases_no_visit = pb->cases_no_visit;
+    out->last_seq = pb->last_seq;
+    out->last_heard = pb->last_heard;
+    out->reports = pb->reports;
+    out->why = pb->why;
+    size_t n = hub_targets_count(t);
+    if (pb->n_indicators != n) {
+        snprintf(err, errlen, "the hub evaluates %zu indicators, the targets have %zu",
+                 pb->n_indicators, n);
+        return -1;
+    }
+    out->indicator_count = n;
+    for (size_t i = 0; i < n; i++) {
+        const Rollout__Indicator *in = pb->indicators[i];
+        hub_indicator_result_t *r = &out->indicators[i];
+        if (strcmp(in->id, hub_targets_at(t, i)->id) != 0) {
+            snprintf(err, errlen, "the hub's indicator %zu is '%s', the targets' is '%s'", i + 1,
+                     in->id, hub_targets_at(t, i)->id);
+            return -1;
+        }
+        if (s_grade_parse(in->grade, &r->grade) || s_milestone_parse(in->milestone, &r->milestone)) {
+            snprintf(err, errlen, "the hub sent indicator '%s' graded '%s', milestone '%s'", in->id,
+                     in->grade, in->milestone);
+            return -1;
+        }
+        r->index = i;
+        snprintf(r->id, sizeof r->id, "%s", in->id);
+        r->no_data = in->no_data;
+        r->value = in->no_data ? NAN : in->value;
+        r->share = in->no_data ? NAN : in->share;
+        r->goal = in->goal;
+        r->next_date = in->next_date;
+        r->next_goal = in->next_goal;
+        r->gap = in->gap;
+        r->due_date = in->due_date;
+        r->due_goal = in->due_goal;
+    }
+    return 0;
+}
+
+/* All scopes of a reply into a malloc'ed array. Returns 0, or -1 (printed). */
+static int s_scopes(const hub_targets_t *t, const Rollout__StatusReply *r, hub_scope_t **out,
+                    size_t *count)
+{
+    *out = calloc(r->n_scopes ? r->n_scopes : 1, sizeof **out);
+    *count = r->n_scopes;
+    if (!*out) {
+        fprintf(stderr, "rolloutctl: out of memory\n");
+        return -1;
+    }
+    char err[256];
+    for (size_t i = 0; i < r->n_scopes; i++) {
+        if (s_scope_from_pb(t, r->scopes[i], &(*out)[i], err, sizeof err)) {
+            fprintf(stderr, "rolloutctl: %s%s\n", err,
+                    " (are --targets and the hub's targets the same?)");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Ask the hub everything the target table shows, as of one date. */
+static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
+{
+    int code = 0;
+    Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
+    req.as_of = o->as_of;
+    if (!(d->replies[0] = s_ask(hub, &req, &code)))
+        return code;
+    req.as_of = d->replies[0]->as_of; /* one date for all, even across midnight */
+    req.query = ROLLOUT__QUERY__QUERY_LEVEL;
+    if (!(d->replies[1] = s_ask(hub, &req, &code)))
+        return code;
+    req.query = ROLLOUT__QUERY__QUERY_DIVISIONS;
+    if (!(d->replies[2] = s_ask(hub, &req, &code)))
+        return code;
+    size_t headline = hub_targets_headline(d->targets);
+    req.indicator = (char *)hub_targets_at(d->targets, headline)->id;
+    req.query = ROLLOUT__QUERY__QUERY_LAGGARDS;
+    req.limit = (uint32_t)o->laggards;
+    if (!(d->replies[3] = s_ask(hub, &req, &code)))
+        return code;
+    req.query = ROLLOUT__QUERY__QUERY_SERIES;
+    req.limit = 0;
+    if (!(d->replies[4] = s_ask(hub, &req, &code)))
+        return code;
+
+    hub_scope_t *province = NULL;
+    size_t n = 0;
+    int bad = s_scopes(d->targets, d->replies[0], &province, &n);
+    if (!bad && n == 1)
+        d->province = province[0];
+    free(province);
+    if (!bad && n != 1) {
+        fprintf(stderr, "rolloutctl: the hub sent %zu province scopes\n", n);
+        bad = 1;
+    }
+    if (bad || s_scopes(d->targets, d->replies[1], &d->levels, &d->nlevels) ||
+        s_scopes(d->targets, d->replies[2], &d->divisions, &d->ndivisions) ||
+        s_scopes(d->targets, d->replies[3], &d->laggards, &d->nlaggards))
+        return 1;
+    const Rollout__StatusReply *s = d->replies[4];
+    d->series = calloc(s->n_history ? s->n_history : 1, sizeof *d->series);
+    if (!d->series) {
+        fprintf(stderr, "rolloutctl: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < s->n_history; i++) {
+        d->series[i].date = s->history[i]->date;
+        d->series[i].share = s->history[i]->no_data ? NAN : s->history[i]->value;
+    }
+    d->nseries = s->n_history;
+    return 0;
+}
+
+/* Write text to o->out (or stdout). Returns 0, or 1 (printed). */
+static int s_write(const s_opts_t *o, const char *text)
+{
+    FILE *f = o->out ? fopen(o->out, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "rolloutctl: cannot write %s: %s\n", o->out, strerror(errno));
+        return 1;
+    }
+    int bad = fputs(text, f) < 0;
+    bad |= fflush(f) != 0;
+    if (o->out)
+        bad |= fclose(f) != 0;
+    if (bad) {
+        fprintf(stderr, "rolloutctl: cannot write %s: %s\n", o->out ? o->out : "the output",
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
+{
+    int code = s_fetch(hub, o, d);
+    if (code)
+        return code;
+    hub_report_t r;
+    hub_report_init(&r, d->targets, d->replies[0]->as_of);
+    r.province = &d->province;
+    r.levels = d->levels;
+    r.level_count = d->nlevels;
+    r.divisions = d->divisions;
+    r.division_count = d->ndivisions;
+    r.laggards = d->laggards;
+    r.laggard_count = d->nlaggards;
+    int lag = hub_targets_find(d->targets, d->replies[3]->indicator);
+    if (lag >= 0)
+        r.laggard_indicator = (size_t)lag;
+    r.series = d->series;
+    r.series_count = d->nseries;
+    char note[256];
+    uint32_t total = d->replies[3]->total;
+    if (total > d->nlaggards) {
+        snprintf(note, sizeof note, "滞后单位共 %u 个，列出差距最大的 %zu 个 / %u laggards, the %zu "
+                 "furthest behind listed", total, d->nlaggards, total, d->nlaggards);
+        r.note = note;
+    }
+    char *text = hub_report_targets_string(o->fmt, &r);
+    if (!text) {
+        fprintf(stderr, "rolloutctl: cannot render the report\n");
+        return 1;
+    }
+    code = s_write(o, text);
+    free(text);
+    return code;
+}
+
+static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
+{
+    char err[512];
+    hub_scoresheet_t *sheet = hub_scoresheet_load(o->sheet, err, sizeof err);
+    if (!sheet) {
+        fprintf(stderr, "rolloutctl: %s\n", err);
+        return 2;
+    }
+    int code = 0;
+    hub_scores_t scores;
+    hub_score_result_t res;
+    double attainment = NAN;
+    if (hub_scores_load(o->scores, sheet, &scores, err, sizeof err)) {
+        fprintf(stderr, "rolloutctl: %s\n", err);
+        code = 2;
+    }
+    int needs_hub = 0;
+    for (size_t i = 0; i < hub_scoresheet_count(sheet); i++)
+        needs_hub |= hub_scoresheet_at(sheet, i)->method == HUB_METHOD_OUTPUT_ATTAINMENT;
+    if (!code && needs_hub) {
+        /* the output indicators as the hub has them on the evaluation date */
+        Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
+        req.as_of = o->as_of ? o->as_of : scores.date;
+        hub_scope_t *province = NULL;
+        size_t n = 0;
+        if (!d->targets)
+            d->targets = s_hub_targets(hub, &code);
+        if (!code && (d->replies[0] = s_ask(hub, &req, &code)) &&
+            !s_scopes(d->targets, d->replies[0], &province, &n) && n == 1)
+            attainment = hub_scoresheet_output_attainment(d->targets, &province[0]);
+        else if (!code)
+            code = 1;
+        free(province);
+    }
+    if (!code && hub_scoresheet_compute(sheet, &scores, attainment, &res, err, sizeof err)) {
+        fprintf(stderr, "rolloutctl: %s: %s\n", o->scores, err);
+        code = 2;
+    }
+    if (!code) {
+        hub_report_sheet_t r = {.sheet = sheet, .scores = &scores, .result = &res};
+        char *text = hub_report_scoresheet_string(o->fmt, &r);
+        if (!text) {
+            fprintf(stderr, "rolloutctl: cannot render the score sheet\n");
+            code = 1;
+        } else {
+            code = s_write(o, text);
+            free(text);
+        }
+    }
+    hub_scoresheet_destroy(&sheet);
+    return code;
+}
+
+int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
+{
+    s_opts_t o = {.fmt = HUB_REPORT_MD, .laggards = DEFAULT_LAGGARDS, .sheet = DEFAULT_SHEET,
+                  .scores = DEFAULT_SCORES};
+    int scores_given = 0, sheet_given = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i], *v;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            s_help();
+            return 0;
+        } else if (ctl_opt_is(arg, "--as-of")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--as-of")) || ro_date_parse(v, &o.as_of))
+                return ctl_usage_error("report: --as-of needs a date YYYY-MM-DD");
+        } else if (ctl_opt_is(arg, "--format")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--format")) ||
+                hub_report_format_parse(v, &o.fmt))
+                return ctl_usage_error("report: --format is md, csv or html");
+        } else if (ctl_opt_is(arg, "--out")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--out")) || !v[0])
+                return ctl_usage_error("report: --out needs a file name");
+            o.out = v;
+        } else if (ctl_opt_is(arg, "--laggards")) {
+            char *end;
+            if (!(v = ctl_opt_value(argc, argv, &i, "--laggards")))
+                return ctl_usage_error("report: --laggards needs a number");
+            o.laggards = strtol(v, &end, 10);
+            if (end == v || *end || o.laggards < 0 || o.laggards > 100000)
+                return ctl_usage_error("report: --laggards '%s' is not a number from 0 (all) "
+                                       "to 100000", v);
+        } else if (ctl_opt_is(arg, "--targets")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--targets")) || !v[0])
+                return ctl_usage_error("report: --targets needs a file");
+            o.targets = v;
+        } else if (ctl_opt_is(arg, "--sheet")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--sheet")) || !v[0])
+                return ctl_usage_error("report: --sheet needs a file");
+            o.sheet = v;
+            sheet_given = 1;
+        } else if (ctl_opt_is(arg, "--scores")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--scores")) || !v[0])
+                return ctl_usage_error("report: --scores needs a file");
+            o.scores = v;
+            scores_given = 1;
+        } else if (!strcmp(arg, "--score-sheet")) {
+            o.score_sheet = 1;
+        } else {
+            return ctl_usage_error("report: unexpected '%s'", arg);
+        }
+    }
+    if ((scores_given || sheet_given) && !o.score_sheet)
+        return ctl_usage_error("report: --scores and --sheet go with --score-sheet");
+
+    s_data_t d;
+    memset(&d, 0, sizeof d);
+    int code = 0;
+    if (o.targets) {
+        char err[512];
+        if (!(d.targets = hub_targets_load(o.targets, err, sizeof err))) {
+            fprintf(stderr, "rolloutctl: %s\n", err);
+            return 2;
+        }
+    }
+    if (o.score_sheet) {
+        code = s_score_sheet(hub, &o, &d);
+    } else {
+        if (!d.targets)
+            d.targets = s_hub_targets(hub, &code);
+        if (d.targets)
+            code = s_target_table(hub, &o, &d);
+    }
+    s_data_free(&d);
+    return code;
+}

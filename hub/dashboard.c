@@ -1,0 +1,288 @@
+/* hub_dashboard: the page is a byte array the build made from
+ * dashboard.html; /api/status is assembled from in-process status answers
+ * (PROVINCE, LEVEL, DIVISIONS, METRICS, SERIES) plus the targets'
+ * milestones, and handed to hub_http as a copy. */
+#include "dashboard.h"
+#include "http.h"
+#include "ro_json.h"
+#include "ro_log.h"
+#include "ro_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* hub/dashboard.html, made into C by hub/embed.py at build time */
+extern const unsigned char hub_dashboard_page[];
+extern const size_t hub_dashboard_page_len;
+
+struct hub_dashboard {
+    hub_http_t *http;              /* the server; owned */
+    hub_status_t *status;          /* borrowed */
+    const hub_feed_t *feed;        /* borrowed */
+    const hub_metrics_t *metrics;  /* borrowed */
+    const hub_targets_t *targets;  /* borrowed, may be NULL */
+    char address[300];             /* HOST:PORT bound */
+    uint64_t built_seq;            /* feed seq of the last /api/status */
+    int64_t built_ms;              /* when it was built; 0 = never */
+    uint64_t series_seq;           /* feed seq the series was computed at */
+    int64_t series_ms;             /* when; 0 = never */
+    ro_buf_t series;               /* the cached "series" JSON array */
+    int64_t metrics_ms;            /* when /metrics was last rebuilt */
+};
+
+/* Add "http ADDRESS" to the endpoints file the hub wrote after binding. */
+static void s_note_endpoint(const char *dir, const char *address)
+{
+    char path[1200], tmp[1210];
+    snprintf(path, sizeof path, "%s/endpoints", dir);
+    snprintf(tmp, sizeof tmp, "%s.http", path);
+    FILE *in = fopen(path, "r");
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        if (in)
+            fclose(in);
+        ro_log(LOG_WARNING, "cannot write %s: %s", tmp, strerror(errno));
+        return;
+    }
+    char line[1024];
+    while (in && fgets(line, sizeof line, in))
+        if (strncmp(line, "http ", 5) != 0)
+            fputs(line, out);
+    if (in)
+        fclose(in);
+    fprintf(out, "http %s\n", address);
+    int bad = fflush(out) != 0 || fsync(fileno(out)) != 0;
+    bad |= fclose(out) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        ro_log(LOG_WARNING, "cannot update %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+hub_dashboard_t *hub_dashboard_new(const char *hostport, hub_status_t *status,
+                                   const hub_feed_t *feed, const hub_metrics_t *metrics,
+                                   const hub_targets_t *targets, const char *data_dir, char *err,
+                                   size_t errlen)
+{
+    hub_dashboard_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->status = status;
+    self->feed = feed;
+    self->metrics = metrics;
+    self->targets = targets;
+    ro_buf_init(&self->series);
+    self->http = hub_http_start(hostport, self->address, sizeof self->address, err, errlen);
+    if (!self->http ||
+        hub_http_put(self->http, "/", "text/html; charset=utf-8", hub_dashboard_page,
+                     hub_dashboard_page_len) ||
+        hub_http_put(self->http, "/index.html", "text/html; charset=utf-8", hub_dashboard_page,
+                     hub_dashboard_page_len)) {
+        if (self->http)
+            snprintf(err, errlen, "out of memory");
+        hub_dashboard_destroy(&self);
+        return NULL;
+    }
+    if (data_dir)
+        s_note_endpoint(data_dir, self->address);
+    return self;
+}
+
+void hub_dashboard_destroy(hub_dashboard_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hub_dashboard_t *self = *self_p;
+    hub_http_stop(&self->http);
+    ro_buf_free(&self->series);
+    free(self);
+    *self_p = NULL;
+}
+
+void hub_dashboard_set_targets(hub_dashboard_t *self, const hub_targets_t *targets)
+{
+    self->targets = targets;
+    self->series_ms = 0; /* the indicators may differ: ask again */
+}
+
+const char *hub_dashboard_address(const hub_dashboard_t *self)
+{
+    return self->address;
+}
+
+/* ---- /api/status ---------------------------------------------------------- */
+
+static void s_scopes(ro_buf_t *b, const Rollout__StatusReply *r)
+{
+    ro_buf_puts(b, "[");
+    for (size_t i = 0; r && i < r->n_scopes; i++) {
+        if (i)
+            ro_buf_puts(b, ",");
+        ro_json_scope(b, r->scopes[i]);
+    }
+    ro_buf_puts(b, "]");
+}
+
+static void s_targets(ro_buf_t *b, const hub_targets_t *t)
+{
+    ro_buf_puts(b, "[");
+    size_t n = t ? hub_targets_count(t) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const hub_indicator_t *in = hub_targets_at(t, i);
+        ro_buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+        ro_json_str(b, in->id);
+        ro_buf_puts(b, ",\"label_zh\":");
+        ro_json_str(b, in->label_zh);
+        ro_buf_puts(b, ",\"label_en\":");
+        ro_json_str(b, in->label_en);
+        ro_buf_printf(b, ",\"kind\":\"%s\",\"measure\":\"%s\",\"goal\":",
+                      hub_indicator_kind_name(in->kind), hub_measure_name(in->measure));
+        ro_json_num(b, in->goal);
+        ro_buf_puts(b, ",\"bands\":[");
+        ro_json_num(b, in->excellent);
+        ro_buf_puts(b, ",");
+        ro_json_num(b, in->good);
+        ro_buf_puts(b, ",");
+        ro_json_num(b, in->fair);
+        ro_buf_puts(b, "],\"milestones\":[");
+        for (size_t k = 0; k < in->milestone_count; k++) {
+            ro_buf_puts(b, k ? ",{\"date\":" : "{\"date\":");
+            ro_json_date(b, in->milestones[k].date);
+            ro_buf_puts(b, ",\"share\":");
+            ro_json_num(b, in->milestones[k].share);
+            ro_buf_puts(b, "}");
+        }
+        ro_buf_puts(b, "]}");
+    }
+    ro_buf_puts(b, "]");
+}
+
+/* The province's ratio indicators read from items and cases, over time. */
+static void s_series(hub_dashboard_t *self, int64_t now)
+{
+    ro_buf_t *b = &self->series;
+    b->len = 0;
+    b->failed = 0;
+    ro_buf_puts(b, "[");
+    size_t n = self->targets ? hub_targets_count(self->targets) : 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const hub_indicator_t *in = hub_targets_at(self->targets, i);
+        if (in->kind != HUB_KIND_RATIO ||
+            (in->source != HUB_SOURCE_ITEMS && in->source != HUB_SOURCE_CASES))
+            continue;
+        Rollout__StatusReply *r =
+            hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_SERIES, NULL, in->id, now);
+        if (!r)
+            continue;
+        ro_buf_puts(b, k++ ? ",{\"indicator\":" : "{\"indicator\":");
+        ro_json_str(b, in->id);
+        ro_buf_puts(b, ",\"points\":[");
+        for (size_t p = 0; p < r->n_history; p++) {
+            const Rollout__HistoryPoint *pt = r->history[p];
+            ro_buf_puts(b, p ? ",{\"date\":" : "{\"date\":");
+            ro_json_date(b, pt->date);
+            ro_buf_puts(b, ",\"value\":");
+            if (pt->no_data)
+                ro_buf_puts(b, "null");
+            else
+                ro_json_num(b, pt->value);
+            ro_buf_puts(b, "}");
+        }
+        ro_buf_puts(b, "]}");
+        rollout__status_reply__free_unpacked(r, NULL);
+    }
+    ro_buf_puts(b, "]");
+}
+
+char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series)
+{
+    if (with_series)
+        s_series(self, now);
+    Rollout__StatusReply *prov =
+        hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, NULL, now);
+    Rollout__StatusReply *levels =
+        hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_LEVEL, "", NULL, now);
+    Rollout__StatusReply *divs =
+        hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, NULL, now);
+    Rollout__StatusReply *mets =
+        hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_METRICS, NULL, NULL, now);
+    ro_buf_t b;
+    ro_buf_init(&b);
+    ro_buf_printf(&b, "{\"generated\":%lld,\"as_of\":", (long long)now);
+    ro_json_date(&b, prov ? prov->as_of : ro_date_of(now));
+    ro_buf_printf(&b, ",\"feed_seq\":%llu,\"feed_epoch\":%llu,\"store_state\":",
+                  (unsigned long long)(prov ? prov->feed_seq : hub_feed_seq(self->feed)),
+                  (unsigned long long)hub_feed_epoch(self->feed));
+    ro_json_str(&b, prov ? prov->store_state : "");
+    ro_buf_puts(&b, ",\"province\":");
+    if (prov && prov->n_scopes)
+        ro_json_scope(&b, prov->scopes[0]);
+    else
+        ro_buf_puts(&b, "null");
+    ro_buf_puts(&b, ",\"levels\":");
+    s_scopes(&b, levels);
+    ro_buf_puts(&b, ",\"divisions\":");
+    s_scopes(&b, divs);
+    ro_buf_puts(&b, ",\"targets\":");
+    s_targets(&b, self->targets);
+    ro_buf_puts(&b, ",\"series\":");
+    if (self->series.len)
+        ro_buf_put(&b, self->series.data, self->series.len);
+    else
+        ro_buf_puts(&b, "[]");
+    ro_buf_puts(&b, ",\"metrics\":{");
+    for (size_t i = 0; mets && i < mets->n_metrics; i++) {
+        if (i)
+            ro_buf_puts(&b, ",");
+        ro_json_str(&b, mets->metrics[i]->name);
+        ro_buf_puts(&b, ":");
+        ro_json_num(&b, mets->metrics[i]->value);
+    }
+    ro_buf_puts(&b, "}}\n");
+    Rollout__StatusReply *all[4] = {prov, levels, divs, mets};
+    for (int i = 0; i < 4; i++)
+        if (all[i])
+            rollout__status_reply__free_unpacked(all[i], NULL);
+    if (b.failed) {
+        ro_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms)
+{
+    if (mono_ms - self->metrics_ms >= HUB_DASHBOARD_REFRESH_MS) {
+        char *text = NULL;
+        size_t len = 0;
+        if (hub_metrics_prometheus(self->metrics, now, &text, &len) == 0)
+            hub_http_put(self->http, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                         text, len);
+        free(text);
+        self->metrics_ms = mono_ms;
+    }
+    uint64_t seq = hub_feed_seq(self->feed);
+    int moved = self->built_ms == 0 || seq != self->built_seq;
+    /* the page shows silent units and metrics too: rebuild now and then anyway */
+    if (!(moved && mono_ms - self->built_ms >= HUB_DASHBOARD_REFRESH_MS) &&
+        mono_ms - self->built_ms < 5 * HUB_DASHBOARD_REFRESH_MS)
+        return;
+    int series = self->series_ms == 0 ||
+                 (seq != self->series_seq && mono_ms - self->series_ms >= HUB_DASHBOARD_SERIES_MS);
+    char *json = hub_dashboard_json(self, now, series);
+    if (json) {
+        hub_http_put(self->http, "/api/status", "application/json", json, strlen(json));
+        free(json);
+    }
+    if (series) {
+        self->series_seq = seq;
+        self->series_ms = mono_ms;
+    }
+    self->built_seq = seq;
+    self->built_ms = mono_ms;
+}

@@ -1,0 +1,48 @@
+/* hub_dashboard: what the hub's HTTP port shows (hub.ini metrics_http):
+ * the operator's page at / (hub/dashboard.html, embedded at build time,
+ * no network beyond the hub), its data at /api/status and Prometheus text
+ * at /metrics. The documents are rebuilt on the main thread from the status
+ * API's own answers when the feed has moved (at most once a second), so the
+ * page shows what `rolloutctl status` says; hub_http only serves copies. */
+#ifndef HUB_DASHBOARD_H
+#define HUB_DASHBOARD_H
+
+#include "feed.h"
+#include "metrics.h"
+#include "status.h"
+#include "targets.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HUB_DASHBOARD_REFRESH_MS 1000 /* rebuild /api/status at most this often */
+#define HUB_DASHBOARD_SERIES_MS 5000  /* and its series (a scan of the store) */
+
+typedef struct hub_dashboard hub_dashboard_t;
+
+/* Serve on hostport ("HOST:PORT", port 0 picks one), reading status, feed,
+ * metrics and targets (borrowed; targets may be NULL: no milestones drawn).
+ * Appends "http HOST:PORT" to <data_dir>/endpoints (rewritten atomically)
+ * when data_dir is not NULL. Returns NULL with a reason in err. */
+hub_dashboard_t *hub_dashboard_new(const char *hostport, hub_status_t *status,
+                                   const hub_feed_t *feed, const hub_metrics_t *metrics,
+                                   const hub_targets_t *targets, const char *data_dir, char *err,
+                                   size_t errlen);
+/* Stop the HTTP thread and free; accepts NULL. */
+void hub_dashboard_destroy(hub_dashboard_t **self_p);
+
+/* The targets were reloaded: draw these milestones (borrowed) from now on. */
+void hub_dashboard_set_targets(hub_dashboard_t *self, const hub_targets_t *targets);
+
+/* Rebuild the documents that are due, as of now (the hub's clock) and
+ * mono_ms (monotonic milliseconds). */
+void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms);
+
+/* The JSON of /api/status as it would be built now; malloc'ed, the
+ * caller's to free; NULL when out of memory. with_series: also ask SERIES. */
+char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series);
+
+/* The address served, "HOST:PORT". */
+const char *hub_dashboard_address(const hub_dashboard_t *self);
+
+#endif

@@ -1,0 +1,388 @@
+/* hub_metrics: fixed-bucket histograms; ZeroMQ socket monitors counted
+ * as ACCEPTED minus DISCONNECTED (a failed CURVE handshake disconnects
+ * too, so the difference is the connections open); Prometheus text with
+ * one HELP/TYPE block per family. */
+#include "metrics.h"
+#include "ro_json.h"
+#include "ro_log.h"
+#include "ro_time.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+enum { S_INGEST = 0, S_FEED = 1, S_MONITORS = 2 };
+
+struct hub_metrics {
+    const hub_ingest_t *ingest;        /* borrowed: counters */
+    const hub_feed_t *feed;            /* borrowed, may be NULL */
+    const hub_unit_state_t *states;    /* borrowed, live */
+    size_t nunits;                     /* how many states */
+    int64_t silent_after;              /* seconds */
+    void *mon[S_MONITORS];             /* PAIR sockets reading the monitors; NULL if none */
+    int64_t open[S_MONITORS];          /* accepted minus disconnected */
+    uint64_t accepted[S_MONITORS];     /* connections accepted */
+    hub_histogram_t batch;             /* messages per committed batch */
+    hub_histogram_t commit;            /* seconds in the transaction */
+    hub_histogram_t ack;               /* seconds from wake to last ack */
+};
+
+static const double s_size_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
+static const double s_time_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                       0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+
+static void s_hist_init(hub_histogram_t *h, const char *name, const char *help,
+                        const double *bounds, size_t n)
+{
+    memset(h, 0, sizeof *h);
+    h->name = name;
+    h->help = help;
+    h->nbounds = n < HUB_HIST_BOUNDS ? n : HUB_HIST_BOUNDS;
+    memcpy(h->bounds, bounds, h->nbounds * sizeof *bounds);
+}
+
+void hub_histogram_observe(hub_histogram_t *h, double x)
+{
+    size_t i = 0;
+    while (i < h->nbounds && x > h->bounds[i])
+        i++;
+    h->counts[i]++;
+    h->count++;
+    h->sum += x;
+}
+
+double hub_histogram_quantile(const hub_histogram_t *h, double q)
+{
+    if (h->count == 0)
+        return 0;
+    double want = q * (double)h->count;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < h->nbounds; i++) {
+        seen += h->counts[i];
+        if ((double)seen >= want)
+            return h->bounds[i];
+    }
+    return INFINITY;
+}
+
+/* Start a monitor of sock on an inproc endpoint and connect a PAIR to it. */
+static void *s_monitor(void *ctx, void *sock, const char *name)
+{
+    char ep[96];
+    snprintf(ep, sizeof ep, "inproc://rollout-monitor-%s-%p", name, sock);
+    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return NULL;
+    void *pair = zmq_socket(ctx, ZMQ_PAIR);
+    int linger = 0, hwm = 100000;
+    if (!pair)
+        return NULL;
+    zmq_setsockopt(pair, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(pair, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_connect(pair, ep) != 0) {
+        zmq_close(pair);
+        return NULL;
+    }
+    return pair;
+}
+
+hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *feed,
+                               const hub_unit_state_t *states, size_t nunits,
+                               int64_t silent_after, void *ctx, void *ingest_sock,
+                               void *feed_sock)
+{
+    hub_metrics_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ingest = ingest;
+    self->feed = feed;
+    self->states = states;
+    self->nunits = nunits;
+    self->silent_after = silent_after;
+    s_hist_init(&self->batch, "batch_size", "Messages in a committed ingest batch.",
+                s_size_bounds, sizeof s_size_bounds / sizeof s_size_bounds[0]);
+    s_hist_init(&self->commit, "commit_seconds",
+                "Time a committed batch spent in its transaction, BEGIN to COMMIT.",
+                s_time_bounds, sizeof s_time_bounds / sizeof s_time_bounds[0]);
+    s_hist_init(&self->ack, "ack_seconds",
+                "Time from the wake that found a batch to its last ack queued.", s_time_bounds,
+                sizeof s_time_bounds / sizeof s_time_bounds[0]);
+    void *socks[S_MONITORS] = {ingest_sock, feed_sock};
+    static const char *names[S_MONITORS] = {"ingest", "feed"};
+    for (int i = 0; ctx && i < S_MONITORS; i++) {
+        if (!socks[i])
+            continue;
+        self->mon[i] = s_monitor(ctx, socks[i], names[i]);
+        if (!self->mon[i]) {
+            ro_log(LOG_ERR, "cannot monitor the %s socket: %s", names[i],
+                   zmq_strerror(zmq_errno()));
+            hub_metrics_destroy(&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void hub_metrics_destroy(hub_metrics_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hub_metrics_t *self = *self_p;
+    for (int i = 0; i < S_MONITORS; i++)
+        if (self->mon[i])
+            zmq_close(self->mon[i]);
+    free(self);
+    *self_p = NULL;
+}
+
+void hub_metrics_set_states(hub_metrics_t *self, const hub_unit_state_t *states, size_t nunits)
+{
+    self->states = states;
+    self->nunits = nunits;
+}
+
+void hub_metrics_poll(hub_metrics_t *self)
+{
+    for (int i = 0; i < S_MONITORS; i++) {
+        if (!self->mon[i])
+            continue;
+        for (int k = 0; k < 10000; k++) {
+            zmq_msg_t ev;
+            zmq_msg_init(&ev);
+            if (zmq_msg_recv(&ev, self->mon[i], ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&ev);
+                break;
+            }
+            uint16_t event = 0;
+            if (zmq_msg_size(&ev) >= 2)
+                memcpy(&event, zmq_msg_data(&ev), sizeof event);
+            /* the second frame names the endpoint: not needed */
+            while (zmq_msg_more(&ev)) {
+                zmq_msg_close(&ev);
+                zmq_msg_init(&ev);
+                if (zmq_msg_recv(&ev, self->mon[i], ZMQ_DONTWAIT) < 0)
+                    break;
+            }
+            zmq_msg_close(&ev);
+            if (event == ZMQ_EVENT_ACCEPTED) {
+                self->open[i]++;
+                self->accepted[i]++;
+            } else if (event == ZMQ_EVENT_DISCONNECTED && self->open[i] > 0) {
+                self->open[i]--;
+            }
+        }
+    }
+}
+
+void hub_metrics_batch(hub_metrics_t *self, uint64_t size, double commit_s, double ack_s)
+{
+    hub_histogram_observe(&self->batch, (double)size);
+    hub_histogram_observe(&self->commit, commit_s);
+    hub_histogram_observe(&self->ack, ack_s);
+}
+
+uint64_t hub_metrics_agents(const hub_metrics_t *self)
+{
+    return (uint64_t)self->open[S_INGEST];
+}
+
+uint64_t hub_metrics_subscribers(const hub_metrics_t *self)
+{
+    return (uint64_t)self->open[S_FEED];
+}
+
+uint64_t hub_metrics_silent(const hub_metrics_t *self, int64_t now)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < self->nunits; i++) {
+        int64_t t = self->states[i].last_heard;
+        n += t == 0 || now - t > self->silent_after;
+    }
+    return n;
+}
+
+/* ---- the status API's list ----------------------------------------------- */
+
+static size_t s_hist_list(const hub_histogram_t *h, hub_metric_t *out, size_t n, size_t cap,
+                          const char *const names[5])
+{
+    double v[5] = {(double)h->count, h->sum, hub_histogram_quantile(h, 0.5),
+                   hub_histogram_quantile(h, 0.9), hub_histogram_quantile(h, 0.99)};
+    for (int i = 0; i < 5 && n < cap; i++)
+        out[n++] = (hub_metric_t){names[i], v[i]};
+    return n;
+}
+
+size_t hub_metrics_list(void *arg, hub_metric_t *out, size_t cap)
+{
+    const hub_metrics_t *self = arg;
+    static const char *const batch_names[5] = {"batch_size_count", "batch_size_sum",
+                                               "batch_size_p50", "batch_size_p90",
+                                               "batch_size_p99"};
+    static const char *const commit_names[5] = {"commit_seconds_count", "commit_seconds_sum",
+                                                "commit_seconds_p50", "commit_seconds_p90",
+                                                "commit_seconds_p99"};
+    static const char *const ack_names[5] = {"ack_seconds_count", "ack_seconds_sum",
+                                             "ack_seconds_p50", "ack_seconds_p90",
+                                             "ack_seconds_p99"};
+    size_t n = 0;
+#define PUT(nm, v)                                                                                 \
+    do {                                                                                           \
+        if (n < cap)                                                                               \
+            out[n++] = (hub_metric_t){(nm), (double)(v)};                                          \
+    } while (0)
+    PUT("connected_agents", hub_metrics_agents(self));
+    PUT("ingest_connections_accepted", self->accepted[S_INGEST]);
+    PUT("feed_subscribers", hub_metrics_subscribers(self));
+    PUT("units_silent", hub_metrics_silent(self, ro_time_now()));
+    PUT("silent_after_seconds", self->silent_after);
+    if (self->feed) {
+        const hub_feed_counters_t *f = hub_feed_counters(self->feed);
+        PUT("feed_seq", hub_feed_seq(self->feed));
+        PUT("feed_epoch", hub_feed_epoch(self->feed));
+        PUT("feed_updates", f->updates);
+        PUT("feed_heartbeats", f->heartbeats);
+        PUT("feed_bytes", f->bytes);
+        PUT("feed_unchanged", f->unchanged);
+        PUT("feed_errors", f->errors);
+    }
+#undef PUT
+    n = s_hist_list(&self->batch, out, n, cap, batch_names);
+    n = s_hist_list(&self->commit, out, n, cap, commit_names);
+    n = s_hist_list(&self->ack, out, n, cap, ack_names);
+    return n;
+}
+
+/* ---- Prometheus text -------------------------------------------------------- */
+
+/* Ingest's metrics that are levels, not running totals. */
+static int s_is_gauge(const char *name)
+{
+    static const char *gauges[] = {"last_batch_size", "held_messages", "store_full",
+                                   "store_error", "auth_keys_listed"};
+    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+        if (!strcmp(name, gauges[i]))
+            return 1;
+    return 0;
+}
+
+/* Family and label of an ingest metric: "refused_unknown-unit" is family
+ * "refused" with reason "unknown-unit"; "auth_refused_no-list" family
+ * "auth_refused". label is "" when there is none. */
+static void s_family(const char *name, char *family, size_t flen, char *label, size_t llen)
+{
+    const char *r = strstr(name, "refused_");
+    label[0] = '\0';
+    if (r && strcmp(name, "heartbeats_refused") != 0) {
+        size_t k = (size_t)(r - name) + strlen("refused");
+        snprintf(family, flen, "%.*s", (int)k, name);
+        snprintf(label, llen, "%s", r + strlen("refused_"));
+    } else {
+        snprintf(family, flen, "%s", name);
+    }
+    for (char *p = family; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            *p = '_';
+}
+
+static void s_prom_hist(ro_buf_t *b, const hub_histogram_t *h)
+{
+    ro_buf_printf(b, "# HELP rollout_%s %s\n# TYPE rollout_%s histogram\n", h->name, h->help,
+                  h->name);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < h->nbounds; i++) {
+        cum += h->counts[i];
+        ro_buf_printf(b, "rollout_%s_bucket{le=\"%g\"} %llu\n", h->name, h->bounds[i],
+                      (unsigned long long)cum);
+    }
+    cum += h->counts[h->nbounds];
+    ro_buf_printf(b, "rollout_%s_bucket{le=\"+Inf\"} %llu\n", h->name, (unsigned long long)cum);
+    ro_buf_printf(b, "rollout_%s_sum %.9g\nrollout_%s_count %llu\n", h->name, h->sum, h->name,
+                  (unsigned long long)h->count);
+}
+
+static void s_prom_one(ro_buf_t *b, const char *name, const char *type, const char *help,
+                       double v)
+{
+    ro_buf_printf(b, "# HELP rollout_%s %s\n# TYPE rollout_%s %s\nrollout_%s %.17g\n", name, help,
+                  name, type, name, v);
+}
+
+int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, size_t *len)
+{
+    ro_buf_t b;
+    ro_buf_init(&b);
+    hub_metric_t m[HUB_INGEST_METRICS_MAX];
+    size_t n = self->ingest ? hub_ingest_metrics(self->ingest, m, HUB_INGEST_METRICS_MAX) : 0;
+    int done[HUB_INGEST_METRICS_MAX] = {0};
+    /* one block per family, its labelled samples together */
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        char fam[96], label[64];
+        s_family(m[i].name, fam, sizeof fam, label, sizeof label);
+        int gauge = s_is_gauge(m[i].name);
+        ro_buf_printf(&b, "# HELP rollout_%s%s Hub ingest: %s.\n# TYPE rollout_%s%s %s\n", fam,
+                      gauge ? "" : "_total", fam, fam, gauge ? "" : "_total",
+                      gauge ? "gauge" : "counter");
+        for (size_t j = i; j < n; j++) {
+            char f2[96], l2[64];
+            s_family(m[j].name, f2, sizeof f2, l2, sizeof l2);
+            if (strcmp(f2, fam) != 0)
+                continue;
+            done[j] = 1;
+            if (l2[0])
+                ro_buf_printf(&b, "rollout_%s%s{reason=\"%s\"} %.17g\n", fam,
+                              gauge ? "" : "_total", l2, m[j].value);
+            else
+                ro_buf_printf(&b, "rollout_%s%s %.17g\n", fam, gauge ? "" : "_total",
+                              m[j].value);
+        }
+    }
+    if (self->ingest) {
+        hub_store_state_t st = hub_ingest_store_state(self->ingest);
+        ro_buf_puts(&b, "# HELP rollout_store_state The store's state: 1 for the current one.\n"
+                        "# TYPE rollout_store_state gauge\n");
+        for (int s = HUB_STORE_STATE_OK; s <= HUB_STORE_STATE_ERROR; s++)
+            ro_buf_printf(&b, "rollout_store_state{state=\"%s\"} %d\n",
+                          hub_ingest_store_state_name((hub_store_state_t)s), (int)st == s);
+    }
+    size_t reporting = 0;
+    for (size_t i = 0; i < self->nunits; i++)
+        reporting += self->states[i].reports > 0;
+    s_prom_one(&b, "units", "gauge", "Units in the registry.", (double)self->nunits);
+    s_prom_one(&b, "units_reporting", "gauge", "Units that stored at least one report.",
+               (double)reporting);
+    s_prom_one(&b, "units_silent", "gauge", "Units not heard within silent_after.",
+               (double)hub_metrics_silent(self, now));
+    s_prom_one(&b, "connected_agents", "gauge", "Open connections on the ingest socket.",
+               (double)hub_metrics_agents(self));
+    s_prom_one(&b, "ingest_connections_accepted_total", "counter",
+               "Connections accepted on the ingest socket.", (double)self->accepted[S_INGEST]);
+    s_prom_one(&b, "feed_subscribers", "gauge", "Open connections on the feed socket.",
+               (double)hub_metrics_subscribers(self));
+    if (self->feed) {
+        const hub_feed_counters_t *f = hub_feed_counters(self->feed);
+        s_prom_one(&b, "feed_seq", "gauge", "The latest feed sequence number published.",
+                   (double)hub_feed_seq(self->feed));
+        s_prom_one(&b, "feed_updates_total", "counter", "Feed updates published.",
+                   (double)f->updates);
+        s_prom_one(&b, "feed_heartbeats_total", "counter", "Feed heartbeats published.",
+                   (double)f->heartbeats);
+        s_prom_one(&b, "feed_bytes_total", "counter", "Feed body bytes published.",
+                   (double)f->bytes);
+        s_prom_one(&b, "feed_errors_total", "counter", "Feed sends or answers that failed.",
+                   (double)f->errors);
+    }
+    s_prom_hist(&b, &self->batch);
+    s_prom_hist(&b, &self->commit);
+    s_prom_hist(&b, &self->ack);
+    if (b.failed) {
+        ro_buf_free(&b);
+        return -1;
+    }
+    *out = b.data;
+    *len = b.len;
+    return 0;
+}

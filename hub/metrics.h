@@ -1,0 +1,76 @@
+/* hub_metrics: what the hub measures beyond ingest's counters: batch-size
+ * and commit/ack latency histograms, open ingest connections and feed
+ * subscribers (ZeroMQ socket monitors), silent units and the feed's
+ * counters. Lists them for the status API's METRICS and renders them, with
+ * ingest's counters, as Prometheus text. Main thread only: the HTTP thread
+ * is handed the text, never this object. */
+#ifndef HUB_METRICS_H
+#define HUB_METRICS_H
+
+#include "feed.h"
+#include "ingest.h"
+#include "state.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HUB_HIST_BOUNDS 14 /* finite bucket bounds of a histogram; +Inf is implied */
+
+typedef struct {
+    const char *name;                 /* e.g. "commit_seconds" */
+    const char *help;                 /* one line for # HELP */
+    double bounds[HUB_HIST_BOUNDS];   /* upper bounds, ascending */
+    size_t nbounds;                   /* how many of bounds are used */
+    uint64_t counts[HUB_HIST_BOUNDS + 1]; /* per bucket, not cumulative; last = above all */
+    uint64_t count;                   /* observations */
+    double sum;                       /* their sum */
+} hub_histogram_t;
+
+/* Record x in h. */
+void hub_histogram_observe(hub_histogram_t *h, double x);
+/* The upper bound of the bucket holding quantile q (0..1) of the
+ * observations (+Inf above the last bound; 0 with none): a coarse,
+ * never-understated estimate. */
+double hub_histogram_quantile(const hub_histogram_t *h, double q);
+
+typedef struct hub_metrics hub_metrics_t;
+
+/* Metrics over ingest (counters), feed (may be NULL), the live states of
+ * nunits units (silent when not heard within silent_after seconds) — all
+ * borrowed. When ctx is not NULL, monitors ingest_sock (connections) and
+ * feed_sock (subscribers), either may be NULL. Returns NULL when out of
+ * memory or a monitor cannot start. */
+hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *feed,
+                               const hub_unit_state_t *states, size_t nunits,
+                               int64_t silent_after, void *ctx, void *ingest_sock,
+                               void *feed_sock);
+/* Close the monitors (before zmq_ctx_term) and free; accepts NULL. */
+void hub_metrics_destroy(hub_metrics_t **self_p);
+
+/* The registry was reloaded: read these states (borrowed) from now on. */
+void hub_metrics_set_states(hub_metrics_t *self, const hub_unit_state_t *states, size_t nunits);
+
+/* Read the monitors' events without blocking. */
+void hub_metrics_poll(hub_metrics_t *self);
+
+/* One committed batch: its messages, its transaction and the time from the
+ * wake that found it to its last ack queued, in seconds. */
+void hub_metrics_batch(hub_metrics_t *self, uint64_t size, double commit_s, double ack_s);
+
+/* Open ingest connections and feed subscribers, as the monitors count. */
+uint64_t hub_metrics_agents(const hub_metrics_t *self);
+uint64_t hub_metrics_subscribers(const hub_metrics_t *self);
+/* Units not heard within silent_after of now (never heard included). */
+uint64_t hub_metrics_silent(const hub_metrics_t *self, int64_t now);
+
+/* Name/value pairs for the status API (a hub_status_metrics_fn: self is a
+ * hub_metrics_t *). Histograms give _count, _sum, _p50, _p90 and _p99
+ * (bucket upper bounds). Returns how many were written, at most cap. */
+size_t hub_metrics_list(void *self, hub_metric_t *out, size_t cap);
+
+/* Prometheus text exposition (version 0.0.4) of ingest's counters and
+ * everything here, as of now; *out is malloc'ed and the caller's to free.
+ * Returns 0, or -1 when out of memory. */
+int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,30 @@
+# sec_lib.sh: helpers of the security tests, on top of the end-to-end harness
+# (../e2e/lib.sh: temporary folder, ports, hub and agents, CURVE keys).
+# Every test shows that what it refuses left nothing in the hub's store.
+# Sourced, not run.
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
+
+[ "$PLAIN" != 1 ] || { echo "1..0 # SKIP security tests need CURVE (PLAIN=1 is set)"; exit 77; }
+
+# stored_for UNIT: "REPORTS REFUSALS LAST_SEQ LAST_HEARD" as the store has them.
+stored_for() {
+  echo "$(db "select count(*) from reports r join units u on u.uid = r.uid where u.id = '$1'")" \
+    "$(db "select count(*) from refusals where unit = '$1'")" \
+    "$(db "select coalesce(max(last_seq), 0) from units where id = '$1'")" \
+    "$(db "select coalesce(max(last_heard), 0) from units where id = '$1'")"
+}
+
+# nothing_stored UNIT WHAT: fail unless the store holds no trace of UNIT.
+nothing_stored() {
+  expect_eq "$(stored_for "$1")" "0 0 0 0" "$2: reports, refusals, last seq, last heard of $1"
+}
+
+# metric NAME: one counter of `rolloutctl metrics` (0 when absent).
+metric() {
+  local v
+  v=$(ctl metrics --json | jq -r --arg n "$1" '[.metrics[] | select(.name == $n) | .value][0] // 0')
+  echo "${v%.*}"
+}
+
+# hub_log_has PATTERN WHAT: the hub's log has a line matching the extended regex.
+hub_log_has() { grep -qE "$1" "$T/hub.log" || fail "hub log lacks /$1/: $2"; }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A key revoked while its connection is up stops working on that connection:
+# ZAP only runs at the handshake, so ingest checks every message against the
+# reloaded allow-list. The report after the SIGHUP is refused as forbidden
+# and not stored; a new handshake with the key fails; a real agent's later
+# events are refused too.
+source "$(dirname "$0")/sec_lib.sh"
+
+hub_config; hub_start
+u=460100-001
+
+# one connection: report 1, wait while the key is revoked, then report 2 and a heartbeat
+unit_keys $u; keys_sync
+{ echo "report $u 1 staff 20180105 10 5"; echo "wait $T/revoked"
+  echo "report $u 2 staff 20180106 10 6"; echo "heartbeat $u"; } \
+  | probe_as $u "$INGEST" --wait 1000 - > "$T/probe.out" 2>&1 &
+BG_PIDS+=($!)
+wait_until 10 grep -q "^ack $u 1$" "$T/probe.out" || fail "report 1 not acked: $(cat "$T/probe.out")"
+heard=$(stored_for $u | cut -d' ' -f4)
+"$CTL_BIN" keys revoke $u --allow-list "$ALLOW" >/dev/null || fail "keys revoke"
+hub_reload_keys
+touch "$T/revoked"
+wait_until 10 grep -q "^refusal $u 0 forbidden" "$T/probe.out" \
+  || fail "the live connection was not refused: $(cat "$T/probe.out")"
+grep -q "^refusal $u 2 forbidden the key of $u is no longer on the hub's allow-list" "$T/probe.out" \
+  || fail "report 2 not refused as forbidden: $(cat "$T/probe.out")"
+expect_eq "$(stored_for $u)" "1 0 1 $heard" "after the revocation: only report 1, last heard unchanged"
+
+# a new connection with the revoked key fails its handshake
+out=$(probe_as $u "$INGEST" --wait 1000 report $u 2 staff 20180106 10 6)
+[ -z "$out" ] || fail "a revoked key was answered on a new connection: $out"
+
+# a real agent revoked while connected
+v=460100-002
+agent_config $v
+agent $v record staff --date 2018-01-05 --total 10 --proficient 5 >/dev/null || fail "record"
+agent_start $v
+wait_until 15 outbox_count $v outbox 0 || fail "agent $v's first event not delivered"
+"$CTL_BIN" keys revoke $v --allow-list "$ALLOW" >/dev/null || fail "keys revoke $v"
+hub_reload_keys
+agent $v record staff --date 2018-02-05 --total 10 --proficient 6 >/dev/null || fail "record"
+agent $v record staff --date 2018-03-05 --total 10 --proficient 7 >/dev/null || fail "record"
+wait_until 15 outbox_count $v refused 2 || fail "agent $v's events after the revocation not refused"
+expect_eq "$(stored_for $v | cut -d' ' -f1-3)" "1 0 1" "agent $v: only the event before the revocation"
+expect_eq "$(db 'select count(*) from reports')" 2 "rows stored in all"
+say "revoked keys refused on their live connections and at new handshakes; nothing stored after"

@@ -1,0 +1,372 @@
+/* test_auth: the allow-list parser (fail closed on every bad line), the ZAP
+ * handler over real CURVE handshakes on loopback (unit keys on ingest only,
+ * operator keys on status only, User-Id and key metadata), the self-test,
+ * and ingest's per-message check: another unit's report and a revoked key
+ * are refused with nothing stored. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "auth.h"
+#include "ingest.h"
+#include "ro_codec.h"
+#include "ro_log.h"
+#include "ro_registry.h"
+#include "ro_time.h"
+#include "store.h"
+#include "test_util.h"
+
+#include <sys/stat.h>
+#include <zmq.h>
+
+#define NOW 1546300800 /* 2019-01-01 */
+
+static char s_upub[41], s_usec[41], s_opub[41], s_osec[41], s_spub[41], s_ssec[41];
+
+static int s_setup(void **state)
+{
+    (void)state;
+    ro_log_init("test_auth", LOG_ERR);
+    zmq_curve_keypair(s_upub, s_usec);
+    zmq_curve_keypair(s_opub, s_osec);
+    zmq_curve_keypair(s_spub, s_ssec);
+    return 0;
+}
+
+/* A list file with unit 460100-001 (s_upub) and operator ops (s_opub). */
+static const char *s_list_file(const char *name, int with_unit)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "# test list\n\n%sunit 460100-001 %s\n  operator ops\t%s  \r\n", "",
+             with_unit ? s_upub : s_spub, s_opub);
+    const char *p = tu_write(name, text);
+    chmod(p, 0644);
+    return p;
+}
+
+static void test_parse_good(void **state)
+{
+    (void)state;
+    char text[512], err[256] = "";
+    snprintf(text, sizeof text, "# c\nunit 460100-001 %s\r\n\n   # indented comment\noperator a.b_c-1 %s",
+             s_upub, s_opub);
+    hub_allow_t *l = hub_allow_parse(text, strlen(text), "t", err, sizeof err);
+    assert_non_null(l);
+    assert_int_equal(hub_allow_count(l), 2);
+    const hub_allow_entry_t *e = hub_allow_find_key(l, s_upub);
+    assert_non_null(e);
+    assert_int_equal(e->role, HUB_AUTH_UNIT);
+    assert_string_equal(e->name, "460100-001");
+    assert_int_equal(e->line, 2);
+    e = hub_allow_find_name(l, HUB_AUTH_OPERATOR, "a.b_c-1");
+    assert_non_null(e);
+    assert_string_equal(e->key, s_opub);
+    assert_null(hub_allow_find_name(l, HUB_AUTH_UNIT, "a.b_c-1"));
+    assert_null(hub_allow_find_key(l, s_spub));
+    hub_allow_destroy(&l);
+    assert_null(l);
+
+    l = hub_allow_parse("# nothing\n\n", 11, "t", err, sizeof err);
+    assert_non_null(l);
+    assert_int_equal(hub_allow_count(l), 0);
+    hub_allow_destroy(&l);
+}
+
+static void s_bad(const char *text, size_t len, const char *needle)
+{
+    char err[512] = "";
+    hub_allow_t *l = hub_allow_parse(text, len, "list", err, sizeof err);
+    if (l)
+        fail_msg("accepted: %s", text);
+    if (!strstr(err, needle))
+        fail_msg("error '%s' lacks '%s'", err, needle);
+}
+
+static void test_parse_bad(void **state)
+{
+    (void)state;
+    char t[1024];
+    snprintf(t, sizeof t, "unit 460100-001\n");
+    s_bad(t, strlen(t), "list:1: expected");
+    snprintf(t, sizeof t, "# ok\nunit 460100-001 %s extra\n", s_upub);
+    s_bad(t, strlen(t), "list:2: expected");
+    snprintf(t, sizeof t, "agent 460100-001 %s\n", s_upub);
+    s_bad(t, strlen(t), "not 'unit' or 'operator'");
+    snprintf(t, sizeof t, "unit 4601-001 %s\n", s_upub);
+    s_bad(t, strlen(t), "not a valid unit id");
+    snprintf(t, sizeof t, "operator bad/name %s\n", s_upub);
+    s_bad(t, strlen(t), "not a valid operator name");
+    snprintf(t, sizeof t, "unit 460100-001 %.39s\n", s_upub);
+    s_bad(t, strlen(t), "Z85");
+    snprintf(t, sizeof t, "unit 460100-001 %.39s\"\n", s_upub);
+    s_bad(t, strlen(t), "Z85");
+    snprintf(t, sizeof t, "unit 460100-001 %s\nunit 460100-001 %s\n", s_upub, s_opub);
+    s_bad(t, strlen(t), "list:2: unit 460100-001 is already listed on line 1");
+    snprintf(t, sizeof t, "unit 460100-001 %s\noperator x %s\n", s_upub, s_upub);
+    s_bad(t, strlen(t), "list:2: this key is already listed on line 1");
+    snprintf(t, sizeof t, "unit 460100-001 %s\n", s_upub);
+    t[3] = '\0';
+    s_bad(t, strlen(t + 4) + 4, "NUL");
+    memset(t, 'a', 600);
+    t[600] = '\0';
+    s_bad(t, 600, "longer than");
+}
+
+static void test_load_refusals(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    const char *p = s_list_file("writable.list", 1);
+    chmod(p, 0666);
+    assert_null(hub_allow_load(p, err, sizeof err));
+    assert_non_null(strstr(err, "writable by group or others"));
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/none.list", tu_dir());
+    assert_null(hub_allow_load(missing, err, sizeof err));
+    assert_non_null(strstr(err, "cannot open"));
+    p = s_list_file("good.list", 1);
+    hub_allow_t *l = hub_allow_load(p, err, sizeof err);
+    assert_non_null(l);
+    assert_int_equal(hub_allow_count(l), 2);
+    hub_allow_destroy(&l);
+}
+
+/* ---- ZAP over real handshakes ---- */
+
+typedef struct {
+    void *ctx;
+    hub_auth_t *auth;
+    void *srv[2]; /* ingest, status */
+    char ep[2][128];
+} s_hub_t;
+
+static void s_hub(s_hub_t *h, const char *list)
+{
+    char err[512] = "";
+    memset(h, 0, sizeof *h);
+    h->ctx = zmq_ctx_new();
+    h->auth = hub_auth_new(h->ctx, list, err, sizeof err);
+    if (!h->auth)
+        fail_msg("%s", err);
+    static const char *dom[2] = {"ingest", "status"};
+    for (int i = 0; i < 2; i++) {
+        int one = 1, linger = 0;
+        size_t len = sizeof h->ep[i];
+        h->srv[i] = zmq_socket(h->ctx, ZMQ_ROUTER);
+        assert_int_equal(zmq_setsockopt(h->srv[i], ZMQ_LINGER, &linger, sizeof linger), 0);
+        assert_int_equal(zmq_setsockopt(h->srv[i], ZMQ_ZAP_DOMAIN, dom[i], strlen(dom[i])), 0);
+        assert_int_equal(zmq_setsockopt(h->srv[i], ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+        assert_int_equal(zmq_setsockopt(h->srv[i], ZMQ_CURVE_SECRETKEY, s_ssec, 40), 0);
+        assert_int_equal(zmq_bind(h->srv[i], "tcp://127.0.0.1:*"), 0);
+        assert_int_equal(zmq_getsockopt(h->srv[i], ZMQ_LAST_ENDPOINT, h->ep[i], &len), 0);
+    }
+}
+
+static void s_hub_close(s_hub_t *h)
+{
+    for (int i = 0; i < 2; i++)
+        zmq_close(h->srv[i]);
+    hub_auth_destroy(&h->auth);
+    assert_null(h->auth);
+    zmq_ctx_term(h->ctx);
+}
+
+/* Connect a client with (pub, sec) to server i and send "hi". Serve ZAP
+ * until the server receives it (returns 1, with User-Id and key copied) or
+ * the client's handshake fails on ZAP's refusal (returns 0). */
+static int s_try(s_hub_t *h, int i, const char *pub, const char *sec, char *user, char *key)
+{
+    void *c = zmq_socket(h->ctx, ZMQ_DEALER);
+    int linger = 0, got = 0;
+    zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(c, ZMQ_CURVE_SERVERKEY, s_spub, 40);
+    zmq_setsockopt(c, ZMQ_CURVE_PUBLICKEY, pub, 40);
+    zmq_setsockopt(c, ZMQ_CURVE_SECRETKEY, sec, 40);
+    static int n;
+    char mon_ep[64];
+    snprintf(mon_ep, sizeof mon_ep, "inproc://test-auth-%d", n++);
+    assert_int_equal(zmq_socket_monitor(c, mon_ep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), 0);
+    void *mon = zmq_socket(h->ctx, ZMQ_PAIR);
+    assert_int_equal(zmq_connect(mon, mon_ep), 0);
+    assert_int_equal(zmq_connect(c, h->ep[i]), 0);
+    zmq_send(c, "hi", 2, ZMQ_DONTWAIT);
+    int64_t until = ro_time_mono_ms() + 5000;
+    while (!got && ro_time_mono_ms() < until) {
+        zmq_pollitem_t it[3] = {{hub_auth_socket(h->auth), 0, ZMQ_POLLIN, 0},
+                                {h->srv[i], 0, ZMQ_POLLIN, 0},
+                                {mon, 0, ZMQ_POLLIN, 0}};
+        zmq_poll(it, 3, 50);
+        while (hub_auth_serve(h->auth) > 0) {
+        }
+        if (it[2].revents & ZMQ_POLLIN)
+            break; /* refused by ZAP */
+        if (it[1].revents & ZMQ_POLLIN) {
+            zmq_msg_t rid, body;
+            zmq_msg_init(&rid);
+            zmq_msg_init(&body);
+            zmq_msg_recv(&rid, h->srv[i], 0);
+            zmq_msg_recv(&body, h->srv[i], 0);
+            const char *u = zmq_msg_gets(&body, "User-Id");
+            const char *k = zmq_msg_gets(&body, HUB_AUTH_KEY_PROPERTY);
+            strcpy(user, u ? u : "");
+            strcpy(key, k ? k : "");
+            zmq_msg_close(&rid);
+            zmq_msg_close(&body);
+            got = 1;
+        }
+    }
+    zmq_socket_monitor(c, NULL, 0);
+    zmq_close(mon);
+    zmq_close(c);
+    return got;
+}
+
+static void test_zap(void **state)
+{
+    (void)state;
+    s_hub_t h;
+    char user[64], key[64];
+    s_hub(&h, s_list_file("zap.list", 1));
+    assert_int_equal(hub_auth_count(h.auth), 2);
+
+    assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 1);
+    assert_string_equal(user, "460100-001");
+    assert_string_equal(key, s_upub);
+    assert_true(hub_auth_admits(h.auth, HUB_AUTH_UNIT, user, key));
+    assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-002", key));
+    assert_false(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, user, key));
+
+    assert_int_equal(s_try(&h, 1, s_opub, s_osec, user, key), 1);
+    assert_string_equal(user, "operator:ops");
+    assert_true(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, user, key));
+
+    /* unit keys stay off status, operator keys off ingest, strangers off both */
+    assert_int_equal(s_try(&h, 1, s_upub, s_usec, user, key), 0);
+    assert_int_equal(s_try(&h, 0, s_opub, s_osec, user, key), 0);
+    assert_int_equal(s_try(&h, 0, s_spub, s_ssec, user, key), 0);
+    assert_true(hub_auth_denied(h.auth, HUB_AUTH_DENY_WRONG_SOCKET) >= 2);
+    assert_true(hub_auth_denied(h.auth, HUB_AUTH_DENY_UNKNOWN) >= 1);
+    assert_int_equal(hub_auth_admitted(h.auth), 2);
+
+    /* reload without the unit: its key is no longer admitted, even per message */
+    s_list_file("zap.list", 0);
+    assert_int_equal(hub_auth_reload(h.auth), 2);
+    assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
+    assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 0);
+
+    /* a broken list admits no one, the operator included */
+    const char *p = tu_write("zap.list", "unit 460100-001 nonsense\n");
+    chmod(p, 0644);
+    assert_int_equal(hub_auth_reload(h.auth), -1);
+    assert_int_equal(hub_auth_count(h.auth), 0);
+    assert_false(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, "operator:ops", s_opub));
+    assert_int_equal(s_try(&h, 1, s_opub, s_osec, user, key), 0);
+    assert_true(hub_auth_denied(h.auth, HUB_AUTH_DENY_NO_LIST) >= 1);
+    s_hub_close(&h);
+}
+
+static void test_selftest(void **state)
+{
+    (void)state;
+    s_hub_t h;
+    char err[512] = "";
+    s_hub(&h, s_list_file("self.list", 1));
+    if (hub_auth_selftest(h.auth, h.ctx, 5000, err, sizeof err))
+        fail_msg("%s", err);
+    /* an empty list fails closed but the handler still answers */
+    const char *p = tu_write("self.list", "# empty\n");
+    chmod(p, 0644);
+    assert_int_equal(hub_auth_reload(h.auth), -1);
+    if (hub_auth_selftest(h.auth, h.ctx, 5000, err, sizeof err))
+        fail_msg("%s", err);
+    s_hub_close(&h);
+}
+
+/* ---- ingest's per-message check ---- */
+
+static const char *s_units_csv = "id,level,division,name\n"
+                                 "460000-001,provincial,460000,省发展和改革委员会\n"
+                                 "460100-001,municipal,460100,海口市教育局\n";
+
+/* Add one staff report of unit (seq) as sent by (user, key); flush; return the reply. */
+static ro_hubmsg_t s_send(hub_ingest_t *in, const char *unit, uint64_t seq, const char *user,
+                          const char *key)
+{
+    ro_report_t r;
+    memset(&r, 0, sizeof r);
+    r.version = RO_PROTOCOL_VERSION;
+    snprintf(r.unit, sizeof r.unit, "%s", unit);
+    r.seq = seq;
+    r.recorded_at = NOW - 10;
+    r.kind = RO_KIND_STAFF;
+    r.date = 20180105;
+    r.total = 10;
+    r.part = 5;
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(&r, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(hub_ingest_add_peer(in, "rid", 3, buf, (size_t)n, 1, user, key), 0);
+    assert_int_equal(hub_ingest_flush(in, NOW), 0);
+    assert_int_equal(hub_ingest_reply_count(in), 1);
+    return hub_ingest_reply_at(in, 0)->msg;
+}
+
+static void test_ingest_forbidden(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    ro_registry_t *reg = ro_registry_load(tu_write("units.csv", s_units_csv), err, sizeof err);
+    assert_non_null(reg);
+    hub_store_t *st = hub_store_open(":memory:", 1, 0, err, sizeof err);
+    assert_non_null(st);
+    hub_unit_state_t states[2];
+    memset(states, 0, sizeof states);
+    assert_int_equal(hub_store_load_states(st, reg, states, err, sizeof err), 0);
+    hub_ingest_t *in = hub_ingest_new(st, reg, states, 16);
+    assert_non_null(in);
+    s_hub_t h;
+    s_hub(&h, s_list_file("ingest.list", 1));
+    hub_ingest_set_auth(in, h.auth);
+
+    ro_hubmsg_t m = s_send(in, "460100-001", 1, "460100-001", s_upub);
+    assert_int_equal(m.kind, RO_HUBMSG_ACK);
+    assert_int_equal(m.seq, 1);
+    /* unit 460100-001's key speaking for 460000-001 */
+    m = s_send(in, "460000-001", 1, "460100-001", s_upub);
+    assert_int_equal(m.kind, RO_HUBMSG_REFUSAL);
+    assert_int_equal(m.reason, RO_REASON_FORBIDDEN);
+    assert_int_equal(states[0].last_seq, 0);
+    assert_int_equal(states[0].last_heard, 0);
+    /* no ZAP verdict at all, and an operator */
+    m = s_send(in, "460100-001", 2, NULL, NULL);
+    assert_int_equal(m.reason, RO_REASON_FORBIDDEN);
+    m = s_send(in, "460100-001", 2, "operator:ops", s_opub);
+    assert_int_equal(m.reason, RO_REASON_FORBIDDEN);
+    /* revoked while connected: the same User-Id and key no longer pass */
+    s_list_file("ingest.list", 0);
+    assert_int_equal(hub_auth_reload(h.auth), 2);
+    m = s_send(in, "460100-001", 2, "460100-001", s_upub);
+    assert_int_equal(m.kind, RO_HUBMSG_REFUSAL);
+    assert_int_equal(m.reason, RO_REASON_FORBIDDEN);
+    assert_int_equal(states[1].last_seq, 1);
+    assert_int_equal(hub_ingest_counters(in)->reports_stored, 1);
+    assert_int_equal(hub_ingest_counters(in)->refused[RO_REASON_FORBIDDEN], 4);
+
+    hub_ingest_destroy(&in);
+    s_hub_close(&h);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_good),    cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_load_refusals), cmocka_unit_test(test_zap),
+        cmocka_unit_test(test_selftest),      cmocka_unit_test(test_ingest_forbidden),
+    };
+    return cmocka_run_group_tests(tests, s_setup, NULL);
+}

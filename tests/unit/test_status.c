@@ -1,0 +1,404 @@
+/* test_status: the status API's attainment queries without sockets: scopes
+ * carry the engine's indicators (no data as 0 plus a flag), division, level,
+ * divisions, laggards, silent, history, series and targets, as-of dates from
+ * the raw reports (and a cached as-of scan that a new report invalidates),
+ * and a series from one pass that equals an as-of query at every point. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "ro_pb.h"
+#include "ro_registry.h"
+#include "ro_time.h"
+#include "status.h"
+#include "store.h"
+#include "targets.h"
+#include "test_util.h"
+
+#include <math.h>
+
+#define NOW 1546300800 /* 2019-01-01T00:00:00Z */
+#define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-9)
+
+static const char *s_units_csv = "id,level,division,name\n"
+                                 "460000-001,provincial,460000,省发展和改革委员会\n"
+                                 "460000-002,provincial,460000,省教育厅\n"
+                                 "460100-001,municipal,460100,海口市教育局\n"
+                                 "460100-201,township,460100,海口市第1乡镇\n"
+                                 "469002-003,municipal,469002,琼海市科学技术局\n";
+#define NUNITS 5
+
+typedef struct {
+    ro_registry_t *reg;
+    hub_targets_t *targets;
+    hub_engine_t *engine;
+    hub_store_t *store;
+    hub_unit_state_t states[NUNITS];
+    hub_status_t *status;
+    uint64_t seq[NUNITS];
+} fixture_t;
+
+static int s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    char err[512] = "", path[512];
+    f->reg = ro_registry_load(tu_write("units.csv", s_units_csv), err, sizeof err);
+    if (!f->reg)
+        fail_msg("registry: %s", err);
+    snprintf(path, sizeof path, "%s/config/targets.ini", getenv("RO_SOURCE_ROOT"));
+    f->targets = hub_targets_load(path, err, sizeof err);
+    if (!f->targets)
+        fail_msg("targets: %s", err);
+    f->engine = hub_engine_new(f->reg, f->targets, err, sizeof err);
+    assert_non_null(f->engine);
+    f->store = hub_store_open(":memory:", 2, 0, err, sizeof err);
+    assert_non_null(f->store);
+    assert_int_equal(hub_store_load_states(f->store, f->reg, f->states, err, sizeof err), 0);
+    f->status = hub_status_new(f->reg, f->states, f->store, NULL);
+    assert_non_null(f->status);
+    assert_int_equal(hub_status_set_engine(f->status, f->engine, f->targets, "the text"), 0);
+    hub_status_set_silent_after(f->status, 3600);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    hub_status_destroy(&f->status);
+    assert_null(f->status);
+    hub_store_destroy(&f->store);
+    hub_engine_destroy(&f->engine);
+    hub_targets_destroy(&f->targets);
+    ro_registry_destroy(&f->reg);
+    free(f);
+    return 0;
+}
+
+/* Store one report of unit index as ingest would: report, state, commit. */
+static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_t total,
+                  uint32_t part)
+{
+    ro_report_t r;
+    memset(&r, 0, sizeof r);
+    r.version = RO_PROTOCOL_VERSION;
+    snprintf(r.unit, sizeof r.unit, "%s", ro_registry_at(f->reg, u)->id);
+    r.seq = ++f->seq[u];
+    r.recorded_at = NOW - 100;
+    r.kind = kind;
+    r.date = date;
+    r.total = total;
+    r.part = part;
+    char err[256];
+    assert_int_equal(hub_store_begin(f->store, err, sizeof err), 0);
+    assert_int_equal(hub_store_put_report(f->store, u, &r, r.seq, NOW - 100, err, sizeof err), 0);
+    hub_state_apply(&f->states[u], &r);
+    f->states[u].last_seq = r.seq;
+    f->states[u].last_heard = NOW - 100;
+    assert_int_equal(hub_store_put_state(f->store, u, &f->states[u], err, sizeof err), 0);
+    assert_int_equal(hub_store_commit(f->store, err, sizeof err), 0);
+}
+
+static Rollout__StatusReply *s_ask(fixture_t *f, Rollout__Query q, const char *key,
+                                   uint32_t as_of, const char *indicator, uint32_t limit)
+{
+    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
+    req.version = RO_PROTOCOL_VERSION;
+    req.query = q;
+    req.key = (char *)(key ? key : "");
+    req.as_of = as_of;
+    req.indicator = (char *)(indicator ? indicator : "");
+    req.limit = limit;
+    uint8_t buf[512], *out = NULL;
+    size_t n = rollout__status_request__pack(&req, buf), out_len = 0;
+    assert_int_equal(hub_status_answer(f->status, buf, n, NOW, &out, &out_len), 0);
+    Rollout__StatusReply *r = rollout__status_reply__unpack(NULL, out_len, out);
+    free(out);
+    assert_non_null(r);
+    return r;
+}
+
+static const Rollout__Indicator *s_ind(const Rollout__Scope *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_indicators; i++)
+        if (!strcmp(s->indicators[i]->id, id))
+            return s->indicators[i];
+    fail_msg("no indicator %s", id);
+    return NULL;
+}
+
+/* The shared state: items 70/100, 50/100, 10/50 (130/250 = 52%), with an
+ * earlier 30/100 and 20/100; staff 9/10 (exactly 良); no cases at all. */
+static void s_fill(fixture_t *f)
+{
+    s_put(f, 0, RO_KIND_ITEMS, 20171220, 100, 30);
+    s_put(f, 0, RO_KIND_ITEMS, 20180620, 100, 70);
+    s_put(f, 0, RO_KIND_STAFF, 20180301, 10, 9);
+    s_put(f, 0, RO_KIND_TRAINING, 20180110, 40, 125);
+    s_put(f, 2, RO_KIND_ITEMS, 20171220, 100, 20);
+    s_put(f, 2, RO_KIND_ITEMS, 20180620, 100, 50);
+    s_put(f, 2, RO_KIND_TRAINING, 20180201, 20, 75);
+    s_put(f, 3, RO_KIND_ITEMS, 20180625, 50, 10);
+}
+
+static void test_province_carries_indicators(void **state)
+{
+    fixture_t *f = *state;
+    s_fill(f);
+    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 0, NULL, 0);
+    assert_int_equal(r->status, 0);
+    const Rollout__Scope *p = r->scopes[0];
+    assert_int_equal(p->n_indicators, hub_targets_count(f->targets));
+    const Rollout__Indicator *items = s_ind(p, "items_no_visit");
+    NEAR(items->value, 130.0 / 250.0);
+    assert_string_equal(items->grade, "差");
+    assert_string_equal(items->milestone, "missed");
+    assert_int_equal(items->next_date, 0); /* after the last milestone */
+    assert_int_equal(items->due_date, 20181231);
+    NEAR(items->gap, 0.8 - 0.52);
+    assert_string_equal(items->measure, "percent");
+    assert_non_null(strstr(items->why, "missed 80.0% due 2018-12-31"));
+    const Rollout__Indicator *staff = s_ind(p, "staff_proficient");
+    NEAR(staff->value, 0.9);
+    assert_string_equal(staff->grade, "良");
+    assert_string_equal(staff->why, "");
+    /* no cases: NaN travels as 0 with the flag */
+    const Rollout__Indicator *cases = s_ind(p, "cases_no_visit");
+    assert_true(cases->no_data);
+    assert_true(cases->value == 0.0 && cases->share == 0.0);
+    assert_string_equal(cases->grade, "差");
+    const Rollout__Indicator *hours = s_ind(p, "training_hours");
+    NEAR(hours->value, 20.0);
+    assert_string_equal(p->grade, "差");
+    assert_true(p->why & (1u << hub_targets_find(f->targets, "cases_no_visit")));
+    rollout__status_reply__free_unpacked(r, NULL);
+}
+
+static void test_as_of_reads_the_reports_and_refreshes(void **state)
+{
+    fixture_t *f = *state;
+    s_fill(f);
+    /* on the day before the second milestone: 130/250 at risk */
+    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 20180629, NULL, 0);
+    assert_int_equal(r->as_of, 20180629);
+    const Rollout__Indicator *items = s_ind(r->scopes[0], "items_no_visit");
+    NEAR(items->value, 0.52);
+    assert_string_equal(items->milestone, "at-risk");
+    assert_int_equal(items->next_date, 20180630);
+    rollout__status_reply__free_unpacked(r, NULL);
+    /* 2018-01-01: only the first snapshots, 50/200 */
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 20180101, NULL, 0);
+    NEAR(s_ind(r->scopes[0], "items_no_visit")->value, 0.25);
+    assert_string_equal(s_ind(r->scopes[0], "items_no_visit")->milestone, "missed");
+    rollout__status_reply__free_unpacked(r, NULL);
+    /* a late report dated in the past changes the past: the cached scan must go */
+    s_put(f, 4, RO_KIND_ITEMS, 20171201, 50, 50);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 20180101, NULL, 0);
+    NEAR(s_ind(r->scopes[0], "items_no_visit")->value, 100.0 / 250.0);
+    rollout__status_reply__free_unpacked(r, NULL);
+}
+
+static void test_division_level_divisions(void **state)
+{
+    fixture_t *f = *state;
+    s_fill(f);
+    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISION, "460100", 0, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->scopes[0]->kind, "division");
+    assert_string_equal(r->scopes[0]->name, "海口市");
+    assert_int_equal(r->scopes[0]->units, 2);
+    NEAR(s_ind(r->scopes[0], "items_no_visit")->value, 60.0 / 150.0);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISION, "460000", 0, NULL, 0);
+    assert_string_equal(r->scopes[0]->name, "省直属单位");
+    rollout__status_reply__free_unpacked(r, NULL);
+    const char *bad[] = {"123456", "", "4601OO", "-460100"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISION, bad[i], 0, NULL, 0);
+        assert_int_equal(r->status, 2);
+        assert_non_null(strstr(r->error, "unknown division"));
+        rollout__status_reply__free_unpacked(r, NULL);
+    }
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_LEVEL, "township", 0, NULL, 0);
+    assert_int_equal(r->n_scopes, 1);
+    assert_string_equal(r->scopes[0]->level, "township");
+    NEAR(s_ind(r->scopes[0], "items_no_visit")->value, 0.2);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_LEVEL, NULL, 0, NULL, 0);
+    assert_int_equal(r->n_scopes, RO_LEVEL_COUNT);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_LEVEL, "county", 0, NULL, 0);
+    assert_int_equal(r->status, 2);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, 0, NULL, 0);
+    assert_int_equal(r->n_scopes, RO_DIVISION_COUNT);
+    assert_string_equal(r->scopes[0]->id, "460000");
+    assert_int_equal(r->scopes[0]->units, 2);
+    rollout__status_reply__free_unpacked(r, NULL);
+}
+
+static void test_laggards_and_silent(void **state)
+{
+    fixture_t *f = *state;
+    s_fill(f);
+    /* as of 2018-06-30: no data (gap 80%) in registry order, then by gap */
+    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_LAGGARDS, NULL, 20180630, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->indicator, "items_no_visit");
+    assert_int_equal(r->total, 5);
+    const char *order[] = {"460000-002", "469002-003", "460100-201", "460100-001", "460000-001"};
+    assert_int_equal(r->n_scopes, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(r->scopes[i]->id, order[i]);
+    assert_string_equal(r->scopes[3]->division, "460100");
+    NEAR(s_ind(r->scopes[3], "items_no_visit")->gap, 0.3);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_LAGGARDS, NULL, 20180630, NULL, 2);
+    assert_int_equal(r->total, 5);
+    assert_int_equal(r->n_scopes, 2);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_LAGGARDS, NULL, 0, "nosuch", 0);
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->error, "items_no_visit"));
+    rollout__status_reply__free_unpacked(r, NULL);
+
+    /* heard 100 s ago: three units; never: two, in registry order */
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_SILENT, NULL, 0, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->total, 2);
+    assert_string_equal(r->scopes[0]->id, "460000-002");
+    assert_string_equal(r->scopes[1]->id, "469002-003");
+    rollout__status_reply__free_unpacked(r, NULL);
+    hub_status_set_silent_after(f->status, 50);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_SILENT, NULL, 0, NULL, 0);
+    assert_int_equal(r->total, 5);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_SILENT, NULL, 20180101, NULL, 0);
+    assert_int_equal(r->status, 2);
+    rollout__status_reply__free_unpacked(r, NULL);
+}
+
+static void test_history(void **state)
+{
+    fixture_t *f = *state;
+    s_fill(f);
+    s_put(f, 0, RO_KIND_TRAINING, 20180301, 10, 30);
+    Rollout__StatusReply *r =
+        s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "460000-001", 0, "training_participants", 0);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->scopes[0]->id, "460000-001");
+    assert_int_equal(r->n_history, 2);
+    /* a sum's value runs; total and part are the session's own */
+    NEAR(r->history[0]->value, 40);
+    NEAR(r->history[1]->value, 50);
+    assert_int_equal(r->history[1]->total, 10);
+    assert_int_equal(r->history[1]->seq, 5);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "460000-001", 0, "training_hours", 1);
+    assert_int_equal(r->n_history, 1);
+    NEAR(r->history[0]->value, 15.5);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "460000-001", 20180101, NULL, 0);
+    assert_string_equal(r->indicator, "items_no_visit");
+    assert_int_equal(r->n_history, 1);
+    NEAR(r->history[0]->value, 0.3);
+    assert_int_equal(r->history[0]->date, 20171220);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "469002-003", 0, "cases_no_visit", 0);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->n_history, 0);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "469002-999", 0, NULL, 0);
+    assert_int_equal(r->status, 2);
+    rollout__status_reply__free_unpacked(r, NULL);
+}
+
+/* The one-pass series equals an as-of query at every point, for every
+ * indicator, with snapshots replaced, equal dates, months and late reports. */
+static void test_series_equals_as_of(void **state)
+{
+    fixture_t *f = *state;
+    s_fill(f);
+    s_put(f, 1, RO_KIND_ITEMS, 20180115, 80, 8);
+    s_put(f, 1, RO_KIND_ITEMS, 20180115, 80, 40); /* same date: the later seq wins */
+    s_put(f, 1, RO_KIND_ITEMS, 20171105, 60, 6);  /* recorded late, dated early */
+    s_put(f, 2, RO_KIND_CASES, 201803, 100, 30);
+    s_put(f, 2, RO_KIND_CASES, 201805, 200, 150);
+    s_put(f, 4, RO_KIND_STAFF, 20180505, 20, 10);
+    s_put(f, 4, RO_KIND_STAFF, 20180401, 5, 5);
+    size_t n = hub_targets_count(f->targets);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = hub_targets_at(f->targets, i)->id;
+        Rollout__StatusReply *s = s_ask(f, ROLLOUT__QUERY__QUERY_SERIES, NULL, 20180815, id, 0);
+        assert_int_equal(s->status, 0);
+        assert_string_equal(s->indicator, id);
+        assert_int_equal(s->n_scopes, 1);
+        assert_true(s->n_history > 0);
+        assert_int_equal(s->history[s->n_history - 1]->date, 20180815);
+        for (size_t k = 0; k < s->n_history; k++) {
+            const Rollout__HistoryPoint *p = s->history[k];
+            if (k + 1 < s->n_history)
+                assert_int_equal(p->date, ro_month_end(p->date / 100));
+            Rollout__StatusReply *a =
+                s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, p->date, NULL, 0);
+            const Rollout__Indicator *in = s_ind(a->scopes[0], id);
+            assert_int_equal(p->no_data, in->no_data);
+            if (fabs(p->value - in->value) > 1e-12)
+                fail_msg("%s on %u: series %g, as-of %g", id, p->date, p->value, in->value);
+            rollout__status_reply__free_unpacked(a, NULL);
+        }
+        rollout__status_reply__free_unpacked(s, NULL);
+    }
+    /* the items series starts at the first month end with data: 2017-11-30 */
+    Rollout__StatusReply *s = s_ask(f, ROLLOUT__QUERY__QUERY_SERIES, NULL, 20180815, NULL, 0);
+    assert_int_equal(s->history[0]->date, 20171130);
+    NEAR(s->history[0]->value, 0.1);
+    assert_int_equal(s->n_history, 10);
+    rollout__status_reply__free_unpacked(s, NULL);
+    s = s_ask(f, ROLLOUT__QUERY__QUERY_SERIES, NULL, 20180815, NULL, 3);
+    assert_int_equal(s->n_history, 3);
+    assert_int_equal(s->history[0]->date, 20180630);
+    rollout__status_reply__free_unpacked(s, NULL);
+}
+
+static void test_targets_and_no_engine(void **state)
+{
+    fixture_t *f = *state;
+    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_TARGETS, NULL, 0, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->targets_ini, "the text");
+    rollout__status_reply__free_unpacked(r, NULL);
+    assert_int_equal(hub_status_set_engine(f->status, NULL, NULL, NULL), 0);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_TARGETS, NULL, 0, NULL, 0);
+    assert_int_equal(r->status, 1);
+    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, 0, NULL, 0);
+    assert_int_equal(r->status, 1);
+    assert_non_null(strstr(r->error, "no targets"));
+    rollout__status_reply__free_unpacked(r, NULL);
+    /* raw sums still answer, with no indicators and no grade */
+    r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 0, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->scopes[0]->units, NUNITS);
+    assert_int_equal(r->scopes[0]->n_indicators, 0);
+    assert_string_equal(r->scopes[0]->grade, "");
+    rollout__status_reply__free_unpacked(r, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_province_carries_indicators, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_as_of_reads_the_reports_and_refreshes, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_division_level_divisions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_laggards_and_silent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_history, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_series_equals_as_of, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_targets_and_no_engine, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
