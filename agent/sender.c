@@ -20,6 +20,8 @@
 #define DOWN_FIRST_NOTE_MS 60000  /* first "hub unreachable" note */
 #define DOWN_NOTE_EVERY_MS 600000 /* and then this often */
 #define RTO_CAP_MS 60000          /* longest resend timeout after backoff */
+#define REAUTH_FIRST_MS 5000      /* libzmq 4.3 gives up on an endpoint after a failed */
+#define REAUTH_MAX_MS 300000      /* handshake: connect again after this, doubling */
 
 struct agent_sender {
     ro_agent_config_t cfg;      /* copied at creation */
@@ -42,6 +44,8 @@ struct agent_sender {
     int64_t stop_by_ms;         /* stopping: give up waiting for acks */
     int64_t down_since_ms;      /* not connected since */
     int64_t down_note_ms;       /* next "still unreachable" note */
+    int64_t reauth_ms;          /* after a key refusal: when to connect again; 0 = not refused */
+    int64_t reauth_wait_ms;     /* wait before the next try; doubles to REAUTH_MAX_MS */
     ro_ratelimit_t rl_refusal;  /* refusals can come by the thousand */
     ro_ratelimit_t rl_trouble;  /* handshake failures, odd acks, errors */
     ro_ratelimit_t rl_resend;   /* timeout resends */
@@ -387,6 +391,17 @@ static void s_on_hub(agent_sender_t *self)
         s_on_ack(self, best);
 }
 
+/* After a failed handshake libzmq 4.3 may stop reconnecting (always after a
+ * ZAP refusal): the key may be listed later (a SIGHUP on the hub), so connect
+ * again ourselves, slowly. */
+static void s_reauth_later(agent_sender_t *self, int64_t now)
+{
+    self->reauth_wait_ms = self->reauth_wait_ms ? self->reauth_wait_ms * 2 : REAUTH_FIRST_MS;
+    if (self->reauth_wait_ms > REAUTH_MAX_MS)
+        self->reauth_wait_ms = REAUTH_MAX_MS;
+    self->reauth_ms = now + self->reauth_wait_ms;
+}
+
 static void s_on_monitor(agent_sender_t *self)
 {
     for (;;) {
@@ -425,6 +440,8 @@ static void s_on_monitor(agent_sender_t *self)
                 ro_log(LOG_INFO, "reconnected to the hub at %s after %" PRId64 " s", self->cfg.hub,
                        (now - self->down_since_ms) / 1000);
             self->connected = 1;
+            self->reauth_ms = 0;
+            self->reauth_wait_ms = 0;
             s_rewind(self, "connected", 1);
             s_open_window(self);
             s_heartbeat(self);
@@ -442,13 +459,16 @@ static void s_on_monitor(agent_sender_t *self)
             s_rewind(self, "disconnected", 1);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            s_reauth_later(self, now);
             if (ro_log_allow(&self->rl_trouble))
                 ro_log(LOG_ERR,
                        "the hub refused this agent's CURVE key (ZAP status %u): is "
-                       "unit %s's public key on the hub's allow list?",
-                       value, self->cfg.unit);
+                       "unit %s's public key on the hub's allow list? trying again in %" PRId64
+                       " s",
+                       value, self->cfg.unit, self->reauth_wait_ms / 1000);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            s_reauth_later(self, now);
             if (ro_log_allow(&self->rl_trouble))
                 ro_log(LOG_ERR,
                        "handshake with the hub failed (ZMTP protocol error 0x%x): check "
@@ -456,6 +476,7 @@ static void s_on_monitor(agent_sender_t *self)
                        value);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            s_reauth_later(self, now);
             if (ro_log_allow(&self->rl_trouble))
                 ro_log(LOG_ERR,
                        "handshake with the hub failed (%s): check [security] keys "
@@ -511,6 +532,8 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
             timeout = s_min(self->cfg.poll_ms, self->next_hb_ms - now);
             if (self->sent_upto > self->acked)
                 timeout = s_min(timeout, self->progress_ms + self->rto_ms - now);
+            if (self->reauth_ms)
+                timeout = s_min(timeout, self->reauth_ms - now);
         }
         if (timeout < 0)
             timeout = 0;
@@ -551,6 +574,13 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
         now = ro_time_mono_ms();
         if (self->stopping)
             continue;
+        if (self->reauth_ms && now >= self->reauth_ms) {
+            self->reauth_ms = 0;
+            zmq_disconnect(self->sock, self->cfg.hub); /* whatever is left of the refused one */
+            if (zmq_connect(self->sock, self->cfg.hub) != 0)
+                ro_log(LOG_ERR, "cannot connect to %s again: %s", self->cfg.hub,
+                       zmq_strerror(errno));
+        }
         if (now >= self->next_hb_ms)
             s_heartbeat(self);
         if (self->sent_upto > self->acked && now - self->progress_ms >= self->rto_ms)

@@ -2,8 +2,10 @@
  * sockets: N DEALERs spread over P forked processes, each agent with its own
  * unit, a bounded window of reports in flight, and CURVE keys of its own.
  * It measures acknowledged reports per second and the send-to-ack time of
- * every report. It does not resend (a lost ack stalls the run and is
- * reported): delivery semantics are the agent's, not the benchmark's. */
+ * every report (from its first send). Like rollout-agent, each simulated
+ * agent rewinds to its last ack and resends when acks stop progressing
+ * (one report at first, then its window again), so a dropped connection
+ * costs what it costs the real agent; the hub drops the duplicates. */
 #include "bench_util.h"
 #include "ro_codec.h"
 #include "ro_registry.h"
@@ -26,7 +28,10 @@
 #define PROCS_MAX 64
 #define HELLO_TIMEOUT_NS (120 * 1000000000LL) /* connect and handshake every agent */
 #define STALL_TIMEOUT_NS (60 * 1000000000LL)  /* no ack at all for this long: give up */
-#define DRAIN_TIMEOUT_NS (60 * 1000000000LL)  /* after a timed run, wait this long for acks */
+#define DRAIN_TIMEOUT_NS (120 * 1000000000LL) /* after a timed run, wait this long for acks */
+#define RTO_NS (5 * 1000000000LL)              /* rollout-agent's default resend_ms */
+#define RTO_CAP_NS (60 * 1000000000LL)         /* and its longest backoff */
+#define SWEEP_NS 100000000                     /* how often resend timeouts are checked */
 #define RECV_PER_SERVICE 256
 
 typedef enum { A_HELLO = 0, A_RUN = 1, A_DONE = 2 } s_agent_state_t;
@@ -37,7 +42,11 @@ typedef struct {
     const char *unit;       /* borrowed from the registry */
     s_agent_state_t state;  /* hello sent / running / all acknowledged */
     uint64_t next;          /* seq of the next report to send */
+    uint64_t high;          /* highest seq ever sent (next - 1 unless rewound) */
     uint64_t acked;         /* highest seq acknowledged */
+    uint64_t limit;         /* in flight allowed: the window, or 1 after a timeout */
+    int64_t progress_ns;    /* last ack progress, or the start of the flight */
+    int64_t rto_ns;         /* resend timeout, doubled per timeout */
     uint64_t last;          /* last seq to send; UINT64_MAX in a timed run */
     uint64_t first;         /* first seq of this run (hub's last seq + 1) */
     int64_t *sent_ns;       /* send time by seq % window */
@@ -52,6 +61,7 @@ typedef struct {
     uint64_t acked_window;  /* acknowledged inside the measured window */
     uint64_t refused;       /* refusals from the hub (there should be none) */
     uint64_t stalls;        /* paced sends skipped: every window was full */
+    uint64_t rewinds;       /* resend timeouts (go back to the last ack) */
     int64_t last_ack_ns;    /* when the last report was acknowledged */
     int failed;             /* 1: the process gave up (message on stderr) */
     bench_hist_t hist;      /* ack latency of reports acknowledged in the window */
@@ -151,25 +161,36 @@ static int s_send_one(s_proc_t *p, s_agent_t *a)
     int64_t now = bench_now_ns();
     if (zmq_send(a->sock, body, (size_t)len, ZMQ_DONTWAIT) < 0)
         return zmq_errno() == EAGAIN ? 0 : -1;
-    a->sent_ns[a->next % (uint64_t)p->o->window] = now;
+    if (a->next > a->high) {
+        a->sent_ns[a->next % (uint64_t)p->o->window] = now; /* latency counts from the first send */
+        a->high = a->next;
+    }
+    if (a->next == a->acked + 1)
+        a->progress_ns = now; /* a new flight starts its clock */
     a->next++;
     p->res->sent++;
     return 1;
 }
 
+/* May a send go now? After a timed run stops, only resends may. */
 static int s_room(const s_proc_t *p, const s_agent_t *a)
 {
-    return a->state == A_RUN && p->started && !p->stop_sending && a->next <= a->last &&
-           a->next - a->acked - 1 < (uint64_t)p->o->window;
+    return a->state == A_RUN && p->started && (!p->stop_sending || a->next <= a->high) &&
+           a->next <= a->last && a->next - a->acked - 1 < a->limit;
 }
 
 /* Reports acknowledged up to upto (inclusive), at now. */
 static void s_acked(s_proc_t *p, s_agent_t *a, uint64_t upto, int64_t now)
 {
-    if (upto >= a->next)
-        upto = a->next - 1; /* never count what was not sent */
+    if (upto > a->high)
+        upto = a->high; /* never count what was not sent */
     if (upto <= a->acked)
         return;
+    if (a->next <= upto)
+        a->next = upto + 1; /* a rewind resent what the hub already had */
+    a->limit = (uint64_t)p->o->window;
+    a->rto_ns = RTO_NS;
+    a->progress_ns = now;
     int in_window = p->o->events || p->o->total ? 1 : (now >= p->win_from && now < p->win_to);
     for (uint64_t s = a->acked + 1; s <= upto; s++)
         if (in_window)
@@ -192,7 +213,7 @@ static void s_on_message(s_proc_t *p, s_agent_t *a, const uint8_t *buf, int len,
     if (p->o->ceiling) {
         /* one ack per message, in order: this one is for the oldest in flight */
         if (a->state == A_HELLO) {
-            a->acked = 0;
+            a->acked = a->high = 0;
             a->first = a->next = 1;
             a->state = A_RUN;
             p->ready++;
@@ -216,7 +237,7 @@ static void s_on_message(s_proc_t *p, s_agent_t *a, const uint8_t *buf, int len,
     }
     if (a->state == A_HELLO) {
         /* the answer to our heartbeat: where this unit's sequence stands */
-        a->acked = m.seq;
+        a->acked = a->high = m.seq;
         a->first = a->next = m.seq + 1;
         a->state = A_RUN;
         p->ready++;
@@ -269,10 +290,10 @@ static void *s_socket(void *ctx, const s_opts_t *o, const char *unit, const benc
     void *sock = zmq_socket(ctx, ZMQ_DEALER);
     if (!sock)
         return NULL;
-    int one = 1, linger = 0, hwm = (int)o->window + 16;
-    int64_t maxmsg = RO_FRAME_MAX;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    int one = 1, hwm = (int)o->window + 16;
+    /* the options rollout-agent's DEALER has: limits, ZMTP heartbeats, backoff */
+    ro_sock_harden(sock, RO_FRAME_MAX);
+    ro_sock_backoff(sock);
     zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -364,6 +385,8 @@ static int s_child(const s_opts_t *o, const ro_registry_t *reg, const bench_keys
         s_agent_t *a = &p.a[i];
         a->unit = ro_registry_at(reg, (size_t)(o->first + from + i))->id;
         a->last = UINT64_MAX;
+        a->limit = (uint64_t)o->window;
+        a->rto_ns = RTO_NS;
         a->sent_ns = calloc((size_t)o->window, sizeof *a->sent_ns);
         a->sock = a->sent_ns ? s_socket(ctx, o, a->unit, keys, server) : NULL;
         if (!a->sock)
@@ -427,7 +450,10 @@ static int s_child(const s_opts_t *o, const ro_registry_t *reg, const bench_keys
     p.win_from = p.start_ns + (int64_t)(o->warmup * 1e9);
     p.win_to = p.win_from + (int64_t)(o->duration * 1e9);
     p.last_progress = p.start_ns;
+    for (long i = 0; i < count; i++)
+        p.a[i].progress_ns = p.start_ns;
     int timed = !o->events && !o->total;
+    int64_t next_sweep = p.start_ns + SWEEP_NS;
 
     double per_proc_rate = o->rate / (double)o->procs;
     int64_t gap_ns = per_proc_rate > 0 ? (int64_t)(1e9 / per_proc_rate) : 0;
@@ -445,7 +471,7 @@ static int s_child(const s_opts_t *o, const ro_registry_t *reg, const bench_keys
         if (timed && p.stop_sending) {
             int out = 0;
             for (long i = 0; i < count && !out; i++)
-                out = p.a[i].next - 1 > p.a[i].acked;
+                out = p.a[i].high > p.a[i].acked;
             if (!out)
                 break;
             if (now > p.win_to + DRAIN_TIMEOUT_NS) {
@@ -459,7 +485,25 @@ static int s_child(const s_opts_t *o, const ro_registry_t *reg, const bench_keys
                     (int)(STALL_TIMEOUT_NS / 1000000000));
             goto fail;
         }
+        if (!o->ceiling && now >= next_sweep) {
+            /* rollout-agent's resend rule: no progress for rto, go back to the last ack */
+            for (long i = 0; i < count; i++) {
+                s_agent_t *a = &p.a[i];
+                if (a->state != A_RUN || a->high <= a->acked || now - a->progress_ns < a->rto_ns)
+                    continue;
+                a->next = a->acked + 1;
+                a->limit = 1;
+                a->rto_ns = a->rto_ns * 2 > RTO_CAP_NS ? RTO_CAP_NS : a->rto_ns * 2;
+                a->progress_ns = now;
+                p.res->rewinds++;
+                if (s_service(&p, a) < 0)
+                    goto fail;
+            }
+            next_sweep = now + SWEEP_NS;
+        }
         int64_t until = now + 100000000;
+        if (next_sweep < until && !o->ceiling)
+            until = next_sweep;
         if (gap_ns && !p.stop_sending) {
             /* paced: one report per gap, to the next agent with room */
             if (now - next_send > 100000000) {
@@ -488,7 +532,8 @@ static int s_child(const s_opts_t *o, const ro_registry_t *reg, const bench_keys
                     goto fail;
                 next_send += gap_ns;
             }
-            until = next_send;
+            if (next_send < until)
+                until = next_send;
         }
         if (s_wait(&p, until) < 0)
             goto fail;
@@ -714,6 +759,7 @@ int main(int argc, char **argv)
         all.acked_window += r->acked_window;
         all.refused += r->refused;
         all.stalls += r->stalls;
+        all.rewinds += r->rewinds;
         if (r->last_ack_ns > all.last_ack_ns)
             all.last_ack_ns = r->last_ack_ns;
         bench_hist_merge(&all.hist, &r->hist);
@@ -723,12 +769,12 @@ int main(int argc, char **argv)
     uint64_t counted = timed ? all.acked_window : all.acked;
     printf("label=%s peer=%s curve=%s agents=%ld procs=%ld window=%ld offered=%.0f acked=%" PRIu64
            " seconds=%.3f rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f refused=%" PRIu64
-           " stalls=%" PRIu64 " ok=%d\n",
+           " stalls=%" PRIu64 " rewinds=%" PRIu64 " ok=%d\n",
            o.label, o.ceiling ? "ceiling" : "hub", o.curve ? "on" : "off", o.agents, o.procs,
            o.window, o.rate, counted, secs, secs > 0 ? (double)counted / secs : 0,
            (double)bench_hist_quantile(&all.hist, 0.50) / 1e3,
            (double)bench_hist_quantile(&all.hist, 0.99) / 1e3, (double)all.hist.max_ns / 1e3,
-           all.refused, all.stalls, !failed && all.refused == 0);
+           all.refused, all.stalls, all.rewinds, !failed && all.refused == 0);
     bench_keys_destroy(&keys);
     ro_registry_destroy(&reg);
     return failed ? 1 : 0;

@@ -445,6 +445,8 @@ static void s_deny(hub_auth_t *self, zmq_msg_t *reqid, hub_auth_deny_t why, cons
     else if (ro_log_allow(&self->rl_deny))
         ro_log(LOG_WARNING, "refused a connection to %s from %s (key %s): %s", domain, address,
                key[0] ? key : "-", text);
+    /* a libzmq 4.3 client gives up on an endpoint after a refused handshake
+     * (400 and, often, 300 alike): agents reconnect on their own schedule */
     s_reply(self, reqid, why == HUB_AUTH_DENY_BAD_REQUEST && !reqid ? "500" : "400", text, "",
             NULL);
 }

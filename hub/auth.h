@@ -100,8 +100,9 @@ void *hub_auth_socket(hub_auth_t *self);
 
 /* Answer one waiting ZAP request without blocking. Admitted connections get
  * User-Id = the unit id or "operator:NAME", and their key as the
- * HUB_AUTH_KEY_PROPERTY metadata. Returns 1 if one was answered, 0 if none
- * was waiting, -1 on a socket error. */
+ * HUB_AUTH_KEY_PROPERTY metadata; refusals get 400 (libzmq 4.3 then stops
+ * reconnecting that client: agents retry on their own). Returns 1 if one
+ * was answered, 0 if none was waiting, -1 on a socket error. */
 int hub_auth_serve(hub_auth_t *self);
 
 /* Prove that libzmq asks this handler and that it refuses an unknown key:

@@ -254,7 +254,8 @@ static void s_json_head(const Rollout__StatusReply *r)
 {
     fputs("{\"as_of\":", stdout);
     s_json_date(r->as_of);
-    printf(",\"feed_seq\":%llu,\"store_state\":", (unsigned long long)r->feed_seq);
+    printf(",\"feed_seq\":%llu,\"feed_epoch\":%llu,\"store_state\":",
+           (unsigned long long)r->feed_seq, (unsigned long long)r->feed_epoch);
     s_json_str(r->store_state);
 }
 

@@ -57,27 +57,28 @@ static void s_restore(void)
 
 static void s_help(void)
 {
-    printf("usage: rolloutctl [--config FILE] [--hub H] watch [--feed ENDPOINT] [--once]\n"
-           "                  [--interval SEC] [--plain]\n"
-           "\n"
-           "A live view of the province converging on its targets: per indicator the\n"
-           "province's progress bar coloured by grade band (优 良 中 差), the next milestone\n"
-           "and the gap to it; a table of the divisions; the latest unit updates; silent\n"
-           "units and refusals. It follows the hub's feed and resyncs from the status\n"
-           "socket on any gap, so it survives slow links and hub restarts. Ctrl-C quits.\n"
-           "\n"
-           "  --feed E       the hub's feed socket (default: the status host, the port one\n"
-           "                 below the status port: 7451 for 7452, as hub.ini and scripts/demo\n"
-           "                 lay them out)\n"
-           "  --once         print one frame from a snapshot and exit (for scripts)\n"
-           "  --interval S   redraw at most every S seconds (default 0.5; 5 when not a terminal)\n"
-           "  --plain        no colours and no cursor movement (also when stdout is not a\n"
-           "                 terminal, with NO_COLOR set, or TERM=dumb)\n"
-           "\n"
-           "With CURVE on, the operator key of --config (ctl.ini) must be on the hub's\n"
-           "allow-list; it is used for both the feed and the status socket.\n"
-           "\n"
-           "exit status: 0 quit or frame printed; 1 no answer from the hub (--once); 2 bad usage.\n");
+    printf(
+        "usage: rolloutctl [--config FILE] [--hub H] watch [--feed ENDPOINT] [--once]\n"
+        "                  [--interval SEC] [--plain]\n"
+        "\n"
+        "A live view of the province converging on its targets: per indicator the\n"
+        "province's progress bar coloured by grade band (优 良 中 差), the next milestone\n"
+        "and the gap to it; a table of the divisions; the latest unit updates; silent\n"
+        "units and refusals. It follows the hub's feed and resyncs from the status\n"
+        "socket on any gap, so it survives slow links and hub restarts. Ctrl-C quits.\n"
+        "\n"
+        "  --feed E       the hub's feed socket (default: the status host, the port one\n"
+        "                 below the status port: 7451 for 7452, as hub.ini and scripts/demo\n"
+        "                 lay them out)\n"
+        "  --once         print one frame from a snapshot and exit (for scripts)\n"
+        "  --interval S   redraw at most every S seconds (default 0.5; 5 when not a terminal)\n"
+        "  --plain        no colours and no cursor movement (also when stdout is not a\n"
+        "                 terminal, with NO_COLOR set, or TERM=dumb)\n"
+        "\n"
+        "With CURVE on, the operator key of --config (ctl.ini) must be on the hub's\n"
+        "allow-list; it is used for both the feed and the status socket.\n"
+        "\n"
+        "exit status: 0 quit or frame printed; 1 no answer from the hub (--once); 2 bad usage.\n");
 }
 
 /* ---- display width ---------------------------------------------------------- */
@@ -155,16 +156,16 @@ static void s_pad(ro_buf_t *b, const char *s, int width, int right_align)
 /* ---- the view ---------------------------------------------------------------- */
 
 typedef struct {
-    int color;                       /* ANSI colours */
-    int tty;                         /* redraw in place */
-    int width;                       /* terminal columns */
-    const ro_clone_t *clone;         /* province, levels, divisions, events */
+    int color;                           /* ANSI colours */
+    int tty;                             /* redraw in place */
+    int width;                           /* terminal columns */
+    const ro_clone_t *clone;             /* province, levels, divisions, events */
     const Rollout__StatusReply *metrics; /* latest METRICS answer, may be NULL */
     const Rollout__StatusReply *silent;  /* latest SILENT answer, may be NULL */
-    const char *hub;                 /* status endpoint shown */
-    const char *feed;                /* feed endpoint shown ("-" with --once) */
-    const char *state;               /* "live", "snapshot", "resyncing: ..." */
-    int64_t now;                     /* wall clock */
+    const char *hub;                     /* status endpoint shown */
+    const char *feed;                    /* feed endpoint shown ("-" with --once) */
+    const char *state;                   /* "live", "snapshot", "resyncing: ..." */
+    int64_t now;                         /* wall clock */
 } s_view_t;
 
 static const char *s_grade_color(const char *g)
@@ -315,7 +316,8 @@ static void s_frame_head(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const Roll
     s_off(l, v);
     ro_buf_printf(l, "   as of %s   feed seq %llu   ", asof,
                   (unsigned long long)ro_clone_seq(v->clone));
-    s_on(l, v, !strcmp(v->state, "live") || !strcmp(v->state, "snapshot") ? "\x1b[32m" : "\x1b[33m");
+    s_on(l, v,
+         !strcmp(v->state, "live") || !strcmp(v->state, "snapshot") ? "\x1b[32m" : "\x1b[33m");
     ro_buf_puts(l, v->state);
     s_off(l, v);
     ro_buf_printf(l, "   %s UTC", clock);
@@ -341,8 +343,7 @@ static void s_frame_head(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const Roll
     s_emit(f, v, l);
 }
 
-static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v,
-                               const Rollout__Scope *p)
+static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const Rollout__Scope *p)
 {
     int barw = v->width > 0 ? v->width - 100 : 24;
     if (barw < 10)
@@ -379,7 +380,8 @@ static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v,
             s_value(gap, sizeof gap, in, in->gap, 0);
         LINE_START(l);
         char label[200];
-        snprintf(label, sizeof label, "%s", in->label_zh && in->label_zh[0] ? in->label_zh : in->id);
+        snprintf(label, sizeof label, "%s",
+                 in->label_zh && in->label_zh[0] ? in->label_zh : in->id);
         s_pad(l, label, 28, 0);
         s_pad(l, val, 10, 1);
         s_pad(l, goal, 10, 1);
@@ -417,8 +419,7 @@ static void s_scope_row(ro_buf_t *l, const s_view_t *v, const Rollout__Scope *s,
     s_grade(l, v, s->grade, 4);
 }
 
-static void s_frame_divisions(ro_buf_t *f, ro_buf_t *l, const s_view_t *v,
-                              const Rollout__Scope *p)
+static void s_frame_divisions(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const Rollout__Scope *p)
 {
     LINE_START(l);
     s_on(l, v, "\x1b[1m");
@@ -567,15 +568,15 @@ static void s_frame(ro_buf_t *f, const s_view_t *v)
 /* ---- talking to the hub ------------------------------------------------------ */
 
 typedef struct {
-    const ctl_hub_t *hub;            /* status endpoint, keys */
-    char feed[RO_ENDPOINT_MAX];      /* feed endpoint */
-    void *ctx;                       /* ZeroMQ context */
-    void *sub;                       /* the feed */
-    ro_clone_t *clone;               /* what is shown */
-    Rollout__StatusReply *metrics;   /* latest METRICS answer */
-    Rollout__StatusReply *silent;    /* latest SILENT answer */
-    char why[1200];                  /* last trouble, for the head line */
-    char err[800];                   /* last request failure */
+    const ctl_hub_t *hub;          /* status endpoint, keys */
+    char feed[RO_ENDPOINT_MAX];    /* feed endpoint */
+    void *ctx;                     /* ZeroMQ context */
+    void *sub;                     /* the feed */
+    ro_clone_t *clone;             /* what is shown */
+    Rollout__StatusReply *metrics; /* latest METRICS answer */
+    Rollout__StatusReply *silent;  /* latest SILENT answer */
+    char why[1200];                /* last trouble, for the head line */
+    char err[800];                 /* last request failure */
 } s_watch_t;
 
 /* One request on a fresh DEALER (CURVE per ctl.ini); NULL with w->err set. */
@@ -729,15 +730,18 @@ static void s_draw(const s_watch_t *w, int color, int tty, const char *state)
     ro_buf_free(&f);
 }
 
-/* Read what the feed has, up to a bound so drawing keeps its turn. */
-static void s_read_feed(s_watch_t *w, int *changed)
+/* Read what the feed has, up to a bound so drawing keeps its turn.
+ * Returns 1 when the queue was emptied, 0 when a backlog is left. */
+static int s_read_feed(s_watch_t *w, int *changed)
 {
-    for (int k = 0; k < 5000 && ro_clone_synced(w->clone); k++) {
+    for (int k = 0; ro_clone_synced(w->clone); k++) {
+        if (k == 5000)
+            return 0;
         zmq_msg_t t, b;
         zmq_msg_init(&t);
         if (zmq_msg_recv(&t, w->sub, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&t);
-            return;
+            return 1;
         }
         zmq_msg_init(&b);
         int two = zmq_msg_more(&t) && zmq_msg_recv(&b, w->sub, ZMQ_DONTWAIT) >= 0;
@@ -752,9 +756,10 @@ static void s_read_feed(s_watch_t *w, int *changed)
         if (r == RO_CLONE_RESYNC) {
             snprintf(w->why, sizeof w->why, "resyncing: %s", ro_clone_why(w->clone));
             *changed = 1;
-            return;
+            return 1;
         }
     }
+    return 1;
 }
 
 static int s_live(s_watch_t *w, int color, int tty, double interval)
@@ -821,9 +826,9 @@ static int s_live(s_watch_t *w, int color, int tty, double interval)
         int rc = zmq_poll(&it, 1, 100);
         if (rc < 0 && zmq_errno() != EINTR)
             break;
-        if (rc > 0)
-            s_read_feed(w, &changed);
-        if (ro_clone_tick(w->clone, ro_time_mono_ms()) == RO_CLONE_RESYNC &&
+        /* a backlog means we were behind (stopped, slow), not that the hub fell silent */
+        int drained = rc > 0 ? s_read_feed(w, &changed) : 1;
+        if (drained && ro_clone_tick(w->clone, ro_time_mono_ms()) == RO_CLONE_RESYNC &&
             strncmp(w->why, "resyncing", 9) != 0) {
             snprintf(w->why, sizeof w->why, "resyncing: %s", ro_clone_why(w->clone));
             changed = 1;

@@ -19,18 +19,18 @@ extern const unsigned char hub_dashboard_page[];
 extern const size_t hub_dashboard_page_len;
 
 struct hub_dashboard {
-    hub_http_t *http;              /* the server; owned */
-    hub_status_t *status;          /* borrowed */
-    const hub_feed_t *feed;        /* borrowed */
-    const hub_metrics_t *metrics;  /* borrowed */
-    const hub_targets_t *targets;  /* borrowed, may be NULL */
-    char address[300];             /* HOST:PORT bound */
-    uint64_t built_seq;            /* feed seq of the last /api/status */
-    int64_t built_ms;              /* when it was built; 0 = never */
-    uint64_t series_seq;           /* feed seq the series was computed at */
-    int64_t series_ms;             /* when; 0 = never */
-    ro_buf_t series;               /* the cached "series" JSON array */
-    int64_t metrics_ms;            /* when /metrics was last rebuilt */
+    hub_http_t *http;             /* the server; owned */
+    hub_status_t *status;         /* borrowed */
+    const hub_feed_t *feed;       /* borrowed */
+    const hub_metrics_t *metrics; /* borrowed */
+    const hub_targets_t *targets; /* borrowed, may be NULL */
+    char address[300];            /* HOST:PORT bound */
+    uint64_t built_seq;           /* feed seq of the last /api/status */
+    int64_t built_ms;             /* when it was built; 0 = never */
+    uint64_t series_seq;          /* feed seq the series was computed at */
+    int64_t series_ms;            /* when; 0 = never */
+    ro_buf_t series;              /* the cached "series" JSON array */
+    int64_t metrics_ms;           /* when /metrics was last rebuilt */
 };
 
 /* Add "http ADDRESS" to the endpoints file the hub wrote after binding. */
@@ -261,8 +261,8 @@ void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms)
         char *text = NULL;
         size_t len = 0;
         if (hub_metrics_prometheus(self->metrics, now, &text, &len) == 0)
-            hub_http_put(self->http, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
-                         text, len);
+            hub_http_put(self->http, "/metrics", "text/plain; version=0.0.4; charset=utf-8", text,
+                         len);
         free(text);
         self->metrics_ms = mono_ms;
     }

@@ -32,10 +32,10 @@ struct hub_feed {
     uint8_t *touched;         /* per rollup of this commit: 1 = touched */
     uint8_t *buf;             /* scratch for packing */
     size_t bufcap;
-    int64_t next_hb_ms;       /* when the next heartbeat is due */
-    uint32_t today;           /* the date scopes were last evaluated for */
-    hub_feed_counters_t c;    /* counters */
-    ro_ratelimit_t rl;        /* error log lines */
+    int64_t next_hb_ms;    /* when the next heartbeat is due */
+    uint32_t today;        /* the date scopes were last evaluated for */
+    hub_feed_counters_t c; /* counters */
+    ro_ratelimit_t rl;     /* error log lines */
 };
 
 /* Index of rollup topics after the units. */
@@ -58,8 +58,7 @@ static uint64_t s_wall_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg,
-                         uint64_t epoch)
+hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg, uint64_t epoch)
 {
     if (!sock || !status || !reg)
         return NULL;
@@ -317,10 +316,9 @@ static int s_rollups(hub_feed_t *self, int64_t now, int *sent)
     for (int l = 0; l < RO_LEVEL_COUNT; l++) {
         if (!self->touched[RO_DIVISION_COUNT + l])
             continue;
-        if (s_publish_reply(self,
-                            s_ask(self, ROLLOUT__QUERY__QUERY_LEVEL, ro_level_name((ro_level_t)l),
-                                  now),
-                            S_LEVEL(self, l), now, sent))
+        if (s_publish_reply(
+                self, s_ask(self, ROLLOUT__QUERY__QUERY_LEVEL, ro_level_name((ro_level_t)l), now),
+                S_LEVEL(self, l), now, sent))
             rc = -1;
     }
     if (self->touched[S_ROLLUPS - 1] &&

@@ -17,8 +17,9 @@
 #include <stdint.h>
 
 #define HUB_FEED_HEARTBEAT_MS 1000 /* heartbeat period */
-#define HUB_FEED_SNDHWM 4000       /* default messages queued per subscriber before PUB
-                                      drops: four commits that touch every unit */
+#define HUB_FEED_SNDHWM                                                                            \
+    4000 /* default messages queued per subscriber before PUB                                      \
+            drops: four commits that touch every unit */
 
 typedef struct hub_feed hub_feed_t;
 

@@ -12,17 +12,17 @@
 #include <sys/socket.h>
 
 typedef struct {
-    char path[64];          /* "" = free */
-    char content_type[64];  /* e.g. "text/plain; version=0.0.4" */
-    uint8_t *body;          /* owned */
-    size_t len;             /* bytes of body */
+    char path[64];         /* "" = free */
+    char content_type[64]; /* e.g. "text/plain; version=0.0.4" */
+    uint8_t *body;         /* owned */
+    size_t len;            /* bytes of body */
 } s_doc_t;
 
 struct hub_http {
-    struct MHD_Daemon *daemon;         /* the server and its thread */
-    pthread_mutex_t lock;              /* guards docs */
-    s_doc_t docs[HUB_HTTP_DOCS_MAX];   /* what is served */
-    atomic_uint_fast64_t requests;     /* answered */
+    struct MHD_Daemon *daemon;       /* the server and its thread */
+    pthread_mutex_t lock;            /* guards docs */
+    s_doc_t docs[HUB_HTTP_DOCS_MAX]; /* what is served */
+    atomic_uint_fast64_t requests;   /* answered */
 };
 
 static enum MHD_Result s_reply(struct MHD_Connection *c, unsigned code, const char *ctype,
@@ -137,11 +137,10 @@ hub_http_t *hub_http_start(const char *hostport, char *bound, size_t boundlen, c
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    self->daemon = MHD_start_daemon(flags, 0, NULL, NULL, s_handle, self,
-                                    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HUB_HTTP_CONNECTIONS,
-                                    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                                    MHD_OPTION_END);
+    self->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HUB_HTTP_CONNECTIONS,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!self->daemon) {
         snprintf(err, errlen, "cannot serve HTTP on %s (port taken, or not a local address?)",

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HUB_HTTP_DOCS_MAX 8       /* documents served */
-#define HUB_HTTP_CONNECTIONS 32   /* concurrent connections accepted */
+#define HUB_HTTP_DOCS_MAX 8     /* documents served */
+#define HUB_HTTP_CONNECTIONS 32 /* concurrent connections accepted */
 
 typedef struct hub_http hub_http_t;
 

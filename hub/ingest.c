@@ -605,6 +605,12 @@ const char *hub_ingest_last_error(const hub_ingest_t *self)
     return self->last_error;
 }
 
+void hub_ingest_fail_store(hub_ingest_t *self, const char *why)
+{
+    self->state = HUB_STORE_STATE_ERROR;
+    snprintf(self->last_error, sizeof self->last_error, "%s", why);
+}
+
 size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t cap)
 {
     static const char *refused_names[RO_REASON_COUNT] = {

@@ -117,6 +117,11 @@ hub_store_state_t hub_ingest_store_state(const hub_ingest_t *self);
 const char *hub_ingest_store_state_name(hub_store_state_t state);
 const char *hub_ingest_last_error(const hub_ingest_t *self);
 
+/* Mark the store failing for a reason found outside ingest (the verify at
+ * start found hub.db damaged): state "error" and why as the last error,
+ * until a commit succeeds. The caller stops feeding ingest meanwhile. */
+void hub_ingest_fail_store(hub_ingest_t *self, const char *why);
+
 /* The counters as name/value pairs, at most cap (HUB_INGEST_METRICS_MAX
  * fits all). Returns how many were written. */
 size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t cap);

@@ -4,11 +4,9 @@
  * status's business; attainment, the feed's content and the CURVE allow-list
  * come from their own modules. */
 #include "auth.h"
-#include "dashboard.h"
 #include "engine.h"
 #include "feed.h"
 #include "ingest.h"
-#include "metrics.h"
 #include "ro_codec.h"
 #include "ro_config.h"
 #include "ro_log.h"
@@ -18,8 +16,10 @@
 #include "status.h"
 #include "store.h"
 #include "targets.h"
+#include "view.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -41,6 +41,7 @@
 
 static volatile sig_atomic_t s_stop;
 static volatile sig_atomic_t s_reload;
+static atomic_int s_store_damaged; /* 1: the verify at start found hub.db damaged; 2: handled */
 
 static void s_on_signal(int sig)
 {
@@ -156,9 +157,9 @@ typedef struct {
     hub_ingest_t *ingest;     /* reports in, acks out */
     hub_auth_t *auth;         /* ZAP handler and allow-list; NULL with curve off */
     hub_status_t *status;     /* queries */
-    hub_feed_t *feed;         /* publishes on sock[2] after each commit */
-    hub_metrics_t *metrics;   /* histograms, connections, subscribers */
-    hub_dashboard_t *dashboard; /* HTTP metrics and page; NULL when metrics_http is "" */
+    hub_view_t *view;         /* feed on sock[2], metrics, HTTP dashboard */
+    hub_store_verifier_t *verifier; /* the recount of the raw reports after start */
+    const char *config_path;  /* hub.ini, read again for max_store_bytes on SIGHUP */
     void *ctx;                /* ZeroMQ context */
     void *sock[3];            /* ingest, status, feed */
     int lock_fd;              /* flock on <data_dir>/hub.lock */
@@ -167,9 +168,8 @@ typedef struct {
 
 static void s_hub_close(hub_t *h)
 {
-    hub_dashboard_destroy(&h->dashboard);
-    hub_metrics_destroy(&h->metrics); /* its monitor sockets, before zmq_ctx_term */
-    hub_feed_destroy(&h->feed);
+    hub_store_verify_destroy(&h->verifier); /* a recount still running is stopped */
+    hub_view_destroy(&h->view); /* its monitor sockets go before zmq_ctx_term */
     /* acks of the last committed batch may still sit in ZeroMQ's queue:
      * let them go out (a peer that is gone drops them), so a clean stop
      * leaves no agent resending what the hub stored */
@@ -282,7 +282,7 @@ static int s_reload_registry(hub_t *h)
            "SIGHUP: reloaded %zu units from %s (%zu new, %zu dropped) and %zu indicators "
            "from %s",
            n, h->cfg.registry, added, dropped, hub_targets_count(next.targets), h->cfg.targets);
-    if (hub_feed_set_registry(h->feed, next.reg)) { /* compares with the old one */
+    if (hub_view_reload(h->view, next.reg, states, next.targets)) { /* before the old goes */
         ro_log(LOG_ERR, "SIGHUP: out of memory for the feed's topics; stopping");
         s_stop = 1;
     }
@@ -296,9 +296,6 @@ static int s_reload_registry(hub_t *h)
     h->engine = next.engine;
     h->targets = next.targets;
     h->targets_text = next.targets_text;
-    hub_metrics_set_states(h->metrics, h->states, n);
-    if (h->dashboard)
-        hub_dashboard_set_targets(h->dashboard, h->targets);
     return 0;
 fail:
     ro_log(LOG_ERR, "SIGHUP: %s; keeping the registry and targets in use", err);
@@ -389,44 +386,6 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
     return 0;
 }
 
-/* The operator's view: the feed, metrics and (if metrics_http) the HTTP port. */
-static int s_open_view(hub_t *h, char *err, size_t errlen)
-{
-    h->feed = hub_feed_new(h->sock[2], h->status, h->reg, 0);
-    h->metrics = h->feed ? hub_metrics_new(h->ingest, h->feed, h->states, ro_registry_count(h->reg),
-                                           h->cfg.silent_after, h->ctx, h->sock[0], h->sock[2])
-                         : NULL;
-    if (!h->metrics) {
-        snprintf(err, errlen, "cannot start the feed and its metrics");
-        return -1;
-    }
-    hub_status_set_metrics(h->status, hub_metrics_list, h->metrics);
-    if (!h->cfg.metrics_http[0])
-        return 0;
-    h->dashboard = hub_dashboard_new(h->cfg.metrics_http, h->status, h->feed, h->metrics,
-                                     h->targets, h->cfg.data_dir, err, errlen);
-    if (!h->dashboard)
-        return -1;
-    const char *at = hub_dashboard_address(h->dashboard);
-    char tcp[RO_ENDPOINT_MAX + 8];
-    snprintf(tcp, sizeof tcp, "tcp://%s", h->cfg.metrics_http);
-    int local = ro_endpoint_is_local(tcp);
-    ro_log(local ? LOG_INFO : LOG_WARNING, "HTTP on %s: dashboard http://%s/, metrics http://%s/metrics%s",
-           at, at, at, local ? "" : " (beyond loopback, and there is no login)");
-    return 0;
-}
-
-/* A batch was committed: time it and publish what it changed. */
-static void s_committed(hub_t *h, int64_t now, int64_t woke_us)
-{
-    const hub_ingest_counters_t *c = hub_ingest_counters(h->ingest);
-    size_t n = 0;
-    const uint32_t *units = hub_ingest_changed(h->ingest, &n);
-    hub_metrics_batch(h->metrics, c->last_batch_size, (double)c->last_commit_us / 1e6,
-                      (double)(ro_time_mono_us() - woke_us) / 1e6);
-    hub_feed_commit(h->feed, units, n, now);
-}
-
 /* An agent's socket drops acks it has not read yet when the connection
  * closes, and then resends what they covered. At a clean stop, give the
  * agents a moment to read the last acks before closing: status is still
@@ -443,6 +402,92 @@ static void s_ack_grace(hub_t *h)
     }
 }
 
+/* The end of the recount started after the checks at start (its thread
+ * calls this): the result goes to the log; a damaged file also stops
+ * ingest (see s_run), so nothing more is acknowledged into it. */
+static void s_verified(const hub_store_verify_result_t *r, void *arg)
+{
+    const char *path = arg;
+    double secs = (double)r->ms / 1000.0;
+    if (r->interrupted) {
+        ro_log(LOG_INFO, "verify at start: stopped after %.1f s, the hub is stopping", secs);
+    } else if (r->damaged) {
+        ro_log(LOG_CRIT, "verify at start: %s", r->error);
+        atomic_store(&s_store_damaged, 1);
+    } else if (r->differences < 0) {
+        ro_log(LOG_ERR, "verify at start: %s; try `rolloutctl verify`", r->error);
+    } else if (r->differences == 0) {
+        ro_log(LOG_INFO,
+               "verify at start: the stored aggregates of %llu units equal the recount of %llu "
+               "raw reports (%.1f s)",
+               (unsigned long long)r->units, (unsigned long long)r->reports, secs);
+    } else {
+        ro_log(LOG_ERR,
+               "verify at start: %ld stored aggregates in %s differ from the recount of %llu raw "
+               "reports (%.1f s); the raw reports are the truth: see `rolloutctl verify`",
+               r->differences, path, (unsigned long long)r->reports, secs);
+        for (long i = 0; i < r->differences && i < HUB_STORE_VERIFY_SHOWN; i++)
+            ro_log(LOG_ERR, "verify at start:   %s %s: stored %lld, recount %lld", r->diffs[i].unit,
+                   r->diffs[i].field, (long long)r->diffs[i].stored,
+                   (long long)r->diffs[i].recount);
+    }
+}
+
+/* The checks at start. The fast one (index seeks, no scan: milliseconds on
+ * ten million reports) runs now: a damaged store is refused, differences
+ * are logged. The full recount runs in a thread after start, logged when
+ * it ends, so a large store does not delay the hub. Returns 0 or -1. */
+static int s_check_store(hub_t *h, const char *dbpath, char *err, size_t errlen)
+{
+    enum { SHOWN = 8 };
+    hub_store_diff_t diffs[SHOWN];
+    uint64_t units = 0;
+    int64_t t0 = ro_time_mono_ms();
+    long n = hub_store_check_fast(h->store, diffs, SHOWN, &units, err, errlen);
+    if (n < 0)
+        return -1;
+    if (n == 0)
+        ro_log(LOG_INFO, "check at start: last seq of %llu units in step with the raw reports (%lld ms)",
+               (unsigned long long)units, (long long)(ro_time_mono_ms() - t0));
+    for (long i = 0; i < n && i < SHOWN; i++)
+        ro_log(LOG_ERR,
+               "check at start: unit %s: %s is %lld, but the raw reports say %lld; see `rolloutctl "
+               "verify`",
+               diffs[i].unit, diffs[i].field, (long long)diffs[i].stored,
+               (long long)diffs[i].recount);
+    char why[1024];
+    static char path[RO_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s", dbpath);
+    if (strcmp(dbpath, ":memory:") != 0 &&
+        !(h->verifier = hub_store_verify_start(path, s_verified, path, why, sizeof why)))
+        ro_log(LOG_WARNING, "verify at start: not run: %s", why);
+    return 0;
+}
+
+/* SIGHUP also reads [hub] max_store_bytes again (nothing else of hub.ini):
+ * an operator gives a full store room without a restart, and the held
+ * batch is stored at its next retry. */
+static void s_reload_store_bound(hub_t *h)
+{
+    ro_hub_config_t cfg;
+    char err[2048];
+    if (ro_hub_config_load(h->config_path, &cfg, err, sizeof err)) {
+        ro_log(LOG_ERR, "SIGHUP: %s; max_store_bytes stays %lld", err,
+               (long long)h->cfg.max_store_bytes);
+        return;
+    }
+    if (cfg.max_store_bytes == h->cfg.max_store_bytes)
+        return;
+    if (hub_store_set_max_bytes(h->store, cfg.max_store_bytes, err, sizeof err)) {
+        ro_log(LOG_ERR, "SIGHUP: %s; max_store_bytes stays %lld", err,
+               (long long)h->cfg.max_store_bytes);
+        return;
+    }
+    ro_log(LOG_NOTICE, "SIGHUP: max_store_bytes %lld -> %lld (0: no bound)",
+           (long long)h->cfg.max_store_bytes, (long long)cfg.max_store_bytes);
+    h->cfg.max_store_bytes = cfg.max_store_bytes;
+}
+
 static void s_run(hub_t *h)
 {
     hub_ingest_counters_t seen = *hub_ingest_counters(h->ingest);
@@ -452,6 +497,7 @@ static void s_run(hub_t *h)
         if (s_reload) {
             s_reload = 0;
             reload_registry = 1;
+            s_reload_store_bound(h);
             if (h->auth)
                 hub_auth_reload(h->auth);
             else
@@ -466,7 +512,7 @@ static void s_run(hub_t *h)
         long retry = hub_ingest_retry_in(h->ingest, mono);
         if (retry >= 0 && retry < timeout)
             timeout = retry;
-        long beat = hub_feed_tick(h->feed, ro_time_now(), mono); /* heartbeat when due */
+        long beat = hub_view_tick(h->view, ro_time_now(), mono); /* feed heartbeat, HTTP */
         if (beat < timeout)
             timeout = beat;
         zmq_pollitem_t items[3] = {
@@ -474,8 +520,15 @@ static void s_run(hub_t *h)
             {h->sock[0], 0, ZMQ_POLLIN, 0},
             {h->auth ? hub_auth_socket(h->auth) : NULL, 0, ZMQ_POLLIN, 0},
         };
+        if (atomic_load(&s_store_damaged) == 1) {
+            atomic_store(&s_store_damaged, 2);
+            hub_ingest_fail_store(h->ingest, "hub.db is damaged (found by the verify at start)");
+            ro_log(LOG_CRIT, "ingest stopped: nothing more is stored or acknowledged; agents keep "
+                             "their reports. Stop the hub, restore hub.db from a backup or move "
+                             "it aside, and start it again");
+        }
         /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
-        int held = hub_ingest_held(h->ingest);
+        int held = hub_ingest_held(h->ingest) || atomic_load(&s_store_damaged);
         if (held)
             items[1].events = 0;
         int rc = zmq_poll(items, h->auth ? 3 : 2, timeout);
@@ -501,10 +554,7 @@ static void s_run(hub_t *h)
         mono = ro_time_mono_ms();
         hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);
         if (hub_ingest_counters(h->ingest)->batches != batches)
-            s_committed(h, now, woke_us);
-        hub_metrics_poll(h->metrics);
-        if (h->dashboard)
-            hub_dashboard_tick(h->dashboard, now, mono);
+            hub_view_committed(h->view, h->ingest, now, woke_us); /* publish what it changed */
 
         if (mono >= next_stats) {
             const hub_ingest_counters_t *c = hub_ingest_counters(h->ingest);
@@ -567,6 +617,7 @@ int main(int argc, char **argv)
     hub_t h;
     memset(&h, 0, sizeof h);
     h.lock_fd = -1;
+    h.config_path = config;
     char err[2048];
     if (ro_hub_config_load(config, &h.cfg, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
@@ -618,6 +669,10 @@ int main(int argc, char **argv)
                h.states ? err : "no memory");
         goto done;
     }
+    if (s_check_store(&h, dbpath, err, sizeof err)) {
+        ro_log(LOG_ERR, "%s", err);
+        goto done;
+    }
     h.ingest = hub_ingest_new(h.store, h.reg, h.states, h.cfg.batch_max);
     h.status = h.ingest ? hub_status_new(h.reg, h.states, h.store, h.ingest) : NULL;
     if (h.status && hub_status_set_engine(h.status, h.engine, h.targets, h.targets_text))
@@ -639,7 +694,9 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (s_open_sockets(&h, err, sizeof err) || s_open_view(&h, err, sizeof err)) {
+    if (s_open_sockets(&h, err, sizeof err) ||
+        !(h.view = hub_view_new(&h.cfg, h.ctx, h.sock[0], h.sock[2], h.status, h.ingest, h.reg,
+                                h.states, h.targets, err, sizeof err))) {
         ro_log(LOG_ERR, "%s", err);
         goto done;
     }

@@ -16,17 +16,17 @@
 enum { S_INGEST = 0, S_FEED = 1, S_MONITORS = 2 };
 
 struct hub_metrics {
-    const hub_ingest_t *ingest;        /* borrowed: counters */
-    const hub_feed_t *feed;            /* borrowed, may be NULL */
-    const hub_unit_state_t *states;    /* borrowed, live */
-    size_t nunits;                     /* how many states */
-    int64_t silent_after;              /* seconds */
-    void *mon[S_MONITORS];             /* PAIR sockets reading the monitors; NULL if none */
-    int64_t open[S_MONITORS];          /* accepted minus disconnected */
-    uint64_t accepted[S_MONITORS];     /* connections accepted */
-    hub_histogram_t batch;             /* messages per committed batch */
-    hub_histogram_t commit;            /* seconds in the transaction */
-    hub_histogram_t ack;               /* seconds from wake to last ack */
+    const hub_ingest_t *ingest;     /* borrowed: counters */
+    const hub_feed_t *feed;         /* borrowed, may be NULL */
+    const hub_unit_state_t *states; /* borrowed, live */
+    size_t nunits;                  /* how many states */
+    int64_t silent_after;           /* seconds */
+    void *mon[S_MONITORS];          /* PAIR sockets reading the monitors; NULL if none */
+    int64_t open[S_MONITORS];       /* accepted minus disconnected */
+    uint64_t accepted[S_MONITORS];  /* connections accepted */
+    hub_histogram_t batch;          /* messages per committed batch */
+    hub_histogram_t commit;         /* seconds in the transaction */
+    hub_histogram_t ack;            /* seconds from wake to last ack */
 };
 
 static const double s_size_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
@@ -88,9 +88,8 @@ static void *s_monitor(void *ctx, void *sock, const char *name)
 }
 
 hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *feed,
-                               const hub_unit_state_t *states, size_t nunits,
-                               int64_t silent_after, void *ctx, void *ingest_sock,
-                               void *feed_sock)
+                               const hub_unit_state_t *states, size_t nunits, int64_t silent_after,
+                               void *ctx, void *ingest_sock, void *feed_sock)
 {
     hub_metrics_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -100,11 +99,11 @@ hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *fee
     self->states = states;
     self->nunits = nunits;
     self->silent_after = silent_after;
-    s_hist_init(&self->batch, "batch_size", "Messages in a committed ingest batch.",
-                s_size_bounds, sizeof s_size_bounds / sizeof s_size_bounds[0]);
+    s_hist_init(&self->batch, "batch_size", "Messages in a committed ingest batch.", s_size_bounds,
+                sizeof s_size_bounds / sizeof s_size_bounds[0]);
     s_hist_init(&self->commit, "commit_seconds",
-                "Time a committed batch spent in its transaction, BEGIN to COMMIT.",
-                s_time_bounds, sizeof s_time_bounds / sizeof s_time_bounds[0]);
+                "Time a committed batch spent in its transaction, BEGIN to COMMIT.", s_time_bounds,
+                sizeof s_time_bounds / sizeof s_time_bounds[0]);
     s_hist_init(&self->ack, "ack_seconds",
                 "Time from the wake that found a batch to its last ack queued.", s_time_bounds,
                 sizeof s_time_bounds / sizeof s_time_bounds[0]);
@@ -217,9 +216,8 @@ static size_t s_hist_list(const hub_histogram_t *h, hub_metric_t *out, size_t n,
 size_t hub_metrics_list(void *arg, hub_metric_t *out, size_t cap)
 {
     const hub_metrics_t *self = arg;
-    static const char *const batch_names[5] = {"batch_size_count", "batch_size_sum",
-                                               "batch_size_p50", "batch_size_p90",
-                                               "batch_size_p99"};
+    static const char *const batch_names[5] = {
+        "batch_size_count", "batch_size_sum", "batch_size_p50", "batch_size_p90", "batch_size_p99"};
     static const char *const commit_names[5] = {"commit_seconds_count", "commit_seconds_sum",
                                                 "commit_seconds_p50", "commit_seconds_p90",
                                                 "commit_seconds_p99"};
@@ -259,8 +257,8 @@ size_t hub_metrics_list(void *arg, hub_metric_t *out, size_t cap)
 /* Ingest's metrics that are levels, not running totals. */
 static int s_is_gauge(const char *name)
 {
-    static const char *gauges[] = {"last_batch_size", "held_messages", "store_full",
-                                   "store_error", "auth_keys_listed"};
+    static const char *gauges[] = {"last_batch_size", "held_messages", "store_full", "store_error",
+                                   "auth_keys_listed"};
     for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
         if (!strcmp(name, gauges[i]))
             return 1;
@@ -302,8 +300,7 @@ static void s_prom_hist(ro_buf_t *b, const hub_histogram_t *h)
                   (unsigned long long)h->count);
 }
 
-static void s_prom_one(ro_buf_t *b, const char *name, const char *type, const char *help,
-                       double v)
+static void s_prom_one(ro_buf_t *b, const char *name, const char *type, const char *help, double v)
 {
     ro_buf_printf(b, "# HELP rollout_%s %s\n# TYPE rollout_%s %s\nrollout_%s %.17g\n", name, help,
                   name, type, name, v);
@@ -333,11 +330,10 @@ int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, s
                 continue;
             done[j] = 1;
             if (l2[0])
-                ro_buf_printf(&b, "rollout_%s%s{reason=\"%s\"} %.17g\n", fam,
-                              gauge ? "" : "_total", l2, m[j].value);
+                ro_buf_printf(&b, "rollout_%s%s{reason=\"%s\"} %.17g\n", fam, gauge ? "" : "_total",
+                              l2, m[j].value);
             else
-                ro_buf_printf(&b, "rollout_%s%s %.17g\n", fam, gauge ? "" : "_total",
-                              m[j].value);
+                ro_buf_printf(&b, "rollout_%s%s %.17g\n", fam, gauge ? "" : "_total", m[j].value);
         }
     }
     if (self->ingest) {

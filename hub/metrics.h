@@ -17,13 +17,13 @@
 #define HUB_HIST_BOUNDS 14 /* finite bucket bounds of a histogram; +Inf is implied */
 
 typedef struct {
-    const char *name;                 /* e.g. "commit_seconds" */
-    const char *help;                 /* one line for # HELP */
-    double bounds[HUB_HIST_BOUNDS];   /* upper bounds, ascending */
-    size_t nbounds;                   /* how many of bounds are used */
+    const char *name;                     /* e.g. "commit_seconds" */
+    const char *help;                     /* one line for # HELP */
+    double bounds[HUB_HIST_BOUNDS];       /* upper bounds, ascending */
+    size_t nbounds;                       /* how many of bounds are used */
     uint64_t counts[HUB_HIST_BOUNDS + 1]; /* per bucket, not cumulative; last = above all */
-    uint64_t count;                   /* observations */
-    double sum;                       /* their sum */
+    uint64_t count;                       /* observations */
+    double sum;                           /* their sum */
 } hub_histogram_t;
 
 /* Record x in h. */
@@ -41,9 +41,8 @@ typedef struct hub_metrics hub_metrics_t;
  * feed_sock (subscribers), either may be NULL. Returns NULL when out of
  * memory or a monitor cannot start. */
 hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *feed,
-                               const hub_unit_state_t *states, size_t nunits,
-                               int64_t silent_after, void *ctx, void *ingest_sock,
-                               void *feed_sock);
+                               const hub_unit_state_t *states, size_t nunits, int64_t silent_after,
+                               void *ctx, void *ingest_sock, void *feed_sock);
 /* Close the monitors (before zmq_ctx_term) and free; accepts NULL. */
 void hub_metrics_destroy(hub_metrics_t **self_p);
 

@@ -80,9 +80,10 @@ void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *
  *              as_of; limit keeps the latest points. One pass over the
  *              reports, however many months.
  *   TARGETS    targets_ini: the text of the hub's targets file
- *   METRICS    ingest counters; VERIFY (metrics "differences",
- *              "units_checked", "reports_checked"; when differences > 0,
- *              error carries a readable summary and status stays 0).
+ *   METRICS    ingest counters, then hub_status_set_metrics's (docs/FEED.md)
+ *   VERIFY     metrics "differences", "units_checked", "reports_checked"; when
+ *              differences > 0, error carries a readable summary and status
+ *              stays 0.
  * Scopes carry indicators, grade and why when an engine is set. A
  * request's as_of (YYYYMMDD, 0 = today) before today is answered from the
  * raw reports (a scan of the store, kept until the next stored report, so

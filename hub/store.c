@@ -6,11 +6,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Statements prepared once at open; the order matches s_sql below. */
@@ -198,9 +200,27 @@ static int s_check_file(const char *path, char *err, size_t errlen)
     struct stat st;
     unsigned char h[100];
     ssize_t n = 0;
-    if (fstat(fd, &st) != 0 || st.st_size == 0) {
+    if (fstat(fd, &st) != 0) {
         close(fd);
         return 0;
+    }
+    if (st.st_size == 0) {
+        /* an empty file with a WAL is a store whose first commits were not
+         * yet copied back: SQLite recovers it. Without one, it is a store
+         * that lost everything, or one whose very first start was cut short:
+         * which, only the operator can tell, so it is not filled afresh */
+        char wal[600];
+        struct stat ws;
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        close(fd);
+        if (stat(wal, &ws) == 0 && ws.st_size > 0)
+            return 0;
+        snprintf(err, errlen,
+                 "%s is empty (0 bytes); restore it from a backup, or, if this is a new hub whose "
+                 "first start was cut short, delete it (rollout never fills an existing file "
+                 "afresh)",
+                 path);
+        return -1;
     }
     n = pread(fd, h, sizeof h, 0);
     close(fd);
@@ -506,6 +526,8 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
     if (rc == 0)
         rc = hub_store_commit(self, err, errlen);
     if (rc) {
+        if (err && errlen && s_is_damage(sqlite3_extended_errcode(self->db)))
+            s_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
         hub_store_rollback(self);
         free(uids);
         free(ids);
@@ -691,19 +713,19 @@ static void s_recount_to_state(sqlite3_stmt *st, hub_unit_state_t *s)
     s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, 29);
 }
 
-long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
-                       uint64_t *reports, char *err, size_t errlen)
+/* Step the recount statement st (bound) to its end, comparing each units
+ * row with the recount. Returns the number of differences (up to cap of
+ * them written to diffs) and sets *rc to SQLite's last code: SQLITE_DONE
+ * unless the scan failed. */
+static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap,
+                           uint64_t *nunits, uint64_t *nreports, int *rc)
 {
-    sqlite3_stmt *st = self->q[Q_RECOUNT];
-    sqlite3_bind_int64(st, 1, 99991231);
-    sqlite3_bind_int64(st, 2, 999912);
     long ndiff = 0;
-    uint64_t nunits = 0, nreports = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    *nunits = *nreports = 0;
+    while ((*rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *id = sqlite3_column_text(st, 0);
-        nunits++;
-        nreports += (uint64_t)sqlite3_column_int64(st, 17);
+        (*nunits)++;
+        *nreports += (uint64_t)sqlite3_column_int64(st, 17);
         size_t nf = sizeof s_recount_fields / sizeof s_recount_fields[0];
         for (size_t f = 0; f <= nf; f++) {
             const char *name;
@@ -732,9 +754,23 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
             ndiff++;
         }
     }
-    long out = ndiff;
-    if (rc != SQLITE_DONE)
+    return ndiff;
+}
+
+long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
+                       uint64_t *reports, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_RECOUNT];
+    sqlite3_bind_int64(st, 1, 99991231);
+    sqlite3_bind_int64(st, 2, 999912);
+    uint64_t nunits = 0, nreports = 0;
+    int rc;
+    long out = s_recount_scan(st, diffs, cap, &nunits, &nreports, &rc);
+    if (rc != SQLITE_DONE) {
         out = s_fail(self, rc, "cannot recount", err, errlen);
+        if (s_is_damage(rc) && err && errlen)
+            s_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (out >= 0) {
@@ -744,6 +780,149 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
             *reports = nreports;
     }
     return out;
+}
+
+long hub_store_check_fast(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
+                          char *err, size_t errlen)
+{
+    /* the highest seq of each unit is the last key of its range: an index
+     * seek, not a scan, so this costs the same on any number of reports */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db,
+                                "SELECT u.id, u.last_seq, u.reports,"
+                                " IFNULL((SELECT max(seq) FROM reports r WHERE r.uid = u.uid), 0),"
+                                " IFNULL((SELECT max(seq) FROM refusals f WHERE f.unit = u.id), 0)"
+                                " FROM units u ORDER BY u.id",
+                                -1, &st, NULL);
+    long ndiff = 0;
+    uint64_t n = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        int64_t last = sqlite3_column_int64(st, 1), reports = sqlite3_column_int64(st, 2);
+        int64_t maxrep = sqlite3_column_int64(st, 3), maxref = sqlite3_column_int64(st, 4);
+        int64_t handled = maxrep > maxref ? maxrep : maxref;
+        n++;
+        /* last_seq is the highest seq stored or refused; reports fit below it */
+        const char *field = last != handled ? "last_seq" : reports > last ? "reports" : NULL;
+        if (!field)
+            continue;
+        if (diffs && (size_t)ndiff < cap) {
+            hub_store_diff_t *d = &diffs[ndiff];
+            snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
+            snprintf(d->field, sizeof d->field, "%s", field);
+            d->stored = field[0] == 'l' ? last : reports;
+            d->recount = field[0] == 'l' ? handled : last;
+        }
+        ndiff++;
+    }
+    if (rc != SQLITE_DONE) {
+        if (s_is_damage(rc) || s_is_damage(sqlite3_errcode(self->db)))
+            s_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
+        else if (err && errlen)
+            snprintf(err, errlen, "%s: cannot check: %s", self->path, sqlite3_errmsg(self->db));
+        ndiff = HUB_STORE_EFAIL;
+    } else if (units) {
+        *units = n;
+    }
+    sqlite3_finalize(st);
+    return ndiff;
+}
+
+/* ---- the recount in a thread of its own ---------------------------------- */
+
+struct hub_store_verifier {
+    sqlite3 *db;                 /* read-only connection of its own */
+    sqlite3_stmt *st;            /* the recount */
+    char path[512];              /* for messages */
+    hub_store_verified_fn done;  /* called once, from the thread */
+    void *arg;                   /* done's argument */
+    pthread_t thread;            /* runs s_verifier_main */
+    int started;                 /* the thread exists: join it */
+    hub_store_verify_result_t r; /* what it found */
+};
+
+static void *s_verifier_main(void *arg)
+{
+    hub_store_verifier_t *self = arg;
+    hub_store_verify_result_t *r = &self->r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc;
+    r->differences = s_recount_scan(self->st, r->diffs, HUB_STORE_VERIFY_SHOWN, &r->units,
+                                    &r->reports, &rc);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (rc != SQLITE_DONE) {
+        r->interrupted = (rc & 0xff) == SQLITE_INTERRUPT;
+        r->damaged = s_is_damage(rc) || s_is_damage(sqlite3_errcode(self->db));
+        if (r->damaged)
+            s_damaged(self->path, sqlite3_errmsg(self->db), r->error, sizeof r->error);
+        else
+            snprintf(r->error, sizeof r->error, "%s: cannot recount: %s", self->path,
+                     sqlite3_errmsg(self->db));
+        r->differences = HUB_STORE_EFAIL;
+    }
+    sqlite3_reset(self->st);
+    if (self->done)
+        self->done(r, self->arg);
+    return NULL;
+}
+
+hub_store_verifier_t *hub_store_verify_start(const char *path, hub_store_verified_fn done,
+                                             void *arg, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    hub_store_verifier_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(self->path, sizeof self->path, "%s", path);
+    self->done = done;
+    self->arg = arg;
+    int rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(self->db, 1);
+        sqlite3_busy_timeout(self->db, 5000);
+        rc = sqlite3_prepare_v2(self->db, RECOUNT_SQL, -1, &self->st, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(self->st, 1, 99991231);
+        sqlite3_bind_int64(self->st, 2, 999912);
+        rc = pthread_create(&self->thread, NULL, s_verifier_main, self);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+            hub_store_verify_destroy(&self);
+            return NULL;
+        }
+        self->started = 1;
+        return self;
+    }
+    snprintf(err, errlen, "%s: cannot open for a recount: %s", path,
+             self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
+    hub_store_verify_destroy(&self);
+    return NULL;
+}
+
+void hub_store_verify_destroy(hub_store_verifier_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hub_store_verifier_t *self = *self_p;
+    if (self->started) {
+        sqlite3_interrupt(self->db); /* a recount still running stops at its next row */
+        pthread_join(self->thread, NULL);
+    }
+    sqlite3_finalize(self->st);
+    sqlite3_close(self->db);
+    free(self);
+    *self_p = NULL;
 }
 
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,

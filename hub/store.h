@@ -94,6 +94,48 @@ int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash
 long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
                        uint64_t *reports, char *err, size_t errlen);
 
+/* The check at start, as fast on ten million reports as on ten (two index
+ * seeks per unit, no scan): every unit's last_seq must equal the highest
+ * seq it has stored as a report or a refusal, and its reports count must
+ * not exceed last_seq. Writes up to cap differences into diffs (may be
+ * NULL; "stored" is the units row's value, "recount" what the raw rows
+ * say) and the units looked at into *units. Returns the number of
+ * differences (>= 0) or a negative code; a damaged file is named as such in
+ * err, with what to do. */
+long hub_store_check_fast(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
+                          char *err, size_t errlen);
+
+/* What a background recount found. */
+#define HUB_STORE_VERIFY_SHOWN 8
+typedef struct {
+    long differences;                               /* >= 0, or a negative code */
+    hub_store_diff_t diffs[HUB_STORE_VERIFY_SHOWN]; /* the first differences */
+    uint64_t units;                                 /* units looked at */
+    uint64_t reports;                               /* raw reports counted */
+    int64_t ms;                                     /* how long the recount took */
+    int interrupted;                                /* stopped by verify_destroy */
+    int damaged;                                    /* the file is damaged (error says) */
+    char error[1024];                               /* why it failed, if it did */
+} hub_store_verify_result_t;
+
+/* Called once from the recount's thread when it ends (keep it short and
+ * thread-safe: a log line). The result is borrowed for the call. */
+typedef void (*hub_store_verified_fn)(const hub_store_verify_result_t *result, void *arg);
+
+typedef struct hub_store_verifier hub_store_verifier_t;
+
+/* Run hub_store_recount's comparison on the store file at path in a thread
+ * of its own, over a read-only connection of its own, so a store of
+ * millions of reports is verified without holding up the hub: the writer
+ * goes on (WAL) and the recount reads one consistent snapshot. done(result,
+ * arg) is called from that thread. Returns NULL with a reason in err. */
+hub_store_verifier_t *hub_store_verify_start(const char *path, hub_store_verified_fn done,
+                                             void *arg, char *err, size_t errlen);
+
+/* Stop a recount still running (done is then called with interrupted set),
+ * wait for its thread, close its connection. Accepts NULL; nulls the pointer. */
+void hub_store_verify_destroy(hub_store_verifier_t **self_p);
+
 /* The state of every unit of reg as of date as_of (YYYYMMDD): training sums
  * over sessions dated <= as_of, the latest snapshot dated <= as_of (cases:
  * month <= as_of's month; equal dates: the later seq wins), reports = reports

@@ -19,23 +19,23 @@ typedef struct {
 typedef enum { S_SYNCING = 0, S_LIVE = 1, S_BROKEN = 2 } s_state_t;
 
 struct ro_clone {
-    int full;                /* subscribed to every topic */
-    s_state_t state;         /* syncing, live, or waiting for a reset */
-    s_entry_t *slots;        /* the topic table */
-    size_t cap, used;        /* slots, and how many hold a topic */
-    uint64_t epoch;          /* the hub incarnation; 0 until a snapshot */
-    int have_epoch;          /* a snapshot reply set epoch */
-    uint64_t snap_min;       /* lowest feed_seq of this snapshot's replies */
-    uint64_t last_seq;       /* highest feed seq seen since start */
-    int64_t last_hb_ms;      /* when the last heartbeat (or start) was */
-    int64_t timeout_ms;      /* heartbeat timeout */
-    uint32_t as_of;          /* evaluation date of the held scopes */
-    uint64_t syncs;          /* resets */
-    uint64_t applied;        /* updates applied */
-    uint64_t bad;            /* undecodable bodies */
-    char why[160];           /* reason of the latest resync */
+    int full;                                 /* subscribed to every topic */
+    s_state_t state;                          /* syncing, live, or waiting for a reset */
+    s_entry_t *slots;                         /* the topic table */
+    size_t cap, used;                         /* slots, and how many hold a topic */
+    uint64_t epoch;                           /* the hub incarnation; 0 until a snapshot */
+    int have_epoch;                           /* a snapshot reply set epoch */
+    uint64_t snap_min;                        /* lowest feed_seq of this snapshot's replies */
+    uint64_t last_seq;                        /* highest feed seq seen since start */
+    int64_t last_hb_ms;                       /* when the last heartbeat (or start) was */
+    int64_t timeout_ms;                       /* heartbeat timeout */
+    uint32_t as_of;                           /* evaluation date of the held scopes */
+    uint64_t syncs;                           /* resets */
+    uint64_t applied;                         /* updates applied */
+    uint64_t bad;                             /* undecodable bodies */
+    char why[160];                            /* reason of the latest resync */
     ro_clone_event_t events[RO_CLONE_EVENTS]; /* ring of unit updates */
-    size_t nevents, head;    /* events held; next slot to write */
+    size_t nevents, head;                     /* events held; next slot to write */
 };
 
 int ro_feed_topic(const char *kind, const char *id, char *buf, size_t len)
@@ -266,8 +266,8 @@ static void s_event(ro_clone_t *self, const Rollout__FeedUpdate *u)
         self->nevents++;
 }
 
-ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic,
-                                  const Rollout__FeedUpdate *u, int64_t now_ms)
+ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic, const Rollout__FeedUpdate *u,
+                                  int64_t now_ms)
 {
     (void)now_ms;
     if (self->state == S_BROKEN)
@@ -277,7 +277,9 @@ ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic,
     if (u->epoch < self->epoch)
         return RO_CLONE_SKIPPED; /* queued from before the hub restarted */
     if (u->epoch > self->epoch)
-        return s_broken(self, "the hub restarted (feed epoch %llu, synced to %llu)",
+        return s_broken(self,
+                        "new feed epoch %llu (synced to %llu): the hub restarted or reloaded "
+                        "its registry",
                         (unsigned long long)u->epoch, (unsigned long long)self->epoch);
     if (u->seq <= self->snap_min)
         return RO_CLONE_SKIPPED; /* published before every snapshot reply */
@@ -295,7 +297,8 @@ ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic,
     if (e && u->seq <= e->base)
         return RO_CLONE_SKIPPED; /* the snapshot of this topic already has it */
     if ((e && e->updated) ? u->prev_seq != base : u->prev_seq > base)
-        return s_broken(self, "feed gap on a topic: the update before seq %llu was %llu, never seen",
+        return s_broken(self,
+                        "feed gap on a topic: the update before seq %llu was %llu, never seen",
                         (unsigned long long)u->seq, (unsigned long long)u->prev_seq);
     if (!e)
         e = s_entry(self, topic);
@@ -317,7 +320,9 @@ ro_clone_result_t ro_clone_heartbeat(ro_clone_t *self, const Rollout__FeedHeartb
     if (self->state != S_LIVE || !hb || hb->epoch < self->epoch)
         return RO_CLONE_SKIPPED;
     if (hb->epoch > self->epoch)
-        return s_broken(self, "the hub restarted (feed epoch %llu, synced to %llu)",
+        return s_broken(self,
+                        "new feed epoch %llu (synced to %llu): the hub restarted or reloaded "
+                        "its registry",
                         (unsigned long long)hb->epoch, (unsigned long long)self->epoch);
     self->last_hb_ms = now_ms;
     int64_t t = 3 * (int64_t)hb->interval_ms;

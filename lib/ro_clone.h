@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RO_FEED_TOPIC_MAX 64                /* bytes of a topic, with its NUL */
-#define RO_FEED_HEARTBEAT "heartbeat"       /* the heartbeat's topic */
-#define RO_CLONE_TIMEOUT_MS 3000            /* resync when no heartbeat for this long */
-#define RO_CLONE_EVENTS 64                  /* latest unit updates kept */
+#define RO_FEED_TOPIC_MAX 64          /* bytes of a topic, with its NUL */
+#define RO_FEED_HEARTBEAT "heartbeat" /* the heartbeat's topic */
+#define RO_CLONE_TIMEOUT_MS 3000      /* resync when no heartbeat for this long */
+#define RO_CLONE_EVENTS 64            /* latest unit updates kept */
 
 /* The topic of a scope: "province", "level/<id>", "division/<id>",
  * "unit/<id>". kind is a Scope.kind string. Returns 0, or -1 for an
@@ -23,20 +23,20 @@
 int ro_feed_topic(const char *kind, const char *id, char *buf, size_t len);
 
 typedef enum {
-    RO_CLONE_SKIPPED = 0,  /* older than what is held, or not syncing: ignored */
-    RO_CLONE_APPLIED = 1,  /* held state changed */
-    RO_CLONE_RESYNC = -1,  /* a gap, a new hub epoch, a missed heartbeat: resync */
+    RO_CLONE_SKIPPED = 0, /* older than what is held, or not syncing: ignored */
+    RO_CLONE_APPLIED = 1, /* held state changed */
+    RO_CLONE_RESYNC = -1, /* a gap, a new hub epoch, a missed heartbeat: resync */
 } ro_clone_result_t;
 
 /* One unit update, for a "latest events" list. */
 typedef struct {
-    char unit[40];              /* unit id */
-    char name[128];             /* unit name (UTF-8, may be cut) */
-    uint64_t seq;               /* feed seq of the update */
-    int64_t time;               /* hub clock when published */
-    uint64_t reports;           /* reports stored for the unit */
-    uint64_t last_seq;          /* the unit's last seq */
-    char grade[8];              /* the unit's overall grade, "" if none */
+    char unit[40];     /* unit id */
+    char name[128];    /* unit name (UTF-8, may be cut) */
+    uint64_t seq;      /* feed seq of the update */
+    int64_t time;      /* hub clock when published */
+    uint64_t reports;  /* reports stored for the unit */
+    uint64_t last_seq; /* the unit's last seq */
+    char grade[8];     /* the unit's overall grade, "" if none */
 } ro_clone_event_t;
 
 typedef struct ro_clone ro_clone_t;
@@ -69,8 +69,8 @@ int ro_clone_start(ro_clone_t *self, int64_t now_ms);
  * below the topic's snapshot seq, from an older epoch, or before start are
  * skipped. A newer epoch, a hole in the seq (full) or a broken topic chain
  * returns RO_CLONE_RESYNC, and so does everything after until a reset. */
-ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic,
-                                  const Rollout__FeedUpdate *u, int64_t now_ms);
+ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic, const Rollout__FeedUpdate *u,
+                                  int64_t now_ms);
 
 /* A heartbeat: resets the heartbeat clock; RO_CLONE_RESYNC on a newer
  * epoch, or (full) when it names a seq this clone never saw. */
@@ -78,7 +78,9 @@ ro_clone_result_t ro_clone_heartbeat(ro_clone_t *self, const Rollout__FeedHeartb
                                      int64_t now_ms);
 
 /* RO_CLONE_RESYNC when started and no heartbeat came for the timeout
- * (RO_CLONE_TIMEOUT_MS, or three heartbeat intervals if longer). */
+ * (RO_CLONE_TIMEOUT_MS, or three heartbeat intervals if longer). Call it
+ * when the SUB queue is empty: with a backlog the subscriber is behind
+ * (stopped, slow), and its heartbeats are still in the queue. */
 ro_clone_result_t ro_clone_tick(ro_clone_t *self, int64_t now_ms);
 
 /* Decode a feed message (topic frame, body frame) and apply it. A body that

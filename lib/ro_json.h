@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 typedef struct {
-    char *data;  /* NUL-terminated text, malloc'ed; NULL until the first write */
-    size_t len;  /* bytes of text */
-    size_t cap;  /* bytes allocated */
-    int failed;  /* a write ran out of memory: the text is cut */
+    char *data; /* NUL-terminated text, malloc'ed; NULL until the first write */
+    size_t len; /* bytes of text */
+    size_t cap; /* bytes allocated */
+    int failed; /* a write ran out of memory: the text is cut */
 } ro_buf_t;
 
 /* An empty buffer (no allocation yet). */

@@ -6,6 +6,13 @@
 RO_BUILD_PACKAGES=(gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
   libzmq3-dev libsqlite3-dev libinih-dev libmicrohttpd-dev libcmocka-dev sqlite3 jq procps)
 
+# What the tests need beyond that: the dashboard test's browser (headless), a
+# CJK font so its screenshot shows the Chinese names, and curl for HTTP.
+RO_TEST_PACKAGES=(chromium fonts-wqy-microhei curl)
+
+# What CI runs beyond scripts/test: the unit tests under valgrind (.ci/run).
+RO_CI_PACKAGES=(valgrind)
+
 # ro_need PACKAGE...: apt-get install what is not installed yet.
 ro_need() {
   local missing=() p

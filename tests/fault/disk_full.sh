@@ -32,11 +32,11 @@ trap fault_cleanup EXIT
 
 mkdir -p "$T/hub"
 if [ "${DISK_FULL_MODE:-tmpfs}" == tmpfs ] && mount -t tmpfs -o size=${TMPFS_KB}k,mode=0750 tmpfs "$T/hub" 2>/dev/null; then
-  MOUNTED=1; mode="tmpfs of $TMPFS_KB KiB"
+  MOUNTED=1; mode="a tmpfs of $TMPFS_KB KiB"
 else
-  mode="max_store_bytes"
+  mode="max_store_bytes (raised by SIGHUP)"
 fi
-say "seed $SEED: hub.db on a $mode"
+say "seed $SEED: hub.db on $mode"
 
 hub_config; hub_start; hub_pin_ports
 mapfile -t US < <(units "$AGENTS" 300)
@@ -56,7 +56,7 @@ if [ -n "$MOUNTED" ]; then
   say "filler of $(($(stat -c %s "$T/hub/filler") / 1024)) KiB; $(df -k --output=avail "$T/hub" | tail -1 | tr -d ' ') KiB left"
 else
   # cap the store at its current size and make the hub read the cap
-  size=$(( $(stat -c %s "$T/hub/hub.db") + $(stat -c %s "$T/hub/hub.db-wal" 2>/dev/null || echo 0) ))
+  size=$(( $(db "pragma page_count") * $(db "pragma page_size") ))
   ini_set "$T/hub.ini" hub max_store_bytes "$size"
   hub_stop || fail "hub did not stop cleanly"
   hub_start
@@ -73,8 +73,8 @@ wait_until 20 store_is full || fail "store_state is '$(store_state)', not full, 
 
 # while full: status answers, the operator is told, and no ack runs ahead of the store
 t_full=$(now)
-ctl status | grep -q "store full: ingest is paused" || fail "rolloutctl status does not say the store is full"
-ctl metrics | grep -qE "^store +full" || fail "rolloutctl metrics does not say the store is full"
+grep -q "store full: ingest is paused" <<< "$(ctl status)" || fail "rolloutctl status does not say the store is full"
+grep -qE "^store +full" <<< "$(ctl metrics)" || fail "rolloutctl metrics does not say the store is full"
 grep -q "store full" "$T/hub.log" || fail "the hub's log does not say the store is full"
 tally "${US[@]}"; stored_at_full=$STORED
 sleep 3

@@ -19,8 +19,9 @@ fgt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 
 # units N [SKIP]: N unit ids of the registry, after skipping SKIP of them.
 units() {
-  grep -v '^#' "${REGISTRY:-$RO_SOURCE/config/units.csv}" | sed 1d | cut -d, -f1 \
-    | tail -n +$(( ${2:-0} + 1 )) | head -n "$1"
+  # one awk, no head: a reader that quits early would kill the pipe (SIGPIPE, pipefail)
+  awk -F, -v n="$1" -v skip="${2:-0}" '/^#/ || !seen++ { next } k++ >= skip && k <= skip + n { print $1 }' \
+    "${REGISTRY:-$RO_SOURCE/config/units.csv}"
 }
 
 # ini_set FILE SECTION KEY VALUE: set KEY in [SECTION], replacing or adding it.

@@ -24,12 +24,12 @@ sum_before=$(outbox_sql "$u" "select count(*), sum(length(body)), max(seq) from 
 # one more, on the command line and from a file: refused, exit 1, nothing changes
 rc=0; msg=$(agent "$u" record training --date 2018-04-02 --participants 9 --hours 1 2>&1) || rc=$?
 expect_eq "$rc" 1 "exit status of record into a full outbox"
-echo "$msg" | grep -q "outbox full" || fail "no clear message: $msg"
-echo "$msg" | grep -q "$MAX" || fail "the message does not say the bound or the depth: $msg"
+grep -q "outbox full" <<< "$msg" || fail "no clear message: $msg"
+grep -q "$MAX" <<< "$msg" || fail "the message does not say the bound or the depth: $msg"
 s=$(gen_events "$T/agents/$u/more.txt" 5 6)
 rc=0; msg2=$(agent "$u" record --file "$T/agents/$u/more.txt" 2>&1) || rc=$?
 expect_eq "$rc" 1 "exit status of record --file into a full outbox"
-echo "$msg2" | grep -q "outbox full" || fail "no clear message for --file: $msg2"
+grep -q "outbox full" <<< "$msg2" || fail "no clear message for --file: $msg2"
 expect_eq "$(outbox_sql "$u" "select count(*), sum(length(body)), max(seq) from outbox")" "$sum_before" \
   "outbox after refused records"
 expect_eq "$(recorded "$u")" "$MAX" "seqs handed out"

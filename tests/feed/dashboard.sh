@@ -14,7 +14,8 @@ mkdir -p "$ART"
 
 hub_config_feed; hub_start_feed
 # a known state over a few divisions, from two agents that stay connected
-for u in 460100-001 469005-012; do agent_config "$u"; done
+# (and quiet: no heartbeats to move the feed while the page is compared)
+for u in 460100-001 469005-012; do HEARTBEAT_S=3600 agent_config "$u"; done
 agent 460100-001 record training --date 2018-03-01 --participants 40 --hours 6.5 >/dev/null
 agent 460100-001 record items --date 2018-06-30 --total 120 --no-visit 90 >/dev/null
 agent 460100-001 record staff --date 2018-06-30 --total 12 --proficient 11 >/dev/null

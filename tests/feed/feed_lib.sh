@@ -10,11 +10,12 @@ declare -A WATCH_PIDS=()
 
 feed_cleanup() {
   local rc=$?
+  set +e # a failed test must still be cleaned up: (exit 1) below must not stop us
   for pid in "${SUB_PIDS[@]}" "${WATCH_PIDS[@]}"; do
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -9 "$pid" 2>/dev/null || true
+    kill -CONT "$pid" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null
   done
-  (exit $rc)
+  (exit $rc) # cleanup reads the test's exit status from $?
   cleanup
 }
 trap feed_cleanup EXIT
@@ -55,12 +56,13 @@ sub_stop() {
 }
 sub_field() { jq -r ".$2" "$T/$1.state" 2>/dev/null; }
 
-# hub_feed_seq: the feed seq the hub's status answers carry now.
+# hub_feed_seq: the feed seq (and epoch) the hub's status answers carry now.
 hub_feed_seq() { ctl status --json | jq -r .feed_seq; }
-# sub_caught_up NAME: NAME holds a synced state at the hub's current feed seq.
+hub_feed_at() { ctl status --json | jq -r '"\(.feed_epoch) \(.feed_seq)"'; }
+# sub_caught_up NAME: NAME holds a synced state at the hub's current epoch and seq.
 sub_caught_up() {
   [ -s "$T/$1.state" ] && [ "$(sub_field "$1" synced)" == true ] &&
-    [ "$(sub_field "$1" seq)" == "$(hub_feed_seq)" ]
+    [ "$(jq -r '"\(.epoch) \(.seq)"' "$T/$1.state")" == "$(hub_feed_at)" ]
 }
 
 # The fields a Clone must agree with the status API on, per scope.

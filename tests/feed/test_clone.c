@@ -141,8 +141,8 @@ static void test_snapshot_replies_at_different_seqs(void **state)
     assert_int_equal(ro_clone_start(c, 0), 0);
     Rollout__Scope d6 = s_scope("division", "469005", 5), p7 = s_scope("province", "460000", 11);
     Rollout__Scope d8 = s_scope("division", "469005", 6);
-    Rollout__FeedUpdate u6 = s_update(&d6, 6, 2, EPOCH);  /* the division reply has it */
-    Rollout__FeedUpdate u7 = s_update(&p7, 7, 3, EPOCH);  /* the province reply does not */
+    Rollout__FeedUpdate u6 = s_update(&d6, 6, 2, EPOCH); /* the division reply has it */
+    Rollout__FeedUpdate u7 = s_update(&p7, 7, 3, EPOCH); /* the province reply does not */
     Rollout__FeedUpdate u8 = s_update(&d8, 8, 6, EPOCH);
     assert_int_equal(ro_clone_update(c, "division/469005", &u6, 0), RO_CLONE_SKIPPED);
     assert_int_equal(ro_clone_update(c, "province", &u7, 0), RO_CLONE_APPLIED);
@@ -268,8 +268,9 @@ static void test_wire_messages(void **state)
     hb.epoch = EPOCH;
     hb.seq = 6;
     len = rollout__feed_heartbeat__pack(&hb, buf);
-    assert_int_equal(ro_clone_message(c, RO_FEED_HEARTBEAT, strlen(RO_FEED_HEARTBEAT), buf, len, 10),
-                     RO_CLONE_SKIPPED);
+    assert_int_equal(
+        ro_clone_message(c, RO_FEED_HEARTBEAT, strlen(RO_FEED_HEARTBEAT), buf, len, 10),
+        RO_CLONE_SKIPPED);
     assert_true(ro_clone_synced(c));
     ro_clone_destroy(&c);
 }

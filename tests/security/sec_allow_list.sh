@@ -20,7 +20,6 @@ hub_log_has "allow-list $ALLOW lists no keys: admitting no one" "empty list"
 agent_start $u
 sleep 2
 nothing_stored $u "empty allow-list"
-grep -q "refused this agent's CURVE key" "$T/agents/$u/agent.log" || fail "agent did not log its refusal"
 hub_log_has "refused a connection to ingest .*the hub's allow-list admits no one" "empty list refusal"
 rc=0; ctl --timeout 1 status >/dev/null 2>&1 || rc=$?
 expect_eq $rc 1 "rolloutctl (operator) against an empty list"

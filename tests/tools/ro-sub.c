@@ -44,10 +44,10 @@ static void s_usage(void)
 }
 
 typedef struct {
-    void *ctx;               /* ZeroMQ context */
-    const char *status;      /* status endpoint */
-    const char *curve[3];    /* server public, own public, own secret; NULL = plain */
-    int verbose;             /* log resyncs */
+    void *ctx;            /* ZeroMQ context */
+    const char *status;   /* status endpoint */
+    const char *curve[3]; /* server public, own public, own secret; NULL = plain */
+    int verbose;          /* log resyncs */
 } s_sub_t;
 
 static int s_curve(const s_sub_t *s, void *sock)
@@ -123,12 +123,11 @@ static char *s_state_json(const ro_clone_t *clone)
 {
     ro_buf_t b;
     ro_buf_init(&b);
-    ro_buf_printf(&b, "{\"epoch\":%llu,\"seq\":%llu,\"syncs\":%llu,\"applied\":%llu,\"synced\":%s",
-                  (unsigned long long)ro_clone_epoch(clone),
-                  (unsigned long long)ro_clone_seq(clone),
-                  (unsigned long long)ro_clone_syncs(clone),
-                  (unsigned long long)ro_clone_applied(clone),
-                  ro_clone_synced(clone) ? "true" : "false");
+    ro_buf_printf(
+        &b, "{\"epoch\":%llu,\"seq\":%llu,\"syncs\":%llu,\"applied\":%llu,\"synced\":%s",
+        (unsigned long long)ro_clone_epoch(clone), (unsigned long long)ro_clone_seq(clone),
+        (unsigned long long)ro_clone_syncs(clone), (unsigned long long)ro_clone_applied(clone),
+        ro_clone_synced(clone) ? "true" : "false");
     const Rollout__Scope *p = ro_clone_scope(clone, "province");
     ro_buf_puts(&b, ",\"province\":");
     if (p)
@@ -269,7 +268,12 @@ int main(int argc, char **argv)
         int rc = zmq_poll(&it, 1, 100);
         if (rc < 0 && zmq_errno() != EINTR)
             break;
-        for (int k = 0; rc > 0 && k < 1000; k++) {
+        int drained = 1;
+        for (int k = 0; rc > 0; k++) {
+            if (k == 1000) {
+                drained = 0; /* a backlog: we are behind, the hub is not silent */
+                break;
+            }
             zmq_msg_t t, b;
             zmq_msg_init(&t);
             zmq_msg_init(&b);
@@ -295,7 +299,7 @@ int main(int argc, char **argv)
             if (heartbeat && state && ro_clone_synced(clone))
                 s_write_state(state, clone);
         }
-        if (ro_clone_tick(clone, ro_time_mono_ms()) == RO_CLONE_RESYNC && s.verbose)
+        if (drained && ro_clone_tick(clone, ro_time_mono_ms()) == RO_CLONE_RESYNC && s.verbose)
             fprintf(stderr, "ro-sub: resync: %s\n", ro_clone_why(clone));
     }
     char *json = s_state_json(clone);
