@@ -19,6 +19,7 @@ static void s_usage(FILE *out)
 {
     fprintf(out,
             "usage: statusq --endpoint EP --query unit|province|laggards [--count N]\n"
+            "       statusq --endpoint EP --metric NAME   (prints one of the hub's metrics)\n"
             "               [--duration S] [--limit N] [--registry FILE] [--label TEXT]\n"
             "               [--server-key FILE --public FILE --secret FILE]\n"
             "\n"
@@ -37,9 +38,11 @@ int main(int argc, char **argv)
         {"label", required_argument, NULL, 'l'},    {"server-key", required_argument, NULL, 's'},
         {"public", required_argument, NULL, 'p'},   {"secret", required_argument, NULL, 'k'},
         {"duration", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"metric", required_argument, NULL, 'm'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     long limit = 20;
+    const char *metric = NULL;
     double duration = 0;
     const char *endpoint = NULL, *query = NULL, *registry = NULL, *label = "status";
     const char *server_f = NULL, *public_f = NULL, *secret_f = NULL;
@@ -57,6 +60,7 @@ int main(int argc, char **argv)
         case 'k': secret_f = optarg; break;
         case 'd': duration = atof(optarg); break;
         case 'L': limit = atol(optarg); break;
+        case 'm': metric = optarg; query = "metrics"; count = 1; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -68,6 +72,8 @@ int main(int argc, char **argv)
         q = ROLLOUT__QUERY__QUERY_PROVINCE;
     else if (query && !strcmp(query, "laggards"))
         q = ROLLOUT__QUERY__QUERY_LAGGARDS;
+    else if (query && !strcmp(query, "metrics"))
+        q = ROLLOUT__QUERY__QUERY_METRICS;
     if (!endpoint || q == ROLLOUT__QUERY__QUERY_NONE || count < 1 ||
         (q == ROLLOUT__QUERY__QUERY_UNIT && !registry) || (server_f && (!public_f || !secret_f))) {
         s_usage(stderr);
@@ -137,6 +143,16 @@ int main(int argc, char **argv)
         int64_t t1 = bench_now_ns();
         Rollout__StatusReply *rep =
             rollout__status_reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+        if (metric && i == count - 1) {
+            double v = -1;
+            for (size_t k = 0; rep && k < rep->n_metrics; k++)
+                if (rep->metrics[k]->name && !strcmp(rep->metrics[k]->name, metric))
+                    v = rep->metrics[k]->value;
+            printf("metric=%s value=%.0f\n", metric, v);
+            rollout__status_reply__free_unpacked(rep, NULL);
+            zmq_msg_close(&msg);
+            break;
+        }
         if (i >= 0) {
             bench_hist_add(hist, t1 - t0);
             bytes += zmq_msg_size(&msg);
@@ -152,6 +168,13 @@ int main(int argc, char **argv)
         if (rep)
             rollout__status_reply__free_unpacked(rep, NULL);
         zmq_msg_close(&msg);
+    }
+    if (metric) {
+        zmq_close(sock);
+        zmq_ctx_term(ctx);
+        free(hist);
+        ro_registry_destroy(&reg);
+        return 0;
     }
     for (char *p = first_error; *p; p++)
         if (*p == ' ' || *p == '\n' || *p == '=')

@@ -439,12 +439,13 @@ static void s_reply(hub_auth_t *self, zmq_msg_t *reqid, const char *code, const 
 static void s_deny(hub_auth_t *self, zmq_msg_t *reqid, hub_auth_deny_t why, const char *text,
                    const char *domain, const char *address, const char *key)
 {
-    self->denied[why]++;
-    if (why == HUB_AUTH_DENY_BAD_REQUEST && !strcmp(domain, SELFTEST_DOMAIN))
-        self->denied[why]--; /* our own self-test is no refusal worth counting */
-    else if (ro_log_allow(&self->rl_deny))
-        ro_log(LOG_WARNING, "refused a connection to %s from %s (key %s): %s", domain, address,
-               key[0] ? key : "-", text);
+    /* the self-test's refusal is expected: neither counted nor logged */
+    if (strcmp(domain, SELFTEST_DOMAIN) != 0) {
+        self->denied[why]++;
+        if (ro_log_allow(&self->rl_deny))
+            ro_log(LOG_WARNING, "refused a connection to %s from %s (key %s): %s", domain,
+                   address, key[0] ? key : "-", text);
+    }
     /* a libzmq 4.3 client gives up on an endpoint after a refused handshake
      * (400 and, often, 300 alike): agents reconnect on their own schedule */
     s_reply(self, reqid, why == HUB_AUTH_DENY_BAD_REQUEST && !reqid ? "500" : "400", text, "",

@@ -174,7 +174,7 @@ Rollout__StatusReply *ctl_ask(const ctl_hub_t *hub, const Rollout__StatusRequest
                     "running?%s\n",
                     endpoint, timeout_s,
                     hub->sec.curve ? " (or is this operator key not on its allow-list?)"
-                                   : " (plain TCP: no ctl.ini; a CURVE hub needs --config)");
+                                   : " (this was plain TCP: a CURVE hub answers only an operator key, see --config)");
             goto done;
         }
         zmq_msg_t msg;
@@ -823,7 +823,7 @@ static int s_unit_arg(int argc, char **argv, int *i, const char *name, const cha
 int main(int argc, char **argv)
 {
     s_args_t a = {.hub = DEFAULT_HOST, .timeout = 5, .limit = -1};
-    int help = 0, hub_given = 0;
+    int help = 0, hub_given = 0, timeout_given = 0;
     const char *config = NULL; /* ctl.ini: keys (ctl_keys_config) */
     for (int i = 1; i < argc && !(a.command && (!strcmp(a.command, "report") ||
                                                  !strcmp(a.command, "watch")));
@@ -848,6 +848,7 @@ int main(int argc, char **argv)
             if (!(v = ctl_opt_value(argc, argv, &i, "--timeout")))
                 return ctl_usage_error("--timeout needs a number of seconds");
             a.timeout = strtod(v, &end);
+            timeout_given = 1;
             if (end == v || *end || !(a.timeout > 0) || a.timeout > 3600)
                 return ctl_usage_error("--timeout '%s' is not a number of seconds from 0 to 3600",
                                        v);
@@ -939,6 +940,8 @@ int main(int argc, char **argv)
     hub.sec = cc.sec;
     if (!hub_given && cc.hub[0])
         a.hub = cc.hub;
+    if (!timeout_given && cc.timeout_s)
+        hub.timeout = cc.timeout_s;
     if (s_endpoint(a.hub, hub.endpoint, sizeof hub.endpoint))
         return ctl_usage_error("--hub '%s' is not an endpoint or a host", a.hub);
     if (!strcmp(a.command, "report"))

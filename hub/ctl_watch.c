@@ -1,9 +1,7 @@
-/* rolloutctl watch: the operator's live view. Keeps the province, levels
- * and divisions with the Clone pattern (lib/ro_clone: subscribe to the
- * feed, snapshot over the status socket, numbered updates, resync on a gap,
- * a silent hub or a new hub epoch) and redraws one frame in place with ANSI
- * codes (plain text when not a terminal or with NO_COLOR). --once prints a
- * single frame from a snapshot. Evaluation is the hub's: this only draws. */
+/* rolloutctl watch: the operator's live view. Follows the feed with the
+ * Clone pattern (lib/ro_clone, snapshots over the status socket) and
+ * redraws one frame in place with ANSI codes, plain when not a terminal;
+ * --once prints one frame. Evaluation is the hub's: this only draws. */
 #include "ctl.h"
 #include "ctl_keys.h"
 #include "ro_clone.h"

@@ -1,9 +1,7 @@
-/* hub_dashboard: what the hub's HTTP port shows (hub.ini metrics_http):
- * the operator's page at / (hub/dashboard.html, embedded at build time,
- * no network beyond the hub), its data at /api/status and Prometheus text
- * at /metrics. The documents are rebuilt on the main thread from the status
- * API's own answers when the feed has moved (at most once a second), so the
- * page shows what `rolloutctl status` says; hub_http only serves copies. */
+/* hub_dashboard: what the hub's HTTP port shows: the page at / (embedded
+ * at build time, no network beyond the hub), its data at /api/status and
+ * Prometheus text at /metrics, rebuilt on the main thread from the status
+ * API's own answers. hub_http only serves copies of them. */
 #ifndef HUB_DASHBOARD_H
 #define HUB_DASHBOARD_H
 

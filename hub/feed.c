@@ -1,7 +1,7 @@
-/* hub_feed: scopes come from the status API in process (the same answer a
- * snapshot gets), are hashed so an unchanged scope is not sent again, and
- * go out as [topic][FeedUpdate] with the topic's previous seq chained in.
- * The store and the engine are never touched here directly. */
+/* hub_feed: a scope is the status API's answer in process (the very bytes
+ * a snapshot carries), compared with what its topic last sent so an
+ * unchanged scope is not sent again, and sent as [topic][FeedUpdate] with
+ * the topic's previous seq chained in, the scope's bytes copied as they are. */
 #include "feed.h"
 #include "ro_clone.h"
 #include "ro_log.h"
@@ -18,8 +18,18 @@
 /* One topic: the chain and what was last sent on it. */
 typedef struct {
     uint64_t prev; /* seq of the latest update on this topic, 0 = none */
-    uint64_t hash; /* FNV-1a of the scope last sent, 0 = none */
+    uint8_t *last; /* the packed scope last sent (owned), NULL = none */
+    size_t len;    /* its bytes */
 } s_topic_t;
+
+/* The scopes of one status answer, as bytes inside its packed reply. */
+#define S_SCOPES_MAX 32
+typedef struct {
+    uint8_t *wire;                      /* the packed StatusReply (owned) */
+    size_t n;                           /* scopes found */
+    const uint8_t *scope[S_SCOPES_MAX]; /* each packed Scope, inside wire */
+    size_t len[S_SCOPES_MAX];           /* its bytes */
+} s_answer_t;
 
 struct hub_feed {
     void *sock;               /* PUB, borrowed */
@@ -31,7 +41,7 @@ struct hub_feed {
     s_topic_t *topics;        /* units, then divisions, levels, province */
     uint8_t *touched;         /* per rollup of this commit: 1 = touched */
     uint8_t *buf;             /* scratch for packing */
-    size_t bufcap;
+    size_t bufcap;            /* its bytes */
     int64_t next_hb_ms;    /* when the next heartbeat is due */
     uint32_t today;        /* the date scopes were last evaluated for */
     hub_feed_counters_t c; /* counters */
@@ -86,12 +96,19 @@ hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *
     return self;
 }
 
+static void s_free_topics(s_topic_t *topics, size_t n)
+{
+    for (size_t i = 0; topics && i < n; i++)
+        free(topics[i].last);
+    free(topics);
+}
+
 void hub_feed_destroy(hub_feed_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     hub_feed_t *self = *self_p;
-    free(self->topics);
+    s_free_topics(self->topics, self->nunits + S_ROLLUPS);
     free(self->touched);
     free(self->buf);
     free(self);
@@ -120,7 +137,7 @@ int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg)
     s_topic_t *topics = calloc(n + S_ROLLUPS, sizeof *topics);
     if (!topics)
         return -1;
-    free(self->topics);
+    s_free_topics(self->topics, self->nunits + S_ROLLUPS);
     self->topics = topics;
     self->reg = reg;
     self->nunits = n;
@@ -133,14 +150,6 @@ int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg)
     ro_log(LOG_INFO, "feed: new epoch %llu for the reloaded registry",
            (unsigned long long)self->epoch);
     return 0;
-}
-
-static uint64_t s_fnv(const uint8_t *p, size_t n)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h ? h : 1;
 }
 
 static int s_reserve(hub_feed_t *self, size_t need)
@@ -192,118 +201,234 @@ Rollout__StatusReply *hub_feed_ask(hub_status_t *status, Rollout__Query query, c
     return r;
 }
 
-/* A scope answer; a query the status API does not answer (yet) is not published. */
-static Rollout__StatusReply *s_ask(hub_feed_t *self, Rollout__Query query, const char *key,
-                                   int64_t now)
+/* ---- protobuf wire, just enough to find the scopes in a reply ---------- */
+
+static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
-    return hub_feed_ask(self->status, query, key, NULL, now);
+    uint64_t x = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
 }
 
-/* Send scope on topic ti (a topic table index) if it changed. Returns 1 if
- * sent, 0 if unchanged, -1 on failure. */
-static int s_publish(hub_feed_t *self, size_t ti, const Rollout__Scope *scope, int64_t now)
+/* The next field of a message at *p: its number, and for a varint its
+ * value, for a length-delimited field its bytes. Returns 1, 0 at the end,
+ * -1 if malformed. */
+static int s_field(const uint8_t **p, const uint8_t *end, uint32_t *field, uint64_t *value,
+                   const uint8_t **bytes, size_t *len)
 {
-    char topic[RO_FEED_TOPIC_MAX];
-    if (ro_feed_topic(scope->kind, scope->id, topic, sizeof topic)) {
-        s_error(self, "topic", scope->id);
+    uint64_t tag;
+    if (*p >= end)
+        return 0;
+    if (s_varint(p, end, &tag))
+        return -1;
+    *field = (uint32_t)(tag >> 3);
+    *bytes = NULL;
+    *len = 0;
+    switch (tag & 7) {
+    case 0: return s_varint(p, end, value) ? -1 : 1;
+    case 1:
+        if (end - *p < 8)
+            return -1;
+        *p += 8;
+        return 1;
+    case 5:
+        if (end - *p < 4)
+            return -1;
+        *p += 4;
+        return 1;
+    case 2:
+        if (s_varint(p, end, value) || *value > (uint64_t)(end - *p))
+            return -1;
+        *bytes = *p;
+        *len = (size_t)*value;
+        *p += *len;
+        return 1;
+    default: return -1;
+    }
+}
+
+/* A string field of a packed scope (kind = 1, id = 2) into buf. */
+static void s_scope_str(const uint8_t *s, size_t n, uint32_t want, char *buf, size_t cap)
+{
+    const uint8_t *p = s, *b;
+    uint32_t f;
+    uint64_t v;
+    size_t len;
+    buf[0] = '\0';
+    while (s_field(&p, s + n, &f, &v, &b, &len) == 1)
+        if (f == want && b) {
+            snprintf(buf, cap, "%.*s", (int)len, (const char *)b);
+            return;
+        }
+}
+
+/* Ask status in process and find the scopes (StatusReply field 6) of an ok
+ * answer (field 2 is 0). Returns 0, or -1: not answered, not ok (a query
+ * the status API does not answer yet is not published), out of memory. */
+static int s_ask(hub_feed_t *self, Rollout__Query query, const char *key, int64_t now,
+                 s_answer_t *a)
+{
+    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
+    req.version = RO_PROTOCOL_VERSION;
+    req.query = query;
+    req.key = (char *)(key ? key : "");
+    uint8_t rb[256];
+    if (rollout__status_request__get_packed_size(&req) > sizeof rb)
+        return -1;
+    size_t rlen = rollout__status_request__pack(&req, rb), wlen = 0;
+    memset(a, 0, sizeof *a);
+    if (hub_status_answer(self->status, rb, rlen, now, &a->wire, &wlen) != 0 || !a->wire) {
+        s_error(self, "status answer", "out of memory");
+        free(a->wire);
+        a->wire = NULL;
         return -1;
     }
-    size_t slen = rollout__scope__get_packed_size(scope);
-    if (s_reserve(self, slen + 64)) {
-        s_error(self, "pack", "out of memory");
+    const uint8_t *p = a->wire, *b;
+    uint32_t f;
+    uint64_t v;
+    size_t len;
+    int rc;
+    while ((rc = s_field(&p, a->wire + wlen, &f, &v, &b, &len)) == 1) {
+        if (f == 2 && v != 0)
+            break; /* status not ok */
+        if (f == 6 && b && a->n < S_SCOPES_MAX) {
+            a->scope[a->n] = b;
+            a->len[a->n++] = len;
+        }
+    }
+    if (rc != 0) {
+        free(a->wire);
+        a->wire = NULL;
         return -1;
     }
-    rollout__scope__pack(scope, self->buf);
-    uint64_t h = s_fnv(self->buf, slen);
+    return 0;
+}
+
+/* Write v as a protobuf varint at out; returns its bytes (at most 10). */
+static size_t s_uvarint(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        out[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* Send the packed scope (n bytes) on topic ti (a topic table index) if it
+ * differs from what the topic last sent. Returns 1 if sent, 0 if
+ * unchanged, -1 on failure. */
+static int s_publish(hub_feed_t *self, size_t ti, const uint8_t *scope, size_t n, int64_t now)
+{
     s_topic_t *t = &self->topics[ti];
-    if (t->hash == h) {
+    if (t->last && t->len == n && memcmp(t->last, scope, n) == 0) {
         self->c.unchanged++;
         return 0;
     }
-    Rollout__FeedUpdate u = ROLLOUT__FEED_UPDATE__INIT;
-    u.seq = self->seq + 1;
-    u.epoch = self->epoch;
-    u.prev_seq = t->prev;
-    u.time = now;
-    u.scope = (Rollout__Scope *)scope;
-    size_t len = rollout__feed_update__get_packed_size(&u);
-    if (s_reserve(self, len)) {
-        s_error(self, "pack", "out of memory");
+    char kind[16], id[RO_FEED_TOPIC_MAX], topic[RO_FEED_TOPIC_MAX];
+    s_scope_str(scope, n, 1, kind, sizeof kind);
+    s_scope_str(scope, n, 2, id, sizeof id);
+    uint8_t *copy = malloc(n ? n : 1);
+    if (ro_feed_topic(kind, id, topic, sizeof topic) || !copy || s_reserve(self, n + 64)) {
+        free(copy);
+        s_error(self, "publish", copy ? id : "out of memory");
         return -1;
     }
-    rollout__feed_update__pack(&u, self->buf);
+    /* FeedUpdate in field order: seq, epoch, prev_seq, time, then the scope as it is */
+    uint64_t seq = self->seq + 1;
+    uint8_t *o = self->buf;
+    size_t len = s_uvarint(o, 1 << 3); /* field 1, varint */
+    len += s_uvarint(o + len, seq);
+    len += s_uvarint(o + len, 2 << 3);
+    len += s_uvarint(o + len, self->epoch);
+    if (t->prev) {
+        len += s_uvarint(o + len, 3 << 3);
+        len += s_uvarint(o + len, t->prev);
+    }
+    if (now) {
+        len += s_uvarint(o + len, 4 << 3);
+        len += s_uvarint(o + len, (uint64_t)now); /* int64: two's complement */
+    }
+    len += s_uvarint(o + len, 5 << 3 | 2); /* field 5, length-delimited */
+    len += s_uvarint(o + len, n);
+    memcpy(o + len, scope, n);
+    len += n;
     /* PUB never blocks: a subscriber whose queue is full loses the message,
      * sees the hole in the seqs and resyncs */
     if (zmq_send(self->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(self->sock, self->buf, len, ZMQ_DONTWAIT) < 0) {
+        free(copy);
         s_error(self, "send", zmq_strerror(zmq_errno()));
         return -1;
     }
-    self->seq = u.seq;
-    t->prev = u.seq;
-    t->hash = h;
+    memcpy(copy, scope, n);
+    free(t->last);
+    t->last = copy;
+    t->len = n;
+    self->seq = seq;
+    t->prev = seq;
     self->c.updates++;
     self->c.bytes += len;
     return 1;
 }
 
-/* Publish the first scope of a reply (or each of its scopes for DIVISIONS). */
-static int s_publish_reply(hub_feed_t *self, Rollout__StatusReply *r, size_t ti, int64_t now,
-                           int *sent)
+/* Publish the first scope of an answer on topic ti, then free the answer. */
+static int s_publish_first(hub_feed_t *self, s_answer_t *a, size_t ti, int64_t now, int *sent)
 {
-    if (!r)
-        return 0;
-    int rc = 0;
-    if (r->n_scopes >= 1) {
-        int k = s_publish(self, ti, r->scopes[0], now);
-        if (k < 0)
-            rc = -1;
-        else
-            *sent += k;
-    }
-    rollout__status_reply__free_unpacked(r, NULL);
-    return rc;
+    int k = a->n ? s_publish(self, ti, a->scope[0], a->len[0], now) : 0;
+    free(a->wire);
+    a->wire = NULL;
+    if (k > 0)
+        *sent += k;
+    return k < 0 ? -1 : 0;
 }
 
 static int s_unit(hub_feed_t *self, size_t i, int64_t now, int *sent)
 {
-    const ro_unit_t *u = ro_registry_at(self->reg, i);
-    return s_publish_reply(self, s_ask(self, ROLLOUT__QUERY__QUERY_UNIT, u->id, now), i, now, sent);
+    s_answer_t a;
+    if (s_ask(self, ROLLOUT__QUERY__QUERY_UNIT, ro_registry_at(self->reg, i)->id, now, &a))
+        return 0;
+    return s_publish_first(self, &a, i, now, sent);
 }
 
-/* The touched divisions: one DIVISIONS answer when it is there, else one
- * DIVISION answer each. */
+/* The touched divisions: one DIVISIONS answer when more than one is, else
+ * (or when that is not answered) one DIVISION answer each. */
 static int s_divisions(hub_feed_t *self, int64_t now, int *sent)
 {
     int rc = 0, many = 0;
     for (int d = 0; d < RO_DIVISION_COUNT; d++)
         many += self->touched[d];
-    if (many == 0)
-        return 0;
-    Rollout__StatusReply *all =
-        many > 1 ? s_ask(self, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, now) : NULL;
-    if (all) {
-        for (size_t k = 0; k < all->n_scopes; k++) {
-            const Rollout__Scope *s = all->scopes[k];
-            int d = ro_division_index((uint32_t)strtoul(s->id, NULL, 10));
+    s_answer_t a;
+    if (many > 1 && s_ask(self, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, now, &a) == 0) {
+        for (size_t k = 0; k < a.n; k++) {
+            char id[16];
+            s_scope_str(a.scope[k], a.len[k], 2, id, sizeof id);
+            int d = ro_division_index((uint32_t)strtoul(id, NULL, 10));
             if (d < 0 || !self->touched[d])
                 continue;
-            int n = s_publish(self, S_DIV(self, d), s, now);
+            int n = s_publish(self, S_DIV(self, d), a.scope[k], a.len[k], now);
             if (n < 0)
                 rc = -1;
             else
                 *sent += n;
             self->touched[d] = 0;
         }
-        rollout__status_reply__free_unpacked(all, NULL);
+        free(a.wire);
     }
     for (int d = 0; d < RO_DIVISION_COUNT; d++) {
         if (!self->touched[d])
             continue;
         char key[16];
         snprintf(key, sizeof key, "%06u", (unsigned)ro_division_code((size_t)d));
-        if (s_publish_reply(self, s_ask(self, ROLLOUT__QUERY__QUERY_DIVISION, key, now),
-                            S_DIV(self, d), now, sent))
+        if (s_ask(self, ROLLOUT__QUERY__QUERY_DIVISION, key, now, &a) == 0 &&
+            s_publish_first(self, &a, S_DIV(self, d), now, sent))
             rc = -1;
     }
     return rc;
@@ -313,17 +438,15 @@ static int s_divisions(hub_feed_t *self, int64_t now, int *sent)
 static int s_rollups(hub_feed_t *self, int64_t now, int *sent)
 {
     int rc = s_divisions(self, now, sent);
-    for (int l = 0; l < RO_LEVEL_COUNT; l++) {
-        if (!self->touched[RO_DIVISION_COUNT + l])
-            continue;
-        if (s_publish_reply(
-                self, s_ask(self, ROLLOUT__QUERY__QUERY_LEVEL, ro_level_name((ro_level_t)l), now),
-                S_LEVEL(self, l), now, sent))
+    s_answer_t a;
+    for (int l = 0; l < RO_LEVEL_COUNT; l++)
+        if (self->touched[RO_DIVISION_COUNT + l] &&
+            s_ask(self, ROLLOUT__QUERY__QUERY_LEVEL, ro_level_name((ro_level_t)l), now, &a) == 0 &&
+            s_publish_first(self, &a, S_LEVEL(self, l), now, sent))
             rc = -1;
-    }
     if (self->touched[S_ROLLUPS - 1] &&
-        s_publish_reply(self, s_ask(self, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, now),
-                        S_PROVINCE(self), now, sent))
+        s_ask(self, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, now, &a) == 0 &&
+        s_publish_first(self, &a, S_PROVINCE(self), now, sent))
         rc = -1;
     memset(self->touched, 0, S_ROLLUPS);
     return rc;

@@ -1,11 +1,7 @@
-/* hub_feed: the feed PUB socket. After each commit it publishes the units
- * whose state changed and the rollups they touch (division, level,
- * province), each a FeedUpdate with the next feed sequence number; every
- * second a FeedHeartbeat. A scope is published exactly as the status API
- * answers for it (it asks hub_status), so a snapshot and the updates after
- * it never disagree. Topics and the subscriber's side: lib/ro_clone.h and
- * docs/FEED.md. Publishing never blocks: PUB drops for a slow subscriber,
- * whose gap check then makes it resync. */
+/* hub_feed: the feed PUB socket. After each commit it publishes each
+ * changed unit and the rollups it touches, as the status API answers for
+ * them, with feed sequence numbers; a heartbeat every second. It never
+ * blocks ingest; the subscriber's side is lib/ro_clone (docs/FEED.md). */
 #ifndef HUB_FEED_H
 #define HUB_FEED_H
 

@@ -55,6 +55,14 @@ static void s_on_hup(int sig)
     s_reload = 1;
 }
 
+/* A status request is answered only while its connection's operator key is listed. */
+static int s_status_gate(void *auth, void *request)
+{
+    zmq_msg_t *m = request;
+    return hub_auth_admits(auth, HUB_AUTH_OPERATOR, zmq_msg_gets(m, "User-Id"),
+                           zmq_msg_gets(m, HUB_AUTH_KEY_PROPERTY));
+}
+
 static void s_usage(FILE *out)
 {
     fprintf(out, "usage: rollout-hub --config FILE [--check]\n"
@@ -350,6 +358,7 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
             return -1;
         }
         hub_ingest_set_auth(h->ingest, h->auth);
+        hub_status_set_gate(h->status, s_status_gate, h->auth);
         ro_log(LOG_INFO, "ZAP handler answering at %s (self-test passed)", HUB_AUTH_ZAP_ENDPOINT);
     }
     h->sock[0] = s_bind(h->ctx, ZMQ_ROUTER, "ingest", cfg->ingest, RO_FRAME_MAX, cfg, bound[0],
@@ -641,6 +650,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         s_hub_close(&h);
         return 2;
+    }
+    if (check && h.cfg.sec.curve) {
+        /* the running hub starts with a bad list and admits no one; --check says so */
+        hub_allow_t *list = hub_allow_load(h.cfg.allow_list, err, sizeof err);
+        size_t keys = hub_allow_count(list);
+        if (list && keys == 0)
+            snprintf(err, sizeof err, "%s lists no keys", h.cfg.allow_list);
+        hub_allow_destroy(&list);
+        if (keys == 0) {
+            fprintf(stderr, "%s: [security] allow_list: %s: the hub would admit no one\n", config,
+                    err);
+            s_hub_close(&h);
+            return 2;
+        }
     }
     if (check) {
         printf("%s: ok: %zu units from %s, %zu indicators from %s, store %s/hub.db, curve %s\n",

@@ -1,9 +1,7 @@
-/* hub_metrics: what the hub measures beyond ingest's counters: batch-size
- * and commit/ack latency histograms, open ingest connections and feed
- * subscribers (ZeroMQ socket monitors), silent units and the feed's
- * counters. Lists them for the status API's METRICS and renders them, with
- * ingest's counters, as Prometheus text. Main thread only: the HTTP thread
- * is handed the text, never this object. */
+/* hub_metrics: what the hub measures beyond ingest's counters (batch-size
+ * and commit/ack latency histograms, connections and subscribers from
+ * ZeroMQ socket monitors, silent units, the feed), for the status API and
+ * as Prometheus text. Main thread only: HTTP is handed the text. */
 #ifndef HUB_METRICS_H
 #define HUB_METRICS_H
 

@@ -30,7 +30,10 @@ struct hub_status {
     uint64_t feed_epoch;            /* reported with it */
     hub_status_metrics_fn metrics_fn; /* more METRICS, may be NULL */
     void *metrics_arg;              /* its argument */
+    hub_status_gate_fn gate;        /* may this connection still ask? NULL: yes */
+    void *gate_arg;                 /* its argument */
     ro_ratelimit_t rl;              /* bad-request log lines */
+    uint64_t bad_requests;          /* requests answered with status 2 (refused) */
     hub_unit_state_t *past;         /* owned: states as of past_as_of */
     uint32_t past_as_of;            /* 0 = past holds nothing */
     uint64_t past_key;              /* reports stored when past was computed */
@@ -628,7 +631,8 @@ static int s_query_metrics(hub_status_t *self, const Rollout__StatusRequest *req
     for (size_t i = 0; i < n; i++)
         reporting += self->states[i].reports > 0;
     if (s_metric_add(rep, "units", (double)n) ||
-        s_metric_add(rep, "units_reporting", (double)reporting))
+        s_metric_add(rep, "units_reporting", (double)reporting) ||
+        s_metric_add(rep, "status_refused", (double)self->bad_requests))
         return -1;
     hub_metric_t more[128];
     size_t k = self->metrics_fn ? self->metrics_fn(self->metrics_arg, more, 128) : 0;
@@ -909,6 +913,8 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
             rep.pb.targets_ini = NULL;
             snprintf(rep.error, sizeof rep.error, "out of memory");
         }
+        if (status == 2 && attempt == 0)
+            self->bad_requests++;
         if (status == 2 && attempt == 0 && ro_log_allow(&self->rl))
             ro_log(LOG_INFO, "status: bad request: %s", rep.error);
         rep.pb.status = status;
@@ -932,6 +938,12 @@ int hub_status_answer(hub_status_t *self, const uint8_t *req, size_t len, int64_
 }
 
 /* ---- socket -------------------------------------------------------------- */
+
+void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg)
+{
+    self->gate = gate;
+    self->gate_arg = arg;
+}
 
 int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
 {
@@ -966,7 +978,10 @@ int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
         env = 2;
     uint8_t *out = NULL;
     size_t out_len = 0;
-    if (total == env + 1) {
+    if (total == env + 1 && self->gate && !self->gate(self->gate_arg, &f[env])) {
+        s_answer(self, NULL, 0, "forbidden: this key is no longer on the hub's allow-list", now,
+                 &out, &out_len);
+    } else if (total == env + 1) {
         s_answer(self, zmq_msg_data(&f[env]), zmq_msg_size(&f[env]), NULL, now, &out, &out_len);
     } else {
         char why[128];

@@ -92,6 +92,14 @@ void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *
 int hub_status_answer(hub_status_t *self, const uint8_t *req, size_t len, int64_t now,
                       uint8_t **out, size_t *out_len);
 
+/* Who may still ask (CURVE): gate(arg, request) gets each request's body
+ * frame (a zmq_msg_t *, whose metadata carries the connection's ZAP
+ * verdict) and returns true to answer it; false answers status 2
+ * "forbidden" instead. For keys revoked while their connection is up.
+ * NULL (the default): every request is answered. */
+typedef int (*hub_status_gate_fn)(void *arg, void *request);
+void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg);
+
 /* Serve one request waiting on the ROUTER sock without blocking: accepts
  * DEALER-style [id][body] and REQ-style [id][empty][body] envelopes and
  * echoes the envelope back. Returns 1 if one was answered, 0 if none was

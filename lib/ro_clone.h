@@ -1,9 +1,7 @@
 /* ro_clone: the subscriber's side of the hub's feed, the Clone pattern of
- * the ZeroMQ guide as a state machine: it holds the latest scope of every
- * topic it hears, first from a snapshot (status replies carrying feed_seq
- * and feed_epoch), then from numbered updates, and tells the caller when to
- * resync. No sockets and no clock: the caller reads the feed, asks the
- * status API and passes monotonic milliseconds in. Topic names are here too. */
+ * the ZeroMQ guide as a state machine: a snapshot, numbered updates, and a
+ * "resync now" on a gap, a new hub epoch or a missed heartbeat. No sockets
+ * and no clock: the caller does the I/O. Topic names are here too. */
 #ifndef RO_CLONE_H
 #define RO_CLONE_H
 

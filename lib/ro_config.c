@@ -70,6 +70,7 @@ static const key_t_ s_agent_keys[] = {
 
 static const key_t_ s_ctl_keys[] = {
     CTL("ctl", "hub", K_STR, hub, 0, 0),
+    CTL("ctl", "timeout", K_INT, timeout_s, 1, 3600),
     CTL("security", "curve", K_BOOL, sec.curve, 0, 1),
     CTL("security", "hub_public_key", K_PATH, sec.hub_public, 0, 0),
     CTL("security", "secret_key", K_PATH, sec.secret_key, 0, 0),

@@ -51,10 +51,11 @@ typedef struct {
 } ro_agent_config_t;
 
 /* rolloutctl's ctl.ini: where the hub's status socket is and the
- * operator's CURVE keys ([ctl] hub; [security] curve, hub_public_key,
- * secret_key, public_key). */
+ * operator's CURVE keys ([ctl] hub, timeout; [security] curve,
+ * hub_public_key, secret_key, public_key). */
 typedef struct {
     char hub[RO_ENDPOINT_MAX];          /* status endpoint or HOST[:PORT]; "" = rolloutctl's default */
+    int timeout_s;                      /* seconds to wait for an answer; 0 = rolloutctl's default */
     ro_security_t sec;                  /* keys and mode; curve on unless the file says off */
 } ro_ctl_config_t;
 

@@ -41,12 +41,16 @@ for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 for root in "$HUBROOT" "$UNITROOT"; do
   mkdir -p "$root/etc/rollout" "$root/var/lib/rollout" "$root/tmp"
-  for f in hub.ini agent.ini targets.ini units.csv scoresheet.ini scores-2019.ini; do
+  for f in hub.ini agent.ini ctl.ini targets.ini units.csv scoresheet.ini scores-2019.ini; do
     sed -e "s|/etc/rollout|$root/etc/rollout|g" -e "s|/var/lib/rollout|$root/var/lib/rollout|g" \
       "$RO_SOURCE/config/$f" > "$root/etc/rollout/$f"
   done
 done
 # the one change a test needs: loopback and free ports instead of *:7450..7452
+# (and ctl.ini's default hub, tcp://127.0.0.1:7452, moves to the test's port)
+sed -i "s|^;hub = tcp://127.0.0.1:7452$|hub = tcp://127.0.0.1:$PS|" "$HUBROOT/etc/rollout/ctl.ini"
+grep -q "^hub = tcp://127.0.0.1:$PS$" "$HUBROOT/etc/rollout/ctl.ini" \
+  || fail "config/ctl.ini no longer has ';hub = tcp://127.0.0.1:7452'"
 sed -i -e "s|^ingest = tcp://\*:7450$|ingest = tcp://127.0.0.1:$PI|" \
   -e "s|^feed = tcp://\*:7451$|feed = tcp://127.0.0.1:$PF|" \
   -e "s|^status = tcp://\*:7452$|status = tcp://127.0.0.1:$PS|" "$HUBROOT/etc/rollout/hub.ini"

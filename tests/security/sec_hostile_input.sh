@@ -43,6 +43,7 @@ out=$("$PROBE_EXE" "$STATUS" --curve "${op[@]}" --wait 800 big 100000)
 [ -z "$out" ] || fail "an oversized status request was answered: $out"
 "$PROBE_EXE" "$STATUS" --curve "${op[@]}" --wait 800 flood 50 100 >/dev/null
 [ "$(province reports)" = 0 ] || fail "status does not answer after hostile requests"
+[ "$(metric status_refused)" -ge 50 ] || fail "status_refused is $(metric status_refused)"
 
 # the hub is unharmed: the same unit's real report is stored
 out=$(probe_as $u "$INGEST" $report)

@@ -3,7 +3,7 @@
 # ZAP only runs at the handshake, so ingest checks every message against the
 # reloaded allow-list. The report after the SIGHUP is refused as forbidden
 # and not stored; a new handshake with the key fails; a real agent's later
-# events are refused too.
+# events are refused too; a revoked operator's next status request as well.
 source "$(dirname "$0")/sec_lib.sh"
 
 hub_config; hub_start
@@ -43,4 +43,21 @@ agent $v record staff --date 2018-03-05 --total 10 --proficient 7 >/dev/null || 
 wait_until 15 outbox_count $v refused 2 || fail "agent $v's events after the revocation not refused"
 expect_eq "$(stored_for $v | cut -d' ' -f1-3)" "1 0 1" "agent $v: only the event before the revocation"
 expect_eq "$(db 'select count(*) from reports')" 2 "rows stored in all"
+
+# an operator revoked while connected: its next status request is answered "forbidden"
+op=("$KEYS/hub/hub.pub" "$KEYS/operator/operator.pub" "$KEYS/operator/operator.key")
+province_request=08011002 # StatusRequest{version 1, query PROVINCE}
+forbidden=$(printf forbidden | od -An -tx1 | tr -d ' \n')
+{ echo "raw $province_request"; echo "wait $T/op-revoked"; echo "raw $province_request"; } \
+  | "$PROBE_EXE" "$STATUS" --curve "${op[@]}" --hex --wait 1000 - > "$T/op.out" 2>&1 &
+BG_PIDS+=($!)
+wait_until 10 grep -q "^frame " "$T/op.out" || fail "the operator got no first answer"
+grep "^frame " "$T/op.out" | grep -q "$forbidden" && fail "the operator was refused before the revocation"
+"$CTL_BIN" keys revoke operator:e2e --allow-list "$ALLOW" >/dev/null || fail "keys revoke operator"
+hub_reload_keys
+touch "$T/op-revoked"
+two_frames() { [ "$(grep -c "^frame " "$T/op.out")" -ge 2 ]; }
+wait_until 10 two_frames || fail "the operator's second request got no answer"
+grep "^frame " "$T/op.out" | sed -n 2p | grep -q "$forbidden" \
+  || fail "the revoked operator's request was answered: $(sed -n 2p "$T/op.out" | cut -c1-80)"
 say "revoked keys refused on their live connections and at new handshakes; nothing stored after"

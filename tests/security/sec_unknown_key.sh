@@ -13,8 +13,9 @@ u=460100-003
 out=$("$PROBE_EXE" "$INGEST" --curve "$KEYS/hub/hub.pub" "$T/stranger/agent.pub" \
   "$T/stranger/agent.key" --wait 1500 report $u 1 staff 20180105 10 5)
 [ -z "$out" ] || fail "an unknown key got an answer: $out"
-hub_log_has "refused a connection to ingest from 127.0.0.1 \(key $(sed 's/[][\.*^$()+?{}|/]/\\&/g' "$T/stranger/agent.pub")\): key not on the allow-list" \
-  "unknown key"
+grep "refused a connection to ingest from 127.0.0.1" "$T/hub.log" \
+  | grep -F "(key $(cat "$T/stranger/agent.pub")): key not on the allow-list" >/dev/null \
+  || fail "the hub did not log the unknown key"
 
 # a peer without CURVE at all
 out=$("$PROBE_EXE" "$INGEST" --wait 1000 report $u 1 staff 20180105 10 5)

@@ -21,7 +21,7 @@ bindir=$(abs "$(opt bindir)"); etc=$(abs "$(opt sysconfdir)")/rollout
 mandir=$(abs "$(opt mandir)"); datadir=$(abs "$(opt datadir)")
 
 for f in "$bindir"/{rollout-hub,rollout-agent,rolloutctl} "$mandir"/man8/{rollout-hub,rollout-agent}.8 \
-  "$mandir"/man1/rolloutctl.1 "$etc"/{hub.ini,agent.ini,targets.ini,units.csv,scoresheet.ini,scores-2019.ini} \
+  "$mandir"/man1/rolloutctl.1 "$etc"/{hub.ini,agent.ini,ctl.ini,targets.ini,units.csv,scoresheet.ini,scores-2019.ini} \
   "$datadir"/doc/rollout/examples/hub.ini "$prefix"/lib/systemd/system/rollout-{hub,agent}.service \
   "$prefix"/lib/sysusers.d/rollout.conf; do
   [ -e "$S$f" ] || fail "missing $f"

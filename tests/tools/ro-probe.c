@@ -17,7 +17,8 @@
 static void s_usage(void)
 {
     fprintf(stderr,
-            "usage: ro-probe ENDPOINT [--curve SERVER_PUB PUB SEC] [--wait MS] [--append HEX] COMMAND\n"
+            "usage: ro-probe ENDPOINT [--curve SERVER_PUB PUB SEC] [--wait MS] [--append HEX] [--hex]\n"
+            "                COMMAND\n"
             "  report UNIT SEQ KIND DATE TOTAL PART [TIMES]  send one report TIMES times (default 1)\n"
             "         KIND: training|staff|items|cases; DATE YYYYMMDD (YYYYMM for cases)\n"
             "  heartbeat UNIT                                 send a heartbeat\n"
@@ -29,7 +30,8 @@ static void s_usage(void)
             "                                                 all over this one connection; the line\n"
             "                                                 'wait FILE' waits until FILE exists\n"
             "Waits --wait MS (default 1500) for answers after each command. --append adds\n"
-            "bytes after an encoded report or heartbeat (e.g. an unknown field).\n");
+            "bytes after an encoded report or heartbeat (e.g. an unknown field). --hex prints\n"
+            "each answer as 'frame HEX' (for sockets that do not speak HubMessage: status).\n");
     exit(2);
 }
 
@@ -41,10 +43,12 @@ static size_t s_hex(const char *hex, uint8_t *out, size_t cap)
     return n < cap ? n : cap;
 }
 
+static int s_print_hex; /* --hex: answers as hex, not decoded */
+
 /* Print what the hub says for wait_ms. */
 static void s_answers(void *sock, int wait_ms)
 {
-    uint8_t buf[RO_FRAME_MAX];
+    static uint8_t buf[1 << 16];
     int64_t deadline = ro_time_mono_ms() + wait_ms;
     for (;;) {
         int64_t left = deadline - ro_time_mono_ms();
@@ -58,7 +62,12 @@ static void s_answers(void *sock, int wait_ms)
             break;
         ro_hubmsg_t m;
         char err[256];
-        if (n > (int)sizeof buf || ro_hubmsg_decode(buf, (size_t)n, &m, err, sizeof err)) {
+        if (s_print_hex) {
+            printf("frame ");
+            for (int i = 0; i < n && i < (int)sizeof buf; i++)
+                printf("%02x", buf[i]);
+            printf("\n");
+        } else if (n > RO_FRAME_MAX || ro_hubmsg_decode(buf, (size_t)n, &m, err, sizeof err)) {
             printf("undecodable %s\n", err);
         } else if (m.kind == RO_HUBMSG_ACK) {
             printf("ack %s %llu\n", m.unit, (unsigned long long)m.seq);
@@ -178,7 +187,7 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     void *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
-    int64_t maxmsg = RO_FRAME_MAX;
+    int64_t maxmsg = RO_STATUS_FRAME_MAX;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     for (;;) {
@@ -193,6 +202,9 @@ int main(int argc, char **argv)
         } else if (ai + 1 < argc && !strcmp(argv[ai], "--wait")) {
             wait_ms = atoi(argv[ai + 1]);
             ai += 2;
+        } else if (ai < argc && !strcmp(argv[ai], "--hex")) {
+            s_print_hex = 1;
+            ai++;
         } else if (ai + 1 < argc && !strcmp(argv[ai], "--append")) {
             append_len = s_hex(argv[ai + 1], append, sizeof append);
             ai += 2;

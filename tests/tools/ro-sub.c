@@ -1,9 +1,7 @@
 /* ro-sub: a test subscriber of the hub's feed that keeps the Clone state
- * (lib/ro_clone) of the province, levels and divisions: subscribe, take a
- * snapshot from the status API, apply numbered updates, resync on a gap,
- * a missed heartbeat or a new hub epoch. Prints the state it ends with as
- * one JSON document; with --state FILE also writes it whenever it is caught
- * up with a heartbeat. Used by the feed tests; not installed. */
+ * (lib/ro_clone) of the province, levels and divisions and prints it as
+ * JSON at the end; --state FILE also writes it whenever a heartbeat finds
+ * it caught up. Used by the feed tests; not installed. */
 #include "ro_clone.h"
 #include "ro_config.h"
 #include "ro_json.h"

@@ -1,4 +1,4 @@
-/* test_config: hub.ini and agent.ini: defaults, relative paths, and refusals
+/* test_config: hub.ini, agent.ini and ctl.ini: defaults, relative paths, and refusals
  * that name the line. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,12 +78,41 @@ static void test_agent_config(void **state)
     s_expect("[agent]\nunit = 460000-001\nresend_ms = 5\n", ":3: resend_ms", 1);
 }
 
+/* rolloutctl's ctl.ini: CURVE on unless it says off, key paths relative to the file. */
+static void test_ctl_config(void **state)
+{
+    (void)state;
+    ro_ctl_config_t cfg;
+    char err[512] = "";
+    const char *path = tu_write("ctl.ini", "[ctl]\nhub = hub.example.org\ntimeout = 9\n[security]\n"
+                                           "hub_public_key = keys/hub.pub\nsecret_key = /k/op.key\n");
+    assert_int_equal(ro_ctl_config_load(path, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg.hub, "hub.example.org");
+    assert_int_equal(cfg.timeout_s, 9);
+    assert_int_equal(cfg.sec.curve, 1);
+    char expect[512];
+    snprintf(expect, sizeof expect, "%s/keys/hub.pub", tu_dir());
+    assert_string_equal(cfg.sec.hub_public, expect);
+    assert_string_equal(cfg.sec.secret_key, "/k/op.key");
+    assert_string_equal(cfg.sec.public_key, "/etc/rollout/keys/operator.pub");
+    path = tu_write("ctl.ini", "[security]\ncurve = off\n");
+    assert_int_equal(ro_ctl_config_load(path, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.sec.curve, 0);
+    path = tu_write("ctl.ini", "[security]\nallow_list = x\n");
+    assert_int_equal(ro_ctl_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "ctl.ini:2: unknown key 'allow_list' in [security]"));
+    path = tu_write("ctl.ini", "[ctl]\ntimeout = 0\n");
+    assert_int_equal(ro_ctl_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "ctl.ini:2: timeout"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hub_defaults_and_values),
         cmocka_unit_test(test_hub_refusals),
         cmocka_unit_test(test_agent_config),
+        cmocka_unit_test(test_ctl_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,322 @@
+/* test_store_verify: what the fault drills found in hub_store, one test per
+ * fault: an empty hub.db was filled afresh as if new; a damaged units table
+ * was reported without saying what to do; and the checks at start: the fast
+ * one (index seeks per unit) and the full recount in a thread of its own,
+ * which finds tampering and damage and can be stopped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ro_codec.h"
+#include "ro_registry.h"
+#include "store.h"
+#include "test_util.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NOW 1546300800 /* 2019-01-01T00:00:00Z */
+#define NUNITS 3
+
+static const char *s_units_csv = "id,level,division,name\n"
+                                 "460000-001,provincial,460000,省发展和改革委员会\n"
+                                 "460100-001,municipal,460100,海口市教育局\n"
+                                 "469002-003,municipal,469002,琼海市科学技术局\n";
+
+static ro_registry_t *s_registry(void)
+{
+    char err[256] = "";
+    ro_registry_t *reg = ro_registry_load(tu_write("units.csv", s_units_csv), err, sizeof err);
+    if (!reg)
+        fail_msg("registry: %s", err);
+    return reg;
+}
+
+static const char *s_path(const char *name)
+{
+    static char path[300];
+    snprintf(path, sizeof path, "%s/%s", tu_dir(), name);
+    char side[320];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    return path;
+}
+
+/* A store at path with n training reports for unit 1, closed (checkpointed). */
+static void s_make(const char *path, const ro_registry_t *reg, uint64_t n)
+{
+    char err[512] = "";
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    if (!st)
+        fail_msg("open: %s", err);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, err, sizeof err), 0);
+    assert_int_equal(hub_store_begin(st, err, sizeof err), 0);
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        ro_report_t r;
+        memset(&r, 0, sizeof r);
+        r.version = RO_PROTOCOL_VERSION;
+        snprintf(r.unit, sizeof r.unit, "460100-001");
+        r.seq = seq;
+        r.recorded_at = NOW - 3600;
+        r.kind = RO_KIND_TRAINING;
+        r.date = 20180401;
+        r.total = 3;
+        r.part = 10;
+        assert_int_equal(hub_store_put_report(st, 1, &r, seq, NOW, err, sizeof err), 0);
+        hub_state_apply(&states[1], &r);
+        states[1].last_seq = seq;
+    }
+    for (size_t i = 0; i < NUNITS; i++)
+        assert_int_equal(hub_store_put_state(st, i, &states[i], err, sizeof err), 0);
+    assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
+    hub_store_destroy(&st);
+}
+
+static void s_sql(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* Overwrite page (from 1) of path with a pattern that is no b-tree page. */
+static void s_garble_page(const char *path, long page)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (page - 1) * 4096, SEEK_SET), 0);
+    for (int i = 0; i < 4096; i++)
+        fputc((i * 7919 + 13) & 0xff, f);
+    fclose(f);
+}
+
+static long s_root(const char *path, const char *table)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long root = -1;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        root = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return root;
+}
+
+static void test_empty_file_not_filled_afresh(void **state)
+{
+    (void)state;
+    const char *path = s_path("empty.db");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fclose(f);
+    char err[1024] = "";
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_null(st);
+    assert_non_null(strstr(err, "is empty (0 bytes)"));
+    assert_non_null(strstr(err, "restore it from a backup"));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    /* and a missing file is still a new store */
+    unlink(path);
+    st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    hub_store_destroy(&st);
+}
+
+static void test_damaged_units_table_says_what_to_do(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = s_registry();
+    const char *path = s_path("units-damaged.db");
+    s_make(path, reg, 10);
+    s_garble_page(path, s_root(path, "units"));
+    char err[1024] = "";
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    if (st) {
+        hub_unit_state_t states[NUNITS];
+        assert_int_not_equal(hub_store_load_states(st, reg, states, err, sizeof err), 0);
+        hub_store_destroy(&st);
+    }
+    assert_non_null(strstr(err, "is damaged"));
+    assert_non_null(strstr(err, "restore it from a backup or move it aside"));
+    ro_registry_destroy(&reg);
+}
+
+static void test_check_fast_finds_last_seq_off(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = s_registry();
+    const char *path = s_path("fast.db");
+    s_make(path, reg, 50);
+    char err[1024] = "";
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    hub_store_diff_t diffs[4];
+    uint64_t units = 0;
+    assert_int_equal(hub_store_check_fast(st, diffs, 4, &units, err, sizeof err), 0);
+    assert_int_equal(units, NUNITS);
+    hub_store_destroy(&st);
+
+    /* aggregates ahead of the raw reports (resends would be dropped as
+     * duplicates), and behind them */
+    s_sql(path, "UPDATE units SET last_seq = 55 WHERE id = '460100-001';"
+                "UPDATE units SET reports = 3 WHERE id = '469002-003'");
+    st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_check_fast(st, diffs, 4, &units, err, sizeof err), 2);
+    assert_string_equal(diffs[0].unit, "460100-001");
+    assert_string_equal(diffs[0].field, "last_seq");
+    assert_int_equal(diffs[0].stored, 55);
+    assert_int_equal(diffs[0].recount, 50);
+    assert_string_equal(diffs[1].unit, "469002-003");
+    assert_string_equal(diffs[1].field, "reports");
+    assert_int_equal(hub_store_check_fast(st, NULL, 0, NULL, err, sizeof err), 2);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* ---- the recount in a thread ---------------------------------------------- */
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int calls;
+    hub_store_verify_result_t r;
+} s_waiter_t;
+
+static void s_done(const hub_store_verify_result_t *r, void *arg)
+{
+    s_waiter_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->r = *r;
+    w->calls++;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void s_wait(s_waiter_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->calls == 0)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void test_verify_in_thread_equals_recount(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = s_registry();
+    const char *path = s_path("bg.db");
+    s_make(path, reg, 3000);
+    char err[1024] = "";
+    s_waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+    /* the writer keeps its connection open meanwhile, as the hub does */
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    hub_store_verifier_t *v = hub_store_verify_start(path, s_done, &w, err, sizeof err);
+    assert_non_null(v);
+    s_wait(&w);
+    hub_store_verify_destroy(&v);
+    assert_null(v);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(w.r.differences, 0);
+    assert_int_equal(w.r.units, NUNITS);
+    assert_int_equal(w.r.reports, 3000);
+    assert_false(w.r.interrupted);
+    assert_false(w.r.damaged);
+
+    /* tampered: the thread names the unit and the field, like rolloutctl verify */
+    hub_store_destroy(&st);
+    s_sql(path, "UPDATE units SET participants = participants + 1 WHERE id = '460100-001'");
+    w.calls = 0;
+    v = hub_store_verify_start(path, s_done, &w, err, sizeof err);
+    assert_non_null(v);
+    s_wait(&w);
+    hub_store_verify_destroy(&v);
+    assert_int_equal(w.r.differences, 1);
+    assert_string_equal(w.r.diffs[0].unit, "460100-001");
+    assert_string_equal(w.r.diffs[0].field, "participants");
+    assert_int_equal(w.r.diffs[0].stored, 9001);
+    assert_int_equal(w.r.diffs[0].recount, 9000);
+    ro_registry_destroy(&reg);
+}
+
+static void test_verify_in_thread_finds_damage(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = s_registry();
+    const char *path = s_path("bg-damaged.db");
+    s_make(path, reg, 3000);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    long root = s_root(path, "reports"), last = sb.st_size / 4096;
+    assert_true(last - root > 4);
+    s_garble_page(path, (root + last) / 2); /* a leaf the fast check never reads */
+    char err[1024] = "";
+    s_waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+    hub_store_verifier_t *v = hub_store_verify_start(path, s_done, &w, err, sizeof err);
+    assert_non_null(v);
+    s_wait(&w);
+    hub_store_verify_destroy(&v);
+    assert_true(w.r.differences < 0);
+    assert_true(w.r.damaged);
+    assert_non_null(strstr(w.r.error, "is damaged"));
+    assert_non_null(strstr(w.r.error, "restore it from a backup"));
+    ro_registry_destroy(&reg);
+}
+
+static void test_verify_stopped_and_missing_file(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = s_registry();
+    const char *path = s_path("bg-stop.db");
+    s_make(path, reg, 20000);
+    char err[1024] = "";
+    s_waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+    /* destroy at once: it either finished or was interrupted, and called back once */
+    hub_store_verifier_t *v = hub_store_verify_start(path, s_done, &w, err, sizeof err);
+    assert_non_null(v);
+    hub_store_verify_destroy(&v);
+    assert_int_equal(w.calls, 1);
+    assert_true(w.r.interrupted || w.r.differences == 0);
+    hub_store_verify_destroy(&v); /* NULL is fine */
+
+    v = hub_store_verify_start(s_path("no-such.db"), s_done, &w, err, sizeof err);
+    assert_null(v);
+    assert_non_null(strstr(err, "cannot open for a recount"));
+    ro_registry_destroy(&reg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_file_not_filled_afresh),
+        cmocka_unit_test(test_damaged_units_table_says_what_to_do),
+        cmocka_unit_test(test_check_fast_finds_last_seq_off),
+        cmocka_unit_test(test_verify_in_thread_equals_recount),
+        cmocka_unit_test(test_verify_in_thread_finds_damage),
+        cmocka_unit_test(test_verify_stopped_and_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
