@@ -10,8 +10,9 @@ RO_BUILD_PACKAGES=(gcc pkg-config meson ninja-build protobuf-c-compiler libproto
 # CJK font so its screenshot shows the Chinese names, and curl for HTTP.
 RO_TEST_PACKAGES=(chromium fonts-wqy-microhei curl)
 
-# What CI runs beyond scripts/test: the unit tests under valgrind (.ci/run).
-RO_CI_PACKAGES=(valgrind)
+# What CI runs beyond scripts/test: the unit tests under valgrind, and the
+# install test's `systemd-analyze verify` and groff checks (.ci/run).
+RO_CI_PACKAGES=(valgrind systemd groff-base)
 
 # ro_need PACKAGE...: apt-get install what is not installed yet.
 ro_need() {

@@ -282,6 +282,13 @@ static void test_selftest(void **state)
     assert_int_equal(hub_auth_reload(h.auth), -1);
     if (hub_auth_selftest(h.auth, h.ctx, 5000, err, sizeof err))
         fail_msg("%s", err);
+    /* no time to answer: the self-test fails, and the hub would not start */
+    assert_int_equal(hub_auth_selftest(h.auth, h.ctx, 0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not answering"));
+    /* a second handler on the same context cannot bind: the hub would not start */
+    hub_auth_t *second = hub_auth_new(h.ctx, "/nonexistent", err, sizeof err);
+    assert_null(second);
+    assert_non_null(strstr(err, "cannot bind the ZAP handler"));
     s_hub_close(&h);
 }
 
