@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "ro_log.h"
 #include "ro_report.h"
+#include "ro_sock.h"
 #include "ro_time.h"
 
 #include <errno.h>
@@ -455,26 +456,12 @@ static void s_deny(hub_auth_t *self, zmq_msg_t *reqid, hub_auth_deny_t why, cons
 int hub_auth_serve(hub_auth_t *self)
 {
     zmq_msg_t f[ZAP_FRAMES_MAX];
-    int kept = 0, total = 0, more = 1;
-    while (more) {
-        zmq_msg_t extra, *m = kept < ZAP_FRAMES_MAX ? &f[kept] : &extra;
-        zmq_msg_init(m);
-        if (zmq_msg_recv(m, self->zap, ZMQ_DONTWAIT) < 0) {
-            int e = zmq_errno();
-            zmq_msg_close(m);
-            for (int i = 0; i < kept; i++)
-                zmq_msg_close(&f[i]);
-            if (total == 0 && (e == EAGAIN || e == EINTR))
-                return 0;
-            ro_log(LOG_ERR, "ZAP receive: %s", zmq_strerror(e));
-            return -1;
-        }
-        more = zmq_msg_more(m);
-        total++;
-        if (m == &extra)
-            zmq_msg_close(&extra);
-        else
-            kept++;
+    int kept;
+    int total = ro_sock_recv_frames(self->zap, f, ZAP_FRAMES_MAX, &kept);
+    if (total <= 0) {
+        if (total < 0)
+            ro_log(LOG_ERR, "ZAP receive: %s", zmq_strerror(zmq_errno()));
+        return total;
     }
     char domain[64] = "?", address[64] = "?", key[RO_KEY_Z85_LEN + 1] = "";
     if (kept >= 3)

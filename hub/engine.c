@@ -263,7 +263,7 @@ static void s_finish(const hub_engine_t *self, hub_scope_t *s, const double *goa
     }
 }
 
-static void s_add(hub_scope_t *s, const hub_unit_state_t *st)
+void hub_scope_add(hub_scope_t *s, const hub_unit_state_t *st)
 {
     s->units++;
     s->units_reporting += st->reports > 0;
@@ -317,7 +317,7 @@ int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, si
     const ro_unit_t *u = ro_registry_at(self->registry, index);
     const hub_unit_state_t *st = &states[index];
     s_head(out, HUB_SCOPE_UNIT, u->id, u->name, (int)u->level, u->division);
-    s_add(out, st);
+    hub_scope_add(out, st);
     out->last_seq = st->last_seq;
     out->last_heard = st->last_heard;
     double goals[HUB_INDICATORS_MAX];
@@ -336,7 +336,7 @@ int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states
     s_head_division(out, code);
     for (size_t u = 0; u < self->units; u++)
         if (self->division[u] == d)
-            s_add(out, &states[u]);
+            hub_scope_add(out, &states[u]);
     s_finish(self, out, self->division_goal[d], as_of);
     return 0;
 }
@@ -349,7 +349,7 @@ int hub_engine_level(const hub_engine_t *self, const hub_unit_state_t *states, r
     s_head_level(out, level);
     for (size_t u = 0; u < self->units; u++)
         if (ro_registry_at(self->registry, u)->level == level)
-            s_add(out, &states[u]);
+            hub_scope_add(out, &states[u]);
     s_finish(self, out, self->level_goal[level], as_of);
     return 0;
 }
@@ -359,7 +359,7 @@ int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states
 {
     s_head_province(out);
     for (size_t u = 0; u < self->units; u++)
-        s_add(out, &states[u]);
+        hub_scope_add(out, &states[u]);
     s_finish(self, out, self->province_goal, as_of);
     return 0;
 }
@@ -375,9 +375,9 @@ int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, 
         s_head_division(&out->divisions[d], ro_division_code((size_t)d));
     for (size_t u = 0; u < self->units; u++) {
         const hub_unit_state_t *st = &states[u];
-        s_add(&out->province, st);
-        s_add(&out->levels[ro_registry_at(self->registry, u)->level], st);
-        s_add(&out->divisions[self->division[u]], st);
+        hub_scope_add(&out->province, st);
+        hub_scope_add(&out->levels[ro_registry_at(self->registry, u)->level], st);
+        hub_scope_add(&out->divisions[self->division[u]], st);
     }
     s_finish(self, &out->province, self->province_goal, as_of);
     for (int l = 0; l < RO_LEVEL_COUNT; l++)

@@ -112,6 +112,10 @@ typedef struct {
     hub_indicator_result_t indicators[HUB_INDICATORS_MAX]; /* in targets order */
 } hub_scope_t;
 
+/* Add one unit's raw state to a scope's sums (units, reporting units, counts,
+ * latest last_heard); the indicators are the engine's to fill afterwards. */
+void hub_scope_add(hub_scope_t *s, const hub_unit_state_t *st);
+
 /* Every rollup, from one pass over the units. */
 typedef struct {
     uint32_t as_of;                            /* the date evaluated */

@@ -5,6 +5,7 @@
 #include "status.h"
 #include "ro_codec.h"
 #include "ro_log.h"
+#include "ro_sock.h"
 #include "ro_pb.h"
 #include "ro_time.h"
 
@@ -176,26 +177,6 @@ static Rollout__HistoryPoint *s_points(s_reply_t *rep, size_t n)
     return rep->points;
 }
 
-/* Add a unit's raw state to a scope's sums (no engine). */
-static void s_raw_add(hub_scope_t *s, const hub_unit_state_t *st)
-{
-    s->units++;
-    if (st->reports > 0)
-        s->units_reporting++;
-    s->reports += st->reports;
-    s->participants += st->participants;
-    s->hours_tenths += st->hours_tenths;
-    s->sessions += st->sessions;
-    s->staff_total += st->staff_total;
-    s->staff_proficient += st->staff_proficient;
-    s->items_total += st->items_total;
-    s->items_no_visit += st->items_no_visit;
-    s->cases_total += st->cases_total;
-    s->cases_no_visit += st->cases_no_visit;
-    if (st->last_heard > s->last_heard)
-        s->last_heard = st->last_heard;
-}
-
 /* Sum of the units' stored reports: grows with every stored report, so it
  * tells whether a cached as-of scan still holds. */
 static uint64_t s_change_key(const hub_status_t *self)
@@ -287,7 +268,7 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     snprintf(sc->name, sizeof sc->name, "%s", u->name);
     sc->level = (int)u->level;
     sc->division = u->division;
-    s_raw_add(sc, &states[index]);
+    hub_scope_add(sc, &states[index]);
     sc->last_seq = states[index].last_seq;
     return 0;
 }
@@ -331,7 +312,7 @@ static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *re
     sc->level = -1;
     size_t n = ro_registry_count(self->reg);
     for (size_t i = 0; i < n; i++)
-        s_raw_add(sc, &states[i]);
+        hub_scope_add(sc, &states[i]);
     return 0;
 }
 
@@ -948,29 +929,12 @@ void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg)
 int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
 {
     zmq_msg_t f[3];
-    int kept = 0, total = 0, more = 1;
-    while (more) {
-        zmq_msg_t *m = kept < 3 ? &f[kept] : NULL;
-        zmq_msg_t extra;
-        if (!m)
-            m = &extra;
-        zmq_msg_init(m);
-        if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
-            int e = zmq_errno();
-            zmq_msg_close(m);
-            for (int i = 0; i < kept; i++)
-                zmq_msg_close(&f[i]);
-            if (total == 0 && (e == EAGAIN || e == EINTR))
-                return 0;
-            ro_log(LOG_ERR, "status receive: %s", zmq_strerror(e));
-            return -1;
-        }
-        more = zmq_msg_more(m);
-        total++;
-        if (m == &extra)
-            zmq_msg_close(&extra);
-        else
-            kept++;
+    int kept;
+    int total = ro_sock_recv_frames(sock, f, 3, &kept);
+    if (total <= 0) {
+        if (total < 0)
+            ro_log(LOG_ERR, "status receive: %s", zmq_strerror(zmq_errno()));
+        return total;
     }
     /* envelope: the routing id, and an empty delimiter if the peer is REQ-like */
     int env = 1;

@@ -124,3 +124,31 @@ int ro_endpoint_is_local(const char *ep)
            !strncmp(ep, "tcp://127.", 10) || !strncmp(ep, "tcp://localhost:", 16) ||
            !strncmp(ep, "tcp://[::1]:", 12);
 }
+
+int ro_sock_recv_frames(void *sock, zmq_msg_t *f, int max, int *kept)
+{
+    int total = 0, more = 1;
+    *kept = 0;
+    while (more) {
+        zmq_msg_t extra, *m = *kept < max ? &f[*kept] : &extra;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(m);
+            for (int i = 0; i < *kept; i++)
+                zmq_msg_close(&f[i]);
+            *kept = 0;
+            if (total == 0 && (e == EAGAIN || e == EINTR))
+                return 0;
+            errno = e;
+            return -1;
+        }
+        more = zmq_msg_more(m);
+        total++;
+        if (m == &extra)
+            zmq_msg_close(&extra);
+        else
+            (*kept)++;
+    }
+    return total;
+}

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 #define RO_KEY_Z85_LEN 40
 
@@ -34,6 +35,13 @@ int ro_sock_curve_server(void *sock, const char *secret_path, char *err, size_t 
  * server_pub_path, with its own keypair from public_path and secret_path. */
 int ro_sock_curve_client(void *sock, const char *server_pub_path, const char *public_path,
                          const char *secret_path, char *err, size_t errlen);
+
+/* Receive one whole message from sock without blocking. Its first `max`
+ * frames land in f[0 .. *kept - 1], initialised and the caller's to close;
+ * frames beyond `max` are read and dropped, so a long message never stays
+ * half-read. Returns the number of frames the message had, 0 if none was
+ * waiting, or -1 on a socket error (nothing is left for the caller to close). */
+int ro_sock_recv_frames(void *sock, zmq_msg_t *f, int max, int *kept);
 
 /* True when a bind endpoint is a loopback or ipc/inproc address. */
 int ro_endpoint_is_local(const char *endpoint);
