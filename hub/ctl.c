@@ -4,6 +4,7 @@
  * report command is ctl_report.c; the feed (watch) and CURVE client keys
  * are later additions. */
 #include "ctl.h"
+#include "ro_json.h"
 #include "ctl_keys.h"
 #include "ro_codec.h"
 #include "ro_config.h"
@@ -207,47 +208,37 @@ done:
 
 /* ---- JSON ------------------------------------------------------------------ */
 
+/* The JSON pieces come from lib/ro_json, the one writer of the status JSON
+ * (the hub's /api/status uses it too); these print them to stdout. */
+static void s_json_print(ro_buf_t *b)
+{
+    if (b->data)
+        fputs(b->data, stdout);
+    ro_buf_free(b);
+}
+
 static void s_json_str(const char *s)
 {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", stdout); break;
-        case '\\': fputs("\\\\", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        case '\t': fputs("\\t", stdout); break;
-        case '\b': fputs("\\b", stdout); break;
-        case '\f': fputs("\\f", stdout); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                printf("\\u%04x", *p);
-            else
-                putchar(*p); /* UTF-8 passes through */
-        }
-    }
-    putchar('"');
+    ro_buf_t b;
+    ro_buf_init(&b);
+    ro_json_str(&b, s);
+    s_json_print(&b);
 }
 
 static void s_json_num(double v)
 {
-    if (!isfinite(v))
-        fputs("null", stdout);
-    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
-        printf("%.0f", v);
-    else
-        printf("%.10g", v);
+    ro_buf_t b;
+    ro_buf_init(&b);
+    ro_json_num(&b, v);
+    s_json_print(&b);
 }
 
 static void s_json_date(uint32_t d)
 {
-    if (d == 0) {
-        fputs("null", stdout);
-        return;
-    }
-    char buf[16];
-    ro_date_format(d, buf);
-    printf("\"%s\"", buf);
+    ro_buf_t b;
+    ro_buf_init(&b);
+    ro_json_date(&b, d);
+    s_json_print(&b);
 }
 
 static void s_json_head(const Rollout__StatusReply *r)
@@ -268,75 +259,12 @@ static void s_json_value(double v, int no_data)
         s_json_num(v);
 }
 
-static void s_json_indicator(const Rollout__Indicator *in)
-{
-    fputs("{\"id\":", stdout);
-    s_json_str(in->id);
-    fputs(",\"label_zh\":", stdout);
-    s_json_str(in->label_zh);
-    fputs(",\"label_en\":", stdout);
-    s_json_str(in->label_en);
-    fputs(",\"measure\":", stdout);
-    s_json_str(in->measure);
-    fputs(",\"value\":", stdout);
-    s_json_value(in->value, in->no_data);
-    fputs(",\"goal\":", stdout);
-    s_json_num(in->goal);
-    fputs(",\"share\":", stdout);
-    s_json_value(in->share, in->no_data);
-    printf(",\"no_data\":%s,\"grade\":", in->no_data ? "true" : "false");
-    s_json_str(in->grade);
-    fputs(",\"milestone\":", stdout);
-    s_json_str(in->milestone);
-    fputs(",\"next_date\":", stdout);
-    s_json_date(in->next_date);
-    fputs(",\"next_goal\":", stdout);
-    s_json_num(in->next_goal);
-    fputs(",\"gap\":", stdout);
-    s_json_num(in->gap);
-    fputs(",\"due_date\":", stdout);
-    s_json_date(in->due_date);
-    fputs(",\"due_goal\":", stdout);
-    s_json_num(in->due_goal);
-    fputs(",\"why\":", stdout);
-    if (in->why[0])
-        s_json_str(in->why);
-    else
-        fputs("null", stdout);
-    putchar('}');
-}
-
 static void s_json_scope(const Rollout__Scope *s)
 {
-    fputs("{\"kind\":", stdout);
-    s_json_str(s->kind);
-    fputs(",\"id\":", stdout);
-    s_json_str(s->id);
-    fputs(",\"name\":", stdout);
-    s_json_str(s->name);
-    fputs(",\"level\":", stdout);
-    s_json_str(s->level);
-    fputs(",\"division\":", stdout);
-    s_json_str(s->division);
-    printf(",\"units\":%u,\"units_reporting\":%u,\"reports\":%llu,\"participants\":%llu"
-           ",\"hours\":%llu.%llu,\"sessions\":%llu,\"staff_total\":%llu,\"staff_proficient\":%llu"
-           ",\"items_total\":%llu,\"items_no_visit\":%llu,\"cases_total\":%llu"
-           ",\"cases_no_visit\":%llu,\"last_seq\":%llu,\"last_heard\":%lld,\"grade\":",
-           s->units, s->units_reporting, (unsigned long long)s->reports,
-           (unsigned long long)s->participants, (unsigned long long)(s->hours_tenths / 10),
-           (unsigned long long)(s->hours_tenths % 10), (unsigned long long)s->sessions,
-           (unsigned long long)s->staff_total, (unsigned long long)s->staff_proficient,
-           (unsigned long long)s->items_total, (unsigned long long)s->items_no_visit,
-           (unsigned long long)s->cases_total, (unsigned long long)s->cases_no_visit,
-           (unsigned long long)s->last_seq, (long long)s->last_heard);
-    s_json_str(s->grade);
-    fputs(",\"indicators\":[", stdout);
-    for (size_t i = 0; i < s->n_indicators; i++) {
-        if (i)
-            putchar(',');
-        s_json_indicator(s->indicators[i]);
-    }
-    fputs("]}", stdout);
+    ro_buf_t b;
+    ro_buf_init(&b);
+    ro_json_scope(&b, s);
+    s_json_print(&b);
 }
 
 static void s_json_points(const Rollout__StatusReply *r)
