@@ -26,7 +26,8 @@ static size_t s_bucket_of(uint64_t v)
     if (v < sub)
         return (size_t)v;
     int e = 63 - __builtin_clzll(v);
-    size_t idx = (size_t)(e - BENCH_HIST_SUB + 1) * sub + (size_t)((v >> (e - BENCH_HIST_SUB)) - sub);
+    size_t idx =
+        (size_t)(e - BENCH_HIST_SUB + 1) * sub + (size_t)((v >> (e - BENCH_HIST_SUB)) - sub);
     return idx < BENCH_HIST_BUCKETS ? idx : BENCH_HIST_BUCKETS - 1;
 }
 
@@ -119,8 +120,8 @@ void bench_event_make(const char *unit, uint64_t seq, ro_report_t *out)
     if (pick < 40) {
         out->kind = RO_KIND_TRAINING;
         out->date = date;
-        out->total = 5 + (uint32_t)((x >> 8) % 60);   /* participants */
-        out->part = 5 + (uint32_t)((x >> 16) % 76);   /* 0.5 to 8 hours, in tenths */
+        out->total = 5 + (uint32_t)((x >> 8) % 60); /* participants */
+        out->part = 5 + (uint32_t)((x >> 16) % 76); /* 0.5 to 8 hours, in tenths */
         snprintf(out->text, sizeof out->text, "%s", s_courses[(x >> 32) % COURSES]);
     } else if (pick < 70) {
         out->kind = RO_KIND_CASES;

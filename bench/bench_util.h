@@ -21,8 +21,8 @@ int64_t bench_now_ns(void);
 #define BENCH_HIST_BUCKETS ((41 - BENCH_HIST_SUB + 1) << BENCH_HIST_SUB)
 
 typedef struct {
-    uint64_t count;                     /* values recorded */
-    uint64_t max_ns;                    /* largest value recorded */
+    uint64_t count;                      /* values recorded */
+    uint64_t max_ns;                     /* largest value recorded */
     uint64_t bucket[BENCH_HIST_BUCKETS]; /* counts per bucket */
 } bench_hist_t;
 

@@ -27,12 +27,13 @@ static void s_on_signal(int sig)
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "usage: ceiling --bind EP --db FILE [--synchronous normal|full|extra]\n"
-                 "               [--batch N] [--curve-secret FILE] [--endpoint-file FILE]\n"
-                 "\n"
-                 "The physical ceiling of rollout's ingest: ROUTER -> one SQLite transaction per\n"
-                 "drained batch (WAL, the given synchronous level, FULL by default) -> one ack per\n"
-                 "message. Runs until SIGTERM; prints what it stored on stderr.\n");
+    fprintf(out,
+            "usage: ceiling --bind EP --db FILE [--synchronous normal|full|extra]\n"
+            "               [--batch N] [--curve-secret FILE] [--endpoint-file FILE]\n"
+            "\n"
+            "The physical ceiling of rollout's ingest: ROUTER -> one SQLite transaction per\n"
+            "drained batch (WAL, the given synchronous level, FULL by default) -> one ack per\n"
+            "message. Runs until SIGTERM; prints what it stored on stderr.\n");
 }
 
 static int s_exec(sqlite3 *db, const char *sql)
@@ -49,10 +50,14 @@ static int s_exec(sqlite3 *db, const char *sql)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"bind", required_argument, NULL, 'b'},         {"db", required_argument, NULL, 'd'},
-        {"synchronous", required_argument, NULL, 's'},  {"batch", required_argument, NULL, 'n'},
-        {"curve-secret", required_argument, NULL, 'k'}, {"endpoint-file", required_argument, NULL, 'e'},
-        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
+        {"bind", required_argument, NULL, 'b'},
+        {"db", required_argument, NULL, 'd'},
+        {"synchronous", required_argument, NULL, 's'},
+        {"batch", required_argument, NULL, 'n'},
+        {"curve-secret", required_argument, NULL, 'k'},
+        {"endpoint-file", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *bind = NULL, *dbpath = NULL, *secret = NULL, *epfile = NULL, *sync = "full";
     long batch = 4096;
@@ -80,8 +85,7 @@ int main(int argc, char **argv)
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA synchronous = %s", sync);
     if (sqlite3_open(dbpath, &db) != SQLITE_OK || s_exec(db, "PRAGMA journal_mode = WAL") ||
-        s_exec(db, pragma) ||
-        s_exec(db, "CREATE TABLE IF NOT EXISTS msgs (body BLOB NOT NULL)") ||
+        s_exec(db, pragma) || s_exec(db, "CREATE TABLE IF NOT EXISTS msgs (body BLOB NOT NULL)") ||
         sqlite3_prepare_v2(db, "INSERT INTO msgs (body) VALUES (?1)", -1, &ins, NULL) ||
         sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL) ||
         sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL)) {
@@ -128,8 +132,8 @@ int main(int argc, char **argv)
     zmq_msg_t *body = calloc((size_t)batch, sizeof *body);
     if (!rid || !body)
         return 1;
-    static const uint8_t ack[ACK_LEN] = {0x0a, 0x12, 0x0a, 0x0d, '4', '6', '0', '0', '0', '0',
-                                         '-', '0', '0', '0', '0', '0', '1', 0x10, 0x01, 0x00};
+    static const uint8_t ack[ACK_LEN] = {0x0a, 0x12, 0x0a, 0x0d, '4', '6', '0', '0',  '0',  '0',
+                                         '-',  '0',  '0',  '0',  '0', '0', '1', 0x10, 0x01, 0x00};
     unsigned long long stored = 0, batches = 0, unroutable = 0;
     int rc = 0;
     while (!s_stop) {

@@ -5,7 +5,8 @@
  * every report (from its first send). Like rollout-agent, each simulated
  * agent rewinds to its last ack and resends when acks stop progressing
  * (one report at first, then its window again), so a dropped connection
- * costs what it costs the real agent; the hub drops the duplicates. */
+ * costs what it costs the real agent; the hub drops the duplicates. Against
+ * bench/ceiling, which has no dedup, nothing is resent. */
 #include "bench_util.h"
 #include "ro_codec.h"
 #include "ro_registry.h"
@@ -29,111 +30,112 @@
 #define HELLO_TIMEOUT_NS (120 * 1000000000LL) /* connect and handshake every agent */
 #define STALL_TIMEOUT_NS (60 * 1000000000LL)  /* no ack at all for this long: give up */
 #define DRAIN_TIMEOUT_NS (120 * 1000000000LL) /* after a timed run, wait this long for acks */
-#define RTO_NS (5 * 1000000000LL)              /* rollout-agent's default resend_ms */
-#define RTO_CAP_NS (60 * 1000000000LL)         /* and its longest backoff */
-#define SWEEP_NS 100000000                     /* how often resend timeouts are checked */
+#define RTO_NS (5 * 1000000000LL)             /* rollout-agent's default resend_ms */
+#define RTO_CAP_NS (60 * 1000000000LL)        /* and its longest backoff */
+#define SWEEP_NS 100000000                    /* how often resend timeouts are checked */
 #define RECV_PER_SERVICE 256
 
 typedef enum { A_HELLO = 0, A_RUN = 1, A_DONE = 2 } s_agent_state_t;
 
 /* One simulated agent: a unit, a DEALER and the reports in flight. */
 typedef struct {
-    void *sock;             /* DEALER to the hub's (or ceiling's) ingest socket */
-    const char *unit;       /* borrowed from the registry */
-    s_agent_state_t state;  /* hello sent / running / all acknowledged */
-    uint64_t next;          /* seq of the next report to send */
-    uint64_t high;          /* highest seq ever sent (next - 1 unless rewound) */
-    uint64_t acked;         /* highest seq acknowledged */
-    uint64_t limit;         /* in flight allowed: the window, or 1 after a timeout */
-    int64_t progress_ns;    /* last ack progress, or the start of the flight */
-    int64_t rto_ns;         /* resend timeout, doubled per timeout */
-    uint64_t last;          /* last seq to send; UINT64_MAX in a timed run */
-    uint64_t first;         /* first seq of this run (hub's last seq + 1) */
-    int64_t *sent_ns;       /* send time by seq % window */
-    uint8_t *pre;           /* pre-encoded bodies (backlog runs), NULL otherwise */
-    uint32_t *pre_off;      /* offsets into pre, one per event and one past the end */
+    void *sock;            /* DEALER to the hub's (or ceiling's) ingest socket */
+    const char *unit;      /* borrowed from the registry */
+    s_agent_state_t state; /* hello sent / running / all acknowledged */
+    uint64_t next;         /* seq of the next report to send */
+    uint64_t high;         /* highest seq ever sent (next - 1 unless rewound) */
+    uint64_t acked;        /* highest seq acknowledged */
+    uint64_t limit;        /* in flight allowed: the window, or 1 after a timeout */
+    int64_t progress_ns;   /* last ack progress, or the start of the flight */
+    int64_t rto_ns;        /* resend timeout, doubled per timeout */
+    uint64_t last;         /* last seq to send; UINT64_MAX in a timed run */
+    uint64_t first;        /* first seq of this run (hub's last seq + 1) */
+    int64_t *sent_ns;      /* send time by seq % window */
+    uint8_t *pre;          /* pre-encoded bodies (backlog runs), NULL otherwise */
+    uint32_t *pre_off;     /* offsets into pre, one per event and one past the end */
 } s_agent_t;
 
 /* What one process measured; lives in a MAP_SHARED page. */
 typedef struct {
-    uint64_t sent;          /* reports sent */
-    uint64_t acked;         /* reports acknowledged, in all */
-    uint64_t acked_window;  /* acknowledged inside the measured window */
-    uint64_t refused;       /* refusals from the hub (there should be none) */
-    uint64_t stalls;        /* paced sends skipped: every window was full */
-    uint64_t rewinds;       /* resend timeouts (go back to the last ack) */
-    int64_t last_ack_ns;    /* when the last report was acknowledged */
-    int failed;             /* 1: the process gave up (message on stderr) */
-    bench_hist_t hist;      /* ack latency of reports acknowledged in the window */
+    uint64_t sent;         /* reports sent */
+    uint64_t acked;        /* reports acknowledged, in all */
+    uint64_t acked_window; /* acknowledged inside the measured window */
+    uint64_t refused;      /* refusals from the hub (there should be none) */
+    uint64_t stalls;       /* paced sends skipped: every window was full */
+    uint64_t rewinds;      /* resend timeouts (go back to the last ack) */
+    int64_t last_ack_ns;   /* when the last report was acknowledged */
+    int failed;            /* 1: the process gave up (message on stderr) */
+    bench_hist_t hist;     /* ack latency of reports acknowledged in the window */
 } s_result_t;
 
 typedef struct {
-    int64_t start_ns;         /* sending starts (set by the parent) */
+    int64_t start_ns;          /* sending starts (set by the parent) */
     s_result_t res[PROCS_MAX]; /* one per process */
 } s_shared_t;
 
 typedef struct {
-    const char *endpoint;    /* where the agents connect */
-    const char *registry;    /* units.csv */
-    const char *label;       /* first field of the result line */
-    const char *server_key;  /* CURVE: the server's public key file */
-    const char *keys;        /* CURVE: the agents' keys file */
-    long first;              /* registry index of agent 0's unit */
-    long agents;             /* simulated agents */
-    long procs;              /* processes */
-    long window;             /* reports in flight per agent */
-    long events;             /* per agent; 0: timed run */
-    long total;              /* in all, spread over the agents; 0: see events */
-    double duration;         /* timed run: measured seconds */
-    double warmup;           /* timed run: seconds before the measurement */
-    double rate;             /* offered reports/s over all agents; 0: as acks allow */
-    int ceiling;             /* the peer is bench/ceiling: one ack per message */
-    int curve;               /* CURVE on */
+    const char *endpoint;   /* where the agents connect */
+    const char *registry;   /* units.csv */
+    const char *label;      /* first field of the result line */
+    const char *server_key; /* CURVE: the server's public key file */
+    const char *keys;       /* CURVE: the agents' keys file */
+    long first;             /* registry index of agent 0's unit */
+    long agents;            /* simulated agents */
+    long procs;             /* processes */
+    long window;            /* reports in flight per agent */
+    long events;            /* per agent; 0: timed run */
+    long total;             /* in all, spread over the agents; 0: see events */
+    double duration;        /* timed run: measured seconds */
+    double warmup;          /* timed run: seconds before the measurement */
+    double rate;            /* offered reports/s over all agents; 0: as acks allow */
+    int ceiling;            /* the peer is bench/ceiling: one ack per message */
+    int curve;              /* CURVE on */
 } s_opts_t;
 
 typedef struct {
     const s_opts_t *o;
-    s_agent_t *a;            /* this process's agents */
-    long n;                  /* how many */
-    int ep;                  /* epoll */
-    s_result_t *res;         /* this process's slot */
-    int64_t start_ns;        /* sending starts */
+    s_agent_t *a;             /* this process's agents */
+    long n;                   /* how many */
+    int ep;                   /* epoll */
+    s_result_t *res;          /* this process's slot */
+    int64_t start_ns;         /* sending starts */
     int64_t win_from, win_to; /* measured window (timed runs) */
-    int64_t last_progress;   /* last ack seen */
-    long done;               /* agents finished */
-    long ready;              /* agents past hello */
-    int started;             /* the parent said go: sending may begin */
-    int stop_sending;        /* timed run over */
+    int64_t last_progress;    /* last ack seen */
+    long done;                /* agents finished */
+    long ready;               /* agents past hello */
+    int started;              /* the parent said go: sending may begin */
+    int stop_sending;         /* timed run over */
 } s_proc_t;
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: loadgen --endpoint EP --registry FILE [options]\n"
-            "       loadgen keygen --registry FILE --count N --out FILE [--first N]\n"
-            "       loadgen keypair --public FILE --secret FILE\n"
-            "\n"
-            "Simulated agents report over real DEALER sockets; prints one line of\n"
-            "key=value results (acked reports/s, ack latency p50/p99/max in us).\n"
-            "\n"
-            "  --endpoint EP     the hub's ingest endpoint, or bench/ceiling's\n"
-            "  --registry FILE   units.csv; agent i reports for unit first+i\n"
-            "  --first N         registry index of the first agent's unit (0)\n"
-            "  --agents N        simulated agents (1)\n"
-            "  --procs P         processes sharing them (min(agents, 2))\n"
-            "  --window W        reports in flight per agent (1000)\n"
-            "  --events N        backlog run: N pre-encoded events per agent\n"
-            "  --total N         backlog run: N events in all, spread over the agents\n"
-            "  --duration S      timed run: S measured seconds (5) after --warmup S (1)\n"
-            "  --rate R          offer R reports/s in all (0: as fast as acks allow)\n"
-            "  --ceiling         the peer is bench/ceiling (one ack per message, in order)\n"
-            "  --curve           CURVE on: needs --server-key FILE and --keys FILE\n"
-            "  --label TEXT      first field of the result line\n");
+    fprintf(out, "usage: loadgen --endpoint EP --registry FILE [options]\n"
+                 "       loadgen keygen --registry FILE --count N --out FILE [--first N]\n"
+                 "       loadgen keypair --public FILE --secret FILE\n"
+                 "\n"
+                 "Simulated agents report over real DEALER sockets; prints one line of\n"
+                 "key=value results (acked reports/s, ack latency p50/p99/max in us).\n"
+                 "\n"
+                 "  --endpoint EP     the hub's ingest endpoint, or bench/ceiling's\n"
+                 "  --registry FILE   units.csv; agent i reports for unit first+i\n"
+                 "  --first N         registry index of the first agent's unit (0)\n"
+                 "  --agents N        simulated agents (1)\n"
+                 "  --procs P         processes sharing them (min(agents, 2))\n"
+                 "  --window W        reports in flight per agent (1000)\n"
+                 "  --events N        backlog run: N pre-encoded events per agent\n"
+                 "  --total N         backlog run: N events in all, spread over the agents\n"
+                 "  --duration S      timed run: S measured seconds (5) after --warmup S (1)\n"
+                 "  --rate R          offer R reports/s in all (0: as fast as acks allow)\n"
+                 "  --ceiling         the peer is bench/ceiling (one ack per message, in order)\n"
+                 "  --curve           CURVE on: needs --server-key FILE and --keys FILE\n"
+                 "  --label TEXT      first field of the result line\n");
 }
 
 /* ---- per agent ------------------------------------------------------------ */
 
-static int s_encode(s_proc_t *p, s_agent_t *a, uint64_t seq, uint8_t *buf, size_t cap,
+/* The wire body of report seq: pre-encoded, or encoded into buf (cap bytes).
+ * Sets *body and returns its length, or -1 if it does not encode. */
+static int s_encode(const s_agent_t *a, uint64_t seq, uint8_t *buf, size_t cap,
                     const uint8_t **body)
 {
     if (a->pre) {
@@ -141,7 +143,6 @@ static int s_encode(s_proc_t *p, s_agent_t *a, uint64_t seq, uint8_t *buf, size_
         *body = a->pre + a->pre_off[i];
         return (int)(a->pre_off[i + 1] - a->pre_off[i]);
     }
-    (void)p;
     ro_report_t r;
     bench_event_make(a->unit, seq, &r);
     *body = buf;
@@ -153,7 +154,7 @@ static int s_send_one(s_proc_t *p, s_agent_t *a)
 {
     uint8_t buf[RO_FRAME_MAX];
     const uint8_t *body;
-    int len = s_encode(p, a, a->next, buf, sizeof buf, &body);
+    int len = s_encode(a, a->next, buf, sizeof buf, &body);
     if (len < 0) {
         fprintf(stderr, "loadgen: cannot encode %s seq %" PRIu64 "\n", a->unit, a->next);
         return -1;
@@ -318,7 +319,7 @@ static void *s_socket(void *ctx, const s_opts_t *o, const char *unit, const benc
 }
 
 /* Pre-encode an agent's whole backlog, so the run measures delivery only. */
-static int s_pregen(s_proc_t *p, s_agent_t *a)
+static int s_pregen(s_agent_t *a)
 {
     uint64_t n = a->last - a->first + 1;
     size_t cap = (size_t)n * 96 + 64;
@@ -344,7 +345,6 @@ static int s_pregen(s_proc_t *p, s_agent_t *a)
         used += (size_t)len;
     }
     a->pre_off[n] = (uint32_t)used;
-    (void)p;
     return 0;
 }
 
@@ -433,7 +433,7 @@ static int s_child(const s_opts_t *o, const ro_registry_t *reg, const bench_keys
         if (mine == 0) {
             a->state = A_DONE;
             p.done++;
-        } else if (s_pregen(&p, a) != 0) {
+        } else if (s_pregen(a) != 0) {
             fprintf(stderr, "loadgen: out of memory for the backlog\n");
             goto fail;
         }
@@ -710,8 +710,8 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    s_shared_t *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                          -1, 0);
+    s_shared_t *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int ready[2], go[2];
     if (sh == MAP_FAILED || pipe(ready) || pipe(go)) {
         perror("loadgen");

@@ -17,28 +17,33 @@
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: statusq --endpoint EP --query unit|province|laggards [--count N]\n"
-            "       statusq --endpoint EP --metric NAME   (prints one of the hub's metrics)\n"
-            "               [--duration S] [--limit N] [--registry FILE] [--label TEXT]\n"
-            "               [--server-key FILE --public FILE --secret FILE]\n"
-            "\n"
-            "Asks the hub's status socket N times (200), one request at a time, for at most\n"
-            "S seconds (no bound by default); prints one\n"
-            "line: answered, not answered (status != 0, first error), p50/p99/max in us.\n"
-            "Unit queries pick units of the registry at random; laggards ask for the\n"
-            "worst N (20, as rolloutctl does; 0 = all).\n");
+    fprintf(out, "usage: statusq --endpoint EP --query unit|province|laggards [--count N]\n"
+                 "       statusq --endpoint EP --metric NAME   (prints one of the hub's metrics)\n"
+                 "               [--duration S] [--limit N] [--registry FILE] [--label TEXT]\n"
+                 "               [--server-key FILE --public FILE --secret FILE]\n"
+                 "\n"
+                 "Asks the hub's status socket N times (200), one request at a time, for at most\n"
+                 "S seconds (no bound by default); prints one\n"
+                 "line: answered, not answered (status != 0, first error), p50/p99/max in us.\n"
+                 "Unit queries pick units of the registry at random; laggards ask for the\n"
+                 "worst N (20, as rolloutctl does; 0 = all).\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"query", required_argument, NULL, 'q'},
-        {"count", required_argument, NULL, 'n'},    {"registry", required_argument, NULL, 'r'},
-        {"label", required_argument, NULL, 'l'},    {"server-key", required_argument, NULL, 's'},
-        {"public", required_argument, NULL, 'p'},   {"secret", required_argument, NULL, 'k'},
-        {"duration", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'L'},
-        {"metric", required_argument, NULL, 'm'},   {"help", no_argument, NULL, 'h'},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"query", required_argument, NULL, 'q'},
+        {"count", required_argument, NULL, 'n'},
+        {"registry", required_argument, NULL, 'r'},
+        {"label", required_argument, NULL, 'l'},
+        {"server-key", required_argument, NULL, 's'},
+        {"public", required_argument, NULL, 'p'},
+        {"secret", required_argument, NULL, 'k'},
+        {"duration", required_argument, NULL, 'd'},
+        {"limit", required_argument, NULL, 'L'},
+        {"metric", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long limit = 20;
@@ -60,7 +65,11 @@ int main(int argc, char **argv)
         case 'k': secret_f = optarg; break;
         case 'd': duration = atof(optarg); break;
         case 'L': limit = atol(optarg); break;
-        case 'm': metric = optarg; query = "metrics"; count = 1; break;
+        case 'm':
+            metric = optarg;
+            query = "metrics";
+            count = 1;
+            break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -183,8 +192,7 @@ int main(int argc, char **argv)
            " lost=%" PRIu64 " reply_bytes=%" PRIu64 " p50_us=%.1f p99_us=%.1f max_us=%.1f"
            " error=%s\n",
            label, query, hist->count, answered, refused, lost,
-           hist->count ? bytes / hist->count : 0,
-           (double)bench_hist_quantile(hist, 0.50) / 1e3,
+           hist->count ? bytes / hist->count : 0, (double)bench_hist_quantile(hist, 0.50) / 1e3,
            (double)bench_hist_quantile(hist, 0.99) / 1e3, (double)hist->max_ns / 1e3,
            first_error[0] ? first_error : "-");
     free(hist);
