@@ -395,6 +395,21 @@ static int s_laggard_cmp(const void *a, const void *b)
     return x->unit < y->unit ? -1 : x->unit > y->unit;
 }
 
+/* Make room for one more element after n in a list that doubles as it
+ * grows. Returns 0, or -1 with the list left as it was. */
+static int s_room(void **list, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 256;
+    void *grown = realloc(*list, ncap * size);
+    if (!grown)
+        return -1;
+    *list = grown;
+    *cap = ncap;
+    return 0;
+}
+
 int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states,
                         uint32_t as_of, size_t indicator, size_t limit, hub_laggard_t **out,
                         size_t *count)
@@ -414,15 +429,9 @@ int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states
         s_eval(ind, part, total, goal[u], as_of, &r);
         if (r.gap <= 0)
             continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            hub_laggard_t *grown = realloc(list, ncap * sizeof *grown);
-            if (!grown) {
-                free(list);
-                return -1;
-            }
-            list = grown;
-            cap = ncap;
+        if (s_room((void **)&list, &cap, n, sizeof *list)) {
+            free(list);
+            return -1;
         }
         list[n++] = (hub_laggard_t){.unit = u,
                                     .division = ro_registry_at(self->registry, u)->division,
@@ -463,15 +472,9 @@ int hub_engine_silent(const hub_engine_t *self, const hub_unit_state_t *states, 
         int64_t heard = states[u].last_heard;
         if (heard > 0 && heard >= now - silent_after)
             continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            hub_silent_t *grown = realloc(list, ncap * sizeof *grown);
-            if (!grown) {
-                free(list);
-                return -1;
-            }
-            list = grown;
-            cap = ncap;
+        if (s_room((void **)&list, &cap, n, sizeof *list)) {
+            free(list);
+            return -1;
         }
         list[n++] = (hub_silent_t){.unit = u,
                                    .division = ro_registry_at(self->registry, u)->division,
