@@ -29,7 +29,7 @@ static void s_usage(FILE *out)
 {
     fprintf(out,
             "usage: ceiling --bind EP --db FILE [--synchronous normal|full|extra]\n"
-            "               [--batch N] [--curve-secret FILE] [--endpoint-file FILE]\n"
+            "               [--batch N (65536)] [--curve-secret FILE] [--endpoint-file FILE]\n"
             "\n"
             "The physical ceiling of rollout's ingest: ROUTER -> one SQLite transaction per\n"
             "drained batch (WAL, the given synchronous level, FULL by default) -> one ack per\n"
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *bind = NULL, *dbpath = NULL, *secret = NULL, *epfile = NULL, *sync = "full";
-    long batch = 4096;
+    long batch = 65536; /* the hub's batch_max default */
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {

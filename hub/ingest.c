@@ -10,6 +10,7 @@
 #include "ro_time.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ typedef struct {
     size_t rid_len;
     size_t body_off; /* first frame after the routing id */
     size_t body_len;
-    int frames; /* frames after the routing id */
+    int frames;      /* frames after the routing id */
     size_t user_off; /* the connection's User-Id in the arena (NUL-terminated) */
     size_t key_off;  /* its key (HUB_AUTH_KEY_PROPERTY), NUL-terminated */
     int has_peer;    /* the two above are set */
@@ -72,12 +73,28 @@ struct hub_ingest {
     int64_t next_retry_ms;    /* monotonic time of the next retry */
     uint64_t retries;         /* retries of the held batch */
     uint64_t unroutable;      /* replies to peers already gone */
+    pthread_mutex_t *lock;    /* borrowed, may be NULL: held while the above change */
+    hub_unit_state_t *pub;    /* borrowed, may be NULL: committed states, for readers */
     ro_ratelimit_t rl_refuse; /* refusal and conflict log lines */
     ro_ratelimit_t rl_store;  /* store failure log lines */
 };
 
 #define NO_PAIR UINT32_MAX
 #define RETRY_MS 1000
+#define BATCH_BYTES_MAX (32u << 20) /* a batch also ends at this many bytes in hand */
+
+/* What readers in another thread see changes only under the shared lock. */
+static void s_lock(hub_ingest_t *self)
+{
+    if (self->lock)
+        pthread_mutex_lock(self->lock);
+}
+
+static void s_unlock(hub_ingest_t *self)
+{
+    if (self->lock)
+        pthread_mutex_unlock(self->lock);
+}
 
 hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
                              int batch_max)
@@ -158,6 +175,12 @@ void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth)
     self->auth = auth;
 }
 
+void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub)
+{
+    self->lock = lock;
+    self->pub = pub;
+}
+
 int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_unit_state_t *states)
 {
     if (!reg || !states || self->held || hub_ingest_pending(self) > 0)
@@ -187,6 +210,7 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->nunits = n;
     self->gen = 0;    /* the fresh stamps are 0: the next batch's 1 differs */
     self->ndirty = 0; /* the last batch's indices were the old registry's */
+    self->pub = NULL; /* the old registry's too: hub_ingest_share gives the new one */
     self->npairs = 0;
     return 0;
 }
@@ -470,20 +494,22 @@ static void s_fail(hub_ingest_t *self, int rc, const char *why)
 {
     hub_store_rollback(self->store);
     self->nrefusals = self->nacks = 0;
-    self->held = 1;
     self->next_retry_ms = ro_time_mono_ms() + RETRY_MS;
-    self->c.commit_failures++;
     char err[256];
     if (hub_store_load_states(self->store, self->reg, self->states, err, sizeof err) == 0)
         self->need_reload = 0;
     else
         self->need_reload = 1;
     hub_store_state_t state = rc == HUB_STORE_EFULL ? HUB_STORE_STATE_FULL : HUB_STORE_STATE_ERROR;
-    snprintf(self->last_error, sizeof self->last_error, "%s", why);
     if (state != self->state || ro_log_allow(&self->rl_store))
         ro_log(LOG_ERR, "store %s: %s; holding %zu messages unacknowledged, retrying every second",
                state == HUB_STORE_STATE_FULL ? "full" : "failing", why, self->nmsgs);
+    s_lock(self);
+    self->held = 1;
+    self->c.commit_failures++;
+    snprintf(self->last_error, sizeof self->last_error, "%s", why);
     self->state = state;
+    s_unlock(self);
 }
 
 int hub_ingest_flush(hub_ingest_t *self, int64_t now)
@@ -528,6 +554,11 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     for (size_t i = 0; i < self->nacks; i++)
         self->acks[i].r.msg.seq = self->states[self->acks[i].unit].last_seq;
 
+    /* committed: now readers may see it */
+    s_lock(self);
+    if (self->pub)
+        for (size_t i = 0; i < self->ndirty; i++)
+            self->pub[self->dirty[i]] = self->states[self->dirty[i]];
     self->c.reports_stored += d.reports_stored;
     self->c.duplicates += d.duplicates;
     self->c.conflicts += d.conflicts;
@@ -548,6 +579,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     self->retries = 0;
     self->state = HUB_STORE_STATE_OK;
     self->last_error[0] = '\0';
+    s_unlock(self);
     self->done = 1;
     return 0;
 }
@@ -607,8 +639,10 @@ const char *hub_ingest_last_error(const hub_ingest_t *self)
 
 void hub_ingest_fail_store(hub_ingest_t *self, const char *why)
 {
+    s_lock(self);
     self->state = HUB_STORE_STATE_ERROR;
     snprintf(self->last_error, sizeof self->last_error, "%s", why);
+    s_unlock(self);
 }
 
 size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t cap)
@@ -656,6 +690,7 @@ size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t ca
 static void s_send_replies(hub_ingest_t *self, void *sock)
 {
     uint8_t buf[RO_FRAME_MAX];
+    uint64_t unroutable = 0;
     size_t n = hub_ingest_reply_count(self);
     for (size_t i = 0; i < n; i++) {
         const hub_ingest_reply_t *rp = hub_ingest_reply_at(self, i);
@@ -665,7 +700,12 @@ static void s_send_replies(hub_ingest_t *self, void *sock)
         /* a peer gone (EHOSTUNREACH) or stalled (EAGAIN) resends: never block for it */
         if (zmq_send(sock, rp->rid, rp->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
             zmq_send(sock, buf, (size_t)len, ZMQ_DONTWAIT) < 0)
-            self->unroutable++;
+            unroutable++;
+    }
+    if (unroutable) {
+        s_lock(self);
+        self->unroutable += unroutable;
+        s_unlock(self);
     }
 }
 
@@ -674,7 +714,8 @@ int hub_ingest_drain(hub_ingest_t *self, void *sock, int64_t now)
     if (self->held)
         return 0;
     zmq_msg_t rid, body, part;
-    for (size_t n = 0; n < self->batch_max; n++) {
+    for (size_t n = 0; n < self->batch_max && (self->done ? 0 : self->used) < BATCH_BYTES_MAX;
+         n++) {
         zmq_msg_init(&rid);
         if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
             int e = zmq_errno();

@@ -12,6 +12,7 @@
 #include "state.h"
 #include "store.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,16 @@ int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const vo
  * to its report's unit and a key auth still lists for that unit; otherwise
  * it is refused as forbidden, heartbeats included, and nothing is written. */
 void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth);
+
+/* Share what ingest publishes with readers in another thread. With lock
+ * (borrowed; recursive if the caller may hold it around ingest calls), the
+ * counters, store state and last error change only while it is held, and a
+ * reader holding it sees them whole. pub (borrowed, one per registry unit,
+ * may be NULL) receives each unit's state once its batch is committed, so a
+ * reader never sees what is not yet on disk; the states given to
+ * hub_ingest_new are ingest's own working copy. Call again after
+ * hub_ingest_set_registry with the new registry's pub. */
+void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub);
 
 /* Switch to another registry (SIGHUP reload): reg and states (one per unit
  * of reg, loaded with hub_store_load_states, which must have been called

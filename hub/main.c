@@ -1,8 +1,15 @@
 /* rollout-hub: the hub service. Loads config and registry, opens the store,
- * binds the ingest, status and feed sockets, and runs one single-threaded
- * poll loop until SIGTERM/SIGINT. What happens to a message is ingest's and
- * status's business; attainment, the feed's content and the CURVE allow-list
- * come from their own modules. */
+ * binds the ingest, status and feed sockets, and runs a poll loop until
+ * SIGTERM/SIGINT. Two threads: the main one takes reports in (ingest), runs
+ * the ZAP handler, the feed, metrics and HTTP; the status thread answers
+ * queries, so a long commit never makes an operator wait. They share one
+ * lock, which the main thread holds except while it polls and while ingest
+ * receives, stores and acknowledges a batch (ingest touches only its own
+ * working states and the store's writing connection then, and publishes a
+ * committed batch under the lock). The status thread holds it per answer and
+ * reads the committed states and the store through its own connection. What
+ * happens to a message is ingest's and status's business; attainment, the
+ * feed's content and the CURVE allow-list come from their own modules. */
 #include "auth.h"
 #include "engine.h"
 #include "feed.h"
@@ -19,10 +26,11 @@
 #include "view.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +39,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define STATUS_PER_WAKE 64   /* status requests answered before ingest gets its turn */
+#define STATUS_POLL_MS 200   /* how often the status thread looks whether to stop */
 #define STATS_EVERY_MS 60000 /* how often a busy hub logs what it stored */
 #define CLOSE_LINGER_MS 2000 /* at a stop, how long queued acks may take to leave */
 #define ACK_GRACE_MS 300     /* at a stop, time the agents get to read the last acks */
@@ -165,8 +173,10 @@ typedef struct {
     hub_targets_t *targets;   /* targets.ini */
     hub_engine_t *engine;     /* attainment over reg and targets */
     char *targets_text;       /* targets.ini as read, for rolloutctl report */
-    hub_store_t *store;       /* hub.db */
-    hub_unit_state_t *states; /* one per registry unit */
+    hub_store_t *store;       /* hub.db: ingest's writing connection */
+    hub_store_t *reader;      /* hub.db again: the status thread's connection */
+    hub_unit_state_t *states; /* one per registry unit: ingest's working copy */
+    hub_unit_state_t *pub;    /* the same as committed: what status, feed and metrics read */
     hub_ingest_t *ingest;     /* reports in, acks out */
     hub_auth_t *auth;         /* ZAP handler and allow-list; NULL with curve off */
     hub_status_t *status;     /* queries */
@@ -177,10 +187,60 @@ typedef struct {
     void *sock[3];            /* ingest, status, feed */
     int lock_fd;              /* flock on <data_dir>/hub.lock */
     char endpoints_path[RO_PATH_MAX + 32];
+    pthread_mutex_t lock;      /* see the top of this file; recursive */
+    pthread_t status_thread;   /* answers on sock[1] */
+    int status_running;        /* status_thread was started */
+    atomic_int status_stop;    /* asks it to end */
 } hub_t;
+
+/* The status thread: one answer per turn of the lock. */
+static void *s_status_main(void *arg)
+{
+    hub_t *h = arg;
+    while (!atomic_load(&h->status_stop)) {
+        zmq_pollitem_t item = {h->sock[1], 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, STATUS_POLL_MS);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            ro_log(LOG_ERR, "status poll: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        for (int more = rc > 0; more && !atomic_load(&h->status_stop);) {
+            pthread_mutex_lock(&h->lock);
+            more = hub_status_serve(h->status, h->sock[1], ro_time_now()) > 0;
+            pthread_mutex_unlock(&h->lock);
+        }
+    }
+    return NULL;
+}
+
+/* Start the status thread with the hub's signals blocked: they are the main thread's. */
+static int s_status_start(hub_t *h, char *err, size_t errlen)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&h->status_thread, NULL, s_status_main, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the status thread: %s", strerror(rc));
+        return -1;
+    }
+    h->status_running = 1;
+    return 0;
+}
+
+static void s_status_stop(hub_t *h)
+{
+    if (!h->status_running)
+        return;
+    atomic_store(&h->status_stop, 1);
+    pthread_join(h->status_thread, NULL);
+    h->status_running = 0;
+}
 
 static void s_hub_close(hub_t *h)
 {
+    s_status_stop(h);
     hub_store_verify_destroy(&h->verifier); /* a recount still running is stopped */
     hub_view_destroy(&h->view); /* its monitor sockets go before zmq_ctx_term */
     /* acks of the last committed batch may still sit in ZeroMQ's queue:
@@ -197,8 +257,10 @@ static void s_hub_close(hub_t *h)
         zmq_ctx_term(h->ctx);
     hub_status_destroy(&h->status);
     hub_ingest_destroy(&h->ingest);
+    hub_store_destroy(&h->reader);
     hub_store_destroy(&h->store);
     free(h->states);
+    free(h->pub);
     hub_engine_destroy(&h->engine);
     hub_targets_destroy(&h->targets);
     free(h->targets_text);
@@ -257,32 +319,38 @@ static int s_reload_registry(hub_t *h)
                             "waits until the held batch is stored");
         return 1;
     }
-    char err[2048];
+    char err[2048] = "";
     hub_t next; /* only reg, targets, engine and targets_text are used */
     memset(&next, 0, sizeof next);
     next.cfg = h->cfg;
-    hub_unit_state_t *states = NULL;
+    hub_unit_state_t *states = NULL, *pub = NULL;
     next.reg = ro_registry_load(h->cfg.registry, err, sizeof err);
     if (!next.reg || s_load_targets(&next, err, sizeof err))
         goto fail;
     size_t n = ro_registry_count(next.reg);
     states = calloc(n ? n : 1, sizeof *states);
-    if (!states) {
+    pub = calloc(n ? n : 1, sizeof *pub);
+    if (!states || !pub) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
     /* from here the store's unit indices are the new registry's... */
     if (hub_store_load_states(h->store, next.reg, states, err, sizeof err))
         goto fail;
-    if (hub_ingest_set_registry(h->ingest, next.reg, states)) {
+    if (hub_store_load_states(h->reader, next.reg, pub, err, sizeof err) ||
+        hub_ingest_set_registry(h->ingest, next.reg, states)) {
         /* ...so put them back (the live states equal the store's) */
         char again[256];
-        if (hub_store_load_states(h->store, h->reg, h->states, again, sizeof again))
+        if (hub_store_load_states(h->store, h->reg, h->states, again, sizeof again) ||
+            hub_store_load_states(h->reader, h->reg, pub, again, sizeof again))
             ro_log(LOG_ERR, "SIGHUP: cannot go back to the old registry in the store: %s", again);
-        snprintf(err, sizeof err, "out of memory");
+        if (!err[0])
+            snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
-    hub_status_set_registry(h->status, next.reg, states);
+    memcpy(pub, states, n * sizeof *pub);
+    hub_ingest_share(h->ingest, &h->lock, pub);
+    hub_status_set_registry(h->status, next.reg, pub);
     if (hub_status_set_engine(h->status, next.engine, next.targets, next.targets_text))
         hub_status_set_engine(h->status, next.engine, next.targets, NULL); /* cannot fail */
 
@@ -295,16 +363,18 @@ static int s_reload_registry(hub_t *h)
            "SIGHUP: reloaded %zu units from %s (%zu new, %zu dropped) and %zu indicators "
            "from %s",
            n, h->cfg.registry, added, dropped, hub_targets_count(next.targets), h->cfg.targets);
-    if (hub_view_reload(h->view, next.reg, states, next.targets)) { /* before the old goes */
+    if (hub_view_reload(h->view, next.reg, pub, next.targets)) { /* before the old goes */
         ro_log(LOG_ERR, "SIGHUP: out of memory for the feed's topics; stopping");
         s_stop = 1;
     }
     free(h->states);
+    free(h->pub);
     ro_registry_destroy(&h->reg);
     hub_engine_destroy(&h->engine);
     hub_targets_destroy(&h->targets);
     free(h->targets_text);
     h->states = states;
+    h->pub = pub;
     h->reg = next.reg;
     h->engine = next.engine;
     h->targets = next.targets;
@@ -313,6 +383,7 @@ static int s_reload_registry(hub_t *h)
 fail:
     ro_log(LOG_ERR, "SIGHUP: %s; keeping the registry and targets in use", err);
     free(states);
+    free(pub);
     hub_engine_destroy(&next.engine);
     hub_targets_destroy(&next.targets);
     free(next.targets_text);
@@ -403,17 +474,14 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
 /* An agent's socket drops acks it has not read yet when the connection
  * closes, and then resends what they covered. At a clean stop, give the
  * agents a moment to read the last acks before closing: status is still
- * answered, no new report is taken. */
+ * answered (by its thread), no new report is taken. */
 static void s_ack_grace(hub_t *h)
 {
     if (hub_ingest_counters(h->ingest)->batches == 0)
         return;
-    int64_t until = ro_time_mono_ms() + ACK_GRACE_MS;
-    for (int64_t left; (left = until - ro_time_mono_ms()) > 0;) {
-        zmq_pollitem_t item = {h->sock[1], 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, (long)left) > 0)
-            hub_status_serve(h->status, h->sock[1], ro_time_now());
-    }
+    struct timespec ts = {ACK_GRACE_MS / 1000, (ACK_GRACE_MS % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
 }
 
 /* The end of the recount started after the checks at start (its thread
@@ -502,6 +570,7 @@ static void s_reload_store_bound(hub_t *h)
     h->cfg.max_store_bytes = cfg.max_store_bytes;
 }
 
+/* The main loop; called and returns with h->lock held. */
 static void s_run(hub_t *h)
 {
     hub_ingest_counters_t seen = *hub_ingest_counters(h->ingest);
@@ -529,8 +598,7 @@ static void s_run(hub_t *h)
         long beat = hub_view_tick(h->view, ro_time_now(), mono); /* feed heartbeat, HTTP */
         if (beat < timeout)
             timeout = beat;
-        zmq_pollitem_t items[3] = {
-            {h->sock[1], 0, ZMQ_POLLIN, 0},
+        zmq_pollitem_t items[2] = {
             {h->sock[0], 0, ZMQ_POLLIN, 0},
             {h->auth ? hub_auth_socket(h->auth) : NULL, 0, ZMQ_POLLIN, 0},
         };
@@ -544,8 +612,10 @@ static void s_run(hub_t *h)
         /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
         int held = hub_ingest_held(h->ingest) || atomic_load(&s_store_damaged);
         if (held)
-            items[1].events = 0;
-        int rc = zmq_poll(items, h->auth ? 3 : 2, timeout);
+            items[0].events = 0;
+        pthread_mutex_unlock(&h->lock);
+        int rc = zmq_poll(items, h->auth ? 2 : 1, timeout);
+        pthread_mutex_lock(&h->lock);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -555,18 +625,17 @@ static void s_run(hub_t *h)
         int64_t now = ro_time_now(), woke_us = ro_time_mono_us();
         uint64_t batches = hub_ingest_counters(h->ingest)->batches;
         /* handshakes wait for this loop: answer them first */
-        if (h->auth && (items[2].revents & ZMQ_POLLIN))
+        if (h->auth && (items[1].revents & ZMQ_POLLIN))
             for (int k = 0; k < ZAP_PER_WAKE; k++)
                 if (hub_auth_serve(h->auth) <= 0)
                     break;
-        if (items[0].revents & ZMQ_POLLIN)
-            for (int k = 0; k < STATUS_PER_WAKE; k++)
-                if (hub_status_serve(h->status, h->sock[1], now) <= 0)
-                    break;
-        if (!held && (items[1].revents & ZMQ_POLLIN))
+        /* ingest publishes what it commits under the lock itself */
+        pthread_mutex_unlock(&h->lock);
+        if (!held && (items[0].revents & ZMQ_POLLIN))
             hub_ingest_drain(h->ingest, h->sock[0], now);
         mono = ro_time_mono_ms();
         hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);
+        pthread_mutex_lock(&h->lock);
         if (hub_ingest_counters(h->ingest)->batches != batches)
             hub_view_committed(h->view, h->ingest, now, woke_us); /* publish what it changed */
 
@@ -631,6 +700,11 @@ int main(int argc, char **argv)
     hub_t h;
     memset(&h, 0, sizeof h);
     h.lock_fd = -1;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&h.lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     h.config_path = config;
     char err[2048];
     if (ro_hub_config_load(config, &h.cfg, err, sizeof err)) {
@@ -692,9 +766,16 @@ int main(int argc, char **argv)
         goto done;
     }
     h.states = calloc(n ? n : 1, sizeof *h.states);
-    if (!h.states || hub_store_load_states(h.store, h.reg, h.states, err, sizeof err)) {
+    h.pub = calloc(n ? n : 1, sizeof *h.pub);
+    if (!h.states || !h.pub || hub_store_load_states(h.store, h.reg, h.states, err, sizeof err)) {
         ro_log(LOG_ERR, "%s: cannot load the units' state: %s", dbpath,
-               h.states ? err : "no memory");
+               h.states && h.pub ? err : "no memory");
+        goto done;
+    }
+    memcpy(h.pub, h.states, n * sizeof *h.pub);
+    h.reader = hub_store_open(dbpath, h.cfg.synchronous, 0, err, sizeof err);
+    if (!h.reader || hub_store_load_states(h.reader, h.reg, h.pub, err, sizeof err)) {
+        ro_log(LOG_ERR, "%s: cannot open it for the status thread: %s", dbpath, err);
         goto done;
     }
     if (s_check_store(&h, dbpath, err, sizeof err)) {
@@ -702,7 +783,9 @@ int main(int argc, char **argv)
         goto done;
     }
     h.ingest = hub_ingest_new(h.store, h.reg, h.states, h.cfg.batch_max);
-    h.status = h.ingest ? hub_status_new(h.reg, h.states, h.store, h.ingest) : NULL;
+    if (h.ingest)
+        hub_ingest_share(h.ingest, &h.lock, h.pub);
+    h.status = h.ingest ? hub_status_new(h.reg, h.pub, h.reader, h.ingest) : NULL;
     if (h.status && hub_status_set_engine(h.status, h.engine, h.targets, h.targets_text))
         hub_status_destroy(&h.status);
     if (h.status)
@@ -724,7 +807,8 @@ int main(int argc, char **argv)
 
     if (s_open_sockets(&h, err, sizeof err) ||
         !(h.view = hub_view_new(&h.cfg, h.ctx, h.sock[0], h.sock[2], h.status, h.ingest, h.reg,
-                                h.states, h.targets, err, sizeof err))) {
+                                h.pub, h.targets, err, sizeof err)) ||
+        s_status_start(&h, err, sizeof err)) {
         ro_log(LOG_ERR, "%s", err);
         goto done;
     }
@@ -735,11 +819,14 @@ int main(int argc, char **argv)
     }
     ro_log(LOG_INFO, "rollout-hub %s up: %zu units (%llu reporting, %llu reports) in %s",
            RO_VERSION, n, (unsigned long long)reporting, (unsigned long long)reports, dbpath);
+    pthread_mutex_lock(&h.lock);
     s_run(&h);
+    pthread_mutex_unlock(&h.lock);
     s_ack_grace(&h);
     ro_log(LOG_INFO, "stopped");
     code = 0;
 done:
     s_hub_close(&h);
+    pthread_mutex_destroy(&h.lock);
     return code;
 }

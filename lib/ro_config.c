@@ -91,7 +91,7 @@ void ro_hub_config_defaults(ro_hub_config_t *cfg)
     strcpy(cfg->sec.secret_key, "/etc/rollout/keys/hub.key");
     strcpy(cfg->sec.public_key, "/etc/rollout/keys/hub.pub");
     cfg->synchronous = 2;
-    cfg->batch_max = 4096;
+    cfg->batch_max = 65536;
     cfg->feed_hwm = 4000;
     cfg->silent_after = 3 * 86400;
     cfg->log_level = LOG_INFO;
