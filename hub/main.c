@@ -168,29 +168,29 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
 }
 
 typedef struct {
-    ro_hub_config_t cfg;      /* hub.ini */
-    ro_registry_t *reg;       /* units.csv */
-    hub_targets_t *targets;   /* targets.ini */
-    hub_engine_t *engine;     /* attainment over reg and targets */
-    char *targets_text;       /* targets.ini as read, for rolloutctl report */
-    hub_store_t *store;       /* hub.db: ingest's writing connection */
-    hub_store_t *reader;      /* hub.db again: the status thread's connection */
-    hub_unit_state_t *states; /* one per registry unit: ingest's working copy */
-    hub_unit_state_t *pub;    /* the same as committed: what status, feed and metrics read */
-    hub_ingest_t *ingest;     /* reports in, acks out */
-    hub_auth_t *auth;         /* ZAP handler and allow-list; NULL with curve off */
-    hub_status_t *status;     /* queries */
-    hub_view_t *view;         /* feed on sock[2], metrics, HTTP dashboard */
+    ro_hub_config_t cfg;            /* hub.ini */
+    ro_registry_t *reg;             /* units.csv */
+    hub_targets_t *targets;         /* targets.ini */
+    hub_engine_t *engine;           /* attainment over reg and targets */
+    char *targets_text;             /* targets.ini as read, for rolloutctl report */
+    hub_store_t *store;             /* hub.db: ingest's writing connection */
+    hub_store_t *reader;            /* hub.db again: the status thread's connection */
+    hub_unit_state_t *states;       /* one per registry unit: ingest's working copy */
+    hub_unit_state_t *pub;          /* the same as committed: what status, feed and metrics read */
+    hub_ingest_t *ingest;           /* reports in, acks out */
+    hub_auth_t *auth;               /* ZAP handler and allow-list; NULL with curve off */
+    hub_status_t *status;           /* queries */
+    hub_view_t *view;               /* feed on sock[2], metrics, HTTP dashboard */
     hub_store_verifier_t *verifier; /* the recount of the raw reports after start */
-    const char *config_path;  /* hub.ini, read again for max_store_bytes on SIGHUP */
-    void *ctx;                /* ZeroMQ context */
-    void *sock[3];            /* ingest, status, feed */
-    int lock_fd;              /* flock on <data_dir>/hub.lock */
+    const char *config_path;        /* hub.ini, read again for max_store_bytes on SIGHUP */
+    void *ctx;                      /* ZeroMQ context */
+    void *sock[3];                  /* ingest, status, feed */
+    int lock_fd;                    /* flock on <data_dir>/hub.lock */
     char endpoints_path[RO_PATH_MAX + 32];
-    pthread_mutex_t lock;      /* see the top of this file; recursive */
-    pthread_t status_thread;   /* answers on sock[1] */
-    int status_running;        /* status_thread was started */
-    atomic_int status_stop;    /* asks it to end */
+    pthread_mutex_t lock;    /* see the top of this file; recursive */
+    pthread_t status_thread; /* answers on sock[1] */
+    int status_running;      /* status_thread was started */
+    atomic_int status_stop;  /* asks it to end */
 } hub_t;
 
 /* The status thread: one answer per turn of the lock. */
@@ -242,7 +242,7 @@ static void s_hub_close(hub_t *h)
 {
     s_status_stop(h);
     hub_store_verify_destroy(&h->verifier); /* a recount still running is stopped */
-    hub_view_destroy(&h->view); /* its monitor sockets go before zmq_ctx_term */
+    hub_view_destroy(&h->view);             /* its monitor sockets go before zmq_ctx_term */
     /* acks of the last committed batch may still sit in ZeroMQ's queue:
      * let them go out (a peer that is gone drops them), so a clean stop
      * leaves no agent resending what the hub stored */
@@ -529,7 +529,8 @@ static int s_check_store(hub_t *h, const char *dbpath, char *err, size_t errlen)
     if (n < 0)
         return -1;
     if (n == 0)
-        ro_log(LOG_INFO, "check at start: last seq of %llu units in step with the raw reports (%lld ms)",
+        ro_log(LOG_INFO,
+               "check at start: last seq of %llu units in step with the raw reports (%lld ms)",
                (unsigned long long)units, (long long)(ro_time_mono_ms() - t0));
     for (long i = 0; i < n && i < SHOWN; i++)
         ro_log(LOG_ERR,
@@ -773,7 +774,7 @@ int main(int argc, char **argv)
         goto done;
     }
     memcpy(h.pub, h.states, n * sizeof *h.pub);
-    h.reader = hub_store_open(dbpath, h.cfg.synchronous, 0, err, sizeof err);
+    h.reader = hub_store_open_again(dbpath, h.cfg.synchronous, err, sizeof err);
     if (!h.reader || hub_store_load_states(h.reader, h.reg, h.pub, err, sizeof err)) {
         ro_log(LOG_ERR, "%s: cannot open it for the status thread: %s", dbpath, err);
         goto done;

@@ -335,8 +335,25 @@ static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
     return 0;
 }
 
+static hub_store_t *s_open(const char *path, int synchronous, int64_t max_bytes, int check,
+                           char *err, size_t errlen);
+
 hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes, char *err,
                             size_t errlen)
+{
+    return s_open(path, synchronous, max_bytes, 1, err, errlen);
+}
+
+hub_store_t *hub_store_open_again(const char *path, int synchronous, char *err, size_t errlen)
+{
+    return s_open(path, synchronous, 0, 0, err, errlen);
+}
+
+/* check: look at the file's header first (only before this process has a
+ * connection to it: closing that descriptor would drop the connection's
+ * POSIX locks, and SQLite would then think the WAL unused). */
+static hub_store_t *s_open(const char *path, int synchronous, int64_t max_bytes, int check,
+                           char *err, size_t errlen)
 {
     char dummy[8];
     if (!err) {
@@ -348,7 +365,7 @@ hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes
         return NULL;
     }
     int memory = strcmp(path, ":memory:") == 0;
-    if (!memory && s_check_file(path, err, errlen))
+    if (!memory && check && s_check_file(path, err, errlen))
         return NULL;
 
     hub_store_t *self = calloc(1, sizeof *self);
@@ -724,8 +741,8 @@ static void s_recount_to_state(sqlite3_stmt *st, hub_unit_state_t *s)
  * row with the recount. Returns the number of differences (up to cap of
  * them written to diffs) and sets *rc to SQLite's last code: SQLITE_DONE
  * unless the scan failed. */
-static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap,
-                           uint64_t *nunits, uint64_t *nreports, int *rc)
+static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap, uint64_t *nunits,
+                           uint64_t *nreports, int *rc)
 {
     long ndiff = 0;
     *nunits = *nreports = 0;
@@ -857,8 +874,8 @@ static void *s_verifier_main(void *arg)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc;
-    r->differences = s_recount_scan(self->st, r->diffs, HUB_STORE_VERIFY_SHOWN, &r->units,
-                                    &r->reports, &rc);
+    r->differences =
+        s_recount_scan(self->st, r->diffs, HUB_STORE_VERIFY_SHOWN, &r->units, &r->reports, &rc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     if (rc != SQLITE_DONE) {

@@ -43,6 +43,11 @@ const char *hub_store_strerror(int code);
 hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes, char *err,
                             size_t errlen);
 
+/* Another connection to a store this process already has open with
+ * hub_store_open (for a second thread): the same settings, without the file
+ * check, which must not run then (see hub_store_open's comment in store.c). */
+hub_store_t *hub_store_open_again(const char *path, int synchronous, char *err, size_t errlen);
+
 /* Close the store (a transaction still open is rolled back). Accepts NULL
  * and nulls the caller's pointer. */
 void hub_store_destroy(hub_store_t **self_p);
