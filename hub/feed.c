@@ -1,7 +1,10 @@
-/* hub_feed: a scope is the status API's answer in process (the very bytes
- * a snapshot carries), compared with what its topic last sent so an
- * unchanged scope is not sent again, and sent as [topic][FeedUpdate] with
- * the topic's previous seq chained in, the scope's bytes copied as they are. */
+/* hub_feed: a commit only stamps the units it changed (a generation per
+ * unit, and a list) and marks their rollups; a publication evaluates each
+ * listed unit with the engine and the touched rollups in one pass, packs
+ * them as the status API does (hub_status_pack_scope: the very bytes a
+ * snapshot carries), compares each with what its topic last sent so an
+ * unchanged scope is not sent again, and sends [topic][FeedUpdate] with the
+ * topic's previous seq chained in. */
 #include "feed.h"
 #include "ro_clone.h"
 #include "ro_log.h"
@@ -20,39 +23,46 @@ typedef struct {
     uint64_t prev; /* seq of the latest update on this topic, 0 = none */
     uint8_t *last; /* the packed scope last sent (owned), NULL = none */
     size_t len;    /* its bytes */
+    size_t cap;    /* bytes allocated at last */
 } s_topic_t;
 
-/* The scopes of one status answer, as bytes inside its packed reply. */
-#define S_SCOPES_MAX 32
-typedef struct {
-    uint8_t *wire;                      /* the packed StatusReply (owned) */
-    size_t n;                           /* scopes found */
-    const uint8_t *scope[S_SCOPES_MAX]; /* each packed Scope, inside wire */
-    size_t len[S_SCOPES_MAX];           /* its bytes */
-} s_answer_t;
+/* Room before a packed scope in buf for the FeedUpdate fields ahead of it:
+ * five tags and five varints of at most 10 bytes. */
+#define S_HEAD 64
+
+/* Rollups: T_ indexes their touched marks, S_ROLLUP their topics (after the units). */
+#define S_ROLLUPS (RO_DIVISION_COUNT + RO_LEVEL_COUNT + 1)
+#define T_DIV(d) ((size_t)(d))
+#define T_LEVEL(l) (RO_DIVISION_COUNT + (size_t)(l))
+#define T_PROVINCE (S_ROLLUPS - 1)
+#define S_ROLLUP(self, t) ((self)->nunits + (t))
 
 struct hub_feed {
-    void *sock;               /* PUB, borrowed */
-    hub_status_t *status;     /* borrowed: answers the scopes */
-    const ro_registry_t *reg; /* borrowed */
-    size_t nunits;            /* registry count */
-    uint64_t epoch;           /* this incarnation */
-    uint64_t seq;             /* latest seq published */
-    s_topic_t *topics;        /* units, then divisions, levels, province */
-    uint8_t *touched;         /* per rollup of this commit: 1 = touched */
-    uint8_t *buf;             /* scratch for packing */
-    size_t bufcap;            /* its bytes */
-    int64_t next_hb_ms;    /* when the next heartbeat is due */
-    uint32_t today;        /* the date scopes were last evaluated for */
-    hub_feed_counters_t c; /* counters */
-    ro_ratelimit_t rl;     /* error log lines */
+    void *sock;                     /* PUB, borrowed */
+    hub_status_t *status;           /* borrowed: told the epoch and seq */
+    const ro_registry_t *reg;       /* borrowed */
+    const hub_unit_state_t *states; /* borrowed: the committed states */
+    const hub_engine_t *engine;     /* borrowed: evaluates the scopes */
+    const hub_targets_t *targets;   /* borrowed: the engine's */
+    size_t nunits;                  /* registry count */
+    uint64_t epoch;                 /* this incarnation */
+    uint64_t seq;                   /* latest seq published */
+    s_topic_t *topics;              /* units, then divisions, levels, province */
+    uint32_t *stamp;                /* per unit: gen when it was last listed */
+    uint32_t *due;                  /* units listed for the next publication */
+    size_t ndue;                    /* how many */
+    uint32_t gen;                   /* the next publication's generation, never 0 */
+    uint8_t touched[S_ROLLUPS];     /* per rollup (T_ above): 1 = due */
+    int64_t next_pub_ms;            /* the next publication may go out from then */
+    hub_scope_t scope;              /* scratch: one evaluated scope */
+    hub_rollup_t *rollup;           /* scratch: every rollup */
+    uint8_t *buf;                   /* scratch: S_HEAD, then the packed scope */
+    size_t bufcap;                  /* its bytes */
+    int64_t next_hb_ms;             /* when the next heartbeat is due */
+    uint32_t today;                 /* the date scopes were last evaluated for */
+    hub_feed_counters_t c;          /* counters */
+    ro_ratelimit_t rl;              /* error log lines */
 };
-
-/* Index of rollup topics after the units. */
-#define S_DIV(self, d) ((self)->nunits + (size_t)(d))
-#define S_LEVEL(self, l) ((self)->nunits + RO_DIVISION_COUNT + (size_t)(l))
-#define S_PROVINCE(self) ((self)->nunits + RO_DIVISION_COUNT + RO_LEVEL_COUNT)
-#define S_ROLLUPS (RO_DIVISION_COUNT + RO_LEVEL_COUNT + 1)
 
 int hub_feed_configure(void *sock, int hwm)
 {
@@ -68,9 +78,32 @@ static uint64_t s_wall_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg, uint64_t epoch)
+static void s_free_topics(s_topic_t *topics, size_t n)
 {
-    if (!sock || !status || !reg)
+    for (size_t i = 0; topics && i < n; i++)
+        free(topics[i].last);
+    free(topics);
+}
+
+/* The per-unit tables for n units; all or nothing. */
+static int s_tables(size_t n, s_topic_t **topics, uint32_t **stamp, uint32_t **due)
+{
+    *topics = calloc(n + S_ROLLUPS, sizeof **topics);
+    *stamp = calloc(n ? n : 1, sizeof **stamp);
+    *due = malloc((n ? n : 1) * sizeof **due);
+    if (*topics && *stamp && *due)
+        return 0;
+    free(*topics);
+    free(*stamp);
+    free(*due);
+    return -1;
+}
+
+hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg,
+                         const hub_unit_state_t *states, const hub_engine_t *engine,
+                         const hub_targets_t *targets, uint64_t epoch)
+{
+    if (!sock || !status || !reg || !states || !engine || !targets)
         return NULL;
     hub_feed_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -78,12 +111,16 @@ hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *
     self->sock = sock;
     self->status = status;
     self->reg = reg;
+    self->states = states;
+    self->engine = engine;
+    self->targets = targets;
     self->nunits = ro_registry_count(reg);
-    self->topics = calloc(self->nunits + S_ROLLUPS, sizeof *self->topics);
-    self->touched = calloc(S_ROLLUPS, 1);
-    self->bufcap = 8192;
+    self->gen = 1;
+    self->bufcap = 16384;
     self->buf = malloc(self->bufcap);
-    if (!self->topics || !self->touched || !self->buf) {
+    self->rollup = malloc(sizeof *self->rollup);
+    if (!self->buf || !self->rollup ||
+        s_tables(self->nunits, &self->topics, &self->stamp, &self->due)) {
         hub_feed_destroy(&self);
         return NULL;
     }
@@ -96,20 +133,15 @@ hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *
     return self;
 }
 
-static void s_free_topics(s_topic_t *topics, size_t n)
-{
-    for (size_t i = 0; topics && i < n; i++)
-        free(topics[i].last);
-    free(topics);
-}
-
 void hub_feed_destroy(hub_feed_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     hub_feed_t *self = *self_p;
     s_free_topics(self->topics, self->nunits + S_ROLLUPS);
-    free(self->touched);
+    free(self->stamp);
+    free(self->due);
+    free(self->rollup);
     free(self->buf);
     free(self);
     *self_p = NULL;
@@ -126,29 +158,43 @@ static int s_same_units(const hub_feed_t *self, const ro_registry_t *reg)
     return 1;
 }
 
-int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg)
+int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg,
+                          const hub_unit_state_t *states, const hub_engine_t *engine,
+                          const hub_targets_t *targets)
 {
-    if (s_same_units(self, reg)) {
-        /* names or goals may differ: the next commit publishes what changed */
-        self->reg = reg;
-        return 0;
-    }
-    size_t n = ro_registry_count(reg);
-    s_topic_t *topics = calloc(n + S_ROLLUPS, sizeof *topics);
-    if (!topics)
+    if (!reg || !states || !engine || !targets)
         return -1;
-    s_free_topics(self->topics, self->nunits + S_ROLLUPS);
-    self->topics = topics;
+    int same = s_same_units(self, reg);
+    if (!same) {
+        size_t n = ro_registry_count(reg);
+        s_topic_t *topics;
+        uint32_t *stamp, *due;
+        if (s_tables(n, &topics, &stamp, &due))
+            return -1;
+        s_free_topics(self->topics, self->nunits + S_ROLLUPS);
+        free(self->stamp);
+        free(self->due);
+        self->topics = topics;
+        self->stamp = stamp;
+        self->due = due;
+        self->ndue = 0;
+        memset(self->touched, 0, sizeof self->touched);
+        self->gen = 1;
+        self->nunits = n;
+        uint64_t epoch = s_wall_us();
+        self->epoch = epoch > self->epoch ? epoch : self->epoch + 1;
+        self->seq = 0;
+        hub_status_set_feed_epoch(self->status, self->epoch);
+        hub_status_set_feed_seq(self->status, 0);
+        ro_log(LOG_INFO, "feed: new epoch %llu for the reloaded registry",
+               (unsigned long long)self->epoch);
+    }
     self->reg = reg;
-    self->nunits = n;
-    memset(self->touched, 0, S_ROLLUPS);
-    uint64_t epoch = s_wall_us();
-    self->epoch = epoch > self->epoch ? epoch : self->epoch + 1;
-    self->seq = 0;
-    hub_status_set_feed_epoch(self->status, self->epoch);
-    hub_status_set_feed_seq(self->status, 0);
-    ro_log(LOG_INFO, "feed: new epoch %llu for the reloaded registry",
-           (unsigned long long)self->epoch);
+    self->states = states;
+    self->engine = engine;
+    self->targets = targets;
+    if (same) /* names or goals may differ: what changed goes out with the next publication */
+        hub_feed_all(self, 0);
     return 0;
 }
 
@@ -201,116 +247,6 @@ Rollout__StatusReply *hub_feed_ask(hub_status_t *status, Rollout__Query query, c
     return r;
 }
 
-/* ---- protobuf wire, just enough to find the scopes in a reply ---------- */
-
-static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int shift = 0; *p < end && shift < 64; shift += 7) {
-        uint8_t b = *(*p)++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* The next field of a message at *p: its number, and for a varint its
- * value, for a length-delimited field its bytes. Returns 1, 0 at the end,
- * -1 if malformed. */
-static int s_field(const uint8_t **p, const uint8_t *end, uint32_t *field, uint64_t *value,
-                   const uint8_t **bytes, size_t *len)
-{
-    uint64_t tag;
-    if (*p >= end)
-        return 0;
-    if (s_varint(p, end, &tag))
-        return -1;
-    *field = (uint32_t)(tag >> 3);
-    *bytes = NULL;
-    *len = 0;
-    switch (tag & 7) {
-    case 0: return s_varint(p, end, value) ? -1 : 1;
-    case 1:
-        if (end - *p < 8)
-            return -1;
-        *p += 8;
-        return 1;
-    case 5:
-        if (end - *p < 4)
-            return -1;
-        *p += 4;
-        return 1;
-    case 2:
-        if (s_varint(p, end, value) || *value > (uint64_t)(end - *p))
-            return -1;
-        *bytes = *p;
-        *len = (size_t)*value;
-        *p += *len;
-        return 1;
-    default: return -1;
-    }
-}
-
-/* A string field of a packed scope (kind = 1, id = 2) into buf. */
-static void s_scope_str(const uint8_t *s, size_t n, uint32_t want, char *buf, size_t cap)
-{
-    const uint8_t *p = s, *b;
-    uint32_t f;
-    uint64_t v;
-    size_t len;
-    buf[0] = '\0';
-    while (s_field(&p, s + n, &f, &v, &b, &len) == 1)
-        if (f == want && b) {
-            snprintf(buf, cap, "%.*s", (int)len, (const char *)b);
-            return;
-        }
-}
-
-/* Ask status in process and find the scopes (StatusReply field 6) of an ok
- * answer (field 2 is 0). Returns 0, or -1: not answered, not ok (a query
- * the status API does not answer yet is not published), out of memory. */
-static int s_ask(hub_feed_t *self, Rollout__Query query, const char *key, int64_t now,
-                 s_answer_t *a)
-{
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = RO_PROTOCOL_VERSION;
-    req.query = query;
-    req.key = (char *)(key ? key : "");
-    uint8_t rb[256];
-    if (rollout__status_request__get_packed_size(&req) > sizeof rb)
-        return -1;
-    size_t rlen = rollout__status_request__pack(&req, rb), wlen = 0;
-    memset(a, 0, sizeof *a);
-    if (hub_status_answer(self->status, rb, rlen, now, &a->wire, &wlen) != 0 || !a->wire) {
-        s_error(self, "status answer", "out of memory");
-        free(a->wire);
-        a->wire = NULL;
-        return -1;
-    }
-    const uint8_t *p = a->wire, *b;
-    uint32_t f;
-    uint64_t v;
-    size_t len;
-    int rc;
-    while ((rc = s_field(&p, a->wire + wlen, &f, &v, &b, &len)) == 1) {
-        if (f == 2 && v != 0)
-            break; /* status not ok */
-        if (f == 6 && b && a->n < S_SCOPES_MAX) {
-            a->scope[a->n] = b;
-            a->len[a->n++] = len;
-        }
-    }
-    if (rc != 0) {
-        free(a->wire);
-        a->wire = NULL;
-        return -1;
-    }
-    return 0;
-}
-
 /* Write v as a protobuf varint at out; returns its bytes (at most 10). */
 static size_t s_uvarint(uint8_t *out, uint64_t v)
 {
@@ -322,138 +258,168 @@ static size_t s_uvarint(uint8_t *out, uint64_t v)
     return n;
 }
 
-/* Send the packed scope (n bytes) on topic ti (a topic table index) if it
+/* Pack scope s at buf + S_HEAD; returns its bytes, 0 on failure. */
+static size_t s_pack(hub_feed_t *self, const hub_scope_t *s)
+{
+    size_t room = self->bufcap - S_HEAD;
+    size_t n = hub_status_pack_scope(self->targets, s, self->buf + S_HEAD, room);
+    if (n > room) {
+        if (s_reserve(self, S_HEAD + n))
+            return 0;
+        room = self->bufcap - S_HEAD;
+        n = hub_status_pack_scope(self->targets, s, self->buf + S_HEAD, room);
+    }
+    return n <= room ? n : 0;
+}
+
+/* Send scope s on topic ti (a topic table index) if its packed form
  * differs from what the topic last sent. Returns 1 if sent, 0 if
  * unchanged, -1 on failure. */
-static int s_publish(hub_feed_t *self, size_t ti, const uint8_t *scope, size_t n, int64_t now)
+static int s_publish(hub_feed_t *self, size_t ti, const hub_scope_t *s, int64_t now)
 {
+    size_t n = s_pack(self, s);
+    if (!n) {
+        s_error(self, "pack", s->id);
+        return -1;
+    }
+    const uint8_t *scope = self->buf + S_HEAD;
     s_topic_t *t = &self->topics[ti];
     if (t->last && t->len == n && memcmp(t->last, scope, n) == 0) {
         self->c.unchanged++;
         return 0;
     }
-    char kind[16], id[RO_FEED_TOPIC_MAX], topic[RO_FEED_TOPIC_MAX];
-    s_scope_str(scope, n, 1, kind, sizeof kind);
-    s_scope_str(scope, n, 2, id, sizeof id);
-    uint8_t *copy = malloc(n ? n : 1);
-    if (ro_feed_topic(kind, id, topic, sizeof topic) || !copy || s_reserve(self, n + 64)) {
-        free(copy);
-        s_error(self, "publish", copy ? id : "out of memory");
+    char topic[RO_FEED_TOPIC_MAX];
+    if (ro_feed_topic(hub_scope_kind_name(s->kind), s->id, topic, sizeof topic)) {
+        s_error(self, "publish", s->id);
         return -1;
     }
-    /* FeedUpdate in field order: seq, epoch, prev_seq, time, then the scope as it is */
+    if (t->cap < n) {
+        uint8_t *last = realloc(t->last, n);
+        if (!last) {
+            s_error(self, "publish", "out of memory");
+            return -1;
+        }
+        t->last = last;
+        t->cap = n;
+    }
+    /* FeedUpdate in field order: seq, epoch, prev_seq, time, then the
+     * scope as packed, right behind these fields in buf */
     uint64_t seq = self->seq + 1;
-    uint8_t *o = self->buf;
-    size_t len = s_uvarint(o, 1 << 3); /* field 1, varint */
-    len += s_uvarint(o + len, seq);
-    len += s_uvarint(o + len, 2 << 3);
-    len += s_uvarint(o + len, self->epoch);
+    uint8_t head[S_HEAD];
+    size_t h = s_uvarint(head, 1 << 3); /* field 1, varint */
+    h += s_uvarint(head + h, seq);
+    h += s_uvarint(head + h, 2 << 3);
+    h += s_uvarint(head + h, self->epoch);
     if (t->prev) {
-        len += s_uvarint(o + len, 3 << 3);
-        len += s_uvarint(o + len, t->prev);
+        h += s_uvarint(head + h, 3 << 3);
+        h += s_uvarint(head + h, t->prev);
     }
     if (now) {
-        len += s_uvarint(o + len, 4 << 3);
-        len += s_uvarint(o + len, (uint64_t)now); /* int64: two's complement */
+        h += s_uvarint(head + h, 4 << 3);
+        h += s_uvarint(head + h, (uint64_t)now); /* int64: two's complement */
     }
-    len += s_uvarint(o + len, 5 << 3 | 2); /* field 5, length-delimited */
-    len += s_uvarint(o + len, n);
-    memcpy(o + len, scope, n);
-    len += n;
+    h += s_uvarint(head + h, 5 << 3 | 2); /* field 5, length-delimited */
+    h += s_uvarint(head + h, n);
+    uint8_t *msg = self->buf + S_HEAD - h;
+    memcpy(msg, head, h);
     /* PUB never blocks: a subscriber whose queue is full loses the message,
      * sees the hole in the seqs and resyncs */
     if (zmq_send(self->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(self->sock, self->buf, len, ZMQ_DONTWAIT) < 0) {
-        free(copy);
+        zmq_send(self->sock, msg, h + n, ZMQ_DONTWAIT) < 0) {
         s_error(self, "send", zmq_strerror(zmq_errno()));
         return -1;
     }
-    memcpy(copy, scope, n);
-    free(t->last);
-    t->last = copy;
+    memcpy(t->last, scope, n);
     t->len = n;
     self->seq = seq;
     t->prev = seq;
     self->c.updates++;
-    self->c.bytes += len;
+    self->c.bytes += h + n;
     return 1;
 }
 
-/* Publish the first scope of an answer on topic ti, then free the answer. */
-static int s_publish_first(hub_feed_t *self, s_answer_t *a, size_t ti, int64_t now, int *sent)
+static void s_count(int k, int *rc, int *sent)
 {
-    int k = a->n ? s_publish(self, ti, a->scope[0], a->len[0], now) : 0;
-    free(a->wire);
-    a->wire = NULL;
-    if (k > 0)
+    if (k < 0)
+        *rc = -1;
+    else
         *sent += k;
-    return k < 0 ? -1 : 0;
 }
 
-static int s_unit(hub_feed_t *self, size_t i, int64_t now, int *sent)
+/* Evaluate the due rollups into self->rollup: one pass for all of them
+ * (three sums per unit), or, when few are due (one unit's division and
+ * level after a lone report), a pass for each, which costs about one sum
+ * per unit for the province, a level scan about six divisions' scans. */
+static int s_evaluate_rollups(hub_feed_t *self, uint32_t as_of)
 {
-    s_answer_t a;
-    if (s_ask(self, ROLLOUT__QUERY__QUERY_UNIT, ro_registry_at(self->reg, i)->id, now, &a))
-        return 0;
-    return s_publish_first(self, &a, i, now, sent);
-}
-
-/* The touched divisions: one DIVISIONS answer when more than one is, else
- * (or when that is not answered) one DIVISION answer each. */
-static int s_divisions(hub_feed_t *self, int64_t now, int *sent)
-{
-    int rc = 0, many = 0;
+    hub_rollup_t *r = self->rollup;
+    int cost = 0;
     for (int d = 0; d < RO_DIVISION_COUNT; d++)
-        many += self->touched[d];
-    s_answer_t a;
-    if (many > 1 && s_ask(self, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, now, &a) == 0) {
-        for (size_t k = 0; k < a.n; k++) {
-            char id[16];
-            s_scope_str(a.scope[k], a.len[k], 2, id, sizeof id);
-            int d = ro_division_index((uint32_t)strtoul(id, NULL, 10));
-            if (d < 0 || !self->touched[d])
-                continue;
-            int n = s_publish(self, S_DIV(self, d), a.scope[k], a.len[k], now);
-            if (n < 0)
-                rc = -1;
-            else
-                *sent += n;
-            self->touched[d] = 0;
-        }
-        free(a.wire);
-    }
-    for (int d = 0; d < RO_DIVISION_COUNT; d++) {
-        if (!self->touched[d])
-            continue;
-        char key[16];
-        snprintf(key, sizeof key, "%06u", (unsigned)ro_division_code((size_t)d));
-        if (s_ask(self, ROLLOUT__QUERY__QUERY_DIVISION, key, now, &a) == 0 &&
-            s_publish_first(self, &a, S_DIV(self, d), now, sent))
-            rc = -1;
-    }
-    return rc;
-}
-
-/* Publish the touched rollups, then forget the marks. */
-static int s_rollups(hub_feed_t *self, int64_t now, int *sent)
-{
-    int rc = s_divisions(self, now, sent);
-    s_answer_t a;
+        cost += self->touched[T_DIV(d)];
     for (int l = 0; l < RO_LEVEL_COUNT; l++)
-        if (self->touched[RO_DIVISION_COUNT + l] &&
-            s_ask(self, ROLLOUT__QUERY__QUERY_LEVEL, ro_level_name((ro_level_t)l), now, &a) == 0 &&
-            s_publish_first(self, &a, S_LEVEL(self, l), now, sent))
+        cost += 6 * self->touched[T_LEVEL(l)];
+    if (cost >= 20)
+        return hub_engine_rollup(self->engine, self->states, as_of, r);
+    int rc = 0;
+    for (int d = 0; d < RO_DIVISION_COUNT; d++)
+        if (self->touched[T_DIV(d)] &&
+            hub_engine_division(self->engine, self->states, ro_division_code((size_t)d), as_of,
+                                &r->divisions[d]))
             rc = -1;
-    if (self->touched[S_ROLLUPS - 1] &&
-        s_ask(self, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, now, &a) == 0 &&
-        s_publish_first(self, &a, S_PROVINCE(self), now, sent))
+    for (int l = 0; l < RO_LEVEL_COUNT; l++)
+        if (self->touched[T_LEVEL(l)] &&
+            hub_engine_level(self->engine, self->states, (ro_level_t)l, as_of, &r->levels[l]))
+            rc = -1;
+    if (self->touched[T_PROVINCE] &&
+        hub_engine_province(self->engine, self->states, as_of, &r->province))
         rc = -1;
-    memset(self->touched, 0, S_ROLLUPS);
     return rc;
 }
 
-static int s_done(hub_feed_t *self, int rc, int sent)
+/* Publish the due rollups: divisions, levels, the province; then forget
+ * the marks. */
+static void s_rollups(hub_feed_t *self, uint32_t as_of, int64_t now, int *rc, int *sent)
 {
+    const hub_rollup_t *r = self->rollup;
+    if (s_evaluate_rollups(self, as_of)) {
+        s_error(self, "rollup", "not evaluated");
+        *rc = -1;
+    } else {
+        for (int d = 0; d < RO_DIVISION_COUNT; d++)
+            if (self->touched[T_DIV(d)])
+                s_count(s_publish(self, S_ROLLUP(self, T_DIV(d)), &r->divisions[d], now), rc, sent);
+        for (int l = 0; l < RO_LEVEL_COUNT; l++)
+            if (self->touched[T_LEVEL(l)])
+                s_count(s_publish(self, S_ROLLUP(self, T_LEVEL(l)), &r->levels[l], now), rc, sent);
+        if (self->touched[T_PROVINCE])
+            s_count(s_publish(self, S_ROLLUP(self, T_PROVINCE), &r->province, now), rc, sent);
+    }
+    memset(self->touched, 0, sizeof self->touched);
+}
+
+static int s_pending(const hub_feed_t *self)
+{
+    return self->ndue > 0 || self->touched[T_PROVINCE];
+}
+
+/* One publication: each due unit, then the due rollups. Returns the
+ * updates sent, or -1 if one failed. */
+static int s_publish_due(hub_feed_t *self, int64_t now)
+{
+    int rc = 0, sent = 0;
+    uint32_t as_of = ro_date_of(now);
+    for (size_t k = 0; k < self->ndue; k++) {
+        size_t i = self->due[k];
+        if (hub_engine_unit(self->engine, self->states, i, as_of, &self->scope) == 0)
+            s_count(s_publish(self, i, &self->scope, now), &rc, &sent);
+    }
+    self->ndue = 0;
+    if (++self->gen == 0) { /* wrapped: no stamp may look current */
+        memset(self->stamp, 0, self->nunits * sizeof *self->stamp);
+        self->gen = 1;
+    }
+    if (s_pending(self))
+        s_rollups(self, as_of, now, &rc, &sent);
     if (sent > 0)
         hub_status_set_feed_seq(self->status, self->seq);
     return rc < 0 ? -1 : sent;
@@ -461,36 +427,36 @@ static int s_done(hub_feed_t *self, int rc, int sent)
 
 int hub_feed_commit(hub_feed_t *self, const uint32_t *units, size_t n, int64_t now)
 {
-    int rc = 0, sent = 0;
+    (void)now; /* the publication's clock is the one that counts */
+    int listed = 0;
     for (size_t k = 0; k < n; k++) {
         size_t i = units[k];
-        if (i >= self->nunits)
+        if (i >= self->nunits || self->stamp[i] == self->gen)
             continue;
+        self->stamp[i] = self->gen;
+        self->due[self->ndue++] = (uint32_t)i;
+        listed++;
         const ro_unit_t *u = ro_registry_at(self->reg, i);
         int d = ro_division_index(u->division);
         if (d >= 0)
-            self->touched[d] = 1;
+            self->touched[T_DIV(d)] = 1;
         if ((unsigned)u->level < RO_LEVEL_COUNT)
-            self->touched[RO_DIVISION_COUNT + u->level] = 1;
-        self->touched[S_ROLLUPS - 1] = 1;
-        if (s_unit(self, i, now, &sent))
-            rc = -1;
+            self->touched[T_LEVEL(u->level)] = 1;
+        self->touched[T_PROVINCE] = 1;
     }
-    if (s_rollups(self, now, &sent))
-        rc = -1;
-    return s_done(self, rc, sent);
+    return listed;
 }
 
 int hub_feed_all(hub_feed_t *self, int64_t now)
 {
-    int rc = 0, sent = 0;
-    for (size_t i = 0; i < self->nunits; i++)
-        if (s_unit(self, i, now, &sent))
-            rc = -1;
-    memset(self->touched, 1, S_ROLLUPS);
-    if (s_rollups(self, now, &sent))
-        rc = -1;
-    return s_done(self, rc, sent);
+    (void)now;
+    self->ndue = 0;
+    for (size_t i = 0; i < self->nunits; i++) {
+        self->stamp[i] = self->gen;
+        self->due[self->ndue++] = (uint32_t)i;
+    }
+    memset(self->touched, 1, sizeof self->touched);
+    return 0;
 }
 
 long hub_feed_tick(hub_feed_t *self, int64_t now, int64_t mono_ms)
@@ -500,6 +466,11 @@ long hub_feed_tick(hub_feed_t *self, int64_t now, int64_t mono_ms)
         /* milestones fall due at midnight: statuses change without a commit */
         self->today = today;
         hub_feed_all(self, now);
+    }
+    if (s_pending(self) && mono_ms >= self->next_pub_ms) {
+        /* after a quiet period at once; under load, one publication per interval */
+        s_publish_due(self, now);
+        self->next_pub_ms = mono_ms + HUB_FEED_INTERVAL_MS;
     }
     if (mono_ms >= self->next_hb_ms) {
         Rollout__FeedHeartbeat hb = ROLLOUT__FEED_HEARTBEAT__INIT;
@@ -521,6 +492,8 @@ long hub_feed_tick(hub_feed_t *self, int64_t now, int64_t mono_ms)
         self->next_hb_ms = mono_ms + HUB_FEED_HEARTBEAT_MS;
     }
     int64_t left = self->next_hb_ms - mono_ms;
+    if (s_pending(self) && self->next_pub_ms - mono_ms < left)
+        left = self->next_pub_ms - mono_ms;
     return left > 0 ? (long)left : 0;
 }
 

@@ -363,7 +363,8 @@ static int s_reload_registry(hub_t *h)
            "SIGHUP: reloaded %zu units from %s (%zu new, %zu dropped) and %zu indicators "
            "from %s",
            n, h->cfg.registry, added, dropped, hub_targets_count(next.targets), h->cfg.targets);
-    if (hub_view_reload(h->view, next.reg, pub, next.targets)) { /* before the old goes */
+    /* before the old goes: the feed compares them */
+    if (hub_view_reload(h->view, next.reg, pub, next.engine, next.targets)) {
         ro_log(LOG_ERR, "SIGHUP: out of memory for the feed's topics; stopping");
         s_stop = 1;
     }
@@ -808,7 +809,7 @@ int main(int argc, char **argv)
 
     if (s_open_sockets(&h, err, sizeof err) ||
         !(h.view = hub_view_new(&h.cfg, h.ctx, h.sock[0], h.sock[2], h.status, h.ingest, h.reg,
-                                h.pub, h.targets, err, sizeof err)) ||
+                                h.pub, h.engine, h.targets, err, sizeof err)) ||
         s_status_start(&h, err, sizeof err)) {
         ro_log(LOG_ERR, "%s", err);
         goto done;

@@ -746,8 +746,9 @@ static void s_pack_free(s_pack_t *pk, size_t nscopes)
     free(pk->mp);
 }
 
-/* Fill the protobuf form of scope k of rep. Returns 0, or -1 out of memory. */
-static int s_pack_scope(const hub_status_t *self, s_pack_t *pk, const hub_scope_t *s, size_t k)
+/* Fill the protobuf form of scope s as scope k of pk (targets: the engine's,
+ * NULL for raw sums). Returns 0, or -1 out of memory. */
+static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_scope_t *s, size_t k)
 {
     Rollout__Scope init = ROLLOUT__SCOPE__INIT;
     Rollout__Scope *pb = &pk->scopes[k];
@@ -779,9 +780,9 @@ static int s_pack_scope(const hub_status_t *self, s_pack_t *pk, const hub_scope_
     pb->grade = s->indicator_count ? (char *)hub_grade_label(s->grade) : "";
     pb->why = s->why;
     size_t base = k * HUB_INDICATORS_MAX;
-    for (size_t i = 0; i < s->indicator_count && self->targets; i++) {
+    for (size_t i = 0; i < s->indicator_count && targets; i++) {
         const hub_indicator_result_t *r = &s->indicators[i];
-        const hub_indicator_t *ind = hub_targets_at(self->targets, r->index);
+        const hub_indicator_t *ind = hub_targets_at(targets, r->index);
         Rollout__Indicator iinit = ROLLOUT__INDICATOR__INIT;
         Rollout__Indicator *pi = &pk->inds[base + i];
         *pi = iinit;
@@ -807,15 +808,36 @@ static int s_pack_scope(const hub_status_t *self, s_pack_t *pk, const hub_scope_
             pk->why[base + i] = malloc(512);
             if (!pk->why[base + i])
                 return -1;
-            hub_engine_reason(self->targets, s, i, pk->why[base + i], 512);
+            hub_engine_reason(targets, s, i, pk->why[base + i], 512);
             pi->why = pk->why[base + i];
         }
         pk->ip[base + i] = pi;
     }
     pb->indicators = &pk->ip[base];
-    pb->n_indicators = self->targets ? s->indicator_count : 0;
+    pb->n_indicators = targets ? s->indicator_count : 0;
     pk->sp[k] = pb;
     return 0;
+}
+
+size_t hub_status_pack_scope(const hub_targets_t *targets, const hub_scope_t *s, uint8_t *buf,
+                             size_t cap)
+{
+    Rollout__Scope scope;
+    Rollout__Scope *sp = NULL;
+    Rollout__Indicator inds[HUB_INDICATORS_MAX], *ip[HUB_INDICATORS_MAX];
+    char division[1][16];
+    char *why[HUB_INDICATORS_MAX] = {NULL};
+    s_pack_t pk = {
+        .scopes = &scope, .sp = &sp, .inds = inds, .ip = ip, .division = division, .why = why};
+    size_t need = 0;
+    if (s_pack_scope(targets, &pk, s, 0) == 0) {
+        need = rollout__scope__get_packed_size(&scope);
+        if (need <= cap)
+            rollout__scope__pack(&scope, buf);
+    }
+    for (size_t i = 0; i < HUB_INDICATORS_MAX; i++)
+        free(why[i]);
+    return need;
 }
 
 /* Pack rep into a malloc'ed buffer: 0, or -1 out of memory. */
@@ -838,7 +860,7 @@ static int s_pack(const hub_status_t *self, s_reply_t *rep, uint8_t **out, size_
     if (pk.scopes && pk.sp && pk.inds && pk.ip && pk.division && pk.why && pk.hp && pk.mp) {
         rc = 0;
         for (size_t k = 0; rc == 0 && k < rep->nscopes; k++)
-            rc = s_pack_scope(self, &pk, &rep->scopes[k], k);
+            rc = s_pack_scope(self->targets, &pk, &rep->scopes[k], k);
     }
     if (rc == 0) {
         for (size_t i = 0; i < rep->nmetrics; i++)

@@ -1,6 +1,7 @@
 /* hub_view: owns the feed, the metrics and the dashboard, and calls them
- * in the order the loop needs: measure the commit, then publish it; every
- * turn, heartbeat and monitors, then the HTTP documents. */
+ * in the order the loop needs: measure the commit, then mark it for the
+ * feed; every turn, the feed's publication and heartbeat, monitors, then
+ * the HTTP documents. */
 #include "view.h"
 #include "dashboard.h"
 #include "feed.h"
@@ -20,12 +21,12 @@ struct hub_view {
 
 hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *ctx, void *ingest_sock, void *feed_sock,
                          hub_status_t *status, const hub_ingest_t *ingest, const ro_registry_t *reg,
-                         const hub_unit_state_t *states, const hub_targets_t *targets, char *err,
-                         size_t errlen)
+                         const hub_unit_state_t *states, const hub_engine_t *engine,
+                         const hub_targets_t *targets, char *err, size_t errlen)
 {
     hub_view_t *self = calloc(1, sizeof *self);
     if (self)
-        self->feed = hub_feed_new(feed_sock, status, reg, 0);
+        self->feed = hub_feed_new(feed_sock, status, reg, states, engine, targets, 0);
     if (self && self->feed)
         self->metrics = hub_metrics_new(ingest, self->feed, states, ro_registry_count(reg),
                                         cfg->silent_after, ctx, ingest_sock, feed_sock);
@@ -87,10 +88,10 @@ long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms)
 }
 
 int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_unit_state_t *states,
-                    const hub_targets_t *targets)
+                    const hub_engine_t *engine, const hub_targets_t *targets)
 {
     hub_metrics_set_states(self->metrics, states, ro_registry_count(reg));
     if (self->dashboard)
         hub_dashboard_set_targets(self->dashboard, targets);
-    return hub_feed_set_registry(self->feed, reg);
+    return hub_feed_set_registry(self->feed, reg, states, engine, targets);
 }

@@ -6,6 +6,7 @@
 #ifndef HUB_VIEW_H
 #define HUB_VIEW_H
 
+#include "engine.h"
 #include "ingest.h"
 #include "ro_config.h"
 #include "ro_registry.h"
@@ -19,32 +20,39 @@
 typedef struct hub_view hub_view_t;
 
 /* Start the view over the hub's pieces (all borrowed, must outlive it):
- * ctx and its bound ingest ROUTER and feed PUB sockets, status (which the
- * feed asks for scopes and which answers METRICS with the view's metrics),
- * ingest, reg with its live states, targets, and cfg (metrics_http,
- * silent_after, data_dir). Returns NULL with a reason in err. */
+ * ctx and its bound ingest ROUTER and feed PUB sockets, status (told the
+ * feed's epoch and seq, asked by the dashboard, and answering METRICS with
+ * the view's metrics), ingest, reg with its committed states (all the feed
+ * and metrics read of units), the engine and its targets (the feed
+ * evaluates scopes with them), and cfg (metrics_http, silent_after,
+ * data_dir). Returns NULL with a reason in err. */
 hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *ctx, void *ingest_sock, void *feed_sock,
                          hub_status_t *status, const hub_ingest_t *ingest, const ro_registry_t *reg,
-                         const hub_unit_state_t *states, const hub_targets_t *targets, char *err,
-                         size_t errlen);
+                         const hub_unit_state_t *states, const hub_engine_t *engine,
+                         const hub_targets_t *targets, char *err, size_t errlen);
 
 /* Stop the HTTP thread, close the monitor sockets (call before
  * zmq_ctx_term) and free; accepts NULL and nulls the pointer. */
 void hub_view_destroy(hub_view_t **self_p);
 
 /* After a loop turn in which ingest committed a batch: time it (woke_us,
- * ro_time_mono_us, is when the wake that found it began) and publish what
- * it changed. now is the hub's clock. */
+ * ro_time_mono_us, is when the wake that found it began) and mark what it
+ * changed for the feed's next publication (hub_view_tick sends it: at once
+ * after a quiet period, else within HUB_FEED_INTERVAL_MS). now is the hub's
+ * clock. */
 void hub_view_committed(hub_view_t *self, const hub_ingest_t *ingest, int64_t now, int64_t woke_us);
 
-/* Every loop turn: heartbeat, monitor events, HTTP documents when due.
- * Returns the milliseconds the loop may sleep before the next is due. */
+/* Every loop turn: the feed's publication and heartbeat, monitor events,
+ * HTTP documents when due. Returns the milliseconds the loop may sleep
+ * before the next is due. */
 long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms);
 
-/* The registry and targets were reloaded (SIGHUP). Call before the old
- * registry is freed: the feed compares them. Returns 0, or -1 when out of
- * memory (the hub should stop: the feed cannot follow the new indices). */
+/* The registry and targets were reloaded (SIGHUP): reg, its committed
+ * states, the engine built on them and targets replace the old ones. Call
+ * before the old registry is freed: the feed compares them. Returns 0, or
+ * -1 when out of memory (the hub should stop: the feed cannot follow the
+ * new indices). */
 int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_unit_state_t *states,
-                    const hub_targets_t *targets);
+                    const hub_engine_t *engine, const hub_targets_t *targets);
 
 #endif

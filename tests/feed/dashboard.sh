@@ -26,6 +26,7 @@ for u in 460100-001 469005-012; do agent_start "$u"; done
 "$PROBE_BIN" "$INGEST" --wait 300 report 460000-001 1 training 20180401 25 40 >/dev/null
 "$PROBE_BIN" "$INGEST" --wait 300 report 469030-210 1 items 20180401 10 3 >/dev/null
 wait_until 30 province_reports_is 8 || fail "reports not stored: $(province reports)"
+wait_until 10 feed_settled || fail "the feed did not settle"
 
 api() { curl -sf "http://$HTTP$1"; }
 api_caught_up() { [ "$(api /api/status | jq -r .feed_seq)" == "$(hub_feed_seq)" ]; }

@@ -59,9 +59,14 @@ sub_field() { jq -r ".$2" "$T/$1.state" 2>/dev/null; }
 # hub_feed_seq: the feed seq (and epoch) the hub's status answers carry now.
 hub_feed_seq() { ctl status --json | jq -r .feed_seq; }
 hub_feed_at() { ctl status --json | jq -r '"\(.feed_epoch) \(.feed_seq)"'; }
-# sub_caught_up NAME: NAME holds a synced state at the hub's current epoch and seq.
+# feed_settled: the feed seq stays put for longer than the feed's interval (200 ms,
+# HUB_FEED_INTERVAL_MS): what the hub stored has been published, so its answers are
+# no newer than its feed. Until then a status answer may be ahead of the feed.
+feed_settled() { local at; at=$(hub_feed_at); sleep 0.5; [ "$at" == "$(hub_feed_at)" ]; }
+# sub_caught_up NAME: NAME holds a synced state at the hub's current epoch and seq,
+# and the feed has published what the hub stored.
 sub_caught_up() {
-  [ -s "$T/$1.state" ] && [ "$(sub_field "$1" synced)" == true ] &&
+  [ -s "$T/$1.state" ] && [ "$(sub_field "$1" synced)" == true ] && feed_settled &&
     [ "$(jq -r '"\(.epoch) \(.seq)"' "$T/$1.state")" == "$(hub_feed_at)" ]
 }
 

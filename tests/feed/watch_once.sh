@@ -12,6 +12,7 @@ hub_config; hub_start
 "$PROBE_BIN" "$INGEST" --wait 300 report 460100-001 4 items 20180107 10 0 >/dev/null
 "$PROBE_BIN" "$INGEST" --wait 300 report 460100-001 5 training 20189999 1 1 >/dev/null # refused: invalid
 wait_until 10 province_reports_is 5 || fail "reports not stored"
+wait_until 10 feed_settled || fail "the feed did not settle"
 
 out=$T/frame.txt
 ctl watch --once >"$out" 2>"$T/watch.err" || fail "watch --once failed: $(cat "$T/watch.err")"
