@@ -6,8 +6,9 @@
  * lock, which the main thread holds except while it polls and while ingest
  * receives, stores and acknowledges a batch (ingest touches only its own
  * working states and the store's writing connection then, and publishes a
- * committed batch under the lock). The status thread holds it per answer and
- * reads the committed states and the store through its own connection. What
+ * committed batch under the lock). The status thread holds it per answer,
+ * reads the committed states, and reads the store through its own connection
+ * (reader) with the lock let go for the scan (see s_scan_leave). What
  * happens to a message is ingest's and status's business; attainment, the
  * feed's content and the CURVE allow-list come from their own modules. */
 #include "auth.h"
@@ -188,10 +189,28 @@ typedef struct {
     int lock_fd;                    /* flock on <data_dir>/hub.lock */
     char endpoints_path[RO_PATH_MAX + 32];
     pthread_mutex_t lock;    /* see the top of this file; recursive */
+    pthread_mutex_t scan;    /* held while a status answer scans the store through reader */
     pthread_t status_thread; /* answers on sock[1] */
     int status_running;      /* status_thread was started */
     atomic_int status_stop;  /* asks it to end */
 } hub_t;
+
+/* A status answer that scans the store lets go of the hub's lock meanwhile,
+ * holding the scan lock instead (never both while it waits: no deadlock),
+ * so ingest carries on; a registry reload takes the scan lock too. */
+static void s_scan_leave(void *arg)
+{
+    hub_t *h = arg;
+    pthread_mutex_lock(&h->scan);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void s_scan_enter(void *arg)
+{
+    hub_t *h = arg;
+    pthread_mutex_unlock(&h->scan);
+    pthread_mutex_lock(&h->lock);
+}
 
 /* The status thread: one answer per turn of the lock. */
 static void *s_status_main(void *arg)
@@ -590,8 +609,11 @@ static void s_run(hub_t *h)
         }
         if (reload_registry == 2 && !hub_ingest_held(h->ingest))
             reload_registry = 1; /* the held batch is stored: go ahead */
-        if (reload_registry == 1)
+        if (reload_registry == 1) {
+            pthread_mutex_lock(&h->scan); /* no status answer is reading through reader */
             reload_registry = s_reload_registry(h) ? 2 : 0;
+            pthread_mutex_unlock(&h->scan);
+        }
         int64_t mono = ro_time_mono_ms();
         long timeout = 1000;
         long retry = hub_ingest_retry_in(h->ingest, mono);
@@ -707,6 +729,7 @@ int main(int argc, char **argv)
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&h.lock, &attr);
     pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&h.scan, NULL);
     h.config_path = config;
     char err[2048];
     if (ro_hub_config_load(config, &h.cfg, err, sizeof err)) {
@@ -790,8 +813,10 @@ int main(int argc, char **argv)
     h.status = h.ingest ? hub_status_new(h.reg, h.pub, h.reader, h.ingest) : NULL;
     if (h.status && hub_status_set_engine(h.status, h.engine, h.targets, h.targets_text))
         hub_status_destroy(&h.status);
-    if (h.status)
+    if (h.status) {
         hub_status_set_silent_after(h.status, h.cfg.silent_after);
+        hub_status_set_store_hooks(h.status, s_scan_leave, s_scan_enter, &h);
+    }
     if (!h.status) {
         ro_log(LOG_ERR, "out of memory");
         goto done;
@@ -829,6 +854,7 @@ int main(int argc, char **argv)
     code = 0;
 done:
     s_hub_close(&h);
+    pthread_mutex_destroy(&h.scan);
     pthread_mutex_destroy(&h.lock);
     return code;
 }

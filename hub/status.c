@@ -19,25 +19,28 @@
 #define SERIES_MONTHS_MAX 1200 /* monthly points of a series: a century */
 
 struct hub_status {
-    const ro_registry_t *reg;       /* borrowed */
-    const hub_unit_state_t *states; /* borrowed, live */
-    hub_store_t *store;             /* borrowed: as-of, history, series and verify */
-    const hub_ingest_t *ingest;     /* borrowed, may be NULL */
-    const hub_engine_t *engine;     /* borrowed, may be NULL: raw sums only */
-    const hub_targets_t *targets;   /* borrowed, with the engine */
-    char *targets_text;             /* owned: what TARGETS answers, may be NULL */
-    int64_t silent_after;           /* seconds */
-    uint64_t feed_seq;              /* reported on every reply */
-    uint64_t feed_epoch;            /* reported with it */
+    const ro_registry_t *reg;         /* borrowed */
+    const hub_unit_state_t *states;   /* borrowed, live */
+    hub_store_t *store;               /* borrowed: as-of, history, series and verify */
+    const hub_ingest_t *ingest;       /* borrowed, may be NULL */
+    const hub_engine_t *engine;       /* borrowed, may be NULL: raw sums only */
+    const hub_targets_t *targets;     /* borrowed, with the engine */
+    char *targets_text;               /* owned: what TARGETS answers, may be NULL */
+    int64_t silent_after;             /* seconds */
+    uint64_t feed_seq;                /* reported on every reply */
+    uint64_t feed_epoch;              /* reported with it */
     hub_status_metrics_fn metrics_fn; /* more METRICS, may be NULL */
-    void *metrics_arg;              /* its argument */
-    hub_status_gate_fn gate;        /* may this connection still ask? NULL: yes */
-    void *gate_arg;                 /* its argument */
-    ro_ratelimit_t rl;              /* bad-request log lines */
-    uint64_t bad_requests;          /* requests answered with status 2 (refused) */
-    hub_unit_state_t *past;         /* owned: states as of past_as_of */
-    uint32_t past_as_of;            /* 0 = past holds nothing */
-    uint64_t past_key;              /* reports stored when past was computed */
+    void *metrics_arg;                /* its argument */
+    hub_status_gate_fn gate;          /* may this connection still ask? NULL: yes */
+    void *gate_arg;                   /* its argument */
+    ro_ratelimit_t rl;                /* bad-request log lines */
+    uint64_t bad_requests;            /* requests answered with status 2 (refused) */
+    hub_unit_state_t *past;           /* owned: states as of past_as_of */
+    uint32_t past_as_of;              /* 0 = past holds nothing */
+    uint64_t past_key;                /* reports stored when past was computed */
+    hub_status_hook_fn leave, enter;  /* around store scans, may be NULL */
+    void *hook_arg;                   /* their argument */
+    uint64_t generation;              /* registry or targets replaced this many times */
 };
 
 /* A reply under construction. */
@@ -95,6 +98,7 @@ int hub_status_set_engine(hub_status_t *self, const hub_engine_t *engine,
     self->targets_text = text;
     self->engine = engine;
     self->targets = engine ? targets : NULL;
+    self->generation++;
     return 0;
 }
 
@@ -108,6 +112,7 @@ void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
 {
     self->reg = reg;
     self->states = states;
+    self->generation++;
     free(self->past); /* indexed by the old registry */
     self->past = NULL;
     self->past_as_of = 0;
@@ -128,6 +133,35 @@ void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *
 void hub_status_set_feed_seq(hub_status_t *self, uint64_t feed_seq)
 {
     self->feed_seq = feed_seq;
+}
+
+void hub_status_set_store_hooks(hub_status_t *self, hub_status_hook_fn leave,
+                                hub_status_hook_fn enter, void *arg)
+{
+    self->leave = leave;
+    self->enter = enter;
+    self->hook_arg = arg;
+}
+
+/* Around a store scan: s_leave before (returns the generation to check),
+ * s_enter after (0, or status 1 when the registry or targets changed). */
+static uint64_t s_leave(hub_status_t *self)
+{
+    uint64_t gen = self->generation;
+    if (self->leave)
+        self->leave(self->hook_arg);
+    return gen;
+}
+
+static int s_enter(hub_status_t *self, uint64_t gen, s_reply_t *rep)
+{
+    if (self->enter)
+        self->enter(self->hook_arg);
+    if (self->generation == gen)
+        return 0;
+    snprintf(rep->error, sizeof rep->error,
+             "the hub reloaded its registry or targets during this query; ask again");
+    return 1;
 }
 
 /* ---- reply building ---------------------------------------------------- */
@@ -207,11 +241,19 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
         self->past = calloc(n ? n : 1, sizeof *self->past);
     self->past_as_of = 0;
     char err[256];
-    if (!self->past || !self->store ||
-        hub_store_states_as_of(self->store, self->reg, rep->pb.as_of, self->past, err,
-                               sizeof err)) {
+    if (!self->past || !self->store) {
         snprintf(rep->error, sizeof rep->error, "cannot compute the state as of %u: %s",
-                 rep->pb.as_of, !self->past ? "out of memory" : self->store ? err : "no store");
+                 rep->pb.as_of, !self->past ? "out of memory" : "no store");
+        return NULL;
+    }
+    uint64_t gen = s_leave(self);
+    int bad =
+        hub_store_states_as_of(self->store, self->reg, rep->pb.as_of, self->past, err, sizeof err);
+    if (s_enter(self, gen, rep))
+        return NULL;
+    if (bad) {
+        snprintf(rep->error, sizeof rep->error, "cannot compute the state as of %u: %s",
+                 rep->pb.as_of, err);
         return NULL;
     }
     self->past_as_of = rep->pb.as_of;
@@ -239,9 +281,9 @@ static int s_indicator(hub_status_t *self, const Rollout__StatusRequest *req, s_
     } else {
         int i = hub_targets_find(self->targets, req->indicator);
         if (i < 0) {
-            size_t o = (size_t)snprintf(rep->error, sizeof rep->error,
-                                        "unknown indicator '%.40s'; the hub's are:",
-                                        req->indicator);
+            size_t o =
+                (size_t)snprintf(rep->error, sizeof rep->error,
+                                 "unknown indicator '%.40s'; the hub's are:", req->indicator);
             for (size_t k = 0; k < hub_targets_count(self->targets) && o < sizeof rep->error; k++)
                 o += (size_t)snprintf(rep->error + o, sizeof rep->error - o, " %s",
                                       hub_targets_at(self->targets, k)->id);
@@ -367,8 +409,7 @@ static int s_query_level(hub_status_t *self, const Rollout__StatusRequest *req, 
     return 0;
 }
 
-static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *req,
-                             s_reply_t *rep)
+static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
 {
     (void)req;
     int rc = s_need_engine(self, rep);
@@ -395,8 +436,8 @@ static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *r
 /* How many of total a reply carries. */
 static size_t s_limit(const Rollout__StatusRequest *req, size_t total)
 {
-    size_t cap = req->limit && req->limit < HUB_STATUS_SCOPES_MAX ? req->limit
-                                                                  : HUB_STATUS_SCOPES_MAX;
+    size_t cap =
+        req->limit && req->limit < HUB_STATUS_SCOPES_MAX ? req->limit : HUB_STATUS_SCOPES_MAX;
     return total < cap ? total : cap;
 }
 
@@ -486,16 +527,26 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
         return 1;
     if ((rc = s_add_unit(self, rep, states, (size_t)i)))
         return rc;
-    const hub_indicator_t *in = hub_targets_at(self->targets, ind);
     hub_store_point_t *pts = NULL;
     size_t n = 0;
     char err[256];
-    if (!self->store || hub_store_history(self->store, (size_t)i, s_kind_of(in), rep->pb.as_of,
-                                          &pts, &n, err, sizeof err)) {
-        snprintf(rep->error, sizeof rep->error, "cannot read the history: %s",
-                 self->store ? err : "no store");
+    if (!self->store) {
+        snprintf(rep->error, sizeof rep->error, "cannot read the history: no store");
         return 1;
     }
+    ro_kind_t kind = s_kind_of(hub_targets_at(self->targets, ind));
+    uint64_t gen = s_leave(self);
+    int bad =
+        hub_store_history(self->store, (size_t)i, kind, rep->pb.as_of, &pts, &n, err, sizeof err);
+    if (s_enter(self, gen, rep)) {
+        free(pts);
+        return 1;
+    }
+    if (bad) {
+        snprintf(rep->error, sizeof rep->error, "cannot read the history: %s", err);
+        return 1;
+    }
+    const hub_indicator_t *in = hub_targets_at(self->targets, ind);
     size_t first = req->limit && n > req->limit ? n - req->limit : 0;
     Rollout__HistoryPoint *out = s_points(rep, n - first);
     if (!out) {
@@ -560,14 +611,19 @@ static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req,
     }
     dates[n++] = as_of;
     char err[256];
-    if (hub_store_series(self->store, s_kind_of(in), dates, n, total, part, err, sizeof err)) {
+    uint64_t gen = s_leave(self);
+    int bad = hub_store_series(self->store, s_kind_of(in), dates, n, total, part, err, sizeof err);
+    if ((rc = s_enter(self, gen, rep)) == 0 && bad) {
         snprintf(rep->error, sizeof rep->error, "cannot compute the series: %s", err);
         rc = 1;
     }
-    size_t from = 0; /* leave out the months before any data */
+    if (rc == 0)
+        in = hub_targets_at(self->targets, ind); /* the same targets: the generation held */
+    size_t from = 0;                             /* leave out the months before any data */
     while (rc == 0 && from + 1 < n &&
-           (in->kind == HUB_KIND_RATIO ? total[from] == 0
-                                       : (in->source == HUB_SOURCE_HOURS ? part : total)[from] == 0))
+           (in->kind == HUB_KIND_RATIO
+                ? total[from] == 0
+                : (in->source == HUB_SOURCE_HOURS ? part : total)[from] == 0))
         from++;
     if (rc == 0 && req->limit && n - from > req->limit)
         from = n - req->limit;
@@ -634,7 +690,10 @@ static int s_query_verify(hub_status_t *self, const Rollout__StatusRequest *req,
     hub_store_diff_t diffs[SHOWN];
     uint64_t units = 0, reports = 0;
     char err[256];
+    uint64_t gen = s_leave(self);
     long n = hub_store_recount(self->store, diffs, SHOWN, &units, &reports, err, sizeof err);
+    if (s_enter(self, gen, rep))
+        return 1;
     if (n < 0) {
         snprintf(rep->error, sizeof rep->error, "verify failed: %s", err);
         return 1;
@@ -726,7 +785,7 @@ typedef struct {
     Rollout__Indicator *inds;
     Rollout__Indicator **ip;
     char (*division)[16];
-    char **why;          /* nscopes x HUB_INDICATORS_MAX, NULL where no reason */
+    char **why; /* nscopes x HUB_INDICATORS_MAX, NULL where no reason */
     Rollout__HistoryPoint **hp;
     Rollout__Metric **mp;
 } s_pack_t;

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HUB_STATUS_FRAME_MAX 4096     /* the largest request accepted */
-#define HUB_STATUS_SCOPES_MAX 10000   /* scopes in one reply; LAGGARDS/SILENT say the total */
+#define HUB_STATUS_FRAME_MAX 4096      /* the largest request accepted */
+#define HUB_STATUS_SCOPES_MAX 10000    /* scopes in one reply; LAGGARDS/SILENT say the total */
 #define HUB_STATUS_SILENT_AFTER 259200 /* default seconds before a unit is silent */
 
 typedef struct hub_status hub_status_t;
@@ -106,6 +106,16 @@ size_t hub_status_pack_scope(const hub_targets_t *targets, const hub_scope_t *s,
  * NULL (the default): every request is answered. */
 typedef int (*hub_status_gate_fn)(void *arg, void *request);
 void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg);
+
+/* Reads that scan the store (a past date, history, series, verify: up to
+ * seconds on a large store) run with the caller's lock let go: leave(arg)
+ * before each, enter(arg) after it, in whichever thread answers. A query
+ * during which the registry or targets were replaced (hub_status_set_registry
+ * or _set_engine) is answered with status 1 and "ask again". NULL hooks:
+ * nothing is let go. */
+typedef void (*hub_status_hook_fn)(void *arg);
+void hub_status_set_store_hooks(hub_status_t *self, hub_status_hook_fn leave,
+                                hub_status_hook_fn enter, void *arg);
 
 /* Serve one request waiting on the ROUTER sock without blocking: accepts
  * DEALER-style [id][body] and REQ-style [id][empty][body] envelopes and
