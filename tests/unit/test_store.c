@@ -18,6 +18,7 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NOW 1546300800 /* 2019-01-01T00:00:00Z: every 2017-2018 date is valid */
@@ -339,6 +340,82 @@ static void s_expect_refused_untouched(const char *path, const char *needle)
     assert_memory_equal(after, before, before_len);
     free(before);
     free(after);
+}
+
+/* Another process opens the store and closes it while the hub runs. */
+static int s_other_process_reads(const char *path)
+{
+    sqlite3 *db = NULL;
+    int ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+             sqlite3_exec(db, "SELECT count(*) FROM reports", NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(db); /* the last user of a WAL checkpoints and deletes it */
+    return ok ? 0 : 1;
+}
+
+/* A writer opens path as the hub does (a second connection for its status
+ * thread), commits a report, lets another process (an operator's sqlite3, a
+ * backup) open and close the store, commits a second report, then dies
+ * without closing. Both commits must survive. The second connection once
+ * opened with the file check, whose close() dropped the first connection's
+ * POSIX locks: the other process then took itself for the WAL's last user,
+ * checkpointed and deleted it, and the second commit went into the deleted
+ * file. Both are children of this process, forked before either opens the
+ * store (SQLite's lock bookkeeping must not be inherited). */
+static void test_second_connection_keeps_the_wal(void **state)
+{
+    (void)state;
+    const char *path = s_path("again.db");
+    s_remove_db(path);
+    int go[2], done[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(done), 0);
+    char c = 0;
+    pid_t other = fork();
+    assert_true(other >= 0);
+    if (other == 0)
+        _exit(read(go[0], &c, 1) == 1 ? s_other_process_reads(path) | (write(done[1], &c, 1) != 1)
+                                      : 20);
+    pid_t writer = fork();
+    assert_true(writer >= 0);
+    if (writer == 0) {
+        ro_registry_t *reg = s_registry();
+        hub_store_t *st = s_open(path, 0);
+        hub_unit_state_t states[NUNITS] = {0};
+        char err[256] = "";
+        hub_store_t *again = hub_store_open_again(path, 2, err, sizeof err);
+        if (!again || hub_store_load_states(st, reg, states, NULL, 0))
+            _exit(10);
+        for (uint64_t seq = 1; seq <= 2; seq++) {
+            ro_report_t r = s_report("460000-001", seq, RO_KIND_TRAINING, 20180110, 30, 25);
+            if (hub_store_begin(st, NULL, 0))
+                _exit(11);
+            s_put(st, states, 0, &r);
+            s_put_states(st, states);
+            if (hub_store_commit(st, NULL, 0))
+                _exit(12);
+            if (seq == 1 && (write(go[1], &c, 1) != 1 || read(done[0], &c, 1) != 1))
+                _exit(13);
+        }
+        _exit(0); /* a crash: nothing closed, nothing checkpointed */
+    }
+    int ws = 0, os = 0;
+    assert_int_equal(waitpid(writer, &ws, 0), writer);
+    assert_int_equal(waitpid(other, &os, 0), other);
+    assert_true(WIFEXITED(ws) && WIFEXITED(os));
+    assert_int_equal(WEXITSTATUS(ws), 0);
+    assert_int_equal(WEXITSTATUS(os), 0);
+    for (int i = 0; i < 2; i++) {
+        close(go[i]);
+        close(done[i]);
+    }
+    ro_registry_t *reg = s_registry();
+    hub_store_t *st = s_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    assert_int_equal(states[0].last_seq, 2);
+    assert_int_equal(states[0].reports, 2);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
 }
 
 static void test_garbage_file_refused_untouched(void **state)
@@ -905,6 +982,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_refused_and_found_by_hash),
         cmocka_unit_test(test_rollback_leaves_nothing),
         cmocka_unit_test(test_states_survive_reopen),
+        cmocka_unit_test(test_second_connection_keeps_the_wal),
         cmocka_unit_test(test_garbage_file_refused_untouched),
         cmocka_unit_test(test_truncated_db_refused_untouched),
         cmocka_unit_test(test_newer_schema_and_foreign_db_refused),
