@@ -55,6 +55,14 @@ static const char *s_sql[S_STMT_COUNT] = {
     [S_DATA_VERSION] = "PRAGMA data_version",
 };
 
+/* The statements an idle `run` uses (the heartbeat's counters, the poll for
+ * new records, reading what to send) stay prepared; the others are prepared
+ * when first needed and finalized again by agent_outbox_release. */
+static const int s_hot[S_STMT_COUNT] = {
+    [S_BEGIN_READ] = 1, [S_COMMIT] = 1, [S_ROLLBACK] = 1,      [S_META] = 1,
+    [S_COUNT] = 1,      [S_AFTER] = 1,  [S_REFUSED_COUNT] = 1, [S_DATA_VERSION] = 1,
+};
+
 /* The schema of version 1. The meta table has exactly one row. */
 static const char s_schema[] = "CREATE TABLE meta ("
                                "  id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -74,7 +82,7 @@ static const char s_schema[] = "CREATE TABLE meta ("
 
 struct agent_outbox {
     sqlite3 *db;                    /* the connection */
-    sqlite3_stmt *st[S_STMT_COUNT]; /* prepared once, reset after each use */
+    sqlite3_stmt *st[S_STMT_COUNT]; /* prepared on first use (see s_hot), reset after each */
     char *path;                     /* the file, for messages */
     char unit[RO_UNIT_MAX + 1];     /* unit the file is bound to */
     int64_t max;                    /* outbox_max; 0 = no bound */
@@ -85,6 +93,33 @@ static void s_reset(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+}
+
+/* Statement `which`, prepared now if it is not yet; NULL on failure (the
+ * connection's error says why). */
+static sqlite3_stmt *s_stmt(agent_outbox_t *self, int which)
+{
+    if (self->st[which])
+        return self->st[which];
+    int rc = sqlite3_prepare_v3(self->db, s_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                &self->st[which], NULL);
+    if (rc != SQLITE_OK)
+        self->st[which] = NULL;
+    return self->st[which];
+}
+
+/* Once per process, before SQLite starts: no bulk page-cache allocation per
+ * connection (SQLite's default is 20 pages, ~87 KB, whatever the file's
+ * size); pages are allocated as they are read, up to AGENT_OUTBOX_CACHE_KIB.
+ * This file is the agent's only SQLite user, and opens no connection from
+ * more than one thread. After SQLite has started this is a no-op. */
+static void s_configure_sqlite(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0);
 }
 
 static void s_damaged(char *err, size_t errlen, const char *path, const char *why)
@@ -278,7 +313,9 @@ static int s_precheck(const char *path, char *err, size_t errlen)
 static int s_quick_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+    /* main only: the check of the (empty) temp schema would open a temp
+     * database and its page cache for nothing */
+    int rc = sqlite3_prepare_v2(db, "PRAGMA main.quick_check", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -320,6 +357,7 @@ agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outb
     if (!err)
         err = dummy, errlen = sizeof dummy;
     assert(path && unit);
+    s_configure_sqlite();
     if (!ro_unit_id_valid(unit)) {
         snprintf(err, errlen, "outbox %s: '%s' is not a unit id", path, unit);
         return NULL;
@@ -381,16 +419,20 @@ agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outb
     /* (forward migrations from older schemas go here when there are any) */
 
     int64_t wal = 0;
-    if (sqlite3_exec(self->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL,
-                     NULL) != SQLITE_OK ||
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d;",
+             AGENT_OUTBOX_CACHE_KIB);
+    if (sqlite3_exec(self->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
         s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2) {
         snprintf(err, errlen, "cannot set up outbox %s: %s", path, sqlite3_errmsg(self->db));
         goto fail;
     }
+    /* every statement is prepared once here, which checks the tables and
+     * columns they use; the cold ones are finalized again below */
     for (int i = 0; i < S_STMT_COUNT; i++) {
-        rc = sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->st[i],
-                                NULL);
-        if (rc != SQLITE_OK) {
+        if (!s_stmt(self, i)) {
+            rc = sqlite3_errcode(self->db);
             if (s_is_damage(rc))
                 s_damaged(err, errlen, path, sqlite3_errmsg(self->db));
             else
@@ -424,6 +466,7 @@ agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outb
         goto fail;
     }
     sqlite3_db_config(self->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL);
+    agent_outbox_release(self);
     return self;
 fail:
     agent_outbox_destroy(&self);
@@ -448,11 +491,25 @@ void agent_outbox_set_max(agent_outbox_t *self, int64_t max)
     self->max = max > 0 ? max : 0;
 }
 
+void agent_outbox_release(agent_outbox_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db))
+        return; /* a transaction is open: its statements and pages are in use */
+    for (int i = 0; i < S_STMT_COUNT; i++) {
+        if (!s_hot[i] && self->st[i]) {
+            sqlite3_finalize(self->st[i]);
+            self->st[i] = NULL;
+        }
+    }
+    sqlite3_db_release_memory(self->db);
+}
+
 /* ---- transactions ------------------------------------------------------ */
 
 static int s_begin(agent_outbox_t *self, char *err, size_t errlen)
 {
-    if (s_run(self->st[S_BEGIN])) {
+    sqlite3_stmt *begin = s_stmt(self, S_BEGIN);
+    if (!begin || s_run(begin)) {
         s_sqlfail(self, err, errlen, "cannot begin a transaction");
         return -1;
     }
@@ -535,7 +592,11 @@ int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, i
             goto fail;
         }
     }
-    sqlite3_stmt *ins = self->st[S_INSERT];
+    sqlite3_stmt *ins = s_stmt(self, S_INSERT), *set = s_stmt(self, S_SET_NEXT);
+    if (!ins || !set) {
+        s_sqlfail(self, err, errlen, "cannot prepare the append");
+        goto fail;
+    }
     for (size_t i = 0; i < n; i++) {
         ro_report_t *r = &rs[i];
         r->version = RO_PROTOCOL_VERSION;
@@ -571,7 +632,6 @@ int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, i
             goto fail;
         }
     }
-    sqlite3_stmt *set = self->st[S_SET_NEXT];
     sqlite3_bind_int64(set, 1, (sqlite3_int64)(next + n));
     if (s_run(set)) {
         s_sqlfail(self, err, errlen, "cannot advance the sequence");
@@ -595,31 +655,58 @@ int64_t agent_outbox_append(agent_outbox_t *self, ro_report_t *r, int64_t now, c
     return rc == AGENT_OUTBOX_OK ? (int64_t)seq : rc;
 }
 
-int agent_outbox_read(agent_outbox_t *self, uint64_t after, agent_event_t *out, size_t max)
+int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_outbox_each_fn fn,
+                      void *arg)
 {
     if (max == 0)
         return 0;
     if (max > INT_MAX)
         max = INT_MAX;
-    sqlite3_stmt *st = self->st[S_AFTER];
+    if (after > (uint64_t)INT64_MAX)
+        return 0;
+    sqlite3_stmt *st = s_stmt(self, S_AFTER);
+    if (!st)
+        return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int len = sqlite3_column_bytes(st, 1);
-        const void *body = sqlite3_column_blob(st, 1);
+        const uint8_t *body = sqlite3_column_blob(st, 1);
         if (len < 0 || len > RO_FRAME_MAX || (len > 0 && !body)) {
             rc = SQLITE_CORRUPT; /* no append of ours writes such a row */
             break;
         }
-        out[n].seq = (uint64_t)sqlite3_column_int64(st, 0);
-        out[n].len = (size_t)len;
-        if (len)
-            memcpy(out[n].body, body, (size_t)len);
+        static const uint8_t none[1];
+        if (fn(arg, (uint64_t)sqlite3_column_int64(st, 0), len ? body : none, (size_t)len)) {
+            rc = SQLITE_DONE; /* fn had enough */
+            break;
+        }
         n++;
     }
     s_reset(st);
     return rc == SQLITE_DONE ? n : -1;
+}
+
+typedef struct {
+    agent_event_t *out;
+    size_t n;
+} s_read_t;
+
+static int s_read_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
+{
+    s_read_t *r = arg;
+    agent_event_t *ev = &r->out[r->n++];
+    ev->seq = seq;
+    ev->len = len;
+    memcpy(ev->body, body, len);
+    return 0;
+}
+
+int agent_outbox_read(agent_outbox_t *self, uint64_t after, agent_event_t *out, size_t max)
+{
+    s_read_t r = {out, 0};
+    return agent_outbox_each(self, after, max, s_read_one, &r);
 }
 
 int agent_outbox_ack(agent_outbox_t *self, uint64_t upto)
@@ -628,7 +715,11 @@ int agent_outbox_ack(agent_outbox_t *self, uint64_t upto)
         return -1;
     if (s_begin(self, NULL, 0))
         return -1;
-    sqlite3_stmt *del = self->st[S_DELETE_UPTO], *set = self->st[S_SET_ACK];
+    sqlite3_stmt *del = s_stmt(self, S_DELETE_UPTO), *set = s_stmt(self, S_SET_ACK);
+    if (!del || !set) {
+        s_rollback(self);
+        return -1;
+    }
     sqlite3_bind_int64(del, 1, (sqlite3_int64)upto);
     sqlite3_bind_int64(set, 1, (sqlite3_int64)upto);
     if (s_run(del) || s_run(set)) {
@@ -645,7 +736,11 @@ int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, 
         return 1;
     if (s_begin(self, NULL, 0))
         return -1;
-    sqlite3_stmt *mv = self->st[S_MOVE_REFUSED], *del = self->st[S_DELETE_ONE];
+    sqlite3_stmt *mv = s_stmt(self, S_MOVE_REFUSED), *del = s_stmt(self, S_DELETE_ONE);
+    if (!mv || !del) {
+        s_rollback(self);
+        return -1;
+    }
     sqlite3_bind_int64(mv, 1, (sqlite3_int64)seq);
     sqlite3_bind_int(mv, 2, (int)reason);
     sqlite3_bind_text(mv, 3, text ? text : "", -1, SQLITE_TRANSIENT);
@@ -694,7 +789,9 @@ int agent_outbox_refused_last(agent_outbox_t *self, agent_refusal_t *out, size_t
         return 0;
     if (max > INT_MAX)
         max = INT_MAX;
-    sqlite3_stmt *st = self->st[S_REFUSED_LAST];
+    sqlite3_stmt *st = s_stmt(self, S_REFUSED_LAST);
+    if (!st)
+        return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

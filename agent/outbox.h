@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_OUTBOX_SCHEMA 1     /* PRAGMA user_version this code writes */
-#define AGENT_OUTBOX_BUSY_MS 5000 /* wait this long for another process' transaction */
+#define AGENT_OUTBOX_SCHEMA 1      /* PRAGMA user_version this code writes */
+#define AGENT_OUTBOX_BUSY_MS 5000  /* wait this long for another process' transaction */
+#define AGENT_OUTBOX_CACHE_KIB 256 /* page cache of a connection, at most (SQLite's: 2000) */
 
 /* Return codes of the verbs below; agent_outbox_strerror() names them. */
 typedef enum {
@@ -86,8 +87,18 @@ int64_t agent_outbox_append(agent_outbox_t *self, ro_report_t *r, int64_t now, c
 int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, int64_t now,
                               uint64_t *first_seq, size_t *bad, char *err, size_t errlen);
 
-/* Read up to max events with seq > after, in seq order, into out. Returns
- * how many were read (0 when none), or -1. */
+/* Called by agent_outbox_each for each event: body (len bytes) is valid
+ * only during the call. Return 0 to take the event, nonzero to stop before it. */
+typedef int (*agent_outbox_each_fn)(void *arg, uint64_t seq, const uint8_t *body, size_t len);
+
+/* Hand up to max events with seq > after, in seq order, to fn, straight
+ * from SQLite (no copy). Returns how many fn took (0 when none waits), or -1;
+ * fewer than max are taken when no more wait or fn stopped. */
+int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_outbox_each_fn fn,
+                      void *arg);
+
+/* Read up to max events with seq > after, in seq order, into out (copies
+ * of agent_outbox_each's). Returns how many were read (0 when none), or -1. */
 int agent_outbox_read(agent_outbox_t *self, uint64_t after, agent_event_t *out, size_t max);
 
 /* The hub has every seq <= upto: forget those events and remember upto as
@@ -99,6 +110,12 @@ int agent_outbox_ack(agent_outbox_t *self, uint64_t upto);
  * seq is not in the outbox (nothing changes), -1 on failure. */
 int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, const char *text,
                         int64_t at);
+
+/* Give back what the connection holds only to go faster: its cached pages
+ * and the statements an idle sender does not use (prepared again when
+ * needed). For quiet moments, such as an outbox just drained; a no-op inside
+ * a transaction. Nothing on disk changes. */
+void agent_outbox_release(agent_outbox_t *self);
 
 /* Fill *st in one read transaction. Returns 0 or -1. */
 int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *st);

@@ -10,6 +10,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,7 @@
 #define RTO_CAP_MS 60000          /* longest resend timeout after backoff */
 #define REAUTH_FIRST_MS 5000      /* libzmq 4.3 gives up on an endpoint after a failed */
 #define REAUTH_MAX_MS 300000      /* handshake: connect again after this, doubling */
+#define RELEASE_QUIET_MS 500      /* give memory back after this long without traffic */
 
 struct agent_sender {
     ro_agent_config_t cfg;      /* copied at creation */
@@ -29,7 +33,6 @@ struct agent_sender {
     void *ctx;                  /* own ZeroMQ context */
     void *sock;                 /* DEALER to the hub's ingest ROUTER */
     void *monitor;              /* PAIR reading the DEALER's socket events */
-    agent_event_t *batch;       /* AGENT_SEND_BATCH events read per query */
     uint64_t acked;             /* last ack applied to the outbox */
     uint64_t sent_upto;         /* highest seq sent in this pass (>= acked) */
     uint64_t next_seq;          /* outbox next_seq as last read */
@@ -46,6 +49,7 @@ struct agent_sender {
     int64_t down_note_ms;       /* next "still unreachable" note */
     int64_t reauth_ms;          /* after a key refusal: when to connect again; 0 = not refused */
     int64_t reauth_wait_ms;     /* wait before the next try; doubles to REAUTH_MAX_MS */
+    int64_t release_ms;         /* when quiet until then, give memory back; 0 = nothing to give */
     ro_ratelimit_t rl_refusal;  /* refusals can come by the thousand */
     ro_ratelimit_t rl_trouble;  /* handshake failures, odd acks, errors */
     ro_ratelimit_t rl_resend;   /* timeout resends */
@@ -110,8 +114,7 @@ agent_sender_t *agent_sender_new(const ro_agent_config_t *cfg, agent_outbox_t *o
     if (!err)
         err = dummy, errlen = sizeof dummy;
     agent_sender_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->batch = calloc(AGENT_SEND_BATCH, sizeof *self->batch))) {
-        free(self);
+    if (!self) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -173,7 +176,6 @@ void agent_sender_destroy(agent_sender_t **self_p)
         zmq_close(self->monitor);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
-    free(self->batch);
     free(self);
     *self_p = NULL;
 }
@@ -219,6 +221,49 @@ static void s_open_window(agent_sender_t *self)
     self->rto_ms = self->cfg.resend_ms;
 }
 
+/* Traffic: give memory back once it has been quiet for a while. */
+static void s_busy(agent_sender_t *self)
+{
+    self->release_ms = ro_time_mono_ms() + RELEASE_QUIET_MS;
+}
+
+/* Quiet, nothing in flight: return what a drain grew (SQLite's page cache,
+ * cold statements, freed heap pages, libzmq's freed buffers) to the system. */
+static void s_release(agent_sender_t *self)
+{
+    self->release_ms = 0;
+    agent_outbox_release(self->outbox);
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+typedef struct {
+    agent_sender_t *self;
+    int stopped; /* a send failed: stop the pass */
+} s_pass_t;
+
+/* agent_outbox_each's callback: one event onto the wire, straight from the
+ * outbox's row (libzmq copies it). */
+static int s_send_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
+{
+    s_pass_t *pass = arg;
+    agent_sender_t *self = pass->self;
+    if (self->sent_upto == self->acked)
+        self->progress_ms = ro_time_mono_ms(); /* a new flight starts its clock */
+    if (zmq_send(self->sock, body, len, ZMQ_DONTWAIT) < 0) {
+        if (errno == EAGAIN)
+            self->blocked = 1;
+        else if (ro_log_allow(&self->rl_trouble))
+            ro_log(LOG_ERR, "send failed: %s", zmq_strerror(errno));
+        pass->stopped = 1;
+        return 1;
+    }
+    self->sent_upto = seq;
+    self->stats.sent++;
+    return 0;
+}
+
 /* Send what the window allows, oldest first. */
 static void s_pump(agent_sender_t *self)
 {
@@ -229,26 +274,18 @@ static void s_pump(agent_sender_t *self)
         uint64_t room = self->limit - inflight;
         if (room > AGENT_SEND_BATCH)
             room = AGENT_SEND_BATCH;
-        int n = agent_outbox_read(self->outbox, self->sent_upto, self->batch, (size_t)room);
+        s_pass_t pass = {self, 0};
+        int n = agent_outbox_each(self->outbox, self->sent_upto, (size_t)room, s_send_one, &pass);
+        if (n > 0)
+            s_busy(self);
         if (n < 0) {
             if (ro_log_allow(&self->rl_trouble))
                 ro_log(LOG_ERR, "cannot read the outbox: %s; will retry",
                        agent_outbox_errmsg(self->outbox));
             return;
         }
-        for (int i = 0; i < n; i++) {
-            if (self->sent_upto == self->acked)
-                self->progress_ms = ro_time_mono_ms(); /* a new flight starts its clock */
-            if (zmq_send(self->sock, self->batch[i].body, self->batch[i].len, ZMQ_DONTWAIT) < 0) {
-                if (errno == EAGAIN)
-                    self->blocked = 1;
-                else if (ro_log_allow(&self->rl_trouble))
-                    ro_log(LOG_ERR, "send failed: %s", zmq_strerror(errno));
-                return;
-            }
-            self->sent_upto = self->batch[i].seq;
-            self->stats.sent++;
-        }
+        if (pass.stopped)
+            return;
         if ((uint64_t)n < room) {
             self->dirty = 0;
             return;
@@ -311,6 +348,7 @@ static void s_on_ack(agent_sender_t *self, uint64_t upto)
     }
     self->stats.acked += upto - self->acked;
     self->acked = upto;
+    s_busy(self);
     if (self->sent_upto < upto)
         self->sent_upto = upto;
     self->progress_ms = ro_time_mono_ms();
@@ -341,6 +379,7 @@ static void s_on_refusal(agent_sender_t *self, const ro_hubmsg_t *m)
         return;
     }
     self->stats.refused++;
+    s_busy(self);
     if (ro_log_allow(&self->rl_refusal)) {
         ro_log(LOG_WARNING,
                "the hub refused seq %" PRIu64 " (%s): %s; kept in the refused "
@@ -512,6 +551,8 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
     self->down_note_ms = now + DOWN_FIRST_NOTE_MS;
     self->next_hb_ms = now + (int64_t)self->cfg.heartbeat_s * 1000;
     agent_outbox_changed(self->outbox); /* baseline: what follows is news */
+    /* give back, once quiet, what opening the outbox and connecting left behind */
+    self->release_ms = now + RELEASE_QUIET_MS;
     ro_log(LOG_INFO,
            "unit %s: %" PRId64 " events waiting (next seq %" PRIu64 ", last ack %" PRIu64
            "); sending to %s, window %d",
@@ -534,6 +575,8 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
                 timeout = s_min(timeout, self->progress_ms + self->rto_ms - now);
             if (self->reauth_ms)
                 timeout = s_min(timeout, self->reauth_ms - now);
+            if (self->release_ms && self->sent_upto == self->acked)
+                timeout = s_min(timeout, self->release_ms - now);
         }
         if (timeout < 0)
             timeout = 0;
@@ -588,6 +631,8 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
         int changed = agent_outbox_changed(self->outbox);
         if (changed != 0)
             self->dirty = 1; /* new records, or a read error worth retrying */
+        if (self->release_ms && now >= self->release_ms && self->sent_upto == self->acked)
+            s_release(self);
         if (!self->connected && now >= self->down_note_ms) {
             int64_t depth = agent_outbox_depth(self->outbox);
             ro_log(LOG_NOTICE,

@@ -46,7 +46,9 @@ void agent_sender_destroy(agent_sender_t **self_p);
  * timeout: then it resends one event and doubles the timeout (up to 60 s,
  * or resend_ms if longer) until acks progress again, which restores the full
  * window and cfg->resend_ms. Blocks in zmq_poll between events, waking at
- * most every cfg->poll_ms to look for new records. Returns -1 only when
+ * most every cfg->poll_ms to look for new records. Once traffic has been
+ * quiet for half a second with nothing in flight, gives back the memory a
+ * drain grew (agent_outbox_release, malloc_trim). Returns -1 only when
  * ZeroMQ itself fails; outbox trouble is logged and retried. */
 int agent_sender_run(agent_sender_t *self, int stop_fd);
 

@@ -297,6 +297,95 @@ static void test_read_after_in_order_with_limit(void **state)
     agent_outbox_destroy(&ob);
 }
 
+/* agent_outbox_each's callback for the test below: takes `take` events,
+ * then says stop; remembers what it saw. */
+typedef struct {
+    int take;
+    int calls;
+    uint64_t seqs[16];
+    agent_event_t copies[16];
+} each_t;
+
+static int s_each_take(void *arg, uint64_t seq, const uint8_t *body, size_t len)
+{
+    each_t *e = arg;
+    int i = e->calls++;
+    e->seqs[i] = seq;
+    e->copies[i].seq = seq;
+    e->copies[i].len = len;
+    memcpy(e->copies[i].body, body, len);
+    return i >= e->take;
+}
+
+static void test_each_hands_rows_and_stops_when_told(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 6);
+    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+
+    /* fn takes two and refuses the third: 2 taken, the third not counted */
+    each_t e = {.take = 2};
+    assert_int_equal(agent_outbox_each(ob, 1, 10, s_each_take, &e), 2);
+    assert_int_equal(e.calls, 3);
+    assert_int_equal(e.seqs[0], 2);
+    assert_int_equal(e.seqs[1], 3);
+    assert_int_equal(e.seqs[2], 4);
+
+    /* the same bytes agent_outbox_read copies */
+    agent_event_t ev[8];
+    assert_int_equal(agent_outbox_read(ob, 1, ev, 8), 5);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ev[i].seq, e.copies[i].seq);
+        assert_int_equal(ev[i].len, e.copies[i].len);
+        assert_memory_equal(ev[i].body, e.copies[i].body, ev[i].len);
+    }
+
+    /* max bounds it; nothing after the last; max 0 calls nothing */
+    each_t all = {.take = 100};
+    assert_int_equal(agent_outbox_each(ob, 1, 4, s_each_take, &all), 4);
+    assert_int_equal(all.calls, 4);
+    each_t none = {.take = 100};
+    assert_int_equal(agent_outbox_each(ob, 6, 10, s_each_take, &none), 0);
+    assert_int_equal(agent_outbox_each(ob, 0, 0, s_each_take, &none), 0);
+    assert_int_equal(none.calls, 0);
+    agent_outbox_destroy(&ob);
+}
+
+/* Releasing memory drops caches and cold statements, never data: every verb
+ * works after it (the statements are prepared again) and sees the same rows. */
+static void test_release_changes_nothing_visible(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_release(ob); /* before anything was used */
+    s_append_n(f, ob, 4);
+    agent_outbox_release(ob);
+    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    agent_outbox_release(ob);
+    assert_int_equal(agent_outbox_refuse(ob, 3, RO_REASON_INVALID, "bad", 1700000000), 0);
+    agent_outbox_release(ob);
+    agent_refusal_t rf[2];
+    assert_int_equal(agent_outbox_refused_last(ob, rf, 2), 1);
+    assert_int_equal(rf[0].seq, 3);
+    agent_outbox_release(ob);
+    s_append_n(f, ob, 1);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 3);
+    assert_int_equal(st.next_seq, 6);
+    assert_int_equal(st.last_ack, 1);
+    assert_int_equal(st.refused, 1);
+    agent_event_t ev[8];
+    assert_int_equal(agent_outbox_read(ob, 0, ev, 8), 3);
+    assert_int_equal(ev[0].seq, 2);
+    assert_int_equal(ev[1].seq, 4);
+    assert_int_equal(ev[2].seq, 5);
+    agent_outbox_destroy(&ob);
+}
+
 /* ---- bounds and batches ------------------------------------------------ */
 
 static void test_outbox_max_refuses_and_keeps_earlier(void **state)
@@ -512,6 +601,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ack_deletes_and_persists, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refuse_moves_to_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_read_after_in_order_with_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_each_hands_rows_and_stops_when_told, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_release_changes_nothing_visible, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_max_refuses_and_keeps_earlier, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_batch_is_all_or_nothing, s_setup, s_teardown),
