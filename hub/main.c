@@ -196,13 +196,15 @@ typedef struct {
 } hub_t;
 
 /* A status answer that scans the store lets go of the hub's lock meanwhile,
- * holding the scan lock instead (never both while it waits: no deadlock),
- * so ingest carries on; a registry reload takes the scan lock too. */
+ * holding the scan lock instead, so ingest carries on. No thread waits for
+ * one while holding the other: the lock goes before the scan lock is taken
+ * (status checks afterwards that no reload came between), and a registry
+ * reload, which needs both, only tries the scan lock. */
 static void s_scan_leave(void *arg)
 {
     hub_t *h = arg;
-    pthread_mutex_lock(&h->scan);
     pthread_mutex_unlock(&h->lock);
+    pthread_mutex_lock(&h->scan);
 }
 
 static void s_scan_enter(void *arg)
@@ -220,8 +222,10 @@ static void *s_status_main(void *arg)
         zmq_pollitem_t item = {h->sock[1], 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll(&item, 1, STATUS_POLL_MS);
         if (rc < 0 && zmq_errno() != EINTR) {
-            ro_log(LOG_ERR, "status poll: %s", zmq_strerror(zmq_errno()));
-            break;
+            ro_log(LOG_ERR, "status poll: %s; trying again in a second", zmq_strerror(zmq_errno()));
+            struct timespec ts = {1, 0};
+            nanosleep(&ts, NULL);
+            continue;
         }
         for (int more = rc > 0; more && !atomic_load(&h->status_stop);) {
             pthread_mutex_lock(&h->lock);
@@ -232,14 +236,9 @@ static void *s_status_main(void *arg)
     return NULL;
 }
 
-/* Start the status thread with the hub's signals blocked: they are the main thread's. */
 static int s_status_start(hub_t *h, char *err, size_t errlen)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&h->status_thread, NULL, s_status_main, h);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) {
         snprintf(err, errlen, "cannot start the status thread: %s", strerror(rc));
         return -1;
@@ -253,6 +252,7 @@ static void s_status_stop(hub_t *h)
     if (!h->status_running)
         return;
     atomic_store(&h->status_stop, 1);
+    hub_store_interrupt(h->reader); /* a scan in progress (verify) ends at its next row */
     pthread_join(h->status_thread, NULL);
     h->status_running = 0;
 }
@@ -361,7 +361,7 @@ static int s_reload_registry(hub_t *h)
         /* ...so put them back (the live states equal the store's) */
         char again[256];
         if (hub_store_load_states(h->store, h->reg, h->states, again, sizeof again) ||
-            hub_store_load_states(h->reader, h->reg, pub, again, sizeof again))
+            hub_store_load_states(h->reader, h->reg, h->pub, again, sizeof again))
             ro_log(LOG_ERR, "SIGHUP: cannot go back to the old registry in the store: %s", again);
         if (!err[0])
             snprintf(err, sizeof err, "out of memory");
@@ -384,15 +384,17 @@ static int s_reload_registry(hub_t *h)
            n, h->cfg.registry, added, dropped, hub_targets_count(next.targets), h->cfg.targets);
     /* before the old goes: the feed compares them */
     if (hub_view_reload(h->view, next.reg, pub, next.engine, next.targets)) {
+        /* the feed still uses the old ones until the loop ends: leave them be */
         ro_log(LOG_ERR, "SIGHUP: out of memory for the feed's topics; stopping");
         s_stop = 1;
+    } else {
+        free(h->states);
+        free(h->pub);
+        ro_registry_destroy(&h->reg);
+        hub_engine_destroy(&h->engine);
+        hub_targets_destroy(&h->targets);
+        free(h->targets_text);
     }
-    free(h->states);
-    free(h->pub);
-    ro_registry_destroy(&h->reg);
-    hub_engine_destroy(&h->engine);
-    hub_targets_destroy(&h->targets);
-    free(h->targets_text);
     h->states = states;
     h->pub = pub;
     h->reg = next.reg;
@@ -609,8 +611,8 @@ static void s_run(hub_t *h)
         }
         if (reload_registry == 2 && !hub_ingest_held(h->ingest))
             reload_registry = 1; /* the held batch is stored: go ahead */
-        if (reload_registry == 1) {
-            pthread_mutex_lock(&h->scan); /* no status answer is reading through reader */
+        /* only when no status answer is scanning through reader; else next turn */
+        if (reload_registry == 1 && pthread_mutex_trylock(&h->scan) == 0) {
             reload_registry = s_reload_registry(h) ? 2 : 0;
             pthread_mutex_unlock(&h->scan);
         }
@@ -803,6 +805,14 @@ int main(int argc, char **argv)
         ro_log(LOG_ERR, "%s: cannot open it for the status thread: %s", dbpath, err);
         goto done;
     }
+    /* the threads started from here on (the verify at start, HTTP, status)
+     * leave the hub's signals to the main thread: blocked until they run */
+    sigset_t sigs, old_mask;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old_mask);
     if (s_check_store(&h, dbpath, err, sizeof err)) {
         ro_log(LOG_ERR, "%s", err);
         goto done;
@@ -839,6 +849,7 @@ int main(int argc, char **argv)
         ro_log(LOG_ERR, "%s", err);
         goto done;
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL); /* a signal that came meanwhile lands now */
     uint64_t reports = 0, reporting = 0;
     for (size_t i = 0; i < n; i++) {
         reports += h.states[i].reports;

@@ -143,14 +143,16 @@ void hub_status_set_store_hooks(hub_status_t *self, hub_status_hook_fn leave,
     self->hook_arg = arg;
 }
 
-/* Around a store scan: s_leave before (returns the generation to check),
- * s_enter after (0, or status 1 when the registry or targets changed). */
-static uint64_t s_leave(hub_status_t *self)
+/* Around a store scan: s_leave before it, which is true when the scan may
+ * run (no reload came while the hooks changed locks; *gen is the
+ * generation to check), and s_enter after it (0, or status 1 when the
+ * registry or targets changed: the reply then carries no scope). */
+static int s_leave(hub_status_t *self, uint64_t *gen)
 {
-    uint64_t gen = self->generation;
+    *gen = self->generation;
     if (self->leave)
         self->leave(self->hook_arg);
-    return gen;
+    return self->generation == *gen;
 }
 
 static int s_enter(hub_status_t *self, uint64_t gen, s_reply_t *rep)
@@ -159,6 +161,7 @@ static int s_enter(hub_status_t *self, uint64_t gen, s_reply_t *rep)
         self->enter(self->hook_arg);
     if (self->generation == gen)
         return 0;
+    rep->nscopes = 0; /* evaluated with what was replaced */
     snprintf(rep->error, sizeof rep->error,
              "the hub reloaded its registry or targets during this query; ask again");
     return 1;
@@ -246,9 +249,9 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
                  rep->pb.as_of, !self->past ? "out of memory" : "no store");
         return NULL;
     }
-    uint64_t gen = s_leave(self);
-    int bad =
-        hub_store_states_as_of(self->store, self->reg, rep->pb.as_of, self->past, err, sizeof err);
+    uint64_t gen;
+    int bad = s_leave(self, &gen) && hub_store_states_as_of(self->store, self->reg, rep->pb.as_of,
+                                                            self->past, err, sizeof err);
     if (s_enter(self, gen, rep))
         return NULL;
     if (bad) {
@@ -535,9 +538,9 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
         return 1;
     }
     ro_kind_t kind = s_kind_of(hub_targets_at(self->targets, ind));
-    uint64_t gen = s_leave(self);
-    int bad =
-        hub_store_history(self->store, (size_t)i, kind, rep->pb.as_of, &pts, &n, err, sizeof err);
+    uint64_t gen;
+    int bad = s_leave(self, &gen) && hub_store_history(self->store, (size_t)i, kind, rep->pb.as_of,
+                                                       &pts, &n, err, sizeof err);
     if (s_enter(self, gen, rep)) {
         free(pts);
         return 1;
@@ -611,8 +614,9 @@ static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req,
     }
     dates[n++] = as_of;
     char err[256];
-    uint64_t gen = s_leave(self);
-    int bad = hub_store_series(self->store, s_kind_of(in), dates, n, total, part, err, sizeof err);
+    uint64_t gen;
+    int bad = s_leave(self, &gen) &&
+              hub_store_series(self->store, s_kind_of(in), dates, n, total, part, err, sizeof err);
     if ((rc = s_enter(self, gen, rep)) == 0 && bad) {
         snprintf(rep->error, sizeof rep->error, "cannot compute the series: %s", err);
         rc = 1;
@@ -690,8 +694,10 @@ static int s_query_verify(hub_status_t *self, const Rollout__StatusRequest *req,
     hub_store_diff_t diffs[SHOWN];
     uint64_t units = 0, reports = 0;
     char err[256];
-    uint64_t gen = s_leave(self);
-    long n = hub_store_recount(self->store, diffs, SHOWN, &units, &reports, err, sizeof err);
+    uint64_t gen;
+    long n = s_leave(self, &gen)
+                 ? hub_store_recount(self->store, diffs, SHOWN, &units, &reports, err, sizeof err)
+                 : 0;
     if (s_enter(self, gen, rep))
         return 1;
     if (n < 0) {

@@ -349,6 +349,12 @@ hub_store_t *hub_store_open_again(const char *path, int synchronous, char *err, 
     return s_open(path, synchronous, 0, 0, err, errlen);
 }
 
+void hub_store_interrupt(hub_store_t *self)
+{
+    if (self && self->db)
+        sqlite3_interrupt(self->db);
+}
+
 /* check: look at the file's header first (only before this process has a
  * connection to it: closing that descriptor would drop the connection's
  * POSIX locks, and SQLite would then think the WAL unused). */

@@ -48,6 +48,10 @@ hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes
  * check, which must not run then (see hub_store_open's comment in store.c). */
 hub_store_t *hub_store_open_again(const char *path, int synchronous, char *err, size_t errlen);
 
+/* Make the statement running on self (in another thread) stop soon with an
+ * error; safe from any thread. NULL: nothing. */
+void hub_store_interrupt(hub_store_t *self);
+
 /* Close the store (a transaction still open is rolled back). Accepts NULL
  * and nulls the caller's pointer. */
 void hub_store_destroy(hub_store_t **self_p);
