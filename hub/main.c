@@ -356,12 +356,12 @@ static int s_reload_registry(hub_t *h)
     /* from here the store's unit indices are the new registry's... */
     if (hub_store_load_states(h->store, next.reg, states, err, sizeof err))
         goto fail;
-    if (hub_store_load_states(h->reader, next.reg, pub, err, sizeof err) ||
+    if (hub_store_map_units(h->reader, next.reg, err, sizeof err) ||
         hub_ingest_set_registry(h->ingest, next.reg, states)) {
         /* ...so put them back (the live states equal the store's) */
         char again[256];
         if (hub_store_load_states(h->store, h->reg, h->states, again, sizeof again) ||
-            hub_store_load_states(h->reader, h->reg, h->pub, again, sizeof again))
+            hub_store_map_units(h->reader, h->reg, again, sizeof again))
             ro_log(LOG_ERR, "SIGHUP: cannot go back to the old registry in the store: %s", again);
         if (!err[0])
             snprintf(err, sizeof err, "out of memory");
@@ -801,7 +801,7 @@ int main(int argc, char **argv)
     }
     memcpy(h.pub, h.states, n * sizeof *h.pub);
     h.reader = hub_store_open_again(dbpath, h.cfg.synchronous, err, sizeof err);
-    if (!h.reader || hub_store_load_states(h.reader, h.reg, h.pub, err, sizeof err)) {
+    if (!h.reader || hub_store_map_units(h.reader, h.reg, err, sizeof err)) {
         ro_log(LOG_ERR, "%s: cannot open it for the status thread: %s", dbpath, err);
         goto done;
     }

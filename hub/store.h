@@ -61,11 +61,27 @@ void hub_store_destroy(hub_store_t **self_p);
 int hub_store_set_max_bytes(hub_store_t *self, int64_t max_bytes, char *err, size_t errlen);
 
 /* Make sure every unit of reg has a row (new units get a fresh uid; units
- * no longer in reg keep theirs) and fill states[i] for reg's unit i. Must
- * not be called inside a transaction. Later calls taking a unit index refer
- * to the registry of the latest successful call. Returns 0 or a code. */
+ * no longer in reg keep theirs) and fill states[i] for reg's unit i. One
+ * sequential read of the units table, matched to reg in memory, and the
+ * missing rows added, all in one write transaction (nothing is written when
+ * none is missing). Must not be called inside a transaction. Later calls
+ * taking a unit index refer to the registry of the latest successful call
+ * (of this or hub_store_map_units). Returns 0 or a code; a damaged file is
+ * named as such in err. On failure the previous registry stays. */
 int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_state_t *states,
                           char *err, size_t errlen);
+
+/* The read-only sibling of hub_store_load_states, for a second (reader)
+ * connection: map reg's units to their rows with one sequential SELECT and
+ * write nothing. A unit of reg without a row (not yet added by the writer)
+ * gets none: hub_store_find and hub_store_history answer for it as for a
+ * unit without reports (its refusals, kept by id, are still found),
+ * hub_store_put_report and hub_store_put_state refuse it with
+ * HUB_STORE_EFAIL; call again after the writer's hub_store_load_states to
+ * map it. Later calls taking a unit index refer to reg. Returns 0 or a
+ * code; a damaged file is named as such in err. On failure the previous
+ * registry stays. */
+int hub_store_map_units(hub_store_t *self, const ro_registry_t *reg, char *err, size_t errlen);
 
 /* One write transaction (BEGIN IMMEDIATE .. COMMIT). After any failure the
  * caller must call hub_store_rollback, which is safe when SQLite already
@@ -103,14 +119,18 @@ int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash
 long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
                        uint64_t *reports, char *err, size_t errlen);
 
-/* The check at start, as fast on ten million reports as on ten (two index
- * seeks per unit, no scan): every unit's last_seq must equal the highest
- * seq it has stored as a report or a refusal, and its reports count must
- * not exceed last_seq. Writes up to cap differences into diffs (may be
- * NULL; "stored" is the units row's value, "recount" what the raw rows
- * say) and the units looked at into *units. Returns the number of
- * differences (>= 0) or a negative code; a damaged file is named as such in
- * err, with what to do. */
+/* The check at start, as fast on ten million reports as on ten: one index
+ * seek per unit into the reports (about one page read per unit, however
+ * many reports it has) and one pass over the refusals' index, no scan of
+ * the reports. Every unit's last_seq must equal the highest seq it has
+ * stored as a report or a refusal, and its reports count must not exceed
+ * last_seq. A file store of many units is checked in two halves by id, the
+ * second in a thread over a read-only connection of its own (each unit is
+ * read in one snapshot). Writes up to cap differences, in id order, into
+ * diffs (may be NULL; "stored" is the units row's value, "recount" what
+ * the raw rows say) and the units looked at into *units. Returns the
+ * number of differences (>= 0) or a negative code; a damaged file is named
+ * as such in err, with what to do. */
 long hub_store_check_fast(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
                           char *err, size_t errlen);
 

@@ -310,6 +310,146 @@ static void test_states_survive_reopen(void **state)
     ro_registry_destroy(&reg);
 }
 
+static long long s_file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* Rows matched to the registry by id in one pass: a registry in another
+ * order than the rows, with a unit the store lacks, and rows of units the
+ * registry no longer has; and a load that adds nothing writes nothing. */
+static void test_load_states_matches_rows_by_id(void **state)
+{
+    (void)state;
+    const char *path = s_path("byid.db");
+    s_remove_db(path);
+    ro_registry_t *reg = s_registry();
+    hub_store_t *st = s_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    hub_store_destroy(&st);
+
+    char err[256] = "", wal[320];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    ro_registry_t *rev =
+        ro_registry_load(tu_write("reversed.csv", "id,level,division,name\n"
+                                                  "460200-009,municipal,460200,D\n"
+                                                  "469002-003,municipal,469002,C\n"
+                                                  "460000-001,provincial,460000,A\n"),
+                         err, sizeof err);
+    assert_non_null(rev);
+    st = s_open(path, 0);
+    hub_unit_state_t three[3];
+    memset(three, 0xAB, sizeof three); /* every field of every unit is written */
+    assert_int_equal(hub_store_load_states(st, rev, three, err, sizeof err), 0);
+    hub_unit_state_t zero = {0};
+    s_assert_states_equal(&three[0], &zero, 1);
+    s_assert_states_equal(&three[1], &states[2], 1);
+    s_assert_states_equal(&three[2], &states[0], 1);
+    /* indices are the new registry's */
+    uint64_t hash = 0;
+    assert_int_equal(hub_store_find(st, 2, 10, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == 1010);
+    assert_int_equal(hub_store_find(st, 1, 1, &hash, NULL, NULL, 0), 1);
+    assert_int_equal(hub_store_find(st, 0, 1, &hash, NULL, NULL, 0), 0);
+    ro_report_t r = s_report("460200-009", 1, RO_KIND_STAFF, 20180105, 20, 10);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    s_put(st, three, 0, &r);
+    assert_int_equal(hub_store_put_state(st, 0, &three[0], NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    hub_store_destroy(&st);
+
+    /* every unit has its row now: loading again changes nothing on disk */
+    st = s_open(path, 0);
+    long long wal_before = s_file_size(wal);
+    hub_unit_state_t again[3];
+    assert_int_equal(hub_store_load_states(st, rev, again, NULL, 0), 0);
+    s_assert_states_equal(again, three, 3);
+    assert_true(s_file_size(wal) == wal_before);
+    uint64_t units = 0, reports = 0;
+    assert_int_equal(hub_store_recount(st, NULL, 0, &units, &reports, NULL, 0), 0);
+    assert_int_equal(units, 4); /* 460100-001 kept its row */
+    assert_int_equal(reports, 12);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&rev);
+    ro_registry_destroy(&reg);
+}
+
+/* A second connection maps the units without writing: a unit the writer has
+ * not added yet has no reports there and cannot be written to, and is
+ * mapped by the next call once the writer added it. */
+static void test_map_units_reads_only(void **state)
+{
+    (void)state;
+    const char *path = s_path("reader.db");
+    s_remove_db(path);
+    ro_registry_t *reg = s_registry();
+    hub_store_t *st = s_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+
+    char err[256] = "";
+    ro_registry_t *more = ro_registry_load(tu_write("more.csv", "id,level,division,name\n"
+                                                                "460000-001,provincial,460000,A\n"
+                                                                "460100-001,municipal,460100,B\n"
+                                                                "469002-003,municipal,469002,C\n"
+                                                                "460200-009,municipal,460200,D\n"),
+                                           err, sizeof err);
+    assert_non_null(more);
+    hub_store_t *rd = hub_store_open_again(path, 2, err, sizeof err);
+    assert_non_null(rd);
+    assert_int_equal(hub_store_map_units(rd, more, err, sizeof err), 0);
+    uint64_t units = 0;
+    assert_int_equal(hub_store_recount(rd, NULL, 0, &units, NULL, NULL, 0), 0);
+    assert_int_equal(units, NUNITS); /* no row added */
+
+    uint64_t hash = 0;
+    assert_int_equal(hub_store_find(rd, 0, 10, &hash, NULL, NULL, 0), 1);
+    assert_int_equal(hub_store_find(rd, 3, 1, &hash, NULL, NULL, 0), 0);
+    hub_store_point_t *pts = (hub_store_point_t *)&hash;
+    size_t n = 9;
+    assert_int_equal(hub_store_history(rd, 3, RO_KIND_STAFF, 20181231, &pts, &n, NULL, 0), 0);
+    assert_null(pts);
+    assert_int_equal(n, 0);
+    assert_int_equal(hub_store_history(rd, 0, RO_KIND_TRAINING, 20181231, &pts, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    free(pts);
+    ro_report_t r = s_report("460200-009", 1, RO_KIND_STAFF, 20180105, 20, 10);
+    assert_int_equal(hub_store_put_report(rd, 3, &r, 1, NOW, err, sizeof err), HUB_STORE_EFAIL);
+    assert_non_null(strstr(err, "460200-009"));
+    hub_unit_state_t one = {0};
+    assert_int_equal(hub_store_put_state(rd, 3, &one, err, sizeof err), HUB_STORE_EFAIL);
+    assert_int_equal(hub_store_put_report(rd, 9, &r, 1, NOW, err, sizeof err), HUB_STORE_EFAIL);
+    /* a refusal is kept by id: found for a unit without a row */
+    assert_int_equal(
+        hub_store_put_refusal(st, "460200-009", 1, RO_REASON_INVALID, "x", 55, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_find(rd, 3, 1, &hash, NULL, NULL, 0), 2);
+    assert_true(hash == 55);
+    uint64_t total[1], part[1];
+    uint32_t dates[1] = {20181231};
+    assert_int_equal(hub_store_series(rd, RO_KIND_TRAINING, dates, 1, total, part, NULL, 0), 0);
+    assert_int_equal(total[0], 82);
+
+    /* the writer adds the unit and a report; the reader's next map finds them */
+    hub_unit_state_t four[4];
+    assert_int_equal(hub_store_load_states(st, more, four, NULL, 0), 0);
+    r.seq = 2;
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    s_put(st, four, 3, &r);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_int_equal(hub_store_find(rd, 3, 2, &hash, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_map_units(rd, more, err, sizeof err), 0);
+    assert_int_equal(hub_store_find(rd, 3, 2, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == 1002);
+    hub_store_destroy(&rd);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&more);
+    ro_registry_destroy(&reg);
+}
+
 static char *s_slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -982,6 +1122,8 @@ int main(void)
         cmocka_unit_test(test_duplicate_refused_and_found_by_hash),
         cmocka_unit_test(test_rollback_leaves_nothing),
         cmocka_unit_test(test_states_survive_reopen),
+        cmocka_unit_test(test_load_states_matches_rows_by_id),
+        cmocka_unit_test(test_map_units_reads_only),
         cmocka_unit_test(test_second_connection_keeps_the_wal),
         cmocka_unit_test(test_garbage_file_refused_untouched),
         cmocka_unit_test(test_truncated_db_refused_untouched),

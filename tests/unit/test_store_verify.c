@@ -110,9 +110,9 @@ static long s_root(const char *path, const char *table)
     sqlite3_stmt *st;
     long root = -1;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = ?1", -1, &st, NULL),
+        SQLITE_OK);
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
         root = sqlite3_column_int(st, 0);
@@ -193,6 +193,141 @@ static void test_check_fast_finds_last_seq_off(void **state)
     assert_string_equal(diffs[1].field, "reports");
     assert_int_equal(hub_store_check_fast(st, NULL, 0, NULL, err, sizeof err), 2);
     hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* last_seq is the highest seq stored or refused: a refusal above the last
+ * report is in step when last_seq says so, and out of step when a refusal
+ * lies above last_seq (of a unit with reports or without). */
+static void test_check_fast_counts_refusals(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = s_registry();
+    const char *path = s_path("fast-refusals.db");
+    s_make(path, reg, 50);
+    s_sql(path, "INSERT INTO refusals(unit, seq, reason, text, hash, at)"
+                " VALUES ('460100-001', 51, 2, 'x', 1, 0), ('460100-001', 7, 4, 'y', 2, 0);"
+                "UPDATE units SET last_seq = 51 WHERE id = '460100-001'");
+    char err[1024] = "";
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    hub_store_diff_t diffs[4];
+    uint64_t units = 0;
+    assert_int_equal(hub_store_check_fast(st, diffs, 4, &units, err, sizeof err), 0);
+    assert_int_equal(units, NUNITS);
+    hub_store_destroy(&st);
+
+    s_sql(path, "INSERT INTO refusals(unit, seq, reason, text, hash, at)"
+                " VALUES ('460100-001', 53, 2, 'x', 1, 0), ('469002-003', 4, 2, 'z', 3, 0),"
+                " ('460999-001', 9, 2, 'a unit without a row', 4, 0)");
+    st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_check_fast(st, diffs, 4, &units, err, sizeof err), 2);
+    assert_string_equal(diffs[0].unit, "460100-001");
+    assert_string_equal(diffs[0].field, "last_seq");
+    assert_int_equal(diffs[0].stored, 51);
+    assert_int_equal(diffs[0].recount, 53);
+    assert_string_equal(diffs[1].unit, "469002-003");
+    assert_string_equal(diffs[1].field, "last_seq");
+    assert_int_equal(diffs[1].stored, 0);
+    assert_int_equal(diffs[1].recount, 4);
+    /* only the first cap differences are written, in id order */
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_check_fast(st, diffs, 1, &units, err, sizeof err), 2);
+    assert_string_equal(diffs[0].unit, "460100-001");
+    assert_string_equal(diffs[1].unit, "");
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* A store of many units is checked in two halves (the second by a thread
+ * of its own): differences in either half are found and come back in id
+ * order, and a damaged page read by either half fails the check. */
+static void test_check_fast_in_two_halves(void **state)
+{
+    (void)state;
+    enum { MANY = 1500 };
+    size_t len = 32 + MANY * 40;
+    char *csv = malloc(len), err[1024] = "";
+    assert_non_null(csv);
+    size_t off = (size_t)snprintf(csv, len, "id,level,division,name\n");
+    for (int i = 1; i <= MANY; i++)
+        off += (size_t)snprintf(csv + off, len - off, "460100-%04d,municipal,460100,U%d\n", i, i);
+    ro_registry_t *reg = ro_registry_load(tu_write("many.csv", csv), err, sizeof err);
+    free(csv);
+    if (!reg)
+        fail_msg("registry: %s", err);
+    const char *path = s_path("many.db");
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    hub_unit_state_t *states = calloc(MANY, sizeof *states);
+    assert_non_null(states);
+    assert_int_equal(hub_store_load_states(st, reg, states, err, sizeof err), 0);
+    assert_int_equal(hub_store_begin(st, err, sizeof err), 0);
+    for (size_t i = 0; i < MANY; i += 3) {
+        for (uint64_t seq = 1; seq <= 5; seq++) {
+            ro_report_t r;
+            memset(&r, 0, sizeof r);
+            r.version = RO_PROTOCOL_VERSION;
+            snprintf(r.unit, sizeof r.unit, "%s", ro_registry_at(reg, i)->id);
+            r.seq = seq;
+            r.recorded_at = NOW - 3600;
+            r.kind = RO_KIND_TRAINING;
+            r.date = 20180401;
+            r.total = 3;
+            r.part = 10;
+            assert_int_equal(hub_store_put_report(st, i, &r, seq, NOW, err, sizeof err), 0);
+            hub_state_apply(&states[i], &r);
+            states[i].last_seq = seq;
+        }
+        assert_int_equal(hub_store_put_state(st, i, &states[i], err, sizeof err), 0);
+    }
+    assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
+    hub_store_diff_t diffs[4];
+    uint64_t units = 0;
+    assert_int_equal(hub_store_check_fast(st, diffs, 4, &units, err, sizeof err), 0);
+    assert_int_equal(units, MANY);
+    hub_store_destroy(&st);
+    free(states);
+
+    s_sql(path,
+          "UPDATE units SET last_seq = last_seq + 2 WHERE id IN ('460100-0004', '460100-1300');"
+          "UPDATE units SET reports = 9 WHERE id = '460100-0901'");
+    st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_check_fast(st, diffs, 4, &units, err, sizeof err), 3);
+    assert_int_equal(units, MANY);
+    assert_string_equal(diffs[0].unit, "460100-0004");
+    assert_string_equal(diffs[0].field, "last_seq");
+    assert_int_equal(diffs[0].stored, 7);
+    assert_int_equal(diffs[0].recount, 5);
+    assert_string_equal(diffs[1].unit, "460100-0901");
+    assert_string_equal(diffs[1].field, "reports");
+    assert_int_equal(diffs[1].stored, 9);
+    assert_int_equal(diffs[1].recount, 5);
+    assert_string_equal(diffs[2].unit, "460100-1300");
+    assert_int_equal(diffs[2].stored, 7);
+    assert_int_equal(diffs[2].recount, 5);
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_check_fast(st, diffs, 2, NULL, err, sizeof err), 3);
+    assert_string_equal(diffs[1].unit, "460100-0901");
+    assert_string_equal(diffs[2].unit, "");
+    assert_int_equal(hub_store_check_fast(st, NULL, 0, NULL, err, sizeof err), 3);
+    hub_store_destroy(&st);
+
+    /* the last page holds the highest units' reports: the second half reads it */
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    s_garble_page(path, sb.st_size / 4096);
+    st = hub_store_open(path, 2, 0, err, sizeof err);
+    if (st) {
+        assert_true(hub_store_check_fast(st, diffs, 4, &units, err, sizeof err) < 0);
+        hub_store_destroy(&st);
+    }
+    assert_non_null(strstr(err, "is damaged"));
+    assert_non_null(strstr(err, "restore it from a backup"));
     ro_registry_destroy(&reg);
 }
 
@@ -314,6 +449,8 @@ int main(void)
         cmocka_unit_test(test_empty_file_not_filled_afresh),
         cmocka_unit_test(test_damaged_units_table_says_what_to_do),
         cmocka_unit_test(test_check_fast_finds_last_seq_off),
+        cmocka_unit_test(test_check_fast_counts_refusals),
+        cmocka_unit_test(test_check_fast_in_two_halves),
         cmocka_unit_test(test_verify_in_thread_equals_recount),
         cmocka_unit_test(test_verify_in_thread_finds_damage),
         cmocka_unit_test(test_verify_stopped_and_missing_file),
