@@ -40,13 +40,14 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define STATUS_POLL_MS 200   /* how often the status thread looks whether to stop */
-#define STATS_EVERY_MS 60000 /* how often a busy hub logs what it stored */
-#define CLOSE_LINGER_MS 2000 /* at a stop, how long queued acks may take to leave */
-#define ACK_GRACE_MS 300     /* at a stop, time the agents get to read the last acks */
-#define ZAP_PER_WAKE 256     /* handshakes answered per wake (893 agents reconnect at once) */
-#define ZAP_SELFTEST_MS 5000 /* the ZAP self-test must pass within this at start */
-#define HANDSHAKE_MS 10000   /* a connection that has not finished its handshake is dropped */
+#define STATUS_POLL_MS 200     /* how often the status thread looks whether to stop */
+#define WRITER_CACHE_KIB 65536 /* ingest's page cache: a batch touches a leaf per unit */
+#define STATS_EVERY_MS 60000   /* how often a busy hub logs what it stored */
+#define CLOSE_LINGER_MS 2000   /* at a stop, how long queued acks may take to leave */
+#define ACK_GRACE_MS 300       /* at a stop, time the agents get to read the last acks */
+#define ZAP_PER_WAKE 256       /* handshakes answered per wake (893 agents reconnect at once) */
+#define ZAP_SELFTEST_MS 5000   /* the ZAP self-test must pass within this at start */
+#define HANDSHAKE_MS 10000     /* a connection that has not finished its handshake is dropped */
 
 static volatile sig_atomic_t s_stop;
 static volatile sig_atomic_t s_reload;
@@ -817,6 +818,8 @@ int main(int argc, char **argv)
         ro_log(LOG_ERR, "%s", err);
         goto done;
     }
+    if (hub_store_set_cache(h.store, WRITER_CACHE_KIB))
+        ro_log(LOG_WARNING, "%s: cannot enlarge the page cache; ingest will be slower", dbpath);
     h.ingest = hub_ingest_new(h.store, h.reg, h.states, h.cfg.batch_max);
     if (h.ingest)
         hub_ingest_share(h.ingest, &h.lock, h.pub);

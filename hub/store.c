@@ -355,6 +355,13 @@ hub_store_t *hub_store_open_again(const char *path, int synchronous, char *err, 
     return s_open(path, synchronous, 0, 0, err, errlen);
 }
 
+int hub_store_set_cache(hub_store_t *self, int kib)
+{
+    char sql[64], why[256];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", kib);
+    return s_exec(self, sql, why, sizeof why);
+}
+
 void hub_store_interrupt(hub_store_t *self)
 {
     if (self && self->db)
@@ -421,13 +428,10 @@ static hub_store_t *s_open(const char *path, int synchronous, int64_t max_bytes,
             return NULL;
         }
     }
-    /* A batch from many agents touches a leaf page per unit: a cache that
-     * holds them (64 MiB) and a WAL checkpointed every 32 MiB rather than
-     * 4 MiB (a page rewritten by ten commits is copied back once) keep the
-     * writes near the reports' own size; see docs/PERFORMANCE.md. */
-    snprintf(sql, sizeof sql,
-             "PRAGMA synchronous = %d; PRAGMA cache_size = -65536; "
-             "PRAGMA wal_autocheckpoint = 8192",
+    /* A batch from many agents touches a leaf page per unit: a WAL
+     * checkpointed every 32 MiB rather than 4 MiB copies a page that ten
+     * commits rewrote back once (and see hub_store_set_cache). */
+    snprintf(sql, sizeof sql, "PRAGMA synchronous = %d; PRAGMA wal_autocheckpoint = 8192",
              synchronous);
     if (s_exec(self, sql, why, sizeof why)) {
         snprintf(err, errlen, "%s: %s", path, why);
