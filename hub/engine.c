@@ -364,10 +364,9 @@ int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states
     return 0;
 }
 
-int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
-                      hub_rollup_t *out)
+void hub_engine_sum(const hub_engine_t *self, const hub_unit_state_t *states, hub_rollup_t *out)
 {
-    out->as_of = as_of;
+    out->as_of = 0;
     s_head_province(&out->province);
     for (int l = 0; l < RO_LEVEL_COUNT; l++)
         s_head_level(&out->levels[l], (ro_level_t)l);
@@ -379,6 +378,62 @@ int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, 
         hub_scope_add(&out->levels[ro_registry_at(self->registry, u)->level], st);
         hub_scope_add(&out->divisions[self->division[u]], st);
     }
+}
+
+/* Take one unit's raw state out of a scope's sums (last_heard stays). */
+static void s_scope_sub(hub_scope_t *s, const hub_unit_state_t *st)
+{
+    s->units--;
+    s->units_reporting -= st->reports > 0;
+    s->participants -= st->participants;
+    s->hours_tenths -= st->hours_tenths;
+    s->sessions -= st->sessions;
+    s->staff_total -= st->staff_total;
+    s->staff_proficient -= st->staff_proficient;
+    s->items_total -= st->items_total;
+    s->items_no_visit -= st->items_no_visit;
+    s->cases_total -= st->cases_total;
+    s->cases_no_visit -= st->cases_no_visit;
+    s->reports -= st->reports;
+}
+
+void hub_engine_sum_move(const hub_engine_t *self, hub_rollup_t *sums, size_t index,
+                         const hub_unit_state_t *before, const hub_unit_state_t *after)
+{
+    if (index >= self->units)
+        return;
+    hub_scope_t *in[3] = {&sums->province,
+                          &sums->levels[ro_registry_at(self->registry, index)->level],
+                          &sums->divisions[self->division[index]]};
+    for (int k = 0; k < 3; k++) {
+        s_scope_sub(in[k], before);
+        hub_scope_add(in[k], after);
+    }
+}
+
+int hub_engine_eval(const hub_engine_t *self, const hub_scope_t *sums, uint32_t as_of,
+                    hub_scope_t *out)
+{
+    const double *goals;
+    int d = ro_division_index(sums->division);
+    if (sums->kind == HUB_SCOPE_PROVINCE)
+        goals = self->province_goal;
+    else if (sums->kind == HUB_SCOPE_LEVEL && sums->level >= 0 && sums->level < RO_LEVEL_COUNT)
+        goals = self->level_goal[sums->level];
+    else if (sums->kind == HUB_SCOPE_DIVISION && d >= 0)
+        goals = self->division_goal[d];
+    else
+        return -1;
+    *out = *sums;
+    s_finish(self, out, goals, as_of);
+    return 0;
+}
+
+int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
+                      hub_rollup_t *out)
+{
+    hub_engine_sum(self, states, out);
+    out->as_of = as_of;
     s_finish(self, &out->province, self->province_goal, as_of);
     for (int l = 0; l < RO_LEVEL_COUNT; l++)
         s_finish(self, &out->levels[l], self->level_goal[l], as_of);

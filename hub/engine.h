@@ -175,6 +175,20 @@ int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states
 int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
                       hub_rollup_t *out);
 
+/* Rollups kept current instead of recomputed: hub_engine_sum fills out's
+ * scopes with the raw sums of every unit's state (nothing evaluated);
+ * hub_engine_sum_move moves unit index's contribution from state before to
+ * state after (last_heard only grows: a scope keeps its latest); and
+ * hub_engine_eval evaluates one such scope of sums (province, level or
+ * division) as of as_of into out, as hub_engine_province, _level or
+ * _division would over the same states, in time independent of the number
+ * of units. hub_engine_eval returns 0, or -1 for a unit or unknown scope. */
+void hub_engine_sum(const hub_engine_t *self, const hub_unit_state_t *states, hub_rollup_t *out);
+void hub_engine_sum_move(const hub_engine_t *self, hub_rollup_t *sums, size_t index,
+                         const hub_unit_state_t *before, const hub_unit_state_t *after);
+int hub_engine_eval(const hub_engine_t *self, const hub_scope_t *sums, uint32_t as_of,
+                    hub_scope_t *out);
+
 /* Units whose gap on indicator (see the rules above) is above 0, biggest
  * gap first, ties in registry order; at most limit of them (0 = all).
  * *out is malloc'ed and the caller's to free (NULL when *count is 0).

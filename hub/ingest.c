@@ -75,6 +75,8 @@ struct hub_ingest {
     uint64_t unroutable;      /* replies to peers already gone */
     pthread_mutex_t *lock;    /* borrowed, may be NULL: held while the above change */
     hub_unit_state_t *pub;    /* borrowed, may be NULL: committed states, for readers */
+    hub_ingest_publish_fn publish; /* may be NULL: hears of each change to pub */
+    void *publish_arg;             /* its argument */
     ro_ratelimit_t rl_refuse; /* refusal and conflict log lines */
     ro_ratelimit_t rl_store;  /* store failure log lines */
 };
@@ -175,10 +177,13 @@ void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth)
     self->auth = auth;
 }
 
-void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub)
+void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub,
+                      hub_ingest_publish_fn fn, void *arg)
 {
     self->lock = lock;
     self->pub = pub;
+    self->publish = fn;
+    self->publish_arg = arg;
 }
 
 int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_unit_state_t *states)
@@ -556,9 +561,12 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
 
     /* committed: now readers may see it */
     s_lock(self);
-    if (self->pub)
-        for (size_t i = 0; i < self->ndirty; i++)
-            self->pub[self->dirty[i]] = self->states[self->dirty[i]];
+    for (size_t i = 0; self->pub && i < self->ndirty; i++) {
+        uint32_t u = self->dirty[i];
+        if (self->publish)
+            self->publish(self->publish_arg, u, &self->pub[u], &self->states[u]);
+        self->pub[u] = self->states[u];
+    }
     self->c.reports_stored += d.reports_stored;
     self->c.duplicates += d.duplicates;
     self->c.conflicts += d.conflicts;

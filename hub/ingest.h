@@ -78,15 +78,22 @@ int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const vo
  * it is refused as forbidden, heartbeats included, and nothing is written. */
 void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth);
 
+/* Called under the lock for each unit whose published state changes, just
+ * before it does (before: as published until now; after: as committed). */
+typedef void (*hub_ingest_publish_fn)(void *arg, size_t unit, const hub_unit_state_t *before,
+                                      const hub_unit_state_t *after);
+
 /* Share what ingest publishes with readers in another thread. With lock
  * (borrowed; recursive if the caller may hold it around ingest calls), the
  * counters, store state and last error change only while it is held, and a
  * reader holding it sees them whole. pub (borrowed, one per registry unit,
  * may be NULL) receives each unit's state once its batch is committed, so a
- * reader never sees what is not yet on disk; the states given to
- * hub_ingest_new are ingest's own working copy. Call again after
+ * reader never sees what is not yet on disk, and fn (may be NULL) hears of
+ * each change first (the hub keeps its rollups' sums with it); the states
+ * given to hub_ingest_new are ingest's own working copy. Call again after
  * hub_ingest_set_registry with the new registry's pub. */
-void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub);
+void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub,
+                      hub_ingest_publish_fn fn, void *arg);
 
 /* Switch to another registry (SIGHUP reload): reg and states (one per unit
  * of reg, loaded with hub_store_load_states, which must have been called

@@ -179,6 +179,7 @@ typedef struct {
     hub_store_t *reader;            /* hub.db again: the status thread's connection */
     hub_unit_state_t *states;       /* one per registry unit: ingest's working copy */
     hub_unit_state_t *pub;          /* the same as committed: what status, feed and metrics read */
+    hub_rollup_t sums;              /* province, level and division sums over pub, kept current */
     hub_ingest_t *ingest;           /* reports in, acks out */
     hub_auth_t *auth;               /* ZAP handler and allow-list; NULL with curve off */
     hub_status_t *status;           /* queries */
@@ -213,6 +214,15 @@ static void s_scan_enter(void *arg)
     hub_t *h = arg;
     pthread_mutex_unlock(&h->scan);
     pthread_mutex_lock(&h->lock);
+}
+
+/* Ingest is about to publish a unit's committed state (under the lock):
+ * move the unit's share of the rollups' sums with it. */
+static void s_published(void *arg, size_t unit, const hub_unit_state_t *before,
+                        const hub_unit_state_t *after)
+{
+    hub_t *h = arg;
+    hub_engine_sum_move(h->engine, &h->sums, unit, before, after);
 }
 
 /* The status thread: one answer per turn of the lock. */
@@ -369,7 +379,8 @@ static int s_reload_registry(hub_t *h)
         goto fail;
     }
     memcpy(pub, states, n * sizeof *pub);
-    hub_ingest_share(h->ingest, &h->lock, pub);
+    hub_ingest_share(h->ingest, &h->lock, pub, s_published, h);
+    hub_engine_sum(next.engine, pub, &h->sums); /* s_published uses h->engine: swapped below */
     hub_status_set_registry(h->status, next.reg, pub);
     if (hub_status_set_engine(h->status, next.engine, next.targets, next.targets_text))
         hub_status_set_engine(h->status, next.engine, next.targets, NULL); /* cannot fail */
@@ -822,11 +833,13 @@ int main(int argc, char **argv)
         ro_log(LOG_WARNING, "%s: cannot enlarge the page cache; ingest will be slower", dbpath);
     h.ingest = hub_ingest_new(h.store, h.reg, h.states, h.cfg.batch_max);
     if (h.ingest)
-        hub_ingest_share(h.ingest, &h.lock, h.pub);
+        hub_ingest_share(h.ingest, &h.lock, h.pub, s_published, &h);
     h.status = h.ingest ? hub_status_new(h.reg, h.pub, h.reader, h.ingest) : NULL;
     if (h.status && hub_status_set_engine(h.status, h.engine, h.targets, h.targets_text))
         hub_status_destroy(&h.status);
     if (h.status) {
+        hub_engine_sum(h.engine, h.pub, &h.sums);
+        hub_status_set_sums(h.status, &h.sums);
         hub_status_set_silent_after(h.status, h.cfg.silent_after);
         hub_status_set_store_hooks(h.status, s_scan_leave, s_scan_enter, &h);
     }

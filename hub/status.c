@@ -41,6 +41,7 @@ struct hub_status {
     hub_status_hook_fn leave, enter;  /* around store scans, may be NULL */
     void *hook_arg;                   /* their argument */
     uint64_t generation;              /* registry or targets replaced this many times */
+    const hub_rollup_t *sums;         /* borrowed, may be NULL: the rollups' sums over states */
 };
 
 /* A reply under construction. */
@@ -133,6 +134,22 @@ void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *
 void hub_status_set_feed_seq(hub_status_t *self, uint64_t feed_seq)
 {
     self->feed_seq = feed_seq;
+}
+
+void hub_status_set_sums(hub_status_t *self, const hub_rollup_t *sums)
+{
+    self->sums = sums;
+}
+
+const hub_rollup_t *hub_status_sums(const hub_status_t *self)
+{
+    return self->sums;
+}
+
+/* The kept sums, when the reply reads the committed states (not a past date). */
+static const hub_rollup_t *s_sums(const hub_status_t *self, const hub_unit_state_t *states)
+{
+    return self->sums && states == self->states ? self->sums : NULL;
 }
 
 void hub_status_set_store_hooks(hub_status_t *self, hub_status_hook_fn leave,
@@ -349,6 +366,9 @@ static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *re
     hub_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
+    const hub_rollup_t *sums = s_sums(self, states);
+    if (self->engine && sums)
+        return hub_engine_eval(self->engine, &sums->province, rep->pb.as_of, sc) ? 1 : 0;
     if (self->engine)
         return hub_engine_province(self->engine, states, rep->pb.as_of, sc) ? 1 : 0;
     sc->kind = HUB_SCOPE_PROVINCE;
@@ -382,6 +402,10 @@ static int s_query_division(hub_status_t *self, const Rollout__StatusRequest *re
     hub_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
+    const hub_rollup_t *sums = s_sums(self, states);
+    const hub_scope_t *sum = sums ? &sums->divisions[ro_division_index((uint32_t)code)] : NULL;
+    if (sum)
+        return hub_engine_eval(self->engine, sum, rep->pb.as_of, sc) ? 1 : 0;
     return hub_engine_division(self->engine, states, (uint32_t)code, rep->pb.as_of, sc) ? 1 : 0;
 }
 
@@ -406,7 +430,9 @@ static int s_query_level(hub_status_t *self, const Rollout__StatusRequest *req, 
         hub_scope_t *sc = s_scope_add(rep);
         if (!sc)
             return -1;
-        if (hub_engine_level(self->engine, states, (ro_level_t)l, rep->pb.as_of, sc))
+        const hub_rollup_t *sums = s_sums(self, states);
+        if (sums ? hub_engine_eval(self->engine, &sums->levels[l], rep->pb.as_of, sc)
+                 : hub_engine_level(self->engine, states, (ro_level_t)l, rep->pb.as_of, sc))
             return 1;
     }
     return 0;
@@ -421,16 +447,19 @@ static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *r
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
-    hub_rollup_t *r = malloc(sizeof *r);
-    if (!r)
+    const hub_rollup_t *sums = s_sums(self, states);
+    hub_rollup_t *r = sums ? NULL : malloc(sizeof *r);
+    if (!sums && !r)
         return -1;
-    rc = hub_engine_rollup(self->engine, states, rep->pb.as_of, r) ? 1 : 0;
+    rc = r && hub_engine_rollup(self->engine, states, rep->pb.as_of, r) ? 1 : 0;
     for (int d = 0; rc == 0 && d < RO_DIVISION_COUNT; d++) {
         hub_scope_t *sc = s_scope_add(rep);
         if (!sc)
             rc = -1;
-        else
+        else if (r)
             *sc = r->divisions[d];
+        else
+            rc = hub_engine_eval(self->engine, &sums->divisions[d], rep->pb.as_of, sc) ? 1 : 0;
     }
     free(r);
     return rc;

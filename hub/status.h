@@ -114,6 +114,13 @@ void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg)
  * or _set_engine) is answered with status 1 and "ask again". NULL hooks:
  * nothing is let go. */
 typedef void (*hub_status_hook_fn)(void *arg);
+
+/* The rollups' raw sums over the states status reads (hub_engine_sum, kept
+ * current with hub_engine_sum_move; borrowed, NULL: none): province, level
+ * and division answers as of today are evaluated from them instead of a
+ * pass over every unit. The feed reads them here too. */
+void hub_status_set_sums(hub_status_t *self, const hub_rollup_t *sums);
+const hub_rollup_t *hub_status_sums(const hub_status_t *self);
 void hub_status_set_store_hooks(hub_status_t *self, hub_status_hook_fn leave,
                                 hub_status_hook_fn enter, void *arg);
 

@@ -572,6 +572,71 @@ static void test_rollup_is_ratio_of_sums(void **state)
     free(r);
 }
 
+/* A random state whose last_heard is at least that of before (it only grows). */
+static hub_unit_state_t s_random_state(unsigned *seed, const hub_unit_state_t *before)
+{
+    hub_unit_state_t s;
+    memset(&s, 0, sizeof s);
+    s.reports = (uint64_t)(rand_r(seed) % 3 ? rand_r(seed) % 50 : 0);
+    s.participants = (uint64_t)(rand_r(seed) % 400);
+    s.hours_tenths = (uint64_t)(rand_r(seed) % 900);
+    s.sessions = (uint64_t)(rand_r(seed) % 9);
+    s.staff_total = (uint32_t)(rand_r(seed) % 60);
+    s.staff_proficient = s.staff_total ? (uint32_t)rand_r(seed) % (s.staff_total + 1) : 0;
+    s.items_total = (uint32_t)(rand_r(seed) % 200);
+    s.items_no_visit = s.items_total ? (uint32_t)rand_r(seed) % (s.items_total + 1) : 0;
+    s.cases_total = (uint32_t)(rand_r(seed) % 1000);
+    s.cases_no_visit = s.cases_total ? (uint32_t)rand_r(seed) % (s.cases_total + 1) : 0;
+    s.last_heard = (before ? before->last_heard : 0) + rand_r(seed) % 100;
+    return s;
+}
+
+/* Sums kept with hub_engine_sum_move through thousands of random changes
+ * equal sums taken afresh, and evaluating them gives what a pass over the
+ * units gives, for the province, each level and each division. */
+static void test_kept_sums_equal_a_fresh_pass(void **state)
+{
+    fx_t *fx = *state;
+    unsigned seed = 2019;
+    for (int u = 0; u < 5; u++)
+        fx->st[u] = s_random_state(&seed, NULL);
+    hub_rollup_t *kept = malloc(sizeof *kept), *fresh = malloc(sizeof *fresh);
+    hub_engine_sum(fx->engine, fx->st, kept);
+    for (int step = 0; step < 5000; step++) {
+        size_t u = (size_t)rand_r(&seed) % 5;
+        hub_unit_state_t after = s_random_state(&seed, &fx->st[u]);
+        hub_engine_sum_move(fx->engine, kept, u, &fx->st[u], &after);
+        fx->st[u] = after;
+        if (step % 250 != 249)
+            continue;
+        hub_engine_sum(fx->engine, fx->st, fresh);
+        assert_memory_equal(&kept->province, &fresh->province, sizeof kept->province);
+        assert_memory_equal(kept->levels, fresh->levels, sizeof kept->levels);
+        assert_memory_equal(kept->divisions, fresh->divisions, sizeof kept->divisions);
+        uint32_t as_of = step % 500 ? 20180630 : 20181231;
+        hub_scope_t a, b;
+        assert_int_equal(hub_engine_eval(fx->engine, &kept->province, as_of, &a), 0);
+        assert_int_equal(hub_engine_province(fx->engine, fx->st, as_of, &b), 0);
+        assert_memory_equal(&a, &b, sizeof a);
+        for (int l = 0; l < RO_LEVEL_COUNT; l++) {
+            assert_int_equal(hub_engine_eval(fx->engine, &kept->levels[l], as_of, &a), 0);
+            assert_int_equal(hub_engine_level(fx->engine, fx->st, (ro_level_t)l, as_of, &b), 0);
+            assert_memory_equal(&a, &b, sizeof a);
+        }
+        for (int d = 0; d < RO_DIVISION_COUNT; d++) {
+            uint32_t code = ro_division_code((size_t)d);
+            assert_int_equal(hub_engine_eval(fx->engine, &kept->divisions[d], as_of, &a), 0);
+            assert_int_equal(hub_engine_division(fx->engine, fx->st, code, as_of, &b), 0);
+            assert_memory_equal(&a, &b, sizeof a);
+        }
+    }
+    hub_scope_t unit, out;
+    assert_int_equal(hub_engine_unit(fx->engine, fx->st, 0, 20181231, &unit), 0);
+    assert_int_equal(hub_engine_eval(fx->engine, &unit, 20181231, &out), -1);
+    free(kept);
+    free(fresh);
+}
+
 static void test_overall_grade_is_worst_and_why(void **state)
 {
     fx_t *fx = *state;
@@ -1058,6 +1123,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_band_edges_ratio, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_milestones_before_on_after, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_zero_totals_are_no_data, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_sums_equal_a_fresh_pass, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_units_with_no_reports, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rollup_is_ratio_of_sums, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_overall_grade_is_worst_and_why, s_setup, s_teardown),
