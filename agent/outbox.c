@@ -688,27 +688,6 @@ int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_ou
     return rc == SQLITE_DONE ? n : -1;
 }
 
-typedef struct {
-    agent_event_t *out;
-    size_t n;
-} s_read_t;
-
-static int s_read_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
-{
-    s_read_t *r = arg;
-    agent_event_t *ev = &r->out[r->n++];
-    ev->seq = seq;
-    ev->len = len;
-    memcpy(ev->body, body, len);
-    return 0;
-}
-
-int agent_outbox_read(agent_outbox_t *self, uint64_t after, agent_event_t *out, size_t max)
-{
-    s_read_t r = {out, 0};
-    return agent_outbox_each(self, after, max, s_read_one, &r);
-}
-
 int agent_outbox_ack(agent_outbox_t *self, uint64_t upto)
 {
     if (upto > (uint64_t)INT64_MAX)

@@ -29,13 +29,6 @@ typedef enum {
     AGENT_OUTBOX_CREATE = 1,   /* a missing file is created (its folder must exist) */
 } agent_outbox_mode_t;
 
-/* One event as stored: the exact encoded Report bytes, resent byte for byte. */
-typedef struct {
-    uint64_t seq;               /* the unit's sequence number, from 1 */
-    size_t len;                 /* bytes used in body */
-    uint8_t body[RO_FRAME_MAX]; /* protobuf Report, as ro_report_encode wrote it */
-} agent_event_t;
-
 /* One event the hub refused, kept aside and never resent. */
 typedef struct {
     uint64_t seq;               /* the refused event's seq */
@@ -96,10 +89,6 @@ typedef int (*agent_outbox_each_fn)(void *arg, uint64_t seq, const uint8_t *body
  * fewer than max are taken when no more wait or fn stopped. */
 int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_outbox_each_fn fn,
                       void *arg);
-
-/* Read up to max events with seq > after, in seq order, into out (copies
- * of agent_outbox_each's). Returns how many were read (0 when none), or -1. */
-int agent_outbox_read(agent_outbox_t *self, uint64_t after, agent_event_t *out, size_t max);
 
 /* The hub has every seq <= upto: forget those events and remember upto as
  * the last ack (it never moves back), in one transaction. Returns 0 or -1. */
