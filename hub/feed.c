@@ -348,7 +348,8 @@ static void s_count(int k, int *rc, int *sent)
 
 /* Evaluate the due rollups into self->rollup: from the sums the hub keeps
  * (hub_status_sums), in time independent of the number of units; without
- * them, one pass for all (three sums per unit), or, when few are due (one
+ * them (a status with no sums set: the hub always sets them, test_feed
+ * does not), one pass for all (three sums per unit), or, when few are due (one
  * unit's division and level after a lone report), a pass for each, which
  * costs about one sum per unit for the province, a level scan about six
  * divisions' scans. */
