@@ -17,11 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define EXIT_USAGE 2
-#define DEFAULT_CONFIG "/etc/rollout/agent.ini"
+#define DEFAULT_CONFIG RO_ETC "/agent.ini"
 #define PROBE_MS 2000
 #define FILE_WORDS_MAX 32
 #define STATUS_REFUSALS 5
@@ -61,8 +62,9 @@ static void s_help(FILE *out)
             "  cases    --month YYYY-MM --total N --no-visit N\n"
             "\n"
             "Options:\n"
-            "  --config FILE  the agent's configuration (default %s); it names the\n"
-            "                 unit, the outbox file and the hub. Put it before the command.\n"
+            "  --config FILE  the agent's configuration, naming the unit, the outbox file\n"
+            "                 and the hub; put it before the command (default\n"
+            "                 %s)\n"
             "  --help         this text\n"
             "  --version      the agent and protocol versions\n"
             "\n"
@@ -711,7 +713,7 @@ static int s_cmd_status(const ro_agent_config_t *cfg, int argc, char **argv)
     } else {
         printf("unit        %s\n", cfg->unit);
         printf("outbox      %s%s\n", cfg->outbox, exists ? "" : " (none yet: nothing recorded)");
-        printf("waiting     %" PRId64 " events\n", st.depth);
+        printf("waiting     %" PRId64 " event%s\n", st.depth, st.depth == 1 ? "" : "s");
         printf("next seq    %" PRIu64 "\n", st.next_seq);
         printf("last ack    %" PRIu64 "\n", st.last_ack);
         printf("refused     %" PRId64 "\n", st.refused);
@@ -752,6 +754,39 @@ static void s_on_signal(int sig)
     errno = saved;
 }
 
+/* One `run` per outbox: two senders of one outbox would race each other's
+ * acks. An flock on OUTBOX-run.lock (not on the outbox, whose POSIX locks are
+ * SQLite's) held for the life of the process; it holds the owner's pid for the
+ * message. Returns the lock's fd, or -1 with err filled. */
+static int s_run_lock(const char *outbox, char *err, size_t errlen)
+{
+    char path[RO_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s-run.lock", outbox);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen,
+                 "another `rollout-agent run`%s%s%s is already sending from this outbox (%s "
+                 "is locked); stop it first, or give this one an outbox of its own",
+                 pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", path);
+        close(fd);
+        return -1;
+    }
+    char pid[24];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        /* the pid is only for the message above */
+    }
+    return fd;
+}
+
 static int s_cmd_run(const ro_agent_config_t *cfg, int argc, char **argv)
 {
     if (argc > 0) {
@@ -764,17 +799,24 @@ static int s_cmd_run(const ro_agent_config_t *cfg, int argc, char **argv)
         return s_fail(EXIT_USAGE, "run: unexpected argument '%s' (run takes none)", argv[0]);
     }
     ro_log_init("rollout-agent", cfg->log_level);
-    char err[600];
+    char err[RO_PATH_MAX + 256];
     agent_outbox_t *ob =
         agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_CREATE, err, sizeof err);
     if (!ob) {
         ro_log(LOG_ERR, "%s", err);
         return 1;
     }
+    int lock_fd = s_run_lock(cfg->outbox, err, sizeof err);
+    if (lock_fd < 0) {
+        ro_log(LOG_ERR, "%s", err);
+        agent_outbox_destroy(&ob);
+        return 1;
+    }
     agent_outbox_set_max(ob, cfg->outbox_max);
     if (pipe2(s_stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         ro_log(LOG_ERR, "cannot make a pipe: %s", strerror(errno));
         agent_outbox_destroy(&ob);
+        close(lock_fd);
         return 1;
     }
     struct sigaction sa;
@@ -789,11 +831,13 @@ static int s_cmd_run(const ro_agent_config_t *cfg, int argc, char **argv)
     if (!sender) {
         ro_log(LOG_ERR, "%s", err);
         agent_outbox_destroy(&ob);
+        close(lock_fd);
         return 1;
     }
     int rc = agent_sender_run(sender, s_stop_pipe[0]);
     agent_sender_destroy(&sender);
     agent_outbox_destroy(&ob);
+    close(lock_fd);
     return rc == 0 ? 0 : 1;
 }
 

@@ -49,6 +49,8 @@ struct agent_sender {
     int64_t down_note_ms;       /* next "still unreachable" note */
     int64_t reauth_ms;          /* after a key refusal: when to connect again; 0 = not refused */
     int64_t reauth_wait_ms;     /* wait before the next try; doubles to REAUTH_MAX_MS */
+    int64_t key_refused_ms;     /* since when the hub refuses our key; 0 = it does not */
+    int key_refused_at;         /* where: S_KEY_HANDSHAKE or S_KEY_REPORTS */
     int64_t release_ms;         /* when quiet until then, give memory back; 0 = nothing to give */
     ro_ratelimit_t rl_refusal;  /* refusals can come by the thousand */
     ro_ratelimit_t rl_trouble;  /* handshake failures, odd acks, errors */
@@ -311,6 +313,31 @@ static void s_heartbeat(agent_sender_t *self)
 
 /* ---- what the hub says ------------------------------------------------- */
 
+/* Key trouble is loud when it starts (the callers log it) and when it ends,
+ * so that staff who saw "refused" in the log also see that it is over. */
+enum { S_KEY_HANDSHAKE = 1, S_KEY_REPORTS = 2 };
+
+static void s_key_refused(agent_sender_t *self, int where)
+{
+    if (!self->key_refused_ms)
+        self->key_refused_ms = ro_time_mono_ms();
+    self->key_refused_at = where;
+}
+
+/* The hub has shown it takes our key again: at a handshake (only a refused
+ * handshake is over then) or by an ack (a refused report is over too). */
+static void s_key_accepted(agent_sender_t *self, int where)
+{
+    if (!self->key_refused_ms || (where == S_KEY_HANDSHAKE && self->key_refused_at != where))
+        return;
+    ro_log(LOG_NOTICE,
+           "the hub accepts unit %s's key again, after %" PRId64
+           " s of refusals; events waiting in the outbox are being sent",
+           self->cfg.unit, (ro_time_mono_ms() - self->key_refused_ms) / 1000);
+    self->key_refused_ms = 0;
+    self->key_refused_at = 0;
+}
+
 static void s_on_ack(agent_sender_t *self, uint64_t upto)
 {
     if (upto < self->acked) {
@@ -359,6 +386,8 @@ static void s_on_ack(agent_sender_t *self, uint64_t upto)
 static void s_on_refusal(agent_sender_t *self, const ro_hubmsg_t *m)
 {
     const char *why = ro_reason_name(m->reason);
+    if (m->reason == RO_REASON_FORBIDDEN)
+        s_key_refused(self, S_KEY_REPORTS);
     if (m->seq == 0) {
         if (ro_log_allow(&self->rl_trouble))
             ro_log(LOG_WARNING, "the hub refused our heartbeat (%s): %s", why, m->text);
@@ -426,8 +455,10 @@ static void s_on_hub(agent_sender_t *self)
             have_ack = 1;
         }
     }
-    if (have_ack)
+    if (have_ack) {
+        s_key_accepted(self, S_KEY_REPORTS);
         s_on_ack(self, best);
+    }
 }
 
 /* After a failed handshake libzmq 4.3 may stop reconnecting (always after a
@@ -478,6 +509,7 @@ static void s_on_monitor(agent_sender_t *self)
             else
                 ro_log(LOG_INFO, "reconnected to the hub at %s after %" PRId64 " s", self->cfg.hub,
                        (now - self->down_since_ms) / 1000);
+            s_key_accepted(self, S_KEY_HANDSHAKE);
             self->connected = 1;
             self->reauth_ms = 0;
             self->reauth_wait_ms = 0;
@@ -489,8 +521,8 @@ static void s_on_monitor(agent_sender_t *self)
             if (self->connected) {
                 ro_log(LOG_WARNING,
                        "lost the connection to the hub; %" PRIu64
-                       " events unacknowledged; reconnecting",
-                       self->sent_upto - self->acked);
+                       " event%s unacknowledged; reconnecting",
+                       self->sent_upto - self->acked, ro_s(self->sent_upto - self->acked));
                 self->connected = 0;
                 self->down_since_ms = now;
                 self->down_note_ms = now + DOWN_FIRST_NOTE_MS;
@@ -499,6 +531,7 @@ static void s_on_monitor(agent_sender_t *self)
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
             s_reauth_later(self, now);
+            s_key_refused(self, S_KEY_HANDSHAKE);
             if (ro_log_allow(&self->rl_trouble))
                 ro_log(LOG_ERR,
                        "the hub refused this agent's CURVE key (ZAP status %u): is "
@@ -554,9 +587,10 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
     /* give back, once quiet, what opening the outbox and connecting left behind */
     self->release_ms = now + RELEASE_QUIET_MS;
     ro_log(LOG_INFO,
-           "unit %s: %" PRId64 " events waiting (next seq %" PRIu64 ", last ack %" PRIu64
+           "unit %s: %" PRId64 " event%s waiting (next seq %" PRIu64 ", last ack %" PRIu64
            "); sending to %s, window %d",
-           self->cfg.unit, st.depth, st.next_seq, st.last_ack, self->cfg.hub, self->cfg.window);
+           self->cfg.unit, st.depth, ro_s((uint64_t)st.depth), st.next_seq, st.last_ack,
+           self->cfg.hub, self->cfg.window);
 
     int rc = 0;
     for (;;) {
@@ -603,8 +637,9 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
                 if (self->connected && self->sent_upto > self->acked)
                     ro_log(LOG_INFO,
                            "stopping: waiting up to %d ms for the hub to acknowledge "
-                           "%" PRIu64 " events",
-                           AGENT_STOP_GRACE_MS, self->sent_upto - self->acked);
+                           "%" PRIu64 " event%s",
+                           AGENT_STOP_GRACE_MS, self->sent_upto - self->acked,
+                           ro_s(self->sent_upto - self->acked));
             }
         }
         if (items[1].revents & ZMQ_POLLIN)
@@ -637,16 +672,18 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
             int64_t depth = agent_outbox_depth(self->outbox);
             ro_log(LOG_NOTICE,
                    "the hub at %s has not been reachable for %" PRId64 " min; %" PRId64
-                   " events waiting; still trying",
-                   self->cfg.hub, (now - self->down_since_ms) / 60000, depth);
+                   " event%s waiting; still trying",
+                   self->cfg.hub, (now - self->down_since_ms) / 60000, depth,
+                   ro_s((uint64_t)depth));
             self->down_note_ms = now + DOWN_NOTE_EVERY_MS;
         }
     }
     int64_t depth = agent_outbox_depth(self->outbox);
     ro_log(LOG_INFO,
            "stopped: %" PRIu64 " sent, %" PRIu64 " acknowledged, %" PRIu64
-           " refused this run; %" PRId64 " events wait in the outbox",
-           self->stats.sent, self->stats.acked, self->stats.refused, depth);
+           " refused this run; %" PRId64 " event%s wait%s in the outbox",
+           self->stats.sent, self->stats.acked, self->stats.refused, depth, ro_s((uint64_t)depth),
+           depth == 1 ? "s" : "");
     return rc;
 }
 

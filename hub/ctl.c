@@ -62,7 +62,7 @@ static void s_help(void)
            "options:\n"
            "  --config FILE  ctl.ini: [ctl] hub, [security] curve, hub_public_key, public_key,\n"
            "                 secret_key (an operator key on the hub's allow-list); default\n"
-           "                 $ROLLOUT_CTL_CONFIG, else /etc/rollout/ctl.ini if it exists;\n"
+           "                 $ROLLOUT_CTL_CONFIG, else " RO_ETC "/ctl.ini if it exists;\n"
            "                 without one rolloutctl speaks plain TCP\n"
            "  --hub H        the hub's status socket: a ZeroMQ endpoint (tcp://host:port), a\n"
            "                 HOST (port %d) or HOST:PORT; default tcp://%s:%d\n"

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define CTL_KEYS_DEFAULT_CONFIG "/etc/rollout/ctl.ini"
+#define CTL_KEYS_DEFAULT_CONFIG RO_ETC "/ctl.ini"
 #define CTL_KEYS_CONFIG_ENV "ROLLOUT_CTL_CONFIG"
 
 /* Run `rolloutctl keys ...`: argv[0] is "keys". Prints results on stdout

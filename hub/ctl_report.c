@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_SHEET "/etc/rollout/scoresheet.ini"
-#define DEFAULT_SCORES "/etc/rollout/scores-2019.ini"
+#define DEFAULT_SHEET RO_ETC "/scoresheet.ini"
+#define DEFAULT_SCORES RO_ETC "/scores-2019.ini"
 #define DEFAULT_LAGGARDS 30
 
 static void s_help(void)

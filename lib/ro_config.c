@@ -82,14 +82,14 @@ void ro_hub_config_defaults(ro_hub_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->data_dir, "/var/lib/rollout");
-    strcpy(cfg->registry, "/etc/rollout/units.csv");
-    strcpy(cfg->targets, "/etc/rollout/targets.ini");
+    strcpy(cfg->registry, RO_ETC "/units.csv");
+    strcpy(cfg->targets, RO_ETC "/targets.ini");
     strcpy(cfg->ingest, "tcp://*:7450");
     strcpy(cfg->feed, "tcp://*:7451");
     strcpy(cfg->status, "tcp://*:7452");
-    strcpy(cfg->allow_list, "/etc/rollout/keys/allow.list");
-    strcpy(cfg->sec.secret_key, "/etc/rollout/keys/hub.key");
-    strcpy(cfg->sec.public_key, "/etc/rollout/keys/hub.pub");
+    strcpy(cfg->allow_list, RO_ETC "/keys/allow.list");
+    strcpy(cfg->sec.secret_key, RO_ETC "/keys/hub.key");
+    strcpy(cfg->sec.public_key, RO_ETC "/keys/hub.pub");
     cfg->synchronous = 2;
     cfg->batch_max = 65536;
     cfg->feed_hwm = 4000;
@@ -103,9 +103,9 @@ void ro_agent_config_defaults(ro_agent_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->hub, "tcp://127.0.0.1:7450");
     strcpy(cfg->outbox, "/var/lib/rollout/outbox.db");
-    strcpy(cfg->sec.hub_public, "/etc/rollout/keys/hub.pub");
-    strcpy(cfg->sec.secret_key, "/etc/rollout/keys/agent.key");
-    strcpy(cfg->sec.public_key, "/etc/rollout/keys/agent.pub");
+    strcpy(cfg->sec.hub_public, RO_ETC "/keys/hub.pub");
+    strcpy(cfg->sec.secret_key, RO_ETC "/keys/agent.key");
+    strcpy(cfg->sec.public_key, RO_ETC "/keys/agent.pub");
     cfg->window = 1000;
     cfg->resend_ms = 5000;
     cfg->heartbeat_s = 30;
@@ -118,9 +118,9 @@ void ro_agent_config_defaults(ro_agent_config_t *cfg)
 void ro_ctl_config_defaults(ro_ctl_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    strcpy(cfg->sec.hub_public, "/etc/rollout/keys/hub.pub");
-    strcpy(cfg->sec.secret_key, "/etc/rollout/keys/operator.key");
-    strcpy(cfg->sec.public_key, "/etc/rollout/keys/operator.pub");
+    strcpy(cfg->sec.hub_public, RO_ETC "/keys/hub.pub");
+    strcpy(cfg->sec.secret_key, RO_ETC "/keys/operator.key");
+    strcpy(cfg->sec.public_key, RO_ETC "/keys/operator.pub");
     cfg->sec.curve = 1;
 }
 

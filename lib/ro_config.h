@@ -63,7 +63,7 @@ typedef struct {
  * "path:line: reason" in err. */
 int ro_hub_config_load(const char *path, ro_hub_config_t *cfg, char *err, size_t errlen);
 int ro_agent_config_load(const char *path, ro_agent_config_t *cfg, char *err, size_t errlen);
-/* Defaults: curve on, keys /etc/rollout/keys/{hub.pub,operator.key,operator.pub}. */
+/* Defaults: curve on, keys RO_ETC/keys/{hub.pub,operator.key,operator.pub}. */
 int ro_ctl_config_load(const char *path, ro_ctl_config_t *cfg, char *err, size_t errlen);
 
 void ro_hub_config_defaults(ro_hub_config_t *cfg);

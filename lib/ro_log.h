@@ -29,6 +29,12 @@ typedef struct {
 } ro_ratelimit_t;
 
 void ro_ratelimit_init(ro_ratelimit_t *rl, double burst, double per_sec);
+
+/* "s" unless n is 1: "%" PRIu64 " event%s", n, ro_s(n). */
+static inline const char *ro_s(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
 bool ro_log_allow(ro_ratelimit_t *rl);
 
 #endif

@@ -30,13 +30,20 @@ grep -q "^registry = $etc/units.csv$" "$S$etc/hub.ini" || fail "hub.ini does not
 grep -q "^data_dir = /var/lib/rollout$" "$S$etc/hub.ini" || fail "hub.ini's data_dir is not /var/lib/rollout"
 grep -q "^ExecStart=$bindir/rollout-hub --config $etc/hub.ini$" "$S$prefix/lib/systemd/system/rollout-hub.service" \
   || fail "rollout-hub.service does not start $bindir/rollout-hub with $etc/hub.ini"
-say "laid out under $prefix (configs in $etc)"
+# what the programs read when not told, and what the man pages say, follow sysconfdir
+"$S$bindir/rollout-agent" --help | grep -q "$etc/agent.ini" || fail "rollout-agent's default config is not $etc/agent.ini"
+"$S$bindir/rolloutctl" report --help | grep -q "$etc/scoresheet.ini" \
+  || fail "rolloutctl report's default score sheet is not $etc/scoresheet.ini"
+grep -q "^\.I $etc/hub.ini$" "$S$mandir/man8/rollout-hub.8" || fail "the installed rollout-hub(8) does not name $etc/hub.ini"
+say "laid out under $prefix (configs in $etc, the defaults and man pages say so)"
 
 # an edited config survives a reinstall; the examples are refreshed
 echo "; edited by the operator" >> "$S$etc/hub.ini"
 echo "; stale" >> "$S$datadir/doc/rollout/examples/hub.ini"
 meson install -C "$RO_BUILD" --no-rebuild --destdir "$S" >"$T/install2.log" 2>&1 || fail "reinstall failed"
 tail -n 1 "$S$etc/hub.ini" | grep -q "edited by the operator" || fail "reinstall overwrote $etc/hub.ini"
+grep -q "^rollout: kept $S$etc/hub.ini as it is" "$T/install2.log" \
+  || { cat "$T/install2.log" >&2; fail "meson install did not say that it kept $etc/hub.ini"; }
 tail -n 1 "$S$datadir/doc/rollout/examples/hub.ini" | grep -q stale && fail "reinstall did not refresh the examples"
 say "reinstall kept the edited hub.ini"
 

@@ -26,7 +26,7 @@ static void test_hub_defaults_and_values(void **state)
     assert_string_equal(cfg.ingest, "tcp://127.0.0.1:*");
     assert_string_equal(cfg.status, "tcp://*:7452");
     assert_int_equal(cfg.sec.curve, 0);
-    assert_string_equal(cfg.registry, "/etc/rollout/units.csv");
+    assert_string_equal(cfg.registry, RO_ETC "/units.csv");
 }
 
 static void s_expect(const char *text, const char *needle, int agent)
@@ -94,7 +94,7 @@ static void test_ctl_config(void **state)
     snprintf(expect, sizeof expect, "%s/keys/hub.pub", tu_dir());
     assert_string_equal(cfg.sec.hub_public, expect);
     assert_string_equal(cfg.sec.secret_key, "/k/op.key");
-    assert_string_equal(cfg.sec.public_key, "/etc/rollout/keys/operator.pub");
+    assert_string_equal(cfg.sec.public_key, RO_ETC "/keys/operator.pub");
     path = tu_write("ctl.ini", "[security]\ncurve = off\n");
     assert_int_equal(ro_ctl_config_load(path, &cfg, err, sizeof err), 0);
     assert_int_equal(cfg.sec.curve, 0);
