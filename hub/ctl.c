@@ -28,60 +28,64 @@
 
 static void s_help(void)
 {
-    printf("usage: rolloutctl [--config FILE] [--hub ENDPOINT|HOST[:PORT]] [--timeout SEC] COMMAND\n"
-           "                  [OPTIONS]\n"
-           "\n"
-           "Ask a running rollout-hub over its status socket (never its database).\n"
-           "\n"
-           "commands:\n"
-           "  status [WHAT] [--as-of YYYY-MM-DD] [--json]\n"
-           "                      the province against its targets, or WHAT:\n"
-           "      --unit ID             one unit\n"
-           "      --division CODE       a division (460000: the provincial units)\n"
-           "      --level L             provincial, municipal or township\n"
-           "      --divisions           every division, one line each\n"
-           "      --laggards [--indicator ID] [--limit N]\n"
-           "                            units behind the next milestone (default: of the\n"
-           "                            no-visit items share), biggest gap first (limit 20)\n"
-           "      --silent [--limit N]  units not heard within the hub's silent_after\n"
-           "      --history ID [--indicator ID] [--limit N]\n"
-           "                            one unit's reports of an indicator over time\n"
-           "      --series [--indicator ID]\n"
-           "                            the province's value at each month end\n"
-           "  report [--as-of DATE] [--format md|csv|html] [--out FILE] [--score-sheet] ...\n"
-           "                      the year-end performance target table or score sheet\n"
-           "                      (rolloutctl report --help)\n"
-           "  watch [--once]      a live view that follows the hub's feed (rolloutctl watch\n"
-           "                      --help)\n"
-           "  metrics [--json]    the hub's counters: reports stored, duplicates, refusals...\n"
-           "  verify [--json]     recount every unit's aggregates from the raw reports and\n"
-           "                      compare them with the stored ones\n"
-           "  keys ...            make CURVE keys and keep the hub's allow-list, offline\n"
-           "                      (rolloutctl keys --help)\n"
-           "\n"
-           "options:\n"
-           "  --config FILE  ctl.ini: [ctl] hub, [security] curve, hub_public_key, public_key,\n"
-           "                 secret_key (an operator key on the hub's allow-list); default\n"
-           "                 $ROLLOUT_CTL_CONFIG, else " RO_ETC "/ctl.ini if it exists;\n"
-           "                 without one rolloutctl speaks plain TCP\n"
-           "  --hub H        the hub's status socket: a ZeroMQ endpoint (tcp://host:port), a\n"
-           "                 HOST (port %d) or HOST:PORT; default tcp://%s:%d\n"
-           "  --timeout SEC  how long to wait for an answer (default 5)\n"
-           "  --json         print one JSON document instead of a table\n"
-           "  -h, --help     this help;  --version  the version\n"
-           "\n"
-           "examples:\n"
-           "  rolloutctl status\n"
-           "  rolloutctl --hub hub.example.org status --unit 460100-001\n"
-           "  rolloutctl --hub tcp://127.0.0.1:7452 status --json | jq .scopes[0].reports\n"
-           "  rolloutctl status --laggards --as-of 2018-06-30 --limit 10\n"
-           "  rolloutctl report --as-of 2018-12-31 --format html --out report.html\n"
-           "  rolloutctl metrics\n"
-           "  rolloutctl verify\n"
-           "\n"
-           "exit status: 0 ok; 1 no answer, hub trouble, or verify found differences;\n"
-           "2 bad usage or a request the hub refused (e.g. an unknown unit).\n",
-           DEFAULT_PORT, DEFAULT_HOST, DEFAULT_PORT);
+    printf(
+        "usage: rolloutctl [--config FILE] [--hub ENDPOINT|HOST[:PORT]] [--timeout SEC] COMMAND\n"
+        "                  [OPTIONS]\n"
+        "\n"
+        "Ask a running rollout-hub over its status socket (never its database).\n"
+        "\n"
+        "commands:\n"
+        "  status [WHAT] [--as-of YYYY-MM-DD] [--json]\n"
+        "                      the province against its targets, or WHAT:\n"
+        "      --unit ID             one unit\n"
+        "      --division CODE       a division (460000: the provincial units)\n"
+        "      --level L             provincial, municipal or township\n"
+        "      --divisions           every division, one line each\n"
+        "      --laggards [--indicator ID] [--limit N]\n"
+        "                            units behind the next milestone (default: of the\n"
+        "                            no-visit items share), biggest gap first (limit 20)\n"
+        "      --silent [--limit N]  units not heard within the hub's silent_after\n"
+        "      --history ID [--indicator ID] [--limit N]\n"
+        "                            one unit's reports of an indicator over time\n"
+        "      --series [--indicator ID] [--limit N]\n"
+        "                            the province's value at each month end, from its\n"
+        "                            first data to its last change or the targets' last\n"
+        "                            milestone, whichever is later; with --as-of, to that\n"
+        "                            date\n"
+        "  report [--as-of DATE] [--format md|csv|html] [--out FILE] [--score-sheet] ...\n"
+        "                      the year-end performance target table or score sheet\n"
+        "                      (rolloutctl report --help)\n"
+        "  watch [--once]      a live view that follows the hub's feed (rolloutctl watch\n"
+        "                      --help)\n"
+        "  metrics [--json]    the hub's counters: reports stored, duplicates, refusals...\n"
+        "  verify [--json]     recount every unit's aggregates from the raw reports and\n"
+        "                      compare them with the stored ones\n"
+        "  keys ...            make CURVE keys and keep the hub's allow-list, offline\n"
+        "                      (rolloutctl keys --help)\n"
+        "\n"
+        "options:\n"
+        "  --config FILE  ctl.ini: [ctl] hub, [security] curve, hub_public_key, public_key,\n"
+        "                 secret_key (an operator key on the hub's allow-list); default\n"
+        "                 $ROLLOUT_CTL_CONFIG, else " RO_ETC "/ctl.ini if it exists;\n"
+        "                 without one rolloutctl speaks plain TCP\n"
+        "  --hub H        the hub's status socket: a ZeroMQ endpoint (tcp://host:port), a\n"
+        "                 HOST (port %d) or HOST:PORT; default tcp://%s:%d\n"
+        "  --timeout SEC  how long to wait for an answer: 1 to 3600 (default 5)\n"
+        "  --json         print one JSON document instead of a table\n"
+        "  -h, --help     this help;  --version  the version\n"
+        "\n"
+        "examples:\n"
+        "  rolloutctl status\n"
+        "  rolloutctl --hub hub.example.org status --unit 460100-001\n"
+        "  rolloutctl --hub tcp://127.0.0.1:7452 status --json | jq .scopes[0].reports\n"
+        "  rolloutctl status --laggards --as-of 2018-06-30 --limit 10\n"
+        "  rolloutctl report --as-of 2018-12-31 --format html --out report.html\n"
+        "  rolloutctl metrics\n"
+        "  rolloutctl verify\n"
+        "\n"
+        "exit status: 0 ok; 1 no answer, hub trouble, or verify found differences;\n"
+        "2 bad usage or a request the hub refused (e.g. an unknown unit).\n",
+        DEFAULT_PORT, DEFAULT_HOST, DEFAULT_PORT);
 }
 
 int ctl_usage_error(const char *fmt, ...)
@@ -95,23 +99,93 @@ int ctl_usage_error(const char *fmt, ...)
     return 2;
 }
 
-/* ENDPOINT stays as is; HOST becomes tcp://HOST:7452, HOST:PORT tcp://HOST:PORT. */
-static int s_endpoint(const char *hub, char *out, size_t cap)
+/* A port: 1 to 65535, digits only. */
+static int s_port_ok(const char *p)
 {
-    int n;
-    if (!hub[0])
+    if (!p[0] || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
+        return 0;
+    long v = strtol(p, NULL, 10);
+    return v >= 1 && v <= 65535;
+}
+
+/* A host name or IPv4 address (letters, digits, '.', '-', '_'), or an IPv6
+ * address (hex digits, ':', '.', and '%' for a zone) of n bytes. */
+static int s_host_ok(const char *h, size_t n, int ipv6)
+{
+    const char *ok = ipv6 ? "0123456789abcdefABCDEF:.%" : NULL;
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (ipv6 ? !strchr(ok, c) || c == '\0'
+                 : !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '.' || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* ENDPOINT stays as is; HOST becomes tcp://HOST:7452, HOST:PORT tcp://HOST:PORT.
+ * A tcp endpoint, a host and a port are checked here, so that a typo is a
+ * usage error rather than a failed connection. Returns 0, or -1 with the
+ * reason in why. */
+static int s_endpoint(const char *hub, char *out, size_t cap, char *why, size_t whylen)
+{
+    char host[RO_ENDPOINT_MAX];
+    const char *rest = hub, *port = NULL;
+    size_t hlen;
+    int ipv6 = 0, tcp = 0, n;
+    if (strstr(hub, "://")) {
+        if (strncmp(hub, "tcp://", 6) != 0) {
+            /* ipc:// and the like: ZeroMQ checks them when connecting */
+            n = snprintf(out, cap, "%s", hub);
+            snprintf(why, whylen, "too long");
+            return n < 0 || (size_t)n >= cap ? -1 : 0;
+        }
+        rest = hub + 6;
+        tcp = 1;
+    }
+    const char *colon = strchr(rest, ':');
+    if (rest[0] == '[') {
+        const char *close = strchr(rest, ']');
+        if (!close || (close[1] && close[1] != ':')) {
+            snprintf(why, whylen, "'[' opens an IPv6 address: [ADDRESS] or [ADDRESS]:PORT");
+            return -1;
+        }
+        ipv6 = 1;
+        rest++;
+        hlen = (size_t)(close - rest);
+        port = close[1] ? close + 2 : NULL;
+    } else if (colon && colon != strrchr(rest, ':')) {
+        ipv6 = 1; /* a bare IPv6 address: no port */
+        hlen = strlen(rest);
+    } else {
+        hlen = colon ? (size_t)(colon - rest) : strlen(rest);
+        port = colon ? colon + 1 : NULL;
+    }
+    if (hlen >= sizeof host) {
+        snprintf(why, whylen, "the host is too long");
         return -1;
-    if (strstr(hub, "://"))
-        n = snprintf(out, cap, "%s", hub);
-    else if (hub[0] == '[')
-        n = strstr(hub, "]:") ? snprintf(out, cap, "tcp://%s", hub)
-                              : snprintf(out, cap, "tcp://%s:%d", hub, DEFAULT_PORT);
-    else if (strchr(hub, ':') && strchr(hub, ':') != strrchr(hub, ':'))
-        n = snprintf(out, cap, "tcp://[%s]:%d", hub, DEFAULT_PORT); /* bare IPv6 */
-    else if (strchr(hub, ':'))
-        n = snprintf(out, cap, "tcp://%s", hub);
+    }
+    memcpy(host, rest, hlen);
+    host[hlen] = '\0';
+    if (!s_host_ok(host, hlen, ipv6)) {
+        snprintf(why, whylen, "'%.64s' is not a host name or address", host);
+        return -1;
+    }
+    if (tcp && !port) {
+        snprintf(why, whylen, "a tcp:// endpoint needs a port: tcp://HOST:PORT");
+        return -1;
+    }
+    if (port && !s_port_ok(port)) {
+        snprintf(why, whylen, "port '%.16s' is not a number from 1 to 65535", port);
+        return -1;
+    }
+    if (port)
+        n = snprintf(out, cap, ipv6 ? "tcp://[%s]:%s" : "tcp://%s:%s", host, port);
     else
-        n = snprintf(out, cap, "tcp://%s:%d", hub, DEFAULT_PORT);
+        n = snprintf(out, cap, ipv6 ? "tcp://[%s]:%d" : "tcp://%s:%d", host, DEFAULT_PORT);
+    snprintf(why, whylen, "too long");
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
@@ -267,12 +341,13 @@ static void s_json_scope(const Rollout__Scope *s)
     s_json_print(&b);
 }
 
-static void s_json_points(const Rollout__StatusReply *r)
+/* The points [from, to) of a history or series. */
+static void s_json_points(const Rollout__StatusReply *r, size_t from, size_t to)
 {
     fputs(",\"history\":[", stdout);
-    for (size_t i = 0; i < r->n_history; i++) {
+    for (size_t i = from; i < to; i++) {
         const Rollout__HistoryPoint *p = r->history[i];
-        fputs(i ? ",{\"date\":" : "{\"date\":", stdout);
+        fputs(i > from ? ",{\"date\":" : "{\"date\":", stdout);
         s_json_date(p->date);
         fputs(",\"value\":", stdout);
         s_json_value(p->value, p->no_data);
@@ -287,11 +362,12 @@ static void s_json_points(const Rollout__StatusReply *r)
 
 static void s_part_of(const char *label, uint64_t part, uint64_t total)
 {
+    char pct[32];
     if (total == 0)
         printf("  %-18s %llu / %llu\n", label, (unsigned long long)part, (unsigned long long)total);
     else
-        printf("  %-18s %llu / %llu (%.1f%%)\n", label, (unsigned long long)part,
-               (unsigned long long)total, 100.0 * (double)part / (double)total);
+        printf("  %-18s %llu / %llu (%s)\n", label, (unsigned long long)part,
+               (unsigned long long)total, hub_pct_format(part, total, pct, sizeof pct));
 }
 
 static void s_when(int64_t t, int64_t now)
@@ -354,7 +430,7 @@ static void s_table_indicators(const Rollout__Scope *s)
         const Rollout__Indicator *in = s->indicators[i];
         char v[32], g[32], ng[32], gap[32], d[16], share[16] = "-";
         if (!in->no_data)
-            snprintf(share, sizeof share, "%.1f%%", 100.0 * in->share);
+            hub_pct_format_ratio(in->share, share, sizeof share);
         /* the grade is one CJK character (3 bytes, 2 columns): pad by hand */
         printf("  %-24s %9s %9s %7s %s    %-9s %-10s %9s %9s\n", in->id,
                s_fmt(in->measure, in->value, in->no_data, v, sizeof v),
@@ -459,11 +535,19 @@ static void s_table_laggards(const Rollout__StatusReply *r)
         const Rollout__Indicator *in = s_find_indicator(s, r->indicator);
         if (!in)
             continue;
+        /* "missed" is about the milestone already due, so its row shows that
+         * one and the gap to it; any other status is about the next one */
+        int missed = !strcmp(in->milestone, "missed") && in->due_date;
+        double target = missed ? in->due_goal : in->next_goal;
+        double gap = in->gap;
+        if (missed)
+            gap = fmax(0.0, in->due_goal - (in->no_data ? 0.0 : in->value));
         char v[32], t[32], g[32], d[16];
         printf("%4zu  %-12s %8s %8s %-10s %8s  %-9s %-8s %s\n", k + 1, s->id,
                s_fmt(in->measure, in->value, in->no_data, v, sizeof v),
-               s_fmt(in->measure, in->next_goal, 0, t, sizeof t), s_date_or(in->next_date, "-", d),
-               s_fmt(in->measure, in->gap, 0, g, sizeof g), in->milestone, s->division, s->name);
+               s_fmt(in->measure, target, 0, t, sizeof t),
+               s_date_or(missed ? in->due_date : in->next_date, "-", d),
+               s_fmt(in->measure, gap, 0, g, sizeof g), in->milestone, s->division, s->name);
     }
 }
 
@@ -498,8 +582,9 @@ static void s_table_silent(const Rollout__StatusReply *r)
     }
 }
 
-/* HISTORY (one unit) or SERIES (the province): date, value, and the counts. */
-static void s_table_points(const Rollout__StatusReply *r, int history)
+/* HISTORY (one unit) or SERIES (the province): date, value, and the counts
+ * of the points [from, to); a series cut short of as_of says where it ends. */
+static void s_table_points(const Rollout__StatusReply *r, int history, size_t from, size_t to)
 {
     char date[16];
     ro_date_format(r->as_of, date);
@@ -507,16 +592,23 @@ static void s_table_points(const Rollout__StatusReply *r, int history)
     const Rollout__Indicator *in = s ? s_find_indicator(s, r->indicator) : NULL;
     const char *measure = in ? in->measure : "people";
     int ratio = !strcmp(measure, "percent");
-    if (history && s)
+    if (history && s) {
         printf("history of %s for %s %s, as of %s: %zu report%s\n", r->indicator, s->id, s->name,
                date, r->n_history, r->n_history == 1 ? "" : "s");
-    else
+    } else if (to < r->n_history) {
+        char end[16];
+        ro_date_format(r->history[to - 1]->date, end);
+        printf("the province's %s as of each month end, to %s (its last change or the targets' "
+               "last milestone; unchanged to %s: --as-of DATE runs to DATE)\n",
+               r->indicator, end, date);
+    } else {
         printf("the province's %s as of each month end, to %s\n", r->indicator, date);
+    }
     if (history)
         printf("%-10s %6s %9s  %s\n", "date", "seq", "value", ratio ? "part / total" : "this report");
     else
         printf("%-10s %9s  %s\n", "date", "value", ratio ? "part / total" : "");
-    for (size_t i = 0; i < r->n_history; i++) {
+    for (size_t i = from; i < to; i++) {
         const Rollout__HistoryPoint *p = r->history[i];
         char d[16], v[32];
         ro_date_format(p->date, d);
@@ -564,6 +656,39 @@ int ctl_reply_failed(const Rollout__StatusReply *r)
     return r->status == 2 ? 2 : 1;
 }
 
+/* Where a series without --as-of ends: it runs to today, long after the
+ * rollout ended, so it stops at the later of its last change (the last
+ * point that differs from the one before) and the targets' last milestone.
+ * The province scope sent with it carries each indicator's latest due
+ * milestone (due_date) and the next one (next_date); once every milestone
+ * is due the latest of them is the last. Returns the number of points to
+ * show, from the first. */
+static size_t s_series_end(const Rollout__StatusReply *r)
+{
+    size_t n = r->n_history;
+    if (n < 2)
+        return n;
+    uint32_t end = 0;
+    for (size_t i = 1; i < n; i++) {
+        const Rollout__HistoryPoint *p = r->history[i], *q = r->history[i - 1];
+        if (p->no_data != q->no_data || p->total != q->total || p->part != q->part ||
+            (!p->no_data && p->value != q->value))
+            end = p->date;
+    }
+    if (!end)
+        end = r->history[0]->date;
+    const Rollout__Scope *s = r->n_scopes ? r->scopes[0] : NULL;
+    for (size_t i = 0; s && i < s->n_indicators; i++) {
+        const Rollout__Indicator *in = s->indicators[i];
+        end = in->due_date > end ? in->due_date : end;
+        end = in->next_date > end ? in->next_date : end;
+    }
+    size_t to = 0;
+    while (to < n && r->history[to]->date <= end)
+        to++;
+    return to ? to : 1;
+}
+
 /* The request a status command asks. */
 static Rollout__StatusRequest s_status_request(const s_args_t *a)
 {
@@ -591,7 +716,9 @@ static Rollout__StatusRequest s_status_request(const s_args_t *a)
         req.limit = a->limit < 0 ? 0 : (uint32_t)a->limit;
     } else if (a->series) {
         req.query = ROLLOUT__QUERY__QUERY_SERIES;
-        req.limit = a->limit < 0 ? 0 : (uint32_t)a->limit;
+        /* without --as-of the series is cut at its end first (s_series_end),
+         * then --limit applies, here */
+        req.limit = a->limit < 0 || !a->as_of ? 0 : (uint32_t)a->limit;
     }
     if (a->indicator)
         req.indicator = (char *)a->indicator;
@@ -602,6 +729,12 @@ static Rollout__StatusRequest s_status_request(const s_args_t *a)
 static void s_print_status(const s_args_t *a, const Rollout__StatusReply *r)
 {
     int points = a->history || a->series;
+    size_t from = 0, to = r->n_history;
+    if (a->series && !a->as_of) {
+        to = s_series_end(r);
+        if (a->limit > 0 && to > (size_t)a->limit)
+            from = to - (size_t)a->limit;
+    }
     if (a->json) {
         s_json_head(r);
         if (r->indicator[0]) {
@@ -622,7 +755,7 @@ static void s_print_status(const s_args_t *a, const Rollout__StatusReply *r)
         }
         putchar(']');
         if (points)
-            s_json_points(r);
+            s_json_points(r, from, to);
         fputs("}\n", stdout);
         return;
     }
@@ -633,7 +766,7 @@ static void s_print_status(const s_args_t *a, const Rollout__StatusReply *r)
     } else if (a->silent) {
         s_table_silent(r);
     } else if (points) {
-        s_table_points(r, a->history != NULL);
+        s_table_points(r, a->history != NULL, from, to);
     } else {
         for (size_t i = 0; i < r->n_scopes; i++) {
             if (i)
@@ -777,8 +910,9 @@ int main(int argc, char **argv)
                 return ctl_usage_error("--timeout needs a number of seconds");
             a.timeout = strtod(v, &end);
             timeout_given = 1;
-            if (end == v || *end || !(a.timeout > 0) || a.timeout > 3600)
-                return ctl_usage_error("--timeout '%s' is not a number of seconds from 0 to 3600",
+            /* the range of ctl.ini's [ctl] timeout */
+            if (end == v || *end || !(a.timeout >= 1) || a.timeout > 3600)
+                return ctl_usage_error("--timeout '%s' is not a number of seconds from 1 to 3600",
                                        v);
         } else if (ctl_opt_is(arg, "--unit")) {
             if (s_unit_arg(argc, argv, &i, "--unit", &a.unit))
@@ -844,7 +978,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!a.command)
-        return ctl_usage_error("which command: status, metrics, verify or report?");
+        return ctl_usage_error("which command: status, report, watch, metrics, verify or keys?");
     int is_status = !strcmp(a.command, "status");
     int what = (a.unit != NULL) + (a.division != NULL) + (a.level != NULL) + a.divisions +
                a.laggards + a.silent + (a.history != NULL) + a.series;
@@ -870,8 +1004,13 @@ int main(int argc, char **argv)
         a.hub = cc.hub;
     if (!timeout_given && cc.timeout_s)
         hub.timeout = cc.timeout_s;
-    if (s_endpoint(a.hub, hub.endpoint, sizeof hub.endpoint))
-        return ctl_usage_error("--hub '%s' is not an endpoint or a host", a.hub);
+    char why[256];
+    if (s_endpoint(a.hub, hub.endpoint, sizeof hub.endpoint, why, sizeof why)) {
+        if (!hub_given && cc.hub[0])
+            return ctl_usage_error("ctl.ini: [ctl] hub = '%s' is not an endpoint or a host: %s",
+                                   a.hub, why);
+        return ctl_usage_error("--hub '%s' is not an endpoint or a host: %s", a.hub, why);
+    }
     if (!strcmp(a.command, "report"))
         return ctl_report_main(&hub, argc - a.command_at - 1, argv + a.command_at + 1);
     if (!strcmp(a.command, "watch"))

@@ -38,9 +38,11 @@ static void s_help(FILE *out)
             "Make CURVE key pairs and keep the hub's allow-list (never over the network).\n"
             "\n"
             "  keys hub DIR                      the hub's pair: DIR/hub.key (0600), DIR/hub.pub\n"
-            "  keys unit UNIT DIR [--allow-list FILE]\n"
+            "  keys unit UNIT DIR [--registry CSV] [--allow-list FILE]\n"
             "                                    a unit's pair: DIR/agent.key, DIR/agent.pub;\n"
-            "                                    with --allow-list, adds 'unit UNIT KEY' to FILE\n"
+            "                                    with --allow-list, adds 'unit UNIT KEY' to FILE;\n"
+            "                                    UNIT must be in the registry (default\n"
+            "                                    %s, when it exists)\n"
             "  keys units --registry CSV DIR [--allow-list FILE]\n"
             "                                    the same for every unit of a registry, in\n"
             "                                    DIR/UNIT/agent.{key,pub}\n"
@@ -55,7 +57,10 @@ static void s_help(FILE *out)
             "(revoke it first). The hub reads the allow-list at start and on SIGHUP:\n"
             "  kill -HUP $(pidof rollout-hub)\n"
             "\n"
-            "exit status: 0 ok; 2 bad usage or bad input; 1 other failure.\n");
+            "exit status: 0 ok; 2 bad usage or bad input (a unit not in the registry, an id\n"
+            "already listed or not listed, a broken allow-list or registry); 1 other failure\n"
+            "(a key file exists, a file cannot be written).\n",
+            CTL_KEYS_DEFAULT_REGISTRY);
 }
 
 static int s_usage(const char *fmt, const char *arg)
@@ -70,6 +75,13 @@ static int s_fail(const char *msg)
 {
     fprintf(stderr, "rolloutctl keys: %s\n", msg);
     return 1;
+}
+
+/* Bad input (an id, a list, a registry): one line, exit status 2. */
+static int s_bad(const char *msg)
+{
+    fprintf(stderr, "rolloutctl keys: %s\n", msg);
+    return 2;
 }
 
 static int s_exists(const char *path)
@@ -214,14 +226,60 @@ static int s_name_ok(hub_auth_role_t role, const char *name)
     return hub_allow_name_valid(role, name);
 }
 
-/* keys unit|operator NAME DIR [--allow-list FILE] */
-static int s_one(hub_auth_role_t role, const char *name, const char *dir, const char *list_path)
+/* keys unit: a unit rollout knows, that is in a division rollout knows and
+ * in the registry: registry, else CTL_KEYS_DEFAULT_REGISTRY if that file
+ * exists (said on stderr when it does not). Returns 0, after saying on
+ * stdout which registry lists it, or 2 after a one-line reason. */
+static int s_unit_known(const char *id, const char *registry)
+{
+    char err[ERR_CAP];
+    unsigned long division = strtoul(id, NULL, 10);
+    if (!ro_division_name((uint32_t)division)) {
+        snprintf(err, sizeof err,
+                 "unit %s: %06lu is not one of Hainan's 19 division codes; check the id "
+                 "against the hub's registry",
+                 id, division);
+        return s_bad(err);
+    }
+    const char *path = registry ? registry : CTL_KEYS_DEFAULT_REGISTRY;
+    if (!registry && !s_exists(path)) {
+        fprintf(stderr,
+                "rolloutctl keys: no registry at %s: unit %s is checked only for a known "
+                "division (name the hub's registry with --registry FILE)\n",
+                path, id);
+        return 0;
+    }
+    ro_registry_t *reg = ro_registry_load(path, err, sizeof err);
+    if (!reg) {
+        char why[ERR_CAP + 128];
+        snprintf(why, sizeof why, "cannot check unit %s against the registry: %s", id, err);
+        return s_bad(why);
+    }
+    long found = ro_registry_find(reg, id);
+    ro_registry_destroy(&reg);
+    if (found < 0) {
+        snprintf(err, sizeof err,
+                 "unit %s is not in the registry %s: check the id, or add the unit to the "
+                 "hub's registry first%s",
+                 id, path, registry ? "" : " (or name it with --registry FILE)");
+        return s_bad(err);
+    }
+    printf("unit %s is in the registry %s\n", id, path);
+    return 0;
+}
+
+/* keys unit|operator NAME DIR [--allow-list FILE]; registry for a unit (or NULL) */
+static int s_one(hub_auth_role_t role, const char *name, const char *dir, const char *list_path,
+                 const char *registry)
 {
     const char *what = role == HUB_AUTH_UNIT ? "unit" : "operator";
     if (!s_name_ok(role, name))
         return s_usage(role == HUB_AUTH_UNIT ? "'%s' is not a unit id DIVISION-NNN"
                                              : "'%s' is not an operator name (1-32 of A-Z a-z 0-9 . _ -)",
                        name);
+    int code;
+    if (role == HUB_AUTH_UNIT && (code = s_unit_known(name, registry)))
+        return code;
     char err[ERR_CAP] = "", pub[RO_KEY_Z85_LEN + 1];
     int lock = -1;
     if (list_path) {
@@ -236,7 +294,7 @@ static int s_one(hub_auth_role_t role, const char *name, const char *dir, const 
         hub_allow_destroy(&list);
         if (e || err[0]) {
             close(lock);
-            return s_fail(err);
+            return s_bad(err); /* a duplicate, or a list that is not one */
         }
     }
     const char *base = role == HUB_AUTH_UNIT ? "agent" : "operator";
@@ -283,8 +341,10 @@ static int s_units(const char *registry, const char *dir, const char *list_path)
         if (lock < 0)
             goto done;
         hub_allow_t *list = s_list(list_path, err, sizeof err);
-        if (!list)
+        if (!list) {
+            code = 2;
             goto done;
+        }
         for (size_t i = 0; i < n; i++) {
             const hub_allow_entry_t *e =
                 hub_allow_find_name(list, HUB_AUTH_UNIT, ro_registry_at(reg, i)->id);
@@ -292,6 +352,7 @@ static int s_units(const char *registry, const char *dir, const char *list_path)
                 snprintf(err, sizeof err, "%s: unit %s is already listed (line %d); revoke it first",
                          list_path, e->name, e->line);
                 hub_allow_destroy(&list);
+                code = 2;
                 goto done;
             }
         }
@@ -390,8 +451,10 @@ static int s_revoke(const char *id, const char *list_path)
     char *text = NULL;
     FILE *out = NULL;
     hub_allow_t *list = hub_allow_load(list_path, err, sizeof err);
-    if (!list)
+    if (!list) {
+        code = 2;
         goto done;
+    }
     const hub_allow_entry_t *e = NULL;
     size_t np = strlen(HUB_AUTH_OPERATOR_PREFIX);
     if (hub_allow_name_valid(HUB_AUTH_UNIT, id))
@@ -404,6 +467,7 @@ static int s_revoke(const char *id, const char *list_path)
         e = hub_allow_find_name(list, HUB_AUTH_OPERATOR, id);
     if (!e) {
         snprintf(err, sizeof err, "%s: no entry for '%s'", list_path, id);
+        code = 2;
         goto done;
     }
     int target = e->line;
@@ -471,7 +535,7 @@ static int s_show(const char *list_path)
     char err[ERR_CAP];
     hub_allow_t *list = hub_allow_load(list_path, err, sizeof err);
     if (!list)
-        return s_fail(err);
+        return s_bad(err);
     size_t units = 0, ops = 0;
     for (size_t i = 0; i < hub_allow_count(list); i++) {
         const hub_allow_entry_t *e = hub_allow_at(list, i);
@@ -515,8 +579,8 @@ int ctl_keys_main(int argc, char **argv)
     const char *cmd = pos[0];
     if (!cmd)
         return s_usage("which command: hub, unit, units, operator, revoke or list?%s", NULL);
-    if (registry && strcmp(cmd, "units"))
-        return s_usage("--registry goes with 'keys units'%s", NULL);
+    if (registry && strcmp(cmd, "units") && strcmp(cmd, "unit"))
+        return s_usage("--registry goes with 'keys unit' and 'keys units'%s", NULL);
     if (!strcmp(cmd, "hub")) {
         if (npos != 2 || list)
             return s_usage("usage: keys hub DIR%s", NULL);
@@ -530,8 +594,12 @@ int ctl_keys_main(int argc, char **argv)
     }
     if (!strcmp(cmd, "unit") || !strcmp(cmd, "operator")) {
         if (npos != 3)
-            return s_usage("usage: keys %s NAME DIR [--allow-list FILE]", cmd);
-        return s_one(cmd[0] == 'u' ? HUB_AUTH_UNIT : HUB_AUTH_OPERATOR, pos[1], pos[2], list);
+            return s_usage(cmd[0] == 'u'
+                               ? "usage: keys %s UNIT DIR [--registry CSV] [--allow-list FILE]"
+                               : "usage: keys %s NAME DIR [--allow-list FILE]",
+                           cmd);
+        return s_one(cmd[0] == 'u' ? HUB_AUTH_UNIT : HUB_AUTH_OPERATOR, pos[1], pos[2], list,
+                     registry);
     }
     if (!strcmp(cmd, "units")) {
         if (npos != 2 || !registry)
@@ -566,7 +634,24 @@ int ctl_keys_config(const char *path, ro_ctl_config_t *cfg, char *err, size_t er
         cfg->sec.curve = 0; /* no keys to speak with */
         return 0;
     }
-    return ro_ctl_config_load(path, cfg, err, errlen) ? -1 : 1;
+    if (ro_ctl_config_load(path, cfg, err, errlen))
+        return -1;
+    if (!cfg->sec.curve)
+        return 1;
+    /* a key file named but missing is bad configuration, said now rather
+     * than as a failed connection */
+    static const char *const names[] = {"hub_public_key", "public_key", "secret_key"};
+    const char *files[] = {cfg->sec.hub_public, cfg->sec.public_key, cfg->sec.secret_key};
+    for (int k = 0; k < 3; k++) {
+        char z85[RO_KEY_Z85_LEN + 1], why[RO_PATH_MAX + 128];
+        int bad = ro_key_read(files[k], k == 2, z85, why, sizeof why);
+        memset(z85, 0, sizeof z85);
+        if (bad) {
+            snprintf(err, errlen, "%s: [security] %s: %s", path, names[k], why);
+            return -1;
+        }
+    }
+    return 1;
 }
 
 int ctl_keys_client(void *sock, const ro_security_t *sec, char *err, size_t errlen)

@@ -34,7 +34,9 @@ static void s_help(void)
            "  --as-of YYYY-MM-DD  evaluate as of this date (default: today; the score sheet:\n"
            "                      the scores file's evaluation date)\n"
            "  --format F          md (default), csv or html (one self-contained page with\n"
-           "                      inline SVG charts; it fetches nothing)\n"
+           "                      inline SVG charts; it fetches nothing); csv starts with a\n"
+           "                      UTF-8 byte-order mark, so that Excel reads it as UTF-8\n"
+           "  --no-bom            csv without the byte-order mark (for other programs)\n"
            "  --out FILE          write there instead of to standard output\n"
            "  --laggards N        laggards listed (default %d; 0 = all)\n"
            "  --targets FILE      label the table from FILE instead of the hub's own\n"
@@ -57,6 +59,7 @@ typedef struct {
     long laggards;          /* how many to list; 0 = all */
     const char *targets;    /* local targets file, NULL = the hub's */
     int score_sheet;        /* print the score sheet */
+    int no_bom;             /* csv without the byte-order mark */
     const char *sheet;      /* score sheet tree */
     const char *scores;     /* evaluator's scores */
 } s_opts_t;
@@ -338,6 +341,7 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         r.laggard_indicator = (size_t)lag;
     r.series = d->series;
     r.series_count = d->nseries;
+    r.no_bom = o->no_bom;
     char note[256];
     uint32_t total = d->replies[3]->total;
     if (total > d->nlaggards) {
@@ -394,7 +398,8 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         code = 2;
     }
     if (!code) {
-        hub_report_sheet_t r = {.sheet = sheet, .scores = &scores, .result = &res};
+        hub_report_sheet_t r = {
+            .sheet = sheet, .scores = &scores, .result = &res, .no_bom = o->no_bom};
         char *text = hub_report_scoresheet_string(o->fmt, &r);
         if (!text) {
             fprintf(stderr, "rolloutctl: cannot render the score sheet\n");
@@ -453,12 +458,16 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
             scores_given = 1;
         } else if (!strcmp(arg, "--score-sheet")) {
             o.score_sheet = 1;
+        } else if (!strcmp(arg, "--no-bom")) {
+            o.no_bom = 1;
         } else {
             return ctl_usage_error("report: unexpected '%s'", arg);
         }
     }
     if ((scores_given || sheet_given) && !o.score_sheet)
         return ctl_usage_error("report: --scores and --sheet go with --score-sheet");
+    if (o.no_bom && o.fmt != HUB_REPORT_CSV)
+        return ctl_usage_error("report: --no-bom goes with --format csv (only csv has the mark)");
 
     s_data_t d;
     memset(&d, 0, sizeof d);

@@ -70,21 +70,10 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
             }
             continue;
         }
-        double fixed = 0, wsum = 0;
-        for (size_t u = 0; u < self->units; u++) {
-            const ro_unit_t *unit = ro_registry_at(reg, u);
-            if (col >= 0 && unit->goal[col] >= 0)
-                fixed += unit->goal[col];
-            else
-                wsum += ind->weight[unit->level];
-        }
-        double left = fmax(0.0, ind->goal - fixed);
-        for (size_t u = 0; u < self->units; u++) {
-            const ro_unit_t *unit = ro_registry_at(reg, u);
-            if (col >= 0 && unit->goal[col] >= 0)
-                goal[u] = unit->goal[col];
-            else
-                goal[u] = wsum > 0 ? left * ind->weight[unit->level] / wsum : 0;
+        /* whole people and tenths of an hour, adding up to the goal */
+        if (hub_targets_allocate(ind, reg, goal)) {
+            snprintf(err, errlen, "out of memory sharing out the goal of %s", ind->id);
+            return -1;
         }
     }
     for (int c = 0; c < RO_GOAL_COLUMNS; c++) {

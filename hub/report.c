@@ -17,6 +17,7 @@
 typedef struct {
     FILE *f;                    /* where it goes */
     hub_report_format_t fmt;    /* how */
+    bool no_bom;                /* CSV without the byte-order mark */
 } w_t;
 
 /* ---- escaping ---------------------------------------------------------- */
@@ -219,13 +220,13 @@ static void s_gap(w_t *w)
 static void s_table_open(w_t *w)
 {
     if (w->fmt == HUB_REPORT_HTML)
-        fputs("<table>\n", w->f);
+        fputs("<div class=\"wide\"><table>\n", w->f);
 }
 
 static void s_table_close(w_t *w)
 {
     if (w->fmt == HUB_REPORT_HTML)
-        fputs("</table>\n", w->f);
+        fputs("</table></div>\n", w->f);
     else
         s_gap(w);
 }
@@ -266,11 +267,19 @@ static void s_list(w_t *w, const char *title, const char *const *items, size_t n
     }
 }
 
+/* The page is as wide as the window: a table takes the width its cells need
+ * up to the window's, wrapping only at spaces (keep-all: never inside a
+ * Chinese word, which made headers one character wide); a table that still
+ * does not fit scrolls sideways in its own box rather than the page. Prose
+ * keeps a readable measure. */
 static const char s_css[] =
     "body{font-family:\"Noto Sans CJK SC\",\"PingFang SC\",\"Microsoft YaHei\",sans-serif;"
-    "margin:2em;color:#222;max-width:1200px}\n"
-    "table{border-collapse:collapse;margin:.5em 0 1.5em}\n"
-    "th,td{border:1px solid #bbb;padding:3px 8px;text-align:left;vertical-align:top}\n"
+    "margin:1.5em 2em;color:#222}\n"
+    "h1,h2,p,ul{max-width:60em}\n"
+    "div.wide{overflow-x:auto;margin:.5em 0 1.5em}\n"
+    "table{border-collapse:collapse}\n"
+    "th,td{border:1px solid #bbb;padding:3px 8px;text-align:left;vertical-align:top;"
+    "word-break:keep-all}\n"
     "th{background:#eee}\n"
     "td.g0{background:#c8e6c9}td.g1{background:#e6f2c4}td.g2{background:#fff1b8}"
     "td.g3{background:#ffcdd2}\n"
@@ -278,6 +287,9 @@ static const char s_css[] =
 
 static void s_doc_begin(w_t *w, const char *title)
 {
+    /* Excel takes a CSV without the mark for the system's code page */
+    if (w->fmt == HUB_REPORT_CSV && !w->no_bom)
+        fputs("\xEF\xBB\xBF", w->f);
     if (w->fmt != HUB_REPORT_HTML)
         return;
     fputs("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -298,11 +310,7 @@ static int s_doc_end(w_t *w)
 
 static const char *s_pct(double share, char *buf, size_t len)
 {
-    if (isnan(share))
-        snprintf(buf, len, "—");
-    else
-        snprintf(buf, len, "%.1f%%", share * 100 + 0.0);
-    return buf;
+    return hub_pct_format_ratio(share, buf, len);
 }
 
 static const char *s_date(uint32_t d, char *buf)
@@ -764,7 +772,7 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
     size_t n = hub_targets_count(r->targets);
     if (r->laggard_indicator >= n || r->series_indicator >= n || r->province->indicator_count != n)
         return -1;
-    w_t w = {out, fmt};
+    w_t w = {out, fmt, r->no_bom};
     const char *title = r->title ? r->title : DEFAULT_TITLE;
     char buf[CELL_MAX], d[16];
     s_doc_begin(&w, title);
@@ -843,7 +851,7 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
         return -1;
     const hub_scoresheet_t *sheet = r->sheet;
     const hub_score_result_t *res = r->result;
-    w_t w = {out, fmt};
+    w_t w = {out, fmt, r->no_bom};
     const char *title = r->title ? r->title : DEFAULT_TITLE;
     char a[64], b[64], c[64], buf[CELL_MAX];
     row_t *row = calloc(1, sizeof *row);

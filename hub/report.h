@@ -9,6 +9,7 @@
 #include "scoresheet.h"
 #include "targets.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,8 +20,12 @@
  * or '&' that could start a tag or an entity; CSV quoted per RFC 4180 when
  * a field holds a comma, quote or line break (rows end in a bare newline),
  * and a field that starts with = + - @ or a tab is prefixed with ' so that
- * a spreadsheet does not run it as a formula. The HTML fetches nothing: CSS
- * is inline and the charts are inline SVG. */
+ * a spreadsheet does not run it as a formula. CSV starts with a UTF-8
+ * byte-order mark unless no_bom is set: without it Excel reads the file in
+ * the system's code page (GBK on Chinese Windows) and shows mojibake. The
+ * HTML fetches nothing: CSS is inline and the charts are inline SVG; its
+ * tables take the page's full width. Percents are rounded by
+ * hub_pct_format_ratio (targets.h). */
 
 typedef enum {
     HUB_REPORT_MD = 0,
@@ -55,6 +60,7 @@ typedef struct {
     const hub_report_point_t *series;  /* HTML chart: the headline share over time, by date */
     size_t series_count;               /* 0 = milestones only */
     size_t series_indicator;           /* whose milestones the chart marks */
+    bool no_bom;                       /* CSV: no byte-order mark (default: one) */
 } hub_report_t;
 
 /* Zero *r, then set targets, as_of and both indicators to the headline. */
@@ -74,6 +80,7 @@ typedef struct {
     const hub_score_result_t *result;  /* computed scores (required) */
     const char *title;                 /* project name; NULL = the document's */
     const char *note;                  /* a line under the title; NULL = none */
+    bool no_bom;                       /* CSV: no byte-order mark (default: one) */
 } hub_report_sheet_t;
 
 /* Write the score sheet laid out as the document's, plus the funds behind

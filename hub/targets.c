@@ -1,11 +1,13 @@
 /* hub_targets: targets.ini through inih, with a line-counting reader so a
  * check made at the end of a section can still name the line at fault.
- * The same reader serves the score sheet files (hub_ini_*). What the
- * numbers mean for a scope is hub_engine's business, not this file's. */
+ * The same reader serves the score sheet files (hub_ini_*). Besides, the
+ * sharing out of a sum's goal among units and the one rounding rule for
+ * percents. What the numbers mean for a scope is hub_engine's business. */
 #include "targets.h"
 #include "ro_report.h"
 #include "ro_time.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -465,7 +467,7 @@ char *hub_indicator_format(const hub_indicator_t *ind, double value, char *buf, 
     if (isnan(value))
         snprintf(buf, len, "—");
     else if (ind->measure == HUB_MEASURE_PERCENT)
-        snprintf(buf, len, "%.1f%%", value * 100 + 0.0); /* + 0.0: no "-0.0" */
+        hub_pct_format_ratio(value, buf, len);
     else if (ind->measure == HUB_MEASURE_HOURS)
         snprintf(buf, len, "%.1f", value + 0.0);
     else if (fabs(value - round(value)) < 1e-6)
@@ -474,6 +476,133 @@ char *hub_indicator_format(const hub_indicator_t *ind, double value, char *buf, 
     else
         snprintf(buf, len, "%.2f", value);
     return buf;
+}
+
+/* ---- percent with one decimal ------------------------------------------ */
+
+int64_t hub_pct_tenths_of(double ratio)
+{
+    /* 1e-9 of a tenth: far above a double's error for a ratio of counts
+     * (about 1e-13 at 100%), far below the 1 / (2 den) by which a ratio that
+     * is not exactly half a tenth misses one */
+    if (ratio < 0)
+        return -(int64_t)floor(-ratio * 1000 + 0.5 + 1e-9);
+    return (int64_t)floor(ratio * 1000 + 0.5 + 1e-9);
+}
+
+uint64_t hub_pct_tenths(uint64_t num, uint64_t den)
+{
+    assert(den > 0);
+    if (num < UINT64_MAX / 4000 && den < UINT64_MAX / 4)
+        return (2000 * num + den) / (2 * den);
+    return (uint64_t)hub_pct_tenths_of((double)num / (double)den);
+}
+
+static char *s_tenths_pct(int64_t t, char *buf, size_t len)
+{
+    uint64_t a = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
+    snprintf(buf, len, "%s%llu.%u%%", t < 0 ? "-" : "", (unsigned long long)(a / 10),
+             (unsigned)(a % 10));
+    return buf;
+}
+
+char *hub_pct_format(uint64_t num, uint64_t den, char *buf, size_t len)
+{
+    if (den == 0) {
+        snprintf(buf, len, "—");
+        return buf;
+    }
+    uint64_t t = hub_pct_tenths(num, den);
+    return s_tenths_pct(t > INT64_MAX ? INT64_MAX : (int64_t)t, buf, len);
+}
+
+char *hub_pct_format_ratio(double ratio, char *buf, size_t len)
+{
+    /* past 9e12 (a ratio no count gives) the tenths would not fit */
+    if (!isfinite(ratio) || fabs(ratio) > 9e12) {
+        snprintf(buf, len, "—");
+        return buf;
+    }
+    return s_tenths_pct(hub_pct_tenths_of(ratio), buf, len);
+}
+
+/* ---- sharing a sum's goal out among units -------------------------------- */
+
+unsigned hub_indicator_goal_steps(const hub_indicator_t *ind)
+{
+    if (ind->kind != HUB_KIND_SUM)
+        return 0;
+    return ind->measure == HUB_MEASURE_HOURS ? 10 : 1;
+}
+
+typedef struct {
+    double rem;  /* the quota's fraction of a step */
+    size_t unit; /* registry index */
+} s_share_t;
+
+/* Largest remainder first; a tie to the unit earlier in the registry. */
+static int s_share_cmp(const void *a, const void *b)
+{
+    const s_share_t *x = a, *y = b;
+    if (x->rem != y->rem)
+        return x->rem > y->rem ? -1 : 1;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+int hub_targets_allocate(const hub_indicator_t *ind, const ro_registry_t *reg, double *goal)
+{
+    unsigned steps = hub_indicator_goal_steps(ind);
+    if (!steps)
+        return -1;
+    size_t n = ro_registry_count(reg);
+    int col = ro_registry_goal_column(reg, ind->id);
+    s_share_t *share = malloc((n ? n : 1) * sizeof *share);
+    int64_t *whole = malloc((n ? n : 1) * sizeof *whole);
+    if (!share || !whole) {
+        free(share);
+        free(whole);
+        return -1;
+    }
+    double fixed = 0, wsum = 0;
+    for (size_t u = 0; u < n; u++) {
+        const ro_unit_t *unit = ro_registry_at(reg, u);
+        if (col >= 0 && unit->goal[col] >= 0)
+            fixed += unit->goal[col];
+        else
+            wsum += ind->weight[unit->level];
+    }
+    /* what is left for the weighted units, in whole steps */
+    int64_t left = wsum > 0 ? (int64_t)llround(fmax(0.0, ind->goal - fixed) * steps) : 0;
+    int64_t given = 0;
+    size_t m = 0; /* weighted units, in share[] */
+    for (size_t u = 0; u < n; u++) {
+        const ro_unit_t *unit = ro_registry_at(reg, u);
+        whole[u] = 0;
+        if ((col >= 0 && unit->goal[col] >= 0) || !(ind->weight[unit->level] > 0))
+            continue; /* an override, or a level asked nothing */
+        double quota = wsum > 0 ? (double)left * ind->weight[unit->level] / wsum : 0;
+        whole[u] = (int64_t)floor(quota);
+        given += whole[u];
+        share[m++] = (s_share_t){.rem = quota - floor(quota), .unit = u};
+    }
+    qsort(share, m, sizeof *share, s_share_cmp);
+    /* left - given is below m, bar rounding of the quotas: go round again
+     * if need be, and take back from the smallest remainders if over */
+    for (size_t k = 0; m && given < left; k = (k + 1) % m, given++)
+        whole[share[k].unit]++;
+    for (size_t k = m; m && given > left; k = k > 1 ? k - 1 : m) {
+        if (whole[share[k - 1].unit] > 0) {
+            whole[share[k - 1].unit]--;
+            given--;
+        }
+    }
+    for (size_t u = 0; u < n; u++) {
+        const ro_unit_t *unit = ro_registry_at(reg, u);
+        goal[u] = col >= 0 && unit->goal[col] >= 0 ? unit->goal[col] : (double)whole[u] / steps;
+    }
+    free(share);
+    free(whole);
+    return 0;
 }
 
 const char *hub_indicator_type_name(hub_indicator_type_t type)

@@ -1,7 +1,8 @@
 /* hub_targets: the performance targets of the rollout (targets.ini): one
  * indicator per section with its goal, grade bands, dated milestones and,
- * for province-wide counts, how the goal is shared out among units.
- * It only reads and checks the file; evaluating states is hub_engine's job. */
+ * for province-wide counts, how the goal is shared out among units (in
+ * whole people, hub_targets_allocate); and how values and percents print.
+ * It reads and checks the file; evaluating states is hub_engine's job. */
 #ifndef HUB_TARGETS_H
 #define HUB_TARGETS_H
 
@@ -109,10 +110,56 @@ int hub_targets_find(const hub_targets_t *self, const char *id);
 size_t hub_targets_headline(const hub_targets_t *self);
 
 /* Format a value of ind for display into buf: people as a whole number
- * (two decimals when fractional, e.g. an allocated goal), hours with one
- * decimal, ratios as a percent with one decimal ("55.0%"). NaN is "—".
+ * (two decimals when fractional), hours with one decimal, ratios as a
+ * percent with one decimal by hub_pct_format_ratio ("55.0%"). NaN is "—".
  * No thousands separators, no unit word. Returns buf. */
 char *hub_indicator_format(const hub_indicator_t *ind, double value, char *buf, size_t len);
+
+/* ---- a share shown as a percent with one decimal ----
+ * One rounding rule for every percent rolloutctl and the reports print (the
+ * dashboard's JavaScript follows it too): round half up on the exact ratio,
+ * tenths of a percent = floor(1000 * num / den + 1/2), in integers
+ * (2000 * num + den) / (2 * den). 29 of 2000 (exactly 1.45%) is "1.5%",
+ * where printf("%.1f") of the double 1.45 gives "1.4". */
+
+/* Tenths of a percent of num / den, rounded half up; den must be above 0.
+ * Exact in integers while num < 2^64 / 4000 and den < 2^62 (far beyond
+ * any count here); past that, through hub_pct_tenths_of. */
+uint64_t hub_pct_tenths(uint64_t num, uint64_t den);
+
+/* The same for a ratio known only as a double (0.0145 for 1.45%): scaled by
+ * 1000 and rounded half up with 1e-9 of slack, so that a ratio of counts
+ * that is exactly half a tenth (which a double holds a hair below) rounds
+ * up as the exact rule does; for denominators below 5e8 this is the exact
+ * rule. Negative ratios round half away from zero. ratio must be finite. */
+int64_t hub_pct_tenths_of(double ratio);
+
+/* "1.5%" for num / den; "—" when den is 0. Returns buf. */
+char *hub_pct_format(uint64_t num, uint64_t den, char *buf, size_t len);
+
+/* "1.5%" for a ratio (0.015); "—" for NaN or an infinity. Returns buf. */
+char *hub_pct_format_ratio(double ratio, char *buf, size_t len);
+
+/* ---- how a sum's province goal is shared out among units ----
+ * In whole steps of its measure (hub_indicator_goal_steps: 1 person, a
+ * tenth of an hour), so that no unit is asked for a fraction of a person
+ * and the units' goals add up to the province goal exactly. A unit whose
+ * registry row carries goal.<indicator> (>= 0) keeps that goal. The other
+ * units share left = max(0, goal - sum of those overrides), rounded to
+ * whole steps, by the largest-remainder method: each gets the whole steps
+ * of its quota left * w(its level) / (sum of w over them), and the steps
+ * still unallocated go one each to the largest remainders of the quotas,
+ * a tie to the unit earlier in the registry. With no weight among them
+ * they get 0. */
+
+/* Steps per unit of measure a sum's goal is shared out in: 1 for people,
+ * 10 for hours (tenths, as reports carry them); 0 for a ratio. */
+unsigned hub_indicator_goal_steps(const hub_indicator_t *ind);
+
+/* Share ind's province goal out among the units of reg as described above:
+ * writes goal[u] for every unit u < ro_registry_count(reg). Returns 0, or
+ * -1 if ind is not a sum or memory ran out (goal is then untouched). */
+int hub_targets_allocate(const hub_indicator_t *ind, const ro_registry_t *reg, double *goal);
 
 /* Names of the enums: "output"/"effect", "sum"/"ratio", "participants"...,
  * "people"/"hours"/"percent"; Chinese type labels "产出指标"/"效益指标";

@@ -21,7 +21,7 @@ k unit 460100-001 "$K/u1" --allow-list "$L" >/dev/null || fail "keys unit"
 expect_eq "$(stat -c %a "$K/u1/agent.key") $(stat -c %a "$L")" "600 644" "unit key and list modes"
 grep -qxF "unit 460100-001 $(cat "$K/u1/agent.pub")" "$L" || fail "unit line not in the list"
 rc=0; k unit 460100-001 "$K/u1b" --allow-list "$L" 2>/dev/null || rc=$?
-expect_eq $rc 1 "the same unit again"
+expect_eq $rc 2 "the same unit again"
 [ ! -e "$K/u1b/agent.key" ] || fail "a refused unit left a key behind"
 
 # twenty writers at once: every unit listed exactly once, the list still valid
@@ -36,7 +36,7 @@ grep -q "^# revoked .*: operator alice " "$L" || fail "revoked line not commente
 k revoke 460200-015 --allow-list "$L" >/dev/null || fail "revoke a unit"
 k revoke "$(cat "$K/p16/agent.pub")" --allow-list "$L" >/dev/null || fail "revoke by key"
 rc=0; k revoke 460200-015 --allow-list "$L" 2>/dev/null || rc=$?
-expect_eq $rc 1 "revoking twice"
+expect_eq $rc 2 "revoking twice"
 expect_eq "$(k list --allow-list "$L" 2>/dev/null | wc -l)" 19 "entries left"
 # a revoked unit can get a new key
 k unit 460200-015 "$K/p15b" --allow-list "$L" >/dev/null || fail "re-adding a revoked unit"
@@ -44,9 +44,9 @@ k unit 460200-015 "$K/p15b" --allow-list "$L" >/dev/null || fail "re-adding a re
 # a broken list is never added to
 echo "unit 460300-001 broken" >> "$L"
 rc=0; k unit 460100-002 "$K/u2" --allow-list "$L" 2>/dev/null || rc=$?
-expect_eq $rc 1 "adding to a broken list"
+expect_eq $rc 2 "adding to a broken list"
 rc=0; k list --allow-list "$L" 2>/dev/null || rc=$?
-expect_eq $rc 1 "listing a broken list"
+expect_eq $rc 2 "listing a broken list"
 
 # the batch form over a registry
 printf 'id,level,division,name\n460000-001,provincial,460000,a\n460100-201,township,460100,b\n' > "$T/units.csv"
@@ -54,6 +54,6 @@ k units --registry "$T/units.csv" "$K/batch" --allow-list "$K/batch.list" >/dev/
 expect_eq "$(k list --allow-list "$K/batch.list" 2>/dev/null | wc -l)" 2 "batch entries"
 [ -f "$K/batch/460100-201/agent.key" ] || fail "batch key file"
 rc=0; k units --registry "$T/units.csv" "$K/batch2" --allow-list "$K/batch.list" 2>/dev/null || rc=$?
-expect_eq $rc 1 "batch over listed units"
+expect_eq $rc 2 "batch over listed units"
 [ ! -e "$K/batch2/460000-001/agent.key" ] || fail "a refused batch left keys behind"
 say "modes, no overwrite, one entry per unit under 20 writers, revoke, broken list, batch"

@@ -695,12 +695,12 @@ static void test_allocation_by_weight_and_override(void **state)
     hub_targets_t *t = hub_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
     if (!t)
         fail_msg("%s", err);
-    /* weights 3, 3, 2, 1, 2: sum 11 */
+    /* weights 3, 3, 2, 1, 2: sum 11; quotas 327.27 327.27 218.18 109.09 218.18 in
+     * whole people by largest remainder, the one left to the first of the tie */
     ro_registry_t *reg = s_registry(s_units5);
     hub_engine_t *e = hub_engine_new(reg, t, err, sizeof err);
     assert_non_null(e);
-    double want[5] = {1200.0 * 3 / 11, 1200.0 * 3 / 11, 1200.0 * 2 / 11, 1200.0 / 11,
-                      1200.0 * 2 / 11};
+    double want[5] = {328, 327, 218, 109, 218};
     for (size_t u = 0; u < 5; u++)
         NEAR(hub_engine_unit_goal(e, u, 0), want[u]);
     NEAR(hub_engine_unit_goal(e, 0, 1), 0.8);
@@ -709,8 +709,8 @@ static void test_allocation_by_weight_and_override(void **state)
     hub_rollup_t *r = malloc(sizeof *r);
     hub_engine_rollup(e, st, 20180101, r);
     NEAR(r->province.indicators[0].goal, 1200);
-    NEAR(r->levels[RO_LEVEL_PROVINCIAL].indicators[0].goal, 1200.0 * 6 / 11);
-    NEAR(r->divisions[ro_division_index(460100)].indicators[0].goal, 1200.0 * 3 / 11);
+    NEAR(r->levels[RO_LEVEL_PROVINCIAL].indicators[0].goal, 655);
+    NEAR(r->divisions[ro_division_index(460100)].indicators[0].goal, 327);
     /* a sum's milestone is a share of the scope's goal: 50% of 1200 */
     s_check(r->province.indicators[0], HUB_MILESTONE_AT_RISK, 20180630, 600, 600);
     st[0].participants = 700;
@@ -719,7 +719,8 @@ static void test_allocation_by_weight_and_override(void **state)
     hub_engine_destroy(&e);
     ro_registry_destroy(&reg);
 
-    /* unit 0 overrides with 500: the other four share 700 by weight (3+2+1+2 = 8) */
+    /* unit 0 overrides with 500: the other four share 700 by weight (3+2+1+2 = 8):
+     * 262.5 175 87.5 175, the step left to the first of the tie at .5 */
     reg = s_registry("id,level,division,name,goal.people\n"
                      "460000-001,provincial,460000,省发展改革委,500\n"
                      "460000-002,provincial,460000,省教育厅,\n"
@@ -728,12 +729,12 @@ static void test_allocation_by_weight_and_override(void **state)
                      "469001-001,municipal,469001,五指山市政务中心,\n");
     e = hub_engine_new(reg, t, err, sizeof err);
     assert_non_null(e);
-    double over[5] = {500, 262.5, 175, 87.5, 175};
+    double over[5] = {500, 263, 175, 87, 175};
     for (size_t u = 0; u < 5; u++)
         NEAR(hub_engine_unit_goal(e, u, 0), over[u]);
     hub_engine_rollup(e, st, 20180101, r);
     NEAR(r->province.indicators[0].goal, 1200);
-    NEAR(r->levels[RO_LEVEL_PROVINCIAL].indicators[0].goal, 762.5);
+    NEAR(r->levels[RO_LEVEL_PROVINCIAL].indicators[0].goal, 763);
     hub_engine_destroy(&e);
     ro_registry_destroy(&reg);
 

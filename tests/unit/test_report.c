@@ -1,6 +1,8 @@
 /* test_report: the target table and the score sheet rendered as md, csv and
  * html from a fixed small state, compared byte for byte with golden files
- * in tests/golden/; plus escaping, self-containment and determinism. */
+ * in tests/golden/; plus escaping, self-containment and determinism, the
+ * csv's byte-order mark, the html's width, the one rounding rule of the
+ * percents, and how a sum's goal is shared out among units (targets.c). */
 
 /* To regenerate the golden files after an intended change of the output:
  *   RO_UPDATE_GOLDEN=1 meson test -C <build> report
@@ -19,6 +21,7 @@
 #include "targets.h"
 #include "test_util.h"
 
+#include <limits.h>
 #include <math.h>
 
 /* Eight units; some names carry characters every format must escape. */
@@ -346,6 +349,284 @@ static void test_refuses_incomplete_input(void **state)
     free(text);
 }
 
+/* ---- csv byte-order mark, html width ---------------------------------------------- */
+
+static const char s_bom[] = "\xEF\xBB\xBF";
+
+/* Excel on Chinese Windows reads a csv without the mark as GBK: mojibake */
+static void test_csv_starts_with_bom_unless_asked(void **state)
+{
+    fx_t *fx = *state;
+    char *with = s_targets(fx, HUB_REPORT_CSV);
+    char *sheet = s_sheet(fx, HUB_REPORT_CSV);
+    assert_memory_equal(with, s_bom, 3);
+    assert_memory_equal(sheet, s_bom, 3);
+    fx->report.no_bom = true;
+    fx->sheet_report.no_bom = true;
+    char *without = s_targets(fx, HUB_REPORT_CSV);
+    char *sheet_without = s_sheet(fx, HUB_REPORT_CSV);
+    assert_string_equal(with + 3, without);
+    assert_string_equal(sheet + 3, sheet_without);
+    /* md and html never carry one (html says its charset itself) */
+    fx->report.no_bom = false;
+    char *md = s_targets(fx, HUB_REPORT_MD);
+    char *html = s_targets(fx, HUB_REPORT_HTML);
+    assert_true(strncmp(md, s_bom, 3) != 0);
+    assert_true(strncmp(html, s_bom, 3) != 0);
+    free(with);
+    free(sheet);
+    free(without);
+    free(sheet_without);
+    free(md);
+    free(html);
+}
+
+/* The page was capped at 1200 px, so the 14-column tables wrapped their
+ * headers one Chinese character per line. */
+static void test_html_tables_use_the_width(void **state)
+{
+    fx_t *fx = *state;
+    char *h = s_targets(fx, HUB_REPORT_HTML);
+    const char *body = strstr(h, "body{");
+    assert_non_null(body);
+    const char *end = strchr(body, '}');
+    assert_non_null(end);
+    /* the body is as wide as the window: no max-width of its own */
+    char rule[512];
+    snprintf(rule, sizeof rule, "%.*s", (int)(end - body), body);
+    assert_null(strstr(rule, "max-width"));
+    /* cells break at spaces only, and a table too wide scrolls in its own box */
+    assert_non_null(strstr(h, "word-break:keep-all"));
+    assert_non_null(strstr(h, "div.wide{overflow-x:auto"));
+    size_t tables = 0, boxed = 0;
+    for (const char *p = h; (p = strstr(p, "<table>")); p++)
+        tables++;
+    for (const char *p = h; (p = strstr(p, "<div class=\"wide\"><table>")); p++)
+        boxed++;
+    assert_true(tables >= 4);
+    assert_int_equal(boxed, tables);
+    free(h);
+}
+
+/* ---- one rounding rule for percents ------------------------------------------------ */
+
+static void test_pct_rounds_half_up(void **state)
+{
+    (void)state;
+    char buf[32];
+    /* 29 of 2000 is exactly 1.45%: printf("%.1f") of the double says 1.4 */
+    assert_int_equal(hub_pct_tenths(29, 2000), 15);
+    assert_string_equal(hub_pct_format(29, 2000, buf, sizeof buf), "1.5%");
+    assert_string_equal(hub_pct_format_ratio(29.0 / 2000.0, buf, sizeof buf), "1.5%");
+    /* 1/16 = 6.25% is exact in binary, and printf rounds that tie to even: 6.2 */
+    assert_string_equal(hub_pct_format(1, 16, buf, sizeof buf), "6.3%");
+    assert_string_equal(hub_pct_format_ratio(0.0625, buf, sizeof buf), "6.3%");
+    assert_string_equal(hub_pct_format(1, 3, buf, sizeof buf), "33.3%");
+    assert_string_equal(hub_pct_format(2, 3, buf, sizeof buf), "66.7%");
+    assert_string_equal(hub_pct_format(0, 7, buf, sizeof buf), "0.0%");
+    assert_string_equal(hub_pct_format(7, 7, buf, sizeof buf), "100.0%");
+    assert_string_equal(hub_pct_format(1540, 1400, buf, sizeof buf), "110.0%");
+    assert_string_equal(hub_pct_format(1, 0, buf, sizeof buf), "—");
+    assert_string_equal(hub_pct_format_ratio(NAN, buf, sizeof buf), "—");
+    assert_string_equal(hub_pct_format_ratio(INFINITY, buf, sizeof buf), "—");
+    assert_string_equal(hub_pct_format_ratio(-0.0, buf, sizeof buf), "0.0%");
+    assert_string_equal(hub_pct_format_ratio(-0.0145, buf, sizeof buf), "-1.5%");
+    /* past what integers hold exactly, still the rule */
+    assert_int_equal(hub_pct_tenths(UINT64_MAX / 2, UINT64_MAX), 500);
+    /* the double form is the exact rule for every ratio of counts up to 2000 */
+    for (uint64_t den = 1; den <= 2000; den++)
+        for (uint64_t num = 0; num <= den; num++)
+            if (hub_pct_tenths_of((double)num / (double)den) != (int64_t)hub_pct_tenths(num, den))
+                fail_msg("%llu / %llu: %lld from the double, %llu exact", (unsigned long long)num,
+                         (unsigned long long)den,
+                         (long long)hub_pct_tenths_of((double)num / (double)den),
+                         (unsigned long long)hub_pct_tenths(num, den));
+}
+
+static void test_pct_in_values_and_reports(void **state)
+{
+    fx_t *fx = *state;
+    char buf[32];
+    int items = hub_targets_find(fx->targets, "items_no_visit");
+    assert_true(items >= 0);
+    const hub_indicator_t *ind = hub_targets_at(fx->targets, (size_t)items);
+    assert_string_equal(hub_indicator_format(ind, 29.0 / 2000.0, buf, sizeof buf), "1.5%");
+    /* a province whose items share is 1 of 16 (6.25%, a tie that printf
+     * rounds to even: 6.2) and whose 125 people trained are 6.25% of the
+     * goal shows 6.3% for both, in every format */
+    hub_unit_state_t st[8];
+    memset(st, 0, sizeof st);
+    st[0].items_total = 16;
+    st[0].items_no_visit = 1;
+    st[0].participants = 125;
+    hub_rollup_t *r = malloc(sizeof *r);
+    assert_non_null(r);
+    hub_engine_rollup(fx->engine, st, 20180701, r);
+    hub_report_t rep = fx->report;
+    hub_report_use_rollup(&rep, r);
+    rep.laggard_count = 0;
+    rep.series_count = 0;
+    /* the province's row of each: value, then share of goal */
+    static const char *const share[] = {"| 6.3% | 7.8% |", ",6.3%,7.8%,",
+                                        "<td>6.3%</td><td>7.8%</td>"};
+    static const char *const people[] = {"| 125 | 6.3% |", ",125,6.3%,",
+                                         "<td>125</td><td>6.3%</td>"};
+    for (int fmt = HUB_REPORT_MD; fmt <= HUB_REPORT_HTML; fmt++) {
+        char *t = hub_report_targets_string((hub_report_format_t)fmt, &rep);
+        assert_non_null(t);
+        if (!strstr(t, share[fmt]))
+            fail_msg("%s: 1 of 16 not shown as 6.3%%", hub_report_format_name(fmt));
+        if (!strstr(t, people[fmt]))
+            fail_msg("%s: 125 of 2000 people not shown as 6.3%%", hub_report_format_name(fmt));
+        if (strstr(t, "6.2%"))
+            fail_msg("%s: shows 6.2%%: %.60s", hub_report_format_name(fmt), strstr(t, "6.2%") - 30);
+        free(t);
+    }
+    free(r);
+}
+
+/* ---- sharing a sum's goal out among units ----------------------------------------- */
+
+/* Goals in whole steps that add up to the province goal exactly, for the
+ * real registry and targets: 2000 people over 893 units was "goal 2.24". */
+static void test_goal_allocation_whole_people(void **state)
+{
+    (void)state;
+    char err[512] = "", path[512];
+    snprintf(path, sizeof path, "%s/config/targets.ini", s_root());
+    hub_targets_t *t = hub_targets_load(path, err, sizeof err);
+    if (!t)
+        fail_msg("%s", err);
+    snprintf(path, sizeof path, "%s/config/units.csv", s_root());
+    ro_registry_t *reg = ro_registry_load(path, err, sizeof err);
+    if (!reg)
+        fail_msg("%s", err);
+    size_t n = ro_registry_count(reg), sums = 0;
+    assert_int_equal(n, 893);
+    double *goal = calloc(n, sizeof *goal);
+    assert_non_null(goal);
+    for (size_t i = 0; i < hub_targets_count(t); i++) {
+        const hub_indicator_t *ind = hub_targets_at(t, i);
+        if (ind->kind != HUB_KIND_SUM) {
+            assert_int_equal(hub_targets_allocate(ind, reg, goal), -1);
+            continue;
+        }
+        sums++;
+        unsigned steps = hub_indicator_goal_steps(ind);
+        assert_int_equal(steps, ind->measure == HUB_MEASURE_HOURS ? 10 : 1);
+        assert_int_equal(hub_targets_allocate(ind, reg, goal), 0);
+        long long total = 0, lo = LLONG_MAX, hi = 0;
+        for (size_t u = 0; u < n; u++) {
+            double x = goal[u] * steps;
+            if (fabs(x - round(x)) > 1e-9)
+                fail_msg("%s: unit %s has goal %.17g, not whole %s", ind->id,
+                         ro_registry_at(reg, u)->id, goal[u],
+                         steps == 1 ? "people" : "tenths of an hour");
+            long long k = llround(x);
+            total += k;
+            lo = k < lo ? k : lo;
+            hi = k > hi ? k : hi;
+        }
+        assert_int_equal(total, llround(ind->goal * steps));
+        /* equal weights: nobody is asked a step more than anybody else plus one,
+         * and the extra steps go to the units first in the registry */
+        assert_true(hi - lo <= 1);
+        long long extra = total - lo * (long long)n;
+        for (size_t u = 0; u < n; u++)
+            assert_int_equal(llround(goal[u] * steps), lo + (u < (size_t)extra));
+        if (ind->source == HUB_SOURCE_PARTICIPANTS) {
+            /* 2000 over 893: 214 units are asked 3 people, 679 are asked 2 */
+            assert_int_equal(lo, 2);
+            assert_int_equal(extra, 214);
+            char buf[32];
+            assert_string_equal(hub_indicator_format(ind, goal[n - 1], buf, sizeof buf), "2");
+        } else {
+            /* 300 hours over 893: 321 units are asked 0.4 h, 572 are asked 0.3 h */
+            assert_int_equal(lo, 3);
+            assert_int_equal(extra, 321);
+        }
+    }
+    assert_int_equal(sums, 2);
+    free(goal);
+    ro_registry_destroy(&reg);
+    hub_targets_destroy(&t);
+}
+
+static const char s_weighted[] = "[indicator people]\n"
+                                 "label_zh = 人数\nlabel_en = People\ntype = output\n"
+                                 "kind = sum\nsource = participants\nunit = people\n"
+                                 "goal = 1200\nexcellent = 1200\ngood = 1000\nfair = 800\n"
+                                 "weight.provincial = 3\nweight.municipal = 2\n"
+                                 "weight.township = 1\n"
+                                 "[indicator hours]\n"
+                                 "label_zh = 时间\nlabel_en = Hours\ntype = output\n"
+                                 "kind = sum\nsource = hours\nunit = hours\n"
+                                 "goal = 10\nexcellent = 10\ngood = 8\nfair = 6\n"
+                                 "weight.provincial = 1\nweight.municipal = 1\n"
+                                 "weight.township = 1\n";
+
+/* Largest remainders by level weight; overrides kept; ties to the earlier unit. */
+static void test_goal_allocation_largest_remainder(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    hub_targets_t *t = hub_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
+    if (!t)
+        fail_msg("%s", err);
+    ro_registry_t *reg = ro_registry_load(tu_write("units5.csv", "id,level,division,name\n"
+                                                                 "460000-001,provincial,460000,a\n"
+                                                                 "460000-002,provincial,460000,b\n"
+                                                                 "460100-001,municipal,460100,c\n"
+                                                                 "460100-201,township,460100,d\n"
+                                                                 "469001-001,municipal,469001,e\n"),
+                                          err, sizeof err);
+    if (!reg)
+        fail_msg("%s", err);
+    double goal[5];
+    /* weights 3, 3, 2, 1, 2 (sum 11): quotas 327.27 327.27 218.18 109.09 218.18;
+     * the floors leave 1, which goes to the first of the two largest remainders */
+    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    const double want[5] = {328, 327, 218, 109, 218};
+    for (size_t u = 0; u < 5; u++)
+        assert_true(goal[u] == want[u]);
+    /* 10 hours in tenths over 5 units: 2.0 each, exactly */
+    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 1), reg, goal), 0);
+    for (size_t u = 0; u < 5; u++)
+        assert_true(goal[u] == 2.0);
+    ro_registry_destroy(&reg);
+
+    /* unit 0 keeps its 500; the other four share 700 by 3, 2, 1, 2: quotas
+     * 262.5 175 87.5 175; one step left, the tie of .5 to the earlier unit */
+    reg = ro_registry_load(tu_write("units5o.csv", "id,level,division,name,goal.people\n"
+                                                   "460000-001,provincial,460000,a,500\n"
+                                                   "460000-002,provincial,460000,b,\n"
+                                                   "460100-001,municipal,460100,c,\n"
+                                                   "460100-201,township,460100,d,\n"
+                                                   "469001-001,municipal,469001,e,\n"),
+                           err, sizeof err);
+    if (!reg)
+        fail_msg("%s", err);
+    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    const double over[5] = {500, 263, 175, 87, 175};
+    for (size_t u = 0; u < 5; u++)
+        if (goal[u] != over[u])
+            fail_msg("unit %zu: goal %g, want %g", u, goal[u], over[u]);
+    ro_registry_destroy(&reg);
+
+    /* overrides beyond the goal leave 0 to share */
+    reg = ro_registry_load(tu_write("units3o.csv", "id,level,division,name,goal.people\n"
+                                                   "460000-001,provincial,460000,a,1000\n"
+                                                   "460000-002,provincial,460000,b,400\n"
+                                                   "460100-001,municipal,460100,c,\n"),
+                           err, sizeof err);
+    if (!reg)
+        fail_msg("%s", err);
+    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    assert_true(goal[0] == 1000 && goal[1] == 400 && goal[2] == 0);
+    ro_registry_destroy(&reg);
+    hub_targets_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +640,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_html_is_self_contained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_deterministic_and_same_as_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refuses_incomplete_input, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_starts_with_bom_unless_asked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_html_tables_use_the_width, s_setup, s_teardown),
+        cmocka_unit_test(test_pct_rounds_half_up),
+        cmocka_unit_test_setup_teardown(test_pct_in_values_and_reports, s_setup, s_teardown),
+        cmocka_unit_test(test_goal_allocation_whole_people),
+        cmocka_unit_test(test_goal_allocation_largest_remainder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
