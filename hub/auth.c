@@ -8,6 +8,7 @@
 #include "ro_sock.h"
 #include "ro_time.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,25 +21,32 @@
 #define SELFTEST_DOMAIN "rollout-selftest"
 #define ZAP_FRAMES_MAX 16 /* a ZAP request has 7 for CURVE */
 #define LINE_MAX_BYTES 512
+#define WHY_MAX 160       /* bytes of what is wrong with one line */
+#define BAD_LOGGED_MAX 32 /* bad lines logged one by one per read; the rest are counted */
 
 struct hub_allow {
-    hub_allow_entry_t *entries; /* in file order */
-    size_t n;
-    uint32_t *by_key;  /* slots: entry index + 1, 0 = empty */
-    uint32_t *by_name; /* same, keyed by role and name */
-    size_t mask;       /* slots - 1 (a power of two minus one) */
+    hub_allow_entry_t *entries; /* valid lines in file order, then keys kept for bad lines */
+    size_t n;                   /* entries used */
+    size_t cap;                 /* entries allocated: one per line of the text */
+    uint32_t *by_key;           /* slots: entry index + 1, 0 = empty */
+    uint32_t *by_name;          /* same, keyed by role and name */
+    size_t mask;                /* slots - 1 (a power of two minus one) */
+    size_t bad;                 /* bad lines the parse met */
+    size_t kept;                /* entries with kept set */
 };
 
 struct hub_auth {
-    void *zap;                 /* REP bound at HUB_AUTH_ZAP_ENDPOINT */
-    char path[512];            /* the allow-list file */
-    hub_allow_t *list;         /* NULL or empty: admit no one */
-    uint64_t generation;       /* lists loaded */
-    uint64_t admitted;         /* connections admitted */
+    void *zap;               /* REP bound at HUB_AUTH_ZAP_ENDPOINT */
+    char path[512];          /* the allow-list file */
+    hub_allow_t *list;       /* NULL or empty: admit no one */
+    uint64_t generation;     /* lists loaded */
+    size_t bad_lines;        /* bad lines in the allow-list as last read */
+    uint64_t bad_lines_seen; /* bad lines over every read since start */
+    uint64_t admitted;       /* connections admitted */
     uint64_t denied[HUB_AUTH_DENY_COUNT];
-    int selftest_seen;         /* the self-test's request reached us */
-    ro_ratelimit_t rl_deny;    /* refusal log lines */
-    ro_ratelimit_t rl_admit;   /* admission log lines */
+    int selftest_seen;       /* the self-test's request reached us */
+    ro_ratelimit_t rl_deny;  /* refusal log lines */
+    ro_ratelimit_t rl_admit; /* units' admission log lines */
 };
 
 /* ---- the allow-list ----------------------------------------------------- */
@@ -123,17 +131,158 @@ static int s_words(char *line, char *w[4])
     }
 }
 
-hub_allow_t *hub_allow_parse(const char *text, size_t len, const char *name, char *err,
-                             size_t errlen)
+enum { S_BLANK, S_GOOD, S_BAD };
+
+/* One line of an allow-list, judged alone (not against the other lines). */
+typedef struct {
+    int lineno;                   /* its number, from 1 */
+    int status;                   /* S_BLANK (comment, blank), S_GOOD or S_BAD */
+    hub_auth_role_t role;         /* set when role and name can be read, even on S_BAD */
+    const char *name;             /* into buf; "" without role */
+    const char *key;              /* into buf; set on S_GOOD only */
+    char why[WHY_MAX];            /* S_BAD: what is wrong */
+    char buf[LINE_MAX_BYTES + 1]; /* the line, split into words */
+} s_line_t;
+
+/* Read the line at *pos of text into l (l->lineno counts) and judge it.
+ * Returns 0 at the end of text, else 1. */
+static int s_next_line(const char *text, size_t len, size_t *pos, s_line_t *l)
+{
+    if (*pos >= len)
+        return 0;
+    const char *start = text + *pos;
+    const char *nl = memchr(start, '\n', len - *pos);
+    size_t n = nl ? (size_t)(nl - start) : len - *pos;
+    *pos += n + (nl ? 1 : 0);
+    l->lineno++;
+    l->status = S_BAD;
+    l->role = 0;
+    l->name = "";
+    l->key = NULL;
+    l->why[0] = '\0';
+    if (n > LINE_MAX_BYTES) {
+        snprintf(l->why, sizeof l->why, "line longer than %d bytes", LINE_MAX_BYTES);
+        return 1;
+    }
+    if (memchr(start, '\0', n)) {
+        snprintf(l->why, sizeof l->why, "contains a NUL byte: not an allow-list line");
+        return 1;
+    }
+    memcpy(l->buf, start, n);
+    l->buf[n] = '\0';
+    if (n && l->buf[n - 1] == '\r')
+        l->buf[n - 1] = '\0';
+    char *w[4];
+    int nw = s_words(l->buf, w);
+    if (nw == 0 || w[0][0] == '#') {
+        l->status = S_BLANK;
+        return 1;
+    }
+    hub_auth_role_t role = !strcmp(w[0], "unit")       ? HUB_AUTH_UNIT
+                           : !strcmp(w[0], "operator") ? HUB_AUTH_OPERATOR
+                                                       : 0;
+    /* the identity is read even when the rest of the line is bad: a reload
+     * then knows whose key the bad line was meant to be */
+    if (role && nw >= 2 && hub_allow_name_valid(role, w[1])) {
+        l->role = role;
+        l->name = w[1];
+    }
+    if (nw != 3)
+        snprintf(l->why, sizeof l->why,
+                 "expected 'unit UNIT-ID KEY' or 'operator NAME KEY' (3 words), got %d",
+                 nw > 4 ? 5 : nw);
+    else if (!role)
+        snprintf(l->why, sizeof l->why, "'%.32s' is not 'unit' or 'operator'", w[0]);
+    else if (!l->role)
+        snprintf(l->why, sizeof l->why, "'%.40s' is not a valid %s", w[1],
+                 role == HUB_AUTH_UNIT ? "unit id (DIVISION-NNN)"
+                                       : "operator name (1-32 of A-Z a-z 0-9 . _ -)");
+    else if (!hub_allow_key_valid(w[2]))
+        snprintf(l->why, sizeof l->why, "'%.48s' is not a 40-character Z85 public key", w[2]);
+    else {
+        l->status = S_GOOD;
+        l->key = w[2];
+    }
+    return 1;
+}
+
+/* The entry a good line l collides with (its identity, else its key), with
+ * the reason in l->why; NULL when l can be added. Entries kept for bad
+ * lines are only ever added for identities no valid line names, so an
+ * identity held by one is no collision of a valid line. */
+static const hub_allow_entry_t *s_conflict(const hub_allow_t *self, s_line_t *l)
+{
+    const hub_allow_entry_t *e = hub_allow_find_name(self, l->role, l->name);
+    if (e && !e->kept) {
+        snprintf(l->why, sizeof l->why, "%s %s is already listed on line %d",
+                 l->role == HUB_AUTH_UNIT ? "unit" : "operator", l->name, e->line);
+        return e;
+    }
+    e = hub_allow_find_key(self, l->key);
+    if (e)
+        snprintf(l->why, sizeof l->why, "this key is already listed on line %d", e->line);
+    return e;
+}
+
+/* Append an entry; the caller has checked that neither its name nor its
+ * key is taken, and the allocation has room for one per line. */
+static void s_add(hub_allow_t *self, hub_auth_role_t role, const char *name, const char *key,
+                  int line, int kept)
+{
+    assert(self->n < self->cap);
+    size_t ns = s_slot(self, self->by_name, 0, role, name);
+    size_t ks = s_slot(self, self->by_key, 1, 0, key);
+    assert(!self->by_name[ns] && !self->by_key[ks]);
+    hub_allow_entry_t *e = &self->entries[self->n];
+    e->role = role;
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->line = line;
+    e->kept = kept;
+    self->n++;
+    self->kept += (size_t)kept;
+    self->by_key[ks] = (uint32_t)self->n;
+    self->by_name[ns] = (uint32_t)self->n;
+}
+
+/* What the identity of bad line b gets, against the list in use (prev). */
+static void s_refine(hub_allow_t *self, const hub_allow_t *prev, hub_allow_bad_t *b)
+{
+    const hub_allow_entry_t *e = hub_allow_find_name(self, b->role, b->name);
+    if (e) {
+        /* a valid line, or an earlier bad line that kept the key: it stands */
+        b->outcome = e->kept ? HUB_ALLOW_BAD_KEPT : HUB_ALLOW_BAD_LISTED;
+        b->other_line = e->line;
+        return;
+    }
+    const hub_allow_entry_t *old = hub_allow_find_name(prev, b->role, b->name);
+    if (!old) {
+        b->outcome = HUB_ALLOW_BAD_NO_KEY;
+        return;
+    }
+    /* a key is bound to one identity: the file's valid lines win */
+    const hub_allow_entry_t *taken = hub_allow_find_key(self, old->key);
+    if (taken) {
+        b->outcome = HUB_ALLOW_BAD_KEY_TAKEN;
+        b->other_line = taken->line;
+        return;
+    }
+    s_add(self, b->role, b->name, old->key, b->line, 1);
+    b->outcome = HUB_ALLOW_BAD_KEPT;
+}
+
+/* Both parses: two passes over text, so that every valid line is in before
+ * any bad line's identity is given its old key (a valid line anywhere in
+ * the file beats a kept key). The first bad line's "name:line: reason" goes
+ * to err. NULL only when out of memory. */
+static hub_allow_t *s_parse(const char *text, size_t len, const char *name, const hub_allow_t *prev,
+                            hub_allow_bad_fn *on_bad, void *arg, char *err, size_t errlen)
 {
     char dummy[8];
     if (!err)
         err = dummy, errlen = sizeof dummy;
-    if (memchr(text, '\0', len)) {
-        snprintf(err, errlen, "%s: contains a NUL byte: not an allow-list", name);
-        return NULL;
-    }
-    /* entries <= lines; count them for the allocation */
+    err[0] = '\0';
+    /* entries <= lines (one per valid or bad line); count them for the allocation */
     size_t lines = 1;
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
@@ -143,121 +292,102 @@ hub_allow_t *hub_allow_parse(const char *text, size_t len, const char *name, cha
         slots *= 2;
     if (self) {
         self->entries = calloc(lines, sizeof *self->entries);
+        self->cap = lines;
         self->by_key = calloc(slots, sizeof *self->by_key);
         self->by_name = calloc(slots, sizeof *self->by_name);
         self->mask = slots - 1;
     }
-    if (!self || !self->entries || !self->by_key || !self->by_name) {
+    s_line_t *l = malloc(sizeof *l);
+    if (!self || !self->entries || !self->by_key || !self->by_name || !l) {
         snprintf(err, errlen, "%s: out of memory", name);
         hub_allow_destroy(&self);
+        free(l);
         return NULL;
     }
     size_t pos = 0;
-    int lineno = 0;
-    while (pos < len) {
-        lineno++;
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-        char line[LINE_MAX_BYTES + 1];
-        if (n > LINE_MAX_BYTES) {
-            snprintf(err, errlen, "%s:%d: line longer than %d bytes", name, lineno, LINE_MAX_BYTES);
-            goto fail;
-        }
-        memcpy(line, text + pos, n);
-        line[n] = '\0';
-        pos += n + (nl ? 1 : 0);
-        if (n && line[n - 1] == '\r')
-            line[n - 1] = '\0';
-        char *w[4];
-        int nw = s_words(line, w);
-        if (nw == 0 || w[0][0] == '#')
+    l->lineno = 0;
+    while (s_next_line(text, len, &pos, l)) {
+        if (l->status == S_BLANK)
             continue;
-        if (nw != 3) {
-            snprintf(err, errlen,
-                     "%s:%d: expected 'unit UNIT-ID KEY' or 'operator NAME KEY' (3 words), got %d",
-                     name, lineno, nw > 4 ? 5 : nw);
-            goto fail;
+        if (l->status == S_GOOD && !s_conflict(self, l)) {
+            s_add(self, l->role, l->name, l->key, l->lineno, 0);
+            continue;
         }
-        hub_auth_role_t role;
-        if (!strcmp(w[0], "unit"))
-            role = HUB_AUTH_UNIT;
-        else if (!strcmp(w[0], "operator"))
-            role = HUB_AUTH_OPERATOR;
-        else {
-            snprintf(err, errlen, "%s:%d: '%.32s' is not 'unit' or 'operator'", name, lineno, w[0]);
-            goto fail;
-        }
-        if (!hub_allow_name_valid(role, w[1])) {
-            snprintf(err, errlen, "%s:%d: '%.40s' is not a valid %s", name, lineno, w[1],
-                     role == HUB_AUTH_UNIT ? "unit id (DIVISION-NNN)"
-                                           : "operator name (1-32 of A-Z a-z 0-9 . _ -)");
-            goto fail;
-        }
-        if (!hub_allow_key_valid(w[2])) {
-            snprintf(err, errlen, "%s:%d: '%.48s' is not a 40-character Z85 public key", name,
-                     lineno, w[2]);
-            goto fail;
-        }
-        size_t ns = s_slot(self, self->by_name, 0, role, w[1]);
-        if (self->by_name[ns]) {
-            snprintf(err, errlen, "%s:%d: %s %s is already listed on line %d", name, lineno, w[0],
-                     w[1], self->entries[self->by_name[ns] - 1].line);
-            goto fail;
-        }
-        size_t ks = s_slot(self, self->by_key, 1, 0, w[2]);
-        if (self->by_key[ks]) {
-            snprintf(err, errlen, "%s:%d: this key is already listed on line %d", name, lineno,
-                     self->entries[self->by_key[ks] - 1].line);
-            goto fail;
-        }
-        hub_allow_entry_t *e = &self->entries[self->n];
-        e->role = role;
-        snprintf(e->name, sizeof e->name, "%s", w[1]);
-        snprintf(e->key, sizeof e->key, "%s", w[2]);
-        e->line = lineno;
-        self->n++;
-        self->by_key[ks] = (uint32_t)self->n;
-        self->by_name[ns] = (uint32_t)self->n;
+        if (self->bad++ == 0)
+            snprintf(err, errlen, "%s:%d: %s", name, l->lineno, l->why);
     }
+    if (self->bad && (prev || on_bad)) {
+        pos = 0;
+        l->lineno = 0;
+        while (s_next_line(text, len, &pos, l)) {
+            if (l->status == S_BLANK)
+                continue;
+            if (l->status == S_GOOD) {
+                const hub_allow_entry_t *e = hub_allow_find_key(self, l->key);
+                if (e && e->line == l->lineno && !e->kept)
+                    continue; /* went in on the first pass */
+                s_conflict(self, l);
+            }
+            hub_allow_bad_t b = {l->lineno, l->why, l->role, l->name, HUB_ALLOW_BAD_NAMES_NO_ONE,
+                                 0};
+            if (b.role)
+                s_refine(self, prev, &b);
+            if (on_bad)
+                on_bad(arg, &b);
+        }
+    }
+    free(l);
     return self;
-fail:
-    hub_allow_destroy(&self);
-    return NULL;
 }
 
-hub_allow_t *hub_allow_load(const char *path, char *err, size_t errlen)
+hub_allow_t *hub_allow_parse(const char *text, size_t len, const char *name, char *err,
+                             size_t errlen)
 {
-    char dummy[8];
-    if (!err)
-        err = dummy, errlen = sizeof dummy;
+    hub_allow_t *self = s_parse(text, len, name, NULL, NULL, NULL, err, errlen);
+    if (self && self->bad)
+        hub_allow_destroy(&self); /* err names the first bad line */
+    return self;
+}
+
+hub_allow_t *hub_allow_parse_refined(const char *text, size_t len, const char *name,
+                                     const hub_allow_t *prev, hub_allow_bad_fn *on_bad, void *arg,
+                                     char *err, size_t errlen)
+{
+    return s_parse(text, len, name, prev, on_bad, arg, err, errlen);
+}
+
+/* The file at path, whole, in a malloc'd buffer (*len bytes); refuses
+ * what no parse should read. Returns 0, or -1 with the reason in err. */
+static int s_read(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+        return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, "%s: not a regular file", path);
         close(fd);
-        return NULL;
+        return -1;
     }
     if (st.st_mode & 022) {
         snprintf(err, errlen, "%s: writable by group or others (mode %03o): chmod go-w it", path,
                  (unsigned)(st.st_mode & 0777));
         close(fd);
-        return NULL;
+        return -1;
     }
     if (st.st_size > (off_t)HUB_AUTH_FILE_MAX) {
         snprintf(err, errlen, "%s: larger than %u bytes", path, HUB_AUTH_FILE_MAX);
         close(fd);
-        return NULL;
+        return -1;
     }
     size_t cap = (size_t)st.st_size + 1, used = 0;
     char *buf = malloc(cap);
     if (!buf) {
         snprintf(err, errlen, "%s: out of memory", path);
         close(fd);
-        return NULL;
+        return -1;
     }
     for (;;) {
         ssize_t r = read(fd, buf + used, cap - used);
@@ -267,7 +397,7 @@ hub_allow_t *hub_allow_load(const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "%s: read: %s", path, strerror(errno));
             free(buf);
             close(fd);
-            return NULL;
+            return -1;
         }
         if (r == 0)
             break;
@@ -278,21 +408,50 @@ hub_allow_t *hub_allow_load(const char *path, char *err, size_t errlen)
                 snprintf(err, errlen, "%s: larger than %u bytes", path, HUB_AUTH_FILE_MAX);
                 free(buf);
                 close(fd);
-                return NULL;
+                return -1;
             }
             char *more = realloc(buf, cap * 2);
             if (!more) {
                 snprintf(err, errlen, "%s: out of memory", path);
                 free(buf);
                 close(fd);
-                return NULL;
+                return -1;
             }
             buf = more;
             cap *= 2;
         }
     }
     close(fd);
+    *out = buf;
+    *len = used;
+    return 0;
+}
+
+hub_allow_t *hub_allow_load(const char *path, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof dummy;
+    char *buf;
+    size_t used;
+    if (s_read(path, &buf, &used, err, errlen))
+        return NULL;
     hub_allow_t *self = hub_allow_parse(buf, used, path, err, errlen);
+    free(buf);
+    return self;
+}
+
+hub_allow_t *hub_allow_load_refined(const char *path, const hub_allow_t *prev,
+                                    hub_allow_bad_fn *on_bad, void *arg, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof dummy;
+    char *buf;
+    size_t used;
+    if (s_read(path, &buf, &used, err, errlen))
+        return NULL;
+    hub_allow_t *self = s_parse(buf, used, path, prev, on_bad, arg, err, errlen);
     free(buf);
     return self;
 }
@@ -300,6 +459,16 @@ hub_allow_t *hub_allow_load(const char *path, char *err, size_t errlen)
 size_t hub_allow_count(const hub_allow_t *self)
 {
     return self ? self->n : 0;
+}
+
+size_t hub_allow_bad_count(const hub_allow_t *self)
+{
+    return self ? self->bad : 0;
+}
+
+size_t hub_allow_kept_count(const hub_allow_t *self)
+{
+    return self ? self->kept : 0;
 }
 
 const hub_allow_entry_t *hub_allow_at(const hub_allow_t *self, size_t i)
@@ -326,6 +495,8 @@ const hub_allow_entry_t *hub_allow_find_name(const hub_allow_t *self, hub_auth_r
 
 /* ---- the ZAP handler ----------------------------------------------------- */
 
+static int s_load(hub_auth_t *self, int at_start);
+
 hub_auth_t *hub_auth_new(void *ctx, const char *allow_path, char *err, size_t errlen)
 {
     hub_auth_t *self = calloc(1, sizeof *self);
@@ -345,7 +516,7 @@ hub_auth_t *hub_auth_new(void *ctx, const char *allow_path, char *err, size_t er
         hub_auth_destroy(&self);
         return NULL;
     }
-    hub_auth_reload(self);
+    s_load(self, 1);
     return self;
 }
 
@@ -361,10 +532,74 @@ void hub_auth_destroy(hub_auth_t **self_p)
     *self_p = NULL;
 }
 
-int hub_auth_reload(hub_auth_t *self)
+/* How one read of the allow-list logs its bad lines. */
+typedef struct {
+    const char *path; /* the file */
+    int at_start;     /* 1: nothing is refined, the read admits no one */
+    size_t logged;    /* bad lines logged so far */
+} s_bad_log_t;
+
+/* hub_allow_bad_fn: one error line per bad line, saying what it costs. */
+static void s_log_bad(void *arg, const hub_allow_bad_t *b)
+{
+    s_bad_log_t *lg = arg;
+    if (lg->logged >= BAD_LOGGED_MAX)
+        return;
+    lg->logged++;
+    const char *role = b->role == HUB_AUTH_UNIT ? "unit" : "operator";
+    if (lg->at_start) {
+        ro_log(LOG_ERR, "allow-list %s:%d: %s", lg->path, b->line, b->why);
+        return;
+    }
+    switch (b->outcome) {
+    case HUB_ALLOW_BAD_KEPT:
+        ro_log(LOG_ERR,
+               "allow-list %s:%d: %s; %s %s keeps its last good key until the line is fixed",
+               lg->path, b->line, b->why, role, b->name);
+        break;
+    case HUB_ALLOW_BAD_NO_KEY:
+        ro_log(LOG_ERR,
+               "allow-list %s:%d: %s; %s %s had no good key before: admitted nowhere until the "
+               "line is fixed",
+               lg->path, b->line, b->why, role, b->name);
+        break;
+    case HUB_ALLOW_BAD_LISTED:
+        ro_log(LOG_ERR, "allow-list %s:%d: %s; line %d lists %s %s and applies", lg->path, b->line,
+               b->why, b->other_line, role, b->name);
+        break;
+    case HUB_ALLOW_BAD_KEY_TAKEN:
+        ro_log(LOG_ERR,
+               "allow-list %s:%d: %s; the last good key of %s %s is now listed on line %d: %s "
+               "%s is admitted nowhere until the line is fixed",
+               lg->path, b->line, b->why, role, b->name, b->other_line, role, b->name);
+        break;
+    default:
+        ro_log(LOG_ERR,
+               "allow-list %s:%d: %s; the line names no unit or operator: it admits no one",
+               lg->path, b->line, b->why);
+        break;
+    }
+}
+
+/* Read the allow-list and use it from now on. At start there is no list in
+ * use to fall back on, and a bad file is the operator's to fix before
+ * anyone connects: any bad line admits no one. On a reload, bad lines
+ * refine the list in use (hub_allow_load_refined), so one typo cuts off no
+ * one else, and a key the file no longer names is gone from the hub. */
+static int s_load(hub_auth_t *self, int at_start)
 {
     char err[1024];
-    hub_allow_t *list = hub_allow_load(self->path, err, sizeof err);
+    s_bad_log_t lg = {self->path, at_start, 0};
+    hub_allow_t *list = hub_allow_load_refined(self->path, at_start ? NULL : self->list, s_log_bad,
+                                               &lg, err, sizeof err);
+    size_t bad = hub_allow_bad_count(list);
+    if (bad > lg.logged)
+        ro_log(LOG_ERR, "allow-list %s: %zu more bad lines, not shown", self->path,
+               bad - lg.logged);
+    self->bad_lines = bad;
+    self->bad_lines_seen += bad;
+    if (at_start && bad)
+        hub_allow_destroy(&list);
     size_t units = 0, ops = 0;
     for (size_t i = 0; i < hub_allow_count(list); i++) {
         if (hub_allow_at(list, i)->role == HUB_AUTH_UNIT)
@@ -372,21 +607,44 @@ int hub_auth_reload(hub_auth_t *self)
         else
             ops++;
     }
-    /* replace, never merge: a key gone from the file is gone from the hub */
     hub_allow_destroy(&self->list);
     self->list = list;
     self->generation++;
+    if (!list && bad) {
+        ro_log(LOG_ERR,
+               "allow-list unusable, admitting no one: %s (%zu bad line%s in all; a bad "
+               "allow-list at start admits no one: fix it and send SIGHUP)",
+               err, bad, bad == 1 ? "" : "s");
+        return -1;
+    }
     if (!list) {
         ro_log(LOG_ERR, "allow-list unusable, admitting no one: %s", err);
         return -1;
     }
     if (units + ops == 0) {
-        ro_log(LOG_ERR, "allow-list %s lists no keys: admitting no one", self->path);
+        if (bad)
+            ro_log(LOG_ERR,
+                   "allow-list unusable, admitting no one: %s has %zu bad line%s and no usable one",
+                   self->path, bad, bad == 1 ? "" : "s");
+        else
+            ro_log(LOG_ERR, "allow-list %s lists no keys: admitting no one", self->path);
         return -1;
     }
-    ro_log(LOG_NOTICE, "allow-list loaded from %s: %zu units, %zu operators (load %llu)",
-           self->path, units, ops, (unsigned long long)self->generation);
+    if (bad)
+        ro_log(LOG_WARNING,
+               "allow-list loaded from %s with %zu bad line%s (logged above): %zu units, %zu "
+               "operators, %zu of them on their last good key (load %llu)",
+               self->path, bad, bad == 1 ? "" : "s", units, ops, hub_allow_kept_count(list),
+               (unsigned long long)self->generation);
+    else
+        ro_log(LOG_NOTICE, "allow-list loaded from %s: %zu units, %zu operators (load %llu)",
+               self->path, units, ops, (unsigned long long)self->generation);
     return (int)(units + ops);
+}
+
+int hub_auth_reload(hub_auth_t *self)
+{
+    return s_load(self, 0);
 }
 
 void *hub_auth_socket(hub_auth_t *self)
@@ -429,7 +687,8 @@ static void s_reply(hub_auth_t *self, zmq_msg_t *reqid, const char *code, const 
     }
     const int f = ZMQ_SNDMORE | ZMQ_DONTWAIT;
     if (zmq_send(self->zap, "1.0", 3, f) < 0 ||
-        zmq_send(self->zap, reqid ? zmq_msg_data(reqid) : "", reqid ? zmq_msg_size(reqid) : 0, f) < 0 ||
+        zmq_send(self->zap, reqid ? zmq_msg_data(reqid) : "", reqid ? zmq_msg_size(reqid) : 0, f) <
+            0 ||
         zmq_send(self->zap, code, strlen(code), f) < 0 ||
         zmq_send(self->zap, text, strlen(text), f) < 0 ||
         zmq_send(self->zap, user_id, strlen(user_id), f) < 0 ||
@@ -444,8 +703,8 @@ static void s_deny(hub_auth_t *self, zmq_msg_t *reqid, hub_auth_deny_t why, cons
     if (strcmp(domain, SELFTEST_DOMAIN) != 0) {
         self->denied[why]++;
         if (ro_log_allow(&self->rl_deny))
-            ro_log(LOG_WARNING, "refused a connection to %s from %s (key %s): %s", domain,
-                   address, key[0] ? key : "-", text);
+            ro_log(LOG_WARNING, "refused a connection to %s from %s (key %s): %s", domain, address,
+                   key[0] ? key : "-", text);
     }
     /* a libzmq 4.3 client gives up on an endpoint after a refused handshake
      * (400 and, often, 300 alike): agents reconnect on their own schedule */
@@ -492,11 +751,11 @@ int hub_auth_serve(hub_auth_t *self)
             s_deny(self, &f[1], HUB_AUTH_DENY_BAD_REQUEST, "unknown ZAP domain", domain, address,
                    key);
         } else if (hub_allow_count(self->list) == 0) {
-            s_deny(self, &f[1], HUB_AUTH_DENY_NO_LIST, "the hub's allow-list admits no one",
-                   domain, address, key);
-        } else if (!e) {
-            s_deny(self, &f[1], HUB_AUTH_DENY_UNKNOWN, "key not on the allow-list", domain,
+            s_deny(self, &f[1], HUB_AUTH_DENY_NO_LIST, "the hub's allow-list admits no one", domain,
                    address, key);
+        } else if (!e) {
+            s_deny(self, &f[1], HUB_AUTH_DENY_UNKNOWN, "key not on the allow-list", domain, address,
+                   key);
         } else if (e->role != want) {
             s_deny(self, &f[1], HUB_AUTH_DENY_WRONG_SOCKET,
                    want == HUB_AUTH_UNIT ? "operator keys may not use the ingest socket"
@@ -504,10 +763,18 @@ int hub_auth_serve(hub_auth_t *self)
                    domain, address, key);
         } else {
             char user[HUB_AUTH_USER_ID_MAX + 1];
-            snprintf(user, sizeof user, "%s%s", e->role == HUB_AUTH_OPERATOR ? HUB_AUTH_OPERATOR_PREFIX : "",
-                     e->name);
+            snprintf(user, sizeof user, "%s%s",
+                     e->role == HUB_AUTH_OPERATOR ? HUB_AUTH_OPERATOR_PREFIX : "", e->name);
             self->admitted++;
-            if (ro_log_allow(&self->rl_admit))
+            /* An operator's handshake comes with every rolloutctl call and
+             * tells nothing new (the key is listed, auth_admitted counts
+             * it): debug. A unit's is rare (an agent keeps one connection
+             * for days and reconnects only after a fault or a hub restart)
+             * and is what the operator looks for after enrolling a unit:
+             * info, bounded by the limiter. Refusals stay warnings. */
+            if (e->role == HUB_AUTH_OPERATOR)
+                ro_log(LOG_DEBUG, "admitted %s from %s on %s", user, address, domain);
+            else if (ro_log_allow(&self->rl_admit))
                 ro_log(LOG_INFO, "admitted %s from %s on %s", user, address, domain);
             s_reply(self, &f[1], "200", "OK", user, e->key);
         }
@@ -563,12 +830,11 @@ int hub_auth_selftest(hub_auth_t *self, void *ctx, int timeout_ms, char *err, si
         zmq_setsockopt(cli, ZMQ_CURVE_SERVERKEY, spub, RO_KEY_Z85_LEN) ||
         zmq_setsockopt(cli, ZMQ_CURVE_PUBLICKEY, cpub, RO_KEY_Z85_LEN) ||
         zmq_setsockopt(cli, ZMQ_CURVE_SECRETKEY, csec, RO_KEY_Z85_LEN) ||
-        zmq_socket_monitor(cli, mon_ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) ||
-        !(mon = zmq_socket(ctx, ZMQ_PAIR)) || zmq_connect(mon, mon_ep) ||
-        zmq_connect(cli, ep)) {
+        zmq_socket_monitor(cli, mon_ep,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) ||
+        !(mon = zmq_socket(ctx, ZMQ_PAIR)) || zmq_connect(mon, mon_ep) || zmq_connect(cli, ep)) {
         snprintf(err, errlen, "ZAP self-test: cannot set up: %s", zmq_strerror(zmq_errno()));
         goto done;
     }
@@ -648,6 +914,21 @@ size_t hub_auth_count(const hub_auth_t *self)
 uint64_t hub_auth_generation(const hub_auth_t *self)
 {
     return self->generation;
+}
+
+size_t hub_auth_bad_lines(const hub_auth_t *self)
+{
+    return self->bad_lines;
+}
+
+uint64_t hub_auth_bad_lines_seen(const hub_auth_t *self)
+{
+    return self->bad_lines_seen;
+}
+
+size_t hub_auth_kept(const hub_auth_t *self)
+{
+    return hub_allow_kept_count(self->list);
 }
 
 uint64_t hub_auth_admitted(const hub_auth_t *self)

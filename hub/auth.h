@@ -9,9 +9,14 @@
  *     unit     UNIT-ID  PUBLIC-KEY     an agent: may send reports for UNIT-ID only
  *     operator NAME     PUBLIC-KEY     a reader: status and feed, never ingest
  * PUBLIC-KEY is the 40-character Z85 text of a CURVE public key. A unit id,
- * an operator name and a key each appear at most once. Any bad line refuses
- * the whole file, and a missing, empty, bad or group/world-writable file
- * admits no one (fail closed), with the reason in the log. */
+ * an operator name and a key each appear at most once. At start a missing,
+ * empty, group/world-writable file, or one with any bad line, admits no one
+ * (fail closed), with the reason in the log. A reload (SIGHUP) with bad
+ * lines refines the list in use per identity (DESIGN.md, "Bad input"): the
+ * valid lines apply, a bad line whose identity can be read keeps that
+ * identity's key in use, a line that names no one admits no one, and an
+ * identity the file no longer names is dropped; each bad line is logged with
+ * its number. A reload of a file that cannot be read at all fails closed. */
 #ifndef HUB_AUTH_H
 #define HUB_AUTH_H
 
@@ -34,7 +39,29 @@ typedef struct {
     char name[HUB_AUTH_NAME_MAX + 1]; /* unit id or operator name */
     char key[RO_KEY_Z85_LEN + 1];     /* Z85 public key */
     int line;                         /* line of the file it came from */
+    int kept;                         /* 1: key kept from the list in use for a bad line */
 } hub_allow_entry_t;
+
+/* What happened to the identity of a bad line on a refined parse. */
+typedef enum {
+    HUB_ALLOW_BAD_NAMES_NO_ONE = 0, /* no identity can be read: the line admits no one */
+    HUB_ALLOW_BAD_KEPT = 1,         /* the identity keeps its key from the list in use */
+    HUB_ALLOW_BAD_NO_KEY = 2,       /* the list in use had no key for it: admitted nowhere */
+    HUB_ALLOW_BAD_LISTED = 3,       /* a valid line (other_line) lists the identity */
+    HUB_ALLOW_BAD_KEY_TAKEN = 4,    /* its key in use is now another's (other_line) */
+} hub_allow_outcome_t;
+
+/* One bad line, as reported to a hub_allow_bad_fn (all borrowed for the call). */
+typedef struct {
+    int line;                    /* its line number */
+    const char *why;             /* what is wrong with it */
+    hub_auth_role_t role;        /* the identity it names, or 0 when none can be read */
+    const char *name;            /* unit id or operator name ("" when role is 0) */
+    hub_allow_outcome_t outcome; /* what the identity got */
+    int other_line;              /* the line of HUB_ALLOW_BAD_LISTED and _KEY_TAKEN */
+} hub_allow_bad_t;
+
+typedef void(hub_allow_bad_fn)(void *arg, const hub_allow_bad_t *bad);
 
 /* ---- the allow-list, without sockets (rolloutctl keys uses it too) ---- */
 
@@ -50,10 +77,33 @@ hub_allow_t *hub_allow_parse(const char *text, size_t len, const char *name, cha
  * or unreadable file, one above HUB_AUTH_FILE_MAX, and one writable by group
  * or others (anyone who can write it can admit himself). */
 hub_allow_t *hub_allow_load(const char *path, char *err, size_t errlen);
+
+/* Parse past bad lines, refined against prev (the list in use; NULL for
+ * none): the valid lines apply (of two lines for one identity or one key,
+ * the first); a bad line whose identity (role and name) can be read gives
+ * that identity its key in prev, unless a valid line lists the identity or
+ * claims that key; any other bad line admits no one; an identity no line
+ * names is not in the result, whatever prev says. on_bad (may be NULL) is
+ * called once per bad line, in file order. Returns the list (its bad lines
+ * counted by hub_allow_bad_count; "name:line: reason" of the first in err),
+ * or NULL when out of memory. prev is only read. */
+hub_allow_t *hub_allow_parse_refined(const char *text, size_t len, const char *name,
+                                     const hub_allow_t *prev, hub_allow_bad_fn *on_bad, void *arg,
+                                     char *err, size_t errlen);
+/* The same for the file at path; NULL (reason in err) for what
+ * hub_allow_load refuses before parsing: missing, unreadable, too large,
+ * writable by group or others. */
+hub_allow_t *hub_allow_load_refined(const char *path, const hub_allow_t *prev,
+                                    hub_allow_bad_fn *on_bad, void *arg, char *err, size_t errlen);
 void hub_allow_destroy(hub_allow_t **self_p);
 
 size_t hub_allow_count(const hub_allow_t *self);
-/* Entry i in file order (borrowed), or NULL. */
+/* Bad lines met by the parse that made self (0 for NULL), and entries
+ * whose key was kept from prev. */
+size_t hub_allow_bad_count(const hub_allow_t *self);
+size_t hub_allow_kept_count(const hub_allow_t *self);
+/* Entry i (borrowed), or NULL: the valid lines in file order, then the
+ * keys a refined parse kept for bad lines. */
 const hub_allow_entry_t *hub_allow_at(const hub_allow_t *self, size_t i);
 /* The entry of a Z85 key, or NULL. O(1). */
 const hub_allow_entry_t *hub_allow_find_key(const hub_allow_t *self, const char *key);
@@ -73,8 +123,8 @@ typedef struct hub_auth hub_auth_t;
 
 /* Why ZAP refused a connection (the counters' index). */
 typedef enum {
-    HUB_AUTH_DENY_NO_LIST = 0,   /* the allow-list is missing, empty or bad */
-    HUB_AUTH_DENY_UNKNOWN = 1,   /* the key is not listed */
+    HUB_AUTH_DENY_NO_LIST = 0,      /* the allow-list is missing, empty or bad */
+    HUB_AUTH_DENY_UNKNOWN = 1,      /* the key is not listed */
     HUB_AUTH_DENY_WRONG_SOCKET = 2, /* a unit key on status/feed, an operator key on ingest */
     HUB_AUTH_DENY_BAD_REQUEST = 3,  /* not CURVE, not ZAP 1.0, unknown domain */
     HUB_AUTH_DENY_COUNT = 4,
@@ -90,9 +140,11 @@ hub_auth_t *hub_auth_new(void *ctx, const char *allow_path, char *err, size_t er
 void hub_auth_destroy(hub_auth_t **self_p);
 
 /* Read the allow-list again and use it from now on, for new handshakes and
- * (through hub_auth_admits) for messages of live connections. Logs what it
+ * (through hub_auth_admits) for messages of live connections. Bad lines
+ * refine the list in use (hub_allow_load_refined), each logged at error
+ * level with its line number and what its identity keeps. Logs what it
  * loaded or why it now admits no one. Returns the entries admitted, or -1
- * when the list cannot be used (then no one is admitted). */
+ * when none is (a file that cannot be read, or no usable line). */
 int hub_auth_reload(hub_auth_t *self);
 
 /* The ZAP socket, for zmq_poll. */
@@ -120,6 +172,12 @@ int hub_auth_admits(const hub_auth_t *self, hub_auth_role_t role, const char *us
 /* Entries in use (0 when failing closed), and how many lists were loaded. */
 size_t hub_auth_count(const hub_auth_t *self);
 uint64_t hub_auth_generation(const hub_auth_t *self);
+/* Bad lines in the allow-list as last read (0 when it was clean or could
+ * not be read); bad lines over every read since start; entries admitted on
+ * a key kept for a bad line. */
+size_t hub_auth_bad_lines(const hub_auth_t *self);
+uint64_t hub_auth_bad_lines_seen(const hub_auth_t *self);
+size_t hub_auth_kept(const hub_auth_t *self);
 /* Connections admitted, and refused by reason, since start. */
 uint64_t hub_auth_admitted(const hub_auth_t *self);
 uint64_t hub_auth_denied(const hub_auth_t *self, hub_auth_deny_t why);

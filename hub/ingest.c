@@ -685,6 +685,9 @@ size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t ca
         PUT("auth_refused_unknown-key", hub_auth_denied(self->auth, HUB_AUTH_DENY_UNKNOWN));
         PUT("auth_refused_wrong-socket", hub_auth_denied(self->auth, HUB_AUTH_DENY_WRONG_SOCKET));
         PUT("auth_refused_bad-request", hub_auth_denied(self->auth, HUB_AUTH_DENY_BAD_REQUEST));
+        PUT("auth_list_bad_lines", hub_auth_bad_lines(self->auth));
+        PUT("auth_list_kept_keys", hub_auth_kept(self->auth));
+        PUT("auth_list_bad_lines_seen", hub_auth_bad_lines_seen(self->auth));
     }
 #undef PUT
     if (n > cap)

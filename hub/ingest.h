@@ -49,7 +49,7 @@ typedef struct {
     double value;
 } hub_metric_t;
 
-#define HUB_INGEST_METRICS_MAX (22 + RO_REASON_COUNT)
+#define HUB_INGEST_METRICS_MAX (32 + RO_REASON_COUNT)
 
 /* One answer to send after a commit: to the peer with routing id rid. */
 typedef struct {

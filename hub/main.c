@@ -425,14 +425,115 @@ fail:
     return 0;
 }
 
+/* data_dir, copied into path (RO_PATH_MAX + 1 bytes) without trailing
+ * slashes. Returns 0, or -1 with the reason in err. */
+static int s_data_dir_path(const char *dir, char *path, char *err, size_t errlen)
+{
+    size_t n = strlen(dir);
+    if (n == 0 || n > RO_PATH_MAX) {
+        snprintf(err, errlen, "data_dir '%.64s': empty or longer than %d bytes", dir, RO_PATH_MAX);
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    while (n > 1 && path[n - 1] == '/')
+        path[--n] = '\0';
+    return 0;
+}
+
+/* Make data_dir like mkdir -p: the folders above it that are missing with
+ * 0755 (less the umask; others may need to pass through them, as with
+ * mkdir -p), data_dir itself with 0750 (the store is nobody else's).
+ * Returns 0, or -1 with the folder that could not be made in err. */
+static int s_make_data_dir(const char *dir, char *err, size_t errlen)
+{
+    char path[RO_PATH_MAX + 1];
+    if (s_data_dir_path(dir, path, err, errlen))
+        return -1;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, c ? 0755 : 0750) != 0) {
+            int e = errno;
+            struct stat st;
+            if (e != EEXIST || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                if (e == EEXIST)
+                    snprintf(err, errlen,
+                             "cannot create data_dir %s: %s exists and is not a folder", dir, path);
+                else
+                    snprintf(err, errlen, "cannot create data_dir %s: %s: %s", dir, path,
+                             strerror(e));
+                return -1;
+            }
+        }
+        if (!c)
+            return 0;
+        *p = c;
+    }
+}
+
+/* What --check can know of data_dir without creating anything: data_dir,
+ * or the nearest folder above it that exists (the start makes the rest),
+ * must be a folder this user may write and enter, and a hub.db in it must
+ * be writable. Sets *missing when the start would create data_dir.
+ * Returns 0, or -1 with the reason in err. */
+static int s_check_data_dir(const char *dir, int *missing, char *err, size_t errlen)
+{
+    char path[RO_PATH_MAX + 1];
+    *missing = 0;
+    if (s_data_dir_path(dir, path, err, errlen))
+        return -1;
+    for (;;) {
+        struct stat st;
+        if (stat(path, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                snprintf(err, errlen, "cannot create data_dir %s: %s exists and is not a folder",
+                         dir, path);
+                return -1;
+            }
+            /* the user who runs --check is the one asked: run it as the hub's */
+            if (faccessat(AT_FDCWD, path, W_OK | X_OK, AT_EACCESS) != 0) {
+                if (*missing)
+                    snprintf(err, errlen, "cannot create data_dir %s: %s is not writable: %s", dir,
+                             path, strerror(errno));
+                else
+                    snprintf(err, errlen, "data_dir %s is not writable: %s", dir, strerror(errno));
+                return -1;
+            }
+            break;
+        }
+        /* ENOTDIR: a file stands where a folder should; the loop finds it */
+        if (errno != ENOENT && errno != ENOTDIR) {
+            snprintf(err, errlen, "cannot create data_dir %s: %s: %s", dir, path, strerror(errno));
+            return -1;
+        }
+        *missing = 1;
+        char *slash = strrchr(path, '/');
+        if (!slash)
+            snprintf(path, sizeof path, ".");
+        else if (slash == path)
+            path[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    if (*missing)
+        return 0;
+    char db[RO_PATH_MAX + 16];
+    snprintf(db, sizeof db, "%s/hub.db", path);
+    if (faccessat(AT_FDCWD, db, R_OK | W_OK, AT_EACCESS) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "%s is not writable: %s", db, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Make the data folder and take its lock: one hub per store. */
 static int s_data_dir(hub_t *h, char *err, size_t errlen)
 {
     const char *dir = h->cfg.data_dir;
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create data_dir %s: %s", dir, strerror(errno));
+    if (s_make_data_dir(dir, err, errlen))
         return -1;
-    }
     char path[RO_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/hub.lock", dir);
     h->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
@@ -447,6 +548,31 @@ static int s_data_dir(hub_t *h, char *err, size_t errlen)
     snprintf(h->endpoints_path, sizeof h->endpoints_path, "%s/endpoints", dir);
     unlink(h->endpoints_path); /* a stale file must not send anyone to old ports */
     return 0;
+}
+
+/* With curve off, warn about plain TCP: an error line per socket that
+ * listens beyond loopback. The start and --check both call it, so they say
+ * the same. Returns the sockets beyond loopback (0 with curve on). */
+static int s_warn_plain(const ro_hub_config_t *cfg)
+{
+    if (cfg->sec.curve)
+        return 0;
+    const char *plain[3] = {cfg->ingest, cfg->status, cfg->feed};
+    static const char *names[3] = {"ingest", "status", "feed"};
+    int remote = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!ro_endpoint_is_local(plain[i])) {
+            remote++;
+            ro_log(LOG_ERR,
+                   "CURVE is OFF and the %s socket (%s) listens beyond loopback: anyone who "
+                   "can reach it can read the traffic and speak for any unit; set [security] "
+                   "curve = on",
+                   names[i], plain[i]);
+        }
+    }
+    if (!remote)
+        ro_log(LOG_WARNING, "CURVE is off: plain TCP, for loopback development only");
+    return remote;
 }
 
 static int s_open_sockets(hub_t *h, char *err, size_t errlen)
@@ -481,23 +607,7 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
                             sizeof bound[2], err, errlen);
     if (!h->sock[2])
         return -1;
-    if (!cfg->sec.curve) {
-        const char *plain[3] = {cfg->ingest, cfg->status, cfg->feed};
-        static const char *names[3] = {"ingest", "status", "feed"};
-        int remote = 0;
-        for (int i = 0; i < 3; i++) {
-            if (!ro_endpoint_is_local(plain[i])) {
-                remote = 1;
-                ro_log(LOG_ERR,
-                       "CURVE is OFF and the %s socket (%s) listens beyond loopback: anyone who "
-                       "can reach it can read the traffic and speak for any unit; set [security] "
-                       "curve = on",
-                       names[i], plain[i]);
-            }
-        }
-        if (!remote)
-            ro_log(LOG_WARNING, "CURVE is off: plain TCP, for loopback development only");
-    }
+    s_warn_plain(cfg);
     if (s_write_endpoints(cfg->data_dir, eps, err, errlen))
         return -1;
     ro_log(LOG_INFO, "listening: ingest %s, status %s, feed %s (curve %s)", eps[0], eps[1], eps[2],
@@ -700,6 +810,54 @@ static void s_run(hub_t *h)
     }
 }
 
+/* hub_allow_bad_fn of --check: every bad line, not only the first. */
+static void s_check_bad_line(void *arg, const hub_allow_bad_t *bad)
+{
+    const char *path = arg;
+    fprintf(stderr, "%s:%d: %s\n", path, bad->line, bad->why);
+}
+
+/* --check, after the config, registry, secret key and targets loaded: what
+ * else the start would refuse or regret, found without writing anything
+ * (data_dir is not created) and without binding a socket. Returns the exit
+ * status: 0, or 2 with the reasons on stderr. */
+static int s_check(hub_t *h, const char *config)
+{
+    char err[2048];
+    int rc = 0;
+    if (h->cfg.sec.curve) {
+        /* the hub starts with a bad list and admits no one; --check says so, every bad line */
+        hub_allow_t *list = hub_allow_load_refined(h->cfg.allow_list, NULL, s_check_bad_line,
+                                                   h->cfg.allow_list, err, sizeof err);
+        size_t keys = hub_allow_count(list), bad = hub_allow_bad_count(list);
+        if (list && !bad && keys == 0)
+            snprintf(err, sizeof err, "%s lists no keys", h->cfg.allow_list);
+        else if (bad)
+            snprintf(err, sizeof err, "%zu bad line%s (above)", bad, bad == 1 ? "" : "s");
+        hub_allow_destroy(&list);
+        if (bad || keys == 0) {
+            fprintf(stderr, "%s: [security] allow_list: %s: the hub would admit no one\n", config,
+                    err);
+            rc = 2;
+        }
+    }
+    int missing = 0;
+    if (s_check_data_dir(h->cfg.data_dir, &missing, err, sizeof err)) {
+        fprintf(stderr, "%s: [hub] data_dir: %s: the hub would not start\n", config, err);
+        rc = 2;
+    }
+    int remote = s_warn_plain(&h->cfg);
+    if (rc)
+        return rc;
+    const char *curve = h->cfg.sec.curve ? "on"
+                        : remote         ? "OFF beyond loopback (see above)"
+                                         : "off";
+    printf("%s: ok: %zu units from %s, %zu indicators from %s, store %s/hub.db%s, curve %s\n",
+           config, ro_registry_count(h->reg), h->cfg.registry, hub_targets_count(h->targets),
+           h->cfg.targets, h->cfg.data_dir, missing ? " (data_dir to be created)" : "", curve);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -769,26 +927,10 @@ int main(int argc, char **argv)
         s_hub_close(&h);
         return 2;
     }
-    if (check && h.cfg.sec.curve) {
-        /* the running hub starts with a bad list and admits no one; --check says so */
-        hub_allow_t *list = hub_allow_load(h.cfg.allow_list, err, sizeof err);
-        size_t keys = hub_allow_count(list);
-        if (list && keys == 0)
-            snprintf(err, sizeof err, "%s lists no keys", h.cfg.allow_list);
-        hub_allow_destroy(&list);
-        if (keys == 0) {
-            fprintf(stderr, "%s: [security] allow_list: %s: the hub would admit no one\n", config,
-                    err);
-            s_hub_close(&h);
-            return 2;
-        }
-    }
     if (check) {
-        printf("%s: ok: %zu units from %s, %zu indicators from %s, store %s/hub.db, curve %s\n",
-               config, ro_registry_count(h.reg), h.cfg.registry, hub_targets_count(h.targets),
-               h.cfg.targets, h.cfg.data_dir, h.cfg.sec.curve ? "on" : "off");
+        int rc = s_check(&h, config);
         s_hub_close(&h);
-        return 0;
+        return rc;
     }
 
     int code = 1;

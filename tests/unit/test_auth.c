@@ -22,8 +22,10 @@
 #include <zmq.h>
 
 #define NOW 1546300800 /* 2019-01-01 */
+#define WHY_TEXT 200   /* bytes kept of a bad line's reason */
 
 static char s_upub[41], s_usec[41], s_opub[41], s_osec[41], s_spub[41], s_ssec[41];
+static char s_k[6][41]; /* public keys K0..K5 of the refinement tests */
 
 static int s_setup(void **state)
 {
@@ -32,6 +34,10 @@ static int s_setup(void **state)
     zmq_curve_keypair(s_upub, s_usec);
     zmq_curve_keypair(s_opub, s_osec);
     zmq_curve_keypair(s_spub, s_ssec);
+    for (int i = 0; i < 6; i++) {
+        char sec[41];
+        zmq_curve_keypair(s_k[i], sec);
+    }
     return 0;
 }
 
@@ -39,8 +45,7 @@ static int s_setup(void **state)
 static const char *s_list_file(const char *name, int with_unit)
 {
     char text[1024];
-    snprintf(text, sizeof text,
-             "# test list\n\n%sunit 460100-001 %s\n  operator ops\t%s  \r\n", "",
+    snprintf(text, sizeof text, "# test list\n\n%sunit 460100-001 %s\n  operator ops\t%s  \r\n", "",
              with_unit ? s_upub : s_spub, s_opub);
     const char *p = tu_write(name, text);
     chmod(p, 0644);
@@ -51,8 +56,9 @@ static void test_parse_good(void **state)
 {
     (void)state;
     char text[512], err[256] = "";
-    snprintf(text, sizeof text, "# c\nunit 460100-001 %s\r\n\n   # indented comment\noperator a.b_c-1 %s",
-             s_upub, s_opub);
+    snprintf(text, sizeof text,
+             "# c\nunit 460100-001 %s\r\n\n   # indented comment\noperator a.b_c-1 %s", s_upub,
+             s_opub);
     hub_allow_t *l = hub_allow_parse(text, strlen(text), "t", err, sizeof err);
     assert_non_null(l);
     assert_int_equal(hub_allow_count(l), 2);
@@ -257,14 +263,26 @@ static void test_zap(void **state)
     assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
     assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 0);
 
-    /* a broken list admits no one, the operator included */
+    /* a list of one bad line: the unit it names keeps its key in use (s_spub
+     * since the last reload), the operator it no longer names is dropped */
     const char *p = tu_write("zap.list", "unit 460100-001 nonsense\n");
+    chmod(p, 0644);
+    assert_int_equal(hub_auth_reload(h.auth), 1);
+    assert_int_equal(hub_auth_count(h.auth), 1);
+    assert_int_equal(hub_auth_bad_lines(h.auth), 1);
+    assert_int_equal(hub_auth_kept(h.auth), 1);
+    assert_true(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_spub));
+    assert_false(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, "operator:ops", s_opub));
+    assert_int_equal(s_try(&h, 1, s_opub, s_osec, user, key), 0);
+    /* a list that names no one readable admits no one */
+    p = tu_write("zap.list", "nonsense\n");
     chmod(p, 0644);
     assert_int_equal(hub_auth_reload(h.auth), -1);
     assert_int_equal(hub_auth_count(h.auth), 0);
-    assert_false(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, "operator:ops", s_opub));
-    assert_int_equal(s_try(&h, 1, s_opub, s_osec, user, key), 0);
+    assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_spub));
+    assert_int_equal(s_try(&h, 0, s_spub, s_ssec, user, key), 0);
     assert_true(hub_auth_denied(h.auth, HUB_AUTH_DENY_NO_LIST) >= 1);
+    assert_int_equal(hub_auth_bad_lines_seen(h.auth), 2);
     s_hub_close(&h);
 }
 
@@ -289,6 +307,274 @@ static void test_selftest(void **state)
     hub_auth_t *second = hub_auth_new(h.ctx, "/nonexistent", err, sizeof err);
     assert_null(second);
     assert_non_null(strstr(err, "cannot bind the ZAP handler"));
+    s_hub_close(&h);
+}
+
+/* ---- bad lines on a reload: the list in use, refined per identity ---- */
+
+typedef struct {
+    int n;                          /* bad lines reported */
+    int line[8];                    /* their numbers */
+    hub_allow_outcome_t outcome[8]; /* what their identities got */
+    int other[8];                   /* other_line */
+    char why[8][WHY_TEXT];          /* reasons */
+} s_bads_t;
+
+static void s_collect(void *arg, const hub_allow_bad_t *b)
+{
+    s_bads_t *bs = arg;
+    assert_true(bs->n < 8);
+    bs->line[bs->n] = b->line;
+    bs->outcome[bs->n] = b->outcome;
+    bs->other[bs->n] = b->other_line;
+    snprintf(bs->why[bs->n], sizeof bs->why[0], "%s", b->why);
+    bs->n++;
+}
+
+/* The list in use before each reload: unit 460100-001 K0, unit 460100-002
+ * K1, operator ops K2. */
+static hub_allow_t *s_prev(void)
+{
+    char t[512], err[256] = "";
+    snprintf(t, sizeof t, "unit 460100-001 %s\nunit 460100-002 %s\noperator ops %s\n", s_k[0],
+             s_k[1], s_k[2]);
+    hub_allow_t *l = hub_allow_parse(t, strlen(t), "prev", err, sizeof err);
+    if (!l)
+        fail_msg("%s", err);
+    return l;
+}
+
+static hub_allow_t *s_refine(const char *text, const hub_allow_t *prev, s_bads_t *bs)
+{
+    char err[256] = "";
+    memset(bs, 0, sizeof *bs);
+    hub_allow_t *l =
+        hub_allow_parse_refined(text, strlen(text), "new", prev, s_collect, bs, err, sizeof err);
+    if (!l)
+        fail_msg("refined parse failed: %s", err);
+    assert_int_equal(hub_allow_bad_count(l), (size_t)bs->n);
+    if (bs->n)
+        assert_non_null(strstr(err, "new:"));
+    return l;
+}
+
+/* The key an identity is admitted with now, or NULL. */
+static const char *s_key_of(const hub_allow_t *l, hub_auth_role_t role, const char *name)
+{
+    const hub_allow_entry_t *e = hub_allow_find_name(l, role, name);
+    if (e)
+        assert_ptr_equal(hub_allow_find_key(l, e->key), e); /* both indexes agree */
+    return e ? e->key : NULL;
+}
+
+/* The valid lines apply, including a changed key; a line whose identity
+ * parses but whose key does not keeps that identity's last good key. */
+static void test_refine_bad_key_keeps_last_good(void **state)
+{
+    (void)state;
+    hub_allow_t *prev = s_prev(), *l;
+    s_bads_t bs;
+    char t[512];
+    snprintf(t, sizeof t, "# edited\nunit 460100-001 %s\nunit 460100-002 %.39s\noperator ops %s\n",
+             s_k[0], s_k[1], s_k[3]);
+    l = s_refine(t, prev, &bs);
+    assert_int_equal(bs.n, 1);
+    assert_int_equal(bs.line[0], 3);
+    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_KEPT);
+    assert_non_null(strstr(bs.why[0], "Z85"));
+    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-001"), s_k[0]);
+    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-002"), s_k[1]);
+    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "ops"), s_k[3]); /* the new key */
+    assert_null(hub_allow_find_key(l, s_k[2]));                         /* the old one gone */
+    assert_int_equal(hub_allow_count(l), 3);
+    assert_int_equal(hub_allow_kept_count(l), 1);
+    const hub_allow_entry_t *e = hub_allow_find_name(l, HUB_AUTH_UNIT, "460100-002");
+    assert_int_equal(e->kept, 1);
+    assert_int_equal(e->line, 3);
+    hub_allow_destroy(&l);
+
+    /* a missing key, extra words, and a key that another valid line holds:
+     * the identity still parses, so it keeps its key */
+    snprintf(t, sizeof t,
+             "unit 460100-001\nunit 460100-002 %s %s\noperator ops %s\nunit 460100-003 %s\n",
+             s_k[1], s_k[4], s_k[5], s_k[5]);
+    l = s_refine(t, prev, &bs);
+    assert_int_equal(bs.n, 3);
+    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_KEPT);
+    assert_int_equal(bs.outcome[1], HUB_ALLOW_BAD_KEPT);
+    assert_int_equal(bs.line[2], 4);
+    assert_non_null(strstr(bs.why[2], "this key is already listed on line 3"));
+    assert_int_equal(bs.outcome[2], HUB_ALLOW_BAD_NO_KEY); /* 460100-003 had none */
+    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-001"), s_k[0]);
+    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-002"), s_k[1]);
+    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "ops"), s_k[5]);
+    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-003"));
+    assert_null(hub_allow_find_key(l, s_k[4]));
+    hub_allow_destroy(&l);
+    hub_allow_destroy(&prev);
+}
+
+/* A line that names nothing readable admits no one, and keeps no one's key:
+ * the identity it may have meant is no longer listed, so it is dropped. */
+static void test_refine_unreadable_line_admits_no_one(void **state)
+{
+    (void)state;
+    hub_allow_t *prev = s_prev(), *l;
+    s_bads_t bs;
+    char t[2048];
+    int n = snprintf(t, sizeof t, "uint 460100-001 %s\nunit 4601-002 %s\n%s\noperator ops %s\n",
+                     s_k[0], s_k[1], s_k[0], s_k[2]);
+    memset(t + n, 'x', 600); /* a line too long to read */
+    snprintf(t + n + 600, sizeof t - (size_t)n - 600, "\n");
+    l = s_refine(t, prev, &bs);
+    assert_int_equal(bs.n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(bs.outcome[i], HUB_ALLOW_BAD_NAMES_NO_ONE);
+    assert_non_null(strstr(bs.why[0], "not 'unit' or 'operator'"));
+    assert_non_null(strstr(bs.why[1], "not a valid unit id"));
+    assert_non_null(strstr(bs.why[2], "3 words"));
+    assert_int_equal(bs.line[3], 5);
+    assert_non_null(strstr(bs.why[3], "longer than"));
+    assert_int_equal(hub_allow_count(l), 1);
+    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "ops"), s_k[2]);
+    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-001"));
+    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-002"));
+    assert_null(hub_allow_find_key(l, s_k[0]));
+    assert_null(hub_allow_find_key(l, s_k[1]));
+    hub_allow_destroy(&l);
+
+    /* a NUL byte spoils its own line only */
+    n = snprintf(t, sizeof t, "unit 460100-001 %s\nunit 460100-002 %s\n", s_k[0], s_k[1]);
+    t[4] = '\0';
+    char err[256] = "";
+    memset(&bs, 0, sizeof bs);
+    l = hub_allow_parse_refined(t, (size_t)n, "new", prev, s_collect, &bs, err, sizeof err);
+    assert_non_null(l);
+    assert_int_equal(bs.n, 1);
+    assert_non_null(strstr(err, "new:1: contains a NUL byte"));
+    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_NAMES_NO_ONE);
+    assert_int_equal(hub_allow_count(l), 1);
+    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-002"), s_k[1]);
+    hub_allow_destroy(&l);
+    hub_allow_destroy(&prev);
+}
+
+/* An identity the new file no longer lists is dropped, bad lines or not:
+ * a typo never keeps a key the operator removed. */
+static void test_refine_unlisted_identity_dropped(void **state)
+{
+    (void)state;
+    hub_allow_t *prev = s_prev(), *l;
+    s_bads_t bs;
+    char t[512];
+    snprintf(t, sizeof t, "unit 460100-001 %s\noperator ops %.20s\n", s_k[0], s_k[2]);
+    l = s_refine(t, prev, &bs);
+    assert_int_equal(bs.n, 1);
+    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_KEPT);
+    assert_int_equal(hub_allow_count(l), 2);
+    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-002")); /* revoked by removing its line */
+    assert_null(hub_allow_find_key(l, s_k[1]));
+    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "ops"), s_k[2]);
+    hub_allow_destroy(&l);
+
+    /* no list in use (a bad file at start): a bad key has nothing to keep */
+    l = s_refine(t, NULL, &bs);
+    assert_int_equal(bs.n, 1);
+    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_NO_KEY);
+    assert_int_equal(hub_allow_count(l), 1);
+    assert_null(s_key_of(l, HUB_AUTH_OPERATOR, "ops"));
+    hub_allow_destroy(&l);
+    hub_allow_destroy(&prev);
+}
+
+/* Two lines for one identity: the first applies, wherever the valid one
+ * is; a key in use that a valid line now gives another identity is not
+ * kept (one key, one identity). */
+static void test_refine_conflicts(void **state)
+{
+    (void)state;
+    hub_allow_t *prev = s_prev(), *l;
+    s_bads_t bs;
+    char t[512];
+    snprintf(t, sizeof t,
+             "unit 460100-001 %s\nunit 460100-001 %s\nunit 460100-002 junk\n"
+             "unit 460100-002 %s\n",
+             s_k[0], s_k[4], s_k[3]);
+    l = s_refine(t, prev, &bs);
+    assert_int_equal(bs.n, 2);
+    assert_int_equal(bs.line[0], 2);
+    assert_non_null(strstr(bs.why[0], "unit 460100-001 is already listed on line 1"));
+    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_LISTED);
+    assert_int_equal(bs.other[0], 1);
+    assert_int_equal(bs.outcome[1], HUB_ALLOW_BAD_LISTED); /* the valid line 4 wins */
+    assert_int_equal(bs.other[1], 4);
+    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-001"), s_k[0]);
+    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-002"), s_k[3]);
+    assert_null(hub_allow_find_key(l, s_k[4]));
+    assert_null(hub_allow_find_key(l, s_k[1]));
+    assert_int_equal(hub_allow_kept_count(l), 0);
+    hub_allow_destroy(&l);
+
+    /* 460100-002's key in use moved to a new operator: 460100-002's bad line cannot keep it */
+    snprintf(t, sizeof t, "unit 460100-002 junk\noperator ops %s\noperator new %s\n", s_k[2],
+             s_k[1]);
+    l = s_refine(t, prev, &bs);
+    assert_int_equal(bs.n, 1);
+    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_KEY_TAKEN);
+    assert_int_equal(bs.other[0], 3);
+    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-002"));
+    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "new"), s_k[1]);
+    hub_allow_destroy(&l);
+
+    /* the strict parse (start, --check, rolloutctl keys) still refuses it all */
+    char err[256] = "";
+    assert_null(hub_allow_parse(t, strlen(t), "strict", err, sizeof err));
+    assert_non_null(strstr(err, "strict:1: 'junk' is not a 40-character Z85 public key"));
+    hub_allow_destroy(&prev);
+}
+
+/* The handler: a reload with one bad line for another identity leaves a
+ * unit admitted, on its live connection and at a new handshake; a bad file
+ * at start admits no one, and the same file on a reload admits its valid
+ * lines. */
+static void test_reload_one_typo_cuts_off_no_one_else(void **state)
+{
+    (void)state;
+    s_hub_t h;
+    char user[64], key[64], t[512];
+    s_hub(&h, s_list_file("typo.list", 1));
+    assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 1);
+    snprintf(t, sizeof t, "unit 460100-001 %s\noperator ops %.30s\n", s_upub, s_opub);
+    const char *p = tu_write("typo.list", t);
+    chmod(p, 0644);
+    assert_int_equal(hub_auth_reload(h.auth), 2);
+    assert_int_equal(hub_auth_bad_lines(h.auth), 1);
+    assert_int_equal(hub_auth_kept(h.auth), 1);
+    assert_true(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
+    assert_true(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, "operator:ops", s_opub));
+    assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 1);
+    assert_int_equal(s_try(&h, 1, s_opub, s_osec, user, key), 1);
+    /* fixed: the count of bad lines goes back to 0, the running total stays */
+    s_list_file("typo.list", 1);
+    assert_int_equal(hub_auth_reload(h.auth), 2);
+    assert_int_equal(hub_auth_bad_lines(h.auth), 0);
+    assert_int_equal(hub_auth_kept(h.auth), 0);
+    assert_int_equal(hub_auth_bad_lines_seen(h.auth), 1);
+    s_hub_close(&h);
+
+    /* at start the same bad file admits no one */
+    p = tu_write("typo.list", t);
+    chmod(p, 0644);
+    s_hub(&h, p);
+    assert_int_equal(hub_auth_count(h.auth), 0);
+    assert_int_equal(hub_auth_bad_lines(h.auth), 1);
+    assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
+    assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 0);
+    /* reloaded, its valid line applies; the operator had no good key to keep */
+    assert_int_equal(hub_auth_reload(h.auth), 1);
+    assert_true(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
+    assert_false(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, "operator:ops", s_opub));
+    assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 1);
     s_hub_close(&h);
 }
 
@@ -371,9 +657,17 @@ static void test_ingest_forbidden(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_good),    cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_load_refusals), cmocka_unit_test(test_zap),
-        cmocka_unit_test(test_selftest),      cmocka_unit_test(test_ingest_forbidden),
+        cmocka_unit_test(test_parse_good),
+        cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_load_refusals),
+        cmocka_unit_test(test_zap),
+        cmocka_unit_test(test_selftest),
+        cmocka_unit_test(test_ingest_forbidden),
+        cmocka_unit_test(test_refine_bad_key_keeps_last_good),
+        cmocka_unit_test(test_refine_unreadable_line_admits_no_one),
+        cmocka_unit_test(test_refine_unlisted_identity_dropped),
+        cmocka_unit_test(test_refine_conflicts),
+        cmocka_unit_test(test_reload_one_typo_cuts_off_no_one_else),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }
