@@ -1,7 +1,8 @@
 /* hub_dashboard: the page is a byte array the build made from
  * dashboard.html; /api/status is assembled from in-process status answers
  * (PROVINCE, LEVEL, DIVISIONS, METRICS, SERIES) plus the targets'
- * milestones, and handed to hub_http as a copy. */
+ * milestones and the scope fields each indicator divides, and handed to
+ * hub_http as a copy. */
 #include "dashboard.h"
 #include "http.h"
 #include "ro_json.h"
@@ -128,6 +129,21 @@ static void s_scopes(ro_buf_t *b, const Rollout__StatusReply *r)
     ro_buf_puts(b, "]");
 }
 
+/* The fields of a scope's JSON (ro_json_scope) an indicator reads, by
+ * hub_source_t: its part and, for a ratio, its total (NULL for a sum, which
+ * is shared against its goal). The page prints every percent from these
+ * counts, rounded half up on the exact ratio, never from a double. */
+static const struct {
+    const char *part;  /* numerator field */
+    const char *total; /* denominator field, NULL for a sum */
+} s_fields[] = {
+    [HUB_SOURCE_PARTICIPANTS] = {"participants", NULL},
+    [HUB_SOURCE_HOURS] = {"hours", NULL},
+    [HUB_SOURCE_STAFF] = {"staff_proficient", "staff_total"},
+    [HUB_SOURCE_ITEMS] = {"items_no_visit", "items_total"},
+    [HUB_SOURCE_CASES] = {"cases_no_visit", "cases_total"},
+};
+
 static void s_targets(ro_buf_t *b, const hub_targets_t *t)
 {
     ro_buf_puts(b, "[");
@@ -143,6 +159,18 @@ static void s_targets(ro_buf_t *b, const hub_targets_t *t)
         ro_buf_printf(b, ",\"kind\":\"%s\",\"measure\":\"%s\",\"goal\":",
                       hub_indicator_kind_name(in->kind), hub_measure_name(in->measure));
         ro_json_num(b, in->goal);
+        int known = (unsigned)in->source < sizeof s_fields / sizeof s_fields[0];
+        const char *total = known ? s_fields[in->source].total : NULL;
+        ro_buf_puts(b, ",\"part\":");
+        if (known)
+            ro_json_str(b, s_fields[in->source].part);
+        else
+            ro_buf_puts(b, "null");
+        ro_buf_puts(b, ",\"total\":");
+        if (total)
+            ro_json_str(b, total);
+        else
+            ro_buf_puts(b, "null");
         ro_buf_puts(b, ",\"bands\":[");
         ro_json_num(b, in->excellent);
         ro_buf_puts(b, ",");
