@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -575,11 +576,43 @@ static int s_warn_plain(const ro_hub_config_t *cfg)
     return remote;
 }
 
+/* Every agent, rolloutctl and feed subscriber holds a connection, and past
+ * the open-file limit libzmq's listener retries a failing accept() without
+ * pause (100% CPU) while no one new gets in. A shell's soft limit is 1024;
+ * raise it to the hard limit (systemd's LimitNOFILE= sets both), and say so
+ * when even that leaves little room beyond one connection per unit. */
+static void s_raise_fd_limit(size_t units)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            ro_log(LOG_WARNING, "cannot raise the open-file limit from %llu to %llu: %s",
+                   (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+            rl.rlim_cur = was;
+        } else {
+            ro_log(LOG_INFO, "open-file limit raised from %llu to %llu", (unsigned long long)was,
+                   (unsigned long long)rl.rlim_cur);
+        }
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 2 * (rlim_t)units + 1024)
+        ro_log(LOG_WARNING,
+               "the open-file limit is %llu: %zu units, the operators and the feed's subscribers "
+               "need more; raise the hard limit (LimitNOFILE= in the service, ulimit -Hn) to at "
+               "least %zu",
+               (unsigned long long)rl.rlim_cur, units, 2 * units + 1024);
+}
+
 static int s_open_sockets(hub_t *h, char *err, size_t errlen)
 {
     const ro_hub_config_t *cfg = &h->cfg;
     static char bound[3][RO_ENDPOINT_MAX];
     const char *eps[3] = {bound[0], bound[1], bound[2]};
+    if (ro_sock_seed_routing_ids() != 0)
+        ro_log(LOG_WARNING, "no random bytes to seed routing ids: %s", strerror(errno));
     h->ctx = zmq_ctx_new();
     if (!h->ctx) {
         snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
@@ -941,6 +974,7 @@ int main(int argc, char **argv)
         ro_log(LOG_ERR, "%s", err);
         goto done;
     }
+    s_raise_fd_limit(n);
     h.store = hub_store_open(dbpath, h.cfg.synchronous, h.cfg.max_store_bytes, err, sizeof err);
     if (!h.store) {
         ro_log(LOG_ERR, "%s", err);

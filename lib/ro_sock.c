@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +36,8 @@ int ro_sock_backoff(void *sock)
     return 0;
 }
 
-int ro_key_read(const char *path, int secret, char out[RO_KEY_Z85_LEN + 1], char *err, size_t errlen)
+int ro_key_read(const char *path, int secret, char out[RO_KEY_Z85_LEN + 1], char *err,
+                size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -151,4 +153,13 @@ int ro_sock_recv_frames(void *sock, zmq_msg_t *f, int max, int *kept)
             (*kept)++;
     }
     return total;
+}
+
+int ro_sock_seed_routing_ids(void)
+{
+    unsigned seed;
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        return -1;
+    srand(seed);
+    return 0;
 }

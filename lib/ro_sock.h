@@ -22,7 +22,8 @@ int ro_sock_backoff(void *sock);
 /* Read a Z85 key (40 characters, optional trailing newline) from path.
  * If secret is true the file must not be readable by group or others.
  * Returns 0, or -1 with a reason in err. */
-int ro_key_read(const char *path, int secret, char out[RO_KEY_Z85_LEN + 1], char *err, size_t errlen);
+int ro_key_read(const char *path, int secret, char out[RO_KEY_Z85_LEN + 1], char *err,
+                size_t errlen);
 
 /* Write a Z85 key to path with the given mode, refusing to overwrite. */
 int ro_key_write(const char *path, const char *z85, unsigned mode, char *err, size_t errlen);
@@ -42,6 +43,17 @@ int ro_sock_curve_client(void *sock, const char *server_pub_path, const char *pu
  * half-read. Returns the number of frames the message had, 0 if none was
  * waiting, or -1 on a socket error (nothing is left for the caller to close). */
 int ro_sock_recv_frames(void *sock, zmq_msg_t *f, int max, int *kept);
+
+/* Seed the C library's rand() from the kernel's random source. libzmq 4.3
+ * numbers a ROUTER's peers that bring no routing id of their own from rand(),
+ * which it never seeds, so the numbers are the same on every start; and it
+ * never checks a number it makes against ids in use, which any peer may choose
+ * (router.cpp, identify_peer; add_out_pipe asserts): a peer holding the next
+ * number makes the next id-less connection abort the process. Seeded, that
+ * next number is a 1 in 2^32 guess per connection held. No libzmq release
+ * fixes it (master still counts from rand()). Call before the first ROUTER
+ * is made. Returns 0, or -1 when no random bytes could be had. */
+int ro_sock_seed_routing_ids(void);
 
 /* True when a bind endpoint is a loopback or ipc/inproc address. */
 int ro_endpoint_is_local(const char *endpoint);

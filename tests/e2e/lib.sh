@@ -132,7 +132,9 @@ probe() {
   local ep=$1; shift
   if [ "$PLAIN" = 1 ] || [ "${1:-}" = --curve ]; then "$PROBE_EXE" "$ep" "$@"; return; fi
   local opts=() u=$PROBE_UNIT
-  while [ $# -gt 1 ] && { [ "$1" = --wait ] || [ "$1" = --append ]; }; do opts+=("$1" "$2"); shift 2; done
+  while [ $# -gt 1 ] && { [ "$1" = --wait ] || [ "$1" = --append ] || [ "$1" = --routing-id ]; }; do
+    opts+=("$1" "$2"); shift 2
+  done
   case "${1:-}" in report | heartbeat) [ $# -gt 1 ] && u=$2 ;; esac
   unit_keys "$u" 2>/dev/null || { u=$PROBE_UNIT; unit_keys "$u"; }
   keys_sync

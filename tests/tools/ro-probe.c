@@ -18,7 +18,8 @@ static void s_usage(void)
 {
     fprintf(stderr,
             "usage: ro-probe ENDPOINT [--curve SERVER_PUB PUB SEC] [--wait MS] [--append HEX] [--hex]\n"
-            "                COMMAND\n"
+            "                [--routing-id HEX] COMMAND\n"
+            "       ro-probe --predict-ids N\n"
             "  report UNIT SEQ KIND DATE TOTAL PART [TIMES]  send one report TIMES times (default 1)\n"
             "         KIND: training|staff|items|cases; DATE YYYYMMDD (YYYYMM for cases)\n"
             "  heartbeat UNIT                                 send a heartbeat\n"
@@ -31,7 +32,11 @@ static void s_usage(void)
             "                                                 'wait FILE' waits until FILE exists\n"
             "Waits --wait MS (default 1500) for answers after each command. --append adds\n"
             "bytes after an encoded report or heartbeat (e.g. an unknown field). --hex prints\n"
-            "each answer as 'frame HEX' (for sockets that do not speak HubMessage: status).\n");
+            "each answer as 'frame HEX' (for sockets that do not speak HubMessage: status).\n"
+            "--routing-id gives the connection a routing id of its own choosing.\n"
+            "--predict-ids prints, in hex, the first N routing ids a libzmq 4.3 ROUTER made in\n"
+            "a process that never seeded rand() would give peers without one: what an\n"
+            "attacker would hold to make the next peer's connection abort such a process.\n");
     exit(2);
 }
 
@@ -176,8 +181,21 @@ static int s_session(void *sock, int wait_ms, const uint8_t *append, size_t appe
     return 0;
 }
 
+/* libzmq 4.3's generate_random(): two rand() calls, the second's low bit on top. */
+static int s_predict_ids(int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint32_t low = (uint32_t)rand();
+        uint32_t high = (uint32_t)rand();
+        printf("00%08x\n", (high << 31) | low);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--predict-ids"))
+        return s_predict_ids(atoi(argv[2]));
     if (argc < 3)
         s_usage();
     const char *endpoint = argv[1];
@@ -205,6 +223,11 @@ int main(int argc, char **argv)
         } else if (ai < argc && !strcmp(argv[ai], "--hex")) {
             s_print_hex = 1;
             ai++;
+        } else if (ai + 1 < argc && !strcmp(argv[ai], "--routing-id")) {
+            uint8_t id[255];
+            size_t n = s_hex(argv[ai + 1], id, sizeof id);
+            zmq_setsockopt(sock, ZMQ_ROUTING_ID, id, n);
+            ai += 2;
         } else if (ai + 1 < argc && !strcmp(argv[ai], "--append")) {
             append_len = s_hex(argv[ai + 1], append, sizeof append);
             ai += 2;
