@@ -429,15 +429,9 @@ static int s_read(const char *path, char **out, size_t *len, char *err, size_t e
 
 hub_allow_t *hub_allow_load(const char *path, char *err, size_t errlen)
 {
-    char dummy[8];
-    if (!err)
-        err = dummy, errlen = sizeof dummy;
-    char *buf;
-    size_t used;
-    if (s_read(path, &buf, &used, err, errlen))
-        return NULL;
-    hub_allow_t *self = hub_allow_parse(buf, used, path, err, errlen);
-    free(buf);
+    hub_allow_t *self = hub_allow_load_refined(path, NULL, NULL, NULL, err, errlen);
+    if (self && self->bad)
+        hub_allow_destroy(&self); /* err names the first bad line */
     return self;
 }
 
