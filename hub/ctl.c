@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "ro_json.h"
 #include "ctl_keys.h"
+#include "report.h"
 #include "ro_codec.h"
 #include "ro_config.h"
 #include "ro_pb.h"
@@ -418,16 +419,35 @@ static const char *s_date_or(uint32_t d, const char *none, char *buf)
     return buf;
 }
 
-/* The indicators of a scope: value, goal, share, grade, milestone, next
- * target and gap; then why each one that falls short does. */
+hub_report_milestone_t ctl_row_milestone(const Rollout__Indicator *in)
+{
+    hub_indicator_result_t res;
+    memset(&res, 0, sizeof res);
+    for (int m = HUB_MILESTONE_NONE; m <= HUB_MILESTONE_MISSED; m++)
+        if (!strcmp(in->milestone, hub_milestone_status_name((hub_milestone_status_t)m)))
+            res.milestone = (hub_milestone_status_t)m;
+    res.no_data = in->no_data;
+    res.value = in->value;
+    res.next_date = in->next_date;
+    res.next_goal = in->next_goal;
+    res.gap = in->gap;
+    res.due_date = in->due_date;
+    res.due_goal = in->due_goal;
+    return hub_report_row_milestone(&res);
+}
+
+/* The indicators of a scope: value, goal, share, grade, milestone status,
+ * the milestone it is about (ctl_row_milestone: its due date, target and the
+ * gap to it); then why each one that falls short does. */
 static void s_table_indicators(const Rollout__Scope *s)
 {
     if (!s->n_indicators)
         return;
     printf("  %-24s %9s %9s %7s %-5s %-9s %-10s %9s %9s\n", "indicator", "value", "goal", "share",
-           "grade", "milestone", "next", "target", "gap");
+           "grade", "milestone", "due", "target", "gap");
     for (size_t i = 0; i < s->n_indicators; i++) {
         const Rollout__Indicator *in = s->indicators[i];
+        hub_report_milestone_t m = ctl_row_milestone(in);
         char v[32], g[32], ng[32], gap[32], d[16], share[16] = "-";
         if (!in->no_data)
             hub_pct_format_ratio(in->share, share, sizeof share);
@@ -435,8 +455,8 @@ static void s_table_indicators(const Rollout__Scope *s)
         printf("  %-24s %9s %9s %7s %s    %-9s %-10s %9s %9s\n", in->id,
                s_fmt(in->measure, in->value, in->no_data, v, sizeof v),
                s_fmt(in->measure, in->goal, 0, g, sizeof g), share, in->grade, in->milestone,
-               s_date_or(in->next_date, "-", d), s_fmt(in->measure, in->next_goal, 0, ng, sizeof ng),
-               s_fmt(in->measure, in->gap, 0, gap, sizeof gap));
+               s_date_or(m.date, "-", d), s_fmt(in->measure, m.goal, 0, ng, sizeof ng),
+               s_fmt(in->measure, m.gap, 0, gap, sizeof gap));
     }
     int why = 0;
     for (size_t i = 0; i < s->n_indicators; i++) {
@@ -535,19 +555,12 @@ static void s_table_laggards(const Rollout__StatusReply *r)
         const Rollout__Indicator *in = s_find_indicator(s, r->indicator);
         if (!in)
             continue;
-        /* "missed" is about the milestone already due, so its row shows that
-         * one and the gap to it; any other status is about the next one */
-        int missed = !strcmp(in->milestone, "missed") && in->due_date;
-        double target = missed ? in->due_goal : in->next_goal;
-        double gap = in->gap;
-        if (missed)
-            gap = fmax(0.0, in->due_goal - (in->no_data ? 0.0 : in->value));
+        hub_report_milestone_t m = ctl_row_milestone(in);
         char v[32], t[32], g[32], d[16];
         printf("%4zu  %-12s %8s %8s %-10s %8s  %-9s %-8s %s\n", k + 1, s->id,
                s_fmt(in->measure, in->value, in->no_data, v, sizeof v),
-               s_fmt(in->measure, target, 0, t, sizeof t),
-               s_date_or(missed ? in->due_date : in->next_date, "-", d),
-               s_fmt(in->measure, gap, 0, g, sizeof g), in->milestone, s->division, s->name);
+               s_fmt(in->measure, m.goal, 0, t, sizeof t), s_date_or(m.date, "-", d),
+               s_fmt(in->measure, m.gap, 0, g, sizeof g), in->milestone, s->division, s->name);
     }
 }
 
@@ -657,36 +670,35 @@ int ctl_reply_failed(const Rollout__StatusReply *r)
 }
 
 /* Where a series without --as-of ends: it runs to today, long after the
- * rollout ended, so it stops at the later of its last change (the last
- * point that differs from the one before) and the targets' last milestone.
- * The province scope sent with it carries each indicator's latest due
- * milestone (due_date) and the next one (next_date); once every milestone
- * is due the latest of them is the last. Returns the number of points to
- * show, from the first. */
+ * rollout ended, so it stops where hub_report_series_end says (the later
+ * of its last change and the targets' last milestone), as the report's
+ * chart does. The province scope sent with it carries each indicator's
+ * latest due milestone (due_date) and the next one (next_date); once every
+ * milestone is due the latest of them is the last. Returns the number of
+ * points to show, from the first (all of them if memory ran out). */
 static size_t s_series_end(const Rollout__StatusReply *r)
 {
     size_t n = r->n_history;
-    if (n < 2)
+    hub_report_point_t *p = calloc(n ? n : 1, sizeof *p);
+    if (!p)
         return n;
-    uint32_t end = 0;
-    for (size_t i = 1; i < n; i++) {
-        const Rollout__HistoryPoint *p = r->history[i], *q = r->history[i - 1];
-        if (p->no_data != q->no_data || p->total != q->total || p->part != q->part ||
-            (!p->no_data && p->value != q->value))
-            end = p->date;
+    for (size_t i = 0; i < n; i++) {
+        const Rollout__HistoryPoint *h = r->history[i];
+        p[i].date = h->date;
+        p[i].share = h->no_data ? NAN : h->value;
+        p[i].part = h->part;
+        p[i].total = h->total;
     }
-    if (!end)
-        end = r->history[0]->date;
+    uint32_t last = 0;
     const Rollout__Scope *s = r->n_scopes ? r->scopes[0] : NULL;
     for (size_t i = 0; s && i < s->n_indicators; i++) {
         const Rollout__Indicator *in = s->indicators[i];
-        end = in->due_date > end ? in->due_date : end;
-        end = in->next_date > end ? in->next_date : end;
+        last = in->due_date > last ? in->due_date : last;
+        last = in->next_date > last ? in->next_date : last;
     }
-    size_t to = 0;
-    while (to < n && r->history[to]->date <= end)
-        to++;
-    return to ? to : 1;
+    size_t to = hub_report_series_end(p, n, last);
+    free(p);
+    return to;
 }
 
 /* The request a status command asks. */

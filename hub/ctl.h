@@ -5,6 +5,7 @@
 #ifndef HUB_CTL_H
 #define HUB_CTL_H
 
+#include "report.h"
 #include "ro_config.h"
 #include "ro_pb.h"
 
@@ -41,6 +42,11 @@ int ctl_opt_is(const char *arg, const char *name);
 
 /* rolloutctl report: argv holds what follows the word "report". Prints
  * its own help for --help. Returns the exit status (0, 1, or 2). */
+/* The milestone a row about indicator in shows beside its status: the one
+ * missed, or else the next (hub_report_row_milestone, as the report's
+ * laggards): the same in every table rolloutctl prints. */
+hub_report_milestone_t ctl_row_milestone(const Rollout__Indicator *in);
+
 int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv);
 
 /* rolloutctl watch (ctl_watch.c): argv holds what follows "watch". Runs

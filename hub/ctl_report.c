@@ -297,6 +297,8 @@ static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     for (size_t i = 0; i < s->n_history; i++) {
         d->series[i].date = s->history[i]->date;
         d->series[i].share = s->history[i]->no_data ? NAN : s->history[i]->value;
+        d->series[i].part = s->history[i]->part;
+        d->series[i].total = s->history[i]->total;
     }
     d->nseries = s->n_history;
     return 0;
@@ -341,6 +343,7 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         r.laggard_indicator = (size_t)lag;
     r.series = d->series;
     r.series_count = d->nseries;
+    r.as_of_given = o->as_of != 0;
     r.no_bom = o->no_bom;
     char note[256];
     uint32_t total = d->replies[3]->total;

@@ -360,23 +360,24 @@ static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, cons
     ro_buf_puts(l, "  ");
     s_pad(l, "grade", 6, 0);
     s_pad(l, "milestone", 10, 0);
-    s_pad(l, "next", 11, 0);
+    s_pad(l, "due", 11, 0);
     s_pad(l, "gap", 9, 1);
     s_off(l, v);
     s_emit(f, v, l);
     for (size_t i = 0; p && i < p->n_indicators; i++) {
         const Rollout__Indicator *in = p->indicators[i];
-        char val[32], goal[32], share[16], next[16] = "-", gap[32] = "-";
+        char val[32], goal[32], share[16], due[16] = "-", gap[32] = "-";
+        hub_report_milestone_t m = ctl_row_milestone(in);
         s_value(val, sizeof val, in, in->value, in->no_data);
         s_value(goal, sizeof goal, in, in->goal, 0);
         if (in->no_data || !isfinite(in->share))
             snprintf(share, sizeof share, "-");
         else
             hub_pct_format_ratio(in->share, share, sizeof share);
-        if (in->next_date)
-            ro_date_format(in->next_date, next);
-        if (in->gap > 0)
-            s_value(gap, sizeof gap, in, in->gap, 0);
+        if (m.date)
+            ro_date_format(m.date, due);
+        if (m.gap > 0)
+            s_value(gap, sizeof gap, in, m.gap, 0);
         LINE_START(l);
         char label[200];
         snprintf(label, sizeof label, "%s",
@@ -390,7 +391,7 @@ static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, cons
         ro_buf_puts(l, "  ");
         s_grade(l, v, in->grade, 6);
         s_pad(l, in->milestone, 10, 0);
-        s_pad(l, next, 11, 0);
+        s_pad(l, due, 11, 0);
         s_pad(l, gap, 9, 1);
         s_emit(f, v, l);
     }

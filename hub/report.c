@@ -306,6 +306,54 @@ static int s_doc_end(w_t *w)
     return fflush(w->f) || ferror(w->f) ? -1 : 0;
 }
 
+/* ---- what a row and a series show (shared with rolloutctl) -------------- */
+
+hub_report_milestone_t hub_report_row_milestone(const hub_indicator_result_t *res)
+{
+    hub_report_milestone_t m = {res->next_date, res->next_goal, res->gap};
+    if (res->milestone == HUB_MILESTONE_MISSED && res->due_date) {
+        m.date = res->due_date;
+        m.goal = res->due_goal;
+        m.gap = fmax(0.0, res->due_goal - (res->no_data ? 0.0 : res->value));
+    }
+    return m;
+}
+
+/* Two points show the same thing: both without data, or the same value,
+ * part and total. */
+static bool s_point_same(const hub_report_point_t *p, const hub_report_point_t *q)
+{
+    if (!isnan(p->share) != !isnan(q->share) || p->part != q->part || p->total != q->total)
+        return false;
+    return isnan(p->share) || p->share == q->share;
+}
+
+size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t last_milestone)
+{
+    if (n < 2)
+        return n;
+    uint32_t end = p[0].date;
+    for (size_t i = 1; i < n; i++)
+        if (!s_point_same(&p[i], &p[i - 1]))
+            end = p[i].date;
+    end = last_milestone > end ? last_milestone : end;
+    size_t to = 0;
+    while (to < n && p[to].date <= end)
+        to++;
+    return to ? to : 1;
+}
+
+uint32_t hub_report_last_milestone(const hub_targets_t *targets)
+{
+    uint32_t last = 0;
+    for (size_t i = 0; i < hub_targets_count(targets); i++) {
+        const hub_indicator_t *ind = hub_targets_at(targets, i);
+        for (size_t m = 0; m < ind->milestone_count; m++)
+            last = ind->milestones[m].date > last ? ind->milestones[m].date : last;
+    }
+    return last;
+}
+
 /* ---- numbers ----------------------------------------------------------- */
 
 static const char *s_pct(double share, char *buf, size_t len)
@@ -370,15 +418,16 @@ static void s_status(const hub_indicator_t *ind, const hub_indicator_result_t *r
                      size_t len)
 {
     char a[32], b[32], d[16];
+    hub_report_milestone_t m = hub_report_row_milestone(res);
     switch (res->milestone) {
     case HUB_MILESTONE_MISSED:
         snprintf(buf, len, "%s: %s @ %s", s_milestone_text(res->milestone),
-                 hub_indicator_format(ind, res->due_goal, a, sizeof a), s_date(res->due_date, d));
+                 hub_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d));
         break;
     case HUB_MILESTONE_AT_RISK:
         snprintf(buf, len, "%s: %s @ %s, 差距 gap %s", s_milestone_text(res->milestone),
-                 hub_indicator_format(ind, res->next_goal, a, sizeof a),
-                 s_date(res->next_date, d), hub_indicator_format(ind, res->gap, b, sizeof b));
+                 hub_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d),
+                 hub_indicator_format(ind, m.gap, b, sizeof b));
         break;
     default:
         snprintf(buf, len, "%s", s_milestone_text(res->milestone));
@@ -411,18 +460,24 @@ static const char *s_grade_colour(hub_grade_t g)
     return (unsigned)g < 4 ? colours[g] : "#9e9e9e";
 }
 
-/* Share of goal by division for indicator i: one bar per division. */
+/* Share of goal by division for indicator i: one bar per division, on one
+ * scale to BAR_MAX of the goal; a longer bar stops there with a break mark
+ * and its label gives the real figure, so 130% and 2000% still differ. */
+#define BAR_MAX 1.25
 static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
 {
     FILE *f = w->f;
     const hub_indicator_t *ind = hub_targets_at(r->targets, i);
-    size_t rows = 0;
-    for (size_t d = 0; d < r->division_count; d++)
+    size_t rows = 0, capped = 0;
+    for (size_t d = 0; d < r->division_count; d++) {
+        const hub_indicator_result_t *res = &r->divisions[d].indicators[i];
         rows += r->divisions[d].units > 0;
+        capped += r->divisions[d].units > 0 && !res->no_data && res->share > BAR_MAX;
+    }
     if (!rows)
         return;
     const double width = 720, left = 170, unit = 352, top = 30, rh = 20;
-    double height = top + (double)rows * rh + 26;
+    double height = top + (double)rows * rh + 26 + (capped ? 18 : 0);
     fprintf(f,
             "<svg width=\"%.0f\" height=\"%.0f\" "
             "viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
@@ -449,14 +504,21 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
                     "<text x=\"%.1f\" y=\"%.1f\">无数据 no data</text>\n",
                     left, y + 3, left + 6, y + 14);
         } else {
-            double len = fmin(fmax(res->share, 0.0), 1.25) * unit;
+            int cut = res->share > BAR_MAX;
+            double len = fmin(fmax(res->share, 0.0), BAR_MAX) * unit;
             fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"14\" fill=\"%s\">",
                     left, y + 3, len, s_grade_colour(res->grade));
             fputs("<title>", f);
             s_html_text(f, s->name);
-            fprintf(f, ": %s %s</title></rect>", s_pct(res->share, pct, sizeof pct),
-                    hub_grade_label(res->grade));
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", left + len + 4, y + 14, pct);
+            fprintf(f, ": %s %s%s</title></rect>", s_pct(res->share, pct, sizeof pct),
+                    hub_grade_label(res->grade), cut ? " (bar cut at 125%)" : "");
+            if (cut) /* a break mark: the bar goes on beyond the chart */
+                fprintf(f,
+                        "<path d=\"M%.1f %.1f l5 -14 M%.1f %.1f l5 -14\" stroke=\"#fff\" "
+                        "stroke-width=\"2.5\" data-capped=\"1\"/>",
+                        left + len - 16, y + 17, left + len - 10, y + 17);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s%s</text>\n", left + len + 4, y + 14,
+                    cut ? "» " : "", pct);
         }
         k++;
     }
@@ -465,17 +527,27 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
             "stroke-dasharray=\"4 3\"/>\n",
             left + unit, top - 4, left + unit, top + (double)rows * rh);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">目标 goal 100%%</text>\n",
-            left + unit, height - 8);
+            left + unit, height - 8 - (capped ? 18 : 0));
+    if (capped)
+        fprintf(f,
+                "<text x=\"0\" y=\"%.1f\">» 长条截于 125%%, 数字为实际值 bar cut at 125%% of "
+                "goal; the figure is the real one</text>\n",
+                height - 8);
     fputs("</svg>\n", f);
 }
 
-/* The headline share over time against its milestones. */
+/* The headline share over time against its milestones. Without an as-of
+ * date the series runs to today: only its points up to where
+ * hub_report_series_end puts its end are drawn, so the axis stops there. */
 static void s_chart_series(w_t *w, const hub_report_t *r)
 {
     FILE *f = w->f;
     const hub_indicator_t *ind = hub_targets_at(r->targets, r->series_indicator);
+    size_t count = r->as_of_given ? r->series_count
+                                  : hub_report_series_end(r->series, r->series_count,
+                                                          hub_report_last_milestone(r->targets));
     int64_t d0 = INT64_MAX, d1 = INT64_MIN;
-    for (size_t i = 0; i < r->series_count; i++) {
+    for (size_t i = 0; i < count; i++) {
         if (!ro_date_valid(r->series[i].date) || isnan(r->series[i].share))
             continue;
         int64_t d = ro_date_days(r->series[i].date);
@@ -528,7 +600,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
     /* the line, then its points */
     fputs("<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"", f);
     bool first = true;
-    for (size_t i = 0; i < r->series_count; i++) {
+    for (size_t i = 0; i < count; i++) {
         const hub_report_point_t *p = &r->series[i];
         if (!ro_date_valid(p->date) || isnan(p->share))
             continue;
@@ -536,7 +608,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
         first = false;
     }
     fputs("\"/>\n", f);
-    for (size_t i = 0; i < r->series_count; i++) {
+    for (size_t i = 0; i < count; i++) {
         const hub_report_point_t *p = &r->series[i];
         if (!ro_date_valid(p->date) || isnan(p->share))
             continue;
@@ -552,7 +624,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
         const hub_milestone_t *ms = &ind->milestones[m];
         double reached = NAN;
         uint32_t best = 0;
-        for (size_t i = 0; i < r->series_count; i++) {
+        for (size_t i = 0; i < count; i++) {
             const hub_report_point_t *p = &r->series[i];
             if (ro_date_valid(p->date) && !isnan(p->share) && p->date <= ms->date &&
                 p->date >= best) {
@@ -741,6 +813,7 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
             continue;
         const hub_indicator_result_t *res = &s->indicators[r->laggard_indicator];
         const char *dname = hub_engine_division_name(s->division);
+        hub_report_milestone_t m = hub_report_row_milestone(res);
         char a[32], d[16];
         memset(row, 0, sizeof *row);
         s_cell(row, 0, 0, "%zu", k + 1);
@@ -749,9 +822,9 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
         s_cell(row, 0, 0, "%s", dname ? dname : "?");
         s_cell(row, 0, 0, "%s",
                res->no_data ? "无数据 no data" : hub_indicator_format(ind, res->value, a, sizeof a));
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, res->next_goal, a, sizeof a));
-        s_cell(row, 0, 0, "%s", s_date(res->next_date, d));
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, res->gap, a, sizeof a));
+        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, m.goal, a, sizeof a));
+        s_cell(row, 0, 0, "%s", s_date(m.date, d));
+        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, m.gap, a, sizeof a));
         if (res->milestone == HUB_MILESTONE_MISSED) {
             char b[CELL_MAX];
             s_status(ind, res, b, sizeof b);

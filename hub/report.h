@@ -37,11 +37,42 @@ typedef enum {
 int hub_report_format_parse(const char *name, hub_report_format_t *out);
 const char *hub_report_format_name(hub_report_format_t fmt);
 
-/* One point of the province's no-visit share over time. */
+/* One point of a province series over time: for the report's chart, the
+ * headline share; for hub_report_series_end, any indicator's value. */
 typedef struct {
     uint32_t date;                     /* YYYYMMDD */
-    double share;                      /* ratio 0..1; NaN = no data that day (skipped) */
+    double share;                      /* the value (a ratio 0..1 in the chart); NaN = no data
+                                          that day (the chart skips it) */
+    uint64_t part;                     /* what the value counts (no-visit items...), if known */
+    uint64_t total;                    /* what it is counted out of, if known */
 } hub_report_point_t;
+
+/* Where a series shown without an as-of date ends. Asked as of today, it
+ * runs on month by month long after the rollout ended (108 months for one
+ * that ended in 2018-12), so it stops at the later of its last change (the
+ * last point whose value, part, total or no data differs from the one
+ * before; the first point if none does) and last_milestone (YYYYMMDD, the
+ * targets' last milestone; 0 = none). Given an as-of date a series runs to
+ * it: do not call this. rolloutctl status --series and the report's chart
+ * follow this one rule. p holds n points by date. Returns how many to
+ * show, from the first: at least 1 when n is. */
+size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t last_milestone);
+
+/* The date of the last milestone of any indicator of targets; 0 if none. */
+uint32_t hub_report_last_milestone(const hub_targets_t *targets);
+
+/* The milestone a row that gives a scope's milestone status shows beside
+ * it: "missed" is about the milestone already due, so for a missed result
+ * (with a due_date) that one (due_date, due_goal) and the gap to it; any
+ * other status is about the next (next_date, next_goal, gap). rolloutctl's
+ * scope and laggards tables and the report's laggards table show this. */
+typedef struct {
+    uint32_t date; /* YYYYMMDD; 0 = none left (after the last milestone) */
+    double goal;   /* what that milestone asks */
+    double gap;    /* max(0, goal - value), the value 0 when no data */
+} hub_report_milestone_t;
+
+hub_report_milestone_t hub_report_row_milestone(const hub_indicator_result_t *res);
 
 /* What the target table shows. Scopes are borrowed; arrays may be empty. */
 typedef struct {
@@ -59,6 +90,8 @@ typedef struct {
     size_t laggard_indicator;          /* the indicator the laggards are behind on */
     const hub_report_point_t *series;  /* HTML chart: the headline share over time, by date */
     size_t series_count;               /* 0 = milestones only */
+    bool as_of_given;                  /* as_of was asked for: the chart shows the whole
+                                          series; else up to hub_report_series_end */
     size_t series_indicator;           /* whose milestones the chart marks */
     bool no_bom;                       /* CSV: no byte-order mark (default: one) */
 } hub_report_t;

@@ -2,7 +2,8 @@
  * html from a fixed small state, compared byte for byte with golden files
  * in tests/golden/; plus escaping, self-containment and determinism, the
  * csv's byte-order mark, the html's width, the one rounding rule of the
- * percents, and how a sum's goal is shared out among units (targets.c). */
+ * percents, how a sum's goal is shared out among units (targets.c), the
+ * milestone a missed laggard's row shows and where the series chart ends. */
 
 /* To regenerate the golden files after an intended change of the output:
  *   RO_UPDATE_GOLDEN=1 meson test -C <build> report
@@ -102,8 +103,8 @@ static int s_setup(void **state)
         hub_engine_unit(fx->engine, fx->st, lag[k].unit, as_of, &fx->laggards[k]);
     free(lag);
     static const hub_report_point_t series[] = {
-        {20171001, 0.12}, {20171231, 0.31}, {20180331, 0.52}, {20180515, NAN},
-        {20180630, 0.64}, {20180701, 0.6585365853658537}};
+        {20171001, 0.12, 0, 0}, {20171231, 0.31, 0, 0}, {20180331, 0.52, 0, 0},
+        {20180515, NAN, 0, 0},  {20180630, 0.64, 0, 0}, {20180701, 0.6585365853658537, 0, 0}};
     memcpy(fx->series, series, sizeof series);
     hub_report_init(&fx->report, fx->targets, as_of);
     hub_report_use_rollup(&fx->report, &fx->rollup);
@@ -381,6 +382,36 @@ static void test_csv_starts_with_bom_unless_asked(void **state)
     free(html);
 }
 
+/* Bars above 125% of goal all stopped at 125% and looked alike: 130% and
+ * 2000% must still differ, by a break mark and the real figure. */
+static void test_html_capped_bars_say_so(void **state)
+{
+    fx_t *fx = *state;
+    hub_scope_t *divs = (hub_scope_t *)fx->report.divisions;
+    size_t set = 0;
+    for (size_t d = 0; d < fx->report.division_count && set < 2; d++) {
+        if (!divs[d].units)
+            continue;
+        divs[d].indicators[0].no_data = false;
+        divs[d].indicators[0].share = set++ ? 20.0 : 1.30;
+    }
+    assert_int_equal(set, 2);
+    char *h = s_targets(fx, HUB_REPORT_HTML);
+    assert_non_null(strstr(h, ">» 130.0%</text>"));
+    assert_non_null(strstr(h, ">» 2000.0%</text>"));
+    assert_non_null(strstr(h, "bar cut at 125% of goal; the figure is the real one"));
+    size_t marks = 0, over = 0;
+    for (const char *p = h; (p = strstr(p, "data-capped=\"1\"")); p++)
+        marks++;
+    for (size_t i = 0; i < hub_targets_count(fx->targets); i++)
+        for (size_t d = 0; d < fx->report.division_count; d++)
+            over += divs[d].units && !divs[d].indicators[i].no_data &&
+                    divs[d].indicators[i].share > 1.25;
+    assert_true(over >= 2);
+    assert_int_equal(marks, over);
+    free(h);
+}
+
 /* The page was capped at 1200 px, so the 14-column tables wrapped their
  * headers one Chinese character per line. */
 static void test_html_tables_use_the_width(void **state)
@@ -627,6 +658,198 @@ static void test_goal_allocation_largest_remainder(void **state)
     hub_targets_destroy(&t);
 }
 
+/* ---- the milestone beside "missed"; where the series chart ends ------------------- */
+
+/* The laggards' row of unit u evaluated as of date, in md: "| value | target | due | gap |
+ * status |" (the cells from Actual on). */
+static char *s_laggard_row(fx_t *fx, size_t u, uint32_t as_of, char *buf, size_t len)
+{
+    hub_scope_t lag;
+    hub_engine_unit(fx->engine, fx->st, u, as_of, &lag);
+    hub_report_t r = fx->report;
+    r.as_of = as_of;
+    r.laggards = &lag;
+    r.laggard_count = 1;
+    char *md = hub_report_targets_string(HUB_REPORT_MD, &r);
+    assert_non_null(md);
+    char head[64];
+    snprintf(head, sizeof head, "| 1 | %s | ", ro_registry_at(fx->reg, u)->id);
+    const char *row = strstr(md, head);
+    assert_non_null(row);
+    /* past #, unit, name and division */
+    for (int bars = 0; bars < 5; row++)
+        bars += *row == '|' && row[-1] != '\\';
+    const char *end = strchr(row, '\n');
+    snprintf(buf, len, "|%.*s", (int)(end - row), row);
+    free(md);
+    return buf;
+}
+
+/* The report's laggards showed the next milestone (80% by 2018-12-31) under
+ * Target, Due and Gap beside a status naming the one missed (70% by
+ * 2018-06-30), unlike rolloutctl's laggards: a missed unit's row is about
+ * the milestone it missed, any other's about the next. */
+static void test_laggards_missed_show_the_milestone_missed(void **state)
+{
+    fx_t *fx = *state;
+    char row[512];
+    /* 演丰镇, 12 of 30 items (40%) */
+    assert_string_equal(
+        s_laggard_row(fx, 3, 20180701, row, sizeof row),
+        "| 40.0% | 70.0% | 2018-06-30 | 30.0% | 未达成 missed: 70.0% @ 2018-06-30 |");
+    /* the day before that milestone it was at risk of it: the next one */
+    assert_string_equal(s_laggard_row(fx, 3, 20180629, row, sizeof row),
+                        "| 40.0% | 70.0% | 2018-06-30 | 30.0% | 有风险 at-risk |");
+    /* after the last milestone: that one, not "—" */
+    assert_string_equal(
+        s_laggard_row(fx, 3, 20190131, row, sizeof row),
+        "| 40.0% | 80.0% | 2018-12-31 | 40.0% | 未达成 missed: 80.0% @ 2018-12-31 |");
+    /* no data counts as 0: the whole of the milestone missed is the gap */
+    assert_string_equal(s_laggard_row(fx, 5, 20180701, row, sizeof row),
+                        "| 无数据 no data | 70.0% | 2018-06-30 | 70.0% | 未达成 missed: 70.0% @ "
+                        "2018-06-30 |");
+    /* the fixture's table: every laggard missed 70%, none shows 80% */
+    char *md = s_targets(fx, HUB_REPORT_MD);
+    const char *lag = strstr(md, "## 滞后单位 Laggards");
+    assert_non_null(lag);
+    assert_null(strstr(lag, "| 80.0% | 2018-12-31 |"));
+    assert_non_null(strstr(lag, "| 62.5% | 70.0% | 2018-06-30 | 7.5% |"));
+    free(md);
+}
+
+static void test_row_milestone(void **state)
+{
+    (void)state;
+    hub_indicator_result_t res;
+    memset(&res, 0, sizeof res);
+    res.value = 0.5;
+    res.next_date = 20181231;
+    res.next_goal = 0.8;
+    res.gap = 0.3;
+    res.due_date = 20180630;
+    res.due_goal = 0.7;
+    const hub_milestone_status_t next[] = {HUB_MILESTONE_NONE, HUB_MILESTONE_MET,
+                                           HUB_MILESTONE_AT_RISK};
+    for (size_t k = 0; k < 3; k++) {
+        res.milestone = next[k];
+        hub_report_milestone_t m = hub_report_row_milestone(&res);
+        assert_int_equal(m.date, 20181231);
+        assert_true(m.goal == 0.8 && m.gap == 0.3);
+    }
+    res.milestone = HUB_MILESTONE_MISSED;
+    hub_report_milestone_t m = hub_report_row_milestone(&res);
+    assert_int_equal(m.date, 20180630);
+    assert_true(m.goal == 0.7 && fabs(m.gap - 0.2) < 1e-12);
+    res.no_data = true;
+    res.value = NAN;
+    m = hub_report_row_milestone(&res);
+    assert_true(m.goal == 0.7 && m.gap == 0.7);
+    /* missed with nothing due cannot be: the next, as given */
+    res.due_date = 0;
+    m = hub_report_row_milestone(&res);
+    assert_int_equal(m.date, 20181231);
+    assert_true(m.goal == 0.8 && m.gap == 0.3);
+}
+
+/* The month end of y-m, YYYYMMDD. */
+static uint32_t s_month_end(unsigned y, unsigned m)
+{
+    static const unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned d = days[m - 1] + (m == 2 && y % 4 == 0 && (y % 100 || y % 400 == 0));
+    return y * 10000 + m * 100 + d;
+}
+
+/* A series as the hub sends one asked as of 2026-12-04: each month end from
+ * 2017-12, then that day; 31 of 100 to 2018-05, 64 of 100 from 2018-06.
+ * Returns the count. */
+static size_t s_long_series(hub_report_point_t *p)
+{
+    size_t n = 0;
+    for (unsigned y = 2017, m = 12; y < 2026 || m < 12; m = m % 12 + 1, y += m == 1) {
+        uint32_t d = s_month_end(y, m);
+        bool after = d >= 20180630;
+        p[n++] = (hub_report_point_t){d, after ? 0.64 : 0.31, after ? 64 : 31, 100};
+    }
+    p[n] = p[n - 1];
+    p[n++].date = 20261204;
+    return n;
+}
+
+static size_t s_count(const char *text, const char *what)
+{
+    size_t k = 0;
+    for (const char *p = text; (p = strstr(p, what)); p++)
+        k++;
+    return k;
+}
+
+static void test_series_end(void **state)
+{
+    (void)state;
+    hub_report_point_t p[120];
+    size_t n = s_long_series(p);
+    assert_int_equal(n, 109);
+    /* the last change is 2018-06-30, the last milestone later */
+    assert_int_equal(hub_report_series_end(p, n, 20181231), 13);
+    assert_int_equal(p[12].date, 20181231);
+    /* no milestones: to the last change */
+    assert_int_equal(hub_report_series_end(p, n, 0), 7);
+    assert_int_equal(p[6].date, 20180630);
+    /* a milestone between month ends: the points up to it */
+    assert_int_equal(hub_report_series_end(p, n, 20190215), 14);
+    /* a change after the last milestone (2019-02-28): to it */
+    for (size_t i = 14; i < n; i++)
+        p[i] = (hub_report_point_t){p[i].date, 0.66, 66, 100};
+    assert_int_equal(hub_report_series_end(p, n, 20181231), 15);
+    /* the same share of a larger total is a change too */
+    p[20].total = 200;
+    p[20].part = 132;
+    assert_int_equal(hub_report_series_end(p, n, 20181231), 22);
+    /* no data to no data is none; no data to data is one */
+    hub_report_point_t q[4] = {
+        {20180131, NAN, 0, 0}, {20180228, NAN, 0, 0}, {20180331, 0.5, 1, 2}, {20180430, 0.5, 1, 2}};
+    assert_int_equal(hub_report_series_end(q, 2, 0), 1);
+    assert_int_equal(hub_report_series_end(q, 4, 0), 3);
+    assert_int_equal(hub_report_series_end(q, 4, 20180430), 4);
+    assert_int_equal(hub_report_series_end(q, 1, 0), 1);
+    assert_int_equal(hub_report_series_end(q, 0, 0), 0);
+    /* a milestone before the first point: still the first */
+    assert_int_equal(hub_report_series_end(q, 2, 20170101), 1);
+}
+
+/* The chart of a report made without --as-of ran to the report's date,
+ * today: 108 months for a rollout whose data and milestones ended in 2018.
+ * It ends at the later of the series' last change and the targets' last
+ * milestone; with an as-of date given, at that date. */
+static void test_series_chart_ends_at_last_data_or_milestone(void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal(hub_report_last_milestone(fx->targets), 20181231);
+    hub_report_point_t p[120];
+    size_t n = s_long_series(p);
+    hub_report_t r = fx->report;
+    r.as_of = 20261204;
+    r.series = p;
+    r.series_count = n;
+    char *h = hub_report_targets_string(HUB_REPORT_HTML, &r);
+    const char *chart = strstr(h, "全省走势 Province over time");
+    assert_non_null(chart);
+    /* the axis ends at the last milestone, with a point on each month end to it */
+    assert_non_null(strstr(chart, "text-anchor=\"end\">2018-12-31</text>"));
+    assert_null(strstr(chart, "2026-"));
+    assert_null(strstr(chart, "2019-"));
+    assert_int_equal(s_count(chart, "<circle "), 13);
+    assert_int_equal(s_count(chart, "<polygon "), 3);
+    free(h);
+    /* asked as of that date: to it */
+    r.as_of_given = true;
+    h = hub_report_targets_string(HUB_REPORT_HTML, &r);
+    chart = strstr(h, "全省走势 Province over time");
+    assert_non_null(strstr(chart, "text-anchor=\"end\">2026-12-04</text>"));
+    assert_int_equal(s_count(chart, "<circle "), 109);
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,10 +865,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_incomplete_input, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_csv_starts_with_bom_unless_asked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_html_tables_use_the_width, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_html_capped_bars_say_so, s_setup, s_teardown),
         cmocka_unit_test(test_pct_rounds_half_up),
         cmocka_unit_test_setup_teardown(test_pct_in_values_and_reports, s_setup, s_teardown),
         cmocka_unit_test(test_goal_allocation_whole_people),
         cmocka_unit_test(test_goal_allocation_largest_remainder),
+        cmocka_unit_test_setup_teardown(test_laggards_missed_show_the_milestone_missed, s_setup,
+                                        s_teardown),
+        cmocka_unit_test(test_row_milestone),
+        cmocka_unit_test(test_series_end),
+        cmocka_unit_test_setup_teardown(test_series_chart_ends_at_last_data_or_milestone, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
