@@ -11,9 +11,10 @@ RO_BUILD_PACKAGES=(gcc pkg-config meson ninja-build protobuf-c-compiler libproto
 # What the tests need beyond that: the dashboard test's browser (headless), a
 # CJK font so its screenshot shows the Chinese names, curl for HTTP, and
 # systemd and man-db for the install test's `systemd-analyze verify` (which
-# checks each unit's Documentation=man: page) and groff-base for its man-page
-# check.
-RO_TEST_PACKAGES=(chromium fonts-wqy-microhei curl systemd man-db groff-base)
+# checks each unit's Documentation=man: page), groff-base for its man-page
+# check, and iproute2's ss for the agent-kill drill (it watches a connection's
+# queues to kill an agent between the hub's ack and its delete).
+RO_TEST_PACKAGES=(chromium fonts-wqy-microhei curl systemd man-db groff-base iproute2)
 
 # What CI runs beyond scripts/test: the unit tests under valgrind, and
 # debootstrap for the fresh-machine run of the README's two commands.
