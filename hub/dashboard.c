@@ -283,14 +283,46 @@ char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series)
     return b.data;
 }
 
+/* The HTTP port's own counters, after hub_metrics' families: they belong
+ * to the server that answers /metrics, which hub_metrics does not know. */
+static void s_prom_http(ro_buf_t *b, hub_http_t *http)
+{
+    hub_http_counters_t c;
+    hub_http_counters(http, &c);
+    ro_buf_printf(b,
+                  "# HELP rollout_http_requests_total HTTP requests answered, any status.\n"
+                  "# TYPE rollout_http_requests_total counter\n"
+                  "rollout_http_requests_total %llu\n"
+                  "# HELP rollout_http_refused_total HTTP requests refused, by reason.\n"
+                  "# TYPE rollout_http_refused_total counter\n"
+                  "rollout_http_refused_total{reason=\"host\"} %llu\n"
+                  "# HELP rollout_http_cut_total HTTP connections the hub closed, by reason.\n"
+                  "# TYPE rollout_http_cut_total counter\n"
+                  "rollout_http_cut_total{reason=\"deadline\"} %llu\n"
+                  "rollout_http_cut_total{reason=\"crowded\"} %llu\n"
+                  "# HELP rollout_http_connections HTTP connections open.\n"
+                  "# TYPE rollout_http_connections gauge\n"
+                  "rollout_http_connections %llu\n",
+                  (unsigned long long)c.requests, (unsigned long long)c.refused_host,
+                  (unsigned long long)c.cut_deadline, (unsigned long long)c.cut_crowded,
+                  (unsigned long long)c.open);
+}
+
 void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms)
 {
     if (mono_ms - self->metrics_ms >= HUB_DASHBOARD_REFRESH_MS) {
         char *text = NULL;
         size_t len = 0;
-        if (hub_metrics_prometheus(self->metrics, now, &text, &len) == 0)
-            hub_http_put(self->http, "/metrics", "text/plain; version=0.0.4; charset=utf-8", text,
-                         len);
+        if (hub_metrics_prometheus(self->metrics, now, &text, &len) == 0) {
+            ro_buf_t b;
+            ro_buf_init(&b);
+            ro_buf_put(&b, text, len);
+            s_prom_http(&b, self->http);
+            if (!b.failed)
+                hub_http_put(self->http, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                             b.data, b.len);
+            ro_buf_free(&b);
+        }
         free(text);
         self->metrics_ms = mono_ms;
     }
