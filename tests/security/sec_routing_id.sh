@@ -18,7 +18,11 @@ held=0
 for id in "${next[@]}"; do
   for k in 0 1 2; do
     rid=$(printf '00%08x' $((16#${id:2} + k)))
-    probe "$INGEST" --routing-id "$rid" --wait 600000 heartbeat "$PROBE_UNIT" > "$T/held-$rid.out" 2>&1 &
+    # the binary itself in the background (not the probe function), so that
+    # the harness's cleanup kills it
+    "$PROBE_EXE" "$INGEST" --curve "$KEYS/hub/hub.pub" "$KEYS/units/$PROBE_UNIT/agent.pub" \
+      "$KEYS/units/$PROBE_UNIT/agent.key" --routing-id "$rid" --wait 600000 heartbeat "$PROBE_UNIT" \
+      > "$T/held-$rid.out" 2>&1 &
     BG_PIDS+=($!)
     held=$((held + 1))
   done
