@@ -40,6 +40,7 @@ struct hub_auth {
     char path[512];          /* the allow-list file */
     hub_allow_t *list;       /* NULL or empty: admit no one */
     uint64_t generation;     /* lists loaded */
+    size_t dropped;          /* entries of the list before the latest load it no longer admits */
     size_t bad_lines;        /* bad lines in the allow-list as last read */
     uint64_t bad_lines_seen; /* bad lines over every read since start */
     uint64_t admitted;       /* connections admitted */
@@ -601,6 +602,13 @@ static int s_load(hub_auth_t *self, int at_start)
         else
             ops++;
     }
+    /* what the hub must now cut on live connections (hub_peers_revoke) */
+    self->dropped = 0;
+    for (size_t i = 0; i < hub_allow_count(self->list); i++) {
+        const hub_allow_entry_t *old = hub_allow_at(self->list, i);
+        const hub_allow_entry_t *now = hub_allow_find_key(list, old->key);
+        self->dropped += !now || now->role != old->role || strcmp(now->name, old->name) != 0;
+    }
     hub_allow_destroy(&self->list);
     self->list = list;
     self->generation++;
@@ -908,6 +916,11 @@ size_t hub_auth_count(const hub_auth_t *self)
 uint64_t hub_auth_generation(const hub_auth_t *self)
 {
     return self->generation;
+}
+
+size_t hub_auth_dropped(const hub_auth_t *self)
+{
+    return self->dropped;
 }
 
 size_t hub_auth_bad_lines(const hub_auth_t *self)

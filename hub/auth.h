@@ -172,6 +172,10 @@ int hub_auth_admits(const hub_auth_t *self, hub_auth_role_t role, const char *us
 /* Entries in use (0 when failing closed), and how many lists were loaded. */
 size_t hub_auth_count(const hub_auth_t *self);
 uint64_t hub_auth_generation(const hub_auth_t *self);
+/* Entries of the list in use before the latest load that the new one no
+ * longer admits (key gone, or bound to another identity): when not 0, live
+ * connections may speak with a revoked key (hub_peers_revoke). */
+size_t hub_auth_dropped(const hub_auth_t *self);
 /* Bad lines in the allow-list as last read (0 when it was clean or could
  * not be read); bad lines over every read since start; entries admitted on
  * a key kept for a bad line. */

@@ -6,6 +6,7 @@
  * unchanged scope is not sent again, and sends [topic][FeedUpdate] with the
  * topic's previous seq chained in. */
 #include "feed.h"
+#include "auth.h"
 #include "ro_clone.h"
 #include "ro_log.h"
 #include "ro_pb.h"
@@ -38,7 +39,7 @@ typedef struct {
 #define S_ROLLUP(self, t) ((self)->nunits + (t))
 
 struct hub_feed {
-    void *sock;                     /* PUB, borrowed */
+    void *sock;                     /* (X)PUB, borrowed */
     hub_status_t *status;           /* borrowed: told the epoch and seq */
     const ro_registry_t *reg;       /* borrowed */
     const hub_unit_state_t *states; /* borrowed: the committed states */
@@ -68,7 +69,30 @@ int hub_feed_configure(void *sock, int hwm)
 {
     if (hwm <= 0)
         hwm = HUB_FEED_SNDHWM;
-    return zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    int type = 0, one = 1;
+    size_t len = sizeof type;
+    if (zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_getsockopt(sock, ZMQ_TYPE, &type, &len) != 0)
+        return -1;
+    return type == ZMQ_XPUB ? zmq_setsockopt(sock, ZMQ_XPUB_VERBOSE, &one, sizeof one) : 0;
+}
+
+int hub_feed_read(void *sock, int max, hub_feed_peer_fn on, void *arg)
+{
+    int n = 0;
+    for (; n < max; n++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        if (on)
+            on(arg, zmq_msg_get(&m, ZMQ_SRCFD), zmq_msg_gets(&m, "User-Id"),
+               zmq_msg_gets(&m, HUB_AUTH_KEY_PROPERTY), zmq_msg_size(&m));
+        zmq_msg_close(&m);
+    }
+    return n;
 }
 
 static uint64_t s_wall_us(void)

@@ -1,4 +1,4 @@
-/* hub_feed: the feed PUB socket. Commits only mark what they changed; at
+/* hub_feed: the feed (X)PUB socket. Commits only mark what they changed; at
  * most every HUB_FEED_INTERVAL_MS it publishes each changed unit once, then
  * the rollups it touches, as the status API answers for them, with feed
  * sequence numbers; a heartbeat every second. It never blocks ingest; the
@@ -33,12 +33,27 @@ typedef struct {
     uint64_t errors;     /* evaluations, packs or sends that failed */
 } hub_feed_counters_t;
 
-/* Set what a feed PUB socket needs before it binds: ZMQ_SNDHWM = hwm
- * (hub.ini feed_hwm; 0 = HUB_FEED_SNDHWM), since libzmq copies the options
- * into a listener at bind. Returns 0 or -1. */
+/* Set what a feed socket needs before it binds: ZMQ_SNDHWM = hwm (hub.ini
+ * feed_hwm; 0 = HUB_FEED_SNDHWM), since libzmq copies the options into a
+ * listener at bind; on an XPUB (the hub's), ZMQ_XPUB_VERBOSE too, so that
+ * every subscription reaches hub_feed_read with its connection's fd and
+ * key. Returns 0 or -1. */
 int hub_feed_configure(void *sock, int hwm);
 
-/* A feed on the bound PUB sock for the units of reg: it evaluates their
+/* One message a subscriber sent (a subscription, mostly): its connection's
+ * fd (ZMQ_SRCFD; -1 when libzmq made it, as the unsubscriptions of a
+ * subscriber that left), User-Id and key property (NULL when
+ * unauthenticated), and its size. */
+typedef void (*hub_feed_peer_fn)(void *arg, int fd, const char *user_id, const char *key,
+                                 size_t bytes);
+
+/* Read what subscribers sent the feed XPUB sock without blocking, at most
+ * max messages, telling on() of each (may be NULL); nothing else is done
+ * with them. An XPUB keeps what they sent until it is read: call this every
+ * loop turn. Returns the messages read. */
+int hub_feed_read(void *sock, int max, hub_feed_peer_fn on, void *arg);
+
+/* A feed on the bound (X)PUB sock for the units of reg: it evaluates their
  * scopes with engine (built on reg and targets) over states (one per unit,
  * the committed ones: the only states it reads) and packs them as the
  * status API does. epoch names this hub incarnation (0: pick one, the wall

@@ -6,6 +6,7 @@
  * and whose key is still listed (hub_auth), or it is refused as forbidden. */
 #include "ingest.h"
 #include "auth.h"
+#include "peers.h"
 #include "ro_log.h"
 #include "ro_time.h"
 
@@ -40,6 +41,7 @@ typedef struct {
 struct hub_ingest {
     hub_store_t *store;       /* borrowed */
     const hub_auth_t *auth;   /* borrowed; NULL: no per-message key check (plain TCP) */
+    hub_peers_t *peers;       /* borrowed, may be NULL: told who delivered a message */
     const ro_registry_t *reg; /* borrowed */
     hub_unit_state_t *states; /* borrowed, one per registry unit */
     size_t nunits;            /* registry count */
@@ -175,6 +177,11 @@ static int s_reserve(hub_ingest_t *self, size_t more)
 void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth)
 {
     self->auth = auth;
+}
+
+void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers)
+{
+    self->peers = peers;
 }
 
 void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub,
@@ -725,6 +732,7 @@ int hub_ingest_drain(hub_ingest_t *self, void *sock, int64_t now)
     if (self->held)
         return 0;
     zmq_msg_t rid, body, part;
+    int last_fd = -1; /* a connection usually sends runs: one mark per run */
     for (size_t n = 0; n < self->batch_max && (self->done ? 0 : self->used) < BATCH_BYTES_MAX;
          n++) {
         zmq_msg_init(&rid);
@@ -753,11 +761,19 @@ int hub_ingest_drain(hub_ingest_t *self, void *sock, int64_t now)
                 zmq_msg_close(&part);
             frames++;
         }
-        /* ZAP's verdict rides on every frame of the connection */
+        /* ZAP's verdict rides on every frame of the connection, and so does
+         * its fd (not on the routing id, which the ROUTER made) */
         zmq_msg_t *peer = frames > 0 ? &body : &rid;
+        const char *user = zmq_msg_gets(peer, "User-Id");
+        const char *key = zmq_msg_gets(peer, HUB_AUTH_KEY_PROPERTY);
+        if (self->peers && frames > 0) {
+            int fd = zmq_msg_get(&body, ZMQ_SRCFD);
+            if (fd != last_fd)
+                hub_peers_mark(self->peers, HUB_PEERS_INGEST, fd, user, key, zmq_msg_size(&body));
+            last_fd = fd;
+        }
         hub_ingest_add_peer(self, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_data(&body),
-                            zmq_msg_size(&body), frames, zmq_msg_gets(peer, "User-Id"),
-                            zmq_msg_gets(peer, HUB_AUTH_KEY_PROPERTY));
+                            zmq_msg_size(&body), frames, user, key);
         zmq_msg_close(&body);
         zmq_msg_close(&rid);
     }

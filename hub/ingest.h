@@ -20,6 +20,7 @@
 
 typedef struct hub_ingest hub_ingest_t;
 typedef struct hub_auth hub_auth_t;
+typedef struct hub_peers hub_peers_t;
 
 /* Why ingest may be paused; shown in status replies as "ok", "full", "error". */
 typedef enum {
@@ -77,6 +78,12 @@ int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const vo
  * to its report's unit and a key auth still lists for that unit; otherwise
  * it is refused as forbidden, heartbeats included, and nothing is written. */
 void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth);
+
+/* Tell peers (borrowed; NULL: no one) which connection each message read
+ * by hub_ingest_drain came from (ZMQ_SRCFD) and with which key, so that
+ * its watchdog can tell a connection that delivers from one that streams a
+ * message that never ends. */
+void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers);
 
 /* Called under the lock for each unit whose published state changes, just
  * before it does (before: as published until now; after: as committed). */

@@ -8,13 +8,17 @@
  * working states and the store's writing connection then, and publishes a
  * committed batch under the lock). The status thread holds it per answer,
  * reads the committed states, and reads the store through its own connection
- * (reader) with the lock let go for the scan (see s_scan_leave). What
- * happens to a message is ingest's and status's business; attainment, the
- * feed's content and the CURVE allow-list come from their own modules. */
+ * (reader) with the lock let go for the scan (see s_scan_leave). A third,
+ * hub_peers' watchdog, measures the sockets' connections from outside and
+ * cuts those that stream without ending a message; it shares no state with
+ * the other two but its own table, which ingest and the status gate mark.
+ * What happens to a message is ingest's and status's business; attainment,
+ * the feed's content and the CURVE allow-list come from their own modules. */
 #include "auth.h"
 #include "engine.h"
 #include "feed.h"
 #include "ingest.h"
+#include "peers.h"
 #include "ro_codec.h"
 #include "ro_config.h"
 #include "ro_log.h"
@@ -49,6 +53,7 @@
 #define ZAP_PER_WAKE 256       /* handshakes answered per wake (893 agents reconnect at once) */
 #define ZAP_SELFTEST_MS 5000   /* the ZAP self-test must pass within this at start */
 #define HANDSHAKE_MS 10000     /* a connection that has not finished its handshake is dropped */
+#define REVOKE_GRACE_MS 5000   /* a revoked key's ingest and status connections: see s_revoke */
 
 static volatile sig_atomic_t s_stop;
 static volatile sig_atomic_t s_reload;
@@ -66,13 +71,8 @@ static void s_on_hup(int sig)
     s_reload = 1;
 }
 
-/* A status request is answered only while its connection's operator key is listed. */
-static int s_status_gate(void *auth, void *request)
-{
-    zmq_msg_t *m = request;
-    return hub_auth_admits(auth, HUB_AUTH_OPERATOR, zmq_msg_gets(m, "User-Id"),
-                           zmq_msg_gets(m, HUB_AUTH_KEY_PROPERTY));
-}
+typedef struct hub hub_t;
+static int s_status_gate(void *arg, void *request);
 
 static void s_usage(FILE *out)
 {
@@ -124,10 +124,11 @@ static int s_write_endpoints(const char *dir, const char *eps[3], char *err, siz
     return 0;
 }
 
-/* Create, configure and bind one socket; fills bound with ZMQ_LAST_ENDPOINT. */
+/* Create, configure and bind one socket, monitored by peers as which
+ * from before it binds; fills bound with ZMQ_LAST_ENDPOINT. */
 static void *s_bind(void *ctx, int type, const char *what, const char *endpoint, int64_t maxmsg,
-                    const ro_hub_config_t *cfg, char *bound, size_t boundlen, char *err,
-                    size_t errlen)
+                    const ro_hub_config_t *cfg, hub_peers_t *peers, hub_peers_socket_t which,
+                    char *bound, size_t boundlen, char *err, size_t errlen)
 {
     void *sock = zmq_socket(ctx, type);
     if (!sock) {
@@ -138,7 +139,7 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
     if (ro_sock_harden(sock, maxmsg) ||
         zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
         (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) ||
-        (type == ZMQ_PUB && hub_feed_configure(sock, cfg->feed_hwm) != 0)) {
+        (type == ZMQ_XPUB && hub_feed_configure(sock, cfg->feed_hwm) != 0)) {
         snprintf(err, errlen, "%s socket options: %s", what, zmq_strerror(zmq_errno()));
         zmq_close(sock);
         return NULL;
@@ -158,6 +159,11 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
             return NULL;
         }
     }
+    if (hub_peers_monitor(peers, ctx, which, sock) != 0) {
+        snprintf(err, errlen, "cannot monitor the %s socket: %s", what, zmq_strerror(zmq_errno()));
+        zmq_close(sock);
+        return NULL;
+    }
     if (zmq_bind(sock, endpoint) != 0) {
         snprintf(err, errlen, "cannot bind the %s socket to %s: %s", what, endpoint,
                  zmq_strerror(zmq_errno()));
@@ -170,7 +176,7 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
     return sock;
 }
 
-typedef struct {
+struct hub {
     ro_hub_config_t cfg;            /* hub.ini */
     ro_registry_t *reg;             /* units.csv */
     hub_targets_t *targets;         /* targets.ini */
@@ -185,6 +191,8 @@ typedef struct {
     hub_auth_t *auth;               /* ZAP handler and allow-list; NULL with curve off */
     hub_status_t *status;           /* queries */
     hub_view_t *view;               /* feed on sock[2], metrics, HTTP dashboard */
+    hub_peers_t *peers;             /* the sockets' connections, and their watchdog */
+    int64_t revoke_due_ms;          /* when to cut revoked keys' ingest, status links; 0: no */
     hub_store_verifier_t *verifier; /* the recount of the raw reports after start */
     const char *config_path;        /* hub.ini, read again for max_store_bytes on SIGHUP */
     void *ctx;                      /* ZeroMQ context */
@@ -196,7 +204,85 @@ typedef struct {
     pthread_t status_thread; /* answers on sock[1] */
     int status_running;      /* status_thread was started */
     atomic_int status_stop;  /* asks it to end */
-} hub_t;
+};
+
+/* A status request: its connection delivered a complete message (the
+ * watchdog's to know), and is answered only while its operator key is
+ * listed (with curve on). Called by the status thread with h->lock held. */
+static int s_status_gate(void *arg, void *request)
+{
+    hub_t *h = arg;
+    zmq_msg_t *m = request;
+    const char *user = zmq_msg_gets(m, "User-Id"), *key = zmq_msg_gets(m, HUB_AUTH_KEY_PROPERTY);
+    hub_peers_mark(h->peers, HUB_PEERS_STATUS, zmq_msg_get(m, ZMQ_SRCFD), user, key,
+                   zmq_msg_size(m));
+    return !h->auth || hub_auth_admits(h->auth, HUB_AUTH_OPERATOR, user, key);
+}
+
+/* hub_feed_peer_fn: what a subscriber sent shows its connection and key. */
+static void s_feed_peer(void *arg, int fd, const char *user_id, const char *key, size_t bytes)
+{
+    hub_t *h = arg;
+    hub_peers_mark(h->peers, HUB_PEERS_FEED, fd, user_id, key, bytes);
+}
+
+/* hub_peers_admit_fn: unit keys on ingest, operator keys on status and feed. */
+static int s_admits(void *arg, hub_peers_socket_t which, const char *user_id, const char *key)
+{
+    hub_t *h = arg;
+    return hub_auth_admits(h->auth, which == HUB_PEERS_INGEST ? HUB_AUTH_UNIT : HUB_AUTH_OPERATOR,
+                           user_id, key);
+}
+
+/* After the allow-list was reloaded. ZAP runs only at a handshake, and a
+ * PUB or ROUTER has no call that drops one peer, so the hub cuts the live
+ * connections of keys the new list no longer admits from outside
+ * (hub_peers).
+ * The feed first, at once: nothing else stops a PUB sending to a revoked
+ * subscriber. It is an XPUB with ZMQ_XPUB_VERBOSE for this: each
+ * subscriber's subscription shows its connection and key, so only the
+ * revoked subscriber is cut and the others keep their stream untouched,
+ * where rebinding the socket would drop them all (they would come back
+ * within a second and resync, the Clone way, but every revocation would
+ * cost every dashboard a snapshot and a gap). A feed connection that has
+ * not shown its key yet (its subscription not read) may be a revoked one:
+ * it is cut too, and comes back through ZAP if it may. The subscriptions
+ * are read first, so established subscribers have shown theirs.
+ * Ingest and status refuse a revoked key's messages from now on, one by
+ * one ("forbidden": the agent keeps the refused report, rolloutctl says
+ * why), so the key gets nothing there either; their connections are cut
+ * REVOKE_GRACE_MS later (s_run), once what was in flight has had its
+ * answer, and the peer then meets the refusal at its next handshake.
+ * Nothing is cut when the reload dropped no key. */
+static void s_revoke(hub_t *h)
+{
+    size_t dropped = hub_auth_dropped(h->auth);
+    if (!dropped)
+        return;
+    hub_feed_read(h->sock[2], 100000, s_feed_peer, h);
+    size_t n = hub_peers_revoke(h->peers, 1u << HUB_PEERS_FEED, s_admits, h, 1);
+    h->revoke_due_ms = ro_time_mono_ms() + REVOKE_GRACE_MS;
+    ro_log(LOG_NOTICE,
+           "SIGHUP: the allow-list no longer admits %zu key%s: cut %zu feed subscription%s that "
+           "used %s or had not shown a key; their ingest and status connections are refused from "
+           "now on and cut in %d s",
+           dropped, ro_s(dropped), n, ro_s(n), dropped == 1 ? "it" : "them",
+           REVOKE_GRACE_MS / 1000);
+}
+
+/* REVOKE_GRACE_MS after a reload that dropped keys: cut their ingest and
+ * status connections (by the list in use now). */
+static void s_revoke_late(hub_t *h, int64_t mono)
+{
+    if (!h->revoke_due_ms || mono < h->revoke_due_ms)
+        return;
+    h->revoke_due_ms = 0;
+    unsigned mask = (1u << HUB_PEERS_INGEST) | (1u << HUB_PEERS_STATUS);
+    size_t n = h->auth ? hub_peers_revoke(h->peers, mask, s_admits, h, 0) : 0;
+    if (n)
+        ro_log(LOG_NOTICE, "cut %zu ingest and status connection%s of keys no longer admitted", n,
+               ro_s(n));
+}
 
 /* A status answer that scans the store lets go of the hub's lock meanwhile,
  * holding the scan lock instead, so ingest carries on. No thread waits for
@@ -273,7 +359,8 @@ static void s_hub_close(hub_t *h)
 {
     s_status_stop(h);
     hub_store_verify_destroy(&h->verifier); /* a recount still running is stopped */
-    hub_view_destroy(&h->view);             /* its monitor sockets go before zmq_ctx_term */
+    hub_view_destroy(&h->view);
+    hub_peers_destroy(&h->peers); /* its thread, and its monitor sockets before zmq_ctx_term */
     /* acks of the last committed batch may still sit in ZeroMQ's queue:
      * let them go out (a peer that is gone drops them), so a clean stop
      * leaves no agent resending what the hub stored */
@@ -618,6 +705,15 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return -1;
     }
+    /* a peer that streams a message that never ends is cut by the peers'
+     * watchdog; it learns who delivers from ingest and the status gate */
+    h->peers = hub_peers_new(NULL, NULL);
+    if (!h->peers) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    hub_ingest_set_peers(h->ingest, h->peers);
+    hub_status_set_gate(h->status, s_status_gate, h);
     if (cfg->sec.curve) {
         /* ZAP first: a CURVE server bound before it admits every key */
         h->auth = hub_auth_new(h->ctx, cfg->allow_list, err, errlen);
@@ -627,18 +723,18 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
             return -1;
         }
         hub_ingest_set_auth(h->ingest, h->auth);
-        hub_status_set_gate(h->status, s_status_gate, h->auth);
         ro_log(LOG_INFO, "ZAP handler answering at %s (self-test passed)", HUB_AUTH_ZAP_ENDPOINT);
     }
-    h->sock[0] = s_bind(h->ctx, ZMQ_ROUTER, "ingest", cfg->ingest, RO_FRAME_MAX, cfg, bound[0],
-                        sizeof bound[0], err, errlen);
+    /* the feed is an XPUB: its subscribers' connections and keys are seen (s_revoke) */
+    h->sock[0] = s_bind(h->ctx, ZMQ_ROUTER, "ingest", cfg->ingest, RO_FRAME_MAX, cfg, h->peers,
+                        HUB_PEERS_INGEST, bound[0], sizeof bound[0], err, errlen);
     if (h->sock[0])
         h->sock[1] = s_bind(h->ctx, ZMQ_ROUTER, "status", cfg->status, HUB_STATUS_FRAME_MAX, cfg,
-                            bound[1], sizeof bound[1], err, errlen);
+                            h->peers, HUB_PEERS_STATUS, bound[1], sizeof bound[1], err, errlen);
     if (h->sock[1])
-        h->sock[2] = s_bind(h->ctx, ZMQ_PUB, "feed", cfg->feed, HUB_STATUS_FRAME_MAX, cfg, bound[2],
-                            sizeof bound[2], err, errlen);
-    if (!h->sock[2])
+        h->sock[2] = s_bind(h->ctx, ZMQ_XPUB, "feed", cfg->feed, HUB_STATUS_FRAME_MAX, cfg,
+                            h->peers, HUB_PEERS_FEED, bound[2], sizeof bound[2], err, errlen);
+    if (!h->sock[2] || hub_peers_start(h->peers, err, errlen))
         return -1;
     s_warn_plain(cfg);
     if (s_write_endpoints(cfg->data_dir, eps, err, errlen))
@@ -759,9 +855,10 @@ static void s_run(hub_t *h)
             s_reload = 0;
             reload_registry = 1;
             s_reload_store_bound(h);
-            if (h->auth)
+            if (h->auth) {
                 hub_auth_reload(h->auth);
-            else
+                s_revoke(h);
+            } else
                 ro_log(LOG_NOTICE, "SIGHUP: curve is off, there is no allow-list to reload");
         }
         if (reload_registry == 2 && !hub_ingest_held(h->ingest))
@@ -772,15 +869,19 @@ static void s_run(hub_t *h)
             pthread_mutex_unlock(&h->scan);
         }
         int64_t mono = ro_time_mono_ms();
+        s_revoke_late(h, mono);
         long timeout = 1000;
+        if (h->revoke_due_ms && h->revoke_due_ms - mono < timeout)
+            timeout = (long)(h->revoke_due_ms - mono);
         long retry = hub_ingest_retry_in(h->ingest, mono);
         if (retry >= 0 && retry < timeout)
             timeout = retry;
         long beat = hub_view_tick(h->view, ro_time_now(), mono); /* feed heartbeat, HTTP */
         if (beat < timeout)
             timeout = beat;
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             {h->sock[0], 0, ZMQ_POLLIN, 0},
+            {h->sock[2], 0, ZMQ_POLLIN, 0}, /* subscriptions */
             {h->auth ? hub_auth_socket(h->auth) : NULL, 0, ZMQ_POLLIN, 0},
         };
         if (atomic_load(&s_store_damaged) == 1) {
@@ -795,7 +896,7 @@ static void s_run(hub_t *h)
         if (held)
             items[0].events = 0;
         pthread_mutex_unlock(&h->lock);
-        int rc = zmq_poll(items, h->auth ? 2 : 1, timeout);
+        int rc = zmq_poll(items, h->auth ? 3 : 2, timeout);
         pthread_mutex_lock(&h->lock);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
@@ -806,10 +907,13 @@ static void s_run(hub_t *h)
         int64_t now = ro_time_now(), woke_us = ro_time_mono_us();
         uint64_t batches = hub_ingest_counters(h->ingest)->batches;
         /* handshakes wait for this loop: answer them first */
-        if (h->auth && (items[1].revents & ZMQ_POLLIN))
+        if (h->auth && (items[2].revents & ZMQ_POLLIN))
             for (int k = 0; k < ZAP_PER_WAKE; k++)
                 if (hub_auth_serve(h->auth) <= 0)
                     break;
+        /* the XPUB keeps what subscribers send until it is read */
+        if (items[1].revents & ZMQ_POLLIN)
+            hub_feed_read(h->sock[2], 10000, s_feed_peer, h);
         /* ingest publishes what it commits under the lock itself */
         pthread_mutex_unlock(&h->lock);
         if (!held && (items[0].revents & ZMQ_POLLIN))
@@ -1035,8 +1139,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (s_open_sockets(&h, err, sizeof err) ||
-        !(h.view = hub_view_new(&h.cfg, h.ctx, h.sock[0], h.sock[2], h.status, h.ingest, h.reg,
-                                h.pub, h.engine, h.targets, err, sizeof err)) ||
+        !(h.view = hub_view_new(&h.cfg, h.sock[2], h.peers, h.status, h.ingest, h.reg, h.pub,
+                                h.engine, h.targets, err, sizeof err)) ||
         s_status_start(&h, err, sizeof err)) {
         ro_log(LOG_ERR, "%s", err);
         goto done;

@@ -1,7 +1,7 @@
-/* hub_metrics: fixed-bucket histograms; ZeroMQ socket monitors counted
- * as ACCEPTED minus DISCONNECTED (a failed CURVE handshake disconnects
- * too, so the difference is the connections open); Prometheus text with
- * one HELP/TYPE block per family. */
+/* hub_metrics: fixed-bucket histograms; connections and cuts as hub_peers
+ * counts them (its monitors: ACCEPTED minus DISCONNECTED, a failed CURVE
+ * handshake disconnecting too, is the connections open); Prometheus text
+ * with one HELP/TYPE block per family. */
 #include "metrics.h"
 #include "ro_json.h"
 #include "ro_log.h"
@@ -11,19 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
-
-enum { S_INGEST = 0, S_FEED = 1, S_MONITORS = 2 };
 
 struct hub_metrics {
     const hub_ingest_t *ingest;     /* borrowed: counters */
     const hub_feed_t *feed;         /* borrowed, may be NULL */
+    const hub_peers_t *peers;       /* borrowed, may be NULL: connections and cuts */
     const hub_unit_state_t *states; /* borrowed, live */
     size_t nunits;                  /* how many states */
     int64_t silent_after;           /* seconds */
-    void *mon[S_MONITORS];          /* PAIR sockets reading the monitors; NULL if none */
-    int64_t open[S_MONITORS];       /* accepted minus disconnected */
-    uint64_t accepted[S_MONITORS];  /* connections accepted */
     hub_histogram_t batch;          /* messages per committed batch */
     hub_histogram_t commit;         /* seconds in the transaction */
     hub_histogram_t ack;            /* seconds from wake to last ack */
@@ -67,35 +62,16 @@ double hub_histogram_quantile(const hub_histogram_t *h, double q)
     return INFINITY;
 }
 
-/* Start a monitor of sock on an inproc endpoint and connect a PAIR to it. */
-static void *s_monitor(void *ctx, void *sock, const char *name)
-{
-    char ep[96];
-    snprintf(ep, sizeof ep, "inproc://rollout-monitor-%s-%p", name, sock);
-    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
-        return NULL;
-    void *pair = zmq_socket(ctx, ZMQ_PAIR);
-    int linger = 0, hwm = 100000;
-    if (!pair)
-        return NULL;
-    zmq_setsockopt(pair, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(pair, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (zmq_connect(pair, ep) != 0) {
-        zmq_close(pair);
-        return NULL;
-    }
-    return pair;
-}
-
 hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *feed,
                                const hub_unit_state_t *states, size_t nunits, int64_t silent_after,
-                               void *ctx, void *ingest_sock, void *feed_sock)
+                               const hub_peers_t *peers)
 {
     hub_metrics_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->ingest = ingest;
     self->feed = feed;
+    self->peers = peers;
     self->states = states;
     self->nunits = nunits;
     self->silent_after = silent_after;
@@ -107,19 +83,6 @@ hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *fee
     s_hist_init(&self->ack, "ack_seconds",
                 "Time from the wake that found a batch to its last ack queued.", s_time_bounds,
                 sizeof s_time_bounds / sizeof s_time_bounds[0]);
-    void *socks[S_MONITORS] = {ingest_sock, feed_sock};
-    static const char *names[S_MONITORS] = {"ingest", "feed"};
-    for (int i = 0; ctx && i < S_MONITORS; i++) {
-        if (!socks[i])
-            continue;
-        self->mon[i] = s_monitor(ctx, socks[i], names[i]);
-        if (!self->mon[i]) {
-            ro_log(LOG_ERR, "cannot monitor the %s socket: %s", names[i],
-                   zmq_strerror(zmq_errno()));
-            hub_metrics_destroy(&self);
-            return NULL;
-        }
-    }
     return self;
 }
 
@@ -127,11 +90,7 @@ void hub_metrics_destroy(hub_metrics_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    hub_metrics_t *self = *self_p;
-    for (int i = 0; i < S_MONITORS; i++)
-        if (self->mon[i])
-            zmq_close(self->mon[i]);
-    free(self);
+    free(*self_p);
     *self_p = NULL;
 }
 
@@ -139,39 +98,6 @@ void hub_metrics_set_states(hub_metrics_t *self, const hub_unit_state_t *states,
 {
     self->states = states;
     self->nunits = nunits;
-}
-
-void hub_metrics_poll(hub_metrics_t *self)
-{
-    for (int i = 0; i < S_MONITORS; i++) {
-        if (!self->mon[i])
-            continue;
-        for (int k = 0; k < 10000; k++) {
-            zmq_msg_t ev;
-            zmq_msg_init(&ev);
-            if (zmq_msg_recv(&ev, self->mon[i], ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&ev);
-                break;
-            }
-            uint16_t event = 0;
-            if (zmq_msg_size(&ev) >= 2)
-                memcpy(&event, zmq_msg_data(&ev), sizeof event);
-            /* the second frame names the endpoint: not needed */
-            while (zmq_msg_more(&ev)) {
-                zmq_msg_close(&ev);
-                zmq_msg_init(&ev);
-                if (zmq_msg_recv(&ev, self->mon[i], ZMQ_DONTWAIT) < 0)
-                    break;
-            }
-            zmq_msg_close(&ev);
-            if (event == ZMQ_EVENT_ACCEPTED) {
-                self->open[i]++;
-                self->accepted[i]++;
-            } else if (event == ZMQ_EVENT_DISCONNECTED && self->open[i] > 0) {
-                self->open[i]--;
-            }
-        }
-    }
 }
 
 void hub_metrics_batch(hub_metrics_t *self, uint64_t size, double commit_s, double ack_s)
@@ -183,12 +109,12 @@ void hub_metrics_batch(hub_metrics_t *self, uint64_t size, double commit_s, doub
 
 uint64_t hub_metrics_agents(const hub_metrics_t *self)
 {
-    return (uint64_t)self->open[S_INGEST];
+    return hub_peers_open(self->peers, HUB_PEERS_INGEST);
 }
 
 uint64_t hub_metrics_subscribers(const hub_metrics_t *self)
 {
-    return (uint64_t)self->open[S_FEED];
+    return hub_peers_open(self->peers, HUB_PEERS_FEED);
 }
 
 uint64_t hub_metrics_silent(const hub_metrics_t *self, int64_t now)
@@ -231,7 +157,7 @@ size_t hub_metrics_list(void *arg, hub_metric_t *out, size_t cap)
             out[n++] = (hub_metric_t){(nm), (double)(v)};                                          \
     } while (0)
     PUT("connected_agents", hub_metrics_agents(self));
-    PUT("ingest_connections_accepted", self->accepted[S_INGEST]);
+    PUT("ingest_connections_accepted", hub_peers_accepted(self->peers, HUB_PEERS_INGEST));
     PUT("feed_subscribers", hub_metrics_subscribers(self));
     PUT("units_silent", hub_metrics_silent(self, ro_time_now()));
     PUT("silent_after_seconds", self->silent_after);
@@ -245,10 +171,21 @@ size_t hub_metrics_list(void *arg, hub_metric_t *out, size_t cap)
         PUT("feed_unchanged", f->unchanged);
         PUT("feed_errors", f->errors);
     }
-#undef PUT
     n = s_hist_list(&self->batch, out, n, cap, batch_names);
     n = s_hist_list(&self->commit, out, n, cap, commit_names);
     n = s_hist_list(&self->ack, out, n, cap, ack_names);
+    /* connections the hub cut: in all, then per identity ("peer_cuts_flood:460100-001") */
+    static const char *const cut_names[HUB_PEERS_CUT_COUNT] = {
+        "peer_cuts_flood", "peer_cuts_idle", "peer_cuts_revoked", "peer_cuts_input"};
+    for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
+        PUT(cut_names[w], hub_peers_cuts(self->peers, (hub_peers_cut_t)w));
+    hub_peers_identity_t ids[HUB_PEERS_IDENTITIES + 1];
+    size_t k = hub_peers_identities(self->peers, ids, HUB_PEERS_IDENTITIES + 1);
+    for (size_t i = 0; i < k; i++)
+        for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
+            if (ids[i].cuts[w])
+                PUT(ids[i].names[w], ids[i].cuts[w]);
+#undef PUT
     return n;
 }
 
@@ -356,7 +293,8 @@ int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, s
     s_prom_one(&b, "connected_agents", "gauge", "Open connections on the ingest socket.",
                (double)hub_metrics_agents(self));
     s_prom_one(&b, "ingest_connections_accepted_total", "counter",
-               "Connections accepted on the ingest socket.", (double)self->accepted[S_INGEST]);
+               "Connections accepted on the ingest socket.",
+               (double)hub_peers_accepted(self->peers, HUB_PEERS_INGEST));
     s_prom_one(&b, "feed_subscribers", "gauge", "Open connections on the feed socket.",
                (double)hub_metrics_subscribers(self));
     if (self->feed) {
@@ -372,6 +310,26 @@ int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, s
         s_prom_one(&b, "feed_errors_total", "counter", "Feed sends or answers that failed.",
                    (double)f->errors);
     }
+    ro_buf_puts(&b, "# HELP rollout_peer_cuts_total Connections the hub cut, by reason (flood, "
+                    "idle, revoked, input).\n# TYPE rollout_peer_cuts_total counter\n");
+    for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
+        ro_buf_printf(&b, "rollout_peer_cuts_total{reason=\"%s\"} %llu\n",
+                      hub_peers_cut_name((hub_peers_cut_t)w),
+                      (unsigned long long)hub_peers_cuts(self->peers, (hub_peers_cut_t)w));
+    hub_peers_identity_t ids[HUB_PEERS_IDENTITIES + 1];
+    size_t k = hub_peers_identities(self->peers, ids, HUB_PEERS_IDENTITIES + 1);
+    if (k)
+        ro_buf_puts(&b, "# HELP rollout_peer_identity_cuts_total Connections the hub cut, by "
+                        "identity (unit id, operator:NAME, unknown: it never finished a message) "
+                        "and reason.\n# TYPE rollout_peer_identity_cuts_total counter\n");
+    for (size_t i = 0; i < k; i++)
+        for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
+            if (ids[i].cuts[w])
+                ro_buf_printf(&b,
+                              "rollout_peer_identity_cuts_total{identity=\"%s\",reason=\"%s\"} "
+                              "%llu\n",
+                              ids[i].identity, hub_peers_cut_name((hub_peers_cut_t)w),
+                              (unsigned long long)ids[i].cuts[w]);
     s_prom_hist(&b, &self->batch);
     s_prom_hist(&b, &self->commit);
     s_prom_hist(&b, &self->ack);

@@ -1,12 +1,14 @@
 /* hub_metrics: what the hub measures beyond ingest's counters (batch-size
- * and commit/ack latency histograms, connections and subscribers from
- * ZeroMQ socket monitors, silent units, the feed), for the status API and
- * as Prometheus text. Main thread only: HTTP is handed the text. */
+ * and commit/ack latency histograms, connections, subscribers and the
+ * connections cut, as hub_peers counts them from the sockets' monitors,
+ * silent units, the feed), for the status API and as Prometheus text. Main
+ * thread only: HTTP is handed the text. */
 #ifndef HUB_METRICS_H
 #define HUB_METRICS_H
 
 #include "feed.h"
 #include "ingest.h"
+#include "peers.h"
 #include "state.h"
 
 #include <stddef.h>
@@ -34,27 +36,23 @@ double hub_histogram_quantile(const hub_histogram_t *h, double q);
 typedef struct hub_metrics hub_metrics_t;
 
 /* Metrics over ingest (counters), feed (may be NULL), the live states of
- * nunits units (silent when not heard within silent_after seconds) — all
- * borrowed. When ctx is not NULL, monitors ingest_sock (connections) and
- * feed_sock (subscribers), either may be NULL. Returns NULL when out of
- * memory or a monitor cannot start. */
+ * nunits units (silent when not heard within silent_after seconds) and
+ * peers (connections and cuts; may be NULL: none) — all borrowed. Returns
+ * NULL when out of memory. */
 hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *feed,
                                const hub_unit_state_t *states, size_t nunits, int64_t silent_after,
-                               void *ctx, void *ingest_sock, void *feed_sock);
-/* Close the monitors (before zmq_ctx_term) and free; accepts NULL. */
+                               const hub_peers_t *peers);
+/* Free; accepts NULL. */
 void hub_metrics_destroy(hub_metrics_t **self_p);
 
 /* The registry was reloaded: read these states (borrowed) from now on. */
 void hub_metrics_set_states(hub_metrics_t *self, const hub_unit_state_t *states, size_t nunits);
 
-/* Read the monitors' events without blocking. */
-void hub_metrics_poll(hub_metrics_t *self);
-
 /* One committed batch: its messages, its transaction and the time from the
  * wake that found it to its last ack queued, in seconds. */
 void hub_metrics_batch(hub_metrics_t *self, uint64_t size, double commit_s, double ack_s);
 
-/* Open ingest connections and feed subscribers, as the monitors count. */
+/* Open ingest connections and feed subscribers, as hub_peers counts them. */
 uint64_t hub_metrics_agents(const hub_metrics_t *self);
 uint64_t hub_metrics_subscribers(const hub_metrics_t *self);
 /* Units not heard within silent_after of now (never heard included). */
@@ -62,7 +60,9 @@ uint64_t hub_metrics_silent(const hub_metrics_t *self, int64_t now);
 
 /* Name/value pairs for the status API (a hub_status_metrics_fn: self is a
  * hub_metrics_t *). Histograms give _count, _sum, _p50, _p90 and _p99
- * (bucket upper bounds). Returns how many were written, at most cap. */
+ * (bucket upper bounds); the connections cut, in all by reason
+ * ("peer_cuts_flood") and per identity ("peer_cuts_flood:460100-001").
+ * Returns how many were written, at most cap. */
 size_t hub_metrics_list(void *self, hub_metric_t *out, size_t cap);
 
 /* Prometheus text exposition (version 0.0.4) of ingest's counters and

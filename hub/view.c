@@ -1,7 +1,7 @@
 /* hub_view: owns the feed, the metrics and the dashboard, and calls them
  * in the order the loop needs: measure the commit, then mark it for the
- * feed; every turn, the feed's publication and heartbeat, monitors, then
- * the HTTP documents. */
+ * feed; every turn, the feed's publication and heartbeat, then the HTTP
+ * documents. */
 #include "view.h"
 #include "dashboard.h"
 #include "feed.h"
@@ -14,12 +14,12 @@
 #include <stdlib.h>
 
 struct hub_view {
-    hub_feed_t *feed;           /* publishes on the PUB socket */
-    hub_metrics_t *metrics;     /* histograms, monitors */
+    hub_feed_t *feed;           /* publishes on the XPUB socket */
+    hub_metrics_t *metrics;     /* histograms, connections */
     hub_dashboard_t *dashboard; /* HTTP; NULL when metrics_http is "" */
 };
 
-hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *ctx, void *ingest_sock, void *feed_sock,
+hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *feed_sock, const hub_peers_t *peers,
                          hub_status_t *status, const hub_ingest_t *ingest, const ro_registry_t *reg,
                          const hub_unit_state_t *states, const hub_engine_t *engine,
                          const hub_targets_t *targets, char *err, size_t errlen)
@@ -29,7 +29,7 @@ hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *ctx, void *ingest_soc
         self->feed = hub_feed_new(feed_sock, status, reg, states, engine, targets, 0);
     if (self && self->feed)
         self->metrics = hub_metrics_new(ingest, self->feed, states, ro_registry_count(reg),
-                                        cfg->silent_after, ctx, ingest_sock, feed_sock);
+                                        cfg->silent_after, peers);
     if (!self || !self->metrics) {
         snprintf(err, errlen, "cannot start the feed and its metrics");
         hub_view_destroy(&self);
@@ -81,7 +81,6 @@ void hub_view_committed(hub_view_t *self, const hub_ingest_t *ingest, int64_t no
 long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms)
 {
     long next = hub_feed_tick(self->feed, now, mono_ms);
-    hub_metrics_poll(self->metrics);
     if (self->dashboard)
         hub_dashboard_tick(self->dashboard, now, mono_ms);
     return next;

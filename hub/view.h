@@ -1,5 +1,5 @@
 /* hub_view: the operator's view of a running hub, wired into its poll loop
- * in a few calls: the feed (hub_feed) on the bound PUB socket, the metrics
+ * in a few calls: the feed (hub_feed) on the bound XPUB socket, the metrics
  * (hub_metrics) and, when hub.ini sets metrics_http, the HTTP port with the
  * dashboard (hub_dashboard). What goes into a scope is the status API's;
  * when and how it is published is these modules'. */
@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "ingest.h"
+#include "peers.h"
 #include "ro_config.h"
 #include "ro_registry.h"
 #include "state.h"
@@ -20,19 +21,18 @@
 typedef struct hub_view hub_view_t;
 
 /* Start the view over the hub's pieces (all borrowed, must outlive it):
- * ctx and its bound ingest ROUTER and feed PUB sockets, status (told the
+ * the bound feed XPUB socket, peers (connections and cuts), status (told the
  * feed's epoch and seq, asked by the dashboard, and answering METRICS with
  * the view's metrics), ingest, reg with its committed states (all the feed
  * and metrics read of units), the engine and its targets (the feed
  * evaluates scopes with them), and cfg (metrics_http, silent_after,
  * data_dir). Returns NULL with a reason in err. */
-hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *ctx, void *ingest_sock, void *feed_sock,
+hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *feed_sock, const hub_peers_t *peers,
                          hub_status_t *status, const hub_ingest_t *ingest, const ro_registry_t *reg,
                          const hub_unit_state_t *states, const hub_engine_t *engine,
                          const hub_targets_t *targets, char *err, size_t errlen);
 
-/* Stop the HTTP thread, close the monitor sockets (call before
- * zmq_ctx_term) and free; accepts NULL and nulls the pointer. */
+/* Stop the HTTP thread and free; accepts NULL and nulls the pointer. */
 void hub_view_destroy(hub_view_t **self_p);
 
 /* After a loop turn in which ingest committed a batch: time it (woke_us,
@@ -42,8 +42,8 @@ void hub_view_destroy(hub_view_t **self_p);
  * clock. */
 void hub_view_committed(hub_view_t *self, const hub_ingest_t *ingest, int64_t now, int64_t woke_us);
 
-/* Every loop turn: the feed's publication and heartbeat, monitor events,
- * HTTP documents when due. Returns the milliseconds the loop may sleep
+/* Every loop turn: the feed's publication and heartbeat, HTTP documents
+ * when due. Returns the milliseconds the loop may sleep
  * before the next is due. */
 long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms);
 
