@@ -460,7 +460,8 @@ static size_t s_per_identity(hub_peers_t *self, int64_t now)
         }
         self->rank[n++] = (s_rank_t){c->shown ? c->user : "", c->pending, (int)fd};
     }
-    qsort(self->rank, n, sizeof *self->rank, s_rank_cmp);
+    if (n) /* rank is NULL until there was something to rank */
+        qsort(self->rank, n, sizeof *self->rank, s_rank_cmp);
     size_t cut = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i;

@@ -485,6 +485,7 @@ int main(int argc, char **argv)
         return 3;
     uint64_t sent = 0;
     int64_t t0 = ro_time_mono_ms(), next_say = t0 + 1000;
+    int rc = 1;
     while (sent < total) {
         size_t len = 0;
         for (size_t k = 0; k < per; k++)
@@ -492,7 +493,8 @@ int main(int argc, char **argv)
         if (s_write_all(c.fd, batch, len) != 0) {
             printf("cut after %.1f MiB in %.2f s: %s\n", (double)sent / (1 << 20),
                    (double)(ro_time_mono_ms() - t0) / 1000, strerror(errno));
-            return 0;
+            rc = 0;
+            break;
         }
         sent += per * frame;
         if (ro_time_mono_ms() >= next_say) {
@@ -500,8 +502,11 @@ int main(int argc, char **argv)
             next_say += 1000;
         }
     }
-    printf("done: %.1f MiB sent in %.2f s, not cut\n", (double)sent / (1 << 20),
-           (double)(ro_time_mono_ms() - t0) / 1000);
+    if (rc)
+        printf("done: %.1f MiB sent in %.2f s, not cut\n", (double)sent / (1 << 20),
+               (double)(ro_time_mono_ms() - t0) / 1000);
     close(c.fd);
-    return 1;
+    free(payload);
+    free(batch);
+    return rc;
 }
