@@ -14,7 +14,7 @@ FLOOD=$RO_BUILD/tests/tools/ro-flood # its `watch` prints every feed message
 hub_config; hub_start
 "$CTL_BIN" keys operator gone "$KEYS/gone" --allow-list "$ALLOW" >/dev/null || fail "keys operator"
 touch "$KEYS/.dirty"; keys_sync
-watch_as() { "$FLOOD" watch "$FEED" --curve "$KEYS/hub/hub.pub" "$1/operator.pub" "$1/operator.key"; }
+watch_as() { exec "$FLOOD" watch "$FEED" --curve "$KEYS/hub/hub.pub" "$1/operator.pub" "$1/operator.key"; }
 watch_as "$KEYS/operator" > "$T/stays.out" 2>&1 &
 BG_PIDS+=($!)
 watch_as "$KEYS/gone" > "$T/gone.out" 2>&1 &
