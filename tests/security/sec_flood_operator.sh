@@ -20,10 +20,6 @@ touch "$KEYS/.dirty"; keys_sync
 BG_PIDS+=($!)
 wait_until 10 grep -q "^heartbeat" "$T/watch.out" || fail "the listed operator gets no feed"
 
-rss_kib() {
-  local k v _
-  while read -r k v _; do [ "$k" = VmRSS: ] && { echo "$v"; return; }; done < "/proc/$HUB_PID/status"
-}
 base=$(rss_kib)
 limit=$((base + BOUND_MIB * 1024))
 m=("$KEYS/hub/hub.pub" "$KEYS/mallory/operator.pub" "$KEYS/mallory/operator.key")
@@ -37,15 +33,7 @@ for target in status feed; do
   fi
   fpid=$!
   BG_PIDS+=($fpid)
-  while kill -0 $fpid 2>/dev/null; do
-    r=$(rss_kib)
-    [ "$r" -gt "$peak" ] && peak=$r
-    if [ "$r" -gt "$limit" ] && rss_bound_checked; then
-      kill $fpid 2>/dev/null
-      fail "$target flood: hub RSS $((r / 1024)) MiB, above the bound $((limit / 1024)) MiB: $(tail -n 1 "$out")"
-    fi
-    sleep 0.01
-  done
+  rss_within $fpid "$limit" "$target flood" "$out"
   grep -q "^cut after" "$out" || fail "the $target flooder was not cut: $(cat "$out")"
   key=$(cat "$KEYS/mallory/operator.pub")
   grep -qF "cut the $target connection of operator:mallory (key $key)" "$T/hub.log" \

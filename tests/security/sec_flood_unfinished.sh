@@ -24,10 +24,6 @@ agent_start $good
 agent $good record staff --date 2018-01-05 --total 10 --proficient 5 >/dev/null || fail "record"
 wait_until 15 outbox_count $good outbox 0 || fail "agent $good's first event not stored"
 
-rss_kib() {
-  local k v _
-  while read -r k v _; do [ "$k" = VmRSS: ] && { echo "$v"; return; }; done < "/proc/$HUB_PID/status"
-}
 base=$(rss_kib)
 limit=$((base + BOUND_MIB * 1024))
 say "hub RSS before the floods: $((base / 1024)) MiB; bound $((limit / 1024)) MiB"
@@ -45,15 +41,7 @@ for frame in 4000 0 64; do
   agent $good record staff --date 2018-0$((round + 1))-05 --total 10 --proficient 5 >/dev/null \
     || fail "record during flood $round"
   # the condition is the bound: sample RSS until the flooder ends
-  while kill -0 $fpid 2>/dev/null; do
-    r=$(rss_kib)
-    [ "$r" -gt "$peak" ] && peak=$r
-    if [ "$r" -gt "$limit" ] && rss_bound_checked; then
-      kill $fpid 2>/dev/null
-      fail "flood $round ($frame-byte frames): hub RSS $((r / 1024)) MiB, above the bound $((limit / 1024)) MiB: $(tail -n 1 "$out")"
-    fi
-    sleep 0.01
-  done
+  rss_within $fpid "$limit" "flood $round ($frame-byte frames)" "$out"
   wait $fpid && rc=0 || rc=$?
   expect_eq "$rc" 0 "flood $round ($frame-byte frames) cut: $(tail -n 1 "$out")"
   grep -q "^cut after" "$out" || fail "flood $round: the flooder was not cut: $(cat "$out")"

@@ -34,3 +34,25 @@ hub_log_has() { grep -qE "$1" "$T/hub.log" || fail "hub log lacks /$1/: $2"; }
 # RSS no measure of the hub's; the flood tests then check the cuts, not the
 # bound, which the ordinary build (scripts/test) checks.
 rss_bound_checked() { case "$(ldd "$HUB_BIN" 2>/dev/null)" in *libasan*) return 1 ;; esac; }
+
+# rss_kib: the hub's resident memory in KiB.
+rss_kib() {
+  local k v _
+  while read -r k v _; do [ "$k" = VmRSS: ] && { echo "$v"; return; }; done < "/proc/$HUB_PID/status"
+}
+
+# rss_within PID LIMIT_KIB WHAT OUT: sample the hub's RSS until PID (a
+# flooder writing to OUT) ends, raising $peak; fail as soon as it passes
+# LIMIT_KIB (where rss_bound_checked). The condition is the bound, not a time.
+rss_within() {
+  local pid=$1 limit=$2 what=$3 out=$4 r
+  while kill -0 "$pid" 2>/dev/null; do
+    r=$(rss_kib)
+    [ "$r" -gt "$peak" ] && peak=$r
+    if [ "$r" -gt "$limit" ] && rss_bound_checked; then
+      kill "$pid" 2>/dev/null
+      fail "$what: hub RSS $((r / 1024)) MiB, above the bound $((limit / 1024)) MiB: $(tail -n 1 "$out")"
+    fi
+    sleep 0.01
+  done
+}
