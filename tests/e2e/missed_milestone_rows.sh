@@ -8,19 +8,7 @@
 # the next milestone. The report's laggards and rolloutctl's agree.
 source "$(dirname "$0")/lib.sh"
 
-REGISTRY=$T/units.csv
-cat > "$REGISTRY" <<'CSV'
-id,level,division,name
-460000-001,provincial,460000,省发展和改革委员会
-460100-001,municipal,460100,海口市发展和改革委员会
-469005-012,municipal,469005,文昌市交通运输局
-CSV
-hub_config; hub_start
-# items as of 2018-06-30: 50% (missed 70%), 75% (70% met, at risk of 80%), 90% (met)
-"$PROBE_BIN" "$INGEST" --wait 300 report 460000-001 1 items 20180620 100 50 >/dev/null
-"$PROBE_BIN" "$INGEST" --wait 300 report 460100-001 1 items 20180620 100 75 >/dev/null
-"$PROBE_BIN" "$INGEST" --wait 300 report 469005-012 1 items 20180620 100 90 >/dev/null
-wait_until 20 province_reports_is 3 || fail "hub has $(province reports) of 3 reports"
+three_units_at_the_2018_06_30_milestone
 
 # items STATUS-ARGS...: "milestone due target gap" of the items row of the scope table
 items() {
