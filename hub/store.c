@@ -1,78 +1,18 @@
-/* hub_store: hub.db in SQLite: schema and forward migrations, prepared
- * statements for the ingest transaction, the as-of and recount queries.
+/* hub_store: hub.db in SQLite: schema and forward migrations, opening and
+ * checking the file, and the ingest thread's write transaction (units,
+ * reports, refusals). The status thread's queries are in store_read.c, the
+ * recount and check in store_verify.c; store_db.h is what they share.
  * Damaged files are refused, never repaired: what to do with them is the
  * operator's call. Ordering and dedup policy live in hub_ingest. */
-#include "store.h"
+#include "store_db.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-/* Statements prepared once at open; the order matches s_sql below. */
-enum {
-    Q_BEGIN,
-    Q_COMMIT,
-    Q_ROLLBACK,
-    Q_UNIT_INSERT,
-    Q_UNIT_SCAN,
-    Q_UNIT_IDS,
-    Q_UNIT_UPDATE,
-    Q_REPORT_INSERT,
-    Q_REPORT_FIND,
-    Q_REFUSAL_INSERT,
-    Q_REFUSAL_FIND,
-    Q_RECOUNT,
-    Q_HISTORY,
-    Q_SERIES,
-    Q_COUNT
-};
-
-#define UNIT_COLUMNS                                                                               \
-    "last_seq, last_heard, reports, participants, hours_tenths, sessions, "                        \
-    "staff_date, staff_total, staff_proficient, items_date, items_total, "                         \
-    "items_no_visit, cases_month, cases_total, cases_no_visit"
-
-/* The raw reports folded the way hub_state_apply folds them, for dates up
- * to ?1 (cases: months up to ?2), next to the stored units row. Training
- * sums; per kind the snapshot with the latest date, then the latest seq. */
-#define RECOUNT_SQL                                                                                \
-    "WITH t AS (SELECT uid, COUNT(*) AS n, MAX(seq) AS maxseq,"                                    \
-    "  SUM(CASE WHEN kind = 1 THEN total ELSE 0 END) AS participants,"                             \
-    "  SUM(CASE WHEN kind = 1 THEN part ELSE 0 END) AS hours,"                                     \
-    "  SUM(kind = 1) AS sessions"                                                                  \
-    "  FROM reports WHERE (kind = 4 AND date <= ?2) OR (kind <> 4 AND date <= ?1)"                 \
-    "  GROUP BY uid),"                                                                             \
-    " s AS (SELECT uid,"                                                                           \
-    "  MAX(CASE WHEN kind = 2 THEN date END) AS sd,"                                               \
-    "  MAX(CASE WHEN kind = 2 THEN total END) AS st,"                                              \
-    "  MAX(CASE WHEN kind = 2 THEN part END) AS sp,"                                               \
-    "  MAX(CASE WHEN kind = 3 THEN date END) AS idt,"                                              \
-    "  MAX(CASE WHEN kind = 3 THEN total END) AS it,"                                              \
-    "  MAX(CASE WHEN kind = 3 THEN part END) AS ip,"                                               \
-    "  MAX(CASE WHEN kind = 4 THEN date END) AS cd,"                                               \
-    "  MAX(CASE WHEN kind = 4 THEN total END) AS ct,"                                              \
-    "  MAX(CASE WHEN kind = 4 THEN part END) AS cp"                                                \
-    "  FROM (SELECT uid, kind, date, total, part, ROW_NUMBER() OVER"                               \
-    "        (PARTITION BY uid, kind ORDER BY date DESC, seq DESC) AS rn"                          \
-    "        FROM reports WHERE (kind IN (2, 3) AND date <= ?1) OR (kind = 4 AND date <= ?2))"     \
-    "  WHERE rn = 1 GROUP BY uid)"                                                                 \
-    " SELECT u.id, u.last_seq, u.last_heard, u.reports, u.participants, u.hours_tenths,"           \
-    "  u.sessions, u.staff_date, u.staff_total, u.staff_proficient, u.items_date,"                 \
-    "  u.items_total, u.items_no_visit, u.cases_month, u.cases_total, u.cases_no_visit,"           \
-    "  IFNULL(t.maxseq, 0), IFNULL(t.n, 0), IFNULL(t.participants, 0),"                            \
-    "  IFNULL(t.hours, 0), IFNULL(t.sessions, 0),"                                                 \
-    "  IFNULL(s.sd, 0), IFNULL(s.st, 0), IFNULL(s.sp, 0),"                                         \
-    "  IFNULL(s.idt, 0), IFNULL(s.it, 0), IFNULL(s.ip, 0),"                                        \
-    "  IFNULL(s.cd, 0), IFNULL(s.ct, 0), IFNULL(s.cp, 0)"                                          \
-    " FROM units u LEFT JOIN t ON t.uid = u.uid LEFT JOIN s ON s.uid = u.uid"                      \
-    " ORDER BY u.id"
 
 static const char *s_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -145,19 +85,6 @@ static const char *s_migrations[HUB_STORE_SCHEMA] = {
     "CREATE INDEX refusals_by_unit ON refusals (unit, seq);",
 };
 
-/* The uid of a registry unit that has no row in the store (only after
- * hub_store_map_units): SQLite gives new rows uids from 1 up. */
-#define S_NO_UID INT64_MIN
-
-struct hub_store {
-    sqlite3 *db;                  /* the connection; one writer, or a reader */
-    sqlite3_stmt *q[Q_COUNT];     /* prepared statements */
-    char path[512];               /* for messages */
-    int64_t *uids;                /* uid of registry unit i, or S_NO_UID */
-    char (*ids)[RO_UNIT_MAX + 1]; /* id of registry unit i */
-    size_t nunits;                /* units in uids and ids */
-};
-
 const char *hub_store_strerror(int code)
 {
     switch (code) {
@@ -169,20 +96,20 @@ const char *hub_store_strerror(int code)
 }
 
 /* Map SQLite's result to ours and put "what: sqlite's message" in err. */
-static int s_fail(hub_store_t *self, int rc, const char *what, char *err, size_t errlen)
+int store_fail(hub_store_t *self, int rc, const char *what, char *err, size_t errlen)
 {
     if (err && errlen)
         snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(self->db));
     return (rc & 0xff) == SQLITE_FULL ? HUB_STORE_EFULL : HUB_STORE_EFAIL;
 }
 
-static int s_is_damage(int rc)
+int store_is_damage(int rc)
 {
     rc &= 0xff;
     return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
 }
 
-static void s_damaged(const char *path, const char *why, char *err, size_t errlen)
+void store_damaged(const char *path, const char *why, char *err, size_t errlen)
 {
     snprintf(err, errlen,
              "%s is damaged: %s; restore it from a backup or move it aside to start empty"
@@ -231,7 +158,7 @@ static int s_check_file(const char *path, char *err, size_t errlen)
     n = pread(fd, h, sizeof h, 0);
     close(fd);
     if (n < (ssize_t)sizeof h || memcmp(h, "SQLite format 3", 16) != 0) {
-        s_damaged(path, "file is not a database", err, errlen);
+        store_damaged(path, "file is not a database", err, errlen);
         return -1;
     }
     uint32_t page = (uint32_t)h[16] << 8 | h[17];
@@ -249,7 +176,7 @@ static int s_check_file(const char *path, char *err, size_t errlen)
         char why[160];
         snprintf(why, sizeof why, "file is truncated (%lld bytes, its header says %llu)",
                  (long long)st.st_size, (unsigned long long)pages * page);
-        s_damaged(path, why, err, errlen);
+        store_damaged(path, why, err, errlen);
         return -1;
     }
     return 0;
@@ -269,7 +196,7 @@ static int s_exec(hub_store_t *self, const char *sql, char *err, size_t errlen)
 }
 
 /* One integer from a single-row query; returns the SQLite code. */
-static int s_int(sqlite3 *db, const char *sql, int64_t *out)
+int store_int(sqlite3 *db, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -288,17 +215,17 @@ static int s_int(sqlite3 *db, const char *sql, int64_t *out)
 static int s_inspect(hub_store_t *self, int64_t *version, char *err, size_t errlen)
 {
     int64_t tables = 0, ours = 0;
-    int rc = s_int(self->db, "PRAGMA user_version", version);
+    int rc = store_int(self->db, "PRAGMA user_version", version);
     if (rc == SQLITE_OK)
-        rc = s_int(self->db, "SELECT count(*) FROM sqlite_schema", &tables);
+        rc = store_int(self->db, "SELECT count(*) FROM sqlite_schema", &tables);
     if (rc == SQLITE_OK)
-        rc = s_int(self->db,
-                   "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-                   " AND name IN ('units', 'reports', 'refusals')",
-                   &ours);
+        rc = store_int(self->db,
+                       "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+                       " AND name IN ('units', 'reports', 'refusals')",
+                       &ours);
     if (rc != SQLITE_OK) {
-        if (s_is_damage(rc) || s_is_damage(sqlite3_errcode(self->db)))
-            s_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
+        if (store_is_damage(rc) || store_is_damage(sqlite3_errcode(self->db)))
+            store_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
         else
             snprintf(err, errlen, "%s: cannot read: %s", self->path, sqlite3_errmsg(self->db));
         return -1;
@@ -318,7 +245,7 @@ static int s_inspect(hub_store_t *self, int64_t *version, char *err, size_t errl
         return -1;
     }
     if (*version >= 1 && ours != 3) {
-        s_damaged(self->path, "tables of the hub store are missing", err, errlen);
+        store_damaged(self->path, "tables of the hub store are missing", err, errlen);
         return -1;
     }
     return 0;
@@ -450,8 +377,8 @@ static hub_store_t *s_open(const char *path, int synchronous, int64_t max_bytes,
         rc = sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->q[i],
                                 NULL);
         if (rc != SQLITE_OK) {
-            if (s_is_damage(rc))
-                s_damaged(path, sqlite3_errmsg(self->db), err, errlen);
+            if (store_is_damage(rc))
+                store_damaged(path, sqlite3_errmsg(self->db), err, errlen);
             else
                 snprintf(err, errlen, "%s: cannot prepare statement %d: %s", path, i,
                          sqlite3_errmsg(self->db));
@@ -465,13 +392,13 @@ static hub_store_t *s_open(const char *path, int synchronous, int64_t max_bytes,
 int hub_store_set_max_bytes(hub_store_t *self, int64_t max_bytes, char *err, size_t errlen)
 {
     int64_t page = 4096, pages = 0xfffffffe; /* SQLite's own ceiling */
-    s_int(self->db, "PRAGMA page_size", &page);
+    store_int(self->db, "PRAGMA page_size", &page);
     if (max_bytes > 0)
         pages = max_bytes / (page > 0 ? page : 4096);
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)(pages > 0 ? pages : 1));
     int64_t got;
-    if (s_int(self->db, sql, &got) != SQLITE_OK) {
+    if (store_int(self->db, sql, &got) != SQLITE_OK) {
         if (err && errlen)
             snprintf(err, errlen, "%s: cannot cap the size: %s", self->path,
                      sqlite3_errmsg(self->db));
@@ -505,7 +432,7 @@ static int s_step_done(hub_store_t *self, sqlite3_stmt *st, const char *what, ch
     int rc = sqlite3_step(st);
     int out = 0;
     if (rc != SQLITE_DONE)
-        out = s_fail(self, rc, what, err, errlen);
+        out = store_fail(self, rc, what, err, errlen);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return out;
@@ -530,7 +457,7 @@ static void s_row_to_state(sqlite3_stmt *st, int col, hub_unit_state_t *s)
     s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, col + 14);
 }
 
-/* New maps for reg: every uid S_NO_UID, every id copied. Returns 0, or
+/* New maps for reg: every uid STORE_NO_UID, every id copied. Returns 0, or
  * HUB_STORE_EFAIL (out of memory) with nothing allocated. */
 static int s_map_new(const ro_registry_t *reg, int64_t **uids_p, char (**ids_p)[RO_UNIT_MAX + 1],
                      char *err, size_t errlen)
@@ -546,7 +473,7 @@ static int s_map_new(const ro_registry_t *reg, int64_t **uids_p, char (**ids_p)[
         return HUB_STORE_EFAIL;
     }
     for (size_t i = 0; i < n; i++) {
-        uids[i] = S_NO_UID;
+        uids[i] = STORE_NO_UID;
         memcpy(ids[i], ro_registry_at(reg, i)->id, sizeof ids[i]); /* same size, NUL-ended */
     }
     *uids_p = uids;
@@ -592,9 +519,10 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, int64_t *ui
     }
     int out = 0;
     if (rc != SQLITE_DONE) {
-        out = s_fail(self, rc, "cannot read the units", err, errlen);
-        if (err && errlen && (s_is_damage(rc) || s_is_damage(sqlite3_extended_errcode(self->db))))
-            s_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
+        out = store_fail(self, rc, "cannot read the units", err, errlen);
+        if (err && errlen &&
+            (store_is_damage(rc) || store_is_damage(sqlite3_extended_errcode(self->db))))
+            store_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
     }
     sqlite3_reset(st);
     return out;
@@ -631,7 +559,7 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
     if (rc == 0)
         rc = s_scan_units(self, reg, uids, states, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (uids[i] != S_NO_UID)
+        if (uids[i] != STORE_NO_UID)
             continue;
         sqlite3_bind_text(self->q[Q_UNIT_INSERT], 1, ids[i], -1, SQLITE_STATIC);
         rc = s_step_done(self, self->q[Q_UNIT_INSERT], "cannot add a unit", err, errlen);
@@ -643,8 +571,8 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
     if (rc == 0)
         rc = hub_store_commit(self, err, errlen);
     if (rc) {
-        if (err && errlen && s_is_damage(sqlite3_extended_errcode(self->db)))
-            s_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
+        if (err && errlen && store_is_damage(sqlite3_extended_errcode(self->db)))
+            store_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
         hub_store_rollback(self);
         free(uids);
         free(ids);
@@ -679,7 +607,7 @@ void hub_store_rollback(hub_store_t *self)
 /* 0 if unit index has a row to write to, else HUB_STORE_EFAIL with why. */
 static int s_writable(const hub_store_t *self, size_t index, char *err, size_t errlen)
 {
-    if (index < self->nunits && self->uids[index] != S_NO_UID)
+    if (index < self->nunits && self->uids[index] != STORE_NO_UID)
         return 0;
     if (err && errlen) {
         if (index < self->nunits)
@@ -714,7 +642,7 @@ int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, 
             snprintf(err, errlen, "%s seq %llu is already stored", r->unit,
                      (unsigned long long)r->seq);
     } else if (rc != SQLITE_DONE) {
-        out = s_fail(self, rc, "cannot store a report", err, errlen);
+        out = store_fail(self, rc, "cannot store a report", err, errlen);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -766,7 +694,7 @@ int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash
         return HUB_STORE_EFAIL;
     sqlite3_stmt *st = self->q[Q_REPORT_FIND];
     int rc, out = 0;
-    if (self->uids[index] != S_NO_UID) { /* a unit without a row has no reports */
+    if (self->uids[index] != STORE_NO_UID) { /* a unit without a row has no reports */
         sqlite3_bind_int64(st, 1, self->uids[index]);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
         rc = sqlite3_step(st);
@@ -774,7 +702,7 @@ int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash
             *hash = (uint64_t)sqlite3_column_int64(st, 0);
             out = 1;
         } else if (rc != SQLITE_DONE) {
-            out = s_fail(self, rc, "cannot look up a report", NULL, 0);
+            out = store_fail(self, rc, "cannot look up a report", NULL, 0);
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -796,553 +724,9 @@ int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash
         }
         out = 2;
     } else if (rc != SQLITE_DONE) {
-        out = s_fail(self, rc, "cannot look up a refusal", NULL, 0);
+        out = store_fail(self, rc, "cannot look up a refusal", NULL, 0);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return out;
-}
-
-/* Columns of the recount statement: 0 id, 1..15 the stored units row in
- * UNIT_COLUMNS order, 16.. the recount (see s_recount_fields). */
-static const struct {
-    const char *name; /* units column */
-    int stored;       /* its column in the recount row */
-    int recount;      /* the recomputed value's column */
-} s_recount_fields[] = {
-    {"reports", 3, 17},          {"participants", 4, 18}, {"hours_tenths", 5, 19},
-    {"sessions", 6, 20},         {"staff_date", 7, 21},   {"staff_total", 8, 22},
-    {"staff_proficient", 9, 23}, {"items_date", 10, 24},  {"items_total", 11, 25},
-    {"items_no_visit", 12, 26},  {"cases_month", 13, 27}, {"cases_total", 14, 28},
-    {"cases_no_visit", 15, 29},
-};
-#define RECOUNT_MAXSEQ 16
-
-/* Fill a state from the recomputed columns of a recount row. */
-static void s_recount_to_state(sqlite3_stmt *st, hub_unit_state_t *s)
-{
-    s->reports = (uint64_t)sqlite3_column_int64(st, 17);
-    s->participants = (uint64_t)sqlite3_column_int64(st, 18);
-    s->hours_tenths = (uint64_t)sqlite3_column_int64(st, 19);
-    s->sessions = (uint64_t)sqlite3_column_int64(st, 20);
-    s->staff_date = (uint32_t)sqlite3_column_int64(st, 21);
-    s->staff_total = (uint32_t)sqlite3_column_int64(st, 22);
-    s->staff_proficient = (uint32_t)sqlite3_column_int64(st, 23);
-    s->items_date = (uint32_t)sqlite3_column_int64(st, 24);
-    s->items_total = (uint32_t)sqlite3_column_int64(st, 25);
-    s->items_no_visit = (uint32_t)sqlite3_column_int64(st, 26);
-    s->cases_month = (uint32_t)sqlite3_column_int64(st, 27);
-    s->cases_total = (uint32_t)sqlite3_column_int64(st, 28);
-    s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, 29);
-}
-
-/* Step the recount statement st (bound) to its end, comparing each units
- * row with the recount. Returns the number of differences (up to cap of
- * them written to diffs) and sets *rc to SQLite's last code: SQLITE_DONE
- * unless the scan failed. */
-static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap, uint64_t *nunits,
-                           uint64_t *nreports, int *rc)
-{
-    long ndiff = 0;
-    *nunits = *nreports = 0;
-    while ((*rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *id = sqlite3_column_text(st, 0);
-        (*nunits)++;
-        *nreports += (uint64_t)sqlite3_column_int64(st, 17);
-        size_t nf = sizeof s_recount_fields / sizeof s_recount_fields[0];
-        for (size_t f = 0; f <= nf; f++) {
-            const char *name;
-            int64_t stored, recount;
-            if (f == nf) {
-                /* last_seq covers refusals too, so it may exceed the highest report */
-                name = "last_seq";
-                stored = sqlite3_column_int64(st, 1);
-                recount = sqlite3_column_int64(st, RECOUNT_MAXSEQ);
-                if (stored >= recount)
-                    continue;
-            } else {
-                name = s_recount_fields[f].name;
-                stored = sqlite3_column_int64(st, s_recount_fields[f].stored);
-                recount = sqlite3_column_int64(st, s_recount_fields[f].recount);
-                if (stored == recount)
-                    continue;
-            }
-            if (diffs && (size_t)ndiff < cap) {
-                hub_store_diff_t *d = &diffs[ndiff];
-                snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
-                snprintf(d->field, sizeof d->field, "%s", name);
-                d->stored = stored;
-                d->recount = recount;
-            }
-            ndiff++;
-        }
-    }
-    return ndiff;
-}
-
-long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
-                       uint64_t *reports, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = self->q[Q_RECOUNT];
-    sqlite3_bind_int64(st, 1, 99991231);
-    sqlite3_bind_int64(st, 2, 999912);
-    uint64_t nunits = 0, nreports = 0;
-    int rc;
-    long out = s_recount_scan(st, diffs, cap, &nunits, &nreports, &rc);
-    if (rc != SQLITE_DONE) {
-        out = s_fail(self, rc, "cannot recount", err, errlen);
-        if (s_is_damage(rc) && err && errlen)
-            s_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (out >= 0) {
-        if (units)
-            *units = nunits;
-        if (reports)
-            *reports = nreports;
-    }
-    return out;
-}
-
-/* The fast check over the units with ids below ?1 (CHECK_BELOW), from ?1
- * on (CHECK_FROM) or all of them (CHECK_ALL), by id. The highest seq of a
- * unit is the last key of its range in reports: an index seek, not a scan;
- * the refusals' highest seq per unit comes from one pass over their index
- * (refusals are few). */
-#define CHECK_SQL(REFUSALS_WHERE, UNITS_WHERE)                                                     \
-    "SELECT u.id, u.last_seq, u.reports,"                                                          \
-    " IFNULL((SELECT max(seq) FROM reports r WHERE r.uid = u.uid), 0), IFNULL(f.maxseq, 0)"        \
-    " FROM units u LEFT JOIN (SELECT unit, max(seq) AS maxseq FROM refusals" REFUSALS_WHERE        \
-    " GROUP BY unit) f ON f.unit = u.id" UNITS_WHERE " ORDER BY u.id"
-enum { CHECK_ALL, CHECK_BELOW, CHECK_FROM };
-static const char *s_check_sql[] = {
-    [CHECK_ALL] = CHECK_SQL("", ""),
-    [CHECK_BELOW] = CHECK_SQL(" WHERE unit < ?1", " WHERE u.id < ?1"),
-    [CHECK_FROM] = CHECK_SQL(" WHERE unit >= ?1", " WHERE u.id >= ?1"),
-};
-
-/* Below this many units the check runs in one part: a thread and a second
- * connection would cost more than they save. */
-#define CHECK_SPLIT_MIN 1024
-
-/* One part of the fast check, on a connection of its own. */
-typedef struct {
-    sqlite3 *db;             /* the connection it reads with */
-    int which;               /* CHECK_ALL, CHECK_BELOW or CHECK_FROM */
-    const char *split;       /* ?1 of CHECK_BELOW and CHECK_FROM */
-    hub_store_diff_t *diffs; /* the first cap differences (may be NULL) */
-    size_t cap;              /* room in diffs */
-    long ndiff;              /* differences found */
-    uint64_t units;          /* units looked at */
-    int rc;                  /* SQLITE_DONE, or why it stopped */
-    int damaged;             /* the file is damaged */
-    char msg[256];           /* SQLite's message when rc is not SQLITE_DONE */
-} s_check_part_t;
-
-static void *s_check_part(void *arg)
-{
-    s_check_part_t *p = arg;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(p->db, s_check_sql[p->which], -1, &st, NULL);
-    if (rc == SQLITE_OK && p->which != CHECK_ALL)
-        rc = sqlite3_bind_text(st, 1, p->split, -1, SQLITE_STATIC);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-            break;
-        const unsigned char *id = sqlite3_column_text(st, 0);
-        int64_t last = sqlite3_column_int64(st, 1), reports = sqlite3_column_int64(st, 2);
-        int64_t maxrep = sqlite3_column_int64(st, 3), maxref = sqlite3_column_int64(st, 4);
-        int64_t handled = maxrep > maxref ? maxrep : maxref;
-        p->units++;
-        /* last_seq is the highest seq stored or refused; reports fit below it */
-        const char *field = last != handled ? "last_seq" : reports > last ? "reports" : NULL;
-        if (!field)
-            continue;
-        if (p->diffs && (size_t)p->ndiff < p->cap) {
-            hub_store_diff_t *d = &p->diffs[p->ndiff];
-            snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
-            snprintf(d->field, sizeof d->field, "%s", field);
-            d->stored = field[0] == 'l' ? last : reports;
-            d->recount = field[0] == 'l' ? handled : last;
-        }
-        p->ndiff++;
-    }
-    p->rc = rc;
-    if (rc != SQLITE_DONE) {
-        p->damaged = s_is_damage(rc) || s_is_damage(sqlite3_extended_errcode(p->db));
-        snprintf(p->msg, sizeof p->msg, "%s", sqlite3_errmsg(p->db));
-    }
-    sqlite3_finalize(st);
-    return NULL;
-}
-
-/* The id that splits the units in two halves into split; 0 if it is worth
- * it (a file, enough units) and it was found. */
-static int s_check_split(hub_store_t *self, char *split, size_t len)
-{
-    int64_t n = 0;
-    if (strcmp(self->path, ":memory:") == 0 ||
-        s_int(self->db, "SELECT count(*) FROM units", &n) != SQLITE_OK || n < CHECK_SPLIT_MIN)
-        return -1;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(self->db, "SELECT id FROM units ORDER BY id LIMIT 1 OFFSET ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, n / 2);
-    int out = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *id = sqlite3_column_text(st, 0);
-        if (id && strlen((const char *)id) < len) {
-            snprintf(split, len, "%s", (const char *)id);
-            out = 0;
-        }
-    }
-    sqlite3_finalize(st);
-    return out;
-}
-
-long hub_store_check_fast(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
-                          char *err, size_t errlen)
-{
-    /* A seek per unit reads about one page per unit: on a large store the
-     * cost is in the reads, so the units below the middle id are checked
-     * here while a thread with a read-only connection of its own checks the
-     * rest (each unit's row and reports are read in one snapshot: the
-     * halves need not share one). Without a second connection, one part. */
-    s_check_part_t part[2] = {{.db = self->db, .which = CHECK_ALL, .diffs = diffs, .cap = cap},
-                              {.which = CHECK_FROM, .cap = cap}};
-    char split[RO_UNIT_MAX * 4 + 1];
-    pthread_t thread;
-    int threaded = 0;
-    if (s_check_split(self, split, sizeof split) == 0 &&
-        sqlite3_open_v2(self->path, &part[1].db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                        NULL) == SQLITE_OK &&
-        (!diffs || !cap || (part[1].diffs = calloc(cap, sizeof *diffs)))) {
-        sqlite3_extended_result_codes(part[1].db, 1);
-        sqlite3_busy_timeout(part[1].db, 5000);
-        part[0].which = CHECK_BELOW;
-        part[0].split = part[1].split = split;
-        threaded = pthread_create(&thread, NULL, s_check_part, &part[1]) == 0;
-        if (!threaded)
-            part[0].which = CHECK_ALL;
-    }
-    s_check_part(&part[0]);
-    if (threaded)
-        pthread_join(thread, NULL);
-
-    long ndiff = part[0].ndiff + (threaded ? part[1].ndiff : 0);
-    /* a failed part fails the check; damage, if either found it, is named */
-    s_check_part_t *failed = NULL;
-    for (int i = 0; i < 1 + threaded; i++)
-        if (part[i].rc != SQLITE_DONE && (!failed || (part[i].damaged && !failed->damaged)))
-            failed = &part[i];
-    if (failed) {
-        if (err && errlen && failed->damaged)
-            s_damaged(self->path, failed->msg, err, errlen);
-        else if (err && errlen)
-            snprintf(err, errlen, "%s: cannot check: %s", self->path, failed->msg);
-        ndiff = HUB_STORE_EFAIL;
-    }
-    if (ndiff >= 0 && threaded && diffs) /* the second half's ids follow the first's */
-        for (long i = 0; i < part[1].ndiff && (size_t)(part[0].ndiff + i) < cap; i++)
-            diffs[part[0].ndiff + i] = part[1].diffs[i];
-    if (ndiff >= 0 && units)
-        *units = part[0].units + (threaded ? part[1].units : 0);
-    free(part[1].diffs);
-    sqlite3_close(part[1].db);
-    return ndiff;
-}
-
-/* ---- the recount in a thread of its own ---------------------------------- */
-
-struct hub_store_verifier {
-    sqlite3 *db;                 /* read-only connection of its own */
-    sqlite3_stmt *st;            /* the recount */
-    char path[512];              /* for messages */
-    hub_store_verified_fn done;  /* called once, from the thread */
-    void *arg;                   /* done's argument */
-    pthread_t thread;            /* runs s_verifier_main */
-    int started;                 /* the thread exists: join it */
-    hub_store_verify_result_t r; /* what it found */
-};
-
-static void *s_verifier_main(void *arg)
-{
-    hub_store_verifier_t *self = arg;
-    hub_store_verify_result_t *r = &self->r;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc;
-    r->differences =
-        s_recount_scan(self->st, r->diffs, HUB_STORE_VERIFY_SHOWN, &r->units, &r->reports, &rc);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    r->ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    if (rc != SQLITE_DONE) {
-        r->interrupted = (rc & 0xff) == SQLITE_INTERRUPT;
-        r->damaged = s_is_damage(rc) || s_is_damage(sqlite3_errcode(self->db));
-        if (r->damaged)
-            s_damaged(self->path, sqlite3_errmsg(self->db), r->error, sizeof r->error);
-        else
-            snprintf(r->error, sizeof r->error, "%s: cannot recount: %s", self->path,
-                     sqlite3_errmsg(self->db));
-        r->differences = HUB_STORE_EFAIL;
-    }
-    sqlite3_reset(self->st);
-    if (self->done)
-        self->done(r, self->arg);
-    return NULL;
-}
-
-hub_store_verifier_t *hub_store_verify_start(const char *path, hub_store_verified_fn done,
-                                             void *arg, char *err, size_t errlen)
-{
-    char dummy[8];
-    if (!err) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
-    hub_store_verifier_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    snprintf(self->path, sizeof self->path, "%s", path);
-    self->done = done;
-    self->arg = arg;
-    int rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_extended_result_codes(self->db, 1);
-        sqlite3_busy_timeout(self->db, 5000);
-        rc = sqlite3_prepare_v2(self->db, RECOUNT_SQL, -1, &self->st, NULL);
-    }
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(self->st, 1, 99991231);
-        sqlite3_bind_int64(self->st, 2, 999912);
-        rc = pthread_create(&self->thread, NULL, s_verifier_main, self);
-        if (rc != 0) {
-            snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
-            hub_store_verify_destroy(&self);
-            return NULL;
-        }
-        self->started = 1;
-        return self;
-    }
-    snprintf(err, errlen, "%s: cannot open for a recount: %s", path,
-             self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
-    hub_store_verify_destroy(&self);
-    return NULL;
-}
-
-void hub_store_verify_destroy(hub_store_verifier_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    hub_store_verifier_t *self = *self_p;
-    if (self->started) {
-        sqlite3_interrupt(self->db); /* a recount still running stops at its next row */
-        pthread_join(self->thread, NULL);
-    }
-    sqlite3_finalize(self->st);
-    sqlite3_close(self->db);
-    free(self);
-    *self_p = NULL;
-}
-
-int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
-                           hub_unit_state_t *out, char *err, size_t errlen)
-{
-    size_t n = ro_registry_count(reg);
-    memset(out, 0, n * sizeof *out);
-    sqlite3_stmt *st = self->q[Q_RECOUNT];
-    sqlite3_bind_int64(st, 1, as_of);
-    sqlite3_bind_int64(st, 2, as_of / 100);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *id = sqlite3_column_text(st, 0);
-        long i = id ? ro_registry_find(reg, (const char *)id) : -1;
-        if (i < 0)
-            continue; /* a unit no longer in the registry */
-        s_recount_to_state(st, &out[i]);
-        out[i].last_seq = (uint64_t)sqlite3_column_int64(st, 1);
-        out[i].last_heard = sqlite3_column_int64(st, 2);
-    }
-    int ret = 0;
-    if (rc != SQLITE_DONE)
-        ret = s_fail(self, rc, "cannot compute the state as of a date", err, errlen);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return ret;
-}
-
-int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t as_of,
-                      hub_store_point_t **out, size_t *count, char *err, size_t errlen)
-{
-    *out = NULL;
-    *count = 0;
-    if (index >= self->nunits) {
-        if (err && errlen)
-            snprintf(err, errlen, "unit index %zu is not loaded", index);
-        return HUB_STORE_EFAIL;
-    }
-    if (self->uids[index] == S_NO_UID)
-        return 0; /* a unit without a row has no reports */
-    sqlite3_stmt *st = self->q[Q_HISTORY];
-    sqlite3_bind_int64(st, 1, self->uids[index]);
-    sqlite3_bind_int(st, 2, (int)kind);
-    sqlite3_bind_int64(st, 3, kind == RO_KIND_CASES ? as_of / 100 : as_of);
-    hub_store_point_t *list = NULL;
-    size_t n = 0, cap = 0;
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            hub_store_point_t *grown = realloc(list, ncap * sizeof *grown);
-            if (!grown) {
-                if (err && errlen)
-                    snprintf(err, errlen, "out of memory");
-                ret = HUB_STORE_EFAIL;
-                break;
-            }
-            list = grown;
-            cap = ncap;
-        }
-        list[n++] = (hub_store_point_t){.seq = (uint64_t)sqlite3_column_int64(st, 0),
-                                        .date = (uint32_t)sqlite3_column_int64(st, 1),
-                                        .total = (uint32_t)sqlite3_column_int64(st, 2),
-                                        .part = (uint32_t)sqlite3_column_int64(st, 3)};
-    }
-    if (ret == 0 && rc != SQLITE_DONE)
-        ret = s_fail(self, rc, "cannot read a unit's history", err, errlen);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (ret != 0 || n == 0) {
-        free(list);
-        return ret;
-    }
-    *out = list;
-    *count = n;
-    return 0;
-}
-
-static int s_uid_cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Index of the first of n ascending dates that is >= d (n if none). */
-static size_t s_first_on_or_after(const uint32_t *dates, size_t n, uint32_t d)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (dates[mid] < d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
-                     uint64_t *total, uint64_t *part, char *err, size_t errlen)
-{
-    if (n == 0)
-        return 0;
-    /* Each report lands once, at the first date it counts for, in a running
-     * difference: a sum adds itself there; a snapshot adds what it changes
-     * from the unit's previous one (which it replaces from then on). A prefix
-     * sum over the dates then gives every date's fold in one pass. */
-    int64_t *dt = calloc(n, sizeof *dt), *dp = calloc(n, sizeof *dp);
-    int64_t *uids = malloc((self->nunits ? self->nunits : 1) * sizeof *uids);
-    if (!dt || !dp || !uids) {
-        free(dt);
-        free(dp);
-        free(uids);
-        if (err && errlen)
-            snprintf(err, errlen, "out of memory");
-        return HUB_STORE_EFAIL;
-    }
-    memcpy(uids, self->uids, self->nunits * sizeof *uids);
-    qsort(uids, self->nunits, sizeof *uids, s_uid_cmp);
-    int snapshot = kind != RO_KIND_TRAINING;
-    sqlite3_stmt *st = self->q[Q_SERIES];
-    sqlite3_bind_int(st, 1, (int)kind);
-    sqlite3_bind_int64(st, 2, kind == RO_KIND_CASES ? dates[n - 1] / 100 : dates[n - 1]);
-    int64_t uid = -1, prev_total = 0, prev_part = 0;
-    int known = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t u = sqlite3_column_int64(st, 0);
-        if (u != uid) {
-            uid = u;
-            known = bsearch(&u, uids, self->nunits, sizeof *uids, s_uid_cmp) != NULL;
-            prev_total = prev_part = 0;
-        }
-        if (!known)
-            continue; /* a unit no longer in the registry */
-        uint32_t date = (uint32_t)sqlite3_column_int64(st, 1);
-        if (kind == RO_KIND_CASES)
-            date = date * 100 + 1; /* a month counts from its first day */
-        int64_t t = sqlite3_column_int64(st, 2), p = sqlite3_column_int64(st, 3);
-        size_t j = s_first_on_or_after(dates, n, date);
-        if (j >= n)
-            continue;
-        dt[j] += t - (snapshot ? prev_total : 0);
-        dp[j] += p - (snapshot ? prev_part : 0);
-        prev_total = t;
-        prev_part = p;
-    }
-    int ret = 0;
-    if (rc != SQLITE_DONE)
-        ret = s_fail(self, rc, "cannot compute a series", err, errlen);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (ret == 0) {
-        int64_t t = 0, p = 0;
-        for (size_t j = 0; j < n; j++) {
-            t += dt[j];
-            p += dp[j];
-            total[j] = (uint64_t)t;
-            part[j] = (uint64_t)p;
-        }
-    }
-    free(dt);
-    free(dp);
-    free(uids);
-    return ret;
-}
-
-void hub_state_apply(hub_unit_state_t *s, const ro_report_t *r)
-{
-    switch (r->kind) {
-    case RO_KIND_TRAINING:
-        s->participants += r->total;
-        s->hours_tenths += r->part;
-        s->sessions++;
-        break;
-    case RO_KIND_STAFF:
-        if (r->date >= s->staff_date) {
-            s->staff_date = r->date;
-            s->staff_total = r->total;
-            s->staff_proficient = r->part;
-        }
-        break;
-    case RO_KIND_ITEMS:
-        if (r->date >= s->items_date) {
-            s->items_date = r->date;
-            s->items_total = r->total;
-            s->items_no_visit = r->part;
-        }
-        break;
-    case RO_KIND_CASES:
-        if (r->date >= s->cases_month) {
-            s->cases_month = r->date;
-            s->cases_total = r->total;
-            s->cases_no_visit = r->part;
-        }
-        break;
-    default: return; /* heartbeats and empty reports change no aggregate */
-    }
-    s->reports++;
 }

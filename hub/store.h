@@ -204,9 +204,4 @@ int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t 
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                      uint64_t *total, uint64_t *part, char *err, size_t errlen);
 
-/* Fold one stored report into a unit's aggregates (the rule the recount
- * mirrors): sums for training, a snapshot dated on or after the held one
- * replaces it. Does not touch last_seq or last_heard. */
-void hub_state_apply(hub_unit_state_t *st, const ro_report_t *r);
-
 #endif

@@ -9,10 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "hub_fixture.h"
 #include "ro_codec.h"
-#include "ro_registry.h"
-#include "store.h"
-#include "test_util.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -21,33 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NOW 1546300800 /* 2019-01-01T00:00:00Z */
-#define NUNITS 3
-
-static const char *s_units_csv = "id,level,division,name\n"
-                                 "460000-001,provincial,460000,省发展和改革委员会\n"
-                                 "460100-001,municipal,460100,海口市教育局\n"
-                                 "469002-003,municipal,469002,琼海市科学技术局\n";
-
-static ro_registry_t *s_registry(void)
-{
-    char err[256] = "";
-    ro_registry_t *reg = ro_registry_load(tu_write("units.csv", s_units_csv), err, sizeof err);
-    if (!reg)
-        fail_msg("registry: %s", err);
-    return reg;
-}
-
+/* A fresh path for a store in the test folder: nothing left there from before. */
 static const char *s_path(const char *name)
 {
-    static char path[300];
-    snprintf(path, sizeof path, "%s/%s", tu_dir(), name);
-    char side[320];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    char *path = hf_path(name);
+    hf_remove_db(path);
     return path;
 }
 
@@ -146,7 +122,7 @@ static void test_empty_file_not_filled_afresh(void **state)
 static void test_damaged_units_table_says_what_to_do(void **state)
 {
     (void)state;
-    ro_registry_t *reg = s_registry();
+    ro_registry_t *reg = hf_registry();
     const char *path = s_path("units-damaged.db");
     s_make(path, reg, 10);
     s_garble_page(path, s_root(path, "units"));
@@ -165,7 +141,7 @@ static void test_damaged_units_table_says_what_to_do(void **state)
 static void test_check_fast_finds_last_seq_off(void **state)
 {
     (void)state;
-    ro_registry_t *reg = s_registry();
+    ro_registry_t *reg = hf_registry();
     const char *path = s_path("fast.db");
     s_make(path, reg, 50);
     char err[1024] = "";
@@ -202,7 +178,7 @@ static void test_check_fast_finds_last_seq_off(void **state)
 static void test_check_fast_counts_refusals(void **state)
 {
     (void)state;
-    ro_registry_t *reg = s_registry();
+    ro_registry_t *reg = hf_registry();
     const char *path = s_path("fast-refusals.db");
     s_make(path, reg, 50);
     s_sql(path, "INSERT INTO refusals(unit, seq, reason, text, hash, at)"
@@ -361,7 +337,7 @@ static void s_wait(s_waiter_t *w)
 static void test_verify_in_thread_equals_recount(void **state)
 {
     (void)state;
-    ro_registry_t *reg = s_registry();
+    ro_registry_t *reg = hf_registry();
     const char *path = s_path("bg.db");
     s_make(path, reg, 3000);
     char err[1024] = "";
@@ -400,7 +376,7 @@ static void test_verify_in_thread_equals_recount(void **state)
 static void test_verify_in_thread_finds_damage(void **state)
 {
     (void)state;
-    ro_registry_t *reg = s_registry();
+    ro_registry_t *reg = hf_registry();
     const char *path = s_path("bg-damaged.db");
     s_make(path, reg, 3000);
     struct stat sb;
@@ -424,7 +400,7 @@ static void test_verify_in_thread_finds_damage(void **state)
 static void test_verify_stopped_and_missing_file(void **state)
 {
     (void)state;
-    ro_registry_t *reg = s_registry();
+    ro_registry_t *reg = hf_registry();
     const char *path = s_path("bg-stop.db");
     s_make(path, reg, 20000);
     char err[1024] = "";

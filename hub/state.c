@@ -1,0 +1,37 @@
+/* hub_state_apply: the rule that folds a stored report into a unit's
+ * aggregates. The store's recount (RECOUNT_SQL) mirrors it in SQL. */
+#include "state.h"
+
+void hub_state_apply(hub_unit_state_t *s, const ro_report_t *r)
+{
+    switch (r->kind) {
+    case RO_KIND_TRAINING:
+        s->participants += r->total;
+        s->hours_tenths += r->part;
+        s->sessions++;
+        break;
+    case RO_KIND_STAFF:
+        if (r->date >= s->staff_date) {
+            s->staff_date = r->date;
+            s->staff_total = r->total;
+            s->staff_proficient = r->part;
+        }
+        break;
+    case RO_KIND_ITEMS:
+        if (r->date >= s->items_date) {
+            s->items_date = r->date;
+            s->items_total = r->total;
+            s->items_no_visit = r->part;
+        }
+        break;
+    case RO_KIND_CASES:
+        if (r->date >= s->cases_month) {
+            s->cases_month = r->date;
+            s->cases_total = r->total;
+            s->cases_no_visit = r->part;
+        }
+        break;
+    default: return; /* heartbeats and empty reports change no aggregate */
+    }
+    s->reports++;
+}

@@ -1,0 +1,94 @@
+/* The inside of hub_store, shared by the three files that make it up and
+ * by nothing else: store.c (schema, open, the ingest thread's write
+ * transaction), store_read.c (the status thread's as-of, history and series
+ * queries) and store_verify.c (the recount and the fast check, with their
+ * own threads and connections). */
+#ifndef HUB_STORE_DB_H
+#define HUB_STORE_DB_H
+
+#include "store.h"
+
+#include <sqlite3.h>
+
+/* Statements prepared once at open; the order matches s_sql in store.c. */
+enum {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_UNIT_INSERT,
+    Q_UNIT_SCAN,
+    Q_UNIT_IDS,
+    Q_UNIT_UPDATE,
+    Q_REPORT_INSERT,
+    Q_REPORT_FIND,
+    Q_REFUSAL_INSERT,
+    Q_REFUSAL_FIND,
+    Q_RECOUNT,
+    Q_HISTORY,
+    Q_SERIES,
+    Q_COUNT
+};
+
+#define UNIT_COLUMNS                                                                               \
+    "last_seq, last_heard, reports, participants, hours_tenths, sessions, "                        \
+    "staff_date, staff_total, staff_proficient, items_date, items_total, "                         \
+    "items_no_visit, cases_month, cases_total, cases_no_visit"
+
+/* The raw reports folded the way hub_state_apply folds them, for dates up
+ * to ?1 (cases: months up to ?2), next to the stored units row. Training
+ * sums; per kind the snapshot with the latest date, then the latest seq. */
+#define RECOUNT_SQL                                                                                \
+    "WITH t AS (SELECT uid, COUNT(*) AS n, MAX(seq) AS maxseq,"                                    \
+    "  SUM(CASE WHEN kind = 1 THEN total ELSE 0 END) AS participants,"                             \
+    "  SUM(CASE WHEN kind = 1 THEN part ELSE 0 END) AS hours,"                                     \
+    "  SUM(kind = 1) AS sessions"                                                                  \
+    "  FROM reports WHERE (kind = 4 AND date <= ?2) OR (kind <> 4 AND date <= ?1)"                 \
+    "  GROUP BY uid),"                                                                             \
+    " s AS (SELECT uid,"                                                                           \
+    "  MAX(CASE WHEN kind = 2 THEN date END) AS sd,"                                               \
+    "  MAX(CASE WHEN kind = 2 THEN total END) AS st,"                                              \
+    "  MAX(CASE WHEN kind = 2 THEN part END) AS sp,"                                               \
+    "  MAX(CASE WHEN kind = 3 THEN date END) AS idt,"                                              \
+    "  MAX(CASE WHEN kind = 3 THEN total END) AS it,"                                              \
+    "  MAX(CASE WHEN kind = 3 THEN part END) AS ip,"                                               \
+    "  MAX(CASE WHEN kind = 4 THEN date END) AS cd,"                                               \
+    "  MAX(CASE WHEN kind = 4 THEN total END) AS ct,"                                              \
+    "  MAX(CASE WHEN kind = 4 THEN part END) AS cp"                                                \
+    "  FROM (SELECT uid, kind, date, total, part, ROW_NUMBER() OVER"                               \
+    "        (PARTITION BY uid, kind ORDER BY date DESC, seq DESC) AS rn"                          \
+    "        FROM reports WHERE (kind IN (2, 3) AND date <= ?1) OR (kind = 4 AND date <= ?2))"     \
+    "  WHERE rn = 1 GROUP BY uid)"                                                                 \
+    " SELECT u.id, u.last_seq, u.last_heard, u.reports, u.participants, u.hours_tenths,"           \
+    "  u.sessions, u.staff_date, u.staff_total, u.staff_proficient, u.items_date,"                 \
+    "  u.items_total, u.items_no_visit, u.cases_month, u.cases_total, u.cases_no_visit,"           \
+    "  IFNULL(t.maxseq, 0), IFNULL(t.n, 0), IFNULL(t.participants, 0),"                            \
+    "  IFNULL(t.hours, 0), IFNULL(t.sessions, 0),"                                                 \
+    "  IFNULL(s.sd, 0), IFNULL(s.st, 0), IFNULL(s.sp, 0),"                                         \
+    "  IFNULL(s.idt, 0), IFNULL(s.it, 0), IFNULL(s.ip, 0),"                                        \
+    "  IFNULL(s.cd, 0), IFNULL(s.ct, 0), IFNULL(s.cp, 0)"                                          \
+    " FROM units u LEFT JOIN t ON t.uid = u.uid LEFT JOIN s ON s.uid = u.uid"                      \
+    " ORDER BY u.id"
+
+/* The uid of a registry unit that has no row in the store (only after
+ * hub_store_map_units): SQLite gives new rows uids from 1 up. */
+#define STORE_NO_UID INT64_MIN
+
+struct hub_store {
+    sqlite3 *db;                  /* the connection; one writer, or a reader */
+    sqlite3_stmt *q[Q_COUNT];     /* prepared statements */
+    char path[512];               /* for messages */
+    int64_t *uids;                /* uid of registry unit i, or STORE_NO_UID */
+    char (*ids)[RO_UNIT_MAX + 1]; /* id of registry unit i */
+    size_t nunits;                /* units in uids and ids */
+};
+
+/* Map SQLite's result to ours and put "what: sqlite's message" in err. */
+int store_fail(hub_store_t *self, int rc, const char *what, char *err, size_t errlen);
+/* The file is not a database or is corrupt. */
+int store_is_damage(int rc);
+/* "path is damaged: why; restore it..." in err. */
+void store_damaged(const char *path, const char *why, char *err, size_t errlen);
+/* One integer from a single-row query; returns the SQLite code. */
+int store_int(sqlite3 *db, const char *sql, int64_t *out);
+
+#endif

@@ -1,0 +1,190 @@
+/* hub_store's reads for the status thread, on its own connection
+ * (hub_store_open_again): the units' state as of a date, one unit's history
+ * and the province's series, all from the reports themselves. */
+#include "store_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Fill a state from the recomputed columns of a recount row. */
+static void s_recount_to_state(sqlite3_stmt *st, hub_unit_state_t *s)
+{
+    s->reports = (uint64_t)sqlite3_column_int64(st, 17);
+    s->participants = (uint64_t)sqlite3_column_int64(st, 18);
+    s->hours_tenths = (uint64_t)sqlite3_column_int64(st, 19);
+    s->sessions = (uint64_t)sqlite3_column_int64(st, 20);
+    s->staff_date = (uint32_t)sqlite3_column_int64(st, 21);
+    s->staff_total = (uint32_t)sqlite3_column_int64(st, 22);
+    s->staff_proficient = (uint32_t)sqlite3_column_int64(st, 23);
+    s->items_date = (uint32_t)sqlite3_column_int64(st, 24);
+    s->items_total = (uint32_t)sqlite3_column_int64(st, 25);
+    s->items_no_visit = (uint32_t)sqlite3_column_int64(st, 26);
+    s->cases_month = (uint32_t)sqlite3_column_int64(st, 27);
+    s->cases_total = (uint32_t)sqlite3_column_int64(st, 28);
+    s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, 29);
+}
+
+int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                           hub_unit_state_t *out, char *err, size_t errlen)
+{
+    size_t n = ro_registry_count(reg);
+    memset(out, 0, n * sizeof *out);
+    sqlite3_stmt *st = self->q[Q_RECOUNT];
+    sqlite3_bind_int64(st, 1, as_of);
+    sqlite3_bind_int64(st, 2, as_of / 100);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        long i = id ? ro_registry_find(reg, (const char *)id) : -1;
+        if (i < 0)
+            continue; /* a unit no longer in the registry */
+        s_recount_to_state(st, &out[i]);
+        out[i].last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+        out[i].last_heard = sqlite3_column_int64(st, 2);
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE)
+        ret = store_fail(self, rc, "cannot compute the state as of a date", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t as_of,
+                      hub_store_point_t **out, size_t *count, char *err, size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    if (index >= self->nunits) {
+        if (err && errlen)
+            snprintf(err, errlen, "unit index %zu is not loaded", index);
+        return HUB_STORE_EFAIL;
+    }
+    if (self->uids[index] == STORE_NO_UID)
+        return 0; /* a unit without a row has no reports */
+    sqlite3_stmt *st = self->q[Q_HISTORY];
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int(st, 2, (int)kind);
+    sqlite3_bind_int64(st, 3, kind == RO_KIND_CASES ? as_of / 100 : as_of);
+    hub_store_point_t *list = NULL;
+    size_t n = 0, cap = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            hub_store_point_t *grown = realloc(list, ncap * sizeof *grown);
+            if (!grown) {
+                if (err && errlen)
+                    snprintf(err, errlen, "out of memory");
+                ret = HUB_STORE_EFAIL;
+                break;
+            }
+            list = grown;
+            cap = ncap;
+        }
+        list[n++] = (hub_store_point_t){.seq = (uint64_t)sqlite3_column_int64(st, 0),
+                                        .date = (uint32_t)sqlite3_column_int64(st, 1),
+                                        .total = (uint32_t)sqlite3_column_int64(st, 2),
+                                        .part = (uint32_t)sqlite3_column_int64(st, 3)};
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(self, rc, "cannot read a unit's history", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (ret != 0 || n == 0) {
+        free(list);
+        return ret;
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+static int s_uid_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Index of the first of n ascending dates that is >= d (n if none). */
+static size_t s_first_on_or_after(const uint32_t *dates, size_t n, uint32_t d)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (dates[mid] < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
+                     uint64_t *total, uint64_t *part, char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    /* Each report lands once, at the first date it counts for, in a running
+     * difference: a sum adds itself there; a snapshot adds what it changes
+     * from the unit's previous one (which it replaces from then on). A prefix
+     * sum over the dates then gives every date's fold in one pass. */
+    int64_t *dt = calloc(n, sizeof *dt), *dp = calloc(n, sizeof *dp);
+    int64_t *uids = malloc((self->nunits ? self->nunits : 1) * sizeof *uids);
+    if (!dt || !dp || !uids) {
+        free(dt);
+        free(dp);
+        free(uids);
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return HUB_STORE_EFAIL;
+    }
+    memcpy(uids, self->uids, self->nunits * sizeof *uids);
+    qsort(uids, self->nunits, sizeof *uids, s_uid_cmp);
+    int snapshot = kind != RO_KIND_TRAINING;
+    sqlite3_stmt *st = self->q[Q_SERIES];
+    sqlite3_bind_int(st, 1, (int)kind);
+    sqlite3_bind_int64(st, 2, kind == RO_KIND_CASES ? dates[n - 1] / 100 : dates[n - 1]);
+    int64_t uid = -1, prev_total = 0, prev_part = 0;
+    int known = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t u = sqlite3_column_int64(st, 0);
+        if (u != uid) {
+            uid = u;
+            known = bsearch(&u, uids, self->nunits, sizeof *uids, s_uid_cmp) != NULL;
+            prev_total = prev_part = 0;
+        }
+        if (!known)
+            continue; /* a unit no longer in the registry */
+        uint32_t date = (uint32_t)sqlite3_column_int64(st, 1);
+        if (kind == RO_KIND_CASES)
+            date = date * 100 + 1; /* a month counts from its first day */
+        int64_t t = sqlite3_column_int64(st, 2), p = sqlite3_column_int64(st, 3);
+        size_t j = s_first_on_or_after(dates, n, date);
+        if (j >= n)
+            continue;
+        dt[j] += t - (snapshot ? prev_total : 0);
+        dp[j] += p - (snapshot ? prev_part : 0);
+        prev_total = t;
+        prev_part = p;
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE)
+        ret = store_fail(self, rc, "cannot compute a series", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (ret == 0) {
+        int64_t t = 0, p = 0;
+        for (size_t j = 0; j < n; j++) {
+            t += dt[j];
+            p += dp[j];
+            total[j] = (uint64_t)t;
+            part[j] = (uint64_t)p;
+        }
+    }
+    free(dt);
+    free(dp);
+    free(uids);
+    return ret;
+}

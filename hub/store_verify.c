@@ -1,0 +1,339 @@
+/* hub_store's recount and fast check: the stored units rows against the
+ * reports they were folded from (see RECOUNT_SQL in store_db.h), on the
+ * caller's connection, in a thread with a connection of its own (the
+ * verifier), or in two halves at once (the fast check). */
+#include "store_db.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Columns of the recount statement: 0 id, 1..15 the stored units row in
+ * UNIT_COLUMNS order, 16.. the recount (see s_recount_fields). */
+static const struct {
+    const char *name; /* units column */
+    int stored;       /* its column in the recount row */
+    int recount;      /* the recomputed value's column */
+} s_recount_fields[] = {
+    {"reports", 3, 17},          {"participants", 4, 18}, {"hours_tenths", 5, 19},
+    {"sessions", 6, 20},         {"staff_date", 7, 21},   {"staff_total", 8, 22},
+    {"staff_proficient", 9, 23}, {"items_date", 10, 24},  {"items_total", 11, 25},
+    {"items_no_visit", 12, 26},  {"cases_month", 13, 27}, {"cases_total", 14, 28},
+    {"cases_no_visit", 15, 29},
+};
+#define RECOUNT_MAXSEQ 16
+
+/* Step the recount statement st (bound) to its end, comparing each units
+ * row with the recount. Returns the number of differences (up to cap of
+ * them written to diffs) and sets *rc to SQLite's last code: SQLITE_DONE
+ * unless the scan failed. */
+static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap, uint64_t *nunits,
+                           uint64_t *nreports, int *rc)
+{
+    long ndiff = 0;
+    *nunits = *nreports = 0;
+    while ((*rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        (*nunits)++;
+        *nreports += (uint64_t)sqlite3_column_int64(st, 17);
+        size_t nf = sizeof s_recount_fields / sizeof s_recount_fields[0];
+        for (size_t f = 0; f <= nf; f++) {
+            const char *name;
+            int64_t stored, recount;
+            if (f == nf) {
+                /* last_seq covers refusals too, so it may exceed the highest report */
+                name = "last_seq";
+                stored = sqlite3_column_int64(st, 1);
+                recount = sqlite3_column_int64(st, RECOUNT_MAXSEQ);
+                if (stored >= recount)
+                    continue;
+            } else {
+                name = s_recount_fields[f].name;
+                stored = sqlite3_column_int64(st, s_recount_fields[f].stored);
+                recount = sqlite3_column_int64(st, s_recount_fields[f].recount);
+                if (stored == recount)
+                    continue;
+            }
+            if (diffs && (size_t)ndiff < cap) {
+                hub_store_diff_t *d = &diffs[ndiff];
+                snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
+                snprintf(d->field, sizeof d->field, "%s", name);
+                d->stored = stored;
+                d->recount = recount;
+            }
+            ndiff++;
+        }
+    }
+    return ndiff;
+}
+
+long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
+                       uint64_t *reports, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_RECOUNT];
+    sqlite3_bind_int64(st, 1, 99991231);
+    sqlite3_bind_int64(st, 2, 999912);
+    uint64_t nunits = 0, nreports = 0;
+    int rc;
+    long out = s_recount_scan(st, diffs, cap, &nunits, &nreports, &rc);
+    if (rc != SQLITE_DONE) {
+        out = store_fail(self, rc, "cannot recount", err, errlen);
+        if (store_is_damage(rc) && err && errlen)
+            store_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out >= 0) {
+        if (units)
+            *units = nunits;
+        if (reports)
+            *reports = nreports;
+    }
+    return out;
+}
+
+/* The fast check over the units with ids below ?1 (CHECK_BELOW), from ?1
+ * on (CHECK_FROM) or all of them (CHECK_ALL), by id. The highest seq of a
+ * unit is the last key of its range in reports: an index seek, not a scan;
+ * the refusals' highest seq per unit comes from one pass over their index
+ * (refusals are few). */
+#define CHECK_SQL(REFUSALS_WHERE, UNITS_WHERE)                                                     \
+    "SELECT u.id, u.last_seq, u.reports,"                                                          \
+    " IFNULL((SELECT max(seq) FROM reports r WHERE r.uid = u.uid), 0), IFNULL(f.maxseq, 0)"        \
+    " FROM units u LEFT JOIN (SELECT unit, max(seq) AS maxseq FROM refusals" REFUSALS_WHERE        \
+    " GROUP BY unit) f ON f.unit = u.id" UNITS_WHERE " ORDER BY u.id"
+enum { CHECK_ALL, CHECK_BELOW, CHECK_FROM };
+static const char *s_check_sql[] = {
+    [CHECK_ALL] = CHECK_SQL("", ""),
+    [CHECK_BELOW] = CHECK_SQL(" WHERE unit < ?1", " WHERE u.id < ?1"),
+    [CHECK_FROM] = CHECK_SQL(" WHERE unit >= ?1", " WHERE u.id >= ?1"),
+};
+
+/* Below this many units the check runs in one part: a thread and a second
+ * connection would cost more than they save. */
+#define CHECK_SPLIT_MIN 1024
+
+/* One part of the fast check, on a connection of its own. */
+typedef struct {
+    sqlite3 *db;             /* the connection it reads with */
+    int which;               /* CHECK_ALL, CHECK_BELOW or CHECK_FROM */
+    const char *split;       /* ?1 of CHECK_BELOW and CHECK_FROM */
+    hub_store_diff_t *diffs; /* the first cap differences (may be NULL) */
+    size_t cap;              /* room in diffs */
+    long ndiff;              /* differences found */
+    uint64_t units;          /* units looked at */
+    int rc;                  /* SQLITE_DONE, or why it stopped */
+    int damaged;             /* the file is damaged */
+    char msg[256];           /* SQLite's message when rc is not SQLITE_DONE */
+} s_check_part_t;
+
+static void *s_check_part(void *arg)
+{
+    s_check_part_t *p = arg;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(p->db, s_check_sql[p->which], -1, &st, NULL);
+    if (rc == SQLITE_OK && p->which != CHECK_ALL)
+        rc = sqlite3_bind_text(st, 1, p->split, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        int64_t last = sqlite3_column_int64(st, 1), reports = sqlite3_column_int64(st, 2);
+        int64_t maxrep = sqlite3_column_int64(st, 3), maxref = sqlite3_column_int64(st, 4);
+        int64_t handled = maxrep > maxref ? maxrep : maxref;
+        p->units++;
+        /* last_seq is the highest seq stored or refused; reports fit below it */
+        const char *field = last != handled ? "last_seq" : reports > last ? "reports" : NULL;
+        if (!field)
+            continue;
+        if (p->diffs && (size_t)p->ndiff < p->cap) {
+            hub_store_diff_t *d = &p->diffs[p->ndiff];
+            snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
+            snprintf(d->field, sizeof d->field, "%s", field);
+            d->stored = field[0] == 'l' ? last : reports;
+            d->recount = field[0] == 'l' ? handled : last;
+        }
+        p->ndiff++;
+    }
+    p->rc = rc;
+    if (rc != SQLITE_DONE) {
+        p->damaged = store_is_damage(rc) || store_is_damage(sqlite3_extended_errcode(p->db));
+        snprintf(p->msg, sizeof p->msg, "%s", sqlite3_errmsg(p->db));
+    }
+    sqlite3_finalize(st);
+    return NULL;
+}
+
+/* The id that splits the units in two halves into split; 0 if it is worth
+ * it (a file, enough units) and it was found. */
+static int s_check_split(hub_store_t *self, char *split, size_t len)
+{
+    int64_t n = 0;
+    if (strcmp(self->path, ":memory:") == 0 ||
+        store_int(self->db, "SELECT count(*) FROM units", &n) != SQLITE_OK || n < CHECK_SPLIT_MIN)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(self->db, "SELECT id FROM units ORDER BY id LIMIT 1 OFFSET ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, n / 2);
+    int out = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        if (id && strlen((const char *)id) < len) {
+            snprintf(split, len, "%s", (const char *)id);
+            out = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+long hub_store_check_fast(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
+                          char *err, size_t errlen)
+{
+    /* A seek per unit reads about one page per unit: on a large store the
+     * cost is in the reads, so the units below the middle id are checked
+     * here while a thread with a read-only connection of its own checks the
+     * rest (each unit's row and reports are read in one snapshot: the
+     * halves need not share one). Without a second connection, one part. */
+    s_check_part_t part[2] = {{.db = self->db, .which = CHECK_ALL, .diffs = diffs, .cap = cap},
+                              {.which = CHECK_FROM, .cap = cap}};
+    char split[RO_UNIT_MAX * 4 + 1];
+    pthread_t thread;
+    int threaded = 0;
+    if (s_check_split(self, split, sizeof split) == 0 &&
+        sqlite3_open_v2(self->path, &part[1].db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        NULL) == SQLITE_OK &&
+        (!diffs || !cap || (part[1].diffs = calloc(cap, sizeof *diffs)))) {
+        sqlite3_extended_result_codes(part[1].db, 1);
+        sqlite3_busy_timeout(part[1].db, 5000);
+        part[0].which = CHECK_BELOW;
+        part[0].split = part[1].split = split;
+        threaded = pthread_create(&thread, NULL, s_check_part, &part[1]) == 0;
+        if (!threaded)
+            part[0].which = CHECK_ALL;
+    }
+    s_check_part(&part[0]);
+    if (threaded)
+        pthread_join(thread, NULL);
+
+    long ndiff = part[0].ndiff + (threaded ? part[1].ndiff : 0);
+    /* a failed part fails the check; damage, if either found it, is named */
+    s_check_part_t *failed = NULL;
+    for (int i = 0; i < 1 + threaded; i++)
+        if (part[i].rc != SQLITE_DONE && (!failed || (part[i].damaged && !failed->damaged)))
+            failed = &part[i];
+    if (failed) {
+        if (err && errlen && failed->damaged)
+            store_damaged(self->path, failed->msg, err, errlen);
+        else if (err && errlen)
+            snprintf(err, errlen, "%s: cannot check: %s", self->path, failed->msg);
+        ndiff = HUB_STORE_EFAIL;
+    }
+    if (ndiff >= 0 && threaded && diffs) /* the second half's ids follow the first's */
+        for (long i = 0; i < part[1].ndiff && (size_t)(part[0].ndiff + i) < cap; i++)
+            diffs[part[0].ndiff + i] = part[1].diffs[i];
+    if (ndiff >= 0 && units)
+        *units = part[0].units + (threaded ? part[1].units : 0);
+    free(part[1].diffs);
+    sqlite3_close(part[1].db);
+    return ndiff;
+}
+
+/* ---- the recount in a thread of its own ---------------------------------- */
+
+struct hub_store_verifier {
+    sqlite3 *db;                 /* read-only connection of its own */
+    sqlite3_stmt *st;            /* the recount */
+    char path[512];              /* for messages */
+    hub_store_verified_fn done;  /* called once, from the thread */
+    void *arg;                   /* done's argument */
+    pthread_t thread;            /* runs s_verifier_main */
+    int started;                 /* the thread exists: join it */
+    hub_store_verify_result_t r; /* what it found */
+};
+
+static void *s_verifier_main(void *arg)
+{
+    hub_store_verifier_t *self = arg;
+    hub_store_verify_result_t *r = &self->r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc;
+    r->differences =
+        s_recount_scan(self->st, r->diffs, HUB_STORE_VERIFY_SHOWN, &r->units, &r->reports, &rc);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (rc != SQLITE_DONE) {
+        r->interrupted = (rc & 0xff) == SQLITE_INTERRUPT;
+        r->damaged = store_is_damage(rc) || store_is_damage(sqlite3_errcode(self->db));
+        if (r->damaged)
+            store_damaged(self->path, sqlite3_errmsg(self->db), r->error, sizeof r->error);
+        else
+            snprintf(r->error, sizeof r->error, "%s: cannot recount: %s", self->path,
+                     sqlite3_errmsg(self->db));
+        r->differences = HUB_STORE_EFAIL;
+    }
+    sqlite3_reset(self->st);
+    if (self->done)
+        self->done(r, self->arg);
+    return NULL;
+}
+
+hub_store_verifier_t *hub_store_verify_start(const char *path, hub_store_verified_fn done,
+                                             void *arg, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    hub_store_verifier_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(self->path, sizeof self->path, "%s", path);
+    self->done = done;
+    self->arg = arg;
+    int rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(self->db, 1);
+        sqlite3_busy_timeout(self->db, 5000);
+        rc = sqlite3_prepare_v2(self->db, RECOUNT_SQL, -1, &self->st, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(self->st, 1, 99991231);
+        sqlite3_bind_int64(self->st, 2, 999912);
+        rc = pthread_create(&self->thread, NULL, s_verifier_main, self);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+            hub_store_verify_destroy(&self);
+            return NULL;
+        }
+        self->started = 1;
+        return self;
+    }
+    snprintf(err, errlen, "%s: cannot open for a recount: %s", path,
+             self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
+    hub_store_verify_destroy(&self);
+    return NULL;
+}
+
+void hub_store_verify_destroy(hub_store_verifier_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hub_store_verifier_t *self = *self_p;
+    if (self->started) {
+        sqlite3_interrupt(self->db); /* a recount still running stops at its next row */
+        pthread_join(self->thread, NULL);
+    }
+    sqlite3_finalize(self->st);
+    sqlite3_close(self->db);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,391 @@
+/* test_ingest: the socket-free half of hub_ingest (dedup, conflict, gap,
+ * invalid, unknown unit, a batch held while the store is full) and the
+ * status answers over what it stored. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "hub_fixture.h"
+#include "ingest.h"
+#include "ro_codec.h"
+#include "ro_pb.h"
+#include "status.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- ingest without sockets ----------------------------------------------- */
+
+typedef struct {
+    ro_registry_t *reg;
+    hub_store_t *store;
+    hub_unit_state_t states[NUNITS];
+    hub_ingest_t *ingest;
+} fixture_t;
+
+static int s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    f->reg = hf_registry();
+    f->store = hf_open(":memory:", 0);
+    if (hub_store_load_states(f->store, f->reg, f->states, NULL, 0))
+        return -1;
+    f->ingest = hub_ingest_new(f->store, f->reg, f->states, 64);
+    *state = f;
+    return f->ingest ? 0 : -1;
+}
+
+static int s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    hub_ingest_destroy(&f->ingest);
+    hub_store_destroy(&f->store);
+    ro_registry_destroy(&f->reg);
+    free(f);
+    return 0;
+}
+
+static void s_send(fixture_t *f, const char *peer, const ro_report_t *r)
+{
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(r, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(hub_ingest_add(f->ingest, peer, strlen(peer), buf, (size_t)n, 1), 0);
+}
+
+/* The replies of the last flush as lines "peer ack UNIT N" / "peer refusal UNIT N reason". */
+static void s_replies(fixture_t *f, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < hub_ingest_reply_count(f->ingest); i++) {
+        const hub_ingest_reply_t *r = hub_ingest_reply_at(f->ingest, i);
+        int n;
+        if (r->msg.kind == RO_HUBMSG_ACK)
+            n = snprintf(out + used, cap - used, "%.*s ack %s %llu\n", (int)r->rid_len,
+                         (const char *)r->rid, r->msg.unit, (unsigned long long)r->msg.seq);
+        else
+            n = snprintf(out + used, cap - used, "%.*s refusal %s %llu %s\n", (int)r->rid_len,
+                         (const char *)r->rid, r->msg.unit, (unsigned long long)r->msg.seq,
+                         ro_reason_name(r->msg.reason));
+        used += (size_t)n;
+    }
+}
+
+static void test_ingest_dedup_acks_each_resend(void **state)
+{
+    fixture_t *f = *state;
+    char out[2048];
+    ro_report_t r = hf_report("469002-003", 1, RO_KIND_ITEMS, 20180105, 50, 20);
+    for (int i = 0; i < 3; i++)
+        s_send(f, "A", &r);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    /* one ack for the stored report, one per resend */
+    assert_string_equal(out, "A ack 469002-003 1\nA ack 469002-003 1\nA ack 469002-003 1\n");
+    const hub_ingest_counters_t *c = hub_ingest_counters(f->ingest);
+    assert_int_equal(c->reports_stored, 1);
+    assert_int_equal(c->duplicates, 2);
+    assert_int_equal(c->batches, 1);
+    assert_int_equal(c->last_batch_size, 3);
+    assert_int_equal(f->states[2].reports, 1);
+    assert_int_equal(f->states[2].items_no_visit, 20);
+    assert_int_equal(f->states[2].last_heard, NOW);
+
+    /* again in a later batch: still stored once */
+    s_send(f, "B", &r);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "B ack 469002-003 1\n");
+    assert_int_equal(f->states[2].reports, 1);
+    assert_int_equal(c->duplicates, 3);
+
+    /* two new reports from two peers: each peer hears one ack */
+    ro_report_t r2 = hf_report("469002-003", 2, RO_KIND_STAFF, 20180105, 10, 5);
+    ro_report_t r3 = hf_report("469002-003", 3, RO_KIND_STAFF, 20180106, 10, 6);
+    s_send(f, "A", &r2);
+    s_send(f, "A", &r3);
+    s_send(f, "C", &r3);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A ack 469002-003 3\nC ack 469002-003 3\n");
+    assert_int_equal(f->states[2].staff_proficient, 6);
+
+    hub_unit_state_t again[NUNITS];
+    assert_int_equal(hub_store_load_states(f->store, f->reg, again, NULL, 0), 0);
+    hf_assert_states_equal(again, f->states, NUNITS);
+}
+
+static void test_ingest_conflict_gap_invalid(void **state)
+{
+    fixture_t *f = *state;
+    char out[2048];
+    ro_report_t r1 = hf_report("460100-001", 1, RO_KIND_ITEMS, 20180105, 50, 20);
+    s_send(f, "A", &r1);
+    ro_report_t other = r1;
+    other.part = 49; /* same seq, another body */
+    s_send(f, "A", &other);
+    ro_report_t gap = hf_report("460100-001", 3, RO_KIND_STAFF, 20180105, 10, 5);
+    s_send(f, "A", &gap);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A refusal 460100-001 1 conflict\nA ack 460100-001 1\n");
+    const hub_ingest_counters_t *c = hub_ingest_counters(f->ingest);
+    assert_int_equal(c->conflicts, 1);
+    assert_int_equal(c->refused[RO_REASON_CONFLICT], 1);
+    assert_int_equal(c->gaps, 1);
+    assert_int_equal(f->states[1].items_no_visit, 20);
+    assert_int_equal(f->states[1].reports, 1);
+
+    /* seq 2 is invalid (part above total): refused, kept, and the stream moves on */
+    ro_report_t bad = hf_report("460100-001", 2, RO_KIND_STAFF, 20180105, 10, 11);
+    s_send(f, "A", &bad);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A refusal 460100-001 2 invalid\nA ack 460100-001 2\n");
+    assert_int_equal(f->states[1].last_seq, 2);
+    assert_int_equal(f->states[1].reports, 1);
+    assert_int_equal(c->refused[RO_REASON_INVALID], 1);
+    uint64_t hash;
+    assert_int_equal(hub_store_find(f->store, 1, 2, &hash, NULL, NULL, 0), 2);
+
+    /* the same invalid body again: a duplicate, and the refusal is said again */
+    s_send(f, "A", &bad);
+    s_send(f, "A", &gap); /* now seq 3 is next: stored */
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A refusal 460100-001 2 invalid\nA ack 460100-001 3\n"
+                             "A ack 460100-001 3\n");
+    assert_int_equal(c->refused[RO_REASON_INVALID], 1);
+    assert_int_equal(f->states[1].reports, 2);
+    assert_int_equal(f->states[1].staff_total, 10);
+    assert_int_equal(hub_store_recount(f->store, NULL, 0, NULL, NULL, NULL, 0), 0);
+}
+
+static void test_ingest_unknown_malformed_heartbeat(void **state)
+{
+    fixture_t *f = *state;
+    char out[2048];
+    ro_report_t unknown = hf_report("469030-999", 1, RO_KIND_STAFF, 20180105, 10, 5);
+    s_send(f, "A", &unknown);
+    assert_int_equal(hub_ingest_add(f->ingest, "B", 1, "\x0a\x0b\x0c", 3, 1), 0);
+    assert_int_equal(hub_ingest_add(f->ingest, "C", 1, "x", 1, 3), 0);
+    ro_report_t old = hf_report("460000-001", 1, RO_KIND_STAFF, 20180105, 10, 5);
+    old.version = 7;
+    s_send(f, "D", &old);
+    ro_report_t hb = hf_report("460000-001", 0, RO_KIND_HEARTBEAT, 0, 0, 0);
+    snprintf(hb.text, sizeof hb.text, "agent 0.1");
+    s_send(f, "E", &hb);
+    ro_report_t zero = hf_report("460000-001", 0, RO_KIND_STAFF, 20180105, 10, 5);
+    s_send(f, "E", &zero);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW + 5), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A refusal 469030-999 1 unknown-unit\n"
+                             "B refusal  0 malformed\n"
+                             "C refusal  0 malformed\n"
+                             "D refusal  0 version\n"
+                             "E refusal 460000-001 0 invalid\n"
+                             "E ack 460000-001 0\n");
+    const hub_ingest_counters_t *c = hub_ingest_counters(f->ingest);
+    assert_int_equal(c->refused[RO_REASON_UNKNOWN_UNIT], 1);
+    assert_int_equal(c->refused[RO_REASON_MALFORMED], 2);
+    assert_int_equal(c->refused[RO_REASON_VERSION], 1);
+    assert_int_equal(c->refused[RO_REASON_INVALID], 1);
+    assert_int_equal(c->heartbeats, 1);
+    assert_int_equal(c->reports_stored, 0);
+    /* the heartbeat's last_heard is persisted with the batch */
+    hub_unit_state_t again[NUNITS];
+    assert_int_equal(hub_store_load_states(f->store, f->reg, again, NULL, 0), 0);
+    assert_int_equal(again[0].last_heard, NOW + 5);
+    assert_int_equal(again[0].reports, 0);
+    uint64_t units = 0, reports = 0;
+    assert_int_equal(hub_store_recount(f->store, NULL, 0, &units, &reports, NULL, 0), 0);
+    assert_int_equal(reports, 0);
+
+    hub_metric_t m[HUB_INGEST_METRICS_MAX];
+    size_t n = hub_ingest_metrics(f->ingest, m, HUB_INGEST_METRICS_MAX);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m[i].name, "refused_unknown-unit") && m[i].value == 1.0)
+            seen = 1;
+    assert_true(seen);
+}
+
+static void test_ingest_batch_full(void **state)
+{
+    fixture_t *f = *state;
+    ro_report_t r = hf_report("460000-001", 1, RO_KIND_STAFF, 20180105, 10, 5);
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(&r, buf, sizeof buf);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(hub_ingest_add(f->ingest, "A", 1, buf, (size_t)n, 1), 0);
+    assert_int_equal(hub_ingest_add(f->ingest, "A", 1, buf, (size_t)n, 1), -1);
+    assert_int_equal(hub_ingest_pending(f->ingest), 64);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    assert_int_equal(hub_ingest_pending(f->ingest), 0);
+    assert_int_equal(hub_ingest_reply_count(f->ingest), 64);
+    assert_int_equal(hub_ingest_counters(f->ingest)->duplicates, 63);
+}
+
+static void test_ingest_holds_batch_while_full(void **state)
+{
+    (void)state;
+    const char *path = hf_path("ingest-full.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 48 * 1024);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    hub_ingest_t *ing = hub_ingest_new(st, reg, states, 1000);
+    assert_non_null(ing);
+
+    uint8_t buf[RO_FRAME_MAX];
+    for (uint64_t seq = 1; seq <= 1000; seq++) {
+        ro_report_t r = hf_report("460100-001", seq, RO_KIND_TRAINING, 20180401, 3, 10);
+        memset(r.text, 'y', RO_TEXT_MAX);
+        r.text[RO_TEXT_MAX] = '\0';
+        int n = ro_report_encode(&r, buf, sizeof buf);
+        assert_int_equal(hub_ingest_add(ing, "peer", 4, buf, (size_t)n, 1), 0);
+    }
+    assert_int_equal(hub_ingest_flush(ing, NOW), HUB_STORE_EFULL);
+    assert_true(hub_ingest_held(ing));
+    assert_int_equal(hub_ingest_store_state(ing), HUB_STORE_STATE_FULL);
+    assert_string_equal(hub_ingest_store_state_name(hub_ingest_store_state(ing)), "full");
+    assert_int_equal(hub_ingest_reply_count(ing), 0); /* no acks for what is not stored */
+    assert_int_equal(states[1].reports, 0);           /* states reloaded from the store */
+    assert_int_equal(states[1].last_seq, 0);
+    assert_int_equal(hub_ingest_counters(ing)->commit_failures, 1);
+    assert_int_equal(hub_ingest_counters(ing)->reports_stored, 0);
+    assert_int_equal(hub_ingest_add(ing, "peer", 4, buf, 10, 1), -1); /* nothing more in */
+    assert_int_equal(hub_ingest_pending(ing), 1000);
+    assert_true(hub_ingest_retry_in(ing, 0) >= 0);
+    /* a retry that is not due yet does nothing */
+    assert_int_equal(hub_ingest_retry(ing, NULL, NOW, INT64_MIN / 2, 0), -1);
+    assert_int_equal(hub_ingest_counters(ing)->commit_failures, 1);
+
+    /* still full: still held */
+    assert_int_equal(hub_ingest_retry(ing, NULL, NOW, 0, 1), -1);
+    assert_int_equal(hub_ingest_counters(ing)->commit_failures, 2);
+
+    assert_int_equal(hub_store_set_max_bytes(st, 0, NULL, 0), 0);
+    assert_int_equal(hub_ingest_retry(ing, NULL, NOW, 0, 1), 0);
+    assert_false(hub_ingest_held(ing));
+    assert_int_equal(hub_ingest_store_state(ing), HUB_STORE_STATE_OK);
+    assert_int_equal(hub_ingest_reply_count(ing), 1);
+    assert_int_equal(hub_ingest_reply_at(ing, 0)->msg.seq, 1000);
+    assert_int_equal(states[1].reports, 1000);
+    assert_int_equal(hub_ingest_counters(ing)->reports_stored, 1000);
+    assert_int_equal(hub_store_recount(st, NULL, 0, NULL, NULL, NULL, 0), 0);
+
+    hub_ingest_destroy(&ing);
+    assert_null(ing);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* ---- status answers ------------------------------------------------------- */
+
+static Rollout__StatusReply *s_ask(hub_status_t *status, Rollout__Query q, const char *key)
+{
+    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
+    req.version = RO_PROTOCOL_VERSION;
+    req.query = q;
+    if (key)
+        req.key = (char *)key;
+    uint8_t buf[512], *out = NULL;
+    size_t n = rollout__status_request__pack(&req, buf), out_len = 0;
+    assert_int_equal(hub_status_answer(status, buf, n, NOW, &out, &out_len), 0);
+    Rollout__StatusReply *r = rollout__status_reply__unpack(NULL, out_len, out);
+    free(out);
+    assert_non_null(r);
+    return r;
+}
+
+static void test_status_answers(void **state)
+{
+    fixture_t *f = *state;
+    ro_report_t r1 = hf_report("469002-003", 1, RO_KIND_TRAINING, 20180105, 12, 35);
+    ro_report_t r2 = hf_report("460000-001", 1, RO_KIND_ITEMS, 20180105, 10, 4);
+    s_send(f, "A", &r1);
+    s_send(f, "B", &r2);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    hub_status_t *status = hub_status_new(f->reg, f->states, f->store, f->ingest);
+    assert_non_null(status);
+
+    Rollout__StatusReply *r = s_ask(status, ROLLOUT__QUERY__QUERY_PROVINCE, NULL);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->store_state, "ok");
+    assert_int_equal(r->as_of, 20190101);
+    assert_int_equal(r->n_scopes, 1);
+    assert_string_equal(r->scopes[0]->kind, "province");
+    assert_string_equal(r->scopes[0]->name, "海南省");
+    assert_int_equal(r->scopes[0]->units, NUNITS);
+    assert_int_equal(r->scopes[0]->units_reporting, 2);
+    assert_int_equal(r->scopes[0]->participants, 12);
+    assert_int_equal(r->scopes[0]->hours_tenths, 35);
+    assert_int_equal(r->scopes[0]->items_no_visit, 4);
+    rollout__status_reply__free_unpacked(r, NULL);
+
+    r = s_ask(status, ROLLOUT__QUERY__QUERY_UNIT, "469002-003");
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->scopes[0]->kind, "unit");
+    assert_string_equal(r->scopes[0]->level, "municipal");
+    assert_string_equal(r->scopes[0]->division, "469002");
+    assert_int_equal(r->scopes[0]->last_seq, 1);
+    assert_int_equal(r->scopes[0]->sessions, 1);
+    rollout__status_reply__free_unpacked(r, NULL);
+
+    r = s_ask(status, ROLLOUT__QUERY__QUERY_UNIT, "469030-999");
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->error, "unknown unit"));
+    rollout__status_reply__free_unpacked(r, NULL);
+
+    /* attainment queries need the engine (test_status covers them) */
+    r = s_ask(status, ROLLOUT__QUERY__QUERY_LAGGARDS, NULL);
+    assert_int_equal(r->status, 1);
+    assert_non_null(strstr(r->error, "no targets"));
+    rollout__status_reply__free_unpacked(r, NULL);
+
+    r = s_ask(status, ROLLOUT__QUERY__QUERY_VERIFY, NULL);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->metrics[0]->name, "differences");
+    assert_true(r->metrics[0]->value == 0.0);
+    rollout__status_reply__free_unpacked(r, NULL);
+
+    r = s_ask(status, ROLLOUT__QUERY__QUERY_METRICS, NULL);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->metrics[0]->name, "reports_stored");
+    assert_true(r->metrics[0]->value == 2.0);
+    rollout__status_reply__free_unpacked(r, NULL);
+
+    /* junk and unknown fields are bad requests, not crashes */
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    const uint8_t junk[] = {0x08, 0x01, 0xfa, 0x07, 0x01, 0x00}; /* field 127, unknown */
+    assert_int_equal(hub_status_answer(status, junk, sizeof junk, NOW, &out, &out_len), 0);
+    r = rollout__status_reply__unpack(NULL, out_len, out);
+    free(out);
+    assert_non_null(r);
+    assert_int_equal(r->status, 2);
+    rollout__status_reply__free_unpacked(r, NULL);
+    hub_status_destroy(&status);
+    assert_null(status);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ingest_dedup_acks_each_resend, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_conflict_gap_invalid, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_unknown_malformed_heartbeat, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_batch_full, s_setup, s_teardown),
+        cmocka_unit_test(test_ingest_holds_batch_while_full),
+        cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
