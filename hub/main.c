@@ -1,78 +1,32 @@
-/* rollout-hub: the hub service. Loads config and registry, opens the store,
- * binds the ingest, status and feed sockets, and runs a poll loop until
- * SIGTERM/SIGINT. Two threads: the main one takes reports in (ingest), runs
- * the ZAP handler, the feed, metrics and HTTP; the status thread answers
- * queries, so a long commit never makes an operator wait. They share one
- * lock, which the main thread holds except while it polls and while ingest
- * receives, stores and acknowledges a batch (ingest touches only its own
- * working states and the store's writing connection then, and publishes a
- * committed batch under the lock). The status thread holds it per answer,
- * reads the committed states, and reads the store through its own connection
- * (reader) with the lock let go for the scan (see s_scan_leave). A third,
- * hub_peers' watchdog, measures the sockets' connections from outside and
- * cuts those that stream without ending a message; it shares no state with
- * the other two but its own table, which ingest and the status gate mark.
- * What happens to a message is ingest's and status's business; attainment,
- * the feed's content and the CURVE allow-list come from their own modules. */
+/* rollout-hub: the hub service's command line. Reads hub.ini, the
+ * registry, the secret key and the targets; with --check, says what the
+ * start would refuse and exits; otherwise starts the hub (hub.c, which
+ * draws its threads and locks), serves until SIGTERM/SIGINT, and passes
+ * SIGHUP on as a reload. */
 #include "auth.h"
-#include "engine.h"
-#include "feed.h"
-#include "ingest.h"
-#include "peers.h"
+#include "hub.h"
 #include "ro_codec.h"
 #include "ro_config.h"
 #include "ro_log.h"
-#include "ro_registry.h"
 #include "ro_sock.h"
-#include "ro_time.h"
-#include "status.h"
-#include "store.h"
-#include "targets.h"
-#include "view.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zmq.h>
-
-#define STATUS_POLL_MS 200     /* how often the status thread looks whether to stop */
-#define WRITER_CACHE_KIB 65536 /* ingest's page cache: a batch touches a leaf per unit */
-#define STATS_EVERY_MS 60000   /* how often a busy hub logs what it stored */
-#define CLOSE_LINGER_MS 2000   /* at a stop, how long queued acks may take to leave */
-#define ACK_GRACE_MS 300       /* at a stop, time the agents get to read the last acks */
-#define ZAP_PER_WAKE 256       /* handshakes answered per wake (893 agents reconnect at once) */
-#define ZAP_SELFTEST_MS 5000   /* the ZAP self-test must pass within this at start */
-#define HANDSHAKE_MS 10000     /* a connection that has not finished its handshake is dropped */
-#define REVOKE_GRACE_MS 5000   /* a revoked key's ingest and status connections: see s_revoke */
-
-static volatile sig_atomic_t s_stop;
-static volatile sig_atomic_t s_reload;
-static atomic_int s_store_damaged; /* 1: the verify at start found hub.db damaged; 2: handled */
 
 static void s_on_signal(int sig)
 {
     (void)sig;
-    s_stop = 1;
+    hub_request_stop();
 }
 
 static void s_on_hup(int sig)
 {
     (void)sig;
-    s_reload = 1;
+    hub_request_reload();
 }
-
-typedef struct hub hub_t;
-static int s_status_gate(void *arg, void *request);
 
 static void s_usage(FILE *out)
 {
@@ -100,853 +54,6 @@ static void s_usage(FILE *out)
                  "1 any other start-up failure (store damaged, port taken, ...).\n");
 }
 
-/* Write the bound endpoints to <dir>/endpoints atomically (temp + rename). */
-static int s_write_endpoints(const char *dir, const char *eps[3], char *err, size_t errlen)
-{
-    static const char *names[3] = {"ingest", "status", "feed"};
-    char tmp[RO_PATH_MAX + 32], final[RO_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s/endpoints.tmp", dir);
-    snprintf(final, sizeof final, "%s/endpoints", dir);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    for (int i = 0; i < 3; i++)
-        fprintf(f, "%s %s\n", names[i], eps[i]);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, final) != 0) {
-        snprintf(err, errlen, "%s: %s", final, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* Create, configure and bind one socket, monitored by peers as which
- * from before it binds; fills bound with ZMQ_LAST_ENDPOINT. */
-static void *s_bind(void *ctx, int type, const char *what, const char *endpoint, int64_t maxmsg,
-                    const ro_hub_config_t *cfg, hub_peers_t *peers, hub_peers_socket_t which,
-                    char *bound, size_t boundlen, char *err, size_t errlen)
-{
-    void *sock = zmq_socket(ctx, type);
-    if (!sock) {
-        snprintf(err, errlen, "%s socket: %s", what, zmq_strerror(zmq_errno()));
-        return NULL;
-    }
-    int one = 1, handshake = HANDSHAKE_MS;
-    if (ro_sock_harden(sock, maxmsg) ||
-        zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
-        (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) ||
-        (type == ZMQ_XPUB && hub_feed_configure(sock, cfg->feed_hwm) != 0)) {
-        snprintf(err, errlen, "%s socket options: %s", what, zmq_strerror(zmq_errno()));
-        zmq_close(sock);
-        return NULL;
-    }
-    if (cfg->sec.curve) {
-        char why[256];
-        /* the ZAP domain tells the handler which socket asks: unit keys only on ingest */
-        if (zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, what, strlen(what)) != 0)
-            snprintf(why, sizeof why, "ZAP domain: %s", zmq_strerror(zmq_errno()));
-        else if (ro_sock_curve_server(sock, cfg->sec.secret_key, why, sizeof why))
-            ;
-        else
-            why[0] = '\0';
-        if (why[0]) {
-            snprintf(err, errlen, "%s socket: %s", what, why);
-            zmq_close(sock);
-            return NULL;
-        }
-    }
-    if (hub_peers_monitor(peers, ctx, which, sock) != 0) {
-        snprintf(err, errlen, "cannot monitor the %s socket: %s", what, zmq_strerror(zmq_errno()));
-        zmq_close(sock);
-        return NULL;
-    }
-    if (zmq_bind(sock, endpoint) != 0) {
-        snprintf(err, errlen, "cannot bind the %s socket to %s: %s", what, endpoint,
-                 zmq_strerror(zmq_errno()));
-        zmq_close(sock);
-        return NULL;
-    }
-    size_t len = boundlen;
-    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, bound, &len) != 0)
-        snprintf(bound, boundlen, "%s", endpoint);
-    return sock;
-}
-
-struct hub {
-    ro_hub_config_t cfg;            /* hub.ini */
-    ro_registry_t *reg;             /* units.csv */
-    hub_targets_t *targets;         /* targets.ini */
-    hub_engine_t *engine;           /* attainment over reg and targets */
-    char *targets_text;             /* targets.ini as read, for rolloutctl report */
-    hub_store_t *store;             /* hub.db: ingest's writing connection */
-    hub_store_t *reader;            /* hub.db again: the status thread's connection */
-    hub_unit_state_t *states;       /* one per registry unit: ingest's working copy */
-    hub_unit_state_t *pub;          /* the same as committed: what status, feed and metrics read */
-    hub_rollup_t sums;              /* province, level and division sums over pub, kept current */
-    hub_ingest_t *ingest;           /* reports in, acks out */
-    hub_auth_t *auth;               /* ZAP handler and allow-list; NULL with curve off */
-    hub_status_t *status;           /* queries */
-    hub_view_t *view;               /* feed on sock[2], metrics, HTTP dashboard */
-    hub_peers_t *peers;             /* the sockets' connections, and their watchdog */
-    int64_t revoke_due_ms;          /* when to cut revoked keys' ingest, status links; 0: no */
-    hub_store_verifier_t *verifier; /* the recount of the raw reports after start */
-    const char *config_path;        /* hub.ini, read again for max_store_bytes on SIGHUP */
-    void *ctx;                      /* ZeroMQ context */
-    void *sock[3];                  /* ingest, status, feed */
-    int lock_fd;                    /* flock on <data_dir>/hub.lock */
-    char endpoints_path[RO_PATH_MAX + 32];
-    pthread_mutex_t lock;    /* see the top of this file; recursive */
-    pthread_mutex_t scan;    /* held while a status answer scans the store through reader */
-    pthread_t status_thread; /* answers on sock[1] */
-    int status_running;      /* status_thread was started */
-    atomic_int status_stop;  /* asks it to end */
-};
-
-/* A status request: its connection delivered a complete message (the
- * watchdog's to know), and is answered only while its operator key is
- * listed (with curve on). Called by the status thread with h->lock held. */
-static int s_status_gate(void *arg, void *request)
-{
-    hub_t *h = arg;
-    zmq_msg_t *m = request;
-    const char *user = zmq_msg_gets(m, "User-Id"), *key = zmq_msg_gets(m, HUB_AUTH_KEY_PROPERTY);
-    hub_peers_mark(h->peers, HUB_PEERS_STATUS, zmq_msg_get(m, ZMQ_SRCFD), user, key,
-                   zmq_msg_size(m));
-    return !h->auth || hub_auth_admits(h->auth, HUB_AUTH_OPERATOR, user, key);
-}
-
-/* hub_feed_peer_fn: what a subscriber sent shows its connection and key. */
-static void s_feed_peer(void *arg, int fd, const char *user_id, const char *key, size_t bytes)
-{
-    hub_t *h = arg;
-    hub_peers_mark(h->peers, HUB_PEERS_FEED, fd, user_id, key, bytes);
-}
-
-/* hub_peers_admit_fn: unit keys on ingest, operator keys on status and feed. */
-static int s_admits(void *arg, hub_peers_socket_t which, const char *user_id, const char *key)
-{
-    hub_t *h = arg;
-    return hub_auth_admits(h->auth, which == HUB_PEERS_INGEST ? HUB_AUTH_UNIT : HUB_AUTH_OPERATOR,
-                           user_id, key);
-}
-
-/* After the allow-list was reloaded. ZAP runs only at a handshake, and a
- * PUB or ROUTER has no call that drops one peer, so the hub cuts the live
- * connections of keys the new list no longer admits from outside
- * (hub_peers).
- * The feed first, at once: nothing else stops a PUB sending to a revoked
- * subscriber. It is an XPUB with ZMQ_XPUB_VERBOSE for this: each
- * subscriber's subscription shows its connection and key, so only the
- * revoked subscriber is cut and the others keep their stream untouched,
- * where rebinding the socket would drop them all (they would come back
- * within a second and resync, the Clone way, but every revocation would
- * cost every dashboard a snapshot and a gap). A feed connection that has
- * not shown its key yet (its subscription not read) may be a revoked one:
- * it is cut too, and comes back through ZAP if it may. The subscriptions
- * are read first, so established subscribers have shown theirs.
- * Ingest and status refuse a revoked key's messages from now on, one by
- * one ("forbidden": the agent keeps the refused report, rolloutctl says
- * why), so the key gets nothing there either; their connections are cut
- * REVOKE_GRACE_MS later (s_run), once what was in flight has had its
- * answer, and the peer then meets the refusal at its next handshake.
- * Nothing is cut when the reload dropped no key. */
-static void s_revoke(hub_t *h)
-{
-    size_t dropped = hub_auth_dropped(h->auth);
-    if (!dropped)
-        return;
-    hub_feed_read(h->sock[2], 100000, s_feed_peer, h);
-    size_t n = hub_peers_revoke(h->peers, 1u << HUB_PEERS_FEED, s_admits, h, 1);
-    h->revoke_due_ms = ro_time_mono_ms() + REVOKE_GRACE_MS;
-    ro_log(LOG_NOTICE,
-           "SIGHUP: the allow-list no longer admits %zu key%s: cut %zu feed subscription%s that "
-           "used %s or had not shown a key; their ingest and status connections are refused from "
-           "now on and cut in %d s",
-           dropped, ro_s(dropped), n, ro_s(n), dropped == 1 ? "it" : "them",
-           REVOKE_GRACE_MS / 1000);
-}
-
-/* REVOKE_GRACE_MS after a reload that dropped keys: cut their ingest and
- * status connections (by the list in use now). */
-static void s_revoke_late(hub_t *h, int64_t mono)
-{
-    if (!h->revoke_due_ms || mono < h->revoke_due_ms)
-        return;
-    h->revoke_due_ms = 0;
-    unsigned mask = (1u << HUB_PEERS_INGEST) | (1u << HUB_PEERS_STATUS);
-    size_t n = h->auth ? hub_peers_revoke(h->peers, mask, s_admits, h, 0) : 0;
-    if (n)
-        ro_log(LOG_NOTICE, "cut %zu ingest and status connection%s of keys no longer admitted", n,
-               ro_s(n));
-}
-
-/* A status answer that scans the store lets go of the hub's lock meanwhile,
- * holding the scan lock instead, so ingest carries on. No thread waits for
- * one while holding the other: the lock goes before the scan lock is taken
- * (status checks afterwards that no reload came between), and a registry
- * reload, which needs both, only tries the scan lock. */
-static void s_scan_leave(void *arg)
-{
-    hub_t *h = arg;
-    pthread_mutex_unlock(&h->lock);
-    pthread_mutex_lock(&h->scan);
-}
-
-static void s_scan_enter(void *arg)
-{
-    hub_t *h = arg;
-    pthread_mutex_unlock(&h->scan);
-    pthread_mutex_lock(&h->lock);
-}
-
-/* Ingest is about to publish a unit's committed state (under the lock):
- * move the unit's share of the rollups' sums with it. */
-static void s_published(void *arg, size_t unit, const hub_unit_state_t *before,
-                        const hub_unit_state_t *after)
-{
-    hub_t *h = arg;
-    hub_engine_sum_move(h->engine, &h->sums, unit, before, after);
-}
-
-/* The status thread: one answer per turn of the lock. */
-static void *s_status_main(void *arg)
-{
-    hub_t *h = arg;
-    while (!atomic_load(&h->status_stop)) {
-        zmq_pollitem_t item = {h->sock[1], 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, STATUS_POLL_MS);
-        if (rc < 0 && zmq_errno() != EINTR) {
-            ro_log(LOG_ERR, "status poll: %s; trying again in a second", zmq_strerror(zmq_errno()));
-            struct timespec ts = {1, 0};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        for (int more = rc > 0; more && !atomic_load(&h->status_stop);) {
-            pthread_mutex_lock(&h->lock);
-            more = hub_status_serve(h->status, h->sock[1], ro_time_now()) > 0;
-            pthread_mutex_unlock(&h->lock);
-        }
-    }
-    return NULL;
-}
-
-static int s_status_start(hub_t *h, char *err, size_t errlen)
-{
-    int rc = pthread_create(&h->status_thread, NULL, s_status_main, h);
-    if (rc) {
-        snprintf(err, errlen, "cannot start the status thread: %s", strerror(rc));
-        return -1;
-    }
-    h->status_running = 1;
-    return 0;
-}
-
-static void s_status_stop(hub_t *h)
-{
-    if (!h->status_running)
-        return;
-    atomic_store(&h->status_stop, 1);
-    hub_store_interrupt(h->reader); /* a scan in progress (verify) ends at its next row */
-    pthread_join(h->status_thread, NULL);
-    h->status_running = 0;
-}
-
-static void s_hub_close(hub_t *h)
-{
-    s_status_stop(h);
-    hub_store_verify_destroy(&h->verifier); /* a recount still running is stopped */
-    hub_view_destroy(&h->view);
-    hub_peers_destroy(&h->peers); /* its thread, and its monitor sockets before zmq_ctx_term */
-    /* acks of the last committed batch may still sit in ZeroMQ's queue:
-     * let them go out (a peer that is gone drops them), so a clean stop
-     * leaves no agent resending what the hub stored */
-    int linger = CLOSE_LINGER_MS;
-    if (h->sock[0])
-        zmq_setsockopt(h->sock[0], ZMQ_LINGER, &linger, sizeof linger);
-    for (int i = 0; i < 3; i++)
-        if (h->sock[i])
-            zmq_close(h->sock[i]);
-    hub_auth_destroy(&h->auth);
-    if (h->ctx)
-        zmq_ctx_term(h->ctx);
-    hub_status_destroy(&h->status);
-    hub_ingest_destroy(&h->ingest);
-    hub_store_destroy(&h->reader);
-    hub_store_destroy(&h->store);
-    free(h->states);
-    free(h->pub);
-    hub_engine_destroy(&h->engine);
-    hub_targets_destroy(&h->targets);
-    free(h->targets_text);
-    ro_registry_destroy(&h->reg);
-    if (h->endpoints_path[0])
-        unlink(h->endpoints_path);
-    if (h->lock_fd >= 0)
-        close(h->lock_fd);
-}
-
-/* Load targets.ini and the engine over the registry; read the file's text
- * too, which the status API hands to rolloutctl report. */
-static int s_load_targets(hub_t *h, char *err, size_t errlen)
-{
-    const char *path = h->cfg.targets;
-    h->targets = hub_targets_load(path, err, errlen);
-    if (!h->targets)
-        return -1;
-    char why[512];
-    h->engine = hub_engine_new(h->reg, h->targets, why, sizeof why);
-    if (!h->engine) {
-        snprintf(err, errlen, "%s: %s", path, why);
-        return -1;
-    }
-    FILE *f = fopen(path, "rb");
-    long size = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
-    if (size >= 0 && size < (1L << 20) && fseek(f, 0, SEEK_SET) == 0 &&
-        (h->targets_text = calloc(1, (size_t)size + 1)) &&
-        fread(h->targets_text, 1, (size_t)size, f) != (size_t)size) {
-        free(h->targets_text);
-        h->targets_text = NULL;
-    }
-    if (f)
-        fclose(f);
-    if (!h->targets_text) {
-        snprintf(err, errlen, "%s: cannot read it again: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* SIGHUP: reread the registry and the targets hub.ini names and switch to
- * them only when both load, an engine builds over them and the store has a
- * row for every unit; otherwise keep what runs and log why. The units'
- * states are indexed by the registry, so they are reloaded from the store
- * for the new one (the store is always in step after a commit). A unit
- * dropped from the registry keeps its rows; its reports are then refused as
- * unknown. hub.ini itself is read at start only. Returns 0 when done or
- * failed for good, 1 when it must wait (a batch is held for the store). */
-static int s_reload_registry(hub_t *h)
-{
-    if (hub_ingest_held(h->ingest)) {
-        ro_log(LOG_WARNING, "SIGHUP: the store is not writable; registry and targets reload "
-                            "waits until the held batch is stored");
-        return 1;
-    }
-    char err[2048] = "";
-    hub_t next; /* only reg, targets, engine and targets_text are used */
-    memset(&next, 0, sizeof next);
-    next.cfg = h->cfg;
-    hub_unit_state_t *states = NULL, *pub = NULL;
-    next.reg = ro_registry_load(h->cfg.registry, err, sizeof err);
-    if (!next.reg || s_load_targets(&next, err, sizeof err))
-        goto fail;
-    size_t n = ro_registry_count(next.reg);
-    states = calloc(n ? n : 1, sizeof *states);
-    pub = calloc(n ? n : 1, sizeof *pub);
-    if (!states || !pub) {
-        snprintf(err, sizeof err, "out of memory");
-        goto fail;
-    }
-    /* from here the store's unit indices are the new registry's... */
-    if (hub_store_load_states(h->store, next.reg, states, err, sizeof err))
-        goto fail;
-    if (hub_store_map_units(h->reader, next.reg, err, sizeof err) ||
-        hub_ingest_set_registry(h->ingest, next.reg, states)) {
-        /* ...so put them back (the live states equal the store's) */
-        char again[256];
-        if (hub_store_load_states(h->store, h->reg, h->states, again, sizeof again) ||
-            hub_store_map_units(h->reader, h->reg, again, sizeof again))
-            ro_log(LOG_ERR, "SIGHUP: cannot go back to the old registry in the store: %s", again);
-        if (!err[0])
-            snprintf(err, sizeof err, "out of memory");
-        goto fail;
-    }
-    memcpy(pub, states, n * sizeof *pub);
-    hub_ingest_share(h->ingest, &h->lock, pub, s_published, h);
-    hub_engine_sum(next.engine, pub, &h->sums); /* s_published uses h->engine: swapped below */
-    hub_status_set_registry(h->status, next.reg, pub);
-    if (hub_status_set_engine(h->status, next.engine, next.targets, next.targets_text))
-        hub_status_set_engine(h->status, next.engine, next.targets, NULL); /* cannot fail */
-
-    size_t added = 0, dropped = 0, old_n = ro_registry_count(h->reg);
-    for (size_t i = 0; i < n; i++)
-        added += ro_registry_find(h->reg, ro_registry_at(next.reg, i)->id) < 0;
-    for (size_t i = 0; i < old_n; i++)
-        dropped += ro_registry_find(next.reg, ro_registry_at(h->reg, i)->id) < 0;
-    ro_log(LOG_NOTICE,
-           "SIGHUP: reloaded %zu units from %s (%zu new, %zu dropped) and %zu indicators "
-           "from %s",
-           n, h->cfg.registry, added, dropped, hub_targets_count(next.targets), h->cfg.targets);
-    /* before the old goes: the feed compares them */
-    if (hub_view_reload(h->view, next.reg, pub, next.engine, next.targets)) {
-        /* the feed still uses the old ones until the loop ends: leave them be */
-        ro_log(LOG_ERR, "SIGHUP: out of memory for the feed's topics; stopping");
-        s_stop = 1;
-    } else {
-        free(h->states);
-        free(h->pub);
-        ro_registry_destroy(&h->reg);
-        hub_engine_destroy(&h->engine);
-        hub_targets_destroy(&h->targets);
-        free(h->targets_text);
-    }
-    h->states = states;
-    h->pub = pub;
-    h->reg = next.reg;
-    h->engine = next.engine;
-    h->targets = next.targets;
-    h->targets_text = next.targets_text;
-    return 0;
-fail:
-    ro_log(LOG_ERR, "SIGHUP: %s; keeping the registry and targets in use", err);
-    free(states);
-    free(pub);
-    hub_engine_destroy(&next.engine);
-    hub_targets_destroy(&next.targets);
-    free(next.targets_text);
-    ro_registry_destroy(&next.reg);
-    return 0;
-}
-
-/* data_dir, copied into path (RO_PATH_MAX + 1 bytes) without trailing
- * slashes. Returns 0, or -1 with the reason in err. */
-static int s_data_dir_path(const char *dir, char *path, char *err, size_t errlen)
-{
-    size_t n = strlen(dir);
-    if (n == 0 || n > RO_PATH_MAX) {
-        snprintf(err, errlen, "data_dir '%.64s': empty or longer than %d bytes", dir, RO_PATH_MAX);
-        return -1;
-    }
-    memcpy(path, dir, n + 1);
-    while (n > 1 && path[n - 1] == '/')
-        path[--n] = '\0';
-    return 0;
-}
-
-/* Make data_dir like mkdir -p: the folders above it that are missing with
- * 0755 (less the umask; others may need to pass through them, as with
- * mkdir -p), data_dir itself with 0750 (the store is nobody else's).
- * Returns 0, or -1 with the folder that could not be made in err. */
-static int s_make_data_dir(const char *dir, char *err, size_t errlen)
-{
-    char path[RO_PATH_MAX + 1];
-    if (s_data_dir_path(dir, path, err, errlen))
-        return -1;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, c ? 0755 : 0750) != 0) {
-            int e = errno;
-            struct stat st;
-            if (e != EEXIST || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                if (e == EEXIST)
-                    snprintf(err, errlen,
-                             "cannot create data_dir %s: %s exists and is not a folder", dir, path);
-                else
-                    snprintf(err, errlen, "cannot create data_dir %s: %s: %s", dir, path,
-                             strerror(e));
-                return -1;
-            }
-        }
-        if (!c)
-            return 0;
-        *p = c;
-    }
-}
-
-/* What --check can know of data_dir without creating anything: data_dir,
- * or the nearest folder above it that exists (the start makes the rest),
- * must be a folder this user may write and enter, and a hub.db in it must
- * be writable. Sets *missing when the start would create data_dir.
- * Returns 0, or -1 with the reason in err. */
-static int s_check_data_dir(const char *dir, int *missing, char *err, size_t errlen)
-{
-    char path[RO_PATH_MAX + 1];
-    *missing = 0;
-    if (s_data_dir_path(dir, path, err, errlen))
-        return -1;
-    for (;;) {
-        struct stat st;
-        if (stat(path, &st) == 0) {
-            if (!S_ISDIR(st.st_mode)) {
-                snprintf(err, errlen, "cannot create data_dir %s: %s exists and is not a folder",
-                         dir, path);
-                return -1;
-            }
-            /* the user who runs --check is the one asked: run it as the hub's */
-            if (faccessat(AT_FDCWD, path, W_OK | X_OK, AT_EACCESS) != 0) {
-                if (*missing)
-                    snprintf(err, errlen, "cannot create data_dir %s: %s is not writable: %s", dir,
-                             path, strerror(errno));
-                else
-                    snprintf(err, errlen, "data_dir %s is not writable: %s", dir, strerror(errno));
-                return -1;
-            }
-            break;
-        }
-        /* ENOTDIR: a file stands where a folder should; the loop finds it */
-        if (errno != ENOENT && errno != ENOTDIR) {
-            snprintf(err, errlen, "cannot create data_dir %s: %s: %s", dir, path, strerror(errno));
-            return -1;
-        }
-        *missing = 1;
-        char *slash = strrchr(path, '/');
-        if (!slash)
-            snprintf(path, sizeof path, ".");
-        else if (slash == path)
-            path[1] = '\0';
-        else
-            *slash = '\0';
-    }
-    if (*missing)
-        return 0;
-    char db[RO_PATH_MAX + 16];
-    snprintf(db, sizeof db, "%s/hub.db", path);
-    if (faccessat(AT_FDCWD, db, R_OK | W_OK, AT_EACCESS) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "%s is not writable: %s", db, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* Make the data folder and take its lock: one hub per store. */
-static int s_data_dir(hub_t *h, char *err, size_t errlen)
-{
-    const char *dir = h->cfg.data_dir;
-    if (s_make_data_dir(dir, err, errlen))
-        return -1;
-    char path[RO_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/hub.lock", dir);
-    h->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (h->lock_fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(h->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen, "another rollout-hub is running on %s (%s is locked)", dir, path);
-        return -1;
-    }
-    snprintf(h->endpoints_path, sizeof h->endpoints_path, "%s/endpoints", dir);
-    unlink(h->endpoints_path); /* a stale file must not send anyone to old ports */
-    return 0;
-}
-
-/* With curve off, warn about plain TCP: an error line per socket that
- * listens beyond loopback. The start and --check both call it, so they say
- * the same. Returns the sockets beyond loopback (0 with curve on). */
-static int s_warn_plain(const ro_hub_config_t *cfg)
-{
-    if (cfg->sec.curve)
-        return 0;
-    const char *plain[3] = {cfg->ingest, cfg->status, cfg->feed};
-    static const char *names[3] = {"ingest", "status", "feed"};
-    int remote = 0;
-    for (int i = 0; i < 3; i++) {
-        if (!ro_endpoint_is_local(plain[i])) {
-            remote++;
-            ro_log(LOG_ERR,
-                   "CURVE is OFF and the %s socket (%s) listens beyond loopback: anyone who "
-                   "can reach it can read the traffic and speak for any unit; set [security] "
-                   "curve = on",
-                   names[i], plain[i]);
-        }
-    }
-    if (!remote)
-        ro_log(LOG_WARNING, "CURVE is off: plain TCP, for loopback development only");
-    return remote;
-}
-
-/* Every agent, rolloutctl and feed subscriber holds a connection, and past
- * the open-file limit libzmq's listener retries a failing accept() without
- * pause (100% CPU) while no one new gets in. A shell's soft limit is 1024;
- * raise it to the hard limit (systemd's LimitNOFILE= sets both), and say so
- * when even that leaves little room beyond one connection per unit. */
-static void s_raise_fd_limit(size_t units)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t was = rl.rlim_cur;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            ro_log(LOG_WARNING, "cannot raise the open-file limit from %llu to %llu: %s",
-                   (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
-            rl.rlim_cur = was;
-        } else {
-            ro_log(LOG_INFO, "open-file limit raised from %llu to %llu", (unsigned long long)was,
-                   (unsigned long long)rl.rlim_cur);
-        }
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 2 * (rlim_t)units + 1024)
-        ro_log(LOG_WARNING,
-               "the open-file limit is %llu: %zu units, the operators and the feed's subscribers "
-               "need more; raise the hard limit (LimitNOFILE= in the service, ulimit -Hn) to at "
-               "least %zu",
-               (unsigned long long)rl.rlim_cur, units, 2 * units + 1024);
-}
-
-static int s_open_sockets(hub_t *h, char *err, size_t errlen)
-{
-    const ro_hub_config_t *cfg = &h->cfg;
-    static char bound[3][RO_ENDPOINT_MAX];
-    const char *eps[3] = {bound[0], bound[1], bound[2]};
-    if (ro_sock_seed_routing_ids() != 0)
-        ro_log(LOG_WARNING, "no random bytes to seed routing ids: %s", strerror(errno));
-    h->ctx = zmq_ctx_new();
-    if (!h->ctx) {
-        snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    /* a peer that streams a message that never ends is cut by the peers'
-     * watchdog; it learns who delivers from ingest and the status gate */
-    h->peers = hub_peers_new(NULL, NULL);
-    if (!h->peers) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    hub_ingest_set_peers(h->ingest, h->peers);
-    hub_status_set_gate(h->status, s_status_gate, h);
-    if (cfg->sec.curve) {
-        /* ZAP first: a CURVE server bound before it admits every key */
-        h->auth = hub_auth_new(h->ctx, cfg->allow_list, err, errlen);
-        if (!h->auth || hub_auth_selftest(h->auth, h->ctx, ZAP_SELFTEST_MS, err, errlen)) {
-            size_t n = strlen(err);
-            snprintf(err + n, errlen - n, "; refusing to start");
-            return -1;
-        }
-        hub_ingest_set_auth(h->ingest, h->auth);
-        ro_log(LOG_INFO, "ZAP handler answering at %s (self-test passed)", HUB_AUTH_ZAP_ENDPOINT);
-    }
-    /* the feed is an XPUB: its subscribers' connections and keys are seen (s_revoke) */
-    h->sock[0] = s_bind(h->ctx, ZMQ_ROUTER, "ingest", cfg->ingest, RO_FRAME_MAX, cfg, h->peers,
-                        HUB_PEERS_INGEST, bound[0], sizeof bound[0], err, errlen);
-    if (h->sock[0])
-        h->sock[1] = s_bind(h->ctx, ZMQ_ROUTER, "status", cfg->status, HUB_STATUS_FRAME_MAX, cfg,
-                            h->peers, HUB_PEERS_STATUS, bound[1], sizeof bound[1], err, errlen);
-    if (h->sock[1])
-        h->sock[2] = s_bind(h->ctx, ZMQ_XPUB, "feed", cfg->feed, HUB_STATUS_FRAME_MAX, cfg,
-                            h->peers, HUB_PEERS_FEED, bound[2], sizeof bound[2], err, errlen);
-    if (!h->sock[2] || hub_peers_start(h->peers, err, errlen))
-        return -1;
-    s_warn_plain(cfg);
-    if (s_write_endpoints(cfg->data_dir, eps, err, errlen))
-        return -1;
-    ro_log(LOG_INFO, "listening: ingest %s, status %s, feed %s (curve %s)", eps[0], eps[1], eps[2],
-           cfg->sec.curve ? "on" : "off");
-    return 0;
-}
-
-/* An agent's socket drops acks it has not read yet when the connection
- * closes, and then resends what they covered. At a clean stop, give the
- * agents a moment to read the last acks before closing: status is still
- * answered (by its thread), no new report is taken. */
-static void s_ack_grace(hub_t *h)
-{
-    if (hub_ingest_counters(h->ingest)->batches == 0)
-        return;
-    struct timespec ts = {ACK_GRACE_MS / 1000, (ACK_GRACE_MS % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* The end of the recount started after the checks at start (its thread
- * calls this): the result goes to the log; a damaged file also stops
- * ingest (see s_run), so nothing more is acknowledged into it. */
-static void s_verified(const hub_store_verify_result_t *r, void *arg)
-{
-    const char *path = arg;
-    double secs = (double)r->ms / 1000.0;
-    if (r->interrupted) {
-        ro_log(LOG_INFO, "verify at start: stopped after %.1f s, the hub is stopping", secs);
-    } else if (r->damaged) {
-        ro_log(LOG_CRIT, "verify at start: %s", r->error);
-        atomic_store(&s_store_damaged, 1);
-    } else if (r->differences < 0) {
-        ro_log(LOG_ERR, "verify at start: %s; try `rolloutctl verify`", r->error);
-    } else if (r->differences == 0) {
-        ro_log(LOG_INFO,
-               "verify at start: the stored aggregates of %llu units equal the recount of %llu "
-               "raw reports (%.1f s)",
-               (unsigned long long)r->units, (unsigned long long)r->reports, secs);
-    } else {
-        ro_log(LOG_ERR,
-               "verify at start: %ld stored aggregates in %s differ from the recount of %llu raw "
-               "reports (%.1f s); the raw reports are the truth: see `rolloutctl verify`",
-               r->differences, path, (unsigned long long)r->reports, secs);
-        for (long i = 0; i < r->differences && i < HUB_STORE_VERIFY_SHOWN; i++)
-            ro_log(LOG_ERR, "verify at start:   %s %s: stored %lld, recount %lld", r->diffs[i].unit,
-                   r->diffs[i].field, (long long)r->diffs[i].stored,
-                   (long long)r->diffs[i].recount);
-    }
-}
-
-/* The checks at start. The fast one (index seeks, no scan: milliseconds on
- * ten million reports) runs now: a damaged store is refused, differences
- * are logged. The full recount runs in a thread after start, logged when
- * it ends, so a large store does not delay the hub. Returns 0 or -1. */
-static int s_check_store(hub_t *h, const char *dbpath, char *err, size_t errlen)
-{
-    enum { SHOWN = 8 };
-    hub_store_diff_t diffs[SHOWN];
-    uint64_t units = 0;
-    int64_t t0 = ro_time_mono_ms();
-    long n = hub_store_check_fast(h->store, diffs, SHOWN, &units, err, errlen);
-    if (n < 0)
-        return -1;
-    if (n == 0)
-        ro_log(LOG_INFO,
-               "check at start: last seq of %llu units in step with the raw reports (%lld ms)",
-               (unsigned long long)units, (long long)(ro_time_mono_ms() - t0));
-    for (long i = 0; i < n && i < SHOWN; i++)
-        ro_log(LOG_ERR,
-               "check at start: unit %s: %s is %lld, but the raw reports say %lld; see `rolloutctl "
-               "verify`",
-               diffs[i].unit, diffs[i].field, (long long)diffs[i].stored,
-               (long long)diffs[i].recount);
-    char why[1024];
-    static char path[RO_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s", dbpath);
-    if (strcmp(dbpath, ":memory:") != 0 &&
-        !(h->verifier = hub_store_verify_start(path, s_verified, path, why, sizeof why)))
-        ro_log(LOG_WARNING, "verify at start: not run: %s", why);
-    return 0;
-}
-
-/* SIGHUP also reads [hub] max_store_bytes again (nothing else of hub.ini):
- * an operator gives a full store room without a restart, and the held
- * batch is stored at its next retry. */
-static void s_reload_store_bound(hub_t *h)
-{
-    ro_hub_config_t cfg;
-    char err[2048];
-    if (ro_hub_config_load(h->config_path, &cfg, err, sizeof err)) {
-        ro_log(LOG_ERR, "SIGHUP: %s; max_store_bytes stays %lld", err,
-               (long long)h->cfg.max_store_bytes);
-        return;
-    }
-    if (cfg.max_store_bytes == h->cfg.max_store_bytes)
-        return;
-    if (hub_store_set_max_bytes(h->store, cfg.max_store_bytes, err, sizeof err)) {
-        ro_log(LOG_ERR, "SIGHUP: %s; max_store_bytes stays %lld", err,
-               (long long)h->cfg.max_store_bytes);
-        return;
-    }
-    ro_log(LOG_NOTICE, "SIGHUP: max_store_bytes %lld -> %lld (0: no bound)",
-           (long long)h->cfg.max_store_bytes, (long long)cfg.max_store_bytes);
-    h->cfg.max_store_bytes = cfg.max_store_bytes;
-}
-
-/* The main loop; called and returns with h->lock held. */
-static void s_run(hub_t *h)
-{
-    hub_ingest_counters_t seen = *hub_ingest_counters(h->ingest);
-    int64_t next_stats = ro_time_mono_ms() + STATS_EVERY_MS;
-    int reload_registry = 0; /* 1: SIGHUP asked for it; 2: waiting for the store */
-    while (!s_stop) {
-        if (s_reload) {
-            s_reload = 0;
-            reload_registry = 1;
-            s_reload_store_bound(h);
-            if (h->auth) {
-                hub_auth_reload(h->auth);
-                s_revoke(h);
-            } else
-                ro_log(LOG_NOTICE, "SIGHUP: curve is off, there is no allow-list to reload");
-        }
-        if (reload_registry == 2 && !hub_ingest_held(h->ingest))
-            reload_registry = 1; /* the held batch is stored: go ahead */
-        /* only when no status answer is scanning through reader; else next turn */
-        if (reload_registry == 1 && pthread_mutex_trylock(&h->scan) == 0) {
-            reload_registry = s_reload_registry(h) ? 2 : 0;
-            pthread_mutex_unlock(&h->scan);
-        }
-        int64_t mono = ro_time_mono_ms();
-        s_revoke_late(h, mono);
-        long timeout = 1000;
-        if (h->revoke_due_ms && h->revoke_due_ms - mono < timeout)
-            timeout = (long)(h->revoke_due_ms - mono);
-        long retry = hub_ingest_retry_in(h->ingest, mono);
-        if (retry >= 0 && retry < timeout)
-            timeout = retry;
-        long beat = hub_view_tick(h->view, ro_time_now(), mono); /* feed heartbeat, HTTP */
-        if (beat < timeout)
-            timeout = beat;
-        zmq_pollitem_t items[3] = {
-            {h->sock[0], 0, ZMQ_POLLIN, 0},
-            {h->sock[2], 0, ZMQ_POLLIN, 0}, /* subscriptions */
-            {h->auth ? hub_auth_socket(h->auth) : NULL, 0, ZMQ_POLLIN, 0},
-        };
-        if (atomic_load(&s_store_damaged) == 1) {
-            atomic_store(&s_store_damaged, 2);
-            hub_ingest_fail_store(h->ingest, "hub.db is damaged (found by the verify at start)");
-            ro_log(LOG_CRIT, "ingest stopped: nothing more is stored or acknowledged; agents keep "
-                             "their reports. Stop the hub, restore hub.db from a backup or move "
-                             "it aside, and start it again");
-        }
-        /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
-        int held = hub_ingest_held(h->ingest) || atomic_load(&s_store_damaged);
-        if (held)
-            items[0].events = 0;
-        pthread_mutex_unlock(&h->lock);
-        int rc = zmq_poll(items, h->auth ? 3 : 2, timeout);
-        pthread_mutex_lock(&h->lock);
-        if (rc < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            ro_log(LOG_ERR, "poll: %s", zmq_strerror(zmq_errno()));
-            break;
-        }
-        int64_t now = ro_time_now(), woke_us = ro_time_mono_us();
-        uint64_t batches = hub_ingest_counters(h->ingest)->batches;
-        /* handshakes wait for this loop: answer them first */
-        if (h->auth && (items[2].revents & ZMQ_POLLIN))
-            for (int k = 0; k < ZAP_PER_WAKE; k++)
-                if (hub_auth_serve(h->auth) <= 0)
-                    break;
-        /* the XPUB keeps what subscribers send until it is read */
-        if (items[1].revents & ZMQ_POLLIN)
-            hub_feed_read(h->sock[2], 10000, s_feed_peer, h);
-        /* ingest publishes what it commits under the lock itself */
-        pthread_mutex_unlock(&h->lock);
-        if (!held && (items[0].revents & ZMQ_POLLIN))
-            hub_ingest_drain(h->ingest, h->sock[0], now);
-        mono = ro_time_mono_ms();
-        hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);
-        pthread_mutex_lock(&h->lock);
-        if (hub_ingest_counters(h->ingest)->batches != batches)
-            hub_view_committed(h->view, h->ingest, now, woke_us); /* publish what it changed */
-
-        if (mono >= next_stats) {
-            const hub_ingest_counters_t *c = hub_ingest_counters(h->ingest);
-            if (c->batches != seen.batches)
-                ro_log(LOG_INFO,
-                       "last minute: %llu reports stored, %llu duplicates, %llu "
-                       "conflicts, %llu heartbeats in %llu batches",
-                       (unsigned long long)(c->reports_stored - seen.reports_stored),
-                       (unsigned long long)(c->duplicates - seen.duplicates),
-                       (unsigned long long)(c->conflicts - seen.conflicts),
-                       (unsigned long long)(c->heartbeats - seen.heartbeats),
-                       (unsigned long long)(c->batches - seen.batches));
-            seen = *c;
-            next_stats = mono + STATS_EVERY_MS;
-        }
-    }
-    if (hub_ingest_held(h->ingest)) {
-        /* one last try, so a store that came back does not cost the agents a resend */
-        if (hub_ingest_retry(h->ingest, h->sock[0], ro_time_now(), ro_time_mono_ms(), 1))
-            ro_log(LOG_WARNING, "stopping with %zu messages not stored; their agents will resend",
-                   hub_ingest_pending(h->ingest));
-    }
-}
-
 /* hub_allow_bad_fn of --check: every bad line, not only the first. */
 static void s_check_bad_line(void *arg, const hub_allow_bad_t *bad)
 {
@@ -958,17 +65,17 @@ static void s_check_bad_line(void *arg, const hub_allow_bad_t *bad)
  * else the start would refuse or regret, found without writing anything
  * (data_dir is not created) and without binding a socket. Returns the exit
  * status: 0, or 2 with the reasons on stderr. */
-static int s_check(hub_t *h, const char *config)
+static int s_check(const ro_hub_config_t *cfg, const hub_model_t *m, const char *config)
 {
     char err[2048];
     int rc = 0;
-    if (h->cfg.sec.curve) {
+    if (cfg->sec.curve) {
         /* the hub starts with a bad list and admits no one; --check says so, every bad line */
-        hub_allow_t *list = hub_allow_load_refined(h->cfg.allow_list, NULL, s_check_bad_line,
-                                                   h->cfg.allow_list, err, sizeof err);
+        hub_allow_t *list = hub_allow_load_refined(cfg->allow_list, NULL, s_check_bad_line,
+                                                   (void *)cfg->allow_list, err, sizeof err);
         size_t keys = hub_allow_count(list), bad = hub_allow_bad_count(list);
         if (list && !bad && keys == 0)
-            snprintf(err, sizeof err, "%s lists no keys", h->cfg.allow_list);
+            snprintf(err, sizeof err, "%s lists no keys", cfg->allow_list);
         else if (bad)
             snprintf(err, sizeof err, "%zu bad line%s (above)", bad, bad == 1 ? "" : "s");
         hub_allow_destroy(&list);
@@ -979,19 +86,17 @@ static int s_check(hub_t *h, const char *config)
         }
     }
     int missing = 0;
-    if (s_check_data_dir(h->cfg.data_dir, &missing, err, sizeof err)) {
+    if (hub_check_data_dir(cfg->data_dir, &missing, err, sizeof err)) {
         fprintf(stderr, "%s: [hub] data_dir: %s: the hub would not start\n", config, err);
         rc = 2;
     }
-    int remote = s_warn_plain(&h->cfg);
+    int remote = hub_warn_plain(cfg);
     if (rc)
         return rc;
-    const char *curve = h->cfg.sec.curve ? "on"
-                        : remote         ? "OFF beyond loopback (see above)"
-                                         : "off";
+    const char *curve = cfg->sec.curve ? "on" : remote ? "OFF beyond loopback (see above)" : "off";
     printf("%s: ok: %zu units from %s, %zu indicators from %s, store %s/hub.db%s, curve %s\n",
-           config, ro_registry_count(h->reg), h->cfg.registry, hub_targets_count(h->targets),
-           h->cfg.targets, h->cfg.data_dir, missing ? " (data_dir to be created)" : "", curve);
+           config, ro_registry_count(m->reg), cfg->registry, hub_targets_count(m->targets),
+           cfg->targets, cfg->data_dir, missing ? " (data_dir to be created)" : "", curve);
     return 0;
 }
 
@@ -1030,138 +135,56 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    hub_t h;
-    memset(&h, 0, sizeof h);
-    h.lock_fd = -1;
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&h.lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-    pthread_mutex_init(&h.scan, NULL);
-    h.config_path = config;
+    ro_hub_config_t cfg;
     char err[2048];
-    if (ro_hub_config_load(config, &h.cfg, err, sizeof err)) {
+    if (ro_hub_config_load(config, &cfg, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    ro_log_init("rollout-hub", h.cfg.log_level);
-    h.reg = ro_registry_load(h.cfg.registry, err, sizeof err);
-    if (!h.reg) {
-        fprintf(stderr, "%s\n", err);
-        return 2;
-    }
-    if (h.cfg.sec.curve) {
+    ro_log_init("rollout-hub", cfg.log_level);
+    if (cfg.sec.curve) {
         char key[RO_KEY_Z85_LEN + 1];
-        if (ro_key_read(h.cfg.sec.secret_key, 1, key, err, sizeof err)) {
+        if (ro_key_read(cfg.sec.secret_key, 1, key, err, sizeof err)) {
             fprintf(stderr, "%s: [security] secret_key: %s\n", config, err);
-            ro_registry_destroy(&h.reg);
             return 2;
         }
     }
-    if (s_load_targets(&h, err, sizeof err)) {
+    hub_model_t model;
+    if (hub_model_load(&cfg, &model, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
-        s_hub_close(&h);
         return 2;
     }
     if (check) {
-        int rc = s_check(&h, config);
-        s_hub_close(&h);
+        int rc = s_check(&cfg, &model, config);
+        hub_model_release(&model);
         return rc;
     }
 
-    int code = 1;
-    size_t n = ro_registry_count(h.reg);
-    char dbpath[RO_PATH_MAX + 16];
-    snprintf(dbpath, sizeof dbpath, "%s/hub.db", h.cfg.data_dir);
-    if (s_data_dir(&h, err, sizeof err)) {
-        ro_log(LOG_ERR, "%s", err);
-        goto done;
-    }
-    s_raise_fd_limit(n);
-    h.store = hub_store_open(dbpath, h.cfg.synchronous, h.cfg.max_store_bytes, err, sizeof err);
-    if (!h.store) {
-        ro_log(LOG_ERR, "%s", err);
-        goto done;
-    }
-    h.states = calloc(n ? n : 1, sizeof *h.states);
-    h.pub = calloc(n ? n : 1, sizeof *h.pub);
-    if (!h.states || !h.pub || hub_store_load_states(h.store, h.reg, h.states, err, sizeof err)) {
-        ro_log(LOG_ERR, "%s: cannot load the units' state: %s", dbpath,
-               h.states && h.pub ? err : "no memory");
-        goto done;
-    }
-    memcpy(h.pub, h.states, n * sizeof *h.pub);
-    h.reader = hub_store_open_again(dbpath, h.cfg.synchronous, err, sizeof err);
-    if (!h.reader || hub_store_map_units(h.reader, h.reg, err, sizeof err)) {
-        ro_log(LOG_ERR, "%s: cannot open it for the status thread: %s", dbpath, err);
-        goto done;
-    }
-    /* the threads started from here on (the verify at start, HTTP, status)
-     * leave the hub's signals to the main thread: blocked until they run */
+    /* the threads the hub starts leave its signals to the main thread:
+     * blocked until it runs, so one that comes meanwhile lands then */
     sigset_t sigs, old_mask;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, &old_mask);
-    if (s_check_store(&h, dbpath, err, sizeof err)) {
-        ro_log(LOG_ERR, "%s", err);
-        goto done;
-    }
-    if (hub_store_set_cache(h.store, WRITER_CACHE_KIB))
-        ro_log(LOG_WARNING, "%s: cannot enlarge the page cache; ingest will be slower", dbpath);
-    h.ingest = hub_ingest_new(h.store, h.reg, h.states, h.cfg.batch_max);
-    if (h.ingest)
-        hub_ingest_share(h.ingest, &h.lock, h.pub, s_published, &h);
-    h.status = h.ingest ? hub_status_new(h.reg, h.pub, h.reader, h.ingest) : NULL;
-    if (h.status && hub_status_set_engine(h.status, h.engine, h.targets, h.targets_text))
-        hub_status_destroy(&h.status);
-    if (h.status) {
-        hub_engine_sum(h.engine, h.pub, &h.sums);
-        hub_status_set_sums(h.status, &h.sums);
-        hub_status_set_silent_after(h.status, h.cfg.silent_after);
-        hub_status_set_store_hooks(h.status, s_scan_leave, s_scan_enter, &h);
-    }
-    if (!h.status) {
-        ro_log(LOG_ERR, "out of memory");
-        goto done;
-    }
-
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll returns EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = s_on_hup; /* reload the allow-list */
+    sa.sa_handler = s_on_hup;
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (s_open_sockets(&h, err, sizeof err) ||
-        !(h.view = hub_view_new(&h.cfg, h.sock[2], h.peers, h.status, h.ingest, h.reg, h.pub,
-                                h.engine, h.targets, err, sizeof err)) ||
-        s_status_start(&h, err, sizeof err)) {
+    hub_t *hub = hub_new(&cfg, config, &model, err, sizeof err);
+    if (!hub) {
         ro_log(LOG_ERR, "%s", err);
-        goto done;
+        return 1;
     }
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL); /* a signal that came meanwhile lands now */
-    uint64_t reports = 0, reporting = 0;
-    for (size_t i = 0; i < n; i++) {
-        reports += h.states[i].reports;
-        reporting += h.states[i].reports > 0;
-    }
-    ro_log(LOG_INFO, "rollout-hub %s up: %zu units (%llu reporting, %llu reports) in %s",
-           RO_VERSION, n, (unsigned long long)reporting, (unsigned long long)reports, dbpath);
-    pthread_mutex_lock(&h.lock);
-    s_run(&h);
-    pthread_mutex_unlock(&h.lock);
-    s_ack_grace(&h);
-    ro_log(LOG_INFO, "stopped");
-    code = 0;
-done:
-    s_hub_close(&h);
-    pthread_mutex_destroy(&h.scan);
-    pthread_mutex_destroy(&h.lock);
-    return code;
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    hub_run(hub);
+    hub_destroy(&hub);
+    return 0;
 }
