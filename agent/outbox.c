@@ -800,22 +800,7 @@ const char *agent_outbox_unit(const agent_outbox_t *self)
     return self->unit;
 }
 
-const char *agent_outbox_path(const agent_outbox_t *self)
-{
-    return self->path;
-}
-
 const char *agent_outbox_errmsg(const agent_outbox_t *self)
 {
     return sqlite3_errmsg(self->db);
-}
-
-const char *agent_outbox_strerror(int rc)
-{
-    switch (rc) {
-    case AGENT_OUTBOX_OK: return "ok";
-    case AGENT_OUTBOX_FULL: return "outbox full";
-    case AGENT_OUTBOX_INVALID: return "invalid report";
-    default: return "error";
-    }
 }

@@ -15,7 +15,7 @@
 #define AGENT_OUTBOX_BUSY_MS 5000  /* wait this long for another process' transaction */
 #define AGENT_OUTBOX_CACHE_KIB 256 /* page cache of a connection, at most (SQLite's: 2000) */
 
-/* Return codes of the verbs below; agent_outbox_strerror() names them. */
+/* Return codes of the verbs below. */
 typedef enum {
     AGENT_OUTBOX_OK = 0,
     AGENT_OUTBOX_ERROR = -1,   /* SQLite or I/O failure; err says what */
@@ -120,14 +120,10 @@ int agent_outbox_refused_last(agent_outbox_t *self, agent_refusal_t *out, size_t
  * PRAGMA data_version, no table. */
 int agent_outbox_changed(agent_outbox_t *self);
 
-/* The unit the outbox is bound to, and its path (borrowed). */
+/* The unit the outbox is bound to (borrowed). */
 const char *agent_outbox_unit(const agent_outbox_t *self);
-const char *agent_outbox_path(const agent_outbox_t *self);
 
 /* The last SQLite error on this outbox, for logs (borrowed). */
 const char *agent_outbox_errmsg(const agent_outbox_t *self);
-
-/* A name for an agent_outbox_rc_t: "ok", "error", "outbox full", "invalid report". */
-const char *agent_outbox_strerror(int rc);
 
 #endif

@@ -182,11 +182,6 @@ void agent_sender_destroy(agent_sender_t **self_p)
     *self_p = NULL;
 }
 
-void agent_sender_stats(const agent_sender_t *self, agent_sender_stats_t *out)
-{
-    *out = self->stats;
-}
-
 /* ---- sending ----------------------------------------------------------- */
 
 /* Go back to the last ack: everything after it is sent again. */

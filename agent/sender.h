@@ -52,9 +52,6 @@ void agent_sender_destroy(agent_sender_t **self_p);
  * ZeroMQ itself fails; outbox trouble is logged and retried. */
 int agent_sender_run(agent_sender_t *self, int stop_fd);
 
-/* Counters of the run so far. */
-void agent_sender_stats(const agent_sender_t *self, agent_sender_stats_t *out);
-
 /* What the hub said to a probe. */
 typedef struct {
     int refused;                /* 1: the hub refused the heartbeat (reason, text) */

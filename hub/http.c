@@ -571,11 +571,6 @@ int hub_http_put(hub_http_t *self, const char *path, const char *content_type, c
     return slot ? 0 : -1;
 }
 
-uint64_t hub_http_requests(const hub_http_t *self)
-{
-    return atomic_load(&((hub_http_t *)self)->requests);
-}
-
 void hub_http_counters(hub_http_t *self, hub_http_counters_t *out)
 {
     out->requests = atomic_load(&self->requests);

@@ -48,9 +48,6 @@ void hub_http_stop(hub_http_t **self_p);
 int hub_http_put(hub_http_t *self, const char *path, const char *content_type, const void *body,
                  size_t len);
 
-/* Requests answered so far (any status). */
-uint64_t hub_http_requests(const hub_http_t *self);
-
 /* The counters as of now, into *out. Thread-safe. */
 void hub_http_counters(hub_http_t *self, hub_http_counters_t *out);
 
