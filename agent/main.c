@@ -267,6 +267,76 @@ static void s_opt_list(const kind_spec_t *k, char *buf, size_t len)
     }
 }
 
+/* One option's value v into the field spec names (the text into r).
+ * Returns 0, or -1 with the reason in msg. */
+static int s_parse_value(const opt_spec_t *spec, const char *v, uint32_t *date, uint32_t *total,
+                         uint32_t *part, ro_report_t *r, char *msg, size_t len)
+{
+    char opt[40];
+    snprintf(opt, sizeof opt, "--%s", spec->name);
+    int bad = 0;
+    switch (spec->field) {
+    case F_DATE:
+        if (ro_date_parse(v, date)) {
+            snprintf(msg, len, "%s '%s' is not a date (YYYY-MM-DD)", opt, v);
+            bad = 1;
+        }
+        break;
+    case F_MONTH:
+        if (ro_month_parse(v, date)) {
+            snprintf(msg, len, "%s '%s' is not a month (YYYY-MM)", opt, v);
+            bad = 1;
+        }
+        break;
+    case F_TOTAL: bad = s_count(opt, v, total, msg, len) != 0; break;
+    case F_PART: bad = s_count(opt, v, part, msg, len) != 0; break;
+    case F_HOURS: bad = s_hours(opt, v, part, msg, len) != 0; break;
+    case F_TEXT:
+        if (strlen(v) > RO_TEXT_MAX) {
+            snprintf(msg, len, "%s is %zu bytes long, above %d", opt, strlen(v), RO_TEXT_MAX);
+            bad = 1;
+        } else if (!ro_utf8_valid(v, strlen(v))) {
+            snprintf(msg, len, "%s is not valid UTF-8", opt);
+            bad = 1;
+        } else {
+            snprintf(r->text, sizeof r->text, "%s", v);
+        }
+        break;
+    }
+    return bad ? -1 : 0;
+}
+
+/* The friendlier words for the common mistakes in a record's values
+ * (date_word: the date or month as typed); ro_report_check decides the
+ * rest. Returns 0, or -1 with the reason in why. */
+static int s_check_values(const kind_spec_t *k, const char *date_word, uint32_t date,
+                          uint32_t total, uint32_t part, int64_t now, const char *head, char *why,
+                          size_t len)
+{
+    uint32_t latest = ro_date_of(now + RO_FUTURE_SKEW);
+    if (k->kind == RO_KIND_CASES) {
+        if (date < RO_DATE_MIN / 100 || date > latest / 100) {
+            snprintf(why, len, "%s: --month %s is %s", head, date_word,
+                     date < RO_DATE_MIN / 100 ? "before the rollout began (2017-01)"
+                                              : "in the future");
+            return -1;
+        }
+    } else if (date < RO_DATE_MIN || date > latest) {
+        snprintf(why, len, "%s: --date %s is %s", head, date_word,
+                 date < RO_DATE_MIN ? "before the rollout began (2017-01-01)" : "in the future");
+        return -1;
+    }
+    if (k->kind != RO_KIND_TRAINING && part > total) {
+        snprintf(why, len, "%s: --%s %u is above --total %u", head, k->opts[2].name, part, total);
+        return -1;
+    }
+    if (k->kind == RO_KIND_TRAINING && total == 0) {
+        snprintf(why, len, "%s: --participants must be at least 1", head);
+        return -1;
+    }
+    return 0;
+}
+
 /* Parse the words after `record` (words[0] is the kind) into *r, checked
  * with ro_report_check as of now. Returns 0, or -1 with a one-line reason
  * ("record staff: ...") in why. */
@@ -338,39 +408,7 @@ static int s_parse_record(int n, char **words, const char *unit, int64_t now, ro
             return -1;
         }
         seen[o] = v;
-        char opt[40];
-        snprintf(opt, sizeof opt, "--%s", spec->name);
-        int bad = 0;
-        switch (spec->field) {
-        case F_DATE:
-            if (ro_date_parse(v, &date)) {
-                snprintf(msg, sizeof msg, "%s '%s' is not a date (YYYY-MM-DD)", opt, v);
-                bad = 1;
-            }
-            break;
-        case F_MONTH:
-            if (ro_month_parse(v, &date)) {
-                snprintf(msg, sizeof msg, "%s '%s' is not a month (YYYY-MM)", opt, v);
-                bad = 1;
-            }
-            break;
-        case F_TOTAL: bad = s_count(opt, v, &total, msg, sizeof msg) != 0; break;
-        case F_PART: bad = s_count(opt, v, &part, msg, sizeof msg) != 0; break;
-        case F_HOURS: bad = s_hours(opt, v, &part, msg, sizeof msg) != 0; break;
-        case F_TEXT:
-            if (strlen(v) > RO_TEXT_MAX) {
-                snprintf(msg, sizeof msg, "%s is %zu bytes long, above %d", opt, strlen(v),
-                         RO_TEXT_MAX);
-                bad = 1;
-            } else if (!ro_utf8_valid(v, strlen(v))) {
-                snprintf(msg, sizeof msg, "%s is not valid UTF-8", opt);
-                bad = 1;
-            } else {
-                snprintf(r->text, sizeof r->text, "%s", v);
-            }
-            break;
-        }
-        if (bad) {
+        if (s_parse_value(spec, v, &date, &total, &part, r, msg, sizeof msg)) {
             snprintf(why, len, "%s: %s", head, msg);
             return -1;
         }
@@ -382,28 +420,8 @@ static int s_parse_record(int n, char **words, const char *unit, int64_t now, ro
             return -1;
         }
     }
-    /* the friendlier words for the common mistakes; ro_report_check decides */
-    uint32_t latest = ro_date_of(now + RO_FUTURE_SKEW);
-    if (k->kind == RO_KIND_CASES) {
-        if (date < RO_DATE_MIN / 100 || date > latest / 100) {
-            snprintf(why, len, "%s: --month %s is %s", head, seen[0],
-                     date < RO_DATE_MIN / 100 ? "before the rollout began (2017-01)"
-                                              : "in the future");
-            return -1;
-        }
-    } else if (date < RO_DATE_MIN || date > latest) {
-        snprintf(why, len, "%s: --date %s is %s", head, seen[0],
-                 date < RO_DATE_MIN ? "before the rollout began (2017-01-01)" : "in the future");
+    if (s_check_values(k, seen[0], date, total, part, now, head, why, len))
         return -1;
-    }
-    if (k->kind != RO_KIND_TRAINING && part > total) {
-        snprintf(why, len, "%s: --%s %u is above --total %u", head, k->opts[2].name, part, total);
-        return -1;
-    }
-    if (k->kind == RO_KIND_TRAINING && total == 0) {
-        snprintf(why, len, "%s: --participants must be at least 1", head);
-        return -1;
-    }
     r->version = RO_PROTOCOL_VERSION;
     snprintf(r->unit, sizeof r->unit, "%s", unit);
     r->seq = 1; /* the outbox assigns the real one */
@@ -627,14 +645,128 @@ static void s_json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* What `status` shows: the outbox's counters and latest refusals, and what
+ * the hub said to a heartbeat. */
+typedef struct {
+    agent_outbox_stats_t st;                 /* the outbox's counters */
+    agent_refusal_t recent[STATUS_REFUSALS]; /* the latest refusals */
+    int nrecent;                             /* in recent */
+    int exists;                              /* the outbox file exists */
+    int probe;                               /* the hub was asked */
+    int answered;                            /* and answered */
+    int replaced;                            /* it holds more than this outbox recorded */
+    agent_probe_t pr;                        /* its answer */
+    char perr[600];                          /* why it did not answer */
+} status_view_t;
+
+/* Read the outbox and ask the hub (v->probe set). Returns 0, or the exit
+ * status after saying why. */
+static int s_status_gather(const ro_agent_config_t *cfg, status_view_t *v)
+{
+    char err[600];
+    struct stat sb;
+    v->st = (agent_outbox_stats_t){0, 1, 0, 0};
+    v->exists = 1;
+    if (stat(cfg->outbox, &sb) != 0 && errno == ENOENT) {
+        v->exists = 0;
+    } else {
+        agent_outbox_t *ob =
+            agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_EXISTING, err, sizeof err);
+        if (!ob)
+            return s_fail(1, "%s", err);
+        if (agent_outbox_stats(ob, &v->st) != 0) {
+            s_fail(1, "status: cannot read outbox %s: %s", cfg->outbox, agent_outbox_errmsg(ob));
+            agent_outbox_destroy(&ob);
+            return 1;
+        }
+        v->nrecent = agent_outbox_refused_last(ob, v->recent, STATUS_REFUSALS);
+        if (v->nrecent < 0)
+            v->nrecent = 0;
+        agent_outbox_destroy(&ob);
+    }
+    if (v->probe)
+        v->answered = agent_sender_probe(cfg, (uint64_t)v->st.depth, PROBE_MS, &v->pr, v->perr,
+                                         sizeof v->perr) == 0;
+    v->replaced = v->answered && !v->pr.refused && v->pr.upto >= v->st.next_seq;
+    return 0;
+}
+
+static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
+{
+    printf("{\"unit\":");
+    s_json_string(stdout, cfg->unit);
+    printf(",\"outbox\":");
+    s_json_string(stdout, cfg->outbox);
+    printf(",\"outbox_exists\":%s,\"depth\":%" PRId64 ",\"next_seq\":%" PRIu64
+           ",\"last_ack\":%" PRIu64 ",\"refused\":%" PRId64 ",\"recent_refusals\":[",
+           v->exists ? "true" : "false", v->st.depth, v->st.next_seq, v->st.last_ack,
+           v->st.refused);
+    for (int i = 0; i < v->nrecent; i++) {
+        printf(
+            "%s{\"seq\":%" PRIu64 ",\"reason\":\"%s\",\"at\":%" PRId64 ",\"text\":", i ? "," : "",
+            v->recent[i].seq, ro_reason_name(v->recent[i].reason), v->recent[i].at);
+        s_json_string(stdout, v->recent[i].text);
+        printf("}");
+    }
+    printf("],\"hub\":{\"endpoint\":");
+    s_json_string(stdout, cfg->hub);
+    printf(",\"curve\":%s,\"probed\":%s,\"answered\":%s", cfg->sec.curve ? "true" : "false",
+           v->probe ? "true" : "false", v->answered ? "true" : "false");
+    if (v->answered && v->pr.refused) {
+        printf(",\"refused\":true,\"reason\":\"%s\",\"text\":", ro_reason_name(v->pr.reason));
+        s_json_string(stdout, v->pr.text);
+    } else if (v->answered) {
+        printf(",\"refused\":false,\"stored_upto\":%" PRIu64 ",\"outbox_replaced\":%s",
+               v->pr.upto, v->replaced ? "true" : "false");
+    }
+    if (v->answered)
+        printf(",\"rtt_ms\":%" PRId64, v->pr.rtt_ms);
+    else if (v->probe) {
+        printf(",\"error\":");
+        s_json_string(stdout, v->perr);
+    }
+    printf("}}\n");
+}
+
+static void s_status_text(const ro_agent_config_t *cfg, const status_view_t *v)
+{
+    printf("unit        %s\n", cfg->unit);
+    printf("outbox      %s%s\n", cfg->outbox, v->exists ? "" : " (none yet: nothing recorded)");
+    printf("waiting     %" PRId64 " event%s\n", v->st.depth, v->st.depth == 1 ? "" : "s");
+    printf("next seq    %" PRIu64 "\n", v->st.next_seq);
+    printf("last ack    %" PRIu64 "\n", v->st.last_ack);
+    printf("refused     %" PRId64 "\n", v->st.refused);
+    for (int i = 0; i < v->nrecent; i++)
+        printf("            seq %" PRIu64 " %s: %s\n", v->recent[i].seq,
+               ro_reason_name(v->recent[i].reason), v->recent[i].text);
+    if (!v->probe)
+        printf("hub         %s (not asked)\n", cfg->hub);
+    else if (!v->answered)
+        printf("hub         %s: NOT ANSWERING: %s\n", cfg->hub, v->perr);
+    else if (v->pr.refused)
+        printf("hub         %s: answers, but REFUSES this unit (%s): %s\n", cfg->hub,
+               ro_reason_name(v->pr.reason), v->pr.text);
+    else
+        printf("hub         %s: answers in %" PRId64 " ms; has stored up to seq %" PRIu64 "\n",
+               cfg->hub, v->pr.rtt_ms, v->pr.upto);
+    if (v->replaced)
+        printf("WARNING     the hub has stored more than this outbox ever recorded (next seq "
+               "%" PRIu64 "): the outbox was replaced; new events will be refused as "
+               "conflicts\n",
+               v->st.next_seq);
+}
+
 static int s_cmd_status(const ro_agent_config_t *cfg, int argc, char **argv)
 {
-    int json = 0, probe = 1;
+    static status_view_t zero;
+    status_view_t view = zero, *v = &view;
+    int json = 0;
+    v->probe = 1;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
         else if (!strcmp(argv[i], "--no-hub"))
-            probe = 0;
+            v->probe = 0;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("Usage: rollout-agent [--config FILE] status [--json] [--no-hub]\n"
                    "Shows events waiting, next seq, last ack, refused events, and whether the\n"
@@ -647,96 +779,14 @@ static int s_cmd_status(const ro_agent_config_t *cfg, int argc, char **argv)
                           "--no-hub)",
                           argv[i]);
     }
-    agent_outbox_stats_t st = {0, 1, 0, 0};
-    agent_refusal_t recent[STATUS_REFUSALS];
-    int nrecent = 0, exists = 1;
-    char err[600];
-    struct stat sb;
-    if (stat(cfg->outbox, &sb) != 0 && errno == ENOENT) {
-        exists = 0;
-    } else {
-        agent_outbox_t *ob =
-            agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_EXISTING, err, sizeof err);
-        if (!ob)
-            return s_fail(1, "%s", err);
-        if (agent_outbox_stats(ob, &st) != 0) {
-            s_fail(1, "status: cannot read outbox %s: %s", cfg->outbox, agent_outbox_errmsg(ob));
-            agent_outbox_destroy(&ob);
-            return 1;
-        }
-        nrecent = agent_outbox_refused_last(ob, recent, STATUS_REFUSALS);
-        if (nrecent < 0)
-            nrecent = 0;
-        agent_outbox_destroy(&ob);
-    }
-    agent_probe_t pr;
-    memset(&pr, 0, sizeof pr);
-    int answered = 0;
-    char perr[600] = "";
-    if (probe)
-        answered =
-            agent_sender_probe(cfg, (uint64_t)st.depth, PROBE_MS, &pr, perr, sizeof perr) == 0;
-    int replaced = answered && !pr.refused && pr.upto >= st.next_seq;
-
-    if (json) {
-        printf("{\"unit\":");
-        s_json_string(stdout, cfg->unit);
-        printf(",\"outbox\":");
-        s_json_string(stdout, cfg->outbox);
-        printf(",\"outbox_exists\":%s,\"depth\":%" PRId64 ",\"next_seq\":%" PRIu64
-               ",\"last_ack\":%" PRIu64 ",\"refused\":%" PRId64 ",\"recent_refusals\":[",
-               exists ? "true" : "false", st.depth, st.next_seq, st.last_ack, st.refused);
-        for (int i = 0; i < nrecent; i++) {
-            printf("%s{\"seq\":%" PRIu64 ",\"reason\":\"%s\",\"at\":%" PRId64 ",\"text\":",
-                   i ? "," : "", recent[i].seq, ro_reason_name(recent[i].reason), recent[i].at);
-            s_json_string(stdout, recent[i].text);
-            printf("}");
-        }
-        printf("],\"hub\":{\"endpoint\":");
-        s_json_string(stdout, cfg->hub);
-        printf(",\"curve\":%s,\"probed\":%s,\"answered\":%s", cfg->sec.curve ? "true" : "false",
-               probe ? "true" : "false", answered ? "true" : "false");
-        if (answered && pr.refused) {
-            printf(",\"refused\":true,\"reason\":\"%s\",\"text\":", ro_reason_name(pr.reason));
-            s_json_string(stdout, pr.text);
-        } else if (answered) {
-            printf(",\"refused\":false,\"stored_upto\":%" PRIu64 ",\"outbox_replaced\":%s", pr.upto,
-                   replaced ? "true" : "false");
-        }
-        if (answered)
-            printf(",\"rtt_ms\":%" PRId64, pr.rtt_ms);
-        else if (probe) {
-            printf(",\"error\":");
-            s_json_string(stdout, perr);
-        }
-        printf("}}\n");
-    } else {
-        printf("unit        %s\n", cfg->unit);
-        printf("outbox      %s%s\n", cfg->outbox, exists ? "" : " (none yet: nothing recorded)");
-        printf("waiting     %" PRId64 " event%s\n", st.depth, st.depth == 1 ? "" : "s");
-        printf("next seq    %" PRIu64 "\n", st.next_seq);
-        printf("last ack    %" PRIu64 "\n", st.last_ack);
-        printf("refused     %" PRId64 "\n", st.refused);
-        for (int i = 0; i < nrecent; i++)
-            printf("            seq %" PRIu64 " %s: %s\n", recent[i].seq,
-                   ro_reason_name(recent[i].reason), recent[i].text);
-        if (!probe)
-            printf("hub         %s (not asked)\n", cfg->hub);
-        else if (!answered)
-            printf("hub         %s: NOT ANSWERING: %s\n", cfg->hub, perr);
-        else if (pr.refused)
-            printf("hub         %s: answers, but REFUSES this unit (%s): %s\n", cfg->hub,
-                   ro_reason_name(pr.reason), pr.text);
-        else
-            printf("hub         %s: answers in %" PRId64 " ms; has stored up to seq %" PRIu64 "\n",
-                   cfg->hub, pr.rtt_ms, pr.upto);
-        if (replaced)
-            printf("WARNING     the hub has stored more than this outbox ever recorded (next seq "
-                   "%" PRIu64 "): the outbox was replaced; new events will be refused as "
-                   "conflicts\n",
-                   st.next_seq);
-    }
-    return probe && (!answered || pr.refused) ? 1 : 0;
+    int rc = s_status_gather(cfg, v);
+    if (rc)
+        return rc;
+    if (json)
+        s_status_json(cfg, v);
+    else
+        s_status_text(cfg, v);
+    return v->probe && (!v->answered || v->pr.refused) ? 1 : 0;
 }
 
 /* ---- run --------------------------------------------------------------- */
