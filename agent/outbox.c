@@ -350,6 +350,91 @@ static int s_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* The file is a whole SQLite database with our schema version. */
+static int s_check_schema(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    if (s_quick_check(db, path, err, errlen))
+        return -1;
+    int64_t version = 0;
+    if (s_pragma_int(db, "PRAGMA user_version", &version)) {
+        snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version == 0) {
+        snprintf(err, errlen,
+                 "%s is a SQLite database but not a rollout outbox (user_version 0); point "
+                 "[agent] outbox at another file",
+                 path);
+        return -1;
+    }
+    if (version > AGENT_OUTBOX_SCHEMA) {
+        snprintf(err, errlen,
+                 "outbox %s was written by a newer rollout-agent (schema %lld, this one knows "
+                 "%d): run the newer agent",
+                 path, (long long)version, AGENT_OUTBOX_SCHEMA);
+        return -1;
+    }
+    return 0;
+}
+
+/* WAL, synchronous FULL and the cache; every statement prepared once,
+ * which checks the tables and columns they use. */
+static int s_prepare(agent_outbox_t *self, const char *path, char *err, size_t errlen)
+{
+    int64_t wal = 0;
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d;",
+             AGENT_OUTBOX_CACHE_KIB);
+    if (sqlite3_exec(self->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2) {
+        snprintf(err, errlen, "cannot set up outbox %s: %s", path, sqlite3_errmsg(self->db));
+        return -1;
+    }
+    /* every statement is prepared once here, which checks the tables and
+     * columns they use; the open ends with agent_outbox_release, which
+     * finalizes the cold ones again */
+    for (int i = 0; i < S_STMT_COUNT; i++) {
+        if (!s_stmt(self, i)) {
+            int rc = sqlite3_errcode(self->db);
+            if (s_is_damage(rc))
+                s_damaged(err, errlen, path, sqlite3_errmsg(self->db));
+            else
+                snprintf(err, errlen, "outbox %s does not have the expected tables (%s)", path,
+                         sqlite3_errmsg(self->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The outbox is bound to unit (its meta row). */
+static int s_check_owner(agent_outbox_t *self, const char *path, const char *unit, char *err,
+                         size_t errlen)
+{
+    sqlite3_stmt *meta = self->st[S_META];
+    int rc = sqlite3_step(meta);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE)
+            s_damaged(err, errlen, path, "its meta row is missing");
+        else
+            snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
+        s_reset(meta);
+        return -1;
+    }
+    const char *bound = (const char *)sqlite3_column_text(meta, 0);
+    snprintf(self->unit, sizeof self->unit, "%s", bound ? bound : "");
+    s_reset(meta);
+    if (strcmp(self->unit, unit) != 0) {
+        snprintf(err, errlen,
+                 "outbox %s belongs to unit %s, not %s: each unit keeps its own outbox; check "
+                 "[agent] unit and [agent] outbox in the config",
+                 path, self->unit, unit);
+        return -1;
+    }
+    return 0;
+}
+
 agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outbox_mode_t mode,
                                   char *err, size_t errlen)
 {
@@ -395,72 +480,12 @@ agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outb
     sqlite3_busy_timeout(self->db, AGENT_OUTBOX_BUSY_MS);
     sqlite3_extended_result_codes(self->db, 1);
 
-    if (s_quick_check(self->db, path, err, errlen))
+    if (s_check_schema(self->db, path, err, errlen))
         goto fail;
-    int64_t version = 0;
-    if (s_pragma_int(self->db, "PRAGMA user_version", &version)) {
-        snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
-        goto fail;
-    }
-    if (version == 0) {
-        snprintf(err, errlen,
-                 "%s is a SQLite database but not a rollout outbox (user_version 0); point "
-                 "[agent] outbox at another file",
-                 path);
-        goto fail;
-    }
-    if (version > AGENT_OUTBOX_SCHEMA) {
-        snprintf(err, errlen,
-                 "outbox %s was written by a newer rollout-agent (schema %lld, this one knows "
-                 "%d): run the newer agent",
-                 path, (long long)version, AGENT_OUTBOX_SCHEMA);
-        goto fail;
-    }
     /* (forward migrations from older schemas go here when there are any) */
 
-    int64_t wal = 0;
-    char pragmas[128];
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d;",
-             AGENT_OUTBOX_CACHE_KIB);
-    if (sqlite3_exec(self->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-        s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2) {
-        snprintf(err, errlen, "cannot set up outbox %s: %s", path, sqlite3_errmsg(self->db));
+    if (s_prepare(self, path, err, errlen) || s_check_owner(self, path, unit, err, errlen))
         goto fail;
-    }
-    /* every statement is prepared once here, which checks the tables and
-     * columns they use; the cold ones are finalized again below */
-    for (int i = 0; i < S_STMT_COUNT; i++) {
-        if (!s_stmt(self, i)) {
-            rc = sqlite3_errcode(self->db);
-            if (s_is_damage(rc))
-                s_damaged(err, errlen, path, sqlite3_errmsg(self->db));
-            else
-                snprintf(err, errlen, "outbox %s does not have the expected tables (%s)", path,
-                         sqlite3_errmsg(self->db));
-            goto fail;
-        }
-    }
-    sqlite3_stmt *meta = self->st[S_META];
-    rc = sqlite3_step(meta);
-    if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE)
-            s_damaged(err, errlen, path, "its meta row is missing");
-        else
-            snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
-        s_reset(meta);
-        goto fail;
-    }
-    const char *bound = (const char *)sqlite3_column_text(meta, 0);
-    snprintf(self->unit, sizeof self->unit, "%s", bound ? bound : "");
-    s_reset(meta);
-    if (strcmp(self->unit, unit) != 0) {
-        snprintf(err, errlen,
-                 "outbox %s belongs to unit %s, not %s: each unit keeps its own outbox; check "
-                 "[agent] unit and [agent] outbox in the config",
-                 path, self->unit, unit);
-        goto fail;
-    }
     if (agent_outbox_changed(self) < 0) {
         snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
         goto fail;
