@@ -563,6 +563,72 @@ static int64_t s_min(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* How long the run loop may wait for the sockets: the next timer due, or
+ * while stopping the time left to wait for acks. */
+static int64_t s_poll_timeout(const agent_sender_t *self, int64_t now)
+{
+    int64_t timeout;
+    if (self->stopping) {
+        timeout = self->stop_by_ms - now;
+    } else {
+        timeout = s_min(self->cfg.poll_ms, self->next_hb_ms - now);
+        if (self->sent_upto > self->acked)
+            timeout = s_min(timeout, self->progress_ms + self->rto_ms - now);
+        if (self->reauth_ms)
+            timeout = s_min(timeout, self->reauth_ms - now);
+        if (self->release_ms && self->sent_upto == self->acked)
+            timeout = s_min(timeout, self->release_ms - now);
+    }
+    return timeout < 0 ? 0 : timeout;
+}
+
+/* stop_fd was written (SIGTERM): stop once the events in flight are
+ * acknowledged, or AGENT_STOP_GRACE_MS from now. */
+static void s_on_stop(agent_sender_t *self, int stop_fd)
+{
+    char sink[64];
+    while (read(stop_fd, sink, sizeof sink) > 0)
+        ;
+    if (self->stopping)
+        return;
+    self->stopping = 1;
+    self->stop_by_ms = ro_time_mono_ms() + AGENT_STOP_GRACE_MS;
+    if (self->connected && self->sent_upto > self->acked)
+        ro_log(LOG_INFO,
+               "stopping: waiting up to %d ms for the hub to acknowledge %" PRIu64 " event%s",
+               AGENT_STOP_GRACE_MS, self->sent_upto - self->acked,
+               ro_s(self->sent_upto - self->acked));
+}
+
+/* The run loop's timers, after each wake: reconnect after a refusal,
+ * heartbeat, resend timeout, new records, memory back, the outage note. */
+static void s_on_timers(agent_sender_t *self, int64_t now)
+{
+    if (self->reauth_ms && now >= self->reauth_ms) {
+        self->reauth_ms = 0;
+        zmq_disconnect(self->sock, self->cfg.hub); /* whatever is left of the refused one */
+        if (zmq_connect(self->sock, self->cfg.hub) != 0)
+            ro_log(LOG_ERR, "cannot connect to %s again: %s", self->cfg.hub, zmq_strerror(errno));
+    }
+    if (now >= self->next_hb_ms)
+        s_heartbeat(self);
+    if (self->sent_upto > self->acked && now - self->progress_ms >= self->rto_ms)
+        s_timeout(self);
+    int changed = agent_outbox_changed(self->outbox);
+    if (changed != 0)
+        self->dirty = 1; /* new records, or a read error worth retrying */
+    if (self->release_ms && now >= self->release_ms && self->sent_upto == self->acked)
+        s_release(self);
+    if (!self->connected && now >= self->down_note_ms) {
+        int64_t depth = agent_outbox_depth(self->outbox);
+        ro_log(LOG_NOTICE,
+               "the hub at %s has not been reachable for %" PRId64 " min; %" PRId64
+               " event%s waiting; still trying",
+               self->cfg.hub, (now - self->down_since_ms) / 60000, depth, ro_s((uint64_t)depth));
+        self->down_note_ms = now + DOWN_NOTE_EVERY_MS;
+    }
+}
+
 int agent_sender_run(agent_sender_t *self, int stop_fd)
 {
     agent_outbox_stats_t st;
@@ -595,20 +661,7 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
             break;
         s_pump(self);
 
-        int64_t timeout;
-        if (self->stopping) {
-            timeout = self->stop_by_ms - now;
-        } else {
-            timeout = s_min(self->cfg.poll_ms, self->next_hb_ms - now);
-            if (self->sent_upto > self->acked)
-                timeout = s_min(timeout, self->progress_ms + self->rto_ms - now);
-            if (self->reauth_ms)
-                timeout = s_min(timeout, self->reauth_ms - now);
-            if (self->release_ms && self->sent_upto == self->acked)
-                timeout = s_min(timeout, self->release_ms - now);
-        }
-        if (timeout < 0)
-            timeout = 0;
+        int64_t timeout = s_poll_timeout(self, now);
 
         zmq_pollitem_t items[3] = {
             {self->sock, 0, ZMQ_POLLIN | (self->blocked ? ZMQ_POLLOUT : 0), 0},
@@ -622,21 +675,8 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
             rc = -1;
             break;
         }
-        if (items[2].revents & ZMQ_POLLIN) {
-            char sink[64];
-            while (read(stop_fd, sink, sizeof sink) > 0)
-                ;
-            if (!self->stopping) {
-                self->stopping = 1;
-                self->stop_by_ms = ro_time_mono_ms() + AGENT_STOP_GRACE_MS;
-                if (self->connected && self->sent_upto > self->acked)
-                    ro_log(LOG_INFO,
-                           "stopping: waiting up to %d ms for the hub to acknowledge "
-                           "%" PRIu64 " event%s",
-                           AGENT_STOP_GRACE_MS, self->sent_upto - self->acked,
-                           ro_s(self->sent_upto - self->acked));
-            }
-        }
+        if (items[2].revents & ZMQ_POLLIN)
+            s_on_stop(self, stop_fd);
         if (items[1].revents & ZMQ_POLLIN)
             s_on_monitor(self);
         if (items[0].revents & ZMQ_POLLIN)
@@ -644,34 +684,8 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
         if (items[0].revents & ZMQ_POLLOUT)
             self->blocked = 0;
 
-        now = ro_time_mono_ms();
-        if (self->stopping)
-            continue;
-        if (self->reauth_ms && now >= self->reauth_ms) {
-            self->reauth_ms = 0;
-            zmq_disconnect(self->sock, self->cfg.hub); /* whatever is left of the refused one */
-            if (zmq_connect(self->sock, self->cfg.hub) != 0)
-                ro_log(LOG_ERR, "cannot connect to %s again: %s", self->cfg.hub,
-                       zmq_strerror(errno));
-        }
-        if (now >= self->next_hb_ms)
-            s_heartbeat(self);
-        if (self->sent_upto > self->acked && now - self->progress_ms >= self->rto_ms)
-            s_timeout(self);
-        int changed = agent_outbox_changed(self->outbox);
-        if (changed != 0)
-            self->dirty = 1; /* new records, or a read error worth retrying */
-        if (self->release_ms && now >= self->release_ms && self->sent_upto == self->acked)
-            s_release(self);
-        if (!self->connected && now >= self->down_note_ms) {
-            int64_t depth = agent_outbox_depth(self->outbox);
-            ro_log(LOG_NOTICE,
-                   "the hub at %s has not been reachable for %" PRId64 " min; %" PRId64
-                   " event%s waiting; still trying",
-                   self->cfg.hub, (now - self->down_since_ms) / 60000, depth,
-                   ro_s((uint64_t)depth));
-            self->down_note_ms = now + DOWN_NOTE_EVERY_MS;
-        }
+        if (!self->stopping)
+            s_on_timers(self, ro_time_mono_ms());
     }
     int64_t depth = agent_outbox_depth(self->outbox);
     ro_log(LOG_INFO,
