@@ -47,7 +47,35 @@ static int s_exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+typedef struct {
+    const char *bind;   /* endpoint to bind the ROUTER to */
+    const char *dbpath; /* the SQLite file the messages go to */
+    const char *sync;   /* PRAGMA synchronous: normal, full or extra */
+    const char *secret; /* CURVE server secret key file, or NULL: CURVE off */
+    const char *epfile; /* where to write the bound endpoint, or NULL */
+    long batch;         /* most messages per transaction */
+} s_opts_t;
+
+/* The ROUTER, the store and the counts of one run. */
+typedef struct {
+    void *ctx;                     /* ZeroMQ context */
+    void *sock;                    /* the ROUTER the clients send to */
+    sqlite3 *db;                   /* the store */
+    sqlite3_stmt *ins;             /* INSERT one body */
+    sqlite3_stmt *begin;           /* BEGIN IMMEDIATE */
+    sqlite3_stmt *commit;          /* COMMIT */
+    long batch;                    /* capacity of rid and body */
+    zmq_msg_t *rid;                /* routing ids of the drained batch */
+    zmq_msg_t *body;               /* bodies of the drained batch */
+    unsigned long long stored;     /* messages committed */
+    unsigned long long batches;    /* transactions committed */
+    unsigned long long unroutable; /* acks that could not be sent */
+} s_ceiling_t;
+
+/* Parse the command line into o. Prints the usage and exits 0 on --help;
+ * returns -1 when the options are wrong or missing. */
+static int s_parse(int argc, char **argv, s_opts_t *o)
 {
     static const struct option opts[] = {
         {"bind", required_argument, NULL, 'b'},
@@ -59,149 +87,208 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *bind = NULL, *dbpath = NULL, *secret = NULL, *epfile = NULL, *sync = "full";
-    long batch = 65536; /* the hub's batch_max default */
+    memset(o, 0, sizeof *o);
+    o->sync = "full";
+    o->batch = 65536; /* the hub's batch_max default */
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': bind = optarg; break;
-        case 'd': dbpath = optarg; break;
-        case 's': sync = optarg; break;
-        case 'n': batch = atol(optarg); break;
-        case 'k': secret = optarg; break;
-        case 'e': epfile = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'b': o->bind = optarg; break;
+        case 'd': o->dbpath = optarg; break;
+        case 's': o->sync = optarg; break;
+        case 'n': o->batch = atol(optarg); break;
+        case 'k': o->secret = optarg; break;
+        case 'e': o->epfile = optarg; break;
+        case 'h': s_usage(stdout); exit(0);
+        default: return -1;
         }
     }
-    if (!bind || !dbpath || batch < 1 ||
-        (strcmp(sync, "normal") && strcmp(sync, "full") && strcmp(sync, "extra"))) {
-        s_usage(stderr);
-        return 2;
-    }
+    if (!o->bind || !o->dbpath || o->batch < 1 ||
+        (strcmp(o->sync, "normal") && strcmp(o->sync, "full") && strcmp(o->sync, "extra")))
+        return -1;
+    return 0;
+}
 
-    sqlite3 *db = NULL;
-    sqlite3_stmt *ins = NULL, *begin = NULL, *commit = NULL;
+/* Open the store in WAL with the asked synchronous level, create its table
+ * and prepare the statements. Returns 0, or -1 with the reason on stderr. */
+static int s_db_open(s_ceiling_t *self, const s_opts_t *o)
+{
     char pragma[64];
-    snprintf(pragma, sizeof pragma, "PRAGMA synchronous = %s", sync);
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK || s_exec(db, "PRAGMA journal_mode = WAL") ||
-        s_exec(db, pragma) || s_exec(db, "CREATE TABLE IF NOT EXISTS msgs (body BLOB NOT NULL)") ||
-        sqlite3_prepare_v2(db, "INSERT INTO msgs (body) VALUES (?1)", -1, &ins, NULL) ||
-        sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL) ||
-        sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL)) {
-        fprintf(stderr, "ceiling: %s: %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
-        return 1;
+    snprintf(pragma, sizeof pragma, "PRAGMA synchronous = %s", o->sync);
+    if (sqlite3_open(o->dbpath, &self->db) != SQLITE_OK ||
+        s_exec(self->db, "PRAGMA journal_mode = WAL") || s_exec(self->db, pragma) ||
+        s_exec(self->db, "CREATE TABLE IF NOT EXISTS msgs (body BLOB NOT NULL)") ||
+        sqlite3_prepare_v2(self->db, "INSERT INTO msgs (body) VALUES (?1)", -1, &self->ins, NULL) ||
+        sqlite3_prepare_v2(self->db, "BEGIN IMMEDIATE", -1, &self->begin, NULL) ||
+        sqlite3_prepare_v2(self->db, "COMMIT", -1, &self->commit, NULL)) {
+        fprintf(stderr, "ceiling: %s: %s\n", o->dbpath,
+                self->db ? sqlite3_errmsg(self->db) : "cannot open");
+        return -1;
     }
+    return 0;
+}
 
-    void *ctx = zmq_ctx_new();
-    void *sock = zmq_socket(ctx, ZMQ_ROUTER);
+/* Make the ROUTER (a CURVE server when asked), bind it and write the bound
+ * endpoint to the endpoint file. Returns 0, or -1 with the reason on stderr. */
+static int s_sock_open(s_ceiling_t *self, const s_opts_t *o)
+{
+    self->ctx = zmq_ctx_new();
+    self->sock = zmq_socket(self->ctx, ZMQ_ROUTER);
     int one = 1, linger = 0, unbounded = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
     /* one ack per message can exceed the default 1000 queued per peer; the
      * clients' windows bound them instead */
-    zmq_setsockopt(sock, ZMQ_SNDHWM, &unbounded, sizeof unbounded);
-    zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    if (secret) {
+    zmq_setsockopt(self->sock, ZMQ_SNDHWM, &unbounded, sizeof unbounded);
+    zmq_setsockopt(self->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    if (o->secret) {
         char key[41], err[512];
-        if (bench_key_file(secret, key, err, sizeof err) ||
-            zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) ||
-            zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, key, 40)) {
+        if (bench_key_file(o->secret, key, err, sizeof err) ||
+            zmq_setsockopt(self->sock, ZMQ_CURVE_SERVER, &one, sizeof one) ||
+            zmq_setsockopt(self->sock, ZMQ_CURVE_SECRETKEY, key, 40)) {
             fprintf(stderr, "ceiling: CURVE: %s\n", err);
-            return 1;
+            return -1;
         }
     }
-    if (zmq_bind(sock, bind) != 0) {
-        fprintf(stderr, "ceiling: bind %s: %s\n", bind, zmq_strerror(zmq_errno()));
-        return 1;
+    if (zmq_bind(self->sock, o->bind) != 0) {
+        fprintf(stderr, "ceiling: bind %s: %s\n", o->bind, zmq_strerror(zmq_errno()));
+        return -1;
     }
     char bound[256];
     size_t blen = sizeof bound;
-    zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, bound, &blen);
-    if (epfile && bench_write_endpoint(epfile, bound) != 0) {
-        fprintf(stderr, "ceiling: cannot write %s\n", epfile);
-        return 1;
+    zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, bound, &blen);
+    if (o->epfile && bench_write_endpoint(o->epfile, bound) != 0) {
+        fprintf(stderr, "ceiling: cannot write %s\n", o->epfile);
+        return -1;
     }
+    return 0;
+}
 
+/* SIGTERM and SIGINT end the serve loop after the batch in hand. */
+static void s_on_signals(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+}
 
-    zmq_msg_t *rid = calloc((size_t)batch, sizeof *rid);
-    zmq_msg_t *body = calloc((size_t)batch, sizeof *body);
-    if (!rid || !body)
-        return 1;
+/* Receive what is waiting, up to a batch, into rid and body without
+ * blocking. Returns how many messages were received. */
+static long s_drain(s_ceiling_t *self)
+{
+    zmq_msg_t *rid = self->rid, *body = self->body;
+    long n = 0;
+    while (n < self->batch) {
+        zmq_msg_init(&rid[n]);
+        if (zmq_msg_recv(&rid[n], self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid[n]);
+            break;
+        }
+        zmq_msg_init(&body[n]);
+        zmq_msg_recv(&body[n], self->sock, ZMQ_DONTWAIT); /* the rest of a message is here */
+        while (zmq_msg_more(&body[n])) {                  /* none from loadgen; drop extras */
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            zmq_msg_recv(&extra, self->sock, ZMQ_DONTWAIT);
+            int more = zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+            if (!more)
+                break;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* Insert the n drained bodies in one transaction and commit it. Returns 0,
+ * or -1 with the reason on stderr. */
+static int s_store(s_ceiling_t *self, long n)
+{
+    int ok = sqlite3_step(self->begin) == SQLITE_DONE;
+    sqlite3_reset(self->begin);
+    for (long i = 0; ok && i < n; i++) {
+        sqlite3_bind_blob(self->ins, 1, zmq_msg_data(&self->body[i]),
+                          (int)zmq_msg_size(&self->body[i]), SQLITE_STATIC);
+        ok = sqlite3_step(self->ins) == SQLITE_DONE;
+        sqlite3_reset(self->ins);
+    }
+    ok = ok && sqlite3_step(self->commit) == SQLITE_DONE;
+    sqlite3_reset(self->commit);
+    if (!ok) {
+        fprintf(stderr, "ceiling: store failed: %s\n", sqlite3_errmsg(self->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* Send one ack to the sender of each of the n committed messages, counting
+ * those that cannot be routed, and release the bodies. */
+static void s_ack(s_ceiling_t *self, long n)
+{
     static const uint8_t ack[ACK_LEN] = {0x0a, 0x12, 0x0a, 0x0d, '4', '6', '0', '0',  '0',  '0',
                                          '-',  '0',  '0',  '0',  '0', '0', '1', 0x10, 0x01, 0x00};
-    unsigned long long stored = 0, batches = 0, unroutable = 0;
-    int rc = 0;
+    for (long i = 0; i < n; i++) {
+        if (zmq_msg_send(&self->rid[i], self->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&self->rid[i]);
+            self->unroutable++;
+        } else if (zmq_send(self->sock, ack, sizeof ack, ZMQ_DONTWAIT) < 0) {
+            self->unroutable++;
+        }
+        zmq_msg_close(&self->body[i]);
+    }
+}
+
+/* Drain, store and ack batches until a signal. Returns 0, or 1 when the
+ * socket or the store failed. */
+static int s_serve(s_ceiling_t *self)
+{
     while (!s_stop) {
-        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, 1000) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
-            rc = 1;
-            break;
+            return 1;
         }
-        long n = 0;
-        while (n < batch) {
-            zmq_msg_init(&rid[n]);
-            if (zmq_msg_recv(&rid[n], sock, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&rid[n]);
-                break;
-            }
-            zmq_msg_init(&body[n]);
-            zmq_msg_recv(&body[n], sock, ZMQ_DONTWAIT); /* the rest of a message is here */
-            while (zmq_msg_more(&body[n])) {            /* none from loadgen; drop extras */
-                zmq_msg_t extra;
-                zmq_msg_init(&extra);
-                zmq_msg_recv(&extra, sock, ZMQ_DONTWAIT);
-                int more = zmq_msg_more(&extra);
-                zmq_msg_close(&extra);
-                if (!more)
-                    break;
-            }
-            n++;
-        }
+        long n = s_drain(self);
         if (n == 0)
             continue;
-        int ok = sqlite3_step(begin) == SQLITE_DONE;
-        sqlite3_reset(begin);
-        for (long i = 0; ok && i < n; i++) {
-            sqlite3_bind_blob(ins, 1, zmq_msg_data(&body[i]), (int)zmq_msg_size(&body[i]),
-                              SQLITE_STATIC);
-            ok = sqlite3_step(ins) == SQLITE_DONE;
-            sqlite3_reset(ins);
-        }
-        ok = ok && sqlite3_step(commit) == SQLITE_DONE;
-        sqlite3_reset(commit);
-        if (!ok) {
-            fprintf(stderr, "ceiling: store failed: %s\n", sqlite3_errmsg(db));
-            rc = 1;
-            break;
-        }
-        stored += (unsigned long long)n;
-        batches++;
-        for (long i = 0; i < n; i++) {
-            if (zmq_msg_send(&rid[i], sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&rid[i]);
-                unroutable++;
-            } else if (zmq_send(sock, ack, sizeof ack, ZMQ_DONTWAIT) < 0) {
-                unroutable++;
-            }
-            zmq_msg_close(&body[i]);
-        }
+        if (s_store(self, n) != 0)
+            return 1;
+        self->stored += (unsigned long long)n;
+        self->batches++;
+        s_ack(self, n);
     }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    s_opts_t o;
+    if (s_parse(argc, argv, &o) != 0) {
+        s_usage(stderr);
+        return 2;
+    }
+    s_ceiling_t self;
+    memset(&self, 0, sizeof self);
+    if (s_db_open(&self, &o) != 0 || s_sock_open(&self, &o) != 0)
+        return 1;
+    s_on_signals();
+    self.batch = o.batch;
+    self.rid = calloc((size_t)o.batch, sizeof *self.rid);
+    self.body = calloc((size_t)o.batch, sizeof *self.body);
+    if (!self.rid || !self.body)
+        return 1;
+    int rc = s_serve(&self);
     fprintf(stderr, "ceiling: stored %llu messages in %llu transactions (%llu acks unroutable)\n",
-            stored, batches, unroutable);
-    free(rid);
-    free(body);
-    zmq_close(sock);
-    zmq_ctx_term(ctx);
-    sqlite3_finalize(ins);
-    sqlite3_finalize(begin);
-    sqlite3_finalize(commit);
-    sqlite3_close(db);
+            self.stored, self.batches, self.unroutable);
+    free(self.rid);
+    free(self.body);
+    zmq_close(self.sock);
+    zmq_ctx_term(self.ctx);
+    sqlite3_finalize(self.ins);
+    sqlite3_finalize(self.begin);
+    sqlite3_finalize(self.commit);
+    sqlite3_close(self.db);
     return rc;
 }

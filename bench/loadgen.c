@@ -105,6 +105,11 @@ typedef struct {
     long ready;               /* agents past hello */
     int started;              /* the parent said go: sending may begin */
     int stop_sending;         /* timed run over */
+    int timed;                /* a timed run (no --events or --total) */
+    int64_t next_sweep;       /* when resend timeouts are checked next */
+    int64_t gap_ns;           /* paced runs: time between sends; 0: unpaced */
+    int64_t next_send;        /* paced runs: when the next send is due */
+    long rr;                  /* paced runs: the next agent to try */
 } s_proc_t;
 
 static void s_usage(FILE *out)
@@ -365,6 +370,238 @@ static int s_wait(s_proc_t *p, int64_t until_ns)
     return 0;
 }
 
+/* Set up the process's count agents, for registry units first + from on:
+ * a DEALER each, connected, its ZMQ_FD in epoll. Returns 0 or -1. */
+static int s_open_agents(s_proc_t *p, void *ctx, const ro_registry_t *reg, const bench_keys_t *keys,
+                         const char *server, long from)
+{
+    const s_opts_t *o = p->o;
+    p->a = calloc((size_t)p->n, sizeof *p->a);
+    p->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (!p->a || !ctx || p->ep < 0)
+        return -1;
+    int maxs = (int)p->n + 16;
+    zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, maxs);
+    for (long i = 0; i < p->n; i++) {
+        s_agent_t *a = &p->a[i];
+        a->unit = ro_registry_at(reg, (size_t)(o->first + from + i))->id;
+        a->last = UINT64_MAX;
+        a->limit = (uint64_t)o->window;
+        a->rto_ns = RTO_NS;
+        a->sent_ns = calloc((size_t)o->window, sizeof *a->sent_ns);
+        a->sock = a->sent_ns ? s_socket(ctx, o, a->unit, keys, server) : NULL;
+        if (!a->sock)
+            return -1;
+        int fd;
+        size_t fdlen = sizeof fd;
+        zmq_getsockopt(a->sock, ZMQ_FD, &fd, &fdlen);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        if (epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Hello: a heartbeat from each agent, whose ack says where the unit's seq
+ * stands; wait until every agent is answered. Returns 0, or -1 with the
+ * reason on stderr. */
+static int s_hello(s_proc_t *p)
+{
+    int64_t deadline = bench_now_ns() + HELLO_TIMEOUT_NS;
+    for (long i = 0; i < p->n; i++) {
+        ro_report_t hb;
+        uint8_t buf[RO_FRAME_MAX];
+        bench_heartbeat_make(p->a[i].unit, &hb);
+        int len = ro_report_encode(&hb, buf, sizeof buf);
+        /* with ZMQ_IMMEDIATE, a blocking send waits for the handshake */
+        int t = (int)((deadline - bench_now_ns()) / 1000000);
+        zmq_setsockopt(p->a[i].sock, ZMQ_SNDTIMEO, &t, sizeof t);
+        if (len < 0 || zmq_send(p->a[i].sock, buf, (size_t)len, 0) < 0) {
+            fprintf(stderr, "loadgen: %s: no connection to %s: %s\n", p->a[i].unit, p->o->endpoint,
+                    zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        s_service(p, &p->a[i]);
+    }
+    while (p->ready < p->n) {
+        if (bench_now_ns() > deadline) {
+            fprintf(stderr, "loadgen: only %ld of %ld agents were answered\n", p->ready, p->n);
+            return -1;
+        }
+        if (s_wait(p, bench_now_ns() + 100000000) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A backlog run: give each agent its share of the events (agent from + i
+ * gets one more while the remainder of --total lasts) and pre-encode them.
+ * Nothing to do in a timed run. Returns 0, or -1 with the reason on stderr. */
+static int s_plan_backlog(s_proc_t *p, long from)
+{
+    const s_opts_t *o = p->o;
+    long per = o->total ? o->total / o->agents : o->events;
+    for (long i = 0; i < p->n; i++) {
+        s_agent_t *a = &p->a[i];
+        if (!o->events && !o->total)
+            continue;
+        long mine = per + (o->total && from + i < o->total % o->agents ? 1 : 0);
+        a->last = a->first + (uint64_t)mine - 1;
+        if (mine == 0) {
+            a->state = A_DONE;
+            p->done++;
+        } else if (s_pregen(a) != 0) {
+            fprintf(stderr, "loadgen: out of memory for the backlog\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Tell the parent this process is ready, wait for its go (EOF on the go
+ * pipe), then set the clocks of the run from the start time it shared.
+ * Returns 0 or -1. */
+static int s_ready_go(s_proc_t *p, const s_shared_t *sh, int ready_fd, int go_fd)
+{
+    const s_opts_t *o = p->o;
+    char c = 1;
+    if (write(ready_fd, &c, 1) != 1)
+        return -1;
+    while (read(go_fd, &c, 1) > 0)
+        ;
+    p->start_ns = sh->start_ns;
+    p->started = 1;
+    p->win_from = p->start_ns + (int64_t)(o->warmup * 1e9);
+    p->win_to = p->win_from + (int64_t)(o->duration * 1e9);
+    p->last_progress = p->start_ns;
+    for (long i = 0; i < p->n; i++)
+        p->a[i].progress_ns = p->start_ns;
+    p->timed = !o->events && !o->total;
+    p->next_sweep = p->start_ns + SWEEP_NS;
+    double per_proc_rate = o->rate / (double)o->procs;
+    p->gap_ns = per_proc_rate > 0 ? (int64_t)(1e9 / per_proc_rate) : 0;
+    p->next_send = p->start_ns;
+    p->rr = 0;
+    return 0;
+}
+
+/* Is the run over at now? Stops the sending when a timed run's window
+ * ends. Returns 1 when every report is acknowledged, 0 to go on, -1 (with
+ * the reason on stderr) when the acks are too late. */
+static int s_run_over(s_proc_t *p, int64_t now)
+{
+    if (p->timed && !p->stop_sending && now >= p->win_to)
+        p->stop_sending = 1;
+    if (!p->timed && p->done >= p->n)
+        return 1;
+    if (p->timed && p->stop_sending) {
+        int out = 0;
+        for (long i = 0; i < p->n && !out; i++)
+            out = p->a[i].high > p->a[i].acked;
+        if (!out)
+            return 1;
+        if (now > p->win_to + DRAIN_TIMEOUT_NS) {
+            fprintf(stderr, "loadgen: reports still unacknowledged %d s after the run\n",
+                    (int)(DRAIN_TIMEOUT_NS / 1000000000));
+            return -1;
+        }
+    }
+    if (now - p->last_progress > STALL_TIMEOUT_NS) {
+        fprintf(stderr, "loadgen: no ack for %d s; giving up\n",
+                (int)(STALL_TIMEOUT_NS / 1000000000));
+        return -1;
+    }
+    return 0;
+}
+
+/* rollout-agent's resend rule: an agent with no progress for its rto goes
+ * back to its last ack, one report at a time, and doubles its rto. Returns
+ * 0 or -1. */
+static int s_sweep(s_proc_t *p, int64_t now)
+{
+    for (long i = 0; i < p->n; i++) {
+        s_agent_t *a = &p->a[i];
+        if (a->state != A_RUN || a->high <= a->acked || now - a->progress_ns < a->rto_ns)
+            continue;
+        a->next = a->acked + 1;
+        a->limit = 1;
+        a->rto_ns = a->rto_ns * 2 > RTO_CAP_NS ? RTO_CAP_NS : a->rto_ns * 2;
+        a->progress_ns = now;
+        p->res->rewinds++;
+        if (s_service(p, a) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A paced run: one report per gap, due up to now, each to the next agent
+ * with room; a send with no agent able to take it counts as a stall.
+ * Returns 0 or -1. */
+static int s_pace(s_proc_t *p, int64_t now)
+{
+    if (now - p->next_send > 100000000) {
+        p->res->stalls += (uint64_t)((now - p->next_send) / p->gap_ns);
+        p->next_send = now;
+    }
+    while (p->next_send <= now) {
+        long tried = 0;
+        while (tried < p->n && !s_room(p, &p->a[p->rr])) {
+            p->rr = (p->rr + 1) % p->n;
+            tried++;
+        }
+        if (tried == p->n) {
+            p->res->stalls++;
+            p->next_send += p->gap_ns;
+            continue;
+        }
+        s_agent_t *a = &p->a[p->rr];
+        p->rr = (p->rr + 1) % p->n;
+        int rc = s_send_one(p, a);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            p->res->stalls++;
+        if (s_service(p, a) < 0)
+            return -1;
+        p->next_send += p->gap_ns;
+    }
+    return 0;
+}
+
+/* The measured run: send, receive acks, resend and pace until the run is
+ * over. Returns 0, or -1 when the process must give up. */
+static int s_run(s_proc_t *p)
+{
+    const s_opts_t *o = p->o;
+    for (long i = 0; i < p->n; i++)
+        if (s_service(p, &p->a[i]) < 0)
+            return -1;
+    for (;;) {
+        int64_t now = bench_now_ns();
+        int over = s_run_over(p, now);
+        if (over != 0)
+            return over < 0 ? -1 : 0;
+        if (!o->ceiling && now >= p->next_sweep) {
+            if (s_sweep(p, now) < 0)
+                return -1;
+            p->next_sweep = now + SWEEP_NS;
+        }
+        int64_t until = now + 100000000;
+        if (p->next_sweep < until && !o->ceiling)
+            until = p->next_sweep;
+        if (p->gap_ns && !p->stop_sending) {
+            if (s_pace(p, now) < 0)
+                return -1;
+            if (p->next_send < until)
+                until = p->next_send;
+        }
+        if (s_wait(p, until) < 0)
+            return -1;
+    }
+}
+
+/* One process: count agents from registry index first + from, result slot
+ * procno of sh. Returns 0; on failure marks its slot failed and _exits 1. */
 static int s_child(const s_opts_t *o, const ro_registry_t *reg, const bench_keys_t *keys,
                    const char *server, long from, long count, long procno, s_shared_t *sh,
                    int ready_fd, int go_fd)
@@ -374,177 +611,17 @@ static int s_child(const s_opts_t *o, const ro_registry_t *reg, const bench_keys
     p.o = o;
     p.n = count;
     p.res = &sh->res[procno];
-    p.a = calloc((size_t)count, sizeof *p.a);
     void *ctx = zmq_ctx_new();
-    p.ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!p.a || !ctx || p.ep < 0)
-        goto fail;
-    int maxs = (int)count + 16;
-    zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, maxs);
-    for (long i = 0; i < count; i++) {
-        s_agent_t *a = &p.a[i];
-        a->unit = ro_registry_at(reg, (size_t)(o->first + from + i))->id;
-        a->last = UINT64_MAX;
-        a->limit = (uint64_t)o->window;
-        a->rto_ns = RTO_NS;
-        a->sent_ns = calloc((size_t)o->window, sizeof *a->sent_ns);
-        a->sock = a->sent_ns ? s_socket(ctx, o, a->unit, keys, server) : NULL;
-        if (!a->sock)
-            goto fail;
-        int fd;
-        size_t fdlen = sizeof fd;
-        zmq_getsockopt(a->sock, ZMQ_FD, &fd, &fdlen);
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-        if (epoll_ctl(p.ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-            goto fail;
-    }
-    /* hello: a heartbeat each, whose ack says where the unit's seq stands */
-    int64_t deadline = bench_now_ns() + HELLO_TIMEOUT_NS;
-    for (long i = 0; i < count; i++) {
-        ro_report_t hb;
-        uint8_t buf[RO_FRAME_MAX];
-        bench_heartbeat_make(p.a[i].unit, &hb);
-        int len = ro_report_encode(&hb, buf, sizeof buf);
-        /* with ZMQ_IMMEDIATE, a blocking send waits for the handshake */
-        int t = (int)((deadline - bench_now_ns()) / 1000000);
-        zmq_setsockopt(p.a[i].sock, ZMQ_SNDTIMEO, &t, sizeof t);
-        if (len < 0 || zmq_send(p.a[i].sock, buf, (size_t)len, 0) < 0) {
-            fprintf(stderr, "loadgen: %s: no connection to %s: %s\n", p.a[i].unit, o->endpoint,
-                    zmq_strerror(zmq_errno()));
-            goto fail;
-        }
-        s_service(&p, &p.a[i]);
-    }
-    while (p.ready < count) {
-        if (bench_now_ns() > deadline) {
-            fprintf(stderr, "loadgen: only %ld of %ld agents were answered\n", p.ready, count);
-            goto fail;
-        }
-        if (s_wait(&p, bench_now_ns() + 100000000) < 0)
-            goto fail;
-    }
-    long per = o->total ? o->total / o->agents : o->events;
-    for (long i = 0; i < count; i++) {
-        s_agent_t *a = &p.a[i];
-        if (!o->events && !o->total)
-            continue;
-        long mine = per + (o->total && from + i < o->total % o->agents ? 1 : 0);
-        a->last = a->first + (uint64_t)mine - 1;
-        if (mine == 0) {
-            a->state = A_DONE;
-            p.done++;
-        } else if (s_pregen(a) != 0) {
-            fprintf(stderr, "loadgen: out of memory for the backlog\n");
-            goto fail;
-        }
-    }
-
-    /* ready; wait for the parent's go (EOF on the go pipe) */
-    char c = 1;
-    if (write(ready_fd, &c, 1) != 1)
-        goto fail;
-    while (read(go_fd, &c, 1) > 0)
-        ;
-    p.start_ns = sh->start_ns;
-    p.started = 1;
-    p.win_from = p.start_ns + (int64_t)(o->warmup * 1e9);
-    p.win_to = p.win_from + (int64_t)(o->duration * 1e9);
-    p.last_progress = p.start_ns;
-    for (long i = 0; i < count; i++)
-        p.a[i].progress_ns = p.start_ns;
-    int timed = !o->events && !o->total;
-    int64_t next_sweep = p.start_ns + SWEEP_NS;
-
-    double per_proc_rate = o->rate / (double)o->procs;
-    int64_t gap_ns = per_proc_rate > 0 ? (int64_t)(1e9 / per_proc_rate) : 0;
-    int64_t next_send = p.start_ns;
-    long rr = 0;
-    for (long i = 0; i < count; i++)
-        if (s_service(&p, &p.a[i]) < 0)
-            goto fail;
-    for (;;) {
-        int64_t now = bench_now_ns();
-        if (timed && !p.stop_sending && now >= p.win_to)
-            p.stop_sending = 1;
-        if (!timed && p.done >= count)
-            break;
-        if (timed && p.stop_sending) {
-            int out = 0;
-            for (long i = 0; i < count && !out; i++)
-                out = p.a[i].high > p.a[i].acked;
-            if (!out)
-                break;
-            if (now > p.win_to + DRAIN_TIMEOUT_NS) {
-                fprintf(stderr, "loadgen: reports still unacknowledged %d s after the run\n",
-                        (int)(DRAIN_TIMEOUT_NS / 1000000000));
-                goto fail;
-            }
-        }
-        if (now - p.last_progress > STALL_TIMEOUT_NS) {
-            fprintf(stderr, "loadgen: no ack for %d s; giving up\n",
-                    (int)(STALL_TIMEOUT_NS / 1000000000));
-            goto fail;
-        }
-        if (!o->ceiling && now >= next_sweep) {
-            /* rollout-agent's resend rule: no progress for rto, go back to the last ack */
-            for (long i = 0; i < count; i++) {
-                s_agent_t *a = &p.a[i];
-                if (a->state != A_RUN || a->high <= a->acked || now - a->progress_ns < a->rto_ns)
-                    continue;
-                a->next = a->acked + 1;
-                a->limit = 1;
-                a->rto_ns = a->rto_ns * 2 > RTO_CAP_NS ? RTO_CAP_NS : a->rto_ns * 2;
-                a->progress_ns = now;
-                p.res->rewinds++;
-                if (s_service(&p, a) < 0)
-                    goto fail;
-            }
-            next_sweep = now + SWEEP_NS;
-        }
-        int64_t until = now + 100000000;
-        if (next_sweep < until && !o->ceiling)
-            until = next_sweep;
-        if (gap_ns && !p.stop_sending) {
-            /* paced: one report per gap, to the next agent with room */
-            if (now - next_send > 100000000) {
-                p.res->stalls += (uint64_t)((now - next_send) / gap_ns);
-                next_send = now;
-            }
-            while (next_send <= now) {
-                long tried = 0;
-                while (tried < count && !s_room(&p, &p.a[rr])) {
-                    rr = (rr + 1) % count;
-                    tried++;
-                }
-                if (tried == count) {
-                    p.res->stalls++;
-                    next_send += gap_ns;
-                    continue;
-                }
-                s_agent_t *a = &p.a[rr];
-                rr = (rr + 1) % count;
-                int rc = s_send_one(&p, a);
-                if (rc < 0)
-                    goto fail;
-                if (rc == 0)
-                    p.res->stalls++;
-                if (s_service(&p, a) < 0)
-                    goto fail;
-                next_send += gap_ns;
-            }
-            if (next_send < until)
-                until = next_send;
-        }
-        if (s_wait(&p, until) < 0)
-            goto fail;
+    if (s_open_agents(&p, ctx, reg, keys, server, from) != 0 || s_hello(&p) != 0 ||
+        s_plan_backlog(&p, from) != 0 || s_ready_go(&p, sh, ready_fd, go_fd) != 0 ||
+        s_run(&p) != 0) {
+        p.res->failed = 1;
+        _exit(1); /* sockets and context die with the process */
     }
     for (long i = 0; i < count; i++)
         zmq_close(p.a[i].sock);
     zmq_ctx_term(ctx);
     return 0;
-fail:
-    p.res->failed = 1;
-    _exit(1); /* sockets and context die with the process */
 }
 
 /* ---- setup modes ------------------------------------------------------------ */
@@ -674,85 +751,90 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Load the registry and, with CURVE, the agents' keys and the server's
+ * public key into server. Returns 0, or -1 with the reason on stderr. */
+static int s_load(const s_opts_t *o, ro_registry_t **reg_p, bench_keys_t **keys_p, char server[41])
 {
-    if (argc > 1 && !strcmp(argv[1], "keygen"))
-        return s_keygen(argc - 1, argv + 1);
-    if (argc > 1 && !strcmp(argv[1], "keypair"))
-        return s_keypair(argc - 1, argv + 1);
-    s_opts_t o;
-    if (s_parse(argc, argv, &o) != 0) {
-        s_usage(stderr);
-        return 2;
-    }
     char err[512] = "";
-    ro_registry_t *reg = ro_registry_load(o.registry, err, sizeof err);
+    ro_registry_t *reg = *reg_p = ro_registry_load(o->registry, err, sizeof err);
     if (!reg) {
         fprintf(stderr, "loadgen: %s\n", err);
-        return 1;
+        return -1;
     }
-    if ((size_t)(o.first + o.agents) > ro_registry_count(reg)) {
-        fprintf(stderr, "loadgen: %ld agents from unit %ld, but %s has %zu units\n", o.agents,
-                o.first, o.registry, ro_registry_count(reg));
-        return 1;
+    if ((size_t)(o->first + o->agents) > ro_registry_count(reg)) {
+        fprintf(stderr, "loadgen: %ld agents from unit %ld, but %s has %zu units\n", o->agents,
+                o->first, o->registry, ro_registry_count(reg));
+        return -1;
     }
-    bench_keys_t *keys = NULL;
-    char server[41] = "";
-    if (o.curve) {
-        keys = bench_keys_load(o.keys, err, sizeof err);
-        if (!keys || bench_key_file(o.server_key, server, err, sizeof err)) {
+    if (o->curve) {
+        *keys_p = bench_keys_load(o->keys, err, sizeof err);
+        if (!*keys_p || bench_key_file(o->server_key, server, err, sizeof err)) {
             fprintf(stderr, "loadgen: %s\n", err);
-            return 1;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Raise the soft limit of open files to the hard one: a socket each. */
+static void s_raise_nofile(void)
+{
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    s_shared_t *sh =
-        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    int ready[2], go[2];
-    if (sh == MAP_FAILED || pipe(ready) || pipe(go)) {
-        perror("loadgen");
-        return 1;
-    }
-    memset(sh, 0, sizeof *sh);
+}
+
+/* Fork the processes, each with its share of the agents; when all are
+ * ready, set the start time in sh and let them go at once, then reap them.
+ * Returns 1 if any process failed or was not ready, 0 if none, -1 (with the
+ * reason on stderr) if a fork failed. */
+static int s_run_procs(const s_opts_t *o, const ro_registry_t *reg, const bench_keys_t *keys,
+                       const char *server, s_shared_t *sh, int ready[2], int go[2])
+{
     pid_t pids[PROCS_MAX];
-    for (long k = 0; k < o.procs; k++) {
-        long from = o.agents * k / o.procs, to = o.agents * (k + 1) / o.procs;
+    for (long k = 0; k < o->procs; k++) {
+        long from = o->agents * k / o->procs, to = o->agents * (k + 1) / o->procs;
         pids[k] = fork();
         if (pids[k] < 0) {
             perror("loadgen: fork");
-            return 1;
+            return -1;
         }
         if (pids[k] == 0) {
             close(ready[0]);
             close(go[1]);
-            _exit(s_child(&o, reg, keys, server, from, to - from, k, sh, ready[1], go[0]));
+            _exit(s_child(o, reg, keys, server, from, to - from, k, sh, ready[1], go[0]));
         }
     }
     close(ready[1]);
     close(go[0]);
     long got = 0;
     char c;
-    while (got < o.procs && read(ready[0], &c, 1) == 1)
+    while (got < o->procs && read(ready[0], &c, 1) == 1)
         got++;
     sh->start_ns = bench_now_ns();
     __sync_synchronize();
     close(go[1]); /* every child sees EOF at once: go */
-    int failed = got < o.procs;
-    for (long k = 0; k < o.procs; k++) {
+    int failed = got < o->procs;
+    for (long k = 0; k < o->procs; k++) {
         int st;
-        if (got < o.procs)
+        if (got < o->procs)
             kill(pids[k], SIGTERM);
         waitpid(pids[k], &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
             failed = 1;
     }
+    return failed;
+}
+
+/* Sum what the processes measured and print the result line; ok=1 only
+ * when no process failed and the hub refused nothing. */
+static void s_report(const s_opts_t *o, const s_shared_t *sh, int failed)
+{
     s_result_t all;
     memset(&all, 0, sizeof all);
-    for (long k = 0; k < o.procs; k++) {
+    for (long k = 0; k < o->procs; k++) {
         const s_result_t *r = &sh->res[k];
         all.sent += r->sent;
         all.acked += r->acked;
@@ -764,17 +846,48 @@ int main(int argc, char **argv)
             all.last_ack_ns = r->last_ack_ns;
         bench_hist_merge(&all.hist, &r->hist);
     }
-    int timed = !o.events && !o.total;
-    double secs = timed ? o.duration : (double)(all.last_ack_ns - sh->start_ns) / 1e9;
+    int timed = !o->events && !o->total;
+    double secs = timed ? o->duration : (double)(all.last_ack_ns - sh->start_ns) / 1e9;
     uint64_t counted = timed ? all.acked_window : all.acked;
     printf("label=%s peer=%s curve=%s agents=%ld procs=%ld window=%ld offered=%.0f acked=%" PRIu64
            " seconds=%.3f rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f refused=%" PRIu64
            " stalls=%" PRIu64 " rewinds=%" PRIu64 " ok=%d\n",
-           o.label, o.ceiling ? "ceiling" : "hub", o.curve ? "on" : "off", o.agents, o.procs,
-           o.window, o.rate, counted, secs, secs > 0 ? (double)counted / secs : 0,
+           o->label, o->ceiling ? "ceiling" : "hub", o->curve ? "on" : "off", o->agents, o->procs,
+           o->window, o->rate, counted, secs, secs > 0 ? (double)counted / secs : 0,
            (double)bench_hist_quantile(&all.hist, 0.50) / 1e3,
            (double)bench_hist_quantile(&all.hist, 0.99) / 1e3, (double)all.hist.max_ns / 1e3,
            all.refused, all.stalls, all.rewinds, !failed && all.refused == 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "keygen"))
+        return s_keygen(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "keypair"))
+        return s_keypair(argc - 1, argv + 1);
+    s_opts_t o;
+    if (s_parse(argc, argv, &o) != 0) {
+        s_usage(stderr);
+        return 2;
+    }
+    ro_registry_t *reg = NULL;
+    bench_keys_t *keys = NULL;
+    char server[41] = "";
+    if (s_load(&o, &reg, &keys, server) != 0)
+        return 1;
+    s_raise_nofile();
+    s_shared_t *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int ready[2], go[2];
+    if (sh == MAP_FAILED || pipe(ready) || pipe(go)) {
+        perror("loadgen");
+        return 1;
+    }
+    memset(sh, 0, sizeof *sh);
+    int failed = s_run_procs(&o, reg, keys, server, sh, ready, go);
+    if (failed < 0)
+        return 1;
+    s_report(&o, sh, failed);
     bench_keys_destroy(&keys);
     ro_registry_destroy(&reg);
     return failed ? 1 : 0;

@@ -38,6 +38,144 @@ static int s_exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
+/* Step 1: the schema and the units rows, the hub's way (hub_store makes
+ * them on opening a new file). Returns 0, or -1 with the reason on stderr. */
+static int s_create(const char *path, const ro_registry_t *reg, hub_unit_state_t *scratch)
+{
+    char err[512];
+    hub_store_t *store = hub_store_open(path, 2, 0, err, sizeof err);
+    if (!store || hub_store_load_states(store, reg, scratch, err, sizeof err)) {
+        fprintf(stderr, "mkstore: %s\n", err);
+        return -1;
+    }
+    hub_store_destroy(&store);
+    return 0;
+}
+
+/* The raw reports' bulk insert: the connection, its statement and how far
+ * it got. */
+typedef struct {
+    sqlite3 *db;       /* hub.db, journal and syncs off */
+    sqlite3_stmt *ins; /* INSERT INTO reports */
+    int64_t now;       /* received_at and last_heard of every report */
+    long long rows;    /* reports inserted so far */
+} s_bulk_t;
+
+/* Open the store made by hub_store for the bulk insert (journal and syncs
+ * off, a big cache), prepare the insert and read each registry unit's uid
+ * into uids. Returns 0, or -1 with the reason on stderr. */
+static int s_bulk_open(s_bulk_t *b, const char *path, const ro_registry_t *reg, int64_t *uids)
+{
+    sqlite3_stmt *units;
+    if (sqlite3_open(path, &b->db) != SQLITE_OK || s_exec(b->db, "PRAGMA journal_mode = OFF") ||
+        s_exec(b->db, "PRAGMA synchronous = OFF") || s_exec(b->db, "PRAGMA cache_size = -262144") ||
+        sqlite3_prepare_v2(b->db, "SELECT uid, id FROM units", -1, &units, NULL) ||
+        sqlite3_prepare_v2(b->db,
+                           "INSERT INTO reports(uid, seq, kind, date, total, part, text,"
+                           " recorded_at, received_at, hash)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           -1, &b->ins, NULL)) {
+        fprintf(stderr, "mkstore: %s\n", sqlite3_errmsg(b->db));
+        return -1;
+    }
+    while (sqlite3_step(units) == SQLITE_ROW) {
+        long i = ro_registry_find(reg, (const char *)sqlite3_column_text(units, 1));
+        if (i >= 0)
+            uids[i] = sqlite3_column_int64(units, 0);
+    }
+    sqlite3_finalize(units);
+    return 0;
+}
+
+/* Insert reports 1..count of unit (uid) and fold each into its state,
+ * committing every ROWS_PER_TX rows. Returns 0, or -1 (with the reason on
+ * stderr when SQLite gave one). */
+static int s_bulk_unit(s_bulk_t *b, const char *unit, int64_t uid, long long count,
+                       hub_unit_state_t *state)
+{
+    for (long long s = 1; s <= count; s++) {
+        ro_report_t r;
+        uint8_t body[RO_FRAME_MAX];
+        bench_event_make(unit, (uint64_t)s, &r);
+        int len = ro_report_encode(&r, body, sizeof body);
+        if (len < 0)
+            return -1;
+        sqlite3_bind_int64(b->ins, 1, uid);
+        sqlite3_bind_int64(b->ins, 2, s);
+        sqlite3_bind_int(b->ins, 3, (int)r.kind);
+        sqlite3_bind_int64(b->ins, 4, r.date);
+        sqlite3_bind_int64(b->ins, 5, r.total);
+        sqlite3_bind_int64(b->ins, 6, r.part);
+        sqlite3_bind_text(b->ins, 7, r.text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(b->ins, 8, r.recorded_at);
+        sqlite3_bind_int64(b->ins, 9, b->now);
+        sqlite3_bind_int64(b->ins, 10, (sqlite3_int64)s_hash(body, (size_t)len));
+        if (sqlite3_step(b->ins) != SQLITE_DONE) {
+            fprintf(stderr, "mkstore: insert: %s\n", sqlite3_errmsg(b->db));
+            return -1;
+        }
+        sqlite3_reset(b->ins);
+        hub_state_apply(state, &r);
+        state->last_seq = (uint64_t)s;
+        state->last_heard = b->now;
+        if (++b->rows % ROWS_PER_TX == 0 && (s_exec(b->db, "COMMIT") || s_exec(b->db, "BEGIN")))
+            return -1;
+    }
+    return 0;
+}
+
+/* Step 2: total raw reports spread evenly over the registry's units, in
+ * (uid, seq) order, in big unsynced transactions, folded into states. Sets
+ * *rows and *secs (the time it took). Returns 0, or -1. */
+static int s_insert_reports(const char *path, const ro_registry_t *reg, long long total,
+                            hub_unit_state_t *states, int64_t *uids, long long *rows, double *secs)
+{
+    s_bulk_t b;
+    memset(&b, 0, sizeof b);
+    if (s_bulk_open(&b, path, reg, uids) != 0)
+        return -1;
+    size_t n = ro_registry_count(reg);
+    b.now = ro_time_now();
+    int64_t t0 = bench_now_ns();
+    if (s_exec(b.db, "BEGIN"))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        long long mine = total / (long long)n + ((long long)i < total % (long long)n ? 1 : 0);
+        if (s_bulk_unit(&b, ro_registry_at(reg, i)->id, uids[i], mine, &states[i]) != 0)
+            return -1;
+    }
+    if (s_exec(b.db, "COMMIT"))
+        return -1;
+    sqlite3_finalize(b.ins);
+    sqlite3_close(b.db);
+    *rows = b.rows;
+    *secs = (double)(bench_now_ns() - t0) / 1e9;
+    return 0;
+}
+
+/* Step 3: write the folded states back through the hub's own store code (in
+ * WAL, FULL), so the aggregates are the hub's. Returns 0, or -1 with the
+ * reason on stderr. */
+static int s_write_states(const char *path, const ro_registry_t *reg, hub_unit_state_t *scratch,
+                          const hub_unit_state_t *states)
+{
+    char err[512];
+    size_t n = ro_registry_count(reg);
+    hub_store_t *store = hub_store_open(path, 2, 0, err, sizeof err);
+    int rc = !store || hub_store_load_states(store, reg, scratch, err, sizeof err) ||
+             hub_store_begin(store, err, sizeof err);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = hub_store_put_state(store, i, &states[i], err, sizeof err);
+    if (!rc)
+        rc = hub_store_commit(store, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "mkstore: %s\n", err);
+        return -1;
+    }
+    hub_store_destroy(&store);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -66,89 +204,12 @@ int main(int argc, char **argv)
     if (!states || !scratch || !uids)
         return 1;
 
-    /* 1. schema and units rows, the hub's way */
-    hub_store_t *store = hub_store_open(path, 2, 0, err, sizeof err);
-    if (!store || hub_store_load_states(store, reg, scratch, err, sizeof err)) {
-        fprintf(stderr, "mkstore: %s\n", err);
-        return 1;
-    }
-    hub_store_destroy(&store);
-
-    /* 2. the raw reports, in (uid, seq) order, in big unsynced transactions */
-    sqlite3 *db;
-    sqlite3_stmt *units, *ins;
-    if (sqlite3_open(path, &db) != SQLITE_OK || s_exec(db, "PRAGMA journal_mode = OFF") ||
-        s_exec(db, "PRAGMA synchronous = OFF") || s_exec(db, "PRAGMA cache_size = -262144") ||
-        sqlite3_prepare_v2(db, "SELECT uid, id FROM units", -1, &units, NULL) ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO reports(uid, seq, kind, date, total, part, text,"
-                           " recorded_at, received_at, hash)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                           -1, &ins, NULL)) {
-        fprintf(stderr, "mkstore: %s\n", sqlite3_errmsg(db));
-        return 1;
-    }
-    while (sqlite3_step(units) == SQLITE_ROW) {
-        long i = ro_registry_find(reg, (const char *)sqlite3_column_text(units, 1));
-        if (i >= 0)
-            uids[i] = sqlite3_column_int64(units, 0);
-    }
-    sqlite3_finalize(units);
-    int64_t now = ro_time_now(), t0 = bench_now_ns();
     long long rows = 0;
-    if (s_exec(db, "BEGIN"))
+    double secs = 0;
+    if (s_create(path, reg, scratch) != 0 ||
+        s_insert_reports(path, reg, total, states, uids, &rows, &secs) != 0 ||
+        s_write_states(path, reg, scratch, states) != 0)
         return 1;
-    for (size_t i = 0; i < n; i++) {
-        const char *unit = ro_registry_at(reg, i)->id;
-        long long mine = total / (long long)n + ((long long)i < total % (long long)n ? 1 : 0);
-        for (long long s = 1; s <= mine; s++) {
-            ro_report_t r;
-            uint8_t body[RO_FRAME_MAX];
-            bench_event_make(unit, (uint64_t)s, &r);
-            int len = ro_report_encode(&r, body, sizeof body);
-            if (len < 0)
-                return 1;
-            sqlite3_bind_int64(ins, 1, uids[i]);
-            sqlite3_bind_int64(ins, 2, s);
-            sqlite3_bind_int(ins, 3, (int)r.kind);
-            sqlite3_bind_int64(ins, 4, r.date);
-            sqlite3_bind_int64(ins, 5, r.total);
-            sqlite3_bind_int64(ins, 6, r.part);
-            sqlite3_bind_text(ins, 7, r.text, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(ins, 8, r.recorded_at);
-            sqlite3_bind_int64(ins, 9, now);
-            sqlite3_bind_int64(ins, 10, (sqlite3_int64)s_hash(body, (size_t)len));
-            if (sqlite3_step(ins) != SQLITE_DONE) {
-                fprintf(stderr, "mkstore: insert: %s\n", sqlite3_errmsg(db));
-                return 1;
-            }
-            sqlite3_reset(ins);
-            hub_state_apply(&states[i], &r);
-            states[i].last_seq = (uint64_t)s;
-            states[i].last_heard = now;
-            if (++rows % ROWS_PER_TX == 0 && (s_exec(db, "COMMIT") || s_exec(db, "BEGIN")))
-                return 1;
-        }
-    }
-    if (s_exec(db, "COMMIT"))
-        return 1;
-    sqlite3_finalize(ins);
-    sqlite3_close(db);
-    double secs = (double)(bench_now_ns() - t0) / 1e9;
-
-    /* 3. the aggregates, through the hub's own store code (back in WAL, FULL) */
-    store = hub_store_open(path, 2, 0, err, sizeof err);
-    int rc = !store || hub_store_load_states(store, reg, scratch, err, sizeof err) ||
-             hub_store_begin(store, err, sizeof err);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = hub_store_put_state(store, i, &states[i], err, sizeof err);
-    if (!rc)
-        rc = hub_store_commit(store, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "mkstore: %s\n", err);
-        return 1;
-    }
-    hub_store_destroy(&store);
     printf("units=%zu reports=%lld insert_seconds=%.1f rows_per_s=%.0f\n", n, rows, secs,
            secs > 0 ? (double)rows / secs : 0);
     free(states);

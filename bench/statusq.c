@@ -29,7 +29,35 @@ static void s_usage(FILE *out)
                  "worst N (20, as rolloutctl does; 0 = all).\n");
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+typedef struct {
+    const char *endpoint; /* the hub's status socket */
+    const char *query;    /* unit, province, laggards, or metrics (--metric) */
+    const char *registry; /* units.csv, for unit queries */
+    const char *label;    /* first field of the result line */
+    const char *server_f; /* CURVE: the hub's public key file, or NULL: CURVE off */
+    const char *public_f; /* CURVE: our public key file */
+    const char *secret_f; /* CURVE: our secret key file */
+    const char *metric;   /* --metric: the metric to print, or NULL */
+    double duration;      /* at most this many seconds of requests; 0: no bound */
+    long count;           /* requests to time */
+    long limit;           /* laggards: the worst N; 0: all */
+    Rollout__Query q;     /* query as the wire's enum */
+} s_opts_t;
+
+/* What the timed requests came to. */
+typedef struct {
+    bench_hist_t *hist;    /* send-to-reply time of each timed request */
+    uint64_t answered;     /* replies with status 0 */
+    uint64_t refused;      /* replies with another status, or undecodable */
+    uint64_t lost;         /* requests with no reply in REPLY_TIMEOUT_MS */
+    uint64_t bytes;        /* reply bytes, in all */
+    char first_error[160]; /* the first refusal's text, or "" */
+} s_tally_t;
+
+/* Parse the command line into o. Prints the usage and exits 0 on --help;
+ * returns -1 when the options are wrong or missing. */
+static int s_parse(int argc, char **argv, s_opts_t *o)
 {
     static const struct option opts[] = {
         {"endpoint", required_argument, NULL, 'e'},
@@ -46,104 +74,139 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    long limit = 20;
-    const char *metric = NULL;
-    double duration = 0;
-    const char *endpoint = NULL, *query = NULL, *registry = NULL, *label = "status";
-    const char *server_f = NULL, *public_f = NULL, *secret_f = NULL;
-    long count = 200;
+    memset(o, 0, sizeof *o);
+    o->label = "status";
+    o->count = 200;
+    o->limit = 20;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': endpoint = optarg; break;
-        case 'q': query = optarg; break;
-        case 'n': count = atol(optarg); break;
-        case 'r': registry = optarg; break;
-        case 'l': label = optarg; break;
-        case 's': server_f = optarg; break;
-        case 'p': public_f = optarg; break;
-        case 'k': secret_f = optarg; break;
-        case 'd': duration = atof(optarg); break;
-        case 'L': limit = atol(optarg); break;
+        case 'e': o->endpoint = optarg; break;
+        case 'q': o->query = optarg; break;
+        case 'n': o->count = atol(optarg); break;
+        case 'r': o->registry = optarg; break;
+        case 'l': o->label = optarg; break;
+        case 's': o->server_f = optarg; break;
+        case 'p': o->public_f = optarg; break;
+        case 'k': o->secret_f = optarg; break;
+        case 'd': o->duration = atof(optarg); break;
+        case 'L': o->limit = atol(optarg); break;
         case 'm':
-            metric = optarg;
-            query = "metrics";
-            count = 1;
+            o->metric = optarg;
+            o->query = "metrics";
+            o->count = 1;
             break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'h': s_usage(stdout); exit(0);
+        default: return -1;
         }
     }
-    Rollout__Query q = ROLLOUT__QUERY__QUERY_NONE;
+    const char *query = o->query;
+    o->q = ROLLOUT__QUERY__QUERY_NONE;
     if (query && !strcmp(query, "unit"))
-        q = ROLLOUT__QUERY__QUERY_UNIT;
+        o->q = ROLLOUT__QUERY__QUERY_UNIT;
     else if (query && !strcmp(query, "province"))
-        q = ROLLOUT__QUERY__QUERY_PROVINCE;
+        o->q = ROLLOUT__QUERY__QUERY_PROVINCE;
     else if (query && !strcmp(query, "laggards"))
-        q = ROLLOUT__QUERY__QUERY_LAGGARDS;
+        o->q = ROLLOUT__QUERY__QUERY_LAGGARDS;
     else if (query && !strcmp(query, "metrics"))
-        q = ROLLOUT__QUERY__QUERY_METRICS;
-    if (!endpoint || q == ROLLOUT__QUERY__QUERY_NONE || count < 1 ||
-        (q == ROLLOUT__QUERY__QUERY_UNIT && !registry) || (server_f && (!public_f || !secret_f))) {
-        s_usage(stderr);
-        return 2;
-    }
-    char err[512];
-    ro_registry_t *reg = NULL;
-    if (registry && !(reg = ro_registry_load(registry, err, sizeof err))) {
-        fprintf(stderr, "statusq: %s\n", err);
-        return 1;
-    }
+        o->q = ROLLOUT__QUERY__QUERY_METRICS;
+    if (!o->endpoint || o->q == ROLLOUT__QUERY__QUERY_NONE || o->count < 1 ||
+        (o->q == ROLLOUT__QUERY__QUERY_UNIT && !o->registry) ||
+        (o->server_f && (!o->public_f || !o->secret_f)))
+        return -1;
+    return 0;
+}
 
-    void *ctx = zmq_ctx_new();
+/* A DEALER connected to the status socket, a CURVE client when asked.
+ * Returns it, or NULL with the reason on stderr. */
+static void *s_connect(void *ctx, const s_opts_t *o)
+{
+    char err[512];
     void *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
     int64_t maxmsg = -1;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    if (server_f) {
+    if (o->server_f) {
         char server[41], pub[41], sec[41];
-        if (bench_key_file(server_f, server, err, sizeof err) ||
-            bench_key_file(public_f, pub, err, sizeof err) ||
-            bench_key_file(secret_f, sec, err, sizeof err) ||
+        if (bench_key_file(o->server_f, server, err, sizeof err) ||
+            bench_key_file(o->public_f, pub, err, sizeof err) ||
+            bench_key_file(o->secret_f, sec, err, sizeof err) ||
             bench_curve_client(sock, server, pub, sec)) {
             fprintf(stderr, "statusq: %s\n", err);
-            return 1;
+            return NULL;
         }
     }
-    if (zmq_connect(sock, endpoint) != 0) {
-        fprintf(stderr, "statusq: %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
-        return 1;
+    if (zmq_connect(sock, o->endpoint) != 0) {
+        fprintf(stderr, "statusq: %s: %s\n", o->endpoint, zmq_strerror(zmq_errno()));
+        return NULL;
     }
+    return sock;
+}
 
-    bench_hist_t *hist = calloc(1, sizeof *hist);
-    uint64_t answered = 0, refused = 0, lost = 0, bytes = 0;
-    char first_error[160] = "";
+/* Encode the next request into body (512 bytes); unit queries pick a unit
+ * of reg at random from seed. Returns its length. */
+static size_t s_request(const s_opts_t *o, const ro_registry_t *reg, unsigned *seed, uint8_t *body)
+{
+    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
+    req.version = 1;
+    req.query = o->q;
+    if (o->q == ROLLOUT__QUERY__QUERY_LAGGARDS)
+        req.limit = (uint32_t)o->limit;
+    if (o->q == ROLLOUT__QUERY__QUERY_UNIT)
+        req.key = (char *)ro_registry_at(reg, (size_t)rand_r(seed) % ro_registry_count(reg))->id;
+    return rollout__status_request__pack(&req, body);
+}
+
+/* Print the value of the metric o asked for in rep (-1 if it has none). */
+static void s_print_metric(const s_opts_t *o, const Rollout__StatusReply *rep)
+{
+    double v = -1;
+    for (size_t k = 0; rep && k < rep->n_metrics; k++)
+        if (rep->metrics[k]->name && !strcmp(rep->metrics[k]->name, o->metric))
+            v = rep->metrics[k]->value;
+    printf("metric=%s value=%.0f\n", o->metric, v);
+}
+
+/* Count one timed reply (rep NULL if undecodable) of size bytes, ns after
+ * its request was sent. */
+static void s_tally_add(s_tally_t *t, const Rollout__StatusReply *rep, size_t size, int64_t ns)
+{
+    bench_hist_add(t->hist, ns);
+    t->bytes += size;
+    if (rep && rep->status == 0) {
+        t->answered++;
+    } else {
+        t->refused++;
+        if (!t->first_error[0])
+            snprintf(t->first_error, sizeof t->first_error, "%s",
+                     rep && rep->error ? rep->error : "undecodable reply");
+    }
+}
+
+/* Ask one question at a time: five to warm the connection and the hub's
+ * caches, then o->count timed ones, for at most o->duration seconds. With
+ * --metric, the last reply's metric is printed. Stops at the first send or
+ * receive failure, or at the first reply that does not come (counted lost:
+ * a DEALER would mismatch replies from there on). */
+static void s_ask(void *sock, const s_opts_t *o, const ro_registry_t *reg, s_tally_t *t)
+{
     unsigned seed = 12345;
-    size_t nunits = reg ? ro_registry_count(reg) : 0;
-    /* a few requests first, so the connection and the hub's caches are warm */
     int64_t stop_ns = 0;
-    for (long i = -5; i < count; i++) {
-        if (i == 0 && duration > 0)
-            stop_ns = bench_now_ns() + (int64_t)(duration * 1e9);
+    for (long i = -5; i < o->count; i++) {
+        if (i == 0 && o->duration > 0)
+            stop_ns = bench_now_ns() + (int64_t)(o->duration * 1e9);
         if (stop_ns && bench_now_ns() >= stop_ns)
             break;
-        Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-        req.version = 1;
-        req.query = q;
-        if (q == ROLLOUT__QUERY__QUERY_LAGGARDS)
-            req.limit = (uint32_t)limit;
-        if (q == ROLLOUT__QUERY__QUERY_UNIT)
-            req.key = (char *)ro_registry_at(reg, (size_t)rand_r(&seed) % nunits)->id;
         uint8_t body[512];
-        size_t len = rollout__status_request__pack(&req, body);
+        size_t len = s_request(o, reg, &seed, body);
         int64_t t0 = bench_now_ns();
         if (zmq_send(sock, body, len, 0) < 0)
             break;
         zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, REPLY_TIMEOUT_MS) <= 0) {
-            lost++;
-            break; /* a DEALER would mismatch replies from here on */
+            t->lost++;
+            break;
         }
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -152,52 +215,62 @@ int main(int argc, char **argv)
         int64_t t1 = bench_now_ns();
         Rollout__StatusReply *rep =
             rollout__status_reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-        if (metric && i == count - 1) {
-            double v = -1;
-            for (size_t k = 0; rep && k < rep->n_metrics; k++)
-                if (rep->metrics[k]->name && !strcmp(rep->metrics[k]->name, metric))
-                    v = rep->metrics[k]->value;
-            printf("metric=%s value=%.0f\n", metric, v);
-            rollout__status_reply__free_unpacked(rep, NULL);
-            zmq_msg_close(&msg);
-            break;
-        }
-        if (i >= 0) {
-            bench_hist_add(hist, t1 - t0);
-            bytes += zmq_msg_size(&msg);
-            if (rep && rep->status == 0) {
-                answered++;
-            } else {
-                refused++;
-                if (!first_error[0])
-                    snprintf(first_error, sizeof first_error, "%s",
-                             rep && rep->error ? rep->error : "undecodable reply");
-            }
-        }
+        int last_metric = o->metric && i == o->count - 1;
+        if (last_metric)
+            s_print_metric(o, rep);
+        else if (i >= 0)
+            s_tally_add(t, rep, zmq_msg_size(&msg), t1 - t0);
         if (rep)
             rollout__status_reply__free_unpacked(rep, NULL);
         zmq_msg_close(&msg);
+        if (last_metric)
+            break;
     }
-    if (metric) {
-        zmq_close(sock);
-        zmq_ctx_term(ctx);
-        free(hist);
-        ro_registry_destroy(&reg);
-        return 0;
-    }
-    for (char *p = first_error; *p; p++)
+}
+
+/* Print the result line; spaces, newlines and '=' in the first error
+ * become '_' so that it stays one key=value field. */
+static void s_print_result(const s_opts_t *o, s_tally_t *t)
+{
+    const bench_hist_t *hist = t->hist;
+    for (char *p = t->first_error; *p; p++)
         if (*p == ' ' || *p == '\n' || *p == '=')
             *p = '_';
     printf("label=%s query=%s count=%" PRIu64 " answered=%" PRIu64 " refused=%" PRIu64
            " lost=%" PRIu64 " reply_bytes=%" PRIu64 " p50_us=%.1f p99_us=%.1f max_us=%.1f"
            " error=%s\n",
-           label, query, hist->count, answered, refused, lost,
-           hist->count ? bytes / hist->count : 0, (double)bench_hist_quantile(hist, 0.50) / 1e3,
+           o->label, o->query, hist->count, t->answered, t->refused, t->lost,
+           hist->count ? t->bytes / hist->count : 0, (double)bench_hist_quantile(hist, 0.50) / 1e3,
            (double)bench_hist_quantile(hist, 0.99) / 1e3, (double)hist->max_ns / 1e3,
-           first_error[0] ? first_error : "-");
-    free(hist);
+           t->first_error[0] ? t->first_error : "-");
+}
+
+int main(int argc, char **argv)
+{
+    s_opts_t o;
+    if (s_parse(argc, argv, &o) != 0) {
+        s_usage(stderr);
+        return 2;
+    }
+    char err[512];
+    ro_registry_t *reg = NULL;
+    if (o.registry && !(reg = ro_registry_load(o.registry, err, sizeof err))) {
+        fprintf(stderr, "statusq: %s\n", err);
+        return 1;
+    }
+    void *ctx = zmq_ctx_new();
+    void *sock = s_connect(ctx, &o);
+    if (!sock)
+        return 1;
+    s_tally_t t;
+    memset(&t, 0, sizeof t);
+    t.hist = calloc(1, sizeof *t.hist);
+    s_ask(sock, &o, reg, &t);
+    if (!o.metric)
+        s_print_result(&o, &t);
+    free(t.hist);
     zmq_close(sock);
     zmq_ctx_term(ctx);
     ro_registry_destroy(&reg);
-    return lost ? 1 : 0;
+    return o.metric || !t.lost ? 0 : 1;
 }
