@@ -62,6 +62,7 @@
 #define ZAP_SELFTEST_MS 5000   /* the ZAP self-test must pass within this at start */
 #define HANDSHAKE_MS 10000     /* a connection that has not finished its handshake is dropped */
 #define REVOKE_GRACE_MS 5000   /* a revoked key's ingest and status connections: see s_revoke */
+#define STATUS_SNDHWM 1        /* replies queued per status connection: see s_bind */
 
 /* Set from signal handlers (hub_request_stop, hub_request_reload), and by
  * the verifier's thread (s_store_damaged); one hub per process. */
@@ -114,10 +115,19 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
         snprintf(err, errlen, "%s socket: %s", what, zmq_strerror(zmq_errno()));
         return NULL;
     }
-    int one = 1, handshake = HANDSHAKE_MS;
+    /* A status client asks and reads the reply before it asks again
+     * (rolloutctl, bench/statusq); one that never reads would leave every
+     * answer queued in libzmq, up to SNDHWM of them per connection (1,000
+     * by default: 1.2 GB of LAGGARDS for 893 units). With 1, a connection
+     * holds at most the reply queued and the one being written, and the
+     * status thread drops the rest (hub_status_serve: logged and counted
+     * with the key). The bound this gives is in docs/SECURITY.md, "Memory". */
+    int one = 1, handshake = HANDSHAKE_MS, status_hwm = STATUS_SNDHWM;
     if (ro_sock_harden(sock, maxmsg) ||
         zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
         (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) ||
+        (which == HUB_PEERS_STATUS &&
+         zmq_setsockopt(sock, ZMQ_SNDHWM, &status_hwm, sizeof status_hwm) != 0) ||
         (type == ZMQ_XPUB && hub_feed_configure(sock, cfg->feed_hwm) != 0)) {
         snprintf(err, errlen, "%s socket options: %s", what, zmq_strerror(zmq_errno()));
         zmq_close(sock);

@@ -3,6 +3,7 @@
  * as-of scan (cached until the next stored report); series and history
  * read the store's own one-pass queries. */
 #include "status.h"
+#include "auth.h"
 #include "ro_codec.h"
 #include "ro_log.h"
 #include "ro_sock.h"
@@ -17,6 +18,15 @@
 #include <zmq.h>
 
 #define SERIES_MONTHS_MAX 1200 /* monthly points of a series: a century */
+#define DROP_IDS 16            /* identities whose dropped replies are counted one by one */
+
+/* Replies dropped because their connection was not reading (see
+ * hub_status_serve), for one identity: METRICS says
+ * "status_replies_dropped:<User-Id>", "...:other" past DROP_IDS. */
+typedef struct {
+    char name[80]; /* the metric's name; "" = a free slot */
+    uint64_t n;    /* replies dropped */
+} s_drops_t;
 
 struct hub_status {
     const ro_registry_t *reg;         /* borrowed */
@@ -35,6 +45,9 @@ struct hub_status {
     void *gate_arg;                   /* its argument */
     ro_ratelimit_t rl;                /* bad-request log lines */
     uint64_t bad_requests;            /* requests answered with status 2 (refused) */
+    uint64_t dropped;                 /* replies dropped: their connection was not reading */
+    s_drops_t drops[DROP_IDS + 1];    /* the same per identity, the last one "other" */
+    ro_ratelimit_t drop_rl;           /* their log lines */
     hub_unit_state_t *past;           /* owned: states as of past_as_of */
     uint32_t past_as_of;              /* 0 = past holds nothing */
     uint64_t past_key;                /* reports stored when past was computed */
@@ -76,6 +89,7 @@ hub_status_t *hub_status_new(const ro_registry_t *reg, const hub_unit_state_t *s
     self->ingest = ingest;
     self->silent_after = HUB_STATUS_SILENT_AFTER;
     ro_ratelimit_init(&self->rl, 5, 0.2);
+    ro_ratelimit_init(&self->drop_rl, 5, 0.2);
     return self;
 }
 
@@ -702,8 +716,12 @@ static int s_query_metrics(hub_status_t *self, const Rollout__StatusRequest *req
         reporting += self->states[i].reports > 0;
     if (s_metric_add(rep, "units", (double)n) ||
         s_metric_add(rep, "units_reporting", (double)reporting) ||
-        s_metric_add(rep, "status_refused", (double)self->bad_requests))
+        s_metric_add(rep, "status_refused", (double)self->bad_requests) ||
+        s_metric_add(rep, "status_replies_dropped", (double)self->dropped))
         return -1;
+    for (size_t i = 0; i <= DROP_IDS && self->drops[i].name[0]; i++)
+        if (s_metric_add(rep, self->drops[i].name, (double)self->drops[i].n))
+            return -1;
     hub_metric_t more[128];
     size_t k = self->metrics_fn ? self->metrics_fn(self->metrics_arg, more, 128) : 0;
     for (size_t i = 0; i < k; i++)
@@ -1042,6 +1060,35 @@ void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg)
     self->gate_arg = arg;
 }
 
+/* A reply to request (a frame with the connection's properties) was
+ * dropped: its connection already holds as many unread replies as the
+ * socket's SNDHWM lets it (rollout-hub sets 1: hub/main.c), so its client
+ * sends requests without reading the answers. Count it under the
+ * connection's identity and log who it is, with the key to revoke. */
+static void s_dropped(hub_status_t *self, zmq_msg_t *request)
+{
+    const char *user = zmq_msg_gets(request, "User-Id");
+    const char *key = zmq_msg_gets(request, HUB_AUTH_KEY_PROPERTY);
+    if (!user || !user[0])
+        user = "unauthenticated";
+    char name[sizeof self->drops[0].name];
+    snprintf(name, sizeof name, "status_replies_dropped:%s", user);
+    size_t i = 0;
+    while (i < DROP_IDS && self->drops[i].name[0] && strcmp(self->drops[i].name, name))
+        i++;
+    if (i == DROP_IDS && strcmp(self->drops[i].name, name))
+        snprintf(name, sizeof name, "status_replies_dropped:other");
+    if (!self->drops[i].name[0])
+        memcpy(self->drops[i].name, name, sizeof name);
+    self->drops[i].n++;
+    self->dropped++;
+    if (ro_log_allow(&self->drop_rl))
+        ro_log(LOG_WARNING,
+               "status: %s (key %s) does not read its replies: its connection holds all it may "
+               "of them unread, so this one was dropped (%llu dropped in all for it)",
+               user, key && key[0] ? key : "?", (unsigned long long)self->drops[i].n);
+}
+
 int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
 {
     zmq_msg_t f[3];
@@ -1079,7 +1126,9 @@ int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
         if (ok)
             ok = zmq_send(sock, out, out_len, ZMQ_DONTWAIT) >= 0;
         /* EHOSTUNREACH: the asker left; EAGAIN: it stopped reading. Either way, drop. */
-        if (!ok && zmq_errno() != EHOSTUNREACH && zmq_errno() != EAGAIN)
+        if (!ok && zmq_errno() == EAGAIN)
+            s_dropped(self, &f[kept - 1]);
+        else if (!ok && zmq_errno() != EHOSTUNREACH)
             ro_log(LOG_WARNING, "status send: %s", zmq_strerror(zmq_errno()));
     }
     free(out);

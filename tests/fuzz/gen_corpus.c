@@ -1,6 +1,6 @@
-/* gen_corpus: writes the seed corpus of the fuzz targets (corpus/report and
- * corpus/status): good messages of every kind and query, and the bad ones
- * the hub must refuse. Run once by hand when the protocol changes:
+/* gen_corpus: writes the seed corpus of the fuzz targets (corpus/report,
+ * corpus/status and corpus/feed): good messages of every kind and query,
+ * and the bad ones the hub must refuse. Run once by hand when the protocol changes:
  *   build/tests/fuzz/gen-corpus tests/fuzz/corpus
  * The files it writes are committed; fuzzing adds its finds next to them. */
 #include "fuzz.h"
@@ -155,10 +155,51 @@ static void s_requests(void)
     s_write("status", "unknown-field", (const uint8_t *)"\x08\x01\x10\x02\x98\x06\x01", 7);
 }
 
+/* What a feed subscriber sends: 0x01 or 0x00 and a topic (every topic of
+ * README's feed, and prefixes), and what no SUB sends. */
+static void s_sub(const char *name, int lead, const char *topic, size_t len)
+{
+    uint8_t buf[8192];
+    buf[0] = (uint8_t)lead;
+    memcpy(buf + 1, topic, len);
+    s_write("feed", name, buf, len + 1);
+}
+
+static void s_feed(void)
+{
+    static const char *topics[][2] = {
+        {"all", ""},
+        {"province", "province"},
+        {"level", "level/municipal"},
+        {"division", "division/460100"},
+        {"unit", "unit/460100-001"},
+        {"division-units", "unit/460100-"},
+        {"heartbeat", "heartbeat"},
+    };
+    char name[64];
+    s_count = 0;
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++) {
+        snprintf(name, sizeof name, "sub-%s", topics[i][0]);
+        s_sub(name, 1, topics[i][1], strlen(topics[i][1]));
+        snprintf(name, sizeof name, "cancel-%s", topics[i][0]);
+        s_sub(name, 0, topics[i][1], strlen(topics[i][1]));
+    }
+    s_sub("sub-nul", 1, "unit/\0x", 7);
+    s_sub("sub-utf8-bad", 1, "unit/\xc3\x28\xff", 8);
+    char big[4096];
+    memset(big, 'u', sizeof big);
+    s_sub("sub-4k", 1, big, sizeof big);
+    s_sub("cancel-4k", 0, big, sizeof big);
+    s_write("feed", "empty", (const uint8_t *)"", 0);
+    s_write("feed", "lead-2", (const uint8_t *)"\x02province", 9);
+    s_write("feed", "lead-ff", (const uint8_t *)"\xff", 1);
+    s_write("feed", "text", (const uint8_t *)"province", 8);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: gen-corpus DIR (writes DIR/report and DIR/status)\n");
+        fprintf(stderr, "usage: gen-corpus DIR (writes DIR/report, DIR/status and DIR/feed)\n");
         return 2;
     }
     s_dir = argv[1];
@@ -168,5 +209,6 @@ int main(int argc, char **argv)
     }
     s_reports();
     s_requests();
+    s_feed();
     return 0;
 }

@@ -4,7 +4,10 @@
 # byte within every 10 s, so 40 clients sending one header byte every 4 s
 # left /metrics and the dashboard unanswered. Here: while 100 connections
 # send one header byte every 2 s and never finish their request, 9 scrapes of
-# /metrics and one of / each answer 200 within 1 s and the hub keeps storing
+# /metrics and one of / each answer 200 while the slow connections are all
+# still open (the old port answered none while they lasted; the 3 s limit
+# per scrape is only there so a hang fails fast: how fast the hub answers is
+# measured in docs/SECURITY.md, not asserted) and the hub keeps storing
 # reports; the hub closes each slow connection 10 s after accept (counted).
 # Then 300 such clients, reconnecting whenever they are cut, keep the
 # connection table full: the scrapes still get through, the oldest slow
@@ -74,17 +77,17 @@ PY
 slow_field() { awk -v f="$2" '{ print $f }' "$T/$1.status" 2>/dev/null; }
 slow_open() { [ "$(slow_field "$1" 1)" == "$2" ]; }
 
-metric_http() { curl -sf --max-time 1 "http://$HTTP/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+metric_http() { curl -sf --max-time 3 "http://$HTTP/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 http_at_least() { local v; v=$(metric_http "$1") && [ -n "$v" ] && [ "$v" -ge "$2" ]; }
 
-# scrapes WHAT: 9 of /metrics and one of /, each 200 within 1 s
+# scrapes WHAT: 9 of /metrics and one of /, each 200 (a hang fails in 3 s)
 scrapes() {
   local i code
   for i in 1 2 3 4 5 6 7 8 9 /; do
     local path=/metrics
     [ "$i" == / ] && path=/
-    code=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 1 "http://$HTTP$path") || true
-    [ "${code%% *}" == 200 ] || fail "$1: GET $path: '$code' (want 200 within 1 s)"
+    code=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 3 "http://$HTTP$path") || true
+    [ "${code%% *}" == 200 ] || fail "$1: GET $path: '$code' (want 200)"
     say "$1: GET $path: $code"
   done
 }

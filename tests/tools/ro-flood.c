@@ -5,6 +5,9 @@
  * (libsodium, as libzmq 4.3 does it). It can first send one complete
  * message (a heartbeat for ingest, a subscription for the feed), so that
  * the hub knows which key the connection speaks with.
+ * With --ask it is instead an operator that asks the status socket and
+ * never reads a reply (its TCP receive window closes, and what the hub
+ * answers stays with the hub).
  * `ro-flood watch` is a plain libzmq subscriber that prints each feed
  * message it gets, for the tests that check who gets what. Not installed. */
 #include "ro_clone.h"
@@ -17,6 +20,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -31,6 +35,7 @@ static void s_usage(void)
     fprintf(stderr,
             "usage: ro-flood ENDPOINT [--curve SERVER_PUB PUB SEC] [--type DEALER|SUB]\n"
             "                [--heartbeat UNIT | --subscribe] [--frame BYTES] [--total BYTES]\n"
+            "       ro-flood ENDPOINT --curve SERVER_PUB PUB SEC --ask N\n"
             "       ro-flood watch ENDPOINT [--curve SERVER_PUB PUB SEC] [--for SEC]\n"
             "Connects to ENDPOINT (tcp://IPv4:PORT) speaking ZMTP 3.0 itself, CURVE with the\n"
             "key files given (else NULL), as a DEALER (default: ingest, status) or a SUB (feed).\n"
@@ -40,6 +45,11 @@ static void s_usage(void)
             "(default 2 GiB) are sent or the hub cuts the connection. Prints 'connected',\n"
             "'sent N MiB' about every second, then 'cut after N MiB in S s: REASON' (exit 0)\n"
             "or 'done: N MiB sent, not cut' (exit 1). Exit 2: bad usage; 3: no connection.\n"
+            "--ask sends N status requests for every laggard (no limit: the largest reply),\n"
+            "then one request that is not a StatusRequest (the hub counts it in\n"
+            "status_refused once it has come to it, after the N), with a receive buffer of\n"
+            "4 KiB and reading nothing; prints 'asked N' and holds the connection until\n"
+            "SIGTERM, or prints 'cut after asking' (exit 0) when the hub closes it.\n"
             "watch subscribes to everything with libzmq and prints a line per message:\n"
             "'heartbeat SEQ' or 'update SEQ TOPIC', until SIGTERM or --for SEC.\n");
     exit(2);
@@ -151,11 +161,13 @@ static size_t s_property(uint8_t *p, const char *name, const char *value)
 /* Connect and handshake; keys NULL: the NULL mechanism. Returns 0, or -1
  * with the reason in err. */
 static int s_connect(s_conn_t *c, const char *ip, int port, const char *type,
-                     const char keys[3][RO_KEY_Z85_LEN + 1], char *err, size_t errlen)
+                     const char keys[3][RO_KEY_Z85_LEN + 1], int rcvbuf, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     c->curve = keys != NULL;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c->fd >= 0 && rcvbuf > 0) /* before connect: it sets the window offered */
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (c->fd < 0 || inet_pton(AF_INET, ip, &a.sin_addr) != 1 ||
         connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0) {
@@ -332,6 +344,38 @@ static void s_on_signal(int sig)
     s_stop = 1;
 }
 
+/* --ask: n LAGGARDS requests without a limit, then one byte that is no
+ * StatusRequest, every reply left unread; then hold until SIGTERM or the
+ * hub closes the connection (a poll for its end, never a read). */
+static int s_ask(s_conn_t *c, long n)
+{
+    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
+    req.version = RO_PROTOCOL_VERSION;
+    req.query = ROLLOUT__QUERY__QUERY_LAGGARDS;
+    uint8_t body[64];
+    size_t len = rollout__status_request__pack(&req, body);
+    for (long i = 0; i < n; i++)
+        if (s_send_frame(c, body, len, 0)) {
+            printf("cut after asking %ld times: %s\n", i, strerror(errno));
+            return 0;
+        }
+    if (s_send_frame(c, "\xff", 1, 0)) {
+        printf("cut after asking %ld times: %s\n", n, strerror(errno));
+        return 0;
+    }
+    printf("asked %ld\n", n);
+    signal(SIGTERM, s_on_signal);
+    signal(SIGINT, s_on_signal);
+    while (!s_stop) {
+        struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+        if (poll(&p, 1, 100) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            printf("cut after asking\n");
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* watch: a libzmq SUB printing what the feed sends. */
 static int s_watch(int argc, char **argv)
 {
@@ -414,6 +458,7 @@ int main(int argc, char **argv)
     const char *type = "DEALER", *unit = NULL;
     char keys[3][RO_KEY_Z85_LEN + 1];
     int curve = 0, subscribe = 0;
+    long ask = -1;
     size_t frame = 4096;
     uint64_t total = 2ull << 30;
     for (int i = 2; i < argc; i++) {
@@ -433,11 +478,14 @@ int main(int argc, char **argv)
             frame = strtoull(argv[++i], NULL, 10);
         } else if (!strcmp(a, "--total") && i + 1 < argc) {
             total = strtoull(argv[++i], NULL, 10);
+        } else if (!strcmp(a, "--ask") && i + 1 < argc) {
+            ask = atol(argv[++i]);
         } else {
             s_usage();
         }
     }
-    if ((strcmp(type, "DEALER") && strcmp(type, "SUB")) || frame > (1u << 20))
+    if ((strcmp(type, "DEALER") && strcmp(type, "SUB")) || frame > (1u << 20) ||
+        (ask >= 0 && (unit || subscribe || strcmp(type, "DEALER"))))
         s_usage();
     char ip[64], err[512];
     int port;
@@ -451,12 +499,17 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     s_conn_t c;
-    if (s_connect(&c, ip, port, type, curve ? (const char(*)[RO_KEY_Z85_LEN + 1]) keys : NULL, err,
-                  sizeof err)) {
+    if (s_connect(&c, ip, port, type, curve ? (const char(*)[RO_KEY_Z85_LEN + 1]) keys : NULL,
+                  ask >= 0 ? 4096 : 0, err, sizeof err)) {
         fprintf(stderr, "ro-flood: %s\n", err);
         return 3;
     }
     printf("connected\n");
+    if (ask >= 0) {
+        int rc = s_ask(&c, ask);
+        close(c.fd);
+        return rc;
+    }
     if (unit) {
         ro_report_t r;
         memset(&r, 0, sizeof r);
