@@ -13,7 +13,7 @@
 #include "ro_registry.h"
 #include "ro_sock.h"
 #include "ro_time.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <errno.h>
 #include <math.h>
@@ -368,7 +368,7 @@ static void s_part_of(const char *label, uint64_t part, uint64_t total)
         printf("  %-18s %llu / %llu\n", label, (unsigned long long)part, (unsigned long long)total);
     else
         printf("  %-18s %llu / %llu (%s)\n", label, (unsigned long long)part,
-               (unsigned long long)total, hub_pct_format(part, total, pct, sizeof pct));
+               (unsigned long long)total, ro_pct_format(part, total, pct, sizeof pct));
 }
 
 static void s_when(int64_t t, int64_t now)
@@ -403,12 +403,12 @@ static const char *s_fmt(const char *measure, double v, int no_data, char *buf, 
         snprintf(buf, len, "no data");
         return buf;
     }
-    hub_indicator_t ind;
+    ro_indicator_t ind;
     memset(&ind, 0, sizeof ind);
-    ind.measure = !strcmp(measure, "percent") ? HUB_MEASURE_PERCENT
-                  : !strcmp(measure, "hours") ? HUB_MEASURE_HOURS
-                                              : HUB_MEASURE_PEOPLE;
-    return hub_indicator_format(&ind, v, buf, len);
+    ind.measure = !strcmp(measure, "percent") ? RO_MEASURE_PERCENT
+                  : !strcmp(measure, "hours") ? RO_MEASURE_HOURS
+                                              : RO_MEASURE_PEOPLE;
+    return ro_indicator_format(&ind, v, buf, len);
 }
 
 static const char *s_date_or(uint32_t d, const char *none, char *buf)
@@ -450,7 +450,7 @@ static void s_table_indicators(const Rollout__Scope *s)
         hub_report_milestone_t m = ctl_row_milestone(in);
         char v[32], g[32], ng[32], gap[32], d[16], share[16] = "-";
         if (!in->no_data)
-            hub_pct_format_ratio(in->share, share, sizeof share);
+            ro_pct_format_ratio(in->share, share, sizeof share);
         /* the grade is one CJK character (3 bytes, 2 columns): pad by hand */
         printf("  %-24s %9s %9s %7s %s    %-9s %-10s %9s %9s\n", in->id,
                s_fmt(in->measure, in->value, in->no_data, v, sizeof v),
@@ -948,7 +948,7 @@ int main(int argc, char **argv)
                 return ctl_usage_error("--level '%s' is not provincial, municipal or township", v);
             a.level = v;
         } else if (ctl_opt_is(arg, "--indicator")) {
-            if (!(v = ctl_opt_value(argc, argv, &i, "--indicator")) || !hub_ini_id_valid(v))
+            if (!(v = ctl_opt_value(argc, argv, &i, "--indicator")) || !ro_ini_id_valid(v))
                 return ctl_usage_error("--indicator needs an indicator id such as items_no_visit");
             a.indicator = v;
         } else if (ctl_opt_is(arg, "--limit")) {

@@ -9,7 +9,7 @@
 #include "report.h"
 #include "ro_time.h"
 #include "scoresheet.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <errno.h>
 #include <math.h>
@@ -66,7 +66,7 @@ typedef struct {
 
 /* Everything the target table needs, owned. */
 typedef struct {
-    hub_targets_t *targets;
+    ro_targets_t *targets;
     Rollout__StatusReply *replies[5]; /* province, levels, divisions, laggards, series */
     hub_scope_t province;
     hub_scope_t *levels, *divisions, *laggards;
@@ -84,7 +84,7 @@ static void s_data_free(s_data_t *d)
     free(d->divisions);
     free(d->laggards);
     free(d->series);
-    hub_targets_destroy(&d->targets);
+    ro_targets_destroy(&d->targets);
 }
 
 /* Ask and check: the reply, or NULL with *code set (1 or 2) and a line printed. */
@@ -105,7 +105,7 @@ static Rollout__StatusReply *s_ask(const ctl_hub_t *hub, const Rollout__StatusRe
 
 /* The hub's targets: its file's text over the socket, loaded through a
  * temporary file (the loader reads files, and names lines in its errors). */
-static hub_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
+static ro_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
 {
     Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_TARGETS);
     Rollout__StatusReply *r = s_ask(hub, &req, code);
@@ -115,13 +115,13 @@ static hub_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
     char path[512], err[512];
     snprintf(path, sizeof path, "%s/rolloutctl-targets-XXXXXX", dir && dir[0] ? dir : "/tmp");
     int fd = mkstemp(path);
-    hub_targets_t *t = NULL;
+    ro_targets_t *t = NULL;
     size_t len = strlen(r->targets_ini);
     if (fd < 0 || write(fd, r->targets_ini, len) != (ssize_t)len) {
         fprintf(stderr, "rolloutctl: cannot keep the hub's targets in %s: %s\n", path,
                 strerror(errno));
         *code = 1;
-    } else if (!(t = hub_targets_load(path, err, sizeof err))) {
+    } else if (!(t = ro_targets_load(path, err, sizeof err))) {
         fprintf(stderr, "rolloutctl: the hub's targets do not load here: %s\n", err);
         *code = 1;
     }
@@ -133,11 +133,11 @@ static hub_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
     return t;
 }
 
-static int s_grade_parse(const char *label, hub_grade_t *out)
+static int s_grade_parse(const char *label, ro_grade_t *out)
 {
-    for (int g = HUB_GRADE_EXCELLENT; g <= HUB_GRADE_POOR; g++) {
-        if (!strcmp(label, hub_grade_label((hub_grade_t)g))) {
-            *out = (hub_grade_t)g;
+    for (int g = RO_GRADE_EXCELLENT; g <= RO_GRADE_POOR; g++) {
+        if (!strcmp(label, ro_grade_label((ro_grade_t)g))) {
+            *out = (ro_grade_t)g;
             return 0;
         }
     }
@@ -157,7 +157,7 @@ static int s_milestone_parse(const char *name, hub_milestone_status_t *out)
 
 /* Turn a wire scope back into the engine's form. Its indicators must be
  * the targets', in the targets' order. Returns 0, or -1 with a reason. */
-static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub_scope_t *out,
+static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, hub_scope_t *out,
                            char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -192,7 +192,7 @@ static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub
     out->last_heard = pb->last_heard;
     out->reports = pb->reports;
     out->why = pb->why;
-    size_t n = hub_targets_count(t);
+    size_t n = ro_targets_count(t);
     if (pb->n_indicators != n) {
         snprintf(err, errlen, "the hub evaluates %zu indicators, the targets have %zu",
                  pb->n_indicators, n);
@@ -202,9 +202,9 @@ static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub
     for (size_t i = 0; i < n; i++) {
         const Rollout__Indicator *in = pb->indicators[i];
         hub_indicator_result_t *r = &out->indicators[i];
-        if (strcmp(in->id, hub_targets_at(t, i)->id) != 0) {
+        if (strcmp(in->id, ro_targets_at(t, i)->id) != 0) {
             snprintf(err, errlen, "the hub's indicator %zu is '%s', the targets' is '%s'", i + 1,
-                     in->id, hub_targets_at(t, i)->id);
+                     in->id, ro_targets_at(t, i)->id);
             return -1;
         }
         if (s_grade_parse(in->grade, &r->grade) || s_milestone_parse(in->milestone, &r->milestone)) {
@@ -228,7 +228,7 @@ static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub
 }
 
 /* All scopes of a reply into a malloc'ed array. Returns 0, or -1 (printed). */
-static int s_scopes(const hub_targets_t *t, const Rollout__StatusReply *r, hub_scope_t **out,
+static int s_scopes(const ro_targets_t *t, const Rollout__StatusReply *r, hub_scope_t **out,
                     size_t *count)
 {
     *out = calloc(r->n_scopes ? r->n_scopes : 1, sizeof **out);
@@ -263,8 +263,8 @@ static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     req.query = ROLLOUT__QUERY__QUERY_DIVISIONS;
     if (!(d->replies[2] = s_ask(hub, &req, &code)))
         return code;
-    size_t headline = hub_targets_headline(d->targets);
-    req.indicator = (char *)hub_targets_at(d->targets, headline)->id;
+    size_t headline = ro_targets_headline(d->targets);
+    req.indicator = (char *)ro_targets_at(d->targets, headline)->id;
     req.query = ROLLOUT__QUERY__QUERY_LAGGARDS;
     req.limit = (uint32_t)o->laggards;
     if (!(d->replies[3] = s_ask(hub, &req, &code)))
@@ -338,7 +338,7 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     r.division_count = d->ndivisions;
     r.laggards = d->laggards;
     r.laggard_count = d->nlaggards;
-    int lag = hub_targets_find(d->targets, d->replies[3]->indicator);
+    int lag = ro_targets_find(d->targets, d->replies[3]->indicator);
     if (lag >= 0)
         r.laggard_indicator = (size_t)lag;
     r.series = d->series;
@@ -477,7 +477,7 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
     int code = 0;
     if (o.targets) {
         char err[512];
-        if (!(d.targets = hub_targets_load(o.targets, err, sizeof err))) {
+        if (!(d.targets = ro_targets_load(o.targets, err, sizeof err))) {
             fprintf(stderr, "rolloutctl: %s\n", err);
             return 2;
         }

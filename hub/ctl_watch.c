@@ -9,7 +9,7 @@
 #include "ro_json.h"
 #include "ro_registry.h"
 #include "ro_time.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <errno.h>
 #include <math.h>
@@ -212,7 +212,7 @@ static void s_value(char *out, size_t cap, const Rollout__Indicator *in, double 
     if (no_data || !isfinite(v))
         snprintf(out, cap, "-");
     else if (in->measure && !strcmp(in->measure, "percent"))
-        hub_pct_format_ratio(v, out, cap);
+        ro_pct_format_ratio(v, out, cap);
     else if (in->measure && !strcmp(in->measure, "hours"))
         snprintf(out, cap, "%.1f h", v);
     else
@@ -373,7 +373,7 @@ static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, cons
         if (in->no_data || !isfinite(in->share))
             snprintf(share, sizeof share, "-");
         else
-            hub_pct_format_ratio(in->share, share, sizeof share);
+            ro_pct_format_ratio(in->share, share, sizeof share);
         if (m.date)
             ro_date_format(m.date, due);
         if (m.gap > 0)

@@ -13,14 +13,14 @@
 
 struct hub_engine {
     const ro_registry_t *registry;  /* borrowed */
-    const hub_targets_t *targets;   /* borrowed */
+    const ro_targets_t *targets;   /* borrowed */
     size_t units;                   /* registry units */
     size_t nind;                    /* indicators */
     uint8_t *division;              /* per unit: its ro_division_index */
     double *goal;                   /* nind x units: unit goal of each indicator */
-    double province_goal[HUB_INDICATORS_MAX];                  /* sum of unit goals */
-    double level_goal[RO_LEVEL_COUNT][HUB_INDICATORS_MAX];     /* by level */
-    double division_goal[RO_DIVISION_COUNT][HUB_INDICATORS_MAX]; /* by division index */
+    double province_goal[RO_INDICATORS_MAX];                  /* sum of unit goals */
+    double level_goal[RO_LEVEL_COUNT][RO_INDICATORS_MAX];     /* by level */
+    double division_goal[RO_DIVISION_COUNT][RO_INDICATORS_MAX]; /* by division index */
 };
 
 #define EPS 1e-12
@@ -31,15 +31,15 @@ static bool s_below(double x, double t)
     return x < t - EPS * fmax(1.0, fabs(t));
 }
 
-static hub_grade_t s_band(double x, double excellent, double good, double fair)
+static ro_grade_t s_band(double x, double excellent, double good, double fair)
 {
     if (!s_below(x, excellent))
-        return HUB_GRADE_EXCELLENT;
+        return RO_GRADE_EXCELLENT;
     if (!s_below(x, good))
-        return HUB_GRADE_GOOD;
+        return RO_GRADE_GOOD;
     if (!s_below(x, fair))
-        return HUB_GRADE_FAIR;
-    return HUB_GRADE_POOR;
+        return RO_GRADE_FAIR;
+    return RO_GRADE_POOR;
 }
 
 const char *hub_engine_division_name(uint32_t code)
@@ -52,12 +52,12 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
     const ro_registry_t *reg = self->registry;
     int used[RO_GOAL_COLUMNS] = {0};
     for (size_t i = 0; i < self->nind; i++) {
-        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
+        const ro_indicator_t *ind = ro_targets_at(self->targets, i);
         double *goal = self->goal + i * self->units;
         int col = ro_registry_goal_column(reg, ind->id);
         if (col >= 0)
             used[col] = 1;
-        if (ind->kind == HUB_KIND_RATIO) {
+        if (ind->kind == RO_KIND_RATIO) {
             for (size_t u = 0; u < self->units; u++) {
                 if (col >= 0 && ro_registry_at(reg, u)->goal[col] >= 0) {
                     snprintf(err, errlen,
@@ -71,7 +71,7 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
             continue;
         }
         /* whole people and tenths of an hour, adding up to the goal */
-        if (hub_targets_allocate(ind, reg, goal)) {
+        if (ro_targets_allocate(ind, reg, goal)) {
             snprintf(err, errlen, "out of memory sharing out the goal of %s", ind->id);
             return -1;
         }
@@ -91,8 +91,8 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
     }
     for (size_t i = 0; i < self->nind; i++) {
         const double *goal = self->goal + i * self->units;
-        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
-        if (ind->kind == HUB_KIND_RATIO) {
+        const ro_indicator_t *ind = ro_targets_at(self->targets, i);
+        if (ind->kind == RO_KIND_RATIO) {
             self->province_goal[i] = ind->goal;
             for (int l = 0; l < RO_LEVEL_COUNT; l++)
                 self->level_goal[l][i] = ind->goal;
@@ -109,7 +109,7 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
     return 0;
 }
 
-hub_engine_t *hub_engine_new(const ro_registry_t *registry, const hub_targets_t *targets,
+hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *targets,
                              char *err, size_t errlen)
 {
     hub_engine_t *self = calloc(1, sizeof *self);
@@ -120,7 +120,7 @@ hub_engine_t *hub_engine_new(const ro_registry_t *registry, const hub_targets_t 
     self->registry = registry;
     self->targets = targets;
     self->units = ro_registry_count(registry);
-    self->nind = hub_targets_count(targets);
+    self->nind = ro_targets_count(targets);
     size_t n = self->units ? self->units : 1;
     self->division = malloc(n);
     self->goal = malloc(n * self->nind * sizeof *self->goal);
@@ -158,46 +158,46 @@ double hub_engine_unit_goal(const hub_engine_t *self, size_t unit, size_t indica
 
 /* The numbers an indicator reads: a sum has part only (total is unused);
  * a ratio part / total. */
-static void s_counts_scope(const hub_indicator_t *ind, const hub_scope_t *s, uint64_t *part,
+static void s_counts_scope(const ro_indicator_t *ind, const hub_scope_t *s, uint64_t *part,
                            uint64_t *total)
 {
     switch (ind->source) {
-    case HUB_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
-    case HUB_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
-    case HUB_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
-    case HUB_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
-    case HUB_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
+    case RO_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
+    case RO_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
+    case RO_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
+    case RO_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
+    case RO_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
     }
 }
 
-static void s_counts_state(const hub_indicator_t *ind, const hub_unit_state_t *s, uint64_t *part,
+static void s_counts_state(const ro_indicator_t *ind, const hub_unit_state_t *s, uint64_t *part,
                            uint64_t *total)
 {
     switch (ind->source) {
-    case HUB_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
-    case HUB_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
-    case HUB_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
-    case HUB_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
-    case HUB_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
+    case RO_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
+    case RO_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
+    case RO_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
+    case RO_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
+    case RO_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
     }
 }
 
-static void s_eval(const hub_indicator_t *ind, uint64_t part, uint64_t total, double goal,
+static void s_eval(const ro_indicator_t *ind, uint64_t part, uint64_t total, double goal,
                    uint32_t as_of, hub_indicator_result_t *r)
 {
-    bool ratio = ind->kind == HUB_KIND_RATIO;
+    bool ratio = ind->kind == RO_KIND_RATIO;
     r->goal = goal;
     r->no_data = ratio && total == 0;
     if (r->no_data) {
         r->value = NAN;
         r->share = NAN;
-        r->grade = HUB_GRADE_POOR;
+        r->grade = RO_GRADE_POOR;
     } else if (ratio) {
         r->value = (double)part / (double)total;
         r->share = r->value / goal;
         r->grade = s_band(r->value, ind->excellent, ind->good, ind->fair);
     } else {
-        r->value = ind->source == HUB_SOURCE_HOURS ? (double)part / 10.0 : (double)part;
+        r->value = ind->source == RO_SOURCE_HOURS ? (double)part / 10.0 : (double)part;
         r->share = goal > 0 ? r->value / goal : 1.0;
         r->grade = s_band(r->share, ind->excellent / ind->goal, ind->good / ind->goal,
                           ind->fair / ind->goal);
@@ -205,7 +205,7 @@ static void s_eval(const hub_indicator_t *ind, uint64_t part, uint64_t total, do
     double v = r->no_data ? 0.0 : r->value;
     double scale = ratio ? 1.0 : goal; /* a sum's milestone is a share of the scope's goal */
     size_t n = ind->milestone_count;
-    const hub_milestone_t *ms = ind->milestones;
+    const ro_milestone_t *ms = ind->milestones;
     size_t next = n;
     while (next > 0 && ms[next - 1].date > as_of)
         next--;
@@ -234,10 +234,10 @@ static void s_finish(const hub_engine_t *self, hub_scope_t *s, const double *goa
                      uint32_t as_of)
 {
     s->indicator_count = self->nind;
-    s->grade = HUB_GRADE_EXCELLENT;
+    s->grade = RO_GRADE_EXCELLENT;
     s->why = 0;
     for (size_t i = 0; i < self->nind; i++) {
-        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
+        const ro_indicator_t *ind = ro_targets_at(self->targets, i);
         hub_indicator_result_t *r = &s->indicators[i];
         uint64_t part = 0, total = 0;
         r->index = i;
@@ -246,7 +246,7 @@ static void s_finish(const hub_engine_t *self, hub_scope_t *s, const double *goa
         s_eval(ind, part, total, goals[i], as_of, r);
         if (r->grade > s->grade)
             s->grade = r->grade;
-        if (r->no_data || r->grade >= HUB_GRADE_FAIR || r->milestone == HUB_MILESTONE_AT_RISK ||
+        if (r->no_data || r->grade >= RO_GRADE_FAIR || r->milestone == HUB_MILESTONE_AT_RISK ||
             r->milestone == HUB_MILESTONE_MISSED)
             s->why |= 1u << i;
     }
@@ -309,7 +309,7 @@ int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, si
     hub_scope_add(out, st);
     out->last_seq = st->last_seq;
     out->last_heard = st->last_heard;
-    double goals[HUB_INDICATORS_MAX];
+    double goals[RO_INDICATORS_MAX];
     for (size_t i = 0; i < self->nind; i++)
         goals[i] = self->goal[i * self->units + index];
     s_finish(self, out, goals, as_of);
@@ -462,7 +462,7 @@ int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states
     *count = 0;
     if (indicator >= self->nind)
         return -1;
-    const hub_indicator_t *ind = hub_targets_at(self->targets, indicator);
+    const ro_indicator_t *ind = ro_targets_at(self->targets, indicator);
     const double *goal = self->goal + indicator * self->units;
     hub_laggard_t *list = NULL;
     size_t n = 0, cap = 0;
@@ -536,17 +536,17 @@ int hub_engine_silent(const hub_engine_t *self, const hub_unit_state_t *states, 
     return 0;
 }
 
-static const char *s_noun(hub_source_t source)
+static const char *s_noun(ro_source_t source)
 {
     switch (source) {
-    case HUB_SOURCE_STAFF: return "approval staff";
-    case HUB_SOURCE_ITEMS: return "service items";
-    case HUB_SOURCE_CASES: return "case volume";
+    case RO_SOURCE_STAFF: return "approval staff";
+    case RO_SOURCE_ITEMS: return "service items";
+    case RO_SOURCE_CASES: return "case volume";
     default: return "training";
     }
 }
 
-char *hub_engine_reason(const hub_targets_t *targets, const hub_scope_t *scope, size_t i,
+char *hub_engine_reason(const ro_targets_t *targets, const hub_scope_t *scope, size_t i,
                         char *buf, size_t len)
 {
     if (len)
@@ -554,7 +554,7 @@ char *hub_engine_reason(const hub_targets_t *targets, const hub_scope_t *scope, 
     if (i >= scope->indicator_count || !(scope->why & (1u << i)) || !len)
         return buf;
     const hub_indicator_result_t *r = &scope->indicators[i];
-    const hub_indicator_t *ind = hub_targets_at(targets, r->index);
+    const ro_indicator_t *ind = ro_targets_at(targets, r->index);
     if (!ind)
         return buf;
     char a[32], b[32];
@@ -570,21 +570,21 @@ char *hub_engine_reason(const hub_targets_t *targets, const hub_scope_t *scope, 
     if (r->no_data) {
         PUT("no data (no %s reported)", s_noun(ind->source));
     } else {
-        PUT("%s", hub_indicator_format(ind, r->value, a, sizeof a));
-        if (r->grade >= HUB_GRADE_FAIR) {
-            double good = ind->kind == HUB_KIND_RATIO ? ind->good : ind->good / ind->goal * r->goal;
-            PUT(", grade %s (良 from %s)", hub_grade_label(r->grade),
-                hub_indicator_format(ind, good, b, sizeof b));
+        PUT("%s", ro_indicator_format(ind, r->value, a, sizeof a));
+        if (r->grade >= RO_GRADE_FAIR) {
+            double good = ind->kind == RO_KIND_RATIO ? ind->good : ind->good / ind->goal * r->goal;
+            PUT(", grade %s (良 from %s)", ro_grade_label(r->grade),
+                ro_indicator_format(ind, good, b, sizeof b));
         }
     }
     char date[16];
     if (r->milestone == HUB_MILESTONE_MISSED) {
         ro_date_format(r->due_date, date);
-        PUT("; missed %s due %s", hub_indicator_format(ind, r->due_goal, a, sizeof a), date);
+        PUT("; missed %s due %s", ro_indicator_format(ind, r->due_goal, a, sizeof a), date);
     } else if (r->milestone == HUB_MILESTONE_AT_RISK) {
         ro_date_format(r->next_date, date);
-        PUT("; at risk: %s due %s, %s short", hub_indicator_format(ind, r->next_goal, a, sizeof a),
-            date, hub_indicator_format(ind, r->gap, b, sizeof b));
+        PUT("; at risk: %s due %s, %s short", ro_indicator_format(ind, r->next_goal, a, sizeof a),
+            date, ro_indicator_format(ind, r->gap, b, sizeof b));
     }
 #undef PUT
     return buf;

@@ -7,7 +7,7 @@
 
 #include "ro_registry.h"
 #include "state.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,11 +70,11 @@ typedef enum {
 /* One indicator of a scope (protobuf Indicator). */
 typedef struct {
     size_t index;                     /* the indicator's index in the targets */
-    char id[HUB_ID_MAX];              /* the indicator's id */
+    char id[RO_ID_MAX];              /* the indicator's id */
     double value;                     /* count (people, hours) or ratio 0..1; NaN if no_data */
     double goal;                      /* the scope's goal, same unit as value */
     double share;                     /* value / goal; NaN if no_data */
-    hub_grade_t grade;                /* 优 良 中 差 */
+    ro_grade_t grade;                /* 优 良 中 差 */
     hub_milestone_status_t milestone; /* met, at-risk, missed or none */
     uint32_t next_date;               /* YYYYMMDD of the next milestone, 0 if none left */
     double next_goal;                 /* what the next (or last, or only) target asks */
@@ -106,10 +106,10 @@ typedef struct {
     uint64_t last_seq;                /* units only: highest seq handled; 0 otherwise */
     int64_t last_heard;               /* unit: last report or heartbeat; rollup: the latest */
     uint64_t reports;                 /* reports stored */
-    hub_grade_t grade;                /* the worst indicator grade */
+    ro_grade_t grade;                /* the worst indicator grade */
     uint32_t why;                     /* bit i: indicator i is below 良, behind, or no data */
     size_t indicator_count;           /* as many as the targets have */
-    hub_indicator_result_t indicators[HUB_INDICATORS_MAX]; /* in targets order */
+    hub_indicator_result_t indicators[RO_INDICATORS_MAX]; /* in targets order */
 } hub_scope_t;
 
 /* Add one unit's raw state to a scope's sums (units, reporting units, counts,
@@ -148,7 +148,7 @@ typedef struct hub_engine hub_engine_t;
  * Borrows registry and targets, which must outlive it. Refuses (NULL, a
  * reason in err) a registry goal column that names no indicator or a ratio
  * indicator (only sums are shared out), or out of memory. */
-hub_engine_t *hub_engine_new(const ro_registry_t *registry, const hub_targets_t *targets,
+hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *targets,
                              char *err, size_t errlen);
 
 /* Free the engine; accepts NULL and nulls the caller's pointer. */
@@ -208,7 +208,7 @@ int hub_engine_silent(const hub_engine_t *self, const hub_unit_state_t *states, 
  * "Share of service items no-visit 不见面审批事项占比: 55.0%, grade 差
  * (良 from 70.0%); missed 80.0% due 2018-12-31". Writes "" when bit i is
  * clear. Returns buf. */
-char *hub_engine_reason(const hub_targets_t *targets, const hub_scope_t *scope, size_t i,
+char *hub_engine_reason(const ro_targets_t *targets, const hub_scope_t *scope, size_t i,
                         char *buf, size_t len);
 
 /* "unit" "division" "level" "province"; "none" "met" "at-risk" "missed". */

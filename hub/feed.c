@@ -44,7 +44,7 @@ struct hub_feed {
     const ro_registry_t *reg;       /* borrowed */
     const hub_unit_state_t *states; /* borrowed: the committed states */
     const hub_engine_t *engine;     /* borrowed: evaluates the scopes */
-    const hub_targets_t *targets;   /* borrowed: the engine's */
+    const ro_targets_t *targets;   /* borrowed: the engine's */
     size_t nunits;                  /* registry count */
     uint64_t epoch;                 /* this incarnation */
     uint64_t seq;                   /* latest seq published */
@@ -125,7 +125,7 @@ static int s_tables(size_t n, s_topic_t **topics, uint32_t **stamp, uint32_t **d
 
 hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg,
                          const hub_unit_state_t *states, const hub_engine_t *engine,
-                         const hub_targets_t *targets, uint64_t epoch)
+                         const ro_targets_t *targets, uint64_t epoch)
 {
     if (!sock || !status || !reg || !states || !engine || !targets)
         return NULL;
@@ -184,7 +184,7 @@ static int s_same_units(const hub_feed_t *self, const ro_registry_t *reg)
 
 int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg,
                           const hub_unit_state_t *states, const hub_engine_t *engine,
-                          const hub_targets_t *targets)
+                          const ro_targets_t *targets)
 {
     if (!reg || !states || !engine || !targets)
         return -1;

@@ -27,7 +27,7 @@
 #include "ro_time.h"
 #include "status.h"
 #include "store.h"
-#include "targets.h"
+#include "ro_targets.h"
 #include "view.h"
 
 #include <errno.h>
@@ -179,7 +179,7 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
 struct hub {
     ro_hub_config_t cfg;            /* hub.ini */
     ro_registry_t *reg;             /* units.csv */
-    hub_targets_t *targets;         /* targets.ini */
+    ro_targets_t *targets;          /* targets.ini */
     hub_engine_t *engine;           /* attainment over reg and targets */
     char *targets_text;             /* targets.ini as read, for rolloutctl report */
     hub_store_t *store;             /* hub.db: ingest's writing connection */
@@ -380,7 +380,7 @@ static void s_hub_close(hub_t *h)
     free(h->states);
     free(h->pub);
     hub_engine_destroy(&h->engine);
-    hub_targets_destroy(&h->targets);
+    ro_targets_destroy(&h->targets);
     free(h->targets_text);
     ro_registry_destroy(&h->reg);
     if (h->endpoints_path[0])
@@ -394,7 +394,7 @@ static void s_hub_close(hub_t *h)
 static int s_load_targets(hub_t *h, char *err, size_t errlen)
 {
     const char *path = h->cfg.targets;
-    h->targets = hub_targets_load(path, err, errlen);
+    h->targets = ro_targets_load(path, err, errlen);
     if (!h->targets)
         return -1;
     char why[512];
@@ -481,7 +481,7 @@ static int s_reload_registry(hub_t *h)
     ro_log(LOG_NOTICE,
            "SIGHUP: reloaded %zu units from %s (%zu new, %zu dropped) and %zu indicators "
            "from %s",
-           n, h->cfg.registry, added, dropped, hub_targets_count(next.targets), h->cfg.targets);
+           n, h->cfg.registry, added, dropped, ro_targets_count(next.targets), h->cfg.targets);
     /* before the old goes: the feed compares them */
     if (hub_view_reload(h->view, next.reg, pub, next.engine, next.targets)) {
         /* the feed still uses the old ones until the loop ends: leave them be */
@@ -492,7 +492,7 @@ static int s_reload_registry(hub_t *h)
         free(h->pub);
         ro_registry_destroy(&h->reg);
         hub_engine_destroy(&h->engine);
-        hub_targets_destroy(&h->targets);
+        ro_targets_destroy(&h->targets);
         free(h->targets_text);
     }
     h->states = states;
@@ -507,7 +507,7 @@ fail:
     free(states);
     free(pub);
     hub_engine_destroy(&next.engine);
-    hub_targets_destroy(&next.targets);
+    ro_targets_destroy(&next.targets);
     free(next.targets_text);
     ro_registry_destroy(&next.reg);
     return 0;
@@ -990,7 +990,7 @@ static int s_check(hub_t *h, const char *config)
                         : remote         ? "OFF beyond loopback (see above)"
                                          : "off";
     printf("%s: ok: %zu units from %s, %zu indicators from %s, store %s/hub.db%s, curve %s\n",
-           config, ro_registry_count(h->reg), h->cfg.registry, hub_targets_count(h->targets),
+           config, ro_registry_count(h->reg), h->cfg.registry, ro_targets_count(h->targets),
            h->cfg.targets, h->cfg.data_dir, missing ? " (data_dir to be created)" : "", curve);
     return 0;
 }

@@ -343,11 +343,11 @@ size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t las
     return to ? to : 1;
 }
 
-uint32_t hub_report_last_milestone(const hub_targets_t *targets)
+uint32_t hub_report_last_milestone(const ro_targets_t *targets)
 {
     uint32_t last = 0;
-    for (size_t i = 0; i < hub_targets_count(targets); i++) {
-        const hub_indicator_t *ind = hub_targets_at(targets, i);
+    for (size_t i = 0; i < ro_targets_count(targets); i++) {
+        const ro_indicator_t *ind = ro_targets_at(targets, i);
         for (size_t m = 0; m < ind->milestone_count; m++)
             last = ind->milestones[m].date > last ? ind->milestones[m].date : last;
     }
@@ -358,7 +358,7 @@ uint32_t hub_report_last_milestone(const hub_targets_t *targets)
 
 static const char *s_pct(double share, char *buf, size_t len)
 {
-    return hub_pct_format_ratio(share, buf, len);
+    return ro_pct_format_ratio(share, buf, len);
 }
 
 static const char *s_date(uint32_t d, char *buf)
@@ -396,7 +396,7 @@ static const char *s_milestone_text(hub_milestone_status_t m)
 }
 
 /* "2017-12-31 ≥30.0%; ..." for the milestones of ind in a scope with goal. */
-static void s_schedule(const hub_indicator_t *ind, double goal, char *buf, size_t len)
+static void s_schedule(const ro_indicator_t *ind, double goal, char *buf, size_t len)
 {
     size_t o = 0;
     buf[0] = '\0';
@@ -406,15 +406,15 @@ static void s_schedule(const hub_indicator_t *ind, double goal, char *buf, size_
     }
     for (size_t m = 0; m < ind->milestone_count && o < len; m++) {
         char d[16], v[32];
-        double target = ind->milestones[m].share * (ind->kind == HUB_KIND_RATIO ? 1.0 : goal);
+        double target = ind->milestones[m].share * (ind->kind == RO_KIND_RATIO ? 1.0 : goal);
         ro_date_format(ind->milestones[m].date, d);
         int n = snprintf(buf + o, len - o, "%s%s ≥%s", m ? "; " : "", d,
-                         hub_indicator_format(ind, target, v, sizeof v));
+                         ro_indicator_format(ind, target, v, sizeof v));
         o += n > 0 ? (size_t)n : 0;
     }
 }
 
-static void s_status(const hub_indicator_t *ind, const hub_indicator_result_t *res, char *buf,
+static void s_status(const ro_indicator_t *ind, const hub_indicator_result_t *res, char *buf,
                      size_t len)
 {
     char a[32], b[32], d[16];
@@ -422,12 +422,12 @@ static void s_status(const hub_indicator_t *ind, const hub_indicator_result_t *r
     switch (res->milestone) {
     case HUB_MILESTONE_MISSED:
         snprintf(buf, len, "%s: %s @ %s", s_milestone_text(res->milestone),
-                 hub_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d));
+                 ro_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d));
         break;
     case HUB_MILESTONE_AT_RISK:
         snprintf(buf, len, "%s: %s @ %s, 差距 gap %s", s_milestone_text(res->milestone),
-                 hub_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d),
-                 hub_indicator_format(ind, m.gap, b, sizeof b));
+                 ro_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d),
+                 ro_indicator_format(ind, m.gap, b, sizeof b));
         break;
     default:
         snprintf(buf, len, "%s", s_milestone_text(res->milestone));
@@ -435,26 +435,26 @@ static void s_status(const hub_indicator_t *ind, const hub_indicator_result_t *r
 }
 
 /* A scope's cell for one indicator: "55.0%", or "1234 / 2000 (61.7%)". */
-static void s_value_cell(row_t *row, const hub_indicator_t *ind, const hub_indicator_result_t *res)
+static void s_value_cell(row_t *row, const ro_indicator_t *ind, const hub_indicator_result_t *res)
 {
     char v[32], g[32], s[32];
     if (res->no_data)
         s_cell(row, 0, 0, "无数据 no data");
-    else if (ind->kind == HUB_KIND_RATIO)
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, res->value, v, sizeof v));
+    else if (ind->kind == RO_KIND_RATIO)
+        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, res->value, v, sizeof v));
     else
-        s_cell(row, 0, 0, "%s / %s (%s)", hub_indicator_format(ind, res->value, v, sizeof v),
-               hub_indicator_format(ind, res->goal, g, sizeof g), s_pct(res->share, s, sizeof s));
+        s_cell(row, 0, 0, "%s / %s (%s)", ro_indicator_format(ind, res->value, v, sizeof v),
+               ro_indicator_format(ind, res->goal, g, sizeof g), s_pct(res->share, s, sizeof s));
 }
 
-static void s_grade_cell(row_t *row, hub_grade_t grade)
+static void s_grade_cell(row_t *row, ro_grade_t grade)
 {
-    s_cell(row, 0, 1 + (int)grade, "%s %s", hub_grade_label(grade), hub_grade_name(grade));
+    s_cell(row, 0, 1 + (int)grade, "%s %s", ro_grade_label(grade), ro_grade_name(grade));
 }
 
 /* ---- SVG charts (HTML only) -------------------------------------------- */
 
-static const char *s_grade_colour(hub_grade_t g)
+static const char *s_grade_colour(ro_grade_t g)
 {
     static const char *colours[] = {"#2e7d32", "#7cb342", "#f9a825", "#c62828"};
     return (unsigned)g < 4 ? colours[g] : "#9e9e9e";
@@ -467,7 +467,7 @@ static const char *s_grade_colour(hub_grade_t g)
 static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
 {
     FILE *f = w->f;
-    const hub_indicator_t *ind = hub_targets_at(r->targets, i);
+    const ro_indicator_t *ind = ro_targets_at(r->targets, i);
     size_t rows = 0, capped = 0;
     for (size_t d = 0; d < r->division_count; d++) {
         const hub_indicator_result_t *res = &r->divisions[d].indicators[i];
@@ -511,7 +511,7 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
             fputs("<title>", f);
             s_html_text(f, s->name);
             fprintf(f, ": %s %s%s</title></rect>", s_pct(res->share, pct, sizeof pct),
-                    hub_grade_label(res->grade), cut ? " (bar cut at 125%)" : "");
+                    ro_grade_label(res->grade), cut ? " (bar cut at 125%)" : "");
             if (cut) /* a break mark: the bar goes on beyond the chart */
                 fprintf(f,
                         "<path d=\"M%.1f %.1f l5 -14 M%.1f %.1f l5 -14\" stroke=\"#fff\" "
@@ -542,7 +542,7 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
 static void s_chart_series(w_t *w, const hub_report_t *r)
 {
     FILE *f = w->f;
-    const hub_indicator_t *ind = hub_targets_at(r->targets, r->series_indicator);
+    const ro_indicator_t *ind = ro_targets_at(r->targets, r->series_indicator);
     size_t count = r->as_of_given ? r->series_count
                                   : hub_report_series_end(r->series, r->series_count,
                                                           hub_report_last_milestone(r->targets));
@@ -591,7 +591,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
             "<text x=\"%.1f\" y=\"%.1f\">%s</text>"
             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
             ml, mt + ph, ml + pw, mt + ph, ml, mt + ph + 18, a, ml + pw, mt + ph + 18, b);
-    double goal = ind->kind == HUB_KIND_RATIO ? ind->goal : 1.0;
+    double goal = ind->kind == RO_KIND_RATIO ? ind->goal : 1.0;
     fprintf(f,
             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1565c0\" "
             "stroke-dasharray=\"6 4\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
@@ -621,7 +621,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
     /* milestones: green when the latest point by that date reached it, red
      * when it did not, grey while not yet due (or with no point before it) */
     for (size_t m = 0; m < ind->milestone_count; m++) {
-        const hub_milestone_t *ms = &ind->milestones[m];
+        const ro_milestone_t *ms = &ind->milestones[m];
         double reached = NAN;
         uint32_t best = 0;
         for (size_t i = 0; i < count; i++) {
@@ -669,12 +669,12 @@ const char *hub_report_format_name(hub_report_format_t fmt)
     return (unsigned)fmt < 3 ? names[fmt] : "?";
 }
 
-void hub_report_init(hub_report_t *r, const hub_targets_t *targets, uint32_t as_of)
+void hub_report_init(hub_report_t *r, const ro_targets_t *targets, uint32_t as_of)
 {
     memset(r, 0, sizeof *r);
     r->targets = targets;
     r->as_of = as_of;
-    r->laggard_indicator = hub_targets_headline(targets);
+    r->laggard_indicator = ro_targets_headline(targets);
     r->series_indicator = r->laggard_indicator;
 }
 
@@ -687,16 +687,16 @@ void hub_report_use_rollup(hub_report_t *r, const hub_rollup_t *rollup)
     r->division_count = RO_DIVISION_COUNT;
 }
 
-static void s_indicator_name(const hub_indicator_t *ind, char *buf, size_t len)
+static void s_indicator_name(const ro_indicator_t *ind, char *buf, size_t len)
 {
     snprintf(buf, len, "%s %s (%s)", ind->label_zh, ind->label_en,
-             hub_measure_label(ind->measure));
+             ro_measure_label(ind->measure));
 }
 
 static void s_targets_table(w_t *w, const hub_report_t *r)
 {
     const hub_scope_t *p = r->province;
-    size_t n = hub_targets_count(r->targets);
+    size_t n = ro_targets_count(r->targets);
     row_t *row = malloc(sizeof *row);
     if (!row)
         return;
@@ -709,30 +709,30 @@ static void s_targets_table(w_t *w, const hub_report_t *r)
     s_table_open(w);
     s_row(w, row, true);
     for (size_t i = 0; i < n && i < p->indicator_count; i++) {
-        const hub_indicator_t *ind = hub_targets_at(r->targets, i);
+        const ro_indicator_t *ind = ro_targets_at(r->targets, i);
         const hub_indicator_result_t *res = &p->indicators[i];
         /* the type cell spans its run of indicators, as in the document */
         int span = 1;
-        if (i > 0 && hub_targets_at(r->targets, i - 1)->type == ind->type)
+        if (i > 0 && ro_targets_at(r->targets, i - 1)->type == ind->type)
             span = -1;
         else
-            while (i + (size_t)span < n && hub_targets_at(r->targets, i + span)->type == ind->type)
+            while (i + (size_t)span < n && ro_targets_at(r->targets, i + span)->type == ind->type)
                 span++;
         char a[32], b[CELL_MAX];
         /* a band's bound in this scope: a sum's bands scale with the scope's goal */
-        double scale = ind->kind == HUB_KIND_RATIO ? 1.0 : res->goal / ind->goal;
+        double scale = ind->kind == RO_KIND_RATIO ? 1.0 : res->goal / ind->goal;
         memset(row, 0, sizeof *row);
-        s_cell(row, span, 0, "%s %s", hub_indicator_type_label(ind->type),
-               ind->type == HUB_TYPE_OUTPUT ? "Output" : "Effect");
+        s_cell(row, span, 0, "%s %s", ro_indicator_type_label(ind->type),
+               ind->type == RO_TYPE_OUTPUT ? "Output" : "Effect");
         s_indicator_name(ind, b, sizeof b);
         s_cell(row, 0, 0, "%s", b);
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, res->goal, a, sizeof a));
-        s_cell(row, 0, 0, "≥%s", hub_indicator_format(ind, ind->excellent * scale, a, sizeof a));
-        s_cell(row, 0, 0, "≥%s", hub_indicator_format(ind, ind->good * scale, a, sizeof a));
-        s_cell(row, 0, 0, "≥%s", hub_indicator_format(ind, ind->fair * scale, a, sizeof a));
-        s_cell(row, 0, 0, "<%s", hub_indicator_format(ind, ind->fair * scale, a, sizeof a));
+        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, res->goal, a, sizeof a));
+        s_cell(row, 0, 0, "≥%s", ro_indicator_format(ind, ind->excellent * scale, a, sizeof a));
+        s_cell(row, 0, 0, "≥%s", ro_indicator_format(ind, ind->good * scale, a, sizeof a));
+        s_cell(row, 0, 0, "≥%s", ro_indicator_format(ind, ind->fair * scale, a, sizeof a));
+        s_cell(row, 0, 0, "<%s", ro_indicator_format(ind, ind->fair * scale, a, sizeof a));
         s_cell(row, 0, 0, "%s",
-               res->no_data ? "无数据 no data" : hub_indicator_format(ind, res->value, a, sizeof a));
+               res->no_data ? "无数据 no data" : ro_indicator_format(ind, res->value, a, sizeof a));
         s_cell(row, 0, 0, "%s", s_pct(res->share, a, sizeof a));
         s_grade_cell(row, res->grade);
         s_schedule(ind, res->goal, b, sizeof b);
@@ -749,7 +749,7 @@ static void s_targets_table(w_t *w, const hub_report_t *r)
 static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *scopes, size_t count,
                            bool divisions)
 {
-    size_t n = hub_targets_count(r->targets);
+    size_t n = ro_targets_count(r->targets);
     row_t *row = calloc(1, sizeof *row);
     if (!row)
         return;
@@ -759,7 +759,7 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *sco
     s_cell(row, 0, 0, "单位数 Units");
     s_cell(row, 0, 0, "已报告 Reporting");
     for (size_t i = 0; i < n; i++) {
-        const hub_indicator_t *ind = hub_targets_at(r->targets, i);
+        const ro_indicator_t *ind = ro_targets_at(r->targets, i);
         s_cell(row, 0, 0, "%s %s", ind->label_zh, ind->label_en);
         s_cell(row, 0, 0, "等级 Grade");
     }
@@ -780,7 +780,7 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *sco
         s_cell(row, 0, 0, "%u", (unsigned)s->units);
         s_cell(row, 0, 0, "%u", (unsigned)s->units_reporting);
         for (size_t i = 0; i < n && i < s->indicator_count; i++) {
-            s_value_cell(row, hub_targets_at(r->targets, i), &s->indicators[i]);
+            s_value_cell(row, ro_targets_at(r->targets, i), &s->indicators[i]);
             s_grade_cell(row, s->indicators[i].grade);
         }
         s_grade_cell(row, s->grade);
@@ -792,7 +792,7 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *sco
 
 static void s_laggards_table(w_t *w, const hub_report_t *r)
 {
-    const hub_indicator_t *ind = hub_targets_at(r->targets, r->laggard_indicator);
+    const ro_indicator_t *ind = ro_targets_at(r->targets, r->laggard_indicator);
     if (!r->laggard_count) {
         s_kv(w, "滞后单位 Laggards", "无 none");
         s_gap(w);
@@ -821,10 +821,10 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
         s_cell(row, 0, 0, "%s", s->name);
         s_cell(row, 0, 0, "%s", dname ? dname : "?");
         s_cell(row, 0, 0, "%s",
-               res->no_data ? "无数据 no data" : hub_indicator_format(ind, res->value, a, sizeof a));
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, m.goal, a, sizeof a));
+               res->no_data ? "无数据 no data" : ro_indicator_format(ind, res->value, a, sizeof a));
+        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, m.goal, a, sizeof a));
         s_cell(row, 0, 0, "%s", s_date(m.date, d));
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, m.gap, a, sizeof a));
+        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, m.gap, a, sizeof a));
         if (res->milestone == HUB_MILESTONE_MISSED) {
             char b[CELL_MAX];
             s_status(ind, res, b, sizeof b);
@@ -842,7 +842,7 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
 {
     if (!r || !r->targets || !r->province || (unsigned)fmt > HUB_REPORT_HTML)
         return -1;
-    size_t n = hub_targets_count(r->targets);
+    size_t n = ro_targets_count(r->targets);
     if (r->laggard_indicator >= n || r->series_indicator >= n || r->province->indicator_count != n)
         return -1;
     w_t w = {out, fmt, r->no_bom};
@@ -862,12 +862,12 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
 
     s_heading(&w, 2, "绩效目标完成情况 Targets and results — 全省 Province");
     s_targets_table(&w, r);
-    snprintf(buf, sizeof buf, "%s %s", hub_grade_label(r->province->grade),
-             hub_grade_name(r->province->grade));
+    snprintf(buf, sizeof buf, "%s %s", ro_grade_label(r->province->grade),
+             ro_grade_name(r->province->grade));
     s_kv(&w, "全省总评 Overall grade", buf);
     s_gap(&w);
-    const char *why[HUB_INDICATORS_MAX];
-    char reasons[HUB_INDICATORS_MAX][512];
+    const char *why[RO_INDICATORS_MAX];
+    char reasons[RO_INDICATORS_MAX][512];
     size_t nwhy = 0;
     for (size_t i = 0; i < r->province->indicator_count; i++) {
         if (!(r->province->why & (1u << i)))
@@ -887,7 +887,7 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
         s_heading(&w, 2, "按市县 By division (18 市县 + 省直属单位 provincial units)");
         s_scopes_table(&w, r, r->divisions, r->division_count, true);
     }
-    const hub_indicator_t *lag = hub_targets_at(r->targets, r->laggard_indicator);
+    const ro_indicator_t *lag = ro_targets_at(r->targets, r->laggard_indicator);
     snprintf(buf, sizeof buf, "滞后单位 Laggards — %s %s", lag->label_zh, lag->label_en);
     s_heading(&w, 2, buf);
     s_laggards_table(&w, r);

@@ -7,7 +7,7 @@
 
 #include "engine.h"
 #include "scoresheet.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +25,7 @@
  * the system's code page (GBK on Chinese Windows) and shows mojibake. The
  * HTML fetches nothing: CSS is inline and the charts are inline SVG; its
  * tables take the page's full width. Percents are rounded by
- * hub_pct_format_ratio (targets.h). */
+ * ro_pct_format_ratio (targets.h). */
 
 typedef enum {
     HUB_REPORT_MD = 0,
@@ -59,7 +59,7 @@ typedef struct {
 size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t last_milestone);
 
 /* The date of the last milestone of any indicator of targets; 0 if none. */
-uint32_t hub_report_last_milestone(const hub_targets_t *targets);
+uint32_t hub_report_last_milestone(const ro_targets_t *targets);
 
 /* The milestone a row that gives a scope's milestone status shows beside
  * it: "missed" is about the milestone already due, so for a missed result
@@ -76,7 +76,7 @@ hub_report_milestone_t hub_report_row_milestone(const hub_indicator_result_t *re
 
 /* What the target table shows. Scopes are borrowed; arrays may be empty. */
 typedef struct {
-    const hub_targets_t *targets;      /* indicator definitions (required) */
+    const ro_targets_t *targets;      /* indicator definitions (required) */
     uint32_t as_of;                    /* YYYYMMDD the scopes were evaluated for */
     const char *title;                 /* project name; NULL = the document's */
     const char *note;                  /* a line under the title, e.g. when made; NULL = none */
@@ -97,7 +97,7 @@ typedef struct {
 } hub_report_t;
 
 /* Zero *r, then set targets, as_of and both indicators to the headline. */
-void hub_report_init(hub_report_t *r, const hub_targets_t *targets, uint32_t as_of);
+void hub_report_init(hub_report_t *r, const ro_targets_t *targets, uint32_t as_of);
 
 /* Point r at a rollup's province, levels and divisions. */
 void hub_report_use_rollup(hub_report_t *r, const hub_rollup_t *rollup);

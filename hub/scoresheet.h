@@ -6,7 +6,7 @@
 #define HUB_SCORESHEET_H
 
 #include "engine.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,9 +38,9 @@ typedef enum {
 } hub_score_method_t;
 
 typedef struct {
-    char id[HUB_ID_MAX];           /* section name after "level1 ", "level2 " or "level3 " */
-    char label_zh[HUB_LABEL_MAX];  /* the document's name */
-    char label_en[HUB_LABEL_MAX];  /* English name */
+    char id[RO_ID_MAX];           /* section name after "level1 ", "level2 " or "level3 " */
+    char label_zh[RO_LABEL_MAX];  /* the document's name */
+    char label_en[RO_LABEL_MAX];  /* English name */
     int depth;                     /* 1, 2 or 3 (a leaf) */
     int parent;                    /* index of the parent node; -1 at depth 1 */
     double points;                 /* 分值 */
@@ -101,7 +101,7 @@ typedef struct {
     double allocated;                    /* 万元, all years */
     double spent;                        /* 万元, all years */
     double total;                        /* sum of the leaf scores */
-    hub_grade_t grade;                   /* of the total */
+    ro_grade_t grade;                   /* of the total */
 } hub_score_result_t;
 
 /* Compute the sheet. output_attainment (0..1) is what output_attainment
@@ -115,10 +115,10 @@ int hub_scoresheet_compute(const hub_scoresheet_t *sheet, const hub_scores_t *sc
 /* The output attainment of a province scope: the mean over the targets'
  * output indicators of min(1, share), a no-data share counting 0; NaN if
  * the targets have no output indicator. */
-double hub_scoresheet_output_attainment(const hub_targets_t *targets, const hub_scope_t *province);
+double hub_scoresheet_output_attainment(const ro_targets_t *targets, const hub_scope_t *province);
 
 /* The grade of a total: 优 >= 90, 良 >= 80, 中 >= 60, else 差. */
-hub_grade_t hub_scoresheet_grade(double total);
+ro_grade_t hub_scoresheet_grade(double total);
 
 /* "judgment", "funds_in_place", ...; and a short formula for display,
  * e.g. "points × spent / planned". */

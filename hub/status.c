@@ -24,7 +24,7 @@ struct hub_status {
     hub_store_t *store;               /* borrowed: as-of, history, series and verify */
     const hub_ingest_t *ingest;       /* borrowed, may be NULL */
     const hub_engine_t *engine;       /* borrowed, may be NULL: raw sums only */
-    const hub_targets_t *targets;     /* borrowed, with the engine */
+    const ro_targets_t *targets;     /* borrowed, with the engine */
     char *targets_text;               /* owned: what TARGETS answers, may be NULL */
     int64_t silent_after;             /* seconds */
     uint64_t feed_seq;                /* reported on every reply */
@@ -53,7 +53,7 @@ typedef struct {
     size_t nmetrics, mcap;
     Rollout__HistoryPoint *points;
     size_t npoints;
-    char indicator[HUB_ID_MAX];     /* reply's indicator */
+    char indicator[RO_ID_MAX];     /* reply's indicator */
     char error[2048];               /* reply error text */
     uint32_t today;                 /* the hub's date */
     int64_t now;                    /* the hub's clock */
@@ -90,7 +90,7 @@ void hub_status_destroy(hub_status_t **self_p)
 }
 
 int hub_status_set_engine(hub_status_t *self, const hub_engine_t *engine,
-                          const hub_targets_t *targets, const char *targets_text)
+                          const ro_targets_t *targets, const char *targets_text)
 {
     char *text = NULL;
     if (targets_text && !(text = strdup(targets_text)))
@@ -297,21 +297,21 @@ static int s_indicator(hub_status_t *self, const Rollout__StatusRequest *req, s_
                        size_t *out)
 {
     if (!req->indicator || !req->indicator[0]) {
-        *out = hub_targets_headline(self->targets);
+        *out = ro_targets_headline(self->targets);
     } else {
-        int i = hub_targets_find(self->targets, req->indicator);
+        int i = ro_targets_find(self->targets, req->indicator);
         if (i < 0) {
             size_t o =
                 (size_t)snprintf(rep->error, sizeof rep->error,
                                  "unknown indicator '%.40s'; the hub's are:", req->indicator);
-            for (size_t k = 0; k < hub_targets_count(self->targets) && o < sizeof rep->error; k++)
+            for (size_t k = 0; k < ro_targets_count(self->targets) && o < sizeof rep->error; k++)
                 o += (size_t)snprintf(rep->error + o, sizeof rep->error - o, " %s",
-                                      hub_targets_at(self->targets, k)->id);
+                                      ro_targets_at(self->targets, k)->id);
             return 2;
         }
         *out = (size_t)i;
     }
-    snprintf(rep->indicator, sizeof rep->indicator, "%s", hub_targets_at(self->targets, *out)->id);
+    snprintf(rep->indicator, sizeof rep->indicator, "%s", ro_targets_at(self->targets, *out)->id);
     return 0;
 }
 
@@ -519,12 +519,12 @@ static int s_query_silent(hub_status_t *self, const Rollout__StatusRequest *req,
 }
 
 /* The report kind an indicator reads. */
-static ro_kind_t s_kind_of(const hub_indicator_t *ind)
+static ro_kind_t s_kind_of(const ro_indicator_t *ind)
 {
     switch (ind->source) {
-    case HUB_SOURCE_STAFF: return RO_KIND_STAFF;
-    case HUB_SOURCE_ITEMS: return RO_KIND_ITEMS;
-    case HUB_SOURCE_CASES: return RO_KIND_CASES;
+    case RO_SOURCE_STAFF: return RO_KIND_STAFF;
+    case RO_SOURCE_ITEMS: return RO_KIND_ITEMS;
+    case RO_SOURCE_CASES: return RO_KIND_CASES;
     default: return RO_KIND_TRAINING;
     }
 }
@@ -532,16 +532,16 @@ static ro_kind_t s_kind_of(const hub_indicator_t *ind)
 /* An indicator's value from a report's (or a sum of reports') total and
  * part: a ratio part / total (no data when total is 0), participants the
  * total, hours the part in tenths. */
-static void s_point_value(const hub_indicator_t *ind, uint64_t total, uint64_t part,
+static void s_point_value(const ro_indicator_t *ind, uint64_t total, uint64_t part,
                           Rollout__HistoryPoint *p)
 {
     p->total = total;
     p->part = part;
-    if (ind->kind == HUB_KIND_RATIO) {
+    if (ind->kind == RO_KIND_RATIO) {
         p->no_data = total == 0;
         p->value = total ? (double)part / (double)total : 0.0;
     } else {
-        p->value = ind->source == HUB_SOURCE_HOURS ? (double)part / 10.0 : (double)total;
+        p->value = ind->source == RO_SOURCE_HOURS ? (double)part / 10.0 : (double)total;
     }
 }
 
@@ -566,7 +566,7 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
         snprintf(rep->error, sizeof rep->error, "cannot read the history: no store");
         return 1;
     }
-    ro_kind_t kind = s_kind_of(hub_targets_at(self->targets, ind));
+    ro_kind_t kind = s_kind_of(ro_targets_at(self->targets, ind));
     uint64_t gen;
     int bad = s_leave(self, &gen) && hub_store_history(self->store, (size_t)i, kind, rep->pb.as_of,
                                                        &pts, &n, err, sizeof err);
@@ -578,7 +578,7 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
         snprintf(rep->error, sizeof rep->error, "cannot read the history: %s", err);
         return 1;
     }
-    const hub_indicator_t *in = hub_targets_at(self->targets, ind);
+    const ro_indicator_t *in = ro_targets_at(self->targets, ind);
     size_t first = req->limit && n > req->limit ? n - req->limit : 0;
     Rollout__HistoryPoint *out = s_points(rep, n - first);
     if (!out) {
@@ -588,15 +588,15 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
     uint64_t total = 0, part = 0;
     for (size_t k = 0; k < n; k++) {
         /* a sum's value is the running sum; a snapshot's is its own */
-        total = in->kind == HUB_KIND_SUM ? total + pts[k].total : pts[k].total;
-        part = in->kind == HUB_KIND_SUM ? part + pts[k].part : pts[k].part;
+        total = in->kind == RO_KIND_SUM ? total + pts[k].total : pts[k].total;
+        part = in->kind == RO_KIND_SUM ? part + pts[k].part : pts[k].part;
         if (k < first)
             continue;
         Rollout__HistoryPoint *p = &out[k - first];
         p->date = pts[k].date;
         p->seq = pts[k].seq;
         s_point_value(in, total, part, p);
-        if (in->kind == HUB_KIND_SUM) {
+        if (in->kind == RO_KIND_SUM) {
             p->total = pts[k].total; /* the session's own numbers */
             p->part = pts[k].part;
         }
@@ -618,7 +618,7 @@ static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req,
     /* the province as of the last point, for context (and the indicator's measure) */
     if ((rc = s_query_province(self, req, rep)))
         return rc;
-    const hub_indicator_t *in = hub_targets_at(self->targets, ind);
+    const ro_indicator_t *in = ro_targets_at(self->targets, ind);
     /* month ends from the rollout's first month (at most a century back), then as_of */
     uint32_t as_of = rep->pb.as_of, last = as_of / 100;
     uint32_t first = RO_DATE_MIN / 100;
@@ -651,12 +651,12 @@ static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req,
         rc = 1;
     }
     if (rc == 0)
-        in = hub_targets_at(self->targets, ind); /* the same targets: the generation held */
+        in = ro_targets_at(self->targets, ind); /* the same targets: the generation held */
     size_t from = 0;                             /* leave out the months before any data */
     while (rc == 0 && from + 1 < n &&
-           (in->kind == HUB_KIND_RATIO
+           (in->kind == RO_KIND_RATIO
                 ? total[from] == 0
-                : (in->source == HUB_SOURCE_HOURS ? part : total)[from] == 0))
+                : (in->source == RO_SOURCE_HOURS ? part : total)[from] == 0))
         from++;
     if (rc == 0 && req->limit && n - from > req->limit)
         from = n - req->limit;
@@ -820,7 +820,7 @@ typedef struct {
     Rollout__Indicator *inds;
     Rollout__Indicator **ip;
     char (*division)[16];
-    char **why; /* nscopes x HUB_INDICATORS_MAX, NULL where no reason */
+    char **why; /* nscopes x RO_INDICATORS_MAX, NULL where no reason */
     Rollout__HistoryPoint **hp;
     Rollout__Metric **mp;
 } s_pack_t;
@@ -828,7 +828,7 @@ typedef struct {
 static void s_pack_free(s_pack_t *pk, size_t nscopes)
 {
     if (pk->why)
-        for (size_t i = 0; i < nscopes * HUB_INDICATORS_MAX; i++)
+        for (size_t i = 0; i < nscopes * RO_INDICATORS_MAX; i++)
             free(pk->why[i]);
     free(pk->scopes);
     free(pk->sp);
@@ -842,7 +842,7 @@ static void s_pack_free(s_pack_t *pk, size_t nscopes)
 
 /* Fill the protobuf form of scope s as scope k of pk (targets: the engine's,
  * NULL for raw sums). Returns 0, or -1 out of memory. */
-static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_scope_t *s, size_t k)
+static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const hub_scope_t *s, size_t k)
 {
     Rollout__Scope init = ROLLOUT__SCOPE__INIT;
     Rollout__Scope *pb = &pk->scopes[k];
@@ -871,12 +871,12 @@ static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_sc
     pb->last_seq = s->last_seq;
     pb->last_heard = s->last_heard;
     pb->reports = s->reports;
-    pb->grade = s->indicator_count ? (char *)hub_grade_label(s->grade) : "";
+    pb->grade = s->indicator_count ? (char *)ro_grade_label(s->grade) : "";
     pb->why = s->why;
-    size_t base = k * HUB_INDICATORS_MAX;
+    size_t base = k * RO_INDICATORS_MAX;
     for (size_t i = 0; i < s->indicator_count && targets; i++) {
         const hub_indicator_result_t *r = &s->indicators[i];
-        const hub_indicator_t *ind = hub_targets_at(targets, r->index);
+        const ro_indicator_t *ind = ro_targets_at(targets, r->index);
         Rollout__Indicator iinit = ROLLOUT__INDICATOR__INIT;
         Rollout__Indicator *pi = &pk->inds[base + i];
         *pi = iinit;
@@ -886,7 +886,7 @@ static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_sc
         pi->value = isnan(r->value) ? 0.0 : r->value;
         pi->goal = r->goal;
         pi->share = isnan(r->share) ? 0.0 : r->share;
-        pi->grade = (char *)hub_grade_label(r->grade);
+        pi->grade = (char *)ro_grade_label(r->grade);
         pi->milestone = (char *)hub_milestone_status_name(r->milestone);
         pi->next_date = r->next_date;
         pi->next_goal = r->next_goal;
@@ -896,7 +896,7 @@ static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_sc
         if (ind) {
             pi->label_zh = (char *)ind->label_zh;
             pi->label_en = (char *)ind->label_en;
-            pi->measure = (char *)hub_measure_name(ind->measure);
+            pi->measure = (char *)ro_measure_name(ind->measure);
         }
         if (s->why & (1u << i)) {
             pk->why[base + i] = malloc(512);
@@ -913,14 +913,14 @@ static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_sc
     return 0;
 }
 
-size_t hub_status_pack_scope(const hub_targets_t *targets, const hub_scope_t *s, uint8_t *buf,
+size_t hub_status_pack_scope(const ro_targets_t *targets, const hub_scope_t *s, uint8_t *buf,
                              size_t cap)
 {
     Rollout__Scope scope;
     Rollout__Scope *sp = NULL;
-    Rollout__Indicator inds[HUB_INDICATORS_MAX], *ip[HUB_INDICATORS_MAX];
+    Rollout__Indicator inds[RO_INDICATORS_MAX], *ip[RO_INDICATORS_MAX];
     char division[1][16];
-    char *why[HUB_INDICATORS_MAX] = {NULL};
+    char *why[RO_INDICATORS_MAX] = {NULL};
     s_pack_t pk = {
         .scopes = &scope, .sp = &sp, .inds = inds, .ip = ip, .division = division, .why = why};
     size_t need = 0;
@@ -929,7 +929,7 @@ size_t hub_status_pack_scope(const hub_targets_t *targets, const hub_scope_t *s,
         if (need <= cap)
             rollout__scope__pack(&scope, buf);
     }
-    for (size_t i = 0; i < HUB_INDICATORS_MAX; i++)
+    for (size_t i = 0; i < RO_INDICATORS_MAX; i++)
         free(why[i]);
     return need;
 }
@@ -941,10 +941,10 @@ static int s_pack(const hub_status_t *self, s_reply_t *rep, uint8_t **out, size_
     s_pack_t pk = {
         .scopes = calloc(ns, sizeof *pk.scopes),
         .sp = calloc(ns, sizeof *pk.sp),
-        .inds = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.inds),
-        .ip = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.ip),
+        .inds = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.inds),
+        .ip = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.ip),
         .division = calloc(ns, sizeof *pk.division),
-        .why = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.why),
+        .why = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.why),
         .hp = calloc(rep->npoints ? rep->npoints : 1, sizeof *pk.hp),
         .mp = calloc(rep->nmetrics ? rep->nmetrics : 1, sizeof *pk.mp),
     };

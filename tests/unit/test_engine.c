@@ -10,7 +10,7 @@
 
 #include "engine.h"
 #include "scoresheet.h"
-#include "targets.h"
+#include "ro_targets.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -26,10 +26,10 @@ static const char *s_config(const char *name)
     return path;
 }
 
-static hub_targets_t *s_shipped_targets(void)
+static ro_targets_t *s_shipped_targets(void)
 {
     char err[512] = "";
-    hub_targets_t *t = hub_targets_load(s_config("targets.ini"), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(s_config("targets.ini"), err, sizeof err);
     if (!t)
         fail_msg("targets.ini: %s", err);
     return t;
@@ -53,7 +53,7 @@ static const char s_units5[] = "id,level,division,name\n"
                                "469001-001,municipal,469001,五指山市政务中心\n";
 
 typedef struct {
-    hub_targets_t *targets;
+    ro_targets_t *targets;
     ro_registry_t *reg;
     hub_engine_t *engine;
     hub_unit_state_t st[5];
@@ -69,11 +69,11 @@ static int s_setup(void **state)
     fx->engine = hub_engine_new(fx->reg, fx->targets, err, sizeof err);
     if (!fx->engine)
         fail_msg("engine: %s", err);
-    fx->participants = hub_targets_find(fx->targets, "training_participants");
-    fx->hours = hub_targets_find(fx->targets, "training_hours");
-    fx->staff = hub_targets_find(fx->targets, "staff_proficient");
-    fx->items = hub_targets_find(fx->targets, "items_no_visit");
-    fx->cases = hub_targets_find(fx->targets, "cases_no_visit");
+    fx->participants = ro_targets_find(fx->targets, "training_participants");
+    fx->hours = ro_targets_find(fx->targets, "training_hours");
+    fx->staff = ro_targets_find(fx->targets, "staff_proficient");
+    fx->items = ro_targets_find(fx->targets, "items_no_visit");
+    fx->cases = ro_targets_find(fx->targets, "cases_no_visit");
     *state = fx;
     return 0;
 }
@@ -85,7 +85,7 @@ static int s_teardown(void **state)
     assert_null(fx->engine);
     hub_engine_destroy(&fx->engine); /* NULL is fine */
     ro_registry_destroy(&fx->reg);
-    hub_targets_destroy(&fx->targets);
+    ro_targets_destroy(&fx->targets);
     assert_null(fx->targets);
     free(fx);
     return 0;
@@ -96,29 +96,29 @@ static int s_teardown(void **state)
 static void test_shipped_targets_load(void **state)
 {
     (void)state;
-    hub_targets_t *t = s_shipped_targets();
-    assert_int_equal(hub_targets_count(t), 5);
-    const hub_indicator_t *p = hub_targets_at(t, (size_t)hub_targets_find(t, "training_participants"));
-    assert_int_equal(p->kind, HUB_KIND_SUM);
-    assert_int_equal(p->type, HUB_TYPE_OUTPUT);
-    assert_int_equal(p->source, HUB_SOURCE_PARTICIPANTS);
+    ro_targets_t *t = s_shipped_targets();
+    assert_int_equal(ro_targets_count(t), 5);
+    const ro_indicator_t *p = ro_targets_at(t, (size_t)ro_targets_find(t, "training_participants"));
+    assert_int_equal(p->kind, RO_KIND_SUM);
+    assert_int_equal(p->type, RO_TYPE_OUTPUT);
+    assert_int_equal(p->source, RO_SOURCE_PARTICIPANTS);
     NEAR(p->goal, 2000);
     NEAR(p->excellent, 2000);
     NEAR(p->good, 1800);
     NEAR(p->fair, 1600);
-    const hub_indicator_t *h = hub_targets_at(t, (size_t)hub_targets_find(t, "training_hours"));
+    const ro_indicator_t *h = ro_targets_at(t, (size_t)ro_targets_find(t, "training_hours"));
     NEAR(h->goal, 300);
     NEAR(h->good, 250);
     NEAR(h->fair, 200);
-    const hub_indicator_t *s = hub_targets_at(t, (size_t)hub_targets_find(t, "staff_proficient"));
+    const ro_indicator_t *s = ro_targets_at(t, (size_t)ro_targets_find(t, "staff_proficient"));
     NEAR(s->goal, 1.0);
     NEAR(s->good, 0.9);
     NEAR(s->fair, 0.8);
     assert_int_equal(s->milestone_count, 0);
-    int ii = hub_targets_find(t, "items_no_visit");
-    const hub_indicator_t *i = hub_targets_at(t, (size_t)ii);
-    assert_int_equal(i->kind, HUB_KIND_RATIO);
-    assert_int_equal(i->type, HUB_TYPE_EFFECT);
+    int ii = ro_targets_find(t, "items_no_visit");
+    const ro_indicator_t *i = ro_targets_at(t, (size_t)ii);
+    assert_int_equal(i->kind, RO_KIND_RATIO);
+    assert_int_equal(i->type, RO_TYPE_EFFECT);
     NEAR(i->goal, 0.8);
     NEAR(i->excellent, 0.8);
     NEAR(i->good, 0.7);
@@ -130,16 +130,16 @@ static void test_shipped_targets_load(void **state)
     NEAR(i->milestones[1].share, 0.7);
     assert_int_equal(i->milestones[2].date, 20181231);
     NEAR(i->milestones[2].share, 0.8);
-    const hub_indicator_t *c = hub_targets_at(t, (size_t)hub_targets_find(t, "cases_no_visit"));
-    assert_int_equal(c->source, HUB_SOURCE_CASES);
+    const ro_indicator_t *c = ro_targets_at(t, (size_t)ro_targets_find(t, "cases_no_visit"));
+    assert_int_equal(c->source, RO_SOURCE_CASES);
     NEAR(c->goal, 0.8);
     assert_int_equal(c->milestone_count, 1);
     assert_int_equal(c->milestones[0].date, 20181231);
-    assert_int_equal(hub_targets_headline(t), (size_t)ii);
-    assert_int_equal(hub_targets_find(t, "nope"), -1);
-    assert_null(hub_targets_at(t, 5));
-    hub_targets_destroy(&t);
-    hub_targets_destroy(&t);
+    assert_int_equal(ro_targets_headline(t), (size_t)ii);
+    assert_int_equal(ro_targets_find(t, "nope"), -1);
+    assert_null(ro_targets_at(t, 5));
+    ro_targets_destroy(&t);
+    ro_targets_destroy(&t);
 }
 
 static const char s_ok_sum[] = "[indicator people]\n"          /* 1 */
@@ -199,7 +199,7 @@ static const char *s_variant(int line, const char *text)
 static void s_expect(const char *text, const char *needle)
 {
     char err[512] = "";
-    hub_targets_t *t = hub_targets_load(tu_write("bad.ini", text), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(tu_write("bad.ini", text), err, sizeof err);
     if (t || !strstr(err, needle))
         fail_msg("expected error containing '%s', got '%s'", needle, t ? "(loaded)" : err);
 }
@@ -209,11 +209,11 @@ static void test_targets_errors_name_their_line(void **state)
     (void)state;
     char err[512];
     /* the good file loads */
-    hub_targets_t *t = hub_targets_load(tu_write("ok.ini", s_variant(0, NULL)), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(tu_write("ok.ini", s_variant(0, NULL)), err, sizeof err);
     if (!t)
         fail_msg("%s", err);
-    assert_int_equal(hub_targets_count(t), 2);
-    hub_targets_destroy(&t);
+    assert_int_equal(ro_targets_count(t), 2);
+    ro_targets_destroy(&t);
 
     s_expect(s_variant(16, "[target share]"), "bad.ini:16: unknown section [target share]");
     s_expect(s_variant(16, "[indicator Share!]"), "bad.ini:16: indicator id 'Share!'");
@@ -263,14 +263,14 @@ static void test_targets_errors_name_their_line(void **state)
     s_expect("; nothing\n[indicator empty]\n", "bad.ini:2: [indicator empty] lacks 'label_zh'");
     s_expect("; only comments\n", "bad.ini: no [indicator <id>] sections");
     s_expect("", "bad.ini: no [indicator <id>] sections");
-    t = hub_targets_load("/nonexistent/targets.ini", err, sizeof err);
+    t = ro_targets_load("/nonexistent/targets.ini", err, sizeof err);
     assert_null(t);
     assert_non_null(strstr(err, "/nonexistent/targets.ini: cannot open"));
 }
 
 /* ---- bands ---------------------------------------------------------------- */
 
-static hub_grade_t s_province_grade(fx_t *fx, int indicator)
+static ro_grade_t s_province_grade(fx_t *fx, int indicator)
 {
     hub_scope_t s;
     assert_int_equal(hub_engine_province(fx->engine, fx->st, 20190101, &s), 0);
@@ -286,21 +286,21 @@ static void test_band_edges_sum(void **state)
     hub_engine_province(fx->engine, fx->st, 20190101, &s);
     NEAR(s.indicators[fx->participants].goal, 2000);
     NEAR(s.indicators[fx->hours].goal, 300);
-    static const struct { uint64_t v; hub_grade_t g; } people[] = {
-        {2001, HUB_GRADE_EXCELLENT}, {2000, HUB_GRADE_EXCELLENT}, {1999, HUB_GRADE_GOOD},
-        {1800, HUB_GRADE_GOOD}, {1799, HUB_GRADE_FAIR}, {1600, HUB_GRADE_FAIR},
-        {1599, HUB_GRADE_POOR}, {0, HUB_GRADE_POOR}};
+    static const struct { uint64_t v; ro_grade_t g; } people[] = {
+        {2001, RO_GRADE_EXCELLENT}, {2000, RO_GRADE_EXCELLENT}, {1999, RO_GRADE_GOOD},
+        {1800, RO_GRADE_GOOD}, {1799, RO_GRADE_FAIR}, {1600, RO_GRADE_FAIR},
+        {1599, RO_GRADE_POOR}, {0, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof people / sizeof people[0]; k++) {
         fx->st[2].participants = people[k].v;
         if (s_province_grade(fx, fx->participants) != people[k].g)
             fail_msg("%llu people: grade %s, want %s", (unsigned long long)people[k].v,
-                     hub_grade_label(s_province_grade(fx, fx->participants)),
-                     hub_grade_label(people[k].g));
+                     ro_grade_label(s_province_grade(fx, fx->participants)),
+                     ro_grade_label(people[k].g));
     }
     /* hours come in tenths and are graded in hours */
-    static const struct { uint64_t tenths; hub_grade_t g; } hours[] = {
-        {3000, HUB_GRADE_EXCELLENT}, {2999, HUB_GRADE_GOOD}, {2500, HUB_GRADE_GOOD},
-        {2499, HUB_GRADE_FAIR}, {2000, HUB_GRADE_FAIR}, {1999, HUB_GRADE_POOR}};
+    static const struct { uint64_t tenths; ro_grade_t g; } hours[] = {
+        {3000, RO_GRADE_EXCELLENT}, {2999, RO_GRADE_GOOD}, {2500, RO_GRADE_GOOD},
+        {2499, RO_GRADE_FAIR}, {2000, RO_GRADE_FAIR}, {1999, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof hours / sizeof hours[0]; k++) {
         fx->st[0].hours_tenths = hours[k].tenths;
         assert_int_equal(s_province_grade(fx, fx->hours), hours[k].g);
@@ -311,11 +311,11 @@ static void test_band_edges_sum(void **state)
     NEAR(hub_engine_unit_goal(fx->engine, 2, (size_t)fx->participants), 400);
     fx->st[2].participants = 360;
     hub_engine_unit(fx->engine, fx->st, 2, 20190101, &s);
-    assert_int_equal(s.indicators[fx->participants].grade, HUB_GRADE_GOOD);
+    assert_int_equal(s.indicators[fx->participants].grade, RO_GRADE_GOOD);
     NEAR(s.indicators[fx->participants].share, 0.9);
     fx->st[2].participants = 359;
     hub_engine_unit(fx->engine, fx->st, 2, 20190101, &s);
-    assert_int_equal(s.indicators[fx->participants].grade, HUB_GRADE_FAIR);
+    assert_int_equal(s.indicators[fx->participants].grade, RO_GRADE_FAIR);
     /* with no milestones: status none, the standing target is the goal */
     assert_int_equal(s.indicators[fx->participants].milestone, HUB_MILESTONE_NONE);
     assert_int_equal(s.indicators[fx->participants].next_date, 0);
@@ -327,20 +327,20 @@ static void test_band_edges_ratio(void **state)
 {
     fx_t *fx = *state;
     memset(fx->st, 0, sizeof fx->st);
-    static const struct { uint32_t part, total; hub_grade_t staff, items; } cases[] = {
-        {100, 100, HUB_GRADE_EXCELLENT, HUB_GRADE_EXCELLENT},
-        {999, 1000, HUB_GRADE_GOOD, HUB_GRADE_EXCELLENT},
-        {90, 100, HUB_GRADE_GOOD, HUB_GRADE_EXCELLENT},
-        {899, 1000, HUB_GRADE_FAIR, HUB_GRADE_EXCELLENT},
-        {80, 100, HUB_GRADE_FAIR, HUB_GRADE_EXCELLENT},
-        {799, 1000, HUB_GRADE_POOR, HUB_GRADE_GOOD},
-        {70, 100, HUB_GRADE_POOR, HUB_GRADE_GOOD},
-        {7, 10, HUB_GRADE_POOR, HUB_GRADE_GOOD},
-        {699, 1000, HUB_GRADE_POOR, HUB_GRADE_FAIR},
-        {60, 100, HUB_GRADE_POOR, HUB_GRADE_FAIR},
-        {3, 5, HUB_GRADE_POOR, HUB_GRADE_FAIR},
-        {599, 1000, HUB_GRADE_POOR, HUB_GRADE_POOR},
-        {0, 1000, HUB_GRADE_POOR, HUB_GRADE_POOR}};
+    static const struct { uint32_t part, total; ro_grade_t staff, items; } cases[] = {
+        {100, 100, RO_GRADE_EXCELLENT, RO_GRADE_EXCELLENT},
+        {999, 1000, RO_GRADE_GOOD, RO_GRADE_EXCELLENT},
+        {90, 100, RO_GRADE_GOOD, RO_GRADE_EXCELLENT},
+        {899, 1000, RO_GRADE_FAIR, RO_GRADE_EXCELLENT},
+        {80, 100, RO_GRADE_FAIR, RO_GRADE_EXCELLENT},
+        {799, 1000, RO_GRADE_POOR, RO_GRADE_GOOD},
+        {70, 100, RO_GRADE_POOR, RO_GRADE_GOOD},
+        {7, 10, RO_GRADE_POOR, RO_GRADE_GOOD},
+        {699, 1000, RO_GRADE_POOR, RO_GRADE_FAIR},
+        {60, 100, RO_GRADE_POOR, RO_GRADE_FAIR},
+        {3, 5, RO_GRADE_POOR, RO_GRADE_FAIR},
+        {599, 1000, RO_GRADE_POOR, RO_GRADE_POOR},
+        {0, 1000, RO_GRADE_POOR, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         fx->st[4].staff_total = fx->st[4].items_total = cases[k].total;
         fx->st[4].staff_proficient = fx->st[4].items_no_visit = cases[k].part;
@@ -349,8 +349,8 @@ static void test_band_edges_ratio(void **state)
         if (s.indicators[fx->staff].grade != cases[k].staff ||
             s.indicators[fx->items].grade != cases[k].items)
             fail_msg("%u/%u: staff %s items %s", cases[k].part, cases[k].total,
-                     hub_grade_label(s.indicators[fx->staff].grade),
-                     hub_grade_label(s.indicators[fx->items].grade));
+                     ro_grade_label(s.indicators[fx->staff].grade),
+                     ro_grade_label(s.indicators[fx->items].grade));
         assert_int_equal(s_province_grade(fx, fx->items), cases[k].items);
     }
 }
@@ -437,12 +437,12 @@ static void test_zero_totals_are_no_data(void **state)
     assert_true(r->no_data);
     assert_true(isnan(r->value));
     assert_true(isnan(r->share));
-    assert_int_equal(r->grade, HUB_GRADE_POOR);
+    assert_int_equal(r->grade, RO_GRADE_POOR);
     /* counts as 0 against milestones: missed 30% (due), gap to 70% */
     s_check(*r, HUB_MILESTONE_MISSED, 20180630, 0.7, 0.7);
     assert_true(s.why & (1u << fx->items));
     assert_true(s.why & (1u << fx->staff));
-    assert_int_equal(s.grade, HUB_GRADE_POOR);
+    assert_int_equal(s.grade, RO_GRADE_POOR);
     char why[512];
     hub_engine_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
     assert_non_null(strstr(why, "no data (no service items reported)"));
@@ -487,7 +487,7 @@ static void test_units_with_no_reports(void **state)
     assert_int_equal(r->levels[RO_LEVEL_TOWNSHIP].units_reporting, 1);
     /* staff: only unit 0 reported, 10 of 10: the province is 100% */
     NEAR(r->province.indicators[fx->staff].value, 1.0);
-    assert_int_equal(r->province.indicators[fx->staff].grade, HUB_GRADE_EXCELLENT);
+    assert_int_equal(r->province.indicators[fx->staff].grade, RO_GRADE_EXCELLENT);
     /* a silent division has no data for ratios and 0 for sums */
     const hub_scope_t *wzs = &r->divisions[ro_division_index(469001)];
     assert_int_equal(wzs->units, 1);
@@ -495,14 +495,14 @@ static void test_units_with_no_reports(void **state)
     assert_true(wzs->indicators[fx->staff].no_data);
     NEAR(wzs->indicators[fx->participants].value, 0);
     NEAR(wzs->indicators[fx->participants].goal, 400);
-    assert_int_equal(wzs->indicators[fx->participants].grade, HUB_GRADE_POOR);
-    assert_int_equal(wzs->grade, HUB_GRADE_POOR);
+    assert_int_equal(wzs->indicators[fx->participants].grade, RO_GRADE_POOR);
+    assert_int_equal(wzs->grade, RO_GRADE_POOR);
     /* a division with no units: nothing asked of it, so sums are 优 */
     const hub_scope_t *sanya = &r->divisions[ro_division_index(460200)];
     assert_int_equal(sanya->units, 0);
     NEAR(sanya->indicators[fx->participants].goal, 0);
     NEAR(sanya->indicators[fx->participants].share, 1);
-    assert_int_equal(sanya->indicators[fx->participants].grade, HUB_GRADE_EXCELLENT);
+    assert_int_equal(sanya->indicators[fx->participants].grade, RO_GRADE_EXCELLENT);
     free(r);
 }
 
@@ -652,11 +652,11 @@ static void test_overall_grade_is_worst_and_why(void **state)
     u->cases_no_visit = 85;
     hub_scope_t s;
     hub_engine_unit(fx->engine, fx->st, 0, 20190101, &s);
-    assert_int_equal(s.grade, HUB_GRADE_GOOD);
+    assert_int_equal(s.grade, RO_GRADE_GOOD);
     assert_int_equal(s.why, 0); /* 良 is not a reason */
     u->cases_no_visit = 65;      /* 中 and missed */
     hub_engine_unit(fx->engine, fx->st, 0, 20190101, &s);
-    assert_int_equal(s.grade, HUB_GRADE_FAIR);
+    assert_int_equal(s.grade, RO_GRADE_FAIR);
     assert_int_equal(s.why, 1u << fx->cases);
     char why[512];
     hub_engine_reason(fx->targets, &s, (size_t)fx->cases, why, sizeof why);
@@ -668,7 +668,7 @@ static void test_overall_grade_is_worst_and_why(void **state)
     u->cases_no_visit = 85;
     u->items_no_visit = 72;
     hub_engine_unit(fx->engine, fx->st, 0, 20180701, &s);
-    assert_int_equal(s.indicators[fx->items].grade, HUB_GRADE_GOOD);
+    assert_int_equal(s.indicators[fx->items].grade, RO_GRADE_GOOD);
     assert_int_equal(s.why, 1u << fx->items);
     hub_engine_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
     assert_non_null(strstr(why, "72.0%; at risk: 80.0% due 2018-12-31, 8.0% short"));
@@ -692,7 +692,7 @@ static void test_allocation_by_weight_and_override(void **state)
 {
     (void)state;
     char err[512] = "";
-    hub_targets_t *t = hub_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
     if (!t)
         fail_msg("%s", err);
     /* weights 3, 3, 2, 1, 2: sum 11; quotas 327.27 327.27 218.18 109.09 218.18 in
@@ -766,7 +766,7 @@ static void test_allocation_by_weight_and_override(void **state)
     assert_non_null(strstr(err, "goal column 1 (set for unit 460000-002) names no indicator"));
     ro_registry_destroy(&reg);
     free(r);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
 }
 
 /* ---- laggards and silent units -------------------------------------------------- */
@@ -870,7 +870,7 @@ static void test_100k_units(void **state)
     }
     ro_registry_t *reg = s_registry(csv);
     free(csv);
-    hub_targets_t *t = s_shipped_targets();
+    ro_targets_t *t = s_shipped_targets();
     char err[256];
     hub_engine_t *e = hub_engine_new(reg, t, err, sizeof err);
     assert_non_null(e);
@@ -891,7 +891,7 @@ static void test_100k_units(void **state)
     hub_laggard_t *l = NULL;
     size_t nl = 0;
     assert_int_equal(hub_engine_rollup(e, st, 20181231, r), 0);
-    assert_int_equal(hub_engine_laggards(e, st, 20181231, hub_targets_headline(t), 0, &l, &nl), 0);
+    assert_int_equal(hub_engine_laggards(e, st, 20181231, ro_targets_headline(t), 0, &l, &nl), 0);
     assert_int_equal(r->province.units, n);
     assert_true(nl > n / 2);
     for (size_t i = 1; i < nl; i++)
@@ -904,7 +904,7 @@ static void test_100k_units(void **state)
     free(r);
     free(st);
     hub_engine_destroy(&e);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
     ro_registry_destroy(&reg);
 }
 
@@ -945,7 +945,7 @@ static void test_scoresheet_reproduces_document(void **state)
     hub_score_result_t res;
     assert_int_equal(hub_scoresheet_compute(sheet, &scores, NAN, &res, err, sizeof err), 0);
     NEAR(res.total, 92.5);
-    assert_int_equal(res.grade, HUB_GRADE_EXCELLENT);
+    assert_int_equal(res.grade, RO_GRADE_EXCELLENT);
     NEAR(res.planned, 261.10);
     NEAR(res.allocated, 261.10);
     NEAR(res.spent, 130.55);
@@ -981,7 +981,7 @@ static void test_scoresheet_reproduces_document(void **state)
     char total[16];
     snprintf(total, sizeof total, "%.2f", res.total);
     assert_string_equal(total, "92.50");
-    assert_string_equal(hub_grade_label(res.grade), "优");
+    assert_string_equal(ro_grade_label(res.grade), "优");
     /* once 2019's money is spent, the plan is executed in full */
     hand.funds[1].spent = 130.55;
     hub_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err);
@@ -998,13 +998,13 @@ static void test_scoresheet_reproduces_document(void **state)
 static void test_scoresheet_grades(void **state)
 {
     (void)state;
-    assert_int_equal(hub_scoresheet_grade(100), HUB_GRADE_EXCELLENT);
-    assert_int_equal(hub_scoresheet_grade(90), HUB_GRADE_EXCELLENT);
-    assert_int_equal(hub_scoresheet_grade(89.99), HUB_GRADE_GOOD);
-    assert_int_equal(hub_scoresheet_grade(80), HUB_GRADE_GOOD);
-    assert_int_equal(hub_scoresheet_grade(79.99), HUB_GRADE_FAIR);
-    assert_int_equal(hub_scoresheet_grade(60), HUB_GRADE_FAIR);
-    assert_int_equal(hub_scoresheet_grade(59.99), HUB_GRADE_POOR);
+    assert_int_equal(hub_scoresheet_grade(100), RO_GRADE_EXCELLENT);
+    assert_int_equal(hub_scoresheet_grade(90), RO_GRADE_EXCELLENT);
+    assert_int_equal(hub_scoresheet_grade(89.99), RO_GRADE_GOOD);
+    assert_int_equal(hub_scoresheet_grade(80), RO_GRADE_GOOD);
+    assert_int_equal(hub_scoresheet_grade(79.99), RO_GRADE_FAIR);
+    assert_int_equal(hub_scoresheet_grade(60), RO_GRADE_FAIR);
+    assert_int_equal(hub_scoresheet_grade(59.99), RO_GRADE_POOR);
 }
 
 static const char s_small_sheet[] = "[level1 a]\n"                       /* 1 */
@@ -1047,23 +1047,23 @@ static void test_scoresheet_files(void **state)
     assert_int_equal(hub_scoresheet_compute(sheet, &sc, 0.755, &res, err, sizeof err), 0);
     NEAR(res.score[2], 45.3);
     NEAR(res.total, 75.3);
-    assert_int_equal(res.grade, HUB_GRADE_FAIR);
+    assert_int_equal(res.grade, RO_GRADE_FAIR);
     assert_int_equal(hub_scoresheet_compute(sheet, &sc, 1.7, &res, err, sizeof err), 0);
     NEAR(res.score[2], 60); /* capped */
 
     /* the output attainment of a province: mean of min(1, share) of the output indicators */
-    hub_targets_t *t = s_shipped_targets();
+    ro_targets_t *t = s_shipped_targets();
     hub_scope_t p;
     memset(&p, 0, sizeof p);
-    p.indicator_count = hub_targets_count(t);
+    p.indicator_count = ro_targets_count(t);
     for (size_t i = 0; i < p.indicator_count; i++) {
         p.indicators[i].index = i;
         p.indicators[i].share = 0.1;
     }
-    p.indicators[hub_targets_find(t, "training_participants")].share = 1.2;
-    p.indicators[hub_targets_find(t, "training_hours")].share = 0.6;
+    p.indicators[ro_targets_find(t, "training_participants")].share = 1.2;
+    p.indicators[ro_targets_find(t, "training_hours")].share = 0.6;
     NEAR(hub_scoresheet_output_attainment(t, &p), 0.8);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
 
     /* scores file refusals name their line */
     static const struct { const char *text, *needle; } bad[] = {

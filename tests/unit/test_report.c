@@ -19,7 +19,7 @@
 #include "engine.h"
 #include "report.h"
 #include "scoresheet.h"
-#include "targets.h"
+#include "ro_targets.h"
 #include "test_util.h"
 
 #include <limits.h>
@@ -37,7 +37,7 @@ static const char s_units[] = "id,level,division,name\n"
                               "469001-002,township,469001,水满乡\n";
 
 typedef struct {
-    hub_targets_t *targets;
+    ro_targets_t *targets;
     ro_registry_t *reg;
     hub_engine_t *engine;
     hub_unit_state_t st[8];
@@ -64,7 +64,7 @@ static int s_setup(void **state)
     fx_t *fx = calloc(1, sizeof *fx);
     char err[512] = "", path[512];
     snprintf(path, sizeof path, "%s/config/targets.ini", s_root());
-    fx->targets = hub_targets_load(path, err, sizeof err);
+    fx->targets = ro_targets_load(path, err, sizeof err);
     if (!fx->targets)
         fail_msg("%s", err);
     fx->reg = ro_registry_load(tu_write("units.csv", s_units), err, sizeof err);
@@ -96,7 +96,7 @@ static int s_setup(void **state)
     const uint32_t as_of = 20180701;
     hub_engine_rollup(fx->engine, fx->st, as_of, &fx->rollup);
     hub_laggard_t *lag = NULL;
-    size_t head = hub_targets_headline(fx->targets);
+    size_t head = ro_targets_headline(fx->targets);
     assert_int_equal(hub_engine_laggards(fx->engine, fx->st, as_of, head, 8, &lag,
                                          &fx->laggard_count), 0);
     for (size_t k = 0; k < fx->laggard_count; k++)
@@ -135,7 +135,7 @@ static int s_teardown(void **state)
     hub_scoresheet_destroy(&fx->sheet);
     hub_engine_destroy(&fx->engine);
     ro_registry_destroy(&fx->reg);
-    hub_targets_destroy(&fx->targets);
+    ro_targets_destroy(&fx->targets);
     free(fx);
     return 0;
 }
@@ -291,7 +291,7 @@ static void test_html_is_self_contained(void **state)
     size_t svgs = 0;
     for (const char *p = pages[0]; (p = strstr(p, "<svg ")); p++)
         svgs++;
-    assert_int_equal(svgs, hub_targets_count(fx->targets) + 1);
+    assert_int_equal(svgs, ro_targets_count(fx->targets) + 1);
     size_t markers = 0;
     for (const char *p = pages[0]; (p = strstr(p, "<polygon ")); p++)
         markers++;
@@ -403,7 +403,7 @@ static void test_html_capped_bars_say_so(void **state)
     size_t marks = 0, over = 0;
     for (const char *p = h; (p = strstr(p, "data-capped=\"1\"")); p++)
         marks++;
-    for (size_t i = 0; i < hub_targets_count(fx->targets); i++)
+    for (size_t i = 0; i < ro_targets_count(fx->targets); i++)
         for (size_t d = 0; d < fx->report.division_count; d++)
             over += divs[d].units && !divs[d].indicators[i].no_data &&
                     divs[d].indicators[i].share > 1.25;
@@ -446,42 +446,42 @@ static void test_pct_rounds_half_up(void **state)
     (void)state;
     char buf[32];
     /* 29 of 2000 is exactly 1.45%: printf("%.1f") of the double says 1.4 */
-    assert_int_equal(hub_pct_tenths(29, 2000), 15);
-    assert_string_equal(hub_pct_format(29, 2000, buf, sizeof buf), "1.5%");
-    assert_string_equal(hub_pct_format_ratio(29.0 / 2000.0, buf, sizeof buf), "1.5%");
+    assert_int_equal(ro_pct_tenths(29, 2000), 15);
+    assert_string_equal(ro_pct_format(29, 2000, buf, sizeof buf), "1.5%");
+    assert_string_equal(ro_pct_format_ratio(29.0 / 2000.0, buf, sizeof buf), "1.5%");
     /* 1/16 = 6.25% is exact in binary, and printf rounds that tie to even: 6.2 */
-    assert_string_equal(hub_pct_format(1, 16, buf, sizeof buf), "6.3%");
-    assert_string_equal(hub_pct_format_ratio(0.0625, buf, sizeof buf), "6.3%");
-    assert_string_equal(hub_pct_format(1, 3, buf, sizeof buf), "33.3%");
-    assert_string_equal(hub_pct_format(2, 3, buf, sizeof buf), "66.7%");
-    assert_string_equal(hub_pct_format(0, 7, buf, sizeof buf), "0.0%");
-    assert_string_equal(hub_pct_format(7, 7, buf, sizeof buf), "100.0%");
-    assert_string_equal(hub_pct_format(1540, 1400, buf, sizeof buf), "110.0%");
-    assert_string_equal(hub_pct_format(1, 0, buf, sizeof buf), "—");
-    assert_string_equal(hub_pct_format_ratio(NAN, buf, sizeof buf), "—");
-    assert_string_equal(hub_pct_format_ratio(INFINITY, buf, sizeof buf), "—");
-    assert_string_equal(hub_pct_format_ratio(-0.0, buf, sizeof buf), "0.0%");
-    assert_string_equal(hub_pct_format_ratio(-0.0145, buf, sizeof buf), "-1.5%");
+    assert_string_equal(ro_pct_format(1, 16, buf, sizeof buf), "6.3%");
+    assert_string_equal(ro_pct_format_ratio(0.0625, buf, sizeof buf), "6.3%");
+    assert_string_equal(ro_pct_format(1, 3, buf, sizeof buf), "33.3%");
+    assert_string_equal(ro_pct_format(2, 3, buf, sizeof buf), "66.7%");
+    assert_string_equal(ro_pct_format(0, 7, buf, sizeof buf), "0.0%");
+    assert_string_equal(ro_pct_format(7, 7, buf, sizeof buf), "100.0%");
+    assert_string_equal(ro_pct_format(1540, 1400, buf, sizeof buf), "110.0%");
+    assert_string_equal(ro_pct_format(1, 0, buf, sizeof buf), "—");
+    assert_string_equal(ro_pct_format_ratio(NAN, buf, sizeof buf), "—");
+    assert_string_equal(ro_pct_format_ratio(INFINITY, buf, sizeof buf), "—");
+    assert_string_equal(ro_pct_format_ratio(-0.0, buf, sizeof buf), "0.0%");
+    assert_string_equal(ro_pct_format_ratio(-0.0145, buf, sizeof buf), "-1.5%");
     /* past what integers hold exactly, still the rule */
-    assert_int_equal(hub_pct_tenths(UINT64_MAX / 2, UINT64_MAX), 500);
+    assert_int_equal(ro_pct_tenths(UINT64_MAX / 2, UINT64_MAX), 500);
     /* the double form is the exact rule for every ratio of counts up to 2000 */
     for (uint64_t den = 1; den <= 2000; den++)
         for (uint64_t num = 0; num <= den; num++)
-            if (hub_pct_tenths_of((double)num / (double)den) != (int64_t)hub_pct_tenths(num, den))
+            if (ro_pct_tenths_of((double)num / (double)den) != (int64_t)ro_pct_tenths(num, den))
                 fail_msg("%llu / %llu: %lld from the double, %llu exact", (unsigned long long)num,
                          (unsigned long long)den,
-                         (long long)hub_pct_tenths_of((double)num / (double)den),
-                         (unsigned long long)hub_pct_tenths(num, den));
+                         (long long)ro_pct_tenths_of((double)num / (double)den),
+                         (unsigned long long)ro_pct_tenths(num, den));
 }
 
 static void test_pct_in_values_and_reports(void **state)
 {
     fx_t *fx = *state;
     char buf[32];
-    int items = hub_targets_find(fx->targets, "items_no_visit");
+    int items = ro_targets_find(fx->targets, "items_no_visit");
     assert_true(items >= 0);
-    const hub_indicator_t *ind = hub_targets_at(fx->targets, (size_t)items);
-    assert_string_equal(hub_indicator_format(ind, 29.0 / 2000.0, buf, sizeof buf), "1.5%");
+    const ro_indicator_t *ind = ro_targets_at(fx->targets, (size_t)items);
+    assert_string_equal(ro_indicator_format(ind, 29.0 / 2000.0, buf, sizeof buf), "1.5%");
     /* a province whose items share is 1 of 16 (6.25%, a tie that printf
      * rounds to even: 6.2) and whose 125 people trained are 6.25% of the
      * goal shows 6.3% for both, in every format */
@@ -525,7 +525,7 @@ static void test_goal_allocation_whole_people(void **state)
     (void)state;
     char err[512] = "", path[512];
     snprintf(path, sizeof path, "%s/config/targets.ini", s_root());
-    hub_targets_t *t = hub_targets_load(path, err, sizeof err);
+    ro_targets_t *t = ro_targets_load(path, err, sizeof err);
     if (!t)
         fail_msg("%s", err);
     snprintf(path, sizeof path, "%s/config/units.csv", s_root());
@@ -536,16 +536,16 @@ static void test_goal_allocation_whole_people(void **state)
     assert_int_equal(n, 893);
     double *goal = calloc(n, sizeof *goal);
     assert_non_null(goal);
-    for (size_t i = 0; i < hub_targets_count(t); i++) {
-        const hub_indicator_t *ind = hub_targets_at(t, i);
-        if (ind->kind != HUB_KIND_SUM) {
-            assert_int_equal(hub_targets_allocate(ind, reg, goal), -1);
+    for (size_t i = 0; i < ro_targets_count(t); i++) {
+        const ro_indicator_t *ind = ro_targets_at(t, i);
+        if (ind->kind != RO_KIND_SUM) {
+            assert_int_equal(ro_targets_allocate(ind, reg, goal), -1);
             continue;
         }
         sums++;
-        unsigned steps = hub_indicator_goal_steps(ind);
-        assert_int_equal(steps, ind->measure == HUB_MEASURE_HOURS ? 10 : 1);
-        assert_int_equal(hub_targets_allocate(ind, reg, goal), 0);
+        unsigned steps = ro_indicator_goal_steps(ind);
+        assert_int_equal(steps, ind->measure == RO_MEASURE_HOURS ? 10 : 1);
+        assert_int_equal(ro_targets_allocate(ind, reg, goal), 0);
         long long total = 0, lo = LLONG_MAX, hi = 0;
         for (size_t u = 0; u < n; u++) {
             double x = goal[u] * steps;
@@ -565,12 +565,12 @@ static void test_goal_allocation_whole_people(void **state)
         long long extra = total - lo * (long long)n;
         for (size_t u = 0; u < n; u++)
             assert_int_equal(llround(goal[u] * steps), lo + (u < (size_t)extra));
-        if (ind->source == HUB_SOURCE_PARTICIPANTS) {
+        if (ind->source == RO_SOURCE_PARTICIPANTS) {
             /* 2000 over 893: 214 units are asked 3 people, 679 are asked 2 */
             assert_int_equal(lo, 2);
             assert_int_equal(extra, 214);
             char buf[32];
-            assert_string_equal(hub_indicator_format(ind, goal[n - 1], buf, sizeof buf), "2");
+            assert_string_equal(ro_indicator_format(ind, goal[n - 1], buf, sizeof buf), "2");
         } else {
             /* 300 hours over 893: 321 units are asked 0.4 h, 572 are asked 0.3 h */
             assert_int_equal(lo, 3);
@@ -580,7 +580,7 @@ static void test_goal_allocation_whole_people(void **state)
     assert_int_equal(sums, 2);
     free(goal);
     ro_registry_destroy(&reg);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
 }
 
 static const char s_weighted[] = "[indicator people]\n"
@@ -601,7 +601,7 @@ static void test_goal_allocation_largest_remainder(void **state)
 {
     (void)state;
     char err[512] = "";
-    hub_targets_t *t = hub_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
     if (!t)
         fail_msg("%s", err);
     ro_registry_t *reg = ro_registry_load(tu_write("units5.csv", "id,level,division,name\n"
@@ -616,12 +616,12 @@ static void test_goal_allocation_largest_remainder(void **state)
     double goal[5];
     /* weights 3, 3, 2, 1, 2 (sum 11): quotas 327.27 327.27 218.18 109.09 218.18;
      * the floors leave 1, which goes to the first of the two largest remainders */
-    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    assert_int_equal(ro_targets_allocate(ro_targets_at(t, 0), reg, goal), 0);
     const double want[5] = {328, 327, 218, 109, 218};
     for (size_t u = 0; u < 5; u++)
         assert_true(goal[u] == want[u]);
     /* 10 hours in tenths over 5 units: 2.0 each, exactly */
-    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 1), reg, goal), 0);
+    assert_int_equal(ro_targets_allocate(ro_targets_at(t, 1), reg, goal), 0);
     for (size_t u = 0; u < 5; u++)
         assert_true(goal[u] == 2.0);
     ro_registry_destroy(&reg);
@@ -637,7 +637,7 @@ static void test_goal_allocation_largest_remainder(void **state)
                            err, sizeof err);
     if (!reg)
         fail_msg("%s", err);
-    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    assert_int_equal(ro_targets_allocate(ro_targets_at(t, 0), reg, goal), 0);
     const double over[5] = {500, 263, 175, 87, 175};
     for (size_t u = 0; u < 5; u++)
         if (goal[u] != over[u])
@@ -652,10 +652,10 @@ static void test_goal_allocation_largest_remainder(void **state)
                            err, sizeof err);
     if (!reg)
         fail_msg("%s", err);
-    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    assert_int_equal(ro_targets_allocate(ro_targets_at(t, 0), reg, goal), 0);
     assert_true(goal[0] == 1000 && goal[1] == 400 && goal[2] == 0);
     ro_registry_destroy(&reg);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
 }
 
 /* ---- the milestone beside "missed"; where the series chart ends ------------------- */
