@@ -947,8 +947,8 @@ static void s_run(hub_t *h)
     }
 }
 
-/* hub_allow_bad_fn of --check: every bad line, not only the first. */
-static void s_check_bad_line(void *arg, const hub_allow_bad_t *bad)
+/* ro_allow_bad_fn of --check: every bad line, not only the first. */
+static void s_check_bad_line(void *arg, const ro_allow_bad_t *bad)
 {
     const char *path = arg;
     fprintf(stderr, "%s:%d: %s\n", path, bad->line, bad->why);
@@ -964,14 +964,14 @@ static int s_check(hub_t *h, const char *config)
     int rc = 0;
     if (h->cfg.sec.curve) {
         /* the hub starts with a bad list and admits no one; --check says so, every bad line */
-        hub_allow_t *list = hub_allow_load_refined(h->cfg.allow_list, NULL, s_check_bad_line,
+        ro_allow_t *list = ro_allow_load_refined(h->cfg.allow_list, NULL, s_check_bad_line,
                                                    h->cfg.allow_list, err, sizeof err);
-        size_t keys = hub_allow_count(list), bad = hub_allow_bad_count(list);
+        size_t keys = ro_allow_count(list), bad = ro_allow_bad_count(list);
         if (list && !bad && keys == 0)
             snprintf(err, sizeof err, "%s lists no keys", h->cfg.allow_list);
         else if (bad)
             snprintf(err, sizeof err, "%zu bad line%s (above)", bad, bad == 1 ? "" : "s");
-        hub_allow_destroy(&list);
+        ro_allow_destroy(&list);
         if (bad || keys == 0) {
             fprintf(stderr, "%s: [security] allow_list: %s: the hub would admit no one\n", config,
                     err);
