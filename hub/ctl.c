@@ -421,11 +421,11 @@ static const char *s_date_or(uint32_t d, const char *none, char *buf)
 
 hub_report_milestone_t ctl_row_milestone(const Rollout__Indicator *in)
 {
-    hub_indicator_result_t res;
+    ro_result_t res;
     memset(&res, 0, sizeof res);
-    for (int m = HUB_MILESTONE_NONE; m <= HUB_MILESTONE_MISSED; m++)
-        if (!strcmp(in->milestone, hub_milestone_status_name((hub_milestone_status_t)m)))
-            res.milestone = (hub_milestone_status_t)m;
+    for (int m = RO_MILESTONE_NONE; m <= RO_MILESTONE_MISSED; m++)
+        if (!strcmp(in->milestone, ro_milestone_status_name((ro_milestone_status_t)m)))
+            res.milestone = (ro_milestone_status_t)m;
     res.no_data = in->no_data;
     res.value = in->value;
     res.next_date = in->next_date;

@@ -68,8 +68,8 @@ typedef struct {
 typedef struct {
     ro_targets_t *targets;
     Rollout__StatusReply *replies[5]; /* province, levels, divisions, laggards, series */
-    hub_scope_t province;
-    hub_scope_t *levels, *divisions, *laggards;
+    ro_scope_t province;
+    ro_scope_t *levels, *divisions, *laggards;
     size_t nlevels, ndivisions, nlaggards;
     hub_report_point_t *series;
     size_t nseries;
@@ -144,11 +144,11 @@ static int s_grade_parse(const char *label, ro_grade_t *out)
     return -1;
 }
 
-static int s_milestone_parse(const char *name, hub_milestone_status_t *out)
+static int s_milestone_parse(const char *name, ro_milestone_status_t *out)
 {
-    for (int m = HUB_MILESTONE_NONE; m <= HUB_MILESTONE_MISSED; m++) {
-        if (!strcmp(name, hub_milestone_status_name((hub_milestone_status_t)m))) {
-            *out = (hub_milestone_status_t)m;
+    for (int m = RO_MILESTONE_NONE; m <= RO_MILESTONE_MISSED; m++) {
+        if (!strcmp(name, ro_milestone_status_name((ro_milestone_status_t)m))) {
+            *out = (ro_milestone_status_t)m;
             return 0;
         }
     }
@@ -157,7 +157,7 @@ static int s_milestone_parse(const char *name, hub_milestone_status_t *out)
 
 /* Turn a wire scope back into the engine's form. Its indicators must be
  * the targets', in the targets' order. Returns 0, or -1 with a reason. */
-static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, hub_scope_t *out,
+static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, ro_scope_t *out,
                            char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -172,11 +172,11 @@ static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, hub_
                  pb->grade);
         return -1;
     }
-    out->kind = (hub_scope_kind_t)kind;
+    out->kind = (ro_scope_kind_t)kind;
     snprintf(out->id, sizeof out->id, "%s", pb->id);
     snprintf(out->name, sizeof out->name, "%s", pb->name);
     out->level = ro_level_parse(pb->level, &level) ? -1 : (int)level;
-    out->division = kind == HUB_SCOPE_PROVINCE ? 0 : (uint32_t)strtoul(pb->division, NULL, 10);
+    out->division = kind == RO_SCOPE_PROVINCE ? 0 : (uint32_t)strtoul(pb->division, NULL, 10);
     out->units = pb->units;
     out->units_reporting = pb->units_reporting;
     out->participants = pb->participants;
@@ -201,7 +201,7 @@ static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, hub_
     out->indicator_count = n;
     for (size_t i = 0; i < n; i++) {
         const Rollout__Indicator *in = pb->indicators[i];
-        hub_indicator_result_t *r = &out->indicators[i];
+        ro_result_t *r = &out->indicators[i];
         if (strcmp(in->id, ro_targets_at(t, i)->id) != 0) {
             snprintf(err, errlen, "the hub's indicator %zu is '%s', the targets' is '%s'", i + 1,
                      in->id, ro_targets_at(t, i)->id);
@@ -228,7 +228,7 @@ static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, hub_
 }
 
 /* All scopes of a reply into a malloc'ed array. Returns 0, or -1 (printed). */
-static int s_scopes(const ro_targets_t *t, const Rollout__StatusReply *r, hub_scope_t **out,
+static int s_scopes(const ro_targets_t *t, const Rollout__StatusReply *r, ro_scope_t **out,
                     size_t *count)
 {
     *out = calloc(r->n_scopes ? r->n_scopes : 1, sizeof **out);
@@ -274,7 +274,7 @@ static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     if (!(d->replies[4] = s_ask(hub, &req, &code)))
         return code;
 
-    hub_scope_t *province = NULL;
+    ro_scope_t *province = NULL;
     size_t n = 0;
     int bad = s_scopes(d->targets, d->replies[0], &province, &n);
     if (!bad && n == 1)
@@ -385,7 +385,7 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         /* the output indicators as the hub has them on the evaluation date */
         Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
         req.as_of = o->as_of ? o->as_of : scores.date;
-        hub_scope_t *province = NULL;
+        ro_scope_t *province = NULL;
         size_t n = 0;
         if (!d->targets)
             d->targets = s_hub_targets(hub, &code);

@@ -55,7 +55,7 @@ struct hub_feed {
     uint32_t gen;                   /* the next publication's generation, never 0 */
     uint8_t touched[S_ROLLUPS];     /* per rollup (T_ above): 1 = due */
     int64_t next_pub_ms;            /* the next publication may go out from then */
-    hub_scope_t scope;              /* scratch: one evaluated scope */
+    ro_scope_t scope;              /* scratch: one evaluated scope */
     hub_rollup_t *rollup;           /* scratch: every rollup */
     uint8_t *buf;                   /* scratch: S_HEAD, then the packed scope */
     size_t bufcap;                  /* its bytes */
@@ -283,7 +283,7 @@ static size_t s_uvarint(uint8_t *out, uint64_t v)
 }
 
 /* Pack scope s at buf + S_HEAD; returns its bytes, 0 on failure. */
-static size_t s_pack(hub_feed_t *self, const hub_scope_t *s)
+static size_t s_pack(hub_feed_t *self, const ro_scope_t *s)
 {
     size_t room = self->bufcap - S_HEAD;
     size_t n = hub_status_pack_scope(self->targets, s, self->buf + S_HEAD, room);
@@ -299,7 +299,7 @@ static size_t s_pack(hub_feed_t *self, const hub_scope_t *s)
 /* Send scope s on topic ti (a topic table index) if its packed form
  * differs from what the topic last sent. Returns 1 if sent, 0 if
  * unchanged, -1 on failure. */
-static int s_publish(hub_feed_t *self, size_t ti, const hub_scope_t *s, int64_t now)
+static int s_publish(hub_feed_t *self, size_t ti, const ro_scope_t *s, int64_t now)
 {
     size_t n = s_pack(self, s);
     if (!n) {
@@ -313,7 +313,7 @@ static int s_publish(hub_feed_t *self, size_t ti, const hub_scope_t *s, int64_t 
         return 0;
     }
     char topic[RO_FEED_TOPIC_MAX];
-    if (ro_feed_topic(hub_scope_kind_name(s->kind), s->id, topic, sizeof topic)) {
+    if (ro_feed_topic(ro_scope_kind_name(s->kind), s->id, topic, sizeof topic)) {
         s_error(self, "publish", s->id);
         return -1;
     }

@@ -308,10 +308,10 @@ static int s_doc_end(w_t *w)
 
 /* ---- what a row and a series show (shared with rolloutctl) -------------- */
 
-hub_report_milestone_t hub_report_row_milestone(const hub_indicator_result_t *res)
+hub_report_milestone_t hub_report_row_milestone(const ro_result_t *res)
 {
     hub_report_milestone_t m = {res->next_date, res->next_goal, res->gap};
-    if (res->milestone == HUB_MILESTONE_MISSED && res->due_date) {
+    if (res->milestone == RO_MILESTONE_MISSED && res->due_date) {
         m.date = res->due_date;
         m.goal = res->due_goal;
         m.gap = fmax(0.0, res->due_goal - (res->no_data ? 0.0 : res->value));
@@ -385,12 +385,12 @@ static const char *s_num(double x, char *buf, size_t len)
     return buf;
 }
 
-static const char *s_milestone_text(hub_milestone_status_t m)
+static const char *s_milestone_text(ro_milestone_status_t m)
 {
     switch (m) {
-    case HUB_MILESTONE_MET: return "已达成 met";
-    case HUB_MILESTONE_AT_RISK: return "有风险 at-risk";
-    case HUB_MILESTONE_MISSED: return "未达成 missed";
+    case RO_MILESTONE_MET: return "已达成 met";
+    case RO_MILESTONE_AT_RISK: return "有风险 at-risk";
+    case RO_MILESTONE_MISSED: return "未达成 missed";
     default: return "—";
     }
 }
@@ -414,17 +414,17 @@ static void s_schedule(const ro_indicator_t *ind, double goal, char *buf, size_t
     }
 }
 
-static void s_status(const ro_indicator_t *ind, const hub_indicator_result_t *res, char *buf,
+static void s_status(const ro_indicator_t *ind, const ro_result_t *res, char *buf,
                      size_t len)
 {
     char a[32], b[32], d[16];
     hub_report_milestone_t m = hub_report_row_milestone(res);
     switch (res->milestone) {
-    case HUB_MILESTONE_MISSED:
+    case RO_MILESTONE_MISSED:
         snprintf(buf, len, "%s: %s @ %s", s_milestone_text(res->milestone),
                  ro_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d));
         break;
-    case HUB_MILESTONE_AT_RISK:
+    case RO_MILESTONE_AT_RISK:
         snprintf(buf, len, "%s: %s @ %s, 差距 gap %s", s_milestone_text(res->milestone),
                  ro_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d),
                  ro_indicator_format(ind, m.gap, b, sizeof b));
@@ -435,7 +435,7 @@ static void s_status(const ro_indicator_t *ind, const hub_indicator_result_t *re
 }
 
 /* A scope's cell for one indicator: "55.0%", or "1234 / 2000 (61.7%)". */
-static void s_value_cell(row_t *row, const ro_indicator_t *ind, const hub_indicator_result_t *res)
+static void s_value_cell(row_t *row, const ro_indicator_t *ind, const ro_result_t *res)
 {
     char v[32], g[32], s[32];
     if (res->no_data)
@@ -470,7 +470,7 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
     const ro_indicator_t *ind = ro_targets_at(r->targets, i);
     size_t rows = 0, capped = 0;
     for (size_t d = 0; d < r->division_count; d++) {
-        const hub_indicator_result_t *res = &r->divisions[d].indicators[i];
+        const ro_result_t *res = &r->divisions[d].indicators[i];
         rows += r->divisions[d].units > 0;
         capped += r->divisions[d].units > 0 && !res->no_data && res->share > BAR_MAX;
     }
@@ -489,10 +489,10 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
     fputs("</text>\n", f);
     size_t k = 0;
     for (size_t d = 0; d < r->division_count; d++) {
-        const hub_scope_t *s = &r->divisions[d];
+        const ro_scope_t *s = &r->divisions[d];
         if (!s->units)
             continue;
-        const hub_indicator_result_t *res = &s->indicators[i];
+        const ro_result_t *res = &s->indicators[i];
         double y = top + (double)k * rh;
         char pct[32];
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 6, y + 14);
@@ -678,15 +678,6 @@ void hub_report_init(hub_report_t *r, const ro_targets_t *targets, uint32_t as_o
     r->series_indicator = r->laggard_indicator;
 }
 
-void hub_report_use_rollup(hub_report_t *r, const hub_rollup_t *rollup)
-{
-    r->province = &rollup->province;
-    r->levels = rollup->levels;
-    r->level_count = RO_LEVEL_COUNT;
-    r->divisions = rollup->divisions;
-    r->division_count = RO_DIVISION_COUNT;
-}
-
 static void s_indicator_name(const ro_indicator_t *ind, char *buf, size_t len)
 {
     snprintf(buf, len, "%s %s (%s)", ind->label_zh, ind->label_en,
@@ -695,7 +686,7 @@ static void s_indicator_name(const ro_indicator_t *ind, char *buf, size_t len)
 
 static void s_targets_table(w_t *w, const hub_report_t *r)
 {
-    const hub_scope_t *p = r->province;
+    const ro_scope_t *p = r->province;
     size_t n = ro_targets_count(r->targets);
     row_t *row = malloc(sizeof *row);
     if (!row)
@@ -710,7 +701,7 @@ static void s_targets_table(w_t *w, const hub_report_t *r)
     s_row(w, row, true);
     for (size_t i = 0; i < n && i < p->indicator_count; i++) {
         const ro_indicator_t *ind = ro_targets_at(r->targets, i);
-        const hub_indicator_result_t *res = &p->indicators[i];
+        const ro_result_t *res = &p->indicators[i];
         /* the type cell spans its run of indicators, as in the document */
         int span = 1;
         if (i > 0 && ro_targets_at(r->targets, i - 1)->type == ind->type)
@@ -746,7 +737,7 @@ static void s_targets_table(w_t *w, const hub_report_t *r)
 }
 
 /* Levels or divisions: one row per scope. */
-static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *scopes, size_t count,
+static void s_scopes_table(w_t *w, const hub_report_t *r, const ro_scope_t *scopes, size_t count,
                            bool divisions)
 {
     size_t n = ro_targets_count(r->targets);
@@ -767,7 +758,7 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *sco
     s_table_open(w);
     s_row(w, row, true);
     for (size_t k = 0; k < count; k++) {
-        const hub_scope_t *s = &scopes[k];
+        const ro_scope_t *s = &scopes[k];
         if (divisions && !s->units)
             continue;
         memset(row, 0, sizeof *row);
@@ -808,11 +799,11 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
     s_table_open(w);
     s_row(w, row, true);
     for (size_t k = 0; k < r->laggard_count; k++) {
-        const hub_scope_t *s = &r->laggards[k];
+        const ro_scope_t *s = &r->laggards[k];
         if (r->laggard_indicator >= s->indicator_count)
             continue;
-        const hub_indicator_result_t *res = &s->indicators[r->laggard_indicator];
-        const char *dname = hub_engine_division_name(s->division);
+        const ro_result_t *res = &s->indicators[r->laggard_indicator];
+        const char *dname = ro_scope_division_name(s->division);
         hub_report_milestone_t m = hub_report_row_milestone(res);
         char a[32], d[16];
         memset(row, 0, sizeof *row);
@@ -825,7 +816,7 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
         s_cell(row, 0, 0, "%s", ro_indicator_format(ind, m.goal, a, sizeof a));
         s_cell(row, 0, 0, "%s", s_date(m.date, d));
         s_cell(row, 0, 0, "%s", ro_indicator_format(ind, m.gap, a, sizeof a));
-        if (res->milestone == HUB_MILESTONE_MISSED) {
+        if (res->milestone == RO_MILESTONE_MISSED) {
             char b[CELL_MAX];
             s_status(ind, res, b, sizeof b);
             s_cell(row, 0, 0, "%s", b);
@@ -872,7 +863,7 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
     for (size_t i = 0; i < r->province->indicator_count; i++) {
         if (!(r->province->why & (1u << i)))
             continue;
-        hub_engine_reason(r->targets, r->province, i, reasons[nwhy], sizeof reasons[nwhy]);
+        ro_scope_reason(r->targets, r->province, i, reasons[nwhy], sizeof reasons[nwhy]);
         why[nwhy] = reasons[nwhy];
         nwhy++;
     }

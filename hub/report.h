@@ -5,7 +5,7 @@
 #ifndef HUB_REPORT_H
 #define HUB_REPORT_H
 
-#include "engine.h"
+#include "ro_scope.h"
 #include "scoresheet.h"
 #include "ro_targets.h"
 
@@ -72,7 +72,7 @@ typedef struct {
     double gap;    /* max(0, goal - value), the value 0 when no data */
 } hub_report_milestone_t;
 
-hub_report_milestone_t hub_report_row_milestone(const hub_indicator_result_t *res);
+hub_report_milestone_t hub_report_row_milestone(const ro_result_t *res);
 
 /* What the target table shows. Scopes are borrowed; arrays may be empty. */
 typedef struct {
@@ -80,12 +80,12 @@ typedef struct {
     uint32_t as_of;                    /* YYYYMMDD the scopes were evaluated for */
     const char *title;                 /* project name; NULL = the document's */
     const char *note;                  /* a line under the title, e.g. when made; NULL = none */
-    const hub_scope_t *province;       /* the province (required) */
-    const hub_scope_t *levels;         /* level scopes, shown in this order */
+    const ro_scope_t *province;       /* the province (required) */
+    const ro_scope_t *levels;         /* level scopes, shown in this order */
     size_t level_count;                /* 0 = no level table */
-    const hub_scope_t *divisions;      /* division scopes; those with no units are left out */
+    const ro_scope_t *divisions;      /* division scopes; those with no units are left out */
     size_t division_count;             /* 0 = no division table nor bar charts */
-    const hub_scope_t *laggards;       /* unit scopes, most behind first */
+    const ro_scope_t *laggards;       /* unit scopes, most behind first */
     size_t laggard_count;              /* 0 = "none" */
     size_t laggard_indicator;          /* the indicator the laggards are behind on */
     const hub_report_point_t *series;  /* HTML chart: the headline share over time, by date */
@@ -98,9 +98,6 @@ typedef struct {
 
 /* Zero *r, then set targets, as_of and both indicators to the headline. */
 void hub_report_init(hub_report_t *r, const ro_targets_t *targets, uint32_t as_of);
-
-/* Point r at a rollup's province, levels and divisions. */
-void hub_report_use_rollup(hub_report_t *r, const hub_rollup_t *rollup);
 
 /* Write the target table report. Returns 0, or -1 if r lacks targets or
  * province, an indicator index is out of range, or writing failed. */

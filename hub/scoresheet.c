@@ -514,12 +514,12 @@ int hub_scoresheet_compute(const hub_scoresheet_t *sheet, const hub_scores_t *sc
     return 0;
 }
 
-double hub_scoresheet_output_attainment(const ro_targets_t *targets, const hub_scope_t *province)
+double hub_scoresheet_output_attainment(const ro_targets_t *targets, const ro_scope_t *province)
 {
     double sum = 0;
     int n = 0;
     for (size_t i = 0; i < province->indicator_count; i++) {
-        const hub_indicator_result_t *r = &province->indicators[i];
+        const ro_result_t *r = &province->indicators[i];
         const ro_indicator_t *ind = ro_targets_at(targets, r->index);
         if (!ind || ind->type != RO_TYPE_OUTPUT)
             continue;

@@ -5,7 +5,7 @@
 #ifndef HUB_SCORESHEET_H
 #define HUB_SCORESHEET_H
 
-#include "engine.h"
+#include "ro_scope.h"
 #include "ro_targets.h"
 
 #include <stddef.h>
@@ -115,7 +115,7 @@ int hub_scoresheet_compute(const hub_scoresheet_t *sheet, const hub_scores_t *sc
 /* The output attainment of a province scope: the mean over the targets'
  * output indicators of min(1, share), a no-data share counting 0; NaN if
  * the targets have no output indicator. */
-double hub_scoresheet_output_attainment(const ro_targets_t *targets, const hub_scope_t *province);
+double hub_scoresheet_output_attainment(const ro_targets_t *targets, const ro_scope_t *province);
 
 /* The grade of a total: 优 >= 90, 良 >= 80, 中 >= 60, else 差. */
 ro_grade_t hub_scoresheet_grade(double total);

@@ -47,7 +47,7 @@ struct hub_status {
 /* A reply under construction. */
 typedef struct {
     Rollout__StatusReply pb;
-    hub_scope_t *scopes; /* grows; turned into protobuf at pack time */
+    ro_scope_t *scopes; /* grows; turned into protobuf at pack time */
     size_t nscopes, scap;
     Rollout__Metric *metrics;
     size_t nmetrics, mcap;
@@ -186,17 +186,17 @@ static int s_enter(hub_status_t *self, uint64_t gen, s_reply_t *rep)
 
 /* ---- reply building ---------------------------------------------------- */
 
-static hub_scope_t *s_scope_add(s_reply_t *rep)
+static ro_scope_t *s_scope_add(s_reply_t *rep)
 {
     if (rep->nscopes == rep->scap) {
         size_t cap = rep->scap ? rep->scap * 2 : 4;
-        hub_scope_t *s = realloc(rep->scopes, cap * sizeof *s);
+        ro_scope_t *s = realloc(rep->scopes, cap * sizeof *s);
         if (!s)
             return NULL;
         rep->scopes = s;
         rep->scap = cap;
     }
-    hub_scope_t *sc = &rep->scopes[rep->nscopes++];
+    ro_scope_t *sc = &rep->scopes[rep->nscopes++];
     memset(sc, 0, sizeof *sc);
     return sc;
 }
@@ -319,13 +319,13 @@ static int s_indicator(hub_status_t *self, const Rollout__StatusRequest *req, s_
 static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t *states,
                       size_t index)
 {
-    hub_scope_t *sc = s_scope_add(rep);
+    ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
     if (self->engine)
         return hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
     const ro_unit_t *u = ro_registry_at(self->reg, index);
-    sc->kind = HUB_SCOPE_UNIT;
+    sc->kind = RO_SCOPE_UNIT;
     snprintf(sc->id, sizeof sc->id, "%s", u->id);
     snprintf(sc->name, sizeof sc->name, "%s", u->name);
     sc->level = (int)u->level;
@@ -363,7 +363,7 @@ static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *re
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
-    hub_scope_t *sc = s_scope_add(rep);
+    ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
     const hub_rollup_t *sums = s_sums(self, states);
@@ -371,7 +371,7 @@ static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *re
         return hub_engine_eval(self->engine, &sums->province, rep->pb.as_of, sc) ? 1 : 0;
     if (self->engine)
         return hub_engine_province(self->engine, states, rep->pb.as_of, sc) ? 1 : 0;
-    sc->kind = HUB_SCOPE_PROVINCE;
+    sc->kind = RO_SCOPE_PROVINCE;
     snprintf(sc->id, sizeof sc->id, "%u", RO_PROVINCE_CODE);
     snprintf(sc->name, sizeof sc->name, "%s", ro_division_name(RO_PROVINCE_CODE));
     sc->level = -1;
@@ -399,11 +399,11 @@ static int s_query_division(hub_status_t *self, const Rollout__StatusRequest *re
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
-    hub_scope_t *sc = s_scope_add(rep);
+    ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
     const hub_rollup_t *sums = s_sums(self, states);
-    const hub_scope_t *sum = sums ? &sums->divisions[ro_division_index((uint32_t)code)] : NULL;
+    const ro_scope_t *sum = sums ? &sums->divisions[ro_division_index((uint32_t)code)] : NULL;
     if (sum)
         return hub_engine_eval(self->engine, sum, rep->pb.as_of, sc) ? 1 : 0;
     return hub_engine_division(self->engine, states, (uint32_t)code, rep->pb.as_of, sc) ? 1 : 0;
@@ -427,7 +427,7 @@ static int s_query_level(hub_status_t *self, const Rollout__StatusRequest *req, 
     for (int l = 0; l < RO_LEVEL_COUNT; l++) {
         if (!all && l != (int)level)
             continue;
-        hub_scope_t *sc = s_scope_add(rep);
+        ro_scope_t *sc = s_scope_add(rep);
         if (!sc)
             return -1;
         const hub_rollup_t *sums = s_sums(self, states);
@@ -453,7 +453,7 @@ static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *r
         return -1;
     rc = r && hub_engine_rollup(self->engine, states, rep->pb.as_of, r) ? 1 : 0;
     for (int d = 0; rc == 0 && d < RO_DIVISION_COUNT; d++) {
-        hub_scope_t *sc = s_scope_add(rep);
+        ro_scope_t *sc = s_scope_add(rep);
         if (!sc)
             rc = -1;
         else if (r)
@@ -842,16 +842,16 @@ static void s_pack_free(s_pack_t *pk, size_t nscopes)
 
 /* Fill the protobuf form of scope s as scope k of pk (targets: the engine's,
  * NULL for raw sums). Returns 0, or -1 out of memory. */
-static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const hub_scope_t *s, size_t k)
+static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const ro_scope_t *s, size_t k)
 {
     Rollout__Scope init = ROLLOUT__SCOPE__INIT;
     Rollout__Scope *pb = &pk->scopes[k];
     *pb = init;
-    pb->kind = (char *)hub_scope_kind_name(s->kind);
+    pb->kind = (char *)ro_scope_kind_name(s->kind);
     pb->id = (char *)s->id;
     pb->name = (char *)s->name;
     pb->level = s->level >= 0 ? (char *)ro_level_name((ro_level_t)s->level) : "";
-    uint32_t division = s->kind == HUB_SCOPE_PROVINCE ? RO_PROVINCE_CODE : s->division;
+    uint32_t division = s->kind == RO_SCOPE_PROVINCE ? RO_PROVINCE_CODE : s->division;
     if (division)
         snprintf(pk->division[k], sizeof pk->division[k], "%06u", (unsigned)division);
     else
@@ -875,7 +875,7 @@ static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const hub_sco
     pb->why = s->why;
     size_t base = k * RO_INDICATORS_MAX;
     for (size_t i = 0; i < s->indicator_count && targets; i++) {
-        const hub_indicator_result_t *r = &s->indicators[i];
+        const ro_result_t *r = &s->indicators[i];
         const ro_indicator_t *ind = ro_targets_at(targets, r->index);
         Rollout__Indicator iinit = ROLLOUT__INDICATOR__INIT;
         Rollout__Indicator *pi = &pk->inds[base + i];
@@ -887,7 +887,7 @@ static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const hub_sco
         pi->goal = r->goal;
         pi->share = isnan(r->share) ? 0.0 : r->share;
         pi->grade = (char *)ro_grade_label(r->grade);
-        pi->milestone = (char *)hub_milestone_status_name(r->milestone);
+        pi->milestone = (char *)ro_milestone_status_name(r->milestone);
         pi->next_date = r->next_date;
         pi->next_goal = r->next_goal;
         pi->gap = r->gap;
@@ -902,7 +902,7 @@ static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const hub_sco
             pk->why[base + i] = malloc(512);
             if (!pk->why[base + i])
                 return -1;
-            hub_engine_reason(targets, s, i, pk->why[base + i], 512);
+            ro_scope_reason(targets, s, i, pk->why[base + i], 512);
             pi->why = pk->why[base + i];
         }
         pk->ip[base + i] = pi;
@@ -913,7 +913,7 @@ static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const hub_sco
     return 0;
 }
 
-size_t hub_status_pack_scope(const ro_targets_t *targets, const hub_scope_t *s, uint8_t *buf,
+size_t hub_status_pack_scope(const ro_targets_t *targets, const ro_scope_t *s, uint8_t *buf,
                              size_t cap)
 {
     Rollout__Scope scope;

@@ -96,7 +96,7 @@ int hub_status_answer(hub_status_t *self, const uint8_t *req, size_t len, int64_
  * as the protobuf Scope a reply carries it, the same bytes, into buf if it
  * fits in cap bytes. Returns its packed size (more than cap: nothing was
  * written, call again with room), or 0 when out of memory. For the feed. */
-size_t hub_status_pack_scope(const ro_targets_t *targets, const hub_scope_t *s, uint8_t *buf,
+size_t hub_status_pack_scope(const ro_targets_t *targets, const ro_scope_t *s, uint8_t *buf,
                              size_t cap);
 
 /* Who may still ask (CURVE): gate(arg, request) gets each request's body

@@ -272,7 +272,7 @@ static void test_targets_errors_name_their_line(void **state)
 
 static ro_grade_t s_province_grade(fx_t *fx, int indicator)
 {
-    hub_scope_t s;
+    ro_scope_t s;
     assert_int_equal(hub_engine_province(fx->engine, fx->st, 20190101, &s), 0);
     return s.indicators[indicator].grade;
 }
@@ -282,7 +282,7 @@ static void test_band_edges_sum(void **state)
     fx_t *fx = *state;
     memset(fx->st, 0, sizeof fx->st);
     /* the province's goal is the sum of five allocated goals (400 each) */
-    hub_scope_t s;
+    ro_scope_t s;
     hub_engine_province(fx->engine, fx->st, 20190101, &s);
     NEAR(s.indicators[fx->participants].goal, 2000);
     NEAR(s.indicators[fx->hours].goal, 300);
@@ -317,7 +317,7 @@ static void test_band_edges_sum(void **state)
     hub_engine_unit(fx->engine, fx->st, 2, 20190101, &s);
     assert_int_equal(s.indicators[fx->participants].grade, RO_GRADE_FAIR);
     /* with no milestones: status none, the standing target is the goal */
-    assert_int_equal(s.indicators[fx->participants].milestone, HUB_MILESTONE_NONE);
+    assert_int_equal(s.indicators[fx->participants].milestone, RO_MILESTONE_NONE);
     assert_int_equal(s.indicators[fx->participants].next_date, 0);
     NEAR(s.indicators[fx->participants].next_goal, 400);
     NEAR(s.indicators[fx->participants].gap, 41);
@@ -344,7 +344,7 @@ static void test_band_edges_ratio(void **state)
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         fx->st[4].staff_total = fx->st[4].items_total = cases[k].total;
         fx->st[4].staff_proficient = fx->st[4].items_no_visit = cases[k].part;
-        hub_scope_t s;
+        ro_scope_t s;
         hub_engine_unit(fx->engine, fx->st, 4, 20190101, &s);
         if (s.indicators[fx->staff].grade != cases[k].staff ||
             s.indicators[fx->items].grade != cases[k].items)
@@ -357,52 +357,52 @@ static void test_band_edges_ratio(void **state)
 
 /* ---- milestones ------------------------------------------------------------- */
 
-static hub_indicator_result_t s_items_at(fx_t *fx, uint32_t part, uint32_t total, uint32_t as_of)
+static ro_result_t s_items_at(fx_t *fx, uint32_t part, uint32_t total, uint32_t as_of)
 {
     memset(fx->st, 0, sizeof fx->st);
     fx->st[0].items_total = total;
     fx->st[0].items_no_visit = part;
-    hub_scope_t s;
+    ro_scope_t s;
     assert_int_equal(hub_engine_unit(fx->engine, fx->st, 0, as_of, &s), 0);
     return s.indicators[fx->items];
 }
 
-static void s_check(hub_indicator_result_t r, hub_milestone_status_t status, uint32_t next_date,
+static void s_check(ro_result_t r, ro_milestone_status_t status, uint32_t next_date,
                     double next_goal, double gap)
 {
     if (r.milestone != status || r.next_date != next_date || fabs(r.next_goal - next_goal) > 1e-9 ||
         fabs(r.gap - gap) > 1e-9)
         fail_msg("value %.4f: %s next %u %.4f gap %.4f; want %s %u %.4f %.4f", r.value,
-                 hub_milestone_status_name(r.milestone), r.next_date, r.next_goal, r.gap,
-                 hub_milestone_status_name(status), next_date, next_goal, gap);
+                 ro_milestone_status_name(r.milestone), r.next_date, r.next_goal, r.gap,
+                 ro_milestone_status_name(status), next_date, next_goal, gap);
 }
 
 static void test_milestones_before_on_after(void **state)
 {
     fx_t *fx = *state;
     /* batch 1: 30% by 2017-12-31 */
-    s_check(s_items_at(fx, 29, 100, 20171230), HUB_MILESTONE_AT_RISK, 20171231, 0.3, 0.01);
-    s_check(s_items_at(fx, 30, 100, 20171230), HUB_MILESTONE_MET, 20171231, 0.3, 0);
-    s_check(s_items_at(fx, 29, 100, 20171231), HUB_MILESTONE_MISSED, 20180630, 0.7, 0.41);
-    s_check(s_items_at(fx, 30, 100, 20171231), HUB_MILESTONE_AT_RISK, 20180630, 0.7, 0.4);
-    s_check(s_items_at(fx, 29, 100, 20180101), HUB_MILESTONE_MISSED, 20180630, 0.7, 0.41);
+    s_check(s_items_at(fx, 29, 100, 20171230), RO_MILESTONE_AT_RISK, 20171231, 0.3, 0.01);
+    s_check(s_items_at(fx, 30, 100, 20171230), RO_MILESTONE_MET, 20171231, 0.3, 0);
+    s_check(s_items_at(fx, 29, 100, 20171231), RO_MILESTONE_MISSED, 20180630, 0.7, 0.41);
+    s_check(s_items_at(fx, 30, 100, 20171231), RO_MILESTONE_AT_RISK, 20180630, 0.7, 0.4);
+    s_check(s_items_at(fx, 29, 100, 20180101), RO_MILESTONE_MISSED, 20180630, 0.7, 0.41);
     /* batch 2: 70% by 2018-06-30 */
-    s_check(s_items_at(fx, 69, 100, 20180629), HUB_MILESTONE_AT_RISK, 20180630, 0.7, 0.01);
-    s_check(s_items_at(fx, 70, 100, 20180629), HUB_MILESTONE_MET, 20180630, 0.7, 0);
-    s_check(s_items_at(fx, 69, 100, 20180630), HUB_MILESTONE_MISSED, 20181231, 0.8, 0.11);
-    s_check(s_items_at(fx, 70, 100, 20180630), HUB_MILESTONE_AT_RISK, 20181231, 0.8, 0.1);
-    s_check(s_items_at(fx, 70, 100, 20180701), HUB_MILESTONE_AT_RISK, 20181231, 0.8, 0.1);
+    s_check(s_items_at(fx, 69, 100, 20180629), RO_MILESTONE_AT_RISK, 20180630, 0.7, 0.01);
+    s_check(s_items_at(fx, 70, 100, 20180629), RO_MILESTONE_MET, 20180630, 0.7, 0);
+    s_check(s_items_at(fx, 69, 100, 20180630), RO_MILESTONE_MISSED, 20181231, 0.8, 0.11);
+    s_check(s_items_at(fx, 70, 100, 20180630), RO_MILESTONE_AT_RISK, 20181231, 0.8, 0.1);
+    s_check(s_items_at(fx, 70, 100, 20180701), RO_MILESTONE_AT_RISK, 20181231, 0.8, 0.1);
     /* batch 3: 80% by 2018-12-31, the last: after it next_date is 0 and the
      * last milestone stays in force */
-    s_check(s_items_at(fx, 79, 100, 20181230), HUB_MILESTONE_AT_RISK, 20181231, 0.8, 0.01);
-    s_check(s_items_at(fx, 80, 100, 20181230), HUB_MILESTONE_MET, 20181231, 0.8, 0);
-    s_check(s_items_at(fx, 79, 100, 20181231), HUB_MILESTONE_MISSED, 0, 0.8, 0.01);
-    s_check(s_items_at(fx, 80, 100, 20181231), HUB_MILESTONE_MET, 0, 0.8, 0);
-    s_check(s_items_at(fx, 79, 100, 20190101), HUB_MILESTONE_MISSED, 0, 0.8, 0.01);
-    s_check(s_items_at(fx, 95, 100, 20190101), HUB_MILESTONE_MET, 0, 0.8, 0);
+    s_check(s_items_at(fx, 79, 100, 20181230), RO_MILESTONE_AT_RISK, 20181231, 0.8, 0.01);
+    s_check(s_items_at(fx, 80, 100, 20181230), RO_MILESTONE_MET, 20181231, 0.8, 0);
+    s_check(s_items_at(fx, 79, 100, 20181231), RO_MILESTONE_MISSED, 0, 0.8, 0.01);
+    s_check(s_items_at(fx, 80, 100, 20181231), RO_MILESTONE_MET, 0, 0.8, 0);
+    s_check(s_items_at(fx, 79, 100, 20190101), RO_MILESTONE_MISSED, 0, 0.8, 0.01);
+    s_check(s_items_at(fx, 95, 100, 20190101), RO_MILESTONE_MET, 0, 0.8, 0);
     /* ahead of schedule before the first date is met */
-    s_check(s_items_at(fx, 50, 100, 20170601), HUB_MILESTONE_MET, 20171231, 0.3, 0);
-    hub_indicator_result_t r = s_items_at(fx, 69, 100, 20180701);
+    s_check(s_items_at(fx, 50, 100, 20170601), RO_MILESTONE_MET, 20171231, 0.3, 0);
+    ro_result_t r = s_items_at(fx, 69, 100, 20180701);
     assert_int_equal(r.due_date, 20180630);
     NEAR(r.due_goal, 0.7);
     r = s_items_at(fx, 10, 100, 20170101);
@@ -411,16 +411,16 @@ static void test_milestones_before_on_after(void **state)
     memset(fx->st, 0, sizeof fx->st);
     fx->st[0].cases_total = 1000;
     fx->st[0].cases_no_visit = 500;
-    hub_scope_t s;
+    ro_scope_t s;
     hub_engine_unit(fx->engine, fx->st, 0, 20180630, &s);
-    s_check(s.indicators[fx->cases], HUB_MILESTONE_AT_RISK, 20181231, 0.8, 0.3);
+    s_check(s.indicators[fx->cases], RO_MILESTONE_AT_RISK, 20181231, 0.8, 0.3);
     hub_engine_unit(fx->engine, fx->st, 0, 20181231, &s);
-    s_check(s.indicators[fx->cases], HUB_MILESTONE_MISSED, 0, 0.8, 0.3);
+    s_check(s.indicators[fx->cases], RO_MILESTONE_MISSED, 0, 0.8, 0.3);
     /* staff has none */
     fx->st[0].staff_total = 10;
     fx->st[0].staff_proficient = 8;
     hub_engine_unit(fx->engine, fx->st, 0, 20181231, &s);
-    s_check(s.indicators[fx->staff], HUB_MILESTONE_NONE, 0, 1.0, 0.2);
+    s_check(s.indicators[fx->staff], RO_MILESTONE_NONE, 0, 1.0, 0.2);
 }
 
 /* ---- no data, no reports ------------------------------------------------------ */
@@ -431,27 +431,27 @@ static void test_zero_totals_are_no_data(void **state)
     memset(fx->st, 0, sizeof fx->st);
     fx->st[1].reports = 3;
     fx->st[1].participants = 12;
-    hub_scope_t s;
+    ro_scope_t s;
     hub_engine_unit(fx->engine, fx->st, 1, 20180101, &s);
-    const hub_indicator_result_t *r = &s.indicators[fx->items];
+    const ro_result_t *r = &s.indicators[fx->items];
     assert_true(r->no_data);
     assert_true(isnan(r->value));
     assert_true(isnan(r->share));
     assert_int_equal(r->grade, RO_GRADE_POOR);
     /* counts as 0 against milestones: missed 30% (due), gap to 70% */
-    s_check(*r, HUB_MILESTONE_MISSED, 20180630, 0.7, 0.7);
+    s_check(*r, RO_MILESTONE_MISSED, 20180630, 0.7, 0.7);
     assert_true(s.why & (1u << fx->items));
     assert_true(s.why & (1u << fx->staff));
     assert_int_equal(s.grade, RO_GRADE_POOR);
     char why[512];
-    hub_engine_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
     assert_non_null(strstr(why, "no data (no service items reported)"));
     assert_non_null(strstr(why, "missed 30.0% due 2017-12-31"));
-    hub_engine_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
     assert_non_null(strstr(why, "no data (no approval staff reported)"));
     /* before the first milestone: at-risk */
     hub_engine_unit(fx->engine, fx->st, 1, 20170601, &s);
-    s_check(s.indicators[fx->items], HUB_MILESTONE_AT_RISK, 20171231, 0.3, 0.3);
+    s_check(s.indicators[fx->items], RO_MILESTONE_AT_RISK, 20171231, 0.3, 0.3);
     /* the whole province with no items at all */
     hub_engine_province(fx->engine, fx->st, 20180101, &s);
     assert_true(s.indicators[fx->items].no_data);
@@ -489,7 +489,7 @@ static void test_units_with_no_reports(void **state)
     NEAR(r->province.indicators[fx->staff].value, 1.0);
     assert_int_equal(r->province.indicators[fx->staff].grade, RO_GRADE_EXCELLENT);
     /* a silent division has no data for ratios and 0 for sums */
-    const hub_scope_t *wzs = &r->divisions[ro_division_index(469001)];
+    const ro_scope_t *wzs = &r->divisions[ro_division_index(469001)];
     assert_int_equal(wzs->units, 1);
     assert_int_equal(wzs->units_reporting, 0);
     assert_true(wzs->indicators[fx->staff].no_data);
@@ -498,7 +498,7 @@ static void test_units_with_no_reports(void **state)
     assert_int_equal(wzs->indicators[fx->participants].grade, RO_GRADE_POOR);
     assert_int_equal(wzs->grade, RO_GRADE_POOR);
     /* a division with no units: nothing asked of it, so sums are 优 */
-    const hub_scope_t *sanya = &r->divisions[ro_division_index(460200)];
+    const ro_scope_t *sanya = &r->divisions[ro_division_index(460200)];
     assert_int_equal(sanya->units, 0);
     NEAR(sanya->indicators[fx->participants].goal, 0);
     NEAR(sanya->indicators[fx->participants].share, 1);
@@ -531,22 +531,22 @@ static void test_rollup_is_ratio_of_sums(void **state)
     NEAR(r->levels[RO_LEVEL_MUNICIPAL].indicators[fx->items].value, 130.0 / 150.0);
     NEAR(r->levels[RO_LEVEL_TOWNSHIP].indicators[fx->items].value, 0.0);
     /* Haikou mixes a municipal and a township unit: 90/106, not 0.45 */
-    const hub_scope_t *hk = &r->divisions[ro_division_index(460100)];
+    const ro_scope_t *hk = &r->divisions[ro_division_index(460100)];
     NEAR(hk->indicators[fx->items].value, 90.0 / 106.0);
     assert_string_equal(hk->id, "460100");
     assert_string_equal(hk->name, "海口市");
-    assert_int_equal(hk->kind, HUB_SCOPE_DIVISION);
+    assert_int_equal(hk->kind, RO_SCOPE_DIVISION);
     assert_int_equal(hk->division, 460100);
-    const hub_scope_t *prov = &r->divisions[0];
+    const ro_scope_t *prov = &r->divisions[0];
     assert_string_equal(prov->id, "460000");
     assert_string_equal(prov->name, "省直属单位");
     NEAR(prov->indicators[fx->items].value, 4.0 / 14.0);
     assert_string_equal(r->province.name, "海南省");
-    assert_int_equal(r->province.kind, HUB_SCOPE_PROVINCE);
+    assert_int_equal(r->province.kind, RO_SCOPE_PROVINCE);
     assert_string_equal(r->levels[RO_LEVEL_TOWNSHIP].id, "township");
     assert_string_equal(r->levels[RO_LEVEL_TOWNSHIP].name, "乡镇");
     /* the single-scope calls agree with the one-pass rollup */
-    hub_scope_t s;
+    ro_scope_t s;
     assert_int_equal(hub_engine_division(fx->engine, fx->st, 460100, 20181231, &s), 0);
     assert_memory_equal(&s, hk, sizeof s);
     assert_int_equal(hub_engine_level(fx->engine, fx->st, RO_LEVEL_MUNICIPAL, 20181231, &s), 0);
@@ -568,7 +568,7 @@ static void test_rollup_is_ratio_of_sums(void **state)
     assert_int_equal(s.last_heard, 99);
     assert_int_equal(s.indicator_count, 5);
     assert_string_equal(s.indicators[fx->items].id, "items_no_visit");
-    assert_string_equal(hub_scope_kind_name(s.kind), "unit");
+    assert_string_equal(ro_scope_kind_name(s.kind), "unit");
     free(r);
 }
 
@@ -614,7 +614,7 @@ static void test_kept_sums_equal_a_fresh_pass(void **state)
         assert_memory_equal(kept->levels, fresh->levels, sizeof kept->levels);
         assert_memory_equal(kept->divisions, fresh->divisions, sizeof kept->divisions);
         uint32_t as_of = step % 500 ? 20180630 : 20181231;
-        hub_scope_t a, b;
+        ro_scope_t a, b;
         assert_int_equal(hub_engine_eval(fx->engine, &kept->province, as_of, &a), 0);
         assert_int_equal(hub_engine_province(fx->engine, fx->st, as_of, &b), 0);
         assert_memory_equal(&a, &b, sizeof a);
@@ -630,7 +630,7 @@ static void test_kept_sums_equal_a_fresh_pass(void **state)
             assert_memory_equal(&a, &b, sizeof a);
         }
     }
-    hub_scope_t unit, out;
+    ro_scope_t unit, out;
     assert_int_equal(hub_engine_unit(fx->engine, fx->st, 0, 20181231, &unit), 0);
     assert_int_equal(hub_engine_eval(fx->engine, &unit, 20181231, &out), -1);
     free(kept);
@@ -650,7 +650,7 @@ static void test_overall_grade_is_worst_and_why(void **state)
     u->items_no_visit = 85;      /* 优, met */
     u->cases_total = 100;
     u->cases_no_visit = 85;
-    hub_scope_t s;
+    ro_scope_t s;
     hub_engine_unit(fx->engine, fx->st, 0, 20190101, &s);
     assert_int_equal(s.grade, RO_GRADE_GOOD);
     assert_int_equal(s.why, 0); /* 良 is not a reason */
@@ -659,10 +659,10 @@ static void test_overall_grade_is_worst_and_why(void **state)
     assert_int_equal(s.grade, RO_GRADE_FAIR);
     assert_int_equal(s.why, 1u << fx->cases);
     char why[512];
-    hub_engine_reason(fx->targets, &s, (size_t)fx->cases, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->cases, why, sizeof why);
     assert_string_equal(why, "Share of case volume no-visit “不见面审批”办件量占比: 65.0%, grade 中 "
                              "(良 from 70.0%); missed 80.0% due 2018-12-31");
-    hub_engine_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
     assert_string_equal(why, "");
     /* behind the next milestone with a good grade is still a reason */
     u->cases_no_visit = 85;
@@ -670,7 +670,7 @@ static void test_overall_grade_is_worst_and_why(void **state)
     hub_engine_unit(fx->engine, fx->st, 0, 20180701, &s);
     assert_int_equal(s.indicators[fx->items].grade, RO_GRADE_GOOD);
     assert_int_equal(s.why, 1u << fx->items);
-    hub_engine_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
     assert_non_null(strstr(why, "72.0%; at risk: 80.0% due 2018-12-31, 8.0% short"));
 }
 
@@ -712,10 +712,10 @@ static void test_allocation_by_weight_and_override(void **state)
     NEAR(r->levels[RO_LEVEL_PROVINCIAL].indicators[0].goal, 655);
     NEAR(r->divisions[ro_division_index(460100)].indicators[0].goal, 327);
     /* a sum's milestone is a share of the scope's goal: 50% of 1200 */
-    s_check(r->province.indicators[0], HUB_MILESTONE_AT_RISK, 20180630, 600, 600);
+    s_check(r->province.indicators[0], RO_MILESTONE_AT_RISK, 20180630, 600, 600);
     st[0].participants = 700;
     hub_engine_rollup(e, st, 20180630, r);
-    s_check(r->province.indicators[0], HUB_MILESTONE_MET, 0, 600, 0);
+    s_check(r->province.indicators[0], RO_MILESTONE_MET, 0, 600, 0);
     hub_engine_destroy(&e);
     ro_registry_destroy(&reg);
 
@@ -800,7 +800,7 @@ static void test_laggards_order(void **state)
     NEAR(l[3].value, 0.75);
     assert_int_equal(l[3].next_date, 20181231);
     NEAR(l[3].next_goal, 0.8);
-    assert_int_equal(l[3].milestone, HUB_MILESTONE_AT_RISK);
+    assert_int_equal(l[3].milestone, RO_MILESTONE_AT_RISK);
     assert_int_equal(l[3].division, 460000);
     free(l);
     assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 2, &l, &n),
@@ -1053,7 +1053,7 @@ static void test_scoresheet_files(void **state)
 
     /* the output attainment of a province: mean of min(1, share) of the output indicators */
     ro_targets_t *t = s_shipped_targets();
-    hub_scope_t p;
+    ro_scope_t p;
     memset(&p, 0, sizeof p);
     p.indicator_count = ro_targets_count(t);
     for (size_t i = 0; i < p.indicator_count; i++) {

@@ -26,6 +26,17 @@
 #include <math.h>
 
 /* Eight units; some names carry characters every format must escape. */
+
+/* Point r at a rollup's province, levels and divisions. */
+static void s_use_rollup(hub_report_t *r, const hub_rollup_t *rollup)
+{
+    r->province = &rollup->province;
+    r->levels = rollup->levels;
+    r->level_count = RO_LEVEL_COUNT;
+    r->divisions = rollup->divisions;
+    r->division_count = RO_DIVISION_COUNT;
+}
+
 static const char s_units[] = "id,level,division,name\n"
                               "460000-001,provincial,460000,省发展改革委\n"
                               "460000-002,provincial,460000,省教育厅 | 审批处\n"
@@ -42,7 +53,7 @@ typedef struct {
     hub_engine_t *engine;
     hub_unit_state_t st[8];
     hub_rollup_t rollup;
-    hub_scope_t laggards[8];
+    ro_scope_t laggards[8];
     size_t laggard_count;
     hub_report_point_t series[6];
     hub_report_t report;
@@ -107,7 +118,7 @@ static int s_setup(void **state)
         {20180515, NAN, 0, 0},  {20180630, 0.64, 0, 0}, {20180701, 0.6585365853658537, 0, 0}};
     memcpy(fx->series, series, sizeof series);
     hub_report_init(&fx->report, fx->targets, as_of);
-    hub_report_use_rollup(&fx->report, &fx->rollup);
+    s_use_rollup(&fx->report, &fx->rollup);
     fx->report.laggards = fx->laggards;
     fx->report.laggard_count = fx->laggard_count;
     fx->report.series = fx->series;
@@ -261,7 +272,7 @@ static void test_escaping(void **state)
     free(csv);
     free(md);
     /* labels from the file are escaped too: a registry name with a pipe in md */
-    hub_scope_t lag;
+    ro_scope_t lag;
     hub_engine_unit(fx->engine, fx->st, 1, 20180701, &lag);
     hub_report_t r = fx->report;
     r.laggards = &lag;
@@ -387,7 +398,7 @@ static void test_csv_starts_with_bom_unless_asked(void **state)
 static void test_html_capped_bars_say_so(void **state)
 {
     fx_t *fx = *state;
-    hub_scope_t *divs = (hub_scope_t *)fx->report.divisions;
+    ro_scope_t *divs = (ro_scope_t *)fx->report.divisions;
     size_t set = 0;
     for (size_t d = 0; d < fx->report.division_count && set < 2; d++) {
         if (!divs[d].units)
@@ -494,7 +505,7 @@ static void test_pct_in_values_and_reports(void **state)
     assert_non_null(r);
     hub_engine_rollup(fx->engine, st, 20180701, r);
     hub_report_t rep = fx->report;
-    hub_report_use_rollup(&rep, r);
+    s_use_rollup(&rep, r);
     rep.laggard_count = 0;
     rep.series_count = 0;
     /* the province's row of each: value, then share of goal */
@@ -664,7 +675,7 @@ static void test_goal_allocation_largest_remainder(void **state)
  * status |" (the cells from Actual on). */
 static char *s_laggard_row(fx_t *fx, size_t u, uint32_t as_of, char *buf, size_t len)
 {
-    hub_scope_t lag;
+    ro_scope_t lag;
     hub_engine_unit(fx->engine, fx->st, u, as_of, &lag);
     hub_report_t r = fx->report;
     r.as_of = as_of;
@@ -720,7 +731,7 @@ static void test_laggards_missed_show_the_milestone_missed(void **state)
 static void test_row_milestone(void **state)
 {
     (void)state;
-    hub_indicator_result_t res;
+    ro_result_t res;
     memset(&res, 0, sizeof res);
     res.value = 0.5;
     res.next_date = 20181231;
@@ -728,15 +739,15 @@ static void test_row_milestone(void **state)
     res.gap = 0.3;
     res.due_date = 20180630;
     res.due_goal = 0.7;
-    const hub_milestone_status_t next[] = {HUB_MILESTONE_NONE, HUB_MILESTONE_MET,
-                                           HUB_MILESTONE_AT_RISK};
+    const ro_milestone_status_t next[] = {RO_MILESTONE_NONE, RO_MILESTONE_MET,
+                                           RO_MILESTONE_AT_RISK};
     for (size_t k = 0; k < 3; k++) {
         res.milestone = next[k];
         hub_report_milestone_t m = hub_report_row_milestone(&res);
         assert_int_equal(m.date, 20181231);
         assert_true(m.goal == 0.8 && m.gap == 0.3);
     }
-    res.milestone = HUB_MILESTONE_MISSED;
+    res.milestone = RO_MILESTONE_MISSED;
     hub_report_milestone_t m = hub_report_row_milestone(&res);
     assert_int_equal(m.date, 20180630);
     assert_true(m.goal == 0.7 && fabs(m.gap - 0.2) < 1e-12);
