@@ -910,18 +910,18 @@ static void test_100k_units(void **state)
 
 /* ---- score sheet -------------------------------------------------------------------- */
 
-static hub_scoresheet_t *s_sheet(void)
+static ctl_scoresheet_t *s_sheet(void)
 {
     char err[512] = "";
-    hub_scoresheet_t *sheet = hub_scoresheet_load(s_config("scoresheet.ini"), err, sizeof err);
+    ctl_scoresheet_t *sheet = ctl_scoresheet_load(s_config("scoresheet.ini"), err, sizeof err);
     if (!sheet)
         fail_msg("scoresheet.ini: %s", err);
     return sheet;
 }
 
-static double s_score(const hub_scoresheet_t *sheet, const hub_score_result_t *res, const char *id)
+static double s_score(const ctl_scoresheet_t *sheet, const ctl_score_result_t *res, const char *id)
 {
-    int i = hub_scoresheet_find(sheet, id);
+    int i = ctl_scoresheet_find(sheet, id);
     assert_true(i >= 0);
     return res->score[i];
 }
@@ -930,20 +930,20 @@ static void test_scoresheet_reproduces_document(void **state)
 {
     (void)state;
     char err[512] = "";
-    hub_scoresheet_t *sheet = s_sheet();
-    assert_int_equal(hub_scoresheet_count(sheet), 3 + 8 + 20);
+    ctl_scoresheet_t *sheet = s_sheet();
+    assert_int_equal(ctl_scoresheet_count(sheet), 3 + 8 + 20);
     /* document order: each level-1 item followed by its subtree */
-    assert_string_equal(hub_scoresheet_at(sheet, 0)->label_zh, "项目决策");
-    assert_string_equal(hub_scoresheet_at(sheet, 1)->label_zh, "项目目标");
-    assert_string_equal(hub_scoresheet_at(sheet, 2)->label_zh, "目标内容");
-    assert_string_equal(hub_scoresheet_at(sheet, 30)->label_zh, "服务对象满意度");
-    hub_scores_t scores;
-    if (hub_scores_load(s_config("scores-2019.ini"), sheet, &scores, err, sizeof err))
+    assert_string_equal(ctl_scoresheet_at(sheet, 0)->label_zh, "项目决策");
+    assert_string_equal(ctl_scoresheet_at(sheet, 1)->label_zh, "项目目标");
+    assert_string_equal(ctl_scoresheet_at(sheet, 2)->label_zh, "目标内容");
+    assert_string_equal(ctl_scoresheet_at(sheet, 30)->label_zh, "服务对象满意度");
+    ctl_scores_t scores;
+    if (ctl_scores_load(s_config("scores-2019.ini"), sheet, &scores, err, sizeof err))
         fail_msg("scores-2019.ini: %s", err);
     assert_int_equal(scores.year, 2019);
     assert_int_equal(scores.date, 20200525);
-    hub_score_result_t res;
-    assert_int_equal(hub_scoresheet_compute(sheet, &scores, NAN, &res, err, sizeof err), 0);
+    ctl_score_result_t res;
+    assert_int_equal(ctl_scoresheet_compute(sheet, &scores, NAN, &res, err, sizeof err), 0);
     NEAR(res.total, 92.5);
     assert_int_equal(res.grade, RO_GRADE_EXCELLENT);
     NEAR(res.planned, 261.10);
@@ -958,16 +958,16 @@ static void test_scoresheet_reproduces_document(void **state)
     NEAR(s_score(sheet, &res, "performance"), 51);
     NEAR(s_score(sheet, &res, "funds_management"), 6.5);
     NEAR(s_score(sheet, &res, "outputs"), 11);
-    NEAR(res.ratio[hub_scoresheet_find(sheet, "funds_use")], 0.5);
-    assert_true(isnan(res.ratio[hub_scoresheet_find(sheet, "satisfaction")]));
+    NEAR(res.ratio[ctl_scoresheet_find(sheet, "funds_use")], 0.5);
+    assert_true(isnan(res.ratio[ctl_scoresheet_find(sheet, "satisfaction")]));
 
     /* the same figures entered by hand */
-    hub_scores_t hand;
-    hub_scores_init(&hand);
+    ctl_scores_t hand;
+    ctl_scores_init(&hand);
     hand.planned = 261.10;
     hand.year_count = 2;
-    hand.funds[0] = (hub_fund_year_t){2018, 130.55, 130.55};
-    hand.funds[1] = (hub_fund_year_t){2019, 130.55, 0};
+    hand.funds[0] = (ctl_fund_year_t){2018, 130.55, 130.55};
+    hand.funds[1] = (ctl_fund_year_t){2019, 130.55, 0};
     static const struct { const char *id; double s; } judged[] = {
         {"objective_content", 4}, {"decision_basis", 3}, {"decision_procedure", 5},
         {"allocation_method", 2}, {"allocation_result", 6}, {"in_place_timeliness", 2},
@@ -976,35 +976,35 @@ static void test_scoresheet_reproduces_document(void **state)
         {"social_effect", 8}, {"environmental_effect", 8}, {"sustainability", 8},
         {"satisfaction", 8}};
     for (size_t k = 0; k < sizeof judged / sizeof judged[0]; k++)
-        hand.score[hub_scoresheet_find(sheet, judged[k].id)] = judged[k].s;
-    assert_int_equal(hub_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err), 0);
+        hand.score[ctl_scoresheet_find(sheet, judged[k].id)] = judged[k].s;
+    assert_int_equal(ctl_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err), 0);
     char total[16];
     snprintf(total, sizeof total, "%.2f", res.total);
     assert_string_equal(total, "92.50");
     assert_string_equal(ro_grade_label(res.grade), "优");
     /* once 2019's money is spent, the plan is executed in full */
     hand.funds[1].spent = 130.55;
-    hub_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err);
+    ctl_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err);
     NEAR(res.total, 100);
     /* a judgment left out is refused */
-    hand.score[hub_scoresheet_find(sheet, "satisfaction")] = NAN;
-    assert_int_equal(hub_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err), -1);
+    hand.score[ctl_scoresheet_find(sheet, "satisfaction")] = NAN;
+    assert_int_equal(ctl_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err), -1);
     assert_non_null(strstr(err, "no score for satisfaction"));
-    hub_scoresheet_destroy(&sheet);
+    ctl_scoresheet_destroy(&sheet);
     assert_null(sheet);
-    hub_scoresheet_destroy(&sheet);
+    ctl_scoresheet_destroy(&sheet);
 }
 
 static void test_scoresheet_grades(void **state)
 {
     (void)state;
-    assert_int_equal(hub_scoresheet_grade(100), RO_GRADE_EXCELLENT);
-    assert_int_equal(hub_scoresheet_grade(90), RO_GRADE_EXCELLENT);
-    assert_int_equal(hub_scoresheet_grade(89.99), RO_GRADE_GOOD);
-    assert_int_equal(hub_scoresheet_grade(80), RO_GRADE_GOOD);
-    assert_int_equal(hub_scoresheet_grade(79.99), RO_GRADE_FAIR);
-    assert_int_equal(hub_scoresheet_grade(60), RO_GRADE_FAIR);
-    assert_int_equal(hub_scoresheet_grade(59.99), RO_GRADE_POOR);
+    assert_int_equal(ctl_scoresheet_grade(100), RO_GRADE_EXCELLENT);
+    assert_int_equal(ctl_scoresheet_grade(90), RO_GRADE_EXCELLENT);
+    assert_int_equal(ctl_scoresheet_grade(89.99), RO_GRADE_GOOD);
+    assert_int_equal(ctl_scoresheet_grade(80), RO_GRADE_GOOD);
+    assert_int_equal(ctl_scoresheet_grade(79.99), RO_GRADE_FAIR);
+    assert_int_equal(ctl_scoresheet_grade(60), RO_GRADE_FAIR);
+    assert_int_equal(ctl_scoresheet_grade(59.99), RO_GRADE_POOR);
 }
 
 static const char s_small_sheet[] = "[level1 a]\n"                       /* 1 */
@@ -1023,7 +1023,7 @@ static const char s_small_sheet[] = "[level1 a]\n"                       /* 1 */
 static void s_sheet_expect(const char *text, const char *needle)
 {
     char err[512] = "";
-    hub_scoresheet_t *s = hub_scoresheet_load(tu_write("sheet.ini", text), err, sizeof err);
+    ctl_scoresheet_t *s = ctl_scoresheet_load(tu_write("sheet.ini", text), err, sizeof err);
     if (s || !strstr(err, needle))
         fail_msg("expected '%s', got '%s'", needle, s ? "(loaded)" : err);
 }
@@ -1032,23 +1032,23 @@ static void test_scoresheet_files(void **state)
 {
     (void)state;
     char err[512] = "", buf[2048];
-    hub_scoresheet_t *sheet = hub_scoresheet_load(tu_write("sheet.ini", s_small_sheet), err, sizeof err);
+    ctl_scoresheet_t *sheet = ctl_scoresheet_load(tu_write("sheet.ini", s_small_sheet), err, sizeof err);
     if (!sheet)
         fail_msg("%s", err);
-    hub_scores_t sc;
-    if (hub_scores_load(tu_write("scores.ini", "[funds]\nplanned = 10\nallocated.2018 = 10\n"
+    ctl_scores_t sc;
+    if (ctl_scores_load(tu_write("scores.ini", "[funds]\nplanned = 10\nallocated.2018 = 10\n"
                                                "spent.2018 = 5\n[scores]\nd = 30\n"),
                         sheet, &sc, err, sizeof err))
         fail_msg("%s", err);
-    hub_score_result_t res;
+    ctl_score_result_t res;
     /* output attainment is needed and not known */
-    assert_int_equal(hub_scoresheet_compute(sheet, &sc, NAN, &res, err, sizeof err), -1);
+    assert_int_equal(ctl_scoresheet_compute(sheet, &sc, NAN, &res, err, sizeof err), -1);
     assert_non_null(strstr(err, "c (丙) needs the output indicators' attainment"));
-    assert_int_equal(hub_scoresheet_compute(sheet, &sc, 0.755, &res, err, sizeof err), 0);
+    assert_int_equal(ctl_scoresheet_compute(sheet, &sc, 0.755, &res, err, sizeof err), 0);
     NEAR(res.score[2], 45.3);
     NEAR(res.total, 75.3);
     assert_int_equal(res.grade, RO_GRADE_FAIR);
-    assert_int_equal(hub_scoresheet_compute(sheet, &sc, 1.7, &res, err, sizeof err), 0);
+    assert_int_equal(ctl_scoresheet_compute(sheet, &sc, 1.7, &res, err, sizeof err), 0);
     NEAR(res.score[2], 60); /* capped */
 
     /* the output attainment of a province: mean of min(1, share) of the output indicators */
@@ -1062,7 +1062,7 @@ static void test_scoresheet_files(void **state)
     }
     p.indicators[ro_targets_find(t, "training_participants")].share = 1.2;
     p.indicators[ro_targets_find(t, "training_hours")].share = 0.6;
-    NEAR(hub_scoresheet_output_attainment(t, &p), 0.8);
+    NEAR(ctl_scoresheet_output_attainment(t, &p), 0.8);
     ro_targets_destroy(&t);
 
     /* scores file refusals name their line */
@@ -1080,11 +1080,11 @@ static void test_scoresheet_files(void **state)
         {"[evaluation]\ndate = 2020-13-01\n", "scores.ini:2: date = '2020-13-01'"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        if (!hub_scores_load(tu_write("scores.ini", bad[k].text), sheet, &sc, err, sizeof err) ||
+        if (!ctl_scores_load(tu_write("scores.ini", bad[k].text), sheet, &sc, err, sizeof err) ||
             !strstr(err, bad[k].needle))
             fail_msg("case %zu: expected '%s', got '%s'", k, bad[k].needle, err);
     }
-    hub_scoresheet_destroy(&sheet);
+    ctl_scoresheet_destroy(&sheet);
 
     /* sheet refusals */
     snprintf(buf, sizeof buf, "%s", s_small_sheet);

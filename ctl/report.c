@@ -4,9 +4,8 @@
  * renders the score sheet instead. The targets (labels, bands, milestones)
  * are the hub's own, sent over the status socket, unless --targets names a
  * file. Like the rest of rolloutctl it never opens hub.db. */
-#include "ctl.h"
-#include "engine.h"
-#include "report.h"
+#include "commands.h"
+#include "document.h"
 #include "ro_time.h"
 #include "scoresheet.h"
 #include "ro_targets.h"
@@ -54,7 +53,7 @@ static void s_help(void)
 
 typedef struct {
     uint32_t as_of;         /* 0 = today */
-    hub_report_format_t fmt; /* md, csv, html */
+    ctl_document_format_t fmt; /* md, csv, html */
     const char *out;        /* NULL = stdout */
     long laggards;          /* how many to list; 0 = all */
     const char *targets;    /* local targets file, NULL = the hub's */
@@ -71,7 +70,7 @@ typedef struct {
     ro_scope_t province;
     ro_scope_t *levels, *divisions, *laggards;
     size_t nlevels, ndivisions, nlaggards;
-    hub_report_point_t *series;
+    ctl_document_point_t *series;
     size_t nseries;
 } s_data_t;
 
@@ -329,8 +328,8 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     int code = s_fetch(hub, o, d);
     if (code)
         return code;
-    hub_report_t r;
-    hub_report_init(&r, d->targets, d->replies[0]->as_of);
+    ctl_document_t r;
+    ctl_document_init(&r, d->targets, d->replies[0]->as_of);
     r.province = &d->province;
     r.levels = d->levels;
     r.level_count = d->nlevels;
@@ -352,7 +351,7 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
                  "furthest behind listed", total, d->nlaggards, total, d->nlaggards);
         r.note = note;
     }
-    char *text = hub_report_targets_string(o->fmt, &r);
+    char *text = ctl_document_targets_string(o->fmt, &r);
     if (!text) {
         fprintf(stderr, "rolloutctl: cannot render the report\n");
         return 1;
@@ -365,22 +364,22 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
 static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
 {
     char err[512];
-    hub_scoresheet_t *sheet = hub_scoresheet_load(o->sheet, err, sizeof err);
+    ctl_scoresheet_t *sheet = ctl_scoresheet_load(o->sheet, err, sizeof err);
     if (!sheet) {
         fprintf(stderr, "rolloutctl: %s\n", err);
         return 2;
     }
     int code = 0;
-    hub_scores_t scores;
-    hub_score_result_t res;
+    ctl_scores_t scores;
+    ctl_score_result_t res;
     double attainment = NAN;
-    if (hub_scores_load(o->scores, sheet, &scores, err, sizeof err)) {
+    if (ctl_scores_load(o->scores, sheet, &scores, err, sizeof err)) {
         fprintf(stderr, "rolloutctl: %s\n", err);
         code = 2;
     }
     int needs_hub = 0;
-    for (size_t i = 0; i < hub_scoresheet_count(sheet); i++)
-        needs_hub |= hub_scoresheet_at(sheet, i)->method == HUB_METHOD_OUTPUT_ATTAINMENT;
+    for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++)
+        needs_hub |= ctl_scoresheet_at(sheet, i)->method == CTL_METHOD_OUTPUT_ATTAINMENT;
     if (!code && needs_hub) {
         /* the output indicators as the hub has them on the evaluation date */
         Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
@@ -391,19 +390,19 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
             d->targets = s_hub_targets(hub, &code);
         if (!code && (d->replies[0] = s_ask(hub, &req, &code)) &&
             !s_scopes(d->targets, d->replies[0], &province, &n) && n == 1)
-            attainment = hub_scoresheet_output_attainment(d->targets, &province[0]);
+            attainment = ctl_scoresheet_output_attainment(d->targets, &province[0]);
         else if (!code)
             code = 1;
         free(province);
     }
-    if (!code && hub_scoresheet_compute(sheet, &scores, attainment, &res, err, sizeof err)) {
+    if (!code && ctl_scoresheet_compute(sheet, &scores, attainment, &res, err, sizeof err)) {
         fprintf(stderr, "rolloutctl: %s: %s\n", o->scores, err);
         code = 2;
     }
     if (!code) {
-        hub_report_sheet_t r = {
+        ctl_document_sheet_t r = {
             .sheet = sheet, .scores = &scores, .result = &res, .no_bom = o->no_bom};
-        char *text = hub_report_scoresheet_string(o->fmt, &r);
+        char *text = ctl_document_scoresheet_string(o->fmt, &r);
         if (!text) {
             fprintf(stderr, "rolloutctl: cannot render the score sheet\n");
             code = 1;
@@ -412,13 +411,13 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
             free(text);
         }
     }
-    hub_scoresheet_destroy(&sheet);
+    ctl_scoresheet_destroy(&sheet);
     return code;
 }
 
 int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
 {
-    s_opts_t o = {.fmt = HUB_REPORT_MD, .laggards = DEFAULT_LAGGARDS, .sheet = DEFAULT_SHEET,
+    s_opts_t o = {.fmt = CTL_DOCUMENT_MD, .laggards = DEFAULT_LAGGARDS, .sheet = DEFAULT_SHEET,
                   .scores = DEFAULT_SCORES};
     int scores_given = 0, sheet_given = 0;
     for (int i = 0; i < argc; i++) {
@@ -431,7 +430,7 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
                 return ctl_usage_error("report: --as-of needs a date YYYY-MM-DD");
         } else if (ctl_opt_is(arg, "--format")) {
             if (!(v = ctl_opt_value(argc, argv, &i, "--format")) ||
-                hub_report_format_parse(v, &o.fmt))
+                ctl_document_format_parse(v, &o.fmt))
                 return ctl_usage_error("report: --format is md, csv or html");
         } else if (ctl_opt_is(arg, "--out")) {
             if (!(v = ctl_opt_value(argc, argv, &i, "--out")) || !v[0])
@@ -469,7 +468,7 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
     }
     if ((scores_given || sheet_given) && !o.score_sheet)
         return ctl_usage_error("report: --scores and --sheet go with --score-sheet");
-    if (o.no_bom && o.fmt != HUB_REPORT_CSV)
+    if (o.no_bom && o.fmt != CTL_DOCUMENT_CSV)
         return ctl_usage_error("report: --no-bom goes with --format csv (only csv has the mark)");
 
     s_data_t d;

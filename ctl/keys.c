@@ -1,8 +1,8 @@
-/* ctl_keys: key pairs made with zmq_curve_keypair, written with O_EXCL (a
+/* rolloutctl keys: key pairs made with zmq_curve_keypair, written with O_EXCL (a
  * key is never overwritten), and allow-list edits made under a lock on the
  * list's folder, checked with the hub's own parser before and after. The
  * hub applies a changed list on SIGHUP; telling it is the operator's job. */
-#include "ctl_keys.h"
+#include "commands.h"
 #include "ro_allow.h"
 #include "ro_registry.h"
 #include "ro_sock.h"
@@ -617,47 +617,4 @@ int ctl_keys_main(int argc, char **argv)
         return s_show(list);
     }
     return s_usage("unknown keys command '%s'", cmd);
-}
-
-/* ---- rolloutctl as a CURVE client ----------------------------------------- */
-
-int ctl_keys_config(const char *path, ro_ctl_config_t *cfg, char *err, size_t errlen)
-{
-    if (!path || !path[0])
-        path = getenv(CTL_KEYS_CONFIG_ENV);
-    if (!path || !path[0]) {
-        if (access(CTL_KEYS_DEFAULT_CONFIG, F_OK) == 0)
-            path = CTL_KEYS_DEFAULT_CONFIG;
-    }
-    if (!path || !path[0]) {
-        ro_ctl_config_defaults(cfg);
-        cfg->sec.curve = 0; /* no keys to speak with */
-        return 0;
-    }
-    if (ro_ctl_config_load(path, cfg, err, errlen))
-        return -1;
-    if (!cfg->sec.curve)
-        return 1;
-    /* a key file named but missing is bad configuration, said now rather
-     * than as a failed connection */
-    static const char *const names[] = {"hub_public_key", "public_key", "secret_key"};
-    const char *files[] = {cfg->sec.hub_public, cfg->sec.public_key, cfg->sec.secret_key};
-    for (int k = 0; k < 3; k++) {
-        char z85[RO_KEY_Z85_LEN + 1], why[RO_PATH_MAX + 128];
-        int bad = ro_key_read(files[k], k == 2, z85, why, sizeof why);
-        memset(z85, 0, sizeof z85);
-        if (bad) {
-            snprintf(err, errlen, "%s: [security] %s: %s", path, names[k], why);
-            return -1;
-        }
-    }
-    return 1;
-}
-
-int ctl_keys_client(void *sock, const ro_security_t *sec, char *err, size_t errlen)
-{
-    if (!sec->curve)
-        return 0;
-    return ro_sock_curve_client(sock, sec->hub_public, sec->public_key, sec->secret_key, err,
-                                errlen);
 }

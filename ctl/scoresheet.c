@@ -1,4 +1,4 @@
-/* hub_scoresheet: scoresheet.ini and scores-<year>.ini through the shared
+/* ctl_scoresheet: scoresheet.ini and scores-<year>.ini through the shared
  * line-counting INI driver, and the arithmetic of the 100-point sheet.
  * The formulas are documented in scoresheet.h; drawing the sheet is left to
  * hub_report. */
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct hub_scoresheet {
+struct ctl_scoresheet {
     size_t count;                              /* nodes */
-    hub_score_node_t nodes[HUB_SCORE_NODES_MAX]; /* in document order */
+    ctl_score_node_t nodes[CTL_SCORE_NODES_MAX]; /* in document order */
 };
 
 static const char *const s_method_names[] = {"judgment", "funds_in_place", "funds_use",
@@ -32,15 +32,15 @@ enum { SK_LABEL_ZH, SK_LABEL_EN, SK_POINTS, SK_PARENT, SK_METHOD, SK_COUNT };
 static const char *s_sheet_keys[SK_COUNT] = {"label_zh", "label_en", "points", "parent", "method"};
 
 typedef struct {
-    hub_scoresheet_t *sheet;               /* nodes in file order while parsing */
-    int line[HUB_SCORE_NODES_MAX];         /* section line of each node */
-    hub_score_node_t *cur;                 /* node being read */
+    ctl_scoresheet_t *sheet;               /* nodes in file order while parsing */
+    int line[CTL_SCORE_NODES_MAX];         /* section line of each node */
+    ctl_score_node_t *cur;                 /* node being read */
     int key_line[SK_COUNT];                /* lines of cur's keys */
 } sparse_t;
 
 static int s_sheet_finish(ro_ini_t *ini, sparse_t *p)
 {
-    hub_score_node_t *n = p->cur;
+    ctl_score_node_t *n = p->cur;
     if (!n)
         return 0;
     int at = p->line[p->sheet->count];
@@ -67,12 +67,12 @@ static int s_sheet_finish(ro_ini_t *ini, sparse_t *p)
 /* At the end: points add up, and the nodes are put in document order. */
 static int s_sheet_check(ro_ini_t *ini, sparse_t *p)
 {
-    hub_scoresheet_t *t = p->sheet;
+    ctl_scoresheet_t *t = p->sheet;
     if (t->count == 0)
         return ro_ini_fail(ini, -1, "no [level1 <id>] sections");
     double top = 0;
     for (size_t i = 0; i < t->count; i++) {
-        const hub_score_node_t *n = &t->nodes[i];
+        const ctl_score_node_t *n = &t->nodes[i];
         if (n->depth == 1)
             top += n->points;
         if (n->depth == 3)
@@ -96,8 +96,8 @@ static int s_sheet_check(ro_ini_t *ini, sparse_t *p)
     if (fabs(top - 100) > 1e-9)
         return ro_ini_fail(ini, -1, "the level-1 items add up to %g points, not 100", top);
     /* document order: each node followed by its subtree, siblings in file order */
-    hub_score_node_t sorted[HUB_SCORE_NODES_MAX];
-    int newidx[HUB_SCORE_NODES_MAX];
+    ctl_score_node_t sorted[CTL_SCORE_NODES_MAX];
+    int newidx[CTL_SCORE_NODES_MAX];
     size_t n = 0;
     for (size_t a = 0; a < t->count; a++) {
         if (t->nodes[a].depth != 1)
@@ -147,10 +147,10 @@ static int s_sheet_section(ro_ini_t *ini, const char *name, int line)
     if (!ro_ini_id_valid(id))
         return ro_ini_fail(ini, line, "item id '%s' is not 1 to %d of a-z, 0-9 and _", id,
                             RO_ID_MAX - 1);
-    if (hub_scoresheet_find(p->sheet, id) >= 0)
+    if (ctl_scoresheet_find(p->sheet, id) >= 0)
         return ro_ini_fail(ini, line, "item '%s' appears twice", id);
-    if (p->sheet->count == HUB_SCORE_NODES_MAX)
-        return ro_ini_fail(ini, line, "more than %d items", HUB_SCORE_NODES_MAX);
+    if (p->sheet->count == CTL_SCORE_NODES_MAX)
+        return ro_ini_fail(ini, line, "more than %d items", CTL_SCORE_NODES_MAX);
     p->cur = &p->sheet->nodes[p->sheet->count];
     memset(p->cur, 0, sizeof *p->cur);
     strcpy(p->cur->id, id);
@@ -164,7 +164,7 @@ static int s_sheet_section(ro_ini_t *ini, const char *name, int line)
 static int s_sheet_key(ro_ini_t *ini, const char *name, const char *value, int line)
 {
     sparse_t *p = ini->user;
-    hub_score_node_t *n = p->cur;
+    ctl_score_node_t *n = p->cur;
     if (!n)
         return ro_ini_fail(ini, line, "key '%s' outside any [levelN <id>] section", name);
     int k = 0;
@@ -193,7 +193,7 @@ static int s_sheet_key(ro_ini_t *ini, const char *name, const char *value, int l
                                 value);
         return 0;
     case SK_PARENT: {
-        int parent = hub_scoresheet_find(p->sheet, value);
+        int parent = ctl_scoresheet_find(p->sheet, value);
         if (parent < 0)
             return ro_ini_fail(ini, line, "parent '%s' is not an item defined above", value);
         if (p->sheet->nodes[parent].depth != n->depth - 1)
@@ -206,7 +206,7 @@ static int s_sheet_key(ro_ini_t *ini, const char *name, const char *value, int l
     case SK_METHOD:
         for (int m = 0; m < METHOD_COUNT; m++) {
             if (!strcmp(value, s_method_names[m])) {
-                n->method = (hub_score_method_t)m;
+                n->method = (ctl_score_method_t)m;
                 return 0;
             }
         }
@@ -218,9 +218,9 @@ static int s_sheet_key(ro_ini_t *ini, const char *name, const char *value, int l
     return 0;
 }
 
-hub_scoresheet_t *hub_scoresheet_load(const char *path, char *err, size_t errlen)
+ctl_scoresheet_t *ctl_scoresheet_load(const char *path, char *err, size_t errlen)
 {
-    hub_scoresheet_t *self = calloc(1, sizeof *self);
+    ctl_scoresheet_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
@@ -234,7 +234,7 @@ hub_scoresheet_t *hub_scoresheet_load(const char *path, char *err, size_t errlen
     return self;
 }
 
-void hub_scoresheet_destroy(hub_scoresheet_t **self_p)
+void ctl_scoresheet_destroy(ctl_scoresheet_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -242,17 +242,17 @@ void hub_scoresheet_destroy(hub_scoresheet_t **self_p)
     *self_p = NULL;
 }
 
-size_t hub_scoresheet_count(const hub_scoresheet_t *self)
+size_t ctl_scoresheet_count(const ctl_scoresheet_t *self)
 {
     return self->count;
 }
 
-const hub_score_node_t *hub_scoresheet_at(const hub_scoresheet_t *self, size_t index)
+const ctl_score_node_t *ctl_scoresheet_at(const ctl_scoresheet_t *self, size_t index)
 {
     return index < self->count ? &self->nodes[index] : NULL;
 }
 
-int hub_scoresheet_find(const hub_scoresheet_t *self, const char *id)
+int ctl_scoresheet_find(const ctl_scoresheet_t *self, const char *id)
 {
     for (size_t i = 0; i < self->count; i++)
         if (!strcmp(self->nodes[i].id, id))
@@ -265,15 +265,15 @@ int hub_scoresheet_find(const hub_scoresheet_t *self, const char *id)
 typedef enum { SEC_NONE, SEC_EVALUATION, SEC_FUNDS, SEC_SCORES } ssec_t;
 
 typedef struct {
-    const hub_scoresheet_t *sheet;     /* the sheet scored */
-    hub_scores_t *scores;              /* being filled */
+    const ctl_scoresheet_t *sheet;     /* the sheet scored */
+    ctl_scores_t *scores;              /* being filled */
     ssec_t sec;                        /* section being read */
     int sec_line[4];                   /* line of each section header; 0 = not seen */
     int planned_line;                  /* line of planned; 0 = not given */
     int year_line, date_line;          /* lines of [evaluation] keys */
-    int score_line[HUB_SCORE_NODES_MAX]; /* line of each score given */
-    int alloc_line[HUB_FUND_YEARS_MAX];  /* line of allocated.<year> */
-    int spent_line[HUB_FUND_YEARS_MAX];  /* line of spent.<year> */
+    int score_line[CTL_SCORE_NODES_MAX]; /* line of each score given */
+    int alloc_line[CTL_FUND_YEARS_MAX];  /* line of allocated.<year> */
+    int spent_line[CTL_FUND_YEARS_MAX];  /* line of spent.<year> */
 } rparse_t;
 
 static int s_scores_section(ro_ini_t *ini, const char *name, int line)
@@ -284,8 +284,8 @@ static int s_scores_section(ro_ini_t *ini, const char *name, int line)
             return ro_ini_fail(ini, p->sec_line[SEC_FUNDS] ? p->sec_line[SEC_FUNDS] : -1,
                                 "[funds] lacks 'planned' (the planned investment, 万元)");
         for (size_t i = 0; i < p->sheet->count; i++) {
-            const hub_score_node_t *n = &p->sheet->nodes[i];
-            if (n->depth == 3 && n->method == HUB_METHOD_JUDGMENT && !p->score_line[i])
+            const ctl_score_node_t *n = &p->sheet->nodes[i];
+            if (n->depth == 3 && n->method == CTL_METHOD_JUDGMENT && !p->score_line[i])
                 return ro_ini_fail(ini, p->sec_line[SEC_SCORES] ? p->sec_line[SEC_SCORES] : -1,
                                     "[scores] lacks %s (%s, %g points): the evaluator's score",
                                     n->id, n->label_zh, n->points);
@@ -318,7 +318,7 @@ static int s_twice(ro_ini_t *ini, int *slot, const char *name, int line)
 
 static int s_fund_key(ro_ini_t *ini, rparse_t *p, const char *name, const char *value, int line)
 {
-    hub_scores_t *s = p->scores;
+    ctl_scores_t *s = p->scores;
     double v;
     if (!strcmp(name, "planned")) {
         if (s_twice(ini, &p->planned_line, name, line))
@@ -346,13 +346,13 @@ static int s_fund_key(ro_ini_t *ini, rparse_t *p, const char *name, const char *
     while (i < s->year_count && s->funds[i].year < year)
         i++;
     if (i == s->year_count || s->funds[i].year != year) {
-        if (s->year_count == HUB_FUND_YEARS_MAX)
-            return ro_ini_fail(ini, line, "more than %d years of funds", HUB_FUND_YEARS_MAX);
+        if (s->year_count == CTL_FUND_YEARS_MAX)
+            return ro_ini_fail(ini, line, "more than %d years of funds", CTL_FUND_YEARS_MAX);
         size_t tail = s->year_count - i;
         memmove(&s->funds[i + 1], &s->funds[i], tail * sizeof s->funds[0]);
         memmove(&p->alloc_line[i + 1], &p->alloc_line[i], tail * sizeof p->alloc_line[0]);
         memmove(&p->spent_line[i + 1], &p->spent_line[i], tail * sizeof p->spent_line[0]);
-        s->funds[i] = (hub_fund_year_t){.year = (uint32_t)year};
+        s->funds[i] = (ctl_fund_year_t){.year = (uint32_t)year};
         p->alloc_line[i] = p->spent_line[i] = 0;
         s->year_count++;
     }
@@ -368,7 +368,7 @@ static int s_fund_key(ro_ini_t *ini, rparse_t *p, const char *name, const char *
 static int s_scores_key(ro_ini_t *ini, const char *name, const char *value, int line)
 {
     rparse_t *p = ini->user;
-    hub_scores_t *s = p->scores;
+    ctl_scores_t *s = p->scores;
     switch (p->sec) {
     case SEC_NONE:
         return ro_ini_fail(ini, line, "key '%s' outside any section", name);
@@ -394,14 +394,14 @@ static int s_scores_key(ro_ini_t *ini, const char *name, const char *value, int 
     case SEC_FUNDS:
         return s_fund_key(ini, p, name, value, line);
     case SEC_SCORES: {
-        int i = hub_scoresheet_find(p->sheet, name);
+        int i = ctl_scoresheet_find(p->sheet, name);
         if (i < 0)
             return ro_ini_fail(ini, line, "'%s' is not an item of the score sheet", name);
-        const hub_score_node_t *n = &p->sheet->nodes[i];
+        const ctl_score_node_t *n = &p->sheet->nodes[i];
         if (n->depth != 3)
             return ro_ini_fail(ini, line, "%s (%s) adds up its items; score those instead",
                                 name, n->label_zh);
-        if (n->method != HUB_METHOD_JUDGMENT)
+        if (n->method != CTL_METHOD_JUDGMENT)
             return ro_ini_fail(ini, line, "%s (%s) is computed (%s), it takes no score", name,
                                 n->label_zh, s_method_names[n->method]);
         if (s_twice(ini, &p->score_line[i], name, line))
@@ -417,17 +417,17 @@ static int s_scores_key(ro_ini_t *ini, const char *name, const char *value, int 
     return 0;
 }
 
-void hub_scores_init(hub_scores_t *out)
+void ctl_scores_init(ctl_scores_t *out)
 {
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < HUB_SCORE_NODES_MAX; i++)
+    for (size_t i = 0; i < CTL_SCORE_NODES_MAX; i++)
         out->score[i] = NAN;
 }
 
-int hub_scores_load(const char *path, const hub_scoresheet_t *sheet, hub_scores_t *out,
+int ctl_scores_load(const char *path, const ctl_scoresheet_t *sheet, ctl_scores_t *out,
                     char *err, size_t errlen)
 {
-    hub_scores_init(out);
+    ctl_scores_init(out);
     rparse_t p = {.sheet = sheet, .scores = out};
     ro_ini_t ini = {.section = s_scores_section, .key = s_scores_key, .user = &p};
     return ro_ini_parse(path, &ini, err, errlen);
@@ -435,7 +435,7 @@ int hub_scores_load(const char *path, const hub_scoresheet_t *sheet, hub_scores_
 
 /* ---- computing -------------------------------------------------------- */
 
-ro_grade_t hub_scoresheet_grade(double total)
+ro_grade_t ctl_scoresheet_grade(double total)
 {
     if (total >= 90 - 1e-9)
         return RO_GRADE_EXCELLENT;
@@ -446,8 +446,8 @@ ro_grade_t hub_scoresheet_grade(double total)
     return RO_GRADE_POOR;
 }
 
-int hub_scoresheet_compute(const hub_scoresheet_t *sheet, const hub_scores_t *scores,
-                           double output_attainment, hub_score_result_t *out, char *err,
+int ctl_scoresheet_compute(const ctl_scoresheet_t *sheet, const ctl_scores_t *scores,
+                           double output_attainment, ctl_score_result_t *out, char *err,
                            size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -462,30 +462,30 @@ int hub_scoresheet_compute(const hub_scoresheet_t *sheet, const hub_scores_t *sc
         return -1;
     }
     for (size_t i = 0; i < sheet->count; i++) {
-        const hub_score_node_t *n = &sheet->nodes[i];
+        const ctl_score_node_t *n = &sheet->nodes[i];
         out->ratio[i] = NAN;
         out->score[i] = 0;
         if (n->depth != 3)
             continue;
         double r;
         switch (n->method) {
-        case HUB_METHOD_JUDGMENT:
+        case CTL_METHOD_JUDGMENT:
             if (isnan(scores->score[i])) {
                 snprintf(err, errlen, "no score for %s (%s)", n->id, n->label_zh);
                 return -1;
             }
             out->score[i] = scores->score[i];
             continue;
-        case HUB_METHOD_FUNDS_IN_PLACE:
+        case CTL_METHOD_FUNDS_IN_PLACE:
             r = out->allocated / out->planned;
             break;
-        case HUB_METHOD_FUNDS_USE:
+        case CTL_METHOD_FUNDS_USE:
             r = out->allocated > 0 ? out->spent / out->allocated : 0;
             break;
-        case HUB_METHOD_EXECUTION:
+        case CTL_METHOD_EXECUTION:
             r = out->spent / out->planned;
             break;
-        case HUB_METHOD_OUTPUT_ATTAINMENT:
+        case CTL_METHOD_OUTPUT_ATTAINMENT:
         default:
             if (isnan(output_attainment)) {
                 snprintf(err, errlen, "%s (%s) needs the output indicators' attainment", n->id,
@@ -501,7 +501,7 @@ int hub_scoresheet_compute(const hub_scoresheet_t *sheet, const hub_scores_t *sc
     }
     /* leaves come after their parents: add up from the end */
     for (size_t i = sheet->count; i-- > 0;) {
-        const hub_score_node_t *n = &sheet->nodes[i];
+        const ctl_score_node_t *n = &sheet->nodes[i];
         if (n->parent >= 0)
             out->score[n->parent] += out->score[i];
         if (n->depth == 3)
@@ -510,11 +510,11 @@ int hub_scoresheet_compute(const hub_scoresheet_t *sheet, const hub_scores_t *sc
     for (size_t i = 0; i < sheet->count; i++)
         out->score[i] = s_round2(out->score[i]);
     out->total = s_round2(out->total);
-    out->grade = hub_scoresheet_grade(out->total);
+    out->grade = ctl_scoresheet_grade(out->total);
     return 0;
 }
 
-double hub_scoresheet_output_attainment(const ro_targets_t *targets, const ro_scope_t *province)
+double ctl_scoresheet_output_attainment(const ro_targets_t *targets, const ro_scope_t *province)
 {
     double sum = 0;
     int n = 0;
@@ -529,12 +529,12 @@ double hub_scoresheet_output_attainment(const ro_targets_t *targets, const ro_sc
     return n ? sum / n : NAN;
 }
 
-const char *hub_score_method_name(hub_score_method_t method)
+const char *ctl_score_method_name(ctl_score_method_t method)
 {
     return (unsigned)method < METHOD_COUNT ? s_method_names[method] : "?";
 }
 
-const char *hub_score_method_formula(hub_score_method_t method)
+const char *ctl_score_method_formula(ctl_score_method_t method)
 {
     static const char *formulas[] = {
         "evaluator's judgment", "points × allocated / planned", "points × spent / allocated",

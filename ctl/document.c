@@ -2,7 +2,7 @@
  * that speaks Markdown, CSV and HTML, and the two reports built on it; the
  * HTML adds inline SVG charts. Rendering only: every number comes in
  * evaluated, and nothing here reads a clock, a file or a socket. */
-#include "report.h"
+#include "document.h"
 
 #include "ro_time.h"
 
@@ -16,7 +16,7 @@
 
 typedef struct {
     FILE *f;                    /* where it goes */
-    hub_report_format_t fmt;    /* how */
+    ctl_document_format_t fmt;    /* how */
     bool no_bom;                /* CSV without the byte-order mark */
 } w_t;
 
@@ -119,7 +119,7 @@ static void s_row(w_t *w, const row_t *r, bool header)
 {
     FILE *f = w->f;
     switch (w->fmt) {
-    case HUB_REPORT_MD:
+    case CTL_DOCUMENT_MD:
         fputc('|', f);
         for (size_t i = 0; i < r->n; i++) {
             fputc(' ', f);
@@ -135,7 +135,7 @@ static void s_row(w_t *w, const row_t *r, bool header)
             fputc('\n', f);
         }
         break;
-    case HUB_REPORT_CSV:
+    case CTL_DOCUMENT_CSV:
         for (size_t i = 0; i < r->n; i++) {
             if (i)
                 fputc(',', f);
@@ -143,7 +143,7 @@ static void s_row(w_t *w, const row_t *r, bool header)
         }
         fputc('\n', f);
         break;
-    case HUB_REPORT_HTML:
+    case CTL_DOCUMENT_HTML:
         fputs("<tr>", f);
         for (size_t i = 0; i < r->n; i++) {
             if (r->span[i] < 0)
@@ -166,18 +166,18 @@ static void s_row(w_t *w, const row_t *r, bool header)
 static void s_heading(w_t *w, int level, const char *text)
 {
     switch (w->fmt) {
-    case HUB_REPORT_MD:
+    case CTL_DOCUMENT_MD:
         for (int i = 0; i < level; i++)
             fputc('#', w->f);
         fputc(' ', w->f);
         s_md_text(w->f, text);
         fputs("\n\n", w->f);
         break;
-    case HUB_REPORT_CSV:
+    case CTL_DOCUMENT_CSV:
         s_csv_field(w->f, text);
         fputc('\n', w->f);
         break;
-    case HUB_REPORT_HTML:
+    case CTL_DOCUMENT_HTML:
         fprintf(w->f, "<h%d>", level);
         s_html_text(w->f, text);
         fprintf(w->f, "</h%d>\n", level);
@@ -188,20 +188,20 @@ static void s_heading(w_t *w, int level, const char *text)
 static void s_kv(w_t *w, const char *key, const char *value)
 {
     switch (w->fmt) {
-    case HUB_REPORT_MD:
+    case CTL_DOCUMENT_MD:
         fputs("**", w->f);
         s_md_text(w->f, key);
         fputs(":** ", w->f);
         s_md_text(w->f, value);
         fputs("  \n", w->f);
         break;
-    case HUB_REPORT_CSV:
+    case CTL_DOCUMENT_CSV:
         s_csv_field(w->f, key);
         fputc(',', w->f);
         s_csv_field(w->f, value);
         fputc('\n', w->f);
         break;
-    case HUB_REPORT_HTML:
+    case CTL_DOCUMENT_HTML:
         fputs("<p><b>", w->f);
         s_html_text(w->f, key);
         fputs(":</b> ", w->f);
@@ -219,13 +219,13 @@ static void s_gap(w_t *w)
 
 static void s_table_open(w_t *w)
 {
-    if (w->fmt == HUB_REPORT_HTML)
+    if (w->fmt == CTL_DOCUMENT_HTML)
         fputs("<div class=\"wide\"><table>\n", w->f);
 }
 
 static void s_table_close(w_t *w)
 {
-    if (w->fmt == HUB_REPORT_HTML)
+    if (w->fmt == CTL_DOCUMENT_HTML)
         fputs("</table></div>\n", w->f);
     else
         s_gap(w);
@@ -234,7 +234,7 @@ static void s_table_close(w_t *w)
 static void s_list(w_t *w, const char *title, const char *const *items, size_t n)
 {
     switch (w->fmt) {
-    case HUB_REPORT_MD:
+    case CTL_DOCUMENT_MD:
         s_md_text(w->f, title);
         fputs("\n\n", w->f);
         for (size_t i = 0; i < n; i++) {
@@ -244,7 +244,7 @@ static void s_list(w_t *w, const char *title, const char *const *items, size_t n
         }
         s_gap(w);
         break;
-    case HUB_REPORT_CSV:
+    case CTL_DOCUMENT_CSV:
         for (size_t i = 0; i < n; i++) {
             s_csv_field(w->f, title);
             fputc(',', w->f);
@@ -253,7 +253,7 @@ static void s_list(w_t *w, const char *title, const char *const *items, size_t n
         }
         s_gap(w);
         break;
-    case HUB_REPORT_HTML:
+    case CTL_DOCUMENT_HTML:
         fputs("<p>", w->f);
         s_html_text(w->f, title);
         fputs("</p>\n<ul>\n", w->f);
@@ -288,9 +288,9 @@ static const char s_css[] =
 static void s_doc_begin(w_t *w, const char *title)
 {
     /* Excel takes a CSV without the mark for the system's code page */
-    if (w->fmt == HUB_REPORT_CSV && !w->no_bom)
+    if (w->fmt == CTL_DOCUMENT_CSV && !w->no_bom)
         fputs("\xEF\xBB\xBF", w->f);
-    if (w->fmt != HUB_REPORT_HTML)
+    if (w->fmt != CTL_DOCUMENT_HTML)
         return;
     fputs("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
@@ -301,16 +301,16 @@ static void s_doc_begin(w_t *w, const char *title)
 
 static int s_doc_end(w_t *w)
 {
-    if (w->fmt == HUB_REPORT_HTML)
+    if (w->fmt == CTL_DOCUMENT_HTML)
         fputs("</body>\n</html>\n", w->f);
     return fflush(w->f) || ferror(w->f) ? -1 : 0;
 }
 
 /* ---- what a row and a series show (shared with rolloutctl) -------------- */
 
-hub_report_milestone_t hub_report_row_milestone(const ro_result_t *res)
+ctl_document_milestone_t ctl_document_row_milestone(const ro_result_t *res)
 {
-    hub_report_milestone_t m = {res->next_date, res->next_goal, res->gap};
+    ctl_document_milestone_t m = {res->next_date, res->next_goal, res->gap};
     if (res->milestone == RO_MILESTONE_MISSED && res->due_date) {
         m.date = res->due_date;
         m.goal = res->due_goal;
@@ -321,14 +321,14 @@ hub_report_milestone_t hub_report_row_milestone(const ro_result_t *res)
 
 /* Two points show the same thing: both without data, or the same value,
  * part and total. */
-static bool s_point_same(const hub_report_point_t *p, const hub_report_point_t *q)
+static bool s_point_same(const ctl_document_point_t *p, const ctl_document_point_t *q)
 {
     if (!isnan(p->share) != !isnan(q->share) || p->part != q->part || p->total != q->total)
         return false;
     return isnan(p->share) || p->share == q->share;
 }
 
-size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t last_milestone)
+size_t ctl_document_series_end(const ctl_document_point_t *p, size_t n, uint32_t last_milestone)
 {
     if (n < 2)
         return n;
@@ -343,7 +343,7 @@ size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t las
     return to ? to : 1;
 }
 
-uint32_t hub_report_last_milestone(const ro_targets_t *targets)
+uint32_t ctl_document_last_milestone(const ro_targets_t *targets)
 {
     uint32_t last = 0;
     for (size_t i = 0; i < ro_targets_count(targets); i++) {
@@ -418,7 +418,7 @@ static void s_status(const ro_indicator_t *ind, const ro_result_t *res, char *bu
                      size_t len)
 {
     char a[32], b[32], d[16];
-    hub_report_milestone_t m = hub_report_row_milestone(res);
+    ctl_document_milestone_t m = ctl_document_row_milestone(res);
     switch (res->milestone) {
     case RO_MILESTONE_MISSED:
         snprintf(buf, len, "%s: %s @ %s", s_milestone_text(res->milestone),
@@ -464,7 +464,7 @@ static const char *s_grade_colour(ro_grade_t g)
  * scale to BAR_MAX of the goal; a longer bar stops there with a break mark
  * and its label gives the real figure, so 130% and 2000% still differ. */
 #define BAR_MAX 1.25
-static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
+static void s_chart_divisions(w_t *w, const ctl_document_t *r, size_t i)
 {
     FILE *f = w->f;
     const ro_indicator_t *ind = ro_targets_at(r->targets, i);
@@ -536,29 +536,54 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
     fputs("</svg>\n", f);
 }
 
-/* The headline share over time against its milestones. Without an as-of
- * date the series runs to today: only its points up to where
- * hub_report_series_end puts its end are drawn, so the axis stops there. */
-static void s_chart_series(w_t *w, const hub_report_t *r)
+/* The days the chart spans: its first count points with a value and the
+ * indicator's milestones (*d0 > *d1 when there is neither). */
+static void s_chart_days(const ctl_document_t *r, const ro_indicator_t *ind, size_t count,
+                         int64_t *d0, int64_t *d1)
 {
-    FILE *f = w->f;
-    const ro_indicator_t *ind = ro_targets_at(r->targets, r->series_indicator);
-    size_t count = r->as_of_given ? r->series_count
-                                  : hub_report_series_end(r->series, r->series_count,
-                                                          hub_report_last_milestone(r->targets));
-    int64_t d0 = INT64_MAX, d1 = INT64_MIN;
+    *d0 = INT64_MAX;
+    *d1 = INT64_MIN;
     for (size_t i = 0; i < count; i++) {
         if (!ro_date_valid(r->series[i].date) || isnan(r->series[i].share))
             continue;
         int64_t d = ro_date_days(r->series[i].date);
-        d0 = d < d0 ? d : d0;
-        d1 = d > d1 ? d : d1;
+        *d0 = d < *d0 ? d : *d0;
+        *d1 = d > *d1 ? d : *d1;
     }
     for (size_t m = 0; m < ind->milestone_count; m++) {
         int64_t d = ro_date_days(ind->milestones[m].date);
-        d0 = d < d0 ? d : d0;
-        d1 = d > d1 ? d : d1;
+        *d0 = d < *d0 ? d : *d0;
+        *d1 = d > *d1 ? d : *d1;
     }
+}
+
+/* The value of the latest of the first count points dated by date; NaN if none. */
+static double s_reached(const ctl_document_t *r, size_t count, uint32_t date)
+{
+    double reached = NAN;
+    uint32_t best = 0;
+    for (size_t i = 0; i < count; i++) {
+        const ctl_document_point_t *p = &r->series[i];
+        if (ro_date_valid(p->date) && !isnan(p->share) && p->date <= date && p->date >= best) {
+            best = p->date;
+            reached = p->share;
+        }
+    }
+    return reached;
+}
+
+/* The headline share over time against its milestones. Without an as-of
+ * date the series runs to today: only its points up to where
+ * ctl_document_series_end puts its end are drawn, so the axis stops there. */
+static void s_chart_series(w_t *w, const ctl_document_t *r)
+{
+    FILE *f = w->f;
+    const ro_indicator_t *ind = ro_targets_at(r->targets, r->series_indicator);
+    size_t count = r->as_of_given ? r->series_count
+                                  : ctl_document_series_end(r->series, r->series_count,
+                                                          ctl_document_last_milestone(r->targets));
+    int64_t d0, d1;
+    s_chart_days(r, ind, count, &d0, &d1);
     if (d0 > d1)
         return; /* neither points nor milestones: nothing to draw */
     if (d1 == d0)
@@ -601,7 +626,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
     fputs("<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"", f);
     bool first = true;
     for (size_t i = 0; i < count; i++) {
-        const hub_report_point_t *p = &r->series[i];
+        const ctl_document_point_t *p = &r->series[i];
         if (!ro_date_valid(p->date) || isnan(p->share))
             continue;
         fprintf(f, "%s%.1f,%.1f", first ? "" : " ", X(ro_date_days(p->date)), Y(p->share));
@@ -609,7 +634,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
     }
     fputs("\"/>\n", f);
     for (size_t i = 0; i < count; i++) {
-        const hub_report_point_t *p = &r->series[i];
+        const ctl_document_point_t *p = &r->series[i];
         if (!ro_date_valid(p->date) || isnan(p->share))
             continue;
         ro_date_format(p->date, a);
@@ -622,16 +647,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
      * when it did not, grey while not yet due (or with no point before it) */
     for (size_t m = 0; m < ind->milestone_count; m++) {
         const ro_milestone_t *ms = &ind->milestones[m];
-        double reached = NAN;
-        uint32_t best = 0;
-        for (size_t i = 0; i < count; i++) {
-            const hub_report_point_t *p = &r->series[i];
-            if (ro_date_valid(p->date) && !isnan(p->share) && p->date <= ms->date &&
-                p->date >= best) {
-                best = p->date;
-                reached = p->share;
-            }
-        }
+        double reached = s_reached(r, count, ms->date);
         const char *colour = ms->date > r->as_of || isnan(reached) ? "#757575"
                              : reached >= ms->share - 1e-12         ? "#2e7d32"
                                                                     : "#c62828";
@@ -651,25 +667,25 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
 
 /* ---- the target table -------------------------------------------------- */
 
-int hub_report_format_parse(const char *name, hub_report_format_t *out)
+int ctl_document_format_parse(const char *name, ctl_document_format_t *out)
 {
     static const char *names[] = {"md", "csv", "html"};
     for (int i = 0; i < 3; i++) {
         if (!strcmp(name, names[i])) {
-            *out = (hub_report_format_t)i;
+            *out = (ctl_document_format_t)i;
             return 0;
         }
     }
     return -1;
 }
 
-const char *hub_report_format_name(hub_report_format_t fmt)
+const char *ctl_document_format_name(ctl_document_format_t fmt)
 {
     static const char *names[] = {"md", "csv", "html"};
     return (unsigned)fmt < 3 ? names[fmt] : "?";
 }
 
-void hub_report_init(hub_report_t *r, const ro_targets_t *targets, uint32_t as_of)
+void ctl_document_init(ctl_document_t *r, const ro_targets_t *targets, uint32_t as_of)
 {
     memset(r, 0, sizeof *r);
     r->targets = targets;
@@ -684,7 +700,7 @@ static void s_indicator_name(const ro_indicator_t *ind, char *buf, size_t len)
              ro_measure_label(ind->measure));
 }
 
-static void s_targets_table(w_t *w, const hub_report_t *r)
+static void s_targets_table(w_t *w, const ctl_document_t *r)
 {
     const ro_scope_t *p = r->province;
     size_t n = ro_targets_count(r->targets);
@@ -737,7 +753,7 @@ static void s_targets_table(w_t *w, const hub_report_t *r)
 }
 
 /* Levels or divisions: one row per scope. */
-static void s_scopes_table(w_t *w, const hub_report_t *r, const ro_scope_t *scopes, size_t count,
+static void s_scopes_table(w_t *w, const ctl_document_t *r, const ro_scope_t *scopes, size_t count,
                            bool divisions)
 {
     size_t n = ro_targets_count(r->targets);
@@ -781,7 +797,7 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const ro_scope_t *scop
     free(row);
 }
 
-static void s_laggards_table(w_t *w, const hub_report_t *r)
+static void s_laggards_table(w_t *w, const ctl_document_t *r)
 {
     const ro_indicator_t *ind = ro_targets_at(r->targets, r->laggard_indicator);
     if (!r->laggard_count) {
@@ -804,7 +820,7 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
             continue;
         const ro_result_t *res = &s->indicators[r->laggard_indicator];
         const char *dname = ro_scope_division_name(s->division);
-        hub_report_milestone_t m = hub_report_row_milestone(res);
+        ctl_document_milestone_t m = ctl_document_row_milestone(res);
         char a[32], d[16];
         memset(row, 0, sizeof *row);
         s_cell(row, 0, 0, "%zu", k + 1);
@@ -829,9 +845,9 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
     free(row);
 }
 
-int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r)
+int ctl_document_targets(FILE *out, ctl_document_format_t fmt, const ctl_document_t *r)
 {
-    if (!r || !r->targets || !r->province || (unsigned)fmt > HUB_REPORT_HTML)
+    if (!r || !r->targets || !r->province || (unsigned)fmt > CTL_DOCUMENT_HTML)
         return -1;
     size_t n = ro_targets_count(r->targets);
     if (r->laggard_indicator >= n || r->series_indicator >= n || r->province->indicator_count != n)
@@ -883,7 +899,7 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
     s_heading(&w, 2, buf);
     s_laggards_table(&w, r);
 
-    if (fmt == HUB_REPORT_HTML) {
+    if (fmt == CTL_DOCUMENT_HTML) {
         s_heading(&w, 2, "图表 Charts");
         if (r->division_count)
             for (size_t i = 0; i < n; i++)
@@ -895,12 +911,12 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
 
 /* ---- the score sheet --------------------------------------------------- */
 
-static size_t s_leaves_under(const hub_scoresheet_t *sheet, size_t i)
+static size_t s_leaves_under(const ctl_scoresheet_t *sheet, size_t i)
 {
     size_t n = 0;
-    const hub_score_node_t *node = hub_scoresheet_at(sheet, i);
-    for (size_t j = i + 1; j < hub_scoresheet_count(sheet); j++) {
-        const hub_score_node_t *m = hub_scoresheet_at(sheet, j);
+    const ctl_score_node_t *node = ctl_scoresheet_at(sheet, i);
+    for (size_t j = i + 1; j < ctl_scoresheet_count(sheet); j++) {
+        const ctl_score_node_t *m = ctl_scoresheet_at(sheet, j);
         if (m->depth <= node->depth)
             break;
         n += m->depth == 3;
@@ -908,13 +924,76 @@ static size_t s_leaves_under(const hub_scoresheet_t *sheet, size_t i)
     return n;
 }
 
-int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_sheet_t *r)
+/* The score sheet's subtotals table: the level-1 and level-2 scores. */
+static void s_sheet_subtotals(w_t *w, row_t *row, const ctl_scoresheet_t *sheet,
+                              const ctl_score_result_t *res)
 {
-    if (!r || !r->sheet || !r->scores || !r->result || (unsigned)fmt > HUB_REPORT_HTML ||
-        r->result->count != hub_scoresheet_count(r->sheet))
+    char a[64];
+    /* the document shows only the leaves' scores; the subtotals help reading it */
+    s_heading(w, 2, "分项得分 Subtotals");
+    memset(row, 0, sizeof *row);
+    s_cell(row, 0, 0, "级 Level");
+    s_cell(row, 0, 0, "指标 Item");
+    s_cell(row, 0, 0, "分值 Points");
+    s_cell(row, 0, 0, "得分 Score");
+    s_table_open(w);
+    s_row(w, row, true);
+    for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++) {
+        const ctl_score_node_t *node = ctl_scoresheet_at(sheet, i);
+        if (node->depth == 3)
+            continue;
+        memset(row, 0, sizeof *row);
+        s_cell(row, 0, 0, "%s", node->depth == 1 ? "一级 1" : "二级 2");
+        s_cell(row, 0, 0, "%s %s", node->label_zh, node->label_en);
+        s_cell(row, 0, 0, "%s", s_num(node->points, a, sizeof a));
+        s_cell(row, 0, 0, "%s", s_num(res->score[i], a, sizeof a));
+        s_row(w, row, false);
+    }
+    s_table_close(w);
+
+}
+
+/* The score sheet's funds table and the ratios the computed items use. */
+static void s_sheet_funds(w_t *w, row_t *row, const ctl_document_sheet_t *r,
+                          const ctl_score_result_t *res)
+{
+    char a[64];
+    s_heading(w, 2, "资金 Funds (万元)");
+    memset(row, 0, sizeof *row);
+    s_cell(row, 0, 0, "年度 Year");
+    s_cell(row, 0, 0, "到位 Allocated");
+    s_cell(row, 0, 0, "使用 Spent");
+    s_table_open(w);
+    s_row(w, row, true);
+    for (size_t y = 0; y < r->scores->year_count; y++) {
+        const ctl_fund_year_t *fy = &r->scores->funds[y];
+        memset(row, 0, sizeof *row);
+        s_cell(row, 0, 0, "%u", (unsigned)fy->year);
+        s_cell(row, 0, 0, "%.2f", fy->allocated);
+        s_cell(row, 0, 0, "%.2f", fy->spent);
+        s_row(w, row, false);
+    }
+    memset(row, 0, sizeof *row);
+    s_cell(row, 0, 0, "合计 Total");
+    s_cell(row, 0, 0, "%.2f", res->allocated);
+    s_cell(row, 0, 0, "%.2f", res->spent);
+    s_row(w, row, false);
+    s_table_close(w);
+    snprintf(a, sizeof a, "%.2f", res->planned);
+    s_kv(w, "计划投资额 Planned", a);
+    s_kv(w, "到位率 Allocated / planned", s_pct(res->allocated / res->planned, a, sizeof a));
+    s_kv(w, "使用率 Spent / allocated",
+         s_pct(res->allocated > 0 ? res->spent / res->allocated : NAN, a, sizeof a));
+    s_kv(w, "执行率 Spent / planned", s_pct(res->spent / res->planned, a, sizeof a));
+}
+
+int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_document_sheet_t *r)
+{
+    if (!r || !r->sheet || !r->scores || !r->result || (unsigned)fmt > CTL_DOCUMENT_HTML ||
+        r->result->count != ctl_scoresheet_count(r->sheet))
         return -1;
-    const hub_scoresheet_t *sheet = r->sheet;
-    const hub_score_result_t *res = r->result;
+    const ctl_scoresheet_t *sheet = r->sheet;
+    const ctl_score_result_t *res = r->result;
     w_t w = {out, fmt, r->no_bom};
     const char *title = r->title ? r->title : DEFAULT_TITLE;
     char a[64], b[64], c[64], buf[CELL_MAX];
@@ -943,8 +1022,8 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
     s_row(&w, row, true);
     double points[4] = {0};
     int l1 = -1, l2 = -1;
-    for (size_t i = 0; i < hub_scoresheet_count(sheet); i++) {
-        const hub_score_node_t *node = hub_scoresheet_at(sheet, i);
+    for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++) {
+        const ctl_score_node_t *node = ctl_scoresheet_at(sheet, i);
         points[node->depth] += node->points;
         if (node->depth == 1) {
             l1 = (int)i;
@@ -954,8 +1033,8 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
             l2 = (int)i;
             continue;
         }
-        const hub_score_node_t *n1 = hub_scoresheet_at(sheet, (size_t)l1);
-        const hub_score_node_t *n2 = hub_scoresheet_at(sheet, (size_t)l2);
+        const ctl_score_node_t *n1 = ctl_scoresheet_at(sheet, (size_t)l1);
+        const ctl_score_node_t *n2 = ctl_scoresheet_at(sheet, (size_t)l2);
         /* a level-1 or level-2 cell spans its leaves, as the document merges them */
         bool first1 = (size_t)l1 + 2 == i, first2 = (size_t)l2 + 1 == i;
         int span1 = first1 ? (int)s_leaves_under(sheet, (size_t)l1) : -1;
@@ -968,10 +1047,10 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
         s_cell(row, 0, 0, "%s %s", node->label_zh, node->label_en);
         s_cell(row, 0, 0, "%s", s_num(node->points, a, sizeof a));
         s_cell(row, 0, 0, "%s", s_num(res->score[i], a, sizeof a));
-        if (node->method == HUB_METHOD_JUDGMENT)
-            snprintf(buf, sizeof buf, "评价 %s", hub_score_method_formula(node->method));
+        if (node->method == CTL_METHOD_JUDGMENT)
+            snprintf(buf, sizeof buf, "评价 %s", ctl_score_method_formula(node->method));
         else
-            snprintf(buf, sizeof buf, "%s = %s × %s", hub_score_method_formula(node->method),
+            snprintf(buf, sizeof buf, "%s = %s × %s", ctl_score_method_formula(node->method),
                      s_num(node->points, b, sizeof b), s_pct(res->ratio[i], c, sizeof c));
         s_cell(row, 0, 0, "%s", buf);
         s_row(&w, row, false);
@@ -994,55 +1073,8 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
     s_row(&w, row, false);
     s_table_close(&w);
 
-    /* the document shows only the leaves' scores; the subtotals help reading it */
-    s_heading(&w, 2, "分项得分 Subtotals");
-    memset(row, 0, sizeof *row);
-    s_cell(row, 0, 0, "级 Level");
-    s_cell(row, 0, 0, "指标 Item");
-    s_cell(row, 0, 0, "分值 Points");
-    s_cell(row, 0, 0, "得分 Score");
-    s_table_open(&w);
-    s_row(&w, row, true);
-    for (size_t i = 0; i < hub_scoresheet_count(sheet); i++) {
-        const hub_score_node_t *node = hub_scoresheet_at(sheet, i);
-        if (node->depth == 3)
-            continue;
-        memset(row, 0, sizeof *row);
-        s_cell(row, 0, 0, "%s", node->depth == 1 ? "一级 1" : "二级 2");
-        s_cell(row, 0, 0, "%s %s", node->label_zh, node->label_en);
-        s_cell(row, 0, 0, "%s", s_num(node->points, a, sizeof a));
-        s_cell(row, 0, 0, "%s", s_num(res->score[i], a, sizeof a));
-        s_row(&w, row, false);
-    }
-    s_table_close(&w);
-
-    s_heading(&w, 2, "资金 Funds (万元)");
-    memset(row, 0, sizeof *row);
-    s_cell(row, 0, 0, "年度 Year");
-    s_cell(row, 0, 0, "到位 Allocated");
-    s_cell(row, 0, 0, "使用 Spent");
-    s_table_open(&w);
-    s_row(&w, row, true);
-    for (size_t y = 0; y < r->scores->year_count; y++) {
-        const hub_fund_year_t *fy = &r->scores->funds[y];
-        memset(row, 0, sizeof *row);
-        s_cell(row, 0, 0, "%u", (unsigned)fy->year);
-        s_cell(row, 0, 0, "%.2f", fy->allocated);
-        s_cell(row, 0, 0, "%.2f", fy->spent);
-        s_row(&w, row, false);
-    }
-    memset(row, 0, sizeof *row);
-    s_cell(row, 0, 0, "合计 Total");
-    s_cell(row, 0, 0, "%.2f", res->allocated);
-    s_cell(row, 0, 0, "%.2f", res->spent);
-    s_row(&w, row, false);
-    s_table_close(&w);
-    snprintf(a, sizeof a, "%.2f", res->planned);
-    s_kv(&w, "计划投资额 Planned", a);
-    s_kv(&w, "到位率 Allocated / planned", s_pct(res->allocated / res->planned, a, sizeof a));
-    s_kv(&w, "使用率 Spent / allocated",
-         s_pct(res->allocated > 0 ? res->spent / res->allocated : NAN, a, sizeof a));
-    s_kv(&w, "执行率 Spent / planned", s_pct(res->spent / res->planned, a, sizeof a));
+    s_sheet_subtotals(&w, row, sheet, res);
+    s_sheet_funds(&w, row, r, res);
     s_gap(&w);
     free(row);
     return s_doc_end(&w);
@@ -1050,14 +1082,14 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
 
 /* ---- into a string ----------------------------------------------------- */
 
-char *hub_report_targets_string(hub_report_format_t fmt, const hub_report_t *r)
+char *ctl_document_targets_string(ctl_document_format_t fmt, const ctl_document_t *r)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    int rc = hub_report_targets(f, fmt, r);
+    int rc = ctl_document_targets(f, fmt, r);
     if (fclose(f) || rc) {
         free(buf);
         return NULL;
@@ -1065,14 +1097,14 @@ char *hub_report_targets_string(hub_report_format_t fmt, const hub_report_t *r)
     return buf;
 }
 
-char *hub_report_scoresheet_string(hub_report_format_t fmt, const hub_report_sheet_t *r)
+char *ctl_document_scoresheet_string(ctl_document_format_t fmt, const ctl_document_sheet_t *r)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    int rc = hub_report_scoresheet(f, fmt, r);
+    int rc = ctl_document_scoresheet(f, fmt, r);
     if (fclose(f) || rc) {
         free(buf);
         return NULL;
