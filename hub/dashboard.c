@@ -24,7 +24,7 @@ struct hub_dashboard {
     hub_status_t *status;         /* borrowed */
     const hub_feed_t *feed;       /* borrowed */
     const hub_metrics_t *metrics; /* borrowed */
-    const hub_targets_t *targets; /* borrowed, may be NULL */
+    const ro_targets_t *targets; /* borrowed, may be NULL */
     char address[300];            /* HOST:PORT bound */
     uint64_t built_seq;           /* feed seq of the last /api/status */
     int64_t built_ms;             /* when it was built; 0 = never */
@@ -65,7 +65,7 @@ static void s_note_endpoint(const char *dir, const char *address)
 
 hub_dashboard_t *hub_dashboard_new(const char *hostport, hub_status_t *status,
                                    const hub_feed_t *feed, const hub_metrics_t *metrics,
-                                   const hub_targets_t *targets, const char *data_dir, char *err,
+                                   const ro_targets_t *targets, const char *data_dir, char *err,
                                    size_t errlen)
 {
     hub_dashboard_t *self = calloc(1, sizeof *self);
@@ -105,7 +105,7 @@ void hub_dashboard_destroy(hub_dashboard_t **self_p)
     *self_p = NULL;
 }
 
-void hub_dashboard_set_targets(hub_dashboard_t *self, const hub_targets_t *targets)
+void hub_dashboard_set_targets(hub_dashboard_t *self, const ro_targets_t *targets)
 {
     self->targets = targets;
     self->series_ms = 0; /* the indicators may differ: ask again */
@@ -130,26 +130,26 @@ static void s_scopes(ro_buf_t *b, const Rollout__StatusReply *r)
 }
 
 /* The fields of a scope's JSON (ro_json_scope) an indicator reads, by
- * hub_source_t: its part and, for a ratio, its total (NULL for a sum, which
+ * ro_source_t: its part and, for a ratio, its total (NULL for a sum, which
  * is shared against its goal). The page prints every percent from these
  * counts, rounded half up on the exact ratio, never from a double. */
 static const struct {
     const char *part;  /* numerator field */
     const char *total; /* denominator field, NULL for a sum */
 } s_fields[] = {
-    [HUB_SOURCE_PARTICIPANTS] = {"participants", NULL},
-    [HUB_SOURCE_HOURS] = {"hours", NULL},
-    [HUB_SOURCE_STAFF] = {"staff_proficient", "staff_total"},
-    [HUB_SOURCE_ITEMS] = {"items_no_visit", "items_total"},
-    [HUB_SOURCE_CASES] = {"cases_no_visit", "cases_total"},
+    [RO_SOURCE_PARTICIPANTS] = {"participants", NULL},
+    [RO_SOURCE_HOURS] = {"hours", NULL},
+    [RO_SOURCE_STAFF] = {"staff_proficient", "staff_total"},
+    [RO_SOURCE_ITEMS] = {"items_no_visit", "items_total"},
+    [RO_SOURCE_CASES] = {"cases_no_visit", "cases_total"},
 };
 
-static void s_targets(ro_buf_t *b, const hub_targets_t *t)
+static void s_targets(ro_buf_t *b, const ro_targets_t *t)
 {
     ro_buf_puts(b, "[");
-    size_t n = t ? hub_targets_count(t) : 0;
+    size_t n = t ? ro_targets_count(t) : 0;
     for (size_t i = 0; i < n; i++) {
-        const hub_indicator_t *in = hub_targets_at(t, i);
+        const ro_indicator_t *in = ro_targets_at(t, i);
         ro_buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
         ro_json_str(b, in->id);
         ro_buf_puts(b, ",\"label_zh\":");
@@ -157,7 +157,7 @@ static void s_targets(ro_buf_t *b, const hub_targets_t *t)
         ro_buf_puts(b, ",\"label_en\":");
         ro_json_str(b, in->label_en);
         ro_buf_printf(b, ",\"kind\":\"%s\",\"measure\":\"%s\",\"goal\":",
-                      hub_indicator_kind_name(in->kind), hub_measure_name(in->measure));
+                      ro_indicator_kind_name(in->kind), ro_measure_name(in->measure));
         ro_json_num(b, in->goal);
         int known = (unsigned)in->source < sizeof s_fields / sizeof s_fields[0];
         const char *total = known ? s_fields[in->source].total : NULL;
@@ -197,11 +197,11 @@ static void s_series(hub_dashboard_t *self, int64_t now)
     b->len = 0;
     b->failed = 0;
     ro_buf_puts(b, "[");
-    size_t n = self->targets ? hub_targets_count(self->targets) : 0, k = 0;
+    size_t n = self->targets ? ro_targets_count(self->targets) : 0, k = 0;
     for (size_t i = 0; i < n; i++) {
-        const hub_indicator_t *in = hub_targets_at(self->targets, i);
-        if (in->kind != HUB_KIND_RATIO ||
-            (in->source != HUB_SOURCE_ITEMS && in->source != HUB_SOURCE_CASES))
+        const ro_indicator_t *in = ro_targets_at(self->targets, i);
+        if (in->kind != RO_KIND_RATIO ||
+            (in->source != RO_SOURCE_ITEMS && in->source != RO_SOURCE_CASES))
             continue;
         Rollout__StatusReply *r =
             hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_SERIES, NULL, in->id, now);

@@ -8,7 +8,7 @@
 #include "feed.h"
 #include "metrics.h"
 #include "status.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,13 +24,13 @@ typedef struct hub_dashboard hub_dashboard_t;
  * when data_dir is not NULL. Returns NULL with a reason in err. */
 hub_dashboard_t *hub_dashboard_new(const char *hostport, hub_status_t *status,
                                    const hub_feed_t *feed, const hub_metrics_t *metrics,
-                                   const hub_targets_t *targets, const char *data_dir, char *err,
+                                   const ro_targets_t *targets, const char *data_dir, char *err,
                                    size_t errlen);
 /* Stop the HTTP thread and free; accepts NULL. */
 void hub_dashboard_destroy(hub_dashboard_t **self_p);
 
 /* The targets were reloaded: draw these milestones (borrowed) from now on. */
-void hub_dashboard_set_targets(hub_dashboard_t *self, const hub_targets_t *targets);
+void hub_dashboard_set_targets(hub_dashboard_t *self, const ro_targets_t *targets);
 
 /* Rebuild the documents that are due, as of now (the hub's clock) and
  * mono_ms (monotonic milliseconds). */

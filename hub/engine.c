@@ -13,14 +13,14 @@
 
 struct hub_engine {
     const ro_registry_t *registry;  /* borrowed */
-    const hub_targets_t *targets;   /* borrowed */
+    const ro_targets_t *targets;   /* borrowed */
     size_t units;                   /* registry units */
     size_t nind;                    /* indicators */
     uint8_t *division;              /* per unit: its ro_division_index */
     double *goal;                   /* nind x units: unit goal of each indicator */
-    double province_goal[HUB_INDICATORS_MAX];                  /* sum of unit goals */
-    double level_goal[RO_LEVEL_COUNT][HUB_INDICATORS_MAX];     /* by level */
-    double division_goal[RO_DIVISION_COUNT][HUB_INDICATORS_MAX]; /* by division index */
+    double province_goal[RO_INDICATORS_MAX];                  /* sum of unit goals */
+    double level_goal[RO_LEVEL_COUNT][RO_INDICATORS_MAX];     /* by level */
+    double division_goal[RO_DIVISION_COUNT][RO_INDICATORS_MAX]; /* by division index */
 };
 
 #define EPS 1e-12
@@ -31,20 +31,15 @@ static bool s_below(double x, double t)
     return x < t - EPS * fmax(1.0, fabs(t));
 }
 
-static hub_grade_t s_band(double x, double excellent, double good, double fair)
+static ro_grade_t s_band(double x, double excellent, double good, double fair)
 {
     if (!s_below(x, excellent))
-        return HUB_GRADE_EXCELLENT;
+        return RO_GRADE_EXCELLENT;
     if (!s_below(x, good))
-        return HUB_GRADE_GOOD;
+        return RO_GRADE_GOOD;
     if (!s_below(x, fair))
-        return HUB_GRADE_FAIR;
-    return HUB_GRADE_POOR;
-}
-
-const char *hub_engine_division_name(uint32_t code)
-{
-    return code == RO_PROVINCE_CODE ? "省直属单位" : ro_division_name(code);
+        return RO_GRADE_FAIR;
+    return RO_GRADE_POOR;
 }
 
 static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
@@ -52,12 +47,12 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
     const ro_registry_t *reg = self->registry;
     int used[RO_GOAL_COLUMNS] = {0};
     for (size_t i = 0; i < self->nind; i++) {
-        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
+        const ro_indicator_t *ind = ro_targets_at(self->targets, i);
         double *goal = self->goal + i * self->units;
         int col = ro_registry_goal_column(reg, ind->id);
         if (col >= 0)
             used[col] = 1;
-        if (ind->kind == HUB_KIND_RATIO) {
+        if (ind->kind == RO_KIND_RATIO) {
             for (size_t u = 0; u < self->units; u++) {
                 if (col >= 0 && ro_registry_at(reg, u)->goal[col] >= 0) {
                     snprintf(err, errlen,
@@ -71,7 +66,7 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
             continue;
         }
         /* whole people and tenths of an hour, adding up to the goal */
-        if (hub_targets_allocate(ind, reg, goal)) {
+        if (ro_targets_allocate(ind, reg, goal)) {
             snprintf(err, errlen, "out of memory sharing out the goal of %s", ind->id);
             return -1;
         }
@@ -91,8 +86,8 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
     }
     for (size_t i = 0; i < self->nind; i++) {
         const double *goal = self->goal + i * self->units;
-        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
-        if (ind->kind == HUB_KIND_RATIO) {
+        const ro_indicator_t *ind = ro_targets_at(self->targets, i);
+        if (ind->kind == RO_KIND_RATIO) {
             self->province_goal[i] = ind->goal;
             for (int l = 0; l < RO_LEVEL_COUNT; l++)
                 self->level_goal[l][i] = ind->goal;
@@ -109,7 +104,7 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
     return 0;
 }
 
-hub_engine_t *hub_engine_new(const ro_registry_t *registry, const hub_targets_t *targets,
+hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *targets,
                              char *err, size_t errlen)
 {
     hub_engine_t *self = calloc(1, sizeof *self);
@@ -120,7 +115,7 @@ hub_engine_t *hub_engine_new(const ro_registry_t *registry, const hub_targets_t 
     self->registry = registry;
     self->targets = targets;
     self->units = ro_registry_count(registry);
-    self->nind = hub_targets_count(targets);
+    self->nind = ro_targets_count(targets);
     size_t n = self->units ? self->units : 1;
     self->division = malloc(n);
     self->goal = malloc(n * self->nind * sizeof *self->goal);
@@ -158,46 +153,46 @@ double hub_engine_unit_goal(const hub_engine_t *self, size_t unit, size_t indica
 
 /* The numbers an indicator reads: a sum has part only (total is unused);
  * a ratio part / total. */
-static void s_counts_scope(const hub_indicator_t *ind, const hub_scope_t *s, uint64_t *part,
+static void s_counts_scope(const ro_indicator_t *ind, const ro_scope_t *s, uint64_t *part,
                            uint64_t *total)
 {
     switch (ind->source) {
-    case HUB_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
-    case HUB_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
-    case HUB_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
-    case HUB_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
-    case HUB_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
+    case RO_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
+    case RO_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
+    case RO_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
+    case RO_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
+    case RO_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
     }
 }
 
-static void s_counts_state(const hub_indicator_t *ind, const hub_unit_state_t *s, uint64_t *part,
+static void s_counts_state(const ro_indicator_t *ind, const hub_unit_state_t *s, uint64_t *part,
                            uint64_t *total)
 {
     switch (ind->source) {
-    case HUB_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
-    case HUB_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
-    case HUB_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
-    case HUB_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
-    case HUB_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
+    case RO_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
+    case RO_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
+    case RO_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
+    case RO_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
+    case RO_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
     }
 }
 
-static void s_eval(const hub_indicator_t *ind, uint64_t part, uint64_t total, double goal,
-                   uint32_t as_of, hub_indicator_result_t *r)
+static void s_eval(const ro_indicator_t *ind, uint64_t part, uint64_t total, double goal,
+                   uint32_t as_of, ro_result_t *r)
 {
-    bool ratio = ind->kind == HUB_KIND_RATIO;
+    bool ratio = ind->kind == RO_KIND_RATIO;
     r->goal = goal;
     r->no_data = ratio && total == 0;
     if (r->no_data) {
         r->value = NAN;
         r->share = NAN;
-        r->grade = HUB_GRADE_POOR;
+        r->grade = RO_GRADE_POOR;
     } else if (ratio) {
         r->value = (double)part / (double)total;
         r->share = r->value / goal;
         r->grade = s_band(r->value, ind->excellent, ind->good, ind->fair);
     } else {
-        r->value = ind->source == HUB_SOURCE_HOURS ? (double)part / 10.0 : (double)part;
+        r->value = ind->source == RO_SOURCE_HOURS ? (double)part / 10.0 : (double)part;
         r->share = goal > 0 ? r->value / goal : 1.0;
         r->grade = s_band(r->share, ind->excellent / ind->goal, ind->good / ind->goal,
                           ind->fair / ind->goal);
@@ -205,7 +200,7 @@ static void s_eval(const hub_indicator_t *ind, uint64_t part, uint64_t total, do
     double v = r->no_data ? 0.0 : r->value;
     double scale = ratio ? 1.0 : goal; /* a sum's milestone is a share of the scope's goal */
     size_t n = ind->milestone_count;
-    const hub_milestone_t *ms = ind->milestones;
+    const ro_milestone_t *ms = ind->milestones;
     size_t next = n;
     while (next > 0 && ms[next - 1].date > as_of)
         next--;
@@ -213,32 +208,32 @@ static void s_eval(const hub_indicator_t *ind, uint64_t part, uint64_t total, do
     r->due_date = next > 0 ? ms[next - 1].date : 0;
     r->due_goal = next > 0 ? ms[next - 1].share * scale : 0;
     if (n == 0) {
-        r->milestone = HUB_MILESTONE_NONE;
+        r->milestone = RO_MILESTONE_NONE;
         r->next_date = 0;
         r->next_goal = goal;
     } else {
         r->next_date = next < n ? ms[next].date : 0;
         r->next_goal = (next < n ? ms[next].share : ms[n - 1].share) * scale;
         if (next > 0 && s_below(v, r->due_goal))
-            r->milestone = HUB_MILESTONE_MISSED;
+            r->milestone = RO_MILESTONE_MISSED;
         else if (next < n && s_below(v, r->next_goal))
-            r->milestone = HUB_MILESTONE_AT_RISK;
+            r->milestone = RO_MILESTONE_AT_RISK;
         else
-            r->milestone = HUB_MILESTONE_MET;
+            r->milestone = RO_MILESTONE_MET;
     }
     r->gap = s_below(v, r->next_goal) ? r->next_goal - v : 0.0;
 }
 
 /* Evaluate every indicator of a scope whose raw sums are filled in. */
-static void s_finish(const hub_engine_t *self, hub_scope_t *s, const double *goals,
+static void s_finish(const hub_engine_t *self, ro_scope_t *s, const double *goals,
                      uint32_t as_of)
 {
     s->indicator_count = self->nind;
-    s->grade = HUB_GRADE_EXCELLENT;
+    s->grade = RO_GRADE_EXCELLENT;
     s->why = 0;
     for (size_t i = 0; i < self->nind; i++) {
-        const hub_indicator_t *ind = hub_targets_at(self->targets, i);
-        hub_indicator_result_t *r = &s->indicators[i];
+        const ro_indicator_t *ind = ro_targets_at(self->targets, i);
+        ro_result_t *r = &s->indicators[i];
         uint64_t part = 0, total = 0;
         r->index = i;
         memcpy(r->id, ind->id, sizeof r->id);
@@ -246,13 +241,13 @@ static void s_finish(const hub_engine_t *self, hub_scope_t *s, const double *goa
         s_eval(ind, part, total, goals[i], as_of, r);
         if (r->grade > s->grade)
             s->grade = r->grade;
-        if (r->no_data || r->grade >= HUB_GRADE_FAIR || r->milestone == HUB_MILESTONE_AT_RISK ||
-            r->milestone == HUB_MILESTONE_MISSED)
+        if (r->no_data || r->grade >= RO_GRADE_FAIR || r->milestone == RO_MILESTONE_AT_RISK ||
+            r->milestone == RO_MILESTONE_MISSED)
             s->why |= 1u << i;
     }
 }
 
-void hub_scope_add(hub_scope_t *s, const hub_unit_state_t *st)
+void hub_scope_add(ro_scope_t *s, const hub_unit_state_t *st)
 {
     s->units++;
     s->units_reporting += st->reports > 0;
@@ -270,7 +265,7 @@ void hub_scope_add(hub_scope_t *s, const hub_unit_state_t *st)
         s->last_heard = st->last_heard;
 }
 
-static void s_head(hub_scope_t *s, hub_scope_kind_t kind, const char *id, const char *name,
+static void s_head(ro_scope_t *s, ro_scope_kind_t kind, const char *id, const char *name,
                    int level, uint32_t division)
 {
     memset(s, 0, sizeof *s);
@@ -281,35 +276,35 @@ static void s_head(hub_scope_t *s, hub_scope_kind_t kind, const char *id, const 
     s->division = division;
 }
 
-static void s_head_division(hub_scope_t *s, uint32_t code)
+static void s_head_division(ro_scope_t *s, uint32_t code)
 {
     char id[16];
     snprintf(id, sizeof id, "%06u", (unsigned)code);
-    s_head(s, HUB_SCOPE_DIVISION, id, hub_engine_division_name(code), -1, code);
+    s_head(s, RO_SCOPE_DIVISION, id, ro_scope_division_name(code), -1, code);
 }
 
-static void s_head_level(hub_scope_t *s, ro_level_t level)
+static void s_head_level(ro_scope_t *s, ro_level_t level)
 {
-    s_head(s, HUB_SCOPE_LEVEL, ro_level_name(level), ro_level_label(level), (int)level, 0);
+    s_head(s, RO_SCOPE_LEVEL, ro_level_name(level), ro_level_label(level), (int)level, 0);
 }
 
-static void s_head_province(hub_scope_t *s)
+static void s_head_province(ro_scope_t *s)
 {
-    s_head(s, HUB_SCOPE_PROVINCE, "460000", ro_division_name(RO_PROVINCE_CODE), -1, 0);
+    s_head(s, RO_SCOPE_PROVINCE, "460000", ro_division_name(RO_PROVINCE_CODE), -1, 0);
 }
 
 int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, size_t index,
-                    uint32_t as_of, hub_scope_t *out)
+                    uint32_t as_of, ro_scope_t *out)
 {
     if (index >= self->units)
         return -1;
     const ro_unit_t *u = ro_registry_at(self->registry, index);
     const hub_unit_state_t *st = &states[index];
-    s_head(out, HUB_SCOPE_UNIT, u->id, u->name, (int)u->level, u->division);
+    s_head(out, RO_SCOPE_UNIT, u->id, u->name, (int)u->level, u->division);
     hub_scope_add(out, st);
     out->last_seq = st->last_seq;
     out->last_heard = st->last_heard;
-    double goals[HUB_INDICATORS_MAX];
+    double goals[RO_INDICATORS_MAX];
     for (size_t i = 0; i < self->nind; i++)
         goals[i] = self->goal[i * self->units + index];
     s_finish(self, out, goals, as_of);
@@ -317,7 +312,7 @@ int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, si
 }
 
 int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t code, uint32_t as_of, hub_scope_t *out)
+                        uint32_t code, uint32_t as_of, ro_scope_t *out)
 {
     int d = ro_division_index(code);
     if (d < 0)
@@ -331,7 +326,7 @@ int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states
 }
 
 int hub_engine_level(const hub_engine_t *self, const hub_unit_state_t *states, ro_level_t level,
-                     uint32_t as_of, hub_scope_t *out)
+                     uint32_t as_of, ro_scope_t *out)
 {
     if ((unsigned)level >= RO_LEVEL_COUNT)
         return -1;
@@ -344,7 +339,7 @@ int hub_engine_level(const hub_engine_t *self, const hub_unit_state_t *states, r
 }
 
 int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t as_of, hub_scope_t *out)
+                        uint32_t as_of, ro_scope_t *out)
 {
     s_head_province(out);
     for (size_t u = 0; u < self->units; u++)
@@ -370,7 +365,7 @@ void hub_engine_sum(const hub_engine_t *self, const hub_unit_state_t *states, hu
 }
 
 /* Take one unit's raw state out of a scope's sums (last_heard stays). */
-static void s_scope_sub(hub_scope_t *s, const hub_unit_state_t *st)
+static void s_scope_sub(ro_scope_t *s, const hub_unit_state_t *st)
 {
     s->units--;
     s->units_reporting -= st->reports > 0;
@@ -391,7 +386,7 @@ void hub_engine_sum_move(const hub_engine_t *self, hub_rollup_t *sums, size_t in
 {
     if (index >= self->units)
         return;
-    hub_scope_t *in[3] = {&sums->province,
+    ro_scope_t *in[3] = {&sums->province,
                           &sums->levels[ro_registry_at(self->registry, index)->level],
                           &sums->divisions[self->division[index]]};
     for (int k = 0; k < 3; k++) {
@@ -400,16 +395,16 @@ void hub_engine_sum_move(const hub_engine_t *self, hub_rollup_t *sums, size_t in
     }
 }
 
-int hub_engine_eval(const hub_engine_t *self, const hub_scope_t *sums, uint32_t as_of,
-                    hub_scope_t *out)
+int hub_engine_eval(const hub_engine_t *self, const ro_scope_t *sums, uint32_t as_of,
+                    ro_scope_t *out)
 {
     const double *goals;
     int d = ro_division_index(sums->division);
-    if (sums->kind == HUB_SCOPE_PROVINCE)
+    if (sums->kind == RO_SCOPE_PROVINCE)
         goals = self->province_goal;
-    else if (sums->kind == HUB_SCOPE_LEVEL && sums->level >= 0 && sums->level < RO_LEVEL_COUNT)
+    else if (sums->kind == RO_SCOPE_LEVEL && sums->level >= 0 && sums->level < RO_LEVEL_COUNT)
         goals = self->level_goal[sums->level];
-    else if (sums->kind == HUB_SCOPE_DIVISION && d >= 0)
+    else if (sums->kind == RO_SCOPE_DIVISION && d >= 0)
         goals = self->division_goal[d];
     else
         return -1;
@@ -462,13 +457,13 @@ int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states
     *count = 0;
     if (indicator >= self->nind)
         return -1;
-    const hub_indicator_t *ind = hub_targets_at(self->targets, indicator);
+    const ro_indicator_t *ind = ro_targets_at(self->targets, indicator);
     const double *goal = self->goal + indicator * self->units;
     hub_laggard_t *list = NULL;
     size_t n = 0, cap = 0;
     for (size_t u = 0; u < self->units; u++) {
         uint64_t part = 0, total = 0;
-        hub_indicator_result_t r;
+        ro_result_t r;
         s_counts_state(ind, &states[u], &part, &total);
         s_eval(ind, part, total, goal[u], as_of, &r);
         if (r.gap <= 0)
@@ -534,70 +529,4 @@ int hub_engine_silent(const hub_engine_t *self, const hub_unit_state_t *states, 
     *out = list;
     *count = n;
     return 0;
-}
-
-static const char *s_noun(hub_source_t source)
-{
-    switch (source) {
-    case HUB_SOURCE_STAFF: return "approval staff";
-    case HUB_SOURCE_ITEMS: return "service items";
-    case HUB_SOURCE_CASES: return "case volume";
-    default: return "training";
-    }
-}
-
-char *hub_engine_reason(const hub_targets_t *targets, const hub_scope_t *scope, size_t i,
-                        char *buf, size_t len)
-{
-    if (len)
-        buf[0] = '\0';
-    if (i >= scope->indicator_count || !(scope->why & (1u << i)) || !len)
-        return buf;
-    const hub_indicator_result_t *r = &scope->indicators[i];
-    const hub_indicator_t *ind = hub_targets_at(targets, r->index);
-    if (!ind)
-        return buf;
-    char a[32], b[32];
-    size_t o = 0;
-#define PUT(...)                                                       \
-    do {                                                               \
-        if (o < len) {                                                 \
-            int w_ = snprintf(buf + o, len - o, __VA_ARGS__);          \
-            o += w_ > 0 ? (size_t)w_ : 0;                              \
-        }                                                              \
-    } while (0)
-    PUT("%s %s: ", ind->label_en, ind->label_zh);
-    if (r->no_data) {
-        PUT("no data (no %s reported)", s_noun(ind->source));
-    } else {
-        PUT("%s", hub_indicator_format(ind, r->value, a, sizeof a));
-        if (r->grade >= HUB_GRADE_FAIR) {
-            double good = ind->kind == HUB_KIND_RATIO ? ind->good : ind->good / ind->goal * r->goal;
-            PUT(", grade %s (良 from %s)", hub_grade_label(r->grade),
-                hub_indicator_format(ind, good, b, sizeof b));
-        }
-    }
-    char date[16];
-    if (r->milestone == HUB_MILESTONE_MISSED) {
-        ro_date_format(r->due_date, date);
-        PUT("; missed %s due %s", hub_indicator_format(ind, r->due_goal, a, sizeof a), date);
-    } else if (r->milestone == HUB_MILESTONE_AT_RISK) {
-        ro_date_format(r->next_date, date);
-        PUT("; at risk: %s due %s, %s short", hub_indicator_format(ind, r->next_goal, a, sizeof a),
-            date, hub_indicator_format(ind, r->gap, b, sizeof b));
-    }
-#undef PUT
-    return buf;
-}
-
-const char *hub_scope_kind_name(hub_scope_kind_t kind)
-{
-    static const char *names[] = {"unit", "division", "level", "province"};
-    return (unsigned)kind < 4 ? names[kind] : "?";
-}
-
-const char *hub_milestone_status_name(hub_milestone_status_t status)
-{
-    static const char *names[] = {"none", "met", "at-risk", "missed"};
-    return (unsigned)status < 4 ? names[status] : "?";
 }

@@ -6,8 +6,9 @@
 #define HUB_ENGINE_H
 
 #include "ro_registry.h"
+#include "ro_scope.h"
 #include "state.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,77 +52,16 @@
  *   is at-risk or missed. The scope's grade is its worst indicator grade.
  */
 
-#define HUB_SCOPE_ID_MAX 40  /* bytes of a scope id, with its NUL */
-
-typedef enum {
-    HUB_SCOPE_UNIT = 0,
-    HUB_SCOPE_DIVISION = 1,
-    HUB_SCOPE_LEVEL = 2,
-    HUB_SCOPE_PROVINCE = 3,
-} hub_scope_kind_t;
-
-typedef enum {
-    HUB_MILESTONE_NONE = 0,    /* "none": the indicator has no milestones */
-    HUB_MILESTONE_MET = 1,     /* "met" */
-    HUB_MILESTONE_AT_RISK = 2, /* "at-risk" */
-    HUB_MILESTONE_MISSED = 3,  /* "missed" */
-} hub_milestone_status_t;
-
-/* One indicator of a scope (protobuf Indicator). */
-typedef struct {
-    size_t index;                     /* the indicator's index in the targets */
-    char id[HUB_ID_MAX];              /* the indicator's id */
-    double value;                     /* count (people, hours) or ratio 0..1; NaN if no_data */
-    double goal;                      /* the scope's goal, same unit as value */
-    double share;                     /* value / goal; NaN if no_data */
-    hub_grade_t grade;                /* 优 良 中 差 */
-    hub_milestone_status_t milestone; /* met, at-risk, missed or none */
-    uint32_t next_date;               /* YYYYMMDD of the next milestone, 0 if none left */
-    double next_goal;                 /* what the next (or last, or only) target asks */
-    double gap;                       /* max(0, next_goal - value), value 0 if no_data */
-    bool no_data;                     /* a ratio with total 0: nothing to divide */
-    uint32_t due_date;                /* YYYYMMDD of the latest milestone due, 0 if none */
-    double due_goal;                  /* what that milestone asks (0 if none) */
-} hub_indicator_result_t;
-
-/* A unit, division, level or the province (protobuf Scope). */
-typedef struct {
-    hub_scope_kind_t kind;            /* unit, division, level or province */
-    char id[HUB_SCOPE_ID_MAX];        /* unit id, division code, level name, or "460000" */
-    char name[RO_NAME_MAX + 1];       /* unit name; division name ("省直属单位" for the
-                                         provincial units, 460000); level label; "海南省" */
-    int level;                        /* ro_level_t of a unit or level scope; -1 otherwise */
-    uint32_t division;                /* code of a unit's or division's division; 0 otherwise */
-    uint32_t units;                   /* units in the scope */
-    uint32_t units_reporting;         /* of which have stored at least one report */
-    uint64_t participants;            /* training people */
-    uint64_t hours_tenths;            /* training tenths of an hour */
-    uint64_t sessions;                /* training sessions */
-    uint64_t staff_total;             /* approval staff (latest snapshots) */
-    uint64_t staff_proficient;        /* of whom can approve online */
-    uint64_t items_total;             /* service items (latest snapshots) */
-    uint64_t items_no_visit;          /* of which no-visit */
-    uint64_t cases_total;             /* cases (latest months) */
-    uint64_t cases_no_visit;          /* of which no-visit */
-    uint64_t last_seq;                /* units only: highest seq handled; 0 otherwise */
-    int64_t last_heard;               /* unit: last report or heartbeat; rollup: the latest */
-    uint64_t reports;                 /* reports stored */
-    hub_grade_t grade;                /* the worst indicator grade */
-    uint32_t why;                     /* bit i: indicator i is below 良, behind, or no data */
-    size_t indicator_count;           /* as many as the targets have */
-    hub_indicator_result_t indicators[HUB_INDICATORS_MAX]; /* in targets order */
-} hub_scope_t;
-
 /* Add one unit's raw state to a scope's sums (units, reporting units, counts,
  * latest last_heard); the indicators are the engine's to fill afterwards. */
-void hub_scope_add(hub_scope_t *s, const hub_unit_state_t *st);
+void hub_scope_add(ro_scope_t *s, const hub_unit_state_t *st);
 
 /* Every rollup, from one pass over the units. */
 typedef struct {
     uint32_t as_of;                            /* the date evaluated */
-    hub_scope_t province;                      /* all units */
-    hub_scope_t levels[RO_LEVEL_COUNT];        /* by ro_level_t */
-    hub_scope_t divisions[RO_DIVISION_COUNT];  /* by ro_division_index: [0] = 460000 */
+    ro_scope_t province;                      /* all units */
+    ro_scope_t levels[RO_LEVEL_COUNT];        /* by ro_level_t */
+    ro_scope_t divisions[RO_DIVISION_COUNT];  /* by ro_division_index: [0] = 460000 */
 } hub_rollup_t;
 
 /* A unit behind the standing target of an indicator. */
@@ -132,7 +72,7 @@ typedef struct {
     double next_goal;                 /* the target it is behind */
     uint32_t next_date;               /* when that target is due; 0 if already past */
     double gap;                       /* next_goal - value (> 0) */
-    hub_milestone_status_t milestone; /* its milestone status (none: no milestones) */
+    ro_milestone_status_t milestone; /* its milestone status (none: no milestones) */
 } hub_laggard_t;
 
 /* A unit not heard from. */
@@ -148,7 +88,7 @@ typedef struct hub_engine hub_engine_t;
  * Borrows registry and targets, which must outlive it. Refuses (NULL, a
  * reason in err) a registry goal column that names no indicator or a ratio
  * indicator (only sums are shared out), or out of memory. */
-hub_engine_t *hub_engine_new(const ro_registry_t *registry, const hub_targets_t *targets,
+hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *targets,
                              char *err, size_t errlen);
 
 /* Free the engine; accepts NULL and nulls the caller's pointer. */
@@ -163,13 +103,13 @@ double hub_engine_unit_goal(const hub_engine_t *self, size_t unit, size_t indica
  * (YYYYMMDD) only places the milestones. They write *out and return 0, or
  * return -1 for an index, code or level rollout does not know. */
 int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, size_t index,
-                    uint32_t as_of, hub_scope_t *out);
+                    uint32_t as_of, ro_scope_t *out);
 int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t code, uint32_t as_of, hub_scope_t *out);
+                        uint32_t code, uint32_t as_of, ro_scope_t *out);
 int hub_engine_level(const hub_engine_t *self, const hub_unit_state_t *states, ro_level_t level,
-                     uint32_t as_of, hub_scope_t *out);
+                     uint32_t as_of, ro_scope_t *out);
 int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t as_of, hub_scope_t *out);
+                        uint32_t as_of, ro_scope_t *out);
 
 /* Province, levels and divisions in one pass over the units. */
 int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
@@ -186,8 +126,8 @@ int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, 
 void hub_engine_sum(const hub_engine_t *self, const hub_unit_state_t *states, hub_rollup_t *out);
 void hub_engine_sum_move(const hub_engine_t *self, hub_rollup_t *sums, size_t index,
                          const hub_unit_state_t *before, const hub_unit_state_t *after);
-int hub_engine_eval(const hub_engine_t *self, const hub_scope_t *sums, uint32_t as_of,
-                    hub_scope_t *out);
+int hub_engine_eval(const hub_engine_t *self, const ro_scope_t *sums, uint32_t as_of,
+                    ro_scope_t *out);
 
 /* Units whose gap on indicator (see the rules above) is above 0, biggest
  * gap first, ties in registry order; at most limit of them (0 = all).
@@ -203,20 +143,5 @@ int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states
  * limit (0 = all). *out as for laggards. Returns 0, or -1 out of memory. */
 int hub_engine_silent(const hub_engine_t *self, const hub_unit_state_t *states, int64_t now,
                       int64_t silent_after, size_t limit, hub_silent_t **out, size_t *count);
-
-/* One line on why indicator i of scope is in its why set, e.g.
- * "Share of service items no-visit 不见面审批事项占比: 55.0%, grade 差
- * (良 from 70.0%); missed 80.0% due 2018-12-31". Writes "" when bit i is
- * clear. Returns buf. */
-char *hub_engine_reason(const hub_targets_t *targets, const hub_scope_t *scope, size_t i,
-                        char *buf, size_t len);
-
-/* "unit" "division" "level" "province"; "none" "met" "at-risk" "missed". */
-const char *hub_scope_kind_name(hub_scope_kind_t kind);
-const char *hub_milestone_status_name(hub_milestone_status_t status);
-
-/* Display name of a division scope: "省直属单位" for 460000, else the
- * registry's name of the code, or NULL if unknown. */
-const char *hub_engine_division_name(uint32_t code);
 
 #endif

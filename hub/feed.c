@@ -44,7 +44,7 @@ struct hub_feed {
     const ro_registry_t *reg;       /* borrowed */
     const hub_unit_state_t *states; /* borrowed: the committed states */
     const hub_engine_t *engine;     /* borrowed: evaluates the scopes */
-    const hub_targets_t *targets;   /* borrowed: the engine's */
+    const ro_targets_t *targets;   /* borrowed: the engine's */
     size_t nunits;                  /* registry count */
     uint64_t epoch;                 /* this incarnation */
     uint64_t seq;                   /* latest seq published */
@@ -55,7 +55,7 @@ struct hub_feed {
     uint32_t gen;                   /* the next publication's generation, never 0 */
     uint8_t touched[S_ROLLUPS];     /* per rollup (T_ above): 1 = due */
     int64_t next_pub_ms;            /* the next publication may go out from then */
-    hub_scope_t scope;              /* scratch: one evaluated scope */
+    ro_scope_t scope;              /* scratch: one evaluated scope */
     hub_rollup_t *rollup;           /* scratch: every rollup */
     uint8_t *buf;                   /* scratch: S_HEAD, then the packed scope */
     size_t bufcap;                  /* its bytes */
@@ -125,7 +125,7 @@ static int s_tables(size_t n, s_topic_t **topics, uint32_t **stamp, uint32_t **d
 
 hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg,
                          const hub_unit_state_t *states, const hub_engine_t *engine,
-                         const hub_targets_t *targets, uint64_t epoch)
+                         const ro_targets_t *targets, uint64_t epoch)
 {
     if (!sock || !status || !reg || !states || !engine || !targets)
         return NULL;
@@ -184,7 +184,7 @@ static int s_same_units(const hub_feed_t *self, const ro_registry_t *reg)
 
 int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg,
                           const hub_unit_state_t *states, const hub_engine_t *engine,
-                          const hub_targets_t *targets)
+                          const ro_targets_t *targets)
 {
     if (!reg || !states || !engine || !targets)
         return -1;
@@ -283,7 +283,7 @@ static size_t s_uvarint(uint8_t *out, uint64_t v)
 }
 
 /* Pack scope s at buf + S_HEAD; returns its bytes, 0 on failure. */
-static size_t s_pack(hub_feed_t *self, const hub_scope_t *s)
+static size_t s_pack(hub_feed_t *self, const ro_scope_t *s)
 {
     size_t room = self->bufcap - S_HEAD;
     size_t n = hub_status_pack_scope(self->targets, s, self->buf + S_HEAD, room);
@@ -299,7 +299,7 @@ static size_t s_pack(hub_feed_t *self, const hub_scope_t *s)
 /* Send scope s on topic ti (a topic table index) if its packed form
  * differs from what the topic last sent. Returns 1 if sent, 0 if
  * unchanged, -1 on failure. */
-static int s_publish(hub_feed_t *self, size_t ti, const hub_scope_t *s, int64_t now)
+static int s_publish(hub_feed_t *self, size_t ti, const ro_scope_t *s, int64_t now)
 {
     size_t n = s_pack(self, s);
     if (!n) {
@@ -313,7 +313,7 @@ static int s_publish(hub_feed_t *self, size_t ti, const hub_scope_t *s, int64_t 
         return 0;
     }
     char topic[RO_FEED_TOPIC_MAX];
-    if (ro_feed_topic(hub_scope_kind_name(s->kind), s->id, topic, sizeof topic)) {
+    if (ro_feed_topic(ro_scope_kind_name(s->kind), s->id, topic, sizeof topic)) {
         s_error(self, "publish", s->id);
         return -1;
     }

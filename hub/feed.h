@@ -11,7 +11,7 @@
 #include "ro_registry.h"
 #include "state.h"
 #include "status.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -62,7 +62,7 @@ int hub_feed_read(void *sock, int max, hub_feed_peer_fn on, void *arg);
  * Returns NULL when out of memory or a pointer is NULL. */
 hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg,
                          const hub_unit_state_t *states, const hub_engine_t *engine,
-                         const hub_targets_t *targets, uint64_t epoch);
+                         const ro_targets_t *targets, uint64_t epoch);
 void hub_feed_destroy(hub_feed_t **self_p);
 
 /* The registry and targets were reloaded (SIGHUP): reg, states, engine and
@@ -75,7 +75,7 @@ void hub_feed_destroy(hub_feed_t **self_p);
  * epoch, and must not be used with the new indices then). */
 int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg,
                           const hub_unit_state_t *states, const hub_engine_t *engine,
-                          const hub_targets_t *targets);
+                          const ro_targets_t *targets);
 
 /* After a commit: units holds the registry indices whose state it touched
  * (n of them; indices out of range are ignored). Only marks them and their

@@ -397,7 +397,7 @@ int hub_model_load(const ro_hub_config_t *cfg, hub_model_t *m, char *err, size_t
     m->reg = ro_registry_load(cfg->registry, err, errlen);
     if (!m->reg)
         return -1;
-    m->targets = hub_targets_load(cfg->targets, err, errlen);
+    m->targets = ro_targets_load(cfg->targets, err, errlen);
     if (!m->targets) {
         hub_model_release(m);
         return -1;
@@ -421,7 +421,7 @@ int hub_model_load(const ro_hub_config_t *cfg, hub_model_t *m, char *err, size_t
 void hub_model_release(hub_model_t *m)
 {
     hub_engine_destroy(&m->engine);
-    hub_targets_destroy(&m->targets);
+    ro_targets_destroy(&m->targets);
     free(m->targets_text);
     ro_registry_destroy(&m->reg);
     memset(m, 0, sizeof *m);
@@ -483,7 +483,7 @@ static int s_reload_registry(hub_t *h)
     ro_log(LOG_NOTICE,
            "SIGHUP: reloaded %zu units from %s (%zu new, %zu dropped) and %zu indicators "
            "from %s",
-           n, h->cfg.registry, added, dropped, hub_targets_count(next.targets), h->cfg.targets);
+           n, h->cfg.registry, added, dropped, ro_targets_count(next.targets), h->cfg.targets);
     /* before the old goes: the feed compares them */
     if (hub_view_reload(h->view, next.reg, pub, next.engine, next.targets)) {
         /* the feed still uses the old ones until the loop ends: leave them be */

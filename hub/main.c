@@ -54,8 +54,8 @@ static void s_usage(FILE *out)
                  "1 any other start-up failure (store damaged, port taken, ...).\n");
 }
 
-/* hub_allow_bad_fn of --check: every bad line, not only the first. */
-static void s_check_bad_line(void *arg, const hub_allow_bad_t *bad)
+/* ro_allow_bad_fn of --check: every bad line, not only the first. */
+static void s_check_bad_line(void *arg, const ro_allow_bad_t *bad)
 {
     const char *path = arg;
     fprintf(stderr, "%s:%d: %s\n", path, bad->line, bad->why);
@@ -71,14 +71,14 @@ static int s_check(const ro_hub_config_t *cfg, const hub_model_t *m, const char 
     int rc = 0;
     if (cfg->sec.curve) {
         /* the hub starts with a bad list and admits no one; --check says so, every bad line */
-        hub_allow_t *list = hub_allow_load_refined(cfg->allow_list, NULL, s_check_bad_line,
-                                                   (void *)cfg->allow_list, err, sizeof err);
-        size_t keys = hub_allow_count(list), bad = hub_allow_bad_count(list);
+        ro_allow_t *list = ro_allow_load_refined(cfg->allow_list, NULL, s_check_bad_line,
+                                                 (void *)cfg->allow_list, err, sizeof err);
+        size_t keys = ro_allow_count(list), bad = ro_allow_bad_count(list);
         if (list && !bad && keys == 0)
             snprintf(err, sizeof err, "%s lists no keys", cfg->allow_list);
         else if (bad)
             snprintf(err, sizeof err, "%zu bad line%s (above)", bad, bad == 1 ? "" : "s");
-        hub_allow_destroy(&list);
+        ro_allow_destroy(&list);
         if (bad || keys == 0) {
             fprintf(stderr, "%s: [security] allow_list: %s: the hub would admit no one\n", config,
                     err);
@@ -95,7 +95,7 @@ static int s_check(const ro_hub_config_t *cfg, const hub_model_t *m, const char 
         return rc;
     const char *curve = cfg->sec.curve ? "on" : remote ? "OFF beyond loopback (see above)" : "off";
     printf("%s: ok: %zu units from %s, %zu indicators from %s, store %s/hub.db%s, curve %s\n",
-           config, ro_registry_count(m->reg), cfg->registry, hub_targets_count(m->targets),
+           config, ro_registry_count(m->reg), cfg->registry, ro_targets_count(m->targets),
            cfg->targets, cfg->data_dir, missing ? " (data_dir to be created)" : "", curve);
     return 0;
 }

@@ -34,7 +34,7 @@ struct hub_status {
     hub_store_t *store;               /* borrowed: as-of, history, series and verify */
     const hub_ingest_t *ingest;       /* borrowed, may be NULL */
     const hub_engine_t *engine;       /* borrowed, may be NULL: raw sums only */
-    const hub_targets_t *targets;     /* borrowed, with the engine */
+    const ro_targets_t *targets;     /* borrowed, with the engine */
     char *targets_text;               /* owned: what TARGETS answers, may be NULL */
     int64_t silent_after;             /* seconds */
     uint64_t feed_seq;                /* reported on every reply */
@@ -60,13 +60,13 @@ struct hub_status {
 /* A reply under construction. */
 typedef struct {
     Rollout__StatusReply pb;
-    hub_scope_t *scopes; /* grows; turned into protobuf at pack time */
+    ro_scope_t *scopes; /* grows; turned into protobuf at pack time */
     size_t nscopes, scap;
     Rollout__Metric *metrics;
     size_t nmetrics, mcap;
     Rollout__HistoryPoint *points;
     size_t npoints;
-    char indicator[HUB_ID_MAX];     /* reply's indicator */
+    char indicator[RO_ID_MAX];     /* reply's indicator */
     char error[2048];               /* reply error text */
     uint32_t today;                 /* the hub's date */
     int64_t now;                    /* the hub's clock */
@@ -104,7 +104,7 @@ void hub_status_destroy(hub_status_t **self_p)
 }
 
 int hub_status_set_engine(hub_status_t *self, const hub_engine_t *engine,
-                          const hub_targets_t *targets, const char *targets_text)
+                          const ro_targets_t *targets, const char *targets_text)
 {
     char *text = NULL;
     if (targets_text && !(text = strdup(targets_text)))
@@ -200,17 +200,17 @@ static int s_enter(hub_status_t *self, uint64_t gen, s_reply_t *rep)
 
 /* ---- reply building ---------------------------------------------------- */
 
-static hub_scope_t *s_scope_add(s_reply_t *rep)
+static ro_scope_t *s_scope_add(s_reply_t *rep)
 {
     if (rep->nscopes == rep->scap) {
         size_t cap = rep->scap ? rep->scap * 2 : 4;
-        hub_scope_t *s = realloc(rep->scopes, cap * sizeof *s);
+        ro_scope_t *s = realloc(rep->scopes, cap * sizeof *s);
         if (!s)
             return NULL;
         rep->scopes = s;
         rep->scap = cap;
     }
-    hub_scope_t *sc = &rep->scopes[rep->nscopes++];
+    ro_scope_t *sc = &rep->scopes[rep->nscopes++];
     memset(sc, 0, sizeof *sc);
     return sc;
 }
@@ -311,21 +311,21 @@ static int s_indicator(hub_status_t *self, const Rollout__StatusRequest *req, s_
                        size_t *out)
 {
     if (!req->indicator || !req->indicator[0]) {
-        *out = hub_targets_headline(self->targets);
+        *out = ro_targets_headline(self->targets);
     } else {
-        int i = hub_targets_find(self->targets, req->indicator);
+        int i = ro_targets_find(self->targets, req->indicator);
         if (i < 0) {
             size_t o =
                 (size_t)snprintf(rep->error, sizeof rep->error,
                                  "unknown indicator '%.40s'; the hub's are:", req->indicator);
-            for (size_t k = 0; k < hub_targets_count(self->targets) && o < sizeof rep->error; k++)
+            for (size_t k = 0; k < ro_targets_count(self->targets) && o < sizeof rep->error; k++)
                 o += (size_t)snprintf(rep->error + o, sizeof rep->error - o, " %s",
-                                      hub_targets_at(self->targets, k)->id);
+                                      ro_targets_at(self->targets, k)->id);
             return 2;
         }
         *out = (size_t)i;
     }
-    snprintf(rep->indicator, sizeof rep->indicator, "%s", hub_targets_at(self->targets, *out)->id);
+    snprintf(rep->indicator, sizeof rep->indicator, "%s", ro_targets_at(self->targets, *out)->id);
     return 0;
 }
 
@@ -333,13 +333,13 @@ static int s_indicator(hub_status_t *self, const Rollout__StatusRequest *req, s_
 static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t *states,
                       size_t index)
 {
-    hub_scope_t *sc = s_scope_add(rep);
+    ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
     if (self->engine)
         return hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
     const ro_unit_t *u = ro_registry_at(self->reg, index);
-    sc->kind = HUB_SCOPE_UNIT;
+    sc->kind = RO_SCOPE_UNIT;
     snprintf(sc->id, sizeof sc->id, "%s", u->id);
     snprintf(sc->name, sizeof sc->name, "%s", u->name);
     sc->level = (int)u->level;
@@ -377,7 +377,7 @@ static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *re
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
-    hub_scope_t *sc = s_scope_add(rep);
+    ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
     const hub_rollup_t *sums = s_sums(self, states);
@@ -385,7 +385,7 @@ static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *re
         return hub_engine_eval(self->engine, &sums->province, rep->pb.as_of, sc) ? 1 : 0;
     if (self->engine)
         return hub_engine_province(self->engine, states, rep->pb.as_of, sc) ? 1 : 0;
-    sc->kind = HUB_SCOPE_PROVINCE;
+    sc->kind = RO_SCOPE_PROVINCE;
     snprintf(sc->id, sizeof sc->id, "%u", RO_PROVINCE_CODE);
     snprintf(sc->name, sizeof sc->name, "%s", ro_division_name(RO_PROVINCE_CODE));
     sc->level = -1;
@@ -413,11 +413,11 @@ static int s_query_division(hub_status_t *self, const Rollout__StatusRequest *re
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
-    hub_scope_t *sc = s_scope_add(rep);
+    ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
     const hub_rollup_t *sums = s_sums(self, states);
-    const hub_scope_t *sum = sums ? &sums->divisions[ro_division_index((uint32_t)code)] : NULL;
+    const ro_scope_t *sum = sums ? &sums->divisions[ro_division_index((uint32_t)code)] : NULL;
     if (sum)
         return hub_engine_eval(self->engine, sum, rep->pb.as_of, sc) ? 1 : 0;
     return hub_engine_division(self->engine, states, (uint32_t)code, rep->pb.as_of, sc) ? 1 : 0;
@@ -441,7 +441,7 @@ static int s_query_level(hub_status_t *self, const Rollout__StatusRequest *req, 
     for (int l = 0; l < RO_LEVEL_COUNT; l++) {
         if (!all && l != (int)level)
             continue;
-        hub_scope_t *sc = s_scope_add(rep);
+        ro_scope_t *sc = s_scope_add(rep);
         if (!sc)
             return -1;
         const hub_rollup_t *sums = s_sums(self, states);
@@ -467,7 +467,7 @@ static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *r
         return -1;
     rc = r && hub_engine_rollup(self->engine, states, rep->pb.as_of, r) ? 1 : 0;
     for (int d = 0; rc == 0 && d < RO_DIVISION_COUNT; d++) {
-        hub_scope_t *sc = s_scope_add(rep);
+        ro_scope_t *sc = s_scope_add(rep);
         if (!sc)
             rc = -1;
         else if (r)
@@ -533,12 +533,12 @@ static int s_query_silent(hub_status_t *self, const Rollout__StatusRequest *req,
 }
 
 /* The report kind an indicator reads. */
-static ro_kind_t s_kind_of(const hub_indicator_t *ind)
+static ro_kind_t s_kind_of(const ro_indicator_t *ind)
 {
     switch (ind->source) {
-    case HUB_SOURCE_STAFF: return RO_KIND_STAFF;
-    case HUB_SOURCE_ITEMS: return RO_KIND_ITEMS;
-    case HUB_SOURCE_CASES: return RO_KIND_CASES;
+    case RO_SOURCE_STAFF: return RO_KIND_STAFF;
+    case RO_SOURCE_ITEMS: return RO_KIND_ITEMS;
+    case RO_SOURCE_CASES: return RO_KIND_CASES;
     default: return RO_KIND_TRAINING;
     }
 }
@@ -546,16 +546,16 @@ static ro_kind_t s_kind_of(const hub_indicator_t *ind)
 /* An indicator's value from a report's (or a sum of reports') total and
  * part: a ratio part / total (no data when total is 0), participants the
  * total, hours the part in tenths. */
-static void s_point_value(const hub_indicator_t *ind, uint64_t total, uint64_t part,
+static void s_point_value(const ro_indicator_t *ind, uint64_t total, uint64_t part,
                           Rollout__HistoryPoint *p)
 {
     p->total = total;
     p->part = part;
-    if (ind->kind == HUB_KIND_RATIO) {
+    if (ind->kind == RO_KIND_RATIO) {
         p->no_data = total == 0;
         p->value = total ? (double)part / (double)total : 0.0;
     } else {
-        p->value = ind->source == HUB_SOURCE_HOURS ? (double)part / 10.0 : (double)total;
+        p->value = ind->source == RO_SOURCE_HOURS ? (double)part / 10.0 : (double)total;
     }
 }
 
@@ -580,7 +580,7 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
         snprintf(rep->error, sizeof rep->error, "cannot read the history: no store");
         return 1;
     }
-    ro_kind_t kind = s_kind_of(hub_targets_at(self->targets, ind));
+    ro_kind_t kind = s_kind_of(ro_targets_at(self->targets, ind));
     uint64_t gen;
     int bad = s_leave(self, &gen) && hub_store_history(self->store, (size_t)i, kind, rep->pb.as_of,
                                                        &pts, &n, err, sizeof err);
@@ -592,7 +592,7 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
         snprintf(rep->error, sizeof rep->error, "cannot read the history: %s", err);
         return 1;
     }
-    const hub_indicator_t *in = hub_targets_at(self->targets, ind);
+    const ro_indicator_t *in = ro_targets_at(self->targets, ind);
     size_t first = req->limit && n > req->limit ? n - req->limit : 0;
     Rollout__HistoryPoint *out = s_points(rep, n - first);
     if (!out) {
@@ -602,15 +602,15 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
     uint64_t total = 0, part = 0;
     for (size_t k = 0; k < n; k++) {
         /* a sum's value is the running sum; a snapshot's is its own */
-        total = in->kind == HUB_KIND_SUM ? total + pts[k].total : pts[k].total;
-        part = in->kind == HUB_KIND_SUM ? part + pts[k].part : pts[k].part;
+        total = in->kind == RO_KIND_SUM ? total + pts[k].total : pts[k].total;
+        part = in->kind == RO_KIND_SUM ? part + pts[k].part : pts[k].part;
         if (k < first)
             continue;
         Rollout__HistoryPoint *p = &out[k - first];
         p->date = pts[k].date;
         p->seq = pts[k].seq;
         s_point_value(in, total, part, p);
-        if (in->kind == HUB_KIND_SUM) {
+        if (in->kind == RO_KIND_SUM) {
             p->total = pts[k].total; /* the session's own numbers */
             p->part = pts[k].part;
         }
@@ -632,7 +632,7 @@ static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req,
     /* the province as of the last point, for context (and the indicator's measure) */
     if ((rc = s_query_province(self, req, rep)))
         return rc;
-    const hub_indicator_t *in = hub_targets_at(self->targets, ind);
+    const ro_indicator_t *in = ro_targets_at(self->targets, ind);
     /* month ends from the rollout's first month (at most a century back), then as_of */
     uint32_t as_of = rep->pb.as_of, last = as_of / 100;
     uint32_t first = RO_DATE_MIN / 100;
@@ -665,12 +665,12 @@ static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req,
         rc = 1;
     }
     if (rc == 0)
-        in = hub_targets_at(self->targets, ind); /* the same targets: the generation held */
+        in = ro_targets_at(self->targets, ind); /* the same targets: the generation held */
     size_t from = 0;                             /* leave out the months before any data */
     while (rc == 0 && from + 1 < n &&
-           (in->kind == HUB_KIND_RATIO
+           (in->kind == RO_KIND_RATIO
                 ? total[from] == 0
-                : (in->source == HUB_SOURCE_HOURS ? part : total)[from] == 0))
+                : (in->source == RO_SOURCE_HOURS ? part : total)[from] == 0))
         from++;
     if (rc == 0 && req->limit && n - from > req->limit)
         from = n - req->limit;
@@ -838,7 +838,7 @@ typedef struct {
     Rollout__Indicator *inds;
     Rollout__Indicator **ip;
     char (*division)[16];
-    char **why; /* nscopes x HUB_INDICATORS_MAX, NULL where no reason */
+    char **why; /* nscopes x RO_INDICATORS_MAX, NULL where no reason */
     Rollout__HistoryPoint **hp;
     Rollout__Metric **mp;
 } s_pack_t;
@@ -846,7 +846,7 @@ typedef struct {
 static void s_pack_free(s_pack_t *pk, size_t nscopes)
 {
     if (pk->why)
-        for (size_t i = 0; i < nscopes * HUB_INDICATORS_MAX; i++)
+        for (size_t i = 0; i < nscopes * RO_INDICATORS_MAX; i++)
             free(pk->why[i]);
     free(pk->scopes);
     free(pk->sp);
@@ -860,16 +860,16 @@ static void s_pack_free(s_pack_t *pk, size_t nscopes)
 
 /* Fill the protobuf form of scope s as scope k of pk (targets: the engine's,
  * NULL for raw sums). Returns 0, or -1 out of memory. */
-static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_scope_t *s, size_t k)
+static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const ro_scope_t *s, size_t k)
 {
     Rollout__Scope init = ROLLOUT__SCOPE__INIT;
     Rollout__Scope *pb = &pk->scopes[k];
     *pb = init;
-    pb->kind = (char *)hub_scope_kind_name(s->kind);
+    pb->kind = (char *)ro_scope_kind_name(s->kind);
     pb->id = (char *)s->id;
     pb->name = (char *)s->name;
     pb->level = s->level >= 0 ? (char *)ro_level_name((ro_level_t)s->level) : "";
-    uint32_t division = s->kind == HUB_SCOPE_PROVINCE ? RO_PROVINCE_CODE : s->division;
+    uint32_t division = s->kind == RO_SCOPE_PROVINCE ? RO_PROVINCE_CODE : s->division;
     if (division)
         snprintf(pk->division[k], sizeof pk->division[k], "%06u", (unsigned)division);
     else
@@ -889,12 +889,12 @@ static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_sc
     pb->last_seq = s->last_seq;
     pb->last_heard = s->last_heard;
     pb->reports = s->reports;
-    pb->grade = s->indicator_count ? (char *)hub_grade_label(s->grade) : "";
+    pb->grade = s->indicator_count ? (char *)ro_grade_label(s->grade) : "";
     pb->why = s->why;
-    size_t base = k * HUB_INDICATORS_MAX;
+    size_t base = k * RO_INDICATORS_MAX;
     for (size_t i = 0; i < s->indicator_count && targets; i++) {
-        const hub_indicator_result_t *r = &s->indicators[i];
-        const hub_indicator_t *ind = hub_targets_at(targets, r->index);
+        const ro_result_t *r = &s->indicators[i];
+        const ro_indicator_t *ind = ro_targets_at(targets, r->index);
         Rollout__Indicator iinit = ROLLOUT__INDICATOR__INIT;
         Rollout__Indicator *pi = &pk->inds[base + i];
         *pi = iinit;
@@ -904,8 +904,8 @@ static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_sc
         pi->value = isnan(r->value) ? 0.0 : r->value;
         pi->goal = r->goal;
         pi->share = isnan(r->share) ? 0.0 : r->share;
-        pi->grade = (char *)hub_grade_label(r->grade);
-        pi->milestone = (char *)hub_milestone_status_name(r->milestone);
+        pi->grade = (char *)ro_grade_label(r->grade);
+        pi->milestone = (char *)ro_milestone_status_name(r->milestone);
         pi->next_date = r->next_date;
         pi->next_goal = r->next_goal;
         pi->gap = r->gap;
@@ -914,13 +914,13 @@ static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_sc
         if (ind) {
             pi->label_zh = (char *)ind->label_zh;
             pi->label_en = (char *)ind->label_en;
-            pi->measure = (char *)hub_measure_name(ind->measure);
+            pi->measure = (char *)ro_measure_name(ind->measure);
         }
         if (s->why & (1u << i)) {
             pk->why[base + i] = malloc(512);
             if (!pk->why[base + i])
                 return -1;
-            hub_engine_reason(targets, s, i, pk->why[base + i], 512);
+            ro_scope_reason(targets, s, i, pk->why[base + i], 512);
             pi->why = pk->why[base + i];
         }
         pk->ip[base + i] = pi;
@@ -931,14 +931,14 @@ static int s_pack_scope(const hub_targets_t *targets, s_pack_t *pk, const hub_sc
     return 0;
 }
 
-size_t hub_status_pack_scope(const hub_targets_t *targets, const hub_scope_t *s, uint8_t *buf,
+size_t hub_status_pack_scope(const ro_targets_t *targets, const ro_scope_t *s, uint8_t *buf,
                              size_t cap)
 {
     Rollout__Scope scope;
     Rollout__Scope *sp = NULL;
-    Rollout__Indicator inds[HUB_INDICATORS_MAX], *ip[HUB_INDICATORS_MAX];
+    Rollout__Indicator inds[RO_INDICATORS_MAX], *ip[RO_INDICATORS_MAX];
     char division[1][16];
-    char *why[HUB_INDICATORS_MAX] = {NULL};
+    char *why[RO_INDICATORS_MAX] = {NULL};
     s_pack_t pk = {
         .scopes = &scope, .sp = &sp, .inds = inds, .ip = ip, .division = division, .why = why};
     size_t need = 0;
@@ -947,7 +947,7 @@ size_t hub_status_pack_scope(const hub_targets_t *targets, const hub_scope_t *s,
         if (need <= cap)
             rollout__scope__pack(&scope, buf);
     }
-    for (size_t i = 0; i < HUB_INDICATORS_MAX; i++)
+    for (size_t i = 0; i < RO_INDICATORS_MAX; i++)
         free(why[i]);
     return need;
 }
@@ -959,10 +959,10 @@ static int s_pack(const hub_status_t *self, s_reply_t *rep, uint8_t **out, size_
     s_pack_t pk = {
         .scopes = calloc(ns, sizeof *pk.scopes),
         .sp = calloc(ns, sizeof *pk.sp),
-        .inds = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.inds),
-        .ip = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.ip),
+        .inds = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.inds),
+        .ip = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.ip),
         .division = calloc(ns, sizeof *pk.division),
-        .why = calloc(ns * HUB_INDICATORS_MAX, sizeof *pk.why),
+        .why = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.why),
         .hp = calloc(rep->npoints ? rep->npoints : 1, sizeof *pk.hp),
         .mp = calloc(rep->nmetrics ? rep->nmetrics : 1, sizeof *pk.mp),
     };

@@ -12,7 +12,7 @@
 #include "ro_registry.h"
 #include "state.h"
 #include "store.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,7 +36,7 @@ void hub_status_destroy(hub_status_t **self_p);
  * it has none). Without an engine, UNIT and PROVINCE carry raw sums only
  * and the attainment queries answer status 1. Returns 0, or -1 out of memory. */
 int hub_status_set_engine(hub_status_t *self, const hub_engine_t *engine,
-                          const hub_targets_t *targets, const char *targets_text);
+                          const ro_targets_t *targets, const char *targets_text);
 
 /* Seconds without a report or heartbeat after which SILENT lists a unit
  * (hub.ini silent_after; HUB_STATUS_SILENT_AFTER until set). */
@@ -96,7 +96,7 @@ int hub_status_answer(hub_status_t *self, const uint8_t *req, size_t len, int64_
  * as the protobuf Scope a reply carries it, the same bytes, into buf if it
  * fits in cap bytes. Returns its packed size (more than cap: nothing was
  * written, call again with room), or 0 when out of memory. For the feed. */
-size_t hub_status_pack_scope(const hub_targets_t *targets, const hub_scope_t *s, uint8_t *buf,
+size_t hub_status_pack_scope(const ro_targets_t *targets, const ro_scope_t *s, uint8_t *buf,
                              size_t cap);
 
 /* Who may still ask (CURVE): gate(arg, request) gets each request's body

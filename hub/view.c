@@ -22,7 +22,7 @@ struct hub_view {
 hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *feed_sock, const hub_peers_t *peers,
                          hub_status_t *status, const hub_ingest_t *ingest, const ro_registry_t *reg,
                          const hub_unit_state_t *states, const hub_engine_t *engine,
-                         const hub_targets_t *targets, char *err, size_t errlen)
+                         const ro_targets_t *targets, char *err, size_t errlen)
 {
     hub_view_t *self = calloc(1, sizeof *self);
     if (self)
@@ -87,7 +87,7 @@ long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms)
 }
 
 int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_unit_state_t *states,
-                    const hub_engine_t *engine, const hub_targets_t *targets)
+                    const hub_engine_t *engine, const ro_targets_t *targets)
 {
     hub_metrics_set_states(self->metrics, states, ro_registry_count(reg));
     if (self->dashboard)

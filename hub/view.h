@@ -13,7 +13,7 @@
 #include "ro_registry.h"
 #include "state.h"
 #include "status.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +30,7 @@ typedef struct hub_view hub_view_t;
 hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *feed_sock, const hub_peers_t *peers,
                          hub_status_t *status, const hub_ingest_t *ingest, const ro_registry_t *reg,
                          const hub_unit_state_t *states, const hub_engine_t *engine,
-                         const hub_targets_t *targets, char *err, size_t errlen);
+                         const ro_targets_t *targets, char *err, size_t errlen);
 
 /* Stop the HTTP thread and free; accepts NULL and nulls the pointer. */
 void hub_view_destroy(hub_view_t **self_p);
@@ -53,6 +53,6 @@ long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms);
  * -1 when out of memory (the hub should stop: the feed cannot follow the
  * new indices). */
 int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_unit_state_t *states,
-                    const hub_engine_t *engine, const hub_targets_t *targets);
+                    const hub_engine_t *engine, const ro_targets_t *targets);
 
 #endif

@@ -1,9 +1,10 @@
-/* ro_config: one table of keys per file kind, one inih handler for both. */
+/* ro_config: one table of keys per file kind, read through ro_ini (the
+ * reader of every rollout INI file). */
 #include "ro_config.h"
+#include "ro_ini.h"
 #include "ro_report.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,7 @@ typedef struct {
     const key_t_ *keys; /* the table for this file kind */
     void *cfg;          /* the struct being filled */
     char dir[RO_PATH_MAX]; /* folder of the file, for relative paths */
+    char section[128];  /* the section being read; "" before the first */
     char why[256];      /* reason of the first error */
 } parse_t;
 
@@ -216,24 +218,28 @@ static int s_set(parse_t *p, const key_t_ *k, const char *value)
     return 0;
 }
 
-static int s_handler(void *user, const char *section, const char *name, const char *value)
+static int s_section(ro_ini_t *ini, const char *name, int line)
 {
-    parse_t *p = user;
-    if (p->why[0])
-        return 1; /* inih reports the first error's line; keep its reason */
+    parse_t *p = ini->user;
+    (void)line; /* an unknown section is named at its first key, as before */
+    snprintf(p->section, sizeof p->section, "%s", name ? name : "");
+    return 0;
+}
+
+static int s_key(ro_ini_t *ini, const char *name, const char *value, int line)
+{
+    parse_t *p = ini->user;
     int known_section = 0;
     for (const key_t_ *k = p->keys; k->section; k++) {
-        if (strcmp(k->section, section))
+        if (strcmp(k->section, p->section))
             continue;
         known_section = 1;
         if (!strcmp(k->name, name))
-            return s_set(p, k, value);
+            return s_set(p, k, value) ? 0 : ro_ini_fail(ini, line, "%s", p->why);
     }
     if (known_section)
-        snprintf(p->why, sizeof p->why, "unknown key '%s' in [%s]", name, section);
-    else
-        snprintf(p->why, sizeof p->why, "unknown section [%s]", section);
-    return 0;
+        return ro_ini_fail(ini, line, "unknown key '%s' in [%s]", name, p->section);
+    return ro_ini_fail(ini, line, "unknown section [%s]", p->section);
 }
 
 static int s_load(const char *path, const key_t_ *keys, void *cfg, char *err, size_t errlen)
@@ -245,23 +251,8 @@ static int s_load(const char *path, const key_t_ *keys, void *cfg, char *err, si
         *slash = '\0';
     else
         strcpy(p.dir, ".");
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    int line = ini_parse_file(f, s_handler, &p);
-    fclose(f);
-    if (line > 0) {
-        snprintf(err, errlen, "%s:%d: %s", path, line,
-                 p.why[0] ? p.why : "not a 'key = value' or '[section]' line");
-        return -1;
-    }
-    if (line < 0) {
-        snprintf(err, errlen, "%s: cannot read", path);
-        return -1;
-    }
-    return 0;
+    ro_ini_t ini = {.section = s_section, .key = s_key, .user = &p};
+    return ro_ini_parse(path, &ini, err, errlen);
 }
 
 int ro_hub_config_load(const char *path, ro_hub_config_t *cfg, char *err, size_t errlen)

@@ -71,7 +71,7 @@ mapfile -t BLOCKS < <(ls "$T/blocks"/*.sh 2>/dev/null)
 # The stand-ins every block sees. A block runs under bash -euo pipefail on its host.
 cat > "$T/prelude.sh" <<'EOF'
 set -euo pipefail
-rolloutctl() { "$RO_BUILD/hub/rolloutctl" "$@"; }
+rolloutctl() { "$RO_BUILD/ctl/rolloutctl" "$@"; }
 rollout-hub() { "$RO_BUILD/hub/rollout-hub" "$@"; }
 rollout-agent() {
   # the programs' built-in default config is /etc/rollout/agent.ini: this host's
@@ -150,7 +150,7 @@ run_block() {
     > "$f.out" 2>&1 || { cat "$f.out" >&2; fail "$(basename "$f") failed"; }
 }
 
-ctl() { ROLLOUT_CTL_CONFIG=$HUBROOT/etc/rollout/ctl.ini "$RO_BUILD/hub/rolloutctl" "$@"; }
+ctl() { ROLLOUT_CTL_CONFIG=$HUBROOT/etc/rollout/ctl.ini "$RO_BUILD/ctl/rolloutctl" "$@"; }
 unit_stored() { [ "$(ctl status --unit "$UNIT" --json 2>/dev/null | jq -r '.scopes[0].reports')" = 1 ]; }
 wait_until() {
   local limit=$1 end; shift; end=$((SECONDS + limit))

@@ -11,7 +11,7 @@ set -euo pipefail
 : "${RO_BUILD:?RO_BUILD must name the meson build folder}"
 : "${RO_SOURCE:?RO_SOURCE must name the source folder}"
 HUB_BIN=$RO_BUILD/hub/rollout-hub
-CTL_BIN=$RO_BUILD/hub/rolloutctl
+CTL_BIN=$RO_BUILD/ctl/rolloutctl
 AGENT_BIN=$RO_BUILD/agent/rollout-agent
 PROBE_BIN=$RO_BUILD/tests/tools/ro-probe
 PROBE_EXE=$PROBE_BIN # the binary; under CURVE, PROBE_BIN names the probe function below

@@ -2,7 +2,7 @@
 # The dashboard showed a share of 1.5% where rolloutctl showed 1.4% (issue
 # 12): 29 of 2000 is exactly 1.45%, and printf("%.1f") of the double gives
 # 1.4. One rule everywhere: round half up on the exact ratio
-# (hub_pct_tenths). Here rolloutctl's tables and reports show 1.5%.
+# (ro_pct_tenths). Here rolloutctl's tables and reports show 1.5%.
 source "$(dirname "$0")/lib.sh"
 
 hub_config; hub_start

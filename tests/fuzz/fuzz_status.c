@@ -12,14 +12,14 @@
 #include "ro_registry.h"
 #include "status.h"
 #include "store.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static ro_registry_t *s_reg;
-static hub_targets_t *s_targets;
+static ro_targets_t *s_targets;
 static hub_engine_t *s_engine;
 static hub_store_t *s_store;
 static hub_unit_state_t *s_states;
@@ -33,7 +33,7 @@ static void s_cleanup(void)
     hub_store_destroy(&s_store);
     free(s_states);
     hub_engine_destroy(&s_engine);
-    hub_targets_destroy(&s_targets);
+    ro_targets_destroy(&s_targets);
     ro_registry_destroy(&s_reg);
 }
 
@@ -75,7 +75,7 @@ static void s_open(void)
     ro_log_init("fuzz_status", LOG_CRIT);
     s_reg = ro_registry_load(FUZZ_REGISTRY, err, sizeof err);
     FUZZ_CHECK(s_reg, err);
-    s_targets = hub_targets_load(FUZZ_TARGETS, err, sizeof err);
+    s_targets = ro_targets_load(FUZZ_TARGETS, err, sizeof err);
     FUZZ_CHECK(s_targets, err);
     s_engine = hub_engine_new(s_reg, s_targets, err, sizeof err);
     FUZZ_CHECK(s_engine, err);

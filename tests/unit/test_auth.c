@@ -59,32 +59,32 @@ static void test_parse_good(void **state)
     snprintf(text, sizeof text,
              "# c\nunit 460100-001 %s\r\n\n   # indented comment\noperator a.b_c-1 %s", s_upub,
              s_opub);
-    hub_allow_t *l = hub_allow_parse(text, strlen(text), "t", err, sizeof err);
+    ro_allow_t *l = ro_allow_parse(text, strlen(text), "t", err, sizeof err);
     assert_non_null(l);
-    assert_int_equal(hub_allow_count(l), 2);
-    const hub_allow_entry_t *e = hub_allow_find_key(l, s_upub);
+    assert_int_equal(ro_allow_count(l), 2);
+    const ro_allow_entry_t *e = ro_allow_find_key(l, s_upub);
     assert_non_null(e);
-    assert_int_equal(e->role, HUB_AUTH_UNIT);
+    assert_int_equal(e->role, RO_ALLOW_UNIT);
     assert_string_equal(e->name, "460100-001");
     assert_int_equal(e->line, 2);
-    e = hub_allow_find_name(l, HUB_AUTH_OPERATOR, "a.b_c-1");
+    e = ro_allow_find_name(l, RO_ALLOW_OPERATOR, "a.b_c-1");
     assert_non_null(e);
     assert_string_equal(e->key, s_opub);
-    assert_null(hub_allow_find_name(l, HUB_AUTH_UNIT, "a.b_c-1"));
-    assert_null(hub_allow_find_key(l, s_spub));
-    hub_allow_destroy(&l);
+    assert_null(ro_allow_find_name(l, RO_ALLOW_UNIT, "a.b_c-1"));
+    assert_null(ro_allow_find_key(l, s_spub));
+    ro_allow_destroy(&l);
     assert_null(l);
 
-    l = hub_allow_parse("# nothing\n\n", 11, "t", err, sizeof err);
+    l = ro_allow_parse("# nothing\n\n", 11, "t", err, sizeof err);
     assert_non_null(l);
-    assert_int_equal(hub_allow_count(l), 0);
-    hub_allow_destroy(&l);
+    assert_int_equal(ro_allow_count(l), 0);
+    ro_allow_destroy(&l);
 }
 
 static void s_bad(const char *text, size_t len, const char *needle)
 {
     char err[512] = "";
-    hub_allow_t *l = hub_allow_parse(text, len, "list", err, sizeof err);
+    ro_allow_t *l = ro_allow_parse(text, len, "list", err, sizeof err);
     if (l)
         fail_msg("accepted: %s", text);
     if (!strstr(err, needle))
@@ -127,17 +127,17 @@ static void test_load_refusals(void **state)
     char err[512] = "";
     const char *p = s_list_file("writable.list", 1);
     chmod(p, 0666);
-    assert_null(hub_allow_load(p, err, sizeof err));
+    assert_null(ro_allow_load(p, err, sizeof err));
     assert_non_null(strstr(err, "writable by group or others"));
     char missing[300];
     snprintf(missing, sizeof missing, "%s/none.list", tu_dir());
-    assert_null(hub_allow_load(missing, err, sizeof err));
+    assert_null(ro_allow_load(missing, err, sizeof err));
     assert_non_null(strstr(err, "cannot open"));
     p = s_list_file("good.list", 1);
-    hub_allow_t *l = hub_allow_load(p, err, sizeof err);
+    ro_allow_t *l = ro_allow_load(p, err, sizeof err);
     assert_non_null(l);
-    assert_int_equal(hub_allow_count(l), 2);
-    hub_allow_destroy(&l);
+    assert_int_equal(ro_allow_count(l), 2);
+    ro_allow_destroy(&l);
 }
 
 /* ---- ZAP over real handshakes ---- */
@@ -241,13 +241,13 @@ static void test_zap(void **state)
     assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 1);
     assert_string_equal(user, "460100-001");
     assert_string_equal(key, s_upub);
-    assert_true(hub_auth_admits(h.auth, HUB_AUTH_UNIT, user, key));
-    assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-002", key));
-    assert_false(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, user, key));
+    assert_true(hub_auth_admits(h.auth, RO_ALLOW_UNIT, user, key));
+    assert_false(hub_auth_admits(h.auth, RO_ALLOW_UNIT, "460100-002", key));
+    assert_false(hub_auth_admits(h.auth, RO_ALLOW_OPERATOR, user, key));
 
     assert_int_equal(s_try(&h, 1, s_opub, s_osec, user, key), 1);
     assert_string_equal(user, "operator:ops");
-    assert_true(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, user, key));
+    assert_true(hub_auth_admits(h.auth, RO_ALLOW_OPERATOR, user, key));
 
     /* unit keys stay off status, operator keys off ingest, strangers off both */
     assert_int_equal(s_try(&h, 1, s_upub, s_usec, user, key), 0);
@@ -260,7 +260,7 @@ static void test_zap(void **state)
     /* reload without the unit: its key is no longer admitted, even per message */
     s_list_file("zap.list", 0);
     assert_int_equal(hub_auth_reload(h.auth), 2);
-    assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
+    assert_false(hub_auth_admits(h.auth, RO_ALLOW_UNIT, "460100-001", s_upub));
     assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 0);
 
     /* a list of one bad line: the unit it names keeps its key in use (s_spub
@@ -271,15 +271,15 @@ static void test_zap(void **state)
     assert_int_equal(hub_auth_count(h.auth), 1);
     assert_int_equal(hub_auth_bad_lines(h.auth), 1);
     assert_int_equal(hub_auth_kept(h.auth), 1);
-    assert_true(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_spub));
-    assert_false(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, "operator:ops", s_opub));
+    assert_true(hub_auth_admits(h.auth, RO_ALLOW_UNIT, "460100-001", s_spub));
+    assert_false(hub_auth_admits(h.auth, RO_ALLOW_OPERATOR, "operator:ops", s_opub));
     assert_int_equal(s_try(&h, 1, s_opub, s_osec, user, key), 0);
     /* a list that names no one readable admits no one */
     p = tu_write("zap.list", "nonsense\n");
     chmod(p, 0644);
     assert_int_equal(hub_auth_reload(h.auth), -1);
     assert_int_equal(hub_auth_count(h.auth), 0);
-    assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_spub));
+    assert_false(hub_auth_admits(h.auth, RO_ALLOW_UNIT, "460100-001", s_spub));
     assert_int_equal(s_try(&h, 0, s_spub, s_ssec, user, key), 0);
     assert_true(hub_auth_denied(h.auth, HUB_AUTH_DENY_NO_LIST) >= 1);
     assert_int_equal(hub_auth_bad_lines_seen(h.auth), 2);
@@ -315,12 +315,12 @@ static void test_selftest(void **state)
 typedef struct {
     int n;                          /* bad lines reported */
     int line[8];                    /* their numbers */
-    hub_allow_outcome_t outcome[8]; /* what their identities got */
+    ro_allow_outcome_t outcome[8]; /* what their identities got */
     int other[8];                   /* other_line */
     char why[8][WHY_TEXT];          /* reasons */
 } s_bads_t;
 
-static void s_collect(void *arg, const hub_allow_bad_t *b)
+static void s_collect(void *arg, const ro_allow_bad_t *b)
 {
     s_bads_t *bs = arg;
     assert_true(bs->n < 8);
@@ -333,37 +333,37 @@ static void s_collect(void *arg, const hub_allow_bad_t *b)
 
 /* The list in use before each reload: unit 460100-001 K0, unit 460100-002
  * K1, operator ops K2. */
-static hub_allow_t *s_prev(void)
+static ro_allow_t *s_prev(void)
 {
     char t[512], err[256] = "";
     snprintf(t, sizeof t, "unit 460100-001 %s\nunit 460100-002 %s\noperator ops %s\n", s_k[0],
              s_k[1], s_k[2]);
-    hub_allow_t *l = hub_allow_parse(t, strlen(t), "prev", err, sizeof err);
+    ro_allow_t *l = ro_allow_parse(t, strlen(t), "prev", err, sizeof err);
     if (!l)
         fail_msg("%s", err);
     return l;
 }
 
-static hub_allow_t *s_refine(const char *text, const hub_allow_t *prev, s_bads_t *bs)
+static ro_allow_t *s_refine(const char *text, const ro_allow_t *prev, s_bads_t *bs)
 {
     char err[256] = "";
     memset(bs, 0, sizeof *bs);
-    hub_allow_t *l =
-        hub_allow_parse_refined(text, strlen(text), "new", prev, s_collect, bs, err, sizeof err);
+    ro_allow_t *l =
+        ro_allow_parse_refined(text, strlen(text), "new", prev, s_collect, bs, err, sizeof err);
     if (!l)
         fail_msg("refined parse failed: %s", err);
-    assert_int_equal(hub_allow_bad_count(l), (size_t)bs->n);
+    assert_int_equal(ro_allow_bad_count(l), (size_t)bs->n);
     if (bs->n)
         assert_non_null(strstr(err, "new:"));
     return l;
 }
 
 /* The key an identity is admitted with now, or NULL. */
-static const char *s_key_of(const hub_allow_t *l, hub_auth_role_t role, const char *name)
+static const char *s_key_of(const ro_allow_t *l, ro_allow_role_t role, const char *name)
 {
-    const hub_allow_entry_t *e = hub_allow_find_name(l, role, name);
+    const ro_allow_entry_t *e = ro_allow_find_name(l, role, name);
     if (e)
-        assert_ptr_equal(hub_allow_find_key(l, e->key), e); /* both indexes agree */
+        assert_ptr_equal(ro_allow_find_key(l, e->key), e); /* both indexes agree */
     return e ? e->key : NULL;
 }
 
@@ -372,7 +372,7 @@ static const char *s_key_of(const hub_allow_t *l, hub_auth_role_t role, const ch
 static void test_refine_bad_key_keeps_last_good(void **state)
 {
     (void)state;
-    hub_allow_t *prev = s_prev(), *l;
+    ro_allow_t *prev = s_prev(), *l;
     s_bads_t bs;
     char t[512];
     snprintf(t, sizeof t, "# edited\nunit 460100-001 %s\nunit 460100-002 %.39s\noperator ops %s\n",
@@ -380,18 +380,18 @@ static void test_refine_bad_key_keeps_last_good(void **state)
     l = s_refine(t, prev, &bs);
     assert_int_equal(bs.n, 1);
     assert_int_equal(bs.line[0], 3);
-    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_KEPT);
+    assert_int_equal(bs.outcome[0], RO_ALLOW_BAD_KEPT);
     assert_non_null(strstr(bs.why[0], "Z85"));
-    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-001"), s_k[0]);
-    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-002"), s_k[1]);
-    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "ops"), s_k[3]); /* the new key */
-    assert_null(hub_allow_find_key(l, s_k[2]));                         /* the old one gone */
-    assert_int_equal(hub_allow_count(l), 3);
-    assert_int_equal(hub_allow_kept_count(l), 1);
-    const hub_allow_entry_t *e = hub_allow_find_name(l, HUB_AUTH_UNIT, "460100-002");
+    assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-001"), s_k[0]);
+    assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-002"), s_k[1]);
+    assert_string_equal(s_key_of(l, RO_ALLOW_OPERATOR, "ops"), s_k[3]); /* the new key */
+    assert_null(ro_allow_find_key(l, s_k[2]));                         /* the old one gone */
+    assert_int_equal(ro_allow_count(l), 3);
+    assert_int_equal(ro_allow_kept_count(l), 1);
+    const ro_allow_entry_t *e = ro_allow_find_name(l, RO_ALLOW_UNIT, "460100-002");
     assert_int_equal(e->kept, 1);
     assert_int_equal(e->line, 3);
-    hub_allow_destroy(&l);
+    ro_allow_destroy(&l);
 
     /* a missing key, extra words, and a key that another valid line holds:
      * the identity still parses, so it keeps its key */
@@ -400,18 +400,18 @@ static void test_refine_bad_key_keeps_last_good(void **state)
              s_k[1], s_k[4], s_k[5], s_k[5]);
     l = s_refine(t, prev, &bs);
     assert_int_equal(bs.n, 3);
-    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_KEPT);
-    assert_int_equal(bs.outcome[1], HUB_ALLOW_BAD_KEPT);
+    assert_int_equal(bs.outcome[0], RO_ALLOW_BAD_KEPT);
+    assert_int_equal(bs.outcome[1], RO_ALLOW_BAD_KEPT);
     assert_int_equal(bs.line[2], 4);
     assert_non_null(strstr(bs.why[2], "this key is already listed on line 3"));
-    assert_int_equal(bs.outcome[2], HUB_ALLOW_BAD_NO_KEY); /* 460100-003 had none */
-    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-001"), s_k[0]);
-    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-002"), s_k[1]);
-    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "ops"), s_k[5]);
-    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-003"));
-    assert_null(hub_allow_find_key(l, s_k[4]));
-    hub_allow_destroy(&l);
-    hub_allow_destroy(&prev);
+    assert_int_equal(bs.outcome[2], RO_ALLOW_BAD_NO_KEY); /* 460100-003 had none */
+    assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-001"), s_k[0]);
+    assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-002"), s_k[1]);
+    assert_string_equal(s_key_of(l, RO_ALLOW_OPERATOR, "ops"), s_k[5]);
+    assert_null(s_key_of(l, RO_ALLOW_UNIT, "460100-003"));
+    assert_null(ro_allow_find_key(l, s_k[4]));
+    ro_allow_destroy(&l);
+    ro_allow_destroy(&prev);
 }
 
 /* A line that names nothing readable admits no one, and keeps no one's key:
@@ -419,7 +419,7 @@ static void test_refine_bad_key_keeps_last_good(void **state)
 static void test_refine_unreadable_line_admits_no_one(void **state)
 {
     (void)state;
-    hub_allow_t *prev = s_prev(), *l;
+    ro_allow_t *prev = s_prev(), *l;
     s_bads_t bs;
     char t[2048];
     int n = snprintf(t, sizeof t, "uint 460100-001 %s\nunit 4601-002 %s\n%s\noperator ops %s\n",
@@ -429,34 +429,34 @@ static void test_refine_unreadable_line_admits_no_one(void **state)
     l = s_refine(t, prev, &bs);
     assert_int_equal(bs.n, 4);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(bs.outcome[i], HUB_ALLOW_BAD_NAMES_NO_ONE);
+        assert_int_equal(bs.outcome[i], RO_ALLOW_BAD_NAMES_NO_ONE);
     assert_non_null(strstr(bs.why[0], "not 'unit' or 'operator'"));
     assert_non_null(strstr(bs.why[1], "not a valid unit id"));
     assert_non_null(strstr(bs.why[2], "3 words"));
     assert_int_equal(bs.line[3], 5);
     assert_non_null(strstr(bs.why[3], "longer than"));
-    assert_int_equal(hub_allow_count(l), 1);
-    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "ops"), s_k[2]);
-    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-001"));
-    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-002"));
-    assert_null(hub_allow_find_key(l, s_k[0]));
-    assert_null(hub_allow_find_key(l, s_k[1]));
-    hub_allow_destroy(&l);
+    assert_int_equal(ro_allow_count(l), 1);
+    assert_string_equal(s_key_of(l, RO_ALLOW_OPERATOR, "ops"), s_k[2]);
+    assert_null(s_key_of(l, RO_ALLOW_UNIT, "460100-001"));
+    assert_null(s_key_of(l, RO_ALLOW_UNIT, "460100-002"));
+    assert_null(ro_allow_find_key(l, s_k[0]));
+    assert_null(ro_allow_find_key(l, s_k[1]));
+    ro_allow_destroy(&l);
 
     /* a NUL byte spoils its own line only */
     n = snprintf(t, sizeof t, "unit 460100-001 %s\nunit 460100-002 %s\n", s_k[0], s_k[1]);
     t[4] = '\0';
     char err[256] = "";
     memset(&bs, 0, sizeof bs);
-    l = hub_allow_parse_refined(t, (size_t)n, "new", prev, s_collect, &bs, err, sizeof err);
+    l = ro_allow_parse_refined(t, (size_t)n, "new", prev, s_collect, &bs, err, sizeof err);
     assert_non_null(l);
     assert_int_equal(bs.n, 1);
     assert_non_null(strstr(err, "new:1: contains a NUL byte"));
-    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_NAMES_NO_ONE);
-    assert_int_equal(hub_allow_count(l), 1);
-    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-002"), s_k[1]);
-    hub_allow_destroy(&l);
-    hub_allow_destroy(&prev);
+    assert_int_equal(bs.outcome[0], RO_ALLOW_BAD_NAMES_NO_ONE);
+    assert_int_equal(ro_allow_count(l), 1);
+    assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-002"), s_k[1]);
+    ro_allow_destroy(&l);
+    ro_allow_destroy(&prev);
 }
 
 /* An identity the new file no longer lists is dropped, bad lines or not:
@@ -464,27 +464,27 @@ static void test_refine_unreadable_line_admits_no_one(void **state)
 static void test_refine_unlisted_identity_dropped(void **state)
 {
     (void)state;
-    hub_allow_t *prev = s_prev(), *l;
+    ro_allow_t *prev = s_prev(), *l;
     s_bads_t bs;
     char t[512];
     snprintf(t, sizeof t, "unit 460100-001 %s\noperator ops %.20s\n", s_k[0], s_k[2]);
     l = s_refine(t, prev, &bs);
     assert_int_equal(bs.n, 1);
-    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_KEPT);
-    assert_int_equal(hub_allow_count(l), 2);
-    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-002")); /* revoked by removing its line */
-    assert_null(hub_allow_find_key(l, s_k[1]));
-    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "ops"), s_k[2]);
-    hub_allow_destroy(&l);
+    assert_int_equal(bs.outcome[0], RO_ALLOW_BAD_KEPT);
+    assert_int_equal(ro_allow_count(l), 2);
+    assert_null(s_key_of(l, RO_ALLOW_UNIT, "460100-002")); /* revoked by removing its line */
+    assert_null(ro_allow_find_key(l, s_k[1]));
+    assert_string_equal(s_key_of(l, RO_ALLOW_OPERATOR, "ops"), s_k[2]);
+    ro_allow_destroy(&l);
 
     /* no list in use (a bad file at start): a bad key has nothing to keep */
     l = s_refine(t, NULL, &bs);
     assert_int_equal(bs.n, 1);
-    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_NO_KEY);
-    assert_int_equal(hub_allow_count(l), 1);
-    assert_null(s_key_of(l, HUB_AUTH_OPERATOR, "ops"));
-    hub_allow_destroy(&l);
-    hub_allow_destroy(&prev);
+    assert_int_equal(bs.outcome[0], RO_ALLOW_BAD_NO_KEY);
+    assert_int_equal(ro_allow_count(l), 1);
+    assert_null(s_key_of(l, RO_ALLOW_OPERATOR, "ops"));
+    ro_allow_destroy(&l);
+    ro_allow_destroy(&prev);
 }
 
 /* Two lines for one identity: the first applies, wherever the valid one
@@ -493,7 +493,7 @@ static void test_refine_unlisted_identity_dropped(void **state)
 static void test_refine_conflicts(void **state)
 {
     (void)state;
-    hub_allow_t *prev = s_prev(), *l;
+    ro_allow_t *prev = s_prev(), *l;
     s_bads_t bs;
     char t[512];
     snprintf(t, sizeof t,
@@ -504,33 +504,33 @@ static void test_refine_conflicts(void **state)
     assert_int_equal(bs.n, 2);
     assert_int_equal(bs.line[0], 2);
     assert_non_null(strstr(bs.why[0], "unit 460100-001 is already listed on line 1"));
-    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_LISTED);
+    assert_int_equal(bs.outcome[0], RO_ALLOW_BAD_LISTED);
     assert_int_equal(bs.other[0], 1);
-    assert_int_equal(bs.outcome[1], HUB_ALLOW_BAD_LISTED); /* the valid line 4 wins */
+    assert_int_equal(bs.outcome[1], RO_ALLOW_BAD_LISTED); /* the valid line 4 wins */
     assert_int_equal(bs.other[1], 4);
-    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-001"), s_k[0]);
-    assert_string_equal(s_key_of(l, HUB_AUTH_UNIT, "460100-002"), s_k[3]);
-    assert_null(hub_allow_find_key(l, s_k[4]));
-    assert_null(hub_allow_find_key(l, s_k[1]));
-    assert_int_equal(hub_allow_kept_count(l), 0);
-    hub_allow_destroy(&l);
+    assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-001"), s_k[0]);
+    assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-002"), s_k[3]);
+    assert_null(ro_allow_find_key(l, s_k[4]));
+    assert_null(ro_allow_find_key(l, s_k[1]));
+    assert_int_equal(ro_allow_kept_count(l), 0);
+    ro_allow_destroy(&l);
 
     /* 460100-002's key in use moved to a new operator: 460100-002's bad line cannot keep it */
     snprintf(t, sizeof t, "unit 460100-002 junk\noperator ops %s\noperator new %s\n", s_k[2],
              s_k[1]);
     l = s_refine(t, prev, &bs);
     assert_int_equal(bs.n, 1);
-    assert_int_equal(bs.outcome[0], HUB_ALLOW_BAD_KEY_TAKEN);
+    assert_int_equal(bs.outcome[0], RO_ALLOW_BAD_KEY_TAKEN);
     assert_int_equal(bs.other[0], 3);
-    assert_null(s_key_of(l, HUB_AUTH_UNIT, "460100-002"));
-    assert_string_equal(s_key_of(l, HUB_AUTH_OPERATOR, "new"), s_k[1]);
-    hub_allow_destroy(&l);
+    assert_null(s_key_of(l, RO_ALLOW_UNIT, "460100-002"));
+    assert_string_equal(s_key_of(l, RO_ALLOW_OPERATOR, "new"), s_k[1]);
+    ro_allow_destroy(&l);
 
     /* the strict parse (start, --check, rolloutctl keys) still refuses it all */
     char err[256] = "";
-    assert_null(hub_allow_parse(t, strlen(t), "strict", err, sizeof err));
+    assert_null(ro_allow_parse(t, strlen(t), "strict", err, sizeof err));
     assert_non_null(strstr(err, "strict:1: 'junk' is not a 40-character Z85 public key"));
-    hub_allow_destroy(&prev);
+    ro_allow_destroy(&prev);
 }
 
 /* The handler: a reload with one bad line for another identity leaves a
@@ -550,8 +550,8 @@ static void test_reload_one_typo_cuts_off_no_one_else(void **state)
     assert_int_equal(hub_auth_reload(h.auth), 2);
     assert_int_equal(hub_auth_bad_lines(h.auth), 1);
     assert_int_equal(hub_auth_kept(h.auth), 1);
-    assert_true(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
-    assert_true(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, "operator:ops", s_opub));
+    assert_true(hub_auth_admits(h.auth, RO_ALLOW_UNIT, "460100-001", s_upub));
+    assert_true(hub_auth_admits(h.auth, RO_ALLOW_OPERATOR, "operator:ops", s_opub));
     assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 1);
     assert_int_equal(s_try(&h, 1, s_opub, s_osec, user, key), 1);
     /* fixed: the count of bad lines goes back to 0, the running total stays */
@@ -568,12 +568,12 @@ static void test_reload_one_typo_cuts_off_no_one_else(void **state)
     s_hub(&h, p);
     assert_int_equal(hub_auth_count(h.auth), 0);
     assert_int_equal(hub_auth_bad_lines(h.auth), 1);
-    assert_false(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
+    assert_false(hub_auth_admits(h.auth, RO_ALLOW_UNIT, "460100-001", s_upub));
     assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 0);
     /* reloaded, its valid line applies; the operator had no good key to keep */
     assert_int_equal(hub_auth_reload(h.auth), 1);
-    assert_true(hub_auth_admits(h.auth, HUB_AUTH_UNIT, "460100-001", s_upub));
-    assert_false(hub_auth_admits(h.auth, HUB_AUTH_OPERATOR, "operator:ops", s_opub));
+    assert_true(hub_auth_admits(h.auth, RO_ALLOW_UNIT, "460100-001", s_upub));
+    assert_false(hub_auth_admits(h.auth, RO_ALLOW_OPERATOR, "operator:ops", s_opub));
     assert_int_equal(s_try(&h, 0, s_upub, s_usec, user, key), 1);
     s_hub_close(&h);
 }

@@ -10,7 +10,7 @@
 
 #include "engine.h"
 #include "scoresheet.h"
-#include "targets.h"
+#include "ro_targets.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -26,10 +26,10 @@ static const char *s_config(const char *name)
     return path;
 }
 
-static hub_targets_t *s_shipped_targets(void)
+static ro_targets_t *s_shipped_targets(void)
 {
     char err[512] = "";
-    hub_targets_t *t = hub_targets_load(s_config("targets.ini"), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(s_config("targets.ini"), err, sizeof err);
     if (!t)
         fail_msg("targets.ini: %s", err);
     return t;
@@ -53,7 +53,7 @@ static const char s_units5[] = "id,level,division,name\n"
                                "469001-001,municipal,469001,五指山市政务中心\n";
 
 typedef struct {
-    hub_targets_t *targets;
+    ro_targets_t *targets;
     ro_registry_t *reg;
     hub_engine_t *engine;
     hub_unit_state_t st[5];
@@ -69,11 +69,11 @@ static int s_setup(void **state)
     fx->engine = hub_engine_new(fx->reg, fx->targets, err, sizeof err);
     if (!fx->engine)
         fail_msg("engine: %s", err);
-    fx->participants = hub_targets_find(fx->targets, "training_participants");
-    fx->hours = hub_targets_find(fx->targets, "training_hours");
-    fx->staff = hub_targets_find(fx->targets, "staff_proficient");
-    fx->items = hub_targets_find(fx->targets, "items_no_visit");
-    fx->cases = hub_targets_find(fx->targets, "cases_no_visit");
+    fx->participants = ro_targets_find(fx->targets, "training_participants");
+    fx->hours = ro_targets_find(fx->targets, "training_hours");
+    fx->staff = ro_targets_find(fx->targets, "staff_proficient");
+    fx->items = ro_targets_find(fx->targets, "items_no_visit");
+    fx->cases = ro_targets_find(fx->targets, "cases_no_visit");
     *state = fx;
     return 0;
 }
@@ -85,7 +85,7 @@ static int s_teardown(void **state)
     assert_null(fx->engine);
     hub_engine_destroy(&fx->engine); /* NULL is fine */
     ro_registry_destroy(&fx->reg);
-    hub_targets_destroy(&fx->targets);
+    ro_targets_destroy(&fx->targets);
     assert_null(fx->targets);
     free(fx);
     return 0;
@@ -96,29 +96,29 @@ static int s_teardown(void **state)
 static void test_shipped_targets_load(void **state)
 {
     (void)state;
-    hub_targets_t *t = s_shipped_targets();
-    assert_int_equal(hub_targets_count(t), 5);
-    const hub_indicator_t *p = hub_targets_at(t, (size_t)hub_targets_find(t, "training_participants"));
-    assert_int_equal(p->kind, HUB_KIND_SUM);
-    assert_int_equal(p->type, HUB_TYPE_OUTPUT);
-    assert_int_equal(p->source, HUB_SOURCE_PARTICIPANTS);
+    ro_targets_t *t = s_shipped_targets();
+    assert_int_equal(ro_targets_count(t), 5);
+    const ro_indicator_t *p = ro_targets_at(t, (size_t)ro_targets_find(t, "training_participants"));
+    assert_int_equal(p->kind, RO_KIND_SUM);
+    assert_int_equal(p->type, RO_TYPE_OUTPUT);
+    assert_int_equal(p->source, RO_SOURCE_PARTICIPANTS);
     NEAR(p->goal, 2000);
     NEAR(p->excellent, 2000);
     NEAR(p->good, 1800);
     NEAR(p->fair, 1600);
-    const hub_indicator_t *h = hub_targets_at(t, (size_t)hub_targets_find(t, "training_hours"));
+    const ro_indicator_t *h = ro_targets_at(t, (size_t)ro_targets_find(t, "training_hours"));
     NEAR(h->goal, 300);
     NEAR(h->good, 250);
     NEAR(h->fair, 200);
-    const hub_indicator_t *s = hub_targets_at(t, (size_t)hub_targets_find(t, "staff_proficient"));
+    const ro_indicator_t *s = ro_targets_at(t, (size_t)ro_targets_find(t, "staff_proficient"));
     NEAR(s->goal, 1.0);
     NEAR(s->good, 0.9);
     NEAR(s->fair, 0.8);
     assert_int_equal(s->milestone_count, 0);
-    int ii = hub_targets_find(t, "items_no_visit");
-    const hub_indicator_t *i = hub_targets_at(t, (size_t)ii);
-    assert_int_equal(i->kind, HUB_KIND_RATIO);
-    assert_int_equal(i->type, HUB_TYPE_EFFECT);
+    int ii = ro_targets_find(t, "items_no_visit");
+    const ro_indicator_t *i = ro_targets_at(t, (size_t)ii);
+    assert_int_equal(i->kind, RO_KIND_RATIO);
+    assert_int_equal(i->type, RO_TYPE_EFFECT);
     NEAR(i->goal, 0.8);
     NEAR(i->excellent, 0.8);
     NEAR(i->good, 0.7);
@@ -130,16 +130,16 @@ static void test_shipped_targets_load(void **state)
     NEAR(i->milestones[1].share, 0.7);
     assert_int_equal(i->milestones[2].date, 20181231);
     NEAR(i->milestones[2].share, 0.8);
-    const hub_indicator_t *c = hub_targets_at(t, (size_t)hub_targets_find(t, "cases_no_visit"));
-    assert_int_equal(c->source, HUB_SOURCE_CASES);
+    const ro_indicator_t *c = ro_targets_at(t, (size_t)ro_targets_find(t, "cases_no_visit"));
+    assert_int_equal(c->source, RO_SOURCE_CASES);
     NEAR(c->goal, 0.8);
     assert_int_equal(c->milestone_count, 1);
     assert_int_equal(c->milestones[0].date, 20181231);
-    assert_int_equal(hub_targets_headline(t), (size_t)ii);
-    assert_int_equal(hub_targets_find(t, "nope"), -1);
-    assert_null(hub_targets_at(t, 5));
-    hub_targets_destroy(&t);
-    hub_targets_destroy(&t);
+    assert_int_equal(ro_targets_headline(t), (size_t)ii);
+    assert_int_equal(ro_targets_find(t, "nope"), -1);
+    assert_null(ro_targets_at(t, 5));
+    ro_targets_destroy(&t);
+    ro_targets_destroy(&t);
 }
 
 static const char s_ok_sum[] = "[indicator people]\n"          /* 1 */
@@ -199,7 +199,7 @@ static const char *s_variant(int line, const char *text)
 static void s_expect(const char *text, const char *needle)
 {
     char err[512] = "";
-    hub_targets_t *t = hub_targets_load(tu_write("bad.ini", text), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(tu_write("bad.ini", text), err, sizeof err);
     if (t || !strstr(err, needle))
         fail_msg("expected error containing '%s', got '%s'", needle, t ? "(loaded)" : err);
 }
@@ -209,11 +209,11 @@ static void test_targets_errors_name_their_line(void **state)
     (void)state;
     char err[512];
     /* the good file loads */
-    hub_targets_t *t = hub_targets_load(tu_write("ok.ini", s_variant(0, NULL)), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(tu_write("ok.ini", s_variant(0, NULL)), err, sizeof err);
     if (!t)
         fail_msg("%s", err);
-    assert_int_equal(hub_targets_count(t), 2);
-    hub_targets_destroy(&t);
+    assert_int_equal(ro_targets_count(t), 2);
+    ro_targets_destroy(&t);
 
     s_expect(s_variant(16, "[target share]"), "bad.ini:16: unknown section [target share]");
     s_expect(s_variant(16, "[indicator Share!]"), "bad.ini:16: indicator id 'Share!'");
@@ -263,16 +263,16 @@ static void test_targets_errors_name_their_line(void **state)
     s_expect("; nothing\n[indicator empty]\n", "bad.ini:2: [indicator empty] lacks 'label_zh'");
     s_expect("; only comments\n", "bad.ini: no [indicator <id>] sections");
     s_expect("", "bad.ini: no [indicator <id>] sections");
-    t = hub_targets_load("/nonexistent/targets.ini", err, sizeof err);
+    t = ro_targets_load("/nonexistent/targets.ini", err, sizeof err);
     assert_null(t);
     assert_non_null(strstr(err, "/nonexistent/targets.ini: cannot open"));
 }
 
 /* ---- bands ---------------------------------------------------------------- */
 
-static hub_grade_t s_province_grade(fx_t *fx, int indicator)
+static ro_grade_t s_province_grade(fx_t *fx, int indicator)
 {
-    hub_scope_t s;
+    ro_scope_t s;
     assert_int_equal(hub_engine_province(fx->engine, fx->st, 20190101, &s), 0);
     return s.indicators[indicator].grade;
 }
@@ -282,25 +282,25 @@ static void test_band_edges_sum(void **state)
     fx_t *fx = *state;
     memset(fx->st, 0, sizeof fx->st);
     /* the province's goal is the sum of five allocated goals (400 each) */
-    hub_scope_t s;
+    ro_scope_t s;
     hub_engine_province(fx->engine, fx->st, 20190101, &s);
     NEAR(s.indicators[fx->participants].goal, 2000);
     NEAR(s.indicators[fx->hours].goal, 300);
-    static const struct { uint64_t v; hub_grade_t g; } people[] = {
-        {2001, HUB_GRADE_EXCELLENT}, {2000, HUB_GRADE_EXCELLENT}, {1999, HUB_GRADE_GOOD},
-        {1800, HUB_GRADE_GOOD}, {1799, HUB_GRADE_FAIR}, {1600, HUB_GRADE_FAIR},
-        {1599, HUB_GRADE_POOR}, {0, HUB_GRADE_POOR}};
+    static const struct { uint64_t v; ro_grade_t g; } people[] = {
+        {2001, RO_GRADE_EXCELLENT}, {2000, RO_GRADE_EXCELLENT}, {1999, RO_GRADE_GOOD},
+        {1800, RO_GRADE_GOOD}, {1799, RO_GRADE_FAIR}, {1600, RO_GRADE_FAIR},
+        {1599, RO_GRADE_POOR}, {0, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof people / sizeof people[0]; k++) {
         fx->st[2].participants = people[k].v;
         if (s_province_grade(fx, fx->participants) != people[k].g)
             fail_msg("%llu people: grade %s, want %s", (unsigned long long)people[k].v,
-                     hub_grade_label(s_province_grade(fx, fx->participants)),
-                     hub_grade_label(people[k].g));
+                     ro_grade_label(s_province_grade(fx, fx->participants)),
+                     ro_grade_label(people[k].g));
     }
     /* hours come in tenths and are graded in hours */
-    static const struct { uint64_t tenths; hub_grade_t g; } hours[] = {
-        {3000, HUB_GRADE_EXCELLENT}, {2999, HUB_GRADE_GOOD}, {2500, HUB_GRADE_GOOD},
-        {2499, HUB_GRADE_FAIR}, {2000, HUB_GRADE_FAIR}, {1999, HUB_GRADE_POOR}};
+    static const struct { uint64_t tenths; ro_grade_t g; } hours[] = {
+        {3000, RO_GRADE_EXCELLENT}, {2999, RO_GRADE_GOOD}, {2500, RO_GRADE_GOOD},
+        {2499, RO_GRADE_FAIR}, {2000, RO_GRADE_FAIR}, {1999, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof hours / sizeof hours[0]; k++) {
         fx->st[0].hours_tenths = hours[k].tenths;
         assert_int_equal(s_province_grade(fx, fx->hours), hours[k].g);
@@ -311,13 +311,13 @@ static void test_band_edges_sum(void **state)
     NEAR(hub_engine_unit_goal(fx->engine, 2, (size_t)fx->participants), 400);
     fx->st[2].participants = 360;
     hub_engine_unit(fx->engine, fx->st, 2, 20190101, &s);
-    assert_int_equal(s.indicators[fx->participants].grade, HUB_GRADE_GOOD);
+    assert_int_equal(s.indicators[fx->participants].grade, RO_GRADE_GOOD);
     NEAR(s.indicators[fx->participants].share, 0.9);
     fx->st[2].participants = 359;
     hub_engine_unit(fx->engine, fx->st, 2, 20190101, &s);
-    assert_int_equal(s.indicators[fx->participants].grade, HUB_GRADE_FAIR);
+    assert_int_equal(s.indicators[fx->participants].grade, RO_GRADE_FAIR);
     /* with no milestones: status none, the standing target is the goal */
-    assert_int_equal(s.indicators[fx->participants].milestone, HUB_MILESTONE_NONE);
+    assert_int_equal(s.indicators[fx->participants].milestone, RO_MILESTONE_NONE);
     assert_int_equal(s.indicators[fx->participants].next_date, 0);
     NEAR(s.indicators[fx->participants].next_goal, 400);
     NEAR(s.indicators[fx->participants].gap, 41);
@@ -327,82 +327,82 @@ static void test_band_edges_ratio(void **state)
 {
     fx_t *fx = *state;
     memset(fx->st, 0, sizeof fx->st);
-    static const struct { uint32_t part, total; hub_grade_t staff, items; } cases[] = {
-        {100, 100, HUB_GRADE_EXCELLENT, HUB_GRADE_EXCELLENT},
-        {999, 1000, HUB_GRADE_GOOD, HUB_GRADE_EXCELLENT},
-        {90, 100, HUB_GRADE_GOOD, HUB_GRADE_EXCELLENT},
-        {899, 1000, HUB_GRADE_FAIR, HUB_GRADE_EXCELLENT},
-        {80, 100, HUB_GRADE_FAIR, HUB_GRADE_EXCELLENT},
-        {799, 1000, HUB_GRADE_POOR, HUB_GRADE_GOOD},
-        {70, 100, HUB_GRADE_POOR, HUB_GRADE_GOOD},
-        {7, 10, HUB_GRADE_POOR, HUB_GRADE_GOOD},
-        {699, 1000, HUB_GRADE_POOR, HUB_GRADE_FAIR},
-        {60, 100, HUB_GRADE_POOR, HUB_GRADE_FAIR},
-        {3, 5, HUB_GRADE_POOR, HUB_GRADE_FAIR},
-        {599, 1000, HUB_GRADE_POOR, HUB_GRADE_POOR},
-        {0, 1000, HUB_GRADE_POOR, HUB_GRADE_POOR}};
+    static const struct { uint32_t part, total; ro_grade_t staff, items; } cases[] = {
+        {100, 100, RO_GRADE_EXCELLENT, RO_GRADE_EXCELLENT},
+        {999, 1000, RO_GRADE_GOOD, RO_GRADE_EXCELLENT},
+        {90, 100, RO_GRADE_GOOD, RO_GRADE_EXCELLENT},
+        {899, 1000, RO_GRADE_FAIR, RO_GRADE_EXCELLENT},
+        {80, 100, RO_GRADE_FAIR, RO_GRADE_EXCELLENT},
+        {799, 1000, RO_GRADE_POOR, RO_GRADE_GOOD},
+        {70, 100, RO_GRADE_POOR, RO_GRADE_GOOD},
+        {7, 10, RO_GRADE_POOR, RO_GRADE_GOOD},
+        {699, 1000, RO_GRADE_POOR, RO_GRADE_FAIR},
+        {60, 100, RO_GRADE_POOR, RO_GRADE_FAIR},
+        {3, 5, RO_GRADE_POOR, RO_GRADE_FAIR},
+        {599, 1000, RO_GRADE_POOR, RO_GRADE_POOR},
+        {0, 1000, RO_GRADE_POOR, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         fx->st[4].staff_total = fx->st[4].items_total = cases[k].total;
         fx->st[4].staff_proficient = fx->st[4].items_no_visit = cases[k].part;
-        hub_scope_t s;
+        ro_scope_t s;
         hub_engine_unit(fx->engine, fx->st, 4, 20190101, &s);
         if (s.indicators[fx->staff].grade != cases[k].staff ||
             s.indicators[fx->items].grade != cases[k].items)
             fail_msg("%u/%u: staff %s items %s", cases[k].part, cases[k].total,
-                     hub_grade_label(s.indicators[fx->staff].grade),
-                     hub_grade_label(s.indicators[fx->items].grade));
+                     ro_grade_label(s.indicators[fx->staff].grade),
+                     ro_grade_label(s.indicators[fx->items].grade));
         assert_int_equal(s_province_grade(fx, fx->items), cases[k].items);
     }
 }
 
 /* ---- milestones ------------------------------------------------------------- */
 
-static hub_indicator_result_t s_items_at(fx_t *fx, uint32_t part, uint32_t total, uint32_t as_of)
+static ro_result_t s_items_at(fx_t *fx, uint32_t part, uint32_t total, uint32_t as_of)
 {
     memset(fx->st, 0, sizeof fx->st);
     fx->st[0].items_total = total;
     fx->st[0].items_no_visit = part;
-    hub_scope_t s;
+    ro_scope_t s;
     assert_int_equal(hub_engine_unit(fx->engine, fx->st, 0, as_of, &s), 0);
     return s.indicators[fx->items];
 }
 
-static void s_check(hub_indicator_result_t r, hub_milestone_status_t status, uint32_t next_date,
+static void s_check(ro_result_t r, ro_milestone_status_t status, uint32_t next_date,
                     double next_goal, double gap)
 {
     if (r.milestone != status || r.next_date != next_date || fabs(r.next_goal - next_goal) > 1e-9 ||
         fabs(r.gap - gap) > 1e-9)
         fail_msg("value %.4f: %s next %u %.4f gap %.4f; want %s %u %.4f %.4f", r.value,
-                 hub_milestone_status_name(r.milestone), r.next_date, r.next_goal, r.gap,
-                 hub_milestone_status_name(status), next_date, next_goal, gap);
+                 ro_milestone_status_name(r.milestone), r.next_date, r.next_goal, r.gap,
+                 ro_milestone_status_name(status), next_date, next_goal, gap);
 }
 
 static void test_milestones_before_on_after(void **state)
 {
     fx_t *fx = *state;
     /* batch 1: 30% by 2017-12-31 */
-    s_check(s_items_at(fx, 29, 100, 20171230), HUB_MILESTONE_AT_RISK, 20171231, 0.3, 0.01);
-    s_check(s_items_at(fx, 30, 100, 20171230), HUB_MILESTONE_MET, 20171231, 0.3, 0);
-    s_check(s_items_at(fx, 29, 100, 20171231), HUB_MILESTONE_MISSED, 20180630, 0.7, 0.41);
-    s_check(s_items_at(fx, 30, 100, 20171231), HUB_MILESTONE_AT_RISK, 20180630, 0.7, 0.4);
-    s_check(s_items_at(fx, 29, 100, 20180101), HUB_MILESTONE_MISSED, 20180630, 0.7, 0.41);
+    s_check(s_items_at(fx, 29, 100, 20171230), RO_MILESTONE_AT_RISK, 20171231, 0.3, 0.01);
+    s_check(s_items_at(fx, 30, 100, 20171230), RO_MILESTONE_MET, 20171231, 0.3, 0);
+    s_check(s_items_at(fx, 29, 100, 20171231), RO_MILESTONE_MISSED, 20180630, 0.7, 0.41);
+    s_check(s_items_at(fx, 30, 100, 20171231), RO_MILESTONE_AT_RISK, 20180630, 0.7, 0.4);
+    s_check(s_items_at(fx, 29, 100, 20180101), RO_MILESTONE_MISSED, 20180630, 0.7, 0.41);
     /* batch 2: 70% by 2018-06-30 */
-    s_check(s_items_at(fx, 69, 100, 20180629), HUB_MILESTONE_AT_RISK, 20180630, 0.7, 0.01);
-    s_check(s_items_at(fx, 70, 100, 20180629), HUB_MILESTONE_MET, 20180630, 0.7, 0);
-    s_check(s_items_at(fx, 69, 100, 20180630), HUB_MILESTONE_MISSED, 20181231, 0.8, 0.11);
-    s_check(s_items_at(fx, 70, 100, 20180630), HUB_MILESTONE_AT_RISK, 20181231, 0.8, 0.1);
-    s_check(s_items_at(fx, 70, 100, 20180701), HUB_MILESTONE_AT_RISK, 20181231, 0.8, 0.1);
+    s_check(s_items_at(fx, 69, 100, 20180629), RO_MILESTONE_AT_RISK, 20180630, 0.7, 0.01);
+    s_check(s_items_at(fx, 70, 100, 20180629), RO_MILESTONE_MET, 20180630, 0.7, 0);
+    s_check(s_items_at(fx, 69, 100, 20180630), RO_MILESTONE_MISSED, 20181231, 0.8, 0.11);
+    s_check(s_items_at(fx, 70, 100, 20180630), RO_MILESTONE_AT_RISK, 20181231, 0.8, 0.1);
+    s_check(s_items_at(fx, 70, 100, 20180701), RO_MILESTONE_AT_RISK, 20181231, 0.8, 0.1);
     /* batch 3: 80% by 2018-12-31, the last: after it next_date is 0 and the
      * last milestone stays in force */
-    s_check(s_items_at(fx, 79, 100, 20181230), HUB_MILESTONE_AT_RISK, 20181231, 0.8, 0.01);
-    s_check(s_items_at(fx, 80, 100, 20181230), HUB_MILESTONE_MET, 20181231, 0.8, 0);
-    s_check(s_items_at(fx, 79, 100, 20181231), HUB_MILESTONE_MISSED, 0, 0.8, 0.01);
-    s_check(s_items_at(fx, 80, 100, 20181231), HUB_MILESTONE_MET, 0, 0.8, 0);
-    s_check(s_items_at(fx, 79, 100, 20190101), HUB_MILESTONE_MISSED, 0, 0.8, 0.01);
-    s_check(s_items_at(fx, 95, 100, 20190101), HUB_MILESTONE_MET, 0, 0.8, 0);
+    s_check(s_items_at(fx, 79, 100, 20181230), RO_MILESTONE_AT_RISK, 20181231, 0.8, 0.01);
+    s_check(s_items_at(fx, 80, 100, 20181230), RO_MILESTONE_MET, 20181231, 0.8, 0);
+    s_check(s_items_at(fx, 79, 100, 20181231), RO_MILESTONE_MISSED, 0, 0.8, 0.01);
+    s_check(s_items_at(fx, 80, 100, 20181231), RO_MILESTONE_MET, 0, 0.8, 0);
+    s_check(s_items_at(fx, 79, 100, 20190101), RO_MILESTONE_MISSED, 0, 0.8, 0.01);
+    s_check(s_items_at(fx, 95, 100, 20190101), RO_MILESTONE_MET, 0, 0.8, 0);
     /* ahead of schedule before the first date is met */
-    s_check(s_items_at(fx, 50, 100, 20170601), HUB_MILESTONE_MET, 20171231, 0.3, 0);
-    hub_indicator_result_t r = s_items_at(fx, 69, 100, 20180701);
+    s_check(s_items_at(fx, 50, 100, 20170601), RO_MILESTONE_MET, 20171231, 0.3, 0);
+    ro_result_t r = s_items_at(fx, 69, 100, 20180701);
     assert_int_equal(r.due_date, 20180630);
     NEAR(r.due_goal, 0.7);
     r = s_items_at(fx, 10, 100, 20170101);
@@ -411,16 +411,16 @@ static void test_milestones_before_on_after(void **state)
     memset(fx->st, 0, sizeof fx->st);
     fx->st[0].cases_total = 1000;
     fx->st[0].cases_no_visit = 500;
-    hub_scope_t s;
+    ro_scope_t s;
     hub_engine_unit(fx->engine, fx->st, 0, 20180630, &s);
-    s_check(s.indicators[fx->cases], HUB_MILESTONE_AT_RISK, 20181231, 0.8, 0.3);
+    s_check(s.indicators[fx->cases], RO_MILESTONE_AT_RISK, 20181231, 0.8, 0.3);
     hub_engine_unit(fx->engine, fx->st, 0, 20181231, &s);
-    s_check(s.indicators[fx->cases], HUB_MILESTONE_MISSED, 0, 0.8, 0.3);
+    s_check(s.indicators[fx->cases], RO_MILESTONE_MISSED, 0, 0.8, 0.3);
     /* staff has none */
     fx->st[0].staff_total = 10;
     fx->st[0].staff_proficient = 8;
     hub_engine_unit(fx->engine, fx->st, 0, 20181231, &s);
-    s_check(s.indicators[fx->staff], HUB_MILESTONE_NONE, 0, 1.0, 0.2);
+    s_check(s.indicators[fx->staff], RO_MILESTONE_NONE, 0, 1.0, 0.2);
 }
 
 /* ---- no data, no reports ------------------------------------------------------ */
@@ -431,27 +431,27 @@ static void test_zero_totals_are_no_data(void **state)
     memset(fx->st, 0, sizeof fx->st);
     fx->st[1].reports = 3;
     fx->st[1].participants = 12;
-    hub_scope_t s;
+    ro_scope_t s;
     hub_engine_unit(fx->engine, fx->st, 1, 20180101, &s);
-    const hub_indicator_result_t *r = &s.indicators[fx->items];
+    const ro_result_t *r = &s.indicators[fx->items];
     assert_true(r->no_data);
     assert_true(isnan(r->value));
     assert_true(isnan(r->share));
-    assert_int_equal(r->grade, HUB_GRADE_POOR);
+    assert_int_equal(r->grade, RO_GRADE_POOR);
     /* counts as 0 against milestones: missed 30% (due), gap to 70% */
-    s_check(*r, HUB_MILESTONE_MISSED, 20180630, 0.7, 0.7);
+    s_check(*r, RO_MILESTONE_MISSED, 20180630, 0.7, 0.7);
     assert_true(s.why & (1u << fx->items));
     assert_true(s.why & (1u << fx->staff));
-    assert_int_equal(s.grade, HUB_GRADE_POOR);
+    assert_int_equal(s.grade, RO_GRADE_POOR);
     char why[512];
-    hub_engine_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
     assert_non_null(strstr(why, "no data (no service items reported)"));
     assert_non_null(strstr(why, "missed 30.0% due 2017-12-31"));
-    hub_engine_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
     assert_non_null(strstr(why, "no data (no approval staff reported)"));
     /* before the first milestone: at-risk */
     hub_engine_unit(fx->engine, fx->st, 1, 20170601, &s);
-    s_check(s.indicators[fx->items], HUB_MILESTONE_AT_RISK, 20171231, 0.3, 0.3);
+    s_check(s.indicators[fx->items], RO_MILESTONE_AT_RISK, 20171231, 0.3, 0.3);
     /* the whole province with no items at all */
     hub_engine_province(fx->engine, fx->st, 20180101, &s);
     assert_true(s.indicators[fx->items].no_data);
@@ -487,22 +487,22 @@ static void test_units_with_no_reports(void **state)
     assert_int_equal(r->levels[RO_LEVEL_TOWNSHIP].units_reporting, 1);
     /* staff: only unit 0 reported, 10 of 10: the province is 100% */
     NEAR(r->province.indicators[fx->staff].value, 1.0);
-    assert_int_equal(r->province.indicators[fx->staff].grade, HUB_GRADE_EXCELLENT);
+    assert_int_equal(r->province.indicators[fx->staff].grade, RO_GRADE_EXCELLENT);
     /* a silent division has no data for ratios and 0 for sums */
-    const hub_scope_t *wzs = &r->divisions[ro_division_index(469001)];
+    const ro_scope_t *wzs = &r->divisions[ro_division_index(469001)];
     assert_int_equal(wzs->units, 1);
     assert_int_equal(wzs->units_reporting, 0);
     assert_true(wzs->indicators[fx->staff].no_data);
     NEAR(wzs->indicators[fx->participants].value, 0);
     NEAR(wzs->indicators[fx->participants].goal, 400);
-    assert_int_equal(wzs->indicators[fx->participants].grade, HUB_GRADE_POOR);
-    assert_int_equal(wzs->grade, HUB_GRADE_POOR);
+    assert_int_equal(wzs->indicators[fx->participants].grade, RO_GRADE_POOR);
+    assert_int_equal(wzs->grade, RO_GRADE_POOR);
     /* a division with no units: nothing asked of it, so sums are 优 */
-    const hub_scope_t *sanya = &r->divisions[ro_division_index(460200)];
+    const ro_scope_t *sanya = &r->divisions[ro_division_index(460200)];
     assert_int_equal(sanya->units, 0);
     NEAR(sanya->indicators[fx->participants].goal, 0);
     NEAR(sanya->indicators[fx->participants].share, 1);
-    assert_int_equal(sanya->indicators[fx->participants].grade, HUB_GRADE_EXCELLENT);
+    assert_int_equal(sanya->indicators[fx->participants].grade, RO_GRADE_EXCELLENT);
     free(r);
 }
 
@@ -531,22 +531,22 @@ static void test_rollup_is_ratio_of_sums(void **state)
     NEAR(r->levels[RO_LEVEL_MUNICIPAL].indicators[fx->items].value, 130.0 / 150.0);
     NEAR(r->levels[RO_LEVEL_TOWNSHIP].indicators[fx->items].value, 0.0);
     /* Haikou mixes a municipal and a township unit: 90/106, not 0.45 */
-    const hub_scope_t *hk = &r->divisions[ro_division_index(460100)];
+    const ro_scope_t *hk = &r->divisions[ro_division_index(460100)];
     NEAR(hk->indicators[fx->items].value, 90.0 / 106.0);
     assert_string_equal(hk->id, "460100");
     assert_string_equal(hk->name, "海口市");
-    assert_int_equal(hk->kind, HUB_SCOPE_DIVISION);
+    assert_int_equal(hk->kind, RO_SCOPE_DIVISION);
     assert_int_equal(hk->division, 460100);
-    const hub_scope_t *prov = &r->divisions[0];
+    const ro_scope_t *prov = &r->divisions[0];
     assert_string_equal(prov->id, "460000");
     assert_string_equal(prov->name, "省直属单位");
     NEAR(prov->indicators[fx->items].value, 4.0 / 14.0);
     assert_string_equal(r->province.name, "海南省");
-    assert_int_equal(r->province.kind, HUB_SCOPE_PROVINCE);
+    assert_int_equal(r->province.kind, RO_SCOPE_PROVINCE);
     assert_string_equal(r->levels[RO_LEVEL_TOWNSHIP].id, "township");
     assert_string_equal(r->levels[RO_LEVEL_TOWNSHIP].name, "乡镇");
     /* the single-scope calls agree with the one-pass rollup */
-    hub_scope_t s;
+    ro_scope_t s;
     assert_int_equal(hub_engine_division(fx->engine, fx->st, 460100, 20181231, &s), 0);
     assert_memory_equal(&s, hk, sizeof s);
     assert_int_equal(hub_engine_level(fx->engine, fx->st, RO_LEVEL_MUNICIPAL, 20181231, &s), 0);
@@ -568,7 +568,7 @@ static void test_rollup_is_ratio_of_sums(void **state)
     assert_int_equal(s.last_heard, 99);
     assert_int_equal(s.indicator_count, 5);
     assert_string_equal(s.indicators[fx->items].id, "items_no_visit");
-    assert_string_equal(hub_scope_kind_name(s.kind), "unit");
+    assert_string_equal(ro_scope_kind_name(s.kind), "unit");
     free(r);
 }
 
@@ -614,7 +614,7 @@ static void test_kept_sums_equal_a_fresh_pass(void **state)
         assert_memory_equal(kept->levels, fresh->levels, sizeof kept->levels);
         assert_memory_equal(kept->divisions, fresh->divisions, sizeof kept->divisions);
         uint32_t as_of = step % 500 ? 20180630 : 20181231;
-        hub_scope_t a, b;
+        ro_scope_t a, b;
         assert_int_equal(hub_engine_eval(fx->engine, &kept->province, as_of, &a), 0);
         assert_int_equal(hub_engine_province(fx->engine, fx->st, as_of, &b), 0);
         assert_memory_equal(&a, &b, sizeof a);
@@ -630,7 +630,7 @@ static void test_kept_sums_equal_a_fresh_pass(void **state)
             assert_memory_equal(&a, &b, sizeof a);
         }
     }
-    hub_scope_t unit, out;
+    ro_scope_t unit, out;
     assert_int_equal(hub_engine_unit(fx->engine, fx->st, 0, 20181231, &unit), 0);
     assert_int_equal(hub_engine_eval(fx->engine, &unit, 20181231, &out), -1);
     free(kept);
@@ -650,27 +650,27 @@ static void test_overall_grade_is_worst_and_why(void **state)
     u->items_no_visit = 85;      /* 优, met */
     u->cases_total = 100;
     u->cases_no_visit = 85;
-    hub_scope_t s;
+    ro_scope_t s;
     hub_engine_unit(fx->engine, fx->st, 0, 20190101, &s);
-    assert_int_equal(s.grade, HUB_GRADE_GOOD);
+    assert_int_equal(s.grade, RO_GRADE_GOOD);
     assert_int_equal(s.why, 0); /* 良 is not a reason */
     u->cases_no_visit = 65;      /* 中 and missed */
     hub_engine_unit(fx->engine, fx->st, 0, 20190101, &s);
-    assert_int_equal(s.grade, HUB_GRADE_FAIR);
+    assert_int_equal(s.grade, RO_GRADE_FAIR);
     assert_int_equal(s.why, 1u << fx->cases);
     char why[512];
-    hub_engine_reason(fx->targets, &s, (size_t)fx->cases, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->cases, why, sizeof why);
     assert_string_equal(why, "Share of case volume no-visit “不见面审批”办件量占比: 65.0%, grade 中 "
                              "(良 from 70.0%); missed 80.0% due 2018-12-31");
-    hub_engine_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
     assert_string_equal(why, "");
     /* behind the next milestone with a good grade is still a reason */
     u->cases_no_visit = 85;
     u->items_no_visit = 72;
     hub_engine_unit(fx->engine, fx->st, 0, 20180701, &s);
-    assert_int_equal(s.indicators[fx->items].grade, HUB_GRADE_GOOD);
+    assert_int_equal(s.indicators[fx->items].grade, RO_GRADE_GOOD);
     assert_int_equal(s.why, 1u << fx->items);
-    hub_engine_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
+    ro_scope_reason(fx->targets, &s, (size_t)fx->items, why, sizeof why);
     assert_non_null(strstr(why, "72.0%; at risk: 80.0% due 2018-12-31, 8.0% short"));
 }
 
@@ -692,7 +692,7 @@ static void test_allocation_by_weight_and_override(void **state)
 {
     (void)state;
     char err[512] = "";
-    hub_targets_t *t = hub_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
     if (!t)
         fail_msg("%s", err);
     /* weights 3, 3, 2, 1, 2: sum 11; quotas 327.27 327.27 218.18 109.09 218.18 in
@@ -712,10 +712,10 @@ static void test_allocation_by_weight_and_override(void **state)
     NEAR(r->levels[RO_LEVEL_PROVINCIAL].indicators[0].goal, 655);
     NEAR(r->divisions[ro_division_index(460100)].indicators[0].goal, 327);
     /* a sum's milestone is a share of the scope's goal: 50% of 1200 */
-    s_check(r->province.indicators[0], HUB_MILESTONE_AT_RISK, 20180630, 600, 600);
+    s_check(r->province.indicators[0], RO_MILESTONE_AT_RISK, 20180630, 600, 600);
     st[0].participants = 700;
     hub_engine_rollup(e, st, 20180630, r);
-    s_check(r->province.indicators[0], HUB_MILESTONE_MET, 0, 600, 0);
+    s_check(r->province.indicators[0], RO_MILESTONE_MET, 0, 600, 0);
     hub_engine_destroy(&e);
     ro_registry_destroy(&reg);
 
@@ -766,7 +766,7 @@ static void test_allocation_by_weight_and_override(void **state)
     assert_non_null(strstr(err, "goal column 1 (set for unit 460000-002) names no indicator"));
     ro_registry_destroy(&reg);
     free(r);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
 }
 
 /* ---- laggards and silent units -------------------------------------------------- */
@@ -800,7 +800,7 @@ static void test_laggards_order(void **state)
     NEAR(l[3].value, 0.75);
     assert_int_equal(l[3].next_date, 20181231);
     NEAR(l[3].next_goal, 0.8);
-    assert_int_equal(l[3].milestone, HUB_MILESTONE_AT_RISK);
+    assert_int_equal(l[3].milestone, RO_MILESTONE_AT_RISK);
     assert_int_equal(l[3].division, 460000);
     free(l);
     assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 2, &l, &n),
@@ -870,7 +870,7 @@ static void test_100k_units(void **state)
     }
     ro_registry_t *reg = s_registry(csv);
     free(csv);
-    hub_targets_t *t = s_shipped_targets();
+    ro_targets_t *t = s_shipped_targets();
     char err[256];
     hub_engine_t *e = hub_engine_new(reg, t, err, sizeof err);
     assert_non_null(e);
@@ -891,7 +891,7 @@ static void test_100k_units(void **state)
     hub_laggard_t *l = NULL;
     size_t nl = 0;
     assert_int_equal(hub_engine_rollup(e, st, 20181231, r), 0);
-    assert_int_equal(hub_engine_laggards(e, st, 20181231, hub_targets_headline(t), 0, &l, &nl), 0);
+    assert_int_equal(hub_engine_laggards(e, st, 20181231, ro_targets_headline(t), 0, &l, &nl), 0);
     assert_int_equal(r->province.units, n);
     assert_true(nl > n / 2);
     for (size_t i = 1; i < nl; i++)
@@ -904,24 +904,24 @@ static void test_100k_units(void **state)
     free(r);
     free(st);
     hub_engine_destroy(&e);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
     ro_registry_destroy(&reg);
 }
 
 /* ---- score sheet -------------------------------------------------------------------- */
 
-static hub_scoresheet_t *s_sheet(void)
+static ctl_scoresheet_t *s_sheet(void)
 {
     char err[512] = "";
-    hub_scoresheet_t *sheet = hub_scoresheet_load(s_config("scoresheet.ini"), err, sizeof err);
+    ctl_scoresheet_t *sheet = ctl_scoresheet_load(s_config("scoresheet.ini"), err, sizeof err);
     if (!sheet)
         fail_msg("scoresheet.ini: %s", err);
     return sheet;
 }
 
-static double s_score(const hub_scoresheet_t *sheet, const hub_score_result_t *res, const char *id)
+static double s_score(const ctl_scoresheet_t *sheet, const ctl_score_result_t *res, const char *id)
 {
-    int i = hub_scoresheet_find(sheet, id);
+    int i = ctl_scoresheet_find(sheet, id);
     assert_true(i >= 0);
     return res->score[i];
 }
@@ -930,22 +930,22 @@ static void test_scoresheet_reproduces_document(void **state)
 {
     (void)state;
     char err[512] = "";
-    hub_scoresheet_t *sheet = s_sheet();
-    assert_int_equal(hub_scoresheet_count(sheet), 3 + 8 + 20);
+    ctl_scoresheet_t *sheet = s_sheet();
+    assert_int_equal(ctl_scoresheet_count(sheet), 3 + 8 + 20);
     /* document order: each level-1 item followed by its subtree */
-    assert_string_equal(hub_scoresheet_at(sheet, 0)->label_zh, "项目决策");
-    assert_string_equal(hub_scoresheet_at(sheet, 1)->label_zh, "项目目标");
-    assert_string_equal(hub_scoresheet_at(sheet, 2)->label_zh, "目标内容");
-    assert_string_equal(hub_scoresheet_at(sheet, 30)->label_zh, "服务对象满意度");
-    hub_scores_t scores;
-    if (hub_scores_load(s_config("scores-2019.ini"), sheet, &scores, err, sizeof err))
+    assert_string_equal(ctl_scoresheet_at(sheet, 0)->label_zh, "项目决策");
+    assert_string_equal(ctl_scoresheet_at(sheet, 1)->label_zh, "项目目标");
+    assert_string_equal(ctl_scoresheet_at(sheet, 2)->label_zh, "目标内容");
+    assert_string_equal(ctl_scoresheet_at(sheet, 30)->label_zh, "服务对象满意度");
+    ctl_scores_t scores;
+    if (ctl_scores_load(s_config("scores-2019.ini"), sheet, &scores, err, sizeof err))
         fail_msg("scores-2019.ini: %s", err);
     assert_int_equal(scores.year, 2019);
     assert_int_equal(scores.date, 20200525);
-    hub_score_result_t res;
-    assert_int_equal(hub_scoresheet_compute(sheet, &scores, NAN, &res, err, sizeof err), 0);
+    ctl_score_result_t res;
+    assert_int_equal(ctl_scoresheet_compute(sheet, &scores, NAN, &res, err, sizeof err), 0);
     NEAR(res.total, 92.5);
-    assert_int_equal(res.grade, HUB_GRADE_EXCELLENT);
+    assert_int_equal(res.grade, RO_GRADE_EXCELLENT);
     NEAR(res.planned, 261.10);
     NEAR(res.allocated, 261.10);
     NEAR(res.spent, 130.55);
@@ -958,16 +958,16 @@ static void test_scoresheet_reproduces_document(void **state)
     NEAR(s_score(sheet, &res, "performance"), 51);
     NEAR(s_score(sheet, &res, "funds_management"), 6.5);
     NEAR(s_score(sheet, &res, "outputs"), 11);
-    NEAR(res.ratio[hub_scoresheet_find(sheet, "funds_use")], 0.5);
-    assert_true(isnan(res.ratio[hub_scoresheet_find(sheet, "satisfaction")]));
+    NEAR(res.ratio[ctl_scoresheet_find(sheet, "funds_use")], 0.5);
+    assert_true(isnan(res.ratio[ctl_scoresheet_find(sheet, "satisfaction")]));
 
     /* the same figures entered by hand */
-    hub_scores_t hand;
-    hub_scores_init(&hand);
+    ctl_scores_t hand;
+    ctl_scores_init(&hand);
     hand.planned = 261.10;
     hand.year_count = 2;
-    hand.funds[0] = (hub_fund_year_t){2018, 130.55, 130.55};
-    hand.funds[1] = (hub_fund_year_t){2019, 130.55, 0};
+    hand.funds[0] = (ctl_fund_year_t){2018, 130.55, 130.55};
+    hand.funds[1] = (ctl_fund_year_t){2019, 130.55, 0};
     static const struct { const char *id; double s; } judged[] = {
         {"objective_content", 4}, {"decision_basis", 3}, {"decision_procedure", 5},
         {"allocation_method", 2}, {"allocation_result", 6}, {"in_place_timeliness", 2},
@@ -976,35 +976,35 @@ static void test_scoresheet_reproduces_document(void **state)
         {"social_effect", 8}, {"environmental_effect", 8}, {"sustainability", 8},
         {"satisfaction", 8}};
     for (size_t k = 0; k < sizeof judged / sizeof judged[0]; k++)
-        hand.score[hub_scoresheet_find(sheet, judged[k].id)] = judged[k].s;
-    assert_int_equal(hub_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err), 0);
+        hand.score[ctl_scoresheet_find(sheet, judged[k].id)] = judged[k].s;
+    assert_int_equal(ctl_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err), 0);
     char total[16];
     snprintf(total, sizeof total, "%.2f", res.total);
     assert_string_equal(total, "92.50");
-    assert_string_equal(hub_grade_label(res.grade), "优");
+    assert_string_equal(ro_grade_label(res.grade), "优");
     /* once 2019's money is spent, the plan is executed in full */
     hand.funds[1].spent = 130.55;
-    hub_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err);
+    ctl_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err);
     NEAR(res.total, 100);
     /* a judgment left out is refused */
-    hand.score[hub_scoresheet_find(sheet, "satisfaction")] = NAN;
-    assert_int_equal(hub_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err), -1);
+    hand.score[ctl_scoresheet_find(sheet, "satisfaction")] = NAN;
+    assert_int_equal(ctl_scoresheet_compute(sheet, &hand, NAN, &res, err, sizeof err), -1);
     assert_non_null(strstr(err, "no score for satisfaction"));
-    hub_scoresheet_destroy(&sheet);
+    ctl_scoresheet_destroy(&sheet);
     assert_null(sheet);
-    hub_scoresheet_destroy(&sheet);
+    ctl_scoresheet_destroy(&sheet);
 }
 
 static void test_scoresheet_grades(void **state)
 {
     (void)state;
-    assert_int_equal(hub_scoresheet_grade(100), HUB_GRADE_EXCELLENT);
-    assert_int_equal(hub_scoresheet_grade(90), HUB_GRADE_EXCELLENT);
-    assert_int_equal(hub_scoresheet_grade(89.99), HUB_GRADE_GOOD);
-    assert_int_equal(hub_scoresheet_grade(80), HUB_GRADE_GOOD);
-    assert_int_equal(hub_scoresheet_grade(79.99), HUB_GRADE_FAIR);
-    assert_int_equal(hub_scoresheet_grade(60), HUB_GRADE_FAIR);
-    assert_int_equal(hub_scoresheet_grade(59.99), HUB_GRADE_POOR);
+    assert_int_equal(ctl_scoresheet_grade(100), RO_GRADE_EXCELLENT);
+    assert_int_equal(ctl_scoresheet_grade(90), RO_GRADE_EXCELLENT);
+    assert_int_equal(ctl_scoresheet_grade(89.99), RO_GRADE_GOOD);
+    assert_int_equal(ctl_scoresheet_grade(80), RO_GRADE_GOOD);
+    assert_int_equal(ctl_scoresheet_grade(79.99), RO_GRADE_FAIR);
+    assert_int_equal(ctl_scoresheet_grade(60), RO_GRADE_FAIR);
+    assert_int_equal(ctl_scoresheet_grade(59.99), RO_GRADE_POOR);
 }
 
 static const char s_small_sheet[] = "[level1 a]\n"                       /* 1 */
@@ -1023,7 +1023,7 @@ static const char s_small_sheet[] = "[level1 a]\n"                       /* 1 */
 static void s_sheet_expect(const char *text, const char *needle)
 {
     char err[512] = "";
-    hub_scoresheet_t *s = hub_scoresheet_load(tu_write("sheet.ini", text), err, sizeof err);
+    ctl_scoresheet_t *s = ctl_scoresheet_load(tu_write("sheet.ini", text), err, sizeof err);
     if (s || !strstr(err, needle))
         fail_msg("expected '%s', got '%s'", needle, s ? "(loaded)" : err);
 }
@@ -1032,38 +1032,38 @@ static void test_scoresheet_files(void **state)
 {
     (void)state;
     char err[512] = "", buf[2048];
-    hub_scoresheet_t *sheet = hub_scoresheet_load(tu_write("sheet.ini", s_small_sheet), err, sizeof err);
+    ctl_scoresheet_t *sheet = ctl_scoresheet_load(tu_write("sheet.ini", s_small_sheet), err, sizeof err);
     if (!sheet)
         fail_msg("%s", err);
-    hub_scores_t sc;
-    if (hub_scores_load(tu_write("scores.ini", "[funds]\nplanned = 10\nallocated.2018 = 10\n"
+    ctl_scores_t sc;
+    if (ctl_scores_load(tu_write("scores.ini", "[funds]\nplanned = 10\nallocated.2018 = 10\n"
                                                "spent.2018 = 5\n[scores]\nd = 30\n"),
                         sheet, &sc, err, sizeof err))
         fail_msg("%s", err);
-    hub_score_result_t res;
+    ctl_score_result_t res;
     /* output attainment is needed and not known */
-    assert_int_equal(hub_scoresheet_compute(sheet, &sc, NAN, &res, err, sizeof err), -1);
+    assert_int_equal(ctl_scoresheet_compute(sheet, &sc, NAN, &res, err, sizeof err), -1);
     assert_non_null(strstr(err, "c (丙) needs the output indicators' attainment"));
-    assert_int_equal(hub_scoresheet_compute(sheet, &sc, 0.755, &res, err, sizeof err), 0);
+    assert_int_equal(ctl_scoresheet_compute(sheet, &sc, 0.755, &res, err, sizeof err), 0);
     NEAR(res.score[2], 45.3);
     NEAR(res.total, 75.3);
-    assert_int_equal(res.grade, HUB_GRADE_FAIR);
-    assert_int_equal(hub_scoresheet_compute(sheet, &sc, 1.7, &res, err, sizeof err), 0);
+    assert_int_equal(res.grade, RO_GRADE_FAIR);
+    assert_int_equal(ctl_scoresheet_compute(sheet, &sc, 1.7, &res, err, sizeof err), 0);
     NEAR(res.score[2], 60); /* capped */
 
     /* the output attainment of a province: mean of min(1, share) of the output indicators */
-    hub_targets_t *t = s_shipped_targets();
-    hub_scope_t p;
+    ro_targets_t *t = s_shipped_targets();
+    ro_scope_t p;
     memset(&p, 0, sizeof p);
-    p.indicator_count = hub_targets_count(t);
+    p.indicator_count = ro_targets_count(t);
     for (size_t i = 0; i < p.indicator_count; i++) {
         p.indicators[i].index = i;
         p.indicators[i].share = 0.1;
     }
-    p.indicators[hub_targets_find(t, "training_participants")].share = 1.2;
-    p.indicators[hub_targets_find(t, "training_hours")].share = 0.6;
-    NEAR(hub_scoresheet_output_attainment(t, &p), 0.8);
-    hub_targets_destroy(&t);
+    p.indicators[ro_targets_find(t, "training_participants")].share = 1.2;
+    p.indicators[ro_targets_find(t, "training_hours")].share = 0.6;
+    NEAR(ctl_scoresheet_output_attainment(t, &p), 0.8);
+    ro_targets_destroy(&t);
 
     /* scores file refusals name their line */
     static const struct { const char *text, *needle; } bad[] = {
@@ -1080,11 +1080,11 @@ static void test_scoresheet_files(void **state)
         {"[evaluation]\ndate = 2020-13-01\n", "scores.ini:2: date = '2020-13-01'"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        if (!hub_scores_load(tu_write("scores.ini", bad[k].text), sheet, &sc, err, sizeof err) ||
+        if (!ctl_scores_load(tu_write("scores.ini", bad[k].text), sheet, &sc, err, sizeof err) ||
             !strstr(err, bad[k].needle))
             fail_msg("case %zu: expected '%s', got '%s'", k, bad[k].needle, err);
     }
-    hub_scoresheet_destroy(&sheet);
+    ctl_scoresheet_destroy(&sheet);
 
     /* sheet refusals */
     snprintf(buf, sizeof buf, "%s", s_small_sheet);

@@ -19,7 +19,7 @@
 #include "ro_registry.h"
 #include "ro_time.h"
 #include "status.h"
-#include "targets.h"
+#include "ro_targets.h"
 #include "test_util.h"
 
 #include <zmq.h>
@@ -37,7 +37,7 @@ static const char *s_units_csv = "id,level,division,name\n"
 
 typedef struct {
     ro_registry_t *reg;
-    hub_targets_t *targets;
+    ro_targets_t *targets;
     hub_engine_t *engine;
     hub_unit_state_t states[NUNITS];
     hub_status_t *status;
@@ -110,7 +110,7 @@ static int s_setup(void **state)
     if (!f->reg)
         fail_msg("registry: %s", err);
     snprintf(path, sizeof path, "%s/config/targets.ini", getenv("RO_SOURCE_ROOT"));
-    f->targets = hub_targets_load(path, err, sizeof err);
+    f->targets = ro_targets_load(path, err, sizeof err);
     if (!f->targets)
         fail_msg("targets: %s", err);
     f->engine = hub_engine_new(f->reg, f->targets, err, sizeof err);
@@ -155,7 +155,7 @@ static int s_teardown(void **state)
     zmq_ctx_term(f->ctx);
     hub_status_destroy(&f->status);
     hub_engine_destroy(&f->engine);
-    hub_targets_destroy(&f->targets);
+    ro_targets_destroy(&f->targets);
     ro_registry_destroy(&f->reg);
     free(f);
     return 0;

@@ -17,15 +17,26 @@
 #include <cmocka.h>
 
 #include "engine.h"
-#include "report.h"
+#include "document.h"
 #include "scoresheet.h"
-#include "targets.h"
+#include "ro_targets.h"
 #include "test_util.h"
 
 #include <limits.h>
 #include <math.h>
 
 /* Eight units; some names carry characters every format must escape. */
+
+/* Point r at a rollup's province, levels and divisions. */
+static void s_use_rollup(ctl_document_t *r, const hub_rollup_t *rollup)
+{
+    r->province = &rollup->province;
+    r->levels = rollup->levels;
+    r->level_count = RO_LEVEL_COUNT;
+    r->divisions = rollup->divisions;
+    r->division_count = RO_DIVISION_COUNT;
+}
+
 static const char s_units[] = "id,level,division,name\n"
                               "460000-001,provincial,460000,省发展改革委\n"
                               "460000-002,provincial,460000,省教育厅 | 审批处\n"
@@ -37,19 +48,19 @@ static const char s_units[] = "id,level,division,name\n"
                               "469001-002,township,469001,水满乡\n";
 
 typedef struct {
-    hub_targets_t *targets;
+    ro_targets_t *targets;
     ro_registry_t *reg;
     hub_engine_t *engine;
     hub_unit_state_t st[8];
     hub_rollup_t rollup;
-    hub_scope_t laggards[8];
+    ro_scope_t laggards[8];
     size_t laggard_count;
-    hub_report_point_t series[6];
-    hub_report_t report;
-    hub_scoresheet_t *sheet;
-    hub_scores_t scores;
-    hub_score_result_t result;
-    hub_report_sheet_t sheet_report;
+    ctl_document_point_t series[6];
+    ctl_document_t report;
+    ctl_scoresheet_t *sheet;
+    ctl_scores_t scores;
+    ctl_score_result_t result;
+    ctl_document_sheet_t sheet_report;
 } fx_t;
 
 static const char *s_root(void)
@@ -64,7 +75,7 @@ static int s_setup(void **state)
     fx_t *fx = calloc(1, sizeof *fx);
     char err[512] = "", path[512];
     snprintf(path, sizeof path, "%s/config/targets.ini", s_root());
-    fx->targets = hub_targets_load(path, err, sizeof err);
+    fx->targets = ro_targets_load(path, err, sizeof err);
     if (!fx->targets)
         fail_msg("%s", err);
     fx->reg = ro_registry_load(tu_write("units.csv", s_units), err, sizeof err);
@@ -96,18 +107,18 @@ static int s_setup(void **state)
     const uint32_t as_of = 20180701;
     hub_engine_rollup(fx->engine, fx->st, as_of, &fx->rollup);
     hub_laggard_t *lag = NULL;
-    size_t head = hub_targets_headline(fx->targets);
+    size_t head = ro_targets_headline(fx->targets);
     assert_int_equal(hub_engine_laggards(fx->engine, fx->st, as_of, head, 8, &lag,
                                          &fx->laggard_count), 0);
     for (size_t k = 0; k < fx->laggard_count; k++)
         hub_engine_unit(fx->engine, fx->st, lag[k].unit, as_of, &fx->laggards[k]);
     free(lag);
-    static const hub_report_point_t series[] = {
+    static const ctl_document_point_t series[] = {
         {20171001, 0.12, 0, 0}, {20171231, 0.31, 0, 0}, {20180331, 0.52, 0, 0},
         {20180515, NAN, 0, 0},  {20180630, 0.64, 0, 0}, {20180701, 0.6585365853658537, 0, 0}};
     memcpy(fx->series, series, sizeof series);
-    hub_report_init(&fx->report, fx->targets, as_of);
-    hub_report_use_rollup(&fx->report, &fx->rollup);
+    ctl_document_init(&fx->report, fx->targets, as_of);
+    s_use_rollup(&fx->report, &fx->rollup);
     fx->report.laggards = fx->laggards;
     fx->report.laggard_count = fx->laggard_count;
     fx->report.series = fx->series;
@@ -115,15 +126,15 @@ static int s_setup(void **state)
     fx->report.note = "测试数据 test data";
 
     snprintf(path, sizeof path, "%s/config/scoresheet.ini", s_root());
-    fx->sheet = hub_scoresheet_load(path, err, sizeof err);
+    fx->sheet = ctl_scoresheet_load(path, err, sizeof err);
     if (!fx->sheet)
         fail_msg("%s", err);
     snprintf(path, sizeof path, "%s/config/scores-2019.ini", s_root());
-    if (hub_scores_load(path, fx->sheet, &fx->scores, err, sizeof err))
+    if (ctl_scores_load(path, fx->sheet, &fx->scores, err, sizeof err))
         fail_msg("%s", err);
-    assert_int_equal(hub_scoresheet_compute(fx->sheet, &fx->scores, NAN, &fx->result, err,
+    assert_int_equal(ctl_scoresheet_compute(fx->sheet, &fx->scores, NAN, &fx->result, err,
                                             sizeof err), 0);
-    fx->sheet_report = (hub_report_sheet_t){.sheet = fx->sheet, .scores = &fx->scores,
+    fx->sheet_report = (ctl_document_sheet_t){.sheet = fx->sheet, .scores = &fx->scores,
                                             .result = &fx->result};
     *state = fx;
     return 0;
@@ -132,10 +143,10 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fx_t *fx = *state;
-    hub_scoresheet_destroy(&fx->sheet);
+    ctl_scoresheet_destroy(&fx->sheet);
     hub_engine_destroy(&fx->engine);
     ro_registry_destroy(&fx->reg);
-    hub_targets_destroy(&fx->targets);
+    ro_targets_destroy(&fx->targets);
     free(fx);
     return 0;
 }
@@ -186,58 +197,58 @@ static void s_golden(const char *name, const char *text)
     free(want);
 }
 
-static char *s_targets(fx_t *fx, hub_report_format_t fmt)
+static char *s_targets(fx_t *fx, ctl_document_format_t fmt)
 {
-    char *text = hub_report_targets_string(fmt, &fx->report);
+    char *text = ctl_document_targets_string(fmt, &fx->report);
     assert_non_null(text);
     return text;
 }
 
-static char *s_sheet(fx_t *fx, hub_report_format_t fmt)
+static char *s_sheet(fx_t *fx, ctl_document_format_t fmt)
 {
-    char *text = hub_report_scoresheet_string(fmt, &fx->sheet_report);
+    char *text = ctl_document_scoresheet_string(fmt, &fx->sheet_report);
     assert_non_null(text);
     return text;
 }
 
 static void test_targets_md(void **state)
 {
-    char *t = s_targets(*state, HUB_REPORT_MD);
+    char *t = s_targets(*state, CTL_DOCUMENT_MD);
     s_golden("targets.md", t);
     free(t);
 }
 
 static void test_targets_csv(void **state)
 {
-    char *t = s_targets(*state, HUB_REPORT_CSV);
+    char *t = s_targets(*state, CTL_DOCUMENT_CSV);
     s_golden("targets.csv", t);
     free(t);
 }
 
 static void test_targets_html(void **state)
 {
-    char *t = s_targets(*state, HUB_REPORT_HTML);
+    char *t = s_targets(*state, CTL_DOCUMENT_HTML);
     s_golden("targets.html", t);
     free(t);
 }
 
 static void test_scoresheet_md(void **state)
 {
-    char *t = s_sheet(*state, HUB_REPORT_MD);
+    char *t = s_sheet(*state, CTL_DOCUMENT_MD);
     s_golden("scoresheet.md", t);
     free(t);
 }
 
 static void test_scoresheet_csv(void **state)
 {
-    char *t = s_sheet(*state, HUB_REPORT_CSV);
+    char *t = s_sheet(*state, CTL_DOCUMENT_CSV);
     s_golden("scoresheet.csv", t);
     free(t);
 }
 
 static void test_scoresheet_html(void **state)
 {
-    char *t = s_sheet(*state, HUB_REPORT_HTML);
+    char *t = s_sheet(*state, CTL_DOCUMENT_HTML);
     s_golden("scoresheet.html", t);
     free(t);
 }
@@ -245,9 +256,9 @@ static void test_scoresheet_html(void **state)
 static void test_escaping(void **state)
 {
     fx_t *fx = *state;
-    char *html = s_targets(fx, HUB_REPORT_HTML);
-    char *csv = s_targets(fx, HUB_REPORT_CSV);
-    char *md = s_targets(fx, HUB_REPORT_MD);
+    char *html = s_targets(fx, CTL_DOCUMENT_HTML);
+    char *csv = s_targets(fx, CTL_DOCUMENT_CSV);
+    char *md = s_targets(fx, CTL_DOCUMENT_MD);
     /* the laggards list names the Sanya unit with <, >, & and quotes */
     assert_non_null(strstr(html, "三亚市&lt;b&gt;行政&lt;/b&gt;审批 &amp; &quot;服务&quot;局"));
     assert_null(strstr(html, "<b>行政"));
@@ -261,12 +272,12 @@ static void test_escaping(void **state)
     free(csv);
     free(md);
     /* labels from the file are escaped too: a registry name with a pipe in md */
-    hub_scope_t lag;
+    ro_scope_t lag;
     hub_engine_unit(fx->engine, fx->st, 1, 20180701, &lag);
-    hub_report_t r = fx->report;
+    ctl_document_t r = fx->report;
     r.laggards = &lag;
     r.laggard_count = 1;
-    md = hub_report_targets_string(HUB_REPORT_MD, &r);
+    md = ctl_document_targets_string(CTL_DOCUMENT_MD, &r);
     assert_non_null(strstr(md, "| 省教育厅 \\| 审批处 |"));
     free(md);
 }
@@ -274,7 +285,7 @@ static void test_escaping(void **state)
 static void test_html_is_self_contained(void **state)
 {
     fx_t *fx = *state;
-    char *pages[2] = {s_targets(fx, HUB_REPORT_HTML), s_sheet(fx, HUB_REPORT_HTML)};
+    char *pages[2] = {s_targets(fx, CTL_DOCUMENT_HTML), s_sheet(fx, CTL_DOCUMENT_HTML)};
     for (int k = 0; k < 2; k++) {
         const char *h = pages[k];
         assert_true(!strncmp(h, "<!DOCTYPE html>", 15));
@@ -291,7 +302,7 @@ static void test_html_is_self_contained(void **state)
     size_t svgs = 0;
     for (const char *p = pages[0]; (p = strstr(p, "<svg ")); p++)
         svgs++;
-    assert_int_equal(svgs, hub_targets_count(fx->targets) + 1);
+    assert_int_equal(svgs, ro_targets_count(fx->targets) + 1);
     size_t markers = 0;
     for (const char *p = pages[0]; (p = strstr(p, "<polygon ")); p++)
         markers++;
@@ -304,14 +315,14 @@ static void test_html_is_self_contained(void **state)
 static void test_deterministic_and_same_as_file(void **state)
 {
     fx_t *fx = *state;
-    for (int fmt = HUB_REPORT_MD; fmt <= HUB_REPORT_HTML; fmt++) {
-        char *a = s_targets(fx, (hub_report_format_t)fmt);
-        char *b = s_targets(fx, (hub_report_format_t)fmt);
+    for (int fmt = CTL_DOCUMENT_MD; fmt <= CTL_DOCUMENT_HTML; fmt++) {
+        char *a = s_targets(fx, (ctl_document_format_t)fmt);
+        char *b = s_targets(fx, (ctl_document_format_t)fmt);
         assert_string_equal(a, b);
         char path[512];
-        snprintf(path, sizeof path, "%s/out.%s", tu_dir(), hub_report_format_name((hub_report_format_t)fmt));
+        snprintf(path, sizeof path, "%s/out.%s", tu_dir(), ctl_document_format_name((ctl_document_format_t)fmt));
         FILE *f = fopen(path, "wb");
-        assert_int_equal(hub_report_targets(f, (hub_report_format_t)fmt, &fx->report), 0);
+        assert_int_equal(ctl_document_targets(f, (ctl_document_format_t)fmt, &fx->report), 0);
         fclose(f);
         char *c = s_read(path);
         assert_string_equal(a, c);
@@ -324,27 +335,27 @@ static void test_deterministic_and_same_as_file(void **state)
 static void test_refuses_incomplete_input(void **state)
 {
     fx_t *fx = *state;
-    hub_report_t r = fx->report;
+    ctl_document_t r = fx->report;
     r.province = NULL;
-    assert_null(hub_report_targets_string(HUB_REPORT_MD, &r));
+    assert_null(ctl_document_targets_string(CTL_DOCUMENT_MD, &r));
     r = fx->report;
     r.laggard_indicator = 99;
-    assert_null(hub_report_targets_string(HUB_REPORT_MD, &r));
-    assert_int_equal(hub_report_targets(stdout, (hub_report_format_t)7, &fx->report), -1);
-    hub_report_sheet_t s = fx->sheet_report;
+    assert_null(ctl_document_targets_string(CTL_DOCUMENT_MD, &r));
+    assert_int_equal(ctl_document_targets(stdout, (ctl_document_format_t)7, &fx->report), -1);
+    ctl_document_sheet_t s = fx->sheet_report;
     s.result = NULL;
-    assert_null(hub_report_scoresheet_string(HUB_REPORT_CSV, &s));
-    hub_report_format_t fmt;
-    assert_int_equal(hub_report_format_parse("html", &fmt), 0);
-    assert_int_equal(fmt, HUB_REPORT_HTML);
-    assert_int_equal(hub_report_format_parse("pdf", &fmt), -1);
+    assert_null(ctl_document_scoresheet_string(CTL_DOCUMENT_CSV, &s));
+    ctl_document_format_t fmt;
+    assert_int_equal(ctl_document_format_parse("html", &fmt), 0);
+    assert_int_equal(fmt, CTL_DOCUMENT_HTML);
+    assert_int_equal(ctl_document_format_parse("pdf", &fmt), -1);
     /* no laggards, no levels, no divisions, no series: still a report */
     r = fx->report;
     r.laggard_count = 0;
     r.level_count = 0;
     r.division_count = 0;
     r.series_count = 0;
-    char *text = hub_report_targets_string(HUB_REPORT_HTML, &r);
+    char *text = ctl_document_targets_string(CTL_DOCUMENT_HTML, &r);
     assert_non_null(text);
     assert_non_null(strstr(text, "无 none"));
     free(text);
@@ -358,20 +369,20 @@ static const char s_bom[] = "\xEF\xBB\xBF";
 static void test_csv_starts_with_bom_unless_asked(void **state)
 {
     fx_t *fx = *state;
-    char *with = s_targets(fx, HUB_REPORT_CSV);
-    char *sheet = s_sheet(fx, HUB_REPORT_CSV);
+    char *with = s_targets(fx, CTL_DOCUMENT_CSV);
+    char *sheet = s_sheet(fx, CTL_DOCUMENT_CSV);
     assert_memory_equal(with, s_bom, 3);
     assert_memory_equal(sheet, s_bom, 3);
     fx->report.no_bom = true;
     fx->sheet_report.no_bom = true;
-    char *without = s_targets(fx, HUB_REPORT_CSV);
-    char *sheet_without = s_sheet(fx, HUB_REPORT_CSV);
+    char *without = s_targets(fx, CTL_DOCUMENT_CSV);
+    char *sheet_without = s_sheet(fx, CTL_DOCUMENT_CSV);
     assert_string_equal(with + 3, without);
     assert_string_equal(sheet + 3, sheet_without);
     /* md and html never carry one (html says its charset itself) */
     fx->report.no_bom = false;
-    char *md = s_targets(fx, HUB_REPORT_MD);
-    char *html = s_targets(fx, HUB_REPORT_HTML);
+    char *md = s_targets(fx, CTL_DOCUMENT_MD);
+    char *html = s_targets(fx, CTL_DOCUMENT_HTML);
     assert_true(strncmp(md, s_bom, 3) != 0);
     assert_true(strncmp(html, s_bom, 3) != 0);
     free(with);
@@ -387,7 +398,7 @@ static void test_csv_starts_with_bom_unless_asked(void **state)
 static void test_html_capped_bars_say_so(void **state)
 {
     fx_t *fx = *state;
-    hub_scope_t *divs = (hub_scope_t *)fx->report.divisions;
+    ro_scope_t *divs = (ro_scope_t *)fx->report.divisions;
     size_t set = 0;
     for (size_t d = 0; d < fx->report.division_count && set < 2; d++) {
         if (!divs[d].units)
@@ -396,14 +407,14 @@ static void test_html_capped_bars_say_so(void **state)
         divs[d].indicators[0].share = set++ ? 20.0 : 1.30;
     }
     assert_int_equal(set, 2);
-    char *h = s_targets(fx, HUB_REPORT_HTML);
+    char *h = s_targets(fx, CTL_DOCUMENT_HTML);
     assert_non_null(strstr(h, ">» 130.0%</text>"));
     assert_non_null(strstr(h, ">» 2000.0%</text>"));
     assert_non_null(strstr(h, "bar cut at 125% of goal; the figure is the real one"));
     size_t marks = 0, over = 0;
     for (const char *p = h; (p = strstr(p, "data-capped=\"1\"")); p++)
         marks++;
-    for (size_t i = 0; i < hub_targets_count(fx->targets); i++)
+    for (size_t i = 0; i < ro_targets_count(fx->targets); i++)
         for (size_t d = 0; d < fx->report.division_count; d++)
             over += divs[d].units && !divs[d].indicators[i].no_data &&
                     divs[d].indicators[i].share > 1.25;
@@ -417,7 +428,7 @@ static void test_html_capped_bars_say_so(void **state)
 static void test_html_tables_use_the_width(void **state)
 {
     fx_t *fx = *state;
-    char *h = s_targets(fx, HUB_REPORT_HTML);
+    char *h = s_targets(fx, CTL_DOCUMENT_HTML);
     const char *body = strstr(h, "body{");
     assert_non_null(body);
     const char *end = strchr(body, '}');
@@ -446,42 +457,42 @@ static void test_pct_rounds_half_up(void **state)
     (void)state;
     char buf[32];
     /* 29 of 2000 is exactly 1.45%: printf("%.1f") of the double says 1.4 */
-    assert_int_equal(hub_pct_tenths(29, 2000), 15);
-    assert_string_equal(hub_pct_format(29, 2000, buf, sizeof buf), "1.5%");
-    assert_string_equal(hub_pct_format_ratio(29.0 / 2000.0, buf, sizeof buf), "1.5%");
+    assert_int_equal(ro_pct_tenths(29, 2000), 15);
+    assert_string_equal(ro_pct_format(29, 2000, buf, sizeof buf), "1.5%");
+    assert_string_equal(ro_pct_format_ratio(29.0 / 2000.0, buf, sizeof buf), "1.5%");
     /* 1/16 = 6.25% is exact in binary, and printf rounds that tie to even: 6.2 */
-    assert_string_equal(hub_pct_format(1, 16, buf, sizeof buf), "6.3%");
-    assert_string_equal(hub_pct_format_ratio(0.0625, buf, sizeof buf), "6.3%");
-    assert_string_equal(hub_pct_format(1, 3, buf, sizeof buf), "33.3%");
-    assert_string_equal(hub_pct_format(2, 3, buf, sizeof buf), "66.7%");
-    assert_string_equal(hub_pct_format(0, 7, buf, sizeof buf), "0.0%");
-    assert_string_equal(hub_pct_format(7, 7, buf, sizeof buf), "100.0%");
-    assert_string_equal(hub_pct_format(1540, 1400, buf, sizeof buf), "110.0%");
-    assert_string_equal(hub_pct_format(1, 0, buf, sizeof buf), "—");
-    assert_string_equal(hub_pct_format_ratio(NAN, buf, sizeof buf), "—");
-    assert_string_equal(hub_pct_format_ratio(INFINITY, buf, sizeof buf), "—");
-    assert_string_equal(hub_pct_format_ratio(-0.0, buf, sizeof buf), "0.0%");
-    assert_string_equal(hub_pct_format_ratio(-0.0145, buf, sizeof buf), "-1.5%");
+    assert_string_equal(ro_pct_format(1, 16, buf, sizeof buf), "6.3%");
+    assert_string_equal(ro_pct_format_ratio(0.0625, buf, sizeof buf), "6.3%");
+    assert_string_equal(ro_pct_format(1, 3, buf, sizeof buf), "33.3%");
+    assert_string_equal(ro_pct_format(2, 3, buf, sizeof buf), "66.7%");
+    assert_string_equal(ro_pct_format(0, 7, buf, sizeof buf), "0.0%");
+    assert_string_equal(ro_pct_format(7, 7, buf, sizeof buf), "100.0%");
+    assert_string_equal(ro_pct_format(1540, 1400, buf, sizeof buf), "110.0%");
+    assert_string_equal(ro_pct_format(1, 0, buf, sizeof buf), "—");
+    assert_string_equal(ro_pct_format_ratio(NAN, buf, sizeof buf), "—");
+    assert_string_equal(ro_pct_format_ratio(INFINITY, buf, sizeof buf), "—");
+    assert_string_equal(ro_pct_format_ratio(-0.0, buf, sizeof buf), "0.0%");
+    assert_string_equal(ro_pct_format_ratio(-0.0145, buf, sizeof buf), "-1.5%");
     /* past what integers hold exactly, still the rule */
-    assert_int_equal(hub_pct_tenths(UINT64_MAX / 2, UINT64_MAX), 500);
+    assert_int_equal(ro_pct_tenths(UINT64_MAX / 2, UINT64_MAX), 500);
     /* the double form is the exact rule for every ratio of counts up to 2000 */
     for (uint64_t den = 1; den <= 2000; den++)
         for (uint64_t num = 0; num <= den; num++)
-            if (hub_pct_tenths_of((double)num / (double)den) != (int64_t)hub_pct_tenths(num, den))
+            if (ro_pct_tenths_of((double)num / (double)den) != (int64_t)ro_pct_tenths(num, den))
                 fail_msg("%llu / %llu: %lld from the double, %llu exact", (unsigned long long)num,
                          (unsigned long long)den,
-                         (long long)hub_pct_tenths_of((double)num / (double)den),
-                         (unsigned long long)hub_pct_tenths(num, den));
+                         (long long)ro_pct_tenths_of((double)num / (double)den),
+                         (unsigned long long)ro_pct_tenths(num, den));
 }
 
 static void test_pct_in_values_and_reports(void **state)
 {
     fx_t *fx = *state;
     char buf[32];
-    int items = hub_targets_find(fx->targets, "items_no_visit");
+    int items = ro_targets_find(fx->targets, "items_no_visit");
     assert_true(items >= 0);
-    const hub_indicator_t *ind = hub_targets_at(fx->targets, (size_t)items);
-    assert_string_equal(hub_indicator_format(ind, 29.0 / 2000.0, buf, sizeof buf), "1.5%");
+    const ro_indicator_t *ind = ro_targets_at(fx->targets, (size_t)items);
+    assert_string_equal(ro_indicator_format(ind, 29.0 / 2000.0, buf, sizeof buf), "1.5%");
     /* a province whose items share is 1 of 16 (6.25%, a tie that printf
      * rounds to even: 6.2) and whose 125 people trained are 6.25% of the
      * goal shows 6.3% for both, in every format */
@@ -493,8 +504,8 @@ static void test_pct_in_values_and_reports(void **state)
     hub_rollup_t *r = malloc(sizeof *r);
     assert_non_null(r);
     hub_engine_rollup(fx->engine, st, 20180701, r);
-    hub_report_t rep = fx->report;
-    hub_report_use_rollup(&rep, r);
+    ctl_document_t rep = fx->report;
+    s_use_rollup(&rep, r);
     rep.laggard_count = 0;
     rep.series_count = 0;
     /* the province's row of each: value, then share of goal */
@@ -502,15 +513,15 @@ static void test_pct_in_values_and_reports(void **state)
                                         "<td>6.3%</td><td>7.8%</td>"};
     static const char *const people[] = {"| 125 | 6.3% |", ",125,6.3%,",
                                          "<td>125</td><td>6.3%</td>"};
-    for (int fmt = HUB_REPORT_MD; fmt <= HUB_REPORT_HTML; fmt++) {
-        char *t = hub_report_targets_string((hub_report_format_t)fmt, &rep);
+    for (int fmt = CTL_DOCUMENT_MD; fmt <= CTL_DOCUMENT_HTML; fmt++) {
+        char *t = ctl_document_targets_string((ctl_document_format_t)fmt, &rep);
         assert_non_null(t);
         if (!strstr(t, share[fmt]))
-            fail_msg("%s: 1 of 16 not shown as 6.3%%", hub_report_format_name(fmt));
+            fail_msg("%s: 1 of 16 not shown as 6.3%%", ctl_document_format_name(fmt));
         if (!strstr(t, people[fmt]))
-            fail_msg("%s: 125 of 2000 people not shown as 6.3%%", hub_report_format_name(fmt));
+            fail_msg("%s: 125 of 2000 people not shown as 6.3%%", ctl_document_format_name(fmt));
         if (strstr(t, "6.2%"))
-            fail_msg("%s: shows 6.2%%: %.60s", hub_report_format_name(fmt), strstr(t, "6.2%") - 30);
+            fail_msg("%s: shows 6.2%%: %.60s", ctl_document_format_name(fmt), strstr(t, "6.2%") - 30);
         free(t);
     }
     free(r);
@@ -525,7 +536,7 @@ static void test_goal_allocation_whole_people(void **state)
     (void)state;
     char err[512] = "", path[512];
     snprintf(path, sizeof path, "%s/config/targets.ini", s_root());
-    hub_targets_t *t = hub_targets_load(path, err, sizeof err);
+    ro_targets_t *t = ro_targets_load(path, err, sizeof err);
     if (!t)
         fail_msg("%s", err);
     snprintf(path, sizeof path, "%s/config/units.csv", s_root());
@@ -536,16 +547,16 @@ static void test_goal_allocation_whole_people(void **state)
     assert_int_equal(n, 893);
     double *goal = calloc(n, sizeof *goal);
     assert_non_null(goal);
-    for (size_t i = 0; i < hub_targets_count(t); i++) {
-        const hub_indicator_t *ind = hub_targets_at(t, i);
-        if (ind->kind != HUB_KIND_SUM) {
-            assert_int_equal(hub_targets_allocate(ind, reg, goal), -1);
+    for (size_t i = 0; i < ro_targets_count(t); i++) {
+        const ro_indicator_t *ind = ro_targets_at(t, i);
+        if (ind->kind != RO_KIND_SUM) {
+            assert_int_equal(ro_targets_allocate(ind, reg, goal), -1);
             continue;
         }
         sums++;
-        unsigned steps = hub_indicator_goal_steps(ind);
-        assert_int_equal(steps, ind->measure == HUB_MEASURE_HOURS ? 10 : 1);
-        assert_int_equal(hub_targets_allocate(ind, reg, goal), 0);
+        unsigned steps = ro_indicator_goal_steps(ind);
+        assert_int_equal(steps, ind->measure == RO_MEASURE_HOURS ? 10 : 1);
+        assert_int_equal(ro_targets_allocate(ind, reg, goal), 0);
         long long total = 0, lo = LLONG_MAX, hi = 0;
         for (size_t u = 0; u < n; u++) {
             double x = goal[u] * steps;
@@ -565,12 +576,12 @@ static void test_goal_allocation_whole_people(void **state)
         long long extra = total - lo * (long long)n;
         for (size_t u = 0; u < n; u++)
             assert_int_equal(llround(goal[u] * steps), lo + (u < (size_t)extra));
-        if (ind->source == HUB_SOURCE_PARTICIPANTS) {
+        if (ind->source == RO_SOURCE_PARTICIPANTS) {
             /* 2000 over 893: 214 units are asked 3 people, 679 are asked 2 */
             assert_int_equal(lo, 2);
             assert_int_equal(extra, 214);
             char buf[32];
-            assert_string_equal(hub_indicator_format(ind, goal[n - 1], buf, sizeof buf), "2");
+            assert_string_equal(ro_indicator_format(ind, goal[n - 1], buf, sizeof buf), "2");
         } else {
             /* 300 hours over 893: 321 units are asked 0.4 h, 572 are asked 0.3 h */
             assert_int_equal(lo, 3);
@@ -580,7 +591,7 @@ static void test_goal_allocation_whole_people(void **state)
     assert_int_equal(sums, 2);
     free(goal);
     ro_registry_destroy(&reg);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
 }
 
 static const char s_weighted[] = "[indicator people]\n"
@@ -601,7 +612,7 @@ static void test_goal_allocation_largest_remainder(void **state)
 {
     (void)state;
     char err[512] = "";
-    hub_targets_t *t = hub_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
+    ro_targets_t *t = ro_targets_load(tu_write("weighted.ini", s_weighted), err, sizeof err);
     if (!t)
         fail_msg("%s", err);
     ro_registry_t *reg = ro_registry_load(tu_write("units5.csv", "id,level,division,name\n"
@@ -616,12 +627,12 @@ static void test_goal_allocation_largest_remainder(void **state)
     double goal[5];
     /* weights 3, 3, 2, 1, 2 (sum 11): quotas 327.27 327.27 218.18 109.09 218.18;
      * the floors leave 1, which goes to the first of the two largest remainders */
-    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    assert_int_equal(ro_targets_allocate(ro_targets_at(t, 0), reg, goal), 0);
     const double want[5] = {328, 327, 218, 109, 218};
     for (size_t u = 0; u < 5; u++)
         assert_true(goal[u] == want[u]);
     /* 10 hours in tenths over 5 units: 2.0 each, exactly */
-    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 1), reg, goal), 0);
+    assert_int_equal(ro_targets_allocate(ro_targets_at(t, 1), reg, goal), 0);
     for (size_t u = 0; u < 5; u++)
         assert_true(goal[u] == 2.0);
     ro_registry_destroy(&reg);
@@ -637,7 +648,7 @@ static void test_goal_allocation_largest_remainder(void **state)
                            err, sizeof err);
     if (!reg)
         fail_msg("%s", err);
-    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    assert_int_equal(ro_targets_allocate(ro_targets_at(t, 0), reg, goal), 0);
     const double over[5] = {500, 263, 175, 87, 175};
     for (size_t u = 0; u < 5; u++)
         if (goal[u] != over[u])
@@ -652,10 +663,10 @@ static void test_goal_allocation_largest_remainder(void **state)
                            err, sizeof err);
     if (!reg)
         fail_msg("%s", err);
-    assert_int_equal(hub_targets_allocate(hub_targets_at(t, 0), reg, goal), 0);
+    assert_int_equal(ro_targets_allocate(ro_targets_at(t, 0), reg, goal), 0);
     assert_true(goal[0] == 1000 && goal[1] == 400 && goal[2] == 0);
     ro_registry_destroy(&reg);
-    hub_targets_destroy(&t);
+    ro_targets_destroy(&t);
 }
 
 /* ---- the milestone beside "missed"; where the series chart ends ------------------- */
@@ -664,13 +675,13 @@ static void test_goal_allocation_largest_remainder(void **state)
  * status |" (the cells from Actual on). */
 static char *s_laggard_row(fx_t *fx, size_t u, uint32_t as_of, char *buf, size_t len)
 {
-    hub_scope_t lag;
+    ro_scope_t lag;
     hub_engine_unit(fx->engine, fx->st, u, as_of, &lag);
-    hub_report_t r = fx->report;
+    ctl_document_t r = fx->report;
     r.as_of = as_of;
     r.laggards = &lag;
     r.laggard_count = 1;
-    char *md = hub_report_targets_string(HUB_REPORT_MD, &r);
+    char *md = ctl_document_targets_string(CTL_DOCUMENT_MD, &r);
     assert_non_null(md);
     char head[64];
     snprintf(head, sizeof head, "| 1 | %s | ", ro_registry_at(fx->reg, u)->id);
@@ -709,7 +720,7 @@ static void test_laggards_missed_show_the_milestone_missed(void **state)
                         "| 无数据 no data | 70.0% | 2018-06-30 | 70.0% | 未达成 missed: 70.0% @ "
                         "2018-06-30 |");
     /* the fixture's table: every laggard missed 70%, none shows 80% */
-    char *md = s_targets(fx, HUB_REPORT_MD);
+    char *md = s_targets(fx, CTL_DOCUMENT_MD);
     const char *lag = strstr(md, "## 滞后单位 Laggards");
     assert_non_null(lag);
     assert_null(strstr(lag, "| 80.0% | 2018-12-31 |"));
@@ -720,7 +731,7 @@ static void test_laggards_missed_show_the_milestone_missed(void **state)
 static void test_row_milestone(void **state)
 {
     (void)state;
-    hub_indicator_result_t res;
+    ro_result_t res;
     memset(&res, 0, sizeof res);
     res.value = 0.5;
     res.next_date = 20181231;
@@ -728,25 +739,25 @@ static void test_row_milestone(void **state)
     res.gap = 0.3;
     res.due_date = 20180630;
     res.due_goal = 0.7;
-    const hub_milestone_status_t next[] = {HUB_MILESTONE_NONE, HUB_MILESTONE_MET,
-                                           HUB_MILESTONE_AT_RISK};
+    const ro_milestone_status_t next[] = {RO_MILESTONE_NONE, RO_MILESTONE_MET,
+                                           RO_MILESTONE_AT_RISK};
     for (size_t k = 0; k < 3; k++) {
         res.milestone = next[k];
-        hub_report_milestone_t m = hub_report_row_milestone(&res);
+        ctl_document_milestone_t m = ctl_document_row_milestone(&res);
         assert_int_equal(m.date, 20181231);
         assert_true(m.goal == 0.8 && m.gap == 0.3);
     }
-    res.milestone = HUB_MILESTONE_MISSED;
-    hub_report_milestone_t m = hub_report_row_milestone(&res);
+    res.milestone = RO_MILESTONE_MISSED;
+    ctl_document_milestone_t m = ctl_document_row_milestone(&res);
     assert_int_equal(m.date, 20180630);
     assert_true(m.goal == 0.7 && fabs(m.gap - 0.2) < 1e-12);
     res.no_data = true;
     res.value = NAN;
-    m = hub_report_row_milestone(&res);
+    m = ctl_document_row_milestone(&res);
     assert_true(m.goal == 0.7 && m.gap == 0.7);
     /* missed with nothing due cannot be: the next, as given */
     res.due_date = 0;
-    m = hub_report_row_milestone(&res);
+    m = ctl_document_row_milestone(&res);
     assert_int_equal(m.date, 20181231);
     assert_true(m.goal == 0.8 && m.gap == 0.3);
 }
@@ -762,13 +773,13 @@ static uint32_t s_month_end(unsigned y, unsigned m)
 /* A series as the hub sends one asked as of 2026-12-04: each month end from
  * 2017-12, then that day; 31 of 100 to 2018-05, 64 of 100 from 2018-06.
  * Returns the count. */
-static size_t s_long_series(hub_report_point_t *p)
+static size_t s_long_series(ctl_document_point_t *p)
 {
     size_t n = 0;
     for (unsigned y = 2017, m = 12; y < 2026 || m < 12; m = m % 12 + 1, y += m == 1) {
         uint32_t d = s_month_end(y, m);
         bool after = d >= 20180630;
-        p[n++] = (hub_report_point_t){d, after ? 0.64 : 0.31, after ? 64 : 31, 100};
+        p[n++] = (ctl_document_point_t){d, after ? 0.64 : 0.31, after ? 64 : 31, 100};
     }
     p[n] = p[n - 1];
     p[n++].date = 20261204;
@@ -786,35 +797,35 @@ static size_t s_count(const char *text, const char *what)
 static void test_series_end(void **state)
 {
     (void)state;
-    hub_report_point_t p[120];
+    ctl_document_point_t p[120];
     size_t n = s_long_series(p);
     assert_int_equal(n, 109);
     /* the last change is 2018-06-30, the last milestone later */
-    assert_int_equal(hub_report_series_end(p, n, 20181231), 13);
+    assert_int_equal(ctl_document_series_end(p, n, 20181231), 13);
     assert_int_equal(p[12].date, 20181231);
     /* no milestones: to the last change */
-    assert_int_equal(hub_report_series_end(p, n, 0), 7);
+    assert_int_equal(ctl_document_series_end(p, n, 0), 7);
     assert_int_equal(p[6].date, 20180630);
     /* a milestone between month ends: the points up to it */
-    assert_int_equal(hub_report_series_end(p, n, 20190215), 14);
+    assert_int_equal(ctl_document_series_end(p, n, 20190215), 14);
     /* a change after the last milestone (2019-02-28): to it */
     for (size_t i = 14; i < n; i++)
-        p[i] = (hub_report_point_t){p[i].date, 0.66, 66, 100};
-    assert_int_equal(hub_report_series_end(p, n, 20181231), 15);
+        p[i] = (ctl_document_point_t){p[i].date, 0.66, 66, 100};
+    assert_int_equal(ctl_document_series_end(p, n, 20181231), 15);
     /* the same share of a larger total is a change too */
     p[20].total = 200;
     p[20].part = 132;
-    assert_int_equal(hub_report_series_end(p, n, 20181231), 22);
+    assert_int_equal(ctl_document_series_end(p, n, 20181231), 22);
     /* no data to no data is none; no data to data is one */
-    hub_report_point_t q[4] = {
+    ctl_document_point_t q[4] = {
         {20180131, NAN, 0, 0}, {20180228, NAN, 0, 0}, {20180331, 0.5, 1, 2}, {20180430, 0.5, 1, 2}};
-    assert_int_equal(hub_report_series_end(q, 2, 0), 1);
-    assert_int_equal(hub_report_series_end(q, 4, 0), 3);
-    assert_int_equal(hub_report_series_end(q, 4, 20180430), 4);
-    assert_int_equal(hub_report_series_end(q, 1, 0), 1);
-    assert_int_equal(hub_report_series_end(q, 0, 0), 0);
+    assert_int_equal(ctl_document_series_end(q, 2, 0), 1);
+    assert_int_equal(ctl_document_series_end(q, 4, 0), 3);
+    assert_int_equal(ctl_document_series_end(q, 4, 20180430), 4);
+    assert_int_equal(ctl_document_series_end(q, 1, 0), 1);
+    assert_int_equal(ctl_document_series_end(q, 0, 0), 0);
     /* a milestone before the first point: still the first */
-    assert_int_equal(hub_report_series_end(q, 2, 20170101), 1);
+    assert_int_equal(ctl_document_series_end(q, 2, 20170101), 1);
 }
 
 /* The chart of a report made without --as-of ran to the report's date,
@@ -824,14 +835,14 @@ static void test_series_end(void **state)
 static void test_series_chart_ends_at_last_data_or_milestone(void **state)
 {
     fx_t *fx = *state;
-    assert_int_equal(hub_report_last_milestone(fx->targets), 20181231);
-    hub_report_point_t p[120];
+    assert_int_equal(ctl_document_last_milestone(fx->targets), 20181231);
+    ctl_document_point_t p[120];
     size_t n = s_long_series(p);
-    hub_report_t r = fx->report;
+    ctl_document_t r = fx->report;
     r.as_of = 20261204;
     r.series = p;
     r.series_count = n;
-    char *h = hub_report_targets_string(HUB_REPORT_HTML, &r);
+    char *h = ctl_document_targets_string(CTL_DOCUMENT_HTML, &r);
     const char *chart = strstr(h, "全省走势 Province over time");
     assert_non_null(chart);
     /* the axis ends at the last milestone, with a point on each month end to it */
@@ -843,7 +854,7 @@ static void test_series_chart_ends_at_last_data_or_milestone(void **state)
     free(h);
     /* asked as of that date: to it */
     r.as_of_given = true;
-    h = hub_report_targets_string(HUB_REPORT_HTML, &r);
+    h = ctl_document_targets_string(CTL_DOCUMENT_HTML, &r);
     chart = strstr(h, "全省走势 Province over time");
     assert_non_null(strstr(chart, "text-anchor=\"end\">2026-12-04</text>"));
     assert_int_equal(s_count(chart, "<circle "), 109);

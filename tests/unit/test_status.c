@@ -15,7 +15,7 @@
 #include "ro_time.h"
 #include "status.h"
 #include "store.h"
-#include "targets.h"
+#include "ro_targets.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -33,7 +33,7 @@ static const char *s_units_csv = "id,level,division,name\n"
 
 typedef struct {
     ro_registry_t *reg;
-    hub_targets_t *targets;
+    ro_targets_t *targets;
     hub_engine_t *engine;
     hub_store_t *store;
     hub_unit_state_t states[NUNITS];
@@ -49,7 +49,7 @@ static int s_setup(void **state)
     if (!f->reg)
         fail_msg("registry: %s", err);
     snprintf(path, sizeof path, "%s/config/targets.ini", getenv("RO_SOURCE_ROOT"));
-    f->targets = hub_targets_load(path, err, sizeof err);
+    f->targets = ro_targets_load(path, err, sizeof err);
     if (!f->targets)
         fail_msg("targets: %s", err);
     f->engine = hub_engine_new(f->reg, f->targets, err, sizeof err);
@@ -72,7 +72,7 @@ static int s_teardown(void **state)
     assert_null(f->status);
     hub_store_destroy(&f->store);
     hub_engine_destroy(&f->engine);
-    hub_targets_destroy(&f->targets);
+    ro_targets_destroy(&f->targets);
     ro_registry_destroy(&f->reg);
     free(f);
     return 0;
@@ -151,7 +151,7 @@ static void test_province_carries_indicators(void **state)
     Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 0, NULL, 0);
     assert_int_equal(r->status, 0);
     const Rollout__Scope *p = r->scopes[0];
-    assert_int_equal(p->n_indicators, hub_targets_count(f->targets));
+    assert_int_equal(p->n_indicators, ro_targets_count(f->targets));
     const Rollout__Indicator *items = s_ind(p, "items_no_visit");
     NEAR(items->value, 130.0 / 250.0);
     assert_string_equal(items->grade, "差");
@@ -173,7 +173,7 @@ static void test_province_carries_indicators(void **state)
     const Rollout__Indicator *hours = s_ind(p, "training_hours");
     NEAR(hours->value, 20.0);
     assert_string_equal(p->grade, "差");
-    assert_true(p->why & (1u << hub_targets_find(f->targets, "cases_no_visit")));
+    assert_true(p->why & (1u << ro_targets_find(f->targets, "cases_no_visit")));
     rollout__status_reply__free_unpacked(r, NULL);
 }
 
@@ -329,9 +329,9 @@ static void test_series_equals_as_of(void **state)
     s_put(f, 2, RO_KIND_CASES, 201805, 200, 150);
     s_put(f, 4, RO_KIND_STAFF, 20180505, 20, 10);
     s_put(f, 4, RO_KIND_STAFF, 20180401, 5, 5);
-    size_t n = hub_targets_count(f->targets);
+    size_t n = ro_targets_count(f->targets);
     for (size_t i = 0; i < n; i++) {
-        const char *id = hub_targets_at(f->targets, i)->id;
+        const char *id = ro_targets_at(f->targets, i)->id;
         Rollout__StatusReply *s = s_ask(f, ROLLOUT__QUERY__QUERY_SERIES, NULL, 20180815, id, 0);
         assert_int_equal(s->status, 0);
         assert_string_equal(s->indicator, id);

@@ -2,14 +2,13 @@
  * Clone pattern (lib/ro_clone, snapshots over the status socket) and
  * redraws one frame in place with ANSI codes, plain when not a terminal;
  * --once prints one frame. Evaluation is the hub's: this only draws. */
-#include "ctl.h"
-#include "ctl_keys.h"
+#include "commands.h"
 #include "ro_clone.h"
 #include "ro_codec.h"
 #include "ro_json.h"
 #include "ro_registry.h"
 #include "ro_time.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <errno.h>
 #include <math.h>
@@ -212,7 +211,7 @@ static void s_value(char *out, size_t cap, const Rollout__Indicator *in, double 
     if (no_data || !isfinite(v))
         snprintf(out, cap, "-");
     else if (in->measure && !strcmp(in->measure, "percent"))
-        hub_pct_format_ratio(v, out, cap);
+        ro_pct_format_ratio(v, out, cap);
     else if (in->measure && !strcmp(in->measure, "hours"))
         snprintf(out, cap, "%.1f h", v);
     else
@@ -367,13 +366,13 @@ static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, cons
     for (size_t i = 0; p && i < p->n_indicators; i++) {
         const Rollout__Indicator *in = p->indicators[i];
         char val[32], goal[32], share[16], due[16] = "-", gap[32] = "-";
-        hub_report_milestone_t m = ctl_row_milestone(in);
+        ctl_document_milestone_t m = ctl_row_milestone(in);
         s_value(val, sizeof val, in, in->value, in->no_data);
         s_value(goal, sizeof goal, in, in->goal, 0);
         if (in->no_data || !isfinite(in->share))
             snprintf(share, sizeof share, "-");
         else
-            hub_pct_format_ratio(in->share, share, sizeof share);
+            ro_pct_format_ratio(in->share, share, sizeof share);
         if (m.date)
             ro_date_format(m.date, due);
         if (m.gap > 0)
@@ -601,7 +600,7 @@ static Rollout__StatusReply *s_ask(s_watch_t *w, Rollout__Query q, const char *k
     long wait_ms = (long)(w->hub->timeout * 1000);
     if (wait_ms > ASK_TIMEOUT_MS)
         wait_ms = ASK_TIMEOUT_MS;
-    if (ctl_keys_client(sock, &w->hub->sec, why, sizeof why) != 0) {
+    if (ctl_curve_client(sock, &w->hub->sec, why, sizeof why) != 0) {
         snprintf(w->err, sizeof w->err, "%s", why);
     } else if (zmq_connect(sock, w->hub->endpoint) != 0 || zmq_send(sock, body, len, 0) < 0) {
         snprintf(w->err, sizeof w->err, "%s: %s", w->hub->endpoint, zmq_strerror(zmq_errno()));
@@ -775,7 +774,7 @@ static int s_live(s_watch_t *w, int color, int tty, double interval)
     zmq_setsockopt(w->sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(w->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(w->sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    if (ctl_keys_client(w->sub, &w->hub->sec, why, sizeof why) != 0) {
+    if (ctl_curve_client(w->sub, &w->hub->sec, why, sizeof why) != 0) {
         fprintf(stderr, "rolloutctl: %s\n", why);
         return 1;
     }

@@ -2,12 +2,12 @@
  * page: the performance target table (绩效目标表) with province, levels,
  * divisions and laggards, and the score sheet. Pure rendering into a FILE
  * (a file, or open_memstream for a buffer); querying the hub is the caller's. */
-#ifndef HUB_REPORT_H
-#define HUB_REPORT_H
+#ifndef CTL_DOCUMENT_H
+#define CTL_DOCUMENT_H
 
-#include "engine.h"
+#include "ro_scope.h"
 #include "scoresheet.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,27 +25,27 @@
  * the system's code page (GBK on Chinese Windows) and shows mojibake. The
  * HTML fetches nothing: CSS is inline and the charts are inline SVG; its
  * tables take the page's full width. Percents are rounded by
- * hub_pct_format_ratio (targets.h). */
+ * ro_pct_format_ratio (targets.h). */
 
 typedef enum {
-    HUB_REPORT_MD = 0,
-    HUB_REPORT_CSV = 1,
-    HUB_REPORT_HTML = 2,
-} hub_report_format_t;
+    CTL_DOCUMENT_MD = 0,
+    CTL_DOCUMENT_CSV = 1,
+    CTL_DOCUMENT_HTML = 2,
+} ctl_document_format_t;
 
 /* "md", "csv", "html": 0 and *out, or -1. */
-int hub_report_format_parse(const char *name, hub_report_format_t *out);
-const char *hub_report_format_name(hub_report_format_t fmt);
+int ctl_document_format_parse(const char *name, ctl_document_format_t *out);
+const char *ctl_document_format_name(ctl_document_format_t fmt);
 
 /* One point of a province series over time: for the report's chart, the
- * headline share; for hub_report_series_end, any indicator's value. */
+ * headline share; for ctl_document_series_end, any indicator's value. */
 typedef struct {
     uint32_t date;                     /* YYYYMMDD */
     double share;                      /* the value (a ratio 0..1 in the chart); NaN = no data
                                           that day (the chart skips it) */
     uint64_t part;                     /* what the value counts (no-visit items...), if known */
     uint64_t total;                    /* what it is counted out of, if known */
-} hub_report_point_t;
+} ctl_document_point_t;
 
 /* Where a series shown without an as-of date ends. Asked as of today, it
  * runs on month by month long after the rollout ended (108 months for one
@@ -56,10 +56,10 @@ typedef struct {
  * it: do not call this. rolloutctl status --series and the report's chart
  * follow this one rule. p holds n points by date. Returns how many to
  * show, from the first: at least 1 when n is. */
-size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t last_milestone);
+size_t ctl_document_series_end(const ctl_document_point_t *p, size_t n, uint32_t last_milestone);
 
 /* The date of the last milestone of any indicator of targets; 0 if none. */
-uint32_t hub_report_last_milestone(const hub_targets_t *targets);
+uint32_t ctl_document_last_milestone(const ro_targets_t *targets);
 
 /* The milestone a row that gives a scope's milestone status shows beside
  * it: "missed" is about the milestone already due, so for a missed result
@@ -70,59 +70,56 @@ typedef struct {
     uint32_t date; /* YYYYMMDD; 0 = none left (after the last milestone) */
     double goal;   /* what that milestone asks */
     double gap;    /* max(0, goal - value), the value 0 when no data */
-} hub_report_milestone_t;
+} ctl_document_milestone_t;
 
-hub_report_milestone_t hub_report_row_milestone(const hub_indicator_result_t *res);
+ctl_document_milestone_t ctl_document_row_milestone(const ro_result_t *res);
 
 /* What the target table shows. Scopes are borrowed; arrays may be empty. */
 typedef struct {
-    const hub_targets_t *targets;      /* indicator definitions (required) */
+    const ro_targets_t *targets;      /* indicator definitions (required) */
     uint32_t as_of;                    /* YYYYMMDD the scopes were evaluated for */
     const char *title;                 /* project name; NULL = the document's */
     const char *note;                  /* a line under the title, e.g. when made; NULL = none */
-    const hub_scope_t *province;       /* the province (required) */
-    const hub_scope_t *levels;         /* level scopes, shown in this order */
+    const ro_scope_t *province;       /* the province (required) */
+    const ro_scope_t *levels;         /* level scopes, shown in this order */
     size_t level_count;                /* 0 = no level table */
-    const hub_scope_t *divisions;      /* division scopes; those with no units are left out */
+    const ro_scope_t *divisions;      /* division scopes; those with no units are left out */
     size_t division_count;             /* 0 = no division table nor bar charts */
-    const hub_scope_t *laggards;       /* unit scopes, most behind first */
+    const ro_scope_t *laggards;       /* unit scopes, most behind first */
     size_t laggard_count;              /* 0 = "none" */
     size_t laggard_indicator;          /* the indicator the laggards are behind on */
-    const hub_report_point_t *series;  /* HTML chart: the headline share over time, by date */
+    const ctl_document_point_t *series;  /* HTML chart: the headline share over time, by date */
     size_t series_count;               /* 0 = milestones only */
     bool as_of_given;                  /* as_of was asked for: the chart shows the whole
-                                          series; else up to hub_report_series_end */
+                                          series; else up to ctl_document_series_end */
     size_t series_indicator;           /* whose milestones the chart marks */
     bool no_bom;                       /* CSV: no byte-order mark (default: one) */
-} hub_report_t;
+} ctl_document_t;
 
 /* Zero *r, then set targets, as_of and both indicators to the headline. */
-void hub_report_init(hub_report_t *r, const hub_targets_t *targets, uint32_t as_of);
-
-/* Point r at a rollup's province, levels and divisions. */
-void hub_report_use_rollup(hub_report_t *r, const hub_rollup_t *rollup);
+void ctl_document_init(ctl_document_t *r, const ro_targets_t *targets, uint32_t as_of);
 
 /* Write the target table report. Returns 0, or -1 if r lacks targets or
  * province, an indicator index is out of range, or writing failed. */
-int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r);
+int ctl_document_targets(FILE *out, ctl_document_format_t fmt, const ctl_document_t *r);
 
 /* What the score sheet shows. */
 typedef struct {
-    const hub_scoresheet_t *sheet;     /* the tree (required) */
-    const hub_scores_t *scores;        /* funds by year, evaluation date (required) */
-    const hub_score_result_t *result;  /* computed scores (required) */
+    const ctl_scoresheet_t *sheet;     /* the tree (required) */
+    const ctl_scores_t *scores;        /* funds by year, evaluation date (required) */
+    const ctl_score_result_t *result;  /* computed scores (required) */
     const char *title;                 /* project name; NULL = the document's */
     const char *note;                  /* a line under the title; NULL = none */
     bool no_bom;                       /* CSV: no byte-order mark (default: one) */
-} hub_report_sheet_t;
+} ctl_document_sheet_t;
 
 /* Write the score sheet laid out as the document's, plus the funds behind
  * the computed items. Returns 0, or -1 on missing input or write failure. */
-int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_sheet_t *r);
+int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_document_sheet_t *r);
 
 /* The same into a malloc'ed, NUL-terminated string (the caller frees);
  * NULL on failure. */
-char *hub_report_targets_string(hub_report_format_t fmt, const hub_report_t *r);
-char *hub_report_scoresheet_string(hub_report_format_t fmt, const hub_report_sheet_t *r);
+char *ctl_document_targets_string(ctl_document_format_t fmt, const ctl_document_t *r);
+char *ctl_document_scoresheet_string(ctl_document_format_t fmt, const ctl_document_sheet_t *r);
 
 #endif

@@ -1,21 +1,23 @@
-/* rolloutctl's shared parts: how a subcommand asks the hub's status socket
- * one question and reports a refused answer. ctl.c parses the global
- * options and runs a command; a larger command lives in its own
- * ctl_<command>.c (ctl_report.c) behind one ctl_<command>_main. */
-#ifndef HUB_CTL_H
-#define HUB_CTL_H
+/* ctl_client: how a rolloutctl command reaches the hub: ctl.ini, the
+ * endpoint, CURVE, and ask (one status request, one reply); option helpers
+ * and the usage error. It knows no command (commands.h lists them). */
+#ifndef CTL_CLIENT_H
+#define CTL_CLIENT_H
 
-#include "report.h"
 #include "ro_config.h"
 #include "ro_pb.h"
 
 #include <stdio.h>
 
+#define CTL_DEFAULT_PORT 7452 /* the hub's status socket */
+#define CTL_DEFAULT_CONFIG RO_ETC "/ctl.ini"
+#define CTL_CONFIG_ENV "ROLLOUT_CTL_CONFIG"
+
 /* Where and how to reach the hub; filled by ctl.c from --hub, --timeout. */
 typedef struct {
     char endpoint[RO_ENDPOINT_MAX]; /* the status socket, e.g. tcp://127.0.0.1:7452 */
     double timeout;                 /* seconds to wait for each answer */
-    ro_security_t sec;              /* CURVE keys from ctl.ini (ctl_keys_config); curve 0 = plain */
+    ro_security_t sec;              /* CURVE keys from ctl.ini (ctl_config_load); curve 0 = plain */
 } ctl_hub_t;
 
 /* A request with the protocol version set and the rest empty. */
@@ -40,17 +42,21 @@ const char *ctl_opt_value(int argc, char **argv, int *i, const char *name);
 /* True when arg is the option name, alone or as "name=...". */
 int ctl_opt_is(const char *arg, const char *name);
 
-/* rolloutctl report: argv holds what follows the word "report". Prints
- * its own help for --help. Returns the exit status (0, 1, or 2). */
-/* The milestone a row about indicator in shows beside its status: the one
- * missed, or else the next (hub_report_row_milestone, as the report's
- * laggards): the same in every table rolloutctl prints. */
-hub_report_milestone_t ctl_row_milestone(const Rollout__Indicator *in);
+/* rolloutctl's ctl.ini: path if given, else $ROLLOUT_CTL_CONFIG, else
+ * CTL_DEFAULT_CONFIG if that file exists. Fills *cfg; with no file at
+ * all, curve is off (there are no keys to use). With curve on, the three
+ * key files it names must be readable keys (the secret one mode 600).
+ * Returns 1 if a file was read, 0 if none, -1 with "file:line: reason" or
+ * "file: [security] key: reason" in err. */
+int ctl_config_load(const char *path, ro_ctl_config_t *cfg, char *err, size_t errlen);
 
-int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv);
+/* Make sock a CURVE client per cfg (nothing when curve is off), before it
+ * connects. Returns 0, or -1 with the reason in err. */
+int ctl_curve_client(void *sock, const ro_security_t *sec, char *err, size_t errlen);
 
-/* rolloutctl watch (ctl_watch.c): argv holds what follows "watch". Runs
- * until Ctrl-C (or prints one frame with --once). Returns the exit status. */
-int ctl_watch_main(const ctl_hub_t *hub, int argc, char **argv);
+/* The status endpoint of hub: a tcp:// or ipc:// endpoint as given, or
+ * HOST[:PORT] (IPv6 in brackets; port 7452 by default). Returns 0, or -1
+ * with why. */
+int ctl_endpoint(const char *hub, char *out, size_t cap, char *why, size_t whylen);
 
 #endif

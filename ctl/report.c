@@ -4,12 +4,11 @@
  * renders the score sheet instead. The targets (labels, bands, milestones)
  * are the hub's own, sent over the status socket, unless --targets names a
  * file. Like the rest of rolloutctl it never opens hub.db. */
-#include "ctl.h"
-#include "engine.h"
-#include "report.h"
+#include "commands.h"
+#include "document.h"
 #include "ro_time.h"
 #include "scoresheet.h"
-#include "targets.h"
+#include "ro_targets.h"
 
 #include <errno.h>
 #include <math.h>
@@ -54,7 +53,7 @@ static void s_help(void)
 
 typedef struct {
     uint32_t as_of;         /* 0 = today */
-    hub_report_format_t fmt; /* md, csv, html */
+    ctl_document_format_t fmt; /* md, csv, html */
     const char *out;        /* NULL = stdout */
     long laggards;          /* how many to list; 0 = all */
     const char *targets;    /* local targets file, NULL = the hub's */
@@ -66,12 +65,12 @@ typedef struct {
 
 /* Everything the target table needs, owned. */
 typedef struct {
-    hub_targets_t *targets;
+    ro_targets_t *targets;
     Rollout__StatusReply *replies[5]; /* province, levels, divisions, laggards, series */
-    hub_scope_t province;
-    hub_scope_t *levels, *divisions, *laggards;
+    ro_scope_t province;
+    ro_scope_t *levels, *divisions, *laggards;
     size_t nlevels, ndivisions, nlaggards;
-    hub_report_point_t *series;
+    ctl_document_point_t *series;
     size_t nseries;
 } s_data_t;
 
@@ -84,7 +83,7 @@ static void s_data_free(s_data_t *d)
     free(d->divisions);
     free(d->laggards);
     free(d->series);
-    hub_targets_destroy(&d->targets);
+    ro_targets_destroy(&d->targets);
 }
 
 /* Ask and check: the reply, or NULL with *code set (1 or 2) and a line printed. */
@@ -105,7 +104,7 @@ static Rollout__StatusReply *s_ask(const ctl_hub_t *hub, const Rollout__StatusRe
 
 /* The hub's targets: its file's text over the socket, loaded through a
  * temporary file (the loader reads files, and names lines in its errors). */
-static hub_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
+static ro_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
 {
     Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_TARGETS);
     Rollout__StatusReply *r = s_ask(hub, &req, code);
@@ -115,13 +114,13 @@ static hub_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
     char path[512], err[512];
     snprintf(path, sizeof path, "%s/rolloutctl-targets-XXXXXX", dir && dir[0] ? dir : "/tmp");
     int fd = mkstemp(path);
-    hub_targets_t *t = NULL;
+    ro_targets_t *t = NULL;
     size_t len = strlen(r->targets_ini);
     if (fd < 0 || write(fd, r->targets_ini, len) != (ssize_t)len) {
         fprintf(stderr, "rolloutctl: cannot keep the hub's targets in %s: %s\n", path,
                 strerror(errno));
         *code = 1;
-    } else if (!(t = hub_targets_load(path, err, sizeof err))) {
+    } else if (!(t = ro_targets_load(path, err, sizeof err))) {
         fprintf(stderr, "rolloutctl: the hub's targets do not load here: %s\n", err);
         *code = 1;
     }
@@ -133,22 +132,22 @@ static hub_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
     return t;
 }
 
-static int s_grade_parse(const char *label, hub_grade_t *out)
+static int s_grade_parse(const char *label, ro_grade_t *out)
 {
-    for (int g = HUB_GRADE_EXCELLENT; g <= HUB_GRADE_POOR; g++) {
-        if (!strcmp(label, hub_grade_label((hub_grade_t)g))) {
-            *out = (hub_grade_t)g;
+    for (int g = RO_GRADE_EXCELLENT; g <= RO_GRADE_POOR; g++) {
+        if (!strcmp(label, ro_grade_label((ro_grade_t)g))) {
+            *out = (ro_grade_t)g;
             return 0;
         }
     }
     return -1;
 }
 
-static int s_milestone_parse(const char *name, hub_milestone_status_t *out)
+static int s_milestone_parse(const char *name, ro_milestone_status_t *out)
 {
-    for (int m = HUB_MILESTONE_NONE; m <= HUB_MILESTONE_MISSED; m++) {
-        if (!strcmp(name, hub_milestone_status_name((hub_milestone_status_t)m))) {
-            *out = (hub_milestone_status_t)m;
+    for (int m = RO_MILESTONE_NONE; m <= RO_MILESTONE_MISSED; m++) {
+        if (!strcmp(name, ro_milestone_status_name((ro_milestone_status_t)m))) {
+            *out = (ro_milestone_status_t)m;
             return 0;
         }
     }
@@ -157,7 +156,7 @@ static int s_milestone_parse(const char *name, hub_milestone_status_t *out)
 
 /* Turn a wire scope back into the engine's form. Its indicators must be
  * the targets', in the targets' order. Returns 0, or -1 with a reason. */
-static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub_scope_t *out,
+static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, ro_scope_t *out,
                            char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -172,11 +171,11 @@ static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub
                  pb->grade);
         return -1;
     }
-    out->kind = (hub_scope_kind_t)kind;
+    out->kind = (ro_scope_kind_t)kind;
     snprintf(out->id, sizeof out->id, "%s", pb->id);
     snprintf(out->name, sizeof out->name, "%s", pb->name);
     out->level = ro_level_parse(pb->level, &level) ? -1 : (int)level;
-    out->division = kind == HUB_SCOPE_PROVINCE ? 0 : (uint32_t)strtoul(pb->division, NULL, 10);
+    out->division = kind == RO_SCOPE_PROVINCE ? 0 : (uint32_t)strtoul(pb->division, NULL, 10);
     out->units = pb->units;
     out->units_reporting = pb->units_reporting;
     out->participants = pb->participants;
@@ -192,7 +191,7 @@ static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub
     out->last_heard = pb->last_heard;
     out->reports = pb->reports;
     out->why = pb->why;
-    size_t n = hub_targets_count(t);
+    size_t n = ro_targets_count(t);
     if (pb->n_indicators != n) {
         snprintf(err, errlen, "the hub evaluates %zu indicators, the targets have %zu",
                  pb->n_indicators, n);
@@ -201,10 +200,10 @@ static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub
     out->indicator_count = n;
     for (size_t i = 0; i < n; i++) {
         const Rollout__Indicator *in = pb->indicators[i];
-        hub_indicator_result_t *r = &out->indicators[i];
-        if (strcmp(in->id, hub_targets_at(t, i)->id) != 0) {
+        ro_result_t *r = &out->indicators[i];
+        if (strcmp(in->id, ro_targets_at(t, i)->id) != 0) {
             snprintf(err, errlen, "the hub's indicator %zu is '%s', the targets' is '%s'", i + 1,
-                     in->id, hub_targets_at(t, i)->id);
+                     in->id, ro_targets_at(t, i)->id);
             return -1;
         }
         if (s_grade_parse(in->grade, &r->grade) || s_milestone_parse(in->milestone, &r->milestone)) {
@@ -228,7 +227,7 @@ static int s_scope_from_pb(const hub_targets_t *t, const Rollout__Scope *pb, hub
 }
 
 /* All scopes of a reply into a malloc'ed array. Returns 0, or -1 (printed). */
-static int s_scopes(const hub_targets_t *t, const Rollout__StatusReply *r, hub_scope_t **out,
+static int s_scopes(const ro_targets_t *t, const Rollout__StatusReply *r, ro_scope_t **out,
                     size_t *count)
 {
     *out = calloc(r->n_scopes ? r->n_scopes : 1, sizeof **out);
@@ -263,8 +262,8 @@ static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     req.query = ROLLOUT__QUERY__QUERY_DIVISIONS;
     if (!(d->replies[2] = s_ask(hub, &req, &code)))
         return code;
-    size_t headline = hub_targets_headline(d->targets);
-    req.indicator = (char *)hub_targets_at(d->targets, headline)->id;
+    size_t headline = ro_targets_headline(d->targets);
+    req.indicator = (char *)ro_targets_at(d->targets, headline)->id;
     req.query = ROLLOUT__QUERY__QUERY_LAGGARDS;
     req.limit = (uint32_t)o->laggards;
     if (!(d->replies[3] = s_ask(hub, &req, &code)))
@@ -274,7 +273,7 @@ static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     if (!(d->replies[4] = s_ask(hub, &req, &code)))
         return code;
 
-    hub_scope_t *province = NULL;
+    ro_scope_t *province = NULL;
     size_t n = 0;
     int bad = s_scopes(d->targets, d->replies[0], &province, &n);
     if (!bad && n == 1)
@@ -329,8 +328,8 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     int code = s_fetch(hub, o, d);
     if (code)
         return code;
-    hub_report_t r;
-    hub_report_init(&r, d->targets, d->replies[0]->as_of);
+    ctl_document_t r;
+    ctl_document_init(&r, d->targets, d->replies[0]->as_of);
     r.province = &d->province;
     r.levels = d->levels;
     r.level_count = d->nlevels;
@@ -338,7 +337,7 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     r.division_count = d->ndivisions;
     r.laggards = d->laggards;
     r.laggard_count = d->nlaggards;
-    int lag = hub_targets_find(d->targets, d->replies[3]->indicator);
+    int lag = ro_targets_find(d->targets, d->replies[3]->indicator);
     if (lag >= 0)
         r.laggard_indicator = (size_t)lag;
     r.series = d->series;
@@ -352,7 +351,7 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
                  "furthest behind listed", total, d->nlaggards, total, d->nlaggards);
         r.note = note;
     }
-    char *text = hub_report_targets_string(o->fmt, &r);
+    char *text = ctl_document_targets_string(o->fmt, &r);
     if (!text) {
         fprintf(stderr, "rolloutctl: cannot render the report\n");
         return 1;
@@ -365,45 +364,45 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
 static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
 {
     char err[512];
-    hub_scoresheet_t *sheet = hub_scoresheet_load(o->sheet, err, sizeof err);
+    ctl_scoresheet_t *sheet = ctl_scoresheet_load(o->sheet, err, sizeof err);
     if (!sheet) {
         fprintf(stderr, "rolloutctl: %s\n", err);
         return 2;
     }
     int code = 0;
-    hub_scores_t scores;
-    hub_score_result_t res;
+    ctl_scores_t scores;
+    ctl_score_result_t res;
     double attainment = NAN;
-    if (hub_scores_load(o->scores, sheet, &scores, err, sizeof err)) {
+    if (ctl_scores_load(o->scores, sheet, &scores, err, sizeof err)) {
         fprintf(stderr, "rolloutctl: %s\n", err);
         code = 2;
     }
     int needs_hub = 0;
-    for (size_t i = 0; i < hub_scoresheet_count(sheet); i++)
-        needs_hub |= hub_scoresheet_at(sheet, i)->method == HUB_METHOD_OUTPUT_ATTAINMENT;
+    for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++)
+        needs_hub |= ctl_scoresheet_at(sheet, i)->method == CTL_METHOD_OUTPUT_ATTAINMENT;
     if (!code && needs_hub) {
         /* the output indicators as the hub has them on the evaluation date */
         Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
         req.as_of = o->as_of ? o->as_of : scores.date;
-        hub_scope_t *province = NULL;
+        ro_scope_t *province = NULL;
         size_t n = 0;
         if (!d->targets)
             d->targets = s_hub_targets(hub, &code);
         if (!code && (d->replies[0] = s_ask(hub, &req, &code)) &&
             !s_scopes(d->targets, d->replies[0], &province, &n) && n == 1)
-            attainment = hub_scoresheet_output_attainment(d->targets, &province[0]);
+            attainment = ctl_scoresheet_output_attainment(d->targets, &province[0]);
         else if (!code)
             code = 1;
         free(province);
     }
-    if (!code && hub_scoresheet_compute(sheet, &scores, attainment, &res, err, sizeof err)) {
+    if (!code && ctl_scoresheet_compute(sheet, &scores, attainment, &res, err, sizeof err)) {
         fprintf(stderr, "rolloutctl: %s: %s\n", o->scores, err);
         code = 2;
     }
     if (!code) {
-        hub_report_sheet_t r = {
+        ctl_document_sheet_t r = {
             .sheet = sheet, .scores = &scores, .result = &res, .no_bom = o->no_bom};
-        char *text = hub_report_scoresheet_string(o->fmt, &r);
+        char *text = ctl_document_scoresheet_string(o->fmt, &r);
         if (!text) {
             fprintf(stderr, "rolloutctl: cannot render the score sheet\n");
             code = 1;
@@ -412,13 +411,13 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
             free(text);
         }
     }
-    hub_scoresheet_destroy(&sheet);
+    ctl_scoresheet_destroy(&sheet);
     return code;
 }
 
 int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
 {
-    s_opts_t o = {.fmt = HUB_REPORT_MD, .laggards = DEFAULT_LAGGARDS, .sheet = DEFAULT_SHEET,
+    s_opts_t o = {.fmt = CTL_DOCUMENT_MD, .laggards = DEFAULT_LAGGARDS, .sheet = DEFAULT_SHEET,
                   .scores = DEFAULT_SCORES};
     int scores_given = 0, sheet_given = 0;
     for (int i = 0; i < argc; i++) {
@@ -431,7 +430,7 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
                 return ctl_usage_error("report: --as-of needs a date YYYY-MM-DD");
         } else if (ctl_opt_is(arg, "--format")) {
             if (!(v = ctl_opt_value(argc, argv, &i, "--format")) ||
-                hub_report_format_parse(v, &o.fmt))
+                ctl_document_format_parse(v, &o.fmt))
                 return ctl_usage_error("report: --format is md, csv or html");
         } else if (ctl_opt_is(arg, "--out")) {
             if (!(v = ctl_opt_value(argc, argv, &i, "--out")) || !v[0])
@@ -469,7 +468,7 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
     }
     if ((scores_given || sheet_given) && !o.score_sheet)
         return ctl_usage_error("report: --scores and --sheet go with --score-sheet");
-    if (o.no_bom && o.fmt != HUB_REPORT_CSV)
+    if (o.no_bom && o.fmt != CTL_DOCUMENT_CSV)
         return ctl_usage_error("report: --no-bom goes with --format csv (only csv has the mark)");
 
     s_data_t d;
@@ -477,7 +476,7 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
     int code = 0;
     if (o.targets) {
         char err[512];
-        if (!(d.targets = hub_targets_load(o.targets, err, sizeof err))) {
+        if (!(d.targets = ro_targets_load(o.targets, err, sizeof err))) {
             fprintf(stderr, "rolloutctl: %s\n", err);
             return 2;
         }

@@ -1,9 +1,9 @@
-/* ctl_keys: key pairs made with zmq_curve_keypair, written with O_EXCL (a
+/* rolloutctl keys: key pairs made with zmq_curve_keypair, written with O_EXCL (a
  * key is never overwritten), and allow-list edits made under a lock on the
  * list's folder, checked with the hub's own parser before and after. The
  * hub applies a changed list on SIGHUP; telling it is the operator's job. */
-#include "ctl_keys.h"
-#include "auth.h"
+#include "commands.h"
+#include "ro_allow.h"
 #include "ro_registry.h"
 #include "ro_sock.h"
 
@@ -183,11 +183,11 @@ static int s_lock(const char *file, char *err, size_t errlen)
 
 /* The list in file (an absent file is an empty list). NULL with err if it
  * cannot be read or is not a valid allow-list: nothing is added to a broken one. */
-static hub_allow_t *s_list(const char *file, char *err, size_t errlen)
+static ro_allow_t *s_list(const char *file, char *err, size_t errlen)
 {
     if (!s_exists(file))
-        return hub_allow_parse("", 0, file, err, errlen);
-    return hub_allow_load(file, err, errlen);
+        return ro_allow_parse("", 0, file, err, errlen);
+    return ro_allow_load(file, err, errlen);
 }
 
 /* Append text to file (creating it 0644 with the header), and sync it. */
@@ -221,9 +221,9 @@ static int s_append(const char *file, const char *text, size_t len, char *err, s
     return 0;
 }
 
-static int s_name_ok(hub_auth_role_t role, const char *name)
+static int s_name_ok(ro_allow_role_t role, const char *name)
 {
-    return hub_allow_name_valid(role, name);
+    return ro_allow_name_valid(role, name);
 }
 
 /* keys unit: a unit rollout knows, that is in a division rollout knows and
@@ -269,16 +269,16 @@ static int s_unit_known(const char *id, const char *registry)
 }
 
 /* keys unit|operator NAME DIR [--allow-list FILE]; registry for a unit (or NULL) */
-static int s_one(hub_auth_role_t role, const char *name, const char *dir, const char *list_path,
+static int s_one(ro_allow_role_t role, const char *name, const char *dir, const char *list_path,
                  const char *registry)
 {
-    const char *what = role == HUB_AUTH_UNIT ? "unit" : "operator";
+    const char *what = role == RO_ALLOW_UNIT ? "unit" : "operator";
     if (!s_name_ok(role, name))
-        return s_usage(role == HUB_AUTH_UNIT ? "'%s' is not a unit id DIVISION-NNN"
+        return s_usage(role == RO_ALLOW_UNIT ? "'%s' is not a unit id DIVISION-NNN"
                                              : "'%s' is not an operator name (1-32 of A-Z a-z 0-9 . _ -)",
                        name);
     int code;
-    if (role == HUB_AUTH_UNIT && (code = s_unit_known(name, registry)))
+    if (role == RO_ALLOW_UNIT && (code = s_unit_known(name, registry)))
         return code;
     char err[ERR_CAP] = "", pub[RO_KEY_Z85_LEN + 1];
     int lock = -1;
@@ -286,18 +286,18 @@ static int s_one(hub_auth_role_t role, const char *name, const char *dir, const 
         lock = s_lock(list_path, err, sizeof err);
         if (lock < 0)
             return s_fail(err);
-        hub_allow_t *list = s_list(list_path, err, sizeof err);
-        const hub_allow_entry_t *e = list ? hub_allow_find_name(list, role, name) : NULL;
+        ro_allow_t *list = s_list(list_path, err, sizeof err);
+        const ro_allow_entry_t *e = list ? ro_allow_find_name(list, role, name) : NULL;
         if (e)
             snprintf(err, sizeof err, "%s: %s %s is already listed (line %d); revoke it first",
                      list_path, what, name, e->line);
-        hub_allow_destroy(&list);
+        ro_allow_destroy(&list);
         if (e || err[0]) {
             close(lock);
             return s_bad(err); /* a duplicate, or a list that is not one */
         }
     }
-    const char *base = role == HUB_AUTH_UNIT ? "agent" : "operator";
+    const char *base = role == RO_ALLOW_UNIT ? "agent" : "operator";
     err[0] = '\0';
     if (s_pair(dir, base, pub, err, sizeof err)) {
         if (lock >= 0)
@@ -340,23 +340,23 @@ static int s_units(const char *registry, const char *dir, const char *list_path)
         lock = s_lock(list_path, err, sizeof err);
         if (lock < 0)
             goto done;
-        hub_allow_t *list = s_list(list_path, err, sizeof err);
+        ro_allow_t *list = s_list(list_path, err, sizeof err);
         if (!list) {
             code = 2;
             goto done;
         }
         for (size_t i = 0; i < n; i++) {
-            const hub_allow_entry_t *e =
-                hub_allow_find_name(list, HUB_AUTH_UNIT, ro_registry_at(reg, i)->id);
+            const ro_allow_entry_t *e =
+                ro_allow_find_name(list, RO_ALLOW_UNIT, ro_registry_at(reg, i)->id);
             if (e) {
                 snprintf(err, sizeof err, "%s: unit %s is already listed (line %d); revoke it first",
                          list_path, e->name, e->line);
-                hub_allow_destroy(&list);
+                ro_allow_destroy(&list);
                 code = 2;
                 goto done;
             }
         }
-        hub_allow_destroy(&list);
+        ro_allow_destroy(&list);
     }
     if (s_mkdir(dir, err, sizeof err))
         goto done;
@@ -417,7 +417,7 @@ static char *s_slurp(const char *path, size_t *len, char *err, size_t errlen)
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
-        if (n < cap || n > HUB_AUTH_FILE_MAX)
+        if (n < cap || n > RO_ALLOW_FILE_MAX)
             break;
         char *more = realloc(buf, cap * 2);
         if (!more) {
@@ -430,7 +430,7 @@ static char *s_slurp(const char *path, size_t *len, char *err, size_t errlen)
     }
     int bad = ferror(f);
     fclose(f);
-    if (!buf || bad || n > HUB_AUTH_FILE_MAX) {
+    if (!buf || bad || n > RO_ALLOW_FILE_MAX) {
         snprintf(err, errlen, "%s: cannot read it", path);
         free(buf);
         return NULL;
@@ -450,29 +450,29 @@ static int s_revoke(const char *id, const char *list_path)
     size_t len = 0;
     char *text = NULL;
     FILE *out = NULL;
-    hub_allow_t *list = hub_allow_load(list_path, err, sizeof err);
+    ro_allow_t *list = ro_allow_load(list_path, err, sizeof err);
     if (!list) {
         code = 2;
         goto done;
     }
-    const hub_allow_entry_t *e = NULL;
-    size_t np = strlen(HUB_AUTH_OPERATOR_PREFIX);
-    if (hub_allow_name_valid(HUB_AUTH_UNIT, id))
-        e = hub_allow_find_name(list, HUB_AUTH_UNIT, id);
-    else if (!strncmp(id, HUB_AUTH_OPERATOR_PREFIX, np))
-        e = hub_allow_find_name(list, HUB_AUTH_OPERATOR, id + np);
-    else if (hub_allow_key_valid(id))
-        e = hub_allow_find_key(list, id);
-    if (!e && hub_allow_name_valid(HUB_AUTH_OPERATOR, id))
-        e = hub_allow_find_name(list, HUB_AUTH_OPERATOR, id);
+    const ro_allow_entry_t *e = NULL;
+    size_t np = strlen(RO_ALLOW_OPERATOR_PREFIX);
+    if (ro_allow_name_valid(RO_ALLOW_UNIT, id))
+        e = ro_allow_find_name(list, RO_ALLOW_UNIT, id);
+    else if (!strncmp(id, RO_ALLOW_OPERATOR_PREFIX, np))
+        e = ro_allow_find_name(list, RO_ALLOW_OPERATOR, id + np);
+    else if (ro_allow_key_valid(id))
+        e = ro_allow_find_key(list, id);
+    if (!e && ro_allow_name_valid(RO_ALLOW_OPERATOR, id))
+        e = ro_allow_find_name(list, RO_ALLOW_OPERATOR, id);
     if (!e) {
         snprintf(err, sizeof err, "%s: no entry for '%s'", list_path, id);
         code = 2;
         goto done;
     }
     int target = e->line;
-    char what[HUB_AUTH_NAME_MAX + 16];
-    snprintf(what, sizeof what, "%s %s", e->role == HUB_AUTH_UNIT ? "unit" : "operator", e->name);
+    char what[RO_ALLOW_NAME_MAX + 16];
+    snprintf(what, sizeof what, "%s %s", e->role == RO_ALLOW_UNIT ? "unit" : "operator", e->name);
     if (!(text = s_slurp(list_path, &len, err, sizeof err)))
         goto done;
     struct stat st;
@@ -506,15 +506,15 @@ static int s_revoke(const char *id, const char *list_path)
     bad |= fclose(out) != 0;
     out = NULL;
     /* the result must still be a list the hub accepts before it replaces the old one */
-    hub_allow_t *check = bad ? NULL : hub_allow_load(tmp, err, sizeof err);
-    if (!check || hub_allow_find_name(check, e->role, e->name) || rename(tmp, list_path) != 0) {
+    ro_allow_t *check = bad ? NULL : ro_allow_load(tmp, err, sizeof err);
+    if (!check || ro_allow_find_name(check, e->role, e->name) || rename(tmp, list_path) != 0) {
         if (!err[0] || check)
             snprintf(err, sizeof err, "%s: cannot replace it: %s", list_path, strerror(errno));
-        hub_allow_destroy(&check);
+        ro_allow_destroy(&check);
         unlink(tmp);
         goto done;
     }
-    hub_allow_destroy(&check);
+    ro_allow_destroy(&check);
     fsync(lock);
     printf("revoked %s (line %d of %s); send SIGHUP to rollout-hub to apply it, live "
            "connections included\n",
@@ -524,7 +524,7 @@ done:
     if (code)
         fprintf(stderr, "rolloutctl keys: %s\n", err);
     free(text);
-    hub_allow_destroy(&list);
+    ro_allow_destroy(&list);
     close(lock);
     return code;
 }
@@ -533,21 +533,21 @@ done:
 static int s_show(const char *list_path)
 {
     char err[ERR_CAP];
-    hub_allow_t *list = hub_allow_load(list_path, err, sizeof err);
+    ro_allow_t *list = ro_allow_load(list_path, err, sizeof err);
     if (!list)
         return s_bad(err);
     size_t units = 0, ops = 0;
-    for (size_t i = 0; i < hub_allow_count(list); i++) {
-        const hub_allow_entry_t *e = hub_allow_at(list, i);
-        printf("%s %s %s\n", e->role == HUB_AUTH_UNIT ? "unit" : "operator", e->name, e->key);
-        if (e->role == HUB_AUTH_UNIT)
+    for (size_t i = 0; i < ro_allow_count(list); i++) {
+        const ro_allow_entry_t *e = ro_allow_at(list, i);
+        printf("%s %s %s\n", e->role == RO_ALLOW_UNIT ? "unit" : "operator", e->name, e->key);
+        if (e->role == RO_ALLOW_UNIT)
             units++;
         else
             ops++;
     }
     fprintf(stderr, "%s: %zu units, %zu operators%s\n", list_path, units, ops,
             units + ops ? "" : " (a hub with this list admits no one)");
-    hub_allow_destroy(&list);
+    ro_allow_destroy(&list);
     return 0;
 }
 
@@ -598,7 +598,7 @@ int ctl_keys_main(int argc, char **argv)
                                ? "usage: keys %s UNIT DIR [--registry CSV] [--allow-list FILE]"
                                : "usage: keys %s NAME DIR [--allow-list FILE]",
                            cmd);
-        return s_one(cmd[0] == 'u' ? HUB_AUTH_UNIT : HUB_AUTH_OPERATOR, pos[1], pos[2], list,
+        return s_one(cmd[0] == 'u' ? RO_ALLOW_UNIT : RO_ALLOW_OPERATOR, pos[1], pos[2], list,
                      registry);
     }
     if (!strcmp(cmd, "units")) {
@@ -617,47 +617,4 @@ int ctl_keys_main(int argc, char **argv)
         return s_show(list);
     }
     return s_usage("unknown keys command '%s'", cmd);
-}
-
-/* ---- rolloutctl as a CURVE client ----------------------------------------- */
-
-int ctl_keys_config(const char *path, ro_ctl_config_t *cfg, char *err, size_t errlen)
-{
-    if (!path || !path[0])
-        path = getenv(CTL_KEYS_CONFIG_ENV);
-    if (!path || !path[0]) {
-        if (access(CTL_KEYS_DEFAULT_CONFIG, F_OK) == 0)
-            path = CTL_KEYS_DEFAULT_CONFIG;
-    }
-    if (!path || !path[0]) {
-        ro_ctl_config_defaults(cfg);
-        cfg->sec.curve = 0; /* no keys to speak with */
-        return 0;
-    }
-    if (ro_ctl_config_load(path, cfg, err, errlen))
-        return -1;
-    if (!cfg->sec.curve)
-        return 1;
-    /* a key file named but missing is bad configuration, said now rather
-     * than as a failed connection */
-    static const char *const names[] = {"hub_public_key", "public_key", "secret_key"};
-    const char *files[] = {cfg->sec.hub_public, cfg->sec.public_key, cfg->sec.secret_key};
-    for (int k = 0; k < 3; k++) {
-        char z85[RO_KEY_Z85_LEN + 1], why[RO_PATH_MAX + 128];
-        int bad = ro_key_read(files[k], k == 2, z85, why, sizeof why);
-        memset(z85, 0, sizeof z85);
-        if (bad) {
-            snprintf(err, errlen, "%s: [security] %s: %s", path, names[k], why);
-            return -1;
-        }
-    }
-    return 1;
-}
-
-int ctl_keys_client(void *sock, const ro_security_t *sec, char *err, size_t errlen)
-{
-    if (!sec->curve)
-        return 0;
-    return ro_sock_curve_client(sock, sec->hub_public, sec->public_key, sec->secret_key, err,
-                                errlen);
 }

@@ -1,161 +1,22 @@
-/* hub_targets: targets.ini through inih, with a line-counting reader so a
- * check made at the end of a section can still name the line at fault.
- * The same reader serves the score sheet files (hub_ini_*). Besides, the
+/* ro_targets: targets.ini through the shared reader (ro_ini); besides, the
  * sharing out of a sum's goal among units and the one rounding rule for
  * percents. What the numbers mean for a scope is hub_engine's business. */
-#include "targets.h"
+#include "ro_targets.h"
+#include "ro_ini.h"
 #include "ro_report.h"
 #include "ro_time.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct hub_targets {
+struct ro_targets {
     size_t count;                                /* indicators loaded */
-    hub_indicator_t indicators[HUB_INDICATORS_MAX]; /* in file order */
+    ro_indicator_t indicators[RO_INDICATORS_MAX]; /* in file order */
 };
-
-/* ---- the shared INI driver ------------------------------------------- */
-
-int hub_ini_fail(hub_ini_t *ini, int line, const char *fmt, ...)
-{
-    if (ini->why[0])
-        return -1; /* the first failure is the one worth reading */
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ini->why, sizeof ini->why, fmt, ap);
-    va_end(ap);
-    if (!ini->why[0])
-        snprintf(ini->why, sizeof ini->why, "refused");
-    ini->fail_line = line == 0 ? ini->line : line;
-    ini->fail_at = ini->line;
-    return -1;
-}
-
-int hub_ini_number(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-bool hub_ini_id_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= HUB_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return false;
-    return true;
-}
-
-/* inih calls this once per line and handles that line before the next call,
- * so ini->line is the line of every callback it makes in between. */
-static char *s_reader(char *str, int num, void *stream)
-{
-    hub_ini_t *ini = stream;
-    FILE *f = ini->file_;
-    if (ini->why[0] || !fgets(str, num, f))
-        return NULL; /* stop at our first failure: later lines add only noise */
-    ini->line++;
-    size_t len = strlen(str);
-    if (num > 1 && len == (size_t)num - 1 && str[len - 1] != '\n') {
-        int c = fgetc(f);
-        if (c != EOF && c != '\n') {
-            hub_ini_fail(ini, 0, "line longer than %d bytes", num - 3);
-            return NULL;
-        }
-    }
-    const char *s = str;
-    if (ini->line == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
-        s += 3;
-    const char *p = s;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p == '\0' || *p == '\n' || *p == '\r' || *p == ';' || *p == '#')
-        return str;
-    if (p != s) {
-        /* inih would take it as the continuation of the previous value */
-        hub_ini_fail(ini, 0, "indented line: write each key at the start of its own line");
-        return NULL;
-    }
-    if (*p == '[') {
-        const char *close = strchr(p, ']');
-        if (!close)
-            return str; /* inih refuses it and names the line */
-        char name[128];
-        size_t n = (size_t)(close - p - 1);
-        if (n >= sizeof name) {
-            hub_ini_fail(ini, 0, "section name longer than %zu bytes", sizeof name - 1);
-            return NULL;
-        }
-        memcpy(name, p + 1, n);
-        name[n] = '\0';
-        if (ini->section && ini->section(ini, name, ini->line))
-            return NULL;
-    }
-    return str;
-}
-
-static int s_handler(void *user, const char *section, const char *name, const char *value)
-{
-    hub_ini_t *ini = user;
-    (void)section; /* the reader already told the callbacks which section */
-    if (!ini->why[0] && ini->key)
-        ini->key(ini, name, value, ini->line);
-    return 1; /* our failures are reported through ini->why, with their line */
-}
-
-int hub_ini_parse(const char *path, hub_ini_t *ini, char *err, size_t errlen)
-{
-    ini->line = 0;
-    ini->fail_line = 0;
-    ini->fail_at = 0;
-    ini->why[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    ini->file_ = f;
-    int rc = ini_parse_stream(s_reader, ini, s_handler, ini);
-    int read_error = ferror(f);
-    fclose(f);
-    ini->file_ = NULL;
-    if (rc == 0 && !ini->why[0] && read_error) {
-        snprintf(err, errlen, "%s: cannot read", path);
-        return -1;
-    }
-    if (rc == 0 && !ini->why[0] && ini->section)
-        ini->section(ini, NULL, ini->line);
-    /* inih goes on after a syntax error; whichever was found first is reported */
-    if (rc > 0 && (!ini->why[0] || rc <= ini->fail_at)) {
-        snprintf(err, errlen, "%s:%d: not a 'key = value' or '[section]' line", path, rc);
-        return -1;
-    }
-    if (rc < 0 && !ini->why[0]) {
-        snprintf(err, errlen, "%s: cannot read", path);
-        return -1;
-    }
-    if (!ini->why[0])
-        return 0;
-    if (ini->fail_line > 0)
-        snprintf(err, errlen, "%s:%d: %s", path, ini->fail_line, ini->why);
-    else
-        snprintf(err, errlen, "%s: %s", path, ini->why);
-    return -1;
-}
 
 /* ---- targets.ini ------------------------------------------------------ */
 
@@ -170,14 +31,14 @@ static const char *s_key_names[K_COUNT] = {
 };
 
 typedef struct {
-    hub_targets_t *targets;   /* being filled */
-    hub_indicator_t *cur;     /* section being read, NULL before the first */
+    ro_targets_t *targets;   /* being filled */
+    ro_indicator_t *cur;     /* section being read, NULL before the first */
     int section_line;         /* line of cur's header */
     int key_line[K_COUNT];    /* line of each key in cur; 0 = not given */
     int milestone_line;       /* line of cur's latest milestone */
 } tparse_t;
 
-static int s_enum(hub_ini_t *ini, const char *key, const char *value, const char *const *names,
+static int s_enum(ro_ini_t *ini, const char *key, const char *value, const char *const *names,
                   int n, int *out)
 {
     for (int i = 0; i < n; i++) {
@@ -192,7 +53,7 @@ static int s_enum(hub_ini_t *ini, const char *key, const char *value, const char
         snprintf(list + used, sizeof list - used, "%s%s", i ? i == n - 1 ? " or " : ", " : "",
                  names[i]);
     }
-    return hub_ini_fail(ini, 0, "%s = '%s' is not %s", key, value, list);
+    return ro_ini_fail(ini, 0, "%s = '%s' is not %s", key, value, list);
 }
 
 static const char *const s_type_names[] = {"output", "effect"};
@@ -201,59 +62,59 @@ static const char *const s_source_names[] = {"participants", "hours", "staff", "
 static const char *const s_measure_names[] = {"people", "hours", "percent"};
 
 /* Checks that need the whole section; the lines named are the keys at fault. */
-static int s_finish(hub_ini_t *ini, tparse_t *p)
+static int s_finish(ro_ini_t *ini, tparse_t *p)
 {
-    hub_indicator_t *ind = p->cur;
+    ro_indicator_t *ind = p->cur;
     if (!ind)
         return 0;
     for (int k = K_LABEL_ZH; k <= K_FAIR; k++)
         if (!p->key_line[k])
-            return hub_ini_fail(ini, p->section_line, "[indicator %s] lacks '%s'", ind->id,
+            return ro_ini_fail(ini, p->section_line, "[indicator %s] lacks '%s'", ind->id,
                                 s_key_names[k]);
-    bool sum = ind->kind == HUB_KIND_SUM;
-    bool source_sum = ind->source == HUB_SOURCE_PARTICIPANTS || ind->source == HUB_SOURCE_HOURS;
+    bool sum = ind->kind == RO_KIND_SUM;
+    bool source_sum = ind->source == RO_SOURCE_PARTICIPANTS || ind->source == RO_SOURCE_HOURS;
     if (sum != source_sum)
-        return hub_ini_fail(ini, p->key_line[K_SOURCE], "source '%s' does not fit kind %s (%s)",
-                            hub_source_name(ind->source), hub_indicator_kind_name(ind->kind),
+        return ro_ini_fail(ini, p->key_line[K_SOURCE], "source '%s' does not fit kind %s (%s)",
+                            ro_source_name(ind->source), ro_indicator_kind_name(ind->kind),
                             sum ? "sum: participants or hours" : "ratio: staff, items or cases");
-    hub_measure_t want = ind->source == HUB_SOURCE_PARTICIPANTS ? HUB_MEASURE_PEOPLE
-                         : ind->source == HUB_SOURCE_HOURS      ? HUB_MEASURE_HOURS
-                                                                : HUB_MEASURE_PERCENT;
+    ro_measure_t want = ind->source == RO_SOURCE_PARTICIPANTS ? RO_MEASURE_PEOPLE
+                         : ind->source == RO_SOURCE_HOURS      ? RO_MEASURE_HOURS
+                                                                : RO_MEASURE_PERCENT;
     if (ind->measure != want)
-        return hub_ini_fail(ini, p->key_line[K_UNIT], "unit of source %s must be %s, not %s",
-                            hub_source_name(ind->source), hub_measure_name(want),
-                            hub_measure_name(ind->measure));
+        return ro_ini_fail(ini, p->key_line[K_UNIT], "unit of source %s must be %s, not %s",
+                            ro_source_name(ind->source), ro_measure_name(want),
+                            ro_measure_name(ind->measure));
     double cap = sum ? INFINITY : 100;
     if (ind->goal <= 0 || ind->goal > cap)
-        return hub_ini_fail(ini, p->key_line[K_GOAL], "goal %g must be above 0%s", ind->goal,
+        return ro_ini_fail(ini, p->key_line[K_GOAL], "goal %g must be above 0%s", ind->goal,
                             sum ? "" : " and at most 100 (percent)");
     if (ind->excellent > cap)
-        return hub_ini_fail(ini, p->key_line[K_EXCELLENT], "excellent %g is above 100 percent",
+        return ro_ini_fail(ini, p->key_line[K_EXCELLENT], "excellent %g is above 100 percent",
                             ind->excellent);
     if (!(ind->good < ind->excellent))
-        return hub_ini_fail(ini, p->key_line[K_GOOD],
+        return ro_ini_fail(ini, p->key_line[K_GOOD],
                             "good %g must be below excellent %g: thresholds descend", ind->good,
                             ind->excellent);
     if (!(ind->fair < ind->good))
-        return hub_ini_fail(ini, p->key_line[K_FAIR],
+        return ro_ini_fail(ini, p->key_line[K_FAIR],
                             "fair %g must be below good %g: thresholds descend", ind->fair,
                             ind->good);
     if (ind->fair < 0)
-        return hub_ini_fail(ini, p->key_line[K_FAIR], "fair %g is below 0", ind->fair);
+        return ro_ini_fail(ini, p->key_line[K_FAIR], "fair %g is below 0", ind->fair);
     if (sum) {
         for (int k = K_W_PROVINCIAL; k <= K_W_TOWNSHIP; k++)
             if (!p->key_line[k])
-                return hub_ini_fail(ini, p->section_line,
+                return ro_ini_fail(ini, p->section_line,
                                     "[indicator %s] lacks '%s' (a sum's goal is shared out "
                                     "among units by level weight)",
                                     ind->id, s_key_names[k]);
         if (ind->weight[0] + ind->weight[1] + ind->weight[2] <= 0)
-            return hub_ini_fail(ini, p->key_line[K_W_TOWNSHIP],
+            return ro_ini_fail(ini, p->key_line[K_W_TOWNSHIP],
                                 "the weights of [indicator %s] are all 0", ind->id);
     } else {
         for (int k = K_W_PROVINCIAL; k <= K_W_TOWNSHIP; k++)
             if (p->key_line[k])
-                return hub_ini_fail(ini, p->key_line[k],
+                return ro_ini_fail(ini, p->key_line[k],
                                     "%s: weights apply only to sum indicators", s_key_names[k]);
         ind->goal /= 100;
         ind->excellent /= 100;
@@ -265,28 +126,28 @@ static int s_finish(hub_ini_t *ini, tparse_t *p)
     return 0;
 }
 
-static int s_section(hub_ini_t *ini, const char *name, int line)
+static int s_section(ro_ini_t *ini, const char *name, int line)
 {
     tparse_t *p = ini->user;
     if (s_finish(ini, p))
         return -1;
-    hub_targets_t *t = p->targets;
+    ro_targets_t *t = p->targets;
     if (!name) {
         if (t->count == 0)
-            return hub_ini_fail(ini, -1, "no [indicator <id>] sections");
+            return ro_ini_fail(ini, -1, "no [indicator <id>] sections");
         return 0;
     }
     if (strncmp(name, "indicator ", 10))
-        return hub_ini_fail(ini, line, "unknown section [%s]: sections are [indicator <id>]",
+        return ro_ini_fail(ini, line, "unknown section [%s]: sections are [indicator <id>]",
                             name);
     const char *id = name + 10;
-    if (!hub_ini_id_valid(id))
-        return hub_ini_fail(ini, line, "indicator id '%s' is not 1 to %d of a-z, 0-9 and _", id,
-                            HUB_ID_MAX - 1);
-    if (hub_targets_find(t, id) >= 0)
-        return hub_ini_fail(ini, line, "[indicator %s] appears twice", id);
-    if (t->count == HUB_INDICATORS_MAX)
-        return hub_ini_fail(ini, line, "more than %d indicators", HUB_INDICATORS_MAX);
+    if (!ro_ini_id_valid(id))
+        return ro_ini_fail(ini, line, "indicator id '%s' is not 1 to %d of a-z, 0-9 and _", id,
+                            RO_ID_MAX - 1);
+    if (ro_targets_find(t, id) >= 0)
+        return ro_ini_fail(ini, line, "[indicator %s] appears twice", id);
+    if (t->count == RO_INDICATORS_MAX)
+        return ro_ini_fail(ini, line, "more than %d indicators", RO_INDICATORS_MAX);
     p->cur = &t->indicators[t->count];
     memset(p->cur, 0, sizeof *p->cur);
     strcpy(p->cur->id, id);
@@ -296,47 +157,47 @@ static int s_section(hub_ini_t *ini, const char *name, int line)
     return 0;
 }
 
-static int s_label(hub_ini_t *ini, const char *key, const char *value, char *dst)
+static int s_label(ro_ini_t *ini, const char *key, const char *value, char *dst)
 {
     size_t n = strlen(value);
-    if (n == 0 || n >= HUB_LABEL_MAX || !ro_utf8_valid(value, n))
-        return hub_ini_fail(ini, 0, "%s must be 1 to %d bytes of UTF-8", key, HUB_LABEL_MAX - 1);
+    if (n == 0 || n >= RO_LABEL_MAX || !ro_utf8_valid(value, n))
+        return ro_ini_fail(ini, 0, "%s must be 1 to %d bytes of UTF-8", key, RO_LABEL_MAX - 1);
     memcpy(dst, value, n + 1);
     return 0;
 }
 
-static int s_milestone(hub_ini_t *ini, tparse_t *p, const char *value)
+static int s_milestone(ro_ini_t *ini, tparse_t *p, const char *value)
 {
-    hub_indicator_t *ind = p->cur;
+    ro_indicator_t *ind = p->cur;
     char date[16];
     const char *sp = strpbrk(value, " \t");
     size_t dn = sp ? (size_t)(sp - value) : strlen(value);
     uint32_t d;
     double pct;
     if (!sp || dn >= sizeof date)
-        return hub_ini_fail(ini, 0, "milestone = '%s' is not 'YYYY-MM-DD PERCENT'", value);
+        return ro_ini_fail(ini, 0, "milestone = '%s' is not 'YYYY-MM-DD PERCENT'", value);
     memcpy(date, value, dn);
     date[dn] = '\0';
     while (*sp == ' ' || *sp == '\t')
         sp++;
     if (ro_date_parse(date, &d))
-        return hub_ini_fail(ini, 0, "milestone date '%s' is not a real YYYY-MM-DD date", date);
-    if (hub_ini_number(sp, &pct) || pct <= 0 || pct > 100)
-        return hub_ini_fail(ini, 0, "milestone percent '%s' is not a number above 0 and at most 100",
+        return ro_ini_fail(ini, 0, "milestone date '%s' is not a real YYYY-MM-DD date", date);
+    if (ro_ini_number(sp, &pct) || pct <= 0 || pct > 100)
+        return ro_ini_fail(ini, 0, "milestone percent '%s' is not a number above 0 and at most 100",
                             sp);
-    if (ind->milestone_count == HUB_MILESTONES_MAX)
-        return hub_ini_fail(ini, 0, "more than %d milestones", HUB_MILESTONES_MAX);
+    if (ind->milestone_count == RO_MILESTONES_MAX)
+        return ro_ini_fail(ini, 0, "more than %d milestones", RO_MILESTONES_MAX);
     if (ind->milestone_count) {
-        const hub_milestone_t *prev = &ind->milestones[ind->milestone_count - 1];
+        const ro_milestone_t *prev = &ind->milestones[ind->milestone_count - 1];
         char pd[16];
         ro_date_format(prev->date, pd);
         if (d <= prev->date)
-            return hub_ini_fail(ini, 0,
+            return ro_ini_fail(ini, 0,
                                 "milestone %s is not after %s (line %d): milestones go in date "
                                 "order",
                                 date, pd, p->milestone_line);
         if (pct / 100 < prev->share)
-            return hub_ini_fail(ini, 0, "milestone %s asks %g%%, less than %g%% by %s", date, pct,
+            return ro_ini_fail(ini, 0, "milestone %s asks %g%%, less than %g%% by %s", date, pct,
                                 prev->share * 100, pd);
     }
     ind->milestones[ind->milestone_count].date = d;
@@ -346,19 +207,19 @@ static int s_milestone(hub_ini_t *ini, tparse_t *p, const char *value)
     return 0;
 }
 
-static int s_key(hub_ini_t *ini, const char *name, const char *value, int line)
+static int s_key(ro_ini_t *ini, const char *name, const char *value, int line)
 {
     tparse_t *p = ini->user;
-    hub_indicator_t *ind = p->cur;
+    ro_indicator_t *ind = p->cur;
     if (!ind)
-        return hub_ini_fail(ini, line, "key '%s' outside any [indicator <id>] section", name);
+        return ro_ini_fail(ini, line, "key '%s' outside any [indicator <id>] section", name);
     int k = 0;
     while (k < K_COUNT && strcmp(s_key_names[k], name))
         k++;
     if (k == K_COUNT)
-        return hub_ini_fail(ini, line, "unknown key '%s' in [indicator %s]", name, ind->id);
+        return ro_ini_fail(ini, line, "unknown key '%s' in [indicator %s]", name, ind->id);
     if (k != K_MILESTONE && p->key_line[k])
-        return hub_ini_fail(ini, line, "'%s' given twice in [indicator %s] (first on line %d)",
+        return ro_ini_fail(ini, line, "'%s' given twice in [indicator %s] (first on line %d)",
                             name, ind->id, p->key_line[k]);
     p->key_line[k] = line;
     int e = 0;
@@ -371,30 +232,30 @@ static int s_key(hub_ini_t *ini, const char *name, const char *value, int line)
     case K_TYPE:
         if (s_enum(ini, name, value, s_type_names, 2, &e))
             return -1;
-        ind->type = (hub_indicator_type_t)e;
+        ind->type = (ro_indicator_type_t)e;
         return 0;
     case K_KIND:
         if (s_enum(ini, name, value, s_kind_names, 2, &e))
             return -1;
-        ind->kind = (hub_indicator_kind_t)e;
+        ind->kind = (ro_indicator_kind_t)e;
         return 0;
     case K_SOURCE:
         if (s_enum(ini, name, value, s_source_names, 5, &e))
             return -1;
-        ind->source = (hub_source_t)e;
+        ind->source = (ro_source_t)e;
         return 0;
     case K_UNIT:
         if (s_enum(ini, name, value, s_measure_names, 3, &e))
             return -1;
-        ind->measure = (hub_measure_t)e;
+        ind->measure = (ro_measure_t)e;
         return 0;
     case K_MILESTONE:
         return s_milestone(ini, p, value);
     default:
         break;
     }
-    if (hub_ini_number(value, &v) || v < 0)
-        return hub_ini_fail(ini, line, "%s = '%s' is not a number from 0", name, value);
+    if (ro_ini_number(value, &v) || v < 0)
+        return ro_ini_fail(ini, line, "%s = '%s' is not a number from 0", name, value);
     switch ((tkey_t)k) {
     case K_GOAL: ind->goal = v; break;
     case K_EXCELLENT: ind->excellent = v; break;
@@ -408,23 +269,23 @@ static int s_key(hub_ini_t *ini, const char *name, const char *value, int line)
     return 0;
 }
 
-hub_targets_t *hub_targets_load(const char *path, char *err, size_t errlen)
+ro_targets_t *ro_targets_load(const char *path, char *err, size_t errlen)
 {
-    hub_targets_t *self = calloc(1, sizeof *self);
+    ro_targets_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     tparse_t p = {.targets = self};
-    hub_ini_t ini = {.section = s_section, .key = s_key, .user = &p};
-    if (hub_ini_parse(path, &ini, err, errlen)) {
+    ro_ini_t ini = {.section = s_section, .key = s_key, .user = &p};
+    if (ro_ini_parse(path, &ini, err, errlen)) {
         free(self);
         return NULL;
     }
     return self;
 }
 
-void hub_targets_destroy(hub_targets_t **self_p)
+void ro_targets_destroy(ro_targets_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -432,17 +293,17 @@ void hub_targets_destroy(hub_targets_t **self_p)
     *self_p = NULL;
 }
 
-size_t hub_targets_count(const hub_targets_t *self)
+size_t ro_targets_count(const ro_targets_t *self)
 {
     return self->count;
 }
 
-const hub_indicator_t *hub_targets_at(const hub_targets_t *self, size_t index)
+const ro_indicator_t *ro_targets_at(const ro_targets_t *self, size_t index)
 {
     return index < self->count ? &self->indicators[index] : NULL;
 }
 
-int hub_targets_find(const hub_targets_t *self, const char *id)
+int ro_targets_find(const ro_targets_t *self, const char *id)
 {
     for (size_t i = 0; i < self->count; i++)
         if (!strcmp(self->indicators[i].id, id))
@@ -450,11 +311,11 @@ int hub_targets_find(const hub_targets_t *self, const char *id)
     return -1;
 }
 
-size_t hub_targets_headline(const hub_targets_t *self)
+size_t ro_targets_headline(const ro_targets_t *self)
 {
     for (size_t i = 0; i < self->count; i++)
-        if (self->indicators[i].kind == HUB_KIND_RATIO &&
-            self->indicators[i].source == HUB_SOURCE_ITEMS)
+        if (self->indicators[i].kind == RO_KIND_RATIO &&
+            self->indicators[i].source == RO_SOURCE_ITEMS)
             return i;
     for (size_t i = 0; i < self->count; i++)
         if (self->indicators[i].milestone_count)
@@ -462,13 +323,13 @@ size_t hub_targets_headline(const hub_targets_t *self)
     return 0;
 }
 
-char *hub_indicator_format(const hub_indicator_t *ind, double value, char *buf, size_t len)
+char *ro_indicator_format(const ro_indicator_t *ind, double value, char *buf, size_t len)
 {
     if (isnan(value))
         snprintf(buf, len, "—");
-    else if (ind->measure == HUB_MEASURE_PERCENT)
-        hub_pct_format_ratio(value, buf, len);
-    else if (ind->measure == HUB_MEASURE_HOURS)
+    else if (ind->measure == RO_MEASURE_PERCENT)
+        ro_pct_format_ratio(value, buf, len);
+    else if (ind->measure == RO_MEASURE_HOURS)
         snprintf(buf, len, "%.1f", value + 0.0);
     else if (fabs(value - round(value)) < 1e-6)
         /* sums of per-unit goal shares land a hair off the whole number */
@@ -480,7 +341,7 @@ char *hub_indicator_format(const hub_indicator_t *ind, double value, char *buf, 
 
 /* ---- percent with one decimal ------------------------------------------ */
 
-int64_t hub_pct_tenths_of(double ratio)
+int64_t ro_pct_tenths_of(double ratio)
 {
     /* 1e-9 of a tenth: far above a double's error for a ratio of counts
      * (about 1e-13 at 100%), far below the 1 / (2 den) by which a ratio that
@@ -490,12 +351,12 @@ int64_t hub_pct_tenths_of(double ratio)
     return (int64_t)floor(ratio * 1000 + 0.5 + 1e-9);
 }
 
-uint64_t hub_pct_tenths(uint64_t num, uint64_t den)
+uint64_t ro_pct_tenths(uint64_t num, uint64_t den)
 {
     assert(den > 0);
     if (num < UINT64_MAX / 4000 && den < UINT64_MAX / 4)
         return (2000 * num + den) / (2 * den);
-    return (uint64_t)hub_pct_tenths_of((double)num / (double)den);
+    return (uint64_t)ro_pct_tenths_of((double)num / (double)den);
 }
 
 static char *s_tenths_pct(int64_t t, char *buf, size_t len)
@@ -506,33 +367,33 @@ static char *s_tenths_pct(int64_t t, char *buf, size_t len)
     return buf;
 }
 
-char *hub_pct_format(uint64_t num, uint64_t den, char *buf, size_t len)
+char *ro_pct_format(uint64_t num, uint64_t den, char *buf, size_t len)
 {
     if (den == 0) {
         snprintf(buf, len, "—");
         return buf;
     }
-    uint64_t t = hub_pct_tenths(num, den);
+    uint64_t t = ro_pct_tenths(num, den);
     return s_tenths_pct(t > INT64_MAX ? INT64_MAX : (int64_t)t, buf, len);
 }
 
-char *hub_pct_format_ratio(double ratio, char *buf, size_t len)
+char *ro_pct_format_ratio(double ratio, char *buf, size_t len)
 {
     /* past 9e12 (a ratio no count gives) the tenths would not fit */
     if (!isfinite(ratio) || fabs(ratio) > 9e12) {
         snprintf(buf, len, "—");
         return buf;
     }
-    return s_tenths_pct(hub_pct_tenths_of(ratio), buf, len);
+    return s_tenths_pct(ro_pct_tenths_of(ratio), buf, len);
 }
 
 /* ---- sharing a sum's goal out among units -------------------------------- */
 
-unsigned hub_indicator_goal_steps(const hub_indicator_t *ind)
+unsigned ro_indicator_goal_steps(const ro_indicator_t *ind)
 {
-    if (ind->kind != HUB_KIND_SUM)
+    if (ind->kind != RO_KIND_SUM)
         return 0;
-    return ind->measure == HUB_MEASURE_HOURS ? 10 : 1;
+    return ind->measure == RO_MEASURE_HOURS ? 10 : 1;
 }
 
 typedef struct {
@@ -549,9 +410,9 @@ static int s_share_cmp(const void *a, const void *b)
     return x->unit < y->unit ? -1 : x->unit > y->unit;
 }
 
-int hub_targets_allocate(const hub_indicator_t *ind, const ro_registry_t *reg, double *goal)
+int ro_targets_allocate(const ro_indicator_t *ind, const ro_registry_t *reg, double *goal)
 {
-    unsigned steps = hub_indicator_goal_steps(ind);
+    unsigned steps = ro_indicator_goal_steps(ind);
     if (!steps)
         return -1;
     size_t n = ro_registry_count(reg);
@@ -605,45 +466,45 @@ int hub_targets_allocate(const hub_indicator_t *ind, const ro_registry_t *reg, d
     return 0;
 }
 
-const char *hub_indicator_type_name(hub_indicator_type_t type)
+const char *ro_indicator_type_name(ro_indicator_type_t type)
 {
     return (unsigned)type < 2 ? s_type_names[type] : "?";
 }
 
-const char *hub_indicator_type_label(hub_indicator_type_t type)
+const char *ro_indicator_type_label(ro_indicator_type_t type)
 {
     static const char *labels[] = {"产出指标", "效益指标"};
     return (unsigned)type < 2 ? labels[type] : "?";
 }
 
-const char *hub_indicator_kind_name(hub_indicator_kind_t kind)
+const char *ro_indicator_kind_name(ro_indicator_kind_t kind)
 {
     return (unsigned)kind < 2 ? s_kind_names[kind] : "?";
 }
 
-const char *hub_source_name(hub_source_t source)
+const char *ro_source_name(ro_source_t source)
 {
     return (unsigned)source < 5 ? s_source_names[source] : "?";
 }
 
-const char *hub_measure_name(hub_measure_t measure)
+const char *ro_measure_name(ro_measure_t measure)
 {
     return (unsigned)measure < 3 ? s_measure_names[measure] : "?";
 }
 
-const char *hub_measure_label(hub_measure_t measure)
+const char *ro_measure_label(ro_measure_t measure)
 {
     static const char *labels[] = {"人", "小时", "%"};
     return (unsigned)measure < 3 ? labels[measure] : "?";
 }
 
-const char *hub_grade_label(hub_grade_t grade)
+const char *ro_grade_label(ro_grade_t grade)
 {
     static const char *labels[] = {"优", "良", "中", "差"};
     return (unsigned)grade < 4 ? labels[grade] : "?";
 }
 
-const char *hub_grade_name(hub_grade_t grade)
+const char *ro_grade_name(ro_grade_t grade)
 {
     static const char *names[] = {"excellent", "good", "fair", "poor"};
     return (unsigned)grade < 4 ? names[grade] : "?";

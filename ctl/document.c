@@ -2,7 +2,7 @@
  * that speaks Markdown, CSV and HTML, and the two reports built on it; the
  * HTML adds inline SVG charts. Rendering only: every number comes in
  * evaluated, and nothing here reads a clock, a file or a socket. */
-#include "report.h"
+#include "document.h"
 
 #include "ro_time.h"
 
@@ -16,7 +16,7 @@
 
 typedef struct {
     FILE *f;                    /* where it goes */
-    hub_report_format_t fmt;    /* how */
+    ctl_document_format_t fmt;    /* how */
     bool no_bom;                /* CSV without the byte-order mark */
 } w_t;
 
@@ -119,7 +119,7 @@ static void s_row(w_t *w, const row_t *r, bool header)
 {
     FILE *f = w->f;
     switch (w->fmt) {
-    case HUB_REPORT_MD:
+    case CTL_DOCUMENT_MD:
         fputc('|', f);
         for (size_t i = 0; i < r->n; i++) {
             fputc(' ', f);
@@ -135,7 +135,7 @@ static void s_row(w_t *w, const row_t *r, bool header)
             fputc('\n', f);
         }
         break;
-    case HUB_REPORT_CSV:
+    case CTL_DOCUMENT_CSV:
         for (size_t i = 0; i < r->n; i++) {
             if (i)
                 fputc(',', f);
@@ -143,7 +143,7 @@ static void s_row(w_t *w, const row_t *r, bool header)
         }
         fputc('\n', f);
         break;
-    case HUB_REPORT_HTML:
+    case CTL_DOCUMENT_HTML:
         fputs("<tr>", f);
         for (size_t i = 0; i < r->n; i++) {
             if (r->span[i] < 0)
@@ -166,18 +166,18 @@ static void s_row(w_t *w, const row_t *r, bool header)
 static void s_heading(w_t *w, int level, const char *text)
 {
     switch (w->fmt) {
-    case HUB_REPORT_MD:
+    case CTL_DOCUMENT_MD:
         for (int i = 0; i < level; i++)
             fputc('#', w->f);
         fputc(' ', w->f);
         s_md_text(w->f, text);
         fputs("\n\n", w->f);
         break;
-    case HUB_REPORT_CSV:
+    case CTL_DOCUMENT_CSV:
         s_csv_field(w->f, text);
         fputc('\n', w->f);
         break;
-    case HUB_REPORT_HTML:
+    case CTL_DOCUMENT_HTML:
         fprintf(w->f, "<h%d>", level);
         s_html_text(w->f, text);
         fprintf(w->f, "</h%d>\n", level);
@@ -188,20 +188,20 @@ static void s_heading(w_t *w, int level, const char *text)
 static void s_kv(w_t *w, const char *key, const char *value)
 {
     switch (w->fmt) {
-    case HUB_REPORT_MD:
+    case CTL_DOCUMENT_MD:
         fputs("**", w->f);
         s_md_text(w->f, key);
         fputs(":** ", w->f);
         s_md_text(w->f, value);
         fputs("  \n", w->f);
         break;
-    case HUB_REPORT_CSV:
+    case CTL_DOCUMENT_CSV:
         s_csv_field(w->f, key);
         fputc(',', w->f);
         s_csv_field(w->f, value);
         fputc('\n', w->f);
         break;
-    case HUB_REPORT_HTML:
+    case CTL_DOCUMENT_HTML:
         fputs("<p><b>", w->f);
         s_html_text(w->f, key);
         fputs(":</b> ", w->f);
@@ -219,13 +219,13 @@ static void s_gap(w_t *w)
 
 static void s_table_open(w_t *w)
 {
-    if (w->fmt == HUB_REPORT_HTML)
+    if (w->fmt == CTL_DOCUMENT_HTML)
         fputs("<div class=\"wide\"><table>\n", w->f);
 }
 
 static void s_table_close(w_t *w)
 {
-    if (w->fmt == HUB_REPORT_HTML)
+    if (w->fmt == CTL_DOCUMENT_HTML)
         fputs("</table></div>\n", w->f);
     else
         s_gap(w);
@@ -234,7 +234,7 @@ static void s_table_close(w_t *w)
 static void s_list(w_t *w, const char *title, const char *const *items, size_t n)
 {
     switch (w->fmt) {
-    case HUB_REPORT_MD:
+    case CTL_DOCUMENT_MD:
         s_md_text(w->f, title);
         fputs("\n\n", w->f);
         for (size_t i = 0; i < n; i++) {
@@ -244,7 +244,7 @@ static void s_list(w_t *w, const char *title, const char *const *items, size_t n
         }
         s_gap(w);
         break;
-    case HUB_REPORT_CSV:
+    case CTL_DOCUMENT_CSV:
         for (size_t i = 0; i < n; i++) {
             s_csv_field(w->f, title);
             fputc(',', w->f);
@@ -253,7 +253,7 @@ static void s_list(w_t *w, const char *title, const char *const *items, size_t n
         }
         s_gap(w);
         break;
-    case HUB_REPORT_HTML:
+    case CTL_DOCUMENT_HTML:
         fputs("<p>", w->f);
         s_html_text(w->f, title);
         fputs("</p>\n<ul>\n", w->f);
@@ -288,9 +288,9 @@ static const char s_css[] =
 static void s_doc_begin(w_t *w, const char *title)
 {
     /* Excel takes a CSV without the mark for the system's code page */
-    if (w->fmt == HUB_REPORT_CSV && !w->no_bom)
+    if (w->fmt == CTL_DOCUMENT_CSV && !w->no_bom)
         fputs("\xEF\xBB\xBF", w->f);
-    if (w->fmt != HUB_REPORT_HTML)
+    if (w->fmt != CTL_DOCUMENT_HTML)
         return;
     fputs("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
@@ -301,17 +301,17 @@ static void s_doc_begin(w_t *w, const char *title)
 
 static int s_doc_end(w_t *w)
 {
-    if (w->fmt == HUB_REPORT_HTML)
+    if (w->fmt == CTL_DOCUMENT_HTML)
         fputs("</body>\n</html>\n", w->f);
     return fflush(w->f) || ferror(w->f) ? -1 : 0;
 }
 
 /* ---- what a row and a series show (shared with rolloutctl) -------------- */
 
-hub_report_milestone_t hub_report_row_milestone(const hub_indicator_result_t *res)
+ctl_document_milestone_t ctl_document_row_milestone(const ro_result_t *res)
 {
-    hub_report_milestone_t m = {res->next_date, res->next_goal, res->gap};
-    if (res->milestone == HUB_MILESTONE_MISSED && res->due_date) {
+    ctl_document_milestone_t m = {res->next_date, res->next_goal, res->gap};
+    if (res->milestone == RO_MILESTONE_MISSED && res->due_date) {
         m.date = res->due_date;
         m.goal = res->due_goal;
         m.gap = fmax(0.0, res->due_goal - (res->no_data ? 0.0 : res->value));
@@ -321,14 +321,14 @@ hub_report_milestone_t hub_report_row_milestone(const hub_indicator_result_t *re
 
 /* Two points show the same thing: both without data, or the same value,
  * part and total. */
-static bool s_point_same(const hub_report_point_t *p, const hub_report_point_t *q)
+static bool s_point_same(const ctl_document_point_t *p, const ctl_document_point_t *q)
 {
     if (!isnan(p->share) != !isnan(q->share) || p->part != q->part || p->total != q->total)
         return false;
     return isnan(p->share) || p->share == q->share;
 }
 
-size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t last_milestone)
+size_t ctl_document_series_end(const ctl_document_point_t *p, size_t n, uint32_t last_milestone)
 {
     if (n < 2)
         return n;
@@ -343,11 +343,11 @@ size_t hub_report_series_end(const hub_report_point_t *p, size_t n, uint32_t las
     return to ? to : 1;
 }
 
-uint32_t hub_report_last_milestone(const hub_targets_t *targets)
+uint32_t ctl_document_last_milestone(const ro_targets_t *targets)
 {
     uint32_t last = 0;
-    for (size_t i = 0; i < hub_targets_count(targets); i++) {
-        const hub_indicator_t *ind = hub_targets_at(targets, i);
+    for (size_t i = 0; i < ro_targets_count(targets); i++) {
+        const ro_indicator_t *ind = ro_targets_at(targets, i);
         for (size_t m = 0; m < ind->milestone_count; m++)
             last = ind->milestones[m].date > last ? ind->milestones[m].date : last;
     }
@@ -358,7 +358,7 @@ uint32_t hub_report_last_milestone(const hub_targets_t *targets)
 
 static const char *s_pct(double share, char *buf, size_t len)
 {
-    return hub_pct_format_ratio(share, buf, len);
+    return ro_pct_format_ratio(share, buf, len);
 }
 
 static const char *s_date(uint32_t d, char *buf)
@@ -385,18 +385,18 @@ static const char *s_num(double x, char *buf, size_t len)
     return buf;
 }
 
-static const char *s_milestone_text(hub_milestone_status_t m)
+static const char *s_milestone_text(ro_milestone_status_t m)
 {
     switch (m) {
-    case HUB_MILESTONE_MET: return "已达成 met";
-    case HUB_MILESTONE_AT_RISK: return "有风险 at-risk";
-    case HUB_MILESTONE_MISSED: return "未达成 missed";
+    case RO_MILESTONE_MET: return "已达成 met";
+    case RO_MILESTONE_AT_RISK: return "有风险 at-risk";
+    case RO_MILESTONE_MISSED: return "未达成 missed";
     default: return "—";
     }
 }
 
 /* "2017-12-31 ≥30.0%; ..." for the milestones of ind in a scope with goal. */
-static void s_schedule(const hub_indicator_t *ind, double goal, char *buf, size_t len)
+static void s_schedule(const ro_indicator_t *ind, double goal, char *buf, size_t len)
 {
     size_t o = 0;
     buf[0] = '\0';
@@ -406,28 +406,28 @@ static void s_schedule(const hub_indicator_t *ind, double goal, char *buf, size_
     }
     for (size_t m = 0; m < ind->milestone_count && o < len; m++) {
         char d[16], v[32];
-        double target = ind->milestones[m].share * (ind->kind == HUB_KIND_RATIO ? 1.0 : goal);
+        double target = ind->milestones[m].share * (ind->kind == RO_KIND_RATIO ? 1.0 : goal);
         ro_date_format(ind->milestones[m].date, d);
         int n = snprintf(buf + o, len - o, "%s%s ≥%s", m ? "; " : "", d,
-                         hub_indicator_format(ind, target, v, sizeof v));
+                         ro_indicator_format(ind, target, v, sizeof v));
         o += n > 0 ? (size_t)n : 0;
     }
 }
 
-static void s_status(const hub_indicator_t *ind, const hub_indicator_result_t *res, char *buf,
+static void s_status(const ro_indicator_t *ind, const ro_result_t *res, char *buf,
                      size_t len)
 {
     char a[32], b[32], d[16];
-    hub_report_milestone_t m = hub_report_row_milestone(res);
+    ctl_document_milestone_t m = ctl_document_row_milestone(res);
     switch (res->milestone) {
-    case HUB_MILESTONE_MISSED:
+    case RO_MILESTONE_MISSED:
         snprintf(buf, len, "%s: %s @ %s", s_milestone_text(res->milestone),
-                 hub_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d));
+                 ro_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d));
         break;
-    case HUB_MILESTONE_AT_RISK:
+    case RO_MILESTONE_AT_RISK:
         snprintf(buf, len, "%s: %s @ %s, 差距 gap %s", s_milestone_text(res->milestone),
-                 hub_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d),
-                 hub_indicator_format(ind, m.gap, b, sizeof b));
+                 ro_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d),
+                 ro_indicator_format(ind, m.gap, b, sizeof b));
         break;
     default:
         snprintf(buf, len, "%s", s_milestone_text(res->milestone));
@@ -435,26 +435,26 @@ static void s_status(const hub_indicator_t *ind, const hub_indicator_result_t *r
 }
 
 /* A scope's cell for one indicator: "55.0%", or "1234 / 2000 (61.7%)". */
-static void s_value_cell(row_t *row, const hub_indicator_t *ind, const hub_indicator_result_t *res)
+static void s_value_cell(row_t *row, const ro_indicator_t *ind, const ro_result_t *res)
 {
     char v[32], g[32], s[32];
     if (res->no_data)
         s_cell(row, 0, 0, "无数据 no data");
-    else if (ind->kind == HUB_KIND_RATIO)
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, res->value, v, sizeof v));
+    else if (ind->kind == RO_KIND_RATIO)
+        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, res->value, v, sizeof v));
     else
-        s_cell(row, 0, 0, "%s / %s (%s)", hub_indicator_format(ind, res->value, v, sizeof v),
-               hub_indicator_format(ind, res->goal, g, sizeof g), s_pct(res->share, s, sizeof s));
+        s_cell(row, 0, 0, "%s / %s (%s)", ro_indicator_format(ind, res->value, v, sizeof v),
+               ro_indicator_format(ind, res->goal, g, sizeof g), s_pct(res->share, s, sizeof s));
 }
 
-static void s_grade_cell(row_t *row, hub_grade_t grade)
+static void s_grade_cell(row_t *row, ro_grade_t grade)
 {
-    s_cell(row, 0, 1 + (int)grade, "%s %s", hub_grade_label(grade), hub_grade_name(grade));
+    s_cell(row, 0, 1 + (int)grade, "%s %s", ro_grade_label(grade), ro_grade_name(grade));
 }
 
 /* ---- SVG charts (HTML only) -------------------------------------------- */
 
-static const char *s_grade_colour(hub_grade_t g)
+static const char *s_grade_colour(ro_grade_t g)
 {
     static const char *colours[] = {"#2e7d32", "#7cb342", "#f9a825", "#c62828"};
     return (unsigned)g < 4 ? colours[g] : "#9e9e9e";
@@ -464,13 +464,13 @@ static const char *s_grade_colour(hub_grade_t g)
  * scale to BAR_MAX of the goal; a longer bar stops there with a break mark
  * and its label gives the real figure, so 130% and 2000% still differ. */
 #define BAR_MAX 1.25
-static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
+static void s_chart_divisions(w_t *w, const ctl_document_t *r, size_t i)
 {
     FILE *f = w->f;
-    const hub_indicator_t *ind = hub_targets_at(r->targets, i);
+    const ro_indicator_t *ind = ro_targets_at(r->targets, i);
     size_t rows = 0, capped = 0;
     for (size_t d = 0; d < r->division_count; d++) {
-        const hub_indicator_result_t *res = &r->divisions[d].indicators[i];
+        const ro_result_t *res = &r->divisions[d].indicators[i];
         rows += r->divisions[d].units > 0;
         capped += r->divisions[d].units > 0 && !res->no_data && res->share > BAR_MAX;
     }
@@ -489,10 +489,10 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
     fputs("</text>\n", f);
     size_t k = 0;
     for (size_t d = 0; d < r->division_count; d++) {
-        const hub_scope_t *s = &r->divisions[d];
+        const ro_scope_t *s = &r->divisions[d];
         if (!s->units)
             continue;
-        const hub_indicator_result_t *res = &s->indicators[i];
+        const ro_result_t *res = &s->indicators[i];
         double y = top + (double)k * rh;
         char pct[32];
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 6, y + 14);
@@ -511,7 +511,7 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
             fputs("<title>", f);
             s_html_text(f, s->name);
             fprintf(f, ": %s %s%s</title></rect>", s_pct(res->share, pct, sizeof pct),
-                    hub_grade_label(res->grade), cut ? " (bar cut at 125%)" : "");
+                    ro_grade_label(res->grade), cut ? " (bar cut at 125%)" : "");
             if (cut) /* a break mark: the bar goes on beyond the chart */
                 fprintf(f,
                         "<path d=\"M%.1f %.1f l5 -14 M%.1f %.1f l5 -14\" stroke=\"#fff\" "
@@ -536,29 +536,54 @@ static void s_chart_divisions(w_t *w, const hub_report_t *r, size_t i)
     fputs("</svg>\n", f);
 }
 
-/* The headline share over time against its milestones. Without an as-of
- * date the series runs to today: only its points up to where
- * hub_report_series_end puts its end are drawn, so the axis stops there. */
-static void s_chart_series(w_t *w, const hub_report_t *r)
+/* The days the chart spans: its first count points with a value and the
+ * indicator's milestones (*d0 > *d1 when there is neither). */
+static void s_chart_days(const ctl_document_t *r, const ro_indicator_t *ind, size_t count,
+                         int64_t *d0, int64_t *d1)
 {
-    FILE *f = w->f;
-    const hub_indicator_t *ind = hub_targets_at(r->targets, r->series_indicator);
-    size_t count = r->as_of_given ? r->series_count
-                                  : hub_report_series_end(r->series, r->series_count,
-                                                          hub_report_last_milestone(r->targets));
-    int64_t d0 = INT64_MAX, d1 = INT64_MIN;
+    *d0 = INT64_MAX;
+    *d1 = INT64_MIN;
     for (size_t i = 0; i < count; i++) {
         if (!ro_date_valid(r->series[i].date) || isnan(r->series[i].share))
             continue;
         int64_t d = ro_date_days(r->series[i].date);
-        d0 = d < d0 ? d : d0;
-        d1 = d > d1 ? d : d1;
+        *d0 = d < *d0 ? d : *d0;
+        *d1 = d > *d1 ? d : *d1;
     }
     for (size_t m = 0; m < ind->milestone_count; m++) {
         int64_t d = ro_date_days(ind->milestones[m].date);
-        d0 = d < d0 ? d : d0;
-        d1 = d > d1 ? d : d1;
+        *d0 = d < *d0 ? d : *d0;
+        *d1 = d > *d1 ? d : *d1;
     }
+}
+
+/* The value of the latest of the first count points dated by date; NaN if none. */
+static double s_reached(const ctl_document_t *r, size_t count, uint32_t date)
+{
+    double reached = NAN;
+    uint32_t best = 0;
+    for (size_t i = 0; i < count; i++) {
+        const ctl_document_point_t *p = &r->series[i];
+        if (ro_date_valid(p->date) && !isnan(p->share) && p->date <= date && p->date >= best) {
+            best = p->date;
+            reached = p->share;
+        }
+    }
+    return reached;
+}
+
+/* The headline share over time against its milestones. Without an as-of
+ * date the series runs to today: only its points up to where
+ * ctl_document_series_end puts its end are drawn, so the axis stops there. */
+static void s_chart_series(w_t *w, const ctl_document_t *r)
+{
+    FILE *f = w->f;
+    const ro_indicator_t *ind = ro_targets_at(r->targets, r->series_indicator);
+    size_t count = r->as_of_given ? r->series_count
+                                  : ctl_document_series_end(r->series, r->series_count,
+                                                          ctl_document_last_milestone(r->targets));
+    int64_t d0, d1;
+    s_chart_days(r, ind, count, &d0, &d1);
     if (d0 > d1)
         return; /* neither points nor milestones: nothing to draw */
     if (d1 == d0)
@@ -591,7 +616,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
             "<text x=\"%.1f\" y=\"%.1f\">%s</text>"
             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
             ml, mt + ph, ml + pw, mt + ph, ml, mt + ph + 18, a, ml + pw, mt + ph + 18, b);
-    double goal = ind->kind == HUB_KIND_RATIO ? ind->goal : 1.0;
+    double goal = ind->kind == RO_KIND_RATIO ? ind->goal : 1.0;
     fprintf(f,
             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1565c0\" "
             "stroke-dasharray=\"6 4\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
@@ -601,7 +626,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
     fputs("<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"", f);
     bool first = true;
     for (size_t i = 0; i < count; i++) {
-        const hub_report_point_t *p = &r->series[i];
+        const ctl_document_point_t *p = &r->series[i];
         if (!ro_date_valid(p->date) || isnan(p->share))
             continue;
         fprintf(f, "%s%.1f,%.1f", first ? "" : " ", X(ro_date_days(p->date)), Y(p->share));
@@ -609,7 +634,7 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
     }
     fputs("\"/>\n", f);
     for (size_t i = 0; i < count; i++) {
-        const hub_report_point_t *p = &r->series[i];
+        const ctl_document_point_t *p = &r->series[i];
         if (!ro_date_valid(p->date) || isnan(p->share))
             continue;
         ro_date_format(p->date, a);
@@ -621,17 +646,8 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
     /* milestones: green when the latest point by that date reached it, red
      * when it did not, grey while not yet due (or with no point before it) */
     for (size_t m = 0; m < ind->milestone_count; m++) {
-        const hub_milestone_t *ms = &ind->milestones[m];
-        double reached = NAN;
-        uint32_t best = 0;
-        for (size_t i = 0; i < count; i++) {
-            const hub_report_point_t *p = &r->series[i];
-            if (ro_date_valid(p->date) && !isnan(p->share) && p->date <= ms->date &&
-                p->date >= best) {
-                best = p->date;
-                reached = p->share;
-            }
-        }
+        const ro_milestone_t *ms = &ind->milestones[m];
+        double reached = s_reached(r, count, ms->date);
         const char *colour = ms->date > r->as_of || isnan(reached) ? "#757575"
                              : reached >= ms->share - 1e-12         ? "#2e7d32"
                                                                     : "#c62828";
@@ -651,52 +667,43 @@ static void s_chart_series(w_t *w, const hub_report_t *r)
 
 /* ---- the target table -------------------------------------------------- */
 
-int hub_report_format_parse(const char *name, hub_report_format_t *out)
+int ctl_document_format_parse(const char *name, ctl_document_format_t *out)
 {
     static const char *names[] = {"md", "csv", "html"};
     for (int i = 0; i < 3; i++) {
         if (!strcmp(name, names[i])) {
-            *out = (hub_report_format_t)i;
+            *out = (ctl_document_format_t)i;
             return 0;
         }
     }
     return -1;
 }
 
-const char *hub_report_format_name(hub_report_format_t fmt)
+const char *ctl_document_format_name(ctl_document_format_t fmt)
 {
     static const char *names[] = {"md", "csv", "html"};
     return (unsigned)fmt < 3 ? names[fmt] : "?";
 }
 
-void hub_report_init(hub_report_t *r, const hub_targets_t *targets, uint32_t as_of)
+void ctl_document_init(ctl_document_t *r, const ro_targets_t *targets, uint32_t as_of)
 {
     memset(r, 0, sizeof *r);
     r->targets = targets;
     r->as_of = as_of;
-    r->laggard_indicator = hub_targets_headline(targets);
+    r->laggard_indicator = ro_targets_headline(targets);
     r->series_indicator = r->laggard_indicator;
 }
 
-void hub_report_use_rollup(hub_report_t *r, const hub_rollup_t *rollup)
-{
-    r->province = &rollup->province;
-    r->levels = rollup->levels;
-    r->level_count = RO_LEVEL_COUNT;
-    r->divisions = rollup->divisions;
-    r->division_count = RO_DIVISION_COUNT;
-}
-
-static void s_indicator_name(const hub_indicator_t *ind, char *buf, size_t len)
+static void s_indicator_name(const ro_indicator_t *ind, char *buf, size_t len)
 {
     snprintf(buf, len, "%s %s (%s)", ind->label_zh, ind->label_en,
-             hub_measure_label(ind->measure));
+             ro_measure_label(ind->measure));
 }
 
-static void s_targets_table(w_t *w, const hub_report_t *r)
+static void s_targets_table(w_t *w, const ctl_document_t *r)
 {
-    const hub_scope_t *p = r->province;
-    size_t n = hub_targets_count(r->targets);
+    const ro_scope_t *p = r->province;
+    size_t n = ro_targets_count(r->targets);
     row_t *row = malloc(sizeof *row);
     if (!row)
         return;
@@ -709,30 +716,30 @@ static void s_targets_table(w_t *w, const hub_report_t *r)
     s_table_open(w);
     s_row(w, row, true);
     for (size_t i = 0; i < n && i < p->indicator_count; i++) {
-        const hub_indicator_t *ind = hub_targets_at(r->targets, i);
-        const hub_indicator_result_t *res = &p->indicators[i];
+        const ro_indicator_t *ind = ro_targets_at(r->targets, i);
+        const ro_result_t *res = &p->indicators[i];
         /* the type cell spans its run of indicators, as in the document */
         int span = 1;
-        if (i > 0 && hub_targets_at(r->targets, i - 1)->type == ind->type)
+        if (i > 0 && ro_targets_at(r->targets, i - 1)->type == ind->type)
             span = -1;
         else
-            while (i + (size_t)span < n && hub_targets_at(r->targets, i + span)->type == ind->type)
+            while (i + (size_t)span < n && ro_targets_at(r->targets, i + span)->type == ind->type)
                 span++;
         char a[32], b[CELL_MAX];
         /* a band's bound in this scope: a sum's bands scale with the scope's goal */
-        double scale = ind->kind == HUB_KIND_RATIO ? 1.0 : res->goal / ind->goal;
+        double scale = ind->kind == RO_KIND_RATIO ? 1.0 : res->goal / ind->goal;
         memset(row, 0, sizeof *row);
-        s_cell(row, span, 0, "%s %s", hub_indicator_type_label(ind->type),
-               ind->type == HUB_TYPE_OUTPUT ? "Output" : "Effect");
+        s_cell(row, span, 0, "%s %s", ro_indicator_type_label(ind->type),
+               ind->type == RO_TYPE_OUTPUT ? "Output" : "Effect");
         s_indicator_name(ind, b, sizeof b);
         s_cell(row, 0, 0, "%s", b);
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, res->goal, a, sizeof a));
-        s_cell(row, 0, 0, "≥%s", hub_indicator_format(ind, ind->excellent * scale, a, sizeof a));
-        s_cell(row, 0, 0, "≥%s", hub_indicator_format(ind, ind->good * scale, a, sizeof a));
-        s_cell(row, 0, 0, "≥%s", hub_indicator_format(ind, ind->fair * scale, a, sizeof a));
-        s_cell(row, 0, 0, "<%s", hub_indicator_format(ind, ind->fair * scale, a, sizeof a));
+        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, res->goal, a, sizeof a));
+        s_cell(row, 0, 0, "≥%s", ro_indicator_format(ind, ind->excellent * scale, a, sizeof a));
+        s_cell(row, 0, 0, "≥%s", ro_indicator_format(ind, ind->good * scale, a, sizeof a));
+        s_cell(row, 0, 0, "≥%s", ro_indicator_format(ind, ind->fair * scale, a, sizeof a));
+        s_cell(row, 0, 0, "<%s", ro_indicator_format(ind, ind->fair * scale, a, sizeof a));
         s_cell(row, 0, 0, "%s",
-               res->no_data ? "无数据 no data" : hub_indicator_format(ind, res->value, a, sizeof a));
+               res->no_data ? "无数据 no data" : ro_indicator_format(ind, res->value, a, sizeof a));
         s_cell(row, 0, 0, "%s", s_pct(res->share, a, sizeof a));
         s_grade_cell(row, res->grade);
         s_schedule(ind, res->goal, b, sizeof b);
@@ -746,10 +753,10 @@ static void s_targets_table(w_t *w, const hub_report_t *r)
 }
 
 /* Levels or divisions: one row per scope. */
-static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *scopes, size_t count,
+static void s_scopes_table(w_t *w, const ctl_document_t *r, const ro_scope_t *scopes, size_t count,
                            bool divisions)
 {
-    size_t n = hub_targets_count(r->targets);
+    size_t n = ro_targets_count(r->targets);
     row_t *row = calloc(1, sizeof *row);
     if (!row)
         return;
@@ -759,7 +766,7 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *sco
     s_cell(row, 0, 0, "单位数 Units");
     s_cell(row, 0, 0, "已报告 Reporting");
     for (size_t i = 0; i < n; i++) {
-        const hub_indicator_t *ind = hub_targets_at(r->targets, i);
+        const ro_indicator_t *ind = ro_targets_at(r->targets, i);
         s_cell(row, 0, 0, "%s %s", ind->label_zh, ind->label_en);
         s_cell(row, 0, 0, "等级 Grade");
     }
@@ -767,7 +774,7 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *sco
     s_table_open(w);
     s_row(w, row, true);
     for (size_t k = 0; k < count; k++) {
-        const hub_scope_t *s = &scopes[k];
+        const ro_scope_t *s = &scopes[k];
         if (divisions && !s->units)
             continue;
         memset(row, 0, sizeof *row);
@@ -780,7 +787,7 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *sco
         s_cell(row, 0, 0, "%u", (unsigned)s->units);
         s_cell(row, 0, 0, "%u", (unsigned)s->units_reporting);
         for (size_t i = 0; i < n && i < s->indicator_count; i++) {
-            s_value_cell(row, hub_targets_at(r->targets, i), &s->indicators[i]);
+            s_value_cell(row, ro_targets_at(r->targets, i), &s->indicators[i]);
             s_grade_cell(row, s->indicators[i].grade);
         }
         s_grade_cell(row, s->grade);
@@ -790,9 +797,9 @@ static void s_scopes_table(w_t *w, const hub_report_t *r, const hub_scope_t *sco
     free(row);
 }
 
-static void s_laggards_table(w_t *w, const hub_report_t *r)
+static void s_laggards_table(w_t *w, const ctl_document_t *r)
 {
-    const hub_indicator_t *ind = hub_targets_at(r->targets, r->laggard_indicator);
+    const ro_indicator_t *ind = ro_targets_at(r->targets, r->laggard_indicator);
     if (!r->laggard_count) {
         s_kv(w, "滞后单位 Laggards", "无 none");
         s_gap(w);
@@ -808,12 +815,12 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
     s_table_open(w);
     s_row(w, row, true);
     for (size_t k = 0; k < r->laggard_count; k++) {
-        const hub_scope_t *s = &r->laggards[k];
+        const ro_scope_t *s = &r->laggards[k];
         if (r->laggard_indicator >= s->indicator_count)
             continue;
-        const hub_indicator_result_t *res = &s->indicators[r->laggard_indicator];
-        const char *dname = hub_engine_division_name(s->division);
-        hub_report_milestone_t m = hub_report_row_milestone(res);
+        const ro_result_t *res = &s->indicators[r->laggard_indicator];
+        const char *dname = ro_scope_division_name(s->division);
+        ctl_document_milestone_t m = ctl_document_row_milestone(res);
         char a[32], d[16];
         memset(row, 0, sizeof *row);
         s_cell(row, 0, 0, "%zu", k + 1);
@@ -821,11 +828,11 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
         s_cell(row, 0, 0, "%s", s->name);
         s_cell(row, 0, 0, "%s", dname ? dname : "?");
         s_cell(row, 0, 0, "%s",
-               res->no_data ? "无数据 no data" : hub_indicator_format(ind, res->value, a, sizeof a));
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, m.goal, a, sizeof a));
+               res->no_data ? "无数据 no data" : ro_indicator_format(ind, res->value, a, sizeof a));
+        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, m.goal, a, sizeof a));
         s_cell(row, 0, 0, "%s", s_date(m.date, d));
-        s_cell(row, 0, 0, "%s", hub_indicator_format(ind, m.gap, a, sizeof a));
-        if (res->milestone == HUB_MILESTONE_MISSED) {
+        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, m.gap, a, sizeof a));
+        if (res->milestone == RO_MILESTONE_MISSED) {
             char b[CELL_MAX];
             s_status(ind, res, b, sizeof b);
             s_cell(row, 0, 0, "%s", b);
@@ -838,11 +845,11 @@ static void s_laggards_table(w_t *w, const hub_report_t *r)
     free(row);
 }
 
-int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r)
+int ctl_document_targets(FILE *out, ctl_document_format_t fmt, const ctl_document_t *r)
 {
-    if (!r || !r->targets || !r->province || (unsigned)fmt > HUB_REPORT_HTML)
+    if (!r || !r->targets || !r->province || (unsigned)fmt > CTL_DOCUMENT_HTML)
         return -1;
-    size_t n = hub_targets_count(r->targets);
+    size_t n = ro_targets_count(r->targets);
     if (r->laggard_indicator >= n || r->series_indicator >= n || r->province->indicator_count != n)
         return -1;
     w_t w = {out, fmt, r->no_bom};
@@ -862,17 +869,17 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
 
     s_heading(&w, 2, "绩效目标完成情况 Targets and results — 全省 Province");
     s_targets_table(&w, r);
-    snprintf(buf, sizeof buf, "%s %s", hub_grade_label(r->province->grade),
-             hub_grade_name(r->province->grade));
+    snprintf(buf, sizeof buf, "%s %s", ro_grade_label(r->province->grade),
+             ro_grade_name(r->province->grade));
     s_kv(&w, "全省总评 Overall grade", buf);
     s_gap(&w);
-    const char *why[HUB_INDICATORS_MAX];
-    char reasons[HUB_INDICATORS_MAX][512];
+    const char *why[RO_INDICATORS_MAX];
+    char reasons[RO_INDICATORS_MAX][512];
     size_t nwhy = 0;
     for (size_t i = 0; i < r->province->indicator_count; i++) {
         if (!(r->province->why & (1u << i)))
             continue;
-        hub_engine_reason(r->targets, r->province, i, reasons[nwhy], sizeof reasons[nwhy]);
+        ro_scope_reason(r->targets, r->province, i, reasons[nwhy], sizeof reasons[nwhy]);
         why[nwhy] = reasons[nwhy];
         nwhy++;
     }
@@ -887,12 +894,12 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
         s_heading(&w, 2, "按市县 By division (18 市县 + 省直属单位 provincial units)");
         s_scopes_table(&w, r, r->divisions, r->division_count, true);
     }
-    const hub_indicator_t *lag = hub_targets_at(r->targets, r->laggard_indicator);
+    const ro_indicator_t *lag = ro_targets_at(r->targets, r->laggard_indicator);
     snprintf(buf, sizeof buf, "滞后单位 Laggards — %s %s", lag->label_zh, lag->label_en);
     s_heading(&w, 2, buf);
     s_laggards_table(&w, r);
 
-    if (fmt == HUB_REPORT_HTML) {
+    if (fmt == CTL_DOCUMENT_HTML) {
         s_heading(&w, 2, "图表 Charts");
         if (r->division_count)
             for (size_t i = 0; i < n; i++)
@@ -904,12 +911,12 @@ int hub_report_targets(FILE *out, hub_report_format_t fmt, const hub_report_t *r
 
 /* ---- the score sheet --------------------------------------------------- */
 
-static size_t s_leaves_under(const hub_scoresheet_t *sheet, size_t i)
+static size_t s_leaves_under(const ctl_scoresheet_t *sheet, size_t i)
 {
     size_t n = 0;
-    const hub_score_node_t *node = hub_scoresheet_at(sheet, i);
-    for (size_t j = i + 1; j < hub_scoresheet_count(sheet); j++) {
-        const hub_score_node_t *m = hub_scoresheet_at(sheet, j);
+    const ctl_score_node_t *node = ctl_scoresheet_at(sheet, i);
+    for (size_t j = i + 1; j < ctl_scoresheet_count(sheet); j++) {
+        const ctl_score_node_t *m = ctl_scoresheet_at(sheet, j);
         if (m->depth <= node->depth)
             break;
         n += m->depth == 3;
@@ -917,13 +924,76 @@ static size_t s_leaves_under(const hub_scoresheet_t *sheet, size_t i)
     return n;
 }
 
-int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_sheet_t *r)
+/* The score sheet's subtotals table: the level-1 and level-2 scores. */
+static void s_sheet_subtotals(w_t *w, row_t *row, const ctl_scoresheet_t *sheet,
+                              const ctl_score_result_t *res)
 {
-    if (!r || !r->sheet || !r->scores || !r->result || (unsigned)fmt > HUB_REPORT_HTML ||
-        r->result->count != hub_scoresheet_count(r->sheet))
+    char a[64];
+    /* the document shows only the leaves' scores; the subtotals help reading it */
+    s_heading(w, 2, "分项得分 Subtotals");
+    memset(row, 0, sizeof *row);
+    s_cell(row, 0, 0, "级 Level");
+    s_cell(row, 0, 0, "指标 Item");
+    s_cell(row, 0, 0, "分值 Points");
+    s_cell(row, 0, 0, "得分 Score");
+    s_table_open(w);
+    s_row(w, row, true);
+    for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++) {
+        const ctl_score_node_t *node = ctl_scoresheet_at(sheet, i);
+        if (node->depth == 3)
+            continue;
+        memset(row, 0, sizeof *row);
+        s_cell(row, 0, 0, "%s", node->depth == 1 ? "一级 1" : "二级 2");
+        s_cell(row, 0, 0, "%s %s", node->label_zh, node->label_en);
+        s_cell(row, 0, 0, "%s", s_num(node->points, a, sizeof a));
+        s_cell(row, 0, 0, "%s", s_num(res->score[i], a, sizeof a));
+        s_row(w, row, false);
+    }
+    s_table_close(w);
+
+}
+
+/* The score sheet's funds table and the ratios the computed items use. */
+static void s_sheet_funds(w_t *w, row_t *row, const ctl_document_sheet_t *r,
+                          const ctl_score_result_t *res)
+{
+    char a[64];
+    s_heading(w, 2, "资金 Funds (万元)");
+    memset(row, 0, sizeof *row);
+    s_cell(row, 0, 0, "年度 Year");
+    s_cell(row, 0, 0, "到位 Allocated");
+    s_cell(row, 0, 0, "使用 Spent");
+    s_table_open(w);
+    s_row(w, row, true);
+    for (size_t y = 0; y < r->scores->year_count; y++) {
+        const ctl_fund_year_t *fy = &r->scores->funds[y];
+        memset(row, 0, sizeof *row);
+        s_cell(row, 0, 0, "%u", (unsigned)fy->year);
+        s_cell(row, 0, 0, "%.2f", fy->allocated);
+        s_cell(row, 0, 0, "%.2f", fy->spent);
+        s_row(w, row, false);
+    }
+    memset(row, 0, sizeof *row);
+    s_cell(row, 0, 0, "合计 Total");
+    s_cell(row, 0, 0, "%.2f", res->allocated);
+    s_cell(row, 0, 0, "%.2f", res->spent);
+    s_row(w, row, false);
+    s_table_close(w);
+    snprintf(a, sizeof a, "%.2f", res->planned);
+    s_kv(w, "计划投资额 Planned", a);
+    s_kv(w, "到位率 Allocated / planned", s_pct(res->allocated / res->planned, a, sizeof a));
+    s_kv(w, "使用率 Spent / allocated",
+         s_pct(res->allocated > 0 ? res->spent / res->allocated : NAN, a, sizeof a));
+    s_kv(w, "执行率 Spent / planned", s_pct(res->spent / res->planned, a, sizeof a));
+}
+
+int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_document_sheet_t *r)
+{
+    if (!r || !r->sheet || !r->scores || !r->result || (unsigned)fmt > CTL_DOCUMENT_HTML ||
+        r->result->count != ctl_scoresheet_count(r->sheet))
         return -1;
-    const hub_scoresheet_t *sheet = r->sheet;
-    const hub_score_result_t *res = r->result;
+    const ctl_scoresheet_t *sheet = r->sheet;
+    const ctl_score_result_t *res = r->result;
     w_t w = {out, fmt, r->no_bom};
     const char *title = r->title ? r->title : DEFAULT_TITLE;
     char a[64], b[64], c[64], buf[CELL_MAX];
@@ -952,8 +1022,8 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
     s_row(&w, row, true);
     double points[4] = {0};
     int l1 = -1, l2 = -1;
-    for (size_t i = 0; i < hub_scoresheet_count(sheet); i++) {
-        const hub_score_node_t *node = hub_scoresheet_at(sheet, i);
+    for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++) {
+        const ctl_score_node_t *node = ctl_scoresheet_at(sheet, i);
         points[node->depth] += node->points;
         if (node->depth == 1) {
             l1 = (int)i;
@@ -963,8 +1033,8 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
             l2 = (int)i;
             continue;
         }
-        const hub_score_node_t *n1 = hub_scoresheet_at(sheet, (size_t)l1);
-        const hub_score_node_t *n2 = hub_scoresheet_at(sheet, (size_t)l2);
+        const ctl_score_node_t *n1 = ctl_scoresheet_at(sheet, (size_t)l1);
+        const ctl_score_node_t *n2 = ctl_scoresheet_at(sheet, (size_t)l2);
         /* a level-1 or level-2 cell spans its leaves, as the document merges them */
         bool first1 = (size_t)l1 + 2 == i, first2 = (size_t)l2 + 1 == i;
         int span1 = first1 ? (int)s_leaves_under(sheet, (size_t)l1) : -1;
@@ -977,10 +1047,10 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
         s_cell(row, 0, 0, "%s %s", node->label_zh, node->label_en);
         s_cell(row, 0, 0, "%s", s_num(node->points, a, sizeof a));
         s_cell(row, 0, 0, "%s", s_num(res->score[i], a, sizeof a));
-        if (node->method == HUB_METHOD_JUDGMENT)
-            snprintf(buf, sizeof buf, "评价 %s", hub_score_method_formula(node->method));
+        if (node->method == CTL_METHOD_JUDGMENT)
+            snprintf(buf, sizeof buf, "评价 %s", ctl_score_method_formula(node->method));
         else
-            snprintf(buf, sizeof buf, "%s = %s × %s", hub_score_method_formula(node->method),
+            snprintf(buf, sizeof buf, "%s = %s × %s", ctl_score_method_formula(node->method),
                      s_num(node->points, b, sizeof b), s_pct(res->ratio[i], c, sizeof c));
         s_cell(row, 0, 0, "%s", buf);
         s_row(&w, row, false);
@@ -1003,55 +1073,8 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
     s_row(&w, row, false);
     s_table_close(&w);
 
-    /* the document shows only the leaves' scores; the subtotals help reading it */
-    s_heading(&w, 2, "分项得分 Subtotals");
-    memset(row, 0, sizeof *row);
-    s_cell(row, 0, 0, "级 Level");
-    s_cell(row, 0, 0, "指标 Item");
-    s_cell(row, 0, 0, "分值 Points");
-    s_cell(row, 0, 0, "得分 Score");
-    s_table_open(&w);
-    s_row(&w, row, true);
-    for (size_t i = 0; i < hub_scoresheet_count(sheet); i++) {
-        const hub_score_node_t *node = hub_scoresheet_at(sheet, i);
-        if (node->depth == 3)
-            continue;
-        memset(row, 0, sizeof *row);
-        s_cell(row, 0, 0, "%s", node->depth == 1 ? "一级 1" : "二级 2");
-        s_cell(row, 0, 0, "%s %s", node->label_zh, node->label_en);
-        s_cell(row, 0, 0, "%s", s_num(node->points, a, sizeof a));
-        s_cell(row, 0, 0, "%s", s_num(res->score[i], a, sizeof a));
-        s_row(&w, row, false);
-    }
-    s_table_close(&w);
-
-    s_heading(&w, 2, "资金 Funds (万元)");
-    memset(row, 0, sizeof *row);
-    s_cell(row, 0, 0, "年度 Year");
-    s_cell(row, 0, 0, "到位 Allocated");
-    s_cell(row, 0, 0, "使用 Spent");
-    s_table_open(&w);
-    s_row(&w, row, true);
-    for (size_t y = 0; y < r->scores->year_count; y++) {
-        const hub_fund_year_t *fy = &r->scores->funds[y];
-        memset(row, 0, sizeof *row);
-        s_cell(row, 0, 0, "%u", (unsigned)fy->year);
-        s_cell(row, 0, 0, "%.2f", fy->allocated);
-        s_cell(row, 0, 0, "%.2f", fy->spent);
-        s_row(&w, row, false);
-    }
-    memset(row, 0, sizeof *row);
-    s_cell(row, 0, 0, "合计 Total");
-    s_cell(row, 0, 0, "%.2f", res->allocated);
-    s_cell(row, 0, 0, "%.2f", res->spent);
-    s_row(&w, row, false);
-    s_table_close(&w);
-    snprintf(a, sizeof a, "%.2f", res->planned);
-    s_kv(&w, "计划投资额 Planned", a);
-    s_kv(&w, "到位率 Allocated / planned", s_pct(res->allocated / res->planned, a, sizeof a));
-    s_kv(&w, "使用率 Spent / allocated",
-         s_pct(res->allocated > 0 ? res->spent / res->allocated : NAN, a, sizeof a));
-    s_kv(&w, "执行率 Spent / planned", s_pct(res->spent / res->planned, a, sizeof a));
+    s_sheet_subtotals(&w, row, sheet, res);
+    s_sheet_funds(&w, row, r, res);
     s_gap(&w);
     free(row);
     return s_doc_end(&w);
@@ -1059,14 +1082,14 @@ int hub_report_scoresheet(FILE *out, hub_report_format_t fmt, const hub_report_s
 
 /* ---- into a string ----------------------------------------------------- */
 
-char *hub_report_targets_string(hub_report_format_t fmt, const hub_report_t *r)
+char *ctl_document_targets_string(ctl_document_format_t fmt, const ctl_document_t *r)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    int rc = hub_report_targets(f, fmt, r);
+    int rc = ctl_document_targets(f, fmt, r);
     if (fclose(f) || rc) {
         free(buf);
         return NULL;
@@ -1074,14 +1097,14 @@ char *hub_report_targets_string(hub_report_format_t fmt, const hub_report_t *r)
     return buf;
 }
 
-char *hub_report_scoresheet_string(hub_report_format_t fmt, const hub_report_sheet_t *r)
+char *ctl_document_scoresheet_string(ctl_document_format_t fmt, const ctl_document_sheet_t *r)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    int rc = hub_report_scoresheet(f, fmt, r);
+    int rc = ctl_document_scoresheet(f, fmt, r);
     if (fclose(f) || rc) {
         free(buf);
         return NULL;
