@@ -716,8 +716,8 @@ static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
         printf(",\"refused\":true,\"reason\":\"%s\",\"text\":", ro_reason_name(v->pr.reason));
         s_json_string(stdout, v->pr.text);
     } else if (v->answered) {
-        printf(",\"refused\":false,\"stored_upto\":%" PRIu64 ",\"outbox_replaced\":%s",
-               v->pr.upto, v->replaced ? "true" : "false");
+        printf(",\"refused\":false,\"stored_upto\":%" PRIu64 ",\"outbox_replaced\":%s", v->pr.upto,
+               v->replaced ? "true" : "false");
     }
     if (v->answered)
         printf(",\"rtt_ms\":%" PRId64, v->pr.rtt_ms);

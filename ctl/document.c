@@ -15,9 +15,9 @@
 #define DEFAULT_TITLE "海南省政务服务应用平台“不见面审批”实施推广"
 
 typedef struct {
-    FILE *f;                    /* where it goes */
-    ctl_document_format_t fmt;    /* how */
-    bool no_bom;                /* CSV without the byte-order mark */
+    FILE *f;                   /* where it goes */
+    ctl_document_format_t fmt; /* how */
+    bool no_bom;               /* CSV without the byte-order mark */
 } w_t;
 
 /* ---- escaping ---------------------------------------------------------- */
@@ -34,7 +34,14 @@ static void s_md_text(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '~':
+        case '\\':
+        case '`':
+        case '*':
+        case '_':
+        case '[':
+        case ']':
+        case '|':
+        case '~':
             fputc('\\', f);
             fputc(*s, f);
             break;
@@ -46,10 +53,9 @@ static void s_md_text(FILE *f, const char *s)
                 fputc('<', f);
             break;
         case '>': fputs("&gt;", f); break;
-        case '&':
-            fputs(s_ascii_alnum(s[1]) || s[1] == '#' ? "&amp;" : "&", f);
-            break;
-        case '\n': case '\r': fputc(' ', f); break;
+        case '&': fputs(s_ascii_alnum(s[1]) || s[1] == '#' ? "&amp;" : "&", f); break;
+        case '\n':
+        case '\r': fputc(' ', f); break;
         default: fputc(*s, f);
         }
     }
@@ -414,8 +420,7 @@ static void s_schedule(const ro_indicator_t *ind, double goal, char *buf, size_t
     }
 }
 
-static void s_status(const ro_indicator_t *ind, const ro_result_t *res, char *buf,
-                     size_t len)
+static void s_status(const ro_indicator_t *ind, const ro_result_t *res, char *buf, size_t len)
 {
     char a[32], b[32], d[16];
     ctl_document_milestone_t m = ctl_document_row_milestone(res);
@@ -429,8 +434,7 @@ static void s_status(const ro_indicator_t *ind, const ro_result_t *res, char *bu
                  ro_indicator_format(ind, m.goal, a, sizeof a), s_date(m.date, d),
                  ro_indicator_format(ind, m.gap, b, sizeof b));
         break;
-    default:
-        snprintf(buf, len, "%s", s_milestone_text(res->milestone));
+    default: snprintf(buf, len, "%s", s_milestone_text(res->milestone));
     }
 }
 
@@ -579,9 +583,10 @@ static void s_chart_series(w_t *w, const ctl_document_t *r)
 {
     FILE *f = w->f;
     const ro_indicator_t *ind = ro_targets_at(r->targets, r->series_indicator);
-    size_t count = r->as_of_given ? r->series_count
-                                  : ctl_document_series_end(r->series, r->series_count,
-                                                          ctl_document_last_milestone(r->targets));
+    size_t count = r->as_of_given
+                       ? r->series_count
+                       : ctl_document_series_end(r->series, r->series_count,
+                                                 ctl_document_last_milestone(r->targets));
     int64_t d0, d1;
     s_chart_days(r, ind, count, &d0, &d1);
     if (d0 > d1)
@@ -590,7 +595,7 @@ static void s_chart_series(w_t *w, const ctl_document_t *r)
         d1 = d0 + 1;
     const double width = 720, height = 320, ml = 56, mr = 70, mt = 30, mb = 50;
     const double pw = width - ml - mr, ph = height - mt - mb;
-#define X(days) (ml + pw * (double)((days) - d0) / (double)(d1 - d0))
+#define X(days) (ml + pw * (double)((days)-d0) / (double)(d1 - d0))
 #define Y(v) (mt + ph * (1.0 - fmin(fmax((v), 0.0), 1.0)))
     fprintf(f,
             "<svg width=\"%.0f\" height=\"%.0f\" "
@@ -649,8 +654,8 @@ static void s_chart_series(w_t *w, const ctl_document_t *r)
         const ro_milestone_t *ms = &ind->milestones[m];
         double reached = s_reached(r, count, ms->date);
         const char *colour = ms->date > r->as_of || isnan(reached) ? "#757575"
-                             : reached >= ms->share - 1e-12         ? "#2e7d32"
-                                                                    : "#c62828";
+                             : reached >= ms->share - 1e-12        ? "#2e7d32"
+                                                                   : "#c62828";
         double x = X(ro_date_days(ms->date)), y = Y(ms->share);
         ro_date_format(ms->date, a);
         fprintf(f,
@@ -696,8 +701,7 @@ void ctl_document_init(ctl_document_t *r, const ro_targets_t *targets, uint32_t 
 
 static void s_indicator_name(const ro_indicator_t *ind, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s %s (%s)", ind->label_zh, ind->label_en,
-             ro_measure_label(ind->measure));
+    snprintf(buf, len, "%s %s (%s)", ind->label_zh, ind->label_en, ro_measure_label(ind->measure));
 }
 
 static void s_targets_table(w_t *w, const ctl_document_t *r)
@@ -708,9 +712,18 @@ static void s_targets_table(w_t *w, const ctl_document_t *r)
     if (!row)
         return;
     memset(row, 0, sizeof *row);
-    const char *head[] = {"指标类型 Type", "指标名称 Indicator", "绩效目标 Goal", "优 Excellent",
-                          "良 Good", "中 Fair", "差 Poor", "实际值 Actual", "完成率 Share of goal",
-                          "等级 Grade", "里程碑 Milestones", "状态 Status"};
+    const char *head[] = {"指标类型 Type",
+                          "指标名称 Indicator",
+                          "绩效目标 Goal",
+                          "优 Excellent",
+                          "良 Good",
+                          "中 Fair",
+                          "差 Poor",
+                          "实际值 Actual",
+                          "完成率 Share of goal",
+                          "等级 Grade",
+                          "里程碑 Milestones",
+                          "状态 Status"};
     for (size_t c = 0; c < sizeof head / sizeof head[0]; c++)
         s_cell(row, 0, 0, "%s", head[c]);
     s_table_open(w);
@@ -808,8 +821,8 @@ static void s_laggards_table(w_t *w, const ctl_document_t *r)
     row_t *row = calloc(1, sizeof *row);
     if (!row)
         return;
-    const char *head[] = {"序号 #", "单位 Unit", "名称 Name", "市县 Division", "实际 Actual",
-                          "目标 Target", "截止 Due", "差距 Gap", "状态 Status"};
+    const char *head[] = {"序号 #",      "单位 Unit", "名称 Name", "市县 Division", "实际 Actual",
+                          "目标 Target", "截止 Due",  "差距 Gap",  "状态 Status"};
     for (size_t c = 0; c < sizeof head / sizeof head[0]; c++)
         s_cell(row, 0, 0, "%s", head[c]);
     s_table_open(w);
@@ -950,7 +963,6 @@ static void s_sheet_subtotals(w_t *w, row_t *row, const ctl_scoresheet_t *sheet,
         s_row(w, row, false);
     }
     s_table_close(w);
-
 }
 
 /* The score sheet's funds table and the ratios the computed items use. */
@@ -1015,7 +1027,7 @@ int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_docu
 
     s_heading(&w, 2, "评分 Scores");
     const char *head[] = {"一级指标 Level 1", "分值 Points", "二级指标 Level 2", "分值 Points",
-                          "三级指标 Level 3", "分值 Points", "得分 Score", "计分方法 Method"};
+                          "三级指标 Level 3", "分值 Points", "得分 Score",       "计分方法 Method"};
     for (size_t k = 0; k < sizeof head / sizeof head[0]; k++)
         s_cell(row, 0, 0, "%s", head[k]);
     s_table_open(&w);

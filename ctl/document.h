@@ -40,11 +40,11 @@ const char *ctl_document_format_name(ctl_document_format_t fmt);
 /* One point of a province series over time: for the report's chart, the
  * headline share; for ctl_document_series_end, any indicator's value. */
 typedef struct {
-    uint32_t date;                     /* YYYYMMDD */
-    double share;                      /* the value (a ratio 0..1 in the chart); NaN = no data
-                                          that day (the chart skips it) */
-    uint64_t part;                     /* what the value counts (no-visit items...), if known */
-    uint64_t total;                    /* what it is counted out of, if known */
+    uint32_t date;  /* YYYYMMDD */
+    double share;   /* the value (a ratio 0..1 in the chart); NaN = no data
+                       that day (the chart skips it) */
+    uint64_t part;  /* what the value counts (no-visit items...), if known */
+    uint64_t total; /* what it is counted out of, if known */
 } ctl_document_point_t;
 
 /* Where a series shown without an as-of date ends. Asked as of today, it
@@ -76,24 +76,24 @@ ctl_document_milestone_t ctl_document_row_milestone(const ro_result_t *res);
 
 /* What the target table shows. Scopes are borrowed; arrays may be empty. */
 typedef struct {
-    const ro_targets_t *targets;      /* indicator definitions (required) */
-    uint32_t as_of;                    /* YYYYMMDD the scopes were evaluated for */
-    const char *title;                 /* project name; NULL = the document's */
-    const char *note;                  /* a line under the title, e.g. when made; NULL = none */
-    const ro_scope_t *province;       /* the province (required) */
-    const ro_scope_t *levels;         /* level scopes, shown in this order */
-    size_t level_count;                /* 0 = no level table */
-    const ro_scope_t *divisions;      /* division scopes; those with no units are left out */
-    size_t division_count;             /* 0 = no division table nor bar charts */
-    const ro_scope_t *laggards;       /* unit scopes, most behind first */
-    size_t laggard_count;              /* 0 = "none" */
-    size_t laggard_indicator;          /* the indicator the laggards are behind on */
-    const ctl_document_point_t *series;  /* HTML chart: the headline share over time, by date */
-    size_t series_count;               /* 0 = milestones only */
-    bool as_of_given;                  /* as_of was asked for: the chart shows the whole
-                                          series; else up to ctl_document_series_end */
-    size_t series_indicator;           /* whose milestones the chart marks */
-    bool no_bom;                       /* CSV: no byte-order mark (default: one) */
+    const ro_targets_t *targets;        /* indicator definitions (required) */
+    uint32_t as_of;                     /* YYYYMMDD the scopes were evaluated for */
+    const char *title;                  /* project name; NULL = the document's */
+    const char *note;                   /* a line under the title, e.g. when made; NULL = none */
+    const ro_scope_t *province;         /* the province (required) */
+    const ro_scope_t *levels;           /* level scopes, shown in this order */
+    size_t level_count;                 /* 0 = no level table */
+    const ro_scope_t *divisions;        /* division scopes; those with no units are left out */
+    size_t division_count;              /* 0 = no division table nor bar charts */
+    const ro_scope_t *laggards;         /* unit scopes, most behind first */
+    size_t laggard_count;               /* 0 = "none" */
+    size_t laggard_indicator;           /* the indicator the laggards are behind on */
+    const ctl_document_point_t *series; /* HTML chart: the headline share over time, by date */
+    size_t series_count;                /* 0 = milestones only */
+    bool as_of_given;                   /* as_of was asked for: the chart shows the whole
+                                           series; else up to ctl_document_series_end */
+    size_t series_indicator;            /* whose milestones the chart marks */
+    bool no_bom;                        /* CSV: no byte-order mark (default: one) */
 } ctl_document_t;
 
 /* Zero *r, then set targets, as_of and both indicators to the headline. */
@@ -105,12 +105,12 @@ int ctl_document_targets(FILE *out, ctl_document_format_t fmt, const ctl_documen
 
 /* What the score sheet shows. */
 typedef struct {
-    const ctl_scoresheet_t *sheet;     /* the tree (required) */
-    const ctl_scores_t *scores;        /* funds by year, evaluation date (required) */
-    const ctl_score_result_t *result;  /* computed scores (required) */
-    const char *title;                 /* project name; NULL = the document's */
-    const char *note;                  /* a line under the title; NULL = none */
-    bool no_bom;                       /* CSV: no byte-order mark (default: one) */
+    const ctl_scoresheet_t *sheet;    /* the tree (required) */
+    const ctl_scores_t *scores;       /* funds by year, evaluation date (required) */
+    const ctl_score_result_t *result; /* computed scores (required) */
+    const char *title;                /* project name; NULL = the document's */
+    const char *note;                 /* a line under the title; NULL = none */
+    bool no_bom;                      /* CSV: no byte-order mark (default: one) */
 } ctl_document_sheet_t;
 
 /* Write the score sheet laid out as the document's, plus the funds behind

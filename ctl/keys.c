@@ -274,8 +274,9 @@ static int s_one(ro_allow_role_t role, const char *name, const char *dir, const 
 {
     const char *what = role == RO_ALLOW_UNIT ? "unit" : "operator";
     if (!s_name_ok(role, name))
-        return s_usage(role == RO_ALLOW_UNIT ? "'%s' is not a unit id DIVISION-NNN"
-                                             : "'%s' is not an operator name (1-32 of A-Z a-z 0-9 . _ -)",
+        return s_usage(role == RO_ALLOW_UNIT
+                           ? "'%s' is not a unit id DIVISION-NNN"
+                           : "'%s' is not an operator name (1-32 of A-Z a-z 0-9 . _ -)",
                        name);
     int code;
     if (role == RO_ALLOW_UNIT && (code = s_unit_known(name, registry)))
@@ -315,8 +316,8 @@ static int s_one(ro_allow_role_t role, const char *name, const char *dir, const 
             return s_fail(err);
         }
         close(lock);
-        printf("added '%s %s %s' to %s; send SIGHUP to rollout-hub to admit it\n", what, name,
-               pub, list_path);
+        printf("added '%s %s %s' to %s; send SIGHUP to rollout-hub to admit it\n", what, name, pub,
+               list_path);
     } else {
         printf("add this line to the hub's allow-list: %s %s %s\n", what, name, pub);
     }
@@ -349,8 +350,9 @@ static int s_units(const char *registry, const char *dir, const char *list_path)
             const ro_allow_entry_t *e =
                 ro_allow_find_name(list, RO_ALLOW_UNIT, ro_registry_at(reg, i)->id);
             if (e) {
-                snprintf(err, sizeof err, "%s: unit %s is already listed (line %d); revoke it first",
-                         list_path, e->name, e->line);
+                snprintf(err, sizeof err,
+                         "%s: unit %s is already listed (line %d); revoke it first", list_path,
+                         e->name, e->line);
                 ro_allow_destroy(&list);
                 code = 2;
                 goto done;

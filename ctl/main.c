@@ -149,8 +149,8 @@ int main(int argc, char **argv)
     ctl_status_args_t a = {.hub = DEFAULT_HOST, .timeout = 5, .limit = -1};
     int help = 0, hub_given = 0, timeout_given = 0, rc;
     const char *config = NULL; /* ctl.ini: keys (ctl_config_load) */
-    for (int i = 1; i < argc && !(a.command && (!strcmp(a.command, "report") ||
-                                                 !strcmp(a.command, "watch")));
+    for (int i = 1;
+         i < argc && !(a.command && (!strcmp(a.command, "report") || !strcmp(a.command, "watch")));
          i++) {
         const char *arg = argv[i], *v;
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
@@ -204,8 +204,7 @@ int main(int argc, char **argv)
     int what = (a.unit != NULL) + (a.division != NULL) + (a.level != NULL) + a.divisions +
                a.laggards + a.silent + (a.history != NULL) + a.series;
     if (!is_status && (what || a.as_of || a.indicator || a.limit >= 0))
-        return ctl_usage_error("%s takes none of status's options (--unit ... --as-of)",
-                               a.command);
+        return ctl_usage_error("%s takes none of status's options (--unit ... --as-of)", a.command);
     if (what > 1)
         return ctl_usage_error("give one of --unit, --division, --level, --divisions, --laggards, "
                                "--silent, --history and --series");

@@ -13,12 +13,12 @@
 #include <string.h>
 
 struct ctl_scoresheet {
-    size_t count;                              /* nodes */
+    size_t count;                                /* nodes */
     ctl_score_node_t nodes[CTL_SCORE_NODES_MAX]; /* in document order */
 };
 
-static const char *const s_method_names[] = {"judgment", "funds_in_place", "funds_use",
-                                             "execution", "output_attainment"};
+static const char *const s_method_names[] = {"judgment", "funds_in_place", "funds_use", "execution",
+                                             "output_attainment"};
 #define METHOD_COUNT 5
 
 static double s_round2(double x)
@@ -32,10 +32,10 @@ enum { SK_LABEL_ZH, SK_LABEL_EN, SK_POINTS, SK_PARENT, SK_METHOD, SK_COUNT };
 static const char *s_sheet_keys[SK_COUNT] = {"label_zh", "label_en", "points", "parent", "method"};
 
 typedef struct {
-    ctl_scoresheet_t *sheet;               /* nodes in file order while parsing */
-    int line[CTL_SCORE_NODES_MAX];         /* section line of each node */
-    ctl_score_node_t *cur;                 /* node being read */
-    int key_line[SK_COUNT];                /* lines of cur's keys */
+    ctl_scoresheet_t *sheet;       /* nodes in file order while parsing */
+    int line[CTL_SCORE_NODES_MAX]; /* section line of each node */
+    ctl_score_node_t *cur;         /* node being read */
+    int key_line[SK_COUNT];        /* lines of cur's keys */
 } sparse_t;
 
 static int s_sheet_finish(ro_ini_t *ini, sparse_t *p)
@@ -47,7 +47,7 @@ static int s_sheet_finish(ro_ini_t *ini, sparse_t *p)
     for (int k = SK_LABEL_ZH; k <= SK_POINTS; k++)
         if (!p->key_line[k])
             return ro_ini_fail(ini, at, "[level%d %s] lacks '%s'", n->depth, n->id,
-                                s_sheet_keys[k]);
+                               s_sheet_keys[k]);
     if (n->depth > 1 && !p->key_line[SK_PARENT])
         return ro_ini_fail(ini, at, "[level%d %s] lacks 'parent'", n->depth, n->id);
     if (n->depth == 1 && p->key_line[SK_PARENT])
@@ -56,9 +56,9 @@ static int s_sheet_finish(ro_ini_t *ini, sparse_t *p)
         return ro_ini_fail(ini, at, "[level3 %s] lacks 'method'", n->id);
     if (n->depth < 3 && p->key_line[SK_METHOD])
         return ro_ini_fail(ini, p->key_line[SK_METHOD],
-                            "only level-3 items have a method; a level-%d item adds up its "
-                            "children",
-                            n->depth);
+                           "only level-3 items have a method; a level-%d item adds up its "
+                           "children",
+                           n->depth);
     p->sheet->count++;
     p->cur = NULL;
     return 0;
@@ -87,11 +87,11 @@ static int s_sheet_check(ro_ini_t *ini, sparse_t *p)
         }
         if (!children)
             return ro_ini_fail(ini, p->line[i], "[level%d %s] has no items under it", n->depth,
-                                n->id);
+                               n->id);
         if (fabs(sum - n->points) > 1e-9)
             return ro_ini_fail(ini, p->line[i],
-                                "[level%d %s] has %g points but its items add up to %g",
-                                n->depth, n->id, n->points, sum);
+                               "[level%d %s] has %g points but its items add up to %g", n->depth,
+                               n->id, n->points, sum);
     }
     if (fabs(top - 100) > 1e-9)
         return ro_ini_fail(ini, -1, "the level-1 items add up to %g points, not 100", top);
@@ -140,13 +140,13 @@ static int s_sheet_section(ro_ini_t *ini, const char *name, int line)
         depth = 3;
     if (!depth)
         return ro_ini_fail(ini, line,
-                            "unknown section [%s]: sections are [level1 <id>], [level2 <id>] "
-                            "and [level3 <id>]",
-                            name);
+                           "unknown section [%s]: sections are [level1 <id>], [level2 <id>] "
+                           "and [level3 <id>]",
+                           name);
     const char *id = name + 7;
     if (!ro_ini_id_valid(id))
         return ro_ini_fail(ini, line, "item id '%s' is not 1 to %d of a-z, 0-9 and _", id,
-                            RO_ID_MAX - 1);
+                           RO_ID_MAX - 1);
     if (ctl_scoresheet_find(p->sheet, id) >= 0)
         return ro_ini_fail(ini, line, "item '%s' appears twice", id);
     if (p->sheet->count == CTL_SCORE_NODES_MAX)
@@ -173,8 +173,8 @@ static int s_sheet_key(ro_ini_t *ini, const char *name, const char *value, int l
     if (k == SK_COUNT)
         return ro_ini_fail(ini, line, "unknown key '%s' in [level%d %s]", name, n->depth, n->id);
     if (p->key_line[k])
-        return ro_ini_fail(ini, line, "'%s' given twice in [level%d %s] (first on line %d)",
-                            name, n->depth, n->id, p->key_line[k]);
+        return ro_ini_fail(ini, line, "'%s' given twice in [level%d %s] (first on line %d)", name,
+                           n->depth, n->id, p->key_line[k]);
     p->key_line[k] = line;
     size_t len = strlen(value);
     switch (k) {
@@ -183,23 +183,24 @@ static int s_sheet_key(ro_ini_t *ini, const char *name, const char *value, int l
         char *dst = k == SK_LABEL_ZH ? n->label_zh : n->label_en;
         if (len == 0 || len >= RO_LABEL_MAX || !ro_utf8_valid(value, len))
             return ro_ini_fail(ini, line, "%s must be 1 to %d bytes of UTF-8", name,
-                                RO_LABEL_MAX - 1);
+                               RO_LABEL_MAX - 1);
         memcpy(dst, value, len + 1);
         return 0;
     }
     case SK_POINTS:
         if (ro_ini_number(value, &n->points) || n->points <= 0 || n->points > 100)
             return ro_ini_fail(ini, line, "points = '%s' is not a number above 0, at most 100",
-                                value);
+                               value);
         return 0;
     case SK_PARENT: {
         int parent = ctl_scoresheet_find(p->sheet, value);
         if (parent < 0)
             return ro_ini_fail(ini, line, "parent '%s' is not an item defined above", value);
         if (p->sheet->nodes[parent].depth != n->depth - 1)
-            return ro_ini_fail(ini, line, "parent '%s' is a level-%d item; a level-%d item's "
-                                "parent is one level up", value, p->sheet->nodes[parent].depth,
-                                n->depth);
+            return ro_ini_fail(ini, line,
+                               "parent '%s' is a level-%d item; a level-%d item's "
+                               "parent is one level up",
+                               value, p->sheet->nodes[parent].depth, n->depth);
         n->parent = parent;
         return 0;
     }
@@ -211,9 +212,9 @@ static int s_sheet_key(ro_ini_t *ini, const char *name, const char *value, int l
             }
         }
         return ro_ini_fail(ini, line,
-                            "method = '%s' is not judgment, funds_in_place, funds_use, "
-                            "execution or output_attainment",
-                            value);
+                           "method = '%s' is not judgment, funds_in_place, funds_use, "
+                           "execution or output_attainment",
+                           value);
     }
     return 0;
 }
@@ -265,12 +266,12 @@ int ctl_scoresheet_find(const ctl_scoresheet_t *self, const char *id)
 typedef enum { SEC_NONE, SEC_EVALUATION, SEC_FUNDS, SEC_SCORES } ssec_t;
 
 typedef struct {
-    const ctl_scoresheet_t *sheet;     /* the sheet scored */
-    ctl_scores_t *scores;              /* being filled */
-    ssec_t sec;                        /* section being read */
-    int sec_line[4];                   /* line of each section header; 0 = not seen */
-    int planned_line;                  /* line of planned; 0 = not given */
-    int year_line, date_line;          /* lines of [evaluation] keys */
+    const ctl_scoresheet_t *sheet;       /* the sheet scored */
+    ctl_scores_t *scores;                /* being filled */
+    ssec_t sec;                          /* section being read */
+    int sec_line[4];                     /* line of each section header; 0 = not seen */
+    int planned_line;                    /* line of planned; 0 = not given */
+    int year_line, date_line;            /* lines of [evaluation] keys */
     int score_line[CTL_SCORE_NODES_MAX]; /* line of each score given */
     int alloc_line[CTL_FUND_YEARS_MAX];  /* line of allocated.<year> */
     int spent_line[CTL_FUND_YEARS_MAX];  /* line of spent.<year> */
@@ -282,13 +283,13 @@ static int s_scores_section(ro_ini_t *ini, const char *name, int line)
     if (!name) {
         if (!p->planned_line)
             return ro_ini_fail(ini, p->sec_line[SEC_FUNDS] ? p->sec_line[SEC_FUNDS] : -1,
-                                "[funds] lacks 'planned' (the planned investment, 万元)");
+                               "[funds] lacks 'planned' (the planned investment, 万元)");
         for (size_t i = 0; i < p->sheet->count; i++) {
             const ctl_score_node_t *n = &p->sheet->nodes[i];
             if (n->depth == 3 && n->method == CTL_METHOD_JUDGMENT && !p->score_line[i])
                 return ro_ini_fail(ini, p->sec_line[SEC_SCORES] ? p->sec_line[SEC_SCORES] : -1,
-                                    "[scores] lacks %s (%s, %g points): the evaluator's score",
-                                    n->id, n->label_zh, n->points);
+                                   "[scores] lacks %s (%s, %g points): the evaluator's score",
+                                   n->id, n->label_zh, n->points);
         }
         return 0;
     }
@@ -297,12 +298,11 @@ static int s_scores_section(ro_ini_t *ini, const char *name, int line)
                  : !strcmp(name, "scores")   ? SEC_SCORES
                                              : SEC_NONE;
     if (sec == SEC_NONE)
-        return ro_ini_fail(ini, line,
-                            "unknown section [%s]: sections are [evaluation], [funds], [scores]",
-                            name);
+        return ro_ini_fail(
+            ini, line, "unknown section [%s]: sections are [evaluation], [funds], [scores]", name);
     if (p->sec_line[sec])
         return ro_ini_fail(ini, line, "[%s] appears twice (first on line %d)", name,
-                            p->sec_line[sec]);
+                           p->sec_line[sec]);
     p->sec_line[sec] = line;
     p->sec = sec;
     return 0;
@@ -332,9 +332,9 @@ static int s_fund_key(ro_ini_t *ini, rparse_t *p, const char *name, const char *
     bool spent = !strncmp(name, "spent.", 6);
     if (!alloc && !spent)
         return ro_ini_fail(ini, line,
-                            "unknown key '%s' in [funds]: planned, allocated.<year>, "
-                            "spent.<year>",
-                            name);
+                           "unknown key '%s' in [funds]: planned, allocated.<year>, "
+                           "spent.<year>",
+                           name);
     const char *ys = name + (alloc ? 10 : 6);
     char *end;
     unsigned long year = strtoul(ys, &end, 10);
@@ -370,8 +370,7 @@ static int s_scores_key(ro_ini_t *ini, const char *name, const char *value, int 
     rparse_t *p = ini->user;
     ctl_scores_t *s = p->scores;
     switch (p->sec) {
-    case SEC_NONE:
-        return ro_ini_fail(ini, line, "key '%s' outside any section", name);
+    case SEC_NONE: return ro_ini_fail(ini, line, "key '%s' outside any section", name);
     case SEC_EVALUATION:
         if (!strcmp(name, "year")) {
             char *end;
@@ -391,25 +390,24 @@ static int s_scores_key(ro_ini_t *ini, const char *name, const char *value, int 
             return 0;
         }
         return ro_ini_fail(ini, line, "unknown key '%s' in [evaluation]: year, date", name);
-    case SEC_FUNDS:
-        return s_fund_key(ini, p, name, value, line);
+    case SEC_FUNDS: return s_fund_key(ini, p, name, value, line);
     case SEC_SCORES: {
         int i = ctl_scoresheet_find(p->sheet, name);
         if (i < 0)
             return ro_ini_fail(ini, line, "'%s' is not an item of the score sheet", name);
         const ctl_score_node_t *n = &p->sheet->nodes[i];
         if (n->depth != 3)
-            return ro_ini_fail(ini, line, "%s (%s) adds up its items; score those instead",
-                                name, n->label_zh);
+            return ro_ini_fail(ini, line, "%s (%s) adds up its items; score those instead", name,
+                               n->label_zh);
         if (n->method != CTL_METHOD_JUDGMENT)
             return ro_ini_fail(ini, line, "%s (%s) is computed (%s), it takes no score", name,
-                                n->label_zh, s_method_names[n->method]);
+                               n->label_zh, s_method_names[n->method]);
         if (s_twice(ini, &p->score_line[i], name, line))
             return -1;
         double v;
         if (ro_ini_number(value, &v) || v < 0 || v > n->points)
             return ro_ini_fail(ini, line, "%s = '%s' is not a score from 0 to %g", name, value,
-                                n->points);
+                               n->points);
         s->score[i] = v;
         return 0;
     }
@@ -424,8 +422,8 @@ void ctl_scores_init(ctl_scores_t *out)
         out->score[i] = NAN;
 }
 
-int ctl_scores_load(const char *path, const ctl_scoresheet_t *sheet, ctl_scores_t *out,
-                    char *err, size_t errlen)
+int ctl_scores_load(const char *path, const ctl_scoresheet_t *sheet, ctl_scores_t *out, char *err,
+                    size_t errlen)
 {
     ctl_scores_init(out);
     rparse_t p = {.sheet = sheet, .scores = out};
@@ -476,15 +474,9 @@ int ctl_scoresheet_compute(const ctl_scoresheet_t *sheet, const ctl_scores_t *sc
             }
             out->score[i] = scores->score[i];
             continue;
-        case CTL_METHOD_FUNDS_IN_PLACE:
-            r = out->allocated / out->planned;
-            break;
-        case CTL_METHOD_FUNDS_USE:
-            r = out->allocated > 0 ? out->spent / out->allocated : 0;
-            break;
-        case CTL_METHOD_EXECUTION:
-            r = out->spent / out->planned;
-            break;
+        case CTL_METHOD_FUNDS_IN_PLACE: r = out->allocated / out->planned; break;
+        case CTL_METHOD_FUNDS_USE: r = out->allocated > 0 ? out->spent / out->allocated : 0; break;
+        case CTL_METHOD_EXECUTION: r = out->spent / out->planned; break;
         case CTL_METHOD_OUTPUT_ATTAINMENT:
         default:
             if (isnan(output_attainment)) {
@@ -536,8 +528,8 @@ const char *ctl_score_method_name(ctl_score_method_t method)
 
 const char *ctl_score_method_formula(ctl_score_method_t method)
 {
-    static const char *formulas[] = {
-        "evaluator's judgment", "points × allocated / planned", "points × spent / allocated",
-        "points × spent / planned", "points × output indicators' attainment"};
+    static const char *formulas[] = {"evaluator's judgment", "points × allocated / planned",
+                                     "points × spent / allocated", "points × spent / planned",
+                                     "points × output indicators' attainment"};
     return (unsigned)method < METHOD_COUNT ? formulas[method] : "?";
 }

@@ -38,13 +38,13 @@ typedef enum {
 } ctl_score_method_t;
 
 typedef struct {
-    char id[RO_ID_MAX];           /* section name after "level1 ", "level2 " or "level3 " */
-    char label_zh[RO_LABEL_MAX];  /* the document's name */
-    char label_en[RO_LABEL_MAX];  /* English name */
-    int depth;                     /* 1, 2 or 3 (a leaf) */
-    int parent;                    /* index of the parent node; -1 at depth 1 */
-    double points;                 /* 分值 */
-    ctl_score_method_t method;     /* leaves: how the score is found */
+    char id[RO_ID_MAX];          /* section name after "level1 ", "level2 " or "level3 " */
+    char label_zh[RO_LABEL_MAX]; /* the document's name */
+    char label_en[RO_LABEL_MAX]; /* English name */
+    int depth;                   /* 1, 2 or 3 (a leaf) */
+    int parent;                  /* index of the parent node; -1 at depth 1 */
+    double points;               /* 分值 */
+    ctl_score_method_t method;   /* leaves: how the score is found */
 } ctl_score_node_t;
 
 typedef struct ctl_scoresheet ctl_scoresheet_t;
@@ -66,19 +66,19 @@ const ctl_score_node_t *ctl_scoresheet_at(const ctl_scoresheet_t *self, size_t i
 int ctl_scoresheet_find(const ctl_scoresheet_t *self, const char *id);
 
 typedef struct {
-    uint32_t year;                 /* e.g. 2018 */
-    double allocated;              /* 万元 put in place that year */
-    double spent;                  /* 万元 spent that year */
+    uint32_t year;    /* e.g. 2018 */
+    double allocated; /* 万元 put in place that year */
+    double spent;     /* 万元 spent that year */
 } ctl_fund_year_t;
 
 /* What the evaluator enters: a score per judgment leaf, and the funds. */
 typedef struct {
-    uint32_t year;                           /* evaluated year ([evaluation] year), 0 = not given */
-    uint32_t date;                           /* YYYYMMDD of the evaluation, 0 = not given */
-    double planned;                          /* 计划投资额, 万元 */
-    size_t year_count;                       /* years in funds */
+    uint32_t year;     /* evaluated year ([evaluation] year), 0 = not given */
+    uint32_t date;     /* YYYYMMDD of the evaluation, 0 = not given */
+    double planned;    /* 计划投资额, 万元 */
+    size_t year_count; /* years in funds */
     ctl_fund_year_t funds[CTL_FUND_YEARS_MAX]; /* by year, ascending */
-    double score[CTL_SCORE_NODES_MAX];       /* by node index; NaN = not given */
+    double score[CTL_SCORE_NODES_MAX];         /* by node index; NaN = not given */
 } ctl_scores_t;
 
 /* Fill *out with no scores and no funds (scores NaN, planned 0). */
@@ -89,19 +89,19 @@ void ctl_scores_init(ctl_scores_t *out);
  * allocated.<year> and spent.<year> (>= 0); [scores] <leaf id> = score,
  * one for every judgment leaf and only for them, 0 <= score <= points.
  * Returns 0, or -1 with "path:line: reason" in err. */
-int ctl_scores_load(const char *path, const ctl_scoresheet_t *sheet, ctl_scores_t *out,
-                    char *err, size_t errlen);
+int ctl_scores_load(const char *path, const ctl_scoresheet_t *sheet, ctl_scores_t *out, char *err,
+                    size_t errlen);
 
 /* The result: a score per node, the ratio behind each computed leaf. */
 typedef struct {
-    size_t count;                        /* nodes */
-    double score[CTL_SCORE_NODES_MAX];   /* by node index */
-    double ratio[CTL_SCORE_NODES_MAX];   /* computed leaves: r; NaN for judgment and parents */
-    double planned;                      /* 万元 */
-    double allocated;                    /* 万元, all years */
-    double spent;                        /* 万元, all years */
-    double total;                        /* sum of the leaf scores */
-    ro_grade_t grade;                   /* of the total */
+    size_t count;                      /* nodes */
+    double score[CTL_SCORE_NODES_MAX]; /* by node index */
+    double ratio[CTL_SCORE_NODES_MAX]; /* computed leaves: r; NaN for judgment and parents */
+    double planned;                    /* 万元 */
+    double allocated;                  /* 万元, all years */
+    double spent;                      /* 万元, all years */
+    double total;                      /* sum of the leaf scores */
+    ro_grade_t grade;                  /* of the total */
 } ctl_score_result_t;
 
 /* Compute the sheet. output_attainment (0..1) is what output_attainment

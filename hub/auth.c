@@ -1,6 +1,6 @@
 /* hub_auth: a ZAP handler over the allow-list (lib/ro_allow), polled by the
- * hub's single loop, so a reload and the per-message checks never race. What a connection may then say
- * is ingest's and status's business. */
+ * hub's single loop, so a reload and the per-message checks never race. What a connection may then
+ * say is ingest's and status's business. */
 #include "auth.h"
 #include "ro_log.h"
 #include "ro_report.h"
@@ -24,7 +24,7 @@
 struct hub_auth {
     void *zap;               /* REP bound at HUB_AUTH_ZAP_ENDPOINT */
     char path[512];          /* the allow-list file */
-    ro_allow_t *list;       /* NULL or empty: admit no one */
+    ro_allow_t *list;        /* NULL or empty: admit no one */
     uint64_t generation;     /* lists loaded */
     size_t dropped;          /* entries of the list before the latest load it no longer admits */
     size_t bad_lines;        /* bad lines in the allow-list as last read */
@@ -134,7 +134,7 @@ static int s_load(hub_auth_t *self, int at_start)
     char err[1024];
     s_bad_log_t lg = {self->path, at_start, 0};
     ro_allow_t *list = ro_allow_load_refined(self->path, at_start ? NULL : self->list, s_log_bad,
-                                               &lg, err, sizeof err);
+                                             &lg, err, sizeof err);
     size_t bad = ro_allow_bad_count(list);
     if (bad > lg.logged)
         ro_log(LOG_ERR, "allow-list %s: %zu more bad lines, not shown", self->path,

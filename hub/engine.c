@@ -12,14 +12,14 @@
 #include <string.h>
 
 struct hub_engine {
-    const ro_registry_t *registry;  /* borrowed */
-    const ro_targets_t *targets;   /* borrowed */
-    size_t units;                   /* registry units */
-    size_t nind;                    /* indicators */
-    uint8_t *division;              /* per unit: its ro_division_index */
-    double *goal;                   /* nind x units: unit goal of each indicator */
-    double province_goal[RO_INDICATORS_MAX];                  /* sum of unit goals */
-    double level_goal[RO_LEVEL_COUNT][RO_INDICATORS_MAX];     /* by level */
+    const ro_registry_t *registry;           /* borrowed */
+    const ro_targets_t *targets;             /* borrowed */
+    size_t units;                            /* registry units */
+    size_t nind;                             /* indicators */
+    uint8_t *division;                       /* per unit: its ro_division_index */
+    double *goal;                            /* nind x units: unit goal of each indicator */
+    double province_goal[RO_INDICATORS_MAX]; /* sum of unit goals */
+    double level_goal[RO_LEVEL_COUNT][RO_INDICATORS_MAX];       /* by level */
     double division_goal[RO_DIVISION_COUNT][RO_INDICATORS_MAX]; /* by division index */
 };
 
@@ -104,8 +104,8 @@ static int s_allocate(hub_engine_t *self, char *err, size_t errlen)
     return 0;
 }
 
-hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *targets,
-                             char *err, size_t errlen)
+hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *targets, char *err,
+                             size_t errlen)
 {
     hub_engine_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -157,11 +157,26 @@ static void s_counts_scope(const ro_indicator_t *ind, const ro_scope_t *s, uint6
                            uint64_t *total)
 {
     switch (ind->source) {
-    case RO_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
-    case RO_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
-    case RO_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
-    case RO_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
-    case RO_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
+    case RO_SOURCE_PARTICIPANTS:
+        *part = s->participants;
+        *total = 0;
+        break;
+    case RO_SOURCE_HOURS:
+        *part = s->hours_tenths;
+        *total = 0;
+        break;
+    case RO_SOURCE_STAFF:
+        *part = s->staff_proficient;
+        *total = s->staff_total;
+        break;
+    case RO_SOURCE_ITEMS:
+        *part = s->items_no_visit;
+        *total = s->items_total;
+        break;
+    case RO_SOURCE_CASES:
+        *part = s->cases_no_visit;
+        *total = s->cases_total;
+        break;
     }
 }
 
@@ -169,11 +184,26 @@ static void s_counts_state(const ro_indicator_t *ind, const hub_unit_state_t *s,
                            uint64_t *total)
 {
     switch (ind->source) {
-    case RO_SOURCE_PARTICIPANTS: *part = s->participants; *total = 0; break;
-    case RO_SOURCE_HOURS: *part = s->hours_tenths; *total = 0; break;
-    case RO_SOURCE_STAFF: *part = s->staff_proficient; *total = s->staff_total; break;
-    case RO_SOURCE_ITEMS: *part = s->items_no_visit; *total = s->items_total; break;
-    case RO_SOURCE_CASES: *part = s->cases_no_visit; *total = s->cases_total; break;
+    case RO_SOURCE_PARTICIPANTS:
+        *part = s->participants;
+        *total = 0;
+        break;
+    case RO_SOURCE_HOURS:
+        *part = s->hours_tenths;
+        *total = 0;
+        break;
+    case RO_SOURCE_STAFF:
+        *part = s->staff_proficient;
+        *total = s->staff_total;
+        break;
+    case RO_SOURCE_ITEMS:
+        *part = s->items_no_visit;
+        *total = s->items_total;
+        break;
+    case RO_SOURCE_CASES:
+        *part = s->cases_no_visit;
+        *total = s->cases_total;
+        break;
     }
 }
 
@@ -225,8 +255,7 @@ static void s_eval(const ro_indicator_t *ind, uint64_t part, uint64_t total, dou
 }
 
 /* Evaluate every indicator of a scope whose raw sums are filled in. */
-static void s_finish(const hub_engine_t *self, ro_scope_t *s, const double *goals,
-                     uint32_t as_of)
+static void s_finish(const hub_engine_t *self, ro_scope_t *s, const double *goals, uint32_t as_of)
 {
     s->indicator_count = self->nind;
     s->grade = RO_GRADE_EXCELLENT;
@@ -265,8 +294,8 @@ void hub_scope_add(ro_scope_t *s, const hub_unit_state_t *st)
         s->last_heard = st->last_heard;
 }
 
-static void s_head(ro_scope_t *s, ro_scope_kind_t kind, const char *id, const char *name,
-                   int level, uint32_t division)
+static void s_head(ro_scope_t *s, ro_scope_kind_t kind, const char *id, const char *name, int level,
+                   uint32_t division)
 {
     memset(s, 0, sizeof *s);
     s->kind = kind;
@@ -311,8 +340,8 @@ int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, si
     return 0;
 }
 
-int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t code, uint32_t as_of, ro_scope_t *out)
+int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t code,
+                        uint32_t as_of, ro_scope_t *out)
 {
     int d = ro_division_index(code);
     if (d < 0)
@@ -338,8 +367,8 @@ int hub_engine_level(const hub_engine_t *self, const hub_unit_state_t *states, r
     return 0;
 }
 
-int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t as_of, ro_scope_t *out)
+int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
+                        ro_scope_t *out)
 {
     s_head_province(out);
     for (size_t u = 0; u < self->units; u++)
@@ -387,8 +416,8 @@ void hub_engine_sum_move(const hub_engine_t *self, hub_rollup_t *sums, size_t in
     if (index >= self->units)
         return;
     ro_scope_t *in[3] = {&sums->province,
-                          &sums->levels[ro_registry_at(self->registry, index)->level],
-                          &sums->divisions[self->division[index]]};
+                         &sums->levels[ro_registry_at(self->registry, index)->level],
+                         &sums->divisions[self->division[index]]};
     for (int k = 0; k < 3; k++) {
         s_scope_sub(in[k], before);
         hub_scope_add(in[k], after);
@@ -449,9 +478,8 @@ static int s_room(void **list, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
-int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t as_of, size_t indicator, size_t limit, hub_laggard_t **out,
-                        size_t *count)
+int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
+                        size_t indicator, size_t limit, hub_laggard_t **out, size_t *count)
 {
     *out = NULL;
     *count = 0;

@@ -58,28 +58,28 @@ void hub_scope_add(ro_scope_t *s, const hub_unit_state_t *st);
 
 /* Every rollup, from one pass over the units. */
 typedef struct {
-    uint32_t as_of;                            /* the date evaluated */
-    ro_scope_t province;                      /* all units */
-    ro_scope_t levels[RO_LEVEL_COUNT];        /* by ro_level_t */
-    ro_scope_t divisions[RO_DIVISION_COUNT];  /* by ro_division_index: [0] = 460000 */
+    uint32_t as_of;                          /* the date evaluated */
+    ro_scope_t province;                     /* all units */
+    ro_scope_t levels[RO_LEVEL_COUNT];       /* by ro_level_t */
+    ro_scope_t divisions[RO_DIVISION_COUNT]; /* by ro_division_index: [0] = 460000 */
 } hub_rollup_t;
 
 /* A unit behind the standing target of an indicator. */
 typedef struct {
-    size_t unit;                      /* registry index */
-    uint32_t division;                /* its division code */
-    double value;                     /* its value; NaN if no data */
-    double next_goal;                 /* the target it is behind */
-    uint32_t next_date;               /* when that target is due; 0 if already past */
-    double gap;                       /* next_goal - value (> 0) */
+    size_t unit;                     /* registry index */
+    uint32_t division;               /* its division code */
+    double value;                    /* its value; NaN if no data */
+    double next_goal;                /* the target it is behind */
+    uint32_t next_date;              /* when that target is due; 0 if already past */
+    double gap;                      /* next_goal - value (> 0) */
     ro_milestone_status_t milestone; /* its milestone status (none: no milestones) */
 } hub_laggard_t;
 
 /* A unit not heard from. */
 typedef struct {
-    size_t unit;                      /* registry index */
-    uint32_t division;                /* its division code */
-    int64_t last_heard;               /* 0 = never */
+    size_t unit;        /* registry index */
+    uint32_t division;  /* its division code */
+    int64_t last_heard; /* 0 = never */
 } hub_silent_t;
 
 typedef struct hub_engine hub_engine_t;
@@ -88,8 +88,8 @@ typedef struct hub_engine hub_engine_t;
  * Borrows registry and targets, which must outlive it. Refuses (NULL, a
  * reason in err) a registry goal column that names no indicator or a ratio
  * indicator (only sums are shared out), or out of memory. */
-hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *targets,
-                             char *err, size_t errlen);
+hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *targets, char *err,
+                             size_t errlen);
 
 /* Free the engine; accepts NULL and nulls the caller's pointer. */
 void hub_engine_destroy(hub_engine_t **self_p);
@@ -104,12 +104,12 @@ double hub_engine_unit_goal(const hub_engine_t *self, size_t unit, size_t indica
  * return -1 for an index, code or level rollout does not know. */
 int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, size_t index,
                     uint32_t as_of, ro_scope_t *out);
-int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t code, uint32_t as_of, ro_scope_t *out);
+int hub_engine_division(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t code,
+                        uint32_t as_of, ro_scope_t *out);
 int hub_engine_level(const hub_engine_t *self, const hub_unit_state_t *states, ro_level_t level,
                      uint32_t as_of, ro_scope_t *out);
-int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t as_of, ro_scope_t *out);
+int hub_engine_province(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
+                        ro_scope_t *out);
 
 /* Province, levels and divisions in one pass over the units. */
 int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
@@ -133,9 +133,8 @@ int hub_engine_eval(const hub_engine_t *self, const ro_scope_t *sums, uint32_t a
  * gap first, ties in registry order; at most limit of them (0 = all).
  * *out is malloc'ed and the caller's to free (NULL when *count is 0).
  * Returns 0, or -1 for an unknown indicator or out of memory. */
-int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states,
-                        uint32_t as_of, size_t indicator, size_t limit, hub_laggard_t **out,
-                        size_t *count);
+int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
+                        size_t indicator, size_t limit, hub_laggard_t **out, size_t *count);
 
 /* Units never heard from or last heard before now - silent_after (a unit
  * heard exactly silent_after seconds ago is not silent yet): never-heard

@@ -69,18 +69,18 @@ struct hub_ingest {
     uint32_t *dirty;     /* units to write this batch */
     size_t ndirty;
 
-    hub_ingest_counters_t c;  /* committed counters */
-    hub_store_state_t state;  /* ok, full or error */
-    char last_error[256];     /* why the last commit failed */
-    int64_t next_retry_ms;    /* monotonic time of the next retry */
-    uint64_t retries;         /* retries of the held batch */
-    uint64_t unroutable;      /* replies to peers already gone */
-    pthread_mutex_t *lock;    /* borrowed, may be NULL: held while the above change */
-    hub_unit_state_t *pub;    /* borrowed, may be NULL: committed states, for readers */
+    hub_ingest_counters_t c;       /* committed counters */
+    hub_store_state_t state;       /* ok, full or error */
+    char last_error[256];          /* why the last commit failed */
+    int64_t next_retry_ms;         /* monotonic time of the next retry */
+    uint64_t retries;              /* retries of the held batch */
+    uint64_t unroutable;           /* replies to peers already gone */
+    pthread_mutex_t *lock;         /* borrowed, may be NULL: held while the above change */
+    hub_unit_state_t *pub;         /* borrowed, may be NULL: committed states, for readers */
     hub_ingest_publish_fn publish; /* may be NULL: hears of each change to pub */
     void *publish_arg;             /* its argument */
-    ro_ratelimit_t rl_refuse; /* refusal and conflict log lines */
-    ro_ratelimit_t rl_store;  /* store failure log lines */
+    ro_ratelimit_t rl_refuse;      /* refusal and conflict log lines */
+    ro_ratelimit_t rl_store;       /* store failure log lines */
 };
 
 #define NO_PAIR UINT32_MAX

@@ -16,17 +16,17 @@
 #include <zmq.h>
 
 #define LINE_MAX_BYTES 512
-#define WHY_MAX 160       /* bytes of what is wrong with one line */
+#define WHY_MAX 160 /* bytes of what is wrong with one line */
 
 struct ro_allow {
     ro_allow_entry_t *entries; /* valid lines in file order, then keys kept for bad lines */
-    size_t n;                   /* entries used */
-    size_t cap;                 /* entries allocated: one per line of the text */
-    uint32_t *by_key;           /* slots: entry index + 1, 0 = empty */
-    uint32_t *by_name;          /* same, keyed by role and name */
-    size_t mask;                /* slots - 1 (a power of two minus one) */
-    size_t bad;                 /* bad lines the parse met */
-    size_t kept;                /* entries with kept set */
+    size_t n;                  /* entries used */
+    size_t cap;                /* entries allocated: one per line of the text */
+    uint32_t *by_key;          /* slots: entry index + 1, 0 = empty */
+    uint32_t *by_name;         /* same, keyed by role and name */
+    size_t mask;               /* slots - 1 (a power of two minus one) */
+    size_t bad;                /* bad lines the parse met */
+    size_t kept;               /* entries with kept set */
 };
 
 static uint64_t s_hash(ro_allow_role_t role, const char *s)
@@ -254,7 +254,7 @@ static void s_refine(ro_allow_t *self, const ro_allow_t *prev, ro_allow_bad_t *b
  * the file beats a kept key). The first bad line's "name:line: reason" goes
  * to err. NULL only when out of memory. */
 static ro_allow_t *s_parse(const char *text, size_t len, const char *name, const ro_allow_t *prev,
-                            ro_allow_bad_fn *on_bad, void *arg, char *err, size_t errlen)
+                           ro_allow_bad_fn *on_bad, void *arg, char *err, size_t errlen)
 {
     char dummy[8];
     if (!err)
@@ -306,8 +306,7 @@ static ro_allow_t *s_parse(const char *text, size_t len, const char *name, const
                     continue; /* went in on the first pass */
                 s_conflict(self, l);
             }
-            ro_allow_bad_t b = {l->lineno, l->why, l->role, l->name, RO_ALLOW_BAD_NAMES_NO_ONE,
-                                 0};
+            ro_allow_bad_t b = {l->lineno, l->why, l->role, l->name, RO_ALLOW_BAD_NAMES_NO_ONE, 0};
             if (b.role)
                 s_refine(self, prev, &b);
             if (on_bad)
@@ -318,8 +317,7 @@ static ro_allow_t *s_parse(const char *text, size_t len, const char *name, const
     return self;
 }
 
-ro_allow_t *ro_allow_parse(const char *text, size_t len, const char *name, char *err,
-                             size_t errlen)
+ro_allow_t *ro_allow_parse(const char *text, size_t len, const char *name, char *err, size_t errlen)
 {
     ro_allow_t *self = s_parse(text, len, name, NULL, NULL, NULL, err, errlen);
     if (self && self->bad)
@@ -328,8 +326,8 @@ ro_allow_t *ro_allow_parse(const char *text, size_t len, const char *name, char 
 }
 
 ro_allow_t *ro_allow_parse_refined(const char *text, size_t len, const char *name,
-                                     const ro_allow_t *prev, ro_allow_bad_fn *on_bad, void *arg,
-                                     char *err, size_t errlen)
+                                   const ro_allow_t *prev, ro_allow_bad_fn *on_bad, void *arg,
+                                   char *err, size_t errlen)
 {
     return s_parse(text, len, name, prev, on_bad, arg, err, errlen);
 }
@@ -413,8 +411,8 @@ ro_allow_t *ro_allow_load(const char *path, char *err, size_t errlen)
     return self;
 }
 
-ro_allow_t *ro_allow_load_refined(const char *path, const ro_allow_t *prev,
-                                    ro_allow_bad_fn *on_bad, void *arg, char *err, size_t errlen)
+ro_allow_t *ro_allow_load_refined(const char *path, const ro_allow_t *prev, ro_allow_bad_fn *on_bad,
+                                  void *arg, char *err, size_t errlen)
 {
     char dummy[8];
     if (!err)
@@ -457,7 +455,7 @@ const ro_allow_entry_t *ro_allow_find_key(const ro_allow_t *self, const char *ke
 }
 
 const ro_allow_entry_t *ro_allow_find_name(const ro_allow_t *self, ro_allow_role_t role,
-                                             const char *name)
+                                           const char *name)
 {
     if (!self || !name)
         return NULL;

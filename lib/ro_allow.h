@@ -25,7 +25,8 @@
 
 #define RO_ALLOW_NAME_MAX 32          /* bytes of a unit id or operator name */
 #define RO_ALLOW_FILE_MAX (16u << 20) /* a larger allow-list is refused */
-#define RO_ALLOW_OPERATOR_PREFIX "operator:" /* how an operator is named as a whole: "operator:NAME" */
+#define RO_ALLOW_OPERATOR_PREFIX                                                                   \
+    "operator:" /* how an operator is named as a whole: "operator:NAME" */
 
 typedef enum { RO_ALLOW_UNIT = 1, RO_ALLOW_OPERATOR = 2 } ro_allow_role_t;
 
@@ -48,12 +49,12 @@ typedef enum {
 
 /* One bad line, as reported to a ro_allow_bad_fn (all borrowed for the call). */
 typedef struct {
-    int line;                    /* its line number */
-    const char *why;             /* what is wrong with it */
-    ro_allow_role_t role;        /* the identity it names, or 0 when none can be read */
-    const char *name;            /* unit id or operator name ("" when role is 0) */
+    int line;                   /* its line number */
+    const char *why;            /* what is wrong with it */
+    ro_allow_role_t role;       /* the identity it names, or 0 when none can be read */
+    const char *name;           /* unit id or operator name ("" when role is 0) */
     ro_allow_outcome_t outcome; /* what the identity got */
-    int other_line;              /* the line of RO_ALLOW_BAD_LISTED and _KEY_TAKEN */
+    int other_line;             /* the line of RO_ALLOW_BAD_LISTED and _KEY_TAKEN */
 } ro_allow_bad_t;
 
 typedef void(ro_allow_bad_fn)(void *arg, const ro_allow_bad_t *bad);
@@ -64,7 +65,7 @@ typedef struct ro_allow ro_allow_t;
  * used in error messages. An empty list (comments only) parses, with count 0.
  * Returns NULL with "name:line: reason" in err on any bad line. */
 ro_allow_t *ro_allow_parse(const char *text, size_t len, const char *name, char *err,
-                             size_t errlen);
+                           size_t errlen);
 
 /* Read and parse the file at path. Refuses (NULL, reason in err) a missing
  * or unreadable file, one above RO_ALLOW_FILE_MAX, and one writable by group
@@ -81,13 +82,13 @@ ro_allow_t *ro_allow_load(const char *path, char *err, size_t errlen);
  * counted by ro_allow_bad_count; "name:line: reason" of the first in err),
  * or NULL when out of memory. prev is only read. */
 ro_allow_t *ro_allow_parse_refined(const char *text, size_t len, const char *name,
-                                     const ro_allow_t *prev, ro_allow_bad_fn *on_bad, void *arg,
-                                     char *err, size_t errlen);
+                                   const ro_allow_t *prev, ro_allow_bad_fn *on_bad, void *arg,
+                                   char *err, size_t errlen);
 /* The same for the file at path; NULL (reason in err) for what
  * ro_allow_load refuses before parsing: missing, unreadable, too large,
  * writable by group or others. */
-ro_allow_t *ro_allow_load_refined(const char *path, const ro_allow_t *prev,
-                                    ro_allow_bad_fn *on_bad, void *arg, char *err, size_t errlen);
+ro_allow_t *ro_allow_load_refined(const char *path, const ro_allow_t *prev, ro_allow_bad_fn *on_bad,
+                                  void *arg, char *err, size_t errlen);
 void ro_allow_destroy(ro_allow_t **self_p);
 
 size_t ro_allow_count(const ro_allow_t *self);
@@ -102,7 +103,7 @@ const ro_allow_entry_t *ro_allow_at(const ro_allow_t *self, size_t i);
 const ro_allow_entry_t *ro_allow_find_key(const ro_allow_t *self, const char *key);
 /* The entry of a unit id or operator name, or NULL. O(1). */
 const ro_allow_entry_t *ro_allow_find_name(const ro_allow_t *self, ro_allow_role_t role,
-                                             const char *name);
+                                           const char *name);
 
 /* True when name is a valid name for role: a unit id (DIVISION-NNN), or an
  * operator name of 1-32 characters from [A-Za-z0-9._-]. */

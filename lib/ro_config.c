@@ -23,10 +23,16 @@ typedef struct {
     int64_t min, max; /* numbers */
 } key_t_;
 
-#define HUB(sec, name, kind, field, lo, hi) \
-    {sec, name, kind, offsetof(ro_hub_config_t, field), sizeof(((ro_hub_config_t *)0)->field), lo, hi}
-#define AGENT(sec, name, kind, field, lo, hi) \
-    {sec, name, kind, offsetof(ro_agent_config_t, field), sizeof(((ro_agent_config_t *)0)->field), lo, hi}
+#define HUB(sec, name, kind, field, lo, hi)                                                        \
+    {                                                                                              \
+        sec, name, kind, offsetof(ro_hub_config_t, field), sizeof(((ro_hub_config_t *)0)->field),  \
+            lo, hi                                                                                 \
+    }
+#define AGENT(sec, name, kind, field, lo, hi)                                                      \
+    {                                                                                              \
+        sec, name, kind, offsetof(ro_agent_config_t, field),                                       \
+            sizeof(((ro_agent_config_t *)0)->field), lo, hi                                        \
+    }
 
 static const key_t_ s_hub_keys[] = {
     HUB("hub", "data_dir", K_PATH, data_dir, 0, 0),
@@ -66,8 +72,11 @@ static const key_t_ s_agent_keys[] = {
     {NULL, NULL, K_STR, 0, 0, 0, 0},
 };
 
-#define CTL(sec, name, kind, field, lo, hi) \
-    {sec, name, kind, offsetof(ro_ctl_config_t, field), sizeof(((ro_ctl_config_t *)0)->field), lo, hi}
+#define CTL(sec, name, kind, field, lo, hi)                                                        \
+    {                                                                                              \
+        sec, name, kind, offsetof(ro_ctl_config_t, field), sizeof(((ro_ctl_config_t *)0)->field),  \
+            lo, hi                                                                                 \
+    }
 
 static const key_t_ s_ctl_keys[] = {
     CTL("ctl", "hub", K_STR, hub, 0, 0),
@@ -126,11 +135,11 @@ void ro_ctl_config_defaults(ro_ctl_config_t *cfg)
 }
 
 typedef struct {
-    const key_t_ *keys; /* the table for this file kind */
-    void *cfg;          /* the struct being filled */
+    const key_t_ *keys;    /* the table for this file kind */
+    void *cfg;             /* the struct being filled */
     char dir[RO_PATH_MAX]; /* folder of the file, for relative paths */
-    char section[128];  /* the section being read; "" before the first */
-    char why[256];      /* reason of the first error */
+    char section[128];     /* the section being read; "" before the first */
+    char why[256];         /* reason of the first error */
 } parse_t;
 
 static int s_set(parse_t *p, const key_t_ *k, const char *value)
@@ -202,16 +211,22 @@ static int s_set(parse_t *p, const key_t_ *k, const char *value)
         return 0;
     }
     case K_LEVEL: {
-        static const struct { const char *n; int v; } lv[] = {
-            {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-            {"info", LOG_INFO}, {"debug", LOG_DEBUG}};
+        static const struct {
+            const char *n;
+            int v;
+        } lv[] = {{"error", LOG_ERR},
+                  {"warning", LOG_WARNING},
+                  {"notice", LOG_NOTICE},
+                  {"info", LOG_INFO},
+                  {"debug", LOG_DEBUG}};
         for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
             if (!strcasecmp(value, lv[i].n)) {
                 *(int *)dst = lv[i].v;
                 return 1;
             }
         }
-        snprintf(p->why, sizeof p->why, "log_level = '%s' is not error, warning, notice, info or debug", value);
+        snprintf(p->why, sizeof p->why,
+                 "log_level = '%s' is not error, warning, notice, info or debug", value);
         return 0;
     }
     }
@@ -267,7 +282,8 @@ int ro_agent_config_load(const char *path, ro_agent_config_t *cfg, char *err, si
     if (s_load(path, s_agent_keys, cfg, err, errlen))
         return -1;
     if (!cfg->unit[0]) {
-        snprintf(err, errlen, "%s: [agent] unit is required: the unit id this agent speaks for", path);
+        snprintf(err, errlen, "%s: [agent] unit is required: the unit id this agent speaks for",
+                 path);
         return -1;
     }
     return 0;

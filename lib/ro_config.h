@@ -13,10 +13,10 @@
 
 /* Transport security of the sockets: CURVE (default) or plain TCP. */
 typedef struct {
-    int curve;                          /* 1: CurveZMQ (default); 0: plain, must be asked for */
-    char hub_public[RO_PATH_MAX];       /* hub's public key file (z85) */
-    char secret_key[RO_PATH_MAX];       /* own secret key file (z85) */
-    char public_key[RO_PATH_MAX];       /* own public key file (z85) */
+    int curve;                    /* 1: CurveZMQ (default); 0: plain, must be asked for */
+    char hub_public[RO_PATH_MAX]; /* hub's public key file (z85) */
+    char secret_key[RO_PATH_MAX]; /* own secret key file (z85) */
+    char public_key[RO_PATH_MAX]; /* own public key file (z85) */
 } ro_security_t;
 
 typedef struct {
@@ -29,34 +29,34 @@ typedef struct {
     char metrics_http[RO_ENDPOINT_MAX]; /* HOST:PORT for Prometheus text, "" = off */
     int feed_hwm;                       /* feed messages queued per subscriber before drops */
     char allow_list[RO_PATH_MAX];       /* CURVE: unit and operator keys */
-    int synchronous;                    /* SQLite synchronous: 1 normal, 2 full (default), 3 extra */
-    int batch_max;                      /* reports drained per transaction */
-    int silent_after;                   /* seconds without a word before a unit is silent */
-    int64_t max_store_bytes;            /* refuse to grow hub.db beyond this; 0 = no bound */
-    int log_level;                      /* syslog level */
-    ro_security_t sec;                  /* keys and mode */
+    int synchronous;         /* SQLite synchronous: 1 normal, 2 full (default), 3 extra */
+    int batch_max;           /* reports drained per transaction */
+    int silent_after;        /* seconds without a word before a unit is silent */
+    int64_t max_store_bytes; /* refuse to grow hub.db beyond this; 0 = no bound */
+    int log_level;           /* syslog level */
+    ro_security_t sec;       /* keys and mode */
 } ro_hub_config_t;
 
 typedef struct {
-    char unit[40];                      /* the unit this agent speaks for (required) */
-    char hub[RO_ENDPOINT_MAX];          /* the hub's ingest endpoint */
-    char outbox[RO_PATH_MAX];           /* the outbox SQLite file */
-    int window;                         /* reports in flight before an ack */
-    int resend_ms;                      /* resend from the last ack after this long without progress */
-    int heartbeat_s;                    /* application heartbeat period */
-    int poll_ms;                        /* how often an idle agent looks for new records */
-    int64_t outbox_max;                 /* events the outbox may hold; record refuses beyond */
-    int log_level;                      /* syslog level */
-    ro_security_t sec;                  /* keys and mode */
+    char unit[40];             /* the unit this agent speaks for (required) */
+    char hub[RO_ENDPOINT_MAX]; /* the hub's ingest endpoint */
+    char outbox[RO_PATH_MAX];  /* the outbox SQLite file */
+    int window;                /* reports in flight before an ack */
+    int resend_ms;             /* resend from the last ack after this long without progress */
+    int heartbeat_s;           /* application heartbeat period */
+    int poll_ms;               /* how often an idle agent looks for new records */
+    int64_t outbox_max;        /* events the outbox may hold; record refuses beyond */
+    int log_level;             /* syslog level */
+    ro_security_t sec;         /* keys and mode */
 } ro_agent_config_t;
 
 /* rolloutctl's ctl.ini: where the hub's status socket is and the
  * operator's CURVE keys ([ctl] hub, timeout; [security] curve,
  * hub_public_key, secret_key, public_key). */
 typedef struct {
-    char hub[RO_ENDPOINT_MAX];          /* status endpoint or HOST[:PORT]; "" = rolloutctl's default */
-    int timeout_s;                      /* seconds to wait for an answer; 0 = rolloutctl's default */
-    ro_security_t sec;                  /* keys and mode; curve on unless the file says off */
+    char hub[RO_ENDPOINT_MAX]; /* status endpoint or HOST[:PORT]; "" = rolloutctl's default */
+    int timeout_s;             /* seconds to wait for an answer; 0 = rolloutctl's default */
+    ro_security_t sec;         /* keys and mode; curve on unless the file says off */
 } ro_ctl_config_t;
 
 /* Fill *cfg with defaults, then read path over them. Returns 0, or -1 with

@@ -143,4 +143,3 @@ int ro_ini_parse(const char *path, ro_ini_t *ini, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, ini->why);
     return -1;
 }
-

@@ -20,14 +20,14 @@ typedef int(ro_ini_section_fn)(ro_ini_t *ini, const char *name, int line);
 typedef int(ro_ini_key_fn)(ro_ini_t *ini, const char *name, const char *value, int line);
 
 struct ro_ini {
-    ro_ini_section_fn *section;  /* a section header was read */
-    ro_ini_key_fn *key;          /* a key = value line was read */
-    void *user;                   /* the callbacks' own state */
-    int line;                     /* line being read, from 1 */
-    int fail_line;                /* line the first failure names; -1 = the whole file */
-    int fail_at;                  /* line being read when it was found */
-    char why[256];                /* reason of the first failure */
-    void *file_;                  /* private: the FILE being read */
+    ro_ini_section_fn *section; /* a section header was read */
+    ro_ini_key_fn *key;         /* a key = value line was read */
+    void *user;                 /* the callbacks' own state */
+    int line;                   /* line being read, from 1 */
+    int fail_line;              /* line the first failure names; -1 = the whole file */
+    int fail_at;                /* line being read when it was found */
+    char why[256];              /* reason of the first failure */
+    void *file_;                /* private: the FILE being read */
 };
 
 /* Parse path; 0, or -1 with "path:line: reason" (or "path: reason") in err.

@@ -18,7 +18,9 @@ void ro_log_init(const char *tag, int max_level)
 static const char *s_level_name(int level)
 {
     switch (level) {
-    case LOG_EMERG: case LOG_ALERT: case LOG_CRIT: return "crit";
+    case LOG_EMERG:
+    case LOG_ALERT:
+    case LOG_CRIT: return "crit";
     case LOG_ERR: return "error";
     case LOG_WARNING: return "warning";
     case LOG_NOTICE: return "notice";

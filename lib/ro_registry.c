@@ -7,25 +7,37 @@
 #include <string.h>
 
 struct ro_registry {
-    ro_unit_t *units;    /* in file order */
-    size_t count;        /* units loaded */
-    size_t cap;          /* units allocated */
-    long *slots;         /* hash index: unit index, or -1 */
-    size_t nslots;       /* a power of two, at least 2 x count */
+    ro_unit_t *units;                     /* in file order */
+    size_t count;                         /* units loaded */
+    size_t cap;                           /* units allocated */
+    long *slots;                          /* hash index: unit index, or -1 */
+    size_t nslots;                        /* a power of two, at least 2 x count */
     char goal_names[RO_GOAL_COLUMNS][48]; /* indicator id of each goal column */
-    int goal_count;      /* goal columns present */
+    int goal_count;                       /* goal columns present */
 };
 
 static const struct {
     uint32_t code;
     const char *name;
 } s_divisions[RO_DIVISION_COUNT] = {
-    {460000, "海南省"},       {460100, "海口市"},       {460200, "三亚市"},
-    {460400, "儋州市"},       {469001, "五指山市"},     {469002, "琼海市"},
-    {469005, "文昌市"},       {469006, "万宁市"},       {469007, "东方市"},
-    {469021, "定安县"},       {469022, "屯昌县"},       {469023, "澄迈县"},
-    {469024, "临高县"},       {469025, "白沙黎族自治县"}, {469026, "昌江黎族自治县"},
-    {469027, "乐东黎族自治县"}, {469028, "陵水黎族自治县"}, {469029, "保亭黎族苗族自治县"},
+    {460000, "海南省"},
+    {460100, "海口市"},
+    {460200, "三亚市"},
+    {460400, "儋州市"},
+    {469001, "五指山市"},
+    {469002, "琼海市"},
+    {469005, "文昌市"},
+    {469006, "万宁市"},
+    {469007, "东方市"},
+    {469021, "定安县"},
+    {469022, "屯昌县"},
+    {469023, "澄迈县"},
+    {469024, "临高县"},
+    {469025, "白沙黎族自治县"},
+    {469026, "昌江黎族自治县"},
+    {469027, "乐东黎族自治县"},
+    {469028, "陵水黎族自治县"},
+    {469029, "保亭黎族苗族自治县"},
     {469030, "琼中黎族苗族自治县"},
 };
 
@@ -163,12 +175,12 @@ static long s_index(ro_registry_t *self)
     return 0;
 }
 
-#define LFAIL(...)                                                \
-    do {                                                          \
-        int o = snprintf(err, errlen, "%s:%d: ", path, lineno);   \
-        if (o > 0 && (size_t)o < errlen)                          \
-            snprintf(err + o, errlen - (size_t)o, __VA_ARGS__);   \
-        goto fail;                                                \
+#define LFAIL(...)                                                                                 \
+    do {                                                                                           \
+        int o = snprintf(err, errlen, "%s:%d: ", path, lineno);                                    \
+        if (o > 0 && (size_t)o < errlen)                                                           \
+            snprintf(err + o, errlen - (size_t)o, __VA_ARGS__);                                    \
+        goto fail;                                                                                 \
     } while (0)
 
 ro_registry_t *ro_registry_load(const char *path, char *err, size_t errlen)
@@ -197,12 +209,13 @@ ro_registry_t *ro_registry_load(const char *path, char *err, size_t errlen)
         char *fields[4 + RO_GOAL_COLUMNS] = {0};
         int n = s_split(line, fields, 4 + RO_GOAL_COLUMNS);
         if (!header) {
-            if (n < 4 || n > 4 + RO_GOAL_COLUMNS || strcmp(fields[0], "id") || strcmp(fields[1], "level") ||
-                strcmp(fields[2], "division") || strcmp(fields[3], "name"))
+            if (n < 4 || n > 4 + RO_GOAL_COLUMNS || strcmp(fields[0], "id") ||
+                strcmp(fields[1], "level") || strcmp(fields[2], "division") ||
+                strcmp(fields[3], "name"))
                 LFAIL("header must be id,level,division,name[,goal.<indicator>...]");
             for (int i = 4; i < n; i++) {
-                if (strncmp(fields[i], "goal.", 5) || strlen(fields[i]) - 5 >= sizeof self->goal_names[0] ||
-                    !fields[i][5])
+                if (strncmp(fields[i], "goal.", 5) ||
+                    strlen(fields[i]) - 5 >= sizeof self->goal_names[0] || !fields[i][5])
                     LFAIL("column '%s' is not goal.<indicator>", fields[i]);
                 strcpy(self->goal_names[self->goal_count++], fields[i] + 5);
             }

@@ -10,21 +10,21 @@
 #include <stdint.h>
 
 typedef enum {
-    RO_LEVEL_PROVINCIAL = 0,  /* 省级 */
-    RO_LEVEL_MUNICIPAL = 1,   /* 市县级 */
-    RO_LEVEL_TOWNSHIP = 2,    /* 乡镇 */
+    RO_LEVEL_PROVINCIAL = 0, /* 省级 */
+    RO_LEVEL_MUNICIPAL = 1,  /* 市县级 */
+    RO_LEVEL_TOWNSHIP = 2,   /* 乡镇 */
     RO_LEVEL_COUNT = 3,
 } ro_level_t;
 
 #define RO_PROVINCE_CODE 460000u
 #define RO_NAME_MAX 120
-#define RO_GOAL_COLUMNS 4   /* per-unit goal override columns a registry may carry */
+#define RO_GOAL_COLUMNS 4 /* per-unit goal override columns a registry may carry */
 
 typedef struct {
-    char id[RO_UNIT_MAX + 1];   /* DIVISION-NNN */
-    ro_level_t level;           /* provincial, municipal or township */
-    uint32_t division;          /* 460000 for provincial units, else the city/county */
-    char name[RO_NAME_MAX + 1]; /* display name (UTF-8) */
+    char id[RO_UNIT_MAX + 1];     /* DIVISION-NNN */
+    ro_level_t level;             /* provincial, municipal or township */
+    uint32_t division;            /* 460000 for provincial units, else the city/county */
+    char name[RO_NAME_MAX + 1];   /* display name (UTF-8) */
     double goal[RO_GOAL_COLUMNS]; /* overrides, by goal column; < 0 means none */
 } ro_unit_t;
 

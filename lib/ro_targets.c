@@ -14,28 +14,53 @@
 #include <string.h>
 
 struct ro_targets {
-    size_t count;                                /* indicators loaded */
+    size_t count;                                 /* indicators loaded */
     ro_indicator_t indicators[RO_INDICATORS_MAX]; /* in file order */
 };
 
 /* ---- targets.ini ------------------------------------------------------ */
 
 typedef enum {
-    K_LABEL_ZH, K_LABEL_EN, K_TYPE, K_KIND, K_SOURCE, K_UNIT, K_GOAL, K_EXCELLENT, K_GOOD,
-    K_FAIR, K_W_PROVINCIAL, K_W_MUNICIPAL, K_W_TOWNSHIP, K_MILESTONE, K_COUNT
+    K_LABEL_ZH,
+    K_LABEL_EN,
+    K_TYPE,
+    K_KIND,
+    K_SOURCE,
+    K_UNIT,
+    K_GOAL,
+    K_EXCELLENT,
+    K_GOOD,
+    K_FAIR,
+    K_W_PROVINCIAL,
+    K_W_MUNICIPAL,
+    K_W_TOWNSHIP,
+    K_MILESTONE,
+    K_COUNT
 } tkey_t;
 
 static const char *s_key_names[K_COUNT] = {
-    "label_zh", "label_en", "type", "kind", "source", "unit", "goal", "excellent", "good",
-    "fair", "weight.provincial", "weight.municipal", "weight.township", "milestone",
+    "label_zh",
+    "label_en",
+    "type",
+    "kind",
+    "source",
+    "unit",
+    "goal",
+    "excellent",
+    "good",
+    "fair",
+    "weight.provincial",
+    "weight.municipal",
+    "weight.township",
+    "milestone",
 };
 
 typedef struct {
-    ro_targets_t *targets;   /* being filled */
-    ro_indicator_t *cur;     /* section being read, NULL before the first */
-    int section_line;         /* line of cur's header */
-    int key_line[K_COUNT];    /* line of each key in cur; 0 = not given */
-    int milestone_line;       /* line of cur's latest milestone */
+    ro_targets_t *targets; /* being filled */
+    ro_indicator_t *cur;   /* section being read, NULL before the first */
+    int section_line;      /* line of cur's header */
+    int key_line[K_COUNT]; /* line of each key in cur; 0 = not given */
+    int milestone_line;    /* line of cur's latest milestone */
 } tparse_t;
 
 static int s_enum(ro_ini_t *ini, const char *key, const char *value, const char *const *names,
@@ -70,52 +95,52 @@ static int s_finish(ro_ini_t *ini, tparse_t *p)
     for (int k = K_LABEL_ZH; k <= K_FAIR; k++)
         if (!p->key_line[k])
             return ro_ini_fail(ini, p->section_line, "[indicator %s] lacks '%s'", ind->id,
-                                s_key_names[k]);
+                               s_key_names[k]);
     bool sum = ind->kind == RO_KIND_SUM;
     bool source_sum = ind->source == RO_SOURCE_PARTICIPANTS || ind->source == RO_SOURCE_HOURS;
     if (sum != source_sum)
         return ro_ini_fail(ini, p->key_line[K_SOURCE], "source '%s' does not fit kind %s (%s)",
-                            ro_source_name(ind->source), ro_indicator_kind_name(ind->kind),
-                            sum ? "sum: participants or hours" : "ratio: staff, items or cases");
+                           ro_source_name(ind->source), ro_indicator_kind_name(ind->kind),
+                           sum ? "sum: participants or hours" : "ratio: staff, items or cases");
     ro_measure_t want = ind->source == RO_SOURCE_PARTICIPANTS ? RO_MEASURE_PEOPLE
-                         : ind->source == RO_SOURCE_HOURS      ? RO_MEASURE_HOURS
-                                                                : RO_MEASURE_PERCENT;
+                        : ind->source == RO_SOURCE_HOURS      ? RO_MEASURE_HOURS
+                                                              : RO_MEASURE_PERCENT;
     if (ind->measure != want)
         return ro_ini_fail(ini, p->key_line[K_UNIT], "unit of source %s must be %s, not %s",
-                            ro_source_name(ind->source), ro_measure_name(want),
-                            ro_measure_name(ind->measure));
+                           ro_source_name(ind->source), ro_measure_name(want),
+                           ro_measure_name(ind->measure));
     double cap = sum ? INFINITY : 100;
     if (ind->goal <= 0 || ind->goal > cap)
         return ro_ini_fail(ini, p->key_line[K_GOAL], "goal %g must be above 0%s", ind->goal,
-                            sum ? "" : " and at most 100 (percent)");
+                           sum ? "" : " and at most 100 (percent)");
     if (ind->excellent > cap)
         return ro_ini_fail(ini, p->key_line[K_EXCELLENT], "excellent %g is above 100 percent",
-                            ind->excellent);
+                           ind->excellent);
     if (!(ind->good < ind->excellent))
         return ro_ini_fail(ini, p->key_line[K_GOOD],
-                            "good %g must be below excellent %g: thresholds descend", ind->good,
-                            ind->excellent);
+                           "good %g must be below excellent %g: thresholds descend", ind->good,
+                           ind->excellent);
     if (!(ind->fair < ind->good))
         return ro_ini_fail(ini, p->key_line[K_FAIR],
-                            "fair %g must be below good %g: thresholds descend", ind->fair,
-                            ind->good);
+                           "fair %g must be below good %g: thresholds descend", ind->fair,
+                           ind->good);
     if (ind->fair < 0)
         return ro_ini_fail(ini, p->key_line[K_FAIR], "fair %g is below 0", ind->fair);
     if (sum) {
         for (int k = K_W_PROVINCIAL; k <= K_W_TOWNSHIP; k++)
             if (!p->key_line[k])
                 return ro_ini_fail(ini, p->section_line,
-                                    "[indicator %s] lacks '%s' (a sum's goal is shared out "
-                                    "among units by level weight)",
-                                    ind->id, s_key_names[k]);
+                                   "[indicator %s] lacks '%s' (a sum's goal is shared out "
+                                   "among units by level weight)",
+                                   ind->id, s_key_names[k]);
         if (ind->weight[0] + ind->weight[1] + ind->weight[2] <= 0)
             return ro_ini_fail(ini, p->key_line[K_W_TOWNSHIP],
-                                "the weights of [indicator %s] are all 0", ind->id);
+                               "the weights of [indicator %s] are all 0", ind->id);
     } else {
         for (int k = K_W_PROVINCIAL; k <= K_W_TOWNSHIP; k++)
             if (p->key_line[k])
-                return ro_ini_fail(ini, p->key_line[k],
-                                    "%s: weights apply only to sum indicators", s_key_names[k]);
+                return ro_ini_fail(ini, p->key_line[k], "%s: weights apply only to sum indicators",
+                                   s_key_names[k]);
         ind->goal /= 100;
         ind->excellent /= 100;
         ind->good /= 100;
@@ -138,12 +163,11 @@ static int s_section(ro_ini_t *ini, const char *name, int line)
         return 0;
     }
     if (strncmp(name, "indicator ", 10))
-        return ro_ini_fail(ini, line, "unknown section [%s]: sections are [indicator <id>]",
-                            name);
+        return ro_ini_fail(ini, line, "unknown section [%s]: sections are [indicator <id>]", name);
     const char *id = name + 10;
     if (!ro_ini_id_valid(id))
         return ro_ini_fail(ini, line, "indicator id '%s' is not 1 to %d of a-z, 0-9 and _", id,
-                            RO_ID_MAX - 1);
+                           RO_ID_MAX - 1);
     if (ro_targets_find(t, id) >= 0)
         return ro_ini_fail(ini, line, "[indicator %s] appears twice", id);
     if (t->count == RO_INDICATORS_MAX)
@@ -184,7 +208,7 @@ static int s_milestone(ro_ini_t *ini, tparse_t *p, const char *value)
         return ro_ini_fail(ini, 0, "milestone date '%s' is not a real YYYY-MM-DD date", date);
     if (ro_ini_number(sp, &pct) || pct <= 0 || pct > 100)
         return ro_ini_fail(ini, 0, "milestone percent '%s' is not a number above 0 and at most 100",
-                            sp);
+                           sp);
     if (ind->milestone_count == RO_MILESTONES_MAX)
         return ro_ini_fail(ini, 0, "more than %d milestones", RO_MILESTONES_MAX);
     if (ind->milestone_count) {
@@ -193,12 +217,12 @@ static int s_milestone(ro_ini_t *ini, tparse_t *p, const char *value)
         ro_date_format(prev->date, pd);
         if (d <= prev->date)
             return ro_ini_fail(ini, 0,
-                                "milestone %s is not after %s (line %d): milestones go in date "
-                                "order",
-                                date, pd, p->milestone_line);
+                               "milestone %s is not after %s (line %d): milestones go in date "
+                               "order",
+                               date, pd, p->milestone_line);
         if (pct / 100 < prev->share)
             return ro_ini_fail(ini, 0, "milestone %s asks %g%%, less than %g%% by %s", date, pct,
-                                prev->share * 100, pd);
+                               prev->share * 100, pd);
     }
     ind->milestones[ind->milestone_count].date = d;
     ind->milestones[ind->milestone_count].share = pct / 100;
@@ -219,16 +243,14 @@ static int s_key(ro_ini_t *ini, const char *name, const char *value, int line)
     if (k == K_COUNT)
         return ro_ini_fail(ini, line, "unknown key '%s' in [indicator %s]", name, ind->id);
     if (k != K_MILESTONE && p->key_line[k])
-        return ro_ini_fail(ini, line, "'%s' given twice in [indicator %s] (first on line %d)",
-                            name, ind->id, p->key_line[k]);
+        return ro_ini_fail(ini, line, "'%s' given twice in [indicator %s] (first on line %d)", name,
+                           ind->id, p->key_line[k]);
     p->key_line[k] = line;
     int e = 0;
     double v = 0;
     switch ((tkey_t)k) {
-    case K_LABEL_ZH:
-        return s_label(ini, name, value, ind->label_zh);
-    case K_LABEL_EN:
-        return s_label(ini, name, value, ind->label_en);
+    case K_LABEL_ZH: return s_label(ini, name, value, ind->label_zh);
+    case K_LABEL_EN: return s_label(ini, name, value, ind->label_en);
     case K_TYPE:
         if (s_enum(ini, name, value, s_type_names, 2, &e))
             return -1;
@@ -249,10 +271,8 @@ static int s_key(ro_ini_t *ini, const char *name, const char *value, int line)
             return -1;
         ind->measure = (ro_measure_t)e;
         return 0;
-    case K_MILESTONE:
-        return s_milestone(ini, p, value);
-    default:
-        break;
+    case K_MILESTONE: return s_milestone(ini, p, value);
+    default: break;
     }
     if (ro_ini_number(value, &v) || v < 0)
         return ro_ini_fail(ini, line, "%s = '%s' is not a number from 0", name, value);

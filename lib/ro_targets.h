@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RO_INDICATORS_MAX 16  /* indicators a targets file may define */
-#define RO_MILESTONES_MAX 8   /* milestones per indicator */
+#define RO_INDICATORS_MAX 16    /* indicators a targets file may define */
+#define RO_MILESTONES_MAX 8     /* milestones per indicator */
 #define RO_ID_MAX RO_INI_ID_MAX /* bytes of an id, with its NUL: [a-z0-9_], 1..39 */
-#define RO_LABEL_MAX 160      /* bytes of a label, with its NUL */
+#define RO_LABEL_MAX 160        /* bytes of a label, with its NUL */
 
 /* 产出指标 output or 效益指标 effect: the document's two indicator types. */
 typedef enum {
@@ -45,36 +45,36 @@ typedef enum {
 typedef enum {
     RO_MEASURE_PEOPLE = 0,
     RO_MEASURE_HOURS = 1,
-    RO_MEASURE_PERCENT = 2,     /* stored as a ratio 0..1, shown as percent */
+    RO_MEASURE_PERCENT = 2, /* stored as a ratio 0..1, shown as percent */
 } ro_measure_t;
 
 /* Grade bands, best first, so "worse" compares greater. */
 typedef enum {
-    RO_GRADE_EXCELLENT = 0,     /* 优 */
-    RO_GRADE_GOOD = 1,          /* 良 */
-    RO_GRADE_FAIR = 2,          /* 中 */
-    RO_GRADE_POOR = 3,          /* 差 */
+    RO_GRADE_EXCELLENT = 0, /* 优 */
+    RO_GRADE_GOOD = 1,      /* 良 */
+    RO_GRADE_FAIR = 2,      /* 中 */
+    RO_GRADE_POOR = 3,      /* 差 */
 } ro_grade_t;
 
 typedef struct {
-    uint32_t date;               /* YYYYMMDD: due by the end of this day */
-    double share;                /* ratio: the ratio asked (0..1); sum: the fraction of the goal */
+    uint32_t date; /* YYYYMMDD: due by the end of this day */
+    double share;  /* ratio: the ratio asked (0..1); sum: the fraction of the goal */
 } ro_milestone_t;
 
 typedef struct {
-    char id[RO_ID_MAX];               /* section name after "indicator " */
-    char label_zh[RO_LABEL_MAX];      /* the document's name */
-    char label_en[RO_LABEL_MAX];      /* English name */
-    ro_indicator_type_t type;         /* output or effect */
-    ro_indicator_kind_t kind;         /* sum or ratio */
-    ro_source_t source;               /* state fields read */
-    ro_measure_t measure;             /* people, hours or percent */
-    double goal;                       /* province goal: people, hours, or a ratio 0..1 */
-    double excellent;                  /* lower bound of 优, same unit as goal */
-    double good;                       /* lower bound of 良 */
-    double fair;                       /* lower bound of 中; below it is 差 */
-    double weight[RO_LEVEL_COUNT];     /* sum only: allocation weight per level */
-    size_t milestone_count;            /* milestones in date order */
+    char id[RO_ID_MAX];            /* section name after "indicator " */
+    char label_zh[RO_LABEL_MAX];   /* the document's name */
+    char label_en[RO_LABEL_MAX];   /* English name */
+    ro_indicator_type_t type;      /* output or effect */
+    ro_indicator_kind_t kind;      /* sum or ratio */
+    ro_source_t source;            /* state fields read */
+    ro_measure_t measure;          /* people, hours or percent */
+    double goal;                   /* province goal: people, hours, or a ratio 0..1 */
+    double excellent;              /* lower bound of 优, same unit as goal */
+    double good;                   /* lower bound of 良 */
+    double fair;                   /* lower bound of 中; below it is 差 */
+    double weight[RO_LEVEL_COUNT]; /* sum only: allocation weight per level */
+    size_t milestone_count;        /* milestones in date order */
     ro_milestone_t milestones[RO_MILESTONES_MAX]; /* strictly later dates, shares not falling */
 } ro_indicator_t;
 

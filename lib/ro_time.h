@@ -10,9 +10,9 @@
 /* Earliest date any report may carry: the rollout began in 2017. */
 #define RO_DATE_MIN 20170101u
 
-int64_t ro_time_now(void);      /* Unix seconds, wall clock */
-int64_t ro_time_mono_ms(void);  /* monotonic milliseconds */
-int64_t ro_time_mono_us(void);  /* monotonic microseconds */
+int64_t ro_time_now(void);     /* Unix seconds, wall clock */
+int64_t ro_time_mono_ms(void); /* monotonic milliseconds */
+int64_t ro_time_mono_us(void); /* monotonic microseconds */
 
 /* True when d is a real calendar date YYYYMMDD (leap years included). */
 bool ro_date_valid(uint32_t d);

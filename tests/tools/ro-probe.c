@@ -16,27 +16,28 @@
 
 static void s_usage(void)
 {
-    fprintf(stderr,
-            "usage: ro-probe ENDPOINT [--curve SERVER_PUB PUB SEC] [--wait MS] [--append HEX] [--hex]\n"
-            "                [--routing-id HEX] COMMAND\n"
-            "       ro-probe --predict-ids N\n"
-            "  report UNIT SEQ KIND DATE TOTAL PART [TIMES]  send one report TIMES times (default 1)\n"
-            "         KIND: training|staff|items|cases; DATE YYYYMMDD (YYYYMM for cases)\n"
-            "  heartbeat UNIT                                 send a heartbeat\n"
-            "  raw HEX                                        send these bytes as one frame\n"
-            "  frames N                                       send one message of N frames\n"
-            "  flood COUNT N                                  send COUNT messages of N frames each\n"
-            "  big BYTES                                      send a frame of BYTES zero bytes\n"
-            "  -                                              read commands from stdin, one a line,\n"
-            "                                                 all over this one connection; the line\n"
-            "                                                 'wait FILE' waits until FILE exists\n"
-            "Waits --wait MS (default 1500) for answers after each command. --append adds\n"
-            "bytes after an encoded report or heartbeat (e.g. an unknown field). --hex prints\n"
-            "each answer as 'frame HEX' (for sockets that do not speak HubMessage: status).\n"
-            "--routing-id gives the connection a routing id of its own choosing.\n"
-            "--predict-ids prints, in hex, the first N routing ids a libzmq 4.3 ROUTER made in\n"
-            "a process that never seeded rand() would give peers without one: what an\n"
-            "attacker would hold to make the next peer's connection abort such a process.\n");
+    fprintf(
+        stderr,
+        "usage: ro-probe ENDPOINT [--curve SERVER_PUB PUB SEC] [--wait MS] [--append HEX] [--hex]\n"
+        "                [--routing-id HEX] COMMAND\n"
+        "       ro-probe --predict-ids N\n"
+        "  report UNIT SEQ KIND DATE TOTAL PART [TIMES]  send one report TIMES times (default 1)\n"
+        "         KIND: training|staff|items|cases; DATE YYYYMMDD (YYYYMM for cases)\n"
+        "  heartbeat UNIT                                 send a heartbeat\n"
+        "  raw HEX                                        send these bytes as one frame\n"
+        "  frames N                                       send one message of N frames\n"
+        "  flood COUNT N                                  send COUNT messages of N frames each\n"
+        "  big BYTES                                      send a frame of BYTES zero bytes\n"
+        "  -                                              read commands from stdin, one a line,\n"
+        "                                                 all over this one connection; the line\n"
+        "                                                 'wait FILE' waits until FILE exists\n"
+        "Waits --wait MS (default 1500) for answers after each command. --append adds\n"
+        "bytes after an encoded report or heartbeat (e.g. an unknown field). --hex prints\n"
+        "each answer as 'frame HEX' (for sockets that do not speak HubMessage: status).\n"
+        "--routing-id gives the connection a routing id of its own choosing.\n"
+        "--predict-ids prints, in hex, the first N routing ids a libzmq 4.3 ROUTER made in\n"
+        "a process that never seeded rand() would give peers without one: what an\n"
+        "attacker would hold to make the next peer's connection abort such a process.\n");
     exit(2);
 }
 

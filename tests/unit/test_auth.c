@@ -313,11 +313,11 @@ static void test_selftest(void **state)
 /* ---- bad lines on a reload: the list in use, refined per identity ---- */
 
 typedef struct {
-    int n;                          /* bad lines reported */
-    int line[8];                    /* their numbers */
+    int n;                         /* bad lines reported */
+    int line[8];                   /* their numbers */
     ro_allow_outcome_t outcome[8]; /* what their identities got */
-    int other[8];                   /* other_line */
-    char why[8][WHY_TEXT];          /* reasons */
+    int other[8];                  /* other_line */
+    char why[8][WHY_TEXT];         /* reasons */
 } s_bads_t;
 
 static void s_collect(void *arg, const ro_allow_bad_t *b)
@@ -385,7 +385,7 @@ static void test_refine_bad_key_keeps_last_good(void **state)
     assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-001"), s_k[0]);
     assert_string_equal(s_key_of(l, RO_ALLOW_UNIT, "460100-002"), s_k[1]);
     assert_string_equal(s_key_of(l, RO_ALLOW_OPERATOR, "ops"), s_k[3]); /* the new key */
-    assert_null(ro_allow_find_key(l, s_k[2]));                         /* the old one gone */
+    assert_null(ro_allow_find_key(l, s_k[2]));                          /* the old one gone */
     assert_int_equal(ro_allow_count(l), 3);
     assert_int_equal(ro_allow_kept_count(l), 1);
     const ro_allow_entry_t *e = ro_allow_find_name(l, RO_ALLOW_UNIT, "460100-002");

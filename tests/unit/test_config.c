@@ -14,9 +14,10 @@ static void test_hub_defaults_and_values(void **state)
     (void)state;
     ro_hub_config_t cfg;
     char err[512] = "";
-    const char *path = tu_write("hub.ini", "; a comment\n[hub]\ndata_dir = data\nbatch_max = 100\n"
-                                           "synchronous = extra\n[sockets]\ningest = tcp://127.0.0.1:*\n"
-                                           "[security]\ncurve = off\n");
+    const char *path =
+        tu_write("hub.ini", "; a comment\n[hub]\ndata_dir = data\nbatch_max = 100\n"
+                            "synchronous = extra\n[sockets]\ningest = tcp://127.0.0.1:*\n"
+                            "[security]\ncurve = off\n");
     assert_int_equal(ro_hub_config_load(path, &cfg, err, sizeof err), 0);
     char expect[512];
     snprintf(expect, sizeof expect, "%s/data", tu_dir());
@@ -67,7 +68,8 @@ static void test_agent_config(void **state)
     (void)state;
     ro_agent_config_t cfg;
     char err[512] = "";
-    const char *path = tu_write("agent.ini", "[agent]\nunit = 469005-012\nwindow = 64\noutbox = /var/x.db\n");
+    const char *path =
+        tu_write("agent.ini", "[agent]\nunit = 469005-012\nwindow = 64\noutbox = /var/x.db\n");
     assert_int_equal(ro_agent_config_load(path, &cfg, err, sizeof err), 0);
     assert_string_equal(cfg.unit, "469005-012");
     assert_int_equal(cfg.window, 64);
@@ -84,8 +86,9 @@ static void test_ctl_config(void **state)
     (void)state;
     ro_ctl_config_t cfg;
     char err[512] = "";
-    const char *path = tu_write("ctl.ini", "[ctl]\nhub = hub.example.org\ntimeout = 9\n[security]\n"
-                                           "hub_public_key = keys/hub.pub\nsecret_key = /k/op.key\n");
+    const char *path =
+        tu_write("ctl.ini", "[ctl]\nhub = hub.example.org\ntimeout = 9\n[security]\n"
+                            "hub_public_key = keys/hub.pub\nsecret_key = /k/op.key\n");
     assert_int_equal(ro_ctl_config_load(path, &cfg, err, sizeof err), 0);
     assert_string_equal(cfg.hub, "hub.example.org");
     assert_int_equal(cfg.timeout_s, 9);

@@ -142,34 +142,34 @@ static void test_shipped_targets_load(void **state)
     ro_targets_destroy(&t);
 }
 
-static const char s_ok_sum[] = "[indicator people]\n"          /* 1 */
-                               "label_zh = 人数\n"             /* 2 */
-                               "label_en = People\n"           /* 3 */
-                               "type = output\n"               /* 4 */
-                               "kind = sum\n"                  /* 5 */
-                               "source = participants\n"       /* 6 */
-                               "unit = people\n"               /* 7 */
-                               "goal = 100\n"                  /* 8 */
-                               "excellent = 100\n"             /* 9 */
-                               "good = 90\n"                   /* 10 */
-                               "fair = 80\n"                   /* 11 */
-                               "weight.provincial = 1\n"       /* 12 */
-                               "weight.municipal = 1\n"        /* 13 */
-                               "weight.township = 1\n";        /* 14 */
+static const char s_ok_sum[] = "[indicator people]\n"    /* 1 */
+                               "label_zh = 人数\n"       /* 2 */
+                               "label_en = People\n"     /* 3 */
+                               "type = output\n"         /* 4 */
+                               "kind = sum\n"            /* 5 */
+                               "source = participants\n" /* 6 */
+                               "unit = people\n"         /* 7 */
+                               "goal = 100\n"            /* 8 */
+                               "excellent = 100\n"       /* 9 */
+                               "good = 90\n"             /* 10 */
+                               "fair = 80\n"             /* 11 */
+                               "weight.provincial = 1\n" /* 12 */
+                               "weight.municipal = 1\n"  /* 13 */
+                               "weight.township = 1\n";  /* 14 */
 
-static const char s_ok_ratio[] = "\n[indicator share]\n"       /* 15, 16 */
-                                 "label_zh = 占比\n"           /* 17 */
-                                 "label_en = Share\n"          /* 18 */
-                                 "type = effect\n"             /* 19 */
-                                 "kind = ratio\n"              /* 20 */
-                                 "source = items\n"            /* 21 */
-                                 "unit = percent\n"            /* 22 */
-                                 "goal = 80\n"                 /* 23 */
-                                 "excellent = 80\n"            /* 24 */
-                                 "good = 70\n"                 /* 25 */
-                                 "fair = 60\n"                 /* 26 */
-                                 "milestone = 2017-12-31 30\n" /* 27 */
-                                 "milestone = 2018-06-30 70\n";/* 28 */
+static const char s_ok_ratio[] = "\n[indicator share]\n"        /* 15, 16 */
+                                 "label_zh = 占比\n"            /* 17 */
+                                 "label_en = Share\n"           /* 18 */
+                                 "type = effect\n"              /* 19 */
+                                 "kind = ratio\n"               /* 20 */
+                                 "source = items\n"             /* 21 */
+                                 "unit = percent\n"             /* 22 */
+                                 "goal = 80\n"                  /* 23 */
+                                 "excellent = 80\n"             /* 24 */
+                                 "good = 70\n"                  /* 25 */
+                                 "fair = 60\n"                  /* 26 */
+                                 "milestone = 2017-12-31 30\n"  /* 27 */
+                                 "milestone = 2018-06-30 70\n"; /* 28 */
 
 /* s_ok_sum + s_ok_ratio with line `line` replaced by `text` (NULL: deleted,
  * "+..." inserted before it instead). */
@@ -218,7 +218,8 @@ static void test_targets_errors_name_their_line(void **state)
     s_expect(s_variant(16, "[target share]"), "bad.ini:16: unknown section [target share]");
     s_expect(s_variant(16, "[indicator Share!]"), "bad.ini:16: indicator id 'Share!'");
     s_expect(s_variant(16, "[indicator people]"), "bad.ini:16: [indicator people] appears twice");
-    s_expect(s_variant(10, "+colour = red"), "bad.ini:10: unknown key 'colour' in [indicator people]");
+    s_expect(s_variant(10, "+colour = red"),
+             "bad.ini:10: unknown key 'colour' in [indicator people]");
     s_expect(s_variant(8, "goal = 2k"), "bad.ini:8: goal = '2k' is not a number");
     s_expect(s_variant(8, "goal = nan"), "bad.ini:8: goal = 'nan' is not a number");
     s_expect(s_variant(8, "goal = -5"), "bad.ini:8: goal = '-5' is not a number from 0");
@@ -232,25 +233,31 @@ static void test_targets_errors_name_their_line(void **state)
     /* milestones */
     s_expect(s_variant(28, "milestone = 2017-06-30 70"),
              "bad.ini:28: milestone 2017-06-30 is not after 2017-12-31 (line 27)");
-    s_expect(s_variant(28, "milestone = 2017-12-31 70"), "bad.ini:28: milestone 2017-12-31 is not after");
-    s_expect(s_variant(28, "milestone = 2018-06-30 20"), "bad.ini:28: milestone 2018-06-30 asks 20%");
+    s_expect(s_variant(28, "milestone = 2017-12-31 70"),
+             "bad.ini:28: milestone 2017-12-31 is not after");
+    s_expect(s_variant(28, "milestone = 2018-06-30 20"),
+             "bad.ini:28: milestone 2018-06-30 asks 20%");
     s_expect(s_variant(27, "milestone = 2017-02-30 30"), "bad.ini:27: milestone date '2017-02-30'");
-    s_expect(s_variant(27, "milestone = 2017-12-31"), "bad.ini:27: milestone = '2017-12-31' is not");
+    s_expect(s_variant(27, "milestone = 2017-12-31"),
+             "bad.ini:27: milestone = '2017-12-31' is not");
     s_expect(s_variant(27, "milestone = 2017-12-31 130"), "bad.ini:27: milestone percent '130'");
     /* missing keys name the section's line */
     s_expect(s_variant(8, NULL), "bad.ini:1: [indicator people] lacks 'goal'");
     s_expect(s_variant(18, NULL), "bad.ini:16: [indicator share] lacks 'label_en'");
     s_expect(s_variant(13, NULL), "bad.ini:1: [indicator people] lacks 'weight.municipal'");
-    s_expect(s_variant(14, "weight.township = 0\nweight.provincial = 0"),
-             "bad.ini:15: 'weight.provincial' given twice in [indicator people] (first on line 12)");
-    s_expect(s_variant(26, "+weight.township = 1"), "bad.ini:26: weight.township: weights apply only");
+    s_expect(
+        s_variant(14, "weight.township = 0\nweight.provincial = 0"),
+        "bad.ini:15: 'weight.provincial' given twice in [indicator people] (first on line 12)");
+    s_expect(s_variant(26, "+weight.township = 1"),
+             "bad.ini:26: weight.township: weights apply only");
     s_expect(s_variant(21, "source = hours"), "bad.ini:21: source 'hours' does not fit kind ratio");
     s_expect(s_variant(6, "source = cases"), "bad.ini:6: source 'cases' does not fit kind sum");
     s_expect(s_variant(7, "unit = hours"), "bad.ini:7: unit of source participants must be people");
     s_expect(s_variant(5, "kind = mean"), "bad.ini:5: kind = 'mean' is not sum or ratio");
     s_expect(s_variant(4, "type = input"), "bad.ini:4: type = 'input' is not output or effect");
     s_expect(s_variant(3, "label_en ="), "bad.ini:3: label_en must be 1 to");
-    s_expect(s_variant(1, "+goal = 5"), "bad.ini:1: key 'goal' outside any [indicator <id>] section");
+    s_expect(s_variant(1, "+goal = 5"),
+             "bad.ini:1: key 'goal' outside any [indicator <id>] section");
     s_expect(s_variant(9, "excellent 100"), "bad.ini:9: not a 'key = value' or '[section]' line");
     s_expect(s_variant(9, "  excellent = 100"), "bad.ini:9: indented line");
     s_expect(s_variant(16, "[indicator share"), "bad.ini:16: not a 'key = value'");
@@ -286,10 +293,12 @@ static void test_band_edges_sum(void **state)
     hub_engine_province(fx->engine, fx->st, 20190101, &s);
     NEAR(s.indicators[fx->participants].goal, 2000);
     NEAR(s.indicators[fx->hours].goal, 300);
-    static const struct { uint64_t v; ro_grade_t g; } people[] = {
-        {2001, RO_GRADE_EXCELLENT}, {2000, RO_GRADE_EXCELLENT}, {1999, RO_GRADE_GOOD},
-        {1800, RO_GRADE_GOOD}, {1799, RO_GRADE_FAIR}, {1600, RO_GRADE_FAIR},
-        {1599, RO_GRADE_POOR}, {0, RO_GRADE_POOR}};
+    static const struct {
+        uint64_t v;
+        ro_grade_t g;
+    } people[] = {{2001, RO_GRADE_EXCELLENT}, {2000, RO_GRADE_EXCELLENT}, {1999, RO_GRADE_GOOD},
+                  {1800, RO_GRADE_GOOD},      {1799, RO_GRADE_FAIR},      {1600, RO_GRADE_FAIR},
+                  {1599, RO_GRADE_POOR},      {0, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof people / sizeof people[0]; k++) {
         fx->st[2].participants = people[k].v;
         if (s_province_grade(fx, fx->participants) != people[k].g)
@@ -298,9 +307,11 @@ static void test_band_edges_sum(void **state)
                      ro_grade_label(people[k].g));
     }
     /* hours come in tenths and are graded in hours */
-    static const struct { uint64_t tenths; ro_grade_t g; } hours[] = {
-        {3000, RO_GRADE_EXCELLENT}, {2999, RO_GRADE_GOOD}, {2500, RO_GRADE_GOOD},
-        {2499, RO_GRADE_FAIR}, {2000, RO_GRADE_FAIR}, {1999, RO_GRADE_POOR}};
+    static const struct {
+        uint64_t tenths;
+        ro_grade_t g;
+    } hours[] = {{3000, RO_GRADE_EXCELLENT}, {2999, RO_GRADE_GOOD}, {2500, RO_GRADE_GOOD},
+                 {2499, RO_GRADE_FAIR},      {2000, RO_GRADE_FAIR}, {1999, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof hours / sizeof hours[0]; k++) {
         fx->st[0].hours_tenths = hours[k].tenths;
         assert_int_equal(s_province_grade(fx, fx->hours), hours[k].g);
@@ -327,20 +338,22 @@ static void test_band_edges_ratio(void **state)
 {
     fx_t *fx = *state;
     memset(fx->st, 0, sizeof fx->st);
-    static const struct { uint32_t part, total; ro_grade_t staff, items; } cases[] = {
-        {100, 100, RO_GRADE_EXCELLENT, RO_GRADE_EXCELLENT},
-        {999, 1000, RO_GRADE_GOOD, RO_GRADE_EXCELLENT},
-        {90, 100, RO_GRADE_GOOD, RO_GRADE_EXCELLENT},
-        {899, 1000, RO_GRADE_FAIR, RO_GRADE_EXCELLENT},
-        {80, 100, RO_GRADE_FAIR, RO_GRADE_EXCELLENT},
-        {799, 1000, RO_GRADE_POOR, RO_GRADE_GOOD},
-        {70, 100, RO_GRADE_POOR, RO_GRADE_GOOD},
-        {7, 10, RO_GRADE_POOR, RO_GRADE_GOOD},
-        {699, 1000, RO_GRADE_POOR, RO_GRADE_FAIR},
-        {60, 100, RO_GRADE_POOR, RO_GRADE_FAIR},
-        {3, 5, RO_GRADE_POOR, RO_GRADE_FAIR},
-        {599, 1000, RO_GRADE_POOR, RO_GRADE_POOR},
-        {0, 1000, RO_GRADE_POOR, RO_GRADE_POOR}};
+    static const struct {
+        uint32_t part, total;
+        ro_grade_t staff, items;
+    } cases[] = {{100, 100, RO_GRADE_EXCELLENT, RO_GRADE_EXCELLENT},
+                 {999, 1000, RO_GRADE_GOOD, RO_GRADE_EXCELLENT},
+                 {90, 100, RO_GRADE_GOOD, RO_GRADE_EXCELLENT},
+                 {899, 1000, RO_GRADE_FAIR, RO_GRADE_EXCELLENT},
+                 {80, 100, RO_GRADE_FAIR, RO_GRADE_EXCELLENT},
+                 {799, 1000, RO_GRADE_POOR, RO_GRADE_GOOD},
+                 {70, 100, RO_GRADE_POOR, RO_GRADE_GOOD},
+                 {7, 10, RO_GRADE_POOR, RO_GRADE_GOOD},
+                 {699, 1000, RO_GRADE_POOR, RO_GRADE_FAIR},
+                 {60, 100, RO_GRADE_POOR, RO_GRADE_FAIR},
+                 {3, 5, RO_GRADE_POOR, RO_GRADE_FAIR},
+                 {599, 1000, RO_GRADE_POOR, RO_GRADE_POOR},
+                 {0, 1000, RO_GRADE_POOR, RO_GRADE_POOR}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         fx->st[4].staff_total = fx->st[4].items_total = cases[k].total;
         fx->st[4].staff_proficient = fx->st[4].items_no_visit = cases[k].part;
@@ -642,26 +655,27 @@ static void test_overall_grade_is_worst_and_why(void **state)
     fx_t *fx = *state;
     memset(fx->st, 0, sizeof fx->st);
     hub_unit_state_t *u = &fx->st[0];
-    u->participants = 400;       /* 优 against 400 */
-    u->hours_tenths = 600;       /* 60 h of 60: 优 */
+    u->participants = 400; /* 优 against 400 */
+    u->hours_tenths = 600; /* 60 h of 60: 优 */
     u->staff_total = 100;
-    u->staff_proficient = 95;    /* 良 */
+    u->staff_proficient = 95; /* 良 */
     u->items_total = 100;
-    u->items_no_visit = 85;      /* 优, met */
+    u->items_no_visit = 85; /* 优, met */
     u->cases_total = 100;
     u->cases_no_visit = 85;
     ro_scope_t s;
     hub_engine_unit(fx->engine, fx->st, 0, 20190101, &s);
     assert_int_equal(s.grade, RO_GRADE_GOOD);
     assert_int_equal(s.why, 0); /* 良 is not a reason */
-    u->cases_no_visit = 65;      /* 中 and missed */
+    u->cases_no_visit = 65;     /* 中 and missed */
     hub_engine_unit(fx->engine, fx->st, 0, 20190101, &s);
     assert_int_equal(s.grade, RO_GRADE_FAIR);
     assert_int_equal(s.why, 1u << fx->cases);
     char why[512];
     ro_scope_reason(fx->targets, &s, (size_t)fx->cases, why, sizeof why);
-    assert_string_equal(why, "Share of case volume no-visit “不见面审批”办件量占比: 65.0%, grade 中 "
-                             "(良 from 70.0%); missed 80.0% due 2018-12-31");
+    assert_string_equal(why,
+                        "Share of case volume no-visit “不见面审批”办件量占比: 65.0%, grade 中 "
+                        "(良 from 70.0%); missed 80.0% due 2018-12-31");
     ro_scope_reason(fx->targets, &s, (size_t)fx->staff, why, sizeof why);
     assert_string_equal(why, "");
     /* behind the next milestone with a good grade is still a reason */
@@ -783,8 +797,8 @@ static void test_laggards_order(void **state)
     }
     hub_laggard_t *l = NULL;
     size_t n = 99;
-    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n),
-                     0);
+    assert_int_equal(
+        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n), 0);
     assert_int_equal(n, 4);
     /* no data (gap 0.8) first, then 0.5 twice in registry order, then 0.75 */
     assert_int_equal(l[0].unit, 1);
@@ -803,8 +817,8 @@ static void test_laggards_order(void **state)
     assert_int_equal(l[3].milestone, RO_MILESTONE_AT_RISK);
     assert_int_equal(l[3].division, 460000);
     free(l);
-    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 2, &l, &n),
-                     0);
+    assert_int_equal(
+        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 2, &l, &n), 0);
     assert_int_equal(n, 2);
     assert_int_equal(l[1].unit, 2);
     free(l);
@@ -813,8 +827,8 @@ static void test_laggards_order(void **state)
         fx->st[u].items_no_visit = 90;
         fx->st[u].items_total = 100;
     }
-    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n),
-                     0);
+    assert_int_equal(
+        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n), 0);
     assert_int_equal(n, 0);
     assert_null(l);
     assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, 99, 0, &l, &n), -1);
@@ -864,7 +878,9 @@ static void test_100k_units(void **state)
     size_t o = (size_t)snprintf(csv, cap, "id,level,division,name\n");
     for (size_t i = 0; i < n; i++) {
         uint32_t code = ro_division_code(i % RO_DIVISION_COUNT);
-        const char *level = code == RO_PROVINCE_CODE ? "provincial" : i % 3 ? "municipal" : "township";
+        const char *level = code == RO_PROVINCE_CODE ? "provincial"
+                            : i % 3                  ? "municipal"
+                                                     : "township";
         o += (size_t)snprintf(csv + o, cap - o, "%06u-%06zu,%s,%06u,u%zu\n", (unsigned)code, i,
                               level, (unsigned)code, i);
     }
@@ -968,12 +984,15 @@ static void test_scoresheet_reproduces_document(void **state)
     hand.year_count = 2;
     hand.funds[0] = (ctl_fund_year_t){2018, 130.55, 130.55};
     hand.funds[1] = (ctl_fund_year_t){2019, 130.55, 0};
-    static const struct { const char *id; double s; } judged[] = {
-        {"objective_content", 4}, {"decision_basis", 3}, {"decision_procedure", 5},
-        {"allocation_method", 2}, {"allocation_result", 6}, {"in_place_timeliness", 2},
+    static const struct {
+        const char *id;
+        double s;
+    } judged[] = {
+        {"objective_content", 4},    {"decision_basis", 3},         {"decision_procedure", 5},
+        {"allocation_method", 2},    {"allocation_result", 6},      {"in_place_timeliness", 2},
         {"financial_management", 3}, {"organisation_structure", 1}, {"management_rules", 9},
-        {"output_quality", 4}, {"output_timeliness", 3}, {"economic_effect", 8},
-        {"social_effect", 8}, {"environmental_effect", 8}, {"sustainability", 8},
+        {"output_quality", 4},       {"output_timeliness", 3},      {"economic_effect", 8},
+        {"social_effect", 8},        {"environmental_effect", 8},   {"sustainability", 8},
         {"satisfaction", 8}};
     for (size_t k = 0; k < sizeof judged / sizeof judged[0]; k++)
         hand.score[ctl_scoresheet_find(sheet, judged[k].id)] = judged[k].s;
@@ -1007,18 +1026,18 @@ static void test_scoresheet_grades(void **state)
     assert_int_equal(ctl_scoresheet_grade(59.99), RO_GRADE_POOR);
 }
 
-static const char s_small_sheet[] = "[level1 a]\n"                       /* 1 */
-                                    "label_zh = 甲\nlabel_en = A\n"       /* 2-3 */
-                                    "points = 100\n"                      /* 4 */
-                                    "[level2 b]\n"                        /* 5 */
+static const char s_small_sheet[] = "[level1 a]\n"                              /* 1 */
+                                    "label_zh = 甲\nlabel_en = A\n"             /* 2-3 */
+                                    "points = 100\n"                            /* 4 */
+                                    "[level2 b]\n"                              /* 5 */
                                     "parent = a\nlabel_zh = 乙\nlabel_en = B\n" /* 6-8 */
-                                    "points = 100\n"                      /* 9 */
-                                    "[level3 c]\n"                        /* 10 */
+                                    "points = 100\n"                            /* 9 */
+                                    "[level3 c]\n"                              /* 10 */
                                     "parent = b\nlabel_zh = 丙\nlabel_en = C\n" /* 11-13 */
                                     "points = 60\nmethod = output_attainment\n" /* 14-15 */
-                                    "[level3 d]\n"                        /* 16 */
+                                    "[level3 d]\n"                              /* 16 */
                                     "parent = b\nlabel_zh = 丁\nlabel_en = D\n" /* 17-19 */
-                                    "points = 40\nmethod = judgment\n";  /* 20-21 */
+                                    "points = 40\nmethod = judgment\n";         /* 20-21 */
 
 static void s_sheet_expect(const char *text, const char *needle)
 {
@@ -1032,7 +1051,8 @@ static void test_scoresheet_files(void **state)
 {
     (void)state;
     char err[512] = "", buf[2048];
-    ctl_scoresheet_t *sheet = ctl_scoresheet_load(tu_write("sheet.ini", s_small_sheet), err, sizeof err);
+    ctl_scoresheet_t *sheet =
+        ctl_scoresheet_load(tu_write("sheet.ini", s_small_sheet), err, sizeof err);
     if (!sheet)
         fail_msg("%s", err);
     ctl_scores_t sc;
@@ -1066,16 +1086,21 @@ static void test_scoresheet_files(void **state)
     ro_targets_destroy(&t);
 
     /* scores file refusals name their line */
-    static const struct { const char *text, *needle; } bad[] = {
-        {"[funds]\nplanned = 10\n[scores]\nd = 41\n", "scores.ini:4: d = '41' is not a score from 0 to 40"},
-        {"[funds]\nplanned = 10\n[scores]\nc = 10\n", "scores.ini:4: c (丙) is computed (output_attainment)"},
+    static const struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"[funds]\nplanned = 10\n[scores]\nd = 41\n",
+         "scores.ini:4: d = '41' is not a score from 0 to 40"},
+        {"[funds]\nplanned = 10\n[scores]\nc = 10\n",
+         "scores.ini:4: c (丙) is computed (output_attainment)"},
         {"[funds]\nplanned = 10\n[scores]\nb = 10\n", "scores.ini:4: b (乙) adds up its items"},
         {"[funds]\nplanned = 10\n[scores]\nx = 10\n", "scores.ini:4: 'x' is not an item"},
         {"[funds]\nplanned = 10\n[scores]\n", "scores.ini:3: [scores] lacks d (丁, 40 points)"},
         {"[funds]\nplanned = 0\n", "scores.ini:2: planned = '0' is not a number above 0"},
         {"[funds]\nallocated.2018 = 1\n[scores]\nd = 1\n", "scores.ini:1: [funds] lacks 'planned'"},
         {"[funds]\nplanned = 5\nspent.18 = 1\n", "scores.ini:3: 'spent.18': the year must be YYYY"},
-        {"[funds]\nplanned = 5\nspent.2018 = 1\nspent.2018 = 2\n", "scores.ini:4: 'spent.2018' given twice (first on line 3)"},
+        {"[funds]\nplanned = 5\nspent.2018 = 1\nspent.2018 = 2\n",
+         "scores.ini:4: 'spent.2018' given twice (first on line 3)"},
         {"[fund]\n", "scores.ini:1: unknown section [fund]"},
         {"[evaluation]\ndate = 2020-13-01\n", "scores.ini:2: date = '2020-13-01'"},
     };
@@ -1104,7 +1129,8 @@ static void test_scoresheet_files(void **state)
     s_sheet_expect("[level1 a]\nlabel_zh = 甲\nlabel_en = A\npoints = 100\n",
                    "sheet.ini:1: [level1 a] has no items under it");
     s_sheet_expect("[level9 a]\n", "sheet.ini:1: unknown section [level9 a]");
-    s_sheet_expect("[level2 b]\nparent = zz\n", "sheet.ini:2: parent 'zz' is not an item defined above");
+    s_sheet_expect("[level2 b]\nparent = zz\n",
+                   "sheet.ini:2: parent 'zz' is not an item defined above");
     char top[1024];
     snprintf(top, sizeof top, "%s", s_small_sheet);
     for (char *p = top; (p = strstr(p, "points = 100")); p += 12)

@@ -91,18 +91,18 @@ typedef struct {
     hub_unit_state_t states[NUNITS];
     hub_ingest_t *ingest;
     rng_t rng;
-    uint64_t n[NUNITS];                  /* reports in each unit's stream */
-    wire_t wire[NUNITS][SEQ_MAX + 1];    /* the bodies, seq 1..n */
-    wire_t other[NUNITS][SEQ_MAX + 1];   /* another body for the same seq */
-    wire_t heartbeat[NUNITS];            /* a heartbeat per unit */
-    hub_unit_state_t expect[NUNITS];     /* one in-order delivery */
-    uint64_t expect_stored;              /* valid reports, all units */
-    uint64_t acked[NUNITS];              /* the agent's last ack */
-    uint64_t sent[NUNITS];               /* the agent's highest seq sent this pass */
-    uint32_t incarnation[NUNITS];        /* the agent's connection, for routing ids */
-    msg_t channel[CHANNEL_MAX];          /* what is on the wire this round */
+    uint64_t n[NUNITS];                /* reports in each unit's stream */
+    wire_t wire[NUNITS][SEQ_MAX + 1];  /* the bodies, seq 1..n */
+    wire_t other[NUNITS][SEQ_MAX + 1]; /* another body for the same seq */
+    wire_t heartbeat[NUNITS];          /* a heartbeat per unit */
+    hub_unit_state_t expect[NUNITS];   /* one in-order delivery */
+    uint64_t expect_stored;            /* valid reports, all units */
+    uint64_t acked[NUNITS];            /* the agent's last ack */
+    uint64_t sent[NUNITS];             /* the agent's highest seq sent this pass */
+    uint32_t incarnation[NUNITS];      /* the agent's connection, for routing ids */
+    msg_t channel[CHANNEL_MAX];        /* what is on the wire this round */
     size_t nchannel;
-    uint64_t conflicts_sent;             /* conflicting bodies sent */
+    uint64_t conflicts_sent; /* conflicting bodies sent */
 } world_t;
 
 static ro_registry_t *s_reg;
@@ -372,7 +372,8 @@ static void test_go_back_n_equals_in_order(void **state)
                 if (upto > w->n[u])
                     upto = w->n[u];
                 for (uint64_t q = w->sent[u] + 1; q <= upto; q++) {
-                    uint32_t copies = s_chance(&w->rng, (uint32_t)drop) ? 0 : 1 + s_below(&w->rng, 3);
+                    uint32_t copies =
+                        s_chance(&w->rng, (uint32_t)drop) ? 0 : 1 + s_below(&w->rng, 3);
                     for (uint32_t k = 0; k < copies; k++)
                         s_put(w, u, q, 0);
                 }

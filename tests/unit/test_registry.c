@@ -67,7 +67,8 @@ static void test_bad_lines_name_their_line(void **state)
     s_expect_error(buf, ":3: a provincial unit");
     snprintf(buf, sizeof buf, "%s460100-001,municipal,460100\n", h);
     s_expect_error(buf, ":3: expected 4 fields");
-    snprintf(buf, sizeof buf, "%s460100-001,municipal,460100,B\n460100-001,municipal,460100,C\n", h);
+    snprintf(buf, sizeof buf, "%s460100-001,municipal,460100,B\n460100-001,municipal,460100,C\n",
+             h);
     s_expect_error(buf, "appears twice");
     s_expect_error("", "empty");
     s_expect_error("unit,level,division,name\n", ":1: header");
@@ -82,11 +83,11 @@ static void test_goal_columns(void **state)
 {
     (void)state;
     char err[512] = "";
-    ro_registry_t *reg = ro_registry_load(
-        tu_write("goals.csv", "id,level,division,name,goal.training_participants\n"
-                              "460000-001,provincial,460000,A,120\n"
-                              "460100-001,municipal,460100,B,\n"),
-        err, sizeof err);
+    ro_registry_t *reg =
+        ro_registry_load(tu_write("goals.csv", "id,level,division,name,goal.training_participants\n"
+                                               "460000-001,provincial,460000,A,120\n"
+                                               "460100-001,municipal,460100,B,\n"),
+                         err, sizeof err);
     assert_non_null(reg);
     int col = ro_registry_goal_column(reg, "training_participants");
     assert_int_equal(col, 0);
@@ -94,7 +95,8 @@ static void test_goal_columns(void **state)
     assert_true(ro_registry_at(reg, 0)->goal[col] == 120.0);
     assert_true(ro_registry_at(reg, 1)->goal[col] < 0);
     ro_registry_destroy(&reg);
-    s_expect_error("id,level,division,name,goal.x\n460000-001,provincial,460000,A,-3\n", ":2: goal.x");
+    s_expect_error("id,level,division,name,goal.x\n460000-001,provincial,460000,A,-3\n",
+                   ":2: goal.x");
     s_expect_error("id,level,division,name,target\n", ":1: column 'target'");
 }
 

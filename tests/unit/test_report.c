@@ -85,10 +85,10 @@ static int s_setup(void **state)
     assert_non_null(fx->engine);
     /* participants, tenths of hours, staff total/proficient, items total/no-visit, cases */
     static const uint32_t d[8][8] = {
-        {400, 700, 40, 40, 120, 100, 900, 800},  {150, 300, 30, 25, 80, 50, 300, 200},
+        {400, 700, 40, 40, 120, 100, 900, 800},   {150, 300, 30, 25, 80, 50, 300, 200},
         {380, 650, 60, 57, 200, 170, 2000, 1700}, {20, 40, 8, 6, 30, 12, 100, 40},
         {300, 500, 50, 46, 150, 100, 1500, 1250}, {0, 0, 0, 0, 0, 0, 0, 0},
-        {200, 350, 20, 16, 60, 30, 400, 220},    {90, 160, 6, 6, 20, 19, 50, 48}};
+        {200, 350, 20, 16, 60, 30, 400, 220},     {90, 160, 6, 6, 20, 19, 50, 48}};
     for (int u = 0; u < 8; u++) {
         hub_unit_state_t *s = &fx->st[u];
         s->participants = d[u][0];
@@ -108,8 +108,8 @@ static int s_setup(void **state)
     hub_engine_rollup(fx->engine, fx->st, as_of, &fx->rollup);
     hub_laggard_t *lag = NULL;
     size_t head = ro_targets_headline(fx->targets);
-    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, as_of, head, 8, &lag,
-                                         &fx->laggard_count), 0);
+    assert_int_equal(
+        hub_engine_laggards(fx->engine, fx->st, as_of, head, 8, &lag, &fx->laggard_count), 0);
     for (size_t k = 0; k < fx->laggard_count; k++)
         hub_engine_unit(fx->engine, fx->st, lag[k].unit, as_of, &fx->laggards[k]);
     free(lag);
@@ -132,10 +132,10 @@ static int s_setup(void **state)
     snprintf(path, sizeof path, "%s/config/scores-2019.ini", s_root());
     if (ctl_scores_load(path, fx->sheet, &fx->scores, err, sizeof err))
         fail_msg("%s", err);
-    assert_int_equal(ctl_scoresheet_compute(fx->sheet, &fx->scores, NAN, &fx->result, err,
-                                            sizeof err), 0);
-    fx->sheet_report = (ctl_document_sheet_t){.sheet = fx->sheet, .scores = &fx->scores,
-                                            .result = &fx->result};
+    assert_int_equal(
+        ctl_scoresheet_compute(fx->sheet, &fx->scores, NAN, &fx->result, err, sizeof err), 0);
+    fx->sheet_report =
+        (ctl_document_sheet_t){.sheet = fx->sheet, .scores = &fx->scores, .result = &fx->result};
     *state = fx;
     return 0;
 }
@@ -191,8 +191,8 @@ static void s_golden(const char *name, const char *text)
         }
         const char *actual = tu_write(name, text);
         free(want);
-        fail_msg("%s differs from the golden file from line %zu; actual output in %s", name,
-                 line, actual);
+        fail_msg("%s differs from the golden file from line %zu; actual output in %s", name, line,
+                 actual);
     }
     free(want);
 }
@@ -320,7 +320,8 @@ static void test_deterministic_and_same_as_file(void **state)
         char *b = s_targets(fx, (ctl_document_format_t)fmt);
         assert_string_equal(a, b);
         char path[512];
-        snprintf(path, sizeof path, "%s/out.%s", tu_dir(), ctl_document_format_name((ctl_document_format_t)fmt));
+        snprintf(path, sizeof path, "%s/out.%s", tu_dir(),
+                 ctl_document_format_name((ctl_document_format_t)fmt));
         FILE *f = fopen(path, "wb");
         assert_int_equal(ctl_document_targets(f, (ctl_document_format_t)fmt, &fx->report), 0);
         fclose(f);
@@ -521,7 +522,8 @@ static void test_pct_in_values_and_reports(void **state)
         if (!strstr(t, people[fmt]))
             fail_msg("%s: 125 of 2000 people not shown as 6.3%%", ctl_document_format_name(fmt));
         if (strstr(t, "6.2%"))
-            fail_msg("%s: shows 6.2%%: %.60s", ctl_document_format_name(fmt), strstr(t, "6.2%") - 30);
+            fail_msg("%s: shows 6.2%%: %.60s", ctl_document_format_name(fmt),
+                     strstr(t, "6.2%") - 30);
         free(t);
     }
     free(r);
@@ -740,7 +742,7 @@ static void test_row_milestone(void **state)
     res.due_date = 20180630;
     res.due_goal = 0.7;
     const ro_milestone_status_t next[] = {RO_MILESTONE_NONE, RO_MILESTONE_MET,
-                                           RO_MILESTONE_AT_RISK};
+                                          RO_MILESTONE_AT_RISK};
     for (size_t k = 0; k < 3; k++) {
         res.milestone = next[k];
         ctl_document_milestone_t m = ctl_document_row_milestone(&res);
