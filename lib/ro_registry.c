@@ -2,6 +2,7 @@
 #include "ro_registry.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,58 @@ static long s_index(ro_registry_t *self)
         goto fail;                                                                                 \
     } while (0)
 
+/* Why a row is refused, into why; returns -1. */
+__attribute__((format(printf, 3, 4))) static int s_why(char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* One row's fields (id, level, division, name, the goal columns) into u.
+ * Returns 0, or -1 with the reason in why. */
+static int s_parse_unit(const ro_registry_t *reg, char **fields, ro_unit_t *u, char *why,
+                        size_t len)
+{
+    if (!ro_unit_id_valid(fields[0]))
+        return s_why(why, len, "unit id '%s' is not DIVISION-NNN (six digits, dash, three digits)",
+                     fields[0]);
+    strcpy(u->id, fields[0]);
+    if (ro_level_parse(fields[1], &u->level))
+        return s_why(why, len, "level '%s' is not provincial, municipal or township", fields[1]);
+    char *end;
+    errno = 0;
+    unsigned long code = strtoul(fields[2], &end, 10);
+    if (errno || *end || !ro_division_name((uint32_t)code))
+        return s_why(why, len, "division '%s' is not one of the 19 known division codes",
+                     fields[2]);
+    u->division = (uint32_t)code;
+    if ((u->level == RO_LEVEL_PROVINCIAL) != (u->division == RO_PROVINCE_CODE))
+        return s_why(why, len, "a provincial unit belongs to 460000 and only it does");
+    if (strncmp(u->id, fields[2], 6) != 0)
+        return s_why(why, len, "unit id '%s' does not start with its division %s", u->id,
+                     fields[2]);
+    size_t nl = strlen(fields[3]);
+    if (nl == 0 || nl > RO_NAME_MAX || !ro_utf8_valid(fields[3], nl))
+        return s_why(why, len, "name must be 1 to %d bytes of UTF-8", RO_NAME_MAX);
+    memcpy(u->name, fields[3], nl + 1);
+    for (int i = 0; i < RO_GOAL_COLUMNS; i++)
+        u->goal[i] = -1;
+    for (int i = 0; i < reg->goal_count; i++) {
+        if (!fields[4 + i][0])
+            continue;
+        errno = 0;
+        double v = strtod(fields[4 + i], &end);
+        if (errno || *end || v < 0 || v > 1e9)
+            return s_why(why, len, "goal.%s '%s' is not a number from 0", reg->goal_names[i],
+                         fields[4 + i]);
+        u->goal[i] = v;
+    }
+    return 0;
+}
+
 ro_registry_t *ro_registry_load(const char *path, char *err, size_t errlen)
 {
     int lineno = 0;
@@ -234,36 +287,9 @@ ro_registry_t *ro_registry_load(const char *path, char *err, size_t errlen)
         }
         ro_unit_t *u = &self->units[self->count];
         memset(u, 0, sizeof *u);
-        if (!ro_unit_id_valid(fields[0]))
-            LFAIL("unit id '%s' is not DIVISION-NNN (six digits, dash, three digits)", fields[0]);
-        strcpy(u->id, fields[0]);
-        if (ro_level_parse(fields[1], &u->level))
-            LFAIL("level '%s' is not provincial, municipal or township", fields[1]);
-        char *end;
-        errno = 0;
-        unsigned long code = strtoul(fields[2], &end, 10);
-        if (errno || *end || !ro_division_name((uint32_t)code))
-            LFAIL("division '%s' is not one of the 19 known division codes", fields[2]);
-        u->division = (uint32_t)code;
-        if ((u->level == RO_LEVEL_PROVINCIAL) != (u->division == RO_PROVINCE_CODE))
-            LFAIL("a provincial unit belongs to 460000 and only it does");
-        if (strncmp(u->id, fields[2], 6) != 0)
-            LFAIL("unit id '%s' does not start with its division %s", u->id, fields[2]);
-        size_t nl = strlen(fields[3]);
-        if (nl == 0 || nl > RO_NAME_MAX || !ro_utf8_valid(fields[3], nl))
-            LFAIL("name must be 1 to %d bytes of UTF-8", RO_NAME_MAX);
-        memcpy(u->name, fields[3], nl + 1);
-        for (int i = 0; i < RO_GOAL_COLUMNS; i++)
-            u->goal[i] = -1;
-        for (int i = 0; i < self->goal_count; i++) {
-            if (!fields[4 + i][0])
-                continue;
-            errno = 0;
-            double v = strtod(fields[4 + i], &end);
-            if (errno || *end || v < 0 || v > 1e9)
-                LFAIL("goal.%s '%s' is not a number from 0", self->goal_names[i], fields[4 + i]);
-            u->goal[i] = v;
-        }
+        char why[256];
+        if (s_parse_unit(self, fields, u, why, sizeof why))
+            LFAIL("%s", why);
         self->count++;
     }
     if (!header) {
