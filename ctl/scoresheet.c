@@ -521,11 +521,6 @@ double ctl_scoresheet_output_attainment(const ro_targets_t *targets, const ro_sc
     return n ? sum / n : NAN;
 }
 
-const char *ctl_score_method_name(ctl_score_method_t method)
-{
-    return (unsigned)method < METHOD_COUNT ? s_method_names[method] : "?";
-}
-
 const char *ctl_score_method_formula(ctl_score_method_t method)
 {
     static const char *formulas[] = {"evaluator's judgment", "points × allocated / planned",

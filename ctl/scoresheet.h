@@ -120,9 +120,7 @@ double ctl_scoresheet_output_attainment(const ro_targets_t *targets, const ro_sc
 /* The grade of a total: 优 >= 90, 良 >= 80, 中 >= 60, else 差. */
 ro_grade_t ctl_scoresheet_grade(double total);
 
-/* "judgment", "funds_in_place", ...; and a short formula for display,
- * e.g. "points × spent / planned". */
-const char *ctl_score_method_name(ctl_score_method_t method);
+/* A short formula for display, e.g. "points × spent / planned". */
 const char *ctl_score_method_formula(ctl_score_method_t method);
 
 #endif

@@ -461,11 +461,6 @@ size_t hub_auth_count(const hub_auth_t *self)
     return ro_allow_count(self->list);
 }
 
-uint64_t hub_auth_generation(const hub_auth_t *self)
-{
-    return self->generation;
-}
-
 size_t hub_auth_dropped(const hub_auth_t *self)
 {
     return self->dropped;
@@ -496,9 +491,3 @@ uint64_t hub_auth_denied(const hub_auth_t *self, hub_auth_deny_t why)
     return (unsigned)why < HUB_AUTH_DENY_COUNT ? self->denied[why] : 0;
 }
 
-const char *hub_auth_deny_name(hub_auth_deny_t why)
-{
-    static const char *names[HUB_AUTH_DENY_COUNT] = {"no-list", "unknown-key", "wrong-socket",
-                                                     "bad-request"};
-    return (unsigned)why < HUB_AUTH_DENY_COUNT ? names[why] : "?";
-}

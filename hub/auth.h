@@ -74,9 +74,8 @@ int hub_auth_selftest(hub_auth_t *self, void *ctx, int timeout_ms, char *err, si
 int hub_auth_admits(const hub_auth_t *self, hub_auth_role_t role, const char *user_id,
                     const char *key);
 
-/* Entries in use (0 when failing closed), and how many lists were loaded. */
+/* Entries in use (0 when failing closed). */
 size_t hub_auth_count(const hub_auth_t *self);
-uint64_t hub_auth_generation(const hub_auth_t *self);
 /* Entries of the list in use before the latest load that the new one no
  * longer admits (key gone, or bound to another identity): when not 0, live
  * connections may speak with a revoked key (hub_peers_revoke). */
@@ -90,7 +89,5 @@ size_t hub_auth_kept(const hub_auth_t *self);
 /* Connections admitted, and refused by reason, since start. */
 uint64_t hub_auth_admitted(const hub_auth_t *self);
 uint64_t hub_auth_denied(const hub_auth_t *self, hub_auth_deny_t why);
-/* "no-list", "unknown-key", "wrong-socket", "bad-request". */
-const char *hub_auth_deny_name(hub_auth_deny_t why);
 
 #endif

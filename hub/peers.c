@@ -95,11 +95,6 @@ const char *hub_peers_cut_name(hub_peers_cut_t why)
     return (unsigned)why < HUB_PEERS_CUT_COUNT ? s_cut_names[why] : "?";
 }
 
-const char *hub_peers_socket_name(hub_peers_socket_t which)
-{
-    return (unsigned)which < HUB_PEERS_SOCKETS ? s_sock_names[which] : "?";
-}
-
 /* ---- the system's operations ---------------------------------------------- */
 
 static int s_sys_consumed(void *arg, int fd, uint64_t since, uint64_t *bytes)

@@ -154,7 +154,5 @@ size_t hub_peers_identities(const hub_peers_t *self, hub_peers_identity_t *out, 
 
 /* "flood", "idle", "revoked", "input". */
 const char *hub_peers_cut_name(hub_peers_cut_t why);
-/* "ingest", "status", "feed". */
-const char *hub_peers_socket_name(hub_peers_socket_t which);
 
 #endif

@@ -486,11 +486,6 @@ int ro_targets_allocate(const ro_indicator_t *ind, const ro_registry_t *reg, dou
     return 0;
 }
 
-const char *ro_indicator_type_name(ro_indicator_type_t type)
-{
-    return (unsigned)type < 2 ? s_type_names[type] : "?";
-}
-
 const char *ro_indicator_type_label(ro_indicator_type_t type)
 {
     static const char *labels[] = {"产出指标", "效益指标"};

@@ -162,10 +162,8 @@ unsigned ro_indicator_goal_steps(const ro_indicator_t *ind);
  * -1 if ind is not a sum or memory ran out (goal is then untouched). */
 int ro_targets_allocate(const ro_indicator_t *ind, const ro_registry_t *reg, double *goal);
 
-/* Names of the enums: "output"/"effect", "sum"/"ratio", "participants"...,
- * "people"/"hours"/"percent"; Chinese type labels "产出指标"/"效益指标";
- * measure labels "人"/"小时"/"%". */
-const char *ro_indicator_type_name(ro_indicator_type_t type);
+/* Names of the enums: Chinese type labels "产出指标"/"效益指标", "sum"/
+ * "ratio", "participants"..., "people"/"hours"/"percent". */
 const char *ro_indicator_type_label(ro_indicator_type_t type);
 const char *ro_indicator_kind_name(ro_indicator_kind_t kind);
 const char *ro_source_name(ro_source_t source);
