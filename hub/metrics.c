@@ -176,7 +176,8 @@ size_t hub_metrics_list(void *arg, hub_metric_t *out, size_t cap)
     n = s_hist_list(&self->ack, out, n, cap, ack_names);
     /* connections the hub cut: in all, then per identity ("peer_cuts_flood:460100-001") */
     static const char *const cut_names[HUB_PEERS_CUT_COUNT] = {
-        "peer_cuts_flood", "peer_cuts_idle", "peer_cuts_revoked", "peer_cuts_input"};
+        "peer_cuts_flood", "peer_cuts_idle", "peer_cuts_revoked", "peer_cuts_input",
+        "peer_cuts_crowd"};
     for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
         PUT(cut_names[w], hub_peers_cuts(self->peers, (hub_peers_cut_t)w));
     hub_peers_identity_t ids[HUB_PEERS_IDENTITIES + 1];
@@ -311,7 +312,7 @@ int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, s
                    (double)f->errors);
     }
     ro_buf_puts(&b, "# HELP rollout_peer_cuts_total Connections the hub cut, by reason (flood, "
-                    "idle, revoked, input).\n# TYPE rollout_peer_cuts_total counter\n");
+                    "idle, revoked, input, crowd).\n# TYPE rollout_peer_cuts_total counter\n");
     for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
         ro_buf_printf(&b, "rollout_peer_cuts_total{reason=\"%s\"} %llu\n",
                       hub_peers_cut_name((hub_peers_cut_t)w),

@@ -87,7 +87,8 @@ struct hub_peers {
     atomic_int stop;                            /* asks it to end */
 };
 
-static const char *s_cut_names[HUB_PEERS_CUT_COUNT] = {"flood", "idle", "revoked", "input"};
+static const char *s_cut_names[HUB_PEERS_CUT_COUNT] = {"flood", "idle", "revoked", "input",
+                                                       "crowd"};
 static const char *s_sock_names[HUB_PEERS_SOCKETS] = {"ingest", "status", "feed"};
 
 const char *hub_peers_cut_name(hub_peers_cut_t why)
@@ -476,6 +477,53 @@ static size_t s_per_identity(hub_peers_t *self, int64_t now)
     return cut;
 }
 
+static int s_fd_cmp(const void *a, const void *b)
+{
+    const s_rank_t *x = a, *y = b;
+    int k = strcmp(x->group, y->group);
+    return k ? k : (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* Status connections past HUB_PEERS_STATUS_PER_ID per identity (those
+ * that showed a key), the highest fds of each, are cut. */
+static size_t s_status_crowd(hub_peers_t *self, int64_t now)
+{
+    size_t n = 0;
+    for (size_t fd = 0; fd < self->cap; fd++) {
+        s_conn_t *c = &self->conns[fd];
+        if (!c->live || c->cut || c->sock != HUB_PEERS_STATUS || !c->shown || !c->user[0])
+            continue;
+        if (n == self->rank_cap) {
+            size_t cap = self->rank_cap ? 2 * self->rank_cap : 64;
+            s_rank_t *r = realloc(self->rank, cap * sizeof *r);
+            if (!r)
+                break;
+            self->rank = r;
+            self->rank_cap = cap;
+        }
+        self->rank[n++] = (s_rank_t){c->user, 0, (int)fd};
+    }
+    if (n <= HUB_PEERS_STATUS_PER_ID)
+        return 0;
+    qsort(self->rank, n, sizeof *self->rank, s_fd_cmp);
+    size_t cut = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && !strcmp(self->rank[j].group, self->rank[i].group))
+            j++;
+        char what[160];
+        snprintf(what, sizeof what,
+                 "its identity holds %zu status connections, more than %d (a client that does "
+                 "not read its replies?); it may reconnect",
+                 j - i, HUB_PEERS_STATUS_PER_ID);
+        for (size_t k = i + HUB_PEERS_STATUS_PER_ID; k < j; k++)
+            cut += (size_t)s_cut(self, &self->conns[self->rank[k].fd], self->rank[k].fd,
+                                 HUB_PEERS_CUT_CROWD, what, now);
+        i = j;
+    }
+    return cut;
+}
+
 /* Measure connection c on fd and cut it if it is over a bound alone.
  * Returns 1 if cut, 0 if not, -1 if the slot no longer counts (gone,
  * unmeasured); sets c->pending and c->hot. */
@@ -533,6 +581,8 @@ static size_t s_tick(hub_peers_t *self, int64_t now, int full)
     }
     if (full && total > HUB_PEERS_BOUND) /* else no identity can be over it */
         cut += s_per_identity(self, now);
+    if (full)
+        cut += s_status_crowd(self, now);
     self->nhot = hot;
     if (now < self->trim_until_ms)
         self->ops->trim(self->arg);

@@ -39,6 +39,14 @@
 #define HUB_PEERS_KEY_MAX 40             /* bytes of a Z85 key */
 #define HUB_PEERS_ADDR_MAX 64            /* bytes of "ip:port" */
 #define HUB_PEERS_IDENTITIES 64          /* identities counted one by one; the rest as "other" */
+/* Status connections one identity may hold. A status client asks, reads its
+ * reply and asks again; the status socket queues at most one reply per
+ * connection (and one more is being written), so what the hub holds for an
+ * operator that never reads grows with its connections: past this many,
+ * the watchdog cuts the extra ones (the highest fds, most likely the
+ * newest). 16 connections hold at most 32 replies (38 MB of the largest,
+ * LAGGARDS of 893 units: docs/SECURITY.md). */
+#define HUB_PEERS_STATUS_PER_ID 16
 
 /* The sockets watched. */
 typedef enum {
@@ -54,7 +62,8 @@ typedef enum {
     HUB_PEERS_CUT_IDLE = 1,    /* the same, slowly: heartbeats of a long-silent peer */
     HUB_PEERS_CUT_REVOKED = 2, /* its key is no longer admitted (a reload) */
     HUB_PEERS_CUT_INPUT = 3,   /* a feed subscriber sent more than HUB_PEERS_FEED_INPUT */
-    HUB_PEERS_CUT_COUNT = 4,
+    HUB_PEERS_CUT_CROWD = 4,   /* its identity holds more than HUB_PEERS_STATUS_PER_ID */
+    HUB_PEERS_CUT_COUNT = 5,
 } hub_peers_cut_t;
 
 /* What the table needs of the system; hub_peers_system_ops() gives the
@@ -129,7 +138,8 @@ void hub_peers_event(hub_peers_t *self, hub_peers_socket_t which, int event, int
                      int64_t now_ms);
 /* One watchdog pass at monotonic now_ms: measure every connection, cut
  * those over the bounds (alone, or with the other connections of their
- * identity), trim memory after cuts. Returns how many it cut. */
+ * identity; status connections past HUB_PEERS_STATUS_PER_ID per identity),
+ * trim memory after cuts. Returns how many it cut. */
 size_t hub_peers_tick(hub_peers_t *self, int64_t now_ms);
 
 /* ---- what it counts (any thread) ---- */
@@ -152,7 +162,7 @@ typedef struct {
  * cut. Returns how many were written. */
 size_t hub_peers_identities(const hub_peers_t *self, hub_peers_identity_t *out, size_t cap);
 
-/* "flood", "idle", "revoked", "input". */
+/* "flood", "idle", "revoked", "input", "crowd". */
 const char *hub_peers_cut_name(hub_peers_cut_t why);
 
 #endif

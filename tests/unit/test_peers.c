@@ -4,7 +4,8 @@
  * cut and counted under its identity (or "unknown"); marks reset the count;
  * fd reuse is never cut; one identity's connections share the bound; a
  * reload cuts revoked keys and, when asked, connections that showed none;
- * a feed subscriber that sends too much is cut. One test over a real
+ * a feed subscriber that sends too much is cut; an identity's status
+ * connections past HUB_PEERS_STATUS_PER_ID are cut. One test over a real
  * ROUTER checks that ZMQ_SRCFD and a cut behave as the table assumes. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -326,6 +327,37 @@ static void test_feed_input(void **state)
     assert_int_equal(s_tick(f), 0);
 }
 
+/* Status connections past HUB_PEERS_STATUS_PER_ID per identity are cut
+ * (the highest fds); another identity, connections that showed no key and
+ * other sockets are not counted against it. */
+static void test_status_crowd(void **state)
+{
+    s_fix_t *f = *state;
+    int extra = 4, alice = HUB_PEERS_STATUS_PER_ID + extra;
+    for (int fd = 1; fd <= alice; fd++) {
+        s_accept(f, HUB_PEERS_STATUS, fd, "10.0.0.9:5000");
+        hub_peers_mark(f->p, HUB_PEERS_STATUS, fd, "operator:alice", "KA", 40);
+    }
+    for (int fd = alice + 1; fd <= alice + 3; fd++) {
+        s_accept(f, HUB_PEERS_STATUS, fd, "10.0.0.8:5000");
+        hub_peers_mark(f->p, HUB_PEERS_STATUS, fd, "operator:bob", "KB", 40);
+    }
+    for (int fd = alice + 4; fd <= alice + 5; fd++)
+        s_accept(f, HUB_PEERS_STATUS, fd, "10.0.0.7:5000"); /* no request yet */
+    for (int fd = alice + 6; fd < FDS; fd++) {
+        s_accept(f, HUB_PEERS_INGEST, fd, "10.0.0.6:5000");
+        hub_peers_mark(f->p, HUB_PEERS_INGEST, fd, "460100-001", "KU", 100);
+    }
+    assert_int_equal(s_tick(f), (size_t)extra);
+    for (int fd = 1; fd < FDS; fd++)
+        assert_int_equal(f->sys.cuts[fd], fd > HUB_PEERS_STATUS_PER_ID && fd <= alice);
+    assert_int_equal(s_cuts_of(f, "operator:alice", HUB_PEERS_CUT_CROWD), extra);
+    assert_int_equal(s_cuts_of(f, "operator:bob", HUB_PEERS_CUT_CROWD), 0);
+    assert_int_equal(hub_peers_cuts(f->p, HUB_PEERS_CUT_CROWD), extra);
+    /* cut once: the next pass leaves them (their DISCONNECTED is awaited) */
+    assert_int_equal(s_tick(f), 0);
+}
+
 static int s_admit_calls;
 
 static int s_admits(void *arg, hub_peers_socket_t which, const char *user_id, const char *key)
@@ -477,6 +509,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identity_shares_bound, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idle_recycled, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_feed_input, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_status_crowd, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_revoke, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_identities_bounded, s_setup, s_teardown),
         cmocka_unit_test(test_real_router),
