@@ -17,6 +17,7 @@
 #include "ro_clone.h"
 #include "ro_pb.h"
 #include "ro_registry.h"
+#include "ro_status.h"
 #include "ro_time.h"
 #include "status.h"
 #include "ro_targets.h"
@@ -350,12 +351,49 @@ static void test_date_and_registry(void **state)
     ro_registry_destroy(&other);
 }
 
+/* lib/ro_status encodes every scope the feed sends to the very bytes
+ * hub_status_pack_scope, the encoder it replaces, gave. */
+static void test_scope_codec_same_bytes(void **state)
+{
+    fixture_t *f = *state;
+    for (size_t u = 0; u < NUNITS; u++)
+        s_change(f, u, (uint32_t)(3 * u));
+    static uint8_t a[16384], b[16384];
+    hub_rollup_t *r = calloc(1, sizeof *r);
+    assert_int_equal(hub_engine_rollup(f->engine, f->states, 20180630, r), 0);
+    ro_scope_t unit;
+    for (size_t u = 0; u <= NUNITS + RO_DIVISION_COUNT + RO_LEVEL_COUNT; u++) {
+        const ro_scope_t *s = &unit;
+        if (u < NUNITS)
+            assert_int_equal(hub_engine_unit(f->engine, f->states, u, 20180630, &unit), 0);
+        else if (u < NUNITS + RO_DIVISION_COUNT)
+            s = &r->divisions[u - NUNITS];
+        else if (u < NUNITS + RO_DIVISION_COUNT + RO_LEVEL_COUNT)
+            s = &r->levels[u - NUNITS - RO_DIVISION_COUNT];
+        else
+            s = &r->province;
+        for (int with = 0; with < 2; with++) {
+            const ro_targets_t *t = with ? f->targets : NULL;
+            size_t na = hub_status_pack_scope(t, s, a, sizeof a);
+            ro_status_scope_t w;
+            assert_int_equal(ro_status_scope_make(t, s, &w), 0);
+            size_t nb = ro_status_scope_encode(&w, b, sizeof b);
+            ro_status_scope_clear(&w);
+            assert_true(na > 0 && na <= sizeof a);
+            assert_int_equal(na, nb);
+            assert_memory_equal(a, b, na);
+        }
+    }
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commits_coalesce, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_not_sent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_load, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_scope_codec_same_bytes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_date_and_registry, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
