@@ -64,8 +64,8 @@ int ro_feed_update_encode(const ro_feed_update_t *u, uint8_t *buf, size_t cap)
     return (int)rollout__feed_update__pack(&msg, buf);
 }
 
-int ro_feed_update_decode(const uint8_t *buf, size_t len, ro_feed_update_t *out, char *err,
-                          size_t errlen)
+int ro_feed_update_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mode,
+                          ro_feed_update_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (len > RO_FEED_FRAME_MAX) {
@@ -78,7 +78,7 @@ int ro_feed_update_decode(const uint8_t *buf, size_t len, ro_feed_update_t *out,
         return -1;
     }
     int rc = -1;
-    if (!ro_pb_strict(&m->base, len)) {
+    if (!ro_pb_check(&m->base, len, mode == RO_DECODE_SKIP_UNKNOWN)) {
         s_err(err, errlen,
               "feed update with an unknown field, bad UTF-8 or a non-canonical "
               "encoding");
@@ -115,8 +115,8 @@ int ro_feed_heartbeat_encode(const ro_feed_heartbeat_t *hb, uint8_t *buf, size_t
     return (int)rollout__feed_heartbeat__pack(&msg, buf);
 }
 
-int ro_feed_heartbeat_decode(const uint8_t *buf, size_t len, ro_feed_heartbeat_t *out, char *err,
-                             size_t errlen)
+int ro_feed_heartbeat_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mode,
+                             ro_feed_heartbeat_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (len > RO_FRAME_MAX) {
@@ -129,7 +129,7 @@ int ro_feed_heartbeat_decode(const uint8_t *buf, size_t len, ro_feed_heartbeat_t
         return -1;
     }
     int rc = -1;
-    if (!ro_pb_strict(&m->base, len)) {
+    if (!ro_pb_check(&m->base, len, mode == RO_DECODE_SKIP_UNKNOWN)) {
         s_err(err, errlen, "feed heartbeat with an unknown field or a non-canonical encoding");
     } else {
         out->seq = m->seq;

@@ -45,10 +45,11 @@ size_t ro_feed_update_head(uint8_t *head, const ro_feed_update_t *u, size_t scop
 int ro_feed_update_encode(const ro_feed_update_t *u, uint8_t *buf, size_t cap);
 
 /* Decode one FeedUpdate of at most RO_FEED_FRAME_MAX bytes into *out (its
- * scope's strings then its own: ro_feed_update_clear). Returns 0, or -1
- * with a reason in err (out is then empty). */
-int ro_feed_update_decode(const uint8_t *buf, size_t len, ro_feed_update_t *out, char *err,
-                          size_t errlen);
+ * scope's strings then its own: ro_feed_update_clear); mode: what to do
+ * with unknown fields (a subscriber skips them). Returns 0, or -1 with a
+ * reason in err (out is then empty). */
+int ro_feed_update_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mode,
+                          ro_feed_update_t *out, char *err, size_t errlen);
 
 /* Free a decoded update's scope and zero it. NULL is fine. */
 void ro_feed_update_clear(ro_feed_update_t *u);
@@ -56,8 +57,9 @@ void ro_feed_update_clear(ro_feed_update_t *u);
 /* Encode hb into buf (capacity cap). Returns the length, or -1 if it does not fit. */
 int ro_feed_heartbeat_encode(const ro_feed_heartbeat_t *hb, uint8_t *buf, size_t cap);
 
-/* Decode one FeedHeartbeat into *out. Returns 0, or -1 with a reason in err. */
-int ro_feed_heartbeat_decode(const uint8_t *buf, size_t len, ro_feed_heartbeat_t *out, char *err,
-                             size_t errlen);
+/* Decode one FeedHeartbeat into *out (mode as for an update). Returns 0,
+ * or -1 with a reason in err. */
+int ro_feed_heartbeat_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mode,
+                             ro_feed_heartbeat_t *out, char *err, size_t errlen);
 
 #endif

@@ -489,7 +489,8 @@ static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *e
     return r;
 }
 
-ro_status_reply_t *ro_status_reply_decode(const uint8_t *buf, size_t len, char *err, size_t errlen)
+ro_status_reply_t *ro_status_reply_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mode,
+                                          char *err, size_t errlen)
 {
     if (len > RO_STATUS_FRAME_MAX) {
         if (err)
@@ -503,7 +504,7 @@ ro_status_reply_t *ro_status_reply_decode(const uint8_t *buf, size_t len, char *
         return NULL;
     }
     ro_status_reply_t *r = NULL;
-    if (!ro_pb_strict(&m->base, len))
+    if (!ro_pb_check(&m->base, len, mode == RO_DECODE_SKIP_UNKNOWN))
         s_err(err, errlen, "reply with an unknown field, bad UTF-8 or a non-canonical encoding");
     else if (!s_reply_fits(m))
         s_err(err, errlen, "reply with a string or more scopes than its limit");

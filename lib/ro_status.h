@@ -173,9 +173,11 @@ size_t ro_status_scope_encode(const ro_status_scope_t *s, uint8_t *buf, size_t c
  * bytes. Returns 0, or -1 out of memory or over a limit (*out NULL). */
 int ro_status_reply_encode(const ro_status_reply_t *r, uint8_t **out, size_t *out_len);
 
-/* Decode one reply frame of at most RO_STATUS_FRAME_MAX bytes. Returns the
- * reply (the caller's: ro_status_reply_free), or NULL with a reason in err. */
-ro_status_reply_t *ro_status_reply_decode(const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* Decode one reply frame of at most RO_STATUS_FRAME_MAX bytes (mode: what
+ * to do with unknown fields; rolloutctl skips them). Returns the reply (the
+ * caller's: ro_status_reply_free), or NULL with a reason in err. */
+ro_status_reply_t *ro_status_reply_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mode,
+                                          char *err, size_t errlen);
 
 /* Free a decoded reply and null the pointer. NULL is fine. */
 void ro_status_reply_free(ro_status_reply_t **self_p);

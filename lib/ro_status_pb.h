@@ -17,7 +17,7 @@ typedef struct {
  * than RO_INDICATORS_MAX indicators. */
 int ro_status_scope_to_pb(const ro_status_scope_t *s, ro_status_pb_scope_t *pb);
 
-/* Copy pb (already checked by ro_pb_strict) into out, whose strings are
+/* Copy pb (already checked by ro_pb_check) into out, whose strings are
  * then its own. Returns 0, or -1 with a reason in err (a string or a count
  * over its limit, out of memory); out is then empty. */
 int ro_status_scope_from_pb(const Rollout__Scope *pb, ro_status_scope_t *out, char *err,

@@ -129,7 +129,7 @@ static void test_update_round_trip(void **state)
     int n = ro_feed_update_encode(&u, buf, sizeof buf);
     assert_true(n > 0);
     assert_int_equal(ro_feed_update_encode(&u, buf, 10), -1);
-    assert_int_equal(ro_feed_update_decode(buf, (size_t)n, &back, NULL, 0), 0);
+    assert_int_equal(ro_feed_update_decode(buf, (size_t)n, RO_DECODE_STRICT, &back, NULL, 0), 0);
     assert_int_equal(back.seq, 9);
     assert_int_equal(back.epoch, 1ull << 50);
     assert_int_equal(back.prev_seq, 4);
@@ -144,7 +144,7 @@ static void test_update_round_trip(void **state)
     /* no scope */
     u.has_scope = false;
     n = ro_feed_update_encode(&u, buf, sizeof buf);
-    assert_int_equal(ro_feed_update_decode(buf, (size_t)n, &back, NULL, 0), 0);
+    assert_int_equal(ro_feed_update_decode(buf, (size_t)n, RO_DECODE_STRICT, &back, NULL, 0), 0);
     assert_false(back.has_scope);
     ro_feed_update_clear(&back);
     ro_feed_update_clear(NULL);
@@ -157,31 +157,43 @@ static void test_update_hostile(void **state)
     uint8_t buf[4096];
     char err[160];
     int n = ro_feed_update_encode(&u, buf, sizeof buf);
-    assert_int_equal(ro_feed_update_decode(buf, (size_t)n - 1, &back, err, sizeof err), -1);
-    assert_int_equal(ro_feed_update_decode(buf, 5, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_update_decode(buf, (size_t)n - 1, RO_DECODE_STRICT, &back, err, sizeof err), -1);
+    assert_int_equal(ro_feed_update_decode(buf, 5, RO_DECODE_STRICT, &back, err, sizeof err), -1);
     memcpy(buf + n, "\x98\x06\x01", 3);
-    assert_int_equal(ro_feed_update_decode(buf, (size_t)n + 3, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_update_decode(buf, (size_t)n + 3, RO_DECODE_STRICT, &back, err, sizeof err), -1);
     assert_non_null(strstr(err, "unknown field"));
+    assert_int_equal(
+        ro_feed_update_decode(buf, (size_t)n + 3, RO_DECODE_SKIP_UNKNOWN, &back, err, sizeof err),
+        0); /* a subscriber skips what a newer hub adds */
+    ro_feed_update_clear(&back);
     uint8_t *at = NULL;
     for (int i = 0; i + 6 <= n && !at; i++)
         if (!memcmp(buf + i, "469005", 6))
             at = buf + i;
     assert_non_null(at);
-    at[5] = 0xc0; /* bad UTF-8 */
-    assert_int_equal(ro_feed_update_decode(buf, (size_t)n, &back, err, sizeof err), -1);
+    at[5] = 0xc0; /* bad UTF-8, refused either way */
+    assert_int_equal(
+        ro_feed_update_decode(buf, (size_t)n, RO_DECODE_SKIP_UNKNOWN, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_update_decode(buf, (size_t)n, RO_DECODE_STRICT, &back, err, sizeof err), -1);
     at[5] = 0; /* NUL */
-    assert_int_equal(ro_feed_update_decode(buf, (size_t)n, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_update_decode(buf, (size_t)n, RO_DECODE_STRICT, &back, err, sizeof err), -1);
     /* an id over RO_SCOPE_ID_MAX */
     char id[RO_SCOPE_ID_MAX + 1];
     memset(id, '4', sizeof id - 1);
     id[sizeof id - 1] = '\0';
     u.scope.id = id;
     n = ro_feed_update_encode(&u, buf, sizeof buf);
-    assert_int_equal(ro_feed_update_decode(buf, (size_t)n, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_update_decode(buf, (size_t)n, RO_DECODE_STRICT, &back, err, sizeof err), -1);
     assert_false(back.has_scope);
     assert_null(back.scope.mem);
     static uint8_t huge[RO_FEED_FRAME_MAX + 1];
-    assert_int_equal(ro_feed_update_decode(huge, sizeof huge, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_update_decode(huge, sizeof huge, RO_DECODE_STRICT, &back, err, sizeof err), -1);
 }
 
 static void test_heartbeat(void **state)
@@ -198,14 +210,18 @@ static void test_heartbeat(void **state)
     int n = ro_feed_heartbeat_encode(&hb, buf, sizeof buf);
     assert_true(n > 0);
     assert_int_equal(ro_feed_heartbeat_encode(&hb, buf, 4), -1);
-    assert_int_equal(ro_feed_heartbeat_decode(buf, (size_t)n, &back, err, sizeof err), 0);
+    assert_int_equal(
+        ro_feed_heartbeat_decode(buf, (size_t)n, RO_DECODE_STRICT, &back, err, sizeof err), 0);
     assert_memory_equal(&hb, &back, sizeof hb);
-    assert_int_equal(ro_feed_heartbeat_decode(buf, (size_t)n - 1, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_heartbeat_decode(buf, (size_t)n - 1, RO_DECODE_STRICT, &back, err, sizeof err), -1);
     memcpy(buf + n, "\x98\x06\x01", 3);
-    assert_int_equal(ro_feed_heartbeat_decode(buf, (size_t)n + 3, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_heartbeat_decode(buf, (size_t)n + 3, RO_DECODE_STRICT, &back, err, sizeof err), -1);
     /* a repeated field is not canonical */
     memcpy(buf + n, "\x08\x29", 2);
-    assert_int_equal(ro_feed_heartbeat_decode(buf, (size_t)n + 2, &back, err, sizeof err), -1);
+    assert_int_equal(
+        ro_feed_heartbeat_decode(buf, (size_t)n + 2, RO_DECODE_STRICT, &back, err, sizeof err), -1);
 }
 
 int main(void)

@@ -176,7 +176,7 @@ static void test_reply_round_trip(void **state)
     size_t len;
     assert_int_equal(ro_status_reply_encode(&r, &buf, &len), 0);
     char err[160];
-    ro_status_reply_t *back = ro_status_reply_decode(buf, len, err, sizeof err);
+    ro_status_reply_t *back = ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err);
     assert_non_null(back);
     assert_int_equal(back->feed_seq, 77);
     assert_int_equal(back->feed_epoch, 1ull << 40);
@@ -238,23 +238,29 @@ static void test_reply_hostile(void **state)
     char err[160];
     assert_int_equal(ro_status_reply_encode(&r, &buf, &len), 0);
     /* truncated: the last varint (feed_epoch), then inside the first scope */
-    assert_null(ro_status_reply_decode(buf, len - 1, err, sizeof err));
+    assert_null(ro_status_reply_decode(buf, len - 1, RO_DECODE_STRICT, err, sizeof err));
     long at = s_find(buf, len, "469005-012", 10);
     assert_true(at > 0);
-    assert_null(ro_status_reply_decode(buf, (size_t)at + 5, err, sizeof err));
+    assert_null(ro_status_reply_decode(buf, (size_t)at + 5, RO_DECODE_STRICT, err, sizeof err));
     /* an unknown field at the end */
     uint8_t *more = malloc(len + 3);
     memcpy(more, buf, len);
     memcpy(more + len, "\x98\x06\x01", 3);
-    assert_null(ro_status_reply_decode(more, len + 3, err, sizeof err));
+    assert_null(ro_status_reply_decode(more, len + 3, RO_DECODE_STRICT, err, sizeof err));
     assert_non_null(strstr(err, "unknown field"));
+    /* a client reading a newer hub skips it */
+    ro_status_reply_t *newer =
+        ro_status_reply_decode(more, len + 3, RO_DECODE_SKIP_UNKNOWN, err, sizeof err);
+    assert_non_null(newer);
+    assert_int_equal(newer->n_scopes, 2);
+    ro_status_reply_free(&newer);
     free(more);
     /* bad UTF-8 and a NUL byte inside a scope's string */
     s_patch(buf, len, "469005-012", "469005-01\xff");
-    assert_null(ro_status_reply_decode(buf, len, err, sizeof err));
+    assert_null(ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err));
     s_patch(buf, len, "469005-01\xff", "469005-01");
     buf[at + 9] = 0;
-    assert_null(ro_status_reply_decode(buf, len, err, sizeof err));
+    assert_null(ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err));
     free(buf);
     /* a scope name over RO_NAME_MAX */
     char name[RO_NAME_MAX + 2];
@@ -262,7 +268,7 @@ static void test_reply_hostile(void **state)
     name[sizeof name - 1] = '\0';
     scopes[0].name = name;
     assert_int_equal(ro_status_reply_encode(&r, &buf, &len), 0);
-    assert_null(ro_status_reply_decode(buf, len, err, sizeof err));
+    assert_null(ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err));
     assert_non_null(strstr(err, "limit"));
     free(buf);
     /* a scope with more indicators than RO_INDICATORS_MAX: field 6 holding a
@@ -270,15 +276,17 @@ static void test_reply_hostile(void **state)
     uint8_t many[64] = {0x32, 17 * 3};
     for (int i = 0; i < 17; i++)
         memcpy(many + 2 + 3 * i, "\xa2\x01\x00", 3);
-    assert_null(ro_status_reply_decode(many, 2 + 17 * 3, err, sizeof err));
+    assert_null(ro_status_reply_decode(many, 2 + 17 * 3, RO_DECODE_STRICT, err, sizeof err));
     /* junk */
-    assert_null(ro_status_reply_decode((const uint8_t *)"\xff\xff\xff", 3, err, sizeof err));
+    assert_null(ro_status_reply_decode((const uint8_t *)"\xff\xff\xff", 3, RO_DECODE_STRICT, err,
+                                       sizeof err));
 }
 
 static void test_empty_reply_decodes(void **state)
 {
     (void)state;
-    ro_status_reply_t *r = ro_status_reply_decode((const uint8_t *)"", 0, NULL, 0);
+    ro_status_reply_t *r =
+        ro_status_reply_decode((const uint8_t *)"", 0, RO_DECODE_STRICT, NULL, 0);
     assert_non_null(r);
     assert_string_equal(r->error, "");
     assert_string_equal(r->store_state, "");
