@@ -13,6 +13,19 @@
 
 #define S_SCOPE_STRINGS (6 + 7 * RO_INDICATORS_MAX)
 
+/* The fields a Scope and an ro_status_scope_t (an Indicator and an
+ * ro_status_indicator_t) share by name: both directions copy these. */
+/* clang-format off */
+#define S_SCOPE_FIELDS(X)                                                                  \
+    X(kind) X(id) X(name) X(level) X(division) X(units) X(units_reporting)                 \
+    X(participants) X(hours_tenths) X(sessions) X(staff_total) X(staff_proficient)         \
+    X(items_total) X(items_no_visit) X(cases_total) X(cases_no_visit) X(last_seq)          \
+    X(last_heard) X(reports) X(grade) X(why)
+#define S_INDICATOR_FIELDS(X)                                                              \
+    X(id) X(value) X(goal) X(share) X(grade) X(milestone) X(next_date) X(next_goal) X(gap) \
+    X(no_data) X(label_zh) X(label_en) X(measure) X(due_date) X(due_goal) X(why)
+/* clang-format on */
+
 static void s_err(char *err, size_t errlen, const char *what)
 {
     if (err && errlen)
@@ -237,27 +250,17 @@ int ro_status_scope_to_pb(const ro_status_scope_t *s, ro_status_pb_scope_t *pb)
     if (s->n_indicators > RO_INDICATORS_MAX)
         return -1;
     *p = init;
-    p->kind = s->kind, p->id = s->id, p->name = s->name;
-    p->level = s->level, p->division = s->division;
-    p->units = s->units, p->units_reporting = s->units_reporting;
-    p->participants = s->participants, p->hours_tenths = s->hours_tenths;
-    p->sessions = s->sessions;
-    p->staff_total = s->staff_total, p->staff_proficient = s->staff_proficient;
-    p->items_total = s->items_total, p->items_no_visit = s->items_no_visit;
-    p->cases_total = s->cases_total, p->cases_no_visit = s->cases_no_visit;
-    p->last_seq = s->last_seq, p->last_heard = s->last_heard, p->reports = s->reports;
-    p->grade = s->grade, p->why = s->why;
+#define S_TO(f) p->f = s->f;
+    S_SCOPE_FIELDS(S_TO)
+#undef S_TO
     for (size_t i = 0; i < s->n_indicators; i++) {
         const ro_status_indicator_t *in = &s->indicators[i];
         Rollout__Indicator iinit = ROLLOUT__INDICATOR__INIT;
         Rollout__Indicator *q = &pb->inds[i];
         *q = iinit;
-        q->id = in->id, q->value = in->value, q->goal = in->goal, q->share = in->share;
-        q->grade = in->grade, q->milestone = in->milestone;
-        q->next_date = in->next_date, q->next_goal = in->next_goal, q->gap = in->gap;
-        q->no_data = in->no_data;
-        q->label_zh = in->label_zh, q->label_en = in->label_en, q->measure = in->measure;
-        q->due_date = in->due_date, q->due_goal = in->due_goal, q->why = in->why;
+#define S_TO(f) q->f = in->f;
+        S_INDICATOR_FIELDS(S_TO)
+#undef S_TO
         pb->ip[i] = q;
     }
     p->indicators = pb->ip;
@@ -300,26 +303,16 @@ int ro_status_scope_from_pb(const Rollout__Scope *p, ro_status_scope_t *out, cha
         s_err(err, errlen, "a scope with a string or more indicators than its limit");
         return -1;
     }
-    out->kind = p->kind, out->id = p->id, out->name = p->name;
-    out->level = p->level, out->division = p->division;
-    out->units = p->units, out->units_reporting = p->units_reporting;
-    out->participants = p->participants, out->hours_tenths = p->hours_tenths;
-    out->sessions = p->sessions;
-    out->staff_total = p->staff_total, out->staff_proficient = p->staff_proficient;
-    out->items_total = p->items_total, out->items_no_visit = p->items_no_visit;
-    out->cases_total = p->cases_total, out->cases_no_visit = p->cases_no_visit;
-    out->last_seq = p->last_seq, out->last_heard = p->last_heard, out->reports = p->reports;
-    out->grade = p->grade, out->why = p->why;
+#define S_FROM(f) out->f = p->f;
+    S_SCOPE_FIELDS(S_FROM)
+#undef S_FROM
     out->n_indicators = p->n_indicators;
     for (size_t i = 0; i < p->n_indicators; i++) {
         const Rollout__Indicator *q = p->indicators[i];
         ro_status_indicator_t *in = &out->indicators[i];
-        in->id = q->id, in->value = q->value, in->goal = q->goal, in->share = q->share;
-        in->grade = q->grade, in->milestone = q->milestone;
-        in->next_date = q->next_date, in->next_goal = q->next_goal, in->gap = q->gap;
-        in->no_data = q->no_data;
-        in->label_zh = q->label_zh, in->label_en = q->label_en, in->measure = q->measure;
-        in->due_date = q->due_date, in->due_goal = q->due_goal, in->why = q->why;
+#define S_FROM(f) in->f = q->f;
+        S_INDICATOR_FIELDS(S_FROM)
+#undef S_FROM
     }
     if (s_scope_own(out) == 0)
         return 0;
