@@ -3,7 +3,7 @@
  * request from send to reply; the reply is decoded after the clock stops, to
  * count answers and refusals. It reads nothing else of the hub. */
 #include "bench_util.h"
-#include "ro_pb.h"
+#include "ro_status.h"
 #include "ro_registry.h"
 
 #include <getopt.h>
@@ -42,7 +42,7 @@ typedef struct {
     double duration;      /* at most this many seconds of requests; 0: no bound */
     long count;           /* requests to time */
     long limit;           /* laggards: the worst N; 0: all */
-    Rollout__Query q;     /* query as the wire's enum */
+    ro_query_t q;     /* query as the wire's enum */
 } s_opts_t;
 
 /* What the timed requests came to. */
@@ -101,17 +101,17 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         }
     }
     const char *query = o->query;
-    o->q = ROLLOUT__QUERY__QUERY_NONE;
+    o->q = RO_QUERY_NONE;
     if (query && !strcmp(query, "unit"))
-        o->q = ROLLOUT__QUERY__QUERY_UNIT;
+        o->q = RO_QUERY_UNIT;
     else if (query && !strcmp(query, "province"))
-        o->q = ROLLOUT__QUERY__QUERY_PROVINCE;
+        o->q = RO_QUERY_PROVINCE;
     else if (query && !strcmp(query, "laggards"))
-        o->q = ROLLOUT__QUERY__QUERY_LAGGARDS;
+        o->q = RO_QUERY_LAGGARDS;
     else if (query && !strcmp(query, "metrics"))
-        o->q = ROLLOUT__QUERY__QUERY_METRICS;
-    if (!o->endpoint || o->q == ROLLOUT__QUERY__QUERY_NONE || o->count < 1 ||
-        (o->q == ROLLOUT__QUERY__QUERY_UNIT && !o->registry) ||
+        o->q = RO_QUERY_METRICS;
+    if (!o->endpoint || o->q == RO_QUERY_NONE || o->count < 1 ||
+        (o->q == RO_QUERY_UNIT && !o->registry) ||
         (o->server_f && (!o->public_f || !o->secret_f)))
         return -1;
     return 0;
@@ -148,29 +148,28 @@ static void *s_connect(void *ctx, const s_opts_t *o)
  * of reg at random from seed. Returns its length. */
 static size_t s_request(const s_opts_t *o, const ro_registry_t *reg, unsigned *seed, uint8_t *body)
 {
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = 1;
-    req.query = o->q;
-    if (o->q == ROLLOUT__QUERY__QUERY_LAGGARDS)
+    ro_status_request_t req = ro_status_request(o->q);
+    if (o->q == RO_QUERY_LAGGARDS)
         req.limit = (uint32_t)o->limit;
-    if (o->q == ROLLOUT__QUERY__QUERY_UNIT)
-        req.key = (char *)ro_registry_at(reg, (size_t)rand_r(seed) % ro_registry_count(reg))->id;
-    return rollout__status_request__pack(&req, body);
+    if (o->q == RO_QUERY_UNIT)
+        snprintf(req.key, sizeof req.key, "%s",
+                 ro_registry_at(reg, (size_t)rand_r(seed) % ro_registry_count(reg))->id);
+    return (size_t)ro_status_request_encode(&req, body, 512); /* a unit id fits */
 }
 
 /* Print the value of the metric o asked for in rep (-1 if it has none). */
-static void s_print_metric(const s_opts_t *o, const Rollout__StatusReply *rep)
+static void s_print_metric(const s_opts_t *o, const ro_status_reply_t *rep)
 {
     double v = -1;
     for (size_t k = 0; rep && k < rep->n_metrics; k++)
-        if (rep->metrics[k]->name && !strcmp(rep->metrics[k]->name, o->metric))
-            v = rep->metrics[k]->value;
+        if (rep->metrics[k].name && !strcmp(rep->metrics[k].name, o->metric))
+            v = rep->metrics[k].value;
     printf("metric=%s value=%.0f\n", o->metric, v);
 }
 
 /* Count one timed reply (rep NULL if undecodable) of size bytes, ns after
  * its request was sent. */
-static void s_tally_add(s_tally_t *t, const Rollout__StatusReply *rep, size_t size, int64_t ns)
+static void s_tally_add(s_tally_t *t, const ro_status_reply_t *rep, size_t size, int64_t ns)
 {
     bench_hist_add(t->hist, ns);
     t->bytes += size;
@@ -213,15 +212,14 @@ static void s_ask(void *sock, const s_opts_t *o, const ro_registry_t *reg, s_tal
         if (zmq_msg_recv(&msg, sock, 0) < 0)
             break;
         int64_t t1 = bench_now_ns();
-        Rollout__StatusReply *rep =
-            rollout__status_reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+        ro_status_reply_t *rep = ro_status_reply_decode(zmq_msg_data(&msg), zmq_msg_size(&msg),
+                                                        RO_DECODE_SKIP_UNKNOWN, NULL, 0);
         int last_metric = o->metric && i == o->count - 1;
         if (last_metric)
             s_print_metric(o, rep);
         else if (i >= 0)
             s_tally_add(t, rep, zmq_msg_size(&msg), t1 - t0);
-        if (rep)
-            rollout__status_reply__free_unpacked(rep, NULL);
+        ro_status_reply_free(&rep);
         zmq_msg_close(&msg);
         if (last_metric)
             break;

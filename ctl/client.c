@@ -117,26 +117,18 @@ int ctl_endpoint(const char *hub, char *out, size_t cap, char *why, size_t whyle
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-Rollout__StatusRequest ctl_request(Rollout__Query query)
-{
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = RO_PROTOCOL_VERSION;
-    req.query = query;
-    return req;
-}
-
-Rollout__StatusReply *ctl_ask(const ctl_hub_t *hub, const Rollout__StatusRequest *req)
+ro_status_reply_t *ctl_ask(const ctl_hub_t *hub, const ro_status_request_t *req)
 {
     const char *endpoint = hub->endpoint;
     double timeout_s = hub->timeout;
-    Rollout__StatusReply *reply = NULL;
-    uint8_t body[4096];
-    size_t len = rollout__status_request__get_packed_size(req);
-    if (len > sizeof body) {
+    ro_status_reply_t *reply = NULL;
+    uint8_t body[RO_STATUS_REQUEST_MAX];
+    int n = ro_status_request_encode(req, body, sizeof body);
+    if (n < 0) {
         fprintf(stderr, "rolloutctl: request too large\n");
         return NULL;
     }
-    rollout__status_request__pack(req, body);
+    size_t len = (size_t)n;
 
     void *ctx = zmq_ctx_new();
     void *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
@@ -195,11 +187,14 @@ Rollout__StatusReply *ctl_ask(const ctl_hub_t *hub, const Rollout__StatusRequest
         }
         /* An older rolloutctl reads a newer hub's replies, so unknown fields are
          * tolerated here, unlike on the hub's own sockets. */
-        reply = rollout__status_reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+        char err[256];
+        reply = ro_status_reply_decode(zmq_msg_data(&msg), zmq_msg_size(&msg),
+                                       RO_DECODE_SKIP_UNKNOWN, err, sizeof err);
         zmq_msg_close(&msg);
         if (!reply)
-            fprintf(stderr, "rolloutctl: the hub at %s sent an answer that is not a StatusReply\n",
-                    endpoint);
+            fprintf(stderr,
+                    "rolloutctl: the hub at %s sent an answer that is not a StatusReply (%s)\n",
+                    endpoint, err);
         break;
     }
 done:
@@ -208,7 +203,7 @@ done:
     return reply;
 }
 
-int ctl_reply_failed(const Rollout__StatusReply *r)
+int ctl_reply_failed(const ro_status_reply_t *r)
 {
     if (r->status == 0)
         return 0;

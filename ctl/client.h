@@ -5,7 +5,7 @@
 #define CTL_CLIENT_H
 
 #include "ro_config.h"
-#include "ro_pb.h"
+#include "ro_status.h"
 
 #include <stdio.h>
 
@@ -20,18 +20,15 @@ typedef struct {
     ro_security_t sec;              /* CURVE keys from ctl.ini (ctl_config_load); curve 0 = plain */
 } ctl_hub_t;
 
-/* A request with the protocol version set and the rest empty. */
-Rollout__StatusRequest ctl_request(Rollout__Query query);
-
-/* Send req to the hub and wait for one reply. Returns the unpacked reply
- * (the caller frees it with rollout__status_reply__free_unpacked), or NULL
- * after printing one line on stderr (no answer, not a reply). */
-Rollout__StatusReply *ctl_ask(const ctl_hub_t *hub, const Rollout__StatusRequest *req);
+/* Send req to the hub and wait for one reply. Returns the decoded reply
+ * (the caller frees it with ro_status_reply_free), or NULL after printing
+ * one line on stderr (no answer, not a reply). */
+ro_status_reply_t *ctl_ask(const ctl_hub_t *hub, const ro_status_request_t *req);
 
 /* For a reply whose status is not 0: print the hub's reason on stderr and
  * return the exit status (2 for a refused request, 1 for hub trouble).
  * Returns 0, printing nothing, for an ok reply. */
-int ctl_reply_failed(const Rollout__StatusReply *r);
+int ctl_reply_failed(const ro_status_reply_t *r);
 
 /* Print "rolloutctl: <message> (try --help)" on stderr; returns 2. */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -38,7 +38,7 @@ int ctl_status_run(const ctl_status_args_t *a, const ctl_hub_t *hub);
 /* The milestone a row about indicator in shows beside its status: the one
  * missed, or else the next (ctl_document_row_milestone, as the report's
  * laggards): the same in every table rolloutctl prints (status, watch). */
-ctl_document_milestone_t ctl_row_milestone(const Rollout__Indicator *in);
+ctl_document_milestone_t ctl_row_milestone(const ro_status_indicator_t *in);
 
 /* rolloutctl report: argv holds what follows the word "report". Prints
  * its own help for --help. Returns the exit status (0, 1, or 2). */

@@ -66,7 +66,7 @@ typedef struct {
 /* Everything the target table needs, owned. */
 typedef struct {
     ro_targets_t *targets;
-    Rollout__StatusReply *replies[5]; /* province, levels, divisions, laggards, series */
+    ro_status_reply_t *replies[5]; /* province, levels, divisions, laggards, series */
     ro_scope_t province;
     ro_scope_t *levels, *divisions, *laggards;
     size_t nlevels, ndivisions, nlaggards;
@@ -78,7 +78,7 @@ static void s_data_free(s_data_t *d)
 {
     for (size_t i = 0; i < sizeof d->replies / sizeof d->replies[0]; i++)
         if (d->replies[i])
-            rollout__status_reply__free_unpacked(d->replies[i], NULL);
+            ro_status_reply_free(&d->replies[i]);
     free(d->levels);
     free(d->divisions);
     free(d->laggards);
@@ -87,16 +87,16 @@ static void s_data_free(s_data_t *d)
 }
 
 /* Ask and check: the reply, or NULL with *code set (1 or 2) and a line printed. */
-static Rollout__StatusReply *s_ask(const ctl_hub_t *hub, const Rollout__StatusRequest *req,
+static ro_status_reply_t *s_ask(const ctl_hub_t *hub, const ro_status_request_t *req,
                                    int *code)
 {
-    Rollout__StatusReply *r = ctl_ask(hub, req);
+    ro_status_reply_t *r = ctl_ask(hub, req);
     if (!r) {
         *code = 1;
         return NULL;
     }
     if ((*code = ctl_reply_failed(r))) {
-        rollout__status_reply__free_unpacked(r, NULL);
+        ro_status_reply_free(&r);
         return NULL;
     }
     return r;
@@ -106,8 +106,8 @@ static Rollout__StatusReply *s_ask(const ctl_hub_t *hub, const Rollout__StatusRe
  * temporary file (the loader reads files, and names lines in its errors). */
 static ro_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
 {
-    Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_TARGETS);
-    Rollout__StatusReply *r = s_ask(hub, &req, code);
+    ro_status_request_t req = ro_status_request(RO_QUERY_TARGETS);
+    ro_status_reply_t *r = s_ask(hub, &req, code);
     if (!r)
         return NULL;
     const char *dir = getenv("TMPDIR");
@@ -128,7 +128,7 @@ static ro_targets_t *s_hub_targets(const ctl_hub_t *hub, int *code)
         close(fd);
         unlink(path);
     }
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
     return t;
 }
 
@@ -156,50 +156,50 @@ static int s_milestone_parse(const char *name, ro_milestone_status_t *out)
 
 /* Turn a wire scope back into the engine's form. Its indicators must be
  * the targets', in the targets' order. Returns 0, or -1 with a reason. */
-static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, ro_scope_t *out,
+static int s_scope_from_wire(const ro_targets_t *t, const ro_status_scope_t *w, ro_scope_t *out,
                            char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     static const char *kinds[] = {"unit", "division", "level", "province"};
     int kind = -1;
     for (int k = 0; k < 4; k++)
-        if (!strcmp(pb->kind, kinds[k]))
+        if (!strcmp(w->kind, kinds[k]))
             kind = k;
     ro_level_t level;
-    if (kind < 0 || s_grade_parse(pb->grade, &out->grade)) {
-        snprintf(err, errlen, "the hub sent a %s scope '%s' with grade '%s'", pb->kind, pb->id,
-                 pb->grade);
+    if (kind < 0 || s_grade_parse(w->grade, &out->grade)) {
+        snprintf(err, errlen, "the hub sent a %s scope '%s' with grade '%s'", w->kind, w->id,
+                 w->grade);
         return -1;
     }
     out->kind = (ro_scope_kind_t)kind;
-    snprintf(out->id, sizeof out->id, "%s", pb->id);
-    snprintf(out->name, sizeof out->name, "%s", pb->name);
-    out->level = ro_level_parse(pb->level, &level) ? -1 : (int)level;
-    out->division = kind == RO_SCOPE_PROVINCE ? 0 : (uint32_t)strtoul(pb->division, NULL, 10);
-    out->units = pb->units;
-    out->units_reporting = pb->units_reporting;
-    out->participants = pb->participants;
-    out->hours_tenths = pb->hours_tenths;
-    out->sessions = pb->sessions;
-    out->staff_total = pb->staff_total;
-    out->staff_proficient = pb->staff_proficient;
-    out->items_total = pb->items_total;
-    out->items_no_visit = pb->items_no_visit;
-    out->cases_total = pb->cases_total;
-    out->cases_no_visit = pb->cases_no_visit;
-    out->last_seq = pb->last_seq;
-    out->last_heard = pb->last_heard;
-    out->reports = pb->reports;
-    out->why = pb->why;
+    snprintf(out->id, sizeof out->id, "%s", w->id);
+    snprintf(out->name, sizeof out->name, "%s", w->name);
+    out->level = ro_level_parse(w->level, &level) ? -1 : (int)level;
+    out->division = kind == RO_SCOPE_PROVINCE ? 0 : (uint32_t)strtoul(w->division, NULL, 10);
+    out->units = w->units;
+    out->units_reporting = w->units_reporting;
+    out->participants = w->participants;
+    out->hours_tenths = w->hours_tenths;
+    out->sessions = w->sessions;
+    out->staff_total = w->staff_total;
+    out->staff_proficient = w->staff_proficient;
+    out->items_total = w->items_total;
+    out->items_no_visit = w->items_no_visit;
+    out->cases_total = w->cases_total;
+    out->cases_no_visit = w->cases_no_visit;
+    out->last_seq = w->last_seq;
+    out->last_heard = w->last_heard;
+    out->reports = w->reports;
+    out->why = w->why;
     size_t n = ro_targets_count(t);
-    if (pb->n_indicators != n) {
+    if (w->n_indicators != n) {
         snprintf(err, errlen, "the hub evaluates %zu indicators, the targets have %zu",
-                 pb->n_indicators, n);
+                 w->n_indicators, n);
         return -1;
     }
     out->indicator_count = n;
     for (size_t i = 0; i < n; i++) {
-        const Rollout__Indicator *in = pb->indicators[i];
+        const ro_status_indicator_t *in = &w->indicators[i];
         ro_result_t *r = &out->indicators[i];
         if (strcmp(in->id, ro_targets_at(t, i)->id) != 0) {
             snprintf(err, errlen, "the hub's indicator %zu is '%s', the targets' is '%s'", i + 1,
@@ -227,7 +227,7 @@ static int s_scope_from_pb(const ro_targets_t *t, const Rollout__Scope *pb, ro_s
 }
 
 /* All scopes of a reply into a malloc'ed array. Returns 0, or -1 (printed). */
-static int s_scopes(const ro_targets_t *t, const Rollout__StatusReply *r, ro_scope_t **out,
+static int s_scopes(const ro_targets_t *t, const ro_status_reply_t *r, ro_scope_t **out,
                     size_t *count)
 {
     *out = calloc(r->n_scopes ? r->n_scopes : 1, sizeof **out);
@@ -238,7 +238,7 @@ static int s_scopes(const ro_targets_t *t, const Rollout__StatusReply *r, ro_sco
     }
     char err[256];
     for (size_t i = 0; i < r->n_scopes; i++) {
-        if (s_scope_from_pb(t, r->scopes[i], &(*out)[i], err, sizeof err)) {
+        if (s_scope_from_wire(t, &r->scopes[i], &(*out)[i], err, sizeof err)) {
             fprintf(stderr, "rolloutctl: %s%s\n", err,
                     " (are --targets and the hub's targets the same?)");
             return -1;
@@ -251,24 +251,24 @@ static int s_scopes(const ro_targets_t *t, const Rollout__StatusReply *r, ro_sco
 static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
 {
     int code = 0;
-    Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
+    ro_status_request_t req = ro_status_request(RO_QUERY_PROVINCE);
     req.as_of = o->as_of;
     if (!(d->replies[0] = s_ask(hub, &req, &code)))
         return code;
     req.as_of = d->replies[0]->as_of; /* one date for all, even across midnight */
-    req.query = ROLLOUT__QUERY__QUERY_LEVEL;
+    req.query = RO_QUERY_LEVEL;
     if (!(d->replies[1] = s_ask(hub, &req, &code)))
         return code;
-    req.query = ROLLOUT__QUERY__QUERY_DIVISIONS;
+    req.query = RO_QUERY_DIVISIONS;
     if (!(d->replies[2] = s_ask(hub, &req, &code)))
         return code;
     size_t headline = ro_targets_headline(d->targets);
-    req.indicator = (char *)ro_targets_at(d->targets, headline)->id;
-    req.query = ROLLOUT__QUERY__QUERY_LAGGARDS;
+    snprintf(req.indicator, sizeof req.indicator, "%s", ro_targets_at(d->targets, headline)->id);
+    req.query = RO_QUERY_LAGGARDS;
     req.limit = (uint32_t)o->laggards;
     if (!(d->replies[3] = s_ask(hub, &req, &code)))
         return code;
-    req.query = ROLLOUT__QUERY__QUERY_SERIES;
+    req.query = RO_QUERY_SERIES;
     req.limit = 0;
     if (!(d->replies[4] = s_ask(hub, &req, &code)))
         return code;
@@ -287,17 +287,17 @@ static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         s_scopes(d->targets, d->replies[2], &d->divisions, &d->ndivisions) ||
         s_scopes(d->targets, d->replies[3], &d->laggards, &d->nlaggards))
         return 1;
-    const Rollout__StatusReply *s = d->replies[4];
+    const ro_status_reply_t *s = d->replies[4];
     d->series = calloc(s->n_history ? s->n_history : 1, sizeof *d->series);
     if (!d->series) {
         fprintf(stderr, "rolloutctl: out of memory\n");
         return 1;
     }
     for (size_t i = 0; i < s->n_history; i++) {
-        d->series[i].date = s->history[i]->date;
-        d->series[i].share = s->history[i]->no_data ? NAN : s->history[i]->value;
-        d->series[i].part = s->history[i]->part;
-        d->series[i].total = s->history[i]->total;
+        d->series[i].date = s->history[i].date;
+        d->series[i].share = s->history[i].no_data ? NAN : s->history[i].value;
+        d->series[i].part = s->history[i].part;
+        d->series[i].total = s->history[i].total;
     }
     d->nseries = s->n_history;
     return 0;
@@ -382,7 +382,7 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         needs_hub |= ctl_scoresheet_at(sheet, i)->method == CTL_METHOD_OUTPUT_ATTAINMENT;
     if (!code && needs_hub) {
         /* the output indicators as the hub has them on the evaluation date */
-        Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
+        ro_status_request_t req = ro_status_request(RO_QUERY_PROVINCE);
         req.as_of = o->as_of ? o->as_of : scores.date;
         ro_scope_t *province = NULL;
         size_t n = 0;

@@ -4,7 +4,7 @@
 #include "commands.h"
 #include "document.h"
 #include "ro_json.h"
-#include "ro_pb.h"
+#include "ro_status.h"
 #include "ro_time.h"
 
 #include <errno.h>
@@ -52,7 +52,7 @@ static void s_json_date(uint32_t d)
     s_json_print(&b);
 }
 
-static void s_json_head(const Rollout__StatusReply *r)
+static void s_json_head(const ro_status_reply_t *r)
 {
     fputs("{\"as_of\":", stdout);
     s_json_date(r->as_of);
@@ -70,7 +70,7 @@ static void s_json_value(double v, int no_data)
         s_json_num(v);
 }
 
-static void s_json_scope(const Rollout__Scope *s)
+static void s_json_scope(const ro_status_scope_t *s)
 {
     ro_buf_t b;
     ro_buf_init(&b);
@@ -79,11 +79,11 @@ static void s_json_scope(const Rollout__Scope *s)
 }
 
 /* The points [from, to) of a history or series. */
-static void s_json_points(const Rollout__StatusReply *r, size_t from, size_t to)
+static void s_json_points(const ro_status_reply_t *r, size_t from, size_t to)
 {
     fputs(",\"history\":[", stdout);
     for (size_t i = from; i < to; i++) {
-        const Rollout__HistoryPoint *p = r->history[i];
+        const ro_status_point_t *p = &r->history[i];
         fputs(i > from ? ",{\"date\":" : "{\"date\":", stdout);
         s_json_date(p->date);
         fputs(",\"value\":", stdout);
@@ -155,7 +155,7 @@ static const char *s_date_or(uint32_t d, const char *none, char *buf)
     return buf;
 }
 
-ctl_document_milestone_t ctl_row_milestone(const Rollout__Indicator *in)
+ctl_document_milestone_t ctl_row_milestone(const ro_status_indicator_t *in)
 {
     ro_result_t res;
     memset(&res, 0, sizeof res);
@@ -175,14 +175,14 @@ ctl_document_milestone_t ctl_row_milestone(const Rollout__Indicator *in)
 /* The indicators of a scope: value, goal, share, grade, milestone status,
  * the milestone it is about (ctl_row_milestone: its due date, target and the
  * gap to it); then why each one that falls short does. */
-static void s_table_indicators(const Rollout__Scope *s)
+static void s_table_indicators(const ro_status_scope_t *s)
 {
     if (!s->n_indicators)
         return;
     printf("  %-24s %9s %9s %7s %-5s %-9s %-10s %9s %9s\n", "indicator", "value", "goal", "share",
            "grade", "milestone", "due", "target", "gap");
     for (size_t i = 0; i < s->n_indicators; i++) {
-        const Rollout__Indicator *in = s->indicators[i];
+        const ro_status_indicator_t *in = &s->indicators[i];
         ctl_document_milestone_t m = ctl_row_milestone(in);
         char v[32], g[32], ng[32], gap[32], d[16], share[16] = "-";
         if (!in->no_data)
@@ -196,15 +196,15 @@ static void s_table_indicators(const Rollout__Scope *s)
     }
     int why = 0;
     for (size_t i = 0; i < s->n_indicators; i++) {
-        if (!s->indicators[i]->why[0])
+        if (!s->indicators[i].why[0])
             continue;
         if (!why++)
             printf("  why:\n");
-        printf("    - %s\n", s->indicators[i]->why);
+        printf("    - %s\n", s->indicators[i].why);
     }
 }
 
-static void s_table_scope(const Rollout__Scope *s, const Rollout__StatusReply *r)
+static void s_table_scope(const ro_status_scope_t *s, const ro_status_reply_t *r)
 {
     char date[16];
     ro_date_format(r->as_of, date);
@@ -236,14 +236,14 @@ static void s_table_scope(const Rollout__Scope *s, const Rollout__StatusReply *r
 }
 
 /* Divisions: one line each, every indicator's value and grade. */
-static void s_table_divisions(const Rollout__StatusReply *r)
+static void s_table_divisions(const ro_status_reply_t *r)
 {
     char date[16];
     ro_date_format(r->as_of, date);
     printf("divisions as of %s", date);
-    const Rollout__Scope *first = r->n_scopes ? r->scopes[0] : NULL;
+    const ro_status_scope_t *first = r->n_scopes ? &r->scopes[0] : NULL;
     for (size_t i = 0; first && i < first->n_indicators; i++)
-        printf("%s [%zu] %s", i ? "," : ";", i + 1, first->indicators[i]->id);
+        printf("%s [%zu] %s", i ? "," : ";", i + 1, first->indicators[i].id);
     printf("\n%-7s %5s %5s", "code", "units", "rep");
     for (size_t i = 0; first && i < first->n_indicators; i++) {
         char h[24];
@@ -252,10 +252,10 @@ static void s_table_divisions(const Rollout__StatusReply *r)
     }
     printf(" %-7s %s\n", "overall", "name");
     for (size_t k = 0; k < r->n_scopes; k++) {
-        const Rollout__Scope *s = r->scopes[k];
+        const ro_status_scope_t *s = &r->scopes[k];
         printf("%-7s %5u %5u", s->id, s->units, s->units_reporting);
         for (size_t i = 0; i < s->n_indicators; i++) {
-            const Rollout__Indicator *in = s->indicators[i];
+            const ro_status_indicator_t *in = &s->indicators[i];
             char v[32];
             printf(" %11s %s", s_fmt(in->measure, in->value, in->no_data, v, sizeof v), in->grade);
         }
@@ -264,19 +264,20 @@ static void s_table_divisions(const Rollout__StatusReply *r)
 }
 
 /* The indicator of a unit scope that a laggard list is about. */
-static const Rollout__Indicator *s_find_indicator(const Rollout__Scope *s, const char *id)
+static const ro_status_indicator_t *s_find_indicator(const ro_status_scope_t *s, const char *id)
 {
     for (size_t i = 0; i < s->n_indicators; i++)
-        if (!strcmp(s->indicators[i]->id, id))
-            return s->indicators[i];
+        if (!strcmp(s->indicators[i].id, id))
+            return &s->indicators[i];
     return NULL;
 }
 
-static void s_table_laggards(const Rollout__StatusReply *r)
+static void s_table_laggards(const ro_status_reply_t *r)
 {
     char date[16];
     ro_date_format(r->as_of, date);
-    const Rollout__Indicator *head = r->n_scopes ? s_find_indicator(r->scopes[0], r->indicator) : NULL;
+    const ro_status_indicator_t *head =
+        r->n_scopes ? s_find_indicator(&r->scopes[0], r->indicator) : NULL;
     printf("laggards on %s%s%s as of %s: %u unit%s behind", r->indicator, head ? " " : "",
            head ? head->label_zh : "", date, r->total, r->total == 1 ? "" : "s");
     if (r->n_scopes < r->total)
@@ -287,8 +288,8 @@ static void s_table_laggards(const Rollout__StatusReply *r)
     printf("%4s  %-12s %8s %8s %-10s %8s  %-9s %-8s %s\n", "#", "unit", "value", "target", "due",
            "gap", "status", "division", "name");
     for (size_t k = 0; k < r->n_scopes; k++) {
-        const Rollout__Scope *s = r->scopes[k];
-        const Rollout__Indicator *in = s_find_indicator(s, r->indicator);
+        const ro_status_scope_t *s = &r->scopes[k];
+        const ro_status_indicator_t *in = s_find_indicator(s, r->indicator);
         if (!in)
             continue;
         ctl_document_milestone_t m = ctl_row_milestone(in);
@@ -300,12 +301,12 @@ static void s_table_laggards(const Rollout__StatusReply *r)
     }
 }
 
-static void s_table_silent(const Rollout__StatusReply *r)
+static void s_table_silent(const ro_status_reply_t *r)
 {
     double after = 0;
     for (size_t i = 0; i < r->n_metrics; i++)
-        if (!strcmp(r->metrics[i]->name, "silent_after"))
-            after = r->metrics[i]->value;
+        if (!strcmp(r->metrics[i].name, "silent_after"))
+            after = r->metrics[i].value;
     printf("silent units (nothing heard for %.0f s or more): %u", after, r->total);
     if (r->n_scopes < r->total)
         printf(", %zu shown", r->n_scopes);
@@ -315,7 +316,7 @@ static void s_table_silent(const Rollout__StatusReply *r)
     printf("%-12s %-8s %-40s %s\n", "unit", "division", "last heard", "name");
     int64_t now = ro_time_now();
     for (size_t k = 0; k < r->n_scopes; k++) {
-        const Rollout__Scope *s = r->scopes[k];
+        const ro_status_scope_t *s = &r->scopes[k];
         printf("%-12s %-8s ", s->id, s->division);
         char when[64] = "never";
         if (s->last_heard > 0) {
@@ -333,12 +334,12 @@ static void s_table_silent(const Rollout__StatusReply *r)
 
 /* HISTORY (one unit) or SERIES (the province): date, value, and the counts
  * of the points [from, to); a series cut short of as_of says where it ends. */
-static void s_table_points(const Rollout__StatusReply *r, int history, size_t from, size_t to)
+static void s_table_points(const ro_status_reply_t *r, int history, size_t from, size_t to)
 {
     char date[16];
     ro_date_format(r->as_of, date);
-    const Rollout__Scope *s = r->n_scopes ? r->scopes[0] : NULL;
-    const Rollout__Indicator *in = s ? s_find_indicator(s, r->indicator) : NULL;
+    const ro_status_scope_t *s = r->n_scopes ? &r->scopes[0] : NULL;
+    const ro_status_indicator_t *in = s ? s_find_indicator(s, r->indicator) : NULL;
     const char *measure = in ? in->measure : "people";
     int ratio = !strcmp(measure, "percent");
     if (history && s) {
@@ -346,7 +347,7 @@ static void s_table_points(const Rollout__StatusReply *r, int history, size_t fr
                date, r->n_history, r->n_history == 1 ? "" : "s");
     } else if (to < r->n_history) {
         char end[16];
-        ro_date_format(r->history[to - 1]->date, end);
+        ro_date_format(r->history[to - 1].date, end);
         printf("the province's %s as of each month end, to %s (its last change or the targets' "
                "last milestone; unchanged to %s: --as-of DATE runs to DATE)\n",
                r->indicator, end, date);
@@ -358,7 +359,7 @@ static void s_table_points(const Rollout__StatusReply *r, int history, size_t fr
     else
         printf("%-10s %9s  %s\n", "date", "value", ratio ? "part / total" : "");
     for (size_t i = from; i < to; i++) {
-        const Rollout__HistoryPoint *p = r->history[i];
+        const ro_status_point_t *p = &r->history[i];
         char d[16], v[32];
         ro_date_format(p->date, d);
         s_fmt(measure, p->value, p->no_data, v, sizeof v);
@@ -383,23 +384,23 @@ static void s_table_points(const Rollout__StatusReply *r, int history, size_t fr
  * latest due milestone (due_date) and the next one (next_date); once every
  * milestone is due the latest of them is the last. Returns the number of
  * points to show, from the first (all of them if memory ran out). */
-static size_t s_series_end(const Rollout__StatusReply *r)
+static size_t s_series_end(const ro_status_reply_t *r)
 {
     size_t n = r->n_history;
     ctl_document_point_t *p = calloc(n ? n : 1, sizeof *p);
     if (!p)
         return n;
     for (size_t i = 0; i < n; i++) {
-        const Rollout__HistoryPoint *h = r->history[i];
+        const ro_status_point_t *h = &r->history[i];
         p[i].date = h->date;
         p[i].share = h->no_data ? NAN : h->value;
         p[i].part = h->part;
         p[i].total = h->total;
     }
     uint32_t last = 0;
-    const Rollout__Scope *s = r->n_scopes ? r->scopes[0] : NULL;
+    const ro_status_scope_t *s = r->n_scopes ? &r->scopes[0] : NULL;
     for (size_t i = 0; s && i < s->n_indicators; i++) {
-        const Rollout__Indicator *in = s->indicators[i];
+        const ro_status_indicator_t *in = &s->indicators[i];
         last = in->due_date > last ? in->due_date : last;
         last = in->next_date > last ? in->next_date : last;
     }
@@ -409,43 +410,43 @@ static size_t s_series_end(const Rollout__StatusReply *r)
 }
 
 /* The request a status command asks. */
-static Rollout__StatusRequest s_status_request(const ctl_status_args_t *a)
+static ro_status_request_t s_status_request(const ctl_status_args_t *a)
 {
-    Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_PROVINCE);
+    ro_status_request_t req = ro_status_request(RO_QUERY_PROVINCE);
     if (a->unit) {
-        req.query = ROLLOUT__QUERY__QUERY_UNIT;
-        req.key = (char *)a->unit;
+        req.query = RO_QUERY_UNIT;
+        snprintf(req.key, sizeof req.key, "%s", a->unit);
     } else if (a->division) {
-        req.query = ROLLOUT__QUERY__QUERY_DIVISION;
-        req.key = (char *)a->division;
+        req.query = RO_QUERY_DIVISION;
+        snprintf(req.key, sizeof req.key, "%s", a->division);
     } else if (a->level) {
-        req.query = ROLLOUT__QUERY__QUERY_LEVEL;
-        req.key = (char *)a->level;
+        req.query = RO_QUERY_LEVEL;
+        snprintf(req.key, sizeof req.key, "%s", a->level);
     } else if (a->divisions) {
-        req.query = ROLLOUT__QUERY__QUERY_DIVISIONS;
+        req.query = RO_QUERY_DIVISIONS;
     } else if (a->laggards) {
-        req.query = ROLLOUT__QUERY__QUERY_LAGGARDS;
+        req.query = RO_QUERY_LAGGARDS;
         req.limit = a->limit < 0 ? 20 : (uint32_t)a->limit;
     } else if (a->silent) {
-        req.query = ROLLOUT__QUERY__QUERY_SILENT;
+        req.query = RO_QUERY_SILENT;
         req.limit = a->limit < 0 ? 50 : (uint32_t)a->limit;
     } else if (a->history) {
-        req.query = ROLLOUT__QUERY__QUERY_HISTORY;
-        req.key = (char *)a->history;
+        req.query = RO_QUERY_HISTORY;
+        snprintf(req.key, sizeof req.key, "%s", a->history);
         req.limit = a->limit < 0 ? 0 : (uint32_t)a->limit;
     } else if (a->series) {
-        req.query = ROLLOUT__QUERY__QUERY_SERIES;
+        req.query = RO_QUERY_SERIES;
         /* without --as-of the series is cut at its end first (s_series_end),
          * then --limit applies, here */
         req.limit = a->limit < 0 || !a->as_of ? 0 : (uint32_t)a->limit;
     }
     if (a->indicator)
-        req.indicator = (char *)a->indicator;
+        snprintf(req.indicator, sizeof req.indicator, "%s", a->indicator);
     req.as_of = a->as_of;
     return req;
 }
 
-static void s_print_status(const ctl_status_args_t *a, const Rollout__StatusReply *r)
+static void s_print_status(const ctl_status_args_t *a, const ro_status_reply_t *r)
 {
     int points = a->history || a->series;
     size_t from = 0, to = r->n_history;
@@ -464,13 +465,13 @@ static void s_print_status(const ctl_status_args_t *a, const Rollout__StatusRepl
             printf(",\"total\":%u", r->total);
         if (a->silent)
             for (size_t i = 0; i < r->n_metrics; i++)
-                if (!strcmp(r->metrics[i]->name, "silent_after"))
-                    printf(",\"silent_after\":%.0f", r->metrics[i]->value);
+                if (!strcmp(r->metrics[i].name, "silent_after"))
+                    printf(",\"silent_after\":%.0f", r->metrics[i].value);
         fputs(",\"scopes\":[", stdout);
         for (size_t i = 0; i < r->n_scopes; i++) {
             if (i)
                 putchar(',');
-            s_json_scope(r->scopes[i]);
+            s_json_scope(&r->scopes[i]);
         }
         putchar(']');
         if (points)
@@ -490,7 +491,7 @@ static void s_print_status(const ctl_status_args_t *a, const Rollout__StatusRepl
         for (size_t i = 0; i < r->n_scopes; i++) {
             if (i)
                 putchar('\n');
-            s_table_scope(r->scopes[i], r);
+            s_table_scope(&r->scopes[i], r);
         }
     }
     if (strcmp(r->store_state, "ok") != 0)
@@ -499,17 +500,17 @@ static void s_print_status(const ctl_status_args_t *a, const Rollout__StatusRepl
 
 int ctl_status_run(const ctl_status_args_t *a, const ctl_hub_t *hub)
 {
-    Rollout__StatusRequest req = ctl_request(ROLLOUT__QUERY__QUERY_VERIFY);
+    ro_status_request_t req = ro_status_request(RO_QUERY_VERIFY);
     if (!strcmp(a->command, "status"))
         req = s_status_request(a);
     else if (!strcmp(a->command, "metrics"))
-        req.query = ROLLOUT__QUERY__QUERY_METRICS;
-    Rollout__StatusReply *r = ctl_ask(hub, &req);
+        req.query = RO_QUERY_METRICS;
+    ro_status_reply_t *r = ctl_ask(hub, &req);
     if (!r)
         return 1;
     int code = ctl_reply_failed(r);
     if (code) {
-        rollout__status_reply__free_unpacked(r, NULL);
+        ro_status_reply_free(&r);
         return code;
     }
 
@@ -521,9 +522,9 @@ int ctl_status_run(const ctl_status_args_t *a, const ctl_hub_t *hub)
             fputs(",\"metrics\":[", stdout);
             for (size_t i = 0; i < r->n_metrics; i++) {
                 fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
-                s_json_str(r->metrics[i]->name);
+                s_json_str(r->metrics[i].name);
                 fputs(",\"value\":", stdout);
-                s_json_num(r->metrics[i]->value);
+                s_json_num(r->metrics[i].value);
                 putchar('}');
             }
             fputs("]}\n", stdout);
@@ -532,15 +533,15 @@ int ctl_status_run(const ctl_status_args_t *a, const ctl_hub_t *hub)
             if (r->error[0])
                 printf("%-24s %s\n", "store problem", r->error);
             for (size_t i = 0; i < r->n_metrics; i++) {
-                printf("%-24s ", r->metrics[i]->name);
-                s_json_num(r->metrics[i]->value);
+                printf("%-24s ", r->metrics[i].name);
+                s_json_num(r->metrics[i].value);
                 putchar('\n');
             }
         }
     } else {
         double diffs = -1, units = 0, reports = 0;
         for (size_t i = 0; i < r->n_metrics; i++) {
-            const Rollout__Metric *m = r->metrics[i];
+            const ro_status_metric_t *m = &r->metrics[i];
             if (!strcmp(m->name, "differences"))
                 diffs = m->value;
             else if (!strcmp(m->name, "units_checked"))
@@ -568,6 +569,6 @@ int ctl_status_run(const ctl_status_args_t *a, const ctl_hub_t *hub)
             code = 1;
         }
     }
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
     return code;
 }

@@ -158,8 +158,8 @@ typedef struct {
     int tty;                             /* redraw in place */
     int width;                           /* terminal columns */
     const ro_clone_t *clone;             /* province, levels, divisions, events */
-    const Rollout__StatusReply *metrics; /* latest METRICS answer, may be NULL */
-    const Rollout__StatusReply *silent;  /* latest SILENT answer, may be NULL */
+    const ro_status_reply_t *metrics; /* latest METRICS answer, may be NULL */
+    const ro_status_reply_t *silent;  /* latest SILENT answer, may be NULL */
     const char *hub;                     /* status endpoint shown */
     const char *feed;                    /* feed endpoint shown ("-" with --once) */
     const char *state;                   /* "live", "snapshot", "resyncing: ..." */
@@ -206,7 +206,7 @@ static void s_thousands(char *out, size_t cap, double v)
 }
 
 /* A value in the indicator's measure: "1,912", "87.5 h", "72.4%", "-". */
-static void s_value(char *out, size_t cap, const Rollout__Indicator *in, double v, int no_data)
+static void s_value(char *out, size_t cap, const ro_status_indicator_t *in, double v, int no_data)
 {
     if (no_data || !isfinite(v))
         snprintf(out, cap, "-");
@@ -284,10 +284,10 @@ static void s_emit(ro_buf_t *frame, const s_view_t *v, const ro_buf_t *line)
 static double s_metric(const s_view_t *v, const char *name, int *found)
 {
     for (size_t i = 0; v->metrics && i < v->metrics->n_metrics; i++)
-        if (!strcmp(v->metrics->metrics[i]->name, name)) {
+        if (!strcmp(v->metrics->metrics[i].name, name)) {
             if (found)
                 *found = 1;
-            return v->metrics->metrics[i]->value;
+            return v->metrics->metrics[i].value;
         }
     if (found)
         *found = 0;
@@ -302,7 +302,7 @@ static void s_clock(char *out, size_t cap, int64_t t)
     strftime(out, cap, "%H:%M:%S", &tm);
 }
 
-static void s_frame_head(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const Rollout__Scope *p)
+static void s_frame_head(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const ro_status_scope_t *p)
 {
     char asof[16] = "-", clock[16];
     if (ro_clone_as_of(v->clone))
@@ -341,7 +341,8 @@ static void s_frame_head(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const Roll
     s_emit(f, v, l);
 }
 
-static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const Rollout__Scope *p)
+static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v,
+                               const ro_status_scope_t *p)
 {
     int barw = v->width > 0 ? v->width - 100 : 24;
     if (barw < 10)
@@ -364,7 +365,7 @@ static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, cons
     s_off(l, v);
     s_emit(f, v, l);
     for (size_t i = 0; p && i < p->n_indicators; i++) {
-        const Rollout__Indicator *in = p->indicators[i];
+        const ro_status_indicator_t *in = &p->indicators[i];
         char val[32], goal[32], share[16], due[16] = "-", gap[32] = "-";
         ctl_document_milestone_t m = ctl_row_milestone(in);
         s_value(val, sizeof val, in, in->value, in->no_data);
@@ -396,7 +397,8 @@ static void s_frame_indicators(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, cons
     }
 }
 
-static void s_scope_row(ro_buf_t *l, const s_view_t *v, const Rollout__Scope *s, const char *code)
+static void s_scope_row(ro_buf_t *l, const s_view_t *v, const ro_status_scope_t *s,
+                        const char *code)
 {
     char units[32], reports[32];
     snprintf(units, sizeof units, "%u/%u", s->units_reporting, s->units);
@@ -407,10 +409,10 @@ static void s_scope_row(ro_buf_t *l, const s_view_t *v, const Rollout__Scope *s,
     s_pad(l, reports, 9, 1);
     for (size_t i = 0; i < s->n_indicators; i++) {
         char val[32];
-        s_value(val, sizeof val, s->indicators[i], s->indicators[i]->value,
-                s->indicators[i]->no_data);
+        s_value(val, sizeof val, &s->indicators[i], s->indicators[i].value,
+                s->indicators[i].no_data);
         ro_buf_puts(l, "  ");
-        s_on(l, v, s_grade_color(s->indicators[i]->grade));
+        s_on(l, v, s_grade_color(s->indicators[i].grade));
         s_pad(l, val, 9, 1);
         s_off(l, v);
     }
@@ -418,7 +420,8 @@ static void s_scope_row(ro_buf_t *l, const s_view_t *v, const Rollout__Scope *s,
     s_grade(l, v, s->grade, 4);
 }
 
-static void s_frame_divisions(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const Rollout__Scope *p)
+static void s_frame_divisions(ro_buf_t *f, ro_buf_t *l, const s_view_t *v,
+                              const ro_status_scope_t *p)
 {
     LINE_START(l);
     s_on(l, v, "\x1b[1m");
@@ -428,7 +431,7 @@ static void s_frame_divisions(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const
     for (size_t i = 0; p && i < p->n_indicators; i++) {
         ro_buf_puts(l, "  ");
         /* short heads: people, hours, or the id's first word and % */
-        const Rollout__Indicator *in = p->indicators[i];
+        const ro_status_indicator_t *in = &p->indicators[i];
         char head[64];
         if (in->measure && strcmp(in->measure, "percent") != 0)
             snprintf(head, sizeof head, "%s", in->measure);
@@ -443,7 +446,7 @@ static void s_frame_divisions(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const
         char id[16], topic[RO_FEED_TOPIC_MAX];
         snprintf(id, sizeof id, "%06u", (unsigned)ro_division_code(d));
         ro_feed_topic("division", id, topic, sizeof topic);
-        const Rollout__Scope *s = ro_clone_scope(v->clone, topic);
+        const ro_status_scope_t *s = ro_clone_scope(v->clone, topic);
         if (!s)
             continue;
         LINE_START(l);
@@ -453,7 +456,7 @@ static void s_frame_divisions(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const
     for (int k = 0; k < RO_LEVEL_COUNT; k++) {
         char topic[RO_FEED_TOPIC_MAX];
         ro_feed_topic("level", ro_level_name((ro_level_t)k), topic, sizeof topic);
-        const Rollout__Scope *s = ro_clone_scope(v->clone, topic);
+        const ro_status_scope_t *s = ro_clone_scope(v->clone, topic);
         if (!s)
             continue;
         LINE_START(l);
@@ -498,7 +501,7 @@ static void s_frame_tail(ro_buf_t *f, ro_buf_t *l, const s_view_t *v)
     if (v->silent) {
         ro_buf_printf(l, ": %u", v->silent->total);
         for (size_t i = 0; i < v->silent->n_scopes; i++) {
-            const Rollout__Scope *s = v->silent->scopes[i];
+            const ro_status_scope_t *s = &v->silent->scopes[i];
             ro_buf_printf(l, "%s%s %s", i ? ", " : " (", s->id, s->name);
             if (s->last_heard == 0)
                 ro_buf_puts(l, " never heard");
@@ -522,7 +525,7 @@ static void s_frame_tail(ro_buf_t *f, ro_buf_t *l, const s_view_t *v)
     double total = 0;
     int any = 0;
     for (size_t i = 0; v->metrics && i < v->metrics->n_metrics; i++) {
-        const Rollout__Metric *m = v->metrics->metrics[i];
+        const ro_status_metric_t *m = &v->metrics->metrics[i];
         if (strncmp(m->name, "refused_", 8) != 0)
             continue;
         total += m->value;
@@ -546,7 +549,7 @@ static void s_frame(ro_buf_t *f, const s_view_t *v)
 {
     ro_buf_t line;
     ro_buf_init(&line);
-    const Rollout__Scope *p = ro_clone_scope(v->clone, "province");
+    const ro_status_scope_t *p = ro_clone_scope(v->clone, "province");
     if (v->tty)
         ro_buf_puts(f, "\x1b[H"); /* home: overwrite the last frame */
     s_frame_head(f, &line, v, p);
@@ -572,24 +575,24 @@ typedef struct {
     void *ctx;                     /* ZeroMQ context */
     void *sub;                     /* the feed */
     ro_clone_t *clone;             /* what is shown */
-    Rollout__StatusReply *metrics; /* latest METRICS answer */
-    Rollout__StatusReply *silent;  /* latest SILENT answer */
+    ro_status_reply_t *metrics; /* latest METRICS answer */
+    ro_status_reply_t *silent;  /* latest SILENT answer */
     char why[1200];                /* last trouble, for the head line */
     char err[800];                 /* last request failure */
 } s_watch_t;
 
 /* One request on a fresh DEALER (CURVE per ctl.ini); NULL with w->err set. */
-static Rollout__StatusReply *s_ask(s_watch_t *w, Rollout__Query q, const char *key, uint32_t limit)
+static ro_status_reply_t *s_ask(s_watch_t *w, ro_query_t q, const char *key, uint32_t limit)
 {
-    Rollout__StatusRequest req = ctl_request(q);
-    req.key = (char *)(key ? key : "");
+    ro_status_request_t req = ro_status_request(q);
+    snprintf(req.key, sizeof req.key, "%s", key ? key : "");
     req.limit = limit;
-    uint8_t body[512];
-    size_t len = rollout__status_request__pack(&req, body);
+    uint8_t body[RO_STATUS_REQUEST_MAX];
+    size_t len = (size_t)ro_status_request_encode(&req, body, sizeof body); /* a short key fits */
     void *sock = zmq_socket(w->ctx, ZMQ_DEALER);
     int linger = 0;
     int64_t maxmsg = RO_STATUS_FRAME_MAX;
-    Rollout__StatusReply *r = NULL;
+    ro_status_reply_t *r = NULL;
     if (!sock) {
         snprintf(w->err, sizeof w->err, "socket: %s", zmq_strerror(zmq_errno()));
         return NULL;
@@ -613,7 +616,8 @@ static Rollout__StatusReply *s_ask(s_watch_t *w, Rollout__Query q, const char *k
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (rc == 1 && zmq_msg_recv(&m, sock, 0) >= 0)
-            r = rollout__status_reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+            r = ro_status_reply_decode(zmq_msg_data(&m), zmq_msg_size(&m), RO_DECODE_SKIP_UNKNOWN,
+                                       NULL, 0);
         zmq_msg_close(&m);
         if (!r)
             snprintf(w->err, sizeof w->err, "no answer from the hub at %s within %.1f s%s",
@@ -637,23 +641,23 @@ static int s_sync(s_watch_t *w)
         zmq_msg_close(&m);
     }
     static const struct {
-        Rollout__Query q;
+        ro_query_t q;
         const char *key;
         int required;
     } asks[] = {
-        {ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 1},
-        {ROLLOUT__QUERY__QUERY_LEVEL, "", 0},
-        {ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, 0},
+        {RO_QUERY_PROVINCE, NULL, 1},
+        {RO_QUERY_LEVEL, "", 0},
+        {RO_QUERY_DIVISIONS, NULL, 0},
     };
     for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
-        Rollout__StatusReply *r = s_ask(w, asks[i].q, asks[i].key, 0);
+        ro_status_reply_t *r = s_ask(w, asks[i].q, asks[i].key, 0);
         if (!r)
             return -1;
         int rc = r->status == 0 ? ro_clone_snapshot(w->clone, r) : (asks[i].required ? -1 : 0);
         if (rc)
             snprintf(w->err, sizeof w->err, "the hub says: %s",
                      r->error && r->error[0] ? r->error : "snapshot refused");
-        rollout__status_reply__free_unpacked(r, NULL);
+        ro_status_reply_free(&r);
         if (rc)
             return -1;
     }
@@ -663,22 +667,22 @@ static int s_sync(s_watch_t *w)
 /* Metrics and the first silent units: shown, not part of the Clone state. */
 static void s_extras(s_watch_t *w)
 {
-    Rollout__StatusReply *m = s_ask(w, ROLLOUT__QUERY__QUERY_METRICS, NULL, 0);
+    ro_status_reply_t *m = s_ask(w, RO_QUERY_METRICS, NULL, 0);
     if (m && m->status == 0) {
         if (w->metrics)
-            rollout__status_reply__free_unpacked(w->metrics, NULL);
+            ro_status_reply_free(&w->metrics);
         w->metrics = m;
     } else if (m) {
-        rollout__status_reply__free_unpacked(m, NULL);
+        ro_status_reply_free(&m);
     }
-    Rollout__StatusReply *s = s_ask(w, ROLLOUT__QUERY__QUERY_SILENT, NULL, SILENT_SHOWN);
+    ro_status_reply_t *s = s_ask(w, RO_QUERY_SILENT, NULL, SILENT_SHOWN);
     if (w->silent)
-        rollout__status_reply__free_unpacked(w->silent, NULL);
+        ro_status_reply_free(&w->silent);
     w->silent = NULL;
     if (s && s->status == 0)
         w->silent = s;
     else if (s)
-        rollout__status_reply__free_unpacked(s, NULL);
+        ro_status_reply_free(&s);
 }
 
 /* tcp://HOST:PORT -> tcp://HOST:PORT-1. Returns 0, or -1 if not of that form. */
@@ -914,9 +918,9 @@ int ctl_watch_main(const ctl_hub_t *hub, int argc, char **argv)
         code = s_live(&w, color, tty, interval);
     }
     if (w.metrics)
-        rollout__status_reply__free_unpacked(w.metrics, NULL);
+        ro_status_reply_free(&w.metrics);
     if (w.silent)
-        rollout__status_reply__free_unpacked(w.silent, NULL);
+        ro_status_reply_free(&w.silent);
     ro_clone_destroy(&w.clone);
     if (w.sub)
         zmq_close(w.sub);

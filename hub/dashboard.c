@@ -118,13 +118,13 @@ const char *hub_dashboard_address(const hub_dashboard_t *self)
 
 /* ---- /api/status ---------------------------------------------------------- */
 
-static void s_scopes(ro_buf_t *b, const Rollout__StatusReply *r)
+static void s_scopes(ro_buf_t *b, const ro_status_reply_t *r)
 {
     ro_buf_puts(b, "[");
     for (size_t i = 0; r && i < r->n_scopes; i++) {
         if (i)
             ro_buf_puts(b, ",");
-        ro_json_scope(b, r->scopes[i]);
+        ro_json_scope(b, &r->scopes[i]);
     }
     ro_buf_puts(b, "]");
 }
@@ -203,15 +203,15 @@ static void s_series(hub_dashboard_t *self, int64_t now)
         if (in->kind != RO_KIND_RATIO ||
             (in->source != RO_SOURCE_ITEMS && in->source != RO_SOURCE_CASES))
             continue;
-        Rollout__StatusReply *r =
-            hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_SERIES, NULL, in->id, now);
+        ro_status_reply_t *r =
+            hub_feed_ask(self->status, RO_QUERY_SERIES, NULL, in->id, now);
         if (!r)
             continue;
         ro_buf_puts(b, k++ ? ",{\"indicator\":" : "{\"indicator\":");
         ro_json_str(b, in->id);
         ro_buf_puts(b, ",\"points\":[");
         for (size_t p = 0; p < r->n_history; p++) {
-            const Rollout__HistoryPoint *pt = r->history[p];
+            const ro_status_point_t *pt = &r->history[p];
             ro_buf_puts(b, p ? ",{\"date\":" : "{\"date\":");
             ro_json_date(b, pt->date);
             ro_buf_puts(b, ",\"value\":");
@@ -222,7 +222,7 @@ static void s_series(hub_dashboard_t *self, int64_t now)
             ro_buf_puts(b, "}");
         }
         ro_buf_puts(b, "]}");
-        rollout__status_reply__free_unpacked(r, NULL);
+        ro_status_reply_free(&r);
     }
     ro_buf_puts(b, "]");
 }
@@ -231,14 +231,14 @@ char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series)
 {
     if (with_series)
         s_series(self, now);
-    Rollout__StatusReply *prov =
-        hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, NULL, now);
-    Rollout__StatusReply *levels =
-        hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_LEVEL, "", NULL, now);
-    Rollout__StatusReply *divs =
-        hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, NULL, now);
-    Rollout__StatusReply *mets =
-        hub_feed_ask(self->status, ROLLOUT__QUERY__QUERY_METRICS, NULL, NULL, now);
+    ro_status_reply_t *prov =
+        hub_feed_ask(self->status, RO_QUERY_PROVINCE, NULL, NULL, now);
+    ro_status_reply_t *levels =
+        hub_feed_ask(self->status, RO_QUERY_LEVEL, "", NULL, now);
+    ro_status_reply_t *divs =
+        hub_feed_ask(self->status, RO_QUERY_DIVISIONS, NULL, NULL, now);
+    ro_status_reply_t *mets =
+        hub_feed_ask(self->status, RO_QUERY_METRICS, NULL, NULL, now);
     ro_buf_t b;
     ro_buf_init(&b);
     ro_buf_printf(&b, "{\"generated\":%lld,\"as_of\":", (long long)now);
@@ -249,7 +249,7 @@ char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series)
     ro_json_str(&b, prov ? prov->store_state : "");
     ro_buf_puts(&b, ",\"province\":");
     if (prov && prov->n_scopes)
-        ro_json_scope(&b, prov->scopes[0]);
+        ro_json_scope(&b, &prov->scopes[0]);
     else
         ro_buf_puts(&b, "null");
     ro_buf_puts(&b, ",\"levels\":");
@@ -267,15 +267,15 @@ char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series)
     for (size_t i = 0; mets && i < mets->n_metrics; i++) {
         if (i)
             ro_buf_puts(&b, ",");
-        ro_json_str(&b, mets->metrics[i]->name);
+        ro_json_str(&b, mets->metrics[i].name);
         ro_buf_puts(&b, ":");
-        ro_json_num(&b, mets->metrics[i]->value);
+        ro_json_num(&b, mets->metrics[i].value);
     }
     ro_buf_puts(&b, "}}\n");
-    Rollout__StatusReply *all[4] = {prov, levels, divs, mets};
+    ro_status_reply_t *all[4] = {prov, levels, divs, mets};
     for (int i = 0; i < 4; i++)
         if (all[i])
-            rollout__status_reply__free_unpacked(all[i], NULL);
+            ro_status_reply_free(&all[i]);
     if (b.failed) {
         ro_buf_free(&b);
         return NULL;

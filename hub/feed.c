@@ -1,15 +1,15 @@
 /* hub_feed: a commit only stamps the units it changed (a generation per
  * unit, and a list) and marks their rollups; a publication evaluates each
  * listed unit with the engine and the touched rollups in one pass, packs
- * them as the status API does (hub_status_pack_scope: the very bytes a
- * snapshot carries), compares each with what its topic last sent so an
+ * them as the status API does (lib/ro_status: the very bytes a snapshot
+ * carries), compares each with what its topic last sent so an
  * unchanged scope is not sent again, and sends [topic][FeedUpdate] with the
  * topic's previous seq chained in. */
 #include "feed.h"
 #include "auth.h"
 #include "ro_clone.h"
 #include "ro_log.h"
-#include "ro_pb.h"
+#include "ro_feed.h"
 #include "ro_time.h"
 
 #include <errno.h>
@@ -27,9 +27,8 @@ typedef struct {
     size_t cap;    /* bytes allocated at last */
 } s_topic_t;
 
-/* Room before a packed scope in buf for the FeedUpdate fields ahead of it:
- * five tags and five varints of at most 10 bytes. */
-#define S_HEAD 64
+/* Room before a packed scope in buf for the FeedUpdate fields ahead of it. */
+#define S_HEAD RO_FEED_HEAD_MAX
 
 /* Rollups: T_ indexes their touched marks, S_ROLLUP their topics (after the units). */
 #define S_ROLLUPS (RO_DIVISION_COUNT + RO_LEVEL_COUNT + 1)
@@ -244,55 +243,42 @@ static void s_error(hub_feed_t *self, const char *what, const char *why)
         ro_log(LOG_WARNING, "feed: %s: %s", what, why);
 }
 
-Rollout__StatusReply *hub_feed_ask(hub_status_t *status, Rollout__Query query, const char *key,
-                                   const char *indicator, int64_t now)
+ro_status_reply_t *hub_feed_ask(hub_status_t *status, ro_query_t query, const char *key,
+                                const char *indicator, int64_t now)
 {
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = RO_PROTOCOL_VERSION;
-    req.query = query;
-    req.key = (char *)(key ? key : "");
-    req.indicator = (char *)(indicator ? indicator : "");
-    uint8_t rb[512];
-    if (rollout__status_request__get_packed_size(&req) > sizeof rb)
+    ro_status_request_t req = ro_status_request(query);
+    if (snprintf(req.key, sizeof req.key, "%s", key ? key : "") >= (int)sizeof req.key ||
+        snprintf(req.indicator, sizeof req.indicator, "%s", indicator ? indicator : "") >=
+            (int)sizeof req.indicator)
         return NULL;
-    size_t rlen = rollout__status_request__pack(&req, rb);
+    uint8_t rb[RO_STATUS_REQUEST_MAX];
+    int rlen = ro_status_request_encode(&req, rb, sizeof rb);
     uint8_t *out = NULL;
     size_t out_len = 0;
-    if (hub_status_answer(status, rb, rlen, now, &out, &out_len) != 0 || !out) {
+    if (rlen < 0 || hub_status_answer(status, rb, (size_t)rlen, now, &out, &out_len) != 0 || !out) {
         free(out);
         return NULL;
     }
-    Rollout__StatusReply *r = rollout__status_reply__unpack(NULL, out_len, out);
+    ro_status_reply_t *r = ro_status_reply_decode(out, out_len, RO_DECODE_STRICT, NULL, 0);
     free(out);
-    if (r && r->status != 0) {
-        rollout__status_reply__free_unpacked(r, NULL);
-        return NULL;
-    }
+    if (r && r->status != 0)
+        ro_status_reply_free(&r);
     return r;
-}
-
-/* Write v as a protobuf varint at out; returns its bytes (at most 10). */
-static size_t s_uvarint(uint8_t *out, uint64_t v)
-{
-    size_t n = 0;
-    do {
-        out[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    return n;
 }
 
 /* Pack scope s at buf + S_HEAD; returns its bytes, 0 on failure. */
 static size_t s_pack(hub_feed_t *self, const ro_scope_t *s)
 {
+    ro_status_scope_t w;
+    if (ro_status_scope_make(self->targets, s, &w))
+        return 0;
     size_t room = self->bufcap - S_HEAD;
-    size_t n = hub_status_pack_scope(self->targets, s, self->buf + S_HEAD, room);
-    if (n > room) {
-        if (s_reserve(self, S_HEAD + n))
-            return 0;
+    size_t n = ro_status_scope_encode(&w, self->buf + S_HEAD, room);
+    if (n > room && s_reserve(self, S_HEAD + n) == 0) {
         room = self->bufcap - S_HEAD;
-        n = hub_status_pack_scope(self->targets, s, self->buf + S_HEAD, room);
+        n = ro_status_scope_encode(&w, self->buf + S_HEAD, room);
     }
+    ro_status_scope_clear(&w);
     return n <= room ? n : 0;
 }
 
@@ -326,24 +312,11 @@ static int s_publish(hub_feed_t *self, size_t ti, const ro_scope_t *s, int64_t n
         t->last = last;
         t->cap = n;
     }
-    /* FeedUpdate in field order: seq, epoch, prev_seq, time, then the
-     * scope as packed, right behind these fields in buf */
+    /* the FeedUpdate's fields, then the scope as packed, right behind them in buf */
     uint64_t seq = self->seq + 1;
+    ro_feed_update_t u = {.seq = seq, .epoch = self->epoch, .prev_seq = t->prev, .time = now};
     uint8_t head[S_HEAD];
-    size_t h = s_uvarint(head, 1 << 3); /* field 1, varint */
-    h += s_uvarint(head + h, seq);
-    h += s_uvarint(head + h, 2 << 3);
-    h += s_uvarint(head + h, self->epoch);
-    if (t->prev) {
-        h += s_uvarint(head + h, 3 << 3);
-        h += s_uvarint(head + h, t->prev);
-    }
-    if (now) {
-        h += s_uvarint(head + h, 4 << 3);
-        h += s_uvarint(head + h, (uint64_t)now); /* int64: two's complement */
-    }
-    h += s_uvarint(head + h, 5 << 3 | 2); /* field 5, length-delimited */
-    h += s_uvarint(head + h, n);
+    size_t h = ro_feed_update_head(head, &u, n);
     uint8_t *msg = self->buf + S_HEAD - h;
     memcpy(msg, head, h);
     /* PUB never blocks: a subscriber whose queue is full loses the message,
@@ -516,21 +489,17 @@ long hub_feed_tick(hub_feed_t *self, int64_t now, int64_t mono_ms)
         self->next_pub_ms = mono_ms + HUB_FEED_INTERVAL_MS;
     }
     if (mono_ms >= self->next_hb_ms) {
-        Rollout__FeedHeartbeat hb = ROLLOUT__FEED_HEARTBEAT__INIT;
-        hb.seq = self->seq;
-        hb.epoch = self->epoch;
-        hb.time = now;
-        hb.interval_ms = HUB_FEED_HEARTBEAT_MS;
-        hb.as_of = today;
+        ro_feed_heartbeat_t hb = {.seq = self->seq, .epoch = self->epoch, .time = now,
+                                  .interval_ms = HUB_FEED_HEARTBEAT_MS, .as_of = today};
         uint8_t buf[128];
-        size_t len = rollout__feed_heartbeat__pack(&hb, buf);
-        if (zmq_send(self->sock, RO_FEED_HEARTBEAT, strlen(RO_FEED_HEARTBEAT),
+        int len = ro_feed_heartbeat_encode(&hb, buf, sizeof buf);
+        if (len < 0 || zmq_send(self->sock, RO_FEED_HEARTBEAT, strlen(RO_FEED_HEARTBEAT),
                      ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-            zmq_send(self->sock, buf, len, ZMQ_DONTWAIT) < 0) {
+            zmq_send(self->sock, buf, (size_t)len, ZMQ_DONTWAIT) < 0) {
             s_error(self, "heartbeat", zmq_strerror(zmq_errno()));
         } else {
             self->c.heartbeats++;
-            self->c.bytes += len;
+            self->c.bytes += (uint64_t)len;
         }
         self->next_hb_ms = mono_ms + HUB_FEED_HEARTBEAT_MS;
     }

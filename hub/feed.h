@@ -7,8 +7,8 @@
 #define HUB_FEED_H
 
 #include "engine.h"
-#include "ro_pb.h"
 #include "ro_registry.h"
+#include "ro_status.h"
 #include "state.h"
 #include "status.h"
 #include "ro_targets.h"
@@ -98,11 +98,11 @@ int hub_feed_all(hub_feed_t *self, int64_t now);
 long hub_feed_tick(hub_feed_t *self, int64_t now, int64_t mono_ms);
 
 /* Ask status a question in process (the dashboard does): query with key
- * and indicator (NULL: none), as of today. Returns the unpacked reply (free
- * it with rollout__status_reply__free_unpacked), or NULL when the answer is
- * not ok (status != 0) or out of memory. */
-Rollout__StatusReply *hub_feed_ask(hub_status_t *status, Rollout__Query query, const char *key,
-                                   const char *indicator, int64_t now);
+ * and indicator (NULL: none), as of today. Returns the decoded reply (free
+ * it with ro_status_reply_free), or NULL when the answer is not ok (status
+ * != 0), a key or indicator is too long, or out of memory. */
+ro_status_reply_t *hub_feed_ask(hub_status_t *status, ro_query_t query, const char *key,
+                                const char *indicator, int64_t now);
 
 uint64_t hub_feed_seq(const hub_feed_t *self);   /* latest seq published, 0 = none */
 uint64_t hub_feed_epoch(const hub_feed_t *self); /* this incarnation */

@@ -1,5 +1,5 @@
-/* hub_status: strict decode, a dispatch table by query, protobuf replies
- * built per request from the engine's scopes. Past dates read the store's
+/* hub_status: strict decode, a dispatch table by query, replies built per
+ * request from the engine's scopes and encoded by lib/ro_status. Past dates read the store's
  * as-of scan (cached until the next stored report); series and history
  * read the store's own one-pass queries. */
 #include "status.h"
@@ -7,7 +7,7 @@
 #include "ro_codec.h"
 #include "ro_log.h"
 #include "ro_sock.h"
-#include "ro_pb.h"
+#include "ro_status.h"
 #include "ro_time.h"
 
 #include <errno.h>
@@ -19,6 +19,8 @@
 
 #define SERIES_MONTHS_MAX 1200 /* monthly points of a series: a century */
 #define DROP_IDS 16            /* identities whose dropped replies are counted one by one */
+
+_Static_assert(HUB_STATUS_SCOPES_MAX <= RO_STATUS_SCOPES_MAX, "a reply the codec would refuse");
 
 /* Replies dropped because their connection was not reading (see
  * hub_status_serve), for one identity: METRICS says
@@ -59,12 +61,12 @@ struct hub_status {
 
 /* A reply under construction. */
 typedef struct {
-    Rollout__StatusReply pb;
-    ro_scope_t *scopes; /* grows; turned into protobuf at pack time */
+    ro_status_reply_t pb; /* the reply's fields; scopes, metrics and points below */
+    ro_scope_t *scopes;   /* grows; made into the wire's scopes at pack time */
     size_t nscopes, scap;
-    Rollout__Metric *metrics;
+    ro_status_metric_t *metrics;
     size_t nmetrics, mcap;
-    Rollout__HistoryPoint *points;
+    ro_status_point_t *points;
     size_t npoints;
     char indicator[RO_ID_MAX];     /* reply's indicator */
     char error[2048];               /* reply error text */
@@ -73,7 +75,7 @@ typedef struct {
     const hub_unit_state_t *states; /* the states this reply reads */
 } s_reply_t;
 
-typedef int (*s_handler_fn)(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep);
+typedef int (*s_handler_fn)(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep);
 
 hub_status_t *hub_status_new(const ro_registry_t *reg, const hub_unit_state_t *states,
                              hub_store_t *store, const hub_ingest_t *ingest)
@@ -219,28 +221,23 @@ static int s_metric_add(s_reply_t *rep, const char *name, double value)
 {
     if (rep->nmetrics == rep->mcap) {
         size_t cap = rep->mcap ? rep->mcap * 2 : 32;
-        Rollout__Metric *m = realloc(rep->metrics, cap * sizeof *m);
+        ro_status_metric_t *m = realloc(rep->metrics, cap * sizeof *m);
         if (!m)
             return -1;
         rep->metrics = m;
         rep->mcap = cap;
     }
-    Rollout__Metric init = ROLLOUT__METRIC__INIT;
-    init.name = (char *)name;
-    init.value = value;
-    rep->metrics[rep->nmetrics++] = init;
+    rep->metrics[rep->nmetrics].name = (char *)name;
+    rep->metrics[rep->nmetrics++].value = value;
     return 0;
 }
 
 /* Room for n history points (the reply owns them). */
-static Rollout__HistoryPoint *s_points(s_reply_t *rep, size_t n)
+static ro_status_point_t *s_points(s_reply_t *rep, size_t n)
 {
     rep->points = calloc(n ? n : 1, sizeof *rep->points);
     if (!rep->points)
         return NULL;
-    Rollout__HistoryPoint init = ROLLOUT__HISTORY_POINT__INIT;
-    for (size_t i = 0; i < n; i++)
-        rep->points[i] = init;
     rep->npoints = n;
     return rep->points;
 }
@@ -307,10 +304,10 @@ static int s_need_engine(const hub_status_t *self, s_reply_t *rep)
 
 /* The indicator a request names (default: the headline one): 0 and *out,
  * or status 2 with a reason. */
-static int s_indicator(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep,
+static int s_indicator(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep,
                        size_t *out)
 {
-    if (!req->indicator || !req->indicator[0]) {
+    if (!req->indicator[0]) {
         *out = ro_targets_headline(self->targets);
     } else {
         int i = ro_targets_find(self->targets, req->indicator);
@@ -351,16 +348,16 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
 
 /* ---- queries ----------------------------------------------------------- */
 
-static long s_find_unit(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static long s_find_unit(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
-    long i = req->key && req->key[0] ? ro_registry_find(self->reg, req->key) : -1;
+    long i = req->key[0] ? ro_registry_find(self->reg, req->key) : -1;
     if (i < 0)
         snprintf(rep->error, sizeof rep->error, "unknown unit '%.40s': not in the hub's registry",
-                 req->key ? req->key : "");
+                 req->key);
     return i;
 }
 
-static int s_query_unit(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_unit(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     long i = s_find_unit(self, req, rep);
     if (i < 0)
@@ -371,7 +368,7 @@ static int s_query_unit(hub_status_t *self, const Rollout__StatusRequest *req, s
     return s_add_unit(self, rep, states, (size_t)i);
 }
 
-static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_province(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     (void)req;
     const hub_unit_state_t *states = s_states(self, rep);
@@ -395,12 +392,12 @@ static int s_query_province(hub_status_t *self, const Rollout__StatusRequest *re
     return 0;
 }
 
-static int s_query_division(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_division(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     int rc = s_need_engine(self, rep);
     if (rc)
         return rc;
-    const char *key = req->key ? req->key : "";
+    const char *key = req->key;
     char *end = NULL;
     unsigned long code = strtoul(key, &end, 10);
     if (!key[0] || *end || code > UINT32_MAX || ro_division_index((uint32_t)code) < 0) {
@@ -423,13 +420,13 @@ static int s_query_division(hub_status_t *self, const Rollout__StatusRequest *re
     return hub_engine_division(self->engine, states, (uint32_t)code, rep->pb.as_of, sc) ? 1 : 0;
 }
 
-static int s_query_level(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_level(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     int rc = s_need_engine(self, rep);
     if (rc)
         return rc;
     ro_level_t level = RO_LEVEL_PROVINCIAL;
-    int all = !req->key || !req->key[0];
+    int all = !req->key[0];
     if (!all && ro_level_parse(req->key, &level)) {
         snprintf(rep->error, sizeof rep->error,
                  "unknown level '%.40s': provincial, municipal or township", req->key);
@@ -452,7 +449,7 @@ static int s_query_level(hub_status_t *self, const Rollout__StatusRequest *req, 
     return 0;
 }
 
-static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_divisions(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     (void)req;
     int rc = s_need_engine(self, rep);
@@ -480,14 +477,14 @@ static int s_query_divisions(hub_status_t *self, const Rollout__StatusRequest *r
 }
 
 /* How many of total a reply carries. */
-static size_t s_limit(const Rollout__StatusRequest *req, size_t total)
+static size_t s_limit(const ro_status_request_t *req, size_t total)
 {
     size_t cap =
         req->limit && req->limit < HUB_STATUS_SCOPES_MAX ? req->limit : HUB_STATUS_SCOPES_MAX;
     return total < cap ? total : cap;
 }
 
-static int s_query_laggards(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_laggards(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     int rc = s_need_engine(self, rep);
     size_t ind = 0;
@@ -508,7 +505,7 @@ static int s_query_laggards(hub_status_t *self, const Rollout__StatusRequest *re
     return rc;
 }
 
-static int s_query_silent(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_silent(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     int rc = s_need_engine(self, rep);
     if (rc)
@@ -547,7 +544,7 @@ static ro_kind_t s_kind_of(const ro_indicator_t *ind)
  * part: a ratio part / total (no data when total is 0), participants the
  * total, hours the part in tenths. */
 static void s_point_value(const ro_indicator_t *ind, uint64_t total, uint64_t part,
-                          Rollout__HistoryPoint *p)
+                          ro_status_point_t *p)
 {
     p->total = total;
     p->part = part;
@@ -559,7 +556,7 @@ static void s_point_value(const ro_indicator_t *ind, uint64_t total, uint64_t pa
     }
 }
 
-static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_history(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     int rc = s_need_engine(self, rep);
     size_t ind = 0;
@@ -594,7 +591,7 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
     }
     const ro_indicator_t *in = ro_targets_at(self->targets, ind);
     size_t first = req->limit && n > req->limit ? n - req->limit : 0;
-    Rollout__HistoryPoint *out = s_points(rep, n - first);
+    ro_status_point_t *out = s_points(rep, n - first);
     if (!out) {
         free(pts);
         return -1;
@@ -606,7 +603,7 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
         part = in->kind == RO_KIND_SUM ? part + pts[k].part : pts[k].part;
         if (k < first)
             continue;
-        Rollout__HistoryPoint *p = &out[k - first];
+        ro_status_point_t *p = &out[k - first];
         p->date = pts[k].date;
         p->seq = pts[k].seq;
         s_point_value(in, total, part, p);
@@ -619,7 +616,7 @@ static int s_query_history(hub_status_t *self, const Rollout__StatusRequest *req
     return 0;
 }
 
-static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_series(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     int rc = s_need_engine(self, rep);
     size_t ind = 0;
@@ -674,7 +671,7 @@ static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req,
         from++;
     if (rc == 0 && req->limit && n - from > req->limit)
         from = n - req->limit;
-    Rollout__HistoryPoint *out = rc == 0 ? s_points(rep, n - from) : NULL;
+    ro_status_point_t *out = rc == 0 ? s_points(rep, n - from) : NULL;
     if (rc == 0 && !out)
         rc = -1;
     for (size_t k = from; rc == 0 && k < n; k++) {
@@ -687,7 +684,7 @@ static int s_query_series(hub_status_t *self, const Rollout__StatusRequest *req,
     return rc;
 }
 
-static int s_query_targets(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_targets(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     (void)req;
     if (!self->targets_text) {
@@ -698,7 +695,7 @@ static int s_query_targets(hub_status_t *self, const Rollout__StatusRequest *req
     return 0;
 }
 
-static int s_query_metrics(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_metrics(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     (void)req;
     if (self->ingest) {
@@ -730,7 +727,7 @@ static int s_query_metrics(hub_status_t *self, const Rollout__StatusRequest *req
     return 0;
 }
 
-static int s_query_verify(hub_status_t *self, const Rollout__StatusRequest *req, s_reply_t *rep)
+static int s_query_verify(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     (void)req;
     if (!self->store) {
@@ -775,22 +772,22 @@ static int s_query_verify(hub_status_t *self, const Rollout__StatusRequest *req,
 }
 
 static const struct {
-    Rollout__Query query;
+    ro_query_t query;
     const char *name;
     s_handler_fn fn;
 } s_queries[] = {
-    {ROLLOUT__QUERY__QUERY_UNIT, "unit", s_query_unit},
-    {ROLLOUT__QUERY__QUERY_PROVINCE, "province", s_query_province},
-    {ROLLOUT__QUERY__QUERY_DIVISION, "division", s_query_division},
-    {ROLLOUT__QUERY__QUERY_LEVEL, "level", s_query_level},
-    {ROLLOUT__QUERY__QUERY_LAGGARDS, "laggards", s_query_laggards},
-    {ROLLOUT__QUERY__QUERY_SILENT, "silent", s_query_silent},
-    {ROLLOUT__QUERY__QUERY_HISTORY, "history", s_query_history},
-    {ROLLOUT__QUERY__QUERY_DIVISIONS, "divisions", s_query_divisions},
-    {ROLLOUT__QUERY__QUERY_METRICS, "metrics", s_query_metrics},
-    {ROLLOUT__QUERY__QUERY_VERIFY, "verify", s_query_verify},
-    {ROLLOUT__QUERY__QUERY_SERIES, "series", s_query_series},
-    {ROLLOUT__QUERY__QUERY_TARGETS, "targets", s_query_targets},
+    {RO_QUERY_UNIT, "unit", s_query_unit},
+    {RO_QUERY_PROVINCE, "province", s_query_province},
+    {RO_QUERY_DIVISION, "division", s_query_division},
+    {RO_QUERY_LEVEL, "level", s_query_level},
+    {RO_QUERY_LAGGARDS, "laggards", s_query_laggards},
+    {RO_QUERY_SILENT, "silent", s_query_silent},
+    {RO_QUERY_HISTORY, "history", s_query_history},
+    {RO_QUERY_DIVISIONS, "divisions", s_query_divisions},
+    {RO_QUERY_METRICS, "metrics", s_query_metrics},
+    {RO_QUERY_VERIFY, "verify", s_query_verify},
+    {RO_QUERY_SERIES, "series", s_query_series},
+    {RO_QUERY_TARGETS, "targets", s_query_targets},
 };
 
 static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_reply_t *rep)
@@ -800,200 +797,51 @@ static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_repl
                  HUB_STATUS_FRAME_MAX, len);
         return 2;
     }
-    Rollout__StatusRequest *req = rollout__status_request__unpack(NULL, len, buf);
-    if (!req) {
-        snprintf(rep->error, sizeof rep->error, "not a protobuf StatusRequest");
+    ro_status_request_t req;
+    if (ro_status_request_decode(buf, len, &req, rep->error, sizeof rep->error))
+        return 2;
+    if (req.version != RO_PROTOCOL_VERSION) {
+        snprintf(rep->error, sizeof rep->error, "protocol version %u, this hub speaks %d",
+                 req.version, RO_PROTOCOL_VERSION);
         return 2;
     }
-    int status = 2;
-    if (!ro_pb_strict(&req->base, len)) {
-        snprintf(rep->error, sizeof rep->error,
-                 "request with an unknown field, bad UTF-8 or a non-canonical encoding");
-    } else if (req->version != RO_PROTOCOL_VERSION) {
-        snprintf(rep->error, sizeof rep->error, "protocol version %u, this hub speaks %d",
-                 req->version, RO_PROTOCOL_VERSION);
-    } else if (req->as_of != 0 && !ro_date_valid(req->as_of)) {
-        snprintf(rep->error, sizeof rep->error, "as_of %u is not a date YYYYMMDD", req->as_of);
-    } else {
-        if (req->as_of)
-            rep->pb.as_of = req->as_of;
-        snprintf(rep->error, sizeof rep->error, "unknown query %d", (int)req->query);
-        for (size_t i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++) {
-            if (s_queries[i].query != req->query)
-                continue;
-            rep->error[0] = '\0';
-            status = s_queries[i].fn(self, req, rep);
-            break;
-        }
+    if (req.as_of != 0 && !ro_date_valid(req.as_of)) {
+        snprintf(rep->error, sizeof rep->error, "as_of %u is not a date YYYYMMDD", req.as_of);
+        return 2;
     }
-    rollout__status_request__free_unpacked(req, NULL);
-    return status;
+    if (req.as_of)
+        rep->pb.as_of = req.as_of;
+    for (size_t i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++)
+        if (s_queries[i].query == req.query)
+            return s_queries[i].fn(self, &req, rep);
+    snprintf(rep->error, sizeof rep->error, "unknown query %d", (int)req.query);
+    return 2;
 }
 
-/* What packing a reply's scopes needs besides the scopes: the protobuf
- * structs, pointer arrays and strings they point into. */
-typedef struct {
-    Rollout__Scope *scopes;
-    Rollout__Scope **sp;
-    Rollout__Indicator *inds;
-    Rollout__Indicator **ip;
-    char (*division)[16];
-    char **why; /* nscopes x RO_INDICATORS_MAX, NULL where no reason */
-    Rollout__HistoryPoint **hp;
-    Rollout__Metric **mp;
-} s_pack_t;
-
-static void s_pack_free(s_pack_t *pk, size_t nscopes)
-{
-    if (pk->why)
-        for (size_t i = 0; i < nscopes * RO_INDICATORS_MAX; i++)
-            free(pk->why[i]);
-    free(pk->scopes);
-    free(pk->sp);
-    free(pk->inds);
-    free(pk->ip);
-    free(pk->division);
-    free(pk->why);
-    free(pk->hp);
-    free(pk->mp);
-}
-
-/* Fill the protobuf form of scope s as scope k of pk (targets: the engine's,
- * NULL for raw sums). Returns 0, or -1 out of memory. */
-static int s_pack_scope(const ro_targets_t *targets, s_pack_t *pk, const ro_scope_t *s, size_t k)
-{
-    Rollout__Scope init = ROLLOUT__SCOPE__INIT;
-    Rollout__Scope *pb = &pk->scopes[k];
-    *pb = init;
-    pb->kind = (char *)ro_scope_kind_name(s->kind);
-    pb->id = (char *)s->id;
-    pb->name = (char *)s->name;
-    pb->level = s->level >= 0 ? (char *)ro_level_name((ro_level_t)s->level) : "";
-    uint32_t division = s->kind == RO_SCOPE_PROVINCE ? RO_PROVINCE_CODE : s->division;
-    if (division)
-        snprintf(pk->division[k], sizeof pk->division[k], "%06u", (unsigned)division);
-    else
-        pk->division[k][0] = '\0';
-    pb->division = pk->division[k];
-    pb->units = s->units;
-    pb->units_reporting = s->units_reporting;
-    pb->participants = s->participants;
-    pb->hours_tenths = s->hours_tenths;
-    pb->sessions = s->sessions;
-    pb->staff_total = s->staff_total;
-    pb->staff_proficient = s->staff_proficient;
-    pb->items_total = s->items_total;
-    pb->items_no_visit = s->items_no_visit;
-    pb->cases_total = s->cases_total;
-    pb->cases_no_visit = s->cases_no_visit;
-    pb->last_seq = s->last_seq;
-    pb->last_heard = s->last_heard;
-    pb->reports = s->reports;
-    pb->grade = s->indicator_count ? (char *)ro_grade_label(s->grade) : "";
-    pb->why = s->why;
-    size_t base = k * RO_INDICATORS_MAX;
-    for (size_t i = 0; i < s->indicator_count && targets; i++) {
-        const ro_result_t *r = &s->indicators[i];
-        const ro_indicator_t *ind = ro_targets_at(targets, r->index);
-        Rollout__Indicator iinit = ROLLOUT__INDICATOR__INIT;
-        Rollout__Indicator *pi = &pk->inds[base + i];
-        *pi = iinit;
-        pi->id = (char *)r->id;
-        /* NaN (no data) travels as 0 with the flag: not every client reads NaN */
-        pi->no_data = r->no_data;
-        pi->value = isnan(r->value) ? 0.0 : r->value;
-        pi->goal = r->goal;
-        pi->share = isnan(r->share) ? 0.0 : r->share;
-        pi->grade = (char *)ro_grade_label(r->grade);
-        pi->milestone = (char *)ro_milestone_status_name(r->milestone);
-        pi->next_date = r->next_date;
-        pi->next_goal = r->next_goal;
-        pi->gap = r->gap;
-        pi->due_date = r->due_date;
-        pi->due_goal = r->due_goal;
-        if (ind) {
-            pi->label_zh = (char *)ind->label_zh;
-            pi->label_en = (char *)ind->label_en;
-            pi->measure = (char *)ro_measure_name(ind->measure);
-        }
-        if (s->why & (1u << i)) {
-            pk->why[base + i] = malloc(512);
-            if (!pk->why[base + i])
-                return -1;
-            ro_scope_reason(targets, s, i, pk->why[base + i], 512);
-            pi->why = pk->why[base + i];
-        }
-        pk->ip[base + i] = pi;
-    }
-    pb->indicators = &pk->ip[base];
-    pb->n_indicators = targets ? s->indicator_count : 0;
-    pk->sp[k] = pb;
-    return 0;
-}
-
-size_t hub_status_pack_scope(const ro_targets_t *targets, const ro_scope_t *s, uint8_t *buf,
-                             size_t cap)
-{
-    Rollout__Scope scope;
-    Rollout__Scope *sp = NULL;
-    Rollout__Indicator inds[RO_INDICATORS_MAX], *ip[RO_INDICATORS_MAX];
-    char division[1][16];
-    char *why[RO_INDICATORS_MAX] = {NULL};
-    s_pack_t pk = {
-        .scopes = &scope, .sp = &sp, .inds = inds, .ip = ip, .division = division, .why = why};
-    size_t need = 0;
-    if (s_pack_scope(targets, &pk, s, 0) == 0) {
-        need = rollout__scope__get_packed_size(&scope);
-        if (need <= cap)
-            rollout__scope__pack(&scope, buf);
-    }
-    for (size_t i = 0; i < RO_INDICATORS_MAX; i++)
-        free(why[i]);
-    return need;
-}
-
-/* Pack rep into a malloc'ed buffer: 0, or -1 out of memory. */
+/* Encode rep into a malloc'ed buffer: 0, or -1 out of memory. */
 static int s_pack(const hub_status_t *self, s_reply_t *rep, uint8_t **out, size_t *out_len)
 {
-    size_t ns = rep->nscopes ? rep->nscopes : 1;
-    s_pack_t pk = {
-        .scopes = calloc(ns, sizeof *pk.scopes),
-        .sp = calloc(ns, sizeof *pk.sp),
-        .inds = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.inds),
-        .ip = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.ip),
-        .division = calloc(ns, sizeof *pk.division),
-        .why = calloc(ns * RO_INDICATORS_MAX, sizeof *pk.why),
-        .hp = calloc(rep->npoints ? rep->npoints : 1, sizeof *pk.hp),
-        .mp = calloc(rep->nmetrics ? rep->nmetrics : 1, sizeof *pk.mp),
-    };
-    int rc = -1;
     *out = NULL;
     *out_len = 0;
-    if (pk.scopes && pk.sp && pk.inds && pk.ip && pk.division && pk.why && pk.hp && pk.mp) {
-        rc = 0;
-        for (size_t k = 0; rc == 0 && k < rep->nscopes; k++)
-            rc = s_pack_scope(self->targets, &pk, &rep->scopes[k], k);
-    }
+    ro_status_scope_t *scopes = calloc(rep->nscopes ? rep->nscopes : 1, sizeof *scopes);
+    size_t made = 0;
+    int rc = scopes ? 0 : -1;
+    for (; rc == 0 && made < rep->nscopes; made++)
+        rc = ro_status_scope_make(self->targets, &rep->scopes[made], &scopes[made]);
     if (rc == 0) {
-        for (size_t i = 0; i < rep->nmetrics; i++)
-            pk.mp[i] = &rep->metrics[i];
-        for (size_t i = 0; i < rep->npoints; i++)
-            pk.hp[i] = &rep->points[i];
-        rep->pb.scopes = pk.sp;
+        rep->pb.scopes = scopes;
         rep->pb.n_scopes = rep->nscopes;
-        rep->pb.metrics = pk.mp;
+        rep->pb.metrics = rep->metrics;
         rep->pb.n_metrics = rep->nmetrics;
-        rep->pb.history = pk.hp;
+        rep->pb.history = rep->points;
         rep->pb.n_history = rep->npoints;
         rep->pb.indicator = rep->indicator;
-        size_t need = rollout__status_reply__get_packed_size(&rep->pb);
-        *out = malloc(need ? need : 1);
-        if (*out)
-            *out_len = rollout__status_reply__pack(&rep->pb, *out);
-        else
-            rc = -1;
+        rc = ro_status_reply_encode(&rep->pb, out, out_len);
     }
-    s_pack_free(&pk, rep->nscopes);
+    for (size_t k = 0; scopes && k < made; k++)
+        ro_status_scope_clear(&scopes[k]);
+    free(scopes);
+    rep->pb.scopes = NULL;
     return rc;
 }
 
@@ -1003,8 +851,6 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
 {
     s_reply_t rep;
     memset(&rep, 0, sizeof rep);
-    Rollout__StatusReply init = ROLLOUT__STATUS_REPLY__INIT;
-    rep.pb = init;
     rep.now = now;
     rep.today = ro_date_of(now);
     rep.pb.version = RO_PROTOCOL_VERSION;

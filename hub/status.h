@@ -92,13 +92,6 @@ void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *
 int hub_status_answer(hub_status_t *self, const uint8_t *req, size_t len, int64_t now,
                       uint8_t **out, size_t *out_len);
 
-/* Pack scope s (an engine result; targets: the engine's, NULL for raw sums)
- * as the protobuf Scope a reply carries it, the same bytes, into buf if it
- * fits in cap bytes. Returns its packed size (more than cap: nothing was
- * written, call again with room), or 0 when out of memory. For the feed. */
-size_t hub_status_pack_scope(const ro_targets_t *targets, const ro_scope_t *s, uint8_t *buf,
-                             size_t cap);
-
 /* Who may still ask (CURVE): gate(arg, request) gets each request's body
  * frame (a zmq_msg_t *, whose metadata carries the connection's ZAP
  * verdict) and returns true to answer it; false answers status 2

@@ -13,7 +13,7 @@ typedef struct {
     uint64_t base;                 /* feed seq of the snapshot reply that gave it; 0 if none */
     uint64_t known;                /* seq of the last update applied, or base */
     int updated;                   /* an update was applied (known is a seq heard) */
-    Rollout__Scope *scope;         /* owned copy; NULL if only the chain is known */
+    ro_status_scope_t *scope;      /* owned copy; NULL if only the chain is known */
 } s_entry_t;
 
 typedef enum { S_SYNCING = 0, S_LIVE = 1, S_BROKEN = 2 } s_state_t;
@@ -71,8 +71,8 @@ ro_clone_t *ro_clone_new(int full)
 static void s_clear(ro_clone_t *self)
 {
     for (size_t i = 0; i < self->cap; i++) {
-        if (self->slots[i].scope)
-            rollout__scope__free_unpacked(self->slots[i].scope, NULL);
+        ro_status_scope_clear(self->slots[i].scope);
+        free(self->slots[i].scope);
         memset(&self->slots[i], 0, sizeof self->slots[i]);
     }
     self->used = 0;
@@ -152,28 +152,15 @@ static s_entry_t *s_entry(ro_clone_t *self, const char *topic)
     return e;
 }
 
-/* An owned deep copy of a scope (pack, then unpack). */
-static Rollout__Scope *s_dup(const Rollout__Scope *s)
+static int s_hold(s_entry_t *e, const ro_status_scope_t *s)
 {
-    size_t len = rollout__scope__get_packed_size(s);
-    uint8_t stack[4096];
-    uint8_t *buf = len <= sizeof stack ? stack : malloc(len);
-    if (!buf)
-        return NULL;
-    rollout__scope__pack(s, buf);
-    Rollout__Scope *copy = rollout__scope__unpack(NULL, len, buf);
-    if (buf != stack)
-        free(buf);
-    return copy;
-}
-
-static int s_hold(s_entry_t *e, const Rollout__Scope *s)
-{
-    Rollout__Scope *copy = s_dup(s);
-    if (!copy)
+    ro_status_scope_t *copy = malloc(sizeof *copy);
+    if (!copy || ro_status_scope_copy(copy, s)) {
+        free(copy);
         return -1;
-    if (e->scope)
-        rollout__scope__free_unpacked(e->scope, NULL);
+    }
+    ro_status_scope_clear(e->scope);
+    free(e->scope);
     e->scope = copy;
     return 0;
 }
@@ -205,7 +192,7 @@ void ro_clone_reset(ro_clone_t *self)
     self->syncs++;
 }
 
-int ro_clone_snapshot(ro_clone_t *self, const Rollout__StatusReply *reply)
+int ro_clone_snapshot(ro_clone_t *self, const ro_status_reply_t *reply)
 {
     if (!reply || reply->status != 0 || self->state != S_SYNCING)
         return -1;
@@ -217,7 +204,7 @@ int ro_clone_snapshot(ro_clone_t *self, const Rollout__StatusReply *reply)
     self->have_epoch = 1;
     self->as_of = reply->as_of;
     for (size_t i = 0; i < reply->n_scopes; i++) {
-        const Rollout__Scope *s = reply->scopes[i];
+        const ro_status_scope_t *s = &reply->scopes[i];
         char topic[RO_FEED_TOPIC_MAX];
         if (ro_feed_topic(s->kind, s->id, topic, sizeof topic))
             continue;
@@ -241,9 +228,9 @@ int ro_clone_start(ro_clone_t *self, int64_t now_ms)
     return 0;
 }
 
-static void s_event(ro_clone_t *self, const Rollout__FeedUpdate *u)
+static void s_event(ro_clone_t *self, const ro_feed_update_t *u)
 {
-    const Rollout__Scope *s = u->scope;
+    const ro_status_scope_t *s = &u->scope;
     ro_clone_event_t *ev = &self->events[self->head];
     memset(ev, 0, sizeof *ev);
     snprintf(ev->unit, sizeof ev->unit, "%s", s->id);
@@ -266,13 +253,13 @@ static void s_event(ro_clone_t *self, const Rollout__FeedUpdate *u)
         self->nevents++;
 }
 
-ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic, const Rollout__FeedUpdate *u,
+ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic, const ro_feed_update_t *u,
                                   int64_t now_ms)
 {
     (void)now_ms;
     if (self->state == S_BROKEN)
         return RO_CLONE_RESYNC;
-    if (self->state != S_LIVE || !u || !u->scope)
+    if (self->state != S_LIVE || !u || !u->has_scope)
         return RO_CLONE_SKIPPED;
     if (u->epoch < self->epoch)
         return RO_CLONE_SKIPPED; /* queued from before the hub restarted */
@@ -302,17 +289,17 @@ ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic, const Rol
                         (unsigned long long)u->seq, (unsigned long long)u->prev_seq);
     if (!e)
         e = s_entry(self, topic);
-    if (!e || s_hold(e, u->scope))
+    if (!e || s_hold(e, &u->scope))
         return s_broken(self, "out of memory at seq %llu", (unsigned long long)u->seq);
     e->known = u->seq;
     e->updated = 1;
     self->applied++;
-    if (u->scope->kind && !strcmp(u->scope->kind, "unit"))
+    if (u->scope.kind && !strcmp(u->scope.kind, "unit"))
         s_event(self, u);
     return RO_CLONE_APPLIED;
 }
 
-ro_clone_result_t ro_clone_heartbeat(ro_clone_t *self, const Rollout__FeedHeartbeat *hb,
+ro_clone_result_t ro_clone_heartbeat(ro_clone_t *self, const ro_feed_heartbeat_t *hb,
                                      int64_t now_ms)
 {
     if (self->state == S_BROKEN)
@@ -360,24 +347,22 @@ ro_clone_result_t ro_clone_message(ro_clone_t *self, const void *topic, size_t t
     t[topic_len] = '\0';
     ro_clone_result_t rc;
     if (!strcmp(t, RO_FEED_HEARTBEAT)) {
-        Rollout__FeedHeartbeat *hb = rollout__feed_heartbeat__unpack(NULL, body_len, body);
-        if (!hb) {
+        ro_feed_heartbeat_t hb;
+        if (ro_feed_heartbeat_decode(body, body_len, RO_DECODE_SKIP_UNKNOWN, &hb, NULL, 0)) {
             self->bad++;
             return self->state == S_BROKEN ? RO_CLONE_RESYNC : RO_CLONE_SKIPPED;
         }
-        rc = ro_clone_heartbeat(self, hb, now_ms);
-        rollout__feed_heartbeat__free_unpacked(hb, NULL);
-        return rc;
+        return ro_clone_heartbeat(self, &hb, now_ms);
     }
-    Rollout__FeedUpdate *u = rollout__feed_update__unpack(NULL, body_len, body);
-    if (!u || !u->scope) {
+    ro_feed_update_t u;
+    if (ro_feed_update_decode(body, body_len, RO_DECODE_SKIP_UNKNOWN, &u, NULL, 0) ||
+        !u.has_scope) {
         self->bad++;
-        if (u)
-            rollout__feed_update__free_unpacked(u, NULL);
+        ro_feed_update_clear(&u);
         return self->state == S_BROKEN ? RO_CLONE_RESYNC : RO_CLONE_SKIPPED;
     }
-    rc = ro_clone_update(self, t, u, now_ms);
-    rollout__feed_update__free_unpacked(u, NULL);
+    rc = ro_clone_update(self, t, &u, now_ms);
+    ro_feed_update_clear(&u);
     return rc;
 }
 
@@ -391,7 +376,7 @@ const char *ro_clone_why(const ro_clone_t *self)
     return self->why;
 }
 
-const Rollout__Scope *ro_clone_scope(const ro_clone_t *self, const char *topic)
+const ro_status_scope_t *ro_clone_scope(const ro_clone_t *self, const char *topic)
 {
     const s_entry_t *e = s_find(self, topic);
     return e ? e->scope : NULL;

@@ -5,7 +5,7 @@
 #ifndef RO_CLONE_H
 #define RO_CLONE_H
 
-#include "ro_pb.h"
+#include "ro_feed.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +16,7 @@
 #define RO_CLONE_EVENTS 64            /* latest unit updates kept */
 
 /* The topic of a scope: "province", "level/<id>", "division/<id>",
- * "unit/<id>". kind is a Scope.kind string. Returns 0, or -1 for an
+ * "unit/<id>". kind is a scope's kind string. Returns 0, or -1 for an
  * unknown kind or an id that does not fit. */
 int ro_feed_topic(const char *kind, const char *id, char *buf, size_t len);
 
@@ -57,22 +57,22 @@ void ro_clone_reset(ro_clone_t *self);
  * Returns 0; -1 if the reply is not ok, its epoch differs from an earlier
  * reply of this snapshot (the hub restarted mid-snapshot: sync again), or
  * out of memory. */
-int ro_clone_snapshot(ro_clone_t *self, const Rollout__StatusReply *reply);
+int ro_clone_snapshot(ro_clone_t *self, const ro_status_reply_t *reply);
 
 /* The snapshot is complete: updates apply from now; now_ms starts the
  * heartbeat clock. Returns 0, or -1 if no snapshot reply was applied. */
 int ro_clone_start(ro_clone_t *self, int64_t now_ms);
 
-/* An update heard on topic (NUL-terminated). Borrows u. Updates at or
+/* An update heard on topic (NUL-terminated). Borrows u (its scope is copied). Updates at or
  * below the topic's snapshot seq, from an older epoch, or before start are
  * skipped. A newer epoch, a hole in the seq (full) or a broken topic chain
  * returns RO_CLONE_RESYNC, and so does everything after until a reset. */
-ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic, const Rollout__FeedUpdate *u,
+ro_clone_result_t ro_clone_update(ro_clone_t *self, const char *topic, const ro_feed_update_t *u,
                                   int64_t now_ms);
 
 /* A heartbeat: resets the heartbeat clock; RO_CLONE_RESYNC on a newer
  * epoch, or (full) when it names a seq this clone never saw. */
-ro_clone_result_t ro_clone_heartbeat(ro_clone_t *self, const Rollout__FeedHeartbeat *hb,
+ro_clone_result_t ro_clone_heartbeat(ro_clone_t *self, const ro_feed_heartbeat_t *hb,
                                      int64_t now_ms);
 
 /* RO_CLONE_RESYNC when started and no heartbeat came for the timeout
@@ -81,8 +81,9 @@ ro_clone_result_t ro_clone_heartbeat(ro_clone_t *self, const Rollout__FeedHeartb
  * (stopped, slow), and its heartbeats are still in the queue. */
 ro_clone_result_t ro_clone_tick(ro_clone_t *self, int64_t now_ms);
 
-/* Decode a feed message (topic frame, body frame) and apply it. A body that
- * does not decode is skipped (counted in ro_clone_bad). */
+/* Decode a feed message (topic frame, body frame) strictly (lib/ro_feed;
+ * unknown fields skipped) and apply it. A body that does not decode, or an
+ * update without a scope, is skipped (counted in ro_clone_bad). */
 ro_clone_result_t ro_clone_message(ro_clone_t *self, const void *topic, size_t topic_len,
                                    const void *body, size_t body_len, int64_t now_ms);
 
@@ -93,7 +94,7 @@ const char *ro_clone_why(const ro_clone_t *self);
 
 /* The scope held for topic, or NULL. Borrowed until the next call that
  * changes the clone. */
-const Rollout__Scope *ro_clone_scope(const ro_clone_t *self, const char *topic);
+const ro_status_scope_t *ro_clone_scope(const ro_clone_t *self, const char *topic);
 
 uint64_t ro_clone_epoch(const ro_clone_t *self);   /* the hub epoch synced to */
 uint64_t ro_clone_seq(const ro_clone_t *self);     /* the highest feed seq seen */

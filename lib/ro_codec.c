@@ -10,9 +10,9 @@
 #include <string.h>
 
 /* Walk a decoded message: no unknown fields anywhere, every string valid UTF-8. */
-static int s_clean(const ProtobufCMessage *m, int depth)
+static int s_clean(const ProtobufCMessage *m, int depth, ro_decode_mode_t mode)
 {
-    if (depth > 8 || m->n_unknown_fields != 0)
+    if (depth > 8 || (m->n_unknown_fields != 0 && mode == RO_DECODE_STRICT))
         return 0;
     const ProtobufCMessageDescriptor *d = m->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
@@ -33,7 +33,7 @@ static int s_clean(const ProtobufCMessage *m, int depth)
                     return 0;
             } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 const ProtobufCMessage *sub = ((const ProtobufCMessage *const *)base)[k];
-                if (sub && !s_clean(sub, depth + 1))
+                if (sub && !s_clean(sub, depth + 1, mode))
                     return 0;
             }
         }
@@ -41,9 +41,15 @@ static int s_clean(const ProtobufCMessage *m, int depth)
     return 1;
 }
 
+int ro_pb_check(const ProtobufCMessage *m, size_t wire_len, int skip_unknown)
+{
+    ro_decode_mode_t mode = skip_unknown ? RO_DECODE_SKIP_UNKNOWN : RO_DECODE_STRICT;
+    return s_clean(m, 0, mode) && protobuf_c_message_get_packed_size(m) == wire_len;
+}
+
 int ro_pb_strict(const ProtobufCMessage *m, size_t wire_len)
 {
-    return s_clean(m, 0) && protobuf_c_message_get_packed_size(m) == wire_len;
+    return ro_pb_check(m, wire_len, 0);
 }
 
 /* ---- reports ------------------------------------------------------------ */

@@ -14,6 +14,11 @@
 #define RO_FRAME_MAX 4096   /* the largest report or hub message on the wire */
 #define RO_STATUS_FRAME_MAX (64u << 20) /* the largest status reply */
 
+/* How a decoder treats a field it does not know: the hub refuses it
+ * (strict); a client reading a newer hub's replies and feed skips it.
+ * Everything else (bad UTF-8, NUL bytes, limits) is refused either way. */
+typedef enum { RO_DECODE_STRICT = 0, RO_DECODE_SKIP_UNKNOWN = 1 } ro_decode_mode_t;
+
 /* Encode r into buf (capacity cap). Returns the length, or -1 if it does not fit. */
 int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap);
 

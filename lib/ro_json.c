@@ -124,7 +124,7 @@ static void s_value(ro_buf_t *b, double v, int no_data)
         ro_json_num(b, v);
 }
 
-static void s_indicator(ro_buf_t *b, const Rollout__Indicator *in)
+static void s_indicator(ro_buf_t *b, const ro_status_indicator_t *in)
 {
     ro_buf_puts(b, "{\"id\":");
     ro_json_str(b, in->id);
@@ -162,7 +162,7 @@ static void s_indicator(ro_buf_t *b, const Rollout__Indicator *in)
     ro_buf_puts(b, "}");
 }
 
-void ro_json_scope(ro_buf_t *b, const Rollout__Scope *s)
+void ro_json_scope(ro_buf_t *b, const ro_status_scope_t *s)
 {
     ro_buf_puts(b, "{\"kind\":");
     ro_json_str(b, s->kind);
@@ -193,7 +193,7 @@ void ro_json_scope(ro_buf_t *b, const Rollout__Scope *s)
     for (size_t i = 0; i < s->n_indicators; i++) {
         if (i)
             ro_buf_puts(b, ",");
-        s_indicator(b, s->indicators[i]);
+        s_indicator(b, &s->indicators[i]);
     }
     ro_buf_puts(b, "]}");
 }

@@ -5,7 +5,7 @@
 #ifndef RO_JSON_H
 #define RO_JSON_H
 
-#include "ro_pb.h"
+#include "ro_status.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +34,6 @@ void ro_json_num(ro_buf_t *b, double v);
 void ro_json_date(ro_buf_t *b, uint32_t d);
 /* A scope as one object: the fields of `rolloutctl status --json`
  * (hours as a decimal, dates as text, a no-data value as null). */
-void ro_json_scope(ro_buf_t *b, const Rollout__Scope *s);
+void ro_json_scope(ro_buf_t *b, const ro_status_scope_t *s);
 
 #endif

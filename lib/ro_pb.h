@@ -1,6 +1,6 @@
-/* ro_pb: the generated protobuf-c types, for the few modules that speak the
- * status API's larger messages directly (hub/status.c, rolloutctl). The
- * report path goes through ro_codec's structs instead. */
+/* ro_pb: the generated protobuf-c types and the strictness checks, for
+ * lib/'s codecs only (ro_codec, ro_status, ro_feed): everything outside
+ * lib/ speaks their plain structs. */
 #ifndef RO_PB_H
 #define RO_PB_H
 
@@ -12,5 +12,9 @@
  * is valid UTF-8, and it re-encodes to exactly wire_len bytes (no embedded
  * NUL truncated away, no duplicated or padded fields). */
 int ro_pb_strict(const ProtobufCMessage *m, size_t wire_len);
+
+/* ro_pb_strict, or when skip_unknown is true the same but unknown fields
+ * let through (RO_DECODE_SKIP_UNKNOWN: a client reading a newer hub). */
+int ro_pb_check(const ProtobufCMessage *m, size_t wire_len, int skip_unknown);
 
 #endif

@@ -15,9 +15,10 @@
 #define EPOCH 1000
 
 /* A scope with a kind, an id and a report count to tell versions apart. */
-static Rollout__Scope s_scope(const char *kind, const char *id, uint64_t reports)
+static ro_status_scope_t s_scope(const char *kind, const char *id, uint64_t reports)
 {
-    Rollout__Scope s = ROLLOUT__SCOPE__INIT;
+    ro_status_scope_t s;
+    memset(&s, 0, sizeof s);
     s.kind = (char *)kind;
     s.id = (char *)id;
     s.name = (char *)"name";
@@ -26,9 +27,10 @@ static Rollout__Scope s_scope(const char *kind, const char *id, uint64_t reports
 }
 
 /* A status reply of n scopes at seq, epoch. */
-static Rollout__StatusReply s_reply(Rollout__Scope **scopes, size_t n, uint64_t seq, uint64_t epoch)
+static ro_status_reply_t s_reply(ro_status_scope_t *scopes, size_t n, uint64_t seq, uint64_t epoch)
 {
-    Rollout__StatusReply r = ROLLOUT__STATUS_REPLY__INIT;
+    ro_status_reply_t r;
+    memset(&r, 0, sizeof r);
     r.scopes = scopes;
     r.n_scopes = n;
     r.feed_seq = seq;
@@ -37,14 +39,17 @@ static Rollout__StatusReply s_reply(Rollout__Scope **scopes, size_t n, uint64_t 
     return r;
 }
 
-static Rollout__FeedUpdate s_update(Rollout__Scope *s, uint64_t seq, uint64_t prev, uint64_t epoch)
+static ro_feed_update_t s_update(const ro_status_scope_t *s, uint64_t seq, uint64_t prev,
+                                 uint64_t epoch)
 {
-    Rollout__FeedUpdate u = ROLLOUT__FEED_UPDATE__INIT;
+    ro_feed_update_t u;
+    memset(&u, 0, sizeof u);
     u.seq = seq;
     u.prev_seq = prev;
     u.epoch = epoch;
     u.time = 1500000000;
-    u.scope = s;
+    u.scope = *s;
+    u.has_scope = true;
     return u;
 }
 
@@ -54,9 +59,9 @@ static ro_clone_t *s_synced(int full, uint64_t seq)
     ro_clone_t *c = ro_clone_new(full);
     assert_non_null(c);
     ro_clone_reset(c);
-    Rollout__Scope p = s_scope("province", "460000", 10), d = s_scope("division", "469005", 4);
-    Rollout__Scope *ss[2] = {&p, &d};
-    Rollout__StatusReply r = s_reply(ss, 2, seq, EPOCH);
+    ro_status_scope_t p = s_scope("province", "460000", 10), d = s_scope("division", "469005", 4);
+    ro_status_scope_t ss[2] = {p, d};
+    ro_status_reply_t r = s_reply(ss, 2, seq, EPOCH);
     assert_int_equal(ro_clone_snapshot(c, &r), 0);
     assert_int_equal(ro_clone_start(c, 0), 0);
     assert_true(ro_clone_synced(c));
@@ -65,7 +70,7 @@ static ro_clone_t *s_synced(int full, uint64_t seq)
 
 static uint64_t s_reports(const ro_clone_t *c, const char *topic)
 {
-    const Rollout__Scope *s = ro_clone_scope(c, topic);
+    const ro_status_scope_t *s = ro_clone_scope(c, topic);
     assert_non_null(s);
     return s->reports;
 }
@@ -90,16 +95,16 @@ static void test_updates_apply_in_order(void **state)
 {
     (void)state;
     ro_clone_t *c = s_synced(1, 5);
-    Rollout__Scope p = s_scope("province", "460000", 11);
+    ro_status_scope_t p = s_scope("province", "460000", 11);
     /* published before the snapshot: already in it */
-    Rollout__FeedUpdate old = s_update(&p, 5, 1, EPOCH);
+    ro_feed_update_t old = s_update(&p, 5, 1, EPOCH);
     assert_int_equal(ro_clone_update(c, "province", &old, 0), RO_CLONE_SKIPPED);
     assert_int_equal(s_reports(c, "province"), 10);
-    Rollout__FeedUpdate u = s_update(&p, 6, 5, EPOCH);
+    ro_feed_update_t u = s_update(&p, 6, 5, EPOCH);
     assert_int_equal(ro_clone_update(c, "province", &u, 0), RO_CLONE_APPLIED);
     assert_int_equal(s_reports(c, "province"), 11);
-    Rollout__Scope unit = s_scope("unit", "469005-012", 3);
-    Rollout__FeedUpdate uu = s_update(&unit, 7, 0, EPOCH);
+    ro_status_scope_t unit = s_scope("unit", "469005-012", 3);
+    ro_feed_update_t uu = s_update(&unit, 7, 0, EPOCH);
     assert_int_equal(ro_clone_update(c, "unit/469005-012", &uu, 0), RO_CLONE_APPLIED);
     assert_int_equal(s_reports(c, "unit/469005-012"), 3);
     assert_int_equal(ro_clone_seq(c), 7);
@@ -112,13 +117,13 @@ static void test_gap_asks_for_resync(void **state)
 {
     (void)state;
     ro_clone_t *c = s_synced(1, 5);
-    Rollout__Scope p = s_scope("province", "460000", 12);
-    Rollout__FeedUpdate u = s_update(&p, 7, 5, EPOCH); /* 6 was lost */
+    ro_status_scope_t p = s_scope("province", "460000", 12);
+    ro_feed_update_t u = s_update(&p, 7, 5, EPOCH); /* 6 was lost */
     assert_int_equal(ro_clone_update(c, "province", &u, 0), RO_CLONE_RESYNC);
     assert_false(ro_clone_synced(c));
     assert_non_null(strstr(ro_clone_why(c), "gap"));
     /* nothing applies until a new snapshot */
-    Rollout__FeedUpdate next = s_update(&p, 8, 7, EPOCH);
+    ro_feed_update_t next = s_update(&p, 8, 7, EPOCH);
     assert_int_equal(ro_clone_update(c, "province", &next, 0), RO_CLONE_RESYNC);
     assert_int_equal(s_reports(c, "province"), 10);
     ro_clone_reset(c);
@@ -133,17 +138,17 @@ static void test_snapshot_replies_at_different_seqs(void **state)
     (void)state;
     ro_clone_t *c = ro_clone_new(1);
     ro_clone_reset(c);
-    Rollout__Scope p = s_scope("province", "460000", 10), d = s_scope("division", "469005", 4);
-    Rollout__Scope *pp[1] = {&p}, *dd[1] = {&d};
-    Rollout__StatusReply r1 = s_reply(pp, 1, 5, EPOCH), r2 = s_reply(dd, 1, 7, EPOCH);
+    ro_status_scope_t p = s_scope("province", "460000", 10), d = s_scope("division", "469005", 4);
+    ro_status_scope_t pp[1] = {p}, dd[1] = {d};
+    ro_status_reply_t r1 = s_reply(pp, 1, 5, EPOCH), r2 = s_reply(dd, 1, 7, EPOCH);
     assert_int_equal(ro_clone_snapshot(c, &r1), 0);
     assert_int_equal(ro_clone_snapshot(c, &r2), 0);
     assert_int_equal(ro_clone_start(c, 0), 0);
-    Rollout__Scope d6 = s_scope("division", "469005", 5), p7 = s_scope("province", "460000", 11);
-    Rollout__Scope d8 = s_scope("division", "469005", 6);
-    Rollout__FeedUpdate u6 = s_update(&d6, 6, 2, EPOCH); /* the division reply has it */
-    Rollout__FeedUpdate u7 = s_update(&p7, 7, 3, EPOCH); /* the province reply does not */
-    Rollout__FeedUpdate u8 = s_update(&d8, 8, 6, EPOCH);
+    ro_status_scope_t d6 = s_scope("division", "469005", 5), p7 = s_scope("province", "460000", 11);
+    ro_status_scope_t d8 = s_scope("division", "469005", 6);
+    ro_feed_update_t u6 = s_update(&d6, 6, 2, EPOCH); /* the division reply has it */
+    ro_feed_update_t u7 = s_update(&p7, 7, 3, EPOCH); /* the province reply does not */
+    ro_feed_update_t u8 = s_update(&d8, 8, 6, EPOCH);
     assert_int_equal(ro_clone_update(c, "division/469005", &u6, 0), RO_CLONE_SKIPPED);
     assert_int_equal(ro_clone_update(c, "province", &u7, 0), RO_CLONE_APPLIED);
     assert_int_equal(ro_clone_update(c, "division/469005", &u8, 0), RO_CLONE_APPLIED);
@@ -151,7 +156,7 @@ static void test_snapshot_replies_at_different_seqs(void **state)
     assert_int_equal(s_reports(c, "province"), 11);
     /* a reply from another epoch does not belong to this snapshot */
     ro_clone_reset(c);
-    Rollout__StatusReply r3 = s_reply(dd, 1, 9, EPOCH + 1);
+    ro_status_reply_t r3 = s_reply(dd, 1, 9, EPOCH + 1);
     assert_int_equal(ro_clone_snapshot(c, &r1), 0);
     assert_int_equal(ro_clone_snapshot(c, &r3), -1);
     ro_clone_destroy(&c);
@@ -162,22 +167,22 @@ static void test_filtered_chain(void **state)
 {
     (void)state;
     ro_clone_t *c = s_synced(0, 5);
-    Rollout__Scope d = s_scope("division", "469005", 5);
-    Rollout__FeedUpdate a = s_update(&d, 9, 3, EPOCH); /* holes in the seqs are other topics */
+    ro_status_scope_t d = s_scope("division", "469005", 5);
+    ro_feed_update_t a = s_update(&d, 9, 3, EPOCH); /* holes in the seqs are other topics */
     assert_int_equal(ro_clone_update(c, "division/469005", &a, 0), RO_CLONE_APPLIED);
-    Rollout__FeedUpdate b = s_update(&d, 14, 9, EPOCH);
+    ro_feed_update_t b = s_update(&d, 14, 9, EPOCH);
     assert_int_equal(ro_clone_update(c, "division/469005", &b, 0), RO_CLONE_APPLIED);
-    Rollout__FeedUpdate lost = s_update(&d, 20, 17, EPOCH); /* 17 was this topic's */
+    ro_feed_update_t lost = s_update(&d, 20, 17, EPOCH); /* 17 was this topic's */
     assert_int_equal(ro_clone_update(c, "division/469005", &lost, 0), RO_CLONE_RESYNC);
     ro_clone_destroy(&c);
 
     /* a topic not in the snapshot whose previous update came after it */
     c = s_synced(0, 5);
-    Rollout__Scope u = s_scope("unit", "469005-012", 1);
-    Rollout__FeedUpdate ok = s_update(&u, 8, 4, EPOCH);
+    ro_status_scope_t u = s_scope("unit", "469005-012", 1);
+    ro_feed_update_t ok = s_update(&u, 8, 4, EPOCH);
     assert_int_equal(ro_clone_update(c, "unit/469005-012", &ok, 0), RO_CLONE_APPLIED);
-    Rollout__Scope v = s_scope("unit", "469005-013", 1);
-    Rollout__FeedUpdate missed = s_update(&v, 10, 6, EPOCH);
+    ro_status_scope_t v = s_scope("unit", "469005-013", 1);
+    ro_feed_update_t missed = s_update(&v, 10, 6, EPOCH);
     assert_int_equal(ro_clone_update(c, "unit/469005-013", &missed, 0), RO_CLONE_RESYNC);
     ro_clone_destroy(&c);
 }
@@ -186,10 +191,10 @@ static void test_epochs(void **state)
 {
     (void)state;
     ro_clone_t *c = s_synced(1, 5);
-    Rollout__Scope p = s_scope("province", "460000", 1);
-    Rollout__FeedUpdate stale = s_update(&p, 6, 0, EPOCH - 1); /* queued before a restart */
+    ro_status_scope_t p = s_scope("province", "460000", 1);
+    ro_feed_update_t stale = s_update(&p, 6, 0, EPOCH - 1); /* queued before a restart */
     assert_int_equal(ro_clone_update(c, "province", &stale, 0), RO_CLONE_SKIPPED);
-    Rollout__FeedHeartbeat hb = ROLLOUT__FEED_HEARTBEAT__INIT;
+    ro_feed_heartbeat_t hb = {0};
     hb.epoch = EPOCH + 1;
     hb.seq = 1;
     assert_int_equal(ro_clone_heartbeat(c, &hb, 0), RO_CLONE_RESYNC);
@@ -201,7 +206,7 @@ static void test_heartbeats(void **state)
 {
     (void)state;
     ro_clone_t *c = s_synced(1, 5);
-    Rollout__FeedHeartbeat hb = ROLLOUT__FEED_HEARTBEAT__INIT;
+    ro_feed_heartbeat_t hb = {0};
     hb.epoch = EPOCH;
     hb.seq = 5;
     hb.interval_ms = 1000;
@@ -230,12 +235,12 @@ static void test_events_newest_first(void **state)
     (void)state;
     ro_clone_t *c = s_synced(1, 0);
     char id[16];
-    Rollout__Scope u;
+    ro_status_scope_t u;
     for (int i = 1; i <= RO_CLONE_EVENTS + 3; i++) {
         snprintf(id, sizeof id, "469005-%03d", i);
         u = s_scope("unit", id, (uint64_t)i);
         u.grade = (char *)"中";
-        Rollout__FeedUpdate up = s_update(&u, (uint64_t)i, 0, EPOCH);
+        ro_feed_update_t up = s_update(&u, (uint64_t)i, 0, EPOCH);
         char topic[RO_FEED_TOPIC_MAX];
         ro_feed_topic("unit", id, topic, sizeof topic);
         assert_int_equal(ro_clone_update(c, topic, &up, 0), RO_CLONE_APPLIED);
@@ -255,19 +260,19 @@ static void test_wire_messages(void **state)
 {
     (void)state;
     ro_clone_t *c = s_synced(1, 5);
-    Rollout__Scope p = s_scope("province", "460000", 42);
-    Rollout__FeedUpdate u = s_update(&p, 6, 5, EPOCH);
+    ro_status_scope_t p = s_scope("province", "460000", 42);
+    ro_feed_update_t u = s_update(&p, 6, 5, EPOCH);
     uint8_t buf[512];
-    size_t len = rollout__feed_update__pack(&u, buf);
+    size_t len = (size_t)ro_feed_update_encode(&u, buf, sizeof buf);
     assert_int_equal(ro_clone_message(c, "province", 8, buf, len, 0), RO_CLONE_APPLIED);
     assert_int_equal(s_reports(c, "province"), 42);
     static const uint8_t junk[] = {0xff, 0xff, 0xff};
     assert_int_equal(ro_clone_message(c, "province", 8, junk, sizeof junk, 0), RO_CLONE_SKIPPED);
     assert_int_equal(ro_clone_bad(c), 1);
-    Rollout__FeedHeartbeat hb = ROLLOUT__FEED_HEARTBEAT__INIT;
+    ro_feed_heartbeat_t hb = {0};
     hb.epoch = EPOCH;
     hb.seq = 6;
-    len = rollout__feed_heartbeat__pack(&hb, buf);
+    len = (size_t)ro_feed_heartbeat_encode(&hb, buf, sizeof buf);
     assert_int_equal(
         ro_clone_message(c, RO_FEED_HEARTBEAT, strlen(RO_FEED_HEARTBEAT), buf, len, 10),
         RO_CLONE_SKIPPED);
@@ -281,11 +286,11 @@ static void test_not_started(void **state)
 {
     (void)state;
     ro_clone_t *c = ro_clone_new(1);
-    Rollout__Scope p = s_scope("province", "460000", 1);
-    Rollout__FeedUpdate u = s_update(&p, 1, 0, EPOCH);
+    ro_status_scope_t p = s_scope("province", "460000", 1);
+    ro_feed_update_t u = s_update(&p, 1, 0, EPOCH);
     assert_int_equal(ro_clone_update(c, "province", &u, 0), RO_CLONE_SKIPPED);
     assert_int_equal(ro_clone_start(c, 0), -1);
-    Rollout__StatusReply bad = s_reply(NULL, 0, 0, EPOCH);
+    ro_status_reply_t bad = s_reply(NULL, 0, 0, EPOCH);
     bad.status = 1;
     ro_clone_reset(c);
     assert_int_equal(ro_clone_snapshot(c, &bad), -1);

@@ -8,7 +8,7 @@
 #include "ingest.h"
 #include "ro_codec.h"
 #include "ro_log.h"
-#include "ro_pb.h"
+#include "ro_status.h"
 #include "ro_registry.h"
 #include "status.h"
 #include "store.h"
@@ -103,10 +103,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(hub_status_answer(s_status, data, size, FUZZ_NOW, &out, &out_len) == 0,
                "an answer (out of memory?)");
     FUZZ_CHECK(out != NULL, "an answer");
-    Rollout__StatusReply *r = rollout__status_reply__unpack(NULL, out_len, out);
-    FUZZ_CHECK(r != NULL, "the answer is a StatusReply");
+    ro_status_reply_t *r = ro_status_reply_decode(out, out_len, RO_DECODE_STRICT, NULL, 0);
+    FUZZ_CHECK(r != NULL, "the answer is a strict StatusReply");
     FUZZ_CHECK(r->status <= 2, "status is 0, 1 or 2");
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
     free(out);
     return 0;
 }

@@ -5,7 +5,7 @@
  * The files it writes are committed; fuzzing adds its finds next to them. */
 #include "fuzz.h"
 #include "ro_codec.h"
-#include "ro_pb.h"
+#include "ro_status.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -107,50 +107,48 @@ static void s_reports(void)
     s_write("report", "junk", (const uint8_t *)"\x0a\xff\xff\xff\xff\x0f\x12\x80", 8);
 }
 
-static void s_req(const char *name, Rollout__Query q, const char *key, uint32_t as_of,
+static void s_req(const char *name, ro_query_t q, const char *key, uint32_t as_of,
                   const char *indicator, uint32_t limit, uint32_t version)
 {
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
+    ro_status_request_t req = ro_status_request(q);
     req.version = version;
-    req.query = q;
-    req.key = (char *)(key ? key : "");
+    snprintf(req.key, sizeof req.key, "%s", key ? key : "");
     req.as_of = as_of;
-    req.indicator = (char *)(indicator ? indicator : "");
+    snprintf(req.indicator, sizeof req.indicator, "%s", indicator ? indicator : "");
     req.limit = limit;
     uint8_t buf[4096];
-    size_t n = rollout__status_request__get_packed_size(&req);
-    if (n > sizeof buf)
+    int n = ro_status_request_encode(&req, buf, sizeof buf);
+    if (n < 0)
         exit(1);
-    rollout__status_request__pack(&req, buf);
-    s_write("status", name, buf, n);
+    s_write("status", name, buf, (size_t)n);
 }
 
 static void s_requests(void)
 {
     s_count = 0;
-    s_req("unit", ROLLOUT__QUERY__QUERY_UNIT, "460100-001", 0, NULL, 0, 1);
-    s_req("unit-asof", ROLLOUT__QUERY__QUERY_UNIT, "460100-001", 20180401, NULL, 0, 1);
-    s_req("unit-unknown", ROLLOUT__QUERY__QUERY_UNIT, "469030-999", 0, NULL, 0, 1);
-    s_req("province", ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 0, NULL, 0, 1);
-    s_req("province-asof", ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 20180228, NULL, 0, 1);
-    s_req("division", ROLLOUT__QUERY__QUERY_DIVISION, "460100", 0, NULL, 0, 1);
-    s_req("division-prov", ROLLOUT__QUERY__QUERY_DIVISION, "460000", 20180630, NULL, 0, 1);
-    s_req("level", ROLLOUT__QUERY__QUERY_LEVEL, "township", 0, NULL, 0, 1);
-    s_req("level-all", ROLLOUT__QUERY__QUERY_LEVEL, "", 0, NULL, 0, 1);
-    s_req("laggards", ROLLOUT__QUERY__QUERY_LAGGARDS, NULL, 20180630, "items_no_visit", 5, 1);
-    s_req("silent", ROLLOUT__QUERY__QUERY_SILENT, NULL, 0, NULL, 3, 1);
-    s_req("history", ROLLOUT__QUERY__QUERY_HISTORY, "460100-001", 0, "training_participants", 2, 1);
-    s_req("divisions", ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, 0, NULL, 0, 1);
-    s_req("metrics", ROLLOUT__QUERY__QUERY_METRICS, NULL, 0, NULL, 0, 1);
-    s_req("verify", ROLLOUT__QUERY__QUERY_VERIFY, NULL, 0, NULL, 0, 1);
-    s_req("series", ROLLOUT__QUERY__QUERY_SERIES, NULL, 20181231, "cases_no_visit", 0, 1);
-    s_req("targets", ROLLOUT__QUERY__QUERY_TARGETS, NULL, 0, NULL, 0, 1);
-    s_req("query-unknown", (Rollout__Query)99, NULL, 0, NULL, 0, 1);
-    s_req("version-0", ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 0, NULL, 0, 0);
-    s_req("asof-bad", ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 20181332, NULL, 0, 1);
-    s_req("asof-future", ROLLOUT__QUERY__QUERY_UNIT, "460100-001", 20991231, NULL, 0, 1);
-    s_req("indicator-unknown", ROLLOUT__QUERY__QUERY_LAGGARDS, NULL, 0, "nope", 0, 1);
-    s_req("limit-huge", ROLLOUT__QUERY__QUERY_HISTORY, "460100-002", 0, NULL, 4000000000u, 1);
+    s_req("unit", RO_QUERY_UNIT, "460100-001", 0, NULL, 0, 1);
+    s_req("unit-asof", RO_QUERY_UNIT, "460100-001", 20180401, NULL, 0, 1);
+    s_req("unit-unknown", RO_QUERY_UNIT, "469030-999", 0, NULL, 0, 1);
+    s_req("province", RO_QUERY_PROVINCE, NULL, 0, NULL, 0, 1);
+    s_req("province-asof", RO_QUERY_PROVINCE, NULL, 20180228, NULL, 0, 1);
+    s_req("division", RO_QUERY_DIVISION, "460100", 0, NULL, 0, 1);
+    s_req("division-prov", RO_QUERY_DIVISION, "460000", 20180630, NULL, 0, 1);
+    s_req("level", RO_QUERY_LEVEL, "township", 0, NULL, 0, 1);
+    s_req("level-all", RO_QUERY_LEVEL, "", 0, NULL, 0, 1);
+    s_req("laggards", RO_QUERY_LAGGARDS, NULL, 20180630, "items_no_visit", 5, 1);
+    s_req("silent", RO_QUERY_SILENT, NULL, 0, NULL, 3, 1);
+    s_req("history", RO_QUERY_HISTORY, "460100-001", 0, "training_participants", 2, 1);
+    s_req("divisions", RO_QUERY_DIVISIONS, NULL, 0, NULL, 0, 1);
+    s_req("metrics", RO_QUERY_METRICS, NULL, 0, NULL, 0, 1);
+    s_req("verify", RO_QUERY_VERIFY, NULL, 0, NULL, 0, 1);
+    s_req("series", RO_QUERY_SERIES, NULL, 20181231, "cases_no_visit", 0, 1);
+    s_req("targets", RO_QUERY_TARGETS, NULL, 0, NULL, 0, 1);
+    s_req("query-unknown", (ro_query_t)99, NULL, 0, NULL, 0, 1);
+    s_req("version-0", RO_QUERY_PROVINCE, NULL, 0, NULL, 0, 0);
+    s_req("asof-bad", RO_QUERY_PROVINCE, NULL, 20181332, NULL, 0, 1);
+    s_req("asof-future", RO_QUERY_UNIT, "460100-001", 20991231, NULL, 0, 1);
+    s_req("indicator-unknown", RO_QUERY_LAGGARDS, NULL, 0, "nope", 0, 1);
+    s_req("limit-huge", RO_QUERY_HISTORY, "460100-002", 0, NULL, 4000000000u, 1);
     s_write("status", "empty", (const uint8_t *)"", 0);
     s_write("status", "unknown-field", (const uint8_t *)"\x08\x01\x10\x02\x98\x06\x01", 7);
 }

@@ -12,7 +12,7 @@
  * message it gets, for the tests that check who gets what. Not installed. */
 #include "ro_clone.h"
 #include "ro_codec.h"
-#include "ro_pb.h"
+#include "ro_feed.h"
 #include "ro_sock.h"
 #include "ro_time.h"
 
@@ -349,11 +349,9 @@ static void s_on_signal(int sig)
  * hub closes the connection (a poll for its end, never a read). */
 static int s_ask(s_conn_t *c, long n)
 {
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = RO_PROTOCOL_VERSION;
-    req.query = ROLLOUT__QUERY__QUERY_LAGGARDS;
+    ro_status_request_t req = ro_status_request(RO_QUERY_LAGGARDS);
     uint8_t body[64];
-    size_t len = rollout__status_request__pack(&req, body);
+    size_t len = (size_t)ro_status_request_encode(&req, body, sizeof body);
     for (long i = 0; i < n; i++)
         if (s_send_frame(c, body, len, 0)) {
             printf("cut after asking %ld times: %s\n", i, strerror(errno));
@@ -430,15 +428,16 @@ static int s_watch(int argc, char **argv)
             snprintf(topic, sizeof topic, "%.*s", (int)zmq_msg_size(&t),
                      (const char *)zmq_msg_data(&t));
             if (!strcmp(topic, RO_FEED_HEARTBEAT)) {
-                Rollout__FeedHeartbeat *hb =
-                    rollout__feed_heartbeat__unpack(NULL, zmq_msg_size(&b), zmq_msg_data(&b));
-                printf("heartbeat %llu\n", hb ? (unsigned long long)hb->seq : 0ULL);
-                rollout__feed_heartbeat__free_unpacked(hb, NULL);
+                ro_feed_heartbeat_t hb;
+                int ok = ro_feed_heartbeat_decode(zmq_msg_data(&b), zmq_msg_size(&b),
+                                                  RO_DECODE_SKIP_UNKNOWN, &hb, NULL, 0) == 0;
+                printf("heartbeat %llu\n", ok ? (unsigned long long)hb.seq : 0ULL);
             } else {
-                Rollout__FeedUpdate *u =
-                    rollout__feed_update__unpack(NULL, zmq_msg_size(&b), zmq_msg_data(&b));
-                printf("update %llu %s\n", u ? (unsigned long long)u->seq : 0ULL, topic);
-                rollout__feed_update__free_unpacked(u, NULL);
+                ro_feed_update_t u;
+                int ok = ro_feed_update_decode(zmq_msg_data(&b), zmq_msg_size(&b),
+                                               RO_DECODE_SKIP_UNKNOWN, &u, NULL, 0) == 0;
+                printf("update %llu %s\n", ok ? (unsigned long long)u.seq : 0ULL, topic);
+                ro_feed_update_clear(&u);
             }
         }
         zmq_msg_close(&t);

@@ -5,7 +5,7 @@
 #include "ro_clone.h"
 #include "ro_config.h"
 #include "ro_json.h"
-#include "ro_pb.h"
+#include "ro_status.h"
 #include "ro_registry.h"
 #include "ro_sock.h"
 #include "ro_time.h"
@@ -60,20 +60,18 @@ static int s_curve(const s_sub_t *s, void *sock)
 }
 
 /* One status request on a fresh DEALER; NULL on no answer within 2 s. */
-static Rollout__StatusReply *s_ask(const s_sub_t *s, Rollout__Query q, const char *key)
+static ro_status_reply_t *s_ask(const s_sub_t *s, ro_query_t q, const char *key)
 {
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = RO_PROTOCOL_VERSION;
-    req.query = q;
-    req.key = (char *)(key ? key : "");
-    uint8_t buf[512];
-    size_t len = rollout__status_request__pack(&req, buf);
+    ro_status_request_t req = ro_status_request(q);
+    snprintf(req.key, sizeof req.key, "%s", key ? key : "");
+    uint8_t buf[RO_STATUS_REQUEST_MAX];
+    size_t len = (size_t)ro_status_request_encode(&req, buf, sizeof buf);
     void *sock = zmq_socket(s->ctx, ZMQ_DEALER);
     int linger = 0;
     int64_t maxmsg = 64 << 20;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    Rollout__StatusReply *r = NULL;
+    ro_status_reply_t *r = NULL;
     if (s_curve(s, sock) == 0 && zmq_connect(sock, s->status) == 0 &&
         zmq_send(sock, buf, len, 0) >= 0) {
         zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
@@ -81,7 +79,8 @@ static Rollout__StatusReply *s_ask(const s_sub_t *s, Rollout__Query q, const cha
             zmq_msg_t m;
             zmq_msg_init(&m);
             if (zmq_msg_recv(&m, sock, 0) >= 0)
-                r = rollout__status_reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+                r = ro_status_reply_decode(zmq_msg_data(&m), zmq_msg_size(&m),
+                                           RO_DECODE_SKIP_UNKNOWN, NULL, 0);
             zmq_msg_close(&m);
         }
     }
@@ -99,18 +98,18 @@ static int s_sync(const s_sub_t *s, ro_clone_t *clone, void *sub)
         ;
     zmq_msg_close(&m);
     struct {
-        Rollout__Query q;
+        ro_query_t q;
         const char *key;
     } asks[] = {
-        {ROLLOUT__QUERY__QUERY_PROVINCE, NULL},
-        {ROLLOUT__QUERY__QUERY_LEVEL, ""},
-        {ROLLOUT__QUERY__QUERY_DIVISIONS, NULL},
+        {RO_QUERY_PROVINCE, NULL},
+        {RO_QUERY_LEVEL, ""},
+        {RO_QUERY_DIVISIONS, NULL},
     };
     for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
-        Rollout__StatusReply *r = s_ask(s, asks[i].q, asks[i].key);
+        ro_status_reply_t *r = s_ask(s, asks[i].q, asks[i].key);
         int rc = r ? ro_clone_snapshot(clone, r) : -1;
         if (r)
-            rollout__status_reply__free_unpacked(r, NULL);
+            ro_status_reply_free(&r);
         if (rc)
             return -1;
     }
@@ -126,7 +125,7 @@ static char *s_state_json(const ro_clone_t *clone)
         (unsigned long long)ro_clone_epoch(clone), (unsigned long long)ro_clone_seq(clone),
         (unsigned long long)ro_clone_syncs(clone), (unsigned long long)ro_clone_applied(clone),
         ro_clone_synced(clone) ? "true" : "false");
-    const Rollout__Scope *p = ro_clone_scope(clone, "province");
+    const ro_status_scope_t *p = ro_clone_scope(clone, "province");
     ro_buf_puts(&b, ",\"province\":");
     if (p)
         ro_json_scope(&b, p);
@@ -136,7 +135,7 @@ static char *s_state_json(const ro_clone_t *clone)
     for (int l = 0, k = 0; l < RO_LEVEL_COUNT; l++) {
         char topic[RO_FEED_TOPIC_MAX];
         ro_feed_topic("level", ro_level_name((ro_level_t)l), topic, sizeof topic);
-        const Rollout__Scope *s = ro_clone_scope(clone, topic);
+        const ro_status_scope_t *s = ro_clone_scope(clone, topic);
         if (!s)
             continue;
         if (k++)
@@ -148,7 +147,7 @@ static char *s_state_json(const ro_clone_t *clone)
         char id[16], topic[RO_FEED_TOPIC_MAX];
         snprintf(id, sizeof id, "%06u", (unsigned)ro_division_code(d));
         ro_feed_topic("division", id, topic, sizeof topic);
-        const Rollout__Scope *s = ro_clone_scope(clone, topic);
+        const ro_status_scope_t *s = ro_clone_scope(clone, topic);
         if (!s)
             continue;
         if (k++)

@@ -10,7 +10,6 @@
 #include <cmocka.h>
 
 #include "ro_codec.h"
-#include "ro_pb.h"
 #include "ro_time.h"
 
 static ro_report_t s_training(void)
@@ -109,25 +108,43 @@ static void test_unknown_field_refused(void **state)
     assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_MALFORMED);
 }
 
+/* The offset of the length-delimited field tag whose body runs to the end
+ * of buf (n bytes) with a one- or two-byte length; fails if there is none. */
+static size_t s_last_field(const uint8_t *buf, size_t n, uint8_t tag, size_t *lenbytes)
+{
+    for (size_t k = n - 2; k > 0; k--) {
+        if (buf[k] != tag)
+            continue;
+        if (buf[k + 1] < 0x80 && buf[k + 1] == n - k - 2) {
+            *lenbytes = 1;
+            return k;
+        }
+        if (k + 2 < n && (buf[k + 1] & 0x80) &&
+            (size_t)((buf[k + 1] & 0x7f) | buf[k + 2] << 7) == n - k - 3) {
+            *lenbytes = 2;
+            return k;
+        }
+    }
+    fail_msg("no field %#x at the end", tag);
+    return 0;
+}
+
 static void test_unknown_field_in_body_refused(void **state)
 {
     (void)state;
     /* a staff body carrying an extra field 9 */
-    Rollout__Staff st = ROLLOUT__STAFF__INIT;
-    st.date = 20180101, st.total = 5, st.proficient = 3;
-    uint8_t body[64];
-    size_t bl = rollout__staff__pack(&st, body);
-    body[bl++] = 0x48, body[bl++] = 0x01; /* field 9 varint 1 */
-    Rollout__Report r = ROLLOUT__REPORT__INIT;
-    r.version = 1, r.unit = "460000-001", r.seq = 1, r.recorded_at = 1514764800;
+    ro_report_t in = {.version = 1, .seq = 1, .recorded_at = 1514764800, .kind = RO_KIND_STAFF,
+                      .date = 20180101, .total = 5, .part = 3},
+                out;
+    strcpy(in.unit, "460000-001");
     uint8_t buf[256];
-    size_t n = rollout__report__pack(&r, buf);
-    buf[n++] = (11 << 3) | 2; /* field 11 (staff), length-delimited */
-    buf[n++] = (uint8_t)bl;
-    memcpy(buf + n, body, bl);
-    n += bl;
-    ro_report_t out;
-    assert_int_equal(ro_report_decode(buf, n, &out, NULL, 0), RO_REASON_MALFORMED);
+    int n = ro_report_encode(&in, buf, sizeof buf);
+    size_t lb, k = s_last_field(buf, (size_t)n, (11 << 3) | 2, &lb); /* field 11: staff */
+    assert_int_equal(lb, 1);
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_NONE);
+    buf[n++] = 0x48, buf[n++] = 0x01; /* field 9 varint 1 */
+    buf[k + 1] += 2;
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_MALFORMED);
 }
 
 static void test_embedded_nul_refused(void **state)
@@ -174,18 +191,21 @@ static void test_bad_utf8_refused(void **state)
 static void test_long_text_refused(void **state)
 {
     (void)state;
-    Rollout__Training t = ROLLOUT__TRAINING__INIT;
-    char course[RO_TEXT_MAX + 2];
-    memset(course, 'a', sizeof course - 1);
-    course[sizeof course - 1] = '\0';
-    t.date = 20180101, t.participants = 1, t.hours_tenths = 10, t.course = course;
-    Rollout__Report r = ROLLOUT__REPORT__INIT;
-    r.version = 1, r.unit = "460000-001", r.seq = 1, r.recorded_at = 1514764800;
-    r.body_case = ROLLOUT__REPORT__BODY_TRAINING, r.training = &t;
+    /* a course of RO_TEXT_MAX bytes decodes; one byte more is refused */
+    ro_report_t in = s_training(), out;
+    memset(in.text, 'a', RO_TEXT_MAX);
+    in.text[RO_TEXT_MAX] = '\0';
     uint8_t buf[RO_FRAME_MAX];
-    size_t n = rollout__report__pack(&r, buf);
-    ro_report_t out;
-    assert_int_equal(ro_report_decode(buf, n, &out, NULL, 0), RO_REASON_MALFORMED);
+    int n = ro_report_encode(&in, buf, sizeof buf);
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_NONE);
+    size_t lb, body = s_last_field(buf, (size_t)n, (10 << 3) | 2, &lb); /* field 10: training */
+    assert_int_equal(lb, 2);
+    size_t cb, course = s_last_field(buf, (size_t)n, (4 << 3) | 2, &cb); /* field 4: course */
+    assert_int_equal(cb, 2);
+    buf[n++] = 'a';
+    buf[body + 1]++;   /* the low 7 bits of both lengths, far from a carry */
+    buf[course + 1]++; /* 200 -> 201 */
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_MALFORMED);
 }
 
 static void test_wrong_version_refused(void **state)
@@ -201,12 +221,11 @@ static void test_wrong_version_refused(void **state)
 static void test_no_body_refused(void **state)
 {
     (void)state;
-    Rollout__Report r = ROLLOUT__REPORT__INIT;
-    r.version = 1, r.unit = "460000-001", r.seq = 1;
-    uint8_t buf[64];
-    size_t n = rollout__report__pack(&r, buf);
+    /* version 1, unit "460000-001", seq 1, and nothing else */
+    static const uint8_t buf[] = {0x08, 0x01, 0x12, 10, '4', '6', '0', '0', '0', '0',
+                                  '-',  '0',  '0',  '1', 0x18, 0x01};
     ro_report_t out;
-    assert_int_equal(ro_report_decode(buf, n, &out, NULL, 0), RO_REASON_MALFORMED);
+    assert_int_equal(ro_report_decode(buf, sizeof buf, &out, NULL, 0), RO_REASON_MALFORMED);
 }
 
 static void test_hubmsg_round_trip(void **state)

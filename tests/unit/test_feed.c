@@ -15,8 +15,9 @@
 #include "engine.h"
 #include "feed.h"
 #include "ro_clone.h"
-#include "ro_pb.h"
 #include "ro_registry.h"
+#include "ro_feed.h"
+#include "ro_status.h"
 #include "ro_time.h"
 #include "status.h"
 #include "ro_targets.h"
@@ -72,24 +73,25 @@ static size_t s_drain(fixture_t *f, s_msg_t *out, size_t max, int *beats)
             if (beats)
                 (*beats)++;
         } else {
-            Rollout__FeedUpdate *u =
-                rollout__feed_update__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-            assert_non_null(u);
-            assert_non_null(u->scope);
+            ro_feed_update_t u;
+            assert_int_equal(ro_feed_update_decode(zmq_msg_data(&body), zmq_msg_size(&body),
+                                                   RO_DECODE_STRICT, &u, NULL, 0),
+                             0);
+            assert_true(u.has_scope);
             char want[RO_FEED_TOPIC_MAX];
-            assert_int_equal(ro_feed_topic(u->scope->kind, u->scope->id, want, sizeof want), 0);
+            assert_int_equal(ro_feed_topic(u.scope.kind, u.scope.id, want, sizeof want), 0);
             assert_string_equal(topic, want);
             if (out && n < max) {
                 s_msg_t *m = &out[n];
                 snprintf(m->topic, sizeof m->topic, "%s", topic);
-                m->seq = u->seq;
-                m->epoch = u->epoch;
-                m->prev = u->prev_seq;
-                assert_true(rollout__scope__get_packed_size(u->scope) <= sizeof m->scope);
-                m->len = rollout__scope__pack(u->scope, m->scope);
+                m->seq = u.seq;
+                m->epoch = u.epoch;
+                m->prev = u.prev_seq;
+                m->len = ro_status_scope_encode(&u.scope, m->scope, sizeof m->scope);
+                assert_true(m->len > 0 && m->len <= sizeof m->scope);
             }
             n++;
-            rollout__feed_update__free_unpacked(u, NULL);
+            ro_feed_update_clear(&u);
         }
         zmq_msg_close(&body);
     }
@@ -178,26 +180,26 @@ static void s_change(fixture_t *f, size_t u, uint32_t people)
 /* The status API's answer for the scope of a topic, packed. */
 static size_t s_status_scope(fixture_t *f, const char *topic, uint8_t *out, size_t cap)
 {
-    Rollout__Query q = ROLLOUT__QUERY__QUERY_PROVINCE;
+    ro_query_t q = RO_QUERY_PROVINCE;
     const char *key = NULL;
     if (!strncmp(topic, "unit/", 5)) {
-        q = ROLLOUT__QUERY__QUERY_UNIT;
+        q = RO_QUERY_UNIT;
         key = topic + 5;
     } else if (!strncmp(topic, "division/", 9)) {
-        q = ROLLOUT__QUERY__QUERY_DIVISION;
+        q = RO_QUERY_DIVISION;
         key = topic + 9;
     } else if (!strncmp(topic, "level/", 6)) {
-        q = ROLLOUT__QUERY__QUERY_LEVEL;
+        q = RO_QUERY_LEVEL;
         key = topic + 6;
     } else {
         assert_string_equal(topic, "province");
     }
-    Rollout__StatusReply *r = hub_feed_ask(f->status, q, key, NULL, NOW);
+    ro_status_reply_t *r = hub_feed_ask(f->status, q, key, NULL, NOW);
     assert_non_null(r);
     assert_int_equal(r->n_scopes, 1);
-    assert_true(rollout__scope__get_packed_size(r->scopes[0]) <= cap);
-    size_t n = rollout__scope__pack(r->scopes[0], out);
-    rollout__status_reply__free_unpacked(r, NULL);
+    size_t n = ro_status_scope_encode(&r->scopes[0], out, cap);
+    assert_true(n > 0 && n <= cap);
+    ro_status_reply_free(&r);
     return n;
 }
 
@@ -349,6 +351,7 @@ static void test_date_and_registry(void **state)
     hub_engine_destroy(&engine);
     ro_registry_destroy(&other);
 }
+
 
 int main(void)
 {

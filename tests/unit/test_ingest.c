@@ -10,7 +10,7 @@
 #include "hub_fixture.h"
 #include "ingest.h"
 #include "ro_codec.h"
-#include "ro_pb.h"
+#include "ro_status.h"
 #include "status.h"
 
 #include <signal.h>
@@ -289,17 +289,15 @@ static void test_ingest_holds_batch_while_full(void **state)
 
 /* ---- status answers ------------------------------------------------------- */
 
-static Rollout__StatusReply *s_ask(hub_status_t *status, Rollout__Query q, const char *key)
+static ro_status_reply_t *s_ask(hub_status_t *status, ro_query_t q, const char *key)
 {
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = RO_PROTOCOL_VERSION;
-    req.query = q;
+    ro_status_request_t req = ro_status_request(q);
     if (key)
-        req.key = (char *)key;
+        snprintf(req.key, sizeof req.key, "%s", key);
     uint8_t buf[512], *out = NULL;
-    size_t n = rollout__status_request__pack(&req, buf), out_len = 0;
+    size_t n = (size_t)ro_status_request_encode(&req, buf, sizeof buf), out_len = 0;
     assert_int_equal(hub_status_answer(status, buf, n, NOW, &out, &out_len), 0);
-    Rollout__StatusReply *r = rollout__status_reply__unpack(NULL, out_len, out);
+    ro_status_reply_t *r = ro_status_reply_decode(out, out_len, RO_DECODE_STRICT, NULL, 0);
     free(out);
     assert_non_null(r);
     return r;
@@ -316,62 +314,62 @@ static void test_status_answers(void **state)
     hub_status_t *status = hub_status_new(f->reg, f->states, f->store, f->ingest);
     assert_non_null(status);
 
-    Rollout__StatusReply *r = s_ask(status, ROLLOUT__QUERY__QUERY_PROVINCE, NULL);
+    ro_status_reply_t *r = s_ask(status, RO_QUERY_PROVINCE, NULL);
     assert_int_equal(r->status, 0);
     assert_string_equal(r->store_state, "ok");
     assert_int_equal(r->as_of, 20190101);
     assert_int_equal(r->n_scopes, 1);
-    assert_string_equal(r->scopes[0]->kind, "province");
-    assert_string_equal(r->scopes[0]->name, "海南省");
-    assert_int_equal(r->scopes[0]->units, NUNITS);
-    assert_int_equal(r->scopes[0]->units_reporting, 2);
-    assert_int_equal(r->scopes[0]->participants, 12);
-    assert_int_equal(r->scopes[0]->hours_tenths, 35);
-    assert_int_equal(r->scopes[0]->items_no_visit, 4);
-    rollout__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(r->scopes[0].kind, "province");
+    assert_string_equal(r->scopes[0].name, "海南省");
+    assert_int_equal(r->scopes[0].units, NUNITS);
+    assert_int_equal(r->scopes[0].units_reporting, 2);
+    assert_int_equal(r->scopes[0].participants, 12);
+    assert_int_equal(r->scopes[0].hours_tenths, 35);
+    assert_int_equal(r->scopes[0].items_no_visit, 4);
+    ro_status_reply_free(&r);
 
-    r = s_ask(status, ROLLOUT__QUERY__QUERY_UNIT, "469002-003");
+    r = s_ask(status, RO_QUERY_UNIT, "469002-003");
     assert_int_equal(r->status, 0);
-    assert_string_equal(r->scopes[0]->kind, "unit");
-    assert_string_equal(r->scopes[0]->level, "municipal");
-    assert_string_equal(r->scopes[0]->division, "469002");
-    assert_int_equal(r->scopes[0]->last_seq, 1);
-    assert_int_equal(r->scopes[0]->sessions, 1);
-    rollout__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(r->scopes[0].kind, "unit");
+    assert_string_equal(r->scopes[0].level, "municipal");
+    assert_string_equal(r->scopes[0].division, "469002");
+    assert_int_equal(r->scopes[0].last_seq, 1);
+    assert_int_equal(r->scopes[0].sessions, 1);
+    ro_status_reply_free(&r);
 
-    r = s_ask(status, ROLLOUT__QUERY__QUERY_UNIT, "469030-999");
+    r = s_ask(status, RO_QUERY_UNIT, "469030-999");
     assert_int_equal(r->status, 2);
     assert_non_null(strstr(r->error, "unknown unit"));
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
 
     /* attainment queries need the engine (test_status covers them) */
-    r = s_ask(status, ROLLOUT__QUERY__QUERY_LAGGARDS, NULL);
+    r = s_ask(status, RO_QUERY_LAGGARDS, NULL);
     assert_int_equal(r->status, 1);
     assert_non_null(strstr(r->error, "no targets"));
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
 
-    r = s_ask(status, ROLLOUT__QUERY__QUERY_VERIFY, NULL);
+    r = s_ask(status, RO_QUERY_VERIFY, NULL);
     assert_int_equal(r->status, 0);
-    assert_string_equal(r->metrics[0]->name, "differences");
-    assert_true(r->metrics[0]->value == 0.0);
-    rollout__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(r->metrics[0].name, "differences");
+    assert_true(r->metrics[0].value == 0.0);
+    ro_status_reply_free(&r);
 
-    r = s_ask(status, ROLLOUT__QUERY__QUERY_METRICS, NULL);
+    r = s_ask(status, RO_QUERY_METRICS, NULL);
     assert_int_equal(r->status, 0);
-    assert_string_equal(r->metrics[0]->name, "reports_stored");
-    assert_true(r->metrics[0]->value == 2.0);
-    rollout__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(r->metrics[0].name, "reports_stored");
+    assert_true(r->metrics[0].value == 2.0);
+    ro_status_reply_free(&r);
 
     /* junk and unknown fields are bad requests, not crashes */
     uint8_t *out = NULL;
     size_t out_len = 0;
     const uint8_t junk[] = {0x08, 0x01, 0xfa, 0x07, 0x01, 0x00}; /* field 127, unknown */
     assert_int_equal(hub_status_answer(status, junk, sizeof junk, NOW, &out, &out_len), 0);
-    r = rollout__status_reply__unpack(NULL, out_len, out);
+    r = ro_status_reply_decode(out, out_len, RO_DECODE_STRICT, NULL, 0);
     free(out);
     assert_non_null(r);
     assert_int_equal(r->status, 2);
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
     hub_status_destroy(&status);
     assert_null(status);
 }

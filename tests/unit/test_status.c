@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "engine.h"
-#include "ro_pb.h"
 #include "ro_registry.h"
+#include "ro_status.h"
 #include "ro_time.h"
 #include "status.h"
 #include "store.h"
@@ -102,30 +102,28 @@ static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_
     assert_int_equal(hub_store_commit(f->store, err, sizeof err), 0);
 }
 
-static Rollout__StatusReply *s_ask(fixture_t *f, Rollout__Query q, const char *key,
+static ro_status_reply_t *s_ask(fixture_t *f, ro_query_t q, const char *key,
                                    uint32_t as_of, const char *indicator, uint32_t limit)
 {
-    Rollout__StatusRequest req = ROLLOUT__STATUS_REQUEST__INIT;
-    req.version = RO_PROTOCOL_VERSION;
-    req.query = q;
-    req.key = (char *)(key ? key : "");
+    ro_status_request_t req = ro_status_request(q);
+    snprintf(req.key, sizeof req.key, "%s", key ? key : "");
     req.as_of = as_of;
-    req.indicator = (char *)(indicator ? indicator : "");
+    snprintf(req.indicator, sizeof req.indicator, "%s", indicator ? indicator : "");
     req.limit = limit;
     uint8_t buf[512], *out = NULL;
-    size_t n = rollout__status_request__pack(&req, buf), out_len = 0;
+    size_t n = (size_t)ro_status_request_encode(&req, buf, sizeof buf), out_len = 0;
     assert_int_equal(hub_status_answer(f->status, buf, n, NOW, &out, &out_len), 0);
-    Rollout__StatusReply *r = rollout__status_reply__unpack(NULL, out_len, out);
+    ro_status_reply_t *r = ro_status_reply_decode(out, out_len, RO_DECODE_STRICT, NULL, 0);
     free(out);
     assert_non_null(r);
     return r;
 }
 
-static const Rollout__Indicator *s_ind(const Rollout__Scope *s, const char *id)
+static const ro_status_indicator_t *s_ind(const ro_status_scope_t *s, const char *id)
 {
     for (size_t i = 0; i < s->n_indicators; i++)
-        if (!strcmp(s->indicators[i]->id, id))
-            return s->indicators[i];
+        if (!strcmp(s->indicators[i].id, id))
+            return &s->indicators[i];
     fail_msg("no indicator %s", id);
     return NULL;
 }
@@ -148,11 +146,11 @@ static void test_province_carries_indicators(void **state)
 {
     fixture_t *f = *state;
     s_fill(f);
-    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 0, NULL, 0);
+    ro_status_reply_t *r = s_ask(f, RO_QUERY_PROVINCE, NULL, 0, NULL, 0);
     assert_int_equal(r->status, 0);
-    const Rollout__Scope *p = r->scopes[0];
+    const ro_status_scope_t *p = &r->scopes[0];
     assert_int_equal(p->n_indicators, ro_targets_count(f->targets));
-    const Rollout__Indicator *items = s_ind(p, "items_no_visit");
+    const ro_status_indicator_t *items = s_ind(p, "items_no_visit");
     NEAR(items->value, 130.0 / 250.0);
     assert_string_equal(items->grade, "差");
     assert_string_equal(items->milestone, "missed");
@@ -161,20 +159,20 @@ static void test_province_carries_indicators(void **state)
     NEAR(items->gap, 0.8 - 0.52);
     assert_string_equal(items->measure, "percent");
     assert_non_null(strstr(items->why, "missed 80.0% due 2018-12-31"));
-    const Rollout__Indicator *staff = s_ind(p, "staff_proficient");
+    const ro_status_indicator_t *staff = s_ind(p, "staff_proficient");
     NEAR(staff->value, 0.9);
     assert_string_equal(staff->grade, "良");
     assert_string_equal(staff->why, "");
     /* no cases: NaN travels as 0 with the flag */
-    const Rollout__Indicator *cases = s_ind(p, "cases_no_visit");
+    const ro_status_indicator_t *cases = s_ind(p, "cases_no_visit");
     assert_true(cases->no_data);
     assert_true(cases->value == 0.0 && cases->share == 0.0);
     assert_string_equal(cases->grade, "差");
-    const Rollout__Indicator *hours = s_ind(p, "training_hours");
+    const ro_status_indicator_t *hours = s_ind(p, "training_hours");
     NEAR(hours->value, 20.0);
     assert_string_equal(p->grade, "差");
     assert_true(p->why & (1u << ro_targets_find(f->targets, "cases_no_visit")));
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
 }
 
 static void test_as_of_reads_the_reports_and_refreshes(void **state)
@@ -182,62 +180,62 @@ static void test_as_of_reads_the_reports_and_refreshes(void **state)
     fixture_t *f = *state;
     s_fill(f);
     /* on the day before the second milestone: 130/250 at risk */
-    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 20180629, NULL, 0);
+    ro_status_reply_t *r = s_ask(f, RO_QUERY_PROVINCE, NULL, 20180629, NULL, 0);
     assert_int_equal(r->as_of, 20180629);
-    const Rollout__Indicator *items = s_ind(r->scopes[0], "items_no_visit");
+    const ro_status_indicator_t *items = s_ind(&r->scopes[0], "items_no_visit");
     NEAR(items->value, 0.52);
     assert_string_equal(items->milestone, "at-risk");
     assert_int_equal(items->next_date, 20180630);
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
     /* 2018-01-01: only the first snapshots, 50/200 */
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 20180101, NULL, 0);
-    NEAR(s_ind(r->scopes[0], "items_no_visit")->value, 0.25);
-    assert_string_equal(s_ind(r->scopes[0], "items_no_visit")->milestone, "missed");
-    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, RO_QUERY_PROVINCE, NULL, 20180101, NULL, 0);
+    NEAR(s_ind(&r->scopes[0], "items_no_visit")->value, 0.25);
+    assert_string_equal(s_ind(&r->scopes[0], "items_no_visit")->milestone, "missed");
+    ro_status_reply_free(&r);
     /* a late report dated in the past changes the past: the cached scan must go */
     s_put(f, 4, RO_KIND_ITEMS, 20171201, 50, 50);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 20180101, NULL, 0);
-    NEAR(s_ind(r->scopes[0], "items_no_visit")->value, 100.0 / 250.0);
-    rollout__status_reply__free_unpacked(r, NULL);
+    r = s_ask(f, RO_QUERY_PROVINCE, NULL, 20180101, NULL, 0);
+    NEAR(s_ind(&r->scopes[0], "items_no_visit")->value, 100.0 / 250.0);
+    ro_status_reply_free(&r);
 }
 
 static void test_division_level_divisions(void **state)
 {
     fixture_t *f = *state;
     s_fill(f);
-    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISION, "460100", 0, NULL, 0);
+    ro_status_reply_t *r = s_ask(f, RO_QUERY_DIVISION, "460100", 0, NULL, 0);
     assert_int_equal(r->status, 0);
-    assert_string_equal(r->scopes[0]->kind, "division");
-    assert_string_equal(r->scopes[0]->name, "海口市");
-    assert_int_equal(r->scopes[0]->units, 2);
-    NEAR(s_ind(r->scopes[0], "items_no_visit")->value, 60.0 / 150.0);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISION, "460000", 0, NULL, 0);
-    assert_string_equal(r->scopes[0]->name, "省直属单位");
-    rollout__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(r->scopes[0].kind, "division");
+    assert_string_equal(r->scopes[0].name, "海口市");
+    assert_int_equal(r->scopes[0].units, 2);
+    NEAR(s_ind(&r->scopes[0], "items_no_visit")->value, 60.0 / 150.0);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_DIVISION, "460000", 0, NULL, 0);
+    assert_string_equal(r->scopes[0].name, "省直属单位");
+    ro_status_reply_free(&r);
     const char *bad[] = {"123456", "", "4601OO", "-460100"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISION, bad[i], 0, NULL, 0);
+        r = s_ask(f, RO_QUERY_DIVISION, bad[i], 0, NULL, 0);
         assert_int_equal(r->status, 2);
         assert_non_null(strstr(r->error, "unknown division"));
-        rollout__status_reply__free_unpacked(r, NULL);
+        ro_status_reply_free(&r);
     }
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_LEVEL, "township", 0, NULL, 0);
+    r = s_ask(f, RO_QUERY_LEVEL, "township", 0, NULL, 0);
     assert_int_equal(r->n_scopes, 1);
-    assert_string_equal(r->scopes[0]->level, "township");
-    NEAR(s_ind(r->scopes[0], "items_no_visit")->value, 0.2);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_LEVEL, NULL, 0, NULL, 0);
+    assert_string_equal(r->scopes[0].level, "township");
+    NEAR(s_ind(&r->scopes[0], "items_no_visit")->value, 0.2);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_LEVEL, NULL, 0, NULL, 0);
     assert_int_equal(r->n_scopes, RO_LEVEL_COUNT);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_LEVEL, "county", 0, NULL, 0);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_LEVEL, "county", 0, NULL, 0);
     assert_int_equal(r->status, 2);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, 0, NULL, 0);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_DIVISIONS, NULL, 0, NULL, 0);
     assert_int_equal(r->n_scopes, RO_DIVISION_COUNT);
-    assert_string_equal(r->scopes[0]->id, "460000");
-    assert_int_equal(r->scopes[0]->units, 2);
-    rollout__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(r->scopes[0].id, "460000");
+    assert_int_equal(r->scopes[0].units, 2);
+    ro_status_reply_free(&r);
 }
 
 static void test_laggards_and_silent(void **state)
@@ -245,40 +243,40 @@ static void test_laggards_and_silent(void **state)
     fixture_t *f = *state;
     s_fill(f);
     /* as of 2018-06-30: no data (gap 80%) in registry order, then by gap */
-    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_LAGGARDS, NULL, 20180630, NULL, 0);
+    ro_status_reply_t *r = s_ask(f, RO_QUERY_LAGGARDS, NULL, 20180630, NULL, 0);
     assert_int_equal(r->status, 0);
     assert_string_equal(r->indicator, "items_no_visit");
     assert_int_equal(r->total, 5);
     const char *order[] = {"460000-002", "469002-003", "460100-201", "460100-001", "460000-001"};
     assert_int_equal(r->n_scopes, 5);
     for (size_t i = 0; i < 5; i++)
-        assert_string_equal(r->scopes[i]->id, order[i]);
-    assert_string_equal(r->scopes[3]->division, "460100");
-    NEAR(s_ind(r->scopes[3], "items_no_visit")->gap, 0.3);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_LAGGARDS, NULL, 20180630, NULL, 2);
+        assert_string_equal(r->scopes[i].id, order[i]);
+    assert_string_equal(r->scopes[3].division, "460100");
+    NEAR(s_ind(&r->scopes[3], "items_no_visit")->gap, 0.3);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_LAGGARDS, NULL, 20180630, NULL, 2);
     assert_int_equal(r->total, 5);
     assert_int_equal(r->n_scopes, 2);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_LAGGARDS, NULL, 0, "nosuch", 0);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_LAGGARDS, NULL, 0, "nosuch", 0);
     assert_int_equal(r->status, 2);
     assert_non_null(strstr(r->error, "items_no_visit"));
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
 
     /* heard 100 s ago: three units; never: two, in registry order */
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_SILENT, NULL, 0, NULL, 0);
+    r = s_ask(f, RO_QUERY_SILENT, NULL, 0, NULL, 0);
     assert_int_equal(r->status, 0);
     assert_int_equal(r->total, 2);
-    assert_string_equal(r->scopes[0]->id, "460000-002");
-    assert_string_equal(r->scopes[1]->id, "469002-003");
-    rollout__status_reply__free_unpacked(r, NULL);
+    assert_string_equal(r->scopes[0].id, "460000-002");
+    assert_string_equal(r->scopes[1].id, "469002-003");
+    ro_status_reply_free(&r);
     hub_status_set_silent_after(f->status, 50);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_SILENT, NULL, 0, NULL, 0);
+    r = s_ask(f, RO_QUERY_SILENT, NULL, 0, NULL, 0);
     assert_int_equal(r->total, 5);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_SILENT, NULL, 20180101, NULL, 0);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_SILENT, NULL, 20180101, NULL, 0);
     assert_int_equal(r->status, 2);
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
 }
 
 static void test_history(void **state)
@@ -286,34 +284,34 @@ static void test_history(void **state)
     fixture_t *f = *state;
     s_fill(f);
     s_put(f, 0, RO_KIND_TRAINING, 20180301, 10, 30);
-    Rollout__StatusReply *r =
-        s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "460000-001", 0, "training_participants", 0);
+    ro_status_reply_t *r =
+        s_ask(f, RO_QUERY_HISTORY, "460000-001", 0, "training_participants", 0);
     assert_int_equal(r->status, 0);
-    assert_string_equal(r->scopes[0]->id, "460000-001");
+    assert_string_equal(r->scopes[0].id, "460000-001");
     assert_int_equal(r->n_history, 2);
     /* a sum's value runs; total and part are the session's own */
-    NEAR(r->history[0]->value, 40);
-    NEAR(r->history[1]->value, 50);
-    assert_int_equal(r->history[1]->total, 10);
-    assert_int_equal(r->history[1]->seq, 5);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "460000-001", 0, "training_hours", 1);
+    NEAR(r->history[0].value, 40);
+    NEAR(r->history[1].value, 50);
+    assert_int_equal(r->history[1].total, 10);
+    assert_int_equal(r->history[1].seq, 5);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_HISTORY, "460000-001", 0, "training_hours", 1);
     assert_int_equal(r->n_history, 1);
-    NEAR(r->history[0]->value, 15.5);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "460000-001", 20180101, NULL, 0);
+    NEAR(r->history[0].value, 15.5);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_HISTORY, "460000-001", 20180101, NULL, 0);
     assert_string_equal(r->indicator, "items_no_visit");
     assert_int_equal(r->n_history, 1);
-    NEAR(r->history[0]->value, 0.3);
-    assert_int_equal(r->history[0]->date, 20171220);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "469002-003", 0, "cases_no_visit", 0);
+    NEAR(r->history[0].value, 0.3);
+    assert_int_equal(r->history[0].date, 20171220);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_HISTORY, "469002-003", 0, "cases_no_visit", 0);
     assert_int_equal(r->status, 0);
     assert_int_equal(r->n_history, 0);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_HISTORY, "469002-999", 0, NULL, 0);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_HISTORY, "469002-999", 0, NULL, 0);
     assert_int_equal(r->status, 2);
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
 }
 
 /* The one-pass series equals an as-of query at every point, for every
@@ -332,60 +330,60 @@ static void test_series_equals_as_of(void **state)
     size_t n = ro_targets_count(f->targets);
     for (size_t i = 0; i < n; i++) {
         const char *id = ro_targets_at(f->targets, i)->id;
-        Rollout__StatusReply *s = s_ask(f, ROLLOUT__QUERY__QUERY_SERIES, NULL, 20180815, id, 0);
+        ro_status_reply_t *s = s_ask(f, RO_QUERY_SERIES, NULL, 20180815, id, 0);
         assert_int_equal(s->status, 0);
         assert_string_equal(s->indicator, id);
         assert_int_equal(s->n_scopes, 1);
         assert_true(s->n_history > 0);
-        assert_int_equal(s->history[s->n_history - 1]->date, 20180815);
+        assert_int_equal(s->history[s->n_history - 1].date, 20180815);
         for (size_t k = 0; k < s->n_history; k++) {
-            const Rollout__HistoryPoint *p = s->history[k];
+            const ro_status_point_t *p = &s->history[k];
             if (k + 1 < s->n_history)
                 assert_int_equal(p->date, ro_month_end(p->date / 100));
-            Rollout__StatusReply *a =
-                s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, p->date, NULL, 0);
-            const Rollout__Indicator *in = s_ind(a->scopes[0], id);
+            ro_status_reply_t *a =
+                s_ask(f, RO_QUERY_PROVINCE, NULL, p->date, NULL, 0);
+            const ro_status_indicator_t *in = s_ind(&a->scopes[0], id);
             assert_int_equal(p->no_data, in->no_data);
             if (fabs(p->value - in->value) > 1e-12)
                 fail_msg("%s on %u: series %g, as-of %g", id, p->date, p->value, in->value);
-            rollout__status_reply__free_unpacked(a, NULL);
+            ro_status_reply_free(&a);
         }
-        rollout__status_reply__free_unpacked(s, NULL);
+        ro_status_reply_free(&s);
     }
     /* the items series starts at the first month end with data: 2017-11-30 */
-    Rollout__StatusReply *s = s_ask(f, ROLLOUT__QUERY__QUERY_SERIES, NULL, 20180815, NULL, 0);
-    assert_int_equal(s->history[0]->date, 20171130);
-    NEAR(s->history[0]->value, 0.1);
+    ro_status_reply_t *s = s_ask(f, RO_QUERY_SERIES, NULL, 20180815, NULL, 0);
+    assert_int_equal(s->history[0].date, 20171130);
+    NEAR(s->history[0].value, 0.1);
     assert_int_equal(s->n_history, 10);
-    rollout__status_reply__free_unpacked(s, NULL);
-    s = s_ask(f, ROLLOUT__QUERY__QUERY_SERIES, NULL, 20180815, NULL, 3);
+    ro_status_reply_free(&s);
+    s = s_ask(f, RO_QUERY_SERIES, NULL, 20180815, NULL, 3);
     assert_int_equal(s->n_history, 3);
-    assert_int_equal(s->history[0]->date, 20180630);
-    rollout__status_reply__free_unpacked(s, NULL);
+    assert_int_equal(s->history[0].date, 20180630);
+    ro_status_reply_free(&s);
 }
 
 static void test_targets_and_no_engine(void **state)
 {
     fixture_t *f = *state;
-    Rollout__StatusReply *r = s_ask(f, ROLLOUT__QUERY__QUERY_TARGETS, NULL, 0, NULL, 0);
+    ro_status_reply_t *r = s_ask(f, RO_QUERY_TARGETS, NULL, 0, NULL, 0);
     assert_int_equal(r->status, 0);
     assert_string_equal(r->targets_ini, "the text");
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
     assert_int_equal(hub_status_set_engine(f->status, NULL, NULL, NULL), 0);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_TARGETS, NULL, 0, NULL, 0);
+    r = s_ask(f, RO_QUERY_TARGETS, NULL, 0, NULL, 0);
     assert_int_equal(r->status, 1);
-    rollout__status_reply__free_unpacked(r, NULL);
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_DIVISIONS, NULL, 0, NULL, 0);
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_DIVISIONS, NULL, 0, NULL, 0);
     assert_int_equal(r->status, 1);
     assert_non_null(strstr(r->error, "no targets"));
-    rollout__status_reply__free_unpacked(r, NULL);
+    ro_status_reply_free(&r);
     /* raw sums still answer, with no indicators and no grade */
-    r = s_ask(f, ROLLOUT__QUERY__QUERY_PROVINCE, NULL, 0, NULL, 0);
+    r = s_ask(f, RO_QUERY_PROVINCE, NULL, 0, NULL, 0);
     assert_int_equal(r->status, 0);
-    assert_int_equal(r->scopes[0]->units, NUNITS);
-    assert_int_equal(r->scopes[0]->n_indicators, 0);
-    assert_string_equal(r->scopes[0]->grade, "");
-    rollout__status_reply__free_unpacked(r, NULL);
+    assert_int_equal(r->scopes[0].units, NUNITS);
+    assert_int_equal(r->scopes[0].n_indicators, 0);
+    assert_string_equal(r->scopes[0].grade, "");
+    ro_status_reply_free(&r);
 }
 
 int main(void)

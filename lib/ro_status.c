@@ -1,0 +1,524 @@
+/* ro_status: plain status messages <-> protobuf-c. Every string a decoded
+ * (or made, or copied) scope or reply points to lives in one block of its
+ * own (mem), so freeing is one call whatever the message holds. Decoding
+ * refuses what ro_pb_strict refuses, then any string or count over the
+ * limits in ro_status.h. */
+#include "ro_status.h"
+#include "ro_status_pb.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_SCOPE_STRINGS (6 + 7 * RO_INDICATORS_MAX)
+
+/* The fields a Scope and an ro_status_scope_t (an Indicator and an
+ * ro_status_indicator_t) share by name: both directions copy these. */
+/* clang-format off */
+#define S_SCOPE_FIELDS(X)                                                                  \
+    X(kind) X(id) X(name) X(level) X(division) X(units) X(units_reporting)                 \
+    X(participants) X(hours_tenths) X(sessions) X(staff_total) X(staff_proficient)         \
+    X(items_total) X(items_no_visit) X(cases_total) X(cases_no_visit) X(last_seq)          \
+    X(last_heard) X(reports) X(grade) X(why)
+#define S_INDICATOR_FIELDS(X)                                                              \
+    X(id) X(value) X(goal) X(share) X(grade) X(milestone) X(next_date) X(next_goal) X(gap) \
+    X(no_data) X(label_zh) X(label_en) X(measure) X(due_date) X(due_goal) X(why)
+/* clang-format on */
+
+static void s_err(char *err, size_t errlen, const char *what)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", what);
+}
+
+/* Copy the n strings *f[i] (NULL: "") into one malloc'd block and point
+ * each *f[i] at its copy. Returns the block, or NULL out of memory. */
+static char *s_own(char **const *f, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += (*f[i] ? strlen(*f[i]) : 0) + 1;
+    char *mem = malloc(total ? total : 1);
+    if (!mem)
+        return NULL;
+    char *p = mem;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = *f[i] ? strlen(*f[i]) : 0;
+        memcpy(p, *f[i] ? *f[i] : "", len);
+        p[len] = '\0';
+        *f[i] = p;
+        p += len + 1;
+    }
+    return mem;
+}
+
+/* The string fields of s, into f (room for S_SCOPE_STRINGS). Returns how many. */
+static size_t s_scope_strings(ro_status_scope_t *s, char **f[S_SCOPE_STRINGS])
+{
+    size_t n = 0;
+    f[n++] = &s->kind, f[n++] = &s->id, f[n++] = &s->name;
+    f[n++] = &s->level, f[n++] = &s->division, f[n++] = &s->grade;
+    for (size_t i = 0; i < s->n_indicators && i < RO_INDICATORS_MAX; i++) {
+        ro_status_indicator_t *in = &s->indicators[i];
+        f[n++] = &in->id, f[n++] = &in->grade, f[n++] = &in->milestone;
+        f[n++] = &in->label_zh, f[n++] = &in->label_en, f[n++] = &in->measure;
+        f[n++] = &in->why;
+    }
+    return n;
+}
+
+/* Make s's strings its own (they point anywhere before). 0 or -1. */
+static int s_scope_own(ro_status_scope_t *s)
+{
+    char **f[S_SCOPE_STRINGS];
+    size_t n = s_scope_strings(s, f);
+    s->mem = s_own(f, n);
+    if (s->mem)
+        return 0;
+    memset(s, 0, sizeof *s);
+    return -1;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+ro_status_request_t ro_status_request(ro_query_t query)
+{
+    ro_status_request_t r;
+    memset(&r, 0, sizeof r);
+    r.version = RO_PROTOCOL_VERSION;
+    r.query = query;
+    return r;
+}
+
+int ro_status_request_encode(const ro_status_request_t *r, uint8_t *buf, size_t cap)
+{
+    Rollout__StatusRequest msg = ROLLOUT__STATUS_REQUEST__INIT;
+    msg.version = r->version;
+    msg.query = (Rollout__Query)r->query;
+    msg.key = (char *)r->key;
+    msg.as_of = r->as_of;
+    msg.indicator = (char *)r->indicator;
+    msg.limit = r->limit;
+    if (rollout__status_request__get_packed_size(&msg) > cap)
+        return -1;
+    return (int)rollout__status_request__pack(&msg, buf);
+}
+
+/* Copy src into dst[cap]: 0, or -1 when it does not fit. */
+static int s_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap)
+        return -1;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+    return 0;
+}
+
+int ro_status_request_decode(const uint8_t *buf, size_t len, ro_status_request_t *out, char *err,
+                             size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (len > RO_STATUS_REQUEST_MAX) {
+        if (err)
+            snprintf(err, errlen, "a request is at most %d bytes, not %zu", RO_STATUS_REQUEST_MAX,
+                     len);
+        return -1;
+    }
+    Rollout__StatusRequest *req = rollout__status_request__unpack(NULL, len, buf);
+    if (!req) {
+        s_err(err, errlen, "not a protobuf StatusRequest");
+        return -1;
+    }
+    int rc = -1;
+    if (!ro_pb_strict(&req->base, len))
+        s_err(err, errlen, "request with an unknown field, bad UTF-8 or a non-canonical encoding");
+    else if (s_copy(out->key, sizeof out->key, req->key) ||
+             s_copy(out->indicator, sizeof out->indicator, req->indicator))
+        s_err(err, errlen, "request with a key or indicator longer than 255 bytes");
+    else
+        rc = 0;
+    if (rc == 0) {
+        out->version = req->version;
+        out->query = (ro_query_t)req->query;
+        out->as_of = req->as_of;
+        out->limit = req->limit;
+    } else {
+        memset(out, 0, sizeof *out);
+    }
+    rollout__status_request__free_unpacked(req, NULL);
+    return rc;
+}
+
+/* ---- scopes -------------------------------------------------------------- */
+
+/* The indicators of s (made with targets) as the wire carries them, with
+ * borrowed strings; why texts go to why[i] (512 bytes each). */
+static void s_make_indicators(const ro_targets_t *targets, const ro_scope_t *s,
+                              ro_status_scope_t *out, char (*why)[RO_STATUS_WHY_MAX + 1])
+{
+    out->n_indicators = targets ? s->indicator_count : 0;
+    for (size_t i = 0; i < out->n_indicators; i++) {
+        const ro_result_t *r = &s->indicators[i];
+        const ro_indicator_t *ind = ro_targets_at(targets, r->index);
+        ro_status_indicator_t *in = &out->indicators[i];
+        in->id = (char *)r->id;
+        /* NaN (no data) travels as 0 with the flag: not every client reads NaN */
+        in->no_data = r->no_data;
+        in->value = isnan(r->value) ? 0.0 : r->value;
+        in->goal = r->goal;
+        in->share = isnan(r->share) ? 0.0 : r->share;
+        in->grade = (char *)ro_grade_label(r->grade);
+        in->milestone = (char *)ro_milestone_status_name(r->milestone);
+        in->next_date = r->next_date;
+        in->next_goal = r->next_goal;
+        in->gap = r->gap;
+        in->due_date = r->due_date;
+        in->due_goal = r->due_goal;
+        if (ind) {
+            in->label_zh = (char *)ind->label_zh;
+            in->label_en = (char *)ind->label_en;
+            in->measure = (char *)ro_measure_name(ind->measure);
+        }
+        why[i][0] = '\0';
+        if (s->why & (1u << i))
+            ro_scope_reason(targets, s, i, why[i], sizeof why[i]);
+        in->why = why[i];
+    }
+}
+
+int ro_status_scope_make(const ro_targets_t *targets, const ro_scope_t *s, ro_status_scope_t *out)
+{
+    char division[16] = "";
+    char why[RO_INDICATORS_MAX][RO_STATUS_WHY_MAX + 1];
+    memset(out, 0, sizeof *out);
+    out->kind = (char *)ro_scope_kind_name(s->kind);
+    out->id = (char *)s->id;
+    out->name = (char *)s->name;
+    out->level = s->level >= 0 ? (char *)ro_level_name((ro_level_t)s->level) : "";
+    uint32_t code = s->kind == RO_SCOPE_PROVINCE ? RO_PROVINCE_CODE : s->division;
+    if (code)
+        snprintf(division, sizeof division, "%06u", (unsigned)code);
+    out->division = division;
+    out->units = s->units;
+    out->units_reporting = s->units_reporting;
+    out->participants = s->participants;
+    out->hours_tenths = s->hours_tenths;
+    out->sessions = s->sessions;
+    out->staff_total = s->staff_total;
+    out->staff_proficient = s->staff_proficient;
+    out->items_total = s->items_total;
+    out->items_no_visit = s->items_no_visit;
+    out->cases_total = s->cases_total;
+    out->cases_no_visit = s->cases_no_visit;
+    out->last_seq = s->last_seq;
+    out->last_heard = s->last_heard;
+    out->reports = s->reports;
+    out->grade = s->indicator_count ? (char *)ro_grade_label(s->grade) : "";
+    out->why = s->why;
+    if (s->indicator_count > RO_INDICATORS_MAX) {
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    s_make_indicators(targets, s, out, why);
+    return s_scope_own(out);
+}
+
+int ro_status_scope_copy(ro_status_scope_t *dst, const ro_status_scope_t *src)
+{
+    *dst = *src;
+    if (dst->n_indicators > RO_INDICATORS_MAX) {
+        memset(dst, 0, sizeof *dst);
+        return -1;
+    }
+    return s_scope_own(dst);
+}
+
+void ro_status_scope_clear(ro_status_scope_t *s)
+{
+    if (!s)
+        return;
+    free(s->mem);
+    memset(s, 0, sizeof *s);
+}
+
+int ro_status_scope_to_pb(const ro_status_scope_t *s, ro_status_pb_scope_t *pb)
+{
+    Rollout__Scope init = ROLLOUT__SCOPE__INIT;
+    Rollout__Scope *p = &pb->scope;
+    if (s->n_indicators > RO_INDICATORS_MAX)
+        return -1;
+    *p = init;
+#define S_TO(f) p->f = s->f;
+    S_SCOPE_FIELDS(S_TO)
+#undef S_TO
+    for (size_t i = 0; i < s->n_indicators; i++) {
+        const ro_status_indicator_t *in = &s->indicators[i];
+        Rollout__Indicator iinit = ROLLOUT__INDICATOR__INIT;
+        Rollout__Indicator *q = &pb->inds[i];
+        *q = iinit;
+#define S_TO(f) q->f = in->f;
+        S_INDICATOR_FIELDS(S_TO)
+#undef S_TO
+        pb->ip[i] = q;
+    }
+    p->indicators = pb->ip;
+    p->n_indicators = s->n_indicators;
+    return 0;
+}
+
+/* True when s (NULL: "") is at most max bytes. */
+static int s_fits(const char *s, size_t max)
+{
+    return !s || strlen(s) <= max;
+}
+
+static int s_indicator_fits(const Rollout__Indicator *q)
+{
+    return s_fits(q->id, RO_ID_MAX - 1) && s_fits(q->grade, RO_STATUS_WORD_MAX) &&
+           s_fits(q->milestone, RO_STATUS_WORD_MAX) && s_fits(q->label_zh, RO_LABEL_MAX - 1) &&
+           s_fits(q->label_en, RO_LABEL_MAX - 1) && s_fits(q->measure, RO_STATUS_WORD_MAX) &&
+           s_fits(q->why, RO_STATUS_WHY_MAX);
+}
+
+static int s_scope_fits(const Rollout__Scope *p)
+{
+    if (p->n_indicators > RO_INDICATORS_MAX ||
+        !(s_fits(p->kind, RO_STATUS_WORD_MAX) && s_fits(p->id, RO_SCOPE_ID_MAX - 1) &&
+          s_fits(p->name, RO_NAME_MAX) && s_fits(p->level, RO_STATUS_WORD_MAX) &&
+          s_fits(p->division, RO_STATUS_WORD_MAX) && s_fits(p->grade, RO_STATUS_WORD_MAX)))
+        return 0;
+    for (size_t i = 0; i < p->n_indicators; i++)
+        if (!s_indicator_fits(p->indicators[i]))
+            return 0;
+    return 1;
+}
+
+int ro_status_scope_from_pb(const Rollout__Scope *p, ro_status_scope_t *out, char *err,
+                            size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!s_scope_fits(p)) {
+        s_err(err, errlen, "a scope with a string or more indicators than its limit");
+        return -1;
+    }
+#define S_FROM(f) out->f = p->f;
+    S_SCOPE_FIELDS(S_FROM)
+#undef S_FROM
+    out->n_indicators = p->n_indicators;
+    for (size_t i = 0; i < p->n_indicators; i++) {
+        const Rollout__Indicator *q = p->indicators[i];
+        ro_status_indicator_t *in = &out->indicators[i];
+#define S_FROM(f) in->f = q->f;
+        S_INDICATOR_FIELDS(S_FROM)
+#undef S_FROM
+    }
+    if (s_scope_own(out) == 0)
+        return 0;
+    s_err(err, errlen, "out of memory");
+    return -1;
+}
+
+size_t ro_status_scope_encode(const ro_status_scope_t *s, uint8_t *buf, size_t cap)
+{
+    ro_status_pb_scope_t pb;
+    if (ro_status_scope_to_pb(s, &pb))
+        return 0;
+    size_t need = rollout__scope__get_packed_size(&pb.scope);
+    if (need <= cap)
+        rollout__scope__pack(&pb.scope, buf);
+    return need;
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+/* What encoding a reply needs besides the reply: the protobuf structs and
+ * the pointer arrays into them. */
+typedef struct {
+    ro_status_pb_scope_t *scopes;
+    Rollout__Scope **sp;
+    Rollout__HistoryPoint *points;
+    Rollout__HistoryPoint **hp;
+    Rollout__Metric *metrics;
+    Rollout__Metric **mp;
+} s_pack_t;
+
+static void s_pack_free(s_pack_t *pk)
+{
+    free(pk->scopes);
+    free(pk->sp);
+    free(pk->points);
+    free(pk->hp);
+    free(pk->metrics);
+    free(pk->mp);
+}
+
+/* Fill msg from r with pk's room. Returns 0, or -1 (out of memory, a limit). */
+static int s_reply_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__StatusReply *msg)
+{
+    size_t ns = r->n_scopes ? r->n_scopes : 1, nh = r->n_history ? r->n_history : 1;
+    size_t nm = r->n_metrics ? r->n_metrics : 1;
+    pk->scopes = malloc(ns * sizeof *pk->scopes);
+    pk->sp = malloc(ns * sizeof *pk->sp);
+    pk->points = malloc(nh * sizeof *pk->points);
+    pk->hp = malloc(nh * sizeof *pk->hp);
+    pk->metrics = malloc(nm * sizeof *pk->metrics);
+    pk->mp = malloc(nm * sizeof *pk->mp);
+    if (!pk->scopes || !pk->sp || !pk->points || !pk->hp || !pk->metrics || !pk->mp)
+        return -1;
+    for (size_t i = 0; i < r->n_scopes; i++) {
+        if (ro_status_scope_to_pb(&r->scopes[i], &pk->scopes[i]))
+            return -1;
+        pk->sp[i] = &pk->scopes[i].scope;
+    }
+    for (size_t i = 0; i < r->n_history; i++) {
+        const ro_status_point_t *p = &r->history[i];
+        Rollout__HistoryPoint init = ROLLOUT__HISTORY_POINT__INIT;
+        init.date = p->date, init.value = p->value, init.seq = p->seq;
+        init.total = p->total, init.part = p->part, init.no_data = p->no_data;
+        pk->points[i] = init;
+        pk->hp[i] = &pk->points[i];
+    }
+    for (size_t i = 0; i < r->n_metrics; i++) {
+        Rollout__Metric init = ROLLOUT__METRIC__INIT;
+        init.name = r->metrics[i].name, init.value = r->metrics[i].value;
+        pk->metrics[i] = init;
+        pk->mp[i] = &pk->metrics[i];
+    }
+    msg->version = r->version, msg->status = r->status, msg->error = r->error;
+    msg->feed_seq = r->feed_seq, msg->as_of = r->as_of;
+    msg->scopes = pk->sp, msg->n_scopes = r->n_scopes;
+    msg->history = pk->hp, msg->n_history = r->n_history;
+    msg->metrics = pk->mp, msg->n_metrics = r->n_metrics;
+    msg->store_state = r->store_state, msg->indicator = r->indicator;
+    msg->total = r->total, msg->targets_ini = r->targets_ini;
+    msg->feed_epoch = r->feed_epoch;
+    return 0;
+}
+
+int ro_status_reply_encode(const ro_status_reply_t *r, uint8_t **out, size_t *out_len)
+{
+    Rollout__StatusReply msg = ROLLOUT__STATUS_REPLY__INIT;
+    s_pack_t pk = {0};
+    *out = NULL;
+    *out_len = 0;
+    int rc = -1;
+    if (r->n_scopes <= RO_STATUS_SCOPES_MAX && s_reply_to_pb(r, &pk, &msg) == 0) {
+        size_t need = rollout__status_reply__get_packed_size(&msg);
+        *out = need <= RO_STATUS_FRAME_MAX ? malloc(need ? need : 1) : NULL;
+        if (*out) {
+            *out_len = rollout__status_reply__pack(&msg, *out);
+            rc = 0;
+        }
+    }
+    s_pack_free(&pk);
+    return rc;
+}
+
+static int s_reply_fits(const Rollout__StatusReply *m)
+{
+    if (m->n_scopes > RO_STATUS_SCOPES_MAX || !s_fits(m->error, RO_STATUS_ERROR_MAX) ||
+        !s_fits(m->store_state, RO_STATUS_WORD_MAX) || !s_fits(m->indicator, RO_ID_MAX - 1))
+        return 0;
+    for (size_t i = 0; i < m->n_metrics; i++)
+        if (!s_fits(m->metrics[i]->name, RO_STATUS_NAME_MAX))
+            return 0;
+    return 1;
+}
+
+/* The reply's own strings (error, store_state, indicator, targets_ini, the
+ * metrics' names) into its mem. 0 or -1. */
+static int s_reply_own(ro_status_reply_t *r)
+{
+    size_t n = 4 + r->n_metrics;
+    char ***f = malloc(n * sizeof *f);
+    if (!f)
+        return -1;
+    f[0] = &r->error, f[1] = &r->store_state, f[2] = &r->indicator, f[3] = &r->targets_ini;
+    for (size_t i = 0; i < r->n_metrics; i++)
+        f[4 + i] = &r->metrics[i].name;
+    r->mem = s_own((char **const *)f, n);
+    free(f);
+    return r->mem ? 0 : -1;
+}
+
+/* Copy m into a new plain reply; NULL with a reason in err. */
+static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *err, size_t errlen)
+{
+    ro_status_reply_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->scopes = calloc(m->n_scopes ? m->n_scopes : 1, sizeof *r->scopes)) ||
+        !(r->history = calloc(m->n_history ? m->n_history : 1, sizeof *r->history)) ||
+        !(r->metrics = calloc(m->n_metrics ? m->n_metrics : 1, sizeof *r->metrics))) {
+        ro_status_reply_free(&r);
+        s_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->version = m->version, r->status = m->status, r->error = m->error;
+    r->feed_seq = m->feed_seq, r->as_of = m->as_of;
+    r->store_state = m->store_state, r->indicator = m->indicator;
+    r->total = m->total, r->targets_ini = m->targets_ini, r->feed_epoch = m->feed_epoch;
+    for (size_t i = 0; i < m->n_history; i++) {
+        const Rollout__HistoryPoint *p = m->history[i];
+        ro_status_point_t *q = &r->history[i];
+        q->date = p->date, q->value = p->value, q->seq = p->seq;
+        q->total = p->total, q->part = p->part, q->no_data = p->no_data;
+    }
+    r->n_history = m->n_history;
+    for (size_t i = 0; i < m->n_metrics; i++)
+        r->metrics[i].name = m->metrics[i]->name, r->metrics[i].value = m->metrics[i]->value;
+    r->n_metrics = m->n_metrics;
+    if (s_reply_own(r)) {
+        r->n_metrics = 0;
+        ro_status_reply_free(&r);
+        s_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < m->n_scopes; i++, r->n_scopes++)
+        if (ro_status_scope_from_pb(m->scopes[i], &r->scopes[i], err, errlen)) {
+            ro_status_reply_free(&r);
+            return NULL;
+        }
+    return r;
+}
+
+ro_status_reply_t *ro_status_reply_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mode,
+                                          char *err, size_t errlen)
+{
+    if (len > RO_STATUS_FRAME_MAX) {
+        if (err)
+            snprintf(err, errlen, "a reply of %zu bytes is above the %u-byte limit", len,
+                     (unsigned)RO_STATUS_FRAME_MAX);
+        return NULL;
+    }
+    Rollout__StatusReply *m = rollout__status_reply__unpack(NULL, len, buf);
+    if (!m) {
+        s_err(err, errlen, "not a protobuf StatusReply");
+        return NULL;
+    }
+    ro_status_reply_t *r = NULL;
+    if (!ro_pb_check(&m->base, len, mode == RO_DECODE_SKIP_UNKNOWN))
+        s_err(err, errlen, "reply with an unknown field, bad UTF-8 or a non-canonical encoding");
+    else if (!s_reply_fits(m))
+        s_err(err, errlen, "reply with a string or more scopes than its limit");
+    else
+        r = s_reply_from_pb(m, err, errlen);
+    rollout__status_reply__free_unpacked(m, NULL);
+    return r;
+}
+
+void ro_status_reply_free(ro_status_reply_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ro_status_reply_t *r = *self_p;
+    if (r->scopes)
+        for (size_t i = 0; i < r->n_scopes; i++)
+            ro_status_scope_clear(&r->scopes[i]);
+    free(r->scopes);
+    free(r->history);
+    free(r->metrics);
+    free(r->mem);
+    free(r);
+    *self_p = NULL;
+}
