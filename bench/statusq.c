@@ -42,7 +42,7 @@ typedef struct {
     double duration;      /* at most this many seconds of requests; 0: no bound */
     long count;           /* requests to time */
     long limit;           /* laggards: the worst N; 0: all */
-    ro_query_t q;     /* query as the wire's enum */
+    ro_query_t q;         /* query as the wire's enum */
 } s_opts_t;
 
 /* What the timed requests came to. */
@@ -111,8 +111,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     else if (query && !strcmp(query, "metrics"))
         o->q = RO_QUERY_METRICS;
     if (!o->endpoint || o->q == RO_QUERY_NONE || o->count < 1 ||
-        (o->q == RO_QUERY_UNIT && !o->registry) ||
-        (o->server_f && (!o->public_f || !o->secret_f)))
+        (o->q == RO_QUERY_UNIT && !o->registry) || (o->server_f && (!o->public_f || !o->secret_f)))
         return -1;
     return 0;
 }

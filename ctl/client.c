@@ -169,7 +169,8 @@ ro_status_reply_t *ctl_ask(const ctl_hub_t *hub, const ro_status_request_t *req)
                     "running?%s\n",
                     endpoint, timeout_s,
                     hub->sec.curve ? " (or is this operator key not on its allow-list?)"
-                                   : " (this was plain TCP: a CURVE hub answers only an operator key, see --config)");
+                                   : " (this was plain TCP: a CURVE hub answers only an operator "
+                                     "key, see --config)");
             goto done;
         }
         zmq_msg_t msg;

@@ -52,15 +52,15 @@ static void s_help(void)
 }
 
 typedef struct {
-    uint32_t as_of;         /* 0 = today */
+    uint32_t as_of;            /* 0 = today */
     ctl_document_format_t fmt; /* md, csv, html */
-    const char *out;        /* NULL = stdout */
-    long laggards;          /* how many to list; 0 = all */
-    const char *targets;    /* local targets file, NULL = the hub's */
-    int score_sheet;        /* print the score sheet */
-    int no_bom;             /* csv without the byte-order mark */
-    const char *sheet;      /* score sheet tree */
-    const char *scores;     /* evaluator's scores */
+    const char *out;           /* NULL = stdout */
+    long laggards;             /* how many to list; 0 = all */
+    const char *targets;       /* local targets file, NULL = the hub's */
+    int score_sheet;           /* print the score sheet */
+    int no_bom;                /* csv without the byte-order mark */
+    const char *sheet;         /* score sheet tree */
+    const char *scores;        /* evaluator's scores */
 } s_opts_t;
 
 /* Everything the target table needs, owned. */
@@ -87,8 +87,7 @@ static void s_data_free(s_data_t *d)
 }
 
 /* Ask and check: the reply, or NULL with *code set (1 or 2) and a line printed. */
-static ro_status_reply_t *s_ask(const ctl_hub_t *hub, const ro_status_request_t *req,
-                                   int *code)
+static ro_status_reply_t *s_ask(const ctl_hub_t *hub, const ro_status_request_t *req, int *code)
 {
     ro_status_reply_t *r = ctl_ask(hub, req);
     if (!r) {
@@ -157,7 +156,7 @@ static int s_milestone_parse(const char *name, ro_milestone_status_t *out)
 /* Turn a wire scope back into the engine's form. Its indicators must be
  * the targets', in the targets' order. Returns 0, or -1 with a reason. */
 static int s_scope_from_wire(const ro_targets_t *t, const ro_status_scope_t *w, ro_scope_t *out,
-                           char *err, size_t errlen)
+                             char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     static const char *kinds[] = {"unit", "division", "level", "province"};
@@ -206,7 +205,8 @@ static int s_scope_from_wire(const ro_targets_t *t, const ro_status_scope_t *w, 
                      in->id, ro_targets_at(t, i)->id);
             return -1;
         }
-        if (s_grade_parse(in->grade, &r->grade) || s_milestone_parse(in->milestone, &r->milestone)) {
+        if (s_grade_parse(in->grade, &r->grade) ||
+            s_milestone_parse(in->milestone, &r->milestone)) {
             snprintf(err, errlen, "the hub sent indicator '%s' graded '%s', milestone '%s'", in->id,
                      in->grade, in->milestone);
             return -1;
@@ -347,8 +347,10 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     char note[256];
     uint32_t total = d->replies[3]->total;
     if (total > d->nlaggards) {
-        snprintf(note, sizeof note, "滞后单位共 %u 个，列出差距最大的 %zu 个 / %u laggards, the %zu "
-                 "furthest behind listed", total, d->nlaggards, total, d->nlaggards);
+        snprintf(note, sizeof note,
+                 "滞后单位共 %u 个，列出差距最大的 %zu 个 / %u laggards, the %zu "
+                 "furthest behind listed",
+                 total, d->nlaggards, total, d->nlaggards);
         r.note = note;
     }
     char *text = ctl_document_targets_string(o->fmt, &r);
@@ -417,7 +419,9 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
 
 int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
 {
-    s_opts_t o = {.fmt = CTL_DOCUMENT_MD, .laggards = DEFAULT_LAGGARDS, .sheet = DEFAULT_SHEET,
+    s_opts_t o = {.fmt = CTL_DOCUMENT_MD,
+                  .laggards = DEFAULT_LAGGARDS,
+                  .sheet = DEFAULT_SHEET,
                   .scores = DEFAULT_SCORES};
     int scores_given = 0, sheet_given = 0;
     for (int i = 0; i < argc; i++) {
@@ -443,7 +447,8 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
             o.laggards = strtol(v, &end, 10);
             if (end == v || *end || o.laggards < 0 || o.laggards > 100000)
                 return ctl_usage_error("report: --laggards '%s' is not a number from 0 (all) "
-                                       "to 100000", v);
+                                       "to 100000",
+                                       v);
         } else if (ctl_opt_is(arg, "--targets")) {
             if (!(v = ctl_opt_value(argc, argv, &i, "--targets")) || !v[0])
                 return ctl_usage_error("report: --targets needs a file");

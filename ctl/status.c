@@ -355,7 +355,8 @@ static void s_table_points(const ro_status_reply_t *r, int history, size_t from,
         printf("the province's %s as of each month end, to %s\n", r->indicator, date);
     }
     if (history)
-        printf("%-10s %6s %9s  %s\n", "date", "seq", "value", ratio ? "part / total" : "this report");
+        printf("%-10s %6s %9s  %s\n", "date", "seq", "value",
+               ratio ? "part / total" : "this report");
     else
         printf("%-10s %9s  %s\n", "date", "value", ratio ? "part / total" : "");
     for (size_t i = from; i < to; i++) {

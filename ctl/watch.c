@@ -154,16 +154,16 @@ static void s_pad(ro_buf_t *b, const char *s, int width, int right_align)
 /* ---- the view ---------------------------------------------------------------- */
 
 typedef struct {
-    int color;                           /* ANSI colours */
-    int tty;                             /* redraw in place */
-    int width;                           /* terminal columns */
-    const ro_clone_t *clone;             /* province, levels, divisions, events */
+    int color;                        /* ANSI colours */
+    int tty;                          /* redraw in place */
+    int width;                        /* terminal columns */
+    const ro_clone_t *clone;          /* province, levels, divisions, events */
     const ro_status_reply_t *metrics; /* latest METRICS answer, may be NULL */
     const ro_status_reply_t *silent;  /* latest SILENT answer, may be NULL */
-    const char *hub;                     /* status endpoint shown */
-    const char *feed;                    /* feed endpoint shown ("-" with --once) */
-    const char *state;                   /* "live", "snapshot", "resyncing: ..." */
-    int64_t now;                         /* wall clock */
+    const char *hub;                  /* status endpoint shown */
+    const char *feed;                 /* feed endpoint shown ("-" with --once) */
+    const char *state;                /* "live", "snapshot", "resyncing: ..." */
+    int64_t now;                      /* wall clock */
 } s_view_t;
 
 static const char *s_grade_color(const char *g)
@@ -570,15 +570,15 @@ static void s_frame(ro_buf_t *f, const s_view_t *v)
 /* ---- talking to the hub ------------------------------------------------------ */
 
 typedef struct {
-    const ctl_hub_t *hub;          /* status endpoint, keys */
-    char feed[RO_ENDPOINT_MAX];    /* feed endpoint */
-    void *ctx;                     /* ZeroMQ context */
-    void *sub;                     /* the feed */
-    ro_clone_t *clone;             /* what is shown */
+    const ctl_hub_t *hub;       /* status endpoint, keys */
+    char feed[RO_ENDPOINT_MAX]; /* feed endpoint */
+    void *ctx;                  /* ZeroMQ context */
+    void *sub;                  /* the feed */
+    ro_clone_t *clone;          /* what is shown */
     ro_status_reply_t *metrics; /* latest METRICS answer */
     ro_status_reply_t *silent;  /* latest SILENT answer */
-    char why[1200];                /* last trouble, for the head line */
-    char err[800];                 /* last request failure */
+    char why[1200];             /* last trouble, for the head line */
+    char err[800];              /* last request failure */
 } s_watch_t;
 
 /* One request on a fresh DEALER (CURVE per ctl.ini); NULL with w->err set. */

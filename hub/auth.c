@@ -490,4 +490,3 @@ uint64_t hub_auth_denied(const hub_auth_t *self, hub_auth_deny_t why)
 {
     return (unsigned)why < HUB_AUTH_DENY_COUNT ? self->denied[why] : 0;
 }
-

@@ -24,7 +24,7 @@ struct hub_dashboard {
     hub_status_t *status;         /* borrowed */
     const hub_feed_t *feed;       /* borrowed */
     const hub_metrics_t *metrics; /* borrowed */
-    const ro_targets_t *targets; /* borrowed, may be NULL */
+    const ro_targets_t *targets;  /* borrowed, may be NULL */
     char address[300];            /* HOST:PORT bound */
     uint64_t built_seq;           /* feed seq of the last /api/status */
     int64_t built_ms;             /* when it was built; 0 = never */
@@ -203,8 +203,7 @@ static void s_series(hub_dashboard_t *self, int64_t now)
         if (in->kind != RO_KIND_RATIO ||
             (in->source != RO_SOURCE_ITEMS && in->source != RO_SOURCE_CASES))
             continue;
-        ro_status_reply_t *r =
-            hub_feed_ask(self->status, RO_QUERY_SERIES, NULL, in->id, now);
+        ro_status_reply_t *r = hub_feed_ask(self->status, RO_QUERY_SERIES, NULL, in->id, now);
         if (!r)
             continue;
         ro_buf_puts(b, k++ ? ",{\"indicator\":" : "{\"indicator\":");
@@ -231,14 +230,10 @@ char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series)
 {
     if (with_series)
         s_series(self, now);
-    ro_status_reply_t *prov =
-        hub_feed_ask(self->status, RO_QUERY_PROVINCE, NULL, NULL, now);
-    ro_status_reply_t *levels =
-        hub_feed_ask(self->status, RO_QUERY_LEVEL, "", NULL, now);
-    ro_status_reply_t *divs =
-        hub_feed_ask(self->status, RO_QUERY_DIVISIONS, NULL, NULL, now);
-    ro_status_reply_t *mets =
-        hub_feed_ask(self->status, RO_QUERY_METRICS, NULL, NULL, now);
+    ro_status_reply_t *prov = hub_feed_ask(self->status, RO_QUERY_PROVINCE, NULL, NULL, now);
+    ro_status_reply_t *levels = hub_feed_ask(self->status, RO_QUERY_LEVEL, "", NULL, now);
+    ro_status_reply_t *divs = hub_feed_ask(self->status, RO_QUERY_DIVISIONS, NULL, NULL, now);
+    ro_status_reply_t *mets = hub_feed_ask(self->status, RO_QUERY_METRICS, NULL, NULL, now);
     ro_buf_t b;
     ro_buf_init(&b);
     ro_buf_printf(&b, "{\"generated\":%lld,\"as_of\":", (long long)now);

@@ -43,7 +43,7 @@ struct hub_feed {
     const ro_registry_t *reg;       /* borrowed */
     const hub_unit_state_t *states; /* borrowed: the committed states */
     const hub_engine_t *engine;     /* borrowed: evaluates the scopes */
-    const ro_targets_t *targets;   /* borrowed: the engine's */
+    const ro_targets_t *targets;    /* borrowed: the engine's */
     size_t nunits;                  /* registry count */
     uint64_t epoch;                 /* this incarnation */
     uint64_t seq;                   /* latest seq published */
@@ -54,7 +54,7 @@ struct hub_feed {
     uint32_t gen;                   /* the next publication's generation, never 0 */
     uint8_t touched[S_ROLLUPS];     /* per rollup (T_ above): 1 = due */
     int64_t next_pub_ms;            /* the next publication may go out from then */
-    ro_scope_t scope;              /* scratch: one evaluated scope */
+    ro_scope_t scope;               /* scratch: one evaluated scope */
     hub_rollup_t *rollup;           /* scratch: every rollup */
     uint8_t *buf;                   /* scratch: S_HEAD, then the packed scope */
     size_t bufcap;                  /* its bytes */
@@ -489,11 +489,15 @@ long hub_feed_tick(hub_feed_t *self, int64_t now, int64_t mono_ms)
         self->next_pub_ms = mono_ms + HUB_FEED_INTERVAL_MS;
     }
     if (mono_ms >= self->next_hb_ms) {
-        ro_feed_heartbeat_t hb = {.seq = self->seq, .epoch = self->epoch, .time = now,
-                                  .interval_ms = HUB_FEED_HEARTBEAT_MS, .as_of = today};
+        ro_feed_heartbeat_t hb = {.seq = self->seq,
+                                  .epoch = self->epoch,
+                                  .time = now,
+                                  .interval_ms = HUB_FEED_HEARTBEAT_MS,
+                                  .as_of = today};
         uint8_t buf[128];
         int len = ro_feed_heartbeat_encode(&hb, buf, sizeof buf);
-        if (len < 0 || zmq_send(self->sock, RO_FEED_HEARTBEAT, strlen(RO_FEED_HEARTBEAT),
+        if (len < 0 ||
+            zmq_send(self->sock, RO_FEED_HEARTBEAT, strlen(RO_FEED_HEARTBEAT),
                      ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
             zmq_send(self->sock, buf, (size_t)len, ZMQ_DONTWAIT) < 0) {
             s_error(self, "heartbeat", zmq_strerror(zmq_errno()));

@@ -36,7 +36,7 @@ struct hub_status {
     hub_store_t *store;               /* borrowed: as-of, history, series and verify */
     const hub_ingest_t *ingest;       /* borrowed, may be NULL */
     const hub_engine_t *engine;       /* borrowed, may be NULL: raw sums only */
-    const ro_targets_t *targets;     /* borrowed, with the engine */
+    const ro_targets_t *targets;      /* borrowed, with the engine */
     char *targets_text;               /* owned: what TARGETS answers, may be NULL */
     int64_t silent_after;             /* seconds */
     uint64_t feed_seq;                /* reported on every reply */
@@ -68,7 +68,7 @@ typedef struct {
     size_t nmetrics, mcap;
     ro_status_point_t *points;
     size_t npoints;
-    char indicator[RO_ID_MAX];     /* reply's indicator */
+    char indicator[RO_ID_MAX];      /* reply's indicator */
     char error[2048];               /* reply error text */
     uint32_t today;                 /* the hub's date */
     int64_t now;                    /* the hub's clock */
@@ -663,11 +663,10 @@ static int s_query_series(hub_status_t *self, const ro_status_request_t *req, s_
     }
     if (rc == 0)
         in = ro_targets_at(self->targets, ind); /* the same targets: the generation held */
-    size_t from = 0;                             /* leave out the months before any data */
+    size_t from = 0;                            /* leave out the months before any data */
     while (rc == 0 && from + 1 < n &&
-           (in->kind == RO_KIND_RATIO
-                ? total[from] == 0
-                : (in->source == RO_SOURCE_HOURS ? part : total)[from] == 0))
+           (in->kind == RO_KIND_RATIO ? total[from] == 0
+                                      : (in->source == RO_SOURCE_HOURS ? part : total)[from] == 0))
         from++;
     if (rc == 0 && req->limit && n - from > req->limit)
         from = n - req->limit;

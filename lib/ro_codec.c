@@ -89,8 +89,7 @@ int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap)
         hb.agent_version = (char *)r->text, hb.outbox_depth = r->depth;
         msg.body_case = ROLLOUT__REPORT__BODY_HEARTBEAT, msg.heartbeat = &hb;
         break;
-    default:
-        return -1;
+    default: return -1;
     }
     size_t need = rollout__report__get_packed_size(&msg);
     if (need > cap)
@@ -98,12 +97,12 @@ int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap)
     return (int)rollout__report__pack(&msg, buf);
 }
 
-#define DFAIL(code, ...)                            \
-    do {                                            \
-        if (err)                                    \
-            snprintf(err, errlen, __VA_ARGS__);     \
-        rc = code;                                  \
-        goto done;                                  \
+#define DFAIL(code, ...)                                                                           \
+    do {                                                                                           \
+        if (err)                                                                                   \
+            snprintf(err, errlen, __VA_ARGS__);                                                    \
+        rc = code;                                                                                 \
+        goto done;                                                                                 \
     } while (0)
 
 static int s_copy(char *dst, size_t cap, const char *src)
@@ -174,8 +173,7 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
         out->depth = msg->heartbeat->outbox_depth;
         text = msg->heartbeat->agent_version;
         break;
-    default:
-        DFAIL(RO_REASON_MALFORMED, "report has no body");
+    default: DFAIL(RO_REASON_MALFORMED, "report has no body");
     }
     if (s_copy(out->text, sizeof out->text, text))
         DFAIL(RO_REASON_MALFORMED, "text longer than %d bytes", RO_TEXT_MAX);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RO_FRAME_MAX 4096   /* the largest report or hub message on the wire */
+#define RO_FRAME_MAX 4096               /* the largest report or hub message on the wire */
 #define RO_STATUS_FRAME_MAX (64u << 20) /* the largest status reply */
 
 /* How a decoder treats a field it does not know: the hub refuses it
@@ -32,11 +32,11 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
 typedef enum { RO_HUBMSG_ACK = 1, RO_HUBMSG_REFUSAL = 2 } ro_hubmsg_kind_t;
 
 typedef struct {
-    ro_hubmsg_kind_t kind;          /* ack or refusal */
-    char unit[RO_UNIT_MAX + 1];     /* the unit it is about */
-    uint64_t seq;                   /* ack: stored up to seq; refusal: the seq refused */
-    ro_reason_t reason;             /* refusal only */
-    char text[RO_TEXT_MAX + 1];     /* refusal only: why, for the agent's log */
+    ro_hubmsg_kind_t kind;      /* ack or refusal */
+    char unit[RO_UNIT_MAX + 1]; /* the unit it is about */
+    uint64_t seq;               /* ack: stored up to seq; refusal: the seq refused */
+    ro_reason_t reason;         /* refusal only */
+    char text[RO_TEXT_MAX + 1]; /* refusal only: why, for the agent's log */
 } ro_hubmsg_t;
 
 int ro_hubmsg_encode(const ro_hubmsg_t *m, uint8_t *buf, size_t cap);

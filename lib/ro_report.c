@@ -20,8 +20,7 @@ const char *ro_kind_name(ro_kind_t kind)
 const char *ro_reason_name(ro_reason_t reason)
 {
     static const char *names[RO_REASON_COUNT] = {
-        "none", "malformed", "version", "unknown-unit",
-        "invalid", "conflict", "forbidden",
+        "none", "malformed", "version", "unknown-unit", "invalid", "conflict", "forbidden",
     };
     return (unsigned)reason < RO_REASON_COUNT ? names[reason] : "?";
 }
@@ -37,11 +36,11 @@ int ro_unit_id_valid(const char *id)
     return 1;
 }
 
-#define FAIL(...)                                   \
-    do {                                            \
-        if (err)                                    \
-            snprintf(err, errlen, __VA_ARGS__);     \
-        return RO_REASON_INVALID;                   \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        if (err)                                                                                   \
+            snprintf(err, errlen, __VA_ARGS__);                                                    \
+        return RO_REASON_INVALID;                                                                  \
     } while (0)
 
 ro_reason_t ro_report_check(const ro_report_t *r, int64_t now, char *err, size_t errlen)

@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 #define RO_PROTOCOL_VERSION 1
-#define RO_UNIT_MAX 32      /* bytes of a unit id, without the NUL */
-#define RO_TEXT_MAX 200     /* bytes of a course name or agent version */
-#define RO_COUNT_MAX 10000000u  /* no count in the domain comes near this */
+#define RO_UNIT_MAX 32            /* bytes of a unit id, without the NUL */
+#define RO_TEXT_MAX 200           /* bytes of a course name or agent version */
+#define RO_COUNT_MAX 10000000u    /* no count in the domain comes near this */
 #define RO_HOURS_TENTHS_MAX 2400u /* one session: at most 240 hours */
-#define RO_FUTURE_SKEW 86400  /* seconds a report may lie ahead of the hub's clock */
+#define RO_FUTURE_SKEW 86400      /* seconds a report may lie ahead of the hub's clock */
 
 typedef enum {
     RO_KIND_NONE = 0,
@@ -37,17 +37,17 @@ typedef enum {
 } ro_reason_t;
 
 typedef struct {
-    uint32_t version;               /* protocol version */
-    char unit[RO_UNIT_MAX + 1];     /* unit id, DIVISION-NNN */
-    uint64_t seq;                   /* per-unit sequence, from 1; 0 for heartbeats */
-    int64_t recorded_at;            /* Unix seconds */
-    ro_kind_t kind;                 /* which of the bodies below is set */
-    uint32_t date;                  /* YYYYMMDD; YYYYMM for cases; 0 for heartbeats */
-    uint32_t total;                 /* training: participants; else the total */
-    uint32_t part;                  /* training: hours in tenths; staff: proficient;
-                                       items and cases: no-visit */
-    uint64_t depth;                 /* heartbeat: agent's outbox depth */
-    char text[RO_TEXT_MAX + 1];     /* training: course; heartbeat: agent version */
+    uint32_t version;           /* protocol version */
+    char unit[RO_UNIT_MAX + 1]; /* unit id, DIVISION-NNN */
+    uint64_t seq;               /* per-unit sequence, from 1; 0 for heartbeats */
+    int64_t recorded_at;        /* Unix seconds */
+    ro_kind_t kind;             /* which of the bodies below is set */
+    uint32_t date;              /* YYYYMMDD; YYYYMM for cases; 0 for heartbeats */
+    uint32_t total;             /* training: participants; else the total */
+    uint32_t part;              /* training: hours in tenths; staff: proficient;
+                                   items and cases: no-visit */
+    uint64_t depth;             /* heartbeat: agent's outbox depth */
+    char text[RO_TEXT_MAX + 1]; /* training: course; heartbeat: agent version */
 } ro_report_t;
 
 /* The name of a kind ("training", "staff", ...), or "?" */

@@ -9,7 +9,6 @@ const char *ro_scope_division_name(uint32_t code)
     return code == RO_PROVINCE_CODE ? "省直属单位" : ro_division_name(code);
 }
 
-
 static const char *s_noun(ro_source_t source)
 {
     switch (source) {
@@ -20,8 +19,8 @@ static const char *s_noun(ro_source_t source)
     }
 }
 
-char *ro_scope_reason(const ro_targets_t *targets, const ro_scope_t *scope, size_t i,
-                        char *buf, size_t len)
+char *ro_scope_reason(const ro_targets_t *targets, const ro_scope_t *scope, size_t i, char *buf,
+                      size_t len)
 {
     if (len)
         buf[0] = '\0';
@@ -33,12 +32,12 @@ char *ro_scope_reason(const ro_targets_t *targets, const ro_scope_t *scope, size
         return buf;
     char a[32], b[32];
     size_t o = 0;
-#define PUT(...)                                                       \
-    do {                                                               \
-        if (o < len) {                                                 \
-            int w_ = snprintf(buf + o, len - o, __VA_ARGS__);          \
-            o += w_ > 0 ? (size_t)w_ : 0;                              \
-        }                                                              \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (o < len) {                                                                             \
+            int w_ = snprintf(buf + o, len - o, __VA_ARGS__);                                      \
+            o += w_ > 0 ? (size_t)w_ : 0;                                                          \
+        }                                                                                          \
     } while (0)
     PUT("%s %s: ", ind->label_en, ind->label_zh);
     if (r->no_data) {

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RO_SCOPE_ID_MAX 40  /* bytes of a scope id, with its NUL */
+#define RO_SCOPE_ID_MAX 40 /* bytes of a scope id, with its NUL */
 
 typedef enum {
     RO_SCOPE_UNIT = 0,
@@ -31,46 +31,46 @@ typedef enum {
 
 /* One indicator of a scope (protobuf Indicator). */
 typedef struct {
-    size_t index;                     /* the indicator's index in the targets */
+    size_t index;                    /* the indicator's index in the targets */
     char id[RO_ID_MAX];              /* the indicator's id */
-    double value;                     /* count (people, hours) or ratio 0..1; NaN if no_data */
-    double goal;                      /* the scope's goal, same unit as value */
-    double share;                     /* value / goal; NaN if no_data */
+    double value;                    /* count (people, hours) or ratio 0..1; NaN if no_data */
+    double goal;                     /* the scope's goal, same unit as value */
+    double share;                    /* value / goal; NaN if no_data */
     ro_grade_t grade;                /* 优 良 中 差 */
     ro_milestone_status_t milestone; /* met, at-risk, missed or none */
-    uint32_t next_date;               /* YYYYMMDD of the next milestone, 0 if none left */
-    double next_goal;                 /* what the next (or last, or only) target asks */
-    double gap;                       /* max(0, next_goal - value), value 0 if no_data */
-    bool no_data;                     /* a ratio with total 0: nothing to divide */
-    uint32_t due_date;                /* YYYYMMDD of the latest milestone due, 0 if none */
-    double due_goal;                  /* what that milestone asks (0 if none) */
+    uint32_t next_date;              /* YYYYMMDD of the next milestone, 0 if none left */
+    double next_goal;                /* what the next (or last, or only) target asks */
+    double gap;                      /* max(0, next_goal - value), value 0 if no_data */
+    bool no_data;                    /* a ratio with total 0: nothing to divide */
+    uint32_t due_date;               /* YYYYMMDD of the latest milestone due, 0 if none */
+    double due_goal;                 /* what that milestone asks (0 if none) */
 } ro_result_t;
 
 /* A unit, division, level or the province (protobuf Scope). */
 typedef struct {
-    ro_scope_kind_t kind;            /* unit, division, level or province */
-    char id[RO_SCOPE_ID_MAX];        /* unit id, division code, level name, or "460000" */
-    char name[RO_NAME_MAX + 1];       /* unit name; division name ("省直属单位" for the
-                                         provincial units, 460000); level label; "海南省" */
-    int level;                        /* ro_level_t of a unit or level scope; -1 otherwise */
-    uint32_t division;                /* code of a unit's or division's division; 0 otherwise */
-    uint32_t units;                   /* units in the scope */
-    uint32_t units_reporting;         /* of which have stored at least one report */
-    uint64_t participants;            /* training people */
-    uint64_t hours_tenths;            /* training tenths of an hour */
-    uint64_t sessions;                /* training sessions */
-    uint64_t staff_total;             /* approval staff (latest snapshots) */
-    uint64_t staff_proficient;        /* of whom can approve online */
-    uint64_t items_total;             /* service items (latest snapshots) */
-    uint64_t items_no_visit;          /* of which no-visit */
-    uint64_t cases_total;             /* cases (latest months) */
-    uint64_t cases_no_visit;          /* of which no-visit */
-    uint64_t last_seq;                /* units only: highest seq handled; 0 otherwise */
-    int64_t last_heard;               /* unit: last report or heartbeat; rollup: the latest */
-    uint64_t reports;                 /* reports stored */
-    ro_grade_t grade;                /* the worst indicator grade */
-    uint32_t why;                     /* bit i: indicator i is below 良, behind, or no data */
-    size_t indicator_count;           /* as many as the targets have */
+    ro_scope_kind_t kind;       /* unit, division, level or province */
+    char id[RO_SCOPE_ID_MAX];   /* unit id, division code, level name, or "460000" */
+    char name[RO_NAME_MAX + 1]; /* unit name; division name ("省直属单位" for the
+                                   provincial units, 460000); level label; "海南省" */
+    int level;                  /* ro_level_t of a unit or level scope; -1 otherwise */
+    uint32_t division;          /* code of a unit's or division's division; 0 otherwise */
+    uint32_t units;             /* units in the scope */
+    uint32_t units_reporting;   /* of which have stored at least one report */
+    uint64_t participants;      /* training people */
+    uint64_t hours_tenths;      /* training tenths of an hour */
+    uint64_t sessions;          /* training sessions */
+    uint64_t staff_total;       /* approval staff (latest snapshots) */
+    uint64_t staff_proficient;  /* of whom can approve online */
+    uint64_t items_total;       /* service items (latest snapshots) */
+    uint64_t items_no_visit;    /* of which no-visit */
+    uint64_t cases_total;       /* cases (latest months) */
+    uint64_t cases_no_visit;    /* of which no-visit */
+    uint64_t last_seq;          /* units only: highest seq handled; 0 otherwise */
+    int64_t last_heard;         /* unit: last report or heartbeat; rollup: the latest */
+    uint64_t reports;           /* reports stored */
+    ro_grade_t grade;           /* the worst indicator grade */
+    uint32_t why;               /* bit i: indicator i is below 良, behind, or no data */
+    size_t indicator_count;     /* as many as the targets have */
     ro_result_t indicators[RO_INDICATORS_MAX]; /* in targets order */
 } ro_scope_t;
 
@@ -78,8 +78,8 @@ typedef struct {
  * "Share of service items no-visit 不见面审批事项占比: 55.0%, grade 差
  * (良 from 70.0%); missed 80.0% due 2018-12-31". Writes "" when bit i is
  * clear. Returns buf. */
-char *ro_scope_reason(const ro_targets_t *targets, const ro_scope_t *scope, size_t i,
-                        char *buf, size_t len);
+char *ro_scope_reason(const ro_targets_t *targets, const ro_scope_t *scope, size_t i, char *buf,
+                      size_t len);
 
 /* "unit" "division" "level" "province"; "none" "met" "at-risk" "missed". */
 const char *ro_scope_kind_name(ro_scope_kind_t kind);

@@ -21,12 +21,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Abort with a message when a property the target checks does not hold. */
-#define FUZZ_CHECK(cond, what)                                                   \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "fuzz: %s:%d: %s\n", __FILE__, __LINE__, (what));    \
-            abort();                                                             \
-        }                                                                        \
+#define FUZZ_CHECK(cond, what)                                                                     \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz: %s:%d: %s\n", __FILE__, __LINE__, (what));                      \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 #endif

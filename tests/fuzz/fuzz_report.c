@@ -73,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char why[256];
     ro_report_t r;
     if (ro_report_decode(data, size, &r, why, sizeof why) == RO_REASON_NONE) {
-        FUZZ_CHECK(strlen(r.unit) <= RO_UNIT_MAX && strlen(r.text) <= RO_TEXT_MAX, "decoded lengths");
+        FUZZ_CHECK(strlen(r.unit) <= RO_UNIT_MAX && strlen(r.text) <= RO_TEXT_MAX,
+                   "decoded lengths");
         FUZZ_CHECK(ro_utf8_valid(r.unit, strlen(r.unit)) && ro_utf8_valid(r.text, strlen(r.text)),
                    "decoded strings are UTF-8");
         ro_report_check(&r, FUZZ_NOW, why, sizeof why);

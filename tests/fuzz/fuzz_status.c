@@ -58,11 +58,13 @@ static void s_seed(void)
                 r.date = r.kind == RO_KIND_CASES ? 201800 + month : 20180000 + month * 100 + 10;
                 r.total = (uint32_t)(20 + 7 * u + month);
                 r.part = r.kind == RO_KIND_TRAINING ? 35 : (uint32_t)(u * month) % r.total;
-                snprintf(r.text, sizeof r.text, "%s", r.kind == RO_KIND_TRAINING ? "第1期 全程网办" : "");
+                snprintf(r.text, sizeof r.text, "%s",
+                         r.kind == RO_KIND_TRAINING ? "第1期 全程网办" : "");
                 uint8_t buf[RO_FRAME_MAX];
                 int len = ro_report_encode(&r, buf, sizeof buf);
                 FUZZ_CHECK(len > 0, "seed encodes");
-                FUZZ_CHECK(hub_ingest_add(s_ingest, "seed", 4, buf, (size_t)len, 1) == 0, "seed add");
+                FUZZ_CHECK(hub_ingest_add(s_ingest, "seed", 4, buf, (size_t)len, 1) == 0,
+                           "seed add");
             }
         }
         FUZZ_CHECK(hub_ingest_flush(s_ingest, FUZZ_NOW - 86400) == 0, "seed flush");

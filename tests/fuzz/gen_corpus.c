@@ -73,7 +73,8 @@ static void s_reports(void)
 {
     ro_report_t r;
     s_count = 0;
-    s_put("training", (r = s_report("460100-001", 1, RO_KIND_TRAINING, 20180310, 25, 35), &r), "", 0, 0);
+    s_put("training", (r = s_report("460100-001", 1, RO_KIND_TRAINING, 20180310, 25, 35), &r), "",
+          0, 0);
     s_put("staff", (r = s_report("460100-001", 2, RO_KIND_STAFF, 20180311, 40, 31), &r), "", 0, 0);
     s_put("items", (r = s_report("460100-001", 3, RO_KIND_ITEMS, 20180312, 120, 90), &r), "", 0, 0);
     s_put("cases", (r = s_report("460100-001", 4, RO_KIND_CASES, 201803, 1000, 640), &r), "", 0, 0);
@@ -83,10 +84,15 @@ static void s_reports(void)
     s_put("gap", (r = s_report("460200-001", 7, RO_KIND_STAFF, 20180311, 40, 31), &r), "", 0, 0);
     s_put("seq0", (r = s_report("460100-002", 0, RO_KIND_STAFF, 20180311, 40, 31), &r), "", 0, 0);
     s_put("future", (r = s_report("460100-002", 1, RO_KIND_ITEMS, 20300101, 10, 1), &r), "", 0, 0);
-    s_put("date-bad", (r = s_report("460100-002", 1, RO_KIND_ITEMS, 20180230, 10, 1), &r), "", 0, 0);
-    s_put("part-above", (r = s_report("460100-002", 1, RO_KIND_CASES, 201802, 10, 11), &r), "", 0, 0);
-    s_put("huge", (r = s_report("460100-002", 1, RO_KIND_TRAINING, 20180101, 4000000000u, 4000000000u), &r), "", 0, 0);
-    s_put("unit-unknown", (r = s_report("469030-999", 1, RO_KIND_STAFF, 20180311, 4, 3), &r), "", 0, 0);
+    s_put("date-bad", (r = s_report("460100-002", 1, RO_KIND_ITEMS, 20180230, 10, 1), &r), "", 0,
+          0);
+    s_put("part-above", (r = s_report("460100-002", 1, RO_KIND_CASES, 201802, 10, 11), &r), "", 0,
+          0);
+    s_put("huge",
+          (r = s_report("460100-002", 1, RO_KIND_TRAINING, 20180101, 4000000000u, 4000000000u), &r),
+          "", 0, 0);
+    s_put("unit-unknown", (r = s_report("469030-999", 1, RO_KIND_STAFF, 20180311, 4, 3), &r), "", 0,
+          0);
     s_put("unit-bad", (r = s_report("46-01", 1, RO_KIND_STAFF, 20180311, 4, 3), &r), "", 0, 0);
     r = s_report("460100-002", 1, RO_KIND_TRAINING, 20180101, 3, 10);
     memset(r.text, 'x', RO_TEXT_MAX);
@@ -99,8 +105,15 @@ static void s_reports(void)
     s_put("version", &r, "", 0, 0);
     r = s_report("460100-001", 5, RO_KIND_ITEMS, 20180312, 10, 3);
     s_put("unknown-field", &r, "\x98\x06\x01", 3, 0);
-    s_put("unit-nul", &r, "\x12\x0b" "460100-0\x00" "01", 13, 0);
-    s_put("unit-utf8-bad", &r, "\x12\x0a" "460100-0\xff\xfe", 12, 0);
+    s_put("unit-nul", &r,
+          "\x12\x0b"
+          "460100-0\x00"
+          "01",
+          13, 0);
+    s_put("unit-utf8-bad", &r,
+          "\x12\x0a"
+          "460100-0\xff\xfe",
+          12, 0);
     s_put("truncated", &r, "", 0, 9);
     s_put("trailing-junk", &r, "\xff\xff\xff", 3, 0);
     s_write("report", "empty", (const uint8_t *)"", 0);

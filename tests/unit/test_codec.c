@@ -14,8 +14,13 @@
 
 static ro_report_t s_training(void)
 {
-    ro_report_t r = {.version = RO_PROTOCOL_VERSION, .seq = 7, .recorded_at = 1514764800,
-                     .kind = RO_KIND_TRAINING, .date = 20180101, .total = 40, .part = 65};
+    ro_report_t r = {.version = RO_PROTOCOL_VERSION,
+                     .seq = 7,
+                     .recorded_at = 1514764800,
+                     .kind = RO_KIND_TRAINING,
+                     .date = 20180101,
+                     .total = 40,
+                     .part = 65};
     strcpy(r.unit, "469005-012");
     strcpy(r.text, "全程网办 online approval");
     return r;
@@ -86,7 +91,8 @@ static void test_junk_and_oversize_refused(void **state)
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (uint8_t)(0xff - i);
     char err[256] = "";
-    assert_int_equal(ro_report_decode(junk, sizeof junk, &out, err, sizeof err), RO_REASON_MALFORMED);
+    assert_int_equal(ro_report_decode(junk, sizeof junk, &out, err, sizeof err),
+                     RO_REASON_MALFORMED);
     assert_true(strlen(err) > 0);
 
     uint8_t *big = calloc(1, RO_FRAME_MAX + 1);
@@ -133,8 +139,13 @@ static void test_unknown_field_in_body_refused(void **state)
 {
     (void)state;
     /* a staff body carrying an extra field 9 */
-    ro_report_t in = {.version = 1, .seq = 1, .recorded_at = 1514764800, .kind = RO_KIND_STAFF,
-                      .date = 20180101, .total = 5, .part = 3},
+    ro_report_t in = {.version = 1,
+                      .seq = 1,
+                      .recorded_at = 1514764800,
+                      .kind = RO_KIND_STAFF,
+                      .date = 20180101,
+                      .total = 5,
+                      .part = 3},
                 out;
     strcpy(in.unit, "460000-001");
     uint8_t buf[256];
@@ -153,13 +164,13 @@ static void test_embedded_nul_refused(void **state)
     /* a unit string "460000-001\0x" of 12 bytes: protobuf-c would keep "460000-001" */
     uint8_t buf[64];
     size_t n = 0;
-    buf[n++] = 0x08, buf[n++] = 0x01;           /* version 1 */
-    buf[n++] = 0x12, buf[n++] = 12;             /* unit, 12 bytes */
+    buf[n++] = 0x08, buf[n++] = 0x01; /* version 1 */
+    buf[n++] = 0x12, buf[n++] = 12;   /* unit, 12 bytes */
     memcpy(buf + n, "460000-001\0x", 12);
     n += 12;
-    buf[n++] = 0x18, buf[n++] = 0x01;           /* seq 1 */
-    buf[n++] = 0x5a, buf[n++] = 0x02;           /* staff {date: 0}? empty-ish body */
-    buf[n++] = 0x10, buf[n++] = 0x01;           /* staff.total = 1 */
+    buf[n++] = 0x18, buf[n++] = 0x01; /* seq 1 */
+    buf[n++] = 0x5a, buf[n++] = 0x02; /* staff {date: 0}? empty-ish body */
+    buf[n++] = 0x10, buf[n++] = 0x01; /* staff.total = 1 */
     ro_report_t out;
     assert_int_equal(ro_report_decode(buf, n, &out, NULL, 0), RO_REASON_MALFORMED);
     /* the same frame with a clean 10-byte unit decodes */
@@ -183,9 +194,9 @@ static void test_bad_utf8_refused(void **state)
     assert_true(n > 0);
     assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_MALFORMED);
     assert_true(ro_utf8_valid("海南", strlen("海南")));
-    assert_false(ro_utf8_valid("\xE6\xB5", 2));         /* truncated sequence */
-    assert_false(ro_utf8_valid("\xC0\xAF", 2));         /* overlong */
-    assert_false(ro_utf8_valid("\xED\xA0\x80", 3));     /* surrogate */
+    assert_false(ro_utf8_valid("\xE6\xB5", 2));     /* truncated sequence */
+    assert_false(ro_utf8_valid("\xC0\xAF", 2));     /* overlong */
+    assert_false(ro_utf8_valid("\xED\xA0\x80", 3)); /* surrogate */
 }
 
 static void test_long_text_refused(void **state)
@@ -222,8 +233,8 @@ static void test_no_body_refused(void **state)
 {
     (void)state;
     /* version 1, unit "460000-001", seq 1, and nothing else */
-    static const uint8_t buf[] = {0x08, 0x01, 0x12, 10, '4', '6', '0', '0', '0', '0',
-                                  '-',  '0',  '0',  '1', 0x18, 0x01};
+    static const uint8_t buf[] = {0x08, 0x01, 0x12, 10,  '4', '6', '0',  '0',
+                                  '0',  '0',  '-',  '0', '0', '1', 0x18, 0x01};
     ro_report_t out;
     assert_int_equal(ro_report_decode(buf, sizeof buf, &out, NULL, 0), RO_REASON_MALFORMED);
 }

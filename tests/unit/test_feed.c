@@ -352,7 +352,6 @@ static void test_date_and_registry(void **state)
     ro_registry_destroy(&other);
 }
 
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {

@@ -102,8 +102,8 @@ static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_
     assert_int_equal(hub_store_commit(f->store, err, sizeof err), 0);
 }
 
-static ro_status_reply_t *s_ask(fixture_t *f, ro_query_t q, const char *key,
-                                   uint32_t as_of, const char *indicator, uint32_t limit)
+static ro_status_reply_t *s_ask(fixture_t *f, ro_query_t q, const char *key, uint32_t as_of,
+                                const char *indicator, uint32_t limit)
 {
     ro_status_request_t req = ro_status_request(q);
     snprintf(req.key, sizeof req.key, "%s", key ? key : "");
@@ -284,8 +284,7 @@ static void test_history(void **state)
     fixture_t *f = *state;
     s_fill(f);
     s_put(f, 0, RO_KIND_TRAINING, 20180301, 10, 30);
-    ro_status_reply_t *r =
-        s_ask(f, RO_QUERY_HISTORY, "460000-001", 0, "training_participants", 0);
+    ro_status_reply_t *r = s_ask(f, RO_QUERY_HISTORY, "460000-001", 0, "training_participants", 0);
     assert_int_equal(r->status, 0);
     assert_string_equal(r->scopes[0].id, "460000-001");
     assert_int_equal(r->n_history, 2);
@@ -340,8 +339,7 @@ static void test_series_equals_as_of(void **state)
             const ro_status_point_t *p = &s->history[k];
             if (k + 1 < s->n_history)
                 assert_int_equal(p->date, ro_month_end(p->date / 100));
-            ro_status_reply_t *a =
-                s_ask(f, RO_QUERY_PROVINCE, NULL, p->date, NULL, 0);
+            ro_status_reply_t *a = s_ask(f, RO_QUERY_PROVINCE, NULL, p->date, NULL, 0);
             const ro_status_indicator_t *in = s_ind(&a->scopes[0], id);
             assert_int_equal(p->no_data, in->no_data);
             if (fabs(p->value - in->value) > 1e-12)
