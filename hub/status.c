@@ -934,6 +934,25 @@ static void s_dropped(hub_status_t *self, zmq_msg_t *request)
                user, key && key[0] ? key : "?", (unsigned long long)self->drops[i].n);
 }
 
+/* Send the routing id, the first frame of a reply. With a high-water mark
+ * of one reply (STATUS_SNDHWM), a client that has read its last reply may
+ * still look full: libzmq learns that a queued reply left from a command
+ * to the socket, and a socket that finds a request waiting reads it
+ * without processing its commands first. So on EAGAIN the commands are
+ * processed (ZMQ_EVENTS does) and the send tried once more; only a client
+ * that really did not read its reply is still full then. */
+static int s_send_first(void *sock, zmq_msg_t *id, int flags)
+{
+    if (zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), flags | ZMQ_DONTWAIT) >= 0)
+        return 1;
+    if (zmq_errno() != EAGAIN)
+        return 0;
+    int events = 0;
+    size_t len = sizeof events;
+    zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len);
+    return zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), flags | ZMQ_DONTWAIT) >= 0;
+}
+
 int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
 {
     zmq_msg_t f[3];
@@ -964,8 +983,8 @@ int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
     }
     int rc = 1;
     if (out) {
-        int ok = 1;
-        for (int i = 0; i < env && ok; i++)
+        int ok = s_send_first(sock, &f[0], ZMQ_SNDMORE);
+        for (int i = 1; i < env && ok; i++)
             ok = zmq_send(sock, zmq_msg_data(&f[i]), zmq_msg_size(&f[i]),
                           ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
         if (ok)
