@@ -522,3 +522,98 @@ void ro_status_reply_free(ro_status_reply_t **self_p)
     free(r);
     *self_p = NULL;
 }
+
+/* ---- the wire's scope back into the engine's form ---- */
+
+static int s_grade_parse(const char *label, ro_grade_t *out)
+{
+    for (int g = RO_GRADE_EXCELLENT; g <= RO_GRADE_POOR; g++) {
+        if (!strcmp(label, ro_grade_label((ro_grade_t)g))) {
+            *out = (ro_grade_t)g;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int s_milestone_parse(const char *name, ro_milestone_status_t *out)
+{
+    for (int m = RO_MILESTONE_NONE; m <= RO_MILESTONE_MISSED; m++) {
+        if (!strcmp(name, ro_milestone_status_name((ro_milestone_status_t)m))) {
+            *out = (ro_milestone_status_t)m;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int ro_status_scope_read(const ro_targets_t *t, const ro_status_scope_t *w, ro_scope_t *out,
+                         char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    static const char *kinds[] = {"unit", "division", "level", "province"};
+    int kind = -1;
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(w->kind, kinds[k]))
+            kind = k;
+    ro_level_t level;
+    if (kind < 0 || s_grade_parse(w->grade, &out->grade)) {
+        snprintf(err, errlen, "the hub sent a %s scope '%s' with grade '%s'", w->kind, w->id,
+                 w->grade);
+        return -1;
+    }
+    out->kind = (ro_scope_kind_t)kind;
+    snprintf(out->id, sizeof out->id, "%s", w->id);
+    snprintf(out->name, sizeof out->name, "%s", w->name);
+    out->level = ro_level_parse(w->level, &level) ? -1 : (int)level;
+    out->division = kind == RO_SCOPE_PROVINCE ? 0 : (uint32_t)strtoul(w->division, NULL, 10);
+    out->units = w->units;
+    out->units_reporting = w->units_reporting;
+    out->participants = w->participants;
+    out->hours_tenths = w->hours_tenths;
+    out->sessions = w->sessions;
+    out->staff_total = w->staff_total;
+    out->staff_proficient = w->staff_proficient;
+    out->items_total = w->items_total;
+    out->items_no_visit = w->items_no_visit;
+    out->cases_total = w->cases_total;
+    out->cases_no_visit = w->cases_no_visit;
+    out->last_seq = w->last_seq;
+    out->last_heard = w->last_heard;
+    out->reports = w->reports;
+    out->why = w->why;
+    size_t n = ro_targets_count(t);
+    if (w->n_indicators != n) {
+        snprintf(err, errlen, "the hub evaluates %zu indicators, the targets have %zu",
+                 w->n_indicators, n);
+        return -1;
+    }
+    out->indicator_count = n;
+    for (size_t i = 0; i < n; i++) {
+        const ro_status_indicator_t *in = &w->indicators[i];
+        ro_result_t *r = &out->indicators[i];
+        if (strcmp(in->id, ro_targets_at(t, i)->id) != 0) {
+            snprintf(err, errlen, "the hub's indicator %zu is '%s', the targets' is '%s'", i + 1,
+                     in->id, ro_targets_at(t, i)->id);
+            return -1;
+        }
+        if (s_grade_parse(in->grade, &r->grade) ||
+            s_milestone_parse(in->milestone, &r->milestone)) {
+            snprintf(err, errlen, "the hub sent indicator '%s' graded '%s', milestone '%s'", in->id,
+                     in->grade, in->milestone);
+            return -1;
+        }
+        r->index = i;
+        snprintf(r->id, sizeof r->id, "%s", in->id);
+        r->no_data = in->no_data;
+        r->value = in->no_data ? NAN : in->value;
+        r->share = in->no_data ? NAN : in->share;
+        r->goal = in->goal;
+        r->next_date = in->next_date;
+        r->next_goal = in->next_goal;
+        r->gap = in->gap;
+        r->due_date = in->due_date;
+        r->due_goal = in->due_goal;
+    }
+    return 0;
+}

@@ -157,6 +157,14 @@ int ro_status_request_decode(const uint8_t *buf, size_t len, ro_status_request_t
  * Returns 0, or -1 out of memory (out is then empty). */
 int ro_status_scope_make(const ro_targets_t *targets, const ro_scope_t *s, ro_status_scope_t *out);
 
+/* The inverse of ro_status_scope_make: w, as a reply or the feed carries
+ * it, back into the engine's form in out, for a renderer. Its indicators
+ * must be targets', in targets' order, and its names (kind, grade,
+ * milestone) ones ro_status_scope_make writes. Returns 0, or -1 with the
+ * reason in err. */
+int ro_status_scope_read(const ro_targets_t *targets, const ro_status_scope_t *w, ro_scope_t *out,
+                         char *err, size_t errlen);
+
 /* A deep copy of src into dst (whose strings are then its own). Returns 0,
  * or -1 out of memory (dst is then empty). */
 int ro_status_scope_copy(ro_status_scope_t *dst, const ro_status_scope_t *src);

@@ -355,12 +355,93 @@ static void test_make_scope(void **state)
     ro_targets_destroy(&t);
 }
 
+/* ro_status_scope_read undoes ro_status_scope_make: a unit scope with
+ * figures, grades and milestones comes back field for field; a scope whose
+ * indicators are not the targets', or whose grade is unknown, is refused. */
+static void test_read_scope(void **state)
+{
+    (void)state;
+    ro_targets_t *t = s_targets();
+    ro_scope_t s, back;
+    memset(&s, 0, sizeof s);
+    s.kind = RO_SCOPE_UNIT;
+    strcpy(s.id, "469002-003");
+    strcpy(s.name, "琼海市科学技术局");
+    s.level = RO_LEVEL_MUNICIPAL;
+    s.division = 469002;
+    s.units = 1;
+    s.units_reporting = 1;
+    s.participants = 120;
+    s.hours_tenths = 355;
+    s.sessions = 4;
+    s.staff_total = 20;
+    s.staff_proficient = 17;
+    s.items_total = 100;
+    s.items_no_visit = 81;
+    s.last_seq = 9;
+    s.last_heard = 1546300800;
+    s.reports = 9;
+    s.grade = RO_GRADE_GOOD;
+    s.why = 2;
+    s.indicator_count = ro_targets_count(t);
+    for (size_t i = 0; i < s.indicator_count; i++) {
+        ro_result_t *r = &s.indicators[i];
+        r->index = i;
+        strcpy(r->id, ro_targets_at(t, i)->id);
+        r->value = 0.25 * (double)(i + 1);
+        r->share = 0.5;
+        r->goal = 0.8;
+        r->grade = i ? RO_GRADE_GOOD : RO_GRADE_EXCELLENT;
+        r->milestone = i ? RO_MILESTONE_AT_RISK : RO_MILESTONE_MET;
+        r->next_date = 20181231;
+        r->next_goal = 0.8;
+        r->gap = 0.1;
+    }
+    ro_status_scope_t w;
+    char err[256] = "";
+    assert_int_equal(ro_status_scope_make(t, &s, &w), 0);
+    assert_int_equal(ro_status_scope_read(t, &w, &back, err, sizeof err), 0);
+    assert_int_equal(back.kind, s.kind);
+    assert_string_equal(back.id, s.id);
+    assert_string_equal(back.name, s.name);
+    assert_int_equal(back.level, s.level);
+    assert_int_equal(back.division, s.division);
+    assert_int_equal(back.participants, s.participants);
+    assert_int_equal(back.hours_tenths, s.hours_tenths);
+    assert_int_equal(back.items_no_visit, s.items_no_visit);
+    assert_int_equal(back.last_heard, s.last_heard);
+    assert_int_equal(back.grade, s.grade);
+    assert_int_equal(back.why, s.why);
+    assert_int_equal(back.indicator_count, s.indicator_count);
+    for (size_t i = 0; i < s.indicator_count; i++) {
+        assert_string_equal(back.indicators[i].id, s.indicators[i].id);
+        assert_true(back.indicators[i].value == s.indicators[i].value);
+        assert_int_equal(back.indicators[i].grade, s.indicators[i].grade);
+        assert_int_equal(back.indicators[i].milestone, s.indicators[i].milestone);
+        assert_int_equal(back.indicators[i].next_date, s.indicators[i].next_date);
+    }
+    /* another order of indicators, or a grade no one writes: refused, with why */
+    char *swap = w.indicators[0].id;
+    w.indicators[0].id = w.indicators[1].id;
+    assert_int_equal(ro_status_scope_read(t, &w, &back, err, sizeof err), -1);
+    assert_non_null(strstr(err, "indicator"));
+    w.indicators[0].id = swap;
+    char *grade = w.grade;
+    w.grade = "A+";
+    assert_int_equal(ro_status_scope_read(t, &w, &back, err, sizeof err), -1);
+    assert_non_null(strstr(err, "A+"));
+    w.grade = grade;
+    ro_status_scope_clear(&w);
+    ro_targets_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_round_trip),  cmocka_unit_test(test_request_hostile),
         cmocka_unit_test(test_reply_round_trip),    cmocka_unit_test(test_reply_hostile),
         cmocka_unit_test(test_empty_reply_decodes), cmocka_unit_test(test_make_scope),
+        cmocka_unit_test(test_read_scope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
