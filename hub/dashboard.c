@@ -10,6 +10,8 @@
 #include "ro_time.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +30,13 @@ struct hub_dashboard {
     char address[300];            /* HOST:PORT bound */
     uint64_t built_seq;           /* feed seq of the last /api/status */
     int64_t built_ms;             /* when it was built; 0 = never */
-    uint64_t series_seq;          /* feed seq the series was computed at */
+    uint64_t series_seq;          /* feed seq the series was computed at (status thread) */
     int64_t series_ms;            /* when; 0 = never */
+    uint64_t targets_gen;         /* counts hub_dashboard_set_targets */
+    pthread_mutex_t series_mu;    /* guards series: the status thread builds it, the main
+                                     thread reads it */
     ro_buf_t series;              /* the cached "series" JSON array */
+    atomic_int series_fresh;      /* a new series: /api/status is rebuilt with it */
     int64_t metrics_ms;           /* when /metrics was last rebuilt */
 };
 
@@ -78,6 +84,7 @@ hub_dashboard_t *hub_dashboard_new(const char *hostport, hub_status_t *status,
     self->metrics = metrics;
     self->targets = targets;
     ro_buf_init(&self->series);
+    pthread_mutex_init(&self->series_mu, NULL);
     self->http = hub_http_start(hostport, self->address, sizeof self->address, err, errlen);
     if (!self->http ||
         hub_http_put(self->http, "/", "text/html; charset=utf-8", hub_dashboard_page,
@@ -101,6 +108,7 @@ void hub_dashboard_destroy(hub_dashboard_t **self_p)
     hub_dashboard_t *self = *self_p;
     hub_http_stop(&self->http);
     ro_buf_free(&self->series);
+    pthread_mutex_destroy(&self->series_mu);
     free(self);
     *self_p = NULL;
 }
@@ -108,6 +116,7 @@ void hub_dashboard_destroy(hub_dashboard_t **self_p)
 void hub_dashboard_set_targets(hub_dashboard_t *self, const ro_targets_t *targets)
 {
     self->targets = targets;
+    self->targets_gen++; /* a series being built over the old ones is dropped */
     self->series_ms = 0; /* the indicators may differ: ask again */
 }
 
@@ -191,45 +200,73 @@ static void s_targets(ro_buf_t *b, const ro_targets_t *t)
 }
 
 /* The province's ratio indicators read from items and cases, over time. */
-static void s_series(hub_dashboard_t *self, int64_t now)
+/* Build the series of the ratio indicators (a SERIES answer each: a scan
+ * of the store, during which the status API lets the hub's lock go) and
+ * swap it in. Called with the hub's lock held, from the status thread.
+ * Returns 0, or -1 when the targets were reloaded meanwhile (nothing is
+ * swapped in; the next tick asks again). */
+static int s_series(hub_dashboard_t *self, int64_t now)
 {
-    ro_buf_t *b = &self->series;
-    b->len = 0;
-    b->failed = 0;
-    ro_buf_puts(b, "[");
+    ro_buf_t b;
+    ro_buf_init(&b);
+    ro_buf_puts(&b, "[");
+    uint64_t gen = self->targets_gen;
     size_t n = self->targets ? ro_targets_count(self->targets) : 0, k = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && gen == self->targets_gen; i++) {
         const ro_indicator_t *in = ro_targets_at(self->targets, i);
         if (in->kind != RO_KIND_RATIO ||
             (in->source != RO_SOURCE_ITEMS && in->source != RO_SOURCE_CASES))
             continue;
-        ro_status_reply_t *r = hub_feed_ask(self->status, RO_QUERY_SERIES, NULL, in->id, now);
+        char id[sizeof in->id];
+        snprintf(id, sizeof id, "%s", in->id); /* in may be gone after the scan */
+        ro_status_reply_t *r = hub_feed_ask(self->status, RO_QUERY_SERIES, NULL, id, now);
         if (!r)
             continue;
-        ro_buf_puts(b, k++ ? ",{\"indicator\":" : "{\"indicator\":");
-        ro_json_str(b, in->id);
-        ro_buf_puts(b, ",\"points\":[");
+        ro_buf_puts(&b, k++ ? ",{\"indicator\":" : "{\"indicator\":");
+        ro_json_str(&b, id);
+        ro_buf_puts(&b, ",\"points\":[");
         for (size_t p = 0; p < r->n_history; p++) {
             const ro_status_point_t *pt = &r->history[p];
-            ro_buf_puts(b, p ? ",{\"date\":" : "{\"date\":");
-            ro_json_date(b, pt->date);
-            ro_buf_puts(b, ",\"value\":");
+            ro_buf_puts(&b, p ? ",{\"date\":" : "{\"date\":");
+            ro_json_date(&b, pt->date);
+            ro_buf_puts(&b, ",\"value\":");
             if (pt->no_data)
-                ro_buf_puts(b, "null");
+                ro_buf_puts(&b, "null");
             else
-                ro_json_num(b, pt->value);
-            ro_buf_puts(b, "}");
+                ro_json_num(&b, pt->value);
+            ro_buf_puts(&b, "}");
         }
-        ro_buf_puts(b, "]}");
+        ro_buf_puts(&b, "]}");
         ro_status_reply_free(&r);
     }
-    ro_buf_puts(b, "]");
+    ro_buf_puts(&b, "]");
+    if (gen != self->targets_gen || b.failed) {
+        ro_buf_free(&b);
+        return -1;
+    }
+    pthread_mutex_lock(&self->series_mu);
+    ro_buf_t old = self->series;
+    self->series = b;
+    pthread_mutex_unlock(&self->series_mu);
+    ro_buf_free(&old);
+    atomic_store(&self->series_fresh, 1);
+    return 0;
 }
 
-char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series)
+void hub_dashboard_series_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms)
 {
-    if (with_series)
-        s_series(self, now);
+    uint64_t seq = hub_feed_seq(self->feed);
+    if (self->series_ms != 0 &&
+        (seq == self->series_seq || mono_ms - self->series_ms < HUB_DASHBOARD_SERIES_MS))
+        return;
+    if (s_series(self, now) == 0) {
+        self->series_seq = seq;
+        self->series_ms = mono_ms;
+    }
+}
+
+char *hub_dashboard_json(hub_dashboard_t *self, int64_t now)
+{
     ro_status_reply_t *prov = hub_feed_ask(self->status, RO_QUERY_PROVINCE, NULL, NULL, now);
     ro_status_reply_t *levels = hub_feed_ask(self->status, RO_QUERY_LEVEL, "", NULL, now);
     ro_status_reply_t *divs = hub_feed_ask(self->status, RO_QUERY_DIVISIONS, NULL, NULL, now);
@@ -254,10 +291,12 @@ char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series)
     ro_buf_puts(&b, ",\"targets\":");
     s_targets(&b, self->targets);
     ro_buf_puts(&b, ",\"series\":");
+    pthread_mutex_lock(&self->series_mu);
     if (self->series.len)
         ro_buf_put(&b, self->series.data, self->series.len);
     else
         ro_buf_puts(&b, "[]");
+    pthread_mutex_unlock(&self->series_mu);
     ro_buf_puts(&b, ",\"metrics\":{");
     for (size_t i = 0; mets && i < mets->n_metrics; i++) {
         if (i)
@@ -322,21 +361,16 @@ void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms)
         self->metrics_ms = mono_ms;
     }
     uint64_t seq = hub_feed_seq(self->feed);
-    int moved = self->built_ms == 0 || seq != self->built_seq;
+    int moved =
+        self->built_ms == 0 || seq != self->built_seq || atomic_exchange(&self->series_fresh, 0);
     /* the page shows silent units and metrics too: rebuild now and then anyway */
     if (!(moved && mono_ms - self->built_ms >= HUB_DASHBOARD_REFRESH_MS) &&
         mono_ms - self->built_ms < 5 * HUB_DASHBOARD_REFRESH_MS)
         return;
-    int series = self->series_ms == 0 ||
-                 (seq != self->series_seq && mono_ms - self->series_ms >= HUB_DASHBOARD_SERIES_MS);
-    char *json = hub_dashboard_json(self, now, series);
+    char *json = hub_dashboard_json(self, now);
     if (json) {
         hub_http_put(self->http, "/api/status", "application/json", json, strlen(json));
         free(json);
-    }
-    if (series) {
-        self->series_seq = seq;
-        self->series_ms = mono_ms;
     }
     self->built_seq = seq;
     self->built_ms = mono_ms;

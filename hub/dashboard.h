@@ -1,7 +1,9 @@
 /* hub_dashboard: what the hub's HTTP port shows: the page at / (embedded
  * at build time, no network beyond the hub), its data at /api/status and
  * Prometheus text at /metrics, rebuilt on the main thread from the status
- * API's own answers. hub_http only serves copies of them. */
+ * API's own answers, except the series, a scan of the store, which the
+ * status thread builds (it lets the hub's lock go while it scans, so ingest
+ * never waits for it). hub_http only serves copies of them. */
 #ifndef HUB_DASHBOARD_H
 #define HUB_DASHBOARD_H
 
@@ -33,12 +35,17 @@ void hub_dashboard_destroy(hub_dashboard_t **self_p);
 void hub_dashboard_set_targets(hub_dashboard_t *self, const ro_targets_t *targets);
 
 /* Rebuild the documents that are due, as of now (the hub's clock) and
- * mono_ms (monotonic milliseconds). */
+ * mono_ms (monotonic milliseconds). The main thread's. */
 void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms);
 
-/* The JSON of /api/status as it would be built now; malloc'ed, the
- * caller's to free; NULL when out of memory. with_series: also ask SERIES. */
-char *hub_dashboard_json(hub_dashboard_t *self, int64_t now, int with_series);
+/* Rebuild the series when due (never built, or the feed moved and
+ * HUB_DASHBOARD_SERIES_MS passed). The status thread's, called with the
+ * hub's lock held, like an answer. */
+void hub_dashboard_series_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms);
+
+/* The JSON of /api/status as it would be built now, with the last series
+ * built; malloc'ed, the caller's to free; NULL when out of memory. */
+char *hub_dashboard_json(hub_dashboard_t *self, int64_t now);
 
 /* The address served, "HOST:PORT". */
 const char *hub_dashboard_address(const hub_dashboard_t *self);

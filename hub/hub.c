@@ -5,7 +5,9 @@
  *   the ZAP handshakes, reads the feed's subscriptions, publishes the feed
  *   and ticks the HTTP side (view), and does SIGHUP's reloads;
  * - the status thread (s_status_main) answers queries on the status
- *   socket, so a long commit never makes an operator wait;
+ *   socket, so a long commit never makes an operator wait, and builds the
+ *   dashboard's series between answers: every scan of the store is done
+ *   here, with the hub's lock let go, so none holds up ingest;
  * - hub_peers' watchdog measures the sockets' connections from outside and
  *   cuts those that stream without ending a message; it shares no state
  *   with the others but its own table, which ingest and the status gate
@@ -316,6 +318,10 @@ static void *s_status_main(void *arg)
             more = hub_status_serve(h->status, h->sock[1], ro_time_now()) > 0;
             pthread_mutex_unlock(&h->lock);
         }
+        /* the dashboard's series scans the store: here, not on the main thread */
+        pthread_mutex_lock(&h->lock);
+        hub_view_status_tick(h->view, ro_time_now(), ro_time_mono_ms());
+        pthread_mutex_unlock(&h->lock);
     }
     return NULL;
 }

@@ -86,6 +86,12 @@ long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms)
     return next;
 }
 
+void hub_view_status_tick(hub_view_t *self, int64_t now, int64_t mono_ms)
+{
+    if (self->dashboard)
+        hub_dashboard_series_tick(self->dashboard, now, mono_ms);
+}
+
 int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_unit_state_t *states,
                     const hub_engine_t *engine, const ro_targets_t *targets)
 {

@@ -47,6 +47,10 @@ void hub_view_committed(hub_view_t *self, const hub_ingest_t *ingest, int64_t no
  * before the next is due. */
 long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms);
 
+/* The status thread's turn, between answers, with the hub's lock held: the
+ * dashboard's series (a scan of the store) when due. */
+void hub_view_status_tick(hub_view_t *self, int64_t now, int64_t mono_ms);
+
 /* The registry and targets were reloaded (SIGHUP): reg, its committed
  * states, the engine built on them and targets replace the old ones. Call
  * before the old registry is freed: the feed compares them. Returns 0, or
