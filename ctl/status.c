@@ -159,9 +159,8 @@ ctl_document_milestone_t ctl_row_milestone(const ro_status_indicator_t *in)
 {
     ro_result_t res;
     memset(&res, 0, sizeof res);
-    for (int m = RO_MILESTONE_NONE; m <= RO_MILESTONE_MISSED; m++)
-        if (!strcmp(in->milestone, ro_milestone_status_name((ro_milestone_status_t)m)))
-            res.milestone = (ro_milestone_status_t)m;
+    if (ro_milestone_status_parse(in->milestone, &res.milestone))
+        res.milestone = RO_MILESTONE_NONE;
     res.no_data = in->no_data;
     res.value = in->value;
     res.next_date = in->next_date;

@@ -941,16 +941,16 @@ static void s_dropped(hub_status_t *self, zmq_msg_t *request)
  * without processing its commands first. So on EAGAIN the commands are
  * processed (ZMQ_EVENTS does) and the send tried once more; only a client
  * that really did not read its reply is still full then. */
-static int s_send_first(void *sock, zmq_msg_t *id, int flags)
+static int s_send_first(void *sock, zmq_msg_t *id)
 {
-    if (zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), flags | ZMQ_DONTWAIT) >= 0)
+    if (zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         return 1;
     if (zmq_errno() != EAGAIN)
         return 0;
     int events = 0;
     size_t len = sizeof events;
     zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len);
-    return zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), flags | ZMQ_DONTWAIT) >= 0;
+    return zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
 }
 
 int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
@@ -983,7 +983,7 @@ int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
     }
     int rc = 1;
     if (out) {
-        int ok = s_send_first(sock, &f[0], ZMQ_SNDMORE);
+        int ok = s_send_first(sock, &f[0]);
         for (int i = 1; i < env && ok; i++)
             ok = zmq_send(sock, zmq_msg_data(&f[i]), zmq_msg_size(&f[i]),
                           ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;

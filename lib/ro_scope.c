@@ -3,6 +3,7 @@
 #include "ro_time.h"
 
 #include <stdio.h>
+#include <string.h>
 
 const char *ro_scope_division_name(uint32_t code)
 {
@@ -73,4 +74,15 @@ const char *ro_milestone_status_name(ro_milestone_status_t status)
 {
     static const char *names[] = {"none", "met", "at-risk", "missed"};
     return (unsigned)status < 4 ? names[status] : "?";
+}
+
+int ro_milestone_status_parse(const char *name, ro_milestone_status_t *out)
+{
+    for (int m = RO_MILESTONE_NONE; m <= RO_MILESTONE_MISSED; m++) {
+        if (!strcmp(name, ro_milestone_status_name((ro_milestone_status_t)m))) {
+            *out = (ro_milestone_status_t)m;
+            return 0;
+        }
+    }
+    return -1;
 }

@@ -84,6 +84,9 @@ char *ro_scope_reason(const ro_targets_t *targets, const ro_scope_t *scope, size
 /* "unit" "division" "level" "province"; "none" "met" "at-risk" "missed". */
 const char *ro_scope_kind_name(ro_scope_kind_t kind);
 const char *ro_milestone_status_name(ro_milestone_status_t status);
+/* The status ro_milestone_status_name calls name, into *out. Returns 0, or
+ * -1 for a name it never gives. */
+int ro_milestone_status_parse(const char *name, ro_milestone_status_t *out);
 
 /* Display name of a division scope: "省直属单位" for 460000, else the
  * registry's name of the code, or NULL if unknown. */

@@ -536,17 +536,6 @@ static int s_grade_parse(const char *label, ro_grade_t *out)
     return -1;
 }
 
-static int s_milestone_parse(const char *name, ro_milestone_status_t *out)
-{
-    for (int m = RO_MILESTONE_NONE; m <= RO_MILESTONE_MISSED; m++) {
-        if (!strcmp(name, ro_milestone_status_name((ro_milestone_status_t)m))) {
-            *out = (ro_milestone_status_t)m;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int ro_status_scope_read(const ro_targets_t *t, const ro_status_scope_t *w, ro_scope_t *out,
                          char *err, size_t errlen)
 {
@@ -598,7 +587,7 @@ int ro_status_scope_read(const ro_targets_t *t, const ro_status_scope_t *w, ro_s
             return -1;
         }
         if (s_grade_parse(in->grade, &r->grade) ||
-            s_milestone_parse(in->milestone, &r->milestone)) {
+            ro_milestone_status_parse(in->milestone, &r->milestone)) {
             snprintf(err, errlen, "the hub sent indicator '%s' graded '%s', milestone '%s'", in->id,
                      in->grade, in->milestone);
             return -1;
