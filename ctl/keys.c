@@ -556,10 +556,17 @@ static int s_show(const char *list_path)
 int ctl_keys_main(int argc, char **argv)
 {
     const char *pos[3] = {NULL, NULL, NULL}, *list = NULL, *registry = NULL;
-    int npos = 0;
+    int npos = 0, options = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "help")) {
+        /* a Z85 key may begin with '-': it is an argument, never an option */
+        if (!options || ro_allow_key_valid(a)) {
+            if (npos == 3)
+                return s_usage("unexpected argument '%s'", a);
+            pos[npos++] = a;
+        } else if (!strcmp(a, "--")) {
+            options = 0;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "help")) {
             s_help(stdout);
             return 0;
         } else if (!strcmp(a, "--allow-list") || !strcmp(a, "--registry")) {

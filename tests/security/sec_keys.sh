@@ -35,6 +35,11 @@ k revoke operator:alice --allow-list "$L" >/dev/null || fail "revoke operator:al
 grep -q "^# revoked .*: operator alice " "$L" || fail "revoked line not commented out"
 k revoke 460200-015 --allow-list "$L" >/dev/null || fail "revoke a unit"
 k revoke "$(cat "$K/p16/agent.pub")" --allow-list "$L" >/dev/null || fail "revoke by key"
+# one Z85 key in 85 begins with '-': still a key, never an option
+dash=-$(printf '0%.0s' $(seq 39))
+echo "unit 460200-030 $dash" >> "$L"
+k revoke "$dash" --allow-list "$L" >/dev/null || fail "revoke by a key that begins with '-'"
+grep -q "^# revoked .*: unit 460200-030 " "$L" || fail "the key beginning with '-' was not revoked"
 rc=0; k revoke 460200-015 --allow-list "$L" 2>/dev/null || rc=$?
 expect_eq $rc 2 "revoking twice"
 expect_eq "$(k list --allow-list "$L" 2>/dev/null | wc -l)" 19 "entries left"
