@@ -35,14 +35,18 @@ hub_log_has() { grep -qE "$1" "$T/hub.log" || fail "hub log lacks /$1/: $2"; }
 # bound, which the ordinary build (scripts/test) checks.
 rss_bound_checked() { case "$(ldd "$HUB_BIN" 2>/dev/null)" in *libasan*) return 1 ;; esac; }
 
-# rss_kib: the hub's resident memory in KiB; fails, saying how the hub ended,
-# when it has exited (a dead child's status has no VmRSS line).
+# rss_kib: the hub's resident memory in KiB. The file is read in one read():
+# bash's `read` takes it in small pieces, and procfs makes the text afresh at
+# each one, so under a flood a line before VmRSS grew a digit between pieces
+# and the key came apart (the test then ended with no message). Fails,
+# saying how the hub ended, when it has exited.
 rss_kib() {
-  local k v _ w
-  while read -r k v _; do [ "$k" = VmRSS: ] && { echo "$v"; return; }; done < "/proc/$HUB_PID/status"
+  local v w
+  v=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$HUB_PID/status" 2>/dev/null) || true
+  [ -n "$v" ] && { echo "$v"; return; }
   # the last field of stat is the wait status, as waitpid(2) gives it
-  w=$(awk '{ print $NF }' "/proc/$HUB_PID/stat" 2>/dev/null || echo 0)
-  fail "the hub (pid $HUB_PID) has exited: exit code $(((w >> 8) & 255)), signal $((w & 127))"
+  w=$(awk '{ print $NF }' "/proc/$HUB_PID/stat" 2>/dev/null) || w=gone
+  fail "no VmRSS for the hub (pid $HUB_PID): it has exited (wait status $w)"
 }
 
 # rss_within PID LIMIT_KIB WHAT OUT: sample the hub's RSS until PID (a
