@@ -388,6 +388,16 @@ static void s_on_refusal(agent_sender_t *self, const ro_hubmsg_t *m)
             ro_log(LOG_WARNING, "the hub refused our heartbeat (%s): %s", why, m->text);
         return;
     }
+    if (!ro_reason_final(m->reason)) {
+        /* the hub did not use the seq up: once its side is fixed (an upgrade,
+         * the registry, the allow-list) the same event is taken */
+        if (ro_log_allow(&self->rl_trouble))
+            ro_log(LOG_WARNING,
+                   "the hub refused seq %" PRIu64 " (%s): %s; it stays in the outbox and is "
+                   "sent again until the hub takes it",
+                   m->seq, why, m->text);
+        return;
+    }
     int rc = agent_outbox_refuse(self->outbox, m->seq, m->reason, m->text, ro_time_now());
     if (rc < 0) {
         if (ro_log_allow(&self->rl_trouble))

@@ -278,15 +278,6 @@ int hub_ingest_add_peer(hub_ingest_t *self, const void *rid, size_t rid_len, con
     return 0;
 }
 
-/* 64-bit FNV-1a of a wire body: agents resend byte-identical bodies. */
-static uint64_t s_hash(const uint8_t *p, size_t n)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 static void s_refuse(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const char *unit,
                      uint64_t seq, ro_reason_t reason, const char *text)
 {
@@ -363,7 +354,8 @@ static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size
         snprintf(err, errlen, "cannot look up %s seq %llu", r->unit, (unsigned long long)r->seq);
         return found;
     }
-    if (found && stored != hash) {
+    /* hash 0: a refusal recorded before content hashes (schema 1) matches any */
+    if (found && stored != hash && stored != 0) {
         char why[RO_TEXT_MAX + 1];
         snprintf(why, sizeof why, "seq %llu is already %s with a different body",
                  (unsigned long long)r->seq, found == 1 ? "stored" : "refused");
@@ -431,13 +423,16 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
     char why[256];
     if (m->frames != 1) {
         snprintf(why, sizeof why, "a report is one frame, this message had %d", m->frames);
-        s_refuse(self, d, mi, "", 0, RO_REASON_MALFORMED, why);
+        s_refuse(self, d, mi, (const char *)self->arena + m->user_off, 0, RO_REASON_MALFORMED, why);
         return 0;
     }
     ro_report_t r;
     ro_reason_t reason = ro_report_decode(body, m->body_len, &r, why, sizeof why);
-    if (reason != RO_REASON_NONE) {
-        s_refuse(self, d, mi, "", 0, reason, why);
+    d->unknown_fields += r.unknown;
+    if (reason != RO_REASON_NONE && !r.unit[0]) {
+        /* nothing names a report: the connection's unit hears it, seq 0, and
+         * its sequence stays where it is */
+        s_refuse(self, d, mi, (const char *)self->arena + m->user_off, 0, reason, why);
         return 0;
     }
     if (self->auth && s_forbidden(self, m, r.unit, why, sizeof why)) {
@@ -457,17 +452,24 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
     st->last_heard = now;
     s_dirty(self, unit);
 
-    ro_reason_t bad = ro_report_check(&r, now, why, sizeof why);
+    /* what decoded but broke a limit is refused like an invalid report: by
+     * name, and at the next seq it uses that seq up */
+    ro_reason_t bad = reason != RO_REASON_NONE ? reason : ro_report_check(&r, now, why, sizeof why);
+    if (bad == RO_REASON_VERSION) {
+        /* not used up: a hub that speaks it will take the same report */
+        s_refuse(self, d, mi, r.unit, r.seq, bad, why);
+        return 0;
+    }
     if (r.kind == RO_KIND_HEARTBEAT && bad == RO_REASON_NONE) {
         d->heartbeats++;
         s_touch(self, mi, unit);
         return 0;
     }
     if (r.seq == 0) {
-        s_refuse(self, d, mi, r.unit, 0, RO_REASON_INVALID, why);
+        s_refuse(self, d, mi, r.unit, 0, bad, why);
         return 0;
     }
-    uint64_t hash = s_hash(body, m->body_len);
+    uint64_t hash = ro_report_hash(&r);
     if (r.seq <= st->last_seq)
         return s_older(self, d, mi, unit, &r, hash, err, errlen);
     if (r.seq > st->last_seq + 1) {
@@ -580,6 +582,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     self->c.gaps += d.gaps;
     self->c.heartbeats += d.heartbeats;
     self->c.heartbeats_refused += d.heartbeats_refused;
+    self->c.unknown_fields += d.unknown_fields;
     for (int i = 0; i < RO_REASON_COUNT; i++)
         self->c.refused[i] += d.refused[i];
     self->c.batches++;
@@ -676,6 +679,7 @@ size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t ca
     PUT("gaps", c->gaps);
     PUT("heartbeats", c->heartbeats);
     PUT("heartbeats_refused", c->heartbeats_refused);
+    PUT("unknown_fields", c->unknown_fields);
     for (int i = 1; i < RO_REASON_COUNT; i++)
         PUT(refused_names[i], c->refused[i]);
     PUT("batches", c->batches);

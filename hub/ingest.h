@@ -37,6 +37,7 @@ typedef struct {
     uint64_t gaps;                     /* reports ahead of the next seq, ignored */
     uint64_t heartbeats;               /* heartbeats heard */
     uint64_t heartbeats_refused;       /* heartbeats of units not in the registry */
+    uint64_t unknown_fields;           /* fields skipped: unknown to this version */
     uint64_t refused[RO_REASON_COUNT]; /* reports refused, by reason (heartbeats aside) */
     uint64_t batches;                  /* transactions committed */
     uint64_t last_batch_size;          /* messages in the latest committed batch */

@@ -47,6 +47,7 @@ struct hub_status {
     void *gate_arg;                   /* its argument */
     ro_ratelimit_t rl;                /* bad-request log lines */
     uint64_t bad_requests;            /* requests answered with status 2 (refused) */
+    uint64_t unknown_fields;          /* fields of requests skipped: unknown to this version */
     uint64_t dropped;                 /* replies dropped: their connection was not reading */
     s_drops_t drops[DROP_IDS + 1];    /* the same per identity, the last one "other" */
     ro_ratelimit_t drop_rl;           /* their log lines */
@@ -713,6 +714,7 @@ static int s_query_metrics(hub_status_t *self, const ro_status_request_t *req, s
     if (s_metric_add(rep, "units", (double)n) ||
         s_metric_add(rep, "units_reporting", (double)reporting) ||
         s_metric_add(rep, "status_refused", (double)self->bad_requests) ||
+        s_metric_add(rep, "status_unknown_fields", (double)self->unknown_fields) ||
         s_metric_add(rep, "status_replies_dropped", (double)self->dropped))
         return -1;
     for (size_t i = 0; i <= DROP_IDS && self->drops[i].name[0]; i++)
@@ -799,6 +801,7 @@ static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_repl
     ro_status_request_t req;
     if (ro_status_request_decode(buf, len, &req, rep->error, sizeof rep->error))
         return 2;
+    self->unknown_fields += req.unknown;
     if (req.version != RO_PROTOCOL_VERSION) {
         snprintf(rep->error, sizeof rep->error, "protocol version %u, this hub speaks %d",
                  req.version, RO_PROTOCOL_VERSION);

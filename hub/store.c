@@ -5,6 +5,7 @@
  * Damaged files are refused, never repaired: what to do with them is the
  * operator's call. Ordering and dedup policy live in hub_ingest. */
 #include "store_db.h"
+#include "ro_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +84,11 @@ static const char *s_migrations[HUB_STORE_SCHEMA] = {
     " hash INTEGER NOT NULL,"
     " at INTEGER NOT NULL);"
     "CREATE INDEX refusals_by_unit ON refusals (unit, seq);",
+    /* 1 -> 2: a report's hash is its decoded content's (ro_report_hash), not
+     * its bytes', so that a resend in another encoding is the same report. A
+     * refusal's content was not kept: hash 0 matches any resend of it. */
+    "UPDATE reports SET hash = ro_report_hash(kind, date, total, part, text, recorded_at);"
+    "UPDATE refusals SET hash = 0;",
 };
 
 const char *hub_store_strerror(int code)
@@ -251,8 +257,32 @@ static int s_inspect(hub_store_t *self, int64_t *version, char *err, size_t errl
     return 0;
 }
 
+/* ro_report_hash(kind, date, total, part, text, recorded_at) in SQL, for the
+ * migration that rehashes stored reports. */
+static void s_sql_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    ro_report_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = (ro_kind_t)sqlite3_value_int(argv[0]);
+    r.date = (uint32_t)sqlite3_value_int64(argv[1]);
+    r.total = (uint32_t)sqlite3_value_int64(argv[2]);
+    r.part = (uint32_t)sqlite3_value_int64(argv[3]);
+    const unsigned char *text = sqlite3_value_text(argv[4]);
+    snprintf(r.text, sizeof r.text, "%s", text ? (const char *)text : "");
+    r.recorded_at = sqlite3_value_int64(argv[5]);
+    sqlite3_result_int64(ctx, (sqlite3_int64)ro_report_hash(&r));
+}
+
 static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
 {
+    if (from > 0 && from < HUB_STORE_SCHEMA)
+        ro_log(LOG_NOTICE,
+               "%s: migrating the store from schema %lld to %d (once; a large store "
+               "takes a minute)",
+               self->path, (long long)from, HUB_STORE_SCHEMA);
+    sqlite3_create_function(self->db, "ro_report_hash", 6, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                            s_sql_hash, NULL, NULL);
     for (int64_t v = from; v < HUB_STORE_SCHEMA; v++) {
         char why[256], pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %lld", (long long)v + 1);

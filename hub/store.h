@@ -18,7 +18,7 @@
 #define HUB_STORE_EDUP -3  /* (unit, seq) already has a stored report */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 1
+#define HUB_STORE_SCHEMA 2
 
 typedef struct hub_store hub_store_t;
 

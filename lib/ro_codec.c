@@ -1,55 +1,105 @@
-/* ro_codec: protobuf-c <-> rollout structs, with the strictness protobuf-c
- * 1.4.1 lacks. A frame is accepted only when it decodes, carries no unknown
- * field, has valid UTF-8 strings, and re-encodes to exactly its own length:
- * that last check catches a string with an embedded NUL (which protobuf-c
- * would silently truncate) and duplicated or padded fields. */
+/* ro_codec: protobuf-c <-> rollout structs. protobuf-c 1.4.1 takes any
+ * valid encoding (fields in any order, repeated, written at their default)
+ * and so does rollout; what it lets through that rollout refuses is a string
+ * with a NUL byte (protobuf-c truncates it silently) or bad UTF-8, which only
+ * the wire shows: ro_pb_check walks it beside the decoded message. */
 #include "ro_codec.h"
 #include "ro_pb.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* Walk a decoded message: no unknown fields anywhere, every string valid UTF-8. */
-static int s_clean(const ProtobufCMessage *m, int depth, ro_decode_mode_t mode)
+static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
-    if (depth > 8 || (m->n_unknown_fields != 0 && mode == RO_DECODE_STRICT))
-        return 0;
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        const char *base = (const char *)m + f->offset;
-        size_t count = 1;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            count = *(const size_t *)((const char *)m + f->quantifier_offset);
-            base = *(const char *const *)base;
-        } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-            if (*(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
-                continue;
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
         }
-        for (size_t k = 0; k < count; k++) {
-            if (f->type == PROTOBUF_C_TYPE_STRING) {
-                const char *s = ((const char *const *)base)[k];
-                if (s && !ro_utf8_valid(s, strlen(s)))
-                    return 0;
-            } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-                const ProtobufCMessage *sub = ((const ProtobufCMessage *const *)base)[k];
-                if (sub && !s_clean(sub, depth + 1, mode))
-                    return 0;
-            }
+    }
+    return -1;
+}
+
+/* Walk the fields of one message of type d in p[0..n): strings clean,
+ * sub-messages walked, fields d does not know counted. */
+static int s_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int depth,
+                  unsigned *unknown)
+{
+    const uint8_t *end = p + n;
+    if (depth > 8)
+        return 0;
+    while (p < end) {
+        uint64_t tag, len;
+        if (s_varint(&p, end, &tag))
+            return 0;
+        const ProtobufCFieldDescriptor *f =
+            tag >> 3 <= UINT32_MAX
+                ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
+                : NULL;
+        if (!f)
+            (*unknown)++;
+        switch (tag & 7) {
+        case 0:
+            if (s_varint(&p, end, &len))
+                return 0;
+            break;
+        case 1:
+        case 5: {
+            size_t w = (tag & 7) == 1 ? 8 : 4;
+            if ((size_t)(end - p) < w)
+                return 0;
+            p += w;
+            break;
+        }
+        case 2:
+            if (s_varint(&p, end, &len) || len > (uint64_t)(end - p))
+                return 0;
+            if (f && f->type == PROTOBUF_C_TYPE_STRING && !ro_utf8_valid((const char *)p, len))
+                return 0;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                !s_walk(f->descriptor, p, len, depth + 1, unknown))
+                return 0;
+            p += len;
+            break;
+        default: return 0; /* groups: not proto3 */
         }
     }
     return 1;
 }
 
-int ro_pb_check(const ProtobufCMessage *m, size_t wire_len, int skip_unknown)
+/* True when every occurrence of top-level string field `field` in p[0..n)
+ * is valid UTF-8 without a NUL byte (p is well formed: protobuf-c read it). */
+static int s_string_clean(const uint8_t *p, size_t n, unsigned field)
 {
-    ro_decode_mode_t mode = skip_unknown ? RO_DECODE_SKIP_UNKNOWN : RO_DECODE_STRICT;
-    return s_clean(m, 0, mode) && protobuf_c_message_get_packed_size(m) == wire_len;
+    const uint8_t *end = p + n;
+    while (p < end) {
+        uint64_t tag, len = 0;
+        if (s_varint(&p, end, &tag))
+            return 0;
+        unsigned wt = (unsigned)(tag & 7);
+        if ((wt == 0 || wt == 2) && s_varint(&p, end, &len))
+            return 0;
+        size_t skip = wt == 1 ? 8 : wt == 5 ? 4 : wt == 2 ? (size_t)len : 0;
+        if (skip > (size_t)(end - p) || (wt != 0 && wt != 1 && wt != 2 && wt != 5))
+            return 0;
+        if (wt == 2 && tag >> 3 == field && !ro_utf8_valid((const char *)p, skip))
+            return 0;
+        p += skip;
+    }
+    return 1;
 }
 
-int ro_pb_strict(const ProtobufCMessage *m, size_t wire_len)
+int ro_pb_check(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+                int skip_unknown, unsigned *unknown)
 {
-    return ro_pb_check(m, wire_len, 0);
+    unsigned n = 0;
+    int ok = s_walk(d, buf, len, 0, &n);
+    if (unknown)
+        *unknown = n;
+    return ok && (n == 0 || skip_unknown);
 }
 
 /* ---- reports ------------------------------------------------------------ */
@@ -131,13 +181,14 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
             snprintf(err, errlen, "not a protobuf Report");
         return RO_REASON_MALFORMED;
     }
-    if (!ro_pb_strict(&msg->base, len))
-        DFAIL(RO_REASON_MALFORMED, "unknown field, bad UTF-8, NUL byte or non-canonical encoding");
-    if (msg->version != RO_PROTOCOL_VERSION)
-        DFAIL(RO_REASON_VERSION, "protocol version %u, this hub speaks %d", msg->version,
-              RO_PROTOCOL_VERSION);
-    if (s_copy(out->unit, sizeof out->unit, msg->unit))
-        DFAIL(RO_REASON_MALFORMED, "unit id longer than %d bytes", RO_UNIT_MAX);
+    unsigned unknown = 0;
+    int clean = ro_pb_check(&rollout__report__descriptor, buf, len, 1, &unknown);
+    out->unknown = unknown;
+    /* everything that decodes is filled in, so that a refusal can name the
+     * report (unit and seq) and a resend of it compares by content */
+    /* a unit that is not clean text names nothing (a refusal echoes it) */
+    int unit_bad = s_copy(out->unit, sizeof out->unit, msg->unit) != 0 ||
+                   (!clean && !s_string_clean(buf, len, 2));
     out->version = msg->version;
     out->seq = msg->seq;
     out->recorded_at = msg->recorded_at;
@@ -173,9 +224,22 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
         out->depth = msg->heartbeat->outbox_depth;
         text = msg->heartbeat->agent_version;
         break;
-    default: DFAIL(RO_REASON_MALFORMED, "report has no body");
+    default: break;
     }
-    if (s_copy(out->text, sizeof out->text, text))
+    int text_long = text && strlen(text) > RO_TEXT_MAX;
+    snprintf(out->text, sizeof out->text, "%s", text ? text : "");
+    if (unit_bad) {
+        out->unit[0] = '\0';
+        DFAIL(RO_REASON_MALFORMED, "unit id longer than %d bytes, or not clean UTF-8", RO_UNIT_MAX);
+    }
+    if (!clean)
+        DFAIL(RO_REASON_MALFORMED, "a string with a NUL byte or not valid UTF-8");
+    if (msg->version != RO_PROTOCOL_VERSION)
+        DFAIL(RO_REASON_VERSION, "protocol version %u, this hub speaks %d", msg->version,
+              RO_PROTOCOL_VERSION);
+    if (out->kind == RO_KIND_NONE)
+        DFAIL(RO_REASON_MALFORMED, "report has no body");
+    if (text_long)
         DFAIL(RO_REASON_MALFORMED, "text longer than %d bytes", RO_TEXT_MAX);
 done:
     rollout__report__free_unpacked(msg, NULL);
@@ -207,6 +271,7 @@ int ro_hubmsg_encode(const ro_hubmsg_t *m, uint8_t *buf, size_t cap)
 
 int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err, size_t errlen)
 {
+    /* fields a newer hub adds are skipped: the evolution policy */
     int rc = 0;
     memset(out, 0, sizeof *out);
     if (len > RO_FRAME_MAX) {
@@ -220,8 +285,8 @@ int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err
             snprintf(err, errlen, "not a protobuf HubMessage");
         return -1;
     }
-    if (!ro_pb_strict(&msg->base, len))
-        DFAIL(-1, "hub message with unknown fields or bad strings");
+    if (!ro_pb_check(&rollout__hub_message__descriptor, buf, len, 1, NULL))
+        DFAIL(-1, "hub message with a NUL byte or bad UTF-8 in a string");
     if (msg->kind_case == ROLLOUT__HUB_MESSAGE__KIND_ACK) {
         out->kind = RO_HUBMSG_ACK;
         out->seq = msg->ack->upto;

@@ -78,10 +78,9 @@ int ro_feed_update_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mode,
         return -1;
     }
     int rc = -1;
-    if (!ro_pb_check(&m->base, len, mode == RO_DECODE_SKIP_UNKNOWN)) {
-        s_err(err, errlen,
-              "feed update with an unknown field, bad UTF-8 or a non-canonical "
-              "encoding");
+    if (!ro_pb_check(&rollout__feed_update__descriptor, buf, len, mode == RO_DECODE_SKIP_UNKNOWN,
+                     NULL)) {
+        s_err(err, errlen, "feed update with an unknown field, a NUL byte or bad UTF-8");
     } else if (!m->scope || ro_status_scope_from_pb(m->scope, &out->scope, err, errlen) == 0) {
         out->seq = m->seq;
         out->epoch = m->epoch;
@@ -129,8 +128,9 @@ int ro_feed_heartbeat_decode(const uint8_t *buf, size_t len, ro_decode_mode_t mo
         return -1;
     }
     int rc = -1;
-    if (!ro_pb_check(&m->base, len, mode == RO_DECODE_SKIP_UNKNOWN)) {
-        s_err(err, errlen, "feed heartbeat with an unknown field or a non-canonical encoding");
+    if (!ro_pb_check(&rollout__feed_heartbeat__descriptor, buf, len, mode == RO_DECODE_SKIP_UNKNOWN,
+                     NULL)) {
+        s_err(err, errlen, "feed heartbeat with an unknown field, a NUL byte or bad UTF-8");
     } else {
         out->seq = m->seq;
         out->epoch = m->epoch;

@@ -7,14 +7,13 @@
 #include "rollout.pb-c.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
-/* True when a decoded message has no unknown field anywhere, every string
- * is valid UTF-8, and it re-encodes to exactly wire_len bytes (no embedded
- * NUL truncated away, no duplicated or padded fields). */
-int ro_pb_strict(const ProtobufCMessage *m, size_t wire_len);
-
-/* ro_pb_strict, or when skip_unknown is true the same but unknown fields
- * let through (RO_DECODE_SKIP_UNKNOWN: a client reading a newer hub). */
-int ro_pb_check(const ProtobufCMessage *m, size_t wire_len, int skip_unknown);
+/* True when the wire form buf[0..len) of a message of type d (already
+ * decoded by protobuf-c) has every string valid UTF-8 without a NUL byte,
+ * and, unless skip_unknown (RO_DECODE_SKIP_UNKNOWN), no field d does not
+ * know. The fields it does not know are counted into *unknown (may be NULL). */
+int ro_pb_check(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+                int skip_unknown, unsigned *unknown);
 
 #endif

@@ -43,6 +43,42 @@ int ro_unit_id_valid(const char *id)
         return RO_REASON_INVALID;                                                                  \
     } while (0)
 
+int ro_reason_final(ro_reason_t reason)
+{
+    return reason == RO_REASON_MALFORMED || reason == RO_REASON_INVALID ||
+           reason == RO_REASON_CONFLICT;
+}
+
+static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t s_fnv_u64(uint64_t h, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i)); /* little-endian on every host */
+    return s_fnv(h, b, sizeof b);
+}
+
+uint64_t ro_report_hash(const ro_report_t *r)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
+    h = s_fnv_u64(h, (uint64_t)r->kind);
+    h = s_fnv_u64(h, r->date);
+    h = s_fnv_u64(h, r->total);
+    h = s_fnv_u64(h, r->part);
+    h = s_fnv_u64(h, (uint64_t)r->recorded_at);
+    size_t n = strlen(r->text);
+    h = s_fnv_u64(h, n);
+    h = s_fnv(h, r->text, n);
+    return h ? h : 1; /* 0 is the store's "content not known" */
+}
+
 ro_reason_t ro_report_check(const ro_report_t *r, int64_t now, char *err, size_t errlen)
 {
     if (!ro_unit_id_valid(r->unit))

@@ -48,12 +48,22 @@ typedef struct {
                                    items and cases: no-visit */
     uint64_t depth;             /* heartbeat: agent's outbox depth */
     char text[RO_TEXT_MAX + 1]; /* training: course; heartbeat: agent version */
+    uint32_t unknown;           /* fields the decoder skipped: unknown to this version */
 } ro_report_t;
+
+/* The report's content as a 64-bit hash, never 0: kind, date, total, part,
+ * text and recorded_at, whatever bytes carried them. Two reports of one unit
+ * and seq are the same report when their hashes are equal. */
+uint64_t ro_report_hash(const ro_report_t *r);
 
 /* The name of a kind ("training", "staff", ...), or "?" */
 const char *ro_kind_name(ro_kind_t kind);
 /* The name of a refusal reason ("unknown-unit", ...), or "?" */
 const char *ro_reason_name(ro_reason_t reason);
+/* True when a refusal for this reason is final: the hub used the seq up and
+ * the report is set aside (malformed, invalid, conflict). Version, unknown
+ * unit and forbidden are the hub's or the key's to fix: the seq stays open. */
+int ro_reason_final(ro_reason_t reason);
 
 /* True when id looks like a unit id: the six-digit division code, '-', and
  * three to six digits (three in Hainan's registry; more for larger ones). */

@@ -1,7 +1,7 @@
 /* ro_status: plain status messages <-> protobuf-c. Every string a decoded
  * (or made, or copied) scope or reply points to lives in one block of its
  * own (mem), so freeing is one call whatever the message holds. Decoding
- * refuses what ro_pb_strict refuses, then any string or count over the
+ * refuses what ro_pb_check refuses, then any string or count over the
  * limits in ro_status.h. */
 #include "ro_status.h"
 #include "ro_status_pb.h"
@@ -132,8 +132,9 @@ int ro_status_request_decode(const uint8_t *buf, size_t len, ro_status_request_t
         return -1;
     }
     int rc = -1;
-    if (!ro_pb_strict(&req->base, len))
-        s_err(err, errlen, "request with an unknown field, bad UTF-8 or a non-canonical encoding");
+    unsigned unknown = 0;
+    if (!ro_pb_check(&rollout__status_request__descriptor, buf, len, 1, &unknown))
+        s_err(err, errlen, "request with a NUL byte or bad UTF-8 in a string");
     else if (s_copy(out->key, sizeof out->key, req->key) ||
              s_copy(out->indicator, sizeof out->indicator, req->indicator))
         s_err(err, errlen, "request with a key or indicator longer than 255 bytes");
@@ -144,6 +145,7 @@ int ro_status_request_decode(const uint8_t *buf, size_t len, ro_status_request_t
         out->query = (ro_query_t)req->query;
         out->as_of = req->as_of;
         out->limit = req->limit;
+        out->unknown = unknown;
     } else {
         memset(out, 0, sizeof *out);
     }
@@ -497,8 +499,9 @@ ro_status_reply_t *ro_status_reply_decode(const uint8_t *buf, size_t len, ro_dec
         return NULL;
     }
     ro_status_reply_t *r = NULL;
-    if (!ro_pb_check(&m->base, len, mode == RO_DECODE_SKIP_UNKNOWN))
-        s_err(err, errlen, "reply with an unknown field, bad UTF-8 or a non-canonical encoding");
+    if (!ro_pb_check(&rollout__status_reply__descriptor, buf, len, mode == RO_DECODE_SKIP_UNKNOWN,
+                     NULL))
+        s_err(err, errlen, "reply with an unknown field, a NUL byte or bad UTF-8");
     else if (!s_reply_fits(m))
         s_err(err, errlen, "reply with a string or more scopes than its limit");
     else

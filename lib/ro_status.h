@@ -46,6 +46,7 @@ typedef struct {
     uint32_t as_of;                        /* YYYYMMDD, 0 = today */
     char indicator[RO_STATUS_KEY_MAX + 1]; /* indicator id, "" = the headline one */
     uint32_t limit;                        /* 0 = no limit */
+    uint32_t unknown;                      /* fields skipped: unknown to this version */
 } ro_status_request_t;
 
 /* One indicator of a scope as the wire carries it (proto Indicator). */

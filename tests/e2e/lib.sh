@@ -132,7 +132,7 @@ probe() {
   local ep=$1; shift
   if [ "$PLAIN" = 1 ] || [ "${1:-}" = --curve ]; then "$PROBE_EXE" "$ep" "$@"; return; fi
   local opts=() u=$PROBE_UNIT
-  while [ $# -gt 1 ] && { [ "$1" = --wait ] || [ "$1" = --append ] || [ "$1" = --routing-id ]; }; do
+  while [ $# -gt 1 ] && { [ "$1" = --wait ] || [ "$1" = --append ] || [ "$1" = --routing-id ] || [ "$1" = --recorded-at ]; }; do
     opts+=("$1" "$2"); shift 2
   done
   case "${1:-}" in report | heartbeat) [ $# -gt 1 ] && u=$2 ;; esac
@@ -226,6 +226,13 @@ ctl() { "$CTL_BIN" --hub "$STATUS" "$@"; }
 
 # province FIELD: one number from the province scope of `rolloutctl status --json`.
 province() { ctl status --json | jq -r ".scopes[0].$1"; }
+
+# metric NAME: one counter of `rolloutctl metrics` (0 when absent).
+metric() {
+  local v
+  v=$(ctl metrics --json | jq -r --arg n "$1" '[.metrics[] | select(.name == $n) | .value][0] // 0')
+  echo "${v%.*}"
+}
 unit_field() { ctl status --unit "$1" --json | jq -r ".scopes[0].$2"; }
 
 # db SQL: ask the hub's store directly (tests only; rolloutctl never does).

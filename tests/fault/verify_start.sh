@@ -4,12 +4,13 @@
 # the full recount runs in the background after start (ingest goes on) and
 # logs its result; `rolloutctl verify` recounts on demand. Tampered
 # aggregates are found by both and reported.
-#   REPORTS (1000000), START_LIMIT_S (1.0)
+# How fast the start is, is measured by bench/run (hub start on 10 M
+# reports), not asserted here: this drill reports its figures.
+#   REPORTS (1000000)
 source "$(dirname "$0")/fault_lib.sh"
 DRILL=verify
 
 REPORTS=${REPORTS:-1000000}
-START_LIMIT_S=${START_LIMIT_S:-1.0}
 
 hub_config; hub_start; hub_pin_ports
 hub_stop || fail "hub did not stop cleanly"
@@ -47,7 +48,6 @@ agent_start "$u"
 t_exec=$(now)
 hub_restart_timed
 up=$RESTART_S
-fgt "$up" "$START_LIMIT_S" && fail "the hub took $up s to answer status on $rows reports (limit $START_LIMIT_S s)"
 stamp=$(grep -m1 "rollout-hub .* up: " "$T/hub.log" | cut -d' ' -f1)
 logged_up=$(elapsed "$t_exec" "$(date -d "$stamp" +%s.%N)")
 check_ms=$(grep -o "check at start: last seq of 893 units in step with the raw reports ([0-9]* ms)" "$T/hub.log" \

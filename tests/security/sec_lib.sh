@@ -19,13 +19,6 @@ nothing_stored() {
   expect_eq "$(stored_for "$1")" "0 0 0 0" "$2: reports, refusals, last seq, last heard of $1"
 }
 
-# metric NAME: one counter of `rolloutctl metrics` (0 when absent).
-metric() {
-  local v
-  v=$(ctl metrics --json | jq -r --arg n "$1" '[.metrics[] | select(.name == $n) | .value][0] // 0')
-  echo "${v%.*}"
-}
-
 # hub_log_has PATTERN WHAT: the hub's log has a line matching the extended regex.
 hub_log_has() { grep -qE "$1" "$T/hub.log" || fail "hub log lacks /$1/: $2"; }
 

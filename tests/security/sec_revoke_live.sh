@@ -40,7 +40,9 @@ wait_until 15 outbox_count $v outbox 0 || fail "agent $v's first event not deliv
 hub_reload_keys
 agent $v record staff --date 2018-02-05 --total 10 --proficient 6 >/dev/null || fail "record"
 agent $v record staff --date 2018-03-05 --total 10 --proficient 7 >/dev/null || fail "record"
-wait_until 15 outbox_count $v refused 2 || fail "agent $v's events after the revocation not refused"
+wait_until 15 grep -q "refused $v seq 2: forbidden" "$T/hub.log" \
+  || fail "agent $v's events after the revocation not refused"
+outbox_count $v outbox 2 || fail "agent $v did not keep its refused events (a new key delivers them)"
 expect_eq "$(stored_for $v | cut -d' ' -f1-3)" "1 0 1" "agent $v: only the event before the revocation"
 expect_eq "$(db 'select count(*) from reports')" 2 "rows stored in all"
 

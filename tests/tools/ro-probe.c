@@ -19,6 +19,7 @@ static void s_usage(void)
     fprintf(
         stderr,
         "usage: ro-probe ENDPOINT [--curve SERVER_PUB PUB SEC] [--wait MS] [--append HEX] [--hex]\n"
+        "                [--recorded-at UNIX_SECONDS]\n"
         "                [--routing-id HEX] COMMAND\n"
         "       ro-probe --predict-ids N\n"
         "  report UNIT SEQ KIND DATE TOTAL PART [TIMES]  send one report TIMES times (default 1)\n"
@@ -35,6 +36,8 @@ static void s_usage(void)
         "bytes after an encoded report or heartbeat (e.g. an unknown field). --hex prints\n"
         "each answer as 'frame HEX' (for sockets that do not speak HubMessage: status).\n"
         "--routing-id gives the connection a routing id of its own choosing.\n"
+        "--recorded-at fixes the reports' recorded_at (default: now), so that two runs\n"
+        "can send the same report.\n"
         "--predict-ids prints, in hex, the first N routing ids a libzmq 4.3 ROUTER made in\n"
         "a process that never seeded rand() would give peers without one: what an\n"
         "attacker would hold to make the next peer's connection abort such a process.\n");
@@ -49,7 +52,8 @@ static size_t s_hex(const char *hex, uint8_t *out, size_t cap)
     return n < cap ? n : cap;
 }
 
-static int s_print_hex; /* --hex: answers as hex, not decoded */
+static int s_print_hex;       /* --hex: answers as hex, not decoded */
+static int64_t s_recorded_at; /* --recorded-at: fixed recorded_at, 0 = now */
 
 /* Print what the hub says for wait_ms. */
 static void s_answers(void *sock, int wait_ms)
@@ -96,7 +100,7 @@ static int s_command(void *sock, int ac, char **av, const uint8_t *append, size_
         ro_report_t r;
         memset(&r, 0, sizeof r);
         r.version = RO_PROTOCOL_VERSION;
-        r.recorded_at = ro_time_now();
+        r.recorded_at = s_recorded_at ? s_recorded_at : ro_time_now();
         int times = 1;
         if (!strcmp(cmd, "heartbeat")) {
             if (ac < 2)
@@ -228,6 +232,9 @@ int main(int argc, char **argv)
             uint8_t id[255];
             size_t n = s_hex(argv[ai + 1], id, sizeof id);
             zmq_setsockopt(sock, ZMQ_ROUTING_ID, id, n);
+            ai += 2;
+        } else if (ai + 1 < argc && !strcmp(argv[ai], "--recorded-at")) {
+            s_recorded_at = strtoll(argv[ai + 1], NULL, 10);
             ai += 2;
         } else if (ai + 1 < argc && !strcmp(argv[ai], "--append")) {
             append_len = s_hex(argv[ai + 1], append, sizeof append);

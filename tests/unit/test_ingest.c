@@ -187,7 +187,7 @@ static void test_ingest_unknown_malformed_heartbeat(void **state)
     assert_string_equal(out, "A refusal 469030-999 1 unknown-unit\n"
                              "B refusal  0 malformed\n"
                              "C refusal  0 malformed\n"
-                             "D refusal  0 version\n"
+                             "D refusal 460000-001 1 version\n"
                              "E refusal 460000-001 0 invalid\n"
                              "E ack 460000-001 0\n");
     const hub_ingest_counters_t *c = hub_ingest_counters(f->ingest);
@@ -213,6 +213,50 @@ static void test_ingest_unknown_malformed_heartbeat(void **state)
         if (!strcmp(m[i].name, "refused_unknown-unit") && m[i].value == 1.0)
             seen = 1;
     assert_true(seen);
+}
+
+/* A report that decodes but breaks a limit (a NUL byte in its course) is
+ * refused by name and uses its seq up: the next one is stored, not a gap. A
+ * resend in other bytes (an unknown field added) is the same report. */
+static void test_ingest_refusal_uses_up_seq(void **state)
+{
+    fixture_t *f = *state;
+    char out[2048];
+    ro_report_t one = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180105, 10, 20);
+    ro_report_t two = hf_report("460100-001", 2, RO_KIND_TRAINING, 20180106, 10, 20);
+    ro_report_t three = hf_report("460100-001", 3, RO_KIND_TRAINING, 20180107, 10, 20);
+    snprintf(two.text, sizeof two.text, "course");
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(&two, buf, sizeof buf);
+    uint8_t *c = memmem(buf, (size_t)n, "course", 6);
+    assert_non_null(c);
+    c[2] = '\0';
+    s_send(f, "A", &one);
+    assert_int_equal(hub_ingest_add(f->ingest, "A", 1, buf, (size_t)n, 1), 0);
+    s_send(f, "A", &three);
+    n = ro_report_encode(&one, buf, sizeof buf);
+    buf[n++] = 0x98, buf[n++] = 0x06, buf[n++] = 0x01; /* field 99 = 1 */
+    assert_int_equal(hub_ingest_add(f->ingest, "B", 1, buf, (size_t)n, 1), 0);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A refusal 460100-001 2 malformed\nA ack 460100-001 3\n"
+                             "B ack 460100-001 3\n");
+    const hub_ingest_counters_t *k = hub_ingest_counters(f->ingest);
+    assert_int_equal(k->reports_stored, 2);
+    assert_int_equal(k->duplicates, 1);
+    assert_int_equal(k->conflicts, 0);
+    assert_int_equal(k->gaps, 0);
+    assert_int_equal(k->unknown_fields, 1);
+    assert_int_equal(f->states[1].last_seq, 3);
+    /* the refused seq sent again is the same refusal, not a conflict */
+    n = ro_report_encode(&two, buf, sizeof buf);
+    c = memmem(buf, (size_t)n, "course", 6);
+    c[2] = '\0';
+    assert_int_equal(hub_ingest_add(f->ingest, "A", 1, buf, (size_t)n, 1), 0);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A refusal 460100-001 2 malformed\nA ack 460100-001 3\n");
+    assert_int_equal(k->conflicts, 0);
 }
 
 static void test_ingest_batch_full(void **state)
@@ -381,6 +425,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_conflict_gap_invalid, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_unknown_malformed_heartbeat, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_refusal_uses_up_seq, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_batch_full, s_setup, s_teardown),
         cmocka_unit_test(test_ingest_holds_batch_while_full),
         cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),

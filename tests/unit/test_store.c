@@ -538,6 +538,51 @@ static void test_newer_schema_and_foreign_db_refused(void **state)
     s_expect_refused_untouched(other, "not a rollout hub store");
 }
 
+/* Schema 1 hashed a report's bytes; schema 2 its content. Opening a schema-1
+ * store rehashes its reports, and marks its refusals (whose content was not
+ * kept) as matching any resend. */
+static void test_migrate_1_to_2_rehashes(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema1.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    ro_report_t r = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180401, 3, 10);
+    s_put(st, states, 1, &r); /* hash 1001: as if of its bytes */
+    assert_int_equal(
+        hub_store_put_refusal(st, "460100-001", 2, RO_REASON_INVALID, "why", 777, NOW, NULL, 0), 0);
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    hub_store_destroy(&st);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    uint64_t hash = 0;
+    ro_reason_t why;
+    char text[64];
+    assert_int_equal(hub_store_find(st, 1, 1, &hash, &why, text, sizeof text), 1);
+    assert_true(hash == ro_report_hash(&r));
+    assert_int_equal(hub_store_find(st, 1, 2, &hash, &why, text, sizeof text), 2);
+    assert_true(hash == 0);
+    hub_store_destroy(&st);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), HUB_STORE_SCHEMA);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    ro_registry_destroy(&reg);
+}
+
 static void test_recount_detects_tampering(void **state)
 {
     (void)state;
@@ -683,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_garbage_file_refused_untouched),
         cmocka_unit_test(test_truncated_db_refused_untouched),
         cmocka_unit_test(test_newer_schema_and_foreign_db_refused),
+        cmocka_unit_test(test_migrate_1_to_2_rehashes),
         cmocka_unit_test(test_recount_detects_tampering),
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),
