@@ -13,10 +13,12 @@ RO_BUILD_PACKAGES=(gcc pkg-config meson ninja-build protobuf-c-compiler libproto
 # systemd and man-db for the install test's `systemd-analyze verify` (which
 # checks each unit's Documentation=man: page), groff-base for its man-page
 # check, and iproute2's ss for the agent-kill drill (it watches a connection's
-# queues to kill an agent between the hub's ack and its delete), and
-# clang-format for the unit test that checks the C files' format.
+# queues to kill an agent between the hub's ack and its delete),
+# clang-format for the unit test that checks the C files' format, and for the
+# interop suite's Python client Debian's ZeroMQ and protobuf bindings and
+# protoc, which generates its code from proto/rollout.proto at test time.
 RO_TEST_PACKAGES=(chromium fonts-wqy-microhei curl systemd man-db groff-base iproute2
-  clang-format)
+  clang-format python3-zmq python3-protobuf protobuf-compiler)
 
 # What CI runs beyond scripts/test: the unit tests under valgrind, and
 # debootstrap for the fresh-machine run of the README's two commands.

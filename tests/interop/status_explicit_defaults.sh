@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Contract 14 (decoding): a StatusRequest with every field written out, those
+# at their default value too (LEVEL with key "", as_of 0, indicator "", limit
+# 0), is a valid encoding: every query so asked is answered with status 0 and
+# with what the units sent (the checks of status_every_query.sh).
+source "$(dirname "$0")/interop_lib.sh"
+
+five_units # in interop_lib.sh
+client status_queries.py explicit
+expect_eq "$(metric status_refused)" 0 "status requests refused"
+say "12 queries with every field written out answered, each with what was reported"
