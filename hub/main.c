@@ -9,6 +9,7 @@
 #include "ro_config.h"
 #include "ro_log.h"
 #include "ro_sock.h"
+#include "store.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -117,7 +118,10 @@ int main(int argc, char **argv)
         case 'c': config = optarg; break;
         case 'k': check = 1; break;
         case 'h': s_usage(stdout); return 0;
-        case 'V': printf("rollout-hub %s\n", RO_VERSION); return 0;
+        case 'V':
+            printf("rollout-hub %s (protocol %d, store schema %d)\n", RO_VERSION,
+                   RO_PROTOCOL_VERSION, HUB_STORE_SCHEMA);
+            return 0;
         case ':':
             fprintf(stderr, "rollout-hub: %s needs a value (try --help)\n", argv[optind - 1]);
             return 2;

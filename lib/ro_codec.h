@@ -1,8 +1,9 @@
 /* ro_codec: the only door between rollout's structs and the protobuf wire
  * form (proto/rollout.proto); the only file that includes rollout.pb-c.h
- * for the report path. Decoding refuses what protobuf-c 1.4.1 would let
- * through: unknown fields, strings with NUL bytes, bad UTF-8 or over-long
- * text, and frames beyond RO_FRAME_MAX. */
+ * for the report path. Decoding takes any valid encoding, skips and counts
+ * fields it does not know, and refuses what protobuf-c 1.4.1 would let
+ * through: strings with NUL bytes, bad UTF-8 or over-long text, and frames
+ * beyond RO_FRAME_MAX. */
 #ifndef RO_CODEC_H
 #define RO_CODEC_H
 
@@ -14,17 +15,20 @@
 #define RO_FRAME_MAX 4096               /* the largest report or hub message on the wire */
 #define RO_STATUS_FRAME_MAX (64u << 20) /* the largest status reply */
 
-/* How a decoder treats a field it does not know: the hub refuses it
- * (strict); a client reading a newer hub's replies and feed skips it.
- * Everything else (bad UTF-8, NUL bytes, limits) is refused either way. */
+/* How a decoder treats a field it does not know: skipped (the evolution
+ * policy: every peer reading the wire), or refused (strict: tests checking
+ * that rollout's own encoders write only known fields). Everything else (bad
+ * UTF-8, NUL bytes, limits) is refused either way. */
 typedef enum { RO_DECODE_STRICT = 0, RO_DECODE_SKIP_UNKNOWN = 1 } ro_decode_mode_t;
 
 /* Encode r into buf (capacity cap). Returns the length, or -1 if it does not fit. */
 int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap);
 
 /* Decode one report frame into *out. Returns RO_REASON_NONE, or
- * RO_REASON_MALFORMED / RO_REASON_VERSION with a reason in err. Fields are
- * not range-checked here: ro_report_check does that. */
+ * RO_REASON_MALFORMED / RO_REASON_VERSION with a reason in err; then
+ * out->unit is "" unless the report got far enough to name its unit and seq
+ * (and its content, truncated where over a limit). out->unknown counts the
+ * fields skipped. Fields are not range-checked here: ro_report_check does. */
 ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, char *err,
                              size_t errlen);
 

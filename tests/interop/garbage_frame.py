@@ -1,6 +1,6 @@
 """Frames that are no Report at all (junk bytes, a report cut short) are
 refused REASON_MALFORMED with seq 0, and the unit's sequence does not move:
-its next seq is stored on the same connection. Contract 14 also names the
+its next seq is stored on the same connection. PROTOCOL.md also names the
 unit of the connection's key in such a Refusal: checked last. Prints the
 reports it expects stored.
 """
@@ -40,4 +40,4 @@ for what, data in junk.items():
 c.send_acked(staff(2), 2, "seq 2 after the junk", sock=sock)
 rc.stored(unit, 2, 20180105, 40, 2, "", AT)
 for what, named_unit in named:
-    rc.expect(named_unit, unit, f"{what}: the refusal's unit (the connection key's, contract 14)")
+    rc.expect(named_unit, unit, f"{what}: the refusal's unit (the connection key's)")

@@ -2,7 +2,7 @@
 # A frame that is not a Report at all (junk, a report cut short) is refused
 # REASON_MALFORMED with seq 0; the unit's sequence does not move and the same
 # connection goes on: the next seq is stored. Nothing of the junk is stored.
-# Contract 14: the refusal names the unit of the connection's key (checked
+# PROTOCOL.md: the refusal names the unit of the connection's key (checked
 # last, after all that the hub does today).
 source "$(dirname "$0")/interop_lib.sh"
 

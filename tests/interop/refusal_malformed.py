@@ -1,4 +1,4 @@
-"""Contract 14 (refusals): a report that decodes but breaks a limit of its
+"""PROTOCOL.md (refusals): a report that decodes but breaks a limit of its
 text (a NUL byte, 201 bytes, bad UTF-8) is refused REASON_MALFORMED naming
 its unit and seq, and uses up the seq: the next seq is stored and
 acknowledged past it, and a heartbeat is acknowledged up to it. A course of

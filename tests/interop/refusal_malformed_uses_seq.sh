@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract 14 (refusals): a report that decodes but breaks a limit (a NUL
+# PROTOCOL.md (refusals): a report that decodes but breaks a limit (a NUL
 # byte, text over 200 bytes, bad UTF-8) is refused REASON_MALFORMED naming its
 # unit and seq, and uses up the seq: the unit's next report is not a gap but
 # stored and acknowledged past it. The store holds the refusals, not the text.

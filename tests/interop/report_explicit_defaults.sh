@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract 14 (decoding): a field written out at its default value (0, "")
+# PROTOCOL.md (decoding): a field written out at its default value (0, "")
 # is a valid proto3 encoding, as Google's protobuf writes an `optional`
 # field. Each report kind and a heartbeat with every field written out,
 # defaults too, is acknowledged and stored once, with the values sent.

@@ -1,4 +1,4 @@
-"""Resends judged by their decoded content, not their bytes (contract 14,
+"""Resends judged by their decoded content, not their bytes (PROTOCOL.md,
 "the same report"). Seq 1 and 2 are stored; seq 1 with other content (a
 count, the course, recorded_at) is a conflict each time; seq 1 and 2 sent
 again in another field order, with defaults written out, or both, are

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract 14 ("the same report"): a resend is judged by its decoded content.
+# PROTOCOL.md ("the same report"): a resend is judged by its decoded content.
 # The same report re-encoded (fields in another order, defaults written out)
 # is a duplicate: acknowledged again, stored and counted once, no conflict.
 # Other content at a stored seq (a count, the course, recorded_at) is refused

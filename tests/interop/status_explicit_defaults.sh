@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract 14 (decoding): a StatusRequest with every field written out, those
+# PROTOCOL.md (decoding): a StatusRequest with every field written out, those
 # at their default value too (LEVEL with key "", as_of 0, indicator "", limit
 # 0), is a valid encoding: every query so asked is answered with status 0 and
 # with what the units sent (the checks of status_every_query.sh).

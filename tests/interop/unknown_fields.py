@@ -1,6 +1,6 @@
 """A newer peer's fields: a copy of proto/rollout.proto with a field added to
 Report (vendor_note = 30) and to Training (trainer = 9), as a later revision
-of the schema might add them. Contract 14: the hub skips fields it does not
+of the schema might add them. PROTOCOL.md: the hub skips fields it does not
 know, acknowledges and stores the report without them. Sends one report with
 each new field set and one with neither; prints the reports it expects stored.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract 14 (evolution): a report from a newer schema, with a field the hub
+# PROTOCOL.md (evolution): a report from a newer schema, with a field the hub
 # does not know (on Report, on Training), is acknowledged and stored without
 # it; the hub counts each in the metric unknown_fields and stores none of it.
 source "$(dirname "$0")/interop_lib.sh"

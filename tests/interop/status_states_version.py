@@ -1,0 +1,13 @@
+"""Every StatusReply states the protocol version the hub speaks in its
+`version` field (PROTOCOL.md, section 7), an answer and a refused request
+alike: a client learns what it talks to from any reply.
+"""
+import rollout_client as rc
+
+pb = rc.load_proto()
+status = rc.Status(pb)
+rep = status.ask("PROVINCE", query=pb.QUERY_PROVINCE)
+print(f"# PROVINCE: version {rep.version}")
+rc.expect(rep.version, 1, "PROVINCE: the reply's version")
+bad = status.ask_bytes(pb.StatusRequest(version=1, query=99).SerializeToString(), "an unknown query")
+rc.expect((bad.status, bad.version), (2, 1), "an unknown query: status and version")
