@@ -4,6 +4,7 @@
  * agent_sender's, and the rules a report must meet are ro_report_check's. */
 #include "outbox.h"
 #include "ro_config.h"
+#include "ro_json.h"
 #include "ro_log.h"
 #include "ro_report.h"
 #include "ro_time.h"
@@ -693,7 +694,7 @@ static int s_status_gather(const ro_agent_config_t *cfg, status_view_t *v)
 
 static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
 {
-    printf("{\"unit\":");
+    printf("{\"json_version\":%d,\"unit\":", RO_JSON_VERSION);
     s_json_string(stdout, cfg->unit);
     printf(",\"outbox\":");
     s_json_string(stdout, cfg->outbox);

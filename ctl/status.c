@@ -54,7 +54,7 @@ static void s_json_date(uint32_t d)
 
 static void s_json_head(const ro_status_reply_t *r)
 {
-    fputs("{\"as_of\":", stdout);
+    printf("{\"json_version\":%d,\"as_of\":", RO_JSON_VERSION);
     s_json_date(r->as_of);
     printf(",\"feed_seq\":%llu,\"feed_epoch\":%llu,\"store_state\":",
            (unsigned long long)r->feed_seq, (unsigned long long)r->feed_epoch);
@@ -553,9 +553,9 @@ int ctl_status_run(const ctl_status_args_t *a, const ctl_hub_t *hub)
             fprintf(stderr, "rolloutctl: the hub's verify answer carries no result\n");
             code = 1;
         } else if (a->json) {
-            printf("{\"differences\":%.0f,\"units_checked\":%.0f,\"reports_checked\":%.0f,"
-                   "\"summary\":",
-                   diffs, units, reports);
+            printf("{\"json_version\":%d,\"differences\":%.0f,\"units_checked\":%.0f,"
+                   "\"reports_checked\":%.0f,\"summary\":",
+                   RO_JSON_VERSION, diffs, units, reports);
             s_json_str(r->error);
             fputs("}\n", stdout);
             code = diffs > 0 ? 1 : 0;

@@ -273,7 +273,8 @@ char *hub_dashboard_json(hub_dashboard_t *self, int64_t now)
     ro_status_reply_t *mets = hub_feed_ask(self->status, RO_QUERY_METRICS, NULL, NULL, now);
     ro_buf_t b;
     ro_buf_init(&b);
-    ro_buf_printf(&b, "{\"generated\":%lld,\"as_of\":", (long long)now);
+    ro_buf_printf(&b, "{\"json_version\":%d,\"generated\":%lld,\"as_of\":", RO_JSON_VERSION,
+                  (long long)now);
     ro_json_date(&b, prov ? prov->as_of : ro_date_of(now));
     ro_buf_printf(&b, ",\"feed_seq\":%llu,\"feed_epoch\":%llu,\"store_state\":",
                   (unsigned long long)(prov ? prov->feed_seq : hub_feed_seq(self->feed)),

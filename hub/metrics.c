@@ -22,7 +22,17 @@ struct hub_metrics {
     hub_histogram_t batch;          /* messages per committed batch */
     hub_histogram_t commit;         /* seconds in the transaction */
     hub_histogram_t ack;            /* seconds from wake to last ack */
+    /* more counters (the status thread's), read at each scrape; may be NULL */
+    size_t (*more)(void *arg, hub_metric_t *out, size_t cap);
+    void *more_arg;
 };
+
+void hub_metrics_set_more(hub_metrics_t *self, size_t (*fn)(void *, hub_metric_t *, size_t),
+                          void *arg)
+{
+    self->more = fn;
+    self->more_arg = arg;
+}
 
 static const double s_size_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
 static const double s_time_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -245,6 +255,40 @@ static void s_prom_one(ro_buf_t *b, const char *name, const char *type, const ch
                   name, type, name, v);
 }
 
+/* What other parts of the hub count: the peers' cuts, the status thread's. */
+static void s_prom_others(const hub_metrics_t *self, ro_buf_t *b)
+{
+    ro_buf_puts(b, "# HELP rollout_peer_cuts_total Connections the hub cut, by reason (flood, "
+                   "idle, revoked, input, crowd).\n# TYPE rollout_peer_cuts_total counter\n");
+    for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
+        ro_buf_printf(b, "rollout_peer_cuts_total{reason=\"%s\"} %llu\n",
+                      hub_peers_cut_name((hub_peers_cut_t)w),
+                      (unsigned long long)hub_peers_cuts(self->peers, (hub_peers_cut_t)w));
+    hub_peers_identity_t ids[HUB_PEERS_IDENTITIES + 1];
+    size_t k = hub_peers_identities(self->peers, ids, HUB_PEERS_IDENTITIES + 1);
+    if (k)
+        ro_buf_puts(b, "# HELP rollout_peer_identity_cuts_total Connections the hub cut, by "
+                       "identity (unit id, operator:NAME, unknown: it never finished a message) "
+                       "and reason.\n# TYPE rollout_peer_identity_cuts_total counter\n");
+    for (size_t i = 0; i < k; i++)
+        for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
+            if (ids[i].cuts[w])
+                ro_buf_printf(b,
+                              "rollout_peer_identity_cuts_total{identity=\"%s\",reason=\"%s\"} "
+                              "%llu\n",
+                              ids[i].identity, hub_peers_cut_name((hub_peers_cut_t)w),
+                              (unsigned long long)ids[i].cuts[w]);
+    hub_metric_t more[8];
+    size_t nmore = self->more ? self->more(self->more_arg, more, 8) : 0;
+    for (size_t i = 0; i < nmore; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s_total", more[i].name);
+        s_prom_one(b, name, "counter",
+                   "Status socket: the counter rolloutctl metrics shows by this name.",
+                   more[i].value);
+    }
+}
+
 int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, size_t *len)
 {
     ro_buf_t b;
@@ -311,26 +355,7 @@ int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, s
         s_prom_one(&b, "feed_errors_total", "counter", "Feed sends or answers that failed.",
                    (double)f->errors);
     }
-    ro_buf_puts(&b, "# HELP rollout_peer_cuts_total Connections the hub cut, by reason (flood, "
-                    "idle, revoked, input, crowd).\n# TYPE rollout_peer_cuts_total counter\n");
-    for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
-        ro_buf_printf(&b, "rollout_peer_cuts_total{reason=\"%s\"} %llu\n",
-                      hub_peers_cut_name((hub_peers_cut_t)w),
-                      (unsigned long long)hub_peers_cuts(self->peers, (hub_peers_cut_t)w));
-    hub_peers_identity_t ids[HUB_PEERS_IDENTITIES + 1];
-    size_t k = hub_peers_identities(self->peers, ids, HUB_PEERS_IDENTITIES + 1);
-    if (k)
-        ro_buf_puts(&b, "# HELP rollout_peer_identity_cuts_total Connections the hub cut, by "
-                        "identity (unit id, operator:NAME, unknown: it never finished a message) "
-                        "and reason.\n# TYPE rollout_peer_identity_cuts_total counter\n");
-    for (size_t i = 0; i < k; i++)
-        for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
-            if (ids[i].cuts[w])
-                ro_buf_printf(&b,
-                              "rollout_peer_identity_cuts_total{identity=\"%s\",reason=\"%s\"} "
-                              "%llu\n",
-                              ids[i].identity, hub_peers_cut_name((hub_peers_cut_t)w),
-                              (unsigned long long)ids[i].cuts[w]);
+    s_prom_others(self, &b);
     s_prom_hist(&b, &self->batch);
     s_prom_hist(&b, &self->commit);
     s_prom_hist(&b, &self->ack);

@@ -45,6 +45,12 @@ hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *fee
 /* Free; accepts NULL. */
 void hub_metrics_destroy(hub_metrics_t **self_p);
 
+/* Counters of another thread to show on /metrics too (each NAME as
+ * rollout_NAME_total), read at each scrape by fn(arg, ...): the status
+ * thread's, hub_status_counters. */
+void hub_metrics_set_more(hub_metrics_t *self, size_t (*fn)(void *, hub_metric_t *, size_t),
+                          void *arg);
+
 /* The registry was reloaded: read these states (borrowed) from now on. */
 void hub_metrics_set_states(hub_metrics_t *self, const hub_unit_state_t *states, size_t nunits);
 

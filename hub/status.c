@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +47,19 @@ struct hub_status {
     hub_status_gate_fn gate;          /* may this connection still ask? NULL: yes */
     void *gate_arg;                   /* its argument */
     ro_ratelimit_t rl;                /* bad-request log lines */
-    uint64_t bad_requests;            /* requests answered with status 2 (refused) */
-    uint64_t unknown_fields;          /* fields of requests skipped: unknown to this version */
-    uint64_t dropped;                 /* replies dropped: their connection was not reading */
-    s_drops_t drops[DROP_IDS + 1];    /* the same per identity, the last one "other" */
-    ro_ratelimit_t drop_rl;           /* their log lines */
-    hub_unit_state_t *past;           /* owned: states as of past_as_of */
-    uint32_t past_as_of;              /* 0 = past holds nothing */
-    uint64_t past_key;                /* reports stored when past was computed */
-    hub_status_hook_fn leave, enter;  /* around store scans, may be NULL */
-    void *hook_arg;                   /* their argument */
-    uint64_t generation;              /* registry or targets replaced this many times */
-    const hub_rollup_t *sums;         /* borrowed, may be NULL: the rollups' sums over states */
+    /* read by other threads (hub_status_counters): relaxed atomics */
+    _Atomic uint64_t bad_requests;   /* requests answered with status 2 (refused) */
+    _Atomic uint64_t unknown_fields; /* fields of requests skipped: unknown to this version */
+    _Atomic uint64_t dropped;        /* replies dropped: their connection was not reading */
+    s_drops_t drops[DROP_IDS + 1];   /* the same per identity, the last one "other" */
+    ro_ratelimit_t drop_rl;          /* their log lines */
+    hub_unit_state_t *past;          /* owned: states as of past_as_of */
+    uint32_t past_as_of;             /* 0 = past holds nothing */
+    uint64_t past_key;               /* reports stored when past was computed */
+    hub_status_hook_fn leave, enter; /* around store scans, may be NULL */
+    void *hook_arg;                  /* their argument */
+    uint64_t generation;             /* registry or targets replaced this many times */
+    const hub_rollup_t *sums;        /* borrowed, may be NULL: the rollups' sums over states */
 };
 
 /* A reply under construction. */
@@ -140,6 +142,21 @@ void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
 void hub_status_set_feed_epoch(hub_status_t *self, uint64_t feed_epoch)
 {
     self->feed_epoch = feed_epoch;
+}
+
+size_t hub_status_counters(void *arg, hub_metric_t *out, size_t cap)
+{
+    const hub_status_t *self = arg;
+    hub_metric_t all[] = {
+        {"status_refused", (double)atomic_load_explicit(&self->bad_requests, memory_order_relaxed)},
+        {"status_unknown_fields",
+         (double)atomic_load_explicit(&self->unknown_fields, memory_order_relaxed)},
+        {"status_replies_dropped",
+         (double)atomic_load_explicit(&self->dropped, memory_order_relaxed)},
+    };
+    size_t n = sizeof all / sizeof all[0] < cap ? sizeof all / sizeof all[0] : cap;
+    memcpy(out, all, n * sizeof *out);
+    return n;
 }
 
 void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *arg)
@@ -712,11 +729,12 @@ static int s_query_metrics(hub_status_t *self, const ro_status_request_t *req, s
     for (size_t i = 0; i < n; i++)
         reporting += self->states[i].reports > 0;
     if (s_metric_add(rep, "units", (double)n) ||
-        s_metric_add(rep, "units_reporting", (double)reporting) ||
-        s_metric_add(rep, "status_refused", (double)self->bad_requests) ||
-        s_metric_add(rep, "status_unknown_fields", (double)self->unknown_fields) ||
-        s_metric_add(rep, "status_replies_dropped", (double)self->dropped))
+        s_metric_add(rep, "units_reporting", (double)reporting))
         return -1;
+    hub_metric_t own[3];
+    for (size_t i = 0, k = hub_status_counters(self, own, 3); i < k; i++)
+        if (s_metric_add(rep, own[i].name, own[i].value))
+            return -1;
     for (size_t i = 0; i <= DROP_IDS && self->drops[i].name[0]; i++)
         if (s_metric_add(rep, self->drops[i].name, (double)self->drops[i].n))
             return -1;

@@ -57,6 +57,10 @@ void hub_status_set_feed_epoch(hub_status_t *self, uint64_t feed_epoch);
  * names outlive the reply, and returns how many. NULL: none. */
 typedef size_t (*hub_status_metrics_fn)(void *arg, hub_metric_t *out, size_t cap);
 void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *arg);
+/* The status thread's own counters (status_refused, status_unknown_fields,
+ * status_replies_dropped), safe to read from any thread: a
+ * hub_status_metrics_fn with arg the hub_status_t, for /metrics. */
+size_t hub_status_counters(void *arg, hub_metric_t *out, size_t cap);
 
 /* Answer one request body (len bytes) as of the hub's clock now. Always
  * produces a reply: status 0 ok, 2 bad request (error says why), 1 hub

@@ -36,6 +36,7 @@ hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *feed_sock, const hub_
         return NULL;
     }
     hub_status_set_metrics(status, hub_metrics_list, self->metrics);
+    hub_metrics_set_more(self->metrics, hub_status_counters, status);
     if (!cfg->metrics_http[0])
         return self;
     self->dashboard = hub_dashboard_new(cfg->metrics_http, status, self->feed, self->metrics,

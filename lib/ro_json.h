@@ -10,6 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of every JSON document rollout prints (rolloutctl --json,
+ * rollout-agent status --json, the hub's /api/status), its first key
+ * "json_version". Keys may be added within a version; removing or renaming
+ * one, or changing its meaning or unit, takes a new version
+ * (docs/PROTOCOL.md, section 10). */
+#define RO_JSON_VERSION 1
+
 typedef struct {
     char *data; /* NUL-terminated text, malloc'ed; NULL until the first write */
     size_t len; /* bytes of text */

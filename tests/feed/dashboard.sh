@@ -103,6 +103,16 @@ expect_eq "$(metric units_silent)" 889 "METRICS units_silent"
 [ "$(metric batch_size_count)" -ge 1 ] || fail "METRICS batch_size_count"
 [ -n "$(metric commit_seconds_p99)" ] || fail "METRICS commit_seconds_p99"
 [ -n "$(metric feed_subscribers)" ] || fail "METRICS feed_subscribers"
+# the status socket's own counters reach /metrics too: one refused question
+rc=0; ctl status --unit 469999-999 >/dev/null 2>&1 || rc=$?
+expect_eq "$rc" 2 "a question about a unit not in the registry"
+refused=$(metric status_refused)
+[ "${refused%.*}" -ge 1 ] || fail "METRICS status_refused is $refused"
+prom() { curl -sf "http://$HTTP/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+refused_shown() { [ "$(prom rollout_status_refused_total)" = "${refused%.*}" ]; }
+wait_until 10 refused_shown \
+  || fail "rollout_status_refused_total is '$(prom rollout_status_refused_total)', METRICS says $refused"
+[ -n "$(prom rollout_status_replies_dropped_total)" ] || fail "/metrics lacks rollout_status_replies_dropped_total"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://$HTTP/nothing")
 expect_eq "$code" 404 "GET /nothing"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$HTTP/metrics")
