@@ -278,8 +278,8 @@ static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
 {
     if (from > 0 && from < HUB_STORE_SCHEMA)
         ro_log(LOG_NOTICE,
-               "%s: migrating the store from schema %lld to %d (once; a large store "
-               "takes a minute)",
+               "%s: migrating the store from schema %lld to %d (once; some seconds per "
+               "10 million reports)",
                self->path, (long long)from, HUB_STORE_SCHEMA);
     sqlite3_create_function(self->db, "ro_report_hash", 6, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             s_sql_hash, NULL, NULL);
