@@ -153,59 +153,19 @@ double hub_engine_unit_goal(const hub_engine_t *self, size_t unit, size_t indica
 
 /* The numbers an indicator reads: a sum has part only (total is unused);
  * a ratio part / total. */
-static void s_counts_scope(const ro_indicator_t *ind, const ro_scope_t *s, uint64_t *part,
-                           uint64_t *total)
-{
-    switch (ind->source) {
-    case RO_SOURCE_PARTICIPANTS:
-        *part = s->participants;
-        *total = 0;
-        break;
-    case RO_SOURCE_HOURS:
-        *part = s->hours_tenths;
-        *total = 0;
-        break;
-    case RO_SOURCE_STAFF:
-        *part = s->staff_proficient;
-        *total = s->staff_total;
-        break;
-    case RO_SOURCE_ITEMS:
-        *part = s->items_no_visit;
-        *total = s->items_total;
-        break;
-    case RO_SOURCE_CASES:
-        *part = s->cases_no_visit;
-        *total = s->cases_total;
-        break;
-    }
-}
-
-static void s_counts_state(const ro_indicator_t *ind, const hub_unit_state_t *s, uint64_t *part,
-                           uint64_t *total)
-{
-    switch (ind->source) {
-    case RO_SOURCE_PARTICIPANTS:
-        *part = s->participants;
-        *total = 0;
-        break;
-    case RO_SOURCE_HOURS:
-        *part = s->hours_tenths;
-        *total = 0;
-        break;
-    case RO_SOURCE_STAFF:
-        *part = s->staff_proficient;
-        *total = s->staff_total;
-        break;
-    case RO_SOURCE_ITEMS:
-        *part = s->items_no_visit;
-        *total = s->items_total;
-        break;
-    case RO_SOURCE_CASES:
-        *part = s->cases_no_visit;
-        *total = s->cases_total;
-        break;
-    }
-}
+/* An indicator's part and total, from a scope (ro_scope_t) or a unit's state
+ * (hub_unit_state_t): both carry the aggregates under the same names, so the
+ * one rule serves both (a function per type would be two copies of it). */
+#define S_COUNTS(ind, s, part, total)                                                              \
+    do {                                                                                           \
+        switch ((ind)->source) {                                                                   \
+        case RO_SOURCE_PARTICIPANTS: *(part) = (s)->participants, *(total) = 0; break;             \
+        case RO_SOURCE_HOURS: *(part) = (s)->hours_tenths, *(total) = 0; break;                    \
+        case RO_SOURCE_STAFF: *(part) = (s)->staff_proficient, *(total) = (s)->staff_total; break; \
+        case RO_SOURCE_ITEMS: *(part) = (s)->items_no_visit, *(total) = (s)->items_total; break;   \
+        case RO_SOURCE_CASES: *(part) = (s)->cases_no_visit, *(total) = (s)->cases_total; break;   \
+        }                                                                                          \
+    } while (0)
 
 static void s_eval(const ro_indicator_t *ind, uint64_t part, uint64_t total, double goal,
                    uint32_t as_of, ro_result_t *r)
@@ -266,7 +226,7 @@ static void s_finish(const hub_engine_t *self, ro_scope_t *s, const double *goal
         uint64_t part = 0, total = 0;
         r->index = i;
         memcpy(r->id, ind->id, sizeof r->id);
-        s_counts_scope(ind, s, &part, &total);
+        S_COUNTS(ind, s, &part, &total);
         s_eval(ind, part, total, goals[i], as_of, r);
         if (r->grade > s->grade)
             s->grade = r->grade;
@@ -492,7 +452,7 @@ int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states
     for (size_t u = 0; u < self->units; u++) {
         uint64_t part = 0, total = 0;
         ro_result_t r;
-        s_counts_state(ind, &states[u], &part, &total);
+        S_COUNTS(ind, &states[u], &part, &total);
         s_eval(ind, part, total, goal[u], as_of, &r);
         if (r.gap <= 0)
             continue;
