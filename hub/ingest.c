@@ -278,8 +278,9 @@ int hub_ingest_add_peer(hub_ingest_t *self, const void *rid, size_t rid_len, con
     return 0;
 }
 
-static void s_refuse(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const char *unit,
-                     uint64_t seq, ro_reason_t reason, const char *text)
+/* Queue a refusal to the peer of message mi (not counted: s_refuse counts). */
+static void s_refusal(hub_ingest_t *self, size_t mi, const char *unit, uint64_t seq,
+                      ro_reason_t reason, const char *text)
 {
     s_reply_t *out = &self->refusals[self->nrefusals++];
     const s_msg_t *m = &self->msgs[mi];
@@ -292,6 +293,12 @@ static void s_refuse(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, co
     out->r.msg.seq = seq;
     out->r.msg.reason = reason;
     snprintf(out->r.msg.text, sizeof out->r.msg.text, "%s", text);
+}
+
+static void s_refuse(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const char *unit,
+                     uint64_t seq, ro_reason_t reason, const char *text)
+{
+    s_refusal(self, mi, unit, seq, reason, text);
     if (seq == 0 && reason == RO_REASON_UNKNOWN_UNIT)
         d->heartbeats_refused++; /* not a report: kept out of the report refusals */
     else if ((unsigned)reason < RO_REASON_COUNT)
@@ -373,17 +380,7 @@ static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size
     d->duplicates++;
     if (found == 2) {
         /* the agent may have missed the refusal: say it again (not counted twice) */
-        s_reply_t *out = &self->refusals[self->nrefusals++];
-        const s_msg_t *m = &self->msgs[mi];
-        memset(out, 0, sizeof *out);
-        out->unit = -1;
-        out->r.rid = self->arena + m->rid_off;
-        out->r.rid_len = m->rid_len;
-        out->r.msg.kind = RO_HUBMSG_REFUSAL;
-        snprintf(out->r.msg.unit, sizeof out->r.msg.unit, "%s", r->unit);
-        out->r.msg.seq = r->seq;
-        out->r.msg.reason = reason;
-        snprintf(out->r.msg.text, sizeof out->r.msg.text, "%s", text);
+        s_refusal(self, mi, r->unit, r->seq, reason, text);
     }
     /* a resend means the peer missed an ack: answer each one */
     s_ack(self, mi, unit);
