@@ -864,6 +864,13 @@ static int s_cmd_run(const ro_agent_config_t *cfg, int argc, char **argv)
         return 1;
     }
     agent_outbox_set_max(ob, cfg->outbox_max);
+    int back = agent_outbox_requeue(ob);
+    if (back > 0)
+        ro_log(LOG_NOTICE,
+               "%d events an older agent set aside (refused for a reason the hub's side can "
+               "fix: unknown unit, forbidden key, version) are back in the outbox, to be sent "
+               "again",
+               back);
     if (pipe2(s_stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         ro_log(LOG_ERR, "cannot make a pipe: %s", strerror(errno));
         agent_outbox_destroy(&ob);

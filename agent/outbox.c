@@ -733,6 +733,30 @@ int agent_outbox_ack(agent_outbox_t *self, uint64_t upto)
     return s_commit(self, NULL, 0);
 }
 
+int agent_outbox_requeue(agent_outbox_t *self)
+{
+    char in[64] = "", sql[512];
+    size_t used = 0;
+    for (int r = 1; r < RO_REASON_COUNT; r++)
+        if (!ro_reason_final((ro_reason_t)r))
+            used += (size_t)snprintf(in + used, sizeof in - used, "%s%d", used ? "," : "", r);
+    const char *which = "reason IN (%s) AND seq > (SELECT last_ack FROM meta WHERE id = 1)";
+    char where[160];
+    snprintf(where, sizeof where, which, in);
+    snprintf(sql, sizeof sql,
+             "INSERT OR IGNORE INTO outbox(seq, body) SELECT seq, body FROM refused WHERE %s;"
+             "DELETE FROM refused WHERE %s",
+             where, where);
+    if (s_begin(self, NULL, 0))
+        return -1;
+    if (sqlite3_exec(self->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        s_rollback(self);
+        return -1;
+    }
+    int n = sqlite3_changes(self->db); /* the DELETE's: as many as were moved */
+    return s_commit(self, NULL, 0) ? -1 : n;
+}
+
 int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, const char *text,
                         int64_t at)
 {

@@ -100,6 +100,12 @@ int agent_outbox_ack(agent_outbox_t *self, uint64_t upto);
 int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, const char *text,
                         int64_t at);
 
+/* Move back into the outbox, in one transaction, the events an older agent
+ * set aside for a refusal that is not final (ro_reason_final: the hub used
+ * no seq up, so its next events waited on that gap for ever) and that the
+ * hub has not acknowledged since. Returns how many, or -1. */
+int agent_outbox_requeue(agent_outbox_t *self);
+
 /* Give back what the connection holds only to go faster: its cached pages
  * and the statements an idle sender does not use (prepared again when
  * needed). For quiet moments, such as an outbox just drained; a no-op inside

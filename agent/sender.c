@@ -383,6 +383,13 @@ static void s_on_refusal(agent_sender_t *self, const ro_hubmsg_t *m)
     const char *why = ro_reason_name(m->reason);
     if (m->reason == RO_REASON_FORBIDDEN)
         s_key_refused(self, S_KEY_REPORTS);
+    if (m->seq == 0 && m->reason == RO_REASON_MALFORMED) {
+        /* nothing this agent encodes should fail to decode: say so loudly */
+        if (ro_log_allow(&self->rl_trouble))
+            ro_log(LOG_ERR, "the hub could not read a message this agent sent (%s): %s", why,
+                   m->text);
+        return;
+    }
     if (m->seq == 0) {
         if (ro_log_allow(&self->rl_trouble))
             ro_log(LOG_WARNING, "the hub refused our heartbeat (%s): %s", why, m->text);

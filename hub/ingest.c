@@ -444,6 +444,11 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_UNKNOWN_UNIT, why);
         return 0;
     }
+    if (reason == RO_REASON_VERSION) {
+        /* not used up, nothing recorded: a hub that speaks it will take it */
+        s_refuse(self, d, mi, r.unit, r.seq, reason, why);
+        return 0;
+    }
     size_t unit = (size_t)found;
     hub_unit_state_t *st = &self->states[unit];
     st->last_heard = now;
@@ -452,11 +457,6 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
     /* what decoded but broke a limit is refused like an invalid report: by
      * name, and at the next seq it uses that seq up */
     ro_reason_t bad = reason != RO_REASON_NONE ? reason : ro_report_check(&r, now, why, sizeof why);
-    if (bad == RO_REASON_VERSION) {
-        /* not used up: a hub that speaks it will take the same report */
-        s_refuse(self, d, mi, r.unit, r.seq, bad, why);
-        return 0;
-    }
     if (r.kind == RO_KIND_HEARTBEAT && bad == RO_REASON_NONE) {
         d->heartbeats++;
         s_touch(self, mi, unit);

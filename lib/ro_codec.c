@@ -23,73 +23,143 @@ static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return -1;
 }
 
+/* One field of the wire form at *p (before end): its number and wire type,
+ * and for a length-delimited one (wire type 2) its bytes in *value, *vlen.
+ * Moves *p past it. Returns 0, or -1 when it is cut short or a group (not
+ * proto3). */
+typedef struct {
+    uint64_t number;
+    unsigned type;
+    const uint8_t *value;
+    size_t vlen;
+} s_field_t;
+
+static int s_next(const uint8_t **p, const uint8_t *end, s_field_t *f)
+{
+    uint64_t tag, v;
+    if (s_varint(p, end, &tag))
+        return -1;
+    f->number = tag >> 3, f->type = (unsigned)(tag & 7), f->value = NULL, f->vlen = 0;
+    size_t skip;
+    switch (f->type) {
+    case 0: return s_varint(p, end, &v);
+    case 1: skip = 8; break;
+    case 5: skip = 4; break;
+    case 2:
+        if (s_varint(p, end, &v) || v > (uint64_t)(end - *p))
+            return -1;
+        f->value = *p, f->vlen = (size_t)v, skip = (size_t)v;
+        break;
+    default: return -1;
+    }
+    if (skip > (size_t)(end - *p))
+        return -1;
+    *p += skip;
+    return 0;
+}
+
+/* The descriptor of field number n of d, or NULL when d does not know it. */
+static const ProtobufCFieldDescriptor *s_known(const ProtobufCMessageDescriptor *d, uint64_t n)
+{
+    return n <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)n) : NULL;
+}
+
 /* Walk the fields of one message of type d in p[0..n): strings clean,
  * sub-messages walked, fields d does not know counted. */
 static int s_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int depth,
                   unsigned *unknown)
 {
     const uint8_t *end = p + n;
+    s_field_t fl;
     if (depth > 8)
         return 0;
     while (p < end) {
-        uint64_t tag, len;
-        if (s_varint(&p, end, &tag))
+        if (s_next(&p, end, &fl))
             return 0;
-        const ProtobufCFieldDescriptor *f =
-            tag >> 3 <= UINT32_MAX
-                ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
-                : NULL;
+        const ProtobufCFieldDescriptor *f = s_known(d, fl.number);
         if (!f)
             (*unknown)++;
-        switch (tag & 7) {
-        case 0:
-            if (s_varint(&p, end, &len))
-                return 0;
-            break;
-        case 1:
-        case 5: {
-            size_t w = (tag & 7) == 1 ? 8 : 4;
-            if ((size_t)(end - p) < w)
-                return 0;
-            p += w;
-            break;
-        }
-        case 2:
-            if (s_varint(&p, end, &len) || len > (uint64_t)(end - p))
-                return 0;
-            if (f && f->type == PROTOBUF_C_TYPE_STRING && !ro_utf8_valid((const char *)p, len))
-                return 0;
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                !s_walk(f->descriptor, p, len, depth + 1, unknown))
-                return 0;
-            p += len;
-            break;
-        default: return 0; /* groups: not proto3 */
-        }
+        else if (fl.type == 2 && f->type == PROTOBUF_C_TYPE_STRING &&
+                 !ro_utf8_valid((const char *)fl.value, fl.vlen))
+            return 0;
+        else if (fl.type == 2 && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                 !s_walk(f->descriptor, fl.value, fl.vlen, depth + 1, unknown))
+            return 0;
     }
     return 1;
 }
 
 /* True when every occurrence of top-level string field `field` in p[0..n)
- * is valid UTF-8 without a NUL byte (p is well formed: protobuf-c read it). */
+ * is valid UTF-8 without a NUL byte. */
 static int s_string_clean(const uint8_t *p, size_t n, unsigned field)
 {
     const uint8_t *end = p + n;
+    s_field_t fl;
     while (p < end) {
-        uint64_t tag, len = 0;
-        if (s_varint(&p, end, &tag))
+        if (s_next(&p, end, &fl))
             return 0;
-        unsigned wt = (unsigned)(tag & 7);
-        if ((wt == 0 || wt == 2) && s_varint(&p, end, &len))
+        if (fl.type == 2 && fl.number == field && !ro_utf8_valid((const char *)fl.value, fl.vlen))
             return 0;
-        size_t skip = wt == 1 ? 8 : wt == 5 ? 4 : wt == 2 ? (size_t)len : 0;
-        if (skip > (size_t)(end - p) || (wt != 0 && wt != 1 && wt != 2 && wt != 5))
-            return 0;
-        if (wt == 2 && tag >> 3 == field && !ro_utf8_valid((const char *)p, skip))
-            return 0;
-        p += skip;
     }
     return 1;
+}
+
+static void s_put_varint(uint8_t *out, size_t *at, uint64_t v)
+{
+    for (; v > 0x7f; v >>= 7)
+        out[(*at)++] = (uint8_t)(v & 0x7f) | 0x80;
+    out[(*at)++] = (uint8_t)v;
+}
+
+/* protobuf-c 1.4.1 keeps only the last occurrence of a oneof member sent more
+ * than once, where protobuf merges them. A Report's message fields are its
+ * body (one oneof): when a body occurs more than once, out gets the frame with
+ * one body instead, whose payload is the concatenation (protobuf's merge) of
+ * the occurrences protobuf merges: those of the last body kind after the last
+ * other kind (an earlier kind is cleared). Returns the new length (at most n;
+ * out holds 2 n bytes), or 0 when the frame has at most one body or does not
+ * read as protobuf. */
+static size_t s_merge_body(const uint8_t *in, size_t n, uint8_t *out)
+{
+    const uint8_t *p = in, *end = in + n;
+    const ProtobufCMessageDescriptor *d = &rollout__report__descriptor;
+    size_t bodies = 0, from = 0, used = 0, plen = 0;
+    uint64_t last = 0;
+    s_field_t fl;
+    while (p < end) { /* the last body kind, and where its run starts */
+        const uint8_t *at = p;
+        if (s_next(&p, end, &fl))
+            return 0;
+        const ProtobufCFieldDescriptor *f = s_known(d, fl.number);
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && fl.type == 2) {
+            bodies++;
+            if (fl.number != last)
+                from = (size_t)(at - in);
+            last = fl.number;
+        }
+    }
+    if (bodies < 2)
+        return 0;
+    uint8_t *payload = out + n; /* the merged payload, beside the copy */
+    for (p = in; p < end;) {    /* every other field as it is */
+        const uint8_t *at = p;
+        s_next(&p, end, &fl);
+        const ProtobufCFieldDescriptor *f = s_known(d, fl.number);
+        if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || fl.type != 2) {
+            memcpy(out + used, at, (size_t)(p - at));
+            used += (size_t)(p - at);
+        } else if ((size_t)(at - in) >= from && fl.number == last) {
+            memcpy(payload + plen, fl.value, fl.vlen);
+            plen += fl.vlen;
+        }
+    }
+    uint8_t head[20];
+    size_t h = 0;
+    s_put_varint(head, &h, last << 3 | 2);
+    s_put_varint(head, &h, plen);
+    memmove(out + used + h, payload, plen);
+    memcpy(out + used, head, h);
+    return used + h + plen;
 }
 
 int ro_pb_check(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
@@ -175,6 +245,10 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
                      RO_FRAME_MAX);
         return RO_REASON_MALFORMED;
     }
+    uint8_t merged[2 * RO_FRAME_MAX]; /* the frame, then scratch for s_merge_body */
+    size_t mlen = s_merge_body(buf, len, merged);
+    if (mlen)
+        buf = merged, len = mlen;
     Rollout__Report *msg = rollout__report__unpack(NULL, len, buf);
     if (!msg) {
         if (err)
@@ -189,6 +263,8 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
     /* a unit that is not clean text names nothing (a refusal echoes it) */
     int unit_bad = s_copy(out->unit, sizeof out->unit, msg->unit) != 0 ||
                    (!clean && !s_string_clean(buf, len, 2));
+    for (const char *c = out->unit; *c && !unit_bad; c++)
+        unit_bad = (unsigned char)*c < 0x20 || *c == 0x7f; /* logged: no line breaks, no ESC */
     out->version = msg->version;
     out->seq = msg->seq;
     out->recorded_at = msg->recorded_at;
@@ -230,13 +306,19 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
     snprintf(out->text, sizeof out->text, "%s", text ? text : "");
     if (unit_bad) {
         out->unit[0] = '\0';
-        DFAIL(RO_REASON_MALFORMED, "unit id longer than %d bytes, or not clean UTF-8", RO_UNIT_MAX);
+        DFAIL(RO_REASON_MALFORMED, "unit id longer than %d bytes, or not clean text", RO_UNIT_MAX);
     }
-    if (!clean)
-        DFAIL(RO_REASON_MALFORMED, "a string with a NUL byte or not valid UTF-8");
+    /* the version first: what a newer version means is not this hub's to judge */
     if (msg->version != RO_PROTOCOL_VERSION)
         DFAIL(RO_REASON_VERSION, "protocol version %u, this hub speaks %d", msg->version,
               RO_PROTOCOL_VERSION);
+    if (out->kind == RO_KIND_NONE && unknown > 0)
+        DFAIL(RO_REASON_VERSION,
+              "a report body this hub does not know (it speaks protocol version %d): a newer "
+              "client's, for a newer hub",
+              RO_PROTOCOL_VERSION);
+    if (!clean)
+        DFAIL(RO_REASON_MALFORMED, "a string with a NUL byte or not valid UTF-8");
     if (out->kind == RO_KIND_NONE)
         DFAIL(RO_REASON_MALFORMED, "report has no body");
     if (text_long)

@@ -145,8 +145,9 @@ ro_status_request_t ro_status_request(ro_query_t query);
 int ro_status_request_encode(const ro_status_request_t *r, uint8_t *buf, size_t cap);
 
 /* Decode one request frame of at most RO_STATUS_REQUEST_MAX bytes into *out.
- * Returns 0, or -1 with a reason in err (not a StatusRequest; an unknown
- * field, bad UTF-8, NUL or non-canonical encoding; a key or indicator over
+ * Any valid encoding is taken; fields it does not know are skipped and
+ * counted in out->unknown. Returns 0, or -1 with a reason in err (not a
+ * StatusRequest; bad UTF-8 or a NUL byte in a string; a key or indicator over
  * RO_STATUS_KEY_MAX). The version and query are not checked here. */
 int ro_status_request_decode(const uint8_t *buf, size_t len, ro_status_request_t *out, char *err,
                              size_t errlen);

@@ -206,6 +206,67 @@ static void test_any_valid_encoding(void **state)
     }
 }
 
+/* A body sent in two parts is merged, as protobuf does (protobuf-c alone
+ * keeps the last part); a body of another kind in between is cleared. */
+static void test_body_in_parts_merged(void **state)
+{
+    (void)state;
+#define HEAD 0x08, 0x01, 0x12, 10, '4', '6', '0', '0', '0', '0', '-', '0', '0', '1', 0x18, 0x05
+    /* training{date 20180101, participants 12} then training{hours_tenths 35} */
+    static const uint8_t parts[] = {HEAD, 0x52, 7,    0x08, 0x85, 0xD9, 0xCF,
+                                    0x09, 0x10, 0x0c, 0x52, 2,    0x18, 0x23};
+    /* training{participants 99}, staff{total 5}, then training{date}, training{participants 12} */
+    static const uint8_t switched[] = {HEAD, 0x52, 2,    0x10, 0x63, 0x5a, 2,    0x10, 0x05, 0x52,
+                                       5,    0x08, 0x85, 0xD9, 0xCF, 0x09, 0x52, 2,    0x10, 0x0c};
+#undef HEAD
+    const uint8_t *frames[] = {parts, switched};
+    size_t lens[] = {sizeof parts, sizeof switched};
+    uint32_t hours[] = {35, 0};
+    for (int i = 0; i < 2; i++) {
+        ro_report_t out;
+        char err[128] = "";
+        assert_int_equal(ro_report_decode(frames[i], lens[i], &out, err, sizeof err),
+                         RO_REASON_NONE);
+        assert_int_equal(out.kind, RO_KIND_TRAINING);
+        assert_int_equal(out.seq, 5);
+        assert_int_equal(out.date, 20180101);
+        assert_int_equal(out.total, 12);
+        assert_int_equal(out.part, hours[i]);
+    }
+}
+
+/* What a newer version may mean is not this hub's to judge: a report of
+ * another version, or with a body this hub does not know, is refused for
+ * its version (not final) before any other fault; a unit with a control
+ * character names no one. */
+static void test_version_before_faults(void **state)
+{
+    (void)state;
+    ro_report_t in = s_training(), out;
+    in.version = 2;
+    strcpy(in.text, "course");
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(&in, buf, sizeof buf);
+    uint8_t *c = memmem(buf, (size_t)n, "course", 6);
+    assert_non_null(c);
+    c[1] = '\0';
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_VERSION);
+    assert_string_equal(out.unit, in.unit);
+    /* version 1, a body field 15 (a message this hub does not know) and no other body */
+    static const uint8_t newer[] = {0x08, 0x01, 0x12, 10,  '4',  '6',  '0',  '0', '0',  '0',
+                                    '-',  '0',  '0',  '1', 0x18, 0x05, 0x7a, 2,   0x08, 0x01};
+    char err[160] = "";
+    assert_int_equal(ro_report_decode(newer, sizeof newer, &out, err, sizeof err),
+                     RO_REASON_VERSION);
+    assert_int_equal(out.seq, 5);
+    assert_non_null(strstr(err, "does not know"));
+    in = s_training();
+    strcpy(in.unit, "4601\n0-001");
+    n = ro_report_encode(&in, buf, sizeof buf);
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_MALFORMED);
+    assert_string_equal(out.unit, "");
+}
+
 static void test_hash_is_content(void **state)
 {
     (void)state;
@@ -412,6 +473,8 @@ int main(void)
         cmocka_unit_test(test_unknown_field_skipped),
         cmocka_unit_test(test_unknown_field_in_body_skipped),
         cmocka_unit_test(test_any_valid_encoding),
+        cmocka_unit_test(test_body_in_parts_merged),
+        cmocka_unit_test(test_version_before_faults),
         cmocka_unit_test(test_hash_is_content),
         cmocka_unit_test(test_embedded_nul_refused),
         cmocka_unit_test(test_bad_utf8_refused),

@@ -257,6 +257,15 @@ static void test_ingest_refusal_uses_up_seq(void **state)
     s_replies(f, out, sizeof out);
     assert_string_equal(out, "A refusal 460100-001 2 malformed\nA ack 460100-001 3\n");
     assert_int_equal(k->conflicts, 0);
+    /* another version: refused by name, nothing recorded, not even last_heard */
+    ro_report_t v2 = hf_report("460000-001", 1, RO_KIND_TRAINING, 20180105, 10, 20);
+    v2.version = 2;
+    s_send(f, "C", &v2);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "C refusal 460000-001 1 version\n");
+    assert_int_equal(f->states[0].last_seq, 0);
+    assert_int_equal(f->states[0].last_heard, 0);
 }
 
 static void test_ingest_batch_full(void **state)

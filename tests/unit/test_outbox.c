@@ -287,6 +287,32 @@ static void test_refuse_moves_to_refused(void **state)
 
 /* ---- reading ----------------------------------------------------------- */
 
+/* An older agent set aside events the hub refused for a reason its side can
+ * fix (unknown unit, forbidden, version): they go back into the outbox, unless
+ * the hub has acknowledged past them; final refusals stay aside. */
+static void test_requeue_non_final_refusals(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 5);
+    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_refuse(ob, 2, RO_REASON_UNKNOWN_UNIT, "not listed", 1), 0);
+    assert_int_equal(agent_outbox_refuse(ob, 3, RO_REASON_INVALID, "bad date", 1), 0);
+    assert_int_equal(agent_outbox_refuse(ob, 4, RO_REASON_FORBIDDEN, "key", 1), 0);
+    assert_int_equal(agent_outbox_requeue(ob), 2);
+    agent_event_t ev[5];
+    assert_int_equal(s_outbox_read(ob, 0, ev, 5), 3);
+    assert_int_equal(ev[0].seq, 2);
+    assert_int_equal(ev[1].seq, 4);
+    assert_int_equal(ev[2].seq, 5);
+    agent_refusal_t rf[4];
+    assert_int_equal(agent_outbox_refused_last(ob, rf, 4), 1);
+    assert_int_equal(rf[0].seq, 3);
+    assert_int_equal(agent_outbox_requeue(ob), 0); /* nothing left to move */
+    agent_outbox_destroy(&ob);
+}
+
 static void test_read_after_in_order_with_limit(void **state)
 {
     fixture_t *f = *state;
@@ -629,6 +655,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seq_survives_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ack_deletes_and_persists, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refuse_moves_to_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_non_final_refusals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_read_after_in_order_with_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_each_hands_rows_and_stops_when_told, s_setup,
                                         s_teardown),
