@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Hub hard kill: kill -9 the hub at random moments while many agents send;
 # afterwards every event any outbox accepted is stored exactly once, the
-# aggregates equal a recount of the raw reports, and the hub answered
-# status within 2 s of every restart.
+# aggregates equal a recount of the raw reports. How soon the hub answers
+# status after each restart is reported (the longest), not asserted: speed is
+# bench/run's to measure.
 #   KILLS (20), AGENTS (50), EVENTS per agent (500), SEED
 source "$(dirname "$0")/fault_lib.sh"
 DRILL=hub-kill
@@ -45,7 +46,6 @@ for ((k = 1; k <= KILLS; k++)); do
   hub_kill
   hub_restart_timed
   max_restart=$(fmax "$max_restart" "$RESTART_S")
-  fgt "$RESTART_S" 2.0 && fail "kill $k: the hub answered status only $RESTART_S s after its restart"
   for p in "${pids[@]}"; do wait "$p" || fail "kill $k: record --file failed"; done
 done
 

@@ -54,7 +54,6 @@ if [ "$FLEET" = 1 ]; then
     record staff --date 2018-02-05 --total 11 --proficient 5 >/dev/null || fail "second records"
   wait_until "$FLEET_LIMIT_S" all_delivered "${US[@]}" || fail "not every unit delivered after the restart: $TALLY_BAD"
   delivered=$(elapsed "$t0")
-  fgt "$delivered" "$FLEET_LIMIT_S" && fail "delivery after the restart took $delivered s"
   check_counts "893 agents" "${US[@]}"
   verify_ok || fail "rolloutctl verify: $VERIFY_OUT"
   finish "893 agents, hub restarted: all heard again in $heard s, all delivered a new event in $delivered s (record included), $RECORDED reports, $LOST lost, $DUPS duplicated"
