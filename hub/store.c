@@ -278,8 +278,8 @@ static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
 {
     if (from > 0 && from < HUB_STORE_SCHEMA)
         ro_log(LOG_NOTICE,
-               "%s: migrating the store from schema %lld to %d (once: about 45 s and free "
-               "disk the store's size per 10 million reports)",
+               "%s: migrating the store from schema %lld to %d (once: under a minute, and "
+               "free disk the store's size, per 10 million reports)",
                self->path, (long long)from, HUB_STORE_SCHEMA);
     if (sqlite3_create_function(self->db, "ro_report_hash", 6, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                 NULL, s_sql_hash, NULL, NULL) != SQLITE_OK) {
