@@ -319,12 +319,15 @@ static int s_check_values(const kind_spec_t *k, const char *date_word, uint32_t 
         if (date < RO_DATE_MIN / 100 || date > latest / 100) {
             snprintf(why, len, "%s: --month %s is %s", head, date_word,
                      date < RO_DATE_MIN / 100 ? "before the rollout began (2017-01)"
-                                              : "in the future");
+                                              : "after today + 1 day by this computer's "
+                                                "clock: check the month, and the clock");
             return -1;
         }
     } else if (date < RO_DATE_MIN || date > latest) {
         snprintf(why, len, "%s: --date %s is %s", head, date_word,
-                 date < RO_DATE_MIN ? "before the rollout began (2017-01-01)" : "in the future");
+                 date < RO_DATE_MIN ? "before the rollout began (2017-01-01)"
+                                    : "after today + 1 day by this computer's clock: check the "
+                                      "date, and the clock");
         return -1;
     }
     if (k->kind != RO_KIND_TRAINING && part > total) {

@@ -635,9 +635,15 @@ int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, i
             goto fail;
         }
         if (ro_report_check(r, now, err, errlen) != RO_REASON_NONE ||
-            !ro_utf8_valid(r->text, strlen(r->text))) {
-            if (ro_report_check(r, now, NULL, 0) == RO_REASON_NONE)
+            !ro_utf8_valid(r->text, strlen(r->text)) || ro_report_ahead(r, now)) {
+            int checked = ro_report_check(r, now, NULL, 0) == RO_REASON_NONE;
+            if (checked && !ro_utf8_valid(r->text, strlen(r->text)))
                 snprintf(err, errlen, "text is not valid UTF-8");
+            else if (checked) /* the hub would only hold it: the mistake is caught here */
+                snprintf(err, errlen,
+                         "%s %u is after today + 1 day by this computer's clock; check the "
+                         "date, and the clock",
+                         r->kind == RO_KIND_CASES ? "month" : "date", r->date);
             rc = AGENT_OUTBOX_INVALID;
             *bad = i;
             goto fail;

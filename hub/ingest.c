@@ -1,9 +1,11 @@
 /* hub_ingest: batch in, one transaction, acks out after COMMIT. A batch
  * whose commit fails is kept whole (it is bounded by batch_max) and replayed
  * from its raw bytes on retry, so the in-memory states never run ahead of
- * the store. Transport security is the caller's socket setup; with an auth
- * set, every message must come from a connection whose User-Id is its unit
- * and whose key is still listed (hub_auth), or it is refused as forbidden. */
+ * the store. A report dated after the hub's today (+ RO_FUTURE_SKEW) is
+ * stored held and acknowledged, and released (counted) by the first batch
+ * the hub's date reaches it in: nothing that time will fix is refused. Transport security is the
+ * caller's socket setup; with an auth set, every message must come from a connection whose User-Id
+ * is its unit and whose key is still listed (hub_auth), or it is refused as forbidden. */
 #include "ingest.h"
 #include "auth.h"
 #include "peers.h"
@@ -79,8 +81,22 @@ struct hub_ingest {
     hub_unit_state_t *pub;         /* borrowed, may be NULL: committed states, for readers */
     hub_ingest_publish_fn publish; /* may be NULL: hears of each change to pub */
     void *publish_arg;             /* its argument */
-    ro_ratelimit_t rl_refuse;      /* refusal and conflict log lines */
+    ro_ratelimit_t rl_refuse;      /* refusal, conflict and held log lines */
     ro_ratelimit_t rl_store;       /* store failure log lines */
+
+    /* Reports held until their date (clock): the committed count and the
+     * earliest day one is due (0: none), known without a query at each
+     * batch; and what the batch in hand changes, applied once committed. */
+    int held_known;         /* held_clock and held_due were read from the store */
+    uint64_t held_clock;    /* reports held now */
+    uint32_t held_due;      /* the earliest ro_report_due among them, 0 if none */
+    int b_released;         /* this batch ran a release: b_count and b_due replace them */
+    uint64_t b_count;       /* held after the release (before this batch's holds) */
+    uint32_t b_due;         /* their earliest due day */
+    uint64_t b_held;        /* reports this batch held */
+    uint32_t b_held_due;    /* their earliest due day, 0 if none */
+    long b_release_reports; /* reports this batch released */
+    size_t b_release_units; /* of how many units */
 };
 
 #define NO_PAIR UINT32_MAX
@@ -129,6 +145,8 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     }
     ro_ratelimit_init(&self->rl_refuse, 10, 1);
     ro_ratelimit_init(&self->rl_store, 1, 1.0 / 30);
+    /* failing here, the first batch reads it inside its transaction */
+    self->held_known = hub_store_held(store, &self->held_clock, &self->held_due, NULL, 0) == 0;
     return self;
 }
 
@@ -411,6 +429,87 @@ static int s_forbidden(const hub_ingest_t *self, const s_msg_t *m, const char *u
     return 0;
 }
 
+/* "2019-01-04", or "2019-02" for a month. */
+static void s_day_text(uint32_t date, int month, char *out, size_t len)
+{
+    if (month)
+        snprintf(out, len, "%04u-%02u", date / 100, date % 100);
+    else
+        snprintf(out, len, "%04u-%02u-%02u", date / 10000, date / 100 % 100, date % 100);
+}
+
+/* Report r was just stored held: count it for this batch, and say so. */
+static void s_held(hub_ingest_t *self, const ro_report_t *r, int64_t now)
+{
+    uint32_t due = ro_report_due(r);
+    self->b_held++;
+    if (self->b_held_due == 0 || due < self->b_held_due)
+        self->b_held_due = due;
+    if (!ro_log_allow(&self->rl_refuse))
+        return;
+    char date[16], today[16];
+    s_day_text(r->date, r->kind == RO_KIND_CASES, date, sizeof date);
+    s_day_text(ro_date_of(now), 0, today, sizeof today);
+    ro_log(LOG_WARNING,
+           "held %s seq %llu: dated %s, after the hub's today %s + 1 day; stored and acknowledged, "
+           "counted when the hub's date reaches it; the hub's clock may be behind",
+           r->unit, (unsigned long long)r->seq, date, today);
+}
+
+/* At the start of a batch's transaction: release the held reports whose
+ * date the hub's has reached (the same tolerance that held them), re-derive
+ * their units' aggregates from the counted reports, and mark those units
+ * to be written and published. Cheap when nothing is due: no query. */
+static int s_release(hub_ingest_t *self, int64_t now, char *err, size_t errlen)
+{
+    if (!self->held_known) {
+        int rc = hub_store_held(self->store, &self->b_count, &self->b_due, err, errlen);
+        if (rc)
+            return rc;
+        self->b_released = 1; /* applied at commit, like a release */
+    }
+    uint32_t due = self->b_released ? self->b_due : self->held_due;
+    uint32_t latest = ro_date_of(now + RO_FUTURE_SKEW);
+    if (due == 0 || due > latest)
+        return 0;
+    uint32_t *changed = malloc((self->nunits ? self->nunits : 1) * sizeof *changed);
+    if (!changed) {
+        snprintf(err, errlen, "out of memory");
+        return HUB_STORE_EFAIL;
+    }
+    size_t n = 0;
+    long released = hub_store_release(self->store, latest, self->states, changed, &n, err, errlen);
+    for (size_t i = 0; released >= 0 && i < n; i++)
+        s_dirty(self, changed[i]);
+    free(changed);
+    if (released < 0)
+        return (int)released;
+    self->b_released = 1;
+    self->b_release_reports = released;
+    self->b_release_units = n;
+    return hub_store_held(self->store, &self->b_count, &self->b_due, err, errlen);
+}
+
+/* Once committed: what the batch held and released becomes the state. */
+static void s_held_commit(hub_ingest_t *self)
+{
+    if (self->b_released) {
+        self->held_clock = self->b_count;
+        self->held_due = self->b_due;
+        self->held_known = 1;
+    }
+    self->held_clock += self->b_held;
+    if (self->b_held_due && (self->held_due == 0 || self->b_held_due < self->held_due))
+        self->held_due = self->b_held_due;
+    if (self->b_release_reports > 0)
+        ro_log(LOG_NOTICE,
+               "released %ld held report%s of %zu unit%s: the hub's date reached theirs; "
+               "%llu still held",
+               self->b_release_reports, self->b_release_reports == 1 ? "" : "s",
+               self->b_release_units, self->b_release_units == 1 ? "" : "s",
+               (unsigned long long)self->held_clock);
+}
+
 /* Apply message mi to the open transaction. Returns 0 or a store code. */
 static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, int64_t now,
                        char *err, size_t errlen)
@@ -484,7 +583,12 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         s_touch(self, mi, unit);
         return 0;
     }
-    int rc = hub_store_put_report(self->store, unit, &r, hash, now, err, errlen);
+    /* dated after the hub's today (+ the tolerance): stored and acked, but
+     * counted only when the hub's date reaches it, since the clock that is
+     * wrong may be the hub's own */
+    int ahead = ro_report_ahead(&r, now);
+    int rc = ahead ? hub_store_hold_report(self->store, unit, &r, hash, now, err, errlen)
+                   : hub_store_put_report(self->store, unit, &r, hash, now, err, errlen);
     if (rc == HUB_STORE_EDUP) {
         /* the store is ahead of the state: trust the store and judge it a resend */
         ro_log(LOG_ERR, "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`",
@@ -494,7 +598,10 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
     }
     if (rc)
         return rc;
-    hub_state_apply(st, &r);
+    if (ahead)
+        s_held(self, &r, now);
+    else
+        hub_state_apply(st, &r);
     st->last_seq = r.seq;
     d->reports_stored++;
     s_touch(self, mi, unit);
@@ -550,7 +657,13 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     hub_ingest_counters_t d;
     memset(&d, 0, sizeof d);
     int64_t began_us = ro_time_mono_us();
+    self->b_released = 0;
+    self->b_held = self->b_held_due = 0;
+    self->b_release_reports = 0;
+    self->b_release_units = 0;
     int rc = hub_store_begin(self->store, err, sizeof err);
+    if (rc == 0)
+        rc = s_release(self, now, err, sizeof err);
     for (size_t i = 0; rc == 0 && i < self->nmsgs; i++)
         rc = s_apply_one(self, &d, i, now, err, sizeof err);
     for (size_t i = 0; rc == 0 && i < self->ndirty; i++)
@@ -582,6 +695,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     self->c.unknown_fields += d.unknown_fields;
     for (int i = 0; i < RO_REASON_COUNT; i++)
         self->c.refused[i] += d.refused[i];
+    s_held_commit(self);
     self->c.batches++;
     self->c.last_batch_size = self->nmsgs;
     self->c.last_commit_us = (uint64_t)(ro_time_mono_us() - began_us);
@@ -683,6 +797,7 @@ size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t ca
     PUT("last_batch_size", c->last_batch_size);
     PUT("commit_failures", c->commit_failures);
     PUT("held_messages", self->held ? self->nmsgs : 0);
+    PUT("held_clock", self->held_clock);
     PUT("store_full", self->state == HUB_STORE_STATE_FULL);
     PUT("store_error", self->state == HUB_STORE_STATE_ERROR);
     PUT("replies_unroutable", self->unroutable);

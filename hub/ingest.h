@@ -31,7 +31,7 @@ typedef enum {
 
 /* Counters since start; refused[] is indexed by ro_reason_t. */
 typedef struct {
-    uint64_t reports_stored;           /* new reports committed */
+    uint64_t reports_stored;           /* new reports committed (held ones too) */
     uint64_t duplicates;               /* resent reports already stored (same body) */
     uint64_t conflicts;                /* same unit and seq, another body */
     uint64_t gaps;                     /* reports ahead of the next seq, ignored */
@@ -117,10 +117,12 @@ int hub_ingest_add_peer(hub_ingest_t *self, const void *rid, size_t rid_len, con
                         size_t body_len, int frames, const char *user_id, const char *key);
 
 /* Apply the batch in hand in one transaction and commit it, with now as the
- * hub's clock. Returns 0 with the replies ready (hub_ingest_reply_*), or a
- * HUB_STORE_E* code: then the transaction was rolled back, the states were
- * reloaded from the store, no reply is ready, and the batch is held: call
- * flush again later (hub_ingest_held is true until it succeeds). */
+ * hub's clock. The transaction first releases the held reports now due
+ * (their units' aggregates re-derived from the store, the units marked
+ * changed), then stores each report, held when ro_report_ahead(now). Returns 0 with the replies
+ * ready (hub_ingest_reply_*), or a HUB_STORE_E* code: then the transaction was rolled back, the
+ * states were reloaded from the store, no reply is ready, and the batch is held: call flush again
+ * later (hub_ingest_held is true until it succeeds). */
 int hub_ingest_flush(hub_ingest_t *self, int64_t now);
 
 /* Messages in hand (pending or held). */

@@ -205,9 +205,9 @@ size_t hub_metrics_list(void *arg, hub_metric_t *out, size_t cap)
 /* Ingest's metrics that are levels, not running totals. */
 static int s_is_gauge(const char *name)
 {
-    static const char *gauges[] = {"last_batch_size",    "held_messages",    "store_full",
-                                   "store_error",        "auth_keys_listed", "auth_list_bad_lines",
-                                   "auth_list_kept_keys"};
+    static const char *gauges[] = {"last_batch_size",     "held_messages",      "held_clock",
+                                   "store_full",          "store_error",        "auth_keys_listed",
+                                   "auth_list_bad_lines", "auth_list_kept_keys"};
     for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
         if (!strcmp(name, gauges[i]))
             return 1;

@@ -29,8 +29,8 @@ static const char *s_sql[Q_COUNT] = {
                       " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16"
                       " WHERE uid = ?1",
     [Q_REPORT_INSERT] = "INSERT INTO reports(uid, seq, kind, date, total, part, text,"
-                        " recorded_at, received_at, hash)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        " recorded_at, received_at, hash, state)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [Q_REPORT_FIND] = "SELECT hash FROM reports WHERE uid = ?1 AND seq = ?2",
     [Q_REFUSAL_INSERT] = "INSERT INTO refusals(unit, seq, reason, text, hash, at)"
                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -38,9 +38,25 @@ static const char *s_sql[Q_COUNT] = {
                        " ORDER BY rowid DESC LIMIT 1",
     [Q_RECOUNT] = RECOUNT_SQL,
     [Q_HISTORY] = "SELECT seq, date, total, part FROM reports"
-                  " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 ORDER BY date, seq",
+                  " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 AND state = 0 ORDER BY date, seq",
     [Q_SERIES] = "SELECT uid, date, total, part FROM reports"
-                 " WHERE kind = ?1 AND date <= ?2 ORDER BY uid, date, seq",
+                 " WHERE kind = ?1 AND date <= ?2 AND state = 0 ORDER BY uid, date, seq",
+    /* held reports are few: these read the partial index reports_held, and
+     * say so, because without statistics the planner may scan the table */
+    [Q_HELD_SUMMARY] = "SELECT count(*), IFNULL(min(" HELD_DUE "), 0) FROM reports"
+                       " INDEXED BY reports_held WHERE state = 1",
+    [Q_HELD_DUE_UNITS] = "SELECT DISTINCT uid FROM reports INDEXED BY reports_held"
+                         " WHERE state = 1 AND " HELD_DUE " <= ?1",
+    [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0"
+                       " WHERE state = 1 AND " HELD_DUE " <= ?1",
+    [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
+                       " WHERE uid = ?1 AND state = 0 ORDER BY seq",
+    [Q_UNIT_AGGREGATES] = "UPDATE units SET reports = ?2,"
+                          " participants = ?3, hours_tenths = ?4, sessions = ?5,"
+                          " staff_date = ?6, staff_total = ?7, staff_proficient = ?8,"
+                          " items_date = ?9, items_total = ?10, items_no_visit = ?11,"
+                          " cases_month = ?12, cases_total = ?13, cases_no_visit = ?14"
+                          " WHERE uid = ?1",
 };
 
 /* Schema steps: s_migrations[v] takes a store from user_version v to v + 1. */
@@ -89,6 +105,13 @@ static const char *s_migrations[HUB_STORE_SCHEMA] = {
      * refusal's content was not kept: hash 0 matches any resend of it. */
     "UPDATE reports SET hash = ro_report_hash(kind, date, total, part, text, recorded_at);"
     "UPDATE refusals SET hash = 0;",
+    /* 2 -> 3: a report is stored counted (0) or held (1: dated after the
+     * hub's today, until its date comes; REVISION-2.md reserves 2..5), so
+     * that nothing time will fix is refused. Existing reports are counted.
+     * The partial index holds only the held rows: the check at each batch
+     * and the release read it, never the whole table. */
+    "ALTER TABLE reports ADD COLUMN state INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;",
 };
 
 const char *hub_store_strerror(int code)
@@ -656,8 +679,8 @@ static int s_writable(const hub_store_t *self, size_t index, char *err, size_t e
     return HUB_STORE_EFAIL;
 }
 
-int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
-                         int64_t received_at, char *err, size_t errlen)
+static int s_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
+                        int64_t received_at, int state, char *err, size_t errlen)
 {
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
@@ -672,6 +695,7 @@ int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, 
     sqlite3_bind_int64(st, 8, r->recorded_at);
     sqlite3_bind_int64(st, 9, received_at);
     sqlite3_bind_int64(st, 10, (sqlite3_int64)hash);
+    sqlite3_bind_int(st, 11, state);
     int rc = sqlite3_step(st);
     int out = 0;
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -685,6 +709,145 @@ int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, 
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return out;
+}
+
+int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
+                         int64_t received_at, char *err, size_t errlen)
+{
+    return s_put_report(self, index, r, hash, received_at, HUB_STORE_COUNTED, err, errlen);
+}
+
+int hub_store_hold_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
+                          int64_t received_at, char *err, size_t errlen)
+{
+    return s_put_report(self, index, r, hash, received_at, HUB_STORE_HELD_CLOCK, err, errlen);
+}
+
+int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_HELD_SUMMARY];
+    int rc = sqlite3_step(st), out = 0;
+    if (rc == SQLITE_ROW) {
+        *count = (uint64_t)sqlite3_column_int64(st, 0);
+        *earliest = (uint32_t)sqlite3_column_int64(st, 1);
+    } else {
+        out = store_fail(self, rc, "cannot count the held reports", err, errlen);
+    }
+    sqlite3_reset(st);
+    return out;
+}
+
+/* The uids of the units with held reports due by today, malloc'ed into
+ * *uids (*n of them). Returns 0 or a code. */
+static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t *n, char *err,
+                       size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_HELD_DUE_UNITS];
+    size_t cap = 0;
+    int rc, out = 0;
+    *uids = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, today);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *grown = realloc(*uids, cap * sizeof *grown);
+            if (!grown) {
+                out = HUB_STORE_EFAIL;
+                if (err && errlen)
+                    snprintf(err, errlen, "out of memory");
+                break;
+            }
+            *uids = grown;
+        }
+        (*uids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    if (out == 0 && rc != SQLITE_DONE)
+        out = store_fail(self, rc, "cannot find the held reports due", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out) {
+        free(*uids);
+        *uids = NULL;
+        *n = 0;
+    }
+    return out;
+}
+
+/* Fold the counted reports of uid, in seq order, into *agg (zeroed first)
+ * with hub_state_apply, the rule the live state follows: the same result as
+ * RECOUNT_SQL (latest date, then latest seq), and write it to its units row
+ * (last_seq and last_heard stay). Returns 0 or a code. */
+static int s_refold_unit(hub_store_t *self, int64_t uid, hub_unit_state_t *agg, char *err,
+                         size_t errlen)
+{
+    memset(agg, 0, sizeof *agg);
+    sqlite3_stmt *st = self->q[Q_UNIT_COUNTED];
+    sqlite3_bind_int64(st, 1, uid);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ro_report_t r;
+        memset(&r, 0, sizeof r);
+        r.kind = (ro_kind_t)sqlite3_column_int(st, 0);
+        r.date = (uint32_t)sqlite3_column_int64(st, 1);
+        r.total = (uint32_t)sqlite3_column_int64(st, 2);
+        r.part = (uint32_t)sqlite3_column_int64(st, 3);
+        hub_state_apply(agg, &r);
+    }
+    int out = rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot recount a unit", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out)
+        return out;
+    st = self->q[Q_UNIT_AGGREGATES];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)agg->reports);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)agg->participants);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)agg->hours_tenths);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)agg->sessions);
+    sqlite3_bind_int64(st, 6, agg->staff_date);
+    sqlite3_bind_int64(st, 7, agg->staff_total);
+    sqlite3_bind_int64(st, 8, agg->staff_proficient);
+    sqlite3_bind_int64(st, 9, agg->items_date);
+    sqlite3_bind_int64(st, 10, agg->items_total);
+    sqlite3_bind_int64(st, 11, agg->items_no_visit);
+    sqlite3_bind_int64(st, 12, agg->cases_month);
+    sqlite3_bind_int64(st, 13, agg->cases_total);
+    sqlite3_bind_int64(st, 14, agg->cases_no_visit);
+    return s_step_done(self, st, "cannot update a unit's aggregates", err, errlen);
+}
+
+long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *states,
+                       uint32_t *changed, size_t *nchanged, char *err, size_t errlen)
+{
+    int64_t *uids;
+    size_t n;
+    *nchanged = 0;
+    int rc = s_due_units(self, today, &uids, &n, err, errlen);
+    if (rc)
+        return rc;
+    long released = 0;
+    if (n > 0) {
+        sqlite3_bind_int64(self->q[Q_HELD_RELEASE], 1, today);
+        rc = s_step_done(self, self->q[Q_HELD_RELEASE], "cannot release held reports", err, errlen);
+        released = rc ? 0 : (long)sqlite3_changes(self->db);
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        hub_unit_state_t agg;
+        rc = s_refold_unit(self, uids[k], &agg, err, errlen);
+        /* a unit no longer in the registry has its row rewritten all the same */
+        for (size_t i = 0; rc == 0 && i < self->nunits; i++) {
+            if (self->uids[i] != uids[k])
+                continue;
+            agg.last_seq = states[i].last_seq;
+            agg.last_heard = states[i].last_heard;
+            states[i] = agg;
+            changed[(*nchanged)++] = (uint32_t)i;
+            break;
+        }
+    }
+    free(uids);
+    return rc ? rc : released;
 }
 
 int hub_store_put_refusal(hub_store_t *self, const char *unit, uint64_t seq, ro_reason_t reason,

@@ -18,7 +18,13 @@
 #define HUB_STORE_EDUP -3  /* (unit, seq) already has a stored report */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 2
+#define HUB_STORE_SCHEMA 3
+
+/* A stored report's state (reports.state): counted in the aggregates, or
+ * held (stored and acknowledged, counted nowhere) until the hub's date
+ * reaches its own. REVISION-2.md reserves 2..5 (review, corrections). */
+#define HUB_STORE_COUNTED 0
+#define HUB_STORE_HELD_CLOCK 1
 
 typedef struct hub_store hub_store_t;
 
@@ -96,11 +102,35 @@ int hub_store_begin(hub_store_t *self, char *err, size_t errlen);
 int hub_store_commit(hub_store_t *self, char *err, size_t errlen);
 void hub_store_rollback(hub_store_t *self);
 
-/* Store report r of unit index (r->unit must be that unit) with the hash of
- * its wire body. Returns 0, HUB_STORE_EDUP if (unit, seq) is already
- * stored (nothing changes, the transaction stays usable), or a code. */
+/* Store report r of unit index (r->unit must be that unit), counted, with
+ * the hash of its content (ro_report_hash). Returns 0, HUB_STORE_EDUP if
+ * (unit, seq) is already stored (nothing changes, the transaction stays
+ * usable), or a code. */
 int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
                          int64_t received_at, char *err, size_t errlen);
+
+/* hub_store_put_report, but held (HUB_STORE_HELD_CLOCK): stored, its seq
+ * used up, and counted nowhere (aggregates, recount, as-of, history,
+ * series) until hub_store_release. */
+int hub_store_hold_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
+                          int64_t received_at, char *err, size_t errlen);
+
+/* How many reports are held (*count) and the earliest day one of them is
+ * due (*earliest, YYYYMMDD as ro_report_due; 0 when none). Reads the held
+ * rows' partial index only. Returns 0 or a code. */
+int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char *err,
+                   size_t errlen);
+
+/* Inside a write transaction: count every held report due by today
+ * (ro_report_due <= today), and re-derive the aggregates of each unit that
+ * had one from its counted reports, folded in seq order with
+ * hub_state_apply (what a recount finds), into its units row. For the
+ * units of the current registry, states[i] takes the new aggregates
+ * (last_seq and last_heard stay) and i is written to changed (room for
+ * every registry unit), *nchanged of them. Returns how many reports were
+ * released (>= 0) or a negative code. */
+long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *states,
+                       uint32_t *changed, size_t *nchanged, char *err, size_t errlen);
 
 /* Record a refused report of a known unit (unit is its id). */
 int hub_store_put_refusal(hub_store_t *self, const char *unit, uint64_t seq, ro_reason_t reason,

@@ -26,6 +26,11 @@ enum {
     Q_RECOUNT,
     Q_HISTORY,
     Q_SERIES,
+    Q_HELD_SUMMARY,
+    Q_HELD_DUE_UNITS,
+    Q_HELD_RELEASE,
+    Q_UNIT_COUNTED,
+    Q_UNIT_AGGREGATES,
     Q_COUNT
 };
 
@@ -34,14 +39,19 @@ enum {
     "staff_date, staff_total, staff_proficient, items_date, items_total, "                         \
     "items_no_visit, cases_month, cases_total, cases_no_visit"
 
+/* The first day a held report counts from, in SQL: ro_report_due. */
+#define HELD_DUE "(CASE WHEN kind = 4 THEN date * 100 + 1 ELSE date END)"
+
 /* The raw reports folded the way hub_state_apply folds them, for dates up
  * to ?1 (cases: months up to ?2), next to the stored units row. Training
- * sums; per kind the snapshot with the latest date, then the latest seq. */
+ * sums; per kind the snapshot with the latest date, then the latest seq.
+ * Only counted reports (state 0) count; maxseq, which last_seq must not be
+ * below, is over every stored report, held ones too. */
 #define RECOUNT_SQL                                                                                \
-    "WITH t AS (SELECT uid, COUNT(*) AS n, MAX(seq) AS maxseq,"                                    \
-    "  SUM(CASE WHEN kind = 1 THEN total ELSE 0 END) AS participants,"                             \
-    "  SUM(CASE WHEN kind = 1 THEN part ELSE 0 END) AS hours,"                                     \
-    "  SUM(kind = 1) AS sessions"                                                                  \
+    "WITH t AS (SELECT uid, SUM(state = 0) AS n, MAX(seq) AS maxseq,"                              \
+    "  SUM(CASE WHEN kind = 1 AND state = 0 THEN total ELSE 0 END) AS participants,"               \
+    "  SUM(CASE WHEN kind = 1 AND state = 0 THEN part ELSE 0 END) AS hours,"                       \
+    "  SUM(kind = 1 AND state = 0) AS sessions"                                                    \
     "  FROM reports WHERE (kind = 4 AND date <= ?2) OR (kind <> 4 AND date <= ?1)"                 \
     "  GROUP BY uid),"                                                                             \
     " s AS (SELECT uid,"                                                                           \
@@ -56,7 +66,8 @@ enum {
     "  MAX(CASE WHEN kind = 4 THEN part END) AS cp"                                                \
     "  FROM (SELECT uid, kind, date, total, part, ROW_NUMBER() OVER"                               \
     "        (PARTITION BY uid, kind ORDER BY date DESC, seq DESC) AS rn"                          \
-    "        FROM reports WHERE (kind IN (2, 3) AND date <= ?1) OR (kind = 4 AND date <= ?2))"     \
+    "        FROM reports WHERE state = 0 AND"                                                     \
+    "        ((kind IN (2, 3) AND date <= ?1) OR (kind = 4 AND date <= ?2)))"                      \
     "  WHERE rn = 1 GROUP BY uid)"                                                                 \
     " SELECT u.id, u.last_seq, u.last_heard, u.reports, u.participants, u.hours_tenths,"           \
     "  u.sessions, u.staff_date, u.staff_total, u.staff_proficient, u.items_date,"                 \

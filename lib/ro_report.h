@@ -70,10 +70,23 @@ int ro_reason_final(ro_reason_t reason);
 int ro_unit_id_valid(const char *id);
 
 /* Check a decoded report's fields: unit id format, seq (0 only for
- * heartbeats), a real date not before RO_DATE_MIN nor after now + skew,
- * counts in range and parts not above totals. Returns RO_REASON_NONE or
+ * heartbeats), a real date (cases: month) not before RO_DATE_MIN,
+ * recorded_at not before 2017, counts in range and parts not above totals.
+ * Nothing that time will fix is refused here: a date after now + skew is
+ * ro_report_ahead's to say, and a recorded_at ahead of now is accepted
+ * (an agent's clock that is ahead says nothing about the figures). now is
+ * kept for callers and for checks to come. Returns RO_REASON_NONE or
  * RO_REASON_INVALID with a one-line reason in err (if err is not NULL). */
 ro_reason_t ro_report_check(const ro_report_t *r, int64_t now, char *err, size_t errlen);
+
+/* The first day (YYYYMMDD) a report belongs to: its date, or the first day
+ * of its month for cases. */
+uint32_t ro_report_due(const ro_report_t *r);
+
+/* True when a report's date (cases: its month) is after the UTC date of
+ * now + RO_FUTURE_SKEW: the agent refuses to record it; the hub stores it
+ * held, uncounted, until its own date reaches it (docs/PROTOCOL.md 5.3). */
+int ro_report_ahead(const ro_report_t *r, int64_t now);
 
 /* True when s (len bytes) is valid UTF-8 with no NUL byte. */
 int ro_utf8_valid(const char *s, size_t len);

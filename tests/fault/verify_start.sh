@@ -22,7 +22,8 @@ per=$(( (REPORTS + 891) / 892 ))
 t0=$(now)
 sqlite3 -batch "$T/hub/hub.db" "PRAGMA synchronous = OFF; BEGIN;
   WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $per)
-  INSERT INTO reports SELECT u.uid, s.i, CASE WHEN s.i % 10 = 0 THEN 2 ELSE 1 END,
+  INSERT INTO reports(uid, seq, kind, date, total, part, text, recorded_at, received_at, hash)
+    SELECT u.uid, s.i, CASE WHEN s.i % 10 = 0 THEN 2 ELSE 1 END,
     20180101 + s.i % 28, 50 + s.i % 50, CASE WHEN s.i % 10 = 0 THEN 40 ELSE 10 + s.i % 30 END,
     'drill', 1514764800, 1514764800 + s.i, s.i FROM units u, s WHERE u.id <> '$u' ORDER BY u.uid, s.i;
   UPDATE units SET last_seq = $per, reports = $per,

@@ -432,9 +432,7 @@ static void test_check_refuses_out_of_range(void **state)
     assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
     r = s_training(), r.date = 20161231; /* before the rollout */
     assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
-    r = s_training(), r.date = 20190105; /* in the future */
-    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
-    r = s_training(), r.recorded_at = NOW + 2 * 86400;
+    r = s_training(), r.recorded_at = 1483228799; /* before 2017 */
     assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
     r = s_training(), r.seq = 0;
     assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
@@ -452,6 +450,35 @@ static void test_check_refuses_out_of_range(void **state)
     assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_NONE);
     r = s_training(), r.kind = RO_KIND_NONE;
     assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_INVALID);
+}
+
+/* Nothing that time will fix is refused: a date ahead of the clock is for
+ * ro_report_ahead to say (the hub holds, the agent refuses), and recorded_at
+ * ahead of the clock, even by years, is no fault at all. */
+static void test_check_future_is_ahead_not_invalid(void **state)
+{
+    (void)state;
+    ro_report_t r = s_training();
+    r.date = 20190105; /* four days after NOW */
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_NONE);
+    assert_true(ro_report_ahead(&r, NOW));
+    r.date = 20190102; /* within the tolerance of one day */
+    assert_false(ro_report_ahead(&r, NOW));
+    r.date = 20190103;
+    assert_true(ro_report_ahead(&r, NOW));
+    assert_false(ro_report_ahead(&r, NOW + 2 * 86400));
+    r.kind = RO_KIND_CASES, r.date = 201902, r.total = 10, r.part = 1;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_NONE);
+    assert_true(ro_report_ahead(&r, NOW));
+    assert_int_equal(ro_report_due(&r), 20190201);
+    assert_false(ro_report_ahead(&r, NOW + 30 * 86400)); /* 01-31 + 1 day is in February */
+    r.date = 201901;
+    assert_false(ro_report_ahead(&r, NOW));
+    r = s_training(), r.recorded_at = NOW + 3 * 365 * 86400;
+    assert_int_equal(ro_report_check(&r, NOW, NULL, 0), RO_REASON_NONE);
+    assert_false(ro_report_ahead(&r, NOW));
+    r.kind = RO_KIND_HEARTBEAT, r.seq = 0, r.date = 0;
+    assert_false(ro_report_ahead(&r, NOW));
 }
 
 static void test_check_heartbeat(void **state)
@@ -484,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_hubmsg_round_trip),
         cmocka_unit_test(test_check_accepts_valid),
         cmocka_unit_test(test_check_refuses_out_of_range),
+        cmocka_unit_test(test_check_future_is_ahead_not_invalid),
         cmocka_unit_test(test_check_heartbeat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

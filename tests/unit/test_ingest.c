@@ -11,6 +11,7 @@
 #include "ingest.h"
 #include "ro_codec.h"
 #include "ro_status.h"
+#include "ro_time.h"
 #include "status.h"
 
 #include <signal.h>
@@ -340,6 +341,127 @@ static void test_ingest_holds_batch_while_full(void **state)
     ro_registry_destroy(&reg);
 }
 
+static double s_metric(fixture_t *f, const char *name)
+{
+    hub_metric_t m[HUB_INGEST_METRICS_MAX];
+    size_t n = hub_ingest_metrics(f->ingest, m, HUB_INGEST_METRICS_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m[i].name, name))
+            return m[i].value;
+    fail_msg("no metric %s", name);
+    return -1;
+}
+
+/* A report dated after the hub's today + 1 day (the hub's clock may be the
+ * one that is behind) is stored and acknowledged, but held: counted nowhere
+ * until the hub's date reaches it. Then it counts as a recount says: a
+ * later-seq snapshot of the same date, stored before the release, still
+ * wins. A resend while held is a duplicate. */
+static void test_ingest_holds_report_ahead_of_clock(void **state)
+{
+    fixture_t *f = *state;
+    char out[2048];
+    uint32_t ahead = ro_date_of(NOW + 3 * 86400); /* 2019-01-04 */
+    ro_report_t r1 = hf_report("460100-001", 1, RO_KIND_ITEMS, 20181220, 50, 20);
+    ro_report_t r2 = hf_report("460100-001", 2, RO_KIND_ITEMS, ahead, 80, 60);
+    ro_report_t r3 = hf_report("460100-001", 3, RO_KIND_TRAINING, ahead, 12, 30);
+    s_send(f, "A", &r1);
+    s_send(f, "A", &r2);
+    s_send(f, "A", &r3);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A ack 460100-001 3\n");
+    hub_unit_state_t *u = &f->states[1];
+    assert_int_equal(u->last_seq, 3);
+    assert_int_equal(u->reports, 1);
+    assert_int_equal(u->items_no_visit, 20);
+    assert_int_equal(u->sessions, 0);
+    assert_int_equal(hub_ingest_counters(f->ingest)->refused[RO_REASON_INVALID], 0);
+    assert_true(s_metric(f, "held_clock") == 2.0);
+    uint64_t units = 0, reports = 0;
+    assert_int_equal(hub_store_recount(f->store, NULL, 0, &units, &reports, NULL, 0), 0);
+    assert_int_equal(reports, 1);
+
+    /* still held a day later (the 2nd + 1 day is before the 4th); a resend
+     * is a duplicate, and seq 4, a later snapshot of the same date, too is
+     * held */
+    ro_report_t r4 = hf_report("460100-001", 4, RO_KIND_ITEMS, ahead, 90, 10);
+    s_send(f, "A", &r2);
+    s_send(f, "A", &r4);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW + 86400), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A ack 460100-001 4\nA ack 460100-001 4\n");
+    assert_int_equal(hub_ingest_counters(f->ingest)->duplicates, 1);
+    assert_int_equal(u->reports, 1);
+    assert_true(s_metric(f, "held_clock") == 3.0);
+
+    /* four days later any batch releases them: a heartbeat will do */
+    ro_report_t hb = hf_report("460000-001", 0, RO_KIND_HEARTBEAT, 0, 0, 0);
+    s_send(f, "B", &hb);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW + 4 * 86400), 0);
+    assert_int_equal(u->reports, 4);
+    assert_int_equal(u->sessions, 1);
+    assert_int_equal(u->participants, 12);
+    assert_int_equal(u->items_date, ahead);
+    assert_int_equal(u->items_no_visit, 10); /* seq 4 beats seq 2 of the same date */
+    assert_int_equal(u->last_seq, 4);
+    assert_true(s_metric(f, "held_clock") == 0.0);
+    size_t nchanged = 0;
+    const uint32_t *changed = hub_ingest_changed(f->ingest, &nchanged);
+    int published = 0;
+    for (size_t i = 0; i < nchanged; i++)
+        published |= changed[i] == 1;
+    assert_true(published);
+    assert_int_equal(hub_store_recount(f->store, NULL, 0, &units, &reports, NULL, 0), 0);
+    assert_int_equal(reports, 4);
+    hub_unit_state_t again[NUNITS];
+    assert_int_equal(hub_store_load_states(f->store, f->reg, again, NULL, 0), 0);
+    hf_assert_states_equal(again, f->states, NUNITS);
+}
+
+/* The held count and the earliest due day survive a restart (a new ingest
+ * reads them from the store), and a month of cases is due on its 1st. */
+static void test_ingest_held_survives_restart(void **state)
+{
+    fixture_t *f = *state;
+    ro_report_t c = hf_report("469002-003", 1, RO_KIND_CASES, 201902, 100, 40);
+    s_send(f, "A", &c);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    assert_true(s_metric(f, "held_clock") == 1.0);
+    hub_ingest_destroy(&f->ingest);
+    assert_int_equal(hub_store_load_states(f->store, f->reg, f->states, NULL, 0), 0);
+    f->ingest = hub_ingest_new(f->store, f->reg, f->states, 64);
+    assert_non_null(f->ingest);
+    assert_true(s_metric(f, "held_clock") == 1.0);
+    ro_report_t hb = hf_report("469002-003", 0, RO_KIND_HEARTBEAT, 0, 0, 0);
+    s_send(f, "A", &hb);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW + 29 * 86400), 0); /* 01-30 + 1 day */
+    assert_int_equal(f->states[2].reports, 0);
+    s_send(f, "A", &hb);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW + 30 * 86400), 0); /* 01-31 + 1 day */
+    assert_int_equal(f->states[2].reports, 1);
+    assert_int_equal(f->states[2].cases_month, 201902);
+    assert_true(s_metric(f, "held_clock") == 0.0);
+    assert_int_equal(hub_store_recount(f->store, NULL, 0, NULL, NULL, NULL, 0), 0);
+}
+
+/* recorded_at is no reason to refuse: an agent whose clock is years ahead
+ * has its report stored and counted (its date is what counts). */
+static void test_ingest_recorded_at_ahead_stored(void **state)
+{
+    fixture_t *f = *state;
+    char out[256];
+    ro_report_t r = hf_report("460000-001", 1, RO_KIND_STAFF, 20181231, 10, 4);
+    r.recorded_at = NOW + 5 * 365 * 86400;
+    s_send(f, "A", &r);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "A ack 460000-001 1\n");
+    assert_int_equal(f->states[0].reports, 1);
+    assert_int_equal(f->states[0].staff_proficient, 4);
+    assert_true(s_metric(f, "held_clock") == 0.0);
+}
+
 /* ---- status answers ------------------------------------------------------- */
 
 static ro_status_reply_t *s_ask(hub_status_t *status, ro_query_t q, const char *key)
@@ -437,6 +559,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_refusal_uses_up_seq, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_batch_full, s_setup, s_teardown),
         cmocka_unit_test(test_ingest_holds_batch_while_full),
+        cmocka_unit_test_setup_teardown(test_ingest_holds_report_ahead_of_clock, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_held_survives_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_recorded_at_ahead_stored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -495,7 +495,7 @@ static void test_batch_is_all_or_nothing(void **state)
     assert_int_equal(st.depth, 0);
     assert_int_equal(st.next_seq, 1);
 
-    /* a date in the future is refused too, by the shared check */
+    /* a date after today + 1 day is refused too (ro_report_ahead): the hub would hold it */
     ro_report_t fut = s_staff(40, 1);
     fut.date = ro_date_of(ro_time_now() + 40 * 86400);
     assert_int_equal(agent_outbox_append(ob, &fut, ro_time_now(), f->err, sizeof f->err),

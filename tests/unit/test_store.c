@@ -538,6 +538,38 @@ static void test_newer_schema_and_foreign_db_refused(void **state)
     s_expect_refused_untouched(other, "not a rollout hub store");
 }
 
+/* Make the store at path look as an older build left it: schema version
+ * (1 or 2), without what schema 3 added (the state column and its index). */
+static void s_downgrade(const char *path, int version)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db,
+                          "DROP INDEX reports_held;"
+                          "ALTER TABLE reports DROP COLUMN state;",
+                          NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("downgrade: %s", msg ? msg : "?");
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version);
+    assert_int_equal(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static int64_t s_sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
 /* Schema 1 hashed a report's bytes; schema 2 its content. Opening a schema-1
  * store rehashes its reports, and marks its refusals (whose content was not
  * kept) as matching any resend. */
@@ -558,10 +590,7 @@ static void test_migrate_1_to_2_rehashes(void **state)
     s_put_states(st, states);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     hub_store_destroy(&st);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    s_downgrade(path, 1);
 
     st = hf_open(path, 0);
     assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
@@ -573,13 +602,137 @@ static void test_migrate_1_to_2_rehashes(void **state)
     assert_int_equal(hub_store_find(st, 1, 2, &hash, &why, text, sizeof text), 2);
     assert_true(hash == 0);
     hub_store_destroy(&st);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), HUB_STORE_SCHEMA);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), HUB_STORE_SCHEMA);
+    ro_registry_destroy(&reg);
+}
+
+/* Schema 3 adds reports.state (0 counted, 1 held) and a partial index on
+ * the held rows: a schema-2 store's reports all stay counted, its
+ * aggregates still equal the recount, and it can hold reports at once. */
+static void test_migrate_2_to_3_adds_state(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema2.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0}, again[NUNITS];
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    hub_store_destroy(&st);
+    s_downgrade(path, 2);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM pragma_table_info('reports')"
+                                     " WHERE name = 'state'"),
+                     0);
+
+    st = hf_open(path, 0);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM reports WHERE state = 0"), 11);
+    assert_int_equal(
+        s_sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'reports_held'"), 1);
+    assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
+    hf_assert_states_equal(again, states, NUNITS);
+    uint64_t units = 0, reports = 0, held = 9;
+    uint32_t earliest = 9;
+    assert_int_equal(hub_store_recount(st, NULL, 0, &units, &reports, NULL, 0), 0);
+    assert_int_equal(reports, 11);
+    assert_int_equal(hub_store_held(st, &held, &earliest, NULL, 0), 0);
+    assert_int_equal(held, 0);
+    assert_int_equal(earliest, 0);
+
+    /* and it holds a report: stored, counted nowhere */
+    ro_report_t r = hf_report("469002-003", 2, RO_KIND_TRAINING, 20190110, 9, 9);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_hold_report(st, 2, &r, 5, NOW, NULL, 0), 0);
+    states[2].last_seq = 2;
+    assert_int_equal(hub_store_put_state(st, 2, &states[2], NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_int_equal(hub_store_held(st, &held, &earliest, NULL, 0), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(earliest, 20190110);
+    assert_int_equal(hub_store_recount(st, NULL, 0, NULL, &reports, NULL, 0), 0);
+    assert_int_equal(reports, 11);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* Held reports count nowhere: not in the recount (which still sees their
+ * seq under last_seq), as-of states, history or series. Released, they
+ * count as if stored counted in seq order: a later same-date snapshot
+ * still wins. */
+static void test_held_counted_nowhere_until_released(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(":memory:", 0);
+    hub_unit_state_t states[NUNITS] = {0}, at[NUNITS];
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    const char *u = "460000-001";
+    ro_report_t held[] = {
+        hf_report(u, 11, RO_KIND_STAFF, 20190110, 500, 400),
+        hf_report(u, 13, RO_KIND_TRAINING, 20190110, 1000, 900),
+        hf_report(u, 14, RO_KIND_CASES, 201902, 10, 9),
+    };
+    ro_report_t later = hf_report(u, 12, RO_KIND_STAFF, 20190110, 30, 3); /* counted */
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_hold_report(st, 0, &held[0], 1, NOW, NULL, 0), 0);
+    s_put(st, states, 0, &later); /* as if the clock had moved on in between */
+    assert_int_equal(hub_store_hold_report(st, 0, &held[1], 3, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_hold_report(st, 0, &held[2], 4, NOW, NULL, 0), 0);
+    states[0].last_seq = 14;
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    hub_unit_state_t before = states[0];
+
+    uint64_t reports = 0, count = 0;
+    uint32_t earliest = 0;
+    assert_int_equal(hub_store_recount(st, NULL, 0, NULL, &reports, NULL, 0), 0);
+    assert_int_equal(reports, 12);
+    assert_int_equal(hub_store_held(st, &count, &earliest, NULL, 0), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(earliest, 20190110);
+    assert_int_equal(hub_store_states_as_of(st, reg, 20991231, at, NULL, 0), 0);
+    hf_assert_states_equal(at, states, NUNITS);
+    hub_store_point_t *pts;
+    size_t n;
+    assert_int_equal(hub_store_history(st, 0, RO_KIND_TRAINING, 20991231, &pts, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    free(pts);
+    uint32_t dates[] = {20991231};
+    uint64_t total, part;
+    assert_int_equal(hub_store_series(st, RO_KIND_TRAINING, dates, 1, &total, &part, NULL, 0), 0);
+    assert_int_equal(total, 75 + 7);
+
+    /* the 10th: the two dated then are released, February's cases wait */
+    uint32_t changed[NUNITS];
+    size_t nchanged = 9;
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_release(st, 20190110, states, changed, &nchanged, NULL, 0), 2);
+    assert_int_equal(nchanged, 1);
+    assert_int_equal(changed[0], 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_int_equal(states[0].last_seq, before.last_seq);
+    assert_int_equal(states[0].last_heard, before.last_heard);
+    assert_int_equal(states[0].reports, 13);
+    assert_int_equal(states[0].participants, 75 + 1000);
+    assert_int_equal(states[0].staff_total, 30); /* seq 12 beats seq 11 of the same date */
+    assert_int_equal(states[0].cases_month, 201803);
+    assert_int_equal(hub_store_recount(st, NULL, 0, NULL, &reports, NULL, 0), 0);
+    assert_int_equal(reports, 14);
+    hub_unit_state_t row[NUNITS];
+    assert_int_equal(hub_store_load_states(st, reg, row, NULL, 0), 0);
+    hf_assert_states_equal(row, states, NUNITS);
+    assert_int_equal(hub_store_held(st, &count, &earliest, NULL, 0), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(earliest, 20190201);
+
+    /* nothing due: nothing changes */
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_release(st, 20190131, states, changed, &nchanged, NULL, 0), 0);
+    assert_int_equal(nchanged, 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
 
@@ -729,6 +882,8 @@ int main(void)
         cmocka_unit_test(test_truncated_db_refused_untouched),
         cmocka_unit_test(test_newer_schema_and_foreign_db_refused),
         cmocka_unit_test(test_migrate_1_to_2_rehashes),
+        cmocka_unit_test(test_migrate_2_to_3_adds_state),
+        cmocka_unit_test(test_held_counted_nowhere_until_released),
         cmocka_unit_test(test_recount_detects_tampering),
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),
