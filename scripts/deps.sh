@@ -18,7 +18,7 @@ RO_BUILD_PACKAGES=(gcc pkg-config meson ninja-build protobuf-c-compiler libproto
 # interop suite's Python client Debian's ZeroMQ and protobuf bindings and
 # protoc, which generates its code from proto/rollout.proto at test time.
 RO_TEST_PACKAGES=(chromium fonts-wqy-microhei curl systemd man-db groff-base iproute2
-  clang-format python3-zmq python3-protobuf protobuf-compiler)
+  clang-format python3-zmq python3-protobuf protobuf-compiler faketime)
 
 # What CI runs beyond scripts/test: the unit tests under valgrind, and
 # debootstrap for the fresh-machine run of the README's two commands.
