@@ -817,6 +817,17 @@ static int s_refold_unit(hub_store_t *self, int64_t uid, hub_unit_state_t *agg, 
     return s_step_done(self, st, "cannot update a unit's aggregates", err, errlen);
 }
 
+typedef struct {
+    int64_t uid;
+    size_t index;
+} s_uid_index_t;
+
+static int s_by_uid(const void *a, const void *b)
+{
+    int64_t x = ((const s_uid_index_t *)a)->uid, y = ((const s_uid_index_t *)b)->uid;
+    return (x > y) - (x < y);
+}
+
 long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *states,
                        uint32_t *changed, size_t *nchanged, char *err, size_t errlen)
 {
@@ -827,7 +838,19 @@ long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *stat
     if (rc)
         return rc;
     long released = 0;
-    if (n > 0) {
+    /* the registry's units by uid: a clock fixed after days behind releases
+     * reports of every unit at once, so no scan of the registry per unit */
+    s_uid_index_t *map = n ? malloc((self->nunits ? self->nunits : 1) * sizeof *map) : NULL;
+    if (n && !map) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        rc = HUB_STORE_EFAIL;
+    }
+    for (size_t i = 0; map && i < self->nunits; i++)
+        map[i] = (s_uid_index_t){self->uids[i], i};
+    if (map)
+        qsort(map, self->nunits, sizeof *map, s_by_uid);
+    if (rc == 0 && n > 0) {
         sqlite3_bind_int64(self->q[Q_HELD_RELEASE], 1, today);
         rc = s_step_done(self, self->q[Q_HELD_RELEASE], "cannot release held reports", err, errlen);
         released = rc ? 0 : (long)sqlite3_changes(self->db);
@@ -836,16 +859,17 @@ long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *stat
         hub_unit_state_t agg;
         rc = s_refold_unit(self, uids[k], &agg, err, errlen);
         /* a unit no longer in the registry has its row rewritten all the same */
-        for (size_t i = 0; rc == 0 && i < self->nunits; i++) {
-            if (self->uids[i] != uids[k])
-                continue;
-            agg.last_seq = states[i].last_seq;
-            agg.last_heard = states[i].last_heard;
-            states[i] = agg;
-            changed[(*nchanged)++] = (uint32_t)i;
-            break;
+        s_uid_index_t key = {uids[k], 0};
+        const s_uid_index_t *at =
+            rc == 0 ? bsearch(&key, map, self->nunits, sizeof *map, s_by_uid) : NULL;
+        if (at) {
+            agg.last_seq = states[at->index].last_seq;
+            agg.last_heard = states[at->index].last_heard;
+            states[at->index] = agg;
+            changed[(*nchanged)++] = (uint32_t)at->index;
         }
     }
+    free(map);
     free(uids);
     return rc ? rc : released;
 }
