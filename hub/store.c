@@ -774,6 +774,27 @@ static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t
     return out;
 }
 
+/* Bind a unit's 13 aggregates (reports .. cases_no_visit, the units
+ * table's order) to parameters at, at + 1, ... of st. */
+static void s_bind_aggregates(sqlite3_stmt *st, int at, const hub_unit_state_t *s)
+{
+    const sqlite3_int64 v[] = {(sqlite3_int64)s->reports,
+                               (sqlite3_int64)s->participants,
+                               (sqlite3_int64)s->hours_tenths,
+                               (sqlite3_int64)s->sessions,
+                               s->staff_date,
+                               s->staff_total,
+                               s->staff_proficient,
+                               s->items_date,
+                               s->items_total,
+                               s->items_no_visit,
+                               s->cases_month,
+                               s->cases_total,
+                               s->cases_no_visit};
+    for (int i = 0; i < (int)(sizeof v / sizeof v[0]); i++)
+        sqlite3_bind_int64(st, at + i, v[i]);
+}
+
 /* Fold the counted reports of uid, in seq order, into *agg (zeroed first)
  * with hub_state_apply, the rule the live state follows: the same result as
  * RECOUNT_SQL (latest date, then latest seq), and write it to its units row
@@ -801,19 +822,7 @@ static int s_refold_unit(hub_store_t *self, int64_t uid, hub_unit_state_t *agg, 
         return out;
     st = self->q[Q_UNIT_AGGREGATES];
     sqlite3_bind_int64(st, 1, uid);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)agg->reports);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)agg->participants);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)agg->hours_tenths);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)agg->sessions);
-    sqlite3_bind_int64(st, 6, agg->staff_date);
-    sqlite3_bind_int64(st, 7, agg->staff_total);
-    sqlite3_bind_int64(st, 8, agg->staff_proficient);
-    sqlite3_bind_int64(st, 9, agg->items_date);
-    sqlite3_bind_int64(st, 10, agg->items_total);
-    sqlite3_bind_int64(st, 11, agg->items_no_visit);
-    sqlite3_bind_int64(st, 12, agg->cases_month);
-    sqlite3_bind_int64(st, 13, agg->cases_total);
-    sqlite3_bind_int64(st, 14, agg->cases_no_visit);
+    s_bind_aggregates(st, 2, agg);
     return s_step_done(self, st, "cannot update a unit's aggregates", err, errlen);
 }
 
@@ -896,19 +905,7 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
     sqlite3_bind_int64(st, 1, self->uids[index]);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)s->last_seq);
     sqlite3_bind_int64(st, 3, s->last_heard);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)s->reports);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)s->participants);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)s->hours_tenths);
-    sqlite3_bind_int64(st, 7, (sqlite3_int64)s->sessions);
-    sqlite3_bind_int64(st, 8, s->staff_date);
-    sqlite3_bind_int64(st, 9, s->staff_total);
-    sqlite3_bind_int64(st, 10, s->staff_proficient);
-    sqlite3_bind_int64(st, 11, s->items_date);
-    sqlite3_bind_int64(st, 12, s->items_total);
-    sqlite3_bind_int64(st, 13, s->items_no_visit);
-    sqlite3_bind_int64(st, 14, s->cases_month);
-    sqlite3_bind_int64(st, 15, s->cases_total);
-    sqlite3_bind_int64(st, 16, s->cases_no_visit);
+    s_bind_aggregates(st, 4, s);
     return s_step_done(self, st, "cannot update a unit", err, errlen);
 }
 
