@@ -434,7 +434,7 @@ static int s_parse_record(int n, char **words, const char *unit, int64_t now, ro
     r->date = date;
     r->total = total;
     r->part = part;
-    if (ro_report_check(r, now, msg, sizeof msg) != RO_REASON_NONE) {
+    if (ro_report_check(r, msg, sizeof msg) != RO_REASON_NONE) {
         snprintf(why, len, "%s: %s", head, msg);
         return -1;
     }

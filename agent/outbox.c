@@ -634,9 +634,9 @@ int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, i
             *bad = i;
             goto fail;
         }
-        if (ro_report_check(r, now, err, errlen) != RO_REASON_NONE ||
+        if (ro_report_check(r, err, errlen) != RO_REASON_NONE ||
             !ro_utf8_valid(r->text, strlen(r->text)) || ro_report_ahead(r, now)) {
-            int checked = ro_report_check(r, now, NULL, 0) == RO_REASON_NONE;
+            int checked = ro_report_check(r, NULL, 0) == RO_REASON_NONE;
             if (checked && !ro_utf8_valid(r->text, strlen(r->text)))
                 snprintf(err, errlen, "text is not valid UTF-8");
             else if (checked) /* the hub would only hold it: the mistake is caught here */

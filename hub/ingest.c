@@ -555,7 +555,7 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
 
     /* what decoded but broke a limit is refused like an invalid report: by
      * name, and at the next seq it uses that seq up */
-    ro_reason_t bad = reason != RO_REASON_NONE ? reason : ro_report_check(&r, now, why, sizeof why);
+    ro_reason_t bad = reason != RO_REASON_NONE ? reason : ro_report_check(&r, why, sizeof why);
     if (r.kind == RO_KIND_HEARTBEAT && bad == RO_REASON_NONE) {
         d->heartbeats++;
         s_touch(self, mi, unit);

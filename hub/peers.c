@@ -436,6 +436,21 @@ static int s_rank_cmp(const void *a, const void *b)
     return x->pending < y->pending ? 1 : x->pending > y->pending ? -1 : 0;
 }
 
+/* Room in the rank scratch for entry n (grown by doubling). 0, or -1 when
+ * out of memory (the pass then works on what it has). */
+static int s_rank_room(hub_peers_t *self, size_t n)
+{
+    if (n < self->rank_cap)
+        return 0;
+    size_t cap = self->rank_cap ? 2 * self->rank_cap : 64;
+    s_rank_t *r = realloc(self->rank, cap * sizeof *r);
+    if (!r)
+        return -1;
+    self->rank = r;
+    self->rank_cap = cap;
+    return 0;
+}
+
 /* The connections of one identity share one bound: a key that opens many
  * connections holds no more than one connection may. Those that showed no
  * key share "unknown"; an unauthenticated one (curve off) is alone. */
@@ -446,14 +461,8 @@ static size_t s_per_identity(hub_peers_t *self, int64_t now)
         s_conn_t *c = &self->conns[fd];
         if (!c->live || c->cut || c->unmeasured || !c->pending || (c->shown && !c->user[0]))
             continue;
-        if (n == self->rank_cap) {
-            size_t cap = self->rank_cap ? 2 * self->rank_cap : 64;
-            s_rank_t *r = realloc(self->rank, cap * sizeof *r);
-            if (!r)
-                break;
-            self->rank = r;
-            self->rank_cap = cap;
-        }
+        if (s_rank_room(self, n))
+            break;
         self->rank[n++] = (s_rank_t){c->shown ? c->user : "", c->pending, (int)fd};
     }
     if (n) /* rank is NULL until there was something to rank */
@@ -493,14 +502,8 @@ static size_t s_status_crowd(hub_peers_t *self, int64_t now)
         s_conn_t *c = &self->conns[fd];
         if (!c->live || c->cut || c->sock != HUB_PEERS_STATUS || !c->shown || !c->user[0])
             continue;
-        if (n == self->rank_cap) {
-            size_t cap = self->rank_cap ? 2 * self->rank_cap : 64;
-            s_rank_t *r = realloc(self->rank, cap * sizeof *r);
-            if (!r)
-                break;
-            self->rank = r;
-            self->rank_cap = cap;
-        }
+        if (s_rank_room(self, n))
+            break;
         self->rank[n++] = (s_rank_t){c->user, 0, (int)fd};
     }
     if (n <= HUB_PEERS_STATUS_PER_ID)

@@ -79,7 +79,7 @@ uint64_t ro_report_hash(const ro_report_t *r)
     return h ? h : 1; /* 0 is the store's "content not known" */
 }
 
-ro_reason_t ro_report_check(const ro_report_t *r, int64_t now, char *err, size_t errlen)
+ro_reason_t ro_report_check(const ro_report_t *r, char *err, size_t errlen)
 {
     if (!ro_unit_id_valid(r->unit))
         FAIL("unit id '%.40s' is not DIVISION-NNN", r->unit);
@@ -99,7 +99,6 @@ ro_reason_t ro_report_check(const ro_report_t *r, int64_t now, char *err, size_t
 
     /* a date after the tolerance is ro_report_ahead's: the hub holds such a
      * report (its own clock may be the wrong one), the agent refuses it */
-    (void)now;
     if (r->kind == RO_KIND_CASES) {
         if (!ro_month_valid(r->date) || r->date < RO_DATE_MIN / 100)
             FAIL("month %u is not a month from 2017-01 on", r->date);

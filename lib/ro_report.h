@@ -74,10 +74,10 @@ int ro_unit_id_valid(const char *id);
  * recorded_at not before 2017, counts in range and parts not above totals.
  * Nothing that time will fix is refused here: a date after now + skew is
  * ro_report_ahead's to say, and a recorded_at ahead of now is accepted
- * (an agent's clock that is ahead says nothing about the figures). now is
- * kept for callers and for checks to come. Returns RO_REASON_NONE or
+ * (an agent's clock that is ahead says nothing about the figures), so no
+ * clock is needed. Returns RO_REASON_NONE or
  * RO_REASON_INVALID with a one-line reason in err (if err is not NULL). */
-ro_reason_t ro_report_check(const ro_report_t *r, int64_t now, char *err, size_t errlen);
+ro_reason_t ro_report_check(const ro_report_t *r, char *err, size_t errlen);
 
 /* The first day (YYYYMMDD) a report belongs to: its date, or the first day
  * of its month for cases. */

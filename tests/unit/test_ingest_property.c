@@ -183,7 +183,7 @@ static world_t *s_world_new(uint64_t seed, uint32_t max_per_unit)
         for (uint64_t q = 1; q <= w->n[u]; q++) {
             ro_report_t r = s_make(&w->rng, id, q);
             s_encode(&r, &w->wire[u][q]);
-            if (ro_report_check(&r, NOW, NULL, 0) == RO_REASON_NONE) {
+            if (ro_report_check(&r, NULL, 0) == RO_REASON_NONE) {
                 hub_state_apply(&w->expect[u], &r);
                 w->expect_stored++;
             }
