@@ -201,8 +201,8 @@ static void s_targets(ro_buf_t *b, const ro_targets_t *t)
 
 /* The province's ratio indicators read from items and cases, over time. */
 /* Build the series of the ratio indicators (a SERIES answer each: a scan
- * of the store, during which the status API lets the hub's lock go) and
- * swap it in. Called with the hub's lock held, from the status thread.
+ * of the store, during which the status API lets committed's lock go) and
+ * swap it in. Called with committed's lock held, from the status thread.
  * Returns 0, or -1 when the targets were reloaded meanwhile (nothing is
  * swapped in; the next tick asks again). */
 static int s_series(hub_dashboard_t *self, int64_t now)

@@ -2,7 +2,7 @@
  * at build time, no network beyond the hub), its data at /api/status and
  * Prometheus text at /metrics, rebuilt on the main thread from the status
  * API's own answers, except the series, a scan of the store, which the
- * status thread builds (it lets the hub's lock go while it scans, so ingest
+ * status thread builds (it lets committed's lock go while it scans, so ingest
  * never waits for it). hub_http only serves copies of them. */
 #ifndef HUB_DASHBOARD_H
 #define HUB_DASHBOARD_H
@@ -40,7 +40,7 @@ void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms);
 
 /* Rebuild the series when due (never built, or the feed moved and
  * HUB_DASHBOARD_SERIES_MS passed). The status thread's, called with the
- * hub's lock held, like an answer. */
+ * committed's lock held, like an answer. */
 void hub_dashboard_series_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms);
 
 /* The JSON of /api/status as it would be built now, with the last series

@@ -38,30 +38,29 @@ typedef struct {
 #define S_ROLLUP(self, t) ((self)->nunits + (t))
 
 struct hub_feed {
-    void *sock;                     /* (X)PUB, borrowed */
-    hub_status_t *status;           /* borrowed: told the epoch and seq */
-    const ro_registry_t *reg;       /* borrowed */
-    const hub_unit_state_t *states; /* borrowed: the committed states */
-    const hub_engine_t *engine;     /* borrowed: evaluates the scopes */
-    const ro_targets_t *targets;    /* borrowed: the engine's */
-    size_t nunits;                  /* registry count */
-    uint64_t epoch;                 /* this incarnation */
-    uint64_t seq;                   /* latest seq published */
-    s_topic_t *topics;              /* units, then divisions, levels, province */
-    uint32_t *stamp;                /* per unit: gen when it was last listed */
-    uint32_t *due;                  /* units listed for the next publication */
-    size_t ndue;                    /* how many */
-    uint32_t gen;                   /* the next publication's generation, never 0 */
-    uint8_t touched[S_ROLLUPS];     /* per rollup (T_ above): 1 = due */
-    int64_t next_pub_ms;            /* the next publication may go out from then */
-    ro_scope_t scope;               /* scratch: one evaluated scope */
-    hub_rollup_t *rollup;           /* scratch: every rollup */
-    uint8_t *buf;                   /* scratch: S_HEAD, then the packed scope */
-    size_t bufcap;                  /* its bytes */
-    int64_t next_hb_ms;             /* when the next heartbeat is due */
-    uint32_t today;                 /* the date scopes were last evaluated for */
-    hub_feed_counters_t c;          /* counters */
-    ro_ratelimit_t rl;              /* error log lines */
+    void *sock;                  /* (X)PUB, borrowed */
+    hub_committed_t *committed;  /* borrowed: the states and sums read, told seq and epoch */
+    const ro_registry_t *reg;    /* borrowed */
+    const hub_engine_t *engine;  /* borrowed: evaluates the scopes */
+    const ro_targets_t *targets; /* borrowed: the engine's */
+    size_t nunits;               /* registry count */
+    uint64_t epoch;              /* this incarnation */
+    uint64_t seq;                /* latest seq published */
+    s_topic_t *topics;           /* units, then divisions, levels, province */
+    uint32_t *stamp;             /* per unit: gen when it was last listed */
+    uint32_t *due;               /* units listed for the next publication */
+    size_t ndue;                 /* how many */
+    uint32_t gen;                /* the next publication's generation, never 0 */
+    uint8_t touched[S_ROLLUPS];  /* per rollup (T_ above): 1 = due */
+    int64_t next_pub_ms;         /* the next publication may go out from then */
+    ro_scope_t scope;            /* scratch: one evaluated scope */
+    hub_rollup_t *rollup;        /* scratch: every rollup */
+    uint8_t *buf;                /* scratch: S_HEAD, then the packed scope */
+    size_t bufcap;               /* its bytes */
+    int64_t next_hb_ms;          /* when the next heartbeat is due */
+    uint32_t today;              /* the date scopes were last evaluated for */
+    hub_feed_counters_t c;       /* counters */
+    ro_ratelimit_t rl;           /* error log lines */
 };
 
 int hub_feed_configure(void *sock, int hwm)
@@ -122,19 +121,17 @@ static int s_tables(size_t n, s_topic_t **topics, uint32_t **stamp, uint32_t **d
     return -1;
 }
 
-hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg,
-                         const hub_unit_state_t *states, const hub_engine_t *engine,
-                         const ro_targets_t *targets, uint64_t epoch)
+hub_feed_t *hub_feed_new(void *sock, hub_committed_t *committed, const ro_registry_t *reg,
+                         const hub_engine_t *engine, const ro_targets_t *targets, uint64_t epoch)
 {
-    if (!sock || !status || !reg || !states || !engine || !targets)
+    if (!sock || !committed || !hub_committed_sums(committed) || !reg || !engine || !targets)
         return NULL;
     hub_feed_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->sock = sock;
-    self->status = status;
+    self->committed = committed;
     self->reg = reg;
-    self->states = states;
     self->engine = engine;
     self->targets = targets;
     self->nunits = ro_registry_count(reg);
@@ -151,8 +148,7 @@ hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *
     self->today = ro_date_of(ro_time_now());
     self->next_hb_ms = ro_time_mono_ms();
     ro_ratelimit_init(&self->rl, 5, 0.1);
-    hub_status_set_feed_epoch(status, self->epoch);
-    hub_status_set_feed_seq(status, 0);
+    hub_committed_set_feed(committed, 0, self->epoch);
     return self;
 }
 
@@ -181,11 +177,10 @@ static int s_same_units(const hub_feed_t *self, const ro_registry_t *reg)
     return 1;
 }
 
-int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg,
-                          const hub_unit_state_t *states, const hub_engine_t *engine,
+int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg, const hub_engine_t *engine,
                           const ro_targets_t *targets)
 {
-    if (!reg || !states || !engine || !targets)
+    if (!reg || !engine || !targets)
         return -1;
     int same = s_same_units(self, reg);
     if (!same) {
@@ -207,13 +202,11 @@ int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg,
         uint64_t epoch = s_wall_us();
         self->epoch = epoch > self->epoch ? epoch : self->epoch + 1;
         self->seq = 0;
-        hub_status_set_feed_epoch(self->status, self->epoch);
-        hub_status_set_feed_seq(self->status, 0);
+        hub_committed_set_feed(self->committed, 0, self->epoch);
         ro_log(LOG_INFO, "feed: new epoch %llu for the reloaded registry",
                (unsigned long long)self->epoch);
     }
     self->reg = reg;
-    self->states = states;
     self->engine = engine;
     self->targets = targets;
     if (same) /* names or goals may differ: what changed goes out with the next publication */
@@ -343,51 +336,23 @@ static void s_count(int k, int *rc, int *sent)
         *sent += k;
 }
 
-/* Evaluate the due rollups into self->rollup: from the sums the hub keeps
- * (hub_status_sums), in time independent of the number of units; without
- * them (a status with no sums set: the hub always sets them, test_feed
- * does not), one pass for all (three sums per unit), or, when few are due (one
- * unit's division and level after a lone report), a pass for each, which
- * costs about one sum per unit for the province, a level scan about six
- * divisions' scans. */
+/* Evaluate the due rollups into self->rollup from the sums committed
+ * keeps, in time independent of the number of units. */
 static int s_evaluate_rollups(hub_feed_t *self, uint32_t as_of)
 {
     hub_rollup_t *r = self->rollup;
-    const hub_rollup_t *sums = hub_status_sums(self->status);
-    if (sums) {
-        int rc = 0;
-        for (int d = 0; d < RO_DIVISION_COUNT; d++)
-            if (self->touched[T_DIV(d)] &&
-                hub_engine_eval(self->engine, &sums->divisions[d], as_of, &r->divisions[d]))
-                rc = -1;
-        for (int l = 0; l < RO_LEVEL_COUNT; l++)
-            if (self->touched[T_LEVEL(l)] &&
-                hub_engine_eval(self->engine, &sums->levels[l], as_of, &r->levels[l]))
-                rc = -1;
-        if (self->touched[T_PROVINCE] &&
-            hub_engine_eval(self->engine, &sums->province, as_of, &r->province))
-            rc = -1;
-        return rc;
-    }
-    int cost = 0;
-    for (int d = 0; d < RO_DIVISION_COUNT; d++)
-        cost += self->touched[T_DIV(d)];
-    for (int l = 0; l < RO_LEVEL_COUNT; l++)
-        cost += 6 * self->touched[T_LEVEL(l)];
-    if (cost >= 20)
-        return hub_engine_rollup(self->engine, self->states, as_of, r);
+    const hub_rollup_t *sums = hub_committed_sums(self->committed);
     int rc = 0;
     for (int d = 0; d < RO_DIVISION_COUNT; d++)
         if (self->touched[T_DIV(d)] &&
-            hub_engine_division(self->engine, self->states, ro_division_code((size_t)d), as_of,
-                                &r->divisions[d]))
+            hub_engine_eval(self->engine, &sums->divisions[d], as_of, &r->divisions[d]))
             rc = -1;
     for (int l = 0; l < RO_LEVEL_COUNT; l++)
         if (self->touched[T_LEVEL(l)] &&
-            hub_engine_level(self->engine, self->states, (ro_level_t)l, as_of, &r->levels[l]))
+            hub_engine_eval(self->engine, &sums->levels[l], as_of, &r->levels[l]))
             rc = -1;
     if (self->touched[T_PROVINCE] &&
-        hub_engine_province(self->engine, self->states, as_of, &r->province))
+        hub_engine_eval(self->engine, &sums->province, as_of, &r->province))
         rc = -1;
     return rc;
 }
@@ -426,7 +391,8 @@ static int s_publish_due(hub_feed_t *self, int64_t now)
     uint32_t as_of = ro_date_of(now);
     for (size_t k = 0; k < self->ndue; k++) {
         size_t i = self->due[k];
-        if (hub_engine_unit(self->engine, self->states, i, as_of, &self->scope) == 0)
+        if (hub_engine_unit(self->engine, hub_committed_states(self->committed), i, as_of,
+                            &self->scope) == 0)
             s_count(s_publish(self, i, &self->scope, now), &rc, &sent);
     }
     self->ndue = 0;
@@ -437,7 +403,7 @@ static int s_publish_due(hub_feed_t *self, int64_t now)
     if (s_pending(self))
         s_rollups(self, as_of, now, &rc, &sent);
     if (sent > 0)
-        hub_status_set_feed_seq(self->status, self->seq);
+        hub_committed_set_feed(self->committed, self->seq, self->epoch);
     return rc < 0 ? -1 : sent;
 }
 

@@ -10,6 +10,7 @@
 #include "ro_registry.h"
 #include "ro_status.h"
 #include "state.h"
+#include "committed.h"
 #include "status.h"
 #include "ro_targets.h"
 
@@ -54,29 +55,26 @@ typedef void (*hub_feed_peer_fn)(void *arg, int fd, const char *user_id, const c
 int hub_feed_read(void *sock, int max, hub_feed_peer_fn on, void *arg);
 
 /* A feed on the bound (X)PUB sock for the units of reg: it evaluates their
- * scopes with engine (built on reg and targets) over states (one per unit,
- * the committed ones: the only states it reads) and packs them as the
- * status API does. epoch names this hub incarnation (0: pick one, the wall
- * clock in microseconds, which grows across restarts). Tells status the
- * epoch and, after each publication, the feed seq. Borrows all but epoch.
+ * scopes with engine (built on reg and targets) over committed's states and
+ * sums (the only states it reads) and packs them as the status API does.
+ * epoch names this hub incarnation (0: pick one, the wall clock in
+ * microseconds, which grows across restarts). Tells committed the epoch
+ * and, after each publication, the feed seq. Borrows all but epoch.
  * Returns NULL when out of memory or a pointer is NULL. */
-hub_feed_t *hub_feed_new(void *sock, hub_status_t *status, const ro_registry_t *reg,
-                         const hub_unit_state_t *states, const hub_engine_t *engine,
-                         const ro_targets_t *targets, uint64_t epoch);
+hub_feed_t *hub_feed_new(void *sock, hub_committed_t *committed, const ro_registry_t *reg,
+                         const hub_engine_t *engine, const ro_targets_t *targets, uint64_t epoch);
 void hub_feed_destroy(hub_feed_t **self_p);
 
-/* The registry and targets were reloaded (SIGHUP): reg, states, engine and
- * targets (borrowed, as in hub_feed_new) replace the old ones, which may be
- * freed after this returns. With the same units every scope is due again
- * (names and goals may differ). If the units differ (other ids or another
- * order), indices mean other units now: starts a new epoch (every
- * subscriber resyncs) with seq 0 and nothing due. Returns 0, or -1 when
- * out of memory (the feed keeps the old registry, states, engine and
- * epoch, and must not be used with the new indices then). */
-int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg,
-                          const hub_unit_state_t *states, const hub_engine_t *engine,
+/* The registry and targets were reloaded (SIGHUP): reg, engine and
+ * targets (borrowed, as in hub_feed_new; committed swapped to reg first)
+ * replace the old ones, which may be freed after this returns. With the
+ * same units every scope is due again (names and goals may differ). If the
+ * units differ (other ids or another order), indices mean other units now:
+ * starts a new epoch (every subscriber resyncs) with seq 0 and nothing due.
+ * Returns 0, or -1 when out of memory (the feed keeps the old registry,
+ * engine and epoch, and must not be used with the new indices then). */
+int hub_feed_set_registry(hub_feed_t *self, const ro_registry_t *reg, const hub_engine_t *engine,
                           const ro_targets_t *targets);
-
 /* After a commit: units holds the registry indices whose state it touched
  * (n of them; indices out of range are ignored). Only marks them and their
  * division, level and the province as due: O(n), no allocation; the next

@@ -7,7 +7,7 @@
  * - the status thread (s_status_main) answers queries on the status
  *   socket, so a long commit never makes an operator wait, and builds the
  *   dashboard's series between answers: every scan of the store is done
- *   here, with the hub's lock let go, so none holds up ingest;
+ *   here, with committed's lock let go, so none holds up ingest;
  * - hub_peers' watchdog measures the sockets' connections from outside and
  *   cuts those that stream without ending a message; it shares no state
  *   with the others but its own table, which ingest and the status gate
@@ -15,21 +15,24 @@
  * - libmicrohttpd's thread serves HTTP from documents view hands it
  *   (http.c has its own locks); the verifier's thread recounts the store
  *   once after the start and reports through s_verified.
- * Locks: the hub's lock (recursive) guards the committed states (pub), the
- * rollups' sums, the registry/targets/engine in use and everything status
- * reads. The main thread holds it except while it polls and while ingest
- * receives, stores and acknowledges a batch (ingest touches only its own
- * working states and the store's writing connection then, and publishes a
- * committed batch under the lock itself: hub_ingest_share). The status
- * thread holds it per answer, and lets it go for a scan of the store
- * through its own connection, holding the scan lock instead (s_scan_leave).
- * No thread waits for one lock while holding the other; a reload, which
- * needs both, only tries the scan lock.
+ * Locks: committed's lock (hub_committed: plain, not recursive) guards the
+ * committed states, the rollups' sums, ingest's published counters, the
+ * feed's seq, the registry/targets/engine in use and everything else the
+ * status thread reads (the allow-list, the view's metrics). The main
+ * thread holds it except while it polls and while ingest receives, stores
+ * and acknowledges a batch: ingest touches only its own working states and
+ * the store's writing connection then, and publishes a committed batch with
+ * hub_committed_publish, which takes the lock itself. The status thread
+ * holds it per answer, and lets it go for a scan of the store through its
+ * own connection, holding the scan lock instead (s_scan_leave). No thread
+ * waits for one lock while holding the other; a reload, which needs both,
+ * only tries the scan lock.
  * What happens to a message is ingest's and status's business; attainment,
  * the feed's content and the CURVE allow-list come from their own modules. */
 #include "hub.h"
 
 #include "auth.h"
+#include "committed.h"
 #include "feed.h"
 #include "ingest.h"
 #include "peers.h"
@@ -173,8 +176,7 @@ struct hub {
     hub_store_t *store;             /* hub.db: ingest's writing connection */
     hub_store_t *reader;            /* hub.db again: the status thread's connection */
     hub_unit_state_t *states;       /* one per registry unit: ingest's working copy */
-    hub_unit_state_t *pub;          /* the same as committed: what status, feed and metrics read */
-    hub_rollup_t sums;              /* province, level and division sums over pub, kept current */
+    hub_committed_t *committed;     /* the same as committed, with the lock: what others read */
     hub_ingest_t *ingest;           /* reports in, acks out */
     hub_auth_t *auth;               /* ZAP handler and allow-list; NULL with curve off */
     hub_status_t *status;           /* queries */
@@ -187,7 +189,6 @@ struct hub {
     void *sock[3];                  /* ingest, status, feed */
     int lock_fd;                    /* flock on <data_dir>/hub.lock */
     char endpoints_path[RO_PATH_MAX + 32];
-    pthread_mutex_t lock;    /* see the top of this file; recursive */
     pthread_mutex_t scan;    /* held while a status answer scans the store through reader */
     pthread_t status_thread; /* answers on sock[1] */
     int status_running;      /* status_thread was started */
@@ -196,7 +197,7 @@ struct hub {
 
 /* A status request: its connection delivered a complete message (the
  * watchdog's to know), and is answered only while its operator key is
- * listed (with curve on). Called by the status thread with h->lock held. */
+ * listed (with curve on). Called by the status thread with committed's lock held. */
 static int s_status_gate(void *arg, void *request)
 {
     hub_t *h = arg;
@@ -272,7 +273,7 @@ static void s_revoke_late(hub_t *h, int64_t mono)
                ro_s(n));
 }
 
-/* A status answer that scans the store lets go of the hub's lock meanwhile,
+/* A status answer that scans the store lets go of committed's lock meanwhile,
  * holding the scan lock instead, so ingest carries on. No thread waits for
  * one while holding the other: the lock goes before the scan lock is taken
  * (status checks afterwards that no reload came between), and a registry
@@ -280,7 +281,7 @@ static void s_revoke_late(hub_t *h, int64_t mono)
 static void s_scan_leave(void *arg)
 {
     hub_t *h = arg;
-    pthread_mutex_unlock(&h->lock);
+    hub_committed_unlock(h->committed);
     pthread_mutex_lock(&h->scan);
 }
 
@@ -288,16 +289,7 @@ static void s_scan_enter(void *arg)
 {
     hub_t *h = arg;
     pthread_mutex_unlock(&h->scan);
-    pthread_mutex_lock(&h->lock);
-}
-
-/* Ingest is about to publish a unit's committed state (under the lock):
- * move the unit's share of the rollups' sums with it. */
-static void s_published(void *arg, size_t unit, const hub_unit_state_t *before,
-                        const hub_unit_state_t *after)
-{
-    hub_t *h = arg;
-    hub_engine_sum_move(h->m.engine, &h->sums, unit, before, after);
+    hub_committed_lock(h->committed);
 }
 
 /* The status thread: one answer per turn of the lock. */
@@ -314,14 +306,14 @@ static void *s_status_main(void *arg)
             continue;
         }
         for (int more = rc > 0; more && !atomic_load(&h->status_stop);) {
-            pthread_mutex_lock(&h->lock);
+            hub_committed_lock(h->committed);
             more = hub_status_serve(h->status, h->sock[1], ro_time_now()) > 0;
-            pthread_mutex_unlock(&h->lock);
+            hub_committed_unlock(h->committed);
         }
         /* the dashboard's series scans the store: here, not on the main thread */
-        pthread_mutex_lock(&h->lock);
+        hub_committed_lock(h->committed);
         hub_view_status_tick(h->view, ro_time_now(), ro_time_mono_ms());
-        pthread_mutex_unlock(&h->lock);
+        hub_committed_unlock(h->committed);
     }
     return NULL;
 }
@@ -369,8 +361,8 @@ static void s_hub_close(hub_t *h)
     hub_ingest_destroy(&h->ingest);
     hub_store_destroy(&h->reader);
     hub_store_destroy(&h->store);
+    hub_committed_destroy(&h->committed);
     free(h->states);
-    free(h->pub);
     hub_model_release(&h->m);
     if (h->endpoints_path[0])
         unlink(h->endpoints_path);
@@ -474,13 +466,6 @@ static int s_reload_registry(hub_t *h)
             snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
-    memcpy(pub, states, n * sizeof *pub);
-    hub_ingest_share(h->ingest, &h->lock, pub, s_published, h);
-    hub_engine_sum(next.engine, pub, &h->sums); /* s_published uses h->m.engine: swapped below */
-    hub_status_set_registry(h->status, next.reg, pub);
-    if (hub_status_set_engine(h->status, next.engine, next.targets, next.targets_text))
-        hub_status_set_engine(h->status, next.engine, next.targets, NULL); /* cannot fail */
-
     size_t added = 0, dropped = 0, old_n = ro_registry_count(h->m.reg);
     for (size_t i = 0; i < n; i++)
         added += ro_registry_find(h->m.reg, ro_registry_at(next.reg, i)->id) < 0;
@@ -491,17 +476,22 @@ static int s_reload_registry(hub_t *h)
            "from %s",
            n, h->cfg.registry, added, dropped, ro_targets_count(next.targets), h->cfg.targets);
     /* before the old goes: the feed compares them */
-    if (hub_view_reload(h->view, next.reg, pub, next.engine, next.targets)) {
-        /* the feed still uses the old ones until the loop ends: leave them be */
+    int feed_failed = hub_view_reload(h->view, next.reg, next.engine, next.targets);
+    if (feed_failed) { /* s_run stops before the feed's next turn */
         ro_log(LOG_ERR, "SIGHUP: out of memory for the feed's topics; stopping");
         s_stop = 1;
-    } else {
+    }
+    /* the one place the committed state changes registry (under its lock) */
+    memcpy(pub, states, n * sizeof *pub);
+    hub_committed_swap(h->committed, next.reg, next.engine, pub);
+    hub_status_set_registry(h->status, next.reg, hub_committed_states(h->committed));
+    if (hub_status_set_engine(h->status, next.engine, next.targets, next.targets_text))
+        hub_status_set_engine(h->status, next.engine, next.targets, NULL); /* cannot fail */
+    if (!feed_failed) { /* else the feed still holds the old registry: leave it be */
         free(h->states);
-        free(h->pub);
         hub_model_release(&h->m);
     }
     h->states = states;
-    h->pub = pub;
     h->m = next;
     return 0;
 fail:
@@ -873,11 +863,13 @@ static void s_log_stats(hub_t *h, hub_ingest_counters_t *seen)
     *seen = *c;
 }
 
-/* The main loop; called and returns with h->lock held. */
+/* The main loop. It holds committed's lock but while it polls and while
+ * ingest works (see the top of this file). */
 static void s_run(hub_t *h)
 {
     hub_ingest_counters_t seen = *hub_ingest_counters(h->ingest);
     int64_t next_stats = ro_time_mono_ms() + STATS_EVERY_MS;
+    hub_committed_lock(h->committed);
     int reload_registry = 0; /* 1: SIGHUP asked for it; 2: waiting for the store */
     while (!s_stop) {
         if (s_reload) {
@@ -891,6 +883,8 @@ static void s_run(hub_t *h)
         if (reload_registry == 1 && pthread_mutex_trylock(&h->scan) == 0) {
             reload_registry = s_reload_registry(h) ? 2 : 0;
             pthread_mutex_unlock(&h->scan);
+            if (s_stop)
+                break; /* the feed could not follow the new registry */
         }
         int64_t mono = ro_time_mono_ms();
         s_revoke_late(h, mono);
@@ -908,20 +902,20 @@ static void s_run(hub_t *h)
             {h->sock[2], 0, ZMQ_POLLIN, 0}, /* subscriptions */
             {h->auth ? hub_auth_socket(h->auth) : NULL, 0, ZMQ_POLLIN, 0},
         };
-        if (atomic_load(&s_store_damaged) == 1) {
+        /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
+        int held = hub_ingest_held(h->ingest) || atomic_load(&s_store_damaged);
+        if (held)
+            items[0].events = 0;
+        hub_committed_unlock(h->committed);
+        if (atomic_load(&s_store_damaged) == 1) { /* ingest publishes it: not under the lock */
             atomic_store(&s_store_damaged, 2);
             hub_ingest_fail_store(h->ingest, "hub.db is damaged (found by the verify at start)");
             ro_log(LOG_CRIT, "ingest stopped: nothing more is stored or acknowledged; agents keep "
                              "their reports. Stop the hub, restore hub.db from a backup or move "
                              "it aside, and start it again");
         }
-        /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
-        int held = hub_ingest_held(h->ingest) || atomic_load(&s_store_damaged);
-        if (held)
-            items[0].events = 0;
-        pthread_mutex_unlock(&h->lock);
         int rc = zmq_poll(items, h->auth ? 3 : 2, timeout);
-        pthread_mutex_lock(&h->lock);
+        hub_committed_lock(h->committed);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -938,13 +932,13 @@ static void s_run(hub_t *h)
         /* the XPUB keeps what subscribers send until it is read */
         if (items[1].revents & ZMQ_POLLIN)
             hub_feed_read(h->sock[2], 10000, s_feed_peer, h);
-        /* ingest publishes what it commits under the lock itself */
-        pthread_mutex_unlock(&h->lock);
+        /* ingest publishes what it commits: hub_committed_publish takes the lock */
+        hub_committed_unlock(h->committed);
         if (!held && (items[0].revents & ZMQ_POLLIN))
             hub_ingest_drain(h->ingest, h->sock[0], now);
         mono = ro_time_mono_ms();
         hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);
-        pthread_mutex_lock(&h->lock);
+        hub_committed_lock(h->committed);
         if (hub_ingest_counters(h->ingest)->batches != batches)
             hub_view_committed(h->view, h->ingest, now, woke_us); /* publish what it changed */
 
@@ -953,6 +947,7 @@ static void s_run(hub_t *h)
             next_stats = mono + STATS_EVERY_MS;
         }
     }
+    hub_committed_unlock(h->committed);
     if (hub_ingest_held(h->ingest)) {
         /* one last try, so a store that came back does not cost the agents a resend */
         if (hub_ingest_retry(h->ingest, h->sock[0], ro_time_now(), ro_time_mono_ms(), 1))
@@ -972,15 +967,12 @@ static int s_open_store(hub_t *h, char *err, size_t errlen)
     if (!h->store)
         return -1;
     h->states = calloc(n ? n : 1, sizeof *h->states);
-    h->pub = calloc(n ? n : 1, sizeof *h->pub);
     char why[1024];
-    if (!h->states || !h->pub ||
-        hub_store_load_states(h->store, h->m.reg, h->states, why, sizeof why)) {
+    if (!h->states || hub_store_load_states(h->store, h->m.reg, h->states, why, sizeof why)) {
         snprintf(err, errlen, "%s: cannot load the units' state: %s", dbpath,
-                 h->states && h->pub ? why : "no memory");
+                 h->states ? why : "no memory");
         return -1;
     }
-    memcpy(h->pub, h->states, n * sizeof *h->pub);
     h->reader = hub_store_open_again(dbpath, h->cfg.synchronous, why, sizeof why);
     if (!h->reader || hub_store_map_units(h->reader, h->m.reg, why, sizeof why)) {
         snprintf(err, errlen, "%s: cannot open it for the status thread: %s", dbpath, why);
@@ -996,18 +988,20 @@ static int s_open_store(hub_t *h, char *err, size_t errlen)
 /* Ingest and status over the store and the committed states. */
 static int s_open_services(hub_t *h, char *err, size_t errlen)
 {
-    h->ingest = hub_ingest_new(h->store, h->m.reg, h->states, h->cfg.batch_max);
+    h->committed = hub_committed_new(h->m.reg, h->m.engine, h->states);
+    h->ingest =
+        h->committed ? hub_ingest_new(h->store, h->m.reg, h->states, h->cfg.batch_max) : NULL;
     if (h->ingest)
-        hub_ingest_share(h->ingest, &h->lock, h->pub, s_published, h);
-    h->status = h->ingest ? hub_status_new(h->m.reg, h->pub, h->reader, h->ingest) : NULL;
+        hub_ingest_set_committed(h->ingest, h->committed);
+    h->status = h->ingest ? hub_status_new(h->m.reg, hub_committed_states(h->committed), h->reader,
+                                           h->committed)
+                          : NULL;
     if (h->status && hub_status_set_engine(h->status, h->m.engine, h->m.targets, h->m.targets_text))
         hub_status_destroy(&h->status);
     if (!h->status) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    hub_engine_sum(h->m.engine, h->pub, &h->sums);
-    hub_status_set_sums(h->status, &h->sums);
     hub_status_set_silent_after(h->status, h->cfg.silent_after);
     hub_status_set_store_hooks(h->status, s_scan_leave, s_scan_enter, h);
     return 0;
@@ -1027,16 +1021,11 @@ hub_t *hub_new(const ro_hub_config_t *cfg, const char *config_path, hub_model_t 
     h->config_path = config_path;
     h->m = *model;
     memset(model, 0, sizeof *model);
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&h->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&h->scan, NULL);
     if (s_data_dir(h, err, errlen) || s_open_store(h, err, errlen) ||
         s_open_services(h, err, errlen) || s_open_sockets(h, err, errlen) ||
-        !(h->view = hub_view_new(&h->cfg, h->sock[2], h->peers, h->status, h->ingest, h->m.reg,
-                                 h->pub, h->m.engine, h->m.targets, err, errlen)) ||
+        !(h->view = hub_view_new(&h->cfg, h->sock[2], h->peers, h->status, h->committed, h->auth,
+                                 h->m.reg, h->m.engine, h->m.targets, err, errlen)) ||
         s_status_start(h, err, errlen)) {
         hub_destroy(&h);
         return NULL;
@@ -1055,9 +1044,7 @@ hub_t *hub_new(const ro_hub_config_t *cfg, const char *config_path, hub_model_t 
 
 void hub_run(hub_t *h)
 {
-    pthread_mutex_lock(&h->lock);
     s_run(h);
-    pthread_mutex_unlock(&h->lock);
     s_ack_grace(h);
     ro_log(LOG_INFO, "stopped");
 }
@@ -1069,7 +1056,6 @@ void hub_destroy(hub_t **self_p)
     hub_t *h = *self_p;
     s_hub_close(h);
     pthread_mutex_destroy(&h->scan);
-    pthread_mutex_destroy(&h->lock);
     free(h);
     *self_p = NULL;
 }

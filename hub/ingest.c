@@ -13,7 +13,6 @@
 #include "ro_time.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +70,12 @@ struct hub_ingest {
     uint32_t *dirty;     /* units to write this batch */
     size_t ndirty;
 
-    hub_ingest_counters_t c;       /* committed counters */
-    hub_store_state_t state;       /* ok, full or error */
-    char last_error[256];          /* why the last commit failed */
-    int64_t next_retry_ms;         /* monotonic time of the next retry */
-    uint64_t retries;              /* retries of the held batch */
-    uint64_t unroutable;           /* replies to peers already gone */
-    pthread_mutex_t *lock;         /* borrowed, may be NULL: held while the above change */
-    hub_unit_state_t *pub;         /* borrowed, may be NULL: committed states, for readers */
-    hub_ingest_publish_fn publish; /* may be NULL: hears of each change to pub */
-    void *publish_arg;             /* its argument */
-    ro_ratelimit_t rl_refuse;      /* refusal, conflict and held log lines */
-    ro_ratelimit_t rl_store;       /* store failure log lines */
+    hub_ingest_counters_t c;    /* counters and store state, as published */
+    int64_t next_retry_ms;      /* monotonic time of the next retry */
+    uint64_t retries;           /* retries of the held batch */
+    hub_committed_t *committed; /* borrowed, may be NULL: where batches are published */
+    ro_ratelimit_t rl_refuse;   /* refusal, conflict and held log lines */
+    ro_ratelimit_t rl_store;    /* store failure log lines */
 
     /* Reports held until their date (clock): the committed count and the
      * earliest day one is due (0: none), known without a query at each
@@ -103,17 +96,15 @@ struct hub_ingest {
 #define RETRY_MS 1000
 #define BATCH_BYTES_MAX (32u << 20) /* a batch also ends at this many bytes in hand */
 
-/* What readers in another thread see changes only under the shared lock. */
-static void s_lock(hub_ingest_t *self)
+/* Readers in other threads see units, counters and the store's state
+ * only through committed: publish what changed (units: n registry
+ * indices; n = 0, the counters alone). */
+static void s_publish(hub_ingest_t *self, const uint32_t *units, size_t n)
 {
-    if (self->lock)
-        pthread_mutex_lock(self->lock);
-}
-
-static void s_unlock(hub_ingest_t *self)
-{
-    if (self->lock)
-        pthread_mutex_unlock(self->lock);
+    self->c.held_clock = self->held_clock;
+    self->c.held_messages = self->held ? self->nmsgs : 0;
+    if (self->committed)
+        hub_committed_publish(self->committed, units, n, self->states, &self->c);
 }
 
 hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
@@ -147,6 +138,7 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     ro_ratelimit_init(&self->rl_store, 1, 1.0 / 30);
     /* failing here, the first batch reads it inside its transaction */
     self->held_known = hub_store_held(store, &self->held_clock, &self->held_due, NULL, 0) == 0;
+    self->c.held_clock = self->held_clock;
     return self;
 }
 
@@ -202,13 +194,10 @@ void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers)
     self->peers = peers;
 }
 
-void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub,
-                      hub_ingest_publish_fn fn, void *arg)
+void hub_ingest_set_committed(hub_ingest_t *self, hub_committed_t *committed)
 {
-    self->lock = lock;
-    self->pub = pub;
-    self->publish = fn;
-    self->publish_arg = arg;
+    self->committed = committed;
+    s_publish(self, NULL, 0); /* the held reports it counted at start */
 }
 
 int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_unit_state_t *states)
@@ -240,7 +229,6 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->nunits = n;
     self->gen = 0;    /* the fresh stamps are 0: the next batch's 1 differs */
     self->ndirty = 0; /* the last batch's indices were the old registry's */
-    self->pub = NULL; /* the old registry's too: hub_ingest_share gives the new one */
     self->npairs = 0;
     return 0;
 }
@@ -619,15 +607,14 @@ static void s_fail(hub_ingest_t *self, int rc, const char *why)
     else
         self->need_reload = 1;
     hub_store_state_t state = rc == HUB_STORE_EFULL ? HUB_STORE_STATE_FULL : HUB_STORE_STATE_ERROR;
-    if (state != self->state || ro_log_allow(&self->rl_store))
+    if (state != self->c.store_state || ro_log_allow(&self->rl_store))
         ro_log(LOG_ERR, "store %s: %s; holding %zu messages unacknowledged, retrying every second",
                state == HUB_STORE_STATE_FULL ? "full" : "failing", why, self->nmsgs);
-    s_lock(self);
     self->held = 1;
     self->c.commit_failures++;
-    snprintf(self->last_error, sizeof self->last_error, "%s", why);
-    self->state = state;
-    s_unlock(self);
+    snprintf(self->c.last_error, sizeof self->c.last_error, "%s", why);
+    self->c.store_state = state;
+    s_publish(self, NULL, 0);
 }
 
 int hub_ingest_flush(hub_ingest_t *self, int64_t now)
@@ -679,13 +666,6 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         self->acks[i].r.msg.seq = self->states[self->acks[i].unit].last_seq;
 
     /* committed: now readers may see it */
-    s_lock(self);
-    for (size_t i = 0; self->pub && i < self->ndirty; i++) {
-        uint32_t u = self->dirty[i];
-        if (self->publish)
-            self->publish(self->publish_arg, u, &self->pub[u], &self->states[u]);
-        self->pub[u] = self->states[u];
-    }
     self->c.reports_stored += d.reports_stored;
     self->c.duplicates += d.duplicates;
     self->c.conflicts += d.conflicts;
@@ -706,9 +686,9 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
                self->nmsgs, (unsigned long long)self->retries);
     self->held = 0;
     self->retries = 0;
-    self->state = HUB_STORE_STATE_OK;
-    self->last_error[0] = '\0';
-    s_unlock(self);
+    self->c.store_state = HUB_STORE_STATE_OK;
+    self->c.last_error[0] = '\0';
+    s_publish(self, self->dirty, self->ndirty);
     self->done = 1;
     return 0;
 }
@@ -749,74 +729,14 @@ const hub_ingest_counters_t *hub_ingest_counters(const hub_ingest_t *self)
 
 hub_store_state_t hub_ingest_store_state(const hub_ingest_t *self)
 {
-    return self->state;
-}
-
-const char *hub_ingest_store_state_name(hub_store_state_t state)
-{
-    switch (state) {
-    case HUB_STORE_STATE_OK: return "ok";
-    case HUB_STORE_STATE_FULL: return "full";
-    default: return "error";
-    }
-}
-
-const char *hub_ingest_last_error(const hub_ingest_t *self)
-{
-    return self->last_error;
+    return self->c.store_state;
 }
 
 void hub_ingest_fail_store(hub_ingest_t *self, const char *why)
 {
-    s_lock(self);
-    self->state = HUB_STORE_STATE_ERROR;
-    snprintf(self->last_error, sizeof self->last_error, "%s", why);
-    s_unlock(self);
-}
-
-size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t cap)
-{
-    static const char *refused_names[RO_REASON_COUNT] = {
-        "refused_none",    "refused_malformed", "refused_version",   "refused_unknown-unit",
-        "refused_invalid", "refused_conflict",  "refused_forbidden",
-    };
-    const hub_ingest_counters_t *c = &self->c;
-    hub_metric_t all[HUB_INGEST_METRICS_MAX];
-    size_t n = 0;
-#define PUT(nm, v) all[n++] = (hub_metric_t){(nm), (double)(v)}
-    PUT("reports_stored", c->reports_stored);
-    PUT("duplicates", c->duplicates);
-    PUT("conflicts", c->conflicts);
-    PUT("gaps", c->gaps);
-    PUT("heartbeats", c->heartbeats);
-    PUT("heartbeats_refused", c->heartbeats_refused);
-    PUT("unknown_fields", c->unknown_fields);
-    for (int i = 1; i < RO_REASON_COUNT; i++)
-        PUT(refused_names[i], c->refused[i]);
-    PUT("batches", c->batches);
-    PUT("last_batch_size", c->last_batch_size);
-    PUT("commit_failures", c->commit_failures);
-    PUT("held_messages", self->held ? self->nmsgs : 0);
-    PUT("held_clock", self->held_clock);
-    PUT("store_full", self->state == HUB_STORE_STATE_FULL);
-    PUT("store_error", self->state == HUB_STORE_STATE_ERROR);
-    PUT("replies_unroutable", self->unroutable);
-    if (self->auth) {
-        PUT("auth_keys_listed", hub_auth_count(self->auth));
-        PUT("auth_admitted", hub_auth_admitted(self->auth));
-        PUT("auth_refused_no-list", hub_auth_denied(self->auth, HUB_AUTH_DENY_NO_LIST));
-        PUT("auth_refused_unknown-key", hub_auth_denied(self->auth, HUB_AUTH_DENY_UNKNOWN));
-        PUT("auth_refused_wrong-socket", hub_auth_denied(self->auth, HUB_AUTH_DENY_WRONG_SOCKET));
-        PUT("auth_refused_bad-request", hub_auth_denied(self->auth, HUB_AUTH_DENY_BAD_REQUEST));
-        PUT("auth_list_bad_lines", hub_auth_bad_lines(self->auth));
-        PUT("auth_list_kept_keys", hub_auth_kept(self->auth));
-        PUT("auth_list_bad_lines_seen", hub_auth_bad_lines_seen(self->auth));
-    }
-#undef PUT
-    if (n > cap)
-        n = cap;
-    memcpy(out, all, n * sizeof *out);
-    return n;
+    self->c.store_state = HUB_STORE_STATE_ERROR;
+    snprintf(self->c.last_error, sizeof self->c.last_error, "%s", why);
+    s_publish(self, NULL, 0);
 }
 
 /* ---- sockets ------------------------------------------------------------ */
@@ -837,9 +757,8 @@ static void s_send_replies(hub_ingest_t *self, void *sock)
             unroutable++;
     }
     if (unroutable) {
-        s_lock(self);
-        self->unroutable += unroutable;
-        s_unlock(self);
+        self->c.replies_unroutable += unroutable;
+        s_publish(self, NULL, 0);
     }
 }
 

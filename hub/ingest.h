@@ -7,12 +7,12 @@
 #ifndef HUB_INGEST_H
 #define HUB_INGEST_H
 
+#include "committed.h"
 #include "ro_codec.h"
 #include "ro_registry.h"
 #include "state.h"
 #include "store.h"
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,37 +21,6 @@
 typedef struct hub_ingest hub_ingest_t;
 typedef struct hub_auth hub_auth_t;
 typedef struct hub_peers hub_peers_t;
-
-/* Why ingest may be paused; shown in status replies as "ok", "full", "error". */
-typedef enum {
-    HUB_STORE_STATE_OK = 0,
-    HUB_STORE_STATE_FULL = 1,
-    HUB_STORE_STATE_ERROR = 2,
-} hub_store_state_t;
-
-/* Counters since start; refused[] is indexed by ro_reason_t. */
-typedef struct {
-    uint64_t reports_stored;           /* new reports committed (held ones too) */
-    uint64_t duplicates;               /* resent reports already stored (same body) */
-    uint64_t conflicts;                /* same unit and seq, another body */
-    uint64_t gaps;                     /* reports ahead of the next seq, ignored */
-    uint64_t heartbeats;               /* heartbeats heard */
-    uint64_t heartbeats_refused;       /* heartbeats of units not in the registry */
-    uint64_t unknown_fields;           /* fields skipped: unknown to this version */
-    uint64_t refused[RO_REASON_COUNT]; /* reports refused, by reason (heartbeats aside) */
-    uint64_t batches;                  /* transactions committed */
-    uint64_t last_batch_size;          /* messages in the latest committed batch */
-    uint64_t last_commit_us;           /* its transaction, BEGIN to COMMIT, in microseconds */
-    uint64_t commit_failures;          /* batches that could not be committed */
-} hub_ingest_counters_t;
-
-/* One metric for the status API: a static name and a value. */
-typedef struct {
-    const char *name; /* e.g. "reports_stored", "refused_unknown-unit" */
-    double value;
-} hub_metric_t;
-
-#define HUB_INGEST_METRICS_MAX (32 + RO_REASON_COUNT)
 
 /* One answer to send after a commit: to the peer with routing id rid. */
 typedef struct {
@@ -86,26 +55,18 @@ void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth);
  * message that never ends. */
 void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers);
 
-/* Called under the lock for each unit whose published state changes, just
- * before it does (before: as published until now; after: as committed). */
-typedef void (*hub_ingest_publish_fn)(void *arg, size_t unit, const hub_unit_state_t *before,
-                                      const hub_unit_state_t *after);
-
-/* Share what ingest publishes with readers in another thread. With lock
- * (borrowed; recursive if the caller may hold it around ingest calls), the
- * counters, store state and last error change only while it is held, and a
- * reader holding it sees them whole. pub (borrowed, one per registry unit,
- * may be NULL) receives each unit's state once its batch is committed, so a
- * reader never sees what is not yet on disk, and fn (may be NULL) hears of
- * each change first (the hub keeps its rollups' sums with it); the states
- * given to hub_ingest_new are ingest's own working copy. Call again after
- * hub_ingest_set_registry with the new registry's pub. */
-void hub_ingest_share(hub_ingest_t *self, pthread_mutex_t *lock, hub_unit_state_t *pub,
-                      hub_ingest_publish_fn fn, void *arg);
+/* Publish each committed batch to committed (borrowed, may be NULL: the
+ * tests read ingest alone): its units' states, then the counters and the
+ * store's state, which ingest also publishes when a commit fails. The
+ * states given to hub_ingest_new are ingest's own working copy; readers in
+ * another thread never see what is not yet on disk. Ingest takes
+ * committed's lock only inside hub_committed_publish. */
+void hub_ingest_set_committed(hub_ingest_t *self, hub_committed_t *committed);
 
 /* Switch to another registry (SIGHUP reload): reg and states (one per unit
  * of reg, loaded with hub_store_load_states, which must have been called
- * for reg last) are borrowed like hub_ingest_new's. Only between batches:
+ * for reg last) are borrowed like hub_ingest_new's; swap committed's
+ * registry with them in the same turn. Only between batches:
  * refused (-1) while a batch is held or pending, or when out of memory; the
  * old registry is then still in use. Counters carry on. Returns 0 or -1. */
 int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_unit_state_t *states);
@@ -139,20 +100,16 @@ const hub_ingest_reply_t *hub_ingest_reply_at(const hub_ingest_t *self, size_t i
  * add or flush. The feed publishes their new state. */
 const uint32_t *hub_ingest_changed(const hub_ingest_t *self, size_t *count);
 
-/* Counters, store state and its latest failure reason (borrowed). */
+/* Ingest's counters and store state (borrowed; the thread that drives
+ * ingest only: others read hub_committed_counters). */
 const hub_ingest_counters_t *hub_ingest_counters(const hub_ingest_t *self);
 hub_store_state_t hub_ingest_store_state(const hub_ingest_t *self);
-const char *hub_ingest_store_state_name(hub_store_state_t state);
-const char *hub_ingest_last_error(const hub_ingest_t *self);
 
 /* Mark the store failing for a reason found outside ingest (the verify at
  * start found hub.db damaged): state "error" and why as the last error,
- * until a commit succeeds. The caller stops feeding ingest meanwhile. */
+ * until a commit succeeds, published at once (so not with committed's lock
+ * held). The caller stops feeding ingest meanwhile. */
 void hub_ingest_fail_store(hub_ingest_t *self, const char *why);
-
-/* The counters as name/value pairs, at most cap (HUB_INGEST_METRICS_MAX
- * fits all). Returns how many were written. */
-size_t hub_ingest_metrics(const hub_ingest_t *self, hub_metric_t *out, size_t cap);
 
 /* ---- on a ZeroMQ ROUTER (ZMQ_ROUTER_MANDATORY set by the caller) ---- */
 

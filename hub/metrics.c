@@ -13,15 +13,14 @@
 #include <string.h>
 
 struct hub_metrics {
-    const hub_ingest_t *ingest;     /* borrowed: counters */
-    const hub_feed_t *feed;         /* borrowed, may be NULL */
-    const hub_peers_t *peers;       /* borrowed, may be NULL: connections and cuts */
-    const hub_unit_state_t *states; /* borrowed, live */
-    size_t nunits;                  /* how many states */
-    int64_t silent_after;           /* seconds */
-    hub_histogram_t batch;          /* messages per committed batch */
-    hub_histogram_t commit;         /* seconds in the transaction */
-    hub_histogram_t ack;            /* seconds from wake to last ack */
+    const hub_committed_t *committed; /* borrowed: ingest's counters, the units' states */
+    const hub_auth_t *auth;           /* borrowed, may be NULL: the allow-list's counters */
+    const hub_feed_t *feed;           /* borrowed, may be NULL */
+    const hub_peers_t *peers;         /* borrowed, may be NULL: connections and cuts */
+    int64_t silent_after;             /* seconds */
+    hub_histogram_t batch;            /* messages per committed batch */
+    hub_histogram_t commit;           /* seconds in the transaction */
+    hub_histogram_t ack;              /* seconds from wake to last ack */
     /* more counters (the status thread's), read at each scrape; may be NULL */
     size_t (*more)(void *arg, hub_metric_t *out, size_t cap);
     void *more_arg;
@@ -72,18 +71,17 @@ double hub_histogram_quantile(const hub_histogram_t *h, double q)
     return INFINITY;
 }
 
-hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *feed,
-                               const hub_unit_state_t *states, size_t nunits, int64_t silent_after,
+hub_metrics_t *hub_metrics_new(const hub_committed_t *committed, const hub_auth_t *auth,
+                               const hub_feed_t *feed, int64_t silent_after,
                                const hub_peers_t *peers)
 {
     hub_metrics_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->ingest = ingest;
+    self->committed = committed;
+    self->auth = auth;
     self->feed = feed;
     self->peers = peers;
-    self->states = states;
-    self->nunits = nunits;
     self->silent_after = silent_after;
     s_hist_init(&self->batch, "batch_size", "Messages in a committed ingest batch.", s_size_bounds,
                 sizeof s_size_bounds / sizeof s_size_bounds[0]);
@@ -102,12 +100,6 @@ void hub_metrics_destroy(hub_metrics_t **self_p)
         return;
     free(*self_p);
     *self_p = NULL;
-}
-
-void hub_metrics_set_states(hub_metrics_t *self, const hub_unit_state_t *states, size_t nunits)
-{
-    self->states = states;
-    self->nunits = nunits;
 }
 
 void hub_metrics_batch(hub_metrics_t *self, uint64_t size, double commit_s, double ack_s)
@@ -129,9 +121,10 @@ uint64_t hub_metrics_subscribers(const hub_metrics_t *self)
 
 uint64_t hub_metrics_silent(const hub_metrics_t *self, int64_t now)
 {
+    const hub_unit_state_t *states = hub_committed_states(self->committed);
     uint64_t n = 0;
-    for (size_t i = 0; i < self->nunits; i++) {
-        int64_t t = self->states[i].last_heard;
+    for (size_t i = 0, count = hub_committed_count(self->committed); i < count; i++) {
+        int64_t t = states[i].last_heard;
         n += t == 0 || now - t > self->silent_after;
     }
     return n;
@@ -196,6 +189,9 @@ size_t hub_metrics_list(void *arg, hub_metric_t *out, size_t cap)
         for (int w = 0; w < HUB_PEERS_CUT_COUNT; w++)
             if (ids[i].cuts[w])
                 PUT(ids[i].names[w], ids[i].cuts[w]);
+    hub_metric_t auth[HUB_METRICS_AUTH_MAX];
+    for (size_t i = 0, na = hub_metrics_auth(self->auth, auth, HUB_METRICS_AUTH_MAX); i < na; i++)
+        PUT(auth[i].name, auth[i].value);
 #undef PUT
     return n;
 }
@@ -289,13 +285,35 @@ static void s_prom_others(const hub_metrics_t *self, ro_buf_t *b)
     }
 }
 
+size_t hub_metrics_auth(const hub_auth_t *auth, hub_metric_t *out, size_t cap)
+{
+    if (!auth)
+        return 0;
+    hub_metric_t all[] = {
+        {"auth_keys_listed", (double)hub_auth_count(auth)},
+        {"auth_admitted", (double)hub_auth_admitted(auth)},
+        {"auth_refused_no-list", (double)hub_auth_denied(auth, HUB_AUTH_DENY_NO_LIST)},
+        {"auth_refused_unknown-key", (double)hub_auth_denied(auth, HUB_AUTH_DENY_UNKNOWN)},
+        {"auth_refused_wrong-socket", (double)hub_auth_denied(auth, HUB_AUTH_DENY_WRONG_SOCKET)},
+        {"auth_refused_bad-request", (double)hub_auth_denied(auth, HUB_AUTH_DENY_BAD_REQUEST)},
+        {"auth_list_bad_lines", (double)hub_auth_bad_lines(auth)},
+        {"auth_list_kept_keys", (double)hub_auth_kept(auth)},
+        {"auth_list_bad_lines_seen", (double)hub_auth_bad_lines_seen(auth)},
+    };
+    size_t n = sizeof all / sizeof all[0] < cap ? sizeof all / sizeof all[0] : cap;
+    memcpy(out, all, n * sizeof *out);
+    return n;
+}
+
 int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, size_t *len)
 {
     ro_buf_t b;
     ro_buf_init(&b);
-    hub_metric_t m[HUB_INGEST_METRICS_MAX];
-    size_t n = self->ingest ? hub_ingest_metrics(self->ingest, m, HUB_INGEST_METRICS_MAX) : 0;
-    int done[HUB_INGEST_METRICS_MAX] = {0};
+    const hub_ingest_counters_t *c = hub_committed_counters(self->committed);
+    hub_metric_t m[HUB_INGEST_METRICS_MAX + HUB_METRICS_AUTH_MAX];
+    size_t n = hub_ingest_counters_metrics(c, m, HUB_INGEST_METRICS_MAX);
+    n += hub_metrics_auth(self->auth, m + n, HUB_METRICS_AUTH_MAX);
+    int done[HUB_INGEST_METRICS_MAX + HUB_METRICS_AUTH_MAX] = {0};
     /* one block per family, its labelled samples together */
     for (size_t i = 0; i < n; i++) {
         if (done[i])
@@ -319,18 +337,16 @@ int hub_metrics_prometheus(const hub_metrics_t *self, int64_t now, char **out, s
                 ro_buf_printf(&b, "rollout_%s%s %.17g\n", fam, gauge ? "" : "_total", m[j].value);
         }
     }
-    if (self->ingest) {
-        hub_store_state_t st = hub_ingest_store_state(self->ingest);
-        ro_buf_puts(&b, "# HELP rollout_store_state The store's state: 1 for the current one.\n"
-                        "# TYPE rollout_store_state gauge\n");
-        for (int s = HUB_STORE_STATE_OK; s <= HUB_STORE_STATE_ERROR; s++)
-            ro_buf_printf(&b, "rollout_store_state{state=\"%s\"} %d\n",
-                          hub_ingest_store_state_name((hub_store_state_t)s), (int)st == s);
-    }
-    size_t reporting = 0;
-    for (size_t i = 0; i < self->nunits; i++)
-        reporting += self->states[i].reports > 0;
-    s_prom_one(&b, "units", "gauge", "Units in the registry.", (double)self->nunits);
+    ro_buf_puts(&b, "# HELP rollout_store_state The store's state: 1 for the current one.\n"
+                    "# TYPE rollout_store_state gauge\n");
+    for (int s = HUB_STORE_STATE_OK; s <= HUB_STORE_STATE_ERROR; s++)
+        ro_buf_printf(&b, "rollout_store_state{state=\"%s\"} %d\n",
+                      hub_store_state_name((hub_store_state_t)s), (int)c->store_state == s);
+    const hub_unit_state_t *states = hub_committed_states(self->committed);
+    size_t reporting = 0, nunits = hub_committed_count(self->committed);
+    for (size_t i = 0; i < nunits; i++)
+        reporting += states[i].reports > 0;
+    s_prom_one(&b, "units", "gauge", "Units in the registry.", (double)nunits);
     s_prom_one(&b, "units_reporting", "gauge", "Units that stored at least one report.",
                (double)reporting);
     s_prom_one(&b, "units_silent", "gauge", "Units not heard within silent_after.",

@@ -7,7 +7,8 @@
 #define HUB_METRICS_H
 
 #include "feed.h"
-#include "ingest.h"
+#include "auth.h"
+#include "committed.h"
 #include "peers.h"
 #include "state.h"
 
@@ -35,12 +36,13 @@ double hub_histogram_quantile(const hub_histogram_t *h, double q);
 
 typedef struct hub_metrics hub_metrics_t;
 
-/* Metrics over ingest (counters), feed (may be NULL), the live states of
- * nunits units (silent when not heard within silent_after seconds) and
- * peers (connections and cuts; may be NULL: none) — all borrowed. Returns
- * NULL when out of memory. */
-hub_metrics_t *hub_metrics_new(const hub_ingest_t *ingest, const hub_feed_t *feed,
-                               const hub_unit_state_t *states, size_t nunits, int64_t silent_after,
+/* Metrics over committed (ingest's counters, the units' states: silent
+ * when not heard within silent_after seconds), auth (the allow-list's
+ * counters; may be NULL: curve off), feed (may be NULL) and peers
+ * (connections and cuts; may be NULL: none), all borrowed. Returns NULL
+ * when out of memory. */
+hub_metrics_t *hub_metrics_new(const hub_committed_t *committed, const hub_auth_t *auth,
+                               const hub_feed_t *feed, int64_t silent_after,
                                const hub_peers_t *peers);
 /* Free; accepts NULL. */
 void hub_metrics_destroy(hub_metrics_t **self_p);
@@ -51,8 +53,10 @@ void hub_metrics_destroy(hub_metrics_t **self_p);
 void hub_metrics_set_more(hub_metrics_t *self, size_t (*fn)(void *, hub_metric_t *, size_t),
                           void *arg);
 
-/* The registry was reloaded: read these states (borrowed) from now on. */
-void hub_metrics_set_states(hub_metrics_t *self, const hub_unit_state_t *states, size_t nunits);
+/* The allow-list's counters as name/value pairs, at most cap
+ * (HUB_METRICS_AUTH_MAX fits all; none when auth is NULL). */
+#define HUB_METRICS_AUTH_MAX 9
+size_t hub_metrics_auth(const hub_auth_t *auth, hub_metric_t *out, size_t cap);
 
 /* One committed batch: its messages, its transaction and the time from the
  * wake that found it to its last ack queued, in seconds. */

@@ -35,13 +35,11 @@ struct hub_status {
     const ro_registry_t *reg;         /* borrowed */
     const hub_unit_state_t *states;   /* borrowed, live */
     hub_store_t *store;               /* borrowed: as-of, history, series and verify */
-    const hub_ingest_t *ingest;       /* borrowed, may be NULL */
+    const hub_committed_t *committed; /* borrowed, may be NULL: sums, counters, feed */
     const hub_engine_t *engine;       /* borrowed, may be NULL: raw sums only */
     const ro_targets_t *targets;      /* borrowed, with the engine */
     char *targets_text;               /* owned: what TARGETS answers, may be NULL */
     int64_t silent_after;             /* seconds */
-    uint64_t feed_seq;                /* reported on every reply */
-    uint64_t feed_epoch;              /* reported with it */
     hub_status_metrics_fn metrics_fn; /* more METRICS, may be NULL */
     void *metrics_arg;                /* its argument */
     hub_status_gate_fn gate;          /* may this connection still ask? NULL: yes */
@@ -59,7 +57,6 @@ struct hub_status {
     hub_status_hook_fn leave, enter; /* around store scans, may be NULL */
     void *hook_arg;                  /* their argument */
     uint64_t generation;             /* registry or targets replaced this many times */
-    const hub_rollup_t *sums;        /* borrowed, may be NULL: the rollups' sums over states */
 };
 
 /* A reply under construction. */
@@ -81,7 +78,7 @@ typedef struct {
 typedef int (*s_handler_fn)(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep);
 
 hub_status_t *hub_status_new(const ro_registry_t *reg, const hub_unit_state_t *states,
-                             hub_store_t *store, const hub_ingest_t *ingest)
+                             hub_store_t *store, const hub_committed_t *committed)
 {
     if (!reg || !states)
         return NULL;
@@ -91,7 +88,7 @@ hub_status_t *hub_status_new(const ro_registry_t *reg, const hub_unit_state_t *s
     self->reg = reg;
     self->states = states;
     self->store = store;
-    self->ingest = ingest;
+    self->committed = committed;
     self->silent_after = HUB_STATUS_SILENT_AFTER;
     ro_ratelimit_init(&self->rl, 5, 0.2);
     ro_ratelimit_init(&self->drop_rl, 5, 0.2);
@@ -139,11 +136,6 @@ void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
     self->past_key = 0;
 }
 
-void hub_status_set_feed_epoch(hub_status_t *self, uint64_t feed_epoch)
-{
-    self->feed_epoch = feed_epoch;
-}
-
 size_t hub_status_counters(void *arg, hub_metric_t *out, size_t cap)
 {
     const hub_status_t *self = arg;
@@ -165,25 +157,10 @@ void hub_status_set_metrics(hub_status_t *self, hub_status_metrics_fn fn, void *
     self->metrics_arg = arg;
 }
 
-void hub_status_set_feed_seq(hub_status_t *self, uint64_t feed_seq)
-{
-    self->feed_seq = feed_seq;
-}
-
-void hub_status_set_sums(hub_status_t *self, const hub_rollup_t *sums)
-{
-    self->sums = sums;
-}
-
-const hub_rollup_t *hub_status_sums(const hub_status_t *self)
-{
-    return self->sums;
-}
-
 /* The kept sums, when the reply reads the committed states (not a past date). */
 static const hub_rollup_t *s_sums(const hub_status_t *self, const hub_unit_state_t *states)
 {
-    return self->sums && states == self->states ? self->sums : NULL;
+    return self->committed && states == self->states ? hub_committed_sums(self->committed) : NULL;
 }
 
 void hub_status_set_store_hooks(hub_status_t *self, hub_status_hook_fn leave,
@@ -715,15 +692,15 @@ static int s_query_targets(hub_status_t *self, const ro_status_request_t *req, s
 static int s_query_metrics(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     (void)req;
-    if (self->ingest) {
+    if (self->committed) {
+        const hub_ingest_counters_t *c = hub_committed_counters(self->committed);
         hub_metric_t m[HUB_INGEST_METRICS_MAX];
-        size_t n = hub_ingest_metrics(self->ingest, m, HUB_INGEST_METRICS_MAX);
+        size_t n = hub_ingest_counters_metrics(c, m, HUB_INGEST_METRICS_MAX);
         for (size_t i = 0; i < n; i++)
             if (s_metric_add(rep, m[i].name, m[i].value))
                 return -1;
-        const char *why = hub_ingest_last_error(self->ingest);
-        if (why && why[0])
-            snprintf(rep->error, sizeof rep->error, "store: %s", why);
+        if (c->last_error[0])
+            snprintf(rep->error, sizeof rep->error, "store: %s", c->last_error);
     }
     size_t n = ro_registry_count(self->reg), reporting = 0;
     for (size_t i = 0; i < n; i++)
@@ -875,10 +852,11 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
     rep.today = ro_date_of(now);
     rep.pb.version = RO_PROTOCOL_VERSION;
     rep.pb.as_of = rep.today;
-    rep.pb.feed_seq = self->feed_seq;
-    rep.pb.feed_epoch = self->feed_epoch;
-    rep.pb.store_state = (char *)hub_ingest_store_state_name(
-        self->ingest ? hub_ingest_store_state(self->ingest) : HUB_STORE_STATE_OK);
+    const hub_committed_t *c = self->committed;
+    rep.pb.feed_seq = c ? hub_committed_feed_seq(c) : 0;
+    rep.pb.feed_epoch = c ? hub_committed_feed_epoch(c) : 0;
+    rep.pb.store_state = (char *)hub_store_state_name(c ? hub_committed_counters(c)->store_state
+                                                        : HUB_STORE_STATE_OK);
 
     int rc = 0;
     int status = 2;

@@ -8,7 +8,7 @@
 #define HUB_STATUS_H
 
 #include "engine.h"
-#include "ingest.h"
+#include "committed.h"
 #include "ro_registry.h"
 #include "state.h"
 #include "store.h"
@@ -23,11 +23,15 @@
 
 typedef struct hub_status hub_status_t;
 
-/* A status API over the hub's registry, live states, store (for as-of and
- * verify queries) and ingest (counters, store state; may be NULL). All are
- * borrowed and must outlive it. Returns NULL on failure. */
+/* A status API over the hub's registry, its units' committed states, the
+ * store (for as-of and verify queries) and committed, whose states must be
+ * the states given: its rollups' sums answer province, level and division
+ * as of today without a pass over every unit, and its counters, store
+ * state and feed seq go into replies (NULL: no sums, no ingest counters,
+ * store state "ok", feed seq 0). All are borrowed and must outlive it.
+ * Returns NULL on failure. */
 hub_status_t *hub_status_new(const ro_registry_t *reg, const hub_unit_state_t *states,
-                             hub_store_t *store, const hub_ingest_t *ingest);
+                             hub_store_t *store, const hub_committed_t *committed);
 void hub_status_destroy(hub_status_t **self_p);
 
 /* Evaluate with engine and targets (both borrowed, must outlive self; the
@@ -47,11 +51,6 @@ void hub_status_set_silent_after(hub_status_t *self, int64_t seconds);
  * built on reg right after, with hub_status_set_engine. */
 void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
                              const hub_unit_state_t *states);
-
-/* The feed sequence replies report (0 until the feed publishes). */
-void hub_status_set_feed_seq(hub_status_t *self, uint64_t feed_seq);
-/* The feed's epoch (hub incarnation) replies report with it (hub_feed). */
-void hub_status_set_feed_epoch(hub_status_t *self, uint64_t feed_epoch);
 
 /* More metrics for METRICS (hub_metrics): fn writes up to cap pairs whose
  * names outlive the reply, and returns how many. NULL: none. */
@@ -112,12 +111,6 @@ void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg)
  * nothing is let go. */
 typedef void (*hub_status_hook_fn)(void *arg);
 
-/* The rollups' raw sums over the states status reads (hub_engine_sum, kept
- * current with hub_engine_sum_move; borrowed, NULL: none): province, level
- * and division answers as of today are evaluated from them instead of a
- * pass over every unit. The feed reads them here too. */
-void hub_status_set_sums(hub_status_t *self, const hub_rollup_t *sums);
-const hub_rollup_t *hub_status_sums(const hub_status_t *self);
 void hub_status_set_store_hooks(hub_status_t *self, hub_status_hook_fn leave,
                                 hub_status_hook_fn enter, void *arg);
 

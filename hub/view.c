@@ -20,16 +20,15 @@ struct hub_view {
 };
 
 hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *feed_sock, const hub_peers_t *peers,
-                         hub_status_t *status, const hub_ingest_t *ingest, const ro_registry_t *reg,
-                         const hub_unit_state_t *states, const hub_engine_t *engine,
+                         hub_status_t *status, hub_committed_t *committed, const hub_auth_t *auth,
+                         const ro_registry_t *reg, const hub_engine_t *engine,
                          const ro_targets_t *targets, char *err, size_t errlen)
 {
     hub_view_t *self = calloc(1, sizeof *self);
     if (self)
-        self->feed = hub_feed_new(feed_sock, status, reg, states, engine, targets, 0);
+        self->feed = hub_feed_new(feed_sock, committed, reg, engine, targets, 0);
     if (self && self->feed)
-        self->metrics = hub_metrics_new(ingest, self->feed, states, ro_registry_count(reg),
-                                        cfg->silent_after, peers);
+        self->metrics = hub_metrics_new(committed, auth, self->feed, cfg->silent_after, peers);
     if (!self || !self->metrics) {
         snprintf(err, errlen, "cannot start the feed and its metrics");
         hub_view_destroy(&self);
@@ -93,11 +92,10 @@ void hub_view_status_tick(hub_view_t *self, int64_t now, int64_t mono_ms)
         hub_dashboard_series_tick(self->dashboard, now, mono_ms);
 }
 
-int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_unit_state_t *states,
-                    const hub_engine_t *engine, const ro_targets_t *targets)
+int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_engine_t *engine,
+                    const ro_targets_t *targets)
 {
-    hub_metrics_set_states(self->metrics, states, ro_registry_count(reg));
     if (self->dashboard)
         hub_dashboard_set_targets(self->dashboard, targets);
-    return hub_feed_set_registry(self->feed, reg, states, engine, targets);
+    return hub_feed_set_registry(self->feed, reg, engine, targets);
 }

@@ -6,6 +6,8 @@
 #ifndef HUB_VIEW_H
 #define HUB_VIEW_H
 
+#include "auth.h"
+#include "committed.h"
 #include "engine.h"
 #include "ingest.h"
 #include "peers.h"
@@ -21,17 +23,17 @@
 typedef struct hub_view hub_view_t;
 
 /* Start the view over the hub's pieces (all borrowed, must outlive it):
- * the bound feed XPUB socket, peers (connections and cuts), status (told the
- * feed's epoch and seq, asked by the dashboard, and answering METRICS with
- * the view's metrics), ingest, reg with its committed states (all the feed
- * and metrics read of units), the engine and its targets (the feed
- * evaluates scopes with them), and cfg (metrics_http, silent_after,
- * data_dir). Returns NULL with a reason in err. */
+ * the bound feed XPUB socket, peers (connections and cuts), status (asked
+ * by the dashboard, and answering METRICS with the view's metrics),
+ * committed (the units' states and sums the feed and metrics read, told
+ * the feed's seq), auth (its counters on /metrics; NULL with curve off),
+ * reg, and the engine and its targets (the feed evaluates scopes with
+ * them), and cfg (metrics_http, silent_after, data_dir). Returns NULL with
+ * a reason in err. */
 hub_view_t *hub_view_new(const ro_hub_config_t *cfg, void *feed_sock, const hub_peers_t *peers,
-                         hub_status_t *status, const hub_ingest_t *ingest, const ro_registry_t *reg,
-                         const hub_unit_state_t *states, const hub_engine_t *engine,
+                         hub_status_t *status, hub_committed_t *committed, const hub_auth_t *auth,
+                         const ro_registry_t *reg, const hub_engine_t *engine,
                          const ro_targets_t *targets, char *err, size_t errlen);
-
 /* Stop the HTTP thread and free; accepts NULL and nulls the pointer. */
 void hub_view_destroy(hub_view_t **self_p);
 
@@ -47,16 +49,16 @@ void hub_view_committed(hub_view_t *self, const hub_ingest_t *ingest, int64_t no
  * before the next is due. */
 long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms);
 
-/* The status thread's turn, between answers, with the hub's lock held: the
+/* The status thread's turn, between answers, with committed's lock held: the
  * dashboard's series (a scan of the store) when due. */
 void hub_view_status_tick(hub_view_t *self, int64_t now, int64_t mono_ms);
 
-/* The registry and targets were reloaded (SIGHUP): reg, its committed
- * states, the engine built on them and targets replace the old ones. Call
+/* The registry and targets were reloaded (SIGHUP), committed swapped to
+ * reg: reg, the engine built on it and targets replace the old ones. Call
  * before the old registry is freed: the feed compares them. Returns 0, or
- * -1 when out of memory (the hub should stop: the feed cannot follow the
- * new indices). */
-int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_unit_state_t *states,
-                    const hub_engine_t *engine, const ro_targets_t *targets);
+ * -1 when out of memory (the hub must stop at once: the feed cannot follow
+ * the new indices). */
+int hub_view_reload(hub_view_t *self, const ro_registry_t *reg, const hub_engine_t *engine,
+                    const ro_targets_t *targets);
 
 #endif

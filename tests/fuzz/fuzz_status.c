@@ -24,12 +24,14 @@ static hub_engine_t *s_engine;
 static hub_store_t *s_store;
 static hub_unit_state_t *s_states;
 static hub_ingest_t *s_ingest;
+static hub_committed_t *s_committed;
 static hub_status_t *s_status;
 
 static void s_cleanup(void)
 {
     hub_status_destroy(&s_status);
     hub_ingest_destroy(&s_ingest);
+    hub_committed_destroy(&s_committed);
     hub_store_destroy(&s_store);
     free(s_states);
     hub_engine_destroy(&s_engine);
@@ -88,11 +90,14 @@ static void s_open(void)
     FUZZ_CHECK(hub_store_load_states(s_store, s_reg, s_states, err, sizeof err) == 0, err);
     s_ingest = hub_ingest_new(s_store, s_reg, s_states, 4096);
     FUZZ_CHECK(s_ingest, "hub_ingest_new");
+    s_committed = hub_committed_new(s_reg, s_engine, s_states);
+    FUZZ_CHECK(s_committed, "hub_committed_new");
+    hub_ingest_set_committed(s_ingest, s_committed);
     s_seed();
-    s_status = hub_status_new(s_reg, s_states, s_store, s_ingest);
+    s_status = hub_status_new(s_reg, hub_committed_states(s_committed), s_store, s_committed);
     FUZZ_CHECK(s_status, "hub_status_new");
     FUZZ_CHECK(hub_status_set_engine(s_status, s_engine, s_targets, "[fuzz]\n") == 0, "engine");
-    hub_status_set_feed_seq(s_status, 42);
+    hub_committed_set_feed(s_committed, 42, 1);
     atexit(s_cleanup);
 }
 

@@ -6,9 +6,11 @@
 
 #include "ro_registry.h"
 #include "ro_report.h"
+#include "ro_targets.h"
 #include "store.h"
 #include "test_util.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #define NOW 1546300800 /* 2019-01-01T00:00:00Z: every 2017-2018 date is valid */
@@ -26,6 +28,17 @@ static inline ro_registry_t *hf_registry(void)
     if (!reg)
         fail_msg("registry: %s", err);
     return reg;
+}
+
+/* The project's own targets, config/targets.ini. */
+static inline ro_targets_t *hf_targets(void)
+{
+    char err[512] = "", path[512];
+    snprintf(path, sizeof path, "%s/config/targets.ini", getenv("RO_SOURCE_ROOT"));
+    ro_targets_t *targets = ro_targets_load(path, err, sizeof err);
+    if (!targets)
+        fail_msg("targets: %s", err);
+    return targets;
 }
 
 static inline char *hf_path(const char *name)

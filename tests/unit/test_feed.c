@@ -40,7 +40,8 @@ typedef struct {
     ro_registry_t *reg;
     ro_targets_t *targets;
     hub_engine_t *engine;
-    hub_unit_state_t states[NUNITS];
+    hub_unit_state_t states[NUNITS]; /* ingest's working copy: published to committed */
+    hub_committed_t *committed;
     hub_status_t *status;
     void *ctx, *pub, *sub;
     hub_feed_t *feed;
@@ -117,7 +118,9 @@ static int s_setup(void **state)
         fail_msg("targets: %s", err);
     f->engine = hub_engine_new(f->reg, f->targets, err, sizeof err);
     assert_non_null(f->engine);
-    f->status = hub_status_new(f->reg, f->states, NULL, NULL);
+    f->committed = hub_committed_new(f->reg, f->engine, f->states);
+    assert_non_null(f->committed);
+    f->status = hub_status_new(f->reg, hub_committed_states(f->committed), NULL, f->committed);
     assert_non_null(f->status);
     assert_int_equal(hub_status_set_engine(f->status, f->engine, f->targets, NULL), 0);
     f->ctx = zmq_ctx_new();
@@ -129,7 +132,7 @@ static int s_setup(void **state)
     assert_int_equal(zmq_bind(f->pub, "inproc://feed"), 0);
     assert_int_equal(zmq_setsockopt(f->sub, ZMQ_SUBSCRIBE, "", 0), 0);
     assert_int_equal(zmq_connect(f->sub, "inproc://feed"), 0);
-    f->feed = hub_feed_new(f->pub, f->status, f->reg, f->states, f->engine, f->targets, 0);
+    f->feed = hub_feed_new(f->pub, f->committed, f->reg, f->engine, f->targets, 0);
     assert_non_null(f->feed);
     /* the first tick's date (NOW) is not today's: everything goes out once.
      * Then heartbeats until the subscription has surely arrived. */
@@ -156,6 +159,7 @@ static int s_teardown(void **state)
     zmq_close(f->pub);
     zmq_ctx_term(f->ctx);
     hub_status_destroy(&f->status);
+    hub_committed_destroy(&f->committed);
     hub_engine_destroy(&f->engine);
     ro_targets_destroy(&f->targets);
     ro_registry_destroy(&f->reg);
@@ -175,6 +179,8 @@ static void s_change(fixture_t *f, size_t u, uint32_t people)
     st->sessions++;
     st->items_total = 100;
     st->items_no_visit = 40 + people;
+    uint32_t unit = (uint32_t)u;
+    hub_committed_publish(f->committed, &unit, 1, f->states, NULL); /* as ingest after COMMIT */
 }
 
 /* The status API's answer for the scope of a topic, packed. */
@@ -331,11 +337,17 @@ static void test_date_and_registry(void **state)
     assert_non_null(engine);
     hub_unit_state_t st[2] = {f->states[2], f->states[0]};
     uint64_t epoch = hub_feed_epoch(f->feed);
-    assert_int_equal(hub_feed_set_registry(f->feed, other, st, engine, f->targets), 0);
+    assert_int_equal(hub_feed_set_registry(f->feed, other, engine, f->targets), 0);
+    hub_unit_state_t *copy = malloc(sizeof st);
+    assert_non_null(copy);
+    memcpy(copy, st, sizeof st);
+    hub_committed_swap(f->committed, other, engine, copy);
     assert_true(hub_feed_epoch(f->feed) > epoch);
     assert_int_equal(hub_feed_seq(f->feed), 0);
+    assert_int_equal(hub_committed_feed_epoch(f->committed), hub_feed_epoch(f->feed));
     st[1].reports++;
     uint32_t u[] = {1};
+    hub_committed_publish(f->committed, u, 1, st, NULL);
     hub_feed_commit(f->feed, u, 1, NOW);
     f->mono += HUB_FEED_HEARTBEAT_MS;
     hub_feed_tick(f->feed, NOW + 86400, f->mono);

@@ -208,7 +208,8 @@ static void test_ingest_unknown_malformed_heartbeat(void **state)
     assert_int_equal(reports, 0);
 
     hub_metric_t m[HUB_INGEST_METRICS_MAX];
-    size_t n = hub_ingest_metrics(f->ingest, m, HUB_INGEST_METRICS_MAX);
+    size_t n =
+        hub_ingest_counters_metrics(hub_ingest_counters(f->ingest), m, HUB_INGEST_METRICS_MAX);
     int seen = 0;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(m[i].name, "refused_unknown-unit") && m[i].value == 1.0)
@@ -308,7 +309,7 @@ static void test_ingest_holds_batch_while_full(void **state)
     assert_int_equal(hub_ingest_flush(ing, NOW), HUB_STORE_EFULL);
     assert_true(hub_ingest_held(ing));
     assert_int_equal(hub_ingest_store_state(ing), HUB_STORE_STATE_FULL);
-    assert_string_equal(hub_ingest_store_state_name(hub_ingest_store_state(ing)), "full");
+    assert_string_equal(hub_store_state_name(hub_ingest_store_state(ing)), "full");
     assert_int_equal(hub_ingest_reply_count(ing), 0); /* no acks for what is not stored */
     assert_int_equal(states[1].reports, 0);           /* states reloaded from the store */
     assert_int_equal(states[1].last_seq, 0);
@@ -344,7 +345,8 @@ static void test_ingest_holds_batch_while_full(void **state)
 static double s_metric(fixture_t *f, const char *name)
 {
     hub_metric_t m[HUB_INGEST_METRICS_MAX];
-    size_t n = hub_ingest_metrics(f->ingest, m, HUB_INGEST_METRICS_MAX);
+    size_t n =
+        hub_ingest_counters_metrics(hub_ingest_counters(f->ingest), m, HUB_INGEST_METRICS_MAX);
     for (size_t i = 0; i < n; i++)
         if (!strcmp(m[i].name, name))
             return m[i].value;
@@ -486,7 +488,12 @@ static void test_status_answers(void **state)
     s_send(f, "A", &r1);
     s_send(f, "B", &r2);
     assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
-    hub_status_t *status = hub_status_new(f->reg, f->states, f->store, f->ingest);
+    /* what the hub's status thread reads: the committed copy, as published */
+    hub_committed_t *committed = hub_committed_new(f->reg, NULL, f->states);
+    assert_non_null(committed);
+    hub_ingest_set_committed(f->ingest, committed);
+    hub_status_t *status =
+        hub_status_new(f->reg, hub_committed_states(committed), f->store, committed);
     assert_non_null(status);
 
     ro_status_reply_t *r = s_ask(status, RO_QUERY_PROVINCE, NULL);
@@ -547,6 +554,8 @@ static void test_status_answers(void **state)
     ro_status_reply_free(&r);
     hub_status_destroy(&status);
     assert_null(status);
+    hub_ingest_set_committed(f->ingest, NULL);
+    hub_committed_destroy(&committed);
 }
 
 int main(void)

@@ -1,0 +1,106 @@
+/* hub_committed: what the hub has committed, as every module but ingest
+ * reads it: the units' states as of the latest COMMIT, the rollups' sums
+ * over them, ingest's counters and store state as of then, and the feed's
+ * sequence and epoch. It owns them and the lock that guards them.
+ *
+ * Writers: ingest publishes each committed batch (hub_committed_publish),
+ * the feed its sequence after each publication, and a reload swaps the
+ * registry. Readers: status, feed, metrics and the dashboard, which are
+ * siblings; none of them keeps a copy of another's state.
+ *
+ * The lock is not recursive. hub_committed_publish takes it itself: ingest
+ * calls it with the lock let go (the hub's main thread holds it for the
+ * rest of its turn, hub.c). Every other call is made with the lock held
+ * (hub_committed_lock), or before any other thread reads. */
+#ifndef HUB_COMMITTED_H
+#define HUB_COMMITTED_H
+
+#include "engine.h"
+#include "ro_report.h"
+#include "ro_registry.h"
+#include "state.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Why ingest may be paused; shown in status replies as "ok", "full", "error". */
+typedef enum {
+    HUB_STORE_STATE_OK = 0,
+    HUB_STORE_STATE_FULL = 1,
+    HUB_STORE_STATE_ERROR = 2,
+} hub_store_state_t;
+
+const char *hub_store_state_name(hub_store_state_t state);
+
+/* Ingest's counters since start, and its store's state, as it publishes
+ * them; refused[] is indexed by ro_reason_t. */
+typedef struct {
+    uint64_t reports_stored;           /* new reports committed (held ones too) */
+    uint64_t duplicates;               /* resent reports already stored (same body) */
+    uint64_t conflicts;                /* same unit and seq, another body */
+    uint64_t gaps;                     /* reports ahead of the next seq, ignored */
+    uint64_t heartbeats;               /* heartbeats heard */
+    uint64_t heartbeats_refused;       /* heartbeats of units not in the registry */
+    uint64_t unknown_fields;           /* fields skipped: unknown to this version */
+    uint64_t refused[RO_REASON_COUNT]; /* reports refused, by reason (heartbeats aside) */
+    uint64_t batches;                  /* transactions committed */
+    uint64_t last_batch_size;          /* messages in the latest committed batch */
+    uint64_t last_commit_us;           /* its transaction, BEGIN to COMMIT, in microseconds */
+    uint64_t commit_failures;          /* batches that could not be committed */
+    uint64_t held_messages;            /* messages of a batch waiting for the store */
+    uint64_t held_clock;               /* reports stored but held until their date */
+    uint64_t replies_unroutable;       /* acks and refusals to peers already gone */
+    hub_store_state_t store_state;     /* ok, full or error */
+    char last_error[256];              /* why the store is not ok; "" when it is */
+} hub_ingest_counters_t;
+
+/* One metric: a static name and a value. */
+typedef struct {
+    const char *name; /* e.g. "reports_stored", "refused_unknown-unit" */
+    double value;
+} hub_metric_t;
+
+#define HUB_INGEST_METRICS_MAX (32 + RO_REASON_COUNT)
+
+/* c as name/value pairs, at most cap (HUB_INGEST_METRICS_MAX fits all):
+ * the names rolloutctl metrics and /metrics show. Returns how many. */
+size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t *out, size_t cap);
+
+typedef struct hub_committed hub_committed_t;
+
+/* Committed state over reg's units, starting from states (one per unit,
+ * copied: loaded from the store), with the rollups' sums kept by engine
+ * (built on reg; NULL: no sums kept). reg and engine are borrowed.
+ * Returns NULL when out of memory. */
+hub_committed_t *hub_committed_new(const ro_registry_t *reg, const hub_engine_t *engine,
+                                   const hub_unit_state_t *states);
+void hub_committed_destroy(hub_committed_t **self_p);
+
+void hub_committed_lock(hub_committed_t *self);
+void hub_committed_unlock(hub_committed_t *self);
+
+/* Ingest, after a COMMIT, with the lock NOT held: the units (n registry
+ * indices) now hold states[unit] (the sums move with them), and counters
+ * are ingest's now (NULL: unchanged). n = 0 publishes counters alone. */
+void hub_committed_publish(hub_committed_t *self, const uint32_t *units, size_t n,
+                           const hub_unit_state_t *states, const hub_ingest_counters_t *counters);
+
+/* A reload (lock held): reg's units (engine built on them; both borrowed)
+ * now hold states (one per unit, malloc'ed: taken over), and the sums are
+ * made afresh. The old states are freed. */
+void hub_committed_swap(hub_committed_t *self, const ro_registry_t *reg, const hub_engine_t *engine,
+                        hub_unit_state_t *states);
+
+/* The feed (lock held): its latest sequence published and its epoch. */
+void hub_committed_set_feed(hub_committed_t *self, uint64_t seq, uint64_t epoch);
+
+/* Reads (lock held, or from the thread that writes): valid until the lock
+ * is let go, and the states and sums until the next swap. */
+const hub_unit_state_t *hub_committed_states(const hub_committed_t *self); /* per unit */
+size_t hub_committed_count(const hub_committed_t *self);                   /* units */
+const hub_rollup_t *hub_committed_sums(const hub_committed_t *self);       /* NULL: no engine */
+const hub_ingest_counters_t *hub_committed_counters(const hub_committed_t *self);
+uint64_t hub_committed_feed_seq(const hub_committed_t *self);
+uint64_t hub_committed_feed_epoch(const hub_committed_t *self);
+
+#endif
