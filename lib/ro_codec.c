@@ -174,6 +174,30 @@ int ro_pb_check(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t 
 
 /* ---- reports ------------------------------------------------------------ */
 
+/* An identity (incarnation, store id) as a bytes field: all zero is not
+ * sent, so a version-1 message stays as it was, byte for byte. */
+static ProtobufCBinaryData s_id_out(const uint8_t id[RO_INCARNATION_LEN])
+{
+    static const uint8_t zero[RO_INCARNATION_LEN];
+    ProtobufCBinaryData b = {0, NULL};
+    if (memcmp(id, zero, RO_INCARNATION_LEN) != 0)
+        b.len = RO_INCARNATION_LEN, b.data = (uint8_t *)id;
+    return b;
+}
+
+/* The inverse: absent is all zero; present must be RO_INCARNATION_LEN
+ * bytes. Returns 0, or -1. */
+static int s_id_in(ProtobufCBinaryData b, uint8_t id[RO_INCARNATION_LEN])
+{
+    memset(id, 0, RO_INCARNATION_LEN);
+    if (b.len == 0)
+        return 0;
+    if (b.len != RO_INCARNATION_LEN)
+        return -1;
+    memcpy(id, b.data, RO_INCARNATION_LEN);
+    return 0;
+}
+
 int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap)
 {
     Rollout__Report msg = ROLLOUT__REPORT__INIT;
@@ -187,6 +211,7 @@ int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap)
     msg.unit = (char *)r->unit;
     msg.seq = r->seq;
     msg.recorded_at = r->recorded_at;
+    msg.incarnation = s_id_out(r->incarnation);
     switch (r->kind) {
     case RO_KIND_TRAINING:
         tr.date = r->date, tr.participants = r->total, tr.hours_tenths = r->part;
@@ -207,6 +232,8 @@ int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap)
         break;
     case RO_KIND_HEARTBEAT:
         hb.agent_version = (char *)r->text, hb.outbox_depth = r->depth;
+        hb.last_ack = r->last_ack, hb.agent_time = r->agent_time;
+        hb.retained = r->retained, hb.retained_from = r->retained_from;
         msg.body_case = ROLLOUT__REPORT__BODY_HEARTBEAT, msg.heartbeat = &hb;
         break;
     default: return -1;
@@ -232,6 +259,51 @@ static int s_copy(char *dst, size_t cap, const char *src)
         return -1;
     memcpy(dst, src ? src : "", n + 1);
     return 0;
+}
+
+/* The body of a decoded Report into out's kind and fields; returns its
+ * text (course or agent version; NULL for the others). */
+static const char *s_body_in(const Rollout__Report *msg, ro_report_t *out)
+{
+    const char *text = NULL;
+    switch (msg->body_case) {
+    case ROLLOUT__REPORT__BODY_TRAINING:
+        out->kind = RO_KIND_TRAINING;
+        out->date = msg->training->date;
+        out->total = msg->training->participants;
+        out->part = msg->training->hours_tenths;
+        text = msg->training->course;
+        break;
+    case ROLLOUT__REPORT__BODY_STAFF:
+        out->kind = RO_KIND_STAFF;
+        out->date = msg->staff->date;
+        out->total = msg->staff->total;
+        out->part = msg->staff->proficient;
+        break;
+    case ROLLOUT__REPORT__BODY_ITEMS:
+        out->kind = RO_KIND_ITEMS;
+        out->date = msg->items->date;
+        out->total = msg->items->total;
+        out->part = msg->items->no_visit;
+        break;
+    case ROLLOUT__REPORT__BODY_CASES:
+        out->kind = RO_KIND_CASES;
+        out->date = msg->cases->month;
+        out->total = msg->cases->total;
+        out->part = msg->cases->no_visit;
+        break;
+    case ROLLOUT__REPORT__BODY_HEARTBEAT:
+        out->kind = RO_KIND_HEARTBEAT;
+        out->depth = msg->heartbeat->outbox_depth;
+        out->last_ack = msg->heartbeat->last_ack;
+        out->agent_time = msg->heartbeat->agent_time;
+        out->retained = msg->heartbeat->retained;
+        out->retained_from = msg->heartbeat->retained_from;
+        text = msg->heartbeat->agent_version;
+        break;
+    default: break;
+    }
+    return text;
 }
 
 ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, char *err,
@@ -268,40 +340,8 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
     out->version = msg->version;
     out->seq = msg->seq;
     out->recorded_at = msg->recorded_at;
-    const char *text = NULL;
-    switch (msg->body_case) {
-    case ROLLOUT__REPORT__BODY_TRAINING:
-        out->kind = RO_KIND_TRAINING;
-        out->date = msg->training->date;
-        out->total = msg->training->participants;
-        out->part = msg->training->hours_tenths;
-        text = msg->training->course;
-        break;
-    case ROLLOUT__REPORT__BODY_STAFF:
-        out->kind = RO_KIND_STAFF;
-        out->date = msg->staff->date;
-        out->total = msg->staff->total;
-        out->part = msg->staff->proficient;
-        break;
-    case ROLLOUT__REPORT__BODY_ITEMS:
-        out->kind = RO_KIND_ITEMS;
-        out->date = msg->items->date;
-        out->total = msg->items->total;
-        out->part = msg->items->no_visit;
-        break;
-    case ROLLOUT__REPORT__BODY_CASES:
-        out->kind = RO_KIND_CASES;
-        out->date = msg->cases->month;
-        out->total = msg->cases->total;
-        out->part = msg->cases->no_visit;
-        break;
-    case ROLLOUT__REPORT__BODY_HEARTBEAT:
-        out->kind = RO_KIND_HEARTBEAT;
-        out->depth = msg->heartbeat->outbox_depth;
-        text = msg->heartbeat->agent_version;
-        break;
-    default: break;
-    }
+    int id_bad = s_id_in(msg->incarnation, out->incarnation);
+    const char *text = s_body_in(msg, out);
     int text_long = text && strlen(text) > RO_TEXT_MAX;
     snprintf(out->text, sizeof out->text, "%s", text ? text : "");
     if (unit_bad) {
@@ -323,6 +363,9 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
         DFAIL(RO_REASON_MALFORMED, "report has no body");
     if (text_long)
         DFAIL(RO_REASON_MALFORMED, "text longer than %d bytes", RO_TEXT_MAX);
+    if (id_bad)
+        DFAIL(RO_REASON_MALFORMED, "an incarnation of %zu bytes, not %d", msg->incarnation.len,
+              RO_INCARNATION_LEN);
 done:
     rollout__report__free_unpacked(msg, NULL);
     return rc;
@@ -338,12 +381,18 @@ int ro_hubmsg_encode(const ro_hubmsg_t *m, uint8_t *buf, size_t cap)
     if (m->kind == RO_HUBMSG_ACK) {
         ack.unit = (char *)m->unit;
         ack.upto = m->seq;
+        ack.incarnation = s_id_out(m->incarnation);
+        ack.upto_hash = m->upto_hash;
+        ack.hub_version = m->hub_version;
+        ack.store_id = s_id_out(m->store_id);
+        ack.held = m->held;
         msg.kind_case = ROLLOUT__HUB_MESSAGE__KIND_ACK, msg.ack = &ack;
     } else {
         ref.unit = (char *)m->unit;
         ref.seq = m->seq;
         ref.reason = (Rollout__Reason)m->reason;
         ref.text = (char *)m->text;
+        ref.incarnation = s_id_out(m->incarnation);
         msg.kind_case = ROLLOUT__HUB_MESSAGE__KIND_REFUSAL, msg.refusal = &ref;
     }
     if (rollout__hub_message__get_packed_size(&msg) > cap)
@@ -372,8 +421,14 @@ int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err
     if (msg->kind_case == ROLLOUT__HUB_MESSAGE__KIND_ACK) {
         out->kind = RO_HUBMSG_ACK;
         out->seq = msg->ack->upto;
+        out->upto_hash = msg->ack->upto_hash;
+        out->hub_version = msg->ack->hub_version;
+        out->held = msg->ack->held;
         if (s_copy(out->unit, sizeof out->unit, msg->ack->unit))
             DFAIL(-1, "ack unit too long");
+        if (s_id_in(msg->ack->incarnation, out->incarnation) ||
+            s_id_in(msg->ack->store_id, out->store_id))
+            DFAIL(-1, "ack with an incarnation or store id not of %d bytes", RO_INCARNATION_LEN);
     } else if (msg->kind_case == ROLLOUT__HUB_MESSAGE__KIND_REFUSAL) {
         out->kind = RO_HUBMSG_REFUSAL;
         out->seq = msg->refusal->seq;
@@ -381,6 +436,8 @@ int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err
         if (s_copy(out->unit, sizeof out->unit, msg->refusal->unit) ||
             s_copy(out->text, sizeof out->text, msg->refusal->text))
             DFAIL(-1, "refusal text too long");
+        if (s_id_in(msg->refusal->incarnation, out->incarnation))
+            DFAIL(-1, "refusal with an incarnation not of %d bytes", RO_INCARNATION_LEN);
     } else {
         DFAIL(-1, "hub message is neither ack nor refusal");
     }

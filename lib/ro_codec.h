@@ -24,7 +24,9 @@ typedef enum { RO_DECODE_STRICT = 0, RO_DECODE_SKIP_UNKNOWN = 1 } ro_decode_mode
 /* Encode r into buf (capacity cap). Returns the length, or -1 if it does not fit. */
 int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap);
 
-/* Decode one report frame into *out. Returns RO_REASON_NONE, or
+/* Decode one report frame into *out. An incarnation that is present must
+ * be RO_INCARNATION_LEN bytes (else malformed); absent, it is all zero, the
+ * legacy one. Returns RO_REASON_NONE, or
  * RO_REASON_MALFORMED / RO_REASON_VERSION with a reason in err; then
  * out->unit is "" unless the report got far enough to name its unit and seq
  * (and its content, truncated where over a limit). out->unknown counts the
@@ -41,10 +43,18 @@ typedef struct {
     uint64_t seq;               /* ack: stored up to seq; refusal: the seq refused */
     ro_reason_t reason;         /* refusal only */
     char text[RO_TEXT_MAX + 1]; /* refusal only: why, for the agent's log */
+    /* protocol version 2 (docs/REVISION-2.md): zero is not sent, so a hub
+     * that leaves them zero writes the version-1 message byte for byte */
+    uint8_t incarnation[RO_INCARNATION_LEN]; /* the incarnation seq counts in */
+    uint64_t upto_hash;                      /* ack: content hash of the report at seq */
+    uint32_t hub_version;                    /* ack: the highest version the hub speaks */
+    uint8_t store_id[RO_INCARNATION_LEN];    /* ack: the hub store's identity */
+    uint64_t held;                           /* ack: of the acknowledged, how many are held */
 } ro_hubmsg_t;
 
 int ro_hubmsg_encode(const ro_hubmsg_t *m, uint8_t *buf, size_t cap);
-/* Returns 0, or -1 with a reason in err. */
+/* Returns 0, or -1 with a reason in err (an incarnation or store_id
+ * present but not RO_INCARNATION_LEN bytes among them). */
 int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err, size_t errlen);
 
 #endif

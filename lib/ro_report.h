@@ -14,6 +14,7 @@
 #define RO_COUNT_MAX 10000000u    /* no count in the domain comes near this */
 #define RO_HOURS_TENTHS_MAX 2400u /* one session: at most 240 hours */
 #define RO_FUTURE_SKEW 86400      /* seconds a report may lie ahead of the hub's clock */
+#define RO_INCARNATION_LEN 16     /* bytes of an outbox's incarnation (REVISION-2.md, 1) */
 
 typedef enum {
     RO_KIND_NONE = 0,
@@ -49,6 +50,12 @@ typedef struct {
     uint64_t depth;             /* heartbeat: agent's outbox depth */
     char text[RO_TEXT_MAX + 1]; /* training: course; heartbeat: agent version */
     uint32_t unknown;           /* fields the decoder skipped: unknown to this version */
+    /* protocol version 2 (docs/REVISION-2.md); zero in every version-1 report */
+    uint8_t incarnation[RO_INCARNATION_LEN]; /* the outbox's identity; all zero: legacy */
+    uint64_t last_ack;                       /* heartbeat: highest seq it holds acknowledged */
+    int64_t agent_time;                      /* heartbeat: the agent's clock when sent */
+    uint64_t retained;                       /* heartbeat: acknowledged events it keeps */
+    uint64_t retained_from;                  /* heartbeat: the lowest seq of them */
 } ro_report_t;
 
 /* The report's content as a 64-bit hash, never 0: kind, date, total, part,

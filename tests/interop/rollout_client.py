@@ -123,6 +123,8 @@ def encode(msg, explicit=False, reverse=False):
             continue
         elif f.type == f.TYPE_STRING:
             parts.append(bytes_field(f.number, value.encode("utf-8")))
+        elif f.type == f.TYPE_BYTES:
+            parts.append(bytes_field(f.number, value))
         elif f.type in VARINT_TYPES:
             parts.append(varint_field(f.number, int(value)))
         else:

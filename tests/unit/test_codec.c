@@ -407,6 +407,77 @@ static void test_hubmsg_round_trip(void **state)
     assert_int_equal(ro_hubmsg_decode((const uint8_t *)"\xff\xff\xff", 3, &out, NULL, 0), -1);
 }
 
+/* Version 2's fields (docs/REVISION-2.md) ride along: an incarnation on a
+ * report, a heartbeat's ack, clock and retention, an ack's identity and
+ * hash. Left zero, they are not on the wire at all, so a version-1 message
+ * is byte for byte what it was; an incarnation of another length is
+ * malformed. */
+static void test_version_2_fields(void **state)
+{
+    (void)state;
+    uint8_t legacy[RO_FRAME_MAX], v2[RO_FRAME_MAX];
+    ro_report_t in = s_training(), out;
+    int n1 = ro_report_encode(&in, legacy, sizeof legacy);
+    for (int i = 0; i < RO_INCARNATION_LEN; i++)
+        in.incarnation[i] = (uint8_t)(0xa0 + i);
+    int n2 = ro_report_encode(&in, v2, sizeof v2);
+    assert_int_equal(n2, n1 + 2 + RO_INCARNATION_LEN); /* tag, length, 16 bytes */
+    assert_int_equal(ro_report_decode(v2, (size_t)n2, &out, NULL, 0), RO_REASON_NONE);
+    assert_memory_equal(out.incarnation, in.incarnation, RO_INCARNATION_LEN);
+    assert_int_equal(out.unknown, 0);
+    assert_int_equal(ro_report_hash(&out), ro_report_hash(&in)); /* content, not identity */
+    assert_int_equal(ro_report_decode(legacy, (size_t)n1, &out, NULL, 0), RO_REASON_NONE);
+    static const uint8_t zero[RO_INCARNATION_LEN];
+    assert_memory_equal(out.incarnation, zero, RO_INCARNATION_LEN);
+
+    /* a 3-byte incarnation (field 5, wire type 2) after a valid report */
+    memcpy(v2, legacy, (size_t)n1);
+    memcpy(v2 + n1,
+           "\x2a\x03"
+           "abc",
+           5);
+    char err[256] = "";
+    assert_int_equal(ro_report_decode(v2, (size_t)n1 + 5, &out, err, sizeof err),
+                     RO_REASON_MALFORMED);
+    assert_non_null(strstr(err, "incarnation of 3 bytes"));
+    assert_string_equal(out.unit, "469005-012"); /* still named for the refusal */
+
+    ro_report_t hb = s_training();
+    hb.kind = RO_KIND_HEARTBEAT, hb.seq = 0, hb.date = hb.total = hb.part = 0;
+    strcpy(hb.text, "0.2.0");
+    hb.last_ack = 991, hb.agent_time = 1546300801, hb.retained = 40000, hb.retained_from = 7;
+    int n = ro_report_encode(&hb, v2, sizeof v2);
+    assert_int_equal(ro_report_decode(v2, (size_t)n, &out, NULL, 0), RO_REASON_NONE);
+    assert_int_equal(out.last_ack, 991);
+    assert_int_equal(out.agent_time, 1546300801);
+    assert_int_equal(out.retained, 40000);
+    assert_int_equal(out.retained_from, 7);
+
+    ro_hubmsg_t ack, got;
+    memset(&ack, 0, sizeof ack);
+    ack.kind = RO_HUBMSG_ACK, ack.seq = 12;
+    strcpy(ack.unit, "460100-003");
+    int a1 = ro_hubmsg_encode(&ack, legacy, sizeof legacy);
+    memcpy(ack.incarnation, in.incarnation, RO_INCARNATION_LEN);
+    memset(ack.store_id, 0x5c, RO_INCARNATION_LEN);
+    ack.upto_hash = 0x1122334455667788ull, ack.hub_version = 2, ack.held = 3;
+    int a2 = ro_hubmsg_encode(&ack, v2, sizeof v2);
+    assert_true(a2 > a1);
+    assert_int_equal(ro_hubmsg_decode(v2, (size_t)a2, &got, NULL, 0), 0);
+    assert_memory_equal(&ack, &got, sizeof ack);
+    ro_hubmsg_t ref;
+    memset(&ref, 0, sizeof ref);
+    ref.kind = RO_HUBMSG_REFUSAL, ref.seq = 4, ref.reason = RO_REASON_CONFLICT;
+    strcpy(ref.unit, "460100-003");
+    memcpy(ref.incarnation, in.incarnation, RO_INCARNATION_LEN);
+    n = ro_hubmsg_encode(&ref, v2, sizeof v2);
+    assert_int_equal(ro_hubmsg_decode(v2, (size_t)n, &got, NULL, 0), 0);
+    assert_memory_equal(&ref, &got, sizeof ref);
+    /* an ack whose store id is not 16 bytes: HubMessage field 1, Ack with field 6 */
+    const uint8_t bad[] = {0x0a, 0x05, 0x10, 0x01, 0x32, 0x01, 0x00};
+    assert_int_equal(ro_hubmsg_decode(bad, sizeof bad, &got, NULL, 0), -1);
+}
+
 /* ---- field checks --------------------------------------------------------- */
 
 static const int64_t NOW = 1546300800; /* 2019-01-01 */
@@ -509,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_wrong_version_refused),
         cmocka_unit_test(test_no_body_refused),
         cmocka_unit_test(test_hubmsg_round_trip),
+        cmocka_unit_test(test_version_2_fields),
         cmocka_unit_test(test_check_accepts_valid),
         cmocka_unit_test(test_check_refuses_out_of_range),
         cmocka_unit_test(test_check_future_is_ahead_not_invalid),
