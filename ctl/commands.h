@@ -24,6 +24,7 @@ typedef struct {
     int divisions;         /* --divisions */
     int laggards;          /* --laggards */
     int silent;            /* --silent */
+    int problems;          /* --problems */
     const char *history;   /* --history UNIT */
     int series;            /* --series */
     const char *indicator; /* --indicator */

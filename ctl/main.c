@@ -33,6 +33,10 @@ static void s_help(void)
         "                            units behind the next milestone (default: of the\n"
         "                            no-visit items share), biggest gap first (limit 20)\n"
         "      --silent [--limit N]  units not heard within the hub's silent_after\n"
+        "      --problems [--limit N]\n"
+        "                            every unit that cannot deliver or needs a look (a\n"
+        "                            gap, refusals, held reports, silent), most urgent\n"
+        "                            first, each with what to do (limit 50)\n"
         "      --history ID [--indicator ID] [--limit N]\n"
         "                            one unit's reports of an indicator over time\n"
         "      --series [--indicator ID] [--limit N]\n"
@@ -134,6 +138,8 @@ static int s_status_option(int argc, char **argv, int *i, ctl_status_args_t *a)
         a->laggards = 1;
     } else if (!strcmp(arg, "--silent")) {
         a->silent = 1;
+    } else if (!strcmp(arg, "--problems")) {
+        a->problems = 1;
     } else if (!strcmp(arg, "--series")) {
         a->series = 1;
     } else if (!strcmp(arg, "--json")) {
@@ -202,16 +208,17 @@ int main(int argc, char **argv)
         return ctl_usage_error("which command: status, report, watch, metrics, verify or keys?");
     int is_status = !strcmp(a.command, "status");
     int what = (a.unit != NULL) + (a.division != NULL) + (a.level != NULL) + a.divisions +
-               a.laggards + a.silent + (a.history != NULL) + a.series;
+               a.laggards + a.silent + a.problems + (a.history != NULL) + a.series;
     if (!is_status && (what || a.as_of || a.indicator || a.limit >= 0))
         return ctl_usage_error("%s takes none of status's options (--unit ... --as-of)", a.command);
     if (what > 1)
         return ctl_usage_error("give one of --unit, --division, --level, --divisions, --laggards, "
-                               "--silent, --history and --series");
+                               "--silent, --problems, --history and --series");
     if (a.indicator && !(a.laggards || a.history || a.series))
         return ctl_usage_error("--indicator goes with --laggards, --history or --series");
-    if (a.limit >= 0 && !(a.laggards || a.silent || a.history || a.series))
-        return ctl_usage_error("--limit goes with --laggards, --silent, --history or --series");
+    if (a.limit >= 0 && !(a.laggards || a.silent || a.problems || a.history || a.series))
+        return ctl_usage_error(
+            "--limit goes with --laggards, --silent, --problems, --history or --series");
     ctl_hub_t hub = {.timeout = a.timeout};
     ro_ctl_config_t cc;
     char cerr[1024];

@@ -409,6 +409,41 @@ static size_t s_series_end(const ro_status_reply_t *r)
     return to;
 }
 
+static void s_table_problems(const ro_status_reply_t *r)
+{
+    int64_t now = ro_time_now();
+    printf("problems: %u", r->total);
+    if (r->n_problems < r->total)
+        printf(", %zu shown (--limit N for more)", r->n_problems);
+    printf("\n");
+    for (size_t k = 0; k < r->n_problems; k++) {
+        const ro_status_problem_t *p = &r->problems[k];
+        printf("\n%-12s %-8s since ", p->unit, p->kind);
+        s_when(p->since, now);
+        printf("  %s\n", p->text);
+        if (p->what_to_do[0])
+            printf("  what to do: %s\n", p->what_to_do);
+    }
+}
+
+static void s_json_problems(const ro_status_reply_t *r)
+{
+    fputs(",\"problems\":[", stdout);
+    for (size_t i = 0; i < r->n_problems; i++) {
+        const ro_status_problem_t *p = &r->problems[i];
+        fputs(i ? ",{\"unit\":" : "{\"unit\":", stdout);
+        s_json_str(p->unit);
+        fputs(",\"kind\":", stdout);
+        s_json_str(p->kind);
+        printf(",\"since\":%lld,\"text\":", (long long)p->since);
+        s_json_str(p->text);
+        fputs(",\"what_to_do\":", stdout);
+        s_json_str(p->what_to_do);
+        putchar('}');
+    }
+    putchar(']');
+}
+
 /* The request a status command asks. */
 static ro_status_request_t s_status_request(const ctl_status_args_t *a)
 {
@@ -429,6 +464,9 @@ static ro_status_request_t s_status_request(const ctl_status_args_t *a)
         req.limit = a->limit < 0 ? 20 : (uint32_t)a->limit;
     } else if (a->silent) {
         req.query = RO_QUERY_SILENT;
+        req.limit = a->limit < 0 ? 50 : (uint32_t)a->limit;
+    } else if (a->problems) {
+        req.query = RO_QUERY_PROBLEMS;
         req.limit = a->limit < 0 ? 50 : (uint32_t)a->limit;
     } else if (a->history) {
         req.query = RO_QUERY_HISTORY;
@@ -461,8 +499,10 @@ static void s_print_status(const ctl_status_args_t *a, const ro_status_reply_t *
             fputs(",\"indicator\":", stdout);
             s_json_str(r->indicator);
         }
-        if (a->laggards || a->silent)
+        if (a->laggards || a->silent || a->problems)
             printf(",\"total\":%u", r->total);
+        if (a->problems)
+            s_json_problems(r);
         if (a->silent)
             for (size_t i = 0; i < r->n_metrics; i++)
                 if (!strcmp(r->metrics[i].name, "silent_after"))
@@ -485,6 +525,8 @@ static void s_print_status(const ctl_status_args_t *a, const ro_status_reply_t *
         s_table_laggards(r);
     } else if (a->silent) {
         s_table_silent(r);
+    } else if (a->problems) {
+        s_table_problems(r);
     } else if (points) {
         s_table_points(r, a->history != NULL, from, to);
     } else {

@@ -9,6 +9,7 @@ struct hub_committed {
     pthread_mutex_t mu;             /* plain: see committed.h for who takes it */
     const hub_engine_t *engine;     /* borrowed: keeps the sums */
     hub_unit_state_t *states;       /* owned, one per registry unit */
+    hub_unit_flags_t *flags;        /* owned, one per registry unit */
     size_t nunits;                  /* registry count */
     hub_rollup_t sums;              /* province, level and division sums over states */
     hub_ingest_counters_t counters; /* ingest's, as of its latest publication */
@@ -57,6 +58,15 @@ size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t 
     return n;
 }
 
+void hub_unit_flags_carry(const ro_registry_t *from, const hub_unit_flags_t *old,
+                          const ro_registry_t *to, hub_unit_flags_t *out)
+{
+    for (size_t i = 0, n = ro_registry_count(to); i < n; i++) {
+        long j = ro_registry_find(from, ro_registry_at(to, i)->id);
+        out[i] = j >= 0 ? old[j] : (hub_unit_flags_t){0, 0};
+    }
+}
+
 /* A copy of states for reg's n units, or NULL when out of memory. */
 static hub_unit_state_t *s_copy(const hub_unit_state_t *states, size_t n)
 {
@@ -76,7 +86,10 @@ hub_committed_t *hub_committed_new(const ro_registry_t *reg, const hub_engine_t 
         return NULL;
     self->nunits = ro_registry_count(reg);
     self->states = s_copy(states, self->nunits);
-    if (!self->states) {
+    self->flags = calloc(self->nunits ? self->nunits : 1, sizeof *self->flags);
+    if (!self->states || !self->flags) {
+        free(self->states);
+        free(self->flags);
         free(self);
         return NULL;
     }
@@ -94,6 +107,7 @@ void hub_committed_destroy(hub_committed_t **self_p)
     hub_committed_t *self = *self_p;
     pthread_mutex_destroy(&self->mu);
     free(self->states);
+    free(self->flags);
     free(self);
     *self_p = NULL;
 }
@@ -109,7 +123,8 @@ void hub_committed_unlock(hub_committed_t *self)
 }
 
 void hub_committed_publish(hub_committed_t *self, const uint32_t *units, size_t n,
-                           const hub_unit_state_t *states, const hub_ingest_counters_t *counters)
+                           const hub_unit_state_t *states, const hub_unit_flags_t *flags,
+                           const hub_ingest_counters_t *counters)
 {
     pthread_mutex_lock(&self->mu);
     for (size_t i = 0; i < n; i++) {
@@ -119,6 +134,8 @@ void hub_committed_publish(hub_committed_t *self, const uint32_t *units, size_t 
         if (self->engine)
             hub_engine_sum_move(self->engine, &self->sums, u, &self->states[u], &states[u]);
         self->states[u] = states[u];
+        if (flags)
+            self->flags[u] = flags[u];
     }
     if (counters)
         self->counters = *counters;
@@ -126,10 +143,12 @@ void hub_committed_publish(hub_committed_t *self, const uint32_t *units, size_t 
 }
 
 void hub_committed_swap(hub_committed_t *self, const ro_registry_t *reg, const hub_engine_t *engine,
-                        hub_unit_state_t *states)
+                        hub_unit_state_t *states, hub_unit_flags_t *flags)
 {
     free(self->states);
+    free(self->flags);
     self->states = states;
+    self->flags = flags;
     self->nunits = ro_registry_count(reg);
     self->engine = engine;
     if (engine)
@@ -150,6 +169,11 @@ const hub_unit_state_t *hub_committed_states(const hub_committed_t *self)
 size_t hub_committed_count(const hub_committed_t *self)
 {
     return self->nunits;
+}
+
+const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self)
+{
+    return self->flags;
 }
 
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self)

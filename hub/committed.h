@@ -66,6 +66,19 @@ typedef struct {
  * the names rolloutctl metrics and /metrics show. Returns how many. */
 size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t *out, size_t cap);
 
+/* What ingest saw of a unit since the hub started, beyond its stored
+ * state: the problems status lists (PROBLEMS) that the store does not
+ * keep. */
+typedef struct {
+    int64_t gap_since; /* first report ahead of the next seq since the unit last moved on; 0 none */
+    uint64_t gap_seq;  /* the latest such report's seq */
+} hub_unit_flags_t;
+
+/* A reload: out (one per unit of to) gets each unit's flags from old (one
+ * per unit of from), matched by unit id; new units get none. */
+void hub_unit_flags_carry(const ro_registry_t *from, const hub_unit_flags_t *old,
+                          const ro_registry_t *to, hub_unit_flags_t *out);
+
 typedef struct hub_committed hub_committed_t;
 
 /* Committed state over reg's units, starting from states (one per unit,
@@ -80,16 +93,18 @@ void hub_committed_lock(hub_committed_t *self);
 void hub_committed_unlock(hub_committed_t *self);
 
 /* Ingest, after a COMMIT, with the lock NOT held: the units (n registry
- * indices) now hold states[unit] (the sums move with them), and counters
- * are ingest's now (NULL: unchanged). n = 0 publishes counters alone. */
+ * indices) now hold states[unit] (the sums move with them) and flags[unit]
+ * (flags may be NULL: unchanged), and counters are ingest's now (NULL:
+ * unchanged). n = 0 publishes counters alone. */
 void hub_committed_publish(hub_committed_t *self, const uint32_t *units, size_t n,
-                           const hub_unit_state_t *states, const hub_ingest_counters_t *counters);
+                           const hub_unit_state_t *states, const hub_unit_flags_t *flags,
+                           const hub_ingest_counters_t *counters);
 
 /* A reload (lock held): reg's units (engine built on them; both borrowed)
- * now hold states (one per unit, malloc'ed: taken over), and the sums are
- * made afresh. The old states are freed. */
+ * now hold states and flags (one per unit each, malloc'ed: taken over),
+ * and the sums are made afresh. The old ones are freed. */
 void hub_committed_swap(hub_committed_t *self, const ro_registry_t *reg, const hub_engine_t *engine,
-                        hub_unit_state_t *states);
+                        hub_unit_state_t *states, hub_unit_flags_t *flags);
 
 /* The feed (lock held): its latest sequence published and its epoch. */
 void hub_committed_set_feed(hub_committed_t *self, uint64_t seq, uint64_t epoch);
@@ -98,6 +113,7 @@ void hub_committed_set_feed(hub_committed_t *self, uint64_t seq, uint64_t epoch)
  * is let go, and the states and sums until the next swap. */
 const hub_unit_state_t *hub_committed_states(const hub_committed_t *self); /* per unit */
 size_t hub_committed_count(const hub_committed_t *self);                   /* units */
+const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self);  /* per unit */
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self);       /* NULL: no engine */
 const hub_ingest_counters_t *hub_committed_counters(const hub_committed_t *self);
 uint64_t hub_committed_feed_seq(const hub_committed_t *self);

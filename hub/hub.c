@@ -443,12 +443,14 @@ static int s_reload_registry(hub_t *h)
     char err[2048] = "";
     hub_model_t next = {0};
     hub_unit_state_t *states = NULL, *pub = NULL;
+    hub_unit_flags_t *flags = NULL;
     if (hub_model_load(&h->cfg, &next, err, sizeof err))
         goto fail;
     size_t n = ro_registry_count(next.reg);
     states = calloc(n ? n : 1, sizeof *states);
     pub = calloc(n ? n : 1, sizeof *pub);
-    if (!states || !pub) {
+    flags = calloc(n ? n : 1, sizeof *flags);
+    if (!states || !pub || !flags) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
@@ -483,7 +485,8 @@ static int s_reload_registry(hub_t *h)
     }
     /* the one place the committed state changes registry (under its lock) */
     memcpy(pub, states, n * sizeof *pub);
-    hub_committed_swap(h->committed, next.reg, next.engine, pub);
+    hub_unit_flags_carry(h->m.reg, hub_committed_flags(h->committed), next.reg, flags);
+    hub_committed_swap(h->committed, next.reg, next.engine, pub, flags);
     hub_status_set_registry(h->status, next.reg, hub_committed_states(h->committed));
     if (hub_status_set_engine(h->status, next.engine, next.targets, next.targets_text))
         hub_status_set_engine(h->status, next.engine, next.targets, NULL); /* cannot fail */
@@ -498,6 +501,7 @@ fail:
     ro_log(LOG_ERR, "SIGHUP: %s; keeping the registry and targets in use", err);
     free(states);
     free(pub);
+    free(flags);
     hub_model_release(&next);
     return 0;
 }

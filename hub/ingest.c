@@ -66,8 +66,9 @@ struct hub_ingest {
     uint32_t *touch_head; /* per unit: first pair (peers to ack) */
     s_pair_t *pairs;      /* (peer, unit) pairs of this batch */
     size_t npairs;
-    uint32_t *dirty_gen; /* per unit: gen when its row must be written */
-    uint32_t *dirty;     /* units to write this batch */
+    uint32_t *dirty_gen;     /* per unit: gen when its row must be written */
+    uint32_t *dirty;         /* units to write this batch */
+    hub_unit_flags_t *flags; /* per unit: what the store does not keep (gaps), published */
     size_t ndirty;
 
     hub_ingest_counters_t c;    /* counters and store state, as published */
@@ -104,7 +105,7 @@ static void s_publish(hub_ingest_t *self, const uint32_t *units, size_t n)
     self->c.held_clock = self->held_clock;
     self->c.held_messages = self->held ? self->nmsgs : 0;
     if (self->committed)
-        hub_committed_publish(self->committed, units, n, self->states, &self->c);
+        hub_committed_publish(self->committed, units, n, self->states, self->flags, &self->c);
 }
 
 hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
@@ -129,8 +130,9 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->touch_head = calloc(nu, sizeof *self->touch_head);
     self->dirty_gen = calloc(nu, sizeof *self->dirty_gen);
     self->dirty = calloc(nu, sizeof *self->dirty);
+    self->flags = calloc(nu, sizeof *self->flags);
     if (!self->msgs || !self->refusals || !self->acks || !self->pairs || !self->touch_gen ||
-        !self->touch_head || !self->dirty_gen || !self->dirty) {
+        !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags) {
         hub_ingest_destroy(&self);
         return NULL;
     }
@@ -156,6 +158,7 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->touch_head);
     free(self->dirty_gen);
     free(self->dirty);
+    free(self->flags);
     free(self);
     *self_p = NULL;
 }
@@ -209,21 +212,26 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     uint32_t *touch_head = calloc(nu, sizeof *touch_head);
     uint32_t *dirty_gen = calloc(nu, sizeof *dirty_gen);
     uint32_t *dirty = calloc(nu, sizeof *dirty);
-    if (!touch_gen || !touch_head || !dirty_gen || !dirty) {
+    hub_unit_flags_t *flags = calloc(nu, sizeof *flags);
+    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags) {
         free(touch_gen);
         free(touch_head);
         free(dirty_gen);
         free(dirty);
+        free(flags);
         return -1;
     }
     free(self->touch_gen);
     free(self->touch_head);
     free(self->dirty_gen);
     free(self->dirty);
+    hub_unit_flags_carry(self->reg, self->flags, reg, flags);
+    free(self->flags);
     self->touch_gen = touch_gen;
     self->touch_head = touch_head;
     self->dirty_gen = dirty_gen;
     self->dirty = dirty;
+    self->flags = flags;
     self->reg = reg;
     self->states = states;
     self->nunits = n;
@@ -353,6 +361,13 @@ static void s_dirty(hub_ingest_t *self, size_t unit)
         self->dirty_gen[unit] = self->gen;
         self->dirty[self->ndirty++] = (uint32_t)unit;
     }
+}
+
+/* The unit handled seq, its next one: a gap it had is behind it. */
+static void s_moved_on(hub_ingest_t *self, size_t unit, uint64_t seq)
+{
+    self->states[unit].last_seq = seq;
+    self->flags[unit].gap_since = 0;
 }
 
 /* A report at or below last_seq: the same body again, or another one. */
@@ -558,6 +573,10 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         return s_older(self, d, mi, unit, &r, hash, err, errlen);
     if (r.seq > st->last_seq + 1) {
         d->gaps++;
+        hub_unit_flags_t *fl = &self->flags[unit];
+        if (!fl->gap_since)
+            fl->gap_since = now;
+        fl->gap_seq = r.seq;
         s_touch(self, mi, unit); /* the ack tells the agent where to resume */
         return 0;
     }
@@ -566,7 +585,7 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
             hub_store_put_refusal(self->store, r.unit, r.seq, bad, why, hash, now, err, errlen);
         if (rc)
             return rc;
-        st->last_seq = r.seq;
+        s_moved_on(self, unit, r.seq);
         s_refuse(self, d, mi, r.unit, r.seq, bad, why);
         s_touch(self, mi, unit);
         return 0;
@@ -581,7 +600,7 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         /* the store is ahead of the state: trust the store and judge it a resend */
         ro_log(LOG_ERR, "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`",
                r.unit, (unsigned long long)r.seq, (unsigned long long)st->last_seq);
-        st->last_seq = r.seq;
+        s_moved_on(self, unit, r.seq);
         return s_older(self, d, mi, unit, &r, hash, err, errlen);
     }
     if (rc)
@@ -590,7 +609,7 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         s_held(self, &r, now);
     else
         hub_state_apply(st, &r);
-    st->last_seq = r.seq;
+    s_moved_on(self, unit, r.seq);
     d->reports_stored++;
     s_touch(self, mi, unit);
     return 0;

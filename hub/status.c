@@ -3,6 +3,7 @@
  * as-of scan (cached until the next stored report); series and history
  * read the store's own one-pass queries. */
 #include "status.h"
+#include "problems.h"
 #include "auth.h"
 #include "ro_codec.h"
 #include "ro_log.h"
@@ -73,6 +74,7 @@ typedef struct {
     uint32_t today;                 /* the hub's date */
     int64_t now;                    /* the hub's clock */
     const hub_unit_state_t *states; /* the states this reply reads */
+    hub_problems_t *problems;       /* PROBLEMS: what pb.problems points into */
 } s_reply_t;
 
 typedef int (*s_handler_fn)(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep);
@@ -524,6 +526,41 @@ static int s_query_silent(hub_status_t *self, const ro_status_request_t *req, s_
     return rc;
 }
 
+static int s_query_problems(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
+{
+    if (rep->pb.as_of != rep->today) {
+        snprintf(rep->error, sizeof rep->error,
+                 "problems are known only as of today (heartbeats and gaps are not stored)");
+        return 2;
+    }
+    hub_problems_t *p = hub_problems_new(self->reg);
+    if (!p)
+        return -1;
+    rep->problems = p; /* freed with the reply */
+    char err[256] = "";
+    if (self->store) {
+        uint64_t gen;
+        int64_t since = rep->now - (int64_t)HUB_PROBLEMS_REFUSED_DAYS * 86400;
+        int bad = s_leave(self, &gen) &&
+                  hub_store_problems(self->store, since, hub_problems_store, p, err, sizeof err);
+        if (s_enter(self, gen, rep))
+            return 1;
+        if (bad) {
+            snprintf(rep->error, sizeof rep->error, "cannot list the problems: %s",
+                     err[0] ? err : "out of memory");
+            return 1;
+        }
+    }
+    const hub_unit_flags_t *flags = self->committed ? hub_committed_flags(self->committed) : NULL;
+    size_t n = 0, total = 0;
+    if (hub_problems_list(p, self->states, flags, rep->now, self->silent_after,
+                          s_limit(req, SIZE_MAX), &rep->pb.problems, &n, &total))
+        return -1;
+    rep->pb.n_problems = n;
+    rep->pb.total = (uint32_t)total;
+    return 0;
+}
+
 /* The report kind an indicator reads. */
 static ro_kind_t s_kind_of(const ro_indicator_t *ind)
 {
@@ -784,6 +821,7 @@ static const struct {
     {RO_QUERY_VERIFY, "verify", s_query_verify},
     {RO_QUERY_SERIES, "series", s_query_series},
     {RO_QUERY_TARGETS, "targets", s_query_targets},
+    {RO_QUERY_PROBLEMS, "problems", s_query_problems},
 };
 
 static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_reply_t *rep)
@@ -870,6 +908,7 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
             status = 1;
             rep.nscopes = rep.nmetrics = rep.npoints = 0;
             rep.pb.targets_ini = NULL;
+            rep.pb.n_problems = 0;
             snprintf(rep.error, sizeof rep.error, "out of memory");
         }
         if (status == 2 && attempt == 0)
@@ -887,6 +926,7 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
     free(rep.scopes);
     free(rep.metrics);
     free(rep.points);
+    hub_problems_destroy(&rep.problems);
     return rc;
 }
 

@@ -84,6 +84,9 @@ size_t hub_status_counters(void *arg, hub_metric_t *out, size_t cap);
  *              reports, however many months.
  *   TARGETS    targets_ini: the text of the hub's targets file
  *   METRICS    ingest counters, then hub_status_set_metrics's (docs/FEED.md)
+ *   PROBLEMS   every unit that cannot deliver or needs a look (hub_problems:
+ *              gap, refused, held, silent), most urgent first, each with what
+ *              to do; total and limit as for LAGGARDS; as of today only
  *   VERIFY     metrics "differences", "units_checked", "reports_checked"; when
  *              differences > 0, error carries a readable summary and status
  *              stays 0.

@@ -234,4 +234,27 @@ int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t 
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                      uint64_t *total, uint64_t *part, char *err, size_t errlen);
 
+/* What the store knows of a unit's problems (hub_store_problems): its
+ * reports held until their date, or its refusals since a time. Strings are
+ * valid during the call only. */
+typedef struct {
+    const char *unit;   /* unit id */
+    int held;           /* 1: held reports; 0: refusals */
+    uint64_t count;     /* how many */
+    uint32_t date;      /* held: the earliest date held (YYYYMMDD, or YYYYMM for cases) */
+    uint64_t seq;       /* refusals: the latest one's seq */
+    ro_reason_t reason; /* its reason */
+    const char *text;   /* its text */
+    int64_t at;         /* when it was refused */
+} hub_store_problem_t;
+
+/* Call fn once per unit with held reports, then once per unit with
+ * refusals at or after since (their latest), in unit id order each. Reads
+ * the held reports' index and the refusals (few), never the whole store.
+ * fn returning nonzero stops the scan (returned). Returns 0, a code, or
+ * fn's nonzero. */
+int hub_store_problems(hub_store_t *self, int64_t since,
+                       int (*fn)(void *arg, const hub_store_problem_t *p), void *arg, char *err,
+                       size_t errlen);
+
 #endif

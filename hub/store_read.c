@@ -188,3 +188,50 @@ int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, s
     free(uids);
     return ret;
 }
+
+int hub_store_problems(hub_store_t *self, int64_t since,
+                       int (*fn)(void *arg, const hub_store_problem_t *p), void *arg, char *err,
+                       size_t errlen)
+{
+    /* the partial index reports_held holds the held rows only; the latest
+     * refusal's columns come with max(at), as SQLite does for bare columns */
+    static const char *sql[2] = {
+        "SELECT u.id, count(*), min(r.date) FROM reports r JOIN units u ON u.uid = r.uid"
+        " WHERE r.state = 1 GROUP BY r.uid ORDER BY u.id",
+        "SELECT unit, count(*), seq, reason, text, max(at) FROM refusals WHERE at >= ?1"
+        " GROUP BY unit ORDER BY unit",
+    };
+    for (int q = 0; q < 2; q++) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(self->db, sql[q], -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return store_fail(self, rc, "cannot list the units' problems", err, errlen);
+        if (q == 1)
+            sqlite3_bind_int64(st, 1, since);
+        int stop = 0;
+        while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            hub_store_problem_t p = {.unit = (const char *)sqlite3_column_text(st, 0),
+                                     .held = q == 0,
+                                     .count = (uint64_t)sqlite3_column_int64(st, 1)};
+            if (q == 0) {
+                p.date = (uint32_t)sqlite3_column_int64(st, 2);
+            } else {
+                p.seq = (uint64_t)sqlite3_column_int64(st, 2);
+                p.reason = (ro_reason_t)sqlite3_column_int(st, 3);
+                p.text = (const char *)sqlite3_column_text(st, 4);
+                p.at = sqlite3_column_int64(st, 5);
+            }
+            if (p.unit)
+                stop = fn(arg, &p);
+        }
+        int done = rc == SQLITE_DONE || stop;
+        if (!done)
+            rc = store_fail(self, rc, "cannot list the units' problems", err, errlen);
+        sqlite3_finalize(st);
+        if (!done)
+            return rc;
+        if (stop)
+            return stop;
+    }
+    return 0;
+}

@@ -344,6 +344,8 @@ typedef struct {
     Rollout__HistoryPoint **hp;
     Rollout__Metric *metrics;
     Rollout__Metric **mp;
+    Rollout__Problem *problems;
+    Rollout__Problem **pp;
 } s_pack_t;
 
 static void s_pack_free(s_pack_t *pk)
@@ -354,20 +356,25 @@ static void s_pack_free(s_pack_t *pk)
     free(pk->hp);
     free(pk->metrics);
     free(pk->mp);
+    free(pk->problems);
+    free(pk->pp);
 }
 
 /* Fill msg from r with pk's room. Returns 0, or -1 (out of memory, a limit). */
 static int s_reply_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__StatusReply *msg)
 {
     size_t ns = r->n_scopes ? r->n_scopes : 1, nh = r->n_history ? r->n_history : 1;
-    size_t nm = r->n_metrics ? r->n_metrics : 1;
+    size_t nm = r->n_metrics ? r->n_metrics : 1, np = r->n_problems ? r->n_problems : 1;
     pk->scopes = malloc(ns * sizeof *pk->scopes);
     pk->sp = malloc(ns * sizeof *pk->sp);
     pk->points = malloc(nh * sizeof *pk->points);
     pk->hp = malloc(nh * sizeof *pk->hp);
     pk->metrics = malloc(nm * sizeof *pk->metrics);
     pk->mp = malloc(nm * sizeof *pk->mp);
-    if (!pk->scopes || !pk->sp || !pk->points || !pk->hp || !pk->metrics || !pk->mp)
+    pk->problems = malloc(np * sizeof *pk->problems);
+    pk->pp = malloc(np * sizeof *pk->pp);
+    if (!pk->scopes || !pk->sp || !pk->points || !pk->hp || !pk->metrics || !pk->mp ||
+        !pk->problems || !pk->pp)
         return -1;
     for (size_t i = 0; i < r->n_scopes; i++) {
         if (ro_status_scope_to_pb(&r->scopes[i], &pk->scopes[i]))
@@ -388,6 +395,15 @@ static int s_reply_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__Stat
         pk->metrics[i] = init;
         pk->mp[i] = &pk->metrics[i];
     }
+    for (size_t i = 0; i < r->n_problems; i++) {
+        const ro_status_problem_t *p = &r->problems[i];
+        Rollout__Problem init = ROLLOUT__PROBLEM__INIT;
+        init.unit = p->unit, init.kind = p->kind, init.since = p->since;
+        init.text = p->text, init.what_to_do = p->what_to_do;
+        pk->problems[i] = init;
+        pk->pp[i] = &pk->problems[i];
+    }
+    msg->problems = pk->pp, msg->n_problems = r->n_problems;
     msg->version = r->version, msg->status = r->status, msg->error = r->error;
     msg->feed_seq = r->feed_seq, msg->as_of = r->as_of;
     msg->scopes = pk->sp, msg->n_scopes = r->n_scopes;
@@ -406,7 +422,8 @@ int ro_status_reply_encode(const ro_status_reply_t *r, uint8_t **out, size_t *ou
     *out = NULL;
     *out_len = 0;
     int rc = -1;
-    if (r->n_scopes <= RO_STATUS_SCOPES_MAX && s_reply_to_pb(r, &pk, &msg) == 0) {
+    if (r->n_scopes <= RO_STATUS_SCOPES_MAX && r->n_problems <= RO_STATUS_SCOPES_MAX &&
+        s_reply_to_pb(r, &pk, &msg) == 0) {
         size_t need = rollout__status_reply__get_packed_size(&msg);
         *out = need <= RO_STATUS_FRAME_MAX ? malloc(need ? need : 1) : NULL;
         if (*out) {
@@ -426,20 +443,32 @@ static int s_reply_fits(const Rollout__StatusReply *m)
     for (size_t i = 0; i < m->n_metrics; i++)
         if (!s_fits(m->metrics[i]->name, RO_STATUS_NAME_MAX))
             return 0;
+    if (m->n_problems > RO_STATUS_SCOPES_MAX)
+        return 0;
+    for (size_t i = 0; i < m->n_problems; i++) {
+        const Rollout__Problem *p = m->problems[i];
+        if (!s_fits(p->unit, RO_UNIT_MAX) || !s_fits(p->kind, RO_STATUS_WORD_MAX) ||
+            !s_fits(p->text, RO_STATUS_WHY_MAX) || !s_fits(p->what_to_do, RO_STATUS_WHY_MAX))
+            return 0;
+    }
     return 1;
 }
 
 /* The reply's own strings (error, store_state, indicator, targets_ini, the
- * metrics' names) into its mem. 0 or -1. */
+ * metrics' names, the problems' strings) into its mem. 0 or -1. */
 static int s_reply_own(ro_status_reply_t *r)
 {
-    size_t n = 4 + r->n_metrics;
+    size_t n = 4 + r->n_metrics + 4 * r->n_problems;
     char ***f = malloc(n * sizeof *f);
     if (!f)
         return -1;
     f[0] = &r->error, f[1] = &r->store_state, f[2] = &r->indicator, f[3] = &r->targets_ini;
     for (size_t i = 0; i < r->n_metrics; i++)
         f[4 + i] = &r->metrics[i].name;
+    for (size_t i = 0, k = 4 + r->n_metrics; i < r->n_problems; i++, k += 4) {
+        ro_status_problem_t *p = &r->problems[i];
+        f[k] = &p->unit, f[k + 1] = &p->kind, f[k + 2] = &p->text, f[k + 3] = &p->what_to_do;
+    }
     r->mem = s_own((char **const *)f, n);
     free(f);
     return r->mem ? 0 : -1;
@@ -451,7 +480,8 @@ static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *e
     ro_status_reply_t *r = calloc(1, sizeof *r);
     if (!r || !(r->scopes = calloc(m->n_scopes ? m->n_scopes : 1, sizeof *r->scopes)) ||
         !(r->history = calloc(m->n_history ? m->n_history : 1, sizeof *r->history)) ||
-        !(r->metrics = calloc(m->n_metrics ? m->n_metrics : 1, sizeof *r->metrics))) {
+        !(r->metrics = calloc(m->n_metrics ? m->n_metrics : 1, sizeof *r->metrics)) ||
+        !(r->problems = calloc(m->n_problems ? m->n_problems : 1, sizeof *r->problems))) {
         ro_status_reply_free(&r);
         s_err(err, errlen, "out of memory");
         return NULL;
@@ -470,8 +500,15 @@ static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *e
     for (size_t i = 0; i < m->n_metrics; i++)
         r->metrics[i].name = m->metrics[i]->name, r->metrics[i].value = m->metrics[i]->value;
     r->n_metrics = m->n_metrics;
+    for (size_t i = 0; i < m->n_problems; i++) {
+        const Rollout__Problem *p = m->problems[i];
+        ro_status_problem_t *q = &r->problems[i];
+        q->unit = p->unit, q->kind = p->kind, q->since = p->since;
+        q->text = p->text, q->what_to_do = p->what_to_do;
+    }
+    r->n_problems = m->n_problems;
     if (s_reply_own(r)) {
-        r->n_metrics = 0;
+        r->n_metrics = r->n_problems = 0;
         ro_status_reply_free(&r);
         s_err(err, errlen, "out of memory");
         return NULL;
@@ -521,6 +558,7 @@ void ro_status_reply_free(ro_status_reply_t **self_p)
     free(r->scopes);
     free(r->history);
     free(r->metrics);
+    free(r->problems);
     free(r->mem);
     free(r);
     *self_p = NULL;

@@ -36,6 +36,7 @@ typedef enum {
     RO_QUERY_VERIFY = 10,
     RO_QUERY_SERIES = 11,
     RO_QUERY_TARGETS = 12,
+    RO_QUERY_PROBLEMS = 13,
 } ro_query_t;
 
 /* A status request (proto StatusRequest). */
@@ -115,27 +116,38 @@ typedef struct {
     double value; /* its value */
 } ro_status_metric_t;
 
+/* One unit's problem (proto Problem): what PROBLEMS lists. */
+typedef struct {
+    char *unit;       /* unit id */
+    char *kind;       /* silent | gap | refused | held (RO_STATUS_WORD_MAX) */
+    int64_t since;    /* when it began, Unix seconds; 0: never heard */
+    char *text;       /* what is wrong, one line (RO_STATUS_WHY_MAX) */
+    char *what_to_do; /* what the operator does; "" = nothing (RO_STATUS_WHY_MAX) */
+} ro_status_problem_t;
+
 /* A status reply (proto StatusReply). A decoded reply owns everything it
  * points to (ro_status_reply_free); to encode, the caller's arrays and
  * strings are only read (NULL strings are ""). */
 typedef struct {
-    uint32_t version;            /* RO_PROTOCOL_VERSION */
-    int32_t status;              /* 0 ok, 2 bad request, 1 hub trouble */
-    char *error;                 /* why not ok (or VERIFY's summary) */
-    uint64_t feed_seq;           /* the feed sequence this answer reflects */
-    uint32_t as_of;              /* YYYYMMDD evaluated as of */
-    ro_status_scope_t *scopes;   /* n_scopes of them */
-    size_t n_scopes;             /* at most RO_STATUS_SCOPES_MAX */
-    ro_status_point_t *history;  /* n_history of them */
-    size_t n_history;            /* points */
-    ro_status_metric_t *metrics; /* n_metrics of them */
-    size_t n_metrics;            /* metrics */
-    char *store_state;           /* ok | full | error */
-    char *indicator;             /* the indicator answered for */
-    uint32_t total;              /* LAGGARDS, SILENT: how many before the limit */
-    char *targets_ini;           /* TARGETS: the hub's targets file */
-    uint64_t feed_epoch;         /* the hub incarnation feed_seq counts in */
-    char *mem;                   /* owned when decoded: the reply's own strings */
+    uint32_t version;              /* RO_PROTOCOL_VERSION */
+    int32_t status;                /* 0 ok, 2 bad request, 1 hub trouble */
+    char *error;                   /* why not ok (or VERIFY's summary) */
+    uint64_t feed_seq;             /* the feed sequence this answer reflects */
+    uint32_t as_of;                /* YYYYMMDD evaluated as of */
+    ro_status_scope_t *scopes;     /* n_scopes of them */
+    size_t n_scopes;               /* at most RO_STATUS_SCOPES_MAX */
+    ro_status_point_t *history;    /* n_history of them */
+    size_t n_history;              /* points */
+    ro_status_metric_t *metrics;   /* n_metrics of them */
+    size_t n_metrics;              /* metrics */
+    char *store_state;             /* ok | full | error */
+    char *indicator;               /* the indicator answered for */
+    uint32_t total;                /* LAGGARDS, SILENT: how many before the limit */
+    char *targets_ini;             /* TARGETS: the hub's targets file */
+    ro_status_problem_t *problems; /* PROBLEMS: n_problems of them */
+    size_t n_problems;             /* at most RO_STATUS_SCOPES_MAX */
+    uint64_t feed_epoch;           /* the hub incarnation feed_seq counts in */
+    char *mem;                     /* owned when decoded: the reply's own strings */
 } ro_status_reply_t;
 
 /* A request for query, version set, everything else zero. */

@@ -134,5 +134,10 @@ rep = ask(pb.QUERY_TARGETS)
 with open(os.path.join(rc.ENV["RO_SOURCE"], "config", "targets.ini"), encoding="utf-8") as f:
     rc.expect(rep.targets_ini, f.read(), "TARGETS: the hub's targets file")
 
+rep = ask(pb.QUERY_PROBLEMS)
+rc.expect((rep.total, [(p.unit, p.kind, p.since, p.text) for p in rep.problems]),
+          (1, [(SILENT, "silent", 0, "never heard from")]), "PROBLEMS: total and problems")
+rc.check(rep.problems[0].what_to_do, "PROBLEMS: no what to do")
+
 missing = set(pb.Query.values()) - {pb.QUERY_NONE} - asked
 rc.check(not missing, f"queries never asked: {[pb.Query.Name(q) for q in missing]}")

@@ -85,7 +85,7 @@ static void test_publish_moves_only_the_units_given(void **state)
     counters.store_state = HUB_STORE_STATE_FULL;
     snprintf(counters.last_error, sizeof counters.last_error, "disk full");
     uint32_t units[] = {0};
-    hub_committed_publish(f->c, units, 1, f->work, &counters);
+    hub_committed_publish(f->c, units, 1, f->work, NULL, &counters);
 
     const hub_unit_state_t *pub = hub_committed_states(f->c);
     assert_int_equal(pub[0].participants, 12);
@@ -99,10 +99,10 @@ static void test_publish_moves_only_the_units_given(void **state)
 
     /* counters alone (a failed commit); an index out of range is ignored */
     counters.commit_failures = 3;
-    hub_committed_publish(f->c, NULL, 0, f->work, &counters);
+    hub_committed_publish(f->c, NULL, 0, f->work, NULL, &counters);
     assert_int_equal(hub_committed_counters(f->c)->commit_failures, 3);
     uint32_t bad[] = {NUNITS, 2};
-    hub_committed_publish(f->c, bad, 2, f->work, NULL);
+    hub_committed_publish(f->c, bad, 2, f->work, NULL, NULL);
     assert_int_equal(hub_committed_states(f->c)[2].participants, 900);
     assert_int_equal(hub_committed_counters(f->c)->commit_failures, 3); /* NULL: unchanged */
     s_assert_sums_fresh(f);
@@ -130,19 +130,35 @@ static void test_swap_and_feed(void **state)
     next[2].reports = 1;
     next[2].participants = 5;
     hub_committed_lock(f->c);
-    hub_committed_swap(f->c, f->reg, f->engine, next);
+    hub_committed_swap(f->c, f->reg, f->engine, next, calloc(NUNITS, sizeof(hub_unit_flags_t)));
     hub_committed_unlock(f->c);
     assert_ptr_equal(hub_committed_states(f->c), next);
     assert_int_equal(hub_committed_sums(f->c)->province.participants, 5);
     s_assert_sums_fresh(f);
     assert_int_equal(hub_committed_feed_seq(f->c), 17); /* the feed's own business */
 
+    /* a reload carries each unit's flags over by its id, whatever its new index */
+    hub_unit_flags_t old[NUNITS] = {{0, 0}, {1530000000, 7}, {0, 0}};
+    char err[256] = "";
+    ro_registry_t *other =
+        ro_registry_load(tu_write("other.csv", "id,level,division,name\n"
+                                               "469030-001,township,469030,新单位\n"
+                                               "460100-001,municipal,460100,海口市教育局\n"),
+                         err, sizeof err);
+    assert_non_null(other);
+    hub_unit_flags_t carried[2];
+    hub_unit_flags_carry(f->reg, old, other, carried);
+    assert_int_equal(carried[0].gap_since, 0);
+    assert_int_equal(carried[1].gap_since, 1530000000);
+    assert_int_equal(carried[1].gap_seq, 7);
+    ro_registry_destroy(&other);
+
     /* without an engine nothing is summed, and no sums are offered */
     hub_committed_t *bare = hub_committed_new(f->reg, NULL, f->work);
     assert_non_null(bare);
     assert_null(hub_committed_sums(bare));
     uint32_t units[] = {1};
-    hub_committed_publish(bare, units, 1, f->work, NULL);
+    hub_committed_publish(bare, units, 1, f->work, NULL, NULL);
     assert_int_equal(hub_committed_states(bare)[1].participants, 40);
     hub_committed_destroy(&bare);
 }

@@ -180,7 +180,8 @@ static void s_change(fixture_t *f, size_t u, uint32_t people)
     st->items_total = 100;
     st->items_no_visit = 40 + people;
     uint32_t unit = (uint32_t)u;
-    hub_committed_publish(f->committed, &unit, 1, f->states, NULL); /* as ingest after COMMIT */
+    hub_committed_publish(f->committed, &unit, 1, f->states, NULL,
+                          NULL); /* as ingest after COMMIT */
 }
 
 /* The status API's answer for the scope of a topic, packed. */
@@ -341,13 +342,13 @@ static void test_date_and_registry(void **state)
     hub_unit_state_t *copy = malloc(sizeof st);
     assert_non_null(copy);
     memcpy(copy, st, sizeof st);
-    hub_committed_swap(f->committed, other, engine, copy);
+    hub_committed_swap(f->committed, other, engine, copy, calloc(2, sizeof(hub_unit_flags_t)));
     assert_true(hub_feed_epoch(f->feed) > epoch);
     assert_int_equal(hub_feed_seq(f->feed), 0);
     assert_int_equal(hub_committed_feed_epoch(f->committed), hub_feed_epoch(f->feed));
     st[1].reports++;
     uint32_t u[] = {1};
-    hub_committed_publish(f->committed, u, 1, st, NULL);
+    hub_committed_publish(f->committed, u, 1, st, NULL, NULL);
     hub_feed_commit(f->feed, u, 1, NOW);
     f->mono += HUB_FEED_HEARTBEAT_MS;
     hub_feed_tick(f->feed, NOW + 86400, f->mono);

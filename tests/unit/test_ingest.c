@@ -132,9 +132,16 @@ static void test_ingest_conflict_gap_invalid(void **state)
     s_send(f, "A", &other);
     ro_report_t gap = hf_report("460100-001", 3, RO_KIND_STAFF, 20180105, 10, 5);
     s_send(f, "A", &gap);
+    hub_committed_t *committed = hub_committed_new(f->reg, NULL, f->states);
+    assert_non_null(committed);
+    hub_ingest_set_committed(f->ingest, committed);
     assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
     s_replies(f, out, sizeof out);
     assert_string_equal(out, "A refusal 460100-001 1 conflict\nA ack 460100-001 1\n");
+    /* the gap is published for the problems list (the store does not keep it) */
+    const hub_unit_flags_t *flags = hub_committed_flags(committed);
+    assert_int_equal(flags[1].gap_since, NOW);
+    assert_int_equal(flags[1].gap_seq, 3);
     const hub_ingest_counters_t *c = hub_ingest_counters(f->ingest);
     assert_int_equal(c->conflicts, 1);
     assert_int_equal(c->refused[RO_REASON_CONFLICT], 1);
@@ -151,6 +158,7 @@ static void test_ingest_conflict_gap_invalid(void **state)
     assert_int_equal(f->states[1].last_seq, 2);
     assert_int_equal(f->states[1].reports, 1);
     assert_int_equal(c->refused[RO_REASON_INVALID], 1);
+    assert_int_equal(flags[1].gap_since, 0); /* seq 2 handled: the unit moved on */
     uint64_t hash;
     assert_int_equal(hub_store_find(f->store, 1, 2, &hash, NULL, NULL, 0), 2);
 
@@ -165,6 +173,8 @@ static void test_ingest_conflict_gap_invalid(void **state)
     assert_int_equal(f->states[1].reports, 2);
     assert_int_equal(f->states[1].staff_total, 10);
     assert_int_equal(hub_store_recount(f->store, NULL, 0, NULL, NULL, NULL, 0), 0);
+    hub_ingest_set_committed(f->ingest, NULL);
+    hub_committed_destroy(&committed);
 }
 
 static void test_ingest_unknown_malformed_heartbeat(void **state)

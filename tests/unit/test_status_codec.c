@@ -218,6 +218,42 @@ static void test_reply_round_trip(void **state)
     free(buf);
 }
 
+/* PROBLEMS' list comes back as sent; a problem's text over its limit is refused. */
+static void test_problems_round_trip(void **state)
+{
+    (void)state;
+    ro_status_problem_t p[2] = {
+        {"460100-001", "gap", 1530000000, "sends seq 3 but the hub's next is seq 2", "nothing"},
+        {"460000-001", "silent", 0, "never heard from", ""},
+    };
+    ro_status_reply_t r = {
+        .version = RO_PROTOCOL_VERSION, .problems = p, .n_problems = 2, .total = 893};
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(ro_status_reply_encode(&r, &buf, &len), 0);
+    char err[160];
+    ro_status_reply_t *back = ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err);
+    assert_non_null(back);
+    free(buf);
+    assert_int_equal(back->n_problems, 2);
+    assert_int_equal(back->total, 893);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(back->problems[i].unit, p[i].unit);
+        assert_string_equal(back->problems[i].kind, p[i].kind);
+        assert_int_equal(back->problems[i].since, p[i].since);
+        assert_string_equal(back->problems[i].text, p[i].text);
+        assert_string_equal(back->problems[i].what_to_do, p[i].what_to_do);
+    }
+    ro_status_reply_free(&back);
+    char text[RO_STATUS_WHY_MAX + 2];
+    memset(text, 't', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    p[1].text = text;
+    assert_int_equal(ro_status_reply_encode(&r, &buf, &len), 0);
+    assert_null(ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err));
+    free(buf);
+}
+
 /* Find needle in hay: its offset, or -1. */
 static long s_find(const uint8_t *hay, size_t n, const void *needle, size_t m)
 {
@@ -450,7 +486,7 @@ int main(void)
         cmocka_unit_test(test_request_round_trip),  cmocka_unit_test(test_request_hostile),
         cmocka_unit_test(test_reply_round_trip),    cmocka_unit_test(test_reply_hostile),
         cmocka_unit_test(test_empty_reply_decodes), cmocka_unit_test(test_make_scope),
-        cmocka_unit_test(test_read_scope),
+        cmocka_unit_test(test_read_scope),          cmocka_unit_test(test_problems_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,216 @@
+/* hub_problems: gather (compactly: a registry of 100,000 silent units is
+ * 100,000 items), sort, then write text only for what is shown. */
+#include "problems.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_GAP, K_REFUSED, K_HELD, K_SILENT }; /* most urgent first */
+
+static const char *s_kind_name[] = {"gap", "refused", "held", "silent"};
+
+typedef struct {
+    int kind;
+    size_t unit;     /* registry index */
+    int64_t since;   /* when it began; 0 never heard */
+    uint64_t count;  /* held reports, refusals */
+    uint64_t seq;    /* gap: the seq sent; refused: the latest seq refused */
+    uint32_t date;   /* held: the earliest date */
+    ro_reason_t why; /* refused: the latest reason */
+    char *text;      /* refused: the hub's text (owned) */
+} s_item_t;
+
+struct hub_problems {
+    const ro_registry_t *reg;
+    s_item_t *items;
+    size_t n, cap;
+    ro_status_problem_t *out; /* rendered, their text and what_to_do owned */
+    size_t nout;
+};
+
+hub_problems_t *hub_problems_new(const ro_registry_t *reg)
+{
+    hub_problems_t *self = calloc(1, sizeof *self);
+    if (self)
+        self->reg = reg;
+    return self;
+}
+
+void hub_problems_destroy(hub_problems_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hub_problems_t *self = *self_p;
+    for (size_t i = 0; i < self->n; i++)
+        free(self->items[i].text);
+    for (size_t i = 0; i < self->nout; i++) {
+        free(self->out[i].text);
+        free(self->out[i].what_to_do);
+    }
+    free(self->items);
+    free(self->out);
+    free(self);
+    *self_p = NULL;
+}
+
+static s_item_t *s_add(hub_problems_t *self, int kind, size_t unit, int64_t since)
+{
+    if (self->n == self->cap) {
+        size_t cap = self->cap ? 2 * self->cap : 64;
+        s_item_t *items = realloc(self->items, cap * sizeof *items);
+        if (!items)
+            return NULL;
+        self->items = items;
+        self->cap = cap;
+    }
+    s_item_t *it = &self->items[self->n++];
+    memset(it, 0, sizeof *it);
+    it->kind = kind, it->unit = unit, it->since = since;
+    return it;
+}
+
+int hub_problems_store(void *arg, const hub_store_problem_t *p)
+{
+    hub_problems_t *self = arg;
+    long unit = ro_registry_find(self->reg, p->unit);
+    if (unit < 0)
+        return 0; /* dropped from the registry: its reports are refused as unknown */
+    s_item_t *it = s_add(self, p->held ? K_HELD : K_REFUSED, (size_t)unit, p->held ? 0 : p->at);
+    if (!it)
+        return -1;
+    it->count = p->count;
+    it->date = p->date;
+    it->seq = p->seq;
+    it->why = p->reason;
+    if (!p->held && !(it->text = strdup(p->text ? p->text : ""))) {
+        self->n--;
+        return -1;
+    }
+    return 0;
+}
+
+static int s_order(const void *a, const void *b)
+{
+    const s_item_t *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->since != y->since)
+        return x->since < y->since ? -1 : 1;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+/* A malloc'ed string, or NULL. */
+static char *s_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *s_fmt(const char *fmt, ...)
+{
+    char buf[RO_STATUS_WHY_MAX + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return strdup(buf);
+}
+
+/* "3 h", "2 days": how long ago t was. */
+static void s_ago(int64_t now, int64_t t, char *out, size_t cap)
+{
+    int64_t s = now - t;
+    if (s < 3600)
+        snprintf(out, cap, "%lld min", (long long)(s < 60 ? 1 : s / 60));
+    else if (s < 2 * 86400)
+        snprintf(out, cap, "%lld h", (long long)(s / 3600));
+    else
+        snprintf(out, cap, "%lld days", (long long)(s / 86400));
+}
+
+static int s_render(const s_item_t *it, const hub_unit_state_t *st, int64_t now,
+                    ro_status_problem_t *p)
+{
+    char ago[32];
+    switch (it->kind) {
+    case K_GAP:
+        p->text = s_fmt("sends seq %llu but the hub's next is seq %llu: nothing after seq %llu "
+                        "is stored until it comes",
+                        (unsigned long long)it->seq, (unsigned long long)st->last_seq + 1,
+                        (unsigned long long)st->last_seq);
+        p->what_to_do =
+            s_fmt("nothing if it clears within minutes (the agent sends again from the hub's last "
+                  "ack); if it lasts, the hub holds less than it acknowledged (store restored?) or "
+                  "the unit's outbox was replaced: docs/OPERATING.md, section 6");
+        break;
+    case K_REFUSED:
+        p->text = s_fmt("%llu report%s refused in the last %d days; the latest, seq %llu: %s: %s",
+                        (unsigned long long)it->count, it->count == 1 ? "" : "s",
+                        HUB_PROBLEMS_REFUSED_DAYS, (unsigned long long)it->seq,
+                        ro_reason_name(it->why), it->text ? it->text : "");
+        p->what_to_do =
+            it->why == RO_REASON_CONFLICT
+                ? s_fmt("two outboxes speak for this unit (a copied, restored or new agent "
+                        "folder?): `rollout-agent status` at the unit; docs/OPERATING.md, "
+                        "section 6")
+                : s_fmt("the unit's staff record the event again with the right figures "
+                        "(`rollout-agent status` at the unit lists what was set aside)");
+        break;
+    case K_HELD:
+        p->text = s_fmt("%llu report%s dated after the hub's today + 1 day, held uncounted "
+                        "until the date comes (the earliest: %u)",
+                        (unsigned long long)it->count, it->count == 1 ? "" : "s", it->date);
+        p->what_to_do = s_fmt("nothing if the dates are right; if many units show this, the "
+                              "hub's clock is behind: fix it (NTP); else tell the unit its "
+                              "date was typed wrong");
+        break;
+    default:
+        if (!it->since) {
+            p->text = s_fmt("never heard from");
+            p->what_to_do = s_fmt("install and start rollout-agent at the unit, with its key on "
+                                  "the hub's allow-list (docs/OPERATING.md, section 3)");
+        } else {
+            s_ago(now, it->since, ago, sizeof ago);
+            p->text = s_fmt("not heard from for %s", ago);
+            p->what_to_do = s_fmt("ask the unit whether its PC is on and rollout-agent runs "
+                                  "(`rollout-agent status` there)");
+        }
+        break;
+    }
+    return p->text && p->what_to_do ? 0 : -1;
+}
+
+int hub_problems_list(hub_problems_t *self, const hub_unit_state_t *states,
+                      const hub_unit_flags_t *flags, int64_t now, int64_t silent_after,
+                      size_t limit, ro_status_problem_t **out, size_t *n, size_t *total)
+{
+    *out = NULL;
+    *n = *total = 0;
+    size_t units = ro_registry_count(self->reg);
+    for (size_t u = 0; u < units; u++) {
+        int64_t heard = states[u].last_heard;
+        if ((heard == 0 || now - heard > silent_after) && !s_add(self, K_SILENT, u, heard))
+            return -1;
+        if (flags && flags[u].gap_since) {
+            s_item_t *it = s_add(self, K_GAP, u, flags[u].gap_since);
+            if (!it)
+                return -1;
+            it->seq = flags[u].gap_seq;
+        }
+    }
+    qsort(self->items, self->n, sizeof *self->items, s_order);
+    size_t shown = limit && limit < self->n ? limit : self->n;
+    self->out = calloc(shown ? shown : 1, sizeof *self->out);
+    if (!self->out)
+        return -1;
+    for (size_t i = 0; i < shown; i++, self->nout++) {
+        const s_item_t *it = &self->items[i];
+        ro_status_problem_t *p = &self->out[i];
+        p->unit = (char *)ro_registry_at(self->reg, it->unit)->id;
+        p->kind = (char *)s_kind_name[it->kind];
+        p->since = it->since;
+        if (s_render(it, &states[it->unit], now, p))
+            return -1;
+    }
+    *out = self->out;
+    *n = shown;
+    *total = self->n;
+    return 0;
+}
