@@ -14,6 +14,7 @@
 #define RO_COUNT_MAX 10000000u    /* no count in the domain comes near this */
 #define RO_HOURS_TENTHS_MAX 2400u /* one session: at most 240 hours */
 #define RO_FUTURE_SKEW 86400      /* seconds a report may lie ahead of the hub's clock */
+#define RO_INCARNATION_LEN 16     /* bytes of an outbox's incarnation (REVISION-2.md, 1) */
 
 typedef enum {
     RO_KIND_NONE = 0,

@@ -152,7 +152,7 @@ static void test_ingest_conflict_gap_invalid(void **state)
     assert_int_equal(f->states[1].reports, 1);
     assert_int_equal(c->refused[RO_REASON_INVALID], 1);
     uint64_t hash;
-    assert_int_equal(hub_store_find(f->store, 1, 2, &hash, NULL, NULL, 0), 2);
+    assert_int_equal(hub_store_find(f->store, 1, hf_iid(f->store, 1), 2, &hash, NULL, NULL, 0), 2);
 
     /* the same invalid body again: a duplicate, and the refusal is said again */
     s_send(f, "A", &bad);
