@@ -494,8 +494,9 @@ static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
     int64_t t0 = ro_time_mono_ms();
     if (from > 0 && from < HUB_STORE_SCHEMA)
         ro_log(LOG_NOTICE,
-               "%s: migrating the store from schema %lld to %d (once: under a minute, and "
-               "free disk the store's size, per 10 million reports)",
+               "%s: migrating the store from schema %lld to %d (once: under a minute per 10 "
+               "million reports, and free disk up to 1.2 times the store's size, given back at "
+               "the end)",
                self->path, (long long)from, HUB_STORE_SCHEMA);
     if (sqlite3_create_function(self->db, "ro_report_hash", 6, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                 NULL, s_sql_hash, NULL, NULL) != SQLITE_OK) {
@@ -507,14 +508,28 @@ static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
         char why[256], pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %lld", (long long)v + 1);
         const s_step_t *step = &s_migrations[v];
-        if (s_exec(self, "BEGIN IMMEDIATE", why, sizeof why) ||
-            s_exec(self, step->sql, why, sizeof why) ||
-            (step->copy && step->copy(self, why, sizeof why)) ||
-            (step->after && s_exec(self, step->after, why, sizeof why)) ||
-            s_exec(self, pragma, why, sizeof why) || s_exec(self, "COMMIT", why, sizeof why)) {
-            hub_store_rollback(self);
-            snprintf(err, errlen, "%s: cannot migrate schema %lld to %lld: %s", self->path,
-                     (long long)v, (long long)v + 1, why);
+        int rc = s_exec(self, "BEGIN IMMEDIATE", why, sizeof why);
+        if (rc == 0)
+            rc = s_exec(self, step->sql, why, sizeof why);
+        if (rc == 0 && step->copy)
+            rc = step->copy(self, why, sizeof why);
+        if (rc == 0 && step->after)
+            rc = s_exec(self, step->after, why, sizeof why);
+        if (rc == 0)
+            rc = s_exec(self, pragma, why, sizeof why);
+        if (rc == 0)
+            rc = s_exec(self, "COMMIT", why, sizeof why);
+        if (rc) {
+            /* the statements are not prepared yet: hub_store_rollback cannot */
+            if (!sqlite3_get_autocommit(self->db))
+                sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+            snprintf(err, errlen, "%s: cannot migrate schema %lld to %lld: %s; %s", self->path,
+                     (long long)v, (long long)v + 1, why,
+                     rc == HUB_STORE_EFULL
+                         ? "free disk (up to 1.2 times the store's size) and start again; the "
+                           "store is as it was"
+                         : "the store is as it was, and the rollout-hub that wrote it still runs "
+                           "on it");
             return -1;
         }
     }

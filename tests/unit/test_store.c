@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include "hub_fixture.h"
+#include "ingest.h"
+#include "ro_codec.h"
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -902,6 +904,113 @@ static void test_migrate_3_to_4_in_ranges(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* Add reports rs[0..n) to in's batch from peer "A" and flush it at NOW. */
+static void s_ingest(hub_ingest_t *in, const ro_report_t *rs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t buf[RO_FRAME_MAX];
+        int len = ro_report_encode(&rs[i], buf, sizeof buf);
+        assert_true(len > 0);
+        assert_int_equal(hub_ingest_add(in, "A", 1, buf, (size_t)len, 1), 0);
+    }
+    assert_int_equal(hub_ingest_flush(in, NOW), 0);
+}
+
+/* Ingest goes on over a migrated store as it did before: every version-1
+ * report is of its unit's legacy incarnation, which has the unit's old
+ * last_seq, so a resend is a duplicate, other content under an old seq a
+ * conflict, a seq ahead a gap, and the next seq is stored and moves the
+ * legacy incarnation's last_seq. */
+static void test_migrate_3_to_4_ingest_goes_on(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema3-ingest.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_unit_state_t states[NUNITS] = {0};
+    const char *u = "460000-001";
+    ro_report_t ten[10];
+    for (uint64_t seq = 1; seq <= 10; seq++)
+        ten[seq - 1] = hf_report(u, seq, RO_KIND_ITEMS, 20180301, 100, (uint32_t)(60 + seq));
+    hub_store_t *st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    hub_ingest_t *in = hub_ingest_new(st, reg, states, 64);
+    assert_non_null(in);
+    s_ingest(in, ten, 10);
+    hub_ingest_destroy(&in);
+    hub_store_destroy(&st);
+    s_downgrade(path, 3);
+
+    st = hf_open(path, 0);
+    memset(states, 0, sizeof states);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    assert_int_equal(states[0].last_seq, 10);
+    in = hub_ingest_new(st, reg, states, 64);
+    assert_non_null(in);
+    ro_report_t rs[] = {
+        ten[6],                                             /* as stored: a duplicate */
+        hf_report(u, 7, RO_KIND_ITEMS, 20180301, 100, 99),  /* other content: a conflict */
+        hf_report(u, 12, RO_KIND_ITEMS, 20180401, 100, 80), /* ahead: a gap */
+        hf_report(u, 11, RO_KIND_ITEMS, 20180401, 100, 75), /* the next: stored */
+    };
+    s_ingest(in, rs, sizeof rs / sizeof rs[0]);
+    const hub_ingest_counters_t *c = hub_ingest_counters(in);
+    assert_int_equal(c->duplicates, 1);
+    assert_int_equal(c->conflicts, 1);
+    assert_int_equal(c->gaps, 1);
+    assert_int_equal(c->reports_stored, 1);
+    assert_int_equal(states[0].last_seq, 11);
+    assert_int_equal(states[0].reports, 11);
+    assert_int_equal(states[0].items_no_visit, 75);
+    int64_t iid = 0, last = 0;
+    s_legacy(path, u, &iid, &last);
+    assert_int_equal(last, 11);
+    assert_int_equal(iid, hf_iid(st, 0));
+    uint64_t hash = 0;
+    assert_int_equal(hub_store_find(st, 0, iid, 11, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == ro_report_hash(&rs[3]));
+    assert_int_equal(hub_store_recount(st, NULL, 0, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_check_fast(st, NULL, 0, NULL, NULL, 0), 0);
+    hub_ingest_destroy(&in);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* Another incarnation of a unit is a sequence of its own: added when first
+ * asked for, found again after, and the same seq under it is another
+ * report than the legacy one's. */
+static void test_incarnations_are_sequences_of_their_own(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(":memory:", 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    const uint8_t zero[RO_INCARNATION_LEN] = {0};
+    uint8_t inc[RO_INCARNATION_LEN];
+    memset(inc, 0x5a, sizeof inc);
+    int64_t legacy = hf_iid(st, 1);
+    assert_int_equal(hub_store_incarnation(st, 1, zero, NOW, NULL, 0), legacy);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    int64_t other = hub_store_incarnation(st, 1, inc, NOW, NULL, 0);
+    assert_true(other > 0 && other != legacy);
+    assert_int_equal(hub_store_incarnation(st, 1, inc, NOW, NULL, 0), other);
+    assert_true(hub_store_incarnation(st, 0, inc, NOW, NULL, 0) != other); /* another unit's */
+    ro_report_t a = hf_report("460100-001", 1, RO_KIND_STAFF, 20180105, 10, 5);
+    ro_report_t b = hf_report("460100-001", 1, RO_KIND_STAFF, 20180106, 10, 6);
+    assert_int_equal(hub_store_put_report(st, 1, legacy, &a, 11, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_report(st, 1, other, &b, 22, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_report(st, 1, other, &b, 22, NOW, NULL, 0), HUB_STORE_EDUP);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    uint64_t hash = 0;
+    assert_int_equal(hub_store_find(st, 1, legacy, 1, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == 11);
+    assert_int_equal(hub_store_find(st, 1, other, 1, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == 22);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 /* Held reports count nowhere: not in the recount (which still sees their
  * seq under last_seq), as-of states, history or series. Released, they
  * count as if stored counted in seq order: a later same-date snapshot
@@ -1132,6 +1241,8 @@ int main(void)
         cmocka_unit_test(test_migrate_3_to_4_incarnations),
         cmocka_unit_test(test_migrate_3_to_4_fails_untouched),
         cmocka_unit_test(test_migrate_3_to_4_in_ranges),
+        cmocka_unit_test(test_migrate_3_to_4_ingest_goes_on),
+        cmocka_unit_test(test_incarnations_are_sequences_of_their_own),
         cmocka_unit_test(test_held_counted_nowhere_until_released),
         cmocka_unit_test(test_recount_detects_tampering),
         cmocka_unit_test(test_states_as_of),
