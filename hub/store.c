@@ -494,9 +494,9 @@ static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
     int64_t t0 = ro_time_mono_ms();
     if (from > 0 && from < HUB_STORE_SCHEMA)
         ro_log(LOG_NOTICE,
-               "%s: migrating the store from schema %lld to %d (once: under a minute per 10 "
-               "million reports, and free disk up to 1.2 times the store's size, given back at "
-               "the end)",
+               "%s: migrating the store from schema %lld to %d (once: about half a minute per 10 "
+               "million reports on 2 idle cores, and free disk up to 1.2 times the store's size, "
+               "given back at the end); wait for the line that says it is done",
                self->path, (long long)from, HUB_STORE_SCHEMA);
     if (sqlite3_create_function(self->db, "ro_report_hash", 6, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                 NULL, s_sql_hash, NULL, NULL) != SQLITE_OK) {
