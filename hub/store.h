@@ -48,8 +48,12 @@ const char *hub_store_strerror(int code);
  * database file (writes beyond it fail with HUB_STORE_EFULL); 0 = no cap.
  * A file that is not a database, is truncated or damaged, or carries a
  * newer schema is refused with one line in err that says what to do; such a
- * file is never modified, emptied or recreated. Open does no full scan.
- * Returns NULL on failure. */
+ * file is never modified, emptied or recreated. A store of an older schema
+ * is migrated forward first, each step in one transaction (the step to
+ * schema 4 rewrites every report: seconds per million, and the WAL grows to
+ * about the store's size until its end); a step that fails leaves the file
+ * as it was and the open fails, saying what to do. Apart from a migration,
+ * open does no full scan. Returns NULL on failure. */
 hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes, char *err,
                             size_t errlen);
 
