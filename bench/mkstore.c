@@ -54,34 +54,41 @@ typedef struct {
 
 /* Open the store made by hub_store for the bulk insert (journal and syncs
  * off, a big cache), prepare the insert and read each registry unit's uid
- * into uids. Returns 0, or -1 with the reason on stderr. */
-static int s_bulk_open(s_bulk_t *b, const char *path, const ro_registry_t *reg, int64_t *uids)
+ * into uids and its legacy incarnation's iid into iids. Returns 0, or -1
+ * with the reason on stderr. */
+static int s_bulk_open(s_bulk_t *b, const char *path, const ro_registry_t *reg, int64_t *uids,
+                       int64_t *iids)
 {
     sqlite3_stmt *units;
     if (sqlite3_open(path, &b->db) != SQLITE_OK || s_exec(b->db, "PRAGMA journal_mode = OFF") ||
         s_exec(b->db, "PRAGMA synchronous = OFF") || s_exec(b->db, "PRAGMA cache_size = -262144") ||
-        sqlite3_prepare_v2(b->db, "SELECT uid, id FROM units", -1, &units, NULL) ||
+        sqlite3_prepare_v2(b->db,
+                           "SELECT u.uid, u.id, i.iid FROM units u JOIN incarnations i"
+                           " ON i.uid = u.uid AND i.incarnation = zeroblob(16)",
+                           -1, &units, NULL) ||
         sqlite3_prepare_v2(b->db,
                            "INSERT INTO reports(uid, seq, kind, date, total, part, text,"
-                           " recorded_at, received_at, hash)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           " recorded_at, received_at, hash, iid)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                            -1, &b->ins, NULL)) {
         fprintf(stderr, "mkstore: %s\n", sqlite3_errmsg(b->db));
         return -1;
     }
     while (sqlite3_step(units) == SQLITE_ROW) {
         long i = ro_registry_find(reg, (const char *)sqlite3_column_text(units, 1));
-        if (i >= 0)
+        if (i >= 0) {
             uids[i] = sqlite3_column_int64(units, 0);
+            iids[i] = sqlite3_column_int64(units, 2);
+        }
     }
     sqlite3_finalize(units);
     return 0;
 }
 
-/* Insert reports 1..count of unit (uid) and fold each into its state,
- * committing every ROWS_PER_TX rows. Returns 0, or -1 (with the reason on
- * stderr when SQLite gave one). */
-static int s_bulk_unit(s_bulk_t *b, const char *unit, int64_t uid, long long count,
+/* Insert reports 1..count of unit (uid) under its legacy incarnation iid
+ * and fold each into its state, committing every ROWS_PER_TX rows. Returns
+ * 0, or -1 (with the reason on stderr when SQLite gave one). */
+static int s_bulk_unit(s_bulk_t *b, const char *unit, int64_t uid, int64_t iid, long long count,
                        hub_unit_state_t *state)
 {
     for (long long s = 1; s <= count; s++) {
@@ -97,6 +104,7 @@ static int s_bulk_unit(s_bulk_t *b, const char *unit, int64_t uid, long long cou
         sqlite3_bind_int64(b->ins, 8, r.recorded_at);
         sqlite3_bind_int64(b->ins, 9, b->now);
         sqlite3_bind_int64(b->ins, 10, (sqlite3_int64)ro_report_hash(&r));
+        sqlite3_bind_int64(b->ins, 11, iid);
         if (sqlite3_step(b->ins) != SQLITE_DONE) {
             fprintf(stderr, "mkstore: insert: %s\n", sqlite3_errmsg(b->db));
             return -1;
@@ -112,14 +120,15 @@ static int s_bulk_unit(s_bulk_t *b, const char *unit, int64_t uid, long long cou
 }
 
 /* Step 2: total raw reports spread evenly over the registry's units, in
- * (uid, seq) order, in big unsynced transactions, folded into states. Sets
- * *rows and *secs (the time it took). Returns 0, or -1. */
+ * key order (uid, iid, seq), in big unsynced transactions, folded into
+ * states. Sets *rows and *secs (the time it took). Returns 0, or -1. */
 static int s_insert_reports(const char *path, const ro_registry_t *reg, long long total,
-                            hub_unit_state_t *states, int64_t *uids, long long *rows, double *secs)
+                            hub_unit_state_t *states, int64_t *uids, int64_t *iids, long long *rows,
+                            double *secs)
 {
     s_bulk_t b;
     memset(&b, 0, sizeof b);
-    if (s_bulk_open(&b, path, reg, uids) != 0)
+    if (s_bulk_open(&b, path, reg, uids, iids) != 0)
         return -1;
     size_t n = ro_registry_count(reg);
     b.now = ro_time_now();
@@ -128,7 +137,7 @@ static int s_insert_reports(const char *path, const ro_registry_t *reg, long lon
         return -1;
     for (size_t i = 0; i < n; i++) {
         long long mine = total / (long long)n + ((long long)i < total % (long long)n ? 1 : 0);
-        if (s_bulk_unit(&b, ro_registry_at(reg, i)->id, uids[i], mine, &states[i]) != 0)
+        if (s_bulk_unit(&b, ro_registry_at(reg, i)->id, uids[i], iids[i], mine, &states[i]) != 0)
             return -1;
     }
     if (s_exec(b.db, "COMMIT"))
@@ -187,14 +196,14 @@ int main(int argc, char **argv)
     }
     size_t n = ro_registry_count(reg);
     hub_unit_state_t *states = calloc(n, sizeof *states), *scratch = calloc(n, sizeof *scratch);
-    int64_t *uids = calloc(n, sizeof *uids);
-    if (!states || !scratch || !uids)
+    int64_t *uids = calloc(n, sizeof *uids), *iids = calloc(n, sizeof *iids);
+    if (!states || !scratch || !uids || !iids)
         return 1;
 
     long long rows = 0;
     double secs = 0;
     if (s_create(path, reg, scratch) != 0 ||
-        s_insert_reports(path, reg, total, states, uids, &rows, &secs) != 0 ||
+        s_insert_reports(path, reg, total, states, uids, iids, &rows, &secs) != 0 ||
         s_write_states(path, reg, scratch, states) != 0)
         return 1;
     printf("units=%zu reports=%lld insert_seconds=%.1f rows_per_s=%.0f\n", n, rows, secs,
@@ -202,6 +211,7 @@ int main(int argc, char **argv)
     free(states);
     free(scratch);
     free(uids);
+    free(iids);
     ro_registry_destroy(&reg);
     return 0;
 }

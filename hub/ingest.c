@@ -370,14 +370,29 @@ static void s_moved_on(hub_ingest_t *self, size_t unit, uint64_t seq)
     self->flags[unit].gap_since = 0;
 }
 
-/* A report at or below last_seq: the same body again, or another one. */
+/* A report beyond the unit's next seq: not stored; the ack tells the agent
+ * where to resume, and the unit is flagged until it moves on (PROBLEMS). */
+static int s_gap(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size_t unit, uint64_t seq,
+                 int64_t now)
+{
+    d->gaps++;
+    hub_unit_flags_t *fl = &self->flags[unit];
+    if (!fl->gap_since)
+        fl->gap_since = now;
+    fl->gap_seq = seq;
+    s_touch(self, mi, unit);
+    return 0;
+}
+
+/* A report at or below last_seq of its incarnation iid: the same body
+ * again, or another one. */
 static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size_t unit,
-                   const ro_report_t *r, uint64_t hash, char *err, size_t errlen)
+                   int64_t iid, const ro_report_t *r, uint64_t hash, char *err, size_t errlen)
 {
     uint64_t stored = 0;
     ro_reason_t reason = RO_REASON_NONE;
     char text[RO_TEXT_MAX + 1] = "";
-    int found = hub_store_find(self->store, unit, r->seq, &stored, &reason, text, sizeof text);
+    int found = hub_store_find(self->store, unit, iid, r->seq, &stored, &reason, text, sizeof text);
     if (found < 0) {
         snprintf(err, errlen, "cannot look up %s seq %llu", r->unit, (unsigned long long)r->seq);
         return found;
@@ -568,21 +583,18 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         s_refuse(self, d, mi, r.unit, 0, bad, why);
         return 0;
     }
+    /* version 1: the unit's legacy incarnation, whose seq st->last_seq is */
+    int64_t iid = hub_store_incarnation(self->store, unit, NULL, now, err, errlen);
+    if (iid < 0)
+        return (int)iid;
     uint64_t hash = ro_report_hash(&r);
     if (r.seq <= st->last_seq)
-        return s_older(self, d, mi, unit, &r, hash, err, errlen);
-    if (r.seq > st->last_seq + 1) {
-        d->gaps++;
-        hub_unit_flags_t *fl = &self->flags[unit];
-        if (!fl->gap_since)
-            fl->gap_since = now;
-        fl->gap_seq = r.seq;
-        s_touch(self, mi, unit); /* the ack tells the agent where to resume */
-        return 0;
-    }
+        return s_older(self, d, mi, unit, iid, &r, hash, err, errlen);
+    if (r.seq > st->last_seq + 1)
+        return s_gap(self, d, mi, unit, r.seq, now);
     if (bad != RO_REASON_NONE) {
-        int rc =
-            hub_store_put_refusal(self->store, r.unit, r.seq, bad, why, hash, now, err, errlen);
+        int rc = hub_store_put_refusal(self->store, r.unit, iid, r.seq, bad, why, hash, now, err,
+                                       errlen);
         if (rc)
             return rc;
         s_moved_on(self, unit, r.seq);
@@ -594,14 +606,14 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
      * counted only when the hub's date reaches it, since the clock that is
      * wrong may be the hub's own */
     int ahead = ro_report_ahead(&r, now);
-    int rc = ahead ? hub_store_hold_report(self->store, unit, &r, hash, now, err, errlen)
-                   : hub_store_put_report(self->store, unit, &r, hash, now, err, errlen);
+    int rc = ahead ? hub_store_hold_report(self->store, unit, iid, &r, hash, now, err, errlen)
+                   : hub_store_put_report(self->store, unit, iid, &r, hash, now, err, errlen);
     if (rc == HUB_STORE_EDUP) {
         /* the store is ahead of the state: trust the store and judge it a resend */
         ro_log(LOG_ERR, "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`",
                r.unit, (unsigned long long)r.seq, (unsigned long long)st->last_seq);
         s_moved_on(self, unit, r.seq);
-        return s_older(self, d, mi, unit, &r, hash, err, errlen);
+        return s_older(self, d, mi, unit, iid, &r, hash, err, errlen);
     }
     if (rc)
         return rc;

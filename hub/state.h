@@ -9,7 +9,10 @@
 #include <stdint.h>
 
 typedef struct {
-    uint64_t last_seq;         /* highest seq handled (stored or refused), contiguous from 1 */
+    uint64_t last_seq;         /* highest seq handled (stored or refused), contiguous from 1,
+                                  in the unit's legacy incarnation (the store keeps it in
+                                  incarnations.last_seq; every report is of that one until
+                                  protocol version 2) */
     int64_t last_heard;        /* Unix time of the last report or heartbeat; 0 = never */
     uint64_t reports;          /* reports stored */
     uint64_t participants;     /* training: people, summed over sessions */

@@ -1,11 +1,12 @@
 /* hub_store: hub.db in SQLite: schema and forward migrations, opening and
  * checking the file, and the ingest thread's write transaction (units,
- * reports, refusals). The status thread's queries are in store_read.c, the
+ * incarnations, reports, refusals). The status thread's queries are in store_read.c, the
  * recount and check in store_verify.c; store_db.h is what they share.
  * Damaged files are refused, never repaired: what to do with them is the
  * operator's call. Ordering and dedup policy live in hub_ingest. */
 #include "store_db.h"
 #include "ro_log.h"
+#include "ro_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,22 +21,28 @@ static const char *s_sql[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_UNIT_INSERT] = "INSERT INTO units(id) VALUES (?1)",
-    [Q_UNIT_SCAN] = "SELECT uid, id, " UNIT_COLUMNS " FROM units",
+    /* the columns of s_row_to_state from 2 on, then the legacy iid */
+    [Q_UNIT_SCAN] = "SELECT u.uid, u.id, IFNULL(i.last_seq, 0), u.last_heard, u.reports,"
+                    " u.participants, u.hours_tenths, u.sessions, u.staff_date, u.staff_total,"
+                    " u.staff_proficient, u.items_date, u.items_total, u.items_no_visit,"
+                    " u.cases_month, u.cases_total, u.cases_no_visit, IFNULL(i.iid, 0)"
+                    " FROM units u LEFT JOIN incarnations i"
+                    " ON i.uid = u.uid AND i.incarnation = " LEGACY_INC,
     [Q_UNIT_IDS] = "SELECT uid, id FROM units",
-    [Q_UNIT_UPDATE] = "UPDATE units SET last_seq = ?2, last_heard = ?3, reports = ?4,"
+    [Q_UNIT_UPDATE] = "UPDATE units SET last_heard = ?3, reports = ?4,"
                       " participants = ?5, hours_tenths = ?6, sessions = ?7,"
                       " staff_date = ?8, staff_total = ?9, staff_proficient = ?10,"
                       " items_date = ?11, items_total = ?12, items_no_visit = ?13,"
                       " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16"
                       " WHERE uid = ?1",
-    [Q_REPORT_INSERT] = "INSERT INTO reports(uid, seq, kind, date, total, part, text,"
+    [Q_REPORT_INSERT] = "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text,"
                         " recorded_at, received_at, hash, state)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [Q_REPORT_FIND] = "SELECT hash FROM reports WHERE uid = ?1 AND seq = ?2",
-    [Q_REFUSAL_INSERT] = "INSERT INTO refusals(unit, seq, reason, text, hash, at)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_REFUSAL_FIND] = "SELECT hash, reason, text FROM refusals WHERE unit = ?1 AND seq = ?2"
-                       " ORDER BY rowid DESC LIMIT 1",
+                        " VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [Q_REPORT_FIND] = "SELECT hash FROM reports WHERE uid = ?1 AND iid = ?3 AND seq = ?2",
+    [Q_REFUSAL_INSERT] = "INSERT INTO refusals(unit, iid, seq, reason, text, hash, at)"
+                         " VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)",
+    [Q_REFUSAL_FIND] = "SELECT hash, reason, text FROM refusals"
+                       " WHERE unit = ?1 AND iid = ?3 AND seq = ?2 ORDER BY rowid DESC LIMIT 1",
     [Q_RECOUNT] = RECOUNT_SQL,
     [Q_HISTORY] = "SELECT seq, date, total, part FROM reports"
                   " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 AND state = 0 ORDER BY date, seq",
@@ -50,68 +57,137 @@ static const char *s_sql[Q_COUNT] = {
     [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0"
                        " WHERE state = 1 AND " HELD_DUE " <= ?1",
     [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
-                       " WHERE uid = ?1 AND state = 0 ORDER BY seq",
+                       " WHERE uid = ?1 AND state = 0 ORDER BY iid, seq",
     [Q_UNIT_AGGREGATES] = "UPDATE units SET reports = ?2,"
                           " participants = ?3, hours_tenths = ?4, sessions = ?5,"
                           " staff_date = ?6, staff_total = ?7, staff_proficient = ?8,"
                           " items_date = ?9, items_total = ?10, items_no_visit = ?11,"
                           " cases_month = ?12, cases_total = ?13, cases_no_visit = ?14"
                           " WHERE uid = ?1",
+    [Q_INC_FIND] = "SELECT iid FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
+    [Q_INC_INSERT] = "INSERT INTO incarnations(uid, incarnation, first_heard) VALUES (?1, ?2, ?3)",
+    [Q_INC_SEQ] = "UPDATE incarnations SET last_seq = ?2, last_heard = ?3 WHERE iid = ?1",
 };
 
-/* Schema steps: s_migrations[v] takes a store from user_version v to v + 1. */
-static const char *s_migrations[HUB_STORE_SCHEMA] = {
+static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
+
+/* Schema steps: s_migrations[v] takes a store from user_version v to v + 1,
+ * in one transaction: its sql, then its copy (if any), then its after (if
+ * any). */
+typedef struct {
+    const char *sql;                                          /* run first */
+    int (*copy)(hub_store_t *self, char *why, size_t whylen); /* then this, if any */
+    const char *after;                                        /* then this, if any */
+} s_step_t;
+
+static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
     /* 0 -> 1 */
-    "CREATE TABLE units ("
-    " uid INTEGER PRIMARY KEY,"
-    " id TEXT UNIQUE NOT NULL,"
-    " last_seq INTEGER NOT NULL DEFAULT 0,"
-    " last_heard INTEGER NOT NULL DEFAULT 0,"
-    " reports INTEGER NOT NULL DEFAULT 0,"
-    " participants INTEGER NOT NULL DEFAULT 0,"
-    " hours_tenths INTEGER NOT NULL DEFAULT 0,"
-    " sessions INTEGER NOT NULL DEFAULT 0,"
-    " staff_date INTEGER NOT NULL DEFAULT 0,"
-    " staff_total INTEGER NOT NULL DEFAULT 0,"
-    " staff_proficient INTEGER NOT NULL DEFAULT 0,"
-    " items_date INTEGER NOT NULL DEFAULT 0,"
-    " items_total INTEGER NOT NULL DEFAULT 0,"
-    " items_no_visit INTEGER NOT NULL DEFAULT 0,"
-    " cases_month INTEGER NOT NULL DEFAULT 0,"
-    " cases_total INTEGER NOT NULL DEFAULT 0,"
-    " cases_no_visit INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE reports ("
-    " uid INTEGER NOT NULL,"
-    " seq INTEGER NOT NULL,"
-    " kind INTEGER NOT NULL,"
-    " date INTEGER NOT NULL,"
-    " total INTEGER NOT NULL,"
-    " part INTEGER NOT NULL,"
-    " text TEXT NOT NULL,"
-    " recorded_at INTEGER NOT NULL,"
-    " received_at INTEGER NOT NULL,"
-    " hash INTEGER NOT NULL,"
-    " PRIMARY KEY (uid, seq)) WITHOUT ROWID;"
-    "CREATE TABLE refusals ("
-    " unit TEXT NOT NULL,"
-    " seq INTEGER NOT NULL,"
-    " reason INTEGER NOT NULL,"
-    " text TEXT NOT NULL,"
-    " hash INTEGER NOT NULL,"
-    " at INTEGER NOT NULL);"
-    "CREATE INDEX refusals_by_unit ON refusals (unit, seq);",
+    {"CREATE TABLE units ("
+     " uid INTEGER PRIMARY KEY,"
+     " id TEXT UNIQUE NOT NULL,"
+     " last_seq INTEGER NOT NULL DEFAULT 0,"
+     " last_heard INTEGER NOT NULL DEFAULT 0,"
+     " reports INTEGER NOT NULL DEFAULT 0,"
+     " participants INTEGER NOT NULL DEFAULT 0,"
+     " hours_tenths INTEGER NOT NULL DEFAULT 0,"
+     " sessions INTEGER NOT NULL DEFAULT 0,"
+     " staff_date INTEGER NOT NULL DEFAULT 0,"
+     " staff_total INTEGER NOT NULL DEFAULT 0,"
+     " staff_proficient INTEGER NOT NULL DEFAULT 0,"
+     " items_date INTEGER NOT NULL DEFAULT 0,"
+     " items_total INTEGER NOT NULL DEFAULT 0,"
+     " items_no_visit INTEGER NOT NULL DEFAULT 0,"
+     " cases_month INTEGER NOT NULL DEFAULT 0,"
+     " cases_total INTEGER NOT NULL DEFAULT 0,"
+     " cases_no_visit INTEGER NOT NULL DEFAULT 0);"
+     "CREATE TABLE reports ("
+     " uid INTEGER NOT NULL,"
+     " seq INTEGER NOT NULL,"
+     " kind INTEGER NOT NULL,"
+     " date INTEGER NOT NULL,"
+     " total INTEGER NOT NULL,"
+     " part INTEGER NOT NULL,"
+     " text TEXT NOT NULL,"
+     " recorded_at INTEGER NOT NULL,"
+     " received_at INTEGER NOT NULL,"
+     " hash INTEGER NOT NULL,"
+     " PRIMARY KEY (uid, seq)) WITHOUT ROWID;"
+     "CREATE TABLE refusals ("
+     " unit TEXT NOT NULL,"
+     " seq INTEGER NOT NULL,"
+     " reason INTEGER NOT NULL,"
+     " text TEXT NOT NULL,"
+     " hash INTEGER NOT NULL,"
+     " at INTEGER NOT NULL);"
+     "CREATE INDEX refusals_by_unit ON refusals (unit, seq);",
+     NULL, NULL},
     /* 1 -> 2: a report's hash is its decoded content's (ro_report_hash), not
      * its bytes', so that a resend in another encoding is the same report. A
      * refusal's content was not kept: hash 0 matches any resend of it. */
-    "UPDATE reports SET hash = ro_report_hash(kind, date, total, part, text, recorded_at);"
-    "UPDATE refusals SET hash = 0;",
+    {"UPDATE reports SET hash = ro_report_hash(kind, date, total, part, text, recorded_at);"
+     "UPDATE refusals SET hash = 0;",
+     NULL, NULL},
     /* 2 -> 3: a report is stored counted (0) or held (1: dated after the
      * hub's today, until its date comes; REVISION-2.md reserves 2..5), so
      * that nothing time will fix is refused. Existing reports are counted.
      * The partial index holds only the held rows: the check at each batch
      * and the release read it, never the whole table. */
-    "ALTER TABLE reports ADD COLUMN state INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;",
+    {"ALTER TABLE reports ADD COLUMN state INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;",
+     NULL, NULL},
+    /* 3 -> 4: a report's identity is (unit, incarnation, seq) (REVISION-2.md,
+     * 1): each outbox draws an incarnation, and each incarnation of a unit
+     * numbers its reports from 1. What was stored before belongs to each
+     * unit's legacy incarnation (16 zero bytes), whose last_seq is the units
+     * row's, which keeps none from now on (one home for it). The store draws
+     * its identity (meta.store_id, 16 random bytes). reports is rebuilt with
+     * the key (uid, iid, seq): the unit first, because every read groups or
+     * seeks by unit (recount, as-of, history, series, the check at start), so
+     * no second index (and no second b-tree write per report) is needed;
+     * (iid, seq) is unique under it, an iid being of one unit. Refusals name
+     * their incarnation too. */
+    {"CREATE TABLE meta ("
+     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " store_id BLOB NOT NULL CHECK (length(store_id) = 16),"
+     " created_at INTEGER NOT NULL);"
+     "INSERT INTO meta(id, store_id, created_at)"
+     " VALUES (1, randomblob(16), CAST(strftime('%s', 'now') AS INTEGER));"
+     "CREATE TABLE incarnations ("
+     " iid INTEGER PRIMARY KEY,"
+     " uid INTEGER NOT NULL,"
+     " incarnation BLOB NOT NULL CHECK (length(incarnation) = 16),"
+     " last_seq INTEGER NOT NULL DEFAULT 0,"
+     " first_heard INTEGER,"
+     " last_heard INTEGER,"
+     " agent_skew INTEGER,"
+     " witness_ack INTEGER NOT NULL DEFAULT 0,"
+     " UNIQUE (uid, incarnation));"
+     "INSERT INTO incarnations(uid, incarnation, last_seq, last_heard)"
+     " SELECT uid, " LEGACY_INC ", last_seq, NULLIF(last_heard, 0) FROM units ORDER BY uid;"
+     "CREATE TABLE reports4 ("
+     " uid INTEGER NOT NULL,"
+     " iid INTEGER NOT NULL,"
+     " seq INTEGER NOT NULL,"
+     " kind INTEGER NOT NULL,"
+     " date INTEGER NOT NULL,"
+     " total INTEGER NOT NULL,"
+     " part INTEGER NOT NULL,"
+     " text TEXT NOT NULL,"
+     " recorded_at INTEGER NOT NULL,"
+     " received_at INTEGER NOT NULL,"
+     " hash INTEGER NOT NULL,"
+     " state INTEGER NOT NULL DEFAULT 0,"
+     " PRIMARY KEY (uid, iid, seq)) WITHOUT ROWID;",
+     s_copy_reports,
+     "DROP TABLE reports;"
+     "ALTER TABLE reports4 RENAME TO reports;"
+     "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;"
+     "ALTER TABLE refusals ADD COLUMN iid INTEGER;"
+     "UPDATE refusals SET iid = (SELECT i.iid FROM units u JOIN incarnations i ON i.uid = u.uid"
+     " AND i.incarnation = " LEGACY_INC " WHERE u.id = refusals.unit);"
+     "DROP INDEX refusals_by_unit;"
+     "CREATE INDEX refusals_by_unit ON refusals (unit, iid, seq);"
+     "ALTER TABLE units DROP COLUMN last_seq;"},
 };
 
 const char *hub_store_strerror(int code)
@@ -243,7 +319,7 @@ int store_int(sqlite3 *db, const char *sql, int64_t *out)
 /* Read the schema version and check the tables are ours, without writing. */
 static int s_inspect(hub_store_t *self, int64_t *version, char *err, size_t errlen)
 {
-    int64_t tables = 0, ours = 0;
+    int64_t tables = 0, ours = 0, ours4 = 0;
     int rc = store_int(self->db, "PRAGMA user_version", version);
     if (rc == SQLITE_OK)
         rc = store_int(self->db, "SELECT count(*) FROM sqlite_schema", &tables);
@@ -252,6 +328,11 @@ static int s_inspect(hub_store_t *self, int64_t *version, char *err, size_t errl
                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
                        " AND name IN ('units', 'reports', 'refusals')",
                        &ours);
+    if (rc == SQLITE_OK)
+        rc = store_int(self->db,
+                       "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+                       " AND name IN ('meta', 'incarnations')",
+                       &ours4);
     if (rc != SQLITE_OK) {
         if (store_is_damage(rc) || store_is_damage(sqlite3_errcode(self->db)))
             store_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
@@ -273,11 +354,122 @@ static int s_inspect(hub_store_t *self, int64_t *version, char *err, size_t errl
                  self->path);
         return -1;
     }
-    if (*version >= 1 && ours != 3) {
+    if ((*version >= 1 && ours != 3) || (*version >= 4 && ours4 != 2)) {
         store_damaged(self->path, "tables of the hub store are missing", err, errlen);
         return -1;
     }
     return 0;
+}
+
+/* Read meta.store_id into self->store_id: every store of schema 4 has it. */
+static int s_load_id(hub_store_t *self, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(self->db, "SELECT store_id FROM meta WHERE id = 1", -1, &st, NULL);
+    int ok = 0;
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == HUB_STORE_ID_LEN) {
+            memcpy(self->store_id, sqlite3_column_blob(st, 0), HUB_STORE_ID_LEN);
+            ok = 1;
+        }
+    }
+    sqlite3_finalize(st);
+    if (ok)
+        return 0;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE || store_is_damage(rc))
+        store_damaged(self->path,
+                      rc == SQLITE_ROW || rc == SQLITE_DONE
+                          ? "the store's identity (meta) is missing"
+                          : sqlite3_errmsg(self->db),
+                      err, errlen);
+    else
+        snprintf(err, errlen, "%s: cannot read: %s", self->path, sqlite3_errmsg(self->db));
+    return -1;
+}
+
+void hub_store_id(const hub_store_t *self, uint8_t out[HUB_STORE_ID_LEN])
+{
+    memcpy(out, self->store_id, HUB_STORE_ID_LEN);
+}
+
+/* Reports a copy step moves at a time (by the units' last_seq, which bounds
+ * their reports): each range's pages are freed before the next is written. */
+#define COPY_RANGE 262144
+
+/* 3 -> 4's copy: every report into reports4, under its unit's legacy
+ * incarnation. A range of units at a time is copied, then deleted from the
+ * old table, so that the next range's new pages reuse the ones it freed:
+ * the file grows by about one range, not by the whole table (which a copy
+ * then DROP TABLE would leave behind as free pages), and the WAL holds the
+ * new table once, given back at the end (s_migrate). */
+static int s_copy_reports(hub_store_t *self, char *why, size_t whylen)
+{
+    sqlite3_stmt *units = NULL, *copy = NULL, *del = NULL;
+    why[0] = '\0';
+    int rc = sqlite3_prepare_v2(self->db,
+                                "SELECT uid, last_seq FROM incarnations"
+                                " WHERE incarnation = " LEGACY_INC " ORDER BY uid",
+                                -1, &units, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(
+            self->db,
+            "INSERT INTO reports4(uid, iid, seq, kind, date, total, part, text, recorded_at,"
+            " received_at, hash, state)"
+            " SELECT r.uid, i.iid, r.seq, r.kind, r.date, r.total, r.part, r.text, r.recorded_at,"
+            " r.received_at, r.hash, r.state FROM reports r LEFT JOIN incarnations i"
+            " ON i.uid = r.uid AND i.incarnation = " LEGACY_INC
+            " WHERE r.uid >= ?1 AND r.uid < ?2 ORDER BY r.uid, r.seq",
+            -1, &copy, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(self->db, "DELETE FROM reports WHERE uid >= ?1 AND uid < ?2", -1,
+                                &del, NULL);
+    /* ranges [from, to): the last one ends past every uid */
+    int64_t from = INT64_MIN, rows = 0;
+    int last = 0;
+    while (rc == SQLITE_OK && !last) {
+        int64_t to = INT64_MAX;
+        while ((rc = sqlite3_step(units)) == SQLITE_ROW) {
+            int64_t uid = sqlite3_column_int64(units, 0);
+            if (rows >= COPY_RANGE && uid > from) {
+                to = uid; /* this unit starts the next range */
+                rows = 0;
+            }
+            rows += sqlite3_column_int64(units, 1);
+            if (to != INT64_MAX)
+                break;
+        }
+        if (rc == SQLITE_DONE)
+            last = 1;
+        else if (rc != SQLITE_ROW)
+            break;
+        rc = SQLITE_OK;
+        for (int k = 0; k < 2 && rc == SQLITE_OK; k++) {
+            sqlite3_stmt *st = k == 0 ? copy : del;
+            sqlite3_bind_int64(st, 1, from);
+            sqlite3_bind_int64(st, 2, to);
+            if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+                rc = SQLITE_OK;
+            else
+                snprintf(why, whylen, "%s", sqlite3_errmsg(self->db));
+            sqlite3_reset(st);
+        }
+        from = to;
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_ROW && !why[0])
+        snprintf(why, whylen, "%s", sqlite3_errmsg(self->db));
+    int64_t left = 0;
+    if (rc == SQLITE_OK &&
+        (rc = store_int(self->db, "SELECT count(*) FROM reports", &left)) == SQLITE_OK &&
+        left > 0) {
+        /* only a uid of INT64_MAX escapes the ranges; no hub writes one */
+        snprintf(why, whylen, "%lld reports have a unit id past every range", (long long)left);
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(units);
+    sqlite3_finalize(copy);
+    sqlite3_finalize(del);
+    return rc == SQLITE_OK ? 0 : (rc & 0xff) == SQLITE_FULL ? HUB_STORE_EFULL : HUB_STORE_EFAIL;
 }
 
 /* ro_report_hash(kind, date, total, part, text, recorded_at) in SQL, for the
@@ -299,10 +491,12 @@ static void s_sql_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
 {
+    int64_t t0 = ro_time_mono_ms();
     if (from > 0 && from < HUB_STORE_SCHEMA)
         ro_log(LOG_NOTICE,
-               "%s: migrating the store from schema %lld to %d (once: under a minute, and "
-               "free disk the store's size, per 10 million reports)",
+               "%s: migrating the store from schema %lld to %d (once: about half a minute per 10 "
+               "million reports on 2 idle cores, and free disk up to 1.2 times the store's size, "
+               "given back at the end); wait for the line that says it is done",
                self->path, (long long)from, HUB_STORE_SCHEMA);
     if (sqlite3_create_function(self->db, "ro_report_hash", 6, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                 NULL, s_sql_hash, NULL, NULL) != SQLITE_OK) {
@@ -313,19 +507,39 @@ static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
     for (int64_t v = from; v < HUB_STORE_SCHEMA; v++) {
         char why[256], pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %lld", (long long)v + 1);
-        if (s_exec(self, "BEGIN IMMEDIATE", why, sizeof why) ||
-            s_exec(self, s_migrations[v], why, sizeof why) ||
-            s_exec(self, pragma, why, sizeof why) || s_exec(self, "COMMIT", why, sizeof why)) {
-            hub_store_rollback(self);
-            snprintf(err, errlen, "%s: cannot migrate schema %lld to %lld: %s", self->path,
-                     (long long)v, (long long)v + 1, why);
+        const s_step_t *step = &s_migrations[v];
+        int rc = s_exec(self, "BEGIN IMMEDIATE", why, sizeof why);
+        if (rc == 0)
+            rc = s_exec(self, step->sql, why, sizeof why);
+        if (rc == 0 && step->copy)
+            rc = step->copy(self, why, sizeof why);
+        if (rc == 0 && step->after)
+            rc = s_exec(self, step->after, why, sizeof why);
+        if (rc == 0)
+            rc = s_exec(self, pragma, why, sizeof why);
+        if (rc == 0)
+            rc = s_exec(self, "COMMIT", why, sizeof why);
+        if (rc) {
+            /* the statements are not prepared yet: hub_store_rollback cannot */
+            if (!sqlite3_get_autocommit(self->db))
+                sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+            snprintf(err, errlen, "%s: cannot migrate schema %lld to %lld: %s; %s", self->path,
+                     (long long)v, (long long)v + 1, why,
+                     rc == HUB_STORE_EFULL
+                         ? "free disk (up to 1.2 times the store's size) and start again; the "
+                           "store is as it was"
+                         : "the store is as it was, and the rollout-hub that wrote it still runs "
+                           "on it");
             return -1;
         }
     }
     /* a migration rewrites the reports: give back the WAL it grew to (the
      * size of the store), or the disk stays that much fuller */
-    if (from > 0 && from < HUB_STORE_SCHEMA)
+    if (from > 0 && from < HUB_STORE_SCHEMA) {
         sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        ro_log(LOG_NOTICE, "%s: migrated the store to schema %d in %.1f s", self->path,
+               HUB_STORE_SCHEMA, (double)(ro_time_mono_ms() - t0) / 1000);
+    }
     return 0;
 }
 
@@ -426,7 +640,7 @@ static hub_store_t *s_open(const char *path, int synchronous, int64_t max_bytes,
         hub_store_destroy(&self);
         return NULL;
     }
-    if (s_migrate(self, version, err, errlen)) {
+    if (s_migrate(self, version, err, errlen) || s_load_id(self, err, errlen)) {
         hub_store_destroy(&self);
         return NULL;
     }
@@ -481,6 +695,7 @@ void hub_store_destroy(hub_store_t **self_p)
         sqlite3_close(self->db);
     }
     free(self->uids);
+    free(self->liids);
     free(self->ids);
     free(self);
     *self_p = NULL;
@@ -518,45 +733,60 @@ static void s_row_to_state(sqlite3_stmt *st, int col, hub_unit_state_t *s)
     s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, col + 14);
 }
 
-/* New maps for reg: every uid STORE_NO_UID, every id copied. Returns 0, or
- * HUB_STORE_EFAIL (out of memory) with nothing allocated. */
-static int s_map_new(const ro_registry_t *reg, int64_t **uids_p, char (**ids_p)[RO_UNIT_MAX + 1],
-                     char *err, size_t errlen)
+/* A registry's units as the store maps them: uid, legacy iid, id. */
+typedef struct {
+    int64_t *uids;                /* uid of unit i, or STORE_NO_UID */
+    int64_t *liids;               /* iid of its legacy incarnation, or 0 */
+    char (*ids)[RO_UNIT_MAX + 1]; /* its id */
+} s_map_t;
+
+static void s_map_free(s_map_t *m)
+{
+    free(m->uids);
+    free(m->liids);
+    free(m->ids);
+}
+
+/* A new map for reg: every uid STORE_NO_UID, every liid 0, every id
+ * copied. Returns 0, or HUB_STORE_EFAIL (out of memory) with nothing
+ * allocated. */
+static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t errlen)
 {
     size_t n = ro_registry_count(reg);
-    int64_t *uids = malloc((n ? n : 1) * sizeof *uids);
-    char(*ids)[RO_UNIT_MAX + 1] = calloc(n ? n : 1, sizeof *ids);
-    if (!uids || !ids) {
-        free(uids);
-        free(ids);
+    m->uids = malloc((n ? n : 1) * sizeof *m->uids);
+    m->liids = calloc(n ? n : 1, sizeof *m->liids);
+    m->ids = calloc(n ? n : 1, sizeof *m->ids);
+    if (!m->uids || !m->liids || !m->ids) {
+        s_map_free(m);
         if (err && errlen)
             snprintf(err, errlen, "out of memory");
         return HUB_STORE_EFAIL;
     }
     for (size_t i = 0; i < n; i++) {
-        uids[i] = STORE_NO_UID;
-        memcpy(ids[i], ro_registry_at(reg, i)->id, sizeof ids[i]); /* same size, NUL-ended */
+        m->uids[i] = STORE_NO_UID;
+        memcpy(m->ids[i], ro_registry_at(reg, i)->id, sizeof m->ids[i]); /* same size, NUL-ended */
     }
-    *uids_p = uids;
-    *ids_p = ids;
     return 0;
 }
 
-/* Replace the store's maps with uids and ids (taken over) for n units. */
-static void s_map_set(hub_store_t *self, int64_t *uids, char (*ids)[RO_UNIT_MAX + 1], size_t n)
+/* Replace the store's maps with m's (taken over) for n units. */
+static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
 {
     free(self->uids);
+    free(self->liids);
     free(self->ids);
-    self->uids = uids;
-    self->ids = ids;
+    self->uids = m->uids;
+    self->liids = m->liids;
+    self->ids = m->ids;
     self->nunits = n;
 }
 
-/* One sequential pass over the units table (no index lookups): for each
- * row whose id is reg's unit i, uids[i] and, if states is not NULL,
- * states[i]. Rows of units no longer in reg are passed over. Returns 0 or
- * a code; a damaged file is named as such in err. */
-static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, int64_t *uids,
+/* One sequential pass over the units table (with states: and a seek per
+ * unit for its legacy incarnation): for each row whose id is reg's unit i,
+ * m->uids[i] and, if states is not NULL, states[i] and m->liids[i]. Rows
+ * of units no longer in reg are passed over. Returns 0 or a code; a
+ * damaged file is named as such in err. */
+static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
                         hub_unit_state_t *states, char *err, size_t errlen)
 {
     sqlite3_stmt *st = self->q[states ? Q_UNIT_SCAN : Q_UNIT_IDS];
@@ -574,9 +804,11 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, int64_t *ui
         if (i < 0)
             continue;
         next = (size_t)i + 1;
-        uids[i] = sqlite3_column_int64(st, 0);
-        if (states)
+        m->uids[i] = sqlite3_column_int64(st, 0);
+        if (states) {
             s_row_to_state(st, 2, &states[i]);
+            m->liids[i] = sqlite3_column_int64(st, 17);
+        }
     }
     int out = 0;
     if (rc != SQLITE_DONE) {
@@ -591,42 +823,63 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, int64_t *ui
 
 int hub_store_map_units(hub_store_t *self, const ro_registry_t *reg, char *err, size_t errlen)
 {
-    int64_t *uids;
-    char(*ids)[RO_UNIT_MAX + 1];
-    if (s_map_new(reg, &uids, &ids, err, errlen))
+    s_map_t m;
+    if (s_map_new(reg, &m, err, errlen))
         return HUB_STORE_EFAIL;
-    int rc = s_scan_units(self, reg, uids, NULL, err, errlen);
+    int rc = s_scan_units(self, reg, &m, NULL, err, errlen);
     if (rc) {
-        free(uids);
-        free(ids);
+        s_map_free(&m);
         return rc;
     }
-    s_map_set(self, uids, ids, ro_registry_count(reg));
+    s_map_set(self, &m, ro_registry_count(reg));
     return 0;
+}
+
+/* Add unit uid's incarnation inc (first heard at heard; 0: not yet) and
+ * return its iid, or a negative code. */
+static int64_t s_add_incarnation(hub_store_t *self, int64_t uid, const uint8_t *inc, int64_t heard,
+                                 char *err, size_t errlen)
+{
+    static const uint8_t legacy[RO_INCARNATION_LEN];
+    sqlite3_stmt *st = self->q[Q_INC_INSERT];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_blob(st, 2, inc ? inc : legacy, RO_INCARNATION_LEN, SQLITE_STATIC);
+    if (heard)
+        sqlite3_bind_int64(st, 3, heard);
+    int rc = s_step_done(self, st, "cannot add an incarnation", err, errlen);
+    return rc ? rc : sqlite3_last_insert_rowid(self->db);
 }
 
 int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_state_t *states,
                           char *err, size_t errlen)
 {
     size_t n = ro_registry_count(reg);
-    int64_t *uids;
-    char(*ids)[RO_UNIT_MAX + 1];
-    if (s_map_new(reg, &uids, &ids, err, errlen))
+    s_map_t m;
+    if (s_map_new(reg, &m, err, errlen))
         return HUB_STORE_EFAIL;
     /* one write transaction: the units read are the units there are, and
      * the rows of units new to the store are added in one commit (none
      * added: nothing is written) */
     int rc = hub_store_begin(self, err, errlen);
     if (rc == 0)
-        rc = s_scan_units(self, reg, uids, states, err, errlen);
+        rc = s_scan_units(self, reg, &m, states, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (uids[i] != STORE_NO_UID)
-            continue;
-        sqlite3_bind_text(self->q[Q_UNIT_INSERT], 1, ids[i], -1, SQLITE_STATIC);
-        rc = s_step_done(self, self->q[Q_UNIT_INSERT], "cannot add a unit", err, errlen);
-        if (rc == 0) {
-            uids[i] = sqlite3_last_insert_rowid(self->db);
+        if (m.uids[i] == STORE_NO_UID) {
+            sqlite3_bind_text(self->q[Q_UNIT_INSERT], 1, m.ids[i], -1, SQLITE_STATIC);
+            rc = s_step_done(self, self->q[Q_UNIT_INSERT], "cannot add a unit", err, errlen);
+            if (rc)
+                break;
+            m.uids[i] = sqlite3_last_insert_rowid(self->db);
             memset(&states[i], 0, sizeof states[i]); /* a new row: every column 0 */
+        }
+        /* every unit has its legacy sequence, heard from or not, so that
+         * a version-1 report never adds a row in the middle of a batch */
+        if (m.liids[i] == 0) {
+            int64_t iid = s_add_incarnation(self, m.uids[i], NULL, 0, err, errlen);
+            if (iid < 0)
+                rc = (int)iid;
+            else
+                m.liids[i] = iid;
         }
     }
     if (rc == 0)
@@ -635,11 +888,10 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
         if (err && errlen && store_is_damage(sqlite3_extended_errcode(self->db)))
             store_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
         hub_store_rollback(self);
-        free(uids);
-        free(ids);
+        s_map_free(&m);
         return rc;
     }
-    s_map_set(self, uids, ids, n);
+    s_map_set(self, &m, n);
     return 0;
 }
 
@@ -679,13 +931,39 @@ static int s_writable(const hub_store_t *self, size_t index, char *err, size_t e
     return HUB_STORE_EFAIL;
 }
 
-static int s_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
-                        int64_t received_at, int state, char *err, size_t errlen)
+int64_t hub_store_incarnation(hub_store_t *self, size_t index, const uint8_t *incarnation,
+                              int64_t now, char *err, size_t errlen)
+{
+    static const uint8_t legacy[RO_INCARNATION_LEN];
+    if (s_writable(self, index, err, errlen))
+        return HUB_STORE_EFAIL;
+    if (!incarnation || memcmp(incarnation, legacy, sizeof legacy) == 0) {
+        if (self->liids && self->liids[index] > 0)
+            return self->liids[index];
+        incarnation = legacy; /* not loaded (hub_store_map_units): ask the file */
+    }
+    sqlite3_stmt *st = self->q[Q_INC_FIND];
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_blob(st, 2, incarnation, RO_INCARNATION_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t iid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        iid = store_fail(self, rc, "cannot look up an incarnation", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (iid == 0)
+        iid = s_add_incarnation(self, self->uids[index], incarnation, now, err, errlen);
+    return iid;
+}
+
+static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                        uint64_t hash, int64_t received_at, int state, char *err, size_t errlen)
 {
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
     sqlite3_stmt *st = self->q[Q_REPORT_INSERT];
     sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int64(st, 12, iid);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
     sqlite3_bind_int(st, 3, (int)r->kind);
     sqlite3_bind_int64(st, 4, r->date);
@@ -711,16 +989,16 @@ static int s_put_report(hub_store_t *self, size_t index, const ro_report_t *r, u
     return out;
 }
 
-int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
-                         int64_t received_at, char *err, size_t errlen)
+int hub_store_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                         uint64_t hash, int64_t received_at, char *err, size_t errlen)
 {
-    return s_put_report(self, index, r, hash, received_at, HUB_STORE_COUNTED, err, errlen);
+    return s_put_report(self, index, iid, r, hash, received_at, HUB_STORE_COUNTED, err, errlen);
 }
 
-int hub_store_hold_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
-                          int64_t received_at, char *err, size_t errlen)
+int hub_store_hold_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                          uint64_t hash, int64_t received_at, char *err, size_t errlen)
 {
-    return s_put_report(self, index, r, hash, received_at, HUB_STORE_HELD_CLOCK, err, errlen);
+    return s_put_report(self, index, iid, r, hash, received_at, HUB_STORE_HELD_CLOCK, err, errlen);
 }
 
 int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char *err, size_t errlen)
@@ -883,10 +1161,12 @@ long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *stat
     return rc ? rc : released;
 }
 
-int hub_store_put_refusal(hub_store_t *self, const char *unit, uint64_t seq, ro_reason_t reason,
-                          const char *text, uint64_t hash, int64_t at, char *err, size_t errlen)
+int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint64_t seq,
+                          ro_reason_t reason, const char *text, uint64_t hash, int64_t at,
+                          char *err, size_t errlen)
 {
     sqlite3_stmt *st = self->q[Q_REFUSAL_INSERT];
+    sqlite3_bind_int64(st, 7, iid);
     sqlite3_bind_text(st, 1, unit, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
     sqlite3_bind_int(st, 3, (int)reason);
@@ -903,13 +1183,21 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
         return HUB_STORE_EFAIL;
     sqlite3_stmt *st = self->q[Q_UNIT_UPDATE];
     sqlite3_bind_int64(st, 1, self->uids[index]);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)s->last_seq);
     sqlite3_bind_int64(st, 3, s->last_heard);
     s_bind_aggregates(st, 4, s);
-    return s_step_done(self, st, "cannot update a unit", err, errlen);
+    int rc = s_step_done(self, st, "cannot update a unit", err, errlen);
+    int64_t iid = rc ? rc : hub_store_incarnation(self, index, NULL, 0, err, errlen);
+    if (iid < 0)
+        return (int)iid;
+    st = self->q[Q_INC_SEQ];
+    sqlite3_bind_int64(st, 1, iid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)s->last_seq);
+    if (s->last_heard) /* 0 is never: NULL in incarnations */
+        sqlite3_bind_int64(st, 3, s->last_heard);
+    return s_step_done(self, st, "cannot update an incarnation", err, errlen);
 }
 
-int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash,
+int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, uint64_t *hash,
                    ro_reason_t *reason, char *text, size_t textlen)
 {
     if (index >= self->nunits)
@@ -919,6 +1207,7 @@ int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash
     if (self->uids[index] != STORE_NO_UID) { /* a unit without a row has no reports */
         sqlite3_bind_int64(st, 1, self->uids[index]);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+        sqlite3_bind_int64(st, 3, iid);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             *hash = (uint64_t)sqlite3_column_int64(st, 0);
@@ -935,6 +1224,7 @@ int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash
     st = self->q[Q_REFUSAL_FIND];
     sqlite3_bind_text(st, 1, self->ids[index], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+    sqlite3_bind_int64(st, 3, iid);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *hash = (uint64_t)sqlite3_column_int64(st, 0);

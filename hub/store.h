@@ -1,5 +1,6 @@
 /* hub_store: the hub's SQLite file (hub.db): raw reports (the audit trail),
- * refusals, and per-unit aggregates kept in step with them inside the same
+ * refusals, each unit's incarnations (the sequences its reports are numbered
+ * in) and per-unit aggregates kept in step with them inside the same
  * transaction. The only hub module that speaks SQL. It decides nothing about
  * ordering, dedup or acks (hub_ingest does) and nothing about targets. */
 #ifndef HUB_STORE_H
@@ -15,10 +16,13 @@
 /* Return codes: 0 is success; every failure is one of these. */
 #define HUB_STORE_EFAIL -1 /* SQL or I/O error; the message says which */
 #define HUB_STORE_EFULL -2 /* disk full or max_store_bytes reached (SQLITE_FULL) */
-#define HUB_STORE_EDUP -3  /* (unit, seq) already has a stored report */
+#define HUB_STORE_EDUP -3  /* (unit, incarnation, seq) already has a stored report */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 3
+#define HUB_STORE_SCHEMA 4
+
+/* Bytes of the store's identity (meta.store_id, Ack.store_id from version 2). */
+#define HUB_STORE_ID_LEN 16
 
 /* A stored report's state (reports.state): counted in the aggregates, or
  * held (stored and acknowledged, counted nowhere) until the hub's date
@@ -44,8 +48,12 @@ const char *hub_store_strerror(int code);
  * database file (writes beyond it fail with HUB_STORE_EFULL); 0 = no cap.
  * A file that is not a database, is truncated or damaged, or carries a
  * newer schema is refused with one line in err that says what to do; such a
- * file is never modified, emptied or recreated. Open does no full scan.
- * Returns NULL on failure. */
+ * file is never modified, emptied or recreated. A store of an older schema
+ * is migrated forward first, each step in one transaction (the step to
+ * schema 4 rewrites every report: seconds per million, and the WAL grows to
+ * about the store's size until its end); a step that fails leaves the file
+ * as it was and the open fails, saying what to do. Apart from a migration,
+ * open does no full scan. Returns NULL on failure. */
 hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes, char *err,
                             size_t errlen);
 
@@ -64,6 +72,11 @@ int hub_store_set_cache(hub_store_t *self, int kib);
  * error; safe from any thread. NULL: nothing. */
 void hub_store_interrupt(hub_store_t *self);
 
+/* Copy this store's identity into out: 16 random bytes drawn when the file
+ * was created, or migrated to schema 4, and the same at every open after
+ * (a copy of the file shares it; a new file has another). */
+void hub_store_id(const hub_store_t *self, uint8_t out[HUB_STORE_ID_LEN]);
+
 /* Close the store (a transaction still open is rolled back). Accepts NULL
  * and nulls the caller's pointer. */
 void hub_store_destroy(hub_store_t **self_p);
@@ -73,7 +86,8 @@ void hub_store_destroy(hub_store_t **self_p);
 int hub_store_set_max_bytes(hub_store_t *self, int64_t max_bytes, char *err, size_t errlen);
 
 /* Make sure every unit of reg has a row (new units get a fresh uid; units
- * no longer in reg keep theirs) and fill states[i] for reg's unit i. One
+ * no longer in reg keep theirs) and a legacy incarnation, and fill
+ * states[i] for reg's unit i (last_seq: its legacy incarnation's). One
  * sequential read of the units table, matched to reg in memory, and the
  * missing rows added, all in one write transaction (nothing is written when
  * none is missing). Must not be called inside a transaction. Later calls
@@ -102,18 +116,31 @@ int hub_store_begin(hub_store_t *self, char *err, size_t errlen);
 int hub_store_commit(hub_store_t *self, char *err, size_t errlen);
 void hub_store_rollback(hub_store_t *self);
 
-/* Store report r of unit index (r->unit must be that unit), counted, with
- * the hash of its content (ro_report_hash). Returns 0, HUB_STORE_EDUP if
- * (unit, seq) is already stored (nothing changes, the transaction stays
+/* The incarnation id (iid, > 0) of unit index's incarnation: the
+ * RO_INCARNATION_LEN bytes at incarnation, or NULL for its legacy
+ * incarnation (16 zero bytes), which every report of protocol version 1
+ * belongs to. A report's identity is (unit, iid, seq): each incarnation has
+ * a sequence of its own. The legacy iid of a unit loaded by
+ * hub_store_load_states is in memory (no SQL). Another incarnation costs an
+ * index seek; one the store does not know yet is added (first heard at
+ * now), inside the open write transaction if there is one. Returns the iid
+ * or a negative code (a unit index not loaded: HUB_STORE_EFAIL). */
+int64_t hub_store_incarnation(hub_store_t *self, size_t index, const uint8_t *incarnation,
+                              int64_t now, char *err, size_t errlen);
+
+/* Store report r of unit index (r->unit must be that unit) under its
+ * incarnation iid (hub_store_incarnation of that unit), counted, with the
+ * hash of its content (ro_report_hash). Returns 0, HUB_STORE_EDUP if (unit,
+ * iid, seq) is already stored (nothing changes, the transaction stays
  * usable), or a code. */
-int hub_store_put_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
-                         int64_t received_at, char *err, size_t errlen);
+int hub_store_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                         uint64_t hash, int64_t received_at, char *err, size_t errlen);
 
 /* hub_store_put_report, but held (HUB_STORE_HELD_CLOCK): stored, its seq
  * used up, and counted nowhere (aggregates, recount, as-of, history,
  * series) until hub_store_release. */
-int hub_store_hold_report(hub_store_t *self, size_t index, const ro_report_t *r, uint64_t hash,
-                          int64_t received_at, char *err, size_t errlen);
+int hub_store_hold_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                          uint64_t hash, int64_t received_at, char *err, size_t errlen);
 
 /* How many reports are held (*count) and the earliest day one of them is
  * due (*earliest, YYYYMMDD as ro_report_due; 0 when none). Reads the held
@@ -123,7 +150,7 @@ int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char 
 
 /* Inside a write transaction: count every held report due by today
  * (ro_report_due <= today), and re-derive the aggregates of each unit that
- * had one from its counted reports, folded in seq order with
+ * had one from its counted reports, folded in (incarnation, seq) order with
  * hub_state_apply (what a recount finds), into its units row. For the
  * units of the current registry, states[i] takes the new aggregates
  * (last_seq and last_heard stay) and i is written to changed (room for
@@ -132,23 +159,31 @@ int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char 
 long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *states,
                        uint32_t *changed, size_t *nchanged, char *err, size_t errlen);
 
-/* Record a refused report of a known unit (unit is its id). */
-int hub_store_put_refusal(hub_store_t *self, const char *unit, uint64_t seq, ro_reason_t reason,
-                          const char *text, uint64_t hash, int64_t at, char *err, size_t errlen);
+/* Record a refused report of a known unit (unit is its id) and seq under
+ * its incarnation iid. */
+int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint64_t seq,
+                          ro_reason_t reason, const char *text, uint64_t hash, int64_t at,
+                          char *err, size_t errlen);
 
-/* Write the aggregates of unit index. */
+/* Write the aggregates and last_heard of unit index into its units row,
+ * and st->last_seq and last_heard into its legacy incarnation's row (until
+ * protocol version 2, the only sequence a unit has). The units row keeps
+ * no last_seq: the incarnations are its one home. */
 int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *st, char *err,
                         size_t errlen);
 
-/* What the store holds for (unit, seq): returns 1 with *hash for a stored
- * report, 2 with *hash (and the reason, and the text into text/textlen if
- * not NULL) for a stored refusal, 0 if neither, or a negative code. */
-int hub_store_find(hub_store_t *self, size_t index, uint64_t seq, uint64_t *hash,
+/* What the store holds for (unit index, iid, seq): returns 1 with *hash for
+ * a stored report, 2 with *hash (and the reason, and the text into
+ * text/textlen if not NULL) for a stored refusal, 0 if neither, or a
+ * negative code. */
+int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, uint64_t *hash,
                    ro_reason_t *reason, char *text, size_t textlen);
 
 /* Recompute every unit's aggregates from the raw reports and compare them
- * with the units rows (reports, training sums, latest snapshots, and
- * last_seq not below the highest stored seq). Writes up to cap differences
+ * with the units rows (reports, training sums, latest snapshots, and each
+ * incarnation's last_seq not below the highest seq stored under it; a unit
+ * with several such incarnations shows the one furthest behind). Writes up
+ * to cap differences
  * into diffs (may be NULL), the number of units and reports looked at into
  * *units and *reports (may be NULL). Returns the number of differences
  * (>= 0) or a negative code. Scans every report: not for the hot path. */
@@ -156,11 +191,12 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
                        uint64_t *reports, char *err, size_t errlen);
 
 /* The check at start, as fast on ten million reports as on ten: one index
- * seek per unit into the reports (about one page read per unit, however
- * many reports it has) and one pass over the refusals' index, no scan of
- * the reports. Every unit's last_seq must equal the highest seq it has
- * stored as a report or a refusal, and its reports count must not exceed
- * last_seq. A file store of many units is checked in two halves by id, the
+ * seek per incarnation into the reports (about one page read per unit,
+ * however many reports it has) and one pass over the refusals' index, no
+ * scan of the reports. Every incarnation's last_seq must equal the highest
+ * seq stored under it as a report or a refusal, and a unit's reports count
+ * must not exceed the sum of its incarnations' last_seq. A file store of
+ * many units is checked in two halves by id, the
  * second in a thread over a read-only connection of its own (each unit is
  * read in one snapshot). Writes up to cap differences, in id order, into
  * diffs (may be NULL; "stored" is the units row's value, "recount" what
@@ -204,7 +240,8 @@ void hub_store_verify_destroy(hub_store_verifier_t **self_p);
 /* The state of every unit of reg as of date as_of (YYYYMMDD): training sums
  * over sessions dated <= as_of, the latest snapshot dated <= as_of (cases:
  * month <= as_of's month; equal dates: the later seq wins), reports = reports
- * so dated; last_seq and last_heard are today's. out has one slot per unit.
+ * so dated; last_seq (its legacy incarnation's) and last_heard are today's.
+ * out has one slot per unit.
  * Scans every report. Returns 0 or a code. */
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
                            hub_unit_state_t *out, char *err, size_t errlen);

@@ -31,13 +31,14 @@ enum {
     Q_HELD_RELEASE,
     Q_UNIT_COUNTED,
     Q_UNIT_AGGREGATES,
+    Q_INC_FIND,
+    Q_INC_INSERT,
+    Q_INC_SEQ,
     Q_COUNT
 };
 
-#define UNIT_COLUMNS                                                                               \
-    "last_seq, last_heard, reports, participants, hours_tenths, sessions, "                        \
-    "staff_date, staff_total, staff_proficient, items_date, items_total, "                         \
-    "items_no_visit, cases_month, cases_total, cases_no_visit"
+/* The legacy incarnation (every protocol-version-1 report's), in SQL. */
+#define LEGACY_INC "x'00000000000000000000000000000000'"
 
 /* The first day a held report counts from, in SQL: ro_report_due. */
 #define HELD_DUE "(CASE WHEN kind = 4 THEN date * 100 + 1 ELSE date END)"
@@ -45,15 +46,24 @@ enum {
 /* The raw reports folded the way hub_state_apply folds them, for dates up
  * to ?1 (cases: months up to ?2), next to the stored units row. Training
  * sums; per kind the snapshot with the latest date, then the latest seq.
- * Only counted reports (state 0) count; maxseq, which last_seq must not be
- * below, is over every stored report, held ones too. */
+ * Only counted reports (state 0) count. t0 is per incarnation, in the
+ * reports' key order (no sort); q is, of each unit's incarnations, the one
+ * whose last_seq is furthest below (or least above) the highest seq stored
+ * under it, held ones too: its last_seq and that seq are columns 1 and 16
+ * (for the as-of questions, column 1 is the unit's last_seq of today). */
 #define RECOUNT_SQL                                                                                \
-    "WITH t AS (SELECT uid, SUM(state = 0) AS n, MAX(seq) AS maxseq,"                              \
+    "WITH t0 AS MATERIALIZED (SELECT uid, iid, SUM(state = 0) AS n, MAX(seq) AS maxseq,"           \
     "  SUM(CASE WHEN kind = 1 AND state = 0 THEN total ELSE 0 END) AS participants,"               \
     "  SUM(CASE WHEN kind = 1 AND state = 0 THEN part ELSE 0 END) AS hours,"                       \
     "  SUM(kind = 1 AND state = 0) AS sessions"                                                    \
     "  FROM reports WHERE (kind = 4 AND date <= ?2) OR (kind <> 4 AND date <= ?1)"                 \
-    "  GROUP BY uid),"                                                                             \
+    "  GROUP BY uid, iid),"                                                                        \
+    " t AS (SELECT uid, SUM(n) AS n, SUM(participants) AS participants, SUM(hours) AS hours,"      \
+    "  SUM(sessions) AS sessions FROM t0 GROUP BY uid),"                                           \
+    " q AS (SELECT uid, last_seq, maxseq FROM (SELECT i.uid, i.last_seq,"                          \
+    "  IFNULL(t0.maxseq, 0) AS maxseq, ROW_NUMBER() OVER (PARTITION BY i.uid"                      \
+    "  ORDER BY i.last_seq - IFNULL(t0.maxseq, 0), i.incarnation <> " LEGACY_INC ", i.iid) AS rn"  \
+    "  FROM incarnations i LEFT JOIN t0 ON t0.iid = i.iid) WHERE rn = 1),"                         \
     " s AS (SELECT uid,"                                                                           \
     "  MAX(CASE WHEN kind = 2 THEN date END) AS sd,"                                               \
     "  MAX(CASE WHEN kind = 2 THEN total END) AS st,"                                              \
@@ -69,28 +79,30 @@ enum {
     "        FROM reports WHERE state = 0 AND"                                                     \
     "        ((kind IN (2, 3) AND date <= ?1) OR (kind = 4 AND date <= ?2)))"                      \
     "  WHERE rn = 1 GROUP BY uid)"                                                                 \
-    " SELECT u.id, u.last_seq, u.last_heard, u.reports, u.participants, u.hours_tenths,"           \
-    "  u.sessions, u.staff_date, u.staff_total, u.staff_proficient, u.items_date,"                 \
+    " SELECT u.id, IFNULL(q.last_seq, 0), u.last_heard, u.reports, u.participants,"                \
+    "  u.hours_tenths, u.sessions, u.staff_date, u.staff_total, u.staff_proficient, u.items_date," \
     "  u.items_total, u.items_no_visit, u.cases_month, u.cases_total, u.cases_no_visit,"           \
-    "  IFNULL(t.maxseq, 0), IFNULL(t.n, 0), IFNULL(t.participants, 0),"                            \
+    "  IFNULL(q.maxseq, 0), IFNULL(t.n, 0), IFNULL(t.participants, 0),"                            \
     "  IFNULL(t.hours, 0), IFNULL(t.sessions, 0),"                                                 \
     "  IFNULL(s.sd, 0), IFNULL(s.st, 0), IFNULL(s.sp, 0),"                                         \
     "  IFNULL(s.idt, 0), IFNULL(s.it, 0), IFNULL(s.ip, 0),"                                        \
     "  IFNULL(s.cd, 0), IFNULL(s.ct, 0), IFNULL(s.cp, 0)"                                          \
     " FROM units u LEFT JOIN t ON t.uid = u.uid LEFT JOIN s ON s.uid = u.uid"                      \
-    " ORDER BY u.id"
+    " LEFT JOIN q ON q.uid = u.uid ORDER BY u.id"
 
 /* The uid of a registry unit that has no row in the store (only after
  * hub_store_map_units): SQLite gives new rows uids from 1 up. */
 #define STORE_NO_UID INT64_MIN
 
 struct hub_store {
-    sqlite3 *db;                  /* the connection; one writer, or a reader */
-    sqlite3_stmt *q[Q_COUNT];     /* prepared statements */
-    char path[512];               /* for messages */
-    int64_t *uids;                /* uid of registry unit i, or STORE_NO_UID */
-    char (*ids)[RO_UNIT_MAX + 1]; /* id of registry unit i */
-    size_t nunits;                /* units in uids and ids */
+    sqlite3 *db;                        /* the connection; one writer, or a reader */
+    sqlite3_stmt *q[Q_COUNT];           /* prepared statements */
+    char path[512];                     /* for messages */
+    int64_t *uids;                      /* uid of registry unit i, or STORE_NO_UID */
+    int64_t *liids;                     /* iid of its legacy incarnation; 0: not loaded */
+    char (*ids)[RO_UNIT_MAX + 1];       /* id of registry unit i */
+    size_t nunits;                      /* units in uids, liids and ids */
+    uint8_t store_id[HUB_STORE_ID_LEN]; /* meta.store_id */
 };
 
 /* Map SQLite's result to ours and put "what: sqlite's message" in err. */

@@ -95,15 +95,20 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
 }
 
 /* The fast check over the units with ids below ?1 (CHECK_BELOW), from ?1
- * on (CHECK_FROM) or all of them (CHECK_ALL), by id. The highest seq of a
- * unit is the last key of its range in reports: an index seek, not a scan;
- * the refusals' highest seq per unit comes from one pass over their index
- * (refusals are few). */
+ * on (CHECK_FROM) or all of them (CHECK_ALL), by id: a row per incarnation,
+ * a unit's rows one after the other. The highest seq of an incarnation is
+ * the last key of its range in reports: an index seek, not a scan; the
+ * refusals' highest seq per incarnation comes from one pass over their
+ * index (refusals are few). The last column is what the unit's
+ * incarnations have handled in all, which its reports cannot exceed. */
 #define CHECK_SQL(REFUSALS_WHERE, UNITS_WHERE)                                                     \
-    "SELECT u.id, u.last_seq, u.reports,"                                                          \
-    " IFNULL((SELECT max(seq) FROM reports r WHERE r.uid = u.uid), 0), IFNULL(f.maxseq, 0)"        \
-    " FROM units u LEFT JOIN (SELECT unit, max(seq) AS maxseq FROM refusals" REFUSALS_WHERE        \
-    " GROUP BY unit) f ON f.unit = u.id" UNITS_WHERE " ORDER BY u.id"
+    "SELECT u.id, IFNULL(i.last_seq, 0), u.reports,"                                               \
+    " IFNULL((SELECT max(seq) FROM reports r WHERE r.uid = u.uid AND r.iid = i.iid), 0),"          \
+    " IFNULL(f.maxseq, 0),"                                                                        \
+    " (SELECT IFNULL(sum(last_seq), 0) FROM incarnations j WHERE j.uid = u.uid)"                   \
+    " FROM units u LEFT JOIN incarnations i ON i.uid = u.uid"                                      \
+    " LEFT JOIN (SELECT unit, iid, max(seq) AS maxseq FROM refusals" REFUSALS_WHERE                \
+    " GROUP BY unit, iid) f ON f.unit = u.id AND f.iid = i.iid" UNITS_WHERE " ORDER BY u.id"
 enum { CHECK_ALL, CHECK_BELOW, CHECK_FROM };
 static const char *s_check_sql[] = {
     [CHECK_ALL] = CHECK_SQL("", ""),
@@ -117,16 +122,17 @@ static const char *s_check_sql[] = {
 
 /* One part of the fast check, on a connection of its own. */
 typedef struct {
-    sqlite3 *db;             /* the connection it reads with */
-    int which;               /* CHECK_ALL, CHECK_BELOW or CHECK_FROM */
-    const char *split;       /* ?1 of CHECK_BELOW and CHECK_FROM */
-    hub_store_diff_t *diffs; /* the first cap differences (may be NULL) */
-    size_t cap;              /* room in diffs */
-    long ndiff;              /* differences found */
-    uint64_t units;          /* units looked at */
-    int rc;                  /* SQLITE_DONE, or why it stopped */
-    int damaged;             /* the file is damaged */
-    char msg[256];           /* SQLite's message when rc is not SQLITE_DONE */
+    sqlite3 *db;                    /* the connection it reads with */
+    int which;                      /* CHECK_ALL, CHECK_BELOW or CHECK_FROM */
+    const char *split;              /* ?1 of CHECK_BELOW and CHECK_FROM */
+    hub_store_diff_t *diffs;        /* the first cap differences (may be NULL) */
+    size_t cap;                     /* room in diffs */
+    long ndiff;                     /* differences found */
+    uint64_t units;                 /* units looked at */
+    char last[RO_UNIT_MAX * 4 + 1]; /* the unit of the row before */
+    int rc;                         /* SQLITE_DONE, or why it stopped */
+    int damaged;                    /* the file is damaged */
+    char msg[256];                  /* SQLite's message when rc is not SQLITE_DONE */
 } s_check_part_t;
 
 static void *s_check_part(void *arg)
@@ -139,23 +145,32 @@ static void *s_check_part(void *arg)
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
             break;
-        const unsigned char *id = sqlite3_column_text(st, 0);
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        id = id ? id : "?";
         int64_t last = sqlite3_column_int64(st, 1), reports = sqlite3_column_int64(st, 2);
         int64_t maxrep = sqlite3_column_int64(st, 3), maxref = sqlite3_column_int64(st, 4);
-        int64_t handled = maxrep > maxref ? maxrep : maxref;
-        p->units++;
-        /* last_seq is the highest seq stored or refused; reports fit below it */
-        const char *field = last != handled ? "last_seq" : reports > last ? "reports" : NULL;
-        if (!field)
-            continue;
-        if (p->diffs && (size_t)p->ndiff < p->cap) {
-            hub_store_diff_t *d = &p->diffs[p->ndiff];
-            snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
-            snprintf(d->field, sizeof d->field, "%s", field);
-            d->stored = field[0] == 'l' ? last : reports;
-            d->recount = field[0] == 'l' ? handled : last;
+        int64_t handled = maxrep > maxref ? maxrep : maxref, all = sqlite3_column_int64(st, 5);
+        int first = p->units == 0 || strcmp(p->last, id) != 0; /* the unit's first row */
+        if (first) {
+            p->units++;
+            snprintf(p->last, sizeof p->last, "%s", id);
         }
-        p->ndiff++;
+        /* an incarnation's last_seq is the highest seq stored or refused
+         * under it; a unit's reports fit below what they handled in all */
+        for (int k = 0; k < 2; k++) {
+            const char *field = k == 0 ? "last_seq" : "reports";
+            if (k == 0 ? last == handled : (!first || reports <= all))
+                continue;
+            if (p->diffs && (size_t)p->ndiff < p->cap) {
+                hub_store_diff_t *d = &p->diffs[p->ndiff];
+                snprintf(d->unit, sizeof d->unit, "%s", id);
+                snprintf(d->field, sizeof d->field, "%s", field);
+                d->stored = k == 0 ? last : reports;
+                d->recount = k == 0 ? handled : all;
+            }
+            p->ndiff++;
+            break; /* one difference per row, as before */
+        }
     }
     p->rc = rc;
     if (rc != SQLITE_DONE) {

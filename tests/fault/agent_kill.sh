@@ -72,7 +72,7 @@ soon() {
   done
 }
 
-stored_of() { db "select last_seq from units where id = '$1'"; }
+stored_of() { hub_last_seq "$1"; }
 stored_above() { [ "$(stored_of "$1")" -gt "$2" ]; }
 # caught_up UNIT: the hub stored all UNIT recorded and the agent deleted it all.
 caught_up() { [ "$(stored_of "$1")" -eq "$(recorded "$1")" ] && outboxes_empty "$1"; }

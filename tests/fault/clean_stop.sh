@@ -23,7 +23,7 @@ for u in "${US[@]}"; do agent_config "$u"; agent_start "$u"; done
 acks_match() {
   local u
   for u in "${US[@]}"; do
-    [ "$(outbox_sql "$u" 'select last_ack from meta')" == "$(db "select last_seq from units where id = '$u'")" ] || return 1
+    [ "$(outbox_sql "$u" 'select last_ack from meta')" == "$(hub_last_seq "$u")" ] || return 1
   done
 }
 
@@ -46,7 +46,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   # what the hub committed, it acknowledged before exiting: the agents catch up on acks alone
   if ! wait_until 10 acks_match; then
     for u in "${US[@]}"; do
-      say "$u: last ack $(outbox_sql "$u" 'select last_ack from meta'), hub stored $(db "select last_seq from units where id = '$u'")"
+      say "$u: last ack $(outbox_sql "$u" 'select last_ack from meta'), hub stored $(hub_last_seq "$u")"
     done
     fail "round $r: an agent's last ack differs from what the stopped hub stored"
   fi

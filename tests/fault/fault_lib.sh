@@ -68,7 +68,7 @@ tally() {
   local want=$T/tally.want got=$T/tally.got
   : > "$want"
   for u in "$@"; do echo "$u $(recorded "$u")" >> "$want"; done
-  db "select u.id, u.last_seq, u.reports, (select count(*) from reports r where r.uid = u.uid)
+  db "select u.id, $LAST_SEQ_SQL, u.reports, (select count(*) from reports r where r.uid = u.uid)
       from units u" | tr '|' ' ' > "$got"
   read -r LOST DUPS RECORDED STORED TALLY_BAD < <(awk '
     NR == FNR { rec[$1] = $2; next }

@@ -22,11 +22,15 @@ per=$(( (REPORTS + 891) / 892 ))
 t0=$(now)
 sqlite3 -batch "$T/hub/hub.db" "PRAGMA synchronous = OFF; BEGIN;
   WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $per)
-  INSERT INTO reports(uid, seq, kind, date, total, part, text, recorded_at, received_at, hash)
-    SELECT u.uid, s.i, CASE WHEN s.i % 10 = 0 THEN 2 ELSE 1 END,
+  INSERT INTO reports(uid, iid, seq, kind, date, total, part, text, recorded_at, received_at, hash)
+    SELECT u.uid, i.iid, s.i, CASE WHEN s.i % 10 = 0 THEN 2 ELSE 1 END,
     20180101 + s.i % 28, 50 + s.i % 50, CASE WHEN s.i % 10 = 0 THEN 40 ELSE 10 + s.i % 30 END,
-    'drill', 1514764800, 1514764800 + s.i, s.i FROM units u, s WHERE u.id <> '$u' ORDER BY u.uid, s.i;
-  UPDATE units SET last_seq = $per, reports = $per,
+    'drill', 1514764800, 1514764800 + s.i, s.i
+    FROM units u JOIN incarnations i ON i.uid = u.uid AND i.incarnation = zeroblob(16), s
+    WHERE u.id <> '$u' ORDER BY u.uid, s.i;
+  UPDATE incarnations SET last_seq = $per WHERE incarnation = zeroblob(16)
+    AND uid IN (SELECT uid FROM units WHERE id <> '$u');
+  UPDATE units SET reports = $per,
     participants = (SELECT sum(total) FROM reports r WHERE r.uid = units.uid AND kind = 1),
     hours_tenths = (SELECT sum(part) FROM reports r WHERE r.uid = units.uid AND kind = 1),
     sessions = (SELECT count(*) FROM reports r WHERE r.uid = units.uid AND kind = 1),
@@ -74,7 +78,8 @@ agent_stop "$u" || fail "agent did not stop"
 hub_stop || fail "hub did not stop"
 v1=$(units 1 10); v2=$(units 1 20)
 db "UPDATE units SET participants = participants + 1 WHERE id = '$v1';
-    UPDATE units SET last_seq = last_seq + 5 WHERE id = '$v2'" >/dev/null
+    UPDATE incarnations SET last_seq = last_seq + 5
+      WHERE uid = (SELECT uid FROM units WHERE id = '$v2') AND incarnation = zeroblob(16)" >/dev/null
 : > "$T/hub.log"
 hub_restart_timed
 grep -q "check at start: unit $v2: last_seq is $((per + 5)), but the raw reports say $per" "$T/hub.log" \

@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
 stored_for() {
   echo "$(db "select count(*) from reports r join units u on u.uid = r.uid where u.id = '$1'")" \
     "$(db "select count(*) from refusals where unit = '$1'")" \
-    "$(db "select coalesce(max(last_seq), 0) from units where id = '$1'")" \
+    "$(db "select coalesce(max($LAST_SEQ_SQL), 0) from units u where u.id = '$1'")" \
     "$(db "select coalesce(max(last_heard), 0) from units where id = '$1'")"
 }
 

@@ -69,6 +69,17 @@ static inline hub_store_t *hf_open(const char *path, int64_t max_bytes)
     return st;
 }
 
+/* The iid of unit i's legacy incarnation, which every version-1 report
+ * belongs to (st must be a writer that loaded the unit's registry). */
+static inline int64_t hf_iid(hub_store_t *st, size_t i)
+{
+    char err[256] = "";
+    int64_t iid = hub_store_incarnation(st, i, NULL, NOW, err, sizeof err);
+    if (iid <= 0)
+        fail_msg("incarnation of unit %zu: %s", i, err);
+    return iid;
+}
+
 /* Field by field: padding bytes are nobody's business. */
 static inline void hf_assert_states_equal(const hub_unit_state_t *a, const hub_unit_state_t *b,
                                           size_t n)

@@ -160,7 +160,7 @@ static void test_ingest_conflict_gap_invalid(void **state)
     assert_int_equal(c->refused[RO_REASON_INVALID], 1);
     assert_int_equal(flags[1].gap_since, 0); /* seq 2 handled: the unit moved on */
     uint64_t hash;
-    assert_int_equal(hub_store_find(f->store, 1, 2, &hash, NULL, NULL, 0), 2);
+    assert_int_equal(hub_store_find(f->store, 1, hf_iid(f->store, 1), 2, &hash, NULL, NULL, 0), 2);
 
     /* the same invalid body again: a duplicate, and the refusal is said again */
     s_send(f, "A", &bad);

@@ -94,7 +94,10 @@ static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_
     r.part = part;
     char err[256];
     assert_int_equal(hub_store_begin(f->store, err, sizeof err), 0);
-    assert_int_equal(hub_store_put_report(f->store, u, &r, r.seq, NOW - 100, err, sizeof err), 0);
+    int64_t iid = hub_store_incarnation(f->store, u, NULL, NOW, err, sizeof err);
+    assert_true(iid > 0);
+    assert_int_equal(hub_store_put_report(f->store, u, iid, &r, r.seq, NOW - 100, err, sizeof err),
+                     0);
     hub_state_apply(&f->states[u], &r);
     f->states[u].last_seq = r.seq;
     f->states[u].last_heard = NOW - 100;

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include "hub_fixture.h"
+#include "ingest.h"
+#include "ro_codec.h"
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -19,7 +21,7 @@
 static void s_put(hub_store_t *st, hub_unit_state_t *states, size_t i, const ro_report_t *r)
 {
     char err[256] = "";
-    int rc = hub_store_put_report(st, i, r, 1000 + r->seq, NOW, err, sizeof err);
+    int rc = hub_store_put_report(st, i, hf_iid(st, i), r, 1000 + r->seq, NOW, err, sizeof err);
     if (rc)
         fail_msg("put_report: %d %s", rc, err);
     hub_state_apply(&states[i], r);
@@ -113,27 +115,30 @@ static void test_duplicate_refused_and_found_by_hash(void **state)
     ro_report_t r = hf_report("460100-001", 1, RO_KIND_ITEMS, 20180105, 50, 20);
     char err[256];
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    assert_int_equal(hub_store_put_report(st, 1, &r, 0xfeedfacecafebeefull, NOW, err, sizeof err),
-                     0);
+    assert_int_equal(
+        hub_store_put_report(st, 1, hf_iid(st, 1), &r, 0xfeedfacecafebeefull, NOW, err, sizeof err),
+        0);
     r.part = 49;
-    assert_int_equal(hub_store_put_report(st, 1, &r, 42, NOW, err, sizeof err), HUB_STORE_EDUP);
+    assert_int_equal(hub_store_put_report(st, 1, hf_iid(st, 1), &r, 42, NOW, err, sizeof err),
+                     HUB_STORE_EDUP);
     /* the transaction is still usable after the refused row */
-    assert_int_equal(hub_store_put_refusal(st, "460100-001", 2, RO_REASON_INVALID, "bad date", 77,
-                                           NOW, err, sizeof err),
+    assert_int_equal(hub_store_put_refusal(st, "460100-001", hf_iid(st, 1), 2, RO_REASON_INVALID,
+                                           "bad date", 77, NOW, err, sizeof err),
                      0);
     assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
 
     uint64_t hash = 0;
     ro_reason_t reason = RO_REASON_NONE;
     char text[64] = "";
-    assert_int_equal(hub_store_find(st, 1, 1, &hash, NULL, NULL, 0), 1);
+    assert_int_equal(hub_store_find(st, 1, hf_iid(st, 1), 1, &hash, NULL, NULL, 0), 1);
     assert_true(hash == 0xfeedfacecafebeefull); /* all 64 bits survive */
-    assert_int_equal(hub_store_find(st, 1, 2, &hash, &reason, text, sizeof text), 2);
+    assert_int_equal(hub_store_find(st, 1, hf_iid(st, 1), 2, &hash, &reason, text, sizeof text), 2);
     assert_true(hash == 77);
     assert_int_equal(reason, RO_REASON_INVALID);
     assert_string_equal(text, "bad date");
-    assert_int_equal(hub_store_find(st, 1, 3, &hash, NULL, NULL, 0), 0);
-    assert_int_equal(hub_store_find(st, 0, 1, &hash, NULL, NULL, 0), 0); /* other unit */
+    assert_int_equal(hub_store_find(st, 1, hf_iid(st, 1), 3, &hash, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_find(st, 0, hf_iid(st, 0), 1, &hash, NULL, NULL, 0),
+                     0); /* other unit */
 
     /* the row went in without its aggregates: reports, the items snapshot and last_seq */
     uint64_t units = 0, reports = 0;
@@ -159,8 +164,9 @@ static void test_rollback_leaves_nothing(void **state)
         ro_report_t r = hf_report("460000-001", seq, RO_KIND_TRAINING, 20180401, 3, 10);
         s_put(st, states, 0, &r);
     }
-    assert_int_equal(
-        hub_store_put_refusal(st, "460000-001", 21, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_refusal(st, "460000-001", hf_iid(st, 0), 21, RO_REASON_INVALID,
+                                           "x", 1, NOW, NULL, 0),
+                     0);
     s_put_states(st, states);
     hub_store_rollback(st);
     hub_store_rollback(st); /* harmless without a transaction */
@@ -169,8 +175,8 @@ static void test_rollback_leaves_nothing(void **state)
     assert_int_equal(hub_store_load_states(st, reg, after, NULL, 0), 0);
     hf_assert_states_equal(after, before, sizeof before / sizeof before[0]);
     uint64_t hash;
-    assert_int_equal(hub_store_find(st, 0, 11, &hash, NULL, NULL, 0), 0);
-    assert_int_equal(hub_store_find(st, 0, 21, &hash, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_find(st, 0, hf_iid(st, 0), 11, &hash, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_find(st, 0, hf_iid(st, 0), 21, &hash, NULL, NULL, 0), 0);
     uint64_t reports = 0;
     assert_int_equal(hub_store_recount(st, NULL, 0, NULL, &reports, NULL, 0), 0);
     assert_int_equal(reports, 11);
@@ -257,10 +263,10 @@ static void test_load_states_matches_rows_by_id(void **state)
     hf_assert_states_equal(&three[2], &states[0], 1);
     /* indices are the new registry's */
     uint64_t hash = 0;
-    assert_int_equal(hub_store_find(st, 2, 10, &hash, NULL, NULL, 0), 1);
+    assert_int_equal(hub_store_find(st, 2, hf_iid(st, 2), 10, &hash, NULL, NULL, 0), 1);
     assert_true(hash == 1010);
-    assert_int_equal(hub_store_find(st, 1, 1, &hash, NULL, NULL, 0), 1);
-    assert_int_equal(hub_store_find(st, 0, 1, &hash, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_find(st, 1, hf_iid(st, 1), 1, &hash, NULL, NULL, 0), 1);
+    assert_int_equal(hub_store_find(st, 0, hf_iid(st, 0), 1, &hash, NULL, NULL, 0), 0);
     ro_report_t r = hf_report("460200-009", 1, RO_KIND_STAFF, 20180105, 20, 10);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     s_put(st, three, 0, &r);
@@ -314,8 +320,8 @@ static void test_map_units_reads_only(void **state)
     assert_int_equal(units, NUNITS); /* no row added */
 
     uint64_t hash = 0;
-    assert_int_equal(hub_store_find(rd, 0, 10, &hash, NULL, NULL, 0), 1);
-    assert_int_equal(hub_store_find(rd, 3, 1, &hash, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_find(rd, 0, hf_iid(st, 0), 10, &hash, NULL, NULL, 0), 1);
+    assert_int_equal(hub_store_find(rd, 3, 0, 1, &hash, NULL, NULL, 0), 0);
     hub_store_point_t *pts = (hub_store_point_t *)&hash;
     size_t n = 9;
     assert_int_equal(hub_store_history(rd, 3, RO_KIND_STAFF, 20181231, &pts, &n, NULL, 0), 0);
@@ -325,15 +331,17 @@ static void test_map_units_reads_only(void **state)
     assert_int_equal(n, 3);
     free(pts);
     ro_report_t r = hf_report("460200-009", 1, RO_KIND_STAFF, 20180105, 20, 10);
-    assert_int_equal(hub_store_put_report(rd, 3, &r, 1, NOW, err, sizeof err), HUB_STORE_EFAIL);
+    assert_int_equal(hub_store_put_report(rd, 3, 1, &r, 1, NOW, err, sizeof err), HUB_STORE_EFAIL);
     assert_non_null(strstr(err, "460200-009"));
     hub_unit_state_t one = {0};
     assert_int_equal(hub_store_put_state(rd, 3, &one, err, sizeof err), HUB_STORE_EFAIL);
-    assert_int_equal(hub_store_put_report(rd, 9, &r, 1, NOW, err, sizeof err), HUB_STORE_EFAIL);
-    /* a refusal is kept by id: found for a unit without a row */
+    assert_int_equal(hub_store_put_report(rd, 9, 1, &r, 1, NOW, err, sizeof err), HUB_STORE_EFAIL);
+    assert_int_equal(hub_store_incarnation(rd, 3, NULL, NOW, err, sizeof err), HUB_STORE_EFAIL);
+    /* a refusal is kept by id: found for a unit without a row (nor an
+     * incarnation: iid 0) */
     assert_int_equal(
-        hub_store_put_refusal(st, "460200-009", 1, RO_REASON_INVALID, "x", 55, NOW, NULL, 0), 0);
-    assert_int_equal(hub_store_find(rd, 3, 1, &hash, NULL, NULL, 0), 2);
+        hub_store_put_refusal(st, "460200-009", 0, 1, RO_REASON_INVALID, "x", 55, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_find(rd, 3, 0, 1, &hash, NULL, NULL, 0), 2);
     assert_true(hash == 55);
     uint64_t total[1], part[1];
     uint32_t dates[1] = {20181231};
@@ -347,9 +355,9 @@ static void test_map_units_reads_only(void **state)
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     s_put(st, four, 3, &r);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
-    assert_int_equal(hub_store_find(rd, 3, 2, &hash, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_find(rd, 3, hf_iid(st, 3), 2, &hash, NULL, NULL, 0), 0);
     assert_int_equal(hub_store_map_units(rd, more, err, sizeof err), 0);
-    assert_int_equal(hub_store_find(rd, 3, 2, &hash, NULL, NULL, 0), 1);
+    assert_int_equal(hub_store_find(rd, 3, hf_iid(st, 3), 2, &hash, NULL, NULL, 0), 1);
     assert_true(hash == 1002);
     hub_store_destroy(&rd);
     hub_store_destroy(&st);
@@ -539,13 +547,38 @@ static void test_newer_schema_and_foreign_db_refused(void **state)
 }
 
 /* Make the store at path look as an older build left it: schema version
- * (1 or 2), without what schema 3 added (the state column and its index). */
+ * (1, 2 or 3), without what schema 4 added (meta, incarnations, the
+ * reports keyed (uid, iid, seq), refusals' iid; last_seq back in the units
+ * rows) and, below 3, what schema 3 added (the state column and its
+ * index). Every report must be of its unit's legacy incarnation. */
 static void s_downgrade(const char *path, int version)
 {
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
-    int rc = sqlite3_exec(db,
+    int rc = sqlite3_exec(
+        db,
+        "CREATE TABLE r3 (uid INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
+        " date INTEGER NOT NULL, total INTEGER NOT NULL, part INTEGER NOT NULL,"
+        " text TEXT NOT NULL, recorded_at INTEGER NOT NULL, received_at INTEGER NOT NULL,"
+        " hash INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (uid, seq)) WITHOUT ROWID;"
+        "INSERT INTO r3 SELECT uid, seq, kind, date, total, part, text, recorded_at,"
+        " received_at, hash, state FROM reports;"
+        "DROP TABLE reports;"
+        "ALTER TABLE r3 RENAME TO reports;"
+        "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;"
+        "ALTER TABLE units ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE units SET last_seq = (SELECT last_seq FROM incarnations i"
+        " WHERE i.uid = units.uid AND i.incarnation = zeroblob(16));"
+        "DROP INDEX refusals_by_unit;"
+        "ALTER TABLE refusals DROP COLUMN iid;"
+        "CREATE INDEX refusals_by_unit ON refusals (unit, seq);"
+        "DROP TABLE incarnations;"
+        "DROP TABLE meta;",
+        NULL, NULL, &msg);
+    if (rc == SQLITE_OK && version < 3)
+        rc = sqlite3_exec(db,
                           "DROP INDEX reports_held;"
                           "ALTER TABLE reports DROP COLUMN state;",
                           NULL, NULL, &msg);
@@ -585,8 +618,9 @@ static void test_migrate_1_to_2_rehashes(void **state)
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     ro_report_t r = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180401, 3, 10);
     s_put(st, states, 1, &r); /* hash 1001: as if of its bytes */
-    assert_int_equal(
-        hub_store_put_refusal(st, "460100-001", 2, RO_REASON_INVALID, "why", 777, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_refusal(st, "460100-001", hf_iid(st, 1), 2, RO_REASON_INVALID,
+                                           "why", 777, NOW, NULL, 0),
+                     0);
     s_put_states(st, states);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     hub_store_destroy(&st);
@@ -597,9 +631,9 @@ static void test_migrate_1_to_2_rehashes(void **state)
     uint64_t hash = 0;
     ro_reason_t why;
     char text[64];
-    assert_int_equal(hub_store_find(st, 1, 1, &hash, &why, text, sizeof text), 1);
+    assert_int_equal(hub_store_find(st, 1, hf_iid(st, 1), 1, &hash, &why, text, sizeof text), 1);
     assert_true(hash == ro_report_hash(&r));
-    assert_int_equal(hub_store_find(st, 1, 2, &hash, &why, text, sizeof text), 2);
+    assert_int_equal(hub_store_find(st, 1, hf_iid(st, 1), 2, &hash, &why, text, sizeof text), 2);
     assert_true(hash == 0);
     hub_store_destroy(&st);
     assert_int_equal(s_sql_int(path, "PRAGMA user_version"), HUB_STORE_SCHEMA);
@@ -626,7 +660,7 @@ static void test_migrate_2_to_3_adds_state(void **state)
                      0);
 
     st = hf_open(path, 0);
-    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), HUB_STORE_SCHEMA);
     assert_int_equal(s_sql_int(path, "SELECT count(*) FROM reports WHERE state = 0"), 11);
     assert_int_equal(
         s_sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'reports_held'"), 1);
@@ -643,7 +677,7 @@ static void test_migrate_2_to_3_adds_state(void **state)
     /* and it holds a report: stored, counted nowhere */
     ro_report_t r = hf_report("469002-003", 2, RO_KIND_TRAINING, 20190110, 9, 9);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    assert_int_equal(hub_store_hold_report(st, 2, &r, 5, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_hold_report(st, 2, hf_iid(st, 2), &r, 5, NOW, NULL, 0), 0);
     states[2].last_seq = 2;
     assert_int_equal(hub_store_put_state(st, 2, &states[2], NULL, 0), 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
@@ -652,6 +686,327 @@ static void test_migrate_2_to_3_adds_state(void **state)
     assert_int_equal(earliest, 20190110);
     assert_int_equal(hub_store_recount(st, NULL, 0, NULL, &reports, NULL, 0), 0);
     assert_int_equal(reports, 11);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* The legacy incarnation's iid and last_seq of unit id in the store at
+ * path, read with SQL. */
+static void s_legacy(const char *path, const char *id, int64_t *iid, int64_t *last_seq)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT i.iid, i.last_seq FROM incarnations i JOIN units u"
+                                        " ON u.uid = i.uid WHERE u.id = ?1"
+                                        " AND i.incarnation = zeroblob(16)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    *iid = sqlite3_column_int64(q, 0);
+    *last_seq = sqlite3_column_int64(q, 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* A schema-3 store: the reports of s_history, a held one and a refusal.
+ * Closed; states holds its units' states. */
+static void s_schema3(const char *path, const ro_registry_t *reg, hub_unit_state_t *states)
+{
+    hf_remove_db(path);
+    hub_store_t *st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    ro_report_t held = hf_report("469002-003", 2, RO_KIND_STAFF, 20190110, 9, 9);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_hold_report(st, 2, hf_iid(st, 2), &held, 55, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_refusal(st, "460100-001", hf_iid(st, 1), 1, RO_REASON_INVALID,
+                                           "bad date", 77, NOW, NULL, 0),
+                     0);
+    states[1].last_seq = 1;
+    states[1].last_heard = NOW;
+    states[2].last_seq = 2;
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    hub_store_destroy(&st);
+    s_downgrade(path, 3);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(s_sql_int(path, "SELECT last_seq FROM units WHERE id = '460000-001'"), 10);
+}
+
+/* Schema 4: each unit's reports become its legacy incarnation's, with the
+ * units row's last_seq; every report keeps every column (its hash, its
+ * held state), the aggregates still equal the recount and the check at
+ * start, and the store has an identity that a reopen keeps. */
+static void test_migrate_3_to_4_incarnations(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema3.db");
+    ro_registry_t *reg = hf_registry();
+    hub_unit_state_t states[NUNITS] = {0}, again[NUNITS];
+    s_schema3(path, reg, states);
+    int64_t sum3 = s_sql_int(path, "SELECT sum(hash + seq * 7 + uid * 11 + kind + date + total"
+                                   " + part + length(text) + recorded_at + received_at"
+                                   " + state * 13) FROM reports");
+
+    hub_store_t *st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
+    hf_assert_states_equal(again, states, NUNITS);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM pragma_table_info('units')"
+                                     " WHERE name = 'last_seq'"),
+                     0);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM incarnations"), NUNITS);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM incarnations"
+                                     " WHERE incarnation <> zeroblob(16)"),
+                     0);
+    int64_t iid = 0, last = 0;
+    const uint64_t want[NUNITS] = {10, 1, 2};
+    for (size_t i = 0; i < NUNITS; i++) {
+        s_legacy(path, ro_registry_at(reg, i)->id, &iid, &last);
+        assert_int_equal(last, want[i]);
+        assert_int_equal(iid, hf_iid(st, i));
+    }
+    /* every report, every column, under its unit's legacy incarnation */
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM reports"), 12);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM reports r JOIN incarnations i"
+                                     " ON i.iid = r.iid AND i.uid = r.uid"
+                                     " AND i.incarnation = zeroblob(16)"),
+                     12);
+    assert_int_equal(s_sql_int(path, "SELECT sum(hash + seq * 7 + uid * 11 + kind + date + total"
+                                     " + part + length(text) + recorded_at + received_at"
+                                     " + state * 13) FROM reports"),
+                     sum3);
+    uint64_t hash = 0, held = 0;
+    uint32_t earliest = 0;
+    ro_reason_t why = RO_REASON_NONE;
+    char text[64] = "";
+    assert_int_equal(hub_store_find(st, 0, hf_iid(st, 0), 7, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == 1007);
+    assert_int_equal(hub_store_find(st, 1, hf_iid(st, 1), 1, &hash, &why, text, sizeof text), 2);
+    assert_true(hash == 77);
+    assert_int_equal(why, RO_REASON_INVALID);
+    assert_string_equal(text, "bad date");
+    assert_int_equal(hub_store_held(st, &held, &earliest, NULL, 0), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(earliest, 20190110);
+
+    /* the aggregates and totals: in step with the reports */
+    uint64_t units = 0, reports = 0;
+    assert_int_equal(hub_store_recount(st, NULL, 0, &units, &reports, NULL, 0), 0);
+    assert_int_equal(units, NUNITS);
+    assert_int_equal(reports, 11);
+    assert_int_equal(hub_store_check_fast(st, NULL, 0, &units, NULL, 0), 0);
+    assert_int_equal(units, NUNITS);
+    uint32_t dates[] = {20991231};
+    uint64_t total, part;
+    assert_int_equal(hub_store_series(st, RO_KIND_TRAINING, dates, 1, &total, &part, NULL, 0), 0);
+    assert_int_equal(total, 75 + 7);
+
+    /* the identity: 16 bytes, not all zero, the same after a reopen */
+    uint8_t id[HUB_STORE_ID_LEN], id2[HUB_STORE_ID_LEN], zero[HUB_STORE_ID_LEN] = {0};
+    hub_store_id(st, id);
+    assert_memory_not_equal(id, zero, sizeof id);
+    assert_int_equal(s_sql_int(path, "SELECT length(store_id) FROM meta"), HUB_STORE_ID_LEN);
+    assert_int_equal(s_sql_int(path, "SELECT created_at > 1700000000 FROM meta"), 1);
+    hub_store_destroy(&st);
+    st = hf_open(path, 0);
+    hub_store_id(st, id2);
+    assert_memory_equal(id, id2, sizeof id);
+
+    /* and the old seqs still dedup: (unit, legacy incarnation, seq) */
+    assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
+    ro_report_t r = hf_report("460000-001", 3, RO_KIND_TRAINING, 20180401, 1, 1);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_put_report(st, 0, hf_iid(st, 0), &r, 1, NOW, NULL, 0),
+                     HUB_STORE_EDUP);
+    hub_store_rollback(st);
+    hub_store_destroy(&st);
+
+    /* a new store has an identity of its own */
+    const char *other = hf_path("other.db");
+    hf_remove_db(other);
+    st = hf_open(other, 0);
+    hub_store_id(st, id2);
+    assert_memory_not_equal(id, id2, sizeof id);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* A migration that fails leaves schema 3 as it was: here a report whose
+ * unit has no row (no hub writes one) stops the copy after the other
+ * reports were moved; once it is gone, the migration goes through. */
+static void test_migrate_3_to_4_fails_untouched(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema3-bad.db");
+    ro_registry_t *reg = hf_registry();
+    hub_unit_state_t states[NUNITS] = {0};
+    s_schema3(path, reg, states);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO reports(uid, seq, kind, date, total, part, text,"
+                                  " recorded_at, received_at, hash)"
+                                  " VALUES (999, 1, 1, 20180101, 1, 1, '', 0, 0, 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    char err[512] = "";
+    assert_null(hub_store_open(path, 2, 0, err, sizeof err));
+    assert_non_null(strstr(err, "cannot migrate schema 3 to 4"));
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM reports"), 13);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM sqlite_schema"
+                                     " WHERE name IN ('meta', 'incarnations', 'reports4')"),
+                     0);
+    assert_int_equal(s_sql_int(path, "SELECT sum(last_seq) FROM units"), 13);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM refusals"), 1);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM reports WHERE uid = 999", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    hub_store_t *st = hf_open(path, 0);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM reports"), 12);
+    assert_int_equal(hub_store_check_fast(st, NULL, 0, NULL, NULL, 0), 0);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* The copy moves a range of units at a time (by their last_seq): with
+ * units that claim many reports, each range is its own, and every report
+ * still arrives once, under its unit's legacy incarnation. */
+static void test_migrate_3_to_4_in_ranges(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema3-ranges.db");
+    ro_registry_t *reg = hf_registry();
+    hub_unit_state_t states[NUNITS] = {0};
+    s_schema3(path, reg, states);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE units SET last_seq = last_seq + 300000", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    hub_store_t *st = hf_open(path, 0);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM reports r JOIN incarnations i"
+                                     " ON i.iid = r.iid AND i.uid = r.uid"),
+                     12);
+    int64_t iid, last;
+    s_legacy(path, "460100-001", &iid, &last);
+    assert_int_equal(last, 300001);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* Add reports rs[0..n) to in's batch from peer "A" and flush it at NOW. */
+static void s_ingest(hub_ingest_t *in, const ro_report_t *rs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t buf[RO_FRAME_MAX];
+        int len = ro_report_encode(&rs[i], buf, sizeof buf);
+        assert_true(len > 0);
+        assert_int_equal(hub_ingest_add(in, "A", 1, buf, (size_t)len, 1), 0);
+    }
+    assert_int_equal(hub_ingest_flush(in, NOW), 0);
+}
+
+/* Ingest goes on over a migrated store as it did before: every version-1
+ * report is of its unit's legacy incarnation, which has the unit's old
+ * last_seq, so a resend is a duplicate, other content under an old seq a
+ * conflict, a seq ahead a gap, and the next seq is stored and moves the
+ * legacy incarnation's last_seq. */
+static void test_migrate_3_to_4_ingest_goes_on(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema3-ingest.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_unit_state_t states[NUNITS] = {0};
+    const char *u = "460000-001";
+    ro_report_t ten[10];
+    for (uint64_t seq = 1; seq <= 10; seq++)
+        ten[seq - 1] = hf_report(u, seq, RO_KIND_ITEMS, 20180301, 100, (uint32_t)(60 + seq));
+    hub_store_t *st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    hub_ingest_t *in = hub_ingest_new(st, reg, states, 64);
+    assert_non_null(in);
+    s_ingest(in, ten, 10);
+    hub_ingest_destroy(&in);
+    hub_store_destroy(&st);
+    s_downgrade(path, 3);
+
+    st = hf_open(path, 0);
+    memset(states, 0, sizeof states);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    assert_int_equal(states[0].last_seq, 10);
+    in = hub_ingest_new(st, reg, states, 64);
+    assert_non_null(in);
+    ro_report_t rs[] = {
+        ten[6],                                             /* as stored: a duplicate */
+        hf_report(u, 7, RO_KIND_ITEMS, 20180301, 100, 99),  /* other content: a conflict */
+        hf_report(u, 12, RO_KIND_ITEMS, 20180401, 100, 80), /* ahead: a gap */
+        hf_report(u, 11, RO_KIND_ITEMS, 20180401, 100, 75), /* the next: stored */
+    };
+    s_ingest(in, rs, sizeof rs / sizeof rs[0]);
+    const hub_ingest_counters_t *c = hub_ingest_counters(in);
+    assert_int_equal(c->duplicates, 1);
+    assert_int_equal(c->conflicts, 1);
+    assert_int_equal(c->gaps, 1);
+    assert_int_equal(c->reports_stored, 1);
+    assert_int_equal(states[0].last_seq, 11);
+    assert_int_equal(states[0].reports, 11);
+    assert_int_equal(states[0].items_no_visit, 75);
+    int64_t iid = 0, last = 0;
+    s_legacy(path, u, &iid, &last);
+    assert_int_equal(last, 11);
+    assert_int_equal(iid, hf_iid(st, 0));
+    uint64_t hash = 0;
+    assert_int_equal(hub_store_find(st, 0, iid, 11, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == ro_report_hash(&rs[3]));
+    assert_int_equal(hub_store_recount(st, NULL, 0, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(hub_store_check_fast(st, NULL, 0, NULL, NULL, 0), 0);
+    hub_ingest_destroy(&in);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* Another incarnation of a unit is a sequence of its own: added when first
+ * asked for, found again after, and the same seq under it is another
+ * report than the legacy one's. */
+static void test_incarnations_are_sequences_of_their_own(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(":memory:", 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    const uint8_t zero[RO_INCARNATION_LEN] = {0};
+    uint8_t inc[RO_INCARNATION_LEN];
+    memset(inc, 0x5a, sizeof inc);
+    int64_t legacy = hf_iid(st, 1);
+    assert_int_equal(hub_store_incarnation(st, 1, zero, NOW, NULL, 0), legacy);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    int64_t other = hub_store_incarnation(st, 1, inc, NOW, NULL, 0);
+    assert_true(other > 0 && other != legacy);
+    assert_int_equal(hub_store_incarnation(st, 1, inc, NOW, NULL, 0), other);
+    assert_true(hub_store_incarnation(st, 0, inc, NOW, NULL, 0) != other); /* another unit's */
+    ro_report_t a = hf_report("460100-001", 1, RO_KIND_STAFF, 20180105, 10, 5);
+    ro_report_t b = hf_report("460100-001", 1, RO_KIND_STAFF, 20180106, 10, 6);
+    assert_int_equal(hub_store_put_report(st, 1, legacy, &a, 11, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_report(st, 1, other, &b, 22, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_report(st, 1, other, &b, 22, NOW, NULL, 0), HUB_STORE_EDUP);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    uint64_t hash = 0;
+    assert_int_equal(hub_store_find(st, 1, legacy, 1, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == 11);
+    assert_int_equal(hub_store_find(st, 1, other, 1, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == 22);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
@@ -676,10 +1031,10 @@ static void test_held_counted_nowhere_until_released(void **state)
     };
     ro_report_t later = hf_report(u, 12, RO_KIND_STAFF, 20190110, 30, 3); /* counted */
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    assert_int_equal(hub_store_hold_report(st, 0, &held[0], 1, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_hold_report(st, 0, hf_iid(st, 0), &held[0], 1, NOW, NULL, 0), 0);
     s_put(st, states, 0, &later); /* as if the clock had moved on in between */
-    assert_int_equal(hub_store_hold_report(st, 0, &held[1], 3, NOW, NULL, 0), 0);
-    assert_int_equal(hub_store_hold_report(st, 0, &held[2], 4, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_hold_report(st, 0, hf_iid(st, 0), &held[1], 3, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_hold_report(st, 0, hf_iid(st, 0), &held[2], 4, NOW, NULL, 0), 0);
     states[0].last_seq = 14;
     s_put_states(st, states);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
@@ -832,7 +1187,7 @@ static void test_max_store_bytes_makes_it_full(void **state)
         ro_report_t r = hf_report("460100-001", seq, RO_KIND_TRAINING, 20180401, 3, 10);
         memset(r.text, 'x', RO_TEXT_MAX);
         r.text[RO_TEXT_MAX] = '\0';
-        rc = hub_store_put_report(st, 1, &r, seq, NOW, err, sizeof err);
+        rc = hub_store_put_report(st, 1, hf_iid(st, 1), &r, seq, NOW, err, sizeof err);
     }
     if (rc == 0)
         rc = hub_store_commit(st, err, sizeof err);
@@ -883,6 +1238,11 @@ int main(void)
         cmocka_unit_test(test_newer_schema_and_foreign_db_refused),
         cmocka_unit_test(test_migrate_1_to_2_rehashes),
         cmocka_unit_test(test_migrate_2_to_3_adds_state),
+        cmocka_unit_test(test_migrate_3_to_4_incarnations),
+        cmocka_unit_test(test_migrate_3_to_4_fails_untouched),
+        cmocka_unit_test(test_migrate_3_to_4_in_ranges),
+        cmocka_unit_test(test_migrate_3_to_4_ingest_goes_on),
+        cmocka_unit_test(test_incarnations_are_sequences_of_their_own),
         cmocka_unit_test(test_held_counted_nowhere_until_released),
         cmocka_unit_test(test_recount_detects_tampering),
         cmocka_unit_test(test_states_as_of),

@@ -48,7 +48,8 @@ static void s_make(const char *path, const ro_registry_t *reg, uint64_t n)
         r.date = 20180401;
         r.total = 3;
         r.part = 10;
-        assert_int_equal(hub_store_put_report(st, 1, &r, seq, NOW, err, sizeof err), 0);
+        assert_int_equal(hub_store_put_report(st, 1, hf_iid(st, 1), &r, seq, NOW, err, sizeof err),
+                         0);
         hub_state_apply(&states[1], &r);
         states[1].last_seq = seq;
     }
@@ -57,6 +58,12 @@ static void s_make(const char *path, const ro_registry_t *reg, uint64_t n)
     assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
     hub_store_destroy(&st);
 }
+
+/* In SQL: the legacy iid of the unit whose id is the string U (NULL if none). */
+#define LEGACY_OF(U)                                                                               \
+    "(SELECT i.iid FROM incarnations i JOIN units u ON u.uid = i.uid WHERE u.id = '" U "')"
+/* In SQL: the rows of incarnations that are the legacy ones of units WHERE. */
+#define LEGACY_WHERE(WHERE) " WHERE uid IN (SELECT uid FROM units WHERE " WHERE ")"
 
 static void s_sql(const char *path, const char *sql)
 {
@@ -155,8 +162,9 @@ static void test_check_fast_finds_last_seq_off(void **state)
 
     /* aggregates ahead of the raw reports (resends would be dropped as
      * duplicates), and behind them */
-    s_sql(path, "UPDATE units SET last_seq = 55 WHERE id = '460100-001';"
-                "UPDATE units SET reports = 3 WHERE id = '469002-003'");
+    s_sql(path, "UPDATE incarnations SET last_seq = 55" LEGACY_WHERE(
+                    "id = '460100-001'") ";"
+                                         "UPDATE units SET reports = 3 WHERE id = '469002-003'");
     st = hub_store_open(path, 2, 0, err, sizeof err);
     assert_non_null(st);
     memset(diffs, 0, sizeof diffs);
@@ -181,9 +189,14 @@ static void test_check_fast_counts_refusals(void **state)
     ro_registry_t *reg = hf_registry();
     const char *path = s_path("fast-refusals.db");
     s_make(path, reg, 50);
-    s_sql(path, "INSERT INTO refusals(unit, seq, reason, text, hash, at)"
-                " VALUES ('460100-001', 51, 2, 'x', 1, 0), ('460100-001', 7, 4, 'y', 2, 0);"
-                "UPDATE units SET last_seq = 51 WHERE id = '460100-001'");
+    s_sql(path,
+          "INSERT INTO refusals(unit, iid, seq, reason, text, hash, at)"
+          " VALUES ('460100-001', " LEGACY_OF(
+              "460100-001") ", 51, 2, 'x', 1, 0),"
+                            " ('460100-001', " LEGACY_OF(
+                                "460100-001") ", 7, 4, 'y', 2, 0);"
+                                              "UPDATE incarnations SET last_seq = 51" LEGACY_WHERE(
+                                                  "id = '460100-001'"));
     char err[1024] = "";
     hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
     assert_non_null(st);
@@ -193,9 +206,13 @@ static void test_check_fast_counts_refusals(void **state)
     assert_int_equal(units, NUNITS);
     hub_store_destroy(&st);
 
-    s_sql(path, "INSERT INTO refusals(unit, seq, reason, text, hash, at)"
-                " VALUES ('460100-001', 53, 2, 'x', 1, 0), ('469002-003', 4, 2, 'z', 3, 0),"
-                " ('460999-001', 9, 2, 'a unit without a row', 4, 0)");
+    s_sql(path, "INSERT INTO refusals(unit, iid, seq, reason, text, hash, at)"
+                " VALUES ('460100-001', " LEGACY_OF(
+                    "460100-001") ", 53, 2, 'x', 1, 0),"
+                                  " ('469002-003', " LEGACY_OF(
+                                      "469002-003") ", 4, 2, 'z', 3, 0),"
+                                                    " ('460999-001', NULL, 9, 2, 'a unit without a "
+                                                    "row', 4, 0)");
     st = hub_store_open(path, 2, 0, err, sizeof err);
     assert_non_null(st);
     memset(diffs, 0, sizeof diffs);
@@ -253,7 +270,8 @@ static void test_check_fast_in_two_halves(void **state)
             r.date = 20180401;
             r.total = 3;
             r.part = 10;
-            assert_int_equal(hub_store_put_report(st, i, &r, seq, NOW, err, sizeof err), 0);
+            assert_int_equal(
+                hub_store_put_report(st, i, hf_iid(st, i), &r, seq, NOW, err, sizeof err), 0);
             hub_state_apply(&states[i], &r);
             states[i].last_seq = seq;
         }
@@ -267,9 +285,10 @@ static void test_check_fast_in_two_halves(void **state)
     hub_store_destroy(&st);
     free(states);
 
-    s_sql(path,
-          "UPDATE units SET last_seq = last_seq + 2 WHERE id IN ('460100-0004', '460100-1300');"
-          "UPDATE units SET reports = 9 WHERE id = '460100-0901'");
+    s_sql(path, "UPDATE incarnations SET last_seq = last_seq + 2" LEGACY_WHERE(
+                    "id IN ('460100-0004', '460100-1300')") ";"
+                                                            "UPDATE units SET reports = 9 WHERE id "
+                                                            "= '460100-0901'");
     st = hub_store_open(path, 2, 0, err, sizeof err);
     assert_non_null(st);
     memset(diffs, 0, sizeof diffs);
