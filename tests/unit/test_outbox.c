@@ -195,7 +195,7 @@ static void test_seq_survives_reopen(void **state)
     ro_report_t r = s_staff(40, 31);
     assert_int_equal(agent_outbox_append(ob, &r, ro_time_now(), f->err, sizeof f->err), 3);
     /* an empty outbox still remembers where the sequence is */
-    assert_int_equal(agent_outbox_ack(ob, 3), 0);
+    assert_int_equal(agent_outbox_ack(ob, 3, ro_time_now()), 0);
     agent_outbox_destroy(&ob);
 
     ob = s_open(f, UNIT);
@@ -214,7 +214,7 @@ static void test_ack_deletes_and_persists(void **state)
     agent_outbox_t *ob = s_open(f, UNIT);
     assert_non_null(ob);
     s_append_n(f, ob, 5);
-    assert_int_equal(agent_outbox_ack(ob, 3), 0);
+    assert_int_equal(agent_outbox_ack(ob, 3, ro_time_now()), 0);
     agent_outbox_stats_t st;
     s_stats(ob, &st);
     assert_int_equal(st.depth, 2);
@@ -232,7 +232,7 @@ static void test_ack_deletes_and_persists(void **state)
     assert_int_equal(ev[0].seq, 4);
     assert_int_equal(ev[1].seq, 5);
     /* an older ack does not move last_ack back */
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
     s_stats(ob, &st);
     assert_int_equal(st.last_ack, 3);
     assert_int_equal(st.depth, 2);
@@ -296,7 +296,7 @@ static void test_requeue_non_final_refusals(void **state)
     agent_outbox_t *ob = s_open(f, UNIT);
     assert_non_null(ob);
     s_append_n(f, ob, 5);
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
     assert_int_equal(agent_outbox_refuse(ob, 2, RO_REASON_UNKNOWN_UNIT, "not listed", 1), 0);
     assert_int_equal(agent_outbox_refuse(ob, 3, RO_REASON_INVALID, "bad date", 1), 0);
     assert_int_equal(agent_outbox_refuse(ob, 4, RO_REASON_FORBIDDEN, "key", 1), 0);
@@ -378,7 +378,7 @@ static void test_each_hands_rows_and_stops_when_told(void **state)
     agent_outbox_t *ob = s_open(f, UNIT);
     assert_non_null(ob);
     s_append_n(f, ob, 6);
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
 
     /* fn takes two and refuses the third: 2 taken, the third not counted */
     each_t e = {.take = 2};
@@ -418,7 +418,7 @@ static void test_release_changes_nothing_visible(void **state)
     agent_outbox_release(ob); /* before anything was used */
     s_append_n(f, ob, 4);
     agent_outbox_release(ob);
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
     agent_outbox_release(ob);
     assert_int_equal(agent_outbox_refuse(ob, 3, RO_REASON_INVALID, "bad", 1700000000), 0);
     agent_outbox_release(ob);
@@ -463,7 +463,7 @@ static void test_outbox_max_refuses_and_keeps_earlier(void **state)
     assert_int_equal(s_outbox_read(ob, 0, ev, 4), 3);
 
     /* room for one after an ack, but not for a batch of two */
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
     ro_report_t two[2] = {s_staff(40, 2), s_staff(40, 3)};
     assert_int_equal(
         agent_outbox_append_batch(ob, two, 2, ro_time_now(), NULL, NULL, f->err, sizeof f->err),
@@ -640,7 +640,7 @@ static void test_data_version_sees_other_connection(void **state)
     assert_int_equal(s_outbox_read(a, 0, ev, 2), 1);
 
     /* a's own commits are not news to a */
-    assert_int_equal(agent_outbox_ack(a, 1), 0);
+    assert_int_equal(agent_outbox_ack(a, 1, ro_time_now()), 0);
     assert_int_equal(agent_outbox_changed(a), 0);
     assert_int_equal(agent_outbox_changed(b), 1);
 
