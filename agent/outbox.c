@@ -6,6 +6,7 @@
 #include "outbox.h"
 #include "ro_config.h"
 #include "ro_log.h"
+#include "ro_time.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -140,6 +141,7 @@ struct agent_outbox {
     int retain_days;                /* keep acknowledged events this long; 0 = none */
     int64_t retain_bytes;           /* and their bodies up to this many bytes; 0 = none */
     int full;                       /* the last failure was SQLITE_FULL (disk or cap) */
+    int64_t reserve_retry;          /* no reserve file: make it at an ack from then; 0 = made */
     int64_t data_version;           /* last PRAGMA data_version seen */
 };
 
@@ -413,6 +415,35 @@ static int s_create(const char *path, const char *unit, char *err, size_t errlen
     return 0;
 }
 
+/* ---- the reserve for a full disk ---------------------------------------- */
+
+static void s_reserve_path(const agent_outbox_t *self, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s-reserve", self->path);
+}
+
+/* Make OUTBOX-reserve when it is missing: AGENT_OUTBOX_RESERVE_KIB of disk
+ * allocated (posix_fallocate, not a sparse file). Without room, nothing is
+ * left behind and the next ack from a minute on tries again. */
+static void s_reserve_make(agent_outbox_t *self, int64_t now)
+{
+    char path[PATH_MAX + 16];
+    s_reserve_path(self, path, sizeof path);
+    off_t want = (off_t)AGENT_OUTBOX_RESERVE_KIB << 10;
+    struct stat st;
+    self->reserve_retry = 0;
+    if (stat(path, &st) == 0 && st.st_size >= want)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && posix_fallocate(fd, 0, want) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        unlink(path);
+        self->reserve_retry = now + 60;
+    }
+}
+
 /* ---- opening ----------------------------------------------------------- */
 
 /* Look at the file with plain reads before SQLite does anything to it. */
@@ -514,13 +545,17 @@ static int s_check_schema(sqlite3 *db, const char *path, int64_t *version_out, c
     return 0;
 }
 
-/* WAL, synchronous FULL, the cache, and ro_body_hash. */
+/* WAL, synchronous FULL, the cache, and ro_body_hash. secure_delete FAST
+ * (Debian builds SQLite with it on): pruning frees whole pages of retained
+ * events, and zeroing each freed page would write it to the WAL, which on a
+ * full disk has no room for it; what is deleted are reports the hub has. */
 static int s_setup(agent_outbox_t *self, const char *path, char *err, size_t errlen)
 {
     int64_t wal = 0;
-    char pragmas[128];
+    char pragmas[160];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d;",
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d; "
+             "PRAGMA secure_delete = FAST;",
              AGENT_OUTBOX_CACHE_KIB);
     if (sqlite3_exec(self->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
         s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2 || s_register(self->db)) {
@@ -678,6 +713,7 @@ agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outb
         goto fail;
     }
     sqlite3_db_config(self->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL);
+    s_reserve_make(self, ro_time_now());
     agent_outbox_release(self);
     return self;
 fail:
@@ -803,15 +839,16 @@ typedef struct {
 } s_pruned_t;
 
 /* Inside a transaction: delete retained events from the oldest (lowest
- * seq) up, while each is acknowledged before `cutoff` or the bytes kept
- * pass keep_bytes; stop at the first that is neither. Deleting only from
+ * seq) up, at most max_n, while each is acknowledged before `cutoff` or the
+ * bytes kept pass keep_bytes; stop at the first that is neither. Deleting only from
  * the bottom keeps the retained events one run of seqs (retained_from ..
  * last_ack, less the refused), which is what a heartbeat announces. The
  * walk reads one row past what it deletes: its cost is what it deletes,
  * whatever is kept. A clock stepped back leaves a younger acked_at below
  * older ones; the walk stops there until it ages out (the bytes bound still
  * holds). */
-static int s_prune(agent_outbox_t *self, int64_t cutoff, int64_t keep_bytes, s_pruned_t *out)
+static int s_prune(agent_outbox_t *self, int64_t cutoff, int64_t keep_bytes, int64_t max_n,
+                   s_pruned_t *out)
 {
     memset(out, 0, sizeof *out);
     s_meta_t m;
@@ -822,8 +859,8 @@ static int s_prune(agent_outbox_t *self, int64_t cutoff, int64_t keep_bytes, s_p
     if (m.retained <= 0)
         return 0;
     sqlite3_bind_int64(walk, 1, (sqlite3_int64)m.last_ack);
-    int rc;
-    while ((rc = sqlite3_step(walk)) == SQLITE_ROW) {
+    int rc = SQLITE_DONE;
+    while (out->n < max_n && (rc = sqlite3_step(walk)) == SQLITE_ROW) {
         if (sqlite3_column_type(walk, 1) == SQLITE_NULL)
             break; /* waiting: never pruned (no ack of ours leaves one this low) */
         int64_t acked_at = sqlite3_column_int64(walk, 1);
@@ -846,30 +883,59 @@ static int s_prune(agent_outbox_t *self, int64_t cutoff, int64_t keep_bytes, s_p
     return s_run(del) || s_run(dec) ? -1 : 0;
 }
 
-/* The disk is full: delete the oldest retained events holding at least
- * need bytes, in a transaction of their own, and log it. Their pages go to
- * the free list for the retry to reuse; a checkpoint lets the WAL start
- * over instead of growing. Returns how many were deleted (0: none kept, or
- * the delete failed as well). */
-static int64_t s_make_room(agent_outbox_t *self, int64_t need)
+/* The disk is full. In WAL mode a delete needs disk too (the pages it
+ * changes go to the WAL, and the WAL starts over only once a checkpoint has
+ * copied it into the file, which may have to grow), so the reserve goes
+ * first and a checkpoint uses its room. Then the oldest retained events
+ * holding at least need bytes are deleted, a few hundred KiB of pages per
+ * transaction (a bigger one would spill its cache into a WAL that cannot
+ * grow), each followed by a checkpoint, for the retry to reuse their pages.
+ * Logged. Returns 1 when some room was made, 0 when there was none to make. */
+static int s_make_room(agent_outbox_t *self, int64_t need)
 {
-    s_pruned_t p;
-    s_meta_t m;
-    if (s_begin(self, NULL, 0))
-        return 0;
-    if (s_read_meta(self, &m) || s_prune(self, INT64_MIN, m.retained_bytes - need, &p) ||
-        p.n == 0 || s_commit(self, NULL, 0)) {
-        s_rollback(self);
-        return 0;
-    }
+    char reserve[PATH_MAX + 16];
+    s_reserve_path(self, reserve, sizeof reserve);
+    int released = unlink(reserve) == 0;
+    if (released)
+        self->reserve_retry = 1; /* at the next ack: there may be room by then */
     sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    ro_log(LOG_WARNING,
-           "outbox %s: the disk is full: deleted %lld retained event%s (seq %llu..%llu, %lld "
-           "bytes), which the hub has acknowledged and the outbox kept only to refill a hub "
-           "that loses them, to make room for new records; free space on this disk",
-           self->path, (long long)p.n, ro_s((uint64_t)p.n), (unsigned long long)p.first,
-           (unsigned long long)p.last, (long long)p.bytes);
-    return p.n;
+    s_pruned_t all = {0};
+    while (all.bytes < need) {
+        s_pruned_t p = {0};
+        s_meta_t m;
+        if (s_begin(self, NULL, 0) || s_read_meta(self, &m) ||
+            s_prune(self, INT64_MIN, m.retained_bytes - (need - all.bytes), 1000, &p) ||
+            s_commit(self, NULL, 0)) {
+            s_rollback(self);
+            break;
+        }
+        if (p.n == 0)
+            break;
+        if (!all.n)
+            all.first = p.first;
+        all.last = p.last;
+        all.n += p.n;
+        all.bytes += p.bytes;
+        sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    if (!released && all.n == 0)
+        return 0;
+    char gave[64] = "";
+    if (released)
+        snprintf(gave, sizeof gave, "gave up its %d KiB reserve and ", AGENT_OUTBOX_RESERVE_KIB);
+    if (all.n > 0)
+        ro_log(LOG_WARNING,
+               "outbox %s: the disk is full: %sdeleted %lld retained event%s (seq %llu..%llu, "
+               "%lld bytes), which the hub has acknowledged and the outbox kept only to refill "
+               "a hub that loses them, to make room for new records; free space on this disk",
+               self->path, gave, (long long)all.n, ro_s((uint64_t)all.n),
+               (unsigned long long)all.first, (unsigned long long)all.last, (long long)all.bytes);
+    else
+        ro_log(LOG_WARNING,
+               "outbox %s: the disk is full: gave up its %d KiB reserve to make room for new "
+               "records (no acknowledged event is kept to delete); free space on this disk now",
+               self->path, AGENT_OUTBOX_RESERVE_KIB);
+    return 1;
 }
 
 /* Fill in, check and encode rs[i] as the outbox stores it, into body;
@@ -1074,7 +1140,7 @@ static int s_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
     int none = self->retain_days == 0 || self->retain_bytes == 0;
     int64_t cutoff = none ? INT64_MAX : now - (int64_t)self->retain_days * 86400;
     s_pruned_t pruned;
-    if (s_prune(self, cutoff, none ? 0 : self->retain_bytes, &pruned))
+    if (s_prune(self, cutoff, none ? 0 : self->retain_bytes, INT64_MAX, &pruned))
         goto fail;
     return s_commit(self, NULL, 0);
 fail:
@@ -1087,6 +1153,8 @@ int agent_outbox_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
 {
     if (upto > (uint64_t)INT64_MAX)
         return -1;
+    if (self->reserve_retry && now >= self->reserve_retry)
+        s_reserve_make(self, now);
     if (s_ack(self, upto, now) == 0)
         return 0;
     /* marking rows acknowledged can need a page; on a full disk, the

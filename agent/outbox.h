@@ -12,10 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_OUTBOX_SCHEMA 2      /* PRAGMA user_version this code writes */
-#define AGENT_INCARNATION_LEN 16   /* bytes of an outbox's identity (REVISION-2.md 1.1) */
-#define AGENT_OUTBOX_BUSY_MS 5000  /* wait this long for another process' transaction */
-#define AGENT_OUTBOX_CACHE_KIB 256 /* page cache of a connection, at most (SQLite's: 2000) */
+#define AGENT_OUTBOX_SCHEMA 2        /* PRAGMA user_version this code writes */
+#define AGENT_INCARNATION_LEN 16     /* bytes of an outbox's identity (REVISION-2.md 1.1) */
+#define AGENT_OUTBOX_BUSY_MS 5000    /* wait this long for another process' transaction */
+#define AGENT_OUTBOX_CACHE_KIB 256   /* page cache of a connection, at most (SQLite's: 2000) */
+#define AGENT_OUTBOX_RESERVE_KIB 256 /* disk held in OUTBOX-reserve for a full disk */
 
 /* Return codes of the verbs below. */
 typedef enum {
@@ -62,8 +63,12 @@ typedef struct agent_outbox agent_outbox_t;
  * An outbox of an older schema is migrated forward in one transaction (logged
  * once): schema 1 -> 2 keeps every event, gives the outbox and its events the
  * legacy incarnation (16 zero bytes) and hashes each event's decoded body
- * (ro_report_hash); a failed migration leaves the file as it was. Returns
- * NULL with a one-line reason (naming the file and what to do) in err. */
+ * (ro_report_hash); a failed migration leaves the file as it was. Beside the
+ * file, OUTBOX-reserve holds AGENT_OUTBOX_RESERVE_KIB of allocated disk, made
+ * here when missing and there is room (and tried again by an ack, at most
+ * once a minute): in WAL mode even deleting needs a little disk, so a full
+ * disk gives it up first (see agent_outbox_append). Returns NULL with a
+ * one-line reason (naming the file and what to do) in err. */
 agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outbox_mode_t mode,
                                   char *err, size_t errlen);
 
@@ -90,9 +95,9 @@ void agent_outbox_set_max_bytes(agent_outbox_t *self, int64_t max_bytes);
 /* Append one report in one transaction: fill r's version, unit (the
  * outbox's), seq (the next one) and recorded_at (= now), check it with
  * ro_report_check(r, now), encode it and store it under the outbox's
- * incarnation with its ro_report_hash. When the disk is full (SQLITE_FULL)
- * and acknowledged events are retained, the oldest of them are deleted (and
- * a warning logged) and the append is tried once more: recording comes
+ * incarnation with its ro_report_hash. When the disk is full (SQLITE_FULL),
+ * the reserve file is given up and the oldest retained events are deleted
+ * (and a warning logged), and the append is tried once more: recording comes
  * before the second copy. On success returns the seq (>= 1) and r holds
  * what was stored; otherwise returns an agent_outbox_rc_t (< 0), nothing is
  * stored, and err says why. */

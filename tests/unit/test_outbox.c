@@ -1038,9 +1038,10 @@ static void s_training_batch(ro_report_t *rs, int n, int from)
     }
 }
 
-/* The file cannot grow (max_page_count, as a full disk): an append deletes
- * the oldest retained events and goes through; without any retained, it
- * fails and says the disk is full. */
+/* The file cannot grow (max_page_count, as a full disk): an append gives up
+ * the reserve file, deletes the oldest retained events and goes through;
+ * without any retained, it fails and says the disk is full. (The drill
+ * agent_disk_full fills a real file system.) */
 static void test_disk_full_prunes_retained(void **state)
 {
     fixture_t *f = *state;
@@ -1054,6 +1055,11 @@ static void test_disk_full_prunes_retained(void **state)
                          AGENT_OUTBOX_OK);
     }
     assert_int_equal(agent_outbox_ack(ob, 2000, ro_time_now()), 0);
+    char reserve[400];
+    snprintf(reserve, sizeof reserve, "%s-reserve", f->path);
+    struct stat sb;
+    assert_int_equal(stat(reserve, &sb), 0); /* made at open */
+    assert_int_equal(sb.st_size, AGENT_OUTBOX_RESERVE_KIB << 10);
     agent_outbox_set_max_bytes(ob, 1); /* no page more than it has now */
 
     s_training_batch(rs, 100, 2000);
@@ -1062,6 +1068,7 @@ static void test_disk_full_prunes_retained(void **state)
         agent_outbox_append_batch(ob, rs, 100, ro_time_now(), &first, NULL, f->err, sizeof f->err),
         AGENT_OUTBOX_OK);
     assert_int_equal(first, 2001);
+    assert_int_equal(access(reserve, F_OK), -1); /* given up first */
     agent_outbox_stats_t st;
     s_stats(ob, &st);
     assert_int_equal(st.depth, 100);
@@ -1082,6 +1089,12 @@ static void test_disk_full_prunes_retained(void **state)
     assert_int_equal(st.retained, 0);
     assert_int_equal(st.depth % 100, 0); /* all or nothing, still */
     s_assert_bytes_counted(f, ob);
+
+    /* with room again, an ack makes the reserve again */
+    agent_outbox_set_max_bytes(ob, 0);
+    assert_int_equal(agent_outbox_ack(ob, st.next_seq - 1, ro_time_now()), 0);
+    assert_int_equal(stat(reserve, &sb), 0);
+    assert_int_equal(sb.st_size, AGENT_OUTBOX_RESERVE_KIB << 10);
     agent_outbox_destroy(&ob);
 }
 
