@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_OUTBOX_SCHEMA 2        /* PRAGMA user_version this code writes */
-#define AGENT_INCARNATION_LEN 16     /* bytes of an outbox's identity (REVISION-2.md 1.1) */
+#define AGENT_OUTBOX_SCHEMA 2                    /* PRAGMA user_version this code writes */
+#define AGENT_INCARNATION_LEN RO_INCARNATION_LEN /* bytes of an outbox's identity */
 #define AGENT_OUTBOX_BUSY_MS 5000    /* wait this long for another process' transaction */
 #define AGENT_OUTBOX_CACHE_KIB 256   /* page cache of a connection, at most (SQLite's: 2000) */
 #define AGENT_OUTBOX_RESERVE_KIB 256 /* disk held in OUTBOX-reserve for a full disk */
