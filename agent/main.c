@@ -52,9 +52,9 @@ static void s_help(FILE *out)
             "           acknowledges them, send heartbeats. Logs to stderr. SIGTERM or SIGINT\n"
             "           stop it cleanly; nothing recorded is lost by stopping.\n"
             "  status   events waiting in the outbox, the next seq, the last seq the hub\n"
-            "           acknowledged, events the hub refused, and whether the hub answers a\n"
-            "           heartbeat within 2 s. --json prints one JSON object; --no-hub skips\n"
-            "           the hub.\n"
+            "           acknowledged, the acknowledged events kept to refill the hub, events\n"
+            "           the hub refused, and whether the hub answers a heartbeat within 2 s.\n"
+            "           --json prints one JSON object; --no-hub skips the hub.\n"
             "\n"
             "Record kinds (details: rollout-agent record --help):\n"
             "  training --date YYYY-MM-DD --participants N --hours H [--course TEXT]\n"
@@ -493,6 +493,13 @@ static int s_load_config(const char *path, ro_agent_config_t *cfg)
     return 0;
 }
 
+/* outbox_max and the retention, from agent.ini. */
+static void s_outbox_limits(agent_outbox_t *ob, const ro_agent_config_t *cfg)
+{
+    agent_outbox_set_max(ob, cfg->outbox_max);
+    agent_outbox_set_retention(ob, cfg->retain_days, (int64_t)cfg->retain_max_mb << 20);
+}
+
 static int s_outbox_full(const char *err, const ro_agent_config_t *cfg)
 {
     (void)cfg;
@@ -566,7 +573,7 @@ static int s_record_file(const ro_agent_config_t *cfg, const char *file)
         rc = s_fail(1, "%s", err);
         goto done;
     }
-    agent_outbox_set_max(ob, cfg->outbox_max);
+    s_outbox_limits(ob, cfg);
     uint64_t first = 0;
     size_t bad = count;
     int arc = agent_outbox_append_batch(ob, rs, count, now, &first, &bad, err, sizeof err);
@@ -618,7 +625,7 @@ static int s_cmd_record(const ro_agent_config_t *cfg, int argc, char **argv)
         agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_CREATE, err, sizeof err);
     if (!ob)
         return s_fail(1, "%s", err);
-    agent_outbox_set_max(ob, cfg->outbox_max);
+    s_outbox_limits(ob, cfg);
     int64_t seq = agent_outbox_append(ob, &r, now, err, sizeof err);
     agent_outbox_destroy(&ob);
     if (seq == AGENT_OUTBOX_FULL)
@@ -669,7 +676,7 @@ static int s_status_gather(const ro_agent_config_t *cfg, status_view_t *v)
 {
     char err[600];
     struct stat sb;
-    v->st = (agent_outbox_stats_t){0, 1, 0, 0};
+    v->st = (agent_outbox_stats_t){.next_seq = 1};
     v->exists = 1;
     if (stat(cfg->outbox, &sb) != 0 && errno == ENOENT) {
         v->exists = 0;
@@ -702,9 +709,10 @@ static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
     printf(",\"outbox\":");
     s_json_string(stdout, cfg->outbox);
     printf(",\"outbox_exists\":%s,\"depth\":%" PRId64 ",\"next_seq\":%" PRIu64
-           ",\"last_ack\":%" PRIu64 ",\"refused\":%" PRId64 ",\"recent_refusals\":[",
+           ",\"last_ack\":%" PRIu64 ",\"retained\":%" PRId64 ",\"retained_from\":%" PRIu64
+           ",\"retained_bytes\":%" PRId64 ",\"refused\":%" PRId64 ",\"recent_refusals\":[",
            v->exists ? "true" : "false", v->st.depth, v->st.next_seq, v->st.last_ack,
-           v->st.refused);
+           v->st.retained, v->st.retained_from, v->st.retained_bytes, v->st.refused);
     for (int i = 0; i < v->nrecent; i++) {
         printf(
             "%s{\"seq\":%" PRIu64 ",\"reason\":\"%s\",\"at\":%" PRId64 ",\"text\":", i ? "," : "",
@@ -739,6 +747,13 @@ static void s_status_text(const ro_agent_config_t *cfg, const status_view_t *v)
     printf("waiting     %" PRId64 " event%s\n", v->st.depth, v->st.depth == 1 ? "" : "s");
     printf("next seq    %" PRIu64 "\n", v->st.next_seq);
     printf("last ack    %" PRIu64 "\n", v->st.last_ack);
+    if (v->st.retained > 0)
+        printf("retained    %" PRId64 " acknowledged event%s, seq %" PRIu64 "..%" PRIu64
+               " (%" PRId64 " KiB), kept to refill the hub\n",
+               v->st.retained, v->st.retained == 1 ? "" : "s", v->st.retained_from, v->st.last_ack,
+               (v->st.retained_bytes + 1023) / 1024);
+    else
+        printf("retained    0\n");
     printf("refused     %" PRId64 "\n", v->st.refused);
     for (int i = 0; i < v->nrecent; i++)
         printf("            seq %" PRIu64 " %s: %s\n", v->recent[i].seq,
@@ -773,7 +788,8 @@ static int s_cmd_status(const ro_agent_config_t *cfg, int argc, char **argv)
             v->probe = 0;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("Usage: rollout-agent [--config FILE] status [--json] [--no-hub]\n"
-                   "Shows events waiting, next seq, last ack, refused events, and whether the\n"
+                   "Shows events waiting, next seq, last ack, retained (acknowledged, kept\n"
+                   "to refill the hub) and refused events, and whether the\n"
                    "hub answers a heartbeat within 2 s (skipped with --no-hub). Exits 1 when\n"
                    "the outbox cannot be read or the hub is silent or refuses the unit.\n");
             return 0;
@@ -866,7 +882,7 @@ static int s_cmd_run(const ro_agent_config_t *cfg, int argc, char **argv)
         agent_outbox_destroy(&ob);
         return 1;
     }
-    agent_outbox_set_max(ob, cfg->outbox_max);
+    s_outbox_limits(ob, cfg);
     int back = agent_outbox_requeue(ob);
     if (back > 0)
         ro_log(LOG_NOTICE,

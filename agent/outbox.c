@@ -1,8 +1,12 @@
-/* agent_outbox: the outbox file, its schema and its transactions. Every
- * change is one BEGIN IMMEDIATE transaction with synchronous=FULL, so what a
- * command reports as recorded survives a crash; a damaged file is refused,
- * never repaired or recreated here (that is the operator's decision). */
+/* agent_outbox: the outbox file, its schema, its migrations and its
+ * transactions. Every change is one BEGIN IMMEDIATE transaction with
+ * synchronous=FULL, so what a command reports as recorded survives a crash; a
+ * damaged file is refused, never repaired or recreated here (that is the
+ * operator's decision). */
 #include "outbox.h"
+#include "ro_config.h"
+#include "ro_log.h"
+#include "ro_time.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,33 +30,54 @@ enum {
     S_INSERT,
     S_SET_NEXT,
     S_AFTER,
-    S_DELETE_UPTO,
+    S_MARK_ACKED,
     S_SET_ACK,
+    S_OLDEST,
+    S_PRUNE,
+    S_UNRETAIN,
+    S_RETAINED_FROM,
     S_MOVE_REFUSED,
     S_DELETE_ONE,
     S_REFUSED_COUNT,
     S_REFUSED_LAST,
+    S_INCARNATION,
     S_DATA_VERSION,
     S_STMT_COUNT
 };
 
+/* Waiting events are those with acked_at NULL; every one of them has a seq
+ * above meta.last_ack (an ack marks all it covers; appends and requeues add
+ * only above it), so the retained events are exactly the rows at or below
+ * last_ack. The partial index outbox_waiting holds the waiting rows only:
+ * counting and marking them never reads the retained ones. */
 static const char *s_sql[S_STMT_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_BEGIN_READ] = "BEGIN",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_META] = "SELECT unit, next_seq, last_ack FROM meta WHERE id = 1",
-    [S_COUNT] = "SELECT count(*) FROM outbox",
-    [S_INSERT] = "INSERT INTO outbox(seq, body) VALUES (?1, ?2)",
+    [S_META] = "SELECT unit, next_seq, last_ack, retained, retained_bytes FROM meta WHERE id = 1",
+    [S_COUNT] = "SELECT count(*) FROM outbox INDEXED BY outbox_waiting WHERE acked_at IS NULL",
+    [S_INSERT] = "INSERT INTO outbox(seq, body, incarnation, hash) "
+                 "VALUES (?1, ?2, (SELECT incarnation FROM meta WHERE id = 1), ?3)",
     [S_SET_NEXT] = "UPDATE meta SET next_seq = ?1 WHERE id = 1",
-    [S_AFTER] = "SELECT seq, body FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    [S_DELETE_UPTO] = "DELETE FROM outbox WHERE seq <= ?1",
-    [S_SET_ACK] = "UPDATE meta SET last_ack = max(last_ack, ?1) WHERE id = 1",
+    [S_AFTER] = "SELECT seq, body FROM outbox WHERE seq > ?1 AND acked_at IS NULL "
+                "ORDER BY seq LIMIT ?2",
+    [S_MARK_ACKED] = "UPDATE outbox INDEXED BY outbox_waiting SET acked_at = ?2 "
+                     "WHERE acked_at IS NULL AND seq <= ?1 RETURNING length(body)",
+    [S_SET_ACK] = "UPDATE meta SET last_ack = max(last_ack, ?1), retained = retained + ?2, "
+                  "retained_bytes = retained_bytes + ?3 WHERE id = 1",
+    [S_OLDEST] = "SELECT seq, acked_at, length(body) FROM outbox WHERE seq <= ?1 ORDER BY seq",
+    [S_PRUNE] = "DELETE FROM outbox WHERE seq <= ?1 AND acked_at IS NOT NULL",
+    [S_UNRETAIN] = "UPDATE meta SET retained = retained - ?1, "
+                   "retained_bytes = retained_bytes - ?2 WHERE id = 1",
+    [S_RETAINED_FROM] = "SELECT seq FROM outbox WHERE seq <= ?1 ORDER BY seq LIMIT 1",
     [S_MOVE_REFUSED] = "INSERT OR REPLACE INTO refused(seq, body, reason, text, at) "
-                       "SELECT seq, body, ?2, ?3, ?4 FROM outbox WHERE seq = ?1",
-    [S_DELETE_ONE] = "DELETE FROM outbox WHERE seq = ?1",
+                       "SELECT seq, body, ?2, ?3, ?4 FROM outbox "
+                       "WHERE seq = ?1 AND acked_at IS NULL",
+    [S_DELETE_ONE] = "DELETE FROM outbox WHERE seq = ?1 AND acked_at IS NULL",
     [S_REFUSED_COUNT] = "SELECT count(*) FROM refused",
     [S_REFUSED_LAST] = "SELECT seq, reason, text, at FROM refused ORDER BY seq DESC LIMIT ?1",
+    [S_INCARNATION] = "SELECT incarnation FROM meta WHERE id = 1",
     [S_DATA_VERSION] = "PRAGMA data_version",
 };
 
@@ -59,11 +85,14 @@ static const char *s_sql[S_STMT_COUNT] = {
  * new records, reading what to send) stay prepared; the others are prepared
  * when first needed and finalized again by agent_outbox_release. */
 static const int s_hot[S_STMT_COUNT] = {
-    [S_BEGIN_READ] = 1, [S_COMMIT] = 1, [S_ROLLBACK] = 1,      [S_META] = 1,
-    [S_COUNT] = 1,      [S_AFTER] = 1,  [S_REFUSED_COUNT] = 1, [S_DATA_VERSION] = 1,
+    [S_BEGIN_READ] = 1,    [S_COMMIT] = 1,        [S_ROLLBACK] = 1,
+    [S_META] = 1,          [S_COUNT] = 1,         [S_AFTER] = 1,
+    [S_REFUSED_COUNT] = 1, [S_RETAINED_FROM] = 1, [S_DATA_VERSION] = 1,
 };
 
-/* The schema of version 1. The meta table has exactly one row. */
+/* The schema of version 1, as the first agents wrote it; a new outbox is
+ * made with it and then migrated like an old one, so that both end up with
+ * the same tables. The meta table has exactly one row. */
 static const char s_schema[] = "CREATE TABLE meta ("
                                "  id INTEGER PRIMARY KEY CHECK (id = 1),"
                                "  unit TEXT NOT NULL," /* the unit this file belongs to, for ever */
@@ -80,12 +109,39 @@ static const char s_schema[] = "CREATE TABLE meta ("
                                "  text TEXT NOT NULL,"
                                "  at INTEGER NOT NULL);";
 
+/* s_migrations[v] takes a file from schema v to v + 1, in the transaction
+ * that also sets user_version. */
+static const char *s_migrations[AGENT_OUTBOX_SCHEMA] = {
+    [0] = NULL, /* 0 is not an outbox: refused by s_check_schema */
+    /* 1 -> 2 (REVISION-2.md 4): the identity each event is sent under and
+     * its content hash, for the acks of protocol version 2; acked_at, so
+     * that acknowledged events are kept for refill instead of deleted, and
+     * the counters of what is kept, so that neither an ack nor a heartbeat
+     * ever counts the retained rows. Existing events are the legacy
+     * incarnation's (16 zero bytes), as is the outbox until it learns of a
+     * conflict; their hashes come from their decoded bodies. */
+    [1] = "ALTER TABLE meta ADD COLUMN incarnation BLOB;"
+          "ALTER TABLE meta ADD COLUMN store_id BLOB;"
+          "ALTER TABLE meta ADD COLUMN retained INTEGER NOT NULL DEFAULT 0;"
+          "ALTER TABLE meta ADD COLUMN retained_bytes INTEGER NOT NULL DEFAULT 0;"
+          "ALTER TABLE outbox ADD COLUMN incarnation BLOB;"
+          "ALTER TABLE outbox ADD COLUMN hash INTEGER;"
+          "ALTER TABLE outbox ADD COLUMN acked_at INTEGER;"
+          "UPDATE meta SET incarnation = zeroblob(16);"
+          "UPDATE outbox SET incarnation = zeroblob(16), hash = ro_body_hash(body);"
+          "CREATE INDEX outbox_waiting ON outbox (seq) WHERE acked_at IS NULL;",
+};
+
 struct agent_outbox {
     sqlite3 *db;                    /* the connection */
     sqlite3_stmt *st[S_STMT_COUNT]; /* prepared on first use (see s_hot), reset after each */
     char *path;                     /* the file, for messages */
     char unit[RO_UNIT_MAX + 1];     /* unit the file is bound to */
     int64_t max;                    /* outbox_max; 0 = no bound */
+    int retain_days;                /* keep acknowledged events this long; 0 = none */
+    int64_t retain_bytes;           /* and their bodies up to this many bytes; 0 = none */
+    int full;                       /* the last failure was SQLITE_FULL (disk or cap) */
+    int64_t reserve_retry;          /* no reserve file: make it at an ack from then; 0 = made */
     int64_t data_version;           /* last PRAGMA data_version seen */
 };
 
@@ -148,17 +204,89 @@ static int s_run(sqlite3_stmt *st)
 
 static void s_sqlfail(agent_outbox_t *self, char *err, size_t errlen, const char *what)
 {
-    if (err)
+    self->full = (sqlite3_errcode(self->db) & 0xff) == SQLITE_FULL;
+    if (err && self->full)
+        snprintf(err, errlen, "outbox %s: %s: the disk is full; free space on it", self->path,
+                 what);
+    else if (err)
         snprintf(err, errlen, "outbox %s: %s: %s", self->path, what, sqlite3_errmsg(self->db));
+}
+
+/* ro_body_hash(body): ro_report_hash of an encoded report, for the migration
+ * and the requeue, which hash bodies stored before. A body that does not
+ * decode (no append of ours writes one) gets 0, "content not known", as the
+ * hub's store has it; the hub refuses such a report as malformed. */
+static void s_sql_body_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const uint8_t *body = sqlite3_value_blob(argv[0]);
+    int len = sqlite3_value_bytes(argv[0]);
+    ro_report_t r;
+    char why[8];
+    if (!body || len <= 0 || len > RO_FRAME_MAX ||
+        ro_report_decode(body, (size_t)len, &r, why, sizeof why) != RO_REASON_NONE) {
+        sqlite3_result_int64(ctx, 0);
+        return;
+    }
+    sqlite3_result_int64(ctx, (sqlite3_int64)ro_report_hash(&r));
+}
+
+static int s_register(sqlite3 *db)
+{
+    return sqlite3_create_function(db, "ro_body_hash", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                   s_sql_body_hash, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
+
+/* Run the migrations from schema `from` to AGENT_OUTBOX_SCHEMA on db, inside
+ * the caller's transaction (ro_body_hash registered). */
+static int s_run_migrations(sqlite3 *db, int64_t from)
+{
+    for (int64_t v = from; v < AGENT_OUTBOX_SCHEMA; v++)
+        if (sqlite3_exec(db, s_migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+            return -1;
+    char pragma[48];
+    /* the constant is ours, not input: PRAGMA takes no bound parameter */
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", AGENT_OUTBOX_SCHEMA);
+    return sqlite3_exec(db, pragma, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* A new outbox's incarnation: random, and never the legacy all-zero one. */
+static int s_draw_incarnation(uint8_t out[AGENT_INCARNATION_LEN])
+{
+    static const uint8_t zero[AGENT_INCARNATION_LEN];
+    for (int tries = 0; tries < 4; tries++) {
+        ssize_t n = getrandom(out, AGENT_INCARNATION_LEN, 0);
+        if (n < 0 && errno == ENOSYS) { /* a kernel older than 3.17 */
+            int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+            n = fd < 0 ? -1 : read(fd, out, AGENT_INCARNATION_LEN);
+            if (fd >= 0)
+                close(fd);
+        }
+        if (n != AGENT_INCARNATION_LEN)
+            return -1;
+        if (memcmp(out, zero, sizeof zero) != 0)
+            return 0;
+    }
+    return -1;
 }
 
 /* ---- creation ---------------------------------------------------------- */
 
-/* Build a fresh outbox at tmp: WAL mode, schema, the meta row. */
+/* Build a fresh outbox at tmp: WAL mode, schema 1 and the meta row,
+ * migrated to this schema, with an incarnation of its own. */
 static int s_build(const char *tmp, const char *unit, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
+    uint8_t inc[AGENT_INCARNATION_LEN];
+    if (s_draw_incarnation(inc)) {
+        snprintf(err, errlen, "cannot create outbox %s: no random bytes for its incarnation: %s",
+                 tmp, strerror(errno));
+        return -1;
+    }
     int rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK)
         goto fail;
@@ -182,10 +310,18 @@ static int s_build(const char *tmp, const char *unit, char *err, size_t errlen)
         goto fail;
     sqlite3_finalize(st);
     st = NULL;
-    /* the constant is ours, not input: PRAGMA takes no bound parameter */
-    char pragma[64];
-    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d; COMMIT;", AGENT_OUTBOX_SCHEMA);
-    rc = sqlite3_exec(db, pragma, NULL, NULL, NULL);
+    if (s_register(db) || s_run_migrations(db, 1))
+        goto fail;
+    rc = sqlite3_prepare_v2(db, "UPDATE meta SET incarnation = ?1 WHERE id = 1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_blob(st, 1, inc, sizeof inc, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         goto fail;
     /* closing the only connection checkpoints and removes the WAL, so the
@@ -279,6 +415,35 @@ static int s_create(const char *path, const char *unit, char *err, size_t errlen
     return 0;
 }
 
+/* ---- the reserve for a full disk ---------------------------------------- */
+
+static void s_reserve_path(const agent_outbox_t *self, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s-reserve", self->path);
+}
+
+/* Make OUTBOX-reserve when it is missing: AGENT_OUTBOX_RESERVE_KIB of disk
+ * allocated (posix_fallocate, not a sparse file). Without room, nothing is
+ * left behind and the next ack from a minute on tries again. */
+static void s_reserve_make(agent_outbox_t *self, int64_t now)
+{
+    char path[PATH_MAX + 16];
+    s_reserve_path(self, path, sizeof path);
+    off_t want = (off_t)AGENT_OUTBOX_RESERVE_KIB << 10;
+    struct stat st;
+    self->reserve_retry = 0;
+    if (stat(path, &st) == 0 && st.st_size >= want)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && posix_fallocate(fd, 0, want) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        unlink(path);
+        self->reserve_retry = now + 60;
+    }
+}
+
 /* ---- opening ----------------------------------------------------------- */
 
 /* Look at the file with plain reads before SQLite does anything to it. */
@@ -350,8 +515,10 @@ static int s_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* The file is a whole SQLite database with our schema version. */
-static int s_check_schema(sqlite3 *db, const char *path, char *err, size_t errlen)
+/* The file is a whole SQLite database with a schema version this agent
+ * knows (ours, or an older one to migrate); *version gets it. */
+static int s_check_schema(sqlite3 *db, const char *path, int64_t *version_out, char *err,
+                          size_t errlen)
 {
     if (s_quick_check(db, path, err, errlen))
         return -1;
@@ -370,30 +537,75 @@ static int s_check_schema(sqlite3 *db, const char *path, char *err, size_t errle
     if (version > AGENT_OUTBOX_SCHEMA) {
         snprintf(err, errlen,
                  "outbox %s was written by a newer rollout-agent (schema %lld, this one knows "
-                 "%d): run the newer agent",
+                 "%d): run the newer agent (nothing was changed)",
                  path, (long long)version, AGENT_OUTBOX_SCHEMA);
+        return -1;
+    }
+    *version_out = version;
+    return 0;
+}
+
+/* WAL, synchronous FULL, the cache, and ro_body_hash. secure_delete FAST
+ * (Debian builds SQLite with it on): pruning frees whole pages of retained
+ * events, and zeroing each freed page would write it to the WAL, which on a
+ * full disk has no room for it; what is deleted are reports the hub has. */
+static int s_setup(agent_outbox_t *self, const char *path, char *err, size_t errlen)
+{
+    int64_t wal = 0;
+    char pragmas[160];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d; "
+             "PRAGMA secure_delete = FAST;",
+             AGENT_OUTBOX_CACHE_KIB);
+    if (sqlite3_exec(self->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2 || s_register(self->db)) {
+        snprintf(err, errlen, "cannot set up outbox %s: %s", path, sqlite3_errmsg(self->db));
         return -1;
     }
     return 0;
 }
 
-/* WAL, synchronous FULL and the cache; every statement prepared once,
- * which checks the tables and columns they use. */
+/* Bring an outbox of an older schema to ours, in one transaction: a
+ * failure rolls all of it back. Another process (a `record` beside `run`)
+ * may have migrated it meanwhile: the version is read again under the
+ * write lock. */
+static int s_migrate(agent_outbox_t *self, int64_t from, char *err, size_t errlen)
+{
+    if (from >= AGENT_OUTBOX_SCHEMA)
+        return 0;
+    int64_t now_version = from, waiting = 0;
+    if (sqlite3_exec(self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        s_pragma_int(self->db, "PRAGMA user_version", &now_version) ||
+        s_pragma_int(self->db, "SELECT count(*) FROM outbox", &waiting))
+        goto fail;
+    if (now_version < AGENT_OUTBOX_SCHEMA && s_run_migrations(self->db, now_version))
+        goto fail;
+    if (sqlite3_exec(self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    if (now_version < AGENT_OUTBOX_SCHEMA)
+        ro_log(LOG_NOTICE,
+               "outbox %s: upgraded from schema %lld to %d; its %lld waiting event%s kept, "
+               "under the legacy incarnation",
+               self->path, (long long)now_version, AGENT_OUTBOX_SCHEMA, (long long)waiting,
+               ro_s((uint64_t)waiting));
+    return 0;
+fail:
+    snprintf(err, errlen,
+             "cannot upgrade outbox %s from schema %lld to %d: %s; nothing was changed (it "
+             "is still schema %lld, which the previous rollout-agent reads): free disk space "
+             "if it is full, else keep the file and report this",
+             self->path, (long long)now_version, AGENT_OUTBOX_SCHEMA, sqlite3_errmsg(self->db),
+             (long long)now_version);
+    if (!sqlite3_get_autocommit(self->db))
+        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* Every statement prepared once, which checks the tables and columns they
+ * use; the open ends with agent_outbox_release, which finalizes the cold
+ * ones again. */
 static int s_prepare(agent_outbox_t *self, const char *path, char *err, size_t errlen)
 {
-    int64_t wal = 0;
-    char pragmas[128];
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d;",
-             AGENT_OUTBOX_CACHE_KIB);
-    if (sqlite3_exec(self->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-        s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2) {
-        snprintf(err, errlen, "cannot set up outbox %s: %s", path, sqlite3_errmsg(self->db));
-        return -1;
-    }
-    /* every statement is prepared once here, which checks the tables and
-     * columns they use; the open ends with agent_outbox_release, which
-     * finalizes the cold ones again */
     for (int i = 0; i < S_STMT_COUNT; i++) {
         if (!s_stmt(self, i)) {
             int rc = sqlite3_errcode(self->db);
@@ -408,23 +620,30 @@ static int s_prepare(agent_outbox_t *self, const char *path, char *err, size_t e
     return 0;
 }
 
-/* The outbox is bound to unit (its meta row). */
+/* The outbox is bound to unit (its meta row). Read with a statement of its
+ * own, which every schema answers, before any migration: another unit's
+ * file is refused untouched. */
 static int s_check_owner(agent_outbox_t *self, const char *path, const char *unit, char *err,
                          size_t errlen)
 {
-    sqlite3_stmt *meta = self->st[S_META];
-    int rc = sqlite3_step(meta);
+    sqlite3_stmt *meta = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "SELECT unit FROM meta WHERE id = 1", -1, &meta, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(meta);
     if (rc != SQLITE_ROW) {
         if (rc == SQLITE_DONE)
             s_damaged(err, errlen, path, "its meta row is missing");
+        else if (s_is_damage(rc))
+            s_damaged(err, errlen, path, sqlite3_errmsg(self->db));
         else
-            snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
-        s_reset(meta);
+            snprintf(err, errlen, "outbox %s does not have the expected tables (%s)", path,
+                     sqlite3_errmsg(self->db));
+        sqlite3_finalize(meta);
         return -1;
     }
     const char *bound = (const char *)sqlite3_column_text(meta, 0);
     snprintf(self->unit, sizeof self->unit, "%s", bound ? bound : "");
-    s_reset(meta);
+    sqlite3_finalize(meta);
     if (strcmp(self->unit, unit) != 0) {
         snprintf(err, errlen,
                  "outbox %s belongs to unit %s, not %s: each unit keeps its own outbox; check "
@@ -464,6 +683,10 @@ agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outb
         return NULL;
 
     agent_outbox_t *self = calloc(1, sizeof *self);
+    if (self) {
+        self->retain_days = RO_AGENT_RETAIN_DAYS;
+        self->retain_bytes = (int64_t)RO_AGENT_RETAIN_MAX_MB << 20;
+    }
     if (!self || !(self->path = strdup(path))) {
         free(self);
         snprintf(err, errlen, "outbox %s: out of memory", path);
@@ -480,17 +703,17 @@ agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outb
     sqlite3_busy_timeout(self->db, AGENT_OUTBOX_BUSY_MS);
     sqlite3_extended_result_codes(self->db, 1);
 
-    if (s_check_schema(self->db, path, err, errlen))
-        goto fail;
-    /* (forward migrations from older schemas go here when there are any) */
-
-    if (s_prepare(self, path, err, errlen) || s_check_owner(self, path, unit, err, errlen))
+    int64_t version = 0;
+    if (s_check_schema(self->db, path, &version, err, errlen) ||
+        s_check_owner(self, path, unit, err, errlen) || s_setup(self, path, err, errlen) ||
+        s_migrate(self, version, err, errlen) || s_prepare(self, path, err, errlen))
         goto fail;
     if (agent_outbox_changed(self) < 0) {
         snprintf(err, errlen, "cannot read outbox %s: %s", path, sqlite3_errmsg(self->db));
         goto fail;
     }
     sqlite3_db_config(self->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL);
+    s_reserve_make(self, ro_time_now());
     agent_outbox_release(self);
     return self;
 fail:
@@ -514,6 +737,23 @@ void agent_outbox_destroy(agent_outbox_t **self_p)
 void agent_outbox_set_max(agent_outbox_t *self, int64_t max)
 {
     self->max = max > 0 ? max : 0;
+}
+
+void agent_outbox_set_retention(agent_outbox_t *self, int days, int64_t max_bytes)
+{
+    self->retain_days = days > 0 ? days : 0;
+    self->retain_bytes = max_bytes > 0 ? max_bytes : 0;
+}
+
+void agent_outbox_set_max_bytes(agent_outbox_t *self, int64_t max_bytes)
+{
+    int64_t page = 4096;
+    s_pragma_int(self->db, "PRAGMA page_size", &page);
+    int64_t pages = max_bytes > 0 ? max_bytes / (page > 0 ? page : 4096) : 0xfffffffe;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)(pages > 0 ? pages : 1));
+    int64_t got;
+    s_pragma_int(self->db, sql, &got);
 }
 
 void agent_outbox_release(agent_outbox_t *self)
@@ -568,16 +808,244 @@ static int s_count(agent_outbox_t *self, int which, int64_t *out)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int s_read_meta(agent_outbox_t *self, uint64_t *next_seq, uint64_t *last_ack)
+/* The meta row's counters. */
+typedef struct {
+    uint64_t next_seq;      /* seq of the next append */
+    uint64_t last_ack;      /* highest seq acknowledged */
+    int64_t retained;       /* acknowledged events kept */
+    int64_t retained_bytes; /* their bodies' bytes */
+} s_meta_t;
+
+static int s_read_meta(agent_outbox_t *self, s_meta_t *m)
 {
     sqlite3_stmt *st = self->st[S_META];
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *next_seq = (uint64_t)sqlite3_column_int64(st, 1);
-        *last_ack = (uint64_t)sqlite3_column_int64(st, 2);
+        m->next_seq = (uint64_t)sqlite3_column_int64(st, 1);
+        m->last_ack = (uint64_t)sqlite3_column_int64(st, 2);
+        m->retained = sqlite3_column_int64(st, 3);
+        m->retained_bytes = sqlite3_column_int64(st, 4);
     }
     s_reset(st);
     return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* What a prune deleted. */
+typedef struct {
+    int64_t n;      /* events */
+    int64_t bytes;  /* their bodies */
+    uint64_t first; /* lowest seq deleted */
+    uint64_t last;  /* highest */
+} s_pruned_t;
+
+/* Inside a transaction: delete retained events from the oldest (lowest
+ * seq) up, at most max_n, while each is acknowledged before `cutoff` or the
+ * bytes kept pass keep_bytes; stop at the first that is neither. Deleting only from
+ * the bottom keeps the retained events one run of seqs (retained_from ..
+ * last_ack, less the refused), which is what a heartbeat announces. The
+ * walk reads one row past what it deletes: its cost is what it deletes,
+ * whatever is kept. A clock stepped back leaves a younger acked_at below
+ * older ones; the walk stops there until it ages out (the bytes bound still
+ * holds). */
+static int s_prune(agent_outbox_t *self, int64_t cutoff, int64_t keep_bytes, int64_t max_n,
+                   s_pruned_t *out)
+{
+    memset(out, 0, sizeof *out);
+    s_meta_t m;
+    sqlite3_stmt *walk = s_stmt(self, S_OLDEST), *del = s_stmt(self, S_PRUNE),
+                 *dec = s_stmt(self, S_UNRETAIN);
+    if (!walk || !del || !dec || s_read_meta(self, &m))
+        return -1;
+    if (m.retained <= 0)
+        return 0;
+    sqlite3_bind_int64(walk, 1, (sqlite3_int64)m.last_ack);
+    int rc = SQLITE_DONE;
+    while (out->n < max_n && (rc = sqlite3_step(walk)) == SQLITE_ROW) {
+        if (sqlite3_column_type(walk, 1) == SQLITE_NULL)
+            break; /* waiting: never pruned (no ack of ours leaves one this low) */
+        int64_t acked_at = sqlite3_column_int64(walk, 1);
+        if (acked_at >= cutoff && m.retained_bytes - out->bytes <= keep_bytes)
+            break;
+        out->last = (uint64_t)sqlite3_column_int64(walk, 0);
+        if (!out->n)
+            out->first = out->last;
+        out->n++;
+        out->bytes += sqlite3_column_int64(walk, 2);
+    }
+    s_reset(walk);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -1;
+    if (out->n == 0)
+        return 0;
+    sqlite3_bind_int64(del, 1, (sqlite3_int64)out->last);
+    sqlite3_bind_int64(dec, 1, out->n);
+    sqlite3_bind_int64(dec, 2, out->bytes);
+    return s_run(del) || s_run(dec) ? -1 : 0;
+}
+
+/* The disk is full. In WAL mode a delete needs disk too (the pages it
+ * changes go to the WAL, and the WAL starts over only once a checkpoint has
+ * copied it into the file, which may have to grow), so the reserve goes
+ * first and a checkpoint uses its room. Then the oldest retained events
+ * holding at least need bytes are deleted, a few hundred KiB of pages per
+ * transaction (a bigger one would spill its cache into a WAL that cannot
+ * grow), each followed by a checkpoint, for the retry to reuse their pages.
+ * Logged. Returns 1 when some room was made, 0 when there was none to make. */
+static int s_make_room(agent_outbox_t *self, int64_t need)
+{
+    char reserve[PATH_MAX + 16];
+    s_reserve_path(self, reserve, sizeof reserve);
+    int released = unlink(reserve) == 0;
+    if (released)
+        self->reserve_retry = 1; /* at the next ack: there may be room by then */
+    sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    s_pruned_t all = {0};
+    while (all.bytes < need) {
+        s_pruned_t p = {0};
+        s_meta_t m;
+        if (s_begin(self, NULL, 0) || s_read_meta(self, &m) ||
+            s_prune(self, INT64_MIN, m.retained_bytes - (need - all.bytes), 1000, &p) ||
+            s_commit(self, NULL, 0)) {
+            s_rollback(self);
+            break;
+        }
+        if (p.n == 0)
+            break;
+        if (!all.n)
+            all.first = p.first;
+        all.last = p.last;
+        all.n += p.n;
+        all.bytes += p.bytes;
+        sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    if (!released && all.n == 0)
+        return 0;
+    char gave[64] = "";
+    if (released)
+        snprintf(gave, sizeof gave, "gave up its %d KiB reserve and ", AGENT_OUTBOX_RESERVE_KIB);
+    if (all.n > 0)
+        ro_log(LOG_WARNING,
+               "outbox %s: the disk is full: %sdeleted %lld retained event%s (seq %llu..%llu, "
+               "%lld bytes), which the hub has acknowledged and the outbox kept only to refill "
+               "a hub that loses them, to make room for new records; free space on this disk",
+               self->path, gave, (long long)all.n, ro_s((uint64_t)all.n),
+               (unsigned long long)all.first, (unsigned long long)all.last, (long long)all.bytes);
+    else
+        ro_log(LOG_WARNING,
+               "outbox %s: the disk is full: gave up its %d KiB reserve to make room for new "
+               "records (no acknowledged event is kept to delete); free space on this disk now",
+               self->path, AGENT_OUTBOX_RESERVE_KIB);
+    return 1;
+}
+
+/* Fill in, check and encode rs[i] as the outbox stores it, into body;
+ * returns its length, or AGENT_OUTBOX_INVALID with err filled. */
+static int s_prepare_one(agent_outbox_t *self, ro_report_t *r, uint64_t seq, int64_t now,
+                         uint8_t *body, char *err, size_t errlen)
+{
+    r->version = RO_PROTOCOL_VERSION;
+    snprintf(r->unit, sizeof r->unit, "%s", self->unit);
+    r->seq = seq;
+    r->recorded_at = now;
+    if (r->kind == RO_KIND_HEARTBEAT) {
+        snprintf(err, errlen, "a heartbeat is never stored in the outbox");
+        return AGENT_OUTBOX_INVALID;
+    }
+    if (ro_report_check(r, err, errlen) != RO_REASON_NONE ||
+        !ro_utf8_valid(r->text, strlen(r->text)) || ro_report_ahead(r, now)) {
+        int checked = ro_report_check(r, NULL, 0) == RO_REASON_NONE;
+        if (checked && !ro_utf8_valid(r->text, strlen(r->text)))
+            snprintf(err, errlen, "text is not valid UTF-8");
+        else if (checked) /* the hub would only hold it: the mistake is caught here */
+            snprintf(err, errlen,
+                     "%s %u is after today + 1 day by this computer's clock; check the "
+                     "date, and the clock",
+                     r->kind == RO_KIND_CASES ? "month" : "date", r->date);
+        return AGENT_OUTBOX_INVALID;
+    }
+    int len = ro_report_encode(r, body, RO_FRAME_MAX);
+    if (len < 0) {
+        snprintf(err, errlen, "report does not encode in %d bytes", RO_FRAME_MAX);
+        return AGENT_OUTBOX_INVALID;
+    }
+    return len;
+}
+
+/* outbox_max counts the waiting events only: retained ones were delivered. */
+static int s_check_room(agent_outbox_t *self, size_t n, char *err, size_t errlen)
+{
+    int64_t depth;
+    if (s_count(self, S_COUNT, &depth)) {
+        s_sqlfail(self, err, errlen, "cannot count events");
+        return AGENT_OUTBOX_ERROR;
+    }
+    if (depth + (int64_t)n <= self->max)
+        return AGENT_OUTBOX_OK;
+    if (n == 1)
+        snprintf(err, errlen, "outbox full: %lld events waiting for the hub (outbox_max)",
+                 (long long)depth);
+    else
+        snprintf(err, errlen,
+                 "outbox full: %lld events waiting for the hub, and %zu more would pass "
+                 "outbox_max = %lld",
+                 (long long)depth, n, (long long)self->max);
+    return AGENT_OUTBOX_FULL;
+}
+
+/* One try of agent_outbox_append_batch; *bytes gets the bodies' size, so
+ * that a retry after a full disk knows how much room to make. */
+static int s_append(agent_outbox_t *self, ro_report_t *rs, size_t n, int64_t now,
+                    uint64_t *first_seq, size_t *bad, int64_t *bytes, char *err, size_t errlen)
+{
+    *bad = n;
+    *bytes = 0;
+    self->full = 0;
+    if (s_begin(self, err, errlen))
+        return AGENT_OUTBOX_ERROR;
+    int rc = AGENT_OUTBOX_ERROR;
+    s_meta_t m;
+    if (s_read_meta(self, &m)) {
+        s_sqlfail(self, err, errlen, "cannot read the meta row");
+        goto fail;
+    }
+    if (self->max > 0 && (rc = s_check_room(self, n, err, errlen)) != AGENT_OUTBOX_OK)
+        goto fail;
+    rc = AGENT_OUTBOX_ERROR;
+    sqlite3_stmt *ins = s_stmt(self, S_INSERT), *set = s_stmt(self, S_SET_NEXT);
+    if (!ins || !set) {
+        s_sqlfail(self, err, errlen, "cannot prepare the append");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t body[RO_FRAME_MAX];
+        int len = s_prepare_one(self, &rs[i], m.next_seq + i, now, body, err, errlen);
+        if (len < 0) {
+            rc = len;
+            *bad = i;
+            goto fail;
+        }
+        *bytes += len;
+        sqlite3_bind_int64(ins, 1, (sqlite3_int64)rs[i].seq);
+        sqlite3_bind_blob(ins, 2, body, len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 3, (sqlite3_int64)ro_report_hash(&rs[i]));
+        if (s_run(ins)) {
+            s_sqlfail(self, err, errlen, "cannot store the event");
+            goto fail;
+        }
+    }
+    sqlite3_bind_int64(set, 1, (sqlite3_int64)(m.next_seq + n));
+    if (s_run(set)) {
+        s_sqlfail(self, err, errlen, "cannot advance the sequence");
+        goto fail;
+    }
+    if (s_commit(self, err, errlen))
+        return AGENT_OUTBOX_ERROR;
+    if (first_seq)
+        *first_seq = m.next_seq;
+    return AGENT_OUTBOX_OK;
+fail:
+    s_rollback(self);
+    return rc;
 }
 
 int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, int64_t now,
@@ -589,93 +1057,17 @@ int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, i
     size_t bad_local;
     if (!bad)
         bad = &bad_local;
-    *bad = n;
-    if (s_begin(self, err, errlen))
-        return AGENT_OUTBOX_ERROR;
-    int rc = AGENT_OUTBOX_ERROR;
-    uint64_t next, last_ack;
-    if (s_read_meta(self, &next, &last_ack)) {
-        s_sqlfail(self, err, errlen, "cannot read the meta row");
-        goto fail;
-    }
-    if (self->max > 0) {
-        int64_t depth;
-        if (s_count(self, S_COUNT, &depth)) {
-            s_sqlfail(self, err, errlen, "cannot count events");
-            goto fail;
-        }
-        if (depth + (int64_t)n > self->max) {
-            if (n == 1)
-                snprintf(err, errlen, "outbox full: %lld events waiting for the hub (outbox_max)",
-                         (long long)depth);
-            else
-                snprintf(err, errlen,
-                         "outbox full: %lld events waiting for the hub, and %zu more would pass "
-                         "outbox_max = %lld",
-                         (long long)depth, n, (long long)self->max);
-            rc = AGENT_OUTBOX_FULL;
-            goto fail;
-        }
-    }
-    sqlite3_stmt *ins = s_stmt(self, S_INSERT), *set = s_stmt(self, S_SET_NEXT);
-    if (!ins || !set) {
-        s_sqlfail(self, err, errlen, "cannot prepare the append");
-        goto fail;
-    }
-    for (size_t i = 0; i < n; i++) {
-        ro_report_t *r = &rs[i];
-        r->version = RO_PROTOCOL_VERSION;
-        snprintf(r->unit, sizeof r->unit, "%s", self->unit);
-        r->seq = next + i;
-        r->recorded_at = now;
-        if (r->kind == RO_KIND_HEARTBEAT) {
-            snprintf(err, errlen, "a heartbeat is never stored in the outbox");
-            rc = AGENT_OUTBOX_INVALID;
-            *bad = i;
-            goto fail;
-        }
-        if (ro_report_check(r, err, errlen) != RO_REASON_NONE ||
-            !ro_utf8_valid(r->text, strlen(r->text)) || ro_report_ahead(r, now)) {
-            int checked = ro_report_check(r, NULL, 0) == RO_REASON_NONE;
-            if (checked && !ro_utf8_valid(r->text, strlen(r->text)))
-                snprintf(err, errlen, "text is not valid UTF-8");
-            else if (checked) /* the hub would only hold it: the mistake is caught here */
-                snprintf(err, errlen,
-                         "%s %u is after today + 1 day by this computer's clock; check the "
-                         "date, and the clock",
-                         r->kind == RO_KIND_CASES ? "month" : "date", r->date);
-            rc = AGENT_OUTBOX_INVALID;
-            *bad = i;
-            goto fail;
-        }
-        uint8_t body[RO_FRAME_MAX];
-        int len = ro_report_encode(r, body, sizeof body);
-        if (len < 0) {
-            snprintf(err, errlen, "report does not encode in %d bytes", RO_FRAME_MAX);
-            rc = AGENT_OUTBOX_INVALID;
-            *bad = i;
-            goto fail;
-        }
-        sqlite3_bind_int64(ins, 1, (sqlite3_int64)r->seq);
-        sqlite3_bind_blob(ins, 2, body, len, SQLITE_TRANSIENT);
-        if (s_run(ins)) {
-            s_sqlfail(self, err, errlen, "cannot store the event");
-            goto fail;
-        }
-    }
-    sqlite3_bind_int64(set, 1, (sqlite3_int64)(next + n));
-    if (s_run(set)) {
-        s_sqlfail(self, err, errlen, "cannot advance the sequence");
-        goto fail;
-    }
-    if (s_commit(self, err, errlen))
-        return AGENT_OUTBOX_ERROR;
-    if (first_seq)
-        *first_seq = next;
-    return AGENT_OUTBOX_OK;
-fail:
-    s_rollback(self);
-    return rc;
+    int64_t bytes = 0;
+    int rc = s_append(self, rs, n, now, first_seq, bad, &bytes, err, errlen);
+    if (rc != AGENT_OUTBOX_ERROR || !self->full)
+        return rc;
+    /* a full disk must not stop the staff recording because of what is kept
+     * for refill: make room (twice the batch, and 64 KiB for the pages and
+     * the WAL) and try once more */
+    int64_t need = bytes > (int64_t)n * 128 ? bytes : (int64_t)n * 128; /* failed midway */
+    if (s_make_room(self, 2 * need + (64 << 10)) == 0)
+        return rc;
+    return s_append(self, rs, n, now, first_seq, bad, &bytes, err, errlen);
 }
 
 int64_t agent_outbox_append(agent_outbox_t *self, ro_report_t *r, int64_t now, char *err,
@@ -719,24 +1111,57 @@ int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_ou
     return rc == SQLITE_DONE ? n : -1;
 }
 
-int agent_outbox_ack(agent_outbox_t *self, uint64_t upto)
+/* One try of agent_outbox_ack. */
+static int s_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
+{
+    self->full = 0;
+    if (s_begin(self, NULL, 0))
+        return -1;
+    sqlite3_stmt *mark = s_stmt(self, S_MARK_ACKED), *set = s_stmt(self, S_SET_ACK);
+    if (!mark || !set)
+        goto fail;
+    sqlite3_bind_int64(mark, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(mark, 2, now);
+    int64_t n = 0, bytes = 0;
+    int rc;
+    while ((rc = sqlite3_step(mark)) == SQLITE_ROW) {
+        n++;
+        bytes += sqlite3_column_int64(mark, 0);
+    }
+    s_reset(mark);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    sqlite3_bind_int64(set, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(set, 2, n);
+    sqlite3_bind_int64(set, 3, bytes);
+    if (s_run(set))
+        goto fail;
+    /* keep none: every retained event is "too old" and "too much" */
+    int none = self->retain_days == 0 || self->retain_bytes == 0;
+    int64_t cutoff = none ? INT64_MAX : now - (int64_t)self->retain_days * 86400;
+    s_pruned_t pruned;
+    if (s_prune(self, cutoff, none ? 0 : self->retain_bytes, INT64_MAX, &pruned))
+        goto fail;
+    return s_commit(self, NULL, 0);
+fail:
+    s_sqlfail(self, NULL, 0, "ack");
+    s_rollback(self);
+    return -1;
+}
+
+int agent_outbox_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
 {
     if (upto > (uint64_t)INT64_MAX)
         return -1;
-    if (s_begin(self, NULL, 0))
+    if (self->reserve_retry && now >= self->reserve_retry)
+        s_reserve_make(self, now);
+    if (s_ack(self, upto, now) == 0)
+        return 0;
+    /* marking rows acknowledged can need a page; on a full disk, the
+     * retained events make way as they do for a record */
+    if (!self->full || s_make_room(self, 64 << 10) == 0)
         return -1;
-    sqlite3_stmt *del = s_stmt(self, S_DELETE_UPTO), *set = s_stmt(self, S_SET_ACK);
-    if (!del || !set) {
-        s_rollback(self);
-        return -1;
-    }
-    sqlite3_bind_int64(del, 1, (sqlite3_int64)upto);
-    sqlite3_bind_int64(set, 1, (sqlite3_int64)upto);
-    if (s_run(del) || s_run(set)) {
-        s_rollback(self);
-        return -1;
-    }
-    return s_commit(self, NULL, 0);
+    return s_ack(self, upto, now);
 }
 
 int agent_outbox_requeue(agent_outbox_t *self)
@@ -750,7 +1175,9 @@ int agent_outbox_requeue(agent_outbox_t *self)
     char where[160];
     snprintf(where, sizeof where, which, in);
     snprintf(sql, sizeof sql,
-             "INSERT OR IGNORE INTO outbox(seq, body) SELECT seq, body FROM refused WHERE %s;"
+             "INSERT OR IGNORE INTO outbox(seq, body, incarnation, hash) "
+             "SELECT seq, body, (SELECT incarnation FROM meta WHERE id = 1), ro_body_hash(body) "
+             "FROM refused WHERE %s;"
              "DELETE FROM refused WHERE %s",
              where, where);
     if (s_begin(self, NULL, 0))
@@ -797,13 +1224,31 @@ int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, 
 
 /* ---- adjectives -------------------------------------------------------- */
 
+/* The lowest retained seq (the counters say some are kept): the first row
+ * at or below last_ack, found by its key. */
+static int s_retained_from(agent_outbox_t *self, uint64_t last_ack, uint64_t *out)
+{
+    sqlite3_stmt *st = self->st[S_RETAINED_FROM];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)last_ack);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    s_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     if (s_run(self->st[S_BEGIN_READ]))
         return -1;
-    int rc = s_read_meta(self, &out->next_seq, &out->last_ack) ||
-             s_count(self, S_COUNT, &out->depth) || s_count(self, S_REFUSED_COUNT, &out->refused);
+    s_meta_t m = {0};
+    int rc = s_read_meta(self, &m) || s_count(self, S_COUNT, &out->depth) ||
+             s_count(self, S_REFUSED_COUNT, &out->refused) ||
+             (m.retained > 0 && s_retained_from(self, m.last_ack, &out->retained_from));
+    out->next_seq = m.next_seq;
+    out->last_ack = m.last_ack;
+    out->retained = m.retained;
+    out->retained_bytes = m.retained_bytes;
     if (s_run(self->st[S_COMMIT])) {
         s_rollback(self);
         return -1;
@@ -848,6 +1293,19 @@ int agent_outbox_changed(agent_outbox_t *self)
     int changed = v != self->data_version;
     self->data_version = v;
     return changed;
+}
+
+int agent_outbox_incarnation(agent_outbox_t *self, uint8_t out[AGENT_INCARNATION_LEN])
+{
+    sqlite3_stmt *st = s_stmt(self, S_INCARNATION);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    int ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == AGENT_INCARNATION_LEN;
+    if (ok)
+        memcpy(out, sqlite3_column_blob(st, 0), AGENT_INCARNATION_LEN);
+    s_reset(st);
+    return ok ? 0 : -1;
 }
 
 const char *agent_outbox_unit(const agent_outbox_t *self)

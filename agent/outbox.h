@@ -1,7 +1,8 @@
-/* agent_outbox: the unit's reports waiting for the hub, in one small SQLite
- * file (the only agent file that includes sqlite3.h). It numbers, encodes and
- * keeps reports durably until acknowledged or refused; sending, deciding
- * what to resend and validating command-line input are left to others. */
+/* agent_outbox: the unit's reports, in one small SQLite file (the only agent
+ * file that includes sqlite3.h). It numbers, encodes and keeps reports
+ * durably until acknowledged or refused, and keeps the acknowledged ones for
+ * a retention window as the province's second copy; sending, deciding what
+ * to resend and validating command-line input are left to others. */
 #ifndef AGENT_OUTBOX_H
 #define AGENT_OUTBOX_H
 
@@ -11,9 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_OUTBOX_SCHEMA 1      /* PRAGMA user_version this code writes */
-#define AGENT_OUTBOX_BUSY_MS 5000  /* wait this long for another process' transaction */
-#define AGENT_OUTBOX_CACHE_KIB 256 /* page cache of a connection, at most (SQLite's: 2000) */
+#define AGENT_OUTBOX_SCHEMA 2                    /* PRAGMA user_version this code writes */
+#define AGENT_INCARNATION_LEN RO_INCARNATION_LEN /* bytes of an outbox's identity */
+#define AGENT_OUTBOX_BUSY_MS 5000    /* wait this long for another process' transaction */
+#define AGENT_OUTBOX_CACHE_KIB 256   /* page cache of a connection, at most (SQLite's: 2000) */
+#define AGENT_OUTBOX_RESERVE_KIB 256 /* disk held in OUTBOX-reserve for a full disk */
 
 /* Return codes of the verbs below. */
 typedef enum {
@@ -39,10 +42,13 @@ typedef struct {
 
 /* A consistent snapshot of the counters (read in one transaction). */
 typedef struct {
-    int64_t depth;     /* events waiting for an ack */
-    uint64_t next_seq; /* the seq the next append gets */
-    uint64_t last_ack; /* highest seq the hub acknowledged */
-    int64_t refused;   /* events the hub refused, kept aside */
+    int64_t depth;          /* events waiting for an ack (retained ones not counted) */
+    uint64_t next_seq;      /* the seq the next append gets */
+    uint64_t last_ack;      /* highest seq the hub acknowledged */
+    int64_t refused;        /* events the hub refused, kept aside */
+    int64_t retained;       /* acknowledged events kept for refill */
+    uint64_t retained_from; /* the lowest seq kept; 0 when none is */
+    int64_t retained_bytes; /* their encoded bodies, in bytes (what retain_max_mb bounds) */
 } agent_outbox_stats_t;
 
 typedef struct agent_outbox agent_outbox_t;
@@ -52,23 +58,49 @@ typedef struct agent_outbox agent_outbox_t;
  * damaged (PRAGMA quick_check), was made by a newer agent, or was created for
  * another unit is refused and left untouched. A missing file is created when
  * mode is AGENT_OUTBOX_CREATE: built under a temporary name and linked into
- * place, so no other process ever sees a half-made outbox. Returns NULL with
- * a one-line reason (naming the file and what to do) in err. */
+ * place, so no other process ever sees a half-made outbox; a new outbox
+ * draws its incarnation, 16 random bytes (never all zero), from getrandom().
+ * An outbox of an older schema is migrated forward in one transaction (logged
+ * once): schema 1 -> 2 keeps every event, gives the outbox and its events the
+ * legacy incarnation (16 zero bytes) and hashes each event's decoded body
+ * (ro_report_hash); a failed migration leaves the file as it was. Beside the
+ * file, OUTBOX-reserve holds AGENT_OUTBOX_RESERVE_KIB of allocated disk, made
+ * here when missing and there is room (and tried again by an ack, at most
+ * once a minute): in WAL mode even deleting needs a little disk, so a full
+ * disk gives it up first (see agent_outbox_append). Returns NULL with a
+ * one-line reason (naming the file and what to do) in err. */
 agent_outbox_t *agent_outbox_open(const char *path, const char *unit, agent_outbox_mode_t mode,
                                   char *err, size_t errlen);
 
 /* Close the outbox (NULL is fine) and null the caller's pointer. */
 void agent_outbox_destroy(agent_outbox_t **self_p);
 
-/* The most events the outbox may hold; appends beyond it fail with
- * AGENT_OUTBOX_FULL. 0 (the default) means no bound. */
+/* The most events that may wait for the hub; appends beyond it fail with
+ * AGENT_OUTBOX_FULL. Retained (acknowledged) events do not count. 0 (the
+ * default) means no bound. */
 void agent_outbox_set_max(agent_outbox_t *self, int64_t max);
+
+/* How long acknowledged events are kept for refill: until acknowledged more
+ * than days days ago, and while their bodies total at most max_bytes (the
+ * oldest go first). days or max_bytes 0 keeps none: an ack deletes what it
+ * covers. The defaults are RO_AGENT_RETAIN_DAYS and RO_AGENT_RETAIN_MAX_MB
+ * (ro_config.h). Applied by the next agent_outbox_ack. */
+void agent_outbox_set_retention(agent_outbox_t *self, int days, int64_t max_bytes);
+
+/* Cap the file at max_bytes (PRAGMA max_page_count; 0 lifts the cap): an
+ * append that would grow it further fails as on a full disk. For tests and
+ * drills that need a full disk without filling one. */
+void agent_outbox_set_max_bytes(agent_outbox_t *self, int64_t max_bytes);
 
 /* Append one report in one transaction: fill r's version, unit (the
  * outbox's), seq (the next one) and recorded_at (= now), check it with
- * ro_report_check(r, now), encode it and store it. On success returns the
- * seq (>= 1) and r holds what was stored; otherwise returns an
- * agent_outbox_rc_t (< 0), nothing is stored, and err says why. */
+ * ro_report_check(r, now), encode it and store it under the outbox's
+ * incarnation with its ro_report_hash. When the disk is full (SQLITE_FULL),
+ * the reserve file is given up and the oldest retained events are deleted
+ * (and a warning logged), and the append is tried once more: recording comes
+ * before the second copy. On success returns the seq (>= 1) and r holds
+ * what was stored; otherwise returns an agent_outbox_rc_t (< 0), nothing is
+ * stored, and err says why. */
 int64_t agent_outbox_append(agent_outbox_t *self, ro_report_t *r, int64_t now, char *err,
                             size_t errlen);
 
@@ -84,26 +116,34 @@ int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, i
  * only during the call. Return 0 to take the event, nonzero to stop before it. */
 typedef int (*agent_outbox_each_fn)(void *arg, uint64_t seq, const uint8_t *body, size_t len);
 
-/* Hand up to max events with seq > after, in seq order, to fn, straight
- * from SQLite (no copy). Returns how many fn took (0 when none waits), or -1;
- * fewer than max are taken when no more wait or fn stopped. */
+/* Hand up to max waiting events with seq > after, in seq order, to fn,
+ * straight from SQLite (no copy); retained (acknowledged) events are never
+ * handed out. Returns how many fn took (0 when none waits), or -1; fewer
+ * than max are taken when no more wait or fn stopped. */
 int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_outbox_each_fn fn,
                       void *arg);
 
-/* The hub has every seq <= upto: forget those events and remember upto as
- * the last ack (it never moves back), in one transaction. Returns 0 or -1. */
-int agent_outbox_ack(agent_outbox_t *self, uint64_t upto);
+/* The hub has every seq <= upto: mark the waiting events up to it
+ * acknowledged (acked_at = now), remember upto as the last ack (it never
+ * moves back), then delete the retained events beyond the retention
+ * (agent_outbox_set_retention), oldest (lowest seq) first: those
+ * acknowledged more than its days ago, then as many as needed to bring the
+ * retained bodies within its bytes. All in one transaction, at a cost that
+ * does not grow with the number retained. Returns 0 or -1. */
+int agent_outbox_ack(agent_outbox_t *self, uint64_t upto, int64_t now);
 
-/* Move event seq from the outbox to the refused table with the hub's reason
- * and text, at time `at`, in one transaction. Returns 0 when moved, 1 when
- * seq is not in the outbox (nothing changes), -1 on failure. */
+/* Move waiting event seq from the outbox to the refused table with the
+ * hub's reason and text, at time `at`, in one transaction. Returns 0 when
+ * moved, 1 when seq is not waiting (never stored, refused or acknowledged
+ * already: nothing changes), -1 on failure. */
 int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, const char *text,
                         int64_t at);
 
 /* Move back into the outbox, in one transaction, the events an older agent
  * set aside for a refusal that is not final (ro_reason_final: the hub used
  * no seq up, so its next events waited on that gap for ever) and that the
- * hub has not acknowledged since. Returns how many, or -1. */
+ * hub has not acknowledged since; they wait again under the outbox's
+ * incarnation, hashed. Returns how many, or -1. */
 int agent_outbox_requeue(agent_outbox_t *self);
 
 /* Give back what the connection holds only to go faster: its cached pages
@@ -115,7 +155,7 @@ void agent_outbox_release(agent_outbox_t *self);
 /* Fill *st in one read transaction. Returns 0 or -1. */
 int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *st);
 
-/* Events waiting (count of the outbox table), or -1. */
+/* Events waiting for an ack (retained ones not counted), or -1. */
 int64_t agent_outbox_depth(agent_outbox_t *self);
 
 /* The most recent refusals, newest first, up to max. Returns how many, or -1. */
@@ -125,6 +165,10 @@ int agent_outbox_refused_last(agent_outbox_t *self, agent_refusal_t *out, size_t
  * the last call (or since open), 0 when not, -1 on failure. Cheap: it reads
  * PRAGMA data_version, no table. */
 int agent_outbox_changed(agent_outbox_t *self);
+
+/* Copy the outbox's incarnation (AGENT_INCARNATION_LEN bytes: all zero for
+ * the legacy one of a migrated outbox) into out. Returns 0 or -1. */
+int agent_outbox_incarnation(agent_outbox_t *self, uint8_t out[AGENT_INCARNATION_LEN]);
 
 /* The unit the outbox is bound to (borrowed). */
 const char *agent_outbox_unit(const agent_outbox_t *self);

@@ -362,7 +362,7 @@ static void s_on_ack(agent_sender_t *self, uint64_t upto)
             return;
         }
     }
-    if (agent_outbox_ack(self->outbox, upto) != 0) {
+    if (agent_outbox_ack(self->outbox, upto, ro_time_now()) != 0) {
         if (ro_log_allow(&self->rl_trouble))
             ro_log(LOG_ERR, "cannot record the ack of seq %" PRIu64 ": %s; the next ack retries",
                    upto, agent_outbox_errmsg(self->outbox));
@@ -666,9 +666,9 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
     self->release_ms = now + RELEASE_QUIET_MS;
     ro_log(LOG_INFO,
            "unit %s: %" PRId64 " event%s waiting (next seq %" PRIu64 ", last ack %" PRIu64
-           "); sending to %s, window %d",
+           ", %" PRId64 " acknowledged kept for refill); sending to %s, window %d",
            self->cfg.unit, st.depth, ro_s((uint64_t)st.depth), st.next_seq, st.last_ack,
-           self->cfg.hub, self->cfg.window);
+           st.retained, self->cfg.hub, self->cfg.window);
 
     int rc = 0;
     for (;;) {

@@ -64,6 +64,8 @@ static const key_t_ s_agent_keys[] = {
     AGENT("agent", "heartbeat", K_INT, heartbeat_s, 1, 3600),
     AGENT("agent", "poll_ms", K_INT, poll_ms, 10, 60000),
     AGENT("agent", "outbox_max", K_I64, outbox_max, 1, INT64_MAX),
+    AGENT("agent", "retain_days", K_INT, retain_days, 0, 36500),
+    AGENT("agent", "retain_max_mb", K_INT, retain_max_mb, 0, 1048576),
     AGENT("agent", "log_level", K_LEVEL, log_level, 0, 0),
     AGENT("security", "curve", K_BOOL, sec.curve, 0, 1),
     AGENT("security", "hub_public_key", K_PATH, sec.hub_public, 0, 0),
@@ -121,6 +123,8 @@ void ro_agent_config_defaults(ro_agent_config_t *cfg)
     cfg->heartbeat_s = 30;
     cfg->poll_ms = 1000;
     cfg->outbox_max = 1000000;
+    cfg->retain_days = RO_AGENT_RETAIN_DAYS;
+    cfg->retain_max_mb = RO_AGENT_RETAIN_MAX_MB;
     cfg->log_level = LOG_INFO;
     cfg->sec.curve = 1;
 }

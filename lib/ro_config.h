@@ -10,6 +10,8 @@
 
 #define RO_PATH_MAX 512
 #define RO_ENDPOINT_MAX 256
+#define RO_AGENT_RETAIN_DAYS 400  /* [agent] retain_days: a year-end evaluation and its sign-off */
+#define RO_AGENT_RETAIN_MAX_MB 64 /* [agent] retain_max_mb: MiB of retained events' bodies */
 
 /* Transport security of the sockets: CURVE (default) or plain TCP. */
 typedef struct {
@@ -45,7 +47,9 @@ typedef struct {
     int resend_ms;             /* resend from the last ack after this long without progress */
     int heartbeat_s;           /* application heartbeat period */
     int poll_ms;               /* how often an idle agent looks for new records */
-    int64_t outbox_max;        /* events the outbox may hold; record refuses beyond */
+    int64_t outbox_max;        /* events that may wait for the hub; record refuses beyond */
+    int retain_days;           /* keep acknowledged events this many days; 0 = none */
+    int retain_max_mb;         /* and their bodies up to this many MiB; 0 = none */
     int log_level;             /* syslog level */
     ro_security_t sec;         /* keys and mode */
 } ro_agent_config_t;

@@ -245,8 +245,12 @@ hub_last_seq() { db "select $LAST_SEQ_SQL from units u where u.id = '$1'"; }
 
 province_reports_is() { [ "$(province reports 2>/dev/null)" == "$1" ]; }
 
-# outbox_count UNIT TABLE N: true when the agent's outbox TABLE (outbox|refused) holds N rows.
-outbox_count() { [ "$(sqlite3 "$T/agents/$1/outbox.db" "select count(*) from $2")" == "$3" ]; }
+# outbox_count UNIT TABLE N: true when the agent's outbox TABLE (outbox|refused) holds N rows;
+# of the outbox table, the events waiting for the hub (not those kept acknowledged).
+outbox_count() {
+  local where=; [ "$2" == outbox ] && where=" where acked_at is null"
+  [ "$(sqlite3 "$T/agents/$1/outbox.db" "select count(*) from $2$where")" == "$3" ]
+}
 
 # three_units_at_the_2018_06_30_milestone: a hub over a three-unit registry
 # whose no-visit items stand, as of 2018-06-30, at 50% (missed 70%), 75% (70%

@@ -80,7 +80,7 @@ tally "${US[@]}"; stored_at_full=$STORED
 sleep 3
 unacked=0
 for u in "${US[@]}"; do
-  read -r next ack n < <(outbox_sql "$u" 'select next_seq - 1, last_ack, (select count(*) from outbox) from meta' | tr '|' ' ')
+  read -r next ack n < <(outbox_sql "$u" 'select next_seq - 1, last_ack, (select count(*) from outbox where acked_at is null) from meta' | tr '|' ' ')
   hub=$(hub_last_seq "$u")
   [ "$ack" -le "$hub" ] || fail "$u: acknowledged up to $ack but the hub stored only $hub"
   [ "$n" -eq $((next - ack)) ] || fail "$u: outbox holds $n events, expected $((next - ack)) unacknowledged"

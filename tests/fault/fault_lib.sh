@@ -93,7 +93,7 @@ all_delivered() { tally "$@"; [ "$LOST" -eq 0 ] && [ "$STORED" -eq "$RECORDED" ]
 # outboxes_empty UNIT...: true when no outbox holds an unacknowledged event.
 outboxes_empty() {
   local u
-  for u in "$@"; do [ "$(outbox_sql "$u" 'select count(*) from outbox')" -eq 0 ] || return 1; done
+  for u in "$@"; do [ "$(outbox_sql "$u" 'select count(*) from outbox where acked_at is null')" -eq 0 ] || return 1; done
 }
 
 # verify_ok: the hub's aggregates equal a recount of its raw reports.

@@ -78,6 +78,16 @@ static void test_agent_config(void **state)
     s_expect("[agent]\nwindow = 5\n", "unit is required", 1);
     s_expect("[agent]\nunit = hainan\n", ":2: unit 'hainan'", 1);
     s_expect("[agent]\nunit = 460000-001\nresend_ms = 5\n", ":3: resend_ms", 1);
+    /* retention: 400 days and 64 MiB unless told; 0 keeps none; no negatives */
+    assert_int_equal(cfg.retain_days, 400);
+    assert_int_equal(cfg.retain_max_mb, 64);
+    path = tu_write("agent.ini", "[agent]\nunit = 469005-012\nretain_days = 0\n"
+                                 "retain_max_mb = 5\n");
+    assert_int_equal(ro_agent_config_load(path, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.retain_days, 0);
+    assert_int_equal(cfg.retain_max_mb, 5);
+    s_expect("[agent]\nunit = 460000-001\nretain_days = -1\n", ":3: retain_days", 1);
+    s_expect("[agent]\nunit = 460000-001\n\nretain_max_mb = 64MB\n", ":4: retain_max_mb", 1);
 }
 
 /* rolloutctl's ctl.ini: CURVE on unless it says off, key paths relative to the file. */

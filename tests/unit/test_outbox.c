@@ -1,7 +1,9 @@
 /* test_outbox: the agent's outbox file: sequence numbers that never repeat,
  * acks and refusals that persist, the outbox_max bound, all-or-nothing
- * batches, and files that must be refused untouched (another unit's, garbage,
- * truncated). Real files in a private temporary folder; no mocks. */
+ * batches, files that must be refused untouched (another unit's, garbage,
+ * truncated, newer), the migration from schema 1, the incarnation, the
+ * retention of acknowledged events and a full disk. Real files in a private
+ * temporary folder; no mocks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include "test_util.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +157,30 @@ static void s_assert_refused_untouched(fixture_t *f, const char *needle)
     free(after);
 }
 
+/* One integer from the file, read by a connection of the test's own. */
+static int64_t s_sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void s_sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
 /* ---- sequence numbers -------------------------------------------------- */
 
 static void test_append_assigns_1_2_3(void **state)
@@ -195,7 +222,7 @@ static void test_seq_survives_reopen(void **state)
     ro_report_t r = s_staff(40, 31);
     assert_int_equal(agent_outbox_append(ob, &r, ro_time_now(), f->err, sizeof f->err), 3);
     /* an empty outbox still remembers where the sequence is */
-    assert_int_equal(agent_outbox_ack(ob, 3), 0);
+    assert_int_equal(agent_outbox_ack(ob, 3, ro_time_now()), 0);
     agent_outbox_destroy(&ob);
 
     ob = s_open(f, UNIT);
@@ -208,17 +235,19 @@ static void test_seq_survives_reopen(void **state)
 
 /* ---- acks and refusals ------------------------------------------------- */
 
-static void test_ack_deletes_and_persists(void **state)
+static void test_ack_keeps_and_persists(void **state)
 {
     fixture_t *f = *state;
     agent_outbox_t *ob = s_open(f, UNIT);
     assert_non_null(ob);
     s_append_n(f, ob, 5);
-    assert_int_equal(agent_outbox_ack(ob, 3), 0);
+    assert_int_equal(agent_outbox_ack(ob, 3, ro_time_now()), 0);
     agent_outbox_stats_t st;
     s_stats(ob, &st);
     assert_int_equal(st.depth, 2);
     assert_int_equal(st.last_ack, 3);
+    assert_int_equal(st.retained, 3); /* kept for refill, by default */
+    assert_int_equal(st.retained_from, 1);
     agent_outbox_destroy(&ob);
 
     ob = s_open(f, UNIT);
@@ -232,7 +261,7 @@ static void test_ack_deletes_and_persists(void **state)
     assert_int_equal(ev[0].seq, 4);
     assert_int_equal(ev[1].seq, 5);
     /* an older ack does not move last_ack back */
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
     s_stats(ob, &st);
     assert_int_equal(st.last_ack, 3);
     assert_int_equal(st.depth, 2);
@@ -296,7 +325,7 @@ static void test_requeue_non_final_refusals(void **state)
     agent_outbox_t *ob = s_open(f, UNIT);
     assert_non_null(ob);
     s_append_n(f, ob, 5);
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
     assert_int_equal(agent_outbox_refuse(ob, 2, RO_REASON_UNKNOWN_UNIT, "not listed", 1), 0);
     assert_int_equal(agent_outbox_refuse(ob, 3, RO_REASON_INVALID, "bad date", 1), 0);
     assert_int_equal(agent_outbox_refuse(ob, 4, RO_REASON_FORBIDDEN, "key", 1), 0);
@@ -378,7 +407,7 @@ static void test_each_hands_rows_and_stops_when_told(void **state)
     agent_outbox_t *ob = s_open(f, UNIT);
     assert_non_null(ob);
     s_append_n(f, ob, 6);
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
 
     /* fn takes two and refuses the third: 2 taken, the third not counted */
     each_t e = {.take = 2};
@@ -418,7 +447,7 @@ static void test_release_changes_nothing_visible(void **state)
     agent_outbox_release(ob); /* before anything was used */
     s_append_n(f, ob, 4);
     agent_outbox_release(ob);
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
     agent_outbox_release(ob);
     assert_int_equal(agent_outbox_refuse(ob, 3, RO_REASON_INVALID, "bad", 1700000000), 0);
     agent_outbox_release(ob);
@@ -463,7 +492,7 @@ static void test_outbox_max_refuses_and_keeps_earlier(void **state)
     assert_int_equal(s_outbox_read(ob, 0, ev, 4), 3);
 
     /* room for one after an ack, but not for a batch of two */
-    assert_int_equal(agent_outbox_ack(ob, 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 1, ro_time_now()), 0);
     ro_report_t two[2] = {s_staff(40, 2), s_staff(40, 3)};
     assert_int_equal(
         agent_outbox_append_batch(ob, two, 2, ro_time_now(), NULL, NULL, f->err, sizeof f->err),
@@ -621,6 +650,454 @@ static void test_missing_file_and_folder(void **state)
     assert_int_equal(access(f->path, F_OK), 0);
 }
 
+/* ---- schema 2: migration and incarnation ------------------------------- */
+
+/* The schema-1 DDL as the first agents shipped it, for files made here. */
+static const char s_schema_1[] = "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                                 "  unit TEXT NOT NULL, next_seq INTEGER NOT NULL,"
+                                 "  last_ack INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+                                 "CREATE TABLE outbox (seq INTEGER PRIMARY KEY,"
+                                 "  body BLOB NOT NULL);"
+                                 "CREATE TABLE refused (seq INTEGER PRIMARY KEY,"
+                                 "  body BLOB NOT NULL, reason INTEGER NOT NULL,"
+                                 "  text TEXT NOT NULL, at INTEGER NOT NULL);";
+
+/* A schema-1 outbox for UNIT: seqs 1..3 handed out, 1 acknowledged (and
+ * deleted, as schema 1 did), 2 and 3 waiting, a 4th refused aside; extra
+ * DDL runs after the schema. rs[0..1] get the waiting events' contents. */
+static void s_make_schema_1(fixture_t *f, const char *extra, ro_report_t rs[2])
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, s_schema_1, NULL, NULL, NULL), SQLITE_OK);
+    if (extra)
+        assert_int_equal(sqlite3_exec(db, extra, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO meta VALUES (1, '" UNIT "', 5, 1, 1514764800);"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *ins = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, body) VALUES (?1, ?2)", -1, &ins, NULL),
+        SQLITE_OK);
+    for (int i = 0; i < 3; i++) {
+        ro_report_t r = s_staff(40, (uint32_t)(30 + i));
+        if (i == 1) {
+            r.kind = RO_KIND_TRAINING;
+            r.total = 12;
+            r.part = 25;
+            snprintf(r.text, sizeof r.text, "平台基础 (platform basics)");
+        }
+        snprintf(r.unit, sizeof r.unit, "%s", UNIT);
+        r.version = RO_PROTOCOL_VERSION;
+        r.seq = (uint64_t)(2 + i);
+        r.recorded_at = 1515000000 + i;
+        uint8_t body[RO_FRAME_MAX];
+        int len = ro_report_encode(&r, body, sizeof body);
+        assert_true(len > 0);
+        if (i < 2)
+            rs[i] = r;
+        if (i == 2) { /* the refused one */
+            sqlite3_finalize(ins);
+            assert_int_equal(sqlite3_prepare_v2(db,
+                                                "INSERT INTO refused VALUES (?1, ?2, 4, 'bad', 1)",
+                                                -1, &ins, NULL),
+                             SQLITE_OK);
+        }
+        sqlite3_bind_int64(ins, 1, (sqlite3_int64)r.seq);
+        sqlite3_bind_blob(ins, 2, body, len, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void s_assert_zero_incarnation(agent_outbox_t *ob)
+{
+    static const uint8_t zero[AGENT_INCARNATION_LEN];
+    uint8_t inc[AGENT_INCARNATION_LEN];
+    memset(inc, 0xa5, sizeof inc);
+    assert_int_equal(agent_outbox_incarnation(ob, inc), 0);
+    assert_memory_equal(inc, zero, sizeof zero);
+}
+
+static void test_migrates_schema_1(void **state)
+{
+    fixture_t *f = *state;
+    ro_report_t was[2];
+    s_make_schema_1(f, NULL, was);
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    assert_int_equal(s_sql_int(f->path, "PRAGMA user_version"), AGENT_OUTBOX_SCHEMA);
+    s_assert_zero_incarnation(ob);
+
+    /* every waiting event survived, byte for byte, hashed from its content */
+    agent_event_t ev[4];
+    assert_int_equal(s_outbox_read(ob, 0, ev, 4), 2);
+    for (int i = 0; i < 2; i++) {
+        ro_report_t back;
+        char why[200];
+        assert_int_equal(ev[i].seq, was[i].seq);
+        assert_int_equal(ro_report_decode(ev[i].body, ev[i].len, &back, why, sizeof why),
+                         RO_REASON_NONE);
+        assert_int_equal(back.part, was[i].part);
+        assert_string_equal(back.text, was[i].text);
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT hash FROM outbox WHERE seq = %d", (int)was[i].seq);
+        assert_true((uint64_t)s_sql_int(f->path, sql) == ro_report_hash(&was[i]));
+    }
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox WHERE incarnation = "
+                                        "zeroblob(16) AND acked_at IS NULL"),
+                     2);
+    assert_int_equal(s_sql_int(f->path, "SELECT store_id IS NULL FROM meta"), 1);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 2);
+    assert_int_equal(st.next_seq, 5);
+    assert_int_equal(st.last_ack, 1);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.retained, 0);
+    assert_int_equal(st.retained_from, 0);
+
+    /* and it goes on under the legacy incarnation */
+    ro_report_t r = s_staff(40, 1);
+    assert_int_equal(agent_outbox_append(ob, &r, ro_time_now(), f->err, sizeof f->err), 5);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox WHERE seq = 5 AND "
+                                        "incarnation = zeroblob(16) AND hash != 0"),
+                     1);
+    assert_int_equal(agent_outbox_ack(ob, 3, ro_time_now()), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 1);
+    assert_int_equal(st.retained, 2);
+    assert_int_equal(st.retained_from, 2);
+    agent_outbox_destroy(&ob);
+
+    /* opened again: nothing to migrate, same identity */
+    ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_assert_zero_incarnation(ob);
+    agent_outbox_destroy(&ob);
+}
+
+/* A migration that fails halfway (here: a column it adds is there already)
+ * leaves the file at schema 1, with none of its earlier steps applied. */
+static void test_failed_migration_leaves_schema_1(void **state)
+{
+    fixture_t *f = *state;
+    ro_report_t was[2];
+    s_make_schema_1(f, "ALTER TABLE outbox ADD COLUMN acked_at INTEGER;", was);
+    agent_outbox_t *ob =
+        agent_outbox_open(f->path, UNIT, AGENT_OUTBOX_CREATE, f->err, sizeof f->err);
+    assert_null(ob);
+    assert_non_null(strstr(f->err, "cannot upgrade outbox"));
+    assert_non_null(strstr(f->err, "nothing was changed"));
+    assert_int_equal(s_sql_int(f->path, "PRAGMA user_version"), 1);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM pragma_table_info('meta')"), 5);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox"), 2);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"),
+                     0);
+}
+
+static void test_newer_schema_refused_untouched(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 2);
+    agent_outbox_destroy(&ob);
+    s_sql_exec(f->path, "PRAGMA user_version = 3");
+    size_t before_len, after_len;
+    uint8_t *before = s_slurp(f->path, &before_len);
+    ob = agent_outbox_open(f->path, UNIT, AGENT_OUTBOX_CREATE, f->err, sizeof f->err);
+    assert_null(ob);
+    assert_non_null(strstr(f->err, "newer rollout-agent (schema 3, this one knows 2)"));
+    uint8_t *after = s_slurp(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    free(before);
+    free(after);
+}
+
+static void test_new_outbox_draws_its_incarnation(void **state)
+{
+    fixture_t *f = *state;
+    static const uint8_t zero[AGENT_INCARNATION_LEN];
+    uint8_t a[AGENT_INCARNATION_LEN], b[AGENT_INCARNATION_LEN], again[AGENT_INCARNATION_LEN];
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    assert_int_equal(agent_outbox_incarnation(ob, a), 0);
+    assert_memory_not_equal(a, zero, sizeof zero);
+    s_append_n(f, ob, 3);
+    agent_outbox_destroy(&ob);
+
+    /* stable across a reopen, and every event carries it */
+    ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    assert_int_equal(agent_outbox_incarnation(ob, again), 0);
+    assert_memory_equal(again, a, sizeof a);
+    agent_outbox_destroy(&ob);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox, meta "
+                                        "WHERE outbox.incarnation = meta.incarnation"),
+                     3);
+    assert_int_equal(s_sql_int(f->path, "SELECT length(incarnation) FROM meta"), 16);
+
+    /* another new outbox draws another */
+    char other[320];
+    snprintf(other, sizeof other, "%s/other.db", f->dir);
+    ob = agent_outbox_open(other, UNIT, AGENT_OUTBOX_CREATE, f->err, sizeof f->err);
+    assert_non_null(ob);
+    assert_int_equal(agent_outbox_incarnation(ob, b), 0);
+    assert_memory_not_equal(b, zero, sizeof zero);
+    assert_memory_not_equal(b, a, sizeof a);
+    agent_outbox_destroy(&ob);
+}
+
+/* ---- retention --------------------------------------------------------- */
+
+#define DAY 86400
+#define T0 1600000000 /* 2020-09-13: the tests' clock */
+
+/* retained_bytes is the sum of the kept bodies, as the file has them. */
+static void s_assert_bytes_counted(fixture_t *f, agent_outbox_t *ob)
+{
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.retained_bytes,
+                     s_sql_int(f->path, "SELECT ifnull(sum(length(body)), 0) FROM outbox "
+                                        "WHERE acked_at IS NOT NULL"));
+    assert_int_equal(st.retained,
+                     s_sql_int(f->path, "SELECT count(*) FROM outbox WHERE acked_at IS NOT NULL"));
+}
+
+static void test_retention_by_age(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_set_retention(ob, 10, 1 << 30);
+    for (int i = 0; i < 7; i++) {
+        ro_report_t r = s_staff(40, (uint32_t)i);
+        assert_true(agent_outbox_append(ob, &r, T0, f->err, sizeof f->err) > 0);
+    }
+    assert_int_equal(agent_outbox_ack(ob, 3, T0), 0);
+    assert_int_equal(agent_outbox_ack(ob, 5, T0 + 5 * DAY), 0);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 5);
+    assert_int_equal(st.retained_from, 1);
+    assert_int_equal(st.depth, 2);
+    assert_int_equal(s_sql_int(f->path, "SELECT acked_at FROM outbox WHERE seq = 4"), T0 + 5 * DAY);
+    s_assert_bytes_counted(f, ob);
+
+    /* exactly 10 days on: nothing is older than that yet */
+    assert_int_equal(agent_outbox_ack(ob, 6, T0 + 10 * DAY), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 6);
+    /* a second later, the first three are */
+    assert_int_equal(agent_outbox_ack(ob, 6, T0 + 10 * DAY + 1), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 3);
+    assert_int_equal(st.retained_from, 4);
+    assert_int_equal(st.last_ack, 6);
+    assert_int_equal(st.depth, 1);
+    assert_int_equal(s_sql_int(f->path, "SELECT min(seq) FROM outbox"), 4);
+    s_assert_bytes_counted(f, ob);
+    agent_outbox_destroy(&ob);
+
+    /* it persists, and a year later only the waiting event is left */
+    ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_set_retention(ob, 10, 1 << 30);
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 3);
+    assert_int_equal(agent_outbox_ack(ob, 6, T0 + 365 * DAY), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 0);
+    assert_int_equal(st.retained_from, 0);
+    assert_int_equal(st.retained_bytes, 0);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox"), 1);
+    agent_outbox_destroy(&ob);
+}
+
+static void test_retention_by_size(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 10); /* bodies of one length from seq 2 on: proficient 1..9 */
+    agent_event_t ev[1];
+    assert_int_equal(s_outbox_read(ob, 1, ev, 1), 1);
+    int64_t len = (int64_t)ev[0].len;
+    agent_outbox_set_retention(ob, 400, 3 * len + len / 2);
+
+    assert_int_equal(agent_outbox_ack(ob, 2, ro_time_now()), 0);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 2);
+    /* the oldest go first: 8, 9 and 10 fit */
+    assert_int_equal(agent_outbox_ack(ob, 10, ro_time_now()), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 3);
+    assert_int_equal(st.retained_from, 8);
+    assert_int_equal(st.retained_bytes, 3 * len);
+    assert_int_equal(st.depth, 0);
+    s_assert_bytes_counted(f, ob);
+
+    /* a smaller bound applies at the next ack */
+    agent_outbox_set_retention(ob, 400, len);
+    s_append_n(f, ob, 1);
+    assert_int_equal(agent_outbox_ack(ob, 11, ro_time_now()), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 1);
+    assert_int_equal(st.retained_from, 11);
+    s_assert_bytes_counted(f, ob);
+    agent_outbox_destroy(&ob);
+}
+
+/* Retained events are delivered: never handed to the sender again, never
+ * counted as waiting, never refused or requeued. */
+static void test_retained_never_resent(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 5);
+    assert_int_equal(agent_outbox_ack(ob, 3, ro_time_now()), 0);
+    agent_event_t ev[8];
+    assert_int_equal(s_outbox_read(ob, 0, ev, 8), 2);
+    assert_int_equal(ev[0].seq, 4);
+    assert_int_equal(ev[1].seq, 5);
+    assert_int_equal(agent_outbox_depth(ob), 2);
+
+    /* a late refusal of a delivered event finds nothing waiting */
+    assert_int_equal(agent_outbox_refuse(ob, 2, RO_REASON_CONFLICT, "late", 1700000000), 1);
+    assert_int_equal(agent_outbox_requeue(ob), 0);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.retained, 3);
+    assert_int_equal(st.depth, 2);
+
+    /* a refused waiting event and a requeue keep the retained ones apart */
+    assert_int_equal(agent_outbox_refuse(ob, 4, RO_REASON_UNKNOWN_UNIT, "not yet", 1), 0);
+    assert_int_equal(agent_outbox_requeue(ob), 1);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox, meta WHERE seq = 4 AND "
+                                        "outbox.incarnation = meta.incarnation AND hash != 0 "
+                                        "AND acked_at IS NULL"),
+                     1);
+    assert_int_equal(s_outbox_read(ob, 3, ev, 8), 2);
+
+    /* outbox_max bounds the waiting events, not the kept ones */
+    agent_outbox_set_max(ob, 3);
+    s_append_n(f, ob, 1);
+    ro_report_t r = s_staff(40, 1);
+    assert_int_equal(agent_outbox_append(ob, &r, ro_time_now(), f->err, sizeof f->err),
+                     AGENT_OUTBOX_FULL);
+    assert_non_null(strstr(f->err, "3 events waiting"));
+    agent_outbox_destroy(&ob);
+}
+
+/* retain_days = 0 (or retain_max_mb = 0): an ack deletes what it covers, as
+ * schema 1 did, and what an earlier setting kept goes too. */
+static void test_retain_none_deletes_on_ack(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 6);
+    assert_int_equal(agent_outbox_ack(ob, 2, ro_time_now()), 0);
+    agent_outbox_set_retention(ob, 0, 64 << 20);
+    assert_int_equal(agent_outbox_ack(ob, 4, ro_time_now()), 0);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 0);
+    assert_int_equal(st.retained_bytes, 0);
+    assert_int_equal(st.depth, 2);
+    assert_int_equal(st.last_ack, 4);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox"), 2);
+    agent_outbox_set_retention(ob, 400, 0);
+    assert_int_equal(agent_outbox_ack(ob, 6, ro_time_now()), 0);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox"), 0);
+    agent_outbox_destroy(&ob);
+}
+
+/* ---- a full disk ------------------------------------------------------- */
+
+static void s_training_batch(ro_report_t *rs, int n, int from)
+{
+    for (int i = 0; i < n; i++) {
+        rs[i] = s_staff(1000, 0);
+        rs[i].kind = RO_KIND_TRAINING;
+        rs[i].total = 5;
+        rs[i].part = 15;
+        snprintf(rs[i].text, sizeof rs[i].text,
+                 "course %d: a name long enough to fill the pages of the outbox quickly", from + i);
+    }
+}
+
+/* The file cannot grow (max_page_count, as a full disk): an append gives up
+ * the reserve file, deletes the oldest retained events and goes through;
+ * without any retained, it fails and says the disk is full. (The drill
+ * agent_disk_full fills a real file system.) */
+static void test_disk_full_prunes_retained(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    static ro_report_t rs[400];
+    for (int i = 0; i < 5; i++) {
+        s_training_batch(rs, 400, 400 * i);
+        assert_int_equal(agent_outbox_append_batch(ob, rs, 400, ro_time_now(), NULL, NULL, f->err,
+                                                   sizeof f->err),
+                         AGENT_OUTBOX_OK);
+    }
+    assert_int_equal(agent_outbox_ack(ob, 2000, ro_time_now()), 0);
+    char reserve[400];
+    snprintf(reserve, sizeof reserve, "%s-reserve", f->path);
+    struct stat sb;
+    assert_int_equal(stat(reserve, &sb), 0); /* made at open */
+    assert_int_equal(sb.st_size, AGENT_OUTBOX_RESERVE_KIB << 10);
+    agent_outbox_set_max_bytes(ob, 1); /* no page more than it has now */
+
+    s_training_batch(rs, 100, 2000);
+    uint64_t first = 0;
+    assert_int_equal(
+        agent_outbox_append_batch(ob, rs, 100, ro_time_now(), &first, NULL, f->err, sizeof f->err),
+        AGENT_OUTBOX_OK);
+    assert_int_equal(first, 2001);
+    assert_int_equal(access(reserve, F_OK), -1); /* given up first */
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 100);
+    assert_true(st.retained > 0 && st.retained < 2000);
+    assert_int_equal(st.retained_from, (uint64_t)(2000 - st.retained + 1));
+    s_assert_bytes_counted(f, ob);
+
+    /* until nothing retained is left to give: then the disk is full */
+    int rc = AGENT_OUTBOX_OK;
+    for (int round = 0; round < 60 && rc == AGENT_OUTBOX_OK; round++) {
+        s_training_batch(rs, 100, 2100 + 100 * round);
+        rc = agent_outbox_append_batch(ob, rs, 100, ro_time_now(), NULL, NULL, f->err,
+                                       sizeof f->err);
+    }
+    assert_int_equal(rc, AGENT_OUTBOX_ERROR);
+    assert_non_null(strstr(f->err, "the disk is full"));
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 0);
+    assert_int_equal(st.depth % 100, 0); /* all or nothing, still */
+    s_assert_bytes_counted(f, ob);
+
+    /* with room again, an ack makes the reserve again */
+    agent_outbox_set_max_bytes(ob, 0);
+    assert_int_equal(agent_outbox_ack(ob, st.next_seq - 1, ro_time_now()), 0);
+    assert_int_equal(stat(reserve, &sb), 0);
+    assert_int_equal(sb.st_size, AGENT_OUTBOX_RESERVE_KIB << 10);
+    agent_outbox_destroy(&ob);
+}
+
 /* ---- the idle sender's cheap check ------------------------------------- */
 
 static void test_data_version_sees_other_connection(void **state)
@@ -640,7 +1117,7 @@ static void test_data_version_sees_other_connection(void **state)
     assert_int_equal(s_outbox_read(a, 0, ev, 2), 1);
 
     /* a's own commits are not news to a */
-    assert_int_equal(agent_outbox_ack(a, 1), 0);
+    assert_int_equal(agent_outbox_ack(a, 1, ro_time_now()), 0);
     assert_int_equal(agent_outbox_changed(a), 0);
     assert_int_equal(agent_outbox_changed(b), 1);
 
@@ -653,7 +1130,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_assigns_1_2_3, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seq_survives_reopen, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_ack_deletes_and_persists, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_keeps_and_persists, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refuse_moves_to_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_requeue_non_final_refusals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_read_after_in_order_with_limit, s_setup, s_teardown),
@@ -669,6 +1146,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncated_outbox_refused_untouched, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_and_folder, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_schema_1, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_migration_leaves_schema_1, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused_untouched, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_new_outbox_draws_its_incarnation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_by_age, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_by_size, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retained_never_resent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retain_none_deletes_on_ack, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_prunes_retained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_data_version_sees_other_connection, s_setup,
                                         s_teardown),
     };
