@@ -15,29 +15,14 @@ EVENTS=${EVENTS:-3000}
 TMPFS_KB=${TMPFS_KB:-8192}
 SEED=${SEED:-$RANDOM}
 
-MOUNTED=
-fault_cleanup() {
-  local rc=$?
-  for pid in "${AGENT_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  [ -n "$HUB_PID" ] && kill -9 "$HUB_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  HUB_PID=; AGENT_PIDS=()
-  if [ -n "$MOUNTED" ]; then
-    [ $rc -ne 0 ] && cp -a "$DISK" "$T/disk.kept" 2>/dev/null
-    umount "$DISK" || true
-  fi
-  (exit $rc); cleanup
-}
-trap fault_cleanup EXIT
 
 hub_config; hub_start; hub_pin_ports
 u=$(units 1 450)
 agent_config "$u"
 DISK=$T/agents/$u/disk
 mkdir -p "$DISK"
-mount -t tmpfs -o size=${TMPFS_KB}k,mode=0700 tmpfs "$DISK" 2>/dev/null ||
+tmpfs_mount "$DISK" "$TMPFS_KB" 0700 ||
   { echo "1..0 # SKIP mounting a tmpfs is not allowed here"; exit 77; }
-MOUNTED=1
 ini_set "$T/agents/$u/agent.ini" agent outbox "$DISK/outbox.db"
 outbox_db() { sqlite3 -batch -noheader "$DISK/outbox.db" "$1"; }
 recorded() { outbox_db 'select next_seq - 1 from meta'; } # fault_lib's, for this outbox

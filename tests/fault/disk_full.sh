@@ -14,24 +14,10 @@ EVENTS=${EVENTS:-400}
 TMPFS_KB=${TMPFS_KB:-4096}
 SEED=${SEED:-$RANDOM}
 
-MOUNTED=
-fault_cleanup() {
-  local rc=$?
-  for pid in "${AGENT_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  [ -n "$HUB_PID" ] && kill -9 "$HUB_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  HUB_PID=; AGENT_PIDS=()
-  if [ -n "$MOUNTED" ]; then
-    # keep the evidence of a failure: copy the store out before the tmpfs goes
-    [ $rc -ne 0 ] && cp -a "$T/hub" "$T/hub.kept" 2>/dev/null
-    umount "$T/hub" || true
-  fi
-  [ -n "${KEEP_LOG:-}" ] && cp "$T/hub.log" /tmp/disk_full_hub.log; (exit $rc); cleanup
-}
-trap fault_cleanup EXIT
 
 mkdir -p "$T/hub"
-if [ "${DISK_FULL_MODE:-tmpfs}" == tmpfs ] && mount -t tmpfs -o size=${TMPFS_KB}k,mode=0750 tmpfs "$T/hub" 2>/dev/null; then
+MOUNTED=
+if [ "${DISK_FULL_MODE:-tmpfs}" == tmpfs ] && tmpfs_mount "$T/hub" "$TMPFS_KB" 0750; then
   MOUNTED=1; mode="a tmpfs of $TMPFS_KB KiB"
 else
   mode="max_store_bytes (raised by SIGHUP)"

@@ -8,6 +8,27 @@ source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
 # Drills name themselves in their summary line; failures still go through fail().
 DRILL=${DRILL:-$E2E_NAME}
 
+# tmpfs_mount DIR KIB MODE: a tmpfs of KIB KiB on DIR, for a drill that
+# fills a disk; false where mounting is not allowed. At exit the processes
+# go first (a busy tmpfs does not unmount), then, when the drill failed,
+# DIR's content is copied to DIR.kept as evidence, and DIR is unmounted.
+TMPFS_DIR=
+tmpfs_mount() {
+  mount -t tmpfs -o "size=$2k,mode=$3" tmpfs "$1" 2>/dev/null || return 1
+  TMPFS_DIR=$1
+  trap tmpfs_cleanup EXIT
+}
+tmpfs_cleanup() {
+  local rc=$?
+  for pid in "${AGENT_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  [ -n "$HUB_PID" ] && kill -9 "$HUB_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  HUB_PID=; AGENT_PIDS=()
+  [ $rc -ne 0 ] && cp -a "$TMPFS_DIR" "$TMPFS_DIR.kept" 2>/dev/null
+  umount "$TMPFS_DIR" || true
+  (exit $rc); cleanup
+}
+
 # now: seconds since the epoch with microseconds (bash's own clock, no fork).
 now() { echo "$EPOCHREALTIME"; }
 # elapsed START [END]: seconds between two now values, one decimal... or two.
