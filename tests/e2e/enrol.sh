@@ -206,7 +206,7 @@ INI
     RAN[record]=1
   fi
   if [ -n "${RAN[record]:-}" ] && [ "$host" = hub ] && grep -q "status --unit $UNIT" "$f"; then
-    echo "$out" | grep -q "^unit $UNIT" || fail "status --unit does not show the unit: $out"
+    <<<"$out" grep -q "^unit $UNIT" || fail "status --unit does not show the unit: $out"
     echo "$out" | grep -Eq "^  reports +1$" || fail "status --unit does not show 1 report: $out"
     echo "$out" | grep -Eq "^  last seq +1$" || fail "status --unit does not show last seq 1: $out"
     echo "$out" | grep -Eq "units reporting +1 / 893" || fail "status does not show 1 / 893 reporting: $out"

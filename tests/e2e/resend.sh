@@ -11,15 +11,15 @@ expect_eq "$(unit_field $u reports)" 1 "reports after three sends"
 expect_eq "$(unit_field $u items_no_visit)" 20 "no-visit items"
 
 out=$("$PROBE_BIN" "$INGEST" report $u 1 items 20180105 50 49)
-echo "$out" | grep -q "^refusal $u 1 conflict" || fail "conflict not refused: $out"
+<<<"$out" grep -q "^refusal $u 1 conflict" || fail "conflict not refused: $out"
 expect_eq "$(unit_field $u items_no_visit)" 20 "no-visit items after conflict"
 
 out=$("$PROBE_BIN" "$INGEST" report $u 3 staff 20180105 10 5)
-echo "$out" | grep -q "^ack $u 1$" || fail "gap not answered with ack 1: $out"
+<<<"$out" grep -q "^ack $u 1$" || fail "gap not answered with ack 1: $out"
 expect_eq "$(unit_field $u reports)" 1 "reports after a gap"
 
 out=$("$PROBE_BIN" "$INGEST" report $u 2 staff 20180105 10 5)
-echo "$out" | grep -q "^ack $u 2$" || fail "seq 2 not acked: $out"
+<<<"$out" grep -q "^ack $u 2$" || fail "seq 2 not acked: $out"
 expect_eq "$(unit_field $u reports)" 2 "reports after seq 2"
 expect_eq "$(db "select count(*) from reports")" 2 "rows stored"
 dups=$(ctl metrics --json | jq -r '[.metrics[] | select(.name == "duplicates") | .value][0]')

@@ -15,7 +15,7 @@ wait_until 20 province_reports_is 1 || fail "the first agent did not deliver"
 rc=0
 out=$(timeout 20 "$AGENT_BIN" --config "$T/agents/$u/agent.ini" run 2>&1) || rc=$?
 expect_eq "$rc" 1 "exit status of a second run"
-echo "$out" | grep -q "another \`rollout-agent run\` (pid $first) is already sending from this outbox" \
+<<<"$out" grep -q "another \`rollout-agent run\` (pid $first) is already sending from this outbox" \
   || fail "the second run did not say which agent holds the outbox: $out"
 kill -0 "$first" 2>/dev/null || fail "the first agent died"
 

@@ -11,7 +11,7 @@ REGISTRY=$T/units.csv
 grep -v "^$u," "$RO_SOURCE/config/units.csv" > "$REGISTRY"
 hub_config; hub_start
 out=$("$PROBE_BIN" "$INGEST" report 469030-999 1 staff 20180105 10 5)
-echo "$out" | grep -q "^refusal 469030-999 1 unknown-unit" || fail "not refused: $out"
+<<<"$out" grep -q "^refusal 469030-999 1 unknown-unit" || fail "not refused: $out"
 expect_eq "$(db 'select count(*) from reports')" 0 "rows stored"
 expect_eq "$(province reports)" 0 "province reports"
 

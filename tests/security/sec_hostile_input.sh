@@ -25,15 +25,15 @@ expect_eq "$(echo "$out" | grep -c "^refusal $u 0 malformed a report is one fram
 # the unit string again (last one wins), with an embedded NUL, then with bad
 # UTF-8: the report names no unit, so the refusal names the connection's
 out=$(probe_as $u "$INGEST" --append 120b3436303130302d30003031 $report)
-echo "$out" | grep -q "^refusal $u 0 malformed" || fail "embedded NUL not refused: $out"
+<<<"$out" grep -q "^refusal $u 0 malformed" || fail "embedded NUL not refused: $out"
 out=$(probe_as $u "$INGEST" --append 120a3436303130302d30fffe $report)
-echo "$out" | grep -q "^refusal $u 0 malformed" || fail "bad UTF-8 not refused: $out"
+<<<"$out" grep -q "^refusal $u 0 malformed" || fail "bad UTF-8 not refused: $out"
 # junk that is not protobuf at all, and an empty frame (a Report with
 # nothing set: version 0, which no hub speaks)
 out=$(probe_as $u "$INGEST" raw ffffffffffffffffffff0102030405)
-echo "$out" | grep -q "^refusal $u 0 malformed" || fail "junk frame not refused: $out"
+<<<"$out" grep -q "^refusal $u 0 malformed" || fail "junk frame not refused: $out"
 out=$(probe_as $u "$INGEST" raw "")
-echo "$out" | grep -q "^refusal $u 0 version" || fail "empty frame not refused: $out"
+<<<"$out" grep -q "^refusal $u 0 version" || fail "empty frame not refused: $out"
 nothing_stored $u "hostile input"
 expect_eq "$(db 'select count(*) from reports') $(db 'select count(*) from refusals')" "0 0" "rows stored"
 
@@ -50,9 +50,9 @@ out=$("$PROBE_EXE" "$STATUS" --curve "${op[@]}" --wait 800 big 100000)
 # is a resend of the same report
 at=$(date +%s)
 out=$(probe_as $u "$INGEST" --recorded-at "$at" --append 980601 $report)
-echo "$out" | grep -q "^ack $u 1$" || fail "a report with an unknown field not acked: $out"
+<<<"$out" grep -q "^ack $u 1$" || fail "a report with an unknown field not acked: $out"
 out=$(probe_as $u "$INGEST" --recorded-at "$at" $report)
-echo "$out" | grep -q "^ack $u 1$" || fail "the same report in other bytes not acked: $out"
+<<<"$out" grep -q "^ack $u 1$" || fail "the same report in other bytes not acked: $out"
 expect_eq "$(stored_for $u | cut -d' ' -f1-3)" "1 0 1" "reports, refusals, last seq of $u"
 expect_eq "$(metric unknown_fields)" 1 "unknown_fields"
 expect_eq "$(metric duplicates)" 1 "duplicates"

@@ -8,15 +8,15 @@ hub_config; hub_start
 A=460100-001 B=460100-002
 
 out=$(probe_as $A "$INGEST" report $B 1 staff 20180105 10 5)
-echo "$out" | grep -q "^refusal $B 1 forbidden this connection's key speaks for $A, not $B" \
+<<<"$out" grep -q "^refusal $B 1 forbidden this connection's key speaks for $A, not $B" \
   || fail "B's report on A's key not refused: $out"
 out=$(probe_as $A "$INGEST" heartbeat $B)
-echo "$out" | grep -q "^refusal $B 0 forbidden" || fail "B's heartbeat on A's key not refused: $out"
+<<<"$out" grep -q "^refusal $B 0 forbidden" || fail "B's heartbeat on A's key not refused: $out"
 nothing_stored $B "A's key speaking for B"
 
 # the key itself is fine for its own unit
 out=$(probe_as $A "$INGEST" report $A 1 staff 20180105 10 5)
-echo "$out" | grep -q "^ack $A 1$" || fail "A's own report not acked: $out"
+<<<"$out" grep -q "^ack $A 1$" || fail "A's own report not acked: $out"
 expect_eq "$(stored_for $A | cut -d' ' -f1-3)" "1 0 1" "A's report stored"
 
 # a real agent for B that was given A's key pair: refused, never stored; the
