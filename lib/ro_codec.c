@@ -386,6 +386,7 @@ int ro_hubmsg_encode(const ro_hubmsg_t *m, uint8_t *buf, size_t cap)
         ack.hub_version = m->hub_version;
         ack.store_id = s_id_out(m->store_id);
         ack.held = m->held;
+        ack.seen = m->seen;
         msg.kind_case = ROLLOUT__HUB_MESSAGE__KIND_ACK, msg.ack = &ack;
     } else {
         ref.unit = (char *)m->unit;
@@ -424,6 +425,7 @@ int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err
         out->upto_hash = msg->ack->upto_hash;
         out->hub_version = msg->ack->hub_version;
         out->held = msg->ack->held;
+        out->seen = msg->ack->seen;
         if (s_copy(out->unit, sizeof out->unit, msg->ack->unit))
             DFAIL(-1, "ack unit too long");
         if (s_id_in(msg->ack->incarnation, out->incarnation) ||

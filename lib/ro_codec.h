@@ -50,6 +50,7 @@ typedef struct {
     uint32_t hub_version;                    /* ack: the highest version the hub speaks */
     uint8_t store_id[RO_INCARNATION_LEN];    /* ack: the hub store's identity */
     uint64_t held;                           /* ack: of the acknowledged, how many are held */
+    uint64_t seen; /* ack: a resend the hub holds with the same content: its seq (0: none) */
 } ro_hubmsg_t;
 
 int ro_hubmsg_encode(const ro_hubmsg_t *m, uint8_t *buf, size_t cap);

@@ -34,7 +34,8 @@ typedef enum {
     RO_REASON_INVALID = 4,
     RO_REASON_CONFLICT = 5,
     RO_REASON_FORBIDDEN = 6,
-    RO_REASON_COUNT = 7,
+    RO_REASON_IDENTITY = 7, /* version 2: another outbox uses this identity */
+    RO_REASON_COUNT = 8,
 } ro_reason_t;
 
 typedef struct {
