@@ -20,8 +20,8 @@ const char *ro_kind_name(ro_kind_t kind)
 const char *ro_reason_name(ro_reason_t reason)
 {
     static const char *names[RO_REASON_COUNT] = {
-        "none", "malformed", "version", "unknown-unit", "invalid", "conflict", "forbidden",
-        "identity",
+        "none",    "malformed", "version",   "unknown-unit",
+        "invalid", "conflict",  "forbidden", "identity",
     };
     return (unsigned)reason < RO_REASON_COUNT ? names[reason] : "?";
 }
