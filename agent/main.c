@@ -426,7 +426,7 @@ static int s_parse_record(int n, char **words, const char *unit, int64_t now, ro
     }
     if (s_check_values(k, seen[0], date, total, part, now, head, why, len))
         return -1;
-    r->version = RO_PROTOCOL_VERSION;
+    r->version = RO_PROTOCOL_V1;
     snprintf(r->unit, sizeof r->unit, "%s", unit);
     r->seq = 1; /* the outbox assigns the real one */
     r->recorded_at = now;

@@ -943,7 +943,7 @@ static int s_make_room(agent_outbox_t *self, int64_t need)
 static int s_prepare_one(agent_outbox_t *self, ro_report_t *r, uint64_t seq, int64_t now,
                          uint8_t *body, char *err, size_t errlen)
 {
-    r->version = RO_PROTOCOL_VERSION;
+    r->version = RO_PROTOCOL_V1;
     snprintf(r->unit, sizeof r->unit, "%s", self->unit);
     r->seq = seq;
     r->recorded_at = now;

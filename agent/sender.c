@@ -99,7 +99,7 @@ static int s_heartbeat_encode(const char *unit, uint64_t depth, uint8_t *buf, si
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
-    r.version = RO_PROTOCOL_VERSION;
+    r.version = RO_PROTOCOL_V1;
     snprintf(r.unit, sizeof r.unit, "%.*s", RO_UNIT_MAX, unit);
     r.seq = 0;
     r.recorded_at = ro_time_now();

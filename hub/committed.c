@@ -48,6 +48,9 @@ size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t 
     PUT("commit_failures", c->commit_failures);
     PUT("held_messages", c->held_messages);
     PUT("held_clock", c->held_clock);
+    PUT("store_behind_units", c->behind_units);
+    PUT("skewed_agents", c->skewed_agents);
+    PUT("two_agent_units", c->two_agent_units);
     PUT("store_full", c->store_state == HUB_STORE_STATE_FULL);
     PUT("store_error", c->store_state == HUB_STORE_STATE_ERROR);
     PUT("replies_unroutable", c->replies_unroutable);
@@ -63,7 +66,7 @@ void hub_unit_flags_carry(const ro_registry_t *from, const hub_unit_flags_t *old
 {
     for (size_t i = 0, n = ro_registry_count(to); i < n; i++) {
         long j = ro_registry_find(from, ro_registry_at(to, i)->id);
-        out[i] = j >= 0 ? old[j] : (hub_unit_flags_t){0, 0};
+        out[i] = j >= 0 ? old[j] : (hub_unit_flags_t){0};
     }
 }
 

@@ -50,6 +50,9 @@ typedef struct {
     uint64_t held_messages;            /* messages of a batch waiting for the store */
     uint64_t held_clock;               /* reports stored but held until their date */
     uint64_t replies_unroutable;       /* acks and refusals to peers already gone */
+    uint64_t behind_units;             /* units whose agent holds acks the store lacks */
+    uint64_t skewed_agents;            /* units whose agent's clock is off by > HUB_MAX_SKEW */
+    uint64_t two_agent_units;          /* units two incarnations spoke for lately */
     hub_store_state_t store_state;     /* ok, full or error */
     char last_error[256];              /* why the store is not ok; "" when it is */
 } hub_ingest_counters_t;
@@ -72,7 +75,22 @@ size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t 
 typedef struct {
     int64_t gap_since; /* first report ahead of the next seq since the unit last moved on; 0 none */
     uint64_t gap_seq;  /* the latest such report's seq */
+    uint64_t gap_next; /* the seq the hub expected instead */
+    /* store behind (version 2): an agent's heartbeat holds an ack of
+     * behind_ack, the store has only behind_have of that incarnation */
+    int64_t behind_since;
+    uint64_t behind_ack, behind_have;
+    int64_t skew_since; /* the agent's clock is off by skew seconds (its - the hub's) */
+    int64_t skew;
+    /* the two incarnations heard last (the first 8 bytes; legacy: 0), and
+     * when: both within HUB_TWO_AGENTS_S of each other is two agents */
+    uint64_t inc_a, inc_b;
+    int64_t heard_a, heard_b;
+    int64_t two_since;
 } hub_unit_flags_t;
+
+#define HUB_MAX_SKEW 600     /* seconds an agent's clock may be off before it is flagged */
+#define HUB_TWO_AGENTS_S 600 /* two incarnations heard this close: two agents */
 
 /* A reload: out (one per unit of to) gets each unit's flags from old (one
  * per unit of from), matched by unit id; new units get none. */

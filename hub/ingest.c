@@ -29,14 +29,42 @@ typedef struct {
     int has_peer;    /* the two above are set */
 } s_msg_t;
 
+/* Where a report's seq counts (REVISION-2.md, 1): its unit's legacy
+ * incarnation, whose sequence is states[unit].last_seq, or another one,
+ * kept in the incs table below. */
+#define INC_LEGACY (-1)  /* the unit's legacy incarnation (every version-1 report) */
+#define INC_UNKNOWN (-2) /* one the store has never stored under (heartbeats only) */
+
+typedef struct {
+    size_t unit; /* registry index */
+    long inc;    /* index into incs, INC_LEGACY or INC_UNKNOWN */
+    int64_t iid; /* the store's id for it; 0 when INC_UNKNOWN */
+} s_ident_t;
+
+/* One incarnation other than a unit's legacy one, met since the hub started
+ * (or its last reload or failed batch): its sequence, in memory like the
+ * legacy ones in states[], and written by the batch that moves it. */
+typedef struct {
+    uint32_t unit;                  /* registry index */
+    uint8_t id[RO_INCARNATION_LEN]; /* the incarnation */
+    int64_t iid;                    /* the store's id for it */
+    uint64_t last_seq;              /* every seq up to it is stored or refused */
+    uint64_t hash;                  /* content hash at last_seq; 0 not known yet */
+    uint32_t dirty_gen;             /* gen of the batch that must write it */
+} s_inc_t;
+
 typedef struct {
     hub_ingest_reply_t r; /* what goes out */
     long unit;            /* acks: registry index whose last_seq is sent; else -1 */
+    long inc;             /* acks: whose sequence (s_ident_t.inc) */
+    int v2;               /* to a version-2 message: the version-2 fields go too */
 } s_reply_t;
 
 typedef struct {
     uint32_t msg;  /* message whose routing id this is */
     uint32_t next; /* next pair of the same unit, or UINT32_MAX */
+    long inc;      /* the sequence it hears of */
+    int v2;        /* in version 2 */
 } s_pair_t;
 
 struct hub_ingest {
@@ -71,12 +99,25 @@ struct hub_ingest {
     hub_unit_flags_t *flags; /* per unit: what the store does not keep (gaps), published */
     size_t ndirty;
 
+    /* incarnations other than the legacy ones (version 2): a table, an
+     * open-addressed index of it by (unit, incarnation), those this batch
+     * moved, and each unit's legacy content hash at last_seq (0: not known) */
+    s_inc_t *incs;
+    size_t nincs, capincs;
+    uint32_t *slots; /* index + 1 into incs, 0 empty; nslots a power of two */
+    size_t nslots;
+    uint32_t *dincs; /* incs to write this batch */
+    size_t ndincs, capdincs;
+    uint64_t *lhash; /* per unit */
+    uint8_t store_id[HUB_STORE_ID_LEN];
+
     hub_ingest_counters_t c;    /* counters and store state, as published */
     int64_t next_retry_ms;      /* monotonic time of the next retry */
     uint64_t retries;           /* retries of the held batch */
     hub_committed_t *committed; /* borrowed, may be NULL: where batches are published */
     ro_ratelimit_t rl_refuse;   /* refusal, conflict and held log lines */
     ro_ratelimit_t rl_store;    /* store failure log lines */
+    ro_ratelimit_t rl_flag;     /* a unit flagged or cleared (store behind, skew, two agents) */
 
     /* Reports held until their date (clock): the committed count and the
      * earliest day one is due (0: none), known without a query at each
@@ -108,6 +149,168 @@ static void s_publish(hub_ingest_t *self, const uint32_t *units, size_t n)
         hub_committed_publish(self->committed, units, n, self->states, self->flags, &self->c);
 }
 
+/* ---- incarnations (version 2) ------------------------------------------ */
+
+static size_t s_inc_slot(const hub_ingest_t *self, size_t unit, const uint8_t *id)
+{
+    uint64_t h = 1469598103934665603ull ^ unit;
+    for (int i = 0; i < RO_INCARNATION_LEN; i++)
+        h = (h ^ id[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29)) & (self->nslots - 1);
+}
+
+/* incs' index of unit's incarnation id, or -1. */
+static long s_inc_find(const hub_ingest_t *self, size_t unit, const uint8_t *id)
+{
+    if (!self->nslots)
+        return -1;
+    for (size_t i = s_inc_slot(self, unit, id);; i = (i + 1) & (self->nslots - 1)) {
+        uint32_t v = self->slots[i];
+        if (!v)
+            return -1;
+        const s_inc_t *e = &self->incs[v - 1];
+        if (e->unit == unit && memcmp(e->id, id, RO_INCARNATION_LEN) == 0)
+            return (long)v - 1;
+    }
+}
+
+/* Index every entry again into a table of nslots slots. */
+static int s_inc_rehash(hub_ingest_t *self, size_t nslots)
+{
+    uint32_t *slots = calloc(nslots, sizeof *slots);
+    if (!slots)
+        return -1;
+    free(self->slots);
+    self->slots = slots;
+    self->nslots = nslots;
+    for (size_t k = 0; k < self->nincs; k++) {
+        size_t i = s_inc_slot(self, self->incs[k].unit, self->incs[k].id);
+        while (self->slots[i])
+            i = (i + 1) & (nslots - 1);
+        self->slots[i] = (uint32_t)k + 1;
+    }
+    return 0;
+}
+
+/* Add a new entry; returns its index, or -1 when out of memory. */
+static long s_inc_add(hub_ingest_t *self, size_t unit, const uint8_t *id, int64_t iid,
+                      uint64_t last_seq)
+{
+    if (self->nincs == self->capincs) {
+        size_t cap = self->capincs ? 2 * self->capincs : 64;
+        s_inc_t *incs = realloc(self->incs, cap * sizeof *incs);
+        if (!incs)
+            return -1;
+        self->incs = incs;
+        self->capincs = cap;
+    }
+    if (2 * (self->nincs + 1) > self->nslots &&
+        s_inc_rehash(self, self->nslots ? 2 * self->nslots : 128))
+        return -1;
+    s_inc_t *e = &self->incs[self->nincs];
+    memset(e, 0, sizeof *e);
+    e->unit = (uint32_t)unit;
+    memcpy(e->id, id, RO_INCARNATION_LEN);
+    e->iid = iid;
+    e->last_seq = last_seq;
+    size_t i = s_inc_slot(self, unit, id);
+    while (self->slots[i])
+        i = (i + 1) & (self->nslots - 1);
+    self->slots[i] = (uint32_t)self->nincs + 1;
+    return (long)self->nincs++;
+}
+
+/* After a failed batch (the entries may have run ahead of the store) or a
+ * reload (they are keyed by registry index): forget them all, and the
+ * legacy hashes; they are read again from the store as they are met. */
+static void s_incs_forget(hub_ingest_t *self)
+{
+    self->nincs = 0;
+    self->ndincs = 0;
+    if (self->slots)
+        memset(self->slots, 0, self->nslots * sizeof *self->slots);
+    memset(self->lhash, 0, (self->nunits ? self->nunits : 1) * sizeof *self->lhash);
+}
+
+static int s_legacy(const uint8_t *id)
+{
+    static const uint8_t zero[RO_INCARNATION_LEN];
+    return !id || memcmp(id, zero, RO_INCARNATION_LEN) == 0;
+}
+
+/* Where unit's incarnation id (NULL or zero: legacy) counts. One the store
+ * does not know is added to it when create is set (a report), else it is
+ * INC_UNKNOWN (a heartbeat: a peer cannot grow the store with those).
+ * Returns 0 or a store code. */
+static int s_ident(hub_ingest_t *self, size_t unit, const uint8_t *id, int create, int64_t now,
+                   s_ident_t *out, char *err, size_t errlen)
+{
+    out->unit = unit;
+    out->inc = INC_LEGACY;
+    out->iid = 0;
+    if (s_legacy(id)) {
+        if (!create)
+            return 0;
+        out->iid = hub_store_incarnation(self->store, unit, NULL, now, err, errlen);
+        return out->iid < 0 ? (int)out->iid : 0;
+    }
+    long k = s_inc_find(self, unit, id);
+    if (k < 0) {
+        uint64_t last = 0;
+        int64_t iid = hub_store_incarnation_find(self->store, unit, id, &last, err, errlen);
+        if (iid == 0 && create)
+            iid = hub_store_incarnation(self->store, unit, id, now, err, errlen);
+        if (iid < 0)
+            return (int)iid;
+        if (iid == 0) {
+            out->inc = INC_UNKNOWN;
+            return 0;
+        }
+        if ((k = s_inc_add(self, unit, id, iid, last)) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return HUB_STORE_EFAIL;
+        }
+    }
+    out->inc = k;
+    out->iid = self->incs[k].iid;
+    return 0;
+}
+
+static uint64_t s_last(const hub_ingest_t *self, size_t unit, long inc)
+{
+    if (inc == INC_LEGACY)
+        return self->states[unit].last_seq;
+    return inc >= 0 ? self->incs[inc].last_seq : 0;
+}
+
+/* The content hash of the report or refusal at last_seq (0 when none): one
+ * index seek the first time, then kept until last_seq moves. */
+static uint64_t s_last_hash(hub_ingest_t *self, size_t unit, long inc)
+{
+    if (inc == INC_UNKNOWN)
+        return 0;
+    uint64_t *hash = inc == INC_LEGACY ? &self->lhash[unit] : &self->incs[inc].hash;
+    uint64_t last = s_last(self, unit, inc);
+    if (*hash == 0 && last > 0) {
+        int64_t iid = inc == INC_LEGACY ? hub_store_incarnation(self->store, unit, NULL, 0, NULL, 0)
+                                        : self->incs[inc].iid;
+        if (iid > 0 && hub_store_find(self->store, unit, iid, last, hash, NULL, NULL, 0) <= 0)
+            *hash = 0;
+    }
+    return *hash;
+}
+
+/* Publish the number of units each flag is set for, counted afresh. */
+static void s_flags_count(hub_ingest_t *self)
+{
+    self->c.behind_units = self->c.skewed_agents = self->c.two_agent_units = 0;
+    for (size_t u = 0; u < self->nunits; u++) {
+        self->c.behind_units += self->flags[u].behind_since != 0;
+        self->c.skewed_agents += self->flags[u].skew_since != 0;
+        self->c.two_agent_units += self->flags[u].two_since != 0;
+    }
+}
+
 hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
                              int batch_max)
 {
@@ -131,13 +334,16 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->dirty_gen = calloc(nu, sizeof *self->dirty_gen);
     self->dirty = calloc(nu, sizeof *self->dirty);
     self->flags = calloc(nu, sizeof *self->flags);
+    self->lhash = calloc(nu, sizeof *self->lhash);
     if (!self->msgs || !self->refusals || !self->acks || !self->pairs || !self->touch_gen ||
-        !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags) {
+        !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags || !self->lhash) {
         hub_ingest_destroy(&self);
         return NULL;
     }
     ro_ratelimit_init(&self->rl_refuse, 10, 1);
     ro_ratelimit_init(&self->rl_store, 1, 1.0 / 30);
+    ro_ratelimit_init(&self->rl_flag, 20, 1.0 / 6);
+    hub_store_id(store, self->store_id);
     /* failing here, the first batch reads it inside its transaction */
     self->held_known = hub_store_held(store, &self->held_clock, &self->held_due, NULL, 0) == 0;
     self->c.held_clock = self->held_clock;
@@ -159,6 +365,10 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->dirty_gen);
     free(self->dirty);
     free(self->flags);
+    free(self->incs);
+    free(self->slots);
+    free(self->dincs);
+    free(self->lhash);
     free(self);
     *self_p = NULL;
 }
@@ -213,12 +423,14 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     uint32_t *dirty_gen = calloc(nu, sizeof *dirty_gen);
     uint32_t *dirty = calloc(nu, sizeof *dirty);
     hub_unit_flags_t *flags = calloc(nu, sizeof *flags);
-    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags) {
+    uint64_t *lhash = calloc(nu, sizeof *lhash);
+    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags || !lhash) {
         free(touch_gen);
         free(touch_head);
         free(dirty_gen);
         free(dirty);
         free(flags);
+        free(lhash);
         return -1;
     }
     free(self->touch_gen);
@@ -227,6 +439,8 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     free(self->dirty);
     hub_unit_flags_carry(self->reg, self->flags, reg, flags);
     free(self->flags);
+    free(self->lhash);
+    self->lhash = lhash;
     self->touch_gen = touch_gen;
     self->touch_head = touch_head;
     self->dirty_gen = dirty_gen;
@@ -238,6 +452,8 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->gen = 0;    /* the fresh stamps are 0: the next batch's 1 differs */
     self->ndirty = 0; /* the last batch's indices were the old registry's */
     self->npairs = 0;
+    s_incs_forget(self); /* keyed by the old indices: read again from the store */
+    s_flags_count(self);
     return 0;
 }
 
@@ -322,37 +538,57 @@ static void s_refuse(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, co
                (unsigned long long)seq, ro_reason_name(reason), text);
 }
 
-static void s_ack(hub_ingest_t *self, size_t mi, size_t unit)
+/* The refusal just queued answers version-2 report r: it names r's incarnation. */
+static void s_refusal_v2(hub_ingest_t *self, const ro_report_t *r)
+{
+    if (r->version >= 2)
+        memcpy(self->refusals[self->nrefusals - 1].r.msg.incarnation, r->incarnation,
+               RO_INCARNATION_LEN);
+}
+
+/* Queue an ack of id's sequence to the peer of message mi; its upto (and,
+ * in version 2, its hash) are filled in once the batch is committed. */
+static s_reply_t *s_ack(hub_ingest_t *self, size_t mi, const s_ident_t *id, const ro_report_t *r)
 {
     s_reply_t *out = &self->acks[self->nacks++];
     const s_msg_t *m = &self->msgs[mi];
     memset(out, 0, sizeof *out);
-    out->unit = (long)unit;
+    out->unit = (long)id->unit;
+    out->inc = id->inc;
+    out->v2 = r->version >= 2;
     out->r.rid = self->arena + m->rid_off;
     out->r.rid_len = m->rid_len;
     out->r.msg.kind = RO_HUBMSG_ACK;
-    snprintf(out->r.msg.unit, sizeof out->r.msg.unit, "%s", ro_registry_at(self->reg, unit)->id);
+    snprintf(out->r.msg.unit, sizeof out->r.msg.unit, "%s",
+             ro_registry_at(self->reg, id->unit)->id);
+    if (out->v2)
+        memcpy(out->r.msg.incarnation, r->incarnation, RO_INCARNATION_LEN);
+    return out;
 }
 
-/* Remember that the peer of message mi should hear this unit's ack once. */
-static void s_touch(hub_ingest_t *self, size_t mi, size_t unit)
+/* Remember that the peer of message mi should hear id's ack once. */
+static void s_touch(hub_ingest_t *self, size_t mi, const s_ident_t *id, const ro_report_t *r)
 {
     const s_msg_t *m = &self->msgs[mi];
+    size_t unit = id->unit;
+    int v2 = r->version >= 2;
     if (self->touch_gen[unit] != self->gen) {
         self->touch_gen[unit] = self->gen;
         self->touch_head[unit] = NO_PAIR;
     }
     for (uint32_t p = self->touch_head[unit]; p != NO_PAIR; p = self->pairs[p].next) {
         const s_msg_t *o = &self->msgs[self->pairs[p].msg];
-        if (o->rid_len == m->rid_len &&
+        if (self->pairs[p].inc == id->inc && self->pairs[p].v2 == v2 && o->rid_len == m->rid_len &&
             memcmp(self->arena + o->rid_off, self->arena + m->rid_off, m->rid_len) == 0)
             return;
     }
     s_pair_t *pair = &self->pairs[self->npairs];
     pair->msg = (uint32_t)mi;
+    pair->inc = id->inc;
+    pair->v2 = v2;
     pair->next = self->touch_head[unit];
     self->touch_head[unit] = (uint32_t)self->npairs++;
-    s_ack(self, mi, unit);
+    s_ack(self, mi, id, r);
 }
 
 static void s_dirty(hub_ingest_t *self, size_t unit)
@@ -363,36 +599,61 @@ static void s_dirty(hub_ingest_t *self, size_t unit)
     }
 }
 
-/* The unit handled seq, its next one: a gap it had is behind it. */
-static void s_moved_on(hub_ingest_t *self, size_t unit, uint64_t seq)
+/* id handled seq, its next one, whose content hash is hash (0: not known):
+ * a gap its unit had is behind it. Returns 0, or -1 out of memory. */
+static int s_moved_on(hub_ingest_t *self, const s_ident_t *id, uint64_t seq, uint64_t hash)
 {
-    self->states[unit].last_seq = seq;
-    self->flags[unit].gap_since = 0;
-}
-
-/* A report beyond the unit's next seq: not stored; the ack tells the agent
- * where to resume, and the unit is flagged until it moves on (PROBLEMS). */
-static int s_gap(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size_t unit, uint64_t seq,
-                 int64_t now)
-{
-    d->gaps++;
-    hub_unit_flags_t *fl = &self->flags[unit];
-    if (!fl->gap_since)
-        fl->gap_since = now;
-    fl->gap_seq = seq;
-    s_touch(self, mi, unit);
+    self->flags[id->unit].gap_since = 0;
+    if (id->inc == INC_LEGACY) {
+        self->states[id->unit].last_seq = seq;
+        self->lhash[id->unit] = hash;
+        return 0;
+    }
+    s_inc_t *e = &self->incs[id->inc];
+    e->last_seq = seq;
+    e->hash = hash;
+    if (e->dirty_gen == self->gen)
+        return 0;
+    if (self->ndincs == self->capdincs) {
+        size_t cap = self->capdincs ? 2 * self->capdincs : 64;
+        uint32_t *d = realloc(self->dincs, cap * sizeof *d);
+        if (!d)
+            return -1;
+        self->dincs = d;
+        self->capdincs = cap;
+    }
+    e->dirty_gen = self->gen;
+    self->dincs[self->ndincs++] = (uint32_t)id->inc;
     return 0;
 }
 
-/* A report at or below last_seq of its incarnation iid: the same body
- * again, or another one. */
-static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size_t unit,
-                   int64_t iid, const ro_report_t *r, uint64_t hash, char *err, size_t errlen)
+/* A report beyond its sequence's next seq: not stored; the ack tells the
+ * agent where to resume, and the unit is flagged until it moves on (PROBLEMS). */
+static int s_gap(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const s_ident_t *id,
+                 const ro_report_t *r, int64_t now)
+{
+    d->gaps++;
+    hub_unit_flags_t *fl = &self->flags[id->unit];
+    if (!fl->gap_since)
+        fl->gap_since = now;
+    fl->gap_seq = r->seq;
+    fl->gap_next = s_last(self, id->unit, id->inc) + 1;
+    s_touch(self, mi, id, r);
+    return 0;
+}
+
+/* A report at or below its sequence's last seq: the same report again, or
+ * another one under the same identity (version 1: a conflict, final;
+ * version 2: another outbox holds this identity, and the agent answers by
+ * drawing a new one). */
+static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const s_ident_t *id,
+                   const ro_report_t *r, uint64_t hash, char *err, size_t errlen)
 {
     uint64_t stored = 0;
     ro_reason_t reason = RO_REASON_NONE;
     char text[RO_TEXT_MAX + 1] = "";
-    int found = hub_store_find(self->store, unit, iid, r->seq, &stored, &reason, text, sizeof text);
+    int found =
+        hub_store_find(self->store, id->unit, id->iid, r->seq, &stored, &reason, text, sizeof text);
     if (found < 0) {
         snprintf(err, errlen, "cannot look up %s seq %llu", r->unit, (unsigned long long)r->seq);
         return found;
@@ -400,11 +661,20 @@ static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size
     /* hash 0: a refusal recorded before content hashes (schema 1) matches any */
     if (found && stored != hash && stored != 0) {
         char why[RO_TEXT_MAX + 1];
-        snprintf(why, sizeof why, "seq %llu is already %s with a different body",
-                 (unsigned long long)r->seq, found == 1 ? "stored" : "refused");
         d->conflicts++;
-        s_refuse(self, d, mi, r->unit, r->seq, RO_REASON_CONFLICT, why);
-        s_touch(self, mi, unit);
+        if (r->version >= 2) {
+            snprintf(why, sizeof why,
+                     "seq %llu of this incarnation is already %s with another report: another "
+                     "outbox speaks under the same identity; draw a new one",
+                     (unsigned long long)r->seq, found == 1 ? "stored" : "refused");
+            s_refuse(self, d, mi, r->unit, r->seq, RO_REASON_IDENTITY, why);
+            s_refusal_v2(self, r);
+        } else {
+            snprintf(why, sizeof why, "seq %llu is already %s with a different body",
+                     (unsigned long long)r->seq, found == 1 ? "stored" : "refused");
+            s_refuse(self, d, mi, r->unit, r->seq, RO_REASON_CONFLICT, why);
+        }
+        s_touch(self, mi, id, r);
         return 0;
     }
     if (!found && ro_log_allow(&self->rl_refuse))
@@ -412,14 +682,19 @@ static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, size
                "%s seq %llu is at or below last seq %llu but not in the store;"
                " taken as a duplicate",
                r->unit, (unsigned long long)r->seq,
-               (unsigned long long)self->states[unit].last_seq);
+               (unsigned long long)s_last(self, id->unit, id->inc));
     d->duplicates++;
     if (found == 2) {
         /* the agent may have missed the refusal: say it again (not counted twice) */
         s_refusal(self, mi, r->unit, r->seq, reason, text);
+        s_refusal_v2(self, r);
     }
-    /* a resend means the peer missed an ack: answer each one */
-    s_ack(self, mi, unit);
+    /* a resend means the peer missed an ack: answer each one, and in
+     * version 2 say which report it was, so an agent whose ack was lost
+     * with its copy knows this one is in */
+    s_reply_t *ack = s_ack(self, mi, id, r);
+    if (ack->v2 && found == 1)
+        ack->r.msg.seen = r->seq;
     return 0;
 }
 
@@ -528,6 +803,179 @@ static void s_held_commit(hub_ingest_t *self)
                (unsigned long long)self->held_clock);
 }
 
+/* A unit heard under incarnation id (NULL: legacy): two incarnations heard
+ * within HUB_TWO_AGENTS_S of each other flag the unit (two agents). */
+static void s_heard(hub_ingest_t *self, size_t unit, const uint8_t *id, int64_t now)
+{
+    hub_unit_flags_t *fl = &self->flags[unit];
+    uint64_t key = 0;
+    if (!s_legacy(id))
+        memcpy(&key, id, sizeof key);
+    if (fl->heard_a && key == fl->inc_a)
+        fl->heard_a = now;
+    else if (fl->heard_b && key == fl->inc_b)
+        fl->heard_b = now;
+    else if (fl->heard_a <= fl->heard_b)
+        fl->inc_a = key, fl->heard_a = now;
+    else
+        fl->inc_b = key, fl->heard_b = now;
+    int64_t apart = fl->heard_a - fl->heard_b;
+    int two = fl->heard_a && fl->heard_b && apart <= HUB_TWO_AGENTS_S && -apart <= HUB_TWO_AGENTS_S;
+    if (two == (fl->two_since != 0))
+        return;
+    const char *id_s = ro_registry_at(self->reg, unit)->id;
+    if (two) {
+        fl->two_since = now;
+        self->c.two_agent_units++;
+        if (ro_log_allow(&self->rl_flag))
+            ro_log(LOG_WARNING,
+                   "two agents speak for unit %s (incarnations %016llx and %016llx within %d "
+                   "min): a copied agent folder or cloned PC? both are counted, nothing is "
+                   "lost; stop the one that should not run",
+                   id_s, (unsigned long long)fl->inc_a, (unsigned long long)fl->inc_b,
+                   HUB_TWO_AGENTS_S / 60);
+    } else {
+        fl->two_since = 0;
+        self->c.two_agent_units--;
+        ro_log(LOG_NOTICE, "unit %s: one agent speaks for it again", id_s);
+    }
+}
+
+/* The store is behind what a version-2 heartbeat's agent holds
+ * acknowledged, and the agent no longer keeps the next seqs (beyond its
+ * retention, or a heartbeat without retained events): they are lost. Use
+ * them up with one record at the last of them, so the unit is never wedged
+ * behind them, and say how many. Returns 0 or a store code. */
+static int s_lost(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, int64_t now, char *err,
+                  size_t errlen)
+{
+    uint64_t have = s_last(self, id->unit, id->inc);
+    uint64_t upto = r->retained && r->retained_from > 0 ? r->retained_from - 1 : r->last_ack;
+    if (upto <= have)
+        return 0;
+    if (id->inc == INC_UNKNOWN) {
+        int rc = s_ident(self, id->unit, r->incarnation, 1, now, id, err, errlen);
+        if (rc)
+            return rc;
+    }
+    char text[RO_TEXT_MAX + 1];
+    snprintf(text, sizeof text,
+             "lost: seq %llu to %llu were acknowledged, then lost with the store, and the agent "
+             "no longer keeps them; a backup of the store newer than them has them",
+             (unsigned long long)have + 1, (unsigned long long)upto);
+    int rc = hub_store_put_refusal(self->store, r->unit, id->iid, upto, RO_REASON_NONE, text, 0,
+                                   now, err, errlen);
+    if (rc)
+        return rc;
+    ro_log(LOG_ERR, "unit %s: %llu acknowledged report%s lost for good: %s", r->unit,
+           (unsigned long long)(upto - have), upto - have == 1 ? "" : "s", text);
+    if (s_moved_on(self, id, upto, 0)) {
+        snprintf(err, errlen, "out of memory");
+        return HUB_STORE_EFAIL;
+    }
+    return 0;
+}
+
+/* A version-2 heartbeat of id: is the store behind what the agent holds
+ * acknowledged (restored from a backup, its WAL lost)? is the agent's
+ * clock off? Each is flagged (PROBLEMS, metrics) and logged when it
+ * starts and ends. Returns 0 or a store code. */
+static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, int64_t now,
+                     char *err, size_t errlen)
+{
+    hub_unit_flags_t *fl = &self->flags[id->unit];
+    const char *unit = r->unit;
+    uint64_t have = s_last(self, id->unit, id->inc);
+    if (r->last_ack > have) {
+        if (!fl->behind_since) {
+            fl->behind_since = now;
+            self->c.behind_units++;
+            ro_log(LOG_ERR,
+                   "the store is behind unit %s's agent: it holds an ack of seq %llu, the store "
+                   "has up to seq %llu of that incarnation (restored from a backup? WAL lost?); "
+                   "the agent sends again what it still keeps",
+                   unit, (unsigned long long)r->last_ack, (unsigned long long)have);
+        }
+        fl->behind_ack = r->last_ack;
+        fl->behind_have = have;
+        int rc = s_lost(self, id, r, now, err, errlen);
+        if (rc)
+            return rc;
+    } else if (fl->behind_since) {
+        fl->behind_since = 0;
+        self->c.behind_units--;
+        ro_log(LOG_NOTICE, "unit %s: the store has again everything its agent holds acknowledged",
+               unit);
+    }
+    if (!r->agent_time)
+        return 0;
+    int64_t skew = r->agent_time - now;
+    int off = skew > HUB_MAX_SKEW || skew < -HUB_MAX_SKEW;
+    if (off && !fl->skew_since) {
+        fl->skew_since = now;
+        self->c.skewed_agents++;
+        if (ro_log_allow(&self->rl_flag))
+            ro_log(LOG_WARNING,
+                   "unit %s's agent clock is %lld s %s the hub's: nothing is refused for it, but "
+                   "its recorded times are off; set that PC's clock",
+                   unit, (long long)(skew < 0 ? -skew : skew), skew < 0 ? "behind" : "ahead of");
+    } else if (!off && fl->skew_since) {
+        fl->skew_since = 0;
+        self->c.skewed_agents--;
+        ro_log(LOG_NOTICE, "unit %s's agent clock agrees with the hub's again", unit);
+    }
+    fl->skew = skew;
+    return 0;
+}
+
+/* Store report r (its seq the next of id's sequence, its check result bad):
+ * refused for good, held until its date, or counted. */
+static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const s_ident_t *id,
+                  const ro_report_t *r, uint64_t hash, ro_reason_t bad, const char *why,
+                  int64_t now, char *err, size_t errlen)
+{
+    hub_unit_state_t *st = &self->states[id->unit];
+    if (bad != RO_REASON_NONE) {
+        int rc = hub_store_put_refusal(self->store, r->unit, id->iid, r->seq, bad, why, hash, now,
+                                       err, errlen);
+        if (rc)
+            return rc;
+        s_refuse(self, d, mi, r->unit, r->seq, bad, why);
+        s_refusal_v2(self, r);
+    } else {
+        /* dated after the hub's today (+ the tolerance): stored and acked, but
+         * counted only when the hub's date reaches it, since the clock that is
+         * wrong may be the hub's own */
+        int ahead = ro_report_ahead(r, now);
+        int rc =
+            ahead ? hub_store_hold_report(self->store, id->unit, id->iid, r, hash, now, err, errlen)
+                  : hub_store_put_report(self->store, id->unit, id->iid, r, hash, now, err, errlen);
+        if (rc == HUB_STORE_EDUP) {
+            /* the store is ahead of the state: trust the store and judge it a resend */
+            ro_log(LOG_ERR, "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`",
+                   r->unit, (unsigned long long)r->seq,
+                   (unsigned long long)s_last(self, id->unit, id->inc));
+            if (s_moved_on(self, id, r->seq, 0))
+                goto oom;
+            return s_older(self, d, mi, id, r, hash, err, errlen);
+        }
+        if (rc)
+            return rc;
+        if (ahead)
+            s_held(self, r, now);
+        else
+            hub_state_apply(st, r);
+        d->reports_stored++;
+    }
+    if (s_moved_on(self, id, r->seq, hash))
+        goto oom;
+    s_touch(self, mi, id, r);
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return HUB_STORE_EFAIL;
+}
+
 /* Apply message mi to the open transaction. Returns 0 or a store code. */
 static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, int64_t now,
                        char *err, size_t errlen)
@@ -567,70 +1015,49 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         return 0;
     }
     size_t unit = (size_t)found;
-    hub_unit_state_t *st = &self->states[unit];
-    st->last_heard = now;
+    self->states[unit].last_heard = now;
     s_dirty(self, unit);
+    /* version 1 speaks for the unit's legacy incarnation, whatever it sends */
+    const uint8_t *inc = r.version >= 2 ? r.incarnation : NULL;
+    s_heard(self, unit, inc, now);
 
     /* what decoded but broke a limit is refused like an invalid report: by
      * name, and at the next seq it uses that seq up */
     ro_reason_t bad = reason != RO_REASON_NONE ? reason : ro_report_check(&r, why, sizeof why);
+    s_ident_t id;
+    int rc;
     if (r.kind == RO_KIND_HEARTBEAT && bad == RO_REASON_NONE) {
         d->heartbeats++;
-        s_touch(self, mi, unit);
+        rc = s_ident(self, unit, inc, 0, now, &id, err, errlen);
+        if (rc)
+            return rc;
+        if (r.version >= 2 && (rc = s_witness(self, &id, &r, now, err, errlen)))
+            return rc;
+        s_touch(self, mi, &id, &r);
         return 0;
     }
     if (r.seq == 0) {
         s_refuse(self, d, mi, r.unit, 0, bad, why);
+        s_refusal_v2(self, &r);
         return 0;
     }
-    /* version 1: the unit's legacy incarnation, whose seq st->last_seq is */
-    int64_t iid = hub_store_incarnation(self->store, unit, NULL, now, err, errlen);
-    if (iid < 0)
-        return (int)iid;
-    uint64_t hash = ro_report_hash(&r);
-    if (r.seq <= st->last_seq)
-        return s_older(self, d, mi, unit, iid, &r, hash, err, errlen);
-    if (r.seq > st->last_seq + 1)
-        return s_gap(self, d, mi, unit, r.seq, now);
-    if (bad != RO_REASON_NONE) {
-        int rc = hub_store_put_refusal(self->store, r.unit, iid, r.seq, bad, why, hash, now, err,
-                                       errlen);
-        if (rc)
-            return rc;
-        s_moved_on(self, unit, r.seq);
-        s_refuse(self, d, mi, r.unit, r.seq, bad, why);
-        s_touch(self, mi, unit);
-        return 0;
-    }
-    /* dated after the hub's today (+ the tolerance): stored and acked, but
-     * counted only when the hub's date reaches it, since the clock that is
-     * wrong may be the hub's own */
-    int ahead = ro_report_ahead(&r, now);
-    int rc = ahead ? hub_store_hold_report(self->store, unit, iid, &r, hash, now, err, errlen)
-                   : hub_store_put_report(self->store, unit, iid, &r, hash, now, err, errlen);
-    if (rc == HUB_STORE_EDUP) {
-        /* the store is ahead of the state: trust the store and judge it a resend */
-        ro_log(LOG_ERR, "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`",
-               r.unit, (unsigned long long)r.seq, (unsigned long long)st->last_seq);
-        s_moved_on(self, unit, r.seq);
-        return s_older(self, d, mi, unit, iid, &r, hash, err, errlen);
-    }
+    rc = s_ident(self, unit, inc, 1, now, &id, err, errlen);
     if (rc)
         return rc;
-    if (ahead)
-        s_held(self, &r, now);
-    else
-        hub_state_apply(st, &r);
-    s_moved_on(self, unit, r.seq);
-    d->reports_stored++;
-    s_touch(self, mi, unit);
-    return 0;
+    uint64_t hash = ro_report_hash(&r);
+    uint64_t last = s_last(self, unit, id.inc);
+    if (r.seq <= last)
+        return s_older(self, d, mi, &id, &r, hash, err, errlen);
+    if (r.seq > last + 1)
+        return s_gap(self, d, mi, &id, &r, now);
+    return s_next(self, d, mi, &id, &r, hash, bad, why, now, err, errlen);
 }
 
 static void s_fail(hub_ingest_t *self, int rc, const char *why)
 {
     hub_store_rollback(self->store);
     self->nrefusals = self->nacks = 0;
+    s_incs_forget(self); /* they may have moved with the batch: read them again */
     self->next_retry_ms = ro_time_mono_ms() + RETRY_MS;
     char err[256];
     if (hub_store_load_states(self->store, self->reg, self->states, err, sizeof err) == 0)
@@ -648,6 +1075,18 @@ static void s_fail(hub_ingest_t *self, int rc, const char *why)
     s_publish(self, NULL, 0);
 }
 
+/* Once committed: an ack says where its sequence is now, and in version 2
+ * whose, with the content hash there and the hub's version and store. */
+static void s_ack_fill(hub_ingest_t *self, s_reply_t *a)
+{
+    a->r.msg.seq = s_last(self, (size_t)a->unit, a->inc);
+    if (!a->v2)
+        return;
+    a->r.msg.upto_hash = s_last_hash(self, (size_t)a->unit, a->inc);
+    a->r.msg.hub_version = RO_PROTOCOL_VERSION;
+    memcpy(a->r.msg.store_id, self->store_id, sizeof a->r.msg.store_id);
+}
+
 int hub_ingest_flush(hub_ingest_t *self, int64_t now)
 {
     char err[256] = "";
@@ -657,7 +1096,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         return 0;
     }
     self->nrefusals = self->nacks = 0;
-    self->npairs = self->ndirty = 0;
+    self->npairs = self->ndirty = self->ndincs = 0;
     if (++self->gen == 0) {
         /* after 2^32 batches the stamps could collide: clear them */
         memset(self->touch_gen, 0, self->nunits * sizeof *self->touch_gen);
@@ -687,6 +1126,11 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     for (size_t i = 0; rc == 0 && i < self->ndirty; i++)
         rc = hub_store_put_state(self->store, self->dirty[i], &self->states[self->dirty[i]], err,
                                  sizeof err);
+    for (size_t i = 0; rc == 0 && i < self->ndincs; i++) {
+        const s_inc_t *e = &self->incs[self->dincs[i]];
+        rc = hub_store_put_incarnation(self->store, e->iid, e->last_seq,
+                                       self->states[e->unit].last_heard, err, sizeof err);
+    }
     if (rc == 0)
         rc = hub_store_commit(self->store, err, sizeof err);
     if (rc) {
@@ -694,7 +1138,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         return rc;
     }
     for (size_t i = 0; i < self->nacks; i++)
-        self->acks[i].r.msg.seq = self->states[self->acks[i].unit].last_seq;
+        s_ack_fill(self, &self->acks[i]);
 
     /* committed: now readers may see it */
     self->c.reports_stored += d.reports_stored;

@@ -7,16 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_GAP, K_REFUSED, K_HELD, K_SILENT }; /* most urgent first */
+/* most urgent first */
+enum { K_GAP, K_BEHIND, K_REFUSED, K_TWO, K_SKEW, K_HELD, K_SILENT };
 
-static const char *s_kind_name[] = {"gap", "refused", "held", "silent"};
+static const char *s_kind_name[] = {"gap",        "store-behind", "refused", "two-agents",
+                                    "clock-skew", "held",         "silent"};
 
 typedef struct {
     int kind;
     size_t unit;     /* registry index */
     int64_t since;   /* when it began; 0 never heard */
     uint64_t count;  /* held reports, refusals */
-    uint64_t seq;    /* gap: the seq sent; refused: the latest seq refused */
+    uint64_t seq;    /* gap: the seq sent; refused: the latest seq refused; behind: the ack */
+    uint64_t next;   /* gap: the seq expected; behind: what the store has */
+    int64_t skew;    /* clock-skew: seconds, the agent's clock less the hub's */
     uint32_t date;   /* held: the earliest date */
     ro_reason_t why; /* refused: the latest reason */
     char *text;      /* refused: the hub's text (owned) */
@@ -91,6 +95,32 @@ int hub_problems_store(void *arg, const hub_store_problem_t *p)
     return 0;
 }
 
+/* The problems ingest flagged for unit u (fl). Returns 0 or -1. */
+static int s_flags(hub_problems_t *self, const hub_unit_flags_t *fl, size_t u)
+{
+    s_item_t *it;
+    if (fl->gap_since) {
+        if (!(it = s_add(self, K_GAP, u, fl->gap_since)))
+            return -1;
+        it->seq = fl->gap_seq;
+        it->next = fl->gap_next;
+    }
+    if (fl->behind_since) {
+        if (!(it = s_add(self, K_BEHIND, u, fl->behind_since)))
+            return -1;
+        it->seq = fl->behind_ack;
+        it->next = fl->behind_have;
+    }
+    if (fl->two_since && !s_add(self, K_TWO, u, fl->two_since))
+        return -1;
+    if (fl->skew_since) {
+        if (!(it = s_add(self, K_SKEW, u, fl->skew_since)))
+            return -1;
+        it->skew = fl->skew;
+    }
+    return 0;
+}
+
 static int s_order(const void *a, const void *b)
 {
     const s_item_t *x = a, *y = b;
@@ -125,20 +155,41 @@ static void s_ago(int64_t now, int64_t t, char *out, size_t cap)
         snprintf(out, cap, "%lld days", (long long)(s / 86400));
 }
 
-static int s_render(const s_item_t *it, const hub_unit_state_t *st, int64_t now,
-                    ro_status_problem_t *p)
+static int s_render(const s_item_t *it, int64_t now, ro_status_problem_t *p)
 {
     char ago[32];
     switch (it->kind) {
     case K_GAP:
         p->text = s_fmt("sends seq %llu but the hub's next is seq %llu: nothing after seq %llu "
                         "is stored until it comes",
-                        (unsigned long long)it->seq, (unsigned long long)st->last_seq + 1,
-                        (unsigned long long)st->last_seq);
+                        (unsigned long long)it->seq, (unsigned long long)it->next,
+                        (unsigned long long)it->next - 1);
         p->what_to_do =
             s_fmt("nothing if it clears within minutes (the agent sends again from the hub's last "
                   "ack); if it lasts, the hub holds less than it acknowledged (store restored?) or "
                   "the unit's outbox was replaced: docs/OPERATING.md, section 6");
+        break;
+    case K_BEHIND:
+        p->text = s_fmt("its agent holds an ack of seq %llu, the store has up to seq %llu: the "
+                        "store lost acknowledged reports (restored from a backup, WAL lost?)",
+                        (unsigned long long)it->seq, (unsigned long long)it->next);
+        p->what_to_do = s_fmt("nothing: the agent sends again the events it keeps (retain_days), "
+                              "and this clears when they are in; if it stays, see "
+                              "docs/OPERATING.md, section 6");
+        break;
+    case K_TWO:
+        p->text = s_fmt("two agents (two outbox identities) sent for this unit within %d min",
+                        HUB_TWO_AGENTS_S / 60);
+        p->what_to_do = s_fmt("if the unit runs a second PC on purpose, nothing: both are "
+                              "counted, nothing is lost; else stop the copy (a copied agent "
+                              "folder or cloned PC)");
+        break;
+    case K_SKEW:
+        p->text = s_fmt("the agent's clock is %lld min %s the hub's",
+                        (long long)((it->skew < 0 ? -it->skew : it->skew) / 60),
+                        it->skew < 0 ? "behind" : "ahead of");
+        p->what_to_do = s_fmt("set the unit PC's clock (NTP); nothing is refused for it, but its "
+                              "recorded times are off");
         break;
     case K_REFUSED:
         p->text = s_fmt("%llu report%s refused in the last %d days; the latest, seq %llu: %s: %s",
@@ -146,7 +197,11 @@ static int s_render(const s_item_t *it, const hub_unit_state_t *st, int64_t now,
                         HUB_PROBLEMS_REFUSED_DAYS, (unsigned long long)it->seq,
                         ro_reason_name(it->why), it->text ? it->text : "");
         p->what_to_do =
-            it->why == RO_REASON_CONFLICT
+            it->why == RO_REASON_NONE
+                ? s_fmt("reports acknowledged once are lost for good (the store lost them and "
+                        "the agent no longer keeps them): to get them back, restore a backup "
+                        "of the store taken after them (docs/OPERATING.md, section 6)")
+            : it->why == RO_REASON_CONFLICT
                 ? s_fmt("two outboxes speak for this unit (a copied, restored or new agent "
                         "folder?): `rollout-agent status` at the unit; docs/OPERATING.md, "
                         "section 6")
@@ -188,12 +243,8 @@ int hub_problems_list(hub_problems_t *self, const hub_unit_state_t *states,
         int64_t heard = states[u].last_heard;
         if ((heard == 0 || now - heard > silent_after) && !s_add(self, K_SILENT, u, heard))
             return -1;
-        if (flags && flags[u].gap_since) {
-            s_item_t *it = s_add(self, K_GAP, u, flags[u].gap_since);
-            if (!it)
-                return -1;
-            it->seq = flags[u].gap_seq;
-        }
+        if (flags && s_flags(self, &flags[u], u))
+            return -1;
     }
     qsort(self->items, self->n, sizeof *self->items, s_order);
     size_t shown = limit && limit < self->n ? limit : self->n;
@@ -206,7 +257,7 @@ int hub_problems_list(hub_problems_t *self, const hub_unit_state_t *states,
         p->unit = (char *)ro_registry_at(self->reg, it->unit)->id;
         p->kind = (char *)s_kind_name[it->kind];
         p->since = it->since;
-        if (s_render(it, &states[it->unit], now, p))
+        if (s_render(it, now, p))
             return -1;
     }
     *out = self->out;

@@ -835,9 +835,9 @@ static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_repl
     if (ro_status_request_decode(buf, len, &req, rep->error, sizeof rep->error))
         return 2;
     self->unknown_fields += req.unknown;
-    if (req.version != RO_PROTOCOL_VERSION) {
-        snprintf(rep->error, sizeof rep->error, "protocol version %u, this hub speaks %d",
-                 req.version, RO_PROTOCOL_VERSION);
+    if (req.version < RO_PROTOCOL_V1 || req.version > RO_PROTOCOL_VERSION) {
+        snprintf(rep->error, sizeof rep->error, "protocol version %u, this hub speaks %d to %d",
+                 req.version, RO_PROTOCOL_V1, RO_PROTOCOL_VERSION);
         return 2;
     }
     if (req.as_of != 0 && !ro_date_valid(req.as_of)) {

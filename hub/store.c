@@ -64,7 +64,7 @@ static const char *s_sql[Q_COUNT] = {
                           " items_date = ?9, items_total = ?10, items_no_visit = ?11,"
                           " cases_month = ?12, cases_total = ?13, cases_no_visit = ?14"
                           " WHERE uid = ?1",
-    [Q_INC_FIND] = "SELECT iid FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
+    [Q_INC_FIND] = "SELECT iid, last_seq FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
     [Q_INC_INSERT] = "INSERT INTO incarnations(uid, incarnation, first_heard) VALUES (?1, ?2, ?3)",
     [Q_INC_SEQ] = "UPDATE incarnations SET last_seq = ?2, last_heard = ?3 WHERE iid = ?1",
 };
@@ -931,6 +931,24 @@ static int s_writable(const hub_store_t *self, size_t index, char *err, size_t e
     return HUB_STORE_EFAIL;
 }
 
+/* The iid (0: none) and last_seq of unit index's incarnation inc (16 bytes). */
+static int64_t s_inc_find(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t *last_seq,
+                          char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_INC_FIND];
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_blob(st, 2, inc, RO_INCARNATION_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t iid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (last_seq)
+        *last_seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 1) : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        iid = store_fail(self, rc, "cannot look up an incarnation", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return iid;
+}
+
 int64_t hub_store_incarnation(hub_store_t *self, size_t index, const uint8_t *incarnation,
                               int64_t now, char *err, size_t errlen)
 {
@@ -942,18 +960,29 @@ int64_t hub_store_incarnation(hub_store_t *self, size_t index, const uint8_t *in
             return self->liids[index];
         incarnation = legacy; /* not loaded (hub_store_map_units): ask the file */
     }
-    sqlite3_stmt *st = self->q[Q_INC_FIND];
-    sqlite3_bind_int64(st, 1, self->uids[index]);
-    sqlite3_bind_blob(st, 2, incarnation, RO_INCARNATION_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int64_t iid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        iid = store_fail(self, rc, "cannot look up an incarnation", err, errlen);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    int64_t iid = s_inc_find(self, index, incarnation, NULL, err, errlen);
     if (iid == 0)
         iid = s_add_incarnation(self, self->uids[index], incarnation, now, err, errlen);
     return iid;
+}
+
+int64_t hub_store_incarnation_find(hub_store_t *self, size_t index, const uint8_t *incarnation,
+                                   uint64_t *last_seq, char *err, size_t errlen)
+{
+    if (s_writable(self, index, err, errlen))
+        return HUB_STORE_EFAIL;
+    return s_inc_find(self, index, incarnation, last_seq, err, errlen);
+}
+
+int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq, int64_t last_heard,
+                              char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_INC_SEQ];
+    sqlite3_bind_int64(st, 1, iid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)last_seq);
+    if (last_heard) /* 0 is never: NULL in incarnations */
+        sqlite3_bind_int64(st, 3, last_heard);
+    return s_step_done(self, st, "cannot update an incarnation", err, errlen);
 }
 
 static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
@@ -1189,12 +1218,7 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
     int64_t iid = rc ? rc : hub_store_incarnation(self, index, NULL, 0, err, errlen);
     if (iid < 0)
         return (int)iid;
-    st = self->q[Q_INC_SEQ];
-    sqlite3_bind_int64(st, 1, iid);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)s->last_seq);
-    if (s->last_heard) /* 0 is never: NULL in incarnations */
-        sqlite3_bind_int64(st, 3, s->last_heard);
-    return s_step_done(self, st, "cannot update an incarnation", err, errlen);
+    return hub_store_put_incarnation(self, iid, s->last_seq, s->last_heard, err, errlen);
 }
 
 int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, uint64_t *hash,

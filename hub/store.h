@@ -128,6 +128,17 @@ void hub_store_rollback(hub_store_t *self);
 int64_t hub_store_incarnation(hub_store_t *self, size_t index, const uint8_t *incarnation,
                               int64_t now, char *err, size_t errlen);
 
+/* The iid of unit index's incarnation (RO_INCARNATION_LEN bytes), and its
+ * last_seq into *last_seq (if not NULL), without adding one: 0 (and
+ * *last_seq 0) when the store has none. An index seek. Returns the iid, 0,
+ * or a negative code. */
+int64_t hub_store_incarnation_find(hub_store_t *self, size_t index, const uint8_t *incarnation,
+                                   uint64_t *last_seq, char *err, size_t errlen);
+
+/* Write incarnation iid's last_seq and last_heard (0: leave it unknown). */
+int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq, int64_t last_heard,
+                              char *err, size_t errlen);
+
 /* Store report r of unit index (r->unit must be that unit) under its
  * incarnation iid (hub_store_incarnation of that unit), counted, with the
  * hash of its content (ro_report_hash). Returns 0, HUB_STORE_EDUP if (unit,

@@ -349,9 +349,9 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
         DFAIL(RO_REASON_MALFORMED, "unit id longer than %d bytes, or not clean text", RO_UNIT_MAX);
     }
     /* the version first: what a newer version means is not this hub's to judge */
-    if (msg->version != RO_PROTOCOL_VERSION)
-        DFAIL(RO_REASON_VERSION, "protocol version %u, this hub speaks %d", msg->version,
-              RO_PROTOCOL_VERSION);
+    if (msg->version < RO_PROTOCOL_V1 || msg->version > RO_PROTOCOL_VERSION)
+        DFAIL(RO_REASON_VERSION, "protocol version %u, this hub speaks %d to %d", msg->version,
+              RO_PROTOCOL_V1, RO_PROTOCOL_VERSION);
     if (out->kind == RO_KIND_NONE && unknown > 0)
         DFAIL(RO_REASON_VERSION,
               "a report body this hub does not know (it speaks protocol version %d): a newer "

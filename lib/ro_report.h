@@ -8,10 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RO_PROTOCOL_VERSION 1
-#define RO_UNIT_MAX 32            /* bytes of a unit id, without the NUL */
-#define RO_TEXT_MAX 200           /* bytes of a course name or agent version */
-#define RO_COUNT_MAX 10000000u    /* no count in the domain comes near this */
+#define RO_PROTOCOL_VERSION 2  /* the highest version spoken (docs/PROTOCOL.md, 6) */
+#define RO_PROTOCOL_V1 1       /* revision 1: a unit has one sequence, its legacy incarnation's */
+#define RO_UNIT_MAX 32         /* bytes of a unit id, without the NUL */
+#define RO_TEXT_MAX 200        /* bytes of a course name or agent version */
+#define RO_COUNT_MAX 10000000u /* no count in the domain comes near this */
 #define RO_HOURS_TENTHS_MAX 2400u /* one session: at most 240 hours */
 #define RO_FUTURE_SKEW 86400      /* seconds a report may lie ahead of the hub's clock */
 #define RO_INCARNATION_LEN 16     /* bytes of an outbox's incarnation (REVISION-2.md, 1) */

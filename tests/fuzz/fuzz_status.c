@@ -48,7 +48,7 @@ static void s_seed(void)
         for (size_t u = 0; u + 1 < n; u++) { /* the last unit stays silent */
             ro_report_t r;
             memset(&r, 0, sizeof r);
-            r.version = RO_PROTOCOL_VERSION;
+            r.version = RO_PROTOCOL_V1;
             snprintf(r.unit, sizeof r.unit, "%s", ro_registry_at(s_reg, u)->id);
             r.recorded_at = FUZZ_NOW - 86400;
             seq = (month - 1) * 4;

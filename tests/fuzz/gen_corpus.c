@@ -37,7 +37,7 @@ static ro_report_t s_report(const char *unit, uint64_t seq, ro_kind_t kind, uint
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
-    r.version = RO_PROTOCOL_VERSION;
+    r.version = RO_PROTOCOL_V1;
     snprintf(r.unit, sizeof r.unit, "%s", unit);
     r.seq = seq;
     r.recorded_at = FUZZ_NOW - 3600;

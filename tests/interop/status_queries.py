@@ -46,14 +46,14 @@ asked = set()
 
 
 def ask(query, **fields):
-    """Ask query; the answer must be ok, of protocol version 1, with the
+    """Ask query; the answer must be ok, of protocol version 2, with the
     feed's epoch, the store ok and (as_of 0) today's date."""
     name = pb.Query.Name(query)
     what = f"{name} {fields or ''} ({sys.argv[1]} encoding)"
     before = int(time.strftime("%Y%m%d", time.gmtime()))
     rep = status.ask(what, explicit, query=query, **fields)
     after = int(time.strftime("%Y%m%d", time.gmtime()))
-    rc.expect((rep.version, rep.store_state), (1, "ok"), f"{what}: version and store state")
+    rc.expect((rep.version, rep.store_state), (2, "ok"), f"{what}: version and store state")
     rc.check(rep.feed_epoch > 0, f"{what}: no feed epoch")
     rc.check(rep.as_of in (fields.get("as_of") or before, fields.get("as_of") or after),
              f"{what}: answered as of {rep.as_of}")

@@ -512,7 +512,7 @@ int main(int argc, char **argv)
     if (unit) {
         ro_report_t r;
         memset(&r, 0, sizeof r);
-        r.version = RO_PROTOCOL_VERSION;
+        r.version = RO_PROTOCOL_V1;
         r.recorded_at = ro_time_now();
         r.kind = RO_KIND_HEARTBEAT;
         snprintf(r.unit, sizeof r.unit, "%s", unit);

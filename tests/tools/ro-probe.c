@@ -99,7 +99,7 @@ static int s_command(void *sock, int ac, char **av, const uint8_t *append, size_
     if (!strcmp(cmd, "report") || !strcmp(cmd, "heartbeat")) {
         ro_report_t r;
         memset(&r, 0, sizeof r);
-        r.version = RO_PROTOCOL_VERSION;
+        r.version = RO_PROTOCOL_V1;
         r.recorded_at = s_recorded_at ? s_recorded_at : ro_time_now();
         int times = 1;
         if (!strcmp(cmd, "heartbeat")) {

@@ -110,7 +110,7 @@ static inline ro_report_t hf_report(const char *unit, uint64_t seq, ro_kind_t ki
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
-    r.version = RO_PROTOCOL_VERSION;
+    r.version = RO_PROTOCOL_V1;
     snprintf(r.unit, sizeof r.unit, "%s", unit);
     r.seq = seq;
     r.recorded_at = NOW - 3600;

@@ -590,7 +590,7 @@ static ro_hubmsg_t s_send(hub_ingest_t *in, const char *unit, uint64_t seq, cons
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
-    r.version = RO_PROTOCOL_VERSION;
+    r.version = RO_PROTOCOL_V1;
     snprintf(r.unit, sizeof r.unit, "%s", unit);
     r.seq = seq;
     r.recorded_at = NOW - 10;

@@ -243,7 +243,7 @@ static void test_version_before_faults(void **state)
 {
     (void)state;
     ro_report_t in = s_training(), out;
-    in.version = 2;
+    in.version = RO_PROTOCOL_VERSION + 1;
     strcpy(in.text, "course");
     uint8_t buf[RO_FRAME_MAX];
     int n = ro_report_encode(&in, buf, sizeof buf);
@@ -367,10 +367,17 @@ static void test_wrong_version_refused(void **state)
 {
     (void)state;
     ro_report_t in = s_training(), out;
-    in.version = 2;
+    in.version = RO_PROTOCOL_VERSION + 1;
     uint8_t buf[RO_FRAME_MAX];
     int n = ro_report_encode(&in, buf, sizeof buf);
     assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_VERSION);
+    in.version = 0;
+    n = ro_report_encode(&in, buf, sizeof buf);
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_VERSION);
+    for (in.version = RO_PROTOCOL_V1; in.version <= RO_PROTOCOL_VERSION; in.version++) {
+        n = ro_report_encode(&in, buf, sizeof buf);
+        assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_NONE);
+    }
 }
 
 static void test_no_body_refused(void **state)

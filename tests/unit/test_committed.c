@@ -138,7 +138,7 @@ static void test_swap_and_feed(void **state)
     assert_int_equal(hub_committed_feed_seq(f->c), 17); /* the feed's own business */
 
     /* a reload carries each unit's flags over by its id, whatever its new index */
-    hub_unit_flags_t old[NUNITS] = {{0, 0}, {1530000000, 7}, {0, 0}};
+    hub_unit_flags_t old[NUNITS] = {{0}, {.gap_since = 1530000000, .gap_seq = 7}, {0}};
     char err[256] = "";
     ro_registry_t *other =
         ro_registry_load(tu_write("other.csv", "id,level,division,name\n"

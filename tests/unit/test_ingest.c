@@ -271,7 +271,7 @@ static void test_ingest_refusal_uses_up_seq(void **state)
     assert_int_equal(k->conflicts, 0);
     /* another version: refused by name, nothing recorded, not even last_heard */
     ro_report_t v2 = hf_report("460000-001", 1, RO_KIND_TRAINING, 20180105, 10, 20);
-    v2.version = 2;
+    v2.version = RO_PROTOCOL_VERSION + 1;
     s_send(f, "C", &v2);
     assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
     s_replies(f, out, sizeof out);
@@ -490,6 +490,174 @@ static ro_status_reply_t *s_ask(hub_status_t *status, ro_query_t q, const char *
     return r;
 }
 
+/* ---- protocol version 2: a sequence per incarnation ------------------------ */
+
+/* A version-2 report of 460100-001 under the incarnation of 16 bytes b. */
+static ro_report_t s_v2(uint8_t b, uint64_t seq, uint32_t total)
+{
+    ro_report_t r = hf_report("460100-001", seq, RO_KIND_TRAINING, 20180105, total, 20);
+    r.version = 2;
+    memset(r.incarnation, b, sizeof r.incarnation);
+    return r;
+}
+
+/* The replies of the last flush with the version-2 fields: "peer ack N
+ * inc=XX hash=H seen=S v=V" / "peer refusal N reason inc=XX", where XX is
+ * the incarnation's first byte and H the upto_hash, or "-" when zero. */
+static void s_replies_v2(fixture_t *f, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < hub_ingest_reply_count(f->ingest); i++) {
+        const ro_hubmsg_t *m = &hub_ingest_reply_at(f->ingest, i)->msg;
+        const hub_ingest_reply_t *r = hub_ingest_reply_at(f->ingest, i);
+        char hash[24] = "-";
+        if (m->upto_hash)
+            snprintf(hash, sizeof hash, "%llx", (unsigned long long)m->upto_hash);
+        if (m->kind == RO_HUBMSG_ACK)
+            used += (size_t)snprintf(out + used, cap - used,
+                                     "%.*s ack %llu inc=%02x hash=%s "
+                                     "seen=%llu v=%u\n",
+                                     (int)r->rid_len, (const char *)r->rid,
+                                     (unsigned long long)m->seq, m->incarnation[0], hash,
+                                     (unsigned long long)m->seen, m->hub_version);
+        else
+            used +=
+                (size_t)snprintf(out + used, cap - used, "%.*s refusal %llu %s inc=%02x\n",
+                                 (int)r->rid_len, (const char *)r->rid, (unsigned long long)m->seq,
+                                 ro_reason_name(m->reason), m->incarnation[0]);
+    }
+}
+
+static void s_flush(fixture_t *f, char *out, size_t cap)
+{
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies_v2(f, out, cap);
+}
+
+/* Two outboxes of one unit (a copied folder that drew a new incarnation,
+ * or a replaced disk) and its legacy sequence count apart: each from seq 1,
+ * acked per incarnation with the content hash at upto. */
+static void test_ingest_v2_incarnations(void **state)
+{
+    fixture_t *f = *state;
+    char out[1024], want[512];
+    ro_report_t a1 = s_v2(0xaa, 1, 10), a2 = s_v2(0xaa, 2, 11), b1 = s_v2(0xbb, 1, 12);
+    ro_report_t l1 = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180105, 13, 20);
+    s_send(f, "A", &a1);
+    s_send(f, "A", &a2);
+    s_send(f, "B", &b1);
+    s_send(f, "L", &l1);
+    s_flush(f, out, sizeof out);
+    snprintf(want, sizeof want,
+             "A ack 2 inc=aa hash=%llx seen=0 v=2\nB ack 1 inc=bb hash=%llx seen=0 v=2\n"
+             "L ack 1 inc=00 hash=- seen=0 v=0\n",
+             (unsigned long long)ro_report_hash(&a2), (unsigned long long)ro_report_hash(&b1));
+    assert_string_equal(out, want);
+    assert_int_equal(f->states[1].reports, 4); /* a1, a2, b1, l1 */
+    assert_int_equal(f->states[1].participants, 10 + 11 + 12 + 13);
+    assert_int_equal(f->states[1].last_seq, 1); /* the legacy sequence's */
+    assert_int_equal(hub_ingest_counters(f->ingest)->two_agent_units, 1);
+
+    /* a resend is seen; the same seq with another report is an identity
+     * conflict, answered to its incarnation; a seq ahead is a gap */
+    ro_report_t other = s_v2(0xaa, 2, 99), ahead = s_v2(0xaa, 5, 1);
+    s_send(f, "A", &a1);
+    s_send(f, "C", &other);
+    s_send(f, "A", &ahead);
+    s_flush(f, out, sizeof out);
+    snprintf(want, sizeof want,
+             "C refusal 2 identity inc=aa\nA ack 2 inc=aa hash=%llx seen=1 v=2\n"
+             "C ack 2 inc=aa hash=%llx seen=0 v=2\nA ack 2 inc=aa hash=%llx seen=0 v=2\n",
+             (unsigned long long)ro_report_hash(&a2), (unsigned long long)ro_report_hash(&a2),
+             (unsigned long long)ro_report_hash(&a2));
+    assert_string_equal(out, want);
+    const hub_ingest_counters_t *k = hub_ingest_counters(f->ingest);
+    assert_int_equal(k->refused[RO_REASON_IDENTITY], 1);
+    assert_int_equal(k->gaps, 1);
+    assert_int_equal(f->states[1].reports, 4);
+
+    /* the sequences are in the store: a new ingest (a restarted hub) goes on */
+    uint64_t last = 0;
+    uint8_t aa[RO_INCARNATION_LEN];
+    memset(aa, 0xaa, sizeof aa);
+    assert_true(hub_store_incarnation_find(f->store, 1, aa, &last, NULL, 0) > 0);
+    assert_int_equal(last, 2);
+    hub_ingest_destroy(&f->ingest);
+    f->ingest = hub_ingest_new(f->store, f->reg, f->states, 64);
+    ro_report_t a3 = s_v2(0xaa, 3, 1);
+    s_send(f, "A", &a3);
+    s_send(f, "A", &a1);
+    s_flush(f, out, sizeof out);
+    snprintf(want, sizeof want,
+             "A ack 3 inc=aa hash=%llx seen=0 v=2\nA ack 3 inc=aa hash=%llx seen=1 v=2\n",
+             (unsigned long long)ro_report_hash(&a3), (unsigned long long)ro_report_hash(&a3));
+    assert_string_equal(out, want);
+}
+
+/* Heartbeats in version 2: an incarnation the store never stored under is
+ * answered 0 and not added; an agent holding an ack the store lacks flags
+ * the store behind until the store has it; a clock far off is flagged. */
+static void test_ingest_v2_heartbeat_witness(void **state)
+{
+    fixture_t *f = *state;
+    char out[512];
+    ro_report_t a1 = s_v2(0xaa, 1, 10);
+    s_send(f, "A", &a1);
+    s_flush(f, out, sizeof out);
+
+    ro_report_t hb = s_v2(0xcc, 0, 0);
+    hb.kind = RO_KIND_HEARTBEAT, hb.date = hb.total = hb.part = 0;
+    strcpy(hb.text, "test");
+    hb.agent_time = NOW;
+    s_send(f, "C", &hb);
+    s_flush(f, out, sizeof out);
+    assert_string_equal(out, "C ack 0 inc=cc hash=- seen=0 v=2\n");
+    uint8_t cc[RO_INCARNATION_LEN];
+    memset(cc, 0xcc, sizeof cc);
+    assert_int_equal(hub_store_incarnation_find(f->store, 1, cc, NULL, NULL, 0), 0);
+
+    const hub_ingest_counters_t *k = hub_ingest_counters(f->ingest);
+    memset(hb.incarnation, 0xaa, sizeof hb.incarnation);
+    hb.last_ack = 7; /* the store has 1: restored from an older backup */
+    hb.retained = 7, hb.retained_from = 1;
+    hb.agent_time = NOW + 2 * 3600; /* and this agent's clock is two hours ahead */
+    s_send(f, "A", &hb);
+    s_flush(f, out, sizeof out);
+    assert_int_equal(k->behind_units, 1);
+    assert_int_equal(k->skewed_agents, 1);
+    for (uint64_t seq = 2; seq <= 7; seq++) { /* the agent refills */
+        ro_report_t r = s_v2(0xaa, seq, 1);
+        s_send(f, "A", &r);
+    }
+    hb.agent_time = NOW + 5;
+    s_send(f, "A", &hb);
+    s_flush(f, out, sizeof out);
+    assert_int_equal(k->behind_units, 0);
+    assert_int_equal(k->skewed_agents, 0);
+    assert_int_equal(f->states[1].reports, 7);
+
+    /* behind by more than the agent keeps (16..20 of its acks 1..20): 8..15
+     * are lost for good, used up so that 16 on is not a gap */
+    hb.last_ack = 20, hb.retained = 5, hb.retained_from = 16;
+    s_send(f, "A", &hb);
+    s_flush(f, out, sizeof out);
+    assert_string_equal(out, "A ack 15 inc=aa hash=- seen=0 v=2\n");
+    assert_int_equal(k->behind_units, 1);
+    ro_report_t r16 = s_v2(0xaa, 16, 1);
+    s_send(f, "A", &r16);
+    s_flush(f, out, sizeof out);
+    assert_int_equal(f->states[1].reports, 8);
+    uint64_t hash = 0;
+    ro_reason_t why = RO_REASON_INVALID;
+    assert_int_equal(
+        hub_store_find(f->store, 1,
+                       hub_store_incarnation_find(f->store, 1, hb.incarnation, NULL, NULL, 0), 15,
+                       &hash, &why, NULL, 0),
+        2);
+    assert_int_equal(why, RO_REASON_NONE);
+}
+
 static void test_status_answers(void **state)
 {
     fixture_t *f = *state;
@@ -582,6 +750,8 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_held_survives_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_recorded_at_ahead_stored, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_v2_incarnations, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_v2_heartbeat_witness, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

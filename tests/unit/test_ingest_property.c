@@ -133,7 +133,7 @@ static ro_report_t s_make(rng_t *rng, const char *unit, uint64_t seq)
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
-    r.version = RO_PROTOCOL_VERSION;
+    r.version = RO_PROTOCOL_V1;
     snprintf(r.unit, sizeof r.unit, "%s", unit);
     r.seq = seq;
     r.recorded_at = NOW - 3600 - (int64_t)s_below(rng, 100000);
@@ -195,7 +195,7 @@ static world_t *s_world_new(uint64_t seed, uint32_t max_per_unit)
         w->expect[u].last_seq = w->n[u];
         ro_report_t hb;
         memset(&hb, 0, sizeof hb);
-        hb.version = RO_PROTOCOL_VERSION;
+        hb.version = RO_PROTOCOL_V1;
         snprintf(hb.unit, sizeof hb.unit, "%s", id);
         hb.kind = RO_KIND_HEARTBEAT;
         hb.recorded_at = NOW;

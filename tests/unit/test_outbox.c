@@ -195,7 +195,7 @@ static void test_append_assigns_1_2_3(void **state)
         assert_int_equal(r.seq, (uint64_t)want);
         assert_string_equal(r.unit, UNIT);
         assert_int_equal(r.recorded_at, now);
-        assert_int_equal(r.version, RO_PROTOCOL_VERSION);
+        assert_int_equal(r.version, RO_PROTOCOL_V1);
     }
     agent_outbox_stats_t st;
     s_stats(ob, &st);
@@ -691,7 +691,7 @@ static void s_make_schema_1(fixture_t *f, const char *extra, ro_report_t rs[2])
             snprintf(r.text, sizeof r.text, "平台基础 (platform basics)");
         }
         snprintf(r.unit, sizeof r.unit, "%s", UNIT);
-        r.version = RO_PROTOCOL_VERSION;
+        r.version = RO_PROTOCOL_V1;
         r.seq = (uint64_t)(2 + i);
         r.recorded_at = 1515000000 + i;
         uint8_t body[RO_FRAME_MAX];

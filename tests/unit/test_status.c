@@ -84,7 +84,7 @@ static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
-    r.version = RO_PROTOCOL_VERSION;
+    r.version = RO_PROTOCOL_V1;
     snprintf(r.unit, sizeof r.unit, "%s", ro_registry_at(f->reg, u)->id);
     r.seq = ++f->seq[u];
     r.recorded_at = NOW - 100;

@@ -40,7 +40,7 @@ static void s_make(const char *path, const ro_registry_t *reg, uint64_t n)
     for (uint64_t seq = 1; seq <= n; seq++) {
         ro_report_t r;
         memset(&r, 0, sizeof r);
-        r.version = RO_PROTOCOL_VERSION;
+        r.version = RO_PROTOCOL_V1;
         snprintf(r.unit, sizeof r.unit, "460100-001");
         r.seq = seq;
         r.recorded_at = NOW - 3600;
@@ -262,7 +262,7 @@ static void test_check_fast_in_two_halves(void **state)
         for (uint64_t seq = 1; seq <= 5; seq++) {
             ro_report_t r;
             memset(&r, 0, sizeof r);
-            r.version = RO_PROTOCOL_VERSION;
+            r.version = RO_PROTOCOL_V1;
             snprintf(r.unit, sizeof r.unit, "%s", ro_registry_at(reg, i)->id);
             r.seq = seq;
             r.recorded_at = NOW - 3600;
