@@ -1,7 +1,8 @@
 /* rolloutctl watch: the operator's live view. Follows the feed with the
  * Clone pattern (lib/ro_clone, snapshots over the status socket) and
  * redraws one frame in place with ANSI codes, plain when not a terminal;
- * --once prints one frame. Evaluation is the hub's: this only draws. */
+ * --once prints one frame. Evaluation is the hub's, and so is what counts
+ * as a problem (PROBLEMS): this only draws. */
 #include "commands.h"
 #include "ro_clone.h"
 #include "ro_codec.h"
@@ -22,8 +23,9 @@
 #include <zmq.h>
 
 #define FEED_PORT_BELOW_STATUS 1 /* hub.ini's defaults: feed 7451, status 7452 */
-#define EXTRAS_EVERY_MS 5000     /* metrics and silent units are asked this often */
+#define EXTRAS_EVERY_MS 5000     /* metrics, silent units and problems are asked this often */
 #define SILENT_SHOWN 5           /* silent units named */
+#define PROBLEMS_SHOWN 5         /* problems listed, with what to do */
 #define EVENTS_SHOWN 8           /* latest unit updates shown */
 #define ASK_TIMEOUT_MS 2000      /* a status request the live view waits for */
 
@@ -62,8 +64,11 @@ static void s_help(void)
         "A live view of the province converging on its targets: per indicator the\n"
         "province's progress bar coloured by grade band (优 良 中 差), the next milestone\n"
         "and the gap to it; a table of the divisions; the latest unit updates; silent\n"
-        "units and refusals. It follows the hub's feed and resyncs from the status\n"
-        "socket on any gap, so it survives slow links and hub restarts. Ctrl-C quits.\n"
+        "units and refusals; and the problems: how many units cannot deliver or need a\n"
+        "look, and the first 5 (unit, kind, what to do), most urgent first, as\n"
+        "`rolloutctl status --problems` lists them (asked every 5 s). It follows the\n"
+        "hub's feed and resyncs from the status socket on any gap, so it survives slow\n"
+        "links and hub restarts. Ctrl-C quits.\n"
         "\n"
         "  --feed E       the hub's feed socket (default: the status host, the port one\n"
         "                 below the status port: 7451 for 7452, as hub.ini and scripts/demo\n"
@@ -154,16 +159,18 @@ static void s_pad(ro_buf_t *b, const char *s, int width, int right_align)
 /* ---- the view ---------------------------------------------------------------- */
 
 typedef struct {
-    int color;                        /* ANSI colours */
-    int tty;                          /* redraw in place */
-    int width;                        /* terminal columns */
-    const ro_clone_t *clone;          /* province, levels, divisions, events */
-    const ro_status_reply_t *metrics; /* latest METRICS answer, may be NULL */
-    const ro_status_reply_t *silent;  /* latest SILENT answer, may be NULL */
-    const char *hub;                  /* status endpoint shown */
-    const char *feed;                 /* feed endpoint shown ("-" with --once) */
-    const char *state;                /* "live", "snapshot", "resyncing: ..." */
-    int64_t now;                      /* wall clock */
+    int color;                         /* ANSI colours */
+    int tty;                           /* redraw in place */
+    int width;                         /* terminal columns */
+    const ro_clone_t *clone;           /* province, levels, divisions, events */
+    const ro_status_reply_t *metrics;  /* latest METRICS answer, may be NULL */
+    const ro_status_reply_t *silent;   /* latest SILENT answer, may be NULL */
+    const ro_status_reply_t *problems; /* latest PROBLEMS answer, may be NULL */
+    const char *problems_why;          /* why there is none: "" not asked yet */
+    const char *hub;                   /* status endpoint shown */
+    const char *feed;                  /* feed endpoint shown ("-" with --once) */
+    const char *state;                 /* "live", "snapshot", "resyncing: ..." */
+    int64_t now;                       /* wall clock */
 } s_view_t;
 
 static const char *s_grade_color(const char *g)
@@ -335,6 +342,8 @@ static void s_frame_head(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const ro_s
     double agents = s_metric(v, "connected_agents", &have);
     if (have)
         ro_buf_printf(l, " · agents connected %.0f", agents);
+    if (v->problems)
+        ro_buf_printf(l, " · problems %u", v->problems->total);
     if (v->metrics && v->metrics->store_state)
         ro_buf_printf(l, " · store %s", v->metrics->store_state);
     ro_buf_printf(l, " · hub %s, feed %s", v->hub, v->feed);
@@ -544,6 +553,45 @@ static void s_frame_tail(ro_buf_t *f, ro_buf_t *l, const s_view_t *v)
     s_emit(f, v, l);
 }
 
+/* How many problems, and the first few: unit, kind, what to do (or what is
+ * wrong when there is nothing to do). Kinds are shown as the hub names them. */
+static void s_frame_problems(ro_buf_t *f, ro_buf_t *l, const s_view_t *v)
+{
+    LINE_START(l);
+    s_on(l, v, "\x1b[1m");
+    ro_buf_puts(l, "problems");
+    s_off(l, v);
+    const ro_status_reply_t *r = v->problems;
+    if (!r) {
+        ro_buf_printf(l, ": not known%s%s", v->problems_why[0] ? " (" : "", v->problems_why);
+        if (v->problems_why[0])
+            ro_buf_puts(l, ")");
+        s_emit(f, v, l);
+        return;
+    }
+    ro_buf_printf(l, ": %u", r->total);
+    if (r->total == 0)
+        ro_buf_puts(l, ", none");
+    else if (r->total > r->n_problems)
+        ro_buf_printf(l, ", the first %zu (all: rolloutctl status --problems)", r->n_problems);
+    s_emit(f, v, l);
+    for (size_t i = 0; i < r->n_problems; i++) {
+        const ro_status_problem_t *p = &r->problems[i];
+        LINE_START(l);
+        ro_buf_puts(l, "  ");
+        s_pad(l, p->unit, 12, 0);
+        ro_buf_puts(l, " ");
+        s_on(l, v, !strcmp(p->kind, "silent") ? "\x1b[2m" : "\x1b[31m");
+        s_pad(l, p->kind, 8, 0);
+        s_off(l, v);
+        if (p->what_to_do && p->what_to_do[0])
+            ro_buf_printf(l, " what to do: %s", p->what_to_do);
+        else
+            ro_buf_printf(l, " %s", p->text ? p->text : "");
+        s_emit(f, v, l);
+    }
+}
+
 /* One whole frame into f. */
 static void s_frame(ro_buf_t *f, const s_view_t *v)
 {
@@ -553,6 +601,7 @@ static void s_frame(ro_buf_t *f, const s_view_t *v)
     if (v->tty)
         ro_buf_puts(f, "\x1b[H"); /* home: overwrite the last frame */
     s_frame_head(f, &line, v, p);
+    s_frame_problems(f, &line, v);
     LINE_START(&line);
     s_emit(f, v, &line);
     s_frame_indicators(f, &line, v, p);
@@ -570,19 +619,31 @@ static void s_frame(ro_buf_t *f, const s_view_t *v)
 /* ---- talking to the hub ------------------------------------------------------ */
 
 typedef struct {
-    const ctl_hub_t *hub;       /* status endpoint, keys */
-    char feed[RO_ENDPOINT_MAX]; /* feed endpoint */
-    void *ctx;                  /* ZeroMQ context */
-    void *sub;                  /* the feed */
-    ro_clone_t *clone;          /* what is shown */
-    ro_status_reply_t *metrics; /* latest METRICS answer */
-    ro_status_reply_t *silent;  /* latest SILENT answer */
-    char why[1200];             /* last trouble, for the head line */
-    char err[800];              /* last request failure */
+    const ctl_hub_t *hub;        /* status endpoint, keys */
+    char feed[RO_ENDPOINT_MAX];  /* feed endpoint */
+    void *ctx;                   /* ZeroMQ context */
+    void *sub;                   /* the feed */
+    ro_clone_t *clone;           /* what is shown */
+    ro_status_reply_t *metrics;  /* latest METRICS answer */
+    ro_status_reply_t *silent;   /* latest SILENT answer */
+    ro_status_reply_t *problems; /* latest PROBLEMS answer, NULL: not known */
+    char problems_why[900];      /* why not known; "" not asked yet */
+    void *asking;                /* PROBLEMS in flight: its DEALER, NULL when none */
+    int64_t asked_ms;            /* when it was sent */
+    char why[1200];              /* last trouble, for the head line */
+    char err[800];               /* last request failure */
 } s_watch_t;
 
-/* One request on a fresh DEALER (CURVE per ctl.ini); NULL with w->err set. */
-static ro_status_reply_t *s_ask(s_watch_t *w, ro_query_t q, const char *key, uint32_t limit)
+/* The wait for a status answer: the hub's timeout, at most ASK_TIMEOUT_MS. */
+static long s_wait_ms(const s_watch_t *w)
+{
+    long wait_ms = (long)(w->hub->timeout * 1000);
+    return wait_ms > ASK_TIMEOUT_MS ? ASK_TIMEOUT_MS : wait_ms;
+}
+
+/* Send one request on a fresh DEALER (CURVE per ctl.ini), without waiting.
+ * Returns the socket (the caller's to close), or NULL with w->err set. */
+static void *s_ask_send(s_watch_t *w, ro_query_t q, const char *key, uint32_t limit)
 {
     ro_status_request_t req = ro_status_request(q);
     snprintf(req.key, sizeof req.key, "%s", key ? key : "");
@@ -592,7 +653,6 @@ static ro_status_reply_t *s_ask(s_watch_t *w, ro_query_t q, const char *key, uin
     void *sock = zmq_socket(w->ctx, ZMQ_DEALER);
     int linger = 0;
     int64_t maxmsg = RO_STATUS_FRAME_MAX;
-    ro_status_reply_t *r = NULL;
     if (!sock) {
         snprintf(w->err, sizeof w->err, "socket: %s", zmq_strerror(zmq_errno()));
         return NULL;
@@ -600,32 +660,94 @@ static ro_status_reply_t *s_ask(s_watch_t *w, ro_query_t q, const char *key, uin
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     char why[256];
-    long wait_ms = (long)(w->hub->timeout * 1000);
-    if (wait_ms > ASK_TIMEOUT_MS)
-        wait_ms = ASK_TIMEOUT_MS;
     if (ctl_curve_client(sock, &w->hub->sec, why, sizeof why) != 0) {
         snprintf(w->err, sizeof w->err, "%s", why);
-    } else if (zmq_connect(sock, w->hub->endpoint) != 0 || zmq_send(sock, body, len, 0) < 0) {
+    } else if (zmq_connect(sock, w->hub->endpoint) != 0 ||
+               zmq_send(sock, body, len, ZMQ_DONTWAIT) < 0) {
         snprintf(w->err, sizeof w->err, "%s: %s", w->hub->endpoint, zmq_strerror(zmq_errno()));
     } else {
-        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-        int rc;
-        do
-            rc = zmq_poll(&it, 1, wait_ms);
-        while (rc < 0 && zmq_errno() == EINTR && !s_stop);
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (rc == 1 && zmq_msg_recv(&m, sock, 0) >= 0)
-            r = ro_status_reply_decode(zmq_msg_data(&m), zmq_msg_size(&m), RO_DECODE_SKIP_UNKNOWN,
-                                       NULL, 0);
-        zmq_msg_close(&m);
-        if (!r)
-            snprintf(w->err, sizeof w->err, "no answer from the hub at %s within %.1f s%s",
-                     w->hub->endpoint, (double)wait_ms / 1000,
-                     w->hub->sec.curve ? " (is the operator key on its allow-list?)" : "");
+        return sock;
     }
     zmq_close(sock);
+    return NULL;
+}
+
+/* The answer waiting on sock (s_ask_send's), decoded; NULL with w->err set
+ * when there is none or it cannot be read. */
+static ro_status_reply_t *s_ask_read(s_watch_t *w, void *sock)
+{
+    ro_status_reply_t *r = NULL;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) >= 0)
+        r = ro_status_reply_decode(zmq_msg_data(&m), zmq_msg_size(&m), RO_DECODE_SKIP_UNKNOWN, NULL,
+                                   0);
+    zmq_msg_close(&m);
+    if (!r)
+        snprintf(w->err, sizeof w->err, "no answer from the hub at %s within %.1f s%s",
+                 w->hub->endpoint, (double)s_wait_ms(w) / 1000,
+                 w->hub->sec.curve ? " (is the operator key on its allow-list?)" : "");
     return r;
+}
+
+/* One request, waited for; NULL with w->err set. */
+static ro_status_reply_t *s_ask(s_watch_t *w, ro_query_t q, const char *key, uint32_t limit)
+{
+    void *sock = s_ask_send(w, q, key, limit);
+    if (!sock)
+        return NULL;
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    int rc;
+    do
+        rc = zmq_poll(&it, 1, s_wait_ms(w));
+    while (rc < 0 && zmq_errno() == EINTR && !s_stop);
+    ro_status_reply_t *r = s_ask_read(w, sock);
+    zmq_close(sock);
+    return r;
+}
+
+/* Keep r (taken over; NULL: none came, w->err says why) as the problems shown. */
+static void s_problems_got(s_watch_t *w, ro_status_reply_t *r)
+{
+    if (w->problems)
+        ro_status_reply_free(&w->problems);
+    if (r && r->status == 0) {
+        w->problems = r;
+        return;
+    }
+    if (r)
+        snprintf(w->problems_why, sizeof w->problems_why, "the hub says: %.*s", 512,
+                 r->error && r->error[0] ? r->error : "refused");
+    else
+        snprintf(w->problems_why, sizeof w->problems_why, "%s", w->err);
+    if (r)
+        ro_status_reply_free(&r);
+}
+
+/* The live view's PROBLEMS, asked without waiting (a scan of the hub's
+ * store must not hold up the feed): sent when due, read when the answer
+ * is in (s_live polls w->asking with the feed), given up on after the
+ * wait. Returns 1 when what is shown changed. */
+static int s_problems_turn(s_watch_t *w, int64_t mono, int due)
+{
+    if (w->asking) {
+        zmq_pollitem_t it = {w->asking, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 0) < 1 && mono - w->asked_ms < s_wait_ms(w))
+            return 0;
+        s_problems_got(w, s_ask_read(w, w->asking));
+        zmq_close(w->asking);
+        w->asking = NULL;
+        return 1;
+    }
+    if (!due)
+        return 0;
+    w->asking = s_ask_send(w, RO_QUERY_PROBLEMS, NULL, PROBLEMS_SHOWN);
+    w->asked_ms = mono;
+    if (!w->asking) {
+        s_problems_got(w, NULL);
+        return 1;
+    }
+    return 0;
 }
 
 /* Snapshot into the clone: drain the queue (it predates the answers), then
@@ -718,6 +840,8 @@ static void s_draw(const s_watch_t *w, int color, int tty, const char *state)
                   .clone = w->clone,
                   .metrics = w->metrics,
                   .silent = w->silent,
+                  .problems = w->problems,
+                  .problems_why = w->problems_why,
                   .hub = w->hub->endpoint,
                   .feed = w->feed[0] ? w->feed : "-",
                   .state = state,
@@ -820,17 +944,20 @@ static int s_live(s_watch_t *w, int color, int tty, double interval)
             }
             changed = 1;
         }
-        if (ro_clone_synced(w->clone) && mono >= next_extras) {
+        int due = ro_clone_synced(w->clone) && mono >= next_extras;
+        if (due) {
             s_extras(w);
             next_extras = ro_time_mono_ms() + EXTRAS_EVERY_MS;
             changed = 1;
         }
-        zmq_pollitem_t it = {w->sub, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&it, 1, 100);
+        if (s_problems_turn(w, ro_time_mono_ms(), due))
+            changed = 1;
+        zmq_pollitem_t it[2] = {{w->sub, 0, ZMQ_POLLIN, 0}, {w->asking, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(it, w->asking ? 2 : 1, 100);
         if (rc < 0 && zmq_errno() != EINTR)
             break;
         /* a backlog means we were behind (stopped, slow), not that the hub fell silent */
-        int drained = rc > 0 ? s_read_feed(w, &changed) : 1;
+        int drained = rc > 0 && (it[0].revents & ZMQ_POLLIN) ? s_read_feed(w, &changed) : 1;
         if (drained && ro_clone_tick(w->clone, ro_time_mono_ms()) == RO_CLONE_RESYNC &&
             strncmp(w->why, "resyncing", 9) != 0) {
             snprintf(w->why, sizeof w->why, "resyncing: %s", ro_clone_why(w->clone));
@@ -912,6 +1039,7 @@ int ctl_watch_main(const ctl_hub_t *hub, int argc, char **argv)
             code = 1;
         } else {
             s_extras(&w);
+            s_problems_got(&w, s_ask(&w, RO_QUERY_PROBLEMS, NULL, PROBLEMS_SHOWN));
             s_draw(&w, color, 0, "snapshot");
         }
     } else {
@@ -921,6 +1049,10 @@ int ctl_watch_main(const ctl_hub_t *hub, int argc, char **argv)
         ro_status_reply_free(&w.metrics);
     if (w.silent)
         ro_status_reply_free(&w.silent);
+    if (w.problems)
+        ro_status_reply_free(&w.problems);
+    if (w.asking)
+        zmq_close(w.asking);
     ro_clone_destroy(&w.clone);
     if (w.sub)
         zmq_close(w.sub);

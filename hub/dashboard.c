@@ -1,8 +1,9 @@
 /* hub_dashboard: the page is a byte array the build made from
  * dashboard.html; /api/status is assembled from in-process status answers
- * (PROVINCE, LEVEL, DIVISIONS, METRICS, SERIES) plus the targets'
+ * (PROVINCE, LEVEL, DIVISIONS, METRICS, SERIES, PROBLEMS) plus the targets'
  * milestones and the scope fields each indicator divides, and handed to
- * hub_http as a copy. */
+ * hub_http as a copy. What a problem is, and what to do about it, is
+ * hub_problems' (through PROBLEMS); this only lists them. */
 #include "dashboard.h"
 #include "http.h"
 #include "ro_json.h"
@@ -33,10 +34,12 @@ struct hub_dashboard {
     uint64_t series_seq;          /* feed seq the series was computed at (status thread) */
     int64_t series_ms;            /* when; 0 = never */
     uint64_t targets_gen;         /* counts hub_dashboard_set_targets */
-    pthread_mutex_t series_mu;    /* guards series: the status thread builds it, the main
-                                     thread reads it */
+    int64_t problems_ms;          /* when the problems were built; 0 = never (status thread) */
+    pthread_mutex_t built_mu;     /* guards series and problems: the status thread builds
+                                     them, the main thread reads them */
     ro_buf_t series;              /* the cached "series" JSON array */
-    atomic_int series_fresh;      /* a new series: /api/status is rebuilt with it */
+    ro_buf_t problems;            /* the cached "problems" JSON object; empty: not yet */
+    atomic_int fresh;             /* a new series or problems: /api/status is rebuilt */
     int64_t metrics_ms;           /* when /metrics was last rebuilt */
 };
 
@@ -84,7 +87,8 @@ hub_dashboard_t *hub_dashboard_new(const char *hostport, hub_status_t *status,
     self->metrics = metrics;
     self->targets = targets;
     ro_buf_init(&self->series);
-    pthread_mutex_init(&self->series_mu, NULL);
+    ro_buf_init(&self->problems);
+    pthread_mutex_init(&self->built_mu, NULL);
     self->http = hub_http_start(hostport, self->address, sizeof self->address, err, errlen);
     if (!self->http ||
         hub_http_put(self->http, "/", "text/html; charset=utf-8", hub_dashboard_page,
@@ -108,7 +112,8 @@ void hub_dashboard_destroy(hub_dashboard_t **self_p)
     hub_dashboard_t *self = *self_p;
     hub_http_stop(&self->http);
     ro_buf_free(&self->series);
-    pthread_mutex_destroy(&self->series_mu);
+    ro_buf_free(&self->problems);
+    pthread_mutex_destroy(&self->built_mu);
     free(self);
     *self_p = NULL;
 }
@@ -199,6 +204,18 @@ static void s_targets(ro_buf_t *b, const ro_targets_t *t)
     ro_buf_puts(b, "]");
 }
 
+/* Put b (taken over) in place of *slot, a document of the status thread's,
+ * and have /api/status rebuilt with it. */
+static void s_swap(hub_dashboard_t *self, ro_buf_t *slot, ro_buf_t *b)
+{
+    pthread_mutex_lock(&self->built_mu);
+    ro_buf_t old = *slot;
+    *slot = *b;
+    pthread_mutex_unlock(&self->built_mu);
+    ro_buf_free(&old);
+    atomic_store(&self->fresh, 1);
+}
+
 /* The province's ratio indicators read from items and cases, over time. */
 /* Build the series of the ratio indicators (a SERIES answer each: a scan
  * of the store, during which the status API lets committed's lock go) and
@@ -244,25 +261,73 @@ static int s_series(hub_dashboard_t *self, int64_t now)
         ro_buf_free(&b);
         return -1;
     }
-    pthread_mutex_lock(&self->series_mu);
-    ro_buf_t old = self->series;
-    self->series = b;
-    pthread_mutex_unlock(&self->series_mu);
-    ro_buf_free(&old);
-    atomic_store(&self->series_fresh, 1);
+    s_swap(self, &self->series, &b);
+    return 0;
+}
+
+/* Ask PROBLEMS for the first HUB_DASHBOARD_PROBLEMS_SHOWN as the status
+ * socket's clients do (the same answer: the store's part scanned with
+ * committed's lock let go), and swap its JSON in: {"total", "list"}, or
+ * {"total": null, "error"} when the hub could not say. Called with
+ * committed's lock held, from the status thread. Returns 0, or -1 when out
+ * of memory (nothing is swapped in). */
+static int s_problems(hub_dashboard_t *self, int64_t now)
+{
+    ro_status_request_t req = ro_status_request(RO_QUERY_PROBLEMS);
+    req.limit = HUB_DASHBOARD_PROBLEMS_SHOWN;
+    uint8_t rb[RO_STATUS_REQUEST_MAX];
+    int rlen = ro_status_request_encode(&req, rb, sizeof rb);
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    ro_status_reply_t *r = NULL;
+    if (rlen >= 0 && hub_status_answer(self->status, rb, (size_t)rlen, now, &out, &out_len) == 0)
+        r = ro_status_reply_decode(out, out_len, RO_DECODE_STRICT, NULL, 0);
+    free(out);
+    if (!r)
+        return -1;
+    ro_buf_t b;
+    ro_buf_init(&b);
+    if (r->status != 0) {
+        ro_buf_puts(&b, "{\"total\":null,\"list\":[],\"error\":");
+        ro_json_str(&b, r->error && r->error[0] ? r->error : "no answer");
+        ro_buf_puts(&b, "}");
+    } else {
+        ro_buf_printf(&b, "{\"total\":%u,\"list\":[", (unsigned)r->total);
+        for (size_t i = 0; i < r->n_problems; i++) {
+            const ro_status_problem_t *p = &r->problems[i];
+            ro_buf_puts(&b, i ? ",{\"unit\":" : "{\"unit\":");
+            ro_json_str(&b, p->unit);
+            ro_buf_puts(&b, ",\"kind\":");
+            ro_json_str(&b, p->kind);
+            ro_buf_printf(&b, ",\"since\":%lld,\"text\":", (long long)p->since);
+            ro_json_str(&b, p->text);
+            ro_buf_puts(&b, ",\"what_to_do\":");
+            ro_json_str(&b, p->what_to_do);
+            ro_buf_puts(&b, "}");
+        }
+        ro_buf_puts(&b, "]}");
+    }
+    ro_status_reply_free(&r);
+    if (b.failed) {
+        ro_buf_free(&b);
+        return -1;
+    }
+    s_swap(self, &self->problems, &b);
     return 0;
 }
 
 void hub_dashboard_series_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms)
 {
     uint64_t seq = hub_feed_seq(self->feed);
-    if (self->series_ms != 0 &&
-        (seq == self->series_seq || mono_ms - self->series_ms < HUB_DASHBOARD_SERIES_MS))
-        return;
-    if (s_series(self, now) == 0) {
+    if ((self->series_ms == 0 ||
+         (seq != self->series_seq && mono_ms - self->series_ms >= HUB_DASHBOARD_SERIES_MS)) &&
+        s_series(self, now) == 0) {
         self->series_seq = seq;
         self->series_ms = mono_ms;
     }
+    if ((self->problems_ms == 0 || mono_ms - self->problems_ms >= HUB_DASHBOARD_PROBLEMS_MS) &&
+        s_problems(self, now) == 0)
+        self->problems_ms = mono_ms;
 }
 
 char *hub_dashboard_json(hub_dashboard_t *self, int64_t now)
@@ -292,12 +357,17 @@ char *hub_dashboard_json(hub_dashboard_t *self, int64_t now)
     ro_buf_puts(&b, ",\"targets\":");
     s_targets(&b, self->targets);
     ro_buf_puts(&b, ",\"series\":");
-    pthread_mutex_lock(&self->series_mu);
+    pthread_mutex_lock(&self->built_mu);
     if (self->series.len)
         ro_buf_put(&b, self->series.data, self->series.len);
     else
         ro_buf_puts(&b, "[]");
-    pthread_mutex_unlock(&self->series_mu);
+    ro_buf_puts(&b, ",\"problems\":");
+    if (self->problems.len)
+        ro_buf_put(&b, self->problems.data, self->problems.len);
+    else
+        ro_buf_puts(&b, "null");
+    pthread_mutex_unlock(&self->built_mu);
     ro_buf_puts(&b, ",\"metrics\":{");
     for (size_t i = 0; mets && i < mets->n_metrics; i++) {
         if (i)
@@ -362,8 +432,7 @@ void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms)
         self->metrics_ms = mono_ms;
     }
     uint64_t seq = hub_feed_seq(self->feed);
-    int moved =
-        self->built_ms == 0 || seq != self->built_seq || atomic_exchange(&self->series_fresh, 0);
+    int moved = self->built_ms == 0 || seq != self->built_seq || atomic_exchange(&self->fresh, 0);
     /* the page shows silent units and metrics too: rebuild now and then anyway */
     if (!(moved && mono_ms - self->built_ms >= HUB_DASHBOARD_REFRESH_MS) &&
         mono_ms - self->built_ms < 5 * HUB_DASHBOARD_REFRESH_MS)

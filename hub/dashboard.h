@@ -1,8 +1,9 @@
 /* hub_dashboard: what the hub's HTTP port shows: the page at / (embedded
  * at build time, no network beyond the hub), its data at /api/status and
  * Prometheus text at /metrics, rebuilt on the main thread from the status
- * API's own answers, except the series, a scan of the store, which the
- * status thread builds (it lets committed's lock go while it scans, so ingest
+ * API's own answers, except the series and the problems (PROBLEMS, the
+ * status socket's own answer), which scan the store: the status thread
+ * builds those (it lets committed's lock go while it scans, so ingest
  * never waits for it). hub_http only serves copies of them. */
 #ifndef HUB_DASHBOARD_H
 #define HUB_DASHBOARD_H
@@ -15,8 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HUB_DASHBOARD_REFRESH_MS 1000 /* rebuild /api/status at most this often */
-#define HUB_DASHBOARD_SERIES_MS 5000  /* and its series (a scan of the store) */
+#define HUB_DASHBOARD_REFRESH_MS 1000    /* rebuild /api/status at most this often */
+#define HUB_DASHBOARD_SERIES_MS 5000     /* and its series (a scan of the store) */
+#define HUB_DASHBOARD_PROBLEMS_MS 5000   /* and its problems (a scan of the store too) */
+#define HUB_DASHBOARD_PROBLEMS_SHOWN 100 /* problems listed; "total" counts them all */
 
 typedef struct hub_dashboard hub_dashboard_t;
 
@@ -39,12 +42,14 @@ void hub_dashboard_set_targets(hub_dashboard_t *self, const ro_targets_t *target
 void hub_dashboard_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms);
 
 /* Rebuild the series when due (never built, or the feed moved and
- * HUB_DASHBOARD_SERIES_MS passed). The status thread's, called with the
- * committed's lock held, like an answer. */
+ * HUB_DASHBOARD_SERIES_MS passed), and the problems when due (never
+ * built, or HUB_DASHBOARD_PROBLEMS_MS passed: silent units come with time,
+ * not with the feed). The status thread's, called with the committed's
+ * lock held, like an answer. */
 void hub_dashboard_series_tick(hub_dashboard_t *self, int64_t now, int64_t mono_ms);
 
 /* The JSON of /api/status as it would be built now, with the last series
- * built; malloc'ed, the caller's to free; NULL when out of memory. */
+ * and problems built; malloc'ed, the caller's to free; NULL when out of memory. */
 char *hub_dashboard_json(hub_dashboard_t *self, int64_t now);
 
 /* The address served, "HOST:PORT". */

@@ -32,6 +32,11 @@ api() { curl -sf "http://$HTTP$1"; }
 api_caught_up() { [ "$(api /api/status | jq -r .feed_seq)" == "$(hub_feed_seq)" ]; }
 wait_until 10 api_caught_up || fail "/api/status lags the feed"
 expect_eq "$(api /api/status | jq -r .province.reports)" 8 "/api/status province reports"
+# its problems are rebuilt every 5 s, not with the feed: wait for them too
+problems_caught_up() {
+  [ "$(api /api/status | jq -r .problems.total)" == "$(ctl status --problems --json | jq -r .total)" ]
+}
+wait_until 15 problems_caught_up || fail "/api/status's problems lag: $(api /api/status | jq -c '.problems.total')"
 
 # the browser: DOM after the page's first fetch and render, then a screenshot
 export HOME=$T/chromium-home
@@ -79,6 +84,16 @@ say "$n numbers on the page equal rolloutctl status --json"
 # and the visible text of a few of them
 grep -q '>8</span>' "$T/dom.html" || fail "the page does not read 8 reports"
 grep -q '>4 / 893</span>' "$T/dom.html" || fail "the page does not read 4 / 893 units reporting"
+# the problems (issue 15): as many as rolloutctl status --problems counts (889
+# units never heard from), the first 100 in its order, and how many more
+want=$(ctl status --problems --limit 100 --json)
+expect_eq "$(awk '$1 == "problems.total" { print $2 }' "$T/shown.txt")" "$(jq -r .total <<<"$want")" \
+  "problems counted on the page"
+expect_eq "$(jq -r .total <<<"$want")" 889 "problems of the 889 units never heard from"
+expect_eq "$(grep -o 'data-problem="[^"]*"' "$T/dom.html" | sed -E 's/data-problem="(.*)"/\1/' | paste -sd ' ')" \
+  "$(jq -r '[.problems[] | .unit + ":" + .kind] | join(" ")' <<<"$want")" "the problems the page lists, in order"
+grep -q 'id="problems-more">and 789 more' "$T/dom.html" || fail "the page does not say how many more problems there are"
+expect_eq "$(api /api/status | jq '.problems.list | length')" 100 "problems in /api/status"
 
 chrome --hide-scrollbars --window-size=1400,1900 --screenshot="$ART/dashboard.png" "http://$HTTP/" >/dev/null ||
   fail "no screenshot: $(tail -5 "$T/chromium.log")"

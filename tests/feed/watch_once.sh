@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `rolloutctl watch --once` prints one frame of a known state: the province's
 # indicators with their goals, shares, grades and gaps, the divisions and
-# levels, silent units and refusals; plain text when not a terminal.
+# levels, silent units, refusals and problems; plain text when not a terminal.
 source "$(dirname "$0")/feed_lib.sh"
 
 hub_config; hub_start
@@ -38,6 +38,14 @@ l=$(line "municipal"); has "$l" "2/660"
 l=$(line "province   海南省"); has "$l" "2/893"; has "$l" "54.5%"
 l=$(line "silent units"); has "$l" "silent units: 891"; has "$l" "never heard"
 l=$(line "refusals"); has "$l" "invalid 1"; has "$l" "1 in all"
+# the problems (issue 15): the count, and the first five, most urgent first:
+# the refused report, then units never heard from, each with what to do
+has "$(line "units reporting")" "problems 892"
+has "$(line "^problems")" "problems: 892, the first 5"
+l=$(grep -A1 "^problems" "$out" | tail -1)
+has "$l" "460100-001   refused  what to do: the unit's staff record the event again"
+expect_eq "$(grep -A5 "^problems" "$out" | grep -c "silent   what to do: install and start rollout-agent")" 4 \
+  "units never heard from among the first problems"
 # the watch's usage errors are usage errors
 rc=0; ctl watch --bogus >/dev/null 2>&1 || rc=$?
 expect_eq "$rc" 2 "exit status of watch --bogus"
