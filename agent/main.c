@@ -51,9 +51,10 @@ static void s_help(FILE *out)
             "  run      the service: send waiting events to the hub, resend until the hub\n"
             "           acknowledges them, send heartbeats. Logs to stderr. SIGTERM or SIGINT\n"
             "           stop it cleanly; nothing recorded is lost by stopping.\n"
-            "  status   events waiting in the outbox, the next seq, the last seq the hub\n"
-            "           acknowledged, the acknowledged events kept to refill the hub, events\n"
-            "           the hub refused, and whether the hub answers a heartbeat within 2 s.\n"
+            "  status   the outbox's identity, events waiting in it, the next seq, the last\n"
+            "           seq the hub acknowledged (and their wire seqs), the acknowledged\n"
+            "           events kept to refill the hub, events the hub refused, and whether the\n"
+            "           hub answers a heartbeat within 2 s (and in which protocol version).\n"
             "           --json prints one JSON object; --no-hub skips the hub.\n"
             "\n"
             "Record kinds (details: rollout-agent record --help):\n"
@@ -838,10 +839,12 @@ static int s_cmd_status(const ro_agent_config_t *cfg, int argc, char **argv)
             v->probe = 0;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("Usage: rollout-agent [--config FILE] status [--json] [--no-hub]\n"
-                   "Shows events waiting, next seq, last ack, retained (acknowledged, kept\n"
-                   "to refill the hub) and refused events, and whether the\n"
-                   "hub answers a heartbeat within 2 s (skipped with --no-hub). Exits 1 when\n"
-                   "the outbox cannot be read or the hub is silent or refuses the unit.\n");
+                   "Shows the outbox's identity (legacy, or its incarnation and base: wire\n"
+                   "seq = seq - base), events waiting, next seq, last ack, retained\n"
+                   "(acknowledged, kept to refill the hub) and refused events, and whether the\n"
+                   "hub answers a heartbeat within 2 s, asked in protocol version 2 and again\n"
+                   "in 1 if refused (skipped with --no-hub). Exits 1 when the outbox cannot be\n"
+                   "read or the hub is silent or refuses the unit.\n");
             return 0;
         } else
             return s_fail(EXIT_USAGE,
