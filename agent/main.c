@@ -51,9 +51,10 @@ static void s_help(FILE *out)
             "  run      the service: send waiting events to the hub, resend until the hub\n"
             "           acknowledges them, send heartbeats. Logs to stderr. SIGTERM or SIGINT\n"
             "           stop it cleanly; nothing recorded is lost by stopping.\n"
-            "  status   events waiting in the outbox, the next seq, the last seq the hub\n"
-            "           acknowledged, the acknowledged events kept to refill the hub, events\n"
-            "           the hub refused, and whether the hub answers a heartbeat within 2 s.\n"
+            "  status   the outbox's identity, events waiting in it, the next seq, the last\n"
+            "           seq the hub acknowledged (and their wire seqs), the acknowledged\n"
+            "           events kept to refill the hub, events the hub refused, and whether the\n"
+            "           hub answers a heartbeat within 2 s (and in which protocol version).\n"
             "           --json prints one JSON object; --no-hub skips the hub.\n"
             "\n"
             "Record kinds (details: rollout-agent record --help):\n"
@@ -666,9 +667,18 @@ typedef struct {
     int probe;                               /* the hub was asked */
     int answered;                            /* and answered */
     int replaced;                            /* it holds more than this outbox recorded */
+    int legacy;                              /* the outbox's incarnation is the legacy one */
     agent_probe_t pr;                        /* its answer */
     char perr[600];                          /* why it did not answer */
 } status_view_t;
+
+/* The outbox's incarnation is the legacy one (its sequence is the unit's
+ * first, the same in both protocol versions). */
+static int s_legacy(const agent_outbox_stats_t *st)
+{
+    static const uint8_t zero[AGENT_INCARNATION_LEN];
+    return st->base == 0 && memcmp(st->incarnation, zero, sizeof zero) == 0;
+}
 
 /* Read the outbox and ask the hub (v->probe set). Returns 0, or the exit
  * status after saying why. */
@@ -696,10 +706,23 @@ static int s_status_gather(const ro_agent_config_t *cfg, status_view_t *v)
         agent_outbox_destroy(&ob);
     }
     if (v->probe)
-        v->answered = agent_sender_probe(cfg, (uint64_t)v->st.depth, PROBE_MS, &v->pr, v->perr,
-                                         sizeof v->perr) == 0;
-    v->replaced = v->answered && !v->pr.refused && v->pr.upto >= v->st.next_seq;
+        v->answered =
+            agent_sender_probe(cfg, &v->st, PROBE_MS, &v->pr, v->perr, sizeof v->perr) == 0;
+    /* version 2 answers in the incarnation's wire seqs; version 1 in the
+     * unit's legacy sequence, which is this outbox's only when legacy */
+    v->legacy = s_legacy(&v->st);
+    if (v->answered && !v->pr.refused && v->pr.hub_version >= 2)
+        v->replaced = v->pr.upto + v->st.base >= v->st.next_seq;
+    else if (v->answered && !v->pr.refused)
+        v->replaced = v->legacy && v->pr.upto >= v->st.next_seq;
     return 0;
+}
+
+/* An identity in hex: the first n bytes. */
+static void s_hex(const uint8_t *id, int n, char *out)
+{
+    for (int i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
 }
 
 static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
@@ -713,6 +736,12 @@ static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
            ",\"retained_bytes\":%" PRId64 ",\"refused\":%" PRId64 ",\"recent_refusals\":[",
            v->exists ? "true" : "false", v->st.depth, v->st.next_seq, v->st.last_ack,
            v->st.retained, v->st.retained_from, v->st.retained_bytes, v->st.refused);
+    char hex[2 * AGENT_INCARNATION_LEN + 1];
+    s_hex(v->st.incarnation, AGENT_INCARNATION_LEN, hex);
+    printf(",\"incarnation\":\"%s\",\"legacy\":%s,\"base\":%" PRIu64 ",\"wire_next_seq\":%" PRIu64
+           ",\"wire_last_ack\":%" PRIu64,
+           hex, s_legacy(&v->st) ? "true" : "false", v->st.base, v->st.next_seq - v->st.base,
+           v->st.last_ack - v->st.base);
     for (int i = 0; i < v->nrecent; i++) {
         printf(
             "%s{\"seq\":%" PRIu64 ",\"reason\":\"%s\",\"at\":%" PRId64 ",\"text\":", i ? "," : "",
@@ -728,8 +757,9 @@ static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
         printf(",\"refused\":true,\"reason\":\"%s\",\"text\":", ro_reason_name(v->pr.reason));
         s_json_string(stdout, v->pr.text);
     } else if (v->answered) {
-        printf(",\"refused\":false,\"stored_upto\":%" PRIu64 ",\"outbox_replaced\":%s", v->pr.upto,
-               v->replaced ? "true" : "false");
+        printf(",\"refused\":false,\"version\":%u,\"stored_upto\":%" PRIu64
+               ",\"outbox_replaced\":%s",
+               v->pr.hub_version, v->pr.upto, v->replaced ? "true" : "false");
     }
     if (v->answered)
         printf(",\"rtt_ms\":%" PRId64, v->pr.rtt_ms);
@@ -745,8 +775,16 @@ static void s_status_text(const ro_agent_config_t *cfg, const status_view_t *v)
     printf("unit        %s\n", cfg->unit);
     printf("outbox      %s%s\n", cfg->outbox, v->exists ? "" : " (none yet: nothing recorded)");
     printf("waiting     %" PRId64 " event%s\n", v->st.depth, v->st.depth == 1 ? "" : "s");
-    printf("next seq    %" PRIu64 "\n", v->st.next_seq);
-    printf("last ack    %" PRIu64 "\n", v->st.last_ack);
+    char hex[17];
+    s_hex(v->st.incarnation, 8, hex);
+    if (s_legacy(&v->st))
+        printf("identity    legacy (the unit's first sequence, as revision 1 numbered it)\n");
+    else
+        printf("identity    incarnation %s..., wire seq = seq - %" PRIu64 "\n", hex, v->st.base);
+    printf("next seq    %" PRIu64 " (wire %" PRIu64 ")\n", v->st.next_seq,
+           v->st.next_seq - v->st.base);
+    printf("last ack    %" PRIu64 " (wire %" PRIu64 ")\n", v->st.last_ack,
+           v->st.last_ack - v->st.base);
     if (v->st.retained > 0)
         printf("retained    %" PRId64 " acknowledged event%s, seq %" PRIu64 "..%" PRIu64
                " (%" PRId64 " KiB), kept to refill the hub\n",
@@ -765,10 +803,23 @@ static void s_status_text(const ro_agent_config_t *cfg, const status_view_t *v)
     else if (v->pr.refused)
         printf("hub         %s: answers, but REFUSES this unit (%s): %s\n", cfg->hub,
                ro_reason_name(v->pr.reason), v->pr.text);
-    else
-        printf("hub         %s: answers in %" PRId64 " ms; has stored up to seq %" PRIu64 "\n",
+    else if (v->pr.hub_version >= 2)
+        printf("hub         %s: answers in %" PRId64 " ms; has stored up to wire seq %" PRIu64
+               " of this identity\n",
                cfg->hub, v->pr.rtt_ms, v->pr.upto);
-    if (v->replaced)
+    else if (s_legacy(&v->st))
+        printf("hub         %s: answers in %" PRId64 " ms (protocol version 1); has stored up "
+               "to seq %" PRIu64 "\n",
+               cfg->hub, v->pr.rtt_ms, v->pr.upto);
+    else
+        printf("hub         %s: answers in %" PRId64 " ms, but speaks protocol version 1 "
+               "only: this outbox's events wait until the hub is upgraded to revision 2\n",
+               cfg->hub, v->pr.rtt_ms);
+    if (v->replaced && v->pr.hub_version >= 2)
+        printf("NOTE        the hub holds more under this identity than this outbox ever "
+               "numbered: another agent or an old copy uses it; `run` draws a new identity "
+               "(nothing is lost)\n");
+    else if (v->replaced)
         printf("WARNING     the hub has stored more than this outbox ever recorded (next seq "
                "%" PRIu64 "): the outbox was replaced; new events will be refused as "
                "conflicts\n",
@@ -788,10 +839,12 @@ static int s_cmd_status(const ro_agent_config_t *cfg, int argc, char **argv)
             v->probe = 0;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("Usage: rollout-agent [--config FILE] status [--json] [--no-hub]\n"
-                   "Shows events waiting, next seq, last ack, retained (acknowledged, kept\n"
-                   "to refill the hub) and refused events, and whether the\n"
-                   "hub answers a heartbeat within 2 s (skipped with --no-hub). Exits 1 when\n"
-                   "the outbox cannot be read or the hub is silent or refuses the unit.\n");
+                   "Shows the outbox's identity (legacy, or its incarnation and base: wire\n"
+                   "seq = seq - base), events waiting, next seq, last ack, retained\n"
+                   "(acknowledged, kept to refill the hub) and refused events, and whether the\n"
+                   "hub answers a heartbeat within 2 s, asked in protocol version 2 and again\n"
+                   "in 1 if refused (skipped with --no-hub). Exits 1 when the outbox cannot be\n"
+                   "read or the hub is silent or refuses the unit.\n");
             return 0;
         } else
             return s_fail(EXIT_USAGE,

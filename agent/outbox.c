@@ -42,6 +42,15 @@ enum {
     S_REFUSED_LAST,
     S_INCARNATION,
     S_DATA_VERSION,
+    S_FIND,
+    S_FIND_REFUSED,
+    S_COUNT_UPTO,
+    S_RENUMBER,
+    S_SWITCH_META,
+    S_REFILL,
+    S_REFILL_META,
+    S_STORE_ID,
+    S_SET_STORE_ID,
     S_STMT_COUNT
 };
 
@@ -55,12 +64,14 @@ static const char *s_sql[S_STMT_COUNT] = {
     [S_BEGIN_READ] = "BEGIN",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_META] = "SELECT unit, next_seq, last_ack, retained, retained_bytes FROM meta WHERE id = 1",
+    [S_META] = "SELECT unit, next_seq, last_ack, retained, retained_bytes, base, incarnation "
+               "FROM meta WHERE id = 1",
     [S_COUNT] = "SELECT count(*) FROM outbox INDEXED BY outbox_waiting WHERE acked_at IS NULL",
     [S_INSERT] = "INSERT INTO outbox(seq, body, incarnation, hash) "
                  "VALUES (?1, ?2, (SELECT incarnation FROM meta WHERE id = 1), ?3)",
     [S_SET_NEXT] = "UPDATE meta SET next_seq = ?1 WHERE id = 1",
     [S_AFTER] = "SELECT seq, body FROM outbox WHERE seq > ?1 AND acked_at IS NULL "
+                "AND incarnation = (SELECT incarnation FROM meta WHERE id = 1) "
                 "ORDER BY seq LIMIT ?2",
     [S_MARK_ACKED] = "UPDATE outbox INDEXED BY outbox_waiting SET acked_at = ?2 "
                      "WHERE acked_at IS NULL AND seq <= ?1 RETURNING length(body)",
@@ -70,7 +81,7 @@ static const char *s_sql[S_STMT_COUNT] = {
     [S_PRUNE] = "DELETE FROM outbox WHERE seq <= ?1 AND acked_at IS NOT NULL",
     [S_UNRETAIN] = "UPDATE meta SET retained = retained - ?1, "
                    "retained_bytes = retained_bytes - ?2 WHERE id = 1",
-    [S_RETAINED_FROM] = "SELECT seq FROM outbox WHERE seq <= ?1 ORDER BY seq LIMIT 1",
+    [S_RETAINED_FROM] = "SELECT seq FROM outbox WHERE seq > ?2 AND seq <= ?1 ORDER BY seq LIMIT 1",
     [S_MOVE_REFUSED] = "INSERT OR REPLACE INTO refused(seq, body, reason, text, at) "
                        "SELECT seq, body, ?2, ?3, ?4 FROM outbox "
                        "WHERE seq = ?1 AND acked_at IS NULL",
@@ -79,6 +90,25 @@ static const char *s_sql[S_STMT_COUNT] = {
     [S_REFUSED_LAST] = "SELECT seq, reason, text, at FROM refused ORDER BY seq DESC LIMIT ?1",
     [S_INCARNATION] = "SELECT incarnation FROM meta WHERE id = 1",
     [S_DATA_VERSION] = "PRAGMA data_version",
+    [S_FIND] = "SELECT hash, acked_at IS NULL FROM outbox WHERE seq = ?1 "
+               "AND incarnation = (SELECT incarnation FROM meta WHERE id = 1)",
+    [S_FIND_REFUSED] = "SELECT ro_body_hash(body) FROM refused WHERE seq = ?1",
+    [S_COUNT_UPTO] = "SELECT count(*) FROM outbox WHERE seq <= ?1",
+    /* every waiting row, densely from ?1 + 1 on in seq order: all new seqs
+     * are above every old one, so no two rows ever hold one seq */
+    [S_RENUMBER] = "UPDATE outbox SET seq = ?1 + r.n, incarnation = ?2 FROM "
+                   "(SELECT seq AS old, row_number() OVER (ORDER BY seq) AS n FROM outbox "
+                   "WHERE acked_at IS NULL) AS r WHERE outbox.seq = r.old",
+    [S_SWITCH_META] = "UPDATE meta SET incarnation = ?2, base = ?1, last_ack = ?1, "
+                      "next_seq = ?1 + 1 + ?3 WHERE id = 1",
+    [S_REFILL] = "UPDATE outbox SET acked_at = NULL WHERE seq > ?1 AND seq <= ?2 "
+                 "AND acked_at IS NOT NULL "
+                 "AND incarnation = (SELECT incarnation FROM meta WHERE id = 1) "
+                 "RETURNING seq, length(body)",
+    [S_REFILL_META] = "UPDATE meta SET last_ack = ?1, retained = retained - ?2, "
+                      "retained_bytes = retained_bytes - ?3 WHERE id = 1",
+    [S_STORE_ID] = "SELECT store_id FROM meta WHERE id = 1",
+    [S_SET_STORE_ID] = "UPDATE meta SET store_id = ?1 WHERE id = 1",
 };
 
 /* The statements an idle `run` uses (the heartbeat's counters, the poll for
@@ -130,6 +160,11 @@ static const char *s_migrations[AGENT_OUTBOX_SCHEMA] = {
           "UPDATE meta SET incarnation = zeroblob(16);"
           "UPDATE outbox SET incarnation = zeroblob(16), hash = ro_body_hash(body);"
           "CREATE INDEX outbox_waiting ON outbox (seq) WHERE acked_at IS NULL;",
+    /* 2 -> 3 (protocol version 2): base, so that an incarnation drawn again
+     * (agent_outbox_switch) numbers its wire seqs from 1 while the local
+     * seqs, the rows' keys, go on from next_seq: wire = local - base. Every
+     * outbox so far has one incarnation numbered from 1: base 0. */
+    [2] = "ALTER TABLE meta ADD COLUMN base INTEGER NOT NULL DEFAULT 0;",
 };
 
 struct agent_outbox {
@@ -584,10 +619,9 @@ static int s_migrate(agent_outbox_t *self, int64_t from, char *err, size_t errle
         goto fail;
     if (now_version < AGENT_OUTBOX_SCHEMA)
         ro_log(LOG_NOTICE,
-               "outbox %s: upgraded from schema %lld to %d; its %lld waiting event%s kept, "
-               "under the legacy incarnation",
+               "outbox %s: upgraded from schema %lld to %d; its %lld waiting event%s kept%s",
                self->path, (long long)now_version, AGENT_OUTBOX_SCHEMA, (long long)waiting,
-               ro_s((uint64_t)waiting));
+               ro_s((uint64_t)waiting), now_version < 2 ? ", under the legacy incarnation" : "");
     return 0;
 fail:
     snprintf(err, errlen,
@@ -810,10 +844,12 @@ static int s_count(agent_outbox_t *self, int which, int64_t *out)
 
 /* The meta row's counters. */
 typedef struct {
-    uint64_t next_seq;      /* seq of the next append */
-    uint64_t last_ack;      /* highest seq acknowledged */
-    int64_t retained;       /* acknowledged events kept */
-    int64_t retained_bytes; /* their bodies' bytes */
+    uint64_t next_seq;                          /* seq of the next append */
+    uint64_t last_ack;                          /* highest seq acknowledged */
+    int64_t retained;                           /* acknowledged events kept */
+    int64_t retained_bytes;                     /* their bodies' bytes */
+    uint64_t base;                              /* the incarnation's wire seq = seq - base */
+    uint8_t incarnation[AGENT_INCARNATION_LEN]; /* the outbox's */
 } s_meta_t;
 
 static int s_read_meta(agent_outbox_t *self, s_meta_t *m)
@@ -825,6 +861,10 @@ static int s_read_meta(agent_outbox_t *self, s_meta_t *m)
         m->last_ack = (uint64_t)sqlite3_column_int64(st, 2);
         m->retained = sqlite3_column_int64(st, 3);
         m->retained_bytes = sqlite3_column_int64(st, 4);
+        m->base = (uint64_t)sqlite3_column_int64(st, 5);
+        memset(m->incarnation, 0, sizeof m->incarnation);
+        if (sqlite3_column_bytes(st, 6) == AGENT_INCARNATION_LEN)
+            memcpy(m->incarnation, sqlite3_column_blob(st, 6), AGENT_INCARNATION_LEN);
     }
     s_reset(st);
     return rc == SQLITE_ROW ? 0 : -1;
@@ -947,6 +987,9 @@ static int s_prepare_one(agent_outbox_t *self, ro_report_t *r, uint64_t seq, int
     snprintf(r->unit, sizeof r->unit, "%s", self->unit);
     r->seq = seq;
     r->recorded_at = now;
+    /* the body stays version 1: the wire identity is stamped at each send
+     * (ro_report_stamp), so a renumbered event keeps its bytes */
+    memset(r->incarnation, 0, sizeof r->incarnation);
     if (r->kind == RO_KIND_HEARTBEAT) {
         snprintf(err, errlen, "a heartbeat is never stored in the outbox");
         return AGENT_OUTBOX_INVALID;
@@ -1222,18 +1265,171 @@ int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, 
     return s_commit(self, NULL, 0);
 }
 
+/* ---- protocol version 2: identity, refill, the hub's store --------------- */
+
+int agent_outbox_find(agent_outbox_t *self, uint64_t seq, agent_event_state_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (seq == 0 || seq > (uint64_t)INT64_MAX)
+        return 0;
+    sqlite3_stmt *st = s_stmt(self, S_FIND);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->hash = (uint64_t)sqlite3_column_int64(st, 0);
+        out->waiting = sqlite3_column_int(st, 1);
+    }
+    s_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc == SQLITE_ROW ? 1 : -1;
+    s_meta_t m;
+    if (s_read_meta(self, &m))
+        return -1;
+    if (seq <= m.base)
+        return 0; /* a refused row this low is an earlier incarnation's */
+    if (!(st = s_stmt(self, S_FIND_REFUSED)))
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->hash = (uint64_t)sqlite3_column_int64(st, 0);
+        out->refused = 1;
+    }
+    s_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int agent_outbox_switch(agent_outbox_t *self, int64_t *renumbered)
+{
+    uint8_t inc[AGENT_INCARNATION_LEN];
+    if (s_draw_incarnation(inc))
+        return -1;
+    if (s_begin(self, NULL, 0))
+        return -1;
+    s_meta_t m;
+    sqlite3_stmt *ren = s_stmt(self, S_RENUMBER), *set = s_stmt(self, S_SWITCH_META);
+    if (!ren || !set || s_read_meta(self, &m))
+        goto fail;
+    sqlite3_int64 base = (sqlite3_int64)m.next_seq - 1;
+    sqlite3_bind_int64(ren, 1, base);
+    sqlite3_bind_blob(ren, 2, inc, sizeof inc, SQLITE_STATIC);
+    if (s_run(ren))
+        goto fail;
+    int64_t moved = sqlite3_changes64(self->db);
+    sqlite3_bind_int64(set, 1, base);
+    sqlite3_bind_blob(set, 2, inc, sizeof inc, SQLITE_STATIC);
+    sqlite3_bind_int64(set, 3, moved);
+    if (s_run(set) || s_commit(self, NULL, 0))
+        goto fail;
+    if (renumbered)
+        *renumbered = moved;
+    return 0;
+fail:
+    s_sqlfail(self, NULL, 0, "switch");
+    s_rollback(self);
+    return -1;
+}
+
+int agent_outbox_refill(agent_outbox_t *self, uint64_t upto, agent_refill_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (upto > (uint64_t)INT64_MAX || s_begin(self, NULL, 0))
+        return -1;
+    s_meta_t m;
+    sqlite3_stmt *up = s_stmt(self, S_REFILL), *set = s_stmt(self, S_REFILL_META);
+    if (!up || !set || s_read_meta(self, &m))
+        goto fail;
+    if (upto < m.base)
+        upto = m.base; /* below base is another incarnation's */
+    out->was_ack = m.last_ack;
+    if (upto >= m.last_ack) {
+        s_rollback(self);
+        return 0;
+    }
+    sqlite3_bind_int64(up, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(up, 2, (sqlite3_int64)m.last_ack);
+    int64_t bytes = 0;
+    int rc;
+    while ((rc = sqlite3_step(up)) == SQLITE_ROW) {
+        uint64_t seq = (uint64_t)sqlite3_column_int64(up, 0);
+        if (!out->n || seq < out->first)
+            out->first = seq;
+        if (seq > out->last)
+            out->last = seq;
+        out->n++;
+        bytes += sqlite3_column_int64(up, 1);
+    }
+    s_reset(up);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    sqlite3_bind_int64(set, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(set, 2, out->n);
+    sqlite3_bind_int64(set, 3, bytes);
+    if (s_run(set) || s_commit(self, NULL, 0))
+        goto fail;
+    out->lost = m.last_ack - upto - (uint64_t)out->n;
+    out->lost_to = out->n ? out->first - 1 : m.last_ack;
+    return 0;
+fail:
+    s_sqlfail(self, NULL, 0, "refill");
+    s_rollback(self);
+    memset(out, 0, sizeof *out);
+    return -1;
+}
+
+int agent_outbox_store_id(agent_outbox_t *self, const uint8_t id[AGENT_INCARNATION_LEN])
+{
+    sqlite3_stmt *get = s_stmt(self, S_STORE_ID), *set = s_stmt(self, S_SET_STORE_ID);
+    if (!get || !set)
+        return -1;
+    int rc = sqlite3_step(get);
+    int had = rc == SQLITE_ROW && sqlite3_column_bytes(get, 0) == AGENT_INCARNATION_LEN;
+    int same = had && memcmp(sqlite3_column_blob(get, 0), id, AGENT_INCARNATION_LEN) == 0;
+    s_reset(get);
+    if (rc != SQLITE_ROW)
+        return -1;
+    if (same)
+        return 0;
+    sqlite3_bind_blob(set, 1, id, AGENT_INCARNATION_LEN, SQLITE_STATIC);
+    if (s_run(set))
+        return -1;
+    return had ? 1 : 0;
+}
+
 /* ---- adjectives -------------------------------------------------------- */
 
-/* The lowest retained seq (the counters say some are kept): the first row
- * at or below last_ack, found by its key. */
-static int s_retained_from(agent_outbox_t *self, uint64_t last_ack, uint64_t *out)
+/* The lowest retained seq above `above` (the counters say some are kept):
+ * the first row in (above, last_ack], found by its key; 0 when none is. */
+static int s_retained_from(agent_outbox_t *self, uint64_t last_ack, uint64_t above, uint64_t *out)
 {
     sqlite3_stmt *st = self->st[S_RETAINED_FROM];
     sqlite3_bind_int64(st, 1, (sqlite3_int64)last_ack);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)above);
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
     s_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Kept events of an earlier incarnation lie at or below base (a switch
+ * renumbers only waiting events, above every kept one): counting them costs
+ * what is kept of the old incarnation, which pruning only lessens. */
+static int s_retained_now(agent_outbox_t *self, const s_meta_t *m, agent_outbox_stats_t *out)
+{
+    sqlite3_stmt *st = s_stmt(self, S_COUNT_UPTO);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->base);
+    int64_t old = 0;
+    if (s_count(self, S_COUNT_UPTO, &old))
+        return -1;
+    out->cur_retained = m->retained - old;
+    out->cur_retained_from = 0;
+    if (out->cur_retained > 0)
+        return s_retained_from(self, m->last_ack, m->base, &out->cur_retained_from);
+    return 0;
 }
 
 int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *out)
@@ -1244,11 +1440,17 @@ int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *out)
     s_meta_t m = {0};
     int rc = s_read_meta(self, &m) || s_count(self, S_COUNT, &out->depth) ||
              s_count(self, S_REFUSED_COUNT, &out->refused) ||
-             (m.retained > 0 && s_retained_from(self, m.last_ack, &out->retained_from));
+             (m.retained > 0 && s_retained_from(self, m.last_ack, 0, &out->retained_from));
     out->next_seq = m.next_seq;
     out->last_ack = m.last_ack;
     out->retained = m.retained;
     out->retained_bytes = m.retained_bytes;
+    out->base = m.base;
+    memcpy(out->incarnation, m.incarnation, sizeof out->incarnation);
+    out->cur_retained = m.retained;
+    out->cur_retained_from = out->retained_from;
+    if (!rc && m.retained > 0 && out->retained_from <= m.base)
+        rc = s_retained_now(self, &m, out);
     if (s_run(self->st[S_COMMIT])) {
         s_rollback(self);
         return -1;

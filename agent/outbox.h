@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_OUTBOX_SCHEMA 2                    /* PRAGMA user_version this code writes */
+#define AGENT_OUTBOX_SCHEMA 3                    /* PRAGMA user_version this code writes */
 #define AGENT_INCARNATION_LEN RO_INCARNATION_LEN /* bytes of an outbox's identity */
 #define AGENT_OUTBOX_BUSY_MS 5000    /* wait this long for another process' transaction */
 #define AGENT_OUTBOX_CACHE_KIB 256   /* page cache of a connection, at most (SQLite's: 2000) */
@@ -40,16 +40,39 @@ typedef struct {
     char text[RO_TEXT_MAX + 1]; /* the hub's explanation */
 } agent_refusal_t;
 
-/* A consistent snapshot of the counters (read in one transaction). */
+/* A consistent snapshot of the counters (read in one transaction). Seqs
+ * are local (the rows' keys); the current incarnation's wire seq of a local
+ * seq s is s - base (agent_outbox_switch). */
 typedef struct {
     int64_t depth;          /* events waiting for an ack (retained ones not counted) */
     uint64_t next_seq;      /* the seq the next append gets */
-    uint64_t last_ack;      /* highest seq the hub acknowledged */
+    uint64_t last_ack;      /* highest seq settled: acknowledged, or base */
     int64_t refused;        /* events the hub refused, kept aside */
     int64_t retained;       /* acknowledged events kept for refill */
     uint64_t retained_from; /* the lowest seq kept; 0 when none is */
     int64_t retained_bytes; /* their encoded bodies, in bytes (what retain_max_mb bounds) */
+    uint64_t base;          /* wire seq = local seq - base; 0 until a switch */
+    uint8_t incarnation[AGENT_INCARNATION_LEN]; /* the outbox's (all zero: legacy) */
+    int64_t cur_retained;                       /* of the retained, the current incarnation's */
+    uint64_t cur_retained_from;                 /* the lowest of them (local); 0 when none is */
 } agent_outbox_stats_t;
+
+/* Where one event of the current incarnation stands (agent_outbox_find). */
+typedef struct {
+    uint64_t hash; /* its ro_report_hash; 0 when its content is not known */
+    int waiting;   /* 1: waiting for an ack; 0: acknowledged and kept, or refused */
+    int refused;   /* 1: set aside in the refused table */
+} agent_event_state_t;
+
+/* What agent_outbox_refill did. Local seqs. */
+typedef struct {
+    int64_t n;        /* kept events made waiting again */
+    uint64_t first;   /* the lowest of them; 0 when n is 0 */
+    uint64_t last;    /* the highest */
+    uint64_t was_ack; /* the last ack before */
+    uint64_t lost;    /* seqs in (upto, was_ack] not refilled: pruned, or refused */
+    uint64_t lost_to; /* they lie in upto + 1 .. lost_to (first - 1, or was_ack) */
+} agent_refill_t;
 
 typedef struct agent_outbox agent_outbox_t;
 
@@ -63,7 +86,8 @@ typedef struct agent_outbox agent_outbox_t;
  * An outbox of an older schema is migrated forward in one transaction (logged
  * once): schema 1 -> 2 keeps every event, gives the outbox and its events the
  * legacy incarnation (16 zero bytes) and hashes each event's decoded body
- * (ro_report_hash); a failed migration leaves the file as it was. Beside the
+ * (ro_report_hash); 2 -> 3 adds base (0: wire seqs are local ones until a
+ * switch); a failed migration leaves the file as it was. Beside the
  * file, OUTBOX-reserve holds AGENT_OUTBOX_RESERVE_KIB of allocated disk, made
  * here when missing and there is room (and tried again by an ack, at most
  * once a minute): in WAL mode even deleting needs a little disk, so a full
@@ -122,6 +146,40 @@ typedef int (*agent_outbox_each_fn)(void *arg, uint64_t seq, const uint8_t *body
  * than max are taken when no more wait or fn stopped. */
 int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_outbox_each_fn fn,
                       void *arg);
+
+/* Read the state of local seq under the outbox's current incarnation: an
+ * outbox row of that incarnation, or a refused row above base (a refused
+ * row below is of an earlier one). Returns 1 and fills *out when found, 0
+ * when not, -1 on failure. */
+int agent_outbox_find(agent_outbox_t *self, uint64_t seq, agent_event_state_t *out);
+
+/* Another outbox speaks under this one's identity (REASON_IDENTITY, or an
+ * Ack whose upto_hash is not our event's): in one transaction, draw a new
+ * incarnation (getrandom(), never all zero) and give it every waiting
+ * event, renumbered densely from next_seq on (so no local seq is reused:
+ * kept rows keep theirs, and their bodies keep their stale seq, the wire's
+ * being stamped at send); base becomes the old next_seq - 1 (the first
+ * waiting event is wire seq 1 of the new incarnation), and last_ack base.
+ * Kept (acknowledged) events stay under their old incarnation and are not
+ * refilled from then on; refused ones stay in the refused table. Returns 0
+ * and sets *renumbered (if not NULL) to how many events wait under the new
+ * incarnation, or -1 with nothing changed. */
+int agent_outbox_switch(agent_outbox_t *self, int64_t *renumbered);
+
+/* The hub's store is behind: it holds the current incarnation only up to
+ * local seq upto (>= base), below last_ack. In one transaction, make the
+ * kept events of the current incarnation above upto waiting again (acked_at
+ * NULL; the retained counters lessened) and set last_ack to upto, so that
+ * they are sent again. *out says what was refilled and what could not be
+ * (pruned or refused seqs). Returns 0 (nothing done when upto >= last_ack),
+ * or -1 with nothing changed. */
+int agent_outbox_refill(agent_outbox_t *self, uint64_t upto, agent_refill_t *out);
+
+/* Remember id (AGENT_INCARNATION_LEN bytes) as the store of the hub that
+ * acknowledges (meta.store_id); written only when it differs. Returns 1
+ * when it replaced another, 0 when it was the same or the first, -1 on
+ * failure. */
+int agent_outbox_store_id(agent_outbox_t *self, const uint8_t id[AGENT_INCARNATION_LEN]);
 
 /* The hub has every seq <= upto: mark the waiting events up to it
  * acknowledged (acked_at = now), remember upto as the last ack (it never

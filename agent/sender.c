@@ -28,14 +28,21 @@
 #define RELEASE_QUIET_MS 500      /* give memory back after this long without traffic */
 
 struct agent_sender {
-    ro_agent_config_t cfg;      /* copied at creation */
-    agent_outbox_t *outbox;     /* borrowed */
-    void *ctx;                  /* own ZeroMQ context */
-    void *sock;                 /* DEALER to the hub's ingest ROUTER */
-    void *monitor;              /* PAIR reading the DEALER's socket events */
-    uint64_t acked;             /* last ack applied to the outbox */
-    uint64_t sent_upto;         /* highest seq sent in this pass (>= acked) */
-    uint64_t next_seq;          /* outbox next_seq as last read */
+    ro_agent_config_t cfg;  /* copied at creation */
+    agent_outbox_t *outbox; /* borrowed */
+    void *ctx;              /* own ZeroMQ context */
+    void *sock;             /* DEALER to the hub's ingest ROUTER */
+    void *monitor;          /* PAIR reading the DEALER's socket events */
+    uint64_t acked;         /* last ack applied to the outbox (local seq) */
+    uint64_t sent_upto;     /* highest local seq sent in this pass (>= acked) */
+    uint64_t next_seq;      /* outbox next_seq as last read */
+    int proto;              /* spoken on this connection: 0 until the hub answers, 1 or 2 */
+    uint8_t inc[AGENT_INCARNATION_LEN]; /* the outbox's incarnation, as last read */
+    uint64_t base;                      /* and its base: wire seq = local seq - base */
+    int legacy;                         /* inc is the legacy one: the same sequence in version 1 */
+    uint8_t store_id[AGENT_INCARNATION_LEN]; /* the hub store that acknowledged last */
+    int v1_noted;                            /* the fall back to version 1 was logged */
+    int v1_wait_noted;                       /* that this outbox waits for a version-2 hub was */
     uint64_t limit;             /* events allowed in flight: window, or 1 after a timeout */
     int64_t rto_ms;             /* current resend timeout: resend_ms, doubled per timeout */
     int connected;              /* handshake done, no disconnect since */
@@ -94,8 +101,11 @@ static int s_connect(void *sock, const char *endpoint, char *err, size_t errlen)
     return 0;
 }
 
-/* Encode a heartbeat for unit into buf; returns its length or -1. */
-static int s_heartbeat_encode(const char *unit, uint64_t depth, uint8_t *buf, size_t cap)
+/* Encode a heartbeat for unit into buf; returns its length or -1. Version
+ * 2 says, in wire seqs of the current incarnation, what the outbox holds
+ * acknowledged and keeps (st), and the agent's clock. */
+static int s_heartbeat_encode(const char *unit, const agent_outbox_stats_t *st, int version,
+                              uint8_t *buf, size_t cap)
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
@@ -104,9 +114,24 @@ static int s_heartbeat_encode(const char *unit, uint64_t depth, uint8_t *buf, si
     r.seq = 0;
     r.recorded_at = ro_time_now();
     r.kind = RO_KIND_HEARTBEAT;
-    r.depth = depth;
+    r.depth = st->depth > 0 ? (uint64_t)st->depth : 0;
     snprintf(r.text, sizeof r.text, "%s", RO_VERSION);
+    if (version >= 2) {
+        r.version = 2;
+        memcpy(r.incarnation, st->incarnation, sizeof r.incarnation);
+        r.last_ack = st->last_ack > st->base ? st->last_ack - st->base : 0;
+        r.agent_time = r.recorded_at;
+        r.retained = st->cur_retained > 0 ? (uint64_t)st->cur_retained : 0;
+        r.retained_from = st->cur_retained_from > st->base ? st->cur_retained_from - st->base : 0;
+    }
     return ro_report_encode(&r, buf, cap);
+}
+
+/* The first 8 bytes of an identity in hex, for logs and status. */
+static void s_hex8(const uint8_t *id, char out[17])
+{
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
 }
 
 agent_sender_t *agent_sender_new(const ro_agent_config_t *cfg, agent_outbox_t *outbox, char *err,
@@ -246,6 +271,17 @@ static int s_send_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
 {
     s_pass_t *pass = arg;
     agent_sender_t *self = pass->self;
+    uint8_t wire[RO_FRAME_MAX];
+    if (self->proto >= 2) { /* the wire identity, stamped on the stored body */
+        int n = ro_report_stamp(body, len, seq - self->base, self->inc, wire, sizeof wire);
+        if (n < 0) {
+            if (ro_log_allow(&self->rl_trouble))
+                ro_log(LOG_ERR, "seq %" PRIu64 " does not fit a frame with its identity", seq);
+            pass->stopped = 1;
+            return 1;
+        }
+        body = wire, len = (size_t)n;
+    }
     if (self->sent_upto == self->acked)
         self->progress_ms = ro_time_mono_ms(); /* a new flight starts its clock */
     if (zmq_send(self->sock, body, len, ZMQ_DONTWAIT) < 0) {
@@ -261,10 +297,34 @@ static int s_send_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
     return 0;
 }
 
+/* Whether events may be sent on this connection: not before the hub has
+ * answered a heartbeat (the version is not known yet), and in version 1
+ * only from a legacy outbox, whose sequence is the same in both versions:
+ * an outbox with an incarnation of its own would speak for the unit's
+ * legacy sequence, which is not its own. */
+static int s_may_send(agent_sender_t *self)
+{
+    if (self->proto == 0)
+        return 0;
+    if (self->proto >= 2 || (self->legacy && self->base == 0))
+        return 1;
+    if (!self->v1_wait_noted) {
+        int64_t depth = agent_outbox_depth(self->outbox);
+        ro_log(LOG_WARNING,
+               "this outbox has an identity of its own (a new outbox, or one that drew a new "
+               "incarnation) and the hub at %s speaks only protocol version 1, which knows only "
+               "the unit's first sequence: its %" PRId64 " waiting event%s stay in the outbox, "
+               "nothing is lost; upgrade the hub to revision 2 and they are sent",
+               self->cfg.hub, depth, ro_s((uint64_t)(depth > 0 ? depth : 0)));
+        self->v1_wait_noted = 1;
+    }
+    return 0;
+}
+
 /* Send what the window allows, oldest first. */
 static void s_pump(agent_sender_t *self)
 {
-    while (self->dirty && !self->blocked && !self->stopping) {
+    while (self->dirty && !self->blocked && !self->stopping && s_may_send(self)) {
         uint64_t inflight = self->sent_upto - self->acked;
         if (inflight >= self->limit)
             return; /* stays dirty: the next ack opens the window */
@@ -290,16 +350,17 @@ static void s_pump(agent_sender_t *self)
     }
 }
 
+/* The first heartbeat of a connection asks in version 2 (REVISION-2.md 6);
+ * its answer settles the version until the next reconnect. */
 static void s_heartbeat(agent_sender_t *self)
 {
     agent_outbox_stats_t st;
-    uint64_t depth = 0;
-    if (agent_outbox_stats(self->outbox, &st) == 0) {
-        depth = (uint64_t)st.depth;
+    if (agent_outbox_stats(self->outbox, &st) == 0)
         self->next_seq = st.next_seq;
-    }
+    else
+        memset(&st, 0, sizeof st), memcpy(st.incarnation, self->inc, sizeof self->inc);
     uint8_t buf[RO_FRAME_MAX];
-    int len = s_heartbeat_encode(self->cfg.unit, depth, buf, sizeof buf);
+    int len = s_heartbeat_encode(self->cfg.unit, &st, self->proto == 1 ? 1 : 2, buf, sizeof buf);
     if (len > 0 && zmq_send(self->sock, buf, (size_t)len, ZMQ_DONTWAIT) < 0 && errno != EAGAIN &&
         ro_log_allow(&self->rl_trouble))
         ro_log(LOG_ERR, "heartbeat send failed: %s", zmq_strerror(errno));
@@ -378,8 +439,224 @@ static void s_on_ack(agent_sender_t *self, uint64_t upto)
     s_open_window(self);
 }
 
-static void s_on_refusal(agent_sender_t *self, const ro_hubmsg_t *m)
+/* ---- protocol version 2 ----------------------------------------------- */
+
+/* Read the outbox's identity (incarnation, base) and counters again. */
+static int s_load_identity(agent_sender_t *self, agent_outbox_stats_t *st)
 {
+    static const uint8_t zero[AGENT_INCARNATION_LEN];
+    if (agent_outbox_stats(self->outbox, st) != 0)
+        return -1;
+    memcpy(self->inc, st->incarnation, sizeof self->inc);
+    self->base = st->base;
+    self->legacy = memcmp(self->inc, zero, sizeof zero) == 0;
+    self->next_seq = st->next_seq;
+    return 0;
+}
+
+/* Another holder speaks under this identity: draw a new one for the
+ * waiting events (agent_outbox_switch) and send them from wire seq 1. */
+static void s_switch(agent_sender_t *self, const char *why)
+{
+    int64_t moved = 0;
+    agent_outbox_stats_t st;
+    if (agent_outbox_switch(self->outbox, &moved) != 0 || s_load_identity(self, &st) != 0) {
+        if (ro_log_allow(&self->rl_trouble))
+            ro_log(LOG_ERR, "%s, but this agent cannot draw a new identity: %s; will retry", why,
+                   agent_outbox_errmsg(self->outbox));
+        return;
+    }
+    char hex[17];
+    s_hex8(self->inc, hex);
+    ro_log(LOG_WARNING,
+           "%s: another agent, or an old copy of this outbox (a copied folder, a cloned "
+           "machine, a restored outbox), speaks for unit %s under the same identity. This agent "
+           "now sends under a new one (incarnation %s..., its %" PRId64
+           " waiting event%s renumbered from seq 1); nothing is lost. The hub's operator sees "
+           "two agents for this unit: find the other one",
+           why, self->cfg.unit, hex, moved, ro_s((uint64_t)moved));
+    self->stats.switches++;
+    self->acked = self->base;
+    self->sent_upto = self->base; /* nothing of the new identity is in flight */
+    s_rewind(self, "new identity", 1);
+    s_open_window(self);
+    s_busy(self);
+}
+
+/* The hub holds the current incarnation only up to local seq w, below what
+ * it acknowledged before: its store was restored or lost writes. Send the
+ * kept events above w again; where some are no longer kept, the hub would
+ * wait for them for ever (a gap), so the rest goes under a new identity. */
+static void s_refill(agent_sender_t *self, uint64_t w)
+{
+    agent_refill_t rf;
+    if (agent_outbox_refill(self->outbox, w, &rf) != 0) {
+        if (ro_log_allow(&self->rl_trouble))
+            ro_log(LOG_ERR, "cannot refill the hub's store: %s; the next ack retries",
+                   agent_outbox_errmsg(self->outbox));
+        return;
+    }
+    if (rf.was_ack <= w)
+        return;
+    uint64_t b = self->base;
+    ro_log(LOG_ERR,
+           "the hub's store is behind: it holds unit %s's events only up to seq %" PRIu64
+           " of this identity but acknowledged up to %" PRIu64
+           " before (its store restored from a backup, or its last writes lost); resending the "
+           "%" PRId64 " kept event%s above it",
+           self->cfg.unit, w - b, rf.was_ack - b, rf.n, ro_s((uint64_t)rf.n));
+    self->stats.refills++;
+    self->acked = w;
+    s_rewind(self, "the hub's store is behind", 1);
+    s_open_window(self);
+    s_busy(self);
+    if (rf.lost == 0)
+        return;
+    ro_log(LOG_ERR,
+           "%" PRIu64 " of those events (seq %" PRIu64 "..%" PRIu64
+           " of this identity) are no longer kept here (beyond retain_days or retain_max_mb, "
+           "or refused) and cannot be refilled: restore the hub's store from a newer backup "
+           "to get them back",
+           rf.lost, w + 1 - b, rf.lost_to - b);
+    s_switch(self, "the hub's store lost events this outbox no longer keeps, and would wait "
+                   "for them before storing the next");
+}
+
+/* A resend the hub holds with the same content: acknowledged up to it. */
+static void s_on_seen(agent_sender_t *self, uint64_t seen)
+{
+    uint64_t local = seen + self->base;
+    agent_event_state_t es;
+    if (seen == 0 || local <= self->acked || local >= self->next_seq)
+        return;
+    if (agent_outbox_find(self->outbox, local, &es) == 1 && es.waiting)
+        s_on_ack(self, local); /* earlier ones were sent earlier and answered first */
+}
+
+/* A version-2 Ack of the current incarnation (REVISION-2.md 4). */
+static void s_on_ack2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t seen)
+{
+    uint64_t w = m->seq + self->base;
+    char why[200];
+    if (w >= self->next_seq) {
+        agent_outbox_stats_t st;
+        if (s_load_identity(self, &st) != 0)
+            return;
+        if (w >= self->next_seq && st.depth == 0) {
+            snprintf(why, sizeof why,
+                     "the hub holds seq %" PRIu64 " of this identity, beyond the %" PRIu64
+                     " this outbox ever numbered",
+                     m->seq, self->next_seq - 1 - self->base);
+            s_switch(self, why);
+            return;
+        }
+        if (w >= self->next_seq) { /* events wait: each is answered seen or IDENTITY */
+            s_on_seen(self, seen);
+            return;
+        }
+    }
+    agent_event_state_t es;
+    if (m->seq > 0 && agent_outbox_find(self->outbox, w, &es) == 1 && es.hash && m->upto_hash &&
+        es.hash != m->upto_hash) {
+        snprintf(why, sizeof why,
+                 "the hub holds other content under seq %" PRIu64 " of this identity than "
+                 "this outbox",
+                 m->seq);
+        s_switch(self, why);
+        return;
+    }
+    if (w < self->acked) {
+        s_refill(self, w);
+        return;
+    }
+    if (w > self->acked)
+        s_on_ack(self, w);
+    s_on_seen(self, seen);
+}
+
+/* A heartbeat refused for its version: a revision-1 hub. Speak version 1
+ * until the next reconnect. */
+static void s_fall_back(agent_sender_t *self, const ro_hubmsg_t *m)
+{
+    self->proto = 1;
+    if (!self->v1_noted)
+        ro_log(LOG_NOTICE,
+               "the hub at %s speaks protocol version 1 only (%s): this agent speaks version 1 "
+               "to it until the next reconnect",
+               self->cfg.hub, m->text);
+    self->v1_noted = 1;
+    self->dirty = 1;
+    s_heartbeat(self); /* its ack says where the legacy sequence stands */
+}
+
+/* Whether an ack is ours to apply. The first one of a connection settles
+ * the version (an Ack with hub_version >= 2); in version 2 it must count
+ * in the current incarnation (an older one's answers are still in flight
+ * after a switch); in version 1 it counts in the legacy sequence. */
+static int s_ack_counts(agent_sender_t *self, const ro_hubmsg_t *m)
+{
+    static const uint8_t zero[AGENT_INCARNATION_LEN];
+    if (self->proto == 0) {
+        if (m->hub_version < 2)
+            return 0; /* not the answer to this connection's heartbeat */
+        self->proto = 2;
+        self->dirty = 1;
+        char hex[17];
+        s_hex8(self->inc, hex);
+        ro_log(LOG_INFO, "the hub speaks protocol version %u: sending under incarnation %s...",
+               m->hub_version, hex);
+    }
+    if (self->proto == 1)
+        return self->legacy && self->base == 0;
+    if (memcmp(m->store_id, zero, sizeof zero) != 0 &&
+        memcmp(m->store_id, self->store_id, sizeof zero) != 0) {
+        int rc = agent_outbox_store_id(self->outbox, m->store_id);
+        if (rc == 1)
+            ro_log(LOG_NOTICE, "the hub's store changed (another store id): a new or restored hub "
+                               "store; what it lacks of this outbox's is resent");
+        if (rc >= 0)
+            memcpy(self->store_id, m->store_id, sizeof self->store_id);
+    }
+    return memcmp(m->incarnation, self->inc, sizeof self->inc) == 0;
+}
+
+/* A version-2 refusal is about a wire seq of an incarnation: of another
+ * one (answers still in flight after a switch) it is ignored; of ours it is
+ * mapped to the local seq in *local. REASON_IDENTITY for a waiting event
+ * makes a new identity. Returns 1 when handled here. */
+static int s_refusal_v2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t *local)
+{
+    *local = m->seq;
+    if (m->seq == 0)
+        return 0;
+    if (self->proto == 0 || (self->proto == 1 && !(self->legacy && self->base == 0)))
+        return 1; /* about nothing this connection sent */
+    if (self->proto == 1)
+        return 0;
+    if (memcmp(m->incarnation, self->inc, sizeof self->inc) != 0)
+        return 1;
+    *local = m->seq + self->base;
+    if (m->reason != RO_REASON_IDENTITY)
+        return 0;
+    agent_event_state_t es;
+    if (agent_outbox_find(self->outbox, *local, &es) == 1 && es.waiting) {
+        char why[RO_TEXT_MAX + 64];
+        snprintf(why, sizeof why, "the hub refused seq %" PRIu64 " (identity): %s", m->seq,
+                 m->text);
+        s_switch(self, why);
+    }
+    return 1;
+}
+
+static void s_on_refusal(agent_sender_t *self, const ro_hubmsg_t *in)
+{
+    if (in->seq == 0 && in->reason == RO_REASON_VERSION && self->proto == 0) {
+        s_fall_back(self, in);
+        return;
+    }
+    ro_hubmsg_t local = *in, *m = &local;
+    if (s_refusal_v2(self, in, &local.seq))
+        return;
     const char *why = ro_reason_name(m->reason);
     if (m->reason == RO_REASON_FORBIDDEN)
         s_key_refused(self, S_KEY_REPORTS);
@@ -438,7 +715,8 @@ static void s_on_refusal(agent_sender_t *self, const ro_hubmsg_t *m)
  * that covers them forgets the event), acks coalesced into one transaction. */
 static void s_on_hub(agent_sender_t *self)
 {
-    uint64_t best = 0;
+    ro_hubmsg_t best;
+    uint64_t seen = 0;
     int have_ack = 0;
     uint8_t buf[RO_FRAME_MAX + 1];
     for (int i = 0; i < DRAIN_MAX; i++) {
@@ -462,15 +740,21 @@ static void s_on_hub(agent_sender_t *self)
         }
         if (m.kind == RO_HUBMSG_REFUSAL) {
             s_on_refusal(self, &m);
-        } else if (!have_ack || m.seq > best) {
-            best = m.seq;
+        } else if (s_ack_counts(self, &m)) {
+            if (!have_ack || m.seq > best.seq)
+                best = m;
+            if (m.seen > seen)
+                seen = m.seen;
             have_ack = 1;
         }
     }
-    if (have_ack) {
-        s_key_accepted(self, S_KEY_REPORTS);
-        s_on_ack(self, best);
-    }
+    if (!have_ack)
+        return;
+    s_key_accepted(self, S_KEY_REPORTS);
+    if (self->proto == 1)
+        s_on_ack(self, best.seq);
+    else if (memcmp(best.incarnation, self->inc, sizeof self->inc) == 0)
+        s_on_ack2(self, &best, seen); /* unless a refusal above made a new identity */
 }
 
 /* After a failed handshake libzmq 4.3 may stop reconnecting (always after a
@@ -525,6 +809,7 @@ static void s_on_monitor(agent_sender_t *self)
             self->connected = 1;
             self->reauth_ms = 0;
             self->reauth_wait_ms = 0;
+            self->proto = 0; /* until the hub answers the heartbeat below */
             s_rewind(self, "connected", 1);
             s_open_window(self);
             s_heartbeat(self);
@@ -536,6 +821,7 @@ static void s_on_monitor(agent_sender_t *self)
                        " event%s unacknowledged; reconnecting",
                        self->sent_upto - self->acked, ro_s(self->sent_upto - self->acked));
                 self->connected = 0;
+                self->proto = 0;
                 self->down_since_ms = now;
                 self->down_note_ms = now + DOWN_FIRST_NOTE_MS;
             }
@@ -649,13 +935,12 @@ static void s_on_timers(agent_sender_t *self, int64_t now)
 int agent_sender_run(agent_sender_t *self, int stop_fd)
 {
     agent_outbox_stats_t st;
-    if (agent_outbox_stats(self->outbox, &st) != 0) {
+    if (s_load_identity(self, &st) != 0) {
         ro_log(LOG_ERR, "cannot read the outbox: %s", agent_outbox_errmsg(self->outbox));
         return -1;
     }
     int64_t now = ro_time_mono_ms();
     self->acked = self->sent_upto = st.last_ack;
-    self->next_seq = st.next_seq;
     self->dirty = 1;
     s_open_window(self);
     self->down_since_ms = now;
@@ -715,7 +1000,53 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
 
 /* ---- the probe --------------------------------------------------------- */
 
-int agent_sender_probe(const ro_agent_config_t *cfg, uint64_t depth, int timeout_ms,
+/* Send one heartbeat of `version` on sock and wait until deadline for the
+ * hub's answer to it (an Ack, or a Refusal of seq 0) into *m. Returns 0,
+ * or -1 with err filled. */
+static int s_probe_once(void *sock, const ro_agent_config_t *cfg, const agent_outbox_stats_t *st,
+                        int version, int64_t deadline, ro_hubmsg_t *m, char *err, size_t errlen)
+{
+    uint8_t buf[RO_FRAME_MAX + 1];
+    int len = s_heartbeat_encode(cfg->unit, st, version, buf, sizeof buf);
+    if (len < 0) {
+        snprintf(err, errlen, "cannot encode a heartbeat");
+        return -1;
+    }
+    /* with ZMQ_IMMEDIATE the send waits for a finished handshake */
+    if (zmq_send(sock, buf, (size_t)len, 0) < 0) {
+        if (errno == EAGAIN)
+            snprintf(err, errlen,
+                     "no connection to the hub at %s (hub down, unreachable, or refusing this "
+                     "agent's keys)",
+                     cfg->hub);
+        else
+            snprintf(err, errlen, "send to %s failed: %s", cfg->hub, zmq_strerror(errno));
+        return -1;
+    }
+    snprintf(err, errlen, "connected to the hub at %s, but it did not answer in time", cfg->hub);
+    for (;;) {
+        int64_t left = deadline - ro_time_mono_ms();
+        if (left <= 0)
+            return -1;
+        int t = (int)left;
+        zmq_setsockopt(sock, ZMQ_RCVTIMEO, &t, sizeof t);
+        int n = zmq_recv(sock, buf, sizeof buf, 0);
+        if (n < 0)
+            return -1;
+        if (n > RO_FRAME_MAX || ro_hubmsg_decode(buf, (size_t)n, m, NULL, 0) != 0 ||
+            (m->unit[0] && strcmp(m->unit, cfg->unit) != 0)) {
+            snprintf(err, errlen, "the hub at %s answered with something this agent cannot read",
+                     cfg->hub);
+            continue;
+        }
+        if (m->kind == RO_HUBMSG_REFUSAL && m->seq != 0)
+            continue; /* about an event, not our heartbeat */
+        err[0] = '\0';
+        return 0;
+    }
+}
+
+int agent_sender_probe(const ro_agent_config_t *cfg, const agent_outbox_stats_t *st, int timeout_ms,
                        agent_probe_t *out, char *err, size_t errlen)
 {
     char dummy[8];
@@ -735,55 +1066,26 @@ int agent_sender_probe(const ro_agent_config_t *cfg, uint64_t depth, int timeout
     int t = timeout_ms;
     if (zmq_setsockopt(sock, ZMQ_SNDTIMEO, &t, sizeof t) || s_connect(sock, cfg->hub, err, errlen))
         goto done;
-    uint8_t buf[RO_FRAME_MAX + 1];
-    int len = s_heartbeat_encode(cfg->unit, depth, buf, sizeof buf);
-    if (len < 0) {
-        snprintf(err, errlen, "cannot encode a heartbeat");
+    ro_hubmsg_t m;
+    out->hub_version = 2;
+    if (s_probe_once(sock, cfg, st, 2, deadline, &m, err, errlen))
         goto done;
+    if (m.kind == RO_HUBMSG_REFUSAL && m.reason == RO_REASON_VERSION) {
+        out->hub_version = 1; /* a revision-1 hub: ask as it speaks */
+        if (s_probe_once(sock, cfg, st, 1, deadline, &m, err, errlen))
+            goto done;
+    } else if (m.kind == RO_HUBMSG_ACK) {
+        out->hub_version = m.hub_version;
     }
-    /* with ZMQ_IMMEDIATE the send waits for a finished handshake */
-    if (zmq_send(sock, buf, (size_t)len, 0) < 0) {
-        if (errno == EAGAIN)
-            snprintf(err, errlen,
-                     "no connection to the hub at %s within %d ms (hub down, "
-                     "unreachable, or refusing this agent's keys)",
-                     cfg->hub, timeout_ms);
-        else
-            snprintf(err, errlen, "send to %s failed: %s", cfg->hub, zmq_strerror(errno));
-        goto done;
+    out->rtt_ms = ro_time_mono_ms() - start;
+    if (m.kind == RO_HUBMSG_REFUSAL) {
+        out->refused = 1;
+        out->reason = m.reason;
+        snprintf(out->text, sizeof out->text, "%s", m.text);
+    } else {
+        out->upto = m.seq;
     }
-    snprintf(err, errlen, "connected to the hub at %s, but it did not answer within %d ms",
-             cfg->hub, timeout_ms);
-    for (;;) {
-        int64_t left = deadline - ro_time_mono_ms();
-        if (left <= 0)
-            break;
-        t = (int)left;
-        zmq_setsockopt(sock, ZMQ_RCVTIMEO, &t, sizeof t);
-        int n = zmq_recv(sock, buf, sizeof buf, 0);
-        if (n < 0)
-            break;
-        ro_hubmsg_t m;
-        if (n > RO_FRAME_MAX || ro_hubmsg_decode(buf, (size_t)n, &m, NULL, 0) != 0 ||
-            (m.unit[0] && strcmp(m.unit, cfg->unit) != 0)) {
-            snprintf(err, errlen, "the hub at %s answered with something this agent cannot read",
-                     cfg->hub);
-            continue;
-        }
-        if (m.kind == RO_HUBMSG_REFUSAL && m.seq != 0)
-            continue; /* about an event, not our heartbeat */
-        out->rtt_ms = ro_time_mono_ms() - start;
-        if (m.kind == RO_HUBMSG_REFUSAL) {
-            out->refused = 1;
-            out->reason = m.reason;
-            snprintf(out->text, sizeof out->text, "%s", m.text);
-        } else {
-            out->upto = m.seq;
-        }
-        err[0] = '\0';
-        rc = 0;
-        break;
-    }
+    rc = 0;
 done:
     if (sock)
         zmq_close(sock);

@@ -24,6 +24,8 @@ typedef struct {
     uint64_t acked;    /* events the hub acknowledged */
     uint64_t refused;  /* events moved to the refused table */
     uint64_t connects; /* successful handshakes with the hub */
+    uint64_t switches; /* new identities drawn (another holder of ours) */
+    uint64_t refills;  /* times the hub's store was behind and kept events were resent */
 } agent_sender_stats_t;
 
 /* Make a sender for cfg (copied) over outbox (borrowed: it must outlive the
@@ -55,17 +57,21 @@ int agent_sender_run(agent_sender_t *self, int stop_fd);
 /* What the hub said to a probe. */
 typedef struct {
     int refused;                /* 1: the hub refused the heartbeat (reason, text) */
-    uint64_t upto;              /* ack: the hub's stored-up-to seq for this unit */
+    uint64_t upto;              /* ack: the hub's stored-up-to seq (see hub_version) */
+    uint32_t hub_version;       /* 2: upto is a wire seq of the outbox's incarnation; 1: the
+                                   hub speaks version 1, upto is the unit's legacy sequence's */
     ro_reason_t reason;         /* refusal: why */
     char text[RO_TEXT_MAX + 1]; /* refusal: the hub's explanation */
     int64_t rtt_ms;             /* from send to answer */
 } agent_probe_t;
 
-/* Connect to cfg->hub on a fresh socket, send one heartbeat (carrying
- * depth) and wait for the hub's answer, all within timeout_ms. Returns 0
- * when the hub answered (an Ack or a Refusal, in *out), -1 when it did not
- * or the socket could not be set up, with the reason in err. Logs nothing. */
-int agent_sender_probe(const ro_agent_config_t *cfg, uint64_t depth, int timeout_ms,
+/* Connect to cfg->hub on a fresh socket, send one version-2 heartbeat
+ * carrying what st says (depth, incarnation, last ack and kept events in
+ * wire seqs) and wait for the hub's answer; a hub that refuses the version
+ * is asked again in version 1. All within timeout_ms. Returns 0 when the
+ * hub answered (an Ack or a Refusal, in *out), -1 when it did not or the
+ * socket could not be set up, with the reason in err. Logs nothing. */
+int agent_sender_probe(const ro_agent_config_t *cfg, const agent_outbox_stats_t *st, int timeout_ms,
                        agent_probe_t *out, char *err, size_t errlen);
 
 #endif

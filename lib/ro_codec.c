@@ -244,6 +244,31 @@ int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap)
     return (int)rollout__report__pack(&msg, buf);
 }
 
+int ro_report_stamp(const uint8_t *body, size_t len, uint64_t seq,
+                    const uint8_t incarnation[RO_INCARNATION_LEN], uint8_t *out, size_t cap)
+{
+    static const uint8_t zero[RO_INCARNATION_LEN];
+    int legacy = memcmp(incarnation, zero, sizeof zero) == 0;
+    /* version (2 bytes), seq (1 + up to 10), incarnation (2 + 16) */
+    uint8_t tail[2 + 11 + 2 + RO_INCARNATION_LEN];
+    size_t t = 0;
+    s_put_varint(tail, &t, 1 << 3 | 0); /* Report.version, varint */
+    s_put_varint(tail, &t, 2);
+    s_put_varint(tail, &t, 3 << 3 | 0); /* Report.seq, varint */
+    s_put_varint(tail, &t, seq);
+    if (!legacy) {
+        s_put_varint(tail, &t, 5 << 3 | 2); /* Report.incarnation, bytes */
+        s_put_varint(tail, &t, RO_INCARNATION_LEN);
+        memcpy(tail + t, incarnation, RO_INCARNATION_LEN);
+        t += RO_INCARNATION_LEN;
+    }
+    if (len + t > cap)
+        return -1;
+    memmove(out, body, len); /* out may be body itself */
+    memcpy(out + len, tail, t);
+    return (int)(len + t);
+}
+
 #define DFAIL(code, ...)                                                                           \
     do {                                                                                           \
         if (err)                                                                                   \

@@ -34,6 +34,24 @@ int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap);
 ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, char *err,
                              size_t errlen);
 
+/* Turn body (len bytes), a report as the agent's outbox stores it (written
+ * by ro_report_encode with version 1 and no incarnation), into the
+ * version-2 message for wire seq `seq` under `incarnation`, in out (capacity
+ * cap), without decoding it: the stored bytes are copied and the fields
+ * version = 2, seq and, unless incarnation is the legacy all-zero one,
+ * incarnation are appended after them. Protobuf (proto3, and protobuf-c)
+ * takes the last value of a non-repeated scalar or bytes field that occurs
+ * more than once, and every rollout decoder takes any valid encoding
+ * (docs/PROTOCOL.md 3.3), so the message decodes to the stored report with
+ * the new version, seq and incarnation; its content, and so its
+ * ro_report_hash, is the stored one. The stored body's own seq (the outbox's
+ * local one) stays in the bytes and is overridden. A body that carried an
+ * incarnation of its own would keep it when the stamp is legacy: stored
+ * bodies never carry one. Returns the message's length, or -1 when it does
+ * not fit in cap. */
+int ro_report_stamp(const uint8_t *body, size_t len, uint64_t seq,
+                    const uint8_t incarnation[RO_INCARNATION_LEN], uint8_t *out, size_t cap);
+
 /* What the hub says back on the ingest socket. */
 typedef enum { RO_HUBMSG_ACK = 1, RO_HUBMSG_REFUSAL = 2 } ro_hubmsg_kind_t;
 

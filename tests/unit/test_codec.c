@@ -485,6 +485,56 @@ static void test_version_2_fields(void **state)
     assert_int_equal(ro_hubmsg_decode(bad, sizeof bad, &got, NULL, 0), -1);
 }
 
+/* A stored (version-1) body stamped for the wire decodes as the expected
+ * version-2 report: the wire seq and incarnation replace the stored ones, the
+ * content (and its hash) is the stored one. This tree's decoder speaks
+ * version 1 and says so (RO_REASON_VERSION), after filling every field. */
+static void s_assert_stamped(const ro_report_t *stored, uint64_t seq, const uint8_t *inc)
+{
+    uint8_t body[RO_FRAME_MAX], wire[RO_FRAME_MAX];
+    int n = ro_report_encode(stored, body, sizeof body);
+    assert_true(n > 0);
+    int m = ro_report_stamp(body, (size_t)n, seq, inc, wire, sizeof wire);
+    assert_true(m > n);
+    ro_report_t want = *stored, got;
+    want.version = 2, want.seq = seq;
+    memcpy(want.incarnation, inc, RO_INCARNATION_LEN);
+    ro_reason_t rc = ro_report_decode(wire, (size_t)m, &got, NULL, 0);
+    assert_true(rc == RO_REASON_NONE || rc == RO_REASON_VERSION);
+    s_assert_same(&got, &want);
+    assert_memory_equal(got.incarnation, inc, RO_INCARNATION_LEN);
+    assert_int_equal(got.unknown, 0);
+    assert_true(ro_report_hash(&got) == ro_report_hash(stored));
+    /* in place, and too small a buffer */
+    assert_int_equal(ro_report_stamp(body, (size_t)n, seq, inc, body, sizeof body), m);
+    assert_memory_equal(body, wire, (size_t)m);
+    assert_int_equal(ro_report_stamp(wire, (size_t)n, seq, inc, body, (size_t)m - 1), -1);
+}
+
+static void test_stamp_for_version_2(void **state)
+{
+    (void)state;
+    static const uint8_t legacy[RO_INCARNATION_LEN];
+    uint8_t own[RO_INCARNATION_LEN];
+    for (int i = 0; i < RO_INCARNATION_LEN; i++)
+        own[i] = (uint8_t)(0xf0 - i);
+    ro_report_t r = s_training();
+    s_assert_stamped(&r, 1, own);
+    s_assert_stamped(&r, 7, legacy); /* the same seq as stored */
+    s_assert_stamped(&r, (uint64_t)1 << 40, own);
+    r.seq = 300; /* a local seq above the wire one: the last value wins */
+    s_assert_stamped(&r, 2, own);
+    r.kind = RO_KIND_CASES, r.date = 201801, r.total = 830, r.part = 512, r.text[0] = '\0';
+    s_assert_stamped(&r, 5, own);
+    r.kind = RO_KIND_STAFF, r.date = 20180105, r.total = 0, r.part = 0;
+    s_assert_stamped(&r, 9, legacy);
+    /* a legacy stamp adds version and seq only; an own one its 18 bytes */
+    uint8_t body[RO_FRAME_MAX], a[RO_FRAME_MAX], b[RO_FRAME_MAX];
+    int n = ro_report_encode(&r, body, sizeof body);
+    assert_int_equal(ro_report_stamp(body, (size_t)n, 9, legacy, a, sizeof a), n + 4);
+    assert_int_equal(ro_report_stamp(body, (size_t)n, 9, own, b, sizeof b), n + 4 + 18);
+}
+
 /* ---- field checks --------------------------------------------------------- */
 
 static const int64_t NOW = 1546300800; /* 2019-01-01 */
@@ -588,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_no_body_refused),
         cmocka_unit_test(test_hubmsg_round_trip),
         cmocka_unit_test(test_version_2_fields),
+        cmocka_unit_test(test_stamp_for_version_2),
         cmocka_unit_test(test_check_accepts_valid),
         cmocka_unit_test(test_check_refuses_out_of_range),
         cmocka_unit_test(test_check_future_is_ahead_not_invalid),

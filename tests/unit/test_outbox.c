@@ -808,12 +808,12 @@ static void test_newer_schema_refused_untouched(void **state)
     assert_non_null(ob);
     s_append_n(f, ob, 2);
     agent_outbox_destroy(&ob);
-    s_sql_exec(f->path, "PRAGMA user_version = 3");
+    s_sql_exec(f->path, "PRAGMA user_version = 4");
     size_t before_len, after_len;
     uint8_t *before = s_slurp(f->path, &before_len);
     ob = agent_outbox_open(f->path, UNIT, AGENT_OUTBOX_CREATE, f->err, sizeof f->err);
     assert_null(ob);
-    assert_non_null(strstr(f->err, "newer rollout-agent (schema 3, this one knows 2)"));
+    assert_non_null(strstr(f->err, "newer rollout-agent (schema 4, this one knows 3)"));
     uint8_t *after = s_slurp(f->path, &after_len);
     assert_int_equal(after_len, before_len);
     assert_memory_equal(after, before, before_len);
@@ -1125,6 +1125,227 @@ static void test_data_version_sees_other_connection(void **state)
     agent_outbox_destroy(&b);
 }
 
+/* ---- protocol version 2: schema 3, identity switch, refill -------------- */
+
+/* A schema-2 outbox (this agent's schema less meta.base) keeps its events,
+ * its incarnation and its kept events through the migration, with base 0. */
+static void test_migrates_schema_2(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 5);
+    assert_int_equal(agent_outbox_ack(ob, 2, ro_time_now()), 0);
+    uint8_t inc[AGENT_INCARNATION_LEN], again[AGENT_INCARNATION_LEN];
+    assert_int_equal(agent_outbox_incarnation(ob, inc), 0);
+    agent_outbox_destroy(&ob);
+    s_sql_exec(f->path, "ALTER TABLE meta DROP COLUMN base; PRAGMA user_version = 2;");
+
+    ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    assert_int_equal(s_sql_int(f->path, "PRAGMA user_version"), 3);
+    assert_int_equal(s_sql_int(f->path, "SELECT base FROM meta"), 0);
+    assert_int_equal(agent_outbox_incarnation(ob, again), 0);
+    assert_memory_equal(again, inc, sizeof inc);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 3);
+    assert_int_equal(st.next_seq, 6);
+    assert_int_equal(st.last_ack, 2);
+    assert_int_equal(st.retained, 2);
+    assert_int_equal(st.base, 0);
+    assert_int_equal(st.cur_retained, 2);
+    assert_int_equal(st.cur_retained_from, 1);
+    assert_memory_equal(st.incarnation, inc, sizeof inc);
+    agent_outbox_destroy(&ob);
+}
+
+/* A switch renumbers the waiting events densely above every seq ever
+ * handed out, under a new incarnation, with base so that they are wire
+ * seqs 1, 2, 3; kept and refused events stay as they were. */
+static void test_switch_renumbers_waiting(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    ro_report_t rs[6];
+    for (int i = 0; i < 6; i++) {
+        rs[i] = s_staff(40, (uint32_t)(10 + i));
+        assert_int_equal(agent_outbox_append(ob, &rs[i], ro_time_now(), f->err, sizeof f->err),
+                         i + 1);
+    }
+    assert_int_equal(agent_outbox_ack(ob, 2, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_refuse(ob, 4, RO_REASON_INVALID, "bad", 1), 0);
+    agent_event_t before[3], after[4];
+    assert_int_equal(s_outbox_read(ob, 0, before, 3), 3); /* 3, 5, 6 */
+    agent_event_state_t es;
+    assert_int_equal(agent_outbox_find(ob, 5, &es), 1);
+    assert_true(es.waiting && !es.refused && es.hash == ro_report_hash(&rs[4]));
+    assert_int_equal(agent_outbox_find(ob, 4, &es), 1);
+    assert_true(!es.waiting && es.refused && es.hash == ro_report_hash(&rs[3]));
+    assert_int_equal(agent_outbox_find(ob, 1, &es), 1);
+    assert_true(!es.waiting && !es.refused);
+    uint8_t old[AGENT_INCARNATION_LEN], now_inc[AGENT_INCARNATION_LEN];
+    static const uint8_t zero[AGENT_INCARNATION_LEN];
+    assert_int_equal(agent_outbox_incarnation(ob, old), 0);
+
+    int64_t moved = -1;
+    assert_int_equal(agent_outbox_switch(ob, &moved), 0);
+    assert_int_equal(moved, 3);
+    assert_int_equal(agent_outbox_incarnation(ob, now_inc), 0);
+    assert_memory_not_equal(now_inc, old, sizeof old);
+    assert_memory_not_equal(now_inc, zero, sizeof zero);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.base, 6);
+    assert_int_equal(st.next_seq, 10);
+    assert_int_equal(st.last_ack, 6); /* wire 0 */
+    assert_int_equal(st.depth, 3);
+    assert_int_equal(st.retained, 2); /* the old incarnation's, untouched */
+    assert_int_equal(st.retained_from, 1);
+    assert_int_equal(st.cur_retained, 0);
+    assert_int_equal(st.cur_retained_from, 0);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(s_outbox_read(ob, 0, after, 4), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(after[i].seq, 7 + i); /* wire seqs 1, 2, 3 */
+        assert_int_equal(after[i].len, before[i].len);
+        assert_memory_equal(after[i].body, before[i].body, before[i].len);
+    }
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox, meta WHERE "
+                                        "outbox.incarnation = meta.incarnation AND seq > 6 "
+                                        "AND acked_at IS NULL"),
+                     3);
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox, meta WHERE "
+                                        "outbox.incarnation != meta.incarnation AND seq <= 2 "
+                                        "AND acked_at IS NOT NULL"),
+                     2);
+    /* the hashes moved with the rows; the old seqs are another identity's now */
+    assert_int_equal(agent_outbox_find(ob, 8, &es), 1);
+    assert_true(es.waiting && es.hash == ro_report_hash(&rs[4]));
+    assert_int_equal(agent_outbox_find(ob, 1, &es), 0);
+    assert_int_equal(agent_outbox_find(ob, 4, &es), 0);
+
+    /* new records and acks go on from there */
+    ro_report_t r = s_staff(40, 1);
+    assert_int_equal(agent_outbox_append(ob, &r, ro_time_now(), f->err, sizeof f->err), 10);
+    assert_int_equal(agent_outbox_ack(ob, 8, ro_time_now()), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 2);
+    assert_int_equal(st.retained, 4);
+    assert_int_equal(st.cur_retained, 2);
+    assert_int_equal(st.cur_retained_from, 7);
+    s_assert_bytes_counted(f, ob);
+    agent_outbox_destroy(&ob);
+
+    /* and all of it persists */
+    ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_stats(ob, &st);
+    assert_int_equal(st.base, 6);
+    assert_memory_equal(st.incarnation, now_inc, sizeof now_inc);
+    agent_outbox_destroy(&ob);
+}
+
+/* The hub lost what it had acknowledged: the kept events above its upto
+ * wait again, the counters follow, and what was pruned is counted lost. */
+static void test_refill_makes_kept_waiting(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_set_retention(ob, 10, 1 << 30);
+    for (int i = 0; i < 6; i++) {
+        ro_report_t r = s_staff(40, (uint32_t)i);
+        assert_true(agent_outbox_append(ob, &r, T0, f->err, sizeof f->err) > 0);
+    }
+    assert_int_equal(agent_outbox_ack(ob, 2, T0), 0);
+    assert_int_equal(agent_outbox_ack(ob, 5, T0 + 11 * DAY), 0); /* 1, 2 pruned */
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 3);
+    assert_int_equal(st.retained_from, 3);
+
+    agent_refill_t rf;
+    assert_int_equal(agent_outbox_refill(ob, 5, &rf), 0); /* not behind: nothing */
+    assert_int_equal(rf.n, 0);
+    assert_int_equal(agent_outbox_refill(ob, 0, &rf), 0);
+    assert_int_equal(rf.n, 3);
+    assert_int_equal(rf.first, 3);
+    assert_int_equal(rf.last, 5);
+    assert_int_equal(rf.was_ack, 5);
+    assert_int_equal(rf.lost, 2);
+    assert_int_equal(rf.lost_to, 2);
+    s_stats(ob, &st);
+    assert_int_equal(st.last_ack, 0);
+    assert_int_equal(st.depth, 4);
+    assert_int_equal(st.retained, 0);
+    assert_int_equal(st.retained_bytes, 0);
+    s_assert_bytes_counted(f, ob);
+    agent_event_t ev[5];
+    assert_int_equal(s_outbox_read(ob, 0, ev, 5), 4);
+    assert_int_equal(ev[0].seq, 3);
+    assert_int_equal(ev[3].seq, 6);
+
+    /* acknowledged again, they are kept again */
+    assert_int_equal(agent_outbox_ack(ob, 4, T0 + 11 * DAY), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 2);
+    assert_int_equal(st.depth, 2);
+    s_assert_bytes_counted(f, ob);
+    assert_int_equal(agent_outbox_refill(ob, 3, &rf), 0);
+    assert_int_equal(rf.n, 1);
+    assert_int_equal(rf.lost, 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 1);
+    assert_int_equal(st.last_ack, 3);
+    s_assert_bytes_counted(f, ob);
+    agent_outbox_destroy(&ob);
+}
+
+/* After a switch, only the current incarnation's kept events are refilled:
+ * those of the old one are another identity's. */
+static void test_refill_after_switch_is_current_only(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 4);
+    assert_int_equal(agent_outbox_ack(ob, 2, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* 3, 4 -> 5, 6; base 4 */
+    assert_int_equal(agent_outbox_ack(ob, 6, ro_time_now()), 0);
+    agent_refill_t rf;
+    assert_int_equal(agent_outbox_refill(ob, 0, &rf), 0); /* clamped to base */
+    assert_int_equal(rf.n, 2);
+    assert_int_equal(rf.first, 5);
+    assert_int_equal(rf.lost, 0);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.last_ack, 4);
+    assert_int_equal(st.depth, 2);
+    assert_int_equal(st.retained, 2); /* seqs 1, 2 of the old incarnation */
+    assert_int_equal(st.cur_retained, 0);
+    agent_outbox_destroy(&ob);
+}
+
+static void test_store_id_remembered(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    uint8_t a[AGENT_INCARNATION_LEN], b[AGENT_INCARNATION_LEN];
+    memset(a, 0x11, sizeof a);
+    memset(b, 0x22, sizeof b);
+    assert_int_equal(agent_outbox_store_id(ob, a), 0); /* the first */
+    assert_int_equal(agent_outbox_store_id(ob, a), 0);
+    assert_int_equal(agent_outbox_store_id(ob, b), 1);
+    assert_int_equal(s_sql_int(f->path, "SELECT store_id = zeroblob(16) FROM meta"), 0);
+    assert_int_equal(s_sql_int(f->path, "SELECT hex(store_id) = '"
+                                        "22222222222222222222222222222222' FROM meta"),
+                     1);
+    agent_outbox_destroy(&ob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1155,6 +1376,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retained_never_resent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retain_none_deletes_on_ack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_prunes_retained, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_schema_2, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_switch_renumbers_waiting, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refill_makes_kept_waiting, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refill_after_switch_is_current_only, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_store_id_remembered, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_data_version_sees_other_connection, s_setup,
                                         s_teardown),
     };
