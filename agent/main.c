@@ -733,13 +733,13 @@ static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
     s_json_string(stdout, cfg->outbox);
     printf(",\"outbox_exists\":%s,\"depth\":%" PRId64 ",\"next_seq\":%" PRIu64
            ",\"last_ack\":%" PRIu64 ",\"retained\":%" PRId64 ",\"retained_from\":%" PRIu64
-           ",\"retained_bytes\":%" PRId64 ",\"refused\":%" PRId64 ",\"recent_refusals\":[",
+           ",\"retained_bytes\":%" PRId64 ",\"refused\":%" PRId64,
            v->exists ? "true" : "false", v->st.depth, v->st.next_seq, v->st.last_ack,
            v->st.retained, v->st.retained_from, v->st.retained_bytes, v->st.refused);
     char hex[2 * AGENT_INCARNATION_LEN + 1];
     s_hex(v->st.incarnation, AGENT_INCARNATION_LEN, hex);
     printf(",\"incarnation\":\"%s\",\"legacy\":%s,\"base\":%" PRIu64 ",\"wire_next_seq\":%" PRIu64
-           ",\"wire_last_ack\":%" PRIu64,
+           ",\"wire_last_ack\":%" PRIu64 ",\"recent_refusals\":[",
            hex, s_legacy(&v->st) ? "true" : "false", v->st.base, v->st.next_seq - v->st.base,
            v->st.last_ack - v->st.base);
     for (int i = 0; i < v->nrecent; i++) {

@@ -291,7 +291,7 @@ int hub_engine_unit(const hub_engine_t *self, const hub_unit_state_t *states, si
     const hub_unit_state_t *st = &states[index];
     s_head(out, RO_SCOPE_UNIT, u->id, u->name, (int)u->level, u->division);
     hub_scope_add(out, st);
-    out->last_seq = st->last_seq;
+    out->last_seq = st->seq_shown;
     out->last_heard = st->last_heard;
     double goals[RO_INDICATORS_MAX];
     for (size_t i = 0; i < self->nind; i++)

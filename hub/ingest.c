@@ -928,13 +928,30 @@ static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, in
     return 0;
 }
 
+/* Count stored report r in its unit's aggregates. A snapshot dated as the
+ * one counted now ties: the last received counts, and in the same second
+ * that may be one of another incarnation with a higher id, so the store,
+ * ordered as the recount orders, decides. Returns 0 or a store code. */
+static int s_count(hub_ingest_t *self, size_t unit, const ro_report_t *r)
+{
+    hub_unit_state_t *st = &self->states[unit];
+    uint32_t before = hub_state_snapshot_date(st, r->kind);
+    hub_state_apply(st, r);
+    if (before == 0 || r->date != before)
+        return 0;
+    uint32_t total = 0, part = 0;
+    int rc = hub_store_snapshot(self->store, unit, r->kind, r->date, &total, &part);
+    if (rc == 1)
+        hub_state_set_snapshot(st, r->kind, total, part);
+    return rc < 0 ? rc : 0;
+}
+
 /* Store report r (its seq the next of id's sequence, its check result bad):
  * refused for good, held until its date, or counted. */
 static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const s_ident_t *id,
                   const ro_report_t *r, uint64_t hash, ro_reason_t bad, const char *why,
                   int64_t now, char *err, size_t errlen)
 {
-    hub_unit_state_t *st = &self->states[id->unit];
     if (bad != RO_REASON_NONE) {
         int rc = hub_store_put_refusal(self->store, r->unit, id->iid, r->seq, bad, why, hash, now,
                                        err, errlen);
@@ -963,8 +980,8 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
             return rc;
         if (ahead)
             s_held(self, r, now);
-        else
-            hub_state_apply(st, r);
+        else if ((rc = s_count(self, id->unit, r)))
+            return rc;
         d->reports_stored++;
     }
     if (s_moved_on(self, id, r->seq, hash))
@@ -1080,6 +1097,7 @@ static void s_fail(hub_ingest_t *self, int rc, const char *why)
 static void s_ack_fill(hub_ingest_t *self, s_reply_t *a)
 {
     a->r.msg.seq = s_last(self, (size_t)a->unit, a->inc);
+    self->states[a->unit].seq_shown = a->r.msg.seq;
     if (!a->v2)
         return;
     a->r.msg.upto_hash = s_last_hash(self, (size_t)a->unit, a->inc);

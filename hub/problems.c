@@ -189,7 +189,8 @@ static int s_render(const s_item_t *it, int64_t now, ro_status_problem_t *p)
                         (long long)((it->skew < 0 ? -it->skew : it->skew) / 60),
                         it->skew < 0 ? "behind" : "ahead of");
         p->what_to_do = s_fmt("set the unit PC's clock (NTP); nothing is refused for it, but its "
-                              "recorded times are off");
+                              "recorded times are off. If many units show this, the hub's clock "
+                              "is the one off: fix it");
         break;
     case K_REFUSED:
         p->text = s_fmt("%llu report%s refused in the last %d days; the latest, seq %llu: %s: %s",

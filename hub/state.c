@@ -35,3 +35,23 @@ void hub_state_apply(hub_unit_state_t *s, const ro_report_t *r)
     }
     s->reports++;
 }
+
+uint32_t hub_state_snapshot_date(const hub_unit_state_t *s, ro_kind_t kind)
+{
+    switch (kind) {
+    case RO_KIND_STAFF: return s->staff_date;
+    case RO_KIND_ITEMS: return s->items_date;
+    case RO_KIND_CASES: return s->cases_month;
+    default: return 0;
+    }
+}
+
+void hub_state_set_snapshot(hub_unit_state_t *s, ro_kind_t kind, uint32_t total, uint32_t part)
+{
+    switch (kind) {
+    case RO_KIND_STAFF: s->staff_total = total, s->staff_proficient = part; break;
+    case RO_KIND_ITEMS: s->items_total = total, s->items_no_visit = part; break;
+    case RO_KIND_CASES: s->cases_total = total, s->cases_no_visit = part; break;
+    default: break;
+    }
+}

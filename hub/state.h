@@ -13,6 +13,10 @@ typedef struct {
                                   in the unit's legacy incarnation (the store keeps it in
                                   incarnations.last_seq; every report is of that one until
                                   protocol version 2) */
+    uint64_t seq_shown;        /* what status shows as the unit's last seq: the last upto
+                                  acknowledged to it, in the sequence its agent speaks in
+                                  (version 2: its own incarnation's); not stored: loaded as
+                                  the last_seq of the incarnation heard last */
     int64_t last_heard;        /* Unix time of the last report or heartbeat; 0 = never */
     uint64_t reports;          /* reports stored */
     uint64_t participants;     /* training: people, summed over sessions */
@@ -31,7 +35,16 @@ typedef struct {
 
 /* Fold one stored report into a unit's aggregates (the rule the recount
  * mirrors): sums for training, a snapshot dated on or after the held one
- * replaces it. Does not touch last_seq or last_heard. */
+ * replaces it. Of snapshots of one date the last received counts (then the
+ * higher incarnation id, then seq): folded in that order, the last one
+ * applied wins. Does not touch last_seq or last_heard. */
 void hub_state_apply(hub_unit_state_t *st, const ro_report_t *r);
+
+/* The date of st's snapshot of kind (staff, items: YYYYMMDD; cases:
+ * YYYYMM), 0 for none or another kind. */
+uint32_t hub_state_snapshot_date(const hub_unit_state_t *st, ro_kind_t kind);
+
+/* Set st's snapshot of kind to total and part (its date stays). */
+void hub_state_set_snapshot(hub_unit_state_t *st, ro_kind_t kind, uint32_t total, uint32_t part);
 
 #endif

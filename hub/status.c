@@ -339,7 +339,7 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     sc->level = (int)u->level;
     sc->division = u->division;
     hub_scope_add(sc, &states[index]);
-    sc->last_seq = states[index].last_seq;
+    sc->last_seq = states[index].seq_shown;
     return 0;
 }
 

@@ -21,11 +21,15 @@ static const char *s_sql[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_UNIT_INSERT] = "INSERT INTO units(id) VALUES (?1)",
-    /* the columns of s_row_to_state from 2 on, then the legacy iid */
+    /* the columns of s_row_to_state from 2 on, the legacy iid, then what
+     * status shows as the unit's last seq: the last_seq of its incarnation
+     * heard last (of those heard at once, the newest) */
     [Q_UNIT_SCAN] = "SELECT u.uid, u.id, IFNULL(i.last_seq, 0), u.last_heard, u.reports,"
                     " u.participants, u.hours_tenths, u.sessions, u.staff_date, u.staff_total,"
                     " u.staff_proficient, u.items_date, u.items_total, u.items_no_visit,"
-                    " u.cases_month, u.cases_total, u.cases_no_visit, IFNULL(i.iid, 0)"
+                    " u.cases_month, u.cases_total, u.cases_no_visit, IFNULL(i.iid, 0),"
+                    " IFNULL((SELECT j.last_seq FROM incarnations j WHERE j.uid = u.uid"
+                    " ORDER BY j.last_heard DESC, j.iid DESC LIMIT 1), 0)"
                     " FROM units u LEFT JOIN incarnations i"
                     " ON i.uid = u.uid AND i.incarnation = " LEGACY_INC,
     [Q_UNIT_IDS] = "SELECT uid, id FROM units",
@@ -45,9 +49,11 @@ static const char *s_sql[Q_COUNT] = {
                        " WHERE unit = ?1 AND iid = ?3 AND seq = ?2 ORDER BY rowid DESC LIMIT 1",
     [Q_RECOUNT] = RECOUNT_SQL,
     [Q_HISTORY] = "SELECT seq, date, total, part FROM reports"
-                  " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 AND state = 0 ORDER BY date, seq",
+                  " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 AND state = 0"
+                  " ORDER BY date, received_at, iid, seq",
     [Q_SERIES] = "SELECT uid, date, total, part FROM reports"
-                 " WHERE kind = ?1 AND date <= ?2 AND state = 0 ORDER BY uid, date, seq",
+                 " WHERE kind = ?1 AND date <= ?2 AND state = 0"
+                 " ORDER BY uid, date, received_at, iid, seq",
     /* held reports are few: these read the partial index reports_held, and
      * say so, because without statistics the planner may scan the table */
     [Q_HELD_SUMMARY] = "SELECT count(*), IFNULL(min(" HELD_DUE "), 0) FROM reports"
@@ -57,7 +63,10 @@ static const char *s_sql[Q_COUNT] = {
     [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0"
                        " WHERE state = 1 AND " HELD_DUE " <= ?1",
     [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
-                       " WHERE uid = ?1 AND state = 0 ORDER BY iid, seq",
+                       " WHERE uid = ?1 AND state = 0 ORDER BY received_at, iid, seq",
+    /* of a unit's counted snapshots of one kind and date, the one that counts */
+    [Q_SNAPSHOT] = "SELECT total, part FROM reports WHERE uid = ?1 AND kind = ?2 AND date = ?3"
+                   " AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC LIMIT 1",
     [Q_UNIT_AGGREGATES] = "UPDATE units SET reports = ?2,"
                           " participants = ?3, hours_tenths = ?4, sessions = ?5,"
                           " staff_date = ?6, staff_total = ?7, staff_proficient = ?8,"
@@ -716,7 +725,7 @@ static int s_step_done(hub_store_t *self, sqlite3_stmt *st, const char *what, ch
 
 static void s_row_to_state(sqlite3_stmt *st, int col, hub_unit_state_t *s)
 {
-    s->last_seq = (uint64_t)sqlite3_column_int64(st, col + 0);
+    s->last_seq = s->seq_shown = (uint64_t)sqlite3_column_int64(st, col + 0);
     s->last_heard = sqlite3_column_int64(st, col + 1);
     s->reports = (uint64_t)sqlite3_column_int64(st, col + 2);
     s->participants = (uint64_t)sqlite3_column_int64(st, col + 3);
@@ -808,6 +817,7 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
         if (states) {
             s_row_to_state(st, 2, &states[i]);
             m->liids[i] = sqlite3_column_int64(st, 17);
+            states[i].seq_shown = (uint64_t)sqlite3_column_int64(st, 18);
         }
     }
     int out = 0;
@@ -1180,6 +1190,7 @@ long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *stat
             rc == 0 ? bsearch(&key, map, self->nunits, sizeof *map, s_by_uid) : NULL;
         if (at) {
             agg.last_seq = states[at->index].last_seq;
+            agg.seq_shown = states[at->index].seq_shown;
             agg.last_heard = states[at->index].last_heard;
             states[at->index] = agg;
             changed[(*nchanged)++] = (uint32_t)at->index;
@@ -1219,6 +1230,28 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
     if (iid < 0)
         return (int)iid;
     return hub_store_put_incarnation(self, iid, s->last_seq, s->last_heard, err, errlen);
+}
+
+int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t date,
+                       uint32_t *total, uint32_t *part)
+{
+    if (index >= self->nunits || self->uids[index] == STORE_NO_UID)
+        return HUB_STORE_EFAIL;
+    sqlite3_stmt *st = self->q[Q_SNAPSHOT];
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int(st, 2, (int)kind);
+    sqlite3_bind_int64(st, 3, date);
+    int rc = sqlite3_step(st), out = 0;
+    if (rc == SQLITE_ROW) {
+        *total = (uint32_t)sqlite3_column_int64(st, 0);
+        *part = (uint32_t)sqlite3_column_int64(st, 1);
+        out = 1;
+    } else if (rc != SQLITE_DONE) {
+        out = store_fail(self, rc, "cannot look up a snapshot", NULL, 0);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
 }
 
 int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, uint64_t *hash,

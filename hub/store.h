@@ -139,6 +139,14 @@ int64_t hub_store_incarnation_find(hub_store_t *self, size_t index, const uint8_
 int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq, int64_t last_heard,
                               char *err, size_t errlen);
 
+/* Of unit index's counted snapshots of kind (staff, items, cases) dated
+ * date, the one that counts: the last received, then the highest
+ * incarnation id, then seq (the recount's order). Returns 1 with *total and
+ * *part, 0 when there is none, or a negative code. Reads the unit's reports:
+ * for ties only (two snapshots of one date), which are rare. */
+int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t date,
+                       uint32_t *total, uint32_t *part);
+
 /* Store report r of unit index (r->unit must be that unit) under its
  * incarnation iid (hub_store_incarnation of that unit), counted, with the
  * hash of its content (ro_report_hash). Returns 0, HUB_STORE_EDUP if (unit,

@@ -34,6 +34,7 @@ enum {
     Q_INC_FIND,
     Q_INC_INSERT,
     Q_INC_SEQ,
+    Q_SNAPSHOT,
     Q_COUNT
 };
 
@@ -75,7 +76,8 @@ enum {
     "  MAX(CASE WHEN kind = 4 THEN total END) AS ct,"                                              \
     "  MAX(CASE WHEN kind = 4 THEN part END) AS cp"                                                \
     "  FROM (SELECT uid, kind, date, total, part, ROW_NUMBER() OVER"                               \
-    "        (PARTITION BY uid, kind ORDER BY date DESC, seq DESC) AS rn"                          \
+    "        (PARTITION BY uid, kind ORDER BY date DESC, received_at DESC, iid DESC, seq DESC) "   \
+    "AS rn"                                                                                        \
     "        FROM reports WHERE state = 0 AND"                                                     \
     "        ((kind IN (2, 3) AND date <= ?1) OR (kind = 4 AND date <= ?2)))"                      \
     "  WHERE rn = 1 GROUP BY uid)"                                                                 \

@@ -40,7 +40,7 @@ int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t
         if (i < 0)
             continue; /* a unit no longer in the registry */
         s_recount_to_state(st, &out[i]);
-        out[i].last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+        out[i].last_seq = out[i].seq_shown = (uint64_t)sqlite3_column_int64(st, 1);
         out[i].last_heard = sqlite3_column_int64(st, 2);
     }
     int ret = 0;

@@ -388,9 +388,11 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
         DFAIL(RO_REASON_MALFORMED, "report has no body");
     if (text_long)
         DFAIL(RO_REASON_MALFORMED, "text longer than %d bytes", RO_TEXT_MAX);
-    if (id_bad)
+    if (id_bad) {
+        out->seq = 0; /* no identity, so no seq of one: nothing is used up */
         DFAIL(RO_REASON_MALFORMED, "an incarnation of %zu bytes, not %d", msg->incarnation.len,
               RO_INCARNATION_LEN);
+    }
 done:
     rollout__report__free_unpacked(msg, NULL);
     return rc;

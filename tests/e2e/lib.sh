@@ -237,10 +237,12 @@ unit_field() { ctl status --unit "$1" --json | jq -r ".scopes[0].$2"; }
 
 # db SQL: ask the hub's store directly (tests only; rolloutctl never does).
 db() { sqlite3 -batch -noheader "$T/hub/hub.db" "$1"; }
-# In SQL, in a query over `units u`: the unit's last seq, its legacy
-# incarnation's (store schema 4: every report of protocol version 1 is).
-LAST_SEQ_SQL="(select i.last_seq from incarnations i where i.uid = u.uid and i.incarnation = zeroblob(16))"
-# hub_last_seq UNIT: the last seq the hub's store holds for UNIT.
+# In SQL, in a query over `units u`: the seqs the unit's sequences hold, all
+# incarnations summed (protocol version 1 speaks in the legacy one; a
+# version-2 agent in its outbox's own): with one outbox that never drew a
+# new identity, its last seq.
+LAST_SEQ_SQL="(select sum(i.last_seq) from incarnations i where i.uid = u.uid)"
+# hub_last_seq UNIT: the seqs the hub's store holds for UNIT (LAST_SEQ_SQL).
 hub_last_seq() { db "select $LAST_SEQ_SQL from units u where u.id = '$1'"; }
 
 province_reports_is() { [ "$(province reports 2>/dev/null)" == "$1" ]; }

@@ -4,7 +4,8 @@
 # stores and counts every event (recorded_at is never a reason to refuse),
 # before and after the clock is put right. An event dated after the agent's
 # own today + 1 day is refused at record time (exit 2), saying which clock
-# to check. libfaketime (scripts/deps.sh installs it) sets the agent's wall
+# to check. The hub reads the agent's clock in its heartbeats and flags it
+# (skewed_agents, status --problems) until it is fixed. libfaketime (scripts/deps.sh installs it) sets the agent's wall
 # clock only.
 source "$(dirname "$0")/fault_lib.sh"
 DRILL=agent-clock-ahead
@@ -27,6 +28,9 @@ ahead agent_start "$u"
 wait_until 30 all_delivered "$u" || fail "events recorded with the clock ahead not stored: $TALLY_BAD"
 future=$(db "select count(*) from reports where recorded_at > strftime('%s', 'now') + 86400 * 1000")
 expect_eq "$future" 3 "stored reports whose recorded_at lies years ahead"
+skewed() { [ "$(metric skewed_agents)" = "$1" ]; }
+wait_until 15 skewed 1 || fail "the hub did not flag the agent's clock (skewed_agents $(metric skewed_agents))"
+ctl status --problems | grep -q "$u.*clock-skew" || fail "status --problems does not list the skewed clock"
 
 # the clock is fixed; what the agent records now is stored as well
 kill "${AGENT_PIDS[$u]}"; wait "${AGENT_PIDS[$u]}" 2>/dev/null || true
@@ -37,6 +41,7 @@ expect_eq "$rc" 2 "a date three days ahead, refused at record time"
 grep -q "clock" <<<"$out" || fail "the refusal does not say which clock to check: $out"
 agent_start "$u"
 wait_until 30 all_delivered "$u" || fail "events after the clock was fixed not stored: $TALLY_BAD"
+wait_until 15 skewed 0 || fail "the skewed clock is still flagged after the fix"
 check_counts "after the clock was fixed" "$u"
 check_totals "$expect"
-finish "agent clock 3 years ahead: $RECORDED reports stored and counted, before and after the fix, $LOST lost, $DUPS duplicated"
+finish "agent clock 3 years ahead: flagged, then cleared once fixed; $RECORDED reports stored and counted, before and after the fix, $LOST lost, $DUPS duplicated"

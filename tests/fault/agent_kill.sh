@@ -6,8 +6,10 @@
 # socket buffer; once the kernel shows them there the agent is frozen and the
 # hub let go; when the hub's store holds them and its ack sits unread in the
 # agent's socket buffer, the frozen agent is killed. Every restarted agent
-# resends from its last ack and the hub drops what it already has: 0 lost,
-# 0 duplicated, and the hub's duplicates counter shows it dropped resends.
+# asks the hub first (protocol version 2: its first heartbeat), whose ack,
+# checked against the events' content hash, marks what the hub already has;
+# what is resent anyway (in flight at a kill) the hub drops: 0 lost, 0
+# duplicated, every steered kill in the window.
 # Each step waits on what the kernel, the store or the outbox shows, never on
 # a clock.
 #   KILLS (60), AGENTS (8), EVENTS per kill (300), IN_WINDOW_EVERY (3), SEED
@@ -148,5 +150,4 @@ say "$mid kills left stored but undeleted events behind ($steered_in of $steered
   "$((mid - steered_in)) of $((KILLS - steered)) random); the hub dropped $dups resent duplicates" \
   "(steered kills alone left $resent_min to resend)"
 [ "$steered_in" -eq "$steered" ] || fail "only $steered_in of $steered steered kills landed between ack and delete"
-[ "$dups" -gt 0 ] || fail "no kill ever made an agent resend what the hub had: the drill missed its window"
 finish "$KILLS kills ($mid between ack and delete, $steered_in of them steered), $RECORDED reports, $LOST lost, $DUPS duplicated, $dups resends dropped"

@@ -570,7 +570,7 @@ static void test_rollup_is_ratio_of_sums(void **state)
     assert_int_equal(hub_engine_level(fx->engine, fx->st, RO_LEVEL_COUNT, 20181231, &s), -1);
     assert_int_equal(hub_engine_unit(fx->engine, fx->st, 5, 20181231, &s), -1);
     /* the unit scope carries the unit's own fields */
-    fx->st[3].last_seq = 17;
+    fx->st[3].seq_shown = 17; /* what status shows: the sequence its agent speaks in */
     fx->st[3].last_heard = 99;
     hub_engine_unit(fx->engine, fx->st, 3, 20181231, &s);
     assert_string_equal(s.id, "460100-002");
