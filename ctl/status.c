@@ -229,6 +229,13 @@ static void s_table_scope(const ro_status_scope_t *s, const ro_status_reply_t *r
         printf("  %-18s %llu\n", "last seq", (unsigned long long)s->last_seq);
     printf("  %-18s ", "last heard");
     s_when(s->last_heard, ro_time_now());
+    if (unit && s->flags) {
+        printf("  %-18s", "flagged");
+        for (unsigned i = 0; i < RO_SCOPE_FLAG_COUNT; i++)
+            if (s->flags & (1u << i))
+                printf(" %s", ro_scope_flag_name(i));
+        printf(" (rolloutctl status --problems says what to do)\n");
+    }
     if (s->grade[0])
         printf("  %-18s %s\n", "grade", s->grade);
     s_table_indicators(s);

@@ -61,6 +61,14 @@ size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t 
     return n;
 }
 
+uint32_t hub_unit_flags_bits(const hub_unit_flags_t *fl)
+{
+    return (fl->gap_since ? RO_SCOPE_FLAG_GAP : 0) |
+           (fl->behind_since ? RO_SCOPE_FLAG_STORE_BEHIND : 0) |
+           (fl->two_since ? RO_SCOPE_FLAG_TWO_AGENTS : 0) |
+           (fl->skew_since ? RO_SCOPE_FLAG_CLOCK_SKEW : 0);
+}
+
 void hub_unit_flags_carry(const ro_registry_t *from, const hub_unit_flags_t *old,
                           const ro_registry_t *to, hub_unit_flags_t *out)
 {

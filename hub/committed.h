@@ -92,6 +92,9 @@ typedef struct {
 #define HUB_MAX_SKEW 600     /* seconds an agent's clock may be off before it is flagged */
 #define HUB_TWO_AGENTS_S 600 /* two incarnations heard this close: two agents */
 
+/* fl as Scope.flags bits (RO_SCOPE_FLAG_*). */
+uint32_t hub_unit_flags_bits(const hub_unit_flags_t *fl);
+
 /* A reload: out (one per unit of to) gets each unit's flags from old (one
  * per unit of from), matched by unit id; new units get none. */
 void hub_unit_flags_carry(const ro_registry_t *from, const hub_unit_flags_t *old,

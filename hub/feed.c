@@ -392,8 +392,10 @@ static int s_publish_due(hub_feed_t *self, int64_t now)
     for (size_t k = 0; k < self->ndue; k++) {
         size_t i = self->due[k];
         if (hub_engine_unit(self->engine, hub_committed_states(self->committed), i, as_of,
-                            &self->scope) == 0)
+                            &self->scope) == 0) {
+            self->scope.flags = hub_unit_flags_bits(&hub_committed_flags(self->committed)[i]);
             s_count(s_publish(self, i, &self->scope, now), &rc, &sent);
+        }
     }
     self->ndue = 0;
     if (++self->gen == 0) { /* wrapped: no stamp may look current */

@@ -16,7 +16,7 @@ typedef struct {
     uint64_t seq_shown;        /* what status shows as the unit's last seq: the last upto
                                   acknowledged to it, in the sequence its agent speaks in
                                   (version 2: its own incarnation's); not stored: loaded as
-                                  the last_seq of the incarnation heard last */
+                                  the last_seq of the unit's newest incarnation holding any */
     int64_t last_heard;        /* Unix time of the last report or heartbeat; 0 = never */
     uint64_t reports;          /* reports stored */
     uint64_t participants;     /* training: people, summed over sessions */

@@ -330,8 +330,15 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
-    if (self->engine)
-        return hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
+    /* the committed state's units (under its lock) carry what ingest flags now */
+    uint32_t flags = self->committed && states == hub_committed_states(self->committed)
+                         ? hub_unit_flags_bits(&hub_committed_flags(self->committed)[index])
+                         : 0;
+    if (self->engine) {
+        int rc = hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
+        sc->flags = flags;
+        return rc;
+    }
     const ro_unit_t *u = ro_registry_at(self->reg, index);
     sc->kind = RO_SCOPE_UNIT;
     snprintf(sc->id, sizeof sc->id, "%s", u->id);
@@ -340,6 +347,7 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     sc->division = u->division;
     hub_scope_add(sc, &states[index]);
     sc->last_seq = states[index].seq_shown;
+    sc->flags = flags;
     return 0;
 }
 

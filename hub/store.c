@@ -22,14 +22,14 @@ static const char *s_sql[Q_COUNT] = {
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_UNIT_INSERT] = "INSERT INTO units(id) VALUES (?1)",
     /* the columns of s_row_to_state from 2 on, the legacy iid, then what
-     * status shows as the unit's last seq: the last_seq of its incarnation
-     * heard last (of those heard at once, the newest) */
+     * status shows as the unit's last seq: the last_seq of its newest
+     * incarnation that holds any (a replaced or copied outbox's is newer) */
     [Q_UNIT_SCAN] = "SELECT u.uid, u.id, IFNULL(i.last_seq, 0), u.last_heard, u.reports,"
                     " u.participants, u.hours_tenths, u.sessions, u.staff_date, u.staff_total,"
                     " u.staff_proficient, u.items_date, u.items_total, u.items_no_visit,"
                     " u.cases_month, u.cases_total, u.cases_no_visit, IFNULL(i.iid, 0),"
                     " IFNULL((SELECT j.last_seq FROM incarnations j WHERE j.uid = u.uid"
-                    " ORDER BY j.last_heard DESC, j.iid DESC LIMIT 1), 0)"
+                    " ORDER BY j.last_seq > 0 DESC, j.iid DESC LIMIT 1), 0)"
                     " FROM units u LEFT JOIN incarnations i"
                     " ON i.uid = u.uid AND i.incarnation = " LEGACY_INC,
     [Q_UNIT_IDS] = "SELECT uid, id FROM units",

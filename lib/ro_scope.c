@@ -86,3 +86,10 @@ int ro_milestone_status_parse(const char *name, ro_milestone_status_t *out)
     }
     return -1;
 }
+
+const char *ro_scope_flag_name(unsigned bit)
+{
+    static const char *names[RO_SCOPE_FLAG_COUNT] = {"gap", "store-behind", "two-agents",
+                                                     "clock-skew"};
+    return bit < RO_SCOPE_FLAG_COUNT ? names[bit] : "?";
+}

@@ -47,6 +47,20 @@ typedef struct {
 } ro_result_t;
 
 /* A unit, division, level or the province (protobuf Scope). */
+/* Scope.flags: what ingest flags a unit for now (status --problems says
+ * what to do). */
+enum {
+    RO_SCOPE_FLAG_GAP = 1,          /* sends beyond its next seq */
+    RO_SCOPE_FLAG_STORE_BEHIND = 2, /* its agent holds acks the store lacks */
+    RO_SCOPE_FLAG_TWO_AGENTS = 4,   /* two outbox identities speak for it */
+    RO_SCOPE_FLAG_CLOCK_SKEW = 8,   /* its agent's clock is off */
+    RO_SCOPE_FLAG_COUNT = 4,        /* bits defined */
+};
+
+/* The name of Scope.flags bit i (0 to RO_SCOPE_FLAG_COUNT - 1), as status
+ * --problems names the kind ("gap", "store-behind", ...), or "?". */
+const char *ro_scope_flag_name(unsigned bit);
+
 typedef struct {
     ro_scope_kind_t kind;       /* unit, division, level or province */
     char id[RO_SCOPE_ID_MAX];   /* unit id, division code, level name, or "460000" */
@@ -70,6 +84,7 @@ typedef struct {
     uint64_t reports;           /* reports stored */
     ro_grade_t grade;           /* the worst indicator grade */
     uint32_t why;               /* bit i: indicator i is below 良, behind, or no data */
+    uint32_t flags;             /* units only: RO_SCOPE_FLAG_* ingest sets now (problems) */
     size_t indicator_count;     /* as many as the targets have */
     ro_result_t indicators[RO_INDICATORS_MAX]; /* in targets order */
 } ro_scope_t;

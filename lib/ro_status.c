@@ -20,7 +20,7 @@
     X(kind) X(id) X(name) X(level) X(division) X(units) X(units_reporting)                 \
     X(participants) X(hours_tenths) X(sessions) X(staff_total) X(staff_proficient)         \
     X(items_total) X(items_no_visit) X(cases_total) X(cases_no_visit) X(last_seq)          \
-    X(last_heard) X(reports) X(grade) X(why)
+    X(last_heard) X(reports) X(grade) X(why) X(flags)
 #define S_INDICATOR_FIELDS(X)                                                              \
     X(id) X(value) X(goal) X(share) X(grade) X(milestone) X(next_date) X(next_goal) X(gap) \
     X(no_data) X(label_zh) X(label_en) X(measure) X(due_date) X(due_goal) X(why)
@@ -217,6 +217,7 @@ int ro_status_scope_make(const ro_targets_t *targets, const ro_scope_t *s, ro_st
     out->last_seq = s->last_seq;
     out->last_heard = s->last_heard;
     out->reports = s->reports;
+    out->flags = s->flags;
     out->grade = s->indicator_count ? (char *)ro_grade_label(s->grade) : "";
     out->why = s->why;
     if (s->indicator_count > RO_INDICATORS_MAX) {
@@ -611,6 +612,7 @@ int ro_status_scope_read(const ro_targets_t *t, const ro_status_scope_t *w, ro_s
     out->last_seq = w->last_seq;
     out->last_heard = w->last_heard;
     out->reports = w->reports;
+    out->flags = w->flags;
     out->why = w->why;
     size_t n = ro_targets_count(t);
     if (w->n_indicators != n) {

@@ -13,6 +13,10 @@ unit = "469005-012"
 AT = 1530000000  # 2018-06-26 08:00 UTC
 c = rc.Unit(pb, unit)
 A, B, C = b"\xaa" * 16, b"\xbb" * 16, b"\xcc" * 16
+# the unit's feed topic, to see its flags there at the end
+sub = rc.subscriber([f"unit/{unit}", "heartbeat"])
+while rc.feed_next(sub, "the first heartbeat")[0] != "heartbeat":
+    pass
 
 
 def report(seq, inc, participants, version=2):
@@ -60,3 +64,11 @@ c.send_refused(report(2, A, 1, version=3).SerializeToString(), 2, pb.REASON_VERS
 # an identity that is not one names no seq: nothing of any sequence is used up
 c.send_refused(report(2, b"\xaa" * 8, 1).SerializeToString(), 0, pb.REASON_MALFORMED, "an incarnation of 8 bytes")
 print("# heartbeats answered per incarnation; version 3 and a short incarnation refused")
+
+# the feed's last update of the unit carries what ingest flags it for
+flags = None
+while flags != 4 | 8:
+    t, body = rc.feed_next(sub, "the unit's update with its flags")
+    if t != "heartbeat":
+        flags = pb.FeedUpdate.FromString(body).scope.flags
+print(f"# the feed says: flags {flags} (two agents, clock skew)")

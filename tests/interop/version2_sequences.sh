@@ -15,5 +15,8 @@ expect_eq "$(of_unit "count(*)" "and i.incarnation = x'ccccccccccccccccccccccccc
   "an incarnation heard only in a heartbeat"
 expect_eq "$(unit_field $u participants)" 36 "participants: 11 + 12 + 13"
 expect_eq "$(metric refused_identity) $(metric duplicates)" "1 1" "identity refusals and duplicates"
-expect_eq "$(metric two_agent_units)" 1 "two agents flagged"
+expect_eq "$(metric two_agent_units) $(metric skewed_agents)" "1 1" "two agents and a clock far off flagged"
+expect_eq "$(ctl status --unit $u --json | jq -c '.scopes[0].flags')" '["two-agents","clock-skew"]' \
+  "the unit's scope: Scope.flags"
+ctl status --unit $u | grep -q "flagged *two-agents clock-skew" || fail "rolloutctl status --unit does not say what is flagged"
 say "three sequences of one unit, a resend seen, an identity refusal; the store as the client expects"
