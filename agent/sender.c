@@ -536,6 +536,8 @@ static void s_on_seen(agent_sender_t *self, uint64_t seen)
 /* A version-2 Ack of the current incarnation (REVISION-2.md 4). */
 static void s_on_ack2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t seen)
 {
+    if (m->seq > (uint64_t)INT64_MAX - self->base || seen > (uint64_t)INT64_MAX - self->base)
+        return; /* no sequence comes near: not an ack to believe */
     uint64_t w = m->seq + self->base;
     char why[200];
     if (w >= self->next_seq) {
@@ -558,11 +560,20 @@ static void s_on_ack2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t seen)
     agent_event_state_t es;
     if (m->seq > 0 && agent_outbox_find(self->outbox, w, &es) == 1 && es.hash && m->upto_hash &&
         es.hash != m->upto_hash) {
-        snprintf(why, sizeof why,
-                 "the hub holds other content under seq %" PRIu64 " of this identity than "
-                 "this outbox",
-                 m->seq);
-        s_switch(self, why);
+        /* another outbox's report at upto. With events waiting, this one's
+         * own below it may be in (the hub answers each: seen, or IDENTITY,
+         * which switches after acknowledging what came before it); with
+         * none waiting, draw a new identity now */
+        agent_outbox_stats_t st;
+        if (s_load_identity(self, &st) == 0 && st.depth == 0) {
+            snprintf(why, sizeof why,
+                     "the hub holds other content under seq %" PRIu64 " of this identity than "
+                     "this outbox",
+                     m->seq);
+            s_switch(self, why);
+        } else {
+            s_on_seen(self, seen);
+        }
         return;
     }
     if (w < self->acked) {
@@ -640,6 +651,13 @@ static int s_refusal_v2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t *lo
         return 0;
     agent_event_state_t es;
     if (agent_outbox_find(self->outbox, *local, &es) == 1 && es.waiting) {
+        /* the first identity refusal of this flight: every event sent before
+         * it was taken as this outbox's (stored, or the same report again;
+         * another report would have been refused first, and the hub takes
+         * nothing more under a contested identity), so it is acknowledged
+         * before the rest moves to a new identity: none is counted twice */
+        if (*local > self->acked + 1)
+            s_on_ack(self, *local - 1);
         char why[RO_TEXT_MAX + 64];
         snprintf(why, sizeof why, "the hub refused seq %" PRIu64 " (identity): %s", m->seq,
                  m->text);

@@ -51,6 +51,7 @@ typedef struct {
     uint64_t last_seq;              /* every seq up to it is stored or refused */
     uint64_t hash;                  /* content hash at last_seq; 0 not known yet */
     uint32_t dirty_gen;             /* gen of the batch that must write it */
+    int contested;                  /* two outboxes were found using it (s_contested) */
 } s_inc_t;
 
 typedef struct {
@@ -108,7 +109,8 @@ struct hub_ingest {
     size_t nslots;
     uint32_t *dincs; /* incs to write this batch */
     size_t ndincs, capdincs;
-    uint64_t *lhash; /* per unit */
+    uint64_t *lhash;     /* per unit */
+    uint8_t *lcontested; /* per unit: its legacy incarnation is contested (s_contested) */
     uint8_t store_id[HUB_STORE_ID_LEN];
 
     hub_ingest_counters_t c;    /* counters and store state, as published */
@@ -335,8 +337,10 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->dirty = calloc(nu, sizeof *self->dirty);
     self->flags = calloc(nu, sizeof *self->flags);
     self->lhash = calloc(nu, sizeof *self->lhash);
+    self->lcontested = calloc(nu, sizeof *self->lcontested);
     if (!self->msgs || !self->refusals || !self->acks || !self->pairs || !self->touch_gen ||
-        !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags || !self->lhash) {
+        !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags || !self->lhash ||
+        !self->lcontested) {
         hub_ingest_destroy(&self);
         return NULL;
     }
@@ -369,6 +373,7 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->slots);
     free(self->dincs);
     free(self->lhash);
+    free(self->lcontested);
     free(self);
     *self_p = NULL;
 }
@@ -424,13 +429,15 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     uint32_t *dirty = calloc(nu, sizeof *dirty);
     hub_unit_flags_t *flags = calloc(nu, sizeof *flags);
     uint64_t *lhash = calloc(nu, sizeof *lhash);
-    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags || !lhash) {
+    uint8_t *lcontested = calloc(nu, sizeof *lcontested);
+    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags || !lhash || !lcontested) {
         free(touch_gen);
         free(touch_head);
         free(dirty_gen);
         free(dirty);
         free(flags);
         free(lhash);
+        free(lcontested);
         return -1;
     }
     free(self->touch_gen);
@@ -441,6 +448,8 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     free(self->flags);
     free(self->lhash);
     self->lhash = lhash;
+    free(self->lcontested);
+    self->lcontested = lcontested;
     self->touch_gen = touch_gen;
     self->touch_head = touch_head;
     self->dirty_gen = dirty_gen;
@@ -627,6 +636,27 @@ static int s_moved_on(hub_ingest_t *self, const s_ident_t *id, uint64_t seq, uin
     return 0;
 }
 
+/* Another outbox was found using id (another report under one of its
+ * seqs). From then on no version-2 report beyond its last_seq is taken
+ * under it: each outbox that sends one draws a new incarnation, so no
+ * report of either is stored under an identity they share, where a report
+ * the other one then sends again under its new identity would count twice.
+ * Kept in memory: an outbox that heard the refusal has moved on already. */
+static void s_contest(hub_ingest_t *self, const s_ident_t *id)
+{
+    if (id->inc == INC_LEGACY)
+        self->lcontested[id->unit] = 1;
+    else if (id->inc >= 0)
+        self->incs[id->inc].contested = 1;
+}
+
+static int s_contested(const hub_ingest_t *self, const s_ident_t *id)
+{
+    if (id->inc == INC_LEGACY)
+        return self->lcontested[id->unit];
+    return id->inc >= 0 && self->incs[id->inc].contested;
+}
+
 /* A report beyond its sequence's next seq: not stored; the ack tells the
  * agent where to resume, and the unit is flagged until it moves on (PROBLEMS). */
 static int s_gap(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const s_ident_t *id,
@@ -669,6 +699,7 @@ static int s_older(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, cons
                      (unsigned long long)r->seq, found == 1 ? "stored" : "refused");
             s_refuse(self, d, mi, r->unit, r->seq, RO_REASON_IDENTITY, why);
             s_refusal_v2(self, r);
+            s_contest(self, id);
         } else {
             snprintf(why, sizeof why, "seq %llu is already %s with a different body",
                      (unsigned long long)r->seq, found == 1 ? "stored" : "refused");
@@ -851,10 +882,12 @@ static int s_lost(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, int64
 {
     uint64_t have = s_last(self, id->unit, id->inc);
     uint64_t upto = r->retained && r->retained_from > 0 ? r->retained_from - 1 : r->last_ack;
-    if (upto <= have)
+    /* an incarnation the store never held: nothing to write off under it (the
+     * agent sends again what it keeps, and draws a new one past what it lost) */
+    if (upto <= have || upto > r->last_ack || id->inc == INC_UNKNOWN)
         return 0;
-    if (id->inc == INC_UNKNOWN) {
-        int rc = s_ident(self, id->unit, r->incarnation, 1, now, id, err, errlen);
+    if (id->iid == 0) { /* the legacy one, met by a heartbeat: its iid */
+        int rc = s_ident(self, id->unit, NULL, 1, now, id, err, errlen);
         if (rc)
             return rc;
     }
@@ -867,8 +900,9 @@ static int s_lost(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, int64
                                    now, err, errlen);
     if (rc)
         return rc;
-    ro_log(LOG_ERR, "unit %s: %llu acknowledged report%s lost for good: %s", r->unit,
-           (unsigned long long)(upto - have), upto - have == 1 ? "" : "s", text);
+    if (ro_log_allow(&self->rl_flag))
+        ro_log(LOG_ERR, "unit %s: %llu acknowledged report%s lost for good: %s", r->unit,
+               (unsigned long long)(upto - have), upto - have == 1 ? "" : "s", text);
     if (s_moved_on(self, id, upto, 0)) {
         snprintf(err, errlen, "out of memory");
         return HUB_STORE_EFAIL;
@@ -886,15 +920,20 @@ static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, in
     hub_unit_flags_t *fl = &self->flags[id->unit];
     const char *unit = r->unit;
     uint64_t have = s_last(self, id->unit, id->inc);
+    /* no sequence comes near 2^62; a witness claiming one is not believed */
+    if (r->last_ack > (UINT64_C(1) << 62) || r->retained > r->last_ack)
+        return 0;
     if (r->last_ack > have) {
         if (!fl->behind_since) {
             fl->behind_since = now;
             self->c.behind_units++;
-            ro_log(LOG_ERR,
-                   "the store is behind unit %s's agent: it holds an ack of seq %llu, the store "
-                   "has up to seq %llu of that incarnation (restored from a backup? WAL lost?); "
-                   "the agent sends again what it still keeps",
-                   unit, (unsigned long long)r->last_ack, (unsigned long long)have);
+            if (ro_log_allow(&self->rl_flag))
+                ro_log(
+                    LOG_ERR,
+                    "the store is behind unit %s's agent: it holds an ack of seq %llu, the store "
+                    "has up to seq %llu of that incarnation (restored from a backup? WAL lost?); "
+                    "the agent sends again what it still keeps",
+                    unit, (unsigned long long)r->last_ack, (unsigned long long)have);
         }
         fl->behind_ack = r->last_ack;
         fl->behind_have = have;
@@ -1017,6 +1056,7 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
     if (self->auth && s_forbidden(self, m, r.unit, why, sizeof why)) {
         /* before anything is touched, heartbeats included: not even last_heard moves */
         s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_FORBIDDEN, why);
+        s_refusal_v2(self, &r);
         return 0;
     }
     long found = ro_registry_find(self->reg, r.unit);
@@ -1024,11 +1064,13 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         /* heartbeats hear it too (seq 0), so an idle agent learns its unit is unknown */
         snprintf(why, sizeof why, "unit %s is not in the hub's registry", r.unit);
         s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_UNKNOWN_UNIT, why);
+        s_refusal_v2(self, &r);
         return 0;
     }
     if (reason == RO_REASON_VERSION) {
         /* not used up, nothing recorded: a hub that speaks it will take it */
         s_refuse(self, d, mi, r.unit, r.seq, reason, why);
+        s_refusal_v2(self, &r);
         return 0;
     }
     size_t unit = (size_t)found;
@@ -1065,6 +1107,15 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
     uint64_t last = s_last(self, unit, id.inc);
     if (r.seq <= last)
         return s_older(self, d, mi, &id, &r, hash, err, errlen);
+    if (r.version >= 2 && s_contested(self, &id)) {
+        snprintf(why, sizeof why,
+                 "two outboxes were found using this incarnation: nothing more is taken under "
+                 "it; draw a new one");
+        s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_IDENTITY, why);
+        s_refusal_v2(self, &r);
+        s_touch(self, mi, &id, &r);
+        return 0;
+    }
     if (r.seq > last + 1)
         return s_gap(self, d, mi, &id, &r, now);
     return s_next(self, d, mi, &id, &r, hash, bad, why, now, err, errlen);
@@ -1119,6 +1170,8 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         /* after 2^32 batches the stamps could collide: clear them */
         memset(self->touch_gen, 0, self->nunits * sizeof *self->touch_gen);
         memset(self->dirty_gen, 0, self->nunits * sizeof *self->dirty_gen);
+        for (size_t i = 0; i < self->nincs; i++)
+            self->incs[i].dirty_gen = 0;
         self->gen = 1;
     }
     if (self->need_reload) {

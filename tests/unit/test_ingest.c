@@ -560,24 +560,29 @@ static void test_ingest_v2_incarnations(void **state)
     assert_int_equal(hub_ingest_counters(f->ingest)->two_agent_units, 1);
 
     /* a resend is seen; the same seq with another report is an identity
-     * conflict, answered to its incarnation; a seq ahead is a gap */
-    ro_report_t other = s_v2(0xaa, 2, 99), ahead = s_v2(0xaa, 5, 1);
+     * conflict, answered to its incarnation, and from then on nothing new
+     * is taken under it (a gap neither): both outboxes must move on */
+    ro_report_t other = s_v2(0xaa, 2, 99), ahead = s_v2(0xaa, 5, 1), next = s_v2(0xaa, 3, 1);
     s_send(f, "A", &a1);
     s_send(f, "C", &other);
     s_send(f, "A", &ahead);
+    s_send(f, "A", &next);
     s_flush(f, out, sizeof out);
-    snprintf(want, sizeof want,
-             "C refusal 2 identity inc=aa\nA ack 2 inc=aa hash=%llx seen=1 v=2\n"
-             "C ack 2 inc=aa hash=%llx seen=0 v=2\nA ack 2 inc=aa hash=%llx seen=0 v=2\n",
-             (unsigned long long)ro_report_hash(&a2), (unsigned long long)ro_report_hash(&a2),
-             (unsigned long long)ro_report_hash(&a2));
+    snprintf(
+        want, sizeof want,
+        "C refusal 2 identity inc=aa\nA refusal 5 identity inc=aa\nA refusal 3 identity inc=aa\n"
+        "A ack 2 inc=aa hash=%llx seen=1 v=2\n"
+        "C ack 2 inc=aa hash=%llx seen=0 v=2\nA ack 2 inc=aa hash=%llx seen=0 v=2\n",
+        (unsigned long long)ro_report_hash(&a2), (unsigned long long)ro_report_hash(&a2),
+        (unsigned long long)ro_report_hash(&a2));
     assert_string_equal(out, want);
     const hub_ingest_counters_t *k = hub_ingest_counters(f->ingest);
-    assert_int_equal(k->refused[RO_REASON_IDENTITY], 1);
-    assert_int_equal(k->gaps, 1);
+    assert_int_equal(k->refused[RO_REASON_IDENTITY], 3);
+    assert_int_equal(k->gaps, 0);
     assert_int_equal(f->states[1].reports, 4);
 
-    /* the sequences are in the store: a new ingest (a restarted hub) goes on */
+    /* the sequences are in the store: a new ingest (a restarted hub, which
+     * forgets the contest: the outboxes have moved on) goes on */
     uint64_t last = 0;
     uint8_t aa[RO_INCARNATION_LEN];
     memset(aa, 0xaa, sizeof aa);
@@ -656,6 +661,29 @@ static void test_ingest_v2_heartbeat_witness(void **state)
                        &hash, &why, NULL, 0),
         2);
     assert_int_equal(why, RO_REASON_NONE);
+
+    /* a witness beyond belief is not believed: nothing written off */
+    hb.last_ack = UINT64_MAX, hb.retained = 0, hb.retained_from = 0;
+    s_send(f, "A", &hb);
+    s_flush(f, out, sizeof out);
+    uint64_t last = 0;
+    assert_true(hub_store_incarnation_find(f->store, 1, hb.incarnation, &last, NULL, 0) > 0);
+    assert_int_equal(last, 16);
+
+    /* the legacy sequence (a migrated outbox speaking version 2): what is
+     * lost beyond its retention is written off under its own iid */
+    ro_report_t l1 = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180105, 3, 20);
+    s_send(f, "L", &l1);
+    s_flush(f, out, sizeof out);
+    memset(hb.incarnation, 0, sizeof hb.incarnation);
+    hb.last_ack = 5;
+    s_send(f, "L", &hb);
+    s_flush(f, out, sizeof out);
+    assert_string_equal(out, "L ack 5 inc=00 hash=- seen=0 v=2\n");
+    int64_t liid = hub_store_incarnation(f->store, 1, NULL, NOW, NULL, 0);
+    assert_int_equal(hub_store_find(f->store, 1, liid, 5, &hash, &why, NULL, 0), 2);
+    char err[256] = "";
+    assert_int_equal(hub_store_recount(f->store, NULL, 0, NULL, NULL, err, sizeof err), 0);
 }
 
 static void test_status_answers(void **state)

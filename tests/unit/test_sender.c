@@ -36,6 +36,7 @@ typedef struct {
     uint8_t id[RO_INCARNATION_LEN];
     uint64_t last;
     uint64_t hash[MAX_SEQ + 1];
+    int contested; /* an identity refusal was sent: nothing new is taken */
 } fake_inc_t;
 
 typedef struct {
@@ -110,11 +111,12 @@ static void s_answer_v2(fake_hub_t *h, const ro_report_t *r, ro_hubmsg_t *m)
     if (r->kind != RO_KIND_HEARTBEAT) {
         uint64_t hash = ro_report_hash(r);
         assert_true(r->seq <= MAX_SEQ);
-        if (r->seq == in->last + 1) {
+        if (r->seq == in->last + 1 && !in->contested) {
             in->hash[++in->last] = hash;
         } else if (r->seq <= in->last && in->hash[r->seq] == hash) {
             m->seen = r->seq;
-        } else if (r->seq <= in->last) {
+        } else if (r->seq <= in->last || in->contested) {
+            in->contested = 1; /* as the hub does: both outboxes must move on */
             m->kind = RO_HUBMSG_REFUSAL, m->seq = r->seq, m->reason = RO_REASON_IDENTITY;
             snprintf(m->text, sizeof m->text, "other content under this identity");
             return;
@@ -370,6 +372,36 @@ static void test_hash_mismatch_switches(void **state)
     assert_int_equal(s_inc(&f->hub, st0.incarnation)->last, 2);
 }
 
+/* A restored copy of this outbox: the hub already holds its first two
+ * events (the same reports) and, at seq 3, another outbox's. The resends
+ * of 1 and 2 are seen, 3 is refused identity, and so are 4 and 5 (the hub
+ * takes nothing more under a contested identity). The identity refusal
+ * arrives before the acks of 1 and 2 are applied (refusals first): 1 and 2
+ * must be acknowledged under the old identity, not renumbered and counted
+ * again; only 3 to 5 move to the new one. */
+static void test_identity_keeps_what_came_before(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f);
+    s_record(f, ob, 5, 1, NULL);
+    agent_outbox_stats_t st0, st;
+    assert_int_equal(agent_outbox_stats(ob, &st0), 0);
+    fake_inc_t *old = s_inc(&f->hub, st0.incarnation);
+    for (uint64_t i = 1; i <= 2; i++) {
+        agent_event_state_t es;
+        assert_int_equal(agent_outbox_find(ob, i, &es), 1);
+        old->hash[i] = es.hash;
+    }
+    agent_outbox_destroy(&ob);
+    old->hash[3] = 77, old->last = 3;
+    s_run(f, 2000);
+    s_stats(f, &st);
+    assert_memory_not_equal(st.incarnation, st0.incarnation, RO_INCARNATION_LEN);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(s_inc(&f->hub, st.incarnation)->last, 3); /* 3, 4 and 5, once */
+    assert_int_equal(s_inc(&f->hub, st0.incarnation)->last, 3);
+}
+
 /* The hub acknowledges less than before (a restored store): the kept events
  * above its upto are sent again and kept again. */
 static void test_store_behind_refilled(void **state)
@@ -432,6 +464,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_v1_hub_own_outbox_waits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_identity_refusal_switches, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hash_mismatch_switches, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_keeps_what_came_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_behind_refilled, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ran_ahead_nothing_waiting_switches, s_setup,
                                         s_teardown),
