@@ -2,7 +2,8 @@
 # An agent folder copied to a second PC (or a virtual machine cloned), and
 # both run and record. The copies share one outbox identity: for the seqs
 # both hand out, the first arrival is stored and the other copy's different
-# report is refused REASON_IDENTITY; that copy draws a new incarnation by
+# report is refused REASON_IDENTITY; from then on the hub takes nothing new
+# under that identity, so each copy in turn draws a new incarnation by
 # itself and sends its waiting events again under it (an ack whose content
 # hash is not its own event never deletes anything). Every event either copy
 # recorded is stored exactly once, nothing is set aside, and the hub flags
@@ -51,4 +52,4 @@ verify_ok || fail "rolloutctl verify: $VERIFY_OUT"
 expect_eq "$(province participants)" $((p0 + p_a + p_b)) "province participants"
 lost=$((want - $(of_unit)))
 dups=$(db "select (select sum(reports) from units) - (select count(*) from reports)")
-finish "agent folder copied, both running: $want of $want events stored ($EVENTS before the copy, $AFTER by each copy after), $identity identity refusals, $switched copy drew a new identity, two agents flagged; $lost lost, $dups duplicated"
+finish "agent folder copied, both running: $want of $want events stored ($EVENTS before the copy, $AFTER by each copy after), $identity identity refusals, copies that drew a new identity: $switched, two agents flagged; $lost lost, $dups duplicated"
