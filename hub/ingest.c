@@ -872,6 +872,16 @@ static void s_heard(hub_ingest_t *self, size_t unit, const uint8_t *id, int64_t 
     }
 }
 
+/* True when the incarnation whose first 8 bytes are inc8 has not been
+ * heard for HUB_TWO_AGENTS_S (its agent drew a new one, or stopped). */
+static int s_gone(const hub_unit_flags_t *fl, uint64_t inc8, int64_t now)
+{
+    int64_t heard = fl->heard_a && fl->inc_a == inc8   ? fl->heard_a
+                    : fl->heard_b && fl->inc_b == inc8 ? fl->heard_b
+                                                       : 0;
+    return now - heard > HUB_TWO_AGENTS_S;
+}
+
 /* The store is behind what a version-2 heartbeat's agent holds
  * acknowledged, and the agent no longer keeps the next seqs (beyond its
  * retention, or a heartbeat without retained events): they are lost. Use
@@ -923,6 +933,8 @@ static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, in
     /* no sequence comes near 2^62; a witness claiming one is not believed */
     if (r->last_ack > (UINT64_C(1) << 62) || r->retained > r->last_ack)
         return 0;
+    uint64_t inc8 = 0;
+    memcpy(&inc8, r->incarnation, sizeof inc8);
     if (r->last_ack > have) {
         if (!fl->behind_since) {
             fl->behind_since = now;
@@ -937,10 +949,11 @@ static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, in
         }
         fl->behind_ack = r->last_ack;
         fl->behind_have = have;
+        fl->behind_inc = inc8;
         int rc = s_lost(self, id, r, now, err, errlen);
         if (rc)
             return rc;
-    } else if (fl->behind_since) {
+    } else if (fl->behind_since && (fl->behind_inc == inc8 || s_gone(fl, fl->behind_inc, now))) {
         fl->behind_since = 0;
         self->c.behind_units--;
         ro_log(LOG_NOTICE, "unit %s: the store has again everything its agent holds acknowledged",

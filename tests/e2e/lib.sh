@@ -40,6 +40,7 @@ cleanup() {
   if [ $rc -eq 0 ]; then rm -rf "$T"; else echo "# kept $T for inspection" >&2; fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM # meson's timeout: exit through cleanup, keeping the evidence
 
 # expect_eq ACTUAL EXPECTED WHAT
 expect_eq() {

@@ -631,6 +631,12 @@ static void test_ingest_v2_heartbeat_witness(void **state)
     s_flush(f, out, sizeof out);
     assert_int_equal(k->behind_units, 1);
     assert_int_equal(k->skewed_agents, 1);
+    ro_report_t hb_b = hb; /* another agent's heartbeat, not behind: the flag stays */
+    memset(hb_b.incarnation, 0xcc, sizeof hb_b.incarnation);
+    hb_b.last_ack = 0, hb_b.retained = 0, hb_b.retained_from = 0;
+    s_send(f, "B", &hb_b);
+    s_flush(f, out, sizeof out);
+    assert_int_equal(k->behind_units, 1);
     for (uint64_t seq = 2; seq <= 7; seq++) { /* the agent refills */
         ro_report_t r = s_v2(0xaa, seq, 1);
         s_send(f, "A", &r);
