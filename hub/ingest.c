@@ -111,6 +111,8 @@ struct hub_ingest {
     size_t ndincs, capdincs;
     uint64_t *lhash;     /* per unit */
     uint8_t *lcontested; /* per unit: its legacy incarnation is contested (s_contested) */
+    int64_t *snap_iid;   /* per unit and snapshot kind (staff, items, cases): the iid of the
+                            report the snapshot counted now came from; 0 not known */
     uint8_t store_id[HUB_STORE_ID_LEN];
 
     hub_ingest_counters_t c;    /* counters and store state, as published */
@@ -232,6 +234,7 @@ static void s_incs_forget(hub_ingest_t *self)
     if (self->slots)
         memset(self->slots, 0, self->nslots * sizeof *self->slots);
     memset(self->lhash, 0, (self->nunits ? self->nunits : 1) * sizeof *self->lhash);
+    memset(self->snap_iid, 0, 3 * (self->nunits ? self->nunits : 1) * sizeof *self->snap_iid);
 }
 
 static int s_legacy(const uint8_t *id)
@@ -338,9 +341,10 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->flags = calloc(nu, sizeof *self->flags);
     self->lhash = calloc(nu, sizeof *self->lhash);
     self->lcontested = calloc(nu, sizeof *self->lcontested);
-    if (!self->msgs || !self->refusals || !self->acks || !self->pairs || !self->touch_gen ||
-        !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags || !self->lhash ||
-        !self->lcontested) {
+    self->snap_iid = calloc(3 * nu, sizeof *self->snap_iid);
+    if (!self->snap_iid || !self->msgs || !self->refusals || !self->acks || !self->pairs ||
+        !self->touch_gen || !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags ||
+        !self->lhash || !self->lcontested) {
         hub_ingest_destroy(&self);
         return NULL;
     }
@@ -374,6 +378,7 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->dincs);
     free(self->lhash);
     free(self->lcontested);
+    free(self->snap_iid);
     free(self);
     *self_p = NULL;
 }
@@ -430,7 +435,9 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     hub_unit_flags_t *flags = calloc(nu, sizeof *flags);
     uint64_t *lhash = calloc(nu, sizeof *lhash);
     uint8_t *lcontested = calloc(nu, sizeof *lcontested);
-    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags || !lhash || !lcontested) {
+    int64_t *snap_iid = calloc(3 * nu, sizeof *snap_iid);
+    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags || !lhash || !lcontested ||
+        !snap_iid) {
         free(touch_gen);
         free(touch_head);
         free(dirty_gen);
@@ -438,6 +445,7 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
         free(flags);
         free(lhash);
         free(lcontested);
+        free(snap_iid);
         return -1;
     }
     free(self->touch_gen);
@@ -450,6 +458,8 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->lhash = lhash;
     free(self->lcontested);
     self->lcontested = lcontested;
+    free(self->snap_iid);
+    self->snap_iid = snap_iid;
     self->touch_gen = touch_gen;
     self->touch_head = touch_head;
     self->dirty_gen = dirty_gen;
@@ -803,8 +813,10 @@ static int s_release(hub_ingest_t *self, int64_t now, char *err, size_t errlen)
     }
     size_t n = 0;
     long released = hub_store_release(self->store, latest, self->states, changed, &n, err, errlen);
-    for (size_t i = 0; released >= 0 && i < n; i++)
+    for (size_t i = 0; released >= 0 && i < n; i++) {
         s_dirty(self, changed[i]);
+        memset(&self->snap_iid[3 * changed[i]], 0, 3 * sizeof *self->snap_iid); /* refolded */
+    }
     free(changed);
     if (released < 0)
         return (int)released;
@@ -980,19 +992,27 @@ static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, in
     return 0;
 }
 
-/* Count stored report r in its unit's aggregates. A snapshot dated as the
- * one counted now ties: the last received counts, and in the same second
- * that may be one of another incarnation with a higher id, so the store,
- * ordered as the recount orders, decides. Returns 0 or a store code. */
-static int s_count(hub_ingest_t *self, size_t unit, const ro_report_t *r)
+/* Count stored report r (of incarnation iid) in its unit's aggregates. A
+ * snapshot dated as the one counted now ties: the last received counts
+ * (then the higher iid, then seq). Within one incarnation that is always
+ * the new one; when the counted one came from another incarnation (or it is
+ * not known which, after a start), in the same second it may outrank the
+ * new one, so the store, ordered as the recount orders, decides. Returns 0
+ * or a store code. */
+static int s_count(hub_ingest_t *self, size_t unit, int64_t iid, const ro_report_t *r)
 {
     hub_unit_state_t *st = &self->states[unit];
     uint32_t before = hub_state_snapshot_date(st, r->kind);
     hub_state_apply(st, r);
-    if (before == 0 || r->date != before)
+    if (r->kind < RO_KIND_STAFF || r->kind > RO_KIND_CASES || r->date < before)
         return 0;
+    int64_t *from = &self->snap_iid[3 * unit + (size_t)(r->kind - RO_KIND_STAFF)];
+    if (r->date > before || *from == iid) {
+        *from = iid;
+        return 0;
+    }
     uint32_t total = 0, part = 0;
-    int rc = hub_store_snapshot(self->store, unit, r->kind, r->date, &total, &part);
+    int rc = hub_store_snapshot(self->store, unit, r->kind, r->date, &total, &part, from);
     if (rc == 1)
         hub_state_set_snapshot(st, r->kind, total, part);
     return rc < 0 ? rc : 0;
@@ -1032,7 +1052,7 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
             return rc;
         if (ahead)
             s_held(self, r, now);
-        else if ((rc = s_count(self, id->unit, r)))
+        else if ((rc = s_count(self, id->unit, id->iid, r)))
             return rc;
         d->reports_stored++;
     }

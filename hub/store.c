@@ -65,7 +65,7 @@ static const char *s_sql[Q_COUNT] = {
     [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
                        " WHERE uid = ?1 AND state = 0 ORDER BY received_at, iid, seq",
     /* of a unit's counted snapshots of one kind and date, the one that counts */
-    [Q_SNAPSHOT] = "SELECT total, part FROM reports WHERE uid = ?1 AND kind = ?2 AND date = ?3"
+    [Q_SNAPSHOT] = "SELECT total, part, iid FROM reports WHERE uid = ?1 AND kind = ?2 AND date = ?3"
                    " AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC LIMIT 1",
     [Q_UNIT_AGGREGATES] = "UPDATE units SET reports = ?2,"
                           " participants = ?3, hours_tenths = ?4, sessions = ?5,"
@@ -1233,7 +1233,7 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
 }
 
 int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t date,
-                       uint32_t *total, uint32_t *part)
+                       uint32_t *total, uint32_t *part, int64_t *iid)
 {
     if (index >= self->nunits || self->uids[index] == STORE_NO_UID)
         return HUB_STORE_EFAIL;
@@ -1245,6 +1245,7 @@ int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t
     if (rc == SQLITE_ROW) {
         *total = (uint32_t)sqlite3_column_int64(st, 0);
         *part = (uint32_t)sqlite3_column_int64(st, 1);
+        *iid = sqlite3_column_int64(st, 2);
         out = 1;
     } else if (rc != SQLITE_DONE) {
         out = store_fail(self, rc, "cannot look up a snapshot", NULL, 0);

@@ -141,11 +141,11 @@ int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq,
 
 /* Of unit index's counted snapshots of kind (staff, items, cases) dated
  * date, the one that counts: the last received, then the highest
- * incarnation id, then seq (the recount's order). Returns 1 with *total and
- * *part, 0 when there is none, or a negative code. Reads the unit's reports:
- * for ties only (two snapshots of one date), which are rare. */
+ * incarnation id, then seq (the recount's order). Returns 1 with *total,
+ * *part and its incarnation's *iid, 0 when there is none, or a negative
+ * code. Reads the unit's reports: for ties between incarnations only. */
 int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t date,
-                       uint32_t *total, uint32_t *part);
+                       uint32_t *total, uint32_t *part, int64_t *iid);
 
 /* Store report r of unit index (r->unit must be that unit) under its
  * incarnation iid (hub_store_incarnation of that unit), counted, with the
