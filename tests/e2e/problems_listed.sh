@@ -8,11 +8,11 @@ source "$(dirname "$0")/lib.sh"
 
 hub_config; hub_start
 gap=460100-001 bad=460100-002 ahead=460100-003
-probe "$INGEST" report $gap 1 staff 20180105 10 5 | grep -q "^ack $gap 1" || fail "seq 1 not stored"
-probe "$INGEST" report $gap 3 staff 20180106 10 6 | grep -q "^ack $gap 1" || fail "the gap was not answered with the last ack"
+grep -q "^ack $gap 1" <<<"$(probe "$INGEST" report $gap 1 staff 20180105 10 5)" || fail "seq 1 not stored"
+grep -q "^ack $gap 1" <<<"$(probe "$INGEST" report $gap 3 staff 20180106 10 6)" || fail "the gap was not answered with the last ack"
 answer=$(probe "$INGEST" report $bad 1 staff 20180105 10 11)
 grep -q "^refusal $bad 1 invalid" <<<"$answer" || fail "not refused: $answer"
-probe "$INGEST" report $ahead 1 staff 20300105 10 5 | grep -q "^ack $ahead 1" || fail "not held and acked"
+grep -q "^ack $ahead 1" <<<"$(probe "$INGEST" report $ahead 1 staff 20300105 10 5)" || fail "not held and acked"
 
 out=$(ctl status --problems --json)
 units=$(jq '.scopes | length' <<<"$out")
@@ -36,7 +36,7 @@ grep -q "^problems: $(jq -r .total <<<"$out"), 3 shown" <<<"$text" || fail "the 
 grep -q "what to do: nothing if it clears within minutes" <<<"$text" || fail "the gap's advice: $text"
 
 # the missing seq comes: the gap is behind the unit, and it leaves the list
-probe "$INGEST" report $gap 2 staff 20180106 10 6 | grep -q "^ack $gap 2" || fail "seq 2 not stored"
+grep -q "^ack $gap 2" <<<"$(probe "$INGEST" report $gap 2 staff 20180106 10 6)" || fail "seq 2 not stored"
 expect_eq "$(ctl status --problems --json | jq -r '[.problems[] | select(.unit == "'$gap'")] | length')" 0 \
   "problems of $gap once its gap closed"
 ctl status --problems --as-of 2018-06-30 >/dev/null 2>&1 && fail "a problems question as of a past date was answered"

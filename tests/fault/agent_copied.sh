@@ -46,7 +46,7 @@ switched=$(grep -l "speaks for unit $U under the same identity" "$T/agents/$U/ag
 [ "$switched" -ge 1 ] || fail "neither copy logged that it drew a new identity"
 two() { [ "$(metric two_agent_units)" -ge 1 ]; }
 wait_until 15 two || fail "the hub did not flag two agents for $U"
-ctl status --problems | grep -q "$U.*two-agents" || fail "status --problems does not list two agents"
+grep -q "$U.*two-agents" <<<"$(ctl status --problems)" || fail "status --problems does not list two agents"
 identity=$(metric refused_identity)
 verify_ok || fail "rolloutctl verify: $VERIFY_OUT"
 expect_eq "$(province participants)" $((p0 + p_a + p_b)) "province participants"

@@ -78,7 +78,7 @@ if [ "$MODE" = beyond ]; then
   want=$((RECORDED - gone))
   rest() { [ "$(db "select count(*) from reports")" = "$want" ] && outboxes_empty "${US[@]}"; }
   wait_until 90 rest || fail "the units are wedged: $(db "select count(*) from reports") of $want stored"
-  ctl status --problems | grep -q "lost: seq" || fail "status --problems does not list the lost reports"
+  grep -q "lost: seq" <<<"$(ctl status --problems)" || fail "status --problems does not list the lost reports"
   verify_ok || fail "rolloutctl verify: $VERIFY_OUT"
   dups=$(db "select (select sum(reports) from units) - (select count(*) from reports)")
   finish "beyond the retention window: the store fell back to $have of $acked, the agents kept none; $gone written off (logged, in problems), every one of the $((want - have)) recorded after stored: 0 lost, $dups duplicated"

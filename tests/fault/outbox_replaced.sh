@@ -67,7 +67,7 @@ both() { [ "$(of_v)" = $((2 * EVENTS)) ] && outboxes_empty "$V" "$V-b"; }
 wait_until 60 both || fail "the two outboxes' events did not all arrive: $(of_v) of $((2 * EVENTS))"
 two() { [ "$(metric two_agent_units)" -ge 1 ]; }
 wait_until 15 two || fail "the hub did not flag two agents for $V"
-ctl status --problems | grep -q "$V.*two-agents" || fail "status --problems does not list two agents for $V"
+grep -q "$V.*two-agents" <<<"$(ctl status --problems)" || fail "status --problems does not list two agents for $V"
 expect_eq "$(metric conflicts)" 0 "conflicts"
 expect_eq "$(db "select count(*) from incarnations i join units u on u.uid = i.uid where u.id = '$V' and i.last_seq > 0")" 2 \
   "sequences of $V"

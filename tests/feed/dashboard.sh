@@ -110,7 +110,7 @@ for want in 'rollout_reports_stored_total 8' 'rollout_refused_total{reason="inva
   'rollout_units_silent 889' 'rollout_store_state{state="ok"} 1'; do
   grep -qF -- "$want" <<<"$m" || fail "/metrics lacks '$want'"
 done
-agents_connected() { curl -sf "http://$HTTP/metrics" | grep -qx 'rollout_connected_agents 2'; }
+agents_connected() { grep -qx 'rollout_connected_agents 2' <<<"$(curl -sf "http://$HTTP/metrics")"; }
 wait_until 10 agents_connected || fail "connected agents: $(curl -sf "http://$HTTP/metrics" | grep connected_agents)"
 metric() { ctl metrics --json | jq -r ".metrics[] | select(.name == \"$1\") | .value"; }
 expect_eq "$(metric connected_agents)" 2 "METRICS connected_agents"

@@ -21,7 +21,7 @@ CSV
 stuck=460100-001
 hub_config_feed; hub_start_feed
 for u in 460000-001 $stuck 469005-012; do
-  probe "$INGEST" report $u 1 staff 20180105 10 5 | grep -q "^ack $u 1" || fail "$u seq 1 not stored"
+  grep -q "^ack $u 1" <<<"$(probe "$INGEST" report $u 1 staff 20180105 10 5)" || fail "$u seq 1 not stored"
 done
 
 api() { curl -sf "http://$HTTP/api/status"; }
@@ -57,7 +57,7 @@ WATCH_PIDS[watch]=$!
 wait_until 10 grep -q "^problems: 0, none" "$T/watch.out" || fail "the live watch does not show no problems: $(tail -5 "$T/watch.err")"
 
 # --- a gap ----------------------------------------------------------------------
-probe "$INGEST" report $stuck 5 staff 20180106 10 6 | grep -q "^ack $stuck 1" ||
+grep -q "^ack $stuck 1" <<<"$(probe "$INGEST" report $stuck 5 staff 20180106 10 6)" ||
   fail "seq 5 was not answered with the last ack"
 expect_eq "$(ctl status --problems --json | jq -r '[.problems[] | .unit + ":" + .kind] | join(" ")')" \
   "$stuck:gap" "rolloutctl status --problems after the gap"
@@ -84,7 +84,7 @@ say "a gap: the page, /api/status, watch --once and a live watch list it with wh
 
 # --- the missing seqs come: the gap leaves the lists --------------------------------
 for seq in 2 3 4 5; do
-  probe "$INGEST" report $stuck $seq staff 20180106 10 6 | grep -q "^ack $stuck $seq" || fail "seq $seq not stored"
+  grep -q "^ack $stuck $seq" <<<"$(probe "$INGEST" report $stuck $seq staff 20180106 10 6)" || fail "seq $seq not stored"
 done
 wait_until 20 api_problems_are "0 " || fail "/api/status problems once the gap closed: $(api_problems)"
 page

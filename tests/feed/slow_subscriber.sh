@@ -53,8 +53,8 @@ grep -qE "resync: (feed gap|no heartbeat)" "$T/early.err" ||
 # the watch: its last frame shows the hub's totals and it is live again
 frame_total=$(printf "%d" "$total" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta')
 last_frame_ok() {
-  tac "$T/watch.out" | grep -m1 "units reporting" | grep -q "reports $frame_total " &&
-    tac "$T/watch.out" | grep -m1 "rollout watch" | grep -q "   live   "
+  grep -m1 "units reporting" <<<"$(tac "$T/watch.out")" | grep -q "reports $frame_total " &&
+    grep -m1 "rollout watch" <<<"$(tac "$T/watch.out")" | grep -q "   live   "
 }
 wait_until 20 last_frame_ok || fail "watch's last frame does not show $frame_total reports, live:
 $(tac "$T/watch.out" | grep -m1 -B0 "rollout watch")

@@ -18,5 +18,5 @@ expect_eq "$(metric refused_identity) $(metric duplicates)" "1 1" "identity refu
 expect_eq "$(metric two_agent_units) $(metric skewed_agents)" "1 1" "two agents and a clock far off flagged"
 expect_eq "$(ctl status --unit $u --json | jq -c '.scopes[0].flags')" '["two-agents","clock-skew"]' \
   "the unit's scope: Scope.flags"
-ctl status --unit $u | grep -q "flagged *two-agents clock-skew" || fail "rolloutctl status --unit does not say what is flagged"
+grep -q "flagged *two-agents clock-skew" <<<"$(ctl status --unit $u)" || fail "rolloutctl status --unit does not say what is flagged"
 say "three sequences of one unit, a resend seen, an identity refusal; the store as the client expects"

@@ -54,12 +54,12 @@ forbidden=$(printf forbidden | od -An -tx1 | tr -d ' \n')
   | "$PROBE_EXE" "$STATUS" --curve "${op[@]}" --hex --wait 1000 - > "$T/op.out" 2>&1 &
 BG_PIDS+=($!)
 wait_until 10 grep -q "^frame " "$T/op.out" || fail "the operator got no first answer"
-grep "^frame " "$T/op.out" | grep -q "$forbidden" && fail "the operator was refused before the revocation"
+grep -q "$forbidden" <<<"$(grep "^frame " "$T/op.out")" && fail "the operator was refused before the revocation"
 "$CTL_BIN" keys revoke operator:e2e --allow-list "$ALLOW" >/dev/null || fail "keys revoke operator"
 hub_reload_keys
 touch "$T/op-revoked"
 two_frames() { [ "$(grep -c "^frame " "$T/op.out")" -ge 2 ]; }
 wait_until 10 two_frames || fail "the operator's second request got no answer"
-grep "^frame " "$T/op.out" | sed -n 2p | grep -q "$forbidden" \
+grep -q "$forbidden" <<<"$(grep "^frame " "$T/op.out" | sed -n 2p)" \
   || fail "the revoked operator's request was answered: $(sed -n 2p "$T/op.out" | cut -c1-80)"
 say "revoked keys refused on their live connections and at new handshakes; nothing stored after"

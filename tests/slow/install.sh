@@ -31,8 +31,8 @@ grep -q "^data_dir = /var/lib/rollout$" "$S$etc/hub.ini" || fail "hub.ini's data
 grep -q "^ExecStart=$bindir/rollout-hub --config $etc/hub.ini$" "$S$prefix/lib/systemd/system/rollout-hub.service" \
   || fail "rollout-hub.service does not start $bindir/rollout-hub with $etc/hub.ini"
 # what the programs read when not told, and what the man pages say, follow sysconfdir
-"$S$bindir/rollout-agent" --help | grep -q "$etc/agent.ini" || fail "rollout-agent's default config is not $etc/agent.ini"
-"$S$bindir/rolloutctl" report --help | grep -q "$etc/scoresheet.ini" \
+grep -q "$etc/agent.ini" <<<"$("$S$bindir/rollout-agent" --help)" || fail "rollout-agent's default config is not $etc/agent.ini"
+grep -q "$etc/scoresheet.ini" <<<"$("$S$bindir/rolloutctl" report --help)" \
   || fail "rolloutctl report's default score sheet is not $etc/scoresheet.ini"
 grep -q "^\.I $etc/hub.ini$" "$S$mandir/man8/rollout-hub.8" || fail "the installed rollout-hub(8) does not name $etc/hub.ini"
 say "laid out under $prefix (configs in $etc, the defaults and man pages say so)"
