@@ -61,12 +61,13 @@ size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t 
     return n;
 }
 
-uint32_t hub_unit_flags_bits(const hub_unit_flags_t *fl)
+uint32_t hub_unit_flags_bits(const hub_unit_flags_t *fl, int64_t now)
 {
+    int refused = fl->refused_at && now - fl->refused_at < (int64_t)HUB_REFUSED_DAYS * 86400;
     return (fl->gap_since ? RO_SCOPE_FLAG_GAP : 0) |
            (fl->behind_since ? RO_SCOPE_FLAG_STORE_BEHIND : 0) |
            (fl->two_since ? RO_SCOPE_FLAG_TWO_AGENTS : 0) |
-           (fl->skew_since ? RO_SCOPE_FLAG_CLOCK_SKEW : 0);
+           (fl->skew_since ? RO_SCOPE_FLAG_CLOCK_SKEW : 0) | (refused ? RO_SCOPE_FLAG_REFUSED : 0);
 }
 
 void hub_unit_flags_carry(const ro_registry_t *from, const hub_unit_flags_t *old,

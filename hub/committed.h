@@ -89,13 +89,15 @@ typedef struct {
     uint64_t inc_a, inc_b;
     int64_t heard_a, heard_b;
     int64_t two_since;
+    int64_t refused_at; /* the latest refusal the store recorded (final, or a write-off) */
 } hub_unit_flags_t;
 
 #define HUB_MAX_SKEW 600     /* seconds an agent's clock may be off before it is flagged */
 #define HUB_TWO_AGENTS_S 600 /* two incarnations heard this close: two agents */
+#define HUB_REFUSED_DAYS 7   /* a refusal flags its unit (and is listed) this long */
 
-/* fl as Scope.flags bits (RO_SCOPE_FLAG_*). */
-uint32_t hub_unit_flags_bits(const hub_unit_flags_t *fl);
+/* fl as Scope.flags bits (RO_SCOPE_FLAG_*) at time now. */
+uint32_t hub_unit_flags_bits(const hub_unit_flags_t *fl, int64_t now);
 
 /* A reload: out (one per unit of to) gets each unit's flags from old (one
  * per unit of from), matched by unit id; new units get none. */

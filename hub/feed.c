@@ -393,7 +393,7 @@ static int s_publish_due(hub_feed_t *self, int64_t now)
         size_t i = self->due[k];
         if (hub_engine_unit(self->engine, hub_committed_states(self->committed), i, as_of,
                             &self->scope) == 0) {
-            self->scope.flags = hub_unit_flags_bits(&hub_committed_flags(self->committed)[i]);
+            self->scope.flags = hub_unit_flags_bits(&hub_committed_flags(self->committed)[i], now);
             s_count(s_publish(self, i, &self->scope, now), &rc, &sent);
         }
     }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 typedef struct {
@@ -316,6 +317,16 @@ static void s_flags_count(hub_ingest_t *self)
     }
 }
 
+/* A hub_store_problems callback: a unit's latest refusal flags it. */
+static int s_refused_seed(void *arg, const hub_store_problem_t *p)
+{
+    hub_ingest_t *self = arg;
+    long u = p->held ? -1 : ro_registry_find(self->reg, p->unit);
+    if (u >= 0)
+        self->flags[u].refused_at = p->at;
+    return 0;
+}
+
 hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
                              int batch_max)
 {
@@ -355,6 +366,10 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     /* failing here, the first batch reads it inside its transaction */
     self->held_known = hub_store_held(store, &self->held_clock, &self->held_due, NULL, 0) == 0;
     self->c.held_clock = self->held_clock;
+    /* the refusals of the last days flag their units, as before the start;
+     * failing (only with the store's trouble), the units go unflagged */
+    hub_store_problems(store, time(NULL) - (int64_t)HUB_REFUSED_DAYS * 86400, s_refused_seed, self,
+                       NULL, 0);
     return self;
 }
 
@@ -420,7 +435,12 @@ void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers)
 void hub_ingest_set_committed(hub_ingest_t *self, hub_committed_t *committed)
 {
     self->committed = committed;
-    s_publish(self, NULL, 0); /* the held reports it counted at start */
+    /* the held reports it counted at start, and the units its refusals flag */
+    size_t n = 0;
+    for (size_t u = 0; u < self->nunits; u++)
+        if (self->flags[u].refused_at)
+            self->dirty[n++] = (uint32_t)u;
+    s_publish(self, self->dirty, n);
 }
 
 int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_unit_state_t *states)
@@ -922,6 +942,7 @@ static int s_lost(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, int64
                                    now, err, errlen);
     if (rc)
         return rc;
+    self->flags[id->unit].refused_at = now;
     if (ro_log_allow(&self->rl_flag))
         ro_log(LOG_ERR, "unit %s: %llu acknowledged report%s lost for good: %s", r->unit,
                (unsigned long long)(upto - have), upto - have == 1 ? "" : "s", text);
@@ -1029,6 +1050,7 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
                                        err, errlen);
         if (rc)
             return rc;
+        self->flags[id->unit].refused_at = now;
         s_refuse(self, d, mi, r->unit, r->seq, bad, why);
         s_refusal_v2(self, r);
     } else {

@@ -10,8 +10,22 @@
 /* most urgent first */
 enum { K_GAP, K_BEHIND, K_REFUSED, K_TWO, K_SKEW, K_HELD, K_SILENT };
 
-static const char *s_kind_name[] = {"gap",        "store-behind", "refused", "two-agents",
-                                    "clock-skew", "held",         "silent"};
+/* each kind's Scope.flags bit, which names it (0: not a flag) */
+static const uint32_t s_kind_flag[] = {RO_SCOPE_FLAG_GAP,
+                                       RO_SCOPE_FLAG_STORE_BEHIND,
+                                       RO_SCOPE_FLAG_REFUSED,
+                                       RO_SCOPE_FLAG_TWO_AGENTS,
+                                       RO_SCOPE_FLAG_CLOCK_SKEW,
+                                       0,
+                                       0};
+
+static const char *s_kind_name(int kind)
+{
+    uint32_t flag = s_kind_flag[kind];
+    if (flag)
+        return ro_scope_flag_name((unsigned)__builtin_ctz(flag));
+    return kind == K_HELD ? "held" : "silent";
+}
 
 typedef struct {
     int kind;
@@ -166,8 +180,10 @@ static int s_render(const s_item_t *it, int64_t now, ro_status_problem_t *p)
                         (unsigned long long)it->next - 1);
         p->what_to_do =
             s_fmt("nothing if it clears within minutes (the agent sends again from the hub's last "
-                  "ack); if it lasts, the hub holds less than it acknowledged (store restored?) or "
-                  "the unit's outbox was replaced: docs/OPERATING.md, section 6");
+                  "ack); if it lasts, the agent speaks version 1 (an agent of revision 1, or one "
+                  "not yet upgraded) and the store lost what it acknowledged or the outbox was "
+                  "replaced: upgrade the agent (docs/PROTOCOL.md, section 7), then "
+                  "docs/OPERATING.md, section 6");
         break;
     case K_BEHIND:
         p->text = s_fmt("its agent holds an ack of seq %llu, the store has up to seq %llu: the "
@@ -193,10 +209,10 @@ static int s_render(const s_item_t *it, int64_t now, ro_status_problem_t *p)
                               "is the one off: fix it");
         break;
     case K_REFUSED:
-        p->text = s_fmt("%llu report%s refused in the last %d days; the latest, seq %llu: %s: %s",
-                        (unsigned long long)it->count, it->count == 1 ? "" : "s",
-                        HUB_PROBLEMS_REFUSED_DAYS, (unsigned long long)it->seq,
-                        ro_reason_name(it->why), it->text ? it->text : "");
+        p->text =
+            s_fmt("%llu report%s refused in the last %d days; the latest, seq %llu: %s: %s",
+                  (unsigned long long)it->count, it->count == 1 ? "" : "s", HUB_REFUSED_DAYS,
+                  (unsigned long long)it->seq, ro_reason_name(it->why), it->text ? it->text : "");
         p->what_to_do =
             it->why == RO_REASON_NONE
                 ? s_fmt("reports acknowledged once are lost for good (the store lost them and "
@@ -256,7 +272,7 @@ int hub_problems_list(hub_problems_t *self, const hub_unit_state_t *states,
         const s_item_t *it = &self->items[i];
         ro_status_problem_t *p = &self->out[i];
         p->unit = (char *)ro_registry_at(self->reg, it->unit)->id;
-        p->kind = (char *)s_kind_name[it->kind];
+        p->kind = (char *)s_kind_name(it->kind);
         p->since = it->since;
         if (s_render(it, now, p))
             return -1;

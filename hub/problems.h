@@ -1,10 +1,11 @@
 /* hub_problems: the units that cannot deliver or need a look, each with
  * what is wrong and what to do, for the status API's PROBLEMS. From the
- * committed states (silent units), ingest's flags (gaps, which the store
- * does not keep) and the store (held reports, refusals). Most urgent
- * first: gap, refused, held, silent; the oldest first within each kind.
- * Kinds to come with protocol version 2 (two agents for one unit, a skewed
- * clock, a store behind its agents): docs/REVISION-2.md. */
+ * committed states (silent units), ingest's flags (gaps, a store behind,
+ * two agents, a skewed clock: what the store does not keep) and the store
+ * (held reports, refusals). Most urgent first: gap, store-behind, refused,
+ * two-agents, clock-skew, held, silent; the oldest first within each kind.
+ * The kinds ingest flags are named as Scope.flags' bits (ro_scope_flag_name).
+ * Refusals older than HUB_REFUSED_DAYS are no longer listed. */
 #ifndef HUB_PROBLEMS_H
 #define HUB_PROBLEMS_H
 
@@ -16,8 +17,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define HUB_PROBLEMS_REFUSED_DAYS 7 /* refusals older than this are no longer listed */
 
 typedef struct hub_problems hub_problems_t;
 

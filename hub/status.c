@@ -331,9 +331,10 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     if (!sc)
         return -1;
     /* the committed state's units (under its lock) carry what ingest flags now */
-    uint32_t flags = self->committed && states == hub_committed_states(self->committed)
-                         ? hub_unit_flags_bits(&hub_committed_flags(self->committed)[index])
-                         : 0;
+    uint32_t flags =
+        self->committed && states == hub_committed_states(self->committed)
+            ? hub_unit_flags_bits(&hub_committed_flags(self->committed)[index], rep->now)
+            : 0;
     if (self->engine) {
         int rc = hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
         sc->flags = flags;
@@ -548,7 +549,7 @@ static int s_query_problems(hub_status_t *self, const ro_status_request_t *req, 
     char err[256] = "";
     if (self->store) {
         uint64_t gen;
-        int64_t since = rep->now - (int64_t)HUB_PROBLEMS_REFUSED_DAYS * 86400;
+        int64_t since = rep->now - (int64_t)HUB_REFUSED_DAYS * 86400;
         int bad = s_leave(self, &gen) &&
                   hub_store_problems(self->store, since, hub_problems_store, p, err, sizeof err);
         if (s_enter(self, gen, rep))

@@ -90,6 +90,6 @@ int ro_milestone_status_parse(const char *name, ro_milestone_status_t *out)
 const char *ro_scope_flag_name(unsigned bit)
 {
     static const char *names[RO_SCOPE_FLAG_COUNT] = {"gap", "store-behind", "two-agents",
-                                                     "clock-skew"};
+                                                     "clock-skew", "refused"};
     return bit < RO_SCOPE_FLAG_COUNT ? names[bit] : "?";
 }

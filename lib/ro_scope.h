@@ -54,7 +54,8 @@ enum {
     RO_SCOPE_FLAG_STORE_BEHIND = 2, /* its agent holds acks the store lacks */
     RO_SCOPE_FLAG_TWO_AGENTS = 4,   /* two outbox identities speak for it */
     RO_SCOPE_FLAG_CLOCK_SKEW = 8,   /* its agent's clock is off */
-    RO_SCOPE_FLAG_COUNT = 4,        /* bits defined */
+    RO_SCOPE_FLAG_REFUSED = 16,     /* a report of it was refused for good lately */
+    RO_SCOPE_FLAG_COUNT = 5,        /* bits defined */
 };
 
 /* The name of Scope.flags bit i (0 to RO_SCOPE_FLAG_COUNT - 1), as status

@@ -3,7 +3,8 @@
 # needs a look, most urgent first, each with what to do: a unit stuck on a
 # gap (its next seq never came), one whose report was refused, one with a
 # report held until its date, and the units never heard from. A gap that
-# closes leaves the list.
+# closes leaves the list; the refused unit is flagged (Scope.flags), also
+# after a restart.
 source "$(dirname "$0")/lib.sh"
 
 hub_config; hub_start
@@ -40,4 +41,13 @@ grep -q "^ack $gap 2" <<<"$(probe "$INGEST" report $gap 2 staff 20180106 10 6)" 
 expect_eq "$(ctl status --problems --json | jq -r '[.problems[] | select(.unit == "'$gap'")] | length')" 0 \
   "problems of $gap once its gap closed"
 ctl status --problems --as-of 2018-06-30 >/dev/null 2>&1 && fail "a problems question as of a past date was answered"
+
+# the refused unit is flagged where the feed and status --unit show it, and
+# still after a restart (the store keeps the refusal; the flag is read back)
+expect_eq "$(unit_field $bad 'flags | join(" ")')" refused "the refused unit's flags"
+grep -q "flagged *refused" <<<"$(ctl status --unit $bad)" || fail "status --unit does not say: $(ctl status --unit $bad)"
+hub_stop || fail "the hub did not stop cleanly"
+hub_start
+expect_eq "$(unit_field $bad 'flags | join(" ")')" refused "the refused unit's flags after a restart"
+expect_eq "$(unit_field $gap 'flags | join(" ")')" "" "the unit whose gap closed"
 say "gap, refused, held and silent units listed, most urgent first, each with what to do"
