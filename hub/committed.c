@@ -28,8 +28,9 @@ const char *hub_store_state_name(hub_store_state_t state)
 size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t *out, size_t cap)
 {
     static const char *refused_names[RO_REASON_COUNT] = {
-        "refused_none",    "refused_malformed", "refused_version",   "refused_unknown-unit",
-        "refused_invalid", "refused_conflict",  "refused_forbidden", "refused_identity",
+        "refused_none",         "refused_malformed", "refused_version",
+        "refused_unknown-unit", "refused_invalid",   "refused_conflict",
+        "refused_forbidden",    "refused_identity",  "refused_target",
     };
     hub_metric_t all[HUB_INGEST_METRICS_MAX];
     size_t n = 0;

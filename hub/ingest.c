@@ -1122,6 +1122,13 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         s_refusal_v2(self, &r);
         return 0;
     }
+    if (reason == RO_REASON_NONE && r.action != RO_ACTION_NONE) {
+        /* corrections are decoded but not applied yet (issue 16, next step):
+         * refused as a version this hub does not speak, so the sender keeps
+         * them, and never counted as reports of their own */
+        reason = RO_REASON_VERSION;
+        snprintf(why, sizeof why, "this hub does not take corrections yet; the agent keeps them");
+    }
     if (reason == RO_REASON_VERSION) {
         /* not used up, nothing recorded: a hub that speaks it will take it */
         s_refuse(self, d, mi, r.unit, r.seq, reason, why);

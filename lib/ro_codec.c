@@ -206,6 +206,7 @@ int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap)
     Rollout__Items it = ROLLOUT__ITEMS__INIT;
     Rollout__Cases ca = ROLLOUT__CASES__INIT;
     Rollout__Heartbeat hb = ROLLOUT__HEARTBEAT__INIT;
+    Rollout__Correction co = ROLLOUT__CORRECTION__INIT;
 
     msg.version = r->version;
     msg.unit = (char *)r->unit;
@@ -236,7 +237,27 @@ int ro_report_encode(const ro_report_t *r, uint8_t *buf, size_t cap)
         hb.retained = r->retained, hb.retained_from = r->retained_from;
         msg.body_case = ROLLOUT__REPORT__BODY_HEARTBEAT, msg.heartbeat = &hb;
         break;
-    default: return -1;
+    default:
+        if (r->action == RO_ACTION_NONE)
+            return -1;
+    }
+    if (r->action != RO_ACTION_NONE) {
+        if (r->kind == RO_KIND_HEARTBEAT)
+            return -1;
+        /* the body made above is the replacement: the same field numbers */
+        co.target_incarnation = s_id_out(r->target_inc);
+        co.target_seq = r->target_seq;
+        co.action = (Rollout__Correction__Action)r->action;
+        co.reason = (char *)r->reason;
+        co.replacement_case = (Rollout__Correction__ReplacementCase)msg.body_case;
+        switch (msg.body_case) { /* each oneof is a union: move the member set above */
+        case ROLLOUT__REPORT__BODY_TRAINING: co.training = &tr; break;
+        case ROLLOUT__REPORT__BODY_STAFF: co.staff = &st; break;
+        case ROLLOUT__REPORT__BODY_ITEMS: co.items = &it; break;
+        case ROLLOUT__REPORT__BODY_CASES: co.cases = &ca; break;
+        default: break; /* a cancel: none */
+        }
+        msg.body_case = ROLLOUT__REPORT__BODY_CORRECTION, msg.correction = &co;
     }
     size_t need = rollout__report__get_packed_size(&msg);
     if (need > cap)
@@ -286,36 +307,64 @@ static int s_copy(char *dst, size_t cap, const char *src)
     return 0;
 }
 
+/* A report's body, or a correction's replacement (the same field numbers:
+ * their cases are equal), into out's kind and fields; returns its text
+ * (the course; NULL for the others). */
+static const char *s_fields_in(int body_case, const Rollout__Training *tr, const Rollout__Staff *st,
+                               const Rollout__Items *it, const Rollout__Cases *ca, ro_report_t *out)
+{
+    switch (body_case) {
+    case ROLLOUT__REPORT__BODY_TRAINING:
+        out->kind = RO_KIND_TRAINING;
+        out->date = tr->date, out->total = tr->participants, out->part = tr->hours_tenths;
+        return tr->course;
+    case ROLLOUT__REPORT__BODY_STAFF:
+        out->kind = RO_KIND_STAFF;
+        out->date = st->date, out->total = st->total, out->part = st->proficient;
+        break;
+    case ROLLOUT__REPORT__BODY_ITEMS:
+        out->kind = RO_KIND_ITEMS;
+        out->date = it->date, out->total = it->total, out->part = it->no_visit;
+        break;
+    case ROLLOUT__REPORT__BODY_CASES:
+        out->kind = RO_KIND_CASES;
+        out->date = ca->month, out->total = ca->total, out->part = ca->no_visit;
+        break;
+    default: break;
+    }
+    return NULL;
+}
+
+/* A decoded Correction into out (its replacement as the body); returns
+ * the replacement's text. *bad is set when the target's incarnation is not
+ * RO_INCARNATION_LEN bytes, *reason_long when the reason is. */
+static const char *s_correction_in(const Rollout__Correction *co, ro_report_t *out, int *bad,
+                                   int *reason_long)
+{
+    out->action = (ro_action_t)co->action;
+    out->target_seq = co->target_seq;
+    *bad = s_id_in(co->target_incarnation, out->target_inc) != 0;
+    *reason_long = s_copy(out->reason, sizeof out->reason, co->reason) != 0;
+    return s_fields_in((int)co->replacement_case, co->training, co->staff, co->items, co->cases,
+                       out);
+}
+
 /* The body of a decoded Report into out's kind and fields; returns its
  * text (course or agent version; NULL for the others). */
-static const char *s_body_in(const Rollout__Report *msg, ro_report_t *out)
+static const char *s_body_in(const Rollout__Report *msg, ro_report_t *out, int *target_bad,
+                             int *reason_long)
 {
     const char *text = NULL;
     switch (msg->body_case) {
     case ROLLOUT__REPORT__BODY_TRAINING:
-        out->kind = RO_KIND_TRAINING;
-        out->date = msg->training->date;
-        out->total = msg->training->participants;
-        out->part = msg->training->hours_tenths;
-        text = msg->training->course;
-        break;
     case ROLLOUT__REPORT__BODY_STAFF:
-        out->kind = RO_KIND_STAFF;
-        out->date = msg->staff->date;
-        out->total = msg->staff->total;
-        out->part = msg->staff->proficient;
-        break;
     case ROLLOUT__REPORT__BODY_ITEMS:
-        out->kind = RO_KIND_ITEMS;
-        out->date = msg->items->date;
-        out->total = msg->items->total;
-        out->part = msg->items->no_visit;
-        break;
     case ROLLOUT__REPORT__BODY_CASES:
-        out->kind = RO_KIND_CASES;
-        out->date = msg->cases->month;
-        out->total = msg->cases->total;
-        out->part = msg->cases->no_visit;
+        text = s_fields_in((int)msg->body_case, msg->training, msg->staff, msg->items, msg->cases,
+                           out);
+        break;
+    case ROLLOUT__REPORT__BODY_CORRECTION:
+        text = s_correction_in(msg->correction, out, target_bad, reason_long);
         break;
     case ROLLOUT__REPORT__BODY_HEARTBEAT:
         out->kind = RO_KIND_HEARTBEAT;
@@ -366,7 +415,8 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
     out->seq = msg->seq;
     out->recorded_at = msg->recorded_at;
     int id_bad = s_id_in(msg->incarnation, out->incarnation);
-    const char *text = s_body_in(msg, out);
+    int target_bad = 0, reason_long = 0;
+    const char *text = s_body_in(msg, out, &target_bad, &reason_long);
     int text_long = text && strlen(text) > RO_TEXT_MAX;
     snprintf(out->text, sizeof out->text, "%s", text ? text : "");
     if (unit_bad) {
@@ -384,10 +434,22 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
               RO_PROTOCOL_VERSION);
     if (!clean)
         DFAIL(RO_REASON_MALFORMED, "a string with a NUL byte or not valid UTF-8");
-    if (out->kind == RO_KIND_NONE)
+    if (out->kind == RO_KIND_NONE && out->action == RO_ACTION_NONE)
         DFAIL(RO_REASON_MALFORMED, "report has no body");
     if (text_long)
         DFAIL(RO_REASON_MALFORMED, "text longer than %d bytes", RO_TEXT_MAX);
+    if (msg->body_case == ROLLOUT__REPORT__BODY_CORRECTION) {
+        if (msg->version < 2)
+            DFAIL(RO_REASON_MALFORMED,
+                  "a correction in a version-%u report: corrections are "
+                  "version 2's",
+                  msg->version);
+        if (reason_long)
+            DFAIL(RO_REASON_MALFORMED, "correction reason longer than %d bytes", RO_TEXT_MAX);
+        if (target_bad)
+            DFAIL(RO_REASON_MALFORMED, "a correction's target incarnation of %zu bytes, not %d",
+                  msg->correction->target_incarnation.len, RO_INCARNATION_LEN);
+    }
     if (id_bad) {
         out->seq = 0; /* no identity, so no seq of one: nothing is used up */
         DFAIL(RO_REASON_MALFORMED, "an incarnation of %zu bytes, not %d", msg->incarnation.len,

@@ -17,11 +17,21 @@ const char *ro_kind_name(ro_kind_t kind)
     }
 }
 
+const char *ro_action_name(ro_action_t action)
+{
+    switch (action) {
+    case RO_ACTION_NONE: return "report";
+    case RO_ACTION_AMEND: return "amend";
+    case RO_ACTION_CANCEL: return "cancel";
+    default: return "?";
+    }
+}
+
 const char *ro_reason_name(ro_reason_t reason)
 {
     static const char *names[RO_REASON_COUNT] = {
-        "none",    "malformed", "version",   "unknown-unit",
-        "invalid", "conflict",  "forbidden", "identity",
+        "none",     "malformed", "version",  "unknown-unit", "invalid",
+        "conflict", "forbidden", "identity", "target",
     };
     return (unsigned)reason < RO_REASON_COUNT ? names[reason] : "?";
 }
@@ -47,7 +57,7 @@ int ro_unit_id_valid(const char *id)
 int ro_reason_final(ro_reason_t reason)
 {
     return reason == RO_REASON_MALFORMED || reason == RO_REASON_INVALID ||
-           reason == RO_REASON_CONFLICT;
+           reason == RO_REASON_CONFLICT || reason == RO_REASON_TARGET;
 }
 
 static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
@@ -77,7 +87,24 @@ uint64_t ro_report_hash(const ro_report_t *r)
     size_t n = strlen(r->text);
     h = s_fnv_u64(h, n);
     h = s_fnv(h, r->text, n);
+    if (r->action != RO_ACTION_NONE) { /* a report's hash is as it was before corrections */
+        h = s_fnv_u64(h, (uint64_t)r->action);
+        h = s_fnv(h, r->target_inc, sizeof r->target_inc);
+        h = s_fnv_u64(h, r->target_seq);
+        n = strlen(r->reason);
+        h = s_fnv_u64(h, n);
+        h = s_fnv(h, r->reason, n);
+    }
     return h ? h : 1; /* 0 is the store's "content not known" */
+}
+
+/* recorded_at has a lower bound only: an agent whose clock is ahead
+ * records the truth in every other field, and a refusal would be final */
+static ro_reason_t s_check_recorded(const ro_report_t *r, char *err, size_t errlen)
+{
+    if (r->recorded_at < ro_date_days(RO_DATE_MIN) * 86400)
+        FAIL("recorded-at time %lld is before 2017", (long long)r->recorded_at);
+    return RO_REASON_NONE;
 }
 
 ro_reason_t ro_report_check(const ro_report_t *r, char *err, size_t errlen)
@@ -89,14 +116,28 @@ ro_reason_t ro_report_check(const ro_report_t *r, char *err, size_t errlen)
             FAIL("a heartbeat carries seq 0, not %llu", (unsigned long long)r->seq);
         return RO_REASON_NONE;
     }
+    if (r->action != RO_ACTION_NONE) {
+        if (r->action != RO_ACTION_AMEND && r->action != RO_ACTION_CANCEL)
+            FAIL("correction action %d is neither amend nor cancel", (int)r->action);
+        if (r->target_seq == 0)
+            FAIL("a correction names the seq it corrects (1 or more)");
+        if (!r->reason[0])
+            FAIL("a correction says why (a reason)");
+        if (r->action == RO_ACTION_CANCEL) {
+            if (r->kind != RO_KIND_NONE)
+                FAIL("a cancel carries no replacement");
+            if (r->seq == 0)
+                FAIL("seq must be 1 or more");
+            return s_check_recorded(r, err, errlen);
+        }
+    }
     if (r->kind < RO_KIND_TRAINING || r->kind > RO_KIND_CASES)
-        FAIL("report has no body");
+        FAIL(r->action == RO_ACTION_AMEND ? "an amend carries its replacement report"
+                                          : "report has no body");
     if (r->seq == 0)
         FAIL("seq must be 1 or more");
-    /* recorded_at has a lower bound only: an agent whose clock is ahead
-     * records the truth in every other field, and a refusal would be final */
-    if (r->recorded_at < ro_date_days(RO_DATE_MIN) * 86400)
-        FAIL("recorded-at time %lld is before 2017", (long long)r->recorded_at);
+    if (s_check_recorded(r, err, errlen) != RO_REASON_NONE)
+        return RO_REASON_INVALID;
 
     /* a date after the tolerance is ro_report_ahead's: the hub holds such a
      * report (its own clock may be the wrong one), the agent refuses it */

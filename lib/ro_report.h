@@ -36,8 +36,17 @@ typedef enum {
     RO_REASON_CONFLICT = 5,
     RO_REASON_FORBIDDEN = 6,
     RO_REASON_IDENTITY = 7, /* version 2: another outbox uses this identity */
-    RO_REASON_COUNT = 8,
+    RO_REASON_TARGET = 8,   /* version 2: a correction's target is not one it may correct */
+    RO_REASON_COUNT = 9,
 } ro_reason_t;
+
+/* What a report does (Report.correction): a report of its own, or a
+ * correction of an earlier one of the same unit. */
+typedef enum {
+    RO_ACTION_NONE = 0,   /* a report */
+    RO_ACTION_AMEND = 1,  /* replaces the target: the body is the replacement, same kind */
+    RO_ACTION_CANCEL = 2, /* withdraws the target: no body */
+} ro_action_t;
 
 typedef struct {
     uint32_t version;           /* protocol version */
@@ -58,13 +67,22 @@ typedef struct {
     int64_t agent_time;                      /* heartbeat: the agent's clock when sent */
     uint64_t retained;                       /* heartbeat: acknowledged events it keeps */
     uint64_t retained_from;                  /* heartbeat: the lowest seq of them */
+    /* a correction (version 2): kind and the fields above are the
+     * replacement's (amend) or none (cancel) */
+    ro_action_t action;                     /* RO_ACTION_NONE: not a correction */
+    uint8_t target_inc[RO_INCARNATION_LEN]; /* the target's incarnation; all zero: legacy */
+    uint64_t target_seq;                    /* the target's seq in it */
+    char reason[RO_TEXT_MAX + 1];           /* why, in the staff's words (required) */
 } ro_report_t;
 
 /* The report's content as a 64-bit hash, never 0: kind, date, total, part,
- * text and recorded_at, whatever bytes carried them. Two reports of one unit
+ * text and recorded_at (and a correction's action, target and reason),
+ * whatever bytes carried them. Two reports of one unit
  * and seq are the same report when their hashes are equal. */
 uint64_t ro_report_hash(const ro_report_t *r);
 
+/* The name of an action ("amend", "cancel"; "report" for none), or "?" */
+const char *ro_action_name(ro_action_t action);
 /* The name of a kind ("training", "staff", ...), or "?" */
 const char *ro_kind_name(ro_kind_t kind);
 /* The name of a refusal reason ("unknown-unit", ...), or "?" */
@@ -80,7 +98,9 @@ int ro_unit_id_valid(const char *id);
 
 /* Check a decoded report's fields: unit id format, seq (0 only for
  * heartbeats), a real date (cases: month) not before RO_DATE_MIN,
- * recorded_at not before 2017, counts in range and parts not above totals.
+ * recorded_at not before 2017, counts in range and parts not above totals;
+ * a correction: a target seq, a reason, and for an amend a replacement
+ * that passes the same checks, for a cancel none.
  * Nothing that time will fix is refused here: a date after now + skew is
  * ro_report_ahead's to say, and a recorded_at ahead of now is accepted
  * (an agent's clock that is ahead says nothing about the figures), so no

@@ -252,9 +252,9 @@ static void test_version_before_faults(void **state)
     c[1] = '\0';
     assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_VERSION);
     assert_string_equal(out.unit, in.unit);
-    /* version 1, a body field 15 (a message this hub does not know) and no other body */
-    static const uint8_t newer[] = {0x08, 0x01, 0x12, 10,  '4',  '6',  '0',  '0', '0',  '0',
-                                    '-',  '0',  '0',  '1', 0x18, 0x05, 0x7a, 2,   0x08, 0x01};
+    /* version 1, a body field 16 (a message this hub does not know) and no other body */
+    static const uint8_t newer[] = {0x08, 0x01, 0x12, 10,   '4',  '6',  '0',  '0', '0',  '0', '-',
+                                    '0',  '0',  '1',  0x18, 0x05, 0x82, 0x01, 2,   0x08, 0x01};
     char err[160] = "";
     assert_int_equal(ro_report_decode(newer, sizeof newer, &out, err, sizeof err),
                      RO_REASON_VERSION);
@@ -539,6 +539,86 @@ static void test_stamp_for_version_2(void **state)
 
 static const int64_t NOW = 1546300800; /* 2019-01-01 */
 
+/* Corrections (version 2): an amend carries its replacement, a cancel none;
+ * both round-trip with their target and reason, hash apart from the plain
+ * report and from each other, and are refused in a version-1 report. */
+static void test_correction_round_trip(void **state)
+{
+    (void)state;
+    ro_report_t plain = s_training(), amend = s_training(), cancel = s_training(), out;
+    amend.action = RO_ACTION_AMEND;
+    amend.total = 20; /* 200 typed instead of 20 */
+    for (int i = 0; i < RO_INCARNATION_LEN; i++)
+        amend.target_inc[i] = (uint8_t)(0x10 + i);
+    amend.target_seq = 3;
+    strcpy(amend.reason, "200 typed for 20 participants");
+    cancel.action = RO_ACTION_CANCEL;
+    cancel.kind = RO_KIND_NONE, cancel.date = 0, cancel.total = 0, cancel.part = 0;
+    cancel.text[0] = '\0';
+    cancel.target_seq = 4; /* legacy target: no incarnation sent */
+    strcpy(cancel.reason, "recorded twice");
+    uint8_t buf[RO_FRAME_MAX];
+    char err[256];
+    const ro_report_t *in[] = {&amend, &cancel};
+    for (int k = 0; k < 2; k++) {
+        int n = ro_report_encode(in[k], buf, sizeof buf);
+        assert_true(n > 0);
+        assert_int_equal(ro_report_decode(buf, (size_t)n, &out, err, sizeof err), RO_REASON_NONE);
+        s_assert_same(in[k], &out);
+        assert_int_equal(out.action, in[k]->action);
+        assert_memory_equal(out.target_inc, in[k]->target_inc, RO_INCARNATION_LEN);
+        assert_int_equal(out.target_seq, in[k]->target_seq);
+        assert_string_equal(out.reason, in[k]->reason);
+        assert_int_equal(out.unknown, 0);
+        assert_int_equal(ro_report_check(&out, err, sizeof err), RO_REASON_NONE);
+        assert_int_equal(ro_report_hash(&out), ro_report_hash(in[k]));
+    }
+    /* a report's hash is what it was before corrections existed */
+    ro_report_t again = amend;
+    again.action = RO_ACTION_NONE;
+    memset(again.target_inc, 0, sizeof again.target_inc);
+    again.target_seq = 0, again.reason[0] = '\0';
+    plain.total = 20;
+    assert_int_equal(ro_report_hash(&again), ro_report_hash(&plain));
+    assert_int_not_equal(ro_report_hash(&amend), ro_report_hash(&plain));
+    ro_report_t other = amend;
+    strcpy(other.reason, "another reason");
+    assert_int_not_equal(ro_report_hash(&amend), ro_report_hash(&other));
+
+    /* version 1 has no corrections */
+    amend.version = RO_PROTOCOL_V1;
+    int n = ro_report_encode(&amend, buf, sizeof buf);
+    assert_int_equal(ro_report_decode(buf, (size_t)n, &out, err, sizeof err), RO_REASON_MALFORMED);
+    assert_non_null(strstr(err, "version 2"));
+    assert_int_equal(out.seq, amend.seq); /* named, so the refusal uses its seq up */
+}
+
+static void test_correction_check(void **state)
+{
+    (void)state;
+    char err[256];
+    ro_report_t c = s_training();
+    c.action = RO_ACTION_AMEND, c.target_seq = 2;
+    assert_int_equal(ro_report_check(&c, err, sizeof err), RO_REASON_INVALID); /* no reason */
+    assert_non_null(strstr(err, "reason"));
+    strcpy(c.reason, "typo");
+    assert_int_equal(ro_report_check(&c, err, sizeof err), RO_REASON_NONE);
+    c.target_seq = 0;
+    assert_int_equal(ro_report_check(&c, err, sizeof err), RO_REASON_INVALID);
+    c.target_seq = 2, c.part = 0; /* the replacement is checked as a report */
+    assert_int_equal(ro_report_check(&c, err, sizeof err), RO_REASON_INVALID);
+    c.part = 65, c.action = RO_ACTION_CANCEL; /* a cancel with a body */
+    assert_int_equal(ro_report_check(&c, err, sizeof err), RO_REASON_INVALID);
+    assert_non_null(strstr(err, "no replacement"));
+    c.kind = RO_KIND_NONE;
+    assert_int_equal(ro_report_check(&c, err, sizeof err), RO_REASON_NONE);
+    c.action = (ro_action_t)3;
+    assert_int_equal(ro_report_check(&c, err, sizeof err), RO_REASON_INVALID);
+    c.action = RO_ACTION_AMEND; /* an amend without its replacement */
+    assert_int_equal(ro_report_check(&c, err, sizeof err), RO_REASON_INVALID);
+    assert_non_null(strstr(err, "replacement"));
+}
+
 static void test_check_accepts_valid(void **state)
 {
     (void)state;
@@ -639,6 +719,8 @@ int main(void)
         cmocka_unit_test(test_hubmsg_round_trip),
         cmocka_unit_test(test_version_2_fields),
         cmocka_unit_test(test_stamp_for_version_2),
+        cmocka_unit_test(test_correction_round_trip),
+        cmocka_unit_test(test_correction_check),
         cmocka_unit_test(test_check_accepts_valid),
         cmocka_unit_test(test_check_refuses_out_of_range),
         cmocka_unit_test(test_check_future_is_ahead_not_invalid),

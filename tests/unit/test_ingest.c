@@ -692,6 +692,27 @@ static void test_ingest_v2_heartbeat_witness(void **state)
     assert_int_equal(hub_store_recount(f->store, NULL, 0, NULL, NULL, err, sizeof err), 0);
 }
 
+/* A correction is decoded but not yet applied: refused as a version this
+ * hub does not speak (not final: the agent keeps it), nothing stored or
+ * counted, the sequence not moved. */
+static void test_ingest_correction_not_taken_yet(void **state)
+{
+    fixture_t *f = *state;
+    char out[1024];
+    ro_report_t a1 = s_v2(0xaa, 1, 10), fix = s_v2(0xaa, 2, 20);
+    fix.action = RO_ACTION_AMEND;
+    fix.target_seq = 1;
+    memset(fix.target_inc, 0xaa, sizeof fix.target_inc);
+    strcpy(fix.reason, "20 participants, not 10");
+    s_send(f, "A", &a1);
+    s_send(f, "A", &fix);
+    s_flush(f, out, sizeof out);
+    assert_non_null(strstr(out, "A refusal 2 version inc=aa"));
+    assert_int_equal(f->states[1].reports, 1);
+    assert_int_equal(f->states[1].participants, 10);
+    assert_int_equal(hub_ingest_counters(f->ingest)->refused[RO_REASON_VERSION], 1);
+}
+
 static void test_status_answers(void **state)
 {
     fixture_t *f = *state;
@@ -786,6 +807,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_recorded_at_ahead_stored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_v2_incarnations, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_v2_heartbeat_witness, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_correction_not_taken_yet, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
