@@ -36,6 +36,13 @@ typedef struct {
 #define INC_LEGACY (-1)  /* the unit's legacy incarnation (every version-1 report) */
 #define INC_UNKNOWN (-2) /* one the store has never stored under (heartbeats only) */
 
+/* The highest protocol version ingest takes: all the codec decodes. Only a
+ * test build sets it lower (rollout-hub-v1, -DHUB_SPEAKS_MAX=1): a hub that
+ * answers as a revision-1 hub did, to upgrade under running agents. */
+#ifndef HUB_SPEAKS_MAX
+#define HUB_SPEAKS_MAX RO_PROTOCOL_VERSION
+#endif
+
 typedef struct {
     size_t unit; /* registry index */
     long inc;    /* index into incs, INC_LEGACY or INC_UNKNOWN */
@@ -1135,6 +1142,15 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         s_refusal_v2(self, &r);
         return 0;
     }
+#if HUB_SPEAKS_MAX < RO_PROTOCOL_VERSION
+    if (r.version > HUB_SPEAKS_MAX) {
+        /* as an older hub refused it, which knew none of the newer fields */
+        snprintf(why, sizeof why, "protocol version %u, this hub speaks %d to %d", r.version,
+                 RO_PROTOCOL_V1, HUB_SPEAKS_MAX);
+        s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_VERSION, why);
+        return 0;
+    }
+#endif
     size_t unit = (size_t)found;
     self->states[unit].last_heard = now;
     s_dirty(self, unit);

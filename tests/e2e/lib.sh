@@ -10,7 +10,7 @@ set -euo pipefail
 
 : "${RO_BUILD:?RO_BUILD must name the meson build folder}"
 : "${RO_SOURCE:?RO_SOURCE must name the source folder}"
-HUB_BIN=$RO_BUILD/hub/rollout-hub
+HUB_BIN=${HUB_BIN:-$RO_BUILD/hub/rollout-hub} # what hub_start runs: another build may be named
 CTL_BIN=$RO_BUILD/ctl/rolloutctl
 AGENT_BIN=$RO_BUILD/agent/rollout-agent
 PROBE_BIN=$RO_BUILD/tests/tools/ro-probe
