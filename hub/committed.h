@@ -40,6 +40,7 @@ typedef struct {
     uint64_t conflicts;                /* same unit and seq, another body */
     uint64_t gaps;                     /* reports ahead of the next seq, ignored */
     uint64_t heartbeats;               /* heartbeats heard */
+    uint64_t corrections;              /* corrections applied (amends and cancels) */
     uint64_t heartbeats_refused;       /* heartbeats of units not in the registry */
     uint64_t unknown_fields;           /* fields skipped: unknown to this version */
     uint64_t refused[RO_REASON_COUNT]; /* reports refused, by reason (heartbeats aside) */

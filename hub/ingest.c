@@ -141,6 +141,7 @@ struct hub_ingest {
     uint64_t b_count;       /* held after the release (before this batch's holds) */
     uint32_t b_due;         /* their earliest due day */
     uint64_t b_held;        /* reports this batch held */
+    uint64_t b_unheld;      /* held reports this batch's corrections amended or cancelled */
     uint32_t b_held_due;    /* their earliest due day, 0 if none */
     long b_release_reports; /* reports this batch released */
     size_t b_release_units; /* of how many units */
@@ -862,6 +863,7 @@ static void s_held_commit(hub_ingest_t *self)
         self->held_known = 1;
     }
     self->held_clock += self->b_held;
+    self->held_clock -= self->b_unheld < self->held_clock ? self->b_unheld : self->held_clock;
     if (self->b_held_due && (self->held_due == 0 || self->b_held_due < self->held_due))
         self->held_due = self->b_held_due;
     if (self->b_release_reports > 0)
@@ -1048,10 +1050,78 @@ static int s_count(hub_ingest_t *self, size_t unit, int64_t iid, const ro_report
 
 /* Store report r (its seq the next of id's sequence, its check result bad):
  * refused for good, held until its date, or counted. */
+/* Correction r (the next of id's sequence, stored under no identity yet)
+ * applied to its target in the store (hub_store_correct), by the User-Id
+ * `by`. Returns 0 (*was: the target as it was), HUB_STORE_ETARGET with why,
+ * or a store code. */
+static int s_correct(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r, const char *by,
+                     int64_t now, hub_store_target_t *was, char *why, size_t whylen, char *err,
+                     size_t errlen)
+{
+    int64_t tiid =
+        s_legacy(r->target_inc)
+            ? hub_store_incarnation(self->store, id->unit, NULL, now, err, errlen)
+            : hub_store_incarnation_find(self->store, id->unit, r->target_inc, NULL, err, errlen);
+    if (tiid < 0)
+        return (int)tiid;
+    if (tiid == 0) {
+        snprintf(why, whylen, "cannot %s seq %llu: the unit has no outbox with that incarnation",
+                 ro_action_name(r->action), (unsigned long long)r->target_seq);
+        return HUB_STORE_ETARGET;
+    }
+    uint64_t held_hash;
+    if (hub_store_find(self->store, id->unit, id->iid, r->seq, &held_hash, NULL, NULL, 0) > 0) {
+        snprintf(err, errlen,
+                 "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`", r->unit,
+                 (unsigned long long)r->seq, (unsigned long long)s_last(self, id->unit, id->inc));
+        return HUB_STORE_EFAIL; /* the store is ahead of the state: nothing corrected twice */
+    }
+    int rc = hub_store_correct(self->store, id->unit, id->iid, r, tiid, by, now, was, why, whylen);
+    if (rc == 0 && was->state == HUB_STORE_HELD_CLOCK)
+        self->b_unheld++;
+    return rc;
+}
+
+/* Store correction r's own row (was: its target as it was), then fold the
+ * unit afresh from its counted reports. Returns 0 or a store code. */
+static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r,
+                       const hub_store_target_t *was, uint64_t hash, int64_t now, char *err,
+                       size_t errlen)
+{
+    int ahead = r->action == RO_ACTION_AMEND && ro_report_ahead(r, now);
+    int rc =
+        r->action == RO_ACTION_CANCEL
+            ? hub_store_put_cancel(self->store, id->unit, id->iid, r, was, hash, now, err, errlen)
+        : ahead ? hub_store_hold_report(self->store, id->unit, id->iid, r, hash, now, err, errlen)
+                : hub_store_put_report(self->store, id->unit, id->iid, r, hash, now, err, errlen);
+    if (rc)
+        return rc;
+    if (ahead)
+        s_held(self, r, now);
+    if ((rc = hub_store_refold(self->store, id->unit, &self->states[id->unit], err, errlen)))
+        return rc;
+    memset(&self->snap_iid[3 * id->unit], 0, 3 * sizeof *self->snap_iid); /* refolded */
+    self->c.corrections++;
+    ro_log(LOG_NOTICE, "%s seq %llu %s seq %llu%s: %s", r->unit, (unsigned long long)r->seq,
+           r->action == RO_ACTION_AMEND ? "amends" : "cancels", (unsigned long long)r->target_seq,
+           ahead ? " (held until its date)" : "", r->reason);
+    return 0;
+}
+
 static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const s_ident_t *id,
                   const ro_report_t *r, uint64_t hash, ro_reason_t bad, const char *why,
                   int64_t now, char *err, size_t errlen)
 {
+    hub_store_target_t was = {0};
+    char twhy[256];
+    if (bad == RO_REASON_NONE && r->action != RO_ACTION_NONE) {
+        int rc = s_correct(self, id, r, (const char *)self->arena + self->msgs[mi].user_off, now,
+                           &was, twhy, sizeof twhy, err, errlen);
+        if (rc == HUB_STORE_ETARGET)
+            bad = RO_REASON_TARGET, why = twhy;
+        else if (rc)
+            return rc;
+    }
     if (bad != RO_REASON_NONE) {
         int rc = hub_store_put_refusal(self->store, r->unit, id->iid, r->seq, bad, why, hash, now,
                                        err, errlen);
@@ -1060,6 +1130,11 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
         self->flags[id->unit].refused_at = now;
         s_refuse(self, d, mi, r->unit, r->seq, bad, why);
         s_refusal_v2(self, r);
+    } else if (r->action != RO_ACTION_NONE) {
+        int rc = s_corrected(self, id, r, &was, hash, now, err, errlen);
+        if (rc)
+            return rc;
+        d->reports_stored++;
     } else {
         /* dated after the hub's today (+ the tolerance): stored and acked, but
          * counted only when the hub's date reaches it, since the clock that is
@@ -1128,13 +1203,6 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_UNKNOWN_UNIT, why);
         s_refusal_v2(self, &r);
         return 0;
-    }
-    if (reason == RO_REASON_NONE && r.action != RO_ACTION_NONE) {
-        /* corrections are decoded but not applied yet (issue 16, next step):
-         * refused as a version this hub does not speak, so the sender keeps
-         * them, and never counted as reports of their own */
-        reason = RO_REASON_VERSION;
-        snprintf(why, sizeof why, "this hub does not take corrections yet; the agent keeps them");
     }
     if (reason == RO_REASON_VERSION) {
         /* not used up, nothing recorded: a hub that speaks it will take it */
@@ -1264,7 +1332,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     memset(&d, 0, sizeof d);
     int64_t began_us = ro_time_mono_us();
     self->b_released = 0;
-    self->b_held = self->b_held_due = 0;
+    self->b_held = self->b_held_due = self->b_unheld = 0;
     self->b_release_reports = 0;
     self->b_release_units = 0;
     int rc = hub_store_begin(self->store, err, sizeof err);

@@ -75,6 +75,11 @@ static const char *s_sql[Q_COUNT] = {
                           " WHERE uid = ?1",
     [Q_INC_FIND] = "SELECT iid, last_seq FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
     [Q_INC_INSERT] = "INSERT INTO incarnations(uid, incarnation, first_heard) VALUES (?1, ?2, ?3)",
+    [Q_TARGET_FIND] =
+        "SELECT kind, date, state FROM reports WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
+    [Q_TARGET_SET] = "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
+    [Q_EVENT_INSERT] = "INSERT INTO events(uid, at, target_iid, target_seq, what, by_key, by_iid,"
+                       " by_seq, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [Q_INC_SEQ] = "UPDATE incarnations SET last_seq = ?2, last_heard = ?3 WHERE iid = ?1",
 };
 
@@ -197,6 +202,25 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      "DROP INDEX refusals_by_unit;"
      "CREATE INDEX refusals_by_unit ON refusals (unit, iid, seq);"
      "ALTER TABLE units DROP COLUMN last_seq;"},
+    /* 4 -> 5: corrections (issue 16). A corrected report keeps its row, in
+     * state 4 (amended) or 5 (cancelled); the correction is a report of its
+     * own (an amend's row counts in its target's place; a cancel's, state 6,
+     * counts nowhere), and the trail says who corrected what, when and why.
+     * what: 1 amend, 2 cancel (REVISION-2.md reserves the review's). */
+    {"CREATE TABLE events ("
+     " id INTEGER PRIMARY KEY,"
+     " uid INTEGER NOT NULL,"
+     " at INTEGER NOT NULL,"
+     " target_iid INTEGER NOT NULL,"
+     " target_seq INTEGER NOT NULL,"
+     " what INTEGER NOT NULL,"
+     " by_key TEXT NOT NULL,"
+     " by_iid INTEGER,"
+     " by_seq INTEGER,"
+     " rule TEXT,"
+     " reason TEXT NOT NULL);"
+     "CREATE INDEX events_by_unit ON events (uid, id);",
+     NULL, NULL},
 };
 
 const char *hub_store_strerror(int code)
@@ -205,6 +229,7 @@ const char *hub_store_strerror(int code)
     case 0: return "ok";
     case HUB_STORE_EFULL: return "store full";
     case HUB_STORE_EDUP: return "already stored";
+    case HUB_STORE_ETARGET: return "not a correctable target";
     default: return "store error";
     }
 }
@@ -1040,6 +1065,89 @@ int hub_store_hold_report(hub_store_t *self, size_t index, int64_t iid, const ro
     return s_put_report(self, index, iid, r, hash, received_at, HUB_STORE_HELD_CLOCK, err, errlen);
 }
 
+int hub_store_put_cancel(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                         const hub_store_target_t *was, uint64_t hash, int64_t received_at,
+                         char *err, size_t errlen)
+{
+    ro_report_t row = *r;
+    row.kind = was->kind, row.date = was->date, row.total = row.part = 0, row.text[0] = '\0';
+    return s_put_report(self, index, iid, &row, hash, received_at, HUB_STORE_CANCEL, err, errlen);
+}
+
+/* Why target (found: its state) may not be corrected by r; NULL if it may. */
+static const char *s_target_refusal(const ro_report_t *r, const hub_store_target_t *t, char *buf,
+                                    size_t cap)
+{
+    switch (t->state) {
+    case HUB_STORE_COUNTED:
+    case HUB_STORE_HELD_CLOCK: break;
+    case HUB_STORE_AMENDED:
+    case HUB_STORE_CANCELLED:
+        return "it was corrected already: correct the latest correction of it instead";
+    case HUB_STORE_CANCEL: return "it is a cancel: record the report again instead";
+    default: return "it is not a report that counts";
+    }
+    if (r->action == RO_ACTION_AMEND && r->kind != t->kind) {
+        snprintf(buf, cap, "it is a %s report, the amend a %s one", ro_kind_name(t->kind),
+                 ro_kind_name(r->kind));
+        return buf;
+    }
+    return NULL;
+}
+
+int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                      int64_t target_iid, const char *by, int64_t at, hub_store_target_t *was,
+                      char *err, size_t errlen)
+{
+    if (s_writable(self, index, err, errlen))
+        return HUB_STORE_EFAIL;
+    sqlite3_int64 uid = self->uids[index];
+    sqlite3_stmt *st = self->q[Q_TARGET_FIND];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, target_iid);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)r->target_seq);
+    int rc = sqlite3_step(st);
+    int found = rc == SQLITE_ROW;
+    if (found) {
+        was->kind = (ro_kind_t)sqlite3_column_int(st, 0);
+        was->date = (uint32_t)sqlite3_column_int64(st, 1);
+        was->state = sqlite3_column_int(st, 2);
+    }
+    int out =
+        found || rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot find a report", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out)
+        return out;
+    char buf[96];
+    const char *no = found ? s_target_refusal(r, was, buf, sizeof buf)
+                           : "the unit has no report stored under that incarnation and seq";
+    if (no) {
+        if (err && errlen)
+            snprintf(err, errlen, "cannot %s seq %llu: %s", ro_action_name(r->action),
+                     (unsigned long long)r->target_seq, no);
+        return HUB_STORE_ETARGET;
+    }
+    st = self->q[Q_TARGET_SET];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, target_iid);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)r->target_seq);
+    sqlite3_bind_int(st, 4, r->action == RO_ACTION_AMEND ? HUB_STORE_AMENDED : HUB_STORE_CANCELLED);
+    if ((out = s_step_done(self, st, "cannot mark a corrected report", err, errlen)))
+        return out;
+    st = self->q[Q_EVENT_INSERT];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, at);
+    sqlite3_bind_int64(st, 3, target_iid);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)r->target_seq);
+    sqlite3_bind_int(st, 5, (int)r->action);
+    sqlite3_bind_text(st, 6, by ? by : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, iid);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)r->seq);
+    sqlite3_bind_text(st, 9, r->reason, -1, SQLITE_STATIC);
+    return s_step_done(self, st, "cannot record a correction", err, errlen);
+}
+
 int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char *err, size_t errlen)
 {
     sqlite3_stmt *st = self->q[Q_HELD_SUMMARY];
@@ -1141,6 +1249,22 @@ static int s_refold_unit(hub_store_t *self, int64_t uid, hub_unit_state_t *agg, 
     sqlite3_bind_int64(st, 1, uid);
     s_bind_aggregates(st, 2, agg);
     return s_step_done(self, st, "cannot update a unit's aggregates", err, errlen);
+}
+
+int hub_store_refold(hub_store_t *self, size_t index, hub_unit_state_t *st, char *err,
+                     size_t errlen)
+{
+    if (s_writable(self, index, err, errlen))
+        return HUB_STORE_EFAIL;
+    hub_unit_state_t agg;
+    int rc = s_refold_unit(self, self->uids[index], &agg, err, errlen);
+    if (rc)
+        return rc;
+    agg.last_seq = st->last_seq;
+    agg.seq_shown = st->seq_shown;
+    agg.last_heard = st->last_heard;
+    *st = agg;
+    return 0;
 }
 
 typedef struct {

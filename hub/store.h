@@ -14,21 +14,27 @@
 #include <stdint.h>
 
 /* Return codes: 0 is success; every failure is one of these. */
-#define HUB_STORE_EFAIL -1 /* SQL or I/O error; the message says which */
-#define HUB_STORE_EFULL -2 /* disk full or max_store_bytes reached (SQLITE_FULL) */
-#define HUB_STORE_EDUP -3  /* (unit, incarnation, seq) already has a stored report */
+#define HUB_STORE_EFAIL -1   /* SQL or I/O error; the message says which */
+#define HUB_STORE_EFULL -2   /* disk full or max_store_bytes reached (SQLITE_FULL) */
+#define HUB_STORE_EDUP -3    /* (unit, incarnation, seq) already has a stored report */
+#define HUB_STORE_ETARGET -4 /* a correction's target is not one it may correct */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 4
+#define HUB_STORE_SCHEMA 5
 
 /* Bytes of the store's identity (meta.store_id, Ack.store_id from version 2). */
 #define HUB_STORE_ID_LEN 16
 
-/* A stored report's state (reports.state): counted in the aggregates, or
+/* A stored report's state (reports.state): counted in the aggregates;
  * held (stored and acknowledged, counted nowhere) until the hub's date
- * reaches its own. REVISION-2.md reserves 2..5 (review, corrections). */
+ * reaches its own; or corrected. Only HUB_STORE_COUNTED counts anywhere
+ * (aggregates, recount, as-of, history, series). REVISION-2.md reserves 2
+ * and 3 for review. */
 #define HUB_STORE_COUNTED 0
 #define HUB_STORE_HELD_CLOCK 1
+#define HUB_STORE_AMENDED 4   /* replaced by an amend (the amend's row counts instead) */
+#define HUB_STORE_CANCELLED 5 /* withdrawn by a cancel */
+#define HUB_STORE_CANCEL 6    /* a cancel's own row: kept for its identity and the trail */
 
 typedef struct hub_store hub_store_t;
 
@@ -160,6 +166,45 @@ int hub_store_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_
  * series) until hub_store_release. */
 int hub_store_hold_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
                           uint64_t hash, int64_t received_at, char *err, size_t errlen);
+
+/* A correction's target as the store held it before (hub_store_correct). */
+typedef struct {
+    ro_kind_t kind; /* its kind */
+    uint32_t date;  /* its date (month for cases) */
+    int state;      /* HUB_STORE_COUNTED or HUB_STORE_HELD_CLOCK */
+} hub_store_target_t;
+
+/* Apply correction r (r->action amend or cancel), of unit index under its
+ * incarnation iid, to its target: the report (target_iid, r->target_seq) of
+ * the same unit. The target must be stored counted or held (not corrected
+ * already, nor a cancel's row) and, for an amend, of the replacement's
+ * kind; else nothing changes and HUB_STORE_ETARGET is returned with why in
+ * err (the correction is refused REASON_TARGET). Then the target's state
+ * becomes HUB_STORE_AMENDED or HUB_STORE_CANCELLED, and the trail (table
+ * events) records the correction: the unit, when (at), the target, what,
+ * by whom (by: the connection's User-Id, "" without keys), the correction's
+ * own identity (iid, r->seq) and its reason. *was gets the target as it was.
+ * The caller then stores the correction's own row (an amend's counts, or is
+ * held, like any report; a cancel's with hub_store_put_cancel) and
+ * re-derives the unit (hub_store_refold). In the open write transaction.
+ * Returns 0, HUB_STORE_ETARGET, or a code. */
+int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                      int64_t target_iid, const char *by, int64_t at, hub_store_target_t *was,
+                      char *err, size_t errlen);
+
+/* Store cancel r's own row (HUB_STORE_CANCEL: counted nowhere) under the
+ * target's kind and date (was), so its identity holds it as any report's.
+ * Returns as hub_store_put_report. */
+int hub_store_put_cancel(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                         const hub_store_target_t *was, uint64_t hash, int64_t received_at,
+                         char *err, size_t errlen);
+
+/* Re-derive unit index's aggregates from its counted reports (after a
+ * correction), as the recount folds them, and write them to its units row.
+ * *st gets them; its last_seq, seq_shown and last_heard are left as they
+ * were. Reads the unit's reports. Returns 0 or a code. */
+int hub_store_refold(hub_store_t *self, size_t index, hub_unit_state_t *st, char *err,
+                     size_t errlen);
 
 /* How many reports are held (*count) and the earliest day one of them is
  * due (*earliest, YYYYMMDD as ro_report_due; 0 when none). Reads the held

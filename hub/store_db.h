@@ -35,6 +35,9 @@ enum {
     Q_INC_INSERT,
     Q_INC_SEQ,
     Q_SNAPSHOT,
+    Q_TARGET_FIND,
+    Q_TARGET_SET,
+    Q_EVENT_INSERT,
     Q_COUNT
 };
 

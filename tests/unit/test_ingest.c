@@ -692,25 +692,106 @@ static void test_ingest_v2_heartbeat_witness(void **state)
     assert_int_equal(hub_store_recount(f->store, NULL, 0, NULL, NULL, err, sizeof err), 0);
 }
 
-/* A correction is decoded but not yet applied: refused as a version this
- * hub does not speak (not final: the agent keeps it), nothing stored or
- * counted, the sequence not moved. */
-static void test_ingest_correction_not_taken_yet(void **state)
+/* A correction of seq target (of incarnation 0xaa), sent as seq `seq`:
+ * an amend carrying replacement rep, or (rep NULL) a cancel. */
+static ro_report_t s_fix(uint64_t seq, uint64_t target, const ro_report_t *rep)
+{
+    ro_report_t c = rep ? *rep : s_v2(0xaa, seq, 1);
+    c.seq = seq;
+    c.action = rep ? RO_ACTION_AMEND : RO_ACTION_CANCEL;
+    if (!rep)
+        c.kind = RO_KIND_NONE, c.date = c.total = c.part = 0, c.text[0] = '\0';
+    memset(c.target_inc, 0xaa, sizeof c.target_inc);
+    c.target_seq = target;
+    snprintf(c.reason, sizeof c.reason, "fix of seq %llu", (unsigned long long)target);
+    return c;
+}
+
+/* The store's recount agrees with the live aggregates. */
+static void s_recount_agrees(fixture_t *f)
+{
+    char err[256] = "";
+    uint64_t units = 0, reports = 0;
+    assert_int_equal(hub_store_recount(f->store, NULL, 0, &units, &reports, err, sizeof err), 0);
+}
+
+/* Corrections: an amend replaces its target in the totals, an amend of an
+ * amend replaces that, a target corrected already or unknown or of another
+ * kind is refused REASON_TARGET (final: the seq is used up), a cancel
+ * withdraws a snapshot so the one before counts again, a correction of a
+ * superseded snapshot changes nothing until the newer one goes, and a
+ * resent correction is a duplicate, applied once. */
+static void test_ingest_corrections(void **state)
+{
+    fixture_t *f = *state;
+    char out[2048];
+    ro_report_t t1 = s_v2(0xaa, 1, 200); /* 200 typed for 20 */
+    ro_report_t t20 = s_v2(0xaa, 0, 20), t25 = s_v2(0xaa, 0, 25);
+    ro_report_t a2 = s_fix(2, 1, &t20), a3 = s_fix(3, 2, &t25), a4 = s_fix(4, 1, &t20);
+    s_send(f, "A", &t1);
+    s_send(f, "A", &a2);
+    s_flush(f, out, sizeof out);
+    assert_non_null(strstr(out, "A ack 2 inc=aa"));
+    assert_int_equal(f->states[1].participants, 20);
+    assert_int_equal(f->states[1].sessions, 1);
+    assert_int_equal(f->states[1].reports, 1); /* the amend counts in its target's place */
+    s_send(f, "A", &a3);                       /* an amend of the amend */
+    s_send(f, "A", &a4);                       /* seq 1 again: corrected already */
+    s_send(f, "A", &a2);                       /* a resend */
+    s_flush(f, out, sizeof out);
+    assert_non_null(strstr(out, "A refusal 4 target inc=aa"));
+    assert_non_null(strstr(out, "seen=2"));
+    assert_int_equal(f->states[1].participants, 25);
+    assert_int_equal(f->states[1].sessions, 1);
+    assert_int_equal(hub_ingest_counters(f->ingest)->corrections, 2);
+    assert_int_equal(hub_ingest_counters(f->ingest)->refused[RO_REASON_TARGET], 1);
+
+    /* snapshots: 10/5 on Jan 5, 12/6 on Feb 1 */
+    ro_report_t s5 = hf_report("460100-001", 5, RO_KIND_STAFF, 20180105, 10, 5);
+    ro_report_t s6 = hf_report("460100-001", 6, RO_KIND_STAFF, 20180201, 12, 6);
+    s5.version = s6.version = 2;
+    memset(s5.incarnation, 0xaa, RO_INCARNATION_LEN);
+    memset(s6.incarnation, 0xaa, RO_INCARNATION_LEN);
+    ro_report_t s5b = s5;
+    s5b.part = 8;
+    ro_report_t a7 = s_fix(7, 5, &s5b); /* amends the superseded snapshot */
+    ro_report_t c8 = s_fix(8, 6, NULL); /* cancels the newer one */
+    ro_report_t c9 = s_fix(9, 99, NULL), a10 = s_fix(10, 5, &t20); /* unknown; another kind */
+    s_send(f, "A", &s5);
+    s_send(f, "A", &s6);
+    s_send(f, "A", &a7);
+    s_flush(f, out, sizeof out);
+    assert_int_equal(f->states[1].staff_total, 12); /* the newer one still counts */
+    assert_int_equal(f->states[1].staff_proficient, 6);
+    s_send(f, "A", &c8);
+    s_send(f, "A", &c9);
+    s_send(f, "A", &a10);
+    s_flush(f, out, sizeof out);
+    assert_non_null(strstr(out, "A refusal 9 target inc=aa"));
+    assert_non_null(strstr(out, "A refusal 10 target inc=aa"));
+    assert_non_null(strstr(out, "A ack 10 inc=aa"));
+    assert_int_equal(f->states[1].staff_total, 10); /* the amended Jan 5 one, again */
+    assert_int_equal(f->states[1].staff_proficient, 8);
+    assert_int_equal(f->states[1].participants, 25);
+    assert_int_equal(hub_ingest_counters(f->ingest)->corrections, 4);
+    s_recount_agrees(f);
+}
+
+/* A correction in a version-1 report is refused as malformed (final). */
+static void test_ingest_correction_needs_version_2(void **state)
 {
     fixture_t *f = *state;
     char out[1024];
-    ro_report_t a1 = s_v2(0xaa, 1, 10), fix = s_v2(0xaa, 2, 20);
-    fix.action = RO_ACTION_AMEND;
-    fix.target_seq = 1;
-    memset(fix.target_inc, 0xaa, sizeof fix.target_inc);
-    strcpy(fix.reason, "20 participants, not 10");
-    s_send(f, "A", &a1);
-    s_send(f, "A", &fix);
-    s_flush(f, out, sizeof out);
-    assert_non_null(strstr(out, "A refusal 2 version inc=aa"));
-    assert_int_equal(f->states[1].reports, 1);
+    ro_report_t l1 = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180105, 10, 20);
+    ro_report_t fix = l1;
+    fix.seq = 2, fix.action = RO_ACTION_AMEND, fix.target_seq = 1;
+    strcpy(fix.reason, "typo");
+    s_send(f, "L", &l1);
+    s_send(f, "L", &fix);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_non_null(strstr(out, "L refusal 460100-001 2 malformed"));
     assert_int_equal(f->states[1].participants, 10);
-    assert_int_equal(hub_ingest_counters(f->ingest)->refused[RO_REASON_VERSION], 1);
 }
 
 static void test_status_answers(void **state)
@@ -807,7 +888,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_recorded_at_ahead_stored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_v2_incarnations, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_v2_heartbeat_witness, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_correction_not_taken_yet, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_corrections, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_correction_needs_version_2, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -547,7 +547,8 @@ static void test_newer_schema_and_foreign_db_refused(void **state)
 }
 
 /* Make the store at path look as an older build left it: schema version
- * (1, 2 or 3), without what schema 4 added (meta, incarnations, the
+ * (1, 2, 3 or 4), without what schema 5 added (events) and, below 4, what
+ * schema 4 added (meta, incarnations, the
  * reports keyed (uid, iid, seq), refusals' iid; last_seq back in the units
  * rows) and, below 3, what schema 3 added (the state column and its
  * index). Every report must be of its unit's legacy incarnation. */
@@ -556,27 +557,29 @@ static void s_downgrade(const char *path, int version)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
-    int rc = sqlite3_exec(
-        db,
-        "CREATE TABLE r3 (uid INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
-        " date INTEGER NOT NULL, total INTEGER NOT NULL, part INTEGER NOT NULL,"
-        " text TEXT NOT NULL, recorded_at INTEGER NOT NULL, received_at INTEGER NOT NULL,"
-        " hash INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
-        " PRIMARY KEY (uid, seq)) WITHOUT ROWID;"
-        "INSERT INTO r3 SELECT uid, seq, kind, date, total, part, text, recorded_at,"
-        " received_at, hash, state FROM reports;"
-        "DROP TABLE reports;"
-        "ALTER TABLE r3 RENAME TO reports;"
-        "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;"
-        "ALTER TABLE units ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"
-        "UPDATE units SET last_seq = (SELECT last_seq FROM incarnations i"
-        " WHERE i.uid = units.uid AND i.incarnation = zeroblob(16));"
-        "DROP INDEX refusals_by_unit;"
-        "ALTER TABLE refusals DROP COLUMN iid;"
-        "CREATE INDEX refusals_by_unit ON refusals (unit, seq);"
-        "DROP TABLE incarnations;"
-        "DROP TABLE meta;",
-        NULL, NULL, &msg);
+    int rc = sqlite3_exec(db, "DROP TABLE events;", NULL, NULL, &msg);
+    if (rc == SQLITE_OK && version < 4)
+        rc = sqlite3_exec(
+            db,
+            "CREATE TABLE r3 (uid INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
+            " date INTEGER NOT NULL, total INTEGER NOT NULL, part INTEGER NOT NULL,"
+            " text TEXT NOT NULL, recorded_at INTEGER NOT NULL, received_at INTEGER NOT NULL,"
+            " hash INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+            " PRIMARY KEY (uid, seq)) WITHOUT ROWID;"
+            "INSERT INTO r3 SELECT uid, seq, kind, date, total, part, text, recorded_at,"
+            " received_at, hash, state FROM reports;"
+            "DROP TABLE reports;"
+            "ALTER TABLE r3 RENAME TO reports;"
+            "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;"
+            "ALTER TABLE units ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"
+            "UPDATE units SET last_seq = (SELECT last_seq FROM incarnations i"
+            " WHERE i.uid = units.uid AND i.incarnation = zeroblob(16));"
+            "DROP INDEX refusals_by_unit;"
+            "ALTER TABLE refusals DROP COLUMN iid;"
+            "CREATE INDEX refusals_by_unit ON refusals (unit, seq);"
+            "DROP TABLE incarnations;"
+            "DROP TABLE meta;",
+            NULL, NULL, &msg);
     if (rc == SQLITE_OK && version < 3)
         rc = sqlite3_exec(db,
                           "DROP INDEX reports_held;"
@@ -736,6 +739,64 @@ static void s_schema3(const char *path, const ro_registry_t *reg, hub_unit_state
     assert_int_equal(s_sql_int(path, "SELECT last_seq FROM units WHERE id = '460000-001'"), 10);
 }
 
+/* Schema 5 adds the trail of corrections (events): a schema-4 store keeps
+ * every report and unit as it was, and a correction can be recorded after. */
+static void test_migrate_4_to_5_events(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema4.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0}, again[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    ro_report_t r = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180401, 200, 10);
+    s_put(st, states, 1, &r);
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    hub_store_destroy(&st);
+    s_downgrade(path, 4);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'events'"),
+                     0);
+
+    st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
+    hf_assert_states_equal(again, states, NUNITS);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), 5);
+    /* amend seq 1 (200 typed for 20) with seq 2 */
+    ro_report_t fix = hf_report("460100-001", 2, RO_KIND_TRAINING, 20180401, 20, 10);
+    fix.action = RO_ACTION_AMEND, fix.target_seq = 1;
+    strcpy(fix.reason, "200 typed for 20");
+    hub_store_target_t was;
+    char err[256] = "";
+    int64_t iid = hf_iid(st, 1);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(
+        hub_store_correct(st, 1, iid, &fix, iid, "460100-001", NOW, &was, err, sizeof err), 0);
+    assert_int_equal(was.kind, RO_KIND_TRAINING);
+    assert_int_equal(was.state, HUB_STORE_COUNTED);
+    assert_int_equal(hub_store_put_report(st, 1, iid, &fix, ro_report_hash(&fix), NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_refold(st, 1, &again[1], err, sizeof err), 0);
+    again[1].last_seq = 2;
+    assert_int_equal(hub_store_put_state(st, 1, &again[1], NULL, 0), 0);
+    /* a second amend of seq 1 is refused, and changes nothing */
+    fix.seq = 3;
+    assert_int_equal(
+        hub_store_correct(st, 1, iid, &fix, iid, "460100-001", NOW, &was, err, sizeof err),
+        HUB_STORE_ETARGET);
+    assert_non_null(strstr(err, "corrected already"));
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_int_equal(again[1].participants, 20);
+    assert_int_equal(again[1].reports, 1);
+    hub_store_destroy(&st);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM events WHERE target_seq = 1"
+                                     " AND by_seq = 2 AND reason = '200 typed for 20'"),
+                     1);
+    assert_int_equal(s_sql_int(path, "SELECT state FROM reports WHERE seq = 1"), HUB_STORE_AMENDED);
+    ro_registry_destroy(&reg);
+}
+
 /* Schema 4: each unit's reports become its legacy incarnation's, with the
  * units row's last_seq; every report keeps every column (its hash, its
  * held state), the aggregates still equal the recount and the check at
@@ -754,7 +815,7 @@ static void test_migrate_3_to_4_incarnations(void **state)
     hub_store_t *st = hf_open(path, 0);
     assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
     hf_assert_states_equal(again, states, NUNITS);
-    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), HUB_STORE_SCHEMA);
     assert_int_equal(s_sql_int(path, "SELECT count(*) FROM pragma_table_info('units')"
                                      " WHERE name = 'last_seq'"),
                      0);
@@ -1239,6 +1300,7 @@ int main(void)
         cmocka_unit_test(test_migrate_1_to_2_rehashes),
         cmocka_unit_test(test_migrate_2_to_3_adds_state),
         cmocka_unit_test(test_migrate_3_to_4_incarnations),
+        cmocka_unit_test(test_migrate_4_to_5_events),
         cmocka_unit_test(test_migrate_3_to_4_fails_untouched),
         cmocka_unit_test(test_migrate_3_to_4_in_ranges),
         cmocka_unit_test(test_migrate_3_to_4_ingest_goes_on),
