@@ -451,6 +451,77 @@ static void s_json_problems(const ro_status_reply_t *r)
     putchar(']');
 }
 
+/* A report's figures as the trail shows them: its date (left out when
+ * same_date), then people and hours for training, part / total else. */
+static void s_figures(const char *kind, uint32_t date, uint64_t total, uint64_t part, int same_date,
+                      char *buf, size_t len)
+{
+    char d[16] = "";
+    if (!same_date)
+        ro_date_format(date, d);
+    if (!strcmp(kind, "training"))
+        snprintf(buf, len, "%s%s%llu people %llu.%llu h", d, d[0] ? " " : "",
+                 (unsigned long long)total, (unsigned long long)(part / 10),
+                 (unsigned long long)(part % 10));
+    else
+        snprintf(buf, len, "%s%s%llu / %llu", d, d[0] ? " " : "", (unsigned long long)part,
+                 (unsigned long long)total);
+}
+
+/* The unit's corrections below its history (TRAIL): one line each, newest
+ * first; trail NULL: the hub does not list them (older than the trail). */
+static void s_table_trail(const ro_status_reply_t *t)
+{
+    if (!t) {
+        printf("\ncorrections: this hub does not list them (it is older than the trail)\n");
+        return;
+    }
+    if (!t->n_trail) {
+        printf("\nno corrections\n");
+        return;
+    }
+    printf("\ncorrections: %u, newest first", t->total);
+    if (t->n_trail < t->total)
+        printf(", %zu shown", t->n_trail);
+    /* the arrow is 3 bytes in 1 column: the figures are padded by hand */
+    enum { FIG = 46 };
+    printf("\n%-19s  %-6s %6s  %-8s  was → now%*s  %-12s %s\n", "when (UTC)", "what", "target",
+           "kind", FIG - 9, "", "by", "reason");
+    for (size_t k = 0; k < t->n_trail; k++) {
+        const ro_status_trail_t *e = &t->trail[k];
+        char when[32] = "", was[64], now[64] = "cancelled", fig[160];
+        time_t tt = (time_t)e->at;
+        struct tm tm;
+        if (gmtime_r(&tt, &tm))
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+        s_figures(e->target_kind, e->target_date, e->target_total, e->target_part, 0, was,
+                  sizeof was);
+        if (!strcmp(e->what, "amend"))
+            s_figures(e->target_kind, e->new_date, e->new_total, e->new_part,
+                      e->new_date == e->target_date, now, sizeof now);
+        int pad = FIG - (snprintf(fig, sizeof fig, "%s → %s", was, now) - 2);
+        printf("%-19s  %-6s %6llu  %-8s  %s%*s  %-12s %s\n", when, e->what,
+               (unsigned long long)e->target_seq, e->target_kind, fig, pad > 0 ? pad : 0, "",
+               e->by[0] ? e->by : "-", e->reason);
+    }
+}
+
+static void s_json_trail(const ro_status_reply_t *t)
+{
+    if (!t)
+        return; /* a hub older than the trail: no key rather than an empty list */
+    printf(",\"trail_total\":%u,\"trail\":[", t->total);
+    for (size_t i = 0; i < t->n_trail; i++) {
+        ro_buf_t b;
+        ro_buf_init(&b);
+        if (i)
+            ro_buf_puts(&b, ",");
+        ro_json_trail(&b, &t->trail[i]);
+        s_json_print(&b);
+    }
+    putchar(']');
+}
+
 /* The request a status command asks. */
 static ro_status_request_t s_status_request(const ctl_status_args_t *a)
 {
@@ -491,7 +562,31 @@ static ro_status_request_t s_status_request(const ctl_status_args_t *a)
     return req;
 }
 
-static void s_print_status(const ctl_status_args_t *a, const ro_status_reply_t *r)
+/* The trail of --history's unit into *out: 0, or the exit status after
+ * saying why. A hub older than the trail (it answers "unknown query") is
+ * not a failure: *out stays NULL and the history is shown without it. */
+static int s_ask_trail(const ctl_status_args_t *a, const ctl_hub_t *hub, ro_status_reply_t **out)
+{
+    ro_status_request_t req = ro_status_request(RO_QUERY_TRAIL);
+    snprintf(req.key, sizeof req.key, "%s", a->history);
+    *out = NULL;
+    ro_status_reply_t *t = ctl_ask(hub, &req);
+    if (!t)
+        return 1;
+    if (t->status == 2 && !strncmp(t->error, "unknown query", 13)) {
+        ro_status_reply_free(&t);
+        return 0;
+    }
+    int code = ctl_reply_failed(t);
+    if (code)
+        ro_status_reply_free(&t);
+    *out = t;
+    return code;
+}
+
+/* r answers a's question; trail (may be NULL) --history's corrections. */
+static void s_print_status(const ctl_status_args_t *a, const ro_status_reply_t *r,
+                           const ro_status_reply_t *trail)
 {
     int points = a->history || a->series;
     size_t from = 0, to = r->n_history;
@@ -523,6 +618,8 @@ static void s_print_status(const ctl_status_args_t *a, const ro_status_reply_t *
         putchar(']');
         if (points)
             s_json_points(r, from, to);
+        if (a->history)
+            s_json_trail(trail);
         fputs("}\n", stdout);
         return;
     }
@@ -536,6 +633,8 @@ static void s_print_status(const ctl_status_args_t *a, const ro_status_reply_t *
         s_table_problems(r);
     } else if (points) {
         s_table_points(r, a->history != NULL, from, to);
+        if (a->history)
+            s_table_trail(trail);
     } else {
         for (size_t i = 0; i < r->n_scopes; i++) {
             if (i)
@@ -564,7 +663,13 @@ int ctl_status_run(const ctl_status_args_t *a, const ctl_hub_t *hub)
     }
 
     if (!strcmp(a->command, "status")) {
-        s_print_status(a, r);
+        ro_status_reply_t *trail = NULL;
+        if (a->history && (code = s_ask_trail(a, hub, &trail))) {
+            ro_status_reply_free(&r);
+            return code;
+        }
+        s_print_status(a, r, trail);
+        ro_status_reply_free(&trail);
     } else if (!strcmp(a->command, "metrics")) {
         if (a->json) {
             s_json_head(r);

@@ -1,7 +1,7 @@
 /* hub_status: strict decode, a dispatch table by query, replies built per
  * request from the engine's scopes and encoded by lib/ro_status. Past dates read the store's
  * as-of scan (cached until the next stored report); series and history
- * read the store's own one-pass queries. */
+ * read the store's own one-pass queries, and the trail its events. */
 #include "status.h"
 #include "problems.h"
 #include "auth.h"
@@ -75,6 +75,8 @@ typedef struct {
     int64_t now;                    /* the hub's clock */
     const hub_unit_state_t *states; /* the states this reply reads */
     hub_problems_t *problems;       /* PROBLEMS: what pb.problems points into */
+    hub_store_event_t *events;      /* TRAIL: what pb.trail's by and reason point into */
+    char *hex;                      /* TRAIL: its incarnations in hex, two per event */
 } s_reply_t;
 
 typedef int (*s_handler_fn)(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep);
@@ -570,6 +572,77 @@ static int s_query_problems(hub_status_t *self, const ro_status_request_t *req, 
     return 0;
 }
 
+/* An incarnation in hex into out: "" for the legacy one (16 zero bytes). */
+static void s_hex(const uint8_t inc[RO_INCARNATION_LEN], char out[RO_STATUS_HEX_MAX + 1])
+{
+    static const uint8_t legacy[RO_INCARNATION_LEN];
+    out[0] = '\0';
+    if (memcmp(inc, legacy, RO_INCARNATION_LEN) != 0)
+        for (int i = 0; i < RO_INCARNATION_LEN; i++)
+            snprintf(out + 2 * i, 3, "%02x", inc[i]);
+}
+
+/* The trail is what the hub knows now: as_of is about the reports' dates,
+ * and answering "as known on" a date is another question's (known_on,
+ * REVISION-2.md), so another date is refused rather than quietly ignored. */
+static int s_query_trail(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
+{
+    long i = s_find_unit(self, req, rep);
+    if (i < 0)
+        return 2;
+    if (rep->pb.as_of != rep->today) {
+        snprintf(rep->error, sizeof rep->error,
+                 "the trail is known only as of today: it lists every correction the hub holds");
+        return 2;
+    }
+    if (!self->store) {
+        snprintf(rep->error, sizeof rep->error, "cannot read the trail: no store");
+        return 1;
+    }
+    size_t n = 0;
+    uint64_t total = 0;
+    char err[256];
+    uint64_t gen;
+    int bad = s_leave(self, &gen) && hub_store_trail(self->store, (size_t)i, s_limit(req, SIZE_MAX),
+                                                     &rep->events, &n, &total, err, sizeof err);
+    if (s_enter(self, gen, rep))
+        return 1;
+    if (bad) {
+        snprintf(rep->error, sizeof rep->error, "cannot read the trail: %s", err);
+        return 1;
+    }
+    enum { HEX = RO_STATUS_HEX_MAX + 1 };
+    rep->hex = calloc(n ? 2 * n : 1, HEX);
+    rep->pb.trail = calloc(n ? n : 1, sizeof *rep->pb.trail);
+    if (!rep->hex || !rep->pb.trail)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        const hub_store_event_t *e = &rep->events[k];
+        ro_status_trail_t *t = &rep->pb.trail[k];
+        char *target_hex = rep->hex + 2 * k * HEX, *hex = target_hex + HEX;
+        s_hex(e->target_inc, target_hex);
+        s_hex(e->inc, hex);
+        *t = (ro_status_trail_t){.at = e->at,
+                                 .what = (char *)ro_action_name(e->what),
+                                 .target_seq = e->target_seq,
+                                 .target_incarnation = target_hex,
+                                 .target_kind = (char *)ro_kind_name(e->target_kind),
+                                 .target_date = e->target_date,
+                                 .target_total = e->target_total,
+                                 .target_part = e->target_part,
+                                 .seq = e->seq,
+                                 .incarnation = hex,
+                                 .new_date = e->new_date,
+                                 .new_total = e->new_total,
+                                 .new_part = e->new_part,
+                                 .by = (char *)e->by,
+                                 .reason = (char *)e->reason};
+    }
+    rep->pb.n_trail = n;
+    rep->pb.total = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+    return 0;
+}
+
 /* The report kind an indicator reads. */
 static ro_kind_t s_kind_of(const ro_indicator_t *ind)
 {
@@ -831,6 +904,7 @@ static const struct {
     {RO_QUERY_SERIES, "series", s_query_series},
     {RO_QUERY_TARGETS, "targets", s_query_targets},
     {RO_QUERY_PROBLEMS, "problems", s_query_problems},
+    {RO_QUERY_TRAIL, "trail", s_query_trail},
 };
 
 static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_reply_t *rep)
@@ -917,7 +991,7 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
             status = 1;
             rep.nscopes = rep.nmetrics = rep.npoints = 0;
             rep.pb.targets_ini = NULL;
-            rep.pb.n_problems = 0;
+            rep.pb.n_problems = rep.pb.n_trail = 0;
             snprintf(rep.error, sizeof rep.error, "out of memory");
         }
         if (status == 2 && attempt == 0)
@@ -936,6 +1010,9 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
     free(rep.metrics);
     free(rep.points);
     hub_problems_destroy(&rep.problems);
+    free(rep.events);
+    free(rep.hex);
+    free(rep.pb.trail);
     return rc;
 }
 

@@ -335,6 +335,34 @@ int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t 
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                      uint64_t *total, uint64_t *part, char *err, size_t errlen);
 
+/* One correction of a unit's report, as the trail (table events) and the
+ * reports it names hold it. */
+typedef struct {
+    int64_t at;                             /* when the hub applied it, Unix seconds */
+    ro_action_t what;                       /* RO_ACTION_AMEND or RO_ACTION_CANCEL */
+    uint64_t target_seq;                    /* the corrected report's seq */
+    uint8_t target_inc[RO_INCARNATION_LEN]; /* its incarnation; all zero: legacy */
+    ro_kind_t target_kind;                  /* the target's kind, date, total and part */
+    uint32_t target_date;                   /* YYYYMMDD; YYYYMM for cases */
+    uint32_t target_total;                  /* as stored */
+    uint32_t target_part;                   /* as stored */
+    uint64_t seq;                           /* the correction's own seq */
+    uint8_t inc[RO_INCARNATION_LEN];        /* its incarnation; all zero: legacy */
+    uint32_t new_date;                      /* amend: the replacement's; cancel: 0 */
+    uint32_t new_total;                     /* amend: the replacement's; cancel: 0 */
+    uint32_t new_part;                      /* amend: the replacement's; cancel: 0 */
+    char by[64];                            /* the connection's User-Id, "" without keys */
+    char reason[RO_TEXT_MAX + 1];           /* why */
+} hub_store_event_t;
+
+/* The trail of unit index: its corrections, newest first (the order the
+ * hub applied them), at most limit of them (0: all) into *out (malloc'ed,
+ * the caller's to free; NULL when *count is 0), and how many it has into
+ * *total. Reads the unit's events (an index seek) and, per event, its
+ * target's and its correction's rows. Returns 0 or a code. */
+int hub_store_trail(hub_store_t *self, size_t index, size_t limit, hub_store_event_t **out,
+                    size_t *count, uint64_t *total, char *err, size_t errlen);
+
 /* What the store knows of a unit's problems (hub_store_problems): its
  * reports held until their date, or its refusals since a time. Strings are
  * valid during the call only. */

@@ -1,6 +1,7 @@
 /* hub_store's reads for the status thread, on its own connection
  * (hub_store_open_again): the units' state as of a date, one unit's history
- * and the province's series, all from the reports themselves. */
+ * and the province's series, all from the reports themselves; the units'
+ * problems the store keeps, and one unit's trail of corrections. */
 #include "store_db.h"
 
 #include <stdio.h>
@@ -233,5 +234,103 @@ int hub_store_problems(hub_store_t *self, int64_t since,
         if (stop)
             return stop;
     }
+    return 0;
+}
+
+/* Copy a blob column of RO_INCARNATION_LEN bytes into inc (zero when NULL
+ * or of another length: the legacy incarnation is 16 zero bytes anyway). */
+static void s_column_inc(sqlite3_stmt *st, int col, uint8_t inc[RO_INCARNATION_LEN])
+{
+    const void *b = sqlite3_column_blob(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    memset(inc, 0, RO_INCARNATION_LEN);
+    if (b && n == RO_INCARNATION_LEN)
+        memcpy(inc, b, RO_INCARNATION_LEN);
+}
+
+/* One row of the trail's query into e. */
+static void s_column_event(sqlite3_stmt *st, hub_store_event_t *e)
+{
+    memset(e, 0, sizeof *e);
+    e->at = sqlite3_column_int64(st, 0);
+    e->what = (ro_action_t)sqlite3_column_int(st, 1);
+    e->target_seq = (uint64_t)sqlite3_column_int64(st, 2);
+    s_column_inc(st, 3, e->target_inc);
+    e->target_kind = (ro_kind_t)sqlite3_column_int(st, 4);
+    e->target_date = (uint32_t)sqlite3_column_int64(st, 5);
+    e->target_total = (uint32_t)sqlite3_column_int64(st, 6);
+    e->target_part = (uint32_t)sqlite3_column_int64(st, 7);
+    e->seq = (uint64_t)sqlite3_column_int64(st, 8);
+    s_column_inc(st, 9, e->inc);
+    if (e->what == RO_ACTION_AMEND) { /* a cancel's own row carries no figures */
+        e->new_date = (uint32_t)sqlite3_column_int64(st, 10);
+        e->new_total = (uint32_t)sqlite3_column_int64(st, 11);
+        e->new_part = (uint32_t)sqlite3_column_int64(st, 12);
+    }
+    const unsigned char *by = sqlite3_column_text(st, 13), *reason = sqlite3_column_text(st, 14);
+    snprintf(e->by, sizeof e->by, "%s", by ? (const char *)by : "");
+    snprintf(e->reason, sizeof e->reason, "%s", reason ? (const char *)reason : "");
+}
+
+int hub_store_trail(hub_store_t *self, size_t index, size_t limit, hub_store_event_t **out,
+                    size_t *count, uint64_t *total, char *err, size_t errlen)
+{
+    /* asked rarely, so not kept prepared; the count rides in the same
+     * statement, so that it and the rows come from one snapshot */
+    static const char *sql =
+        "SELECT e.at, e.what, e.target_seq, ti.incarnation, t.kind, t.date, t.total, t.part,"
+        " e.by_seq, ci.incarnation, c.date, c.total, c.part, e.by_key, e.reason,"
+        " (SELECT count(*) FROM events WHERE uid = ?1)"
+        " FROM events e"
+        " LEFT JOIN reports t ON t.uid = e.uid AND t.iid = e.target_iid AND t.seq = e.target_seq"
+        " LEFT JOIN incarnations ti ON ti.iid = e.target_iid"
+        " LEFT JOIN reports c ON c.uid = e.uid AND c.iid = e.by_iid AND c.seq = e.by_seq"
+        " LEFT JOIN incarnations ci ON ci.iid = e.by_iid"
+        " WHERE e.uid = ?1 ORDER BY e.id DESC LIMIT ?2";
+    *out = NULL;
+    *count = 0;
+    *total = 0;
+    if (index >= self->nunits) {
+        if (err && errlen)
+            snprintf(err, errlen, "unit index %zu is not loaded", index);
+        return HUB_STORE_EFAIL;
+    }
+    if (self->uids[index] == STORE_NO_UID)
+        return 0; /* a unit without a row has corrected nothing */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(self, rc, "cannot read a unit's trail", err, errlen);
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
+    hub_store_event_t *list = NULL;
+    size_t n = 0, cap = 0;
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            hub_store_event_t *grown = realloc(list, ncap * sizeof *grown);
+            if (!grown) {
+                if (err && errlen)
+                    snprintf(err, errlen, "out of memory");
+                ret = HUB_STORE_EFAIL;
+                break;
+            }
+            list = grown;
+            cap = ncap;
+        }
+        s_column_event(st, &list[n++]);
+        *total = (uint64_t)sqlite3_column_int64(st, 15);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(self, rc, "cannot read a unit's trail", err, errlen);
+    sqlite3_finalize(st);
+    if (ret != 0 || n == 0) {
+        free(list);
+        *total = 0;
+        return ret;
+    }
+    *out = list;
+    *count = n;
     return 0;
 }

@@ -201,3 +201,34 @@ void ro_json_scope(ro_buf_t *b, const ro_status_scope_t *s)
     }
     ro_buf_puts(b, "]}");
 }
+
+void ro_json_trail(ro_buf_t *b, const ro_status_trail_t *t)
+{
+    int amend = t->what && !strcmp(t->what, "amend");
+    ro_buf_printf(b, "{\"at\":%lld,\"what\":", (long long)t->at);
+    ro_json_str(b, t->what);
+    ro_buf_printf(
+        b, ",\"target_seq\":%llu,\"target_incarnation\":", (unsigned long long)t->target_seq);
+    ro_json_str(b, t->target_incarnation);
+    ro_buf_puts(b, ",\"target_kind\":");
+    ro_json_str(b, t->target_kind);
+    ro_buf_puts(b, ",\"target_date\":");
+    ro_json_date(b, t->target_date);
+    ro_buf_printf(b, ",\"target_total\":%llu,\"target_part\":%llu,\"seq\":%llu,\"incarnation\":",
+                  (unsigned long long)t->target_total, (unsigned long long)t->target_part,
+                  (unsigned long long)t->seq);
+    ro_json_str(b, t->incarnation);
+    ro_buf_puts(b, ",\"new_date\":");
+    if (amend) {
+        ro_json_date(b, t->new_date);
+        ro_buf_printf(b, ",\"new_total\":%llu,\"new_part\":%llu", (unsigned long long)t->new_total,
+                      (unsigned long long)t->new_part);
+    } else {
+        ro_buf_puts(b, "null,\"new_total\":null,\"new_part\":null");
+    }
+    ro_buf_puts(b, ",\"by\":");
+    ro_json_str(b, t->by);
+    ro_buf_puts(b, ",\"reason\":");
+    ro_json_str(b, t->reason);
+    ro_buf_puts(b, "}");
+}

@@ -42,5 +42,9 @@ void ro_json_date(ro_buf_t *b, uint32_t d);
 /* A scope as one object: the fields of `rolloutctl status --json`
  * (hours as a decimal, dates as text, a no-data value as null). */
 void ro_json_scope(ro_buf_t *b, const ro_status_scope_t *s);
+/* A trail event (TRAIL) as one object: the fields of `rolloutctl status
+ * --history ID --json`'s "trail" (docs/PROTOCOL.md 10.1); a cancel's new_*
+ * are null. */
+void ro_json_trail(ro_buf_t *b, const ro_status_trail_t *t);
 
 #endif

@@ -347,6 +347,8 @@ typedef struct {
     Rollout__Metric **mp;
     Rollout__Problem *problems;
     Rollout__Problem **pp;
+    Rollout__TrailEvent *trail;
+    Rollout__TrailEvent **tp;
 } s_pack_t;
 
 static void s_pack_free(s_pack_t *pk)
@@ -359,6 +361,47 @@ static void s_pack_free(s_pack_t *pk)
     free(pk->mp);
     free(pk->problems);
     free(pk->pp);
+    free(pk->trail);
+    free(pk->tp);
+}
+
+/* The fields a TrailEvent and an ro_status_trail_t share by name: both
+ * directions copy these. */
+/* clang-format off */
+#define S_TRAIL_FIELDS(X)                                                                  \
+    X(at) X(what) X(target_seq) X(target_incarnation) X(target_kind) X(target_date)        \
+    X(target_total) X(target_part) X(seq) X(incarnation) X(new_date) X(new_total)          \
+    X(new_part) X(by) X(reason)
+/* clang-format on */
+#define S_TRAIL_STRINGS 6
+
+/* The string fields of t, into f (room for S_TRAIL_STRINGS). */
+static void s_trail_strings(ro_status_trail_t *t, char **f[S_TRAIL_STRINGS])
+{
+    f[0] = &t->what, f[1] = &t->target_incarnation, f[2] = &t->target_kind;
+    f[3] = &t->incarnation, f[4] = &t->by, f[5] = &t->reason;
+}
+
+/* r's trail into pk's room (msg's trail). Returns 0, or -1 out of memory. */
+static int s_trail_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__StatusReply *msg)
+{
+    size_t n = r->n_trail ? r->n_trail : 1;
+    pk->trail = malloc(n * sizeof *pk->trail);
+    pk->tp = malloc(n * sizeof *pk->tp);
+    if (!pk->trail || !pk->tp)
+        return -1;
+    for (size_t i = 0; i < r->n_trail; i++) {
+        const ro_status_trail_t *t = &r->trail[i];
+        Rollout__TrailEvent init = ROLLOUT__TRAIL_EVENT__INIT;
+        Rollout__TrailEvent *q = &pk->trail[i];
+        *q = init;
+#define S_TO(f) q->f = t->f;
+        S_TRAIL_FIELDS(S_TO)
+#undef S_TO
+        pk->tp[i] = q;
+    }
+    msg->trail = pk->tp, msg->n_trail = r->n_trail;
+    return 0;
 }
 
 /* Fill msg from r with pk's room. Returns 0, or -1 (out of memory, a limit). */
@@ -405,6 +448,8 @@ static int s_reply_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__Stat
         pk->pp[i] = &pk->problems[i];
     }
     msg->problems = pk->pp, msg->n_problems = r->n_problems;
+    if (s_trail_to_pb(r, pk, msg))
+        return -1;
     msg->version = r->version, msg->status = r->status, msg->error = r->error;
     msg->feed_seq = r->feed_seq, msg->as_of = r->as_of;
     msg->scopes = pk->sp, msg->n_scopes = r->n_scopes;
@@ -424,7 +469,7 @@ int ro_status_reply_encode(const ro_status_reply_t *r, uint8_t **out, size_t *ou
     *out_len = 0;
     int rc = -1;
     if (r->n_scopes <= RO_STATUS_SCOPES_MAX && r->n_problems <= RO_STATUS_SCOPES_MAX &&
-        s_reply_to_pb(r, &pk, &msg) == 0) {
+        r->n_trail <= RO_STATUS_SCOPES_MAX && s_reply_to_pb(r, &pk, &msg) == 0) {
         size_t need = rollout__status_reply__get_packed_size(&msg);
         *out = need <= RO_STATUS_FRAME_MAX ? malloc(need ? need : 1) : NULL;
         if (*out) {
@@ -452,14 +497,25 @@ static int s_reply_fits(const Rollout__StatusReply *m)
             !s_fits(p->text, RO_STATUS_WHY_MAX) || !s_fits(p->what_to_do, RO_STATUS_WHY_MAX))
             return 0;
     }
+    if (m->n_trail > RO_STATUS_SCOPES_MAX)
+        return 0;
+    for (size_t i = 0; i < m->n_trail; i++) {
+        const Rollout__TrailEvent *t = m->trail[i];
+        if (!s_fits(t->what, RO_STATUS_WORD_MAX) ||
+            !s_fits(t->target_incarnation, RO_STATUS_HEX_MAX) ||
+            !s_fits(t->target_kind, RO_STATUS_WORD_MAX) ||
+            !s_fits(t->incarnation, RO_STATUS_HEX_MAX) || !s_fits(t->by, RO_STATUS_NAME_MAX) ||
+            !s_fits(t->reason, RO_TEXT_MAX))
+            return 0;
+    }
     return 1;
 }
 
 /* The reply's own strings (error, store_state, indicator, targets_ini, the
- * metrics' names, the problems' strings) into its mem. 0 or -1. */
+ * metrics' names, the problems' and the trail's strings) into its mem. 0 or -1. */
 static int s_reply_own(ro_status_reply_t *r)
 {
-    size_t n = 4 + r->n_metrics + 4 * r->n_problems;
+    size_t n = 4 + r->n_metrics + 4 * r->n_problems + S_TRAIL_STRINGS * r->n_trail;
     char ***f = malloc(n * sizeof *f);
     if (!f)
         return -1;
@@ -470,6 +526,9 @@ static int s_reply_own(ro_status_reply_t *r)
         ro_status_problem_t *p = &r->problems[i];
         f[k] = &p->unit, f[k + 1] = &p->kind, f[k + 2] = &p->text, f[k + 3] = &p->what_to_do;
     }
+    for (size_t i = 0, k = 4 + r->n_metrics + 4 * r->n_problems; i < r->n_trail;
+         i++, k += S_TRAIL_STRINGS)
+        s_trail_strings(&r->trail[i], &f[k]);
     r->mem = s_own((char **const *)f, n);
     free(f);
     return r->mem ? 0 : -1;
@@ -482,7 +541,8 @@ static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *e
     if (!r || !(r->scopes = calloc(m->n_scopes ? m->n_scopes : 1, sizeof *r->scopes)) ||
         !(r->history = calloc(m->n_history ? m->n_history : 1, sizeof *r->history)) ||
         !(r->metrics = calloc(m->n_metrics ? m->n_metrics : 1, sizeof *r->metrics)) ||
-        !(r->problems = calloc(m->n_problems ? m->n_problems : 1, sizeof *r->problems))) {
+        !(r->problems = calloc(m->n_problems ? m->n_problems : 1, sizeof *r->problems)) ||
+        !(r->trail = calloc(m->n_trail ? m->n_trail : 1, sizeof *r->trail))) {
         ro_status_reply_free(&r);
         s_err(err, errlen, "out of memory");
         return NULL;
@@ -508,8 +568,16 @@ static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *e
         q->text = p->text, q->what_to_do = p->what_to_do;
     }
     r->n_problems = m->n_problems;
+    for (size_t i = 0; i < m->n_trail; i++) {
+        const Rollout__TrailEvent *t = m->trail[i];
+        ro_status_trail_t *q = &r->trail[i];
+#define S_FROM(f) q->f = t->f;
+        S_TRAIL_FIELDS(S_FROM)
+#undef S_FROM
+    }
+    r->n_trail = m->n_trail;
     if (s_reply_own(r)) {
-        r->n_metrics = r->n_problems = 0;
+        r->n_metrics = r->n_problems = r->n_trail = 0;
         ro_status_reply_free(&r);
         s_err(err, errlen, "out of memory");
         return NULL;
@@ -560,6 +628,7 @@ void ro_status_reply_free(ro_status_reply_t **self_p)
     free(r->history);
     free(r->metrics);
     free(r->problems);
+    free(r->trail);
     free(r->mem);
     free(r);
     *self_p = NULL;

@@ -1,8 +1,9 @@
 /* ro_status: the status API's messages (StatusRequest, StatusReply and what
- * a reply carries: Scope, Indicator, HistoryPoint, Metric) as plain C data,
- * and the only door between them and the wire. Decoding is as strict as
- * ro_codec's (unknown fields, NUL bytes, bad UTF-8, over-long strings and
- * counts refused). What a query means is hub/status.c's business. */
+ * a reply carries: Scope, Indicator, HistoryPoint, Metric, Problem,
+ * TrailEvent) as plain C data, and the only door between them and the wire.
+ * Decoding is as strict as ro_codec's (unknown fields, NUL bytes, bad UTF-8,
+ * over-long strings and counts refused). What a query means is
+ * hub/status.c's business. */
 #ifndef RO_STATUS_H
 #define RO_STATUS_H
 
@@ -20,6 +21,7 @@
 #define RO_STATUS_ERROR_MAX 4095   /* bytes of a reply's error */
 #define RO_STATUS_NAME_MAX 255     /* bytes of a metric's name */
 #define RO_STATUS_WORD_MAX 15      /* bytes of a kind, level, grade, milestone... */
+#define RO_STATUS_HEX_MAX 32       /* hex digits of an incarnation (RO_INCARNATION_LEN bytes) */
 
 /* What a request asks (proto Query). */
 typedef enum {
@@ -37,6 +39,7 @@ typedef enum {
     RO_QUERY_SERIES = 11,
     RO_QUERY_TARGETS = 12,
     RO_QUERY_PROBLEMS = 13,
+    RO_QUERY_TRAIL = 16, /* key = unit id: its corrections, newest first */
 } ro_query_t;
 
 /* A status request (proto StatusRequest). */
@@ -126,6 +129,25 @@ typedef struct {
     char *what_to_do; /* what the operator does; "" = nothing (RO_STATUS_WHY_MAX) */
 } ro_status_problem_t;
 
+/* One correction of a unit's report (proto TrailEvent): what TRAIL lists. */
+typedef struct {
+    int64_t at;               /* when the hub applied it, Unix seconds */
+    char *what;               /* amend | cancel (RO_STATUS_WORD_MAX) */
+    uint64_t target_seq;      /* the corrected report's seq */
+    char *target_incarnation; /* its incarnation, RO_STATUS_HEX_MAX hex digits; "" = legacy */
+    char *target_kind;        /* training | staff | items | cases (RO_STATUS_WORD_MAX) */
+    uint32_t target_date;     /* YYYYMMDD, or YYYYMM for cases */
+    uint64_t target_total;    /* as stored: participants, or the total */
+    uint64_t target_part;     /* hours in tenths, proficient, or no-visit */
+    uint64_t seq;             /* the correction's own seq */
+    char *incarnation;        /* its incarnation, as target_incarnation */
+    uint32_t new_date;        /* amend: the replacement's date; cancel: 0 */
+    uint64_t new_total;       /* amend: the replacement's total; cancel: 0 */
+    uint64_t new_part;        /* amend: the replacement's part; cancel: 0 */
+    char *by;                 /* the connection's User-Id, "" without keys (RO_STATUS_NAME_MAX) */
+    char *reason;             /* why, in the staff's words (RO_TEXT_MAX) */
+} ro_status_trail_t;
+
 /* A status reply (proto StatusReply). A decoded reply owns everything it
  * points to (ro_status_reply_free); to encode, the caller's arrays and
  * strings are only read (NULL strings are ""). */
@@ -143,10 +165,12 @@ typedef struct {
     size_t n_metrics;              /* metrics */
     char *store_state;             /* ok | full | error */
     char *indicator;               /* the indicator answered for */
-    uint32_t total;                /* LAGGARDS, SILENT: how many before the limit */
+    uint32_t total;                /* LAGGARDS, SILENT, PROBLEMS, TRAIL: how many before limit */
     char *targets_ini;             /* TARGETS: the hub's targets file */
     ro_status_problem_t *problems; /* PROBLEMS: n_problems of them */
     size_t n_problems;             /* at most RO_STATUS_SCOPES_MAX */
+    ro_status_trail_t *trail;      /* TRAIL: n_trail of them, newest first */
+    size_t n_trail;                /* at most RO_STATUS_SCOPES_MAX */
     uint64_t feed_epoch;           /* the hub incarnation feed_seq counts in */
     char *mem;                     /* owned when decoded: the reply's own strings */
 } ro_status_reply_t;

@@ -139,5 +139,8 @@ rc.expect((rep.total, [(p.unit, p.kind, p.since, p.text) for p in rep.problems])
           (1, [(SILENT, "silent", 0, "never heard from")]), "PROBLEMS: total and problems")
 rc.check(rep.problems[0].what_to_do, "PROBLEMS: no what to do")
 
+rep = ask(pb.QUERY_TRAIL, key="460100-001")  # version-1 reports: nothing corrected
+rc.expect((rep.total, list(rep.trail)), (0, []), "TRAIL: total and events")
+
 missing = set(pb.Query.values()) - {pb.QUERY_NONE} - asked
 rc.check(not missing, f"queries never asked: {[pb.Query.Name(q) for q in missing]}")

@@ -476,18 +476,24 @@ static void test_ingest_recorded_at_ahead_stored(void **state)
 
 /* ---- status answers ------------------------------------------------------- */
 
-static ro_status_reply_t *s_ask(hub_status_t *status, ro_query_t q, const char *key)
+/* The hub's answer to req, through the wire's bytes both ways. */
+static ro_status_reply_t *s_answer(hub_status_t *status, const ro_status_request_t *req)
 {
-    ro_status_request_t req = ro_status_request(q);
-    if (key)
-        snprintf(req.key, sizeof req.key, "%s", key);
     uint8_t buf[512], *out = NULL;
-    size_t n = (size_t)ro_status_request_encode(&req, buf, sizeof buf), out_len = 0;
+    size_t n = (size_t)ro_status_request_encode(req, buf, sizeof buf), out_len = 0;
     assert_int_equal(hub_status_answer(status, buf, n, NOW, &out, &out_len), 0);
     ro_status_reply_t *r = ro_status_reply_decode(out, out_len, RO_DECODE_STRICT, NULL, 0);
     free(out);
     assert_non_null(r);
     return r;
+}
+
+static ro_status_reply_t *s_ask(hub_status_t *status, ro_query_t q, const char *key)
+{
+    ro_status_request_t req = ro_status_request(q);
+    if (key)
+        snprintf(req.key, sizeof req.key, "%s", key);
+    return s_answer(status, &req);
 }
 
 /* ---- protocol version 2: a sequence per incarnation ------------------------ */
@@ -777,6 +783,111 @@ static void test_ingest_corrections(void **state)
     s_recount_agrees(f);
 }
 
+/* r sent over a connection whose User-Id is user (no allow-list here: the
+ * trail records who it was). */
+static void s_send_by(fixture_t *f, const char *user, const ro_report_t *r)
+{
+    uint8_t buf[RO_FRAME_MAX];
+    int n = ro_report_encode(r, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(hub_ingest_add_peer(f->ingest, "A", 1, buf, (size_t)n, 1, user, "key"), 0);
+}
+
+/* TRAIL for unit, at most limit of it, as of as_of (0: today). */
+static ro_status_reply_t *s_trail(hub_status_t *status, const char *unit, uint32_t limit,
+                                  uint32_t as_of)
+{
+    ro_status_request_t req = ro_status_request(RO_QUERY_TRAIL);
+    snprintf(req.key, sizeof req.key, "%s", unit);
+    req.limit = limit;
+    req.as_of = as_of;
+    return s_answer(status, &req);
+}
+
+/* The trail (QUERY_TRAIL) lists a unit's corrections newest first, each
+ * with its target as stored (an amend of an amend names the first amend's
+ * figures), the replacement's figures (none for a cancel), both
+ * identities, by whom and why; a refused correction is not in it; limit
+ * keeps the newest and total counts them all; an unknown unit and another
+ * date are bad requests. */
+static void test_status_trail(void **state)
+{
+    fixture_t *f = *state;
+    char out[2048];
+    ro_report_t t1 = s_v2(0xaa, 1, 200), t20 = s_v2(0xaa, 0, 20), t25 = s_v2(0xaa, 0, 25);
+    ro_report_t a2 = s_fix(2, 1, &t20), a3 = s_fix(3, 2, &t25), a6 = s_fix(6, 1, &t20);
+    ro_report_t s4 = hf_report("460100-001", 4, RO_KIND_STAFF, 20180201, 12, 6);
+    s4.version = 2;
+    memset(s4.incarnation, 0xaa, RO_INCARNATION_LEN);
+    ro_report_t c5 = s_fix(5, 4, NULL);
+    snprintf(c5.reason, sizeof c5.reason, "录错了月份");
+    s_send(f, "A", &t1);
+    s_send_by(f, "460100-001", &a2);
+    s_send_by(f, "460100-001", &a3);
+    s_send(f, "A", &s4);
+    s_send_by(f, "460100-001", &c5);
+    s_send_by(f, "460100-001", &a6); /* seq 1 again: refused, so not in the trail */
+    s_flush(f, out, sizeof out);
+    assert_non_null(strstr(out, "A refusal 6 target inc=aa"));
+    assert_int_equal(f->states[1].participants, 25);
+    assert_int_equal(f->states[1].staff_total, 0);
+
+    hub_status_t *status = hub_status_new(f->reg, f->states, f->store, NULL);
+    assert_non_null(status);
+    ro_status_reply_t *r = s_trail(status, "460100-001", 0, 0);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->total, 3);
+    assert_int_equal(r->n_trail, 3);
+    const ro_status_trail_t *c = &r->trail[0], *a = &r->trail[1], *first = &r->trail[2];
+    assert_string_equal(c->what, "cancel");
+    assert_int_equal(c->at, NOW);
+    assert_int_equal(c->target_seq, 4);
+    assert_string_equal(c->target_incarnation, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_string_equal(c->target_kind, "staff");
+    assert_int_equal(c->target_date, 20180201);
+    assert_int_equal(c->target_total, 12);
+    assert_int_equal(c->target_part, 6);
+    assert_int_equal(c->seq, 5);
+    assert_int_equal(c->new_date + c->new_total + c->new_part, 0);
+    assert_string_equal(c->by, "460100-001");
+    assert_string_equal(c->reason, "录错了月份");
+    assert_string_equal(a->what, "amend"); /* of the first amend, as it was stored */
+    assert_int_equal(a->target_seq, 2);
+    assert_string_equal(a->target_kind, "training");
+    assert_int_equal(a->target_total, 20);
+    assert_int_equal(a->seq, 3);
+    assert_string_equal(a->incarnation, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_int_equal(a->new_date, 20180105);
+    assert_int_equal(a->new_total, 25);
+    assert_int_equal(a->new_part, 20);
+    assert_string_equal(a->reason, "fix of seq 2");
+    assert_int_equal(first->target_seq, 1);
+    assert_int_equal(first->target_total, 200);
+    assert_int_equal(first->new_total, 20);
+    ro_status_reply_free(&r);
+
+    r = s_trail(status, "460100-001", 1, 0); /* the newest only */
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->total, 3);
+    assert_int_equal(r->n_trail, 1);
+    assert_int_equal(r->trail[0].seq, 5);
+    ro_status_reply_free(&r);
+    r = s_trail(status, "469002-003", 0, 0);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->total + r->n_trail, 0);
+    ro_status_reply_free(&r);
+    r = s_trail(status, "469030-999", 0, 0);
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->error, "unknown unit"));
+    ro_status_reply_free(&r);
+    r = s_trail(status, "460100-001", 0, 20180630);
+    assert_int_equal(r->status, 2);
+    assert_int_equal(r->n_trail, 0);
+    assert_non_null(strstr(r->error, "known only as of today"));
+    ro_status_reply_free(&r);
+    hub_status_destroy(&status);
+}
+
 /* A correction in a version-1 report is refused as malformed (final). */
 static void test_ingest_correction_needs_version_2(void **state)
 {
@@ -891,6 +1002,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_corrections, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_correction_needs_version_2, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_status_trail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* test_status_codec: lib/ro_status, the status API's messages as plain
- * data: every message round trips, a scope is made from the engine's form
- * as the hub sends it, and the decoder refuses truncated frames, unknown
- * fields, bad UTF-8, NUL bytes and strings or counts over their limits. */
+ * data: every message round trips (PROBLEMS' and TRAIL's lists too), a scope is made from the
+ * engine's form as the hub sends it, and the decoder refuses truncated frames, unknown fields, bad
+ * UTF-8, NUL bytes and strings or counts over their limits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,6 +254,73 @@ static void test_problems_round_trip(void **state)
     free(buf);
 }
 
+/* TRAIL's list comes back as sent, every field, with a request for it; an
+ * incarnation longer than 32 hex digits or a reason over its limit is
+ * refused. */
+static void test_trail_round_trip(void **state)
+{
+    (void)state;
+    ro_status_request_t req = ro_status_request(RO_QUERY_TRAIL), got;
+    snprintf(req.key, sizeof req.key, "460100-001");
+    req.limit = 5;
+    uint8_t small[64];
+    int n = ro_status_request_encode(&req, small, sizeof small);
+    assert_true(n > 0);
+    assert_int_equal(ro_status_request_decode(small, (size_t)n, &got, NULL, 0), 0);
+    assert_int_equal(got.query, RO_QUERY_TRAIL);
+    assert_string_equal(got.key, "460100-001");
+    assert_int_equal(got.limit, 5);
+
+    char inc[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    ro_status_trail_t t[2] = {
+        {1765000000, "amend", 2, inc, "training", 20180105, 200, 35, 3, inc, 20180106, 20, 35,
+         "460100-001", "200 typed for 20"},
+        {1764990000, "cancel", 7, "", "cases", 201806, 900, 600, 8, "", 0, 0, 0, "", "录错了"},
+    };
+    ro_status_reply_t r = {.version = RO_PROTOCOL_VERSION, .trail = t, .n_trail = 2, .total = 9};
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(ro_status_reply_encode(&r, &buf, &len), 0);
+    char err[160];
+    ro_status_reply_t *back = ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err);
+    assert_non_null(back);
+    free(buf);
+    assert_int_equal(back->n_trail, 2);
+    assert_int_equal(back->total, 9);
+    for (int i = 0; i < 2; i++) {
+        const ro_status_trail_t *b = &back->trail[i], *a = &t[i];
+        assert_int_equal(b->at, a->at);
+        assert_string_equal(b->what, a->what);
+        assert_int_equal(b->target_seq, a->target_seq);
+        assert_string_equal(b->target_incarnation, a->target_incarnation);
+        assert_string_equal(b->target_kind, a->target_kind);
+        assert_int_equal(b->target_date, a->target_date);
+        assert_int_equal(b->target_total, a->target_total);
+        assert_int_equal(b->target_part, a->target_part);
+        assert_int_equal(b->seq, a->seq);
+        assert_string_equal(b->incarnation, a->incarnation);
+        assert_int_equal(b->new_date, a->new_date);
+        assert_int_equal(b->new_total, a->new_total);
+        assert_int_equal(b->new_part, a->new_part);
+        assert_string_equal(b->by, a->by);
+        assert_string_equal(b->reason, a->reason);
+    }
+    ro_status_reply_free(&back);
+    char longer[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; /* 33 */
+    t[0].incarnation = longer;
+    assert_int_equal(ro_status_reply_encode(&r, &buf, &len), 0);
+    assert_null(ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err));
+    free(buf);
+    char reason[RO_TEXT_MAX + 2];
+    memset(reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    t[0].incarnation = inc;
+    t[1].reason = reason;
+    assert_int_equal(ro_status_reply_encode(&r, &buf, &len), 0);
+    assert_null(ro_status_reply_decode(buf, len, RO_DECODE_STRICT, err, sizeof err));
+    free(buf);
+}
+
 /* Find needle in hay: its offset, or -1. */
 static long s_find(const uint8_t *hay, size_t n, const void *needle, size_t m)
 {
@@ -487,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_reply_round_trip),    cmocka_unit_test(test_reply_hostile),
         cmocka_unit_test(test_empty_reply_decodes), cmocka_unit_test(test_make_scope),
         cmocka_unit_test(test_read_scope),          cmocka_unit_test(test_problems_round_trip),
+        cmocka_unit_test(test_trail_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
