@@ -51,14 +51,32 @@ enum {
     S_REFILL_META,
     S_STORE_ID,
     S_SET_STORE_ID,
+    S_COUNT_EARLIER_WAITING,
+    S_EARLIER_ADD,
+    S_EARLIER_FORGET,
+    S_EARLIER_LIST,
+    S_EARLIER_FIND,
+    S_EARLIER_AT,
+    S_EARLIER_COUNTS,
+    S_EARLIER_LOWEST,
+    S_EARLIER_AFTER,
+    S_EARLIER_FIND_ROW,
+    S_EARLIER_SET_ACK,
+    S_EARLIER_WALK,
+    S_EARLIER_REFILL,
+    S_EARLIER_REFILL_META,
     S_STMT_COUNT
 };
 
-/* Waiting events are those with acked_at NULL; every one of them has a seq
- * above meta.last_ack (an ack marks all it covers; appends and requeues add
- * only above it), so the retained events are exactly the rows at or below
- * last_ack. The partial index outbox_waiting holds the waiting rows only:
- * counting and marking them never reads the retained ones. */
+/* Waiting events are those with acked_at NULL. Every waiting event of the
+ * current incarnation has a seq above meta.last_ack (an ack marks all it
+ * covers; appends and requeues add only above it); an earlier
+ * incarnation's, waiting again for a refill, lies at or below base, above
+ * that incarnation's earlier.last_ack. The partial index outbox_waiting
+ * holds the waiting rows only: counting and marking them never reads the
+ * retained ones. Each incarnation's events lie in one range of seqs, (base,
+ * top] for an earlier one (a switch renumbers only above every seq handed
+ * out), so an earlier incarnation's events are found by their keys. */
 static const char *s_sql[S_STMT_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_BEGIN_READ] = "BEGIN",
@@ -74,14 +92,15 @@ static const char *s_sql[S_STMT_COUNT] = {
                 "AND incarnation = (SELECT incarnation FROM meta WHERE id = 1) "
                 "ORDER BY seq LIMIT ?2",
     [S_MARK_ACKED] = "UPDATE outbox INDEXED BY outbox_waiting SET acked_at = ?2 "
-                     "WHERE acked_at IS NULL AND seq <= ?1 RETURNING length(body)",
+                     "WHERE acked_at IS NULL AND seq <= ?1 AND seq > ?3 RETURNING length(body)",
     [S_SET_ACK] = "UPDATE meta SET last_ack = max(last_ack, ?1), retained = retained + ?2, "
                   "retained_bytes = retained_bytes + ?3 WHERE id = 1",
     [S_OLDEST] = "SELECT seq, acked_at, length(body) FROM outbox WHERE seq <= ?1 ORDER BY seq",
     [S_PRUNE] = "DELETE FROM outbox WHERE seq <= ?1 AND acked_at IS NOT NULL",
     [S_UNRETAIN] = "UPDATE meta SET retained = retained - ?1, "
                    "retained_bytes = retained_bytes - ?2 WHERE id = 1",
-    [S_RETAINED_FROM] = "SELECT seq FROM outbox WHERE seq > ?2 AND seq <= ?1 ORDER BY seq LIMIT 1",
+    [S_RETAINED_FROM] = "SELECT seq FROM outbox WHERE seq > ?2 AND seq <= ?1 "
+                        "AND acked_at IS NOT NULL ORDER BY seq LIMIT 1",
     [S_MOVE_REFUSED] = "INSERT OR REPLACE INTO refused(seq, body, reason, text, at) "
                        "SELECT seq, body, ?2, ?3, ?4 FROM outbox "
                        "WHERE seq = ?1 AND acked_at IS NULL",
@@ -93,12 +112,14 @@ static const char *s_sql[S_STMT_COUNT] = {
     [S_FIND] = "SELECT hash, acked_at IS NULL FROM outbox WHERE seq = ?1 "
                "AND incarnation = (SELECT incarnation FROM meta WHERE id = 1)",
     [S_FIND_REFUSED] = "SELECT ro_body_hash(body) FROM refused WHERE seq = ?1",
-    [S_COUNT_UPTO] = "SELECT count(*) FROM outbox WHERE seq <= ?1",
-    /* every waiting row, densely from ?1 + 1 on in seq order: all new seqs
-     * are above every old one, so no two rows ever hold one seq */
+    [S_COUNT_UPTO] = "SELECT count(*) FROM outbox WHERE seq <= ?1 AND acked_at IS NOT NULL",
+    /* every waiting row of the current incarnation (an earlier one's, being
+     * refilled, keeps its identity), densely from ?1 + 1 on in seq order:
+     * all new seqs are above every old one, so no two rows ever hold one seq */
     [S_RENUMBER] = "UPDATE outbox SET seq = ?1 + r.n, incarnation = ?2 FROM "
                    "(SELECT seq AS old, row_number() OVER (ORDER BY seq) AS n FROM outbox "
-                   "WHERE acked_at IS NULL) AS r WHERE outbox.seq = r.old",
+                   "WHERE acked_at IS NULL AND incarnation = "
+                   "(SELECT incarnation FROM meta WHERE id = 1)) AS r WHERE outbox.seq = r.old",
     [S_SWITCH_META] = "UPDATE meta SET incarnation = ?2, base = ?1, last_ack = ?1, "
                       "next_seq = ?1 + 1 + ?3 WHERE id = 1",
     [S_REFILL] = "UPDATE outbox SET acked_at = NULL WHERE seq > ?1 AND seq <= ?2 "
@@ -109,15 +130,49 @@ static const char *s_sql[S_STMT_COUNT] = {
                       "retained_bytes = retained_bytes - ?3 WHERE id = 1",
     [S_STORE_ID] = "SELECT store_id FROM meta WHERE id = 1",
     [S_SET_STORE_ID] = "UPDATE meta SET store_id = ?1 WHERE id = 1",
+    [S_COUNT_EARLIER_WAITING] = "SELECT count(*) FROM outbox INDEXED BY outbox_waiting "
+                                "WHERE acked_at IS NULL AND seq <= ?1",
+    /* the incarnation left by a switch, while any of its events is kept */
+    [S_EARLIER_ADD] = "INSERT OR IGNORE INTO earlier(incarnation, base, top, last_ack) "
+                      "SELECT ?1, ?2, ?3, ?3 WHERE EXISTS "
+                      "(SELECT 1 FROM outbox WHERE seq > ?2 AND seq <= ?3)",
+    [S_EARLIER_FORGET] = "DELETE FROM earlier WHERE NOT EXISTS "
+                         "(SELECT 1 FROM outbox WHERE seq > earlier.base AND seq <= earlier.top)",
+    [S_EARLIER_LIST] = "SELECT incarnation, base, top, last_ack FROM earlier WHERE base >= ?1 "
+                       "ORDER BY base LIMIT ?2",
+    [S_EARLIER_FIND] = "SELECT incarnation, base, top, last_ack FROM earlier "
+                       "WHERE incarnation = ?1",
+    [S_EARLIER_AT] = "SELECT incarnation, base, top, last_ack FROM earlier "
+                     "WHERE base < ?1 AND top >= ?1",
+    /* one walk of the incarnation's range: kept up to its last ack, waiting */
+    [S_EARLIER_COUNTS] = "SELECT ifnull(sum(acked_at IS NOT NULL AND seq <= ?3), 0), "
+                         "min(CASE WHEN acked_at IS NOT NULL AND seq <= ?3 THEN seq END), "
+                         "ifnull(sum(acked_at IS NULL), 0), "
+                         "min(CASE WHEN acked_at IS NULL THEN seq END) "
+                         "FROM outbox WHERE seq > ?1 AND seq <= ?2",
+    [S_EARLIER_LOWEST] = "SELECT seq FROM outbox INDEXED BY outbox_waiting WHERE acked_at IS NULL "
+                         "AND seq <= (SELECT base FROM meta WHERE id = 1) ORDER BY seq LIMIT 1",
+    [S_EARLIER_AFTER] = "SELECT seq, body FROM outbox WHERE seq > ?1 AND seq <= ?3 "
+                        "AND acked_at IS NULL AND incarnation = ?4 ORDER BY seq LIMIT ?2",
+    [S_EARLIER_FIND_ROW] = "SELECT hash, acked_at IS NULL FROM outbox WHERE seq = ?1 "
+                           "AND incarnation = ?2",
+    [S_EARLIER_SET_ACK] = "UPDATE earlier SET last_ack = max(last_ack, ?2) WHERE incarnation = ?1",
+    [S_EARLIER_WALK] = "SELECT seq, acked_at IS NOT NULL FROM outbox WHERE seq > ?1 AND seq <= ?2 "
+                       "ORDER BY seq",
+    [S_EARLIER_REFILL] = "UPDATE outbox SET acked_at = NULL WHERE seq > ?1 AND seq <= ?2 "
+                         "AND acked_at IS NOT NULL AND incarnation = ?3 RETURNING length(body)",
+    [S_EARLIER_REFILL_META] = "UPDATE earlier SET last_ack = ?2 WHERE incarnation = ?1",
 };
 
 /* The statements an idle `run` uses (the heartbeat's counters, the poll for
  * new records, reading what to send) stay prepared; the others are prepared
  * when first needed and finalized again by agent_outbox_release. */
 static const int s_hot[S_STMT_COUNT] = {
-    [S_BEGIN_READ] = 1,    [S_COMMIT] = 1,        [S_ROLLBACK] = 1,
-    [S_META] = 1,          [S_COUNT] = 1,         [S_AFTER] = 1,
-    [S_REFUSED_COUNT] = 1, [S_RETAINED_FROM] = 1, [S_DATA_VERSION] = 1,
+    [S_BEGIN_READ] = 1,    [S_COMMIT] = 1,
+    [S_ROLLBACK] = 1,      [S_META] = 1,
+    [S_COUNT] = 1,         [S_AFTER] = 1,
+    [S_REFUSED_COUNT] = 1, [S_RETAINED_FROM] = 1,
+    [S_DATA_VERSION] = 1,  [S_COUNT_EARLIER_WAITING] = 1,
 };
 
 /* The schema of version 1, as the first agents wrote it; a new outbox is
@@ -165,6 +220,20 @@ static const char *s_migrations[AGENT_OUTBOX_SCHEMA] = {
      * seqs, the rows' keys, go on from next_seq: wire = local - base. Every
      * outbox so far has one incarnation numbered from 1: base 0. */
     [2] = "ALTER TABLE meta ADD COLUMN base INTEGER NOT NULL DEFAULT 0;",
+    /* 3 -> 4: the incarnations a switch left, for the refill of the events
+     * they keep (agent_earlier_t). Of those left under schema 3 only the
+     * legacy one is known for sure: its base is 0 and its events lie below
+     * every other's; another's base was not recorded, and a wrong one would
+     * speak for seqs it does not hold. */
+    [3] = "CREATE TABLE earlier ("
+          "  incarnation BLOB PRIMARY KEY," /* 16 bytes */
+          "  base INTEGER NOT NULL,"        /* its wire seq = local seq - base */
+          "  top INTEGER NOT NULL,"         /* its events lie in (base, top] */
+          "  last_ack INTEGER NOT NULL);"   /* the highest seq the hub holds of it */
+          "INSERT INTO earlier SELECT zeroblob(16), 0, top, top FROM "
+          "(SELECT max(seq) AS top FROM outbox WHERE incarnation = zeroblob(16) "
+          "AND acked_at IS NOT NULL AND (SELECT incarnation FROM meta WHERE id = 1) != "
+          "zeroblob(16)) WHERE top IS NOT NULL;",
 };
 
 struct agent_outbox {
@@ -881,12 +950,15 @@ typedef struct {
 /* Inside a transaction: delete retained events from the oldest (lowest
  * seq) up, at most max_n, while each is acknowledged before `cutoff` or the
  * bytes kept pass keep_bytes; stop at the first that is neither. Deleting only from
- * the bottom keeps the retained events one run of seqs (retained_from ..
- * last_ack, less the refused), which is what a heartbeat announces. The
- * walk reads one row past what it deletes: its cost is what it deletes,
- * whatever is kept. A clock stepped back leaves a younger acked_at below
+ * the bottom keeps each incarnation's retained events one run of seqs
+ * (retained_from .. last_ack, less the refused), which is what a heartbeat
+ * announces. The walk reads one row past what it deletes (and an earlier
+ * incarnation's events waiting for a refill, which it skips): its cost is
+ * what it deletes, whatever is kept. A clock stepped back, or a refill of
+ * an earlier incarnation acknowledged again, leaves a younger acked_at below
  * older ones; the walk stops there until it ages out (the bytes bound still
- * holds). */
+ * holds). An earlier incarnation none of whose events is left is
+ * forgotten. */
 static int s_prune(agent_outbox_t *self, int64_t cutoff, int64_t keep_bytes, int64_t max_n,
                    s_pruned_t *out)
 {
@@ -902,7 +974,7 @@ static int s_prune(agent_outbox_t *self, int64_t cutoff, int64_t keep_bytes, int
     int rc = SQLITE_DONE;
     while (out->n < max_n && (rc = sqlite3_step(walk)) == SQLITE_ROW) {
         if (sqlite3_column_type(walk, 1) == SQLITE_NULL)
-            break; /* waiting: never pruned (no ack of ours leaves one this low) */
+            continue; /* an earlier incarnation's, waiting for a refill: never pruned */
         int64_t acked_at = sqlite3_column_int64(walk, 1);
         if (acked_at >= cutoff && m.retained_bytes - out->bytes <= keep_bytes)
             break;
@@ -920,7 +992,8 @@ static int s_prune(agent_outbox_t *self, int64_t cutoff, int64_t keep_bytes, int
     sqlite3_bind_int64(del, 1, (sqlite3_int64)out->last);
     sqlite3_bind_int64(dec, 1, out->n);
     sqlite3_bind_int64(dec, 2, out->bytes);
-    return s_run(del) || s_run(dec) ? -1 : 0;
+    sqlite3_stmt *forget = s_stmt(self, S_EARLIER_FORGET);
+    return !forget || s_run(del) || s_run(dec) || s_run(forget) ? -1 : 0;
 }
 
 /* The disk is full. In WAL mode a delete needs disk too (the pages it
@@ -1121,20 +1194,10 @@ int64_t agent_outbox_append(agent_outbox_t *self, ro_report_t *r, int64_t now, c
     return rc == AGENT_OUTBOX_OK ? (int64_t)seq : rc;
 }
 
-int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_outbox_each_fn fn,
-                      void *arg)
+/* Hand the rows (seq, body) of bound statement st to fn, as
+ * agent_outbox_each says. */
+static int s_each(sqlite3_stmt *st, agent_outbox_each_fn fn, void *arg)
 {
-    if (max == 0)
-        return 0;
-    if (max > INT_MAX)
-        max = INT_MAX;
-    if (after > (uint64_t)INT64_MAX)
-        return 0;
-    sqlite3_stmt *st = s_stmt(self, S_AFTER);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int len = sqlite3_column_bytes(st, 1);
@@ -1154,17 +1217,48 @@ int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_ou
     return rc == SQLITE_DONE ? n : -1;
 }
 
-/* One try of agent_outbox_ack. */
-static int s_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
+int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_outbox_each_fn fn,
+                      void *arg)
+{
+    if (max == 0 || after > (uint64_t)INT64_MAX)
+        return 0;
+    sqlite3_stmt *st = s_stmt(self, S_AFTER);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(max > INT_MAX ? INT_MAX : max));
+    return s_each(st, fn, arg);
+}
+
+/* Inside s_ack: e's last ack moves to upto (never back). */
+static int s_earlier_set_ack(agent_outbox_t *self, const agent_earlier_t *e, uint64_t upto)
+{
+    sqlite3_stmt *st = s_stmt(self, S_EARLIER_SET_ACK);
+    if (!st)
+        return -1;
+    sqlite3_bind_blob(st, 1, e->incarnation, AGENT_INCARNATION_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)upto);
+    return s_run(st);
+}
+
+/* One try of agent_outbox_ack (e NULL: the current incarnation, whose
+ * events lie above base) or agent_outbox_ack_earlier (e's, in its range). */
+static int s_ack(agent_outbox_t *self, const agent_earlier_t *e, uint64_t upto, int64_t now)
 {
     self->full = 0;
     if (s_begin(self, NULL, 0))
         return -1;
+    s_meta_t m;
     sqlite3_stmt *mark = s_stmt(self, S_MARK_ACKED), *set = s_stmt(self, S_SET_ACK);
-    if (!mark || !set)
+    if (!mark || !set || s_read_meta(self, &m))
+        goto fail;
+    if (e && upto > e->top)
+        upto = e->top;
+    if (e && s_earlier_set_ack(self, e, upto))
         goto fail;
     sqlite3_bind_int64(mark, 1, (sqlite3_int64)upto);
     sqlite3_bind_int64(mark, 2, now);
+    sqlite3_bind_int64(mark, 3, (sqlite3_int64)(e ? e->base : m.base));
     int64_t n = 0, bytes = 0;
     int rc;
     while ((rc = sqlite3_step(mark)) == SQLITE_ROW) {
@@ -1174,7 +1268,7 @@ static int s_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
     s_reset(mark);
     if (rc != SQLITE_DONE)
         goto fail;
-    sqlite3_bind_int64(set, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(set, 1, e ? 0 : (sqlite3_int64)upto); /* an earlier one's: not ours */
     sqlite3_bind_int64(set, 2, n);
     sqlite3_bind_int64(set, 3, bytes);
     if (s_run(set))
@@ -1192,19 +1286,24 @@ fail:
     return -1;
 }
 
-int agent_outbox_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
+static int s_ack_retry(agent_outbox_t *self, const agent_earlier_t *e, uint64_t upto, int64_t now)
 {
     if (upto > (uint64_t)INT64_MAX)
         return -1;
     if (self->reserve_retry && now >= self->reserve_retry)
         s_reserve_make(self, now);
-    if (s_ack(self, upto, now) == 0)
+    if (s_ack(self, e, upto, now) == 0)
         return 0;
     /* marking rows acknowledged can need a page; on a full disk, the
      * retained events make way as they do for a record */
     if (!self->full || s_make_room(self, 64 << 10) == 0)
         return -1;
-    return s_ack(self, upto, now);
+    return s_ack(self, e, upto, now);
+}
+
+int agent_outbox_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
+{
+    return s_ack_retry(self, NULL, upto, now);
 }
 
 int agent_outbox_requeue(agent_outbox_t *self)
@@ -1258,7 +1357,8 @@ int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, 
         return 1;
     }
     sqlite3_bind_int64(del, 1, (sqlite3_int64)seq);
-    if (s_run(del)) {
+    sqlite3_stmt *forget = s_stmt(self, S_EARLIER_FORGET);
+    if (!forget || s_run(del) || s_run(forget)) {
         s_rollback(self);
         return -1;
     }
@@ -1309,8 +1409,16 @@ int agent_outbox_switch(agent_outbox_t *self, int64_t *renumbered)
     if (s_begin(self, NULL, 0))
         return -1;
     s_meta_t m;
-    sqlite3_stmt *ren = s_stmt(self, S_RENUMBER), *set = s_stmt(self, S_SWITCH_META);
-    if (!ren || !set || s_read_meta(self, &m))
+    sqlite3_stmt *ren = s_stmt(self, S_RENUMBER), *set = s_stmt(self, S_SWITCH_META),
+                 *add = s_stmt(self, S_EARLIER_ADD);
+    if (!ren || !set || !add || s_read_meta(self, &m))
+        goto fail;
+    /* the incarnation left behind keeps its acknowledged events in (base,
+     * last_ack]: the agent speaks for them again if the hub loses them */
+    sqlite3_bind_blob(add, 1, m.incarnation, sizeof m.incarnation, SQLITE_STATIC);
+    sqlite3_bind_int64(add, 2, (sqlite3_int64)m.base);
+    sqlite3_bind_int64(add, 3, (sqlite3_int64)m.last_ack);
+    if (s_run(add))
         goto fail;
     sqlite3_int64 base = (sqlite3_int64)m.next_seq - 1;
     sqlite3_bind_int64(ren, 1, base);
@@ -1370,7 +1478,245 @@ int agent_outbox_refill(agent_outbox_t *self, uint64_t upto, agent_refill_t *out
     if (s_run(set) || s_commit(self, NULL, 0))
         goto fail;
     out->lost = m.last_ack - upto - (uint64_t)out->n;
+    out->lost_from = upto + 1;
     out->lost_to = out->n ? out->first - 1 : m.last_ack;
+    return 0;
+fail:
+    s_sqlfail(self, NULL, 0, "refill");
+    s_rollback(self);
+    memset(out, 0, sizeof *out);
+    return -1;
+}
+
+/* ---- earlier incarnations (schema 4) ------------------------------------ */
+
+/* e's counters, in one walk of its range: kept up to its last ack, waiting. */
+static int s_earlier_counts(agent_outbox_t *self, agent_earlier_t *e)
+{
+    sqlite3_stmt *st = s_stmt(self, S_EARLIER_COUNTS);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)e->base);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->top);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)e->last_ack);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        e->retained = sqlite3_column_int64(st, 0);
+        e->retained_from = (uint64_t)sqlite3_column_int64(st, 1);
+        e->waiting = sqlite3_column_int64(st, 2);
+        e->waiting_from = (uint64_t)sqlite3_column_int64(st, 3);
+    }
+    s_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* The next row of st (an earlier row: incarnation, base, top, last_ack)
+ * into *e, with its counters. Returns 1, 0 when there is none, or -1; st is
+ * left as it is (the caller resets it). */
+static int s_earlier_row(agent_outbox_t *self, sqlite3_stmt *st, agent_earlier_t *e)
+{
+    memset(e, 0, sizeof *e);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0 : -1;
+    if (sqlite3_column_bytes(st, 0) == AGENT_INCARNATION_LEN)
+        memcpy(e->incarnation, sqlite3_column_blob(st, 0), AGENT_INCARNATION_LEN);
+    e->base = (uint64_t)sqlite3_column_int64(st, 1);
+    e->top = (uint64_t)sqlite3_column_int64(st, 2);
+    e->last_ack = (uint64_t)sqlite3_column_int64(st, 3);
+    return s_earlier_counts(self, e) ? -1 : 1;
+}
+
+/* One earlier row of st (bound), in a read transaction of its own. */
+static int s_earlier_one(agent_outbox_t *self, sqlite3_stmt *st, agent_earlier_t *out)
+{
+    if (s_run(self->st[S_BEGIN_READ])) {
+        s_reset(st);
+        return -1;
+    }
+    int rc = s_earlier_row(self, st, out);
+    s_reset(st);
+    if (s_run(self->st[S_COMMIT])) {
+        s_rollback(self);
+        return -1;
+    }
+    return rc;
+}
+
+int agent_outbox_earlier(agent_outbox_t *self, uint64_t from_base, agent_earlier_t *out, size_t max)
+{
+    sqlite3_stmt *st = s_stmt(self, S_EARLIER_LIST);
+    if (max == 0 || from_base > (uint64_t)INT64_MAX)
+        return 0;
+    if (!st || s_run(self->st[S_BEGIN_READ]))
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)from_base);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(max > INT_MAX ? INT_MAX : max));
+    int n = 0, rc;
+    while ((rc = s_earlier_row(self, st, &out[n])) == 1)
+        n++;
+    s_reset(st);
+    if (s_run(self->st[S_COMMIT])) {
+        s_rollback(self);
+        return -1;
+    }
+    return rc < 0 ? -1 : n;
+}
+
+int agent_outbox_earlier_find(agent_outbox_t *self, const uint8_t *inc, agent_earlier_t *out)
+{
+    sqlite3_stmt *st = s_stmt(self, S_EARLIER_FIND);
+    if (!st)
+        return -1;
+    /* copied: inc may be out's own incarnation, which s_earlier_one clears */
+    sqlite3_bind_blob(st, 1, inc, AGENT_INCARNATION_LEN, SQLITE_TRANSIENT);
+    return s_earlier_one(self, st, out);
+}
+
+int agent_outbox_earlier_next(agent_outbox_t *self, agent_earlier_t *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *low = s_stmt(self, S_EARLIER_LOWEST), *at = s_stmt(self, S_EARLIER_AT);
+    if (!low || !at)
+        return -1;
+    int rc = sqlite3_step(low);
+    int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(low, 0) : 0;
+    s_reset(low);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0 : -1;
+    sqlite3_bind_int64(at, 1, seq);
+    return s_earlier_one(self, at, out);
+}
+
+int agent_outbox_each_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t after,
+                              size_t max, agent_outbox_each_fn fn, void *arg)
+{
+    if (max == 0 || after > (uint64_t)INT64_MAX)
+        return 0;
+    sqlite3_stmt *st = s_stmt(self, S_EARLIER_AFTER);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(after > e->base ? after : e->base));
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(max > INT_MAX ? INT_MAX : max));
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)e->top);
+    sqlite3_bind_blob(st, 4, e->incarnation, AGENT_INCARNATION_LEN, SQLITE_STATIC);
+    return s_each(st, fn, arg);
+}
+
+int agent_outbox_find_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t seq,
+                              agent_event_state_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (seq <= e->base || seq > e->top || seq > (uint64_t)INT64_MAX)
+        return 0;
+    sqlite3_stmt *st = s_stmt(self, S_EARLIER_FIND_ROW);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    sqlite3_bind_blob(st, 2, e->incarnation, AGENT_INCARNATION_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->hash = (uint64_t)sqlite3_column_int64(st, 0);
+        out->waiting = sqlite3_column_int(st, 1);
+    }
+    s_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc == SQLITE_ROW ? 1 : -1;
+    if (!(st = s_stmt(self, S_FIND_REFUSED)))
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq); /* in e's range: e's */
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->hash = (uint64_t)sqlite3_column_int64(st, 0);
+        out->refused = 1;
+    }
+    s_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int agent_outbox_ack_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t upto,
+                             int64_t now)
+{
+    return s_ack_retry(self, e, upto, now);
+}
+
+/* Inside the refill of e: the end of the run of kept events directly above
+ * upto, up to was (the first seq not kept ends it). */
+static int s_earlier_run(agent_outbox_t *self, uint64_t upto, uint64_t was, uint64_t *end)
+{
+    sqlite3_stmt *walk = s_stmt(self, S_EARLIER_WALK);
+    if (!walk)
+        return -1;
+    sqlite3_bind_int64(walk, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(walk, 2, (sqlite3_int64)was);
+    *end = upto;
+    int rc;
+    while ((rc = sqlite3_step(walk)) == SQLITE_ROW) {
+        if ((uint64_t)sqlite3_column_int64(walk, 0) != *end + 1 || !sqlite3_column_int(walk, 1))
+            break;
+        ++*end;
+    }
+    s_reset(walk);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Inside the refill of e: make (upto, end] waiting, set e's last ack to
+ * upto, and take them out of the retained counters. */
+static int s_earlier_unkeep(agent_outbox_t *self, const agent_earlier_t *e, uint64_t upto,
+                            uint64_t end, agent_refill_t *out)
+{
+    sqlite3_stmt *up = s_stmt(self, S_EARLIER_REFILL), *meta = s_stmt(self, S_EARLIER_REFILL_META),
+                 *dec = s_stmt(self, S_UNRETAIN);
+    if (!up || !meta || !dec)
+        return -1;
+    sqlite3_bind_int64(up, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(up, 2, (sqlite3_int64)end);
+    sqlite3_bind_blob(up, 3, e->incarnation, AGENT_INCARNATION_LEN, SQLITE_STATIC);
+    int64_t bytes = 0;
+    int rc;
+    while ((rc = sqlite3_step(up)) == SQLITE_ROW) {
+        out->n++;
+        bytes += sqlite3_column_int64(up, 0);
+    }
+    s_reset(up);
+    if (rc != SQLITE_DONE)
+        return -1;
+    sqlite3_bind_blob(meta, 1, e->incarnation, AGENT_INCARNATION_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(meta, 2, (sqlite3_int64)upto);
+    sqlite3_bind_int64(dec, 1, out->n);
+    sqlite3_bind_int64(dec, 2, bytes);
+    return s_run(meta) || s_run(dec) ? -1 : 0;
+}
+
+int agent_outbox_refill_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t upto,
+                                agent_refill_t *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *find = s_stmt(self, S_EARLIER_FIND);
+    if (!find || upto > (uint64_t)INT64_MAX || s_begin(self, NULL, 0))
+        return -1;
+    agent_earlier_t now; /* its last ack as committed, not as the caller read it */
+    sqlite3_bind_blob(find, 1, e->incarnation, AGENT_INCARNATION_LEN, SQLITE_STATIC);
+    int found = s_earlier_row(self, find, &now);
+    s_reset(find);
+    if (found < 0)
+        goto fail;
+    if (upto < now.base)
+        upto = now.base; /* below base is another incarnation's */
+    out->was_ack = now.last_ack;
+    if (found == 0 || upto >= now.last_ack) {
+        s_rollback(self);
+        return 0;
+    }
+    uint64_t end;
+    if (s_earlier_run(self, upto, now.last_ack, &end) ||
+        s_earlier_unkeep(self, &now, upto, end, out) || s_commit(self, NULL, 0))
+        goto fail;
+    out->first = out->n ? upto + 1 : 0;
+    out->last = out->n ? end : 0;
+    out->lost = now.last_ack - end;
+    out->lost_from = out->lost ? end + 1 : 0;
+    out->lost_to = out->lost ? now.last_ack : 0;
     return 0;
 fail:
     s_sqlfail(self, NULL, 0, "refill");
@@ -1432,6 +1778,19 @@ static int s_retained_now(agent_outbox_t *self, const s_meta_t *m, agent_outbox_
     return 0;
 }
 
+/* Of the waiting events, those at or below base are an earlier
+ * incarnation's (a refill): few, and found by the waiting index. */
+static int s_depth_now(agent_outbox_t *self, const s_meta_t *m, agent_outbox_stats_t *out)
+{
+    sqlite3_stmt *st = self->st[S_COUNT_EARLIER_WAITING];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->base);
+    int64_t old = 0;
+    if (s_count(self, S_COUNT_EARLIER_WAITING, &old))
+        return -1;
+    out->cur_depth = out->depth - old;
+    return 0;
+}
+
 int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -1451,6 +1810,9 @@ int agent_outbox_stats(agent_outbox_t *self, agent_outbox_stats_t *out)
     out->cur_retained_from = out->retained_from;
     if (!rc && m.retained > 0 && out->retained_from <= m.base)
         rc = s_retained_now(self, &m, out);
+    out->cur_depth = out->depth;
+    if (!rc && m.base > 0 && out->depth > 0)
+        rc = s_depth_now(self, &m, out);
     if (s_run(self->st[S_COMMIT])) {
         s_rollback(self);
         return -1;

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_OUTBOX_SCHEMA 3                    /* PRAGMA user_version this code writes */
+#define AGENT_OUTBOX_SCHEMA 4                    /* PRAGMA user_version this code writes */
 #define AGENT_INCARNATION_LEN RO_INCARNATION_LEN /* bytes of an outbox's identity */
 #define AGENT_OUTBOX_BUSY_MS 5000    /* wait this long for another process' transaction */
 #define AGENT_OUTBOX_CACHE_KIB 256   /* page cache of a connection, at most (SQLite's: 2000) */
@@ -55,7 +55,24 @@ typedef struct {
     uint8_t incarnation[AGENT_INCARNATION_LEN]; /* the outbox's (all zero: legacy) */
     int64_t cur_retained;                       /* of the retained, the current incarnation's */
     uint64_t cur_retained_from;                 /* the lowest of them (local); 0 when none is */
+    int64_t cur_depth; /* of the waiting, the current incarnation's (the others': a refill of
+                          an earlier incarnation, agent_outbox_refill_earlier) */
 } agent_outbox_stats_t;
+
+/* An incarnation the outbox had before its current one and still keeps
+ * events of (recorded by agent_outbox_switch, forgotten once none of its
+ * events is left): what the agent needs to speak for it again, as the second
+ * copy of its events, when the hub's store falls behind. Local seqs. */
+typedef struct {
+    uint8_t incarnation[AGENT_INCARNATION_LEN]; /* its identity */
+    uint64_t base;                              /* its wire seq = local seq - base */
+    uint64_t top;           /* its events lie in base + 1 .. top; no other's do */
+    uint64_t last_ack;      /* the highest seq of it the hub holds, as far as known */
+    int64_t retained;       /* its acknowledged events kept, up to last_ack */
+    uint64_t retained_from; /* the lowest of them; 0 when none is */
+    int64_t waiting;        /* its events waiting to be sent again (a refill) */
+    uint64_t waiting_from;  /* the lowest of them; 0 when none is */
+} agent_earlier_t;
 
 /* Where one event of the current incarnation stands (agent_outbox_find). */
 typedef struct {
@@ -64,14 +81,16 @@ typedef struct {
     int refused;   /* 1: set aside in the refused table */
 } agent_event_state_t;
 
-/* What agent_outbox_refill did. Local seqs. */
+/* What agent_outbox_refill (or _refill_earlier) did. Local seqs. */
 typedef struct {
-    int64_t n;        /* kept events made waiting again */
-    uint64_t first;   /* the lowest of them; 0 when n is 0 */
-    uint64_t last;    /* the highest */
-    uint64_t was_ack; /* the last ack before */
-    uint64_t lost;    /* seqs in (upto, was_ack] not refilled: pruned, or refused */
-    uint64_t lost_to; /* they lie in upto + 1 .. lost_to (first - 1, or was_ack) */
+    int64_t n;          /* kept events made waiting again */
+    uint64_t first;     /* the lowest of them; 0 when n is 0 */
+    uint64_t last;      /* the highest */
+    uint64_t was_ack;   /* the last ack before */
+    uint64_t lost;      /* seqs in (upto, was_ack] not refilled: pruned, or refused */
+    uint64_t lost_from; /* they lie in lost_from .. lost_to: for the current incarnation */
+    uint64_t lost_to;   /* upto + 1 .. first - 1 (or was_ack); for an earlier one, above
+                           the refilled run: last + 1 (or upto + 1) .. was_ack */
 } agent_refill_t;
 
 typedef struct agent_outbox agent_outbox_t;
@@ -87,7 +106,9 @@ typedef struct agent_outbox agent_outbox_t;
  * once): schema 1 -> 2 keeps every event, gives the outbox and its events the
  * legacy incarnation (16 zero bytes) and hashes each event's decoded body
  * (ro_report_hash); 2 -> 3 adds base (0: wire seqs are local ones until a
- * switch); a failed migration leaves the file as it was. Beside the
+ * switch); 3 -> 4 adds the earlier incarnations (agent_earlier_t): of those
+ * left under schema 3 only the legacy one (base 0) is known, the others'
+ * bases were not recorded; a failed migration leaves the file as it was. Beside the
  * file, OUTBOX-reserve holds AGENT_OUTBOX_RESERVE_KIB of allocated disk, made
  * here when missing and there is room (and tried again by an ack, at most
  * once a minute): in WAL mode even deleting needs a little disk, so a full
@@ -140,10 +161,11 @@ int agent_outbox_append_batch(agent_outbox_t *self, ro_report_t *rs, size_t n, i
  * only during the call. Return 0 to take the event, nonzero to stop before it. */
 typedef int (*agent_outbox_each_fn)(void *arg, uint64_t seq, const uint8_t *body, size_t len);
 
-/* Hand up to max waiting events with seq > after, in seq order, to fn,
- * straight from SQLite (no copy); retained (acknowledged) events are never
- * handed out. Returns how many fn took (0 when none waits), or -1; fewer
- * than max are taken when no more wait or fn stopped. */
+/* Hand up to max waiting events of the current incarnation with seq >
+ * after, in seq order, to fn, straight from SQLite (no copy); retained
+ * (acknowledged) events are never handed out. Returns how many fn took (0
+ * when none waits), or -1; fewer than max are taken when no more wait or fn
+ * stopped. */
 int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_outbox_each_fn fn,
                       void *arg);
 
@@ -160,10 +182,13 @@ int agent_outbox_find(agent_outbox_t *self, uint64_t seq, agent_event_state_t *o
  * kept rows keep theirs, and their bodies keep their stale seq, the wire's
  * being stamped at send); base becomes the old next_seq - 1 (the first
  * waiting event is wire seq 1 of the new incarnation), and last_ack base.
- * Kept (acknowledged) events stay under their old incarnation and are not
- * refilled from then on; refused ones stay in the refused table. Returns 0
- * and sets *renumbered (if not NULL) to how many events wait under the new
- * incarnation, or -1 with nothing changed. */
+ * Kept (acknowledged) events stay under their old incarnation, which is
+ * recorded as an earlier one (its identity, base and last ack:
+ * agent_earlier_t) while any of them is kept; refused ones stay in the
+ * refused table. An earlier incarnation's events are never renumbered: a
+ * switch moves only the current one's. Returns 0 and sets *renumbered (if
+ * not NULL) to how many events wait under the new incarnation, or -1 with
+ * nothing changed. */
 int agent_outbox_switch(agent_outbox_t *self, int64_t *renumbered);
 
 /* The hub's store is behind: it holds the current incarnation only up to
@@ -175,23 +200,72 @@ int agent_outbox_switch(agent_outbox_t *self, int64_t *renumbered);
  * or -1 with nothing changed. */
 int agent_outbox_refill(agent_outbox_t *self, uint64_t upto, agent_refill_t *out);
 
+/* ---- earlier incarnations: the second copy of what they acknowledged ---- */
+
+/* Up to max earlier incarnations with base >= from_base, lowest base first,
+ * with their counters, read in one transaction. Returns how many, or -1. */
+int agent_outbox_earlier(agent_outbox_t *self, uint64_t from_base, agent_earlier_t *out,
+                         size_t max);
+
+/* The earlier incarnation inc (AGENT_INCARNATION_LEN bytes), with its
+ * counters. Returns 1 and fills *out, 0 when the outbox keeps nothing of
+ * it (never one of its incarnations, the current one, or forgotten), -1. */
+int agent_outbox_earlier_find(agent_outbox_t *self, const uint8_t *inc, agent_earlier_t *out);
+
+/* The earlier incarnation holding the lowest event that waits to be sent
+ * again (the oldest refill). Returns 1 and fills *out, 0 when none waits, -1. */
+int agent_outbox_earlier_next(agent_outbox_t *self, agent_earlier_t *out);
+
+/* As agent_outbox_each, for earlier incarnation e's waiting events with
+ * seq > after (local seqs; the caller stamps e's identity on each). */
+int agent_outbox_each_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t after,
+                              size_t max, agent_outbox_each_fn fn, void *arg);
+
+/* As agent_outbox_find, for local seq of earlier incarnation e: one of its
+ * events (waiting or kept), or a refused one in its range. */
+int agent_outbox_find_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t seq,
+                              agent_event_state_t *out);
+
+/* The hub holds every seq of earlier incarnation e up to local seq upto
+ * (its top at most): as agent_outbox_ack, for e's waiting events only, and
+ * e's last ack (which never moves back) instead of the current one's. */
+int agent_outbox_ack_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t upto,
+                             int64_t now);
+
+/* The hub's store holds earlier incarnation e only up to local seq upto
+ * (>= e's base), below its last ack: in one transaction, make waiting again
+ * the run of e's kept events directly above upto, up to its last ack or the
+ * first seq not kept (pruned or refused: the hub would take nothing beyond
+ * it, a gap, and these events cannot go under another identity, where a
+ * copy of this outbox holding the same ones would have them counted twice),
+ * and set e's last ack to upto. *out says what was refilled and what not
+ * (lost_from .. lost_to: they stay kept, not sent). Returns 0 (nothing done
+ * when upto >= e's last ack), or -1 with nothing changed. */
+int agent_outbox_refill_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t upto,
+                                agent_refill_t *out);
+
 /* Remember id (AGENT_INCARNATION_LEN bytes) as the store of the hub that
  * acknowledges (meta.store_id); written only when it differs. Returns 1
  * when it replaced another, 0 when it was the same or the first, -1 on
  * failure. */
 int agent_outbox_store_id(agent_outbox_t *self, const uint8_t id[AGENT_INCARNATION_LEN]);
 
-/* The hub has every seq <= upto: mark the waiting events up to it
- * acknowledged (acked_at = now), remember upto as the last ack (it never
+/* The hub has every seq <= upto of the current incarnation: mark its
+ * waiting events up to it acknowledged (acked_at = now; an earlier
+ * incarnation's are not touched), remember upto as the last ack (it never
  * moves back), then delete the retained events beyond the retention
  * (agent_outbox_set_retention), oldest (lowest seq) first: those
  * acknowledged more than its days ago, then as many as needed to bring the
- * retained bodies within its bytes. All in one transaction, at a cost that
+ * retained bodies within its bytes (an earlier incarnation's waiting
+ * events are skipped, never deleted), and forget the earlier incarnations
+ * none of whose events is left. All in one transaction, at a cost that
  * does not grow with the number retained. Returns 0 or -1. */
 int agent_outbox_ack(agent_outbox_t *self, uint64_t upto, int64_t now);
 
-/* Move waiting event seq from the outbox to the refused table with the
- * hub's reason and text, at time `at`, in one transaction. Returns 0 when
+/* Move waiting event seq (of any incarnation) from the outbox to the
+ * refused table with the hub's reason and text, at time `at`, in one
+ * transaction (an earlier incarnation none of whose events is left is
+ * forgotten). Returns 0 when
  * moved, 1 when seq is not waiting (never stored, refused or acknowledged
  * already: nothing changes), -1 on failure. */
 int agent_outbox_refuse(agent_outbox_t *self, uint64_t seq, ro_reason_t reason, const char *text,

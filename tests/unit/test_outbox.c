@@ -808,12 +808,12 @@ static void test_newer_schema_refused_untouched(void **state)
     assert_non_null(ob);
     s_append_n(f, ob, 2);
     agent_outbox_destroy(&ob);
-    s_sql_exec(f->path, "PRAGMA user_version = 4");
+    s_sql_exec(f->path, "PRAGMA user_version = 5");
     size_t before_len, after_len;
     uint8_t *before = s_slurp(f->path, &before_len);
     ob = agent_outbox_open(f->path, UNIT, AGENT_OUTBOX_CREATE, f->err, sizeof f->err);
     assert_null(ob);
-    assert_non_null(strstr(f->err, "newer rollout-agent (schema 4, this one knows 3)"));
+    assert_non_null(strstr(f->err, "newer rollout-agent (schema 5, this one knows 4)"));
     uint8_t *after = s_slurp(f->path, &after_len);
     assert_int_equal(after_len, before_len);
     assert_memory_equal(after, before, before_len);
@@ -1127,7 +1127,8 @@ static void test_data_version_sees_other_connection(void **state)
 
 /* ---- protocol version 2: schema 3, identity switch, refill -------------- */
 
-/* A schema-2 outbox (this agent's schema less meta.base) keeps its events,
+/* A schema-2 outbox (this agent's schema less meta.base and the earlier
+ * table) keeps its events,
  * its incarnation and its kept events through the migration, with base 0. */
 static void test_migrates_schema_2(void **state)
 {
@@ -1139,11 +1140,12 @@ static void test_migrates_schema_2(void **state)
     uint8_t inc[AGENT_INCARNATION_LEN], again[AGENT_INCARNATION_LEN];
     assert_int_equal(agent_outbox_incarnation(ob, inc), 0);
     agent_outbox_destroy(&ob);
-    s_sql_exec(f->path, "ALTER TABLE meta DROP COLUMN base; PRAGMA user_version = 2;");
+    s_sql_exec(f->path,
+               "DROP TABLE earlier; ALTER TABLE meta DROP COLUMN base; PRAGMA user_version = 2;");
 
     ob = s_open(f, UNIT);
     assert_non_null(ob);
-    assert_int_equal(s_sql_int(f->path, "PRAGMA user_version"), 3);
+    assert_int_equal(s_sql_int(f->path, "PRAGMA user_version"), AGENT_OUTBOX_SCHEMA);
     assert_int_equal(s_sql_int(f->path, "SELECT base FROM meta"), 0);
     assert_int_equal(agent_outbox_incarnation(ob, again), 0);
     assert_memory_equal(again, inc, sizeof inc);
@@ -1346,6 +1348,254 @@ static void test_store_id_remembered(void **state)
     agent_outbox_destroy(&ob);
 }
 
+/* ---- schema 4: earlier incarnations -------------------------------------- */
+
+/* The earlier incarnations of ob, lowest base first; asserts there are n. */
+static void s_earlier(agent_outbox_t *ob, agent_earlier_t *e, int n)
+{
+    assert_int_equal(agent_outbox_earlier(ob, 0, e, 8), n);
+}
+
+/* A switch records the incarnation it leaves while any of its events is
+ * kept (its base, and its last ack as its top); one with none kept is not
+ * recorded. The earlier incarnation's events are never renumbered, not by
+ * a later switch either. */
+static void test_switch_records_earlier(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    uint8_t first[AGENT_INCARNATION_LEN], second[AGENT_INCARNATION_LEN];
+    assert_int_equal(agent_outbox_incarnation(ob, first), 0);
+    s_append_n(f, ob, 4);
+    assert_int_equal(agent_outbox_ack(ob, 3, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* 4 -> 5; base 4 */
+    agent_earlier_t e[8];
+    s_earlier(ob, e, 1);
+    assert_memory_equal(e[0].incarnation, first, sizeof first);
+    assert_int_equal(e[0].base, 0);
+    assert_int_equal(e[0].top, 3);
+    assert_int_equal(e[0].last_ack, 3);
+    assert_int_equal(e[0].retained, 3);
+    assert_int_equal(e[0].retained_from, 1);
+    assert_int_equal(e[0].waiting, 0);
+    assert_int_equal(agent_outbox_earlier_find(ob, first, &e[1]), 1);
+    assert_int_equal(e[1].top, 3);
+
+    /* nothing acknowledged under the second: not recorded */
+    assert_int_equal(agent_outbox_incarnation(ob, second), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* 5 -> 6; base 5 */
+    s_earlier(ob, e, 1);
+    assert_int_equal(agent_outbox_earlier_find(ob, second, &e[1]), 0);
+
+    /* the first refilled, then another switch: its waiting events stay its own */
+    agent_refill_t rf;
+    assert_int_equal(agent_outbox_refill_earlier(ob, &e[0], 1, &rf), 0);
+    assert_int_equal(rf.n, 2);
+    int64_t moved = -1;
+    assert_int_equal(agent_outbox_switch(ob, &moved), 0);
+    assert_int_equal(moved, 1); /* the current one's only: 6 -> 7 */
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox WHERE seq IN (2, 3) AND "
+                                        "acked_at IS NULL AND incarnation = (SELECT incarnation "
+                                        "FROM earlier WHERE base = 0)"),
+                     2);
+    agent_outbox_destroy(&ob);
+}
+
+/* The hub lost what an earlier incarnation acknowledged: its kept events
+ * above upto wait again, handed out only as its own (never as the current
+ * incarnation's), acknowledged only by its acks (an ack of the current
+ * incarnation, whose seqs are all above, does not touch them), and the
+ * counters follow. */
+static void test_refill_earlier_acks_its_own(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 4);
+    assert_int_equal(agent_outbox_ack(ob, 4, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* base 4 */
+    s_append_n(f, ob, 2);                               /* 5, 6: wire 1, 2 */
+    agent_earlier_t e;
+    assert_int_equal(agent_outbox_earlier_next(ob, &e), 0); /* nothing waits */
+    agent_earlier_t list[8];
+    s_earlier(ob, list, 1);
+    e = list[0];
+
+    agent_refill_t rf;
+    assert_int_equal(agent_outbox_refill_earlier(ob, &e, 4, &rf), 0); /* not behind */
+    assert_int_equal(rf.n, 0);
+    assert_int_equal(agent_outbox_refill_earlier(ob, &e, 1, &rf), 0);
+    assert_int_equal(rf.n, 3);
+    assert_int_equal(rf.first, 2);
+    assert_int_equal(rf.last, 4);
+    assert_int_equal(rf.was_ack, 4);
+    assert_int_equal(rf.lost, 0);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 5);
+    assert_int_equal(st.cur_depth, 2);
+    assert_int_equal(st.retained, 1);
+    assert_int_equal(st.last_ack, 4); /* the current incarnation's: its base */
+    s_assert_bytes_counted(f, ob);
+    assert_int_equal(agent_outbox_earlier_next(ob, &e), 1);
+    assert_int_equal(e.last_ack, 1);
+    assert_int_equal(e.waiting, 3);
+    assert_int_equal(e.waiting_from, 2);
+    assert_int_equal(e.retained, 1);
+
+    agent_event_t ev[8];
+    assert_int_equal(s_outbox_read(ob, 0, ev, 8), 2); /* the current one's: 5, 6 */
+    assert_int_equal(ev[0].seq, 5);
+    s_read_t r = {ev, 0};
+    assert_int_equal(agent_outbox_each_earlier(ob, &e, 0, 8, s_read_one, &r), 3);
+    assert_int_equal(ev[0].seq, 2);
+    assert_int_equal(ev[2].seq, 4);
+    agent_event_state_t es;
+    assert_int_equal(agent_outbox_find_earlier(ob, &e, 3, &es), 1);
+    assert_true(es.waiting && es.hash != 0);
+    assert_int_equal(agent_outbox_find_earlier(ob, &e, 5, &es), 0); /* beyond its top */
+    assert_int_equal(agent_outbox_find(ob, 3, &es), 0);             /* not the current one's */
+
+    /* the current incarnation's ack leaves them waiting */
+    assert_int_equal(agent_outbox_ack(ob, 6, ro_time_now()), 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 3);
+    assert_int_equal(st.cur_depth, 0);
+    /* theirs acknowledges them, and moves their last ack, not the current one's */
+    assert_int_equal(agent_outbox_ack_earlier(ob, &e, 3, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_ack_earlier(ob, &e, 99, ro_time_now()), 0); /* its top at most */
+    s_stats(ob, &st);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(st.retained, 6);
+    assert_int_equal(st.last_ack, 6);
+    assert_int_equal(st.cur_retained, 2);
+    s_assert_bytes_counted(f, ob);
+    assert_int_equal(agent_outbox_earlier_find(ob, e.incarnation, &e), 1);
+    assert_int_equal(e.last_ack, 4);
+    assert_int_equal(e.retained, 4);
+    assert_int_equal(e.waiting, 0);
+    agent_outbox_destroy(&ob);
+}
+
+/* A seq of the earlier incarnation that is not kept (refused) ends its
+ * refill: the hub would take nothing of it beyond, and the events above
+ * stay kept, counted lost to this hub. */
+static void test_refill_earlier_stops_at_a_hole(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 6);
+    assert_int_equal(agent_outbox_refuse(ob, 4, RO_REASON_INVALID, "bad", 1), 0);
+    assert_int_equal(agent_outbox_ack(ob, 6, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0);
+    agent_earlier_t e[8];
+    s_earlier(ob, e, 1);
+    agent_event_state_t es;
+    assert_int_equal(agent_outbox_find_earlier(ob, &e[0], 4, &es), 1);
+    assert_true(es.refused && !es.waiting);
+    agent_refill_t rf;
+    assert_int_equal(agent_outbox_refill_earlier(ob, &e[0], 1, &rf), 0);
+    assert_int_equal(rf.n, 2); /* 2, 3 */
+    assert_int_equal(rf.last, 3);
+    assert_int_equal(rf.lost, 3);
+    assert_int_equal(rf.lost_from, 4);
+    assert_int_equal(rf.lost_to, 6);
+    s_earlier(ob, e, 1);
+    assert_int_equal(e[0].waiting, 2);
+    assert_int_equal(e[0].last_ack, 1);
+    assert_int_equal(e[0].retained, 1); /* up to its last ack; 5 and 6 are kept above it */
+    assert_int_equal(s_sql_int(f->path, "SELECT count(*) FROM outbox WHERE acked_at IS NOT NULL"),
+                     3);
+    agent_outbox_destroy(&ob);
+}
+
+/* Once none of an earlier incarnation's events is left (pruned by the
+ * retention, or refused), the outbox forgets it. */
+static void test_earlier_forgotten_when_none_kept(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_set_retention(ob, 10, 1 << 30);
+    for (int i = 0; i < 3; i++) {
+        ro_report_t r = s_staff(40, (uint32_t)i);
+        assert_true(agent_outbox_append(ob, &r, T0, f->err, sizeof f->err) > 0);
+    }
+    assert_int_equal(agent_outbox_ack(ob, 3, T0), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* 1..3 earlier */
+    ro_report_t r = s_staff(40, 9);
+    assert_true(agent_outbox_append(ob, &r, T0, f->err, sizeof f->err) > 0);
+    assert_int_equal(agent_outbox_ack(ob, 4, T0 + DAY), 0); /* the current one's: none pruned */
+    agent_earlier_t e[8];
+    s_earlier(ob, e, 1);
+    assert_int_equal(agent_outbox_ack(ob, 4, T0 + 11 * DAY), 0); /* 1..3 older than 10 days */
+    s_earlier(ob, e, 0);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 1);
+
+    /* a refilled one whose last waiting event is refused */
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* 4 earlier */
+    s_earlier(ob, e, 1);
+    agent_refill_t rf;
+    assert_int_equal(agent_outbox_refill_earlier(ob, &e[0], e[0].base, &rf), 0);
+    assert_int_equal(rf.n, 1);
+    assert_int_equal(agent_outbox_refuse(ob, 4, RO_REASON_IDENTITY, "other content", T0), 0);
+    s_earlier(ob, e, 0);
+    agent_outbox_destroy(&ob);
+}
+
+/* A schema-3 outbox that drew new incarnations twice, from the legacy one:
+ * the migration records the legacy one (its base is 0 for certain), not the
+ * second (its base was not recorded); a failed migration leaves schema 3. */
+static void test_migrates_schema_3(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_destroy(&ob);
+    s_sql_exec(f->path, "UPDATE meta SET incarnation = zeroblob(16)");
+    ob = s_open(f, UNIT);
+    s_append_n(f, ob, 3);
+    assert_int_equal(agent_outbox_ack(ob, 2, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* 3 -> 4; base 3 */
+    s_append_n(f, ob, 1);
+    assert_int_equal(agent_outbox_ack(ob, 5, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* base 5 */
+    agent_outbox_destroy(&ob);
+    s_sql_exec(f->path, "DROP TABLE earlier; PRAGMA user_version = 3;");
+    char copy[400];
+    snprintf(copy, sizeof copy, "%s/three.db", f->dir);
+    s_sql_exec(f->path, "PRAGMA wal_checkpoint(TRUNCATE)");
+    size_t len;
+    uint8_t *bytes = s_slurp(f->path, &len);
+    s_spill(copy, bytes, len);
+    free(bytes);
+
+    ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    assert_int_equal(s_sql_int(f->path, "PRAGMA user_version"), AGENT_OUTBOX_SCHEMA);
+    agent_earlier_t e[8];
+    s_earlier(ob, e, 1);
+    static const uint8_t zero[AGENT_INCARNATION_LEN];
+    assert_memory_equal(e[0].incarnation, zero, sizeof zero);
+    assert_int_equal(e[0].base, 0);
+    assert_int_equal(e[0].top, 2);
+    assert_int_equal(e[0].last_ack, 2);
+    assert_int_equal(e[0].retained, 2);
+    agent_outbox_destroy(&ob);
+
+    /* a schema-3 file that cannot be migrated (a table in the way) stays as it was */
+    s_sql_exec(copy, "CREATE TABLE earlier (x)");
+    ob = agent_outbox_open(copy, UNIT, AGENT_OUTBOX_EXISTING, f->err, sizeof f->err);
+    assert_null(ob);
+    assert_non_null(strstr(f->err, "nothing was changed"));
+    assert_int_equal(s_sql_int(copy, "PRAGMA user_version"), 3);
+    assert_int_equal(s_sql_int(copy, "SELECT count(*) FROM pragma_table_info('earlier')"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1382,6 +1632,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refill_after_switch_is_current_only, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_store_id_remembered, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_switch_records_earlier, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refill_earlier_acks_its_own, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refill_earlier_stops_at_a_hole, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_earlier_forgotten_when_none_kept, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_schema_3, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_data_version_sees_other_connection, s_setup,
                                         s_teardown),
     };
