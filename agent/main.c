@@ -27,6 +27,7 @@
 #define PROBE_MS 2000
 #define FILE_WORDS_MAX 32
 #define STATUS_REFUSALS 5
+#define STATUS_EARLIER 16 /* earlier incarnations shown, lowest base first */
 
 static const char *s_prog = "rollout-agent";
 
@@ -53,8 +54,9 @@ static void s_help(FILE *out)
             "           stop it cleanly; nothing recorded is lost by stopping.\n"
             "  status   the outbox's identity, events waiting in it, the next seq, the last\n"
             "           seq the hub acknowledged (and their wire seqs), the acknowledged\n"
-            "           events kept to refill the hub, events the hub refused, and whether the\n"
-            "           hub answers a heartbeat within 2 s (and in which protocol version).\n"
+            "           events kept to refill the hub (earlier identities' too), events the\n"
+            "           hub refused, and whether the hub answers a heartbeat within 2 s (and\n"
+            "           in which protocol version).\n"
             "           --json prints one JSON object; --no-hub skips the hub.\n"
             "\n"
             "Record kinds (details: rollout-agent record --help):\n"
@@ -663,6 +665,8 @@ typedef struct {
     agent_outbox_stats_t st;                 /* the outbox's counters */
     agent_refusal_t recent[STATUS_REFUSALS]; /* the latest refusals */
     int nrecent;                             /* in recent */
+    agent_earlier_t earlier[STATUS_EARLIER]; /* the earlier incarnations kept */
+    int nearlier;                            /* in earlier */
     int exists;                              /* the outbox file exists */
     int probe;                               /* the hub was asked */
     int answered;                            /* and answered */
@@ -703,6 +707,9 @@ static int s_status_gather(const ro_agent_config_t *cfg, status_view_t *v)
         v->nrecent = agent_outbox_refused_last(ob, v->recent, STATUS_REFUSALS);
         if (v->nrecent < 0)
             v->nrecent = 0;
+        v->nearlier = agent_outbox_earlier(ob, 0, v->earlier, STATUS_EARLIER);
+        if (v->nearlier < 0)
+            v->nearlier = 0;
         agent_outbox_destroy(&ob);
     }
     if (v->probe)
@@ -723,6 +730,23 @@ static void s_hex(const uint8_t *id, int n, char *out)
 {
     for (int i = 0; i < n; i++)
         snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* The earlier incarnations the outbox keeps events of, as a JSON array. */
+static void s_earlier_json(const status_view_t *v)
+{
+    printf(",\"earlier\":[");
+    for (int i = 0; i < v->nearlier; i++) {
+        const agent_earlier_t *e = &v->earlier[i];
+        char hex[2 * AGENT_INCARNATION_LEN + 1];
+        s_hex(e->incarnation, AGENT_INCARNATION_LEN, hex);
+        printf("%s{\"incarnation\":\"%s\",\"base\":%" PRIu64 ",\"last_ack\":%" PRIu64
+               ",\"wire_last_ack\":%" PRIu64 ",\"retained\":%" PRId64 ",\"retained_from\":%" PRIu64
+               ",\"waiting\":%" PRId64 "}",
+               i ? "," : "", hex, e->base, e->last_ack, e->last_ack - e->base, e->retained,
+               e->retained_from, e->waiting);
+    }
+    printf("]");
 }
 
 static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
@@ -749,7 +773,9 @@ static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
         s_json_string(stdout, v->recent[i].text);
         printf("}");
     }
-    printf("],\"hub\":{\"endpoint\":");
+    printf("]");
+    s_earlier_json(v);
+    printf(",\"hub\":{\"endpoint\":");
     s_json_string(stdout, cfg->hub);
     printf(",\"curve\":%s,\"probed\":%s,\"answered\":%s", cfg->sec.curve ? "true" : "false",
            v->probe ? "true" : "false", v->answered ? "true" : "false");
@@ -792,6 +818,15 @@ static void s_status_text(const ro_agent_config_t *cfg, const status_view_t *v)
                (v->st.retained_bytes + 1023) / 1024);
     else
         printf("retained    0\n");
+    for (int i = 0; i < v->nearlier; i++) {
+        const agent_earlier_t *e = &v->earlier[i];
+        s_hex(e->incarnation, 8, hex);
+        printf("earlier     incarnation %s..., wire seq = seq - %" PRIu64 ": %" PRId64
+               " acknowledged event%s kept (seq %" PRIu64 "..%" PRIu64 ", last ack wire %" PRIu64
+               "), %" PRId64 " waiting to refill the hub\n",
+               hex, e->base, e->retained, e->retained == 1 ? "" : "s", e->retained_from,
+               e->last_ack, e->last_ack - e->base, e->waiting);
+    }
     printf("refused     %" PRId64 "\n", v->st.refused);
     for (int i = 0; i < v->nrecent; i++)
         printf("            seq %" PRIu64 " %s: %s\n", v->recent[i].seq,
@@ -841,7 +876,8 @@ static int s_cmd_status(const ro_agent_config_t *cfg, int argc, char **argv)
             printf("Usage: rollout-agent [--config FILE] status [--json] [--no-hub]\n"
                    "Shows the outbox's identity (legacy, or its incarnation and base: wire\n"
                    "seq = seq - base), events waiting, next seq, last ack, retained\n"
-                   "(acknowledged, kept to refill the hub) and refused events, and whether the\n"
+                   "(acknowledged, kept to refill the hub), the earlier identities it keeps\n"
+                   "events of (refilled under their own) and refused events, and whether the\n"
                    "hub answers a heartbeat within 2 s, asked in protocol version 2 and again\n"
                    "in 1 if refused (skipped with --no-hub). Exits 1 when the outbox cannot be\n"
                    "read or the hub is silent or refuses the unit.\n");

@@ -26,6 +26,8 @@
 #define REAUTH_FIRST_MS 5000      /* libzmq 4.3 gives up on an endpoint after a failed */
 #define REAUTH_MAX_MS 300000      /* handshake: connect again after this, doubling */
 #define RELEASE_QUIET_MS 500      /* give memory back after this long without traffic */
+/* earlier incarnations heartbeaten per round; the next round goes on with the others */
+#define EARLIER_HB_MAX 16
 
 struct agent_sender {
     ro_agent_config_t cfg;  /* copied at creation */
@@ -43,6 +45,15 @@ struct agent_sender {
     uint8_t store_id[AGENT_INCARNATION_LEN]; /* the hub store that acknowledged last */
     int v1_noted;                            /* the fall back to version 1 was logged */
     int v1_wait_noted;                       /* that this outbox waits for a version-2 hub was */
+    /* the earlier incarnation whose kept events are sent again (a refill of
+     * it: one at a time, the oldest first), within the same window */
+    agent_earlier_t lane;       /* its identity and range */
+    int lane_on;                /* lane names one */
+    int lane_dirty;             /* it may hold waiting events after lane_sent */
+    int lane_look;              /* an earlier incarnation may have events waiting: look */
+    uint64_t lane_acked;        /* its events up to this local seq are settled */
+    uint64_t lane_sent;         /* highest local seq of it sent in this pass (>= lane_acked) */
+    uint64_t hb_from;           /* the next heartbeat round's first earlier base */
     uint64_t limit;             /* events allowed in flight: window, or 1 after a timeout */
     int64_t rto_ms;             /* current resend timeout: resend_ms, doubled per timeout */
     int connected;              /* handshake done, no disconnect since */
@@ -102,10 +113,12 @@ static int s_connect(void *sock, const char *endpoint, char *err, size_t errlen)
 }
 
 /* Encode a heartbeat for unit into buf; returns its length or -1. Version
- * 2 says, in wire seqs of the current incarnation, what the outbox holds
- * acknowledged and keeps (st), and the agent's clock. */
+ * 2 says, in wire seqs of the incarnation st names, what the outbox holds
+ * acknowledged and keeps (st), and the agent's clock; an earlier
+ * incarnation's says no clock (agent_time 0): no agent records in it, and
+ * the hub does not take it for a second agent (PROTOCOL.md 5.9). */
 static int s_heartbeat_encode(const char *unit, const agent_outbox_stats_t *st, int version,
-                              uint8_t *buf, size_t cap)
+                              int earlier, uint8_t *buf, size_t cap)
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
@@ -120,7 +133,7 @@ static int s_heartbeat_encode(const char *unit, const agent_outbox_stats_t *st, 
         r.version = 2;
         memcpy(r.incarnation, st->incarnation, sizeof r.incarnation);
         r.last_ack = st->last_ack > st->base ? st->last_ack - st->base : 0;
-        r.agent_time = r.recorded_at;
+        r.agent_time = earlier ? 0 : r.recorded_at;
         r.retained = st->cur_retained > 0 ? (uint64_t)st->cur_retained : 0;
         r.retained_from = st->cur_retained_from > st->base ? st->cur_retained_from - st->base : 0;
     }
@@ -209,18 +222,29 @@ void agent_sender_destroy(agent_sender_t **self_p)
 
 /* ---- sending ----------------------------------------------------------- */
 
+/* Events sent and not settled yet, of the current incarnation and of the
+ * earlier one being refilled: they share the window. */
+static uint64_t s_inflight(const agent_sender_t *self)
+{
+    return self->sent_upto - self->acked + (self->lane_on ? self->lane_sent - self->lane_acked : 0);
+}
+
 /* Go back to the last ack: everything after it is sent again. */
 static void s_rewind(agent_sender_t *self, const char *why, int quiet)
 {
-    if (self->sent_upto > self->acked) {
+    if (s_inflight(self) > 0) {
         ro_log(quiet ? LOG_DEBUG : LOG_INFO,
                "%s: resending from seq %" PRIu64 " (%" PRIu64 " were in flight)", why,
-               self->acked + 1, self->sent_upto - self->acked);
+               self->lane_on && self->lane_sent > self->lane_acked ? self->lane_acked + 1
+                                                                   : self->acked + 1,
+               s_inflight(self));
         self->stats.rewinds++;
     }
     self->sent_upto = self->acked;
     self->dirty = 1;
     self->blocked = 0;
+    self->lane_sent = self->lane_acked;
+    self->lane_dirty = 1;
 }
 
 /* Nothing acknowledged for rto_ms: the hub is slow, paused or lost something.
@@ -262,7 +286,10 @@ static void s_release(agent_sender_t *self)
 
 typedef struct {
     agent_sender_t *self;
-    int stopped; /* a send failed: stop the pass */
+    int stopped;        /* a send failed: stop the pass */
+    const uint8_t *inc; /* the incarnation the events are sent under */
+    uint64_t base;      /* and its base */
+    uint64_t *sent;     /* the highest local seq sent of it */
 } s_pass_t;
 
 /* agent_outbox_each's callback: one event onto the wire, straight from the
@@ -272,8 +299,8 @@ static int s_send_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
     s_pass_t *pass = arg;
     agent_sender_t *self = pass->self;
     uint8_t wire[RO_FRAME_MAX];
-    if (self->proto >= 2) { /* the wire identity, stamped on the stored body */
-        int n = ro_report_stamp(body, len, seq - self->base, self->inc, wire, sizeof wire);
+    if (self->proto >= 2) { /* the wire identity, its own incarnation's, on the stored body */
+        int n = ro_report_stamp(body, len, seq - pass->base, pass->inc, wire, sizeof wire);
         if (n < 0) {
             if (ro_log_allow(&self->rl_trouble))
                 ro_log(LOG_ERR, "seq %" PRIu64 " does not fit a frame with its identity", seq);
@@ -282,7 +309,7 @@ static int s_send_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
         }
         body = wire, len = (size_t)n;
     }
-    if (self->sent_upto == self->acked)
+    if (s_inflight(self) == 0)
         self->progress_ms = ro_time_mono_ms(); /* a new flight starts its clock */
     if (zmq_send(self->sock, body, len, ZMQ_DONTWAIT) < 0) {
         if (errno == EAGAIN)
@@ -292,7 +319,7 @@ static int s_send_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
         pass->stopped = 1;
         return 1;
     }
-    self->sent_upto = seq;
+    *pass->sent = seq;
     self->stats.sent++;
     return 0;
 }
@@ -321,27 +348,86 @@ static int s_may_send(agent_sender_t *self)
     return 0;
 }
 
-/* Send what the window allows, oldest first. */
+static void s_read_failed(agent_sender_t *self)
+{
+    if (ro_log_allow(&self->rl_trouble))
+        ro_log(LOG_ERR, "cannot read the outbox: %s; will retry",
+               agent_outbox_errmsg(self->outbox));
+}
+
+/* Open a lane on the earlier incarnation holding the oldest event that
+ * waits to be sent again, if any: from its lowest waiting event. */
+static void s_lane_open(agent_sender_t *self)
+{
+    self->lane_look = 0; /* again after a refill, a drained lane, or at the next heartbeat */
+    agent_earlier_t e;
+    int rc = agent_outbox_earlier_next(self->outbox, &e);
+    if (rc < 0)
+        s_read_failed(self);
+    if (rc != 1 || e.waiting_from == 0)
+        return;
+    self->lane = e;
+    self->lane_on = 1;
+    self->lane_dirty = 1;
+    self->lane_acked = self->lane_sent = e.waiting_from - 1;
+}
+
+/* The lane's part of a pump: up to room of its waiting events (local
+ * seqs, each stamped with the lane's identity). A drained and settled lane
+ * makes way for the next one (opened at most once a pump: *opened).
+ * Returns how many were sent, or -1 when the pass stopped. */
+static int s_lane_pass(agent_sender_t *self, uint64_t room, int *opened)
+{
+    if (self->lane_on && !self->lane_dirty && self->lane_sent <= self->lane_acked) {
+        self->lane_on = 0;
+        self->lane_look = 1;
+    }
+    if (!self->lane_on && self->lane_look && !*opened) {
+        *opened = 1;
+        s_lane_open(self);
+    }
+    if (!self->lane_on || !self->lane_dirty)
+        return 0;
+    s_pass_t pass = {self, 0, self->lane.incarnation, self->lane.base, &self->lane_sent};
+    int n = agent_outbox_each_earlier(self->outbox, &self->lane, self->lane_sent, (size_t)room,
+                                      s_send_one, &pass);
+    if (n < 0)
+        s_read_failed(self);
+    if (n < 0 || pass.stopped)
+        return -1;
+    if ((uint64_t)n < room)
+        self->lane_dirty = 0;
+    return n;
+}
+
+/* Send what the window allows, oldest first: an earlier incarnation's
+ * refill, then the current one's events. */
 static void s_pump(agent_sender_t *self)
 {
-    while (self->dirty && !self->blocked && !self->stopping && s_may_send(self)) {
-        uint64_t inflight = self->sent_upto - self->acked;
+    int opened = 0;
+    while (!self->blocked && !self->stopping && s_may_send(self)) {
+        uint64_t inflight = s_inflight(self);
         if (inflight >= self->limit)
             return; /* stays dirty: the next ack opens the window */
         uint64_t room = self->limit - inflight;
         if (room > AGENT_SEND_BATCH)
             room = AGENT_SEND_BATCH;
-        s_pass_t pass = {self, 0};
-        int n = agent_outbox_each(self->outbox, self->sent_upto, (size_t)room, s_send_one, &pass);
+        int n = self->proto >= 2 ? s_lane_pass(self, room, &opened) : 0;
+        if (n < 0)
+            return;
+        if (n > 0) {
+            s_busy(self);
+            continue; /* the lane first, while it has events to send */
+        }
+        if (!self->dirty)
+            return;
+        s_pass_t pass = {self, 0, self->inc, self->base, &self->sent_upto};
+        n = agent_outbox_each(self->outbox, self->sent_upto, (size_t)room, s_send_one, &pass);
         if (n > 0)
             s_busy(self);
-        if (n < 0) {
-            if (ro_log_allow(&self->rl_trouble))
-                ro_log(LOG_ERR, "cannot read the outbox: %s; will retry",
-                       agent_outbox_errmsg(self->outbox));
-            return;
-        }
-        if (pass.stopped)
+        if (n < 0)
+            s_read_failed(self);
+        if (n < 0 || pass.stopped)
             return;
         if ((uint64_t)n < room) {
             self->dirty = 0;
@@ -350,8 +436,45 @@ static void s_pump(agent_sender_t *self)
     }
 }
 
+static void s_heartbeat_send(agent_sender_t *self, const agent_outbox_stats_t *st, int version,
+                             int earlier)
+{
+    uint8_t buf[RO_FRAME_MAX];
+    int len = s_heartbeat_encode(self->cfg.unit, st, version, earlier, buf, sizeof buf);
+    if (len > 0 && zmq_send(self->sock, buf, (size_t)len, ZMQ_DONTWAIT) < 0 && errno != EAGAIN &&
+        ro_log_allow(&self->rl_trouble))
+        ro_log(LOG_ERR, "heartbeat send failed: %s", zmq_strerror(errno));
+}
+
+/* The agent is the second copy of what its earlier incarnations keep: one
+ * heartbeat each (at most EARLIER_HB_MAX a round, the next round going on
+ * with the others), in version 2 only, so that the hub answers where it
+ * stands in each (its Ack; a refill when it holds less than their last
+ * ack, s_on_earlier_ack). */
+static void s_heartbeat_earlier(agent_sender_t *self)
+{
+    agent_earlier_t e[EARLIER_HB_MAX];
+    int n = agent_outbox_earlier(self->outbox, self->hb_from, e, EARLIER_HB_MAX);
+    if (n < 0) {
+        s_read_failed(self);
+        return;
+    }
+    self->hb_from = n == EARLIER_HB_MAX ? e[n - 1].base + 1 : 0;
+    for (int i = 0; i < n; i++) {
+        agent_outbox_stats_t st = {.depth = e[i].waiting,
+                                   .last_ack = e[i].last_ack,
+                                   .base = e[i].base,
+                                   .cur_retained = e[i].retained,
+                                   .cur_retained_from = e[i].retained_from};
+        memcpy(st.incarnation, e[i].incarnation, sizeof st.incarnation);
+        s_heartbeat_send(self, &st, 2, 1);
+    }
+    self->lane_look = 1; /* and look again for their waiting events (after a read error) */
+}
+
 /* The first heartbeat of a connection asks in version 2 (REVISION-2.md 6);
- * its answer settles the version until the next reconnect. */
+ * its answer settles the version until the next reconnect, and those of
+ * the earlier incarnations follow it in version 2. */
 static void s_heartbeat(agent_sender_t *self)
 {
     agent_outbox_stats_t st;
@@ -359,11 +482,9 @@ static void s_heartbeat(agent_sender_t *self)
         self->next_seq = st.next_seq;
     else
         memset(&st, 0, sizeof st), memcpy(st.incarnation, self->inc, sizeof self->inc);
-    uint8_t buf[RO_FRAME_MAX];
-    int len = s_heartbeat_encode(self->cfg.unit, &st, self->proto == 1 ? 1 : 2, buf, sizeof buf);
-    if (len > 0 && zmq_send(self->sock, buf, (size_t)len, ZMQ_DONTWAIT) < 0 && errno != EAGAIN &&
-        ro_log_allow(&self->rl_trouble))
-        ro_log(LOG_ERR, "heartbeat send failed: %s", zmq_strerror(errno));
+    s_heartbeat_send(self, &st, self->proto == 1 ? 1 : 2, 0);
+    if (self->proto == 2)
+        s_heartbeat_earlier(self);
     self->next_hb_ms = ro_time_mono_ms() + (int64_t)self->cfg.heartbeat_s * 1000;
 }
 
@@ -476,6 +597,7 @@ static void s_switch(agent_sender_t *self, const char *why)
            "two agents for this unit: find the other one",
            why, self->cfg.unit, hex, moved, ro_s((uint64_t)moved));
     self->stats.switches++;
+    self->next_hb_ms = ro_time_mono_ms(); /* say at once which incarnation this agent records in */
     self->acked = self->base;
     self->sent_upto = self->base; /* nothing of the new identity is in flight */
     s_rewind(self, "new identity", 1);
@@ -517,7 +639,7 @@ static void s_refill(agent_sender_t *self, uint64_t w)
            " of this identity) are no longer kept here (beyond retain_days or retain_max_mb, "
            "or refused) and cannot be refilled: restore the hub's store from a newer backup "
            "to get them back",
-           rf.lost, w + 1 - b, rf.lost_to - b);
+           rf.lost, rf.lost_from - b, rf.lost_to - b);
     s_switch(self, "the hub's store lost events this outbox no longer keeps, and would wait "
                    "for them before storing the next");
 }
@@ -544,7 +666,7 @@ static void s_on_ack2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t seen)
         agent_outbox_stats_t st;
         if (s_load_identity(self, &st) != 0)
             return;
-        if (w >= self->next_seq && st.depth == 0) {
+        if (w >= self->next_seq && st.cur_depth == 0) {
             snprintf(why, sizeof why,
                      "the hub holds seq %" PRIu64 " of this identity, beyond the %" PRIu64
                      " this outbox ever numbered",
@@ -565,7 +687,7 @@ static void s_on_ack2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t seen)
          * which switches after acknowledging what came before it); with
          * none waiting, draw a new identity now */
         agent_outbox_stats_t st;
-        if (s_load_identity(self, &st) == 0 && st.depth == 0) {
+        if (s_load_identity(self, &st) == 0 && st.cur_depth == 0) {
             snprintf(why, sizeof why,
                      "the hub holds other content under seq %" PRIu64 " of this identity than "
                      "this outbox",
@@ -583,6 +705,151 @@ static void s_on_ack2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t seen)
     if (w > self->acked)
         s_on_ack(self, w);
     s_on_seen(self, seen);
+}
+
+/* ---- earlier incarnations: the second copy of what they keep ------------ */
+
+/* The hub holds earlier incarnation e up to local seq upto, ours: its
+ * waiting events up to there are acknowledged again. */
+static void s_earlier_acked(agent_sender_t *self, agent_earlier_t *e, uint64_t upto)
+{
+    if (agent_outbox_ack_earlier(self->outbox, e, upto, ro_time_now()) != 0) {
+        if (ro_log_allow(&self->rl_trouble))
+            ro_log(LOG_ERR,
+                   "cannot record the ack of an earlier identity's seq %" PRIu64
+                   ": %s; the next ack retries",
+                   upto - e->base, agent_outbox_errmsg(self->outbox));
+        return;
+    }
+    if (upto > e->last_ack) {
+        self->stats.acked += upto - e->last_ack;
+        e->last_ack = upto;
+    }
+    s_busy(self);
+    if (!self->lane_on || memcmp(self->lane.incarnation, e->incarnation, sizeof e->incarnation) ||
+        upto <= self->lane_acked)
+        return;
+    self->lane_acked = upto;
+    if (self->lane_sent < upto)
+        self->lane_sent = upto;
+    self->lane_dirty = 1;
+    self->progress_ms = ro_time_mono_ms();
+    s_open_window(self);
+}
+
+/* The hub holds earlier incarnation e only up to local seq w, below what
+ * it acknowledged before: its store was restored or lost writes. Its kept
+ * events above w wait again and go out under their own identity. */
+static void s_refill_earlier(agent_sender_t *self, agent_earlier_t *e, uint64_t w)
+{
+    agent_refill_t rf;
+    if (agent_outbox_refill_earlier(self->outbox, e, w, &rf) != 0) {
+        if (ro_log_allow(&self->rl_trouble))
+            ro_log(LOG_ERR, "cannot refill the hub's store: %s; the next heartbeat retries",
+                   agent_outbox_errmsg(self->outbox));
+        return;
+    }
+    if (rf.was_ack <= w)
+        return;
+    char hex[17];
+    s_hex8(e->incarnation, hex);
+    uint64_t b = e->base;
+    ro_log(LOG_ERR,
+           "the hub's store is behind: it holds unit %s's events only up to seq %" PRIu64
+           " of an earlier identity of this outbox (incarnation %s...) but acknowledged up to "
+           "%" PRIu64 " before (its store restored from a backup, or its last writes lost); "
+           "resending the %" PRId64 " kept event%s above it under that identity",
+           self->cfg.unit, w - b, hex, rf.was_ack - b, rf.n, ro_s((uint64_t)rf.n));
+    self->stats.refills++;
+    if (self->lane_on && !memcmp(self->lane.incarnation, e->incarnation, sizeof e->incarnation))
+        self->lane_on = 0; /* opened again from its lowest waiting event */
+    self->lane_look = 1;
+    s_busy(self);
+    if (rf.lost > 0)
+        ro_log(LOG_ERR,
+               "%" PRIu64 " events of that identity (seq %" PRIu64 "..%" PRIu64
+               ") cannot be refilled: seq %" PRIu64 " is no longer kept here (beyond "
+               "retain_days or retain_max_mb, or refused), and the hub takes nothing of that "
+               "identity beyond it; restore the hub's store from a newer backup to get them back",
+               rf.lost, rf.lost_from - b, rf.lost_to - b, rf.lost_from - b);
+}
+
+/* A version-2 Ack of an earlier incarnation (s_heartbeat_earlier, or a
+ * refill). upto below its last ack: the hub's store is behind, a refill.
+ * Otherwise what it holds of ours is acknowledged again: up to upto when
+ * the content there is ours (its hash), and up to `seen`. Nothing here
+ * draws a new identity or renumbers: an earlier incarnation takes nothing
+ * new, and the hub answers each of its events (seen, or REASON_IDENTITY). */
+static void s_on_earlier_ack(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t seen)
+{
+    agent_earlier_t e;
+    agent_event_state_t es;
+    if (agent_outbox_earlier_find(self->outbox, m->incarnation, &e) != 1)
+        return; /* nothing of it is kept (any more) */
+    if (m->seq > (uint64_t)INT64_MAX - e.base || seen > (uint64_t)INT64_MAX - e.base)
+        return; /* no sequence comes near: not an ack to believe */
+    uint64_t w = m->seq + e.base;
+    if (w < e.last_ack) {
+        s_refill_earlier(self, &e, w);
+        return;
+    }
+    if (e.waiting == 0)
+        return;
+    if (w > e.last_ack && agent_outbox_find_earlier(self->outbox, &e, w, &es) == 1) {
+        if (!es.hash || !m->upto_hash || es.hash == m->upto_hash)
+            s_earlier_acked(self, &e, w);
+        else if (ro_log_allow(&self->rl_trouble))
+            ro_log(LOG_WARNING,
+                   "the hub holds other content under seq %" PRIu64 " of an earlier identity "
+                   "of this outbox than it keeps: another holder's; its events there are sent "
+                   "again and answered one by one",
+                   m->seq);
+    }
+    if (seen > 0 && agent_outbox_find_earlier(self->outbox, &e, seen + e.base, &es) == 1 &&
+        es.waiting)
+        s_earlier_acked(self, &e, seen + e.base); /* earlier ones were answered first */
+}
+
+/* A version-2 refusal about seq m->seq of an earlier incarnation, mapped
+ * to the local seq in *local. Of an event that waits to be sent again: a
+ * final one is set aside as usual (returns 0), one that is not stays
+ * (returns 0); REASON_IDENTITY (another holder's report under its seq, or
+ * the hub takes nothing more under it) sets it aside too: it cannot be
+ * stored under its identity, and a new identity for it could count it
+ * twice (a copy of this outbox, which holds it too, would do the same).
+ * Returns 1 when handled here (or about nothing waiting: ignored). */
+static int s_earlier_refusal(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t *local)
+{
+    agent_earlier_t e;
+    agent_event_state_t es;
+    if (agent_outbox_earlier_find(self->outbox, m->incarnation, &e) != 1 ||
+        m->seq > (uint64_t)INT64_MAX - e.base)
+        return 1;
+    *local = m->seq + e.base;
+    if (agent_outbox_find_earlier(self->outbox, &e, *local, &es) != 1 || !es.waiting)
+        return 1;
+    if (m->reason != RO_REASON_IDENTITY)
+        return 0;
+    int lane =
+        self->lane_on && !memcmp(self->lane.incarnation, e.incarnation, sizeof e.incarnation);
+    if (lane && *local > self->lane_acked + 1)
+        s_earlier_acked(self, &e, *local - 1); /* sent before it, and taken (as for ours) */
+    if (agent_outbox_refuse(self->outbox, *local, m->reason, m->text, ro_time_now()) != 0)
+        return 1; /* a read or write error: it stays, and comes back */
+    self->stats.refused++;
+    if (lane && self->lane_acked + 1 == *local) { /* settled: the lane goes on past it */
+        self->lane_acked = *local;
+        if (self->lane_sent < self->lane_acked)
+            self->lane_sent = self->lane_acked;
+    }
+    if (ro_log_allow(&self->rl_refusal))
+        ro_log(LOG_ERR,
+               "the hub refused seq %" PRIu64 " of an earlier identity of this outbox "
+               "(identity): %s; another holder's report is under that seq: this event, "
+               "acknowledged before, is kept in the refused table (seq %" PRIu64
+               "), never resent. Ask the hub's operator",
+               m->seq, m->text, *local);
+    return 1;
 }
 
 /* A heartbeat refused for its version: a revision-1 hub. Speak version 1
@@ -616,6 +883,7 @@ static int s_ack_counts(agent_sender_t *self, const ro_hubmsg_t *m)
         s_hex8(self->inc, hex);
         ro_log(LOG_INFO, "the hub speaks protocol version %u: sending under incarnation %s...",
                m->hub_version, hex);
+        s_heartbeat_earlier(self); /* where the hub stands in each earlier one too */
     }
     if (self->proto == 1)
         return self->legacy && self->base == 0;
@@ -631,10 +899,10 @@ static int s_ack_counts(agent_sender_t *self, const ro_hubmsg_t *m)
     return memcmp(m->incarnation, self->inc, sizeof self->inc) == 0;
 }
 
-/* A version-2 refusal is about a wire seq of an incarnation: of another
- * one (answers still in flight after a switch) it is ignored; of ours it is
- * mapped to the local seq in *local. REASON_IDENTITY for a waiting event
- * makes a new identity. Returns 1 when handled here. */
+/* A version-2 refusal is about a wire seq of an incarnation: of an earlier
+ * one, s_earlier_refusal says; of another (answers still in flight) it is
+ * ignored; of ours it is mapped to the local seq in *local. REASON_IDENTITY
+ * for a waiting event makes a new identity. Returns 1 when handled here. */
 static int s_refusal_v2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t *local)
 {
     *local = m->seq;
@@ -645,7 +913,7 @@ static int s_refusal_v2(agent_sender_t *self, const ro_hubmsg_t *m, uint64_t *lo
     if (self->proto == 1)
         return 0;
     if (memcmp(m->incarnation, self->inc, sizeof self->inc) != 0)
-        return 1;
+        return s_earlier_refusal(self, m, local);
     *local = m->seq + self->base;
     if (m->reason != RO_REASON_IDENTITY)
         return 0;
@@ -729,13 +997,39 @@ static void s_on_refusal(agent_sender_t *self, const ro_hubmsg_t *in)
     }
 }
 
+/* Acks of one incarnation, coalesced: the highest, and the highest seen. */
+typedef struct {
+    int have;
+    ro_hubmsg_t best;
+    uint64_t seen;
+} s_acks_t;
+
+static void s_acks_add(s_acks_t *a, const ro_hubmsg_t *m)
+{
+    if (!a->have || m->seq > a->best.seq)
+        a->best = *m;
+    if (m->seen > a->seen)
+        a->seen = m->seen;
+    a->have = 1;
+}
+
+/* An ack of an earlier incarnation: coalesced with those of the same one
+ * in *old; another one's applies those first. */
+static void s_earlier_add(agent_sender_t *self, s_acks_t *old, const ro_hubmsg_t *m)
+{
+    if (old->have && memcmp(old->best.incarnation, m->incarnation, sizeof m->incarnation)) {
+        s_on_earlier_ack(self, &old->best, old->seen);
+        memset(old, 0, sizeof *old);
+    }
+    s_acks_add(old, m);
+}
+
 /* Handle what is waiting on the socket: refusals at once (before the ack
- * that covers them forgets the event), acks coalesced into one transaction. */
+ * that covers them forgets the event), acks coalesced into one transaction
+ * per incarnation. */
 static void s_on_hub(agent_sender_t *self)
 {
-    ro_hubmsg_t best;
-    uint64_t seen = 0;
-    int have_ack = 0;
+    s_acks_t cur = {0}, old = {0};
     uint8_t buf[RO_FRAME_MAX + 1];
     for (int i = 0; i < DRAIN_MAX; i++) {
         int n = zmq_recv(self->sock, buf, sizeof buf, ZMQ_DONTWAIT);
@@ -756,23 +1050,23 @@ static void s_on_hub(agent_sender_t *self)
                        m.unit, self->cfg.unit);
             continue;
         }
-        if (m.kind == RO_HUBMSG_REFUSAL) {
+        if (m.kind == RO_HUBMSG_REFUSAL)
             s_on_refusal(self, &m);
-        } else if (s_ack_counts(self, &m)) {
-            if (!have_ack || m.seq > best.seq)
-                best = m;
-            if (m.seen > seen)
-                seen = m.seen;
-            have_ack = 1;
-        }
+        else if (s_ack_counts(self, &m))
+            s_acks_add(&cur, &m);
+        else if (self->proto == 2 && m.hub_version >= 2)
+            s_earlier_add(self, &old, &m);
     }
-    if (!have_ack)
+    if (cur.have || old.have)
+        s_key_accepted(self, S_KEY_REPORTS);
+    if (old.have)
+        s_on_earlier_ack(self, &old.best, old.seen);
+    if (!cur.have)
         return;
-    s_key_accepted(self, S_KEY_REPORTS);
     if (self->proto == 1)
-        s_on_ack(self, best.seq);
-    else if (memcmp(best.incarnation, self->inc, sizeof self->inc) == 0)
-        s_on_ack2(self, &best, seen); /* unless a refusal above made a new identity */
+        s_on_ack(self, cur.best.seq);
+    else if (memcmp(cur.best.incarnation, self->inc, sizeof self->inc) == 0)
+        s_on_ack2(self, &cur.best, cur.seen); /* unless a refusal above made a new identity */
 }
 
 /* After a failed handshake libzmq 4.3 may stop reconnecting (always after a
@@ -837,7 +1131,7 @@ static void s_on_monitor(agent_sender_t *self)
                 ro_log(LOG_WARNING,
                        "lost the connection to the hub; %" PRIu64
                        " event%s unacknowledged; reconnecting",
-                       self->sent_upto - self->acked, ro_s(self->sent_upto - self->acked));
+                       s_inflight(self), ro_s(s_inflight(self)));
                 self->connected = 0;
                 self->proto = 0;
                 self->down_since_ms = now;
@@ -893,11 +1187,11 @@ static int64_t s_poll_timeout(const agent_sender_t *self, int64_t now)
         timeout = self->stop_by_ms - now;
     } else {
         timeout = s_min(self->cfg.poll_ms, self->next_hb_ms - now);
-        if (self->sent_upto > self->acked)
+        if (s_inflight(self) > 0)
             timeout = s_min(timeout, self->progress_ms + self->rto_ms - now);
         if (self->reauth_ms)
             timeout = s_min(timeout, self->reauth_ms - now);
-        if (self->release_ms && self->sent_upto == self->acked)
+        if (self->release_ms && s_inflight(self) == 0)
             timeout = s_min(timeout, self->release_ms - now);
     }
     return timeout < 0 ? 0 : timeout;
@@ -914,11 +1208,10 @@ static void s_on_stop(agent_sender_t *self, int stop_fd)
         return;
     self->stopping = 1;
     self->stop_by_ms = ro_time_mono_ms() + AGENT_STOP_GRACE_MS;
-    if (self->connected && self->sent_upto > self->acked)
+    if (self->connected && s_inflight(self) > 0)
         ro_log(LOG_INFO,
                "stopping: waiting up to %d ms for the hub to acknowledge %" PRIu64 " event%s",
-               AGENT_STOP_GRACE_MS, self->sent_upto - self->acked,
-               ro_s(self->sent_upto - self->acked));
+               AGENT_STOP_GRACE_MS, s_inflight(self), ro_s(s_inflight(self)));
 }
 
 /* The run loop's timers, after each wake: reconnect after a refusal,
@@ -933,12 +1226,12 @@ static void s_on_timers(agent_sender_t *self, int64_t now)
     }
     if (now >= self->next_hb_ms)
         s_heartbeat(self);
-    if (self->sent_upto > self->acked && now - self->progress_ms >= self->rto_ms)
+    if (s_inflight(self) > 0 && now - self->progress_ms >= self->rto_ms)
         s_timeout(self);
     int changed = agent_outbox_changed(self->outbox);
     if (changed != 0)
         self->dirty = 1; /* new records, or a read error worth retrying */
-    if (self->release_ms && now >= self->release_ms && self->sent_upto == self->acked)
+    if (self->release_ms && now >= self->release_ms && s_inflight(self) == 0)
         s_release(self);
     if (!self->connected && now >= self->down_note_ms) {
         int64_t depth = agent_outbox_depth(self->outbox);
@@ -960,6 +1253,7 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
     int64_t now = ro_time_mono_ms();
     self->acked = self->sent_upto = st.last_ack;
     self->dirty = 1;
+    self->lane_look = 1; /* a refill of an earlier incarnation a stop interrupted */
     s_open_window(self);
     self->down_since_ms = now;
     self->down_note_ms = now + DOWN_FIRST_NOTE_MS;
@@ -977,7 +1271,7 @@ int agent_sender_run(agent_sender_t *self, int stop_fd)
     for (;;) {
         now = ro_time_mono_ms();
         if (self->stopping &&
-            (self->sent_upto <= self->acked || !self->connected || now >= self->stop_by_ms))
+            (s_inflight(self) == 0 || !self->connected || now >= self->stop_by_ms))
             break;
         s_pump(self);
 
@@ -1025,7 +1319,7 @@ static int s_probe_once(void *sock, const ro_agent_config_t *cfg, const agent_ou
                         int version, int64_t deadline, ro_hubmsg_t *m, char *err, size_t errlen)
 {
     uint8_t buf[RO_FRAME_MAX + 1];
-    int len = s_heartbeat_encode(cfg->unit, st, version, buf, sizeof buf);
+    int len = s_heartbeat_encode(cfg->unit, st, version, 0, buf, sizeof buf);
     if (len < 0) {
         snprintf(err, errlen, "cannot encode a heartbeat");
         return -1;

@@ -2,8 +2,10 @@
  * in this process that answers as docs/REVISION-2.md's revision-2 hub does
  * (or refuses version 2 as a revision-1 hub): version negotiation and the
  * fall back, a non-legacy outbox that never speaks version 1, a new identity
- * on REASON_IDENTITY and on an Ack whose hash is not ours, and the refill of
- * a hub whose store is behind. The sender runs in a thread of its own. */
+ * on REASON_IDENTITY and on an Ack whose hash is not ours, the refill of
+ * a hub whose store is behind, of the current incarnation and of earlier
+ * ones (each under its own identity). The sender runs in a thread of its
+ * own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,7 +38,9 @@ typedef struct {
     uint8_t id[RO_INCARNATION_LEN];
     uint64_t last;
     uint64_t hash[MAX_SEQ + 1];
-    int contested; /* an identity refusal was sent: nothing new is taken */
+    int contested;  /* an identity refusal was sent: nothing new is taken */
+    int heartbeats; /* heartbeats of it received */
+    int clockless;  /* of which without the agent's clock (an earlier incarnation's) */
 } fake_inc_t;
 
 typedef struct {
@@ -108,7 +112,10 @@ static void s_answer_v2(fake_hub_t *h, const ro_report_t *r, ro_hubmsg_t *m)
 {
     fake_inc_t *in = s_inc(h, r->incarnation);
     memcpy(m->incarnation, r->incarnation, RO_INCARNATION_LEN);
-    if (r->kind != RO_KIND_HEARTBEAT) {
+    if (r->kind == RO_KIND_HEARTBEAT) {
+        in->heartbeats++;
+        in->clockless += r->agent_time == 0;
+    } else {
         uint64_t hash = ro_report_hash(r);
         assert_true(r->seq <= MAX_SEQ);
         if (r->seq == in->last + 1 && !in->contested) {
@@ -455,6 +462,112 @@ static void test_ran_ahead_nothing_waiting_switches(void **state)
     assert_int_equal(f->hub.reports_v1 + f->hub.reports_v2, 0);
 }
 
+/* The hash of local seq `seq` of earlier incarnation e, as the outbox has it. */
+static uint64_t s_earlier_hash(agent_outbox_t *ob, const agent_earlier_t *e, uint64_t seq)
+{
+    agent_event_state_t es;
+    assert_int_equal(agent_outbox_find_earlier(ob, e, seq, &es), 1);
+    return es.hash;
+}
+
+/* Two switches leave two earlier incarnations, X (base 0: seqs 1, 2) and Y
+ * (base 2: seqs 3..5, wire 1..3), all acknowledged, and a current one Z
+ * (seq 6, waiting). The hub's store was restored: it holds X whole but Y
+ * only up to wire 1. The agent heartbeats each earlier incarnation (without
+ * its clock: no agent records in them) and refills Y under Y's own identity
+ * and wire seqs; Y's acks acknowledge Y's events again and nothing else's;
+ * X is left as it is, and Z's event goes out under Z. */
+static void test_earlier_refilled_under_its_identity(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f);
+    s_record(f, ob, 2, 1, NULL);
+    assert_int_equal(agent_outbox_ack(ob, 2, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0);
+    s_record(f, ob, 3, 10, NULL);
+    assert_int_equal(agent_outbox_ack(ob, 5, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0);
+    s_record(f, ob, 1, 20, NULL);
+    agent_earlier_t e[4];
+    assert_int_equal(agent_outbox_earlier(ob, 0, e, 4), 2);
+    assert_int_equal(e[1].base, 2);
+    fake_inc_t *x = s_inc(&f->hub, e[0].incarnation), *y = s_inc(&f->hub, e[1].incarnation);
+    uint64_t want[6];
+    for (uint64_t seq = 1; seq <= 5; seq++)
+        want[seq] = s_earlier_hash(ob, &e[seq <= 2 ? 0 : 1], seq);
+    x->last = 2, x->hash[1] = want[1], x->hash[2] = want[2];
+    y->last = 1, y->hash[1] = want[3];
+    agent_outbox_stats_t st0, st;
+    assert_int_equal(agent_outbox_stats(ob, &st0), 0);
+    agent_outbox_destroy(&ob);
+
+    s_run(f, 2000);
+    assert_int_equal(y->last, 3); /* wire 2 and 3: local 4 and 5, under Y */
+    assert_true(y->hash[2] == want[4] && y->hash[3] == want[5]);
+    assert_int_equal(x->last, 2);
+    assert_int_equal(s_inc(&f->hub, st0.incarnation)->last, 1);
+    assert_int_equal(f->hub.reports_v2, 3);
+    assert_true(x->heartbeats > 0 && x->clockless == x->heartbeats);
+    assert_true(y->heartbeats > 0 && y->clockless == y->heartbeats);
+    fake_inc_t *z = s_inc(&f->hub, st0.incarnation);
+    assert_true(z->heartbeats > 0 && z->clockless == 0);
+    s_stats(f, &st);
+    assert_memory_equal(st.incarnation, st0.incarnation, RO_INCARNATION_LEN);
+    assert_int_equal(st.base, 5);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(st.last_ack, 6);
+    assert_int_equal(st.retained, 6);
+    ob = s_open(f);
+    assert_int_equal(agent_outbox_earlier(ob, 0, e, 4), 2);
+    assert_int_equal(e[0].last_ack, 2);
+    assert_int_equal(e[1].last_ack, 5);
+    assert_int_equal(e[1].waiting, 0);
+    assert_int_equal(e[1].retained, 3);
+    agent_outbox_destroy(&ob);
+}
+
+/* The hub takes nothing more under an earlier incarnation (contested in
+ * this run of the hub: another holder's report under one of its seqs): its
+ * refill is refused REASON_IDENTITY. The refused events are set aside, and
+ * nothing draws a new identity or renumbers: the current incarnation and
+ * its events go on as they were. */
+static void test_earlier_identity_sets_aside(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f);
+    s_record(f, ob, 4, 1, NULL);
+    assert_int_equal(agent_outbox_ack(ob, 4, ro_time_now()), 0);
+    assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* base 4 */
+    s_record(f, ob, 2, 10, NULL);
+    agent_earlier_t e;
+    assert_int_equal(agent_outbox_earlier(ob, 0, &e, 1), 1);
+    fake_inc_t *x = s_inc(&f->hub, e.incarnation);
+    x->last = 2, x->hash[1] = s_earlier_hash(ob, &e, 1), x->hash[2] = s_earlier_hash(ob, &e, 2);
+    x->contested = 1;
+    agent_outbox_stats_t st0, st;
+    assert_int_equal(agent_outbox_stats(ob, &st0), 0);
+    agent_outbox_destroy(&ob);
+
+    s_run(f, 2000);
+    s_stats(f, &st);
+    assert_memory_equal(st.incarnation, st0.incarnation, RO_INCARNATION_LEN);
+    assert_int_equal(st.base, 4);
+    assert_int_equal(st.next_seq, 7);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(st.refused, 2); /* 3 and 4 */
+    assert_int_equal(s_inc(&f->hub, st0.incarnation)->last, 2);
+    assert_int_equal(x->last, 2);
+    ob = s_open(f);
+    assert_int_equal(agent_outbox_earlier_find(ob, e.incarnation, &e), 1);
+    assert_int_equal(e.last_ack, 2);
+    assert_int_equal(e.waiting, 0);
+    agent_refusal_t rs[4];
+    assert_int_equal(agent_outbox_refused_last(ob, rs, 4), 2);
+    assert_int_equal(rs[0].seq, 4);
+    assert_int_equal(rs[0].reason, RO_REASON_IDENTITY);
+    agent_outbox_destroy(&ob);
+}
+
 int main(void)
 {
     ro_log_init("test_sender", LOG_WARNING);
@@ -468,6 +581,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_behind_refilled, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ran_ahead_nothing_waiting_switches, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_earlier_refilled_under_its_identity, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_earlier_identity_sets_aside, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
