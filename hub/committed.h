@@ -81,12 +81,14 @@ typedef struct {
      * behind_ack, the store has only behind_have of that incarnation */
     int64_t behind_since;
     uint64_t behind_ack, behind_have;
-    uint64_t behind_inc; /* the incarnation that is behind (its first 8 bytes): only its
-                            own heartbeat clears the flag */
-    int64_t skew_since;  /* the agent's clock is off by skew seconds (its - the hub's) */
+    uint64_t behind_inc;  /* the incarnation that is behind (its first 8 bytes): only its
+                             own heartbeat clears the flag */
+    int64_t behind_heard; /* when a message of behind_inc was last heard */
+    int64_t skew_since;   /* the agent's clock is off by skew seconds (its - the hub's) */
     int64_t skew;
-    /* the two incarnations heard last (the first 8 bytes; legacy: 0), and
-     * when: both within HUB_TWO_AGENTS_S of each other is two agents */
+    /* the two incarnations an agent said it records in last (the first 8
+     * bytes; legacy: 0), and when: both within HUB_TWO_AGENTS_S of each
+     * other is two agents */
     uint64_t inc_a, inc_b;
     int64_t heard_a, heard_b;
     int64_t two_since;

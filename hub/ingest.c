@@ -623,7 +623,10 @@ static void s_touch(hub_ingest_t *self, size_t mi, const s_ident_t *id, const ro
         self->touch_gen[unit] = self->gen;
         self->touch_head[unit] = NO_PAIR;
     }
-    for (uint32_t p = self->touch_head[unit]; p != NO_PAIR; p = self->pairs[p].next) {
+    /* heartbeats of incarnations the store never held all have INC_UNKNOWN:
+     * each gets its own ack, which names it */
+    for (uint32_t p = self->touch_head[unit]; p != NO_PAIR && id->inc != INC_UNKNOWN;
+         p = self->pairs[p].next) {
         const s_msg_t *o = &self->msgs[self->pairs[p].msg];
         if (self->pairs[p].inc == id->inc && self->pairs[p].v2 == v2 && o->rid_len == m->rid_len &&
             memcmp(self->arena + o->rid_off, self->arena + m->rid_off, m->rid_len) == 0)
@@ -875,18 +878,46 @@ static void s_held_commit(hub_ingest_t *self)
                (unsigned long long)self->held_clock);
 }
 
-/* A unit heard under incarnation id (NULL: legacy): two incarnations heard
- * within HUB_TWO_AGENTS_S of each other flag the unit (two agents). */
-static void s_heard(hub_ingest_t *self, size_t unit, const uint8_t *id, int64_t now)
+/* How a message makes its incarnation heard (two agents, PROTOCOL.md 5.9). */
+enum {
+    S_HEARD_NOT = 0,   /* an earlier incarnation's heartbeat: no agent records in it */
+    S_HEARD_KEEP = 1,  /* a report: keeps an incarnation heard, adds none */
+    S_HEARD_AGENT = 2, /* a heartbeat of the incarnation its agent records in */
+};
+
+/* How r makes its incarnation heard: a heartbeat without the agent's
+ * clock (version 2) is an earlier incarnation's. */
+static int s_heard_how(const ro_report_t *r)
+{
+    if (r->kind != RO_KIND_HEARTBEAT)
+        return S_HEARD_KEEP;
+    return r->version < 2 || r->agent_time ? S_HEARD_AGENT : S_HEARD_NOT;
+}
+
+/* A message of incarnation id (NULL: legacy), heard as `how` says: two
+ * incarnations their agents said they record in (a heartbeat with the
+ * agent's clock), heard within HUB_TWO_AGENTS_S of each other, flag the
+ * unit (two agents). A report keeps its incarnation heard but adds none,
+ * and an earlier incarnation's heartbeat (no clock) is not heard at all:
+ * an agent refilling what it keeps of an incarnation it left is one agent.
+ * Any message of the incarnation the store is behind keeps that one heard
+ * (s_gone). */
+static void s_heard(hub_ingest_t *self, size_t unit, const uint8_t *id, int how, int64_t now)
 {
     hub_unit_flags_t *fl = &self->flags[unit];
     uint64_t key = 0;
     if (!s_legacy(id))
         memcpy(&key, id, sizeof key);
+    if (fl->behind_since && key == fl->behind_inc)
+        fl->behind_heard = now;
+    if (how == S_HEARD_NOT)
+        return;
     if (fl->heard_a && key == fl->inc_a)
         fl->heard_a = now;
     else if (fl->heard_b && key == fl->inc_b)
         fl->heard_b = now;
+    else if (how != S_HEARD_AGENT)
+        return;
     else if (fl->heard_a <= fl->heard_b)
         fl->inc_a = key, fl->heard_a = now;
     else
@@ -913,14 +944,11 @@ static void s_heard(hub_ingest_t *self, size_t unit, const uint8_t *id, int64_t 
     }
 }
 
-/* True when the incarnation whose first 8 bytes are inc8 has not been
- * heard for HUB_TWO_AGENTS_S (its agent drew a new one, or stopped). */
-static int s_gone(const hub_unit_flags_t *fl, uint64_t inc8, int64_t now)
+/* True when the incarnation the store is behind has not been heard for
+ * HUB_TWO_AGENTS_S (its agent drew a new one past what it lost, or stopped). */
+static int s_gone(const hub_unit_flags_t *fl, int64_t now)
 {
-    int64_t heard = fl->heard_a && fl->inc_a == inc8   ? fl->heard_a
-                    : fl->heard_b && fl->inc_b == inc8 ? fl->heard_b
-                                                       : 0;
-    return now - heard > HUB_TWO_AGENTS_S;
+    return now - fl->behind_heard > HUB_TWO_AGENTS_S;
 }
 
 /* The store is behind what a version-2 heartbeat's agent holds
@@ -992,10 +1020,11 @@ static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, in
         fl->behind_ack = r->last_ack;
         fl->behind_have = have;
         fl->behind_inc = inc8;
+        fl->behind_heard = now;
         int rc = s_lost(self, id, r, now, err, errlen);
         if (rc)
             return rc;
-    } else if (fl->behind_since && (fl->behind_inc == inc8 || s_gone(fl, fl->behind_inc, now))) {
+    } else if (fl->behind_since && (fl->behind_inc == inc8 || s_gone(fl, now))) {
         fl->behind_since = 0;
         self->c.behind_units--;
         ro_log(LOG_NOTICE, "unit %s: the store has again everything its agent holds acknowledged",
@@ -1224,7 +1253,7 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
     s_dirty(self, unit);
     /* version 1 speaks for the unit's legacy incarnation, whatever it sends */
     const uint8_t *inc = r.version >= 2 ? r.incarnation : NULL;
-    s_heard(self, unit, inc, now);
+    s_heard(self, unit, inc, s_heard_how(&r), now);
 
     /* what decoded but broke a limit is refused like an invalid report: by
      * name, and at the next seq it uses that seq up */

@@ -55,7 +55,10 @@ print("# a resend acknowledged with seen; other content under A's seq 1 refused 
 hb = v2_ack(c.send_acked(heartbeat(A, last_ack=1, agent_time=AT).SerializeToString(), 1, "A's heartbeat"),
             A, 1, "A's heartbeat")
 rc.expect(hb.upto_hash, a1.upto_hash, "A's heartbeat: the hash at upto")
-got = c.exchange(heartbeat(C).SerializeToString(), lambda g: c.acks(g) or c.refusals(g), "C's heartbeat")
+# another agent, recording under C (a heartbeat with its clock: one without
+# speaks for an earlier incarnation, which no agent records in): two agents
+got = c.exchange(heartbeat(C, agent_time=AT).SerializeToString(), lambda g: c.acks(g) or c.refusals(g),
+                 "C's heartbeat")
 rc.check(not c.refusals(got), f"C's heartbeat refused: {rc.describe(got)}")
 hc = c.acks(got)[-1]
 rc.expect((hc.upto, hc.upto_hash, hc.incarnation, hc.hub_version), (0, 0, C, 2),

@@ -507,6 +507,20 @@ static ro_report_t s_v2(uint8_t b, uint64_t seq, uint32_t total)
     return r;
 }
 
+/* A version-2 heartbeat of 460100-001 under the incarnation of 16 bytes b:
+ * the agent's clock agent_time (0: an earlier incarnation's, which no
+ * agent records in), and last_ack acknowledged seqs, all of them kept. */
+static ro_report_t s_hb2(uint8_t b, int64_t agent_time, uint64_t last_ack)
+{
+    ro_report_t hb = s_v2(b, 0, 0);
+    hb.kind = RO_KIND_HEARTBEAT, hb.date = hb.total = hb.part = 0;
+    strcpy(hb.text, "test");
+    hb.agent_time = agent_time;
+    hb.last_ack = hb.retained = last_ack;
+    hb.retained_from = last_ack ? 1 : 0;
+    return hb;
+}
+
 /* The replies of the last flush with the version-2 fields: "peer ack N
  * inc=XX hash=H seen=S v=V" / "peer refusal N reason inc=XX", where XX is
  * the incarnation's first byte and H the upto_hash, or "-" when zero. */
@@ -543,17 +557,21 @@ static void s_flush(fixture_t *f, char *out, size_t cap)
 
 /* Two outboxes of one unit (a copied folder that drew a new incarnation,
  * or a replaced disk) and its legacy sequence count apart: each from seq 1,
- * acked per incarnation with the content hash at upto. */
+ * acked per incarnation with the content hash at upto. Their agents'
+ * heartbeats flag two agents. */
 static void test_ingest_v2_incarnations(void **state)
 {
     fixture_t *f = *state;
     char out[1024], want[512];
     ro_report_t a1 = s_v2(0xaa, 1, 10), a2 = s_v2(0xaa, 2, 11), b1 = s_v2(0xbb, 1, 12);
     ro_report_t l1 = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180105, 13, 20);
+    ro_report_t ha = s_hb2(0xaa, NOW, 0), hb = s_hb2(0xbb, NOW, 0);
     s_send(f, "A", &a1);
     s_send(f, "A", &a2);
     s_send(f, "B", &b1);
     s_send(f, "L", &l1);
+    s_send(f, "A", &ha); /* answered by A's ack above */
+    s_send(f, "B", &hb);
     s_flush(f, out, sizeof out);
     snprintf(want, sizeof want,
              "A ack 2 inc=aa hash=%llx seen=0 v=2\nB ack 1 inc=bb hash=%llx seen=0 v=2\n"
@@ -905,6 +923,44 @@ static void test_ingest_correction_needs_version_2(void **state)
     assert_int_equal(f->states[1].participants, 10);
 }
 
+/* One agent speaks for its current incarnation and, as the second copy of
+ * what it keeps, for two earlier ones the store lost (restored from a
+ * backup older than both): each heartbeat is answered in its own
+ * incarnation (all three are ones the store never held), the refill is
+ * taken, and none of it makes a second agent; another agent's heartbeat does. */
+static void test_ingest_v2_earlier_incarnations_one_agent(void **state)
+{
+    fixture_t *f = *state;
+    char out[512];
+    const hub_ingest_counters_t *k = hub_ingest_counters(f->ingest);
+    ro_report_t cur = s_hb2(0xaa, NOW, 0), e1 = s_hb2(0xbb, 0, 2), e2 = s_hb2(0xcc, 0, 1);
+    s_send(f, "A", &cur);
+    s_send(f, "A", &e1);
+    s_send(f, "A", &e2);
+    s_flush(f, out, sizeof out);
+    assert_string_equal(out, "A ack 0 inc=aa hash=- seen=0 v=2\nA ack 0 inc=bb hash=- seen=0 v=2\n"
+                             "A ack 0 inc=cc hash=- seen=0 v=2\n");
+    assert_int_equal(k->behind_units, 1);
+    for (uint64_t seq = 1; seq <= 2; seq++) {
+        ro_report_t r = s_v2(0xbb, seq, 1);
+        s_send(f, "A", &r);
+    }
+    ro_report_t r = s_v2(0xcc, 1, 2);
+    s_send(f, "A", &r);
+    s_send(f, "A", &cur);
+    s_send(f, "A", &e1);
+    s_send(f, "A", &e2);
+    s_flush(f, out, sizeof out);
+    assert_int_equal(f->states[1].reports, 3);
+    assert_int_equal(k->behind_units, 0);
+    assert_int_equal(k->two_agent_units, 0);
+
+    ro_report_t other = s_hb2(0xdd, NOW, 0); /* another agent, recording */
+    s_send(f, "B", &other);
+    s_flush(f, out, sizeof out);
+    assert_int_equal(k->two_agent_units, 1);
+}
+
 static void test_status_answers(void **state)
 {
     fixture_t *f = *state;
@@ -1003,6 +1059,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_correction_needs_version_2, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_status_trail, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_v2_earlier_incarnations_one_agent, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
