@@ -58,6 +58,7 @@ enum {
     S_EARLIER_FIND,
     S_EARLIER_AT,
     S_EARLIER_COUNTS,
+    S_EARLIER_WAITING,
     S_EARLIER_LOWEST,
     S_EARLIER_AFTER,
     S_EARLIER_FIND_ROW,
@@ -150,6 +151,8 @@ static const char *s_sql[S_STMT_COUNT] = {
                          "ifnull(sum(acked_at IS NULL), 0), "
                          "min(CASE WHEN acked_at IS NULL THEN seq END) "
                          "FROM outbox WHERE seq > ?1 AND seq <= ?2",
+    [S_EARLIER_WAITING] = "SELECT count(*), min(seq) FROM outbox INDEXED BY outbox_waiting "
+                          "WHERE acked_at IS NULL AND seq > ?1 AND seq <= ?2",
     [S_EARLIER_LOWEST] = "SELECT seq FROM outbox INDEXED BY outbox_waiting WHERE acked_at IS NULL "
                          "AND seq <= (SELECT base FROM meta WHERE id = 1) ORDER BY seq LIMIT 1",
     [S_EARLIER_AFTER] = "SELECT seq, body FROM outbox WHERE seq > ?1 AND seq <= ?3 "
@@ -1490,30 +1493,35 @@ fail:
 
 /* ---- earlier incarnations (schema 4) ------------------------------------ */
 
-/* e's counters, in one walk of its range: kept up to its last ack, waiting. */
-static int s_earlier_counts(agent_outbox_t *self, agent_earlier_t *e)
+/* e's counters: with kept, in one walk of its range (kept up to its last
+ * ack, waiting); else only the waiting ones, from the waiting index, at a
+ * cost that does not grow with what it keeps. */
+static int s_earlier_counts(agent_outbox_t *self, agent_earlier_t *e, int kept)
 {
-    sqlite3_stmt *st = s_stmt(self, S_EARLIER_COUNTS);
+    sqlite3_stmt *st = s_stmt(self, kept ? S_EARLIER_COUNTS : S_EARLIER_WAITING);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)e->base);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)e->top);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)e->last_ack);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if (kept)
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)e->last_ack);
+    int rc = sqlite3_step(st), w = kept ? 2 : 0;
+    if (rc == SQLITE_ROW && kept) {
         e->retained = sqlite3_column_int64(st, 0);
         e->retained_from = (uint64_t)sqlite3_column_int64(st, 1);
-        e->waiting = sqlite3_column_int64(st, 2);
-        e->waiting_from = (uint64_t)sqlite3_column_int64(st, 3);
+    }
+    if (rc == SQLITE_ROW) {
+        e->waiting = sqlite3_column_int64(st, w);
+        e->waiting_from = (uint64_t)sqlite3_column_int64(st, w + 1);
     }
     s_reset(st);
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* The next row of st (an earlier row: incarnation, base, top, last_ack)
- * into *e, with its counters. Returns 1, 0 when there is none, or -1; st is
- * left as it is (the caller resets it). */
-static int s_earlier_row(agent_outbox_t *self, sqlite3_stmt *st, agent_earlier_t *e)
+ * into *e, with its counters (s_earlier_counts). Returns 1, 0 when there is
+ * none, or -1; st is left as it is (the caller resets it). */
+static int s_earlier_row(agent_outbox_t *self, sqlite3_stmt *st, agent_earlier_t *e, int kept)
 {
     memset(e, 0, sizeof *e);
     int rc = sqlite3_step(st);
@@ -1524,17 +1532,17 @@ static int s_earlier_row(agent_outbox_t *self, sqlite3_stmt *st, agent_earlier_t
     e->base = (uint64_t)sqlite3_column_int64(st, 1);
     e->top = (uint64_t)sqlite3_column_int64(st, 2);
     e->last_ack = (uint64_t)sqlite3_column_int64(st, 3);
-    return s_earlier_counts(self, e) ? -1 : 1;
+    return s_earlier_counts(self, e, kept) ? -1 : 1;
 }
 
 /* One earlier row of st (bound), in a read transaction of its own. */
-static int s_earlier_one(agent_outbox_t *self, sqlite3_stmt *st, agent_earlier_t *out)
+static int s_earlier_one(agent_outbox_t *self, sqlite3_stmt *st, agent_earlier_t *out, int kept)
 {
     if (s_run(self->st[S_BEGIN_READ])) {
         s_reset(st);
         return -1;
     }
-    int rc = s_earlier_row(self, st, out);
+    int rc = s_earlier_row(self, st, out, kept);
     s_reset(st);
     if (s_run(self->st[S_COMMIT])) {
         s_rollback(self);
@@ -1553,7 +1561,7 @@ int agent_outbox_earlier(agent_outbox_t *self, uint64_t from_base, agent_earlier
     sqlite3_bind_int64(st, 1, (sqlite3_int64)from_base);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)(max > INT_MAX ? INT_MAX : max));
     int n = 0, rc;
-    while ((rc = s_earlier_row(self, st, &out[n])) == 1)
+    while ((rc = s_earlier_row(self, st, &out[n], 1)) == 1)
         n++;
     s_reset(st);
     if (s_run(self->st[S_COMMIT])) {
@@ -1563,14 +1571,15 @@ int agent_outbox_earlier(agent_outbox_t *self, uint64_t from_base, agent_earlier
     return rc < 0 ? -1 : n;
 }
 
-int agent_outbox_earlier_find(agent_outbox_t *self, const uint8_t *inc, agent_earlier_t *out)
+int agent_outbox_earlier_find(agent_outbox_t *self, const uint8_t *inc, int kept,
+                              agent_earlier_t *out)
 {
     sqlite3_stmt *st = s_stmt(self, S_EARLIER_FIND);
     if (!st)
         return -1;
     /* copied: inc may be out's own incarnation, which s_earlier_one clears */
     sqlite3_bind_blob(st, 1, inc, AGENT_INCARNATION_LEN, SQLITE_TRANSIENT);
-    return s_earlier_one(self, st, out);
+    return s_earlier_one(self, st, out, kept);
 }
 
 int agent_outbox_earlier_next(agent_outbox_t *self, agent_earlier_t *out)
@@ -1585,7 +1594,7 @@ int agent_outbox_earlier_next(agent_outbox_t *self, agent_earlier_t *out)
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? 0 : -1;
     sqlite3_bind_int64(at, 1, seq);
-    return s_earlier_one(self, at, out);
+    return s_earlier_one(self, at, out, 0);
 }
 
 int agent_outbox_each_earlier(agent_outbox_t *self, const agent_earlier_t *e, uint64_t after,
@@ -1697,7 +1706,7 @@ int agent_outbox_refill_earlier(agent_outbox_t *self, const agent_earlier_t *e, 
         return -1;
     agent_earlier_t now; /* its last ack as committed, not as the caller read it */
     sqlite3_bind_blob(find, 1, e->incarnation, AGENT_INCARNATION_LEN, SQLITE_STATIC);
-    int found = s_earlier_row(self, find, &now);
+    int found = s_earlier_row(self, find, &now, 0);
     s_reset(find);
     if (found < 0)
         goto fail;

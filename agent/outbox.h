@@ -208,12 +208,16 @@ int agent_outbox_earlier(agent_outbox_t *self, uint64_t from_base, agent_earlier
                          size_t max);
 
 /* The earlier incarnation inc (AGENT_INCARNATION_LEN bytes), with its
- * counters. Returns 1 and fills *out, 0 when the outbox keeps nothing of
- * it (never one of its incarnations, the current one, or forgotten), -1. */
-int agent_outbox_earlier_find(agent_outbox_t *self, const uint8_t *inc, agent_earlier_t *out);
+ * waiting counters, and with kept its retained ones too (a walk of what it
+ * keeps; else they are 0). Returns 1 and fills *out, 0 when the outbox
+ * keeps nothing of it (never one of its incarnations, the current one, or
+ * forgotten), -1. */
+int agent_outbox_earlier_find(agent_outbox_t *self, const uint8_t *inc, int kept,
+                              agent_earlier_t *out);
 
 /* The earlier incarnation holding the lowest event that waits to be sent
- * again (the oldest refill). Returns 1 and fills *out, 0 when none waits, -1. */
+ * again (the oldest refill), with its waiting counters (its retained ones
+ * are 0). Returns 1 and fills *out, 0 when none waits, -1. */
 int agent_outbox_earlier_next(agent_outbox_t *self, agent_earlier_t *out);
 
 /* As agent_outbox_each, for earlier incarnation e's waiting events with

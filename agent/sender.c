@@ -784,7 +784,7 @@ static void s_on_earlier_ack(agent_sender_t *self, const ro_hubmsg_t *m, uint64_
 {
     agent_earlier_t e;
     agent_event_state_t es;
-    if (agent_outbox_earlier_find(self->outbox, m->incarnation, &e) != 1)
+    if (agent_outbox_earlier_find(self->outbox, m->incarnation, 0, &e) != 1)
         return; /* nothing of it is kept (any more) */
     if (m->seq > (uint64_t)INT64_MAX - e.base || seen > (uint64_t)INT64_MAX - e.base)
         return; /* no sequence comes near: not an ack to believe */
@@ -822,7 +822,7 @@ static int s_earlier_refusal(agent_sender_t *self, const ro_hubmsg_t *m, uint64_
 {
     agent_earlier_t e;
     agent_event_state_t es;
-    if (agent_outbox_earlier_find(self->outbox, m->incarnation, &e) != 1 ||
+    if (agent_outbox_earlier_find(self->outbox, m->incarnation, 0, &e) != 1 ||
         m->seq > (uint64_t)INT64_MAX - e.base)
         return 1;
     *local = m->seq + e.base;

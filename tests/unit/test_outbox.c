@@ -1379,14 +1379,14 @@ static void test_switch_records_earlier(void **state)
     assert_int_equal(e[0].retained, 3);
     assert_int_equal(e[0].retained_from, 1);
     assert_int_equal(e[0].waiting, 0);
-    assert_int_equal(agent_outbox_earlier_find(ob, first, &e[1]), 1);
+    assert_int_equal(agent_outbox_earlier_find(ob, first, 1, &e[1]), 1);
     assert_int_equal(e[1].top, 3);
 
     /* nothing acknowledged under the second: not recorded */
     assert_int_equal(agent_outbox_incarnation(ob, second), 0);
     assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* 5 -> 6; base 5 */
     s_earlier(ob, e, 1);
-    assert_int_equal(agent_outbox_earlier_find(ob, second, &e[1]), 0);
+    assert_int_equal(agent_outbox_earlier_find(ob, second, 1, &e[1]), 0);
 
     /* the first refilled, then another switch: its waiting events stay its own */
     agent_refill_t rf;
@@ -1442,7 +1442,12 @@ static void test_refill_earlier_acks_its_own(void **state)
     assert_int_equal(e.last_ack, 1);
     assert_int_equal(e.waiting, 3);
     assert_int_equal(e.waiting_from, 2);
-    assert_int_equal(e.retained, 1);
+    assert_int_equal(e.retained, 0); /* not counted here */
+    agent_earlier_t full;
+    assert_int_equal(agent_outbox_earlier_find(ob, e.incarnation, 1, &full), 1);
+    assert_int_equal(full.retained, 1);
+    assert_int_equal(full.retained_from, 1);
+    assert_int_equal(full.waiting, 3);
 
     agent_event_t ev[8];
     assert_int_equal(s_outbox_read(ob, 0, ev, 8), 2); /* the current one's: 5, 6 */
@@ -1471,7 +1476,7 @@ static void test_refill_earlier_acks_its_own(void **state)
     assert_int_equal(st.last_ack, 6);
     assert_int_equal(st.cur_retained, 2);
     s_assert_bytes_counted(f, ob);
-    assert_int_equal(agent_outbox_earlier_find(ob, e.incarnation, &e), 1);
+    assert_int_equal(agent_outbox_earlier_find(ob, e.incarnation, 1, &e), 1);
     assert_int_equal(e.last_ack, 4);
     assert_int_equal(e.retained, 4);
     assert_int_equal(e.waiting, 0);

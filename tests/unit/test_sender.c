@@ -558,7 +558,7 @@ static void test_earlier_identity_sets_aside(void **state)
     assert_int_equal(s_inc(&f->hub, st0.incarnation)->last, 2);
     assert_int_equal(x->last, 2);
     ob = s_open(f);
-    assert_int_equal(agent_outbox_earlier_find(ob, e.incarnation, &e), 1);
+    assert_int_equal(agent_outbox_earlier_find(ob, e.incarnation, 1, &e), 1);
     assert_int_equal(e.last_ack, 2);
     assert_int_equal(e.waiting, 0);
     agent_refusal_t rs[4];
