@@ -83,6 +83,11 @@ wait_until 30 switched "$U" "$U" || fail "the original did not draw a new identi
 rec "$C" "$U" $((AFTER - half))
 wait_until 60 stored "$U" || fail "the copies' events did not arrive: $(of_unit "$U") of ${WANT[$U]}"
 wait_until 10 outboxes_empty "$U" "$C" "$V" || fail "the copies' events not acknowledged"
+# both keep the shared identity as an earlier one: what each acknowledged under it
+earlier() { agent "$1" status --json --no-hub | jq -r '[.earlier[] | "\(.incarnation) \(.retained)"] | join(",")'; }
+shared=$(agent "$U" status --json --no-hub | jq -r '.earlier[0].incarnation')
+expect_eq "$(earlier "$U")" "$shared $((EVENTS + MORE + half))" "the original's earlier identities"
+expect_eq "$(earlier "$C")" "$shared $((EVENTS + MORE))" "the copy's earlier identities"
 acked=$(db "select count(*) from reports")
 
 hub_kill
