@@ -35,58 +35,66 @@ static const char *s_prog = "rollout-agent";
 
 static void s_help(FILE *out)
 {
-    fprintf(out,
-            "rollout-agent %s: records a unit's rollout progress and delivers it to the hub.\n"
-            "\n"
-            "Usage:\n"
-            "  rollout-agent [--config FILE] record KIND OPTION...\n"
-            "  rollout-agent [--config FILE] record --file FILE\n"
-            "  rollout-agent [--config FILE] run\n"
-            "  rollout-agent [--config FILE] status [--json] [--no-hub]\n"
-            "  rollout-agent help [record]\n"
-            "  rollout-agent --version\n"
-            "\n"
-            "Commands:\n"
-            "  record   append one event (or a file of events) to the unit's outbox. It is on\n"
-            "           disk when the command returns, and `run` delivers it.\n"
-            "  run      the service: send waiting events to the hub, resend until the hub\n"
-            "           acknowledges them, send heartbeats. Logs to stderr. SIGTERM or SIGINT\n"
-            "           stop it cleanly; nothing recorded is lost by stopping.\n"
-            "  status   the outbox's identity, events waiting in it, the next seq, the last\n"
-            "           seq the hub acknowledged (and their wire seqs), the acknowledged\n"
-            "           events kept to refill the hub (earlier identities' too), events the\n"
-            "           hub refused, and whether the hub answers a heartbeat within 2 s (and\n"
-            "           in which protocol version).\n"
-            "           --json prints one JSON object; --no-hub skips the hub.\n"
-            "\n"
-            "Record kinds (details: rollout-agent record --help):\n"
-            "  training --date YYYY-MM-DD --participants N --hours H [--course TEXT]\n"
-            "  staff    --date YYYY-MM-DD --total N --proficient N\n"
-            "  items    --date YYYY-MM-DD --total N --no-visit N\n"
-            "  cases    --month YYYY-MM --total N --no-visit N\n"
-            "\n"
-            "Options:\n"
-            "  --config FILE  the agent's configuration, naming the unit, the outbox file\n"
-            "                 and the hub; put it before the command (default\n"
-            "                 %s)\n"
-            "  --help         this text\n"
-            "  --version      the agent and protocol versions\n"
-            "\n"
-            "Examples:\n"
-            "  rollout-agent --config agent.ini record staff --date 2018-01-05 --total 40 "
-            "--proficient 31\n"
-            "  rollout-agent --config agent.ini record training --date 2018-03-02 --participants "
-            "25 \\\n"
-            "      --hours 1.5 --course \"Platform basics\"\n"
-            "  rollout-agent --config agent.ini record --file 2018-01.txt\n"
-            "  rollout-agent --config agent.ini status\n"
-            "\n"
-            "Exit status:\n"
-            "  0  success\n"
-            "  1  failure: the outbox cannot be opened or is full, the service cannot start,\n"
-            "     status finds the hub silent or refusing\n"
-            "  2  bad usage, bad input or a bad config file, with a one-line reason on stderr\n",
-            RO_VERSION, DEFAULT_CONFIG);
+    fprintf(
+        out,
+        "rollout-agent %s: records a unit's rollout progress and delivers it to the hub.\n"
+        "\n"
+        "Usage:\n"
+        "  rollout-agent [--config FILE] record KIND OPTION...\n"
+        "  rollout-agent [--config FILE] record --file FILE\n"
+        "  rollout-agent [--config FILE] amend SEQ --reason TEXT KIND OPTION...\n"
+        "  rollout-agent [--config FILE] cancel SEQ --reason TEXT\n"
+        "  rollout-agent [--config FILE] run\n"
+        "  rollout-agent [--config FILE] status [--json] [--no-hub]\n"
+        "  rollout-agent help [record|amend]\n"
+        "  rollout-agent --version\n"
+        "\n"
+        "Commands:\n"
+        "  record   append one event (or a file of events) to the unit's outbox. It is on\n"
+        "           disk when the command returns, and `run` delivers it.\n"
+        "  amend    correct an event recorded before (by its seq) with new figures;\n"
+        "  cancel   or withdraw it. The hub keeps both, with the reason given\n"
+        "           (details: rollout-agent amend --help).\n"
+        "  run      the service: send waiting events to the hub, resend until the hub\n"
+        "           acknowledges them, send heartbeats. Logs to stderr. SIGTERM or SIGINT\n"
+        "           stop it cleanly; nothing recorded is lost by stopping.\n"
+        "  status   the outbox's identity, events waiting in it, the next seq, the last\n"
+        "           seq the hub acknowledged (and their wire seqs), the acknowledged\n"
+        "           events kept to refill the hub (earlier identities' too), events the\n"
+        "           hub refused, and whether the hub answers a heartbeat within 2 s (and\n"
+        "           in which protocol version).\n"
+        "           --json prints one JSON object; --no-hub skips the hub.\n"
+        "\n"
+        "Record kinds (details: rollout-agent record --help):\n"
+        "  training --date YYYY-MM-DD --participants N --hours H [--course TEXT]\n"
+        "  staff    --date YYYY-MM-DD --total N --proficient N\n"
+        "  items    --date YYYY-MM-DD --total N --no-visit N\n"
+        "  cases    --month YYYY-MM --total N --no-visit N\n"
+        "\n"
+        "Options:\n"
+        "  --config FILE  the agent's configuration, naming the unit, the outbox file\n"
+        "                 and the hub; put it before the command (default\n"
+        "                 %s)\n"
+        "  --help         this text\n"
+        "  --version      the agent and protocol versions\n"
+        "\n"
+        "Examples:\n"
+        "  rollout-agent --config agent.ini record staff --date 2018-01-05 --total 40 "
+        "--proficient 31\n"
+        "  rollout-agent --config agent.ini record training --date 2018-03-02 --participants "
+        "25 \\\n"
+        "      --hours 1.5 --course \"Platform basics\"\n"
+        "  rollout-agent --config agent.ini record --file 2018-01.txt\n"
+        "  rollout-agent --config agent.ini amend 12 --reason \"200 typed for 20\" training \\\n"
+        "      --date 2018-03-02 --participants 20 --hours 1.5\n"
+        "  rollout-agent --config agent.ini status\n"
+        "\n"
+        "Exit status:\n"
+        "  0  success\n"
+        "  1  failure: the outbox cannot be opened or is full, the service cannot start,\n"
+        "     status finds the hub silent or refusing\n"
+        "  2  bad usage, bad input or a bad config file, with a one-line reason on stderr\n",
+        RO_VERSION, DEFAULT_CONFIG);
 }
 
 static void s_record_help(FILE *out)
@@ -643,6 +651,136 @@ static int s_cmd_record(const ro_agent_config_t *cfg, int argc, char **argv)
     return 0;
 }
 
+/* ---- corrections ------------------------------------------------------- */
+
+static void s_correct_help(FILE *out)
+{
+    fprintf(out,
+            "Usage:\n"
+            "  rollout-agent [--config FILE] amend SEQ --reason TEXT KIND OPTION...\n"
+            "  rollout-agent [--config FILE] cancel SEQ --reason TEXT\n"
+            "\n"
+            "Correct an event recorded before, by its seq (the one `record` printed):\n"
+            "  amend   replaces it with the event given after the reason, of the same\n"
+            "          kind, with the same options as `record` (rollout-agent record\n"
+            "          --help): e.g. 20 participants where 200 were typed, or another date.\n"
+            "  cancel  withdraws it: it was recorded twice, or never happened.\n"
+            "--reason says why, in a few words (required, at most 200 bytes): the hub\n"
+            "keeps it with the correction, for the province's audit trail.\n"
+            "\n"
+            "The correction is an event of its own (it prints its seq), delivered to the\n"
+            "hub like any other; the hub keeps the first event and every correction, and\n"
+            "counts the corrected figures. To correct a correction, amend or cancel its\n"
+            "seq. An event that was refused, cancelled or corrected already, or that the\n"
+            "outbox no longer keeps (retain_days), cannot be corrected here.\n"
+            "\n"
+            "Examples:\n"
+            "  rollout-agent amend 12 --reason \"200 typed for 20\" training --date 2018-03-02 \\\n"
+            "      --participants 20 --hours 1.5 --course \"Platform basics\"\n"
+            "  rollout-agent cancel 13 --reason \"recorded twice\"\n"
+            "\n"
+            "Exit status: 0 recorded; 2 bad input, or an event that cannot be corrected\n"
+            "(nothing recorded); 1 the outbox cannot be opened, or is full.\n");
+}
+
+/* Take --reason TEXT (or --reason=TEXT) out of words[0..*n), into reason.
+ * Returns 0, or -1 with why. */
+static int s_take_reason(const char *cmd, int *n, char **words, char *reason, size_t cap, char *why,
+                         size_t len)
+{
+    int found = -1, used = 0;
+    for (int i = 0; i < *n && found < 0; i++) {
+        if (!strcmp(words[i], "--reason"))
+            found = i, used = 2;
+        else if (!strncmp(words[i], "--reason=", 9))
+            found = i, used = 1;
+    }
+    const char *v = found < 0        ? NULL
+                    : used == 1      ? words[found] + 9
+                    : found + 1 < *n ? words[found + 1]
+                                     : NULL;
+    if (!v || !v[0]) {
+        snprintf(why, len, "%s: --reason TEXT is required: why the event is corrected", cmd);
+        return -1;
+    }
+    if (strlen(v) >= cap || !ro_utf8_valid(v, strlen(v))) {
+        snprintf(why, len, "%s: --reason is at most %zu bytes of UTF-8", cmd, cap - 1);
+        return -1;
+    }
+    snprintf(reason, cap, "%s", v);
+    for (int i = found; i + used < *n; i++)
+        words[i] = words[i + used];
+    *n -= used;
+    return 0;
+}
+
+/* amend and cancel: a correction of the event at seq SEQ. */
+static int s_correct(const ro_agent_config_t *cfg, int argc, char **argv, ro_action_t action)
+{
+    const char *cmd = action == RO_ACTION_AMEND ? "amend" : "cancel";
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            s_correct_help(stdout);
+            return 0;
+        }
+    char *end = NULL;
+    unsigned long long target = argc > 0 ? strtoull(argv[0], &end, 10) : 0;
+    if (argc < 1 || !end || *end || target == 0 || argv[0][0] == '-')
+        return s_fail(EXIT_USAGE,
+                      "%s: which seq? %s SEQ --reason TEXT%s (see rollout-agent %s "
+                      "--help)",
+                      cmd, cmd, action == RO_ACTION_AMEND ? " KIND OPTION..." : "", cmd);
+    int n = argc - 1;
+    char **words = argv + 1;
+    char reason[RO_TEXT_MAX + 1], why[600], err[600];
+    if (s_take_reason(cmd, &n, words, reason, sizeof reason, why, sizeof why))
+        return s_fail(EXIT_USAGE, "%s", why);
+    int64_t now = ro_time_now();
+    ro_report_t r;
+    memset(&r, 0, sizeof r);
+    if (action == RO_ACTION_AMEND) {
+        if (s_parse_record(n, words, cfg->unit, now, &r, why, sizeof why))
+            return s_fail(EXIT_USAGE, "amend %llu: %s", target,
+                          strncmp(why, "record ", 7) ? why : why + 7);
+    } else if (n > 0) {
+        return s_fail(EXIT_USAGE, "cancel: unexpected word '%s' (cancel takes SEQ --reason TEXT)",
+                      words[0]);
+    }
+    r.action = action;
+    snprintf(r.reason, sizeof r.reason, "%s", reason);
+    agent_outbox_t *ob =
+        agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_EXISTING, err, sizeof err);
+    if (!ob)
+        return s_fail(1, "%s", err);
+    s_outbox_limits(ob, cfg);
+    agent_target_t t;
+    int64_t seq = agent_outbox_correct(ob, &r, target, now, &t, err, sizeof err);
+    agent_outbox_destroy(&ob);
+    if (seq == AGENT_OUTBOX_FULL)
+        return s_outbox_full(err, cfg);
+    if (seq == AGENT_OUTBOX_INVALID)
+        return s_fail(EXIT_USAGE, "%s %llu: %s; nothing recorded", cmd, target, err);
+    if (seq < 0)
+        return s_fail(1, "%s: %s; nothing recorded", cmd, err);
+    char day[16];
+    ro_date_format(t.report.date, day);
+    printf("recorded seq %" PRId64 ": %s seq %llu (%s %s)%s; the hub counts the corrected "
+           "figures once it has seq %" PRId64 "\n",
+           seq, action == RO_ACTION_AMEND ? "amends" : "cancels", target,
+           ro_kind_name(t.report.kind), day, t.waiting ? ", which waits for the hub too" : "", seq);
+    return 0;
+}
+
+static int s_cmd_amend(const ro_agent_config_t *cfg, int argc, char **argv)
+{
+    return s_correct(cfg, argc, argv, RO_ACTION_AMEND);
+}
+
+static int s_cmd_cancel(const ro_agent_config_t *cfg, int argc, char **argv)
+{
+    return s_correct(cfg, argc, argv, RO_ACTION_CANCEL);
+}
+
 /* ---- status ------------------------------------------------------------ */
 
 static void s_json_string(FILE *out, const char *s)
@@ -1042,6 +1180,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "help")) {
         if (rest > 0 && !strcmp(args[0], "record"))
             s_record_help(stdout);
+        else if (rest > 0 && (!strcmp(args[0], "amend") || !strcmp(args[0], "cancel")))
+            s_correct_help(stdout);
         else
             s_help(stdout);
         return 0;
@@ -1057,9 +1197,13 @@ int main(int argc, char **argv)
         fn = s_cmd_run;
     else if (!strcmp(cmd, "status"))
         fn = s_cmd_status;
+    else if (!strcmp(cmd, "amend"))
+        fn = s_cmd_amend;
+    else if (!strcmp(cmd, "cancel"))
+        fn = s_cmd_cancel;
     else
         return s_fail(EXIT_USAGE,
-                      "unknown command '%s': record, run or status (try "
+                      "unknown command '%s': record, amend, cancel, run or status (try "
                       "rollout-agent --help)",
                       cmd);
     /* help needs no config file */

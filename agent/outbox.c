@@ -66,6 +66,13 @@ enum {
     S_EARLIER_WALK,
     S_EARLIER_REFILL,
     S_EARLIER_REFILL_META,
+    S_TARGET_ROW,
+    S_TARGET_REFUSED,
+    S_TARGET_BY,
+    S_INSERT_CORRECTION,
+    S_RETARGET,
+    S_RETARGET_ROWS,
+    S_SET_BODY,
     S_STMT_COUNT
 };
 
@@ -165,6 +172,22 @@ static const char *s_sql[S_STMT_COUNT] = {
     [S_EARLIER_REFILL] = "UPDATE outbox SET acked_at = NULL WHERE seq > ?1 AND seq <= ?2 "
                          "AND acked_at IS NOT NULL AND incarnation = ?3 RETURNING length(body)",
     [S_EARLIER_REFILL_META] = "UPDATE earlier SET last_ack = ?2 WHERE incarnation = ?1",
+    /* corrections: the target's row, whether it was refused, whether an
+     * event here corrects it already */
+    [S_TARGET_ROW] = "SELECT body, incarnation, acked_at IS NULL FROM outbox WHERE seq = ?1",
+    [S_TARGET_REFUSED] = "SELECT 1 FROM refused WHERE seq = ?1",
+    [S_TARGET_BY] = "SELECT seq FROM outbox WHERE target = ?1 LIMIT 1",
+    [S_INSERT_CORRECTION] = "INSERT INTO outbox(seq, body, incarnation, hash, target) "
+                            "VALUES (?1, ?2, (SELECT incarnation FROM meta WHERE id = 1), ?3, ?4)",
+    /* a switch: a correction of a waiting event of the current incarnation
+     * follows it to its new seq (S_RENUMBER's numbering; run before it) */
+    [S_RETARGET] = "UPDATE outbox SET target = ?1 + r.n FROM "
+                   "(SELECT seq AS old, row_number() OVER (ORDER BY seq) AS n FROM outbox "
+                   "WHERE acked_at IS NULL AND incarnation = "
+                   "(SELECT incarnation FROM meta WHERE id = 1)) AS r WHERE outbox.target = r.old",
+    [S_RETARGET_ROWS] = "SELECT seq, body, target FROM outbox "
+                        "WHERE target IS NOT NULL AND target > ?1 AND acked_at IS NULL",
+    [S_SET_BODY] = "UPDATE outbox SET body = ?2, hash = ?3 WHERE seq = ?1",
 };
 
 /* The statements an idle `run` uses (the heartbeat's counters, the poll for
@@ -237,6 +260,11 @@ static const char *s_migrations[AGENT_OUTBOX_SCHEMA] = {
           "(SELECT max(seq) AS top FROM outbox WHERE incarnation = zeroblob(16) "
           "AND acked_at IS NOT NULL AND (SELECT incarnation FROM meta WHERE id = 1) != "
           "zeroblob(16)) WHERE top IS NOT NULL;",
+    /* 4 -> 5 (corrections, issue 16): the local seq an event corrects, so
+     * that a switch renumbering a waiting target renumbers it in its
+     * corrections, and a second correction of one event is caught here. */
+    [4] = "ALTER TABLE outbox ADD COLUMN target INTEGER;"
+          "CREATE INDEX outbox_targets ON outbox (target) WHERE target IS NOT NULL;",
 };
 
 struct agent_outbox {
@@ -1059,7 +1087,8 @@ static int s_make_room(agent_outbox_t *self, int64_t need)
 static int s_prepare_one(agent_outbox_t *self, ro_report_t *r, uint64_t seq, int64_t now,
                          uint8_t *body, char *err, size_t errlen)
 {
-    r->version = RO_PROTOCOL_V1;
+    /* a correction is version 2's: a version-1 hub never takes one */
+    r->version = r->action != RO_ACTION_NONE ? RO_PROTOCOL_VERSION : RO_PROTOCOL_V1;
     snprintf(r->unit, sizeof r->unit, "%s", self->unit);
     r->seq = seq;
     r->recorded_at = now;
@@ -1195,6 +1224,173 @@ int64_t agent_outbox_append(agent_outbox_t *self, ro_report_t *r, int64_t now, c
     uint64_t seq = 0;
     int rc = agent_outbox_append_batch(self, r, 1, now, &seq, NULL, err, errlen);
     return rc == AGENT_OUTBOX_OK ? (int64_t)seq : rc;
+}
+
+/* The wire identity of the event at local seq `seq`, stored under
+ * incarnation inc: its incarnation's base (the current one's, or an earlier
+ * one's). Returns 0, or -1 when its incarnation is not known here. */
+static int s_wire_base(agent_outbox_t *self, const s_meta_t *m, const uint8_t *inc, uint64_t *base)
+{
+    if (memcmp(inc, m->incarnation, AGENT_INCARNATION_LEN) == 0) {
+        *base = m->base;
+        return 0;
+    }
+    sqlite3_stmt *st = s_stmt(self, S_EARLIER_FIND);
+    if (!st)
+        return -1;
+    sqlite3_bind_blob(st, 1, inc, AGENT_INCARNATION_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *base = (uint64_t)sqlite3_column_int64(st, 1);
+    s_reset(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Why local seq target may not be corrected by r (err), or 0 with *t and
+ * r's target identity filled. In the open transaction. */
+static int s_find_target(agent_outbox_t *self, const s_meta_t *m, ro_report_t *r, uint64_t target,
+                         agent_target_t *t, char *err, size_t errlen)
+{
+    sqlite3_stmt *row = s_stmt(self, S_TARGET_ROW), *by = s_stmt(self, S_TARGET_BY),
+                 *ref = s_stmt(self, S_TARGET_REFUSED);
+    if (!row || !by || !ref) {
+        s_sqlfail(self, err, errlen, "cannot look up the event to correct");
+        return AGENT_OUTBOX_ERROR;
+    }
+    uint8_t inc[AGENT_INCARNATION_LEN] = {0};
+    int found = 0, bad_body = 0;
+    sqlite3_bind_int64(row, 1, (sqlite3_int64)target);
+    if (sqlite3_step(row) == SQLITE_ROW) {
+        found = 1;
+        const void *id = sqlite3_column_blob(row, 1);
+        if (id && sqlite3_column_bytes(row, 1) == AGENT_INCARNATION_LEN)
+            memcpy(inc, id, sizeof inc);
+        t->waiting = sqlite3_column_int(row, 2);
+        bad_body =
+            ro_report_decode(sqlite3_column_blob(row, 0), (size_t)sqlite3_column_bytes(row, 0),
+                             &t->report, NULL, 0) != RO_REASON_NONE;
+    }
+    s_reset(row);
+    sqlite3_bind_int64(by, 1, (sqlite3_int64)target);
+    int64_t by_seq = sqlite3_step(by) == SQLITE_ROW ? sqlite3_column_int64(by, 0) : 0;
+    s_reset(by);
+    sqlite3_bind_int64(ref, 1, (sqlite3_int64)target);
+    int refused = sqlite3_step(ref) == SQLITE_ROW;
+    s_reset(ref);
+    uint64_t base = 0;
+    if (refused)
+        snprintf(err, errlen,
+                 "seq %llu was refused by the hub (rollout-agent status lists it): "
+                 "record the event again instead",
+                 (unsigned long long)target);
+    else if (!found || target >= m->next_seq)
+        snprintf(err, errlen, "seq %llu is not in the outbox: %s", (unsigned long long)target,
+                 target >= m->next_seq ? "no event has it yet"
+                                       : "it is older than the events kept (retain_days)");
+    else if (bad_body || t->report.kind == RO_KIND_HEARTBEAT)
+        snprintf(err, errlen, "seq %llu is not an event that can be corrected",
+                 (unsigned long long)target);
+    else if (t->report.action == RO_ACTION_CANCEL)
+        snprintf(err, errlen, "seq %llu is a cancel: record the event again instead",
+                 (unsigned long long)target);
+    else if (by_seq)
+        snprintf(err, errlen, "seq %llu was corrected already by seq %lld: correct that one",
+                 (unsigned long long)target, (long long)by_seq);
+    else if (r->action == RO_ACTION_AMEND && r->kind != t->report.kind)
+        snprintf(err, errlen, "seq %llu is a %s event: its amend is a %s one too",
+                 (unsigned long long)target, ro_kind_name(t->report.kind),
+                 ro_kind_name(t->report.kind));
+    else if (s_wire_base(self, m, inc, &base))
+        snprintf(err, errlen,
+                 "seq %llu was sent under an identity this outbox no longer "
+                 "speaks for: it cannot be corrected from here",
+                 (unsigned long long)target);
+    else {
+        memcpy(r->target_inc, inc, sizeof inc);
+        r->target_seq = target - base;
+        return 0;
+    }
+    return AGENT_OUTBOX_INVALID;
+}
+
+int64_t agent_outbox_correct(agent_outbox_t *self, ro_report_t *r, uint64_t target, int64_t now,
+                             agent_target_t *t, char *err, size_t errlen)
+{
+    agent_target_t local;
+    if (!t)
+        t = &local;
+    memset(t, 0, sizeof *t);
+    if (r->action != RO_ACTION_AMEND && r->action != RO_ACTION_CANCEL) {
+        snprintf(err, errlen, "not a correction");
+        return AGENT_OUTBOX_INVALID;
+    }
+    self->full = 0;
+    if (s_begin(self, err, errlen))
+        return AGENT_OUTBOX_ERROR;
+    int rc = AGENT_OUTBOX_ERROR;
+    s_meta_t m;
+    uint8_t body[RO_FRAME_MAX];
+    sqlite3_stmt *ins = s_stmt(self, S_INSERT_CORRECTION), *set = s_stmt(self, S_SET_NEXT);
+    if (!ins || !set || s_read_meta(self, &m)) {
+        s_sqlfail(self, err, errlen, "cannot read the meta row");
+        goto fail;
+    }
+    if (self->max > 0 && (rc = s_check_room(self, 1, err, errlen)) != AGENT_OUTBOX_OK)
+        goto fail;
+    if ((rc = s_find_target(self, &m, r, target, t, err, errlen)))
+        goto fail;
+    int len = s_prepare_one(self, r, m.next_seq, now, body, err, errlen);
+    if (len < 0) {
+        rc = len;
+        goto fail;
+    }
+    rc = AGENT_OUTBOX_ERROR;
+    sqlite3_bind_int64(ins, 1, (sqlite3_int64)m.next_seq);
+    sqlite3_bind_blob(ins, 2, body, len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(ins, 3, (sqlite3_int64)ro_report_hash(r));
+    sqlite3_bind_int64(ins, 4, (sqlite3_int64)target);
+    sqlite3_bind_int64(set, 1, (sqlite3_int64)(m.next_seq + 1));
+    if (s_run(ins) || s_run(set)) {
+        s_sqlfail(self, err, errlen, "cannot store the correction");
+        goto fail;
+    }
+    if (s_commit(self, err, errlen))
+        return AGENT_OUTBOX_ERROR;
+    return (int64_t)m.next_seq;
+fail:
+    s_rollback(self);
+    return rc;
+}
+
+/* After a switch to inc at base: each waiting correction whose target was
+ * renumbered with it (S_RETARGET moved its target column) names the
+ * target's new identity, and its hash follows. Returns 0 or -1. */
+static int s_retarget_bodies(agent_outbox_t *self, const uint8_t *inc, uint64_t base)
+{
+    sqlite3_stmt *q = s_stmt(self, S_RETARGET_ROWS), *upd = s_stmt(self, S_SET_BODY);
+    if (!q || !upd)
+        return -1;
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)base);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        ro_report_t r;
+        uint8_t body[RO_FRAME_MAX];
+        if (ro_report_decode(sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1), &r,
+                             NULL, 0) != RO_REASON_NONE)
+            continue; /* no append of ours writes one that does not decode */
+        memcpy(r.target_inc, inc, sizeof r.target_inc);
+        r.target_seq = (uint64_t)sqlite3_column_int64(q, 2) - base;
+        int len = ro_report_encode(&r, body, sizeof body);
+        if (len < 0)
+            break;
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(q, 0));
+        sqlite3_bind_blob(upd, 2, body, len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(upd, 3, (sqlite3_int64)ro_report_hash(&r));
+        if (s_run(upd))
+            break;
+    }
+    s_reset(q);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Hand the rows (seq, body) of bound statement st to fn, as
@@ -1424,6 +1620,12 @@ int agent_outbox_switch(agent_outbox_t *self, int64_t *renumbered)
     if (s_run(add))
         goto fail;
     sqlite3_int64 base = (sqlite3_int64)m.next_seq - 1;
+    sqlite3_stmt *ret = s_stmt(self, S_RETARGET);
+    if (!ret)
+        goto fail;
+    sqlite3_bind_int64(ret, 1, base); /* before the renumbering, which it follows */
+    if (s_run(ret))
+        goto fail;
     sqlite3_bind_int64(ren, 1, base);
     sqlite3_bind_blob(ren, 2, inc, sizeof inc, SQLITE_STATIC);
     if (s_run(ren))
@@ -1432,7 +1634,7 @@ int agent_outbox_switch(agent_outbox_t *self, int64_t *renumbered)
     sqlite3_bind_int64(set, 1, base);
     sqlite3_bind_blob(set, 2, inc, sizeof inc, SQLITE_STATIC);
     sqlite3_bind_int64(set, 3, moved);
-    if (s_run(set) || s_commit(self, NULL, 0))
+    if (s_run(set) || s_retarget_bodies(self, inc, (uint64_t)base) || s_commit(self, NULL, 0))
         goto fail;
     if (renumbered)
         *renumbered = moved;

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_OUTBOX_SCHEMA 4                    /* PRAGMA user_version this code writes */
+#define AGENT_OUTBOX_SCHEMA 5                    /* PRAGMA user_version this code writes */
 #define AGENT_INCARNATION_LEN RO_INCARNATION_LEN /* bytes of an outbox's identity */
 #define AGENT_OUTBOX_BUSY_MS 5000    /* wait this long for another process' transaction */
 #define AGENT_OUTBOX_CACHE_KIB 256   /* page cache of a connection, at most (SQLite's: 2000) */
@@ -174,6 +174,27 @@ int agent_outbox_each(agent_outbox_t *self, uint64_t after, size_t max, agent_ou
  * row below is of an earlier one). Returns 1 and fills *out when found, 0
  * when not, -1 on failure. */
 int agent_outbox_find(agent_outbox_t *self, uint64_t seq, agent_event_state_t *out);
+
+/* The event a correction corrects, as agent_outbox_correct found it. */
+typedef struct {
+    ro_report_t report; /* as recorded: its kind, date and figures (a cancel: none) */
+    int waiting;        /* 1: the hub has not acknowledged it yet */
+} agent_target_t;
+
+/* Record r as a correction of the event at local seq target, in one
+ * transaction, as agent_outbox_append records a report: r->action is
+ * RO_ACTION_AMEND (r's kind and fields are the replacement) or
+ * RO_ACTION_CANCEL (no body), r->reason says why. The target must be in the
+ * outbox (waiting, or acknowledged and kept), not a cancel, not corrected
+ * already by another event here, and for an amend of r's kind; else nothing
+ * is stored and AGENT_OUTBOX_INVALID says why in err (the hub would refuse
+ * it). r's target_inc and target_seq become the target's wire identity (its
+ * incarnation, and its seq less that incarnation's base); a switch that
+ * renumbers a waiting target renumbers it in its waiting corrections too.
+ * *t (if not NULL) gets the target. Returns the correction's seq (>= 1), or
+ * an agent_outbox_rc_t (< 0). */
+int64_t agent_outbox_correct(agent_outbox_t *self, ro_report_t *r, uint64_t target, int64_t now,
+                             agent_target_t *t, char *err, size_t errlen);
 
 /* Another outbox speaks under this one's identity (REASON_IDENTITY, or an
  * Ack whose upto_hash is not our event's): in one transaction, draw a new

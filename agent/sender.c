@@ -44,6 +44,7 @@ struct agent_sender {
     int legacy;                         /* inc is the legacy one: the same sequence in version 1 */
     uint8_t store_id[AGENT_INCARNATION_LEN]; /* the hub store that acknowledged last */
     int v1_noted;                            /* the fall back to version 1 was logged */
+    int v1_correction_noted;                 /* that a correction waits for a version-2 hub */
     int v1_wait_noted;                       /* that this outbox waits for a version-2 hub was */
     /* the earlier incarnation whose kept events are sent again (a refill of
      * it: one at a time, the oldest first), within the same window */
@@ -292,6 +293,24 @@ typedef struct {
     uint64_t *sent;     /* the highest local seq sent of it */
 } s_pass_t;
 
+/* True when the stored event is a correction, which a hub that speaks
+ * only version 1 never takes: it waits in the outbox (logged once) until
+ * the hub is upgraded. Decodes: only in version 1, a legacy outbox's. */
+static int s_is_correction(agent_sender_t *self, const uint8_t *body, size_t len)
+{
+    ro_report_t r;
+    if (ro_report_decode(body, len, &r, NULL, 0) != RO_REASON_NONE || !r.action)
+        return 0;
+    if (!self->v1_correction_noted)
+        ro_log(LOG_WARNING,
+               "seq %llu is a correction and the hub at %s speaks only protocol version 1, "
+               "which has none: it and the events after it wait in the outbox, nothing is "
+               "lost; upgrade the hub to revision 2 and they are sent",
+               (unsigned long long)r.seq, self->cfg.hub);
+    self->v1_correction_noted = 1;
+    return 1;
+}
+
 /* agent_outbox_each's callback: one event onto the wire, straight from the
  * outbox's row (libzmq copies it). */
 static int s_send_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
@@ -299,6 +318,10 @@ static int s_send_one(void *arg, uint64_t seq, const uint8_t *body, size_t len)
     s_pass_t *pass = arg;
     agent_sender_t *self = pass->self;
     uint8_t wire[RO_FRAME_MAX];
+    if (self->proto < 2 && s_is_correction(self, body, len)) {
+        pass->stopped = 1; /* it and what follows wait: the sequence has no holes */
+        return 1;
+    }
     if (self->proto >= 2) { /* the wire identity, its own incarnation's, on the stored body */
         int n = ro_report_stamp(body, len, seq - pass->base, pass->inc, wire, sizeof wire);
         if (n < 0) {

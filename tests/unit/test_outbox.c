@@ -808,12 +808,12 @@ static void test_newer_schema_refused_untouched(void **state)
     assert_non_null(ob);
     s_append_n(f, ob, 2);
     agent_outbox_destroy(&ob);
-    s_sql_exec(f->path, "PRAGMA user_version = 5");
+    s_sql_exec(f->path, "PRAGMA user_version = 6");
     size_t before_len, after_len;
     uint8_t *before = s_slurp(f->path, &before_len);
     ob = agent_outbox_open(f->path, UNIT, AGENT_OUTBOX_CREATE, f->err, sizeof f->err);
     assert_null(ob);
-    assert_non_null(strstr(f->err, "newer rollout-agent (schema 5, this one knows 4)"));
+    assert_non_null(strstr(f->err, "newer rollout-agent (schema 6, this one knows 5)"));
     uint8_t *after = s_slurp(f->path, &after_len);
     assert_int_equal(after_len, before_len);
     assert_memory_equal(after, before, before_len);
@@ -870,6 +870,140 @@ static void s_assert_bytes_counted(fixture_t *f, agent_outbox_t *ob)
                                         "WHERE acked_at IS NOT NULL"));
     assert_int_equal(st.retained,
                      s_sql_int(f->path, "SELECT count(*) FROM outbox WHERE acked_at IS NOT NULL"));
+}
+
+/* A correction (amend or cancel) of an event in the outbox. */
+static ro_report_t s_fix(ro_action_t action, const ro_report_t *replacement)
+{
+    ro_report_t c;
+    if (replacement)
+        c = *replacement;
+    else
+        memset(&c, 0, sizeof c);
+    c.action = action;
+    snprintf(c.reason, sizeof c.reason, "typed wrong");
+    return c;
+}
+
+/* The stored event at local seq `seq`, decoded, with its row's hash. */
+static ro_report_t s_stored(agent_outbox_t *ob, uint64_t seq, uint64_t *hash)
+{
+    agent_event_t ev;
+    assert_int_equal(s_outbox_read(ob, seq - 1, &ev, 1), 1);
+    assert_int_equal(ev.seq, seq);
+    ro_report_t r;
+    assert_int_equal(ro_report_decode(ev.body, ev.len, &r, NULL, 0), RO_REASON_NONE);
+    agent_event_state_t es;
+    assert_int_equal(agent_outbox_find(ob, seq, &es), 1);
+    *hash = es.hash;
+    return r;
+}
+
+/* agent_outbox_correct: an amend names its target's wire identity, is a
+ * version-2 event hashed as the hub hashes it; what the hub would refuse
+ * (a second correction of one event, another kind, a cancel corrected, a
+ * seq not kept, a refused event) is refused here, nothing stored. */
+static void test_correct_checks_its_target(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    s_append_n(f, ob, 3);
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    int64_t now = ro_time_now();
+    ro_report_t rep = s_staff(40, 33), a = s_fix(RO_ACTION_AMEND, &rep);
+    agent_target_t t;
+    assert_int_equal(agent_outbox_correct(ob, &a, 2, now, &t, f->err, sizeof f->err), 4);
+    assert_int_equal(t.report.kind, RO_KIND_STAFF);
+    assert_int_equal(t.report.part, 1);
+    assert_true(t.waiting);
+    uint64_t hash = 0;
+    ro_report_t got = s_stored(ob, 4, &hash);
+    assert_int_equal(got.version, RO_PROTOCOL_VERSION);
+    assert_int_equal(got.action, RO_ACTION_AMEND);
+    assert_int_equal(got.target_seq, 2);
+    assert_memory_equal(got.target_inc, st.incarnation, AGENT_INCARNATION_LEN);
+    assert_int_equal(got.part, 33);
+    assert_int_equal(hash, ro_report_hash(&got));
+
+    struct {
+        uint64_t target;
+        ro_action_t action;
+        ro_kind_t kind;
+        const char *why;
+    } bad[] = {
+        {2, RO_ACTION_AMEND, RO_KIND_STAFF, "corrected already by seq 4"},
+        {1, RO_ACTION_AMEND, RO_KIND_ITEMS, "is a staff event"},
+        {9, RO_ACTION_CANCEL, RO_KIND_NONE, "no event has it yet"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ro_report_t r = s_staff(40, 30);
+        r.kind = bad[i].kind;
+        ro_report_t c = s_fix(bad[i].action, bad[i].kind ? &r : NULL);
+        f->err[0] = '\0';
+        assert_int_equal(
+            agent_outbox_correct(ob, &c, bad[i].target, now, NULL, f->err, sizeof f->err),
+            AGENT_OUTBOX_INVALID);
+        if (!strstr(f->err, bad[i].why))
+            fail_msg("case %zu: %s", i, f->err);
+    }
+    ro_report_t cancel = s_fix(RO_ACTION_CANCEL, NULL);
+    assert_int_equal(agent_outbox_correct(ob, &cancel, 4, now, NULL, f->err, sizeof f->err), 5);
+    cancel = s_fix(RO_ACTION_CANCEL, NULL);
+    assert_int_equal(agent_outbox_correct(ob, &cancel, 5, now, NULL, f->err, sizeof f->err),
+                     AGENT_OUTBOX_INVALID);
+    assert_non_null(strstr(f->err, "is a cancel"));
+    assert_int_equal(agent_outbox_refuse(ob, 3, RO_REASON_INVALID, "bad", now), 0);
+    cancel = s_fix(RO_ACTION_CANCEL, NULL);
+    assert_int_equal(agent_outbox_correct(ob, &cancel, 3, now, NULL, f->err, sizeof f->err),
+                     AGENT_OUTBOX_INVALID);
+    assert_non_null(strstr(f->err, "refused by the hub"));
+    s_stats(ob, &st);
+    assert_int_equal(st.next_seq, 6); /* nothing stored by the refused ones */
+    agent_outbox_destroy(&ob);
+}
+
+/* A switch renumbers a waiting target: its waiting correction follows it
+ * (the new identity and wire seq, rehashed); a correction of an event
+ * acknowledged under the old identity keeps naming it there. */
+static void test_switch_retargets_waiting_corrections(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_set_retention(ob, 400, 64 << 20);
+    s_append_n(f, ob, 2);
+    int64_t now = ro_time_now();
+    assert_int_equal(agent_outbox_ack(ob, 1, now), 0); /* seq 1 kept, 2 waiting */
+    agent_outbox_stats_t before, after;
+    s_stats(ob, &before);
+    ro_report_t rep = s_staff(40, 35), a = s_fix(RO_ACTION_AMEND, &rep);
+    ro_report_t c = s_fix(RO_ACTION_CANCEL, NULL);
+    assert_int_equal(agent_outbox_correct(ob, &a, 2, now, NULL, f->err, sizeof f->err), 3);
+    assert_int_equal(agent_outbox_correct(ob, &c, 1, now, NULL, f->err, sizeof f->err), 4);
+    int64_t moved = 0;
+    assert_int_equal(agent_outbox_switch(ob, &moved), 0);
+    assert_int_equal(moved, 3); /* seqs 2, 3, 4 become 5, 6, 7 (base 4) */
+    s_stats(ob, &after);
+    assert_int_equal(after.base, 4);
+    uint64_t hash = 0;
+    ro_report_t amend = s_stored(ob, 6, &hash);
+    assert_int_equal(amend.action, RO_ACTION_AMEND);
+    assert_memory_equal(amend.target_inc, after.incarnation, AGENT_INCARNATION_LEN);
+    assert_int_equal(amend.target_seq, 1); /* local 5, wire 5 - 4 */
+    assert_int_equal(hash, ro_report_hash(&amend));
+    ro_report_t cancel = s_stored(ob, 7, &hash);
+    assert_int_equal(cancel.action, RO_ACTION_CANCEL);
+    assert_memory_equal(cancel.target_inc, before.incarnation, AGENT_INCARNATION_LEN);
+    assert_int_equal(cancel.target_seq, 1);
+    assert_int_equal(hash, ro_report_hash(&cancel));
+    /* and the renumbered target is known as corrected at its new seq */
+    ro_report_t again = s_fix(RO_ACTION_AMEND, &rep);
+    assert_int_equal(agent_outbox_correct(ob, &again, 5, now, NULL, f->err, sizeof f->err),
+                     AGENT_OUTBOX_INVALID);
+    assert_non_null(strstr(f->err, "corrected already by seq 6"));
+    agent_outbox_destroy(&ob);
 }
 
 static void test_retention_by_age(void **state)
@@ -1141,6 +1275,7 @@ static void test_migrates_schema_2(void **state)
     assert_int_equal(agent_outbox_incarnation(ob, inc), 0);
     agent_outbox_destroy(&ob);
     s_sql_exec(f->path,
+               "DROP INDEX outbox_targets; ALTER TABLE outbox DROP COLUMN target; "
                "DROP TABLE earlier; ALTER TABLE meta DROP COLUMN base; PRAGMA user_version = 2;");
 
     ob = s_open(f, UNIT);
@@ -1570,7 +1705,8 @@ static void test_migrates_schema_3(void **state)
     assert_int_equal(agent_outbox_ack(ob, 5, ro_time_now()), 0);
     assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* base 5 */
     agent_outbox_destroy(&ob);
-    s_sql_exec(f->path, "DROP TABLE earlier; PRAGMA user_version = 3;");
+    s_sql_exec(f->path, "DROP INDEX outbox_targets; ALTER TABLE outbox DROP COLUMN target; "
+                        "DROP TABLE earlier; PRAGMA user_version = 3;");
     char copy[400];
     snprintf(copy, sizeof copy, "%s/three.db", f->dir);
     s_sql_exec(f->path, "PRAGMA wal_checkpoint(TRUNCATE)");
@@ -1626,6 +1762,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_migration_leaves_schema_1, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused_untouched, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_new_outbox_draws_its_incarnation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_correct_checks_its_target, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_switch_retargets_waiting_corrections, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_by_age, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_by_size, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retained_never_resent, s_setup, s_teardown),
