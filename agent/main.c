@@ -42,6 +42,7 @@ static void s_help(FILE *out)
         "Usage:\n"
         "  rollout-agent [--config FILE] record KIND OPTION...\n"
         "  rollout-agent [--config FILE] record --file FILE\n"
+        "  rollout-agent [--config FILE] list [--last N | --all] [--json]\n"
         "  rollout-agent [--config FILE] amend SEQ --reason TEXT KIND OPTION...\n"
         "  rollout-agent [--config FILE] cancel SEQ --reason TEXT\n"
         "  rollout-agent [--config FILE] run\n"
@@ -52,6 +53,8 @@ static void s_help(FILE *out)
         "Commands:\n"
         "  record   append one event (or a file of events) to the unit's outbox. It is on\n"
         "           disk when the command returns, and `run` delivers it.\n"
+        "  list     the events in the outbox, newest first: seq, whether delivered,\n"
+        "           figures, corrections (--last N, default 20; --all; --json).\n"
         "  amend    correct an event recorded before (by its seq) with new figures;\n"
         "  cancel   or withdraw it. The hub keeps both, with the reason given\n"
         "           (details: rollout-agent amend --help).\n"
@@ -771,6 +774,113 @@ static int s_correct(const ro_agent_config_t *cfg, int argc, char **argv, ro_act
     return 0;
 }
 
+/* ---- list ---------------------------------------------------------------- */
+
+typedef struct {
+    int json;
+    int n;
+} s_list_t;
+
+static void s_json_string(FILE *out, const char *s);
+
+/* An event's date and figures, as staff typed them. */
+static void s_describe(const ro_report_t *r, char *day, size_t daylen, char *fig, size_t figlen)
+{
+    day[0] = fig[0] = '\0';
+    if (r->kind == RO_KIND_NONE)
+        return;
+    if (r->kind == RO_KIND_CASES)
+        snprintf(day, daylen, "%04u-%02u", r->date / 100, r->date % 100);
+    else
+        ro_date_format(r->date, day);
+    if (r->kind == RO_KIND_TRAINING)
+        snprintf(fig, figlen, "%u participants, %u.%u h%s%s", r->total, r->part / 10, r->part % 10,
+                 r->text[0] ? ", " : "", r->text);
+    else
+        snprintf(fig, figlen, "%u of %u %s", r->part, r->total,
+                 r->kind == RO_KIND_STAFF ? "proficient" : "no-visit");
+}
+
+/* agent_outbox_list's callback: one event as a line, or a JSON object. */
+static void s_list_one(void *arg, const agent_listed_t *ev)
+{
+    s_list_t *l = arg;
+    static const char *states[] = {"waiting", "delivered", "refused"};
+    const char *state = ev->state >= 0 && ev->state <= 2 ? states[ev->state] : "?";
+    ro_report_t r;
+    if (ro_report_decode(ev->body, ev->len, &r, NULL, 0) != RO_REASON_NONE)
+        memset(&r, 0, sizeof r); /* no append of ours stores one that does not decode */
+    char day[16], fig[300];
+    s_describe(&r, day, sizeof day, fig, sizeof fig);
+    const char *kind = r.kind != RO_KIND_NONE ? ro_kind_name(r.kind) : "-";
+    if (l->json) {
+        printf("%s{\"seq\":%" PRIu64 ",\"state\":\"%s\",\"kind\":\"%s\",\"date\":\"%s\","
+               "\"total\":%u,\"part\":%u,\"text\":",
+               l->n++ ? "," : "", ev->seq, state, kind, day, r.total, r.part);
+        s_json_string(stdout, r.text);
+        printf(",\"action\":\"%s\",\"target\":%" PRIu64 ",\"reason\":", ro_action_name(r.action),
+               ev->target);
+        s_json_string(stdout, r.reason);
+        printf(",\"corrected_by\":%" PRIu64 "}", ev->corrected_by);
+        return;
+    }
+    l->n++;
+    printf("%7" PRIu64 "  %-9s  %-8s  %-10s  %s", ev->seq, state, kind, day, fig);
+    if (r.action != RO_ACTION_NONE)
+        printf("%s%s seq %" PRIu64 ": %s", fig[0] ? "; " : "",
+               r.action == RO_ACTION_AMEND ? "amends" : "cancels", ev->target, r.reason);
+    if (ev->corrected_by)
+        printf(" (corrected by seq %" PRIu64 ")", ev->corrected_by);
+    printf("\n");
+}
+
+static int s_cmd_list(const ro_agent_config_t *cfg, int argc, char **argv)
+{
+    s_list_t l = {0, 0};
+    long last = 20;
+    for (int i = 0; i < argc; i++) {
+        char *end = NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("Usage: rollout-agent [--config FILE] list [--last N | --all] [--json]\n"
+                   "\n"
+                   "The events in the outbox, newest first (the last 20 unless told): each\n"
+                   "one's seq (what amend and cancel take), whether it waits for the hub, was\n"
+                   "delivered (and is kept, retain_days) or was refused, its kind, date and\n"
+                   "figures, and the corrections: what a correction amends or cancels, and\n"
+                   "which seq corrected an event.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            l.json = 1;
+        } else if (!strcmp(argv[i], "--all")) {
+            last = 0;
+        } else if (!strcmp(argv[i], "--last") && i + 1 < argc &&
+                   (last = strtol(argv[++i], &end, 10)) > 0 && end && !*end) {
+            continue;
+        } else {
+            return s_fail(EXIT_USAGE, "list: unexpected '%s' (list takes --last N, --all, --json)",
+                          argv[i]);
+        }
+    }
+    char err[600];
+    agent_outbox_t *ob =
+        agent_outbox_open(cfg->outbox, cfg->unit, AGENT_OUTBOX_EXISTING, err, sizeof err);
+    if (!ob)
+        return s_fail(1, "%s", err);
+    if (l.json)
+        printf("{\"unit\":\"%s\",\"events\":[", cfg->unit);
+    else
+        printf("%7s  %-9s  %-8s  %-10s  %s\n", "seq", "state", "kind", "date", "figures");
+    int n = agent_outbox_list(ob, (size_t)last, s_list_one, &l);
+    if (l.json)
+        printf("]}\n");
+    else if (n == 0)
+        printf("(no events)\n");
+    if (n < 0)
+        snprintf(err, sizeof err, "%s", agent_outbox_errmsg(ob));
+    agent_outbox_destroy(&ob);
+    return n < 0 ? s_fail(1, "list: %s", err) : 0;
+}
+
 static int s_cmd_amend(const ro_agent_config_t *cfg, int argc, char **argv)
 {
     return s_correct(cfg, argc, argv, RO_ACTION_AMEND);
@@ -1197,13 +1307,15 @@ int main(int argc, char **argv)
         fn = s_cmd_run;
     else if (!strcmp(cmd, "status"))
         fn = s_cmd_status;
+    else if (!strcmp(cmd, "list"))
+        fn = s_cmd_list;
     else if (!strcmp(cmd, "amend"))
         fn = s_cmd_amend;
     else if (!strcmp(cmd, "cancel"))
         fn = s_cmd_cancel;
     else
         return s_fail(EXIT_USAGE,
-                      "unknown command '%s': record, amend, cancel, run or status (try "
+                      "unknown command '%s': record, list, amend, cancel, run or status (try "
                       "rollout-agent --help)",
                       cmd);
     /* help needs no config file */

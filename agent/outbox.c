@@ -73,6 +73,7 @@ enum {
     S_RETARGET,
     S_RETARGET_ROWS,
     S_SET_BODY,
+    S_LIST,
     S_STMT_COUNT
 };
 
@@ -188,6 +189,10 @@ static const char *s_sql[S_STMT_COUNT] = {
     [S_RETARGET_ROWS] = "SELECT seq, body, target FROM outbox "
                         "WHERE target IS NOT NULL AND target > ?1 AND acked_at IS NULL",
     [S_SET_BODY] = "UPDATE outbox SET body = ?2, hash = ?3 WHERE seq = ?1",
+    [S_LIST] = "SELECT seq, body, state, target, (SELECT c.seq FROM outbox c "
+               "WHERE c.target = e.seq LIMIT 1) FROM (SELECT seq, body, acked_at IS NOT NULL "
+               "AS state, target FROM outbox UNION ALL SELECT seq, body, 2, NULL FROM refused) "
+               "AS e ORDER BY seq DESC LIMIT ?1",
 };
 
 /* The statements an idle `run` uses (the heartbeat's counters, the poll for
@@ -1360,6 +1365,32 @@ int64_t agent_outbox_correct(agent_outbox_t *self, ro_report_t *r, uint64_t targ
 fail:
     s_rollback(self);
     return rc;
+}
+
+int agent_outbox_list(agent_outbox_t *self, size_t max,
+                      void (*fn)(void *arg, const agent_listed_t *ev), void *arg)
+{
+    sqlite3_stmt *st = s_stmt(self, S_LIST);
+    if (!st || s_run(self->st[S_BEGIN_READ]))
+        return -1;
+    sqlite3_bind_int64(st, 1, max ? (sqlite3_int64)max : -1);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        agent_listed_t ev = {.seq = (uint64_t)sqlite3_column_int64(st, 0),
+                             .body = sqlite3_column_blob(st, 1),
+                             .len = (size_t)sqlite3_column_bytes(st, 1),
+                             .state = sqlite3_column_int(st, 2),
+                             .target = (uint64_t)sqlite3_column_int64(st, 3),
+                             .corrected_by = (uint64_t)sqlite3_column_int64(st, 4)};
+        fn(arg, &ev);
+        n++;
+    }
+    s_reset(st);
+    if (s_run(self->st[S_COMMIT])) {
+        s_rollback(self);
+        return -1;
+    }
+    return rc == SQLITE_DONE ? n : -1;
 }
 
 /* After a switch to inc at base: each waiting correction whose target was

@@ -196,6 +196,23 @@ typedef struct {
 int64_t agent_outbox_correct(agent_outbox_t *self, ro_report_t *r, uint64_t target, int64_t now,
                              agent_target_t *t, char *err, size_t errlen);
 
+/* One event as agent_outbox_list hands it: body (len bytes) is valid only
+ * during the call. */
+typedef struct {
+    uint64_t seq;        /* its local seq (the one `record` printed) */
+    const uint8_t *body; /* as stored */
+    size_t len;
+    int state;             /* 0 waiting, 1 acknowledged (kept), 2 refused by the hub */
+    uint64_t target;       /* a correction: the seq it corrects; 0 otherwise */
+    uint64_t corrected_by; /* the seq of a correction of it in the outbox; 0 none */
+} agent_listed_t;
+
+/* Hand the newest max events (0: all) to fn, newest first: waiting, kept
+ * and refused ones, each with what became of it. One read transaction.
+ * Returns how many, or -1. */
+int agent_outbox_list(agent_outbox_t *self, size_t max,
+                      void (*fn)(void *arg, const agent_listed_t *ev), void *arg);
+
 /* Another outbox speaks under this one's identity (REASON_IDENTITY, or an
  * Ack whose upto_hash is not our event's): in one transaction, draw a new
  * incarnation (getrandom(), never all zero) and give it every waiting

@@ -4,7 +4,8 @@
 # `cancel` withdraws a staff snapshot recorded twice. The hub keeps the
 # originals and the corrections, the unit's and the province's figures
 # follow, `rolloutctl status --history` shows the trail with the reasons,
-# and a restarted hub says the same. What cannot be corrected (corrected
+# and a restarted hub says the same; `rollout-agent list` shows each event
+# with its corrections. What cannot be corrected (corrected
 # already, another kind, a seq never recorded, no reason) is refused by the
 # agent with exit 2 and nothing recorded.
 source "$(dirname "$0")/lib.sh"
@@ -46,6 +47,16 @@ bad "is a cancel" cancel 5 --reason "undo"
 bad "reason TEXT is required" cancel 2
 bad "which seq" cancel --reason x
 expect_eq "$(agent $u status --json --no-hub | jq -r .next_seq)" 6 "the next seq after the refusals"
+
+# the agent lists its events with what became of them
+list=$(agent $u list)
+grep -qE "^ +4  delivered  training  2018-03-02  20 participants, 1.5 h, Platform basics; amends seq 1: 200 typed for 20$" <<<"$list" ||
+  fail "list does not show the amend: $list"
+grep -qE "^ +1  delivered  training  2018-03-02  200 participants.* \(corrected by seq 4\)$" <<<"$list" ||
+  fail "list does not show seq 1 corrected: $list"
+grep -qE "^ +5  delivered  -  .*cancels seq 3: recorded twice$" <<<"$list" || fail "list: the cancel: $list"
+expect_eq "$(agent $u list --json --last 2 | jq -r '[.events[] | .seq|tostring] | join(",")')" "5,4" "list --last 2"
+expect_eq "$(agent $u list --json | jq -r '.events[] | select(.seq == 3) | .corrected_by')" 5 "seq 3 cancelled by"
 
 # the trail, newest first, with the reasons
 trail=$(ctl status --history $u --json)
