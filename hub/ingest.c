@@ -961,12 +961,17 @@ static int s_lost(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, int64
 {
     uint64_t have = s_last(self, id->unit, id->inc);
     uint64_t upto = r->retained && r->retained_from > 0 ? r->retained_from - 1 : r->last_ack;
-    /* an incarnation the store never held: nothing to write off under it (the
-     * agent sends again what it keeps, and draws a new one past what it lost) */
-    if (upto <= have || upto > r->last_ack || id->inc == INC_UNKNOWN)
+    /* an agent's current incarnation (its heartbeat has its clock) that the
+     * store never held: nothing to write off under it (the agent sends again
+     * what it keeps, and draws a new one past what it lost). An earlier one
+     * never draws again: without the write-off, what its agent still keeps
+     * beyond the lost seqs would wait for them for ever, so the store learns
+     * the incarnation here */
+    if (upto <= have || upto > r->last_ack || (id->inc == INC_UNKNOWN && r->agent_time))
         return 0;
-    if (id->iid == 0) { /* the legacy one, met by a heartbeat: its iid */
-        int rc = s_ident(self, id->unit, NULL, 1, now, id, err, errlen);
+    if (id->iid == 0 || id->inc == INC_UNKNOWN) { /* met by a heartbeat only: its iid */
+        int rc = s_ident(self, id->unit, s_legacy(r->incarnation) ? NULL : r->incarnation, 1, now,
+                         id, err, errlen);
         if (rc)
             return rc;
     }
