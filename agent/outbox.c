@@ -74,6 +74,8 @@ enum {
     S_RETARGET_ROWS,
     S_SET_BODY,
     S_LIST,
+    S_REFILL_REFUSED,
+    S_REFILL_UNREFUSE,
     S_STMT_COUNT
 };
 
@@ -189,6 +191,15 @@ static const char *s_sql[S_STMT_COUNT] = {
     [S_RETARGET_ROWS] = "SELECT seq, body, target FROM outbox "
                         "WHERE target IS NOT NULL AND target > ?1 AND acked_at IS NULL",
     [S_SET_BODY] = "UPDATE outbox SET body = ?2, hash = ?3 WHERE seq = ?1",
+    /* a refill: the events the hub refused for good in the range are sent
+     * again under their identity too (the store that refused them lost the
+     * refusal with the rest), so the refill leaves no hole the hub would wait
+     * at, and nothing is renumbered */
+    [S_REFILL_REFUSED] = "INSERT INTO outbox(seq, body, incarnation, hash) "
+                         "SELECT seq, body, (SELECT incarnation FROM meta WHERE id = 1), "
+                         "ro_body_hash(body) FROM refused WHERE seq > ?1 AND seq <= ?2 "
+                         "RETURNING seq",
+    [S_REFILL_UNREFUSE] = "DELETE FROM refused WHERE seq > ?1 AND seq <= ?2",
     [S_LIST] = "SELECT seq, body, state, target, (SELECT c.seq FROM outbox c "
                "WHERE c.target = e.seq LIMIT 1) FROM (SELECT seq, body, acked_at IS NOT NULL "
                "AS state, target FROM outbox UNION ALL SELECT seq, body, 2, NULL FROM refused) "
@@ -1676,6 +1687,32 @@ fail:
     return -1;
 }
 
+/* The refused events of (upto, last] wait again, counted into *out. In the
+ * open transaction. Returns 0 or -1. */
+static int s_refill_refused(agent_outbox_t *self, uint64_t upto, uint64_t last, agent_refill_t *out)
+{
+    sqlite3_stmt *ins = s_stmt(self, S_REFILL_REFUSED), *del = s_stmt(self, S_REFILL_UNREFUSE);
+    if (!ins || !del)
+        return -1;
+    sqlite3_bind_int64(ins, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(ins, 2, (sqlite3_int64)last);
+    int rc;
+    while ((rc = sqlite3_step(ins)) == SQLITE_ROW) {
+        uint64_t seq = (uint64_t)sqlite3_column_int64(ins, 0);
+        if (!out->n || seq < out->first)
+            out->first = seq;
+        if (seq > out->last)
+            out->last = seq;
+        out->n++;
+    }
+    s_reset(ins);
+    if (rc != SQLITE_DONE)
+        return -1;
+    sqlite3_bind_int64(del, 1, (sqlite3_int64)upto);
+    sqlite3_bind_int64(del, 2, (sqlite3_int64)last);
+    return s_run(del);
+}
+
 int agent_outbox_refill(agent_outbox_t *self, uint64_t upto, agent_refill_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -1708,8 +1745,11 @@ int agent_outbox_refill(agent_outbox_t *self, uint64_t upto, agent_refill_t *out
     s_reset(up);
     if (rc != SQLITE_DONE)
         goto fail;
+    int64_t kept = out->n;
+    if (s_refill_refused(self, upto, m.last_ack, out))
+        goto fail;
     sqlite3_bind_int64(set, 1, (sqlite3_int64)upto);
-    sqlite3_bind_int64(set, 2, out->n);
+    sqlite3_bind_int64(set, 2, kept);
     sqlite3_bind_int64(set, 3, bytes);
     if (s_run(set) || s_commit(self, NULL, 0))
         goto fail;

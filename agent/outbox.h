@@ -87,7 +87,7 @@ typedef struct {
     uint64_t first;     /* the lowest of them; 0 when n is 0 */
     uint64_t last;      /* the highest */
     uint64_t was_ack;   /* the last ack before */
-    uint64_t lost;      /* seqs in (upto, was_ack] not refilled: pruned, or refused */
+    uint64_t lost;      /* seqs in (upto, was_ack] not refilled: pruned */
     uint64_t lost_from; /* they lie in lost_from .. lost_to: for the current incarnation */
     uint64_t lost_to;   /* upto + 1 .. first - 1 (or was_ack); for an earlier one, above
                            the refilled run: last + 1 (or upto + 1) .. was_ack */
@@ -232,8 +232,10 @@ int agent_outbox_switch(agent_outbox_t *self, int64_t *renumbered);
 /* The hub's store is behind: it holds the current incarnation only up to
  * local seq upto (>= base), below last_ack. In one transaction, make the
  * kept events of the current incarnation above upto waiting again (acked_at
- * NULL; the retained counters lessened) and set last_ack to upto, so that
- * they are sent again. *out says what was refilled and what could not be
+ * NULL; the retained counters lessened), and the events the hub refused in
+ * that range too (out of the refused table: the store lost their refusals
+ * with the rest, and would wait at their seqs), and set last_ack to upto, so
+ * that they are sent again. *out says what was refilled and what could not be
  * (pruned or refused seqs). Returns 0 (nothing done when upto >= last_ack),
  * or -1 with nothing changed. */
 int agent_outbox_refill(agent_outbox_t *self, uint64_t upto, agent_refill_t *out);

@@ -659,8 +659,8 @@ static void s_refill(agent_sender_t *self, uint64_t w)
         return;
     ro_log(LOG_ERR,
            "%" PRIu64 " of those events (seq %" PRIu64 "..%" PRIu64
-           " of this identity) are no longer kept here (beyond retain_days or retain_max_mb, "
-           "or refused) and cannot be refilled: restore the hub's store from a newer backup "
+           " of this identity) are no longer kept here (beyond retain_days or retain_max_mb) "
+           "and cannot be refilled: restore the hub's store from a newer backup "
            "to get them back",
            rf.lost, rf.lost_from - b, rf.lost_to - b);
     s_switch(self, "the hub's store lost events this outbox no longer keeps, and would wait "

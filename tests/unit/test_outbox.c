@@ -1440,6 +1440,45 @@ static void test_refill_makes_kept_waiting(void **state)
     agent_outbox_destroy(&ob);
 }
 
+/* A refill sends again the events the hub refused in its range too: the
+ * store lost their refusals with the rest and would wait at their seqs;
+ * nothing is lost, nothing renumbered. */
+static void test_refill_includes_refused(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_set_retention(ob, 10, 1 << 30);
+    s_append_n(f, ob, 4);
+    assert_int_equal(agent_outbox_refuse(ob, 2, RO_REASON_INVALID, "bad", T0), 0);
+    assert_int_equal(agent_outbox_ack(ob, 4, T0), 0); /* 1, 3, 4 kept; 2 refused */
+    agent_outbox_stats_t st;
+    s_stats(ob, &st);
+    assert_int_equal(st.retained, 3);
+    assert_int_equal(st.refused, 1);
+    agent_refill_t rf;
+    assert_int_equal(agent_outbox_refill(ob, 0, &rf), 0);
+    assert_int_equal(rf.n, 4);
+    assert_int_equal(rf.first, 1);
+    assert_int_equal(rf.last, 4);
+    assert_int_equal(rf.lost, 0);
+    s_stats(ob, &st);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.retained, 0);
+    assert_int_equal(st.depth, 4);
+    s_assert_bytes_counted(f, ob);
+    agent_event_t ev[4];
+    assert_int_equal(s_outbox_read(ob, 0, ev, 4), 4);
+    assert_int_equal(ev[1].seq, 2);
+    agent_event_state_t es;
+    assert_int_equal(agent_outbox_find(ob, 2, &es), 1); /* its hash, for the acks */
+    ro_report_t r;
+    assert_int_equal(ro_report_decode(ev[1].body, ev[1].len, &r, NULL, 0), RO_REASON_NONE);
+    assert_int_equal(es.hash, ro_report_hash(&r));
+    assert_true(es.waiting);
+    agent_outbox_destroy(&ob);
+}
+
 /* After a switch, only the current incarnation's kept events are refilled:
  * those of the old one are another identity's. */
 static void test_refill_after_switch_is_current_only(void **state)
@@ -1773,6 +1812,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrates_schema_2, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_switch_renumbers_waiting, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refill_makes_kept_waiting, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refill_includes_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refill_after_switch_is_current_only, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_store_id_remembered, s_setup, s_teardown),
