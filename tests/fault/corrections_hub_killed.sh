@@ -5,7 +5,7 @@
 # included, is stored exactly once, every correction is in the trail once,
 # the province's participants are those of the sessions left standing with
 # their corrected figures, and the recount agrees.
-#   KILLS (6), AGENTS (4), EVENTS per agent (120), CORRECTIONS per agent (40), SEED
+#   KILLS (at least, 6), AGENTS (4), EVENTS per agent (120), CORRECTIONS per agent (40), SEED
 source "$(dirname "$0")/fault_lib.sh"
 DRILL=corrections-hub-killed
 KILLS=${KILLS:-6}
@@ -32,27 +32,41 @@ for u in "${US[@]}"; do
   agent_start "$u"
 done
 
-# corrections, made while the hub dies at random moments
+# corrections, made while the hub dies at random moments, every second or
+# so until they are all made (and at least KILLS times)
 killer() {
-  local k
-  for ((k = 1; k <= KILLS; k++)); do
-    sleep "0.$(printf '%03d' $((200 + RANDOM % 700)))"
+  local k=0
+  while [ ! -e "$T/corrected" ] || [ $k -lt "$KILLS" ]; do
+    sleep "0.$(printf '%03d' $((300 + RANDOM % 700)))"
     kill -9 "$(cat "$T/hub.pid")" 2>/dev/null || true
     sleep 0.2
     "$HUB_BIN" --config "$T/hub.ini" >>"$T/hub.log" 2>&1 &
     echo $! > "$T/hub.pid"
+    k=$((k + 1))
   done
+  echo "$k" > "$T/kills"
 }
 echo "$HUB_PID" > "$T/hub.pid"
 killer &
 KILLER=$!
+# each unit's live seqs (sessions that count), picked from at random and
+# removed by swapping in the last one
+for i in "${!US[@]}"; do
+  declare -a "LIVE_$i"
+  declare -n L=LIVE_$i
+  for ((s = 1; s <= EVENTS; s++)); do L+=("$s"); done
+  unset -n L
+done
 amends=0 cancels=0
 for ((c = 1; c <= CORRECTIONS; c++)); do
-  for u in "${US[@]}"; do
-    live=()
-    for key in "${!VAL[@]}"; do [ "${key%%:*}" == "$u" ] && live+=("${key#*:}"); done
-    [ ${#live[@]} -gt 0 ] || continue
-    t=${live[$((RANDOM % ${#live[@]}))]}
+  for i in "${!US[@]}"; do
+    u=${US[$i]}
+    declare -n L=LIVE_$i
+    [ ${#L[@]} -gt 0 ] || { unset -n L; continue; }
+    k=$((RANDOM % ${#L[@]}))
+    t=${L[$k]}
+    L[$k]=${L[$((${#L[@]} - 1))]}
+    unset "L[$((${#L[@]} - 1))]"
     if [ $((RANDOM % 3)) -eq 0 ]; then
       out=$(agent "$u" cancel "$t" --reason "recorded twice ($c)") || fail "cancel $t at $u: $out"
       cancels=$((cancels + 1))
@@ -63,13 +77,17 @@ for ((c = 1; c <= CORRECTIONS; c++)); do
       s=$(sed -n 's/^recorded seq \([0-9]*\):.*/\1/p' <<<"$out")
       [ -n "$s" ] || fail "amend printed no seq: $out"
       VAL[$u:$s]=$q
+      L+=("$s")
       amends=$((amends + 1))
     fi
     unset "VAL[$u:$t]"
+    unset -n L
   done
 done
+touch "$T/corrected"
 wait "$KILLER"
 HUB_PID=$(cat "$T/hub.pid")
+KILLS=$(cat "$T/kills")
 
 # every event stored once: rows per unit equal what each outbox handed out
 rows_are_recorded() {
