@@ -1833,8 +1833,10 @@ int agent_outbox_earlier(agent_outbox_t *self, uint64_t from_base, agent_earlier
         return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)from_base);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)(max > INT_MAX ? INT_MAX : max));
-    int n = 0, rc;
-    while ((rc = s_earlier_row(self, st, &out[n], 1)) == 1)
+    int n = 0, rc = 0;
+    /* LIMIT ?2 ends the rows; stop at max too, or the step that finds none
+     * would clear out[max] */
+    while ((size_t)n < max && (rc = s_earlier_row(self, st, &out[n], 1)) == 1)
         n++;
     s_reset(st);
     if (s_run(self->st[S_COMMIT])) {
