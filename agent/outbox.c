@@ -112,8 +112,8 @@ static const char *s_sql[S_STMT_COUNT] = {
                    "retained_bytes = retained_bytes - ?2 WHERE id = 1",
     [S_RETAINED_FROM] = "SELECT seq FROM outbox WHERE seq > ?2 AND seq <= ?1 "
                         "AND acked_at IS NOT NULL ORDER BY seq LIMIT 1",
-    [S_MOVE_REFUSED] = "INSERT OR REPLACE INTO refused(seq, body, reason, text, at) "
-                       "SELECT seq, body, ?2, ?3, ?4 FROM outbox "
+    [S_MOVE_REFUSED] = "INSERT OR REPLACE INTO refused(seq, body, reason, text, at, target) "
+                       "SELECT seq, body, ?2, ?3, ?4, target FROM outbox "
                        "WHERE seq = ?1 AND acked_at IS NULL",
     [S_DELETE_ONE] = "DELETE FROM outbox WHERE seq = ?1 AND acked_at IS NULL",
     [S_REFUSED_COUNT] = "SELECT count(*) FROM refused",
@@ -195,14 +195,14 @@ static const char *s_sql[S_STMT_COUNT] = {
      * again under their identity too (the store that refused them lost the
      * refusal with the rest), so the refill leaves no hole the hub would wait
      * at, and nothing is renumbered */
-    [S_REFILL_REFUSED] = "INSERT INTO outbox(seq, body, incarnation, hash) "
+    [S_REFILL_REFUSED] = "INSERT INTO outbox(seq, body, incarnation, hash, target) "
                          "SELECT seq, body, (SELECT incarnation FROM meta WHERE id = 1), "
-                         "ro_body_hash(body) FROM refused WHERE seq > ?1 AND seq <= ?2 "
+                         "ro_body_hash(body), target FROM refused WHERE seq > ?1 AND seq <= ?2 "
                          "RETURNING seq",
     [S_REFILL_UNREFUSE] = "DELETE FROM refused WHERE seq > ?1 AND seq <= ?2",
     [S_LIST] = "SELECT seq, body, state, target, (SELECT c.seq FROM outbox c "
                "WHERE c.target = e.seq LIMIT 1) FROM (SELECT seq, body, acked_at IS NOT NULL "
-               "AS state, target FROM outbox UNION ALL SELECT seq, body, 2, NULL FROM refused) "
+               "AS state, target FROM outbox UNION ALL SELECT seq, body, 2, target FROM refused) "
                "AS e ORDER BY seq DESC LIMIT ?1",
 };
 
@@ -278,8 +278,10 @@ static const char *s_migrations[AGENT_OUTBOX_SCHEMA] = {
           "zeroblob(16)) WHERE top IS NOT NULL;",
     /* 4 -> 5 (corrections, issue 16): the local seq an event corrects, so
      * that a switch renumbering a waiting target renumbers it in its
-     * corrections, and a second correction of one event is caught here. */
+     * corrections, and a second correction of one event is caught here;
+     * kept when the hub refuses it, and back when a refill sends it again. */
     [4] = "ALTER TABLE outbox ADD COLUMN target INTEGER;"
+          "ALTER TABLE refused ADD COLUMN target INTEGER;"
           "CREATE INDEX outbox_targets ON outbox (target) WHERE target IS NOT NULL;",
 };
 
@@ -1549,7 +1551,7 @@ int agent_outbox_ack(agent_outbox_t *self, uint64_t upto, int64_t now)
 
 int agent_outbox_requeue(agent_outbox_t *self)
 {
-    char in[64] = "", sql[512];
+    char in[64] = "", sql[640];
     size_t used = 0;
     for (int r = 1; r < RO_REASON_COUNT; r++)
         if (!ro_reason_final((ro_reason_t)r))
@@ -1558,9 +1560,9 @@ int agent_outbox_requeue(agent_outbox_t *self)
     char where[160];
     snprintf(where, sizeof where, which, in);
     snprintf(sql, sizeof sql,
-             "INSERT OR IGNORE INTO outbox(seq, body, incarnation, hash) "
-             "SELECT seq, body, (SELECT incarnation FROM meta WHERE id = 1), ro_body_hash(body) "
-             "FROM refused WHERE %s;"
+             "INSERT OR IGNORE INTO outbox(seq, body, incarnation, hash, target) "
+             "SELECT seq, body, (SELECT incarnation FROM meta WHERE id = 1), ro_body_hash(body), "
+             "target FROM refused WHERE %s;"
              "DELETE FROM refused WHERE %s",
              where, where);
     if (s_begin(self, NULL, 0))

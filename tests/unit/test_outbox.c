@@ -964,6 +964,32 @@ static void test_correct_checks_its_target(void **state)
     agent_outbox_destroy(&ob);
 }
 
+/* A correction the hub refused keeps its target in the refused table, and
+ * a refill that sends it again (the restored store lost the refusal) puts
+ * it back with it: the outbox still knows it corrects seq 1, refuses a
+ * second correction of it as the hub would, and lists it as amending seq 1.
+ * (Found by review: the column was lost on the way.) */
+static void test_refused_correction_keeps_its_target(void **state)
+{
+    fixture_t *f = *state;
+    agent_outbox_t *ob = s_open(f, UNIT);
+    assert_non_null(ob);
+    agent_outbox_set_retention(ob, 10, 1 << 30);
+    s_append_n(f, ob, 1);
+    ro_report_t rep = s_staff(40, 33), a = s_fix(RO_ACTION_AMEND, &rep);
+    assert_int_equal(agent_outbox_correct(ob, &a, 1, T0, NULL, f->err, sizeof f->err), 2);
+    assert_int_equal(agent_outbox_refuse(ob, 2, RO_REASON_TARGET, "not there", T0), 0);
+    assert_int_equal(agent_outbox_ack(ob, 2, T0), 0);
+    agent_refill_t rf;
+    assert_int_equal(agent_outbox_refill(ob, 0, &rf), 0); /* the hub restored: 1 and 2 again */
+    assert_int_equal(rf.n, 2);
+    ro_report_t again = s_staff(40, 34), b = s_fix(RO_ACTION_AMEND, &again);
+    assert_int_equal(agent_outbox_correct(ob, &b, 1, T0, NULL, f->err, sizeof f->err),
+                     AGENT_OUTBOX_INVALID);
+    assert_non_null(strstr(f->err, "corrected already by seq 2"));
+    agent_outbox_destroy(&ob);
+}
+
 /* A switch renumbers a waiting target: its waiting correction follows it
  * (the new identity and wire seq, rehashed); a correction of an event
  * acknowledged under the old identity keeps naming it there. */
@@ -1276,6 +1302,7 @@ static void test_migrates_schema_2(void **state)
     agent_outbox_destroy(&ob);
     s_sql_exec(f->path,
                "DROP INDEX outbox_targets; ALTER TABLE outbox DROP COLUMN target; "
+               "ALTER TABLE refused DROP COLUMN target; "
                "DROP TABLE earlier; ALTER TABLE meta DROP COLUMN base; PRAGMA user_version = 2;");
 
     ob = s_open(f, UNIT);
@@ -1745,6 +1772,7 @@ static void test_migrates_schema_3(void **state)
     assert_int_equal(agent_outbox_switch(ob, NULL), 0); /* base 5 */
     agent_outbox_destroy(&ob);
     s_sql_exec(f->path, "DROP INDEX outbox_targets; ALTER TABLE outbox DROP COLUMN target; "
+                        "ALTER TABLE refused DROP COLUMN target; "
                         "DROP TABLE earlier; PRAGMA user_version = 3;");
     char copy[400];
     snprintf(copy, sizeof copy, "%s/three.db", f->dir);
@@ -1802,6 +1830,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema_refused_untouched, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_new_outbox_draws_its_incarnation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_correct_checks_its_target, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_correction_keeps_its_target, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_switch_retargets_waiting_corrections, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_by_age, s_setup, s_teardown),
