@@ -92,7 +92,8 @@ typedef struct {
     uint64_t inc_a, inc_b;
     int64_t heard_a, heard_b;
     int64_t two_since;
-    int64_t refused_at; /* the latest refusal the store recorded (final, or a write-off) */
+    int64_t refused_at;  /* the latest refusal the store recorded (final, or a write-off) */
+    int64_t behind_seen; /* the latest heartbeat (any incarnation) that showed the store behind */
 } hub_unit_flags_t;
 
 #define HUB_MAX_SKEW 600     /* seconds an agent's clock may be off before it is flagged */

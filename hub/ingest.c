@@ -107,6 +107,9 @@ struct hub_ingest {
     uint32_t *dirty;         /* units to write this batch */
     hub_unit_flags_t *flags; /* per unit: what the store does not keep (gaps), published */
     size_t ndirty;
+    uint32_t *refold; /* units a correction of this batch changed: folded again once, at its
+                         end, whatever the number of corrections (batch_max at most) */
+    size_t nrefold;
 
     /* incarnations other than the legacy ones (version 2): a table, an
      * open-addressed index of it by (unit, incarnation), those this batch
@@ -353,6 +356,7 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->refusals = calloc(self->batch_max, sizeof *self->refusals);
     self->acks = calloc(self->batch_max, sizeof *self->acks);
     self->pairs = calloc(self->batch_max, sizeof *self->pairs);
+    self->refold = calloc(self->batch_max, sizeof *self->refold);
     self->touch_gen = calloc(nu, sizeof *self->touch_gen);
     self->touch_head = calloc(nu, sizeof *self->touch_head);
     self->dirty_gen = calloc(nu, sizeof *self->dirty_gen);
@@ -362,8 +366,8 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->lcontested = calloc(nu, sizeof *self->lcontested);
     self->snap_iid = calloc(3 * nu, sizeof *self->snap_iid);
     if (!self->snap_iid || !self->msgs || !self->refusals || !self->acks || !self->pairs ||
-        !self->touch_gen || !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags ||
-        !self->lhash || !self->lcontested) {
+        !self->refold || !self->touch_gen || !self->touch_head || !self->dirty_gen ||
+        !self->dirty || !self->flags || !self->lhash || !self->lcontested) {
         hub_ingest_destroy(&self);
         return NULL;
     }
@@ -391,6 +395,7 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->refusals);
     free(self->acks);
     free(self->pairs);
+    free(self->refold);
     free(self->touch_gen);
     free(self->touch_head);
     free(self->dirty_gen);
@@ -1011,6 +1016,7 @@ static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, in
     uint64_t inc8 = 0;
     memcpy(&inc8, r->incarnation, sizeof inc8);
     if (r->last_ack > have) {
+        fl->behind_seen = now;
         if (!fl->behind_since) {
             fl->behind_since = now;
             self->c.behind_units++;
@@ -1082,22 +1088,38 @@ static int s_count(hub_ingest_t *self, size_t unit, int64_t iid, const ro_report
     return rc < 0 ? rc : 0;
 }
 
-/* Store report r (its seq the next of id's sequence, its check result bad):
- * refused for good, held until its date, or counted. */
+#define S_TARGET_WAIT 1 /* s_correct: the target may still come; take nothing now */
+
 /* Correction r (the next of id's sequence, stored under no identity yet)
  * applied to its target in the store (hub_store_correct), by the User-Id
- * `by`. Returns 0 (*was: the target as it was), HUB_STORE_ETARGET with why,
- * or a store code. */
+ * `by`. A target the store does not hold yet, while its unit's store is
+ * behind (or was, lately: HUB_TWO_AGENTS_S), may still come with the
+ * agents' refill (an earlier identity's events come in a lane of their
+ * own, maybe after the correction): S_TARGET_WAIT, nothing used up, and the
+ * agent sends it again. Returns 0 (*was: the target as it was),
+ * S_TARGET_WAIT, HUB_STORE_ETARGET with why, or a store code. */
 static int s_correct(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r, const char *by,
                      int64_t now, hub_store_target_t *was, char *why, size_t whylen, char *err,
                      size_t errlen)
 {
-    int64_t tiid =
-        s_legacy(r->target_inc)
-            ? hub_store_incarnation(self->store, id->unit, NULL, now, err, errlen)
-            : hub_store_incarnation_find(self->store, id->unit, r->target_inc, NULL, err, errlen);
+    int legacy = s_legacy(r->target_inc);
+    uint64_t tlast = 0;
+    int64_t tiid = legacy ? hub_store_incarnation(self->store, id->unit, NULL, now, err, errlen)
+                          : hub_store_incarnation_find(self->store, id->unit, r->target_inc, &tlast,
+                                                       err, errlen);
     if (tiid < 0)
         return (int)tiid;
+    /* what the store holds of it, this batch included (memory is ahead of
+     * the incarnation's row, which is written at the commit) */
+    long known = legacy ? -1 : s_inc_find(self, id->unit, r->target_inc);
+    if (legacy)
+        tlast = s_last(self, id->unit, INC_LEGACY);
+    else if (known >= 0)
+        tlast = s_last(self, id->unit, known);
+    const hub_unit_flags_t *fl = &self->flags[id->unit];
+    int behind = fl->behind_since || (fl->behind_seen && now - fl->behind_seen < HUB_TWO_AGENTS_S);
+    if ((tiid == 0 || r->target_seq > tlast) && behind)
+        return S_TARGET_WAIT;
     if (tiid == 0) {
         snprintf(why, whylen, "cannot %s seq %llu: the unit has no outbox with that incarnation",
                  ro_action_name(r->action), (unsigned long long)r->target_seq);
@@ -1132,9 +1154,11 @@ static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_
         return rc;
     if (ahead)
         s_held(self, r, now);
-    if ((rc = hub_store_refold(self->store, id->unit, &self->states[id->unit], err, errlen)))
-        return rc;
-    memset(&self->snap_iid[3 * id->unit], 0, 3 * sizeof *self->snap_iid); /* refolded */
+    size_t k = 0;
+    while (k < self->nrefold && self->refold[k] != id->unit)
+        k++;
+    if (k == self->nrefold) /* one correction per message at most: never beyond batch_max */
+        self->refold[self->nrefold++] = (uint32_t)id->unit;
     self->c.corrections++;
     ro_log(LOG_NOTICE, "%s seq %llu %s seq %llu%s: %s", r->unit, (unsigned long long)r->seq,
            r->action == RO_ACTION_AMEND ? "amends" : "cancels", (unsigned long long)r->target_seq,
@@ -1142,6 +1166,8 @@ static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_
     return 0;
 }
 
+/* Store report r (its seq the next of id's sequence, its check result bad):
+ * refused for good, held until its date, or counted; a correction applied. */
 static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const s_ident_t *id,
                   const ro_report_t *r, uint64_t hash, ro_reason_t bad, const char *why,
                   int64_t now, char *err, size_t errlen)
@@ -1151,6 +1177,15 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
     if (bad == RO_REASON_NONE && r->action != RO_ACTION_NONE) {
         int rc = s_correct(self, id, r, (const char *)self->arena + self->msgs[mi].user_off, now,
                            &was, twhy, sizeof twhy, err, errlen);
+        if (rc == S_TARGET_WAIT) {
+            if (ro_log_allow(&self->rl_refuse))
+                ro_log(LOG_NOTICE,
+                       "%s seq %llu corrects seq %llu, which the store does not hold yet (it is "
+                       "behind its agents): not taken now; the agent sends it again",
+                       r->unit, (unsigned long long)r->seq, (unsigned long long)r->target_seq);
+            s_touch(self, mi, id, r); /* answered with the last ack: nothing used up */
+            return 0;
+        }
         if (rc == HUB_STORE_ETARGET)
             bad = RO_REASON_TARGET, why = twhy;
         else if (rc)
@@ -1345,7 +1380,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         return 0;
     }
     self->nrefusals = self->nacks = 0;
-    self->npairs = self->ndirty = self->ndincs = 0;
+    self->npairs = self->ndirty = self->ndincs = self->nrefold = 0;
     if (++self->gen == 0) {
         /* after 2^32 batches the stamps could collide: clear them */
         memset(self->touch_gen, 0, self->nunits * sizeof *self->touch_gen);
@@ -1374,6 +1409,13 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         rc = s_release(self, now, err, sizeof err);
     for (size_t i = 0; rc == 0 && i < self->nmsgs; i++)
         rc = s_apply_one(self, &d, i, now, err, sizeof err);
+    /* a unit corrected is folded again from its counted reports, once a
+     * batch: what later reports of the batch did to it is in them too */
+    for (size_t i = 0; rc == 0 && i < self->nrefold; i++) {
+        uint32_t u = self->refold[i];
+        rc = hub_store_refold(self->store, u, &self->states[u], err, sizeof err);
+        memset(&self->snap_iid[3 * u], 0, 3 * sizeof *self->snap_iid);
+    }
     for (size_t i = 0; rc == 0 && i < self->ndirty; i++)
         rc = hub_store_put_state(self->store, self->dirty[i], &self->states[self->dirty[i]], err,
                                  sizeof err);

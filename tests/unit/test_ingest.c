@@ -997,6 +997,37 @@ static void test_ingest_v2_earlier_unknown_written_off(void **state)
     assert_string_equal(out, "B ack 0 inc=cc hash=- seen=0 v=2\n");
 }
 
+/* After a store restore, an agent's refill may bring a correction before
+ * its target (the target under an earlier identity, in a lane of its own):
+ * while the unit's store is behind, such a correction is not refused but
+ * answered with the last ack, nothing used up; sent again once the target
+ * is in, it applies. (Found by review: refused for good, the amend lost.) */
+static void test_ingest_correction_waits_for_its_target(void **state)
+{
+    fixture_t *f = *state;
+    char out[1024];
+    ro_report_t cur = s_hb2(0xaa, NOW, 1); /* the agent held seq 1 of 0xaa acknowledged */
+    ro_report_t t1 = s_v2(0xbb, 1, 200), rep = s_v2(0xaa, 0, 20);
+    ro_report_t c1 = rep;
+    c1.seq = 1, c1.action = RO_ACTION_AMEND, c1.target_seq = 1;
+    memset(c1.target_inc, 0xbb, sizeof c1.target_inc);
+    strcpy(c1.reason, "200 typed for 20");
+    s_send(f, "A", &cur);
+    s_send(f, "A", &c1); /* before its target: the store never held 0xbb */
+    s_flush(f, out, sizeof out);
+    assert_null(strstr(out, "refusal"));
+    assert_non_null(strstr(out, "A ack 0 inc=aa"));
+    assert_int_equal(f->states[1].reports, 0);
+    s_send(f, "A", &t1); /* the earlier identity's refill */
+    s_send(f, "A", &c1); /* and the correction again */
+    s_flush(f, out, sizeof out);
+    assert_non_null(strstr(out, "A ack 1 inc=aa"));
+    assert_non_null(strstr(out, "A ack 1 inc=bb"));
+    assert_int_equal(f->states[1].participants, 20);
+    assert_int_equal(hub_ingest_counters(f->ingest)->corrections, 1);
+    s_recount_agrees(f);
+}
+
 static void test_status_answers(void **state)
 {
     fixture_t *f = *state;
@@ -1098,6 +1129,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_v2_earlier_incarnations_one_agent, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_v2_earlier_unknown_written_off, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_correction_waits_for_its_target, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_status_answers, s_setup, s_teardown),
     };
