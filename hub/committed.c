@@ -41,6 +41,8 @@ size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t 
     PUT("gaps", c->gaps);
     PUT("heartbeats", c->heartbeats);
     PUT("corrections", c->corrections);
+    PUT("flagged", c->flagged);
+    PUT("decisions", c->decisions);
     PUT("heartbeats_refused", c->heartbeats_refused);
     PUT("unknown_fields", c->unknown_fields);
     for (int i = 1; i < RO_REASON_COUNT; i++)

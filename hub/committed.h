@@ -41,6 +41,8 @@ typedef struct {
     uint64_t gaps;                     /* reports ahead of the next seq, ignored */
     uint64_t heartbeats;               /* heartbeats heard */
     uint64_t corrections;              /* corrections applied (amends and cancels) */
+    uint64_t flagged;                  /* reports a [review] rule flagged */
+    uint64_t decisions;                /* reviewers' decisions applied */
     uint64_t heartbeats_refused;       /* heartbeats of units not in the registry */
     uint64_t unknown_fields;           /* fields skipped: unknown to this version */
     uint64_t refused[RO_REASON_COUNT]; /* reports refused, by reason (heartbeats aside) */

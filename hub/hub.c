@@ -36,6 +36,7 @@
 #include "feed.h"
 #include "ingest.h"
 #include "peers.h"
+#include "review.h"
 #include "ro_codec.h"
 #include "ro_log.h"
 #include "ro_sock.h"
@@ -407,7 +408,8 @@ int hub_model_load(const ro_hub_config_t *cfg, hub_model_t *m, char *err, size_t
         hub_model_release(m);
         return -1;
     }
-    m->targets_text = s_read_text(cfg->targets);
+    m->review = hub_review_new(m->reg, m->targets);
+    m->targets_text = m->review ? s_read_text(cfg->targets) : NULL;
     if (!m->targets_text) {
         snprintf(err, errlen, "%s: cannot read it again: %s", cfg->targets, strerror(errno));
         hub_model_release(m);
@@ -419,6 +421,7 @@ int hub_model_load(const ro_hub_config_t *cfg, hub_model_t *m, char *err, size_t
 void hub_model_release(hub_model_t *m)
 {
     hub_engine_destroy(&m->engine);
+    hub_review_destroy(&m->review);
     ro_targets_destroy(&m->targets);
     free(m->targets_text);
     ro_registry_destroy(&m->reg);
@@ -468,6 +471,7 @@ static int s_reload_registry(hub_t *h)
             snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
+    hub_ingest_set_review(h->ingest, next.review);
     size_t added = 0, dropped = 0, old_n = ro_registry_count(h->m.reg);
     for (size_t i = 0; i < n; i++)
         added += ro_registry_find(h->m.reg, ro_registry_at(next.reg, i)->id) < 0;
@@ -995,8 +999,10 @@ static int s_open_services(hub_t *h, char *err, size_t errlen)
     h->committed = hub_committed_new(h->m.reg, h->m.engine, h->states);
     h->ingest =
         h->committed ? hub_ingest_new(h->store, h->m.reg, h->states, h->cfg.batch_max) : NULL;
-    if (h->ingest)
+    if (h->ingest) {
         hub_ingest_set_committed(h->ingest, h->committed);
+        hub_ingest_set_review(h->ingest, h->m.review);
+    }
     h->status = h->ingest ? hub_status_new(h->m.reg, hub_committed_states(h->committed), h->reader,
                                            h->committed)
                           : NULL;

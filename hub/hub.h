@@ -23,6 +23,7 @@ typedef struct {
     ro_targets_t *targets; /* targets.ini */
     hub_engine_t *engine;  /* attainment over reg and targets */
     char *targets_text;    /* targets.ini as read */
+    struct hub_review *review; /* targets.ini [review]'s rules over reg (hub/review.h) */
 } hub_model_t;
 
 /* Load cfg's registry and targets and build the engine into *m (zeroed

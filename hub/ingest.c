@@ -9,6 +9,7 @@
 #include "ingest.h"
 #include "auth.h"
 #include "peers.h"
+#include "review.h"
 #include "ro_log.h"
 #include "ro_time.h"
 
@@ -80,6 +81,7 @@ struct hub_ingest {
     hub_store_t *store;       /* borrowed */
     const hub_auth_t *auth;   /* borrowed; NULL: no per-message key check (plain TCP) */
     hub_peers_t *peers;       /* borrowed, may be NULL: told who delivered a message */
+    const hub_review_t *review; /* borrowed, may be NULL: the [review] rules */
     const ro_registry_t *reg; /* borrowed */
     hub_unit_state_t *states; /* borrowed, one per registry unit */
     size_t nunits;            /* registry count */
@@ -433,6 +435,11 @@ static int s_reserve(hub_ingest_t *self, size_t more)
 void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth)
 {
     self->auth = auth;
+}
+
+void hub_ingest_set_review(hub_ingest_t *self, const hub_review_t *review)
+{
+    self->review = review;
 }
 
 void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers)
@@ -1142,6 +1149,30 @@ static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_
     return 0;
 }
 
+/* Report r, just stored counted, against the [review] rules: when one
+ * fires, flagged in the store (held for review when the rules hold: *held
+ * 1, and it must not be counted). Returns 0 or a store code. */
+static int s_flag(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r, int64_t now,
+                  int *held, char *err, size_t errlen)
+{
+    char rule[40], text[256];
+    *held = 0;
+    if (!hub_review_check(self->review, id->unit, &self->states[id->unit], r, rule, sizeof rule,
+                          text, sizeof text))
+        return 0;
+    int hold = hub_review_holds(self->review);
+    int rc = hub_store_flag(self->store, id->unit, id->iid, r->seq, hold, rule, text, now, err,
+                            errlen);
+    if (rc)
+        return rc;
+    *held = hold;
+    self->c.flagged++;
+    if (ro_log_allow(&self->rl_refuse))
+        ro_log(LOG_NOTICE, "%s seq %llu flagged for review (%s): %s%s", r->unit,
+               (unsigned long long)r->seq, rule, text, hold ? "; held until a reviewer decides" : "");
+    return 0;
+}
+
 static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const s_ident_t *id,
                   const ro_report_t *r, uint64_t hash, ro_reason_t bad, const char *why,
                   int64_t now, char *err, size_t errlen)
@@ -1188,9 +1219,12 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
         }
         if (rc)
             return rc;
+        int held = 0;
         if (ahead)
             s_held(self, r, now);
-        else if ((rc = s_count(self, id->unit, id->iid, r)))
+        else if ((rc = s_flag(self, id, r, now, &held, err, errlen)))
+            return rc;
+        else if (!held && (rc = s_count(self, id->unit, id->iid, r)))
             return rc;
         d->reports_stored++;
     }
@@ -1416,6 +1450,47 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     self->c.last_error[0] = '\0';
     s_publish(self, self->dirty, self->ndirty);
     self->done = 1;
+    return 0;
+}
+
+int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, char *why,
+                      size_t whylen)
+{
+    if (self->held || self->need_reload || hub_ingest_pending(self) > 0) {
+        snprintf(why, whylen, "the store is not writable now (%s): ask again later",
+                 self->c.last_error[0] ? self->c.last_error : "a batch waits");
+        return HUB_STORE_EFAIL;
+    }
+    long found = ro_registry_find(self->reg, d->unit);
+    if (found < 0) {
+        snprintf(why, whylen, "unit %s is not in the hub's registry", d->unit);
+        return HUB_STORE_ETARGET;
+    }
+    size_t unit = (size_t)found;
+    hub_unit_state_t before = self->states[unit];
+    int changed = 0;
+    int rc = hub_store_begin(self->store, why, whylen);
+    if (rc == 0)
+        rc = hub_store_decide(self->store, unit, d->has_inc ? d->inc : NULL, d->seq, d->accept,
+                              d->by, d->reason, now, &changed, why, whylen);
+    if (rc == 0 && changed)
+        rc = hub_store_refold(self->store, unit, &self->states[unit], why, whylen);
+    if (rc == 0)
+        rc = hub_store_commit(self->store, why, whylen);
+    if (rc) { /* decided before (1) or not at all: nothing to keep */
+        hub_store_rollback(self->store);
+        self->states[unit] = before;
+        return rc;
+    }
+    if (changed)
+        memset(&self->snap_iid[3 * unit], 0, 3 * sizeof *self->snap_iid); /* refolded */
+    self->c.decisions++;
+    ro_log(LOG_NOTICE, "%s seq %llu %s by %s: %s", d->unit, (unsigned long long)d->seq,
+           d->accept ? "accepted" : "rejected", d->by[0] ? d->by : "(no key)", d->reason);
+    self->dirty[0] = (uint32_t)unit;
+    self->ndirty = 1;
+    self->done = 1;
+    s_publish(self, self->dirty, 1);
     return 0;
 }
 
