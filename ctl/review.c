@@ -64,8 +64,7 @@ static void s_print(const ro_status_review_t *v, int detail)
     printf("    %s\n", v->text);
     if (v->at) {
         s_time(v->at, at, sizeof at);
-        printf("    %s by %s at %s: %s\n", v->state, v->by[0] ? v->by : "(no key)", at,
-               v->reason);
+        printf("    %s by %s at %s: %s\n", v->state, v->by[0] ? v->by : "(no key)", at, v->reason);
     }
     if (detail) {
         s_time(v->flagged_at, at, sizeof at);

@@ -306,7 +306,8 @@ int hub_auth_serve(hub_auth_t *self)
         } else if (!e) {
             s_deny(self, &f[1], HUB_AUTH_DENY_UNKNOWN, "key not on the allow-list", domain, address,
                    key);
-        } else if (e->role != want && !(want == HUB_AUTH_OPERATOR && e->role == RO_ALLOW_REVIEWER)) {
+        } else if (e->role != want &&
+                   !(want == HUB_AUTH_OPERATOR && e->role == RO_ALLOW_REVIEWER)) {
             s_deny(self, &f[1], HUB_AUTH_DENY_WRONG_SOCKET,
                    want == HUB_AUTH_UNIT ? "operator keys may not use the ingest socket"
                                          : "unit keys may use only the ingest socket",

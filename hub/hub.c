@@ -191,8 +191,8 @@ struct hub {
     const char *config_path;        /* hub.ini, read again for max_store_bytes on SIGHUP */
     void *ctx;                      /* ZeroMQ context */
     void *sock[3];                  /* ingest, status, feed */
-    void *decide[2];                /* inproc PAIR: [0] the main thread's, [1] the status thread's */
-    int lock_fd;                    /* flock on <data_dir>/hub.lock */
+    void *decide[2]; /* inproc PAIR: [0] the main thread's, [1] the status thread's */
+    int lock_fd;     /* flock on <data_dir>/hub.lock */
     char endpoints_path[RO_PATH_MAX + 32];
     pthread_mutex_t scan;    /* held while a status answer scans the store through reader */
     pthread_t status_thread; /* answers on sock[1] */
@@ -299,8 +299,8 @@ static void s_scan_enter(void *arg)
 
 /* A decision's answer from the main thread to the status thread. */
 typedef struct {
-    int rc;         /* as hub_ingest_decide */
-    char why[512];  /* its text */
+    int rc;        /* as hub_ingest_decide */
+    char why[512]; /* its text */
 } s_decided_t;
 
 #define DECIDE_ENDPOINT "inproc://rollout-decide"

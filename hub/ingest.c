@@ -81,7 +81,7 @@ struct hub_ingest {
     hub_store_t *store;       /* borrowed */
     const hub_auth_t *auth;   /* borrowed; NULL: no per-message key check (plain TCP) */
     hub_peers_t *peers;       /* borrowed, may be NULL: told who delivered a message */
-    const hub_review_t *review; /* borrowed, may be NULL: the [review] rules */
+    const hub_review_t *rv;   /* borrowed, may be NULL: the [review] rules */
     const ro_registry_t *reg; /* borrowed */
     hub_unit_state_t *states; /* borrowed, one per registry unit */
     size_t nunits;            /* registry count */
@@ -439,7 +439,7 @@ void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth)
 
 void hub_ingest_set_review(hub_ingest_t *self, const hub_review_t *review)
 {
-    self->review = review;
+    self->rv = review;
 }
 
 void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers)
@@ -1157,19 +1157,20 @@ static int s_flag(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r,
 {
     char rule[40], text[256];
     *held = 0;
-    if (!hub_review_check(self->review, id->unit, &self->states[id->unit], r, rule, sizeof rule,
-                          text, sizeof text))
+    if (!hub_review_check(self->rv, id->unit, &self->states[id->unit], r, rule, sizeof rule, text,
+                          sizeof text))
         return 0;
-    int hold = hub_review_holds(self->review);
-    int rc = hub_store_flag(self->store, id->unit, id->iid, r->seq, hold, rule, text, now, err,
-                            errlen);
+    int hold = hub_review_holds(self->rv);
+    int rc =
+        hub_store_flag(self->store, id->unit, id->iid, r->seq, hold, rule, text, now, err, errlen);
     if (rc)
         return rc;
     *held = hold;
     self->c.flagged++;
     if (ro_log_allow(&self->rl_refuse))
         ro_log(LOG_NOTICE, "%s seq %llu flagged for review (%s): %s%s", r->unit,
-               (unsigned long long)r->seq, rule, text, hold ? "; held until a reviewer decides" : "");
+               (unsigned long long)r->seq, rule, text,
+               hold ? "; held until a reviewer decides" : "");
     return 0;
 }
 

@@ -131,8 +131,7 @@ static int s_goal(const hub_review_t *self, size_t index, const hub_unit_state_t
 }
 
 int hub_review_check(const hub_review_t *self, size_t index, const hub_unit_state_t *st,
-                     const ro_report_t *r, char *rule, size_t rulelen, char *text,
-                     size_t textlen)
+                     const ro_report_t *r, char *rule, size_t rulelen, char *text, size_t textlen)
 {
     if (!self)
         return 0;

@@ -30,7 +30,6 @@ int hub_review_holds(const hub_review_t *self);
  * text ("200 participants, the unit's staff is 40"), else 0. Only the
  * first rule that fires is named. */
 int hub_review_check(const hub_review_t *self, size_t index, const hub_unit_state_t *st,
-                     const ro_report_t *r, char *rule, size_t rulelen, char *text,
-                     size_t textlen);
+                     const ro_report_t *r, char *rule, size_t rulelen, char *text, size_t textlen);
 
 #endif

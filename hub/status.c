@@ -675,9 +675,9 @@ static int s_query_reviews(hub_status_t *self, const ro_status_request_t *req, s
     uint64_t total = 0;
     char err[256];
     uint64_t gen;
-    int bad = s_leave(self, &gen) && hub_store_reviews(self->store, i, s_limit(req, SIZE_MAX),
-                                                       &rep->rows, &n, &total, NULL, err,
-                                                       sizeof err);
+    int bad =
+        s_leave(self, &gen) && hub_store_reviews(self->store, i, s_limit(req, SIZE_MAX), &rep->rows,
+                                                 &n, &total, NULL, err, sizeof err);
     if (s_enter(self, gen, rep))
         return 1;
     if (bad) {
@@ -693,12 +693,20 @@ static int s_query_reviews(hub_status_t *self, const ro_status_request_t *req, s
         hub_store_review_t *v = &rep->rows[k];
         char *hex = rep->hex + k * HEX;
         s_hex(v->inc, hex);
-        rep->pb.reviews[k] = (ro_status_review_t){
-            .unit = v->unit, .seq = v->seq, .incarnation = hex,
-            .kind = (char *)ro_kind_name(v->kind), .date = v->date, .total = v->total,
-            .part = v->part, .rule = v->rule, .text = v->text, .flagged_at = v->flagged_at,
-            .state = (char *)s_review_states[v->state & 3], .by = v->by, .at = v->at,
-            .reason = v->reason};
+        rep->pb.reviews[k] = (ro_status_review_t){.unit = v->unit,
+                                                  .seq = v->seq,
+                                                  .incarnation = hex,
+                                                  .kind = (char *)ro_kind_name(v->kind),
+                                                  .date = v->date,
+                                                  .total = v->total,
+                                                  .part = v->part,
+                                                  .rule = v->rule,
+                                                  .text = v->text,
+                                                  .flagged_at = v->flagged_at,
+                                                  .state = (char *)s_review_states[v->state & 3],
+                                                  .by = v->by,
+                                                  .at = v->at,
+                                                  .reason = v->reason};
     }
     rep->pb.n_reviews = n;
     rep->pb.total = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
@@ -769,8 +777,8 @@ static int s_query_decide(hub_status_t *self, const ro_status_request_t *req, s_
     if (self->enter)
         self->enter(self->hook_arg);
     if (rc == 0)
-        snprintf(rep->error, sizeof rep->error, "%s seq %llu %s", d.unit,
-                 (unsigned long long)d.seq, d.accept ? "accepted" : "rejected");
+        snprintf(rep->error, sizeof rep->error, "%s seq %llu %s", d.unit, (unsigned long long)d.seq,
+                 d.accept ? "accepted" : "rejected");
     else
         snprintf(rep->error, sizeof rep->error, "%s", why);
     return rc == 0 || rc == 1 ? 0 : rc == HUB_STORE_ETARGET ? 2 : 1;

@@ -35,9 +35,9 @@
 #define HUB_STORE_HELD_CLOCK 1
 #define HUB_STORE_HELD_REVIEW 2 /* flagged: counted nowhere until a reviewer accepts it */
 #define HUB_STORE_REJECTED 3    /* rejected by a reviewer: counted nowhere */
-#define HUB_STORE_AMENDED 4   /* replaced by an amend (the amend's row counts instead) */
-#define HUB_STORE_CANCELLED 5 /* withdrawn by a cancel */
-#define HUB_STORE_CANCEL 6    /* a cancel's own row: kept for its identity and the trail */
+#define HUB_STORE_AMENDED 4     /* replaced by an amend (the amend's row counts instead) */
+#define HUB_STORE_CANCELLED 5   /* withdrawn by a cancel */
+#define HUB_STORE_CANCEL 6      /* a cancel's own row: kept for its identity and the trail */
 
 typedef struct hub_store hub_store_t;
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Run sql (no rows) with the integer and text parameters given; NULL text
  * binds NULL. Returns 0 or a code. */
@@ -148,9 +149,14 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
         return prev;
     if (prev) {
         int same = (prev == HUB_STORE_EVENT_ACCEPT) == !!accept;
-        snprintf(why, whylen, "%s seq %llu was %s by %s at %lld", self->ids[index],
+        time_t t = (time_t)prev_at;
+        struct tm tm;
+        char when[32] = "";
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        snprintf(why, whylen, "%s seq %llu was %s by %s at %s", self->ids[index],
                  (unsigned long long)seq, prev == HUB_STORE_EVENT_ACCEPT ? "accepted" : "rejected",
-                 prev_by[0] ? prev_by : "(no key)", (long long)prev_at);
+                 prev_by[0] ? prev_by : "(no key)", when);
         return same ? 1 : HUB_STORE_ETARGET;
     }
     if (state != HUB_STORE_HELD_REVIEW && state != HUB_STORE_COUNTED) {
@@ -161,8 +167,8 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
     /* held: accept counts it, reject keeps it out; counted (hold = no):
      * accept leaves it, reject takes it out */
     int to = accept ? HUB_STORE_COUNTED : HUB_STORE_REJECTED;
-    int64_t key[6] = {uid, iid, (int64_t)seq, at,
-                      accept ? HUB_STORE_EVENT_ACCEPT : HUB_STORE_EVENT_REJECT, to};
+    int64_t key[6] = {
+        uid, iid, (int64_t)seq, at, accept ? HUB_STORE_EVENT_ACCEPT : HUB_STORE_EVENT_REJECT, to};
     int rc = 0;
     if (to != state)
         rc = s_exec(self, "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
@@ -199,10 +205,10 @@ static void s_column_review(sqlite3_stmt *st, hub_store_review_t *v)
     snprintf(v->text, sizeof v->text, "%s", t ? (const char *)t : "");
     v->flagged_at = sqlite3_column_int64(st, 9);
     int rstate = sqlite3_column_int(st, 10), what = sqlite3_column_int(st, 11);
-    v->state = what == HUB_STORE_EVENT_ACCEPT   ? 1
-               : what == HUB_STORE_EVENT_REJECT ? 2
+    v->state = what == HUB_STORE_EVENT_ACCEPT                                   ? 1
+               : what == HUB_STORE_EVENT_REJECT                                 ? 2
                : rstate == HUB_STORE_HELD_REVIEW || rstate == HUB_STORE_COUNTED ? 0
-                                                                                 : 3;
+                                                                                : 3;
     t = sqlite3_column_text(st, 12);
     snprintf(v->by, sizeof v->by, "%s", t ? (const char *)t : "");
     v->at = sqlite3_column_int64(st, 13);
@@ -213,13 +219,13 @@ static void s_column_review(sqlite3_stmt *st, hub_store_review_t *v)
 /* The list: each flag row with its report and its latest decision; pending
  * (no decision, report neither corrected) first. */
 #define REVIEWS_SQL                                                                                \
-    "WITH f AS (SELECT e.*, (SELECT max(x.id) FROM events x WHERE x.uid = e.uid"                  \
+    "WITH f AS (SELECT e.*, (SELECT max(x.id) FROM events x WHERE x.uid = e.uid"                   \
     "  AND x.target_iid = e.target_iid AND x.target_seq = e.target_seq AND x.what IN (4, 5))"      \
     "  AS did FROM events e WHERE e.what = 3 AND (?1 IS NULL OR e.uid = ?1))"                      \
-    " SELECT u.id, f.target_seq, i.incarnation, r.kind, r.date, r.total, r.part, f.rule,"         \
-    "  f.reason, f.at, r.state, d.what, d.by_key, d.at, d.reason, p"                              \
+    " SELECT u.id, f.target_seq, i.incarnation, r.kind, r.date, r.total, r.part, f.rule,"          \
+    "  f.reason, f.at, r.state, d.what, d.by_key, d.at, d.reason, p"                               \
     " FROM f JOIN units u ON u.uid = f.uid"                                                        \
-    " LEFT JOIN reports r ON r.uid = f.uid AND r.iid = f.target_iid AND r.seq = f.target_seq"     \
+    " LEFT JOIN reports r ON r.uid = f.uid AND r.iid = f.target_iid AND r.seq = f.target_seq"      \
     " LEFT JOIN incarnations i ON i.iid = f.target_iid"                                            \
     " LEFT JOIN events d ON d.id = f.did,"                                                         \
     " (SELECT count(*) AS p FROM f JOIN reports r ON r.uid = f.uid AND r.iid = f.target_iid"       \

@@ -46,11 +46,11 @@ typedef enum {
 
 /* A reviewer's decision (proto Decision). */
 typedef struct {
-    char unit[RO_UNIT_MAX + 1];                /* the report's unit */
-    uint64_t seq;                              /* its seq */
-    char incarnation[RO_STATUS_HEX_MAX + 1];   /* 32 hex digits; "" = the one flagged */
-    bool accept;                               /* true accept, false reject */
-    char reason[RO_TEXT_MAX + 1];              /* why; required by the hub */
+    char unit[RO_UNIT_MAX + 1];              /* the report's unit */
+    uint64_t seq;                            /* its seq */
+    char incarnation[RO_STATUS_HEX_MAX + 1]; /* 32 hex digits; "" = the one flagged */
+    bool accept;                             /* true accept, false reject */
+    char reason[RO_TEXT_MAX + 1];            /* why; required by the hub */
 } ro_status_decision_t;
 
 /* A status request (proto StatusRequest). */

@@ -175,9 +175,8 @@ static int s_section(ro_ini_t *ini, const char *name, int line)
         return 0;
     }
     if (strncmp(name, "indicator ", 10))
-        return ro_ini_fail(ini, line,
-                           "unknown section [%s]: sections are [indicator <id>] and [review]",
-                           name);
+        return ro_ini_fail(
+            ini, line, "unknown section [%s]: sections are [indicator <id>] and [review]", name);
     const char *id = name + 10;
     if (!ro_ini_id_valid(id))
         return ro_ini_fail(ini, line, "indicator id '%s' is not 1 to %d of a-z, 0-9 and _", id,
