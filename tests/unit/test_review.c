@@ -65,7 +65,7 @@ static void test_review_targets_parse(void **state)
     assert_true(rv->hold);
     assert_true(rv->max_session_hours == 24);
     assert_true(rv->max_share_jump == 50);
-    assert_true(rv->max_goal_multiple == 1000);
+    assert_true(rv->max_goal_multiple == 10000);
     ro_targets_destroy(&t);
 
     char err[512] = "";
