@@ -187,8 +187,9 @@ static int s_next_line(const char *text, size_t len, size_t *pos, s_line_t *l)
         snprintf(l->why, sizeof l->why, "'%.32s' is not 'unit', 'operator' or 'reviewer'", w[0]);
     else if (!l->role)
         snprintf(l->why, sizeof l->why, "'%.40s' is not a valid %s", w[1],
-                 role == RO_ALLOW_UNIT ? "unit id (DIVISION-NNN)"
-                                       : "name (1-32 of A-Z a-z 0-9 . _ -)");
+                 role == RO_ALLOW_UNIT       ? "unit id (DIVISION-NNN)"
+                 : role == RO_ALLOW_OPERATOR ? "operator name (1-32 of A-Z a-z 0-9 . _ -)"
+                                             : "reviewer name (1-32 of A-Z a-z 0-9 . _ -)");
     else if (!ro_allow_key_valid(w[2]))
         snprintf(l->why, sizeof l->why, "'%.48s' is not a 40-character Z85 public key", w[2]);
     else {
