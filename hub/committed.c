@@ -192,6 +192,14 @@ const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self)
     return self->flags;
 }
 
+uint64_t hub_committed_held_review(const hub_committed_t *self)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < self->nunits; i++)
+        n += self->flags[i].held_review;
+    return n;
+}
+
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self)
 {
     return self->engine ? &self->sums : NULL;

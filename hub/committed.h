@@ -94,7 +94,8 @@ typedef struct {
     uint64_t inc_a, inc_b;
     int64_t heard_a, heard_b;
     int64_t two_since;
-    int64_t refused_at; /* the latest refusal the store recorded (final, or a write-off) */
+    int64_t refused_at;   /* the latest refusal the store recorded (final, or a write-off) */
+    uint32_t held_review; /* reports held for review, not decided yet (Scope.held_review) */
 } hub_unit_flags_t;
 
 #define HUB_MAX_SKEW 600     /* seconds an agent's clock may be off before it is flagged */
@@ -144,7 +145,10 @@ void hub_committed_set_feed(hub_committed_t *self, uint64_t seq, uint64_t epoch)
 const hub_unit_state_t *hub_committed_states(const hub_committed_t *self); /* per unit */
 size_t hub_committed_count(const hub_committed_t *self);                   /* units */
 const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self);  /* per unit */
-const hub_rollup_t *hub_committed_sums(const hub_committed_t *self);       /* NULL: no engine */
+/* The province's reports held for review: the units' held_review summed
+ * (one pass over the units, under the lock as the others). */
+uint64_t hub_committed_held_review(const hub_committed_t *self);
+const hub_rollup_t *hub_committed_sums(const hub_committed_t *self); /* NULL: no engine */
 const hub_ingest_counters_t *hub_committed_counters(const hub_committed_t *self);
 uint64_t hub_committed_feed_seq(const hub_committed_t *self);
 uint64_t hub_committed_feed_epoch(const hub_committed_t *self);

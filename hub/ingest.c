@@ -337,6 +337,24 @@ static int s_refused_seed(void *arg, const hub_store_problem_t *p)
     return 0;
 }
 
+static void s_held_review_seed(void *arg, const char *unit, uint64_t n)
+{
+    hub_ingest_t *self = arg;
+    long i = ro_registry_find(self->reg, unit);
+    if (i >= 0)
+        self->flags[i].held_review = (uint32_t)n;
+}
+
+/* Each unit's reports held for review, from the store (at start, after a
+ * reload, and after a failed batch whose flags were rolled back); failing
+ * (only with the store's trouble), the counts stay 0 until the next. */
+static void s_held_review_load(hub_ingest_t *self)
+{
+    for (size_t i = 0; i < self->nunits; i++)
+        self->flags[i].held_review = 0;
+    hub_store_held_reviews(self->store, s_held_review_seed, self, NULL, 0);
+}
+
 hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
                              int batch_max)
 {
@@ -380,6 +398,7 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
      * failing (only with the store's trouble), the units go unflagged */
     hub_store_problems(store, time(NULL) - (int64_t)HUB_REFUSED_DAYS * 86400, s_refused_seed, self,
                        NULL, 0);
+    s_held_review_load(self);
     return self;
 }
 
@@ -450,10 +469,11 @@ void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers)
 void hub_ingest_set_committed(hub_ingest_t *self, hub_committed_t *committed)
 {
     self->committed = committed;
-    /* the held reports it counted at start, and the units its refusals flag */
+    /* the held reports it counted at start, and the units its refusals flag
+     * or that have reports held for review */
     size_t n = 0;
     for (size_t u = 0; u < self->nunits; u++)
-        if (self->flags[u].refused_at)
+        if (self->flags[u].refused_at || self->flags[u].held_review)
             self->dirty[n++] = (uint32_t)u;
     s_publish(self, self->dirty, n);
 }
@@ -508,6 +528,7 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->npairs = 0;
     s_incs_forget(self); /* keyed by the old indices: read again from the store */
     s_flags_count(self);
+    s_held_review_load(self);
     return 0;
 }
 
@@ -1120,6 +1141,8 @@ static int s_correct(hub_ingest_t *self, const s_ident_t *id, const ro_report_t 
     int rc = hub_store_correct(self->store, id->unit, id->iid, r, tiid, by, now, was, why, whylen);
     if (rc == 0 && was->state == HUB_STORE_HELD_CLOCK)
         self->b_unheld++;
+    if (rc == 0 && was->state == HUB_STORE_HELD_REVIEW && self->flags[id->unit].held_review)
+        self->flags[id->unit].held_review--; /* its review goes with it */
     return rc;
 }
 
@@ -1161,6 +1184,7 @@ static int s_flag(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r,
                           sizeof text))
         return 0;
     int hold = hub_review_holds(self->rv);
+    self->flags[id->unit].held_review += hold != 0;
     int rc =
         hub_store_flag(self->store, id->unit, id->iid, r->seq, hold, rule, text, now, err, errlen);
     if (rc)
@@ -1347,6 +1371,7 @@ static void s_fail(hub_ingest_t *self, int rc, const char *why)
         self->need_reload = 0;
     else
         self->need_reload = 1;
+    s_held_review_load(self); /* the batch's flags were rolled back */
     hub_store_state_t state = rc == HUB_STORE_EFULL ? HUB_STORE_STATE_FULL : HUB_STORE_STATE_ERROR;
     if (state != self->c.store_state || ro_log_allow(&self->rl_store))
         ro_log(LOG_ERR, "store %s: %s; holding %zu messages unacknowledged, retrying every second",
@@ -1469,11 +1494,11 @@ int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, 
     }
     size_t unit = (size_t)found;
     hub_unit_state_t before = self->states[unit];
-    int changed = 0;
+    int changed = 0, was_held = 0;
     int rc = hub_store_begin(self->store, why, whylen);
     if (rc == 0)
         rc = hub_store_decide(self->store, unit, d->has_inc ? d->inc : NULL, d->seq, d->accept,
-                              d->by, d->reason, now, &changed, why, whylen);
+                              d->by, d->reason, now, &changed, &was_held, why, whylen);
     if (rc == 0 && changed)
         rc = hub_store_refold(self->store, unit, &self->states[unit], why, whylen);
     if (rc == 0)
@@ -1485,6 +1510,8 @@ int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, 
     }
     if (changed)
         memset(&self->snap_iid[3 * unit], 0, 3 * sizeof *self->snap_iid); /* refolded */
+    if (was_held && self->flags[unit].held_review)
+        self->flags[unit].held_review--;
     self->c.decisions++;
     ro_log(LOG_NOTICE, "%s seq %llu %s by %s: %s", d->unit, (unsigned long long)d->seq,
            d->accept ? "accepted" : "rejected", d->by[0] ? d->by : "(no key)", d->reason);

@@ -338,13 +338,13 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     if (!sc)
         return -1;
     /* the committed state's units (under its lock) carry what ingest flags now */
-    uint32_t flags =
-        self->committed && states == hub_committed_states(self->committed)
-            ? hub_unit_flags_bits(&hub_committed_flags(self->committed)[index], rep->now)
-            : 0;
+    int live = self->committed && states == hub_committed_states(self->committed);
+    const hub_unit_flags_t *fl = live ? &hub_committed_flags(self->committed)[index] : NULL;
+    uint32_t flags = fl ? hub_unit_flags_bits(fl, rep->now) : 0;
     if (self->engine) {
         int rc = hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
         sc->flags = flags;
+        sc->held_review = fl ? fl->held_review : 0;
         return rc;
     }
     const ro_unit_t *u = ro_registry_at(self->reg, index);
@@ -356,6 +356,7 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     hub_scope_add(sc, &states[index]);
     sc->last_seq = states[index].seq_shown;
     sc->flags = flags;
+    sc->held_review = fl ? fl->held_review : 0;
     return 0;
 }
 
@@ -391,10 +392,16 @@ static int s_query_province(hub_status_t *self, const ro_status_request_t *req, 
     if (!sc)
         return -1;
     const hub_rollup_t *sums = s_sums(self, states);
-    if (self->engine && sums)
-        return hub_engine_eval(self->engine, &sums->province, rep->pb.as_of, sc) ? 1 : 0;
-    if (self->engine)
-        return hub_engine_province(self->engine, states, rep->pb.as_of, sc) ? 1 : 0;
+    /* held for review: what the committed state knows now (0 as of a past date) */
+    uint64_t held = self->committed && states == hub_committed_states(self->committed)
+                        ? hub_committed_held_review(self->committed)
+                        : 0;
+    if (self->engine) {
+        int rc = sums ? hub_engine_eval(self->engine, &sums->province, rep->pb.as_of, sc)
+                      : hub_engine_province(self->engine, states, rep->pb.as_of, sc);
+        sc->held_review = held;
+        return rc ? 1 : 0;
+    }
     sc->kind = RO_SCOPE_PROVINCE;
     snprintf(sc->id, sizeof sc->id, "%u", RO_PROVINCE_CODE);
     snprintf(sc->name, sizeof sc->name, "%s", ro_division_name(RO_PROVINCE_CODE));
@@ -402,6 +409,7 @@ static int s_query_province(hub_status_t *self, const ro_status_request_t *req, 
     size_t n = ro_registry_count(self->reg);
     for (size_t i = 0; i < n; i++)
         hub_scope_add(sc, &states[i]);
+    sc->held_review = held;
     return 0;
 }
 

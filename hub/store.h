@@ -415,8 +415,13 @@ int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, i
  * HUB_STORE_ETARGET with why (not flagged, decided the other way, corrected
  * since), or a code. */
 int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t seq, int accept,
-                     const char *by, const char *reason, int64_t at, int *changed, char *why,
-                     size_t whylen);
+                     const char *by, const char *reason, int64_t at, int *changed, int *was_held,
+                     char *why, size_t whylen);
+
+/* Call fn(arg, unit id, n) once per unit with n > 0 reports held for
+ * review now (state 2). Reads the trail's flag rows. Returns 0 or a code. */
+int hub_store_held_reviews(hub_store_t *self, void (*fn)(void *arg, const char *unit, uint64_t n),
+                           void *arg, char *err, size_t errlen);
 
 /* A flagged report and what became of it. */
 typedef struct {

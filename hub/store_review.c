@@ -124,10 +124,10 @@ static int s_decided(hub_store_t *self, int64_t uid, int64_t iid, uint64_t seq, 
 }
 
 int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t seq, int accept,
-                     const char *by, const char *reason, int64_t at, int *changed, char *why,
-                     size_t whylen)
+                     const char *by, const char *reason, int64_t at, int *changed, int *was_held,
+                     char *why, size_t whylen)
 {
-    *changed = 0;
+    *changed = *was_held = 0;
     if (s_unit(self, index, why, whylen))
         return HUB_STORE_EFAIL;
     int64_t uid = self->uids[index], iid = 0;
@@ -181,8 +181,29 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     key, 5, texts, 2, "cannot record a decision", why, whylen);
     if (rc == 0)
-        *changed = to != state;
+        *changed = to != state, *was_held = state == HUB_STORE_HELD_REVIEW;
     return rc;
+}
+
+int hub_store_held_reviews(hub_store_t *self, void (*fn)(void *arg, const char *unit, uint64_t n),
+                           void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(self->db,
+                           "SELECT u.id, count(*) FROM events e JOIN reports r ON r.uid = e.uid"
+                           " AND r.iid = e.target_iid AND r.seq = e.target_seq"
+                           " JOIN units u ON u.uid = e.uid"
+                           " WHERE e.what = 3 AND r.state = 2 GROUP BY e.uid",
+                           -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            fn(arg, (const char *)sqlite3_column_text(st, 0),
+               (uint64_t)sqlite3_column_int64(st, 1));
+    int out =
+        rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot count the held reviews", err, errlen);
+    sqlite3_finalize(st);
+    return out;
 }
 
 /* One row of the list's query into v. */

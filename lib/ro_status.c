@@ -20,7 +20,7 @@
     X(kind) X(id) X(name) X(level) X(division) X(units) X(units_reporting)                 \
     X(participants) X(hours_tenths) X(sessions) X(staff_total) X(staff_proficient)         \
     X(items_total) X(items_no_visit) X(cases_total) X(cases_no_visit) X(last_seq)          \
-    X(last_heard) X(reports) X(grade) X(why) X(flags)
+    X(last_heard) X(reports) X(grade) X(why) X(flags) X(held_review)
 #define S_INDICATOR_FIELDS(X)                                                              \
     X(id) X(value) X(goal) X(share) X(grade) X(milestone) X(next_date) X(next_goal) X(gap) \
     X(no_data) X(label_zh) X(label_en) X(measure) X(due_date) X(due_goal) X(why)
@@ -238,6 +238,7 @@ int ro_status_scope_make(const ro_targets_t *targets, const ro_scope_t *s, ro_st
     out->last_heard = s->last_heard;
     out->reports = s->reports;
     out->flags = s->flags;
+    out->held_review = s->held_review;
     out->grade = s->indicator_count ? (char *)ro_grade_label(s->grade) : "";
     out->why = s->why;
     if (s->indicator_count > RO_INDICATORS_MAX) {
@@ -768,6 +769,7 @@ int ro_status_scope_read(const ro_targets_t *t, const ro_status_scope_t *w, ro_s
     out->last_heard = w->last_heard;
     out->reports = w->reports;
     out->flags = w->flags;
+    out->held_review = w->held_review;
     out->why = w->why;
     size_t n = ro_targets_count(t);
     if (w->n_indicators != n) {

@@ -111,10 +111,11 @@ typedef struct {
     uint64_t reports;          /* reports stored */
     size_t n_indicators;       /* indicators used */
     ro_status_indicator_t indicators[RO_INDICATORS_MAX]; /* in targets order */
-    char *grade;    /* the worst indicator grade, "" without targets */
-    uint32_t why;   /* bit i: indicators[i] falls short */
-    uint32_t flags; /* units only: RO_SCOPE_FLAG_* (ro_scope.h) */
-    char *mem;      /* owned: the strings above (decoded or made), or NULL */
+    char *grade;          /* the worst indicator grade, "" without targets */
+    uint32_t why;         /* bit i: indicators[i] falls short */
+    uint32_t flags;       /* units only: RO_SCOPE_FLAG_* (ro_scope.h) */
+    uint64_t held_review; /* units and the province: reports held for review, pending */
+    char *mem;            /* owned: the strings above (decoded or made), or NULL */
 } ro_status_scope_t;
 
 /* One point of a HISTORY or SERIES answer (proto HistoryPoint). */

@@ -31,6 +31,11 @@ expect_eq "$(jq -r '[.reviews[] | (.seq|tostring) + ":" + .rule + ":" + .state] 
 grep -q "200 participants, the unit's staff is 40" <<<"$(ctl review list)" ||
   fail "the list says what the rule saw: $(ctl review list)"
 grep -q "pending" <<<"$(ctl review show $u 4)" || fail "show: $(ctl review show $u 4)"
+expect_eq "$(province held_review)" 2 "the province's reports held for review"
+expect_eq "$(unit_field $u held_review)" 2 "the unit's"
+out=$(ctl watch --once 2>&1) || fail "watch --once: $out"
+grep -q "held for review 2" <<<"$(grep -m1 "units reporting" <<<"$out")" ||
+  fail "watch's head line lacks the pending count: $out"
 
 # an operator key looks but does not decide
 rc=0; out=$(ctl review accept $u 3 --reason "checked with the unit" 2>&1) || rc=$?
@@ -46,6 +51,7 @@ printf '[security]\ncurve = on\nhub_public_key = %s\nsecret_key = %s\npublic_key
 rv() { "$CTL_BIN" --hub "$STATUS" --config "$KEYS/review.ini" review "$@"; }
 rv accept $u 3 --reason "a joint session with the township" >/dev/null || fail "accept"
 expect_eq "$(unit_field $u participants)" 220 "the accepted report counts"
+expect_eq "$(unit_field $u held_review)" 1 "one left held for review"
 expect_eq "$(province participants)" 220 "in the province too"
 rv accept $u 3 --reason "asked again" >/dev/null || fail "the same decision again is ok"
 rv reject $u 4 --reason "typed five million" >/dev/null || fail "reject"
@@ -53,6 +59,7 @@ rc=0; out=$(rv accept $u 4 --reason "changed my mind" 2>&1) || rc=$?
 expect_eq "$rc" 2 "the other decision exits 2"
 grep -q "was rejected by reviewer:ann" <<<"$out" || fail "the other decision said: $out"
 expect_eq "$(province participants)" 220 "the rejected report stays out"
+expect_eq "$(province held_review)" 0 "nothing held for review once both are decided"
 expect_eq "$(db "select group_concat(what || ':' || by_key) from events where what in (4, 5) order by id")" \
   "4:reviewer:ann,5:reviewer:ann" "one decision each in the trail, by the reviewer"
 list=$(ctl review list --json)
@@ -72,5 +79,6 @@ expect_eq "$rc" 2 "a seq that is not a number"
 hub_stop || fail "the hub did not stop cleanly"
 hub_start
 expect_eq "$(province participants)" 220 "participants after a restart"
+expect_eq "$(province held_review)" 0 "held for review after a restart"
 ctl verify >/dev/null || fail "verify after the decisions: $(ctl verify 2>&1)"
 say "flagged reports are held, listed, and counted only once a reviewer key accepts them"

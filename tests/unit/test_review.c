@@ -254,6 +254,16 @@ static void test_review_rules_hold(void **state)
     assert_string_equal(v[2].text, "200 participants, the unit's staff is 40");
     free(v);
     s_recount_agrees(f);
+
+    /* a restarted hub's ingest counts them again from the store, for the scopes */
+    hub_ingest_t *again = hub_ingest_new(f->store, f->reg, f->states, 64);
+    hub_committed_t *c = hub_committed_new(f->reg, NULL, f->states);
+    hub_ingest_set_committed(again, c);
+    assert_int_equal(hub_committed_held_review(c), 4);
+    assert_int_equal(hub_committed_flags(c)[1].held_review, 3);
+    assert_int_equal(hub_committed_flags(c)[2].held_review, 1);
+    hub_ingest_destroy(&again);
+    hub_committed_destroy(&c);
 }
 
 static void test_review_rules_no_hold(void **state)
@@ -288,12 +298,16 @@ static hub_decision_t s_decision(uint64_t seq, int accept)
 static void test_review_decide(void **state)
 {
     fixture_t *f = *state;
+    hub_committed_t *c = hub_committed_new(f->reg, NULL, f->states);
+    hub_ingest_set_committed(f->ingest, c);
     s_tour(f);
+    assert_int_equal(hub_committed_held_review(c), 4);
     char why[512] = "";
     hub_decision_t d = s_decision(2, 1);
     uint64_t batches = hub_ingest_counters(f->ingest)->batches;
     assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW + 10, why, sizeof why), 0);
     assert_int_equal(f->states[1].participants, 230); /* accepted: it counts */
+    assert_int_equal(hub_committed_held_review(c), 3);
     assert_int_equal(hub_ingest_counters(f->ingest)->decisions, 1);
     assert_int_equal(hub_ingest_counters(f->ingest)->batches, batches);
     size_t n = 0;
@@ -311,6 +325,7 @@ static void test_review_decide(void **state)
     d = s_decision(3, 0);
     assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
     assert_int_equal(f->states[1].participants, 230);
+    assert_int_equal(hub_committed_held_review(c), 2);
     /* not flagged, not a unit, no such seq */
     d = s_decision(1, 1);
     assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), HUB_STORE_ETARGET);
@@ -329,7 +344,11 @@ static void test_review_decide(void **state)
     d = s_decision(5, 1);
     assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
     assert_int_equal(f->states[1].staff_proficient, 5);
+    assert_int_equal(hub_committed_flags(c)[1].held_review, 0);
+    assert_int_equal(hub_committed_held_review(c), 1);
     s_recount_agrees(f);
+    hub_ingest_set_committed(f->ingest, NULL);
+    hub_committed_destroy(&c);
 }
 
 /* A held report may be corrected: it becomes cancelled, its review goes
@@ -342,6 +361,8 @@ static void test_review_correct_held(void **state)
     staff.version = big.version = 2;
     memset(staff.incarnation, 0xaa, sizeof staff.incarnation);
     memset(big.incarnation, 0xaa, sizeof big.incarnation);
+    hub_committed_t *c = hub_committed_new(f->reg, NULL, f->states);
+    hub_ingest_set_committed(f->ingest, c);
     ro_report_t cancel = big;
     cancel.seq = 3;
     cancel.action = RO_ACTION_CANCEL;
@@ -366,7 +387,10 @@ static void test_review_correct_held(void **state)
     d.has_inc = 1;
     assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), HUB_STORE_ETARGET);
     assert_non_null(strstr(why, "corrected since"));
+    assert_int_equal(hub_committed_held_review(c), 0); /* its review went with it */
     s_recount_agrees(f);
+    hub_ingest_set_committed(f->ingest, NULL);
+    hub_committed_destroy(&c);
 }
 
 /* ---- the status side ---------------------------------------------------------- */
