@@ -1394,6 +1394,8 @@ static void s_ack_fill(hub_ingest_t *self, s_reply_t *a)
     a->r.msg.upto_hash = s_last_hash(self, (size_t)a->unit, a->inc);
     a->r.msg.hub_version = RO_PROTOCOL_VERSION;
     memcpy(a->r.msg.store_id, self->store_id, sizeof a->r.msg.store_id);
+    /* the unit's staff see that a report waits for a person (principle 4) */
+    a->r.msg.held = self->flags[a->unit].held_review;
 }
 
 int hub_ingest_flush(hub_ingest_t *self, int64_t now)
