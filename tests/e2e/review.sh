@@ -33,6 +33,8 @@ grep -q "200 participants, the unit's staff is 40" <<<"$(ctl review list)" ||
 grep -q "pending" <<<"$(ctl review show $u 4)" || fail "show: $(ctl review show $u 4)"
 expect_eq "$(province held_review)" 2 "the province's reports held for review"
 expect_eq "$(unit_field $u held_review)" 2 "the unit's"
+expect_eq "$(ctl status --problems --json | jq -r '[.problems[] | select(.kind == "review") | .unit] | join(",")')" \
+  "$u" "the problems list the unit's pending reviews"
 expect_eq "$(agent $u status --json | jq -r .hub.held_for_review)" 2 "the agent hears it (Ack.held)"
 grep -q "^review      2 of the unit's reports held for a reviewer" <<<"$(agent $u status)" ||
   fail "rollout-agent status: $(agent $u status)"
