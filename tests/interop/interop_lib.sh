@@ -4,7 +4,6 @@
 # (NAME.py, on rollout_client.py) that speaks to it as another implementation
 # of proto/rollout.proto would. Sourced, not run.
 source "$(dirname "${BASH_SOURCE[0]}")/../security/sec_lib.sh"
-targets_without_review # wire tests: no [review] rule judges their figures
 
 INTEROP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Debian's python3, for which python3-zmq and python3-protobuf are installed:
