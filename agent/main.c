@@ -1032,8 +1032,8 @@ static void s_status_json(const ro_agent_config_t *cfg, const status_view_t *v)
         s_json_string(stdout, v->pr.text);
     } else if (v->answered) {
         printf(",\"refused\":false,\"version\":%u,\"stored_upto\":%" PRIu64
-               ",\"outbox_replaced\":%s",
-               v->pr.hub_version, v->pr.upto, v->replaced ? "true" : "false");
+               ",\"outbox_replaced\":%s,\"held_for_review\":%" PRIu64,
+               v->pr.hub_version, v->pr.upto, v->replaced ? "true" : "false", v->pr.held);
     }
     if (v->answered)
         printf(",\"rtt_ms\":%" PRId64, v->pr.rtt_ms);
@@ -1098,6 +1098,10 @@ static void s_status_text(const ro_agent_config_t *cfg, const status_view_t *v)
         printf("hub         %s: answers in %" PRId64 " ms, but speaks protocol version 1 "
                "only: this outbox's events wait until the hub is upgraded to revision 2\n",
                cfg->hub, v->pr.rtt_ms);
+    if (v->answered && !v->pr.refused && v->pr.held)
+        printf("review      %" PRIu64 " of the unit's reports held for a reviewer at the hub: "
+               "counted once accepted\n",
+               v->pr.held);
     if (v->replaced && v->pr.hub_version >= 2)
         printf("NOTE        the hub holds more under this identity than this outbox ever "
                "numbered: another agent or an old copy uses it; `run` draws a new identity "

@@ -1419,6 +1419,7 @@ int agent_sender_probe(const ro_agent_config_t *cfg, const agent_outbox_stats_t 
         snprintf(out->text, sizeof out->text, "%s", m.text);
     } else {
         out->upto = m.seq;
+        out->held = m.held;
     }
     rc = 0;
 done:

@@ -58,6 +58,7 @@ int agent_sender_run(agent_sender_t *self, int stop_fd);
 typedef struct {
     int refused;                /* 1: the hub refused the heartbeat (reason, text) */
     uint64_t upto;              /* ack: the hub's stored-up-to seq (see hub_version) */
+    uint64_t held;              /* ack (version 2): the unit's reports held for review */
     uint32_t hub_version;       /* 2: upto is a wire seq of the outbox's incarnation; 1: the
                                    hub speaks version 1, upto is the unit's legacy sequence's */
     ro_reason_t reason;         /* refusal: why */

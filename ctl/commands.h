@@ -49,6 +49,10 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv);
  * prints one frame with --once). Returns the exit status. */
 int ctl_watch_main(const ctl_hub_t *hub, int argc, char **argv);
 
+/* rolloutctl review: argv holds what follows "review" (list, show,
+ * accept, reject). Returns the exit status (0, 1 or 2). */
+int ctl_review_main(const ctl_hub_t *hub, int argc, char **argv);
+
 /* Run `rolloutctl keys ...`: argv[0] is "keys". Prints results on stdout
  * and reasons on stderr. Returns the exit status: 0 ok, 2 bad usage or bad
  * input (a unit not in the registry or in no known division, an id already

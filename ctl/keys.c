@@ -26,7 +26,9 @@ static const char s_header[] =
     "# rollout allow-list: the CURVE public keys rollout-hub admits.\n"
     "#   unit UNIT-ID KEY    an agent: reports for UNIT-ID only, on the ingest socket\n"
     "#   operator NAME KEY   a reader: the status and feed sockets only\n"
-    "# One entry per line; a unit id, an operator name and a key appear once each.\n"
+    "#   reviewer NAME KEY   an operator who also accepts or rejects flagged reports\n"
+    "# One entry per line; a unit id, an operator or reviewer name and a key appear\n"
+    "# once each.\n"
     "# '#' starts a comment line. Edit with `rolloutctl keys`; the hub reads this file\n"
     "# at start and on SIGHUP, and a bad line makes it admit no one until fixed.\n";
 
@@ -49,8 +51,13 @@ static void s_help(FILE *out)
             "  keys operator NAME DIR [--allow-list FILE]\n"
             "                                    an operator's pair: DIR/operator.{key,pub};\n"
             "                                    operators may use only status and feed\n"
+            "  keys reviewer NAME DIR [--allow-list FILE]\n"
+            "                                    a reviewer's pair: DIR/reviewer.{key,pub};\n"
+            "                                    a reviewer may do all an operator may, and\n"
+            "                                    accept or reject flagged reports\n"
             "  keys revoke ID --allow-list FILE  comment out the entry of ID: a unit id,\n"
-            "                                    operator:NAME (or NAME), or a public key\n"
+            "                                    operator:NAME (or NAME), reviewer:NAME, or\n"
+            "                                    a public key\n"
             "  keys list --allow-list FILE       check FILE and print its entries\n"
             "\n"
             "Existing key files are never overwritten, and an id already listed is refused\n"
@@ -272,11 +279,10 @@ static int s_unit_known(const char *id, const char *registry)
 static int s_one(ro_allow_role_t role, const char *name, const char *dir, const char *list_path,
                  const char *registry)
 {
-    const char *what = role == RO_ALLOW_UNIT ? "unit" : "operator";
+    const char *what = ro_allow_role_name(role);
     if (!s_name_ok(role, name))
-        return s_usage(role == RO_ALLOW_UNIT
-                           ? "'%s' is not a unit id DIVISION-NNN"
-                           : "'%s' is not an operator name (1-32 of A-Z a-z 0-9 . _ -)",
+        return s_usage(role == RO_ALLOW_UNIT ? "'%s' is not a unit id DIVISION-NNN"
+                                             : "'%s' is not a name (1-32 of A-Z a-z 0-9 . _ -)",
                        name);
     int code;
     if (role == RO_ALLOW_UNIT && (code = s_unit_known(name, registry)))
@@ -298,7 +304,7 @@ static int s_one(ro_allow_role_t role, const char *name, const char *dir, const 
             return s_bad(err); /* a duplicate, or a list that is not one */
         }
     }
-    const char *base = role == RO_ALLOW_UNIT ? "agent" : "operator";
+    const char *base = role == RO_ALLOW_UNIT ? "agent" : what;
     err[0] = '\0';
     if (s_pair(dir, base, pub, err, sizeof err)) {
         if (lock >= 0)
@@ -463,6 +469,8 @@ static int s_revoke(const char *id, const char *list_path)
         e = ro_allow_find_name(list, RO_ALLOW_UNIT, id);
     else if (!strncmp(id, RO_ALLOW_OPERATOR_PREFIX, np))
         e = ro_allow_find_name(list, RO_ALLOW_OPERATOR, id + np);
+    else if (!strncmp(id, RO_ALLOW_REVIEWER_PREFIX, strlen(RO_ALLOW_REVIEWER_PREFIX)))
+        e = ro_allow_find_name(list, RO_ALLOW_REVIEWER, id + strlen(RO_ALLOW_REVIEWER_PREFIX));
     else if (ro_allow_key_valid(id))
         e = ro_allow_find_key(list, id);
     if (!e && ro_allow_name_valid(RO_ALLOW_OPERATOR, id))
@@ -474,7 +482,7 @@ static int s_revoke(const char *id, const char *list_path)
     }
     int target = e->line;
     char what[RO_ALLOW_NAME_MAX + 16];
-    snprintf(what, sizeof what, "%s %s", e->role == RO_ALLOW_UNIT ? "unit" : "operator", e->name);
+    snprintf(what, sizeof what, "%s %s", ro_allow_role_name(e->role), e->name);
     if (!(text = s_slurp(list_path, &len, err, sizeof err)))
         goto done;
     struct stat st;
@@ -541,7 +549,7 @@ static int s_show(const char *list_path)
     size_t units = 0, ops = 0;
     for (size_t i = 0; i < ro_allow_count(list); i++) {
         const ro_allow_entry_t *e = ro_allow_at(list, i);
-        printf("%s %s %s\n", e->role == RO_ALLOW_UNIT ? "unit" : "operator", e->name, e->key);
+        printf("%s %s %s\n", ro_allow_role_name(e->role), e->name, e->key);
         if (e->role == RO_ALLOW_UNIT)
             units++;
         else
@@ -587,7 +595,8 @@ int ctl_keys_main(int argc, char **argv)
     }
     const char *cmd = pos[0];
     if (!cmd)
-        return s_usage("which command: hub, unit, units, operator, revoke or list?%s", NULL);
+        return s_usage("which command: hub, unit, units, operator, reviewer, revoke or list?%s",
+                       NULL);
     if (registry && strcmp(cmd, "units") && strcmp(cmd, "unit"))
         return s_usage("--registry goes with 'keys unit' and 'keys units'%s", NULL);
     if (!strcmp(cmd, "hub")) {
@@ -601,14 +610,16 @@ int ctl_keys_main(int argc, char **argv)
                pos[1], pos[1], pub);
         return 0;
     }
-    if (!strcmp(cmd, "unit") || !strcmp(cmd, "operator")) {
+    if (!strcmp(cmd, "unit") || !strcmp(cmd, "operator") || !strcmp(cmd, "reviewer")) {
         if (npos != 3)
             return s_usage(cmd[0] == 'u'
                                ? "usage: keys %s UNIT DIR [--registry CSV] [--allow-list FILE]"
                                : "usage: keys %s NAME DIR [--allow-list FILE]",
                            cmd);
-        return s_one(cmd[0] == 'u' ? RO_ALLOW_UNIT : RO_ALLOW_OPERATOR, pos[1], pos[2], list,
-                     registry);
+        ro_allow_role_t role = cmd[0] == 'u'   ? RO_ALLOW_UNIT
+                               : cmd[0] == 'o' ? RO_ALLOW_OPERATOR
+                                               : RO_ALLOW_REVIEWER;
+        return s_one(role, pos[1], pos[2], list, registry);
     }
     if (!strcmp(cmd, "units")) {
         if (npos != 2 || !registry)

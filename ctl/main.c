@@ -1,6 +1,6 @@
 /* rolloutctl: the operator's client. Reads the global options and the
  * command, reaches the hub per ctl.ini and --hub, and runs the command
- * (status.c, report.c, watch.c, keys.c). */
+ * (status.c, report.c, watch.c, keys.c, review.c). */
 #include "client.h"
 #include "commands.h"
 #include "ro_ini.h"
@@ -53,6 +53,9 @@ static void s_help(void)
         "                      (rolloutctl report --help)\n"
         "  watch [--once]      a live view that follows the hub's feed (rolloutctl watch\n"
         "                      --help)\n"
+        "  review list|show|accept|reject ...\n"
+        "                      reports the [review] rules flagged, and a reviewer's\n"
+        "                      decision on one (rolloutctl review --help)\n"
         "  metrics [--json]    the hub's counters: reports stored, duplicates, refusals...\n"
         "  verify [--json]     recount every unit's aggregates from the raw reports and\n"
         "                      compare them with the stored ones\n"
@@ -160,7 +163,8 @@ int main(int argc, char **argv)
     int help = 0, hub_given = 0, timeout_given = 0, rc;
     const char *config = NULL; /* ctl.ini: keys (ctl_config_load) */
     for (int i = 1;
-         i < argc && !(a.command && (!strcmp(a.command, "report") || !strcmp(a.command, "watch")));
+         i < argc && !(a.command && (!strcmp(a.command, "report") || !strcmp(a.command, "watch") ||
+                                     !strcmp(a.command, "review")));
          i++) {
         const char *arg = argv[i], *v;
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
@@ -196,7 +200,7 @@ int main(int argc, char **argv)
             if (!strcmp(arg, "keys"))
                 return ctl_keys_main(argc - i, argv + i);
             if (strcmp(arg, "status") && strcmp(arg, "metrics") && strcmp(arg, "verify") &&
-                strcmp(arg, "report") && strcmp(arg, "watch"))
+                strcmp(arg, "report") && strcmp(arg, "watch") && strcmp(arg, "review"))
                 return ctl_usage_error("unknown command '%s'", arg);
             a.command = arg;
             a.command_at = i;
@@ -209,7 +213,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!a.command)
-        return ctl_usage_error("which command: status, report, watch, metrics, verify or keys?");
+        return ctl_usage_error(
+            "which command: status, report, watch, review, metrics, verify or keys?");
     int is_status = !strcmp(a.command, "status");
     int what = (a.unit != NULL) + (a.division != NULL) + (a.level != NULL) + a.divisions +
                a.laggards + a.silent + a.problems + (a.history != NULL) + a.series;
@@ -244,6 +249,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(a.command, "report"))
         return ctl_report_main(&hub, argc - a.command_at - 1, argv + a.command_at + 1);
+    if (!strcmp(a.command, "review"))
+        return ctl_review_main(&hub, argc - a.command_at - 1, argv + a.command_at + 1);
     if (!strcmp(a.command, "watch"))
         return ctl_watch_main(&hub, argc - a.command_at - 1, argv + a.command_at + 1);
     return ctl_status_run(&a, &hub);

@@ -334,6 +334,8 @@ static void s_frame_head(ro_buf_t *f, ro_buf_t *l, const s_view_t *v, const ro_s
         s_thousands(reports, sizeof reports, (double)p->reports);
         ro_buf_printf(l, "units reporting %u/%u · reports %s", p->units_reporting, p->units,
                       reports);
+        if (p->held_review) /* reports waiting for a reviewer (rolloutctl review list) */
+            ro_buf_printf(l, " · held for review %llu", (unsigned long long)p->held_review);
     }
     int have = 0;
     double silent = s_metric(v, "units_silent", &have);

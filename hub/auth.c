@@ -89,7 +89,7 @@ static void s_log_bad(void *arg, const ro_allow_bad_t *b)
     if (lg->logged >= BAD_LOGGED_MAX)
         return;
     lg->logged++;
-    const char *role = b->role == HUB_AUTH_UNIT ? "unit" : "operator";
+    const char *role = ro_allow_role_name(b->role);
     if (lg->at_start) {
         ro_log(LOG_ERR, "allow-list %s:%d: %s", lg->path, b->line, b->why);
         return;
@@ -306,15 +306,15 @@ int hub_auth_serve(hub_auth_t *self)
         } else if (!e) {
             s_deny(self, &f[1], HUB_AUTH_DENY_UNKNOWN, "key not on the allow-list", domain, address,
                    key);
-        } else if (e->role != want) {
+        } else if (e->role != want &&
+                   !(want == HUB_AUTH_OPERATOR && e->role == RO_ALLOW_REVIEWER)) {
             s_deny(self, &f[1], HUB_AUTH_DENY_WRONG_SOCKET,
                    want == HUB_AUTH_UNIT ? "operator keys may not use the ingest socket"
                                          : "unit keys may use only the ingest socket",
                    domain, address, key);
         } else {
             char user[HUB_AUTH_USER_ID_MAX + 1];
-            snprintf(user, sizeof user, "%s%s",
-                     e->role == HUB_AUTH_OPERATOR ? RO_ALLOW_OPERATOR_PREFIX : "", e->name);
+            snprintf(user, sizeof user, "%s%s", ro_allow_prefix(e->role), e->name);
             self->admitted++;
             /* An operator's handshake comes with every rolloutctl call and
              * tells nothing new (the key is listed, auth_admitted counts
@@ -322,7 +322,7 @@ int hub_auth_serve(hub_auth_t *self)
              * for days and reconnects only after a fault or a hub restart)
              * and is what the operator looks for after enrolling a unit:
              * info, bounded by the limiter. Refusals stay warnings. */
-            if (e->role == HUB_AUTH_OPERATOR)
+            if (e->role != HUB_AUTH_UNIT)
                 ro_log(LOG_DEBUG, "admitted %s from %s on %s", user, address, domain);
             else if (ro_log_allow(&self->rl_admit))
                 ro_log(LOG_INFO, "admitted %s from %s on %s", user, address, domain);
@@ -447,13 +447,12 @@ int hub_auth_admits(const hub_auth_t *self, hub_auth_role_t role, const char *us
     if (!self || !user_id || !key)
         return 0;
     const ro_allow_entry_t *e = ro_allow_find_key(self->list, key);
-    if (!e || e->role != role)
+    /* a reviewer may ask everything an operator may */
+    if (!e || (e->role != role && !(role == HUB_AUTH_OPERATOR && e->role == RO_ALLOW_REVIEWER)))
         return 0;
-    if (role == HUB_AUTH_OPERATOR) {
-        size_t n = strlen(RO_ALLOW_OPERATOR_PREFIX);
-        return !strncmp(user_id, RO_ALLOW_OPERATOR_PREFIX, n) && !strcmp(user_id + n, e->name);
-    }
-    return !strcmp(user_id, e->name);
+    const char *prefix = ro_allow_prefix(e->role);
+    size_t n = strlen(prefix);
+    return !strncmp(user_id, prefix, n) && !strcmp(user_id + n, e->name);
 }
 
 size_t hub_auth_count(const hub_auth_t *self)

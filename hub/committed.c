@@ -41,6 +41,8 @@ size_t hub_ingest_counters_metrics(const hub_ingest_counters_t *c, hub_metric_t 
     PUT("gaps", c->gaps);
     PUT("heartbeats", c->heartbeats);
     PUT("corrections", c->corrections);
+    PUT("flagged", c->flagged);
+    PUT("decisions", c->decisions);
     PUT("heartbeats_refused", c->heartbeats_refused);
     PUT("unknown_fields", c->unknown_fields);
     for (int i = 1; i < RO_REASON_COUNT; i++)
@@ -188,6 +190,14 @@ size_t hub_committed_count(const hub_committed_t *self)
 const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self)
 {
     return self->flags;
+}
+
+uint64_t hub_committed_held_review(const hub_committed_t *self)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < self->nunits; i++)
+        n += self->flags[i].held_review;
+    return n;
 }
 
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self)

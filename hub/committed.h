@@ -41,6 +41,8 @@ typedef struct {
     uint64_t gaps;                     /* reports ahead of the next seq, ignored */
     uint64_t heartbeats;               /* heartbeats heard */
     uint64_t corrections;              /* corrections applied (amends and cancels) */
+    uint64_t flagged;                  /* reports a [review] rule flagged */
+    uint64_t decisions;                /* reviewers' decisions applied */
     uint64_t heartbeats_refused;       /* heartbeats of units not in the registry */
     uint64_t unknown_fields;           /* fields skipped: unknown to this version */
     uint64_t refused[RO_REASON_COUNT]; /* reports refused, by reason (heartbeats aside) */
@@ -92,8 +94,9 @@ typedef struct {
     uint64_t inc_a, inc_b;
     int64_t heard_a, heard_b;
     int64_t two_since;
-    int64_t refused_at;  /* the latest refusal the store recorded (final, or a write-off) */
-    int64_t behind_seen; /* the latest heartbeat (any incarnation) that showed the store behind */
+    int64_t refused_at;   /* the latest refusal the store recorded (final, or a write-off) */
+    int64_t behind_seen;  /* the latest heartbeat (any incarnation) that showed the store behind */
+    uint32_t held_review; /* reports held for review, not decided yet (Scope.held_review) */
 } hub_unit_flags_t;
 
 #define HUB_MAX_SKEW 600     /* seconds an agent's clock may be off before it is flagged */
@@ -143,7 +146,10 @@ void hub_committed_set_feed(hub_committed_t *self, uint64_t seq, uint64_t epoch)
 const hub_unit_state_t *hub_committed_states(const hub_committed_t *self); /* per unit */
 size_t hub_committed_count(const hub_committed_t *self);                   /* units */
 const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self);  /* per unit */
-const hub_rollup_t *hub_committed_sums(const hub_committed_t *self);       /* NULL: no engine */
+/* The province's reports held for review: the units' held_review summed
+ * (one pass over the units, under the lock as the others). */
+uint64_t hub_committed_held_review(const hub_committed_t *self);
+const hub_rollup_t *hub_committed_sums(const hub_committed_t *self); /* NULL: no engine */
 const hub_ingest_counters_t *hub_committed_counters(const hub_committed_t *self);
 uint64_t hub_committed_feed_seq(const hub_committed_t *self);
 uint64_t hub_committed_feed_epoch(const hub_committed_t *self);

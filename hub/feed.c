@@ -354,6 +354,8 @@ static int s_evaluate_rollups(hub_feed_t *self, uint32_t as_of)
     if (self->touched[T_PROVINCE] &&
         hub_engine_eval(self->engine, &sums->province, as_of, &r->province))
         rc = -1;
+    if (self->touched[T_PROVINCE])
+        r->province.held_review = hub_committed_held_review(self->committed);
     return rc;
 }
 
@@ -393,7 +395,9 @@ static int s_publish_due(hub_feed_t *self, int64_t now)
         size_t i = self->due[k];
         if (hub_engine_unit(self->engine, hub_committed_states(self->committed), i, as_of,
                             &self->scope) == 0) {
-            self->scope.flags = hub_unit_flags_bits(&hub_committed_flags(self->committed)[i], now);
+            const hub_unit_flags_t *fl = &hub_committed_flags(self->committed)[i];
+            self->scope.flags = hub_unit_flags_bits(fl, now);
+            self->scope.held_review = fl->held_review;
             s_count(s_publish(self, i, &self->scope, now), &rc, &sent);
         }
     }

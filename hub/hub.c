@@ -7,7 +7,10 @@
  * - the status thread (s_status_main) answers queries on the status
  *   socket, so a long commit never makes an operator wait, and builds the
  *   dashboard's series between answers: every scan of the store is done
- *   here, with committed's lock let go, so none holds up ingest;
+ *   here, with committed's lock let go, so none holds up ingest. It never
+ *   writes the store: a reviewer's decision goes to the main thread over
+ *   an inproc PAIR (s_decide), which applies it through ingest between
+ *   batches and answers once it is committed (s_decide_serve);
  * - hub_peers' watchdog measures the sockets' connections from outside and
  *   cuts those that stream without ending a message; it shares no state
  *   with the others but its own table, which ingest and the status gate
@@ -36,6 +39,7 @@
 #include "feed.h"
 #include "ingest.h"
 #include "peers.h"
+#include "review.h"
 #include "ro_codec.h"
 #include "ro_log.h"
 #include "ro_sock.h"
@@ -187,7 +191,8 @@ struct hub {
     const char *config_path;        /* hub.ini, read again for max_store_bytes on SIGHUP */
     void *ctx;                      /* ZeroMQ context */
     void *sock[3];                  /* ingest, status, feed */
-    int lock_fd;                    /* flock on <data_dir>/hub.lock */
+    void *decide[2]; /* inproc PAIR: [0] the main thread's, [1] the status thread's */
+    int lock_fd;     /* flock on <data_dir>/hub.lock */
     char endpoints_path[RO_PATH_MAX + 32];
     pthread_mutex_t scan;    /* held while a status answer scans the store through reader */
     pthread_t status_thread; /* answers on sock[1] */
@@ -292,6 +297,58 @@ static void s_scan_enter(void *arg)
     hub_committed_lock(h->committed);
 }
 
+/* A decision's answer from the main thread to the status thread. */
+typedef struct {
+    int rc;        /* as hub_ingest_decide */
+    char why[512]; /* its text */
+} s_decided_t;
+
+#define DECIDE_ENDPOINT "inproc://rollout-decide"
+#define DECIDE_WAIT_MS 100 /* the status thread looks at status_stop this often while it waits */
+
+/* hub_status_decide_fn, on the status thread with committed's lock let go:
+ * hand d to the main thread and wait for its answer (a commit away). */
+static int s_decide(void *arg, const hub_decision_t *d, char *why, size_t whylen)
+{
+    hub_t *h = arg;
+    if (zmq_send(h->decide[1], d, sizeof *d, 0) != (int)sizeof *d) {
+        snprintf(why, whylen, "cannot hand the decision to ingest: %s", zmq_strerror(zmq_errno()));
+        return HUB_STORE_EFAIL;
+    }
+    s_decided_t a;
+    while (!atomic_load(&h->status_stop)) {
+        zmq_pollitem_t item = {h->decide[1], 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, DECIDE_WAIT_MS) <= 0)
+            continue;
+        if (zmq_recv(h->decide[1], &a, sizeof a, 0) != (int)sizeof a)
+            break;
+        snprintf(why, whylen, "%s", a.why);
+        return a.rc;
+    }
+    snprintf(why, whylen, "the hub is stopping: ask again once it is back");
+    return HUB_STORE_EFAIL;
+}
+
+/* The main thread, committed's lock held: apply the decision waiting on
+ * the PAIR through ingest (which publishes it), let the feed carry the
+ * unit, and answer. */
+static void s_decide_serve(hub_t *h, int64_t now)
+{
+    hub_decision_t d;
+    if (zmq_recv(h->decide[0], &d, sizeof d, ZMQ_DONTWAIT) != (int)sizeof d)
+        return;
+    s_decided_t a = {0};
+    hub_committed_unlock(h->committed); /* ingest publishes under it */
+    a.rc = atomic_load(&s_store_damaged)
+               ? (snprintf(a.why, sizeof a.why, "hub.db is damaged: nothing is written"),
+                  HUB_STORE_EFAIL)
+               : hub_ingest_decide(h->ingest, &d, now, a.why, sizeof a.why);
+    hub_committed_lock(h->committed);
+    if (a.rc == 0)
+        hub_view_changed(h->view, h->ingest, now);
+    zmq_send(h->decide[0], &a, sizeof a, 0);
+}
+
 /* The status thread: one answer per turn of the lock. */
 static void *s_status_main(void *arg)
 {
@@ -320,6 +377,15 @@ static void *s_status_main(void *arg)
 
 static int s_status_start(hub_t *h, char *err, size_t errlen)
 {
+    h->decide[0] = zmq_socket(h->ctx, ZMQ_PAIR);
+    h->decide[1] = zmq_socket(h->ctx, ZMQ_PAIR);
+    if (!h->decide[0] || !h->decide[1] || zmq_bind(h->decide[0], DECIDE_ENDPOINT) ||
+        zmq_connect(h->decide[1], DECIDE_ENDPOINT)) {
+        snprintf(err, errlen, "cannot make the decisions' inproc socket: %s",
+                 zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    hub_status_set_decide(h->status, s_decide, h, h->auth != NULL);
     int rc = pthread_create(&h->status_thread, NULL, s_status_main, h);
     if (rc) {
         snprintf(err, errlen, "cannot start the status thread: %s", strerror(rc));
@@ -354,6 +420,9 @@ static void s_hub_close(hub_t *h)
     for (int i = 0; i < 3; i++)
         if (h->sock[i])
             zmq_close(h->sock[i]);
+    for (int i = 0; i < 2; i++)
+        if (h->decide[i])
+            zmq_close(h->decide[i]);
     hub_auth_destroy(&h->auth);
     if (h->ctx)
         zmq_ctx_term(h->ctx);
@@ -407,7 +476,8 @@ int hub_model_load(const ro_hub_config_t *cfg, hub_model_t *m, char *err, size_t
         hub_model_release(m);
         return -1;
     }
-    m->targets_text = s_read_text(cfg->targets);
+    m->review = hub_review_new(m->reg, m->targets);
+    m->targets_text = m->review ? s_read_text(cfg->targets) : NULL;
     if (!m->targets_text) {
         snprintf(err, errlen, "%s: cannot read it again: %s", cfg->targets, strerror(errno));
         hub_model_release(m);
@@ -419,6 +489,7 @@ int hub_model_load(const ro_hub_config_t *cfg, hub_model_t *m, char *err, size_t
 void hub_model_release(hub_model_t *m)
 {
     hub_engine_destroy(&m->engine);
+    hub_review_destroy(&m->review);
     ro_targets_destroy(&m->targets);
     free(m->targets_text);
     ro_registry_destroy(&m->reg);
@@ -468,6 +539,7 @@ static int s_reload_registry(hub_t *h)
             snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
+    hub_ingest_set_review(h->ingest, next.review);
     size_t added = 0, dropped = 0, old_n = ro_registry_count(h->m.reg);
     for (size_t i = 0; i < n; i++)
         added += ro_registry_find(h->m.reg, ro_registry_at(next.reg, i)->id) < 0;
@@ -901,9 +973,10 @@ static void s_run(hub_t *h)
         long beat = hub_view_tick(h->view, ro_time_now(), mono); /* feed heartbeat, HTTP */
         if (beat < timeout)
             timeout = beat;
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             {h->sock[0], 0, ZMQ_POLLIN, 0},
             {h->sock[2], 0, ZMQ_POLLIN, 0}, /* subscriptions */
+            {h->decide[0], 0, ZMQ_POLLIN, 0},
             {h->auth ? hub_auth_socket(h->auth) : NULL, 0, ZMQ_POLLIN, 0},
         };
         /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
@@ -918,7 +991,7 @@ static void s_run(hub_t *h)
                              "their reports. Stop the hub, restore hub.db from a backup or move "
                              "it aside, and start it again");
         }
-        int rc = zmq_poll(items, h->auth ? 3 : 2, timeout);
+        int rc = zmq_poll(items, h->auth ? 4 : 3, timeout);
         hub_committed_lock(h->committed);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
@@ -929,7 +1002,7 @@ static void s_run(hub_t *h)
         int64_t now = ro_time_now(), woke_us = ro_time_mono_us();
         uint64_t batches = hub_ingest_counters(h->ingest)->batches;
         /* handshakes wait for this loop: answer them first */
-        if (h->auth && (items[2].revents & ZMQ_POLLIN))
+        if (h->auth && (items[3].revents & ZMQ_POLLIN))
             for (int k = 0; k < ZAP_PER_WAKE; k++)
                 if (hub_auth_serve(h->auth) <= 0)
                     break;
@@ -945,6 +1018,9 @@ static void s_run(hub_t *h)
         hub_committed_lock(h->committed);
         if (hub_ingest_counters(h->ingest)->batches != batches)
             hub_view_committed(h->view, h->ingest, now, woke_us); /* publish what it changed */
+        /* between batches: a reviewer's decision (the held batch refuses it) */
+        if (items[2].revents & ZMQ_POLLIN)
+            s_decide_serve(h, now);
 
         if (mono >= next_stats) {
             s_log_stats(h, &seen);
@@ -995,8 +1071,10 @@ static int s_open_services(hub_t *h, char *err, size_t errlen)
     h->committed = hub_committed_new(h->m.reg, h->m.engine, h->states);
     h->ingest =
         h->committed ? hub_ingest_new(h->store, h->m.reg, h->states, h->cfg.batch_max) : NULL;
-    if (h->ingest)
+    if (h->ingest) {
         hub_ingest_set_committed(h->ingest, h->committed);
+        hub_ingest_set_review(h->ingest, h->m.review);
+    }
     h->status = h->ingest ? hub_status_new(h->m.reg, hub_committed_states(h->committed), h->reader,
                                            h->committed)
                           : NULL;

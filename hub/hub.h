@@ -19,10 +19,11 @@
  * built over both, and the targets file's text (rolloutctl report asks for
  * it). Loaded whole, swapped whole at a reload. */
 typedef struct {
-    ro_registry_t *reg;    /* units.csv */
-    ro_targets_t *targets; /* targets.ini */
-    hub_engine_t *engine;  /* attainment over reg and targets */
-    char *targets_text;    /* targets.ini as read */
+    ro_registry_t *reg;        /* units.csv */
+    ro_targets_t *targets;     /* targets.ini */
+    hub_engine_t *engine;      /* attainment over reg and targets */
+    char *targets_text;        /* targets.ini as read */
+    struct hub_review *review; /* targets.ini [review]'s rules over reg (hub/review.h) */
 } hub_model_t;
 
 /* Load cfg's registry and targets and build the engine into *m (zeroed

@@ -9,6 +9,7 @@
 #include "ingest.h"
 #include "auth.h"
 #include "peers.h"
+#include "review.h"
 #include "ro_log.h"
 #include "ro_time.h"
 
@@ -80,6 +81,7 @@ struct hub_ingest {
     hub_store_t *store;       /* borrowed */
     const hub_auth_t *auth;   /* borrowed; NULL: no per-message key check (plain TCP) */
     hub_peers_t *peers;       /* borrowed, may be NULL: told who delivered a message */
+    const hub_review_t *rv;   /* borrowed, may be NULL: the [review] rules */
     const ro_registry_t *reg; /* borrowed */
     hub_unit_state_t *states; /* borrowed, one per registry unit */
     size_t nunits;            /* registry count */
@@ -338,6 +340,24 @@ static int s_refused_seed(void *arg, const hub_store_problem_t *p)
     return 0;
 }
 
+static void s_held_review_seed(void *arg, const char *unit, uint64_t n)
+{
+    hub_ingest_t *self = arg;
+    long i = ro_registry_find(self->reg, unit);
+    if (i >= 0)
+        self->flags[i].held_review = (uint32_t)n;
+}
+
+/* Each unit's reports held for review, from the store (at start, after a
+ * reload, and after a failed batch whose flags were rolled back); failing
+ * (only with the store's trouble), the counts stay 0 until the next. */
+static void s_held_review_load(hub_ingest_t *self)
+{
+    for (size_t i = 0; i < self->nunits; i++)
+        self->flags[i].held_review = 0;
+    hub_store_held_reviews(self->store, s_held_review_seed, self, NULL, 0);
+}
+
 hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
                              int batch_max)
 {
@@ -382,6 +402,7 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
      * failing (only with the store's trouble), the units go unflagged */
     hub_store_problems(store, time(NULL) - (int64_t)HUB_REFUSED_DAYS * 86400, s_refused_seed, self,
                        NULL, 0);
+    s_held_review_load(self);
     return self;
 }
 
@@ -440,6 +461,11 @@ void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth)
     self->auth = auth;
 }
 
+void hub_ingest_set_review(hub_ingest_t *self, const hub_review_t *review)
+{
+    self->rv = review;
+}
+
 void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers)
 {
     self->peers = peers;
@@ -448,10 +474,11 @@ void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers)
 void hub_ingest_set_committed(hub_ingest_t *self, hub_committed_t *committed)
 {
     self->committed = committed;
-    /* the held reports it counted at start, and the units its refusals flag */
+    /* the held reports it counted at start, and the units its refusals flag
+     * or that have reports held for review */
     size_t n = 0;
     for (size_t u = 0; u < self->nunits; u++)
-        if (self->flags[u].refused_at)
+        if (self->flags[u].refused_at || self->flags[u].held_review)
             self->dirty[n++] = (uint32_t)u;
     s_publish(self, self->dirty, n);
 }
@@ -506,6 +533,7 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->npairs = 0;
     s_incs_forget(self); /* keyed by the old indices: read again from the store */
     s_flags_count(self);
+    s_held_review_load(self);
     return 0;
 }
 
@@ -1135,6 +1163,8 @@ static int s_correct(hub_ingest_t *self, const s_ident_t *id, const ro_report_t 
     int rc = hub_store_correct(self->store, id->unit, id->iid, r, tiid, by, now, was, why, whylen);
     if (rc == 0 && was->state == HUB_STORE_HELD_CLOCK)
         self->b_unheld++;
+    if (rc == 0 && was->state == HUB_STORE_HELD_REVIEW && self->flags[id->unit].held_review)
+        self->flags[id->unit].held_review--; /* its review goes with it */
     return rc;
 }
 
@@ -1163,6 +1193,32 @@ static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_
     ro_log(LOG_NOTICE, "%s seq %llu %s seq %llu%s: %s", r->unit, (unsigned long long)r->seq,
            r->action == RO_ACTION_AMEND ? "amends" : "cancels", (unsigned long long)r->target_seq,
            ahead ? " (held until its date)" : "", r->reason);
+    return 0;
+}
+
+/* Report r, just stored counted, against the [review] rules: when one
+ * fires, flagged in the store (held for review when the rules hold: *held
+ * 1, and it must not be counted). Returns 0 or a store code. */
+static int s_flag(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r, int64_t now,
+                  int *held, char *err, size_t errlen)
+{
+    char rule[40], text[256];
+    *held = 0;
+    if (!hub_review_check(self->rv, id->unit, &self->states[id->unit], r, rule, sizeof rule, text,
+                          sizeof text))
+        return 0;
+    int hold = hub_review_holds(self->rv);
+    self->flags[id->unit].held_review += hold != 0;
+    int rc =
+        hub_store_flag(self->store, id->unit, id->iid, r->seq, hold, rule, text, now, err, errlen);
+    if (rc)
+        return rc;
+    *held = hold;
+    self->c.flagged++;
+    if (ro_log_allow(&self->rl_refuse))
+        ro_log(LOG_NOTICE, "%s seq %llu flagged for review (%s): %s%s", r->unit,
+               (unsigned long long)r->seq, rule, text,
+               hold ? "; held until a reviewer decides" : "");
     return 0;
 }
 
@@ -1223,9 +1279,12 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
         }
         if (rc)
             return rc;
+        int held = 0;
         if (ahead)
             s_held(self, r, now);
-        else if ((rc = s_count(self, id->unit, id->iid, r)))
+        else if ((rc = s_flag(self, id, r, now, &held, err, errlen)))
+            return rc;
+        else if (!held && (rc = s_count(self, id->unit, id->iid, r)))
             return rc;
         d->reports_stored++;
     }
@@ -1347,6 +1406,7 @@ static void s_fail(hub_ingest_t *self, int rc, const char *why)
         self->need_reload = 0;
     else
         self->need_reload = 1;
+    s_held_review_load(self); /* the batch's flags were rolled back */
     hub_store_state_t state = rc == HUB_STORE_EFULL ? HUB_STORE_STATE_FULL : HUB_STORE_STATE_ERROR;
     if (state != self->c.store_state || ro_log_allow(&self->rl_store))
         ro_log(LOG_ERR, "store %s: %s; holding %zu messages unacknowledged, retrying every second",
@@ -1369,6 +1429,8 @@ static void s_ack_fill(hub_ingest_t *self, s_reply_t *a)
     a->r.msg.upto_hash = s_last_hash(self, (size_t)a->unit, a->inc);
     a->r.msg.hub_version = RO_PROTOCOL_VERSION;
     memcpy(a->r.msg.store_id, self->store_id, sizeof a->r.msg.store_id);
+    /* the unit's staff see that a report waits for a person (principle 4) */
+    a->r.msg.held = self->flags[a->unit].held_review;
 }
 
 int hub_ingest_flush(hub_ingest_t *self, int64_t now)
@@ -1458,6 +1520,49 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     self->c.last_error[0] = '\0';
     s_publish(self, self->dirty, self->ndirty);
     self->done = 1;
+    return 0;
+}
+
+int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, char *why,
+                      size_t whylen)
+{
+    if (self->held || self->need_reload || hub_ingest_pending(self) > 0) {
+        snprintf(why, whylen, "the store is not writable now (%s): ask again later",
+                 self->c.last_error[0] ? self->c.last_error : "a batch waits");
+        return HUB_STORE_EFAIL;
+    }
+    long found = ro_registry_find(self->reg, d->unit);
+    if (found < 0) {
+        snprintf(why, whylen, "unit %s is not in the hub's registry", d->unit);
+        return HUB_STORE_ETARGET;
+    }
+    size_t unit = (size_t)found;
+    hub_unit_state_t before = self->states[unit];
+    int changed = 0, was_held = 0;
+    int rc = hub_store_begin(self->store, why, whylen);
+    if (rc == 0)
+        rc = hub_store_decide(self->store, unit, d->has_inc ? d->inc : NULL, d->seq, d->accept,
+                              d->by, d->reason, now, &changed, &was_held, why, whylen);
+    if (rc == 0 && changed)
+        rc = hub_store_refold(self->store, unit, &self->states[unit], why, whylen);
+    if (rc == 0)
+        rc = hub_store_commit(self->store, why, whylen);
+    if (rc) { /* decided before (1) or not at all: nothing to keep */
+        hub_store_rollback(self->store);
+        self->states[unit] = before;
+        return rc;
+    }
+    if (changed)
+        memset(&self->snap_iid[3 * unit], 0, 3 * sizeof *self->snap_iid); /* refolded */
+    if (was_held && self->flags[unit].held_review)
+        self->flags[unit].held_review--;
+    self->c.decisions++;
+    ro_log(LOG_NOTICE, "%s seq %llu %s by %s: %s", d->unit, (unsigned long long)d->seq,
+           d->accept ? "accepted" : "rejected", d->by[0] ? d->by : "(no key)", d->reason);
+    self->dirty[0] = (uint32_t)unit;
+    self->ndirty = 1;
+    self->done = 1;
+    s_publish(self, self->dirty, 1);
     return 0;
 }
 

@@ -21,6 +21,7 @@
 typedef struct hub_ingest hub_ingest_t;
 typedef struct hub_auth hub_auth_t;
 typedef struct hub_peers hub_peers_t;
+typedef struct hub_review hub_review_t;
 
 /* One answer to send after a commit: to the peer with routing id rid. */
 typedef struct {
@@ -48,6 +49,14 @@ int hub_ingest_add(hub_ingest_t *self, const void *rid, size_t rid_len, const vo
  * to its report's unit and a key auth still lists for that unit; otherwise
  * it is refused as forbidden, heartbeats included, and nothing is written. */
 void hub_ingest_set_auth(hub_ingest_t *self, const hub_auth_t *auth);
+
+/* Judge each report about to count by review's rules (borrowed; NULL: no
+ * rules): a report a rule flags is stored in state HUB_STORE_HELD_REVIEW
+ * with a flag row in the trail and acknowledged like any stored report,
+ * counted nowhere until a reviewer accepts it (hub_ingest_decide); with
+ * the rules' hold off it counts, flagged all the same. Only between
+ * batches. */
+void hub_ingest_set_review(hub_ingest_t *self, const hub_review_t *review);
 
 /* Tell peers (borrowed; NULL: no one) which connection each message read
  * by hub_ingest_drain came from (ZMQ_SRCFD) and with which key, so that
@@ -85,6 +94,30 @@ int hub_ingest_add_peer(hub_ingest_t *self, const void *rid, size_t rid_len, con
  * states were reloaded from the store, no reply is ready, and the batch is held: call flush again
  * later (hub_ingest_held is true until it succeeds). */
 int hub_ingest_flush(hub_ingest_t *self, int64_t now);
+
+/* A reviewer's decision on a flagged report (QUERY_DECIDE), as the status
+ * thread checked it. */
+typedef struct {
+    char unit[RO_UNIT_MAX + 1];      /* the report's unit */
+    uint64_t seq;                    /* its seq */
+    uint8_t inc[RO_INCARNATION_LEN]; /* its incarnation, when has_inc */
+    int has_inc;                     /* 0: whichever incarnation has it flagged */
+    int accept;                      /* 1 accept (it counts), 0 reject */
+    char by[64];                     /* the reviewer's User-Id */
+    char reason[RO_TEXT_MAX + 1];    /* why, required */
+} hub_decision_t;
+
+/* Apply decision d in a write transaction of its own (hub_store_decide),
+ * the unit folded again when the report's state moved, and commit; then
+ * publish the unit (hub_ingest_changed names it, as after a batch). Only
+ * between batches, on the thread that drives ingest: the states in memory
+ * are ingest's. Returns 0 when decided now, 1 when it was decided the same
+ * way before (why says by whom), HUB_STORE_ETARGET with why (no such
+ * flagged report, decided the other way, corrected since), or a store
+ * code with why (nothing changed; a held batch waiting for the store is
+ * one: the reviewer asks again). */
+int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, char *why,
+                      size_t whylen);
 
 /* Messages in hand (pending or held). */
 size_t hub_ingest_pending(const hub_ingest_t *self);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* most urgent first */
-enum { K_GAP, K_BEHIND, K_REFUSED, K_TWO, K_SKEW, K_HELD, K_SILENT };
+enum { K_GAP, K_BEHIND, K_REFUSED, K_TWO, K_SKEW, K_REVIEW, K_HELD, K_SILENT };
 
 /* each kind's Scope.flags bit, which names it (0: not a flag) */
 static const uint32_t s_kind_flag[] = {RO_SCOPE_FLAG_GAP,
@@ -17,6 +17,7 @@ static const uint32_t s_kind_flag[] = {RO_SCOPE_FLAG_GAP,
                                        RO_SCOPE_FLAG_TWO_AGENTS,
                                        RO_SCOPE_FLAG_CLOCK_SKEW,
                                        0,
+                                       0,
                                        0};
 
 static const char *s_kind_name(int kind)
@@ -24,7 +25,7 @@ static const char *s_kind_name(int kind)
     uint32_t flag = s_kind_flag[kind];
     if (flag)
         return ro_scope_flag_name((unsigned)__builtin_ctz(flag));
-    return kind == K_HELD ? "held" : "silent";
+    return kind == K_REVIEW ? "review" : kind == K_HELD ? "held" : "silent";
 }
 
 typedef struct {
@@ -132,6 +133,11 @@ static int s_flags(hub_problems_t *self, const hub_unit_flags_t *fl, size_t u)
             return -1;
         it->skew = fl->skew;
     }
+    if (fl->held_review) {
+        if (!(it = s_add(self, K_REVIEW, u, 0)))
+            return -1;
+        it->count = fl->held_review;
+    }
     return 0;
 }
 
@@ -224,6 +230,14 @@ static int s_render(const s_item_t *it, int64_t now, ro_status_problem_t *p)
                         "section 6")
                 : s_fmt("the unit's staff record the event again with the right figures "
                         "(`rollout-agent status` at the unit lists what was set aside)");
+        break;
+    case K_REVIEW:
+        p->text = s_fmt("%llu report%s held for review: a [review] rule found %s implausible; "
+                        "counted once a reviewer accepts %s",
+                        (unsigned long long)it->count, it->count == 1 ? "" : "s",
+                        it->count == 1 ? "it" : "them", it->count == 1 ? "it" : "them");
+        p->what_to_do = s_fmt("a reviewer decides: `rolloutctl review list --unit UNIT`, then "
+                              "`review accept` or `review reject` with a reason");
         break;
     case K_HELD:
         p->text = s_fmt("%llu report%s dated after the hub's today + 1 day, held uncounted "

@@ -58,6 +58,10 @@ struct hub_status {
     hub_status_hook_fn leave, enter; /* around store scans, may be NULL */
     void *hook_arg;                  /* their argument */
     uint64_t generation;             /* registry or targets replaced this many times */
+    hub_status_decide_fn decide;     /* QUERY_DECIDE's way to ingest; NULL: none */
+    void *decide_arg;                /* its argument */
+    int keys;                        /* CURVE is on: only reviewer keys decide */
+    char asker[64];                  /* the User-Id of the request being answered, "" none */
 };
 
 /* A reply under construction. */
@@ -76,7 +80,8 @@ typedef struct {
     const hub_unit_state_t *states; /* the states this reply reads */
     hub_problems_t *problems;       /* PROBLEMS: what pb.problems points into */
     hub_store_event_t *events;      /* TRAIL: what pb.trail's by and reason point into */
-    char *hex;                      /* TRAIL: its incarnations in hex, two per event */
+    char *hex;                      /* TRAIL, REVIEWS: incarnations in hex */
+    hub_store_review_t *rows;       /* REVIEWS: what pb.reviews points into */
 } s_reply_t;
 
 typedef int (*s_handler_fn)(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep);
@@ -333,13 +338,13 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     if (!sc)
         return -1;
     /* the committed state's units (under its lock) carry what ingest flags now */
-    uint32_t flags =
-        self->committed && states == hub_committed_states(self->committed)
-            ? hub_unit_flags_bits(&hub_committed_flags(self->committed)[index], rep->now)
-            : 0;
+    int live = self->committed && states == hub_committed_states(self->committed);
+    const hub_unit_flags_t *fl = live ? &hub_committed_flags(self->committed)[index] : NULL;
+    uint32_t flags = fl ? hub_unit_flags_bits(fl, rep->now) : 0;
     if (self->engine) {
         int rc = hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
         sc->flags = flags;
+        sc->held_review = fl ? fl->held_review : 0;
         return rc;
     }
     const ro_unit_t *u = ro_registry_at(self->reg, index);
@@ -351,6 +356,7 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     hub_scope_add(sc, &states[index]);
     sc->last_seq = states[index].seq_shown;
     sc->flags = flags;
+    sc->held_review = fl ? fl->held_review : 0;
     return 0;
 }
 
@@ -386,10 +392,16 @@ static int s_query_province(hub_status_t *self, const ro_status_request_t *req, 
     if (!sc)
         return -1;
     const hub_rollup_t *sums = s_sums(self, states);
-    if (self->engine && sums)
-        return hub_engine_eval(self->engine, &sums->province, rep->pb.as_of, sc) ? 1 : 0;
-    if (self->engine)
-        return hub_engine_province(self->engine, states, rep->pb.as_of, sc) ? 1 : 0;
+    /* held for review: what the committed state knows now (0 as of a past date) */
+    uint64_t held = self->committed && states == hub_committed_states(self->committed)
+                        ? hub_committed_held_review(self->committed)
+                        : 0;
+    if (self->engine) {
+        int rc = sums ? hub_engine_eval(self->engine, &sums->province, rep->pb.as_of, sc)
+                      : hub_engine_province(self->engine, states, rep->pb.as_of, sc);
+        sc->held_review = held;
+        return rc ? 1 : 0;
+    }
     sc->kind = RO_SCOPE_PROVINCE;
     snprintf(sc->id, sizeof sc->id, "%u", RO_PROVINCE_CODE);
     snprintf(sc->name, sizeof sc->name, "%s", ro_division_name(RO_PROVINCE_CODE));
@@ -397,6 +409,7 @@ static int s_query_province(hub_status_t *self, const ro_status_request_t *req, 
     size_t n = ro_registry_count(self->reg);
     for (size_t i = 0; i < n; i++)
         hub_scope_add(sc, &states[i]);
+    sc->held_review = held;
     return 0;
 }
 
@@ -582,6 +595,17 @@ static void s_hex(const uint8_t inc[RO_INCARNATION_LEN], char out[RO_STATUS_HEX_
             snprintf(out + 2 * i, 3, "%02x", inc[i]);
 }
 
+/* A trail row's what: a correction's action, or a review's step. */
+static const char *s_what_name(int what)
+{
+    switch (what) {
+    case HUB_STORE_EVENT_FLAG: return "flag";
+    case HUB_STORE_EVENT_ACCEPT: return "accept";
+    case HUB_STORE_EVENT_REJECT: return "reject";
+    default: return ro_action_name((ro_action_t)what);
+    }
+}
+
 /* The trail is what the hub knows now: as_of is about the reports' dates,
  * and answering "as known on" a date is another question's (known_on,
  * REVISION-2.md), so another date is refused rather than quietly ignored. */
@@ -623,7 +647,7 @@ static int s_query_trail(hub_status_t *self, const ro_status_request_t *req, s_r
         s_hex(e->target_inc, target_hex);
         s_hex(e->inc, hex);
         *t = (ro_status_trail_t){.at = e->at,
-                                 .what = (char *)ro_action_name(e->what),
+                                 .what = (char *)s_what_name((int)e->what),
                                  .target_seq = e->target_seq,
                                  .target_incarnation = target_hex,
                                  .target_kind = (char *)ro_kind_name(e->target_kind),
@@ -641,6 +665,131 @@ static int s_query_trail(hub_status_t *self, const ro_status_request_t *req, s_r
     rep->pb.n_trail = n;
     rep->pb.total = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
     return 0;
+}
+
+static const char *const s_review_states[] = {"pending", "accepted", "rejected", "corrected"};
+
+/* REVIEWS: key a unit, or "" for every unit; what the store holds now. */
+static int s_query_reviews(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
+{
+    long i = req->key[0] ? s_find_unit(self, req, rep) : -1;
+    if (req->key[0] && i < 0)
+        return 2;
+    if (!self->store) {
+        snprintf(rep->error, sizeof rep->error, "cannot read the reviews: no store");
+        return 1;
+    }
+    size_t n = 0;
+    uint64_t total = 0;
+    char err[256];
+    uint64_t gen;
+    int bad =
+        s_leave(self, &gen) && hub_store_reviews(self->store, i, s_limit(req, SIZE_MAX), &rep->rows,
+                                                 &n, &total, NULL, err, sizeof err);
+    if (s_enter(self, gen, rep))
+        return 1;
+    if (bad) {
+        snprintf(rep->error, sizeof rep->error, "cannot read the reviews: %s", err);
+        return 1;
+    }
+    enum { HEX = RO_STATUS_HEX_MAX + 1 };
+    rep->hex = calloc(n ? n : 1, HEX);
+    rep->pb.reviews = calloc(n ? n : 1, sizeof *rep->pb.reviews);
+    if (!rep->hex || !rep->pb.reviews)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        hub_store_review_t *v = &rep->rows[k];
+        char *hex = rep->hex + k * HEX;
+        s_hex(v->inc, hex);
+        rep->pb.reviews[k] = (ro_status_review_t){.unit = v->unit,
+                                                  .seq = v->seq,
+                                                  .incarnation = hex,
+                                                  .kind = (char *)ro_kind_name(v->kind),
+                                                  .date = v->date,
+                                                  .total = v->total,
+                                                  .part = v->part,
+                                                  .rule = v->rule,
+                                                  .text = v->text,
+                                                  .flagged_at = v->flagged_at,
+                                                  .state = (char *)s_review_states[v->state & 3],
+                                                  .by = v->by,
+                                                  .at = v->at,
+                                                  .reason = v->reason};
+    }
+    rep->pb.n_reviews = n;
+    rep->pb.total = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+    return 0;
+}
+
+/* A decision as the status thread checks it: a reviewer's (with keys), a
+ * unit of the registry, an incarnation in hex or "", a reason. Returns 0
+ * with d filled, or 2 with why in rep. */
+static int s_decision(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep,
+                      hub_decision_t *d)
+{
+    const ro_status_decision_t *q = &req->decision;
+    memset(d, 0, sizeof *d);
+    if (self->keys && strncmp(self->asker, "reviewer:", 9)) {
+        snprintf(rep->error, sizeof rep->error, "forbidden: only a reviewer key decides");
+        return 2;
+    }
+    if (!req->has_decision || !q->unit[0] || q->seq == 0) {
+        snprintf(rep->error, sizeof rep->error, "DECIDE needs a decision: unit, seq, reason");
+        return 2;
+    }
+    if (ro_registry_find(self->reg, q->unit) < 0) {
+        snprintf(rep->error, sizeof rep->error, "unknown unit '%.40s': not in the hub's registry",
+                 q->unit);
+        return 2;
+    }
+    if (!q->reason[0]) {
+        snprintf(rep->error, sizeof rep->error, "a decision needs a reason");
+        return 2;
+    }
+    size_t hl = strlen(q->incarnation);
+    if (hl && (hl != 2 * RO_INCARNATION_LEN || strspn(q->incarnation, "0123456789abcdef") != hl)) {
+        snprintf(rep->error, sizeof rep->error,
+                 "incarnation '%.40s' is not 32 lower-case hex digits (or empty)", q->incarnation);
+        return 2;
+    }
+    for (size_t k = 0; hl && k < RO_INCARNATION_LEN; k++) {
+        unsigned b = 0;
+        sscanf(q->incarnation + 2 * k, "%2x", &b);
+        d->inc[k] = (uint8_t)b;
+    }
+    d->has_inc = hl > 0;
+    snprintf(d->unit, sizeof d->unit, "%s", q->unit);
+    d->seq = q->seq;
+    d->accept = q->accept;
+    snprintf(d->by, sizeof d->by, "%s", self->asker);
+    snprintf(d->reason, sizeof d->reason, "%s", q->reason);
+    return 0;
+}
+
+/* DECIDE: checked here, applied by ingest's thread (the status thread never
+ * writes the store), answered once committed. */
+static int s_query_decide(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
+{
+    hub_decision_t d;
+    int bad = s_decision(self, req, rep, &d);
+    if (bad)
+        return bad;
+    if (!self->decide) {
+        snprintf(rep->error, sizeof rep->error, "this hub takes no decisions");
+        return 1;
+    }
+    char why[512] = "";
+    uint64_t gen;
+    s_leave(self, &gen); /* ingest's thread needs committed's lock to publish */
+    int rc = self->decide(self->decide_arg, &d, why, sizeof why);
+    if (self->enter)
+        self->enter(self->hook_arg);
+    if (rc == 0)
+        snprintf(rep->error, sizeof rep->error, "%s seq %llu %s", d.unit, (unsigned long long)d.seq,
+                 d.accept ? "accepted" : "rejected");
+    else
+        snprintf(rep->error, sizeof rep->error, "%s", why);
+    return rc == 0 || rc == 1 ? 0 : rc == HUB_STORE_ETARGET ? 2 : 1;
 }
 
 /* The report kind an indicator reads. */
@@ -904,6 +1053,8 @@ static const struct {
     {RO_QUERY_SERIES, "series", s_query_series},
     {RO_QUERY_TARGETS, "targets", s_query_targets},
     {RO_QUERY_PROBLEMS, "problems", s_query_problems},
+    {RO_QUERY_REVIEWS, "reviews", s_query_reviews},
+    {RO_QUERY_DECIDE, "decide", s_query_decide},
     {RO_QUERY_TRAIL, "trail", s_query_trail},
 };
 
@@ -991,7 +1142,7 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
             status = 1;
             rep.nscopes = rep.nmetrics = rep.npoints = 0;
             rep.pb.targets_ini = NULL;
-            rep.pb.n_problems = rep.pb.n_trail = 0;
+            rep.pb.n_problems = rep.pb.n_trail = rep.pb.n_reviews = 0;
             snprintf(rep.error, sizeof rep.error, "out of memory");
         }
         if (status == 2 && attempt == 0)
@@ -1013,6 +1164,8 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
     free(rep.events);
     free(rep.hex);
     free(rep.pb.trail);
+    free(rep.rows);
+    free(rep.pb.reviews);
     return rc;
 }
 
@@ -1023,6 +1176,13 @@ int hub_status_answer(hub_status_t *self, const uint8_t *req, size_t len, int64_
 }
 
 /* ---- socket -------------------------------------------------------------- */
+
+void hub_status_set_decide(hub_status_t *self, hub_status_decide_fn fn, void *arg, int keys)
+{
+    self->decide = fn;
+    self->decide_arg = arg;
+    self->keys = keys;
+}
 
 void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg)
 {
@@ -1094,6 +1254,8 @@ int hub_status_serve(hub_status_t *self, void *sock, int64_t now)
         env = 2;
     uint8_t *out = NULL;
     size_t out_len = 0;
+    const char *user = total == env + 1 ? zmq_msg_gets(&f[env], "User-Id") : NULL;
+    snprintf(self->asker, sizeof self->asker, "%s", user ? user : "");
     if (total == env + 1 && self->gate && !self->gate(self->gate_arg, &f[env])) {
         s_answer(self, NULL, 0, "forbidden: this key is no longer on the hub's allow-list", now,
                  &out, &out_len);

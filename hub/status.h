@@ -8,6 +8,7 @@
 #define HUB_STATUS_H
 
 #include "engine.h"
+#include "ingest.h"
 #include "committed.h"
 #include "ro_registry.h"
 #include "state.h"
@@ -87,6 +88,13 @@ size_t hub_status_counters(void *arg, hub_metric_t *out, size_t cap);
  *   PROBLEMS   every unit that cannot deliver or needs a look (hub_problems:
  *              gap, refused, held, silent), most urgent first, each with what
  *              to do; total and limit as for LAGGARDS; as of today only
+ *   REVIEWS    key = unit id or "": the reports a [review] rule flagged and
+ *              what became of them, pending first; total and limit as for
+ *              LAGGARDS; as of today only
+ *   DECIDE     decision: a reviewer key (with keys) accepts or rejects one
+ *              flagged report; handed to ingest's thread (set_decide) and
+ *              answered once committed: ok also when it was decided so
+ *              already, 2 naming who decided otherwise and when
  *   VERIFY     metrics "differences", "units_checked", "reports_checked"; when
  *              differences > 0, error carries a readable summary and status
  *              stays 0.
@@ -106,6 +114,13 @@ int hub_status_answer(hub_status_t *self, const uint8_t *req, size_t len, int64_
 typedef int (*hub_status_gate_fn)(void *arg, void *request);
 void hub_status_set_gate(hub_status_t *self, hub_status_gate_fn gate, void *arg);
 
+/* How a decision reaches ingest's thread: fn(arg, d, why, whylen) returns
+ * as hub_ingest_decide, called with committed's lock let go (the store
+ * hooks' leave and enter). keys: CURVE is on, so only a connection whose
+ * User-Id is "reviewer:NAME" may decide (without keys, anyone who may ask
+ * may, recorded by ""). NULL fn: DECIDE answers status 1. */
+typedef int (*hub_status_decide_fn)(void *arg, const hub_decision_t *d, char *why, size_t whylen);
+void hub_status_set_decide(hub_status_t *self, hub_status_decide_fn fn, void *arg, int keys);
 /* Reads that scan the store (a past date, history, series, verify: up to
  * seconds on a large store) run with the caller's lock let go: leave(arg)
  * before each, enter(arg) after it, in whichever thread answers. A query

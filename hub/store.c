@@ -1080,7 +1080,8 @@ static const char *s_target_refusal(const ro_report_t *r, const hub_store_target
 {
     switch (t->state) {
     case HUB_STORE_COUNTED:
-    case HUB_STORE_HELD_CLOCK: break;
+    case HUB_STORE_HELD_CLOCK:
+    case HUB_STORE_HELD_REVIEW: break; /* a held report may be corrected, its review with it */
     case HUB_STORE_AMENDED:
     case HUB_STORE_CANCELLED:
         return "it was corrected already: correct the latest correction of it instead";

@@ -28,13 +28,16 @@
 /* A stored report's state (reports.state): counted in the aggregates;
  * held (stored and acknowledged, counted nowhere) until the hub's date
  * reaches its own; or corrected. Only HUB_STORE_COUNTED counts anywhere
- * (aggregates, recount, as-of, history, series). REVISION-2.md reserves 2
- * and 3 for review. */
+ * (aggregates, recount, as-of, history, series). Review (store_review.c):
+ * a report a [review] rule flagged waits in 2 until a reviewer accepts (0)
+ * or rejects (3) it. */
 #define HUB_STORE_COUNTED 0
 #define HUB_STORE_HELD_CLOCK 1
-#define HUB_STORE_AMENDED 4   /* replaced by an amend (the amend's row counts instead) */
-#define HUB_STORE_CANCELLED 5 /* withdrawn by a cancel */
-#define HUB_STORE_CANCEL 6    /* a cancel's own row: kept for its identity and the trail */
+#define HUB_STORE_HELD_REVIEW 2 /* flagged: counted nowhere until a reviewer accepts it */
+#define HUB_STORE_REJECTED 3    /* rejected by a reviewer: counted nowhere */
+#define HUB_STORE_AMENDED 4     /* replaced by an amend (the amend's row counts instead) */
+#define HUB_STORE_CANCELLED 5   /* withdrawn by a cancel */
+#define HUB_STORE_CANCEL 6      /* a cancel's own row: kept for its identity and the trail */
 
 typedef struct hub_store hub_store_t;
 
@@ -171,7 +174,7 @@ int hub_store_hold_report(hub_store_t *self, size_t index, int64_t iid, const ro
 typedef struct {
     ro_kind_t kind; /* its kind */
     uint32_t date;  /* its date (month for cases) */
-    int state;      /* HUB_STORE_COUNTED or HUB_STORE_HELD_CLOCK */
+    int state;      /* HUB_STORE_COUNTED, HUB_STORE_HELD_CLOCK or HUB_STORE_HELD_REVIEW */
 } hub_store_target_t;
 
 /* Apply correction r (r->action amend or cancel), of unit index under its
@@ -385,5 +388,66 @@ typedef struct {
 int hub_store_problems(hub_store_t *self, int64_t since,
                        int (*fn)(void *arg, const hub_store_problem_t *p), void *arg, char *err,
                        size_t errlen);
+
+/* ---- review (hub/store_review.c) ----
+ * The trail (table events) records a flag (what 3, rule and reason: what
+ * the rule saw), an accept (4) and a reject (5), by the reviewer's User-Id,
+ * beside the corrections (1 amend, 2 cancel). Flags and decisions are rare:
+ * their statements are prepared when used. */
+#define HUB_STORE_EVENT_FLAG 3
+#define HUB_STORE_EVENT_ACCEPT 4
+#define HUB_STORE_EVENT_REJECT 5
+
+/* Flag the report (unit index, iid, seq) just stored: held for review
+ * (state 2) when hold, else left counted, and a flag row in the trail
+ * naming rule and reason. In the open write transaction. Returns 0 or a
+ * code. */
+int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, int hold,
+                   const char *rule, const char *reason, int64_t at, char *err, size_t errlen);
+
+/* Decide the flagged report seq of unit index, in incarnation inc
+ * (RO_INCARNATION_LEN bytes; NULL: whichever incarnation has a flagged
+ * report of that seq, refused when two have): accept (state 2 -> 0) or
+ * reject (2 or 0 -> 3), with a trail row (4 or 5) by `by`, at `at`, for
+ * reason. In the open write transaction. Returns 0 when decided now
+ * (*changed: its state moved, so its unit must be folded again), 1 when it
+ * was decided the same way already (nothing written, why says by whom),
+ * HUB_STORE_ETARGET with why (not flagged, decided the other way, corrected
+ * since), or a code. */
+int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t seq, int accept,
+                     const char *by, const char *reason, int64_t at, int *changed, int *was_held,
+                     char *why, size_t whylen);
+
+/* Call fn(arg, unit id, n) once per unit with n > 0 reports held for
+ * review now (state 2). Reads the trail's flag rows. Returns 0 or a code. */
+int hub_store_held_reviews(hub_store_t *self, void (*fn)(void *arg, const char *unit, uint64_t n),
+                           void *arg, char *err, size_t errlen);
+
+/* A flagged report and what became of it. */
+typedef struct {
+    char unit[RO_UNIT_MAX + 1];      /* unit id */
+    uint64_t seq;                    /* the report's seq */
+    uint8_t inc[RO_INCARNATION_LEN]; /* its incarnation; all zero: legacy */
+    ro_kind_t kind;                  /* its kind, date and figures as stored */
+    uint32_t date;
+    uint32_t total;
+    uint32_t part;
+    char rule[40];                /* the rule that flagged it */
+    char text[256];               /* what the rule saw */
+    int64_t flagged_at;           /* when */
+    int state;                    /* 0 pending, 1 accepted, 2 rejected, 3 corrected since */
+    char by[64];                  /* the reviewer's User-Id; "" while pending */
+    int64_t at;                   /* when decided; 0 while pending */
+    char reason[RO_TEXT_MAX + 1]; /* the reviewer's reason */
+} hub_store_review_t;
+
+/* The flagged reports of unit index (-1: every unit), pending first, then
+ * the newest first, at most limit (0: all) into *out (malloc'ed, the
+ * caller's; NULL when *count is 0), how many there are into *total and of
+ * them pending into *pending (either may be NULL). Reads the trail's flag
+ * rows (the events table: corrections and flags, few beside the reports).
+ * Returns 0 or a code. */
+int hub_store_reviews(hub_store_t *self, long index, size_t limit, hub_store_review_t **out,
+                      size_t *count, uint64_t *total, uint64_t *pending, char *err, size_t errlen);
 
 #endif

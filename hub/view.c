@@ -78,6 +78,13 @@ void hub_view_committed(hub_view_t *self, const hub_ingest_t *ingest, int64_t no
     hub_feed_commit(self->feed, units, n, now);
 }
 
+void hub_view_changed(hub_view_t *self, const hub_ingest_t *ingest, int64_t now)
+{
+    size_t n = 0;
+    const uint32_t *units = hub_ingest_changed(ingest, &n);
+    hub_feed_commit(self->feed, units, n, now);
+}
+
 long hub_view_tick(hub_view_t *self, int64_t now, int64_t mono_ms)
 {
     long next = hub_feed_tick(self->feed, now, mono_ms);

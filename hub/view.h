@@ -44,6 +44,11 @@ void hub_view_destroy(hub_view_t **self_p);
  * clock. */
 void hub_view_committed(hub_view_t *self, const hub_ingest_t *ingest, int64_t now, int64_t woke_us);
 
+/* After ingest committed something other than a batch (a reviewer's
+ * decision, hub_ingest_decide): mark the units it changed for the feed,
+ * as hub_view_committed does, without timing a batch. */
+void hub_view_changed(hub_view_t *self, const hub_ingest_t *ingest, int64_t now);
+
 /* Every loop turn: the feed's publication and heartbeat, HTTP documents
  * when due. Returns the milliseconds the loop may sleep
  * before the next is due. */

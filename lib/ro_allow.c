@@ -37,11 +37,23 @@ static uint64_t s_hash(ro_allow_role_t role, const char *s)
     return h ^ (h >> 29);
 }
 
+const char *ro_allow_prefix(ro_allow_role_t role)
+{
+    return role == RO_ALLOW_OPERATOR   ? RO_ALLOW_OPERATOR_PREFIX
+           : role == RO_ALLOW_REVIEWER ? RO_ALLOW_REVIEWER_PREFIX
+                                       : "";
+}
+
+const char *ro_allow_role_name(ro_allow_role_t role)
+{
+    return role == RO_ALLOW_OPERATOR ? "operator" : role == RO_ALLOW_REVIEWER ? "reviewer" : "unit";
+}
+
 int ro_allow_name_valid(ro_allow_role_t role, const char *name)
 {
     if (role == RO_ALLOW_UNIT)
         return strlen(name) <= RO_ALLOW_NAME_MAX && ro_unit_id_valid(name);
-    if (role != RO_ALLOW_OPERATOR)
+    if (role != RO_ALLOW_OPERATOR && role != RO_ALLOW_REVIEWER)
         return 0;
     size_t n = strlen(name);
     if (n == 0 || n > RO_ALLOW_NAME_MAX)
@@ -158,6 +170,7 @@ static int s_next_line(const char *text, size_t len, size_t *pos, s_line_t *l)
     }
     ro_allow_role_t role = !strcmp(w[0], "unit")       ? RO_ALLOW_UNIT
                            : !strcmp(w[0], "operator") ? RO_ALLOW_OPERATOR
+                           : !strcmp(w[0], "reviewer") ? RO_ALLOW_REVIEWER
                                                        : 0;
     /* the identity is read even when the rest of the line is bad: a reload
      * then knows whose key the bad line was meant to be */
@@ -167,14 +180,16 @@ static int s_next_line(const char *text, size_t len, size_t *pos, s_line_t *l)
     }
     if (nw != 3)
         snprintf(l->why, sizeof l->why,
-                 "expected 'unit UNIT-ID KEY' or 'operator NAME KEY' (3 words), got %d",
+                 "expected 'unit UNIT-ID KEY', 'operator NAME KEY' or 'reviewer NAME KEY' (3 "
+                 "words), got %d",
                  nw > 4 ? 5 : nw);
     else if (!role)
-        snprintf(l->why, sizeof l->why, "'%.32s' is not 'unit' or 'operator'", w[0]);
+        snprintf(l->why, sizeof l->why, "'%.32s' is not 'unit', 'operator' or 'reviewer'", w[0]);
     else if (!l->role)
         snprintf(l->why, sizeof l->why, "'%.40s' is not a valid %s", w[1],
-                 role == RO_ALLOW_UNIT ? "unit id (DIVISION-NNN)"
-                                       : "operator name (1-32 of A-Z a-z 0-9 . _ -)");
+                 role == RO_ALLOW_UNIT       ? "unit id (DIVISION-NNN)"
+                 : role == RO_ALLOW_OPERATOR ? "operator name (1-32 of A-Z a-z 0-9 . _ -)"
+                                             : "reviewer name (1-32 of A-Z a-z 0-9 . _ -)");
     else if (!ro_allow_key_valid(w[2]))
         snprintf(l->why, sizeof l->why, "'%.48s' is not a 40-character Z85 public key", w[2]);
     else {
@@ -193,7 +208,7 @@ static const ro_allow_entry_t *s_conflict(const ro_allow_t *self, s_line_t *l)
     const ro_allow_entry_t *e = ro_allow_find_name(self, l->role, l->name);
     if (e && !e->kept) {
         snprintf(l->why, sizeof l->why, "%s %s is already listed on line %d",
-                 l->role == RO_ALLOW_UNIT ? "unit" : "operator", l->name, e->line);
+                 ro_allow_role_name(l->role), l->name, e->line);
         return e;
     }
     e = ro_allow_find_key(self, l->key);

@@ -6,6 +6,7 @@
  *     # comment (a line whose first non-blank character is '#'); blank lines
  *     unit     UNIT-ID  PUBLIC-KEY     an agent: may send reports for UNIT-ID only
  *     operator NAME     PUBLIC-KEY     a reader: status and feed, never ingest
+ *     reviewer NAME     PUBLIC-KEY     an operator who also decides flagged reports
  * PUBLIC-KEY is the 40-character Z85 text of a CURVE public key. A unit id,
  * an operator name and a key each appear at most once. At start a missing,
  * empty, group/world-writable file, or one with any bad line, admits no one
@@ -28,7 +29,14 @@
 #define RO_ALLOW_OPERATOR_PREFIX                                                                   \
     "operator:" /* how an operator is named as a whole: "operator:NAME" */
 
-typedef enum { RO_ALLOW_UNIT = 1, RO_ALLOW_OPERATOR = 2 } ro_allow_role_t;
+#define RO_ALLOW_REVIEWER_PREFIX "reviewer:" /* a reviewer as a whole: "reviewer:NAME" */
+
+typedef enum { RO_ALLOW_UNIT = 1, RO_ALLOW_OPERATOR = 2, RO_ALLOW_REVIEWER = 3 } ro_allow_role_t;
+
+/* How a role's names are prefixed in a User-Id: "", "operator:", "reviewer:". */
+const char *ro_allow_prefix(ro_allow_role_t role);
+/* "unit", "operator", "reviewer". */
+const char *ro_allow_role_name(ro_allow_role_t role);
 
 typedef struct {
     ro_allow_role_t role;             /* unit or operator */

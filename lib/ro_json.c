@@ -187,7 +187,8 @@ void ro_json_scope(ro_buf_t *b, const ro_status_scope_t *s)
     ro_buf_printf(b, ",\"cases_total\":%llu,\"cases_no_visit\":%llu,\"last_seq\":%llu",
                   (unsigned long long)s->cases_total, (unsigned long long)s->cases_no_visit,
                   (unsigned long long)s->last_seq);
-    ro_buf_printf(b, ",\"last_heard\":%lld,\"flags\":[", (long long)s->last_heard);
+    ro_buf_printf(b, ",\"last_heard\":%lld,\"held_review\":%llu,\"flags\":[",
+                  (long long)s->last_heard, (unsigned long long)s->held_review);
     for (unsigned i = 0, n = 0; i < RO_SCOPE_FLAG_COUNT; i++)
         if (s->flags & (1u << i))
             ro_buf_printf(b, "%s\"%s\"", n++ ? "," : "", ro_scope_flag_name(i));

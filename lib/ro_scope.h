@@ -86,6 +86,7 @@ typedef struct {
     ro_grade_t grade;           /* the worst indicator grade */
     uint32_t why;               /* bit i: indicator i is below 良, behind, or no data */
     uint32_t flags;             /* units only: RO_SCOPE_FLAG_* ingest sets now (problems) */
+    uint64_t held_review;       /* units and the province: reports held for review, pending */
     size_t indicator_count;     /* as many as the targets have */
     ro_result_t indicators[RO_INDICATORS_MAX]; /* in targets order */
 } ro_scope_t;

@@ -20,7 +20,7 @@
     X(kind) X(id) X(name) X(level) X(division) X(units) X(units_reporting)                 \
     X(participants) X(hours_tenths) X(sessions) X(staff_total) X(staff_proficient)         \
     X(items_total) X(items_no_visit) X(cases_total) X(cases_no_visit) X(last_seq)          \
-    X(last_heard) X(reports) X(grade) X(why) X(flags)
+    X(last_heard) X(reports) X(grade) X(why) X(flags) X(held_review)
 #define S_INDICATOR_FIELDS(X)                                                              \
     X(id) X(value) X(goal) X(share) X(grade) X(milestone) X(next_date) X(next_goal) X(gap) \
     X(no_data) X(label_zh) X(label_en) X(measure) X(due_date) X(due_goal) X(why)
@@ -100,6 +100,13 @@ int ro_status_request_encode(const ro_status_request_t *r, uint8_t *buf, size_t 
     msg.as_of = r->as_of;
     msg.indicator = (char *)r->indicator;
     msg.limit = r->limit;
+    Rollout__Decision d = ROLLOUT__DECISION__INIT;
+    if (r->has_decision) {
+        d.unit = (char *)r->decision.unit, d.seq = r->decision.seq;
+        d.incarnation = (char *)r->decision.incarnation, d.accept = r->decision.accept;
+        d.reason = (char *)r->decision.reason;
+        msg.decision = &d;
+    }
     if (rollout__status_request__get_packed_size(&msg) > cap)
         return -1;
     return (int)rollout__status_request__pack(&msg, buf);
@@ -138,6 +145,14 @@ int ro_status_request_decode(const uint8_t *buf, size_t len, ro_status_request_t
     else if (s_copy(out->key, sizeof out->key, req->key) ||
              s_copy(out->indicator, sizeof out->indicator, req->indicator))
         s_err(err, errlen, "request with a key or indicator longer than 255 bytes");
+    else if (req->decision &&
+             (s_copy(out->decision.unit, sizeof out->decision.unit, req->decision->unit) ||
+              s_copy(out->decision.incarnation, sizeof out->decision.incarnation,
+                     req->decision->incarnation) ||
+              s_copy(out->decision.reason, sizeof out->decision.reason, req->decision->reason)))
+        s_err(err, errlen,
+              "decision with a unit, incarnation or reason longer than its limit (32, 32, 200 "
+              "bytes)");
     else
         rc = 0;
     if (rc == 0) {
@@ -146,6 +161,11 @@ int ro_status_request_decode(const uint8_t *buf, size_t len, ro_status_request_t
         out->as_of = req->as_of;
         out->limit = req->limit;
         out->unknown = unknown;
+        if (req->decision) {
+            out->has_decision = true;
+            out->decision.seq = req->decision->seq;
+            out->decision.accept = req->decision->accept;
+        }
     } else {
         memset(out, 0, sizeof *out);
     }
@@ -218,6 +238,7 @@ int ro_status_scope_make(const ro_targets_t *targets, const ro_scope_t *s, ro_st
     out->last_heard = s->last_heard;
     out->reports = s->reports;
     out->flags = s->flags;
+    out->held_review = s->held_review;
     out->grade = s->indicator_count ? (char *)ro_grade_label(s->grade) : "";
     out->why = s->why;
     if (s->indicator_count > RO_INDICATORS_MAX) {
@@ -349,6 +370,8 @@ typedef struct {
     Rollout__Problem **pp;
     Rollout__TrailEvent *trail;
     Rollout__TrailEvent **tp;
+    Rollout__Review *reviews;
+    Rollout__Review **rp;
 } s_pack_t;
 
 static void s_pack_free(s_pack_t *pk)
@@ -363,6 +386,8 @@ static void s_pack_free(s_pack_t *pk)
     free(pk->pp);
     free(pk->trail);
     free(pk->tp);
+    free(pk->reviews);
+    free(pk->rp);
 }
 
 /* The fields a TrailEvent and an ro_status_trail_t share by name: both
@@ -401,6 +426,43 @@ static int s_trail_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__Stat
         pk->tp[i] = q;
     }
     msg->trail = pk->tp, msg->n_trail = r->n_trail;
+    return 0;
+}
+
+/* The fields a Review and an ro_status_review_t share by name. */
+/* clang-format off */
+#define S_REVIEW_FIELDS(X)                                                                 \
+    X(unit) X(seq) X(incarnation) X(kind) X(date) X(total) X(part) X(rule) X(text)         \
+    X(flagged_at) X(state) X(by) X(at) X(reason)
+/* clang-format on */
+#define S_REVIEW_STRINGS 8
+
+/* The string fields of v, into f (room for S_REVIEW_STRINGS). */
+static void s_review_strings(ro_status_review_t *v, char **f[S_REVIEW_STRINGS])
+{
+    f[0] = &v->unit, f[1] = &v->incarnation, f[2] = &v->kind, f[3] = &v->rule;
+    f[4] = &v->text, f[5] = &v->state, f[6] = &v->by, f[7] = &v->reason;
+}
+
+/* r's reviews into pk's room (msg's reviews). Returns 0, or -1 out of memory. */
+static int s_reviews_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__StatusReply *msg)
+{
+    size_t n = r->n_reviews ? r->n_reviews : 1;
+    pk->reviews = malloc(n * sizeof *pk->reviews);
+    pk->rp = malloc(n * sizeof *pk->rp);
+    if (!pk->reviews || !pk->rp)
+        return -1;
+    for (size_t i = 0; i < r->n_reviews; i++) {
+        const ro_status_review_t *v = &r->reviews[i];
+        Rollout__Review init = ROLLOUT__REVIEW__INIT;
+        Rollout__Review *q = &pk->reviews[i];
+        *q = init;
+#define S_TO(f) q->f = v->f;
+        S_REVIEW_FIELDS(S_TO)
+#undef S_TO
+        pk->rp[i] = q;
+    }
+    msg->reviews = pk->rp, msg->n_reviews = r->n_reviews;
     return 0;
 }
 
@@ -448,7 +510,7 @@ static int s_reply_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__Stat
         pk->pp[i] = &pk->problems[i];
     }
     msg->problems = pk->pp, msg->n_problems = r->n_problems;
-    if (s_trail_to_pb(r, pk, msg))
+    if (s_trail_to_pb(r, pk, msg) || s_reviews_to_pb(r, pk, msg))
         return -1;
     msg->version = r->version, msg->status = r->status, msg->error = r->error;
     msg->feed_seq = r->feed_seq, msg->as_of = r->as_of;
@@ -469,7 +531,8 @@ int ro_status_reply_encode(const ro_status_reply_t *r, uint8_t **out, size_t *ou
     *out_len = 0;
     int rc = -1;
     if (r->n_scopes <= RO_STATUS_SCOPES_MAX && r->n_problems <= RO_STATUS_SCOPES_MAX &&
-        r->n_trail <= RO_STATUS_SCOPES_MAX && s_reply_to_pb(r, &pk, &msg) == 0) {
+        r->n_trail <= RO_STATUS_SCOPES_MAX && r->n_reviews <= RO_STATUS_SCOPES_MAX &&
+        s_reply_to_pb(r, &pk, &msg) == 0) {
         size_t need = rollout__status_reply__get_packed_size(&msg);
         *out = need <= RO_STATUS_FRAME_MAX ? malloc(need ? need : 1) : NULL;
         if (*out) {
@@ -508,6 +571,16 @@ static int s_reply_fits(const Rollout__StatusReply *m)
             !s_fits(t->reason, RO_TEXT_MAX))
             return 0;
     }
+    if (m->n_reviews > RO_STATUS_SCOPES_MAX)
+        return 0;
+    for (size_t i = 0; i < m->n_reviews; i++) {
+        const Rollout__Review *v = m->reviews[i];
+        if (!s_fits(v->unit, RO_UNIT_MAX) || !s_fits(v->incarnation, RO_STATUS_HEX_MAX) ||
+            !s_fits(v->kind, RO_STATUS_WORD_MAX) || !s_fits(v->rule, RO_STATUS_NAME_MAX) ||
+            !s_fits(v->text, RO_STATUS_WHY_MAX) || !s_fits(v->state, RO_STATUS_WORD_MAX) ||
+            !s_fits(v->by, RO_STATUS_NAME_MAX) || !s_fits(v->reason, RO_TEXT_MAX))
+            return 0;
+    }
     return 1;
 }
 
@@ -515,7 +588,8 @@ static int s_reply_fits(const Rollout__StatusReply *m)
  * metrics' names, the problems' and the trail's strings) into its mem. 0 or -1. */
 static int s_reply_own(ro_status_reply_t *r)
 {
-    size_t n = 4 + r->n_metrics + 4 * r->n_problems + S_TRAIL_STRINGS * r->n_trail;
+    size_t n = 4 + r->n_metrics + 4 * r->n_problems + S_TRAIL_STRINGS * r->n_trail +
+               S_REVIEW_STRINGS * r->n_reviews;
     char ***f = malloc(n * sizeof *f);
     if (!f)
         return -1;
@@ -529,6 +603,9 @@ static int s_reply_own(ro_status_reply_t *r)
     for (size_t i = 0, k = 4 + r->n_metrics + 4 * r->n_problems; i < r->n_trail;
          i++, k += S_TRAIL_STRINGS)
         s_trail_strings(&r->trail[i], &f[k]);
+    for (size_t i = 0, k = 4 + r->n_metrics + 4 * r->n_problems + S_TRAIL_STRINGS * r->n_trail;
+         i < r->n_reviews; i++, k += S_REVIEW_STRINGS)
+        s_review_strings(&r->reviews[i], &f[k]);
     r->mem = s_own((char **const *)f, n);
     free(f);
     return r->mem ? 0 : -1;
@@ -542,7 +619,8 @@ static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *e
         !(r->history = calloc(m->n_history ? m->n_history : 1, sizeof *r->history)) ||
         !(r->metrics = calloc(m->n_metrics ? m->n_metrics : 1, sizeof *r->metrics)) ||
         !(r->problems = calloc(m->n_problems ? m->n_problems : 1, sizeof *r->problems)) ||
-        !(r->trail = calloc(m->n_trail ? m->n_trail : 1, sizeof *r->trail))) {
+        !(r->trail = calloc(m->n_trail ? m->n_trail : 1, sizeof *r->trail)) ||
+        !(r->reviews = calloc(m->n_reviews ? m->n_reviews : 1, sizeof *r->reviews))) {
         ro_status_reply_free(&r);
         s_err(err, errlen, "out of memory");
         return NULL;
@@ -576,8 +654,16 @@ static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *e
 #undef S_FROM
     }
     r->n_trail = m->n_trail;
+    for (size_t i = 0; i < m->n_reviews; i++) {
+        const Rollout__Review *v = m->reviews[i];
+        ro_status_review_t *q = &r->reviews[i];
+#define S_FROM(f) q->f = v->f;
+        S_REVIEW_FIELDS(S_FROM)
+#undef S_FROM
+    }
+    r->n_reviews = m->n_reviews;
     if (s_reply_own(r)) {
-        r->n_metrics = r->n_problems = r->n_trail = 0;
+        r->n_metrics = r->n_problems = r->n_trail = r->n_reviews = 0;
         ro_status_reply_free(&r);
         s_err(err, errlen, "out of memory");
         return NULL;
@@ -629,6 +715,7 @@ void ro_status_reply_free(ro_status_reply_t **self_p)
     free(r->metrics);
     free(r->problems);
     free(r->trail);
+    free(r->reviews);
     free(r->mem);
     free(r);
     *self_p = NULL;
@@ -682,6 +769,7 @@ int ro_status_scope_read(const ro_targets_t *t, const ro_status_scope_t *w, ro_s
     out->last_heard = w->last_heard;
     out->reports = w->reports;
     out->flags = w->flags;
+    out->held_review = w->held_review;
     out->why = w->why;
     size_t n = ro_targets_count(t);
     if (w->n_indicators != n) {

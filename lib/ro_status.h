@@ -39,8 +39,19 @@ typedef enum {
     RO_QUERY_SERIES = 11,
     RO_QUERY_TARGETS = 12,
     RO_QUERY_PROBLEMS = 13,
-    RO_QUERY_TRAIL = 16, /* key = unit id: its corrections, newest first */
+    RO_QUERY_REVIEWS = 14, /* key = unit id or "": flagged reports, pending first */
+    RO_QUERY_DECIDE = 15,  /* decision: a reviewer accepts or rejects one */
+    RO_QUERY_TRAIL = 16,   /* key = unit id: its corrections, newest first */
 } ro_query_t;
+
+/* A reviewer's decision (proto Decision). */
+typedef struct {
+    char unit[RO_UNIT_MAX + 1];              /* the report's unit */
+    uint64_t seq;                            /* its seq */
+    char incarnation[RO_STATUS_HEX_MAX + 1]; /* 32 hex digits; "" = the one flagged */
+    bool accept;                             /* true accept, false reject */
+    char reason[RO_TEXT_MAX + 1];            /* why; required by the hub */
+} ro_status_decision_t;
 
 /* A status request (proto StatusRequest). */
 typedef struct {
@@ -50,6 +61,8 @@ typedef struct {
     uint32_t as_of;                        /* YYYYMMDD, 0 = today */
     char indicator[RO_STATUS_KEY_MAX + 1]; /* indicator id, "" = the headline one */
     uint32_t limit;                        /* 0 = no limit */
+    bool has_decision;                     /* decision is set (QUERY_DECIDE) */
+    ro_status_decision_t decision;         /* QUERY_DECIDE */
     uint32_t unknown;                      /* fields skipped: unknown to this version */
 } ro_status_request_t;
 
@@ -98,10 +111,11 @@ typedef struct {
     uint64_t reports;          /* reports stored */
     size_t n_indicators;       /* indicators used */
     ro_status_indicator_t indicators[RO_INDICATORS_MAX]; /* in targets order */
-    char *grade;    /* the worst indicator grade, "" without targets */
-    uint32_t why;   /* bit i: indicators[i] falls short */
-    uint32_t flags; /* units only: RO_SCOPE_FLAG_* (ro_scope.h) */
-    char *mem;      /* owned: the strings above (decoded or made), or NULL */
+    char *grade;          /* the worst indicator grade, "" without targets */
+    uint32_t why;         /* bit i: indicators[i] falls short */
+    uint32_t flags;       /* units only: RO_SCOPE_FLAG_* (ro_scope.h) */
+    uint64_t held_review; /* units and the province: reports held for review, pending */
+    char *mem;            /* owned: the strings above (decoded or made), or NULL */
 } ro_status_scope_t;
 
 /* One point of a HISTORY or SERIES answer (proto HistoryPoint). */
@@ -148,6 +162,24 @@ typedef struct {
     char *reason;             /* why, in the staff's words (RO_TEXT_MAX) */
 } ro_status_trail_t;
 
+/* A flagged report and what became of it (proto Review): what REVIEWS lists. */
+typedef struct {
+    char *unit;         /* unit id */
+    uint64_t seq;       /* the report's seq */
+    char *incarnation;  /* RO_STATUS_HEX_MAX hex digits; "" = legacy */
+    char *kind;         /* training | staff | items | cases (RO_STATUS_WORD_MAX) */
+    uint32_t date;      /* YYYYMMDD, or YYYYMM for cases */
+    uint64_t total;     /* participants, or the total */
+    uint64_t part;      /* hours in tenths, proficient, or no-visit */
+    char *rule;         /* the rule that flagged it (RO_STATUS_WORD_MAX * 3) */
+    char *text;         /* what the rule saw (RO_STATUS_WHY_MAX) */
+    int64_t flagged_at; /* when */
+    char *state;        /* pending | accepted | rejected | corrected (RO_STATUS_WORD_MAX) */
+    char *by;           /* the reviewer's User-Id, "" while pending (RO_STATUS_NAME_MAX) */
+    int64_t at;         /* when decided; 0 while pending */
+    char *reason;       /* the reviewer's reason (RO_TEXT_MAX) */
+} ro_status_review_t;
+
 /* A status reply (proto StatusReply). A decoded reply owns everything it
  * points to (ro_status_reply_free); to encode, the caller's arrays and
  * strings are only read (NULL strings are ""). */
@@ -171,6 +203,8 @@ typedef struct {
     size_t n_problems;             /* at most RO_STATUS_SCOPES_MAX */
     ro_status_trail_t *trail;      /* TRAIL: n_trail of them, newest first */
     size_t n_trail;                /* at most RO_STATUS_SCOPES_MAX */
+    ro_status_review_t *reviews;   /* REVIEWS: n_reviews of them, pending first */
+    size_t n_reviews;              /* at most RO_STATUS_SCOPES_MAX */
     uint64_t feed_epoch;           /* the hub incarnation feed_seq counts in */
     char *mem;                     /* owned when decoded: the reply's own strings */
 } ro_status_reply_t;

@@ -16,6 +16,7 @@
 struct ro_targets {
     size_t count;                                 /* indicators loaded */
     ro_indicator_t indicators[RO_INDICATORS_MAX]; /* in file order */
+    ro_review_t review;                           /* [review]; all off without it */
 };
 
 /* ---- targets.ini ------------------------------------------------------ */
@@ -61,6 +62,8 @@ typedef struct {
     int section_line;      /* line of cur's header */
     int key_line[K_COUNT]; /* line of each key in cur; 0 = not given */
     int milestone_line;    /* line of cur's latest milestone */
+    int in_review;         /* the section being read is [review] */
+    int review_line[5];    /* line of each [review] key (s_review_keys); 0 = not given */
 } tparse_t;
 
 static int s_enum(ro_ini_t *ini, const char *key, const char *value, const char *const *names,
@@ -162,8 +165,18 @@ static int s_section(ro_ini_t *ini, const char *name, int line)
             return ro_ini_fail(ini, -1, "no [indicator <id>] sections");
         return 0;
     }
+    p->in_review = 0;
+    if (!strcmp(name, "review")) {
+        if (t->review.line)
+            return ro_ini_fail(ini, line, "[review] appears twice (first on line %d)",
+                               t->review.line);
+        t->review.line = line;
+        p->in_review = 1;
+        return 0;
+    }
     if (strncmp(name, "indicator ", 10))
-        return ro_ini_fail(ini, line, "unknown section [%s]: sections are [indicator <id>]", name);
+        return ro_ini_fail(
+            ini, line, "unknown section [%s]: sections are [indicator <id>] and [review]", name);
     const char *id = name + 10;
     if (!ro_ini_id_valid(id))
         return ro_ini_fail(ini, line, "indicator id '%s' is not 1 to %d of a-z, 0-9 and _", id,
@@ -231,9 +244,47 @@ static int s_milestone(ro_ini_t *ini, tparse_t *p, const char *value)
     return 0;
 }
 
+static const char *const s_review_keys[] = {"participants_above_staff", "max_session_hours",
+                                            "max_share_jump", "max_goal_multiple", "hold"};
+static const char *const s_yes_no[] = {"no", "yes"};
+
+/* A key of [review]: each at most once, numbers above 0 within their bound. */
+static int s_review_key(ro_ini_t *ini, tparse_t *p, const char *name, const char *value, int line)
+{
+    ro_review_t *rv = &p->targets->review;
+    int k = 0;
+    while (k < 5 && strcmp(s_review_keys[k], name))
+        k++;
+    if (k == 5)
+        return ro_ini_fail(ini, line,
+                           "unknown key '%s' in [review]: keys are participants_above_staff, "
+                           "max_session_hours, max_share_jump, max_goal_multiple, hold",
+                           name);
+    if (p->review_line[k])
+        return ro_ini_fail(ini, line, "'%s' given twice in [review] (first on line %d)", name,
+                           p->review_line[k]);
+    p->review_line[k] = line;
+    int e = 0;
+    if (k == 0 || k == 4) {
+        if (s_enum(ini, name, value, s_yes_no, 2, &e))
+            return -1;
+        *(k == 0 ? &rv->participants_above_staff : &rv->hold) = e == 1;
+        return 0;
+    }
+    static const double max[] = {0, 24 * 31, 100, 1e9};
+    double v = 0;
+    if (ro_ini_number(value, &v) || v <= 0 || v > max[k])
+        return ro_ini_fail(ini, line, "%s = '%s' is not a number above 0 and at most %g", name,
+                           value, max[k]);
+    *(k == 1 ? &rv->max_session_hours : k == 2 ? &rv->max_share_jump : &rv->max_goal_multiple) = v;
+    return 0;
+}
+
 static int s_key(ro_ini_t *ini, const char *name, const char *value, int line)
 {
     tparse_t *p = ini->user;
+    if (p->in_review)
+        return s_review_key(ini, p, name, value, line);
     ro_indicator_t *ind = p->cur;
     if (!ind)
         return ro_ini_fail(ini, line, "key '%s' outside any [indicator <id>] section", name);
@@ -296,6 +347,7 @@ ro_targets_t *ro_targets_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
+    self->review.hold = true; /* a flag holds unless the file says otherwise */
     tparse_t p = {.targets = self};
     ro_ini_t ini = {.section = s_section, .key = s_key, .user = &p};
     if (ro_ini_parse(path, &ini, err, errlen)) {
@@ -321,6 +373,11 @@ size_t ro_targets_count(const ro_targets_t *self)
 const ro_indicator_t *ro_targets_at(const ro_targets_t *self, size_t index)
 {
     return index < self->count ? &self->indicators[index] : NULL;
+}
+
+const ro_review_t *ro_targets_review(const ro_targets_t *self)
+{
+    return &self->review;
 }
 
 int ro_targets_find(const ro_targets_t *self, const char *id)

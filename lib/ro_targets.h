@@ -80,6 +80,21 @@ typedef struct {
 
 typedef struct ro_targets ro_targets_t;
 
+/* The plausibility rules of [review] (issue 16): a report that would count
+ * and breaks one is flagged for a reviewer. Each rule is off when its key
+ * is absent (0 / false). */
+typedef struct {
+    bool participants_above_staff; /* a session trains more than the unit's latest staff total */
+    double max_session_hours;      /* a session longer than this many hours; 0 = off */
+    double max_share_jump;         /* points a snapshot's share moves from the unit's previous
+                                      one of its kind (less than 32 days before); 0 = off */
+    double max_goal_multiple;      /* a unit's participants or hours above this many times its
+                                      goal; 0 = off */
+    bool hold;                     /* flagged reports wait for a decision (default); false:
+                                      they count and are listed all the same */
+    int line;                      /* line of the [review] header; 0 = none */
+} ro_review_t;
+
 /* Load and check a targets file. Every section is `[indicator <id>]` with
  * the keys label_zh, label_en, type (output|effect), kind (sum|ratio),
  * source (sum: participants|hours; ratio: staff|items|cases), unit
@@ -92,6 +107,9 @@ typedef struct ro_targets ro_targets_t;
  * Refuses unknown sections and keys, repeated keys, bad numbers and dates,
  * missing keys, indented lines and lines longer than inih's limit, with
  * "path:line: reason" in err (a missing key names its section's line).
+ * An optional `[review]` section (once) sets ro_review_t: participants_above_staff
+ * = yes|no, max_session_hours (> 0, at most 24 x 31), max_share_jump (points,
+ * > 0, at most 100), max_goal_multiple (> 0), hold = yes|no (default yes).
  * Returns NULL on any failure. */
 ro_targets_t *ro_targets_load(const char *path, char *err, size_t errlen);
 
@@ -101,6 +119,9 @@ void ro_targets_destroy(ro_targets_t **self_p);
 /* Indicators in file order; at() returns NULL past the end. */
 size_t ro_targets_count(const ro_targets_t *self);
 const ro_indicator_t *ro_targets_at(const ro_targets_t *self, size_t index);
+
+/* The [review] rules (all off when the file has no [review] section). */
+const ro_review_t *ro_targets_review(const ro_targets_t *self);
 
 /* Index of the indicator with this id, or -1. */
 int ro_targets_find(const ro_targets_t *self, const char *id);

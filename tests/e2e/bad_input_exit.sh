@@ -76,8 +76,8 @@ says "from 1 to 3600" "timeout 3601"
 
 # no command: all six
 bad
-says "which command: status, report, watch, metrics, verify or keys?" "no command"
+says "which command: status, report, watch, review, metrics, verify or keys?" "no command"
 bad keys
-says "hub, unit, units, operator, revoke or list" "no keys command"
+says "hub, unit, units, operator, reviewer, revoke or list" "no keys command"
 
 say "bad input exits 2 with its reason, for keys, ctl.ini, --hub, --timeout and no command"

@@ -20,13 +20,13 @@ CSV
 hub_config; hub_start
 
 # What each unit records. Items as of 2018-06-30: 70/100 + 50/100 + 10/50 +
-# 50/50 = 180/300 = 60.0%, exactly the lower bound of 中; staff 9/10 = 90%,
+# 50/50 = 180/300 = 60.0%, exactly the lower bound of 中; staff 36/40 = 90%,
 # exactly the lower bound of 良; cases 800/1000 = 80%.
 rec() { agent "$@" >/dev/null || fail "record $*"; }
 for u in 460000-001 460100-001 460100-201 469005-012 469030-210; do agent_config $u; done
 rec 460000-001 record items --date 2017-12-20 --total 100 --no-visit 30
 rec 460000-001 record items --date 2018-06-20 --total 100 --no-visit 70
-rec 460000-001 record staff --date 2018-03-01 --total 10 --proficient 9
+rec 460000-001 record staff --date 2018-03-01 --total 40 --proficient 36
 rec 460000-001 record training --date 2018-01-10 --participants 40 --hours 12.5
 rec 460100-001 record items --date 2017-12-20 --total 100 --no-visit 20
 rec 460100-001 record items --date 2018-06-20 --total 100 --no-visit 50

@@ -110,7 +110,8 @@ def encode(msg, explicit=False, reverse=False):
     """msg's wire bytes written field by field: with explicit, every field of
     the message and of its sub-messages, those at their default value (0, "")
     too, as protobuf writes an `optional` field it was given; with reverse, in
-    descending field order. Only the set member of a oneof is written."""
+    descending field order. Only the set member of a oneof, and only a
+    sub-message that was given, is written."""
     parts = []
     for f in msg.DESCRIPTOR.fields:
         if f.containing_oneof and msg.WhichOneof(f.containing_oneof.name) != f.name:
@@ -118,7 +119,8 @@ def encode(msg, explicit=False, reverse=False):
         check(f.label != f.LABEL_REPEATED, f"encode: {f.full_name} is repeated; not written by hand here")
         value = getattr(msg, f.name)
         if f.type == f.TYPE_MESSAGE:
-            parts.append(bytes_field(f.number, encode(value, explicit, reverse)))
+            if msg.HasField(f.name):  # a sub-message not given is absent, not empty
+                parts.append(bytes_field(f.number, encode(value, explicit, reverse)))
         elif not explicit and value == f.default_value:
             continue
         elif f.type == f.TYPE_STRING:

@@ -142,5 +142,19 @@ rc.check(rep.problems[0].what_to_do, "PROBLEMS: no what to do")
 rep = ask(pb.QUERY_TRAIL, key="460100-001")  # version-1 reports: nothing corrected
 rc.expect((rep.total, list(rep.trail)), (0, []), "TRAIL: total and events")
 
+rep = ask(pb.QUERY_REVIEWS, key="")  # nothing implausible was sent: nothing to review
+rc.expect((rep.total, list(rep.reviews)), (0, []), "REVIEWS: total and reviews")
+
+# DECIDE: this operator key may not decide, and seq 2 of 460100-001 is not flagged:
+# status 2 either way (docs/PROTOCOL.md 5.11), the Decision decoded all the same
+req = pb.StatusRequest(version=1, query=pb.QUERY_DECIDE,
+                       decision=pb.Decision(unit="460100-001", seq=2, accept=True, reason="checked"))
+rep = status.ask_bytes(rc.encode(req, explicit=True) if explicit else req.SerializeToString(), "QUERY_DECIDE")
+rc.expect(rep.status, 2, f"DECIDE by an operator key: {rep.error}")
+rc.check(rep.error in ("forbidden: only a reviewer key decides",
+                       "460100-001 seq 2 is not a report flagged for review"), f"DECIDE: {rep.error}")
+asked.add(pb.QUERY_DECIDE)
+print(f"# QUERY_DECIDE ({sys.argv[1]} encoding): refused, {rep.error}")
+
 missing = set(pb.Query.values()) - {pb.QUERY_NONE} - asked
 rc.check(not missing, f"queries never asked: {[pb.Query.Name(q) for q in missing]}")

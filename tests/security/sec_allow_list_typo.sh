@@ -35,7 +35,7 @@ wait_until 20 outbox_count $b outbox 0 || fail "unit $b, on its last good key, w
 # each bad line logged with its number and what it costs
 hub_log_has "error: allow-list $ALLOW:$line_b: '[^']*' is not a 40-character Z85 public key; unit $b keeps its last good key until the line is fixed" \
   "the bad key of $b"
-hub_log_has "error: allow-list $ALLOW:$line_x: 'unti' is not 'unit' or 'operator'; the line names no unit or operator: it admits no one" \
+hub_log_has "error: allow-list $ALLOW:$line_x: 'unti' is not 'unit', 'operator' or 'reviewer'; the line names no unit or operator: it admits no one" \
   "the line naming no one"
 hub_log_has "warning: allow-list loaded from $ALLOW with 2 bad lines \(logged above\): 2 units, 1 operators, 1 of them on their last good key" \
   "the reload's summary"

@@ -100,7 +100,7 @@ static void test_parse_bad(void **state)
     snprintf(t, sizeof t, "# ok\nunit 460100-001 %s extra\n", s_upub);
     s_bad(t, strlen(t), "list:2: expected");
     snprintf(t, sizeof t, "agent 460100-001 %s\n", s_upub);
-    s_bad(t, strlen(t), "not 'unit' or 'operator'");
+    s_bad(t, strlen(t), "not 'unit', 'operator' or 'reviewer'");
     snprintf(t, sizeof t, "unit 4601-001 %s\n", s_upub);
     s_bad(t, strlen(t), "not a valid unit id");
     snprintf(t, sizeof t, "operator bad/name %s\n", s_upub);
@@ -430,7 +430,7 @@ static void test_refine_unreadable_line_admits_no_one(void **state)
     assert_int_equal(bs.n, 4);
     for (int i = 0; i < 4; i++)
         assert_int_equal(bs.outcome[i], RO_ALLOW_BAD_NAMES_NO_ONE);
-    assert_non_null(strstr(bs.why[0], "not 'unit' or 'operator'"));
+    assert_non_null(strstr(bs.why[0], "not 'unit', 'operator' or 'reviewer'"));
     assert_non_null(strstr(bs.why[1], "not a valid unit id"));
     assert_non_null(strstr(bs.why[2], "3 words"));
     assert_int_equal(bs.line[3], 5);

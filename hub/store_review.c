@@ -1,0 +1,312 @@
+/* hub_store's part of review (issue 16): a flagged report's state and
+ * trail row, a reviewer's decision, and the list of flagged reports. The
+ * writes run in ingest's write transaction (the main thread: a decision
+ * reaches it from the status thread), the list on the status thread's own
+ * connection. Flags and decisions are rare, so their statements are
+ * prepared when used rather than at open. */
+#include "store_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Run sql (no rows) with the integer and text parameters given; NULL text
+ * binds NULL. Returns 0 or a code. */
+static int s_exec(hub_store_t *self, const char *sql, const int64_t *ints, size_t nints,
+                  const char *const *texts, size_t ntexts, const char *what, char *err,
+                  size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        for (size_t i = 0; i < nints; i++)
+            sqlite3_bind_int64(st, (int)i + 1, ints[i]);
+        for (size_t i = 0; i < ntexts; i++)
+            sqlite3_bind_text(st, (int)(nints + i) + 1, texts[i], -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    int out = rc == SQLITE_DONE ? 0 : store_fail(self, rc, what, err, errlen);
+    sqlite3_finalize(st);
+    return out;
+}
+
+static int s_unit(const hub_store_t *self, size_t index, char *err, size_t errlen)
+{
+    if (index < self->nunits && self->uids[index] != STORE_NO_UID)
+        return 0;
+    if (err && errlen)
+        snprintf(err, errlen, "unit index %zu has no row in the store", index);
+    return HUB_STORE_EFAIL;
+}
+
+int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, int hold,
+                   const char *rule, const char *reason, int64_t at, char *err, size_t errlen)
+{
+    if (s_unit(self, index, err, errlen))
+        return HUB_STORE_EFAIL;
+    int64_t key[5] = {self->uids[index], iid, (int64_t)seq, at, HUB_STORE_EVENT_FLAG};
+    int rc = 0;
+    if (hold)
+        rc = s_exec(self,
+                    "UPDATE reports SET state = 2" /* HUB_STORE_HELD_REVIEW */
+                    " WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
+                    key, 3, NULL, 0, "cannot hold a report for review", err, errlen);
+    const char *texts[2] = {rule, reason};
+    if (rc == 0)
+        rc = s_exec(self,
+                    "INSERT INTO events(uid, target_iid, target_seq, at, what, by_key, rule,"
+                    " reason) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7)",
+                    key, 5, texts, 2, "cannot record a flag", err, errlen);
+    return rc;
+}
+
+/* The flagged report (uid, inc or any, seq): its iid and state. Returns 1,
+ * 0 when none is flagged, 2 when several incarnations have one, or a code. */
+static int s_flagged(hub_store_t *self, int64_t uid, const uint8_t *inc, uint64_t seq, int64_t *iid,
+                     int *state, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db,
+                                "SELECT DISTINCT e.target_iid, r.state FROM events e"
+                                " JOIN reports r ON r.uid = e.uid AND r.iid = e.target_iid"
+                                " AND r.seq = e.target_seq"
+                                " JOIN incarnations i ON i.iid = e.target_iid"
+                                " WHERE e.uid = ?1 AND e.what = 3 AND e.target_seq = ?2"
+                                " AND (?3 IS NULL OR i.incarnation = ?3) LIMIT 2",
+                                -1, &st, NULL);
+    int n = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+        if (inc)
+            sqlite3_bind_blob(st, 3, inc, RO_INCARNATION_LEN, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            *iid = sqlite3_column_int64(st, 0);
+            *state = sqlite3_column_int(st, 1);
+            n++;
+        }
+    }
+    int out = rc == SQLITE_DONE ? n : store_fail(self, rc, "cannot find a flag", why, whylen);
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* The latest decision on (uid, iid, seq): 0 none, else its what, with by
+ * and at. Returns that or a code. */
+static int s_decided(hub_store_t *self, int64_t uid, int64_t iid, uint64_t seq, char *by,
+                     size_t bylen, int64_t *at, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db,
+                                "SELECT what, by_key, at FROM events WHERE uid = ?1"
+                                " AND target_iid = ?2 AND target_seq = ?3 AND what IN (4, 5)"
+                                " ORDER BY id DESC LIMIT 1",
+                                -1, &st, NULL);
+    int out = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int64(st, 2, iid);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            out = sqlite3_column_int(st, 0);
+            const unsigned char *b = sqlite3_column_text(st, 1);
+            snprintf(by, bylen, "%s", b ? (const char *)b : "");
+            *at = sqlite3_column_int64(st, 2);
+            rc = SQLITE_DONE;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        out = store_fail(self, rc, "cannot read a decision", why, whylen);
+    sqlite3_finalize(st);
+    return out;
+}
+
+int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t seq, int accept,
+                     const char *by, const char *reason, int64_t at, int *changed, int *was_held,
+                     char *why, size_t whylen)
+{
+    *changed = *was_held = 0;
+    if (s_unit(self, index, why, whylen))
+        return HUB_STORE_EFAIL;
+    int64_t uid = self->uids[index], iid = 0;
+    int state = 0;
+    int n = s_flagged(self, uid, inc, seq, &iid, &state, why, whylen);
+    if (n < 0)
+        return n;
+    if (n != 1) {
+        snprintf(why, whylen,
+                 n == 0 ? "%s seq %llu is not a report flagged for review"
+                        : "%s seq %llu is flagged in two incarnations: name the incarnation",
+                 self->ids[index], (unsigned long long)seq);
+        return HUB_STORE_ETARGET;
+    }
+    char prev_by[64] = "";
+    int64_t prev_at = 0;
+    int prev = s_decided(self, uid, iid, seq, prev_by, sizeof prev_by, &prev_at, why, whylen);
+    if (prev < 0)
+        return prev;
+    if (prev) {
+        int same = (prev == HUB_STORE_EVENT_ACCEPT) == !!accept;
+        time_t t = (time_t)prev_at;
+        struct tm tm;
+        char when[32] = "";
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        snprintf(why, whylen, "%s seq %llu was %s by %s at %s", self->ids[index],
+                 (unsigned long long)seq, prev == HUB_STORE_EVENT_ACCEPT ? "accepted" : "rejected",
+                 prev_by[0] ? prev_by : "(no key)", when);
+        return same ? 1 : HUB_STORE_ETARGET;
+    }
+    if (state != HUB_STORE_HELD_REVIEW && state != HUB_STORE_COUNTED) {
+        snprintf(why, whylen, "%s seq %llu was corrected since it was flagged: nothing to decide",
+                 self->ids[index], (unsigned long long)seq);
+        return HUB_STORE_ETARGET;
+    }
+    /* held: accept counts it, reject keeps it out; counted (hold = no):
+     * accept leaves it, reject takes it out */
+    int to = accept ? HUB_STORE_COUNTED : HUB_STORE_REJECTED;
+    int64_t key[6] = {
+        uid, iid, (int64_t)seq, at, accept ? HUB_STORE_EVENT_ACCEPT : HUB_STORE_EVENT_REJECT, to};
+    int rc = 0;
+    if (to != state)
+        rc = s_exec(self, "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
+                    (int64_t[]){uid, iid, (int64_t)seq, to}, 4, NULL, 0,
+                    "cannot mark a decided report", why, whylen);
+    const char *texts[2] = {by ? by : "", reason};
+    if (rc == 0)
+        rc = s_exec(self,
+                    "INSERT INTO events(uid, target_iid, target_seq, at, what, by_key, reason)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    key, 5, texts, 2, "cannot record a decision", why, whylen);
+    if (rc == 0)
+        *changed = to != state, *was_held = state == HUB_STORE_HELD_REVIEW;
+    return rc;
+}
+
+int hub_store_held_reviews(hub_store_t *self, void (*fn)(void *arg, const char *unit, uint64_t n),
+                           void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(self->db,
+                           "SELECT u.id, count(*) FROM events e JOIN reports r ON r.uid = e.uid"
+                           " AND r.iid = e.target_iid AND r.seq = e.target_seq"
+                           " JOIN units u ON u.uid = e.uid"
+                           " WHERE e.what = 3 AND r.state = 2 GROUP BY e.uid",
+                           -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            fn(arg, (const char *)sqlite3_column_text(st, 0),
+               (uint64_t)sqlite3_column_int64(st, 1));
+    int out =
+        rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot count the held reviews", err, errlen);
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* One row of the list's query into v. */
+static void s_column_review(sqlite3_stmt *st, hub_store_review_t *v)
+{
+    memset(v, 0, sizeof *v);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(v->unit, sizeof v->unit, "%s", t ? (const char *)t : "");
+    v->seq = (uint64_t)sqlite3_column_int64(st, 1);
+    const void *b = sqlite3_column_blob(st, 2);
+    if (b && sqlite3_column_bytes(st, 2) == RO_INCARNATION_LEN)
+        memcpy(v->inc, b, RO_INCARNATION_LEN);
+    v->kind = (ro_kind_t)sqlite3_column_int(st, 3);
+    v->date = (uint32_t)sqlite3_column_int64(st, 4);
+    v->total = (uint32_t)sqlite3_column_int64(st, 5);
+    v->part = (uint32_t)sqlite3_column_int64(st, 6);
+    t = sqlite3_column_text(st, 7);
+    snprintf(v->rule, sizeof v->rule, "%s", t ? (const char *)t : "");
+    t = sqlite3_column_text(st, 8);
+    snprintf(v->text, sizeof v->text, "%s", t ? (const char *)t : "");
+    v->flagged_at = sqlite3_column_int64(st, 9);
+    int rstate = sqlite3_column_int(st, 10), what = sqlite3_column_int(st, 11);
+    v->state = what == HUB_STORE_EVENT_ACCEPT                                   ? 1
+               : what == HUB_STORE_EVENT_REJECT                                 ? 2
+               : rstate == HUB_STORE_HELD_REVIEW || rstate == HUB_STORE_COUNTED ? 0
+                                                                                : 3;
+    t = sqlite3_column_text(st, 12);
+    snprintf(v->by, sizeof v->by, "%s", t ? (const char *)t : "");
+    v->at = sqlite3_column_int64(st, 13);
+    t = sqlite3_column_text(st, 14);
+    snprintf(v->reason, sizeof v->reason, "%s", t ? (const char *)t : "");
+}
+
+/* The list: each flag row with its report and its latest decision; pending
+ * (no decision, report neither corrected) first. */
+#define REVIEWS_SQL                                                                                \
+    "WITH f AS (SELECT e.*, (SELECT max(x.id) FROM events x WHERE x.uid = e.uid"                   \
+    "  AND x.target_iid = e.target_iid AND x.target_seq = e.target_seq AND x.what IN (4, 5))"      \
+    "  AS did FROM events e WHERE e.what = 3 AND (?1 IS NULL OR e.uid = ?1))"                      \
+    " SELECT u.id, f.target_seq, i.incarnation, r.kind, r.date, r.total, r.part, f.rule,"          \
+    "  f.reason, f.at, r.state, d.what, d.by_key, d.at, d.reason, p"                               \
+    " FROM f JOIN units u ON u.uid = f.uid"                                                        \
+    " LEFT JOIN reports r ON r.uid = f.uid AND r.iid = f.target_iid AND r.seq = f.target_seq"      \
+    " LEFT JOIN incarnations i ON i.iid = f.target_iid"                                            \
+    " LEFT JOIN events d ON d.id = f.did,"                                                         \
+    " (SELECT count(*) AS p FROM f JOIN reports r ON r.uid = f.uid AND r.iid = f.target_iid"       \
+    "  AND r.seq = f.target_seq WHERE f.did IS NULL AND r.state IN (0, 2))"                        \
+    " ORDER BY (d.id IS NOT NULL OR r.state NOT IN (0, 2)), f.id DESC"
+
+int hub_store_reviews(hub_store_t *self, long index, size_t limit, hub_store_review_t **out,
+                      size_t *count, uint64_t *total, uint64_t *pending, char *err, size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    uint64_t t = 0, p = 0;
+    if (index >= 0 && (size_t)index >= self->nunits) {
+        if (err && errlen)
+            snprintf(err, errlen, "unit index %ld is not loaded", index);
+        return HUB_STORE_EFAIL;
+    }
+    if (index >= 0 && self->uids[index] == STORE_NO_UID)
+        goto done; /* a unit without a row has nothing flagged */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, REVIEWS_SQL, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(self, rc, "cannot read the reviews", err, errlen);
+    if (index >= 0)
+        sqlite3_bind_int64(st, 1, self->uids[index]);
+    hub_store_review_t *list = NULL;
+    size_t n = 0, cap = 0;
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        t++;
+        p = (uint64_t)sqlite3_column_int64(st, 15);
+        if (limit && n == limit)
+            continue; /* counted, not kept */
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            hub_store_review_t *grown = realloc(list, ncap * sizeof *grown);
+            if (!grown) {
+                snprintf(err, errlen, "out of memory");
+                ret = HUB_STORE_EFAIL;
+                break;
+            }
+            list = grown, cap = ncap;
+        }
+        s_column_review(st, &list[n++]);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(self, rc, "cannot read the reviews", err, errlen);
+    sqlite3_finalize(st);
+    if (ret || n == 0) {
+        free(list);
+        if (ret)
+            return ret;
+    } else {
+        *out = list;
+        *count = n;
+    }
+done:
+    if (total)
+        *total = t;
+    if (pending)
+        *pending = p;
+    return 0;
+}
