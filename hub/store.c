@@ -58,8 +58,8 @@ static const char *s_sql[Q_COUNT] = {
      * say so, because without statistics the planner may scan the table */
     [Q_HELD_SUMMARY] = "SELECT count(*), IFNULL(min(" HELD_DUE "), 0) FROM reports"
                        " INDEXED BY reports_held WHERE state = 1",
-    [Q_HELD_DUE_UNITS] = "SELECT DISTINCT uid FROM reports INDEXED BY reports_held"
-                         " WHERE state = 1 AND " HELD_DUE " <= ?1",
+    [Q_HELD_DUE_UNITS] = "SELECT uid, min(" HELD_DUE ") FROM reports INDEXED BY reports_held"
+                         " WHERE state = 1 AND " HELD_DUE " <= ?1 GROUP BY uid",
     [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0"
                        " WHERE state = 1 AND " HELD_DUE " <= ?1",
     [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
@@ -81,9 +81,35 @@ static const char *s_sql[Q_COUNT] = {
     [Q_EVENT_INSERT] = "INSERT INTO events(uid, at, target_iid, target_seq, what, by_key, by_iid,"
                        " by_seq, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [Q_INC_SEQ] = "UPDATE incarnations SET last_seq = ?2, last_heard = ?3 WHERE iid = ?1",
+    /* a unit's row for day ?2, written only when it has none later: then
+     * every counted report lands on or before ?2, and ?3.. (its aggregates
+     * now) are its state as of ?2 (sqlite3_changes says which) */
+    [Q_DAY_PUT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ")"
+                  " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
+                  " WHERE NOT EXISTS (SELECT 1 FROM unit_days WHERE uid = ?1 AND date > ?2)",
+    [Q_DAY_BASE] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date < ?2"
+                   " ORDER BY date DESC LIMIT 1",
+    [Q_DAY_CLEAR] = "DELETE FROM unit_days WHERE uid = ?1 AND date >= ?2",
+    /* the tie rule of RECOUNT_SQL's snapshots: the last one folded wins */
+    [Q_DAY_REPORTS] = "SELECT kind, date, total, part, " REPORT_DAY " AS day FROM reports"
+                      " WHERE uid = ?1 AND state = 0 AND " REPORT_DAY " >= ?2"
+                      " ORDER BY day, received_at, iid, seq",
+    [Q_DAY_INSERT] = "INSERT INTO unit_days(uid, date, " DAY_COLUMNS ")"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    /* each unit's row of the latest day up to ?1: two seeks a unit, no
+     * scan of the reports. The last seq shown is today's, as the units
+     * scan says it (Q_UNIT_SCAN). */
+    [Q_AS_OF] = "SELECT u.id, IFNULL((SELECT j.last_seq FROM incarnations j WHERE j.uid = u.uid"
+                " ORDER BY j.last_seq > 0 DESC, j.iid DESC LIMIT 1), 0), u.last_heard, d.reports,"
+                " d.participants, d.hours_tenths, d.sessions, d.staff_date, d.staff_total,"
+                " d.staff_proficient, d.items_date, d.items_total, d.items_no_visit,"
+                " d.cases_month, d.cases_total, d.cases_no_visit"
+                " FROM units u LEFT JOIN unit_days d ON d.uid = u.uid AND d.date ="
+                " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)",
 };
 
 static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
+static int s_build_days(hub_store_t *self, char *why, size_t whylen);
 
 /* Schema steps: s_migrations[v] takes a store from user_version v to v + 1,
  * in one transaction: its sql, then its copy (if any), then its after (if
@@ -221,6 +247,31 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      " reason TEXT NOT NULL);"
      "CREATE INDEX events_by_unit ON events (uid, id);",
      NULL, NULL},
+    /* 5 -> 6: each unit's aggregates as of each day it has counted reports
+     * on (the day a report counts from: REPORT_DAY), so that a unit's state
+     * as of a date is one row, the latest on or before it, and an as-of
+     * question reads a row per unit, not every report. Written in the same
+     * transaction as the reports (store_days_redo, hub_store_put_state);
+     * built here from the counted reports. The key is the unit first, as
+     * the reports': its rows are read and rewritten together. */
+    {"CREATE TABLE unit_days ("
+     " uid INTEGER NOT NULL,"
+     " date INTEGER NOT NULL,"
+     " reports INTEGER NOT NULL,"
+     " participants INTEGER NOT NULL,"
+     " hours_tenths INTEGER NOT NULL,"
+     " sessions INTEGER NOT NULL,"
+     " staff_date INTEGER NOT NULL,"
+     " staff_total INTEGER NOT NULL,"
+     " staff_proficient INTEGER NOT NULL,"
+     " items_date INTEGER NOT NULL,"
+     " items_total INTEGER NOT NULL,"
+     " items_no_visit INTEGER NOT NULL,"
+     " cases_month INTEGER NOT NULL,"
+     " cases_total INTEGER NOT NULL,"
+     " cases_no_visit INTEGER NOT NULL,"
+     " PRIMARY KEY (uid, date)) WITHOUT ROWID;",
+     s_build_days, NULL},
 };
 
 const char *hub_store_strerror(int code)
@@ -506,6 +557,51 @@ static int s_copy_reports(hub_store_t *self, char *why, size_t whylen)
     return rc == SQLITE_OK ? 0 : (rc & 0xff) == SQLITE_FULL ? HUB_STORE_EFULL : HUB_STORE_EFAIL;
 }
 
+/* Every unit's unit_days rows, derived afresh from its counted reports:
+ * a unit at a time (its reports are one range of the key, sorted by day
+ * apart from the rest). The statements store_days_redo uses are prepared
+ * here when the store's are not yet (in a migration) and put back after. */
+static int s_days_rebuild(hub_store_t *self, char *err, size_t errlen)
+{
+    static const int used[] = {Q_DAY_BASE, Q_DAY_CLEAR, Q_DAY_REPORTS, Q_DAY_INSERT};
+    int own = self->q[Q_DAY_BASE] == NULL, rc = SQLITE_OK;
+    for (size_t k = 0; own && rc == SQLITE_OK && k < sizeof used / sizeof used[0]; k++)
+        rc = sqlite3_prepare_v2(self->db, s_sql[used[k]], -1, &self->q[used[k]], NULL);
+    sqlite3_stmt *units = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(self->db, "SELECT uid FROM units ORDER BY uid", -1, &units, NULL);
+    int out = rc == SQLITE_OK ? s_exec(self, "DELETE FROM unit_days", err, errlen)
+                              : store_fail(self, rc, "cannot derive the units' days", err, errlen);
+    while (out == 0 && (rc = sqlite3_step(units)) == SQLITE_ROW)
+        out = store_days_redo(self, sqlite3_column_int64(units, 0), 0, err, errlen);
+    if (out == 0 && rc != SQLITE_DONE)
+        out = store_fail(self, rc, "cannot read the units", err, errlen);
+    sqlite3_finalize(units);
+    for (size_t k = 0; own && k < sizeof used / sizeof used[0]; k++) {
+        sqlite3_finalize(self->q[used[k]]);
+        self->q[used[k]] = NULL;
+    }
+    return out;
+}
+
+/* 5 -> 6's copy: unit_days from the reports. */
+static int s_build_days(hub_store_t *self, char *why, size_t whylen)
+{
+    return s_days_rebuild(self, why, whylen);
+}
+
+int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen)
+{
+    int rc = hub_store_begin(self, err, errlen);
+    if (rc == 0)
+        rc = s_days_rebuild(self, err, errlen);
+    if (rc == 0)
+        rc = hub_store_commit(self, err, errlen);
+    if (rc)
+        hub_store_rollback(self);
+    return rc;
+}
+
 /* ro_report_hash(kind, date, total, part, text, recorded_at) in SQL, for the
  * migration that rehashes stored reports. */
 static void s_sql_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -731,6 +827,9 @@ void hub_store_destroy(hub_store_t **self_p)
     free(self->uids);
     free(self->liids);
     free(self->ids);
+    free(self->day_from);
+    free(self->day_to);
+    free(self->day_list);
     free(self);
     *self_p = NULL;
 }
@@ -748,23 +847,28 @@ static int s_step_done(hub_store_t *self, sqlite3_stmt *st, const char *what, ch
     return out;
 }
 
+void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s)
+{
+    s->reports = (uint64_t)sqlite3_column_int64(st, col + 0);
+    s->participants = (uint64_t)sqlite3_column_int64(st, col + 1);
+    s->hours_tenths = (uint64_t)sqlite3_column_int64(st, col + 2);
+    s->sessions = (uint64_t)sqlite3_column_int64(st, col + 3);
+    s->staff_date = (uint32_t)sqlite3_column_int64(st, col + 4);
+    s->staff_total = (uint32_t)sqlite3_column_int64(st, col + 5);
+    s->staff_proficient = (uint32_t)sqlite3_column_int64(st, col + 6);
+    s->items_date = (uint32_t)sqlite3_column_int64(st, col + 7);
+    s->items_total = (uint32_t)sqlite3_column_int64(st, col + 8);
+    s->items_no_visit = (uint32_t)sqlite3_column_int64(st, col + 9);
+    s->cases_month = (uint32_t)sqlite3_column_int64(st, col + 10);
+    s->cases_total = (uint32_t)sqlite3_column_int64(st, col + 11);
+    s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, col + 12);
+}
+
 static void s_row_to_state(sqlite3_stmt *st, int col, hub_unit_state_t *s)
 {
     s->last_seq = s->seq_shown = (uint64_t)sqlite3_column_int64(st, col + 0);
     s->last_heard = sqlite3_column_int64(st, col + 1);
-    s->reports = (uint64_t)sqlite3_column_int64(st, col + 2);
-    s->participants = (uint64_t)sqlite3_column_int64(st, col + 3);
-    s->hours_tenths = (uint64_t)sqlite3_column_int64(st, col + 4);
-    s->sessions = (uint64_t)sqlite3_column_int64(st, col + 5);
-    s->staff_date = (uint32_t)sqlite3_column_int64(st, col + 6);
-    s->staff_total = (uint32_t)sqlite3_column_int64(st, col + 7);
-    s->staff_proficient = (uint32_t)sqlite3_column_int64(st, col + 8);
-    s->items_date = (uint32_t)sqlite3_column_int64(st, col + 9);
-    s->items_total = (uint32_t)sqlite3_column_int64(st, col + 10);
-    s->items_no_visit = (uint32_t)sqlite3_column_int64(st, col + 11);
-    s->cases_month = (uint32_t)sqlite3_column_int64(st, col + 12);
-    s->cases_total = (uint32_t)sqlite3_column_int64(st, col + 13);
-    s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, col + 14);
+    store_row_aggregates(st, col + 2, s);
 }
 
 /* A registry's units as the store maps them: uid, legacy iid, id. */
@@ -772,6 +876,8 @@ typedef struct {
     int64_t *uids;                /* uid of unit i, or STORE_NO_UID */
     int64_t *liids;               /* iid of its legacy incarnation, or 0 */
     char (*ids)[RO_UNIT_MAX + 1]; /* its id */
+    uint32_t *day_from, *day_to;  /* all 0 (hub_store_t's) */
+    uint32_t *day_list;           /* room for every unit */
 } s_map_t;
 
 static void s_map_free(s_map_t *m)
@@ -779,6 +885,9 @@ static void s_map_free(s_map_t *m)
     free(m->uids);
     free(m->liids);
     free(m->ids);
+    free(m->day_from);
+    free(m->day_to);
+    free(m->day_list);
 }
 
 /* A new map for reg: every uid STORE_NO_UID, every liid 0, every id
@@ -790,7 +899,10 @@ static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t err
     m->uids = malloc((n ? n : 1) * sizeof *m->uids);
     m->liids = calloc(n ? n : 1, sizeof *m->liids);
     m->ids = calloc(n ? n : 1, sizeof *m->ids);
-    if (!m->uids || !m->liids || !m->ids) {
+    m->day_from = calloc(n ? n : 1, sizeof *m->day_from);
+    m->day_to = calloc(n ? n : 1, sizeof *m->day_to);
+    m->day_list = calloc(n ? n : 1, sizeof *m->day_list);
+    if (!m->uids || !m->liids || !m->ids || !m->day_from || !m->day_to || !m->day_list) {
         s_map_free(m);
         if (err && errlen)
             snprintf(err, errlen, "out of memory");
@@ -809,9 +921,16 @@ static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
     free(self->uids);
     free(self->liids);
     free(self->ids);
+    free(self->day_from);
+    free(self->day_to);
+    free(self->day_list);
     self->uids = m->uids;
     self->liids = m->liids;
     self->ids = m->ids;
+    self->day_from = m->day_from;
+    self->day_to = m->day_to;
+    self->day_list = m->day_list;
+    self->day_n = 0;
     self->nunits = n;
 }
 
@@ -935,13 +1054,54 @@ int hub_store_begin(hub_store_t *self, char *err, size_t errlen)
     return s_step_done(self, self->q[Q_BEGIN], "cannot begin a transaction", err, errlen);
 }
 
+/* Forget the units marked for unit_days (the transaction ends). */
+static void s_days_forget(hub_store_t *self)
+{
+    for (size_t k = 0; k < self->day_n; k++)
+        self->day_from[self->day_list[k]] = self->day_to[self->day_list[k]] = 0;
+    self->day_n = 0;
+}
+
+/* Mark unit index's unit_days rows as changed from day on (to: the latest
+ * day, or DAY_REDO). */
+static void s_days_mark(hub_store_t *self, size_t index, uint32_t day, uint32_t to)
+{
+    if (!self->day_from || index >= self->nunits)
+        return;
+    if (self->day_from[index] == 0) {
+        self->day_list[self->day_n++] = (uint32_t)index;
+        self->day_from[index] = day;
+        self->day_to[index] = to;
+        return;
+    }
+    if (day < self->day_from[index])
+        self->day_from[index] = day;
+    if (to > self->day_to[index])
+        self->day_to[index] = to;
+}
+
+/* The day report r (of kind and date) lands on in unit_days. */
+static uint32_t s_day_of(ro_kind_t kind, uint32_t date)
+{
+    return kind == RO_KIND_CASES ? date * 100 + 1 : date;
+}
+
 int hub_store_commit(hub_store_t *self, char *err, size_t errlen)
 {
-    return s_step_done(self, self->q[Q_COMMIT], "cannot commit", err, errlen);
+    /* units marked but not written by hub_store_put_state: re-derived */
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < self->day_n; k++) {
+        uint32_t i = self->day_list[k];
+        if (self->day_from[i])
+            rc = store_days_redo(self, self->uids[i], self->day_from[i], err, errlen);
+    }
+    s_days_forget(self);
+    return rc ? rc : s_step_done(self, self->q[Q_COMMIT], "cannot commit", err, errlen);
 }
 
 void hub_store_rollback(hub_store_t *self)
 {
+    s_days_forget(self);
     /* SQLite may already have rolled back on its own (e.g. after SQLITE_FULL) */
     for (int i = 0; i < Q_COUNT; i++)
         if (i != Q_ROLLBACK)
@@ -1047,6 +1207,9 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
                      (unsigned long long)r->seq);
     } else if (rc != SQLITE_DONE) {
         out = store_fail(self, rc, "cannot store a report", err, errlen);
+    } else if (state == HUB_STORE_COUNTED) {
+        uint32_t day = s_day_of(r->kind, r->date);
+        s_days_mark(self, index, day, day);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -1128,6 +1291,8 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
                      (unsigned long long)r->target_seq, no);
         return HUB_STORE_ETARGET;
     }
+    if (was->state == HUB_STORE_COUNTED) /* it leaves the rows from its day on */
+        s_days_mark(self, index, s_day_of(was->kind, was->date), DAY_REDO);
     st = self->q[Q_TARGET_SET];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, target_iid);
@@ -1163,7 +1328,8 @@ int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char 
 }
 
 /* The uids of the units with held reports due by today, malloc'ed into
- * *uids (*n of them). Returns 0 or a code. */
+ * *uids (*n of them), each followed by the earliest day one of them lands
+ * on. Returns 0 or a code. */
 static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t *n, char *err,
                        size_t errlen)
 {
@@ -1176,7 +1342,7 @@ static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
-            int64_t *grown = realloc(*uids, cap * sizeof *grown);
+            int64_t *grown = realloc(*uids, 2 * cap * sizeof *grown);
             if (!grown) {
                 out = HUB_STORE_EFAIL;
                 if (err && errlen)
@@ -1185,7 +1351,8 @@ static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t
             }
             *uids = grown;
         }
-        (*uids)[(*n)++] = sqlite3_column_int64(st, 0);
+        (*uids)[2 * *n] = sqlite3_column_int64(st, 0);
+        (*uids)[2 * (*n)++ + 1] = sqlite3_column_int64(st, 1);
     }
     if (out == 0 && rc != SQLITE_DONE)
         out = store_fail(self, rc, "cannot find the held reports due", err, errlen);
@@ -1307,9 +1474,11 @@ long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *stat
     }
     for (size_t k = 0; rc == 0 && k < n; k++) {
         hub_unit_state_t agg;
-        rc = s_refold_unit(self, uids[k], &agg, err, errlen);
+        rc = s_refold_unit(self, uids[2 * k], &agg, err, errlen);
+        if (rc == 0)
+            rc = store_days_redo(self, uids[2 * k], (uint32_t)uids[2 * k + 1], err, errlen);
         /* a unit no longer in the registry has its row rewritten all the same */
-        s_uid_index_t key = {uids[k], 0};
+        s_uid_index_t key = {uids[2 * k], 0};
         const s_uid_index_t *at =
             rc == 0 ? bsearch(&key, map, self->nunits, sizeof *map, s_by_uid) : NULL;
         if (at) {
@@ -1340,6 +1509,90 @@ int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint
     return s_step_done(self, st, "cannot store a refusal", err, errlen);
 }
 
+/* Insert unit uid's row for day with agg's aggregates. */
+static int s_days_insert(hub_store_t *self, int64_t uid, uint32_t day, const hub_unit_state_t *agg,
+                         char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_DAY_INSERT];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, day);
+    s_bind_aggregates(st, 3, agg);
+    return s_step_done(self, st, "cannot write a unit's day", err, errlen);
+}
+
+/* Unit index's unit_days rows after the reports the transaction counted
+ * for it (s: its aggregates now). When they all land on one day and it has
+ * no row after that day, s is its state as of that day: one row written
+ * (the usual case: a unit reports in date order); else its rows are
+ * re-derived from the earliest day. Returns 0 or a code. */
+static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, char *err,
+                      size_t errlen)
+{
+    uint32_t from = self->day_from ? self->day_from[index] : 0;
+    if (from == 0)
+        return 0;
+    self->day_from[index] = 0; /* done here, not again at commit */
+    if (self->day_to[index] == from) {
+        sqlite3_stmt *st = self->q[Q_DAY_PUT];
+        sqlite3_bind_int64(st, 1, self->uids[index]);
+        sqlite3_bind_int64(st, 2, from);
+        s_bind_aggregates(st, 3, s);
+        int rc = s_step_done(self, st, "cannot write a unit's day", err, errlen);
+        if (rc || sqlite3_changes(self->db) > 0)
+            return rc;
+    }
+    return store_days_redo(self, self->uids[index], from, err, errlen);
+}
+
+int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, size_t errlen)
+{
+    hub_unit_state_t agg;
+    memset(&agg, 0, sizeof agg);
+    sqlite3_stmt *st = self->q[Q_DAY_BASE];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        store_row_aggregates(st, 0, &agg);
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE
+                  ? 0
+                  : store_fail(self, rc, "cannot read a unit's day", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out)
+        return out;
+    st = self->q[Q_DAY_CLEAR];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    if ((out = s_step_done(self, st, "cannot clear a unit's days", err, errlen)))
+        return out;
+    st = self->q[Q_DAY_REPORTS];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    uint32_t day = 0;
+    while (out == 0) {
+        rc = sqlite3_step(st);
+        uint32_t next = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 4) : 0;
+        if (day != 0 && next != day) /* the day's last report is folded: its row */
+            out = s_days_insert(self, uid, day, &agg, err, errlen);
+        if (rc != SQLITE_ROW)
+            break;
+        ro_report_t r;
+        memset(&r, 0, sizeof r);
+        r.kind = (ro_kind_t)sqlite3_column_int(st, 0);
+        r.date = (uint32_t)sqlite3_column_int64(st, 1);
+        r.total = (uint32_t)sqlite3_column_int64(st, 2);
+        r.part = (uint32_t)sqlite3_column_int64(st, 3);
+        hub_state_apply(&agg, &r);
+        day = next;
+    }
+    if (out == 0 && rc != SQLITE_DONE)
+        out = store_fail(self, rc, "cannot read a unit's reports", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
 int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *s, char *err,
                         size_t errlen)
 {
@@ -1350,6 +1603,8 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
     sqlite3_bind_int64(st, 3, s->last_heard);
     s_bind_aggregates(st, 4, s);
     int rc = s_step_done(self, st, "cannot update a unit", err, errlen);
+    if (rc == 0)
+        rc = s_days_put(self, index, s, err, errlen);
     int64_t iid = rc ? rc : hub_store_incarnation(self, index, NULL, 0, err, errlen);
     if (iid < 0)
         return (int)iid;

@@ -20,7 +20,7 @@
 #define HUB_STORE_ETARGET -4 /* a correction's target is not one it may correct */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 5
+#define HUB_STORE_SCHEMA 6
 
 /* Bytes of the store's identity (meta.store_id, Ack.store_id from version 2). */
 #define HUB_STORE_ID_LEN 16
@@ -301,14 +301,28 @@ hub_store_verifier_t *hub_store_verify_start(const char *path, hub_store_verifie
  * wait for its thread, close its connection. Accepts NULL; nulls the pointer. */
 void hub_store_verify_destroy(hub_store_verifier_t **self_p);
 
+/* Derive every unit's unit_days rows afresh from its counted reports, in
+ * a transaction of its own (the migration to schema 6 does the same; a
+ * store whose reports were written around hub_store, as bench/mkstore's,
+ * needs it). Returns 0 or a code. */
+int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen);
+
 /* The state of every unit of reg as of date as_of (YYYYMMDD): training sums
  * over sessions dated <= as_of, the latest snapshot dated <= as_of (cases:
- * month <= as_of's month; equal dates: the later seq wins), reports = reports
- * so dated; last_seq (its legacy incarnation's) and last_heard are today's.
- * out has one slot per unit.
- * Scans every report. Returns 0 or a code. */
+ * month <= as_of's month; equal dates: the last received, then the higher
+ * incarnation id, then seq), reports = reports so dated, counted ones only
+ * (RECOUNT_SQL's rules); last_seq (the seq status shows today) and
+ * last_heard are today's. out has one slot per unit. Reads each unit's
+ * unit_days row of the latest day up to as_of: a row per unit, not a scan
+ * of the reports. Returns 0 or a code. */
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
                            hub_unit_state_t *out, char *err, size_t errlen);
+
+/* The same as hub_store_states_as_of, recounted from the reports
+ * themselves (RECOUNT_SQL: a scan of every report), for tests and checks
+ * of the unit_days rows. Returns 0 or a code. */
+int hub_store_states_recount(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                             hub_unit_state_t *out, char *err, size_t errlen);
 
 /* One stored report of a unit, as history sees it. */
 typedef struct {

@@ -38,14 +38,28 @@ enum {
     Q_TARGET_FIND,
     Q_TARGET_SET,
     Q_EVENT_INSERT,
+    Q_DAY_PUT,
+    Q_DAY_BASE,
+    Q_DAY_CLEAR,
+    Q_DAY_REPORTS,
+    Q_DAY_INSERT,
+    Q_AS_OF,
     Q_COUNT
 };
 
 /* The legacy incarnation (every protocol-version-1 report's), in SQL. */
 #define LEGACY_INC "x'00000000000000000000000000000000'"
 
-/* The first day a held report counts from, in SQL: ro_report_due. */
+/* The first day a report counts from, in SQL: ro_report_due (a month's
+ * cases from its first day). A held report is due then; a counted one
+ * lands in unit_days on that day. */
 #define HELD_DUE "(CASE WHEN kind = 4 THEN date * 100 + 1 ELSE date END)"
+#define REPORT_DAY HELD_DUE
+
+/* unit_days' aggregate columns, in the units table's order. */
+#define DAY_COLUMNS                                                                                \
+    "reports, participants, hours_tenths, sessions, staff_date, staff_total, staff_proficient,"    \
+    " items_date, items_total, items_no_visit, cases_month, cases_total, cases_no_visit"
 
 /* The raw reports folded the way hub_state_apply folds them, for dates up
  * to ?1 (cases: months up to ?2), next to the stored units row. Training
@@ -108,7 +122,25 @@ struct hub_store {
     char (*ids)[RO_UNIT_MAX + 1];       /* id of registry unit i */
     size_t nunits;                      /* units in uids, liids and ids */
     uint8_t store_id[HUB_STORE_ID_LEN]; /* meta.store_id */
+    /* units whose unit_days rows the open transaction changes: day_from[i]
+     * the earliest day a counted report of it lands on (0: none), day_to[i]
+     * the latest (DAY_REDO: re-derive from day_from whatever the rows say);
+     * day_list the indices with a day_from, day_n of them */
+    uint32_t *day_from, *day_to, *day_list;
+    size_t day_n;
 };
+
+/* day_to of a unit whose rows are re-derived from day_from at commit. */
+#define DAY_REDO UINT32_MAX
+
+/* The 13 aggregates (reports .. cases_no_visit) from columns col.. of st. */
+void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s);
+
+/* Re-derive unit uid's unit_days rows from day from on: the row before it,
+ * then its counted reports from that day on, folded with hub_state_apply in
+ * (day, received_at, iid, seq) order, a row at each day. Returns 0 or a
+ * code. In the open write transaction. */
+int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, size_t errlen);
 
 /* Map SQLite's result to ours and put "what: sqlite's message" in err. */
 int store_fail(hub_store_t *self, int rc, const char *what, char *err, size_t errlen);
