@@ -16,6 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The seq status shows for a unit u, as Q_UNIT_SCAN's last column. */
+#define AS_OF_SEQ                                                                                  \
+    "IFNULL((SELECT j.last_seq FROM incarnations j WHERE j.uid = u.uid"                            \
+    " ORDER BY j.last_seq > 0 DESC, j.iid DESC LIMIT 1), 0)"
+
 static const char *s_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
@@ -37,8 +42,8 @@ static const char *s_sql[Q_COUNT] = {
                       " participants = ?5, hours_tenths = ?6, sessions = ?7,"
                       " staff_date = ?8, staff_total = ?9, staff_proficient = ?10,"
                       " items_date = ?11, items_total = ?12, items_no_visit = ?13,"
-                      " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16"
-                      " WHERE uid = ?1",
+                      " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16,"
+                      " last_day = max(last_day, ?2) WHERE uid = ?1",
     [Q_REPORT_INSERT] = "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text,"
                         " recorded_at, received_at, hash, state)"
                         " VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -94,18 +99,28 @@ static const char *s_sql[Q_COUNT] = {
     [Q_DAY_REPORTS] = "SELECT kind, date, total, part, " REPORT_DAY " AS day FROM reports"
                       " WHERE uid = ?1 AND state = 0 AND " REPORT_DAY " >= ?2"
                       " ORDER BY day, received_at, iid, seq",
+    [Q_DAY_LAST] = "UPDATE units SET last_day ="
+                   " IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0) WHERE uid = ?1",
     [Q_DAY_INSERT] = "INSERT INTO unit_days(uid, date, " DAY_COLUMNS ")"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     /* each unit's row of the latest day up to ?1: two seeks a unit, no
      * scan of the reports. The last seq shown is today's, as the units
      * scan says it (Q_UNIT_SCAN). */
-    [Q_AS_OF] = "SELECT u.id, IFNULL((SELECT j.last_seq FROM incarnations j WHERE j.uid = u.uid"
-                " ORDER BY j.last_seq > 0 DESC, j.iid DESC LIMIT 1), 0), u.last_heard, d.reports,"
-                " d.participants, d.hours_tenths, d.sessions, d.staff_date, d.staff_total,"
-                " d.staff_proficient, d.items_date, d.items_total, d.items_no_visit,"
-                " d.cases_month, d.cases_total, d.cases_no_visit"
-                " FROM units u LEFT JOIN unit_days d ON d.uid = u.uid AND d.date ="
-                " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)",
+    /* a unit whose last day is on or before ?1 is as of ?1 as it is now:
+     * its units row (a scan of the units); the others, each its row of the
+     * latest day up to ?1 (two seeks a unit). Never a scan of the reports.
+     * The last seq shown is today's, as the units scan says it. */
+    [Q_AS_OF] = "SELECT u.id, " AS_OF_SEQ ", u.last_heard, u.reports, u.participants,"
+                " u.hours_tenths, u.sessions, u.staff_date, u.staff_total, u.staff_proficient,"
+                " u.items_date, u.items_total, u.items_no_visit, u.cases_month, u.cases_total,"
+                " u.cases_no_visit FROM units u WHERE u.last_day <= ?1"
+                " UNION ALL"
+                " SELECT u.id, " AS_OF_SEQ ", u.last_heard, d.reports, d.participants,"
+                " d.hours_tenths, d.sessions, d.staff_date, d.staff_total, d.staff_proficient,"
+                " d.items_date, d.items_total, d.items_no_visit, d.cases_month, d.cases_total,"
+                " d.cases_no_visit FROM units u LEFT JOIN unit_days d ON d.uid = u.uid AND d.date ="
+                " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)"
+                " WHERE u.last_day > ?1",
 };
 
 static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
@@ -253,7 +268,9 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      * question reads a row per unit, not every report. Written in the same
      * transaction as the reports (store_days_redo, hub_store_put_state);
      * built here from the counted reports. The key is the unit first, as
-     * the reports': its rows are read and rewritten together. */
+     * the reports': its rows are read and rewritten together. units.last_day
+     * is the latest of a unit's days (0: none): as of that day or later, its
+     * units row is its state, and an as-of question reads that row. */
     {"CREATE TABLE unit_days ("
      " uid INTEGER NOT NULL,"
      " date INTEGER NOT NULL,"
@@ -270,7 +287,8 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      " cases_month INTEGER NOT NULL,"
      " cases_total INTEGER NOT NULL,"
      " cases_no_visit INTEGER NOT NULL,"
-     " PRIMARY KEY (uid, date)) WITHOUT ROWID;",
+     " PRIMARY KEY (uid, date)) WITHOUT ROWID;"
+     "ALTER TABLE units ADD COLUMN last_day INTEGER NOT NULL DEFAULT 0;",
      s_build_days, NULL},
 };
 
@@ -563,7 +581,7 @@ static int s_copy_reports(hub_store_t *self, char *why, size_t whylen)
  * here when the store's are not yet (in a migration) and put back after. */
 static int s_days_rebuild(hub_store_t *self, char *err, size_t errlen)
 {
-    static const int used[] = {Q_DAY_BASE, Q_DAY_CLEAR, Q_DAY_REPORTS, Q_DAY_INSERT};
+    static const int used[] = {Q_DAY_BASE, Q_DAY_CLEAR, Q_DAY_REPORTS, Q_DAY_INSERT, Q_DAY_LAST};
     int own = self->q[Q_DAY_BASE] == NULL, rc = SQLITE_OK;
     for (size_t k = 0; own && rc == SQLITE_OK && k < sizeof used / sizeof used[0]; k++)
         rc = sqlite3_prepare_v2(self->db, s_sql[used[k]], -1, &self->q[used[k]], NULL);
@@ -1525,10 +1543,11 @@ static int s_days_insert(hub_store_t *self, int64_t uid, uint32_t day, const hub
  * no row after that day, s is its state as of that day: one row written
  * (the usual case: a unit reports in date order); else its rows are
  * re-derived from the earliest day. Returns 0 or a code. */
-static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, char *err,
-                      size_t errlen)
+static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, uint32_t *last,
+                      char *err, size_t errlen)
 {
     uint32_t from = self->day_from ? self->day_from[index] : 0;
+    *last = 0;
     if (from == 0)
         return 0;
     self->day_from[index] = 0; /* done here, not again at commit */
@@ -1538,8 +1557,10 @@ static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s
         sqlite3_bind_int64(st, 2, from);
         s_bind_aggregates(st, 3, s);
         int rc = s_step_done(self, st, "cannot write a unit's day", err, errlen);
-        if (rc || sqlite3_changes(self->db) > 0)
+        if (rc || sqlite3_changes(self->db) > 0) {
+            *last = from; /* its latest day now: units.last_day */
             return rc;
+        }
     }
     return store_days_redo(self, self->uids[index], from, err, errlen);
 }
@@ -1590,7 +1611,11 @@ int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, si
         out = store_fail(self, rc, "cannot read a unit's reports", err, errlen);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return out;
+    if (out)
+        return out;
+    st = self->q[Q_DAY_LAST];
+    sqlite3_bind_int64(st, 1, uid);
+    return s_step_done(self, st, "cannot write a unit's last day", err, errlen);
 }
 
 int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *s, char *err,
@@ -1598,13 +1623,16 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
 {
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
+    uint32_t last;
+    int rc = s_days_put(self, index, s, &last, err, errlen);
+    if (rc)
+        return rc;
     sqlite3_stmt *st = self->q[Q_UNIT_UPDATE];
     sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int64(st, 2, last);
     sqlite3_bind_int64(st, 3, s->last_heard);
     s_bind_aggregates(st, 4, s);
-    int rc = s_step_done(self, st, "cannot update a unit", err, errlen);
-    if (rc == 0)
-        rc = s_days_put(self, index, s, err, errlen);
+    rc = s_step_done(self, st, "cannot update a unit", err, errlen);
     int64_t iid = rc ? rc : hub_store_incarnation(self, index, NULL, 0, err, errlen);
     if (iid < 0)
         return (int)iid;

@@ -41,7 +41,10 @@ typedef struct hub_store hub_store_t;
 /* One field where a unit's stored aggregate and the recount disagree. */
 typedef struct {
     char unit[RO_UNIT_MAX + 1]; /* unit id */
-    char field[24];             /* column name, e.g. "participants" */
+    char field[40];             /* column name, e.g. "participants"; of a unit's
+                                   day: "participants of 20180315", or "day row of
+                                   20180315" for a row missing (stored 0) or one
+                                   too many (recount 0) */
     int64_t stored;             /* value in the units row */
     int64_t recount;            /* value recomputed from the raw reports */
 } hub_store_diff_t;

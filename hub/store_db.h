@@ -43,6 +43,7 @@ enum {
     Q_DAY_CLEAR,
     Q_DAY_REPORTS,
     Q_DAY_INSERT,
+    Q_DAY_LAST,
     Q_AS_OF,
     Q_COUNT
 };
@@ -132,6 +133,13 @@ struct hub_store {
 
 /* day_to of a unit whose rows are re-derived from day_from at commit. */
 #define DAY_REDO UINT32_MAX
+
+/* Compare every unit_days row of db with the fold of its unit's counted
+ * reports up to its day: a row missing, one too many, or a field that
+ * differs is a difference, written after the first ndiff of diffs (up to
+ * cap in all). Returns the differences in all (ndiff and these) and sets
+ * *rc to SQLITE_DONE unless a read failed. */
+long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc);
 
 /* The 13 aggregates (reports .. cases_no_visit) from columns col.. of st. */
 void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s);

@@ -557,7 +557,8 @@ static void s_downgrade(const char *path, int version)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
-    int rc = sqlite3_exec(db, "DROP TABLE unit_days;", NULL, NULL, &msg);
+    int rc = sqlite3_exec(db, "DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;", NULL,
+                          NULL, &msg);
     if (rc == SQLITE_OK && version < 5)
         rc = sqlite3_exec(db, "DROP TABLE events;", NULL, NULL, &msg);
     if (rc == SQLITE_OK && version < 4)
@@ -1231,6 +1232,65 @@ static void test_recount_detects_tampering(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* The recount checks the unit_days rows too: a field changed, a row
+ * deleted and a row added are each a difference, named by day. */
+static void test_recount_detects_damaged_days(void **state)
+{
+    (void)state;
+    const char *path = hf_path("tamper-days.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    char e0[256] = "";
+    long n0 = hub_store_recount(st, NULL, 0, NULL, NULL, e0, sizeof e0);
+    if (n0 != 0)
+        fail_msg("%ld %s", n0, e0);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "UPDATE unit_days SET participants = participants + 1 WHERE date = 20180210"
+                     " AND uid = (SELECT uid FROM units WHERE id = '460000-001');"
+                     "DELETE FROM unit_days WHERE date = 20180305"
+                     " AND uid = (SELECT uid FROM units WHERE id = '460000-001');"
+                     "INSERT INTO unit_days SELECT uid, 20180401, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0,"
+                     " 0, 0, 0 FROM units WHERE id = '469002-003';"
+                     "UPDATE units SET last_day = 20170101 WHERE id = '460100-001';",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    hub_store_diff_t diffs[8];
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0), 5);
+    assert_string_equal(diffs[0].unit, "460000-001");
+    assert_string_equal(diffs[0].field, "participants of 20180210");
+    assert_int_equal(diffs[0].stored, 71);
+    assert_int_equal(diffs[0].recount, 70);
+    assert_string_equal(diffs[1].field, "day row of 20180305");
+    assert_int_equal(diffs[1].stored, 0);
+    assert_int_equal(diffs[1].recount, 9);
+    assert_string_equal(diffs[2].unit, "469002-003");
+    assert_string_equal(diffs[2].field, "day row of 20180401");
+    assert_int_equal(diffs[2].stored, 99);
+    assert_int_equal(diffs[2].recount, 0);
+    /* and the unit whose last day is no longer its latest row's */
+    assert_string_equal(diffs[3].unit, "460100-001");
+    assert_string_equal(diffs[3].field, "last_day");
+    assert_int_equal(diffs[3].stored, 20170101);
+    assert_int_equal(diffs[3].recount, 0);
+    assert_string_equal(diffs[4].unit, "469002-003");
+    assert_int_equal(diffs[4].stored, 20180111);
+    assert_int_equal(diffs[4].recount, 20180401);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 static void test_states_as_of(void **state)
 {
     (void)state;
@@ -1493,6 +1553,7 @@ int main(void)
         cmocka_unit_test(test_incarnations_are_sequences_of_their_own),
         cmocka_unit_test(test_held_counted_nowhere_until_released),
         cmocka_unit_test(test_recount_detects_tampering),
+        cmocka_unit_test(test_recount_detects_damaged_days),
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_days_equal_the_scan),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),
