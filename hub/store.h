@@ -314,10 +314,11 @@ int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen);
  * over sessions dated <= as_of, the latest snapshot dated <= as_of (cases:
  * month <= as_of's month; equal dates: the last received, then the higher
  * incarnation id, then seq), reports = reports so dated, counted ones only
- * (RECOUNT_SQL's rules); last_seq (the seq status shows today) and
- * last_heard are today's. out has one slot per unit. Reads each unit's
- * unit_days row of the latest day up to as_of: a row per unit, not a scan
- * of the reports. Returns 0 or a code. */
+ * (RECOUNT_SQL's rules); last_heard is today's, last_seq and seq_shown 0
+ * (the caller has today's). out has one slot per unit. Reads each unit's
+ * units row (when as_of is on or after its last day) or its unit_days row
+ * of the latest day up to as_of: a row per unit, not a scan of the
+ * reports. Returns 0 or a code. */
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
                            hub_unit_state_t *out, char *err, size_t errlen);
 
