@@ -96,7 +96,27 @@ static const char *s_sql[Q_COUNT] = {
                       " ORDER BY day, received_at, iid, seq",
     [Q_DAY_LAST] = "UPDATE units SET last_day ="
                    " IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0) WHERE uid = ?1",
-    [Q_DAY_INSERT] = "INSERT INTO unit_days(uid, date, " DAY_COLUMNS ")"
+    [Q_DAY_AT] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date <= ?2"
+                 " ORDER BY date DESC LIMIT 1",
+    /* a report of kind ?3 dated ?4 (?5, ?6: the snapshot of that date that
+     * counts) in the unit's rows after day ?2 (the old values on the right) */
+    [Q_DAY_SHIFT] =
+        "UPDATE unit_days SET reports = reports + 1,"
+        " participants = participants + (CASE WHEN ?3 = 1 THEN ?5 ELSE 0 END),"
+        " hours_tenths = hours_tenths + (CASE WHEN ?3 = 1 THEN ?6 ELSE 0 END),"
+        " sessions = sessions + (?3 = 1),"
+        " staff_date = CASE WHEN ?3 = 2 AND staff_date <= ?4 THEN ?4 ELSE staff_date END,"
+        " staff_total = CASE WHEN ?3 = 2 AND staff_date <= ?4 THEN ?5 ELSE staff_total END,"
+        " staff_proficient = CASE WHEN ?3 = 2 AND staff_date <= ?4 THEN ?6 ELSE staff_proficient"
+        " END,"
+        " items_date = CASE WHEN ?3 = 3 AND items_date <= ?4 THEN ?4 ELSE items_date END,"
+        " items_total = CASE WHEN ?3 = 3 AND items_date <= ?4 THEN ?5 ELSE items_total END,"
+        " items_no_visit = CASE WHEN ?3 = 3 AND items_date <= ?4 THEN ?6 ELSE items_no_visit END,"
+        " cases_month = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?4 ELSE cases_month END,"
+        " cases_total = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?5 ELSE cases_total END,"
+        " cases_no_visit = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?6 ELSE cases_no_visit END"
+        " WHERE uid = ?1 AND date > ?2",
+    [Q_DAY_INSERT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ")"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     /* each unit's row of the latest day up to ?1: two seeks a unit, no
      * scan of the reports. The last seq shown is today's, as the units
@@ -844,6 +864,9 @@ void hub_store_destroy(hub_store_t **self_p)
     free(self->day_from);
     free(self->day_to);
     free(self->day_list);
+    free(self->day_head);
+    free(self->day_tail);
+    free(self->day_log);
     free(self);
     *self_p = NULL;
 }
@@ -887,11 +910,12 @@ static void s_row_to_state(sqlite3_stmt *st, int col, hub_unit_state_t *s)
 
 /* A registry's units as the store maps them: uid, legacy iid, id. */
 typedef struct {
-    int64_t *uids;                /* uid of unit i, or STORE_NO_UID */
-    int64_t *liids;               /* iid of its legacy incarnation, or 0 */
-    char (*ids)[RO_UNIT_MAX + 1]; /* its id */
-    uint32_t *day_from, *day_to;  /* all 0 (hub_store_t's) */
-    uint32_t *day_list;           /* room for every unit */
+    int64_t *uids;                 /* uid of unit i, or STORE_NO_UID */
+    int64_t *liids;                /* iid of its legacy incarnation, or 0 */
+    char (*ids)[RO_UNIT_MAX + 1];  /* its id */
+    uint32_t *day_from, *day_to;   /* all 0 (hub_store_t's) */
+    uint32_t *day_list;            /* room for every unit */
+    uint32_t *day_head, *day_tail; /* all 0 */
 } s_map_t;
 
 static void s_map_free(s_map_t *m)
@@ -902,6 +926,8 @@ static void s_map_free(s_map_t *m)
     free(m->day_from);
     free(m->day_to);
     free(m->day_list);
+    free(m->day_head);
+    free(m->day_tail);
 }
 
 /* A new map for reg: every uid STORE_NO_UID, every liid 0, every id
@@ -916,7 +942,10 @@ static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t err
     m->day_from = calloc(n ? n : 1, sizeof *m->day_from);
     m->day_to = calloc(n ? n : 1, sizeof *m->day_to);
     m->day_list = calloc(n ? n : 1, sizeof *m->day_list);
-    if (!m->uids || !m->liids || !m->ids || !m->day_from || !m->day_to || !m->day_list) {
+    m->day_head = calloc(n ? n : 1, sizeof *m->day_head);
+    m->day_tail = calloc(n ? n : 1, sizeof *m->day_tail);
+    if (!m->uids || !m->liids || !m->ids || !m->day_from || !m->day_to || !m->day_list ||
+        !m->day_head || !m->day_tail) {
         s_map_free(m);
         if (err && errlen)
             snprintf(err, errlen, "out of memory");
@@ -938,13 +967,18 @@ static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
     free(self->day_from);
     free(self->day_to);
     free(self->day_list);
+    free(self->day_head);
+    free(self->day_tail);
     self->uids = m->uids;
     self->liids = m->liids;
     self->ids = m->ids;
     self->day_from = m->day_from;
     self->day_to = m->day_to;
     self->day_list = m->day_list;
+    self->day_head = m->day_head;
+    self->day_tail = m->day_tail;
     self->day_n = 0;
+    self->day_logn = 0;
     self->nunits = n;
 }
 
@@ -1071,9 +1105,12 @@ int hub_store_begin(hub_store_t *self, char *err, size_t errlen)
 /* Forget the units marked for unit_days (the transaction ends). */
 static void s_days_forget(hub_store_t *self)
 {
-    for (size_t k = 0; k < self->day_n; k++)
-        self->day_from[self->day_list[k]] = self->day_to[self->day_list[k]] = 0;
+    for (size_t k = 0; k < self->day_n; k++) {
+        uint32_t i = self->day_list[k];
+        self->day_from[i] = self->day_to[i] = self->day_head[i] = self->day_tail[i] = 0;
+    }
     self->day_n = 0;
+    self->day_logn = 0;
 }
 
 /* Mark unit index's unit_days rows as changed from day on (to: the latest
@@ -1092,6 +1129,32 @@ static void s_days_mark(hub_store_t *self, size_t index, uint32_t day, uint32_t 
         self->day_from[index] = day;
     if (to > self->day_to[index])
         self->day_to[index] = to;
+}
+
+/* Keep counted report r of unit index (marked) for s_days_put; when
+ * memory runs out, its unit is re-derived instead. */
+static void s_days_log(hub_store_t *self, size_t index, const ro_report_t *r)
+{
+    if (!self->day_from || index >= self->nunits || self->day_to[index] == DAY_REDO)
+        return;
+    if (self->day_logn == self->day_logcap) {
+        size_t cap = self->day_logcap ? self->day_logcap * 2 : 1024;
+        struct store_day_entry *grown = realloc(self->day_log, cap * sizeof *grown);
+        if (!grown) {
+            self->day_to[index] = DAY_REDO;
+            return;
+        }
+        self->day_log = grown;
+        self->day_logcap = cap;
+    }
+    struct store_day_entry *e = &self->day_log[self->day_logn++];
+    *e = (struct store_day_entry){0, (int)r->kind, r->date, r->total, r->part};
+    uint32_t at = (uint32_t)self->day_logn; /* its index + 1 */
+    if (self->day_tail[index])
+        self->day_log[self->day_tail[index] - 1].next = at;
+    else
+        self->day_head[index] = at;
+    self->day_tail[index] = at;
 }
 
 /* The day report r (of kind and date) lands on in unit_days. */
@@ -1224,6 +1287,7 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
     } else if (state == HUB_STORE_COUNTED) {
         uint32_t day = s_day_of(r->kind, r->date);
         s_days_mark(self, index, day, day);
+        s_days_log(self, index, r);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -1534,11 +1598,71 @@ static int s_days_insert(hub_store_t *self, int64_t uid, uint32_t day, const hub
     return s_step_done(self, st, "cannot write a unit's day", err, errlen);
 }
 
+/* Counted report e of unit uid (stored) in its unit_days rows: the row of
+ * its day is the latest row up to that day with e folded in, and every
+ * later row gains it (a sum adds; a snapshot replaces older ones). A
+ * snapshot's figures are those of the one of its date that counts (the
+ * tie rule, asked of the store), so the order reports are applied in does
+ * not matter. Returns 0 or a code. */
+static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_entry *e, char *err,
+                        size_t errlen)
+{
+    if (e->kind < RO_KIND_TRAINING || e->kind > RO_KIND_CASES)
+        return 0; /* counted nowhere, as hub_state_apply */
+    uint32_t day = s_day_of((ro_kind_t)e->kind, e->date), total = e->total, part = e->part;
+    sqlite3_stmt *st = self->q[Q_SNAPSHOT];
+    int rc = SQLITE_DONE;
+    if (e->kind != RO_KIND_TRAINING) {
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int(st, 2, e->kind);
+        sqlite3_bind_int64(st, 3, e->date);
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            total = (uint32_t)sqlite3_column_int64(st, 0);
+            part = (uint32_t)sqlite3_column_int64(st, 1);
+            rc = SQLITE_DONE;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    hub_unit_state_t agg;
+    memset(&agg, 0, sizeof agg);
+    if (rc == SQLITE_DONE) {
+        st = self->q[Q_DAY_AT];
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int64(st, 2, day);
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            store_row_aggregates(st, 0, &agg);
+        rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (rc != SQLITE_DONE)
+        return store_fail(self, rc, "cannot read a unit's day", err, errlen);
+    ro_report_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = (ro_kind_t)e->kind, r.date = e->date, r.total = total, r.part = part;
+    hub_state_apply(&agg, &r);
+    int out = s_days_insert(self, uid, day, &agg, err, errlen);
+    if (out)
+        return out;
+    st = self->q[Q_DAY_SHIFT];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, day);
+    sqlite3_bind_int(st, 3, e->kind);
+    sqlite3_bind_int64(st, 4, e->date);
+    sqlite3_bind_int64(st, 5, total);
+    sqlite3_bind_int64(st, 6, part);
+    return s_step_done(self, st, "cannot write a unit's days", err, errlen);
+}
+
 /* Unit index's unit_days rows after the reports the transaction counted
  * for it (s: its aggregates now). When they all land on one day and it has
  * no row after that day, s is its state as of that day: one row written
- * (the usual case: a unit reports in date order); else its rows are
- * re-derived from the earliest day. Returns 0 or a code. */
+ * (the usual case: a unit reports in date order); else each report is
+ * applied to the rows (s_days_apply: the rows from its day on, no report
+ * read), or, after a correction, the rows are re-derived from the earliest
+ * day. *last: the unit's latest day now, if it may have grown. Returns 0
+ * or a code. */
 static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, uint32_t *last,
                       char *err, size_t errlen)
 {
@@ -1558,7 +1682,14 @@ static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s
             return rc;
         }
     }
-    return store_days_redo(self, self->uids[index], from, err, errlen);
+    if (self->day_to[index] == DAY_REDO)
+        return store_days_redo(self, self->uids[index], from, err, errlen);
+    int rc = 0;
+    for (uint32_t at = self->day_head[index]; rc == 0 && at; at = self->day_log[at - 1].next)
+        rc = s_days_apply(self, self->uids[index], &self->day_log[at - 1], err, errlen);
+    self->day_head[index] = self->day_tail[index] = 0;
+    *last = self->day_to[index];
+    return rc;
 }
 
 int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, size_t errlen)

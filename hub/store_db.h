@@ -44,6 +44,8 @@ enum {
     Q_DAY_REPORTS,
     Q_DAY_INSERT,
     Q_DAY_LAST,
+    Q_DAY_AT,
+    Q_DAY_SHIFT,
     Q_AS_OF,
     Q_COUNT
 };
@@ -129,6 +131,19 @@ struct hub_store {
      * day_list the indices with a day_from, day_n of them */
     uint32_t *day_from, *day_to, *day_list;
     size_t day_n;
+    /* the counted reports of the open transaction, each unit's chained
+     * from day_head[i] to day_tail[i] (log index + 1; 0: none) */
+    struct store_day_entry *day_log;
+    size_t day_logn, day_logcap;
+    uint32_t *day_head, *day_tail;
+};
+
+/* A counted report of the open transaction, as unit_days needs it. */
+struct store_day_entry {
+    uint32_t next; /* the unit's next entry + 1; 0: none */
+    int kind;      /* ro_kind_t */
+    uint32_t date; /* YYYYMMDD; cases YYYYMM */
+    uint32_t total, part;
 };
 
 /* day_to of a unit whose rows are re-derived from day_from at commit. */
