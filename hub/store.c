@@ -38,7 +38,9 @@ static const char *s_sql[Q_COUNT] = {
                       " staff_date = ?8, staff_total = ?9, staff_proficient = ?10,"
                       " items_date = ?11, items_total = ?12, items_no_visit = ?13,"
                       " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16,"
-                      " last_day = max(last_day, ?2) WHERE uid = ?1",
+                      " last_day = max(last_day, ?2), day_stale = CASE WHEN ?17 > 0 AND"
+                      " (day_stale = 0 OR ?17 < day_stale) THEN ?17 ELSE day_stale END"
+                      " WHERE uid = ?1",
     [Q_REPORT_INSERT] = "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text,"
                         " recorded_at, received_at, hash, state)"
                         " VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -86,7 +88,8 @@ static const char *s_sql[Q_COUNT] = {
      * now) are its state as of ?2 (sqlite3_changes says which) */
     [Q_DAY_PUT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ")"
                   " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
-                  " WHERE NOT EXISTS (SELECT 1 FROM unit_days WHERE uid = ?1 AND date > ?2)",
+                  " WHERE NOT EXISTS (SELECT 1 FROM unit_days WHERE uid = ?1 AND date > ?2)"
+                  " AND (SELECT day_stale FROM units WHERE uid = ?1) = 0",
     [Q_DAY_BASE] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date < ?2"
                    " ORDER BY date DESC LIMIT 1",
     [Q_DAY_CLEAR] = "DELETE FROM unit_days WHERE uid = ?1 AND date >= ?2",
@@ -95,7 +98,12 @@ static const char *s_sql[Q_COUNT] = {
                       " WHERE uid = ?1 AND state = 0 AND " REPORT_DAY " >= ?2"
                       " ORDER BY day, received_at, iid, seq",
     [Q_DAY_LAST] = "UPDATE units SET last_day ="
-                   " IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0) WHERE uid = ?1",
+                   " IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0), day_stale = 0"
+                   " WHERE uid = ?1",
+    [Q_DAY_STATE] = "SELECT day_stale, IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0)"
+                    " FROM units WHERE uid = ?1",
+    [Q_DAY_FOLD] = "SELECT kind, date, total, part FROM reports WHERE uid = ?1 AND state = 0"
+                   " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
     [Q_DAY_AT] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date <= ?2"
                  " ORDER BY date DESC LIMIT 1",
     /* a report of kind ?3 dated ?4 (?5, ?6: the snapshot of that date that
@@ -129,12 +137,13 @@ static const char *s_sql[Q_COUNT] = {
     [Q_AS_OF] = "SELECT u.id, 0, u.last_heard, u.reports, u.participants,"
                 " u.hours_tenths, u.sessions, u.staff_date, u.staff_total, u.staff_proficient,"
                 " u.items_date, u.items_total, u.items_no_visit, u.cases_month, u.cases_total,"
-                " u.cases_no_visit FROM units u WHERE u.last_day <= ?1"
+                " u.cases_no_visit, u.uid, 0 FROM units u WHERE u.last_day <= ?1"
                 " UNION ALL"
                 " SELECT u.id, 0, u.last_heard, d.reports, d.participants,"
                 " d.hours_tenths, d.sessions, d.staff_date, d.staff_total, d.staff_proficient,"
                 " d.items_date, d.items_total, d.items_no_visit, d.cases_month, d.cases_total,"
-                " d.cases_no_visit FROM units u LEFT JOIN unit_days d ON d.uid = u.uid AND d.date ="
+                " d.cases_no_visit, u.uid, u.day_stale > 0 AND u.day_stale <= ?1"
+                " FROM units u LEFT JOIN unit_days d ON d.uid = u.uid AND d.date ="
                 " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)"
                 " WHERE u.last_day > ?1",
 };
@@ -286,7 +295,12 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      * built here from the counted reports. The key is the unit first, as
      * the reports': its rows are read and rewritten together. units.last_day
      * is the latest of a unit's days (0: none): as of that day or later, its
-     * units row is its state, and an as-of question reads that row. */
+     * units row is its state, and an as-of question reads that row.
+     * units.day_stale (0: none) is the day from which a unit's rows wait
+     * to be re-derived (a report dated more than DAY_SHIFT_MAX days before
+     * its latest row: applying it would rewrite every row since); as-of
+     * questions from that day on fold that unit's reports, and the hub
+     * re-derives such units when ingest is idle (hub_store_days_refresh). */
     {"CREATE TABLE unit_days ("
      " uid INTEGER NOT NULL,"
      " date INTEGER NOT NULL,"
@@ -304,7 +318,8 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      " cases_total INTEGER NOT NULL,"
      " cases_no_visit INTEGER NOT NULL,"
      " PRIMARY KEY (uid, date)) WITHOUT ROWID;"
-     "ALTER TABLE units ADD COLUMN last_day INTEGER NOT NULL DEFAULT 0;",
+     "ALTER TABLE units ADD COLUMN last_day INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE units ADD COLUMN day_stale INTEGER NOT NULL DEFAULT 0;",
      s_build_days, NULL},
 };
 
@@ -622,6 +637,39 @@ static int s_days_rebuild(hub_store_t *self, char *err, size_t errlen)
 static int s_build_days(hub_store_t *self, char *why, size_t whylen)
 {
     return s_days_rebuild(self, why, whylen);
+}
+
+long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, size_t errlen)
+{
+    int64_t stop = ro_time_mono_ms() + budget_ms;
+    long done = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "SELECT uid FROM units WHERE day_stale > 0 LIMIT 32", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(self, rc, "cannot find stale days", err, errlen);
+    int more = 1, out = 0;
+    while (out == 0 && more && ro_time_mono_ms() < stop) {
+        int64_t uids[32];
+        int n = 0;
+        if ((out = hub_store_begin(self, err, errlen)))
+            break;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            uids[n++] = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            out = store_fail(self, rc, "cannot find stale days", err, errlen);
+        for (int k = 0; out == 0 && k < n; k++) /* from its first stale day, and clears it */
+            out = store_days_redo(self, uids[k], UINT32_MAX, err, errlen);
+        if (out == 0)
+            out = hub_store_commit(self, err, errlen);
+        if (out)
+            hub_store_rollback(self);
+        done += out ? 0 : n;
+        more = n == 32;
+    }
+    sqlite3_finalize(st);
+    return out ? out : done;
 }
 
 int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen)
@@ -1598,6 +1646,25 @@ static int s_days_insert(hub_store_t *self, int64_t uid, uint32_t day, const hub
     return s_step_done(self, st, "cannot write a unit's day", err, errlen);
 }
 
+/* Unit uid's day_stale (0: none) and its latest row's day (0: none). */
+static int s_days_state(hub_store_t *self, int64_t uid, uint32_t *stale, uint32_t *latest,
+                        char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_DAY_STATE];
+    sqlite3_bind_int64(st, 1, uid);
+    int rc = sqlite3_step(st), out = 0;
+    *stale = *latest = 0;
+    if (rc == SQLITE_ROW) {
+        *stale = (uint32_t)sqlite3_column_int64(st, 0);
+        *latest = (uint32_t)sqlite3_column_int64(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        out = store_fail(self, rc, "cannot read a unit's days", err, errlen);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
 /* Counted report e of unit uid (stored) in its unit_days rows: the row of
  * its day is the latest row up to that day with e folded in, and every
  * later row gains it (a sum adds; a snapshot replaces older ones). A
@@ -1664,10 +1731,10 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
  * day. *last: the unit's latest day now, if it may have grown. Returns 0
  * or a code. */
 static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, uint32_t *last,
-                      char *err, size_t errlen)
+                      uint32_t *stale, char *err, size_t errlen)
 {
     uint32_t from = self->day_from ? self->day_from[index] : 0;
-    *last = 0;
+    *last = *stale = 0;
     if (from == 0)
         return 0;
     self->day_from[index] = 0; /* done here, not again at commit */
@@ -1684,22 +1751,35 @@ static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s
     }
     if (self->day_to[index] == DAY_REDO)
         return store_days_redo(self, self->uids[index], from, err, errlen);
-    int rc = 0;
+    uint32_t was_stale = 0, latest = 0;
+    int rc = s_days_state(self, self->uids[index], &was_stale, &latest, err, errlen);
+    if (rc)
+        return rc;
+    *last = self->day_to[index];
+    if (was_stale || ro_date_days(latest) - ro_date_days(from) > DAY_SHIFT_MAX) {
+        *stale = from; /* for hub_store_days_refresh, or an as-of question's fold */
+        return 0;
+    }
     for (uint32_t at = self->day_head[index]; rc == 0 && at; at = self->day_log[at - 1].next)
         rc = s_days_apply(self, self->uids[index], &self->day_log[at - 1], err, errlen);
     self->day_head[index] = self->day_tail[index] = 0;
-    *last = self->day_to[index];
     return rc;
 }
 
 int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, size_t errlen)
 {
+    uint32_t stale = 0, latest = 0;
+    int rc = self->q[Q_DAY_STATE] ? s_days_state(self, uid, &stale, &latest, err, errlen) : 0;
+    if (rc)
+        return rc;
+    if (stale && stale < from) /* the rows before from are stale too: from there */
+        from = stale;
     hub_unit_state_t agg;
     memset(&agg, 0, sizeof agg);
     sqlite3_stmt *st = self->q[Q_DAY_BASE];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, from);
-    int rc = sqlite3_step(st);
+    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         store_row_aggregates(st, 0, &agg);
     int out = rc == SQLITE_ROW || rc == SQLITE_DONE
@@ -1750,13 +1830,14 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
 {
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
-    uint32_t last;
-    int rc = s_days_put(self, index, s, &last, err, errlen);
+    uint32_t last, stale;
+    int rc = s_days_put(self, index, s, &last, &stale, err, errlen);
     if (rc)
         return rc;
     sqlite3_stmt *st = self->q[Q_UNIT_UPDATE];
     sqlite3_bind_int64(st, 1, self->uids[index]);
     sqlite3_bind_int64(st, 2, last);
+    sqlite3_bind_int64(st, 17, stale);
     sqlite3_bind_int64(st, 3, s->last_heard);
     s_bind_aggregates(st, 4, s);
     rc = s_step_done(self, st, "cannot update a unit", err, errlen);

@@ -310,6 +310,12 @@ void hub_store_verify_destroy(hub_store_verifier_t **self_p);
  * needs it). Returns 0 or a code. */
 int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen);
 
+/* Re-derive the unit_days rows of units marked stale (a report dated long
+ * before their latest day), a few units a transaction, for about budget_ms
+ * at most: for the hub's idle moments. Returns the units re-derived (>= 0)
+ * or a negative code. Not in a transaction. */
+long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, size_t errlen);
+
 /* The state of every unit of reg as of date as_of (YYYYMMDD): training sums
  * over sessions dated <= as_of, the latest snapshot dated <= as_of (cases:
  * month <= as_of's month; equal dates: the last received, then the higher

@@ -45,6 +45,8 @@ enum {
     Q_DAY_INSERT,
     Q_DAY_LAST,
     Q_DAY_AT,
+    Q_DAY_STATE,
+    Q_DAY_FOLD,
     Q_DAY_SHIFT,
     Q_AS_OF,
     Q_COUNT
@@ -148,6 +150,11 @@ struct store_day_entry {
 
 /* day_to of a unit whose rows are re-derived from day_from at commit. */
 #define DAY_REDO UINT32_MAX
+
+/* A report dated at most this many days before its unit's latest row is
+ * applied to the rows since (rewriting at most about so many); one dated
+ * earlier marks them stale instead (units.day_stale). */
+#define DAY_SHIFT_MAX 31
 
 /* Compare every unit_days row of db with the fold of its unit's counted
  * reports up to its day: a row missing, one too many, or a field that

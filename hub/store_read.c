@@ -8,6 +8,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Unit uid's counted reports up to day as_of folded into *s (as
+ * store_days_redo folds them): for a unit whose rows are stale. Returns
+ * SQLITE_DONE or SQLite's error. */
+static int s_fold_unit(hub_store_t *self, int64_t uid, uint32_t as_of, hub_unit_state_t *s)
+{
+    sqlite3_stmt *st = self->q[Q_DAY_FOLD];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, as_of);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ro_report_t r;
+        memset(&r, 0, sizeof r);
+        r.kind = (ro_kind_t)sqlite3_column_int(st, 0);
+        r.date = (uint32_t)sqlite3_column_int64(st, 1);
+        r.total = (uint32_t)sqlite3_column_int64(st, 2);
+        r.part = (uint32_t)sqlite3_column_int64(st, 3);
+        hub_state_apply(s, &r);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
                            hub_unit_state_t *out, char *err, size_t errlen)
 {
@@ -29,7 +52,15 @@ int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t
         if (i < 0)
             continue; /* a unit no longer in the registry */
         next = (size_t)i + 1;
-        store_row_aggregates(st, 3, &out[i]); /* NULL (no day yet): 0 */
+        if (sqlite3_column_int(st, 17)) { /* its rows are stale from as_of or before */
+            int rc2 = s_fold_unit(self, sqlite3_column_int64(st, 16), as_of, &out[i]);
+            if (rc2 != SQLITE_DONE) {
+                rc = rc2;
+                break;
+            }
+        } else {
+            store_row_aggregates(st, 3, &out[i]); /* NULL (no day yet): 0 */
+        }
         out[i].last_seq = out[i].seq_shown = (uint64_t)sqlite3_column_int64(st, 1);
         out[i].last_heard = sqlite3_column_int64(st, 2);
     }

@@ -74,14 +74,15 @@ static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap
  * store_days_redo folds them (a row expected at each day), beside the
  * unit_days rows in key order. */
 #define DAYS_EXPECTED_SQL                                                                          \
-    "SELECT r.uid, u.id, r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day"                   \
+    "SELECT r.uid, u.id, r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day, u.day_stale"      \
     " FROM reports r JOIN units u ON u.uid = r.uid WHERE r.state = 0"                              \
     " ORDER BY r.uid, day, r.received_at, r.iid, r.seq"
 #define DAYS_STORED_SQL                                                                            \
     "SELECT d.uid, u.id, d.date, d.reports, d.participants, d.hours_tenths, d.sessions,"           \
     " d.staff_date, d.staff_total, d.staff_proficient, d.items_date, d.items_total,"               \
     " d.items_no_visit, d.cases_month, d.cases_total, d.cases_no_visit"                            \
-    " FROM unit_days d LEFT JOIN units u ON u.uid = d.uid ORDER BY d.uid, d.date"
+    " FROM unit_days d LEFT JOIN units u ON u.uid = d.uid"                                         \
+    " WHERE IFNULL(u.day_stale, 0) = 0 OR d.date < u.day_stale ORDER BY d.uid, d.date"
 
 static const char *s_agg_names[] = {
     "reports",     "participants",     "hours_tenths",   "sessions",    "staff_date",
@@ -166,11 +167,12 @@ static void s_days_compare(sqlite3_stmt *rows, int *rc, int64_t uid, const char 
 static long s_last_day_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
 {
     sqlite3_stmt *st = NULL;
-    *rc = sqlite3_prepare_v2(db,
-                             "SELECT id, last_day, m FROM (SELECT u.id, u.last_day,"
-                             " IFNULL((SELECT max(date) FROM unit_days d WHERE d.uid = u.uid), 0)"
-                             " AS m FROM units u) WHERE last_day <> m ORDER BY id",
-                             -1, &st, NULL);
+    *rc = sqlite3_prepare_v2(
+        db,
+        "SELECT id, last_day, m FROM (SELECT u.id, u.last_day,"
+        " IFNULL((SELECT max(date) FROM unit_days d WHERE d.uid = u.uid), 0)"
+        " AS m FROM units u WHERE day_stale = 0) WHERE last_day <> m ORDER BY id",
+        -1, &st, NULL);
     while (*rc == SQLITE_OK && (*rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (diffs && (size_t)ndiff < cap) {
             hub_store_diff_t *d = &diffs[ndiff];
@@ -195,7 +197,7 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
         *rc = sqlite3_prepare_v2(db, DAYS_STORED_SQL, -1, &rows, NULL);
     int rrc = *rc == SQLITE_OK ? sqlite3_step(rows) : *rc;
     int64_t uid = 0;
-    uint32_t day = 0;
+    uint32_t day = 0, stale = 0;
     char id[RO_UNIT_MAX * 4 + 1] = "";
     hub_unit_state_t agg;
     memset(&agg, 0, sizeof agg);
@@ -203,12 +205,15 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
         *rc = sqlite3_step(reps);
         int64_t u = *rc == SQLITE_ROW ? sqlite3_column_int64(reps, 0) : INT64_MAX;
         uint32_t d = *rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(reps, 6) : 0;
-        if (day != 0 && (u != uid || d != day)) /* the day's last report is folded */
+        /* the day's last report is folded: its row, unless it waits to be
+         * re-derived (the stale rows are not read: the check goes on) */
+        if (day != 0 && (u != uid || d != day) && (stale == 0 || day < stale))
             s_days_compare(rows, &rrc, uid, id, day, &agg, diffs, cap, &ndiff);
         if (*rc != SQLITE_ROW)
             break;
         if (u != uid) {
             memset(&agg, 0, sizeof agg);
+            stale = (uint32_t)sqlite3_column_int64(reps, 7);
             const unsigned char *t = sqlite3_column_text(reps, 1);
             snprintf(id, sizeof id, "%s", t ? (const char *)t : "?");
         }

@@ -557,8 +557,10 @@ static void s_downgrade(const char *path, int version)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
-    int rc = sqlite3_exec(db, "DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;", NULL,
-                          NULL, &msg);
+    int rc = sqlite3_exec(db,
+                          "DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;"
+                          " ALTER TABLE units DROP COLUMN day_stale;",
+                          NULL, NULL, &msg);
     if (rc == SQLITE_OK && version < 5)
         rc = sqlite3_exec(db, "DROP TABLE events;", NULL, NULL, &msg);
     if (rc == SQLITE_OK && version < 4)
@@ -1436,12 +1438,15 @@ static void test_days_equal_the_scan(void **state)
     static const uint32_t dates[] = {20161231, 20170101, 20170130, 20170131, 20170201,
                                      20170614, 20170615, 20171231, 20180101, 20180228,
                                      20180301, 20180302, 20181231, 20190105, 20991231};
+    const char *path = hf_path("days.db");
+    int64_t stale = 0; /* units found stale before a refresh, in all */
     for (uint64_t seed = 1; seed <= 40; seed++) {
         s_dw_t *w = calloc(1, sizeof *w);
         assert_non_null(w);
         w->reg = reg;
         w->rng = seed;
-        w->st = hf_open(":memory:", 0);
+        hf_remove_db(path);
+        w->st = hf_open(path, 0);
         assert_int_equal(hub_store_load_states(w->st, reg, w->states, NULL, 0), 0);
         assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
         for (size_t i = 0; i < NUNITS; i++) {
@@ -1472,11 +1477,20 @@ static void test_days_equal_the_scan(void **state)
             assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
             if (batch % 6 == 5)
                 hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
+            if (batch % 8 == 7) { /* an idle moment: the stale rows re-derived */
+                stale += s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0");
+                assert_true(hub_store_days_refresh(w->st, 10000, NULL, 0) >= 0);
+                assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0"),
+                                 0);
+                assert_int_equal(hub_store_recount(w->st, NULL, 0, NULL, NULL, NULL, 0), 0);
+                hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
+            }
         }
         assert_int_equal(hub_store_recount(w->st, NULL, 0, NULL, NULL, NULL, 0), 0);
         hub_store_destroy(&w->st);
         free(w);
     }
+    assert_true(stale > 0); /* the stale rows' path was taken, and refreshed */
     ro_registry_destroy(&reg);
 }
 
