@@ -1756,7 +1756,12 @@ static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s
     if (rc)
         return rc;
     *last = self->day_to[index];
-    if (was_stale || ro_date_days(latest) - ro_date_days(from) > DAY_SHIFT_MAX) {
+    size_t n = 0; /* each applied report may rewrite the rows after it: a few at most */
+    for (uint32_t at = self->day_head[index]; at && n <= DAY_APPLY_MAX;
+         at = self->day_log[at - 1].next)
+        n++;
+    if (was_stale || n > DAY_APPLY_MAX ||
+        ro_date_days(latest) - ro_date_days(from) > DAY_SHIFT_MAX) {
         *stale = from; /* for hub_store_days_refresh, or an as-of question's fold */
         return 0;
     }

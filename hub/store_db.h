@@ -156,6 +156,11 @@ struct store_day_entry {
  * earlier marks them stale instead (units.day_stale). */
 #define DAY_SHIFT_MAX 31
 
+/* More reports of one unit than this in a batch (an outbox's backlog, in
+ * any date order) mark its rows stale rather than each rewriting the rows
+ * after it. */
+#define DAY_APPLY_MAX 16
+
 /* Compare every unit_days row of db with the fold of its unit's counted
  * reports up to its day: a row missing, one too many, or a field that
  * differs is a difference, written after the first ndiff of diffs (up to
