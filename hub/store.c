@@ -643,6 +643,8 @@ long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, siz
 {
     int64_t stop = ro_time_mono_ms() + budget_ms;
     long done = 0;
+    if (self->stale_none) /* an idle hub does not scan its units every second */
+        return 0;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(self->db, "SELECT uid FROM units WHERE day_stale > 0 LIMIT 32", -1,
                                 &st, NULL);
@@ -667,6 +669,8 @@ long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, siz
             hub_store_rollback(self);
         done += out ? 0 : n;
         more = n == 32;
+        if (out == 0 && n == 0)
+            self->stale_none = 1;
     }
     sqlite3_finalize(st);
     return out ? out : done;
@@ -1843,6 +1847,8 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
     sqlite3_bind_int64(st, 1, self->uids[index]);
     sqlite3_bind_int64(st, 2, last);
     sqlite3_bind_int64(st, 17, stale);
+    if (stale)
+        self->stale_none = 0;
     sqlite3_bind_int64(st, 3, s->last_heard);
     s_bind_aggregates(st, 4, s);
     rc = s_step_done(self, st, "cannot update a unit", err, errlen);

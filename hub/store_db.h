@@ -138,6 +138,7 @@ struct hub_store {
     struct store_day_entry *day_log;
     size_t day_logn, day_logcap;
     uint32_t *day_head, *day_tail;
+    int stale_none; /* no unit is stale (known since the last refresh found none) */
 };
 
 /* A counted report of the open transaction, as unit_days needs it. */
