@@ -1681,9 +1681,24 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
     if (e->kind < RO_KIND_TRAINING || e->kind > RO_KIND_CASES)
         return 0; /* counted nowhere, as hub_state_apply */
     uint32_t day = s_day_of((ro_kind_t)e->kind, e->date), total = e->total, part = e->part;
-    sqlite3_stmt *st = self->q[Q_SNAPSHOT];
-    int rc = SQLITE_DONE;
-    if (e->kind != RO_KIND_TRAINING) {
+    hub_unit_state_t agg;
+    memset(&agg, 0, sizeof agg);
+    sqlite3_stmt *st = self->q[Q_DAY_AT];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, day);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        store_row_aggregates(st, 0, &agg);
+    rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    /* a snapshot of the date the row holds already ties: the store, ordered
+     * as the recount orders, says which counts (without a tie, this one:
+     * no snapshot of its date was counted before, nor after, as a snapshot
+     * lands on its own date's row) */
+    if (rc == SQLITE_DONE && e->kind != RO_KIND_TRAINING &&
+        hub_state_snapshot_date(&agg, (ro_kind_t)e->kind) == e->date) {
+        st = self->q[Q_SNAPSHOT];
         sqlite3_bind_int64(st, 1, uid);
         sqlite3_bind_int(st, 2, e->kind);
         sqlite3_bind_int64(st, 3, e->date);
@@ -1692,18 +1707,6 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
             part = (uint32_t)sqlite3_column_int64(st, 1);
             rc = SQLITE_DONE;
         }
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    hub_unit_state_t agg;
-    memset(&agg, 0, sizeof agg);
-    if (rc == SQLITE_DONE) {
-        st = self->q[Q_DAY_AT];
-        sqlite3_bind_int64(st, 1, uid);
-        sqlite3_bind_int64(st, 2, day);
-        if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            store_row_aggregates(st, 0, &agg);
-        rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }

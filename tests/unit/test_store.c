@@ -1494,6 +1494,45 @@ static void test_days_equal_the_scan(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* Two snapshots of one date, received in the same second from two
+ * incarnations: the higher incarnation id counts, whichever came last, also
+ * when the later one is applied to a unit's rows (a batch of two days). */
+static void test_days_tie_in_a_second(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(":memory:", 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    uint8_t inc[RO_INCARNATION_LEN];
+    memset(inc, 0xb1, sizeof inc);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    int64_t legacy = hf_iid(st, 0), other = hub_store_incarnation(st, 0, inc, NOW, NULL, 0);
+    assert_true(other > legacy);
+    ro_report_t a = hf_report("460000-001", 1, RO_KIND_STAFF, 20180301, 50, 5);
+    assert_int_equal(hub_store_put_report(st, 0, other, &a, 1, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_refold(st, 0, &states[0], NULL, 0), 0);
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    /* the same second: the legacy one's 20180301 ties and loses; 20180305 is later */
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    ro_report_t b = hf_report("460000-001", 1, RO_KIND_STAFF, 20180301, 70, 7);
+    ro_report_t c = hf_report("460000-001", 2, RO_KIND_TRAINING, 20180305, 9, 10);
+    assert_int_equal(hub_store_put_report(st, 0, legacy, &c, 2, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_report(st, 0, legacy, &b, 3, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_refold(st, 0, &states[0], NULL, 0), 0);
+    assert_int_equal(states[0].staff_total, 50);
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    static const uint32_t dates[] = {20180301, 20180304, 20180305};
+    hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
+    hub_unit_state_t at[NUNITS];
+    assert_int_equal(hub_store_states_as_of(st, reg, 20180301, at, NULL, 0), 0);
+    assert_int_equal(at[0].staff_total, 50);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 static void test_max_store_bytes_makes_it_full(void **state)
 {
     (void)state;
@@ -1574,6 +1613,7 @@ int main(void)
         cmocka_unit_test(test_recount_detects_damaged_days),
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_days_equal_the_scan),
+        cmocka_unit_test(test_days_tie_in_a_second),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
