@@ -5,6 +5,7 @@
 #include "bench_util.h"
 #include "ro_status.h"
 #include "ro_registry.h"
+#include "ro_time.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@ static void s_usage(FILE *out)
     fprintf(out, "usage: statusq --endpoint EP --query unit|province|laggards [--count N]\n"
                  "       statusq --endpoint EP --metric NAME   (prints one of the hub's metrics)\n"
                  "               [--duration S] [--limit N] [--registry FILE] [--label TEXT]\n"
+                 "               [--as-of YYYYMMDD (then a day earlier each, 28 round)]\n"
                  "               [--server-key FILE --public FILE --secret FILE]\n"
                  "\n"
                  "Asks the hub's status socket N times (200), one request at a time, for at most\n"
@@ -42,6 +44,9 @@ typedef struct {
     double duration;      /* at most this many seconds of requests; 0: no bound */
     long count;           /* requests to time */
     long limit;           /* laggards: the worst N; 0: all */
+    uint32_t as_of;       /* --as-of: YYYYMMDD, then each request a day earlier, 28
+                             days round (the hub keeps the last date's answer: each
+                             question is a new date); 0: today */
     ro_query_t q;         /* query as the wire's enum */
 } s_opts_t;
 
@@ -60,19 +65,13 @@ typedef struct {
 static int s_parse(int argc, char **argv, s_opts_t *o)
 {
     static const struct option opts[] = {
-        {"endpoint", required_argument, NULL, 'e'},
-        {"query", required_argument, NULL, 'q'},
-        {"count", required_argument, NULL, 'n'},
-        {"registry", required_argument, NULL, 'r'},
-        {"label", required_argument, NULL, 'l'},
-        {"server-key", required_argument, NULL, 's'},
-        {"public", required_argument, NULL, 'p'},
-        {"secret", required_argument, NULL, 'k'},
-        {"duration", required_argument, NULL, 'd'},
-        {"limit", required_argument, NULL, 'L'},
-        {"metric", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'}, {"query", required_argument, NULL, 'q'},
+        {"count", required_argument, NULL, 'n'},    {"registry", required_argument, NULL, 'r'},
+        {"label", required_argument, NULL, 'l'},    {"server-key", required_argument, NULL, 's'},
+        {"public", required_argument, NULL, 'p'},   {"secret", required_argument, NULL, 'k'},
+        {"duration", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'L'},
+        {"metric", required_argument, NULL, 'm'},   {"as-of", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->label = "status";
@@ -91,6 +90,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'k': o->secret_f = optarg; break;
         case 'd': o->duration = atof(optarg); break;
         case 'L': o->limit = atol(optarg); break;
+        case 'a': o->as_of = (uint32_t)atol(optarg); break;
         case 'm':
             o->metric = optarg;
             o->query = "metrics";
@@ -148,6 +148,9 @@ static void *s_connect(void *ctx, const s_opts_t *o)
 static size_t s_request(const s_opts_t *o, const ro_registry_t *reg, unsigned *seed, uint8_t *body)
 {
     ro_status_request_t req = ro_status_request(o->q);
+    static unsigned asked;
+    if (o->as_of)
+        req.as_of = ro_date_of((ro_date_days(o->as_of) - (int64_t)(asked++ % 28)) * 86400);
     if (o->q == RO_QUERY_LAGGARDS)
         req.limit = (uint32_t)o->limit;
     if (o->q == RO_QUERY_UNIT)

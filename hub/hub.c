@@ -266,6 +266,19 @@ static void s_revoke(hub_t *h)
 
 /* REVOKE_GRACE_MS after a reload that dropped keys: cut their ingest and
  * status connections (by the list in use now). */
+/* Nothing came for a poll's timeout: re-derive units whose daily states a
+ * long back-dated report left stale (unit_days), for 50 ms at most, so
+ * that as-of questions read rows again rather than fold their reports. */
+static void s_days_idle(hub_t *h)
+{
+    char err[256];
+    long n = hub_store_days_refresh(h->store, 50, err, sizeof err);
+    if (n < 0)
+        ro_log(LOG_WARNING, "cannot re-derive stale daily states: %s", err);
+    else if (n > 0)
+        ro_log(LOG_DEBUG, "re-derived the daily states of %ld units", n);
+}
+
 static void s_revoke_late(hub_t *h, int64_t mono)
 {
     if (!h->revoke_due_ms || mono < h->revoke_due_ms)
@@ -1013,6 +1026,8 @@ static void s_run(hub_t *h)
         hub_committed_unlock(h->committed);
         if (!held && (items[0].revents & ZMQ_POLLIN))
             hub_ingest_drain(h->ingest, h->sock[0], now);
+        else if (rc == 0 && !held && hub_ingest_pending(h->ingest) == 0)
+            s_days_idle(h); /* outside the lock: the status thread reads meanwhile */
         mono = ro_time_mono_ms();
         hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);
         hub_committed_lock(h->committed);

@@ -257,6 +257,16 @@ static uint64_t s_change_key(const hub_status_t *self)
     return key;
 }
 
+/* A past state's last seq is today's (the store answers the aggregates). */
+static void s_seq_today(hub_status_t *self)
+{
+    size_t n = ro_registry_count(self->reg);
+    for (size_t i = 0; i < n; i++) {
+        self->past[i].last_seq = self->states[i].last_seq;
+        self->past[i].seq_shown = self->states[i].seq_shown;
+    }
+}
+
 /* The states the reply reads: live, or recomputed as of a past date. */
 static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
 {
@@ -268,6 +278,7 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
     }
     uint64_t key = s_change_key(self);
     if (self->past && self->past_as_of == rep->pb.as_of && self->past_key == key) {
+        s_seq_today(self);
         rep->states = self->past;
         return rep->states;
     }
@@ -293,6 +304,7 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
     }
     self->past_as_of = rep->pb.as_of;
     self->past_key = key;
+    s_seq_today(self);
     rep->states = self->past;
     return rep->states;
 }

@@ -37,7 +37,9 @@ static const char *s_sql[Q_COUNT] = {
                       " participants = ?5, hours_tenths = ?6, sessions = ?7,"
                       " staff_date = ?8, staff_total = ?9, staff_proficient = ?10,"
                       " items_date = ?11, items_total = ?12, items_no_visit = ?13,"
-                      " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16"
+                      " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16,"
+                      " last_day = max(last_day, ?2), day_stale = CASE WHEN ?17 > 0 AND"
+                      " (day_stale = 0 OR ?17 < day_stale) THEN ?17 ELSE day_stale END"
                       " WHERE uid = ?1",
     [Q_REPORT_INSERT] = "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text,"
                         " recorded_at, received_at, hash, state)"
@@ -58,8 +60,8 @@ static const char *s_sql[Q_COUNT] = {
      * say so, because without statistics the planner may scan the table */
     [Q_HELD_SUMMARY] = "SELECT count(*), IFNULL(min(" HELD_DUE "), 0) FROM reports"
                        " INDEXED BY reports_held WHERE state = 1",
-    [Q_HELD_DUE_UNITS] = "SELECT DISTINCT uid FROM reports INDEXED BY reports_held"
-                         " WHERE state = 1 AND " HELD_DUE " <= ?1",
+    [Q_HELD_DUE_UNITS] = "SELECT uid, min(" HELD_DUE ") FROM reports INDEXED BY reports_held"
+                         " WHERE state = 1 AND " HELD_DUE " <= ?1 GROUP BY uid",
     [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0"
                        " WHERE state = 1 AND " HELD_DUE " <= ?1",
     [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
@@ -81,9 +83,73 @@ static const char *s_sql[Q_COUNT] = {
     [Q_EVENT_INSERT] = "INSERT INTO events(uid, at, target_iid, target_seq, what, by_key, by_iid,"
                        " by_seq, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [Q_INC_SEQ] = "UPDATE incarnations SET last_seq = ?2, last_heard = ?3 WHERE iid = ?1",
+    /* a unit's row for day ?2, written only when it has none later: then
+     * every counted report lands on or before ?2, and ?3.. (its aggregates
+     * now) are its state as of ?2 (sqlite3_changes says which) */
+    [Q_DAY_PUT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ")"
+                  " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
+                  " WHERE NOT EXISTS (SELECT 1 FROM unit_days WHERE uid = ?1 AND date > ?2)"
+                  " AND (SELECT day_stale FROM units WHERE uid = ?1) = 0",
+    [Q_DAY_BASE] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date < ?2"
+                   " ORDER BY date DESC LIMIT 1",
+    [Q_DAY_CLEAR] = "DELETE FROM unit_days WHERE uid = ?1 AND date >= ?2",
+    /* the tie rule of RECOUNT_SQL's snapshots: the last one folded wins */
+    [Q_DAY_REPORTS] = "SELECT kind, date, total, part, " REPORT_DAY " AS day FROM reports"
+                      " WHERE uid = ?1 AND state = 0 AND " REPORT_DAY " >= ?2"
+                      " ORDER BY day, received_at, iid, seq",
+    [Q_DAY_LAST] = "UPDATE units SET last_day ="
+                   " IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0), day_stale = 0"
+                   " WHERE uid = ?1",
+    [Q_DAY_STATE] = "SELECT day_stale, IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0)"
+                    " FROM units WHERE uid = ?1",
+    [Q_DAY_FOLD] = "SELECT kind, date, total, part FROM reports WHERE uid = ?1 AND state = 0"
+                   " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
+    [Q_DAY_AT] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date <= ?2"
+                 " ORDER BY date DESC LIMIT 1",
+    /* a report of kind ?3 dated ?4 (?5, ?6: the snapshot of that date that
+     * counts) in the unit's rows after day ?2 (the old values on the right) */
+    [Q_DAY_SHIFT] =
+        "UPDATE unit_days SET reports = reports + 1,"
+        " participants = participants + (CASE WHEN ?3 = 1 THEN ?5 ELSE 0 END),"
+        " hours_tenths = hours_tenths + (CASE WHEN ?3 = 1 THEN ?6 ELSE 0 END),"
+        " sessions = sessions + (?3 = 1),"
+        " staff_date = CASE WHEN ?3 = 2 AND staff_date <= ?4 THEN ?4 ELSE staff_date END,"
+        " staff_total = CASE WHEN ?3 = 2 AND staff_date <= ?4 THEN ?5 ELSE staff_total END,"
+        " staff_proficient = CASE WHEN ?3 = 2 AND staff_date <= ?4 THEN ?6 ELSE staff_proficient"
+        " END,"
+        " items_date = CASE WHEN ?3 = 3 AND items_date <= ?4 THEN ?4 ELSE items_date END,"
+        " items_total = CASE WHEN ?3 = 3 AND items_date <= ?4 THEN ?5 ELSE items_total END,"
+        " items_no_visit = CASE WHEN ?3 = 3 AND items_date <= ?4 THEN ?6 ELSE items_no_visit END,"
+        " cases_month = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?4 ELSE cases_month END,"
+        " cases_total = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?5 ELSE cases_total END,"
+        " cases_no_visit = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?6 ELSE cases_no_visit END"
+        " WHERE uid = ?1 AND date > ?2",
+    [Q_DAY_INSERT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ")"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    /* each unit's row of the latest day up to ?1: two seeks a unit, no
+     * scan of the reports. The last seq shown is today's, as the units
+     * scan says it (Q_UNIT_SCAN). */
+    /* a unit whose last day is on or before ?1 is as of ?1 as it is now:
+     * its units row (a scan of the units); the others, each its row of the
+     * latest day up to ?1 (two seeks a unit). Never a scan of the reports.
+     * No last seq: the caller has today's (a seek a unit would double the
+     * cost of the units' part). */
+    [Q_AS_OF] = "SELECT u.id, 0, u.last_heard, u.reports, u.participants,"
+                " u.hours_tenths, u.sessions, u.staff_date, u.staff_total, u.staff_proficient,"
+                " u.items_date, u.items_total, u.items_no_visit, u.cases_month, u.cases_total,"
+                " u.cases_no_visit, u.uid, 0 FROM units u WHERE u.last_day <= ?1"
+                " UNION ALL"
+                " SELECT u.id, 0, u.last_heard, d.reports, d.participants,"
+                " d.hours_tenths, d.sessions, d.staff_date, d.staff_total, d.staff_proficient,"
+                " d.items_date, d.items_total, d.items_no_visit, d.cases_month, d.cases_total,"
+                " d.cases_no_visit, u.uid, u.day_stale > 0 AND u.day_stale <= ?1"
+                " FROM units u LEFT JOIN unit_days d ON d.uid = u.uid AND d.date ="
+                " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)"
+                " WHERE u.last_day > ?1",
 };
 
 static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
+static int s_build_days(hub_store_t *self, char *why, size_t whylen);
 
 /* Schema steps: s_migrations[v] takes a store from user_version v to v + 1,
  * in one transaction: its sql, then its copy (if any), then its after (if
@@ -221,6 +287,40 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      " reason TEXT NOT NULL);"
      "CREATE INDEX events_by_unit ON events (uid, id);",
      NULL, NULL},
+    /* 5 -> 6: each unit's aggregates as of each day it has counted reports
+     * on (the day a report counts from: REPORT_DAY), so that a unit's state
+     * as of a date is one row, the latest on or before it, and an as-of
+     * question reads a row per unit, not every report. Written in the same
+     * transaction as the reports (store_days_redo, hub_store_put_state);
+     * built here from the counted reports. The key is the unit first, as
+     * the reports': its rows are read and rewritten together. units.last_day
+     * is the latest of a unit's days (0: none): as of that day or later, its
+     * units row is its state, and an as-of question reads that row.
+     * units.day_stale (0: none) is the day from which a unit's rows wait
+     * to be re-derived (a report dated more than DAY_SHIFT_MAX days before
+     * its latest row: applying it would rewrite every row since); as-of
+     * questions from that day on fold that unit's reports, and the hub
+     * re-derives such units when ingest is idle (hub_store_days_refresh). */
+    {"CREATE TABLE unit_days ("
+     " uid INTEGER NOT NULL,"
+     " date INTEGER NOT NULL,"
+     " reports INTEGER NOT NULL,"
+     " participants INTEGER NOT NULL,"
+     " hours_tenths INTEGER NOT NULL,"
+     " sessions INTEGER NOT NULL,"
+     " staff_date INTEGER NOT NULL,"
+     " staff_total INTEGER NOT NULL,"
+     " staff_proficient INTEGER NOT NULL,"
+     " items_date INTEGER NOT NULL,"
+     " items_total INTEGER NOT NULL,"
+     " items_no_visit INTEGER NOT NULL,"
+     " cases_month INTEGER NOT NULL,"
+     " cases_total INTEGER NOT NULL,"
+     " cases_no_visit INTEGER NOT NULL,"
+     " PRIMARY KEY (uid, date)) WITHOUT ROWID;"
+     "ALTER TABLE units ADD COLUMN last_day INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE units ADD COLUMN day_stale INTEGER NOT NULL DEFAULT 0;",
+     s_build_days, NULL},
 };
 
 const char *hub_store_strerror(int code)
@@ -506,6 +606,88 @@ static int s_copy_reports(hub_store_t *self, char *why, size_t whylen)
     return rc == SQLITE_OK ? 0 : (rc & 0xff) == SQLITE_FULL ? HUB_STORE_EFULL : HUB_STORE_EFAIL;
 }
 
+/* Every unit's unit_days rows, derived afresh from its counted reports:
+ * a unit at a time (its reports are one range of the key, sorted by day
+ * apart from the rest). The statements store_days_redo uses are prepared
+ * here when the store's are not yet (in a migration) and put back after. */
+static int s_days_rebuild(hub_store_t *self, char *err, size_t errlen)
+{
+    static const int used[] = {Q_DAY_BASE, Q_DAY_CLEAR, Q_DAY_REPORTS, Q_DAY_INSERT, Q_DAY_LAST};
+    int own = self->q[Q_DAY_BASE] == NULL, rc = SQLITE_OK;
+    for (size_t k = 0; own && rc == SQLITE_OK && k < sizeof used / sizeof used[0]; k++)
+        rc = sqlite3_prepare_v2(self->db, s_sql[used[k]], -1, &self->q[used[k]], NULL);
+    sqlite3_stmt *units = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(self->db, "SELECT uid FROM units ORDER BY uid", -1, &units, NULL);
+    int out = rc == SQLITE_OK ? s_exec(self, "DELETE FROM unit_days", err, errlen)
+                              : store_fail(self, rc, "cannot derive the units' days", err, errlen);
+    while (out == 0 && (rc = sqlite3_step(units)) == SQLITE_ROW)
+        out = store_days_redo(self, sqlite3_column_int64(units, 0), 0, err, errlen);
+    if (out == 0 && rc != SQLITE_DONE)
+        out = store_fail(self, rc, "cannot read the units", err, errlen);
+    sqlite3_finalize(units);
+    for (size_t k = 0; own && k < sizeof used / sizeof used[0]; k++) {
+        sqlite3_finalize(self->q[used[k]]);
+        self->q[used[k]] = NULL;
+    }
+    return out;
+}
+
+/* 5 -> 6's copy: unit_days from the reports. */
+static int s_build_days(hub_store_t *self, char *why, size_t whylen)
+{
+    return s_days_rebuild(self, why, whylen);
+}
+
+long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, size_t errlen)
+{
+    int64_t stop = ro_time_mono_ms() + budget_ms;
+    long done = 0;
+    if (self->stale_none) /* an idle hub does not scan its units every second */
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "SELECT uid FROM units WHERE day_stale > 0 LIMIT 32", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(self, rc, "cannot find stale days", err, errlen);
+    int more = 1, out = 0;
+    while (out == 0 && more && ro_time_mono_ms() < stop) {
+        int64_t uids[32];
+        int n = 0;
+        if ((out = hub_store_begin(self, err, errlen)))
+            break;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            uids[n++] = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            out = store_fail(self, rc, "cannot find stale days", err, errlen);
+        for (int k = 0; out == 0 && k < n; k++) /* from its first stale day, and clears it */
+            out = store_days_redo(self, uids[k], UINT32_MAX, err, errlen);
+        if (out == 0)
+            out = hub_store_commit(self, err, errlen);
+        if (out)
+            hub_store_rollback(self);
+        done += out ? 0 : n;
+        more = n == 32;
+        if (out == 0 && n == 0)
+            self->stale_none = 1;
+    }
+    sqlite3_finalize(st);
+    return out ? out : done;
+}
+
+int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen)
+{
+    int rc = hub_store_begin(self, err, errlen);
+    if (rc == 0)
+        rc = s_days_rebuild(self, err, errlen);
+    if (rc == 0)
+        rc = hub_store_commit(self, err, errlen);
+    if (rc)
+        hub_store_rollback(self);
+    return rc;
+}
+
 /* ro_report_hash(kind, date, total, part, text, recorded_at) in SQL, for the
  * migration that rehashes stored reports. */
 static void s_sql_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -731,6 +913,12 @@ void hub_store_destroy(hub_store_t **self_p)
     free(self->uids);
     free(self->liids);
     free(self->ids);
+    free(self->day_from);
+    free(self->day_to);
+    free(self->day_list);
+    free(self->day_head);
+    free(self->day_tail);
+    free(self->day_log);
     free(self);
     *self_p = NULL;
 }
@@ -748,30 +936,38 @@ static int s_step_done(hub_store_t *self, sqlite3_stmt *st, const char *what, ch
     return out;
 }
 
+void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s)
+{
+    s->reports = (uint64_t)sqlite3_column_int64(st, col + 0);
+    s->participants = (uint64_t)sqlite3_column_int64(st, col + 1);
+    s->hours_tenths = (uint64_t)sqlite3_column_int64(st, col + 2);
+    s->sessions = (uint64_t)sqlite3_column_int64(st, col + 3);
+    s->staff_date = (uint32_t)sqlite3_column_int64(st, col + 4);
+    s->staff_total = (uint32_t)sqlite3_column_int64(st, col + 5);
+    s->staff_proficient = (uint32_t)sqlite3_column_int64(st, col + 6);
+    s->items_date = (uint32_t)sqlite3_column_int64(st, col + 7);
+    s->items_total = (uint32_t)sqlite3_column_int64(st, col + 8);
+    s->items_no_visit = (uint32_t)sqlite3_column_int64(st, col + 9);
+    s->cases_month = (uint32_t)sqlite3_column_int64(st, col + 10);
+    s->cases_total = (uint32_t)sqlite3_column_int64(st, col + 11);
+    s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, col + 12);
+}
+
 static void s_row_to_state(sqlite3_stmt *st, int col, hub_unit_state_t *s)
 {
     s->last_seq = s->seq_shown = (uint64_t)sqlite3_column_int64(st, col + 0);
     s->last_heard = sqlite3_column_int64(st, col + 1);
-    s->reports = (uint64_t)sqlite3_column_int64(st, col + 2);
-    s->participants = (uint64_t)sqlite3_column_int64(st, col + 3);
-    s->hours_tenths = (uint64_t)sqlite3_column_int64(st, col + 4);
-    s->sessions = (uint64_t)sqlite3_column_int64(st, col + 5);
-    s->staff_date = (uint32_t)sqlite3_column_int64(st, col + 6);
-    s->staff_total = (uint32_t)sqlite3_column_int64(st, col + 7);
-    s->staff_proficient = (uint32_t)sqlite3_column_int64(st, col + 8);
-    s->items_date = (uint32_t)sqlite3_column_int64(st, col + 9);
-    s->items_total = (uint32_t)sqlite3_column_int64(st, col + 10);
-    s->items_no_visit = (uint32_t)sqlite3_column_int64(st, col + 11);
-    s->cases_month = (uint32_t)sqlite3_column_int64(st, col + 12);
-    s->cases_total = (uint32_t)sqlite3_column_int64(st, col + 13);
-    s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, col + 14);
+    store_row_aggregates(st, col + 2, s);
 }
 
 /* A registry's units as the store maps them: uid, legacy iid, id. */
 typedef struct {
-    int64_t *uids;                /* uid of unit i, or STORE_NO_UID */
-    int64_t *liids;               /* iid of its legacy incarnation, or 0 */
-    char (*ids)[RO_UNIT_MAX + 1]; /* its id */
+    int64_t *uids;                 /* uid of unit i, or STORE_NO_UID */
+    int64_t *liids;                /* iid of its legacy incarnation, or 0 */
+    char (*ids)[RO_UNIT_MAX + 1];  /* its id */
+    uint32_t *day_from, *day_to;   /* all 0 (hub_store_t's) */
+    uint32_t *day_list;            /* room for every unit */
+    uint32_t *day_head, *day_tail; /* all 0 */
 } s_map_t;
 
 static void s_map_free(s_map_t *m)
@@ -779,6 +975,11 @@ static void s_map_free(s_map_t *m)
     free(m->uids);
     free(m->liids);
     free(m->ids);
+    free(m->day_from);
+    free(m->day_to);
+    free(m->day_list);
+    free(m->day_head);
+    free(m->day_tail);
 }
 
 /* A new map for reg: every uid STORE_NO_UID, every liid 0, every id
@@ -790,7 +991,13 @@ static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t err
     m->uids = malloc((n ? n : 1) * sizeof *m->uids);
     m->liids = calloc(n ? n : 1, sizeof *m->liids);
     m->ids = calloc(n ? n : 1, sizeof *m->ids);
-    if (!m->uids || !m->liids || !m->ids) {
+    m->day_from = calloc(n ? n : 1, sizeof *m->day_from);
+    m->day_to = calloc(n ? n : 1, sizeof *m->day_to);
+    m->day_list = calloc(n ? n : 1, sizeof *m->day_list);
+    m->day_head = calloc(n ? n : 1, sizeof *m->day_head);
+    m->day_tail = calloc(n ? n : 1, sizeof *m->day_tail);
+    if (!m->uids || !m->liids || !m->ids || !m->day_from || !m->day_to || !m->day_list ||
+        !m->day_head || !m->day_tail) {
         s_map_free(m);
         if (err && errlen)
             snprintf(err, errlen, "out of memory");
@@ -809,9 +1016,21 @@ static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
     free(self->uids);
     free(self->liids);
     free(self->ids);
+    free(self->day_from);
+    free(self->day_to);
+    free(self->day_list);
+    free(self->day_head);
+    free(self->day_tail);
     self->uids = m->uids;
     self->liids = m->liids;
     self->ids = m->ids;
+    self->day_from = m->day_from;
+    self->day_to = m->day_to;
+    self->day_list = m->day_list;
+    self->day_head = m->day_head;
+    self->day_tail = m->day_tail;
+    self->day_n = 0;
+    self->day_logn = 0;
     self->nunits = n;
 }
 
@@ -935,13 +1154,83 @@ int hub_store_begin(hub_store_t *self, char *err, size_t errlen)
     return s_step_done(self, self->q[Q_BEGIN], "cannot begin a transaction", err, errlen);
 }
 
+/* Forget the units marked for unit_days (the transaction ends). */
+static void s_days_forget(hub_store_t *self)
+{
+    for (size_t k = 0; k < self->day_n; k++) {
+        uint32_t i = self->day_list[k];
+        self->day_from[i] = self->day_to[i] = self->day_head[i] = self->day_tail[i] = 0;
+    }
+    self->day_n = 0;
+    self->day_logn = 0;
+}
+
+/* Mark unit index's unit_days rows as changed from day on (to: the latest
+ * day, or DAY_REDO). */
+static void s_days_mark(hub_store_t *self, size_t index, uint32_t day, uint32_t to)
+{
+    if (!self->day_from || index >= self->nunits)
+        return;
+    if (self->day_from[index] == 0) {
+        self->day_list[self->day_n++] = (uint32_t)index;
+        self->day_from[index] = day;
+        self->day_to[index] = to;
+        return;
+    }
+    if (day < self->day_from[index])
+        self->day_from[index] = day;
+    if (to > self->day_to[index])
+        self->day_to[index] = to;
+}
+
+/* Keep counted report r of unit index (marked) for s_days_put; when
+ * memory runs out, its unit is re-derived instead. */
+static void s_days_log(hub_store_t *self, size_t index, const ro_report_t *r)
+{
+    if (!self->day_from || index >= self->nunits || self->day_to[index] == DAY_REDO)
+        return;
+    if (self->day_logn == self->day_logcap) {
+        size_t cap = self->day_logcap ? self->day_logcap * 2 : 1024;
+        struct store_day_entry *grown = realloc(self->day_log, cap * sizeof *grown);
+        if (!grown) {
+            self->day_to[index] = DAY_REDO;
+            return;
+        }
+        self->day_log = grown;
+        self->day_logcap = cap;
+    }
+    struct store_day_entry *e = &self->day_log[self->day_logn++];
+    *e = (struct store_day_entry){0, (int)r->kind, r->date, r->total, r->part};
+    uint32_t at = (uint32_t)self->day_logn; /* its index + 1 */
+    if (self->day_tail[index])
+        self->day_log[self->day_tail[index] - 1].next = at;
+    else
+        self->day_head[index] = at;
+    self->day_tail[index] = at;
+}
+
+/* The day report r (of kind and date) lands on in unit_days. */
+static uint32_t s_day_of(ro_kind_t kind, uint32_t date)
+{
+    return kind == RO_KIND_CASES ? date * 100 + 1 : date;
+}
+
 int hub_store_commit(hub_store_t *self, char *err, size_t errlen)
 {
-    return s_step_done(self, self->q[Q_COMMIT], "cannot commit", err, errlen);
+    /* units marked but not written by hub_store_put_state: re-derived */
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < self->day_n; k++) {
+        uint32_t i = self->day_list[k];
+        if (self->day_from[i])
+            rc = store_days_redo(self, self->uids[i], self->day_from[i], err, errlen);
+    }
+    s_days_forget(self);
+    return rc ? rc : s_step_done(self, self->q[Q_COMMIT], "cannot commit", err, errlen);
 }
 
 void hub_store_rollback(hub_store_t *self)
 {
+    s_days_forget(self);
     /* SQLite may already have rolled back on its own (e.g. after SQLITE_FULL) */
     for (int i = 0; i < Q_COUNT; i++)
         if (i != Q_ROLLBACK)
@@ -1047,6 +1336,10 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
                      (unsigned long long)r->seq);
     } else if (rc != SQLITE_DONE) {
         out = store_fail(self, rc, "cannot store a report", err, errlen);
+    } else if (state == HUB_STORE_COUNTED) {
+        uint32_t day = s_day_of(r->kind, r->date);
+        s_days_mark(self, index, day, day);
+        s_days_log(self, index, r);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -1129,6 +1422,8 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
                      (unsigned long long)r->target_seq, no);
         return HUB_STORE_ETARGET;
     }
+    if (was->state == HUB_STORE_COUNTED) /* it leaves the rows from its day on */
+        s_days_mark(self, index, s_day_of(was->kind, was->date), DAY_REDO);
     st = self->q[Q_TARGET_SET];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, target_iid);
@@ -1164,7 +1459,8 @@ int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char 
 }
 
 /* The uids of the units with held reports due by today, malloc'ed into
- * *uids (*n of them). Returns 0 or a code. */
+ * *uids (*n of them), each followed by the earliest day one of them lands
+ * on. Returns 0 or a code. */
 static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t *n, char *err,
                        size_t errlen)
 {
@@ -1177,7 +1473,7 @@ static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
-            int64_t *grown = realloc(*uids, cap * sizeof *grown);
+            int64_t *grown = realloc(*uids, 2 * cap * sizeof *grown);
             if (!grown) {
                 out = HUB_STORE_EFAIL;
                 if (err && errlen)
@@ -1186,7 +1482,8 @@ static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t
             }
             *uids = grown;
         }
-        (*uids)[(*n)++] = sqlite3_column_int64(st, 0);
+        (*uids)[2 * *n] = sqlite3_column_int64(st, 0);
+        (*uids)[2 * (*n)++ + 1] = sqlite3_column_int64(st, 1);
     }
     if (out == 0 && rc != SQLITE_DONE)
         out = store_fail(self, rc, "cannot find the held reports due", err, errlen);
@@ -1308,9 +1605,11 @@ long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *stat
     }
     for (size_t k = 0; rc == 0 && k < n; k++) {
         hub_unit_state_t agg;
-        rc = s_refold_unit(self, uids[k], &agg, err, errlen);
+        rc = s_refold_unit(self, uids[2 * k], &agg, err, errlen);
+        if (rc == 0)
+            rc = store_days_redo(self, uids[2 * k], (uint32_t)uids[2 * k + 1], err, errlen);
         /* a unit no longer in the registry has its row rewritten all the same */
-        s_uid_index_t key = {uids[k], 0};
+        s_uid_index_t key = {uids[2 * k], 0};
         const s_uid_index_t *at =
             rc == 0 ? bsearch(&key, map, self->nunits, sizeof *map, s_by_uid) : NULL;
         if (at) {
@@ -1341,16 +1640,222 @@ int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint
     return s_step_done(self, st, "cannot store a refusal", err, errlen);
 }
 
+/* Insert unit uid's row for day with agg's aggregates. */
+static int s_days_insert(hub_store_t *self, int64_t uid, uint32_t day, const hub_unit_state_t *agg,
+                         char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_DAY_INSERT];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, day);
+    s_bind_aggregates(st, 3, agg);
+    return s_step_done(self, st, "cannot write a unit's day", err, errlen);
+}
+
+/* Unit uid's day_stale (0: none) and its latest row's day (0: none). */
+static int s_days_state(hub_store_t *self, int64_t uid, uint32_t *stale, uint32_t *latest,
+                        char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_DAY_STATE];
+    sqlite3_bind_int64(st, 1, uid);
+    int rc = sqlite3_step(st), out = 0;
+    *stale = *latest = 0;
+    if (rc == SQLITE_ROW) {
+        *stale = (uint32_t)sqlite3_column_int64(st, 0);
+        *latest = (uint32_t)sqlite3_column_int64(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        out = store_fail(self, rc, "cannot read a unit's days", err, errlen);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
+/* Counted report e of unit uid (stored) in its unit_days rows: the row of
+ * its day is the latest row up to that day with e folded in, and every
+ * later row gains it (a sum adds; a snapshot replaces older ones). A
+ * snapshot's figures are those of the one of its date that counts (the
+ * tie rule, asked of the store), so the order reports are applied in does
+ * not matter. Returns 0 or a code. */
+static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_entry *e, char *err,
+                        size_t errlen)
+{
+    if (e->kind < RO_KIND_TRAINING || e->kind > RO_KIND_CASES)
+        return 0; /* counted nowhere, as hub_state_apply */
+    uint32_t day = s_day_of((ro_kind_t)e->kind, e->date), total = e->total, part = e->part;
+    hub_unit_state_t agg;
+    memset(&agg, 0, sizeof agg);
+    sqlite3_stmt *st = self->q[Q_DAY_AT];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, day);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        store_row_aggregates(st, 0, &agg);
+    rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    /* a snapshot of the date the row holds already ties: the store, ordered
+     * as the recount orders, says which counts (without a tie, this one:
+     * no snapshot of its date was counted before, nor after, as a snapshot
+     * lands on its own date's row) */
+    if (rc == SQLITE_DONE && e->kind != RO_KIND_TRAINING &&
+        hub_state_snapshot_date(&agg, (ro_kind_t)e->kind) == e->date) {
+        st = self->q[Q_SNAPSHOT];
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int(st, 2, e->kind);
+        sqlite3_bind_int64(st, 3, e->date);
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            total = (uint32_t)sqlite3_column_int64(st, 0);
+            part = (uint32_t)sqlite3_column_int64(st, 1);
+            rc = SQLITE_DONE;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (rc != SQLITE_DONE)
+        return store_fail(self, rc, "cannot read a unit's day", err, errlen);
+    ro_report_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = (ro_kind_t)e->kind, r.date = e->date, r.total = total, r.part = part;
+    hub_state_apply(&agg, &r);
+    int out = s_days_insert(self, uid, day, &agg, err, errlen);
+    if (out)
+        return out;
+    st = self->q[Q_DAY_SHIFT];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, day);
+    sqlite3_bind_int(st, 3, e->kind);
+    sqlite3_bind_int64(st, 4, e->date);
+    sqlite3_bind_int64(st, 5, total);
+    sqlite3_bind_int64(st, 6, part);
+    return s_step_done(self, st, "cannot write a unit's days", err, errlen);
+}
+
+/* Unit index's unit_days rows after the reports the transaction counted
+ * for it (s: its aggregates now). When they all land on one day and it has
+ * no row after that day, s is its state as of that day: one row written
+ * (the usual case: a unit reports in date order); else each report is
+ * applied to the rows (s_days_apply: the rows from its day on, no report
+ * read), or, after a correction, the rows are re-derived from the earliest
+ * day. *last: the unit's latest day now, if it may have grown. Returns 0
+ * or a code. */
+static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, uint32_t *last,
+                      uint32_t *stale, char *err, size_t errlen)
+{
+    uint32_t from = self->day_from ? self->day_from[index] : 0;
+    *last = *stale = 0;
+    if (from == 0)
+        return 0;
+    self->day_from[index] = 0; /* done here, not again at commit */
+    if (self->day_to[index] == from) {
+        sqlite3_stmt *st = self->q[Q_DAY_PUT];
+        sqlite3_bind_int64(st, 1, self->uids[index]);
+        sqlite3_bind_int64(st, 2, from);
+        s_bind_aggregates(st, 3, s);
+        int rc = s_step_done(self, st, "cannot write a unit's day", err, errlen);
+        if (rc || sqlite3_changes(self->db) > 0) {
+            *last = from; /* its latest day now: units.last_day */
+            return rc;
+        }
+    }
+    if (self->day_to[index] == DAY_REDO)
+        return store_days_redo(self, self->uids[index], from, err, errlen);
+    uint32_t was_stale = 0, latest = 0;
+    int rc = s_days_state(self, self->uids[index], &was_stale, &latest, err, errlen);
+    if (rc)
+        return rc;
+    *last = self->day_to[index];
+    size_t n = 0; /* each applied report may rewrite the rows after it: a few at most */
+    for (uint32_t at = self->day_head[index]; at && n <= DAY_APPLY_MAX;
+         at = self->day_log[at - 1].next)
+        n++;
+    if (was_stale || n > DAY_APPLY_MAX ||
+        ro_date_days(latest) - ro_date_days(from) > DAY_SHIFT_MAX) {
+        *stale = from; /* for hub_store_days_refresh, or an as-of question's fold */
+        return 0;
+    }
+    for (uint32_t at = self->day_head[index]; rc == 0 && at; at = self->day_log[at - 1].next)
+        rc = s_days_apply(self, self->uids[index], &self->day_log[at - 1], err, errlen);
+    self->day_head[index] = self->day_tail[index] = 0;
+    return rc;
+}
+
+int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, size_t errlen)
+{
+    uint32_t stale = 0, latest = 0;
+    int rc = self->q[Q_DAY_STATE] ? s_days_state(self, uid, &stale, &latest, err, errlen) : 0;
+    if (rc)
+        return rc;
+    if (stale && stale < from) /* the rows before from are stale too: from there */
+        from = stale;
+    hub_unit_state_t agg;
+    memset(&agg, 0, sizeof agg);
+    sqlite3_stmt *st = self->q[Q_DAY_BASE];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        store_row_aggregates(st, 0, &agg);
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE
+                  ? 0
+                  : store_fail(self, rc, "cannot read a unit's day", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out)
+        return out;
+    st = self->q[Q_DAY_CLEAR];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    if ((out = s_step_done(self, st, "cannot clear a unit's days", err, errlen)))
+        return out;
+    st = self->q[Q_DAY_REPORTS];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    uint32_t day = 0;
+    while (out == 0) {
+        rc = sqlite3_step(st);
+        uint32_t next = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 4) : 0;
+        if (day != 0 && next != day) /* the day's last report is folded: its row */
+            out = s_days_insert(self, uid, day, &agg, err, errlen);
+        if (rc != SQLITE_ROW)
+            break;
+        ro_report_t r;
+        memset(&r, 0, sizeof r);
+        r.kind = (ro_kind_t)sqlite3_column_int(st, 0);
+        r.date = (uint32_t)sqlite3_column_int64(st, 1);
+        r.total = (uint32_t)sqlite3_column_int64(st, 2);
+        r.part = (uint32_t)sqlite3_column_int64(st, 3);
+        hub_state_apply(&agg, &r);
+        day = next;
+    }
+    if (out == 0 && rc != SQLITE_DONE)
+        out = store_fail(self, rc, "cannot read a unit's reports", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (out)
+        return out;
+    st = self->q[Q_DAY_LAST];
+    sqlite3_bind_int64(st, 1, uid);
+    return s_step_done(self, st, "cannot write a unit's last day", err, errlen);
+}
+
 int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *s, char *err,
                         size_t errlen)
 {
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
+    uint32_t last, stale;
+    int rc = s_days_put(self, index, s, &last, &stale, err, errlen);
+    if (rc)
+        return rc;
     sqlite3_stmt *st = self->q[Q_UNIT_UPDATE];
     sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int64(st, 2, last);
+    sqlite3_bind_int64(st, 17, stale);
+    if (stale)
+        self->stale_none = 0;
     sqlite3_bind_int64(st, 3, s->last_heard);
     s_bind_aggregates(st, 4, s);
-    int rc = s_step_done(self, st, "cannot update a unit", err, errlen);
+    rc = s_step_done(self, st, "cannot update a unit", err, errlen);
     int64_t iid = rc ? rc : hub_store_incarnation(self, index, NULL, 0, err, errlen);
     if (iid < 0)
         return (int)iid;

@@ -20,7 +20,7 @@
 #define HUB_STORE_ETARGET -4 /* a correction's target is not one it may correct */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 5
+#define HUB_STORE_SCHEMA 6
 
 /* Bytes of the store's identity (meta.store_id, Ack.store_id from version 2). */
 #define HUB_STORE_ID_LEN 16
@@ -44,7 +44,10 @@ typedef struct hub_store hub_store_t;
 /* One field where a unit's stored aggregate and the recount disagree. */
 typedef struct {
     char unit[RO_UNIT_MAX + 1]; /* unit id */
-    char field[24];             /* column name, e.g. "participants" */
+    char field[40];             /* column name, e.g. "participants"; of a unit's
+                                   day: "participants of 20180315", or "day row of
+                                   20180315" for a row missing (stored 0) or one
+                                   too many (recount 0) */
     int64_t stored;             /* value in the units row */
     int64_t recount;            /* value recomputed from the raw reports */
 } hub_store_diff_t;
@@ -304,14 +307,35 @@ hub_store_verifier_t *hub_store_verify_start(const char *path, hub_store_verifie
  * wait for its thread, close its connection. Accepts NULL; nulls the pointer. */
 void hub_store_verify_destroy(hub_store_verifier_t **self_p);
 
+/* Derive every unit's unit_days rows afresh from its counted reports, in
+ * a transaction of its own (the migration to schema 6 does the same; a
+ * store whose reports were written around hub_store, as bench/mkstore's,
+ * needs it). Returns 0 or a code. */
+int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen);
+
+/* Re-derive the unit_days rows of units marked stale (a report dated long
+ * before their latest day), a few units a transaction, for about budget_ms
+ * at most: for the hub's idle moments. Returns the units re-derived (>= 0)
+ * or a negative code. Not in a transaction. */
+long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, size_t errlen);
+
 /* The state of every unit of reg as of date as_of (YYYYMMDD): training sums
  * over sessions dated <= as_of, the latest snapshot dated <= as_of (cases:
- * month <= as_of's month; equal dates: the later seq wins), reports = reports
- * so dated; last_seq (its legacy incarnation's) and last_heard are today's.
- * out has one slot per unit.
- * Scans every report. Returns 0 or a code. */
+ * month <= as_of's month; equal dates: the last received, then the higher
+ * incarnation id, then seq), reports = reports so dated, counted ones only
+ * (RECOUNT_SQL's rules); last_heard is today's, last_seq and seq_shown 0
+ * (the caller has today's). out has one slot per unit. Reads each unit's
+ * units row (when as_of is on or after its last day) or its unit_days row
+ * of the latest day up to as_of: a row per unit, not a scan of the
+ * reports. Returns 0 or a code. */
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
                            hub_unit_state_t *out, char *err, size_t errlen);
+
+/* The same as hub_store_states_as_of, recounted from the reports
+ * themselves (RECOUNT_SQL: a scan of every report), for tests and checks
+ * of the unit_days rows. Returns 0 or a code. */
+int hub_store_states_recount(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                             hub_unit_state_t *out, char *err, size_t errlen);
 
 /* One stored report of a unit, as history sees it. */
 typedef struct {

@@ -38,14 +38,33 @@ enum {
     Q_TARGET_FIND,
     Q_TARGET_SET,
     Q_EVENT_INSERT,
+    Q_DAY_PUT,
+    Q_DAY_BASE,
+    Q_DAY_CLEAR,
+    Q_DAY_REPORTS,
+    Q_DAY_INSERT,
+    Q_DAY_LAST,
+    Q_DAY_AT,
+    Q_DAY_STATE,
+    Q_DAY_FOLD,
+    Q_DAY_SHIFT,
+    Q_AS_OF,
     Q_COUNT
 };
 
 /* The legacy incarnation (every protocol-version-1 report's), in SQL. */
 #define LEGACY_INC "x'00000000000000000000000000000000'"
 
-/* The first day a held report counts from, in SQL: ro_report_due. */
+/* The first day a report counts from, in SQL: ro_report_due (a month's
+ * cases from its first day). A held report is due then; a counted one
+ * lands in unit_days on that day. */
 #define HELD_DUE "(CASE WHEN kind = 4 THEN date * 100 + 1 ELSE date END)"
+#define REPORT_DAY HELD_DUE
+
+/* unit_days' aggregate columns, in the units table's order. */
+#define DAY_COLUMNS                                                                                \
+    "reports, participants, hours_tenths, sessions, staff_date, staff_total, staff_proficient,"    \
+    " items_date, items_total, items_no_visit, cases_month, cases_total, cases_no_visit"
 
 /* The raw reports folded the way hub_state_apply folds them, for dates up
  * to ?1 (cases: months up to ?2), next to the stored units row. Training
@@ -108,7 +127,56 @@ struct hub_store {
     char (*ids)[RO_UNIT_MAX + 1];       /* id of registry unit i */
     size_t nunits;                      /* units in uids, liids and ids */
     uint8_t store_id[HUB_STORE_ID_LEN]; /* meta.store_id */
+    /* units whose unit_days rows the open transaction changes: day_from[i]
+     * the earliest day a counted report of it lands on (0: none), day_to[i]
+     * the latest (DAY_REDO: re-derive from day_from whatever the rows say);
+     * day_list the indices with a day_from, day_n of them */
+    uint32_t *day_from, *day_to, *day_list;
+    size_t day_n;
+    /* the counted reports of the open transaction, each unit's chained
+     * from day_head[i] to day_tail[i] (log index + 1; 0: none) */
+    struct store_day_entry *day_log;
+    size_t day_logn, day_logcap;
+    uint32_t *day_head, *day_tail;
+    int stale_none; /* no unit is stale (known since the last refresh found none) */
 };
+
+/* A counted report of the open transaction, as unit_days needs it. */
+struct store_day_entry {
+    uint32_t next; /* the unit's next entry + 1; 0: none */
+    int kind;      /* ro_kind_t */
+    uint32_t date; /* YYYYMMDD; cases YYYYMM */
+    uint32_t total, part;
+};
+
+/* day_to of a unit whose rows are re-derived from day_from at commit. */
+#define DAY_REDO UINT32_MAX
+
+/* A report dated at most this many days before its unit's latest row is
+ * applied to the rows since (rewriting at most about so many); one dated
+ * earlier marks them stale instead (units.day_stale). */
+#define DAY_SHIFT_MAX 31
+
+/* More reports of one unit than this in a batch (an outbox's backlog, in
+ * any date order) mark its rows stale rather than each rewriting the rows
+ * after it. */
+#define DAY_APPLY_MAX 16
+
+/* Compare every unit_days row of db with the fold of its unit's counted
+ * reports up to its day: a row missing, one too many, or a field that
+ * differs is a difference, written after the first ndiff of diffs (up to
+ * cap in all). Returns the differences in all (ndiff and these) and sets
+ * *rc to SQLITE_DONE unless a read failed. */
+long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc);
+
+/* The 13 aggregates (reports .. cases_no_visit) from columns col.. of st. */
+void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s);
+
+/* Re-derive unit uid's unit_days rows from day from on: the row before it,
+ * then its counted reports from that day on, folded with hub_state_apply in
+ * (day, received_at, iid, seq) order, a row at each day. Returns 0 or a
+ * code. In the open write transaction. */
+int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, size_t errlen);
 
 /* Map SQLite's result to ours and put "what: sqlite's message" in err. */
 int store_fail(hub_store_t *self, int rc, const char *what, char *err, size_t errlen);

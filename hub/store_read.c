@@ -8,6 +8,70 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Unit uid's counted reports up to day as_of folded into *s (as
+ * store_days_redo folds them): for a unit whose rows are stale. Returns
+ * SQLITE_DONE or SQLite's error. */
+static int s_fold_unit(hub_store_t *self, int64_t uid, uint32_t as_of, hub_unit_state_t *s)
+{
+    sqlite3_stmt *st = self->q[Q_DAY_FOLD];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, as_of);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ro_report_t r;
+        memset(&r, 0, sizeof r);
+        r.kind = (ro_kind_t)sqlite3_column_int(st, 0);
+        r.date = (uint32_t)sqlite3_column_int64(st, 1);
+        r.total = (uint32_t)sqlite3_column_int64(st, 2);
+        r.part = (uint32_t)sqlite3_column_int64(st, 3);
+        hub_state_apply(s, &r);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                           hub_unit_state_t *out, char *err, size_t errlen)
+{
+    size_t n = ro_registry_count(reg);
+    memset(out, 0, n * sizeof *out);
+    sqlite3_stmt *st = self->q[Q_AS_OF];
+    sqlite3_bind_int64(st, 1, as_of);
+    int rc;
+    size_t next = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (!id)
+            continue;
+        /* rows come in uid order, which is mostly the registry's: try the
+         * unit after the last one matched before hashing */
+        long i = next < n && strcmp(ro_registry_at(reg, next)->id, id) == 0
+                     ? (long)next
+                     : ro_registry_find(reg, id);
+        if (i < 0)
+            continue; /* a unit no longer in the registry */
+        next = (size_t)i + 1;
+        if (sqlite3_column_int(st, 17)) { /* its rows are stale from as_of or before */
+            int rc2 = s_fold_unit(self, sqlite3_column_int64(st, 16), as_of, &out[i]);
+            if (rc2 != SQLITE_DONE) {
+                rc = rc2;
+                break;
+            }
+        } else {
+            store_row_aggregates(st, 3, &out[i]); /* NULL (no day yet): 0 */
+        }
+        out[i].last_seq = out[i].seq_shown = (uint64_t)sqlite3_column_int64(st, 1);
+        out[i].last_heard = sqlite3_column_int64(st, 2);
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE)
+        ret = store_fail(self, rc, "cannot compute the state as of a date", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
 /* Fill a state from the recomputed columns of a recount row. */
 static void s_recount_to_state(sqlite3_stmt *st, hub_unit_state_t *s)
 {
@@ -26,8 +90,8 @@ static void s_recount_to_state(sqlite3_stmt *st, hub_unit_state_t *s)
     s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, 29);
 }
 
-int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
-                           hub_unit_state_t *out, char *err, size_t errlen)
+int hub_store_states_recount(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                             hub_unit_state_t *out, char *err, size_t errlen)
 {
     size_t n = ro_registry_count(reg);
     memset(out, 0, n * sizeof *out);

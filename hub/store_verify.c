@@ -1,5 +1,6 @@
-/* hub_store's recount and fast check: the stored units rows against the
- * reports they were folded from (see RECOUNT_SQL in store_db.h), on the
+/* hub_store's recount and fast check: the stored units rows and unit_days
+ * rows against the reports they were folded from (see RECOUNT_SQL in
+ * store_db.h), on the
  * caller's connection, in a thread with a connection of its own (the
  * verifier), or in two halves at once (the fast check). */
 #include "store_db.h"
@@ -69,6 +70,173 @@ static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap
     return ndiff;
 }
 
+/* The days check: each unit's counted reports folded in the order
+ * store_days_redo folds them (a row expected at each day), beside the
+ * unit_days rows in key order. */
+#define DAYS_EXPECTED_SQL                                                                          \
+    "SELECT r.uid, u.id, r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day, u.day_stale"      \
+    " FROM reports r JOIN units u ON u.uid = r.uid WHERE r.state = 0"                              \
+    " ORDER BY r.uid, day, r.received_at, r.iid, r.seq"
+#define DAYS_STORED_SQL                                                                            \
+    "SELECT d.uid, u.id, d.date, d.reports, d.participants, d.hours_tenths, d.sessions,"           \
+    " d.staff_date, d.staff_total, d.staff_proficient, d.items_date, d.items_total,"               \
+    " d.items_no_visit, d.cases_month, d.cases_total, d.cases_no_visit"                            \
+    " FROM unit_days d LEFT JOIN units u ON u.uid = d.uid"                                         \
+    " WHERE IFNULL(u.day_stale, 0) = 0 OR d.date < u.day_stale ORDER BY d.uid, d.date"
+
+static const char *s_agg_names[] = {
+    "reports",     "participants",     "hours_tenths",   "sessions",    "staff_date",
+    "staff_total", "staff_proficient", "items_date",     "items_total", "items_no_visit",
+    "cases_month", "cases_total",      "cases_no_visit",
+};
+
+/* The 13 aggregates of s in unit_days' column order. */
+static void s_agg_values(const hub_unit_state_t *s, int64_t v[13])
+{
+    const int64_t w[13] = {(int64_t)s->reports,
+                           (int64_t)s->participants,
+                           (int64_t)s->hours_tenths,
+                           (int64_t)s->sessions,
+                           s->staff_date,
+                           s->staff_total,
+                           s->staff_proficient,
+                           s->items_date,
+                           s->items_total,
+                           s->items_no_visit,
+                           s->cases_month,
+                           s->cases_total,
+                           s->cases_no_visit};
+    memcpy(v, w, sizeof w);
+}
+
+/* A difference of unit id's day: field of the row of that day (or the row
+ * itself, field NULL: missing, stored 0, or one too many, recount 0). */
+static void s_day_diff(hub_store_diff_t *diffs, size_t cap, long *ndiff, const char *id,
+                       uint32_t day, const char *field, int64_t stored, int64_t recount)
+{
+    if (diffs && (size_t)*ndiff < cap) {
+        hub_store_diff_t *d = &diffs[*ndiff];
+        snprintf(d->unit, sizeof d->unit, "%s", id ? id : "?");
+        snprintf(d->field, sizeof d->field, "%s of %u", field ? field : "day row", day);
+        d->stored = stored;
+        d->recount = recount;
+    }
+    (*ndiff)++;
+}
+
+/* The stored rows of uid before day (all of them: UINT32_MAX) are not
+ * expected: each is one too many. Leaves *rc at the first row not passed. */
+static void s_days_extra(sqlite3_stmt *rows, int *rc, int64_t uid, uint32_t day,
+                         hub_store_diff_t *diffs, size_t cap, long *ndiff)
+{
+    while (*rc == SQLITE_ROW) {
+        int64_t u = sqlite3_column_int64(rows, 0);
+        uint32_t d = (uint32_t)sqlite3_column_int64(rows, 2);
+        if (u > uid || (u == uid && d >= day))
+            return;
+        s_day_diff(diffs, cap, ndiff, (const char *)sqlite3_column_text(rows, 1), d, NULL,
+                   sqlite3_column_int64(rows, 3), 0);
+        *rc = sqlite3_step(rows);
+    }
+}
+
+/* Compare the fold of uid (id) as of day, agg, with the stored row of that
+ * day, if *rc is on it (else it is missing). */
+static void s_days_compare(sqlite3_stmt *rows, int *rc, int64_t uid, const char *id, uint32_t day,
+                           const hub_unit_state_t *agg, hub_store_diff_t *diffs, size_t cap,
+                           long *ndiff)
+{
+    int64_t want[13];
+    s_agg_values(agg, want);
+    s_days_extra(rows, rc, uid, day, diffs, cap, ndiff);
+    if (*rc != SQLITE_ROW || sqlite3_column_int64(rows, 0) != uid ||
+        (uint32_t)sqlite3_column_int64(rows, 2) != day) {
+        s_day_diff(diffs, cap, ndiff, id, day, NULL, 0, want[0]);
+        return;
+    }
+    for (int f = 0; f < 13; f++) {
+        int64_t got = sqlite3_column_int64(rows, 3 + f);
+        if (got != want[f])
+            s_day_diff(diffs, cap, ndiff, id, day, s_agg_names[f], got, want[f]);
+    }
+    *rc = sqlite3_step(rows);
+}
+
+/* Each unit's last_day against its latest unit_days row (an as-of
+ * question on or after last_day reads the units row). */
+static long s_last_day_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
+{
+    sqlite3_stmt *st = NULL;
+    *rc = sqlite3_prepare_v2(
+        db,
+        "SELECT id, last_day, m FROM (SELECT u.id, u.last_day,"
+        " IFNULL((SELECT max(date) FROM unit_days d WHERE d.uid = u.uid), 0)"
+        " AS m FROM units u WHERE day_stale = 0) WHERE last_day <> m ORDER BY id",
+        -1, &st, NULL);
+    while (*rc == SQLITE_OK && (*rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (diffs && (size_t)ndiff < cap) {
+            hub_store_diff_t *d = &diffs[ndiff];
+            const unsigned char *id = sqlite3_column_text(st, 0);
+            snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
+            snprintf(d->field, sizeof d->field, "last_day");
+            d->stored = sqlite3_column_int64(st, 1);
+            d->recount = sqlite3_column_int64(st, 2);
+        }
+        ndiff++;
+        *rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return ndiff;
+}
+
+long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
+{
+    sqlite3_stmt *reps = NULL, *rows = NULL;
+    *rc = sqlite3_prepare_v2(db, DAYS_EXPECTED_SQL, -1, &reps, NULL);
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_prepare_v2(db, DAYS_STORED_SQL, -1, &rows, NULL);
+    int rrc = *rc == SQLITE_OK ? sqlite3_step(rows) : *rc;
+    int64_t uid = 0;
+    uint32_t day = 0, stale = 0;
+    char id[RO_UNIT_MAX * 4 + 1] = "";
+    hub_unit_state_t agg;
+    memset(&agg, 0, sizeof agg);
+    while (*rc == SQLITE_OK || *rc == SQLITE_ROW) {
+        *rc = sqlite3_step(reps);
+        int64_t u = *rc == SQLITE_ROW ? sqlite3_column_int64(reps, 0) : INT64_MAX;
+        uint32_t d = *rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(reps, 6) : 0;
+        /* the day's last report is folded: its row, unless it waits to be
+         * re-derived (the stale rows are not read: the check goes on) */
+        if (day != 0 && (u != uid || d != day) && (stale == 0 || day < stale))
+            s_days_compare(rows, &rrc, uid, id, day, &agg, diffs, cap, &ndiff);
+        if (*rc != SQLITE_ROW)
+            break;
+        if (u != uid) {
+            memset(&agg, 0, sizeof agg);
+            stale = (uint32_t)sqlite3_column_int64(reps, 7);
+            const unsigned char *t = sqlite3_column_text(reps, 1);
+            snprintf(id, sizeof id, "%s", t ? (const char *)t : "?");
+        }
+        ro_report_t r;
+        memset(&r, 0, sizeof r);
+        r.kind = (ro_kind_t)sqlite3_column_int(reps, 2);
+        r.date = (uint32_t)sqlite3_column_int64(reps, 3);
+        r.total = (uint32_t)sqlite3_column_int64(reps, 4);
+        r.part = (uint32_t)sqlite3_column_int64(reps, 5);
+        hub_state_apply(&agg, &r);
+        uid = u, day = d;
+    }
+    if (*rc == SQLITE_DONE)
+        s_days_extra(rows, &rrc, INT64_MAX, UINT32_MAX, diffs, cap, &ndiff);
+    if (*rc == SQLITE_DONE && rrc != SQLITE_DONE)
+        *rc = rrc;
+    sqlite3_finalize(reps);
+    sqlite3_finalize(rows);
+    if (*rc == SQLITE_DONE)
+        ndiff = s_last_day_check(db, diffs, cap, ndiff, rc);
+    return ndiff;
+}
+
 long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
                        uint64_t *reports, char *err, size_t errlen)
 {
@@ -78,6 +246,8 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
     uint64_t nunits = 0, nreports = 0;
     int rc;
     long out = s_recount_scan(st, diffs, cap, &nunits, &nreports, &rc);
+    if (rc == SQLITE_DONE)
+        out = store_days_check(self->db, diffs, cap, out, &rc);
     if (rc != SQLITE_DONE) {
         out = store_fail(self, rc, "cannot recount", err, errlen);
         if (store_is_damage(rc) && err && errlen)
@@ -280,6 +450,10 @@ static void *s_verifier_main(void *arg)
     int rc;
     r->differences =
         s_recount_scan(self->st, r->diffs, HUB_STORE_VERIFY_SHOWN, &r->units, &r->reports, &rc);
+    sqlite3_reset(self->st); /* its read ends: the days are read in a snapshot of their own */
+    if (rc == SQLITE_DONE)
+        r->differences =
+            store_days_check(self->db, r->diffs, HUB_STORE_VERIFY_SHOWN, r->differences, &rc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     if (rc != SQLITE_DONE) {

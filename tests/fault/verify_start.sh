@@ -39,6 +39,10 @@ sqlite3 -batch "$T/hub/hub.db" "PRAGMA synchronous = OFF; BEGIN;
     staff_proficient = (SELECT part FROM reports r WHERE r.uid = units.uid AND kind = 2 ORDER BY date DESC, seq DESC LIMIT 1)
     WHERE id <> '$u';
   COMMIT;" || fail "cannot build the store"
+# the reports went in around the hub: back to schema 5, so that the hub derives
+# their daily states (unit_days) from them at start, in the migration to 6
+sqlite3 -batch "$T/hub/hub.db" "DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;
+  ALTER TABLE units DROP COLUMN day_stale; PRAGMA user_version = 5;" || fail "cannot go back to schema 5"
 rows=$(db "select count(*) from reports")
 say "store of $rows reports ($(( $(stat -c %s "$T/hub/hub.db") / 1048576 )) MiB) built in $(elapsed "$t0") s"
 

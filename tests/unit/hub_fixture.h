@@ -9,6 +9,7 @@
 #include "ro_targets.h"
 #include "store.h"
 #include "test_util.h"
+#include "as_of_check.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "as_of_check.h"
 #include "ingest.h"
 #include "ro_codec.h"
 #include "ro_log.h"
@@ -448,6 +449,13 @@ static void s_check(world_t *w, uint64_t seed)
         fail_msg("seed %llu: recount: %ld differences, %llu rows (expected %llu) %s",
                  (unsigned long long)seed, diffs, (unsigned long long)reports,
                  (unsigned long long)w->expect_counted, err);
+    /* its unit_days rows answer every as-of question as the scan does: before
+     * any report, amid them (the first of a month, when a month's cases
+     * count from) and after them all; on every 8th seed, as each scan
+     * costs as much as the run itself */
+    static const uint32_t dates[] = {20161231, 20170301, 20170915, 20180101, 20180630, 20991231};
+    if (seed % 8 == 0)
+        hf_assert_as_of_recount(w->store, w->reg, dates, sizeof dates / sizeof dates[0]);
     /* and a reload from the store (a hub restart) gives the same states */
     hub_unit_state_t again[NUNITS];
     assert_int_equal(hub_store_load_states(w->store, w->reg, again, err, sizeof err), 0);

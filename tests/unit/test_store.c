@@ -557,7 +557,12 @@ static void s_downgrade(const char *path, int version)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
-    int rc = sqlite3_exec(db, "DROP TABLE events;", NULL, NULL, &msg);
+    int rc = sqlite3_exec(db,
+                          "DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;"
+                          " ALTER TABLE units DROP COLUMN day_stale;",
+                          NULL, NULL, &msg);
+    if (rc == SQLITE_OK && version < 5)
+        rc = sqlite3_exec(db, "DROP TABLE events;", NULL, NULL, &msg);
     if (rc == SQLITE_OK && version < 4)
         rc = sqlite3_exec(
             db,
@@ -763,7 +768,7 @@ static void test_migrate_4_to_5_events(void **state)
     st = hf_open(path, 0);
     assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
     hf_assert_states_equal(again, states, NUNITS);
-    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), 5);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), HUB_STORE_SCHEMA);
     /* amend seq 1 (200 typed for 20) with seq 2 */
     ro_report_t fix = hf_report("460100-001", 2, RO_KIND_TRAINING, 20180401, 20, 10);
     fix.action = RO_ACTION_AMEND, fix.target_seq = 1;
@@ -794,6 +799,42 @@ static void test_migrate_4_to_5_events(void **state)
                                      " AND by_seq = 2 AND reason = '200 typed for 20'"),
                      1);
     assert_int_equal(s_sql_int(path, "SELECT state FROM reports WHERE seq = 1"), HUB_STORE_AMENDED);
+    ro_registry_destroy(&reg);
+}
+
+/* Schema 6: a store of schema 5 gets its unit_days rows from its counted
+ * reports (held and corrected ones counted nowhere), in the migration, and
+ * its as-of answers are the scan's. */
+static void test_migrate_5_to_6_days(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema5.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0}, again[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    ro_report_t held = hf_report("460100-001", 1, RO_KIND_TRAINING, 20190105, 9, 10);
+    assert_int_equal(hub_store_hold_report(st, 1, hf_iid(st, 1), &held, 1, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    int64_t days = s_sql_int(path, "SELECT count(*) FROM unit_days");
+    hub_store_destroy(&st);
+    s_downgrade(path, 5);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'unit_days'"),
+                     0);
+
+    st = hf_open(path, 0);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), HUB_STORE_SCHEMA);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM unit_days"), days);
+    assert_true(days > 0);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM unit_days WHERE date = 20190105"), 0);
+    assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
+    hf_assert_states_equal(again, states, NUNITS);
+    static const uint32_t dates[] = {20171231, 20180110, 20180215, 20180331, 20991231};
+    hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
+    hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
 
@@ -1109,6 +1150,8 @@ static void test_held_counted_nowhere_until_released(void **state)
     assert_int_equal(count, 3);
     assert_int_equal(earliest, 20190110);
     assert_int_equal(hub_store_states_as_of(st, reg, 20991231, at, NULL, 0), 0);
+    for (size_t i = 0; i < NUNITS; i++) /* the seq is today's, hub_status's to add */
+        at[i].last_seq = at[i].seq_shown = states[i].last_seq;
     hf_assert_states_equal(at, states, NUNITS);
     hub_store_point_t *pts;
     size_t n;
@@ -1193,6 +1236,65 @@ static void test_recount_detects_tampering(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* The recount checks the unit_days rows too: a field changed, a row
+ * deleted and a row added are each a difference, named by day. */
+static void test_recount_detects_damaged_days(void **state)
+{
+    (void)state;
+    const char *path = hf_path("tamper-days.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    char e0[256] = "";
+    long n0 = hub_store_recount(st, NULL, 0, NULL, NULL, e0, sizeof e0);
+    if (n0 != 0)
+        fail_msg("%ld %s", n0, e0);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "UPDATE unit_days SET participants = participants + 1 WHERE date = 20180210"
+                     " AND uid = (SELECT uid FROM units WHERE id = '460000-001');"
+                     "DELETE FROM unit_days WHERE date = 20180305"
+                     " AND uid = (SELECT uid FROM units WHERE id = '460000-001');"
+                     "INSERT INTO unit_days SELECT uid, 20180401, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0,"
+                     " 0, 0, 0 FROM units WHERE id = '469002-003';"
+                     "UPDATE units SET last_day = 20170101 WHERE id = '460100-001';",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    hub_store_diff_t diffs[8];
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0), 5);
+    assert_string_equal(diffs[0].unit, "460000-001");
+    assert_string_equal(diffs[0].field, "participants of 20180210");
+    assert_int_equal(diffs[0].stored, 71);
+    assert_int_equal(diffs[0].recount, 70);
+    assert_string_equal(diffs[1].field, "day row of 20180305");
+    assert_int_equal(diffs[1].stored, 0);
+    assert_int_equal(diffs[1].recount, 9);
+    assert_string_equal(diffs[2].unit, "469002-003");
+    assert_string_equal(diffs[2].field, "day row of 20180401");
+    assert_int_equal(diffs[2].stored, 99);
+    assert_int_equal(diffs[2].recount, 0);
+    /* and the unit whose last day is no longer its latest row's */
+    assert_string_equal(diffs[3].unit, "460100-001");
+    assert_string_equal(diffs[3].field, "last_day");
+    assert_int_equal(diffs[3].stored, 20170101);
+    assert_int_equal(diffs[3].recount, 0);
+    assert_string_equal(diffs[4].unit, "469002-003");
+    assert_int_equal(diffs[4].stored, 20180111);
+    assert_int_equal(diffs[4].recount, 20180401);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 static void test_states_as_of(void **state)
 {
     (void)state;
@@ -1212,7 +1314,7 @@ static void test_states_as_of(void **state)
     assert_int_equal(at[0].cases_month, 201801);
     assert_int_equal(at[0].cases_no_visit, 100);
     assert_int_equal(at[0].reports, 5);
-    assert_int_equal(at[0].last_seq, 10);
+    assert_int_equal(at[0].last_seq, 0); /* the caller has today's (hub_status) */
     assert_int_equal(at[2].participants, 7);
 
     assert_int_equal(hub_store_states_as_of(st, reg, 20180331, at, NULL, 0), 0);
@@ -1221,12 +1323,212 @@ static void test_states_as_of(void **state)
     assert_int_equal(at[0].cases_month, 201803);
     /* as of the far future, the state is today's */
     assert_int_equal(hub_store_states_as_of(st, reg, 20991231, at, NULL, 0), 0);
+    for (size_t i = 0; i < NUNITS; i++) /* the seq is today's, hub_status's to add */
+        at[i].last_seq = at[i].seq_shown = states[i].last_seq;
     hf_assert_states_equal(at, states, sizeof states / sizeof states[0]);
 
     assert_int_equal(hub_store_states_as_of(st, reg, 20171231, at, NULL, 0), 0);
     assert_int_equal(at[0].reports, 0);
     assert_int_equal(at[0].participants, 0);
     assert_int_equal(at[0].staff_date, 0);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* ---- unit_days against the scan ------------------------------------------ */
+
+/* A report the random store may correct later. */
+typedef struct {
+    size_t unit;
+    int inc;
+    uint64_t seq;
+    ro_kind_t kind;
+} s_dw_stored_t;
+
+/* A random store: two incarnations a unit, their next seqs, the reports
+ * stored (which later ones may correct), the live states. */
+typedef struct {
+    hub_store_t *st;
+    const ro_registry_t *reg;
+    hub_unit_state_t states[NUNITS];
+    int64_t iids[NUNITS][2];
+    uint64_t next[NUNITS][2];
+    s_dw_stored_t stored[1024];
+    size_t nstored;
+    uint64_t rng;
+    int64_t now;
+} s_dw_t;
+
+static uint32_t s_dw_below(s_dw_t *w, uint32_t n)
+{
+    w->rng = w->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)((w->rng >> 33) % n);
+}
+
+/* A report of unit i, incarnation inc, of kind, at one of few dates (so that
+ * snapshots of one date from both incarnations in one second are common),
+ * cases by month; 1 in 8 dated in 2019, after NOW (to be held). */
+static ro_report_t s_dw_report(s_dw_t *w, size_t i, int inc, ro_kind_t kind)
+{
+    static const uint32_t days[] = {20170101, 20170131, 20170201, 20170615, 20171231,
+                                    20180101, 20180301, 20180302, 20190105, 20190301};
+    uint32_t d = days[s_dw_below(w, sizeof days / sizeof days[0])];
+    ro_report_t r =
+        hf_report(ro_registry_at(w->reg, i)->id, ++w->next[i][inc], kind,
+                  kind == RO_KIND_CASES ? d / 100 : d, 1 + s_dw_below(w, 90), s_dw_below(w, 10));
+    return r;
+}
+
+/* One report of a random unit: a new one (held when dated after NOW), or an
+ * amend or cancel of one stored before; its unit refolded. */
+static void s_dw_one(s_dw_t *w)
+{
+    size_t i = s_dw_below(w, NUNITS);
+    int inc = (int)s_dw_below(w, 2);
+    ro_kind_t kind = (ro_kind_t)(RO_KIND_TRAINING + s_dw_below(w, 4));
+    char err[256] = "";
+    int correct = w->nstored > 0 && s_dw_below(w, 5) == 0;
+    size_t t = correct ? s_dw_below(w, (uint32_t)w->nstored) : 0;
+    if (correct) {
+        i = w->stored[t].unit;
+        kind = w->stored[t].kind;
+    }
+    ro_report_t r = s_dw_report(w, i, inc, kind);
+    int64_t iid = w->iids[i][inc];
+    int rc = 0;
+    if (correct) {
+        r.action = s_dw_below(w, 3) ? RO_ACTION_AMEND : RO_ACTION_CANCEL;
+        r.target_seq = w->stored[t].seq;
+        strcpy(r.reason, "typed wrong");
+        hub_store_target_t was;
+        rc = hub_store_correct(w->st, i, iid, &r, w->iids[i][w->stored[t].inc], "x", w->now, &was,
+                               err, sizeof err);
+        if (rc == HUB_STORE_ETARGET) { /* corrected already: the seq is used up all the same */
+            rc = hub_store_put_refusal(w->st, r.unit, iid, r.seq, RO_REASON_TARGET, err, 0, w->now,
+                                       err, sizeof err);
+        } else if (rc == 0 && r.action == RO_ACTION_CANCEL) {
+            rc = hub_store_put_cancel(w->st, i, iid, &r, &was, r.seq, w->now, err, sizeof err);
+        } else if (rc == 0) {
+            rc = ro_report_ahead(&r, NOW)
+                     ? hub_store_hold_report(w->st, i, iid, &r, r.seq, w->now, err, sizeof err)
+                     : hub_store_put_report(w->st, i, iid, &r, r.seq, w->now, err, sizeof err);
+        }
+    } else {
+        rc = ro_report_ahead(&r, NOW)
+                 ? hub_store_hold_report(w->st, i, iid, &r, r.seq, w->now, err, sizeof err)
+                 : hub_store_put_report(w->st, i, iid, &r, r.seq, w->now, err, sizeof err);
+    }
+    if (rc == 0 && r.action != RO_ACTION_CANCEL && w->nstored < 1024)
+        w->stored[w->nstored++] = (s_dw_stored_t){i, inc, r.seq, kind};
+    if (rc == 0)
+        rc = hub_store_refold(w->st, i, &w->states[i], err, sizeof err);
+    if (rc)
+        fail_msg("seq %llu of unit %zu: %d %s", (unsigned long long)r.seq, i, rc, err);
+}
+
+/* The unit_days rows answer as the scan of every report does, on random
+ * stores: reports out of date order, several dates in a batch, snapshots of
+ * one date from two incarnations received in the same second, cases by
+ * month, held reports (counted nowhere until released), amends and cancels
+ * (the corrected report counted nowhere, the amend in its place). */
+static void test_days_equal_the_scan(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    static const uint32_t dates[] = {20161231, 20170101, 20170130, 20170131, 20170201,
+                                     20170614, 20170615, 20171231, 20180101, 20180228,
+                                     20180301, 20180302, 20181231, 20190105, 20991231};
+    const char *path = hf_path("days.db");
+    int64_t stale = 0; /* units found stale before a refresh, in all */
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        s_dw_t *w = calloc(1, sizeof *w);
+        assert_non_null(w);
+        w->reg = reg;
+        w->rng = seed;
+        hf_remove_db(path);
+        w->st = hf_open(path, 0);
+        assert_int_equal(hub_store_load_states(w->st, reg, w->states, NULL, 0), 0);
+        assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
+        for (size_t i = 0; i < NUNITS; i++) {
+            uint8_t inc[RO_INCARNATION_LEN];
+            memset(inc, 0xa0 + (int)i, sizeof inc);
+            w->iids[i][0] = hf_iid(w->st, i);
+            w->iids[i][1] = hub_store_incarnation(w->st, i, inc, NOW, NULL, 0);
+        }
+        assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
+        for (int batch = 0; batch < 24; batch++) {
+            w->now = NOW - 86400 + batch / 3; /* three batches a second */
+            assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
+            if (batch == 12 || batch == 23) { /* the hub's date reaches the held ones */
+                uint32_t changed[NUNITS];
+                size_t n;
+                assert_true(hub_store_release(w->st, batch == 12 ? 20190201 : 20190331, w->states,
+                                              changed, &n, NULL, 0) >= 0);
+            }
+            for (uint32_t k = 1 + s_dw_below(w, 8); k > 0; k--)
+                s_dw_one(w);
+            for (size_t i = 0; i < NUNITS; i++) {
+                w->states[i].last_seq = w->next[i][0];
+                assert_int_equal(
+                    hub_store_put_incarnation(w->st, w->iids[i][1], w->next[i][1], NOW, NULL, 0),
+                    0);
+            }
+            s_put_states(w->st, w->states);
+            assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
+            if (batch % 6 == 5)
+                hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
+            if (batch % 8 == 7) { /* an idle moment: the stale rows re-derived */
+                stale += s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0");
+                assert_true(hub_store_days_refresh(w->st, 10000, NULL, 0) >= 0);
+                assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0"),
+                                 0);
+                assert_int_equal(hub_store_recount(w->st, NULL, 0, NULL, NULL, NULL, 0), 0);
+                hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
+            }
+        }
+        assert_int_equal(hub_store_recount(w->st, NULL, 0, NULL, NULL, NULL, 0), 0);
+        hub_store_destroy(&w->st);
+        free(w);
+    }
+    assert_true(stale > 0); /* the stale rows' path was taken, and refreshed */
+    ro_registry_destroy(&reg);
+}
+
+/* Two snapshots of one date, received in the same second from two
+ * incarnations: the higher incarnation id counts, whichever came last, also
+ * when the later one is applied to a unit's rows (a batch of two days). */
+static void test_days_tie_in_a_second(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(":memory:", 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    uint8_t inc[RO_INCARNATION_LEN];
+    memset(inc, 0xb1, sizeof inc);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    int64_t legacy = hf_iid(st, 0), other = hub_store_incarnation(st, 0, inc, NOW, NULL, 0);
+    assert_true(other > legacy);
+    ro_report_t a = hf_report("460000-001", 1, RO_KIND_STAFF, 20180301, 50, 5);
+    assert_int_equal(hub_store_put_report(st, 0, other, &a, 1, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_refold(st, 0, &states[0], NULL, 0), 0);
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    /* the same second: the legacy one's 20180301 ties and loses; 20180305 is later */
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    ro_report_t b = hf_report("460000-001", 1, RO_KIND_STAFF, 20180301, 70, 7);
+    ro_report_t c = hf_report("460000-001", 2, RO_KIND_TRAINING, 20180305, 9, 10);
+    assert_int_equal(hub_store_put_report(st, 0, legacy, &c, 2, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_report(st, 0, legacy, &b, 3, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_refold(st, 0, &states[0], NULL, 0), 0);
+    assert_int_equal(states[0].staff_total, 50);
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    static const uint32_t dates[] = {20180301, 20180304, 20180305};
+    hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
+    hub_unit_state_t at[NUNITS];
+    assert_int_equal(hub_store_states_as_of(st, reg, 20180301, at, NULL, 0), 0);
+    assert_int_equal(at[0].staff_total, 50);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
@@ -1301,13 +1603,17 @@ int main(void)
         cmocka_unit_test(test_migrate_2_to_3_adds_state),
         cmocka_unit_test(test_migrate_3_to_4_incarnations),
         cmocka_unit_test(test_migrate_4_to_5_events),
+        cmocka_unit_test(test_migrate_5_to_6_days),
         cmocka_unit_test(test_migrate_3_to_4_fails_untouched),
         cmocka_unit_test(test_migrate_3_to_4_in_ranges),
         cmocka_unit_test(test_migrate_3_to_4_ingest_goes_on),
         cmocka_unit_test(test_incarnations_are_sequences_of_their_own),
         cmocka_unit_test(test_held_counted_nowhere_until_released),
         cmocka_unit_test(test_recount_detects_tampering),
+        cmocka_unit_test(test_recount_detects_damaged_days),
         cmocka_unit_test(test_states_as_of),
+        cmocka_unit_test(test_days_equal_the_scan),
+        cmocka_unit_test(test_days_tie_in_a_second),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
