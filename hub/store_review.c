@@ -40,6 +40,20 @@ static int s_unit(const hub_store_t *self, size_t index, char *err, size_t errle
     return HUB_STORE_EFAIL;
 }
 
+/* The unit's daily rows (unit_days) are stale from the day of its report
+ * (iid, seq), whose state a flag or a decision just changed: re-derived
+ * when ingest is idle (hub_store_days_refresh), and until then as-of
+ * answers fold the unit's reports. Returns 0 or a code. */
+static int s_days_stale_from(hub_store_t *self, const int64_t key[3], char *err, size_t errlen)
+{
+    return s_exec(self,
+                  "UPDATE units SET day_stale = (SELECT CASE WHEN u.day_stale = 0 OR d.day <"
+                  " u.day_stale THEN d.day ELSE u.day_stale END FROM units u, (SELECT CASE WHEN"
+                  " kind = 4 THEN date * 100 + 1 ELSE date END AS day FROM reports WHERE uid = ?1"
+                  " AND iid = ?2 AND seq = ?3) d WHERE u.uid = ?1) WHERE uid = ?1",
+                  key, 3, NULL, 0, "cannot mark a unit's days stale", err, errlen);
+}
+
 int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, int hold,
                    const char *rule, const char *reason, int64_t at, char *err, size_t errlen)
 {
@@ -52,6 +66,8 @@ int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, i
                     "UPDATE reports SET state = 2" /* HUB_STORE_HELD_REVIEW */
                     " WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
                     key, 3, NULL, 0, "cannot hold a report for review", err, errlen);
+    if (hold && rc == 0)
+        rc = s_days_stale_from(self, key, err, errlen);
     const char *texts[2] = {rule, reason};
     if (rc == 0)
         rc = s_exec(self,
@@ -174,6 +190,8 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
         rc = s_exec(self, "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
                     (int64_t[]){uid, iid, (int64_t)seq, to}, 4, NULL, 0,
                     "cannot mark a decided report", why, whylen);
+    if (rc == 0 && to != state)
+        rc = s_days_stale_from(self, key, why, whylen);
     const char *texts[2] = {by ? by : "", reason};
     if (rc == 0)
         rc = s_exec(self,
