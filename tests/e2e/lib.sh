@@ -177,7 +177,7 @@ hub_start() {
   rm -f "$T/hub/endpoints" "$KEYS/.dirty"
   "$HUB_BIN" --config "$T/hub.ini" >>"$T/hub.log" 2>&1 &
   HUB_PID=$!
-  wait_until 10 test -s "$T/hub/endpoints" || fail "hub did not start"
+  wait_until "${RESTART_LIMIT_S:-10}" test -s "$T/hub/endpoints" || fail "hub did not start (its log: $(tail -n 3 "$T/hub.log"))"
   INGEST=$(endpoint ingest); STATUS=$(endpoint status); FEED=$(endpoint feed)
 }
 

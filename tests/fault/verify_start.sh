@@ -53,9 +53,11 @@ agent "$u" record --file "$T/agents/$u/events.txt" >/dev/null || fail "record"
 agent_start "$u"
 
 # start: from exec to the first status answer, and to the hub's own "up" line
+# (this start migrates the store to schema 6 first: seconds on a loaded
+# machine, reported, never asserted)
 : > "$T/hub.log"
 t_exec=$(now)
-hub_restart_timed
+RESTART_LIMIT_S=300 hub_restart_timed
 up=$RESTART_S
 stamp=$(grep -m1 "rollout-hub .* up: " "$T/hub.log" | cut -d' ' -f1)
 logged_up=$(elapsed "$t_exec" "$(date -d "$stamp" +%s.%N)")
