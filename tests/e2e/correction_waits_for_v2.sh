@@ -25,7 +25,8 @@ sqlite3 -batch "$d/outbox.db" "
 agent_start $u
 agent $u record training --date 2018-03-02 --participants 200 --hours 1.5 >/dev/null || fail "record 1"
 agent $u record staff --date 2018-03-01 --total 40 --proficient 31 >/dev/null || fail "record 2"
-wait_until 20 province_reports_is 2 || fail "the old hub did not get the first two"
+wait_until 60 province_reports_is 2 ||
+  fail "the old hub did not get the first two: agent: $(tail -n 5 "$d/agent.log"); hub: $(tail -n 5 "$T/hub.log")"
 
 agent $u amend 1 --reason "200 typed for 20" training --date 2018-03-02 --participants 20 --hours 1.5 \
   >/dev/null || fail "amend"
