@@ -173,11 +173,26 @@ export ROLLOUT_CTL_CONFIG=$KEYS/ctl.ini
 endpoint() { awk -v k="$1" '$1 == k { print $2 }' "$T/hub/endpoints" 2>/dev/null; }
 
 # hub_start: start the hub and wait until its endpoints file names its ports.
+# A restart on pinned ports (hub_pin_ports) can find one taken meanwhile by
+# another test's connection (the first start took it from the ephemeral
+# range): the hub exits saying so, and it is started again, for up to 30 s.
+hub_started_or_gone() { [ -s "$T/hub/endpoints" ] || ! kill -0 "$HUB_PID" 2>/dev/null; }
 hub_start() {
-  rm -f "$T/hub/endpoints" "$KEYS/.dirty"
-  "$HUB_BIN" --config "$T/hub.ini" >>"$T/hub.log" 2>&1 &
-  HUB_PID=$!
-  wait_until "${RESTART_LIMIT_S:-10}" test -s "$T/hub/endpoints" || fail "hub did not start (its log: $(tail -n 3 "$T/hub.log"))"
+  local tries=0
+  while :; do
+    rm -f "$T/hub/endpoints" "$KEYS/.dirty"
+    "$HUB_BIN" --config "$T/hub.ini" >>"$T/hub.log" 2>&1 &
+    HUB_PID=$!
+    wait_until "${RESTART_LIMIT_S:-10}" hub_started_or_gone
+    [ -s "$T/hub/endpoints" ] && break
+    if ! kill -0 "$HUB_PID" 2>/dev/null && [ $tries -lt 30 ] &&
+      grep -q "Address already in use" <<<"$(tail -n 3 "$T/hub.log")"; then
+      tries=$((tries + 1))
+      sleep 1
+      continue
+    fi
+    fail "hub did not start (its log: $(tail -n 3 "$T/hub.log"))"
+  done
   INGEST=$(endpoint ingest); STATUS=$(endpoint status); FEED=$(endpoint feed)
 }
 
