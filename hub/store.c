@@ -1497,25 +1497,53 @@ static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t
     return out;
 }
 
+void store_aggregates(const hub_unit_state_t *s, int64_t v[STORE_AGGREGATES])
+{
+    const int64_t w[STORE_AGGREGATES] = {(int64_t)s->reports,
+                                         (int64_t)s->participants,
+                                         (int64_t)s->hours_tenths,
+                                         (int64_t)s->sessions,
+                                         s->staff_date,
+                                         s->staff_total,
+                                         s->staff_proficient,
+                                         s->items_date,
+                                         s->items_total,
+                                         s->items_no_visit,
+                                         s->cases_month,
+                                         s->cases_total,
+                                         s->cases_no_visit};
+    memcpy(v, w, sizeof w);
+}
+
 /* Bind a unit's 13 aggregates (reports .. cases_no_visit, the units
  * table's order) to parameters at, at + 1, ... of st. */
 static void s_bind_aggregates(sqlite3_stmt *st, int at, const hub_unit_state_t *s)
 {
-    const sqlite3_int64 v[] = {(sqlite3_int64)s->reports,
-                               (sqlite3_int64)s->participants,
-                               (sqlite3_int64)s->hours_tenths,
-                               (sqlite3_int64)s->sessions,
-                               s->staff_date,
-                               s->staff_total,
-                               s->staff_proficient,
-                               s->items_date,
-                               s->items_total,
-                               s->items_no_visit,
-                               s->cases_month,
-                               s->cases_total,
-                               s->cases_no_visit};
-    for (int i = 0; i < (int)(sizeof v / sizeof v[0]); i++)
+    int64_t v[STORE_AGGREGATES];
+    store_aggregates(s, v);
+    for (int i = 0; i < STORE_AGGREGATES; i++)
         sqlite3_bind_int64(st, at + i, v[i]);
+}
+
+void store_apply_row(sqlite3_stmt *st, int col, hub_unit_state_t *s)
+{
+    ro_report_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = (ro_kind_t)sqlite3_column_int(st, col);
+    r.date = (uint32_t)sqlite3_column_int64(st, col + 1);
+    r.total = (uint32_t)sqlite3_column_int64(st, col + 2);
+    r.part = (uint32_t)sqlite3_column_int64(st, col + 3);
+    hub_state_apply(s, &r);
+}
+
+int store_fold_rows(sqlite3_stmt *st, hub_unit_state_t *s)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        store_apply_row(st, 0, s);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
 }
 
 /* Fold the counted reports of uid, in seq order, into *agg (zeroed first)
@@ -1528,21 +1556,9 @@ static int s_refold_unit(hub_store_t *self, int64_t uid, hub_unit_state_t *agg, 
     memset(agg, 0, sizeof *agg);
     sqlite3_stmt *st = self->q[Q_UNIT_COUNTED];
     sqlite3_bind_int64(st, 1, uid);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ro_report_t r;
-        memset(&r, 0, sizeof r);
-        r.kind = (ro_kind_t)sqlite3_column_int(st, 0);
-        r.date = (uint32_t)sqlite3_column_int64(st, 1);
-        r.total = (uint32_t)sqlite3_column_int64(st, 2);
-        r.part = (uint32_t)sqlite3_column_int64(st, 3);
-        hub_state_apply(agg, &r);
-    }
-    int out = rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot recount a unit", err, errlen);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (out)
-        return out;
+    int rc = store_fold_rows(st, agg);
+    if (rc != SQLITE_DONE)
+        return store_fail(self, rc, "cannot recount a unit", err, errlen);
     st = self->q[Q_UNIT_AGGREGATES];
     sqlite3_bind_int64(st, 1, uid);
     s_bind_aggregates(st, 2, agg);
@@ -1818,13 +1834,7 @@ int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, si
             out = s_days_insert(self, uid, day, &agg, err, errlen);
         if (rc != SQLITE_ROW)
             break;
-        ro_report_t r;
-        memset(&r, 0, sizeof r);
-        r.kind = (ro_kind_t)sqlite3_column_int(st, 0);
-        r.date = (uint32_t)sqlite3_column_int64(st, 1);
-        r.total = (uint32_t)sqlite3_column_int64(st, 2);
-        r.part = (uint32_t)sqlite3_column_int64(st, 3);
-        hub_state_apply(&agg, &r);
+        store_apply_row(st, 0, &agg);
         day = next;
     }
     if (out == 0 && rc != SQLITE_DONE)

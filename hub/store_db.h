@@ -172,6 +172,18 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
 /* The 13 aggregates (reports .. cases_no_visit) from columns col.. of st. */
 void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s);
 
+/* The aggregates of s, in that order (the units and unit_days columns). */
+#define STORE_AGGREGATES 13
+void store_aggregates(const hub_unit_state_t *s, int64_t v[STORE_AGGREGATES]);
+
+/* The report in columns col.. of st's row (kind, date, total, part) folded
+ * into *s with hub_state_apply, the rule the live state follows. */
+void store_apply_row(sqlite3_stmt *st, int col, hub_unit_state_t *s);
+
+/* Every row of st (kind, date, total, part) folded into *s so; st is
+ * reset and its bindings cleared. Returns SQLITE_DONE or SQLite's error. */
+int store_fold_rows(sqlite3_stmt *st, hub_unit_state_t *s);
+
 /* Re-derive unit uid's unit_days rows from day from on: the row before it,
  * then its counted reports from that day on, folded with hub_state_apply in
  * (day, received_at, iid, seq) order, a row at each day. Returns 0 or a

@@ -16,19 +16,7 @@ static int s_fold_unit(hub_store_t *self, int64_t uid, uint32_t as_of, hub_unit_
     sqlite3_stmt *st = self->q[Q_DAY_FOLD];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, as_of);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ro_report_t r;
-        memset(&r, 0, sizeof r);
-        r.kind = (ro_kind_t)sqlite3_column_int(st, 0);
-        r.date = (uint32_t)sqlite3_column_int64(st, 1);
-        r.total = (uint32_t)sqlite3_column_int64(st, 2);
-        r.part = (uint32_t)sqlite3_column_int64(st, 3);
-        hub_state_apply(s, &r);
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc;
+    return store_fold_rows(st, s);
 }
 
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,

@@ -90,25 +90,6 @@ static const char *s_agg_names[] = {
     "cases_month", "cases_total",      "cases_no_visit",
 };
 
-/* The 13 aggregates of s in unit_days' column order. */
-static void s_agg_values(const hub_unit_state_t *s, int64_t v[13])
-{
-    const int64_t w[13] = {(int64_t)s->reports,
-                           (int64_t)s->participants,
-                           (int64_t)s->hours_tenths,
-                           (int64_t)s->sessions,
-                           s->staff_date,
-                           s->staff_total,
-                           s->staff_proficient,
-                           s->items_date,
-                           s->items_total,
-                           s->items_no_visit,
-                           s->cases_month,
-                           s->cases_total,
-                           s->cases_no_visit};
-    memcpy(v, w, sizeof w);
-}
-
 /* A difference of unit id's day: field of the row of that day (or the row
  * itself, field NULL: missing, stored 0, or one too many, recount 0). */
 static void s_day_diff(hub_store_diff_t *diffs, size_t cap, long *ndiff, const char *id,
@@ -146,8 +127,8 @@ static void s_days_compare(sqlite3_stmt *rows, int *rc, int64_t uid, const char 
                            const hub_unit_state_t *agg, hub_store_diff_t *diffs, size_t cap,
                            long *ndiff)
 {
-    int64_t want[13];
-    s_agg_values(agg, want);
+    int64_t want[STORE_AGGREGATES];
+    store_aggregates(agg, want);
     s_days_extra(rows, rc, uid, day, diffs, cap, ndiff);
     if (*rc != SQLITE_ROW || sqlite3_column_int64(rows, 0) != uid ||
         (uint32_t)sqlite3_column_int64(rows, 2) != day) {
@@ -217,13 +198,7 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
             const unsigned char *t = sqlite3_column_text(reps, 1);
             snprintf(id, sizeof id, "%s", t ? (const char *)t : "?");
         }
-        ro_report_t r;
-        memset(&r, 0, sizeof r);
-        r.kind = (ro_kind_t)sqlite3_column_int(reps, 2);
-        r.date = (uint32_t)sqlite3_column_int64(reps, 3);
-        r.total = (uint32_t)sqlite3_column_int64(reps, 4);
-        r.part = (uint32_t)sqlite3_column_int64(reps, 5);
-        hub_state_apply(&agg, &r);
+        store_apply_row(reps, 2, &agg);
         uid = u, day = d;
     }
     if (*rc == SQLITE_DONE)
