@@ -53,6 +53,7 @@ typedef struct {
     int64_t *sent_ns;      /* send time by seq % window */
     uint8_t *pre;          /* pre-encoded bodies (backlog runs), NULL otherwise */
     uint32_t *pre_off;     /* offsets into pre, one per event and one past the end */
+    uint64_t amend_every;  /* every Nth report amends the one before it; 0: none */
 } s_agent_t;
 
 /* What one process measured; lives in a MAP_SHARED page. */
@@ -90,6 +91,7 @@ typedef struct {
     double rate;            /* offered reports/s over all agents; 0: as acks allow */
     int ceiling;            /* the peer is bench/ceiling: one ack per message */
     int curve;              /* CURVE on */
+    long amend_every;       /* every Nth report amends the one before it; 0: none */
 } s_opts_t;
 
 typedef struct {
@@ -132,11 +134,29 @@ static void s_usage(FILE *out)
                  "  --duration S      timed run: S measured seconds (5) after --warmup S (1)\n"
                  "  --rate R          offer R reports/s in all (0: as fast as acks allow)\n"
                  "  --ceiling         the peer is bench/ceiling (one ack per message, in order)\n"
+                 "  --amend-every N   every Nth report (by seq) amends the report before it\n"
                  "  --curve           CURVE on: needs --server-key FILE and --keys FILE\n"
                  "  --label TEXT      first field of the result line\n");
 }
 
 /* ---- per agent ------------------------------------------------------------ */
+
+/* Agent a's report seq: bench_event_make's, or, every amend_every-th seq,
+ * an amend of seq - 1 (a replacement of the same kind, one more in its
+ * total), so the hub's correction path is measured. */
+static void s_event(const s_agent_t *a, uint64_t seq, ro_report_t *r)
+{
+    if (!a->amend_every || seq < 2 || seq % a->amend_every != 0) {
+        bench_event_make(a->unit, seq, r);
+        return;
+    }
+    bench_event_make(a->unit, seq - 1, r);
+    r->seq = seq;
+    r->total += r->total < 60 ? 1 : 0; /* within every kind's limits */
+    r->action = RO_ACTION_AMEND;
+    r->target_seq = seq - 1;
+    snprintf(r->reason, sizeof r->reason, "bench: mistyped figure");
+}
 
 /* The wire body of report seq: pre-encoded, or encoded into buf (cap bytes).
  * Sets *body and returns its length, or -1 if it does not encode. */
@@ -149,7 +169,7 @@ static int s_encode(const s_agent_t *a, uint64_t seq, uint8_t *buf, size_t cap,
         return (int)(a->pre_off[i + 1] - a->pre_off[i]);
     }
     ro_report_t r;
-    bench_event_make(a->unit, seq, &r);
+    s_event(a, seq, &r);
     *body = buf;
     return ro_report_encode(&r, buf, cap);
 }
@@ -335,7 +355,7 @@ static int s_pregen(s_agent_t *a)
     size_t used = 0;
     for (uint64_t i = 0; i < n; i++) {
         ro_report_t r;
-        bench_event_make(a->unit, a->first + i, &r);
+        s_event(a, a->first + i, &r);
         if (cap - used < RO_FRAME_MAX) {
             cap *= 2;
             uint8_t *q = realloc(a->pre, cap);
@@ -388,6 +408,7 @@ static int s_open_agents(s_proc_t *p, void *ctx, const ro_registry_t *reg, const
         a->last = UINT64_MAX;
         a->limit = (uint64_t)o->window;
         a->rto_ns = RTO_NS;
+        a->amend_every = (uint64_t)o->amend_every;
         a->sent_ns = calloc((size_t)o->window, sizeof *a->sent_ns);
         a->sock = a->sent_ns ? s_socket(ctx, o, a->unit, keys, server) : NULL;
         if (!a->sock)
@@ -703,15 +724,25 @@ static int s_keypair(int argc, char **argv)
 static int s_parse(int argc, char **argv, s_opts_t *o)
 {
     static const struct option opts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"registry", required_argument, NULL, 'r'},
-        {"first", required_argument, NULL, 'f'},    {"agents", required_argument, NULL, 'a'},
-        {"procs", required_argument, NULL, 'p'},    {"window", required_argument, NULL, 'w'},
-        {"events", required_argument, NULL, 'n'},   {"total", required_argument, NULL, 't'},
-        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'W'},
-        {"rate", required_argument, NULL, 'R'},     {"ceiling", no_argument, NULL, 'C'},
-        {"curve", no_argument, NULL, 'c'},          {"server-key", required_argument, NULL, 's'},
-        {"keys", required_argument, NULL, 'k'},     {"label", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"registry", required_argument, NULL, 'r'},
+        {"first", required_argument, NULL, 'f'},
+        {"agents", required_argument, NULL, 'a'},
+        {"procs", required_argument, NULL, 'p'},
+        {"window", required_argument, NULL, 'w'},
+        {"events", required_argument, NULL, 'n'},
+        {"total", required_argument, NULL, 't'},
+        {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'W'},
+        {"rate", required_argument, NULL, 'R'},
+        {"ceiling", no_argument, NULL, 'C'},
+        {"curve", no_argument, NULL, 'c'},
+        {"server-key", required_argument, NULL, 's'},
+        {"keys", required_argument, NULL, 'k'},
+        {"label", required_argument, NULL, 'l'},
+        {"amend-every", required_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->agents = 1;
@@ -738,6 +769,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 's': o->server_key = optarg; break;
         case 'k': o->keys = optarg; break;
         case 'l': o->label = optarg; break;
+        case 'A': o->amend_every = atol(optarg); break;
         case 'h': s_usage(stdout); exit(0);
         default: return -1;
         }
@@ -746,7 +778,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         o->procs = o->agents < 2 ? o->agents : 2;
     if (!o->endpoint || !o->registry || o->agents < 1 || o->procs < 1 || o->procs > PROCS_MAX ||
         o->procs > o->agents || o->window < 1 || o->duration <= 0 || o->warmup < 0 ||
-        (o->curve && (!o->server_key || !o->keys)))
+        o->amend_every < 0 || o->amend_every == 1 || (o->curve && (!o->server_key || !o->keys)))
         return -1;
     return 0;
 }
