@@ -1196,24 +1196,29 @@ static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_
     return 0;
 }
 
-/* Report r, just stored counted, against the [review] rules: when one
- * fires, flagged in the store (held for review when the rules hold: *held
- * 1, and it must not be counted). Returns 0 or a store code. */
-static int s_flag(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r, int64_t now,
-                  int *held, char *err, size_t errlen)
+/* Report r, about to be stored, against the [review] rules: 1 when one
+ * fires (rule and text say which and what it saw; *hold: it is to be held
+ * for review, stored so and not counted), else 0. Nothing is changed. */
+static int s_review(const hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r,
+                    char rule[40], char text[256], int *hold)
 {
-    char rule[40], text[256];
-    *held = 0;
-    if (!hub_review_check(self->rv, id->unit, &self->states[id->unit], r, rule, sizeof rule, text,
-                          sizeof text))
+    *hold = 0;
+    if (!hub_review_check(self->rv, id->unit, &self->states[id->unit], r, rule, 40, text, 256))
         return 0;
-    int hold = hub_review_holds(self->rv);
-    self->flags[id->unit].held_review += hold != 0;
-    int rc =
-        hub_store_flag(self->store, id->unit, id->iid, r->seq, hold, rule, text, now, err, errlen);
+    *hold = hub_review_holds(self->rv) != 0;
+    return 1;
+}
+
+/* Report r, just stored as s_review said (held when hold), flagged: its
+ * trail row, the unit's count of held reports, the log. Returns 0 or a
+ * store code. */
+static int s_flag(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r, int64_t now,
+                  const char *rule, const char *text, int hold, char *err, size_t errlen)
+{
+    int rc = hub_store_flag(self->store, id->unit, id->iid, r->seq, rule, text, now, err, errlen);
     if (rc)
         return rc;
-    *held = hold;
+    self->flags[id->unit].held_review += hold != 0;
     self->c.flagged++;
     if (ro_log_allow(&self->rl_refuse))
         ro_log(LOG_NOTICE, "%s seq %llu flagged for review (%s): %s%s", r->unit,
@@ -1264,10 +1269,14 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
         /* dated after the hub's today (+ the tolerance): stored and acked, but
          * counted only when the hub's date reaches it, since the clock that is
          * wrong may be the hub's own */
-        int ahead = ro_report_ahead(r, now);
+        int ahead = ro_report_ahead(r, now), hold = 0;
+        char rule[40], text[256];
+        int flagged = !ahead && s_review(self, id, r, rule, text, &hold);
         int rc =
             ahead ? hub_store_hold_report(self->store, id->unit, id->iid, r, hash, now, err, errlen)
-                  : hub_store_put_report(self->store, id->unit, id->iid, r, hash, now, err, errlen);
+            : hold
+                ? hub_store_hold_review(self->store, id->unit, id->iid, r, hash, now, err, errlen)
+                : hub_store_put_report(self->store, id->unit, id->iid, r, hash, now, err, errlen);
         if (rc == HUB_STORE_EDUP) {
             /* the store is ahead of the state: trust the store and judge it a resend */
             ro_log(LOG_ERR, "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`",
@@ -1279,12 +1288,11 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
         }
         if (rc)
             return rc;
-        int held = 0;
         if (ahead)
             s_held(self, r, now);
-        else if ((rc = s_flag(self, id, r, now, &held, err, errlen)))
+        else if (flagged && (rc = s_flag(self, id, r, now, rule, text, hold, err, errlen)))
             return rc;
-        else if (!held && (rc = s_count(self, id->unit, id->iid, r)))
+        else if (!hold && (rc = s_count(self, id->unit, id->iid, r)))
             return rc;
         d->reports_stored++;
     }

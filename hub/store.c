@@ -93,6 +93,8 @@ static const char *s_sql[Q_COUNT] = {
     [Q_DAY_BASE] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date < ?2"
                    " ORDER BY date DESC LIMIT 1",
     [Q_DAY_CLEAR] = "DELETE FROM unit_days WHERE uid = ?1 AND date >= ?2",
+    [Q_FLAG] = "INSERT INTO events(uid, target_iid, target_seq, at, what, by_key, rule, reason)"
+               " VALUES (?1, ?2, ?3, ?4, 3, '', ?5, ?6)", /* 3: HUB_STORE_EVENT_FLAG */
     /* the tie rule of RECOUNT_SQL's snapshots: the last one folded wins */
     [Q_DAY_REPORTS] = "SELECT kind, date, total, part, " REPORT_DAY " AS day FROM reports"
                       " WHERE uid = ?1 AND state = 0 AND " REPORT_DAY " >= ?2"
@@ -1356,6 +1358,12 @@ int hub_store_hold_report(hub_store_t *self, size_t index, int64_t iid, const ro
                           uint64_t hash, int64_t received_at, char *err, size_t errlen)
 {
     return s_put_report(self, index, iid, r, hash, received_at, HUB_STORE_HELD_CLOCK, err, errlen);
+}
+
+int hub_store_hold_review(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                          uint64_t hash, int64_t received_at, char *err, size_t errlen)
+{
+    return s_put_report(self, index, iid, r, hash, received_at, HUB_STORE_HELD_REVIEW, err, errlen);
 }
 
 int hub_store_put_cancel(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,

@@ -173,6 +173,13 @@ int hub_store_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_
 int hub_store_hold_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
                           uint64_t hash, int64_t received_at, char *err, size_t errlen);
 
+/* hub_store_put_report, but held for review (HUB_STORE_HELD_REVIEW: a
+ * [review] rule flagged it; hub_store_flag records why): counted nowhere
+ * until a reviewer accepts it (hub_store_decide). Stored so from the
+ * start, it never enters the unit's daily rows. */
+int hub_store_hold_review(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
+                          uint64_t hash, int64_t received_at, char *err, size_t errlen);
+
 /* A correction's target as the store held it before (hub_store_correct). */
 typedef struct {
     ro_kind_t kind; /* its kind */
@@ -416,18 +423,19 @@ int hub_store_problems(hub_store_t *self, int64_t since,
 /* ---- review (hub/store_review.c) ----
  * The trail (table events) records a flag (what 3, rule and reason: what
  * the rule saw), an accept (4) and a reject (5), by the reviewer's User-Id,
- * beside the corrections (1 amend, 2 cancel). Flags and decisions are rare:
- * their statements are prepared when used. */
+ * beside the corrections (1 amend, 2 cancel). Decisions are rare: their
+ * statements are prepared when used; a flag's (as many as one report in
+ * three of a careless unit's) is prepared once. */
 #define HUB_STORE_EVENT_FLAG 3
 #define HUB_STORE_EVENT_ACCEPT 4
 #define HUB_STORE_EVENT_REJECT 5
 
-/* Flag the report (unit index, iid, seq) just stored: held for review
- * (state 2) when hold, else left counted, and a flag row in the trail
- * naming rule and reason. In the open write transaction. Returns 0 or a
- * code. */
-int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, int hold,
-                   const char *rule, const char *reason, int64_t at, char *err, size_t errlen);
+/* The flag row in the trail of the report (unit index, iid, seq) just
+ * stored (held, hub_store_hold_review, or counted when the rules do not
+ * hold), naming rule and reason. In the open write transaction. Returns 0
+ * or a code. */
+int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, const char *rule,
+                   const char *reason, int64_t at, char *err, size_t errlen);
 
 /* Decide the flagged report seq of unit index, in incarnation inc
  * (RO_INCARNATION_LEN bytes; NULL: whichever incarnation has a flagged

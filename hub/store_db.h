@@ -49,6 +49,7 @@ enum {
     Q_DAY_FOLD,
     Q_DAY_SHIFT,
     Q_AS_OF,
+    Q_FLAG,
     Q_COUNT
 };
 

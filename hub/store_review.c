@@ -54,27 +54,22 @@ static int s_days_stale_from(hub_store_t *self, const int64_t key[3], char *err,
                   key, 3, NULL, 0, "cannot mark a unit's days stale", err, errlen);
 }
 
-int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, int hold,
-                   const char *rule, const char *reason, int64_t at, char *err, size_t errlen)
+int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, const char *rule,
+                   const char *reason, int64_t at, char *err, size_t errlen)
 {
     if (s_unit(self, index, err, errlen))
         return HUB_STORE_EFAIL;
-    int64_t key[5] = {self->uids[index], iid, (int64_t)seq, at, HUB_STORE_EVENT_FLAG};
-    int rc = 0;
-    if (hold)
-        rc = s_exec(self,
-                    "UPDATE reports SET state = 2" /* HUB_STORE_HELD_REVIEW */
-                    " WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
-                    key, 3, NULL, 0, "cannot hold a report for review", err, errlen);
-    if (hold && rc == 0)
-        rc = s_days_stale_from(self, key, err, errlen);
-    const char *texts[2] = {rule, reason};
-    if (rc == 0)
-        rc = s_exec(self,
-                    "INSERT INTO events(uid, target_iid, target_seq, at, what, by_key, rule,"
-                    " reason) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7)",
-                    key, 5, texts, 2, "cannot record a flag", err, errlen);
-    return rc;
+    sqlite3_stmt *st = self->q[Q_FLAG];
+    sqlite3_bind_int64(st, 1, self->uids[index]);
+    sqlite3_bind_int64(st, 2, iid);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
+    sqlite3_bind_int64(st, 4, at);
+    sqlite3_bind_text(st, 5, rule, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot record a flag", err, errlen);
 }
 
 /* The flagged report (uid, inc or any, seq): its iid and state. Returns 1,
