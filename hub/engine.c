@@ -438,43 +438,84 @@ static int s_room(void **list, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
+/* Sift element at of heap h (n of them) down: the heap's root is the one
+ * that ranks last (s_laggard_cmp), the first to leave when a worse comes. */
+static void s_sift_down(hub_laggard_t *h, size_t n, size_t at)
+{
+    for (;;) {
+        size_t c = 2 * at + 1, last = at;
+        if (c < n && s_laggard_cmp(&h[c], &h[last]) > 0)
+            last = c;
+        if (c + 1 < n && s_laggard_cmp(&h[c + 1], &h[last]) > 0)
+            last = c + 1;
+        if (last == at)
+            return;
+        hub_laggard_t t = h[at];
+        h[at] = h[last], h[last] = t;
+        at = last;
+    }
+}
+
+static void s_sift_up(hub_laggard_t *h, size_t at)
+{
+    while (at > 0 && s_laggard_cmp(&h[at], &h[(at - 1) / 2]) > 0) {
+        hub_laggard_t t = h[at];
+        h[at] = h[(at - 1) / 2], h[(at - 1) / 2] = t;
+        at = (at - 1) / 2;
+    }
+}
+
 int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
-                        size_t indicator, size_t limit, hub_laggard_t **out, size_t *count)
+                        size_t indicator, size_t limit, hub_laggard_t **out, size_t *count,
+                        size_t *total)
 {
     *out = NULL;
     *count = 0;
+    if (total)
+        *total = 0;
     if (indicator >= self->nind)
         return -1;
     const ro_indicator_t *ind = ro_targets_at(self->targets, indicator);
     const double *goal = self->goal + indicator * self->units;
     hub_laggard_t *list = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, all = 0;
     for (size_t u = 0; u < self->units; u++) {
-        uint64_t part = 0, total = 0;
+        uint64_t part = 0, total_u = 0;
         ro_result_t r;
-        S_COUNTS(ind, &states[u], &part, &total);
-        s_eval(ind, part, total, goal[u], as_of, &r);
+        S_COUNTS(ind, &states[u], &part, &total_u);
+        s_eval(ind, part, total_u, goal[u], as_of, &r);
         if (r.gap <= 0)
             continue;
+        all++;
+        hub_laggard_t e = {.unit = u,
+                           .division = ro_registry_at(self->registry, u)->division,
+                           .value = r.value,
+                           .next_goal = r.next_goal,
+                           .next_date = r.next_date,
+                           .gap = r.gap,
+                           .milestone = r.milestone};
+        if (limit && n == limit) { /* full: it replaces the last of the kept, if it ranks before */
+            if (s_laggard_cmp(&e, &list[0]) < 0) {
+                list[0] = e;
+                s_sift_down(list, n, 0);
+            }
+            continue;
+        }
         if (s_room((void **)&list, &cap, n, sizeof *list)) {
             free(list);
             return -1;
         }
-        list[n++] = (hub_laggard_t){.unit = u,
-                                    .division = ro_registry_at(self->registry, u)->division,
-                                    .value = r.value,
-                                    .next_goal = r.next_goal,
-                                    .next_date = r.next_date,
-                                    .gap = r.gap,
-                                    .milestone = r.milestone};
+        list[n++] = e;
+        if (limit)
+            s_sift_up(list, n - 1);
     }
+    if (total)
+        *total = all;
     if (n == 0) {
         free(list);
         return 0;
     }
     qsort(list, n, sizeof *list, s_laggard_cmp);
-    if (limit && n > limit)
-        n = limit; /* the tail stays allocated; not worth a realloc */
     *out = list;
     *count = n;
     return 0;

@@ -130,11 +130,15 @@ int hub_engine_eval(const hub_engine_t *self, const ro_scope_t *sums, uint32_t a
                     ro_scope_t *out);
 
 /* Units whose gap on indicator (see the rules above) is above 0, biggest
- * gap first, ties in registry order; at most limit of them (0 = all).
- * *out is malloc'ed and the caller's to free (NULL when *count is 0).
- * Returns 0, or -1 for an unknown indicator or out of memory. */
+ * gap first, ties in registry order; at most limit of them (0 = all), and
+ * *total (if not NULL) how many there are. Only the first limit are ever
+ * sorted (a heap of them as the units go by), so the worst 20 of 100,000
+ * cost a pass, not a sort of every unit behind. *out is malloc'ed and the
+ * caller's to free (NULL when *count is 0). Returns 0, or -1 for an
+ * unknown indicator or out of memory. */
 int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
-                        size_t indicator, size_t limit, hub_laggard_t **out, size_t *count);
+                        size_t indicator, size_t limit, hub_laggard_t **out, size_t *count,
+                        size_t *total);
 
 /* Units never heard from or last heard before now - silent_after (a unit
  * heard exactly silent_after seconds ago is not silent yet): never-heard

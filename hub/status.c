@@ -527,12 +527,12 @@ static int s_query_laggards(hub_status_t *self, const ro_status_request_t *req, 
     if (!states)
         return 1;
     hub_laggard_t *l = NULL;
-    size_t n = 0;
-    if (hub_engine_laggards(self->engine, states, rep->pb.as_of, ind, 0, &l, &n))
+    size_t n = 0, total = 0;
+    if (hub_engine_laggards(self->engine, states, rep->pb.as_of, ind, s_limit(req, SIZE_MAX), &l,
+                            &n, &total))
         return -1;
-    rep->pb.total = (uint32_t)n;
-    size_t shown = s_limit(req, n);
-    for (size_t k = 0; rc == 0 && k < shown; k++)
+    rep->pb.total = (uint32_t)total;
+    for (size_t k = 0; rc == 0 && k < n; k++)
         rc = s_add_unit(self, rep, states, l[k].unit);
     free(l);
     return rc;

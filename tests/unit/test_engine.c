@@ -785,6 +785,43 @@ static void test_allocation_by_weight_and_override(void **state)
 
 /* ---- laggards and silent units -------------------------------------------------- */
 
+/* The worst `limit` (kept in a heap as the units go by) are the first
+ * `limit` of the whole sorted list, ties in registry order included, and
+ * the total counts every laggard: random shares drawn from a few values, so
+ * that gaps tie often, for every limit. */
+static void test_laggards_limit_is_the_sorted_head(void **state)
+{
+    fx_t *fx = *state;
+    uint32_t seed = 7;
+    for (int world = 0; world < 2000; world++) {
+        memset(fx->st, 0, sizeof fx->st);
+        for (int u = 0; u < 5; u++) {
+            seed = seed * 1103515245u + 12345u;
+            fx->st[u].items_total = (seed >> 16) % 3 == 0 ? 0 : 100;
+            fx->st[u].items_no_visit = 25 * ((seed >> 20) % 5);
+        }
+        hub_laggard_t *all = NULL, *head = NULL;
+        size_t n = 0, k = 0, total = 99;
+        assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0,
+                                             &all, &n, &total),
+                         0);
+        assert_int_equal(total, n);
+        for (size_t limit = 1; limit <= 5; limit++) {
+            assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items,
+                                                 limit, &head, &k, &total),
+                             0);
+            assert_int_equal(total, n);
+            assert_int_equal(k, n < limit ? n : limit);
+            for (size_t i = 0; i < k; i++) {
+                assert_int_equal(head[i].unit, all[i].unit);
+                NEAR(head[i].gap, all[i].gap);
+            }
+            free(head);
+        }
+        free(all);
+    }
+}
+
 static void test_laggards_order(void **state)
 {
     fx_t *fx = *state;
@@ -798,7 +835,7 @@ static void test_laggards_order(void **state)
     hub_laggard_t *l = NULL;
     size_t n = 99;
     assert_int_equal(
-        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n), 0);
+        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n, NULL), 0);
     assert_int_equal(n, 4);
     /* no data (gap 0.8) first, then 0.5 twice in registry order, then 0.75 */
     assert_int_equal(l[0].unit, 1);
@@ -818,7 +855,7 @@ static void test_laggards_order(void **state)
     assert_int_equal(l[3].division, 460000);
     free(l);
     assert_int_equal(
-        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 2, &l, &n), 0);
+        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 2, &l, &n, NULL), 0);
     assert_int_equal(n, 2);
     assert_int_equal(l[1].unit, 2);
     free(l);
@@ -828,10 +865,10 @@ static void test_laggards_order(void **state)
         fx->st[u].items_total = 100;
     }
     assert_int_equal(
-        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n), 0);
+        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n, NULL), 0);
     assert_int_equal(n, 0);
     assert_null(l);
-    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, 99, 0, &l, &n), -1);
+    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, 99, 0, &l, &n, NULL), -1);
 }
 
 static void test_silent_units(void **state)
@@ -907,7 +944,8 @@ static void test_100k_units(void **state)
     hub_laggard_t *l = NULL;
     size_t nl = 0;
     assert_int_equal(hub_engine_rollup(e, st, 20181231, r), 0);
-    assert_int_equal(hub_engine_laggards(e, st, 20181231, ro_targets_headline(t), 0, &l, &nl), 0);
+    assert_int_equal(hub_engine_laggards(e, st, 20181231, ro_targets_headline(t), 0, &l, &nl, NULL),
+                     0);
     assert_int_equal(r->province.units, n);
     assert_true(nl > n / 2);
     for (size_t i = 1; i < nl; i++)
@@ -1155,6 +1193,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollup_is_ratio_of_sums, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_overall_grade_is_worst_and_why, s_setup, s_teardown),
         cmocka_unit_test(test_allocation_by_weight_and_override),
+        cmocka_unit_test_setup_teardown(test_laggards_limit_is_the_sorted_head, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_laggards_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_silent_units, s_setup, s_teardown),
         cmocka_unit_test(test_100k_units),

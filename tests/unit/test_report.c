@@ -109,7 +109,7 @@ static int s_setup(void **state)
     hub_laggard_t *lag = NULL;
     size_t head = ro_targets_headline(fx->targets);
     assert_int_equal(
-        hub_engine_laggards(fx->engine, fx->st, as_of, head, 8, &lag, &fx->laggard_count), 0);
+        hub_engine_laggards(fx->engine, fx->st, as_of, head, 8, &lag, &fx->laggard_count, NULL), 0);
     for (size_t k = 0; k < fx->laggard_count; k++)
         hub_engine_unit(fx->engine, fx->st, lag[k].unit, as_of, &fx->laggards[k]);
     free(lag);
