@@ -1593,6 +1593,8 @@ static void test_marks_from_the_trail(void **state)
         s_put(st, states, 1, &rs[k]);
     ro_report_t other = hf_report("469002-003", 1, RO_KIND_TRAINING, 20180302, 900, 10);
     s_put(st, states, 2, &other);
+    other = hf_report("469002-003", 2, RO_KIND_TRAINING, 20180303, 900, 10);
+    s_put(st, states, 2, &other); /* flagged under hold = no: it counts, not held */
     ro_report_t fix = hf_report(u, 2, RO_KIND_TRAINING, 20180301, 20, 10);
     fix.action = RO_ACTION_AMEND, fix.target_seq = 1;
     s_correct(st, 1, &fix, NOW + 10);
@@ -1603,6 +1605,8 @@ static void test_marks_from_the_trail(void **state)
     s_correct(st, 1, &cancel, NOW + 30);
     assert_int_equal(
         hub_store_flag(st, 2, hf_iid(st, 2), 1, 1, "r", "x", NOW + 15, err, sizeof err), 0);
+    assert_int_equal(
+        hub_store_flag(st, 2, hf_iid(st, 2), 2, 0, "r", "x", NOW + 16, err, sizeof err), 0);
     assert_int_equal(
         hub_store_flag(st, 1, hf_iid(st, 1), 6, 1, "r", "x", NOW + 40, err, sizeof err), 0);
     assert_int_equal(
