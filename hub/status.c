@@ -1108,6 +1108,56 @@ static int s_add_marks(hub_status_t *self, s_reply_t *rep)
     return rc;
 }
 
+/* A unit with marks, for MARKED's order. */
+typedef struct {
+    size_t unit; /* registry index */
+    uint64_t n;  /* corrected, held and rejected reports behind its figures */
+} s_marked_t;
+
+static int s_marked_cmp(const void *a, const void *b)
+{
+    const s_marked_t *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+/* MARKED: the units whose figures as of as_of rest on corrected, held or
+ * rejected reports, the most such reports first (ties in registry order);
+ * total: how many there are. */
+static int s_query_marked(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
+{
+    int rc = s_need_engine(self, rep);
+    if (rc)
+        return rc;
+    if (!self->store) {
+        snprintf(rep->error, sizeof rep->error, "cannot count the marks: no store");
+        return 1;
+    }
+    const hub_unit_state_t *states = s_states(self, rep);
+    const hub_unit_marks_t *m = states ? s_marks(self, rep, &rc) : NULL;
+    if (!m)
+        return states ? rc : 1;
+    size_t n = ro_registry_count(self->reg), count = 0;
+    s_marked_t *list = malloc((n ? n : 1) * sizeof *list);
+    if (!list)
+        return -1;
+    for (size_t u = 0; u < n; u++) {
+        uint64_t k = 0;
+        for (size_t i = 0; i < HUB_MARK_KINDS; i++)
+            k += (uint64_t)m[u].corrected[i] + m[u].held[i] + m[u].rejected[i];
+        if (k)
+            list[count++] = (s_marked_t){u, k};
+    }
+    qsort(list, count, sizeof *list, s_marked_cmp);
+    rep->pb.total = (uint32_t)count;
+    size_t shown = s_limit(req, count);
+    for (size_t k = 0; rc == 0 && k < shown; k++)
+        rc = s_add_unit(self, rep, states, list[k].unit);
+    free(list);
+    return rc;
+}
+
 static const struct {
     ro_query_t query;
     const char *name;
@@ -1129,6 +1179,7 @@ static const struct {
     {RO_QUERY_REVIEWS, "reviews", s_query_reviews},
     {RO_QUERY_DECIDE, "decide", s_query_decide},
     {RO_QUERY_TRAIL, "trail", s_query_trail},
+    {RO_QUERY_MARKED, "marked", s_query_marked},
 };
 
 static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_reply_t *rep)

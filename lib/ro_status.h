@@ -42,6 +42,7 @@ typedef enum {
     RO_QUERY_REVIEWS = 14, /* key = unit id or "": flagged reports, pending first */
     RO_QUERY_DECIDE = 15,  /* decision: a reviewer accepts or rejects one */
     RO_QUERY_TRAIL = 16,   /* key = unit id: its corrections, newest first */
+    RO_QUERY_MARKED = 17,  /* units whose figures rest on corrected, held or rejected reports */
 } ro_query_t;
 
 /* A reviewer's decision (proto Decision). */

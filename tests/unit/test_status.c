@@ -331,6 +331,14 @@ static void test_scopes_say_what_they_rest_on(void **state)
     r = s_ask(f, RO_QUERY_UNIT, "460100-001", 0, NULL, 0);
     assert_string_equal(s_rests(&r->scopes[0], NULL), "0 1 0");
     ro_status_reply_free(&r);
+    /* MARKED: the units behind them, the most first, then registry order */
+    r = s_ask(f, RO_QUERY_MARKED, NULL, 0, NULL, 2);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->total, 3);
+    assert_int_equal(r->n_scopes, 2);
+    assert_string_equal(r->scopes[0].id, "460000-001");
+    assert_string_equal(s_rests(&r->scopes[1], "items_no_visit"), "0 1 0");
+    ro_status_reply_free(&r);
     /* a new flag counts at once */
     s_put(f, 4, RO_KIND_CASES, 201811, 10, 2);
     s_mark(f, 4, 0, -1);
@@ -340,6 +348,10 @@ static void test_scopes_say_what_they_rest_on(void **state)
     /* as of a past date: only what was dated by then */
     r = s_ask(f, RO_QUERY_PROVINCE, NULL, 20181211, NULL, 0);
     assert_string_equal(s_rests(&r->scopes[0], NULL), "1 2 0");
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_MARKED, NULL, 20181211, NULL, 0);
+    assert_int_equal(r->total, 3);
+    assert_string_equal(r->scopes[2].id, "469002-003");
     ro_status_reply_free(&r);
 }
 
