@@ -237,6 +237,16 @@ static void s_table_close(w_t *w)
         s_gap(w);
 }
 
+/* Open a table whose header row is the n cells of head (row is scratch). */
+static void s_table_head(w_t *w, row_t *row, const char *const *head, size_t n)
+{
+    memset(row, 0, sizeof *row);
+    for (size_t c = 0; c < n; c++)
+        s_cell(row, 0, 0, "%s", head[c]);
+    s_table_open(w);
+    s_row(w, row, true);
+}
+
 static void s_list(w_t *w, const char *title, const char *const *items, size_t n)
 {
     switch (w->fmt) {
@@ -773,10 +783,7 @@ static void s_targets_table(w_t *w, const ctl_document_t *r)
                           "等级 Grade",
                           "里程碑 Milestones",
                           "状态 Status"};
-    for (size_t c = 0; c < sizeof head / sizeof head[0]; c++)
-        s_cell(row, 0, 0, "%s", head[c]);
-    s_table_open(w);
-    s_row(w, row, true);
+    s_table_head(w, row, head, sizeof head / sizeof head[0]);
     for (size_t i = 0; i < n && i < p->indicator_count; i++) {
         const ro_indicator_t *ind = ro_targets_at(r->targets, i);
         const ro_result_t *res = &p->indicators[i];
@@ -874,10 +881,7 @@ static void s_laggards_table(w_t *w, const ctl_document_t *r)
         return;
     const char *head[] = {"序号 #",      "单位 Unit", "名称 Name", "市县 Division", "实际 Actual",
                           "目标 Target", "截止 Due",  "差距 Gap",  "状态 Status"};
-    for (size_t c = 0; c < sizeof head / sizeof head[0]; c++)
-        s_cell(row, 0, 0, "%s", head[c]);
-    s_table_open(w);
-    s_row(w, row, true);
+    s_table_head(w, row, head, sizeof head / sizeof head[0]);
     for (size_t k = 0; k < r->laggard_count; k++) {
         const ro_scope_t *s = &r->laggards[k];
         if (r->laggard_indicator >= s->indicator_count)
@@ -934,10 +938,7 @@ static void s_rests_lists(w_t *w, const ctl_document_t *r)
         return;
     const char *head[] = {"单位 Unit",      "名称 Name",         "市县 Division",
                           "更正 Corrected", "待审 Under review", "退回 Rejected"};
-    for (size_t c = 0; c < sizeof head / sizeof head[0]; c++)
-        s_cell(row, 0, 0, "%s", head[c]);
-    s_table_open(w);
-    s_row(w, row, true);
+    s_table_head(w, row, head, sizeof head / sizeof head[0]);
     for (size_t k = 0; k < r->marked_count; k++) {
         const ro_scope_t *s = &r->marked[k];
         const char *dname = ro_scope_division_name(s->division);
@@ -954,11 +955,7 @@ static void s_rests_lists(w_t *w, const ctl_document_t *r)
     s_more(w, r->marked_count, r->marked_total);
     if (r->review_total) {
         const char *rhead[] = {"单位 Unit", "类别 Kind", "日期 Date", "状态 State", "规则 Rule"};
-        memset(row, 0, sizeof *row);
-        for (size_t c = 0; c < sizeof rhead / sizeof rhead[0]; c++)
-            s_cell(row, 0, 0, "%s", rhead[c]);
-        s_table_open(w);
-        s_row(w, row, true);
+        s_table_head(w, row, rhead, sizeof rhead / sizeof rhead[0]);
         for (size_t k = 0; k < r->review_count; k++) {
             const ctl_document_review_t *v = &r->reviews[k];
             char d[16];
@@ -1178,10 +1175,7 @@ int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_docu
     s_heading(&w, 2, "评分 Scores");
     const char *head[] = {"一级指标 Level 1", "分值 Points", "二级指标 Level 2", "分值 Points",
                           "三级指标 Level 3", "分值 Points", "得分 Score",       "计分方法 Method"};
-    for (size_t k = 0; k < sizeof head / sizeof head[0]; k++)
-        s_cell(row, 0, 0, "%s", head[k]);
-    s_table_open(&w);
-    s_row(&w, row, true);
+    s_table_head(&w, row, head, sizeof head / sizeof head[0]);
     double points[4] = {0};
     int l1 = -1, l2 = -1;
     for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++) {
