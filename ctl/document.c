@@ -237,6 +237,16 @@ static void s_table_close(w_t *w)
         s_gap(w);
 }
 
+/* Open a table whose header row is the n cells of head (row is scratch). */
+static void s_table_head(w_t *w, row_t *row, const char *const *head, size_t n)
+{
+    memset(row, 0, sizeof *row);
+    for (size_t c = 0; c < n; c++)
+        s_cell(row, 0, 0, "%s", head[c]);
+    s_table_open(w);
+    s_row(w, row, true);
+}
+
 static void s_list(w_t *w, const char *title, const char *const *items, size_t n)
 {
     switch (w->fmt) {
@@ -438,17 +448,66 @@ static void s_status(const ro_indicator_t *ind, const ro_result_t *res, char *bu
     }
 }
 
+/* What a figure rests on, beside it: "" when it rests on reports neither
+ * corrected nor under review nor rejected, else " (更正 2 待审 1 退回 1)",
+ * the parts that are not 0 (the report's key line says what they mean). */
+static const char *s_rests(uint64_t corrected, uint64_t held, uint64_t rejected, char *buf,
+                           size_t len)
+{
+    const char *name[3] = {"更正", "待审", "退回"};
+    uint64_t n[3] = {corrected, held, rejected};
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 3 && o < len; i++) {
+        if (!n[i])
+            continue;
+        int w = snprintf(buf + o, len - o, "%s%s %llu", o ? " " : " (", name[i],
+                         (unsigned long long)n[i]);
+        o += w > 0 ? (size_t)w : 0;
+    }
+    if (o && o + 1 < len)
+        strcat(buf, ")");
+    return buf;
+}
+
+static const char *s_rests_result(const ro_result_t *res, char *buf, size_t len)
+{
+    return s_rests(res->corrected, res->held_review, res->rejected, buf, len);
+}
+
+/* The key line under the title: what the marks beside the figures mean, or
+ * that every figure rests on reports neither corrected nor under review. */
+static void s_rests_key(w_t *w, const ro_scope_t *p)
+{
+    char buf[CELL_MAX];
+    if (!p->corrected && !p->held_review && !p->rejected) {
+        s_kv(w, "依据 Rests on",
+             "所有数字依据的报告均未经更正、无待审或退回 / every figure rests on reports neither "
+             "corrected nor under review nor rejected");
+        return;
+    }
+    snprintf(buf, sizeof buf,
+             "更正 %llu 份、待审 %llu 份、退回 %llu 份报告 / %llu reports corrected (更正: amended "
+             "or cancelled), %llu held for review (待审), %llu rejected by a reviewer (退回); "
+             "each figure says how many of its own",
+             (unsigned long long)p->corrected, (unsigned long long)p->held_review,
+             (unsigned long long)p->rejected, (unsigned long long)p->corrected,
+             (unsigned long long)p->held_review, (unsigned long long)p->rejected);
+    s_kv(w, "依据 Rests on", buf);
+}
+
 /* A scope's cell for one indicator: "55.0%", or "1234 / 2000 (61.7%)". */
 static void s_value_cell(row_t *row, const ro_indicator_t *ind, const ro_result_t *res)
 {
-    char v[32], g[32], s[32];
+    char v[32], g[32], s[32], m[96];
+    s_rests_result(res, m, sizeof m);
     if (res->no_data)
-        s_cell(row, 0, 0, "无数据 no data");
+        s_cell(row, 0, 0, "无数据 no data%s", m);
     else if (ind->kind == RO_KIND_RATIO)
-        s_cell(row, 0, 0, "%s", ro_indicator_format(ind, res->value, v, sizeof v));
+        s_cell(row, 0, 0, "%s%s", ro_indicator_format(ind, res->value, v, sizeof v), m);
     else
-        s_cell(row, 0, 0, "%s / %s (%s)", ro_indicator_format(ind, res->value, v, sizeof v),
-               ro_indicator_format(ind, res->goal, g, sizeof g), s_pct(res->share, s, sizeof s));
+        s_cell(row, 0, 0, "%s / %s (%s)%s", ro_indicator_format(ind, res->value, v, sizeof v),
+               ro_indicator_format(ind, res->goal, g, sizeof g), s_pct(res->share, s, sizeof s), m);
 }
 
 static void s_grade_cell(row_t *row, ro_grade_t grade)
@@ -724,10 +783,7 @@ static void s_targets_table(w_t *w, const ctl_document_t *r)
                           "等级 Grade",
                           "里程碑 Milestones",
                           "状态 Status"};
-    for (size_t c = 0; c < sizeof head / sizeof head[0]; c++)
-        s_cell(row, 0, 0, "%s", head[c]);
-    s_table_open(w);
-    s_row(w, row, true);
+    s_table_head(w, row, head, sizeof head / sizeof head[0]);
     for (size_t i = 0; i < n && i < p->indicator_count; i++) {
         const ro_indicator_t *ind = ro_targets_at(r->targets, i);
         const ro_result_t *res = &p->indicators[i];
@@ -751,8 +807,10 @@ static void s_targets_table(w_t *w, const ctl_document_t *r)
         s_cell(row, 0, 0, "≥%s", ro_indicator_format(ind, ind->good * scale, a, sizeof a));
         s_cell(row, 0, 0, "≥%s", ro_indicator_format(ind, ind->fair * scale, a, sizeof a));
         s_cell(row, 0, 0, "<%s", ro_indicator_format(ind, ind->fair * scale, a, sizeof a));
-        s_cell(row, 0, 0, "%s",
-               res->no_data ? "无数据 no data" : ro_indicator_format(ind, res->value, a, sizeof a));
+        char m[96];
+        s_cell(row, 0, 0, "%s%s",
+               res->no_data ? "无数据 no data" : ro_indicator_format(ind, res->value, a, sizeof a),
+               s_rests_result(res, m, sizeof m));
         s_cell(row, 0, 0, "%s", s_pct(res->share, a, sizeof a));
         s_grade_cell(row, res->grade);
         s_schedule(ind, res->goal, b, sizeof b);
@@ -823,10 +881,7 @@ static void s_laggards_table(w_t *w, const ctl_document_t *r)
         return;
     const char *head[] = {"序号 #",      "单位 Unit", "名称 Name", "市县 Division", "实际 Actual",
                           "目标 Target", "截止 Due",  "差距 Gap",  "状态 Status"};
-    for (size_t c = 0; c < sizeof head / sizeof head[0]; c++)
-        s_cell(row, 0, 0, "%s", head[c]);
-    s_table_open(w);
-    s_row(w, row, true);
+    s_table_head(w, row, head, sizeof head / sizeof head[0]);
     for (size_t k = 0; k < r->laggard_count; k++) {
         const ro_scope_t *s = &r->laggards[k];
         if (r->laggard_indicator >= s->indicator_count)
@@ -840,8 +895,10 @@ static void s_laggards_table(w_t *w, const ctl_document_t *r)
         s_cell(row, 0, 0, "%s", s->id);
         s_cell(row, 0, 0, "%s", s->name);
         s_cell(row, 0, 0, "%s", dname ? dname : "?");
-        s_cell(row, 0, 0, "%s",
-               res->no_data ? "无数据 no data" : ro_indicator_format(ind, res->value, a, sizeof a));
+        char marks[96];
+        s_cell(row, 0, 0, "%s%s",
+               res->no_data ? "无数据 no data" : ro_indicator_format(ind, res->value, a, sizeof a),
+               s_rests_result(res, marks, sizeof marks));
         s_cell(row, 0, 0, "%s", ro_indicator_format(ind, m.goal, a, sizeof a));
         s_cell(row, 0, 0, "%s", s_date(m.date, d));
         s_cell(row, 0, 0, "%s", ro_indicator_format(ind, m.gap, a, sizeof a));
@@ -855,6 +912,69 @@ static void s_laggards_table(w_t *w, const ctl_document_t *r)
         s_row(w, row, false);
     }
     s_table_close(w);
+    free(row);
+}
+
+/* "和另外 N 个 / and N more" under a list that shows count of total. */
+static void s_more(w_t *w, size_t count, size_t total)
+{
+    char buf[128];
+    if (total <= count)
+        return;
+    snprintf(buf, sizeof buf, "另有 %zu 项未列出 / and %zu more", total - count, total - count);
+    s_kv(w, "…", buf);
+}
+
+/* HTML: which units' reports the figures rest on were corrected, are held
+ * for review or were rejected, and the held and rejected reports. */
+static void s_rests_lists(w_t *w, const ctl_document_t *r)
+{
+    const ro_scope_t *p = r->province;
+    if (!p->corrected && !p->held_review && !p->rejected)
+        return;
+    s_heading(w, 2, "数字依据 What the figures rest on");
+    row_t *row = calloc(1, sizeof *row);
+    if (!row)
+        return;
+    const char *head[] = {"单位 Unit",      "名称 Name",         "市县 Division",
+                          "更正 Corrected", "待审 Under review", "退回 Rejected"};
+    s_table_head(w, row, head, sizeof head / sizeof head[0]);
+    for (size_t k = 0; k < r->marked_count; k++) {
+        const ro_scope_t *s = &r->marked[k];
+        const char *dname = ro_scope_division_name(s->division);
+        memset(row, 0, sizeof *row);
+        s_cell(row, 0, 0, "%s", s->id);
+        s_cell(row, 0, 0, "%s", s->name);
+        s_cell(row, 0, 0, "%s", dname ? dname : "?");
+        s_cell(row, 0, 0, "%llu", (unsigned long long)s->corrected);
+        s_cell(row, 0, 0, "%llu", (unsigned long long)s->held_review);
+        s_cell(row, 0, 0, "%llu", (unsigned long long)s->rejected);
+        s_row(w, row, false);
+    }
+    s_table_close(w);
+    s_more(w, r->marked_count, r->marked_total);
+    if (r->review_total) {
+        const char *rhead[] = {"单位 Unit", "类别 Kind", "日期 Date", "状态 State", "规则 Rule"};
+        s_table_head(w, row, rhead, sizeof rhead / sizeof rhead[0]);
+        for (size_t k = 0; k < r->review_count; k++) {
+            const ctl_document_review_t *v = &r->reviews[k];
+            char d[16];
+            memset(row, 0, sizeof *row);
+            s_cell(row, 0, 0, "%s", v->unit);
+            s_cell(row, 0, 0, "%s", v->kind);
+            if (v->date < 1000000) /* a month's cases */
+                s_cell(row, 0, 0, "%04u-%02u", (unsigned)(v->date / 100),
+                       (unsigned)(v->date % 100));
+            else
+                s_cell(row, 0, 0, "%s", s_date(v->date, d));
+            s_cell(row, 0, 0, "%s",
+                   !strcmp(v->state, "pending") ? "待审 pending" : "退回 rejected");
+            s_cell(row, 0, 0, "%s", v->rule);
+            s_row(w, row, false);
+        }
+        s_table_close(w);
+        s_more(w, r->review_count, r->review_total);
+    }
     free(row);
 }
 
@@ -876,6 +996,7 @@ int ctl_document_targets(FILE *out, ctl_document_format_t fmt, const ctl_documen
              (unsigned)r->province->units, (unsigned)r->province->units_reporting,
              (unsigned)r->province->units, (unsigned)r->province->units_reporting);
     s_kv(&w, "范围 Scope", buf);
+    s_rests_key(&w, r->province);
     if (r->note)
         s_kv(&w, "说明 Note", r->note);
     s_gap(&w);
@@ -913,6 +1034,7 @@ int ctl_document_targets(FILE *out, ctl_document_format_t fmt, const ctl_documen
     s_laggards_table(&w, r);
 
     if (fmt == CTL_DOCUMENT_HTML) {
+        s_rests_lists(&w, r);
         s_heading(&w, 2, "图表 Charts");
         if (r->division_count)
             for (size_t i = 0; i < n; i++)
@@ -999,6 +1121,28 @@ static void s_sheet_funds(w_t *w, row_t *row, const ctl_document_sheet_t *r,
     s_kv(w, "执行率 Spent / planned", s_pct(res->spent / res->planned, a, sizeof a));
 }
 
+/* What output attainment rests on: the marks of the province's output
+ * indicators, each kind of report once (people and hours are both counted
+ * from training). */
+static void s_sheet_rests(const ctl_document_sheet_t *r, char *buf, size_t len)
+{
+    uint64_t n[3] = {0};
+    bool training = false;
+    buf[0] = '\0';
+    if (!r->province || !r->targets)
+        return;
+    for (size_t i = 0; i < r->province->indicator_count && i < ro_targets_count(r->targets); i++) {
+        const ro_indicator_t *ind = ro_targets_at(r->targets, i);
+        const ro_result_t *res = &r->province->indicators[i];
+        bool sum = ind->source == RO_SOURCE_PARTICIPANTS || ind->source == RO_SOURCE_HOURS;
+        if (ind->type != RO_TYPE_OUTPUT || (sum && training))
+            continue;
+        training |= sum;
+        n[0] += res->corrected, n[1] += res->held_review, n[2] += res->rejected;
+    }
+    s_rests(n[0], n[1], n[2], buf, len);
+}
+
 int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_document_sheet_t *r)
 {
     if (!r || !r->sheet || !r->scores || !r->result || (unsigned)fmt > CTL_DOCUMENT_HTML ||
@@ -1008,10 +1152,11 @@ int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_docu
     const ctl_score_result_t *res = r->result;
     w_t w = {out, fmt, r->no_bom};
     const char *title = r->title ? r->title : DEFAULT_TITLE;
-    char a[64], b[64], c[64], buf[CELL_MAX];
+    char a[64], b[64], c[64], buf[CELL_MAX], rests[96];
     row_t *row = calloc(1, sizeof *row);
     if (!row)
         return -1;
+    s_sheet_rests(r, rests, sizeof rests);
     s_doc_begin(&w, title);
     s_heading(&w, 1, "绩效评价指标评分 Performance evaluation score sheet");
     s_kv(&w, "项目名称 Project", title);
@@ -1021,6 +1166,8 @@ int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_docu
     }
     if (r->scores->date)
         s_kv(&w, "评价日期 Date of evaluation", s_date(r->scores->date, a));
+    if (r->province)
+        s_rests_key(&w, r->province);
     if (r->note)
         s_kv(&w, "说明 Note", r->note);
     s_gap(&w);
@@ -1028,10 +1175,7 @@ int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_docu
     s_heading(&w, 2, "评分 Scores");
     const char *head[] = {"一级指标 Level 1", "分值 Points", "二级指标 Level 2", "分值 Points",
                           "三级指标 Level 3", "分值 Points", "得分 Score",       "计分方法 Method"};
-    for (size_t k = 0; k < sizeof head / sizeof head[0]; k++)
-        s_cell(row, 0, 0, "%s", head[k]);
-    s_table_open(&w);
-    s_row(&w, row, true);
+    s_table_head(&w, row, head, sizeof head / sizeof head[0]);
     double points[4] = {0};
     int l1 = -1, l2 = -1;
     for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++) {
@@ -1062,8 +1206,9 @@ int ctl_document_scoresheet(FILE *out, ctl_document_format_t fmt, const ctl_docu
         if (node->method == CTL_METHOD_JUDGMENT)
             snprintf(buf, sizeof buf, "评价 %s", ctl_score_method_formula(node->method));
         else
-            snprintf(buf, sizeof buf, "%s = %s × %s", ctl_score_method_formula(node->method),
-                     s_num(node->points, b, sizeof b), s_pct(res->ratio[i], c, sizeof c));
+            snprintf(buf, sizeof buf, "%s = %s × %s%s", ctl_score_method_formula(node->method),
+                     s_num(node->points, b, sizeof b), s_pct(res->ratio[i], c, sizeof c),
+                     node->method == CTL_METHOD_OUTPUT_ATTAINMENT ? rests : "");
         s_cell(row, 0, 0, "%s", buf);
         s_row(&w, row, false);
     }

@@ -74,6 +74,16 @@ typedef struct {
 
 ctl_document_milestone_t ctl_document_row_milestone(const ro_result_t *res);
 
+/* A report held for review or rejected, as the html report lists it
+ * (strings borrowed). */
+typedef struct {
+    const char *unit;  /* unit id */
+    const char *kind;  /* training, staff, items, cases */
+    uint32_t date;     /* YYYYMMDD, or YYYYMM for cases */
+    const char *state; /* pending | rejected */
+    const char *rule;  /* the rule that flagged it */
+} ctl_document_review_t;
+
 /* What the target table shows. Scopes are borrowed; arrays may be empty. */
 typedef struct {
     const ro_targets_t *targets;        /* indicator definitions (required) */
@@ -94,6 +104,15 @@ typedef struct {
                                            series; else up to ctl_document_series_end */
     size_t series_indicator;            /* whose milestones the chart marks */
     bool no_bom;                        /* CSV: no byte-order mark (default: one) */
+    /* HTML: the reports the figures rest on that were corrected, are held
+     * for review or were rejected, listed (the first ones; the totals say
+     * how many more) */
+    const ro_scope_t *marked;             /* unit scopes with any, the most first */
+    size_t marked_count;                  /* listed */
+    size_t marked_total;                  /* in all */
+    const ctl_document_review_t *reviews; /* pending and rejected reports */
+    size_t review_count;                  /* listed */
+    size_t review_total;                  /* in all */
 } ctl_document_t;
 
 /* Zero *r, then set targets, as_of and both indicators to the headline. */
@@ -111,6 +130,10 @@ typedef struct {
     const char *title;                /* project name; NULL = the document's */
     const char *note;                 /* a line under the title; NULL = none */
     bool no_bom;                      /* CSV: no byte-order mark (default: one) */
+    const ro_targets_t *targets;      /* with province: the output indicators' */
+    const ro_scope_t *province;       /* the province output attainment was computed from:
+                                         what its figures rest on is shown beside the
+                                         computed items; NULL = not asked (none shown) */
 } ctl_document_sheet_t;
 
 /* Write the score sheet laid out as the document's, plus the funds behind

@@ -20,6 +20,7 @@
 #define DEFAULT_SHEET RO_ETC "/scoresheet.ini"
 #define DEFAULT_SCORES RO_ETC "/scores-2019.ini"
 #define DEFAULT_LAGGARDS 30
+#define LISTED_MAX 200 /* html: corrected, held and rejected reports' units listed */
 
 static void s_help(void)
 {
@@ -66,10 +67,13 @@ typedef struct {
 /* Everything the target table needs, owned. */
 typedef struct {
     ro_targets_t *targets;
-    ro_status_reply_t *replies[5]; /* province, levels, divisions, laggards, series */
+    ro_status_reply_t *replies[7]; /* province, levels, divisions, laggards, series,
+                                      marked, reviews */
     ro_scope_t province;
-    ro_scope_t *levels, *divisions, *laggards;
-    size_t nlevels, ndivisions, nlaggards;
+    ro_scope_t *levels, *divisions, *laggards, *marked;
+    size_t nlevels, ndivisions, nlaggards, nmarked;
+    ctl_document_review_t *reviews; /* pending and rejected, dated by as_of */
+    size_t nreviews, reviews_total;
     ctl_document_point_t *series;
     size_t nseries;
 } s_data_t;
@@ -82,6 +86,8 @@ static void s_data_free(s_data_t *d)
     free(d->levels);
     free(d->divisions);
     free(d->laggards);
+    free(d->marked);
+    free(d->reviews);
     free(d->series);
     ro_targets_destroy(&d->targets);
 }
@@ -148,6 +154,40 @@ static int s_scopes(const ro_targets_t *t, const ro_status_reply_t *r, ro_scope_
                     " (are --targets and the hub's targets the same?)");
             return -1;
         }
+    }
+    return 0;
+}
+
+/* html: the units whose figures rest on corrected, held or rejected reports
+ * (MARKED, the first LISTED_MAX), and the held and rejected reports dated by
+ * as_of (REVIEWS, which lists what the hub holds now, whatever the date:
+ * those dated later are left out here). Returns 0 or an exit code. */
+static int s_fetch_lists(const ctl_hub_t *hub, uint32_t as_of, s_data_t *d)
+{
+    int code = 0;
+    ro_status_request_t req = ro_status_request(RO_QUERY_MARKED);
+    req.as_of = as_of;
+    req.limit = LISTED_MAX;
+    if (!(d->replies[5] = s_ask(hub, &req, &code)))
+        return code;
+    if (s_scopes(d->targets, d->replies[5], &d->marked, &d->nmarked))
+        return 1;
+    req = ro_status_request(RO_QUERY_REVIEWS);
+    if (!(d->replies[6] = s_ask(hub, &req, &code)))
+        return code;
+    const ro_status_reply_t *r = d->replies[6];
+    d->reviews = calloc(r->n_reviews ? r->n_reviews : 1, sizeof *d->reviews);
+    if (!d->reviews)
+        return 1;
+    for (size_t i = 0; i < r->n_reviews; i++) {
+        const ro_status_review_t *v = &r->reviews[i];
+        uint32_t day = v->date < 1000000 ? v->date * 100 + 1 : v->date; /* a month's cases */
+        if ((strcmp(v->state, "pending") && strcmp(v->state, "rejected")) || day > as_of)
+            continue;
+        if (d->nreviews < LISTED_MAX)
+            d->reviews[d->nreviews++] =
+                (ctl_document_review_t){v->unit, v->kind, v->date, v->state, v->rule};
+        d->reviews_total++;
     }
     return 0;
 }
@@ -249,6 +289,17 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     r.series_count = d->nseries;
     r.as_of_given = o->as_of != 0;
     r.no_bom = o->no_bom;
+    const ro_scope_t *p = &d->province;
+    if (o->fmt == CTL_DOCUMENT_HTML && (p->corrected || p->held_review || p->rejected)) {
+        if ((code = s_fetch_lists(hub, d->replies[0]->as_of, d)))
+            return code;
+        r.marked = d->marked;
+        r.marked_count = d->nmarked;
+        r.marked_total = d->replies[5]->total;
+        r.reviews = d->reviews;
+        r.review_count = d->nreviews;
+        r.review_total = d->reviews_total;
+    }
     char note[256];
     uint32_t total = d->replies[3]->total;
     if (total > d->nlaggards) {
@@ -284,7 +335,7 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         fprintf(stderr, "rolloutctl: %s\n", err);
         code = 2;
     }
-    int needs_hub = 0;
+    int needs_hub = 0, have_province = 0;
     for (size_t i = 0; i < ctl_scoresheet_count(sheet); i++)
         needs_hub |= ctl_scoresheet_at(sheet, i)->method == CTL_METHOD_OUTPUT_ATTAINMENT;
     if (!code && needs_hub) {
@@ -296,10 +347,13 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         if (!d->targets)
             d->targets = s_hub_targets(hub, &code);
         if (!code && (d->replies[0] = s_ask(hub, &req, &code)) &&
-            !s_scopes(d->targets, d->replies[0], &province, &n) && n == 1)
+            !s_scopes(d->targets, d->replies[0], &province, &n) && n == 1) {
             attainment = ctl_scoresheet_output_attainment(d->targets, &province[0]);
-        else if (!code)
+            d->province = province[0]; /* what the computed items rest on */
+            have_province = 1;
+        } else if (!code) {
             code = 1;
+        }
         free(province);
     }
     if (!code && ctl_scoresheet_compute(sheet, &scores, attainment, &res, err, sizeof err)) {
@@ -307,8 +361,12 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         code = 2;
     }
     if (!code) {
-        ctl_document_sheet_t r = {
-            .sheet = sheet, .scores = &scores, .result = &res, .no_bom = o->no_bom};
+        ctl_document_sheet_t r = {.sheet = sheet,
+                                  .scores = &scores,
+                                  .result = &res,
+                                  .no_bom = o->no_bom,
+                                  .targets = d->targets,
+                                  .province = have_province ? &d->province : NULL};
         char *text = ctl_document_scoresheet_string(o->fmt, &r);
         if (!text) {
             fprintf(stderr, "rolloutctl: cannot render the score sheet\n");

@@ -225,6 +225,10 @@ static void s_table_scope(const ro_status_scope_t *s, const ro_status_reply_t *r
     if (!unit)
         printf("  %-18s %u / %u\n", "units reporting", s->units_reporting, s->units);
     printf("  %-18s %llu\n", "reports", (unsigned long long)s->reports);
+    if (s->corrected || s->held_review || s->rejected) /* what the figures rest on */
+        printf("  %-18s %llu corrected, %llu held for review, %llu rejected\n", "not counted",
+               (unsigned long long)s->corrected, (unsigned long long)s->held_review,
+               (unsigned long long)s->rejected);
     if (unit)
         printf("  %-18s %llu\n", "last seq", (unsigned long long)s->last_seq);
     printf("  %-18s ", "last heard");

@@ -415,6 +415,61 @@ int hub_engine_rollup(const hub_engine_t *self, const hub_unit_state_t *states, 
     return 0;
 }
 
+/* The kind of reports an indicator is counted from (hub_unit_marks_t's
+ * index: kind - 1). */
+static size_t s_source_kind(ro_source_t source)
+{
+    switch (source) {
+    case RO_SOURCE_STAFF: return RO_KIND_STAFF - 1;
+    case RO_SOURCE_ITEMS: return RO_KIND_ITEMS - 1;
+    case RO_SOURCE_CASES: return RO_KIND_CASES - 1;
+    default: return RO_KIND_TRAINING - 1; /* participants, hours */
+    }
+}
+
+/* Unit u is in scope s (whose division index is d). */
+static bool s_in_scope(const hub_engine_t *self, const ro_scope_t *s, int d, size_t u)
+{
+    switch (s->kind) {
+    case RO_SCOPE_PROVINCE: return true;
+    case RO_SCOPE_DIVISION: return self->division[u] == d;
+    case RO_SCOPE_LEVEL: return (int)ro_registry_at(self->registry, u)->level == s->level;
+    default: return false;
+    }
+}
+
+int hub_engine_marks(const hub_engine_t *self, const hub_unit_marks_t *marks, ro_scope_t *s)
+{
+    hub_unit_marks_t sum = {0};
+    int d = ro_division_index(s->division);
+    long unit = s->kind == RO_SCOPE_UNIT ? ro_registry_find(self->registry, s->id) : -1;
+    if ((s->kind == RO_SCOPE_UNIT && unit < 0) || (s->kind == RO_SCOPE_DIVISION && d < 0) ||
+        (s->kind == RO_SCOPE_LEVEL && (s->level < 0 || s->level >= RO_LEVEL_COUNT)))
+        return -1;
+    for (size_t u = 0; u < self->units; u++) {
+        if ((long)u != unit && !s_in_scope(self, s, d, u))
+            continue;
+        for (size_t k = 0; k < HUB_MARK_KINDS; k++) {
+            sum.corrected[k] += marks[u].corrected[k];
+            sum.held[k] += marks[u].held[k];
+            sum.rejected[k] += marks[u].rejected[k];
+        }
+    }
+    s->corrected = s->held_review = s->rejected = 0;
+    for (size_t k = 0; k < HUB_MARK_KINDS; k++) {
+        s->corrected += sum.corrected[k];
+        s->held_review += sum.held[k];
+        s->rejected += sum.rejected[k];
+    }
+    for (size_t i = 0; i < s->indicator_count && i < self->nind; i++) {
+        size_t k = s_source_kind(ro_targets_at(self->targets, i)->source);
+        s->indicators[i].corrected = sum.corrected[k];
+        s->indicators[i].held_review = sum.held[k];
+        s->indicators[i].rejected = sum.rejected[k];
+    }
+    return 0;
+}
+
 static int s_laggard_cmp(const void *a, const void *b)
 {
     const hub_laggard_t *x = a, *y = b;

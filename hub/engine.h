@@ -129,6 +129,15 @@ void hub_engine_sum_move(const hub_engine_t *self, hub_rollup_t *sums, size_t in
 int hub_engine_eval(const hub_engine_t *self, const ro_scope_t *sums, uint32_t as_of,
                     ro_scope_t *out);
 
+/* What scope s rests on: the marks (one per registry unit, the store's
+ * hub_store_marks) of its units (a unit's own; a division's, a level's or
+ * the province's units') added up into s->corrected, held_review and
+ * rejected (every kind), and into each indicator's, of the kind of reports
+ * it is counted from (people and hours: training; a ratio: its source's
+ * staff, items or cases). Returns 0, or -1 for a scope the engine does
+ * not know (s is then left as it was). */
+int hub_engine_marks(const hub_engine_t *self, const hub_unit_marks_t *marks, ro_scope_t *s);
+
 /* Units whose gap on indicator (see the rules above) is above 0, biggest
  * gap first, ties in registry order; at most limit of them (0 = all), and
  * *total (if not NULL) how many there are. Only the first limit are ever

@@ -33,6 +33,19 @@ typedef struct {
     uint32_t cases_no_visit;   /* of which no-visit */
 } hub_unit_state_t;
 
+/* What a unit's figures rest on, as of a date: of its reports dated on or
+ * before it (cases: months up to its month), per kind (index kind - 1:
+ * training, staff, items, cases), how many were corrected (amended or
+ * cancelled), are held for review (flagged, not decided yet) and were
+ * rejected by a reviewer. The store counts them from the trail
+ * (hub_store_marks); the engine adds them up per scope (hub_engine_marks). */
+#define HUB_MARK_KINDS 4
+typedef struct {
+    uint32_t corrected[HUB_MARK_KINDS]; /* amended or cancelled */
+    uint32_t held[HUB_MARK_KINDS];      /* held for review, pending */
+    uint32_t rejected[HUB_MARK_KINDS];  /* rejected by a reviewer */
+} hub_unit_marks_t;
+
 /* Fold one stored report into a unit's aggregates (the rule the recount
  * mirrors): sums for training, a snapshot dated on or after the held one
  * replaces it. Of snapshots of one date the last received counts (then the

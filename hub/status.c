@@ -62,6 +62,10 @@ struct hub_status {
     void *decide_arg;                /* its argument */
     int keys;                        /* CURVE is on: only reviewer keys decide */
     char asker[64];                  /* the User-Id of the request being answered, "" none */
+    hub_unit_marks_t *marks;         /* owned: what the figures as of marks_as_of rest on */
+    uint32_t marks_as_of;            /* 0 = marks holds nothing */
+    int64_t marks_known_on;          /* the cutoff they were counted with */
+    int64_t marks_key;               /* the trail's newest id then: they hold while it stays */
 };
 
 /* A reply under construction. */
@@ -82,6 +86,8 @@ typedef struct {
     hub_store_event_t *events;      /* TRAIL: what pb.trail's by and reason point into */
     char *hex;                      /* TRAIL, REVIEWS: incarnations in hex */
     hub_store_review_t *rows;       /* REVIEWS: what pb.reviews points into */
+    int64_t known_on;               /* the trail's cutoff, Unix seconds (0: none): counts only
+                                       what the hub knew then (StatusRequest.known_on) */
 } s_reply_t;
 
 typedef int (*s_handler_fn)(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep);
@@ -110,6 +116,7 @@ void hub_status_destroy(hub_status_t **self_p)
         return;
     free((*self_p)->targets_text);
     free((*self_p)->past);
+    free((*self_p)->marks);
     free(*self_p);
     *self_p = NULL;
 }
@@ -143,6 +150,9 @@ void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
     self->past = NULL;
     self->past_as_of = 0;
     self->past_key = 0;
+    free(self->marks); /* the same */
+    self->marks = NULL;
+    self->marks_as_of = 0;
 }
 
 size_t hub_status_counters(void *arg, hub_metric_t *out, size_t cap)
@@ -1047,6 +1057,107 @@ static int s_query_verify(hub_status_t *self, const ro_status_request_t *req, s_
     return 0;
 }
 
+/* What the figures as of the reply's date rest on, per unit: the store's
+ * count (hub_store_marks), kept until the trail grows (a correction, a
+ * flag or a decision adds a row; nothing else changes the count), so that
+ * a status answer costs one seek for it, not a pass over the trail. NULL
+ * with status 1 in *rc (the error says why) when it cannot be read. */
+static const hub_unit_marks_t *s_marks(hub_status_t *self, s_reply_t *rep, int *rc)
+{
+    /* the figures of today or later are those counted now: dated by today */
+    uint32_t as_of = rep->pb.as_of < rep->today ? rep->pb.as_of : rep->today;
+    size_t n = ro_registry_count(self->reg);
+    if (!self->marks && !(self->marks = calloc(n ? n : 1, sizeof *self->marks))) {
+        *rc = -1;
+        return NULL;
+    }
+    char err[256] = "";
+    uint64_t gen;
+    int bad = 0;
+    if (s_leave(self, &gen)) {
+        int64_t key = hub_store_trail_key(self->store);
+        if (key < 0 || key != self->marks_key || as_of != self->marks_as_of ||
+            rep->known_on != self->marks_known_on) {
+            self->marks_as_of = 0;
+            bad = hub_store_marks(self->store, self->reg, as_of, rep->known_on, self->marks,
+                                  &self->marks_key, err, sizeof err);
+            if (!bad)
+                self->marks_as_of = as_of, self->marks_known_on = rep->known_on;
+        }
+    }
+    if ((*rc = s_enter(self, gen, rep)))
+        return NULL;
+    if (bad) {
+        snprintf(rep->error, sizeof rep->error, "cannot count what the figures rest on: %s", err);
+        *rc = 1;
+        return NULL;
+    }
+    return self->marks;
+}
+
+/* Every scope of the reply with what its figures rest on (corrected, held
+ * for review, rejected), when the hub evaluates and has a store. */
+static int s_add_marks(hub_status_t *self, s_reply_t *rep)
+{
+    if (!rep->nscopes || !self->engine || !self->store)
+        return 0;
+    int rc = 0;
+    const hub_unit_marks_t *marks = s_marks(self, rep, &rc);
+    for (size_t i = 0; marks && i < rep->nscopes; i++)
+        hub_engine_marks(self->engine, marks, &rep->scopes[i]);
+    return rc;
+}
+
+/* A unit with marks, for MARKED's order. */
+typedef struct {
+    size_t unit; /* registry index */
+    uint64_t n;  /* corrected, held and rejected reports behind its figures */
+} s_marked_t;
+
+static int s_marked_cmp(const void *a, const void *b)
+{
+    const s_marked_t *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+/* MARKED: the units whose figures as of as_of rest on corrected, held or
+ * rejected reports, the most such reports first (ties in registry order);
+ * total: how many there are. */
+static int s_query_marked(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
+{
+    int rc = s_need_engine(self, rep);
+    if (rc)
+        return rc;
+    if (!self->store) {
+        snprintf(rep->error, sizeof rep->error, "cannot count the marks: no store");
+        return 1;
+    }
+    const hub_unit_state_t *states = s_states(self, rep);
+    const hub_unit_marks_t *m = states ? s_marks(self, rep, &rc) : NULL;
+    if (!m)
+        return states ? rc : 1;
+    size_t n = ro_registry_count(self->reg), count = 0;
+    s_marked_t *list = malloc((n ? n : 1) * sizeof *list);
+    if (!list)
+        return -1;
+    for (size_t u = 0; u < n; u++) {
+        uint64_t k = 0;
+        for (size_t i = 0; i < HUB_MARK_KINDS; i++)
+            k += (uint64_t)m[u].corrected[i] + m[u].held[i] + m[u].rejected[i];
+        if (k)
+            list[count++] = (s_marked_t){u, k};
+    }
+    qsort(list, count, sizeof *list, s_marked_cmp);
+    rep->pb.total = (uint32_t)count;
+    size_t shown = s_limit(req, count);
+    for (size_t k = 0; rc == 0 && k < shown; k++)
+        rc = s_add_unit(self, rep, states, list[k].unit);
+    free(list);
+    return rc;
+}
+
 static const struct {
     ro_query_t query;
     const char *name;
@@ -1068,6 +1179,7 @@ static const struct {
     {RO_QUERY_REVIEWS, "reviews", s_query_reviews},
     {RO_QUERY_DECIDE, "decide", s_query_decide},
     {RO_QUERY_TRAIL, "trail", s_query_trail},
+    {RO_QUERY_MARKED, "marked", s_query_marked},
 };
 
 static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_reply_t *rep)
@@ -1092,9 +1204,12 @@ static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_repl
     }
     if (req.as_of)
         rep->pb.as_of = req.as_of;
-    for (size_t i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++)
-        if (s_queries[i].query == req.query)
-            return s_queries[i].fn(self, &req, rep);
+    for (size_t i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++) {
+        if (s_queries[i].query != req.query)
+            continue;
+        int rc = s_queries[i].fn(self, &req, rep);
+        return rc ? rc : s_add_marks(self, rep);
+    }
     snprintf(rep->error, sizeof rep->error, "unknown query %d", (int)req.query);
     return 2;
 }

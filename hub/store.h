@@ -455,6 +455,28 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
 int hub_store_held_reviews(hub_store_t *self, void (*fn)(void *arg, const char *unit, uint64_t n),
                            void *arg, char *err, size_t errlen);
 
+/* What the figures as of as_of (YYYYMMDD) rest on, per unit of reg and
+ * kind (hub_unit_marks_t, one per registry unit, into out): of the reports
+ * dated on or before as_of (cases: months up to its month; the target's
+ * date as stored, as every as-of answer counts it), how many the trail says
+ * were corrected (an amend or a cancel names them: an amend of an amend
+ * counts the first amend too, each a report replaced), are held for review
+ * (flagged, neither decided nor corrected since) and were rejected.
+ * known_on > 0 counts only the trail rows at or before it (Unix seconds):
+ * a report flagged by then and decided or corrected after is held at it
+ * (one flagged under hold = no and decided after is counted so too: the
+ * trail does not say it was not held). One pass over the events (few
+ * beside the reports) and an index seek into the reports per corrected,
+ * flagged or decided report: never a scan of the reports. *key (may be
+ * NULL) gets the trail's newest id, read before: the counts hold while it
+ * stays. Returns 0 or a code. */
+int hub_store_marks(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of, int64_t known_on,
+                    hub_unit_marks_t *out, int64_t *key, char *err, size_t errlen);
+
+/* The trail's newest id (0: none): it grows with every correction, flag and
+ * decision, so hub_store_marks' answer holds while it stays. A seek. */
+int64_t hub_store_trail_key(hub_store_t *self);
+
 /* A flagged report and what became of it. */
 typedef struct {
     char unit[RO_UNIT_MAX + 1];      /* unit id */

@@ -323,3 +323,63 @@ done:
         *pending = p;
     return 0;
 }
+
+/* Per report the trail names, what it says up to the cutoff ?2 (0: none),
+ * then the report's kind, date and state by its key: the events are
+ * grouped first (a sort of the few events), and each group seeks its
+ * report (CROSS JOIN keeps that order: the reports are never scanned). A
+ * flagged report is pending when nothing decided or corrected it by the
+ * cutoff and it was held: in state 2 now, or moved out of it since (any
+ * state but a counted one never decided, which a flag under hold = no
+ * leaves). */
+#define MARKS_SQL                                                                                  \
+    "WITH t AS (SELECT uid, target_iid AS iid, target_seq AS seq,"                                 \
+    "  max(what IN (1, 2) AND (?2 = 0 OR at <= ?2)) AS corr,"                                      \
+    "  max(what = 3 AND (?2 = 0 OR at <= ?2)) AS flag,"                                            \
+    "  max(what IN (4, 5) AND (?2 = 0 OR at <= ?2)) AS decided,"                                   \
+    "  max(what = 5 AND (?2 = 0 OR at <= ?2)) AS rej, max(what = 4) AS accepted"                   \
+    "  FROM events GROUP BY uid, target_iid, target_seq)"                                          \
+    " SELECT u.id, r.kind, sum(t.corr),"                                                           \
+    "  sum(t.flag AND NOT t.corr AND NOT t.decided AND (r.state <> 0 OR t.accepted)),"             \
+    "  sum(t.rej AND NOT t.corr)"                                                                  \
+    " FROM t CROSS JOIN reports r ON r.uid = t.uid AND r.iid = t.iid AND r.seq = t.seq"            \
+    " CROSS JOIN units u ON u.uid = t.uid"                                                         \
+    " WHERE r.kind BETWEEN 1 AND 4 AND " REPORT_DAY " <= ?1 GROUP BY t.uid, r.kind"
+
+int64_t hub_store_trail_key(hub_store_t *self)
+{
+    int64_t key = 0;
+    return store_int(self->db, "SELECT IFNULL(max(id), 0) FROM events", &key) == SQLITE_OK ? key
+                                                                                           : -1;
+}
+
+int hub_store_marks(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of, int64_t known_on,
+                    hub_unit_marks_t *out, int64_t *key, char *err, size_t errlen)
+{
+    size_t n = ro_registry_count(reg);
+    memset(out, 0, n * sizeof *out);
+    int64_t k = key ? hub_store_trail_key(self) : 0;
+    if (k < 0)
+        return store_fail(self, sqlite3_errcode(self->db), "cannot read the trail", err, errlen);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, MARKS_SQL, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, as_of);
+        sqlite3_bind_int64(st, 2, known_on > 0 ? known_on : 0);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *id = (const char *)sqlite3_column_text(st, 0);
+            long i = id ? ro_registry_find(reg, id) : -1;
+            int kind = sqlite3_column_int(st, 1) - 1;
+            if (i < 0)
+                continue; /* a unit no longer in the registry */
+            out[i].corrected[kind] = (uint32_t)sqlite3_column_int64(st, 2);
+            out[i].held[kind] = (uint32_t)sqlite3_column_int64(st, 3);
+            out[i].rejected[kind] = (uint32_t)sqlite3_column_int64(st, 4);
+        }
+    }
+    int ret = rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot count the marks", err, errlen);
+    sqlite3_finalize(st);
+    if (ret == 0 && key)
+        *key = k;
+    return ret;
+}

@@ -124,6 +124,14 @@ static void s_value(ro_buf_t *b, double v, int no_data)
         ro_json_num(b, v);
 }
 
+/* What a scope's or an indicator's figures rest on. */
+static void s_marks(ro_buf_t *b, uint64_t corrected, uint64_t held_review, uint64_t rejected)
+{
+    ro_buf_printf(b, ",\"corrected\":%llu,\"held_review\":%llu,\"rejected\":%llu",
+                  (unsigned long long)corrected, (unsigned long long)held_review,
+                  (unsigned long long)rejected);
+}
+
 static void s_indicator(ro_buf_t *b, const ro_status_indicator_t *in)
 {
     ro_buf_puts(b, "{\"id\":");
@@ -159,6 +167,7 @@ static void s_indicator(ro_buf_t *b, const ro_status_indicator_t *in)
         ro_json_str(b, in->why);
     else
         ro_buf_puts(b, "null");
+    s_marks(b, in->corrected, in->held_review, in->rejected);
     ro_buf_puts(b, "}");
 }
 
@@ -187,8 +196,9 @@ void ro_json_scope(ro_buf_t *b, const ro_status_scope_t *s)
     ro_buf_printf(b, ",\"cases_total\":%llu,\"cases_no_visit\":%llu,\"last_seq\":%llu",
                   (unsigned long long)s->cases_total, (unsigned long long)s->cases_no_visit,
                   (unsigned long long)s->last_seq);
-    ro_buf_printf(b, ",\"last_heard\":%lld,\"held_review\":%llu,\"flags\":[",
-                  (long long)s->last_heard, (unsigned long long)s->held_review);
+    ro_buf_printf(b, ",\"last_heard\":%lld", (long long)s->last_heard);
+    s_marks(b, s->corrected, s->held_review, s->rejected);
+    ro_buf_puts(b, ",\"flags\":[");
     for (unsigned i = 0, n = 0; i < RO_SCOPE_FLAG_COUNT; i++)
         if (s->flags & (1u << i))
             ro_buf_printf(b, "%s\"%s\"", n++ ? "," : "", ro_scope_flag_name(i));

@@ -44,6 +44,11 @@ typedef struct {
     bool no_data;                    /* a ratio with total 0: nothing to divide */
     uint32_t due_date;               /* YYYYMMDD of the latest milestone due, 0 if none */
     double due_goal;                 /* what that milestone asks (0 if none) */
+    /* what the value rests on: of the reports of the kind it is counted
+     * from (as the scope's fields below) */
+    uint64_t corrected;   /* amended or cancelled */
+    uint64_t held_review; /* held for review, pending */
+    uint64_t rejected;    /* rejected by a reviewer */
 } ro_result_t;
 
 /* A unit, division, level or the province (protobuf Scope). */
@@ -86,8 +91,13 @@ typedef struct {
     ro_grade_t grade;           /* the worst indicator grade */
     uint32_t why;               /* bit i: indicator i is below 良, behind, or no data */
     uint32_t flags;             /* units only: RO_SCOPE_FLAG_* ingest sets now (problems) */
-    uint64_t held_review;       /* units and the province: reports held for review, pending */
-    size_t indicator_count;     /* as many as the targets have */
+    /* what the figures rest on: of the scope's reports dated up to the
+     * as-of date (status answers; the feed carries held_review only, of
+     * units and the province) */
+    uint64_t corrected;                        /* amended or cancelled */
+    uint64_t held_review;                      /* held for review, pending */
+    uint64_t rejected;                         /* rejected by a reviewer */
+    size_t indicator_count;                    /* as many as the targets have */
     ro_result_t indicators[RO_INDICATORS_MAX]; /* in targets order */
 } ro_scope_t;
 

@@ -20,10 +20,12 @@
     X(kind) X(id) X(name) X(level) X(division) X(units) X(units_reporting)                 \
     X(participants) X(hours_tenths) X(sessions) X(staff_total) X(staff_proficient)         \
     X(items_total) X(items_no_visit) X(cases_total) X(cases_no_visit) X(last_seq)          \
-    X(last_heard) X(reports) X(grade) X(why) X(flags) X(held_review)
+    X(last_heard) X(reports) X(grade) X(why) X(flags) X(corrected) X(held_review)     \
+    X(rejected)
 #define S_INDICATOR_FIELDS(X)                                                              \
     X(id) X(value) X(goal) X(share) X(grade) X(milestone) X(next_date) X(next_goal) X(gap) \
-    X(no_data) X(label_zh) X(label_en) X(measure) X(due_date) X(due_goal) X(why)
+    X(no_data) X(label_zh) X(label_en) X(measure) X(due_date) X(due_goal) X(why)          \
+    X(corrected) X(held_review) X(rejected)
 /* clang-format on */
 
 static void s_err(char *err, size_t errlen, const char *what)
@@ -198,6 +200,9 @@ static void s_make_indicators(const ro_targets_t *targets, const ro_scope_t *s,
         in->gap = r->gap;
         in->due_date = r->due_date;
         in->due_goal = r->due_goal;
+        in->corrected = r->corrected;
+        in->held_review = r->held_review;
+        in->rejected = r->rejected;
         if (ind) {
             in->label_zh = (char *)ind->label_zh;
             in->label_en = (char *)ind->label_en;
@@ -238,7 +243,9 @@ int ro_status_scope_make(const ro_targets_t *targets, const ro_scope_t *s, ro_st
     out->last_heard = s->last_heard;
     out->reports = s->reports;
     out->flags = s->flags;
+    out->corrected = s->corrected;
     out->held_review = s->held_review;
+    out->rejected = s->rejected;
     out->grade = s->indicator_count ? (char *)ro_grade_label(s->grade) : "";
     out->why = s->why;
     if (s->indicator_count > RO_INDICATORS_MAX) {
@@ -769,7 +776,9 @@ int ro_status_scope_read(const ro_targets_t *t, const ro_status_scope_t *w, ro_s
     out->last_heard = w->last_heard;
     out->reports = w->reports;
     out->flags = w->flags;
+    out->corrected = w->corrected;
     out->held_review = w->held_review;
+    out->rejected = w->rejected;
     out->why = w->why;
     size_t n = ro_targets_count(t);
     if (w->n_indicators != n) {
@@ -803,6 +812,9 @@ int ro_status_scope_read(const ro_targets_t *t, const ro_status_scope_t *w, ro_s
         r->gap = in->gap;
         r->due_date = in->due_date;
         r->due_goal = in->due_goal;
+        r->corrected = in->corrected;
+        r->held_review = in->held_review;
+        r->rejected = in->rejected;
     }
     return 0;
 }

@@ -42,6 +42,7 @@ typedef enum {
     RO_QUERY_REVIEWS = 14, /* key = unit id or "": flagged reports, pending first */
     RO_QUERY_DECIDE = 15,  /* decision: a reviewer accepts or rejects one */
     RO_QUERY_TRAIL = 16,   /* key = unit id: its corrections, newest first */
+    RO_QUERY_MARKED = 17,  /* units whose figures rest on corrected, held or rejected reports */
 } ro_query_t;
 
 /* A reviewer's decision (proto Decision). */
@@ -68,22 +69,25 @@ typedef struct {
 
 /* One indicator of a scope as the wire carries it (proto Indicator). */
 typedef struct {
-    char *id;           /* indicator id */
-    double value;       /* count or ratio 0..1; 0 when no_data */
-    double goal;        /* the scope's goal */
-    double share;       /* value / goal; 0 when no_data */
-    char *grade;        /* 优 良 中 差 */
-    char *milestone;    /* met | at-risk | missed | none */
-    uint32_t next_date; /* YYYYMMDD of the next milestone, 0 if none */
-    double next_goal;   /* what it asks */
-    double gap;         /* how far below next_goal */
-    bool no_data;       /* a ratio with nothing to divide */
-    char *label_zh;     /* the document's name */
-    char *label_en;     /* English name */
-    char *measure;      /* people | hours | percent */
-    uint32_t due_date;  /* YYYYMMDD of the latest milestone due, 0 if none */
-    double due_goal;    /* what that milestone asks */
-    char *why;          /* why it falls short; "" if not */
+    char *id;             /* indicator id */
+    double value;         /* count or ratio 0..1; 0 when no_data */
+    double goal;          /* the scope's goal */
+    double share;         /* value / goal; 0 when no_data */
+    char *grade;          /* 优 良 中 差 */
+    char *milestone;      /* met | at-risk | missed | none */
+    uint32_t next_date;   /* YYYYMMDD of the next milestone, 0 if none */
+    double next_goal;     /* what it asks */
+    double gap;           /* how far below next_goal */
+    bool no_data;         /* a ratio with nothing to divide */
+    char *label_zh;       /* the document's name */
+    char *label_en;       /* English name */
+    char *measure;        /* people | hours | percent */
+    uint32_t due_date;    /* YYYYMMDD of the latest milestone due, 0 if none */
+    double due_goal;      /* what that milestone asks */
+    char *why;            /* why it falls short; "" if not */
+    uint64_t corrected;   /* of the reports its value rests on: amended or cancelled */
+    uint64_t held_review; /* held for review, pending */
+    uint64_t rejected;    /* rejected by a reviewer */
 } ro_status_indicator_t;
 
 /* A unit, division, level or the province as the wire carries it (proto
@@ -114,7 +118,9 @@ typedef struct {
     char *grade;          /* the worst indicator grade, "" without targets */
     uint32_t why;         /* bit i: indicators[i] falls short */
     uint32_t flags;       /* units only: RO_SCOPE_FLAG_* (ro_scope.h) */
-    uint64_t held_review; /* units and the province: reports held for review, pending */
+    uint64_t corrected;   /* of the reports the figures rest on: amended or cancelled */
+    uint64_t held_review; /* held for review, pending */
+    uint64_t rejected;    /* rejected by a reviewer */
     char *mem;            /* owned: the strings above (decoded or made), or NULL */
 } ro_status_scope_t;
 

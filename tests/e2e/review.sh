@@ -9,7 +9,7 @@
 # naming who decided. The trail and a restarted hub say the same.
 source "$(dirname "$0")/lib.sh"
 
-hub_config; hub_start
+hub_config; hub_start; hub_pin_ports # the agent amends after a restart
 u=460100-001
 agent_config $u
 agent_start $u
@@ -41,6 +41,14 @@ grep -q "^review      2 of the unit's reports held for a reviewer" <<<"$(agent $
 out=$(ctl watch --once 2>&1) || fail "watch --once: $out"
 grep -q "held for review 2" <<<"$(grep -m1 "units reporting" <<<"$out")" ||
   fail "watch's head line lacks the pending count: $out"
+
+# the reports say what their figures rest on: the two held, listed in html
+ctl report > "$T/held.md" || fail "report"
+grep -q "^| 产出指标 Output | 参加培训人数 .* | 20 (待审 2) |" "$T/held.md" ||
+  fail "the province's people do not say 2 held: $(grep 参加培训人数 "$T/held.md")"
+ctl report --format html > "$T/held.html" || fail "report html"
+expect_eq "$(grep -c "<tr><td>$u</td><td>training</td><td>2018-03-0[34]</td><td>待审 pending</td>" "$T/held.html")" \
+  2 "the html lists the two held reports"
 
 # an operator key looks but does not decide
 rc=0; out=$(ctl review accept $u 3 --reason "checked with the unit" 2>&1) || rc=$?
@@ -93,4 +101,36 @@ wait_until 20 fresh || fail "daily states still stale: $(db "select id, day_stal
 ctl verify >/dev/null || fail "verify of the daily states: $(ctl verify 2>&1)"
 expect_eq "$(ctl status --as-of 2030-01-01 --json | jq -r '.scopes[0].participants')" 220 \
   "participants as of a later date"
-say "flagged reports are held, listed, and counted only once a reviewer key accepts them"
+
+# what the figures rest on (issue 16 part 3): the agent amends one report,
+# the rejected one stays rejected; every scope and figure says so, and the
+# reports show and list them
+agent $u amend 2 --reason "21, not 20" training --date 2018-03-02 --participants 21 --hours 1.5 \
+  >/dev/null || fail "amend"
+participants_are() { [ "$(unit_field $u participants)" == "$1" ]; }
+wait_until 20 participants_are 221 || fail "the amend did not count: $(unit_field $u participants)"
+expect_eq "$(province corrected),$(province held_review),$(province rejected)" "1,0,1" \
+  "the province: corrected, held, rejected"
+expect_eq "$(ctl status --division 460100 --json | jq -r '.scopes[0] | "\(.corrected),\(.rejected)"')" \
+  "1,1" "the division"
+expect_eq "$(ctl status --level municipal --json | jq -r '.scopes[0] | "\(.corrected),\(.rejected)"')" \
+  "1,1" "the level"
+expect_eq "$(ctl status --json | jq -r '.scopes[0].indicators[] | select(.id == "training_hours") | "\(.corrected),\(.rejected)"')" \
+  "1,1" "the training hours rest on them"
+expect_eq "$(ctl status --json | jq -r '.scopes[0].indicators[] | select(.id == "items_no_visit") | "\(.corrected),\(.rejected)"')" \
+  "0,0" "the items share does not"
+expect_eq "$(ctl status --as-of 2018-03-02 --json | jq -r '.scopes[0] | "\(.corrected),\(.rejected)"')" \
+  "1,0" "as of the amended report's date: the rejected one of 03-04 not yet"
+grep -q "not counted *1 corrected, 0 held for review, 1 rejected" <<<"$(ctl status)" ||
+  fail "status does not say it: $(ctl status)"
+ctl report > "$T/report.md" || fail "report"
+grep -q "更正 1 份、待审 0 份、退回 1 份报告" "$T/report.md" || fail "no key line: $(head "$T/report.md")"
+grep -q "^| 产出指标 Output | 参加培训人数 .* | 221 (更正 1 退回 1) |" "$T/report.md" ||
+  fail "the province's people do not say it: $(grep 参加培训人数 "$T/report.md")"
+grep -q "| 海口市 | .* (更正 1 退回 1) |" "$T/report.md" || fail "the division's row: $(grep 海口市 "$T/report.md")"
+ctl report --format html > "$T/report.html" || fail "report html"
+grep -q "<tr><td>$u</td><td>[^<]*</td><td>海口市</td><td>1</td><td>0</td><td>1</td></tr>" "$T/report.html" ||
+  fail "the html does not list the unit: $(grep -A3 'What the figures rest on' "$T/report.html")"
+expect_eq "$(grep -c "<td>退回 rejected</td><td>participants_above_staff</td>" "$T/report.html")" 1 \
+  "the html lists the rejected report"
+say "flagged reports are held, listed, and counted only once a reviewer key accepts them; the reports say what their figures rest on"

@@ -145,6 +145,14 @@ rc.expect((rep.total, list(rep.trail)), (0, []), "TRAIL: total and events")
 rep = ask(pb.QUERY_REVIEWS, key="")  # nothing implausible was sent: nothing to review
 rc.expect((rep.total, list(rep.reviews)), (0, []), "REVIEWS: total and reviews")
 
+rep = ask(pb.QUERY_MARKED)  # nothing corrected, held or rejected: no unit, and every scope 0
+rc.expect((rep.total, list(rep.scopes)), (0, []), "MARKED: total and scopes")
+p = ask(pb.QUERY_PROVINCE).scopes[0]
+rc.expect((p.corrected, p.held_review, p.rejected, [(i.corrected, i.held_review, i.rejected)
+                                                    for i in p.indicators if i.corrected or
+                                                    i.held_review or i.rejected]),
+          (0, 0, 0, []), "PROVINCE: what the figures rest on")
+
 # DECIDE: this operator key may not decide, and seq 2 of 460100-001 is not flagged:
 # status 2 either way (docs/PROTOCOL.md 5.11), the Decision decoded all the same
 req = pb.StatusRequest(version=1, query=pb.QUERY_DECIDE,

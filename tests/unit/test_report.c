@@ -253,6 +253,67 @@ static void test_scoresheet_html(void **state)
     free(t);
 }
 
+/* Beside each figure, how many reports behind it were corrected, are held
+ * for review or were rejected (only those not 0), a key line that says so
+ * once, and in html the units and the held and rejected reports listed, with
+ * how many more there are; the score sheet's computed item too. */
+static void test_figures_say_what_they_rest_on(void **state)
+{
+    fx_t *fx = *state;
+    ro_scope_t *p = &fx->rollup.province;
+    p->corrected = 2, p->held_review = 1, p->rejected = 0;
+    p->indicators[0].corrected = 2; /* people and hours: training */
+    p->indicators[1].corrected = 2;
+    p->indicators[3].held_review = 1; /* items */
+    fx->rollup.divisions[1].indicators[3].held_review = 1;
+    ro_scope_t marked[1] = {fx->rollup.divisions[1]};
+    marked[0].kind = RO_SCOPE_UNIT;
+    strcpy(marked[0].id, "460100-002");
+    marked[0].held_review = 1;
+    ctl_document_review_t reviews[] = {
+        {"460100-002", "items", 20180620, "pending", "max_share_jump"}};
+    fx->report.marked = marked, fx->report.marked_count = 1, fx->report.marked_total = 3;
+    fx->report.reviews = reviews, fx->report.review_count = 1, fx->report.review_total = 1;
+    char *md = s_targets(fx, CTL_DOCUMENT_MD);
+    assert_non_null(strstr(md, "更正 2 份、待审 1 份、退回 0 份报告"));
+    assert_null(strstr(md, "neither corrected"));
+    assert_non_null(strstr(md, " (更正 2) |"));  /* the province's people and hours */
+    assert_non_null(strstr(md, "% (待审 1) |")); /* the division's items share */
+    assert_null(strstr(md, "退回 1"));
+    assert_null(strstr(md, "What the figures rest on")); /* only html lists them */
+    free(md);
+    char *html = s_targets(fx, CTL_DOCUMENT_HTML);
+    assert_non_null(strstr(html, "<h2>数字依据 What the figures rest on</h2>"));
+    assert_non_null(strstr(html, "<td>460100-002</td>"));
+    assert_non_null(strstr(html, "<td>max_share_jump</td>"));
+    assert_non_null(strstr(html, "and 2 more"));
+    free(html);
+    /* the score sheet: its item computed from the province's output indicators */
+    char err[512] = "";
+    ctl_scoresheet_t *sheet = ctl_scoresheet_load(
+        tu_write("sheet.ini", "[level1 a]\nlabel_zh = 甲\nlabel_en = A\npoints = 100\n"
+                              "[level2 b]\nparent = a\nlabel_zh = 乙\nlabel_en = B\npoints = 100\n"
+                              "[level3 c]\nparent = b\nlabel_zh = 丙\nlabel_en = C\npoints = 100\n"
+                              "method = output_attainment\n"),
+        err, sizeof err);
+    if (!sheet)
+        fail_msg("%s", err);
+    ctl_scores_t sc;
+    ctl_score_result_t res;
+    if (ctl_scores_load(tu_write("scores.ini", "[funds]\nplanned = 10\n"), sheet, &sc, err,
+                        sizeof err) ||
+        ctl_scoresheet_compute(sheet, &sc, 0.5, &res, err, sizeof err))
+        fail_msg("%s", err);
+    ctl_document_sheet_t r = {
+        .sheet = sheet, .scores = &sc, .result = &res, .targets = fx->targets, .province = p};
+    char *text = ctl_document_scoresheet_string(CTL_DOCUMENT_MD, &r);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "% (更正 2) |")); /* counted once: people and hours */
+    assert_non_null(strstr(text, "each figure says how many of its own"));
+    free(text);
+    ctl_scoresheet_destroy(&sheet);
+}
+
 static void test_escaping(void **state)
 {
     fx_t *fx = *state;
@@ -872,6 +933,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scoresheet_md, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_scoresheet_csv, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_scoresheet_html, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_figures_say_what_they_rest_on, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_escaping, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_html_is_self_contained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_deterministic_and_same_as_file, s_setup, s_teardown),

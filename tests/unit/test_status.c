@@ -241,6 +241,120 @@ static void test_division_level_divisions(void **state)
     ro_status_reply_free(&r);
 }
 
+/* In a transaction of its own: flag unit u's latest report (held), then
+ * decide it (accept 1, reject 0) unless decide is -1; or amend it with the
+ * same figures (amend 1). */
+static void s_mark(fixture_t *f, size_t u, int amend, int decide)
+{
+    char err[256] = "";
+    int changed, was_held;
+    uint64_t seq = f->seq[u];
+    assert_int_equal(hub_store_begin(f->store, err, sizeof err), 0);
+    int64_t iid = hub_store_incarnation(f->store, u, NULL, NOW, err, sizeof err);
+    if (amend) {
+        ro_report_t r;
+        memset(&r, 0, sizeof r);
+        r.version = RO_PROTOCOL_VERSION;
+        snprintf(r.unit, sizeof r.unit, "%s", ro_registry_at(f->reg, u)->id);
+        r.seq = ++f->seq[u], r.recorded_at = NOW - 50;
+        r.kind = RO_KIND_TRAINING, r.date = 20181201, r.total = 3, r.part = 10;
+        r.action = RO_ACTION_AMEND, r.target_seq = seq;
+        snprintf(r.reason, sizeof r.reason, "typo");
+        hub_store_target_t was;
+        assert_int_equal(
+            hub_store_correct(f->store, u, iid, &r, iid, "", NOW - 50, &was, err, sizeof err), 0);
+        assert_int_equal(
+            hub_store_put_report(f->store, u, iid, &r, r.seq, NOW - 50, err, sizeof err), 0);
+    } else {
+        assert_int_equal(
+            hub_store_flag(f->store, u, iid, seq, 1, "r", "x", NOW - 50, err, sizeof err), 0);
+        if (decide >= 0)
+            assert_int_equal(hub_store_decide(f->store, u, NULL, seq, decide, "", "why", NOW - 40,
+                                              &changed, &was_held, err, sizeof err),
+                             0);
+    }
+    assert_int_equal(hub_store_commit(f->store, err, sizeof err), 0);
+}
+
+/* "corrected held rejected" of a scope, or of its indicator id. */
+static const char *s_rests(const ro_status_scope_t *s, const char *id)
+{
+    static char buf[64];
+    if (id) {
+        const ro_status_indicator_t *in = s_ind(s, id);
+        snprintf(buf, sizeof buf, "%llu %llu %llu", (unsigned long long)in->corrected,
+                 (unsigned long long)in->held_review, (unsigned long long)in->rejected);
+    } else {
+        snprintf(buf, sizeof buf, "%llu %llu %llu", (unsigned long long)s->corrected,
+                 (unsigned long long)s->held_review, (unsigned long long)s->rejected);
+    }
+    return buf;
+}
+
+/* Every scope says how many of the reports behind it were corrected, are
+ * held for review or were rejected: a division's and a level's are their
+ * units' sums, each indicator those of its kind; as of a past date, those
+ * dated by then; a new trail row is counted at once (not a stale cache). */
+static void test_scopes_say_what_they_rest_on(void **state)
+{
+    fixture_t *f = *state;
+    s_put(f, 0, RO_KIND_TRAINING, 20181201, 30, 10); /* provincial, amended */
+    s_mark(f, 0, 1, -1);
+    s_put(f, 2, RO_KIND_ITEMS, 20181210, 100, 10); /* 460100 municipal, held */
+    s_mark(f, 2, 0, -1);
+    s_put(f, 3, RO_KIND_STAFF, 20181215, 10, 1); /* 460100 township, rejected */
+    s_mark(f, 3, 0, 0);
+    s_put(f, 4, RO_KIND_CASES, 201812, 10, 1); /* 469002 municipal, accepted */
+    s_mark(f, 4, 0, 1);
+
+    ro_status_reply_t *r = s_ask(f, RO_QUERY_DIVISION, "460100", 0, NULL, 0);
+    assert_string_equal(s_rests(&r->scopes[0], NULL), "0 1 1");
+    assert_string_equal(s_rests(&r->scopes[0], "items_no_visit"), "0 1 0");
+    assert_string_equal(s_rests(&r->scopes[0], "staff_proficient"), "0 0 1");
+    assert_string_equal(s_rests(&r->scopes[0], "training_participants"), "0 0 0");
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_LEVEL, "", 0, NULL, 0);
+    assert_string_equal(r->scopes[0].level, "provincial");
+    assert_string_equal(s_rests(&r->scopes[0], NULL), "1 0 0");
+    assert_string_equal(s_rests(&r->scopes[0], "training_hours"), "1 0 0");
+    assert_string_equal(s_rests(&r->scopes[1], NULL), "0 1 0");
+    assert_string_equal(s_rests(&r->scopes[2], "staff_proficient"), "0 0 1");
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_DIVISIONS, NULL, 0, NULL, 0);
+    assert_string_equal(s_rests(&r->scopes[0], "training_participants"), "1 0 0");
+    assert_string_equal(s_rests(&r->scopes[1], NULL), "0 1 1");
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_PROVINCE, NULL, 0, NULL, 0);
+    assert_string_equal(s_rests(&r->scopes[0], NULL), "1 1 1");
+    assert_string_equal(s_rests(&r->scopes[0], "cases_no_visit"), "0 0 0");
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_UNIT, "460100-001", 0, NULL, 0);
+    assert_string_equal(s_rests(&r->scopes[0], NULL), "0 1 0");
+    ro_status_reply_free(&r);
+    /* MARKED: the units behind them, the most first, then registry order */
+    r = s_ask(f, RO_QUERY_MARKED, NULL, 0, NULL, 2);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->total, 3);
+    assert_int_equal(r->n_scopes, 2);
+    assert_string_equal(r->scopes[0].id, "460000-001");
+    assert_string_equal(s_rests(&r->scopes[1], "items_no_visit"), "0 1 0");
+    ro_status_reply_free(&r);
+    /* a new flag counts at once */
+    s_put(f, 4, RO_KIND_CASES, 201811, 10, 2);
+    s_mark(f, 4, 0, -1);
+    r = s_ask(f, RO_QUERY_PROVINCE, NULL, 0, NULL, 0);
+    assert_string_equal(s_rests(&r->scopes[0], NULL), "1 2 1");
+    ro_status_reply_free(&r);
+    /* as of a past date: only what was dated by then */
+    r = s_ask(f, RO_QUERY_PROVINCE, NULL, 20181211, NULL, 0);
+    assert_string_equal(s_rests(&r->scopes[0], NULL), "1 2 0");
+    ro_status_reply_free(&r);
+    r = s_ask(f, RO_QUERY_MARKED, NULL, 20181211, NULL, 0);
+    assert_int_equal(r->total, 3);
+    assert_string_equal(r->scopes[2].id, "469002-003");
+    ro_status_reply_free(&r);
+}
+
 static void test_laggards_and_silent(void **state)
 {
     fixture_t *f = *state;
@@ -394,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_as_of_reads_the_reports_and_refreshes, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_division_level_divisions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_scopes_say_what_they_rest_on, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_laggards_and_silent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_history, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_series_equals_as_of, s_setup, s_teardown),

@@ -31,6 +31,7 @@ static ro_status_scope_t s_scope(void)
     s.last_seq = 12, s.last_heard = 1514764800, s.reports = 12;
     s.grade = "差";
     s.why = 2;
+    s.corrected = 3, s.held_review = 2, s.rejected = 1;
     s.n_indicators = 2;
     s.indicators[0] = (ro_status_indicator_t){.id = "training_participants",
                                               .value = 40,
@@ -56,7 +57,10 @@ static ro_status_scope_t s_scope(void)
                                               .measure = "percent",
                                               .due_date = 20181231,
                                               .due_goal = 0.8,
-                                              .why = "below 良"};
+                                              .why = "below 良",
+                                              .corrected = 4,
+                                              .held_review = 5,
+                                              .rejected = 6};
     return s;
 }
 
@@ -74,6 +78,9 @@ static void s_same_scope(const ro_status_scope_t *a, const ro_status_scope_t *b)
     assert_int_equal(a->last_heard, b->last_heard);
     assert_int_equal(a->reports, b->reports);
     assert_int_equal(a->why, b->why);
+    assert_int_equal(a->corrected, b->corrected);
+    assert_int_equal(a->held_review, b->held_review);
+    assert_int_equal(a->rejected, b->rejected);
     assert_int_equal(a->n_indicators, b->n_indicators);
     for (size_t i = 0; i < a->n_indicators; i++) {
         const ro_status_indicator_t *x = &a->indicators[i], *y = &b->indicators[i];
@@ -86,6 +93,9 @@ static void s_same_scope(const ro_status_scope_t *a, const ro_status_scope_t *b)
         assert_string_equal(x->why, y->why);
         assert_int_equal(x->due_date, y->due_date);
         assert_int_equal(x->no_data, y->no_data);
+        assert_int_equal(x->corrected, y->corrected);
+        assert_int_equal(x->held_review, y->held_review);
+        assert_int_equal(x->rejected, y->rejected);
     }
 }
 

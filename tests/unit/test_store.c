@@ -1533,6 +1533,128 @@ static void test_days_tie_in_a_second(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* Apply correction fix (amend or cancel of target_seq) of unit i at at, and
+ * store its own row, as ingest does. */
+static void s_correct(hub_store_t *st, size_t i, ro_report_t *fix, int64_t at)
+{
+    char err[256] = "";
+    hub_store_target_t was;
+    int64_t iid = hf_iid(st, i);
+    snprintf(fix->reason, sizeof fix->reason, "typo");
+    if (hub_store_correct(st, i, iid, fix, iid, "", at, &was, err, sizeof err))
+        fail_msg("correct: %s", err);
+    int rc = fix->action == RO_ACTION_CANCEL
+                 ? hub_store_put_cancel(st, i, iid, fix, &was, fix->seq, at, err, sizeof err)
+                 : hub_store_put_report(st, i, iid, fix, fix->seq, at, err, sizeof err);
+    if (rc)
+        fail_msg("correction's row: %s", err);
+}
+
+/* Unit i's marks of kind as of as_of with the cutoff known_on: "c h r". */
+static const char *s_marks(hub_store_t *st, const ro_registry_t *reg, size_t i, ro_kind_t kind,
+                           uint32_t as_of, int64_t known_on)
+{
+    static char buf[64];
+    hub_unit_marks_t m[NUNITS];
+    char err[256] = "";
+    int64_t key = -1;
+    if (hub_store_marks(st, reg, as_of, known_on, m, &key, err, sizeof err))
+        fail_msg("marks: %s", err);
+    assert_true(key > 0);
+    snprintf(buf, sizeof buf, "%u %u %u", m[i].corrected[kind - 1], m[i].held[kind - 1],
+             m[i].rejected[kind - 1]);
+    return buf;
+}
+
+/* What the figures rest on (hub_store_marks): corrected (an amend, an
+ * amend of that amend, a cancel), held for review, accepted (nothing),
+ * rejected, by the report's date (a month's cases by its month), and a
+ * known-on cutoff that leaves out the trail rows after it. */
+static void test_marks_from_the_trail(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(":memory:", 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    const char *u = "460100-001";
+    ro_report_t rs[] = {
+        hf_report(u, 1, RO_KIND_TRAINING, 20180301, 200, 10),
+        hf_report(u, 4, RO_KIND_STAFF, 20180305, 40, 20),
+        hf_report(u, 6, RO_KIND_ITEMS, 20180310, 100, 10),
+        hf_report(u, 7, RO_KIND_ITEMS, 20180320, 100, 99),
+        hf_report(u, 8, RO_KIND_CASES, 201803, 100, 99),
+        hf_report(u, 9, RO_KIND_TRAINING, 20180501, 30, 10),
+    };
+    char err[256] = "";
+    int changed, was_held;
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    for (size_t k = 0; k < sizeof rs / sizeof rs[0]; k++)
+        s_put(st, states, 1, &rs[k]);
+    ro_report_t other = hf_report("469002-003", 1, RO_KIND_TRAINING, 20180302, 900, 10);
+    s_put(st, states, 2, &other);
+    other = hf_report("469002-003", 2, RO_KIND_TRAINING, 20180303, 900, 10);
+    s_put(st, states, 2, &other); /* flagged under hold = no: it counts, not held */
+    ro_report_t fix = hf_report(u, 2, RO_KIND_TRAINING, 20180301, 20, 10);
+    fix.action = RO_ACTION_AMEND, fix.target_seq = 1;
+    s_correct(st, 1, &fix, NOW + 10);
+    fix.seq = 3, fix.target_seq = 2, fix.total = 21; /* an amend of the amend */
+    s_correct(st, 1, &fix, NOW + 20);
+    ro_report_t cancel = hf_report(u, 5, RO_KIND_NONE, 0, 0, 0);
+    cancel.action = RO_ACTION_CANCEL, cancel.target_seq = 4;
+    s_correct(st, 1, &cancel, NOW + 30);
+    assert_int_equal(
+        hub_store_flag(st, 2, hf_iid(st, 2), 1, 1, "r", "x", NOW + 15, err, sizeof err), 0);
+    assert_int_equal(
+        hub_store_flag(st, 2, hf_iid(st, 2), 2, 0, "r", "x", NOW + 16, err, sizeof err), 0);
+    assert_int_equal(
+        hub_store_flag(st, 1, hf_iid(st, 1), 6, 1, "r", "x", NOW + 40, err, sizeof err), 0);
+    assert_int_equal(
+        hub_store_flag(st, 1, hf_iid(st, 1), 7, 1, "r", "x", NOW + 50, err, sizeof err), 0);
+    assert_int_equal(hub_store_decide(st, 1, NULL, 7, 1, "reviewer:a", "fine", NOW + 60, &changed,
+                                      &was_held, err, sizeof err),
+                     0);
+    assert_int_equal(
+        hub_store_flag(st, 1, hf_iid(st, 1), 8, 1, "r", "x", NOW + 70, err, sizeof err), 0);
+    assert_int_equal(hub_store_decide(st, 1, NULL, 8, 0, "reviewer:a", "no", NOW + 80, &changed,
+                                      &was_held, err, sizeof err),
+                     0);
+    fix = hf_report(u, 10, RO_KIND_TRAINING, 20180501, 3, 10);
+    fix.action = RO_ACTION_AMEND, fix.target_seq = 9;
+    s_correct(st, 1, &fix, NOW + 90);
+    assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
+
+    /* corrected / held / rejected, as of the end of March, now */
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_TRAINING, 20180331, 0), "2 0 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_STAFF, 20180331, 0), "1 0 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_ITEMS, 20180331, 0), "0 1 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_CASES, 20180331, 0), "0 0 1");
+    assert_string_equal(s_marks(st, reg, 2, RO_KIND_TRAINING, 20180331, 0), "0 1 0");
+    assert_string_equal(s_marks(st, reg, 0, RO_KIND_TRAINING, 20180331, 0), "0 0 0");
+    /* by the report's date: none before March; the May amend from May on;
+     * the March cases from the 1st of March */
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_TRAINING, 20180228, 0), "0 0 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_TRAINING, 20180501, 0), "3 0 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_CASES, 20180301, 0), "0 0 1");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_STAFF, 20180304, 0), "0 0 0");
+    /* known on: the amend of the amend, the accept and the reject not yet */
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_TRAINING, 20180331, NOW + 15), "1 0 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_ITEMS, 20180331, NOW + 55), "0 2 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_CASES, 20180331, NOW + 75), "0 1 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_CASES, 20180331, NOW + 65), "0 0 0");
+    assert_string_equal(s_marks(st, reg, 1, RO_KIND_TRAINING, 20180601, NOW + 80), "2 0 0");
+
+    /* the trail's key grows with each row */
+    int64_t key = hub_store_trail_key(st);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_flag(st, 0, hf_iid(st, 0), 99, 0, "r", "x", NOW, err, sizeof err),
+                     0);
+    assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
+    assert_true(hub_store_trail_key(st) > key);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 static void test_max_store_bytes_makes_it_full(void **state)
 {
     (void)state;
@@ -1614,6 +1736,7 @@ int main(void)
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_days_equal_the_scan),
         cmocka_unit_test(test_days_tie_in_a_second),
+        cmocka_unit_test(test_marks_from_the_trail),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
