@@ -79,8 +79,10 @@ static int s_teardown(void **state)
 }
 
 /* Store one report of unit index as ingest would: report, state, commit. */
-static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_t total,
-                  uint32_t part)
+/* Store a report of unit u in a transaction of its own: counted, or held
+ * for review (held: as a [review] rule that holds has it stored). */
+static void s_put_as(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_t total,
+                     uint32_t part, int held)
 {
     ro_report_t r;
     memset(&r, 0, sizeof r);
@@ -96,13 +98,24 @@ static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_
     assert_int_equal(hub_store_begin(f->store, err, sizeof err), 0);
     int64_t iid = hub_store_incarnation(f->store, u, NULL, NOW, err, sizeof err);
     assert_true(iid > 0);
-    assert_int_equal(hub_store_put_report(f->store, u, iid, &r, r.seq, NOW - 100, err, sizeof err),
-                     0);
-    hub_state_apply(&f->states[u], &r);
+    if (held) {
+        assert_int_equal(
+            hub_store_hold_review(f->store, u, iid, &r, r.seq, NOW - 100, err, sizeof err), 0);
+    } else {
+        assert_int_equal(
+            hub_store_put_report(f->store, u, iid, &r, r.seq, NOW - 100, err, sizeof err), 0);
+        hub_state_apply(&f->states[u], &r);
+    }
     f->states[u].last_seq = r.seq;
     f->states[u].last_heard = NOW - 100;
     assert_int_equal(hub_store_put_state(f->store, u, &f->states[u], err, sizeof err), 0);
     assert_int_equal(hub_store_commit(f->store, err, sizeof err), 0);
+}
+
+static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_t total,
+                  uint32_t part)
+{
+    s_put_as(f, u, kind, date, total, part, 0);
 }
 
 static ro_status_reply_t *s_ask(fixture_t *f, ro_query_t q, const char *key, uint32_t as_of,
@@ -241,7 +254,7 @@ static void test_division_level_divisions(void **state)
     ro_status_reply_free(&r);
 }
 
-/* In a transaction of its own: flag unit u's latest report (held), then
+/* In a transaction of its own: flag unit u's latest report (stored held), then
  * decide it (accept 1, reject 0) unless decide is -1; or amend it with the
  * same figures (amend 1). */
 static void s_mark(fixture_t *f, size_t u, int amend, int decide)
@@ -266,8 +279,8 @@ static void s_mark(fixture_t *f, size_t u, int amend, int decide)
         assert_int_equal(
             hub_store_put_report(f->store, u, iid, &r, r.seq, NOW - 50, err, sizeof err), 0);
     } else {
-        assert_int_equal(
-            hub_store_flag(f->store, u, iid, seq, 1, "r", "x", NOW - 50, err, sizeof err), 0);
+        assert_int_equal(hub_store_flag(f->store, u, iid, seq, "r", "x", NOW - 50, err, sizeof err),
+                         0);
         if (decide >= 0)
             assert_int_equal(hub_store_decide(f->store, u, NULL, seq, decide, "", "why", NOW - 40,
                                               &changed, &was_held, err, sizeof err),
@@ -300,11 +313,11 @@ static void test_scopes_say_what_they_rest_on(void **state)
     fixture_t *f = *state;
     s_put(f, 0, RO_KIND_TRAINING, 20181201, 30, 10); /* provincial, amended */
     s_mark(f, 0, 1, -1);
-    s_put(f, 2, RO_KIND_ITEMS, 20181210, 100, 10); /* 460100 municipal, held */
+    s_put_as(f, 2, RO_KIND_ITEMS, 20181210, 100, 10, 1); /* 460100 municipal, held */
     s_mark(f, 2, 0, -1);
-    s_put(f, 3, RO_KIND_STAFF, 20181215, 10, 1); /* 460100 township, rejected */
+    s_put_as(f, 3, RO_KIND_STAFF, 20181215, 10, 1, 1); /* 460100 township, rejected */
     s_mark(f, 3, 0, 0);
-    s_put(f, 4, RO_KIND_CASES, 201812, 10, 1); /* 469002 municipal, accepted */
+    s_put_as(f, 4, RO_KIND_CASES, 201812, 10, 1, 1); /* 469002 municipal, accepted */
     s_mark(f, 4, 0, 1);
 
     ro_status_reply_t *r = s_ask(f, RO_QUERY_DIVISION, "460100", 0, NULL, 0);
@@ -340,7 +353,7 @@ static void test_scopes_say_what_they_rest_on(void **state)
     assert_string_equal(s_rests(&r->scopes[1], "items_no_visit"), "0 1 0");
     ro_status_reply_free(&r);
     /* a new flag counts at once */
-    s_put(f, 4, RO_KIND_CASES, 201811, 10, 2);
+    s_put_as(f, 4, RO_KIND_CASES, 201811, 10, 2, 1);
     s_mark(f, 4, 0, -1);
     r = s_ask(f, RO_QUERY_PROVINCE, NULL, 0, NULL, 0);
     assert_string_equal(s_rests(&r->scopes[0], NULL), "1 2 1");

@@ -29,6 +29,15 @@ static void s_put(hub_store_t *st, hub_unit_state_t *states, size_t i, const ro_
     states[i].last_heard = NOW;
 }
 
+/* Report r of unit i stored held for review (a [review] rule flagged it). */
+static void s_put_held(hub_store_t *st, size_t i, const ro_report_t *r)
+{
+    char err[256] = "";
+    int rc = hub_store_hold_review(st, i, hf_iid(st, i), r, 1000 + r->seq, NOW, err, sizeof err);
+    if (rc)
+        fail_msg("hold_review: %d %s", rc, err);
+}
+
 static void s_put_states(hub_store_t *st, const hub_unit_state_t *states)
 {
     char err[256] = "";
@@ -1589,10 +1598,13 @@ static void test_marks_from_the_trail(void **state)
     char err[256] = "";
     int changed, was_held;
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    for (size_t k = 0; k < sizeof rs / sizeof rs[0]; k++)
-        s_put(st, states, 1, &rs[k]);
+    for (size_t k = 0; k < sizeof rs / sizeof rs[0]; k++) /* seqs 6, 7 and 8: flagged, held */
+        if (rs[k].seq >= 6 && rs[k].seq <= 8)
+            s_put_held(st, 1, &rs[k]);
+        else
+            s_put(st, states, 1, &rs[k]);
     ro_report_t other = hf_report("469002-003", 1, RO_KIND_TRAINING, 20180302, 900, 10);
-    s_put(st, states, 2, &other);
+    s_put_held(st, 2, &other);
     other = hf_report("469002-003", 2, RO_KIND_TRAINING, 20180303, 900, 10);
     s_put(st, states, 2, &other); /* flagged under hold = no: it counts, not held */
     ro_report_t fix = hf_report(u, 2, RO_KIND_TRAINING, 20180301, 20, 10);
@@ -1603,19 +1615,19 @@ static void test_marks_from_the_trail(void **state)
     ro_report_t cancel = hf_report(u, 5, RO_KIND_NONE, 0, 0, 0);
     cancel.action = RO_ACTION_CANCEL, cancel.target_seq = 4;
     s_correct(st, 1, &cancel, NOW + 30);
-    assert_int_equal(
-        hub_store_flag(st, 2, hf_iid(st, 2), 1, 1, "r", "x", NOW + 15, err, sizeof err), 0);
-    assert_int_equal(
-        hub_store_flag(st, 2, hf_iid(st, 2), 2, 0, "r", "x", NOW + 16, err, sizeof err), 0);
-    assert_int_equal(
-        hub_store_flag(st, 1, hf_iid(st, 1), 6, 1, "r", "x", NOW + 40, err, sizeof err), 0);
-    assert_int_equal(
-        hub_store_flag(st, 1, hf_iid(st, 1), 7, 1, "r", "x", NOW + 50, err, sizeof err), 0);
+    assert_int_equal(hub_store_flag(st, 2, hf_iid(st, 2), 1, "r", "x", NOW + 15, err, sizeof err),
+                     0);
+    assert_int_equal(hub_store_flag(st, 2, hf_iid(st, 2), 2, "r", "x", NOW + 16, err, sizeof err),
+                     0);
+    assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 6, "r", "x", NOW + 40, err, sizeof err),
+                     0);
+    assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 7, "r", "x", NOW + 50, err, sizeof err),
+                     0);
     assert_int_equal(hub_store_decide(st, 1, NULL, 7, 1, "reviewer:a", "fine", NOW + 60, &changed,
                                       &was_held, err, sizeof err),
                      0);
-    assert_int_equal(
-        hub_store_flag(st, 1, hf_iid(st, 1), 8, 1, "r", "x", NOW + 70, err, sizeof err), 0);
+    assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 8, "r", "x", NOW + 70, err, sizeof err),
+                     0);
     assert_int_equal(hub_store_decide(st, 1, NULL, 8, 0, "reviewer:a", "no", NOW + 80, &changed,
                                       &was_held, err, sizeof err),
                      0);
@@ -1647,8 +1659,7 @@ static void test_marks_from_the_trail(void **state)
     /* the trail's key grows with each row */
     int64_t key = hub_store_trail_key(st);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    assert_int_equal(hub_store_flag(st, 0, hf_iid(st, 0), 99, 0, "r", "x", NOW, err, sizeof err),
-                     0);
+    assert_int_equal(hub_store_flag(st, 0, hf_iid(st, 0), 99, "r", "x", NOW, err, sizeof err), 0);
     assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
     assert_true(hub_store_trail_key(st) > key);
     hub_store_destroy(&st);
