@@ -196,7 +196,7 @@ uint64_t hub_committed_held_review(const hub_committed_t *self)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < self->nunits; i++)
-        n += self->flags[i].held_review;
+        n += hub_marks_held(&self->flags[i].marks);
     return n;
 }
 

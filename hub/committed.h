@@ -94,9 +94,10 @@ typedef struct {
     uint64_t inc_a, inc_b;
     int64_t heard_a, heard_b;
     int64_t two_since;
-    int64_t refused_at;   /* the latest refusal the store recorded (final, or a write-off) */
-    int64_t behind_seen;  /* the latest heartbeat (any incarnation) that showed the store behind */
-    uint32_t held_review; /* reports held for review, not decided yet (Scope.held_review) */
+    int64_t refused_at;  /* the latest refusal the store recorded (final, or a write-off) */
+    int64_t behind_seen; /* the latest heartbeat (any incarnation) that showed the store behind */
+    hub_unit_marks_t marks; /* what its figures rest on now (corrected, held for review,
+                               rejected), kept by ingest as it corrects, flags and decides */
 } hub_unit_flags_t;
 
 #define HUB_MAX_SKEW 600     /* seconds an agent's clock may be off before it is flagged */
@@ -146,7 +147,7 @@ void hub_committed_set_feed(hub_committed_t *self, uint64_t seq, uint64_t epoch)
 const hub_unit_state_t *hub_committed_states(const hub_committed_t *self); /* per unit */
 size_t hub_committed_count(const hub_committed_t *self);                   /* units */
 const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self);  /* per unit */
-/* The province's reports held for review: the units' held_review summed
+/* The province's reports held for review: the units' held summed
  * (one pass over the units, under the lock as the others). */
 uint64_t hub_committed_held_review(const hub_committed_t *self);
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self); /* NULL: no engine */

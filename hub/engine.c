@@ -438,7 +438,7 @@ static bool s_in_scope(const hub_engine_t *self, const ro_scope_t *s, int d, siz
     }
 }
 
-int hub_engine_marks(const hub_engine_t *self, const hub_unit_marks_t *marks, ro_scope_t *s)
+int hub_engine_marks(const hub_engine_t *self, hub_marks_view_t marks, ro_scope_t *s)
 {
     hub_unit_marks_t sum = {0};
     int d = ro_division_index(s->division);
@@ -446,14 +446,18 @@ int hub_engine_marks(const hub_engine_t *self, const hub_unit_marks_t *marks, ro
     if ((s->kind == RO_SCOPE_UNIT && unit < 0) || (s->kind == RO_SCOPE_DIVISION && d < 0) ||
         (s->kind == RO_SCOPE_LEVEL && (s->level < 0 || s->level >= RO_LEVEL_COUNT)))
         return -1;
-    for (size_t u = 0; u < self->units; u++) {
+    /* a unit's own; a wider scope's, a pass over the units */
+    for (size_t u = unit >= 0 ? (size_t)unit : 0; u < self->units; u++) {
         if ((long)u != unit && !s_in_scope(self, s, d, u))
             continue;
+        const hub_unit_marks_t *m = hub_marks_at(marks, u);
         for (size_t k = 0; k < HUB_MARK_KINDS; k++) {
-            sum.corrected[k] += marks[u].corrected[k];
-            sum.held[k] += marks[u].held[k];
-            sum.rejected[k] += marks[u].rejected[k];
+            sum.corrected[k] += m->corrected[k];
+            sum.held[k] += m->held[k];
+            sum.rejected[k] += m->rejected[k];
         }
+        if (unit >= 0)
+            break;
     }
     s->corrected = s->held_review = s->rejected = 0;
     for (size_t k = 0; k < HUB_MARK_KINDS; k++) {

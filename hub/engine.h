@@ -136,7 +136,7 @@ int hub_engine_eval(const hub_engine_t *self, const ro_scope_t *sums, uint32_t a
  * it is counted from (people and hours: training; a ratio: its source's
  * staff, items or cases). Returns 0, or -1 for a scope the engine does
  * not know (s is then left as it was). */
-int hub_engine_marks(const hub_engine_t *self, const hub_unit_marks_t *marks, ro_scope_t *s);
+int hub_engine_marks(const hub_engine_t *self, hub_marks_view_t marks, ro_scope_t *s);
 
 /* Units whose gap on indicator (see the rules above) is above 0, biggest
  * gap first, ties in registry order; at most limit of them (0 = all), and

@@ -397,7 +397,7 @@ static int s_publish_due(hub_feed_t *self, int64_t now)
                             &self->scope) == 0) {
             const hub_unit_flags_t *fl = &hub_committed_flags(self->committed)[i];
             self->scope.flags = hub_unit_flags_bits(fl, now);
-            self->scope.held_review = fl->held_review;
+            self->scope.held_review = hub_marks_held(&fl->marks);
             s_count(s_publish(self, i, &self->scope, now), &rc, &sent);
         }
     }

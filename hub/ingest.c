@@ -340,22 +340,26 @@ static int s_refused_seed(void *arg, const hub_store_problem_t *p)
     return 0;
 }
 
-static void s_held_review_seed(void *arg, const char *unit, uint64_t n)
+/* What each unit's figures rest on now (corrected, held for review,
+ * rejected per kind), from the store's trail (at start, after a reload, and
+ * after a failed batch whose flags and corrections were rolled back); then
+ * kept as ingest corrects, flags and decides. Failing (only with the
+ * store's trouble), the counts stay 0 until the next load. */
+static void s_marks_load(hub_ingest_t *self)
 {
-    hub_ingest_t *self = arg;
-    long i = ro_registry_find(self->reg, unit);
-    if (i >= 0)
-        self->flags[i].held_review = (uint32_t)n;
+    hub_unit_marks_t *m = calloc(self->nunits ? self->nunits : 1, sizeof *m);
+    if (m && hub_store_marks(self->store, self->reg, 99991231, 0, m, NULL, NULL, 0) != 0)
+        memset(m, 0, self->nunits * sizeof *m);
+    for (size_t i = 0; i < self->nunits; i++)
+        self->flags[i].marks = m ? m[i] : (hub_unit_marks_t){0};
+    free(m);
 }
 
-/* Each unit's reports held for review, from the store (at start, after a
- * reload, and after a failed batch whose flags were rolled back); failing
- * (only with the store's trouble), the counts stay 0 until the next. */
-static void s_held_review_load(hub_ingest_t *self)
+/* n less of count, never below 0 (a count loaded while the store failed). */
+static void s_less(uint32_t *count)
 {
-    for (size_t i = 0; i < self->nunits; i++)
-        self->flags[i].held_review = 0;
-    hub_store_held_reviews(self->store, s_held_review_seed, self, NULL, 0);
+    if (*count)
+        (*count)--;
 }
 
 hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_unit_state_t *states,
@@ -402,7 +406,7 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
      * failing (only with the store's trouble), the units go unflagged */
     hub_store_problems(store, time(NULL) - (int64_t)HUB_REFUSED_DAYS * 86400, s_refused_seed, self,
                        NULL, 0);
-    s_held_review_load(self);
+    s_marks_load(self);
     return self;
 }
 
@@ -478,7 +482,7 @@ void hub_ingest_set_committed(hub_ingest_t *self, hub_committed_t *committed)
      * or that have reports held for review */
     size_t n = 0;
     for (size_t u = 0; u < self->nunits; u++)
-        if (self->flags[u].refused_at || self->flags[u].held_review)
+        if (self->flags[u].refused_at || hub_marks_held(&self->flags[u].marks))
             self->dirty[n++] = (uint32_t)u;
     s_publish(self, self->dirty, n);
 }
@@ -533,7 +537,7 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->npairs = 0;
     s_incs_forget(self); /* keyed by the old indices: read again from the store */
     s_flags_count(self);
-    s_held_review_load(self);
+    s_marks_load(self);
     return 0;
 }
 
@@ -1163,8 +1167,12 @@ static int s_correct(hub_ingest_t *self, const s_ident_t *id, const ro_report_t 
     int rc = hub_store_correct(self->store, id->unit, id->iid, r, tiid, by, now, was, why, whylen);
     if (rc == 0 && was->state == HUB_STORE_HELD_CLOCK)
         self->b_unheld++;
-    if (rc == 0 && was->state == HUB_STORE_HELD_REVIEW && self->flags[id->unit].held_review)
-        self->flags[id->unit].held_review--; /* its review goes with it */
+    if (rc == 0 && was->kind >= RO_KIND_TRAINING && was->kind <= RO_KIND_CASES) {
+        hub_unit_marks_t *m = &self->flags[id->unit].marks;
+        m->corrected[was->kind - 1]++;
+        if (was->state == HUB_STORE_HELD_REVIEW)
+            s_less(&m->held[was->kind - 1]); /* its review goes with it */
+    }
     return rc;
 }
 
@@ -1218,7 +1226,8 @@ static int s_flag(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r,
     int rc = hub_store_flag(self->store, id->unit, id->iid, r->seq, rule, text, now, err, errlen);
     if (rc)
         return rc;
-    self->flags[id->unit].held_review += hold != 0;
+    if (hold && r->kind >= RO_KIND_TRAINING && r->kind <= RO_KIND_CASES)
+        self->flags[id->unit].marks.held[r->kind - 1]++;
     self->c.flagged++;
     if (ro_log_allow(&self->rl_refuse))
         ro_log(LOG_NOTICE, "%s seq %llu flagged for review (%s): %s%s", r->unit,
@@ -1414,7 +1423,7 @@ static void s_fail(hub_ingest_t *self, int rc, const char *why)
         self->need_reload = 0;
     else
         self->need_reload = 1;
-    s_held_review_load(self); /* the batch's flags were rolled back */
+    s_marks_load(self); /* the batch's flags were rolled back */
     hub_store_state_t state = rc == HUB_STORE_EFULL ? HUB_STORE_STATE_FULL : HUB_STORE_STATE_ERROR;
     if (state != self->c.store_state || ro_log_allow(&self->rl_store))
         ro_log(LOG_ERR, "store %s: %s; holding %zu messages unacknowledged, retrying every second",
@@ -1438,7 +1447,7 @@ static void s_ack_fill(hub_ingest_t *self, s_reply_t *a)
     a->r.msg.hub_version = RO_PROTOCOL_VERSION;
     memcpy(a->r.msg.store_id, self->store_id, sizeof a->r.msg.store_id);
     /* the unit's staff see that a report waits for a person (principle 4) */
-    a->r.msg.held = self->flags[a->unit].held_review;
+    a->r.msg.held = hub_marks_held(&self->flags[a->unit].marks);
 }
 
 int hub_ingest_flush(hub_ingest_t *self, int64_t now)
@@ -1546,11 +1555,11 @@ int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, 
     }
     size_t unit = (size_t)found;
     hub_unit_state_t before = self->states[unit];
-    int changed = 0, was_held = 0;
+    int changed = 0, was_held = 0, kind = 0;
     int rc = hub_store_begin(self->store, why, whylen);
     if (rc == 0)
         rc = hub_store_decide(self->store, unit, d->has_inc ? d->inc : NULL, d->seq, d->accept,
-                              d->by, d->reason, now, &changed, &was_held, why, whylen);
+                              d->by, d->reason, now, &changed, &was_held, &kind, why, whylen);
     if (rc == 0 && changed)
         rc = hub_store_refold(self->store, unit, &self->states[unit], why, whylen);
     if (rc == 0)
@@ -1562,8 +1571,13 @@ int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, 
     }
     if (changed)
         memset(&self->snap_iid[3 * unit], 0, 3 * sizeof *self->snap_iid); /* refolded */
-    if (was_held && self->flags[unit].held_review)
-        self->flags[unit].held_review--;
+    if (kind >= RO_KIND_TRAINING && kind <= RO_KIND_CASES) {
+        hub_unit_marks_t *m = &self->flags[unit].marks;
+        if (was_held)
+            s_less(&m->held[kind - 1]);
+        if (!d->accept)
+            m->rejected[kind - 1]++;
+    }
     self->c.decisions++;
     ro_log(LOG_NOTICE, "%s seq %llu %s by %s: %s", d->unit, (unsigned long long)d->seq,
            d->accept ? "accepted" : "rejected", d->by[0] ? d->by : "(no key)", d->reason);

@@ -133,10 +133,10 @@ static int s_flags(hub_problems_t *self, const hub_unit_flags_t *fl, size_t u)
             return -1;
         it->skew = fl->skew;
     }
-    if (fl->held_review) {
+    if (hub_marks_held(&fl->marks)) {
         if (!(it = s_add(self, K_REVIEW, u, 0)))
             return -1;
-        it->count = fl->held_review;
+        it->count = hub_marks_held(&fl->marks);
     }
     return 0;
 }

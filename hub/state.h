@@ -46,6 +46,25 @@ typedef struct {
     uint32_t rejected[HUB_MARK_KINDS];  /* rejected by a reviewer */
 } hub_unit_marks_t;
 
+/* Each unit's marks, at base + unit * stride bytes: an array of them
+ * (stride sizeof (hub_unit_marks_t)), or a field of each unit's larger
+ * record (the committed flags), read in place. */
+typedef struct {
+    const unsigned char *base;
+    size_t stride;
+} hub_marks_view_t;
+
+static inline const hub_unit_marks_t *hub_marks_at(hub_marks_view_t v, size_t unit)
+{
+    return (const hub_unit_marks_t *)(const void *)(v.base + unit * v.stride);
+}
+
+/* A unit's reports held for review, every kind (Scope.held_review). */
+static inline uint32_t hub_marks_held(const hub_unit_marks_t *m)
+{
+    return m->held[0] + m->held[1] + m->held[2] + m->held[3];
+}
+
 /* Fold one stored report into a unit's aggregates (the rule the recount
  * mirrors): sums for training, a snapshot dated on or after the held one
  * replaces it. Of snapshots of one date the last received counts (then the

@@ -366,7 +366,7 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     if (self->engine) {
         int rc = hub_engine_unit(self->engine, states, index, rep->pb.as_of, sc) ? 1 : 0;
         sc->flags = flags;
-        sc->held_review = fl ? fl->held_review : 0;
+        sc->held_review = fl ? hub_marks_held(&fl->marks) : 0;
         return rc;
     }
     const ro_unit_t *u = ro_registry_at(self->reg, index);
@@ -378,7 +378,7 @@ static int s_add_unit(hub_status_t *self, s_reply_t *rep, const hub_unit_state_t
     hub_scope_add(sc, &states[index]);
     sc->last_seq = states[index].seq_shown;
     sc->flags = flags;
-    sc->held_review = fl ? fl->held_review : 0;
+    sc->held_review = fl ? hub_marks_held(&fl->marks) : 0;
     return 0;
 }
 
@@ -1057,19 +1057,24 @@ static int s_query_verify(hub_status_t *self, const ro_status_request_t *req, s_
     return 0;
 }
 
-/* What the figures as of the reply's date rest on, per unit: the store's
- * count (hub_store_marks), kept until the trail grows (a correction, a
- * flag or a decision adds a row; nothing else changes the count), so that
- * a status answer costs one seek for it, not a pass over the trail. NULL
- * with status 1 in *rc (the error says why) when it cannot be read. */
-static const hub_unit_marks_t *s_marks(hub_status_t *self, s_reply_t *rep, int *rc)
+/* What the figures of the reply rest on, per unit. Today's (as of today
+ * or later, no known-on date): ingest's, kept as it corrects, flags and
+ * decides, read in place from the committed flags (the lock is held).
+ * Another date's: the store's count from the trail (hub_store_marks), kept
+ * until the trail grows or the question changes. base NULL with status in
+ * *rc (the error says why) when it cannot be read. */
+static hub_marks_view_t s_marks(hub_status_t *self, s_reply_t *rep, int *rc)
 {
-    /* the figures of today or later are those counted now: dated by today */
+    hub_marks_view_t none = {NULL, 0};
+    if (self->committed && rep->pb.as_of >= rep->today && rep->known_on == 0)
+        return (hub_marks_view_t){
+            (const unsigned char *)&hub_committed_flags(self->committed)->marks,
+            sizeof(hub_unit_flags_t)};
     uint32_t as_of = rep->pb.as_of < rep->today ? rep->pb.as_of : rep->today;
     size_t n = ro_registry_count(self->reg);
     if (!self->marks && !(self->marks = calloc(n ? n : 1, sizeof *self->marks))) {
         *rc = -1;
-        return NULL;
+        return none;
     }
     char err[256] = "";
     uint64_t gen;
@@ -1086,13 +1091,13 @@ static const hub_unit_marks_t *s_marks(hub_status_t *self, s_reply_t *rep, int *
         }
     }
     if ((*rc = s_enter(self, gen, rep)))
-        return NULL;
+        return none;
     if (bad) {
         snprintf(rep->error, sizeof rep->error, "cannot count what the figures rest on: %s", err);
         *rc = 1;
-        return NULL;
+        return none;
     }
-    return self->marks;
+    return (hub_marks_view_t){(const unsigned char *)self->marks, sizeof *self->marks};
 }
 
 /* Every scope of the reply with what its figures rest on (corrected, held
@@ -1102,8 +1107,8 @@ static int s_add_marks(hub_status_t *self, s_reply_t *rep)
     if (!rep->nscopes || !self->engine || !self->store)
         return 0;
     int rc = 0;
-    const hub_unit_marks_t *marks = s_marks(self, rep, &rc);
-    for (size_t i = 0; marks && i < rep->nscopes; i++)
+    hub_marks_view_t marks = s_marks(self, rep, &rc);
+    for (size_t i = 0; marks.base && i < rep->nscopes; i++)
         hub_engine_marks(self->engine, marks, &rep->scopes[i]);
     return rc;
 }
@@ -1135,8 +1140,10 @@ static int s_query_marked(hub_status_t *self, const ro_status_request_t *req, s_
         return 1;
     }
     const hub_unit_state_t *states = s_states(self, rep);
-    const hub_unit_marks_t *m = states ? s_marks(self, rep, &rc) : NULL;
-    if (!m)
+    hub_marks_view_t m = {NULL, 0};
+    if (states)
+        m = s_marks(self, rep, &rc);
+    if (!m.base)
         return states ? rc : 1;
     size_t n = ro_registry_count(self->reg), count = 0;
     s_marked_t *list = malloc((n ? n : 1) * sizeof *list);
@@ -1144,8 +1151,9 @@ static int s_query_marked(hub_status_t *self, const ro_status_request_t *req, s_
         return -1;
     for (size_t u = 0; u < n; u++) {
         uint64_t k = 0;
+        const hub_unit_marks_t *um = hub_marks_at(m, u);
         for (size_t i = 0; i < HUB_MARK_KINDS; i++)
-            k += (uint64_t)m[u].corrected[i] + m[u].held[i] + m[u].rejected[i];
+            k += (uint64_t)um->corrected[i] + um->held[i] + um->rejected[i];
         if (k)
             list[count++] = (s_marked_t){u, k};
     }

@@ -442,13 +442,13 @@ int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, c
  * report of that seq, refused when two have): accept (state 2 -> 0) or
  * reject (2 or 0 -> 3), with a trail row (4 or 5) by `by`, at `at`, for
  * reason. In the open write transaction. Returns 0 when decided now
- * (*changed: its state moved, so its unit must be folded again), 1 when it
- * was decided the same way already (nothing written, why says by whom),
- * HUB_STORE_ETARGET with why (not flagged, decided the other way, corrected
- * since), or a code. */
+ * (*changed: its state moved, so its unit must be folded again; *was_held:
+ * it was held; *kind: its kind), 1 when it was decided the same way
+ * already (nothing written, why says by whom), HUB_STORE_ETARGET with why
+ * (not flagged, decided the other way, corrected since), or a code. */
 int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t seq, int accept,
                      const char *by, const char *reason, int64_t at, int *changed, int *was_held,
-                     char *why, size_t whylen);
+                     int *kind, char *why, size_t whylen);
 
 /* Call fn(arg, unit id, n) once per unit with n > 0 reports held for
  * review now (state 2). Reads the trail's flag rows. Returns 0 or a code. */

@@ -75,11 +75,11 @@ int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, c
 /* The flagged report (uid, inc or any, seq): its iid and state. Returns 1,
  * 0 when none is flagged, 2 when several incarnations have one, or a code. */
 static int s_flagged(hub_store_t *self, int64_t uid, const uint8_t *inc, uint64_t seq, int64_t *iid,
-                     int *state, char *why, size_t whylen)
+                     int *state, int *kind, char *why, size_t whylen)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(self->db,
-                                "SELECT DISTINCT e.target_iid, r.state FROM events e"
+                                "SELECT DISTINCT e.target_iid, r.state, r.kind FROM events e"
                                 " JOIN reports r ON r.uid = e.uid AND r.iid = e.target_iid"
                                 " AND r.seq = e.target_seq"
                                 " JOIN incarnations i ON i.iid = e.target_iid"
@@ -95,6 +95,7 @@ static int s_flagged(hub_store_t *self, int64_t uid, const uint8_t *inc, uint64_
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             *iid = sqlite3_column_int64(st, 0);
             *state = sqlite3_column_int(st, 1);
+            *kind = sqlite3_column_int(st, 2);
             n++;
         }
     }
@@ -136,14 +137,14 @@ static int s_decided(hub_store_t *self, int64_t uid, int64_t iid, uint64_t seq, 
 
 int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t seq, int accept,
                      const char *by, const char *reason, int64_t at, int *changed, int *was_held,
-                     char *why, size_t whylen)
+                     int *kind, char *why, size_t whylen)
 {
-    *changed = *was_held = 0;
+    *changed = *was_held = *kind = 0;
     if (s_unit(self, index, why, whylen))
         return HUB_STORE_EFAIL;
     int64_t uid = self->uids[index], iid = 0;
     int state = 0;
-    int n = s_flagged(self, uid, inc, seq, &iid, &state, why, whylen);
+    int n = s_flagged(self, uid, inc, seq, &iid, &state, kind, why, whylen);
     if (n < 0)
         return n;
     if (n != 1) {

@@ -223,6 +223,18 @@ static void s_recount_agrees(fixture_t *f)
     hf_assert_states_equal(f->states, again, NUNITS);
 }
 
+/* What ingest keeps of each unit's marks (corrected, held, rejected per
+ * kind, as committed) is what the store counts from the trail. */
+static void s_marks_agree(fixture_t *f, const hub_committed_t *c)
+{
+    char err[256] = "";
+    hub_unit_marks_t want[NUNITS];
+    assert_int_equal(hub_store_marks(f->store, f->reg, 99991231, 0, want, NULL, err, sizeof err),
+                     0);
+    for (size_t u = 0; u < NUNITS; u++)
+        assert_memory_equal(&hub_committed_flags(c)[u].marks, &want[u], sizeof want[u]);
+}
+
 static void test_review_rules_hold(void **state)
 {
     fixture_t *f = *state;
@@ -260,8 +272,8 @@ static void test_review_rules_hold(void **state)
     hub_committed_t *c = hub_committed_new(f->reg, NULL, f->states);
     hub_ingest_set_committed(again, c);
     assert_int_equal(hub_committed_held_review(c), 4);
-    assert_int_equal(hub_committed_flags(c)[1].held_review, 3);
-    assert_int_equal(hub_committed_flags(c)[2].held_review, 1);
+    assert_int_equal(hub_marks_held(&hub_committed_flags(c)[1].marks), 3);
+    assert_int_equal(hub_marks_held(&hub_committed_flags(c)[2].marks), 1);
     hub_ingest_destroy(&again);
     hub_committed_destroy(&c);
 }
@@ -344,9 +356,11 @@ static void test_review_decide(void **state)
     d = s_decision(5, 1);
     assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
     assert_int_equal(f->states[1].staff_proficient, 5);
-    assert_int_equal(hub_committed_flags(c)[1].held_review, 0);
+    assert_int_equal(hub_marks_held(&hub_committed_flags(c)[1].marks), 0);
     assert_int_equal(hub_committed_held_review(c), 1);
     s_recount_agrees(f);
+    s_marks_agree(f, c);
+    assert_int_equal(hub_committed_flags(c)[1].marks.rejected[RO_KIND_TRAINING - 1], 1);
     hub_ingest_set_committed(f->ingest, NULL);
     hub_committed_destroy(&c);
 }
@@ -388,7 +402,9 @@ static void test_review_correct_held(void **state)
     assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), HUB_STORE_ETARGET);
     assert_non_null(strstr(why, "corrected since"));
     assert_int_equal(hub_committed_held_review(c), 0); /* its review went with it */
+    assert_int_equal(hub_committed_flags(c)[1].marks.corrected[RO_KIND_TRAINING - 1], 1);
     s_recount_agrees(f);
+    s_marks_agree(f, c);
     hub_ingest_set_committed(f->ingest, NULL);
     hub_committed_destroy(&c);
 }

@@ -260,7 +260,7 @@ static void test_division_level_divisions(void **state)
 static void s_mark(fixture_t *f, size_t u, int amend, int decide)
 {
     char err[256] = "";
-    int changed, was_held;
+    int changed, was_held, kind;
     uint64_t seq = f->seq[u];
     assert_int_equal(hub_store_begin(f->store, err, sizeof err), 0);
     int64_t iid = hub_store_incarnation(f->store, u, NULL, NOW, err, sizeof err);
@@ -283,7 +283,7 @@ static void s_mark(fixture_t *f, size_t u, int amend, int decide)
                          0);
         if (decide >= 0)
             assert_int_equal(hub_store_decide(f->store, u, NULL, seq, decide, "", "why", NOW - 40,
-                                              &changed, &was_held, err, sizeof err),
+                                              &changed, &was_held, &kind, err, sizeof err),
                              0);
     }
     assert_int_equal(hub_store_commit(f->store, err, sizeof err), 0);

@@ -1596,7 +1596,7 @@ static void test_marks_from_the_trail(void **state)
         hf_report(u, 9, RO_KIND_TRAINING, 20180501, 30, 10),
     };
     char err[256] = "";
-    int changed, was_held;
+    int changed, was_held, kind;
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     for (size_t k = 0; k < sizeof rs / sizeof rs[0]; k++) /* seqs 6, 7 and 8: flagged, held */
         if (rs[k].seq >= 6 && rs[k].seq <= 8)
@@ -1624,12 +1624,12 @@ static void test_marks_from_the_trail(void **state)
     assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 7, "r", "x", NOW + 50, err, sizeof err),
                      0);
     assert_int_equal(hub_store_decide(st, 1, NULL, 7, 1, "reviewer:a", "fine", NOW + 60, &changed,
-                                      &was_held, err, sizeof err),
+                                      &was_held, &kind, err, sizeof err),
                      0);
     assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 8, "r", "x", NOW + 70, err, sizeof err),
                      0);
     assert_int_equal(hub_store_decide(st, 1, NULL, 8, 0, "reviewer:a", "no", NOW + 80, &changed,
-                                      &was_held, err, sizeof err),
+                                      &was_held, &kind, err, sizeof err),
                      0);
     fix = hf_report(u, 10, RO_KIND_TRAINING, 20180501, 3, 10);
     fix.action = RO_ACTION_AMEND, fix.target_seq = 9;
