@@ -246,11 +246,14 @@ int hub_store_problems(hub_store_t *self, int64_t since,
                        int (*fn)(void *arg, const hub_store_problem_t *p), void *arg, char *err,
                        size_t errlen)
 {
-    /* the partial index reports_held holds the held rows only; the latest
-     * refusal's columns come with max(at), as SQLite does for bare columns */
+    /* the partial index reports_held holds the held rows only, named:
+     * without statistics the planner scanned every report instead (GROUP BY
+     * uid follows the table's key), 32% of a hub's start on 10 M reports;
+     * the latest refusal's columns come with max(at), as SQLite does for
+     * bare columns */
     static const char *sql[2] = {
-        "SELECT u.id, count(*), min(r.date) FROM reports r JOIN units u ON u.uid = r.uid"
-        " WHERE r.state = 1 GROUP BY r.uid ORDER BY u.id",
+        "SELECT u.id, count(*), min(r.date) FROM reports r INDEXED BY reports_held"
+        " JOIN units u ON u.uid = r.uid WHERE r.state = 1 GROUP BY r.uid ORDER BY u.id",
         "SELECT unit, count(*), seq, reason, text, max(at) FROM refusals WHERE at >= ?1"
         " GROUP BY unit ORDER BY unit",
     };
