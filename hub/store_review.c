@@ -46,6 +46,7 @@ static int s_unit(const hub_store_t *self, size_t index, char *err, size_t errle
  * answers fold the unit's reports. Returns 0 or a code. */
 static int s_days_stale_from(hub_store_t *self, const int64_t key[3], char *err, size_t errlen)
 {
+    self->stale_none = 0; /* hub_store_days_refresh looks again */
     return s_exec(self,
                   "UPDATE units SET day_stale = (SELECT CASE WHEN u.day_stale = 0 OR d.day <"
                   " u.day_stale THEN d.day ELSE u.day_stale END FROM units u, (SELECT CASE WHEN"
@@ -59,7 +60,7 @@ int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, i
 {
     if (s_unit(self, index, err, errlen))
         return HUB_STORE_EFAIL;
-    int64_t key[5] = {self->uids[index], iid, (int64_t)seq, at, HUB_STORE_EVENT_FLAG};
+    int64_t key[6] = {self->uids[index], iid, (int64_t)seq, at, HUB_STORE_EVENT_FLAG, hold != 0};
     int rc = 0;
     if (hold)
         rc = s_exec(self,
@@ -71,9 +72,9 @@ int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, i
     const char *texts[2] = {rule, reason};
     if (rc == 0)
         rc = s_exec(self,
-                    "INSERT INTO events(uid, target_iid, target_seq, at, what, by_key, rule,"
-                    " reason) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7)",
-                    key, 5, texts, 2, "cannot record a flag", err, errlen);
+                    "INSERT INTO events(uid, target_iid, target_seq, at, what, hold, by_key,"
+                    " rule, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7, ?8)",
+                    key, 6, texts, 2, "cannot record a flag", err, errlen);
     return rc;
 }
 
@@ -190,7 +191,9 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
         rc = s_exec(self, "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
                     (int64_t[]){uid, iid, (int64_t)seq, to}, 4, NULL, 0,
                     "cannot mark a decided report", why, whylen);
-    if (rc == 0 && to != state)
+    /* the rows' changed_at moves even when the state does not (an accept
+     * of a report that counted): a known-on answer counts the decision */
+    if (rc == 0)
         rc = s_days_stale_from(self, key, why, whylen);
     const char *texts[2] = {by ? by : "", reason};
     if (rc == 0)

@@ -558,6 +558,11 @@ static void s_downgrade(const char *path, int version)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
     int rc = sqlite3_exec(db,
+                          "ALTER TABLE unit_days DROP COLUMN changed_at;"
+                          " ALTER TABLE events DROP COLUMN hold;",
+                          NULL, NULL, &msg);
+    if (rc == SQLITE_OK && version < 6)
+        rc = sqlite3_exec(db,
                           "DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;"
                           " ALTER TABLE units DROP COLUMN day_stale;",
                           NULL, NULL, &msg);
@@ -1236,8 +1241,9 @@ static void test_recount_detects_tampering(void **state)
     ro_registry_destroy(&reg);
 }
 
-/* The recount checks the unit_days rows too: a field changed, a row
- * deleted and a row added are each a difference, named by day. */
+/* The recount checks the unit_days rows too: a field changed, a row's
+ * changed_at, a row deleted and a row added are each a difference, named
+ * by day. */
 static void test_recount_detects_damaged_days(void **state)
 {
     (void)state;
@@ -1258,12 +1264,13 @@ static void test_recount_detects_damaged_days(void **state)
     sqlite3_busy_timeout(db, 2000);
     assert_int_equal(
         sqlite3_exec(db,
-                     "UPDATE unit_days SET participants = participants + 1 WHERE date = 20180210"
+                     "UPDATE unit_days SET participants = participants + 1,"
+                     " changed_at = changed_at - 1 WHERE date = 20180210"
                      " AND uid = (SELECT uid FROM units WHERE id = '460000-001');"
                      "DELETE FROM unit_days WHERE date = 20180305"
                      " AND uid = (SELECT uid FROM units WHERE id = '460000-001');"
                      "INSERT INTO unit_days SELECT uid, 20180401, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0,"
-                     " 0, 0, 0 FROM units WHERE id = '469002-003';"
+                     " 0, 0, 0, 0 FROM units WHERE id = '469002-003';"
                      "UPDATE units SET last_day = 20170101 WHERE id = '460100-001';",
                      NULL, NULL, NULL),
         SQLITE_OK);
@@ -1271,26 +1278,29 @@ static void test_recount_detects_damaged_days(void **state)
 
     hub_store_diff_t diffs[8];
     memset(diffs, 0, sizeof diffs);
-    assert_int_equal(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0), 5);
+    assert_int_equal(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0), 6);
     assert_string_equal(diffs[0].unit, "460000-001");
     assert_string_equal(diffs[0].field, "participants of 20180210");
     assert_int_equal(diffs[0].stored, 71);
     assert_int_equal(diffs[0].recount, 70);
-    assert_string_equal(diffs[1].field, "day row of 20180305");
-    assert_int_equal(diffs[1].stored, 0);
-    assert_int_equal(diffs[1].recount, 9);
-    assert_string_equal(diffs[2].unit, "469002-003");
-    assert_string_equal(diffs[2].field, "day row of 20180401");
-    assert_int_equal(diffs[2].stored, 99);
-    assert_int_equal(diffs[2].recount, 0);
-    /* and the unit whose last day is no longer its latest row's */
-    assert_string_equal(diffs[3].unit, "460100-001");
-    assert_string_equal(diffs[3].field, "last_day");
-    assert_int_equal(diffs[3].stored, 20170101);
+    assert_string_equal(diffs[1].field, "changed_at of 20180210");
+    assert_true(diffs[1].recount > 0);
+    assert_int_equal(diffs[1].stored, diffs[1].recount - 1);
+    assert_string_equal(diffs[2].field, "day row of 20180305");
+    assert_int_equal(diffs[2].stored, 0);
+    assert_int_equal(diffs[2].recount, 9);
+    assert_string_equal(diffs[3].unit, "469002-003");
+    assert_string_equal(diffs[3].field, "day row of 20180401");
+    assert_int_equal(diffs[3].stored, 99);
     assert_int_equal(diffs[3].recount, 0);
-    assert_string_equal(diffs[4].unit, "469002-003");
-    assert_int_equal(diffs[4].stored, 20180111);
-    assert_int_equal(diffs[4].recount, 20180401);
+    /* and the unit whose last day is no longer its latest row's */
+    assert_string_equal(diffs[4].unit, "460100-001");
+    assert_string_equal(diffs[4].field, "last_day");
+    assert_int_equal(diffs[4].stored, 20170101);
+    assert_int_equal(diffs[4].recount, 0);
+    assert_string_equal(diffs[5].unit, "469002-003");
+    assert_int_equal(diffs[5].stored, 20180111);
+    assert_int_equal(diffs[5].recount, 20180401);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
