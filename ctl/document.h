@@ -94,6 +94,8 @@ typedef struct {
                                            series; else up to ctl_document_series_end */
     size_t series_indicator;            /* whose milestones the chart marks */
     bool no_bom;                        /* CSV: no byte-order mark (default: one) */
+    uint32_t known_on;                  /* as the hub knew it at the end of this day; 0 = now */
+    uint32_t corrections_after;         /* with known_on: corrections and decisions after it */
 } ctl_document_t;
 
 /* Zero *r, then set targets, as_of and both indicators to the headline. */
