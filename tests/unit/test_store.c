@@ -843,6 +843,67 @@ static void test_migrate_5_to_6_days(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* Schema 7: unit_days.changed_at and a row on each day a report lands on
+ * (a held one for review too), derived from the reports and the trail;
+ * events.hold from what the flags left: a flagged report still counted
+ * and undecided was not held. The rows equal verify's recount, the as-of
+ * answers the scan, and known on today the as-of answers. */
+static void test_migrate_6_to_7_known(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema6.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0}, again[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    /* unit 0's sessions 1 (held for review) and 3 (flagged, left counted) */
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(
+        hub_store_flag(st, 0, hf_iid(st, 0), 1, 1, "max_session_hours", "x", NOW + 5, NULL, 0), 0);
+    assert_int_equal(
+        hub_store_flag(st, 0, hf_iid(st, 0), 3, 0, "max_session_hours", "y", NOW + 6, NULL, 0), 0);
+    assert_int_equal(hub_store_refold(st, 0, &states[0], NULL, 0), 0);
+    assert_int_equal(hub_store_put_state(st, 0, &states[0], NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_true(hub_store_days_refresh(st, 1000, NULL, 0) >= 0);
+    int64_t days = s_sql_int(path, "SELECT count(*) FROM unit_days");
+    int64_t changed = s_sql_int(path, "SELECT sum(changed_at) FROM unit_days");
+    hub_store_destroy(&st);
+    s_downgrade(path, 6);
+    assert_int_equal(s_sql_int(path,
+                               "SELECT count(*) FROM pragma_table_info('unit_days') WHERE name = "
+                               "'changed_at'"),
+                     0);
+
+    st = hf_open(path, 0);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), HUB_STORE_SCHEMA);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM unit_days"), days);
+    assert_int_equal(s_sql_int(path, "SELECT sum(changed_at) FROM unit_days"), changed);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM unit_days WHERE date = 20180110"), 1);
+    assert_int_equal(
+        s_sql_int(path, "SELECT sum(hold * 10 + target_seq) FROM events WHERE what = 3"),
+        11 + 3); /* seq 1 held, seq 3 not */
+    char err[256] = "";
+    long n = hub_store_recount(st, NULL, 0, NULL, NULL, err, sizeof err);
+    if (n != 0)
+        fail_msg("verify after the migration: %ld %s", n, err);
+    assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
+    hf_assert_states_equal(again, states, NUNITS);
+    static const uint32_t dates[] = {20180110, 20180215, 20180331, 20991231};
+    hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
+    hub_unit_state_t known[NUNITS];
+    for (size_t k = 0; k < sizeof dates / sizeof dates[0] - 1; k++) {
+        assert_int_equal(hub_store_states_as_of(st, reg, dates[k], again, NULL, 0), 0);
+        assert_int_equal(hub_store_states_known(st, reg, dates[k], 20991231, known, NULL, NULL, 0),
+                         0);
+        hf_assert_states_equal(known, again, NUNITS);
+    }
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 /* Schema 4: each unit's reports become its legacy incarnation's, with the
  * units row's last_seq; every report keeps every column (its hash, its
  * held state), the aggregates still equal the recount and the check at
@@ -1614,6 +1675,7 @@ int main(void)
         cmocka_unit_test(test_migrate_3_to_4_incarnations),
         cmocka_unit_test(test_migrate_4_to_5_events),
         cmocka_unit_test(test_migrate_5_to_6_days),
+        cmocka_unit_test(test_migrate_6_to_7_known),
         cmocka_unit_test(test_migrate_3_to_4_fails_untouched),
         cmocka_unit_test(test_migrate_3_to_4_in_ranges),
         cmocka_unit_test(test_migrate_3_to_4_ingest_goes_on),
