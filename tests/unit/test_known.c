@@ -65,20 +65,11 @@ typedef struct {
 /* config/targets.ini's indicators with a session-length rule, held or not. */
 static ro_targets_t *s_targets(int hold)
 {
-    static char text[16384];
-    char path[512], err[512] = "";
-    snprintf(path, sizeof path, "%s/config/targets.ini", getenv("RO_SOURCE_ROOT"));
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    char *cut = strstr(text, "\n[review]\n");
-    if (cut)
-        cut[1] = '\0';
-    snprintf(text + strlen(text), sizeof text - strlen(text),
-             "[review]\nmax_session_hours = 24\nhold = %s\n", hold ? "yes" : "no");
-    ro_targets_t *t = ro_targets_load(tu_write("targets.ini", text), err, sizeof err);
+    char err[512] = "";
+    ro_targets_t *t =
+        ro_targets_load(hf_targets_with(hold ? "[review]\nmax_session_hours = 24\nhold = yes\n"
+                                             : "[review]\nmax_session_hours = 24\nhold = no\n"),
+                        err, sizeof err);
     if (!t)
         fail_msg("targets: %s", err);
     return t;

@@ -810,16 +810,24 @@ static void test_migrate_4_to_5_events(void **state)
 /* Schema 6: a store of schema 5 gets its unit_days rows from its counted
  * reports (held and corrected ones counted nowhere), in the migration, and
  * its as-of answers are the scan's. */
+/* A new store file at path with s_history in it (states: its units). */
+static hub_store_t *s_store_with_history(const char *path, const ro_registry_t *reg,
+                                         hub_unit_state_t *states)
+{
+    hf_remove_db(path);
+    hub_store_t *st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    return st;
+}
+
 static void test_migrate_5_to_6_days(void **state)
 {
     (void)state;
     const char *path = hf_path("schema5.db");
-    hf_remove_db(path);
     ro_registry_t *reg = hf_registry();
-    hub_store_t *st = hf_open(path, 0);
     hub_unit_state_t states[NUNITS] = {0}, again[NUNITS] = {0};
-    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
-    s_history(st, states);
+    hub_store_t *st = s_store_with_history(path, reg, states);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     ro_report_t held = hf_report("460100-001", 1, RO_KIND_TRAINING, 20190105, 9, 10);
     assert_int_equal(hub_store_hold_report(st, 1, hf_iid(st, 1), &held, 1, NOW, NULL, 0), 0);
@@ -852,12 +860,9 @@ static void test_migrate_6_to_7_known(void **state)
 {
     (void)state;
     const char *path = hf_path("schema6.db");
-    hf_remove_db(path);
     ro_registry_t *reg = hf_registry();
-    hub_store_t *st = hf_open(path, 0);
     hub_unit_state_t states[NUNITS] = {0}, again[NUNITS] = {0};
-    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
-    s_history(st, states);
+    hub_store_t *st = s_store_with_history(path, reg, states);
     /* unit 0's sessions 1 (held for review) and 3 (flagged, left counted) */
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     assert_int_equal(
