@@ -22,6 +22,7 @@ static void s_usage(FILE *out)
                  "       statusq --endpoint EP --metric NAME   (prints one of the hub's metrics)\n"
                  "               [--duration S] [--limit N] [--registry FILE] [--label TEXT]\n"
                  "               [--as-of YYYYMMDD (then a day earlier each, 28 round)]\n"
+                 "               [--known-on YYYYMMDD (each as known then)]\n"
                  "               [--server-key FILE --public FILE --secret FILE]\n"
                  "\n"
                  "Asks the hub's status socket N times (200), one request at a time, for at most\n"
@@ -47,6 +48,7 @@ typedef struct {
     uint32_t as_of;       /* --as-of: YYYYMMDD, then each request a day earlier, 28
                              days round (the hub keeps the last date's answer: each
                              question is a new date); 0: today */
+    uint32_t known_on;    /* --known-on: YYYYMMDD, every request; 0: now */
     ro_query_t q;         /* query as the wire's enum */
 } s_opts_t;
 
@@ -65,13 +67,21 @@ typedef struct {
 static int s_parse(int argc, char **argv, s_opts_t *o)
 {
     static const struct option opts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"query", required_argument, NULL, 'q'},
-        {"count", required_argument, NULL, 'n'},    {"registry", required_argument, NULL, 'r'},
-        {"label", required_argument, NULL, 'l'},    {"server-key", required_argument, NULL, 's'},
-        {"public", required_argument, NULL, 'p'},   {"secret", required_argument, NULL, 'k'},
-        {"duration", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'L'},
-        {"metric", required_argument, NULL, 'm'},   {"as-of", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"query", required_argument, NULL, 'q'},
+        {"count", required_argument, NULL, 'n'},
+        {"registry", required_argument, NULL, 'r'},
+        {"label", required_argument, NULL, 'l'},
+        {"server-key", required_argument, NULL, 's'},
+        {"public", required_argument, NULL, 'p'},
+        {"secret", required_argument, NULL, 'k'},
+        {"duration", required_argument, NULL, 'd'},
+        {"limit", required_argument, NULL, 'L'},
+        {"metric", required_argument, NULL, 'm'},
+        {"as-of", required_argument, NULL, 'a'},
+        {"known-on", required_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->label = "status";
@@ -91,6 +101,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'd': o->duration = atof(optarg); break;
         case 'L': o->limit = atol(optarg); break;
         case 'a': o->as_of = (uint32_t)atol(optarg); break;
+        case 'K': o->known_on = (uint32_t)atol(optarg); break;
         case 'm':
             o->metric = optarg;
             o->query = "metrics";
@@ -151,6 +162,7 @@ static size_t s_request(const s_opts_t *o, const ro_registry_t *reg, unsigned *s
     static unsigned asked;
     if (o->as_of)
         req.as_of = ro_date_of((ro_date_days(o->as_of) - (int64_t)(asked++ % 28)) * 86400);
+    req.known_on = o->known_on;
     if (o->q == RO_QUERY_LAGGARDS)
         req.limit = (uint32_t)o->limit;
     if (o->q == RO_QUERY_UNIT)

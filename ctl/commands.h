@@ -30,6 +30,7 @@ typedef struct {
     const char *indicator; /* --indicator */
     long limit;            /* --limit, -1 = not given */
     uint32_t as_of;        /* --as-of, 0 = today */
+    uint32_t known_on;     /* --known-on, 0 = now */
     int json;              /* --json */
 } ctl_status_args_t;
 
@@ -40,6 +41,11 @@ int ctl_status_run(const ctl_status_args_t *a, const ctl_hub_t *hub);
  * missed, or else the next (ctl_document_row_milestone, as the report's
  * laggards): the same in every table rolloutctl prints (status, watch). */
 ctl_document_milestone_t ctl_row_milestone(const ro_status_indicator_t *in);
+
+/* "as of D, as known on K: N corrections and review decisions came after
+ * K" (or none) for a reply answered as known on K, into out; "" when r is
+ * not. */
+void ctl_known_on_line(const ro_status_reply_t *r, char *out, size_t cap);
 
 /* rolloutctl report: argv holds what follows the word "report". Prints
  * its own help for --help. Returns the exit status (0, 1, or 2). */

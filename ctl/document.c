@@ -978,6 +978,28 @@ static void s_rests_lists(w_t *w, const ctl_document_t *r)
     free(row);
 }
 
+/* The heading's lines of a table as known on a day: that day, and what
+ * came after it. */
+static void s_known_on(w_t *w, const ctl_document_t *r, char *buf, size_t cap)
+{
+    char d[16], k[16];
+    s_date(r->as_of, d);
+    s_date(r->known_on, k);
+    snprintf(buf, cap, "%s（截至 %s）/ as of %s, as known on %s", k, d, d, k);
+    s_kv(w, "所知日期 Known on", buf);
+    if (r->corrections_after)
+        snprintf(buf, cap,
+                 "%s 之后有 %u 项更正和审核决定 / %u correction%s and review decision%s came "
+                 "after %s",
+                 k, r->corrections_after, r->corrections_after,
+                 r->corrections_after == 1 ? "" : "s", r->corrections_after == 1 ? "" : "s", k);
+    else
+        snprintf(buf, cap,
+                 "%s 之后没有更正和审核决定 / no correction or review decision came after %s", k,
+                 k);
+    s_kv(w, "其后更正 Corrected after", buf);
+}
+
 int ctl_document_targets(FILE *out, ctl_document_format_t fmt, const ctl_document_t *r)
 {
     if (!r || !r->targets || !r->province || (unsigned)fmt > CTL_DOCUMENT_HTML)
@@ -992,6 +1014,8 @@ int ctl_document_targets(FILE *out, ctl_document_format_t fmt, const ctl_documen
     s_heading(&w, 1, "项目绩效目标表 Performance target table");
     s_kv(&w, "项目名称 Project", title);
     s_kv(&w, "截至 As of", s_date(r->as_of, d));
+    if (r->known_on)
+        s_known_on(&w, r, buf, sizeof buf);
     snprintf(buf, sizeof buf, "%u 个单位，%u 个已报告 / %u units, %u reporting",
              (unsigned)r->province->units, (unsigned)r->province->units_reporting,
              (unsigned)r->province->units, (unsigned)r->province->units_reporting);

@@ -113,6 +113,8 @@ typedef struct {
     const ctl_document_review_t *reviews; /* pending and rejected reports */
     size_t review_count;                  /* listed */
     size_t review_total;                  /* in all */
+    uint32_t known_on;                    /* as the hub knew it at the end of this day; 0 = now */
+    uint32_t corrections_after;           /* with known_on: corrections and decisions after it */
 } ctl_document_t;
 
 /* Zero *r, then set targets, as_of and both indicators to the headline. */

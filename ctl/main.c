@@ -23,7 +23,7 @@ static void s_help(void)
         "Ask a running rollout-hub over its status socket (never its database).\n"
         "\n"
         "commands:\n"
-        "  status [WHAT] [--as-of YYYY-MM-DD] [--json]\n"
+        "  status [WHAT] [--as-of YYYY-MM-DD] [--known-on YYYY-MM-DD] [--json]\n"
         "                      the province against its targets, or WHAT:\n"
         "      --unit ID             one unit\n"
         "      --division CODE       a division (460000: the provincial units)\n"
@@ -48,7 +48,9 @@ static void s_help(void)
         "                            first data to its last change or the targets' last\n"
         "                            milestone, whichever is later; with --as-of, to that\n"
         "                            date\n"
-        "  report [--as-of DATE] [--format md|csv|html] [--out FILE] [--score-sheet] ...\n"
+        "      --known-on DATE       as the hub knew it at the end of DATE: what came\n"
+        "                            later left out, and its corrections counted\n"
+        "  report [--as-of DATE] [--known-on DATE] [--format md|csv|html] [--out FILE] ...\n"
         "                      the year-end performance target table or score sheet\n"
         "                      (rolloutctl report --help)\n"
         "  watch [--once]      a live view that follows the hub's feed (rolloutctl watch\n"
@@ -139,6 +141,9 @@ static int s_status_option(int argc, char **argv, int *i, ctl_status_args_t *a)
     } else if (ctl_opt_is(arg, "--as-of")) {
         if (!(v = ctl_opt_value(argc, argv, i, "--as-of")) || ro_date_parse(v, &a->as_of))
             return ctl_usage_error("--as-of needs a date YYYY-MM-DD");
+    } else if (ctl_opt_is(arg, "--known-on")) {
+        if (!(v = ctl_opt_value(argc, argv, i, "--known-on")) || ro_date_parse(v, &a->known_on))
+            return ctl_usage_error("--known-on needs a date YYYY-MM-DD");
     } else if (!strcmp(arg, "--divisions")) {
         a->divisions = 1;
     } else if (!strcmp(arg, "--laggards")) {
@@ -155,6 +160,14 @@ static int s_status_option(int argc, char **argv, int *i, ctl_status_args_t *a)
         return 1;
     }
     return 0;
+}
+
+/* --known-on with a question that is known only now: a usage error. */
+static int s_known_now(void)
+{
+    return ctl_usage_error("--known-on goes with the figures (the province, --unit, --division, "
+                           "--level, --divisions, --laggards) and --series; --silent, --problems "
+                           "and --history are known only now");
 }
 
 int main(int argc, char **argv)
@@ -218,11 +231,13 @@ int main(int argc, char **argv)
     int is_status = !strcmp(a.command, "status");
     int what = (a.unit != NULL) + (a.division != NULL) + (a.level != NULL) + a.divisions +
                a.laggards + a.silent + a.problems + (a.history != NULL) + a.series;
-    if (!is_status && (what || a.as_of || a.indicator || a.limit >= 0))
+    if (!is_status && (what || a.as_of || a.known_on || a.indicator || a.limit >= 0))
         return ctl_usage_error("%s takes none of status's options (--unit ... --as-of)", a.command);
     if (what > 1)
         return ctl_usage_error("give one of --unit, --division, --level, --divisions, --laggards, "
                                "--silent, --problems, --history and --series");
+    if (a.known_on && (a.silent || a.problems || a.history))
+        return s_known_now();
     if (a.indicator && !(a.laggards || a.history || a.series))
         return ctl_usage_error("--indicator goes with --laggards, --history or --series");
     if (a.limit >= 0 && !(a.laggards || a.silent || a.problems || a.history || a.series))

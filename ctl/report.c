@@ -33,6 +33,10 @@ static void s_help(void)
            "\n"
            "  --as-of YYYY-MM-DD  evaluate as of this date (default: today; the score sheet:\n"
            "                      the scores file's evaluation date)\n"
+           "  --known-on DATE     as the hub knew it at the end of DATE (the figures an\n"
+           "                      evaluation made then used): reports received and\n"
+           "                      corrections or review decisions made later are left out,\n"
+           "                      and the heading says how many corrections came after\n"
            "  --format F          md (default), csv or html (one self-contained page with\n"
            "                      inline SVG charts; it fetches nothing); csv starts with a\n"
            "                      UTF-8 byte-order mark, so that Excel reads it as UTF-8\n"
@@ -54,6 +58,7 @@ static void s_help(void)
 
 typedef struct {
     uint32_t as_of;            /* 0 = today */
+    uint32_t known_on;         /* 0 = now */
     ctl_document_format_t fmt; /* md, csv, html */
     const char *out;           /* NULL = stdout */
     long laggards;             /* how many to list; 0 = all */
@@ -198,6 +203,7 @@ static int s_fetch(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     int code = 0;
     ro_status_request_t req = ro_status_request(RO_QUERY_PROVINCE);
     req.as_of = o->as_of;
+    req.known_on = o->known_on;
     if (!(d->replies[0] = s_ask(hub, &req, &code)))
         return code;
     req.as_of = d->replies[0]->as_of; /* one date for all, even across midnight */
@@ -288,6 +294,8 @@ static int s_target_table(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
     r.series = d->series;
     r.series_count = d->nseries;
     r.as_of_given = o->as_of != 0;
+    r.known_on = d->replies[0]->known_on;
+    r.corrections_after = d->replies[0]->corrections_after;
     r.no_bom = o->no_bom;
     const ro_scope_t *p = &d->province;
     if (o->fmt == CTL_DOCUMENT_HTML && (p->corrected || p->held_review || p->rejected)) {
@@ -342,6 +350,7 @@ static int s_score_sheet(const ctl_hub_t *hub, const s_opts_t *o, s_data_t *d)
         /* the output indicators as the hub has them on the evaluation date */
         ro_status_request_t req = ro_status_request(RO_QUERY_PROVINCE);
         req.as_of = o->as_of ? o->as_of : scores.date;
+        req.known_on = o->known_on;
         ro_scope_t *province = NULL;
         size_t n = 0;
         if (!d->targets)
@@ -395,6 +404,9 @@ int ctl_report_main(const ctl_hub_t *hub, int argc, char **argv)
         } else if (ctl_opt_is(arg, "--as-of")) {
             if (!(v = ctl_opt_value(argc, argv, &i, "--as-of")) || ro_date_parse(v, &o.as_of))
                 return ctl_usage_error("report: --as-of needs a date YYYY-MM-DD");
+        } else if (ctl_opt_is(arg, "--known-on")) {
+            if (!(v = ctl_opt_value(argc, argv, &i, "--known-on")) || ro_date_parse(v, &o.known_on))
+                return ctl_usage_error("report: --known-on needs a date YYYY-MM-DD");
         } else if (ctl_opt_is(arg, "--format")) {
             if (!(v = ctl_opt_value(argc, argv, &i, "--format")) ||
                 ctl_document_format_parse(v, &o.fmt))

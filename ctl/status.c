@@ -56,9 +56,35 @@ static void s_json_head(const ro_status_reply_t *r)
 {
     printf("{\"json_version\":%d,\"as_of\":", RO_JSON_VERSION);
     s_json_date(r->as_of);
+    if (r->known_on) {
+        fputs(",\"known_on\":", stdout);
+        s_json_date(r->known_on);
+        printf(",\"corrections_after\":%u", r->corrections_after);
+    }
     printf(",\"feed_seq\":%llu,\"feed_epoch\":%llu,\"store_state\":",
            (unsigned long long)r->feed_seq, (unsigned long long)r->feed_epoch);
     s_json_str(r->store_state);
+}
+
+void ctl_known_on_line(const ro_status_reply_t *r, char *out, size_t cap)
+{
+    char as_of[11], known[11];
+    out[0] = '\0';
+    if (!r->known_on)
+        return;
+    ro_date_format(r->as_of, as_of);
+    ro_date_format(r->known_on, known);
+    if (r->corrections_after)
+        snprintf(out, cap,
+                 "as of %s, as known on %s: %u correction%s and review decision%s came "
+                 "after %s",
+                 as_of, known, r->corrections_after, r->corrections_after == 1 ? "" : "s",
+                 r->corrections_after == 1 ? "" : "s", known);
+    else
+        snprintf(out, cap,
+                 "as of %s, as known on %s: no correction or review decision came after "
+                 "%s",
+                 as_of, known, known);
 }
 
 /* A number, or null when the indicator has no data. */
@@ -563,6 +589,7 @@ static ro_status_request_t s_status_request(const ctl_status_args_t *a)
     if (a->indicator)
         snprintf(req.indicator, sizeof req.indicator, "%s", a->indicator);
     req.as_of = a->as_of;
+    req.known_on = a->known_on;
     return req;
 }
 
@@ -646,6 +673,10 @@ static void s_print_status(const ctl_status_args_t *a, const ro_status_reply_t *
             s_table_scope(&r->scopes[i], r);
         }
     }
+    char line[160];
+    ctl_known_on_line(r, line, sizeof line);
+    if (line[0])
+        printf("\n%s\n", line);
     if (strcmp(r->store_state, "ok") != 0)
         printf("\nstore %s: ingest is paused until the hub can write again\n", r->store_state);
 }

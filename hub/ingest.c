@@ -1223,7 +1223,8 @@ static int s_review(const hub_ingest_t *self, const s_ident_t *id, const ro_repo
 static int s_flag(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r, int64_t now,
                   const char *rule, const char *text, int hold, char *err, size_t errlen)
 {
-    int rc = hub_store_flag(self->store, id->unit, id->iid, r->seq, rule, text, now, err, errlen);
+    int rc =
+        hub_store_flag(self->store, id->unit, id->iid, r->seq, hold, rule, text, now, err, errlen);
     if (rc)
         return rc;
     if (hold && r->kind >= RO_KIND_TRAINING && r->kind <= RO_KIND_CASES)

@@ -53,8 +53,10 @@ struct hub_status {
     s_drops_t drops[DROP_IDS + 1];   /* the same per identity, the last one "other" */
     ro_ratelimit_t drop_rl;          /* their log lines */
     hub_unit_state_t *past;          /* owned: states as of past_as_of */
+    uint32_t *past_after;            /* owned: per unit, corrections after past_known */
     uint32_t past_as_of;             /* 0 = past holds nothing */
-    uint64_t past_key;               /* reports stored when past was computed */
+    uint32_t past_known;             /* as known on this day; 0 = now */
+    uint64_t past_key;               /* s_change_key when past was computed */
     hub_status_hook_fn leave, enter; /* around store scans, may be NULL */
     void *hook_arg;                  /* their argument */
     uint64_t generation;             /* registry or targets replaced this many times */
@@ -80,14 +82,14 @@ typedef struct {
     char indicator[RO_ID_MAX];      /* reply's indicator */
     char error[2048];               /* reply error text */
     uint32_t today;                 /* the hub's date */
+    uint32_t known_on;              /* as known at the end of this day; 0 = now */
+    const uint32_t *after;          /* per unit, corrections after known_on (NULL: none) */
     int64_t now;                    /* the hub's clock */
     const hub_unit_state_t *states; /* the states this reply reads */
     hub_problems_t *problems;       /* PROBLEMS: what pb.problems points into */
     hub_store_event_t *events;      /* TRAIL: what pb.trail's by and reason point into */
     char *hex;                      /* TRAIL, REVIEWS: incarnations in hex */
     hub_store_review_t *rows;       /* REVIEWS: what pb.reviews points into */
-    int64_t known_on;               /* the trail's cutoff, Unix seconds (0: none): counts only
-                                       what the hub knew then (StatusRequest.known_on) */
 } s_reply_t;
 
 typedef int (*s_handler_fn)(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep);
@@ -117,6 +119,7 @@ void hub_status_destroy(hub_status_t **self_p)
     free((*self_p)->targets_text);
     free((*self_p)->past);
     free((*self_p)->marks);
+    free((*self_p)->past_after);
     free(*self_p);
     *self_p = NULL;
 }
@@ -147,7 +150,9 @@ void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
     self->states = states;
     self->generation++;
     free(self->past); /* indexed by the old registry */
+    free(self->past_after);
     self->past = NULL;
+    self->past_after = NULL;
     self->past_as_of = 0;
     self->past_key = 0;
     free(self->marks); /* the same */
@@ -256,15 +261,34 @@ static ro_status_point_t *s_points(s_reply_t *rep, size_t n)
     return rep->points;
 }
 
-/* Sum of the units' stored reports: grows with every stored report, so it
- * tells whether a cached as-of scan still holds. */
+/* Sum of the units' stored reports, and of the corrections and decisions
+ * applied: grows with every stored report and every change of one, so it
+ * tells whether a cached as-of scan still holds (an amend leaves the
+ * reports as many; an answer as known on a past day counts it after). */
 static uint64_t s_change_key(const hub_status_t *self)
 {
     uint64_t key = 0;
     size_t n = ro_registry_count(self->reg);
     for (size_t i = 0; i < n; i++)
         key += self->states[i].reports;
+    if (self->committed) {
+        const hub_ingest_counters_t *c = hub_committed_counters(self->committed);
+        key += (c->corrections + c->decisions) << 40;
+    }
     return key;
+}
+
+/* The corrections after the known-on day of the reply's units that pass
+ * keep (NULL: all), into the reply. */
+static void s_after_sum(const hub_status_t *self, s_reply_t *rep,
+                        int (*keep)(const ro_unit_t *u, uint32_t arg), uint32_t arg)
+{
+    uint64_t sum = 0;
+    size_t n = ro_registry_count(self->reg);
+    for (size_t i = 0; rep->after && i < n; i++)
+        if (!keep || keep(ro_registry_at(self->reg, i), arg))
+            sum += rep->after[i];
+    rep->pb.corrections_after = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
 /* A past state's last seq is today's (the store answers the aggregates). */
@@ -287,24 +311,32 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
         return rep->states;
     }
     uint64_t key = s_change_key(self);
-    if (self->past && self->past_as_of == rep->pb.as_of && self->past_key == key) {
+    /* as known on today is as known now: nothing after it is stored yet */
+    uint32_t known = rep->known_on < rep->today ? rep->known_on : 0;
+    if (self->past && self->past_as_of == rep->pb.as_of && self->past_known == known &&
+        self->past_key == key) {
         s_seq_today(self);
         rep->states = self->past;
+        rep->after = known ? self->past_after : NULL;
+        s_after_sum(self, rep, NULL, 0);
         return rep->states;
     }
     size_t n = ro_registry_count(self->reg);
     if (!self->past)
         self->past = calloc(n ? n : 1, sizeof *self->past);
+    if (!self->past_after)
+        self->past_after = calloc(n ? n : 1, sizeof *self->past_after);
     self->past_as_of = 0;
     char err[256];
-    if (!self->past || !self->store) {
+    if (!self->past || !self->past_after || !self->store) {
         snprintf(rep->error, sizeof rep->error, "cannot compute the state as of %u: %s",
-                 rep->pb.as_of, !self->past ? "out of memory" : "no store");
+                 rep->pb.as_of, !self->store ? "no store" : "out of memory");
         return NULL;
     }
     uint64_t gen;
-    int bad = s_leave(self, &gen) && hub_store_states_as_of(self->store, self->reg, rep->pb.as_of,
-                                                            self->past, err, sizeof err);
+    int bad = s_leave(self, &gen) &&
+              hub_store_states_known(self->store, self->reg, rep->pb.as_of, known, self->past,
+                                     self->past_after, err, sizeof err);
     if (s_enter(self, gen, rep))
         return NULL;
     if (bad) {
@@ -313,9 +345,12 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
         return NULL;
     }
     self->past_as_of = rep->pb.as_of;
+    self->past_known = known;
     self->past_key = key;
     s_seq_today(self);
     rep->states = self->past;
+    rep->after = known ? self->past_after : NULL;
+    s_after_sum(self, rep, NULL, 0);
     return rep->states;
 }
 
@@ -401,7 +436,18 @@ static int s_query_unit(hub_status_t *self, const ro_status_request_t *req, s_re
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
+    rep->pb.corrections_after = rep->after ? rep->after[i] : 0;
     return s_add_unit(self, rep, states, (size_t)i);
+}
+
+static int s_in_division(const ro_unit_t *u, uint32_t code)
+{
+    return u->division == code;
+}
+
+static int s_in_level(const ro_unit_t *u, uint32_t level)
+{
+    return (uint32_t)u->level == level;
 }
 
 static int s_query_province(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
@@ -456,6 +502,7 @@ static int s_query_division(hub_status_t *self, const ro_status_request_t *req, 
     ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
+    s_after_sum(self, rep, s_in_division, (uint32_t)code);
     const hub_rollup_t *sums = s_sums(self, states);
     const ro_scope_t *sum = sums ? &sums->divisions[ro_division_index((uint32_t)code)] : NULL;
     if (sum)
@@ -478,6 +525,8 @@ static int s_query_level(hub_status_t *self, const ro_status_request_t *req, s_r
     const hub_unit_state_t *states = s_states(self, rep);
     if (!states)
         return 1;
+    if (!all)
+        s_after_sum(self, rep, s_in_level, (uint32_t)level);
     for (int l = 0; l < RO_LEVEL_COUNT; l++) {
         if (!all && l != (int)level)
             continue;
@@ -941,7 +990,9 @@ static int s_query_series(hub_status_t *self, const ro_status_request_t *req, s_
     char err[256];
     uint64_t gen;
     int bad = s_leave(self, &gen) &&
-              hub_store_series(self->store, s_kind_of(in), dates, n, total, part, err, sizeof err);
+              hub_store_series_known(self->store, s_kind_of(in), dates, n,
+                                     rep->known_on < rep->today ? rep->known_on : 0, total, part,
+                                     err, sizeof err);
     if ((rc = s_enter(self, gen, rep)) == 0 && bad) {
         snprintf(rep->error, sizeof rep->error, "cannot compute the series: %s", err);
         rc = 1;
@@ -1066,7 +1117,10 @@ static int s_query_verify(hub_status_t *self, const ro_status_request_t *req, s_
 static hub_marks_view_t s_marks(hub_status_t *self, s_reply_t *rep, int *rc)
 {
     hub_marks_view_t none = {NULL, 0};
-    if (self->committed && rep->pb.as_of >= rep->today && rep->known_on == 0)
+    /* known on today is now; else the trail up to the end of that day (UTC) */
+    int64_t cutoff =
+        rep->known_on && rep->known_on < rep->today ? (int64_t)ro_date_end(rep->known_on) : 0;
+    if (self->committed && rep->pb.as_of >= rep->today && cutoff == 0)
         return (hub_marks_view_t){
             (const unsigned char *)&hub_committed_flags(self->committed)->marks,
             sizeof(hub_unit_flags_t)};
@@ -1082,12 +1136,12 @@ static hub_marks_view_t s_marks(hub_status_t *self, s_reply_t *rep, int *rc)
     if (s_leave(self, &gen)) {
         int64_t key = hub_store_trail_key(self->store);
         if (key < 0 || key != self->marks_key || as_of != self->marks_as_of ||
-            rep->known_on != self->marks_known_on) {
+            cutoff != self->marks_known_on) {
             self->marks_as_of = 0;
-            bad = hub_store_marks(self->store, self->reg, as_of, rep->known_on, self->marks,
+            bad = hub_store_marks(self->store, self->reg, as_of, cutoff, self->marks,
                                   &self->marks_key, err, sizeof err);
             if (!bad)
-                self->marks_as_of = as_of, self->marks_known_on = rep->known_on;
+                self->marks_as_of = as_of, self->marks_known_on = cutoff;
         }
     }
     if ((*rc = s_enter(self, gen, rep)))
@@ -1190,6 +1244,47 @@ static const struct {
     {RO_QUERY_MARKED, "marked", s_query_marked},
 };
 
+/* The queries that answer "as known on" a day: the figures (one row per
+ * unit, REVISION-2.md section 3) and the series. */
+static const ro_query_t s_known_queries[] = {
+    RO_QUERY_UNIT,      RO_QUERY_PROVINCE, RO_QUERY_DIVISION, RO_QUERY_LEVEL,
+    RO_QUERY_DIVISIONS, RO_QUERY_LAGGARDS, RO_QUERY_SERIES,
+};
+
+/* Check req's known_on: a real date, not after today, of a query that
+ * takes it (else 2 with why). An as-of date after it is answered as of it:
+ * nothing dated later had counted then. */
+static int s_known_on(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
+{
+    (void)self;
+    char day[11], today[11];
+    size_t k = 0, n = sizeof s_known_queries / sizeof s_known_queries[0];
+    while (k < n && s_known_queries[k] != req->query)
+        k++;
+    if (k == n) {
+        snprintf(rep->error, sizeof rep->error,
+                 "known_on is taken by the unit, province, division, level, divisions, laggards "
+                 "and series queries only");
+        return 2;
+    }
+    if (!ro_date_valid(req->known_on)) {
+        snprintf(rep->error, sizeof rep->error, "known_on %u is not a date YYYYMMDD",
+                 req->known_on);
+        return 2;
+    }
+    if (req->known_on > rep->today) {
+        ro_date_format(req->known_on, day);
+        ro_date_format(rep->today, today);
+        snprintf(rep->error, sizeof rep->error,
+                 "known_on %s is after the hub's today %s: nothing is known of it yet", day, today);
+        return 2;
+    }
+    rep->known_on = rep->pb.known_on = req->known_on;
+    if (rep->pb.as_of > req->known_on)
+        rep->pb.as_of = req->known_on;
+    return 0;
+}
+
 static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_reply_t *rep)
 {
     if (len == 0 || len > HUB_STATUS_FRAME_MAX) {
@@ -1218,6 +1313,14 @@ static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_repl
         int rc = s_queries[i].fn(self, &req, rep);
         return rc ? rc : s_add_marks(self, rep);
     }
+    if (req.known_on) {
+        int bad = s_known_on(self, &req, rep);
+        if (bad)
+            return bad;
+    }
+    for (size_t i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++)
+        if (s_queries[i].query == req.query)
+            return s_queries[i].fn(self, &req, rep);
     snprintf(rep->error, sizeof rep->error, "unknown query %d", (int)req.query);
     return 2;
 }

@@ -56,6 +56,13 @@ static const char *s_sql[Q_COUNT] = {
     [Q_SERIES] = "SELECT uid, date, total, part FROM reports"
                  " WHERE kind = ?1 AND date <= ?2 AND state = 0"
                  " ORDER BY uid, date, received_at, iid, seq",
+    /* the same as known at the end of the day whose last second is ?3: the
+     * trail's events grouped once (they are few beside the reports) */
+    [Q_SERIES_KNOWN] =
+        "SELECT r.uid, r.date, r.total, r.part FROM reports r LEFT JOIN " KNOWN_EVENTS(
+            "") " e ON e.uid = r.uid AND e.target_iid = r.iid"
+                " AND e.target_seq = r.seq WHERE r.kind = ?1 AND r.date <= ?2 AND " KNOWN_COUNTED
+                " ORDER BY r.uid, r.date, r.received_at, r.iid, r.seq",
     /* held reports are few: these read the partial index reports_held, and
      * say so, because without statistics the planner may scan the table */
     [Q_HELD_SUMMARY] = "SELECT count(*), IFNULL(min(" HELD_DUE "), 0) FROM reports"
@@ -86,19 +93,27 @@ static const char *s_sql[Q_COUNT] = {
     /* a unit's row for day ?2, written only when it has none later: then
      * every counted report lands on or before ?2, and ?3.. (its aggregates
      * now) are its state as of ?2 (sqlite3_changes says which) */
-    [Q_DAY_PUT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ")"
-                  " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
+    [Q_DAY_PUT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ", changed_at)"
+                  " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                  " max(?16, IFNULL((SELECT changed_at FROM unit_days WHERE uid = ?1"
+                  " AND date <= ?2 ORDER BY date DESC LIMIT 1), 0))"
                   " WHERE NOT EXISTS (SELECT 1 FROM unit_days WHERE uid = ?1 AND date > ?2)"
                   " AND (SELECT day_stale FROM units WHERE uid = ?1) = 0",
-    [Q_DAY_BASE] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date < ?2"
+    [Q_DAY_BASE] = "SELECT " DAY_COLUMNS ", changed_at FROM unit_days WHERE uid = ?1 AND date < ?2"
                    " ORDER BY date DESC LIMIT 1",
     [Q_DAY_CLEAR] = "DELETE FROM unit_days WHERE uid = ?1 AND date >= ?2",
-    [Q_FLAG] = "INSERT INTO events(uid, target_iid, target_seq, at, what, by_key, rule, reason)"
-               " VALUES (?1, ?2, ?3, ?4, 3, '', ?5, ?6)", /* 3: HUB_STORE_EVENT_FLAG */
-    /* the tie rule of RECOUNT_SQL's snapshots: the last one folded wins */
-    [Q_DAY_REPORTS] = "SELECT kind, date, total, part, " REPORT_DAY " AS day FROM reports"
-                      " WHERE uid = ?1 AND state = 0 AND " REPORT_DAY " >= ?2"
-                      " ORDER BY day, received_at, iid, seq",
+    [Q_FLAG] = "INSERT INTO events(uid, target_iid, target_seq, at, what, hold, by_key, rule,"
+               " reason) VALUES (?1, ?2, ?3, ?4, 3, ?5, '', ?6, ?7)", /* 3: HUB_STORE_EVENT_FLAG */
+    /* the tie rule of RECOUNT_SQL's snapshots: the last one folded wins.
+     * Every report but a held one (for its date, or for review: neither
+     * counted yet) has a row on its day (those not counted
+     * too: a known-on question must find what changed them in the row) */
+    [Q_DAY_REPORTS] =
+        "SELECT r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day, r.state, " CHANGED_AT
+        " FROM reports r LEFT JOIN " CHANGED_EVENTS(
+            "WHERE uid = ?1") " e ON e.target_iid = r.iid AND e.target_seq = r.seq"
+                              " WHERE r.uid = ?1 AND r.state NOT IN (1, 2) AND " REPORT_DAY " >= ?2"
+                              " ORDER BY day, r.received_at, r.iid, r.seq",
     [Q_DAY_LAST] = "UPDATE units SET last_day ="
                    " IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0), day_stale = 0"
                    " WHERE uid = ?1",
@@ -106,7 +121,7 @@ static const char *s_sql[Q_COUNT] = {
                     " FROM units WHERE uid = ?1",
     [Q_DAY_FOLD] = "SELECT kind, date, total, part FROM reports WHERE uid = ?1 AND state = 0"
                    " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
-    [Q_DAY_AT] = "SELECT " DAY_COLUMNS " FROM unit_days WHERE uid = ?1 AND date <= ?2"
+    [Q_DAY_AT] = "SELECT " DAY_COLUMNS ", changed_at FROM unit_days WHERE uid = ?1 AND date <= ?2"
                  " ORDER BY date DESC LIMIT 1",
     /* a report of kind ?3 dated ?4 (?5, ?6: the snapshot of that date that
      * counts) in the unit's rows after day ?2 (the old values on the right) */
@@ -124,10 +139,11 @@ static const char *s_sql[Q_COUNT] = {
         " items_no_visit = CASE WHEN ?3 = 3 AND items_date <= ?4 THEN ?6 ELSE items_no_visit END,"
         " cases_month = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?4 ELSE cases_month END,"
         " cases_total = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?5 ELSE cases_total END,"
-        " cases_no_visit = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?6 ELSE cases_no_visit END"
-        " WHERE uid = ?1 AND date > ?2",
-    [Q_DAY_INSERT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ")"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        " cases_no_visit = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?6 ELSE cases_no_visit END,"
+        " changed_at = max(changed_at, ?7) WHERE uid = ?1 AND date > ?2",
+    [Q_DAY_INSERT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ", changed_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                     " ?16)",
     /* each unit's row of the latest day up to ?1: two seeks a unit, no
      * scan of the reports. The last seq shown is today's, as the units
      * scan says it (Q_UNIT_SCAN). */
@@ -148,6 +164,34 @@ static const char *s_sql[Q_COUNT] = {
                 " FROM units u LEFT JOIN unit_days d ON d.uid = u.uid AND d.date ="
                 " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)"
                 " WHERE u.last_day > ?1",
+    /* as of ?1, as known at the end of the day whose last second is ?2:
+     * each unit's row of the latest day up to ?1 (the latest row, for a
+     * unit whose last day is on or before ?1), two seeks a unit, in
+     * Q_AS_OF's columns; the last says whether its reports are folded
+     * instead (Q_KNOWN_FOLD): rows stale, or changed after ?2 */
+    [Q_KNOWN_ROWS] = "SELECT u.id, 0, u.last_heard, d.reports, d.participants,"
+                     " d.hours_tenths, d.sessions, d.staff_date, d.staff_total,"
+                     " d.staff_proficient, d.items_date, d.items_total, d.items_no_visit,"
+                     " d.cases_month, d.cases_total, d.cases_no_visit, u.uid,"
+                     " (u.day_stale > 0 AND u.day_stale <= ?1) OR IFNULL(d.changed_at, 0) > ?2"
+                     " FROM units u LEFT JOIN unit_days d ON d.uid = u.uid AND d.date ="
+                     " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)",
+    /* unit ?1's reports up to day ?2 that counted at the end of the day
+     * whose last second is ?3, in store_days_redo's order */
+    [Q_KNOWN_FOLD] =
+        "SELECT r.kind, r.date, r.total, r.part FROM reports r LEFT JOIN " KNOWN_EVENTS(
+            "WHERE uid = ?1") " e ON e.target_iid = r.iid"
+                              " AND e.target_seq = r.seq WHERE r.uid = ?1 AND " REPORT_DAY
+                              " <= ?2 AND " KNOWN_COUNTED " ORDER BY " REPORT_DAY
+                              ", r.received_at, r.iid, r.seq",
+    /* unit ?1's corrections and decisions after ?3 on a report up to day ?2
+     * (the target, or an amend's replacement) */
+    [Q_KNOWN_AFTER] = "SELECT count(*) FROM events e JOIN reports t ON t.uid = e.uid"
+                      " AND t.iid = e.target_iid AND t.seq = e.target_seq LEFT JOIN reports c"
+                      " ON e.what = 1 AND c.uid = e.uid AND c.iid = e.by_iid AND c.seq = e.by_seq"
+                      " WHERE e.uid = ?1 AND e.at > ?3 AND e.what IN (1, 2, 4, 5) AND"
+                      " ((CASE WHEN t.kind = 4 THEN t.date * 100 + 1 ELSE t.date END) <= ?2 OR"
+                      " (CASE WHEN c.kind = 4 THEN c.date * 100 + 1 ELSE c.date END) <= ?2)",
 };
 
 static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
@@ -322,6 +366,31 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      " PRIMARY KEY (uid, date)) WITHOUT ROWID;"
      "ALTER TABLE units ADD COLUMN last_day INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE units ADD COLUMN day_stale INTEGER NOT NULL DEFAULT 0;",
+     NULL,
+     /* the rows are derived by 6 -> 7 (the statements that derive them
+      * write its column): until then every unit is stale from its first
+      * day, which a schema-6 hub answers by folding the unit's reports and
+      * re-derives when idle, should 6 -> 7 fail */
+     "UPDATE units SET last_day = 99991231, day_stale = 10000101;"},
+    /* 6 -> 7: "as known on" a date (issue 16). unit_days.changed_at is the
+     * latest moment anything a row counts changed: the receipt of each
+     * report on or before its day, and the trail's events on them (an
+     * amend's replacement is a report of its own); a row is kept on each
+     * day a report lands on, counted or not (held for its date or for
+     * review aside: neither has counted yet), so
+     * that the row an as-of question reads says whether the answer as known
+     * on an earlier day differs (REVISION-2.md, section 3). events.hold
+     * says whether a flag held its report (the [review] hold setting then):
+     * a flag left counted and undecided was not held; a decided one cannot
+     * tell, and takes the setting's default (held). The rows are derived
+     * again from the reports and the trail. */
+    {"ALTER TABLE unit_days ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE events ADD COLUMN hold INTEGER;"
+     "UPDATE events SET hold = NOT EXISTS (SELECT 1 FROM reports r WHERE r.uid = events.uid"
+     " AND r.iid = events.target_iid AND r.seq = events.target_seq AND r.state = 0"
+     " AND NOT EXISTS (SELECT 1 FROM events d WHERE d.uid = events.uid AND d.target_iid ="
+     " events.target_iid AND d.target_seq = events.target_seq AND d.what IN (4, 5)))"
+     " WHERE what = 3;",
      s_build_days, NULL},
 };
 
@@ -635,7 +704,7 @@ static int s_days_rebuild(hub_store_t *self, char *err, size_t errlen)
     return out;
 }
 
-/* 5 -> 6's copy: unit_days from the reports. */
+/* 6 -> 7's copy: unit_days from the reports and the trail. */
 static int s_build_days(hub_store_t *self, char *why, size_t whylen)
 {
     return s_days_rebuild(self, why, whylen);
@@ -1185,9 +1254,9 @@ static void s_days_mark(hub_store_t *self, size_t index, uint32_t day, uint32_t 
         self->day_to[index] = to;
 }
 
-/* Keep counted report r of unit index (marked) for s_days_put; when
- * memory runs out, its unit is re-derived instead. */
-static void s_days_log(hub_store_t *self, size_t index, const ro_report_t *r)
+/* Keep counted report r of unit index (marked), received then, for
+ * s_days_put; when memory runs out, its unit is re-derived instead. */
+static void s_days_log(hub_store_t *self, size_t index, const ro_report_t *r, int64_t received)
 {
     if (!self->day_from || index >= self->nunits || self->day_to[index] == DAY_REDO)
         return;
@@ -1202,7 +1271,7 @@ static void s_days_log(hub_store_t *self, size_t index, const ro_report_t *r)
         self->day_logcap = cap;
     }
     struct store_day_entry *e = &self->day_log[self->day_logn++];
-    *e = (struct store_day_entry){0, (int)r->kind, r->date, r->total, r->part};
+    *e = (struct store_day_entry){0, received, (int)r->kind, r->date, r->total, r->part};
     uint32_t at = (uint32_t)self->day_logn; /* its index + 1 */
     if (self->day_tail[index])
         self->day_log[self->day_tail[index] - 1].next = at;
@@ -1341,7 +1410,7 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
     } else if (state == HUB_STORE_COUNTED) {
         uint32_t day = s_day_of(r->kind, r->date);
         s_days_mark(self, index, day, day);
-        s_days_log(self, index, r);
+        s_days_log(self, index, r, received_at);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -1430,8 +1499,9 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
                      (unsigned long long)r->target_seq, no);
         return HUB_STORE_ETARGET;
     }
-    if (was->state == HUB_STORE_COUNTED) /* it leaves the rows from its day on */
-        s_days_mark(self, index, s_day_of(was->kind, was->date), DAY_REDO);
+    /* it leaves the rows from its day on, if it counted; and whatever its
+     * state, they changed now (changed_at), and its day keeps a row */
+    s_days_mark(self, index, s_day_of(was->kind, was->date), DAY_REDO);
     st = self->q[Q_TARGET_SET];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, target_iid);
@@ -1664,14 +1734,15 @@ int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint
     return s_step_done(self, st, "cannot store a refusal", err, errlen);
 }
 
-/* Insert unit uid's row for day with agg's aggregates. */
+/* Insert unit uid's row for day with agg's aggregates, changed last at. */
 static int s_days_insert(hub_store_t *self, int64_t uid, uint32_t day, const hub_unit_state_t *agg,
-                         char *err, size_t errlen)
+                         int64_t at, char *err, size_t errlen)
 {
     sqlite3_stmt *st = self->q[Q_DAY_INSERT];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, day);
     s_bind_aggregates(st, 3, agg);
+    sqlite3_bind_int64(st, 16, at);
     return s_step_done(self, st, "cannot write a unit's day", err, errlen);
 }
 
@@ -1708,12 +1779,16 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
     uint32_t day = s_day_of((ro_kind_t)e->kind, e->date), total = e->total, part = e->part;
     hub_unit_state_t agg;
     memset(&agg, 0, sizeof agg);
+    int64_t at = e->at;
     sqlite3_stmt *st = self->q[Q_DAY_AT];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, day);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         store_row_aggregates(st, 0, &agg);
+        if (sqlite3_column_int64(st, STORE_AGGREGATES) > at)
+            at = sqlite3_column_int64(st, STORE_AGGREGATES);
+    }
     rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -1741,7 +1816,7 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
     memset(&r, 0, sizeof r);
     r.kind = (ro_kind_t)e->kind, r.date = e->date, r.total = total, r.part = part;
     hub_state_apply(&agg, &r);
-    int out = s_days_insert(self, uid, day, &agg, err, errlen);
+    int out = s_days_insert(self, uid, day, &agg, at, err, errlen);
     if (out)
         return out;
     st = self->q[Q_DAY_SHIFT];
@@ -1751,6 +1826,7 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
     sqlite3_bind_int64(st, 4, e->date);
     sqlite3_bind_int64(st, 5, total);
     sqlite3_bind_int64(st, 6, part);
+    sqlite3_bind_int64(st, 7, e->at);
     return s_step_done(self, st, "cannot write a unit's days", err, errlen);
 }
 
@@ -1771,10 +1847,14 @@ static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s
         return 0;
     self->day_from[index] = 0; /* done here, not again at commit */
     if (self->day_to[index] == from) {
+        int64_t at = 0; /* the latest receipt of its reports: the row's changed_at */
+        for (uint32_t k = self->day_head[index]; k; k = self->day_log[k - 1].next)
+            at = self->day_log[k - 1].at > at ? self->day_log[k - 1].at : at;
         sqlite3_stmt *st = self->q[Q_DAY_PUT];
         sqlite3_bind_int64(st, 1, self->uids[index]);
         sqlite3_bind_int64(st, 2, from);
         s_bind_aggregates(st, 3, s);
+        sqlite3_bind_int64(st, 16, at);
         int rc = s_step_done(self, st, "cannot write a unit's day", err, errlen);
         if (rc || sqlite3_changes(self->db) > 0) {
             *last = from; /* its latest day now: units.last_day */
@@ -1813,12 +1893,15 @@ int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, si
         from = stale;
     hub_unit_state_t agg;
     memset(&agg, 0, sizeof agg);
+    int64_t at = 0; /* the rows' changed_at: a running maximum, as the sums */
     sqlite3_stmt *st = self->q[Q_DAY_BASE];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, from);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         store_row_aggregates(st, 0, &agg);
+        at = sqlite3_column_int64(st, STORE_AGGREGATES);
+    }
     int out = rc == SQLITE_ROW || rc == SQLITE_DONE
                   ? 0
                   : store_fail(self, rc, "cannot read a unit's day", err, errlen);
@@ -1839,10 +1922,13 @@ int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, si
         rc = sqlite3_step(st);
         uint32_t next = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 4) : 0;
         if (day != 0 && next != day) /* the day's last report is folded: its row */
-            out = s_days_insert(self, uid, day, &agg, err, errlen);
+            out = s_days_insert(self, uid, day, &agg, at, err, errlen);
         if (rc != SQLITE_ROW)
             break;
-        store_apply_row(st, 0, &agg);
+        if (sqlite3_column_int(st, 5) == HUB_STORE_COUNTED)
+            store_apply_row(st, 0, &agg);
+        if (sqlite3_column_int64(st, 6) > at)
+            at = sqlite3_column_int64(st, 6);
         day = next;
     }
     if (out == 0 && rc != SQLITE_DONE)

@@ -20,7 +20,7 @@
 #define HUB_STORE_ETARGET -4 /* a correction's target is not one it may correct */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 6
+#define HUB_STORE_SCHEMA 7
 
 /* Bytes of the store's identity (meta.store_id, Ack.store_id from version 2). */
 #define HUB_STORE_ID_LEN 16
@@ -338,6 +338,21 @@ long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, siz
 int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
                            hub_unit_state_t *out, char *err, size_t errlen);
 
+/* hub_store_states_as_of as the hub knew it at the end of day known_on
+ * (YYYYMMDD, on or after as_of; the end is ro_date_end's, UTC as the
+ * hub's dates): only the reports received by then count, each in the
+ * state the trail gives it then (a report corrected or rejected after
+ * then counts as it was, one held for review only if accepted by then).
+ * after[i] (after may be NULL) gets how many corrections and review
+ * decisions made after then touch unit i's figures as of as_of (their
+ * target, or an amend's replacement, dated on or before it). Reads each
+ * unit's unit_days row of the latest day up to as_of (two seeks), and
+ * folds the reports and trail of the few units whose row changed after
+ * then (unit_days.changed_at) or is stale. Returns 0 or a code. */
+int hub_store_states_known(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                           uint32_t known_on, hub_unit_state_t *out, uint32_t *after, char *err,
+                           size_t errlen);
+
 /* The same as hub_store_states_as_of, recounted from the reports
  * themselves (RECOUNT_SQL: a scan of every report), for tests and checks
  * of the unit_days rows. Returns 0 or a code. */
@@ -368,6 +383,13 @@ int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t 
  * the cost of one as-of scan, not n. Returns 0 or a code. */
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                      uint64_t *total, uint64_t *part, char *err, size_t errlen);
+
+/* hub_store_series as known at the end of day known_on (0: now), with
+ * hub_store_states_known's rule for what counted then; still one pass
+ * over the reports of the kind (and one over the trail). */
+int hub_store_series_known(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
+                           uint32_t known_on, uint64_t *total, uint64_t *part, char *err,
+                           size_t errlen);
 
 /* One correction of a unit's report, as the trail (table events) and the
  * reports it names hold it. */
@@ -431,11 +453,12 @@ int hub_store_problems(hub_store_t *self, int64_t since,
 #define HUB_STORE_EVENT_REJECT 5
 
 /* The flag row in the trail of the report (unit index, iid, seq) just
- * stored (held, hub_store_hold_review, or counted when the rules do not
- * hold), naming rule and reason. In the open write transaction. Returns 0
- * or a code. */
-int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, const char *rule,
-                   const char *reason, int64_t at, char *err, size_t errlen);
+ * stored: held (hold: stored with hub_store_hold_review), or counted when
+ * the rules do not hold; naming rule and reason, and whether it held (a
+ * known-on answer counts a held report only once accepted). In the open
+ * write transaction. Returns 0 or a code. */
+int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, int hold,
+                   const char *rule, const char *reason, int64_t at, char *err, size_t errlen);
 
 /* Decide the flagged report seq of unit index, in incarnation inc
  * (RO_INCARNATION_LEN bytes; NULL: whichever incarnation has a flagged

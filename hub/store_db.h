@@ -50,6 +50,10 @@ enum {
     Q_DAY_SHIFT,
     Q_AS_OF,
     Q_FLAG,
+    Q_KNOWN_ROWS,
+    Q_KNOWN_FOLD,
+    Q_KNOWN_AFTER,
+    Q_SERIES_KNOWN,
     Q_COUNT
 };
 
@@ -61,6 +65,32 @@ enum {
  * lands in unit_days on that day. */
 #define HELD_DUE "(CASE WHEN kind = 4 THEN date * 100 + 1 ELSE date END)"
 #define REPORT_DAY HELD_DUE
+
+/* Whether report r (joined as e with KNOWN_EVENTS) counted at the end of
+ * the day whose last second is ?3 (Unix time), by its trail: received by
+ * then, not corrected nor rejected by then, and, if a rule held it for
+ * review, accepted by then. A report held for its date (state 1) or a
+ * cancel's own row (6) never counts; a held report's date is after the
+ * hub's today, so it counts from its date on, when it is released. */
+#define KNOWN_COUNTED                                                                              \
+    "r.received_at <= ?3 AND r.state NOT IN (1, 6) AND IFNULL(e.gone, 0) = 0"                      \
+    " AND (IFNULL(e.held, 0) = 0 OR e.accepted = 1)"
+
+/* Each report's trail as of ?3 (the events of WHERE), by (uid, iid, seq),
+ * for KNOWN_COUNTED: gone (amended, cancelled or rejected by then), held
+ * (a flag that held it for review) and accepted by then. */
+#define KNOWN_EVENTS(WHERE)                                                                        \
+    "(SELECT uid, target_iid, target_seq, max(what IN (1, 2, 5) AND at <= ?3) AS gone,"            \
+    " max(what = 3 AND IFNULL(hold, 1)) AS held, max(what = 4 AND at <= ?3) AS accepted"           \
+    " FROM events " WHERE " GROUP BY uid, target_iid, target_seq)"
+
+/* The moment a report last changed what the trail says of it: the latest
+ * of its receipt and the trail's events on it (joined as e with
+ * CHANGED_EVENTS), for unit_days.changed_at. */
+#define CHANGED_AT "max(r.received_at, IFNULL(e.at, 0))"
+#define CHANGED_EVENTS(WHERE)                                                                      \
+    "(SELECT uid, target_iid, target_seq, max(at) AS at FROM events " WHERE                        \
+    " GROUP BY uid, target_iid, target_seq)"
 
 /* unit_days' aggregate columns, in the units table's order. */
 #define DAY_COLUMNS                                                                                \
@@ -145,6 +175,7 @@ struct hub_store {
 /* A counted report of the open transaction, as unit_days needs it. */
 struct store_day_entry {
     uint32_t next; /* the unit's next entry + 1; 0: none */
+    int64_t at;    /* when it was received: the rows' changed_at */
     int kind;      /* ro_kind_t */
     uint32_t date; /* YYYYMMDD; cases YYYYMM */
     uint32_t total, part;

@@ -3,6 +3,7 @@
  * and the province's series, all from the reports themselves; the units'
  * problems the store keeps, and one unit's trail of corrections. */
 #include "store_db.h"
+#include "ro_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +20,38 @@ static int s_fold_unit(hub_store_t *self, int64_t uid, uint32_t as_of, hub_unit_
     return store_fold_rows(st, s);
 }
 
-int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
-                           hub_unit_state_t *out, char *err, size_t errlen)
+/* Unit uid's reports up to day as_of that counted at the end of the day
+ * whose last second is end, folded into *s as s_fold_unit folds, and how
+ * many corrections and decisions after then touch them into *after.
+ * Returns SQLITE_DONE or SQLite's error. */
+static int s_fold_known(hub_store_t *self, int64_t uid, uint32_t as_of, int64_t end,
+                        hub_unit_state_t *s, uint32_t *after)
 {
-    size_t n = ro_registry_count(reg);
-    memset(out, 0, n * sizeof *out);
-    sqlite3_stmt *st = self->q[Q_AS_OF];
-    sqlite3_bind_int64(st, 1, as_of);
+    sqlite3_stmt *st = self->q[Q_KNOWN_AFTER];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, as_of);
+    sqlite3_bind_int64(st, 3, end);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && after)
+        *after = (uint32_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW)
+        return rc;
+    st = self->q[Q_KNOWN_FOLD];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, as_of);
+    sqlite3_bind_int64(st, 3, end);
+    return store_fold_rows(st, s);
+}
+
+/* Step st (Q_AS_OF's columns, bound) into out, folding the units its last
+ * column names: their counted reports (end 0), or as known at end. */
+static int s_states_rows(hub_store_t *self, const ro_registry_t *reg, sqlite3_stmt *st,
+                         uint32_t as_of, int64_t end, hub_unit_state_t *out, uint32_t *after)
+{
+    size_t n = ro_registry_count(reg), next = 0;
     int rc;
-    size_t next = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
         if (!id)
@@ -40,8 +64,10 @@ int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t
         if (i < 0)
             continue; /* a unit no longer in the registry */
         next = (size_t)i + 1;
-        if (sqlite3_column_int(st, 17)) { /* its rows are stale from as_of or before */
-            int rc2 = s_fold_unit(self, sqlite3_column_int64(st, 16), as_of, &out[i]);
+        if (sqlite3_column_int(st, 17)) { /* stale from as_of or before, or changed since end */
+            int64_t uid = sqlite3_column_int64(st, 16);
+            int rc2 = end ? s_fold_known(self, uid, as_of, end, &out[i], after ? &after[i] : NULL)
+                          : s_fold_unit(self, uid, as_of, &out[i]);
             if (rc2 != SQLITE_DONE) {
                 rc = rc2;
                 break;
@@ -52,6 +78,29 @@ int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t
         out[i].last_seq = out[i].seq_shown = (uint64_t)sqlite3_column_int64(st, 1);
         out[i].last_heard = sqlite3_column_int64(st, 2);
     }
+    return rc;
+}
+
+int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                           hub_unit_state_t *out, char *err, size_t errlen)
+{
+    return hub_store_states_known(self, reg, as_of, 0, out, NULL, err, errlen);
+}
+
+int hub_store_states_known(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
+                           uint32_t known_on, hub_unit_state_t *out, uint32_t *after, char *err,
+                           size_t errlen)
+{
+    size_t n = ro_registry_count(reg);
+    memset(out, 0, n * sizeof *out);
+    if (after)
+        memset(after, 0, n * sizeof *after);
+    int64_t end = known_on ? ro_date_end(known_on) : 0;
+    sqlite3_stmt *st = self->q[known_on ? Q_KNOWN_ROWS : Q_AS_OF];
+    sqlite3_bind_int64(st, 1, as_of);
+    if (known_on)
+        sqlite3_bind_int64(st, 2, end);
+    int rc = s_states_rows(self, reg, st, as_of, end, out, after);
     int ret = 0;
     if (rc != SQLITE_DONE)
         ret = store_fail(self, rc, "cannot compute the state as of a date", err, errlen);
@@ -177,6 +226,13 @@ static size_t s_first_on_or_after(const uint32_t *dates, size_t n, uint32_t d)
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                      uint64_t *total, uint64_t *part, char *err, size_t errlen)
 {
+    return hub_store_series_known(self, kind, dates, n, 0, total, part, err, errlen);
+}
+
+int hub_store_series_known(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
+                           uint32_t known_on, uint64_t *total, uint64_t *part, char *err,
+                           size_t errlen)
+{
     if (n == 0)
         return 0;
     /* Each report lands once, at the first date it counts for, in a running
@@ -196,7 +252,9 @@ int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, s
     memcpy(uids, self->uids, self->nunits * sizeof *uids);
     qsort(uids, self->nunits, sizeof *uids, s_uid_cmp);
     int snapshot = kind != RO_KIND_TRAINING;
-    sqlite3_stmt *st = self->q[Q_SERIES];
+    sqlite3_stmt *st = self->q[known_on ? Q_SERIES_KNOWN : Q_SERIES];
+    if (known_on)
+        sqlite3_bind_int64(st, 3, ro_date_end(known_on));
     sqlite3_bind_int(st, 1, (int)kind);
     sqlite3_bind_int64(st, 2, kind == RO_KIND_CASES ? dates[n - 1] / 100 : dates[n - 1]);
     int64_t uid = -1, prev_total = 0, prev_part = 0;

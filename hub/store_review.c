@@ -46,16 +46,22 @@ static int s_unit(const hub_store_t *self, size_t index, char *err, size_t errle
  * answers fold the unit's reports. Returns 0 or a code. */
 static int s_days_stale_from(hub_store_t *self, const int64_t key[3], char *err, size_t errlen)
 {
+    self->stale_none = 0; /* hub_store_days_refresh looks again */
+    /* last_day too: a held report never entered the rows, so an accepted
+     * one may be the unit's latest day; an as-of answer before the stale
+     * day reads the rows, and takes a unit whose last_day is on or before
+     * its date as it is now (its units row, which counts the report) */
     return s_exec(self,
-                  "UPDATE units SET day_stale = (SELECT CASE WHEN u.day_stale = 0 OR d.day <"
-                  " u.day_stale THEN d.day ELSE u.day_stale END FROM units u, (SELECT CASE WHEN"
-                  " kind = 4 THEN date * 100 + 1 ELSE date END AS day FROM reports WHERE uid = ?1"
-                  " AND iid = ?2 AND seq = ?3) d WHERE u.uid = ?1) WHERE uid = ?1",
+                  "UPDATE units SET (day_stale, last_day) = (SELECT CASE WHEN u.day_stale = 0 OR"
+                  " d.day < u.day_stale THEN d.day ELSE u.day_stale END, max(u.last_day, d.day)"
+                  " FROM units u, (SELECT CASE WHEN kind = 4 THEN date * 100 + 1 ELSE date END"
+                  " AS day FROM reports WHERE uid = ?1 AND iid = ?2 AND seq = ?3) d"
+                  " WHERE u.uid = ?1) WHERE uid = ?1",
                   key, 3, NULL, 0, "cannot mark a unit's days stale", err, errlen);
 }
 
-int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, const char *rule,
-                   const char *reason, int64_t at, char *err, size_t errlen)
+int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, int hold,
+                   const char *rule, const char *reason, int64_t at, char *err, size_t errlen)
 {
     if (s_unit(self, index, err, errlen))
         return HUB_STORE_EFAIL;
@@ -64,8 +70,9 @@ int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, c
     sqlite3_bind_int64(st, 2, iid);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
     sqlite3_bind_int64(st, 4, at);
-    sqlite3_bind_text(st, 5, rule, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, hold != 0);
+    sqlite3_bind_text(st, 6, rule, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, reason, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -186,7 +193,9 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
         rc = s_exec(self, "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
                     (int64_t[]){uid, iid, (int64_t)seq, to}, 4, NULL, 0,
                     "cannot mark a decided report", why, whylen);
-    if (rc == 0 && to != state)
+    /* the rows' changed_at moves even when the state does not (an accept
+     * of a report that counted): a known-on answer counts the decision */
+    if (rc == 0)
         rc = s_days_stale_from(self, key, why, whylen);
     const char *texts[2] = {by ? by : "", reason};
     if (rc == 0)

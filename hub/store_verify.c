@@ -70,17 +70,20 @@ static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap
     return ndiff;
 }
 
-/* The days check: each unit's counted reports folded in the order
- * store_days_redo folds them (a row expected at each day), beside the
- * unit_days rows in key order. */
+/* The days check: each unit's reports (held ones aside) in the order
+ * store_days_redo folds them (a row expected at each day), the counted
+ * ones folded and every one's last change (CHANGED_AT) in the running
+ * changed_at, beside the unit_days rows in key order. */
 #define DAYS_EXPECTED_SQL                                                                          \
-    "SELECT r.uid, u.id, r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day, u.day_stale"      \
-    " FROM reports r JOIN units u ON u.uid = r.uid WHERE r.state = 0"                              \
-    " ORDER BY r.uid, day, r.received_at, r.iid, r.seq"
+    "SELECT r.uid, u.id, r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day, u.day_stale,"     \
+    " r.state, " CHANGED_AT " FROM reports r JOIN units u ON u.uid = r.uid"                        \
+    " LEFT JOIN " CHANGED_EVENTS("") " e ON e.uid = r.uid AND e.target_iid = r.iid"                \
+                                     " AND e.target_seq = r.seq WHERE r.state NOT IN (1, 2)"       \
+                                     " ORDER BY r.uid, day, r.received_at, r.iid, r.seq"
 #define DAYS_STORED_SQL                                                                            \
     "SELECT d.uid, u.id, d.date, d.reports, d.participants, d.hours_tenths, d.sessions,"           \
     " d.staff_date, d.staff_total, d.staff_proficient, d.items_date, d.items_total,"               \
-    " d.items_no_visit, d.cases_month, d.cases_total, d.cases_no_visit"                            \
+    " d.items_no_visit, d.cases_month, d.cases_total, d.cases_no_visit, d.changed_at"              \
     " FROM unit_days d LEFT JOIN units u ON u.uid = d.uid"                                         \
     " WHERE IFNULL(u.day_stale, 0) = 0 OR d.date < u.day_stale ORDER BY d.uid, d.date"
 
@@ -121,11 +124,11 @@ static void s_days_extra(sqlite3_stmt *rows, int *rc, int64_t uid, uint32_t day,
     }
 }
 
-/* Compare the fold of uid (id) as of day, agg, with the stored row of that
- * day, if *rc is on it (else it is missing). */
+/* Compare the fold of uid (id) as of day, agg, and its last change at,
+ * with the stored row of that day, if *rc is on it (else it is missing). */
 static void s_days_compare(sqlite3_stmt *rows, int *rc, int64_t uid, const char *id, uint32_t day,
-                           const hub_unit_state_t *agg, hub_store_diff_t *diffs, size_t cap,
-                           long *ndiff)
+                           const hub_unit_state_t *agg, int64_t at, hub_store_diff_t *diffs,
+                           size_t cap, long *ndiff)
 {
     int64_t want[STORE_AGGREGATES];
     store_aggregates(agg, want);
@@ -140,6 +143,9 @@ static void s_days_compare(sqlite3_stmt *rows, int *rc, int64_t uid, const char 
         if (got != want[f])
             s_day_diff(diffs, cap, ndiff, id, day, s_agg_names[f], got, want[f]);
     }
+    if (sqlite3_column_int64(rows, 3 + STORE_AGGREGATES) != at)
+        s_day_diff(diffs, cap, ndiff, id, day, "changed_at",
+                   sqlite3_column_int64(rows, 3 + STORE_AGGREGATES), at);
     *rc = sqlite3_step(rows);
 }
 
@@ -180,6 +186,7 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
     int64_t uid = 0;
     uint32_t day = 0, stale = 0;
     char id[RO_UNIT_MAX * 4 + 1] = "";
+    int64_t at = 0;
     hub_unit_state_t agg;
     memset(&agg, 0, sizeof agg);
     while (*rc == SQLITE_OK || *rc == SQLITE_ROW) {
@@ -189,16 +196,20 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
         /* the day's last report is folded: its row, unless it waits to be
          * re-derived (the stale rows are not read: the check goes on) */
         if (day != 0 && (u != uid || d != day) && (stale == 0 || day < stale))
-            s_days_compare(rows, &rrc, uid, id, day, &agg, diffs, cap, &ndiff);
+            s_days_compare(rows, &rrc, uid, id, day, &agg, at, diffs, cap, &ndiff);
         if (*rc != SQLITE_ROW)
             break;
         if (u != uid) {
             memset(&agg, 0, sizeof agg);
+            at = 0;
             stale = (uint32_t)sqlite3_column_int64(reps, 7);
             const unsigned char *t = sqlite3_column_text(reps, 1);
             snprintf(id, sizeof id, "%s", t ? (const char *)t : "?");
         }
-        store_apply_row(reps, 2, &agg);
+        if (sqlite3_column_int(reps, 8) == HUB_STORE_COUNTED)
+            store_apply_row(reps, 2, &agg);
+        if (sqlite3_column_int64(reps, 9) > at)
+            at = sqlite3_column_int64(reps, 9);
         uid = u, day = d;
     }
     if (*rc == SQLITE_DONE)

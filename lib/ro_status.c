@@ -102,6 +102,7 @@ int ro_status_request_encode(const ro_status_request_t *r, uint8_t *buf, size_t 
     msg.as_of = r->as_of;
     msg.indicator = (char *)r->indicator;
     msg.limit = r->limit;
+    msg.known_on = r->known_on;
     Rollout__Decision d = ROLLOUT__DECISION__INIT;
     if (r->has_decision) {
         d.unit = (char *)r->decision.unit, d.seq = r->decision.seq;
@@ -162,6 +163,7 @@ int ro_status_request_decode(const uint8_t *buf, size_t len, ro_status_request_t
         out->query = (ro_query_t)req->query;
         out->as_of = req->as_of;
         out->limit = req->limit;
+        out->known_on = req->known_on;
         out->unknown = unknown;
         if (req->decision) {
             out->has_decision = true;
@@ -527,6 +529,7 @@ static int s_reply_to_pb(const ro_status_reply_t *r, s_pack_t *pk, Rollout__Stat
     msg->store_state = r->store_state, msg->indicator = r->indicator;
     msg->total = r->total, msg->targets_ini = r->targets_ini;
     msg->feed_epoch = r->feed_epoch;
+    msg->known_on = r->known_on, msg->corrections_after = r->corrections_after;
     return 0;
 }
 
@@ -636,6 +639,7 @@ static ro_status_reply_t *s_reply_from_pb(const Rollout__StatusReply *m, char *e
     r->feed_seq = m->feed_seq, r->as_of = m->as_of;
     r->store_state = m->store_state, r->indicator = m->indicator;
     r->total = m->total, r->targets_ini = m->targets_ini, r->feed_epoch = m->feed_epoch;
+    r->known_on = m->known_on, r->corrections_after = m->corrections_after;
     for (size_t i = 0; i < m->n_history; i++) {
         const Rollout__HistoryPoint *p = m->history[i];
         ro_status_point_t *q = &r->history[i];

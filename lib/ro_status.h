@@ -62,6 +62,7 @@ typedef struct {
     uint32_t as_of;                        /* YYYYMMDD, 0 = today */
     char indicator[RO_STATUS_KEY_MAX + 1]; /* indicator id, "" = the headline one */
     uint32_t limit;                        /* 0 = no limit */
+    uint32_t known_on;                     /* YYYYMMDD: as known at its end; 0 = now */
     bool has_decision;                     /* decision is set (QUERY_DECIDE) */
     ro_status_decision_t decision;         /* QUERY_DECIDE */
     uint32_t unknown;                      /* fields skipped: unknown to this version */
@@ -212,6 +213,8 @@ typedef struct {
     ro_status_review_t *reviews;   /* REVIEWS: n_reviews of them, pending first */
     size_t n_reviews;              /* at most RO_STATUS_SCOPES_MAX */
     uint64_t feed_epoch;           /* the hub incarnation feed_seq counts in */
+    uint32_t known_on;             /* the known-on date answered, 0 = now */
+    uint32_t corrections_after;    /* with known_on: corrections and decisions after it */
     char *mem;                     /* owned when decoded: the reply's own strings */
 } ro_status_reply_t;
 

@@ -118,6 +118,11 @@ int64_t ro_date_days(uint32_t d)
     return era * 146097 + doe - 719468;
 }
 
+int64_t ro_date_end(uint32_t d)
+{
+    return (ro_date_days(d) + 1) * 86400 - 1;
+}
+
 uint32_t ro_month_end(uint32_t m)
 {
     return m * 100 + s_days_in_month(m / 100, m % 100);

@@ -30,6 +30,9 @@ void ro_date_format(uint32_t d, char *buf);
 uint32_t ro_date_of(int64_t t);
 /* Days since 1970-01-01 of a valid YYYYMMDD date. */
 int64_t ro_date_days(uint32_t d);
+/* The last second of a valid YYYYMMDD date (UTC, as ro_date_of): the end
+ * of that day, for "as known on" it. */
+int64_t ro_date_end(uint32_t d);
 /* The last day of a YYYYMM month, as YYYYMMDD. */
 uint32_t ro_month_end(uint32_t m);
 

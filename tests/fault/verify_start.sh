@@ -40,9 +40,10 @@ sqlite3 -batch "$T/hub/hub.db" "PRAGMA synchronous = OFF; BEGIN;
     WHERE id <> '$u';
   COMMIT;" || fail "cannot build the store"
 # the reports went in around the hub: back to schema 5, so that the hub derives
-# their daily states (unit_days) from them at start, in the migration to 6
+# their daily states (unit_days) from them at start, in the migrations to 6 and 7
 sqlite3 -batch "$T/hub/hub.db" "DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;
-  ALTER TABLE units DROP COLUMN day_stale; PRAGMA user_version = 5;" || fail "cannot go back to schema 5"
+  ALTER TABLE units DROP COLUMN day_stale; ALTER TABLE events DROP COLUMN hold;
+  PRAGMA user_version = 5;" || fail "cannot go back to schema 5"
 rows=$(db "select count(*) from reports")
 say "store of $rows reports ($(( $(stat -c %s "$T/hub/hub.db") / 1048576 )) MiB) built in $(elapsed "$t0") s"
 
@@ -53,7 +54,7 @@ agent "$u" record --file "$T/agents/$u/events.txt" >/dev/null || fail "record"
 agent_start "$u"
 
 # start: from exec to the first status answer, and to the hub's own "up" line
-# (this start migrates the store to schema 6 first: seconds on a loaded
+# (this start migrates the store to schema 7 first: seconds on a loaded
 # machine, reported, never asserted)
 : > "$T/hub.log"
 t_exec=$(now)

@@ -5,7 +5,8 @@
 # snapshot. `status --as-of` answers from the store's daily states: before
 # 2018-01-05 nothing; from it on the amend in the session's place (never the
 # 200); the cancelled snapshot never counts; `verify` finds the daily states
-# equal to a recount of the reports, and names a damaged one.
+# equal to a recount of the reports, and names a damaged one. As known on
+# yesterday (5.12) the unit had nothing, and both corrections came after.
 source "$(dirname "$0")/interop_lib.sh"
 
 hub_config; u=469005-012; unit_keys $u; hub_start
@@ -18,8 +19,16 @@ expect_eq "$(as_of 2018-02-01 participants) $(as_of 2018-02-01 staff_total) $(as
   "20 0 1" "as of 2018-02-01: the cancelled snapshot counts nowhere"
 expect_eq "$(as_of 2018-12-31 participants) $(unit_field $u participants)" "20 20" \
   "as of the year's end, as today"
-expect_eq "$(db "SELECT d.date, d.reports, d.participants FROM unit_days d JOIN units u ON u.uid = d.uid WHERE u.id = '$u'")" \
-  "20180105|1|20" "the unit's daily states: one day"
+# a row on each day a report lands on, the cancelled snapshot's too (schema 7)
+expect_eq "$(db "SELECT group_concat(d.date || ':' || d.reports || ':' || d.participants) FROM unit_days d JOIN units u ON u.uid = d.uid WHERE u.id = '$u'")" \
+  "20180105:1:20,20180201:1:20" "the unit's daily states"
+# as known on yesterday (UTC): nothing was received; the amend and the cancel came after
+known=$(ctl status --unit $u --as-of 2018-12-31 --known-on "$(date -u -d yesterday +%F)" --json)
+expect_eq "$(jq -r '[.scopes[0].participants, .scopes[0].reports, .corrections_after] | join(" ")' <<<"$known")" \
+  "0 0 2" "as known on yesterday"
+known=$(ctl status --unit $u --as-of 2018-12-31 --known-on "$(date -u +%F)" --json)
+expect_eq "$(jq -r '[.scopes[0].participants, .corrections_after] | join(" ")' <<<"$known")" \
+  "20 0" "as known on today"
 ctl verify >/dev/null || fail "verify finds differences in an undamaged store"
 hub_stop
 db "UPDATE unit_days SET participants = 200 WHERE date = 20180105"

@@ -42,6 +42,25 @@ static inline ro_targets_t *hf_targets(void)
     return targets;
 }
 
+/* A targets file (its path): config/targets.ini's indicators without its
+ * [review], then review (a [review] section of the test's, or ""). */
+static inline const char *hf_targets_with(const char *review)
+{
+    static char text[16384];
+    char path[512];
+    snprintf(path, sizeof path, "%s/config/targets.ini", getenv("RO_SOURCE_ROOT"));
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *cut = strstr(text, "\n[review]\n");
+    if (cut)
+        cut[1] = '\0';
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%s", review);
+    return tu_write("targets.ini", text);
+}
+
 static inline char *hf_path(const char *name)
 {
     static char paths[8][300];

@@ -16,28 +16,10 @@
 #include "ro_status.h"
 #include "status.h"
 
-/* config/targets.ini's indicators without its [review], then review. */
-static const char *s_targets_with(const char *review)
-{
-    static char text[16384];
-    char path[512];
-    snprintf(path, sizeof path, "%s/config/targets.ini", getenv("RO_SOURCE_ROOT"));
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    char *cut = strstr(text, "\n[review]\n");
-    if (cut)
-        cut[1] = '\0';
-    snprintf(text + strlen(text), sizeof text - strlen(text), "%s", review);
-    return tu_write("targets.ini", text);
-}
-
 /* Lines of the indicators' part: where a [review] appended starts. */
 static int s_lines_before(void)
 {
-    const char *p = s_targets_with("");
+    const char *p = hf_targets_with("");
     FILE *f = fopen(p, "r");
     int lines = 0, c;
     while ((c = fgetc(f)) != EOF)
@@ -49,7 +31,7 @@ static int s_lines_before(void)
 static void s_load_fails(const char *review, int line, const char *why)
 {
     char err[512] = "", want[600];
-    const char *path = s_targets_with(review);
+    const char *path = hf_targets_with(review);
     ro_targets_t *t = ro_targets_load(path, err, sizeof err);
     assert_null(t);
     snprintf(want, sizeof want, "%s:%d: %s", path, s_lines_before() + line, why);
@@ -69,7 +51,7 @@ static void test_review_targets_parse(void **state)
     ro_targets_destroy(&t);
 
     char err[512] = "";
-    t = ro_targets_load(s_targets_with(""), err, sizeof err);
+    t = ro_targets_load(hf_targets_with(""), err, sizeof err);
     assert_non_null(t);
     rv = ro_targets_review(t);
     assert_false(rv->participants_above_staff); /* absent: off, but a flag holds */
@@ -91,15 +73,15 @@ static void test_review_targets_errors(void **state)
     (void)state;
     char err[512] = "", want[700];
     int base = s_lines_before();
-    const char *path = s_targets_with("[review]\nhold = no\nhold = yes\n");
+    const char *path = hf_targets_with("[review]\nhold = no\nhold = yes\n");
     assert_null(ro_targets_load(path, err, sizeof err));
     snprintf(want, sizeof want, "%s:%d: 'hold' given twice in [review] (first on line %d)", path,
              base + 3, base + 2);
     assert_string_equal(err, want);
-    path = s_targets_with("[review]\nmax_goal = 3\n");
+    path = hf_targets_with("[review]\nmax_goal = 3\n");
     assert_null(ro_targets_load(path, err, sizeof err));
     assert_non_null(strstr(err, "unknown key 'max_goal' in [review]"));
-    path = s_targets_with("[review]\n[review]\n");
+    path = hf_targets_with("[review]\n[review]\n");
     assert_null(ro_targets_load(path, err, sizeof err));
     snprintf(want, sizeof want, "%s:%d: [review] appears twice (first on line %d)", path, base + 2,
              base + 1);
@@ -126,7 +108,7 @@ static fixture_t *s_fixture(const char *review)
     fixture_t *f = calloc(1, sizeof *f);
     char err[512] = "";
     f->reg = hf_registry();
-    f->targets = ro_targets_load(s_targets_with(review), err, sizeof err);
+    f->targets = ro_targets_load(hf_targets_with(review), err, sizeof err);
     if (!f->targets)
         fail_msg("targets: %s", err);
     f->review = hub_review_new(f->reg, f->targets);

@@ -279,8 +279,8 @@ static void s_mark(fixture_t *f, size_t u, int amend, int decide)
         assert_int_equal(
             hub_store_put_report(f->store, u, iid, &r, r.seq, NOW - 50, err, sizeof err), 0);
     } else {
-        assert_int_equal(hub_store_flag(f->store, u, iid, seq, "r", "x", NOW - 50, err, sizeof err),
-                         0);
+        assert_int_equal(
+            hub_store_flag(f->store, u, iid, seq, 1, "r", "x", NOW - 50, err, sizeof err), 0);
         if (decide >= 0)
             assert_int_equal(hub_store_decide(f->store, u, NULL, seq, decide, "", "why", NOW - 40,
                                               &changed, &was_held, &kind, err, sizeof err),

@@ -567,6 +567,11 @@ static void s_downgrade(const char *path, int version)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
     int rc = sqlite3_exec(db,
+                          "ALTER TABLE unit_days DROP COLUMN changed_at;"
+                          " ALTER TABLE events DROP COLUMN hold;",
+                          NULL, NULL, &msg);
+    if (rc == SQLITE_OK && version < 6)
+        rc = sqlite3_exec(db,
                           "DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;"
                           " ALTER TABLE units DROP COLUMN day_stale;",
                           NULL, NULL, &msg);
@@ -814,16 +819,24 @@ static void test_migrate_4_to_5_events(void **state)
 /* Schema 6: a store of schema 5 gets its unit_days rows from its counted
  * reports (held and corrected ones counted nowhere), in the migration, and
  * its as-of answers are the scan's. */
+/* A new store file at path with s_history in it (states: its units). */
+static hub_store_t *s_store_with_history(const char *path, const ro_registry_t *reg,
+                                         hub_unit_state_t *states)
+{
+    hf_remove_db(path);
+    hub_store_t *st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    return st;
+}
+
 static void test_migrate_5_to_6_days(void **state)
 {
     (void)state;
     const char *path = hf_path("schema5.db");
-    hf_remove_db(path);
     ro_registry_t *reg = hf_registry();
-    hub_store_t *st = hf_open(path, 0);
     hub_unit_state_t states[NUNITS] = {0}, again[NUNITS] = {0};
-    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
-    s_history(st, states);
+    hub_store_t *st = s_store_with_history(path, reg, states);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     ro_report_t held = hf_report("460100-001", 1, RO_KIND_TRAINING, 20190105, 9, 10);
     assert_int_equal(hub_store_hold_report(st, 1, hf_iid(st, 1), &held, 1, NOW, NULL, 0), 0);
@@ -843,6 +856,81 @@ static void test_migrate_5_to_6_days(void **state)
     hf_assert_states_equal(again, states, NUNITS);
     static const uint32_t dates[] = {20171231, 20180110, 20180215, 20180331, 20991231};
     hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* Schema 7: unit_days.changed_at and a row on each day a report lands on
+ * (a held one for review too), derived from the reports and the trail;
+ * events.hold from what the flags left: a flagged report still counted
+ * and undecided was not held. The rows equal verify's recount, the as-of
+ * answers the scan, and known on today the as-of answers. */
+static void test_migrate_6_to_7_known(void **state)
+{
+    (void)state;
+    const char *path = hf_path("schema6.db");
+    ro_registry_t *reg = hf_registry();
+    hub_unit_state_t states[NUNITS] = {0}, again[NUNITS] = {0};
+    hub_store_t *st = s_store_with_history(path, reg, states);
+    /* unit 0's sessions 1 (held for review) and 3 (flagged, left counted),
+     * as a hub before schema 7 left them: flagged after they were stored
+     * counted, the held one then set to state 2 and its unit's days stale */
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(
+        hub_store_flag(st, 0, hf_iid(st, 0), 1, 1, "max_session_hours", "x", NOW + 5, NULL, 0), 0);
+    assert_int_equal(
+        hub_store_flag(st, 0, hf_iid(st, 0), 3, 0, "max_session_hours", "y", NOW + 6, NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    hub_store_destroy(&st);
+    char sql[256];
+    const char *u0 = ro_registry_at(reg, 0)->id;
+    snprintf(sql, sizeof sql,
+             "UPDATE reports SET state = 2 WHERE seq = 1 AND uid = (SELECT uid FROM units"
+             " WHERE id = '%s') RETURNING 1",
+             u0);
+    assert_int_equal(s_sql_int(path, sql), 1);
+    snprintf(sql, sizeof sql, "UPDATE units SET day_stale = 1 WHERE id = '%s' RETURNING 1", u0);
+    assert_int_equal(s_sql_int(path, sql), 1);
+    st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_refold(st, 0, &states[0], NULL, 0), 0);
+    assert_int_equal(hub_store_put_state(st, 0, &states[0], NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_true(hub_store_days_refresh(st, 1000, NULL, 0) >= 0);
+    int64_t days = s_sql_int(path, "SELECT count(*) FROM unit_days");
+    int64_t changed = s_sql_int(path, "SELECT sum(changed_at) FROM unit_days");
+    hub_store_destroy(&st);
+    s_downgrade(path, 6);
+    assert_int_equal(s_sql_int(path,
+                               "SELECT count(*) FROM pragma_table_info('unit_days') WHERE name = "
+                               "'changed_at'"),
+                     0);
+
+    st = hf_open(path, 0);
+    assert_int_equal(s_sql_int(path, "PRAGMA user_version"), HUB_STORE_SCHEMA);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM unit_days"), days);
+    assert_int_equal(s_sql_int(path, "SELECT sum(changed_at) FROM unit_days"), changed);
+    /* no row on the held session's day: a report held for review has none */
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM unit_days WHERE date = 20180110"), 0);
+    assert_int_equal(
+        s_sql_int(path, "SELECT sum(hold * 10 + target_seq) FROM events WHERE what = 3"),
+        11 + 3); /* seq 1 held, seq 3 not */
+    char err[256] = "";
+    long n = hub_store_recount(st, NULL, 0, NULL, NULL, err, sizeof err);
+    if (n != 0)
+        fail_msg("verify after the migration: %ld %s", n, err);
+    assert_int_equal(hub_store_load_states(st, reg, again, NULL, 0), 0);
+    hf_assert_states_equal(again, states, NUNITS);
+    static const uint32_t dates[] = {20180110, 20180215, 20180331, 20991231};
+    hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
+    hub_unit_state_t known[NUNITS];
+    for (size_t k = 0; k < sizeof dates / sizeof dates[0] - 1; k++) {
+        assert_int_equal(hub_store_states_as_of(st, reg, dates[k], again, NULL, 0), 0);
+        assert_int_equal(hub_store_states_known(st, reg, dates[k], 20991231, known, NULL, NULL, 0),
+                         0);
+        hf_assert_states_equal(known, again, NUNITS);
+    }
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
@@ -1245,8 +1333,9 @@ static void test_recount_detects_tampering(void **state)
     ro_registry_destroy(&reg);
 }
 
-/* The recount checks the unit_days rows too: a field changed, a row
- * deleted and a row added are each a difference, named by day. */
+/* The recount checks the unit_days rows too: a field changed, a row's
+ * changed_at, a row deleted and a row added are each a difference, named
+ * by day. */
 static void test_recount_detects_damaged_days(void **state)
 {
     (void)state;
@@ -1267,12 +1356,13 @@ static void test_recount_detects_damaged_days(void **state)
     sqlite3_busy_timeout(db, 2000);
     assert_int_equal(
         sqlite3_exec(db,
-                     "UPDATE unit_days SET participants = participants + 1 WHERE date = 20180210"
+                     "UPDATE unit_days SET participants = participants + 1,"
+                     " changed_at = changed_at - 1 WHERE date = 20180210"
                      " AND uid = (SELECT uid FROM units WHERE id = '460000-001');"
                      "DELETE FROM unit_days WHERE date = 20180305"
                      " AND uid = (SELECT uid FROM units WHERE id = '460000-001');"
                      "INSERT INTO unit_days SELECT uid, 20180401, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0,"
-                     " 0, 0, 0 FROM units WHERE id = '469002-003';"
+                     " 0, 0, 0, 0 FROM units WHERE id = '469002-003';"
                      "UPDATE units SET last_day = 20170101 WHERE id = '460100-001';",
                      NULL, NULL, NULL),
         SQLITE_OK);
@@ -1280,26 +1370,29 @@ static void test_recount_detects_damaged_days(void **state)
 
     hub_store_diff_t diffs[8];
     memset(diffs, 0, sizeof diffs);
-    assert_int_equal(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0), 5);
+    assert_int_equal(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0), 6);
     assert_string_equal(diffs[0].unit, "460000-001");
     assert_string_equal(diffs[0].field, "participants of 20180210");
     assert_int_equal(diffs[0].stored, 71);
     assert_int_equal(diffs[0].recount, 70);
-    assert_string_equal(diffs[1].field, "day row of 20180305");
-    assert_int_equal(diffs[1].stored, 0);
-    assert_int_equal(diffs[1].recount, 9);
-    assert_string_equal(diffs[2].unit, "469002-003");
-    assert_string_equal(diffs[2].field, "day row of 20180401");
-    assert_int_equal(diffs[2].stored, 99);
-    assert_int_equal(diffs[2].recount, 0);
-    /* and the unit whose last day is no longer its latest row's */
-    assert_string_equal(diffs[3].unit, "460100-001");
-    assert_string_equal(diffs[3].field, "last_day");
-    assert_int_equal(diffs[3].stored, 20170101);
+    assert_string_equal(diffs[1].field, "changed_at of 20180210");
+    assert_true(diffs[1].recount > 0);
+    assert_int_equal(diffs[1].stored, diffs[1].recount - 1);
+    assert_string_equal(diffs[2].field, "day row of 20180305");
+    assert_int_equal(diffs[2].stored, 0);
+    assert_int_equal(diffs[2].recount, 9);
+    assert_string_equal(diffs[3].unit, "469002-003");
+    assert_string_equal(diffs[3].field, "day row of 20180401");
+    assert_int_equal(diffs[3].stored, 99);
     assert_int_equal(diffs[3].recount, 0);
-    assert_string_equal(diffs[4].unit, "469002-003");
-    assert_int_equal(diffs[4].stored, 20180111);
-    assert_int_equal(diffs[4].recount, 20180401);
+    /* and the unit whose last day is no longer its latest row's */
+    assert_string_equal(diffs[4].unit, "460100-001");
+    assert_string_equal(diffs[4].field, "last_day");
+    assert_int_equal(diffs[4].stored, 20170101);
+    assert_int_equal(diffs[4].recount, 0);
+    assert_string_equal(diffs[5].unit, "469002-003");
+    assert_int_equal(diffs[5].stored, 20180111);
+    assert_int_equal(diffs[5].recount, 20180401);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
@@ -1615,19 +1708,19 @@ static void test_marks_from_the_trail(void **state)
     ro_report_t cancel = hf_report(u, 5, RO_KIND_NONE, 0, 0, 0);
     cancel.action = RO_ACTION_CANCEL, cancel.target_seq = 4;
     s_correct(st, 1, &cancel, NOW + 30);
-    assert_int_equal(hub_store_flag(st, 2, hf_iid(st, 2), 1, "r", "x", NOW + 15, err, sizeof err),
-                     0);
-    assert_int_equal(hub_store_flag(st, 2, hf_iid(st, 2), 2, "r", "x", NOW + 16, err, sizeof err),
-                     0);
-    assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 6, "r", "x", NOW + 40, err, sizeof err),
-                     0);
-    assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 7, "r", "x", NOW + 50, err, sizeof err),
-                     0);
+    assert_int_equal(
+        hub_store_flag(st, 2, hf_iid(st, 2), 1, 1, "r", "x", NOW + 15, err, sizeof err), 0);
+    assert_int_equal(
+        hub_store_flag(st, 2, hf_iid(st, 2), 2, 0, "r", "x", NOW + 16, err, sizeof err), 0);
+    assert_int_equal(
+        hub_store_flag(st, 1, hf_iid(st, 1), 6, 1, "r", "x", NOW + 40, err, sizeof err), 0);
+    assert_int_equal(
+        hub_store_flag(st, 1, hf_iid(st, 1), 7, 1, "r", "x", NOW + 50, err, sizeof err), 0);
     assert_int_equal(hub_store_decide(st, 1, NULL, 7, 1, "reviewer:a", "fine", NOW + 60, &changed,
                                       &was_held, &kind, err, sizeof err),
                      0);
-    assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 8, "r", "x", NOW + 70, err, sizeof err),
-                     0);
+    assert_int_equal(
+        hub_store_flag(st, 1, hf_iid(st, 1), 8, 1, "r", "x", NOW + 70, err, sizeof err), 0);
     assert_int_equal(hub_store_decide(st, 1, NULL, 8, 0, "reviewer:a", "no", NOW + 80, &changed,
                                       &was_held, &kind, err, sizeof err),
                      0);
@@ -1659,7 +1752,8 @@ static void test_marks_from_the_trail(void **state)
     /* the trail's key grows with each row */
     int64_t key = hub_store_trail_key(st);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    assert_int_equal(hub_store_flag(st, 0, hf_iid(st, 0), 99, "r", "x", NOW, err, sizeof err), 0);
+    assert_int_equal(hub_store_flag(st, 0, hf_iid(st, 0), 99, 0, "r", "x", NOW, err, sizeof err),
+                     0);
     assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
     assert_true(hub_store_trail_key(st) > key);
     hub_store_destroy(&st);
@@ -1737,6 +1831,7 @@ int main(void)
         cmocka_unit_test(test_migrate_3_to_4_incarnations),
         cmocka_unit_test(test_migrate_4_to_5_events),
         cmocka_unit_test(test_migrate_5_to_6_days),
+        cmocka_unit_test(test_migrate_6_to_7_known),
         cmocka_unit_test(test_migrate_3_to_4_fails_untouched),
         cmocka_unit_test(test_migrate_3_to_4_in_ranges),
         cmocka_unit_test(test_migrate_3_to_4_ingest_goes_on),
