@@ -409,6 +409,30 @@ static void test_review_correct_held(void **state)
     hub_committed_destroy(&c);
 }
 
+/* A restarted hub publishes every unit's marks, not only those with a
+ * report held: a unit whose reports were only rejected (or corrected)
+ * shows them in the answers of today from the start. */
+static void test_review_marks_published_at_start(void **state)
+{
+    fixture_t *f = *state;
+    s_tour(f);
+    char why[512] = "";
+    hub_decision_t d = s_decision(3, 0);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    d = s_decision(2, 1);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    d = s_decision(5, 1);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    /* unit 1: nothing held, one rejected */
+    hub_ingest_t *again = hub_ingest_new(f->store, f->reg, f->states, 64);
+    hub_committed_t *c = hub_committed_new(f->reg, NULL, f->states);
+    hub_ingest_set_committed(again, c);
+    assert_int_equal(hub_committed_flags(c)[1].marks.rejected[RO_KIND_TRAINING - 1], 1);
+    s_marks_agree(f, c);
+    hub_ingest_destroy(&again);
+    hub_committed_destroy(&c);
+}
+
 /* ---- the status side ---------------------------------------------------------- */
 
 static int s_decide_direct(void *arg, const hub_decision_t *d, char *why, size_t whylen)
@@ -514,6 +538,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_review_rules_no_hold, s_setup_no_hold, s_teardown),
         cmocka_unit_test_setup_teardown(test_review_decide, s_setup_hold, s_teardown),
         cmocka_unit_test_setup_teardown(test_review_correct_held, s_setup_hold, s_teardown),
+        cmocka_unit_test_setup_teardown(test_review_marks_published_at_start, s_setup_hold,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_review_status, s_setup_hold, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
