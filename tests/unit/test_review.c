@@ -435,8 +435,7 @@ static void test_review_marks_published_at_start(void **state)
 
 /* Report seq of unit 460100-001's incarnation 0xaa.. correcting target
  * (amend: with kind, date, total, part; cancel: kind RO_KIND_NONE). */
-static ro_report_t s_v2(uint64_t seq, ro_kind_t kind, uint32_t date, uint32_t total,
-                        uint32_t part)
+static ro_report_t s_v2(uint64_t seq, ro_kind_t kind, uint32_t date, uint32_t total, uint32_t part)
 {
     ro_report_t r = hf_report("460100-001", seq, kind, date, total, part);
     r.version = 2;
