@@ -1618,6 +1618,11 @@ const hub_ingest_reply_t *hub_ingest_reply_at(const hub_ingest_t *self, size_t i
     return i < self->nacks ? &self->acks[i].r : NULL;
 }
 
+const hub_unit_marks_t *hub_ingest_marks(const hub_ingest_t *self, size_t unit)
+{
+    return &self->flags[unit].marks;
+}
+
 const hub_ingest_counters_t *hub_ingest_counters(const hub_ingest_t *self)
 {
     return &self->c;
