@@ -571,6 +571,8 @@ static int s_reload_registry(hub_t *h)
     /* the one place the committed state changes registry (under its lock) */
     memcpy(pub, states, n * sizeof *pub);
     hub_unit_flags_carry(h->m.reg, hub_committed_flags(h->committed), next.reg, flags);
+    for (size_t i = 0; i < n; i++) /* a unit added back brings its marks from the store */
+        flags[i].marks = *hub_ingest_marks(h->ingest, i);
     hub_committed_swap(h->committed, next.reg, next.engine, pub, flags);
     hub_status_set_registry(h->status, next.reg, hub_committed_states(h->committed));
     if (hub_status_set_engine(h->status, next.engine, next.targets, next.targets_text))

@@ -479,10 +479,11 @@ void hub_ingest_set_committed(hub_ingest_t *self, hub_committed_t *committed)
 {
     self->committed = committed;
     /* the held reports it counted at start, and the units its refusals flag
-     * or that have reports held for review */
+     * or whose figures rest on corrected, held or rejected reports */
+    static const hub_unit_marks_t none;
     size_t n = 0;
     for (size_t u = 0; u < self->nunits; u++)
-        if (self->flags[u].refused_at || hub_marks_held(&self->flags[u].marks))
+        if (self->flags[u].refused_at || memcmp(&self->flags[u].marks, &none, sizeof none) != 0)
             self->dirty[n++] = (uint32_t)u;
     s_publish(self, self->dirty, n);
 }
@@ -1616,6 +1617,11 @@ const hub_ingest_reply_t *hub_ingest_reply_at(const hub_ingest_t *self, size_t i
         return &self->refusals[i].r;
     i -= self->nrefusals;
     return i < self->nacks ? &self->acks[i].r : NULL;
+}
+
+const hub_unit_marks_t *hub_ingest_marks(const hub_ingest_t *self, size_t unit)
+{
+    return &self->flags[unit].marks;
 }
 
 const hub_ingest_counters_t *hub_ingest_counters(const hub_ingest_t *self)

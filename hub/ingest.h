@@ -133,6 +133,11 @@ const hub_ingest_reply_t *hub_ingest_reply_at(const hub_ingest_t *self, size_t i
  * add or flush. The feed publishes their new state. */
 const uint32_t *hub_ingest_changed(const hub_ingest_t *self, size_t *count);
 
+/* Each unit's marks as ingest keeps them (one per unit of its registry,
+ * loaded from the store by hub_ingest_set_registry; borrowed; the thread
+ * that drives ingest only: others read the committed flags). */
+const hub_unit_marks_t *hub_ingest_marks(const hub_ingest_t *self, size_t unit);
+
 /* Ingest's counters and store state (borrowed; the thread that drives
  * ingest only: others read hub_committed_counters). */
 const hub_ingest_counters_t *hub_ingest_counters(const hub_ingest_t *self);

@@ -1307,20 +1307,17 @@ static int s_dispatch(hub_status_t *self, const uint8_t *buf, size_t len, s_repl
     }
     if (req.as_of)
         rep->pb.as_of = req.as_of;
+    if (req.known_on) {
+        int bad = s_known_on(self, &req, rep);
+        if (bad)
+            return bad;
+    }
     for (size_t i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++) {
         if (s_queries[i].query != req.query)
             continue;
         int rc = s_queries[i].fn(self, &req, rep);
         return rc ? rc : s_add_marks(self, rep);
     }
-    if (req.known_on) {
-        int bad = s_known_on(self, &req, rep);
-        if (bad)
-            return bad;
-    }
-    for (size_t i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++)
-        if (s_queries[i].query == req.query)
-            return s_queries[i].fn(self, &req, rep);
     snprintf(rep->error, sizeof rep->error, "unknown query %d", (int)req.query);
     return 2;
 }

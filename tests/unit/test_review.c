@@ -391,6 +391,102 @@ static void test_review_correct_held(void **state)
     hub_committed_destroy(&c);
 }
 
+/* A restarted hub publishes every unit's marks, not only those with a
+ * report held: a unit whose reports were only rejected (or corrected)
+ * shows them in the answers of today from the start. */
+static void test_review_marks_published_at_start(void **state)
+{
+    fixture_t *f = *state;
+    s_tour(f);
+    char why[512] = "";
+    hub_decision_t d = s_decision(3, 0);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    d = s_decision(2, 1);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    d = s_decision(5, 1);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    /* unit 1: nothing held, one rejected */
+    hub_ingest_t *again = hub_ingest_new(f->store, f->reg, f->states, 64);
+    hub_committed_t *c = hub_committed_new(f->reg, NULL, f->states);
+    hub_ingest_set_committed(again, c);
+    assert_int_equal(hub_committed_flags(c)[1].marks.rejected[RO_KIND_TRAINING - 1], 1);
+    s_marks_agree(f, c);
+    hub_ingest_destroy(&again);
+    hub_committed_destroy(&c);
+}
+
+/* Report seq of unit 460100-001's incarnation 0xaa.. correcting target
+ * (amend: with kind, date, total, part; cancel: kind RO_KIND_NONE). */
+static ro_report_t s_v2(uint64_t seq, ro_kind_t kind, uint32_t date, uint32_t total, uint32_t part)
+{
+    ro_report_t r = hf_report("460100-001", seq, kind, date, total, part);
+    r.version = 2;
+    memset(r.incarnation, 0xaa, sizeof r.incarnation);
+    return r;
+}
+
+static ro_report_t s_fix(ro_report_t r, ro_action_t action, uint64_t target)
+{
+    r.action = action;
+    if (action == RO_ACTION_CANCEL) {
+        r.kind = RO_KIND_NONE, r.date = r.total = r.part = 0;
+        r.text[0] = '\0';
+    }
+    memset(r.target_inc, 0xaa, sizeof r.target_inc);
+    r.target_seq = target;
+    snprintf(r.reason, sizeof r.reason, "fix of seq %llu", (unsigned long long)target);
+    return r;
+}
+
+/* Ingest's marks equal the store's count through an amend of an amend, a
+ * cancel of a held report, a reject, a correction of a rejected report
+ * (refused), an accept and a correction of the accepted report. */
+static void test_review_marks_follow_the_trail(void **state)
+{
+    fixture_t *f = *state;
+    hub_committed_t *c = hub_committed_new(f->reg, NULL, f->states);
+    hub_ingest_set_committed(f->ingest, c);
+    ro_report_t r[] = {
+        s_v2(1, RO_KIND_STAFF, 20180301, 40, 20),
+        s_v2(2, RO_KIND_TRAINING, 20180302, 200, 15), /* held: above staff */
+        s_v2(3, RO_KIND_TRAINING, 20180303, 20, 300), /* held: 30 hours */
+        s_v2(4, RO_KIND_TRAINING, 20180304, 10, 15),
+        s_fix(s_v2(5, RO_KIND_TRAINING, 20180304, 12, 15), RO_ACTION_AMEND, 4),
+        s_fix(s_v2(6, RO_KIND_TRAINING, 20180304, 13, 15), RO_ACTION_AMEND, 5),
+        s_fix(s_v2(7, RO_KIND_TRAINING, 0, 0, 0), RO_ACTION_CANCEL, 2),
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+        s_send(f, &r[i]);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    assert_int_equal(hub_ingest_counters(f->ingest)->corrections, 3);
+    s_marks_agree(f, c);
+    char why[512] = "";
+    hub_decision_t d = s_decision(3, 0);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    s_marks_agree(f, c);
+    ro_report_t more[] = {
+        s_fix(s_v2(8, RO_KIND_TRAINING, 0, 0, 0), RO_ACTION_CANCEL, 3), /* refused */
+        s_v2(9, RO_KIND_TRAINING, 20180305, 20, 310),                   /* held */
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        s_send(f, &more[i]);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_marks_agree(f, c);
+    d = s_decision(9, 1);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    ro_report_t last = s_fix(s_v2(10, RO_KIND_TRAINING, 20180305, 20, 15), RO_ACTION_AMEND, 9);
+    s_send(f, &last);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_marks_agree(f, c);
+    const hub_unit_marks_t *m = &hub_committed_flags(c)[1].marks;
+    assert_int_equal(m->corrected[RO_KIND_TRAINING - 1], 4);
+    assert_int_equal(m->held[RO_KIND_TRAINING - 1], 0);
+    assert_int_equal(m->rejected[RO_KIND_TRAINING - 1], 1);
+    s_recount_agrees(f);
+    hub_ingest_set_committed(f->ingest, NULL);
+    hub_committed_destroy(&c);
+}
+
 /* ---- the status side ---------------------------------------------------------- */
 
 static int s_decide_direct(void *arg, const hub_decision_t *d, char *why, size_t whylen)
@@ -496,6 +592,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_review_rules_no_hold, s_setup_no_hold, s_teardown),
         cmocka_unit_test_setup_teardown(test_review_decide, s_setup_hold, s_teardown),
         cmocka_unit_test_setup_teardown(test_review_correct_held, s_setup_hold, s_teardown),
+        cmocka_unit_test_setup_teardown(test_review_marks_published_at_start, s_setup_hold,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_review_marks_follow_the_trail, s_setup_hold,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_review_status, s_setup_hold, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
