@@ -6,12 +6,15 @@
 #include <string.h>
 
 struct hub_committed {
-    pthread_mutex_t mu;             /* plain: see committed.h for who takes it */
-    const hub_engine_t *engine;     /* borrowed: keeps the sums */
-    hub_unit_state_t *states;       /* owned, one per registry unit */
-    hub_unit_flags_t *flags;        /* owned, one per registry unit */
-    size_t nunits;                  /* registry count */
-    hub_rollup_t sums;              /* province, level and division sums over states */
+    pthread_mutex_t mu;         /* plain: see committed.h for who takes it */
+    const hub_engine_t *engine; /* borrowed: keeps the sums */
+    hub_unit_state_t *states;   /* owned, one per registry unit */
+    hub_unit_flags_t *flags;    /* owned, one per registry unit */
+    size_t nunits;              /* registry count */
+    hub_rollup_t sums;          /* province, level and division sums over states */
+    const ro_registry_t *reg;   /* borrowed: each unit's level and division */
+    /* the units' marks (flags) summed: the province, each level, each division */
+    hub_unit_marks_t msum_province, msum_level[RO_LEVEL_COUNT], msum_div[RO_DIVISION_COUNT];
     hub_ingest_counters_t counters; /* ingest's, as of its latest publication */
     uint64_t feed_seq, feed_epoch;  /* the feed's */
 };
@@ -110,10 +113,40 @@ hub_committed_t *hub_committed_new(const ro_registry_t *reg, const hub_engine_t 
         return NULL;
     }
     self->engine = engine;
+    self->reg = reg;
     if (engine)
         hub_engine_sum(engine, self->states, &self->sums);
     pthread_mutex_init(&self->mu, NULL);
     return self;
+}
+
+/* Add (sign 1) or take away (-1) unit u's marks m to the kept sums. */
+static void s_marks_move(hub_committed_t *self, size_t u, const hub_unit_marks_t *m, int sign)
+{
+    const ro_unit_t *unit = ro_registry_at(self->reg, u);
+    int d = ro_division_index(unit->division);
+    hub_unit_marks_t *to[3] = {&self->msum_province,
+                               (int)unit->level >= 0 && unit->level < RO_LEVEL_COUNT
+                                   ? &self->msum_level[unit->level]
+                                   : NULL,
+                               d >= 0 && d < RO_DIVISION_COUNT ? &self->msum_div[d] : NULL};
+    for (int t = 0; t < 3; t++) {
+        for (size_t k = 0; to[t] && k < HUB_MARK_KINDS; k++) {
+            to[t]->corrected[k] += (uint32_t)sign * m->corrected[k];
+            to[t]->held[k] += (uint32_t)sign * m->held[k];
+            to[t]->rejected[k] += (uint32_t)sign * m->rejected[k];
+        }
+    }
+}
+
+/* The kept sums afresh from every unit's flags. */
+static void s_marks_sum(hub_committed_t *self)
+{
+    memset(&self->msum_province, 0, sizeof self->msum_province);
+    memset(self->msum_level, 0, sizeof self->msum_level);
+    memset(self->msum_div, 0, sizeof self->msum_div);
+    for (size_t u = 0; u < self->nunits; u++)
+        s_marks_move(self, u, &self->flags[u].marks, 1);
 }
 
 void hub_committed_destroy(hub_committed_t **self_p)
@@ -150,8 +183,11 @@ void hub_committed_publish(hub_committed_t *self, const uint32_t *units, size_t 
         if (self->engine)
             hub_engine_sum_move(self->engine, &self->sums, u, &self->states[u], &states[u]);
         self->states[u] = states[u];
-        if (flags)
+        if (flags) {
+            s_marks_move(self, u, &self->flags[u].marks, -1);
             self->flags[u] = flags[u];
+            s_marks_move(self, u, &self->flags[u].marks, 1);
+        }
     }
     if (counters)
         self->counters = *counters;
@@ -167,8 +203,10 @@ void hub_committed_swap(hub_committed_t *self, const ro_registry_t *reg, const h
     self->flags = flags;
     self->nunits = ro_registry_count(reg);
     self->engine = engine;
+    self->reg = reg;
     if (engine)
         hub_engine_sum(engine, self->states, &self->sums);
+    s_marks_sum(self);
 }
 
 void hub_committed_set_feed(hub_committed_t *self, uint64_t seq, uint64_t epoch)
@@ -192,12 +230,18 @@ const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self)
     return self->flags;
 }
 
+const hub_unit_marks_t *hub_committed_marks(const hub_committed_t *self, int level, int division)
+{
+    if (level >= 0 && level < RO_LEVEL_COUNT)
+        return &self->msum_level[level];
+    if (division >= 0 && division < RO_DIVISION_COUNT)
+        return &self->msum_div[division];
+    return &self->msum_province;
+}
+
 uint64_t hub_committed_held_review(const hub_committed_t *self)
 {
-    uint64_t n = 0;
-    for (size_t i = 0; i < self->nunits; i++)
-        n += hub_marks_held(&self->flags[i].marks);
-    return n;
+    return hub_marks_held(&self->msum_province);
 }
 
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self)

@@ -147,8 +147,11 @@ void hub_committed_set_feed(hub_committed_t *self, uint64_t seq, uint64_t epoch)
 const hub_unit_state_t *hub_committed_states(const hub_committed_t *self); /* per unit */
 size_t hub_committed_count(const hub_committed_t *self);                   /* units */
 const hub_unit_flags_t *hub_committed_flags(const hub_committed_t *self);  /* per unit */
-/* The province's reports held for review: the units' held summed
- * (one pass over the units, under the lock as the others). */
+/* The units' marks summed, kept as each unit's flags are published (lock
+ * held): a level's (0 <= level < RO_LEVEL_COUNT), else a division's (its
+ * index, ro_division_index), else the province's (both -1). */
+const hub_unit_marks_t *hub_committed_marks(const hub_committed_t *self, int level, int division);
+/* The province's reports held for review: its kept marks' held (lock held). */
 uint64_t hub_committed_held_review(const hub_committed_t *self);
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self); /* NULL: no engine */
 const hub_ingest_counters_t *hub_committed_counters(const hub_committed_t *self);

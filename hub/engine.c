@@ -459,6 +459,13 @@ int hub_engine_marks(const hub_engine_t *self, hub_marks_view_t marks, ro_scope_
         if (unit >= 0)
             break;
     }
+    hub_engine_marks_set(self, &sum, s);
+    return 0;
+}
+
+void hub_engine_marks_set(const hub_engine_t *self, const hub_unit_marks_t *m, ro_scope_t *s)
+{
+    hub_unit_marks_t sum = *m;
     s->corrected = s->held_review = s->rejected = 0;
     for (size_t k = 0; k < HUB_MARK_KINDS; k++) {
         s->corrected += sum.corrected[k];
@@ -471,7 +478,6 @@ int hub_engine_marks(const hub_engine_t *self, hub_marks_view_t marks, ro_scope_
         s->indicators[i].held_review = sum.held[k];
         s->indicators[i].rejected = sum.rejected[k];
     }
-    return 0;
 }
 
 static int s_laggard_cmp(const void *a, const void *b)

@@ -138,6 +138,10 @@ int hub_engine_eval(const hub_engine_t *self, const ro_scope_t *sums, uint32_t a
  * not know (s is then left as it was). */
 int hub_engine_marks(const hub_engine_t *self, hub_marks_view_t marks, ro_scope_t *s);
 
+/* Scope s's counts (and each indicator's, of its kind) from sum, the marks
+ * of its units already added up (hub_committed_marks' kept sums). */
+void hub_engine_marks_set(const hub_engine_t *self, const hub_unit_marks_t *sum, ro_scope_t *s);
+
 /* Units whose gap on indicator (see the rules above) is above 0, biggest
  * gap first, ties in registry order; at most limit of them (0 = all), and
  * *total (if not NULL) how many there are. Only the first limit are ever

@@ -1162,8 +1162,22 @@ static int s_add_marks(hub_status_t *self, s_reply_t *rep)
         return 0;
     int rc = 0;
     hub_marks_view_t marks = s_marks(self, rep, &rc);
-    for (size_t i = 0; marks.base && i < rep->nscopes; i++)
-        hub_engine_marks(self->engine, marks, &rep->scopes[i]);
+    /* today's: a wider scope's from the committed sums, kept as units move
+     * (a pass over 100,000 units per answer was most of a province's) */
+    int live = self->committed && marks.base &&
+               marks.base == (const unsigned char *)&hub_committed_flags(self->committed)->marks;
+    for (size_t i = 0; marks.base && i < rep->nscopes; i++) {
+        ro_scope_t *s = &rep->scopes[i];
+        if (live && s->kind != RO_SCOPE_UNIT)
+            hub_engine_marks_set(
+                self->engine,
+                hub_committed_marks(self->committed, s->kind == RO_SCOPE_LEVEL ? s->level : -1,
+                                    s->kind == RO_SCOPE_DIVISION ? ro_division_index(s->division)
+                                                                 : -1),
+                s);
+        else
+            hub_engine_marks(self->engine, marks, s);
+    }
     return rc;
 }
 

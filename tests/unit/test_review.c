@@ -213,8 +213,25 @@ static void s_marks_agree(fixture_t *f, const hub_committed_t *c)
     hub_unit_marks_t want[NUNITS];
     assert_int_equal(hub_store_marks(f->store, f->reg, 99991231, 0, want, NULL, err, sizeof err),
                      0);
-    for (size_t u = 0; u < NUNITS; u++)
+    hub_unit_marks_t province = {0}, level[RO_LEVEL_COUNT] = {0}, div[RO_DIVISION_COUNT] = {0};
+    for (size_t u = 0; u < NUNITS; u++) {
         assert_memory_equal(&hub_committed_flags(c)[u].marks, &want[u], sizeof want[u]);
+        const ro_unit_t *unit = ro_registry_at(f->reg, u);
+        hub_unit_marks_t *to[3] = {&province, &level[unit->level],
+                                   &div[ro_division_index(unit->division)]};
+        for (int t = 0; t < 3; t++)
+            for (size_t k = 0; k < HUB_MARK_KINDS; k++) {
+                to[t]->corrected[k] += want[u].corrected[k];
+                to[t]->held[k] += want[u].held[k];
+                to[t]->rejected[k] += want[u].rejected[k];
+            }
+    }
+    /* and the kept sums of the province, each level and each division */
+    assert_memory_equal(hub_committed_marks(c, -1, -1), &province, sizeof province);
+    for (int l = 0; l < RO_LEVEL_COUNT; l++)
+        assert_memory_equal(hub_committed_marks(c, l, -1), &level[l], sizeof level[l]);
+    for (int d = 0; d < RO_DIVISION_COUNT; d++)
+        assert_memory_equal(hub_committed_marks(c, -1, d), &div[d], sizeof div[d]);
 }
 
 static void test_review_rules_hold(void **state)
