@@ -473,11 +473,6 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
                      const char *by, const char *reason, int64_t at, int *changed, int *was_held,
                      int *kind, char *why, size_t whylen);
 
-/* Call fn(arg, unit id, n) once per unit with n > 0 reports held for
- * review now (state 2). Reads the trail's flag rows. Returns 0 or a code. */
-int hub_store_held_reviews(hub_store_t *self, void (*fn)(void *arg, const char *unit, uint64_t n),
-                           void *arg, char *err, size_t errlen);
-
 /* What the figures as of as_of (YYYYMMDD) rest on, per unit of reg and
  * kind (hub_unit_marks_t, one per registry unit, into out): of the reports
  * dated on or before as_of (cases: months up to its month; the target's

@@ -208,27 +208,6 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
     return rc;
 }
 
-int hub_store_held_reviews(hub_store_t *self, void (*fn)(void *arg, const char *unit, uint64_t n),
-                           void *arg, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    int rc =
-        sqlite3_prepare_v2(self->db,
-                           "SELECT u.id, count(*) FROM events e JOIN reports r ON r.uid = e.uid"
-                           " AND r.iid = e.target_iid AND r.seq = e.target_seq"
-                           " JOIN units u ON u.uid = e.uid"
-                           " WHERE e.what = 3 AND r.state = 2 GROUP BY e.uid",
-                           -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            fn(arg, (const char *)sqlite3_column_text(st, 0),
-               (uint64_t)sqlite3_column_int64(st, 1));
-    int out =
-        rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot count the held reviews", err, errlen);
-    sqlite3_finalize(st);
-    return out;
-}
-
 /* One row of the list's query into v. */
 static void s_column_review(sqlite3_stmt *st, hub_store_review_t *v)
 {
