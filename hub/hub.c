@@ -65,6 +65,7 @@
 #define STATUS_POLL_MS 200     /* how often the status thread looks whether to stop */
 #define WRITER_CACHE_KIB 65536 /* ingest's page cache: a batch touches a leaf per unit */
 #define STATS_EVERY_MS 60000   /* how often a busy hub logs what it stored */
+#define IDLE_MS 200            /* ingest quiet this long: stale daily states are re-derived */
 #define CLOSE_LINGER_MS 2000   /* at a stop, how long queued acks may take to leave */
 #define ACK_GRACE_MS 300       /* at a stop, time the agents get to read the last acks */
 #define ZAP_PER_WAKE 256       /* handshakes answered per wake (893 agents reconnect at once) */
@@ -264,11 +265,10 @@ static void s_revoke(hub_t *h)
            REVOKE_GRACE_MS / 1000);
 }
 
-/* REVOKE_GRACE_MS after a reload that dropped keys: cut their ingest and
- * status connections (by the list in use now). */
-/* Nothing came for a poll's timeout: re-derive units whose daily states a
- * long back-dated report left stale (unit_days), for 50 ms at most, so
- * that as-of questions read rows again rather than fold their reports. */
+/* Ingest quiet for IDLE_MS (nothing came, nothing waits): re-derive units
+ * whose daily states a long back-dated report left stale (unit_days), for
+ * about 50 ms, so that as-of questions read rows again rather than fold
+ * their reports. A hub under load leaves them for later. */
 static void s_days_idle(hub_t *h)
 {
     char err[256];
@@ -279,6 +279,8 @@ static void s_days_idle(hub_t *h)
         ro_log(LOG_DEBUG, "re-derived the daily states of %ld units", n);
 }
 
+/* REVOKE_GRACE_MS after a reload that dropped keys: cut their ingest and
+ * status connections (by the list in use now). */
 static void s_revoke_late(hub_t *h, int64_t mono)
 {
     if (!h->revoke_due_ms || mono < h->revoke_due_ms)
@@ -959,7 +961,7 @@ static void s_log_stats(hub_t *h, hub_ingest_counters_t *seen)
 static void s_run(hub_t *h)
 {
     hub_ingest_counters_t seen = *hub_ingest_counters(h->ingest);
-    int64_t next_stats = ro_time_mono_ms() + STATS_EVERY_MS;
+    int64_t next_stats = ro_time_mono_ms() + STATS_EVERY_MS, last_ingest = 0;
     hub_committed_lock(h->committed);
     int reload_registry = 0; /* 1: SIGHUP asked for it; 2: waiting for the store */
     while (!s_stop) {
@@ -1026,10 +1028,13 @@ static void s_run(hub_t *h)
             hub_feed_read(h->sock[2], 10000, s_feed_peer, h);
         /* ingest publishes what it commits: hub_committed_publish takes the lock */
         hub_committed_unlock(h->committed);
-        if (!held && (items[0].revents & ZMQ_POLLIN))
+        if (!held && (items[0].revents & ZMQ_POLLIN)) {
             hub_ingest_drain(h->ingest, h->sock[0], now);
-        else if (rc == 0 && !held && hub_ingest_pending(h->ingest) == 0)
+            last_ingest = ro_time_mono_ms();
+        } else if (rc == 0 && !held && hub_ingest_pending(h->ingest) == 0 &&
+                   ro_time_mono_ms() - last_ingest >= IDLE_MS) {
             s_days_idle(h); /* outside the lock: the status thread reads meanwhile */
+        }
         mono = ro_time_mono_ms();
         hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);
         hub_committed_lock(h->committed);

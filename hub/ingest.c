@@ -109,9 +109,6 @@ struct hub_ingest {
     uint32_t *dirty;         /* units to write this batch */
     hub_unit_flags_t *flags; /* per unit: what the store does not keep (gaps), published */
     size_t ndirty;
-    uint32_t *refold; /* units a correction of this batch changed: folded again once, at its
-                         end, whatever the number of corrections (batch_max at most) */
-    size_t nrefold;
 
     /* incarnations other than the legacy ones (version 2): a table, an
      * open-addressed index of it by (unit, incarnation), those this batch
@@ -380,7 +377,6 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->refusals = calloc(self->batch_max, sizeof *self->refusals);
     self->acks = calloc(self->batch_max, sizeof *self->acks);
     self->pairs = calloc(self->batch_max, sizeof *self->pairs);
-    self->refold = calloc(self->batch_max, sizeof *self->refold);
     self->touch_gen = calloc(nu, sizeof *self->touch_gen);
     self->touch_head = calloc(nu, sizeof *self->touch_head);
     self->dirty_gen = calloc(nu, sizeof *self->dirty_gen);
@@ -390,8 +386,8 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->lcontested = calloc(nu, sizeof *self->lcontested);
     self->snap_iid = calloc(3 * nu, sizeof *self->snap_iid);
     if (!self->snap_iid || !self->msgs || !self->refusals || !self->acks || !self->pairs ||
-        !self->refold || !self->touch_gen || !self->touch_head || !self->dirty_gen ||
-        !self->dirty || !self->flags || !self->lhash || !self->lcontested) {
+        !self->touch_gen || !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags ||
+        !self->lhash || !self->lcontested) {
         hub_ingest_destroy(&self);
         return NULL;
     }
@@ -420,7 +416,6 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->refusals);
     free(self->acks);
     free(self->pairs);
-    free(self->refold);
     free(self->touch_gen);
     free(self->touch_head);
     free(self->dirty_gen);
@@ -1114,11 +1109,37 @@ static int s_count(hub_ingest_t *self, size_t unit, int64_t iid, const ro_report
         *from = iid;
         return 0;
     }
-    uint32_t total = 0, part = 0;
-    int rc = hub_store_snapshot(self->store, unit, r->kind, r->date, &total, &part, from);
+    uint32_t date = r->date, total = 0, part = 0;
+    int rc = hub_store_snapshot(self->store, unit, r->kind, &date, &total, &part, from);
     if (rc == 1)
         hub_state_set_snapshot(st, r->kind, total, part);
     return rc < 0 ? rc : 0;
+}
+
+/* Counted report was (corrected now by r) out of its unit's aggregates.
+ * A snapshot that may be the one counted gives way to the one that counts
+ * now (the store says), unless r is an amend counted in its place, dated
+ * as it or later: then r, counted next (s_count), replaces it in any case.
+ * Returns 0 or a store code. */
+static int s_withdraw(hub_ingest_t *self, size_t unit, const ro_report_t *r,
+                      const hub_store_target_t *was, int64_t now)
+{
+    ro_report_t t;
+    memset(&t, 0, sizeof t);
+    t.kind = was->kind, t.date = was->date, t.total = was->total, t.part = was->part;
+    hub_unit_state_t *st = &self->states[unit];
+    if (!hub_state_withdraw(st, &t) ||
+        (r->action == RO_ACTION_AMEND && r->date >= was->date && !ro_report_ahead(r, now)))
+        return 0;
+    uint32_t date = 0, total = 0, part = 0;
+    int64_t *from = &self->snap_iid[3 * unit + (size_t)(was->kind - RO_KIND_STAFF)];
+    int rc = hub_store_snapshot(self->store, unit, was->kind, &date, &total, &part, from);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        *from = 0;
+    hub_state_put_snapshot(st, was->kind, date, total, part);
+    return 0;
 }
 
 #define S_TARGET_WAIT 1 /* s_correct: the target may still come; take nothing now */
@@ -1166,6 +1187,8 @@ static int s_correct(hub_ingest_t *self, const s_ident_t *id, const ro_report_t 
         return HUB_STORE_EFAIL; /* the store is ahead of the state: nothing corrected twice */
     }
     int rc = hub_store_correct(self->store, id->unit, id->iid, r, tiid, by, now, was, why, whylen);
+    if (rc == 0 && was->state == HUB_STORE_COUNTED)
+        rc = s_withdraw(self, id->unit, r, was, now);
     if (rc == 0 && was->state == HUB_STORE_HELD_CLOCK)
         self->b_unheld++;
     if (rc == 0 && was->kind >= RO_KIND_TRAINING && was->kind <= RO_KIND_CASES) {
@@ -1177,8 +1200,8 @@ static int s_correct(hub_ingest_t *self, const s_ident_t *id, const ro_report_t 
     return rc;
 }
 
-/* Store correction r's own row (was: its target as it was), then fold the
- * unit afresh from its counted reports. Returns 0 or a store code. */
+/* Store correction r's own row (was: its target as it was, out of the
+ * aggregates already) and count an amend. Returns 0 or a store code. */
 static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_t *r,
                        const hub_store_target_t *was, uint64_t hash, int64_t now, char *err,
                        size_t errlen)
@@ -1193,11 +1216,8 @@ static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_
         return rc;
     if (ahead)
         s_held(self, r, now);
-    size_t k = 0;
-    while (k < self->nrefold && self->refold[k] != id->unit)
-        k++;
-    if (k == self->nrefold) /* one correction per message at most: never beyond batch_max */
-        self->refold[self->nrefold++] = (uint32_t)id->unit;
+    else if (r->action == RO_ACTION_AMEND && (rc = s_count(self, id->unit, id->iid, r)))
+        return rc;
     self->c.corrections++;
     ro_log(LOG_NOTICE, "%s seq %llu %s seq %llu%s: %s", r->unit, (unsigned long long)r->seq,
            r->action == RO_ACTION_AMEND ? "amends" : "cancels", (unsigned long long)r->target_seq,
@@ -1461,7 +1481,7 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         return 0;
     }
     self->nrefusals = self->nacks = 0;
-    self->npairs = self->ndirty = self->ndincs = self->nrefold = 0;
+    self->npairs = self->ndirty = self->ndincs = 0;
     if (++self->gen == 0) {
         /* after 2^32 batches the stamps could collide: clear them */
         memset(self->touch_gen, 0, self->nunits * sizeof *self->touch_gen);
@@ -1490,13 +1510,6 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         rc = s_release(self, now, err, sizeof err);
     for (size_t i = 0; rc == 0 && i < self->nmsgs; i++)
         rc = s_apply_one(self, &d, i, now, err, sizeof err);
-    /* a unit corrected is folded again from its counted reports, once a
-     * batch: what later reports of the batch did to it is in them too */
-    for (size_t i = 0; rc == 0 && i < self->nrefold; i++) {
-        uint32_t u = self->refold[i];
-        rc = hub_store_refold(self->store, u, &self->states[u], err, sizeof err);
-        memset(&self->snap_iid[3 * u], 0, 3 * sizeof *self->snap_iid);
-    }
     for (size_t i = 0; rc == 0 && i < self->ndirty; i++)
         rc = hub_store_put_state(self->store, self->dirty[i], &self->states[self->dirty[i]], err,
                                  sizeof err);

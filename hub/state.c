@@ -55,3 +55,40 @@ void hub_state_set_snapshot(hub_unit_state_t *s, ro_kind_t kind, uint32_t total,
     default: break;
     }
 }
+
+uint32_t hub_state_snapshot(const hub_unit_state_t *s, ro_kind_t kind, uint32_t *total,
+                            uint32_t *part)
+{
+    switch (kind) {
+    case RO_KIND_STAFF: *total = s->staff_total, *part = s->staff_proficient; break;
+    case RO_KIND_ITEMS: *total = s->items_total, *part = s->items_no_visit; break;
+    case RO_KIND_CASES: *total = s->cases_total, *part = s->cases_no_visit; break;
+    default: *total = *part = 0; return 0;
+    }
+    return hub_state_snapshot_date(s, kind);
+}
+
+void hub_state_put_snapshot(hub_unit_state_t *s, ro_kind_t kind, uint32_t date, uint32_t total,
+                            uint32_t part)
+{
+    switch (kind) {
+    case RO_KIND_STAFF: s->staff_date = date; break;
+    case RO_KIND_ITEMS: s->items_date = date; break;
+    case RO_KIND_CASES: s->cases_month = date; break;
+    default: return;
+    }
+    hub_state_set_snapshot(s, kind, total, part);
+}
+
+int hub_state_withdraw(hub_unit_state_t *s, const ro_report_t *r)
+{
+    if (r->kind < RO_KIND_TRAINING || r->kind > RO_KIND_CASES)
+        return 0; /* never folded in */
+    s->reports--;
+    if (r->kind != RO_KIND_TRAINING)
+        return hub_state_snapshot_date(s, r->kind) == r->date;
+    s->participants -= r->total;
+    s->hours_tenths -= r->part;
+    s->sessions--;
+    return 0;
+}

@@ -79,4 +79,22 @@ uint32_t hub_state_snapshot_date(const hub_unit_state_t *st, ro_kind_t kind);
 /* Set st's snapshot of kind to total and part (its date stays). */
 void hub_state_set_snapshot(hub_unit_state_t *st, ro_kind_t kind, uint32_t total, uint32_t part);
 
+/* st's snapshot of kind: its date (0: none, or not a snapshot kind), and
+ * its figures in *total and *part. */
+uint32_t hub_state_snapshot(const hub_unit_state_t *st, ro_kind_t kind, uint32_t *total,
+                            uint32_t *part);
+
+/* Set st's snapshot of kind to the one dated date (0: none) with total and
+ * part. */
+void hub_state_put_snapshot(hub_unit_state_t *st, ro_kind_t kind, uint32_t date, uint32_t total,
+                            uint32_t part);
+
+/* Take counted report r (amended or cancelled now) out of a unit's
+ * aggregates, as if it had never been folded in: a training session's
+ * figures leave the sums; a snapshot leaves the count of reports, and its
+ * figures stay. Returns 1 when r is a snapshot dated as the one st counts,
+ * so that it may be that one: the caller sets which counts now (the store
+ * knows); else 0. */
+int hub_state_withdraw(hub_unit_state_t *st, const ro_report_t *r);
+
 #endif

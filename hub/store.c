@@ -76,6 +76,10 @@ static const char *s_sql[Q_COUNT] = {
     /* of a unit's counted snapshots of one kind and date, the one that counts */
     [Q_SNAPSHOT] = "SELECT total, part, iid FROM reports WHERE uid = ?1 AND kind = ?2 AND date = ?3"
                    " AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC LIMIT 1",
+    /* of them all, the latest dated that counts */
+    [Q_SNAPSHOT_LATEST] = "SELECT total, part, iid, date FROM reports WHERE uid = ?1 AND kind = ?2"
+                          " AND state = 0 ORDER BY date DESC, received_at DESC, iid DESC, seq DESC"
+                          " LIMIT 1",
     [Q_UNIT_AGGREGATES] = "UPDATE units SET reports = ?2,"
                           " participants = ?3, hours_tenths = ?4, sessions = ?5,"
                           " staff_date = ?6, staff_total = ?7, staff_proficient = ?8,"
@@ -84,8 +88,8 @@ static const char *s_sql[Q_COUNT] = {
                           " WHERE uid = ?1",
     [Q_INC_FIND] = "SELECT iid, last_seq FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
     [Q_INC_INSERT] = "INSERT INTO incarnations(uid, incarnation, first_heard) VALUES (?1, ?2, ?3)",
-    [Q_TARGET_FIND] =
-        "SELECT kind, date, state FROM reports WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
+    [Q_TARGET_FIND] = "SELECT kind, date, state, total, part FROM reports WHERE uid = ?1 AND iid = "
+                      "?2 AND seq = ?3",
     [Q_TARGET_SET] = "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
     [Q_EVENT_INSERT] = "INSERT INTO events(uid, at, target_iid, target_seq, what, by_key, by_iid,"
                        " by_seq, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -121,8 +125,9 @@ static const char *s_sql[Q_COUNT] = {
                     " FROM units WHERE uid = ?1",
     [Q_DAY_FOLD] = "SELECT kind, date, total, part FROM reports WHERE uid = ?1 AND state = 0"
                    " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
-    [Q_DAY_AT] = "SELECT " DAY_COLUMNS ", changed_at FROM unit_days WHERE uid = ?1 AND date <= ?2"
-                 " ORDER BY date DESC LIMIT 1",
+    [Q_DAY_AT] =
+        "SELECT " DAY_COLUMNS ", changed_at, date FROM unit_days WHERE uid = ?1 AND date <= ?2"
+        " ORDER BY date DESC LIMIT 1",
     /* a report of kind ?3 dated ?4 (?5, ?6: the snapshot of that date that
      * counts) in the unit's rows after day ?2 (the old values on the right) */
     [Q_DAY_SHIFT] =
@@ -141,6 +146,28 @@ static const char *s_sql[Q_COUNT] = {
         " cases_total = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?5 ELSE cases_total END,"
         " cases_no_visit = CASE WHEN ?3 = 4 AND cases_month <= ?4 THEN ?6 ELSE cases_no_visit END,"
         " changed_at = max(changed_at, ?7) WHERE uid = ?1 AND date > ?2",
+    /* a counted report of kind ?3 dated ?4 out of the unit's rows from its
+     * day ?2 on, corrected at ?8: a session's figures (?5, ?6) leave the
+     * sums; a snapshot of that date gives way to the one dated ?7 (0: none)
+     * with ?5, ?6 (SET reads the old values on the right) */
+    [Q_DAY_LEAVE] =
+        "UPDATE unit_days SET reports = reports - 1,"
+        " participants = participants - (CASE WHEN ?3 = 1 THEN ?5 ELSE 0 END),"
+        " hours_tenths = hours_tenths - (CASE WHEN ?3 = 1 THEN ?6 ELSE 0 END),"
+        " sessions = sessions - (?3 = 1),"
+        " staff_date = CASE WHEN ?3 = 2 AND staff_date = ?4 THEN ?7 ELSE staff_date END,"
+        " staff_total = CASE WHEN ?3 = 2 AND staff_date = ?4 THEN ?5 ELSE staff_total END,"
+        " staff_proficient = CASE WHEN ?3 = 2 AND staff_date = ?4 THEN ?6 ELSE staff_proficient"
+        " END,"
+        " items_date = CASE WHEN ?3 = 3 AND items_date = ?4 THEN ?7 ELSE items_date END,"
+        " items_total = CASE WHEN ?3 = 3 AND items_date = ?4 THEN ?5 ELSE items_total END,"
+        " items_no_visit = CASE WHEN ?3 = 3 AND items_date = ?4 THEN ?6 ELSE items_no_visit END,"
+        " cases_month = CASE WHEN ?3 = 4 AND cases_month = ?4 THEN ?7 ELSE cases_month END,"
+        " cases_total = CASE WHEN ?3 = 4 AND cases_month = ?4 THEN ?5 ELSE cases_total END,"
+        " cases_no_visit = CASE WHEN ?3 = 4 AND cases_month = ?4 THEN ?6 ELSE cases_no_visit END,"
+        " changed_at = max(changed_at, ?8) WHERE uid = ?1 AND date >= ?2",
+    [Q_DAY_TOUCH] = "UPDATE unit_days SET changed_at = max(changed_at, ?3)"
+                    " WHERE uid = ?1 AND date >= ?2",
     [Q_DAY_INSERT] = "INSERT OR REPLACE INTO unit_days(uid, date, " DAY_COLUMNS ", changed_at)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
                      " ?16)",
@@ -732,14 +759,15 @@ long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, siz
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             out = store_fail(self, rc, "cannot find stale days", err, errlen);
-        for (int k = 0; out == 0 && k < n; k++) /* from its first stale day, and clears it */
+        int k = 0; /* from its first stale day, and clears it; the budget checked at each */
+        for (; out == 0 && k < n && (k == 0 || ro_time_mono_ms() < stop); k++)
             out = store_days_redo(self, uids[k], UINT32_MAX, err, errlen);
         if (out == 0)
             out = hub_store_commit(self, err, errlen);
         if (out)
             hub_store_rollback(self);
-        done += out ? 0 : n;
-        more = n == 32;
+        done += out ? 0 : k;
+        more = n == 32 || k < n;
         if (out == 0 && n == 0)
             self->stale_none = 1;
     }
@@ -1254,9 +1282,11 @@ static void s_days_mark(hub_store_t *self, size_t index, uint32_t day, uint32_t 
         self->day_to[index] = to;
 }
 
-/* Keep counted report r of unit index (marked), received then, for
- * s_days_put; when memory runs out, its unit is re-derived instead. */
-static void s_days_log(hub_store_t *self, size_t index, const ro_report_t *r, int64_t received)
+/* Keep what a report of unit index (marked) does to its rows (effect, at:
+ * when), for s_days_put; when memory runs out, its unit is re-derived
+ * instead. */
+static void s_days_log(hub_store_t *self, size_t index, int effect, ro_kind_t kind, uint32_t date,
+                       uint32_t total, uint32_t part, int64_t at)
 {
     if (!self->day_from || index >= self->nunits || self->day_to[index] == DAY_REDO)
         return;
@@ -1271,13 +1301,13 @@ static void s_days_log(hub_store_t *self, size_t index, const ro_report_t *r, in
         self->day_logcap = cap;
     }
     struct store_day_entry *e = &self->day_log[self->day_logn++];
-    *e = (struct store_day_entry){0, received, (int)r->kind, r->date, r->total, r->part};
-    uint32_t at = (uint32_t)self->day_logn; /* its index + 1 */
+    *e = (struct store_day_entry){0, at, effect, (int)kind, date, total, part};
+    uint32_t k = (uint32_t)self->day_logn; /* its index + 1 */
     if (self->day_tail[index])
-        self->day_log[self->day_tail[index] - 1].next = at;
+        self->day_log[self->day_tail[index] - 1].next = k;
     else
-        self->day_head[index] = at;
-    self->day_tail[index] = at;
+        self->day_head[index] = k;
+    self->day_tail[index] = k;
 }
 
 /* The day report r (of kind and date) lands on in unit_days. */
@@ -1410,7 +1440,7 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
     } else if (state == HUB_STORE_COUNTED) {
         uint32_t day = s_day_of(r->kind, r->date);
         s_days_mark(self, index, day, day);
-        s_days_log(self, index, r, received_at);
+        s_days_log(self, index, DAY_ENTERS, r->kind, r->date, r->total, r->part, received_at);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -1483,6 +1513,8 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
         was->kind = (ro_kind_t)sqlite3_column_int(st, 0);
         was->date = (uint32_t)sqlite3_column_int64(st, 1);
         was->state = sqlite3_column_int(st, 2);
+        was->total = (uint32_t)sqlite3_column_int64(st, 3);
+        was->part = (uint32_t)sqlite3_column_int64(st, 4);
     }
     int out =
         found || rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot find a report", err, errlen);
@@ -1501,7 +1533,10 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
     }
     /* it leaves the rows from its day on, if it counted; and whatever its
      * state, they changed now (changed_at), and its day keeps a row */
-    s_days_mark(self, index, s_day_of(was->kind, was->date), DAY_REDO);
+    uint32_t day = s_day_of(was->kind, was->date);
+    s_days_mark(self, index, day, day);
+    s_days_log(self, index, was->state == HUB_STORE_COUNTED ? DAY_LEAVES : DAY_TOUCHES, was->kind,
+               was->date, was->total, was->part, at);
     st = self->q[Q_TARGET_SET];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, target_iid);
@@ -1765,61 +1800,108 @@ static int s_days_state(hub_store_t *self, int64_t uid, uint32_t *stale, uint32_
     return out;
 }
 
-/* Counted report e of unit uid (stored) in its unit_days rows: the row of
- * its day is the latest row up to that day with e folded in, and every
- * later row gains it (a sum adds; a snapshot replaces older ones). A
- * snapshot's figures are those of the one of its date that counts (the
- * tie rule, asked of the store), so the order reports are applied in does
- * not matter. Returns 0 or a code. */
-static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_entry *e, char *err,
-                        size_t errlen)
+/* Of unit uid's counted snapshots of kind dated *date (0: of any date,
+ * the latest), the one that counts, as hub_store_snapshot. */
+static int s_snapshot_of(hub_store_t *self, int64_t uid, ro_kind_t kind, uint32_t *date,
+                         uint32_t *total, uint32_t *part, int64_t *iid, char *err, size_t errlen)
 {
-    if (e->kind < RO_KIND_TRAINING || e->kind > RO_KIND_CASES)
-        return 0; /* counted nowhere, as hub_state_apply */
-    uint32_t day = s_day_of((ro_kind_t)e->kind, e->date), total = e->total, part = e->part;
-    hub_unit_state_t agg;
-    memset(&agg, 0, sizeof agg);
-    int64_t at = e->at;
+    sqlite3_stmt *st = self->q[*date ? Q_SNAPSHOT : Q_SNAPSHOT_LATEST];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int(st, 2, (int)kind);
+    if (*date)
+        sqlite3_bind_int64(st, 3, *date);
+    int rc = sqlite3_step(st), out = 0;
+    *total = *part = 0;
+    if (rc == SQLITE_ROW) {
+        *total = (uint32_t)sqlite3_column_int64(st, 0);
+        *part = (uint32_t)sqlite3_column_int64(st, 1);
+        *iid = sqlite3_column_int64(st, 2);
+        if (!*date)
+            *date = (uint32_t)sqlite3_column_int64(st, 3);
+        out = 1;
+    } else if (rc != SQLITE_DONE) {
+        out = store_fail(self, rc, "cannot look up a snapshot", err, errlen);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
+}
+
+/* The figures rows from day on give a snapshot of kind dated date (of
+ * those counted there may be several: the one that counts, by the tie
+ * rule; 0 and 0 when none is): when the unit's aggregates now (s) count
+ * one of that date, theirs; else the store says. Returns 1 (found), 0 or
+ * a code. */
+static int s_days_snapshot(hub_store_t *self, int64_t uid, ro_kind_t kind, uint32_t date,
+                           const hub_unit_state_t *s, uint32_t *total, uint32_t *part, char *err,
+                           size_t errlen)
+{
+    if (hub_state_snapshot(s, kind, total, part) == date)
+        return 1;
+    int64_t iid;
+    return s_snapshot_of(self, uid, kind, &date, total, part, &iid, err, errlen);
+}
+
+/* The latest of unit uid's rows up to day: *agg its aggregates, *at its
+ * changed_at, *date its day (0 and zeros: none). Returns 0 or a code. */
+static int s_days_at(hub_store_t *self, int64_t uid, uint32_t day, hub_unit_state_t *agg,
+                     int64_t *at, uint32_t *date, char *err, size_t errlen)
+{
+    memset(agg, 0, sizeof *agg);
+    *at = 0, *date = 0;
     sqlite3_stmt *st = self->q[Q_DAY_AT];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, day);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        store_row_aggregates(st, 0, &agg);
-        if (sqlite3_column_int64(st, STORE_AGGREGATES) > at)
-            at = sqlite3_column_int64(st, STORE_AGGREGATES);
+        store_row_aggregates(st, 0, agg);
+        *at = sqlite3_column_int64(st, STORE_AGGREGATES);
+        *date = (uint32_t)sqlite3_column_int64(st, STORE_AGGREGATES + 1);
     }
-    rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE
+                  ? 0
+                  : store_fail(self, rc, "cannot read a unit's day", err, errlen);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    /* a snapshot of the date the row holds already ties: the store, ordered
-     * as the recount orders, says which counts (without a tie, this one:
-     * no snapshot of its date was counted before, nor after, as a snapshot
-     * lands on its own date's row) */
-    if (rc == SQLITE_DONE && e->kind != RO_KIND_TRAINING &&
-        hub_state_snapshot_date(&agg, (ro_kind_t)e->kind) == e->date) {
-        st = self->q[Q_SNAPSHOT];
-        sqlite3_bind_int64(st, 1, uid);
-        sqlite3_bind_int(st, 2, e->kind);
-        sqlite3_bind_int64(st, 3, e->date);
-        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            total = (uint32_t)sqlite3_column_int64(st, 0);
-            part = (uint32_t)sqlite3_column_int64(st, 1);
-            rc = SQLITE_DONE;
-        }
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+    return out;
+}
+
+/* Counted report e of unit uid (stored) in its unit_days rows: the row of
+ * its day is the latest row up to that day with e folded in, and every
+ * later row gains it (a sum adds; a snapshot replaces older ones). A
+ * snapshot's figures are those of the one of its date that counts
+ * (s_days_snapshot: s, the unit's aggregates now, or the store), so the
+ * order reports are applied in does not matter. Returns 0 or a code. */
+static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_entry *e,
+                        const hub_unit_state_t *s, char *err, size_t errlen)
+{
+    if (e->kind < RO_KIND_TRAINING || e->kind > RO_KIND_CASES)
+        return 0; /* counted nowhere, as hub_state_apply */
+    uint32_t day = s_day_of((ro_kind_t)e->kind, e->date), total = e->total, part = e->part, on;
+    hub_unit_state_t agg;
+    int64_t at;
+    int out = s_days_at(self, uid, day, &agg, &at, &on, err, errlen);
+    if (out)
+        return out;
+    at = e->at > at ? e->at : at;
+    /* a snapshot of the date the row holds already ties (without a tie,
+     * this one counts: no snapshot of its date was counted before, nor
+     * after, as a snapshot lands on its own date's row) */
+    if (e->kind != RO_KIND_TRAINING &&
+        hub_state_snapshot_date(&agg, (ro_kind_t)e->kind) == e->date &&
+        (out = s_days_snapshot(self, uid, (ro_kind_t)e->kind, e->date, s, &total, &part, err,
+                               errlen)) == 0) {
+        total = e->total, part = e->part; /* none counts: the row is wrong; this one */
     }
-    if (rc != SQLITE_DONE)
-        return store_fail(self, rc, "cannot read a unit's day", err, errlen);
+    if (out < 0)
+        return out;
     ro_report_t r;
     memset(&r, 0, sizeof r);
     r.kind = (ro_kind_t)e->kind, r.date = e->date, r.total = total, r.part = part;
     hub_state_apply(&agg, &r);
-    int out = s_days_insert(self, uid, day, &agg, at, err, errlen);
-    if (out)
+    if ((out = s_days_insert(self, uid, day, &agg, at, err, errlen)))
         return out;
-    st = self->q[Q_DAY_SHIFT];
+    sqlite3_stmt *st = self->q[Q_DAY_SHIFT];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, day);
     sqlite3_bind_int(st, 3, e->kind);
@@ -1827,6 +1909,59 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
     sqlite3_bind_int64(st, 5, total);
     sqlite3_bind_int64(st, 6, part);
     sqlite3_bind_int64(st, 7, e->at);
+    return s_step_done(self, st, "cannot write a unit's days", err, errlen);
+}
+
+/* Report e of unit uid corrected (at e->at): its day keeps a row (the
+ * latest before it, if it had none), and the rows from its day on changed
+ * then; a report that counted (DAY_LEAVES) leaves them, a snapshot giving
+ * way to the one that counts in its place (s_days_snapshot of its date,
+ * else the one the row before its day holds). Returns 0 or a code. */
+static int s_days_correct(hub_store_t *self, int64_t uid, const struct store_day_entry *e,
+                          const hub_unit_state_t *s, char *err, size_t errlen)
+{
+    ro_kind_t kind = (ro_kind_t)e->kind;
+    uint32_t day = s_day_of(kind, e->date), on;
+    hub_unit_state_t agg;
+    int64_t at;
+    int out = s_days_at(self, uid, day, &agg, &at, &on, err, errlen);
+    if (out == 0 && on != day) /* none yet on its day: the row before, as of then */
+        out = s_days_insert(self, uid, day, &agg, e->at > at ? e->at : at, err, errlen);
+    if (out)
+        return out;
+    if (e->effect != DAY_LEAVES || kind < RO_KIND_TRAINING || kind > RO_KIND_CASES) {
+        sqlite3_stmt *st = self->q[Q_DAY_TOUCH];
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int64(st, 2, day);
+        sqlite3_bind_int64(st, 3, e->at);
+        return s_step_done(self, st, "cannot write a unit's days", err, errlen);
+    }
+    uint32_t date = 0, total = e->total, part = e->part;
+    if (kind != RO_KIND_TRAINING) {
+        /* the rows still holding a snapshot of its date: the one counted
+         * now if it is dated so or earlier (then none of its date is left,
+         * nor any later); else the one of its date that counts, or the one
+         * the row before its day holds */
+        int64_t iid;
+        date = hub_state_snapshot(s, kind, &total, &part); /* the one counted now */
+        if (date > e->date) {
+            date = e->date;
+            out = s_snapshot_of(self, uid, kind, &date, &total, &part, &iid, err, errlen);
+            if (out == 0 && (out = s_days_at(self, uid, day - 1, &agg, &at, &on, err, errlen)) == 0)
+                date = hub_state_snapshot(&agg, kind, &total, &part);
+        }
+        if (out < 0)
+            return out;
+    }
+    sqlite3_stmt *st = self->q[Q_DAY_LEAVE];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, day);
+    sqlite3_bind_int(st, 3, (int)kind);
+    sqlite3_bind_int64(st, 4, e->date);
+    sqlite3_bind_int64(st, 5, total);
+    sqlite3_bind_int64(st, 6, part);
+    sqlite3_bind_int64(st, 7, date);
+    sqlite3_bind_int64(st, 8, e->at);
     return s_step_done(self, st, "cannot write a unit's days", err, errlen);
 }
 
@@ -1877,8 +2012,11 @@ static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s
         *stale = from; /* for hub_store_days_refresh, or an as-of question's fold */
         return 0;
     }
-    for (uint32_t at = self->day_head[index]; rc == 0 && at; at = self->day_log[at - 1].next)
-        rc = s_days_apply(self, self->uids[index], &self->day_log[at - 1], err, errlen);
+    for (uint32_t at = self->day_head[index]; rc == 0 && at; at = self->day_log[at - 1].next) {
+        const struct store_day_entry *e = &self->day_log[at - 1];
+        rc = e->effect == DAY_ENTERS ? s_days_apply(self, self->uids[index], e, s, err, errlen)
+                                     : s_days_correct(self, self->uids[index], e, s, err, errlen);
+    }
     self->day_head[index] = self->day_tail[index] = 0;
     return rc;
 }
@@ -1966,27 +2104,12 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
     return hub_store_put_incarnation(self, iid, s->last_seq, s->last_heard, err, errlen);
 }
 
-int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t date,
+int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t *date,
                        uint32_t *total, uint32_t *part, int64_t *iid)
 {
     if (index >= self->nunits || self->uids[index] == STORE_NO_UID)
         return HUB_STORE_EFAIL;
-    sqlite3_stmt *st = self->q[Q_SNAPSHOT];
-    sqlite3_bind_int64(st, 1, self->uids[index]);
-    sqlite3_bind_int(st, 2, (int)kind);
-    sqlite3_bind_int64(st, 3, date);
-    int rc = sqlite3_step(st), out = 0;
-    if (rc == SQLITE_ROW) {
-        *total = (uint32_t)sqlite3_column_int64(st, 0);
-        *part = (uint32_t)sqlite3_column_int64(st, 1);
-        *iid = sqlite3_column_int64(st, 2);
-        out = 1;
-    } else if (rc != SQLITE_DONE) {
-        out = store_fail(self, rc, "cannot look up a snapshot", NULL, 0);
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return out;
+    return s_snapshot_of(self, self->uids[index], kind, date, total, part, iid, NULL, 0);
 }
 
 int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, uint64_t *hash,

@@ -152,11 +152,13 @@ int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq,
                               char *err, size_t errlen);
 
 /* Of unit index's counted snapshots of kind (staff, items, cases) dated
- * date, the one that counts: the last received, then the highest
- * incarnation id, then seq (the recount's order). Returns 1 with *total,
- * *part and its incarnation's *iid, 0 when there is none, or a negative
- * code. Reads the unit's reports: for ties between incarnations only. */
-int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t date,
+ * *date (0: of any date, the latest), the one that counts: the last
+ * received, then the highest incarnation id, then seq (the recount's
+ * order). Returns 1 with its *date, *total, *part and its incarnation's
+ * *iid, 0 when there is none, or a negative code. Reads the unit's
+ * reports: for ties between incarnations, and a correction of the
+ * snapshot counted, only. */
+int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t *date,
                        uint32_t *total, uint32_t *part, int64_t *iid);
 
 /* Store report r of unit index (r->unit must be that unit) under its
@@ -184,7 +186,9 @@ int hub_store_hold_review(hub_store_t *self, size_t index, int64_t iid, const ro
 typedef struct {
     ro_kind_t kind; /* its kind */
     uint32_t date;  /* its date (month for cases) */
-    int state;      /* HUB_STORE_COUNTED, HUB_STORE_HELD_CLOCK or HUB_STORE_HELD_REVIEW */
+    uint32_t total; /* its figures */
+    uint32_t part;
+    int state; /* HUB_STORE_COUNTED, HUB_STORE_HELD_CLOCK or HUB_STORE_HELD_REVIEW */
 } hub_store_target_t;
 
 /* Apply correction r (r->action amend or cancel), of unit index under its
@@ -321,8 +325,9 @@ void hub_store_verify_destroy(hub_store_verifier_t **self_p);
 int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen);
 
 /* Re-derive the unit_days rows of units marked stale (a report dated long
- * before their latest day), a few units a transaction, for about budget_ms
- * at most: for the hub's idle moments. Returns the units re-derived (>= 0)
+ * before their latest day), a few units a transaction, while budget_ms
+ * lasts (checked before each unit, whose own re-derivation reads its
+ * reports from its stale day on): for the hub's idle moments. Returns the units re-derived (>= 0)
  * or a negative code. Not in a transaction. */
 long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, size_t errlen);
 

@@ -35,6 +35,7 @@ enum {
     Q_INC_INSERT,
     Q_INC_SEQ,
     Q_SNAPSHOT,
+    Q_SNAPSHOT_LATEST,
     Q_TARGET_FIND,
     Q_TARGET_SET,
     Q_EVENT_INSERT,
@@ -48,6 +49,8 @@ enum {
     Q_DAY_STATE,
     Q_DAY_FOLD,
     Q_DAY_SHIFT,
+    Q_DAY_LEAVE,
+    Q_DAY_TOUCH,
     Q_AS_OF,
     Q_FLAG,
     Q_KNOWN_ROWS,
@@ -172,10 +175,17 @@ struct hub_store {
     int stale_none; /* no unit is stale (known since the last refresh found none) */
 };
 
-/* A counted report of the open transaction, as unit_days needs it. */
+/* What a report of the open transaction does to its unit's unit_days
+ * rows: counted, it enters them; amended or cancelled after it counted, it
+ * leaves them; else (corrected while held) it only changed them then, and
+ * its day keeps a row. */
+enum { DAY_ENTERS, DAY_LEAVES, DAY_TOUCHES };
+
+/* A report of the open transaction, as unit_days needs it. */
 struct store_day_entry {
     uint32_t next; /* the unit's next entry + 1; 0: none */
-    int64_t at;    /* when it was received: the rows' changed_at */
+    int64_t at;    /* when it was received or corrected: the rows' changed_at */
+    int effect;    /* DAY_ENTERS, DAY_LEAVES or DAY_TOUCHES */
     int kind;      /* ro_kind_t */
     uint32_t date; /* YYYYMMDD; cases YYYYMM */
     uint32_t total, part;

@@ -114,7 +114,9 @@ typedef struct {
 } world_t;
 
 static ro_registry_t *s_reg;
-static int s_v2; /* the world speaks version 2: slot u is incarnation u of unit u / 2 */
+static int s_v2;     /* the world speaks version 2: slot u is incarnation u of unit u / 2 */
+static int s_narrow; /* every date in three weeks of June 2018: snapshots of one date, and
+                        corrections, land on rows the store keeps in place (unit_days) */
 
 /* The registry unit of stream slot u, and its incarnation's first byte. */
 static size_t s_unit_of(size_t u)
@@ -156,6 +158,8 @@ static ro_report_t s_make(rng_t *rng, const char *unit, uint64_t seq)
     r.kind = (ro_kind_t)(RO_KIND_TRAINING + s_below(rng, 4));
     uint32_t month = 1 + s_below(rng, 12), day = 1 + s_below(rng, 28);
     uint32_t year = 2017 + s_below(rng, 2);
+    if (s_narrow)
+        year = 2018, month = 6, day = 10 + s_below(rng, 20);
     r.date = r.kind == RO_KIND_CASES ? year * 100 + month : year * 10000 + month * 100 + day;
     r.total = 1 + s_below(rng, 5000);
     if (r.kind == RO_KIND_TRAINING) {
@@ -531,6 +535,17 @@ static void test_v2_incarnations_go_back_n(void **state)
     s_v2 = 0;
 }
 
+/* The same with every date in three weeks: each correction and each tie
+ * between snapshots of one date is applied to the unit's daily rows in
+ * place, not left stale for a later re-derivation. */
+static void test_v2_narrow_dates_go_back_n(void **state)
+{
+    (void)state;
+    s_v2 = s_narrow = 1;
+    s_go_back_n(3000000);
+    s_v2 = s_narrow = 0;
+}
+
 /* Every report one to three times in one shuffled heap; the hub stores only
  * last_seq + 1 and drops the rest as gaps, so whatever is not stored is
  * resent, shuffled again, until everything is in. */
@@ -622,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_go_back_n_equals_in_order),
         cmocka_unit_test(test_shuffled_resends_equal_in_order),
         cmocka_unit_test(test_v2_incarnations_go_back_n),
+        cmocka_unit_test(test_v2_narrow_dates_go_back_n),
     };
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
 }
