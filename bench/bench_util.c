@@ -101,9 +101,14 @@ static const char *s_courses[] = {
 };
 #define COURSES (sizeof s_courses / sizeof s_courses[0])
 
+uint32_t bench_staff_total(const char *unit)
+{
+    return 20 + (uint32_t)(s_mix(unit, 0) % 61);
+}
+
 void bench_event_make(const char *unit, uint64_t seq, ro_report_t *out)
 {
-    uint64_t x = s_mix(unit, seq);
+    uint64_t x = s_mix(unit, seq), u = s_mix(unit, 0);
     memset(out, 0, sizeof *out);
     out->version = RO_PROTOCOL_VERSION;
     snprintf(out->unit, sizeof out->unit, "%.*s", RO_UNIT_MAX, unit);
@@ -114,30 +119,30 @@ void bench_event_make(const char *unit, uint64_t seq, ro_report_t *out)
     uint32_t day = 1 + (uint32_t)(seq % 28);
     uint32_t date = year * 10000 + month * 100 + day;
     out->recorded_at = (ro_date_days(date) * 86400) + 9 * 3600 + (int64_t)(x % 28800);
+    /* the no-visit and proficient shares climb with the calendar, 10% to 90% */
+    uint32_t share = 10 + (uint32_t)(seq % 672) * 80 / 672;
     unsigned pick = (unsigned)(x % 100);
-    uint32_t total = 1 + (uint32_t)((x >> 8) % 2000);
-    uint32_t part = (uint32_t)((x >> 24) % (total + 1));
     if (pick < 40) {
         out->kind = RO_KIND_TRAINING;
         out->date = date;
-        out->total = 5 + (uint32_t)((x >> 8) % 60); /* participants */
-        out->part = 5 + (uint32_t)((x >> 16) % 76); /* 0.5 to 8 hours, in tenths */
+        out->total = 1 + (uint32_t)((x >> 8) % bench_staff_total(unit)); /* participants */
+        out->part = 5 + (uint32_t)((x >> 16) % 36); /* 0.5 to 4 hours, in tenths */
         snprintf(out->text, sizeof out->text, "%s", s_courses[(x >> 32) % COURSES]);
     } else if (pick < 70) {
         out->kind = RO_KIND_CASES;
         out->date = year * 100 + month;
-        out->total = total * 10;
-        out->part = part * 10;
+        out->total = 10 * (100 + (uint32_t)((x >> 8) % 1900));
+        out->part = out->total / 100 * share;
     } else if (pick < 85) {
         out->kind = RO_KIND_STAFF;
         out->date = date;
-        out->total = 1 + total % 80;
-        out->part = (uint32_t)((x >> 40) % (out->total + 1));
+        out->total = bench_staff_total(unit);
+        out->part = out->total * share / 100;
     } else {
         out->kind = RO_KIND_ITEMS;
         out->date = date;
-        out->total = 1 + total % 400;
-        out->part = (uint32_t)((x >> 40) % (out->total + 1));
+        out->total = 50 + (uint32_t)((u >> 8) % 351);
+        out->part = out->total * share / 100;
     }
 }
 

@@ -36,9 +36,16 @@ int64_t bench_hist_quantile(const bench_hist_t *h, double q);
 /* ---- the event mix -----------------------------------------------------
  * Report seq of unit as a unit's staff would record it: 40% training (with
  * a course name, ASCII or Chinese, 0-60 bytes), 30% cases, 15% staff and
- * 15% items snapshots, dated 2018-2019. The body is a pure function of
- * (unit, seq), so a resent report is byte-identical, as an agent's is. */
+ * 15% items snapshots, dated 2018-2019. The figures are plausible, as the
+ * shipped [review] rules judge them: a session has no more participants
+ * than the unit's approval staff (bench_staff_total, the same in every
+ * staff snapshot) and at most 4 hours, and the shares climb slowly with the
+ * calendar. The body is a pure function of (unit, seq), so a resent report
+ * is byte-identical, as an agent's is. */
 void bench_event_make(const char *unit, uint64_t seq, ro_report_t *out);
+
+/* The approval staff of unit in its staff snapshots: 20 to 80. */
+uint32_t bench_staff_total(const char *unit);
 
 /* A heartbeat (seq 0) of unit, as an agent sends on connecting. */
 void bench_heartbeat_make(const char *unit, ro_report_t *out);

@@ -11,6 +11,7 @@
 #include "ro_codec.h"
 #include "ro_registry.h"
 #include "ro_sock.h"
+#include "ro_time.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -54,6 +55,7 @@ typedef struct {
     uint8_t *pre;          /* pre-encoded bodies (backlog runs), NULL otherwise */
     uint32_t *pre_off;     /* offsets into pre, one per event and one past the end */
     uint64_t amend_every;  /* every Nth report amends the one before it; 0: none */
+    uint64_t flag_every;   /* every Nth report breaks a [review] rule; 0: none */
 } s_agent_t;
 
 /* What one process measured; lives in a MAP_SHARED page. */
@@ -92,6 +94,7 @@ typedef struct {
     int ceiling;            /* the peer is bench/ceiling: one ack per message */
     int curve;              /* CURVE on */
     long amend_every;       /* every Nth report amends the one before it; 0: none */
+    long flag_every;        /* every Nth report breaks a [review] rule; 0: none */
 } s_opts_t;
 
 typedef struct {
@@ -135,6 +138,9 @@ static void s_usage(FILE *out)
                  "  --rate R          offer R reports/s in all (0: as fast as acks allow)\n"
                  "  --ceiling         the peer is bench/ceiling (one ack per message, in order)\n"
                  "  --amend-every N   every Nth report (by seq) amends the report before it\n"
+                 "  --flag-every N    every Nth report (by seq) is a training session with more\n"
+                 "                    participants than the unit's staff: the shipped [review]\n"
+                 "                    rules hold it for a reviewer\n"
                  "  --curve           CURVE on: needs --server-key FILE and --keys FILE\n"
                  "  --label TEXT      first field of the result line\n");
 }
@@ -143,11 +149,18 @@ static void s_usage(FILE *out)
 
 /* Agent a's report seq: bench_event_make's, or, every amend_every-th seq,
  * an amend of seq - 1 (a replacement of the same kind, one more in its
- * total), so the hub's correction path is measured. */
+ * total), so the hub's correction path is measured; or, every
+ * flag_every-th, a session the review rules flag (its review path). */
 static void s_event(const s_agent_t *a, uint64_t seq, ro_report_t *r)
 {
     if (!a->amend_every || seq < 2 || seq % a->amend_every != 0) {
         bench_event_make(a->unit, seq, r);
+        if (a->flag_every && seq % a->flag_every == 0) {
+            r->kind = RO_KIND_TRAINING;
+            r->date = ro_date_of(r->recorded_at); /* a day, where cases had a month */
+            r->total = bench_staff_total(a->unit) + 1 + (uint32_t)(seq % 20);
+            r->part = 20; /* 2 hours */
+        }
         return;
     }
     bench_event_make(a->unit, seq - 1, r);
@@ -409,6 +422,7 @@ static int s_open_agents(s_proc_t *p, void *ctx, const ro_registry_t *reg, const
         a->limit = (uint64_t)o->window;
         a->rto_ns = RTO_NS;
         a->amend_every = (uint64_t)o->amend_every;
+        a->flag_every = (uint64_t)o->flag_every;
         a->sent_ns = calloc((size_t)o->window, sizeof *a->sent_ns);
         a->sock = a->sent_ns ? s_socket(ctx, o, a->unit, keys, server) : NULL;
         if (!a->sock)
@@ -741,6 +755,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         {"keys", required_argument, NULL, 'k'},
         {"label", required_argument, NULL, 'l'},
         {"amend-every", required_argument, NULL, 'A'},
+        {"flag-every", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -770,6 +785,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'k': o->keys = optarg; break;
         case 'l': o->label = optarg; break;
         case 'A': o->amend_every = atol(optarg); break;
+        case 'F': o->flag_every = atol(optarg); break;
         case 'h': s_usage(stdout); exit(0);
         default: return -1;
         }
@@ -778,7 +794,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         o->procs = o->agents < 2 ? o->agents : 2;
     if (!o->endpoint || !o->registry || o->agents < 1 || o->procs < 1 || o->procs > PROCS_MAX ||
         o->procs > o->agents || o->window < 1 || o->duration <= 0 || o->warmup < 0 ||
-        o->amend_every < 0 || o->amend_every == 1 || (o->curve && (!o->server_key || !o->keys)))
+        o->amend_every < 0 || o->amend_every == 1 || o->flag_every < 0 ||
+        (o->curve && (!o->server_key || !o->keys)))
         return -1;
     return 0;
 }
