@@ -94,6 +94,8 @@ struct hub_ingest {
     int done;        /* replies are out: the next add starts afresh */
     int held;        /* the batch failed to commit; retry it */
     int need_reload; /* states must be reloaded before the next try */
+    int marks_due;   /* the units' marks could not be loaded: again at the next batch */
+    int marks_late;  /* they were, late: every unit's are published with the next batch */
 
     s_reply_t *refusals; /* replies of the last flush: refusals... */
     size_t nrefusals;
@@ -341,15 +343,28 @@ static int s_refused_seed(void *arg, const hub_store_problem_t *p)
  * rejected per kind), from the store's trail (at start, after a reload, and
  * after a failed batch whose flags and corrections were rolled back); then
  * kept as ingest corrects, flags and decides. Failing (only with the
- * store's trouble), the counts stay 0 until the next load. */
-static void s_marks_load(hub_ingest_t *self)
+ * store's trouble), the counts stay as they were and marks_due asks for
+ * them again at the next batch. Returns 0 or -1. */
+static int s_marks_load(hub_ingest_t *self)
 {
     hub_unit_marks_t *m = calloc(self->nunits ? self->nunits : 1, sizeof *m);
-    if (m && hub_store_marks(self->store, self->reg, 99991231, 0, m, NULL, NULL, 0) != 0)
-        memset(m, 0, self->nunits * sizeof *m);
+    char err[256] = "";
+    if (!m || hub_store_marks(self->store, self->reg, 99991231, 0, m, NULL, err, sizeof err) != 0) {
+        if (!self->marks_due)
+            ro_log(LOG_WARNING,
+                   "cannot count what the units' figures rest on (corrected, held, rejected): %s; "
+                   "trying again at the next batch",
+                   m ? err : "out of memory");
+        free(m);
+        self->marks_due = 1;
+        return -1;
+    }
     for (size_t i = 0; i < self->nunits; i++)
-        self->flags[i].marks = m ? m[i] : (hub_unit_marks_t){0};
+        self->flags[i].marks = m[i];
     free(m);
+    self->marks_late |= self->marks_due;
+    self->marks_due = 0;
+    return 0;
 }
 
 /* n less of count, never below 0 (a count loaded while the store failed). */
@@ -1498,6 +1513,8 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         }
         self->need_reload = 0;
     }
+    if (self->marks_due)
+        s_marks_load(self);
     hub_ingest_counters_t d;
     memset(&d, 0, sizeof d);
     int64_t began_us = ro_time_mono_us();
@@ -1550,7 +1567,15 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     self->retries = 0;
     self->c.store_state = HUB_STORE_STATE_OK;
     self->c.last_error[0] = '\0';
-    s_publish(self, self->dirty, self->ndirty);
+    /* marks loaded late: every unit's published (without memory for the
+     * list, at the next batch) */
+    uint32_t *all =
+        self->marks_late ? malloc((self->nunits ? self->nunits : 1) * sizeof *all) : NULL;
+    for (size_t i = 0; all && i < self->nunits; i++)
+        all[i] = (uint32_t)i;
+    self->marks_late = self->marks_late && !all;
+    s_publish(self, all ? all : self->dirty, all ? self->nunits : self->ndirty);
+    free(all);
     self->done = 1;
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "review.h"
 #include "ro_status.h"
 #include "status.h"
+#include "store_db.h"
 
 /* Lines of the indicators' part: where a [review] appended starts. */
 static int s_lines_before(void)
@@ -432,6 +433,44 @@ static void test_review_marks_published_at_start(void **state)
     hub_committed_destroy(&c);
 }
 
+/* Refuses to read the trail (table events): the marks' count fails. */
+static int s_no_trail(void *arg, int action, const char *a, const char *b, const char *db,
+                      const char *view)
+{
+    (void)arg, (void)b, (void)db, (void)view;
+    return action == SQLITE_READ && a && strcmp(a, "events") == 0 ? SQLITE_DENY : SQLITE_OK;
+}
+
+/* A start whose count of the marks fails (the store's trouble) counts
+ * them again at the next batch and publishes every unit's then, those
+ * the batch did not touch too. */
+static void test_review_marks_counted_again(void **state)
+{
+    fixture_t *f = *state;
+    s_tour(f);
+    char why[512] = "";
+    hub_decision_t d = s_decision(3, 0);
+    assert_int_equal(hub_ingest_decide(f->ingest, &d, NOW, why, sizeof why), 0);
+    sqlite3_set_authorizer(f->store->db, s_no_trail, NULL);
+    hub_ingest_t *again = hub_ingest_new(f->store, f->reg, f->states, 64);
+    sqlite3_set_authorizer(f->store->db, NULL, NULL);
+    assert_non_null(again);
+    hub_committed_t *c = hub_committed_new(f->reg, NULL, f->states);
+    hub_ingest_set_committed(again, c);
+    assert_int_equal(hub_committed_flags(c)[1].marks.rejected[RO_KIND_TRAINING - 1], 0);
+    /* a report of another unit: unit 1's marks come with its batch */
+    ro_report_t r = hf_report("469030-210", 1, RO_KIND_STAFF, 20180305, 30, 10);
+    uint8_t body[RO_FRAME_MAX];
+    int n = ro_report_encode(&r, body, sizeof body);
+    assert_true(n > 0);
+    assert_int_equal(hub_ingest_add(again, "A", 1, body, (size_t)n, 1), 0);
+    assert_int_equal(hub_ingest_flush(again, NOW), 0);
+    assert_int_equal(hub_committed_flags(c)[1].marks.rejected[RO_KIND_TRAINING - 1], 1);
+    s_marks_agree(f, c);
+    hub_ingest_destroy(&again);
+    hub_committed_destroy(&c);
+}
+
 /* Report seq of unit 460100-001's incarnation 0xaa.. correcting target
  * (amend: with kind, date, total, part; cancel: kind RO_KIND_NONE). */
 static ro_report_t s_v2(uint64_t seq, ro_kind_t kind, uint32_t date, uint32_t total, uint32_t part)
@@ -611,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_review_correct_held, s_setup_hold, s_teardown),
         cmocka_unit_test_setup_teardown(test_review_marks_published_at_start, s_setup_hold,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_review_marks_counted_again, s_setup_hold, s_teardown),
         cmocka_unit_test_setup_teardown(test_review_marks_follow_the_trail, s_setup_hold,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_review_status, s_setup_hold, s_teardown),
