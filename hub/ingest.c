@@ -77,6 +77,13 @@ typedef struct {
     int v2;        /* in version 2 */
 } s_pair_t;
 
+/* The report a unit's snapshot of one kind counted now came from: its
+ * incarnation's iid (0: not known) and when it was received. */
+typedef struct {
+    int64_t iid;
+    int64_t at;
+} s_snap_t;
+
 struct hub_ingest {
     hub_store_t *store;       /* borrowed */
     const hub_auth_t *auth;   /* borrowed; NULL: no per-message key check (plain TCP) */
@@ -123,8 +130,8 @@ struct hub_ingest {
     size_t ndincs, capdincs;
     uint64_t *lhash;     /* per unit */
     uint8_t *lcontested; /* per unit: its legacy incarnation is contested (s_contested) */
-    int64_t *snap_iid;   /* per unit and snapshot kind (staff, items, cases): the iid of the
-                            report the snapshot counted now came from; 0 not known */
+    s_snap_t *snap;      /* per unit and snapshot kind (staff, items, cases): whence the
+                            snapshot counted now came (s_snap_t) */
     uint8_t store_id[HUB_STORE_ID_LEN];
 
     hub_ingest_counters_t c;    /* counters and store state, as published */
@@ -247,7 +254,7 @@ static void s_incs_forget(hub_ingest_t *self)
     if (self->slots)
         memset(self->slots, 0, self->nslots * sizeof *self->slots);
     memset(self->lhash, 0, (self->nunits ? self->nunits : 1) * sizeof *self->lhash);
-    memset(self->snap_iid, 0, 3 * (self->nunits ? self->nunits : 1) * sizeof *self->snap_iid);
+    memset(self->snap, 0, 3 * (self->nunits ? self->nunits : 1) * sizeof *self->snap);
 }
 
 static int s_legacy(const uint8_t *id)
@@ -399,8 +406,8 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->flags = calloc(nu, sizeof *self->flags);
     self->lhash = calloc(nu, sizeof *self->lhash);
     self->lcontested = calloc(nu, sizeof *self->lcontested);
-    self->snap_iid = calloc(3 * nu, sizeof *self->snap_iid);
-    if (!self->snap_iid || !self->msgs || !self->refusals || !self->acks || !self->pairs ||
+    self->snap = calloc(3 * nu, sizeof *self->snap);
+    if (!self->snap || !self->msgs || !self->refusals || !self->acks || !self->pairs ||
         !self->touch_gen || !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags ||
         !self->lhash || !self->lcontested) {
         hub_ingest_destroy(&self);
@@ -441,7 +448,7 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->dincs);
     free(self->lhash);
     free(self->lcontested);
-    free(self->snap_iid);
+    free(self->snap);
     free(self);
     *self_p = NULL;
 }
@@ -510,9 +517,9 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     hub_unit_flags_t *flags = calloc(nu, sizeof *flags);
     uint64_t *lhash = calloc(nu, sizeof *lhash);
     uint8_t *lcontested = calloc(nu, sizeof *lcontested);
-    int64_t *snap_iid = calloc(3 * nu, sizeof *snap_iid);
+    s_snap_t *snap = calloc(3 * nu, sizeof *snap);
     if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags || !lhash || !lcontested ||
-        !snap_iid) {
+        !snap) {
         free(touch_gen);
         free(touch_head);
         free(dirty_gen);
@@ -520,7 +527,7 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
         free(flags);
         free(lhash);
         free(lcontested);
-        free(snap_iid);
+        free(snap);
         return -1;
     }
     free(self->touch_gen);
@@ -533,8 +540,8 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->lhash = lhash;
     free(self->lcontested);
     self->lcontested = lcontested;
-    free(self->snap_iid);
-    self->snap_iid = snap_iid;
+    free(self->snap);
+    self->snap = snap;
     self->touch_gen = touch_gen;
     self->touch_head = touch_head;
     self->dirty_gen = dirty_gen;
@@ -894,7 +901,7 @@ static int s_release(hub_ingest_t *self, int64_t now, char *err, size_t errlen)
     long released = hub_store_release(self->store, latest, self->states, changed, &n, err, errlen);
     for (size_t i = 0; released >= 0 && i < n; i++) {
         s_dirty(self, changed[i]);
-        memset(&self->snap_iid[3 * changed[i]], 0, 3 * sizeof *self->snap_iid); /* refolded */
+        memset(&self->snap[3 * changed[i]], 0, 3 * sizeof *self->snap); /* refolded */
     }
     free(changed);
     if (released < 0)
@@ -1105,27 +1112,29 @@ static int s_witness(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, in
     return 0;
 }
 
-/* Count stored report r (of incarnation iid) in its unit's aggregates. A
- * snapshot dated as the one counted now ties: the last received counts
- * (then the higher iid, then seq). Within one incarnation that is always
- * the new one; when the counted one came from another incarnation (or it is
- * not known which, after a start), in the same second it may outrank the
- * new one, so the store, ordered as the recount orders, decides. Returns 0
- * or a store code. */
-static int s_count(hub_ingest_t *self, size_t unit, int64_t iid, const ro_report_t *r)
+/* Count stored report r (of incarnation iid, received now) in its unit's
+ * aggregates. A snapshot dated as the one counted now ties: the last
+ * received counts (then the higher iid, then seq). Within one incarnation
+ * that is the new one, unless the hub's clock stepped back since the one
+ * counted was received; when the counted one came from another incarnation
+ * (or it is not known which, after a start), in the same second it may
+ * outrank the new one: in those cases the store, ordered as the recount
+ * orders, decides. Returns 0 or a store code. */
+static int s_count(hub_ingest_t *self, size_t unit, int64_t iid, const ro_report_t *r, int64_t now)
 {
     hub_unit_state_t *st = &self->states[unit];
     uint32_t before = hub_state_snapshot_date(st, r->kind);
     hub_state_apply(st, r);
     if (r->kind < RO_KIND_STAFF || r->kind > RO_KIND_CASES || r->date < before)
         return 0;
-    int64_t *from = &self->snap_iid[3 * unit + (size_t)(r->kind - RO_KIND_STAFF)];
-    if (r->date > before || *from == iid) {
-        *from = iid;
+    s_snap_t *from = &self->snap[3 * unit + (size_t)(r->kind - RO_KIND_STAFF)];
+    if (r->date > before || (from->iid == iid && from->at <= now)) {
+        from->iid = iid, from->at = now;
         return 0;
     }
     uint32_t date = r->date, total = 0, part = 0;
-    int rc = hub_store_snapshot(self->store, unit, r->kind, &date, &total, &part, from);
+    int rc =
+        hub_store_snapshot(self->store, unit, r->kind, &date, &total, &part, &from->iid, &from->at);
     if (rc == 1)
         hub_state_set_snapshot(st, r->kind, total, part);
     return rc < 0 ? rc : 0;
@@ -1147,12 +1156,13 @@ static int s_withdraw(hub_ingest_t *self, size_t unit, const ro_report_t *r,
         (r->action == RO_ACTION_AMEND && r->date >= was->date && !ro_report_ahead(r, now)))
         return 0;
     uint32_t date = 0, total = 0, part = 0;
-    int64_t *from = &self->snap_iid[3 * unit + (size_t)(was->kind - RO_KIND_STAFF)];
-    int rc = hub_store_snapshot(self->store, unit, was->kind, &date, &total, &part, from);
+    s_snap_t *from = &self->snap[3 * unit + (size_t)(was->kind - RO_KIND_STAFF)];
+    int rc = hub_store_snapshot(self->store, unit, was->kind, &date, &total, &part, &from->iid,
+                                &from->at);
     if (rc < 0)
         return rc;
     if (rc == 0)
-        *from = 0;
+        from->iid = from->at = 0;
     hub_state_put_snapshot(st, was->kind, date, total, part);
     return 0;
 }
@@ -1231,7 +1241,7 @@ static int s_corrected(hub_ingest_t *self, const s_ident_t *id, const ro_report_
         return rc;
     if (ahead)
         s_held(self, r, now);
-    else if (r->action == RO_ACTION_AMEND && (rc = s_count(self, id->unit, id->iid, r)))
+    else if (r->action == RO_ACTION_AMEND && (rc = s_count(self, id->unit, id->iid, r, now)))
         return rc;
     self->c.corrections++;
     ro_log(LOG_NOTICE, "%s seq %llu %s seq %llu%s: %s", r->unit, (unsigned long long)r->seq,
@@ -1338,7 +1348,7 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
             s_held(self, r, now);
         else if (flagged && (rc = s_flag(self, id, r, now, rule, text, hold, err, errlen)))
             return rc;
-        else if (!hold && (rc = s_count(self, id->unit, id->iid, r)))
+        else if (!hold && (rc = s_count(self, id->unit, id->iid, r, now)))
             return rc;
         d->reports_stored++;
     }
@@ -1610,7 +1620,7 @@ int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, 
         return rc;
     }
     if (changed)
-        memset(&self->snap_iid[3 * unit], 0, 3 * sizeof *self->snap_iid); /* refolded */
+        memset(&self->snap[3 * unit], 0, 3 * sizeof *self->snap); /* refolded */
     if (kind >= RO_KIND_TRAINING && kind <= RO_KIND_CASES) {
         hub_unit_marks_t *m = &self->flags[unit].marks;
         if (was_held)

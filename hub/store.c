@@ -74,12 +74,13 @@ static const char *s_sql[Q_COUNT] = {
     [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
                        " WHERE uid = ?1 AND state = 0 ORDER BY received_at, iid, seq",
     /* of a unit's counted snapshots of one kind and date, the one that counts */
-    [Q_SNAPSHOT] = "SELECT total, part, iid FROM reports WHERE uid = ?1 AND kind = ?2 AND date = ?3"
-                   " AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC LIMIT 1",
+    [Q_SNAPSHOT] = "SELECT total, part, iid, received_at FROM reports WHERE uid = ?1 AND kind = ?2"
+                   " AND date = ?3 AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC"
+                   " LIMIT 1",
     /* of them all, the latest dated that counts */
-    [Q_SNAPSHOT_LATEST] = "SELECT total, part, iid, date FROM reports WHERE uid = ?1 AND kind = ?2"
-                          " AND state = 0 ORDER BY date DESC, received_at DESC, iid DESC, seq DESC"
-                          " LIMIT 1",
+    [Q_SNAPSHOT_LATEST] = "SELECT total, part, iid, received_at, date FROM reports WHERE uid = ?1"
+                          " AND kind = ?2 AND state = 0"
+                          " ORDER BY date DESC, received_at DESC, iid DESC, seq DESC LIMIT 1",
     [Q_UNIT_AGGREGATES] = "UPDATE units SET reports = ?2,"
                           " participants = ?3, hours_tenths = ?4, sessions = ?5,"
                           " staff_date = ?6, staff_total = ?7, staff_proficient = ?8,"
@@ -88,8 +89,8 @@ static const char *s_sql[Q_COUNT] = {
                           " WHERE uid = ?1",
     [Q_INC_FIND] = "SELECT iid, last_seq FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
     [Q_INC_INSERT] = "INSERT INTO incarnations(uid, incarnation, first_heard) VALUES (?1, ?2, ?3)",
-    [Q_TARGET_FIND] = "SELECT kind, date, state, total, part FROM reports WHERE uid = ?1 AND iid = "
-                      "?2 AND seq = ?3",
+    [Q_TARGET_FIND] = "SELECT kind, date, state, total, part, received_at FROM reports"
+                      " WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
     [Q_TARGET_SET] = "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
     [Q_EVENT_INSERT] = "INSERT INTO events(uid, at, target_iid, target_seq, what, by_key, by_iid,"
                        " by_seq, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -1509,7 +1510,9 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
     sqlite3_bind_int64(st, 3, (sqlite3_int64)r->target_seq);
     int rc = sqlite3_step(st);
     int found = rc == SQLITE_ROW;
+    int64_t received = 0;
     if (found) {
+        received = sqlite3_column_int64(st, 5);
         was->kind = (ro_kind_t)sqlite3_column_int(st, 0);
         was->date = (uint32_t)sqlite3_column_int64(st, 1);
         was->state = sqlite3_column_int(st, 2);
@@ -1532,11 +1535,14 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
         return HUB_STORE_ETARGET;
     }
     /* it leaves the rows from its day on, if it counted; and whatever its
-     * state, they changed now (changed_at), and its day keeps a row */
+     * state, they changed now (changed_at), and its day keeps a row. A held
+     * report enters them only now, with its receipt (its trail's only other
+     * event, a flag, is as old): later than now if the hub's clock stepped
+     * back since (CHANGED_AT) */
     uint32_t day = s_day_of(was->kind, was->date);
     s_days_mark(self, index, day, day);
     s_days_log(self, index, was->state == HUB_STORE_COUNTED ? DAY_LEAVES : DAY_TOUCHES, was->kind,
-               was->date, was->total, was->part, at);
+               was->date, was->total, was->part, received > at ? received : at);
     st = self->q[Q_TARGET_SET];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, target_iid);
@@ -1801,9 +1807,11 @@ static int s_days_state(hub_store_t *self, int64_t uid, uint32_t *stale, uint32_
 }
 
 /* Of unit uid's counted snapshots of kind dated *date (0: of any date,
- * the latest), the one that counts, as hub_store_snapshot. */
+ * the latest), the one that counts, as hub_store_snapshot (at may be
+ * NULL). */
 static int s_snapshot_of(hub_store_t *self, int64_t uid, ro_kind_t kind, uint32_t *date,
-                         uint32_t *total, uint32_t *part, int64_t *iid, char *err, size_t errlen)
+                         uint32_t *total, uint32_t *part, int64_t *iid, int64_t *at, char *err,
+                         size_t errlen)
 {
     sqlite3_stmt *st = self->q[*date ? Q_SNAPSHOT : Q_SNAPSHOT_LATEST];
     sqlite3_bind_int64(st, 1, uid);
@@ -1816,8 +1824,10 @@ static int s_snapshot_of(hub_store_t *self, int64_t uid, ro_kind_t kind, uint32_
         *total = (uint32_t)sqlite3_column_int64(st, 0);
         *part = (uint32_t)sqlite3_column_int64(st, 1);
         *iid = sqlite3_column_int64(st, 2);
+        if (at)
+            *at = sqlite3_column_int64(st, 3);
         if (!*date)
-            *date = (uint32_t)sqlite3_column_int64(st, 3);
+            *date = (uint32_t)sqlite3_column_int64(st, 4);
         out = 1;
     } else if (rc != SQLITE_DONE) {
         out = store_fail(self, rc, "cannot look up a snapshot", err, errlen);
@@ -1839,7 +1849,7 @@ static int s_days_snapshot(hub_store_t *self, int64_t uid, ro_kind_t kind, uint3
     if (hub_state_snapshot(s, kind, total, part) == date)
         return 1;
     int64_t iid;
-    return s_snapshot_of(self, uid, kind, &date, total, part, &iid, err, errlen);
+    return s_snapshot_of(self, uid, kind, &date, total, part, &iid, NULL, err, errlen);
 }
 
 /* The latest of unit uid's rows up to day: *agg its aggregates, *at its
@@ -1946,7 +1956,7 @@ static int s_days_correct(hub_store_t *self, int64_t uid, const struct store_day
         date = hub_state_snapshot(s, kind, &total, &part); /* the one counted now */
         if (date > e->date) {
             date = e->date;
-            out = s_snapshot_of(self, uid, kind, &date, &total, &part, &iid, err, errlen);
+            out = s_snapshot_of(self, uid, kind, &date, &total, &part, &iid, NULL, err, errlen);
             if (out == 0 && (out = s_days_at(self, uid, day - 1, &agg, &at, &on, err, errlen)) == 0)
                 date = hub_state_snapshot(&agg, kind, &total, &part);
         }
@@ -2105,11 +2115,11 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
 }
 
 int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t *date,
-                       uint32_t *total, uint32_t *part, int64_t *iid)
+                       uint32_t *total, uint32_t *part, int64_t *iid, int64_t *at)
 {
     if (index >= self->nunits || self->uids[index] == STORE_NO_UID)
         return HUB_STORE_EFAIL;
-    return s_snapshot_of(self, self->uids[index], kind, date, total, part, iid, NULL, 0);
+    return s_snapshot_of(self, self->uids[index], kind, date, total, part, iid, at, NULL, 0);
 }
 
 int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, uint64_t *hash,

@@ -154,12 +154,12 @@ int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq,
 /* Of unit index's counted snapshots of kind (staff, items, cases) dated
  * *date (0: of any date, the latest), the one that counts: the last
  * received, then the highest incarnation id, then seq (the recount's
- * order). Returns 1 with its *date, *total, *part and its incarnation's
- * *iid, 0 when there is none, or a negative code. Reads the unit's
- * reports: for ties between incarnations, and a correction of the
- * snapshot counted, only. */
+ * order). Returns 1 with its *date, *total, *part, its incarnation's *iid
+ * and when it was received (*at), 0 when there is none, or a negative
+ * code. Reads the unit's reports: for ties between incarnations, and a
+ * correction of the snapshot counted, only. */
 int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t *date,
-                       uint32_t *total, uint32_t *part, int64_t *iid);
+                       uint32_t *total, uint32_t *part, int64_t *iid, int64_t *at);
 
 /* Store report r of unit index (r->unit must be that unit) under its
  * incarnation iid (hub_store_incarnation of that unit), counted, with the
