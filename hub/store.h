@@ -200,10 +200,13 @@ typedef struct {
  * becomes HUB_STORE_AMENDED or HUB_STORE_CANCELLED, and the trail (table
  * events) records the correction: the unit, when (at), the target, what,
  * by whom (by: the connection's User-Id, "" without keys), the correction's
- * own identity (iid, r->seq) and its reason. *was gets the target as it was.
- * The caller then stores the correction's own row (an amend's counts, or is
- * held, like any report; a cancel's with hub_store_put_cancel) and
- * re-derives the unit (hub_store_refold). In the open write transaction.
+ * own identity (iid, r->seq) and its reason. *was gets the target as it was
+ * (its figures too). The target's day changes in the unit's
+ * unit_days rows at the commit (a counted target leaves them). The caller
+ * takes a counted target out of the unit's aggregates (hub_state_withdraw)
+ * and stores the correction's own row (an amend's counts, or is held, like
+ * any report; a cancel's with hub_store_put_cancel). In the open write
+ * transaction.
  * Returns 0, HUB_STORE_ETARGET, or a code. */
 int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
                       int64_t target_iid, const char *by, int64_t at, hub_store_target_t *was,
