@@ -710,8 +710,17 @@ static int s_setup(agent_outbox_t *self, const char *path, char *err, size_t err
              "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d; "
              "PRAGMA secure_delete = FAST;",
              AGENT_OUTBOX_CACHE_KIB);
-    if (sqlite3_exec(self->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-        s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2 || s_register(self->db)) {
+    /* turning a rollback-journal outbox (schema 1) into WAL while another
+     * process (`run` beside `record`) holds a lock of it may be refused at
+     * once, without the busy timeout: SQLite's way out of a deadlock. Tried
+     * again for as long as that timeout. */
+    int rc;
+    int64_t until = ro_time_mono_ms() + AGENT_OUTBOX_BUSY_MS;
+    while ((rc = sqlite3_exec(self->db, pragmas, NULL, NULL, NULL)) != SQLITE_OK &&
+           (rc & 0xff) == SQLITE_BUSY && ro_time_mono_ms() < until)
+        usleep(10000);
+    if (rc != SQLITE_OK || s_pragma_int(self->db, "PRAGMA synchronous", &wal) || wal != 2 ||
+        s_register(self->db)) {
         snprintf(err, errlen, "cannot set up outbox %s: %s", path, sqlite3_errmsg(self->db));
         return -1;
     }
