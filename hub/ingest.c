@@ -102,7 +102,7 @@ struct hub_ingest {
     int held;        /* the batch failed to commit; retry it */
     int need_reload; /* states must be reloaded before the next try */
     int marks_due;   /* the units' marks could not be loaded: again at the next batch */
-    int marks_late;  /* they were, late: every unit's are published with the next batch */
+    int marks_late;  /* they were, late: every unit changes with the next batch */
 
     s_reply_t *refusals; /* replies of the last flush: refusals... */
     size_t nrefusals;
@@ -1136,7 +1136,7 @@ static int s_count(hub_ingest_t *self, size_t unit, int64_t iid, const ro_report
     int rc =
         hub_store_snapshot(self->store, unit, r->kind, &date, &total, &part, &from->iid, &from->at);
     if (rc == 1)
-        hub_state_set_snapshot(st, r->kind, total, part);
+        hub_state_put_snapshot(st, r->kind, r->date, total, part);
     return rc < 0 ? rc : 0;
 }
 
@@ -1577,15 +1577,13 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     self->retries = 0;
     self->c.store_state = HUB_STORE_STATE_OK;
     self->c.last_error[0] = '\0';
-    /* marks loaded late: every unit's published (without memory for the
-     * list, at the next batch) */
-    uint32_t *all =
-        self->marks_late ? malloc((self->nunits ? self->nunits : 1) * sizeof *all) : NULL;
-    for (size_t i = 0; all && i < self->nunits; i++)
-        all[i] = (uint32_t)i;
-    self->marks_late = self->marks_late && !all;
-    s_publish(self, all ? all : self->dirty, all ? self->nunits : self->ndirty);
-    free(all);
+    if (self->marks_late) { /* marks loaded late: every unit changed (hub_ingest_changed) */
+        for (size_t i = 0; i < self->nunits; i++)
+            self->dirty[i] = (uint32_t)i;
+        self->ndirty = self->nunits;
+        self->marks_late = 0;
+    }
+    s_publish(self, self->dirty, self->ndirty);
     self->done = 1;
     return 0;
 }

@@ -46,16 +46,6 @@ uint32_t hub_state_snapshot_date(const hub_unit_state_t *s, ro_kind_t kind)
     }
 }
 
-void hub_state_set_snapshot(hub_unit_state_t *s, ro_kind_t kind, uint32_t total, uint32_t part)
-{
-    switch (kind) {
-    case RO_KIND_STAFF: s->staff_total = total, s->staff_proficient = part; break;
-    case RO_KIND_ITEMS: s->items_total = total, s->items_no_visit = part; break;
-    case RO_KIND_CASES: s->cases_total = total, s->cases_no_visit = part; break;
-    default: break;
-    }
-}
-
 uint32_t hub_state_snapshot(const hub_unit_state_t *s, ro_kind_t kind, uint32_t *total,
                             uint32_t *part)
 {
@@ -72,12 +62,17 @@ void hub_state_put_snapshot(hub_unit_state_t *s, ro_kind_t kind, uint32_t date, 
                             uint32_t part)
 {
     switch (kind) {
-    case RO_KIND_STAFF: s->staff_date = date; break;
-    case RO_KIND_ITEMS: s->items_date = date; break;
-    case RO_KIND_CASES: s->cases_month = date; break;
-    default: return;
+    case RO_KIND_STAFF:
+        s->staff_date = date, s->staff_total = total, s->staff_proficient = part;
+        break;
+    case RO_KIND_ITEMS:
+        s->items_date = date, s->items_total = total, s->items_no_visit = part;
+        break;
+    case RO_KIND_CASES:
+        s->cases_month = date, s->cases_total = total, s->cases_no_visit = part;
+        break;
+    default: break;
     }
-    hub_state_set_snapshot(s, kind, total, part);
 }
 
 int hub_state_withdraw(hub_unit_state_t *s, const ro_report_t *r)

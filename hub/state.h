@@ -76,9 +76,6 @@ void hub_state_apply(hub_unit_state_t *st, const ro_report_t *r);
  * YYYYMM), 0 for none or another kind. */
 uint32_t hub_state_snapshot_date(const hub_unit_state_t *st, ro_kind_t kind);
 
-/* Set st's snapshot of kind to total and part (its date stays). */
-void hub_state_set_snapshot(hub_unit_state_t *st, ro_kind_t kind, uint32_t total, uint32_t part);
-
 /* st's snapshot of kind: its date (0: none, or not a snapshot kind), and
  * its figures in *total and *part. */
 uint32_t hub_state_snapshot(const hub_unit_state_t *st, ro_kind_t kind, uint32_t *total,

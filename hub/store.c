@@ -1807,8 +1807,8 @@ static int s_days_state(hub_store_t *self, int64_t uid, uint32_t *stale, uint32_
 }
 
 /* Of unit uid's counted snapshots of kind dated *date (0: of any date,
- * the latest), the one that counts, as hub_store_snapshot (at may be
- * NULL). */
+ * the latest), the one that counts, as hub_store_snapshot (iid and at may
+ * be NULL). */
 static int s_snapshot_of(hub_store_t *self, int64_t uid, ro_kind_t kind, uint32_t *date,
                          uint32_t *total, uint32_t *part, int64_t *iid, int64_t *at, char *err,
                          size_t errlen)
@@ -1823,7 +1823,8 @@ static int s_snapshot_of(hub_store_t *self, int64_t uid, ro_kind_t kind, uint32_
     if (rc == SQLITE_ROW) {
         *total = (uint32_t)sqlite3_column_int64(st, 0);
         *part = (uint32_t)sqlite3_column_int64(st, 1);
-        *iid = sqlite3_column_int64(st, 2);
+        if (iid)
+            *iid = sqlite3_column_int64(st, 2);
         if (at)
             *at = sqlite3_column_int64(st, 3);
         if (!*date)
@@ -1848,8 +1849,7 @@ static int s_days_snapshot(hub_store_t *self, int64_t uid, ro_kind_t kind, uint3
 {
     if (hub_state_snapshot(s, kind, total, part) == date)
         return 1;
-    int64_t iid;
-    return s_snapshot_of(self, uid, kind, &date, total, part, &iid, NULL, err, errlen);
+    return s_snapshot_of(self, uid, kind, &date, total, part, NULL, NULL, err, errlen);
 }
 
 /* The latest of unit uid's rows up to day: *agg its aggregates, *at its
@@ -1952,11 +1952,10 @@ static int s_days_correct(hub_store_t *self, int64_t uid, const struct store_day
          * now if it is dated so or earlier (then none of its date is left,
          * nor any later); else the one of its date that counts, or the one
          * the row before its day holds */
-        int64_t iid;
         date = hub_state_snapshot(s, kind, &total, &part); /* the one counted now */
         if (date > e->date) {
             date = e->date;
-            out = s_snapshot_of(self, uid, kind, &date, &total, &part, &iid, NULL, err, errlen);
+            out = s_snapshot_of(self, uid, kind, &date, &total, &part, NULL, NULL, err, errlen);
             if (out == 0 && (out = s_days_at(self, uid, day - 1, &agg, &at, &on, err, errlen)) == 0)
                 date = hub_state_snapshot(&agg, kind, &total, &part);
         }

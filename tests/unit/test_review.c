@@ -145,12 +145,17 @@ static int s_setup_no_hold(void **state)
     return 0;
 }
 
-static void s_send(fixture_t *f, const ro_report_t *r)
+static void s_add(hub_ingest_t *in, const ro_report_t *r)
 {
     uint8_t buf[RO_FRAME_MAX];
     int n = ro_report_encode(r, buf, sizeof buf);
     assert_true(n > 0);
-    assert_int_equal(hub_ingest_add(f->ingest, "A", 1, buf, (size_t)n, 1), 0);
+    assert_int_equal(hub_ingest_add(in, "A", 1, buf, (size_t)n, 1), 0);
+}
+
+static void s_send(fixture_t *f, const ro_report_t *r)
+{
+    s_add(f->ingest, r);
 }
 
 /* Every report of the rules' tour, in one batch: each rule fires once.
@@ -460,10 +465,7 @@ static void test_review_marks_counted_again(void **state)
     assert_int_equal(hub_committed_flags(c)[1].marks.rejected[RO_KIND_TRAINING - 1], 0);
     /* a report of another unit: unit 1's marks come with its batch */
     ro_report_t r = hf_report("469030-210", 1, RO_KIND_STAFF, 20180305, 30, 10);
-    uint8_t body[RO_FRAME_MAX];
-    int n = ro_report_encode(&r, body, sizeof body);
-    assert_true(n > 0);
-    assert_int_equal(hub_ingest_add(again, "A", 1, body, (size_t)n, 1), 0);
+    s_add(again, &r);
     assert_int_equal(hub_ingest_flush(again, NOW), 0);
     assert_int_equal(hub_committed_flags(c)[1].marks.rejected[RO_KIND_TRAINING - 1], 1);
     s_marks_agree(f, c);
