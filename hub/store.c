@@ -29,7 +29,7 @@ static const char *s_sql[Q_COUNT] = {
                     " u.staff_proficient, u.items_date, u.items_total, u.items_no_visit,"
                     " u.cases_month, u.cases_total, u.cases_no_visit, IFNULL(i.iid, 0),"
                     " IFNULL((SELECT j.last_seq FROM incarnations j WHERE j.uid = u.uid"
-                    " ORDER BY j.last_seq > 0 DESC, j.iid DESC LIMIT 1), 0)"
+                    " ORDER BY j.last_seq > 0 DESC, j.iid DESC LIMIT 1), 0), u.scope"
                     " FROM units u LEFT JOIN incarnations i"
                     " ON i.uid = u.uid AND i.incarnation = " LEGACY_INC,
     [Q_UNIT_IDS] = "SELECT uid, id FROM units",
@@ -220,6 +220,31 @@ static const char *s_sql[Q_COUNT] = {
                       " WHERE e.uid = ?1 AND e.at > ?3 AND e.what IN (1, 2, 4, 5) AND"
                       " ((CASE WHEN t.kind = 4 THEN t.date * 100 + 1 ELSE t.date END) <= ?2 OR"
                       " (CASE WHEN c.kind = 4 THEN c.date * 100 + 1 ELSE c.date END) <= ?2)",
+    /* unit ?1's rows from the one before day ?2 on (store_scopes.c) */
+    [Q_SCOPE_ROWS] = "SELECT date, reports > 0, reports, participants, hours_tenths, sessions,"
+                     " staff_total, staff_proficient, items_total, items_no_visit, cases_total,"
+                     " cases_no_visit FROM unit_days WHERE uid = ?1 AND date >= IFNULL((SELECT"
+                     " max(date) FROM unit_days WHERE uid = ?1 AND date < ?2), 0) ORDER BY date",
+    [Q_SCOPE_ADD] = "INSERT INTO scope_days VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                    " ?12, ?13) ON CONFLICT (scope, date) DO UPDATE SET reporting = reporting +"
+                    " ?3, reports = reports + ?4, participants = participants + ?5, hours_tenths"
+                    " = hours_tenths + ?6, sessions = sessions + ?7, staff_total = staff_total +"
+                    " ?8, staff_proficient = staff_proficient + ?9, items_total = items_total +"
+                    " ?10, items_no_visit = items_no_visit + ?11, cases_total = cases_total + ?12,"
+                    " cases_no_visit = cases_no_visit + ?13",
+    /* every scope as of day ?1: its changes up to then */
+    [Q_SCOPE_SUMS] = "SELECT scope, sum(reporting), sum(reports), sum(participants),"
+                     " sum(hours_tenths), sum(sessions), sum(staff_total), sum(staff_proficient),"
+                     " sum(items_total), sum(items_no_visit), sum(cases_total),"
+                     " sum(cases_no_visit) FROM scope_days WHERE date <= ?1 GROUP BY scope",
+    /* the units stale from day ?1 or before: the rows the scopes count
+     * are not their state (s_states_rows' rule: their units row from
+     * their last day on, else their reports folded) */
+    [Q_SCOPE_STALE] = "SELECT uid, id, last_day, scope, reports, participants, hours_tenths,"
+                      " sessions, staff_date, staff_total, staff_proficient, items_date,"
+                      " items_total, items_no_visit, cases_month, cases_total, cases_no_visit"
+                      " FROM units WHERE day_stale > 0 AND day_stale <= ?1",
+    [Q_UNIT_SCOPE] = "UPDATE units SET scope = ?2 WHERE uid = ?1",
 };
 
 static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
@@ -420,6 +445,31 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      " events.target_iid AND d.target_seq = events.target_seq AND d.what IN (4, 5)))"
      " WHERE what = 3;",
      s_build_days, NULL},
+    /* 7 -> 8: the scopes' figures as of any day (issue 16; store_db.h,
+     * scope_days): a scope's change on a day, the sum over its units of
+     * their unit_days row less the row before. units.scope is the code of
+     * the scopes a unit's rows are counted in (0: none yet; the hub's
+     * first start counts every unit: hub_store_load_states). A migration
+     * that derives unit_days again must empty scope_days and set every
+     * units.scope to 0. units_stale finds the few units whose rows wait. */
+    {"CREATE TABLE scope_days ("
+     " scope INTEGER NOT NULL,"
+     " date INTEGER NOT NULL,"
+     " reporting INTEGER NOT NULL,"
+     " reports INTEGER NOT NULL,"
+     " participants INTEGER NOT NULL,"
+     " hours_tenths INTEGER NOT NULL,"
+     " sessions INTEGER NOT NULL,"
+     " staff_total INTEGER NOT NULL,"
+     " staff_proficient INTEGER NOT NULL,"
+     " items_total INTEGER NOT NULL,"
+     " items_no_visit INTEGER NOT NULL,"
+     " cases_total INTEGER NOT NULL,"
+     " cases_no_visit INTEGER NOT NULL,"
+     " PRIMARY KEY (scope, date)) WITHOUT ROWID;"
+     "ALTER TABLE units ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX units_stale ON units (day_stale) WHERE day_stale > 0;",
+     NULL, NULL},
 };
 
 const char *hub_store_strerror(int code)
@@ -779,8 +829,12 @@ long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, siz
 int hub_store_days_rebuild(hub_store_t *self, char *err, size_t errlen)
 {
     int rc = hub_store_begin(self, err, errlen);
+    self->scope_off = 1; /* every row is written again: every unit counted again after */
     if (rc == 0)
         rc = s_days_rebuild(self, err, errlen);
+    self->scope_off = 0;
+    if (rc == 0)
+        rc = store_scopes_recount(self, err, errlen);
     if (rc == 0)
         rc = hub_store_commit(self, err, errlen);
     if (rc)
@@ -977,6 +1031,10 @@ static hub_store_t *s_open(const char *path, int synchronous, int64_t max_bytes,
             return NULL;
         }
     }
+    if (check && store_scopes_setup(self, err, errlen)) { /* the writer's connection */
+        hub_store_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -1019,6 +1077,7 @@ void hub_store_destroy(hub_store_t **self_p)
     free(self->day_head);
     free(self->day_tail);
     free(self->day_log);
+    store_scopes_free(self);
     free(self);
     *self_p = NULL;
 }
@@ -1068,6 +1127,9 @@ typedef struct {
     uint32_t *day_from, *day_to;   /* all 0 (hub_store_t's) */
     uint32_t *day_list;            /* room for every unit */
     uint32_t *day_head, *day_tail; /* all 0 */
+    uint32_t *codes;               /* load: units.scope of unit i (0: none or no row) */
+    struct store_uid_code *gone;   /* load: units no longer in the registry, counted somewhere */
+    size_t ngone, gonecap;
 } s_map_t;
 
 static void s_map_free(s_map_t *m)
@@ -1080,6 +1142,8 @@ static void s_map_free(s_map_t *m)
     free(m->day_list);
     free(m->day_head);
     free(m->day_tail);
+    free(m->codes);
+    free(m->gone);
 }
 
 /* A new map for reg: every uid STORE_NO_UID, every liid 0, every id
@@ -1096,8 +1160,11 @@ static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t err
     m->day_list = calloc(n ? n : 1, sizeof *m->day_list);
     m->day_head = calloc(n ? n : 1, sizeof *m->day_head);
     m->day_tail = calloc(n ? n : 1, sizeof *m->day_tail);
+    m->codes = calloc(n ? n : 1, sizeof *m->codes);
+    m->gone = NULL;
+    m->ngone = m->gonecap = 0;
     if (!m->uids || !m->liids || !m->ids || !m->day_from || !m->day_to || !m->day_list ||
-        !m->day_head || !m->day_tail) {
+        !m->day_head || !m->day_tail || !m->codes) {
         s_map_free(m);
         if (err && errlen)
             snprintf(err, errlen, "out of memory");
@@ -1110,9 +1177,15 @@ static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t err
     return 0;
 }
 
-/* Replace the store's maps with m's (taken over) for n units. */
-static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
+/* Replace the store's maps with m's (taken over) for reg's n units. */
+static void s_map_set(hub_store_t *self, s_map_t *m, const ro_registry_t *reg, size_t n)
 {
+    /* out of memory: the scopes' map stays as it was, and the next
+     * commit counts every unit again rather than lose a change */
+    if (store_scopes_map(self, reg, m->uids, n))
+        self->scope_lost = 1;
+    free(m->codes);
+    free(m->gone);
     free(self->uids);
     free(self->liids);
     free(self->ids);
@@ -1154,11 +1227,26 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
         long i = next < n && strcmp(ro_registry_at(reg, next)->id, id) == 0
                      ? (long)next
                      : ro_registry_find(reg, id);
+        if (i < 0 && states && sqlite3_column_int64(st, 19) != 0) {
+            /* counted in the scopes, no longer in the registry: leaves them */
+            if (m->ngone == m->gonecap) {
+                size_t cap = m->gonecap ? m->gonecap * 2 : 16;
+                struct store_uid_code *g = realloc(m->gone, cap * sizeof *g);
+                if (!g) {
+                    rc = SQLITE_NOMEM;
+                    break;
+                }
+                m->gone = g, m->gonecap = cap;
+            }
+            m->gone[m->ngone++] = (struct store_uid_code){sqlite3_column_int64(st, 0),
+                                                          (uint32_t)sqlite3_column_int64(st, 19)};
+        }
         if (i < 0)
             continue;
         next = (size_t)i + 1;
         m->uids[i] = sqlite3_column_int64(st, 0);
         if (states) {
+            m->codes[i] = (uint32_t)sqlite3_column_int64(st, 19);
             s_row_to_state(st, 2, &states[i]);
             m->liids[i] = sqlite3_column_int64(st, 17);
             states[i].seq_shown = (uint64_t)sqlite3_column_int64(st, 18);
@@ -1185,7 +1273,7 @@ int hub_store_map_units(hub_store_t *self, const ro_registry_t *reg, char *err, 
         s_map_free(&m);
         return rc;
     }
-    s_map_set(self, &m, ro_registry_count(reg));
+    s_map_set(self, &m, reg, ro_registry_count(reg));
     return 0;
 }
 
@@ -1235,7 +1323,14 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
             else
                 m.liids[i] = iid;
         }
+        /* counted in the scopes the registry puts it in (a new row, or
+         * a store from before scope_days: every unit, once) */
+        uint32_t code = store_scope_code(ro_registry_at(reg, i));
+        if (rc == 0 && m.codes[i] != code)
+            rc = store_scopes_move(self, m.uids[i], m.codes[i], code, err, errlen);
     }
+    for (size_t k = 0; rc == 0 && k < m.ngone; k++)
+        rc = store_scopes_move(self, m.gone[k].uid, m.gone[k].code, 0, err, errlen);
     if (rc == 0)
         rc = hub_store_commit(self, err, errlen);
     if (rc) {
@@ -1245,7 +1340,7 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
         s_map_free(&m);
         return rc;
     }
-    s_map_set(self, &m, n);
+    s_map_set(self, &m, reg, n);
     return 0;
 }
 
@@ -1327,12 +1422,15 @@ int hub_store_commit(hub_store_t *self, char *err, size_t errlen)
             rc = store_days_redo(self, self->uids[i], self->day_from[i], err, errlen);
     }
     s_days_forget(self);
+    if (rc == 0)
+        rc = store_scopes_flush(self, err, errlen);
     return rc ? rc : s_step_done(self, self->q[Q_COMMIT], "cannot commit", err, errlen);
 }
 
 void hub_store_rollback(hub_store_t *self)
 {
     s_days_forget(self);
+    store_scopes_forget(self);
     /* SQLite may already have rolled back on its own (e.g. after SQLITE_FULL) */
     for (int i = 0; i < Q_COUNT; i++)
         if (i != Q_ROLLBACK)

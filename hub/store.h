@@ -8,6 +8,7 @@
 
 #include "ro_registry.h"
 #include "ro_report.h"
+#include "ro_scope.h"
 #include "state.h"
 
 #include <stddef.h>
@@ -20,7 +21,7 @@
 #define HUB_STORE_ETARGET -4 /* a correction's target is not one it may correct */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 7
+#define HUB_STORE_SCHEMA 8
 
 /* Bytes of the store's identity (meta.store_id, Ack.store_id from version 2). */
 #define HUB_STORE_ID_LEN 16
@@ -360,6 +361,18 @@ int hub_store_states_as_of(hub_store_t *self, const ro_registry_t *reg, uint32_t
 int hub_store_states_known(hub_store_t *self, const ro_registry_t *reg, uint32_t as_of,
                            uint32_t known_on, hub_unit_state_t *out, uint32_t *after, char *err,
                            size_t errlen);
+
+/* The province's, each level's and each division's figures as of date
+ * as_of, as hub_store_states_as_of's states of the registry's units would
+ * add up (hub_scope_add's sums: units_reporting, reports, participants,
+ * hours_tenths, sessions, and the latest snapshots' totals and parts; the
+ * scopes' other fields are left as they are). Reads scope_days, a row per
+ * scope and day up to as_of, and the few units whose rows are stale from
+ * as_of or before: not a row per unit. levels has RO_LEVEL_COUNT scopes,
+ * divisions RO_DIVISION_COUNT (ro_division_index's order). Returns 0 or a
+ * code. */
+int hub_store_scope_sums(hub_store_t *self, uint32_t as_of, ro_scope_t *province,
+                         ro_scope_t *levels, ro_scope_t *divisions, char *err, size_t errlen);
 
 /* The same as hub_store_states_as_of, recounted from the reports
  * themselves (RECOUNT_SQL: a scan of every report), for tests and checks

@@ -57,6 +57,11 @@ enum {
     Q_KNOWN_FOLD,
     Q_KNOWN_AFTER,
     Q_SERIES_KNOWN,
+    Q_SCOPE_ROWS,
+    Q_SCOPE_ADD,
+    Q_SCOPE_SUMS,
+    Q_SCOPE_STALE,
+    Q_UNIT_SCOPE,
     Q_COUNT
 };
 
@@ -173,6 +178,18 @@ struct hub_store {
     size_t day_logn, day_logcap;
     uint32_t *day_head, *day_tail;
     int stale_none; /* no unit is stale (known since the last refresh found none) */
+    /* scope_days (store_scopes.c): the unit_days rows the open
+     * transaction changed, each as it was before (triggers on the write
+     * connection add them), and the scopes' day changes waiting for the
+     * commit */
+    struct store_touch *touch;
+    size_t touchn, touchcap;
+    struct store_scope_day *sdays; /* an open-addressing table by (scope, date) */
+    size_t sdayn, sdaycap;
+    struct store_uid_code *bycode; /* (uid, scope code) of the registry's units, by uid */
+    size_t nbycode;
+    int scope_off;  /* rows written are not tracked: the caller counts every unit again */
+    int scope_lost; /* a change was not tracked (out of memory): count every unit again */
 };
 
 /* What a report of the open transaction does to its unit's unit_days
@@ -204,11 +221,72 @@ struct store_day_entry {
  * after it. */
 #define DAY_APPLY_MAX 16
 
+/* ---- scope_days (store_scopes.c) ----------------------------------------
+ * The province's, each level's and each division's figures as of any day
+ * without a row per unit: scope_days holds, for each scope and day, how
+ * much the scope's sums (ro_scope_t's additive fields) change on that day,
+ * the sum over its units of each unit_days row less the unit's row before
+ * it. The scope as of day D is the sum of its rows up to D. A unit is
+ * counted in the scopes its units.scope code names (0: none), which the
+ * registry decides (hub_store_load_states moves a unit whose code
+ * changed). Triggers on the write connection note every unit_days row
+ * changed, as it was; the commit turns them into the scopes' changes. */
+
+/* The figures scope_days keeps, in its column order (reporting: the unit
+ * has a counted report). */
+#define STORE_SCOPE_FIGS 11
+
+struct store_touch {
+    int64_t uid;
+    uint32_t date;
+    uint32_t order;              /* the first change of a row tells how it was */
+    int existed;                 /* the row was there before */
+    int64_t v[STORE_SCOPE_FIGS]; /* and its figures then */
+};
+struct store_scope_day {
+    uint64_t key; /* scope << 32 | date; 0: a free slot (scope 0, day 0 is no day) */
+    int64_t v[STORE_SCOPE_FIGS];
+};
+struct store_uid_code {
+    int64_t uid;
+    uint32_t code;
+};
+
+/* The scope code of registry unit u: division * 10 + level + 1. */
+uint32_t store_scope_code(const ro_unit_t *u);
+
+/* Set up the triggers and their function on the write connection. */
+int store_scopes_setup(hub_store_t *self, char *err, size_t errlen);
+/* The registry's scope codes by uid (reg's n units; uids[i] unit i's uid
+ * or STORE_NO_UID), for the commit. Returns 0 or HUB_STORE_EFAIL. */
+int store_scopes_map(hub_store_t *self, const ro_registry_t *reg, const int64_t *uids, size_t n);
+/* Unit uid counted under code to (0: nowhere) instead of from: its rows
+ * leave from's scopes and enter to's, and units.scope says to. In the
+ * open write transaction. Returns 0 or a code. */
+int store_scopes_move(hub_store_t *self, int64_t uid, uint32_t from, uint32_t to, char *err,
+                      size_t errlen);
+/* Count every unit again: scope_days emptied, each registry unit moved
+ * in (every other one counted nowhere). In the open write transaction. */
+int store_scopes_recount(hub_store_t *self, char *err, size_t errlen);
+/* Before COMMIT: the changed rows into the scopes' rows. Returns 0 or a code. */
+int store_scopes_flush(hub_store_t *self, char *err, size_t errlen);
+/* The transaction ends without a commit: forget what it noted. */
+void store_scopes_forget(hub_store_t *self);
+void store_scopes_free(hub_store_t *self);
+
+/* Compare scope_days with the sums of the unit_days rows it stands for
+ * (every unit counted under its units.scope): a (scope, day) whose change
+ * differs is a difference (unit "scope S", field "day D <figure>"), written
+ * after the first ndiff of diffs (up to cap in all). Returns the
+ * differences in all and sets *rc to SQLITE_DONE unless a read failed. */
+long store_scopes_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc);
+
 /* Compare every unit_days row of db with the fold of its unit's counted
  * reports up to its day: a row missing, one too many, or a field that
  * differs is a difference, written after the first ndiff of diffs (up to
- * cap in all). Returns the differences in all (ndiff and these) and sets
- * *rc to SQLITE_DONE unless a read failed. */
+ * cap in all); then scope_days with the rows (store_scopes_check). Returns
+ * the differences in all (ndiff and these) and sets *rc to SQLITE_DONE
+ * unless a read failed. */
 long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc);
 
 /* The 13 aggregates (reports .. cases_no_visit) from columns col.. of st. */

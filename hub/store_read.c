@@ -109,6 +109,140 @@ int hub_store_states_known(hub_store_t *self, const ro_registry_t *reg, uint32_t
     return ret;
 }
 
+/* The scope scope_days keys key (store_scopes.c), or NULL. */
+static ro_scope_t *s_scope_of(uint32_t key, ro_scope_t *province, ro_scope_t *levels,
+                              ro_scope_t *divisions)
+{
+    if (key == 0)
+        return province;
+    if (key <= RO_LEVEL_COUNT)
+        return &levels[key - 1];
+    int d = ro_division_index(key);
+    return d >= 0 ? &divisions[d] : NULL;
+}
+
+/* Add sign * v (scope_days' figures) to s's sums. */
+static void s_scope_figs(ro_scope_t *s, const int64_t *v, int sign)
+{
+    s->units_reporting += (uint32_t)(sign * v[0]);
+    s->reports += (uint64_t)(sign * v[1]);
+    s->participants += (uint64_t)(sign * v[2]);
+    s->hours_tenths += (uint64_t)(sign * v[3]);
+    s->sessions += (uint64_t)(sign * v[4]);
+    s->staff_total += (uint64_t)(sign * v[5]);
+    s->staff_proficient += (uint64_t)(sign * v[6]);
+    s->items_total += (uint64_t)(sign * v[7]);
+    s->items_no_visit += (uint64_t)(sign * v[8]);
+    s->cases_total += (uint64_t)(sign * v[9]);
+    s->cases_no_visit += (uint64_t)(sign * v[10]);
+}
+
+/* A unit's state as scope_days' figures. */
+static void s_state_figs(const hub_unit_state_t *st, int64_t v[STORE_SCOPE_FIGS])
+{
+    v[0] = st->reports > 0;
+    v[1] = (int64_t)st->reports;
+    v[2] = (int64_t)st->participants;
+    v[3] = (int64_t)st->hours_tenths;
+    v[4] = (int64_t)st->sessions;
+    v[5] = st->staff_total;
+    v[6] = st->staff_proficient;
+    v[7] = st->items_total;
+    v[8] = st->items_no_visit;
+    v[9] = st->cases_total;
+    v[10] = st->cases_no_visit;
+}
+
+/* Of the units stale from as_of or before, the rows the scopes count out
+ * of each of its scopes, and its state as of as_of in: its units row from
+ * its last day on, else its reports folded (s_states_rows' rule). */
+static int s_scope_stale(hub_store_t *self, uint32_t as_of, ro_scope_t *province,
+                         ro_scope_t *levels, ro_scope_t *divisions)
+{
+    sqlite3_stmt *st = self->q[Q_SCOPE_STALE];
+    sqlite3_bind_int64(st, 1, as_of);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t uid = sqlite3_column_int64(st, 0);
+        uint32_t code = (uint32_t)sqlite3_column_int64(st, 3);
+        if (!code)
+            continue; /* counted in no scope */
+        hub_unit_state_t row, now;
+        memset(&row, 0, sizeof row);
+        memset(&now, 0, sizeof now);
+        sqlite3_stmt *at = self->q[Q_DAY_AT];
+        sqlite3_bind_int64(at, 1, uid);
+        sqlite3_bind_int64(at, 2, as_of);
+        int rc2 = sqlite3_step(at);
+        if (rc2 == SQLITE_ROW)
+            store_row_aggregates(at, 0, &row);
+        sqlite3_reset(at);
+        sqlite3_clear_bindings(at);
+        if (rc2 != SQLITE_ROW && rc2 != SQLITE_DONE) {
+            rc = rc2;
+            break;
+        }
+        if ((uint32_t)sqlite3_column_int64(st, 2) <= as_of)
+            store_row_aggregates(st, 4, &now);
+        else if ((rc2 = s_fold_unit(self, uid, as_of, &now)) != SQLITE_DONE) {
+            rc = rc2;
+            break;
+        }
+        int64_t was[STORE_SCOPE_FIGS], is[STORE_SCOPE_FIGS];
+        s_state_figs(&row, was);
+        s_state_figs(&now, is);
+        uint32_t keys[3] = {0, code % 10u, code / 10u};
+        for (int k = 0; k < 3; k++) {
+            ro_scope_t *s = s_scope_of(keys[k], province, levels, divisions);
+            if (s) {
+                s_scope_figs(s, was, -1);
+                s_scope_figs(s, is, 1);
+            }
+        }
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int hub_store_scope_sums(hub_store_t *self, uint32_t as_of, ro_scope_t *province,
+                         ro_scope_t *levels, ro_scope_t *divisions, char *err, size_t errlen)
+{
+    ro_scope_t *all[1 + RO_LEVEL_COUNT + RO_DIVISION_COUNT];
+    size_t n = 0;
+    all[n++] = province;
+    for (int l = 0; l < RO_LEVEL_COUNT; l++)
+        all[n++] = &levels[l];
+    for (int d = 0; d < RO_DIVISION_COUNT; d++)
+        all[n++] = &divisions[d];
+    for (size_t k = 0; k < n; k++) { /* the sums to 0, the rest kept */
+        ro_scope_t *s = all[k];
+        s->units_reporting = 0;
+        s->reports = s->participants = s->hours_tenths = s->sessions = 0;
+        s->staff_total = s->staff_proficient = s->items_total = s->items_no_visit = 0;
+        s->cases_total = s->cases_no_visit = 0;
+    }
+    sqlite3_stmt *st = self->q[Q_SCOPE_SUMS];
+    sqlite3_bind_int64(st, 1, as_of);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ro_scope_t *s =
+            s_scope_of((uint32_t)sqlite3_column_int64(st, 0), province, levels, divisions);
+        int64_t v[STORE_SCOPE_FIGS];
+        for (int f = 0; f < STORE_SCOPE_FIGS; f++)
+            v[f] = sqlite3_column_int64(st, 1 + f);
+        if (s)
+            s_scope_figs(s, v, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_DONE)
+        rc = s_scope_stale(self, as_of, province, levels, divisions);
+    if (rc != SQLITE_DONE)
+        return store_fail(self, rc, "cannot add up the scopes as of a date", err, errlen);
+    return 0;
+}
+
 /* Fill a state from the recomputed columns of a recount row. */
 static void s_recount_to_state(sqlite3_stmt *st, hub_unit_state_t *s)
 {

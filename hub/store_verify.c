@@ -220,6 +220,8 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
     sqlite3_finalize(rows);
     if (*rc == SQLITE_DONE)
         ndiff = s_last_day_check(db, diffs, cap, ndiff, rc);
+    if (*rc == SQLITE_DONE)
+        ndiff = store_scopes_check(db, diffs, cap, ndiff, rc);
     return ndiff;
 }
 

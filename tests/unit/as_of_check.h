@@ -1,5 +1,6 @@
 /* The check the store and ingest tests share: a store's unit_days rows
- * answer every as-of question as the scan of every report does. */
+ * answer every as-of question as the scan of every report does, and its
+ * scope_days rows add them up. */
 #ifndef AS_OF_CHECK_H
 #define AS_OF_CHECK_H
 
@@ -7,8 +8,76 @@
 #include "store.h"
 #include "test_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Add unit state st to scope s's sums, as hub_scope_add's. */
+static inline void hf_scope_add(ro_scope_t *s, const hub_unit_state_t *st)
+{
+    s->units_reporting += st->reports > 0;
+    s->reports += st->reports;
+    s->participants += st->participants;
+    s->hours_tenths += st->hours_tenths;
+    s->sessions += st->sessions;
+    s->staff_total += st->staff_total;
+    s->staff_proficient += st->staff_proficient;
+    s->items_total += st->items_total;
+    s->items_no_visit += st->items_no_visit;
+    s->cases_total += st->cases_total;
+    s->cases_no_visit += st->cases_no_visit;
+}
+
+static inline void hf_assert_scope_equal(const ro_scope_t *got, const ro_scope_t *want,
+                                         const char *which, uint32_t as_of)
+{
+    if (got->units_reporting != want->units_reporting || got->reports != want->reports ||
+        got->participants != want->participants || got->hours_tenths != want->hours_tenths ||
+        got->sessions != want->sessions || got->staff_total != want->staff_total ||
+        got->staff_proficient != want->staff_proficient || got->items_total != want->items_total ||
+        got->items_no_visit != want->items_no_visit || got->cases_total != want->cases_total ||
+        got->cases_no_visit != want->cases_no_visit)
+        fail_msg("as of %u, %s: from scope_days: reporting %u reports %llu participants %llu "
+                 "staff %llu/%llu items %llu/%llu cases %llu/%llu; from the units: reporting %u "
+                 "reports %llu participants %llu staff %llu/%llu items %llu/%llu cases %llu/%llu",
+                 as_of, which, got->units_reporting, (unsigned long long)got->reports,
+                 (unsigned long long)got->participants, (unsigned long long)got->staff_proficient,
+                 (unsigned long long)got->staff_total, (unsigned long long)got->items_no_visit,
+                 (unsigned long long)got->items_total, (unsigned long long)got->cases_no_visit,
+                 (unsigned long long)got->cases_total, want->units_reporting,
+                 (unsigned long long)want->reports, (unsigned long long)want->participants,
+                 (unsigned long long)want->staff_proficient, (unsigned long long)want->staff_total,
+                 (unsigned long long)want->items_no_visit, (unsigned long long)want->items_total,
+                 (unsigned long long)want->cases_no_visit, (unsigned long long)want->cases_total);
+}
+
+/* The scopes' sums as of as_of (hub_store_scope_sums) are those of the
+ * states of reg's units as of then (units[i] unit i's). */
+static inline void hf_assert_scope_sums(hub_store_t *st, const ro_registry_t *reg, uint32_t as_of,
+                                        const hub_unit_state_t *units)
+{
+    ro_scope_t *got = calloc(2 * (1 + RO_LEVEL_COUNT + RO_DIVISION_COUNT), sizeof *got);
+    assert_non_null(got);
+    ro_scope_t *want = got + 1 + RO_LEVEL_COUNT + RO_DIVISION_COUNT;
+    char err[256] = "";
+    if (hub_store_scope_sums(st, as_of, &got[0], &got[1], &got[1 + RO_LEVEL_COUNT], err,
+                             sizeof err) != 0)
+        fail_msg("scope sums as of %u: %s", as_of, err);
+    for (size_t i = 0; i < ro_registry_count(reg); i++) {
+        const ro_unit_t *u = ro_registry_at(reg, i);
+        hf_scope_add(&want[0], &units[i]);
+        hf_scope_add(&want[1 + u->level], &units[i]);
+        int d = ro_division_index(u->division);
+        assert_true(d >= 0);
+        hf_scope_add(&want[1 + RO_LEVEL_COUNT + d], &units[i]);
+    }
+    for (size_t k = 0; k < 1 + RO_LEVEL_COUNT + RO_DIVISION_COUNT; k++) {
+        char which[32];
+        snprintf(which, sizeof which, "scope %zu", k);
+        hf_assert_scope_equal(&got[k], &want[k], which, as_of);
+    }
+    free(got);
+}
 
 /* The unit_days rows answer as of each of n dates what a scan of every
  * report (RECOUNT_SQL) answers: every aggregate of every unit of reg. */
@@ -24,6 +93,7 @@ static inline void hf_assert_as_of_recount(hub_store_t *st, const ro_registry_t 
         if (hub_store_states_as_of(st, reg, dates[d], days, err, sizeof err) != 0 ||
             hub_store_states_recount(st, reg, dates[d], scan, err, sizeof err) != 0)
             fail_msg("as of %u: %s", dates[d], err);
+        hf_assert_scope_sums(st, reg, dates[d], scan);
         for (size_t i = 0; i < nu; i++) {
             /* last_seq is today's either way, by rules of their own */
             days[i].last_seq = days[i].seq_shown = scan[i].last_seq = scan[i].seq_shown = 0;

@@ -567,6 +567,11 @@ static void s_downgrade(const char *path, int version)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
     int rc = sqlite3_exec(db,
+                          "DROP TABLE scope_days; DROP INDEX units_stale;"
+                          " ALTER TABLE units DROP COLUMN scope;",
+                          NULL, NULL, &msg);
+    if (rc == SQLITE_OK && version < 7)
+        rc = sqlite3_exec(db,
                           "ALTER TABLE unit_days DROP COLUMN changed_at;"
                           " ALTER TABLE events DROP COLUMN hold;",
                           NULL, NULL, &msg);
@@ -1370,7 +1375,10 @@ static void test_recount_detects_damaged_days(void **state)
 
     hub_store_diff_t diffs[8];
     memset(diffs, 0, sizeof diffs);
-    assert_int_equal(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0), 6);
+    /* the rows changed behind the store's back: the scopes' rows no longer
+     * add them up either (after the rows' own differences) */
+    assert_true(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0) > 6);
+    assert_string_equal(diffs[6].unit, "scope 0");
     assert_string_equal(diffs[0].unit, "460000-001");
     assert_string_equal(diffs[0].field, "participants of 20180210");
     assert_int_equal(diffs[0].stored, 71);
@@ -1393,6 +1401,70 @@ static void test_recount_detects_damaged_days(void **state)
     assert_string_equal(diffs[5].unit, "469002-003");
     assert_int_equal(diffs[5].stored, 20180111);
     assert_int_equal(diffs[5].recount, 20180401);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
+/* The recount checks scope_days against the unit_days rows: a scope's
+ * change on a day altered is one difference, named by scope, figure and
+ * day; the store's own writes (history, a unit moved between scopes by a
+ * registry, a rebuild of the rows) leave none. */
+static void test_recount_detects_damaged_scopes(void **state)
+{
+    (void)state;
+    const char *path = hf_path("tamper-scopes.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    char e0[256] = "";
+    long n0 = hub_store_recount(st, NULL, 0, NULL, NULL, e0, sizeof e0);
+    if (n0 != 0)
+        fail_msg("%ld %s", n0, e0);
+    assert_true(s_sql_int(path, "SELECT count(*) FROM scope_days") > 0);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE scope = 0"), 0);
+    assert_int_equal(s_sql_int(path, "UPDATE scope_days SET participants = participants + 5"
+                                     " WHERE scope = 0 AND date = 20180210 RETURNING 1"),
+                     1);
+    hub_store_diff_t diffs[4];
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, NULL, 0), 1);
+    assert_string_equal(diffs[0].unit, "scope 0");
+    assert_string_equal(diffs[0].field, "participants of 20180210");
+    assert_int_equal(diffs[0].stored, diffs[0].recount + 5);
+    /* a rebuild counts every unit again */
+    assert_int_equal(hub_store_days_rebuild(st, NULL, 0), 0);
+    n0 = hub_store_recount(st, NULL, 0, NULL, NULL, e0, sizeof e0);
+    if (n0 != 0)
+        fail_msg("after a rebuild: %ld %s", n0, e0);
+    static const uint32_t dates[] = {20180110, 20180215, 20180331, 20991231};
+    hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
+
+    /* a registry that moves a unit to another level (a unit id starts with
+     * its division: that one stays) and drops another, both with reports:
+     * the scopes follow it, and follow it back */
+    char err[256] = "";
+    ro_registry_t *moved =
+        ro_registry_load(tu_write("moved.csv", "id,level,division,name\n"
+                                               "469002-003,township,469002,a\n"
+                                               "460100-001,municipal,460100,b\n"),
+                         err, sizeof err);
+    if (!moved)
+        fail_msg("registry: %s", err);
+    hub_unit_state_t again[NUNITS];
+    for (int round = 0; round < 2; round++) {
+        const ro_registry_t *r = round == 0 ? moved : reg;
+        assert_int_equal(hub_store_load_states(st, r, again, NULL, 0), 0);
+        n0 = hub_store_recount(st, NULL, 0, NULL, NULL, e0, sizeof e0);
+        if (n0 != 0)
+            fail_msg("registry %d: %ld %s", round, n0, e0);
+        hf_assert_as_of_recount(st, r, dates, sizeof dates / sizeof dates[0]);
+    }
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE scope = 0"), 0);
+    hf_assert_states_equal(again, states, NUNITS);
+    ro_registry_destroy(&moved);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
@@ -1839,6 +1911,7 @@ int main(void)
         cmocka_unit_test(test_held_counted_nowhere_until_released),
         cmocka_unit_test(test_recount_detects_tampering),
         cmocka_unit_test(test_recount_detects_damaged_days),
+        cmocka_unit_test(test_recount_detects_damaged_scopes),
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_days_equal_the_scan),
         cmocka_unit_test(test_days_tie_in_a_second),
