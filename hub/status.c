@@ -57,6 +57,9 @@ struct hub_status {
     uint32_t past_as_of;             /* 0 = past holds nothing */
     uint32_t past_known;             /* as known on this day; 0 = now */
     uint64_t past_key;               /* s_change_key when past was computed */
+    hub_rollup_t *past_sums;         /* owned: the rollups' sums as of past_sums_as_of */
+    uint32_t past_sums_as_of;        /* 0 = past_sums holds nothing */
+    uint64_t past_sums_key;          /* s_change_key when they were read */
     hub_status_hook_fn leave, enter; /* around store scans, may be NULL */
     void *hook_arg;                  /* their argument */
     uint64_t generation;             /* registry or targets replaced this many times */
@@ -118,6 +121,7 @@ void hub_status_destroy(hub_status_t **self_p)
         return;
     free((*self_p)->targets_text);
     free((*self_p)->past);
+    free((*self_p)->past_sums);
     free((*self_p)->marks);
     free((*self_p)->past_after);
     free(*self_p);
@@ -151,8 +155,11 @@ void hub_status_set_registry(hub_status_t *self, const ro_registry_t *reg,
     self->generation++;
     free(self->past); /* indexed by the old registry */
     free(self->past_after);
+    free(self->past_sums); /* its units counted by it */
     self->past = NULL;
     self->past_after = NULL;
+    self->past_sums = NULL;
+    self->past_sums_as_of = 0;
     self->past_as_of = 0;
     self->past_key = 0;
     free(self->marks); /* the same */
@@ -354,6 +361,52 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
     return rep->states;
 }
 
+/* The rollups' sums as of the reply's past date (not as known on a day)
+ * into *out: the store's scope_days, a row per scope and day, not a state
+ * per unit (a province as of any day in milliseconds on 100,000 units);
+ * the scopes' heads, units and last_heard today's, as the states as of a
+ * date carry today's last_heard. Kept until the store changes or the date
+ * does. *out NULL (status 0): the reply folds the units' states instead
+ * (today's, as known on a day, no engine or no store). Else status 1
+ * with the error. */
+static int s_past_sums(hub_status_t *self, s_reply_t *rep, const hub_rollup_t **out)
+{
+    *out = NULL;
+    if (!self->engine || !self->store || rep->pb.as_of >= rep->today ||
+        (rep->known_on && rep->known_on < rep->today))
+        return 0;
+    uint64_t key = s_change_key(self);
+    if (self->past_sums && self->past_sums_as_of == rep->pb.as_of && self->past_sums_key == key) {
+        *out = self->past_sums;
+        return 0;
+    }
+    if (!self->past_sums && !(self->past_sums = malloc(sizeof *self->past_sums)))
+        return 0; /* out of memory: the states are folded */
+    hub_rollup_t *r = self->past_sums;
+    const hub_rollup_t *live = self->committed ? hub_committed_sums(self->committed) : NULL;
+    if (live)
+        *r = *live;
+    else
+        hub_engine_sum(self->engine, self->states, r);
+    r->as_of = rep->pb.as_of;
+    self->past_sums_as_of = 0;
+    char err[256];
+    uint64_t gen;
+    int bad = s_leave(self, &gen) && hub_store_scope_sums(self->store, rep->pb.as_of, &r->province,
+                                                          r->levels, r->divisions, err, sizeof err);
+    if (s_enter(self, gen, rep))
+        return 1;
+    if (bad) {
+        snprintf(rep->error, sizeof rep->error, "cannot compute the state as of %u: %s",
+                 rep->pb.as_of, err);
+        return 1;
+    }
+    self->past_sums_as_of = rep->pb.as_of;
+    self->past_sums_key = key;
+    *out = r;
+    return 0;
+}
+
 /* The engine, or status 1 with a reason when the hub has no targets. */
 static int s_need_engine(const hub_status_t *self, s_reply_t *rep)
 {
@@ -453,15 +506,18 @@ static int s_in_level(const ro_unit_t *u, uint32_t level)
 static int s_query_province(hub_status_t *self, const ro_status_request_t *req, s_reply_t *rep)
 {
     (void)req;
-    const hub_unit_state_t *states = s_states(self, rep);
-    if (!states)
+    const hub_rollup_t *sums;
+    int rc = s_past_sums(self, rep, &sums);
+    const hub_unit_state_t *states = rc || sums ? NULL : s_states(self, rep);
+    if (rc || (!sums && !states))
         return 1;
     ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
-    const hub_rollup_t *sums = s_sums(self, states);
+    if (!sums)
+        sums = s_sums(self, states);
     /* held for review: what the committed state knows now (0 as of a past date) */
-    uint64_t held = self->committed && states == hub_committed_states(self->committed)
+    uint64_t held = self->committed && states && states == hub_committed_states(self->committed)
                         ? hub_committed_held_review(self->committed)
                         : 0;
     if (self->engine) {
@@ -496,14 +552,17 @@ static int s_query_division(hub_status_t *self, const ro_status_request_t *req, 
                  key);
         return 2;
     }
-    const hub_unit_state_t *states = s_states(self, rep);
-    if (!states)
+    const hub_rollup_t *sums;
+    rc = s_past_sums(self, rep, &sums);
+    const hub_unit_state_t *states = rc || sums ? NULL : s_states(self, rep);
+    if (rc || (!sums && !states))
         return 1;
     ro_scope_t *sc = s_scope_add(rep);
     if (!sc)
         return -1;
     s_after_sum(self, rep, s_in_division, (uint32_t)code);
-    const hub_rollup_t *sums = s_sums(self, states);
+    if (!sums)
+        sums = s_sums(self, states);
     const ro_scope_t *sum = sums ? &sums->divisions[ro_division_index((uint32_t)code)] : NULL;
     if (sum)
         return hub_engine_eval(self->engine, sum, rep->pb.as_of, sc) ? 1 : 0;
@@ -522,9 +581,13 @@ static int s_query_level(hub_status_t *self, const ro_status_request_t *req, s_r
                  "unknown level '%.40s': provincial, municipal or township", req->key);
         return 2;
     }
-    const hub_unit_state_t *states = s_states(self, rep);
-    if (!states)
+    const hub_rollup_t *sums;
+    rc = s_past_sums(self, rep, &sums);
+    const hub_unit_state_t *states = rc || sums ? NULL : s_states(self, rep);
+    if (rc || (!sums && !states))
         return 1;
+    if (!sums)
+        sums = s_sums(self, states);
     if (!all)
         s_after_sum(self, rep, s_in_level, (uint32_t)level);
     for (int l = 0; l < RO_LEVEL_COUNT; l++) {
@@ -533,7 +596,6 @@ static int s_query_level(hub_status_t *self, const ro_status_request_t *req, s_r
         ro_scope_t *sc = s_scope_add(rep);
         if (!sc)
             return -1;
-        const hub_rollup_t *sums = s_sums(self, states);
         if (sums ? hub_engine_eval(self->engine, &sums->levels[l], rep->pb.as_of, sc)
                  : hub_engine_level(self->engine, states, (ro_level_t)l, rep->pb.as_of, sc))
             return 1;
@@ -547,10 +609,13 @@ static int s_query_divisions(hub_status_t *self, const ro_status_request_t *req,
     int rc = s_need_engine(self, rep);
     if (rc)
         return rc;
-    const hub_unit_state_t *states = s_states(self, rep);
-    if (!states)
+    const hub_rollup_t *sums;
+    rc = s_past_sums(self, rep, &sums);
+    const hub_unit_state_t *states = rc || sums ? NULL : s_states(self, rep);
+    if (rc || (!sums && !states))
         return 1;
-    const hub_rollup_t *sums = s_sums(self, states);
+    if (!sums)
+        sums = s_sums(self, states);
     hub_rollup_t *r = sums ? NULL : malloc(sizeof *r);
     if (!sums && !r)
         return -1;

@@ -1305,6 +1305,14 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
     int rc = hub_store_begin(self, err, errlen);
     if (rc == 0)
         rc = s_scan_units(self, reg, &m, states, err, errlen);
+    size_t moving = 0; /* units whose scope changes: all of them, once, after an upgrade */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        moving +=
+            m.uids[i] != STORE_NO_UID && m.codes[i] != store_scope_code(ro_registry_at(reg, i));
+    int64_t t0 = ro_time_mono_ms();
+    if (moving >= 1000)
+        ro_log(LOG_NOTICE, "%s: counting %zu units' days into their scopes' (scope_days)",
+               self->path, moving);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (m.uids[i] == STORE_NO_UID) {
             sqlite3_bind_text(self->q[Q_UNIT_INSERT], 1, m.ids[i], -1, SQLITE_STATIC);
@@ -1333,6 +1341,9 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
         rc = store_scopes_move(self, m.gone[k].uid, m.gone[k].code, 0, err, errlen);
     if (rc == 0)
         rc = hub_store_commit(self, err, errlen);
+    if (rc == 0 && moving >= 1000)
+        ro_log(LOG_NOTICE, "%s: counted %zu units' days into their scopes' in %.1f s", self->path,
+               moving, (double)(ro_time_mono_ms() - t0) / 1000);
     if (rc) {
         if (err && errlen && store_is_damage(sqlite3_extended_errcode(self->db)))
             store_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);

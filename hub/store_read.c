@@ -357,9 +357,62 @@ static size_t s_first_on_or_after(const uint32_t *dates, size_t n, uint32_t d)
     return lo;
 }
 
+/* hub_store_series from the province's scope_days rows: their running sum
+ * up to each date, one pass over a row per day. Only when no unit's rows
+ * are stale (*used 0 then: the caller folds the reports). Returns 0 or a
+ * code. */
+static int s_series_scopes(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
+                           uint64_t *total, uint64_t *part, int *used, char *err, size_t errlen)
+{
+    /* the columns of the kind's total and part in Q_SCOPE_SUMS' row order */
+    static const char *sql[] = {
+        [RO_KIND_TRAINING] = "SELECT date, participants, hours_tenths FROM scope_days"
+                             " WHERE scope = 0 AND date <= ?1 ORDER BY date",
+        [RO_KIND_STAFF] = "SELECT date, staff_total, staff_proficient FROM scope_days"
+                          " WHERE scope = 0 AND date <= ?1 ORDER BY date",
+        [RO_KIND_ITEMS] = "SELECT date, items_total, items_no_visit FROM scope_days"
+                          " WHERE scope = 0 AND date <= ?1 ORDER BY date",
+        [RO_KIND_CASES] = "SELECT date, cases_total, cases_no_visit FROM scope_days"
+                          " WHERE scope = 0 AND date <= ?1 ORDER BY date",
+    };
+    *used = 0;
+    if (kind < RO_KIND_TRAINING || kind > RO_KIND_CASES)
+        return 0;
+    int64_t stale = 1;
+    int rc = store_int(self->db, "SELECT EXISTS (SELECT 1 FROM units WHERE day_stale > 0)", &stale);
+    if (rc != SQLITE_OK)
+        return store_fail(self, rc, "cannot compute a series", err, errlen);
+    if (stale)
+        return 0;
+    sqlite3_stmt *st;
+    if ((rc = sqlite3_prepare_v2(self->db, sql[kind], -1, &st, NULL)) != SQLITE_OK)
+        return store_fail(self, rc, "cannot compute a series", err, errlen);
+    sqlite3_bind_int64(st, 1, dates[n - 1]);
+    int64_t t = 0, p = 0;
+    size_t j = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t day = (uint32_t)sqlite3_column_int64(st, 0);
+        for (; j < n && dates[j] < day; j++)
+            total[j] = (uint64_t)t, part[j] = (uint64_t)p;
+        t += sqlite3_column_int64(st, 1);
+        p += sqlite3_column_int64(st, 2);
+    }
+    for (; j < n; j++)
+        total[j] = (uint64_t)t, part[j] = (uint64_t)p;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(self, rc, "cannot compute a series", err, errlen);
+    *used = 1;
+    return 0;
+}
+
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                      uint64_t *total, uint64_t *part, char *err, size_t errlen)
 {
+    int used = 0;
+    int rc = n ? s_series_scopes(self, kind, dates, n, total, part, &used, err, errlen) : 0;
+    if (rc || used)
+        return rc;
     return hub_store_series_known(self, kind, dates, n, 0, total, part, err, errlen);
 }
 

@@ -86,14 +86,23 @@ static inline void hf_assert_as_of_recount(hub_store_t *st, const ro_registry_t 
 {
     size_t nu = ro_registry_count(reg);
     hub_unit_state_t *days = calloc(nu, sizeof *days), *scan = calloc(nu, sizeof *scan);
+    /* each kind's province totals and parts at each date, for the series */
+    uint64_t(*want)[4][2] = calloc(n ? n : 1, sizeof *want), *got = calloc(2 * n + 2, sizeof *got);
     assert_non_null(days);
     assert_non_null(scan);
+    assert_true(want && got);
     char err[256] = "";
     for (size_t d = 0; d < n; d++) {
         if (hub_store_states_as_of(st, reg, dates[d], days, err, sizeof err) != 0 ||
             hub_store_states_recount(st, reg, dates[d], scan, err, sizeof err) != 0)
             fail_msg("as of %u: %s", dates[d], err);
         hf_assert_scope_sums(st, reg, dates[d], scan);
+        for (size_t i = 0; i < nu; i++) {
+            want[d][0][0] += scan[i].participants, want[d][0][1] += scan[i].hours_tenths;
+            want[d][1][0] += scan[i].staff_total, want[d][1][1] += scan[i].staff_proficient;
+            want[d][2][0] += scan[i].items_total, want[d][2][1] += scan[i].items_no_visit;
+            want[d][3][0] += scan[i].cases_total, want[d][3][1] += scan[i].cases_no_visit;
+        }
         for (size_t i = 0; i < nu; i++) {
             /* last_seq is today's either way, by rules of their own */
             days[i].last_seq = days[i].seq_shown = scan[i].last_seq = scan[i].seq_shown = 0;
@@ -111,6 +120,20 @@ static inline void hf_assert_as_of_recount(hub_store_t *st, const ro_registry_t 
                          scan[i].cases_month, scan[i].cases_total);
         }
     }
+    /* and the series (dates ascending) say the same of the province */
+    for (int k = 0; k < 4; k++) {
+        if (hub_store_series(st, (ro_kind_t)(RO_KIND_TRAINING + k), dates, n, got, got + n, err,
+                             sizeof err) != 0)
+            fail_msg("series of kind %d: %s", RO_KIND_TRAINING + k, err);
+        for (size_t d = 0; d < n; d++)
+            if (got[d] != want[d][k][0] || got[n + d] != want[d][k][1])
+                fail_msg("series of kind %d as of %u: %llu/%llu, the units add up to %llu/%llu",
+                         RO_KIND_TRAINING + k, dates[d], (unsigned long long)got[n + d],
+                         (unsigned long long)got[d], (unsigned long long)want[d][k][1],
+                         (unsigned long long)want[d][k][0]);
+    }
+    free(want);
+    free(got);
     free(days);
     free(scan);
 }

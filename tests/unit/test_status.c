@@ -490,6 +490,76 @@ static void test_series_equals_as_of(void **state)
     ro_status_reply_free(&s);
 }
 
+/* Reply scope w is the engine's x: every sum, every indicator's value and
+ * grade. */
+static void s_assert_scope_is(const ro_status_scope_t *w, const ro_scope_t *x, uint32_t as_of)
+{
+    if (w->units != x->units || w->units_reporting != x->units_reporting ||
+        w->reports != x->reports || w->participants != x->participants ||
+        w->hours_tenths != x->hours_tenths || w->sessions != x->sessions ||
+        w->staff_total != x->staff_total || w->staff_proficient != x->staff_proficient ||
+        w->items_total != x->items_total || w->items_no_visit != x->items_no_visit ||
+        w->cases_total != x->cases_total || w->cases_no_visit != x->cases_no_visit)
+        fail_msg("%s %s as of %u: answered reporting %u reports %llu participants %llu items "
+                 "%llu/%llu; the units' states add up to reporting %u reports %llu participants "
+                 "%llu items %llu/%llu",
+                 w->kind, w->id, as_of, w->units_reporting, (unsigned long long)w->reports,
+                 (unsigned long long)w->participants, (unsigned long long)w->items_no_visit,
+                 (unsigned long long)w->items_total, x->units_reporting,
+                 (unsigned long long)x->reports, (unsigned long long)x->participants,
+                 (unsigned long long)x->items_no_visit, (unsigned long long)x->items_total);
+    assert_int_equal(w->n_indicators, x->indicator_count);
+    for (size_t i = 0; i < x->indicator_count; i++) {
+        assert_int_equal(w->indicators[i].no_data, x->indicators[i].no_data);
+        if (!x->indicators[i].no_data)
+            NEAR(w->indicators[i].value, x->indicators[i].value);
+        assert_string_equal(w->indicators[i].grade, ro_grade_label(x->indicators[i].grade));
+    }
+}
+
+/* As of a past date, the province, levels and divisions are the store's
+ * scope sums; they equal the units' states as of that date added up by the
+ * engine, with a snapshot replaced, late reports, and a unit whose rows are
+ * stale (a report dated months before its latest). */
+static void test_past_scopes_are_the_units_added_up(void **state)
+{
+    fixture_t *f = *state;
+    s_fill(f);
+    s_put(f, 1, RO_KIND_ITEMS, 20180715, 80, 40);
+    s_put(f, 1, RO_KIND_TRAINING, 20180105, 12, 30); /* half a year back: stale rows */
+    s_put(f, 2, RO_KIND_CASES, 201803, 100, 30);
+    s_put(f, 4, RO_KIND_STAFF, 20180505, 20, 10);
+    s_put(f, 4, RO_KIND_STAFF, 20180401, 5, 5);
+    assert_true(f->states[1].reports == 2);
+    static const uint32_t dates[] = {20171201, 20171231, 20180106, 20180301,
+                                     20180629, 20180716, 20180815};
+    hub_unit_state_t at[NUNITS];
+    hub_rollup_t *want = malloc(sizeof *want);
+    assert_non_null(want);
+    for (size_t d = 0; d < sizeof dates / sizeof dates[0]; d++) {
+        assert_int_equal(hub_store_states_as_of(f->store, f->reg, dates[d], at, NULL, 0), 0);
+        assert_int_equal(hub_engine_rollup(f->engine, at, dates[d], want), 0);
+        ro_status_reply_t *r = s_ask(f, RO_QUERY_PROVINCE, NULL, dates[d], NULL, 0);
+        assert_int_equal(r->status, 0);
+        s_assert_scope_is(&r->scopes[0], &want->province, dates[d]);
+        ro_status_reply_free(&r);
+        r = s_ask(f, RO_QUERY_LEVEL, NULL, dates[d], NULL, 0);
+        assert_int_equal(r->n_scopes, RO_LEVEL_COUNT);
+        for (int l = 0; l < RO_LEVEL_COUNT; l++)
+            s_assert_scope_is(&r->scopes[l], &want->levels[l], dates[d]);
+        ro_status_reply_free(&r);
+        r = s_ask(f, RO_QUERY_DIVISIONS, NULL, dates[d], NULL, 0);
+        assert_int_equal(r->n_scopes, RO_DIVISION_COUNT);
+        for (int k = 0; k < RO_DIVISION_COUNT; k++)
+            s_assert_scope_is(&r->scopes[k], &want->divisions[k], dates[d]);
+        ro_status_reply_free(&r);
+        r = s_ask(f, RO_QUERY_DIVISION, "460100", dates[d], NULL, 0);
+        s_assert_scope_is(&r->scopes[0], &want->divisions[ro_division_index(460100)], dates[d]);
+        ro_status_reply_free(&r);
+    }
+    free(want);
+}
+
 static void test_targets_and_no_engine(void **state)
 {
     fixture_t *f = *state;
@@ -525,6 +595,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_laggards_and_silent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_history, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_series_equals_as_of, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_past_scopes_are_the_units_added_up, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_targets_and_no_engine, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
