@@ -406,9 +406,9 @@ int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t 
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                      uint64_t *total, uint64_t *part, char *err, size_t errlen);
 
-/* hub_store_series as known at the end of day known_on (0: now), with
- * hub_store_states_known's rule for what counted then; still one pass
- * over the reports of the kind (and one over the trail). */
+/* hub_store_series as known at the end of day known_on (0: now, as
+ * hub_store_series), with hub_store_states_known's rule for what counted
+ * then; one pass over the reports of the kind (and one over the trail). */
 int hub_store_series_known(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                            uint32_t known_on, uint64_t *total, uint64_t *part, char *err,
                            size_t errlen);

@@ -409,10 +409,6 @@ static int s_series_scopes(hub_store_t *self, ro_kind_t kind, const uint32_t *da
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                      uint64_t *total, uint64_t *part, char *err, size_t errlen)
 {
-    int used = 0;
-    int rc = n ? s_series_scopes(self, kind, dates, n, total, part, &used, err, errlen) : 0;
-    if (rc || used)
-        return rc;
     return hub_store_series_known(self, kind, dates, n, 0, total, part, err, errlen);
 }
 
@@ -422,6 +418,10 @@ int hub_store_series_known(hub_store_t *self, ro_kind_t kind, const uint32_t *da
 {
     if (n == 0)
         return 0;
+    int used = 0;
+    int rc = known_on ? 0 : s_series_scopes(self, kind, dates, n, total, part, &used, err, errlen);
+    if (rc || used)
+        return rc;
     /* Each report lands once, at the first date it counts for, in a running
      * difference: a sum adds itself there; a snapshot adds what it changes
      * from the unit's previous one (which it replaces from then on). A prefix
@@ -445,7 +445,7 @@ int hub_store_series_known(hub_store_t *self, ro_kind_t kind, const uint32_t *da
     sqlite3_bind_int(st, 1, (int)kind);
     sqlite3_bind_int64(st, 2, kind == RO_KIND_CASES ? dates[n - 1] / 100 : dates[n - 1]);
     int64_t uid = -1, prev_total = 0, prev_part = 0;
-    int known = 0, rc;
+    int known = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t u = sqlite3_column_int64(st, 0);
         if (u != uid) {
