@@ -222,9 +222,13 @@ int hub_store_scope_sums(hub_store_t *self, uint32_t as_of, ro_scope_t *province
         s->staff_total = s->staff_proficient = s->items_total = s->items_no_visit = 0;
         s->cases_total = s->cases_no_visit = 0;
     }
+    /* one snapshot of the store for the sums and the stale units: a unit
+     * re-derived between them would be counted by its stale row */
+    int rc = sqlite3_exec(self->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(self, rc, "cannot add up the scopes as of a date", err, errlen);
     sqlite3_stmt *st = self->q[Q_SCOPE_SUMS];
     sqlite3_bind_int64(st, 1, as_of);
-    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ro_scope_t *s =
             s_scope_of((uint32_t)sqlite3_column_int64(st, 0), province, levels, divisions);
@@ -238,9 +242,11 @@ int hub_store_scope_sums(hub_store_t *self, uint32_t as_of, ro_scope_t *province
     sqlite3_clear_bindings(st);
     if (rc == SQLITE_DONE)
         rc = s_scope_stale(self, as_of, province, levels, divisions);
-    if (rc != SQLITE_DONE)
-        return store_fail(self, rc, "cannot add up the scopes as of a date", err, errlen);
-    return 0;
+    int out = rc == SQLITE_DONE
+                  ? 0
+                  : store_fail(self, rc, "cannot add up the scopes as of a date", err, errlen);
+    sqlite3_exec(self->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to keep */
+    return out;
 }
 
 /* Fill a state from the recomputed columns of a recount row. */
