@@ -245,6 +245,9 @@ static const char *s_sql[Q_COUNT] = {
                       " items_total, items_no_visit, cases_month, cases_total, cases_no_visit"
                       " FROM units WHERE day_stale > 0 AND day_stale <= ?1",
     [Q_UNIT_SCOPE] = "UPDATE units SET scope = ?2 WHERE uid = ?1",
+    /* where unit ?1's rows are counted (store_scopes.c): the store says,
+     * not a map of the registry's that may be another transaction's */
+    [Q_UNIT_SCOPE_OF] = "SELECT scope FROM units WHERE uid = ?1",
 };
 
 static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
@@ -1180,10 +1183,7 @@ static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t err
 /* Replace the store's maps with m's (taken over) for reg's n units. */
 static void s_map_set(hub_store_t *self, s_map_t *m, const ro_registry_t *reg, size_t n)
 {
-    /* out of memory: the scopes' map stays as it was, and the next
-     * commit counts every unit again rather than lose a change */
-    if (store_scopes_map(self, reg, m->uids, n))
-        self->scope_lost = 1;
+    (void)reg; /* the scopes' codes are units.scope, in the store */
     free(m->codes);
     free(m->gone);
     free(self->uids);

@@ -62,6 +62,7 @@ enum {
     Q_SCOPE_SUMS,
     Q_SCOPE_STALE,
     Q_UNIT_SCOPE,
+    Q_UNIT_SCOPE_OF,
     Q_COUNT
 };
 
@@ -186,8 +187,6 @@ struct hub_store {
     size_t touchn, touchcap;
     struct store_scope_day *sdays; /* an open-addressing table by (scope, date) */
     size_t sdayn, sdaycap;
-    struct store_uid_code *bycode; /* (uid, scope code) of the registry's units, by uid */
-    size_t nbycode;
     int scope_off;  /* rows written are not tracked: the caller counts every unit again */
     int scope_lost; /* a change was not tracked (out of memory): count every unit again */
 };
@@ -257,16 +256,14 @@ uint32_t store_scope_code(const ro_unit_t *u);
 
 /* Set up the triggers and their function on the write connection. */
 int store_scopes_setup(hub_store_t *self, char *err, size_t errlen);
-/* The registry's scope codes by uid (reg's n units; uids[i] unit i's uid
- * or STORE_NO_UID), for the commit. Returns 0 or HUB_STORE_EFAIL. */
-int store_scopes_map(hub_store_t *self, const ro_registry_t *reg, const int64_t *uids, size_t n);
 /* Unit uid counted under code to (0: nowhere) instead of from: its rows
  * leave from's scopes and enter to's, and units.scope says to. In the
  * open write transaction. Returns 0 or a code. */
 int store_scopes_move(hub_store_t *self, int64_t uid, uint32_t from, uint32_t to, char *err,
                       size_t errlen);
-/* Count every unit again: scope_days emptied, each registry unit moved
- * in (every other one counted nowhere). In the open write transaction. */
+/* Count every unit again: scope_days emptied, each unit's rows added to
+ * the scopes its units.scope names (the registry's, as hub_store_load_states
+ * set it, in this transaction too). In the open write transaction. */
 int store_scopes_recount(hub_store_t *self, char *err, size_t errlen);
 /* Before COMMIT: the changed rows into the scopes' rows. Returns 0 or a code. */
 int store_scopes_flush(hub_store_t *self, char *err, size_t errlen);

@@ -218,37 +218,22 @@ int store_scopes_setup(hub_store_t *self, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- the registry's codes, by uid -------------------------------------- */
+/* ---- where a unit is counted ------------------------------------------ */
 
-static int s_by_uid(const void *a, const void *b)
+/* The code unit uid's rows are counted under (units.scope; 0: none) into
+ * *code. Returns 0 or a code. */
+static int s_code_of(hub_store_t *self, int64_t uid, uint32_t *code, char *err, size_t errlen)
 {
-    const struct store_uid_code *x = a, *y = b;
-    return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-int store_scopes_map(hub_store_t *self, const ro_registry_t *reg, const int64_t *uids, size_t n)
-{
-    struct store_uid_code *by = malloc((n ? n : 1) * sizeof *by);
-    if (!by)
-        return HUB_STORE_EFAIL;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (uids[i] != STORE_NO_UID)
-            by[m++] = (struct store_uid_code){uids[i], store_scope_code(ro_registry_at(reg, i))};
-    qsort(by, m, sizeof *by, s_by_uid);
-    free(self->bycode);
-    self->bycode = by;
-    self->nbycode = m;
-    return 0;
-}
-
-/* The code unit uid is counted under (0: none, not in the registry). */
-static uint32_t s_code_of(const hub_store_t *self, int64_t uid)
-{
-    struct store_uid_code key = {uid, 0};
-    const struct store_uid_code *f =
-        self->nbycode ? bsearch(&key, self->bycode, self->nbycode, sizeof key, s_by_uid) : NULL;
-    return f ? f->code : 0;
+    sqlite3_stmt *st = self->q[Q_UNIT_SCOPE_OF];
+    sqlite3_bind_int64(st, 1, uid);
+    int rc = sqlite3_step(st);
+    *code = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE
+                  ? 0
+                  : store_fail(self, rc, "cannot read a unit's scope", err, errlen);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return out;
 }
 
 /* ---- moving and counting units ----------------------------------------- */
@@ -280,17 +265,30 @@ int store_scopes_recount(hub_store_t *self, char *err, size_t errlen)
 {
     char *msg = NULL;
     store_scopes_forget(self);
-    int rc = sqlite3_exec(self->db, "DELETE FROM scope_days; UPDATE units SET scope = 0", NULL,
-                          NULL, &msg);
+    int rc = sqlite3_exec(self->db, "DELETE FROM scope_days", NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot count the scopes again: %s",
                  msg ? msg : sqlite3_errmsg(self->db));
         sqlite3_free(msg);
         return (rc & 0xff) == SQLITE_FULL ? HUB_STORE_EFULL : HUB_STORE_EFAIL;
     }
-    int out = 0;
-    for (size_t k = 0; out == 0 && k < self->nbycode; k++)
-        out = store_scopes_move(self, self->bycode[k].uid, 0, self->bycode[k].code, err, errlen);
+    /* each unit where units.scope says: the registry's codes as
+     * hub_store_load_states set them, also when it is this transaction
+     * that moves them (the commit of a load that lost a change) */
+    sqlite3_stmt *units = NULL;
+    rc = sqlite3_prepare_v2(self->db, "SELECT uid, scope FROM units WHERE scope <> 0", -1, &units,
+                            NULL);
+    int out = rc == SQLITE_OK ? 0 : store_fail(self, rc, "cannot read the units", err, errlen);
+    s_rows_t r = {NULL, 0, 0};
+    while (out == 0 && (rc = sqlite3_step(units)) == SQLITE_ROW) {
+        out = s_read_rows(self, sqlite3_column_int64(units, 0), 0, UINT32_MAX, &r, err, errlen);
+        if (out == 0)
+            s_steps(self, (uint32_t)sqlite3_column_int64(units, 1), r.rows, r.n, 1);
+    }
+    if (out == 0 && rc != SQLITE_DONE)
+        out = store_fail(self, rc, "cannot read the units", err, errlen);
+    sqlite3_finalize(units);
+    free(r.rows);
     return out;
 }
 
@@ -314,10 +312,11 @@ static int s_touch_cmp(const void *a, const void *b)
 static int s_flush_unit(hub_store_t *self, const struct store_touch *t, size_t n, s_rows_t *after,
                         s_rows_t *before, char *err, size_t errlen)
 {
-    uint32_t code = s_code_of(self, t[0].uid);
-    if (!code)
-        return 0; /* counted in no scope */
-    int rc = s_read_rows(self, t[0].uid, t[0].date, t[n - 1].date, after, err, errlen);
+    uint32_t code;
+    int rc = s_code_of(self, t[0].uid, &code, err, errlen);
+    if (rc || !code)
+        return rc; /* counted in no scope */
+    rc = s_read_rows(self, t[0].uid, t[0].date, t[n - 1].date, after, err, errlen);
     if (rc)
         return rc;
     before->n = 0;
@@ -414,7 +413,6 @@ void store_scopes_free(hub_store_t *self)
 {
     free(self->touch);
     free(self->sdays);
-    free(self->bycode);
 }
 
 /* ---- the check ---------------------------------------------------------- */
