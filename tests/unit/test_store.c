@@ -1581,6 +1581,84 @@ static void test_scopes_lost_while_loading(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* What a commit on the writer does in the middle of a series on the
+ * status thread's connection (s_series_race: between its look for stale
+ * units and its read of the province's rows). */
+typedef struct {
+    hub_store_t *st;
+    hub_unit_state_t *states;
+    int done;
+} s_race_t;
+
+static int s_series_race(unsigned what, void *arg, void *p, void *x)
+{
+    (void)what, (void)p;
+    s_race_t *race = arg;
+    if (race->done || !x || !strstr((const char *)x, "FROM scope_days WHERE scope = 0"))
+        return 0;
+    race->done = 1;
+    /* one batch: unit 1's held report accepted (its rows left stale), and
+     * a report of unit 2 (its rows, and the province's, take it) */
+    char err[256] = "";
+    int changed, was_held, kind;
+    hub_store_t *st = race->st;
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    if (hub_store_decide(st, 1, NULL, 1, 1, "k", "fine", NOW + 5, &changed, &was_held, &kind, err,
+                         sizeof err))
+        fail_msg("decide: %s", err);
+    assert_int_equal(hub_store_refold(st, 1, &race->states[1], err, sizeof err), 0);
+    ro_report_t r = hf_report("469002-003", 2, RO_KIND_TRAINING, 20180320, 11, 10);
+    s_put(st, race->states, 2, &r);
+    s_put_states(st, race->states);
+    assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
+    return 0;
+}
+
+/* A series from the province's rows (no unit stale) on the status thread's
+ * connection while ingest commits: one snapshot of the store, the batch
+ * all in or all out, not the rows of one unit without the unit the batch
+ * left stale. */
+static void test_series_one_snapshot(void **state)
+{
+    (void)state;
+    const char *path = hf_path("series-race.db");
+    hf_remove_db(path);
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    s_history(st, states);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    ro_report_t held = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180305, 500, 10);
+    s_put_held(st, 1, &held);
+    states[1].last_seq = 1;
+    s_put_states(st, states);
+    assert_int_equal(hub_store_flag(st, 1, hf_iid(st, 1), 1, 1, "r", "x", NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    char err[256] = "";
+    hub_store_t *rd = hub_store_open_again(path, 1, err, sizeof err);
+    if (!rd || hub_store_map_units(rd, reg, err, sizeof err))
+        fail_msg("reader: %s", err);
+    uint32_t dates[] = {20180331};
+    uint64_t before, after, got, part;
+    assert_int_equal(hub_store_series(rd, RO_KIND_TRAINING, dates, 1, &before, &part, NULL, 0), 0);
+    assert_int_equal(before, 75 + 7);
+    s_race_t race = {st, states, 0};
+    sqlite3_trace_v2(rd->db, SQLITE_TRACE_STMT, s_series_race, &race);
+    assert_int_equal(hub_store_series(rd, RO_KIND_TRAINING, dates, 1, &got, &part, NULL, 0), 0);
+    sqlite3_trace_v2(rd->db, 0, NULL, NULL);
+    assert_true(race.done);
+    assert_int_equal(hub_store_series(rd, RO_KIND_TRAINING, dates, 1, &after, &part, NULL, 0), 0);
+    assert_int_equal(after, 75 + 7 + 500 + 11);
+    if (got != before && got != after)
+        fail_msg("the series during a commit: %llu, before it %llu, after it %llu",
+                 (unsigned long long)got, (unsigned long long)before,
+                 (unsigned long long)after);
+    hub_store_destroy(&rd);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 static void test_states_as_of(void **state)
 {
     (void)state;
@@ -2026,6 +2104,7 @@ int main(void)
         cmocka_unit_test(test_recount_detects_damaged_scopes),
         cmocka_unit_test(test_scopes_after_decisions),
         cmocka_unit_test(test_scopes_lost_while_loading),
+        cmocka_unit_test(test_series_one_snapshot),
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_days_equal_the_scan),
         cmocka_unit_test(test_days_tie_in_a_second),
