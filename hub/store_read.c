@@ -363,6 +363,38 @@ static size_t s_first_on_or_after(const uint32_t *dates, size_t n, uint32_t d)
     return lo;
 }
 
+/* s_series_scopes' reads, in its snapshot: SQLITE_DONE (*used 1 if no
+ * unit is stale) or SQLite's error. */
+static int s_series_rows(hub_store_t *self, const char *sql, const uint32_t *dates, size_t n,
+                         uint64_t *total, uint64_t *part, int *used)
+{
+    int64_t stale = 1;
+    int rc = store_int(self->db, "SELECT EXISTS (SELECT 1 FROM units WHERE day_stale > 0)", &stale);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (stale)
+        return SQLITE_DONE;
+    sqlite3_stmt *st;
+    if ((rc = sqlite3_prepare_v2(self->db, sql, -1, &st, NULL)) != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, dates[n - 1]);
+    int64_t t = 0, p = 0;
+    size_t j = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t day = (uint32_t)sqlite3_column_int64(st, 0);
+        for (; j < n && dates[j] < day; j++)
+            total[j] = (uint64_t)t, part[j] = (uint64_t)p;
+        t += sqlite3_column_int64(st, 1);
+        p += sqlite3_column_int64(st, 2);
+    }
+    for (; j < n; j++)
+        total[j] = (uint64_t)t, part[j] = (uint64_t)p;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        *used = 1;
+    return rc;
+}
+
 /* hub_store_series from the province's scope_days rows: their running sum
  * up to each date, one pass over a row per day. Only when no unit's rows
  * are stale (*used 0 then: the caller folds the reports). Returns 0 or a
@@ -384,32 +416,17 @@ static int s_series_scopes(hub_store_t *self, ro_kind_t kind, const uint32_t *da
     *used = 0;
     if (kind < RO_KIND_TRAINING || kind > RO_KIND_CASES)
         return 0;
-    int64_t stale = 1;
-    int rc = store_int(self->db, "SELECT EXISTS (SELECT 1 FROM units WHERE day_stale > 0)", &stale);
+    /* one snapshot for the look for stale units and the rows: a batch
+     * committed between them that left a unit stale would be read in part
+     * (the other units' rows without that unit's report) */
+    int own = sqlite3_get_autocommit(self->db);
+    int rc = own ? sqlite3_exec(self->db, "BEGIN", NULL, NULL, NULL) : SQLITE_OK;
     if (rc != SQLITE_OK)
         return store_fail(self, rc, "cannot compute a series", err, errlen);
-    if (stale)
-        return 0;
-    sqlite3_stmt *st;
-    if ((rc = sqlite3_prepare_v2(self->db, sql[kind], -1, &st, NULL)) != SQLITE_OK)
-        return store_fail(self, rc, "cannot compute a series", err, errlen);
-    sqlite3_bind_int64(st, 1, dates[n - 1]);
-    int64_t t = 0, p = 0;
-    size_t j = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint32_t day = (uint32_t)sqlite3_column_int64(st, 0);
-        for (; j < n && dates[j] < day; j++)
-            total[j] = (uint64_t)t, part[j] = (uint64_t)p;
-        t += sqlite3_column_int64(st, 1);
-        p += sqlite3_column_int64(st, 2);
-    }
-    for (; j < n; j++)
-        total[j] = (uint64_t)t, part[j] = (uint64_t)p;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_fail(self, rc, "cannot compute a series", err, errlen);
-    *used = 1;
-    return 0;
+    rc = s_series_rows(self, sql[kind], dates, n, total, part, used);
+    if (own)
+        sqlite3_exec(self->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to keep */
+    return rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot compute a series", err, errlen);
 }
 
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
