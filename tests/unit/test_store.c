@@ -1489,7 +1489,7 @@ static void test_scopes_after_decisions(void **state)
     ro_report_t a = hf_report(u, 1, RO_KIND_TRAINING, 20180301, 20, 10);
     ro_report_t b = hf_report(u, 2, RO_KIND_TRAINING, 20180310, 900, 10); /* held */
     ro_report_t c = hf_report(u, 3, RO_KIND_STAFF, 20180320, 40, 20);
-    ro_report_t d = hf_report(u, 4, RO_KIND_ITEMS, 20180401, 100, 90); /* held, after all */
+    ro_report_t d = hf_report(u, 4, RO_KIND_ITEMS, 20180401, 100, 90);  /* held, after all */
     ro_report_t e = hf_report(u, 5, RO_KIND_TRAINING, 20180315, 7, 10); /* counted, flagged */
     s_put(st, states, 1, &a);
     s_put_held(st, 1, &b);
@@ -1652,8 +1652,7 @@ static void test_series_one_snapshot(void **state)
     assert_int_equal(after, 75 + 7 + 500 + 11);
     if (got != before && got != after)
         fail_msg("the series during a commit: %llu, before it %llu, after it %llu",
-                 (unsigned long long)got, (unsigned long long)before,
-                 (unsigned long long)after);
+                 (unsigned long long)got, (unsigned long long)before, (unsigned long long)after);
     hub_store_destroy(&rd);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
