@@ -1180,10 +1180,9 @@ static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t err
     return 0;
 }
 
-/* Replace the store's maps with m's (taken over) for reg's n units. */
-static void s_map_set(hub_store_t *self, s_map_t *m, const ro_registry_t *reg, size_t n)
+/* Replace the store's maps with m's (taken over) for n units. */
+static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
 {
-    (void)reg; /* the scopes' codes are units.scope, in the store */
     free(m->codes);
     free(m->gone);
     free(self->uids);
@@ -1273,7 +1272,7 @@ int hub_store_map_units(hub_store_t *self, const ro_registry_t *reg, char *err, 
         s_map_free(&m);
         return rc;
     }
-    s_map_set(self, &m, reg, ro_registry_count(reg));
+    s_map_set(self, &m, ro_registry_count(reg));
     return 0;
 }
 
@@ -1351,7 +1350,7 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
         s_map_free(&m);
         return rc;
     }
-    s_map_set(self, &m, reg, n);
+    s_map_set(self, &m, n);
     return 0;
 }
 

@@ -224,7 +224,8 @@ int hub_store_scope_sums(hub_store_t *self, uint32_t as_of, ro_scope_t *province
     }
     /* one snapshot of the store for the sums and the stale units: a unit
      * re-derived between them would be counted by its stale row */
-    int rc = sqlite3_exec(self->db, "BEGIN", NULL, NULL, NULL);
+    int own = sqlite3_get_autocommit(self->db);
+    int rc = own ? sqlite3_exec(self->db, "BEGIN", NULL, NULL, NULL) : SQLITE_OK;
     if (rc != SQLITE_OK)
         return store_fail(self, rc, "cannot add up the scopes as of a date", err, errlen);
     sqlite3_stmt *st = self->q[Q_SCOPE_SUMS];
@@ -245,7 +246,8 @@ int hub_store_scope_sums(hub_store_t *self, uint32_t as_of, ro_scope_t *province
     int out = rc == SQLITE_DONE
                   ? 0
                   : store_fail(self, rc, "cannot add up the scopes as of a date", err, errlen);
-    sqlite3_exec(self->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to keep */
+    if (own)
+        sqlite3_exec(self->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to keep */
     return out;
 }
 
