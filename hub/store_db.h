@@ -273,7 +273,8 @@ void store_scopes_free(hub_store_t *self);
 
 /* Compare scope_days with the sums of the unit_days rows it stands for
  * (every unit counted under its units.scope): a (scope, day) whose change
- * differs is a difference (unit "scope S", field "day D <figure>"), written
+ * differs is a difference (unit "province", "level L" or "division C",
+ * field "<figure> of D"), written
  * after the first ndiff of diffs (up to cap in all). Returns the
  * differences in all and sets *rc to SQLITE_DONE unless a read failed. */
 long store_scopes_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc);

@@ -456,6 +456,17 @@ static const char *s_fig_names[STORE_SCOPE_FIGS] = {
     "items_no_visit", "cases_total", "cases_no_visit",
 };
 
+/* "province", "level municipal", "division 460100": scope_days' key. */
+static void s_scope_name(uint32_t scope, char *out, size_t len)
+{
+    if (scope == SCOPE_PROVINCE)
+        snprintf(out, len, "province");
+    else if (scope <= RO_LEVEL_COUNT)
+        snprintf(out, len, "level %s", ro_level_name((ro_level_t)(scope - 1)));
+    else
+        snprintf(out, len, "division %06u", (unsigned)scope);
+}
+
 long store_scopes_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
 {
     sqlite3_stmt *exp = NULL, *got = NULL;
@@ -479,7 +490,7 @@ long store_scopes_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long n
                 continue;
             if (diffs && (size_t)ndiff < cap) {
                 hub_store_diff_t *d = &diffs[ndiff];
-                snprintf(d->unit, sizeof d->unit, "scope %u", (unsigned)(key >> 32));
+                s_scope_name((uint32_t)(key >> 32), d->unit, sizeof d->unit);
                 snprintf(d->field, sizeof d->field, "%s of %u", s_fig_names[f],
                          (unsigned)(key & 0xffffffffu));
                 d->stored = g;

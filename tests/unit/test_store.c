@@ -1379,7 +1379,7 @@ static void test_recount_detects_damaged_days(void **state)
     /* the rows changed behind the store's back: the scopes' rows no longer
      * add them up either (after the rows' own differences) */
     assert_true(hub_store_recount(st, diffs, 8, NULL, NULL, NULL, 0) > 6);
-    assert_string_equal(diffs[6].unit, "scope 0");
+    assert_string_equal(diffs[6].unit, "province");
     assert_string_equal(diffs[0].unit, "460000-001");
     assert_string_equal(diffs[0].field, "participants of 20180210");
     assert_int_equal(diffs[0].stored, 71);
@@ -1432,7 +1432,7 @@ static void test_recount_detects_damaged_scopes(void **state)
     hub_store_diff_t diffs[4];
     memset(diffs, 0, sizeof diffs);
     assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, NULL, 0), 1);
-    assert_string_equal(diffs[0].unit, "scope 0");
+    assert_string_equal(diffs[0].unit, "province");
     assert_string_equal(diffs[0].field, "participants of 20180210");
     assert_int_equal(diffs[0].stored, diffs[0].recount + 5);
     /* a rebuild counts every unit again */
