@@ -898,7 +898,8 @@ static int s_release(hub_ingest_t *self, int64_t now, char *err, size_t errlen)
         return HUB_STORE_EFAIL;
     }
     size_t n = 0;
-    long released = hub_store_release(self->store, latest, self->states, changed, &n, err, errlen);
+    long released =
+        hub_store_release(self->store, latest, now, self->states, changed, &n, err, errlen);
     for (size_t i = 0; released >= 0 && i < n; i++) {
         s_dirty(self, changed[i]);
         memset(&self->snap[3 * changed[i]], 0, 3 * sizeof *self->snap); /* refolded */

@@ -69,7 +69,7 @@ static const char *s_sql[Q_COUNT] = {
                        " INDEXED BY reports_held WHERE state = 1",
     [Q_HELD_DUE_UNITS] = "SELECT uid, min(" HELD_DUE ") FROM reports INDEXED BY reports_held"
                          " WHERE state = 1 AND " HELD_DUE " <= ?1 GROUP BY uid",
-    [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0"
+    [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0, released_at = ?2"
                        " WHERE state = 1 AND " HELD_DUE " <= ?1",
     [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
                        " WHERE uid = ?1 AND state = 0 ORDER BY received_at, iid, seq",
@@ -251,6 +251,7 @@ static const char *s_sql[Q_COUNT] = {
 };
 
 static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
+static int s_add_released_at(hub_store_t *self, char *why, size_t whylen);
 static int s_build_days(hub_store_t *self, char *why, size_t whylen);
 
 /* Schema steps: s_migrations[v] takes a store from user_version v to v + 1,
@@ -441,6 +442,8 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      * tell, and takes the setting's default (held). The rows are derived
      * again from the reports and the trail. */
     {"ALTER TABLE unit_days ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;"
+     /* schema 8's (s_add_released_at): the rows derived below read it */
+     "ALTER TABLE reports ADD COLUMN released_at INTEGER;"
      "ALTER TABLE events ADD COLUMN hold INTEGER;"
      "UPDATE events SET hold = NOT EXISTS (SELECT 1 FROM reports r WHERE r.uid = events.uid"
      " AND r.iid = events.target_iid AND r.seq = events.target_seq AND r.state = 0"
@@ -454,7 +457,8 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      * the scopes a unit's rows are counted in (0: none yet; the hub's
      * first start counts every unit: hub_store_load_states). A migration
      * that derives unit_days again must empty scope_days and set every
-     * units.scope to 0. units_stale finds the few units whose rows wait. */
+     * units.scope to 0. units_stale finds the few units whose rows wait.
+     * reports.released_at: see below. */
     {"CREATE TABLE scope_days ("
      " scope INTEGER NOT NULL,"
      " date INTEGER NOT NULL,"
@@ -472,7 +476,7 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      " PRIMARY KEY (scope, date)) WITHOUT ROWID;"
      "ALTER TABLE units ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;"
      "CREATE INDEX units_stale ON units (day_stale) WHERE day_stale > 0;",
-     NULL, NULL},
+     s_add_released_at, NULL},
 };
 
 const char *hub_store_strerror(int code)
@@ -783,6 +787,24 @@ static int s_days_rebuild(hub_store_t *self, char *err, size_t errlen)
         self->q[used[k]] = NULL;
     }
     return out;
+}
+
+/* 7 -> 8's: reports.released_at, when a report held for its date was
+ * released, for "as known on" (KNOWN_COUNTED: it counted from then, not
+ * from its receipt; NULL: never held, or released before schema 8, then
+ * from its receipt as schema 7 answered). A store that came through
+ * 6 -> 7 in this migration has it already (that step derives the rows,
+ * which read it). */
+static int s_add_released_at(hub_store_t *self, char *why, size_t whylen)
+{
+    int64_t has = 0;
+    int rc = store_int(
+        self->db, "SELECT count(*) FROM pragma_table_info('reports') WHERE name = 'released_at'",
+        &has);
+    if (rc != SQLITE_OK)
+        return store_fail(self, rc, "cannot read the reports' columns", why, whylen);
+    return has ? 0
+               : s_exec(self, "ALTER TABLE reports ADD COLUMN released_at INTEGER", why, whylen);
 }
 
 /* 6 -> 7's copy: unit_days from the reports and the trail. */
@@ -1819,7 +1841,7 @@ static int s_by_uid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *states,
+long hub_store_release(hub_store_t *self, uint32_t today, int64_t at, hub_unit_state_t *states,
                        uint32_t *changed, size_t *nchanged, char *err, size_t errlen)
 {
     int64_t *uids;
@@ -1843,6 +1865,7 @@ long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *stat
         qsort(map, self->nunits, sizeof *map, s_by_uid);
     if (rc == 0 && n > 0) {
         sqlite3_bind_int64(self->q[Q_HELD_RELEASE], 1, today);
+        sqlite3_bind_int64(self->q[Q_HELD_RELEASE], 2, at);
         rc = s_step_done(self, self->q[Q_HELD_RELEASE], "cannot release held reports", err, errlen);
         released = rc ? 0 : (long)sqlite3_changes(self->db);
     }

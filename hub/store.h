@@ -234,14 +234,15 @@ int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char 
                    size_t errlen);
 
 /* Inside a write transaction: count every held report due by today
- * (ro_report_due <= today), and re-derive the aggregates of each unit that
+ * (ro_report_due <= today), released at at (Unix seconds: from then on it
+ * counts as known on a day, reports.released_at), and re-derive the aggregates of each unit that
  * had one from its counted reports, folded in (incarnation, seq) order with
  * hub_state_apply (what a recount finds), into its units row. For the
  * units of the current registry, states[i] takes the new aggregates
  * (last_seq and last_heard stay) and i is written to changed (room for
  * every registry unit), *nchanged of them. Returns how many reports were
  * released (>= 0) or a negative code. */
-long hub_store_release(hub_store_t *self, uint32_t today, hub_unit_state_t *states,
+long hub_store_release(hub_store_t *self, uint32_t today, int64_t at, hub_unit_state_t *states,
                        uint32_t *changed, size_t *nchanged, char *err, size_t errlen);
 
 /* Record a refused report of a known unit (unit is its id) and seq under

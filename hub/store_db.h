@@ -79,11 +79,12 @@ enum {
  * the day whose last second is ?3 (Unix time), by its trail: received by
  * then, not corrected nor rejected by then, and, if a rule held it for
  * review, accepted by then. A report held for its date (state 1) or a
- * cancel's own row (6) never counts; a held report's date is after the
- * hub's today, so it counts from its date on, when it is released. */
+ * cancel's own row (6) never counts; one held for its date and released
+ * since counts from its release (reports.released_at; NULL: never held,
+ * or released before schema 8 kept when). */
 #define KNOWN_COUNTED                                                                              \
     "r.received_at <= ?3 AND r.state NOT IN (1, 6) AND IFNULL(e.gone, 0) = 0"                      \
-    " AND (IFNULL(e.held, 0) = 0 OR e.accepted = 1)"
+    " AND (IFNULL(e.held, 0) = 0 OR e.accepted = 1) AND IFNULL(r.released_at, 0) <= ?3"
 
 /* Each report's trail as of ?3 (the events of WHERE), by (uid, iid, seq),
  * for KNOWN_COUNTED: gone (amended, cancelled or rejected by then), held
@@ -94,9 +95,9 @@ enum {
     " FROM events " WHERE " GROUP BY uid, target_iid, target_seq)"
 
 /* The moment a report last changed what the trail says of it: the latest
- * of its receipt and the trail's events on it (joined as e with
- * CHANGED_EVENTS), for unit_days.changed_at. */
-#define CHANGED_AT "max(r.received_at, IFNULL(e.at, 0))"
+ * of its receipt, its release (held for its date) and the trail's events
+ * on it (joined as e with CHANGED_EVENTS), for unit_days.changed_at. */
+#define CHANGED_AT "max(r.received_at, IFNULL(r.released_at, 0), IFNULL(e.at, 0))"
 #define CHANGED_EVENTS(WHERE)                                                                      \
     "(SELECT uid, target_iid, target_seq, max(at) AS at FROM events " WHERE                        \
     " GROUP BY uid, target_iid, target_seq)"

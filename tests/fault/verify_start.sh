@@ -43,6 +43,7 @@ sqlite3 -batch "$T/hub/hub.db" "PRAGMA synchronous = OFF; BEGIN;
 # their daily states (unit_days) from them at start, in the migrations to 6 and 7,
 # and the scopes' (scope_days) at its first start on schema 8
 sqlite3 -batch "$T/hub/hub.db" "DROP TABLE scope_days; DROP INDEX units_stale; ALTER TABLE units DROP COLUMN scope;
+  ALTER TABLE reports DROP COLUMN released_at;
   DROP TABLE unit_days; ALTER TABLE units DROP COLUMN last_day;
   ALTER TABLE units DROP COLUMN day_stale; ALTER TABLE events DROP COLUMN hold;
   PRAGMA user_version = 5;" || fail "cannot go back to schema 5"

@@ -568,7 +568,8 @@ static void s_downgrade(const char *path, int version)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
     int rc = sqlite3_exec(db,
-                          "DROP TABLE scope_days; DROP INDEX units_stale;"
+                          "DROP TABLE scope_days; DROP INDEX units_stale; ALTER TABLE reports DROP "
+                          "COLUMN released_at;"
                           " ALTER TABLE units DROP COLUMN scope;",
                           NULL, NULL, &msg);
     if (rc == SQLITE_OK && version < 7)
@@ -1270,7 +1271,7 @@ static void test_held_counted_nowhere_until_released(void **state)
     uint32_t changed[NUNITS];
     size_t nchanged = 9;
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    assert_int_equal(hub_store_release(st, 20190110, states, changed, &nchanged, NULL, 0), 2);
+    assert_int_equal(hub_store_release(st, 20190110, NOW, states, changed, &nchanged, NULL, 0), 2);
     assert_int_equal(nchanged, 1);
     assert_int_equal(changed[0], 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
@@ -1291,7 +1292,7 @@ static void test_held_counted_nowhere_until_released(void **state)
 
     /* nothing due: nothing changes */
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    assert_int_equal(hub_store_release(st, 20190131, states, changed, &nchanged, NULL, 0), 0);
+    assert_int_equal(hub_store_release(st, 20190131, NOW, states, changed, &nchanged, NULL, 0), 0);
     assert_int_equal(nchanged, 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     hub_store_destroy(&st);
@@ -1825,8 +1826,8 @@ static void test_days_equal_the_scan(void **state)
             if (batch == 12 || batch == 23) { /* the hub's date reaches the held ones */
                 uint32_t changed[NUNITS];
                 size_t n;
-                assert_true(hub_store_release(w->st, batch == 12 ? 20190201 : 20190331, w->states,
-                                              changed, &n, NULL, 0) >= 0);
+                assert_true(hub_store_release(w->st, batch == 12 ? 20190201 : 20190331, NOW,
+                                              w->states, changed, &n, NULL, 0) >= 0);
             }
             for (uint32_t k = 1 + s_dw_below(w, 8); k > 0; k--)
                 s_dw_one(w);
