@@ -1332,7 +1332,7 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
             m.uids[i] != STORE_NO_UID && m.codes[i] != store_scope_code(ro_registry_at(reg, i));
     int64_t t0 = ro_time_mono_ms();
     if (moving >= 1000)
-        ro_log(LOG_NOTICE, "%s: counting %zu units' days into their scopes' (scope_days)",
+        ro_log(LOG_NOTICE, "%s: adding %zu units' daily states up by scope (scope_days)",
                self->path, moving);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (m.uids[i] == STORE_NO_UID) {
@@ -1363,7 +1363,7 @@ int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_
     if (rc == 0)
         rc = hub_store_commit(self, err, errlen);
     if (rc == 0 && moving >= 1000)
-        ro_log(LOG_NOTICE, "%s: counted %zu units' days into their scopes' in %.1f s", self->path,
+        ro_log(LOG_NOTICE, "%s: added %zu units' daily states up by scope in %.1f s", self->path,
                moving, (double)(ro_time_mono_ms() - t0) / 1000);
     if (rc) {
         if (err && errlen && store_is_damage(sqlite3_extended_errcode(self->db)))
