@@ -247,6 +247,7 @@ struct store_scope_day {
     uint64_t key; /* scope << 32 | date; 0: a free slot (scope 0, day 0 is no day) */
     int64_t v[STORE_SCOPE_FIGS];
 };
+/* A unit and the scope code it is counted under (units.scope). */
 struct store_uid_code {
     int64_t uid;
     uint32_t code;
