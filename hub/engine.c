@@ -28,7 +28,8 @@ struct hub_engine {
 /* x is below t beyond floating-point noise. */
 static bool s_below(double x, double t)
 {
-    return x < t - EPS * fmax(1.0, fabs(t));
+    double m = fabs(t); /* fmax(1.0, fabs(t)) without a call: laggards ask it of every unit */
+    return x < t - EPS * (m > 1.0 ? m : 1.0);
 }
 
 static ro_grade_t s_band(double x, double excellent, double good, double fair)
@@ -167,22 +168,58 @@ double hub_engine_unit_goal(const hub_engine_t *self, size_t unit, size_t indica
         }                                                                                          \
     } while (0)
 
+/* How many of ind's milestones are due as of as_of: ms[0..next) are,
+ * ms[next..n) are not. The same for every unit. */
+static size_t s_due(const ro_indicator_t *ind, uint32_t as_of)
+{
+    size_t next = ind->milestone_count;
+    while (next > 0 && ind->milestones[next - 1].date > as_of)
+        next--;
+    return next;
+}
+
+/* The value an indicator reads from part and total; NAN when a ratio has
+ * no total (no data). */
+static double s_value(const ro_indicator_t *ind, uint64_t part, uint64_t total)
+{
+    if (ind->kind == RO_KIND_RATIO)
+        return total == 0 ? NAN : (double)part / (double)total;
+    return ind->source == RO_SOURCE_HOURS ? (double)part / 10.0 : (double)part;
+}
+
+/* The next goal with next milestones due (s_due), for a unit or scope whose
+ * goal is goal: a sum's milestone is a share of it. */
+static double s_next_goal(const ro_indicator_t *ind, size_t next, double goal)
+{
+    size_t n = ind->milestone_count;
+    if (n == 0)
+        return goal;
+    double scale = ind->kind == RO_KIND_RATIO ? 1.0 : goal;
+    return (next < n ? ind->milestones[next].share : ind->milestones[n - 1].share) * scale;
+}
+
+/* How far value (NAN: no data, counted as 0) is below next_goal; 0 when it
+ * is not. */
+static double s_gap(double value, double next_goal)
+{
+    double v = isnan(value) ? 0.0 : value;
+    return s_below(v, next_goal) ? next_goal - v : 0.0;
+}
+
 static void s_eval(const ro_indicator_t *ind, uint64_t part, uint64_t total, double goal,
                    uint32_t as_of, ro_result_t *r)
 {
     bool ratio = ind->kind == RO_KIND_RATIO;
     r->goal = goal;
-    r->no_data = ratio && total == 0;
+    r->value = s_value(ind, part, total);
+    r->no_data = isnan(r->value);
     if (r->no_data) {
-        r->value = NAN;
         r->share = NAN;
         r->grade = RO_GRADE_POOR;
     } else if (ratio) {
-        r->value = (double)part / (double)total;
         r->share = r->value / goal;
         r->grade = s_band(r->value, ind->excellent, ind->good, ind->fair);
     } else {
-        r->value = ind->source == RO_SOURCE_HOURS ? (double)part / 10.0 : (double)part;
         r->share = goal > 0 ? r->value / goal : 1.0;
         r->grade = s_band(r->share, ind->excellent / ind->goal, ind->good / ind->goal,
                           ind->fair / ind->goal);
@@ -191,19 +228,15 @@ static void s_eval(const ro_indicator_t *ind, uint64_t part, uint64_t total, dou
     double scale = ratio ? 1.0 : goal; /* a sum's milestone is a share of the scope's goal */
     size_t n = ind->milestone_count;
     const ro_milestone_t *ms = ind->milestones;
-    size_t next = n;
-    while (next > 0 && ms[next - 1].date > as_of)
-        next--;
-    /* now ms[0..next) are due, ms[next..n) are not */
+    size_t next = s_due(ind, as_of);
     r->due_date = next > 0 ? ms[next - 1].date : 0;
     r->due_goal = next > 0 ? ms[next - 1].share * scale : 0;
+    r->next_goal = s_next_goal(ind, next, goal);
     if (n == 0) {
         r->milestone = RO_MILESTONE_NONE;
         r->next_date = 0;
-        r->next_goal = goal;
     } else {
         r->next_date = next < n ? ms[next].date : 0;
-        r->next_goal = (next < n ? ms[next].share : ms[n - 1].share) * scale;
         if (next > 0 && s_below(v, r->due_goal))
             r->milestone = RO_MILESTONE_MISSED;
         else if (next < n && s_below(v, r->next_goal))
@@ -211,7 +244,7 @@ static void s_eval(const ro_indicator_t *ind, uint64_t part, uint64_t total, dou
         else
             r->milestone = RO_MILESTONE_MET;
     }
-    r->gap = s_below(v, r->next_goal) ? r->next_goal - v : 0.0;
+    r->gap = s_gap(r->value, r->next_goal);
 }
 
 /* Evaluate every indicator of a scope whose raw sums are filled in. */
@@ -544,26 +577,31 @@ int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states
     const double *goal = self->goal + indicator * self->units;
     hub_laggard_t *list = NULL;
     size_t n = 0, cap = 0, all = 0;
+    /* a unit's gap alone first (s_eval's rule, with what is the same for
+     * every unit worked out once): the whole evaluation only for the kept */
+    size_t due = s_due(ind, as_of);
     for (size_t u = 0; u < self->units; u++) {
         uint64_t part = 0, total_u = 0;
-        ro_result_t r;
         S_COUNTS(ind, &states[u], &part, &total_u);
-        s_eval(ind, part, total_u, goal[u], as_of, &r);
-        if (r.gap <= 0)
+        double gap = s_gap(s_value(ind, part, total_u), s_next_goal(ind, due, goal[u]));
+        if (gap <= 0)
             continue;
         all++;
-        hub_laggard_t e = {.unit = u,
-                           .division = ro_registry_at(self->registry, u)->division,
-                           .value = r.value,
-                           .next_goal = r.next_goal,
-                           .next_date = r.next_date,
-                           .gap = r.gap,
-                           .milestone = r.milestone};
-        if (limit && n == limit) { /* full: it replaces the last of the kept, if it ranks before */
-            if (s_laggard_cmp(&e, &list[0]) < 0) {
-                list[0] = e;
-                s_sift_down(list, n, 0);
-            }
+        hub_laggard_t e = {.unit = u, .gap = gap};
+        if (limit && n == limit && s_laggard_cmp(&e, &list[0]) >= 0)
+            continue; /* full, and it ranks after the last of the kept */
+        ro_result_t r;
+        s_eval(ind, part, total_u, goal[u], as_of, &r);
+        e = (hub_laggard_t){.unit = u,
+                            .division = ro_registry_at(self->registry, u)->division,
+                            .value = r.value,
+                            .next_goal = r.next_goal,
+                            .next_date = r.next_date,
+                            .gap = r.gap,
+                            .milestone = r.milestone};
+        if (limit && n == limit) { /* full: it replaces the last of the kept */
+            list[0] = e;
+            s_sift_down(list, n, 0);
             continue;
         }
         if (s_room((void **)&list, &cap, n, sizeof *list)) {
