@@ -11,6 +11,8 @@
  *   writes the store: a reviewer's decision goes to the main thread over
  *   an inproc PAIR (s_decide), which applies it through ingest between
  *   batches and answers once it is committed (s_decide_serve);
+ * - ZeroMQ's two I/O threads carry the connections: one the agents', the
+ *   other the operators' (status and feed: IO_OPERATORS);
  * - hub_peers' watchdog measures the sockets' connections from outside and
  *   cuts those that stream without ending a message; it shares no state
  *   with the others but its own table, which ingest and the status gate
@@ -62,6 +64,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
+/* ZeroMQ's I/O threads (ZMQ_AFFINITY bits): the agents' connections on one,
+ * the operators' (status, feed) on the other, so that a question does not
+ * wait behind the decryption of a stream of reports (laggards p99 under
+ * full ingest at 100,000 units: 30-38 ms with one thread, 12 ms with two;
+ * docs/PERFORMANCE.md) */
+#define IO_INGEST 1u
+#define IO_OPERATORS 2u
 #define STATUS_POLL_MS 200     /* how often the status thread looks whether to stop */
 #define WRITER_CACHE_KIB 65536 /* ingest's page cache: a batch touches a leaf per unit */
 #define STATS_EVERY_MS 60000   /* how often a busy hub logs what it stored */
@@ -133,7 +142,9 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
      * status thread drops the rest (hub_status_serve: logged and counted
      * with the key). The bound this gives is in docs/SECURITY.md, "Memory". */
     int one = 1, handshake = HANDSHAKE_MS, status_hwm = STATUS_SNDHWM;
+    uint64_t affinity = which == HUB_PEERS_INGEST ? IO_INGEST : IO_OPERATORS;
     if (ro_sock_harden(sock, maxmsg) ||
+        zmq_setsockopt(sock, ZMQ_AFFINITY, &affinity, sizeof affinity) != 0 ||
         zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
         (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) ||
         (which == HUB_PEERS_STATUS &&
@@ -783,6 +794,10 @@ static int s_open_sockets(hub_t *h, char *err, size_t errlen)
     if (ro_sock_seed_routing_ids() != 0)
         ro_log(LOG_WARNING, "no random bytes to seed routing ids: %s", strerror(errno));
     h->ctx = zmq_ctx_new();
+    if (h->ctx && zmq_ctx_set(h->ctx, ZMQ_IO_THREADS, 2) != 0) {
+        snprintf(err, errlen, "cannot give ZeroMQ two I/O threads: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
     if (!h->ctx) {
         snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return -1;
