@@ -87,7 +87,9 @@ struct hub_http {
     int sweeper_idle;           /* waits for a connection, no deadline due */
     s_slot_t slots[HUB_HTTP_CONNECTIONS]; /* one per open connection */
     size_t open;                          /* slots in use */
-    ro_ratelimit_t cut_rl;                /* connections closed, logged */
+    ro_ratelimit_t cut_rl;                /* connections closed at their deadline, logged */
+    ro_ratelimit_t crowd_rl;              /* connections closed to make room, logged (apart:
+                                             a burst of deadlines must not hide these) */
     ro_ratelimit_t refuse_rl;             /* requests refused, logged */
     atomic_uint_fast64_t requests;        /* answered */
     atomic_uint_fast64_t refused_host;    /* 421 and 400 for Host */
@@ -171,7 +173,7 @@ static void s_notify(void *cls, struct MHD_Connection *c, void **ctx,
         int64_t age = slot->since_ms - oldest->since_ms;
         s_cut(oldest);
         atomic_fetch_add(&self->cut_crowded, 1);
-        if (ro_log_allow(&self->cut_rl))
+        if (ro_log_allow(&self->crowd_rl))
             ro_log(LOG_WARNING,
                    "HTTP: %zu connections open: closed the oldest (open %lld ms) to make room",
                    live, (long long)age);
@@ -469,6 +471,7 @@ hub_http_t *hub_http_start(const char *hostport, char *bound, size_t boundlen, c
     pthread_condattr_destroy(&ca);
     snprintf(self->host, sizeof self->host, "%s", host);
     ro_ratelimit_init(&self->cut_rl, 10, 0.2);
+    ro_ratelimit_init(&self->crowd_rl, 10, 0.2);
     ro_ratelimit_init(&self->refuse_rl, 10, 0.2);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (ai->ai_family == AF_INET6)
