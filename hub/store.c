@@ -44,15 +44,21 @@ static const char *s_sql[Q_COUNT] = {
     [Q_REPORT_INSERT] = "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text,"
                         " recorded_at, received_at, hash, state)"
                         " VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [Q_REPORT_FIND] = "SELECT hash FROM reports WHERE uid = ?1 AND iid = ?3 AND seq = ?2",
+    [Q_REPORT_HAS] = "SELECT count(*) FROM reports WHERE rowid = " REPORT_ROW(
+        "?1", "?2") " AND iid = ?1 AND seq = ?2",
+    [Q_RUN_MAX] = "SELECT ifnull(max(last_seq), 0) FROM report_runs WHERE iid = ?1",
+    [Q_RUN_INSERT] =
+        "INSERT INTO report_runs(iid, last_seq, first_seq, first_row) VALUES (?1, ?2, ?3, ?4)",
+    [Q_REPORT_FIND] = "SELECT hash FROM reports WHERE rowid = " REPORT_ROW(
+        "?3", "?2") " AND uid = ?1 AND iid = ?3 AND seq = ?2",
     [Q_REFUSAL_INSERT] = "INSERT INTO refusals(unit, iid, seq, reason, text, hash, at)"
                          " VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)",
     [Q_REFUSAL_FIND] = "SELECT hash, reason, text FROM refusals"
                        " WHERE unit = ?1 AND iid = ?3 AND seq = ?2 ORDER BY rowid DESC LIMIT 1",
     [Q_RECOUNT] = RECOUNT_SQL,
-    [Q_HISTORY] = "SELECT seq, date, total, part FROM reports"
-                  " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 AND state = 0"
-                  " ORDER BY date, received_at, iid, seq",
+    [Q_HISTORY] = "SELECT seq, date, total, part FROM " UNIT_REPORTS(
+        "?1") " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 AND state = 0"
+              " ORDER BY date, received_at, iid, seq",
     [Q_SERIES] = "SELECT uid, date, total, part FROM reports"
                  " WHERE kind = ?1 AND date <= ?2 AND state = 0"
                  " ORDER BY uid, date, received_at, iid, seq",
@@ -71,16 +77,18 @@ static const char *s_sql[Q_COUNT] = {
                          " WHERE state = 1 AND " HELD_DUE " <= ?1 GROUP BY uid",
     [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0, released_at = ?2"
                        " WHERE state = 1 AND " HELD_DUE " <= ?1",
-    [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM reports"
-                       " WHERE uid = ?1 AND state = 0 ORDER BY received_at, iid, seq",
+    [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM " UNIT_REPORTS(
+        "?1") " WHERE uid = ?1 AND state = 0 ORDER BY received_at, iid, seq",
     /* of a unit's counted snapshots of one kind and date, the one that counts */
-    [Q_SNAPSHOT] = "SELECT total, part, iid, received_at FROM reports WHERE uid = ?1 AND kind = ?2"
-                   " AND date = ?3 AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC"
-                   " LIMIT 1",
+    [Q_SNAPSHOT] = "SELECT total, part, iid, received_at FROM " UNIT_REPORTS(
+        "?1") " WHERE uid = ?1 AND kind = ?2"
+              " AND date = ?3 AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC"
+              " LIMIT 1",
     /* of them all, the latest dated that counts */
-    [Q_SNAPSHOT_LATEST] = "SELECT total, part, iid, received_at, date FROM reports WHERE uid = ?1"
-                          " AND kind = ?2 AND state = 0"
-                          " ORDER BY date DESC, received_at DESC, iid DESC, seq DESC LIMIT 1",
+    [Q_SNAPSHOT_LATEST] = "SELECT total, part, iid, received_at, date FROM " UNIT_REPORTS(
+        "?1") " WHERE uid = ?1"
+              " AND kind = ?2 AND state = 0"
+              " ORDER BY date DESC, received_at DESC, iid DESC, seq DESC LIMIT 1",
     [Q_UNIT_AGGREGATES] = "UPDATE units SET reports = ?2,"
                           " participants = ?3, hours_tenths = ?4, sessions = ?5,"
                           " staff_date = ?6, staff_total = ?7, staff_proficient = ?8,"
@@ -90,8 +98,10 @@ static const char *s_sql[Q_COUNT] = {
     [Q_INC_FIND] = "SELECT iid, last_seq FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
     [Q_INC_INSERT] = "INSERT INTO incarnations(uid, incarnation, first_heard) VALUES (?1, ?2, ?3)",
     [Q_TARGET_FIND] = "SELECT kind, date, state, total, part, received_at FROM reports"
-                      " WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
-    [Q_TARGET_SET] = "UPDATE reports SET state = ?4 WHERE uid = ?1 AND iid = ?2 AND seq = ?3",
+                      " WHERE rowid = " REPORT_ROW("?2", "?3") " AND uid = ?1 AND iid = ?2"
+                                                               " AND seq = ?3",
+    [Q_TARGET_SET] = "UPDATE reports SET state = ?4 WHERE rowid = " REPORT_ROW(
+        "?2", "?3") " AND uid = ?1 AND iid = ?2 AND seq = ?3",
     [Q_EVENT_INSERT] = "INSERT INTO events(uid, at, target_iid, target_seq, what, by_key, by_iid,"
                        " by_seq, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [Q_INC_SEQ] = "UPDATE incarnations SET last_seq = ?2, last_heard = ?3 WHERE iid = ?1",
@@ -115,7 +125,7 @@ static const char *s_sql[Q_COUNT] = {
      * too: a known-on question must find what changed them in the row) */
     [Q_DAY_REPORTS] =
         "SELECT r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day, r.state, " CHANGED_AT
-        " FROM reports r LEFT JOIN " CHANGED_EVENTS(
+        " FROM " UNIT_REPORTS("?1") " r LEFT JOIN " CHANGED_EVENTS(
             "WHERE uid = ?1") " e ON e.target_iid = r.iid AND e.target_seq = r.seq"
                               " WHERE r.uid = ?1 AND r.state NOT IN (1, 2) AND " REPORT_DAY " >= ?2"
                               " ORDER BY day, r.received_at, r.iid, r.seq",
@@ -124,8 +134,9 @@ static const char *s_sql[Q_COUNT] = {
                    " WHERE uid = ?1",
     [Q_DAY_STATE] = "SELECT day_stale, IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0)"
                     " FROM units WHERE uid = ?1",
-    [Q_DAY_FOLD] = "SELECT kind, date, total, part FROM reports WHERE uid = ?1 AND state = 0"
-                   " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
+    [Q_DAY_FOLD] = "SELECT kind, date, total, part FROM " UNIT_REPORTS(
+        "?1") " WHERE uid = ?1 AND state = 0"
+              " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
     [Q_DAY_AT] =
         "SELECT " DAY_COLUMNS ", changed_at, date FROM unit_days WHERE uid = ?1 AND date <= ?2"
         " ORDER BY date DESC LIMIT 1",
@@ -206,20 +217,28 @@ static const char *s_sql[Q_COUNT] = {
                      " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)",
     /* unit ?1's reports up to day ?2 that counted at the end of the day
      * whose last second is ?3, in store_days_redo's order */
-    [Q_KNOWN_FOLD] =
-        "SELECT r.kind, r.date, r.total, r.part FROM reports r LEFT JOIN " KNOWN_EVENTS(
-            "WHERE uid = ?1") " e ON e.target_iid = r.iid"
-                              " AND e.target_seq = r.seq WHERE r.uid = ?1 AND " REPORT_DAY
-                              " <= ?2 AND " KNOWN_COUNTED " ORDER BY " REPORT_DAY
-                              ", r.received_at, r.iid, r.seq",
+    [Q_KNOWN_FOLD] = "SELECT r.kind, r.date, r.total, r.part FROM " UNIT_REPORTS(
+        "?1") " r LEFT JOIN " KNOWN_EVENTS("WHERE uid = ?1") " e ON e.target_iid = r.iid"
+                                                             " AND e.target_seq = r.seq WHERE "
+                                                             "r.uid = ?1 AND " REPORT_DAY
+                                                             " <= ?2 AND " KNOWN_COUNTED
+                                                             " ORDER BY " REPORT_DAY
+                                                             ", r.received_at, r.iid, r.seq",
     /* unit ?1's corrections and decisions after ?3 on a report up to day ?2
      * (the target, or an amend's replacement) */
-    [Q_KNOWN_AFTER] = "SELECT count(*) FROM events e JOIN reports t ON t.uid = e.uid"
-                      " AND t.iid = e.target_iid AND t.seq = e.target_seq LEFT JOIN reports c"
-                      " ON e.what = 1 AND c.uid = e.uid AND c.iid = e.by_iid AND c.seq = e.by_seq"
-                      " WHERE e.uid = ?1 AND e.at > ?3 AND e.what IN (1, 2, 4, 5) AND"
-                      " ((CASE WHEN t.kind = 4 THEN t.date * 100 + 1 ELSE t.date END) <= ?2 OR"
-                      " (CASE WHEN c.kind = 4 THEN c.date * 100 + 1 ELSE c.date END) <= ?2)",
+    [Q_KNOWN_AFTER] = "SELECT count(*) FROM events e JOIN reports t ON t.rowid = " REPORT_ROW(
+        "e.target_iid",
+        "e.target_seq") " AND t.uid = e.uid AND t.iid = e.target_iid"
+                        " AND t.seq = e.target_seq LEFT JOIN reports c ON e.what = 1 AND c.rowid "
+                        "= " REPORT_ROW("e.by_iid",
+                                        "e.by_seq") " AND c.uid = e.uid AND c.iid = e.by_iid"
+                                                    " AND c.seq = e.by_seq"
+                                                    " WHERE e.uid = ?1 AND e.at > ?3 AND e.what IN "
+                                                    "(1, 2, 4, 5) AND"
+                                                    " ((CASE WHEN t.kind = 4 THEN t.date * 100 + 1 "
+                                                    "ELSE t.date END) <= ?2 OR"
+                                                    " (CASE WHEN c.kind = 4 THEN c.date * 100 + 1 "
+                                                    "ELSE c.date END) <= ?2)",
     /* unit ?1's rows from the one before day ?2 on (store_scopes.c) */
     [Q_SCOPE_ROWS] = "SELECT date, reports > 0, reports, participants, hours_tenths, sessions,"
                      " staff_total, staff_proficient, items_total, items_no_visit, cases_total,"
@@ -477,6 +496,23 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      "ALTER TABLE units ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;"
      "CREATE INDEX units_stale ON units (day_stale) WHERE day_stale > 0;",
      s_add_released_at, NULL},
+    /* 8 -> 9 PROTOTYPE: reports in arrival order, runs of (iid, seq) */
+    {"CREATE TABLE reports9 ("
+     " uid INTEGER NOT NULL, iid INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
+     " date INTEGER NOT NULL, total INTEGER NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,"
+     " recorded_at INTEGER NOT NULL, received_at INTEGER NOT NULL, hash INTEGER NOT NULL,"
+     " state INTEGER NOT NULL DEFAULT 0, released_at INTEGER);"
+     "INSERT INTO reports9 SELECT uid, iid, seq, kind, date, total, part, text, recorded_at,"
+     " received_at, hash, state, released_at FROM reports ORDER BY uid, iid, seq;"
+     "CREATE TABLE report_runs (iid INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+     " first_seq INTEGER NOT NULL, first_row INTEGER NOT NULL, PRIMARY KEY (iid, last_seq))"
+     " WITHOUT ROWID;"
+     "INSERT INTO report_runs SELECT iid, max(seq), min(seq), min(rowid) FROM reports9"
+     " GROUP BY iid, seq - rowid;"
+     "DROP TABLE reports;"
+     "ALTER TABLE reports9 RENAME TO reports;"
+     "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;",
+     NULL, NULL},
 };
 
 const char *hub_store_strerror(int code)
@@ -769,9 +805,18 @@ static int s_copy_reports(hub_store_t *self, char *why, size_t whylen)
 static int s_days_rebuild(hub_store_t *self, char *err, size_t errlen)
 {
     static const int used[] = {Q_DAY_BASE, Q_DAY_CLEAR, Q_DAY_REPORTS, Q_DAY_INSERT, Q_DAY_LAST};
+    /* in a migration before schema 9, the reports are the table keyed by (uid, iid, seq) */
+    static const char day_reports_keyed[] =
+        "SELECT r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day, r.state, " CHANGED_AT
+        " FROM reports r LEFT JOIN " CHANGED_EVENTS(
+            "WHERE uid = ?1") " e ON e.target_iid = r.iid AND e.target_seq = r.seq"
+                              " WHERE r.uid = ?1 AND r.state NOT IN (1, 2) AND " REPORT_DAY " >= ?2"
+                              " ORDER BY day, r.received_at, r.iid, r.seq";
     int own = self->q[Q_DAY_BASE] == NULL, rc = SQLITE_OK;
     for (size_t k = 0; own && rc == SQLITE_OK && k < sizeof used / sizeof used[0]; k++)
-        rc = sqlite3_prepare_v2(self->db, s_sql[used[k]], -1, &self->q[used[k]], NULL);
+        rc = sqlite3_prepare_v2(self->db,
+                                used[k] == Q_DAY_REPORTS ? day_reports_keyed : s_sql[used[k]], -1,
+                                &self->q[used[k]], NULL);
     sqlite3_stmt *units = NULL;
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(self->db, "SELECT uid FROM units ORDER BY uid", -1, &units, NULL);
@@ -1102,6 +1147,10 @@ void hub_store_destroy(hub_store_t **self_p)
     free(self->day_head);
     free(self->day_tail);
     free(self->day_log);
+    free(self->pend);
+    free(self->ptext);
+    free(self->mx_iid);
+    free(self->mx_seq);
     store_scopes_free(self);
     free(self);
     *self_p = NULL;
@@ -1447,7 +1496,7 @@ static uint32_t s_day_of(ro_kind_t kind, uint32_t date)
 int hub_store_commit(hub_store_t *self, char *err, size_t errlen)
 {
     /* units marked but not written by hub_store_put_state: re-derived */
-    int rc = 0;
+    int rc = store_pending_flush(self, err, errlen);
     for (size_t k = 0; rc == 0 && k < self->day_n; k++) {
         uint32_t i = self->day_list[k];
         if (self->day_from[i])
@@ -1461,6 +1510,10 @@ int hub_store_commit(hub_store_t *self, char *err, size_t errlen)
 
 void hub_store_rollback(hub_store_t *self)
 {
+    self->pendn = 0, self->ptextn = 0;
+    if (self->mxcap)
+        memset(self->mx_iid, 0, self->mxcap * sizeof *self->mx_iid);
+    self->mxn = 0;
     s_days_forget(self);
     store_scopes_forget(self);
     /* SQLite may already have rolled back on its own (e.g. after SQLITE_FULL) */
@@ -1541,41 +1594,182 @@ int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq,
     return s_step_done(self, st, "cannot update an incarnation", err, errlen);
 }
 
+static int s_pending_cmp(const void *a, const void *b)
+{
+    const struct store_pending *x = a, *y = b;
+    if (x->uid != y->uid)
+        return x->uid < y->uid ? -1 : 1;
+    if (x->iid != y->iid)
+        return x->iid < y->iid ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int s_run_put(hub_store_t *self, int64_t iid, int64_t first_seq, int64_t last_seq,
+                     int64_t first_row, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = self->q[Q_RUN_INSERT];
+    sqlite3_bind_int64(st, 1, iid);
+    sqlite3_bind_int64(st, 2, last_seq);
+    sqlite3_bind_int64(st, 3, first_seq);
+    sqlite3_bind_int64(st, 4, first_row);
+    return s_step_done(self, st, "cannot store a run", err, errlen);
+}
+
+/* PROTOTYPE: insert the pending reports in (uid, iid, seq) order, one run
+ * per incarnation's contiguous stretch. */
+int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
+{
+    if (!self->pendn)
+        return 0;
+    qsort(self->pend, self->pendn, sizeof *self->pend, s_pending_cmp);
+    sqlite3_stmt *st = self->q[Q_REPORT_INSERT];
+    int out = 0;
+    int64_t run_iid = 0, run_first = 0, run_last = 0, run_row = 0, prev_row = 0;
+    for (size_t i = 0; i < self->pendn && out == 0; i++) {
+        const struct store_pending *p = &self->pend[i];
+        sqlite3_bind_int64(st, 1, p->uid);
+        sqlite3_bind_int64(st, 12, p->iid);
+        sqlite3_bind_int64(st, 2, p->seq);
+        sqlite3_bind_int(st, 3, p->kind);
+        sqlite3_bind_int64(st, 4, p->date);
+        sqlite3_bind_int64(st, 5, p->total);
+        sqlite3_bind_int64(st, 6, p->part);
+        sqlite3_bind_text(st, 7, self->ptext + p->text_off, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, p->recorded_at);
+        sqlite3_bind_int64(st, 9, p->received_at);
+        sqlite3_bind_int64(st, 10, p->hash);
+        sqlite3_bind_int(st, 11, p->state);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            out = store_fail(self, rc, "cannot store a report", err, errlen);
+            break;
+        }
+        int64_t row = sqlite3_last_insert_rowid(self->db);
+        if (run_iid == p->iid && p->seq == run_last + 1 && row == prev_row + 1) {
+            run_last = p->seq;
+        } else {
+            if (run_iid)
+                out = s_run_put(self, run_iid, run_first, run_last, run_row, err, errlen);
+            run_iid = p->iid, run_first = run_last = p->seq, run_row = row;
+        }
+        prev_row = row;
+    }
+    if (out == 0 && run_iid)
+        out = s_run_put(self, run_iid, run_first, run_last, run_row, err, errlen);
+    self->pendn = 0;
+    self->ptextn = 0;
+    return out;
+}
+
+static size_t s_mx_slot(const hub_store_t *self, int64_t iid)
+{
+    size_t i = (size_t)((uint64_t)iid * 0x9e3779b97f4a7c15ull >> 20) & (self->mxcap - 1);
+    while (self->mx_iid[i] && self->mx_iid[i] != iid)
+        i = (i + 1) & (self->mxcap - 1);
+    return i;
+}
+
+/* The slot of iid's highest stored seq, read from the runs when first met;
+ * NULL when out of memory or unreadable. */
+static int64_t *s_mx(hub_store_t *self, int64_t iid, char *err, size_t errlen)
+{
+    if (self->mxn * 2 >= self->mxcap) {
+        size_t cap = self->mxcap ? self->mxcap * 2 : 1024;
+        int64_t *ki = calloc(cap, sizeof *ki), *ks = calloc(cap, sizeof *ks);
+        if (!ki || !ks) {
+            free(ki), free(ks);
+            store_fail(self, SQLITE_NOMEM, "out of memory", err, errlen);
+            return NULL;
+        }
+        int64_t *oi = self->mx_iid, *os = self->mx_seq;
+        size_t ocap = self->mxcap;
+        self->mx_iid = ki, self->mx_seq = ks, self->mxcap = cap;
+        for (size_t k = 0; k < ocap; k++)
+            if (oi[k]) {
+                size_t j = s_mx_slot(self, oi[k]);
+                self->mx_iid[j] = oi[k], self->mx_seq[j] = os[k];
+            }
+        free(oi), free(os);
+    }
+    size_t i = s_mx_slot(self, iid);
+    if (!self->mx_iid[i]) {
+        sqlite3_stmt *st = self->q[Q_RUN_MAX];
+        sqlite3_bind_int64(st, 1, iid);
+        int rc = sqlite3_step(st);
+        int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW) {
+            store_fail(self, rc, "cannot read an incarnation's runs", err, errlen);
+            return NULL;
+        }
+        self->mx_iid[i] = iid, self->mx_seq[i] = v, self->mxn++;
+    }
+    return &self->mx_seq[i];
+}
+
 static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
                         uint64_t hash, int64_t received_at, int state, char *err, size_t errlen)
 {
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
-    sqlite3_stmt *st = self->q[Q_REPORT_INSERT];
-    sqlite3_bind_int64(st, 1, self->uids[index]);
-    sqlite3_bind_int64(st, 12, iid);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
-    sqlite3_bind_int(st, 3, (int)r->kind);
-    sqlite3_bind_int64(st, 4, r->date);
-    sqlite3_bind_int64(st, 5, r->total);
-    sqlite3_bind_int64(st, 6, r->part);
-    sqlite3_bind_text(st, 7, r->text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, r->recorded_at);
-    sqlite3_bind_int64(st, 9, received_at);
-    sqlite3_bind_int64(st, 10, (sqlite3_int64)hash);
-    sqlite3_bind_int(st, 11, state);
-    int rc = sqlite3_step(st);
-    int out = 0;
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        out = HUB_STORE_EDUP;
-        if (err && errlen)
-            snprintf(err, errlen, "%s seq %llu is already stored", r->unit,
-                     (unsigned long long)r->seq);
-    } else if (rc != SQLITE_DONE) {
-        out = store_fail(self, rc, "cannot store a report", err, errlen);
-    } else if (state == HUB_STORE_COUNTED) {
+    int64_t *mx = s_mx(self, iid, err, errlen);
+    if (!mx)
+        return HUB_STORE_EFAIL;
+    if ((int64_t)r->seq <= *mx) { /* not in the incarnation's order: is it stored? */
+        int64_t n = 0;
+        int rc = store_pending_flush(self, err, errlen);
+        if (rc)
+            return rc;
+        sqlite3_stmt *st = self->q[Q_REPORT_HAS];
+        sqlite3_bind_int64(st, 1, iid);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+            return store_fail(self, rc, "cannot look up a report", err, errlen);
+        if (n) {
+            if (err && errlen)
+                snprintf(err, errlen, "%s seq %llu is already stored", r->unit,
+                         (unsigned long long)r->seq);
+            return HUB_STORE_EDUP;
+        }
+        mx = s_mx(self, iid, err, errlen); /* the flush may have moved the table */
+        if (!mx)
+            return HUB_STORE_EFAIL;
+    }
+    size_t tl = strlen(r->text) + 1;
+    if (self->pendn == self->pendcap) {
+        size_t cap = self->pendcap ? self->pendcap * 2 : 1024;
+        struct store_pending *g = realloc(self->pend, cap * sizeof *g);
+        if (!g)
+            return store_fail(self, SQLITE_NOMEM, "out of memory", err, errlen);
+        self->pend = g, self->pendcap = cap;
+    }
+    if (self->ptextn + tl > self->ptextcap) {
+        size_t cap = self->ptextcap ? self->ptextcap * 2 : 65536;
+        while (cap < self->ptextn + tl)
+            cap *= 2;
+        char *g = realloc(self->ptext, cap);
+        if (!g)
+            return store_fail(self, SQLITE_NOMEM, "out of memory", err, errlen);
+        self->ptext = g, self->ptextcap = cap;
+    }
+    memcpy(self->ptext + self->ptextn, r->text, tl);
+    self->pend[self->pendn++] = (struct store_pending){
+        self->uids[index], iid,         (int64_t)r->seq, r->date,      r->total, r->part,
+        r->recorded_at,    received_at, (int64_t)hash,   (int)r->kind, state,    self->ptextn};
+    self->ptextn += tl;
+    if ((int64_t)r->seq > *mx)
+        *mx = (int64_t)r->seq;
+    if (state == HUB_STORE_COUNTED) {
         uint32_t day = s_day_of(r->kind, r->date);
         s_days_mark(self, index, day, day);
         s_days_log(self, index, DAY_ENTERS, r->kind, r->date, r->total, r->part, received_at);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return out;
+    return 0;
 }
 
 int hub_store_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_report_t *r,
@@ -1631,7 +1825,7 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
                       int64_t target_iid, const char *by, int64_t at, hub_store_target_t *was,
                       char *err, size_t errlen)
 {
-    if (s_writable(self, index, err, errlen))
+    if (s_writable(self, index, err, errlen) || store_pending_flush(self, err, errlen))
         return HUB_STORE_EFAIL;
     sqlite3_int64 uid = self->uids[index];
     sqlite3_stmt *st = self->q[Q_TARGET_FIND];
@@ -1695,6 +1889,8 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
 
 int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char *err, size_t errlen)
 {
+    if (store_pending_flush(self, NULL, 0))
+        return HUB_STORE_EFAIL;
     sqlite3_stmt *st = self->q[Q_HELD_SUMMARY];
     int rc = sqlite3_step(st), out = 0;
     if (rc == SQLITE_ROW) {
@@ -1713,6 +1909,8 @@ int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char 
 static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t *n, char *err,
                        size_t errlen)
 {
+    if (store_pending_flush(self, NULL, 0))
+        return HUB_STORE_EFAIL;
     sqlite3_stmt *st = self->q[Q_HELD_DUE_UNITS];
     size_t cap = 0;
     int rc, out = 0;
@@ -1802,6 +2000,8 @@ int store_fold_rows(sqlite3_stmt *st, hub_unit_state_t *s)
 static int s_refold_unit(hub_store_t *self, int64_t uid, hub_unit_state_t *agg, char *err,
                          size_t errlen)
 {
+    if (store_pending_flush(self, NULL, 0))
+        return HUB_STORE_EFAIL;
     memset(agg, 0, sizeof *agg);
     sqlite3_stmt *st = self->q[Q_UNIT_COUNTED];
     sqlite3_bind_int64(st, 1, uid);
@@ -1844,6 +2044,8 @@ static int s_by_uid(const void *a, const void *b)
 long hub_store_release(hub_store_t *self, uint32_t today, int64_t at, hub_unit_state_t *states,
                        uint32_t *changed, size_t *nchanged, char *err, size_t errlen)
 {
+    if (store_pending_flush(self, NULL, 0))
+        return HUB_STORE_EFAIL;
     int64_t *uids;
     size_t n;
     *nchanged = 0;
@@ -1944,6 +2146,8 @@ static int s_snapshot_of(hub_store_t *self, int64_t uid, ro_kind_t kind, uint32_
                          uint32_t *total, uint32_t *part, int64_t *iid, int64_t *at, char *err,
                          size_t errlen)
 {
+    if (store_pending_flush(self, NULL, 0))
+        return HUB_STORE_EFAIL;
     sqlite3_stmt *st = self->q[*date ? Q_SNAPSHOT : Q_SNAPSHOT_LATEST];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int(st, 2, (int)kind);
@@ -2164,7 +2368,9 @@ static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s
 int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, size_t errlen)
 {
     uint32_t stale = 0, latest = 0;
-    int rc = self->q[Q_DAY_STATE] ? s_days_state(self, uid, &stale, &latest, err, errlen) : 0;
+    int rc = store_pending_flush(self, err, errlen);
+    if (rc == 0)
+        rc = self->q[Q_DAY_STATE] ? s_days_state(self, uid, &stale, &latest, err, errlen) : 0;
     if (rc)
         return rc;
     if (stale && stale < from) /* the rows before from are stale too: from there */
@@ -2255,7 +2461,7 @@ int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t
 int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, uint64_t *hash,
                    ro_reason_t *reason, char *text, size_t textlen)
 {
-    if (index >= self->nunits)
+    if (index >= self->nunits || store_pending_flush(self, NULL, 0))
         return HUB_STORE_EFAIL;
     sqlite3_stmt *st = self->q[Q_REPORT_FIND];
     int rc, out = 0;

@@ -21,7 +21,7 @@
 #define HUB_STORE_ETARGET -4 /* a correction's target is not one it may correct */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 8
+#define HUB_STORE_SCHEMA 9
 
 /* Bytes of the store's identity (meta.store_id, Ack.store_id from version 2). */
 #define HUB_STORE_ID_LEN 16

@@ -20,6 +20,9 @@ enum {
     Q_UNIT_IDS,
     Q_UNIT_UPDATE,
     Q_REPORT_INSERT,
+    Q_RUN_INSERT,
+    Q_RUN_MAX,
+    Q_REPORT_HAS,
     Q_REPORT_FIND,
     Q_REFUSAL_INSERT,
     Q_REFUSAL_FIND,
@@ -74,6 +77,20 @@ enum {
  * lands in unit_days on that day. */
 #define HELD_DUE "(CASE WHEN kind = 4 THEN date * 100 + 1 ELSE date END)"
 #define REPORT_DAY HELD_DUE
+
+/* The reports are stored in arrival order (schema 9), each transaction's
+ * sorted by (uid, iid, seq); report_runs has one row per stretch of one
+ * incarnation's consecutive seqs in consecutive rowids. UNIT_REPORTS(U) is
+ * unit U's reports (for FROM); REPORT_ROW(IID, SEQ) the rowid of one if it
+ * is stored (a join checks that row's iid and seq: a seq in no run gives
+ * another row's). */
+#define UNIT_REPORTS(U)                                                                            \
+    "(SELECT r.* FROM incarnations ui JOIN report_runs uk ON uk.iid = ui.iid JOIN reports r"       \
+    " ON r.rowid BETWEEN uk.first_row AND uk.first_row + uk.last_seq - uk.first_seq"               \
+    " WHERE ui.uid = " U ")"
+#define REPORT_ROW(IID, SEQ)                                                                       \
+    "(SELECT first_row + (" SEQ ") - first_seq FROM report_runs WHERE iid = (" IID ")"             \
+    " AND last_seq >= (" SEQ ") ORDER BY last_seq LIMIT 1)"
 
 /* Whether report r (joined as e with KNOWN_EVENTS) counted at the end of
  * the day whose last second is ?3 (Unix time), by its trail: received by
@@ -190,7 +207,23 @@ struct hub_store {
     size_t sdayn, sdaycap;
     int scope_off;  /* rows written are not tracked: the caller counts every unit again */
     int scope_lost; /* a change was not tracked (out of memory): count every unit again */
+    /* PROTOTYPE: reports put in the open transaction, not yet inserted */
+    struct store_pending *pend;
+    size_t pendn, pendcap;
+    char *ptext;
+    size_t ptextn, ptextcap;
+    /* each incarnation's highest stored seq (pending ones too), by iid:
+     * open addressing, filled from report_runs as met; emptied by a rollback */
+    int64_t *mx_iid, *mx_seq;
+    size_t mxn, mxcap;
 };
+
+struct store_pending {
+    int64_t uid, iid, seq, date, total, part, recorded_at, received_at, hash;
+    int kind, state;
+    size_t text_off;
+};
+int store_pending_flush(hub_store_t *self, char *err, size_t errlen);
 
 /* What a report of the open transaction does to its unit's unit_days
  * rows: counted, it enters them; amended or cancelled after it counted, it

@@ -255,13 +255,15 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
 /* The fast check over the units with ids below ?1 (CHECK_BELOW), from ?1
  * on (CHECK_FROM) or all of them (CHECK_ALL), by id: a row per incarnation,
  * a unit's rows one after the other. The highest seq of an incarnation is
- * the last key of its range in reports: an index seek, not a scan; the
+ * the row its last run ends at (report_runs, then reports): two seeks, not a scan; the
  * refusals' highest seq per incarnation comes from one pass over their
  * index (refusals are few). The last column is what the unit's
  * incarnations have handled in all, which its reports cannot exceed. */
 #define CHECK_SQL(REFUSALS_WHERE, UNITS_WHERE)                                                     \
     "SELECT u.id, IFNULL(i.last_seq, 0), u.reports,"                                               \
-    " IFNULL((SELECT max(seq) FROM reports r WHERE r.uid = u.uid AND r.iid = i.iid), 0),"          \
+    " IFNULL((SELECT r.seq FROM reports r WHERE r.rowid = (SELECT k.first_row + k.last_seq"        \
+    " - k.first_seq FROM report_runs k WHERE k.iid = i.iid ORDER BY k.last_seq DESC LIMIT 1)"      \
+    " AND r.uid = u.uid AND r.iid = i.iid), 0),"                                                   \
     " IFNULL(f.maxseq, 0),"                                                                        \
     " (SELECT IFNULL(sum(last_seq), 0) FROM incarnations j WHERE j.uid = u.uid)"                   \
     " FROM units u LEFT JOIN incarnations i ON i.uid = u.uid"                                      \

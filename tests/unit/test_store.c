@@ -559,7 +559,7 @@ static void test_newer_schema_and_foreign_db_refused(void **state)
 /* Make the store at path look as an older build left it: schema version
  * (1, 2, 3 or 4), without what schema 5 added (events) and, below 4, what
  * schema 4 added (meta, incarnations, the
- * reports keyed (uid, iid, seq), refusals' iid; last_seq back in the units
+ * reports keyed (uid, seq), refusals' iid; last_seq back in the units
  * rows) and, below 3, what schema 3 added (the state column and its
  * index). Every report must be of its unit's legacy incarnation. */
 static void s_downgrade(const char *path, int version)
@@ -567,7 +567,23 @@ static void s_downgrade(const char *path, int version)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
-    int rc = sqlite3_exec(db,
+    /* schema 9 stores the reports in arrival order, with their runs: back to
+     * the table keyed (uid, iid, seq) */
+    int rc = sqlite3_exec(
+        db,
+        "CREATE TABLE r8 (uid INTEGER NOT NULL, iid INTEGER NOT NULL, seq INTEGER NOT NULL,"
+        " kind INTEGER NOT NULL, date INTEGER NOT NULL, total INTEGER NOT NULL,"
+        " part INTEGER NOT NULL, text TEXT NOT NULL, recorded_at INTEGER NOT NULL,"
+        " received_at INTEGER NOT NULL, hash INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+        " released_at INTEGER, PRIMARY KEY (uid, iid, seq)) WITHOUT ROWID;"
+        "INSERT INTO r8 SELECT uid, iid, seq, kind, date, total, part, text, recorded_at,"
+        " received_at, hash, state, released_at FROM reports;"
+        "DROP TABLE reports; ALTER TABLE r8 RENAME TO reports;"
+        "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;"
+        "DROP TABLE report_runs;",
+        NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db,
                           "DROP TABLE scope_days; DROP INDEX units_stale; ALTER TABLE reports DROP "
                           "COLUMN released_at;"
                           " ALTER TABLE units DROP COLUMN scope;",
