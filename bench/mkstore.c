@@ -1,6 +1,6 @@
 /* mkstore: builds a large hub.db fast, for the hub's start-time and memory
  * figures: the schema and the units rows come from hub_store itself, the
- * raw reports are bulk-inserted in primary-key order with SQLite's journal
+ * raw reports are bulk-inserted unit after unit (one run each) with SQLite's journal
  * and syncs OFF (setup only: nothing is acknowledged to anyone), and the
  * per-unit aggregates are folded with the hub's own hub_state_apply and
  * written back through hub_store, so `rolloutctl verify` agrees with them;
@@ -142,7 +142,10 @@ static int s_insert_reports(const char *path, const ro_registry_t *reg, long lon
         if (s_bulk_unit(&b, ro_registry_at(reg, i)->id, uids[i], iids[i], mine, &states[i]) != 0)
             return -1;
     }
-    if (s_exec(b.db, "COMMIT"))
+    /* each unit's reports went in one after the other: one run each */
+    if (s_exec(b.db, "INSERT INTO report_runs SELECT iid, max(seq), min(seq), min(rowid)"
+                     " FROM reports GROUP BY iid, seq - rowid") ||
+        s_exec(b.db, "COMMIT"))
         return -1;
     sqlite3_finalize(b.ins);
     sqlite3_close(b.db);

@@ -56,9 +56,9 @@ static const char *s_sql[Q_COUNT] = {
     [Q_REFUSAL_FIND] = "SELECT hash, reason, text FROM refusals"
                        " WHERE unit = ?1 AND iid = ?3 AND seq = ?2 ORDER BY rowid DESC LIMIT 1",
     [Q_RECOUNT] = RECOUNT_SQL,
-    [Q_HISTORY] = "SELECT seq, date, total, part FROM " UNIT_REPORTS(
-        "?1") " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 AND state = 0"
-              " ORDER BY date, received_at, iid, seq",
+    [Q_HISTORY] = "SELECT seq, date, total, part FROM " UNIT_REPORTS
+                  " WHERE uid = ?1 AND kind = ?2 AND date <= ?3 AND state = 0"
+                  " ORDER BY date, received_at, iid, seq",
     [Q_SERIES] = "SELECT uid, date, total, part FROM reports"
                  " WHERE kind = ?1 AND date <= ?2 AND state = 0"
                  " ORDER BY uid, date, received_at, iid, seq",
@@ -77,18 +77,18 @@ static const char *s_sql[Q_COUNT] = {
                          " WHERE state = 1 AND " HELD_DUE " <= ?1 GROUP BY uid",
     [Q_HELD_RELEASE] = "UPDATE reports INDEXED BY reports_held SET state = 0, released_at = ?2"
                        " WHERE state = 1 AND " HELD_DUE " <= ?1",
-    [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM " UNIT_REPORTS(
-        "?1") " WHERE uid = ?1 AND state = 0 ORDER BY received_at, iid, seq",
+    [Q_UNIT_COUNTED] = "SELECT kind, date, total, part FROM " UNIT_REPORTS
+                       " WHERE uid = ?1 AND state = 0 ORDER BY received_at, iid, seq",
     /* of a unit's counted snapshots of one kind and date, the one that counts */
-    [Q_SNAPSHOT] = "SELECT total, part, iid, received_at FROM " UNIT_REPORTS(
-        "?1") " WHERE uid = ?1 AND kind = ?2"
-              " AND date = ?3 AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC"
-              " LIMIT 1",
+    [Q_SNAPSHOT] =
+        "SELECT total, part, iid, received_at FROM " UNIT_REPORTS " WHERE uid = ?1 AND kind = ?2"
+        " AND date = ?3 AND state = 0 ORDER BY received_at DESC, iid DESC, seq DESC"
+        " LIMIT 1",
     /* of them all, the latest dated that counts */
-    [Q_SNAPSHOT_LATEST] = "SELECT total, part, iid, received_at, date FROM " UNIT_REPORTS(
-        "?1") " WHERE uid = ?1"
-              " AND kind = ?2 AND state = 0"
-              " ORDER BY date DESC, received_at DESC, iid DESC, seq DESC LIMIT 1",
+    [Q_SNAPSHOT_LATEST] =
+        "SELECT total, part, iid, received_at, date FROM " UNIT_REPORTS " WHERE uid = ?1"
+        " AND kind = ?2 AND state = 0"
+        " ORDER BY date DESC, received_at DESC, iid DESC, seq DESC LIMIT 1",
     [Q_UNIT_AGGREGATES] = "UPDATE units SET reports = ?2,"
                           " participants = ?3, hours_tenths = ?4, sessions = ?5,"
                           " staff_date = ?6, staff_total = ?7, staff_proficient = ?8,"
@@ -98,10 +98,10 @@ static const char *s_sql[Q_COUNT] = {
     [Q_INC_FIND] = "SELECT iid, last_seq FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
     [Q_INC_INSERT] = "INSERT INTO incarnations(uid, incarnation, first_heard) VALUES (?1, ?2, ?3)",
     [Q_TARGET_FIND] = "SELECT kind, date, state, total, part, received_at FROM reports"
-                      " WHERE rowid = " REPORT_ROW("?2", "?3") " AND uid = ?1 AND iid = ?2"
-                                                               " AND seq = ?3",
-    [Q_TARGET_SET] = "UPDATE reports SET state = ?4 WHERE rowid = " REPORT_ROW(
-        "?2", "?3") " AND uid = ?1 AND iid = ?2 AND seq = ?3",
+                      " WHERE rowid = " KEY_ROW " AND uid = ?1 AND iid = ?2"
+                      " AND seq = ?3",
+    [Q_TARGET_SET] = "UPDATE reports SET state = ?4 WHERE rowid = " KEY_ROW
+                     " AND uid = ?1 AND iid = ?2 AND seq = ?3",
     [Q_EVENT_INSERT] = "INSERT INTO events(uid, at, target_iid, target_seq, what, by_key, by_iid,"
                        " by_seq, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [Q_INC_SEQ] = "UPDATE incarnations SET last_seq = ?2, last_heard = ?3 WHERE iid = ?1",
@@ -125,7 +125,7 @@ static const char *s_sql[Q_COUNT] = {
      * too: a known-on question must find what changed them in the row) */
     [Q_DAY_REPORTS] =
         "SELECT r.kind, r.date, r.total, r.part, " REPORT_DAY " AS day, r.state, " CHANGED_AT
-        " FROM " UNIT_REPORTS("?1") " r LEFT JOIN " CHANGED_EVENTS(
+        " FROM " UNIT_REPORTS " r LEFT JOIN " CHANGED_EVENTS(
             "WHERE uid = ?1") " e ON e.target_iid = r.iid AND e.target_seq = r.seq"
                               " WHERE r.uid = ?1 AND r.state NOT IN (1, 2) AND " REPORT_DAY " >= ?2"
                               " ORDER BY day, r.received_at, r.iid, r.seq",
@@ -134,9 +134,9 @@ static const char *s_sql[Q_COUNT] = {
                    " WHERE uid = ?1",
     [Q_DAY_STATE] = "SELECT day_stale, IFNULL((SELECT max(date) FROM unit_days WHERE uid = ?1), 0)"
                     " FROM units WHERE uid = ?1",
-    [Q_DAY_FOLD] = "SELECT kind, date, total, part FROM " UNIT_REPORTS(
-        "?1") " WHERE uid = ?1 AND state = 0"
-              " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
+    [Q_DAY_FOLD] =
+        "SELECT kind, date, total, part FROM " UNIT_REPORTS " WHERE uid = ?1 AND state = 0"
+        " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
     [Q_DAY_AT] =
         "SELECT " DAY_COLUMNS ", changed_at, date FROM unit_days WHERE uid = ?1 AND date <= ?2"
         " ORDER BY date DESC LIMIT 1",
@@ -217,28 +217,21 @@ static const char *s_sql[Q_COUNT] = {
                      " (SELECT max(x.date) FROM unit_days x WHERE x.uid = u.uid AND x.date <= ?1)",
     /* unit ?1's reports up to day ?2 that counted at the end of the day
      * whose last second is ?3, in store_days_redo's order */
-    [Q_KNOWN_FOLD] = "SELECT r.kind, r.date, r.total, r.part FROM " UNIT_REPORTS(
-        "?1") " r LEFT JOIN " KNOWN_EVENTS("WHERE uid = ?1") " e ON e.target_iid = r.iid"
-                                                             " AND e.target_seq = r.seq WHERE "
-                                                             "r.uid = ?1 AND " REPORT_DAY
-                                                             " <= ?2 AND " KNOWN_COUNTED
-                                                             " ORDER BY " REPORT_DAY
-                                                             ", r.received_at, r.iid, r.seq",
+    [Q_KNOWN_FOLD] =
+        "SELECT r.kind, r.date, r.total, r.part FROM " UNIT_REPORTS " r LEFT JOIN " KNOWN_EVENTS(
+            "WHERE uid = ?1") " e ON e.target_iid = r.iid"
+                              " AND e.target_seq = r.seq WHERE "
+                              "r.uid = ?1 AND " REPORT_DAY " <= ?2 AND " KNOWN_COUNTED
+                              " ORDER BY " REPORT_DAY ", r.received_at, r.iid, r.seq",
     /* unit ?1's corrections and decisions after ?3 on a report up to day ?2
      * (the target, or an amend's replacement) */
-    [Q_KNOWN_AFTER] = "SELECT count(*) FROM events e JOIN reports t ON t.rowid = " REPORT_ROW(
-        "e.target_iid",
-        "e.target_seq") " AND t.uid = e.uid AND t.iid = e.target_iid"
-                        " AND t.seq = e.target_seq LEFT JOIN reports c ON e.what = 1 AND c.rowid "
-                        "= " REPORT_ROW("e.by_iid",
-                                        "e.by_seq") " AND c.uid = e.uid AND c.iid = e.by_iid"
-                                                    " AND c.seq = e.by_seq"
-                                                    " WHERE e.uid = ?1 AND e.at > ?3 AND e.what IN "
-                                                    "(1, 2, 4, 5) AND"
-                                                    " ((CASE WHEN t.kind = 4 THEN t.date * 100 + 1 "
-                                                    "ELSE t.date END) <= ?2 OR"
-                                                    " (CASE WHEN c.kind = 4 THEN c.date * 100 + 1 "
-                                                    "ELSE c.date END) <= ?2)",
+    [Q_KNOWN_AFTER] = "SELECT count(*) FROM events e JOIN reports t ON t.rowid = " TARGET_ROW
+                      " AND t.uid = e.uid AND t.iid = e.target_iid AND t.seq = e.target_seq"
+                      " LEFT JOIN reports c ON e.what = 1 AND c.rowid = " BY_ROW
+                      " AND c.uid = e.uid AND c.iid = e.by_iid AND c.seq = e.by_seq"
+                      " WHERE e.uid = ?1 AND e.at > ?3 AND e.what IN (1, 2, 4, 5) AND"
+                      " ((CASE WHEN t.kind = 4 THEN t.date * 100 + 1 ELSE t.date END) <= ?2 OR"
+                      " (CASE WHEN c.kind = 4 THEN c.date * 100 + 1 ELSE c.date END) <= ?2)",
     /* unit ?1's rows from the one before day ?2 on (store_scopes.c) */
     [Q_SCOPE_ROWS] = "SELECT date, reports > 0, reports, participants, hours_tenths, sessions,"
                      " staff_total, staff_proficient, items_total, items_no_visit, cases_total,"
@@ -272,6 +265,7 @@ static const char *s_sql[Q_COUNT] = {
 static int s_copy_reports(hub_store_t *self, char *why, size_t whylen);
 static int s_add_released_at(hub_store_t *self, char *why, size_t whylen);
 static int s_build_days(hub_store_t *self, char *why, size_t whylen);
+static int s_build_runs(hub_store_t *self, char *why, size_t whylen);
 
 /* Schema steps: s_migrations[v] takes a store from user_version v to v + 1,
  * in one transaction: its sql, then its copy (if any), then its after (if
@@ -496,7 +490,11 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      "ALTER TABLE units ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;"
      "CREATE INDEX units_stale ON units (day_stale) WHERE day_stale > 0;",
      s_add_released_at, NULL},
-    /* 8 -> 9 PROTOTYPE: reports in arrival order, runs of (iid, seq) */
+    /* 8 -> 9: the reports in arrival order (issue 18): a rowid table, each
+     * transaction's sorted by (uid, iid, seq), and report_runs, a row per
+     * stretch of an incarnation's consecutive seqs in consecutive rows (store_db.h,
+     * REPORT_ROW). The stored ones are copied in key order: each incarnation
+     * one run up to its first hole (a refused seq). */
     {"CREATE TABLE reports9 ("
      " uid INTEGER NOT NULL, iid INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
      " date INTEGER NOT NULL, total INTEGER NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,"
@@ -506,13 +504,11 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      " received_at, hash, state, released_at FROM reports ORDER BY uid, iid, seq;"
      "CREATE TABLE report_runs (iid INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
      " first_seq INTEGER NOT NULL, first_row INTEGER NOT NULL, PRIMARY KEY (iid, last_seq))"
-     " WITHOUT ROWID;"
-     "INSERT INTO report_runs SELECT iid, max(seq), min(seq), min(rowid) FROM reports9"
-     " GROUP BY iid, seq - rowid;"
+     " WITHOUT ROWID;",
+     s_build_runs,
      "DROP TABLE reports;"
      "ALTER TABLE reports9 RENAME TO reports;"
-     "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;",
-     NULL, NULL},
+     "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;"},
 };
 
 const char *hub_store_strerror(int code)
@@ -856,6 +852,56 @@ static int s_add_released_at(hub_store_t *self, char *why, size_t whylen)
 static int s_build_days(hub_store_t *self, char *why, size_t whylen)
 {
     return s_days_rebuild(self, why, whylen);
+}
+
+/* 8 -> 9's copy: the runs of reports9, in one pass over its rows. */
+static int s_build_runs(hub_store_t *self, char *why, size_t whylen)
+{
+    sqlite3_stmt *rows = NULL, *put = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "SELECT rowid, iid, seq FROM reports9 ORDER BY rowid", -1,
+                                &rows, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(self->db,
+                                "INSERT INTO report_runs(iid, last_seq, first_seq, first_row)"
+                                " VALUES (?1, ?2, ?3, ?4)",
+                                -1, &put, NULL);
+    int64_t iid = 0, first = 0, last = 0, row0 = 0, prev = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_DONE) {
+        int step = sqlite3_step(rows);
+        int64_t row = 0, i = 0, seq = 0;
+        if (step == SQLITE_ROW) {
+            row = sqlite3_column_int64(rows, 0);
+            i = sqlite3_column_int64(rows, 1);
+            seq = sqlite3_column_int64(rows, 2);
+            if (iid == i && seq == last + 1 && row == prev + 1) {
+                last = seq, prev = row;
+                continue;
+            }
+        } else if (step != SQLITE_DONE) {
+            rc = step;
+            break;
+        }
+        if (iid) { /* the run before ends */
+            sqlite3_bind_int64(put, 1, iid);
+            sqlite3_bind_int64(put, 2, last);
+            sqlite3_bind_int64(put, 3, first);
+            sqlite3_bind_int64(put, 4, row0);
+            rc = sqlite3_step(put);
+            sqlite3_reset(put);
+            if (rc != SQLITE_DONE)
+                break;
+        }
+        if (step == SQLITE_DONE) {
+            rc = SQLITE_DONE;
+            break;
+        }
+        iid = i, first = last = seq, row0 = prev = row;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(rows);
+    sqlite3_finalize(put);
+    return rc == SQLITE_DONE ? 0
+                             : store_fail(self, rc, "cannot write the reports' runs", why, whylen);
 }
 
 long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, size_t errlen)
@@ -1825,8 +1871,11 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
                       int64_t target_iid, const char *by, int64_t at, hub_store_target_t *was,
                       char *err, size_t errlen)
 {
-    if (s_writable(self, index, err, errlen) || store_pending_flush(self, err, errlen))
+    if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, err, errlen);
+    if (flushed)
+        return flushed;
     sqlite3_int64 uid = self->uids[index];
     sqlite3_stmt *st = self->q[Q_TARGET_FIND];
     sqlite3_bind_int64(st, 1, uid);
@@ -1889,8 +1938,9 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
 
 int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char *err, size_t errlen)
 {
-    if (store_pending_flush(self, NULL, 0))
-        return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, err, errlen);
+    if (flushed)
+        return flushed;
     sqlite3_stmt *st = self->q[Q_HELD_SUMMARY];
     int rc = sqlite3_step(st), out = 0;
     if (rc == SQLITE_ROW) {
@@ -1909,8 +1959,9 @@ int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char 
 static int s_due_units(hub_store_t *self, uint32_t today, int64_t **uids, size_t *n, char *err,
                        size_t errlen)
 {
-    if (store_pending_flush(self, NULL, 0))
-        return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, err, errlen);
+    if (flushed)
+        return flushed;
     sqlite3_stmt *st = self->q[Q_HELD_DUE_UNITS];
     size_t cap = 0;
     int rc, out = 0;
@@ -2000,8 +2051,9 @@ int store_fold_rows(sqlite3_stmt *st, hub_unit_state_t *s)
 static int s_refold_unit(hub_store_t *self, int64_t uid, hub_unit_state_t *agg, char *err,
                          size_t errlen)
 {
-    if (store_pending_flush(self, NULL, 0))
-        return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, err, errlen);
+    if (flushed)
+        return flushed;
     memset(agg, 0, sizeof *agg);
     sqlite3_stmt *st = self->q[Q_UNIT_COUNTED];
     sqlite3_bind_int64(st, 1, uid);
@@ -2044,8 +2096,9 @@ static int s_by_uid(const void *a, const void *b)
 long hub_store_release(hub_store_t *self, uint32_t today, int64_t at, hub_unit_state_t *states,
                        uint32_t *changed, size_t *nchanged, char *err, size_t errlen)
 {
-    if (store_pending_flush(self, NULL, 0))
-        return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, err, errlen);
+    if (flushed)
+        return flushed;
     int64_t *uids;
     size_t n;
     *nchanged = 0;
@@ -2146,8 +2199,9 @@ static int s_snapshot_of(hub_store_t *self, int64_t uid, ro_kind_t kind, uint32_
                          uint32_t *total, uint32_t *part, int64_t *iid, int64_t *at, char *err,
                          size_t errlen)
 {
-    if (store_pending_flush(self, NULL, 0))
-        return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, err, errlen);
+    if (flushed)
+        return flushed;
     sqlite3_stmt *st = self->q[*date ? Q_SNAPSHOT : Q_SNAPSHOT_LATEST];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int(st, 2, (int)kind);
@@ -2461,8 +2515,11 @@ int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t
 int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, uint64_t *hash,
                    ro_reason_t *reason, char *text, size_t textlen)
 {
-    if (index >= self->nunits || store_pending_flush(self, NULL, 0))
+    if (index >= self->nunits)
         return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, NULL, 0);
+    if (flushed)
+        return flushed;
     sqlite3_stmt *st = self->q[Q_REPORT_FIND];
     int rc, out = 0;
     if (self->uids[index] != STORE_NO_UID) { /* a unit without a row has no reports */

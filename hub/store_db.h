@@ -80,17 +80,21 @@ enum {
 
 /* The reports are stored in arrival order (schema 9), each transaction's
  * sorted by (uid, iid, seq); report_runs has one row per stretch of one
- * incarnation's consecutive seqs in consecutive rowids. UNIT_REPORTS(U) is
- * unit U's reports (for FROM); REPORT_ROW(IID, SEQ) the rowid of one if it
+ * incarnation's consecutive seqs in consecutive rowids. UNIT_REPORTS is
+ * unit ?1's reports (for FROM); REPORT_ROW(IID, SEQ) the rowid of one if it
  * is stored (a join checks that row's iid and seq: a seq in no run gives
  * another row's). */
-#define UNIT_REPORTS(U)                                                                            \
+#define UNIT_REPORTS                                                                               \
     "(SELECT r.* FROM incarnations ui JOIN report_runs uk ON uk.iid = ui.iid JOIN reports r"       \
     " ON r.rowid BETWEEN uk.first_row AND uk.first_row + uk.last_seq - uk.first_seq"               \
-    " WHERE ui.uid = " U ")"
+    " WHERE ui.uid = ?1)"
 #define REPORT_ROW(IID, SEQ)                                                                       \
     "(SELECT first_row + (" SEQ ") - first_seq FROM report_runs WHERE iid = (" IID ")"             \
     " AND last_seq >= (" SEQ ") ORDER BY last_seq LIMIT 1)"
+/* the row of (iid ?2, seq ?3); of an event's (e) target, and of what corrected it */
+#define KEY_ROW REPORT_ROW("?2", "?3")
+#define TARGET_ROW REPORT_ROW("e.target_iid", "e.target_seq")
+#define BY_ROW REPORT_ROW("e.by_iid", "e.by_seq")
 
 /* Whether report r (joined as e with KNOWN_EVENTS) counted at the end of
  * the day whose last second is ?3 (Unix time), by its trail: received by

@@ -607,16 +607,14 @@ int hub_store_trail(hub_store_t *self, size_t index, size_t limit, hub_store_eve
         " e.by_seq, ci.incarnation, c.date, c.total, c.part, e.by_key, e.reason,"
         " (SELECT count(*) FROM events WHERE uid = ?1)"
         " FROM events e"
-        " LEFT JOIN reports t ON t.rowid = " REPORT_ROW(
-            "e.target_iid",
-            "e.target_seq") " AND t.uid = e.uid AND t.iid = e.target_iid AND t.seq = e.target_seq"
-                            " LEFT JOIN incarnations ti ON ti.iid = e.target_iid"
-                            " LEFT JOIN reports c ON c.rowid = " REPORT_ROW(
-                                "e.by_iid",
-                                "e.by_seq") " AND c.uid = e.uid AND c.iid = e.by_iid AND c.seq = "
-                                            "e.by_seq"
-                                            " LEFT JOIN incarnations ci ON ci.iid = e.by_iid"
-                                            " WHERE e.uid = ?1 ORDER BY e.id DESC LIMIT ?2";
+        " LEFT JOIN reports t ON t.rowid = " TARGET_ROW
+        " AND t.uid = e.uid AND t.iid = e.target_iid AND t.seq = e.target_seq"
+        " LEFT JOIN incarnations ti ON ti.iid = e.target_iid"
+        " LEFT JOIN reports c ON c.rowid = " BY_ROW
+        " AND c.uid = e.uid AND c.iid = e.by_iid AND c.seq = "
+        "e.by_seq"
+        " LEFT JOIN incarnations ci ON ci.iid = e.by_iid"
+        " WHERE e.uid = ?1 ORDER BY e.id DESC LIMIT ?2";
     *out = NULL;
     *count = 0;
     *total = 0;

@@ -17,8 +17,9 @@ static int s_exec(hub_store_t *self, const char *sql, const int64_t *ints, size_
                   const char *const *texts, size_t ntexts, const char *what, char *err,
                   size_t errlen)
 {
-    if (store_pending_flush(self, NULL, 0))
-        return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, err, errlen);
+    if (flushed)
+        return flushed;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(self->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) {
@@ -57,10 +58,9 @@ static int s_days_stale_from(hub_store_t *self, const int64_t key[3], char *err,
                   "UPDATE units SET (day_stale, last_day) = (SELECT CASE WHEN u.day_stale = 0 OR"
                   " d.day < u.day_stale THEN d.day ELSE u.day_stale END, max(u.last_day, d.day)"
                   " FROM units u, (SELECT CASE WHEN kind = 4 THEN date * 100 + 1 ELSE date END"
-                  " AS day FROM reports WHERE rowid = " REPORT_ROW(
-                      "?2", "?3") " AND uid = ?1"
-                                  " AND iid = ?2 AND seq = ?3) d"
-                                  " WHERE u.uid = ?1) WHERE uid = ?1",
+                  " AS day FROM reports WHERE rowid = " KEY_ROW " AND uid = ?1"
+                  " AND iid = ?2 AND seq = ?3) d"
+                  " WHERE u.uid = ?1) WHERE uid = ?1",
                   key, 3, NULL, 0, "cannot mark a unit's days stale", err, errlen);
 }
 
@@ -88,19 +88,18 @@ int hub_store_flag(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, i
 static int s_flagged(hub_store_t *self, int64_t uid, const uint8_t *inc, uint64_t seq, int64_t *iid,
                      int *state, int *kind, char *why, size_t whylen)
 {
-    if (store_pending_flush(self, NULL, 0))
-        return HUB_STORE_EFAIL;
+    int flushed = store_pending_flush(self, why, whylen);
+    if (flushed)
+        return flushed;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        self->db,
-        "SELECT DISTINCT e.target_iid, r.state, r.kind FROM events e"
-        " JOIN reports r ON r.rowid = " REPORT_ROW(
-            "e.target_iid", "e.target_seq") " AND r.uid = e.uid"
-                                            " AND r.iid = e.target_iid AND r.seq = e.target_seq"
-                                            " JOIN incarnations i ON i.iid = e.target_iid"
-                                            " WHERE e.uid = ?1 AND e.what = 3 AND e.target_seq = ?2"
-                                            " AND (?3 IS NULL OR i.incarnation = ?3) LIMIT 2",
-        -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(self->db,
+                                "SELECT DISTINCT e.target_iid, r.state, r.kind FROM events e"
+                                " JOIN reports r ON r.rowid = " TARGET_ROW " AND r.uid = e.uid"
+                                " AND r.iid = e.target_iid AND r.seq = e.target_seq"
+                                " JOIN incarnations i ON i.iid = e.target_iid"
+                                " WHERE e.uid = ?1 AND e.what = 3 AND e.target_seq = ?2"
+                                " AND (?3 IS NULL OR i.incarnation = ?3) LIMIT 2",
+                                -1, &st, NULL);
     int n = 0;
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, uid);
@@ -199,8 +198,8 @@ int hub_store_decide(hub_store_t *self, size_t index, const uint8_t *inc, uint64
     int rc = 0;
     if (to != state)
         rc = s_exec(self,
-                    "UPDATE reports SET state = ?4 WHERE rowid = " REPORT_ROW(
-                        "?2", "?3") " AND uid = ?1 AND iid = ?2 AND seq = ?3",
+                    "UPDATE reports SET state = ?4 WHERE rowid = " KEY_ROW
+                    " AND uid = ?1 AND iid = ?2 AND seq = ?3",
                     (int64_t[]){uid, iid, (int64_t)seq, to}, 4, NULL, 0,
                     "cannot mark a decided report", why, whylen);
     /* the rows' changed_at moves even when the state does not (an accept
@@ -249,6 +248,10 @@ static void s_column_review(sqlite3_stmt *st, hub_store_review_t *v)
     snprintf(v->reason, sizeof v->reason, "%s", t ? (const char *)t : "");
 }
 
+/* the row of a flag's (f) report, and of a trail's tally (t) */
+#define FLAG_ROW FLAG_ROW
+#define TALLY_ROW TALLY_ROW
+
 /* The list: each flag row with its report and its latest decision; pending
  * (no decision, report neither corrected) first. */
 #define REVIEWS_SQL                                                                                \
@@ -258,18 +261,16 @@ static void s_column_review(sqlite3_stmt *st, hub_store_review_t *v)
     " SELECT u.id, f.target_seq, i.incarnation, r.kind, r.date, r.total, r.part, f.rule,"          \
     "  f.reason, f.at, r.state, d.what, d.by_key, d.at, d.reason, p"                               \
     " FROM f JOIN units u ON u.uid = f.uid"                                                        \
-    " LEFT JOIN reports r ON r.rowid = " REPORT_ROW(                                               \
-        "f.target_iid",                                                                            \
-        "f.target_seq") "  AND r.uid = f.uid AND r.iid = f.target_iid AND r.seq = f.target_seq"    \
-                        " LEFT JOIN incarnations i ON i.iid = f.target_iid"                        \
-                        " LEFT JOIN events d ON d.id = f.did,"                                     \
-                        " (SELECT count(*) AS p FROM f JOIN reports r ON r.rowid = " REPORT_ROW(   \
-                            "f.target_iid",                                                        \
-                            "f.target_seq") " AND r.uid = f.uid AND r.iid = f.target_iid"          \
-                                            "  AND r.seq = f.target_seq WHERE f.did IS NULL AND "  \
-                                            "r.state IN (0, 2))"                                   \
-                                            " ORDER BY (d.id IS NOT NULL OR r.state NOT IN (0, "   \
-                                            "2)), f.id DESC"
+    " LEFT JOIN reports r ON r.rowid = " FLAG_ROW                                                  \
+    "  AND r.uid = f.uid AND r.iid = f.target_iid AND r.seq = f.target_seq"                        \
+    " LEFT JOIN incarnations i ON i.iid = f.target_iid"                                            \
+    " LEFT JOIN events d ON d.id = f.did,"                                                         \
+    " (SELECT count(*) AS p FROM f JOIN reports r ON r.rowid = " FLAG_ROW                          \
+    " AND r.uid = f.uid AND r.iid = f.target_iid"                                                  \
+    "  AND r.seq = f.target_seq WHERE f.did IS NULL AND "                                          \
+    "r.state IN (0, 2))"                                                                           \
+    " ORDER BY (d.id IS NOT NULL OR r.state NOT IN (0, "                                           \
+    "2)), f.id DESC"
 
 int hub_store_reviews(hub_store_t *self, long index, size_t limit, hub_store_review_t **out,
                       size_t *count, uint64_t *total, uint64_t *pending, char *err, size_t errlen)
@@ -347,11 +348,10 @@ done:
     " SELECT u.id, r.kind, sum(t.corr),"                                                           \
     "  sum(t.flag AND NOT t.corr AND NOT t.decided AND (r.state <> 0 OR t.accepted)),"             \
     "  sum(t.rej AND NOT t.corr)"                                                                  \
-    " FROM t CROSS JOIN reports r ON r.rowid = " REPORT_ROW(                                       \
-        "t.iid", "t.seq") "  AND r.uid = t.uid AND r.iid = t.iid AND r.seq = t.seq"                \
-                          " CROSS JOIN units u ON u.uid = t.uid"                                   \
-                          " WHERE r.kind BETWEEN 1 AND 4 AND " REPORT_DAY                          \
-                          " <= ?1 GROUP BY t.uid, r.kind"
+    " FROM t CROSS JOIN reports r ON r.rowid = " TALLY_ROW                                         \
+    "  AND r.uid = t.uid AND r.iid = t.iid AND r.seq = t.seq"                                      \
+    " CROSS JOIN units u ON u.uid = t.uid"                                                         \
+    " WHERE r.kind BETWEEN 1 AND 4 AND " REPORT_DAY " <= ?1 GROUP BY t.uid, r.kind"
 
 int64_t hub_store_trail_key(hub_store_t *self)
 {

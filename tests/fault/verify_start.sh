@@ -16,8 +16,18 @@ hub_config; hub_start; hub_pin_ports
 hub_stop || fail "hub did not stop cleanly"
 
 # the raw reports, in key order, and their aggregates, with the sqlite3 shell
-# (setup only), for every unit but the one whose agent runs below
+# (setup only), for every unit but the one whose agent runs below, in the
+# reports table of schemas 4 to 8 (keyed by (uid, iid, seq)): the store goes
+# back to schema 5 below
 u=$(units 1 800)
+sqlite3 -batch "$T/hub/hub.db" "DROP TABLE reports; DROP TABLE report_runs;
+  CREATE TABLE reports (uid INTEGER NOT NULL, iid INTEGER NOT NULL,
+    seq INTEGER NOT NULL, kind INTEGER NOT NULL, date INTEGER NOT NULL, total INTEGER NOT NULL,
+    part INTEGER NOT NULL, text TEXT NOT NULL, recorded_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL, hash INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,
+    released_at INTEGER, PRIMARY KEY (uid, iid, seq)) WITHOUT ROWID;
+  CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;" ||
+  fail "cannot make the keyed reports table"
 per=$(( (REPORTS + 891) / 892 ))
 t0=$(now)
 sqlite3 -batch "$T/hub/hub.db" "PRAGMA synchronous = OFF; BEGIN;
