@@ -249,8 +249,8 @@ static void s_column_review(sqlite3_stmt *st, hub_store_review_t *v)
 }
 
 /* the row of a flag's (f) report, and of a trail's tally (t) */
-#define FLAG_ROW FLAG_ROW
-#define TALLY_ROW TALLY_ROW
+#define FLAG_ROW REPORT_ROW("f.target_iid", "f.target_seq")
+#define TALLY_ROW REPORT_ROW("t.iid", "t.seq")
 
 /* The list: each flag row with its report and its latest decision; pending
  * (no decision, report neither corrected) first. */
