@@ -2091,6 +2091,89 @@ static void test_max_store_bytes_makes_it_full(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* Schema 9 stores reports in arrival order, each commit's sorted by (unit,
+ * incarnation, seq), found by their runs (report_runs): three commits that
+ * interleave two units, one with a hole (a refused seq), one with a second
+ * incarnation; every report is found with its hash, a unit's history is
+ * all of its own and none of the other's, a stored seq put again (even in
+ * a later commit, below the highest) is EDUP, and a seq of the hole is
+ * stored later in its place and found. */
+static void test_runs_find_every_report(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    const char *path = hf_path("runs.db");
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    uint8_t inc[RO_INCARNATION_LEN];
+    memset(inc, 0x77, sizeof inc);
+    int64_t a = hf_iid(st, 0), b = hf_iid(st, 1);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    int64_t b2 = hub_store_incarnation(st, 1, inc, NOW, NULL, 0);
+    assert_true(b2 > 0 && b2 != b);
+    uint64_t seq_a = 0, seq_b = 0, seq_b2 = 0;
+    for (int commit = 0; commit < 3; commit++) {
+        if (commit)
+            assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+        for (int k = 0; k < 20; k++) { /* interleaved, as 893 agents' are */
+            ro_report_t r = hf_report("460000-001", ++seq_a, RO_KIND_TRAINING, 20180301, 5, 10);
+            if (seq_a == 25) /* the hole: refused, stored below */
+                r = hf_report("460000-001", ++seq_a, RO_KIND_TRAINING, 20180301, 5, 10);
+            assert_int_equal(hub_store_put_report(st, 0, a, &r, 1000 + r.seq, NOW, NULL, 0), 0);
+            r = hf_report("460100-001", ++seq_b, RO_KIND_TRAINING, 20180302, 7, 10);
+            assert_int_equal(hub_store_put_report(st, 1, b, &r, 2000 + r.seq, NOW, NULL, 0), 0);
+            if (k % 3 == 0) {
+                r = hf_report("460100-001", ++seq_b2, RO_KIND_TRAINING, 20180303, 9, 10);
+                assert_int_equal(hub_store_put_report(st, 1, b2, &r, 3000 + r.seq, NOW, NULL, 0),
+                                 0);
+            }
+        }
+        assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    }
+    uint64_t hash = 0;
+    for (uint64_t q = 1; q <= seq_a; q++) {
+        int found = hub_store_find(st, 0, a, q, &hash, NULL, NULL, 0);
+        assert_int_equal(found, q == 25 ? 0 : 1);
+        if (found)
+            assert_true(hash == 1000 + q);
+        assert_int_equal(hub_store_find(st, 0, b, q, &hash, NULL, NULL, 0), 0); /* not a's */
+    }
+    for (uint64_t q = 1; q <= seq_b; q++) {
+        assert_int_equal(hub_store_find(st, 1, b, q, &hash, NULL, NULL, 0), 1);
+        assert_true(hash == 2000 + q);
+    }
+    for (uint64_t q = 1; q <= seq_b2; q++) {
+        assert_int_equal(hub_store_find(st, 1, b2, q, &hash, NULL, NULL, 0), 1);
+        assert_true(hash == 3000 + q);
+    }
+    assert_int_equal(hub_store_find(st, 1, b2, seq_b2 + 1, &hash, NULL, NULL, 0), 0);
+    /* a stored seq again, in a later commit: EDUP; the hole's seq: stored in its place */
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    ro_report_t again = hf_report("460000-001", 3, RO_KIND_TRAINING, 20180301, 5, 10);
+    assert_int_equal(hub_store_put_report(st, 0, a, &again, 1, NOW, NULL, 0), HUB_STORE_EDUP);
+    ro_report_t hole = hf_report("460000-001", 25, RO_KIND_TRAINING, 20180301, 5, 10);
+    assert_int_equal(hub_store_put_report(st, 0, a, &hole, 1025, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_report(st, 0, a, &hole, 1025, NOW, NULL, 0), HUB_STORE_EDUP);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_int_equal(hub_store_find(st, 0, a, 25, &hash, NULL, NULL, 0), 1);
+    assert_true(hash == 1025);
+    /* a unit's history is its own reports, all of them */
+    hub_store_point_t *pts = NULL;
+    size_t n = 0;
+    assert_int_equal(hub_store_history(st, 1, RO_KIND_TRAINING, 20181231, &pts, &n, NULL, 0), 0);
+    assert_int_equal(n, seq_b + seq_b2);
+    free(pts);
+    assert_int_equal(hub_store_history(st, 0, RO_KIND_TRAINING, 20181231, &pts, &n, NULL, 0), 0);
+    assert_int_equal(n, seq_a);
+    free(pts);
+    /* commit by commit, each incarnation's stretch of a batch is one run */
+    assert_true(s_sql_int(path, "SELECT count(*) FROM report_runs") <= 3 * 3 + 2);
+    assert_int_equal(s_sql_int(path, "SELECT count(*) FROM reports"), seq_a + seq_b + seq_b2);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2126,6 +2209,7 @@ int main(void)
         cmocka_unit_test(test_days_tie_in_a_second),
         cmocka_unit_test(test_marks_from_the_trail),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),
+        cmocka_unit_test(test_runs_find_every_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
