@@ -1194,6 +1194,7 @@ void hub_store_destroy(hub_store_t **self_p)
     free(self->day_tail);
     free(self->day_log);
     free(self->pend);
+    free(self->pidx);
     free(self->ptext);
     free(self->mx_iid);
     free(self->mx_seq);
@@ -1556,6 +1557,8 @@ int hub_store_commit(hub_store_t *self, char *err, size_t errlen)
 
 void hub_store_rollback(hub_store_t *self)
 {
+    if (self->pendn)
+        memset(self->pidx, 0, self->pidxcap * sizeof *self->pidx);
     self->pendn = 0, self->ptextn = 0;
     if (self->mxcap)
         memset(self->mx_iid, 0, self->mxcap * sizeof *self->mx_iid);
@@ -1640,6 +1643,45 @@ int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq,
     return s_step_done(self, st, "cannot update an incarnation", err, errlen);
 }
 
+static size_t s_pidx_slot(const hub_store_t *self, int64_t iid, int64_t seq)
+{
+    uint64_t h = ((uint64_t)iid * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)seq * 0xc2b2ae3d27d4eb4full);
+    size_t i = (size_t)(h >> 17) & (self->pidxcap - 1);
+    while (self->pidx[i]) {
+        const struct store_pending *p = &self->pend[self->pidx[i] - 1];
+        if (p->iid == iid && p->seq == seq)
+            break;
+        i = (i + 1) & (self->pidxcap - 1);
+    }
+    return i;
+}
+
+/* The report (iid, seq) waiting in the open transaction, or NULL. */
+static struct store_pending *s_pending_find(hub_store_t *self, int64_t iid, int64_t seq)
+{
+    if (!self->pendn)
+        return NULL;
+    uint32_t k = self->pidx[s_pidx_slot(self, iid, seq)];
+    return k ? &self->pend[k - 1] : NULL;
+}
+
+/* Index pend[n] (just added); the index is kept at most half full. */
+static int s_pidx_add(hub_store_t *self, size_t n)
+{
+    if ((n + 1) * 2 > self->pidxcap) {
+        size_t cap = self->pidxcap ? self->pidxcap * 2 : 2048;
+        uint32_t *g = calloc(cap, sizeof *g);
+        if (!g)
+            return -1;
+        free(self->pidx);
+        self->pidx = g, self->pidxcap = cap;
+        for (size_t k = 0; k < n; k++)
+            self->pidx[s_pidx_slot(self, self->pend[k].iid, self->pend[k].seq)] = (uint32_t)k + 1;
+    }
+    self->pidx[s_pidx_slot(self, self->pend[n].iid, self->pend[n].seq)] = (uint32_t)n + 1;
+    return 0;
+}
+
 static int s_pending_cmp(const void *a, const void *b)
 {
     const struct store_pending *x = a, *y = b;
@@ -1703,6 +1745,8 @@ int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
     }
     if (out == 0 && run_iid)
         out = s_run_put(self, run_iid, run_first, run_last, run_row, err, errlen);
+    if (self->pendn)
+        memset(self->pidx, 0, self->pidxcap * sizeof *self->pidx);
     self->pendn = 0;
     self->ptextn = 0;
     return out;
@@ -1763,17 +1807,17 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
     if (!mx)
         return HUB_STORE_EFAIL;
     if ((int64_t)r->seq <= *mx) { /* not in the incarnation's order: is it stored? */
-        int64_t n = 0;
-        int rc = store_pending_flush(self, err, errlen);
-        if (rc)
-            return rc;
+        int64_t n = s_pending_find(self, iid, (int64_t)r->seq) != NULL;
+        int rc = SQLITE_ROW;
         sqlite3_stmt *st = self->q[Q_REPORT_HAS];
-        sqlite3_bind_int64(st, 1, iid);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            n = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        if (!n) {
+            sqlite3_bind_int64(st, 1, iid);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW)
+                n = sqlite3_column_int64(st, 0);
+            sqlite3_reset(st);
+        }
         if (rc != SQLITE_ROW)
             return store_fail(self, rc, "cannot look up a report", err, errlen);
         if (n) {
@@ -1782,9 +1826,6 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
                          (unsigned long long)r->seq);
             return HUB_STORE_EDUP;
         }
-        mx = s_mx(self, iid, err, errlen); /* the flush may have moved the table */
-        if (!mx)
-            return HUB_STORE_EFAIL;
     }
     size_t tl = strlen(r->text) + 1;
     if (self->pendn == self->pendcap) {
@@ -1804,9 +1845,12 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
         self->ptext = g, self->ptextcap = cap;
     }
     memcpy(self->ptext + self->ptextn, r->text, tl);
-    self->pend[self->pendn++] = (struct store_pending){
+    self->pend[self->pendn] = (struct store_pending){
         self->uids[index], iid,         (int64_t)r->seq, r->date,      r->total, r->part,
         r->recorded_at,    received_at, (int64_t)hash,   (int)r->kind, state,    self->ptextn};
+    if (s_pidx_add(self, self->pendn))
+        return store_fail(self, SQLITE_NOMEM, "out of memory", err, errlen);
+    self->pendn++;
     self->ptextn += tl;
     if ((int64_t)r->seq > *mx)
         *mx = (int64_t)r->seq;
@@ -1873,18 +1917,26 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
 {
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
-    int flushed = store_pending_flush(self, err, errlen);
-    if (flushed)
-        return flushed;
     sqlite3_int64 uid = self->uids[index];
+    /* the target may wait in this transaction: read and marked there */
+    struct store_pending *p = s_pending_find(self, target_iid, (int64_t)r->target_seq);
+    if (p && p->uid != uid)
+        p = NULL;
     sqlite3_stmt *st = self->q[Q_TARGET_FIND];
-    sqlite3_bind_int64(st, 1, uid);
-    sqlite3_bind_int64(st, 2, target_iid);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)r->target_seq);
-    int rc = sqlite3_step(st);
-    int found = rc == SQLITE_ROW;
+    int rc = SQLITE_DONE, found = p != NULL;
     int64_t received = 0;
-    if (found) {
+    if (p) {
+        received = p->received_at;
+        *was = (hub_store_target_t){(ro_kind_t)p->kind, (uint32_t)p->date, (uint32_t)p->total,
+                                    (uint32_t)p->part, p->state};
+    } else {
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int64(st, 2, target_iid);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)r->target_seq);
+        rc = sqlite3_step(st);
+        found = rc == SQLITE_ROW;
+    }
+    if (found && !p) {
         received = sqlite3_column_int64(st, 5);
         was->kind = (ro_kind_t)sqlite3_column_int(st, 0);
         was->date = (uint32_t)sqlite3_column_int64(st, 1);
@@ -1916,13 +1968,18 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
     s_days_mark(self, index, day, day);
     s_days_log(self, index, was->state == HUB_STORE_COUNTED ? DAY_LEAVES : DAY_TOUCHES, was->kind,
                was->date, was->total, was->part, received > at ? received : at);
-    st = self->q[Q_TARGET_SET];
-    sqlite3_bind_int64(st, 1, uid);
-    sqlite3_bind_int64(st, 2, target_iid);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)r->target_seq);
-    sqlite3_bind_int(st, 4, r->action == RO_ACTION_AMEND ? HUB_STORE_AMENDED : HUB_STORE_CANCELLED);
-    if ((out = s_step_done(self, st, "cannot mark a corrected report", err, errlen)))
-        return out;
+    int to = r->action == RO_ACTION_AMEND ? HUB_STORE_AMENDED : HUB_STORE_CANCELLED;
+    if (p) {
+        p->state = to;
+    } else {
+        st = self->q[Q_TARGET_SET];
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int64(st, 2, target_iid);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)r->target_seq);
+        sqlite3_bind_int(st, 4, to);
+        if ((out = s_step_done(self, st, "cannot mark a corrected report", err, errlen)))
+            return out;
+    }
     st = self->q[Q_EVENT_INSERT];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, at);
@@ -2517,9 +2574,11 @@ int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, u
 {
     if (index >= self->nunits)
         return HUB_STORE_EFAIL;
-    int flushed = store_pending_flush(self, NULL, 0);
-    if (flushed)
-        return flushed;
+    const struct store_pending *p = s_pending_find(self, iid, (int64_t)seq);
+    if (p && p->uid == self->uids[index]) { /* waiting for the commit: stored there */
+        *hash = (uint64_t)p->hash;
+        return 1;
+    }
     sqlite3_stmt *st = self->q[Q_REPORT_FIND];
     int rc, out = 0;
     if (self->uids[index] != STORE_NO_UID) { /* a unit without a row has no reports */

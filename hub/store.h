@@ -76,9 +76,10 @@ hub_store_t *hub_store_open(const char *path, int synchronous, int64_t max_bytes
 hub_store_t *hub_store_open_again(const char *path, int synchronous, char *err, size_t errlen);
 
 /* Let self's page cache grow to kib KiB (SQLite's default is 2 MiB). The
- * writer wants one that holds the leaf pages a batch from every unit
- * touches; set it after the checks at start, which read each unit's pages
- * once and would only fill it. Returns 0 or a code. */
+ * writer wants one that holds what a batch touches (the reports' last
+ * pages, the runs', the units' rows and days); set it after the checks at
+ * start, which read each unit's pages once and would only fill it. Returns
+ * 0 or a code. */
 int hub_store_set_cache(hub_store_t *self, int kib);
 
 /* Make the statement running on self (in another thread) stop soon with an

@@ -131,8 +131,8 @@ enum {
 /* The raw reports folded the way hub_state_apply folds them, for dates up
  * to ?1 (cases: months up to ?2), next to the stored units row. Training
  * sums; per kind the snapshot with the latest date, then the latest seq.
- * Only counted reports (state 0) count. t0 is per incarnation, in the
- * reports' key order (no sort); q is, of each unit's incarnations, the one
+ * Only counted reports (state 0) count. t0 is per incarnation (a sort:
+ * the reports are in arrival order); q is, of each unit's incarnations, the one
  * whose last_seq is furthest below (or least above) the highest seq stored
  * under it, held ones too: its last_seq and that seq are columns 1 and 16
  * (for the as-of questions, column 1 is the unit's last_seq of today). */
@@ -214,6 +214,8 @@ struct hub_store {
     /* PROTOTYPE: reports put in the open transaction, not yet inserted */
     struct store_pending *pend;
     size_t pendn, pendcap;
+    uint32_t *pidx; /* pend by (iid, seq): open addressing, index + 1; 0 empty */
+    size_t pidxcap;
     char *ptext;
     size_t ptextn, ptextcap;
     /* each incarnation's highest stored seq (pending ones too), by iid:
