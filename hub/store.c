@@ -1703,8 +1703,8 @@ static int s_run_put(hub_store_t *self, int64_t iid, int64_t first_seq, int64_t 
     return s_step_done(self, st, "cannot store a run", err, errlen);
 }
 
-/* PROTOTYPE: insert the pending reports in (uid, iid, seq) order, one run
- * per incarnation's contiguous stretch. */
+/* Insert the waiting reports in (uid, iid, seq) order, and a run for each
+ * stretch of an incarnation's consecutive seqs in consecutive rows. */
 int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
 {
     if (!self->pendn)

@@ -211,7 +211,9 @@ struct hub_store {
     size_t sdayn, sdaycap;
     int scope_off;  /* rows written are not tracked: the caller counts every unit again */
     int scope_lost; /* a change was not tracked (out of memory): count every unit again */
-    /* PROTOTYPE: reports put in the open transaction, not yet inserted */
+    /* the reports put in the open transaction, inserted together (sorted)
+     * at its commit or before a statement that reads them (store_pending_flush);
+     * their texts in ptext */
     struct store_pending *pend;
     size_t pendn, pendcap;
     uint32_t *pidx; /* pend by (iid, seq): open addressing, index + 1; 0 empty */
@@ -224,11 +226,14 @@ struct hub_store {
     size_t mxn, mxcap;
 };
 
+/* A report waiting for its transaction's commit (the reports row's columns). */
 struct store_pending {
     int64_t uid, iid, seq, date, total, part, recorded_at, received_at, hash;
     int kind, state;
-    size_t text_off;
+    size_t text_off; /* its text in ptext */
 };
+
+/* Insert the reports waiting in the open transaction. Returns 0 or a code. */
 int store_pending_flush(hub_store_t *self, char *err, size_t errlen);
 
 /* What a report of the open transaction does to its unit's unit_days
