@@ -44,8 +44,6 @@ static const char *s_sql[Q_COUNT] = {
     [Q_REPORT_INSERT] = "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text,"
                         " recorded_at, received_at, hash, state)"
                         " VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [Q_REPORT_HAS] = "SELECT count(*) FROM reports WHERE rowid = " REPORT_ROW(
-        "?1", "?2") " AND iid = ?1 AND seq = ?2",
     [Q_RUN_MAX] = "SELECT ifnull(max(last_seq), 0) FROM report_runs WHERE iid = ?1",
     [Q_RUN_INSERT] =
         "INSERT INTO report_runs(iid, last_seq, first_seq, first_row) VALUES (?1, ?2, ?3, ?4)",
@@ -530,6 +528,14 @@ int store_fail(hub_store_t *self, int rc, const char *what, char *err, size_t er
     return (rc & 0xff) == SQLITE_FULL ? HUB_STORE_EFULL : HUB_STORE_EFAIL;
 }
 
+/* Out of memory (SQLite's last message has nothing to add). */
+static int s_oom(char *err, size_t errlen)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "out of memory");
+    return HUB_STORE_EFAIL;
+}
+
 int store_is_damage(int rc)
 {
     rc &= 0xff;
@@ -854,54 +860,58 @@ static int s_build_days(hub_store_t *self, char *why, size_t whylen)
     return s_days_rebuild(self, why, whylen);
 }
 
-/* 8 -> 9's copy: the runs of reports9, in one pass over its rows. */
+/* A run being gathered (report_runs): rows of one incarnation whose seqs
+ * and rowids both go up by one. */
+typedef struct {
+    int64_t iid, first_seq, last_seq, first_row, last_row;
+} s_run_t;
+
+/* The report (iid, seq) stored at row, after run r's: it continues r, or r
+ * is written with put (report_runs' INSERT, ?1 to ?4) and a new run
+ * begins with it. iid 0 writes the last run. Returns SQLITE_OK or put's
+ * error. */
+static int s_run_next(sqlite3_stmt *put, s_run_t *r, int64_t iid, int64_t seq, int64_t row)
+{
+    if (iid && iid == r->iid && seq == r->last_seq + 1 && row == r->last_row + 1) {
+        r->last_seq = seq, r->last_row = row;
+        return SQLITE_OK;
+    }
+    int rc = SQLITE_DONE;
+    if (r->iid) {
+        sqlite3_bind_int64(put, 1, r->iid);
+        sqlite3_bind_int64(put, 2, r->last_seq);
+        sqlite3_bind_int64(put, 3, r->first_seq);
+        sqlite3_bind_int64(put, 4, r->first_row);
+        rc = sqlite3_step(put);
+        sqlite3_reset(put);
+    }
+    *r = (s_run_t){iid, seq, seq, row, row};
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* 8 -> 9's copy: the runs of reports9, in one pass over its rows (the
+ * store's statements are not prepared during a migration). */
 static int s_build_runs(hub_store_t *self, char *why, size_t whylen)
 {
     sqlite3_stmt *rows = NULL, *put = NULL;
     int rc = sqlite3_prepare_v2(self->db, "SELECT rowid, iid, seq FROM reports9 ORDER BY rowid", -1,
                                 &rows, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(self->db,
-                                "INSERT INTO report_runs(iid, last_seq, first_seq, first_row)"
-                                " VALUES (?1, ?2, ?3, ?4)",
-                                -1, &put, NULL);
-    int64_t iid = 0, first = 0, last = 0, row0 = 0, prev = 0;
-    while (rc == SQLITE_OK || rc == SQLITE_DONE) {
+        rc = sqlite3_prepare_v2(self->db, s_sql[Q_RUN_INSERT], -1, &put, NULL);
+    s_run_t run = {0};
+    while (rc == SQLITE_OK) {
         int step = sqlite3_step(rows);
-        int64_t row = 0, i = 0, seq = 0;
-        if (step == SQLITE_ROW) {
-            row = sqlite3_column_int64(rows, 0);
-            i = sqlite3_column_int64(rows, 1);
-            seq = sqlite3_column_int64(rows, 2);
-            if (iid == i && seq == last + 1 && row == prev + 1) {
-                last = seq, prev = row;
-                continue;
-            }
-        } else if (step != SQLITE_DONE) {
-            rc = step;
+        if (step != SQLITE_ROW) {
+            rc = step == SQLITE_DONE ? s_run_next(put, &run, 0, 0, 0) : step;
             break;
         }
-        if (iid) { /* the run before ends */
-            sqlite3_bind_int64(put, 1, iid);
-            sqlite3_bind_int64(put, 2, last);
-            sqlite3_bind_int64(put, 3, first);
-            sqlite3_bind_int64(put, 4, row0);
-            rc = sqlite3_step(put);
-            sqlite3_reset(put);
-            if (rc != SQLITE_DONE)
-                break;
-        }
-        if (step == SQLITE_DONE) {
-            rc = SQLITE_DONE;
-            break;
-        }
-        iid = i, first = last = seq, row0 = prev = row;
-        rc = SQLITE_OK;
+        rc = s_run_next(put, &run, sqlite3_column_int64(rows, 1), sqlite3_column_int64(rows, 2),
+                        sqlite3_column_int64(rows, 0));
     }
     sqlite3_finalize(rows);
     sqlite3_finalize(put);
-    return rc == SQLITE_DONE ? 0
-                             : store_fail(self, rc, "cannot write the reports' runs", why, whylen);
+    return rc == SQLITE_OK ? 0
+                           : store_fail(self, rc, "cannot write the reports' runs", why, whylen);
 }
 
 long hub_store_days_refresh(hub_store_t *self, int64_t budget_ms, char *err, size_t errlen)
@@ -1692,17 +1702,6 @@ static int s_pending_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int s_run_put(hub_store_t *self, int64_t iid, int64_t first_seq, int64_t last_seq,
-                     int64_t first_row, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = self->q[Q_RUN_INSERT];
-    sqlite3_bind_int64(st, 1, iid);
-    sqlite3_bind_int64(st, 2, last_seq);
-    sqlite3_bind_int64(st, 3, first_seq);
-    sqlite3_bind_int64(st, 4, first_row);
-    return s_step_done(self, st, "cannot store a run", err, errlen);
-}
-
 /* Insert the waiting reports in (uid, iid, seq) order, and a run for each
  * stretch of an incarnation's consecutive seqs in consecutive rows. */
 int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
@@ -1711,9 +1710,9 @@ int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
         return 0;
     qsort(self->pend, self->pendn, sizeof *self->pend, s_pending_cmp);
     sqlite3_stmt *st = self->q[Q_REPORT_INSERT];
-    int out = 0;
-    int64_t run_iid = 0, run_first = 0, run_last = 0, run_row = 0, prev_row = 0;
-    for (size_t i = 0; i < self->pendn && out == 0; i++) {
+    int out = 0, rc = SQLITE_OK;
+    s_run_t run = {0};
+    for (size_t i = 0; i < self->pendn && rc == SQLITE_OK; i++) {
         const struct store_pending *p = &self->pend[i];
         sqlite3_bind_int64(st, 1, p->uid);
         sqlite3_bind_int64(st, 12, p->iid);
@@ -1727,26 +1726,20 @@ int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
         sqlite3_bind_int64(st, 9, p->received_at);
         sqlite3_bind_int64(st, 10, p->hash);
         sqlite3_bind_int(st, 11, p->state);
-        int rc = sqlite3_step(st);
+        rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
             out = store_fail(self, rc, "cannot store a report", err, errlen);
             break;
         }
-        int64_t row = sqlite3_last_insert_rowid(self->db);
-        if (run_iid == p->iid && p->seq == run_last + 1 && row == prev_row + 1) {
-            run_last = p->seq;
-        } else {
-            if (run_iid)
-                out = s_run_put(self, run_iid, run_first, run_last, run_row, err, errlen);
-            run_iid = p->iid, run_first = run_last = p->seq, run_row = row;
-        }
-        prev_row = row;
+        rc = s_run_next(self->q[Q_RUN_INSERT], &run, p->iid, p->seq,
+                        sqlite3_last_insert_rowid(self->db));
     }
-    if (out == 0 && run_iid)
-        out = s_run_put(self, run_iid, run_first, run_last, run_row, err, errlen);
-    if (self->pendn)
-        memset(self->pidx, 0, self->pidxcap * sizeof *self->pidx);
+    if (out == 0 && rc == SQLITE_OK)
+        rc = s_run_next(self->q[Q_RUN_INSERT], &run, 0, 0, 0);
+    if (out == 0 && rc != SQLITE_OK)
+        out = store_fail(self, rc, "cannot store a run", err, errlen);
+    memset(self->pidx, 0, self->pidxcap * sizeof *self->pidx);
     self->pendn = 0;
     self->ptextn = 0;
     return out;
@@ -1769,7 +1762,7 @@ static int64_t *s_mx(hub_store_t *self, int64_t iid, char *err, size_t errlen)
         int64_t *ki = calloc(cap, sizeof *ki), *ks = calloc(cap, sizeof *ks);
         if (!ki || !ks) {
             free(ki), free(ks);
-            store_fail(self, SQLITE_NOMEM, "out of memory", err, errlen);
+            s_oom(err, errlen);
             return NULL;
         }
         int64_t *oi = self->mx_iid, *os = self->mx_seq;
@@ -1807,19 +1800,18 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
     if (!mx)
         return HUB_STORE_EFAIL;
     if ((int64_t)r->seq <= *mx) { /* not in the incarnation's order: is it stored? */
-        int64_t n = s_pending_find(self, iid, (int64_t)r->seq) != NULL;
-        int rc = SQLITE_ROW;
-        sqlite3_stmt *st = self->q[Q_REPORT_HAS];
+        int n = s_pending_find(self, iid, (int64_t)r->seq) != NULL;
         if (!n) {
-            sqlite3_bind_int64(st, 1, iid);
+            sqlite3_stmt *st = self->q[Q_REPORT_FIND];
+            sqlite3_bind_int64(st, 1, self->uids[index]);
             sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
-            rc = sqlite3_step(st);
-            if (rc == SQLITE_ROW)
-                n = sqlite3_column_int64(st, 0);
+            sqlite3_bind_int64(st, 3, iid);
+            int rc = sqlite3_step(st);
             sqlite3_reset(st);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return store_fail(self, rc, "cannot look up a report", err, errlen);
+            n = rc == SQLITE_ROW;
         }
-        if (rc != SQLITE_ROW)
-            return store_fail(self, rc, "cannot look up a report", err, errlen);
         if (n) {
             if (err && errlen)
                 snprintf(err, errlen, "%s seq %llu is already stored", r->unit,
@@ -1832,7 +1824,7 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
         size_t cap = self->pendcap ? self->pendcap * 2 : 1024;
         struct store_pending *g = realloc(self->pend, cap * sizeof *g);
         if (!g)
-            return store_fail(self, SQLITE_NOMEM, "out of memory", err, errlen);
+            return s_oom(err, errlen);
         self->pend = g, self->pendcap = cap;
     }
     if (self->ptextn + tl > self->ptextcap) {
@@ -1841,7 +1833,7 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
             cap *= 2;
         char *g = realloc(self->ptext, cap);
         if (!g)
-            return store_fail(self, SQLITE_NOMEM, "out of memory", err, errlen);
+            return s_oom(err, errlen);
         self->ptext = g, self->ptextcap = cap;
     }
     memcpy(self->ptext + self->ptextn, r->text, tl);
@@ -1849,7 +1841,7 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
         self->uids[index], iid,         (int64_t)r->seq, r->date,      r->total, r->part,
         r->recorded_at,    received_at, (int64_t)hash,   (int)r->kind, state,    self->ptextn};
     if (s_pidx_add(self, self->pendn))
-        return store_fail(self, SQLITE_NOMEM, "out of memory", err, errlen);
+        return s_oom(err, errlen);
     self->pendn++;
     self->ptextn += tl;
     if ((int64_t)r->seq > *mx)
