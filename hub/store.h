@@ -273,23 +273,24 @@ int hub_store_find(hub_store_t *self, size_t index, int64_t iid, uint64_t seq, u
  * to cap differences
  * into diffs (may be NULL), the number of units and reports looked at into
  * *units and *reports (may be NULL). Returns the number of differences
- * (>= 0) or a negative code. Scans every report: not for the hot path. */
+ * (>= 0) or a negative code. Then the reports' runs against the reports
+ * (unit field "run", or unit "(all)" field "reports in runs"). Scans
+ * every report: not for the hot path. */
 long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
                        uint64_t *reports, char *err, size_t errlen);
 
-/* The check at start, as fast on ten million reports as on ten: one index
- * seek per incarnation into the reports (about one page read per unit,
- * however many reports it has) and one pass over the refusals' index, no
- * scan of the reports. Every incarnation's last_seq must equal the highest
- * seq stored under it as a report or a refusal, and a unit's reports count
- * must not exceed the sum of its incarnations' last_seq. A file store of
- * many units is checked in two halves by id, the
- * second in a thread over a read-only connection of its own (each unit is
- * read in one snapshot). Writes up to cap differences, in id order, into
- * diffs (may be NULL; "stored" is the units row's value, "recount" what
- * the raw rows say) and the units looked at into *units. Returns the
- * number of differences (>= 0) or a negative code; a damaged file is named
- * as such in err, with what to do. */
+/* The check at start, as fast on ten million reports as on ten: the
+ * units, their incarnations and the reports' runs read through their
+ * indexes, one pass over the refusals' index, and the newest report (the
+ * pages the last writes went to); no scan of the reports. Every
+ * incarnation's last_seq must equal the highest seq stored under it as a
+ * report (its last run's) or a refusal, and a unit's reports count must
+ * not exceed the sum of its incarnations' last_seq. Writes up to cap
+ * differences, in the units' table order, into diffs (may be NULL;
+ * "stored" is the units row's value, "recount" what the raw rows say) and
+ * the units looked at into *units. Returns the number of differences
+ * (>= 0) or a negative code; a damaged file is named as such in err, with
+ * what to do. */
 long hub_store_check_fast(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
                           char *err, size_t errlen);
 

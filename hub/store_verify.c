@@ -1,8 +1,8 @@
 /* hub_store's recount and fast check: the stored units rows and unit_days
  * rows against the reports they were folded from (see RECOUNT_SQL in
- * store_db.h), on the
- * caller's connection, in a thread with a connection of its own (the
- * verifier), or in two halves at once (the fast check). */
+ * store_db.h), and the reports' runs against the reports, on the caller's
+ * connection or in a thread with a connection of its own (the verifier);
+ * the fast check at start: the units rows against the runs. */
 #include "store_db.h"
 
 #include <pthread.h>
@@ -176,6 +176,42 @@ static long s_last_day_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, l
     return ndiff;
 }
 
+/* The reports' runs (report_runs) against the reports: a run whose first
+ * or last row is not the report it names (unit id, field "run": the run's
+ * last seq, the seq at its last row or 0), and the reports the runs
+ * cover in all against the reports there are (unit "(all)"). A resend is
+ * found through the runs, so a wrong run would store it twice. */
+static long s_runs_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
+{
+    sqlite3_stmt *st = NULL;
+    *rc = sqlite3_prepare_v2(
+        db,
+        "SELECT u.id, k.last_seq, IFNULL(l.seq, 0) FROM report_runs k"
+        " JOIN incarnations i ON i.iid = k.iid JOIN units u ON u.uid = i.uid"
+        " LEFT JOIN reports l ON l.rowid = k.first_row + k.last_seq - k.first_seq AND l.iid = k.iid"
+        " LEFT JOIN reports f ON f.rowid = k.first_row AND f.iid = k.iid"
+        " WHERE l.seq IS NOT k.last_seq OR f.seq IS NOT k.first_seq"
+        " UNION ALL SELECT '(all)', r, n FROM (SELECT"
+        " (SELECT IFNULL(sum(last_seq - first_seq + 1), 0) FROM report_runs) AS r,"
+        " (SELECT count(*) FROM reports) AS n) WHERE r <> n",
+        -1, &st, NULL);
+    while (*rc == SQLITE_OK && (*rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (diffs && (size_t)ndiff < cap) {
+            hub_store_diff_t *d = &diffs[ndiff];
+            const unsigned char *id = sqlite3_column_text(st, 0);
+            snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
+            snprintf(d->field, sizeof d->field, "%s",
+                     strcmp(d->unit, "(all)") ? "run" : "reports in runs");
+            d->stored = sqlite3_column_int64(st, 1);
+            d->recount = sqlite3_column_int64(st, 2);
+        }
+        ndiff++;
+        *rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return ndiff;
+}
+
 long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
 {
     sqlite3_stmt *reps = NULL, *rows = NULL;
@@ -222,6 +258,8 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
         ndiff = s_last_day_check(db, diffs, cap, ndiff, rc);
     if (*rc == SQLITE_DONE)
         ndiff = store_scopes_check(db, diffs, cap, ndiff, rc);
+    if (*rc == SQLITE_DONE)
+        ndiff = s_runs_check(db, diffs, cap, ndiff, rc);
     return ndiff;
 }
 
@@ -252,39 +290,25 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
     return out;
 }
 
-/* The fast check over the units with ids below ?1 (CHECK_BELOW), from ?1
- * on (CHECK_FROM) or all of them (CHECK_ALL), by id: a row per incarnation,
- * a unit's rows one after the other. The highest seq of an incarnation is
- * the row its last run ends at (report_runs, then reports): two seeks, not a scan; the
- * refusals' highest seq per incarnation comes from one pass over their
- * index (refusals are few). The last column is what the unit's
- * incarnations have handled in all, which its reports cannot exceed. */
-#define CHECK_SQL(REFUSALS_WHERE, UNITS_WHERE)                                                     \
+/* The fast check, in the units' table order: a row per incarnation, a unit's rows one
+ * after the other. The highest seq stored under an incarnation is its
+ * last run's (report_runs: one seek; that the runs name the reports is
+ * the recount's to check, store_days_check); the refusals' highest seq
+ * per incarnation comes from one pass over their index (refusals are
+ * few). The last column is what the unit's incarnations have handled in
+ * all, which its reports cannot exceed. */
+#define CHECK_SQL                                                                                  \
     "SELECT u.id, IFNULL(i.last_seq, 0), u.reports,"                                               \
-    " IFNULL((SELECT r.seq FROM reports r WHERE r.rowid = (SELECT k.first_row + k.last_seq"        \
-    " - k.first_seq FROM report_runs k WHERE k.iid = i.iid ORDER BY k.last_seq DESC LIMIT 1)"      \
-    " AND r.uid = u.uid AND r.iid = i.iid), 0),"                                                   \
+    " IFNULL((SELECT max(k.last_seq) FROM report_runs k WHERE k.iid = i.iid), 0),"                 \
     " IFNULL(f.maxseq, 0),"                                                                        \
     " (SELECT IFNULL(sum(last_seq), 0) FROM incarnations j WHERE j.uid = u.uid)"                   \
     " FROM units u LEFT JOIN incarnations i ON i.uid = u.uid"                                      \
-    " LEFT JOIN (SELECT unit, iid, max(seq) AS maxseq FROM refusals" REFUSALS_WHERE                \
-    " GROUP BY unit, iid) f ON f.unit = u.id AND f.iid = i.iid" UNITS_WHERE " ORDER BY u.id"
-enum { CHECK_ALL, CHECK_BELOW, CHECK_FROM };
-static const char *s_check_sql[] = {
-    [CHECK_ALL] = CHECK_SQL("", ""),
-    [CHECK_BELOW] = CHECK_SQL(" WHERE unit < ?1", " WHERE u.id < ?1"),
-    [CHECK_FROM] = CHECK_SQL(" WHERE unit >= ?1", " WHERE u.id >= ?1"),
-};
+    " LEFT JOIN (SELECT unit, iid, max(seq) AS maxseq FROM refusals"                               \
+    " GROUP BY unit, iid) f ON f.unit = u.id AND f.iid = i.iid ORDER BY u.uid"
 
-/* Below this many units the check runs in one part: a thread and a second
- * connection would cost more than they save. */
-#define CHECK_SPLIT_MIN 1024
-
-/* One part of the fast check, on a connection of its own. */
+/* The fast check's progress and outcome. */
 typedef struct {
     sqlite3 *db;                    /* the connection it reads with */
-    int which;                      /* CHECK_ALL, CHECK_BELOW or CHECK_FROM */
-    const char *split;              /* ?1 of CHECK_BELOW and CHECK_FROM */
     hub_store_diff_t *diffs;        /* the first cap differences (may be NULL) */
     size_t cap;                     /* room in diffs */
     long ndiff;                     /* differences found */
@@ -293,15 +317,12 @@ typedef struct {
     int rc;                         /* SQLITE_DONE, or why it stopped */
     int damaged;                    /* the file is damaged */
     char msg[256];                  /* SQLite's message when rc is not SQLITE_DONE */
-} s_check_part_t;
+} s_check_t;
 
-static void *s_check_part(void *arg)
+static void s_check_units(s_check_t *p)
 {
-    s_check_part_t *p = arg;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(p->db, s_check_sql[p->which], -1, &st, NULL);
-    if (rc == SQLITE_OK && p->which != CHECK_ALL)
-        rc = sqlite3_bind_text(st, 1, p->split, -1, SQLITE_STATIC);
+    int rc = sqlite3_prepare_v2(p->db, CHECK_SQL, -1, &st, NULL);
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
             break;
@@ -338,84 +359,47 @@ static void *s_check_part(void *arg)
         snprintf(p->msg, sizeof p->msg, "%s", sqlite3_errmsg(p->db));
     }
     sqlite3_finalize(st);
-    return NULL;
 }
 
-/* The id that splits the units in two halves into split; 0 if it is worth
- * it (a file, enough units) and it was found. */
-static int s_check_split(hub_store_t *self, char *split, size_t len)
+/* The newest report, read whole: the pages the last writes went to are
+ * read at start (the per-unit part reads no report). Sets p->rc. */
+static int s_check_tail(s_check_t *p)
 {
-    int64_t n = 0;
-    if (strcmp(self->path, ":memory:") == 0 ||
-        store_int(self->db, "SELECT count(*) FROM units", &n) != SQLITE_OK || n < CHECK_SPLIT_MIN)
-        return -1;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(self->db, "SELECT id FROM units ORDER BY id LIMIT 1 OFFSET ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, n / 2);
-    int out = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *id = sqlite3_column_text(st, 0);
-        if (id && strlen((const char *)id) < len) {
-            snprintf(split, len, "%s", (const char *)id);
-            out = 0;
-        }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(p->db, "SELECT * FROM reports ORDER BY rowid DESC LIMIT 1", -1, &st,
+                                NULL);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            for (int i = 0; i < sqlite3_column_count(st); i++)
+                sqlite3_column_bytes(st, i);
+    }
+    p->rc = rc;
+    if (rc != SQLITE_DONE) {
+        p->damaged = store_is_damage(rc) || store_is_damage(sqlite3_extended_errcode(p->db));
+        snprintf(p->msg, sizeof p->msg, "%s", sqlite3_errmsg(p->db));
     }
     sqlite3_finalize(st);
-    return out;
+    return rc;
 }
 
 long hub_store_check_fast(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, uint64_t *units,
                           char *err, size_t errlen)
 {
-    /* A seek per unit reads about one page per unit: on a large store the
-     * cost is in the reads, so the units below the middle id are checked
-     * here while a thread with a read-only connection of its own checks the
-     * rest (each unit's row and reports are read in one snapshot: the
-     * halves need not share one). Without a second connection, one part. */
-    s_check_part_t part[2] = {{.db = self->db, .which = CHECK_ALL, .diffs = diffs, .cap = cap},
-                              {.which = CHECK_FROM, .cap = cap}};
-    char split[RO_UNIT_MAX * 4 + 1];
-    pthread_t thread;
-    int threaded = 0;
-    if (s_check_split(self, split, sizeof split) == 0 &&
-        sqlite3_open_v2(self->path, &part[1].db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                        NULL) == SQLITE_OK &&
-        (!diffs || !cap || (part[1].diffs = calloc(cap, sizeof *diffs)))) {
-        sqlite3_extended_result_codes(part[1].db, 1);
-        sqlite3_busy_timeout(part[1].db, 5000);
-        part[0].which = CHECK_BELOW;
-        part[0].split = part[1].split = split;
-        threaded = pthread_create(&thread, NULL, s_check_part, &part[1]) == 0;
-        if (!threaded)
-            part[0].which = CHECK_ALL;
-    }
-    s_check_part(&part[0]);
-    if (threaded)
-        pthread_join(thread, NULL);
-
-    long ndiff = part[0].ndiff + (threaded ? part[1].ndiff : 0);
-    /* a failed part fails the check; damage, if either found it, is named */
-    s_check_part_t *failed = NULL;
-    for (int i = 0; i < 1 + threaded; i++)
-        if (part[i].rc != SQLITE_DONE && (!failed || (part[i].damaged && !failed->damaged)))
-            failed = &part[i];
-    if (failed) {
-        if (err && errlen && failed->damaged)
-            store_damaged(self->path, failed->msg, err, errlen);
+    /* the units, their incarnations and runs are read through indexes
+     * (about 60 ms for 100,000 units); the reports only at their end */
+    s_check_t p = {.db = self->db, .diffs = diffs, .cap = cap};
+    if (s_check_tail(&p) == SQLITE_DONE)
+        s_check_units(&p);
+    if (p.rc != SQLITE_DONE) {
+        if (err && errlen && p.damaged)
+            store_damaged(self->path, p.msg, err, errlen);
         else if (err && errlen)
-            snprintf(err, errlen, "%s: cannot check: %s", self->path, failed->msg);
-        ndiff = HUB_STORE_EFAIL;
+            snprintf(err, errlen, "%s: cannot check: %s", self->path, p.msg);
+        return HUB_STORE_EFAIL;
     }
-    if (ndiff >= 0 && threaded && diffs) /* the second half's ids follow the first's */
-        for (long i = 0; i < part[1].ndiff && (size_t)(part[0].ndiff + i) < cap; i++)
-            diffs[part[0].ndiff + i] = part[1].diffs[i];
-    if (ndiff >= 0 && units)
-        *units = part[0].units + (threaded ? part[1].units : 0);
-    free(part[1].diffs);
-    sqlite3_close(part[1].db);
-    return ndiff;
+    if (units)
+        *units = p.units;
+    return p.ndiff;
 }
 
 /* ---- the recount in a thread of its own ---------------------------------- */

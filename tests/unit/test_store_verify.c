@@ -234,10 +234,10 @@ static void test_check_fast_counts_refusals(void **state)
     ro_registry_destroy(&reg);
 }
 
-/* A store of many units is checked in two halves (the second by a thread
- * of its own): differences in either half are found and come back in id
- * order, and a damaged page read by either half fails the check. */
-static void test_check_fast_in_two_halves(void **state)
+/* A store of many units: differences anywhere are found and come back in
+ * the units' order, and a damaged last page (the newest reports) fails the
+ * check. */
+static void test_check_fast_many_units(void **state)
 {
     (void)state;
     enum { MANY = 1500 };
@@ -312,7 +312,7 @@ static void test_check_fast_in_two_halves(void **state)
     assert_int_equal(hub_store_check_fast(st, NULL, 0, NULL, err, sizeof err), 3);
     hub_store_destroy(&st);
 
-    /* the last page holds the highest units' reports: the second half reads it */
+    /* the last page holds the newest reports: the check reads them */
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     s_garble_page(path, sb.st_size / 4096);
@@ -323,6 +323,52 @@ static void test_check_fast_in_two_halves(void **state)
     }
     assert_non_null(strstr(err, "is damaged"));
     assert_non_null(strstr(err, "restore it from a backup"));
+    ro_registry_destroy(&reg);
+}
+
+/* The runs find the reports (a resend is looked up through them): the
+ * recount names a run that does not end at its report, and reports no
+ * run covers; the check at start, an incarnation ahead of its runs. */
+static void test_recount_finds_a_wrong_run(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    const char *path = s_path("runs.db");
+    s_make(path, reg, 50);
+    char err[1024] = "";
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    hub_store_diff_t diffs[4];
+    assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, err, sizeof err), 0);
+    hub_store_destroy(&st);
+
+    s_sql(path, "UPDATE report_runs SET first_row = first_row + 1");
+    st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, err, sizeof err), 1);
+    assert_string_equal(diffs[0].unit, "460100-001");
+    assert_string_equal(diffs[0].field, "run");
+    assert_int_equal(diffs[0].stored, 50);
+    assert_int_equal(diffs[0].recount, 0); /* no report of it there */
+    hub_store_destroy(&st);
+
+    s_sql(path, "DELETE FROM report_runs");
+    st = hub_store_open(path, 2, 0, err, sizeof err);
+    assert_non_null(st);
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, err, sizeof err), 1);
+    assert_string_equal(diffs[0].unit, "(all)");
+    assert_string_equal(diffs[0].field, "reports in runs");
+    assert_int_equal(diffs[0].stored, 0);
+    assert_int_equal(diffs[0].recount, 50);
+    memset(diffs, 0, sizeof diffs);
+    assert_int_equal(hub_store_check_fast(st, diffs, 4, NULL, err, sizeof err), 1);
+    assert_string_equal(diffs[0].unit, "460100-001");
+    assert_string_equal(diffs[0].field, "last_seq");
+    assert_int_equal(diffs[0].stored, 50);
+    assert_int_equal(diffs[0].recount, 0);
+    hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
 
@@ -445,7 +491,8 @@ int main(void)
         cmocka_unit_test(test_damaged_units_table_says_what_to_do),
         cmocka_unit_test(test_check_fast_finds_last_seq_off),
         cmocka_unit_test(test_check_fast_counts_refusals),
-        cmocka_unit_test(test_check_fast_in_two_halves),
+        cmocka_unit_test(test_check_fast_many_units),
+        cmocka_unit_test(test_recount_finds_a_wrong_run),
         cmocka_unit_test(test_verify_in_thread_equals_recount),
         cmocka_unit_test(test_verify_in_thread_finds_damage),
         cmocka_unit_test(test_verify_stopped_and_missing_file),
