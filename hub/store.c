@@ -21,17 +21,14 @@ static const char *s_sql[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_UNIT_INSERT] = "INSERT INTO units(id) VALUES (?1)",
-    /* the columns of s_row_to_state from 2 on, the legacy iid, then what
-     * status shows as the unit's last seq: the last_seq of its newest
-     * incarnation that holds any (a replaced or copied outbox's is newer) */
-    [Q_UNIT_SCAN] = "SELECT u.uid, u.id, IFNULL(i.last_seq, 0), u.last_heard, u.reports,"
-                    " u.participants, u.hours_tenths, u.sessions, u.staff_date, u.staff_total,"
-                    " u.staff_proficient, u.items_date, u.items_total, u.items_no_visit,"
-                    " u.cases_month, u.cases_total, u.cases_no_visit, IFNULL(i.iid, 0),"
-                    " IFNULL((SELECT j.last_seq FROM incarnations j WHERE j.uid = u.uid"
-                    " ORDER BY j.last_seq > 0 DESC, j.iid DESC LIMIT 1), 0), u.scope"
-                    " FROM units u LEFT JOIN incarnations i"
-                    " ON i.uid = u.uid AND i.incarnation = " LEGACY_INC,
+    /* the columns of store_row_aggregates from 3 on; the incarnations
+     * come from Q_INC_SCAN (two passes in table order: a seek per unit
+     * into the incarnations took twice as long) */
+    [Q_UNIT_SCAN] = "SELECT uid, id, last_heard, reports, participants, hours_tenths, sessions,"
+                    " staff_date, staff_total, staff_proficient, items_date, items_total,"
+                    " items_no_visit, cases_month, cases_total, cases_no_visit, scope FROM units",
+    [Q_INC_SCAN] = "SELECT uid, iid, incarnation = " LEGACY_INC ", last_seq FROM incarnations"
+                   " ORDER BY iid",
     [Q_UNIT_IDS] = "SELECT uid, id FROM units",
     [Q_UNIT_UPDATE] = "UPDATE units SET last_heard = ?3, reports = ?4,"
                       " participants = ?5, hours_tenths = ?6, sessions = ?7,"
@@ -1243,13 +1240,6 @@ void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s)
     s->cases_no_visit = (uint32_t)sqlite3_column_int64(st, col + 12);
 }
 
-static void s_row_to_state(sqlite3_stmt *st, int col, hub_unit_state_t *s)
-{
-    s->last_seq = s->seq_shown = (uint64_t)sqlite3_column_int64(st, col + 0);
-    s->last_heard = sqlite3_column_int64(st, col + 1);
-    store_row_aggregates(st, col + 2, s);
-}
-
 /* A registry's units as the store maps them: uid, legacy iid, id. */
 typedef struct {
     int64_t *uids;                 /* uid of unit i, or STORE_NO_UID */
@@ -1334,11 +1324,50 @@ static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
     self->nunits = n;
 }
 
-/* One sequential pass over the units table (with states: and a seek per
- * unit for its legacy incarnation): for each row whose id is reg's unit i,
- * m->uids[i] and, if states is not NULL, states[i] and m->liids[i]. Rows
- * of units no longer in reg are passed over. Returns 0 or a code; a
- * damaged file is named as such in err. */
+/* A unit's uid and its index in the registry, sorted by uid. */
+struct s_uid_at {
+    int64_t uid;
+    long i;
+};
+
+static int s_uid_at_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const struct s_uid_at *)a)->uid, y = ((const struct s_uid_at *)b)->uid;
+    return x < y ? -1 : x > y;
+}
+
+/* Each incarnation of a unit of reg (rows of Q_INC_SCAN, by iid) into its
+ * state: the legacy one's iid and last_seq, and what status shows as the
+ * unit's last seq, the last_seq of its newest incarnation that holds any
+ * (a replaced or copied outbox's is newer). at (n, by uid) finds a uid's
+ * unit. Returns SQLITE_DONE or SQLite's error. */
+static int s_scan_incarnations(hub_store_t *self, const struct s_uid_at *at, size_t n, s_map_t *m,
+                               hub_unit_state_t *states)
+{
+    sqlite3_stmt *st = self->q[Q_INC_SCAN];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct s_uid_at key = {sqlite3_column_int64(st, 0), 0};
+        const struct s_uid_at *u = bsearch(&key, at, n, sizeof *at, s_uid_at_cmp);
+        if (!u)
+            continue;
+        uint64_t last = (uint64_t)sqlite3_column_int64(st, 3);
+        if (sqlite3_column_int(st, 2)) {
+            m->liids[u->i] = sqlite3_column_int64(st, 1);
+            states[u->i].last_seq = last;
+        }
+        if (last > 0) /* by iid: the newest comes last */
+            states[u->i].seq_shown = last;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* One sequential pass over the units table (with states: and one over the
+ * incarnations): for each row whose id is reg's unit i, m->uids[i] and, if
+ * states is not NULL, states[i] and m->liids[i]. Rows of units no longer
+ * in reg are passed over. Returns 0 or a code; a damaged file is named as
+ * such in err. */
 static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
                         hub_unit_state_t *states, char *err, size_t errlen)
 {
@@ -1354,7 +1383,7 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
         long i = next < n && strcmp(ro_registry_at(reg, next)->id, id) == 0
                      ? (long)next
                      : ro_registry_find(reg, id);
-        if (i < 0 && states && sqlite3_column_int64(st, 19) != 0) {
+        if (i < 0 && states && sqlite3_column_int64(st, 16) != 0) {
             /* counted in the scopes, no longer in the registry: leaves them */
             if (m->ngone == m->gonecap) {
                 size_t cap = m->gonecap ? m->gonecap * 2 : 16;
@@ -1366,18 +1395,33 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
                 m->gone = g, m->gonecap = cap;
             }
             m->gone[m->ngone++] = (struct store_uid_code){sqlite3_column_int64(st, 0),
-                                                          (uint32_t)sqlite3_column_int64(st, 19)};
+                                                          (uint32_t)sqlite3_column_int64(st, 16)};
         }
         if (i < 0)
             continue;
         next = (size_t)i + 1;
         m->uids[i] = sqlite3_column_int64(st, 0);
         if (states) {
-            m->codes[i] = (uint32_t)sqlite3_column_int64(st, 19);
-            s_row_to_state(st, 2, &states[i]);
-            m->liids[i] = sqlite3_column_int64(st, 17);
-            states[i].seq_shown = (uint64_t)sqlite3_column_int64(st, 18);
+            m->codes[i] = (uint32_t)sqlite3_column_int64(st, 16);
+            states[i].last_seq = states[i].seq_shown = 0; /* the incarnations' pass sets them */
+            states[i].last_heard = sqlite3_column_int64(st, 2);
+            store_row_aggregates(st, 3, &states[i]);
         }
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE && states) {
+        struct s_uid_at *at = malloc((n ? n : 1) * sizeof *at);
+        size_t k = 0;
+        for (size_t i = 0; at && i < n; i++)
+            if (m->uids[i] != STORE_NO_UID)
+                at[k++] = (struct s_uid_at){m->uids[i], (long)i};
+        if (at) {
+            qsort(at, k, sizeof *at, s_uid_at_cmp);
+            rc = s_scan_incarnations(self, at, k, m, states);
+        } else {
+            rc = SQLITE_NOMEM;
+        }
+        free(at);
     }
     int out = 0;
     if (rc != SQLITE_DONE) {
@@ -1386,7 +1430,6 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
             (store_is_damage(rc) || store_is_damage(sqlite3_extended_errcode(self->db))))
             store_damaged(self->path, sqlite3_errmsg(self->db), err, errlen);
     }
-    sqlite3_reset(st);
     return out;
 }
 

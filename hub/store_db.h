@@ -17,6 +17,7 @@ enum {
     Q_ROLLBACK,
     Q_UNIT_INSERT,
     Q_UNIT_SCAN,
+    Q_INC_SCAN,
     Q_UNIT_IDS,
     Q_UNIT_UPDATE,
     Q_REPORT_INSERT,

@@ -1233,6 +1233,49 @@ static void test_incarnations_are_sequences_of_their_own(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* Loaded again, a unit's state has its legacy incarnation's last_seq, and
+ * shows the last_seq of its newest incarnation that holds any (an outbox
+ * copied or replaced is newer); a newer one still at 0 does not hide it. */
+static void test_load_states_shows_newest_incarnation(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    const char *path = hf_path("incs.db");
+    hf_remove_db(path);
+    hub_store_t *st = hf_open(path, 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    uint8_t inc[RO_INCARNATION_LEN];
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    int64_t iid[3];
+    for (int k = 0; k < 3; k++) {
+        memset(inc, 0x31 + k, sizeof inc);
+        iid[k] = hub_store_incarnation(st, 1, inc, NOW, NULL, 0);
+        assert_true(iid[k] > 0);
+    }
+    assert_int_equal(hub_store_put_incarnation(st, hf_iid(st, 1), 7, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_incarnation(st, iid[0], 9, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_incarnation(st, iid[1], 4, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_incarnation(st, iid[2], 0, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_put_incarnation(st, hf_iid(st, 2), 5, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    int64_t legacy = hf_iid(st, 1);
+    hub_store_destroy(&st);
+
+    st = hf_open(path, 0);
+    memset(states, 0xff, sizeof states);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    assert_int_equal(states[1].last_seq, 7);  /* the legacy incarnation's */
+    assert_int_equal(states[1].seq_shown, 4); /* iid[1]'s: the newest with any */
+    assert_int_equal(hf_iid(st, 1), legacy);  /* the legacy iid, in memory again */
+    assert_int_equal(states[2].last_seq, 5);  /* legacy only */
+    assert_int_equal(states[2].seq_shown, 5);
+    assert_int_equal(states[0].last_seq, 0); /* never heard from */
+    assert_int_equal(states[0].seq_shown, 0);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 /* Held reports count nowhere: not in the recount (which still sees their
  * seq under last_seq), as-of states, history or series. Released, they
  * count as if stored counted in seq order: a later same-date snapshot
@@ -2197,6 +2240,7 @@ int main(void)
         cmocka_unit_test(test_migrate_3_to_4_in_ranges),
         cmocka_unit_test(test_migrate_3_to_4_ingest_goes_on),
         cmocka_unit_test(test_incarnations_are_sequences_of_their_own),
+        cmocka_unit_test(test_load_states_shows_newest_incarnation),
         cmocka_unit_test(test_held_counted_nowhere_until_released),
         cmocka_unit_test(test_recount_detects_tampering),
         cmocka_unit_test(test_recount_detects_damaged_days),
