@@ -885,29 +885,49 @@ static void s_verified(const hub_store_verify_result_t *r, void *arg)
     }
 }
 
-/* The checks at start. The fast one (index seeks, no scan: milliseconds on
- * ten million reports) runs now: a damaged store is refused, differences
- * are logged. The full recount runs in a thread after start, logged when
- * it ends, so a large store does not delay the hub. Returns 0 or -1. */
-static int s_check_store(hub_t *h, const char *dbpath, char *err, size_t errlen)
+/* The fast check at start (index seeks, no scan: milliseconds on ten
+ * million reports), run in a thread of its own on the status thread's
+ * connection while the writer loads the units' states. */
+typedef struct {
+    hub_store_t *store;           /* the connection it reads with */
+    hub_store_diff_t diffs[8];    /* the first differences */
+    long n;                       /* differences, or a negative code */
+    uint64_t units;               /* units looked at */
+    int64_t ms;                   /* how long it took */
+    char err[RO_PATH_MAX + 1024]; /* why it failed, when n < 0 */
+} s_fast_check_t;
+
+static void *s_fast_check(void *arg)
 {
-    enum { SHOWN = 8 };
-    hub_store_diff_t diffs[SHOWN];
-    uint64_t units = 0;
+    s_fast_check_t *c = arg;
     int64_t t0 = ro_time_mono_ms();
-    long n = hub_store_check_fast(h->store, diffs, SHOWN, &units, err, errlen);
-    if (n < 0)
+    c->n = hub_store_check_fast(c->store, c->diffs, sizeof c->diffs / sizeof c->diffs[0], &c->units,
+                                c->err, sizeof c->err);
+    c->ms = ro_time_mono_ms() - t0;
+    return NULL;
+}
+
+/* The checks at start. The fast one's outcome (c): a damaged store is
+ * refused, differences are logged. The full recount runs in a thread after
+ * start, logged when it ends, so a large store does not delay the hub.
+ * Returns 0 or -1. */
+static int s_check_store(hub_t *h, const char *dbpath, const s_fast_check_t *c, char *err,
+                         size_t errlen)
+{
+    if (c->n < 0) {
+        snprintf(err, errlen, "%s", c->err);
         return -1;
-    if (n == 0)
+    }
+    if (c->n == 0)
         ro_log(LOG_INFO,
                "check at start: last seq of %llu units in step with the raw reports (%lld ms)",
-               (unsigned long long)units, (long long)(ro_time_mono_ms() - t0));
-    for (long i = 0; i < n && i < SHOWN; i++)
+               (unsigned long long)c->units, (long long)c->ms);
+    for (long i = 0; i < c->n && i < (long)(sizeof c->diffs / sizeof c->diffs[0]); i++)
         ro_log(LOG_ERR,
                "check at start: unit %s: %s is %lld, but the raw reports say %lld; see `rolloutctl "
                "verify`",
-               diffs[i].unit, diffs[i].field, (long long)diffs[i].stored,
-               (long long)diffs[i].recount);
+               c->diffs[i].unit, c->diffs[i].field, (long long)c->diffs[i].stored,
+               (long long)c->diffs[i].recount);
     char why[1024];
     static char path[RO_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s", dbpath);
@@ -1083,19 +1103,34 @@ static int s_open_store(hub_t *h, char *err, size_t errlen)
     h->store = hub_store_open(dbpath, h->cfg.synchronous, h->cfg.max_store_bytes, err, errlen);
     if (!h->store)
         return -1;
-    h->states = calloc(n ? n : 1, sizeof *h->states);
     char why[1024];
-    if (!h->states || hub_store_load_states(h->store, h->m.reg, h->states, why, sizeof why)) {
+    h->reader = hub_store_open_again(dbpath, h->cfg.synchronous, why, sizeof why);
+    if (!h->reader) {
+        snprintf(err, errlen, "%s: cannot open it for the status thread: %s", dbpath, why);
+        return -1;
+    }
+    /* the check reads with the status thread's connection meanwhile (WAL:
+     * a snapshot of its own, before or after the units the load adds) */
+    s_fast_check_t check = {.store = h->reader};
+    pthread_t checker;
+    int threaded = pthread_create(&checker, NULL, s_fast_check, &check) == 0;
+    h->states = calloc(n ? n : 1, sizeof *h->states);
+    int loaded =
+        h->states && hub_store_load_states(h->store, h->m.reg, h->states, why, sizeof why) == 0;
+    if (threaded)
+        pthread_join(checker, NULL);
+    else if (loaded)
+        s_fast_check(&check);
+    if (!loaded) {
         snprintf(err, errlen, "%s: cannot load the units' state: %s", dbpath,
                  h->states ? why : "no memory");
         return -1;
     }
-    h->reader = hub_store_open_again(dbpath, h->cfg.synchronous, why, sizeof why);
-    if (!h->reader || hub_store_map_units(h->reader, h->m.reg, why, sizeof why)) {
+    if (hub_store_map_units(h->reader, h->m.reg, why, sizeof why)) {
         snprintf(err, errlen, "%s: cannot open it for the status thread: %s", dbpath, why);
         return -1;
     }
-    if (s_check_store(h, dbpath, err, errlen))
+    if (s_check_store(h, dbpath, &check, err, errlen))
         return -1;
     if (hub_store_set_cache(h->store, WRITER_CACHE_KIB))
         ro_log(LOG_WARNING, "%s: cannot enlarge the page cache; ingest will be slower", dbpath);

@@ -78,12 +78,14 @@ legacy_outbox() {
 for u in "${US[@]}"; do agent_config "$u"; done
 legacy_outbox "$L"
 for u in "${US[@]}"; do agent_start "$u"; done
+# the service migrates the legacy outbox as it starts; record_phase's
+# first record, were it first, would do it instead (and log it elsewhere)
+wait_until 10 logged "$L" "$MIGRATED" || fail "$L's agent did not migrate the schema-1 outbox"
 record_phase
 
 # ---- the old hub: the legacy outbox delivers, the new ones wait ----
 wait_until 60 all_delivered "$L" || fail "the legacy outbox did not deliver to the old hub: $TALLY_BAD"
 check_counts "the legacy outbox, before the upgrade" "$L"
-logged "$L" "$MIGRATED" || fail "$L's agent did not migrate the schema-1 outbox"
 jq -e '.legacy' <<<"$(agent "$L" status --json --no-hub)" >/dev/null ||
   fail "$L's migrated outbox is not the legacy one"
 logged "$L" "$FELL_BACK" || fail "$L's agent did not log its fall back to version 1"
