@@ -295,13 +295,12 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
  * last run's (report_runs: one seek; that the runs name the reports is
  * the recount's to check, store_days_check); the refusals' highest seq
  * per incarnation comes from one pass over their index (refusals are
- * few). The last column is what the unit's incarnations have handled in
+ * few). A unit's rows summed are what its incarnations have handled in
  * all, which its reports cannot exceed. */
 #define CHECK_SQL                                                                                  \
-    "SELECT u.id, IFNULL(i.last_seq, 0), u.reports,"                                               \
+    "SELECT u.uid, u.id, IFNULL(i.last_seq, 0), u.reports,"                                        \
     " IFNULL((SELECT max(k.last_seq) FROM report_runs k WHERE k.iid = i.iid), 0),"                 \
-    " IFNULL(f.maxseq, 0),"                                                                        \
-    " (SELECT IFNULL(sum(last_seq), 0) FROM incarnations j WHERE j.uid = u.uid)"                   \
+    " IFNULL(f.maxseq, 0)"                                                                         \
     " FROM units u LEFT JOIN incarnations i ON i.uid = u.uid"                                      \
     " LEFT JOIN (SELECT unit, iid, max(seq) AS maxseq FROM refusals"                               \
     " GROUP BY unit, iid) f ON f.unit = u.id AND f.iid = i.iid ORDER BY u.uid"
@@ -313,11 +312,35 @@ typedef struct {
     size_t cap;                     /* room in diffs */
     long ndiff;                     /* differences found */
     uint64_t units;                 /* units looked at */
-    char last[RO_UNIT_MAX * 4 + 1]; /* the unit of the row before */
+    int64_t uid;                    /* the unit of the rows before... */
+    char last[RO_UNIT_MAX * 4 + 1]; /* ...its id, */
+    int64_t reports, all;           /* its reports, and the last_seq of its incarnations summed */
+    int first_off;                  /* its first row had a difference */
     int rc;                         /* SQLITE_DONE, or why it stopped */
     int damaged;                    /* the file is damaged */
     char msg[256];                  /* SQLite's message when rc is not SQLITE_DONE */
 } s_check_t;
+
+static void s_check_diff(s_check_t *p, const char *unit, const char *field, int64_t stored,
+                         int64_t recount)
+{
+    if (p->diffs && (size_t)p->ndiff < p->cap) {
+        hub_store_diff_t *d = &p->diffs[p->ndiff];
+        snprintf(d->unit, sizeof d->unit, "%s", unit);
+        snprintf(d->field, sizeof d->field, "%s", field);
+        d->stored = stored;
+        d->recount = recount;
+    }
+    p->ndiff++;
+}
+
+/* The unit's rows ended: its reports fit below what its incarnations
+ * handled in all (one difference for a unit's first row, as before). */
+static void s_check_unit_end(s_check_t *p)
+{
+    if (p->units && !p->first_off && p->reports > p->all)
+        s_check_diff(p, p->last, "reports", p->reports, p->all);
+}
 
 static void s_check_units(s_check_t *p)
 {
@@ -326,33 +349,30 @@ static void s_check_units(s_check_t *p)
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
             break;
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        id = id ? id : "?";
-        int64_t last = sqlite3_column_int64(st, 1), reports = sqlite3_column_int64(st, 2);
-        int64_t maxrep = sqlite3_column_int64(st, 3), maxref = sqlite3_column_int64(st, 4);
-        int64_t handled = maxrep > maxref ? maxrep : maxref, all = sqlite3_column_int64(st, 5);
-        int first = p->units == 0 || strcmp(p->last, id) != 0; /* the unit's first row */
+        int64_t uid = sqlite3_column_int64(st, 0);
+        const char *id = (const char *)sqlite3_column_text(st, 1);
+        int64_t last = sqlite3_column_int64(st, 2);
+        int64_t maxrep = sqlite3_column_int64(st, 4), maxref = sqlite3_column_int64(st, 5);
+        int64_t handled = maxrep > maxref ? maxrep : maxref;
+        int first = p->units == 0 || uid != p->uid;
         if (first) {
+            s_check_unit_end(p);
             p->units++;
-            snprintf(p->last, sizeof p->last, "%s", id);
+            p->uid = uid;
+            snprintf(p->last, sizeof p->last, "%s", id ? id : "?");
+            p->reports = sqlite3_column_int64(st, 3);
+            p->all = 0;
+            p->first_off = 0;
         }
-        /* an incarnation's last_seq is the highest seq stored or refused
-         * under it; a unit's reports fit below what they handled in all */
-        for (int k = 0; k < 2; k++) {
-            const char *field = k == 0 ? "last_seq" : "reports";
-            if (k == 0 ? last == handled : (!first || reports <= all))
-                continue;
-            if (p->diffs && (size_t)p->ndiff < p->cap) {
-                hub_store_diff_t *d = &p->diffs[p->ndiff];
-                snprintf(d->unit, sizeof d->unit, "%s", id);
-                snprintf(d->field, sizeof d->field, "%s", field);
-                d->stored = k == 0 ? last : reports;
-                d->recount = k == 0 ? handled : all;
-            }
-            p->ndiff++;
-            break; /* one difference per row, as before */
+        p->all += last;
+        /* an incarnation's last_seq is the highest seq stored or refused under it */
+        if (last != handled) {
+            s_check_diff(p, p->last, "last_seq", last, handled);
+            p->first_off |= first;
         }
     }
+    if (rc == SQLITE_DONE)
+        s_check_unit_end(p);
     p->rc = rc;
     if (rc != SQLITE_DONE) {
         p->damaged = store_is_damage(rc) || store_is_damage(sqlite3_extended_errcode(p->db));
