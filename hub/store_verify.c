@@ -307,18 +307,18 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
 
 /* The fast check's progress and outcome. */
 typedef struct {
-    sqlite3 *db;                    /* the connection it reads with */
-    hub_store_diff_t *diffs;        /* the first cap differences (may be NULL) */
-    size_t cap;                     /* room in diffs */
-    long ndiff;                     /* differences found */
-    uint64_t units;                 /* units looked at */
-    int64_t uid;                    /* the unit of the rows before... */
-    char last[RO_UNIT_MAX * 4 + 1]; /* ...its id, */
-    int64_t reports, all;           /* its reports, and the last_seq of its incarnations summed */
-    int first_off;                  /* its first row had a difference */
-    int rc;                         /* SQLITE_DONE, or why it stopped */
-    int damaged;                    /* the file is damaged */
-    char msg[256];                  /* SQLite's message when rc is not SQLITE_DONE */
+    sqlite3 *db;                                    /* the connection it reads with */
+    hub_store_diff_t *diffs;                        /* the first cap differences (may be NULL) */
+    size_t cap;                                     /* room in diffs */
+    long ndiff;                                     /* differences found */
+    uint64_t units;                                 /* units looked at */
+    int64_t uid;                                    /* the unit of the rows before... */
+    char last[sizeof((hub_store_diff_t *)0)->unit]; /* ...its id, */
+    int64_t reports, all; /* its reports, and the last_seq of its incarnations summed */
+    int first_off;        /* its first row had a difference */
+    int rc;               /* SQLITE_DONE, or why it stopped */
+    int damaged;          /* the file is damaged */
+    char msg[256];        /* SQLite's message when rc is not SQLITE_DONE */
 } s_check_t;
 
 static void s_check_diff(s_check_t *p, const char *unit, const char *field, int64_t stored,
