@@ -26,6 +26,21 @@ static const struct {
 };
 #define RECOUNT_MAXSEQ 16
 
+/* Difference ndiff (unit, field, stored, recount) into diffs when there
+ * is room (up to cap); returns ndiff + 1. */
+static long s_diff(hub_store_diff_t *diffs, size_t cap, long ndiff, const char *unit,
+                   const char *field, int64_t stored, int64_t recount)
+{
+    if (diffs && (size_t)ndiff < cap) {
+        hub_store_diff_t *d = &diffs[ndiff];
+        snprintf(d->unit, sizeof d->unit, "%s", unit ? unit : "?");
+        snprintf(d->field, sizeof d->field, "%s", field ? field : "?");
+        d->stored = stored;
+        d->recount = recount;
+    }
+    return ndiff + 1;
+}
+
 /* Step the recount statement st (bound) to its end, comparing each units
  * row with the recount. Returns the number of differences (up to cap of
  * them written to diffs) and sets *rc to SQLite's last code: SQLITE_DONE
@@ -57,14 +72,7 @@ static long s_recount_scan(sqlite3_stmt *st, hub_store_diff_t *diffs, size_t cap
                 if (stored == recount)
                     continue;
             }
-            if (diffs && (size_t)ndiff < cap) {
-                hub_store_diff_t *d = &diffs[ndiff];
-                snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
-                snprintf(d->field, sizeof d->field, "%s", name);
-                d->stored = stored;
-                d->recount = recount;
-            }
-            ndiff++;
+            ndiff = s_diff(diffs, cap, ndiff, (const char *)id, name, stored, recount);
         }
     }
     return ndiff;
@@ -98,14 +106,9 @@ static const char *s_agg_names[] = {
 static void s_day_diff(hub_store_diff_t *diffs, size_t cap, long *ndiff, const char *id,
                        uint32_t day, const char *field, int64_t stored, int64_t recount)
 {
-    if (diffs && (size_t)*ndiff < cap) {
-        hub_store_diff_t *d = &diffs[*ndiff];
-        snprintf(d->unit, sizeof d->unit, "%s", id ? id : "?");
-        snprintf(d->field, sizeof d->field, "%s of %u", field ? field : "day row", day);
-        d->stored = stored;
-        d->recount = recount;
-    }
-    (*ndiff)++;
+    char name[sizeof diffs->field];
+    snprintf(name, sizeof name, "%s of %u", field ? field : "day row", day);
+    *ndiff = s_diff(diffs, cap, *ndiff, id, name, stored, recount);
 }
 
 /* The stored rows of uid before day (all of them: UINT32_MAX) are not
@@ -149,68 +152,44 @@ static void s_days_compare(sqlite3_stmt *rows, int *rc, int64_t uid, const char 
     *rc = sqlite3_step(rows);
 }
 
-/* Each unit's last_day against its latest unit_days row (an as-of
- * question on or after last_day reads the units row). */
-static long s_last_day_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
+/* Each row of sql (unit, field, stored, recount) a difference, after the
+ * first ndiff of diffs. Sets *rc to SQLITE_DONE unless a read failed. */
+static long s_diff_rows(sqlite3 *db, const char *sql, hub_store_diff_t *diffs, size_t cap,
+                        long ndiff, int *rc)
 {
     sqlite3_stmt *st = NULL;
-    *rc = sqlite3_prepare_v2(
-        db,
-        "SELECT id, last_day, m FROM (SELECT u.id, u.last_day,"
-        " IFNULL((SELECT max(date) FROM unit_days d WHERE d.uid = u.uid), 0)"
-        " AS m FROM units u WHERE day_stale = 0) WHERE last_day <> m ORDER BY id",
-        -1, &st, NULL);
+    *rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     while (*rc == SQLITE_OK && (*rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (diffs && (size_t)ndiff < cap) {
-            hub_store_diff_t *d = &diffs[ndiff];
-            const unsigned char *id = sqlite3_column_text(st, 0);
-            snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
-            snprintf(d->field, sizeof d->field, "last_day");
-            d->stored = sqlite3_column_int64(st, 1);
-            d->recount = sqlite3_column_int64(st, 2);
-        }
-        ndiff++;
+        ndiff = s_diff(diffs, cap, ndiff, (const char *)sqlite3_column_text(st, 0),
+                       (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
+                       sqlite3_column_int64(st, 3));
         *rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
     return ndiff;
 }
 
+/* Each unit's last_day against its latest unit_days row (an as-of
+ * question on or after last_day reads the units row). */
+#define LAST_DAY_CHECK_SQL                                                                         \
+    "SELECT id, 'last_day', last_day, m FROM (SELECT u.id, u.last_day,"                            \
+    " IFNULL((SELECT max(date) FROM unit_days d WHERE d.uid = u.uid), 0)"                          \
+    " AS m FROM units u WHERE day_stale = 0) WHERE last_day <> m ORDER BY id"
+
 /* The reports' runs (report_runs) against the reports: a run whose first
  * or last row is not the report it names (unit id, field "run": the run's
  * last seq, the seq at its last row or 0), and the reports the runs
  * cover in all against the reports there are (unit "(all)"). A resend is
  * found through the runs, so a wrong run would store it twice. */
-static long s_runs_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
-{
-    sqlite3_stmt *st = NULL;
-    *rc = sqlite3_prepare_v2(
-        db,
-        "SELECT u.id, k.last_seq, IFNULL(l.seq, 0) FROM report_runs k"
-        " JOIN incarnations i ON i.iid = k.iid JOIN units u ON u.uid = i.uid"
-        " LEFT JOIN reports l ON l.rowid = k.first_row + k.last_seq - k.first_seq AND l.iid = k.iid"
-        " LEFT JOIN reports f ON f.rowid = k.first_row AND f.iid = k.iid"
-        " WHERE l.seq IS NOT k.last_seq OR f.seq IS NOT k.first_seq"
-        " UNION ALL SELECT '(all)', r, n FROM (SELECT"
-        " (SELECT IFNULL(sum(last_seq - first_seq + 1), 0) FROM report_runs) AS r,"
-        " (SELECT count(*) FROM reports) AS n) WHERE r <> n",
-        -1, &st, NULL);
-    while (*rc == SQLITE_OK && (*rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (diffs && (size_t)ndiff < cap) {
-            hub_store_diff_t *d = &diffs[ndiff];
-            const unsigned char *id = sqlite3_column_text(st, 0);
-            snprintf(d->unit, sizeof d->unit, "%s", id ? (const char *)id : "?");
-            snprintf(d->field, sizeof d->field, "%s",
-                     strcmp(d->unit, "(all)") ? "run" : "reports in runs");
-            d->stored = sqlite3_column_int64(st, 1);
-            d->recount = sqlite3_column_int64(st, 2);
-        }
-        ndiff++;
-        *rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
-    return ndiff;
-}
+#define RUNS_CHECK_SQL                                                                             \
+    "SELECT u.id, 'run', k.last_seq, IFNULL(l.seq, 0) FROM report_runs k"                          \
+    " JOIN incarnations i ON i.iid = k.iid JOIN units u ON u.uid = i.uid"                          \
+    " LEFT JOIN reports l ON l.rowid = k.first_row + k.last_seq - k.first_seq AND l.iid = k.iid"   \
+    " LEFT JOIN reports f ON f.rowid = k.first_row AND f.iid = k.iid"                              \
+    " WHERE l.seq IS NOT k.last_seq OR f.seq IS NOT k.first_seq"                                   \
+    " UNION ALL SELECT '(all)', 'reports in runs', r, n FROM (SELECT"                              \
+    " (SELECT IFNULL(sum(last_seq - first_seq + 1), 0) FROM report_runs) AS r,"                    \
+    " (SELECT count(*) FROM reports) AS n) WHERE r <> n"
 
 long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndiff, int *rc)
 {
@@ -255,11 +234,11 @@ long store_days_check(sqlite3 *db, hub_store_diff_t *diffs, size_t cap, long ndi
     sqlite3_finalize(reps);
     sqlite3_finalize(rows);
     if (*rc == SQLITE_DONE)
-        ndiff = s_last_day_check(db, diffs, cap, ndiff, rc);
+        ndiff = s_diff_rows(db, LAST_DAY_CHECK_SQL, diffs, cap, ndiff, rc);
     if (*rc == SQLITE_DONE)
         ndiff = store_scopes_check(db, diffs, cap, ndiff, rc);
     if (*rc == SQLITE_DONE)
-        ndiff = s_runs_check(db, diffs, cap, ndiff, rc);
+        ndiff = s_diff_rows(db, RUNS_CHECK_SQL, diffs, cap, ndiff, rc);
     return ndiff;
 }
 
@@ -321,25 +300,12 @@ typedef struct {
     char msg[256];        /* SQLite's message when rc is not SQLITE_DONE */
 } s_check_t;
 
-static void s_check_diff(s_check_t *p, const char *unit, const char *field, int64_t stored,
-                         int64_t recount)
-{
-    if (p->diffs && (size_t)p->ndiff < p->cap) {
-        hub_store_diff_t *d = &p->diffs[p->ndiff];
-        snprintf(d->unit, sizeof d->unit, "%s", unit);
-        snprintf(d->field, sizeof d->field, "%s", field);
-        d->stored = stored;
-        d->recount = recount;
-    }
-    p->ndiff++;
-}
-
 /* The unit's rows ended: its reports fit below what its incarnations
  * handled in all (one difference for a unit's first row, as before). */
 static void s_check_unit_end(s_check_t *p)
 {
     if (p->units && !p->first_off && p->reports > p->all)
-        s_check_diff(p, p->last, "reports", p->reports, p->all);
+        p->ndiff = s_diff(p->diffs, p->cap, p->ndiff, p->last, "reports", p->reports, p->all);
 }
 
 static void s_check_units(s_check_t *p)
@@ -367,7 +333,7 @@ static void s_check_units(s_check_t *p)
         p->all += last;
         /* an incarnation's last_seq is the highest seq stored or refused under it */
         if (last != handled) {
-            s_check_diff(p, p->last, "last_seq", last, handled);
+            p->ndiff = s_diff(p->diffs, p->cap, p->ndiff, p->last, "last_seq", last, handled);
             p->first_off |= first;
         }
     }
