@@ -1,6 +1,8 @@
 /* hub_committed: the committed state and its lock (committed.h). */
 #include "committed.h"
 
+#include "ro_mem.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +91,7 @@ void hub_unit_flags_carry(const ro_registry_t *from, const hub_unit_flags_t *old
 /* A copy of states for reg's n units, or NULL when out of memory. */
 static hub_unit_state_t *s_copy(const hub_unit_state_t *states, size_t n)
 {
-    hub_unit_state_t *copy = calloc(n ? n : 1, sizeof *copy);
+    hub_unit_state_t *copy = ro_calloc_big(n, sizeof *copy);
     if (copy && n)
         memcpy(copy, states, n * sizeof *copy);
     return copy;
@@ -105,7 +107,7 @@ hub_committed_t *hub_committed_new(const ro_registry_t *reg, const hub_engine_t 
         return NULL;
     self->nunits = ro_registry_count(reg);
     self->states = s_copy(states, self->nunits);
-    self->flags = calloc(self->nunits ? self->nunits : 1, sizeof *self->flags);
+    self->flags = ro_calloc_big(self->nunits, sizeof *self->flags);
     if (!self->states || !self->flags) {
         free(self->states);
         free(self->flags);

@@ -4,6 +4,7 @@
  * leaves dates, storage and wire forms to its callers. */
 #include "engine.h"
 
+#include "ro_mem.h"
 #include "ro_time.h"
 
 #include <math.h>
@@ -119,7 +120,7 @@ hub_engine_t *hub_engine_new(const ro_registry_t *registry, const ro_targets_t *
     self->nind = ro_targets_count(targets);
     size_t n = self->units ? self->units : 1;
     self->division = malloc(n);
-    self->goal = malloc(n * self->nind * sizeof *self->goal);
+    self->goal = ro_calloc_big(n * self->nind, sizeof *self->goal);
     if (!self->division || !self->goal) {
         snprintf(err, errlen, "out of memory for %zu units", self->units);
         hub_engine_destroy(&self);

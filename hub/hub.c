@@ -44,6 +44,7 @@
 #include "review.h"
 #include "ro_codec.h"
 #include "ro_log.h"
+#include "ro_mem.h"
 #include "ro_sock.h"
 #include "ro_time.h"
 #include "status.h"
@@ -1114,7 +1115,7 @@ static int s_open_store(hub_t *h, char *err, size_t errlen)
     s_fast_check_t check = {.store = h->reader};
     pthread_t checker;
     int threaded = pthread_create(&checker, NULL, s_fast_check, &check) == 0;
-    h->states = calloc(n ? n : 1, sizeof *h->states);
+    h->states = ro_calloc_big(n, sizeof *h->states);
     int loaded =
         h->states && hub_store_load_states(h->store, h->m.reg, h->states, why, sizeof why) == 0;
     if (threaded)

@@ -11,6 +11,7 @@
 #include "peers.h"
 #include "review.h"
 #include "ro_log.h"
+#include "ro_mem.h"
 #include "ro_time.h"
 
 #include <errno.h>
@@ -354,7 +355,7 @@ static int s_refused_seed(void *arg, const hub_store_problem_t *p)
  * them again at the next batch. Returns 0 or -1. */
 static int s_marks_load(hub_ingest_t *self)
 {
-    hub_unit_marks_t *m = calloc(self->nunits ? self->nunits : 1, sizeof *m);
+    hub_unit_marks_t *m = ro_calloc_big(self->nunits, sizeof *m);
     char err[256] = "";
     if (!m || hub_store_marks(self->store, self->reg, 99991231, 0, m, NULL, err, sizeof err) != 0) {
         if (!self->marks_due)
@@ -403,10 +404,10 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->touch_head = calloc(nu, sizeof *self->touch_head);
     self->dirty_gen = calloc(nu, sizeof *self->dirty_gen);
     self->dirty = calloc(nu, sizeof *self->dirty);
-    self->flags = calloc(nu, sizeof *self->flags);
+    self->flags = ro_calloc_big(nu, sizeof *self->flags);
     self->lhash = calloc(nu, sizeof *self->lhash);
     self->lcontested = calloc(nu, sizeof *self->lcontested);
-    self->snap = calloc(3 * nu, sizeof *self->snap);
+    self->snap = ro_calloc_big(3 * nu, sizeof *self->snap);
     if (!self->snap || !self->msgs || !self->refusals || !self->acks || !self->pairs ||
         !self->touch_gen || !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags ||
         !self->lhash || !self->lcontested) {

@@ -6,6 +6,7 @@
  * operator's call. Ordering and dedup policy live in hub_ingest. */
 #include "store_db.h"
 #include "ro_log.h"
+#include "ro_mem.h"
 #include "ro_time.h"
 
 #include <errno.h>
@@ -1273,9 +1274,9 @@ static void s_map_free(s_map_t *m)
 static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t errlen)
 {
     size_t n = ro_registry_count(reg);
-    m->uids = malloc((n ? n : 1) * sizeof *m->uids);
+    m->uids = ro_calloc_big(n, sizeof *m->uids);
     m->liids = calloc(n ? n : 1, sizeof *m->liids);
-    m->ids = calloc(n ? n : 1, sizeof *m->ids);
+    m->ids = ro_calloc_big(n, sizeof *m->ids);
     m->day_from = calloc(n ? n : 1, sizeof *m->day_from);
     m->day_to = calloc(n ? n : 1, sizeof *m->day_to);
     m->day_list = calloc(n ? n : 1, sizeof *m->day_list);

@@ -1,17 +1,18 @@
 /* ro_registry: parse units.csv into an array plus an open-addressing index. */
 #include "ro_registry.h"
 
+#include "ro_mem.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 struct ro_registry {
-    ro_unit_t *units;                     /* in file order (mapped: s_units_map) */
+    ro_unit_t *units;                     /* in file order (s_units_alloc) */
     size_t count;                         /* units loaded */
-    size_t cap;                           /* units mapped */
+    size_t cap;                           /* units allocated */
     long *slots;                          /* hash index: unit index, or -1 */
     size_t nslots;                        /* a power of two, at least 2 x count */
     char goal_names[RO_GOAL_COLUMNS][48]; /* indicator id of each goal column */
@@ -129,8 +130,7 @@ void ro_registry_destroy(ro_registry_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    if ((*self_p)->units)
-        munmap((*self_p)->units, (*self_p)->cap * sizeof *(*self_p)->units);
+    free((*self_p)->units);
     free((*self_p)->slots);
     free(*self_p);
     *self_p = NULL;
@@ -156,10 +156,10 @@ static int s_split(char *line, char **fields, int max)
 }
 
 /* Room for the units of the file f, one per line at most (f is read
- * once to count them, then rewound), mapped with its pages in place: the
+ * once to count them, then rewound), allocated once (ro_calloc_big): the
  * province's 100,000 units are 20 MB, and faulting them in page by page
  * as a growing array did cost more than parsing the file. Returns 0 or -1. */
-static int s_units_map(ro_registry_t *self, FILE *f)
+static int s_units_alloc(ro_registry_t *self, FILE *f)
 {
     char buf[65536];
     size_t n, lines = 1;
@@ -168,11 +168,9 @@ static int s_units_map(ro_registry_t *self, FILE *f)
             lines++;
     if (ferror(f) || fseek(f, 0, SEEK_SET) != 0)
         return -1;
-    void *m = mmap(NULL, lines * sizeof *self->units, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (m == MAP_FAILED)
+    self->units = ro_calloc_big(lines, sizeof *self->units);
+    if (!self->units)
         return -1;
-    self->units = m;
     self->cap = lines;
     return 0;
 }
@@ -184,7 +182,7 @@ static long s_index(ro_registry_t *self)
     size_t n = 16;
     while (n < self->count * 2)
         n <<= 1;
-    self->slots = malloc(n * sizeof *self->slots);
+    self->slots = ro_calloc_big(n, sizeof *self->slots);
     if (!self->slots)
         return -1;
     self->nslots = n;
@@ -272,7 +270,7 @@ ro_registry_t *ro_registry_load(const char *path, char *err, size_t errlen)
             fclose(f);
         return NULL;
     }
-    if (s_units_map(self, f)) {
+    if (s_units_alloc(self, f)) {
         snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
         fclose(f);
         free(self);

@@ -3,6 +3,7 @@
  * percents. What the numbers mean for a scope is hub_engine's business. */
 #include "ro_targets.h"
 #include "ro_ini.h"
+#include "ro_mem.h"
 #include "ro_report.h"
 #include "ro_time.h"
 
@@ -494,8 +495,8 @@ int ro_targets_allocate(const ro_indicator_t *ind, const ro_registry_t *reg, dou
         return -1;
     size_t n = ro_registry_count(reg);
     int col = ro_registry_goal_column(reg, ind->id);
-    s_share_t *share = malloc((n ? n : 1) * sizeof *share);
-    int64_t *whole = malloc((n ? n : 1) * sizeof *whole);
+    s_share_t *share = ro_calloc_big(n, sizeof *share);
+    int64_t *whole = ro_calloc_big(n, sizeof *whole);
     if (!share || !whole) {
         free(share);
         free(whole);
