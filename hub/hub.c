@@ -503,7 +503,7 @@ int hub_model_load(const ro_hub_config_t *cfg, hub_model_t *m, char *err, size_t
         hub_model_release(m);
         return -1;
     }
-    m->review = hub_review_new(m->reg, m->targets);
+    m->review = hub_review_new(m->reg, m->targets, m->engine);
     m->targets_text = m->review ? s_read_text(cfg->targets) : NULL;
     if (!m->targets_text) {
         snprintf(err, errlen, "%s: cannot read it again: %s", cfg->targets, strerror(errno));

@@ -11,44 +11,33 @@
 struct hub_review {
     ro_review_t rules;
     size_t nunits;
-    double *goal_people; /* per unit: its participants goal; NULL: no such indicator */
-    double *goal_hours;  /* per unit: its hours goal, in hours; NULL: none */
+    const hub_engine_t *engine; /* the units' goals, as the engine shares them out */
+    long people;                /* the first participants indicator; -1: none */
+    long hours;                 /* the first hours indicator (goals in hours); -1: none */
 };
 
-/* The goals of the first sum indicator reading source, or NULL. */
-static double *s_goals(const ro_registry_t *reg, const ro_targets_t *targets, ro_source_t source,
-                       int *oom)
+/* The index of the first sum indicator reading source, or -1. */
+static long s_indicator(const ro_targets_t *targets, ro_source_t source)
 {
     for (size_t i = 0; i < ro_targets_count(targets); i++) {
         const ro_indicator_t *ind = ro_targets_at(targets, i);
-        if (ind->kind != RO_KIND_SUM || ind->source != source)
-            continue;
-        size_t n = ro_registry_count(reg);
-        double *goal = calloc(n ? n : 1, sizeof *goal);
-        if (!goal || ro_targets_allocate(ind, reg, goal)) {
-            free(goal);
-            *oom = 1;
-            return NULL;
-        }
-        return goal;
+        if (ind->kind == RO_KIND_SUM && ind->source == source)
+            return (long)i;
     }
-    return NULL;
+    return -1;
 }
 
-hub_review_t *hub_review_new(const ro_registry_t *reg, const ro_targets_t *targets)
+hub_review_t *hub_review_new(const ro_registry_t *reg, const ro_targets_t *targets,
+                             const hub_engine_t *engine)
 {
     hub_review_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->rules = *ro_targets_review(targets);
     self->nunits = ro_registry_count(reg);
-    int oom = 0;
-    if (self->rules.max_goal_multiple > 0) {
-        self->goal_people = s_goals(reg, targets, RO_SOURCE_PARTICIPANTS, &oom);
-        self->goal_hours = s_goals(reg, targets, RO_SOURCE_HOURS, &oom);
-    }
-    if (oom)
-        hub_review_destroy(&self);
+    self->engine = engine;
+    self->people = s_indicator(targets, RO_SOURCE_PARTICIPANTS);
+    self->hours = s_indicator(targets, RO_SOURCE_HOURS);
     return self;
 }
 
@@ -56,8 +45,6 @@ void hub_review_destroy(hub_review_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->goal_people);
-    free((*self_p)->goal_hours);
     free(*self_p);
     *self_p = NULL;
 }
@@ -107,8 +94,10 @@ static int s_goal(const hub_review_t *self, size_t index, const hub_unit_state_t
     double k = self->rules.max_goal_multiple;
     if (index >= self->nunits)
         return 0;
-    if (self->goal_people && self->goal_people[index] > 0) {
-        double sum = (double)st->participants + r->total, goal = self->goal_people[index];
+    double goal =
+        self->people >= 0 ? hub_engine_unit_goal(self->engine, index, (size_t)self->people) : 0;
+    if (goal > 0) {
+        double sum = (double)st->participants + r->total;
         if (sum > k * goal) {
             snprintf(text, textlen,
                      "%.0f participants in all with this session, above %g times the unit's "
@@ -117,8 +106,9 @@ static int s_goal(const hub_review_t *self, size_t index, const hub_unit_state_t
             return 1;
         }
     }
-    if (self->goal_hours && self->goal_hours[index] > 0) {
-        double sum = ((double)st->hours_tenths + r->part) / 10, goal = self->goal_hours[index];
+    goal = self->hours >= 0 ? hub_engine_unit_goal(self->engine, index, (size_t)self->hours) : 0;
+    if (goal > 0) {
+        double sum = ((double)st->hours_tenths + r->part) / 10;
         if (sum > k * goal) {
             snprintf(text, textlen,
                      "%.1f training hours in all with this session, above %g times the unit's "

@@ -7,6 +7,7 @@
 #ifndef HUB_REVIEW_H
 #define HUB_REVIEW_H
 
+#include "engine.h"
 #include "ro_registry.h"
 #include "ro_report.h"
 #include "ro_targets.h"
@@ -16,10 +17,12 @@
 
 typedef struct hub_review hub_review_t;
 
-/* The rules of targets (copied) over reg's units (each unit's goal of the
- * first participants and the first hours indicator, shared out by
- * ro_targets_allocate). NULL when out of memory. */
-hub_review_t *hub_review_new(const ro_registry_t *reg, const ro_targets_t *targets);
+/* The rules of targets (copied) over reg's units, with each unit's goal of
+ * the first participants and the first hours indicator as engine (made of
+ * the same reg and targets, and outliving the review) shares them out.
+ * NULL when out of memory. */
+hub_review_t *hub_review_new(const ro_registry_t *reg, const ro_targets_t *targets,
+                             const hub_engine_t *engine);
 void hub_review_destroy(hub_review_t **self_p);
 
 /* Whether flagged reports are held (targets.ini hold; default yes). */

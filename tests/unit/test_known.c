@@ -52,6 +52,7 @@ typedef struct {
     rng_t rng;
     ro_registry_t *reg;
     ro_targets_t *targets[2]; /* [review] hold = yes, hold = no */
+    hub_engine_t *engine[2];  /* their goals */
     hub_review_t *review[2];  /* their rules */
     hub_store_t *store;       /* :memory: */
     hub_unit_state_t states[NUNITS];
@@ -245,7 +246,11 @@ static world_t *s_world(uint64_t seed)
     w->reg = hf_registry();
     for (int h = 0; h < 2; h++) {
         w->targets[h] = s_targets(h == 0);
-        w->review[h] = hub_review_new(w->reg, w->targets[h]);
+        char err[256] = "";
+        w->engine[h] = hub_engine_new(w->reg, w->targets[h], err, sizeof err);
+        if (!w->engine[h])
+            fail_msg("engine: %s", err);
+        w->review[h] = hub_review_new(w->reg, w->targets[h], w->engine[h]);
     }
     const char *file = getenv("KNOWN_DB"); /* to look into one world */
     if (file)
@@ -266,6 +271,7 @@ static void s_world_destroy(world_t **w_p)
     hub_store_destroy(&w->store);
     for (int h = 0; h < 2; h++) {
         hub_review_destroy(&w->review[h]);
+        hub_engine_destroy(&w->engine[h]);
         ro_targets_destroy(&w->targets[h]);
     }
     ro_registry_destroy(&w->reg);

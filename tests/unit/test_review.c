@@ -94,6 +94,7 @@ static void test_review_targets_errors(void **state)
 typedef struct {
     ro_registry_t *reg;
     ro_targets_t *targets;
+    hub_engine_t *engine;
     hub_review_t *review;
     hub_store_t *store;
     hub_unit_state_t states[NUNITS];
@@ -112,7 +113,10 @@ static fixture_t *s_fixture(const char *review)
     f->targets = ro_targets_load(hf_targets_with(review), err, sizeof err);
     if (!f->targets)
         fail_msg("targets: %s", err);
-    f->review = hub_review_new(f->reg, f->targets);
+    f->engine = hub_engine_new(f->reg, f->targets, err, sizeof err);
+    if (!f->engine)
+        fail_msg("engine: %s", err);
+    f->review = hub_review_new(f->reg, f->targets, f->engine);
     f->store = hf_open(":memory:", 0);
     assert_int_equal(hub_store_load_states(f->store, f->reg, f->states, NULL, 0), 0);
     f->ingest = hub_ingest_new(f->store, f->reg, f->states, 64);
@@ -127,6 +131,7 @@ static int s_teardown(void **state)
     hub_ingest_destroy(&f->ingest);
     hub_store_destroy(&f->store);
     hub_review_destroy(&f->review);
+    hub_engine_destroy(&f->engine);
     ro_targets_destroy(&f->targets);
     ro_registry_destroy(&f->reg);
     free(f);
