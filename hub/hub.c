@@ -19,7 +19,10 @@
  *   mark;
  * - libmicrohttpd's thread serves HTTP from documents view hands it
  *   (http.c has its own locks); the verifier's thread recounts the store
- *   once after the start and reports through s_verified.
+ *   once after the start and reports through s_verified;
+ * - during the start only, the check's thread (s_fast_check) reads the
+ *   store through the status thread's connection, from hub_new until
+ *   hub_start joins it, before the status thread exists.
  * Locks: committed's lock (hub_committed: plain, not recursive) guards the
  * committed states, the rollups' sums, ingest's published counters, the
  * feed's seq, the registry/targets/engine in use and everything else the
@@ -187,6 +190,18 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
     return sock;
 }
 
+/* The fast check at start (index seeks, no scan), run in a thread of its
+ * own on the status thread's connection from hub_new on, while main loads
+ * the model and hub_start the units' states. */
+typedef struct {
+    hub_store_t *store;           /* the connection it reads with */
+    hub_store_diff_t diffs[8];    /* the first differences */
+    long n;                       /* differences, or a negative code */
+    uint64_t units;               /* units looked at */
+    int64_t ms;                   /* how long it took */
+    char err[RO_PATH_MAX + 1024]; /* why it failed, when n < 0 */
+} s_fast_check_t;
+
 struct hub {
     ro_hub_config_t cfg;            /* hub.ini */
     hub_model_t m;                  /* registry, targets and engine in use */
@@ -200,6 +215,9 @@ struct hub {
     hub_view_t *view;               /* feed on sock[2], metrics, HTTP dashboard */
     hub_peers_t *peers;             /* the sockets' connections, and their watchdog */
     int64_t revoke_due_ms;          /* when to cut revoked keys' ingest, status links; 0: no */
+    s_fast_check_t check;           /* the check at start... */
+    pthread_t checker;              /* ...in this thread */
+    int checking;                   /* checker runs: join it */
     hub_store_verifier_t *verifier; /* the recount of the raw reports after start */
     const char *config_path;        /* hub.ini, read again for max_store_bytes on SIGHUP */
     void *ctx;                      /* ZeroMQ context */
@@ -455,6 +473,8 @@ static void s_hub_close(hub_t *h)
         zmq_ctx_term(h->ctx);
     hub_status_destroy(&h->status);
     hub_ingest_destroy(&h->ingest);
+    if (h->checking) /* hub_start was not reached: the check still reads with reader */
+        pthread_join(h->checker, NULL);
     hub_store_destroy(&h->reader);
     hub_store_destroy(&h->store);
     hub_committed_destroy(&h->committed);
@@ -886,18 +906,6 @@ static void s_verified(const hub_store_verify_result_t *r, void *arg)
     }
 }
 
-/* The fast check at start (index seeks, no scan: milliseconds on ten
- * million reports), run in a thread of its own on the status thread's
- * connection while the writer loads the units' states. */
-typedef struct {
-    hub_store_t *store;           /* the connection it reads with */
-    hub_store_diff_t diffs[8];    /* the first differences */
-    long n;                       /* differences, or a negative code */
-    uint64_t units;               /* units looked at */
-    int64_t ms;                   /* how long it took */
-    char err[RO_PATH_MAX + 1024]; /* why it failed, when n < 0 */
-} s_fast_check_t;
-
 static void *s_fast_check(void *arg)
 {
     s_fast_check_t *c = arg;
@@ -1094,13 +1102,12 @@ static void s_run(hub_t *h)
     }
 }
 
-/* The store under data_dir, its units' states, and the checks at start. */
+/* The store under data_dir, opened twice (ingest's connection, the status
+ * thread's), and the check at start begun on the second. */
 static int s_open_store(hub_t *h, char *err, size_t errlen)
 {
-    size_t n = ro_registry_count(h->m.reg);
     char dbpath[RO_PATH_MAX + 16];
     snprintf(dbpath, sizeof dbpath, "%s/hub.db", h->cfg.data_dir);
-    s_raise_fd_limit(n);
     h->store = hub_store_open(dbpath, h->cfg.synchronous, h->cfg.max_store_bytes, err, errlen);
     if (!h->store)
         return -1;
@@ -1110,18 +1117,29 @@ static int s_open_store(hub_t *h, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot open it for the status thread: %s", dbpath, why);
         return -1;
     }
-    /* the check reads with the status thread's connection meanwhile (WAL:
-     * a snapshot of its own, before or after the units the load adds) */
-    s_fast_check_t check = {.store = h->reader};
-    pthread_t checker;
-    int threaded = pthread_create(&checker, NULL, s_fast_check, &check) == 0;
+    /* WAL: the check reads a snapshot of its own, before or after the
+     * units the load of the states adds (hub_start); without a thread it
+     * runs there */
+    h->check.store = h->reader;
+    h->checking = pthread_create(&h->checker, NULL, s_fast_check, &h->check) == 0;
+    return 0;
+}
+
+/* The units' states, the check's outcome, the status connection's map. */
+static int s_load_store(hub_t *h, char *err, size_t errlen)
+{
+    size_t n = ro_registry_count(h->m.reg);
+    char dbpath[RO_PATH_MAX + 16];
+    snprintf(dbpath, sizeof dbpath, "%s/hub.db", h->cfg.data_dir);
+    char why[1024];
     h->states = ro_calloc_big(n, sizeof *h->states);
     int loaded =
         h->states && hub_store_load_states(h->store, h->m.reg, h->states, why, sizeof why) == 0;
-    if (threaded)
-        pthread_join(checker, NULL);
+    if (h->checking)
+        pthread_join(h->checker, NULL);
     else if (loaded)
-        s_fast_check(&check);
+        s_fast_check(&h->check);
+    h->checking = 0;
     if (!loaded) {
         snprintf(err, errlen, "%s: cannot load the units' state: %s", dbpath,
                  h->states ? why : "no memory");
@@ -1131,7 +1149,7 @@ static int s_open_store(hub_t *h, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot open it for the status thread: %s", dbpath, why);
         return -1;
     }
-    if (s_check_store(h, dbpath, &check, err, errlen))
+    if (s_check_store(h, dbpath, &h->check, err, errlen))
         return -1;
     if (hub_store_set_cache(h->store, WRITER_CACHE_KIB))
         ro_log(LOG_WARNING, "%s: cannot enlarge the page cache; ingest will be slower", dbpath);
@@ -1162,30 +1180,36 @@ static int s_open_services(hub_t *h, char *err, size_t errlen)
     return 0;
 }
 
-hub_t *hub_new(const ro_hub_config_t *cfg, const char *config_path, hub_model_t *model, char *err,
-               size_t errlen)
+hub_t *hub_new(const ro_hub_config_t *cfg, const char *config_path, char *err, size_t errlen)
 {
     hub_t *h = calloc(1, sizeof *h);
     if (!h) {
-        hub_model_release(model);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     h->lock_fd = -1;
     h->cfg = *cfg;
     h->config_path = config_path;
-    h->m = *model;
-    memset(model, 0, sizeof *model);
     pthread_mutex_init(&h->scan, NULL);
-    if (s_data_dir(h, err, errlen) || s_open_store(h, err, errlen) ||
-        s_open_services(h, err, errlen) || s_open_sockets(h, err, errlen) ||
-        !(h->view = hub_view_new(&h->cfg, h->sock[2], h->peers, h->status, h->committed, h->auth,
-                                 h->m.reg, h->m.engine, h->m.targets, err, errlen)) ||
-        s_status_start(h, err, errlen)) {
+    if (s_data_dir(h, err, errlen) || s_open_store(h, err, errlen)) {
         hub_destroy(&h);
         return NULL;
     }
+    return h;
+}
+
+int hub_start(hub_t *h, hub_model_t *model, char *err, size_t errlen)
+{
+    h->m = *model;
+    memset(model, 0, sizeof *model);
     size_t n = ro_registry_count(h->m.reg);
+    s_raise_fd_limit(n);
+    if (s_load_store(h, err, errlen) || s_open_services(h, err, errlen) ||
+        s_open_sockets(h, err, errlen) ||
+        !(h->view = hub_view_new(&h->cfg, h->sock[2], h->peers, h->status, h->committed, h->auth,
+                                 h->m.reg, h->m.engine, h->m.targets, err, errlen)) ||
+        s_status_start(h, err, errlen))
+        return -1;
     uint64_t reports = 0, reporting = 0;
     for (size_t i = 0; i < n; i++) {
         reports += h->states[i].reports;
@@ -1194,7 +1218,7 @@ hub_t *hub_new(const ro_hub_config_t *cfg, const char *config_path, hub_model_t 
     ro_log(LOG_INFO, "rollout-hub %s up: %zu units (%llu reporting, %llu reports) in %s/hub.db",
            RO_VERSION, n, (unsigned long long)reporting, (unsigned long long)reports,
            h->cfg.data_dir);
-    return h;
+    return 0;
 }
 
 void hub_run(hub_t *h)

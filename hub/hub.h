@@ -1,6 +1,8 @@
-/* hub: the hub service as one object. hub_new opens everything the service
- * runs on (data folder and its lock, the store and its checks, ingest,
- * status and its thread, the sockets, the feed and HTTP), hub_run serves
+/* hub: the hub service as one object. hub_new opens the data folder, its
+ * lock and the store, and begins the check at start; hub_start opens the
+ * rest the service runs on, over the model main loaded meanwhile (the
+ * units' states, ingest, status and its thread, the sockets, the feed and
+ * HTTP); hub_run serves
  * until asked to stop, taking SIGHUP's reloads in its loop, and
  * hub_destroy closes it all. main.c keeps the options, --check and the
  * signals; what runs in which thread, and who holds which lock, is drawn
@@ -34,12 +36,17 @@ void hub_model_release(hub_model_t *m);
 
 typedef struct hub hub_t;
 
-/* Start the hub: cfg (copied) as read from config_path (read again for
- * max_store_bytes at a reload), on model (taken over, even on failure).
- * The threads it starts inherit the caller's signal mask: block the signals
- * main handles first. Returns NULL with the reason in err. */
-hub_t *hub_new(const ro_hub_config_t *cfg, const char *config_path, hub_model_t *model, char *err,
-               size_t errlen);
+/* Open the hub's data folder (taking its lock) and store, for cfg (copied)
+ * as read from config_path (read again for max_store_bytes at a reload),
+ * and begin the check at start in a thread, which runs while the caller
+ * loads the model (a province's registry and goals take about as long).
+ * The threads it starts, here and in hub_start, inherit the caller's
+ * signal mask: block the signals main handles first. Returns NULL with the
+ * reason in err. */
+hub_t *hub_new(const ro_hub_config_t *cfg, const char *config_path, char *err, size_t errlen);
+/* Start the hub opened by hub_new on model (taken over, even on failure).
+ * Returns 0, or -1 with the reason in err (then hub_destroy it). */
+int hub_start(hub_t *self, hub_model_t *model, char *err, size_t errlen);
 /* Serve until hub_request_stop, then give the agents a moment for the last
  * acks and log "stopped". */
 void hub_run(hub_t *self);

@@ -101,6 +101,29 @@ static int s_check(const ro_hub_config_t *cfg, const hub_model_t *m, const char 
     return 0;
 }
 
+/* The handlers of SIGTERM, SIGINT and SIGHUP, with the three blocked (the
+ * caller's mask into *old): the threads the hub starts leave its signals
+ * to the main thread, blocked until it runs, so one that comes meanwhile
+ * lands then. SIGPIPE is ignored. */
+static void s_signals(sigset_t *old)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, old);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = s_on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -154,37 +177,32 @@ int main(int argc, char **argv)
         }
     }
     hub_model_t model;
-    if (hub_model_load(&cfg, &model, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        return 2;
-    }
     if (check) {
+        if (hub_model_load(&cfg, &model, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
         int rc = s_check(&cfg, &model, config);
         hub_model_release(&model);
         return rc;
     }
 
-    /* the threads the hub starts leave its signals to the main thread:
-     * blocked until it runs, so one that comes meanwhile lands then */
-    sigset_t sigs, old_mask;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, &old_mask);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll returns EINTR */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = s_on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    hub_t *hub = hub_new(&cfg, config, &model, err, sizeof err);
+    sigset_t old_mask;
+    s_signals(&old_mask);
+    /* the store opens and its check begins while the model loads */
+    hub_t *hub = hub_new(&cfg, config, err, sizeof err);
     if (!hub) {
         ro_log(LOG_ERR, "%s", err);
+        return 1;
+    }
+    if (hub_model_load(&cfg, &model, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        hub_destroy(&hub);
+        return 2;
+    }
+    if (hub_start(hub, &model, err, sizeof err)) {
+        ro_log(LOG_ERR, "%s", err);
+        hub_destroy(&hub);
         return 1;
     }
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
