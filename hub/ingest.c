@@ -367,8 +367,9 @@ static int s_marks_load(hub_ingest_t *self)
         self->marks_due = 1;
         return -1;
     }
-    for (size_t i = 0; i < self->nunits; i++)
-        self->flags[i].marks = m[i];
+    for (size_t i = 0; i < self->nunits; i++) /* a page not written stays unmapped */
+        if (memcmp(&self->flags[i].marks, &m[i], sizeof m[i]) != 0)
+            self->flags[i].marks = m[i];
     free(m);
     self->marks_late |= self->marks_due;
     self->marks_due = 0;
@@ -515,10 +516,10 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     uint32_t *touch_head = calloc(nu, sizeof *touch_head);
     uint32_t *dirty_gen = calloc(nu, sizeof *dirty_gen);
     uint32_t *dirty = calloc(nu, sizeof *dirty);
-    hub_unit_flags_t *flags = calloc(nu, sizeof *flags);
+    hub_unit_flags_t *flags = ro_calloc_big(nu, sizeof *flags);
     uint64_t *lhash = calloc(nu, sizeof *lhash);
     uint8_t *lcontested = calloc(nu, sizeof *lcontested);
-    s_snap_t *snap = calloc(3 * nu, sizeof *snap);
+    s_snap_t *snap = ro_calloc_big(3 * nu, sizeof *snap);
     if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags || !lhash || !lcontested ||
         !snap) {
         free(touch_gen);
