@@ -565,9 +565,9 @@ static int s_reload_registry(hub_t *h)
     if (hub_model_load(&h->cfg, &next, err, sizeof err))
         goto fail;
     size_t n = ro_registry_count(next.reg);
-    states = calloc(n ? n : 1, sizeof *states);
-    pub = calloc(n ? n : 1, sizeof *pub);
-    flags = calloc(n ? n : 1, sizeof *flags);
+    states = ro_calloc_big(n, sizeof *states);
+    pub = ro_calloc_big(n, sizeof *pub);
+    flags = ro_calloc_big(n, sizeof *flags);
     if (!states || !pub || !flags) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;

@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "ro_codec.h"
 #include "ro_log.h"
+#include "ro_mem.h"
 #include "ro_sock.h"
 #include "ro_status.h"
 #include "ro_time.h"
@@ -330,9 +331,9 @@ static const hub_unit_state_t *s_states(hub_status_t *self, s_reply_t *rep)
     }
     size_t n = ro_registry_count(self->reg);
     if (!self->past)
-        self->past = calloc(n ? n : 1, sizeof *self->past);
+        self->past = ro_calloc_big(n, sizeof *self->past);
     if (!self->past_after)
-        self->past_after = calloc(n ? n : 1, sizeof *self->past_after);
+        self->past_after = ro_calloc_big(n, sizeof *self->past_after);
     self->past_as_of = 0;
     char err[256];
     if (!self->past || !self->past_after || !self->store) {
@@ -1191,7 +1192,7 @@ static hub_marks_view_t s_marks(hub_status_t *self, s_reply_t *rep, int *rc)
             sizeof(hub_unit_flags_t)};
     uint32_t as_of = rep->pb.as_of < rep->today ? rep->pb.as_of : rep->today;
     size_t n = ro_registry_count(self->reg);
-    if (!self->marks && !(self->marks = calloc(n ? n : 1, sizeof *self->marks))) {
+    if (!self->marks && !(self->marks = ro_calloc_big(n, sizeof *self->marks))) {
         *rc = -1;
         return none;
     }
