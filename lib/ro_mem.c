@@ -1,6 +1,7 @@
 /* ro_mem: see ro_mem.h. */
 #include "ro_mem.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -9,8 +10,12 @@
 
 void *ro_calloc_big(size_t n, size_t size)
 {
+    if (size && n > SIZE_MAX / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
     void *p = calloc(n ? n : 1, size);
-    if (!p || size == 0 || n > SIZE_MAX / size || n * size < RO_MEM_BIG)
+    if (!p || n * size < RO_MEM_BIG)
         return p;
     uintptr_t from = ((uintptr_t)p + S_HUGE - 1) & ~(S_HUGE - 1);
     uintptr_t to = ((uintptr_t)p + n * size) & ~(S_HUGE - 1);
