@@ -186,6 +186,7 @@ static void s_notify(void *cls, struct MHD_Connection *c, void **ctx,
 static void *s_sweep(void *arg)
 {
     hub_http_t *self = arg;
+    pthread_setname_np(pthread_self(), "hub-http");
     pthread_mutex_lock(&self->conns_lock);
     while (!self->stopping) {
         int64_t now = ro_time_mono_ms(), next = INT64_MAX;

@@ -23,6 +23,8 @@
  * - during the start only, the check's thread (s_fast_check) reads the
  *   store through the status thread's connection, from hub_new until
  *   hub_start joins it, before the status thread exists.
+ * Each of ours is named for top -H (hub-status, hub-peers, hub-check,
+ * hub-verify, hub-http), as rollout-hub(8) lists them.
  * Locks: committed's lock (hub_committed: plain, not recursive) guards the
  * committed states, the rollups' sums, ingest's published counters, the
  * feed's seq, the registry/targets/engine in use and everything else the
@@ -398,6 +400,7 @@ static void s_decide_serve(hub_t *h, int64_t now)
 static void *s_status_main(void *arg)
 {
     hub_t *h = arg;
+    pthread_setname_np(pthread_self(), "hub-status");
     while (!atomic_load(&h->status_stop)) {
         zmq_pollitem_t item = {h->sock[1], 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll(&item, 1, STATUS_POLL_MS);
@@ -575,12 +578,12 @@ static int s_reload_registry(hub_t *h)
     /* from here the store's unit indices are the new registry's... */
     if (hub_store_load_states(h->store, next.reg, states, err, sizeof err))
         goto fail;
-    if (hub_store_map_units(h->reader, next.reg, err, sizeof err) ||
+    if (hub_store_copy_map(h->reader, h->store, err, sizeof err) ||
         hub_ingest_set_registry(h->ingest, next.reg, states)) {
         /* ...so put them back (the live states equal the store's) */
         char again[256];
         if (hub_store_load_states(h->store, h->m.reg, h->states, again, sizeof again) ||
-            hub_store_map_units(h->reader, h->m.reg, again, sizeof again))
+            hub_store_copy_map(h->reader, h->store, again, sizeof again))
             ro_log(LOG_ERR, "SIGHUP: cannot go back to the old registry in the store: %s", again);
         if (!err[0])
             snprintf(err, sizeof err, "out of memory");
@@ -909,6 +912,7 @@ static void s_verified(const hub_store_verify_result_t *r, void *arg)
 static void *s_fast_check(void *arg)
 {
     s_fast_check_t *c = arg;
+    pthread_setname_np(pthread_self(), "hub-check");
     int64_t t0 = ro_time_mono_ms();
     c->n = hub_store_check_fast(c->store, c->diffs, sizeof c->diffs / sizeof c->diffs[0], &c->units,
                                 c->err, sizeof c->err);
@@ -1145,7 +1149,7 @@ static int s_load_store(hub_t *h, char *err, size_t errlen)
                  h->states ? why : "no memory");
         return -1;
     }
-    if (hub_store_map_units(h->reader, h->m.reg, why, sizeof why)) {
+    if (hub_store_copy_map(h->reader, h->store, why, sizeof why)) {
         snprintf(err, errlen, "%s: cannot open it for the status thread: %s", dbpath, why);
         return -1;
     }

@@ -691,6 +691,7 @@ int hub_peers_monitor(hub_peers_t *self, void *ctx, hub_peers_socket_t which, vo
 static void *s_main(void *arg)
 {
     hub_peers_t *self = arg;
+    pthread_setname_np(pthread_self(), "hub-peers");
     int64_t next_full = ro_time_mono_ms();
     while (!atomic_load(&self->stop)) {
         int64_t now = ro_time_mono_ms();

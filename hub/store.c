@@ -30,7 +30,6 @@ static const char *s_sql[Q_COUNT] = {
                     " items_no_visit, cases_month, cases_total, cases_no_visit, scope FROM units",
     [Q_INC_SCAN] = "SELECT uid, iid, incarnation = " LEGACY_INC ", last_seq FROM incarnations"
                    " ORDER BY iid",
-    [Q_UNIT_IDS] = "SELECT uid, id FROM units",
     [Q_UNIT_UPDATE] = "UPDATE units SET last_heard = ?3, reports = ?4,"
                       " participants = ?5, hours_tenths = ?6, sessions = ?7,"
                       " staff_date = ?8, staff_total = ?9, staff_proficient = ?10,"
@@ -1268,12 +1267,10 @@ static void s_map_free(s_map_t *m)
     free(m->gone);
 }
 
-/* A new map for reg: every uid STORE_NO_UID, every liid 0, every id
- * copied. Returns 0, or HUB_STORE_EFAIL (out of memory) with nothing
- * allocated. */
-static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t errlen)
+/* Room in m for n units' map, all zero. Returns 0, or HUB_STORE_EFAIL (out
+ * of memory) with nothing allocated. */
+static int s_map_alloc(size_t n, s_map_t *m, char *err, size_t errlen)
 {
-    size_t n = ro_registry_count(reg);
     m->uids = ro_calloc_big(n, sizeof *m->uids);
     m->liids = calloc(n ? n : 1, sizeof *m->liids);
     m->ids = ro_calloc_big(n, sizeof *m->ids);
@@ -1292,6 +1289,17 @@ static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t err
             snprintf(err, errlen, "out of memory");
         return HUB_STORE_EFAIL;
     }
+    return 0;
+}
+
+/* A new map for reg: every uid STORE_NO_UID, every liid 0, every id
+ * copied. Returns 0, or HUB_STORE_EFAIL (out of memory) with nothing
+ * allocated. */
+static int s_map_new(const ro_registry_t *reg, s_map_t *m, char *err, size_t errlen)
+{
+    size_t n = ro_registry_count(reg);
+    if (s_map_alloc(n, m, err, errlen))
+        return HUB_STORE_EFAIL;
     for (size_t i = 0; i < n; i++) {
         m->uids[i] = STORE_NO_UID;
         memcpy(m->ids[i], ro_registry_at(reg, i)->id, sizeof m->ids[i]); /* same size, NUL-ended */
@@ -1364,15 +1372,14 @@ static int s_scan_incarnations(hub_store_t *self, const struct s_uid_at *at, siz
     return rc;
 }
 
-/* One sequential pass over the units table (with states: and one over the
- * incarnations): for each row whose id is reg's unit i, m->uids[i] and, if
- * states is not NULL, states[i] and m->liids[i]. Rows of units no longer
- * in reg are passed over. Returns 0 or a code; a damaged file is named as
- * such in err. */
+/* One sequential pass over the units table and one over the incarnations:
+ * for each row whose id is reg's unit i, m->uids[i], states[i] and
+ * m->liids[i]. Rows of units no longer in reg are passed over. Returns 0 or a code; a damaged file
+ * is named as such in err. */
 static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
                         hub_unit_state_t *states, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = self->q[states ? Q_UNIT_SCAN : Q_UNIT_IDS];
+    sqlite3_stmt *st = self->q[Q_UNIT_SCAN];
     size_t n = ro_registry_count(reg), next = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1384,7 +1391,7 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
         long i = next < n && strcmp(ro_registry_at(reg, next)->id, id) == 0
                      ? (long)next
                      : ro_registry_find(reg, id);
-        if (i < 0 && states && sqlite3_column_int64(st, 16) != 0) {
+        if (i < 0 && sqlite3_column_int64(st, 16) != 0) {
             /* counted in the scopes, no longer in the registry: leaves them */
             if (m->ngone == m->gonecap) {
                 size_t cap = m->gonecap ? m->gonecap * 2 : 16;
@@ -1402,15 +1409,13 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
             continue;
         next = (size_t)i + 1;
         m->uids[i] = sqlite3_column_int64(st, 0);
-        if (states) {
-            m->codes[i] = (uint32_t)sqlite3_column_int64(st, 16);
-            states[i].last_seq = states[i].seq_shown = 0; /* the incarnations' pass sets them */
-            states[i].last_heard = sqlite3_column_int64(st, 2);
-            store_row_aggregates(st, 3, &states[i]);
-        }
+        m->codes[i] = (uint32_t)sqlite3_column_int64(st, 16);
+        states[i].last_seq = states[i].seq_shown = 0; /* the incarnations' pass sets them */
+        states[i].last_heard = sqlite3_column_int64(st, 2);
+        store_row_aggregates(st, 3, &states[i]);
     }
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE && states) {
+    if (rc == SQLITE_DONE) {
         struct s_uid_at *at = malloc((n ? n : 1) * sizeof *at);
         size_t k = 0;
         for (size_t i = 0; at && i < n; i++)
@@ -1434,17 +1439,18 @@ static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
     return out;
 }
 
-int hub_store_map_units(hub_store_t *self, const ro_registry_t *reg, char *err, size_t errlen)
+int hub_store_copy_map(hub_store_t *self, const hub_store_t *from, char *err, size_t errlen)
 {
+    size_t n = from->nunits;
     s_map_t m;
-    if (s_map_new(reg, &m, err, errlen))
+    if (s_map_alloc(n, &m, err, errlen))
         return HUB_STORE_EFAIL;
-    int rc = s_scan_units(self, reg, &m, NULL, err, errlen);
-    if (rc) {
-        s_map_free(&m);
-        return rc;
+    if (n) {
+        memcpy(m.uids, from->uids, n * sizeof *m.uids);
+        memcpy(m.liids, from->liids, n * sizeof *m.liids);
+        memcpy(m.ids, from->ids, n * sizeof *m.ids);
     }
-    s_map_set(self, &m, ro_registry_count(reg));
+    s_map_set(self, &m, n);
     return 0;
 }
 
@@ -1670,7 +1676,7 @@ int64_t hub_store_incarnation(hub_store_t *self, size_t index, const uint8_t *in
     if (!incarnation || memcmp(incarnation, legacy, sizeof legacy) == 0) {
         if (self->liids && self->liids[index] > 0)
             return self->liids[index];
-        incarnation = legacy; /* not loaded (hub_store_map_units): ask the file */
+        incarnation = legacy; /* not in the map: ask the file */
     }
     int64_t iid = s_inc_find(self, index, incarnation, NULL, err, errlen);
     if (iid == 0)

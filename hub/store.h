@@ -105,23 +105,19 @@ int hub_store_set_max_bytes(hub_store_t *self, int64_t max_bytes, char *err, siz
  * sequential read of the units table, matched to reg in memory, and the
  * missing rows added, all in one write transaction (nothing is written when
  * none is missing). Must not be called inside a transaction. Later calls
- * taking a unit index refer to the registry of the latest successful call
- * (of this or hub_store_map_units). Returns 0 or a code; a damaged file is
+ * taking a unit index refer to the registry of the latest successful call.
+ * Returns 0 or a code; a damaged file is
  * named as such in err. On failure the previous registry stays. */
 int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_state_t *states,
                           char *err, size_t errlen);
 
-/* The read-only sibling of hub_store_load_states, for a second (reader)
- * connection: map reg's units to their rows with one sequential SELECT and
- * write nothing. A unit of reg without a row (not yet added by the writer)
- * gets none: hub_store_find and hub_store_history answer for it as for a
- * unit without reports (its refusals, kept by id, are still found),
- * hub_store_put_report and hub_store_put_state refuse it with
- * HUB_STORE_EFAIL; call again after the writer's hub_store_load_states to
- * map it. Later calls taking a unit index refer to reg. Returns 0 or a
- * code; a damaged file is named as such in err. On failure the previous
- * registry stays. */
-int hub_store_map_units(hub_store_t *self, const ro_registry_t *reg, char *err, size_t errlen);
+/* Give a second (reader) connection the map from's latest
+ * hub_store_load_states made (its registry's units, their rows and legacy
+ * incarnations), copied: the reader reads and writes nothing for it. Call
+ * it again after each hub_store_load_states on from. Later calls taking a
+ * unit index refer to that registry. Returns 0, or HUB_STORE_EFAIL (out of
+ * memory) with the previous map kept. */
+int hub_store_copy_map(hub_store_t *self, const hub_store_t *from, char *err, size_t errlen);
 
 /* One write transaction (BEGIN IMMEDIATE .. COMMIT). After any failure the
  * caller must call hub_store_rollback, which is safe when SQLite already

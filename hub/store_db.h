@@ -18,7 +18,6 @@ enum {
     Q_UNIT_INSERT,
     Q_UNIT_SCAN,
     Q_INC_SCAN,
-    Q_UNIT_IDS,
     Q_UNIT_UPDATE,
     Q_REPORT_INSERT,
     Q_RUN_INSERT,
@@ -176,8 +175,8 @@ enum {
     " FROM units u LEFT JOIN t ON t.uid = u.uid LEFT JOIN s ON s.uid = u.uid"                      \
     " LEFT JOIN q ON q.uid = u.uid ORDER BY u.id"
 
-/* The uid of a registry unit that has no row in the store (only after
- * hub_store_map_units): SQLite gives new rows uids from 1 up. */
+/* The uid of a registry unit that has no row in the store (yet: while
+ * hub_store_load_states adds it): SQLite gives new rows uids from 1 up. */
 #define STORE_NO_UID INT64_MIN
 
 struct hub_store {

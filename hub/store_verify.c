@@ -405,6 +405,7 @@ static void *s_verifier_main(void *arg)
 {
     hub_store_verifier_t *self = arg;
     hub_store_verify_result_t *r = &self->r;
+    pthread_setname_np(pthread_self(), "hub-verify");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc;

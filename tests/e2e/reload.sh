@@ -2,7 +2,8 @@
 # SIGHUP reloads the registry and the targets: a unit added is admitted and
 # counted, the units' states survive (they are reloaded from the store for the
 # new registry), a changed goal shows at once, a bad file changes nothing, and
-# a unit removed and added back keeps what it had stored.
+# a unit removed and added back keeps what it had stored. (And the hub's
+# threads have their names.)
 source "$(dirname "$0")/lib.sh"
 
 awk '!/^#/ && k++ <= 10' "$RO_SOURCE/config/units.csv" > "$T/units.csv" # header + 10 units
@@ -10,6 +11,11 @@ cp "$RO_SOURCE/config/targets.ini" "$T/targets.ini"
 REGISTRY=$T/units.csv hub_config
 sed -i "s|^targets = .*|targets = $T/targets.ini|" "$T/hub.ini"
 hub_start
+# the threads carry the names rollout-hub(8) lists, for top -H
+threads=" $(cat /proc/"$HUB_PID"/task/*/comm | tr '\n' ' ')"
+for name in rollout-hub hub-status hub-peers ZMQbg/IO/0 ZMQbg/IO/1; do
+  [[ $threads == *" $name "* ]] || fail "no thread named $name:$threads"
+done
 A=$(sed -n 2p "$T/units.csv" | cut -d, -f1)
 B=$(awk -F, '!/^#/ && NR > 40 && $1 ~ /^469005-/ { print $1; exit }' "$RO_SOURCE/config/units.csv")
 expect_eq "$(province units)" 10 "units before the reload"
@@ -51,6 +57,10 @@ agent "$B" record training --date 2018-02-01 --participants 12 --hours 2 >/dev/n
 agent_start "$B"
 wait_until 20 province_reports_is 3 || fail "the new unit $B's report was not stored"
 expect_eq "$(unit_field "$B" participants)" 12 "$B's participants"
+# a unit's history is read from the store, through the status thread's
+# connection, whose map of the units the reload gave it
+expect_eq "$(ctl status --history "$B" --indicator training_participants --json |
+  jq -r '[.history[] | "\(.date)=\(.value)"] | join(" ")')" "2018-02-01=12" "$B's history"
 say "$B added and counted, goal 2000 -> 2500, $A's state kept"
 
 # a bad registry or a bad targets file changes nothing

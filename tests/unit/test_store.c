@@ -300,10 +300,11 @@ static void test_load_states_matches_rows_by_id(void **state)
     ro_registry_destroy(&reg);
 }
 
-/* A second connection maps the units without writing: a unit the writer has
- * not added yet has no reports there and cannot be written to, and is
- * mapped by the next call once the writer added it. */
-static void test_map_units_reads_only(void **state)
+/* A second connection takes the writer's map: it finds what the writer
+ * stored, has the units' legacy incarnations without asking the file,
+ * writes nothing, and finds a unit the writer adds once it takes the map
+ * again. */
+static void test_copy_map(void **state)
 {
     (void)state;
     const char *path = hf_path("reader.db");
@@ -315,6 +316,27 @@ static void test_map_units_reads_only(void **state)
     s_history(st, states);
 
     char err[256] = "";
+    hub_store_t *rd = hub_store_open_again(path, 2, err, sizeof err);
+    assert_non_null(rd);
+    assert_int_equal(hub_store_copy_map(rd, st, err, sizeof err), 0);
+    uint64_t units = 0;
+    assert_int_equal(hub_store_recount(rd, NULL, 0, &units, NULL, NULL, 0), 0);
+    assert_int_equal(units, NUNITS);
+    for (size_t i = 0; i < NUNITS; i++)
+        assert_int_equal(hub_store_incarnation(rd, i, NULL, NOW, NULL, 0), hf_iid(st, i));
+    uint64_t hash = 0;
+    assert_int_equal(hub_store_find(rd, 0, hf_iid(st, 0), 10, &hash, NULL, NULL, 0), 1);
+    hub_store_point_t *pts = NULL;
+    size_t n = 0;
+    assert_int_equal(hub_store_history(rd, 0, RO_KIND_TRAINING, 20181231, &pts, &n, NULL, 0), 0);
+    assert_int_equal(n, 3);
+    free(pts);
+    uint64_t total[1], part[1];
+    uint32_t dates[1] = {20181231};
+    assert_int_equal(hub_store_series(rd, RO_KIND_TRAINING, dates, 1, total, part, NULL, 0), 0);
+    assert_int_equal(total[0], 82);
+
+    /* the writer adds a unit and a report; the reader's next map finds them */
     ro_registry_t *more = ro_registry_load(tu_write("more.csv", "id,level,division,name\n"
                                                                 "460000-001,provincial,460000,A\n"
                                                                 "460100-001,municipal,460100,B\n"
@@ -322,53 +344,16 @@ static void test_map_units_reads_only(void **state)
                                                                 "460200-009,municipal,460200,D\n"),
                                            err, sizeof err);
     assert_non_null(more);
-    hub_store_t *rd = hub_store_open_again(path, 2, err, sizeof err);
-    assert_non_null(rd);
-    assert_int_equal(hub_store_map_units(rd, more, err, sizeof err), 0);
-    uint64_t units = 0;
-    assert_int_equal(hub_store_recount(rd, NULL, 0, &units, NULL, NULL, 0), 0);
-    assert_int_equal(units, NUNITS); /* no row added */
-
-    uint64_t hash = 0;
-    assert_int_equal(hub_store_find(rd, 0, hf_iid(st, 0), 10, &hash, NULL, NULL, 0), 1);
-    assert_int_equal(hub_store_find(rd, 3, 0, 1, &hash, NULL, NULL, 0), 0);
-    hub_store_point_t *pts = (hub_store_point_t *)&hash;
-    size_t n = 9;
-    assert_int_equal(hub_store_history(rd, 3, RO_KIND_STAFF, 20181231, &pts, &n, NULL, 0), 0);
-    assert_null(pts);
-    assert_int_equal(n, 0);
-    assert_int_equal(hub_store_history(rd, 0, RO_KIND_TRAINING, 20181231, &pts, &n, NULL, 0), 0);
-    assert_int_equal(n, 3);
-    free(pts);
-    ro_report_t r = hf_report("460200-009", 1, RO_KIND_STAFF, 20180105, 20, 10);
-    assert_int_equal(hub_store_put_report(rd, 3, 1, &r, 1, NOW, err, sizeof err), HUB_STORE_EFAIL);
-    assert_non_null(strstr(err, "460200-009"));
-    hub_unit_state_t one = {0};
-    assert_int_equal(hub_store_put_state(rd, 3, &one, err, sizeof err), HUB_STORE_EFAIL);
-    assert_int_equal(hub_store_put_report(rd, 9, 1, &r, 1, NOW, err, sizeof err), HUB_STORE_EFAIL);
-    assert_int_equal(hub_store_incarnation(rd, 3, NULL, NOW, err, sizeof err), HUB_STORE_EFAIL);
-    /* a refusal is kept by id: found for a unit without a row (nor an
-     * incarnation: iid 0) */
-    assert_int_equal(
-        hub_store_put_refusal(st, "460200-009", 0, 1, RO_REASON_INVALID, "x", 55, NOW, NULL, 0), 0);
-    assert_int_equal(hub_store_find(rd, 3, 0, 1, &hash, NULL, NULL, 0), 2);
-    assert_true(hash == 55);
-    uint64_t total[1], part[1];
-    uint32_t dates[1] = {20181231};
-    assert_int_equal(hub_store_series(rd, RO_KIND_TRAINING, dates, 1, total, part, NULL, 0), 0);
-    assert_int_equal(total[0], 82);
-
-    /* the writer adds the unit and a report; the reader's next map finds them */
     hub_unit_state_t four[4];
     assert_int_equal(hub_store_load_states(st, more, four, NULL, 0), 0);
-    r.seq = 2;
+    ro_report_t r = hf_report("460200-009", 2, RO_KIND_STAFF, 20180105, 20, 10);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     s_put(st, four, 3, &r);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
-    assert_int_equal(hub_store_find(rd, 3, hf_iid(st, 3), 2, &hash, NULL, NULL, 0), 0);
-    assert_int_equal(hub_store_map_units(rd, more, err, sizeof err), 0);
+    assert_int_equal(hub_store_copy_map(rd, st, err, sizeof err), 0);
     assert_int_equal(hub_store_find(rd, 3, hf_iid(st, 3), 2, &hash, NULL, NULL, 0), 1);
     assert_true(hash == 1002);
+    assert_int_equal(hub_store_find(rd, 0, hf_iid(st, 0), 10, &hash, NULL, NULL, 0), 1);
     hub_store_destroy(&rd);
     hub_store_destroy(&st);
     ro_registry_destroy(&more);
@@ -1697,7 +1682,7 @@ static void test_series_one_snapshot(void **state)
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     char err[256] = "";
     hub_store_t *rd = hub_store_open_again(path, 1, err, sizeof err);
-    if (!rd || hub_store_map_units(rd, reg, err, sizeof err))
+    if (!rd || hub_store_copy_map(rd, st, err, sizeof err))
         fail_msg("reader: %s", err);
     uint32_t dates[] = {20180331};
     uint64_t before, after, got, part;
@@ -2225,7 +2210,7 @@ int main(void)
         cmocka_unit_test(test_rollback_leaves_nothing),
         cmocka_unit_test(test_states_survive_reopen),
         cmocka_unit_test(test_load_states_matches_rows_by_id),
-        cmocka_unit_test(test_map_units_reads_only),
+        cmocka_unit_test(test_copy_map),
         cmocka_unit_test(test_second_connection_keeps_the_wal),
         cmocka_unit_test(test_garbage_file_refused_untouched),
         cmocka_unit_test(test_truncated_db_refused_untouched),
