@@ -1374,8 +1374,8 @@ static int s_scan_incarnations(hub_store_t *self, const struct s_uid_at *at, siz
 
 /* One sequential pass over the units table and one over the incarnations:
  * for each row whose id is reg's unit i, m->uids[i], states[i] and
- * m->liids[i]. Rows of units no longer in reg are passed over. Returns 0 or a code; a damaged file
- * is named as such in err. */
+ * m->liids[i]. Rows of units no longer in reg are passed over. Returns 0
+ * or a code; a damaged file is named as such in err. */
 static int s_scan_units(hub_store_t *self, const ro_registry_t *reg, s_map_t *m,
                         hub_unit_state_t *states, char *err, size_t errlen)
 {

@@ -106,8 +106,8 @@ int hub_store_set_max_bytes(hub_store_t *self, int64_t max_bytes, char *err, siz
  * missing rows added, all in one write transaction (nothing is written when
  * none is missing). Must not be called inside a transaction. Later calls
  * taking a unit index refer to the registry of the latest successful call.
- * Returns 0 or a code; a damaged file is
- * named as such in err. On failure the previous registry stays. */
+ * Returns 0 or a code; a damaged file is named as such in err. On failure
+ * the previous registry stays. */
 int hub_store_load_states(hub_store_t *self, const ro_registry_t *reg, hub_unit_state_t *states,
                           char *err, size_t errlen);
 
