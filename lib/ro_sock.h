@@ -21,8 +21,9 @@ int ro_sock_harden(void *sock, int64_t maxmsg);
  * unacknowledged data find a dead peer's connection within about 30 s.
  * libzmq 4.3 cancels a timer by walking every timer of its I/O thread, and a
  * heartbeating connection cancels one every interval: with 5,000 agents
- * that walk took about two thirds of the hub's ingest I/O thread. A peer's
- * own heartbeats are still answered. Returns 0 or -1. */
+ * connected and nearly idle, those walks kept the hub's ingest I/O thread
+ * at half a core (0.03 without; docs/PERFORMANCE.md). A peer's own
+ * heartbeats are still answered. Returns 0 or -1. */
 int ro_sock_keepalive(void *sock);
 
 /* For connecting sockets: reconnect after 200-700 ms (random per process, so
