@@ -57,6 +57,31 @@ wait_until() {
   done
 }
 
+# stopped PID: every thread of PID is stopped ('T' in /proc/PID/task/*/stat).
+stopped() {
+  local f s
+  for f in /proc/"$1"/task/*/stat; do
+    s=$(<"$f") 2>/dev/null || return 1
+    s=${s##*) }
+    [ "${s%% *}" = T ] || return 1
+  done
+}
+# stop_procs PID...: SIGSTOP each PID and return once all of its threads have
+# stopped. kill -STOP returns before that: the stop begins when one of the
+# target's threads next runs, and until every thread has stopped another can
+# still read what arrives (a frozen agent taking the ack meant to wait in its
+# socket buffer, say). Fails the test after 10 s.
+stop_procs() {
+  local pid end=$((SECONDS + 10))
+  kill -STOP "$@"
+  for pid in "$@"; do
+    until stopped "$pid"; do
+      [ $SECONDS -lt $end ] || fail "process $pid did not stop within 10 s of SIGSTOP"
+      sleep 0.005
+    done
+  done
+}
+
 # hub_config [EXTRA_INI_LINES]: write $T/hub.ini (plain TCP on loopback, free ports).
 hub_config() {
   mkdir -p "$T/hub"

@@ -2,10 +2,11 @@
 # Agent hard kill: kill -9 agents while they send. Most kills come at random
 # moments; every IN_WINDOW_EVERY-th one is steered into the window between the
 # hub's commit+ack and the agent deleting what was acknowledged: the hub is
-# frozen (SIGSTOP) while the agent sends, so the events wait in the hub's
-# socket buffer; once the kernel shows them there the agent is frozen and the
-# hub let go; when the hub's store holds them and its ack sits unread in the
-# agent's socket buffer, the frozen agent is killed. Every restarted agent
+# frozen (SIGSTOP, every thread stopped: stop_procs) while the agent sends, so
+# the events wait in the hub's socket buffer; once the kernel shows them there
+# the agent is frozen likewise and the hub let go; when the hub's store holds
+# them and its ack sits unread in the agent's socket buffer, the frozen agent
+# is killed. Every restarted agent
 # asks the hub first (protocol version 2: its first heartbeat), whose ack,
 # checked against the events' content hash, marks what the hub already has;
 # what is resent anyway (in flight at a kill) the hub drops: 0 lost, 0
@@ -39,7 +40,7 @@ thaw_then_cleanup() {
   cleanup
 }
 trap thaw_then_cleanup EXIT
-freeze() { FROZEN+=("$1"); kill -STOP "$1"; }
+freeze() { FROZEN+=("$1"); stop_procs "$1"; }
 # unfrozen PID: PID is running again (or dead): nothing to thaw at exit.
 unfrozen() {
   local keep=() pid

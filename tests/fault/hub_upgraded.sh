@@ -104,7 +104,7 @@ more() { [ "$(hub_last_seq "$L")" -gt "$before" ]; }
 wait_until 30 more || fail "the old hub took none of $L's new events"
 no_acks() { grep -c "$NO_ACK" <<<"$(agent_log "$L")" || true; }
 had=$(no_acks)
-kill -STOP "$HUB_PID"
+stop_procs "$HUB_PID"
 record_at "$L"
 in_flight() { [ "$(no_acks)" -gt "$had" ]; }
 wait_until 30 in_flight || fail "$L's agent sent nothing to the frozen hub"

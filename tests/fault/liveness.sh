@@ -86,7 +86,7 @@ wait_until 30 all_delivered "${US[@]}" || fail "not delivered: $TALLY_BAD"
 lost_lines() { cat "$T"/agents/*/agent.log | grep -c "lost the connection to the hub" || true; }
 all_noticed() { [ "$(lost_lines)" -ge $((lost0 + AGENTS)) ]; }
 lost0=$(lost_lines)
-kill -STOP "$HUB_PID"
+stop_procs "$HUB_PID"
 t_stop=$(now)
 record_round frozen
 wait_until "$STOP_S" all_noticed || { kill -CONT "$HUB_PID"; fail "only $(( $(lost_lines) - lost0 )) of $AGENTS agents noticed a hub frozen for $STOP_S s"; }

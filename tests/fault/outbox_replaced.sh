@@ -23,7 +23,7 @@ agent_start "$U"
 wait_until 30 all_delivered "$U" || fail "the old outbox did not deliver its first $EVENTS events"
 # mid-stream: the hub frozen, 50 more recorded and sent (they wait in the
 # hub's socket), the agent killed and its disk gone, the hub let go
-kill -STOP "$HUB_PID"
+stop_procs "$HUB_PID"
 gen_events "$T/last.txt" 50 9 >/dev/null
 agent "$U" record --file "$T/last.txt" >/dev/null || fail "record (old outbox, last events)"
 agent_kill "$U"

@@ -26,7 +26,7 @@ WATCH_PIDS[watch]=$!
 wait_until 10 test -s "$T/early.state" || fail "the early subscriber did not sync"
 wait_until 10 grep -q "   live   " "$T/watch.out" || fail "watch did not go live"
 
-kill -STOP "${SUB_PIDS[early]}" "${WATCH_PIDS[watch]}"
+stop_procs "${SUB_PIDS[early]}" "${WATCH_PIDS[watch]}"
 say "subscriber and watch stopped; $N_UNITS agents deliver $total reports"
 for u in "${us[@]}"; do agent_start "$u"; done
 wait_until 90 province_reports_is "$total" ||
