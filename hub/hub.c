@@ -149,7 +149,7 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
      * with the key). The bound this gives is in docs/SECURITY.md, "Memory". */
     int one = 1, handshake = HANDSHAKE_MS, status_hwm = STATUS_SNDHWM;
     uint64_t affinity = which == HUB_PEERS_INGEST ? IO_INGEST : IO_OPERATORS;
-    if (ro_sock_harden(sock, maxmsg) ||
+    if (ro_sock_harden(sock, maxmsg) || (which == HUB_PEERS_INGEST && ro_sock_keepalive(sock)) ||
         zmq_setsockopt(sock, ZMQ_AFFINITY, &affinity, sizeof affinity) != 0 ||
         zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
         (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) ||

@@ -16,14 +16,26 @@ int ro_sock_harden(void *sock, int64_t maxmsg)
 {
     /* no TTL: a TTL makes the peer keep a timer for the connection, and
      * libzmq 4.3 cancels a timer by walking every timer of its I/O thread
-     * (two walks per connection per interval with a TTL, one without); each
-     * side times out its peers itself anyway */
+     * (see ro_sock_keepalive); each side times out its peers itself */
     int linger = 0, ivl = 5000, timeout = 15000, ttl = 0;
     if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
         zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) ||
         zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) ||
         zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) ||
         zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl))
+        return -1;
+    return 0;
+}
+
+int ro_sock_keepalive(void *sock)
+{
+    int off = 0, on = 1, idle = 15, intvl = 5, count = 3, maxrt = 30000;
+    if (zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &off, sizeof off) ||
+        zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE, &on, sizeof on) ||
+        zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle) ||
+        zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_INTVL, &intvl, sizeof intvl) ||
+        zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_CNT, &count, sizeof count) ||
+        zmq_setsockopt(sock, ZMQ_TCP_MAXRT, &maxrt, sizeof maxrt))
         return -1;
     return 0;
 }

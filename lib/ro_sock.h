@@ -15,6 +15,17 @@
  * peer. Returns 0 or -1. */
 int ro_sock_harden(void *sock, int64_t maxmsg);
 
+/* For a bound socket with thousands of peers (the hub's ingest), after
+ * ro_sock_harden: no ZMTP heartbeats of its own; the kernel's TCP keepalive
+ * (after 15 s without a byte, 3 probes 5 s apart) and a 30 s limit on
+ * unacknowledged data find a dead peer's connection within about 30 s.
+ * libzmq 4.3 cancels a timer by walking every timer of its I/O thread, and a
+ * heartbeating connection cancels one every interval: with 5,000 agents
+ * connected and nearly idle, those walks kept the hub's ingest I/O thread
+ * at half a core (0.03 without; docs/PERFORMANCE.md). A peer's own
+ * heartbeats are still answered. Returns 0 or -1. */
+int ro_sock_keepalive(void *sock);
+
 /* For connecting sockets: reconnect after 200-700 ms (random per process, so
  * a province of agents does not reconnect in one instant), backing off to
  * 30 s. Returns 0 or -1. */

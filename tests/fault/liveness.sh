@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Liveness. A hub frozen by SIGSTOP past the ZeroMQ heartbeat timeout is
+# Liveness. The hub's ingest connections have TCP keepalive on (how the hub
+# finds a dead agent's). A hub frozen by SIGSTOP past the ZeroMQ heartbeat timeout is
 # noticed by every agent (they drop the connection) and, once it runs
 # again, they reconnect and deliver what was recorded meanwhile. A killed
 # hub is retried with a jittered, growing, capped backoff. A unit whose
@@ -81,6 +82,15 @@ record_round() {
 }
 record_round before
 wait_until 30 all_delivered "${US[@]}" || fail "not delivered: $TALLY_BAD"
+
+# 0. the hub finds a dead agent's connection by the kernel's TCP keepalive, not by ZMTP
+# heartbeats of its own (lib/ro_sock.h, ro_sock_keepalive): every one of its ingest
+# connections has the keepalive timer running
+port=${INGEST##*:}
+conns=$(ss -tnoH state established "( sport = :$port )")
+kept=$(grep -c "timer:(keepalive," <<< "$conns" || true)
+expect_eq "$(grep -c . <<< "$conns")" "$AGENTS" "the hub's ingest connections"
+expect_eq "$kept" "$AGENTS" "ingest connections with TCP keepalive on"
 
 # 1. the hub freezes: every agent notices by the heartbeat timeout, and recovers after SIGCONT
 lost_lines() { cat "$T"/agents/*/agent.log | grep -c "lost the connection to the hub" || true; }
