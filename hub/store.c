@@ -1193,6 +1193,7 @@ void hub_store_destroy(hub_store_t **self_p)
     }
     free(self->uids);
     free(self->liids);
+    free(self->lseqs);
     free(self->ids);
     free(self->day_from);
     free(self->day_to);
@@ -1244,6 +1245,7 @@ void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s)
 typedef struct {
     int64_t *uids;                 /* uid of unit i, or STORE_NO_UID */
     int64_t *liids;                /* iid of its legacy incarnation, or 0 */
+    uint64_t *lseqs;               /* its last_seq in the file (0 for one added) */
     char (*ids)[RO_UNIT_MAX + 1];  /* its id */
     uint32_t *day_from, *day_to;   /* all 0 (hub_store_t's) */
     uint32_t *day_list;            /* room for every unit */
@@ -1257,6 +1259,7 @@ static void s_map_free(s_map_t *m)
 {
     free(m->uids);
     free(m->liids);
+    free(m->lseqs);
     free(m->ids);
     free(m->day_from);
     free(m->day_to);
@@ -1273,6 +1276,7 @@ static int s_map_alloc(size_t n, s_map_t *m, char *err, size_t errlen)
 {
     m->uids = ro_calloc_big(n, sizeof *m->uids);
     m->liids = calloc(n ? n : 1, sizeof *m->liids);
+    m->lseqs = calloc(n ? n : 1, sizeof *m->lseqs);
     m->ids = ro_calloc_big(n, sizeof *m->ids);
     m->day_from = calloc(n ? n : 1, sizeof *m->day_from);
     m->day_to = calloc(n ? n : 1, sizeof *m->day_to);
@@ -1282,8 +1286,8 @@ static int s_map_alloc(size_t n, s_map_t *m, char *err, size_t errlen)
     m->codes = calloc(n ? n : 1, sizeof *m->codes);
     m->gone = NULL;
     m->ngone = m->gonecap = 0;
-    if (!m->uids || !m->liids || !m->ids || !m->day_from || !m->day_to || !m->day_list ||
-        !m->day_head || !m->day_tail || !m->codes) {
+    if (!m->uids || !m->liids || !m->lseqs || !m->ids || !m->day_from || !m->day_to ||
+        !m->day_list || !m->day_head || !m->day_tail || !m->codes) {
         s_map_free(m);
         if (err && errlen)
             snprintf(err, errlen, "out of memory");
@@ -1314,6 +1318,7 @@ static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
     free(m->gone);
     free(self->uids);
     free(self->liids);
+    free(self->lseqs);
     free(self->ids);
     free(self->day_from);
     free(self->day_to);
@@ -1322,6 +1327,7 @@ static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
     free(self->day_tail);
     self->uids = m->uids;
     self->liids = m->liids;
+    self->lseqs = m->lseqs;
     self->ids = m->ids;
     self->day_from = m->day_from;
     self->day_to = m->day_to;
@@ -1363,6 +1369,7 @@ static int s_scan_incarnations(hub_store_t *self, const struct s_uid_at *at, siz
         uint64_t last = (uint64_t)sqlite3_column_int64(st, 3);
         if (sqlite3_column_int(st, 2)) {
             m->liids[u->i] = sqlite3_column_int64(st, 1);
+            m->lseqs[u->i] = last;
             states[u->i].last_seq = last;
         }
         if (last > 0) /* by iid: the newest comes last */
@@ -1448,6 +1455,8 @@ int hub_store_copy_map(hub_store_t *self, const hub_store_t *from, char *err, si
     if (n) {
         memcpy(m.uids, from->uids, n * sizeof *m.uids);
         memcpy(m.liids, from->liids, n * sizeof *m.liids);
+        for (size_t i = 0; i < n; i++) /* written by the other handle: not known here */
+            m.lseqs[i] = STORE_LSEQ_UNKNOWN;
         memcpy(m.ids, from->ids, n * sizeof *m.ids);
     }
     s_map_set(self, &m, n);
@@ -1625,6 +1634,8 @@ void hub_store_rollback(hub_store_t *self)
     self->mxn = 0;
     s_days_forget(self);
     store_scopes_forget(self);
+    for (size_t i = 0; self->lseqs && i < self->nunits; i++) /* what it wrote is gone */
+        self->lseqs[i] = STORE_LSEQ_UNKNOWN;
     /* SQLite may already have rolled back on its own (e.g. after SQLITE_FULL) */
     for (int i = 0; i < Q_COUNT; i++)
         if (i != Q_ROLLBACK)
@@ -2597,10 +2608,17 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
     sqlite3_bind_int64(st, 3, s->last_heard);
     s_bind_aggregates(st, 4, s);
     rc = s_step_done(self, st, "cannot update a unit", err, errlen);
-    int64_t iid = rc ? rc : hub_store_incarnation(self, index, NULL, 0, err, errlen);
+    /* the legacy incarnation's row only when its seq moved: a unit that
+     * speaks version 2 leaves it alone, one row fewer per unit a batch */
+    if (rc || (self->lseqs && self->lseqs[index] == s->last_seq))
+        return rc;
+    int64_t iid = hub_store_incarnation(self, index, NULL, 0, err, errlen);
     if (iid < 0)
         return (int)iid;
-    return hub_store_put_incarnation(self, iid, s->last_seq, s->last_heard, err, errlen);
+    rc = hub_store_put_incarnation(self, iid, s->last_seq, s->last_heard, err, errlen);
+    if (rc == 0 && self->lseqs)
+        self->lseqs[index] = s->last_seq;
+    return rc;
 }
 
 int hub_store_snapshot(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t *date,

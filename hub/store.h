@@ -250,8 +250,11 @@ int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint
 
 /* Write the aggregates and last_heard of unit index into its units row,
  * and st->last_seq and last_heard into its legacy incarnation's row (until
- * protocol version 2, the only sequence a unit has). The units row keeps
- * no last_seq: the incarnations are its one home. */
+ * protocol version 2, the only sequence a unit has) when that seq is not
+ * the one the file holds: a unit whose agents speak version 2 never moves
+ * it, so its legacy row is left alone (its last_heard is when that seq last
+ * moved). The units row keeps no last_seq: the incarnations are its one
+ * home. */
 int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *st, char *err,
                         size_t errlen);
 

@@ -179,12 +179,17 @@ enum {
  * hub_store_load_states adds it): SQLite gives new rows uids from 1 up. */
 #define STORE_NO_UID INT64_MIN
 
+/* lseqs[i] when the file's value is not known (after a rollback): the next
+ * hub_store_put_state writes it */
+#define STORE_LSEQ_UNKNOWN UINT64_MAX
+
 struct hub_store {
     sqlite3 *db;                        /* the connection; one writer, or a reader */
     sqlite3_stmt *q[Q_COUNT];           /* prepared statements */
     char path[512];                     /* for messages */
     int64_t *uids;                      /* uid of registry unit i, or STORE_NO_UID */
     int64_t *liids;                     /* iid of its legacy incarnation; 0: not loaded */
+    uint64_t *lseqs;                    /* its last_seq in the file, or STORE_LSEQ_UNKNOWN */
     char (*ids)[RO_UNIT_MAX + 1];       /* id of registry unit i */
     size_t nunits;                      /* units in uids, liids and ids */
     uint8_t store_id[HUB_STORE_ID_LEN]; /* meta.store_id */

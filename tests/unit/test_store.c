@@ -194,6 +194,67 @@ static void test_rollback_leaves_nothing(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* Unit 0's legacy incarnation row: its last_seq and last_heard (0: NULL). */
+static void s_legacy_row(hub_store_t *st, int64_t *seq, int64_t *heard)
+{
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(st->db,
+                                        "SELECT last_seq, IFNULL(last_heard, 0) FROM incarnations"
+                                        " WHERE iid = ?1",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(q, 1, hf_iid(st, 0));
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    *seq = sqlite3_column_int64(q, 0);
+    *heard = sqlite3_column_int64(q, 1);
+    sqlite3_finalize(q);
+}
+
+static void s_put_state_once(hub_store_t *st, const hub_unit_state_t *s, int commit)
+{
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    assert_int_equal(hub_store_put_state(st, 0, s, NULL, 0), 0);
+    if (commit)
+        assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    else
+        hub_store_rollback(st);
+}
+
+/* put_state writes the legacy incarnation's row only when its seq moves
+ * (a version-2 unit's batches leave it alone), and again after a rollback
+ * took the write back. */
+static void test_legacy_row_written_when_its_seq_moves(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(":memory:", 0);
+    hub_unit_state_t states[NUNITS] = {0};
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    int64_t seq, heard;
+    states[0].last_heard = NOW; /* heard, its legacy seq still 0 */
+    s_put_state_once(st, &states[0], 1);
+    s_legacy_row(st, &seq, &heard);
+    assert_int_equal(seq, 0);
+    assert_int_equal(heard, 0);
+
+    states[0].last_seq = 3, states[0].last_heard = NOW + 1;
+    s_put_state_once(st, &states[0], 1);
+    s_legacy_row(st, &seq, &heard);
+    assert_int_equal(seq, 3);
+    assert_int_equal(heard, NOW + 1);
+
+    states[0].last_seq = 5, states[0].last_heard = NOW + 2;
+    s_put_state_once(st, &states[0], 0); /* rolled back: the file still says 3 */
+    s_legacy_row(st, &seq, &heard);
+    assert_int_equal(seq, 3);
+    s_put_state_once(st, &states[0], 1); /* the same state again: written this time */
+    s_legacy_row(st, &seq, &heard);
+    assert_int_equal(seq, 5);
+    assert_int_equal(heard, NOW + 2);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 static void test_states_survive_reopen(void **state)
 {
     (void)state;
@@ -2208,6 +2269,7 @@ int main(void)
         cmocka_unit_test(test_insert_and_aggregates),
         cmocka_unit_test(test_duplicate_refused_and_found_by_hash),
         cmocka_unit_test(test_rollback_leaves_nothing),
+        cmocka_unit_test(test_legacy_row_written_when_its_seq_moves),
         cmocka_unit_test(test_states_survive_reopen),
         cmocka_unit_test(test_load_states_matches_rows_by_id),
         cmocka_unit_test(test_copy_map),
