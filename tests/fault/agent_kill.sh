@@ -6,11 +6,10 @@
 # the events wait in the hub's socket buffer; once the kernel shows them there
 # the agent is frozen likewise and the hub let go; when the hub's store holds
 # them and its ack sits unread in the agent's socket buffer, the frozen agent
-# is killed. Every restarted agent
-# asks the hub first (protocol version 2: its first heartbeat), whose ack,
-# checked against the events' content hash, marks what the hub already has;
-# what is resent anyway (in flight at a kill) the hub drops: 0 lost, 0
-# duplicated, every steered kill in the window.
+# is killed. Every restarted agent asks the hub first (protocol version 2: its
+# first heartbeat), whose ack, checked against the events' content hash, marks
+# what the hub already has; what is resent anyway (in flight at a kill) the
+# hub drops: 0 lost, 0 duplicated, every steered kill in the window.
 # Each step waits on what the kernel, the store or the outbox shows, never on
 # a clock.
 #   KILLS (60), AGENTS (8), EVENTS per kill (300), IN_WINDOW_EVERY (3), SEED
