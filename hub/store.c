@@ -132,6 +132,8 @@ static const char *s_sql[Q_COUNT] = {
     [Q_DAY_FOLD] =
         "SELECT kind, date, total, part FROM " UNIT_REPORTS " WHERE uid = ?1 AND state = 0"
         " AND " REPORT_DAY " <= ?2 ORDER BY " REPORT_DAY ", received_at, iid, seq",
+    [Q_DAY_FROM] = "SELECT " DAY_COLUMNS ", changed_at, date FROM unit_days WHERE uid = ?1"
+                   " AND date >= ?2 ORDER BY date",
     [Q_DAY_AT] =
         "SELECT " DAY_COLUMNS ", changed_at, date FROM unit_days WHERE uid = ?1 AND date <= ?2"
         " ORDER BY date DESC LIMIT 1",
@@ -1579,7 +1581,7 @@ static void s_days_mark(hub_store_t *self, size_t index, uint32_t day, uint32_t 
  * when), for s_days_put; when memory runs out, its unit is re-derived
  * instead. */
 static void s_days_log(hub_store_t *self, size_t index, int effect, ro_kind_t kind, uint32_t date,
-                       uint32_t total, uint32_t part, int64_t at)
+                       uint32_t total, uint32_t part, int64_t at, int64_t iid, uint64_t seq)
 {
     if (!self->day_from || index >= self->nunits || self->day_to[index] == DAY_REDO)
         return;
@@ -1594,7 +1596,7 @@ static void s_days_log(hub_store_t *self, size_t index, int effect, ro_kind_t ki
         self->day_logcap = cap;
     }
     struct store_day_entry *e = &self->day_log[self->day_logn++];
-    *e = (struct store_day_entry){0, at, effect, (int)kind, date, total, part};
+    *e = (struct store_day_entry){0, at, iid, seq, effect, (int)kind, date, total, part};
     uint32_t k = (uint32_t)self->day_logn; /* its index + 1 */
     if (self->day_tail[index])
         self->day_log[self->day_tail[index] - 1].next = k;
@@ -1910,7 +1912,8 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
     if (state == HUB_STORE_COUNTED) {
         uint32_t day = s_day_of(r->kind, r->date);
         s_days_mark(self, index, day, day);
-        s_days_log(self, index, DAY_ENTERS, r->kind, r->date, r->total, r->part, received_at);
+        s_days_log(self, index, DAY_ENTERS, r->kind, r->date, r->total, r->part, received_at, iid,
+                   r->seq);
     }
     return 0;
 }
@@ -2020,7 +2023,7 @@ int hub_store_correct(hub_store_t *self, size_t index, int64_t iid, const ro_rep
     uint32_t day = s_day_of(was->kind, was->date);
     s_days_mark(self, index, day, day);
     s_days_log(self, index, was->state == HUB_STORE_COUNTED ? DAY_LEAVES : DAY_TOUCHES, was->kind,
-               was->date, was->total, was->part, received > at ? received : at);
+               was->date, was->total, was->part, received > at ? received : at, 0, 0);
     int to = r->action == RO_ACTION_AMEND ? HUB_STORE_AMENDED : HUB_STORE_CANCELLED;
     if (p) {
         p->state = to;
@@ -2392,11 +2395,11 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
     int out = s_days_at(self, uid, day, &agg, &at, &on, err, errlen);
     if (out)
         return out;
-    at = e->at > at ? e->at : at;
     /* a snapshot of the date the row holds already ties (without a tie,
      * this one counts: no snapshot of its date was counted before, nor
-     * after, as a snapshot lands on its own date's row) */
-    if (e->kind != RO_KIND_TRAINING &&
+     * after, as a snapshot lands on its own date's row); received after
+     * every report the row holds, it wins the tie */
+    if (e->kind != RO_KIND_TRAINING && e->at <= at &&
         hub_state_snapshot_date(&agg, (ro_kind_t)e->kind) == e->date &&
         (out = s_days_snapshot(self, uid, (ro_kind_t)e->kind, e->date, s, &total, &part, err,
                                errlen)) == 0) {
@@ -2404,6 +2407,7 @@ static int s_days_apply(hub_store_t *self, int64_t uid, const struct store_day_e
     }
     if (out < 0)
         return out;
+    at = e->at > at ? e->at : at;
     ro_report_t r;
     memset(&r, 0, sizeof r);
     r.kind = (ro_kind_t)e->kind, r.date = e->date, r.total = total, r.part = part;
@@ -2473,14 +2477,148 @@ static int s_days_correct(hub_store_t *self, int64_t uid, const struct store_day
     return s_step_done(self, st, "cannot write a unit's days", err, errlen);
 }
 
+/* Whether entry a comes after b in the snapshots' tie rule (Q_SNAPSHOT):
+ * received later, else of the higher incarnation, else the higher seq. */
+static int s_day_entry_after(const struct store_day_entry *a, const struct store_day_entry *b)
+{
+    if (a->at != b->at)
+        return a->at > b->at;
+    return a->iid != b->iid ? a->iid > b->iid : a->seq > b->seq;
+}
+
+/* The unit's rows from day from on (at most cap: *n of them, or cap + 1
+ * when there are more) into rows, their changed_at and day; and *base,
+ * *base_at the latest row before from (zeros: none). Returns 0 or a code. */
+static int s_days_from(hub_store_t *self, int64_t uid, uint32_t from, hub_unit_state_t *base,
+                       int64_t *base_at, hub_unit_state_t *rows, int64_t *at, uint32_t *day,
+                       size_t cap, size_t *n, char *err, size_t errlen)
+{
+    memset(base, 0, sizeof *base);
+    *base_at = 0, *n = 0;
+    sqlite3_stmt *st = self->q[Q_DAY_BASE];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        store_row_aggregates(st, 0, base);
+        *base_at = sqlite3_column_int64(st, STORE_AGGREGATES);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_DONE) {
+        st = self->q[Q_DAY_FROM];
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int64(st, 2, from);
+        while (*n <= cap && (rc = sqlite3_step(st)) == SQLITE_ROW && ++*n <= cap) {
+            memset(&rows[*n - 1], 0, sizeof rows[*n - 1]);
+            store_row_aggregates(st, 0, &rows[*n - 1]);
+            at[*n - 1] = sqlite3_column_int64(st, STORE_AGGREGATES);
+            day[*n - 1] = (uint32_t)sqlite3_column_int64(st, STORE_AGGREGATES + 1);
+        }
+        rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    return rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot read a unit's days", err, errlen);
+}
+
+/* Unit index's reports of the transaction, when each one counted: merged
+ * into its rows from the earliest one's day (from) on, in day order, each
+ * row written once. A row then holds what the reports stored before gave
+ * it (its own figures, or those of the latest row before it) and the
+ * transaction's up to its day: sums add; of two snapshots the later dated
+ * counts, and of one date the latest by the tie rule: of the
+ * transaction's, known here; against a stored one, the transaction's if
+ * it was received after every report the row holds, else as the store
+ * says (s_days_snapshot). Returns 1 (done), 0 (more rows than it merges:
+ * nothing written) or a code. */
+static int s_days_merge(hub_store_t *self, size_t index, uint32_t from, const hub_unit_state_t *s,
+                        char *err, size_t errlen)
+{
+    enum { ROWS = DAY_SHIFT_MAX + 2 }; /* the days from from to the latest, at most */
+    const struct store_day_entry *e[DAY_APPLY_MAX];
+    size_t n = 0, m = 0;
+    for (uint32_t k = self->day_head[index]; k && n < DAY_APPLY_MAX;
+         k = self->day_log[k - 1].next) {
+        const struct store_day_entry *x = &self->day_log[k - 1];
+        if (x->kind < RO_KIND_TRAINING || x->kind > RO_KIND_CASES)
+            continue; /* counted nowhere, as hub_state_apply */
+        uint32_t day = s_day_of((ro_kind_t)x->kind, x->date);
+        size_t j = n++;
+        for (; j > 0 && s_day_of((ro_kind_t)e[j - 1]->kind, e[j - 1]->date) > day; j--)
+            e[j] = e[j - 1];
+        e[j] = x;
+    }
+    int64_t uid = self->uids[index], stored_at, at[ROWS], b_at = 0;
+    hub_unit_state_t stored, rows[ROWS], b, out;
+    uint32_t days[ROWS];
+    int rc =
+        s_days_from(self, uid, from, &stored, &stored_at, rows, at, days, ROWS, &m, err, errlen);
+    if (rc || m > ROWS)
+        return rc;
+    memset(&b, 0, sizeof b); /* the transaction's reports up to the row's day */
+    const struct store_day_entry *won[RO_KIND_CASES + 1] = {0}; /* of b's snapshot's date */
+    uint32_t tied[RO_KIND_CASES + 1] = {0}, tied_total[RO_KIND_CASES + 1],
+                                  tied_part[RO_KIND_CASES +
+                                            1]; /* a tie with a stored one, settled */
+    for (size_t i = 0, j = 0; i < m || j < n;) {
+        uint32_t day = i < m ? days[i] : UINT32_MAX;
+        if (j < n && s_day_of((ro_kind_t)e[j]->kind, e[j]->date) < day)
+            day = s_day_of((ro_kind_t)e[j]->kind, e[j]->date);
+        if (i < m && days[i] == day)
+            stored = rows[i], stored_at = at[i++];
+        for (; j < n && s_day_of((ro_kind_t)e[j]->kind, e[j]->date) == day; j++) {
+            ro_report_t r;
+            memset(&r, 0, sizeof r);
+            r.kind = (ro_kind_t)e[j]->kind, r.date = e[j]->date;
+            const struct store_day_entry *w = e[j]; /* of its kind and date, the latest */
+            for (size_t k = 0; r.kind != RO_KIND_TRAINING && k < n; k++)
+                if (e[k]->kind == e[j]->kind && e[k]->date == e[j]->date &&
+                    s_day_entry_after(e[k], w))
+                    w = e[k];
+            r.total = w->total, r.part = w->part;
+            hub_state_apply(&b, &r);
+            won[r.kind] = w;
+            b_at = e[j]->at > b_at ? e[j]->at : b_at;
+        }
+        out = stored;
+        out.reports += b.reports, out.participants += b.participants;
+        out.hours_tenths += b.hours_tenths, out.sessions += b.sessions;
+        for (int kind = RO_KIND_STAFF; kind <= RO_KIND_CASES; kind++) {
+            uint32_t total, part, date = hub_state_snapshot(&b, (ro_kind_t)kind, &total, &part);
+            if (date == 0 || date < hub_state_snapshot_date(&stored, (ro_kind_t)kind))
+                continue; /* none, or the stored one is later dated */
+            if (date == hub_state_snapshot_date(&stored, (ro_kind_t)kind) && tied[kind] != date) {
+                if (won[kind]->at <= stored_at &&
+                    (rc = s_days_snapshot(self, uid, (ro_kind_t)kind, date, s, &total, &part, err,
+                                          errlen)) <= 0) {
+                    if (rc < 0)
+                        return rc;
+                    hub_state_snapshot(&b, (ro_kind_t)kind, &total, &part); /* none counts */
+                }
+                tied[kind] = date, tied_total[kind] = total, tied_part[kind] = part;
+            }
+            if (tied[kind] == date)
+                total = tied_total[kind], part = tied_part[kind];
+            hub_state_put_snapshot(&out, (ro_kind_t)kind, date, total, part);
+        }
+        if ((rc = s_days_insert(self, uid, day, &out, stored_at > b_at ? stored_at : b_at, err,
+                                errlen)))
+            return rc;
+    }
+    return 1;
+}
+
 /* Unit index's unit_days rows after the reports the transaction counted
  * for it (s: its aggregates now). When they all land on one day and it has
  * no row after that day, s is its state as of that day: one row written
- * (the usual case: a unit reports in date order); else each report is
- * applied to the rows (s_days_apply: the rows from its day on, no report
- * read), or, after a correction, the rows are re-derived from the earliest
- * day. *last: the unit's latest day now, if it may have grown. Returns 0
- * or a code. */
+ * (the usual case: a unit reports in date order); when each one counted,
+ * they are merged into the rows (s_days_merge); else (a correction among
+ * them) each is applied to the rows (s_days_apply, s_days_correct: the
+ * rows from its day on, no report read), or the rows are re-derived from
+ * the earliest day. *last: the unit's latest day now, if it may have
+ * grown. Returns 0 or a code. */
 static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, uint32_t *last,
                       uint32_t *stale, char *err, size_t errlen)
 {
@@ -2511,20 +2649,25 @@ static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s
     if (rc)
         return rc;
     *last = self->day_to[index];
-    size_t n = 0; /* each applied report may rewrite the rows after it: a few at most */
+    size_t n = 0;  /* each applied report may rewrite the rows after it: a few at most */
+    int enter = 1; /* each one counted */
     for (uint32_t at = self->day_head[index]; at && n <= DAY_APPLY_MAX;
          at = self->day_log[at - 1].next)
-        n++;
+        n++, enter &= self->day_log[at - 1].effect == DAY_ENTERS;
     if (was_stale || n > DAY_APPLY_MAX ||
         ro_date_days(latest) - ro_date_days(from) > DAY_SHIFT_MAX) {
         *stale = from; /* for hub_store_days_refresh, or an as-of question's fold */
         return 0;
     }
-    for (uint32_t at = self->day_head[index]; rc == 0 && at; at = self->day_log[at - 1].next) {
-        const struct store_day_entry *e = &self->day_log[at - 1];
-        rc = e->effect == DAY_ENTERS ? s_days_apply(self, self->uids[index], e, s, err, errlen)
-                                     : s_days_correct(self, self->uids[index], e, s, err, errlen);
-    }
+    if (enter && (rc = s_days_merge(self, index, from, s, err, errlen)) != 0)
+        rc = rc < 0 ? rc : 0;
+    else
+        for (uint32_t at = self->day_head[index]; rc == 0 && at; at = self->day_log[at - 1].next) {
+            const struct store_day_entry *e = &self->day_log[at - 1];
+            rc = e->effect == DAY_ENTERS
+                     ? s_days_apply(self, self->uids[index], e, s, err, errlen)
+                     : s_days_correct(self, self->uids[index], e, s, err, errlen);
+        }
     self->day_head[index] = self->day_tail[index] = 0;
     return rc;
 }

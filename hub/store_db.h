@@ -47,6 +47,7 @@ enum {
     Q_DAY_REPORTS,
     Q_DAY_INSERT,
     Q_DAY_LAST,
+    Q_DAY_FROM,
     Q_DAY_AT,
     Q_DAY_STATE,
     Q_DAY_FOLD,
@@ -250,6 +251,8 @@ enum { DAY_ENTERS, DAY_LEAVES, DAY_TOUCHES };
 struct store_day_entry {
     uint32_t next; /* the unit's next entry + 1; 0: none */
     int64_t at;    /* when it was received or corrected: the rows' changed_at */
+    int64_t iid;   /* a report that enters: its incarnation and seq, with at */
+    uint64_t seq;  /* its key in the snapshots' tie rule (Q_SNAPSHOT) */
     int effect;    /* DAY_ENTERS, DAY_LEAVES or DAY_TOUCHES */
     int kind;      /* ro_kind_t */
     uint32_t date; /* YYYYMMDD; cases YYYYMM */

@@ -10,6 +10,7 @@
 #include "hub_fixture.h"
 #include "ingest.h"
 #include "ro_codec.h"
+#include "ro_time.h"
 #include "store_db.h" /* scope_lost: an allocation that failed */
 
 #include <signal.h>
@@ -1834,6 +1835,40 @@ static uint32_t s_dw_below(s_dw_t *w, uint32_t n)
     return (uint32_t)((w->rng >> 33) % n);
 }
 
+/* A new random store at path (seed: its random numbers): each unit with
+ * its legacy incarnation and one more. */
+static s_dw_t *s_dw_open(const ro_registry_t *reg, const char *path, uint64_t seed)
+{
+    s_dw_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    w->reg = reg;
+    w->rng = seed;
+    hf_remove_db(path);
+    w->st = hf_open(path, 0);
+    assert_int_equal(hub_store_load_states(w->st, reg, w->states, NULL, 0), 0);
+    assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
+    for (size_t i = 0; i < NUNITS; i++) {
+        uint8_t inc[RO_INCARNATION_LEN];
+        memset(inc, 0xa0 + (int)i, sizeof inc);
+        w->iids[i][0] = hf_iid(w->st, i);
+        w->iids[i][1] = hub_store_incarnation(w->st, i, inc, NOW, NULL, 0);
+    }
+    assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
+    return w;
+}
+
+/* The batch's end: each incarnation's last seq, the units' states, commit. */
+static void s_dw_commit(s_dw_t *w)
+{
+    for (size_t i = 0; i < NUNITS; i++) {
+        w->states[i].last_seq = w->next[i][0];
+        assert_int_equal(
+            hub_store_put_incarnation(w->st, w->iids[i][1], w->next[i][1], NOW, NULL, 0), 0);
+    }
+    s_put_states(w->st, w->states);
+    assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
+}
+
 /* A report of unit i, incarnation inc, of kind, at one of few dates (so that
  * snapshots of one date from both incarnations in one second are common),
  * cases by month; 1 in 8 dated in 2019, after NOW (to be held). */
@@ -1910,21 +1945,7 @@ static void test_days_equal_the_scan(void **state)
     const char *path = hf_path("days.db");
     int64_t stale = 0; /* units found stale before a refresh, in all */
     for (uint64_t seed = 1; seed <= 40; seed++) {
-        s_dw_t *w = calloc(1, sizeof *w);
-        assert_non_null(w);
-        w->reg = reg;
-        w->rng = seed;
-        hf_remove_db(path);
-        w->st = hf_open(path, 0);
-        assert_int_equal(hub_store_load_states(w->st, reg, w->states, NULL, 0), 0);
-        assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
-        for (size_t i = 0; i < NUNITS; i++) {
-            uint8_t inc[RO_INCARNATION_LEN];
-            memset(inc, 0xa0 + (int)i, sizeof inc);
-            w->iids[i][0] = hf_iid(w->st, i);
-            w->iids[i][1] = hub_store_incarnation(w->st, i, inc, NOW, NULL, 0);
-        }
-        assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
+        s_dw_t *w = s_dw_open(reg, path, seed);
         for (int batch = 0; batch < 24; batch++) {
             w->now = NOW - 86400 + batch / 3; /* three batches a second */
             assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
@@ -1936,14 +1957,7 @@ static void test_days_equal_the_scan(void **state)
             }
             for (uint32_t k = 1 + s_dw_below(w, 8); k > 0; k--)
                 s_dw_one(w);
-            for (size_t i = 0; i < NUNITS; i++) {
-                w->states[i].last_seq = w->next[i][0];
-                assert_int_equal(
-                    hub_store_put_incarnation(w->st, w->iids[i][1], w->next[i][1], NOW, NULL, 0),
-                    0);
-            }
-            s_put_states(w->st, w->states);
-            assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
+            s_dw_commit(w);
             if (batch % 6 == 5)
                 hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
             if (batch % 8 == 7) { /* an idle moment: the stale rows re-derived */
@@ -1960,6 +1974,86 @@ static void test_days_equal_the_scan(void **state)
         free(w);
     }
     assert_true(stale > 0); /* the stale rows' path was taken, and refreshed */
+    ro_registry_destroy(&reg);
+}
+
+/* Every row of unit_days, in order, as text. */
+static char *s_days_dump(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT * FROM unit_days ORDER BY uid, date", -1, &q, NULL),
+        SQLITE_OK);
+    size_t cap = 4096, len = 0;
+    char *out = calloc(1, cap);
+    assert_non_null(out);
+    while (sqlite3_step(q) == SQLITE_ROW)
+        for (int c = 0, n = sqlite3_column_count(q); c < n; c++) {
+            const char *v = (const char *)sqlite3_column_text(q, c);
+            size_t need = strlen(v ? v : "") + 2;
+            if (len + need >= cap) {
+                cap = 2 * cap + need;
+                out = realloc(out, cap);
+                assert_non_null(out);
+            }
+            len +=
+                (size_t)snprintf(out + len, cap - len, "%s%c", v ? v : "", c + 1 < n ? ',' : '\n');
+        }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return out;
+}
+
+/* Reports in date order, as agents send them, a few days of them in each
+ * unit's batch, cases on their month's first day (before days the unit
+ * has rows for): merged into the rows, they give the rows a rebuild
+ * derives from the reports, changed_at and all, and answer as the scan
+ * does. Snapshots of one date from both incarnations, in one batch or in
+ * two received in the same second, tie by the scan's rule. */
+static void test_days_merged_equal_the_rebuild(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    static const uint32_t dates[] = {20170101, 20170301, 20170615, 20171231, 20180301, 20181231};
+    const char *path = hf_path("append.db");
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        s_dw_t *w = s_dw_open(reg, path, seed);
+        int64_t day[NUNITS] = {0}; /* each unit's days since 2017-01-01 */
+        char err[256] = "";
+        for (int batch = 0; batch < 24; batch++) {
+            /* two batches a second; the hub's clock steps back now and then */
+            w->now = NOW - 86400 + batch / 2 * 7 % 12;
+            assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
+            for (size_t i = 0; i < NUNITS; i++) {
+                for (uint32_t k = s_dw_below(w, 9); k > 0; k--) {
+                    day[i] += s_dw_below(w, 3);
+                    int inc = (int)s_dw_below(w, 2);
+                    ro_kind_t kind = (ro_kind_t)(RO_KIND_TRAINING + s_dw_below(w, 4));
+                    uint32_t d = ro_date_of(1483228800 + day[i] * 86400);
+                    ro_report_t r = hf_report(ro_registry_at(reg, i)->id, ++w->next[i][inc], kind,
+                                              kind == RO_KIND_CASES ? d / 100 : d,
+                                              1 + s_dw_below(w, 90), s_dw_below(w, 10));
+                    if (hub_store_put_report(w->st, i, w->iids[i][inc], &r, r.seq, w->now, err,
+                                             sizeof err) ||
+                        hub_store_refold(w->st, i, &w->states[i], err, sizeof err))
+                        fail_msg("seq %llu of unit %zu: %s", (unsigned long long)r.seq, i, err);
+                }
+            }
+            s_dw_commit(w);
+        }
+        assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0"), 0);
+        hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
+        char *folded = s_days_dump(path);
+        assert_int_equal(hub_store_days_rebuild(w->st, NULL, 0), 0);
+        char *rebuilt = s_days_dump(path);
+        assert_string_equal(folded, rebuilt);
+        free(folded);
+        free(rebuilt);
+        hub_store_destroy(&w->st);
+        free(w);
+    }
     ro_registry_destroy(&reg);
 }
 
@@ -2297,6 +2391,7 @@ int main(void)
         cmocka_unit_test(test_series_one_snapshot),
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_days_equal_the_scan),
+        cmocka_unit_test(test_days_merged_equal_the_rebuild),
         cmocka_unit_test(test_days_tie_in_a_second),
         cmocka_unit_test(test_marks_from_the_trail),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),
