@@ -2559,9 +2559,9 @@ static int s_days_merge(hub_store_t *self, size_t index, uint32_t from, const hu
         return rc;
     memset(&b, 0, sizeof b); /* the transaction's reports up to the row's day */
     const struct store_day_entry *won[RO_KIND_CASES + 1] = {0}; /* of b's snapshot's date */
-    uint32_t tied[RO_KIND_CASES + 1] = {0}, tied_total[RO_KIND_CASES + 1],
-                                  tied_part[RO_KIND_CASES +
-                                            1]; /* a tie with a stored one, settled */
+    /* a tie with a stored snapshot, settled: its date, and the figures that count */
+    uint32_t tied[RO_KIND_CASES + 1] = {0};
+    uint32_t tied_total[RO_KIND_CASES + 1], tied_part[RO_KIND_CASES + 1];
     for (size_t i = 0, j = 0; i < m || j < n;) {
         uint32_t day = i < m ? days[i] : UINT32_MAX;
         if (j < n && s_day_of((ro_kind_t)e[j]->kind, e[j]->date) < day)
