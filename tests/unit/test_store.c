@@ -2046,6 +2046,7 @@ static void test_days_merged_equal_the_rebuild(void **state)
         assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0"), 0);
         hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
         char *folded = s_days_dump(path);
+        assert_true(strchr(folded, '\n') != NULL); /* rows there are */
         assert_int_equal(hub_store_days_rebuild(w->st, NULL, 0), 0);
         char *rebuilt = s_days_dump(path);
         assert_string_equal(folded, rebuilt);
