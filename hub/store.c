@@ -2486,6 +2486,28 @@ static int s_day_entry_after(const struct store_day_entry *a, const struct store
     return a->iid != b->iid ? a->iid > b->iid : a->seq > b->seq;
 }
 
+/* The latest of unit uid's rows before day from: *agg its aggregates,
+ * *at its changed_at (zeros: none). Returns 0 or a code. */
+static int s_days_base(hub_store_t *self, int64_t uid, uint32_t from, hub_unit_state_t *agg,
+                       int64_t *at, char *err, size_t errlen)
+{
+    memset(agg, 0, sizeof *agg);
+    *at = 0;
+    sqlite3_stmt *st = self->q[Q_DAY_BASE];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        store_row_aggregates(st, 0, agg);
+        *at = sqlite3_column_int64(st, STORE_AGGREGATES);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : store_fail(self, rc, "cannot read a unit's day", err, errlen);
+}
+
 /* The unit's rows from day from on (at most cap: *n of them, or cap + 1
  * when there are more) into rows, their changed_at and day; and *base,
  * *base_at the latest row before from (zeros: none). Returns 0 or a code. */
@@ -2493,34 +2515,24 @@ static int s_days_from(hub_store_t *self, int64_t uid, uint32_t from, hub_unit_s
                        int64_t *base_at, hub_unit_state_t *rows, int64_t *at, uint32_t *day,
                        size_t cap, size_t *n, char *err, size_t errlen)
 {
-    memset(base, 0, sizeof *base);
-    *base_at = 0, *n = 0;
-    sqlite3_stmt *st = self->q[Q_DAY_BASE];
+    *n = 0;
+    int rc = s_days_base(self, uid, from, base, base_at, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = self->q[Q_DAY_FROM];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, from);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        store_row_aggregates(st, 0, base);
-        *base_at = sqlite3_column_int64(st, STORE_AGGREGATES);
-        rc = SQLITE_DONE;
+    while (*n <= cap && (rc = sqlite3_step(st)) == SQLITE_ROW && ++*n <= cap) {
+        memset(&rows[*n - 1], 0, sizeof rows[*n - 1]);
+        store_row_aggregates(st, 0, &rows[*n - 1]);
+        at[*n - 1] = sqlite3_column_int64(st, STORE_AGGREGATES);
+        day[*n - 1] = (uint32_t)sqlite3_column_int64(st, STORE_AGGREGATES + 1);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc == SQLITE_DONE) {
-        st = self->q[Q_DAY_FROM];
-        sqlite3_bind_int64(st, 1, uid);
-        sqlite3_bind_int64(st, 2, from);
-        while (*n <= cap && (rc = sqlite3_step(st)) == SQLITE_ROW && ++*n <= cap) {
-            memset(&rows[*n - 1], 0, sizeof rows[*n - 1]);
-            store_row_aggregates(st, 0, &rows[*n - 1]);
-            at[*n - 1] = sqlite3_column_int64(st, STORE_AGGREGATES);
-            day[*n - 1] = (uint32_t)sqlite3_column_int64(st, STORE_AGGREGATES + 1);
-        }
-        rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    return rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot read a unit's days", err, errlen);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : store_fail(self, rc, "cannot read a unit's days", err, errlen);
 }
 
 /* Unit index's reports of the transaction, when each one counted: merged
@@ -2683,24 +2695,11 @@ int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, si
     if (stale && stale < from) /* the rows before from are stale too: from there */
         from = stale;
     hub_unit_state_t agg;
-    memset(&agg, 0, sizeof agg);
-    int64_t at = 0; /* the rows' changed_at: a running maximum, as the sums */
-    sqlite3_stmt *st = self->q[Q_DAY_BASE];
-    sqlite3_bind_int64(st, 1, uid);
-    sqlite3_bind_int64(st, 2, from);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        store_row_aggregates(st, 0, &agg);
-        at = sqlite3_column_int64(st, STORE_AGGREGATES);
-    }
-    int out = rc == SQLITE_ROW || rc == SQLITE_DONE
-                  ? 0
-                  : store_fail(self, rc, "cannot read a unit's day", err, errlen);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    int64_t at; /* the rows' changed_at: a running maximum, as the sums */
+    int out = s_days_base(self, uid, from, &agg, &at, err, errlen);
     if (out)
         return out;
-    st = self->q[Q_DAY_CLEAR];
+    sqlite3_stmt *st = self->q[Q_DAY_CLEAR];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, from);
     if ((out = s_step_done(self, st, "cannot clear a unit's days", err, errlen)))
