@@ -1626,10 +1626,17 @@ int hub_store_commit(hub_store_t *self, char *err, size_t errlen)
     return rc ? rc : s_step_done(self, self->q[Q_COMMIT], "cannot commit", err, errlen);
 }
 
+/* Empty pidx: the slots the reports took, not the whole of it (grown by
+ * the largest batch, it would be cleared at every commit of one report). */
+static void s_pidx_clear(hub_store_t *self)
+{
+    for (size_t k = 0; k < self->pendn; k++)
+        self->pidx[self->pend[k].slot] = 0;
+}
+
 void hub_store_rollback(hub_store_t *self)
 {
-    if (self->pendn)
-        memset(self->pidx, 0, self->pidxcap * sizeof *self->pidx);
+    s_pidx_clear(self);
     self->pendn = 0, self->ptextn = 0;
     if (self->mxcap)
         memset(self->mx_iid, 0, self->mxcap * sizeof *self->mx_iid);
@@ -1748,10 +1755,14 @@ static int s_pidx_add(hub_store_t *self, size_t n)
             return -1;
         free(self->pidx);
         self->pidx = g, self->pidxcap = cap;
-        for (size_t k = 0; k < n; k++)
-            self->pidx[s_pidx_slot(self, self->pend[k].iid, self->pend[k].seq)] = (uint32_t)k + 1;
+        for (size_t k = 0; k <= n; k++) {
+            self->pend[k].slot = (uint32_t)s_pidx_slot(self, self->pend[k].iid, self->pend[k].seq);
+            self->pidx[self->pend[k].slot] = (uint32_t)k + 1;
+        }
+        return 0;
     }
-    self->pidx[s_pidx_slot(self, self->pend[n].iid, self->pend[n].seq)] = (uint32_t)n + 1;
+    self->pend[n].slot = (uint32_t)s_pidx_slot(self, self->pend[n].iid, self->pend[n].seq);
+    self->pidx[self->pend[n].slot] = (uint32_t)n + 1;
     return 0;
 }
 
@@ -1802,7 +1813,7 @@ int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
         rc = s_run_next(self->q[Q_RUN_INSERT], &run, 0, 0, 0);
     if (out == 0 && rc != SQLITE_OK)
         out = store_fail(self, rc, "cannot store a run", err, errlen);
-    memset(self->pidx, 0, self->pidxcap * sizeof *self->pidx);
+    s_pidx_clear(self);
     self->pendn = 0;
     self->ptextn = 0;
     return out;
@@ -1900,9 +1911,19 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
         self->ptext = g, self->ptextcap = cap;
     }
     memcpy(self->ptext + self->ptextn, r->text, tl);
-    self->pend[self->pendn] = (struct store_pending){
-        self->uids[index], iid,         (int64_t)r->seq, r->date,      r->total, r->part,
-        r->recorded_at,    received_at, (int64_t)hash,   (int)r->kind, state,    self->ptextn};
+    self->pend[self->pendn] = (struct store_pending){self->uids[index],
+                                                     iid,
+                                                     (int64_t)r->seq,
+                                                     r->date,
+                                                     r->total,
+                                                     r->part,
+                                                     r->recorded_at,
+                                                     received_at,
+                                                     (int64_t)hash,
+                                                     (int)r->kind,
+                                                     state,
+                                                     self->ptextn,
+                                                     0};
     if (s_pidx_add(self, self->pendn))
         return s_oom(err, errlen);
     self->pendn++;

@@ -213,6 +213,7 @@ struct hub_store {
     struct store_touch *touch;
     size_t touchn, touchcap;
     struct store_scope_day *sdays; /* an open-addressing table by (scope, date) */
+    uint32_t *sdayused;            /* its slots in use, sdayn of them */
     size_t sdayn, sdaycap;
     int scope_off;  /* rows written are not tracked: the caller counts every unit again */
     int scope_lost; /* a change was not tracked (out of memory): count every unit again */
@@ -236,6 +237,7 @@ struct store_pending {
     int64_t uid, iid, seq, date, total, part, recorded_at, received_at, hash;
     int kind, state;
     size_t text_off; /* its text in ptext */
+    uint32_t slot;   /* its slot in pidx */
 };
 
 /* Insert the reports waiting in the open transaction. Returns 0 or a code. */

@@ -43,18 +43,24 @@ static int s_sday_grow(hub_store_t *self)
 {
     size_t cap = self->sdaycap ? self->sdaycap * 2 : 256;
     struct store_scope_day *t = calloc(cap, sizeof *t);
-    if (!t)
+    uint32_t *used = malloc((cap / 4 * 3 + 1) * sizeof *used);
+    if (!t || !used) {
+        free(t);
+        free(used);
         return -1;
-    for (size_t i = 0; i < self->sdaycap; i++) {
-        if (!self->sdays[i].key)
-            continue;
-        size_t j = (size_t)s_hash(self->sdays[i].key) & (cap - 1);
+    }
+    for (size_t i = 0; i < self->sdayn; i++) {
+        const struct store_scope_day *d = &self->sdays[self->sdayused[i]];
+        size_t j = (size_t)s_hash(d->key) & (cap - 1);
         while (t[j].key)
             j = (j + 1) & (cap - 1);
-        t[j] = self->sdays[i];
+        t[j] = *d;
+        used[i] = (uint32_t)j;
     }
     free(self->sdays);
+    free(self->sdayused);
     self->sdays = t;
+    self->sdayused = used;
     self->sdaycap = cap;
     return 0;
 }
@@ -72,7 +78,7 @@ static void s_sday_add(hub_store_t *self, uint32_t scope, uint32_t day, const in
         j = (j + 1) & (self->sdaycap - 1);
     if (!self->sdays[j].key) {
         self->sdays[j].key = key;
-        self->sdayn++;
+        self->sdayused[self->sdayn++] = (uint32_t)j;
     }
     for (int f = 0; f < STORE_SCOPE_FIGS; f++)
         self->sdays[j].v[f] += sign * v[f];
@@ -294,6 +300,18 @@ int store_scopes_recount(hub_store_t *self, char *err, size_t errlen)
 
 /* ---- the commit --------------------------------------------------------- */
 
+/* A slot of the scopes' table by its key, to write them in key order. */
+typedef struct {
+    uint64_t key;
+    uint32_t slot;
+} s_slot_t;
+
+static int s_slot_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const s_slot_t *)a)->key, y = ((const s_slot_t *)b)->key;
+    return (x > y) - (x < y);
+}
+
 static int s_touch_cmp(const void *a, const void *b)
 {
     const struct store_touch *x = a, *y = b;
@@ -375,11 +393,19 @@ int store_scopes_flush(hub_store_t *self, char *err, size_t errlen)
         self->scope_lost = 0;
         rc = store_scopes_recount(self, err, errlen);
     }
+    /* in the table's key order (scope, date): each leaf page once */
+    s_slot_t *order = self->sdayn ? malloc(self->sdayn * sizeof *order) : NULL;
+    if (self->sdayn && !order)
+        rc = store_fail(self, SQLITE_NOMEM, "cannot write a scope's day", err, errlen);
+    for (size_t i = 0; order && i < self->sdayn; i++)
+        order[i] = (s_slot_t){self->sdays[self->sdayused[i]].key, self->sdayused[i]};
+    if (order)
+        qsort(order, self->sdayn, sizeof *order, s_slot_cmp);
     sqlite3_stmt *st = self->q[Q_SCOPE_ADD];
-    for (size_t i = 0; rc == 0 && i < self->sdaycap; i++) {
-        const struct store_scope_day *d = &self->sdays[i];
+    for (size_t i = 0; rc == 0 && i < self->sdayn; i++) {
+        const struct store_scope_day *d = &self->sdays[order[i].slot];
         int any = 0;
-        for (int f = 0; d->key && f < STORE_SCOPE_FIGS; f++)
+        for (int f = 0; f < STORE_SCOPE_FIGS; f++)
             any |= d->v[f] != 0;
         if (!any)
             continue;
@@ -392,6 +418,7 @@ int store_scopes_flush(hub_store_t *self, char *err, size_t errlen)
             rc = store_fail(self, src, "cannot write a scope's day", err, errlen);
         sqlite3_reset(st);
     }
+    free(order);
     store_scopes_forget(self);
     return rc;
 }
@@ -399,12 +426,15 @@ int store_scopes_flush(hub_store_t *self, char *err, size_t errlen)
 void store_scopes_forget(hub_store_t *self)
 {
     self->touchn = 0;
-    if (self->sdaycap > 4096) { /* grown by a count of every unit: not cleared at each commit */
+    if (self->sdaycap > 4096) { /* grown by a count of every unit: not kept between commits */
         free(self->sdays);
+        free(self->sdayused);
         self->sdays = NULL;
+        self->sdayused = NULL;
         self->sdaycap = 0;
-    } else if (self->sdayn) {
-        memset(self->sdays, 0, self->sdaycap * sizeof *self->sdays);
+    } else {
+        for (size_t i = 0; i < self->sdayn; i++) /* the slots used: 3 for a report */
+            memset(&self->sdays[self->sdayused[i]], 0, sizeof *self->sdays);
     }
     self->sdayn = 0;
 }
@@ -413,6 +443,7 @@ void store_scopes_free(hub_store_t *self)
 {
     free(self->touch);
     free(self->sdays);
+    free(self->sdayused);
 }
 
 /* ---- the check ---------------------------------------------------------- */

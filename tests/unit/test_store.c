@@ -195,6 +195,60 @@ static void test_rollback_leaves_nothing(void **state)
     ro_registry_destroy(&reg);
 }
 
+/* The open transaction's index of its reports is emptied at each commit
+ * and rollback by the slots its reports took, not the whole of it: after a
+ * large transaction is taken back, the same reports store again (in the
+ * other order, so that each is looked up in the index first), a second
+ * put of one of them in a transaction is refused, and the scopes' rows
+ * that large and small transactions leave equal the recount. */
+static void test_pending_index_after_a_large_rollback(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    hub_store_t *st = hf_open(":memory:", 0);
+    hub_unit_state_t states[NUNITS] = {0}, before[NUNITS];
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    enum { N = 5000 }; /* the index grows past its first size, 2048 */
+    char err[256] = "";
+    memcpy(before, states, sizeof states);
+    for (int round = 0; round < 2; round++) {
+        memcpy(states, before, sizeof states);
+        assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+        for (uint64_t k = 1; k <= N; k++) { /* again in the other order: each a lookup */
+            uint64_t seq = round == 0 ? k : N + 1 - k;
+            ro_report_t r = hf_report("460000-001", seq, RO_KIND_TRAINING,
+                                      20180101 + (uint32_t)(seq % 28), 3, 10);
+            s_put(st, states, 0, &r);
+        }
+        ro_report_t again = hf_report("460000-001", 17, RO_KIND_TRAINING, 20180118, 3, 10);
+        assert_int_equal(
+            hub_store_put_report(st, 0, hf_iid(st, 0), &again, 1000 + 17, NOW, err, sizeof err),
+            HUB_STORE_EDUP);
+        s_put_states(st, states);
+        if (round == 0)
+            hub_store_rollback(st);
+        else
+            assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    }
+    for (uint64_t seq = N + 1; seq <= N + 3; seq++) { /* a transaction of one report each */
+        assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+        ro_report_t r =
+            hf_report("460000-001", seq, RO_KIND_STAFF, 20180301, 20, (uint32_t)seq % 20);
+        s_put(st, states, 0, &r);
+        s_put_states(st, states);
+        assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    }
+    uint64_t reports = 0;
+    long n = hub_store_recount(st, NULL, 0, NULL, &reports, err, sizeof err);
+    if (n != 0)
+        fail_msg("recount: %ld %s", n, err);
+    assert_int_equal(reports, N + 3);
+    static const uint32_t dates[] = {20180105, 20180128, 20180301, 20991231};
+    hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
+    hub_store_destroy(&st);
+    ro_registry_destroy(&reg);
+}
+
 /* Unit 0's legacy incarnation row: its last_seq and last_heard (0: NULL). */
 static void s_legacy_row(hub_store_t *st, int64_t *seq, int64_t *heard)
 {
@@ -2364,6 +2418,7 @@ int main(void)
         cmocka_unit_test(test_insert_and_aggregates),
         cmocka_unit_test(test_duplicate_refused_and_found_by_hash),
         cmocka_unit_test(test_rollback_leaves_nothing),
+        cmocka_unit_test(test_pending_index_after_a_large_rollback),
         cmocka_unit_test(test_legacy_row_written_when_its_seq_moves),
         cmocka_unit_test(test_states_survive_reopen),
         cmocka_unit_test(test_load_states_matches_rows_by_id),
