@@ -1,8 +1,8 @@
 /* hub_peers: a table of connections indexed by fd (an fd belongs to one
  * connection at a time; the socket it belongs to is in the slot), one mutex
- * around it, and a thread that reads the monitors and measures. The
- * readers' marks take the mutex and touch one slot: no system call per
- * message. Cuts are guarded against fd reuse: the peer and local addresses
+ * around it, and a thread that reads the monitors and measures (with the
+ * mutex let go: s_tick). The readers' marks take the mutex and touch one
+ * slot: no system call per message. Cuts are guarded against fd reuse: the peer and local addresses
  * recorded when the connection was first seen must still be the fd's. */
 #include "peers.h"
 #include "ro_log.h"
@@ -41,6 +41,7 @@ typedef struct {
     uint8_t unmeasured;              /* a socket without TCP_INFO (ipc) */
     uint8_t cut;                     /* cut; its DISCONNECTED is awaited */
     uint8_t hot;                     /* past half the bound at the last measure */
+    uint32_t gen;                    /* which connection the slot holds (s_open) */
     uint64_t base;                   /* consumed bytes at the last tick after a message */
     uint64_t pending;                /* consumed bytes since base, at the last tick */
     uint64_t input;                  /* bytes of the complete messages read */
@@ -65,10 +66,23 @@ typedef struct {
     int fd;
 } s_rank_t;
 
+/* One connection's measure in a pass, taken without the lock. */
+typedef struct {
+    int fd;
+    uint32_t gen;   /* the slot's when the pass began */
+    uint64_t since; /* consumed()'s since */
+    uint64_t bytes; /* what it found */
+    int rc;         /* what it returned */
+} s_probe_t;
+
 struct hub_peers {
     const hub_peers_ops_t *ops;           /* the system's, or a test's */
     void *arg;                            /* their argument */
+    pthread_mutex_t pass;                 /* one pass at a time (s_tick), taken before mu */
+    s_probe_t *probe;                     /* the pass's measures (under pass) */
+    size_t probe_cap;                     /* their slots */
     pthread_mutex_t mu;                   /* around everything below */
+    uint32_t gens;                        /* the last slot gen given */
     s_conn_t *conns;                      /* indexed by fd */
     size_t cap;                           /* slots */
     s_rank_t *rank;                       /* scratch for the per-identity pass */
@@ -186,6 +200,7 @@ hub_peers_t *hub_peers_new(const hub_peers_ops_t *ops, void *arg)
         return NULL;
     self->ops = ops ? ops : hub_peers_system_ops();
     self->arg = arg;
+    pthread_mutex_init(&self->pass, NULL);
     pthread_mutex_init(&self->mu, NULL);
     ro_ratelimit_init(&self->rl, 20, 2);
     snprintf(self->idents[HUB_PEERS_IDENTITIES].id, sizeof self->idents[0].id, "other");
@@ -208,8 +223,10 @@ void hub_peers_destroy(hub_peers_t **self_p)
         if (self->mon[i])
             zmq_close(self->mon[i]);
     pthread_mutex_destroy(&self->mu);
+    pthread_mutex_destroy(&self->pass);
     free(self->conns);
     free(self->rank);
+    free(self->probe);
     free(self);
     *self_p = NULL;
 }
@@ -242,6 +259,7 @@ static void s_open(hub_peers_t *self, s_conn_t *c, hub_peers_socket_t which, int
     memset(c, 0, sizeof *c);
     c->live = 1;
     c->sock = (uint8_t)which;
+    c->gen = ++self->gens;
     if (self->ops->where(self->arg, fd, c->peer, c->local, sizeof c->peer) != 0) {
         snprintf(c->peer, sizeof c->peer, "?");
         snprintf(c->local, sizeof c->local, "?");
@@ -527,13 +545,11 @@ static size_t s_status_crowd(hub_peers_t *self, int64_t now)
     return cut;
 }
 
-/* Measure connection c on fd and cut it if it is over a bound alone.
- * Returns 1 if cut, 0 if not, -1 if the slot no longer counts (gone,
- * unmeasured); sets c->pending and c->hot. */
-static int s_measure(hub_peers_t *self, s_conn_t *c, int fd, int64_t now)
+/* Connection c on fd measured (consumed()'s rc and bytes): cut it if it
+ * is over a bound alone. Returns 1 if cut, 0 if not, -1 if the slot no
+ * longer counts (gone, unmeasured); sets c->pending and c->hot. */
+static int s_measured(hub_peers_t *self, s_conn_t *c, int fd, int rc, uint64_t bytes, int64_t now)
 {
-    uint64_t bytes = 0;
-    int rc = self->ops->consumed(self->arg, fd, c->delivered ? 0 : c->base, &bytes);
     if (rc < 0 || (rc == 0 && bytes < c->base)) {
         /* closed (no socket now), or another connection has the number */
         c->live = 0;
@@ -566,16 +582,40 @@ static int s_measure(hub_peers_t *self, s_conn_t *c, int fd, int64_t now)
     return 0;
 }
 
-/* One pass: every connection (full), or only the hot ones. */
+/* One pass: every connection (full), or only the hot ones. Called with
+ * pass and mu held. The measures (a system call or two each) are taken
+ * with mu let go, so that a reader's mark never waits for a pass over
+ * thousands of connections; a slot that holds another connection by then
+ * (its gen) is left to the next pass. */
 static size_t s_tick(hub_peers_t *self, int64_t now, int full)
 {
-    size_t cut = 0, hot = 0;
-    uint64_t total = 0;
+    size_t n = 0;
     for (size_t i = 0; i < self->cap; i++) {
-        s_conn_t *c = &self->conns[i];
+        const s_conn_t *c = &self->conns[i];
         if (!c->live || c->cut || c->unmeasured || (!full && !c->hot))
             continue;
-        int rc = s_measure(self, c, (int)i, now);
+        if (n == self->probe_cap) {
+            size_t cap = self->probe_cap ? self->probe_cap * 2 : 256;
+            s_probe_t *g = realloc(self->probe, cap * sizeof *g);
+            if (!g)
+                break; /* the rest wait for the next pass */
+            self->probe = g, self->probe_cap = cap;
+        }
+        self->probe[n++] = (s_probe_t){(int)i, c->gen, c->delivered ? 0 : c->base, 0, 0};
+    }
+    pthread_mutex_unlock(&self->mu);
+    for (size_t k = 0; k < n; k++)
+        self->probe[k].rc = self->ops->consumed(self->arg, self->probe[k].fd, self->probe[k].since,
+                                                &self->probe[k].bytes);
+    pthread_mutex_lock(&self->mu);
+    size_t cut = 0, hot = 0;
+    uint64_t total = 0;
+    for (size_t k = 0; k < n; k++) {
+        s_conn_t *c = &self->conns[self->probe[k].fd];
+        if (!c->live || c->cut || c->unmeasured || c->gen != self->probe[k].gen)
+            continue;
+        int rc =
+            s_measured(self, c, self->probe[k].fd, self->probe[k].rc, self->probe[k].bytes, now);
         cut += rc > 0;
         if (rc == 0) {
             total += c->pending;
@@ -627,10 +667,12 @@ static void s_drain(hub_peers_t *self, int64_t now)
 
 size_t hub_peers_tick(hub_peers_t *self, int64_t now_ms)
 {
+    pthread_mutex_lock(&self->pass);
     pthread_mutex_lock(&self->mu);
     s_drain(self, now_ms);
     size_t n = s_tick(self, now_ms, 1);
     pthread_mutex_unlock(&self->mu);
+    pthread_mutex_unlock(&self->pass);
     return n;
 }
 
@@ -695,6 +737,7 @@ static void *s_main(void *arg)
     int64_t next_full = ro_time_mono_ms();
     while (!atomic_load(&self->stop)) {
         int64_t now = ro_time_mono_ms();
+        pthread_mutex_lock(&self->pass);
         pthread_mutex_lock(&self->mu);
         if (now >= next_full) {
             s_drain(self, now);
@@ -707,6 +750,7 @@ static void *s_main(void *arg)
         if (self->nhot && left > HOT_MS)
             left = HOT_MS;
         pthread_mutex_unlock(&self->mu);
+        pthread_mutex_unlock(&self->pass);
         if (left > 0) {
             struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
             nanosleep(&ts, NULL);

@@ -17,9 +17,12 @@
 #include "ro_log.h"
 #include "ro_time.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #define FDS 64
@@ -33,6 +36,9 @@ typedef struct {
     char peer[FDS][HUB_PEERS_ADDR_MAX];
     int cuts[FDS]; /* cut() calls per fd */
     int trims;     /* trim() calls */
+    /* called by consumed(), as the watchdog measures fd (NULL: none) */
+    void (*hook)(void *ctx, int fd);
+    void *hook_ctx;
 } s_sys_t;
 
 static int s_consumed(void *arg, int fd, uint64_t since, uint64_t *bytes)
@@ -44,6 +50,8 @@ static int s_consumed(void *arg, int fd, uint64_t since, uint64_t *bytes)
     if (s->ipc[fd])
         return 1;
     *bytes = s->bytes[fd];
+    if (s->hook)
+        s->hook(s->hook_ctx, fd);
     return 0;
 }
 
@@ -220,6 +228,66 @@ static void test_fd_reuse_not_cut(void **state)
     f->sys.bytes[14] = HUB_PEERS_BOUND + 1;
     assert_int_equal(s_tick(f), 1);
     assert_int_equal(f->sys.cuts[14], 1);
+}
+
+/* What the hook of test_measured_without_the_lock does. */
+typedef struct {
+    s_fix_t *f;
+    int marked; /* the other thread's mark returned while fd 9 was measured */
+} s_unlocked_t;
+
+static void *s_mark_thread(void *arg)
+{
+    s_fix_t *f = arg;
+    hub_peers_mark(f->p, HUB_PEERS_INGEST, 5, "460100-005", "K5", 100);
+    return NULL;
+}
+
+static void s_while_measured(void *ctx, int fd)
+{
+    s_unlocked_t *u = ctx;
+    if (fd != 9)
+        return;
+    u->f->sys.hook = NULL;
+    /* a reader's mark, from its own thread, gets through */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, s_mark_thread, u->f), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    if (pthread_timedjoin_np(t, NULL, &until) != 0) {
+        pthread_detach(t);
+        return; /* the mark waits for the pass: the events below would too */
+    }
+    u->marked = 1;
+    /* fd 7, measured flooding just before, closes; a new connection takes
+     * its number */
+    hub_peers_event(u->f->p, HUB_PEERS_INGEST, ZMQ_EVENT_DISCONNECTED, 7, u->f->now);
+    s_accept(u->f, HUB_PEERS_INGEST, 7, "10.0.0.77:5000");
+}
+
+/* The watchdog measures with the table let go: a reader's mark meanwhile
+ * does not wait for the pass, and a connection that took a number after
+ * the pass began is not judged by the measure of the one before it. */
+static void test_measured_without_the_lock(void **state)
+{
+    s_fix_t *f = *state;
+    s_unlocked_t u = {f, 0};
+    for (int fd = 5; fd <= 9; fd += 2)
+        s_accept(f, HUB_PEERS_INGEST, fd, "10.0.0.5:5000");
+    assert_int_equal(s_tick(f), 0);
+    f->sys.bytes[7] = HUB_PEERS_BOUND + MIB; /* the old connection's last measure */
+    f->sys.hook = s_while_measured;
+    f->sys.hook_ctx = &u;
+    assert_int_equal(s_tick(f), 0);
+    assert_true(u.marked);
+    assert_int_equal(f->sys.cuts[7], 0);
+    assert_int_equal(hub_peers_cuts(f->p, HUB_PEERS_CUT_FLOOD), 0);
+    /* the new connection is measured from the next pass on, and cut on its own bytes */
+    assert_int_equal(s_tick(f), 0);
+    f->sys.bytes[7] += HUB_PEERS_BOUND + 1;
+    assert_int_equal(s_tick(f), 1);
+    assert_int_equal(f->sys.cuts[7], 1);
 }
 
 static void test_cut_then_back(void **state)
@@ -503,6 +571,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flood_cut_unknown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_marks_reset, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_mark_before_accept, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_measured_without_the_lock, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_fd_reuse_not_cut, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_cut_then_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ipc_unmeasured, s_setup, s_teardown),

@@ -197,10 +197,10 @@ static void test_rollback_leaves_nothing(void **state)
 
 /* The open transaction's index of its reports is emptied at each commit
  * and rollback by the slots its reports took, not the whole of it: after a
- * large transaction is taken back, the same reports store again (in the
- * other order, so that each is looked up in the index first), a second
- * put of one of them in a transaction is refused, and the scopes' rows
- * that large and small transactions leave equal the recount. */
+ * large transaction is taken back, the same reports store again
+ * (backwards, so that each after the first is looked up in the index), a
+ * second put of one of them in a transaction is refused, and the scopes'
+ * rows that large and small transactions leave equal the recount. */
 static void test_pending_index_after_a_large_rollback(void **state)
 {
     (void)state;
@@ -214,7 +214,7 @@ static void test_pending_index_after_a_large_rollback(void **state)
     for (int round = 0; round < 2; round++) {
         memcpy(states, before, sizeof states);
         assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-        for (uint64_t k = 1; k <= N; k++) { /* again in the other order: each a lookup */
+        for (uint64_t k = 1; k <= N; k++) {
             uint64_t seq = round == 0 ? k : N + 1 - k;
             ro_report_t r = hf_report("460000-001", seq, RO_KIND_TRAINING,
                                       20180101 + (uint32_t)(seq % 28), 3, 10);
