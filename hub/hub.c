@@ -58,6 +58,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -203,6 +204,16 @@ typedef struct {
     int64_t ms;                   /* how long it took */
     char err[RO_PATH_MAX + 1024]; /* why it failed, when n < 0 */
 } s_fast_check_t;
+
+/* The main loop's sockets (s_wait): bits of what it watches and finds readable. */
+enum { W_INGEST, W_FEED, W_DECIDE, W_ZAP, WAIT_SOCKETS };
+
+/* One of them, for s_wait. */
+typedef struct {
+    void *sock; /* NULL: none (the ZAP socket with curve off) */
+    int fd;     /* its ZMQ_FD */
+    int ask;    /* ZMQ_EVENTS must be read before fd is trusted */
+} s_waiter_t;
 
 struct hub {
     ro_hub_config_t cfg;            /* hub.ini */
@@ -1004,10 +1015,83 @@ static void s_log_stats(hub_t *h, hub_ingest_counters_t *seen)
     *seen = *c;
 }
 
+/* The main loop's wait: zmq_poll on the sockets in watch (bits of 1 << W_*),
+ * with fewer system calls. zmq_poll reads every socket's ZMQ_EVENTS (in
+ * libzmq a poll and a getpid each) before it blocks and again after it
+ * wakes: 18 system calls a turn for four sockets, a few microseconds each on
+ * a virtual machine, and one report at a time is a turn per report
+ * (docs/PERFORMANCE.md). A socket's ZMQ_FD is edge-triggered: it fires when
+ * the socket's state may have changed, and any use of the socket may take
+ * that signal. So ZMQ_EVENTS is read here only for a socket whose fd fired,
+ * or that this thread may have used since: ingest and the feed's (used
+ * every turn), one found readable (its caller reads it), one not watched
+ * last time, and every one after a wait that timed out. Returns the bits of
+ * the readable sockets, 0 when the time ran out, or -1 with errno set. */
+static int s_wait(s_waiter_t *w, unsigned watch, long timeout)
+{
+    int64_t end = ro_time_mono_ms() + (timeout > 0 ? timeout : 0);
+    w[W_INGEST].ask = w[W_FEED].ask = 1;
+    for (;;) {
+        struct pollfd fds[WAIT_SOCKETS];
+        int of[WAIT_SOCKETS], n = 0, ready = 0;
+        for (int i = 0; i < WAIT_SOCKETS; i++) {
+            if (!w[i].sock || !(watch & (1u << i))) {
+                w[i].ask = 1; /* not watched: it may be used meanwhile */
+                continue;
+            }
+            if (w[i].ask) {
+                uint32_t events = 0;
+                size_t len = sizeof events;
+                if (zmq_getsockopt(w[i].sock, ZMQ_EVENTS, &events, &len) != 0)
+                    return -1;
+                w[i].ask = (events & ZMQ_POLLIN) != 0; /* readable: its caller reads it */
+                ready |= w[i].ask << i;
+            }
+            fds[n] = (struct pollfd){.fd = w[i].fd, .events = POLLIN};
+            of[n++] = i;
+        }
+        if (ready || timeout == 0)
+            return ready;
+        long left = timeout < 0 ? -1 : (long)(end - ro_time_mono_ms());
+        if (timeout > 0 && left <= 0)
+            return 0;
+        int rc = poll(fds, (nfds_t)n, (int)left);
+        if (rc == 0) /* idle: all are read next time, whatever was missed */
+            for (int i = 0; i < WAIT_SOCKETS; i++)
+                w[i].ask = 1;
+        if (rc <= 0)
+            return rc;
+        for (int k = 0; k < n; k++)
+            if (fds[k].revents)
+                w[of[k]].ask = 1;
+    }
+}
+
+/* The main loop's sockets for s_wait, with their ZMQ_FDs. */
+static int s_wait_init(hub_t *h, s_waiter_t *w)
+{
+    void *socks[WAIT_SOCKETS] = {[W_INGEST] = h->sock[0],
+                                 [W_FEED] = h->sock[2],
+                                 [W_DECIDE] = h->decide[0],
+                                 [W_ZAP] = h->auth ? hub_auth_socket(h->auth) : NULL};
+    for (int i = 0; i < WAIT_SOCKETS; i++) {
+        size_t len = sizeof w[i].fd;
+        w[i] = (s_waiter_t){.sock = socks[i], .fd = -1, .ask = 1};
+        if (w[i].sock && zmq_getsockopt(w[i].sock, ZMQ_FD, &w[i].fd, &len) != 0) {
+            ro_log(LOG_ERR, "poll: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The main loop. It holds committed's lock but while it polls and while
  * ingest works (see the top of this file). */
 static void s_run(hub_t *h)
 {
+    s_waiter_t w[WAIT_SOCKETS];
+    if (s_wait_init(h, w))
+        return;
     hub_ingest_counters_t seen = *hub_ingest_counters(h->ingest);
     int64_t next_stats = ro_time_mono_ms() + STATS_EVERY_MS, last_ingest = 0;
     hub_committed_lock(h->committed);
@@ -1038,16 +1122,9 @@ static void s_run(hub_t *h)
         long beat = hub_view_tick(h->view, ro_time_now(), mono); /* feed heartbeat, HTTP */
         if (beat < timeout)
             timeout = beat;
-        zmq_pollitem_t items[4] = {
-            {h->sock[0], 0, ZMQ_POLLIN, 0},
-            {h->sock[2], 0, ZMQ_POLLIN, 0}, /* subscriptions */
-            {h->decide[0], 0, ZMQ_POLLIN, 0},
-            {h->auth ? hub_auth_socket(h->auth) : NULL, 0, ZMQ_POLLIN, 0},
-        };
         /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
         int held = hub_ingest_held(h->ingest) || atomic_load(&s_store_damaged);
-        if (held)
-            items[0].events = 0;
+        unsigned watch = (1u << WAIT_SOCKETS) - 1 - (held ? 1u << W_INGEST : 0);
         hub_committed_unlock(h->committed);
         if (atomic_load(&s_store_damaged) == 1) { /* ingest publishes it: not under the lock */
             atomic_store(&s_store_damaged, 2);
@@ -1056,27 +1133,27 @@ static void s_run(hub_t *h)
                              "their reports. Stop the hub, restore hub.db from a backup or move "
                              "it aside, and start it again");
         }
-        int rc = zmq_poll(items, h->auth ? 4 : 3, timeout);
+        int rc = s_wait(w, watch, timeout);
         hub_committed_lock(h->committed);
         if (rc < 0) {
-            if (zmq_errno() == EINTR)
+            if (errno == EINTR)
                 continue;
-            ro_log(LOG_ERR, "poll: %s", zmq_strerror(zmq_errno()));
+            ro_log(LOG_ERR, "poll: %s", zmq_strerror(errno));
             break;
         }
         int64_t now = ro_time_now(), woke_us = ro_time_mono_us();
         uint64_t batches = hub_ingest_counters(h->ingest)->batches;
         /* handshakes wait for this loop: answer them first */
-        if (h->auth && (items[3].revents & ZMQ_POLLIN))
+        if (rc & 1 << W_ZAP)
             for (int k = 0; k < ZAP_PER_WAKE; k++)
                 if (hub_auth_serve(h->auth) <= 0)
                     break;
         /* the XPUB keeps what subscribers send until it is read */
-        if (items[1].revents & ZMQ_POLLIN)
+        if (rc & 1 << W_FEED)
             hub_feed_read(h->sock[2], 10000, s_feed_peer, h);
         /* ingest publishes what it commits: hub_committed_publish takes the lock */
         hub_committed_unlock(h->committed);
-        if (!held && (items[0].revents & ZMQ_POLLIN)) {
+        if (!held && (rc & 1 << W_INGEST)) {
             hub_ingest_drain(h->ingest, h->sock[0], now);
             last_ingest = ro_time_mono_ms();
         } else if (rc == 0 && !held && hub_ingest_pending(h->ingest) == 0 &&
@@ -1089,7 +1166,7 @@ static void s_run(hub_t *h)
         if (hub_ingest_counters(h->ingest)->batches != batches)
             hub_view_committed(h->view, h->ingest, now, woke_us); /* publish what it changed */
         /* between batches: a reviewer's decision (the held batch refuses it) */
-        if (items[2].revents & ZMQ_POLLIN)
+        if (rc & 1 << W_DECIDE)
             s_decide_serve(h, now);
 
         if (mono >= next_stats) {
