@@ -1133,12 +1133,12 @@ static void s_run(hub_t *h)
                              "their reports. Stop the hub, restore hub.db from a backup or move "
                              "it aside, and start it again");
         }
-        int rc = s_wait(w, watch, timeout);
+        int rc = s_wait(w, watch, timeout), e = errno;
         hub_committed_lock(h->committed);
         if (rc < 0) {
-            if (errno == EINTR)
+            if (e == EINTR)
                 continue;
-            ro_log(LOG_ERR, "poll: %s", zmq_strerror(errno));
+            ro_log(LOG_ERR, "poll: %s", zmq_strerror(e));
             break;
         }
         int64_t now = ro_time_now(), woke_us = ro_time_mono_us();
