@@ -55,10 +55,10 @@
 #include "status.h"
 #include "store.h"
 #include "view.h"
+#include "wait.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -205,15 +205,8 @@ typedef struct {
     char err[RO_PATH_MAX + 1024]; /* why it failed, when n < 0 */
 } s_fast_check_t;
 
-/* The main loop's sockets (s_wait): bits of what it watches and finds readable. */
+/* The main loop's sockets (hub_wait): bits of what it watches and finds readable. */
 enum { W_INGEST, W_FEED, W_DECIDE, W_ZAP, WAIT_SOCKETS };
-
-/* One of them, for s_wait. */
-typedef struct {
-    void *sock; /* NULL: none (the ZAP socket with curve off) */
-    int fd;     /* its ZMQ_FD */
-    int ask;    /* ZMQ_EVENTS must be read before fd is trusted */
-} s_waiter_t;
 
 struct hub {
     ro_hub_config_t cfg;            /* hub.ini */
@@ -1015,72 +1008,17 @@ static void s_log_stats(hub_t *h, hub_ingest_counters_t *seen)
     *seen = *c;
 }
 
-/* The main loop's wait: zmq_poll on the sockets in watch (bits of 1 << W_*),
- * with fewer system calls. zmq_poll reads every socket's ZMQ_EVENTS (in
- * libzmq a poll and a getpid each) before it blocks and again after it
- * wakes: 18 system calls a turn for four sockets, a few microseconds each on
- * a virtual machine, and one report at a time is a turn per report
- * (docs/PERFORMANCE.md). A socket's ZMQ_FD is edge-triggered: it fires when
- * the socket's state may have changed, and any use of the socket may take
- * that signal. So ZMQ_EVENTS is read here only for a socket whose fd fired,
- * or that this thread may have used since: ingest and the feed's (used
- * every turn), one found readable (its caller reads it), one not watched
- * last time, and every one after a wait that timed out. Returns the bits of
- * the readable sockets, 0 when the time ran out, or -1 with errno set. */
-static int s_wait(s_waiter_t *w, unsigned watch, long timeout)
-{
-    int64_t end = ro_time_mono_ms() + (timeout > 0 ? timeout : 0);
-    w[W_INGEST].ask = w[W_FEED].ask = 1;
-    for (;;) {
-        struct pollfd fds[WAIT_SOCKETS];
-        int of[WAIT_SOCKETS], n = 0, ready = 0;
-        for (int i = 0; i < WAIT_SOCKETS; i++) {
-            if (!w[i].sock || !(watch & (1u << i))) {
-                w[i].ask = 1; /* not watched: it may be used meanwhile */
-                continue;
-            }
-            if (w[i].ask) {
-                uint32_t events = 0;
-                size_t len = sizeof events;
-                if (zmq_getsockopt(w[i].sock, ZMQ_EVENTS, &events, &len) != 0)
-                    return -1;
-                w[i].ask = (events & ZMQ_POLLIN) != 0; /* readable: its caller reads it */
-                ready |= w[i].ask << i;
-            }
-            fds[n] = (struct pollfd){.fd = w[i].fd, .events = POLLIN};
-            of[n++] = i;
-        }
-        if (ready || timeout == 0)
-            return ready;
-        long left = timeout < 0 ? -1 : (long)(end - ro_time_mono_ms());
-        if (timeout > 0 && left <= 0)
-            return 0;
-        int rc = poll(fds, (nfds_t)n, (int)left);
-        if (rc == 0) /* idle: all are read next time, whatever was missed */
-            for (int i = 0; i < WAIT_SOCKETS; i++)
-                w[i].ask = 1;
-        if (rc <= 0)
-            return rc;
-        for (int k = 0; k < n; k++)
-            if (fds[k].revents)
-                w[of[k]].ask = 1;
-    }
-}
-
-/* The main loop's sockets for s_wait, with their ZMQ_FDs. */
-static int s_wait_init(hub_t *h, s_waiter_t *w)
+/* The main loop's sockets for hub_wait: it uses ingest's and the feed's
+ * every turn (a retry, a publication). */
+static int s_wait_init(hub_t *h, hub_wait_t *w)
 {
     void *socks[WAIT_SOCKETS] = {[W_INGEST] = h->sock[0],
                                  [W_FEED] = h->sock[2],
                                  [W_DECIDE] = h->decide[0],
                                  [W_ZAP] = h->auth ? hub_auth_socket(h->auth) : NULL};
-    for (int i = 0; i < WAIT_SOCKETS; i++) {
-        size_t len = sizeof w[i].fd;
-        w[i] = (s_waiter_t){.sock = socks[i], .fd = -1, .ask = 1};
-        if (w[i].sock && zmq_getsockopt(w[i].sock, ZMQ_FD, &w[i].fd, &len) != 0) {
-            ro_log(LOG_ERR, "poll: %s", zmq_strerror(zmq_errno()));
-            return -1;
-        }
+    if (hub_wait_init(w, socks, WAIT_SOCKETS, 1u << W_INGEST | 1u << W_FEED) != 0) {
+        ro_log(LOG_ERR, "poll: %s", zmq_strerror(zmq_errno()));
+        return -1;
     }
     return 0;
 }
@@ -1089,8 +1027,8 @@ static int s_wait_init(hub_t *h, s_waiter_t *w)
  * ingest works (see the top of this file). */
 static void s_run(hub_t *h)
 {
-    s_waiter_t w[WAIT_SOCKETS];
-    if (s_wait_init(h, w))
+    hub_wait_t w;
+    if (s_wait_init(h, &w))
         return;
     hub_ingest_counters_t seen = *hub_ingest_counters(h->ingest);
     int64_t next_stats = ro_time_mono_ms() + STATS_EVERY_MS, last_ingest = 0;
@@ -1133,7 +1071,7 @@ static void s_run(hub_t *h)
                              "their reports. Stop the hub, restore hub.db from a backup or move "
                              "it aside, and start it again");
         }
-        int rc = s_wait(w, watch, timeout), e = errno;
+        int rc = hub_wait(&w, watch, timeout), e = errno;
         hub_committed_lock(h->committed);
         if (rc < 0) {
             if (e == EINTR)

@@ -1,0 +1,70 @@
+/* hub_wait: see wait.h. */
+#include "wait.h"
+
+#include "ro_time.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <zmq.h>
+
+int hub_wait_init(hub_wait_t *w, void *const *socks, int n, unsigned busy)
+{
+    if (n < 0 || n > HUB_WAIT_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    w->n = n;
+    w->busy = busy;
+    for (int i = 0; i < n; i++) {
+        size_t len = sizeof w->s[i].fd;
+        w->s[i].sock = socks[i];
+        w->s[i].fd = -1;
+        w->s[i].ask = 1;
+        if (socks[i] && zmq_getsockopt(socks[i], ZMQ_FD, &w->s[i].fd, &len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int hub_wait(hub_wait_t *w, unsigned watch, long timeout)
+{
+    int64_t end = ro_time_mono_ms() + (timeout > 0 ? timeout : 0);
+    for (int i = 0; i < w->n; i++)
+        if (w->busy & (1u << i))
+            w->s[i].ask = 1;
+    for (;;) {
+        struct pollfd fds[HUB_WAIT_MAX];
+        int of[HUB_WAIT_MAX], n = 0, ready = 0;
+        for (int i = 0; i < w->n; i++) {
+            if (!w->s[i].sock || !(watch & (1u << i))) {
+                w->s[i].ask = 1; /* not watched: it may be used meanwhile */
+                continue;
+            }
+            if (w->s[i].ask) {
+                uint32_t events = 0;
+                size_t len = sizeof events;
+                if (zmq_getsockopt(w->s[i].sock, ZMQ_EVENTS, &events, &len) != 0)
+                    return -1;
+                w->s[i].ask = (events & ZMQ_POLLIN) != 0; /* readable: its caller reads it */
+                ready |= w->s[i].ask << i;
+            }
+            fds[n] = (struct pollfd){.fd = w->s[i].fd, .events = POLLIN};
+            of[n++] = i;
+        }
+        if (ready || timeout == 0)
+            return ready;
+        long left = timeout < 0 ? -1 : (long)(end - ro_time_mono_ms());
+        if (timeout > 0 && left <= 0)
+            return 0;
+        int rc = poll(fds, (nfds_t)n, (int)left);
+        if (rc == 0) /* timed out: all are read next time, whatever was missed */
+            for (int i = 0; i < w->n; i++)
+                w->s[i].ask = 1;
+        if (rc <= 0)
+            return rc;
+        for (int k = 0; k < n; k++)
+            if (fds[k].revents)
+                w->s[of[k]].ask = 1;
+    }
+}
