@@ -87,8 +87,14 @@
 #define ZAP_PER_WAKE 256       /* handshakes answered per wake (893 agents reconnect at once) */
 #define ZAP_SELFTEST_MS 5000   /* the ZAP self-test must pass within this at start */
 #define HANDSHAKE_MS 10000     /* a connection that has not finished its handshake is dropped */
-#define REVOKE_GRACE_MS 5000   /* a revoked key's ingest and status connections: see s_revoke */
-#define STATUS_SNDHWM 1        /* replies queued per status connection: see s_bind */
+/* Connections the kernel may queue on the ingest socket before libzmq
+ * accepts them. A hub restart has every agent reconnect at once; past
+ * libzmq's default of 100 the kernel drops them, and each waits for TCP's
+ * next try (1, 2, 4, 8... s). The kernel caps it at net.core.somaxconn
+ * (docs/SCALING.md). */
+#define INGEST_BACKLOG 4096
+#define REVOKE_GRACE_MS 5000 /* a revoked key's ingest and status connections: see s_revoke */
+#define STATUS_SNDHWM 1      /* replies queued per status connection: see s_bind */
 
 /* Set from signal handlers (hub_request_stop, hub_request_reload), and by
  * the verifier's thread (s_store_damaged); one hub per process. */
@@ -148,9 +154,11 @@ static void *s_bind(void *ctx, int type, const char *what, const char *endpoint,
      * holds at most the reply queued and the one being written, and the
      * status thread drops the rest (hub_status_serve: logged and counted
      * with the key). The bound this gives is in docs/SECURITY.md, "Memory". */
-    int one = 1, handshake = HANDSHAKE_MS, status_hwm = STATUS_SNDHWM;
+    int one = 1, handshake = HANDSHAKE_MS, status_hwm = STATUS_SNDHWM, backlog = INGEST_BACKLOG;
     uint64_t affinity = which == HUB_PEERS_INGEST ? IO_INGEST : IO_OPERATORS;
     if (ro_sock_harden(sock, maxmsg) || (which == HUB_PEERS_INGEST && ro_sock_keepalive(sock)) ||
+        (which == HUB_PEERS_INGEST &&
+         zmq_setsockopt(sock, ZMQ_BACKLOG, &backlog, sizeof backlog) != 0) ||
         zmq_setsockopt(sock, ZMQ_AFFINITY, &affinity, sizeof affinity) != 0 ||
         zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
         (type == ZMQ_ROUTER && zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) ||

@@ -16,6 +16,14 @@ RANDOM=$SEED
 say "seed $SEED: $KILLS kills, $AGENTS agents x $EVENTS events"
 
 hub_config; hub_start; hub_pin_ports
+
+# After each restart every agent reconnects at once: the ingest socket's
+# listen queue (a LISTEN socket's Send-Q in ss) must hold them all, not
+# libzmq's default of 100, past which the kernel drops connections and each
+# waits for TCP's next try (seconds).
+want=$(( $(cat /proc/sys/net/core/somaxconn) < 4096 ? $(cat /proc/sys/net/core/somaxconn) : 4096 ))
+backlog=$(ss -Hltn "( sport = :${INGEST##*:} )" | awk '{ print $3; exit }')
+[ "$backlog" = "$want" ] || fail "the ingest socket's listen queue is ${backlog:-unknown}, not $want"
 mapfile -t US < <(units "$AGENTS")
 
 # the events, in one chunk per kill round and agent (record --file: one transaction each)
