@@ -324,7 +324,7 @@ int hub_auth_serve(hub_auth_t *self)
              * info, bounded by the limiter. Refusals stay warnings. */
             if (e->role != HUB_AUTH_UNIT)
                 ro_log(LOG_DEBUG, "admitted %s from %s on %s", user, address, domain);
-            else if (ro_log_allow(&self->rl_admit))
+            else if (ro_log_shown(LOG_INFO) && ro_log_allow(&self->rl_admit))
                 ro_log(LOG_INFO, "admitted %s from %s on %s", user, address, domain);
             s_reply(self, &f[1], "200", "OK", user, e->key);
         }

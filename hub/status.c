@@ -1462,7 +1462,7 @@ static int s_answer(hub_status_t *self, const uint8_t *req, size_t len, const ch
         }
         if (status == 2 && attempt == 0)
             self->bad_requests++;
-        if (status == 2 && attempt == 0 && ro_log_allow(&self->rl))
+        if (status == 2 && attempt == 0 && ro_log_shown(LOG_INFO) && ro_log_allow(&self->rl))
             ro_log(LOG_INFO, "status: bad request: %s", rep.error);
         rep.pb.status = status;
         rep.pb.error = rep.error;

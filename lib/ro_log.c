@@ -15,6 +15,11 @@ void ro_log_init(const char *tag, int max_level)
     s_max_level = max_level;
 }
 
+bool ro_log_shown(int level)
+{
+    return level <= s_max_level;
+}
+
 static const char *s_level_name(int level)
 {
     switch (level) {

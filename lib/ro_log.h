@@ -16,6 +16,11 @@ void ro_log_init(const char *tag, int max_level);
 /* Log one line at a syslog level (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG). */
 void ro_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Whether a line at level is shown. A rate limiter's lines below the level
+ * shown are asked about first, so that the limiter does not report lines
+ * "suppressed" that would not have been shown anyway. */
+bool ro_log_shown(int level);
+
 /* A token bucket for noisy, peer-driven messages: at most `burst` lines,
  * refilled at `per_sec` a second. Returns true when a line may be logged;
  * then, if lines were dropped since the last one allowed, it first logs how

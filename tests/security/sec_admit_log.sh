@@ -31,3 +31,21 @@ ctl status >/dev/null || fail "rolloutctl status"
 expect_eq "$(admits)" $((before + 2)) "debug admission lines after 2 calls at log level debug"
 hub_stop || fail "hub stop"
 say "at log level debug, one admission line per call"
+
+# at log level notice, admissions past the limiter's burst (20) leave no
+# "similar lines suppressed": none of those info lines would have been shown
+HUB_LOG_LEVEL=notice hub_config; hub_start
+before=$(metric auth_admitted)
+n=40
+"$PROBE_BIN" "$INGEST" --wait 300 heartbeat $u >/dev/null || fail "heartbeat" # its keys, once
+pids=()
+for _ in $(seq $n); do
+  probe_as $u "$INGEST" --wait 300 heartbeat $u >/dev/null &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a heartbeat failed"; done
+[ "$(metric auth_admitted)" -gt $((before + n)) ] || fail "the unit's $n admissions were not counted"
+expect_eq "$(grep -c "similar lines suppressed" "$T/hub.log" || true)" 0 \
+  "lines saying admissions were suppressed at log level notice"
+hub_stop || fail "hub stop"
+say "$n admissions at log level notice: counted, and no line about suppressed ones"
