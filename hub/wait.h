@@ -14,6 +14,10 @@
  * reads it), one not watched by the last wait, and every one after a wait
  * that timed out. A socket outside busy must therefore be used by the
  * thread only after hub_wait found it readable, or while it is not watched.
+ * When one socket is readable at once, the fds of the others are still
+ * looked at (a poll that does not wait), so that a socket that stays
+ * readable, as ingest does under load, does not hide the others: all the
+ * readable ones are returned, as zmq_poll would.
  *
  * Not thread-safe: the sockets are one thread's, and so is the hub_wait_t. */
 #ifndef HUB_WAIT_H
@@ -38,9 +42,10 @@ typedef struct {
 int hub_wait_init(hub_wait_t *w, void *const *socks, int n, unsigned busy);
 
 /* Waits until one of the sockets in watch (bits of 1 << i) can be read or
- * timeout ms pass (-1: no limit; 0: only looks). Returns the bits of the
- * readable sockets, 0 when the time ran out, or -1 with errno set (EINTR
- * when a signal came). */
+ * timeout ms pass (negative: no limit; 0: only looks). Returns the bits of
+ * the readable sockets, 0 when the time ran out, or -1 with errno set (EINTR
+ * when a signal came). With nothing watched and no limit it waits for a
+ * signal. */
 int hub_wait(hub_wait_t *w, unsigned watch, long timeout);
 
 #endif

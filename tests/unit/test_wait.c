@@ -5,13 +5,15 @@
  * where the thread uses a socket between waits (one it uses every turn, one
  * it did not watch last time) must still find its message at once, not
  * when the wait times out. A wait that misses a signal returns 0 after its
- * long timeout, so every case checks what came back, not how long it took. */
+ * long timeout, so the cases check what came back; the two that wake a
+ * blocked wait also check that it did not take the whole timeout. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "ro_time.h"
 #include "wait.h"
 
 #include <errno.h>
@@ -121,7 +123,11 @@ static void s_wakes_for_later(fixture_t *f, hub_wait_t *w)
     assert_int_equal(hub_wait(w, 3, 0), 0);
     s_later_t l;
     s_later(&l, f->theirs[0]);
+    int64_t t0 = ro_time_mono_ms();
     assert_int_equal(hub_wait(w, 3, LONG_MS), 1 << 0);
+    /* woken by the message, not found when the time ran out (a wait that
+     * fails to ask the socket whose fd fired spins until then) */
+    assert_true(ro_time_mono_ms() - t0 < LONG_MS / 2);
     pthread_join(l.t, NULL);
     s_recv(f->mine[0], "later");
 }
@@ -209,6 +215,28 @@ static void test_readable_socket_asked_until_empty(void **state)
     assert_int_equal(hub_wait(&w, 3, 0), 0);
 }
 
+/* A socket that stays readable (ingest under load: its caller reads a batch
+ * and leaves the rest) does not hide another that became readable since it
+ * was found empty, whether the wait may block or only looks. */
+static void test_readable_socket_does_not_hide_others(void **state)
+{
+    fixture_t *f = *state;
+    hub_wait_t w;
+    assert_int_equal(hub_wait_init(&w, f->mine, PAIRS, 0), 0);
+    s_send(f->theirs[0], "a");
+    s_send(f->theirs[0], "b");
+    assert_int_equal(hub_wait(&w, 3, LONG_MS), 1 << 0); /* socket 1 asked: empty */
+    s_recv(f->mine[0], "a");
+    s_send(f->theirs[1], "x");
+    assert_int_equal(hub_wait(&w, 3, LONG_MS), 3);
+    s_recv(f->mine[0], "b");
+    s_recv(f->mine[1], "x");
+    assert_int_equal(hub_wait(&w, 3, 0), 0); /* both asked: empty */
+    s_send(f->theirs[1], "y");
+    assert_int_equal(hub_wait(&w, 3, 0), 1 << 1);
+    s_recv(f->mine[1], "y");
+}
+
 /* A NULL socket holds its bit and is never readable; a socket out of watch
  * is not reported even when it has a message. */
 static void test_null_and_unwatched_not_reported(void **state)
@@ -248,6 +276,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy_socket_used_between_waits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unwatched_socket_used_meanwhile, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_readable_socket_asked_until_empty, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_readable_socket_does_not_hide_others, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_null_and_unwatched_not_reported, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_init_refuses_too_many, s_setup, s_teardown),
