@@ -16,9 +16,10 @@ void ro_log_init(const char *tag, int max_level);
 /* Log one line at a syslog level (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG). */
 void ro_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Whether a line at level is shown. A rate limiter's lines below the level
- * shown are asked about first, so that the limiter does not report lines
- * "suppressed" that would not have been shown anyway. */
+/* Whether a line at level is shown. Asked before a rate limiter of lines
+ * at a level that may not be shown (info, at log level notice), so that
+ * the limiter does not report lines "suppressed" that nobody would have
+ * seen. */
 bool ro_log_shown(int level);
 
 /* A token bucket for noisy, peer-driven messages: at most `burst` lines,
