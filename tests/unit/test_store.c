@@ -2142,10 +2142,21 @@ static void test_days_tie_in_a_second(void **state)
     assert_int_equal(states[0].staff_total, 50);
     s_put_states(st, states);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    /* alone in a batch, another of 20180301 ties and loses: the rows after
+     * its day (20180305's) keep the one that counts */
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    ro_report_t d = hf_report("460000-001", 4, RO_KIND_STAFF, 20180301, 90, 9);
+    assert_int_equal(hub_store_put_report(st, 0, legacy, &d, 4, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_refold(st, 0, &states[0], NULL, 0), 0);
+    assert_int_equal(states[0].staff_total, 50);
+    s_put_states(st, states);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     static const uint32_t dates[] = {20180301, 20180304, 20180305};
     hf_assert_as_of_recount(st, reg, dates, sizeof dates / sizeof dates[0]);
     hub_unit_state_t at[NUNITS];
     assert_int_equal(hub_store_states_as_of(st, reg, 20180301, at, NULL, 0), 0);
+    assert_int_equal(at[0].staff_total, 50);
+    assert_int_equal(hub_store_states_as_of(st, reg, 20180305, at, NULL, 0), 0);
     assert_int_equal(at[0].staff_total, 50);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
