@@ -35,9 +35,12 @@ static const char *s_sql[Q_COUNT] = {
                       " staff_date = ?8, staff_total = ?9, staff_proficient = ?10,"
                       " items_date = ?11, items_total = ?12, items_no_visit = ?13,"
                       " cases_month = ?14, cases_total = ?15, cases_no_visit = ?16,"
-                      " last_day = max(last_day, ?2), day_stale = CASE WHEN ?17 > 0 AND"
-                      " (day_stale = 0 OR ?17 < day_stale) THEN ?17 ELSE day_stale END"
-                      " WHERE uid = ?1",
+                      " last_day = max(last_day, ?2) WHERE uid = ?1",
+    /* apart, and only when it moves: a write of day_stale, even of the
+     * value it has, rewrites the unit's entry in units_stale, a page more
+     * in every commit of a stale unit */
+    [Q_UNIT_STALE] = "UPDATE units SET day_stale = ?2 WHERE uid = ?1 AND (day_stale = 0 OR"
+                     " ?2 < day_stale)",
     [Q_REPORT_INSERT] = "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text,"
                         " recorded_at, received_at, hash, state)"
                         " VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -2765,12 +2768,17 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
     sqlite3_stmt *st = self->q[Q_UNIT_UPDATE];
     sqlite3_bind_int64(st, 1, self->uids[index]);
     sqlite3_bind_int64(st, 2, last);
-    sqlite3_bind_int64(st, 17, stale);
-    if (stale)
-        self->stale_none = 0;
     sqlite3_bind_int64(st, 3, s->last_heard);
     s_bind_aggregates(st, 4, s);
     rc = s_step_done(self, st, "cannot update a unit", err, errlen);
+    if (stale)
+        self->stale_none = 0;
+    if (rc == 0 && stale) {
+        st = self->q[Q_UNIT_STALE];
+        sqlite3_bind_int64(st, 1, self->uids[index]);
+        sqlite3_bind_int64(st, 2, stale);
+        rc = s_step_done(self, st, "cannot update a unit", err, errlen);
+    }
     /* the legacy incarnation's row only when its seq moved: a unit that
      * speaks version 2 leaves it alone, one row fewer per unit a batch */
     if (rc || (self->lseqs && self->lseqs[index] == s->last_seq))

@@ -19,6 +19,7 @@ enum {
     Q_UNIT_SCAN,
     Q_INC_SCAN,
     Q_UNIT_UPDATE,
+    Q_UNIT_STALE,
     Q_REPORT_INSERT,
     Q_RUN_INSERT,
     Q_RUN_MAX,
