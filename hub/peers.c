@@ -95,6 +95,7 @@ struct hub_peers {
     size_t nidents;                             /* used, "other" not included */
     int64_t trim_until_ms;                      /* trim memory at each tick until then */
     size_t nhot;                                /* connections hot at the last tick */
+    size_t nwatched;                            /* connections the last full tick measured */
     ro_ratelimit_t rl;                          /* cut log lines */
     pthread_t thread;                           /* the watchdog */
     int running;                                /* thread was started */
@@ -624,8 +625,10 @@ static size_t s_tick(hub_peers_t *self, int64_t now, int full)
     }
     if (full && total > HUB_PEERS_BOUND) /* else no identity can be over it */
         cut += s_per_identity(self, now);
-    if (full)
+    if (full) {
         cut += s_status_crowd(self, now);
+        self->nwatched = n;
+    }
     self->nhot = hot;
     if (now < self->trim_until_ms)
         self->ops->trim(self->arg);
@@ -730,6 +733,15 @@ int hub_peers_monitor(hub_peers_t *self, void *ctx, hub_peers_socket_t which, vo
     return 0;
 }
 
+/* The time to the next full pass (HUB_PEERS_PERIOD_US). */
+static int64_t s_period_ms(const hub_peers_t *self)
+{
+    size_t ms = self->nwatched * HUB_PEERS_PERIOD_US / 1000;
+    return ms < HUB_PEERS_PERIOD_MIN_MS ? HUB_PEERS_PERIOD_MIN_MS
+           : ms > HUB_PEERS_PERIOD_MS   ? HUB_PEERS_PERIOD_MS
+                                        : (int64_t)ms;
+}
+
 static void *s_main(void *arg)
 {
     hub_peers_t *self = arg;
@@ -742,7 +754,7 @@ static void *s_main(void *arg)
         if (now >= next_full) {
             s_drain(self, now);
             s_tick(self, now, 1);
-            next_full = now + HUB_PEERS_PERIOD_MS;
+            next_full = now + s_period_ms(self);
         } else if (self->nhot) {
             s_tick(self, now, 0);
         }

@@ -28,11 +28,19 @@
  * about 4 MiB with CURVE's 33 bytes a frame, and stops reading; the bound
  * is twice that, so a well-behaved peer never meets it. What the hub holds
  * for a flooding one is the bound, plus what arrives before the watchdog
- * looks again (every HUB_PEERS_PERIOD_MS, every 10 ms once past half the
- * bound), times libzmq's amplification (2x for 4 KiB frames, up to 4.5x
- * for empty CURVE frames, measured): 20-36 MiB measured (rollout-hub(8)). */
+ * looks again (its period, below; every 10 ms once past half the bound),
+ * times libzmq's amplification (2x for 4 KiB frames, up to 4.5x for empty
+ * CURVE frames, measured): 20-36 MiB measured (rollout-hub(8)). */
 #define HUB_PEERS_BOUND (8u << 20)
-#define HUB_PEERS_PERIOD_MS 100          /* the watchdog's period */
+/* The watchdog's period: HUB_PEERS_PERIOD_US for each connection its last
+ * pass measured, within HUB_PEERS_PERIOD_MIN_MS..HUB_PEERS_PERIOD_MS. A
+ * measure is a system call or two (about 1.4 us), so a pass every 50 us a
+ * connection costs about 3% of a core whatever their number, and a hub
+ * with few connections looks often: a flood over loopback reaches 250
+ * MB/s, 25 MB in a 100 ms period, three times the bound. */
+#define HUB_PEERS_PERIOD_US 50
+#define HUB_PEERS_PERIOD_MIN_MS 10
+#define HUB_PEERS_PERIOD_MS 100
 #define HUB_PEERS_FEED_INPUT (64u << 10) /* bytes a feed subscriber may send, in all */
 #define HUB_PEERS_QUEUE_SKIP (64u << 10) /* see hub_peers_ops_t.consumed */
 #define HUB_PEERS_ID_MAX 48              /* bytes of an identity (User-Id), NUL excluded */
@@ -103,8 +111,8 @@ void hub_peers_destroy(hub_peers_t **self_p);
  * zmq_socket_monitor would replace it). Returns 0, or -1 (zmq_errno). */
 int hub_peers_monitor(hub_peers_t *self, void *ctx, hub_peers_socket_t which, void *sock);
 
-/* Start the watchdog thread: every HUB_PEERS_PERIOD_MS it reads the
- * monitors and runs hub_peers_tick. Start it with the process's signals
+/* Start the watchdog thread: every period (HUB_PEERS_PERIOD_US) it reads
+ * the monitors and runs hub_peers_tick. Start it with the process's signals
  * blocked. Returns 0, or -1 with the reason in err. */
 int hub_peers_start(hub_peers_t *self, char *err, size_t errlen);
 
