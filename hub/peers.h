@@ -34,10 +34,10 @@
 #define HUB_PEERS_BOUND (8u << 20)
 /* The watchdog's period: HUB_PEERS_PERIOD_US for each connection its last
  * pass measured, within HUB_PEERS_PERIOD_MIN_MS..HUB_PEERS_PERIOD_MS. A
- * measure is a system call or two (about 1.4 us), so a pass every 50 us a
- * connection costs about 3% of a core whatever their number, and a hub
- * with few connections looks often: a flood over loopback reaches 250
- * MB/s, 25 MB in a 100 ms period, three times the bound. */
+ * measure is a system call or two (about 1.4 us), so the passes cost a few
+ * per cent of a core at most (docs/SECURITY.md, measured), and a hub with
+ * few connections looks often: a flood over loopback reached 250 MB/s,
+ * 25 MB in a 100 ms period, three times the bound. */
 #define HUB_PEERS_PERIOD_US 50
 #define HUB_PEERS_PERIOD_MIN_MS 10
 #define HUB_PEERS_PERIOD_MS 100
