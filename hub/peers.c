@@ -786,6 +786,15 @@ int hub_peers_start(hub_peers_t *self, char *err, size_t errlen)
 
 /* ---- counts ----------------------------------------------------------------- */
 
+long hub_peers_period_ms(const hub_peers_t *self)
+{
+    hub_peers_t *s = (hub_peers_t *)self; /* the mutex only */
+    pthread_mutex_lock(&s->mu);
+    long ms = (long)s_period_ms(s);
+    pthread_mutex_unlock(&s->mu);
+    return ms;
+}
+
 uint64_t hub_peers_open(const hub_peers_t *self, hub_peers_socket_t which)
 {
     hub_peers_t *s = (hub_peers_t *)self; /* the mutex only */

@@ -157,6 +157,8 @@ uint64_t hub_peers_open(const hub_peers_t *self, hub_peers_socket_t which);
 uint64_t hub_peers_accepted(const hub_peers_t *self, hub_peers_socket_t which);
 /* Connections cut since start for why. */
 uint64_t hub_peers_cuts(const hub_peers_t *self, hub_peers_cut_t why);
+/* The watchdog's period after its last full pass, ms (HUB_PEERS_PERIOD_US). */
+long hub_peers_period_ms(const hub_peers_t *self);
 
 /* One identity's cuts: a unit id, "operator:NAME", "unknown" (no complete
  * message was read) or "other" (past HUB_PEERS_IDENTITIES). */

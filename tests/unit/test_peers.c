@@ -25,7 +25,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#define FDS 64
+#define FDS 3072
 #define MIB (1u << 20)
 
 /* The fake system: per fd, bytes taken, addresses, and whether it is a socket. */
@@ -426,6 +426,27 @@ static void test_status_crowd(void **state)
     assert_int_equal(s_tick(f), 0);
 }
 
+/* The period follows what the last full pass measured: the least for a
+ * few connections (a flood is seen soon), HUB_PEERS_PERIOD_US each past
+ * that, the most from 2,000 on; and back when they are gone. */
+static void test_period(void **state)
+{
+    s_fix_t *f = *state;
+    assert_int_equal(hub_peers_period_ms(f->p), HUB_PEERS_PERIOD_MIN_MS);
+    for (int fd = 0; fd < 1000; fd++)
+        s_accept(f, HUB_PEERS_INGEST, fd, "10.0.0.6:5000");
+    s_tick(f);
+    assert_int_equal(hub_peers_period_ms(f->p), 1000 * HUB_PEERS_PERIOD_US / 1000);
+    for (int fd = 1000; fd < FDS; fd++)
+        s_accept(f, HUB_PEERS_INGEST, fd, "10.0.0.6:5000");
+    s_tick(f);
+    assert_int_equal(hub_peers_period_ms(f->p), HUB_PEERS_PERIOD_MS);
+    for (int fd = 0; fd < FDS; fd++)
+        hub_peers_event(f->p, HUB_PEERS_INGEST, ZMQ_EVENT_DISCONNECTED, fd, f->now);
+    s_tick(f);
+    assert_int_equal(hub_peers_period_ms(f->p), HUB_PEERS_PERIOD_MIN_MS);
+}
+
 static int s_admit_calls;
 
 static int s_admits(void *arg, hub_peers_socket_t which, const char *user_id, const char *key)
@@ -579,6 +600,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_recycled, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_feed_input, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_status_crowd, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_period, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_revoke, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_identities_bounded, s_setup, s_teardown),
         cmocka_unit_test(test_real_router),
