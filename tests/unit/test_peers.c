@@ -5,8 +5,9 @@
  * fd reuse is never cut; one identity's connections share the bound; a
  * reload cuts revoked keys and, when asked, connections that showed none;
  * a feed subscriber that sends too much is cut; an identity's status
- * connections past HUB_PEERS_STATUS_PER_ID are cut. One test over a real
- * ROUTER checks that ZMQ_SRCFD and a cut behave as the table assumes. */
+ * connections past HUB_PEERS_STATUS_PER_ID are cut; the watchdog's period
+ * follows the connections it measured. One test over a real ROUTER checks
+ * that ZMQ_SRCFD and a cut behave as the table assumes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
