@@ -81,7 +81,8 @@
 #define STATUS_POLL_MS 200     /* how often the status thread looks whether to stop */
 #define WRITER_CACHE_KIB 65536 /* ingest's page cache: a batch touches a leaf per unit */
 #define STATS_EVERY_MS 60000   /* how often a busy hub logs what it stored */
-#define IDLE_MS 200            /* ingest quiet this long: stale daily states are re-derived */
+#define IDLE_MS 200            /* ingest quiet this long: stale daily states are re-derived, */
+#define DAYS_IDLE_MS 50        /* this long at a time, between looks at the sockets */
 #define CLOSE_LINGER_MS 2000   /* at a stop, how long queued acks may take to leave */
 #define ACK_GRACE_MS 300       /* at a stop, time the agents get to read the last acks */
 #define ZAP_PER_WAKE 256       /* handshakes answered per wake (893 agents reconnect at once) */
@@ -310,17 +311,21 @@ static void s_revoke(hub_t *h)
 }
 
 /* Ingest quiet for IDLE_MS (nothing came, nothing waits): re-derive units
- * whose daily states a long back-dated report left stale (unit_days), for
- * about 50 ms, so that as-of questions read rows again rather than fold
- * their reports. A hub under load leaves them for later. */
-static void s_days_idle(hub_t *h)
+ * whose daily states (unit_days) were left stale (a long back-dated report,
+ * a unit's backlog in one batch: hub/store_db.h), for about DAYS_IDLE_MS,
+ * so that as-of questions read rows again rather than fold their reports.
+ * A hub under load leaves them for later. Returns 1 when it re-derived
+ * some (more may wait: the main loop comes back at once rather than after
+ * its wait), else 0. */
+static int s_days_idle(hub_t *h)
 {
     char err[256];
-    long n = hub_store_days_refresh(h->store, 50, err, sizeof err);
+    long n = hub_store_days_refresh(h->store, DAYS_IDLE_MS, err, sizeof err);
     if (n < 0)
         ro_log(LOG_WARNING, "cannot re-derive stale daily states: %s", err);
     else if (n > 0)
         ro_log(LOG_DEBUG, "re-derived the daily states of %ld units", n);
+    return n > 0;
 }
 
 /* REVOKE_GRACE_MS after a reload that dropped keys: cut their ingest and
@@ -1042,6 +1047,7 @@ static void s_run(hub_t *h)
     int64_t next_stats = ro_time_mono_ms() + STATS_EVERY_MS, last_ingest = 0;
     hub_committed_lock(h->committed);
     int reload_registry = 0; /* 1: SIGHUP asked for it; 2: waiting for the store */
+    int days_more = 0;       /* the last idle step re-derived some: no wait before the next */
     while (!s_stop) {
         if (s_reload) {
             s_reload = 0;
@@ -1068,6 +1074,8 @@ static void s_run(hub_t *h)
         long beat = hub_view_tick(h->view, ro_time_now(), mono); /* feed heartbeat, HTTP */
         if (beat < timeout)
             timeout = beat;
+        if (days_more)
+            timeout = 0;
         /* while a batch is held, leave new reports queued in ZeroMQ (and the agents) */
         int held = hub_ingest_held(h->ingest) || atomic_load(&s_store_damaged);
         unsigned watch = (1u << WAIT_SOCKETS) - 1 - (held ? 1u << W_INGEST : 0);
@@ -1102,9 +1110,10 @@ static void s_run(hub_t *h)
         if (!held && (rc & 1 << W_INGEST)) {
             hub_ingest_drain(h->ingest, h->sock[0], now);
             last_ingest = ro_time_mono_ms();
-        } else if (rc == 0 && !held && hub_ingest_pending(h->ingest) == 0 &&
-                   ro_time_mono_ms() - last_ingest >= IDLE_MS) {
-            s_days_idle(h); /* outside the lock: the status thread reads meanwhile */
+            days_more = 0;
+        } else if (rc == 0) { /* stale days once ingest is quiet; the status thread reads on */
+            days_more = !held && hub_ingest_pending(h->ingest) == 0 &&
+                        ro_time_mono_ms() - last_ingest >= IDLE_MS && s_days_idle(h);
         }
         mono = ro_time_mono_ms();
         hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);
