@@ -1798,7 +1798,7 @@ int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
         sqlite3_bind_int64(st, 4, p->date);
         sqlite3_bind_int64(st, 5, p->total);
         sqlite3_bind_int64(st, 6, p->part);
-        sqlite3_bind_text(st, 7, self->ptext + p->text_off, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, self->ptext + p->text_off, (int)p->text_len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 8, p->recorded_at);
         sqlite3_bind_int64(st, 9, p->received_at);
         sqlite3_bind_int64(st, 10, p->hash);
@@ -1926,7 +1926,8 @@ static int s_put_report(hub_store_t *self, size_t index, int64_t iid, const ro_r
                                                      (int)r->kind,
                                                      state,
                                                      self->ptextn,
-                                                     0};
+                                                     0,
+                                                     (uint32_t)(tl - 1)};
     if (s_pidx_add(self, self->pendn))
         return s_oom(err, errlen);
     self->pendn++;

@@ -237,8 +237,9 @@ struct hub_store {
 struct store_pending {
     int64_t uid, iid, seq, date, total, part, recorded_at, received_at, hash;
     int kind, state;
-    size_t text_off; /* its text in ptext */
-    uint32_t slot;   /* its slot in pidx */
+    size_t text_off;   /* its text in ptext */
+    uint32_t slot;     /* its slot in pidx */
+    uint32_t text_len; /* bytes of its text, without the NUL */
 };
 
 /* Insert the reports waiting in the open transaction. Returns 0 or a code. */

@@ -6,7 +6,9 @@
 #include "ro_codec.h"
 #include "ro_pb.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
@@ -160,6 +162,47 @@ static size_t s_merge_body(const uint8_t *in, size_t n, uint8_t *out)
     memmove(out + used + h, payload, plen);
     memcpy(out + used, head, h);
     return used + h + plen;
+}
+
+/* protobuf-c's allocations for one decode, bumped from a buffer the caller
+ * keeps on its stack: a frame unpacks into a few small structs and copies of
+ * its strings and bytes, so a malloc and a free of each (a fifth of what a
+ * decode cost) are spared. What does not fit is malloc'd, and only then is
+ * there anything to free. */
+#define ARENA_BYTES 2048
+typedef struct {
+    ProtobufCAllocator pc; /* what unpack is given; allocator_data is this */
+    _Alignas(max_align_t) unsigned char buf[ARENA_BYTES];
+    size_t used;
+    size_t spilled; /* allocations malloc'd past the buffer */
+} s_arena_t;
+
+static void *s_arena_alloc(void *data, size_t size)
+{
+    s_arena_t *a = data;
+    size_t at = (a->used + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+    if (size > 0 && at <= ARENA_BYTES && size <= ARENA_BYTES - at) {
+        a->used = at + size;
+        return a->buf + at;
+    }
+    a->spilled++;
+    return malloc(size ? size : 1);
+}
+
+static void s_arena_free(void *data, void *p)
+{
+    s_arena_t *a = data;
+    uintptr_t x = (uintptr_t)p, from = (uintptr_t)a->buf;
+    if (x < from || x >= from + ARENA_BYTES)
+        free(p);
+}
+
+static void s_arena_init(s_arena_t *a)
+{
+    a->pc.alloc = s_arena_alloc;
+    a->pc.free = s_arena_free;
+    a->pc.allocator_data = a;
+    a->used = a->spilled = 0;
 }
 
 int ro_pb_check(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
@@ -395,7 +438,9 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
     size_t mlen = s_merge_body(buf, len, merged);
     if (mlen)
         buf = merged, len = mlen;
-    Rollout__Report *msg = rollout__report__unpack(NULL, len, buf);
+    s_arena_t arena;
+    s_arena_init(&arena);
+    Rollout__Report *msg = rollout__report__unpack(&arena.pc, len, buf);
     if (!msg) {
         if (err)
             snprintf(err, errlen, "not a protobuf Report");
@@ -417,8 +462,12 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
     int id_bad = s_id_in(msg->incarnation, out->incarnation);
     int target_bad = 0, reason_long = 0;
     const char *text = s_body_in(msg, out, &target_bad, &reason_long);
-    int text_long = text && strlen(text) > RO_TEXT_MAX;
-    snprintf(out->text, sizeof out->text, "%s", text ? text : "");
+    size_t tlen = text ? strlen(text) : 0;
+    int text_long = tlen > RO_TEXT_MAX;
+    if (text_long)
+        tlen = RO_TEXT_MAX; /* cut, as the refusal's log shows it */
+    memcpy(out->text, text ? text : "", tlen);
+    out->text[tlen] = '\0';
     if (unit_bad) {
         out->unit[0] = '\0';
         DFAIL(RO_REASON_MALFORMED, "unit id longer than %d bytes, or not clean text", RO_UNIT_MAX);
@@ -456,7 +505,8 @@ ro_reason_t ro_report_decode(const uint8_t *buf, size_t len, ro_report_t *out, c
               RO_INCARNATION_LEN);
     }
 done:
-    rollout__report__free_unpacked(msg, NULL);
+    if (arena.spilled)
+        rollout__report__free_unpacked(msg, &arena.pc);
     return rc;
 }
 
@@ -500,7 +550,9 @@ int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err
             snprintf(err, errlen, "hub message of %zu bytes is too large", len);
         return -1;
     }
-    Rollout__HubMessage *msg = rollout__hub_message__unpack(NULL, len, buf);
+    s_arena_t arena;
+    s_arena_init(&arena);
+    Rollout__HubMessage *msg = rollout__hub_message__unpack(&arena.pc, len, buf);
     if (!msg) {
         if (err)
             snprintf(err, errlen, "not a protobuf HubMessage");
@@ -533,6 +585,7 @@ int ro_hubmsg_decode(const uint8_t *buf, size_t len, ro_hubmsg_t *out, char *err
         DFAIL(-1, "hub message is neither ack nor refusal");
     }
 done:
-    rollout__hub_message__free_unpacked(msg, NULL);
+    if (arena.spilled)
+        rollout__hub_message__free_unpacked(msg, &arena.pc);
     return rc;
 }

@@ -363,6 +363,40 @@ static void test_long_text_refused(void **state)
     assert_int_equal(ro_report_decode(buf, (size_t)n, &out, NULL, 0), RO_REASON_MALFORMED);
 }
 
+/* A frame whose strings outgrow the decoder's stack arena (a course of
+ * 3,000 bytes): protobuf-c's allocations past it come from malloc and go
+ * back to it (ASan's build would see a leak or a bad free), and the
+ * refusal still names the report. */
+static void test_big_frame_past_the_arena(void **state)
+{
+    (void)state;
+    enum { COURSE = 3000 };
+    static uint8_t buf[RO_FRAME_MAX];
+    size_t n = 0;
+    const char unit[] = "460000-001";
+    buf[n++] = 0x08, buf[n++] = 0x02;                  /* version 2 */
+    buf[n++] = 0x12, buf[n++] = (uint8_t)strlen(unit); /* unit */
+    memcpy(buf + n, unit, strlen(unit));
+    n += strlen(unit);
+    buf[n++] = 0x18, buf[n++] = 0x07; /* seq 7 */
+    size_t inner = 1 + 2 + COURSE;    /* course: tag, two-byte length, bytes */
+    buf[n++] = (10 << 3) | 2;         /* training */
+    buf[n++] = (uint8_t)(0x80 | (inner & 0x7f)), buf[n++] = (uint8_t)(inner >> 7);
+    buf[n++] = (4 << 3) | 2; /* its course */
+    buf[n++] = (uint8_t)(0x80 | (COURSE & 0x7f)), buf[n++] = (uint8_t)(COURSE >> 7);
+    memset(buf + n, 'a', COURSE);
+    n += COURSE;
+    assert_true(n <= sizeof buf);
+    ro_report_t out;
+    char why[256] = "";
+    assert_int_equal(ro_report_decode(buf, n, &out, why, sizeof why), RO_REASON_MALFORMED);
+    assert_non_null(strstr(why, "text longer than"));
+    assert_string_equal(out.unit, unit);
+    assert_int_equal(out.seq, 7);
+    assert_int_equal(out.kind, RO_KIND_TRAINING);
+    assert_int_equal(strlen(out.text), RO_TEXT_MAX);
+}
+
 static void test_wrong_version_refused(void **state)
 {
     (void)state;
@@ -714,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_embedded_nul_refused),
         cmocka_unit_test(test_bad_utf8_refused),
         cmocka_unit_test(test_long_text_refused),
+        cmocka_unit_test(test_big_frame_past_the_arena),
         cmocka_unit_test(test_wrong_version_refused),
         cmocka_unit_test(test_no_body_refused),
         cmocka_unit_test(test_hubmsg_round_trip),
