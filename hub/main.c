@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -162,6 +163,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* before SQLite starts: it keeps no memory statistics (nothing here
+     * reads them), so that its allocations take no process-wide mutex */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     ro_hub_config_t cfg;
     char err[2048];
     if (ro_hub_config_load(config, &cfg, err, sizeof err)) {
