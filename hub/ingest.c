@@ -851,6 +851,21 @@ static int s_forbidden(const hub_ingest_t *self, const s_msg_t *m, const char *u
     return 0;
 }
 
+/* True when message m comes with the User-Id and key of a message that
+ * this batch already admitted for unit (a registry index, or -1): the
+ * unit's first pair. The verdict is the allow-list's on those two strings,
+ * so it is spared a lookup in a list of every unit's key; a batch tried
+ * again (after a reload) starts with no pairs. */
+static int s_admitted(const hub_ingest_t *self, const s_msg_t *m, long unit)
+{
+    if (unit < 0 || self->touch_gen[unit] != self->gen || self->touch_head[unit] == NO_PAIR)
+        return 0;
+    const s_msg_t *o = &self->msgs[self->pairs[self->touch_head[unit]].msg];
+    const char *a = (const char *)self->arena;
+    return m->has_peer && o->has_peer && strcmp(a + m->user_off, a + o->user_off) == 0 &&
+           strcmp(a + m->key_off, a + o->key_off) == 0;
+}
+
 /* "2019-01-04", or "2019-02" for a month. */
 static void s_day_text(uint32_t date, int month, char *out, size_t len)
 {
@@ -1385,13 +1400,14 @@ static int s_apply_one(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, 
         s_refuse(self, d, mi, (const char *)self->arena + m->user_off, 0, reason, why);
         return 0;
     }
-    if (self->auth && s_forbidden(self, m, r.unit, why, sizeof why)) {
+    long found = ro_registry_find(self->reg, r.unit);
+    if (self->auth && !s_admitted(self, m, found) &&
+        s_forbidden(self, m, r.unit, why, sizeof why)) {
         /* before anything is touched, heartbeats included: not even last_heard moves */
         s_refuse(self, d, mi, r.unit, r.seq, RO_REASON_FORBIDDEN, why);
         s_refusal_v2(self, &r);
         return 0;
     }
-    long found = ro_registry_find(self->reg, r.unit);
     if (found < 0) {
         /* heartbeats hear it too (seq 0), so an idle agent learns its unit is unknown */
         snprintf(why, sizeof why, "unit %s is not in the hub's registry", r.unit);

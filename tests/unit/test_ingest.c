@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "auth.h"
 #include "hub_fixture.h"
 #include "ingest.h"
 #include "ro_codec.h"
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 /* ---- ingest without sockets ----------------------------------------------- */
 
@@ -884,6 +886,45 @@ static void s_send_by(fixture_t *f, const char *user, const ro_report_t *r)
     assert_int_equal(hub_ingest_add_peer(f->ingest, "A", 1, buf, (size_t)n, 1, user, "key"), 0);
 }
 
+/* With an allow-list every message is checked, also in a batch that has
+ * already taken its unit's: the unit's User-Id over a key the list does
+ * not hold (another connection, "B") is refused, and the listed key's
+ * messages around it are taken. */
+static void test_ingest_auth_per_message(void **state)
+{
+    fixture_t *f = *state;
+    char pub[41], sec[41], other[41], osec[41], list[128], out[1024], err[512] = "";
+    assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+    assert_int_equal(zmq_curve_keypair(other, osec), 0);
+    snprintf(list, sizeof list, "unit 460100-001 %s\n", pub);
+    const char *path = tu_write("ingest-allow.list", list);
+    assert_int_equal(chmod(path, 0600), 0);
+    void *ctx = zmq_ctx_new();
+    hub_auth_t *auth = hub_auth_new(ctx, path, err, sizeof err);
+    if (!auth)
+        fail_msg("%s", err);
+    hub_ingest_set_auth(f->ingest, auth);
+    const char *who[] = {"A", "B", "A", "B"};
+    const char *key[] = {pub, other, pub, other};
+    uint64_t seq[] = {1, 2, 2, 3};
+    for (int i = 0; i < 4; i++) {
+        uint8_t buf[RO_FRAME_MAX];
+        ro_report_t r = hf_report("460100-001", seq[i], RO_KIND_TRAINING, 20180105, 10, 20);
+        int n = ro_report_encode(&r, buf, sizeof buf);
+        assert_true(n > 0);
+        assert_int_equal(
+            hub_ingest_add_peer(f->ingest, who[i], 1, buf, (size_t)n, 1, "460100-001", key[i]), 0);
+    }
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    s_replies(f, out, sizeof out);
+    assert_string_equal(out, "B refusal 460100-001 2 forbidden\nB refusal 460100-001 3 forbidden\n"
+                             "A ack 460100-001 2\n");
+    assert_int_equal(f->states[1].participants, 20);
+    hub_ingest_set_auth(f->ingest, NULL);
+    hub_auth_destroy(&auth);
+    zmq_ctx_term(ctx);
+}
+
 /* TRAIL for unit, at most limit of it, as of as_of (0: today). */
 static ro_status_reply_t *s_trail(hub_status_t *status, const char *unit, uint32_t limit,
                                   uint32_t as_of)
@@ -1201,6 +1242,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_amend_after_clock_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_correction_needs_version_2, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_auth_per_message, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_status_trail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_v2_earlier_incarnations_one_agent, s_setup,
                                         s_teardown),
