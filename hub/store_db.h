@@ -225,6 +225,7 @@ struct hub_store {
     size_t pendn, pendcap;
     uint32_t *pidx; /* pend by (iid, seq): open addressing, index + 1; 0 empty */
     size_t pidxcap;
+    int pidx_on; /* pidx holds pend (built at the first s_pending_find) */
     char *ptext;
     size_t ptextn, ptextcap;
     /* each incarnation's highest stored seq (pending ones too), by iid:
@@ -238,7 +239,7 @@ struct store_pending {
     int64_t uid, iid, seq, date, total, part, recorded_at, received_at, hash;
     int kind, state;
     size_t text_off;   /* its text in ptext */
-    uint32_t slot;     /* its slot in pidx */
+    uint32_t slot;     /* its slot in pidx, while pidx_on */
     uint32_t text_len; /* bytes of its text, without the NUL */
 };
 
