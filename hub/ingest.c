@@ -853,7 +853,7 @@ static int s_forbidden(const hub_ingest_t *self, const s_msg_t *m, const char *u
 
 /* True when message m comes with the User-Id and key of a message that
  * this batch already admitted for unit (a registry index, or -1): the
- * unit's first pair. The verdict is the allow-list's on those two strings,
+ * unit's latest pair. The verdict is the allow-list's on those two strings,
  * so it is spared a lookup in a list of every unit's key; a batch tried
  * again (after a reload) starts with no pairs. */
 static int s_admitted(const hub_ingest_t *self, const s_msg_t *m, long unit)
