@@ -53,14 +53,13 @@ typedef struct {
 
 /* One incarnation other than a unit's legacy one, met since the hub started
  * (or its last reload or failed batch): its sequence, in memory like the
- * legacy ones in states[], and written by the batch that moves it. */
+ * legacy ones in states[]. */
 typedef struct {
     uint32_t unit;                  /* registry index */
     uint8_t id[RO_INCARNATION_LEN]; /* the incarnation */
     int64_t iid;                    /* the store's id for it */
     uint64_t last_seq;              /* every seq up to it is stored or refused */
     uint64_t hash;                  /* content hash at last_seq; 0 not known yet */
-    uint32_t dirty_gen;             /* gen of the batch that must write it */
     int contested;                  /* two outboxes were found using it (s_contested) */
 } s_inc_t;
 
@@ -121,14 +120,12 @@ struct hub_ingest {
     size_t ndirty;
 
     /* incarnations other than the legacy ones (version 2): a table, an
-     * open-addressed index of it by (unit, incarnation), those this batch
-     * moved, and each unit's legacy content hash at last_seq (0: not known) */
+     * open-addressed index of it by (unit, incarnation), and each unit's
+     * legacy content hash at last_seq (0: not known) */
     s_inc_t *incs;
     size_t nincs, capincs;
     uint32_t *slots; /* index + 1 into incs, 0 empty; nslots a power of two */
     size_t nslots;
-    uint32_t *dincs; /* incs to write this batch */
-    size_t ndincs, capdincs;
     uint64_t *lhash;     /* per unit */
     uint8_t *lcontested; /* per unit: its legacy incarnation is contested (s_contested) */
     s_snap_t *snap;      /* per unit and snapshot kind (staff, items, cases): whence the
@@ -251,7 +248,6 @@ static long s_inc_add(hub_ingest_t *self, size_t unit, const uint8_t *id, int64_
 static void s_incs_forget(hub_ingest_t *self)
 {
     self->nincs = 0;
-    self->ndincs = 0;
     if (self->slots)
         memset(self->slots, 0, self->nslots * sizeof *self->slots);
     memset(self->lhash, 0, (self->nunits ? self->nunits : 1) * sizeof *self->lhash);
@@ -447,7 +443,6 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->flags);
     free(self->incs);
     free(self->slots);
-    free(self->dincs);
     free(self->lhash);
     free(self->lcontested);
     free(self->snap);
@@ -707,31 +702,20 @@ static void s_dirty(hub_ingest_t *self, size_t unit)
 }
 
 /* id handled seq, its next one, whose content hash is hash (0: not known):
- * a gap its unit had is behind it. Returns 0, or -1 out of memory. */
-static int s_moved_on(hub_ingest_t *self, const s_ident_t *id, uint64_t seq, uint64_t hash)
+ * a gap its unit had is behind it. Nothing to write: the report or refusal
+ * stored under seq is what the store's last_seq is read from
+ * (INC_LAST_SEQ). */
+static void s_moved_on(hub_ingest_t *self, const s_ident_t *id, uint64_t seq, uint64_t hash)
 {
     self->flags[id->unit].gap_since = 0;
     if (id->inc == INC_LEGACY) {
         self->states[id->unit].last_seq = seq;
         self->lhash[id->unit] = hash;
-        return 0;
+        return;
     }
     s_inc_t *e = &self->incs[id->inc];
     e->last_seq = seq;
     e->hash = hash;
-    if (e->dirty_gen == self->gen)
-        return 0;
-    if (self->ndincs == self->capdincs) {
-        size_t cap = self->capdincs ? 2 * self->capdincs : 64;
-        uint32_t *d = realloc(self->dincs, cap * sizeof *d);
-        if (!d)
-            return -1;
-        self->dincs = d;
-        self->capdincs = cap;
-    }
-    e->dirty_gen = self->gen;
-    self->dincs[self->ndincs++] = (uint32_t)id->inc;
-    return 0;
 }
 
 /* Another outbox was found using id (another report under one of its
@@ -1061,10 +1045,7 @@ static int s_lost(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, int64
     if (ro_log_allow(&self->rl_flag))
         ro_log(LOG_ERR, "unit %s: %llu acknowledged report%s lost for good: %s", r->unit,
                (unsigned long long)(upto - have), upto - have == 1 ? "" : "s", text);
-    if (s_moved_on(self, id, upto, 0)) {
-        snprintf(err, errlen, "out of memory");
-        return HUB_STORE_EFAIL;
-    }
+    s_moved_on(self, id, upto, 0);
     return 0;
 }
 
@@ -1207,7 +1188,7 @@ static int s_correct(hub_ingest_t *self, const s_ident_t *id, const ro_report_t 
     if (tiid < 0)
         return (int)tiid;
     /* what the store holds of it, this batch included (memory is ahead of
-     * the incarnation's row, which is written at the commit) */
+     * the file until the batch's reports are flushed) */
     long known = legacy ? -1 : s_inc_find(self, id->unit, r->target_inc);
     if (legacy)
         tlast = s_last(self, id->unit, INC_LEGACY);
@@ -1356,8 +1337,7 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
             ro_log(LOG_ERR, "%s seq %llu is stored but last seq was %llu; run `rolloutctl verify`",
                    r->unit, (unsigned long long)r->seq,
                    (unsigned long long)s_last(self, id->unit, id->inc));
-            if (s_moved_on(self, id, r->seq, 0))
-                goto oom;
+            s_moved_on(self, id, r->seq, 0);
             return s_older(self, d, mi, id, r, hash, err, errlen);
         }
         if (rc)
@@ -1370,13 +1350,9 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
             return rc;
         d->reports_stored++;
     }
-    if (s_moved_on(self, id, r->seq, hash))
-        goto oom;
+    s_moved_on(self, id, r->seq, hash);
     s_touch(self, mi, id, r);
     return 0;
-oom:
-    snprintf(err, errlen, "out of memory");
-    return HUB_STORE_EFAIL;
 }
 
 /* Apply message mi to the open transaction. Returns 0 or a store code. */
@@ -1525,13 +1501,11 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         return 0;
     }
     self->nrefusals = self->nacks = 0;
-    self->npairs = self->ndirty = self->ndincs = 0;
+    self->npairs = self->ndirty = 0;
     if (++self->gen == 0) {
         /* after 2^32 batches the stamps could collide: clear them */
         memset(self->touch_gen, 0, self->nunits * sizeof *self->touch_gen);
         memset(self->dirty_gen, 0, self->nunits * sizeof *self->dirty_gen);
-        for (size_t i = 0; i < self->nincs; i++)
-            self->incs[i].dirty_gen = 0;
         self->gen = 1;
     }
     if (self->need_reload) {
@@ -1559,11 +1533,6 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     for (size_t i = 0; rc == 0 && i < self->ndirty; i++)
         rc = hub_store_put_state(self->store, self->dirty[i], &self->states[self->dirty[i]], err,
                                  sizeof err);
-    for (size_t i = 0; rc == 0 && i < self->ndincs; i++) {
-        const s_inc_t *e = &self->incs[self->dincs[i]];
-        rc = hub_store_put_incarnation(self->store, e->iid, e->last_seq,
-                                       self->states[e->unit].last_heard, err, sizeof err);
-    }
     if (rc == 0)
         rc = hub_store_commit(self->store, err, sizeof err);
     if (rc) {

@@ -28,8 +28,8 @@ static const char *s_sql[Q_COUNT] = {
     [Q_UNIT_SCAN] = "SELECT uid, id, last_heard, reports, participants, hours_tenths, sessions,"
                     " staff_date, staff_total, staff_proficient, items_date, items_total,"
                     " items_no_visit, cases_month, cases_total, cases_no_visit, scope FROM units",
-    [Q_INC_SCAN] = "SELECT uid, iid, incarnation = " LEGACY_INC ", last_seq FROM incarnations"
-                   " ORDER BY iid",
+    [Q_INC_SCAN] = "SELECT i.uid, i.iid, i.incarnation = " LEGACY_INC ", " INC_LAST_SEQ
+                   " FROM incarnations i JOIN units u ON u.uid = i.uid ORDER BY i.iid",
     [Q_UNIT_UPDATE] = "UPDATE units SET last_heard = ?3, reports = ?4,"
                       " participants = ?5, hours_tenths = ?6, sessions = ?7,"
                       " staff_date = ?8, staff_total = ?9, staff_proficient = ?10,"
@@ -93,7 +93,8 @@ static const char *s_sql[Q_COUNT] = {
                           " items_date = ?9, items_total = ?10, items_no_visit = ?11,"
                           " cases_month = ?12, cases_total = ?13, cases_no_visit = ?14"
                           " WHERE uid = ?1",
-    [Q_INC_FIND] = "SELECT iid, last_seq FROM incarnations WHERE uid = ?1 AND incarnation = ?2",
+    [Q_INC_FIND] = "SELECT i.iid, " INC_LAST_SEQ " FROM incarnations i JOIN units u"
+                   " ON u.uid = i.uid WHERE i.uid = ?1 AND i.incarnation = ?2",
     [Q_INC_INSERT] = "INSERT INTO incarnations(uid, incarnation, first_heard) VALUES (?1, ?2, ?3)",
     [Q_TARGET_FIND] = "SELECT kind, date, state, total, part, received_at FROM reports"
                       " WHERE rowid = " KEY_ROW " AND uid = ?1 AND iid = ?2"
@@ -102,7 +103,6 @@ static const char *s_sql[Q_COUNT] = {
                      " AND uid = ?1 AND iid = ?2 AND seq = ?3",
     [Q_EVENT_INSERT] = "INSERT INTO events(uid, at, target_iid, target_seq, what, by_key, by_iid,"
                        " by_seq, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [Q_INC_SEQ] = "UPDATE incarnations SET last_seq = ?2, last_heard = ?3 WHERE iid = ?1",
     /* a unit's row for day ?2, written only when it has none later: then
      * every counted report lands on or before ?2, and ?3.. (its aggregates
      * now) are its state as of ?2 (sqlite3_changes says which) */
@@ -509,6 +509,11 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      "DROP TABLE reports;"
      "ALTER TABLE reports9 RENAME TO reports;"
      "CREATE INDEX reports_held ON reports (date, kind, uid) WHERE state = 1;"},
+    /* 9 -> 10: an incarnation's last_seq is read from its runs and refusals
+     * (INC_LAST_SEQ, store_db.h), and no commit writes incarnations.last_seq any more:
+     * nothing to change in the file, but a rollout-hub of schema 9, which
+     * reads that column alone, must not open it again. */
+    {"SELECT 1", NULL, NULL},
 };
 
 const char *hub_store_strerror(int code)
@@ -1198,7 +1203,6 @@ void hub_store_destroy(hub_store_t **self_p)
     }
     free(self->uids);
     free(self->liids);
-    free(self->lseqs);
     free(self->ids);
     free(self->day_from);
     free(self->day_to);
@@ -1250,7 +1254,6 @@ void store_row_aggregates(sqlite3_stmt *st, int col, hub_unit_state_t *s)
 typedef struct {
     int64_t *uids;                 /* uid of unit i, or STORE_NO_UID */
     int64_t *liids;                /* iid of its legacy incarnation, or 0 */
-    uint64_t *lseqs;               /* its last_seq in the file (0 for one added) */
     char (*ids)[RO_UNIT_MAX + 1];  /* its id */
     uint32_t *day_from, *day_to;   /* all 0 (hub_store_t's) */
     uint32_t *day_list;            /* room for every unit */
@@ -1264,7 +1267,6 @@ static void s_map_free(s_map_t *m)
 {
     free(m->uids);
     free(m->liids);
-    free(m->lseqs);
     free(m->ids);
     free(m->day_from);
     free(m->day_to);
@@ -1281,7 +1283,6 @@ static int s_map_alloc(size_t n, s_map_t *m, char *err, size_t errlen)
 {
     m->uids = ro_calloc_big(n, sizeof *m->uids);
     m->liids = calloc(n ? n : 1, sizeof *m->liids);
-    m->lseqs = calloc(n ? n : 1, sizeof *m->lseqs);
     m->ids = ro_calloc_big(n, sizeof *m->ids);
     m->day_from = calloc(n ? n : 1, sizeof *m->day_from);
     m->day_to = calloc(n ? n : 1, sizeof *m->day_to);
@@ -1291,8 +1292,8 @@ static int s_map_alloc(size_t n, s_map_t *m, char *err, size_t errlen)
     m->codes = calloc(n ? n : 1, sizeof *m->codes);
     m->gone = NULL;
     m->ngone = m->gonecap = 0;
-    if (!m->uids || !m->liids || !m->lseqs || !m->ids || !m->day_from || !m->day_to ||
-        !m->day_list || !m->day_head || !m->day_tail || !m->codes) {
+    if (!m->uids || !m->liids || !m->ids || !m->day_from || !m->day_to || !m->day_list ||
+        !m->day_head || !m->day_tail || !m->codes) {
         s_map_free(m);
         if (err && errlen)
             snprintf(err, errlen, "out of memory");
@@ -1323,7 +1324,6 @@ static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
     free(m->gone);
     free(self->uids);
     free(self->liids);
-    free(self->lseqs);
     free(self->ids);
     free(self->day_from);
     free(self->day_to);
@@ -1332,7 +1332,6 @@ static void s_map_set(hub_store_t *self, s_map_t *m, size_t n)
     free(self->day_tail);
     self->uids = m->uids;
     self->liids = m->liids;
-    self->lseqs = m->lseqs;
     self->ids = m->ids;
     self->day_from = m->day_from;
     self->day_to = m->day_to;
@@ -1374,7 +1373,6 @@ static int s_scan_incarnations(hub_store_t *self, const struct s_uid_at *at, siz
         uint64_t last = (uint64_t)sqlite3_column_int64(st, 3);
         if (sqlite3_column_int(st, 2)) {
             m->liids[u->i] = sqlite3_column_int64(st, 1);
-            m->lseqs[u->i] = last;
             states[u->i].last_seq = last;
         }
         if (last > 0) /* by iid: the newest comes last */
@@ -1460,8 +1458,6 @@ int hub_store_copy_map(hub_store_t *self, const hub_store_t *from, char *err, si
     if (n) {
         memcpy(m.uids, from->uids, n * sizeof *m.uids);
         memcpy(m.liids, from->liids, n * sizeof *m.liids);
-        for (size_t i = 0; i < n; i++) /* written by the other handle: not known here */
-            m.lseqs[i] = STORE_LSEQ_UNKNOWN;
         memcpy(m.ids, from->ids, n * sizeof *m.ids);
     }
     s_map_set(self, &m, n);
@@ -1648,8 +1644,6 @@ void hub_store_rollback(hub_store_t *self)
     self->mxn = 0;
     s_days_forget(self);
     store_scopes_forget(self);
-    for (size_t i = 0; self->lseqs && i < self->nunits; i++) /* what it wrote is gone */
-        self->lseqs[i] = STORE_LSEQ_UNKNOWN;
     /* SQLite may already have rolled back on its own (e.g. after SQLITE_FULL) */
     for (int i = 0; i < Q_COUNT; i++)
         if (i != Q_ROLLBACK)
@@ -1674,7 +1668,10 @@ static int s_writable(const hub_store_t *self, size_t index, char *err, size_t e
     return HUB_STORE_EFAIL;
 }
 
-/* The iid (0: none) and last_seq of unit index's incarnation inc (16 bytes). */
+/* The iid (0: none) and last_seq of unit index's incarnation inc (16
+ * bytes), as the file says (INC_LAST_SEQ): the reports the transaction
+ * has not flushed yet are not in it, but their seqs are in the caller's
+ * hands (ingest's). */
 static int64_t s_inc_find(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t *last_seq,
                           char *err, size_t errlen)
 {
@@ -1715,17 +1712,6 @@ int64_t hub_store_incarnation_find(hub_store_t *self, size_t index, const uint8_
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
     return s_inc_find(self, index, incarnation, last_seq, err, errlen);
-}
-
-int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq, int64_t last_heard,
-                              char *err, size_t errlen)
-{
-    sqlite3_stmt *st = self->q[Q_INC_SEQ];
-    sqlite3_bind_int64(st, 1, iid);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)last_seq);
-    if (last_heard) /* 0 is never: NULL in incarnations */
-        sqlite3_bind_int64(st, 3, last_heard);
-    return s_step_done(self, st, "cannot update an incarnation", err, errlen);
 }
 
 static size_t s_pidx_slot(const hub_store_t *self, int64_t iid, int64_t seq)
@@ -2803,16 +2789,6 @@ int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t 
         sqlite3_bind_int64(st, 2, stale);
         rc = s_step_done(self, st, "cannot update a unit", err, errlen);
     }
-    /* the legacy incarnation's row only when its seq moved: a unit that
-     * speaks version 2 leaves it alone, one row fewer per unit a batch */
-    if (rc || (self->lseqs && self->lseqs[index] == s->last_seq))
-        return rc;
-    int64_t iid = hub_store_incarnation(self, index, NULL, 0, err, errlen);
-    if (iid < 0)
-        return (int)iid;
-    rc = hub_store_put_incarnation(self, iid, s->last_seq, s->last_heard, err, errlen);
-    if (rc == 0 && self->lseqs)
-        self->lseqs[index] = s->last_seq;
     return rc;
 }
 

@@ -21,7 +21,7 @@
 #define HUB_STORE_ETARGET -4 /* a correction's target is not one it may correct */
 
 /* The schema this build writes; older files are migrated forward on open. */
-#define HUB_STORE_SCHEMA 9
+#define HUB_STORE_SCHEMA 10
 
 /* Bytes of the store's identity (meta.store_id, Ack.store_id from version 2). */
 #define HUB_STORE_ID_LEN 16
@@ -140,14 +140,12 @@ int64_t hub_store_incarnation(hub_store_t *self, size_t index, const uint8_t *in
 
 /* The iid of unit index's incarnation (RO_INCARNATION_LEN bytes), and its
  * last_seq into *last_seq (if not NULL), without adding one: 0 (and
- * *last_seq 0) when the store has none. An index seek. Returns the iid, 0,
+ * *last_seq 0) when the store has none. A last_seq is what the stored
+ * reports and refusals say (no cursor is written): those of the open
+ * transaction only once flushed. Three index seeks. Returns the iid, 0,
  * or a negative code. */
 int64_t hub_store_incarnation_find(hub_store_t *self, size_t index, const uint8_t *incarnation,
                                    uint64_t *last_seq, char *err, size_t errlen);
-
-/* Write incarnation iid's last_seq and last_heard (0: leave it unknown). */
-int hub_store_put_incarnation(hub_store_t *self, int64_t iid, uint64_t last_seq, int64_t last_heard,
-                              char *err, size_t errlen);
 
 /* Of unit index's counted snapshots of kind (staff, items, cases) dated
  * *date (0: of any date, the latest), the one that counts: the last
@@ -248,13 +246,10 @@ int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint
                           ro_reason_t reason, const char *text, uint64_t hash, int64_t at,
                           char *err, size_t errlen);
 
-/* Write the aggregates and last_heard of unit index into its units row,
- * and st->last_seq and last_heard into its legacy incarnation's row (until
- * protocol version 2, the only sequence a unit has) when that seq is not
- * the one the file holds: a unit whose agents speak version 2 never moves
- * it, so its legacy row is left alone (its last_heard is when that seq last
- * moved). The units row keeps no last_seq: the incarnations are its one
- * home. */
+/* Write the aggregates and last_heard of unit index into its units row
+ * (and its day rows). st->last_seq is not written anywhere: a sequence's
+ * last seq is read from the reports and refusals stored under it
+ * (INC_LAST_SEQ in store_db.h). */
 int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *st, char *err,
                         size_t errlen);
 

@@ -36,7 +36,6 @@ enum {
     Q_UNIT_AGGREGATES,
     Q_INC_FIND,
     Q_INC_INSERT,
-    Q_INC_SEQ,
     Q_SNAPSHOT,
     Q_SNAPSHOT_LATEST,
     Q_TARGET_FIND,
@@ -72,6 +71,18 @@ enum {
 
 /* The legacy incarnation (every protocol-version-1 report's), in SQL. */
 #define LEGACY_INC "x'00000000000000000000000000000000'"
+
+/* The last_seq of incarnation i (of unit u: the aliases in the query), the
+ * highest seq it has handled (schema 10): its last run's last seq or its
+ * highest refused seq, whichever is higher. A seq is used up only by a
+ * report or a refusal stored under it, in the same transaction, so this is
+ * never behind, and no commit writes a cursor. The column
+ * incarnations.last_seq is written no more: what it held at schema 9 stays
+ * a floor. */
+#define INC_LAST_SEQ                                                                               \
+    "max(i.last_seq,"                                                                              \
+    " IFNULL((SELECT max(k.last_seq) FROM report_runs k WHERE k.iid = i.iid), 0),"                 \
+    " IFNULL((SELECT max(f.seq) FROM refusals f WHERE f.unit = u.id AND f.iid = i.iid), 0))"
 
 /* The first day a report counts from, in SQL: ro_report_due (a month's
  * cases from its first day). A held report is due then; a counted one
@@ -148,8 +159,10 @@ enum {
     "  SUM(sessions) AS sessions FROM t0 GROUP BY uid),"                                           \
     " q AS (SELECT uid, last_seq, maxseq FROM (SELECT i.uid, i.last_seq,"                          \
     "  IFNULL(t0.maxseq, 0) AS maxseq, ROW_NUMBER() OVER (PARTITION BY i.uid"                      \
-    "  ORDER BY i.last_seq - IFNULL(t0.maxseq, 0), i.incarnation <> " LEGACY_INC ", i.iid) AS rn"  \
-    "  FROM incarnations i LEFT JOIN t0 ON t0.iid = i.iid) WHERE rn = 1),"                         \
+    "  ORDER BY i.last_seq - IFNULL(t0.maxseq, 0), i.other, i.iid) AS rn"                          \
+    "  FROM (SELECT i.uid, i.iid, i.incarnation <> " LEGACY_INC " AS other, " INC_LAST_SEQ         \
+    "   AS last_seq FROM incarnations i JOIN units u ON u.uid = i.uid) i"                          \
+    "  LEFT JOIN t0 ON t0.iid = i.iid) WHERE rn = 1),"                                             \
     " s AS (SELECT uid,"                                                                           \
     "  MAX(CASE WHEN kind = 2 THEN date END) AS sd,"                                               \
     "  MAX(CASE WHEN kind = 2 THEN total END) AS st,"                                              \
@@ -181,17 +194,12 @@ enum {
  * hub_store_load_states adds it): SQLite gives new rows uids from 1 up. */
 #define STORE_NO_UID INT64_MIN
 
-/* lseqs[i] when the file's value is not known (after a rollback): the next
- * hub_store_put_state writes it */
-#define STORE_LSEQ_UNKNOWN UINT64_MAX
-
 struct hub_store {
     sqlite3 *db;                        /* the connection; one writer, or a reader */
     sqlite3_stmt *q[Q_COUNT];           /* prepared statements */
     char path[512];                     /* for messages */
     int64_t *uids;                      /* uid of registry unit i, or STORE_NO_UID */
     int64_t *liids;                     /* iid of its legacy incarnation; 0: not loaded */
-    uint64_t *lseqs;                    /* its last_seq in the file, or STORE_LSEQ_UNKNOWN */
     char (*ids)[RO_UNIT_MAX + 1];       /* id of registry unit i */
     size_t nunits;                      /* units in uids, liids and ids */
     uint8_t store_id[HUB_STORE_ID_LEN]; /* meta.store_id */

@@ -274,8 +274,11 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
  * last run's (report_runs: one seek; that the runs name the reports is
  * the recount's to check, store_days_check); the refusals' highest seq
  * per incarnation comes from one pass over their index (refusals are
- * few). A unit's rows summed are what its incarnations have handled in
- * all, which its reports cannot exceed. */
+ * few). The higher of the two is its last_seq (INC_LAST_SEQ); the
+ * column incarnations.last_seq, written until schema 9, may be behind it
+ * but never ahead (what the store held is gone). A unit's last_seqs
+ * summed are what its incarnations have handled in all, which its reports
+ * cannot exceed. */
 #define CHECK_SQL                                                                                  \
     "SELECT u.uid, u.id, IFNULL(i.last_seq, 0), u.reports,"                                        \
     " IFNULL((SELECT max(k.last_seq) FROM report_runs k WHERE k.iid = i.iid), 0),"                 \
@@ -330,9 +333,8 @@ static void s_check_units(s_check_t *p)
             p->all = 0;
             p->first_off = 0;
         }
-        p->all += last;
-        /* an incarnation's last_seq is the highest seq stored or refused under it */
-        if (last != handled) {
+        p->all += last > handled ? last : handled;
+        if (last > handled) {
             p->ndiff = s_diff(p->diffs, p->cap, p->ndiff, p->last, "last_seq", last, handled);
             p->first_off |= first;
         }

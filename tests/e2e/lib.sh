@@ -287,11 +287,18 @@ unit_field() { ctl status --unit "$1" --json | jq -r ".scopes[0].$2"; }
 
 # db SQL: ask the hub's store directly (tests only; rolloutctl never does).
 db() { sqlite3 -batch -noheader "$T/hub/hub.db" "$1"; }
+# In SQL, in a query over `incarnations i` of `units u`: incarnation i's last
+# seq, as the hub reads it (INC_LAST_SEQ in hub/store_db.h): the higher of
+# its last run's and its highest refused seq (the column last_seq is what a
+# hub before schema 10 wrote, and stays a floor).
+INC_LAST_SEQ_SQL="max(i.last_seq,
+  ifnull((select max(k.last_seq) from report_runs k where k.iid = i.iid), 0),
+  ifnull((select max(f.seq) from refusals f where f.unit = u.id and f.iid = i.iid), 0))"
 # In SQL, in a query over `units u`: the seqs the unit's sequences hold, all
 # incarnations summed (protocol version 1 speaks in the legacy one; a
 # version-2 agent in its outbox's own): with one outbox that never drew a
 # new identity, its last seq.
-LAST_SEQ_SQL="(select sum(i.last_seq) from incarnations i where i.uid = u.uid)"
+LAST_SEQ_SQL="(select sum($INC_LAST_SEQ_SQL) from incarnations i where i.uid = u.uid)"
 # hub_last_seq UNIT: the seqs the hub's store holds for UNIT (LAST_SEQ_SQL).
 hub_last_seq() { db "select $LAST_SEQ_SQL from units u where u.id = '$1'"; }
 

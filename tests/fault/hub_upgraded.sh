@@ -137,9 +137,9 @@ for u in "${US[@]}"; do
 done
 # seqs UNIT: "the legacy sequence's last seq|other incarnations|their last seqs summed"
 seqs() {
-  db "select ifnull(sum(case when i.incarnation = zeroblob(16) then i.last_seq end), 0),
+  db "select ifnull(sum(case when i.incarnation = zeroblob(16) then $INC_LAST_SEQ_SQL end), 0),
         count(case when i.incarnation != zeroblob(16) then 1 end),
-        ifnull(sum(case when i.incarnation != zeroblob(16) then i.last_seq end), 0)
+        ifnull(sum(case when i.incarnation != zeroblob(16) then $INC_LAST_SEQ_SQL end), 0)
       from incarnations i join units u on u.uid = i.uid where u.id = '$1'"
 }
 # the legacy outbox's events in the unit's legacy sequence, none renumbered;

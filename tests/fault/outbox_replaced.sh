@@ -38,7 +38,7 @@ new_inc=$(outbox_sql "$U" "select hex(incarnation) from meta")
 [ "$new_inc" != "$old_inc" ] || fail "the new outbox has the old one's incarnation"
 agent_start "$U"
 of_unit() { db "select count(*) from reports r join units u on u.uid = r.uid where u.id = '$U'"; }
-in_new() { db "select i.last_seq from incarnations i join units u on u.uid = i.uid
+in_new() { db "select $INC_LAST_SEQ_SQL from incarnations i join units u on u.uid = i.uid
                where u.id = '$U' and hex(i.incarnation) = '$new_inc'"; }
 new_all() { [ "$(in_new)" = "$EVENTS" ] && outboxes_empty "$U"; }
 wait_until 60 new_all || fail "the new outbox's events did not all arrive: $(in_new) of $EVENTS"
@@ -69,7 +69,7 @@ two() { [ "$(metric two_agent_units)" -ge 1 ]; }
 wait_until 15 two || fail "the hub did not flag two agents for $V"
 grep -q "$V.*two-agents" <<<"$(ctl status --problems)" || fail "status --problems does not list two agents for $V"
 expect_eq "$(metric conflicts)" 0 "conflicts"
-expect_eq "$(db "select count(*) from incarnations i join units u on u.uid = i.uid where u.id = '$V' and i.last_seq > 0")" 2 \
+expect_eq "$(db "select count(*) from incarnations i join units u on u.uid = i.uid where u.id = '$V' and $INC_LAST_SEQ_SQL > 0")" 2 \
   "sequences of $V"
 lost2=$((2 * EVENTS - $(of_v)))
 verify_ok || fail "rolloutctl verify: $VERIFY_OUT"

@@ -10,7 +10,7 @@ hub_config; u=469005-012; unit_keys $u; hub_start
 client version2.py
 of_unit() { db "select $1 from incarnations i join units u on u.uid = i.uid where u.id = '$u' $2"; }
 expect_eq "$(db "select count(*) from reports r join units u on u.uid = r.uid where u.id = '$u'")" 3 "reports of $u"
-expect_eq "$(of_unit "count(*)" "and i.last_seq = 1")" 3 "sequences of $u at seq 1 (legacy, A, B)"
+expect_eq "$(of_unit "count(*)" "and $INC_LAST_SEQ_SQL = 1")" 3 "sequences of $u at seq 1 (legacy, A, B)"
 expect_eq "$(of_unit "count(*)" "and i.incarnation = x'cccccccccccccccccccccccccccccccc'")" 0 \
   "an incarnation heard only in a heartbeat"
 expect_eq "$(unit_field $u participants)" 36 "participants: 11 + 12 + 13"

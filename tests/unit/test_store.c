@@ -151,9 +151,10 @@ static void test_duplicate_refused_and_found_by_hash(void **state)
     assert_int_equal(hub_store_find(st, 0, hf_iid(st, 0), 1, &hash, NULL, NULL, 0),
                      0); /* other unit */
 
-    /* the row went in without its aggregates: reports, the items snapshot and last_seq */
+    /* the row went in without its aggregates: reports and the items
+     * snapshot (last_seq is read from the report and the refusal) */
     uint64_t units = 0, reports = 0;
-    assert_int_equal(hub_store_recount(st, NULL, 0, &units, &reports, NULL, 0), 5);
+    assert_int_equal(hub_store_recount(st, NULL, 0, &units, &reports, NULL, 0), 4);
     assert_int_equal(units, NUNITS);
     assert_int_equal(reports, 1);
     hub_store_destroy(&st);
@@ -275,37 +276,59 @@ static void s_put_state_once(hub_store_t *st, const hub_unit_state_t *s, int com
         hub_store_rollback(st);
 }
 
-/* put_state writes the legacy incarnation's row only when its seq moves
- * (a version-2 unit's batches leave it alone), and again after a rollback
- * took the write back. */
-static void test_legacy_row_written_when_its_seq_moves(void **state)
+/* No commit writes a cursor: an incarnation's last_seq is read from what
+ * is stored under it (INC_LAST_SEQ), its reports' runs and its refusals,
+ * and a rollback takes it back with them. */
+static void test_last_seq_read_from_what_is_stored(void **state)
 {
     (void)state;
     ro_registry_t *reg = hf_registry();
     hub_store_t *st = hf_open(":memory:", 0);
     hub_unit_state_t states[NUNITS] = {0};
     assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    static const uint8_t legacy[RO_INCARNATION_LEN];
+    const char *u = "460000-001";
     int64_t seq, heard;
-    states[0].last_heard = NOW; /* heard, its legacy seq still 0 */
+    uint64_t last = 99;
+    states[0].last_seq = 3, states[0].last_heard = NOW; /* in memory only */
     s_put_state_once(st, &states[0], 1);
+    s_legacy_row(st, &seq, &heard);
+    assert_int_equal(seq, 0); /* the column is not written */
+    assert_int_equal(hub_store_incarnation_find(st, 0, legacy, &last, NULL, 0), hf_iid(st, 0));
+    assert_int_equal(last, 0); /* nothing stored */
+
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    for (uint64_t k = 1; k <= 2; k++) {
+        ro_report_t r = hf_report(u, k, RO_KIND_TRAINING, 20181201, 10, 5);
+        assert_int_equal(hub_store_put_report(st, 0, hf_iid(st, 0), &r, k, NOW, NULL, 0), 0);
+    }
+    assert_int_equal(
+        hub_store_put_refusal(st, u, hf_iid(st, 0), 3, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_int_equal(hub_store_incarnation_find(st, 0, legacy, &last, NULL, 0), hf_iid(st, 0));
+    assert_int_equal(last, 3); /* the refusal's */
+
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    for (uint64_t k = 4; k <= 6; k++) {
+        ro_report_t r = hf_report(u, k, RO_KIND_TRAINING, 20181202, 10, 5);
+        assert_int_equal(hub_store_put_report(st, 0, hf_iid(st, 0), &r, k, NOW, NULL, 0), 0);
+    }
+    hub_store_rollback(st); /* gone with its reports */
+    assert_int_equal(hub_store_incarnation_find(st, 0, legacy, &last, NULL, 0), hf_iid(st, 0));
+    assert_int_equal(last, 3);
+    assert_int_equal(hub_store_begin(st, NULL, 0), 0);
+    for (uint64_t k = 4; k <= 6; k++) {
+        ro_report_t r = hf_report(u, k, RO_KIND_TRAINING, 20181202, 10, 5);
+        assert_int_equal(hub_store_put_report(st, 0, hf_iid(st, 0), &r, k, NOW, NULL, 0), 0);
+    }
+    assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    assert_int_equal(hub_store_incarnation_find(st, 0, legacy, &last, NULL, 0), hf_iid(st, 0));
+    assert_int_equal(last, 6); /* the last run's */
+    memset(states, 0, sizeof states);
+    assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
+    assert_int_equal(states[0].last_seq, 6);
     s_legacy_row(st, &seq, &heard);
     assert_int_equal(seq, 0);
-    assert_int_equal(heard, 0);
-
-    states[0].last_seq = 3, states[0].last_heard = NOW + 1;
-    s_put_state_once(st, &states[0], 1);
-    s_legacy_row(st, &seq, &heard);
-    assert_int_equal(seq, 3);
-    assert_int_equal(heard, NOW + 1);
-
-    states[0].last_seq = 5, states[0].last_heard = NOW + 2;
-    s_put_state_once(st, &states[0], 0); /* rolled back: the file still says 3 */
-    s_legacy_row(st, &seq, &heard);
-    assert_int_equal(seq, 3);
-    s_put_state_once(st, &states[0], 1); /* the same state again: written this time */
-    s_legacy_row(st, &seq, &heard);
-    assert_int_equal(seq, 5);
-    assert_int_equal(heard, NOW + 2);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
@@ -668,10 +691,13 @@ static void s_downgrade(const char *path, int version)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
-    /* schema 9 stores the reports in arrival order, with their runs: back to
-     * the table keyed (uid, iid, seq) */
+    /* a build before schema 10 wrote each incarnation's last_seq with its
+     * reports; schema 9 stores the reports in arrival order, with their
+     * runs: back to the table keyed (uid, iid, seq) */
     int rc = sqlite3_exec(
         db,
+        "UPDATE incarnations SET last_seq = (SELECT " INC_LAST_SEQ
+        " FROM incarnations i JOIN units u ON u.uid = i.uid WHERE i.iid = incarnations.iid);"
         "CREATE TABLE r8 (uid INTEGER NOT NULL, iid INTEGER NOT NULL, seq INTEGER NOT NULL,"
         " kind INTEGER NOT NULL, date INTEGER NOT NULL, total INTEGER NOT NULL,"
         " part INTEGER NOT NULL, text TEXT NOT NULL, recorded_at INTEGER NOT NULL,"
@@ -844,7 +870,8 @@ static void s_legacy(const char *path, const char *id, int64_t *iid, int64_t *la
     sqlite3_stmt *q;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT i.iid, i.last_seq FROM incarnations i JOIN units u"
+                                        "SELECT i.iid, " INC_LAST_SEQ
+                                        " FROM incarnations i JOIN units u"
                                         " ON u.uid = i.uid WHERE u.id = ?1"
                                         " AND i.incarnation = zeroblob(16)",
                                         -1, &q, NULL),
@@ -965,6 +992,7 @@ static void test_migrate_5_to_6_days(void **state)
     ro_report_t held = hf_report("460100-001", 1, RO_KIND_TRAINING, 20190105, 9, 10);
     assert_int_equal(hub_store_hold_report(st, 1, hf_iid(st, 1), &held, 1, NOW, NULL, 0), 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    states[1].last_seq = 1; /* what ingest would hold: seq 1 is used */
     int64_t days = s_sql_int(path, "SELECT count(*) FROM unit_days");
     hub_store_destroy(&st);
     s_downgrade(path, 5);
@@ -1354,12 +1382,38 @@ static void test_load_states_shows_newest_incarnation(void **state)
         iid[k] = hub_store_incarnation(st, 1, inc, NOW, NULL, 0);
         assert_true(iid[k] > 0);
     }
-    assert_int_equal(hub_store_put_incarnation(st, hf_iid(st, 1), 7, NOW, NULL, 0), 0);
-    assert_int_equal(hub_store_put_incarnation(st, iid[0], 9, NOW, NULL, 0), 0);
-    assert_int_equal(hub_store_put_incarnation(st, iid[1], 4, NOW, NULL, 0), 0);
-    assert_int_equal(hub_store_put_incarnation(st, iid[2], 0, NOW, NULL, 0), 0);
-    assert_int_equal(hub_store_put_incarnation(st, hf_iid(st, 2), 5, NOW, NULL, 0), 0);
+    /* each last_seq what its reports and refusals say: the legacy one's
+     * reports up to 6 and a refusal at 7; iid[0] a refusal at 9; iid[1]
+     * reports 1 to 4 (its refusal at 2 is lower); iid[2] none */
+    const char *u1 = "460100-001", *u2 = "469002-003";
+    for (uint64_t k = 1; k <= 6; k++) {
+        ro_report_t r = hf_report(u1, k, RO_KIND_TRAINING, 20181201, 10, 5);
+        assert_int_equal(hub_store_put_report(st, 1, hf_iid(st, 1), &r, k, NOW, NULL, 0), 0);
+    }
+    assert_int_equal(
+        hub_store_put_refusal(st, u1, hf_iid(st, 1), 7, RO_REASON_INVALID, "x", 1, NOW, NULL, 0),
+        0);
+    assert_int_equal(
+        hub_store_put_refusal(st, u1, iid[0], 9, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
+    for (uint64_t k = 1; k <= 4; k++) {
+        ro_report_t r = hf_report(u1, k, RO_KIND_TRAINING, 20181202, 10, 5);
+        assert_int_equal(hub_store_put_report(st, 1, iid[1], &r, 100 + k, NOW, NULL, 0), 0);
+    }
+    assert_int_equal(
+        hub_store_put_refusal(st, u1, iid[1], 2, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
+    assert_int_equal(
+        hub_store_put_refusal(st, u2, hf_iid(st, 2), 5, RO_REASON_INVALID, "x", 1, NOW, NULL, 0),
+        0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
+    uint64_t last = 99;
+    assert_int_equal(hub_store_incarnation_find(st, 1, inc, &last, NULL, 0), iid[2]);
+    assert_int_equal(last, 0);
+    memset(inc, 0x32, sizeof inc); /* iid[1]'s */
+    assert_int_equal(hub_store_incarnation_find(st, 1, inc, &last, NULL, 0), iid[1]);
+    assert_int_equal(last, 4);
+    memset(inc, 0x31, sizeof inc); /* iid[0]'s */
+    assert_int_equal(hub_store_incarnation_find(st, 1, inc, &last, NULL, 0), iid[0]);
+    assert_int_equal(last, 9);
     int64_t legacy = hf_iid(st, 1);
     hub_store_destroy(&st);
 
@@ -1911,14 +1965,12 @@ static s_dw_t *s_dw_open(const ro_registry_t *reg, const char *path, uint64_t se
     return w;
 }
 
-/* The batch's end: each incarnation's last seq, the units' states, commit. */
+/* The batch's end: the units' states (and the legacy incarnations' last
+ * seq in them), commit. */
 static void s_dw_commit(s_dw_t *w)
 {
-    for (size_t i = 0; i < NUNITS; i++) {
+    for (size_t i = 0; i < NUNITS; i++)
         w->states[i].last_seq = w->next[i][0];
-        assert_int_equal(
-            hub_store_put_incarnation(w->st, w->iids[i][1], w->next[i][1], NOW, NULL, 0), 0);
-    }
     s_put_states(w->st, w->states);
     assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
 }
@@ -2430,7 +2482,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_refused_and_found_by_hash),
         cmocka_unit_test(test_rollback_leaves_nothing),
         cmocka_unit_test(test_pending_index_after_a_large_rollback),
-        cmocka_unit_test(test_legacy_row_written_when_its_seq_moves),
+        cmocka_unit_test(test_last_seq_read_from_what_is_stored),
         cmocka_unit_test(test_states_survive_reopen),
         cmocka_unit_test(test_load_states_matches_rows_by_id),
         cmocka_unit_test(test_copy_map),

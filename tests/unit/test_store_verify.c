@@ -180,9 +180,10 @@ static void test_check_fast_finds_last_seq_off(void **state)
     ro_registry_destroy(&reg);
 }
 
-/* last_seq is the highest seq stored or refused: a refusal above the last
- * report is in step when last_seq says so, and out of step when a refusal
- * lies above last_seq (of a unit with reports or without). */
+/* last_seq is the highest seq stored or refused (INC_LAST_SEQ): a refusal
+ * above the last report raises it, so a unit's reports may reach it, but
+ * not pass it; the column written until schema 9 is a floor that may lag
+ * (here at 0), never a ceiling. */
 static void test_check_fast_counts_refusals(void **state)
 {
     (void)state;
@@ -192,11 +193,17 @@ static void test_check_fast_counts_refusals(void **state)
     s_sql(path,
           "INSERT INTO refusals(unit, iid, seq, reason, text, hash, at)"
           " VALUES ('460100-001', " LEGACY_OF(
-              "460100-001") ", 51, 2, 'x', 1, 0),"
+              "460100-001") ", 53, 2, 'x', 1, 0),"
                             " ('460100-001', " LEGACY_OF(
-                                "460100-001") ", 7, 4, 'y', 2, 0);"
-                                              "UPDATE incarnations SET last_seq = 51" LEGACY_WHERE(
-                                                  "id = '460100-001'"));
+                                "460100-001") ", 7, 4, 'y', 2, 0),"
+                                              " ('469002-003', " LEGACY_OF(
+                                                  "469002-003") ", 4, 2, 'z', 3, 0),"
+                                                                " ('460999-001', NULL, 9, 2, 'a "
+                                                                "unit without a row', 4, 0);"
+                                                                "UPDATE units SET reports = 53 "
+                                                                "WHERE id = '460100-001';"
+                                                                "UPDATE units SET reports = 4 "
+                                                                "WHERE id = '469002-003'");
     char err[1024] = "";
     hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
     assert_non_null(st);
@@ -206,24 +213,19 @@ static void test_check_fast_counts_refusals(void **state)
     assert_int_equal(units, NUNITS);
     hub_store_destroy(&st);
 
-    s_sql(path, "INSERT INTO refusals(unit, iid, seq, reason, text, hash, at)"
-                " VALUES ('460100-001', " LEGACY_OF(
-                    "460100-001") ", 53, 2, 'x', 1, 0),"
-                                  " ('469002-003', " LEGACY_OF(
-                                      "469002-003") ", 4, 2, 'z', 3, 0),"
-                                                    " ('460999-001', NULL, 9, 2, 'a unit without a "
-                                                    "row', 4, 0)");
+    s_sql(path, "UPDATE units SET reports = 54 WHERE id = '460100-001';"
+                "UPDATE units SET reports = 5 WHERE id = '469002-003'");
     st = hub_store_open(path, 2, 0, err, sizeof err);
     assert_non_null(st);
     memset(diffs, 0, sizeof diffs);
     assert_int_equal(hub_store_check_fast(st, diffs, 4, &units, err, sizeof err), 2);
     assert_string_equal(diffs[0].unit, "460100-001");
-    assert_string_equal(diffs[0].field, "last_seq");
-    assert_int_equal(diffs[0].stored, 51);
+    assert_string_equal(diffs[0].field, "reports");
+    assert_int_equal(diffs[0].stored, 54);
     assert_int_equal(diffs[0].recount, 53);
     assert_string_equal(diffs[1].unit, "469002-003");
-    assert_string_equal(diffs[1].field, "last_seq");
-    assert_int_equal(diffs[1].stored, 0);
+    assert_string_equal(diffs[1].field, "reports");
+    assert_int_equal(diffs[1].stored, 5);
     assert_int_equal(diffs[1].recount, 4);
     /* only the first cap differences are written, in id order */
     memset(diffs, 0, sizeof diffs);
@@ -285,7 +287,7 @@ static void test_check_fast_many_units(void **state)
     hub_store_destroy(&st);
     free(states);
 
-    s_sql(path, "UPDATE incarnations SET last_seq = last_seq + 2" LEGACY_WHERE(
+    s_sql(path, "UPDATE incarnations SET last_seq = 7" LEGACY_WHERE(
                     "id IN ('460100-0004', '460100-1300')") ";"
                                                             "UPDATE units SET reports = 9 WHERE id "
                                                             "= '460100-0901'");
@@ -326,9 +328,32 @@ static void test_check_fast_many_units(void **state)
     ro_registry_destroy(&reg);
 }
 
-/* The runs find the reports (a resend is looked up through them): the
- * recount names a run that does not end at its report, and reports no
- * run covers; the check at start, an incarnation ahead of its runs. */
+/* The store at path after sql, opened, with diffs (n of them) cleared. */
+static hub_store_t *s_changed(const char *path, const char *sql, hub_store_diff_t *diffs, size_t n)
+{
+    s_sql(path, sql);
+    char err[1024] = "";
+    hub_store_t *st = hub_store_open(path, 2, 0, err, sizeof err);
+    if (!st)
+        fail_msg("open: %s", err);
+    memset(diffs, 0, n * sizeof *diffs);
+    return st;
+}
+
+static void s_diff_is(const hub_store_diff_t *d, const char *unit, const char *field,
+                      int64_t stored, int64_t recount)
+{
+    assert_string_equal(d->unit, unit);
+    assert_string_equal(d->field, field);
+    assert_int_equal(d->stored, stored);
+    assert_int_equal(d->recount, recount);
+}
+
+/* The runs find the reports (a resend is looked up through them), and a
+ * last_seq is read from them: the recount names a run that does not end
+ * at its report, reports no run covers and the last_seq they leave behind
+ * the reports; the check at start, a last_seq written before schema 10
+ * ahead of the runs. */
 static void test_recount_finds_a_wrong_run(void **state)
 {
     (void)state;
@@ -342,32 +367,27 @@ static void test_recount_finds_a_wrong_run(void **state)
     assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, err, sizeof err), 0);
     hub_store_destroy(&st);
 
-    s_sql(path, "UPDATE report_runs SET first_row = first_row + 1");
-    st = hub_store_open(path, 2, 0, err, sizeof err);
-    assert_non_null(st);
-    memset(diffs, 0, sizeof diffs);
+    st = s_changed(path, "UPDATE report_runs SET first_row = first_row + 1", diffs, 4);
     assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, err, sizeof err), 1);
-    assert_string_equal(diffs[0].unit, "460100-001");
-    assert_string_equal(diffs[0].field, "run");
-    assert_int_equal(diffs[0].stored, 50);
-    assert_int_equal(diffs[0].recount, 0); /* no report of it there */
+    s_diff_is(&diffs[0], "460100-001", "run", 50, 0); /* no report of it there */
     hub_store_destroy(&st);
 
-    s_sql(path, "DELETE FROM report_runs");
-    st = hub_store_open(path, 2, 0, err, sizeof err);
-    assert_non_null(st);
-    memset(diffs, 0, sizeof diffs);
+    st = s_changed(path,
+                   "DELETE FROM report_runs;"
+                   "UPDATE incarnations SET last_seq = 50" LEGACY_WHERE("id = '460100-001'"),
+                   diffs, 4);
     assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, err, sizeof err), 1);
-    assert_string_equal(diffs[0].unit, "(all)");
-    assert_string_equal(diffs[0].field, "reports in runs");
-    assert_int_equal(diffs[0].stored, 0);
-    assert_int_equal(diffs[0].recount, 50);
-    memset(diffs, 0, sizeof diffs);
+    s_diff_is(&diffs[0], "(all)", "reports in runs", 0, 50);
+    hub_store_destroy(&st);
+    st = s_changed(path, "UPDATE incarnations SET last_seq = 0", diffs, 4);
+    assert_int_equal(hub_store_recount(st, diffs, 4, NULL, NULL, err, sizeof err), 2);
+    s_diff_is(&diffs[0], "460100-001", "last_seq", 0, 50);
+    assert_string_equal(diffs[1].unit, "(all)");
+    hub_store_destroy(&st);
+    st = s_changed(path, "UPDATE incarnations SET last_seq = 50" LEGACY_WHERE("id = '460100-001'"),
+                   diffs, 4);
     assert_int_equal(hub_store_check_fast(st, diffs, 4, NULL, err, sizeof err), 1);
-    assert_string_equal(diffs[0].unit, "460100-001");
-    assert_string_equal(diffs[0].field, "last_seq");
-    assert_int_equal(diffs[0].stored, 50);
-    assert_int_equal(diffs[0].recount, 0);
+    s_diff_is(&diffs[0], "460100-001", "last_seq", 50, 0);
     hub_store_destroy(&st);
     ro_registry_destroy(&reg);
 }
