@@ -10,9 +10,9 @@
 
 typedef struct {
     uint64_t last_seq;         /* highest seq handled (stored or refused), contiguous from 1,
-                                  in the unit's legacy incarnation (the store keeps it in
-                                  incarnations.last_seq; every report is of that one until
-                                  protocol version 2) */
+                                  in the unit's legacy incarnation (the store reads it from
+                                  the reports and refusals stored under it, INC_LAST_SEQ;
+                                  every report is of that one until protocol version 2) */
     uint64_t seq_shown;        /* what status shows as the unit's last seq: the last upto
                                   acknowledged to it, in the sequence its agent speaks in
                                   (version 2: its own incarnation's); not stored: loaded as

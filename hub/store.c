@@ -995,11 +995,14 @@ static void s_sql_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static int s_migrate(hub_store_t *self, int64_t from, char *err, size_t errlen)
 {
     int64_t t0 = ro_time_mono_ms();
-    if (from > 0 && from < HUB_STORE_SCHEMA)
+    if (from > 0 && from < 9) /* the steps from 9 on change no row */
         ro_log(LOG_NOTICE,
                "%s: migrating the store from schema %lld to %d (once: about half a minute per 10 "
                "million reports on 2 idle cores, and free disk up to 1.2 times the store's size, "
                "given back at the end); wait for the line that says it is done",
+               self->path, (long long)from, HUB_STORE_SCHEMA);
+    else if (from > 0 && from < HUB_STORE_SCHEMA)
+        ro_log(LOG_NOTICE, "%s: migrating the store from schema %lld to %d (no row changes)",
                self->path, (long long)from, HUB_STORE_SCHEMA);
     if (sqlite3_create_function(self->db, "ro_report_hash", 6, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                 NULL, s_sql_hash, NULL, NULL) != SQLITE_OK) {
@@ -1668,10 +1671,11 @@ static int s_writable(const hub_store_t *self, size_t index, char *err, size_t e
     return HUB_STORE_EFAIL;
 }
 
+static size_t s_mx_slot(const hub_store_t *self, int64_t iid);
+
 /* The iid (0: none) and last_seq of unit index's incarnation inc (16
- * bytes), as the file says (INC_LAST_SEQ): the reports the transaction
- * has not flushed yet are not in it, but their seqs are in the caller's
- * hands (ingest's). */
+ * bytes): what the file says (INC_LAST_SEQ), or the highest seq of its
+ * reports the transaction has not flushed yet (mx), if higher. */
 static int64_t s_inc_find(hub_store_t *self, size_t index, const uint8_t *inc, uint64_t *last_seq,
                           char *err, size_t errlen)
 {
@@ -1682,6 +1686,10 @@ static int64_t s_inc_find(hub_store_t *self, size_t index, const uint8_t *inc, u
     int64_t iid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     if (last_seq)
         *last_seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 1) : 0;
+    size_t mi = iid > 0 && self->mxcap ? s_mx_slot(self, iid) : 0;
+    if (last_seq && iid > 0 && self->mxcap && self->mx_iid[mi] == iid &&
+        (uint64_t)self->mx_seq[mi] > *last_seq)
+        *last_seq = (uint64_t)self->mx_seq[mi];
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         iid = store_fail(self, rc, "cannot look up an incarnation", err, errlen);
     sqlite3_reset(st);

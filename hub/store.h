@@ -141,9 +141,8 @@ int64_t hub_store_incarnation(hub_store_t *self, size_t index, const uint8_t *in
 /* The iid of unit index's incarnation (RO_INCARNATION_LEN bytes), and its
  * last_seq into *last_seq (if not NULL), without adding one: 0 (and
  * *last_seq 0) when the store has none. A last_seq is what the stored
- * reports and refusals say (no cursor is written): those of the open
- * transaction only once flushed. Three index seeks. Returns the iid, 0,
- * or a negative code. */
+ * reports and refusals say (no cursor is written), the open transaction's
+ * included. Three index seeks. Returns the iid, 0, or a negative code. */
 int64_t hub_store_incarnation_find(hub_store_t *self, size_t index, const uint8_t *incarnation,
                                    uint64_t *last_seq, char *err, size_t errlen);
 
@@ -276,10 +275,11 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
 /* The check at start, as fast on ten million reports as on ten: the
  * units, their incarnations and the reports' runs read through their
  * indexes, one pass over the refusals' index, and the newest report (the
- * pages the last writes went to); no scan of the reports. Every
- * incarnation's last_seq must equal the highest seq stored under it as a
- * report (its last run's) or a refusal, and a unit's reports count must
- * not exceed the sum of its incarnations' last_seq. Writes up to cap
+ * pages the last writes went to); no scan of the reports. No
+ * incarnation's column last_seq (written until schema 9) may exceed the
+ * highest seq stored under it as a report (its last run's) or a refusal,
+ * and a unit's reports count must not exceed the sum of its
+ * incarnations' last_seq (INC_LAST_SEQ). Writes up to cap
  * differences, in the units' table order, into diffs (may be NULL;
  * "stored" is the units row's value, "recount" what the raw rows say) and
  * the units looked at into *units. Returns the number of differences

@@ -313,7 +313,9 @@ static void test_last_seq_read_from_what_is_stored(void **state)
         ro_report_t r = hf_report(u, k, RO_KIND_TRAINING, 20181202, 10, 5);
         assert_int_equal(hub_store_put_report(st, 0, hf_iid(st, 0), &r, k, NOW, NULL, 0), 0);
     }
-    hub_store_rollback(st); /* gone with its reports */
+    assert_int_equal(hub_store_incarnation_find(st, 0, legacy, &last, NULL, 0), hf_iid(st, 0));
+    assert_int_equal(last, 6); /* not flushed yet, but stored in the transaction */
+    hub_store_rollback(st);    /* gone with its reports */
     assert_int_equal(hub_store_incarnation_find(st, 0, legacy, &last, NULL, 0), hf_iid(st, 0));
     assert_int_equal(last, 3);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
