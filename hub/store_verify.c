@@ -276,9 +276,9 @@ long hub_store_recount(hub_store_t *self, hub_store_diff_t *diffs, size_t cap, u
  * per incarnation comes from one pass over their index (refusals are
  * few). The higher of the two is its last_seq (INC_LAST_SEQ); the
  * column incarnations.last_seq, written until schema 9, may be behind it
- * but never ahead (what the store held is gone). A unit's last_seqs
- * summed are what its incarnations have handled in all, which its reports
- * cannot exceed. */
+ * but not ahead (ahead, reports or refusals the store held are gone). A
+ * unit's last_seqs summed are what its incarnations have handled in all,
+ * which its reports cannot exceed. */
 #define CHECK_SQL                                                                                  \
     "SELECT u.uid, u.id, IFNULL(i.last_seq, 0), u.reports,"                                        \
     " IFNULL((SELECT max(k.last_seq) FROM report_runs k WHERE k.iid = i.iid), 0),"                 \
