@@ -14,6 +14,8 @@ struct hub_committed {
     hub_unit_flags_t *flags;    /* owned, one per registry unit */
     size_t nunits;              /* registry count */
     hub_rollup_t sums;          /* province, level and division sums over states */
+    double *values;             /* engine's values of the states (hub_engine_values); NULL:
+                                   no engine, or out of memory (laggards read the states) */
     const ro_registry_t *reg;   /* borrowed: each unit's level and division */
     /* the units' marks (flags) summed: the province, each level, each division */
     hub_unit_marks_t msum_province, msum_level[RO_LEVEL_COUNT], msum_div[RO_DIVISION_COUNT];
@@ -88,6 +90,17 @@ void hub_unit_flags_carry(const ro_registry_t *from, const hub_unit_flags_t *old
     }
 }
 
+/* values afresh from states for engine (freed; NULL without an engine, or
+ * when out of memory: hub_engine_laggards then reads the states). */
+static void s_values(hub_committed_t *self)
+{
+    free(self->values);
+    self->values = NULL;
+    if (self->engine && (self->values = ro_calloc_big(hub_engine_values_len(self->engine) + 1,
+                                                      sizeof *self->values)))
+        hub_engine_values(self->engine, self->states, self->values);
+}
+
 /* A copy of states for reg's n units, or NULL when out of memory. */
 static hub_unit_state_t *s_copy(const hub_unit_state_t *states, size_t n)
 {
@@ -118,6 +131,7 @@ hub_committed_t *hub_committed_new(const ro_registry_t *reg, const hub_engine_t 
     self->reg = reg;
     if (engine)
         hub_engine_sum(engine, self->states, &self->sums);
+    s_values(self);
     pthread_mutex_init(&self->mu, NULL);
     return self;
 }
@@ -157,6 +171,7 @@ void hub_committed_destroy(hub_committed_t **self_p)
         return;
     hub_committed_t *self = *self_p;
     pthread_mutex_destroy(&self->mu);
+    free(self->values);
     free(self->states);
     free(self->flags);
     free(self);
@@ -184,6 +199,8 @@ void hub_committed_publish(hub_committed_t *self, const uint32_t *units, size_t 
             continue;
         if (self->engine)
             hub_engine_sum_move(self->engine, &self->sums, u, &self->states[u], &states[u]);
+        if (self->values)
+            hub_engine_values_set(self->engine, self->values, u, &states[u]);
         self->states[u] = states[u];
         if (flags) {
             s_marks_move(self, u, &self->flags[u].marks, -1);
@@ -208,6 +225,7 @@ void hub_committed_swap(hub_committed_t *self, const ro_registry_t *reg, const h
     self->reg = reg;
     if (engine)
         hub_engine_sum(engine, self->states, &self->sums);
+    s_values(self);
     s_marks_sum(self);
 }
 
@@ -249,6 +267,11 @@ uint64_t hub_committed_held_review(const hub_committed_t *self)
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self)
 {
     return self->engine ? &self->sums : NULL;
+}
+
+const double *hub_committed_values(const hub_committed_t *self, const hub_engine_t *engine)
+{
+    return engine && engine == self->engine ? self->values : NULL;
 }
 
 const hub_ingest_counters_t *hub_committed_counters(const hub_committed_t *self)

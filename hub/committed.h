@@ -154,6 +154,10 @@ const hub_unit_marks_t *hub_committed_marks(const hub_committed_t *self, int lev
 /* The province's reports held for review: its kept marks' held (lock held). */
 uint64_t hub_committed_held_review(const hub_committed_t *self);
 const hub_rollup_t *hub_committed_sums(const hub_committed_t *self); /* NULL: no engine */
+/* The states' values for engine (hub_engine_values), kept as they are
+ * published; NULL when engine is not the one they are kept for, or there
+ * are none (out of memory): then read the states. */
+const double *hub_committed_values(const hub_committed_t *self, const hub_engine_t *engine);
 const hub_ingest_counters_t *hub_committed_counters(const hub_committed_t *self);
 uint64_t hub_committed_feed_seq(const hub_committed_t *self);
 uint64_t hub_committed_feed_epoch(const hub_committed_t *self);

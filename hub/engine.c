@@ -564,9 +564,74 @@ static void s_sift_up(hub_laggard_t *h, size_t at)
     }
 }
 
-int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
-                        size_t indicator, size_t limit, hub_laggard_t **out, size_t *count,
-                        size_t *total)
+size_t hub_engine_values_len(const hub_engine_t *self)
+{
+    return self->units * self->nind;
+}
+
+void hub_engine_values_set(const hub_engine_t *self, double *values, size_t index,
+                           const hub_unit_state_t *s)
+{
+    if (index >= self->units)
+        return;
+    for (size_t i = 0; i < self->nind; i++) {
+        const ro_indicator_t *ind = ro_targets_at(self->targets, i);
+        uint64_t part = 0, total = 0;
+        S_COUNTS(ind, s, &part, &total);
+        values[i * self->units + index] = s_value(ind, part, total);
+    }
+}
+
+void hub_engine_values(const hub_engine_t *self, const hub_unit_state_t *states, double *values)
+{
+    for (size_t u = 0; u < self->units; u++)
+        hub_engine_values_set(self, values, u, &states[u]);
+}
+
+/* The laggards kept so far: a heap of at most limit of them (0: a list of
+ * all), and the gap a unit must be above to join: 0 until a limited heap is
+ * full, then the gap of its last (a tie ranks after it: the units go by in
+ * registry order). */
+typedef struct {
+    hub_laggard_t *list;
+    size_t n, cap, limit;
+    double floor;
+} s_kept_t;
+
+/* Unit u, behind on ind by more than k->floor: evaluated whole and kept,
+ * replacing the last of a full heap. Returns 0, or -1 when out of memory. */
+static int s_keep(const hub_engine_t *self, const ro_indicator_t *ind, const hub_unit_state_t *s,
+                  size_t u, double goal, uint32_t as_of, s_kept_t *k)
+{
+    uint64_t part = 0, total = 0;
+    S_COUNTS(ind, s, &part, &total);
+    ro_result_t r;
+    s_eval(ind, part, total, goal, as_of, &r);
+    hub_laggard_t e = {.unit = u,
+                       .division = ro_registry_at(self->registry, u)->division,
+                       .value = r.value,
+                       .next_goal = r.next_goal,
+                       .next_date = r.next_date,
+                       .gap = r.gap,
+                       .milestone = r.milestone};
+    if (k->limit && k->n == k->limit) {
+        k->list[0] = e;
+        s_sift_down(k->list, k->n, 0);
+    } else {
+        if (s_room((void **)&k->list, &k->cap, k->n, sizeof *k->list))
+            return -1;
+        k->list[k->n++] = e;
+        if (k->limit)
+            s_sift_up(k->list, k->n - 1);
+    }
+    if (k->limit && k->n == k->limit)
+        k->floor = k->list[0].gap;
+    return 0;
+}
+
+int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states,
+                        const double *values, uint32_t as_of, size_t indicator, size_t limit,
+                        hub_laggard_t **out, size_t *count, size_t *total)
 {
     *out = NULL;
     *count = 0;
@@ -576,43 +641,34 @@ int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states
         return -1;
     const ro_indicator_t *ind = ro_targets_at(self->targets, indicator);
     const double *goal = self->goal + indicator * self->units;
-    hub_laggard_t *list = NULL;
-    size_t n = 0, cap = 0, all = 0;
+    const double *value = values ? values + indicator * self->units : NULL;
     /* a unit's gap alone first (s_eval's rule, with what is the same for
-     * every unit worked out once): the whole evaluation only for the kept */
-    size_t due = s_due(ind, as_of);
+     * every unit worked out once, and its value kept when values are given):
+     * the whole evaluation only for those above the floor */
+    size_t due = s_due(ind, as_of), all = 0;
+    s_kept_t k = {.limit = limit};
+    double floor = 0.0;
     for (size_t u = 0; u < self->units; u++) {
-        uint64_t part = 0, total_u = 0;
-        S_COUNTS(ind, &states[u], &part, &total_u);
-        double gap = s_gap(s_value(ind, part, total_u), s_next_goal(ind, due, goal[u]));
-        if (gap <= 0)
-            continue;
-        all++;
-        hub_laggard_t e = {.unit = u, .gap = gap};
-        if (limit && n == limit && s_laggard_cmp(&e, &list[0]) >= 0)
-            continue; /* full, and it ranks after the last of the kept */
-        ro_result_t r;
-        s_eval(ind, part, total_u, goal[u], as_of, &r);
-        e = (hub_laggard_t){.unit = u,
-                            .division = ro_registry_at(self->registry, u)->division,
-                            .value = r.value,
-                            .next_goal = r.next_goal,
-                            .next_date = r.next_date,
-                            .gap = r.gap,
-                            .milestone = r.milestone};
-        if (limit && n == limit) { /* full: it replaces the last of the kept */
-            list[0] = e;
-            s_sift_down(list, n, 0);
-            continue;
+        double v;
+        if (value) {
+            v = value[u];
+        } else {
+            uint64_t part = 0, total_u = 0;
+            S_COUNTS(ind, &states[u], &part, &total_u);
+            v = s_value(ind, part, total_u);
         }
-        if (s_room((void **)&list, &cap, n, sizeof *list)) {
-            free(list);
-            return -1;
+        double gap = s_gap(v, s_next_goal(ind, due, goal[u]));
+        all += gap > 0;
+        if (gap > floor) {
+            if (s_keep(self, ind, &states[u], u, goal[u], as_of, &k)) {
+                free(k.list);
+                return -1;
+            }
+            floor = k.floor;
         }
-        list[n++] = e;
-        if (limit)
-            s_sift_up(list, n - 1);
     }
+    hub_laggard_t *list = k.list;
+    size_t n = k.n;
     if (total)
         *total = all;
     if (n == 0) {

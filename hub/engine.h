@@ -149,9 +149,21 @@ void hub_engine_marks_set(const hub_engine_t *self, const hub_unit_marks_t *sum,
  * cost a pass, not a sort of every unit behind. *out is malloc'ed and the
  * caller's to free (NULL when *count is 0). Returns 0, or -1 for an
  * unknown indicator or out of memory. */
-int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states, uint32_t as_of,
-                        size_t indicator, size_t limit, hub_laggard_t **out, size_t *count,
-                        size_t *total);
+int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states,
+                        const double *values, uint32_t as_of, size_t indicator, size_t limit,
+                        hub_laggard_t **out, size_t *count, size_t *total);
+
+/* Every unit's value of every indicator (what it reads from the unit's
+ * state; NAN for a ratio with no total), values[indicator * units + unit]:
+ * hub_engine_values_len doubles. Kept beside the committed states
+ * (hub_committed), they let hub_engine_laggards rank the units on 8 bytes
+ * each instead of reading each one's whole state; its values argument may
+ * be NULL (as of a past date: read from states). hub_engine_values fills
+ * them all from states, hub_engine_values_set unit index's from s. */
+size_t hub_engine_values_len(const hub_engine_t *self);
+void hub_engine_values(const hub_engine_t *self, const hub_unit_state_t *states, double *values);
+void hub_engine_values_set(const hub_engine_t *self, double *values, size_t index,
+                           const hub_unit_state_t *s);
 
 /* Units never heard from or last heard before now - silent_after (a unit
  * heard exactly silent_after seconds ago is not silent yet): never-heard

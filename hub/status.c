@@ -653,8 +653,12 @@ static int s_query_laggards(hub_status_t *self, const ro_status_request_t *req, 
         return 1;
     hub_laggard_t *l = NULL;
     size_t n = 0, total = 0;
-    if (hub_engine_laggards(self->engine, states, rep->pb.as_of, ind, s_limit(req, SIZE_MAX), &l,
-                            &n, &total))
+    /* today's states: their values are kept, 8 bytes a unit to read */
+    const double *values = states == self->states && self->committed
+                               ? hub_committed_values(self->committed, self->engine)
+                               : NULL;
+    if (hub_engine_laggards(self->engine, states, values, rep->pb.as_of, ind,
+                            s_limit(req, SIZE_MAX), &l, &n, &total))
         return -1;
     rep->pb.total = (uint32_t)total;
     for (size_t k = 0; rc == 0 && k < n; k++)

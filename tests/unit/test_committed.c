@@ -1,7 +1,8 @@
 /* test_committed: what readers see of the committed state. A publication
- * moves the rollups' sums exactly as summing the published states afresh
- * would, copies the counters whole, and touches no unit it was not given;
- * a swap starts over on another registry's states. No SQLite, no sockets. */
+ * moves the rollups' sums (and the units' values) exactly as working them
+ * out afresh from the published states would, copies the counters whole,
+ * and touches no unit it was not given; a swap starts over on another
+ * registry's states. No SQLite, no sockets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,20 +52,30 @@ static int s_teardown(void **state)
     return 0;
 }
 
-/* The kept sums equal a fresh sum over the published states. */
+/* The kept sums equal a fresh sum over the published states, and the
+ * kept values (laggards rank on them) the values of those states. */
 static void s_assert_sums_fresh(fixture_t *f)
 {
+    size_t len = hub_engine_values_len(f->engine);
+    double *values = calloc(len, sizeof *values);
+    assert_non_null(values);
+    hub_engine_values(f->engine, hub_committed_states(f->c), values);
+    const double *kept = hub_committed_values(f->c, f->engine);
+    assert_non_null(kept);
+    assert_memory_equal(kept, values, len * sizeof *values);
+    free(values);
+
     hub_rollup_t fresh;
     hub_engine_sum(f->engine, hub_committed_states(f->c), &fresh);
-    const hub_rollup_t *kept = hub_committed_sums(f->c);
-    assert_non_null(kept);
-    assert_int_equal(kept->province.participants, fresh.province.participants);
-    assert_int_equal(kept->province.units_reporting, fresh.province.units_reporting);
-    assert_int_equal(kept->province.reports, fresh.province.reports);
+    const hub_rollup_t *sums = hub_committed_sums(f->c);
+    assert_non_null(sums);
+    assert_int_equal(sums->province.participants, fresh.province.participants);
+    assert_int_equal(sums->province.units_reporting, fresh.province.units_reporting);
+    assert_int_equal(sums->province.reports, fresh.province.reports);
     for (int l = 0; l < RO_LEVEL_COUNT; l++)
-        assert_int_equal(kept->levels[l].participants, fresh.levels[l].participants);
+        assert_int_equal(sums->levels[l].participants, fresh.levels[l].participants);
     for (int d = 0; d < RO_DIVISION_COUNT; d++)
-        assert_int_equal(kept->divisions[d].participants, fresh.divisions[d].participants);
+        assert_int_equal(sums->divisions[d].participants, fresh.divisions[d].participants);
 }
 
 static void test_publish_moves_only_the_units_given(void **state)
@@ -157,6 +168,9 @@ static void test_swap_and_feed(void **state)
     hub_committed_t *bare = hub_committed_new(f->reg, NULL, f->work);
     assert_non_null(bare);
     assert_null(hub_committed_sums(bare));
+    assert_null(hub_committed_values(bare, f->engine)); /* kept for no engine */
+    assert_null(hub_committed_values(f->c, NULL));
+    assert_null(hub_committed_values(f->c, (const hub_engine_t *)f)); /* not the one kept for */
     uint32_t units[] = {1};
     hub_committed_publish(bare, units, 1, f->work, NULL, NULL);
     assert_int_equal(hub_committed_states(bare)[1].participants, 40);

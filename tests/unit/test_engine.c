@@ -802,13 +802,13 @@ static void test_laggards_limit_is_the_sorted_head(void **state)
         }
         hub_laggard_t *all = NULL, *head = NULL;
         size_t n = 0, k = 0, total = 99;
-        assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0,
-                                             &all, &n, &total),
+        assert_int_equal(hub_engine_laggards(fx->engine, fx->st, NULL, 20180701, (size_t)fx->items,
+                                             0, &all, &n, &total),
                          0);
         assert_int_equal(total, n);
         for (size_t limit = 1; limit <= 5; limit++) {
-            assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items,
-                                                 limit, &head, &k, &total),
+            assert_int_equal(hub_engine_laggards(fx->engine, fx->st, NULL, 20180701,
+                                                 (size_t)fx->items, limit, &head, &k, &total),
                              0);
             assert_int_equal(total, n);
             assert_int_equal(k, n < limit ? n : limit);
@@ -820,6 +820,63 @@ static void test_laggards_limit_is_the_sorted_head(void **state)
         }
         free(all);
     }
+}
+
+/* Values kept with hub_engine_values_set through random changes rank the
+ * laggards as the states themselves do: the same units, gaps, values and
+ * totals, for every indicator, as of dates around the milestones, for
+ * every limit; and they equal values filled afresh. */
+static void test_kept_values_rank_as_the_states(void **state)
+{
+    fx_t *fx = *state;
+    size_t len = hub_engine_values_len(fx->engine), nind = ro_targets_count(fx->targets);
+    assert_int_equal(len, 5 * nind);
+    double *kept = calloc(len, sizeof *kept), *fresh = calloc(len, sizeof *fresh);
+    assert_non_null(kept);
+    assert_non_null(fresh);
+    memset(fx->st, 0, sizeof fx->st);
+    hub_engine_values(fx->engine, fx->st, kept);
+    static const uint32_t dates[] = {20170101, 20171231, 20180101, 20180630, 20181231, 20190101};
+    uint32_t seed = 11;
+    for (int step = 0; step < 3000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t u = (seed >> 16) % 5;
+        hub_unit_state_t *s = &fx->st[u];
+        uint32_t r = seed >> 8, v = 10 * ((r >> 4) % 11); /* shares on a few values: ties */
+        switch (r % 5) {
+        case 0: s->participants += v, s->sessions++; break;
+        case 1: s->hours_tenths += v * 7; break;
+        case 2: s->staff_total = v ? 100 : 0, s->staff_proficient = v; break;
+        case 3: s->items_total = v ? 100 : 0, s->items_no_visit = v; break;
+        default: s->cases_total = 100, s->cases_no_visit = v; break;
+        }
+        hub_engine_values_set(fx->engine, kept, u, s);
+        if (step % 50)
+            continue;
+        hub_engine_values(fx->engine, fx->st, fresh);
+        assert_memory_equal(kept, fresh, len * sizeof *kept); /* NAN, bit for bit */
+        for (size_t ind = 0; ind < nind; ind++) {
+            uint32_t as_of = dates[(size_t)step / 50 % (sizeof dates / sizeof *dates)];
+            for (size_t limit = 0; limit <= 5; limit++) {
+                hub_laggard_t *a = NULL, *b = NULL;
+                size_t na = 9, nb = 9, ta = 9, tb = 9;
+                assert_int_equal(
+                    hub_engine_laggards(fx->engine, fx->st, NULL, as_of, ind, limit, &a, &na, &ta),
+                    0);
+                assert_int_equal(
+                    hub_engine_laggards(fx->engine, fx->st, kept, as_of, ind, limit, &b, &nb, &tb),
+                    0);
+                assert_int_equal(na, nb);
+                assert_int_equal(ta, tb);
+                if (na)
+                    assert_memory_equal(a, b, na * sizeof *a);
+                free(a);
+                free(b);
+            }
+        }
+    }
+    free(kept);
+    free(fresh);
 }
 
 static void test_laggards_order(void **state)
@@ -835,7 +892,8 @@ static void test_laggards_order(void **state)
     hub_laggard_t *l = NULL;
     size_t n = 99;
     assert_int_equal(
-        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n, NULL), 0);
+        hub_engine_laggards(fx->engine, fx->st, NULL, 20180701, (size_t)fx->items, 0, &l, &n, NULL),
+        0);
     assert_int_equal(n, 4);
     /* no data (gap 0.8) first, then 0.5 twice in registry order, then 0.75 */
     assert_int_equal(l[0].unit, 1);
@@ -855,7 +913,8 @@ static void test_laggards_order(void **state)
     assert_int_equal(l[3].division, 460000);
     free(l);
     assert_int_equal(
-        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 2, &l, &n, NULL), 0);
+        hub_engine_laggards(fx->engine, fx->st, NULL, 20180701, (size_t)fx->items, 2, &l, &n, NULL),
+        0);
     assert_int_equal(n, 2);
     assert_int_equal(l[1].unit, 2);
     free(l);
@@ -865,10 +924,12 @@ static void test_laggards_order(void **state)
         fx->st[u].items_total = 100;
     }
     assert_int_equal(
-        hub_engine_laggards(fx->engine, fx->st, 20180701, (size_t)fx->items, 0, &l, &n, NULL), 0);
+        hub_engine_laggards(fx->engine, fx->st, NULL, 20180701, (size_t)fx->items, 0, &l, &n, NULL),
+        0);
     assert_int_equal(n, 0);
     assert_null(l);
-    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, 20180701, 99, 0, &l, &n, NULL), -1);
+    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, NULL, 20180701, 99, 0, &l, &n, NULL),
+                     -1);
 }
 
 static void test_silent_units(void **state)
@@ -944,8 +1005,8 @@ static void test_100k_units(void **state)
     hub_laggard_t *l = NULL;
     size_t nl = 0;
     assert_int_equal(hub_engine_rollup(e, st, 20181231, r), 0);
-    assert_int_equal(hub_engine_laggards(e, st, 20181231, ro_targets_headline(t), 0, &l, &nl, NULL),
-                     0);
+    assert_int_equal(
+        hub_engine_laggards(e, st, NULL, 20181231, ro_targets_headline(t), 0, &l, &nl, NULL), 0);
     assert_int_equal(r->province.units, n);
     assert_true(nl > n / 2);
     for (size_t i = 1; i < nl; i++)
@@ -1196,6 +1257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_laggards_limit_is_the_sorted_head, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_laggards_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_values_rank_as_the_states, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_silent_units, s_setup, s_teardown),
         cmocka_unit_test(test_100k_units),
         cmocka_unit_test(test_scoresheet_reproduces_document),

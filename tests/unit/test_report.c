@@ -108,8 +108,9 @@ static int s_setup(void **state)
     hub_engine_rollup(fx->engine, fx->st, as_of, &fx->rollup);
     hub_laggard_t *lag = NULL;
     size_t head = ro_targets_headline(fx->targets);
-    assert_int_equal(
-        hub_engine_laggards(fx->engine, fx->st, as_of, head, 8, &lag, &fx->laggard_count, NULL), 0);
+    assert_int_equal(hub_engine_laggards(fx->engine, fx->st, NULL, as_of, head, 8, &lag,
+                                         &fx->laggard_count, NULL),
+                     0);
     for (size_t k = 0; k < fx->laggard_count; k++)
         hub_engine_unit(fx->engine, fx->st, lag[k].unit, as_of, &fx->laggards[k]);
     free(lag);
