@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "committed.h"
 #include "engine.h"
 #include "ro_registry.h"
 #include "ro_status.h"
@@ -118,8 +119,9 @@ static void s_put(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint32_
     s_put_as(f, u, kind, date, total, part, 0);
 }
 
-static ro_status_reply_t *s_ask(fixture_t *f, ro_query_t q, const char *key, uint32_t as_of,
-                                const char *indicator, uint32_t limit)
+/* Ask status st, whose answer must decode. */
+static ro_status_reply_t *s_ask_of(hub_status_t *st, ro_query_t q, const char *key, uint32_t as_of,
+                                   const char *indicator, uint32_t limit)
 {
     ro_status_request_t req = ro_status_request(q);
     snprintf(req.key, sizeof req.key, "%s", key ? key : "");
@@ -128,11 +130,17 @@ static ro_status_reply_t *s_ask(fixture_t *f, ro_query_t q, const char *key, uin
     req.limit = limit;
     uint8_t buf[512], *out = NULL;
     size_t n = (size_t)ro_status_request_encode(&req, buf, sizeof buf), out_len = 0;
-    assert_int_equal(hub_status_answer(f->status, buf, n, NOW, &out, &out_len), 0);
+    assert_int_equal(hub_status_answer(st, buf, n, NOW, &out, &out_len), 0);
     ro_status_reply_t *r = ro_status_reply_decode(out, out_len, RO_DECODE_STRICT, NULL, 0);
     free(out);
     assert_non_null(r);
     return r;
+}
+
+static ro_status_reply_t *s_ask(fixture_t *f, ro_query_t q, const char *key, uint32_t as_of,
+                                const char *indicator, uint32_t limit)
+{
+    return s_ask_of(f->status, q, key, as_of, indicator, limit);
 }
 
 static const ro_status_indicator_t *s_ind(const ro_status_scope_t *s, const char *id)
@@ -368,6 +376,52 @@ static void test_scopes_say_what_they_rest_on(void **state)
     ro_status_reply_free(&r);
 }
 
+/* Today's laggards from a committed state, as the hub answers them (on the
+ * values it keeps), are the laggards read from the same states, before and
+ * after a unit moves up the list; every indicator, all and the worst 2. */
+static void test_laggards_from_kept_values(void **state)
+{
+    fixture_t *f = *state;
+    s_fill(f);
+    hub_committed_t *c = hub_committed_new(f->reg, f->engine, f->states);
+    assert_non_null(c);
+    assert_non_null(hub_committed_values(c, f->engine));
+    hub_status_t *kept = hub_status_new(f->reg, hub_committed_states(c), f->store, c);
+    assert_non_null(kept);
+    assert_int_equal(hub_status_set_engine(kept, f->engine, f->targets, "the text"), 0);
+    static const char *const inds[] = {"items_no_visit", "staff_proficient", "training_hours"};
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof inds / sizeof *inds; i++) {
+            for (uint32_t limit = 0; limit <= 2; limit += 2) {
+                ro_status_reply_t *a = s_ask(f, RO_QUERY_LAGGARDS, NULL, 0, inds[i], limit);
+                ro_status_reply_t *b = s_ask_of(kept, RO_QUERY_LAGGARDS, NULL, 0, inds[i], limit);
+                assert_int_equal(a->status, 0);
+                assert_int_equal(b->status, 0);
+                assert_int_equal(a->total, b->total);
+                assert_int_equal(a->n_scopes, b->n_scopes);
+                for (size_t k = 0; k < a->n_scopes; k++) {
+                    assert_string_equal(a->scopes[k].id, b->scopes[k].id);
+                    NEAR(s_ind(&a->scopes[k], inds[i])->gap, s_ind(&b->scopes[k], inds[i])->gap);
+                }
+                ro_status_reply_free(&a);
+                ro_status_reply_free(&b);
+            }
+        }
+        if (round == 1)
+            break;
+        /* unit 3 (10 of 50 items, near the top) reaches 45 of 50: published */
+        s_put(f, 3, RO_KIND_ITEMS, 20180626, 50, 45);
+        uint32_t units[] = {3};
+        hub_committed_publish(c, units, 1, f->states, NULL, NULL);
+        ro_status_reply_t *b = s_ask_of(kept, RO_QUERY_LAGGARDS, NULL, 0, "items_no_visit", 0);
+        for (size_t k = 0; k < b->n_scopes; k++)
+            assert_string_not_equal(b->scopes[k].id, "460100-201"); /* 90%: behind no more */
+        ro_status_reply_free(&b);
+    }
+    hub_status_destroy(&kept);
+    hub_committed_destroy(&c);
+}
+
 static void test_laggards_and_silent(void **state)
 {
     fixture_t *f = *state;
@@ -593,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_division_level_divisions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_scopes_say_what_they_rest_on, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_laggards_and_silent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_laggards_from_kept_values, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_history, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_series_equals_as_of, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_past_scopes_are_the_units_added_up, s_setup,
