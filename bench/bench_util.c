@@ -106,6 +106,13 @@ uint32_t bench_staff_total(const char *unit)
     return 20 + (uint32_t)(s_mix(unit, 0) % 61);
 }
 
+static uint64_t s_per_day; /* bench_calendar_per_day */
+
+void bench_calendar_per_day(uint64_t n)
+{
+    s_per_day = n;
+}
+
 void bench_event_make(const char *unit, uint64_t seq, ro_report_t *out)
 {
     uint64_t x = s_mix(unit, seq), u = s_mix(unit, 0);
@@ -118,6 +125,10 @@ void bench_event_make(const char *unit, uint64_t seq, ro_report_t *out)
     uint32_t month = 1 + (uint32_t)((seq / 28) % 12);
     uint32_t day = 1 + (uint32_t)(seq % 28);
     uint32_t date = year * 10000 + month * 100 + day;
+    if (s_per_day) { /* a day every s_per_day reports, in date order */
+        date = ro_date_of((ro_date_days(20200101) + (int64_t)(seq / s_per_day % 2190)) * 86400);
+        year = date / 10000, month = date / 100 % 100;
+    }
     out->recorded_at = (ro_date_days(date) * 86400) + 9 * 3600 + (int64_t)(x % 28800);
     /* the no-visit and proficient shares climb with the calendar, 10% to 90% */
     uint32_t share = 10 + (uint32_t)(seq % 672) * 80 / 672;

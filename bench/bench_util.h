@@ -44,6 +44,15 @@ int64_t bench_hist_quantile(const bench_hist_t *h, double q);
  * is byte-identical, as an agent's is. */
 void bench_event_make(const char *unit, uint64_t seq, ro_report_t *out);
 
+/* bench_event_make's calendar: 0 (the default) walks a day a report through
+ * 2018-2019, wrapping to 2018-01-01 every 672 reports; n > 0 walks a day every
+ * n reports through 2020-2025 (after every date of the default calendar, and
+ * before the hub's today), wrapping every 2,190 x n, so that a unit's reports
+ * come in date order as a live unit's do. A report dated more than 31 days
+ * before its unit's latest day, or a batch of more than 16 reports of one
+ * unit, has the hub derive the unit's day rows again later (stale). */
+void bench_calendar_per_day(uint64_t n);
+
 /* The approval staff of unit in its staff snapshots: 20 to 80. */
 uint32_t bench_staff_total(const char *unit);
 

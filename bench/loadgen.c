@@ -95,6 +95,7 @@ typedef struct {
     int curve;              /* CURVE on */
     long amend_every;       /* every Nth report amends the one before it; 0: none */
     long flag_every;        /* every Nth report breaks a [review] rule; 0: none */
+    long per_day;           /* bench_calendar_per_day; 0: the default calendar */
 } s_opts_t;
 
 typedef struct {
@@ -141,6 +142,9 @@ static void s_usage(FILE *out)
                  "  --flag-every N    every Nth report (by seq) is a training session with more\n"
                  "                    participants than the unit's staff: the shipped [review]\n"
                  "                    rules hold it for a reviewer\n"
+                 "  --per-day N       reports dated a day further every N, 2020-2025, in date\n"
+                 "                    order as a live unit's (default: a day a report through\n"
+                 "                    2018-2019, wrapping every 672)\n"
                  "  --curve           CURVE on: needs --server-key FILE and --keys FILE\n"
                  "  --label TEXT      first field of the result line\n");
 }
@@ -756,6 +760,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         {"label", required_argument, NULL, 'l'},
         {"amend-every", required_argument, NULL, 'A'},
         {"flag-every", required_argument, NULL, 'F'},
+        {"per-day", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -786,6 +791,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'l': o->label = optarg; break;
         case 'A': o->amend_every = atol(optarg); break;
         case 'F': o->flag_every = atol(optarg); break;
+        case 'D': o->per_day = atol(optarg); break;
         case 'h': s_usage(stdout); exit(0);
         default: return -1;
         }
@@ -794,7 +800,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         o->procs = o->agents < 2 ? o->agents : 2;
     if (!o->endpoint || !o->registry || o->agents < 1 || o->procs < 1 || o->procs > PROCS_MAX ||
         o->procs > o->agents || o->window < 1 || o->duration <= 0 || o->warmup < 0 ||
-        o->amend_every < 0 || o->amend_every == 1 || o->flag_every < 0 ||
+        o->amend_every < 0 || o->amend_every == 1 || o->flag_every < 0 || o->per_day < 0 ||
         (o->curve && (!o->server_key || !o->keys)))
         return -1;
     return 0;
@@ -919,6 +925,7 @@ int main(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
+    bench_calendar_per_day((uint64_t)o.per_day);
     ro_registry_t *reg = NULL;
     bench_keys_t *keys = NULL;
     char server[41] = "";
