@@ -569,17 +569,21 @@ size_t hub_engine_values_len(const hub_engine_t *self)
     return self->units * self->nind;
 }
 
+/* What ind reads from a unit's state s (s_value of its counts). */
+static double s_unit_value(const ro_indicator_t *ind, const hub_unit_state_t *s)
+{
+    uint64_t part = 0, total = 0;
+    S_COUNTS(ind, s, &part, &total);
+    return s_value(ind, part, total);
+}
+
 void hub_engine_values_set(const hub_engine_t *self, double *values, size_t index,
                            const hub_unit_state_t *s)
 {
     if (index >= self->units)
         return;
-    for (size_t i = 0; i < self->nind; i++) {
-        const ro_indicator_t *ind = ro_targets_at(self->targets, i);
-        uint64_t part = 0, total = 0;
-        S_COUNTS(ind, s, &part, &total);
-        values[i * self->units + index] = s_value(ind, part, total);
-    }
+    for (size_t i = 0; i < self->nind; i++)
+        values[i * self->units + index] = s_unit_value(ro_targets_at(self->targets, i), s);
 }
 
 void hub_engine_values(const hub_engine_t *self, const hub_unit_state_t *states, double *values)
@@ -649,14 +653,7 @@ int hub_engine_laggards(const hub_engine_t *self, const hub_unit_state_t *states
     s_kept_t k = {.limit = limit};
     double floor = 0.0;
     for (size_t u = 0; u < self->units; u++) {
-        double v;
-        if (value) {
-            v = value[u];
-        } else {
-            uint64_t part = 0, total_u = 0;
-            S_COUNTS(ind, &states[u], &part, &total_u);
-            v = s_value(ind, part, total_u);
-        }
+        double v = value ? value[u] : s_unit_value(ind, &states[u]);
         double gap = s_gap(v, s_next_goal(ind, due, goal[u]));
         all += gap > 0;
         if (gap > floor) {
