@@ -763,12 +763,17 @@ fail:
 }
 
 /* Every statement prepared once, which checks the tables and columns they
- * use; the open ends with agent_outbox_release, which finalizes the cold
- * ones again. */
+ * use. A cold one is finalized at once: an idle agent's heap keeps the pages
+ * of its largest moment, and all of them prepared together were that. */
 static int s_prepare(agent_outbox_t *self, const char *path, char *err, size_t errlen)
 {
     for (int i = 0; i < S_STMT_COUNT; i++) {
-        if (!s_stmt(self, i)) {
+        if (s_stmt(self, i)) {
+            if (!s_hot[i]) {
+                sqlite3_finalize(self->st[i]);
+                self->st[i] = NULL;
+            }
+        } else {
             int rc = sqlite3_errcode(self->db);
             if (s_is_damage(rc))
                 s_damaged(err, errlen, path, sqlite3_errmsg(self->db));
