@@ -1037,7 +1037,7 @@ static int s_lost(hub_ingest_t *self, s_ident_t *id, const ro_report_t *r, int64
              "lost: seq %llu to %llu were acknowledged, then lost with the store, and the agent "
              "no longer keeps them; a backup of the store newer than them has them",
              (unsigned long long)have + 1, (unsigned long long)upto);
-    int rc = hub_store_put_refusal(self->store, r->unit, id->iid, upto, RO_REASON_NONE, text, 0,
+    int rc = hub_store_put_refusal(self->store, id->unit, id->iid, upto, RO_REASON_NONE, text, 0,
                                    now, err, errlen);
     if (rc)
         return rc;
@@ -1308,7 +1308,7 @@ static int s_next(hub_ingest_t *self, hub_ingest_counters_t *d, size_t mi, const
             return rc;
     }
     if (bad != RO_REASON_NONE) {
-        int rc = hub_store_put_refusal(self->store, r->unit, id->iid, r->seq, bad, why, hash, now,
+        int rc = hub_store_put_refusal(self->store, id->unit, id->iid, r->seq, bad, why, hash, now,
                                        err, errlen);
         if (rc)
             return rc;

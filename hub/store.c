@@ -2301,13 +2301,15 @@ long hub_store_release(hub_store_t *self, uint32_t today, int64_t at, hub_unit_s
     return rc ? rc : released;
 }
 
-int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint64_t seq,
+int hub_store_put_refusal(hub_store_t *self, size_t index, int64_t iid, uint64_t seq,
                           ro_reason_t reason, const char *text, uint64_t hash, int64_t at,
                           char *err, size_t errlen)
 {
+    if (s_writable(self, index, err, errlen))
+        return HUB_STORE_EFAIL;
     sqlite3_stmt *st = self->q[Q_REFUSAL_INSERT];
     sqlite3_bind_int64(st, 7, iid);
-    sqlite3_bind_text(st, 1, unit, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, self->ids[index], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
     sqlite3_bind_int(st, 3, (int)reason);
     sqlite3_bind_text(st, 4, text ? text : "", -1, SQLITE_STATIC);

@@ -239,9 +239,9 @@ int hub_store_held(hub_store_t *self, uint64_t *count, uint32_t *earliest, char 
 long hub_store_release(hub_store_t *self, uint32_t today, int64_t at, hub_unit_state_t *states,
                        uint32_t *changed, size_t *nchanged, char *err, size_t errlen);
 
-/* Record a refused report of a known unit (unit is its id) and seq under
- * its incarnation iid. */
-int hub_store_put_refusal(hub_store_t *self, const char *unit, int64_t iid, uint64_t seq,
+/* Record a refused report of unit index and seq under its incarnation
+ * iid (stored under the unit's id, as hub_store_find looks it up). */
+int hub_store_put_refusal(hub_store_t *self, size_t index, int64_t iid, uint64_t seq,
                           ro_reason_t reason, const char *text, uint64_t hash, int64_t at,
                           char *err, size_t errlen);
 

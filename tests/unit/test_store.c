@@ -133,8 +133,8 @@ static void test_duplicate_refused_and_found_by_hash(void **state)
     assert_int_equal(hub_store_put_report(st, 1, hf_iid(st, 1), &r, 42, NOW, err, sizeof err),
                      HUB_STORE_EDUP);
     /* the transaction is still usable after the refused row */
-    assert_int_equal(hub_store_put_refusal(st, "460100-001", hf_iid(st, 1), 2, RO_REASON_INVALID,
-                                           "bad date", 77, NOW, err, sizeof err),
+    assert_int_equal(hub_store_put_refusal(st, 1, hf_iid(st, 1), 2, RO_REASON_INVALID, "bad date",
+                                           77, NOW, err, sizeof err),
                      0);
     assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
 
@@ -176,9 +176,9 @@ static void test_rollback_leaves_nothing(void **state)
         ro_report_t r = hf_report("460000-001", seq, RO_KIND_TRAINING, 20180401, 3, 10);
         s_put(st, states, 0, &r);
     }
-    assert_int_equal(hub_store_put_refusal(st, "460000-001", hf_iid(st, 0), 21, RO_REASON_INVALID,
-                                           "x", 1, NOW, NULL, 0),
-                     0);
+    assert_int_equal(
+        hub_store_put_refusal(st, 0, hf_iid(st, 0), 21, RO_REASON_INVALID, "x", 1, NOW, NULL, 0),
+        0);
     s_put_states(st, states);
     hub_store_rollback(st);
     hub_store_rollback(st); /* harmless without a transaction */
@@ -303,7 +303,7 @@ static void test_last_seq_read_from_what_is_stored(void **state)
         assert_int_equal(hub_store_put_report(st, 0, hf_iid(st, 0), &r, k, NOW, NULL, 0), 0);
     }
     assert_int_equal(
-        hub_store_put_refusal(st, u, hf_iid(st, 0), 3, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
+        hub_store_put_refusal(st, 0, hf_iid(st, 0), 3, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     assert_int_equal(hub_store_incarnation_find(st, 0, legacy, &last, NULL, 0), hf_iid(st, 0));
     assert_int_equal(last, 3); /* the refusal's */
@@ -792,9 +792,9 @@ static void test_migrate_1_to_2_rehashes(void **state)
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     ro_report_t r = hf_report("460100-001", 1, RO_KIND_TRAINING, 20180401, 3, 10);
     s_put(st, states, 1, &r); /* hash 1001: as if of its bytes */
-    assert_int_equal(hub_store_put_refusal(st, "460100-001", hf_iid(st, 1), 2, RO_REASON_INVALID,
-                                           "why", 777, NOW, NULL, 0),
-                     0);
+    assert_int_equal(
+        hub_store_put_refusal(st, 1, hf_iid(st, 1), 2, RO_REASON_INVALID, "why", 777, NOW, NULL, 0),
+        0);
     s_put_states(st, states);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     hub_store_destroy(&st);
@@ -897,8 +897,8 @@ static void s_schema3(const char *path, const ro_registry_t *reg, hub_unit_state
     ro_report_t held = hf_report("469002-003", 2, RO_KIND_STAFF, 20190110, 9, 9);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     assert_int_equal(hub_store_hold_report(st, 2, hf_iid(st, 2), &held, 55, NOW, NULL, 0), 0);
-    assert_int_equal(hub_store_put_refusal(st, "460100-001", hf_iid(st, 1), 1, RO_REASON_INVALID,
-                                           "bad date", 77, NOW, NULL, 0),
+    assert_int_equal(hub_store_put_refusal(st, 1, hf_iid(st, 1), 1, RO_REASON_INVALID, "bad date",
+                                           77, NOW, NULL, 0),
                      0);
     states[1].last_seq = 1;
     states[1].last_heard = NOW;
@@ -1387,25 +1387,23 @@ static void test_load_states_shows_newest_incarnation(void **state)
     /* each last_seq what its reports and refusals say: the legacy one's
      * reports up to 6 and a refusal at 7; iid[0] a refusal at 9; iid[1]
      * reports 1 to 4 (its refusal at 2 is lower); iid[2] none */
-    const char *u1 = "460100-001", *u2 = "469002-003";
+    const char *u1 = "460100-001";
     for (uint64_t k = 1; k <= 6; k++) {
         ro_report_t r = hf_report(u1, k, RO_KIND_TRAINING, 20181201, 10, 5);
         assert_int_equal(hub_store_put_report(st, 1, hf_iid(st, 1), &r, k, NOW, NULL, 0), 0);
     }
     assert_int_equal(
-        hub_store_put_refusal(st, u1, hf_iid(st, 1), 7, RO_REASON_INVALID, "x", 1, NOW, NULL, 0),
-        0);
+        hub_store_put_refusal(st, 1, hf_iid(st, 1), 7, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
     assert_int_equal(
-        hub_store_put_refusal(st, u1, iid[0], 9, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
+        hub_store_put_refusal(st, 1, iid[0], 9, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
     for (uint64_t k = 1; k <= 4; k++) {
         ro_report_t r = hf_report(u1, k, RO_KIND_TRAINING, 20181202, 10, 5);
         assert_int_equal(hub_store_put_report(st, 1, iid[1], &r, 100 + k, NOW, NULL, 0), 0);
     }
     assert_int_equal(
-        hub_store_put_refusal(st, u1, iid[1], 2, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
+        hub_store_put_refusal(st, 1, iid[1], 2, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
     assert_int_equal(
-        hub_store_put_refusal(st, u2, hf_iid(st, 2), 5, RO_REASON_INVALID, "x", 1, NOW, NULL, 0),
-        0);
+        hub_store_put_refusal(st, 2, hf_iid(st, 2), 5, RO_REASON_INVALID, "x", 1, NOW, NULL, 0), 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     uint64_t last = 99;
     assert_int_equal(hub_store_incarnation_find(st, 1, inc, &last, NULL, 0), iid[2]);
@@ -2016,8 +2014,8 @@ static void s_dw_one(s_dw_t *w)
         rc = hub_store_correct(w->st, i, iid, &r, w->iids[i][w->stored[t].inc], "x", w->now, &was,
                                err, sizeof err);
         if (rc == HUB_STORE_ETARGET) { /* corrected already: the seq is used up all the same */
-            rc = hub_store_put_refusal(w->st, r.unit, iid, r.seq, RO_REASON_TARGET, err, 0, w->now,
-                                       err, sizeof err);
+            rc = hub_store_put_refusal(w->st, i, iid, r.seq, RO_REASON_TARGET, err, 0, w->now, err,
+                                       sizeof err);
         } else if (rc == 0 && r.action == RO_ACTION_CANCEL) {
             rc = hub_store_put_cancel(w->st, i, iid, &r, &was, r.seq, w->now, err, sizeof err);
         } else if (rc == 0) {
