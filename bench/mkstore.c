@@ -166,7 +166,7 @@ static int s_write_states(const char *path, const ro_registry_t *reg, hub_unit_s
     int rc = !store || hub_store_load_states(store, reg, scratch, err, sizeof err) ||
              hub_store_begin(store, err, sizeof err);
     for (size_t i = 0; !rc && i < n; i++)
-        rc = hub_store_put_state(store, i, &states[i], err, sizeof err);
+        rc = hub_store_put_state(store, i, &states[i], HUB_STORE_DAYS_NOW, err, sizeof err);
     if (!rc)
         rc = hub_store_commit(store, err, sizeof err);
     /* the reports went in around hub_store: their unit_days rows too */

@@ -116,6 +116,7 @@ struct hub_ingest {
     size_t npairs;
     uint32_t *dirty_gen;     /* per unit: gen when its row must be written */
     uint32_t *dirty;         /* units to write this batch */
+    uint8_t *dirty_busy;     /* each: its unit was written by the batch before too */
     hub_unit_flags_t *flags; /* per unit: what the store does not keep (gaps), published */
     size_t ndirty;
 
@@ -401,13 +402,14 @@ hub_ingest_t *hub_ingest_new(hub_store_t *store, const ro_registry_t *reg, hub_u
     self->touch_head = calloc(nu, sizeof *self->touch_head);
     self->dirty_gen = calloc(nu, sizeof *self->dirty_gen);
     self->dirty = calloc(nu, sizeof *self->dirty);
+    self->dirty_busy = calloc(nu, sizeof *self->dirty_busy);
     self->flags = ro_calloc_big(nu, sizeof *self->flags);
     self->lhash = calloc(nu, sizeof *self->lhash);
     self->lcontested = calloc(nu, sizeof *self->lcontested);
     self->snap = ro_calloc_big(3 * nu, sizeof *self->snap);
     if (!self->snap || !self->msgs || !self->refusals || !self->acks || !self->pairs ||
-        !self->touch_gen || !self->touch_head || !self->dirty_gen || !self->dirty || !self->flags ||
-        !self->lhash || !self->lcontested) {
+        !self->touch_gen || !self->touch_head || !self->dirty_gen || !self->dirty ||
+        !self->dirty_busy || !self->flags || !self->lhash || !self->lcontested) {
         hub_ingest_destroy(&self);
         return NULL;
     }
@@ -440,6 +442,7 @@ void hub_ingest_destroy(hub_ingest_t **self_p)
     free(self->touch_head);
     free(self->dirty_gen);
     free(self->dirty);
+    free(self->dirty_busy);
     free(self->flags);
     free(self->incs);
     free(self->slots);
@@ -511,16 +514,18 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     uint32_t *touch_head = calloc(nu, sizeof *touch_head);
     uint32_t *dirty_gen = calloc(nu, sizeof *dirty_gen);
     uint32_t *dirty = calloc(nu, sizeof *dirty);
+    uint8_t *dirty_busy = calloc(nu, sizeof *dirty_busy);
     hub_unit_flags_t *flags = ro_calloc_big(nu, sizeof *flags);
     uint64_t *lhash = calloc(nu, sizeof *lhash);
     uint8_t *lcontested = calloc(nu, sizeof *lcontested);
     s_snap_t *snap = ro_calloc_big(3 * nu, sizeof *snap);
-    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !flags || !lhash || !lcontested ||
-        !snap) {
+    if (!touch_gen || !touch_head || !dirty_gen || !dirty || !dirty_busy || !flags || !lhash ||
+        !lcontested || !snap) {
         free(touch_gen);
         free(touch_head);
         free(dirty_gen);
         free(dirty);
+        free(dirty_busy);
         free(flags);
         free(lhash);
         free(lcontested);
@@ -531,6 +536,7 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     free(self->touch_head);
     free(self->dirty_gen);
     free(self->dirty);
+    free(self->dirty_busy);
     hub_unit_flags_carry(self->reg, self->flags, reg, flags);
     free(self->flags);
     free(self->lhash);
@@ -543,6 +549,7 @@ int hub_ingest_set_registry(hub_ingest_t *self, const ro_registry_t *reg, hub_un
     self->touch_head = touch_head;
     self->dirty_gen = dirty_gen;
     self->dirty = dirty;
+    self->dirty_busy = dirty_busy;
     self->flags = flags;
     self->reg = reg;
     self->states = states;
@@ -696,6 +703,9 @@ static void s_touch(hub_ingest_t *self, size_t mi, const s_ident_t *id, const ro
 static void s_dirty(hub_ingest_t *self, size_t unit)
 {
     if (self->dirty_gen[unit] != self->gen) {
+        /* 0: never, or not since the stamps were cleared */
+        self->dirty_busy[self->ndirty] =
+            self->dirty_gen[unit] && self->dirty_gen[unit] + 1 == self->gen;
         self->dirty_gen[unit] = self->gen;
         self->dirty[self->ndirty++] = (uint32_t)unit;
     }
@@ -1530,9 +1540,13 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
         rc = s_release(self, now, err, sizeof err);
     for (size_t i = 0; rc == 0 && i < self->nmsgs; i++)
         rc = s_apply_one(self, &d, i, now, err, sizeof err);
+    /* a unit in batch after batch (a backlog, a busy province) leaves its
+     * day rows for the quiet after: rewritten at each batch, they would be
+     * most of the batch's writes (docs/PERFORMANCE.md) */
     for (size_t i = 0; rc == 0 && i < self->ndirty; i++)
-        rc = hub_store_put_state(self->store, self->dirty[i], &self->states[self->dirty[i]], err,
-                                 sizeof err);
+        rc = hub_store_put_state(self->store, self->dirty[i], &self->states[self->dirty[i]],
+                                 self->dirty_busy[i] ? HUB_STORE_DAYS_LATER : HUB_STORE_DAYS_NOW,
+                                 err, sizeof err);
     if (rc == 0)
         rc = hub_store_commit(self->store, err, sizeof err);
     if (rc) {

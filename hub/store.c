@@ -414,7 +414,8 @@ static const s_step_t s_migrations[HUB_STORE_SCHEMA] = {
      * units row is its state, and an as-of question reads that row.
      * units.day_stale (0: none) is the day from which a unit's rows wait
      * to be re-derived (a report dated more than DAY_SHIFT_MAX days before
-     * its latest row: applying it would rewrite every row since); as-of
+     * its latest row: applying it would rewrite every row since; or a unit
+     * in batch after batch, hub_store_put_state's HUB_STORE_DAYS_LATER); as-of
      * questions from that day on fold that unit's reports, and the hub
      * re-derives such units when ingest is idle (hub_store_days_refresh). */
     {"CREATE TABLE unit_days ("
@@ -2675,14 +2676,19 @@ static int s_days_merge(hub_store_t *self, size_t index, uint32_t from, const hu
  * rows from its day on, no report read), or the rows are re-derived from
  * the earliest day. *last: the unit's latest day now, if it may have
  * grown. Returns 0 or a code. */
-static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, uint32_t *last,
-                      uint32_t *stale, char *err, size_t errlen)
+static int s_days_put(hub_store_t *self, size_t index, const hub_unit_state_t *s, int days,
+                      uint32_t *last, uint32_t *stale, char *err, size_t errlen)
 {
     uint32_t from = self->day_from ? self->day_from[index] : 0;
     *last = *stale = 0;
     if (from == 0)
         return 0;
     self->day_from[index] = 0; /* done here, not again at commit */
+    if (days == HUB_STORE_DAYS_LATER && self->day_to[index] != DAY_REDO) {
+        *last = self->day_to[index]; /* as-of reads after it read the units row */
+        *stale = from;
+        return 0;
+    }
     if (self->day_to[index] == from) {
         int64_t at = 0; /* the latest receipt of its reports: the row's changed_at */
         for (uint32_t k = self->day_head[index]; k; k = self->day_log[k - 1].next)
@@ -2776,13 +2782,13 @@ int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, si
     return s_step_done(self, st, "cannot write a unit's last day", err, errlen);
 }
 
-int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *s, char *err,
-                        size_t errlen)
+int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *s, int days,
+                        char *err, size_t errlen)
 {
     if (s_writable(self, index, err, errlen))
         return HUB_STORE_EFAIL;
     uint32_t last, stale;
-    int rc = s_days_put(self, index, s, &last, &stale, err, errlen);
+    int rc = s_days_put(self, index, s, days, &last, &stale, err, errlen);
     if (rc)
         return rc;
     sqlite3_stmt *st = self->q[Q_UNIT_UPDATE];

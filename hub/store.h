@@ -245,12 +245,18 @@ int hub_store_put_refusal(hub_store_t *self, size_t index, int64_t iid, uint64_t
                           ro_reason_t reason, const char *text, uint64_t hash, int64_t at,
                           char *err, size_t errlen);
 
-/* Write the aggregates and last_heard of unit index into its units row
- * (and its day rows). st->last_seq is not written anywhere: a sequence's
- * last seq is read from the reports and refusals stored under it
- * (INC_LAST_SEQ in store_db.h). */
-int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *st, char *err,
-                        size_t errlen);
+/* Write the aggregates and last_heard of unit index into its units row,
+ * and its day rows (days HUB_STORE_DAYS_NOW), or mark them stale from the
+ * earliest day the transaction touched (HUB_STORE_DAYS_LATER: a unit that
+ * reports in batch after batch, whose rows would be rewritten at each;
+ * hub_store_days_refresh writes them once ingest is quiet, and until then
+ * an as-of question folds its reports). st->last_seq is not written
+ * anywhere: a sequence's last seq is read from the reports and refusals
+ * stored under it (INC_LAST_SEQ in store_db.h). */
+#define HUB_STORE_DAYS_NOW 0
+#define HUB_STORE_DAYS_LATER 1
+int hub_store_put_state(hub_store_t *self, size_t index, const hub_unit_state_t *st, int days,
+                        char *err, size_t errlen);
 
 /* What the store holds for (unit index, iid, seq): returns 1 with *hash for
  * a stored report, 2 with *hash (and the reason, and the text into

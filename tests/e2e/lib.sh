@@ -287,6 +287,10 @@ unit_field() { ctl status --unit "$1" --json | jq -r ".scopes[0].$2"; }
 
 # db SQL: ask the hub's store directly (tests only; rolloutctl never does).
 db() { sqlite3 -batch -noheader "$T/hub/hub.db" "$1"; }
+# days_fresh: no unit's daily states (unit_days) wait to be re-derived; the
+# hub leaves a unit's for the quiet after ingest when it reports in batch
+# after batch, or far back (units.day_stale). Poll it with wait_until.
+days_fresh() { [ "$(db "select count(*) from units where day_stale > 0")" == 0 ]; }
 # In SQL, in a query over `incarnations i` of `units u`: incarnation i's last
 # seq, as the hub reads it (INC_LAST_SEQ in hub/store_db.h): the higher of
 # its last run's and its highest refused seq (the column last_seq is what a

@@ -96,8 +96,7 @@ expect_eq "$(province held_review)" 0 "held for review after a restart"
 ctl verify >/dev/null || fail "verify after the decisions: $(ctl verify 2>&1)"
 # the daily states follow the decisions too: once re-derived (ingest idle),
 # none is stale, verify recounts them, and an as-of answer agrees with today
-fresh() { [ "$(db "select count(*) from units where day_stale > 0")" == 0 ]; }
-wait_until 20 fresh || fail "daily states still stale: $(db "select id, day_stale from units where day_stale > 0")"
+wait_until 20 days_fresh || fail "daily states still stale: $(db "select id, day_stale from units where day_stale > 0")"
 ctl verify >/dev/null || fail "verify of the daily states: $(ctl verify 2>&1)"
 expect_eq "$(ctl status --as-of 2030-01-01 --json | jq -r '.scopes[0].participants')" 220 \
   "participants as of a later date"

@@ -19,7 +19,9 @@ expect_eq "$(as_of 2018-02-01 participants) $(as_of 2018-02-01 staff_total) $(as
   "20 0 1" "as of 2018-02-01: the cancelled snapshot counts nowhere"
 expect_eq "$(as_of 2018-12-31 participants) $(unit_field $u participants)" "20 20" \
   "as of the year's end, as today"
-# a row on each day a report lands on, the cancelled snapshot's too (schema 7)
+# a row on each day a report lands on, the cancelled snapshot's too (schema 7),
+# once written: the client's reports came in batch after batch
+wait_until 20 days_fresh || fail "daily states still stale: $(db "select id, day_stale from units where day_stale > 0")"
 expect_eq "$(db "SELECT group_concat(d.date || ':' || d.reports || ':' || d.participants) FROM unit_days d JOIN units u ON u.uid = d.uid WHERE u.id = '$u'")" \
   "20180105:1:20,20180201:1:20" "the unit's daily states"
 # as known on yesterday (UTC): nothing was received; the amend and the cancel came after

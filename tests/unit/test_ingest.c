@@ -123,6 +123,32 @@ static void test_ingest_dedup_acks_each_resend(void **state)
     hf_assert_states_equal(again, f->states, NUNITS);
 }
 
+/* A unit in two batches in a row leaves its day rows for the quiet after
+ * (hub_store_days_refresh then re-derives it); one that skipped a batch,
+ * or reports for the first time, has them written with its reports. */
+static void test_ingest_busy_unit_days_later(void **state)
+{
+    fixture_t *f = *state;
+    const char *u = "469002-003", *v = "460100-001";
+    uint64_t seq = 0;
+    ro_report_t r = hf_report(u, ++seq, RO_KIND_TRAINING, 20180105, 10, 20);
+    s_send(f, "A", &r);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    assert_int_equal(hub_store_days_refresh(f->store, 10000, NULL, 0), 0); /* none stale */
+    r = hf_report(u, ++seq, RO_KIND_TRAINING, 20180106, 10, 20);
+    s_send(f, "A", &r);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    assert_int_equal(hub_store_days_refresh(f->store, 10000, NULL, 0), 1); /* u, left */
+    ro_report_t w = hf_report(v, 1, RO_KIND_TRAINING, 20180106, 5, 20);
+    s_send(f, "B", &w);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    r = hf_report(u, ++seq, RO_KIND_TRAINING, 20180107, 10, 20);
+    s_send(f, "A", &r);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    assert_int_equal(hub_store_days_refresh(f->store, 10000, NULL, 0), 0); /* u skipped one */
+    assert_int_equal(hub_store_recount(f->store, NULL, 0, NULL, NULL, NULL, 0), 0);
+}
+
 static void test_ingest_conflict_gap_invalid(void **state)
 {
     fixture_t *f = *state;
@@ -1224,6 +1250,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ingest_dedup_acks_each_resend, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_busy_unit_days_later, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_conflict_gap_invalid, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_unknown_malformed_heartbeat, s_setup,
                                         s_teardown),

@@ -109,7 +109,8 @@ static void s_put_as(fixture_t *f, size_t u, ro_kind_t kind, uint32_t date, uint
     }
     f->states[u].last_seq = r.seq;
     f->states[u].last_heard = NOW - 100;
-    assert_int_equal(hub_store_put_state(f->store, u, &f->states[u], err, sizeof err), 0);
+    assert_int_equal(
+        hub_store_put_state(f->store, u, &f->states[u], HUB_STORE_DAYS_NOW, err, sizeof err), 0);
     assert_int_equal(hub_store_commit(f->store, err, sizeof err), 0);
 }
 

@@ -44,7 +44,7 @@ static void s_put_states(hub_store_t *st, const hub_unit_state_t *states)
 {
     char err[256] = "";
     for (size_t i = 0; i < NUNITS; i++)
-        if (hub_store_put_state(st, i, &states[i], err, sizeof err))
+        if (hub_store_put_state(st, i, &states[i], HUB_STORE_DAYS_NOW, err, sizeof err))
             fail_msg("put_state: %s", err);
 }
 
@@ -269,7 +269,7 @@ static void s_legacy_row(hub_store_t *st, int64_t *seq, int64_t *heard)
 static void s_put_state_once(hub_store_t *st, const hub_unit_state_t *s, int commit)
 {
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
-    assert_int_equal(hub_store_put_state(st, 0, s, NULL, 0), 0);
+    assert_int_equal(hub_store_put_state(st, 0, s, HUB_STORE_DAYS_NOW, NULL, 0), 0);
     if (commit)
         assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     else
@@ -421,7 +421,7 @@ static void test_load_states_matches_rows_by_id(void **state)
     ro_report_t r = hf_report("460200-009", 1, RO_KIND_STAFF, 20180105, 20, 10);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     s_put(st, three, 0, &r);
-    assert_int_equal(hub_store_put_state(st, 0, &three[0], NULL, 0), 0);
+    assert_int_equal(hub_store_put_state(st, 0, &three[0], HUB_STORE_DAYS_NOW, NULL, 0), 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     hub_store_destroy(&st);
 
@@ -853,7 +853,7 @@ static void test_migrate_2_to_3_adds_state(void **state)
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     assert_int_equal(hub_store_hold_report(st, 2, hf_iid(st, 2), &r, 5, NOW, NULL, 0), 0);
     states[2].last_seq = 2;
-    assert_int_equal(hub_store_put_state(st, 2, &states[2], NULL, 0), 0);
+    assert_int_equal(hub_store_put_state(st, 2, &states[2], HUB_STORE_DAYS_NOW, NULL, 0), 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     assert_int_equal(hub_store_held(st, &held, &earliest, NULL, 0), 0);
     assert_int_equal(held, 1);
@@ -951,7 +951,7 @@ static void test_migrate_4_to_5_events(void **state)
     assert_int_equal(hub_store_put_report(st, 1, iid, &fix, ro_report_hash(&fix), NOW, NULL, 0), 0);
     assert_int_equal(hub_store_refold(st, 1, &again[1], err, sizeof err), 0);
     again[1].last_seq = 2;
-    assert_int_equal(hub_store_put_state(st, 1, &again[1], NULL, 0), 0);
+    assert_int_equal(hub_store_put_state(st, 1, &again[1], HUB_STORE_DAYS_NOW, NULL, 0), 0);
     /* a second amend of seq 1 is refused, and changes nothing */
     fix.seq = 3;
     assert_int_equal(
@@ -1049,7 +1049,7 @@ static void test_migrate_6_to_7_known(void **state)
     assert_int_equal(hub_store_load_states(st, reg, states, NULL, 0), 0);
     assert_int_equal(hub_store_begin(st, NULL, 0), 0);
     assert_int_equal(hub_store_refold(st, 0, &states[0], NULL, 0), 0);
-    assert_int_equal(hub_store_put_state(st, 0, &states[0], NULL, 0), 0);
+    assert_int_equal(hub_store_put_state(st, 0, &states[0], HUB_STORE_DAYS_NOW, NULL, 0), 0);
     assert_int_equal(hub_store_commit(st, NULL, 0), 0);
     assert_true(hub_store_days_refresh(st, 1000, NULL, 0) >= 0);
     int64_t days = s_sql_int(path, "SELECT count(*) FROM unit_days");
@@ -1935,6 +1935,8 @@ typedef struct {
     size_t nstored;
     uint64_t rng;
     int64_t now;
+    uint64_t later; /* 0: every unit's day rows written at its commit; else
+                     * the random numbers that leave some for later */
 } s_dw_t;
 
 static uint32_t s_dw_below(s_dw_t *w, uint32_t n)
@@ -1969,9 +1971,17 @@ static s_dw_t *s_dw_open(const ro_registry_t *reg, const char *path, uint64_t se
  * seq in them), commit. */
 static void s_dw_commit(s_dw_t *w)
 {
-    for (size_t i = 0; i < NUNITS; i++)
+    char err[256] = "";
+    for (size_t i = 0; i < NUNITS; i++) {
         w->states[i].last_seq = w->next[i][0];
-    s_put_states(w->st, w->states);
+        int days = HUB_STORE_DAYS_NOW;
+        if (w->later) {
+            w->later = w->later * 6364136223846793005ULL + 1442695040888963407ULL;
+            days = (w->later >> 33) % 3 ? HUB_STORE_DAYS_LATER : HUB_STORE_DAYS_NOW;
+        }
+        if (hub_store_put_state(w->st, i, &w->states[i], days, err, sizeof err))
+            fail_msg("put_state: %s", err);
+    }
     assert_int_equal(hub_store_commit(w->st, NULL, 0), 0);
 }
 
@@ -2040,7 +2050,10 @@ static void s_dw_one(s_dw_t *w)
  * stores: reports out of date order, several dates in a batch, snapshots of
  * one date from two incarnations received in the same second, cases by
  * month, held reports (counted nowhere until released), amends and cancels
- * (the corrected report counted nowhere, the amend in its place). */
+ * (the corrected report counted nowhere, the amend in its place). In half
+ * of them some units' rows are left for later (HUB_STORE_DAYS_LATER, as the
+ * hub does for a unit in batch after batch): the answers fold their
+ * reports until a refresh writes the rows. */
 static void test_days_equal_the_scan(void **state)
 {
     (void)state;
@@ -2052,6 +2065,7 @@ static void test_days_equal_the_scan(void **state)
     int64_t stale = 0; /* units found stale before a refresh, in all */
     for (uint64_t seed = 1; seed <= 40; seed++) {
         s_dw_t *w = s_dw_open(reg, path, seed);
+        w->later = seed % 2 ? seed : 0; /* half the stores leave some day rows for later */
         for (int batch = 0; batch < 24; batch++) {
             w->now = NOW - 86400 + batch / 3; /* three batches a second */
             assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
@@ -2112,12 +2126,40 @@ static char *s_days_dump(const char *path)
     return out;
 }
 
-/* Reports in date order, as agents send them, a few days of them in each
- * unit's batch, cases on their month's first day (before days the unit
- * has rows for): merged into the rows, they give the rows a rebuild
- * derives from the reports, changed_at and all, and answer as the scan
- * does. Snapshots of one date from both incarnations, in one batch or in
- * two received in the same second, tie by the scan's rule. */
+/* 24 batches of reports in date order, as agents send them, a few days of
+ * them in each unit's batch, cases on their month's first day (before days
+ * the unit has rows for), into w's store. */
+static void s_dw_in_order(s_dw_t *w)
+{
+    int64_t day[NUNITS] = {0}; /* each unit's days since 2017-01-01 */
+    char err[256] = "";
+    for (int batch = 0; batch < 24; batch++) {
+        /* two batches a second; the hub's clock steps back now and then */
+        w->now = NOW - 86400 + batch / 2 * 7 % 12;
+        assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
+        for (size_t i = 0; i < NUNITS; i++) {
+            for (uint32_t k = s_dw_below(w, 9); k > 0; k--) {
+                day[i] += s_dw_below(w, 3);
+                int inc = (int)s_dw_below(w, 2);
+                ro_kind_t kind = (ro_kind_t)(RO_KIND_TRAINING + s_dw_below(w, 4));
+                uint32_t d = ro_date_of(1483228800 + day[i] * 86400);
+                ro_report_t r = hf_report(ro_registry_at(w->reg, i)->id, ++w->next[i][inc], kind,
+                                          kind == RO_KIND_CASES ? d / 100 : d,
+                                          1 + s_dw_below(w, 90), s_dw_below(w, 10));
+                if (hub_store_put_report(w->st, i, w->iids[i][inc], &r, r.seq, w->now, err,
+                                         sizeof err) ||
+                    hub_store_refold(w->st, i, &w->states[i], err, sizeof err))
+                    fail_msg("seq %llu of unit %zu: %s", (unsigned long long)r.seq, i, err);
+            }
+        }
+        s_dw_commit(w);
+    }
+}
+
+/* Reports in date order (s_dw_in_order), merged into the rows, give the
+ * rows a rebuild derives from the reports, changed_at and all, and answer
+ * as the scan does. Snapshots of one date from both incarnations, in one
+ * batch or in two received in the same second, tie by the scan's rule. */
 static void test_days_merged_equal_the_rebuild(void **state)
 {
     (void)state;
@@ -2126,29 +2168,7 @@ static void test_days_merged_equal_the_rebuild(void **state)
     const char *path = hf_path("append.db");
     for (uint64_t seed = 1; seed <= 10; seed++) {
         s_dw_t *w = s_dw_open(reg, path, seed);
-        int64_t day[NUNITS] = {0}; /* each unit's days since 2017-01-01 */
-        char err[256] = "";
-        for (int batch = 0; batch < 24; batch++) {
-            /* two batches a second; the hub's clock steps back now and then */
-            w->now = NOW - 86400 + batch / 2 * 7 % 12;
-            assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
-            for (size_t i = 0; i < NUNITS; i++) {
-                for (uint32_t k = s_dw_below(w, 9); k > 0; k--) {
-                    day[i] += s_dw_below(w, 3);
-                    int inc = (int)s_dw_below(w, 2);
-                    ro_kind_t kind = (ro_kind_t)(RO_KIND_TRAINING + s_dw_below(w, 4));
-                    uint32_t d = ro_date_of(1483228800 + day[i] * 86400);
-                    ro_report_t r = hf_report(ro_registry_at(reg, i)->id, ++w->next[i][inc], kind,
-                                              kind == RO_KIND_CASES ? d / 100 : d,
-                                              1 + s_dw_below(w, 90), s_dw_below(w, 10));
-                    if (hub_store_put_report(w->st, i, w->iids[i][inc], &r, r.seq, w->now, err,
-                                             sizeof err) ||
-                        hub_store_refold(w->st, i, &w->states[i], err, sizeof err))
-                        fail_msg("seq %llu of unit %zu: %s", (unsigned long long)r.seq, i, err);
-                }
-            }
-            s_dw_commit(w);
-        }
+        s_dw_in_order(w);
         assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0"), 0);
         hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
         char *folded = s_days_dump(path);
@@ -2158,6 +2178,40 @@ static void test_days_merged_equal_the_rebuild(void **state)
         assert_string_equal(folded, rebuilt);
         free(folded);
         free(rebuilt);
+        hub_store_destroy(&w->st);
+        free(w);
+    }
+    ro_registry_destroy(&reg);
+}
+
+/* The same reports with some units' rows left for later in each batch (as
+ * the hub does for a unit in batch after batch): the units stale meanwhile
+ * answer as the scan does, and once a refresh has written their rows, the
+ * rows are those written at each commit, changed_at and all. */
+static void test_days_later_equal_now(void **state)
+{
+    (void)state;
+    ro_registry_t *reg = hf_registry();
+    static const uint32_t dates[] = {20170101, 20170301, 20170615, 20171231, 20180301, 20181231};
+    const char *path = hf_path("later.db");
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        s_dw_t *w = s_dw_open(reg, path, seed);
+        s_dw_in_order(w);
+        char *now = s_days_dump(path);
+        hub_store_destroy(&w->st);
+        free(w);
+        w = s_dw_open(reg, path, seed);
+        w->later = seed;
+        s_dw_in_order(w);
+        assert_true(s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0") > 0);
+        hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
+        assert_true(hub_store_days_refresh(w->st, 10000, NULL, 0) > 0);
+        assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0"), 0);
+        char *later = s_days_dump(path);
+        assert_true(strchr(later, '\n') != NULL); /* rows there are */
+        assert_string_equal(later, now);
+        free(now);
+        free(later);
         hub_store_destroy(&w->st);
         free(w);
     }
@@ -2511,6 +2565,7 @@ int main(void)
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_days_equal_the_scan),
         cmocka_unit_test(test_days_merged_equal_the_rebuild),
+        cmocka_unit_test(test_days_later_equal_now),
         cmocka_unit_test(test_days_tie_in_a_second),
         cmocka_unit_test(test_marks_from_the_trail),
         cmocka_unit_test(test_max_store_bytes_makes_it_full),

@@ -54,7 +54,8 @@ static void s_make(const char *path, const ro_registry_t *reg, uint64_t n)
         states[1].last_seq = seq;
     }
     for (size_t i = 0; i < NUNITS; i++)
-        assert_int_equal(hub_store_put_state(st, i, &states[i], err, sizeof err), 0);
+        assert_int_equal(
+            hub_store_put_state(st, i, &states[i], HUB_STORE_DAYS_NOW, err, sizeof err), 0);
     assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
     hub_store_destroy(&st);
 }
@@ -277,7 +278,8 @@ static void test_check_fast_many_units(void **state)
             hub_state_apply(&states[i], &r);
             states[i].last_seq = seq;
         }
-        assert_int_equal(hub_store_put_state(st, i, &states[i], err, sizeof err), 0);
+        assert_int_equal(
+            hub_store_put_state(st, i, &states[i], HUB_STORE_DAYS_NOW, err, sizeof err), 0);
     }
     assert_int_equal(hub_store_commit(st, err, sizeof err), 0);
     hub_store_diff_t diffs[4];
