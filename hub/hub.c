@@ -81,8 +81,8 @@
 #define STATUS_POLL_MS 200     /* how often the status thread looks whether to stop */
 #define WRITER_CACHE_KIB 65536 /* ingest's page cache: a batch touches a leaf per unit */
 #define STATS_EVERY_MS 60000   /* how often a busy hub logs what it stored */
-#define IDLE_MS 200            /* ingest quiet this long: stale daily states are re-derived, */
-#define DAYS_IDLE_MS 50        /* this long at a time, between looks at the sockets */
+#define DAYS_IDLE_MS 50        /* ingest quiet: stale daily states re-derived this long at a */
+                               /* time, between looks at the sockets */
 #define CLOSE_LINGER_MS 2000   /* at a stop, how long queued acks may take to leave */
 #define ACK_GRACE_MS 300       /* at a stop, time the agents get to read the last acks */
 #define ZAP_PER_WAKE 256       /* handshakes answered per wake (893 agents reconnect at once) */
@@ -310,15 +310,20 @@ static void s_revoke(hub_t *h)
            REVOKE_GRACE_MS / 1000);
 }
 
-/* Ingest quiet for IDLE_MS (nothing came, nothing waits): re-derive units
- * whose daily states (unit_days) were left stale (a long back-dated report,
- * a unit's backlog in one batch: hub/store_db.h), for about DAYS_IDLE_MS,
+/* Ingest quiet for HUB_INGEST_QUIET_MS since last_ingest (nothing came,
+ * nothing waits): the next batch starts afresh (hub_ingest_quiet), and
+ * units whose daily states (unit_days) were left stale (a long back-dated
+ * report, a unit's backlog in one batch: hub/store_db.h; a unit in batch
+ * after batch; a review's decision) are re-derived for about DAYS_IDLE_MS,
  * so that as-of questions read rows again rather than fold their reports.
  * A hub under load leaves them for later. Returns 1 when it re-derived
  * some (more may wait: the main loop comes back at once rather than after
  * its wait), else 0. */
-static int s_days_idle(hub_t *h)
+static int s_days_idle(hub_t *h, int64_t last_ingest)
 {
+    if (hub_ingest_pending(h->ingest) > 0 || ro_time_mono_ms() - last_ingest < HUB_INGEST_QUIET_MS)
+        return 0;
+    hub_ingest_quiet(h->ingest); /* its next batch writes the day rows of all it touches */
     char err[256];
     long n = hub_store_days_refresh(h->store, DAYS_IDLE_MS, err, sizeof err);
     if (n < 0)
@@ -1112,8 +1117,7 @@ static void s_run(hub_t *h)
             last_ingest = ro_time_mono_ms();
             days_more = 0;
         } else if (rc == 0) { /* stale days once ingest is quiet; the status thread reads on */
-            days_more = !held && hub_ingest_pending(h->ingest) == 0 &&
-                        ro_time_mono_ms() - last_ingest >= IDLE_MS && s_days_idle(h);
+            days_more = !held && s_days_idle(h, last_ingest);
         }
         mono = ro_time_mono_ms();
         hub_ingest_retry(h->ingest, h->sock[0], now, mono, 0);

@@ -117,6 +117,7 @@ struct hub_ingest {
     uint32_t *dirty_gen;     /* per unit: gen when its row must be written */
     uint32_t *dirty;         /* units to write this batch */
     uint8_t *dirty_busy;     /* each: its unit was written by the batch before too */
+    int quiet;               /* no batch before, as far as dirty_busy goes (hub_ingest_quiet) */
     hub_unit_flags_t *flags; /* per unit: what the store does not keep (gaps), published */
     size_t ndirty;
 
@@ -705,7 +706,7 @@ static void s_dirty(hub_ingest_t *self, size_t unit)
     if (self->dirty_gen[unit] != self->gen) {
         /* 0: never, or not since the stamps were cleared */
         self->dirty_busy[self->ndirty] =
-            self->dirty_gen[unit] && self->dirty_gen[unit] + 1 == self->gen;
+            !self->quiet && self->dirty_gen[unit] && self->dirty_gen[unit] + 1 == self->gen;
         self->dirty_gen[unit] = self->gen;
         self->dirty[self->ndirty++] = (uint32_t)unit;
     }
@@ -1587,7 +1588,13 @@ int hub_ingest_flush(hub_ingest_t *self, int64_t now)
     }
     s_publish(self, self->dirty, self->ndirty);
     self->done = 1;
+    self->quiet = 0;
     return 0;
+}
+
+void hub_ingest_quiet(hub_ingest_t *self)
+{
+    self->quiet = 1;
 }
 
 int hub_ingest_decide(hub_ingest_t *self, const hub_decision_t *d, int64_t now, char *why,

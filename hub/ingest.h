@@ -72,6 +72,14 @@ void hub_ingest_set_peers(hub_ingest_t *self, hub_peers_t *peers);
  * committed's lock only inside hub_committed_publish. */
 void hub_ingest_set_committed(hub_ingest_t *self, hub_committed_t *committed);
 
+/* Ingest has been quiet (HUB_INGEST_QUIET_MS without a message): the next
+ * batch writes the day rows of every unit it touches, as if the batch
+ * before had touched none. A unit whose messages come in batch after batch
+ * with no quiet between leaves its day rows for the quiet after (stale,
+ * HUB_STORE_DAYS_LATER), where hub_store_days_refresh writes them. */
+#define HUB_INGEST_QUIET_MS 200
+void hub_ingest_quiet(hub_ingest_t *self);
+
 /* Switch to another registry (SIGHUP reload): reg and states (one per unit
  * of reg, loaded with hub_store_load_states, which must have been called
  * for reg last) are borrowed like hub_ingest_new's; swap committed's

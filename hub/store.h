@@ -370,7 +370,7 @@ int hub_store_states_known(hub_store_t *self, const ro_registry_t *reg, uint32_t
  * add up (hub_scope_add's sums: units_reporting, reports, participants,
  * hours_tenths, sessions, and the latest snapshots' totals and parts; the
  * scopes' other fields are left as they are). Reads scope_days, a row per
- * scope and day up to as_of, and the few units whose rows are stale from
+ * scope and day up to as_of, and the units whose rows are stale from
  * as_of or before: not a row per unit. levels has RO_LEVEL_COUNT scopes,
  * divisions RO_DIVISION_COUNT (ro_division_index's order). Returns 0 or a
  * code. */

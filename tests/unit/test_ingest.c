@@ -125,7 +125,8 @@ static void test_ingest_dedup_acks_each_resend(void **state)
 
 /* A unit in two batches in a row leaves its day rows for the quiet after
  * (hub_store_days_refresh then re-derives it); one that skipped a batch,
- * or reports for the first time, has them written with its reports. */
+ * reports for the first time, or after ingest was quiet, has them written
+ * with its reports. */
 static void test_ingest_busy_unit_days_later(void **state)
 {
     fixture_t *f = *state;
@@ -146,6 +147,15 @@ static void test_ingest_busy_unit_days_later(void **state)
     s_send(f, "A", &r);
     assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
     assert_int_equal(hub_store_days_refresh(f->store, 10000, NULL, 0), 0); /* u skipped one */
+    r = hf_report(u, ++seq, RO_KIND_TRAINING, 20180108, 10, 20);
+    s_send(f, "A", &r);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    assert_int_equal(hub_store_days_refresh(f->store, 10000, NULL, 0), 1); /* in a row again */
+    hub_ingest_quiet(f->ingest);
+    r = hf_report(u, ++seq, RO_KIND_TRAINING, 20180109, 10, 20);
+    s_send(f, "A", &r);
+    assert_int_equal(hub_ingest_flush(f->ingest, NOW), 0);
+    assert_int_equal(hub_store_days_refresh(f->store, 10000, NULL, 0), 0); /* a quiet between */
     assert_int_equal(hub_store_recount(f->store, NULL, 0, NULL, NULL, NULL, 0), 0);
 }
 
