@@ -1939,10 +1939,16 @@ typedef struct {
                      * the random numbers that leave some for later */
 } s_dw_t;
 
+/* The next of the random numbers whose state is *x. */
+static uint64_t s_dw_next(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *x >> 33;
+}
+
 static uint32_t s_dw_below(s_dw_t *w, uint32_t n)
 {
-    w->rng = w->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (uint32_t)((w->rng >> 33) % n);
+    return (uint32_t)(s_dw_next(&w->rng) % n);
 }
 
 /* A new random store at path (seed: its random numbers): each unit with
@@ -1974,11 +1980,7 @@ static void s_dw_commit(s_dw_t *w)
     char err[256] = "";
     for (size_t i = 0; i < NUNITS; i++) {
         w->states[i].last_seq = w->next[i][0];
-        int days = HUB_STORE_DAYS_NOW;
-        if (w->later) {
-            w->later = w->later * 6364136223846793005ULL + 1442695040888963407ULL;
-            days = (w->later >> 33) % 3 ? HUB_STORE_DAYS_LATER : HUB_STORE_DAYS_NOW;
-        }
+        int days = w->later && s_dw_next(&w->later) % 3 ? HUB_STORE_DAYS_LATER : HUB_STORE_DAYS_NOW;
         if (hub_store_put_state(w->st, i, &w->states[i], days, err, sizeof err))
             fail_msg("put_state: %s", err);
     }
