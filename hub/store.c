@@ -251,11 +251,12 @@ static const char *s_sql[Q_COUNT] = {
                      " sum(cases_no_visit) FROM scope_days WHERE date <= ?1 GROUP BY scope",
     /* the units stale from day ?1 or before: the rows the scopes count
      * are not their state (s_states_rows' rule: their units row from
-     * their last day on, else their reports folded) */
+     * their last day on, else their reports folded); and from which day
+     * (a series corrects its days from then on) */
     [Q_SCOPE_STALE] = "SELECT uid, id, last_day, scope, reports, participants, hours_tenths,"
                       " sessions, staff_date, staff_total, staff_proficient, items_date,"
-                      " items_total, items_no_visit, cases_month, cases_total, cases_no_visit"
-                      " FROM units WHERE day_stale > 0 AND day_stale <= ?1",
+                      " items_total, items_no_visit, cases_month, cases_total, cases_no_visit,"
+                      " day_stale FROM units WHERE day_stale > 0 AND day_stale <= ?1",
     [Q_UNIT_SCOPE] = "UPDATE units SET scope = ?2 WHERE uid = ?1",
     /* where unit ?1's rows are counted (store_scopes.c): the store says,
      * not a map of the registry's that may be another transaction's */

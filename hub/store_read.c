@@ -365,67 +365,174 @@ static size_t s_first_on_or_after(const uint32_t *dates, size_t n, uint32_t d)
     return lo;
 }
 
-/* s_series_scopes' reads, in its snapshot: SQLITE_DONE (*used 1 if no
- * unit is stale) or SQLite's error. */
-static int s_series_rows(hub_store_t *self, const char *sql, const uint32_t *dates, size_t n,
-                         uint64_t *total, uint64_t *part, int *used)
+/* One report or row in a series' running difference (hub_store_series):
+ * at the first of the n dates on or after date, sign times what it adds:
+ * itself (a sum), or what it changes from the one before it, *pt and *pp,
+ * which it replaces (a snapshot). */
+static void s_series_step(const uint32_t *dates, size_t n, int64_t *dt, int64_t *dp, uint32_t date,
+                          int64_t t, int64_t p, int snapshot, int sign, int64_t *pt, int64_t *pp)
 {
-    int64_t stale = 1;
-    int rc = store_int(self->db, "SELECT EXISTS (SELECT 1 FROM units WHERE day_stale > 0)", &stale);
-    if (rc != SQLITE_OK)
-        return rc;
-    if (stale)
-        return SQLITE_DONE;
-    sqlite3_stmt *st;
-    if ((rc = sqlite3_prepare_v2(self->db, sql, -1, &st, NULL)) != SQLITE_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, dates[n - 1]);
-    int64_t t = 0, p = 0;
-    size_t j = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint32_t day = (uint32_t)sqlite3_column_int64(st, 0);
-        for (; j < n && dates[j] < day; j++)
-            total[j] = (uint64_t)t, part[j] = (uint64_t)p;
-        t += sqlite3_column_int64(st, 1);
-        p += sqlite3_column_int64(st, 2);
+    size_t j = s_first_on_or_after(dates, n, date);
+    if (j >= n)
+        return;
+    dt[j] += sign * (t - (snapshot ? *pt : 0));
+    dp[j] += sign * (p - (snapshot ? *pp : 0));
+    *pt = t;
+    *pp = p;
+}
+
+/* A state's total and part of kind, as a series counts them. */
+static void s_kind_figs(const hub_unit_state_t *s, ro_kind_t kind, int64_t *t, int64_t *p)
+{
+    switch (kind) {
+    case RO_KIND_TRAINING: *t = (int64_t)s->participants, *p = (int64_t)s->hours_tenths; break;
+    case RO_KIND_STAFF: *t = s->staff_total, *p = s->staff_proficient; break;
+    case RO_KIND_ITEMS: *t = s->items_total, *p = s->items_no_visit; break;
+    default: *t = s->cases_total, *p = s->cases_no_visit; break;
     }
-    for (; j < n; j++)
-        total[j] = (uint64_t)t, part[j] = (uint64_t)p;
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
-        *used = 1;
+}
+
+/* Into dt and dp, unit uid's rows from its first stale day (from) on
+ * taken out of a series (each a snapshot of its state, as scope_days
+ * counted them) and its counted reports of kind from then on put in. The
+ * rows before from are right: the row before it is where both start.
+ * Returns SQLITE_DONE or SQLite's error. */
+static int s_series_unit(hub_store_t *self, int64_t uid, uint32_t from, ro_kind_t kind,
+                         const uint32_t *dates, size_t n, int64_t *dt, int64_t *dp)
+{
+    hub_unit_state_t s;
+    memset(&s, 0, sizeof s);
+    sqlite3_stmt *st = self->q[Q_DAY_BASE];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        store_row_aggregates(st, 0, &s);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    int64_t base_t, base_p, pt, pp, t, p;
+    s_kind_figs(&s, kind, &base_t, &base_p);
+    pt = base_t, pp = base_p;
+    st = self->q[Q_DAY_FROM];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, from);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&s, 0, sizeof s);
+        store_row_aggregates(st, 0, &s);
+        s_kind_figs(&s, kind, &t, &p);
+        s_series_step(dates, n, dt, dp, (uint32_t)sqlite3_column_int64(st, STORE_AGGREGATES + 1), t,
+                      p, 1, -1, &pt, &pp);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    st = self->q[Q_DAY_FOLD];
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_int64(st, 2, dates[n - 1]);
+    pt = base_t, pp = base_p;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t date = (uint32_t)sqlite3_column_int64(st, 1);
+        if (kind == RO_KIND_CASES)
+            date = date * 100 + 1; /* a month counts from its first day */
+        if (sqlite3_column_int(st, 0) == (int)kind && date >= from)
+            s_series_step(dates, n, dt, dp, date, sqlite3_column_int64(st, 2),
+                          sqlite3_column_int64(st, 3), kind != RO_KIND_TRAINING, 1, &pt, &pp);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* s_series_scopes' reads, in its snapshot: the province's rows added up to
+ * each date, and the units stale by the last date corrected one by one
+ * (s_series_unit). That reads each one's reports: when they hold more than
+ * a fifth of all (as in a backlog), *used is 0 and the caller reads every
+ * report instead. Returns SQLITE_DONE or SQLite's error. */
+static int s_series_rows(hub_store_t *self, const char *sql, ro_kind_t kind, const uint32_t *dates,
+                         size_t n, uint64_t *total, uint64_t *part, int *used)
+{
+    int64_t *dt = calloc(2 * n, sizeof *dt), *dp = dt ? dt + n : NULL, all = 0, stale = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = dt ? sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, dates[n - 1]);
+        int64_t pt = 0, pp = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) { /* the province's changes */
+            s_series_step(dates, n, dt, dp, (uint32_t)sqlite3_column_int64(st, 0),
+                          sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), 0, 1, &pt, &pp);
+            all += sqlite3_column_int64(st, 3);
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc == SQLITE_DONE) {
+        sqlite3_stmt *q;
+        if ((rc = sqlite3_prepare_v2(self->db,
+                                     "SELECT IFNULL(sum(reports), 0) FROM units"
+                                     " WHERE day_stale > 0 AND day_stale <= ?1",
+                                     -1, &q, NULL)) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, dates[n - 1]);
+            if ((rc = sqlite3_step(q)) == SQLITE_ROW)
+                stale = sqlite3_column_int64(q, 0), rc = SQLITE_DONE;
+            sqlite3_finalize(q);
+        }
+    }
+    *used = rc == SQLITE_DONE && stale * 5 <= all;
+    if (*used) {
+        st = self->q[Q_SCOPE_STALE];
+        sqlite3_bind_int64(st, 1, dates[n - 1]);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (sqlite3_column_int64(st, 3) && /* counted in a scope */
+                (rc = s_series_unit(self, sqlite3_column_int64(st, 0),
+                                    (uint32_t)sqlite3_column_int64(st, 17), kind, dates, n, dt,
+                                    dp)) != SQLITE_DONE)
+                break;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    int64_t t = 0, p = 0;
+    for (size_t j = 0; *used && rc == SQLITE_DONE && j < n; j++) {
+        t += dt[j];
+        p += dp[j];
+        total[j] = (uint64_t)t;
+        part[j] = (uint64_t)p;
+    }
+    free(dt);
     return rc;
 }
 
 /* hub_store_series from the province's scope_days rows: their running sum
- * up to each date, one pass over a row per day. Only when no unit's rows
- * are stale (*used 0 then: the caller folds the reports). Returns 0 or a
- * code. */
+ * up to each date, one pass over a row per day, and the stale units'
+ * corrections (s_series_rows). *used 0 when the caller must fold the
+ * reports instead. Returns 0 or a code. */
 static int s_series_scopes(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
                            uint64_t *total, uint64_t *part, int *used, char *err, size_t errlen)
 {
-    /* the columns of the kind's total and part in Q_SCOPE_SUMS' row order */
+    /* the columns of the kind's total and part in Q_SCOPE_SUMS' row order,
+     * and the reports (how many the province has, summed) */
     static const char *sql[] = {
-        [RO_KIND_TRAINING] = "SELECT date, participants, hours_tenths FROM scope_days"
+        [RO_KIND_TRAINING] = "SELECT date, participants, hours_tenths, reports FROM scope_days"
                              " WHERE scope = 0 AND date <= ?1 ORDER BY date",
-        [RO_KIND_STAFF] = "SELECT date, staff_total, staff_proficient FROM scope_days"
+        [RO_KIND_STAFF] = "SELECT date, staff_total, staff_proficient, reports FROM scope_days"
                           " WHERE scope = 0 AND date <= ?1 ORDER BY date",
-        [RO_KIND_ITEMS] = "SELECT date, items_total, items_no_visit FROM scope_days"
+        [RO_KIND_ITEMS] = "SELECT date, items_total, items_no_visit, reports FROM scope_days"
                           " WHERE scope = 0 AND date <= ?1 ORDER BY date",
-        [RO_KIND_CASES] = "SELECT date, cases_total, cases_no_visit FROM scope_days"
+        [RO_KIND_CASES] = "SELECT date, cases_total, cases_no_visit, reports FROM scope_days"
                           " WHERE scope = 0 AND date <= ?1 ORDER BY date",
     };
     *used = 0;
     if (kind < RO_KIND_TRAINING || kind > RO_KIND_CASES)
         return 0;
-    /* one snapshot for the look for stale units and the rows: a batch
-     * committed between them that left a unit stale would be read in part
-     * (the other units' rows without that unit's report) */
+    /* one snapshot for the rows and the stale units: a batch committed
+     * between them that left a unit stale would be read in part (the other
+     * units' rows without that unit's report) */
     int own = sqlite3_get_autocommit(self->db);
     int rc = own ? sqlite3_exec(self->db, "BEGIN", NULL, NULL, NULL) : SQLITE_OK;
     if (rc != SQLITE_OK)
         return store_fail(self, rc, "cannot compute a series", err, errlen);
-    rc = s_series_rows(self, sql[kind], dates, n, total, part, used);
+    rc = s_series_rows(self, sql[kind], kind, dates, n, total, part, used);
     if (own)
         sqlite3_exec(self->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to keep */
     return rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot compute a series", err, errlen);
@@ -483,14 +590,8 @@ int hub_store_series_known(hub_store_t *self, ro_kind_t kind, const uint32_t *da
         uint32_t date = (uint32_t)sqlite3_column_int64(st, 1);
         if (kind == RO_KIND_CASES)
             date = date * 100 + 1; /* a month counts from its first day */
-        int64_t t = sqlite3_column_int64(st, 2), p = sqlite3_column_int64(st, 3);
-        size_t j = s_first_on_or_after(dates, n, date);
-        if (j >= n)
-            continue;
-        dt[j] += t - (snapshot ? prev_total : 0);
-        dp[j] += p - (snapshot ? prev_part : 0);
-        prev_total = t;
-        prev_part = p;
+        s_series_step(dates, n, dt, dp, date, sqlite3_column_int64(st, 2),
+                      sqlite3_column_int64(st, 3), snapshot, 1, &prev_total, &prev_part);
     }
     int ret = 0;
     if (rc != SQLITE_DONE)

@@ -1923,14 +1923,18 @@ typedef struct {
     ro_kind_t kind;
 } s_dw_stored_t;
 
+#define S_DW_UNITS 48 /* the most units a random store's registry has */
+
 /* A random store: two incarnations a unit, their next seqs, the reports
  * stored (which later ones may correct), the live states. */
 typedef struct {
     hub_store_t *st;
     const ro_registry_t *reg;
-    hub_unit_state_t states[NUNITS];
-    int64_t iids[NUNITS][2];
-    uint64_t next[NUNITS][2];
+    size_t nunits; /* reg's */
+    size_t only;   /* 0, or the reports go to the first only units */
+    hub_unit_state_t states[S_DW_UNITS];
+    int64_t iids[S_DW_UNITS][2];
+    uint64_t next[S_DW_UNITS][2];
     s_dw_stored_t stored[1024];
     size_t nstored;
     uint64_t rng;
@@ -1958,12 +1962,14 @@ static s_dw_t *s_dw_open(const ro_registry_t *reg, const char *path, uint64_t se
     s_dw_t *w = calloc(1, sizeof *w);
     assert_non_null(w);
     w->reg = reg;
+    w->nunits = ro_registry_count(reg);
+    assert_true(w->nunits <= S_DW_UNITS);
     w->rng = seed;
     hf_remove_db(path);
     w->st = hf_open(path, 0);
     assert_int_equal(hub_store_load_states(w->st, reg, w->states, NULL, 0), 0);
     assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
-    for (size_t i = 0; i < NUNITS; i++) {
+    for (size_t i = 0; i < w->nunits; i++) {
         uint8_t inc[RO_INCARNATION_LEN];
         memset(inc, 0xa0 + (int)i, sizeof inc);
         w->iids[i][0] = hf_iid(w->st, i);
@@ -1978,7 +1984,7 @@ static s_dw_t *s_dw_open(const ro_registry_t *reg, const char *path, uint64_t se
 static void s_dw_commit(s_dw_t *w)
 {
     char err[256] = "";
-    for (size_t i = 0; i < NUNITS; i++) {
+    for (size_t i = 0; i < w->nunits; i++) {
         w->states[i].last_seq = w->next[i][0];
         int days = w->later && s_dw_next(&w->later) % 3 ? HUB_STORE_DAYS_LATER : HUB_STORE_DAYS_NOW;
         if (hub_store_put_state(w->st, i, &w->states[i], days, err, sizeof err))
@@ -2005,12 +2011,14 @@ static ro_report_t s_dw_report(s_dw_t *w, size_t i, int inc, ro_kind_t kind)
  * amend or cancel of one stored before; its unit refolded. */
 static void s_dw_one(s_dw_t *w)
 {
-    size_t i = s_dw_below(w, NUNITS);
+    size_t units = w->only ? w->only : w->nunits;
+    size_t i = s_dw_below(w, (uint32_t)units);
     int inc = (int)s_dw_below(w, 2);
     ro_kind_t kind = (ro_kind_t)(RO_KIND_TRAINING + s_dw_below(w, 4));
     char err[256] = "";
     int correct = w->nstored > 0 && s_dw_below(w, 5) == 0;
     size_t t = correct ? s_dw_below(w, (uint32_t)w->nstored) : 0;
+    correct = correct && w->stored[t].unit < units;
     if (correct) {
         i = w->stored[t].unit;
         kind = w->stored[t].kind;
@@ -2097,6 +2105,63 @@ static void test_days_equal_the_scan(void **state)
         free(w);
     }
     assert_true(stale > 0); /* the stale rows' path (far back, many) taken, and refreshed */
+    ro_registry_destroy(&reg);
+}
+
+/* A few units in batch after batch leave their day rows for later while the
+ * rest of a larger store waits for nothing (as on a hub with a few busy
+ * units): the series correct those few from their own rows and reports,
+ * not by reading every report as a backlog's do, and answer as the recount
+ * does after every batch and after the refresh. */
+static void test_series_few_stale(void **state)
+{
+    (void)state;
+    char csv[S_DW_UNITS * 40 + 32] = "id,level,division,name\n";
+    for (int i = 0; i < S_DW_UNITS; i++)
+        snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "460100-%03d,municipal,460100,u%d\n",
+                 i + 1, i);
+    char err[256] = "";
+    ro_registry_t *reg = ro_registry_load(tu_write("units48.csv", csv), err, sizeof err);
+    if (!reg)
+        fail_msg("registry: %s", err);
+    static const uint32_t dates[] = {20161231, 20170101, 20170131, 20170201, 20170615,
+                                     20171231, 20180101, 20180301, 20180302, 20991231};
+    const char *path = hf_path("series-few.db");
+    int64_t stale = 0;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        s_dw_t *w = s_dw_open(reg, path, seed);
+        for (int batch = 0; batch < 16; batch++) { /* every unit's rows written */
+            w->now = NOW - 86400 + batch;
+            assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
+            for (uint32_t k = 40 + s_dw_below(w, 24); k > 0; k--)
+                s_dw_one(w);
+            s_dw_commit(w);
+        }
+        assert_true(hub_store_days_refresh(w->st, 10000, NULL, 0) >= 0); /* (reports far back) */
+        w->only = 3, w->later = seed; /* then three units, their rows often left */
+        for (int batch = 0; batch < 8; batch++) {
+            w->now = NOW - 3600 + batch;
+            assert_int_equal(hub_store_begin(w->st, NULL, 0), 0);
+            for (uint32_t k = 1 + s_dw_below(w, 4); k > 0; k--)
+                s_dw_one(w);
+            s_dw_commit(w);
+            int64_t n = s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0");
+            assert_true(n <= 3);
+            stale += n;
+            /* under a fifth of the reports: the series correct them one by one */
+            assert_true(5 * s_sql_int(path, "SELECT IFNULL(sum(reports), 0) FROM units"
+                                            " WHERE day_stale > 0") <=
+                        s_sql_int(path, "SELECT sum(reports) FROM units"));
+            hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
+        }
+        assert_true(hub_store_days_refresh(w->st, 10000, NULL, 0) >= 0);
+        assert_int_equal(s_sql_int(path, "SELECT count(*) FROM units WHERE day_stale > 0"), 0);
+        assert_int_equal(hub_store_recount(w->st, NULL, 0, NULL, NULL, NULL, 0), 0);
+        hf_assert_as_of_recount(w->st, reg, dates, sizeof dates / sizeof dates[0]);
+        hub_store_destroy(&w->st);
+        free(w);
+    }
+    assert_true(stale > 0);
     ro_registry_destroy(&reg);
 }
 
@@ -2571,6 +2636,7 @@ int main(void)
         cmocka_unit_test(test_series_one_snapshot),
         cmocka_unit_test(test_states_as_of),
         cmocka_unit_test(test_days_equal_the_scan),
+        cmocka_unit_test(test_series_few_stale),
         cmocka_unit_test(test_days_merged_equal_the_rebuild),
         cmocka_unit_test(test_days_later_equal_now),
         cmocka_unit_test(test_days_tie_in_a_second),
