@@ -404,8 +404,9 @@ int hub_store_history(hub_store_t *self, size_t index, ro_kind_t kind, uint32_t 
  * <= dates[j] (cases: month <= its month; equal dates: the later seq), as
  * hub_store_states_as_of does. Writes total[j] and part[j]. From the
  * province's scope_days rows (a row per day), each unit whose rows are
- * stale corrected from its own rows and reports; or, when those units hold
- * more than a fifth of the reports, one pass over the reports of that kind
+ * stale corrected from its own rows, its units row and, when a date falls
+ * among its stale days, its reports; or, when the units to fold hold more
+ * than a fifth of the reports, one pass over the reports of that kind
  * ordered by unit, date, seq, however many dates: the cost of one as-of
  * scan, not n. Returns 0 or a code. */
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,

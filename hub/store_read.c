@@ -392,14 +392,27 @@ static void s_kind_figs(const hub_unit_state_t *s, ro_kind_t kind, int64_t *t, i
     }
 }
 
-/* Into dt and dp, unit uid's rows from its first stale day (from) on
+/* Whether a date of the series falls between a stale unit's first stale
+ * day and its last day (Q_SCOPE_STALE's row st): its state then is its
+ * reports folded; before, its rows; after, its units row. */
+static int s_series_folds(sqlite3_stmt *st, const uint32_t *dates, size_t n)
+{
+    size_t j = s_first_on_or_after(dates, n, (uint32_t)sqlite3_column_int64(st, 17));
+    return j < n && dates[j] < (uint32_t)sqlite3_column_int64(st, 2);
+}
+
+/* Into dt and dp, a stale unit's rows from its first stale day (from) on
  * taken out of a series (each a snapshot of its state, as scope_days
- * counted them) and its counted reports of kind from then on put in. The
- * rows before from are right: the row before it is where both start.
- * Returns SQLITE_DONE or SQLite's error. */
-static int s_series_unit(hub_store_t *self, int64_t uid, uint32_t from, ro_kind_t kind,
+ * counted them) and its state from then on put in. The rows before from
+ * are right: the row before it is where both start. Its state from its
+ * last day on is its units row (row, of Q_SCOPE_STALE): only a date of the
+ * series between the two needs its counted reports of kind, folded. The
+ * unit is Q_SCOPE_STALE's row st. Returns SQLITE_DONE or SQLite's error. */
+static int s_series_unit(hub_store_t *self, sqlite3_stmt *row, ro_kind_t kind,
                          const uint32_t *dates, size_t n, int64_t *dt, int64_t *dp)
 {
+    int64_t uid = sqlite3_column_int64(row, 0);
+    uint32_t from = (uint32_t)sqlite3_column_int64(row, 17);
     hub_unit_state_t s;
     memset(&s, 0, sizeof s);
     sqlite3_stmt *st = self->q[Q_DAY_BASE];
@@ -429,10 +442,17 @@ static int s_series_unit(hub_store_t *self, int64_t uid, uint32_t from, ro_kind_
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return rc;
+    pt = base_t, pp = base_p;
+    if (!s_series_folds(row, dates, n)) { /* its units row at every date from then on */
+        memset(&s, 0, sizeof s);
+        store_row_aggregates(row, 4, &s);
+        s_kind_figs(&s, kind, &t, &p);
+        s_series_step(dates, n, dt, dp, from, t, p, 1, 1, &pt, &pp);
+        return SQLITE_DONE;
+    }
     st = self->q[Q_DAY_FOLD];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, dates[n - 1]);
-    pt = base_t, pp = base_p;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         uint32_t date = (uint32_t)sqlite3_column_int64(st, 1);
         if (kind == RO_KIND_CASES)
@@ -448,13 +468,15 @@ static int s_series_unit(hub_store_t *self, int64_t uid, uint32_t from, ro_kind_
 
 /* s_series_scopes' reads, in its snapshot: the province's rows added up to
  * each date, and the units stale by the last date corrected one by one
- * (s_series_unit). That reads each one's reports: when they hold more than
- * a fifth of all (as in a backlog), *used is 0 and the caller reads every
- * report instead. Returns SQLITE_DONE or SQLite's error. */
+ * (s_series_unit). Those with a date to fold read all their reports: when
+ * they hold more than a fifth of all (as in a backlog), *used is 0 and the
+ * caller reads every report instead. Returns SQLITE_DONE or SQLite's
+ * error. */
 static int s_series_rows(hub_store_t *self, const char *sql, ro_kind_t kind, const uint32_t *dates,
                          size_t n, uint64_t *total, uint64_t *part, int *used)
 {
-    int64_t *dt = calloc(2 * n, sizeof *dt), *dp = dt ? dt + n : NULL, all = 0, stale = 0;
+    int64_t *dt = calloc(2 * n, sizeof *dt), *dp = dt ? dt + n : NULL, all = 0, folds = 0;
+    *used = 0;
     sqlite3_stmt *st = NULL;
     int rc = dt ? sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
     if (rc == SQLITE_OK) {
@@ -467,28 +489,21 @@ static int s_series_rows(hub_store_t *self, const char *sql, ro_kind_t kind, con
         }
         sqlite3_finalize(st);
     }
-    if (rc == SQLITE_DONE) {
-        sqlite3_stmt *q;
-        if ((rc = sqlite3_prepare_v2(self->db,
-                                     "SELECT IFNULL(sum(reports), 0) FROM units"
-                                     " WHERE day_stale > 0 AND day_stale <= ?1",
-                                     -1, &q, NULL)) == SQLITE_OK) {
-            sqlite3_bind_int64(q, 1, dates[n - 1]);
-            if ((rc = sqlite3_step(q)) == SQLITE_ROW)
-                stale = sqlite3_column_int64(q, 0), rc = SQLITE_DONE;
-            sqlite3_finalize(q);
-        }
-    }
-    *used = rc == SQLITE_DONE && stale * 5 <= all;
-    if (*used) {
+    /* the reports of the units to fold, then (if few) the corrections */
+    for (int pass = 0; pass < 2 && rc == SQLITE_DONE; pass++) {
+        *used = folds * 5 <= all;
+        if (!*used)
+            break;
         st = self->q[Q_SCOPE_STALE];
         sqlite3_bind_int64(st, 1, dates[n - 1]);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            if (sqlite3_column_int64(st, 3) && /* counted in a scope */
-                (rc = s_series_unit(self, sqlite3_column_int64(st, 0),
-                                    (uint32_t)sqlite3_column_int64(st, 17), kind, dates, n, dt,
-                                    dp)) != SQLITE_DONE)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (!sqlite3_column_int64(st, 3)) /* counted in no scope */
+                continue;
+            if (pass == 0)
+                folds += s_series_folds(st, dates, n) ? sqlite3_column_int64(st, 4) : 0;
+            else if ((rc = s_series_unit(self, st, kind, dates, n, dt, dp)) != SQLITE_DONE)
                 break;
+        }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
