@@ -401,13 +401,13 @@ static int s_series_folds(sqlite3_stmt *st, const uint32_t *dates, size_t n)
     return j < n && dates[j] < (uint32_t)sqlite3_column_int64(st, 2);
 }
 
-/* Into dt and dp, a stale unit's rows from its first stale day (from) on
- * taken out of a series (each a snapshot of its state, as scope_days
- * counted them) and its state from then on put in. The rows before from
- * are right: the row before it is where both start. Its state from its
- * last day on is its units row (row, of Q_SCOPE_STALE): only a date of the
- * series between the two needs its counted reports of kind, folded. The
- * unit is Q_SCOPE_STALE's row st. Returns SQLITE_DONE or SQLite's error. */
+/* Into dt and dp, for the stale unit of Q_SCOPE_STALE's row row: its rows
+ * from its first stale day (from) on taken out of a series (each a
+ * snapshot of its state, as scope_days counted them) and its state from
+ * then on put in. The rows before from are right: the row before it is
+ * where both start. From its last day on its state is its units row (in
+ * row); only a date of the series between the two needs its counted
+ * reports of kind, folded. Returns SQLITE_DONE or SQLite's error. */
 static int s_series_unit(hub_store_t *self, sqlite3_stmt *row, ro_kind_t kind,
                          const uint32_t *dates, size_t n, int64_t *dt, int64_t *dp)
 {
