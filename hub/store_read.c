@@ -548,9 +548,12 @@ static int s_series_scopes(hub_store_t *self, ro_kind_t kind, const uint32_t *da
     if (rc != SQLITE_OK)
         return store_fail(self, rc, "cannot compute a series", err, errlen);
     rc = s_series_rows(self, sql[kind], kind, dates, n, total, part, used);
-    if (own)
+    int out = rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot compute a series", err, errlen);
+    if (rc == SQLITE_NOMEM && err && errlen)
+        snprintf(err, errlen, "cannot compute a series: out of memory");
+    if (own) /* after the message: COMMIT would replace SQLite's */
         sqlite3_exec(self->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to keep */
-    return rc == SQLITE_DONE ? 0 : store_fail(self, rc, "cannot compute a series", err, errlen);
+    return out;
 }
 
 int hub_store_series(hub_store_t *self, ro_kind_t kind, const uint32_t *dates, size_t n,
