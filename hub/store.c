@@ -2532,10 +2532,8 @@ static int s_day_entry_after(const struct store_day_entry *a, const struct store
     return a->iid != b->iid ? a->iid > b->iid : a->seq > b->seq;
 }
 
-/* The latest of unit uid's rows before day from: *agg its aggregates,
- * *at its changed_at (zeros: none). Returns 0 or a code. */
-static int s_days_base(hub_store_t *self, int64_t uid, uint32_t from, hub_unit_state_t *agg,
-                       int64_t *at, char *err, size_t errlen)
+int store_days_base(hub_store_t *self, int64_t uid, uint32_t from, hub_unit_state_t *agg,
+                    int64_t *at, char *err, size_t errlen)
 {
     memset(agg, 0, sizeof *agg);
     *at = 0;
@@ -2562,7 +2560,7 @@ static int s_days_from(hub_store_t *self, int64_t uid, uint32_t from, hub_unit_s
                        size_t cap, size_t *n, char *err, size_t errlen)
 {
     *n = 0;
-    int rc = s_days_base(self, uid, from, base, base_at, err, errlen);
+    int rc = store_days_base(self, uid, from, base, base_at, err, errlen);
     if (rc)
         return rc;
     sqlite3_stmt *st = self->q[Q_DAY_FROM];
@@ -2747,7 +2745,7 @@ int store_days_redo(hub_store_t *self, int64_t uid, uint32_t from, char *err, si
         from = stale;
     hub_unit_state_t agg;
     int64_t at; /* the rows' changed_at: a running maximum, as the sums */
-    int out = s_days_base(self, uid, from, &agg, &at, err, errlen);
+    int out = store_days_base(self, uid, from, &agg, &at, err, errlen);
     if (out)
         return out;
     sqlite3_stmt *st = self->q[Q_DAY_CLEAR];

@@ -368,6 +368,11 @@ void store_apply_row(sqlite3_stmt *st, int col, hub_unit_state_t *s);
  * reset and its bindings cleared. Returns SQLITE_DONE or SQLite's error. */
 int store_fold_rows(sqlite3_stmt *st, hub_unit_state_t *s);
 
+/* The latest of unit uid's rows before day from: *agg its aggregates,
+ * *at its changed_at (zeros: none). Returns 0 or a code. */
+int store_days_base(hub_store_t *self, int64_t uid, uint32_t from, hub_unit_state_t *agg,
+                    int64_t *at, char *err, size_t errlen);
+
 /* Re-derive unit uid's unit_days rows from day from on: the row before it,
  * then its counted reports from that day on, folded with hub_state_apply in
  * (day, received_at, iid, seq) order, a row at each day. Returns 0 or a

@@ -414,21 +414,14 @@ static int s_series_unit(hub_store_t *self, sqlite3_stmt *row, ro_kind_t kind,
     int64_t uid = sqlite3_column_int64(row, 0);
     uint32_t from = (uint32_t)sqlite3_column_int64(row, 17);
     hub_unit_state_t s;
-    memset(&s, 0, sizeof s);
-    sqlite3_stmt *st = self->q[Q_DAY_BASE];
-    sqlite3_bind_int64(st, 1, uid);
-    sqlite3_bind_int64(st, 2, from);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        store_row_aggregates(st, 0, &s);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return rc;
+    int64_t at; /* SQLite's message stays for the caller's */
+    if (store_days_base(self, uid, from, &s, &at, NULL, 0))
+        return SQLITE_ERROR;
+    int rc;
     int64_t base_t, base_p, pt, pp, t, p;
     s_kind_figs(&s, kind, &base_t, &base_p);
     pt = base_t, pp = base_p;
-    st = self->q[Q_DAY_FROM];
+    sqlite3_stmt *st = self->q[Q_DAY_FROM];
     sqlite3_bind_int64(st, 1, uid);
     sqlite3_bind_int64(st, 2, from);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
