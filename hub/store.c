@@ -17,6 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define REPORT_INSERT                                                                              \
+    "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text, recorded_at, received_at,"  \
+    " hash, state) VALUES "
+#define REPORT_VALUES "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define REPORT_VALUES2 REPORT_VALUES "," REPORT_VALUES
+#define REPORT_VALUES4 REPORT_VALUES2 "," REPORT_VALUES2
+#define REPORT_VALUES8 REPORT_VALUES4 "," REPORT_VALUES4
+#define REPORT_ROWS 16 /* the rows of Q_REPORT_INSERT_MANY */
+#define REPORT_COLS 12 /* the parameters of a row */
+
 static const char *s_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
@@ -41,9 +51,10 @@ static const char *s_sql[Q_COUNT] = {
      * in every commit of a stale unit */
     [Q_UNIT_STALE] = "UPDATE units SET day_stale = ?2 WHERE uid = ?1 AND (day_stale = 0 OR"
                      " ?2 < day_stale)",
-    [Q_REPORT_INSERT] = "INSERT INTO reports(uid, iid, seq, kind, date, total, part, text,"
-                        " recorded_at, received_at, hash, state)"
-                        " VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    /* one report, and REPORT_ROWS of them in one statement (a statement's
+     * start and end cost a third of a row's insert): s_bind_report */
+    [Q_REPORT_INSERT] = REPORT_INSERT REPORT_VALUES,
+    [Q_REPORT_INSERT_MANY] = REPORT_INSERT REPORT_VALUES8 "," REPORT_VALUES8,
     [Q_RUN_MAX] = "SELECT ifnull(max(last_seq), 0) FROM report_runs WHERE iid = ?1",
     [Q_RUN_INSERT] =
         "INSERT INTO report_runs(iid, last_seq, first_seq, first_row) VALUES (?1, ?2, ?3, ?4)",
@@ -1798,6 +1809,24 @@ static int s_pending_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Bind p as the row at parameters base + 1 to base + REPORT_COLS. */
+static void s_bind_report(sqlite3_stmt *st, int base, const hub_store_t *self,
+                          const struct store_pending *p)
+{
+    sqlite3_bind_int64(st, base + 1, p->uid);
+    sqlite3_bind_int64(st, base + 2, p->iid);
+    sqlite3_bind_int64(st, base + 3, p->seq);
+    sqlite3_bind_int(st, base + 4, p->kind);
+    sqlite3_bind_int64(st, base + 5, p->date);
+    sqlite3_bind_int64(st, base + 6, p->total);
+    sqlite3_bind_int64(st, base + 7, p->part);
+    sqlite3_bind_text(st, base + 8, self->ptext + p->text_off, (int)p->text_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, base + 9, p->recorded_at);
+    sqlite3_bind_int64(st, base + 10, p->received_at);
+    sqlite3_bind_int64(st, base + 11, p->hash);
+    sqlite3_bind_int(st, base + 12, p->state);
+}
+
 /* Insert the waiting reports in (uid, iid, seq) order, and a run for each
  * stretch of an incarnation's consecutive seqs in consecutive rows. */
 int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
@@ -1805,31 +1834,26 @@ int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
     if (!self->pendn)
         return 0;
     qsort(self->pend, self->pendn, sizeof *self->pend, s_pending_cmp);
-    sqlite3_stmt *st = self->q[Q_REPORT_INSERT];
     int out = 0, rc = SQLITE_OK;
     s_run_t run = {0};
-    for (size_t i = 0; i < self->pendn && rc == SQLITE_OK; i++) {
-        const struct store_pending *p = &self->pend[i];
-        sqlite3_bind_int64(st, 1, p->uid);
-        sqlite3_bind_int64(st, 12, p->iid);
-        sqlite3_bind_int64(st, 2, p->seq);
-        sqlite3_bind_int(st, 3, p->kind);
-        sqlite3_bind_int64(st, 4, p->date);
-        sqlite3_bind_int64(st, 5, p->total);
-        sqlite3_bind_int64(st, 6, p->part);
-        sqlite3_bind_text(st, 7, self->ptext + p->text_off, (int)p->text_len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 8, p->recorded_at);
-        sqlite3_bind_int64(st, 9, p->received_at);
-        sqlite3_bind_int64(st, 10, p->hash);
-        sqlite3_bind_int(st, 11, p->state);
+    for (size_t i = 0; i < self->pendn && rc == SQLITE_OK;) {
+        /* REPORT_ROWS at a time while there are as many; the rows of one
+         * INSERT get consecutive rowids, the last one's last_insert_rowid */
+        size_t n = self->pendn - i >= REPORT_ROWS ? REPORT_ROWS : 1;
+        sqlite3_stmt *st = self->q[n > 1 ? Q_REPORT_INSERT_MANY : Q_REPORT_INSERT];
+        for (size_t k = 0; k < n; k++)
+            s_bind_report(st, (int)k * REPORT_COLS, self, &self->pend[i + k]);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
             out = store_fail(self, rc, "cannot store a report", err, errlen);
             break;
         }
-        rc = s_run_next(self->q[Q_RUN_INSERT], &run, p->iid, p->seq,
-                        sqlite3_last_insert_rowid(self->db));
+        int64_t row = sqlite3_last_insert_rowid(self->db) - (int64_t)n;
+        rc = SQLITE_OK;
+        for (size_t k = 0; k < n && rc == SQLITE_OK; k++, i++)
+            rc = s_run_next(self->q[Q_RUN_INSERT], &run, self->pend[i].iid, self->pend[i].seq,
+                            ++row);
     }
     if (out == 0 && rc == SQLITE_OK)
         rc = s_run_next(self->q[Q_RUN_INSERT], &run, 0, 0, 0);
