@@ -24,7 +24,8 @@
 #define REPORT_VALUES2 REPORT_VALUES "," REPORT_VALUES
 #define REPORT_VALUES4 REPORT_VALUES2 "," REPORT_VALUES2
 #define REPORT_VALUES8 REPORT_VALUES4 "," REPORT_VALUES4
-#define REPORT_ROWS 16 /* the rows of Q_REPORT_INSERT_MANY */
+#define REPORT_VALUES16 REPORT_VALUES8 "," REPORT_VALUES8
+#define REPORT_ROWS 16 /* REPORT_VALUES16's rows: Q_REPORT_INSERT_MANY's */
 #define REPORT_COLS 12 /* the parameters of a row */
 
 static const char *s_sql[Q_COUNT] = {
@@ -54,7 +55,7 @@ static const char *s_sql[Q_COUNT] = {
     /* one report, and REPORT_ROWS of them in one statement (a statement's
      * start and end cost a third of a row's insert): s_bind_report */
     [Q_REPORT_INSERT] = REPORT_INSERT REPORT_VALUES,
-    [Q_REPORT_INSERT_MANY] = REPORT_INSERT REPORT_VALUES8 "," REPORT_VALUES8,
+    [Q_REPORT_INSERT_MANY] = REPORT_INSERT REPORT_VALUES16,
     [Q_RUN_MAX] = "SELECT ifnull(max(last_seq), 0) FROM report_runs WHERE iid = ?1",
     [Q_RUN_INSERT] =
         "INSERT INTO report_runs(iid, last_seq, first_seq, first_row) VALUES (?1, ?2, ?3, ?4)",
@@ -1837,8 +1838,8 @@ int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
     int out = 0, rc = SQLITE_OK;
     s_run_t run = {0};
     for (size_t i = 0; i < self->pendn && rc == SQLITE_OK;) {
-        /* REPORT_ROWS at a time while there are as many; the rows of one
-         * INSERT get consecutive rowids, the last one's last_insert_rowid */
+        /* REPORT_ROWS at a time while there are as many. The rows of one
+         * INSERT take consecutive rowids, the last of them last_insert_rowid */
         size_t n = self->pendn - i >= REPORT_ROWS ? REPORT_ROWS : 1;
         sqlite3_stmt *st = self->q[n > 1 ? Q_REPORT_INSERT_MANY : Q_REPORT_INSERT];
         for (size_t k = 0; k < n; k++)
@@ -1850,7 +1851,7 @@ int store_pending_flush(hub_store_t *self, char *err, size_t errlen)
             break;
         }
         int64_t row = sqlite3_last_insert_rowid(self->db) - (int64_t)n;
-        rc = SQLITE_OK;
+        rc = SQLITE_OK; /* the step's SQLITE_DONE, for the runs' loop */
         for (size_t k = 0; k < n && rc == SQLITE_OK; k++, i++)
             rc = s_run_next(self->q[Q_RUN_INSERT], &run, self->pend[i].iid, self->pend[i].seq,
                             ++row);
