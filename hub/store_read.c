@@ -414,7 +414,8 @@ static int s_series_unit(hub_store_t *self, sqlite3_stmt *row, ro_kind_t kind,
     int64_t uid = sqlite3_column_int64(row, 0);
     uint32_t from = (uint32_t)sqlite3_column_int64(row, 17);
     hub_unit_state_t s;
-    int64_t at; /* SQLite's message stays for the caller's */
+    int64_t at;
+    /* no message of its own: the caller's store_fail reads SQLite's */
     if (store_days_base(self, uid, from, &s, &at, NULL, 0))
         return SQLITE_ERROR;
     int rc;
